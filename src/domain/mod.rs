@@ -1,0 +1,14 @@
+//! Validated domain values shared by every pipeline stage.
+//!
+//! Input from the wire is turned into these types at the edge (`parse`/`TryFrom`); code below
+//! the handlers accepts only these. Nothing here does IO.
+
+mod ids;
+mod meter;
+mod quantity;
+mod usage;
+
+pub use ids::{IdError, TenantId};
+pub use meter::Meter;
+pub use quantity::{Quantities, QuantityError};
+pub use usage::{ContentHash, NewUsageRecord, RecordKey};
