@@ -4,6 +4,7 @@
 //! `notify`, with `auth`, `api` and `portal` at the edges.
 #![forbid(unsafe_code)]
 
+pub mod aggregate;
 pub mod clock;
 pub mod domain;
 pub mod error;
