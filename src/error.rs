@@ -26,8 +26,11 @@ pub enum ApiError {
     /// 409 with a stable code.
     #[error("{message}")]
     Conflict { code: &'static str, message: String },
-    #[error("request body is larger than {limit} bytes")]
-    PayloadTooLarge { limit: usize },
+    #[error("content type must be one of: {0}")]
+    UnsupportedMediaType(&'static str),
+    /// 413; the message says which limit.
+    #[error("{0}")]
+    PayloadTooLarge(String),
     /// 422 with a stable code.
     #[error("{message}")]
     Unprocessable { code: &'static str, message: String },
@@ -58,7 +61,8 @@ impl ApiError {
             Self::Forbidden => "forbidden",
             Self::NotFound(_) => "not_found",
             Self::MethodNotAllowed => "method_not_allowed",
-            Self::PayloadTooLarge { .. } => "payload_too_large",
+            Self::UnsupportedMediaType(_) => "unsupported_media_type",
+            Self::PayloadTooLarge(_) => "payload_too_large",
             Self::TooManyRequests { .. } => "too_many_requests",
             Self::Unavailable { .. } => "service_unavailable",
             Self::Unexpected(_) => "internal_error",
@@ -81,7 +85,8 @@ impl ResponseError for ApiError {
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::Conflict { .. } => StatusCode::CONFLICT,
-            Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,

@@ -5,6 +5,16 @@
 #![forbid(unsafe_code)]
 
 pub mod aggregate;
+pub mod api;
+pub mod auth;
+pub mod cli;
 pub mod clock;
+pub mod config;
 pub mod domain;
 pub mod error;
+pub mod health;
+pub mod ingest;
+pub mod metrics;
+pub mod startup;
+pub mod store;
+pub mod telemetry;

@@ -6,9 +6,11 @@
 mod ids;
 mod meter;
 mod quantity;
+mod tenant;
 mod usage;
 
 pub use ids::{IdError, TenantId};
 pub use meter::Meter;
 pub use quantity::{Quantities, QuantityError};
+pub use tenant::{LateUsagePolicy, NewTenant, Tenant, TenantDetails, TenantPatch};
 pub use usage::{ContentHash, NewUsageRecord, RecordKey};

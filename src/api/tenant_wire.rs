@@ -1,0 +1,178 @@
+//! Wire shapes of tenants (api-spec `Tenant`, `NewTenant`, `TenantPatch`) and their
+//! validation into domain values.
+
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::str::FromStr;
+
+use crate::domain::{LateUsagePolicy, NewTenant, Tenant, TenantDetails, TenantId, TenantPatch};
+use crate::error::ApiError;
+
+/// `POST /v1/tenants` body.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateTenantRequest {
+    id: String,
+    name: String,
+    billing_emails: Option<Vec<String>>,
+    /// A single address is accepted on input, as a convenience.
+    billing_email: Option<String>,
+    timezone: Option<String>,
+    tax_rate: Option<Value>,
+    address: Option<Vec<String>>,
+    tax_id: Option<String>,
+    late_usage_policy: Option<String>,
+}
+
+/// `PATCH /v1/tenants/{id}` body; absent fields are left as they are.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PatchTenantRequest {
+    name: Option<String>,
+    billing_emails: Option<Vec<String>>,
+    billing_email: Option<String>,
+    timezone: Option<String>,
+    tax_rate: Option<Value>,
+    address: Option<Vec<String>>,
+    tax_id: Option<String>,
+    late_usage_policy: Option<String>,
+    active: Option<bool>,
+}
+
+/// A tenant as answered.
+#[derive(Debug, Serialize)]
+pub struct TenantResponse {
+    id: String,
+    name: String,
+    billing_emails: Vec<String>,
+    timezone: String,
+    tax_rate: String,
+    address: Vec<String>,
+    tax_id: String,
+    late_usage_policy: &'static str,
+    active: bool,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+impl From<Tenant> for TenantResponse {
+    fn from(t: Tenant) -> Self {
+        let d = t.details;
+        Self {
+            id: t.id.to_string(),
+            name: d.name,
+            billing_emails: d.billing_emails,
+            timezone: d.timezone.name().to_owned(),
+            tax_rate: d.tax_rate.normalize().to_string(),
+            address: d.address,
+            tax_id: d.tax_id,
+            late_usage_policy: d.late_usage_policy.as_str(),
+            active: t.active,
+            created_at: t.created_at,
+            updated_at: t.updated_at,
+        }
+    }
+}
+
+impl TryFrom<CreateTenantRequest> for NewTenant {
+    type Error = ApiError;
+
+    fn try_from(r: CreateTenantRequest) -> Result<Self, ApiError> {
+        let id = TenantId::parse(&r.id).map_err(|e| invalid(&format!("id: {e}")))?;
+        let details = TenantDetails {
+            name: name(r.name)?,
+            billing_emails: emails(r.billing_emails, r.billing_email)?.unwrap_or_default(),
+            timezone: r.timezone.map(|t| timezone(&t)).transpose()?.unwrap_or(Tz::UTC),
+            tax_rate: r.tax_rate.map(|v| tax_rate(&v)).transpose()?.unwrap_or(Decimal::ZERO),
+            address: r.address.map(address).transpose()?.unwrap_or_default(),
+            tax_id: r.tax_id.map(tax_id).transpose()?.unwrap_or_default(),
+            late_usage_policy: r.late_usage_policy.map(|p| policy(&p)).transpose()?.unwrap_or(LateUsagePolicy::NextInvoice),
+        };
+        Ok(NewTenant { id, details })
+    }
+}
+
+impl TryFrom<PatchTenantRequest> for TenantPatch {
+    type Error = ApiError;
+
+    fn try_from(r: PatchTenantRequest) -> Result<Self, ApiError> {
+        Ok(TenantPatch {
+            name: r.name.map(name).transpose()?,
+            billing_emails: emails(r.billing_emails, r.billing_email)?,
+            timezone: r.timezone.map(|t| timezone(&t)).transpose()?,
+            tax_rate: r.tax_rate.map(|v| tax_rate(&v)).transpose()?,
+            address: r.address.map(address).transpose()?,
+            tax_id: r.tax_id.map(tax_id).transpose()?,
+            late_usage_policy: r.late_usage_policy.map(|p| policy(&p)).transpose()?,
+            active: r.active,
+        })
+    }
+}
+
+fn invalid(message: &str) -> ApiError {
+    ApiError::unprocessable("invalid_tenant", message)
+}
+
+fn name(text: String) -> Result<String, ApiError> {
+    let trimmed = text.trim();
+    if trimmed.is_empty() || trimmed.chars().count() > 200 {
+        return Err(invalid("name must be 1-200 characters"));
+    }
+    Ok(trimmed.to_owned())
+}
+
+fn emails(list: Option<Vec<String>>, single: Option<String>) -> Result<Option<Vec<String>>, ApiError> {
+    let all = match (list, single) {
+        (Some(_), Some(_)) => return Err(invalid("send billing_emails or billing_email, not both")),
+        (Some(list), None) => list,
+        (None, Some(one)) => vec![one],
+        (None, None) => return Ok(None),
+    };
+    for email in &all {
+        let plausible = email.len() <= 254
+            && !email.chars().any(char::is_whitespace)
+            && email.split_once('@').is_some_and(|(local, domain)| !local.is_empty() && domain.contains('.'));
+        if !plausible {
+            return Err(invalid(&format!("billing email {email:?} is not a valid address")));
+        }
+    }
+    Ok(Some(all))
+}
+
+fn timezone(text: &str) -> Result<Tz, ApiError> {
+    Tz::from_str(text).map_err(|_| invalid(&format!("timezone {text:?} is not an IANA time zone like Europe/Paris")))
+}
+
+fn tax_rate(value: &Value) -> Result<Decimal, ApiError> {
+    let text = match value {
+        Value::Number(n) => n.as_str(),
+        Value::String(s) => s.as_str(),
+        _ => return Err(invalid("tax_rate must be a decimal percent like \"8.875\"")),
+    };
+    let rate = Decimal::from_str_exact(text).map_err(|_| invalid("tax_rate must be a decimal percent like \"8.875\""))?;
+    if rate < Decimal::ZERO || rate > Decimal::ONE_HUNDRED {
+        return Err(invalid("tax_rate must be between 0 and 100"));
+    }
+    Ok(rate.normalize())
+}
+
+fn address(lines: Vec<String>) -> Result<Vec<String>, ApiError> {
+    if lines.len() > 8 || lines.iter().any(|l| l.chars().count() > 200) {
+        return Err(invalid("address is at most 8 lines of at most 200 characters"));
+    }
+    Ok(lines)
+}
+
+fn tax_id(text: String) -> Result<String, ApiError> {
+    if text.chars().count() > 64 {
+        return Err(invalid("tax_id must be at most 64 characters"));
+    }
+    Ok(text)
+}
+
+fn policy(text: &str) -> Result<LateUsagePolicy, ApiError> {
+    LateUsagePolicy::parse(text).ok_or_else(|| invalid("late_usage_policy must be next_invoice or reject"))
+}

@@ -1,0 +1,107 @@
+//! `GET /v1/tenants/{id}/usage` (api-spec `getUsage`): usage from rollups, in buckets aligned
+//! to the tenant's time zone, optionally grouped by function or region.
+
+use std::sync::Arc;
+
+use actix_web::{web, HttpResponse};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::aggregate::{month_period, usage_series, validate_range, Granularity, GroupBy, SeriesBucket};
+use crate::auth::AnyCaller;
+use crate::clock::SharedClock;
+use crate::error::ApiError;
+use crate::store::Store;
+
+/// Most buckets one response may hold.
+const MAX_BUCKETS: usize = 10_000;
+
+/// Query of `getUsage`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UsageQuery {
+    from: Option<String>,
+    to: Option<String>,
+    granularity: Option<String>,
+    group_by: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+struct BucketResponse {
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    function: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    region: Option<String>,
+    cpu_cycles: String,
+    memory_gb_seconds: String,
+    invocations: String,
+    records: i64,
+}
+
+impl From<SeriesBucket> for BucketResponse {
+    fn from(b: SeriesBucket) -> Self {
+        let q = b.totals.quantities;
+        Self {
+            start: b.start,
+            end: b.end,
+            function: b.function,
+            region: b.region,
+            cpu_cycles: q.cpu_cycles.normalize().to_string(),
+            memory_gb_seconds: q.memory_gb_seconds.normalize().to_string(),
+            invocations: q.invocations.normalize().to_string(),
+            records: b.totals.records,
+        }
+    }
+}
+
+/// Usage buckets over `[from, to)` (default: the tenant's current billing period).
+#[tracing::instrument(skip_all, fields(tenant_id = %path))]
+pub async fn get_usage(
+    path: web::Path<String>,
+    query: web::Query<UsageQuery>,
+    caller: AnyCaller,
+    store: web::Data<Arc<dyn Store>>,
+    clock: web::Data<SharedClock>,
+) -> Result<HttpResponse, ApiError> {
+    let id = caller.readable_tenant(&path)?;
+    let unexpected = |e| ApiError::Unexpected(anyhow::Error::new(e).context("Failed to read usage"));
+    let tenant = store.get_tenant(&id).await.map_err(unexpected)?.ok_or(ApiError::NotFound("tenant"))?;
+    let tz = tenant.details.timezone;
+    let granularity = match query.granularity.as_deref() {
+        None => Granularity::Day,
+        Some(text) => Granularity::parse(text).ok_or_else(|| invalid("granularity must be hour, day or month"))?,
+    };
+    let group_by = query
+        .group_by
+        .as_deref()
+        .map(|text| GroupBy::parse(text).ok_or_else(|| invalid("group_by must be function or region")))
+        .transpose()?;
+    let (default_from, default_to) = month_period(tz, clock.now());
+    let from = query.from.as_deref().map(instant).transpose()?.unwrap_or(default_from);
+    let to = query.to.as_deref().map(instant).transpose()?.unwrap_or(default_to);
+    validate_range(tz, granularity, from, to, MAX_BUCKETS).map_err(|e| invalid(&e.to_string()))?;
+    let rollups = store.rollups(&id, from, to).await.map_err(unexpected)?;
+    let buckets = usage_series(tz, granularity, group_by, from, to, &rollups)
+        .map_err(|e| ApiError::Unexpected(anyhow::Error::new(e)))?;
+    let buckets: Vec<BucketResponse> = buckets.into_iter().map(BucketResponse::from).collect();
+    Ok(HttpResponse::Ok().json(serde_json::json!({
+        "tenant_id": id,
+        "timezone": tz.name(),
+        "from": from,
+        "to": to,
+        "granularity": granularity,
+        "buckets": buckets,
+    })))
+}
+
+fn instant(text: &str) -> Result<DateTime<Utc>, ApiError> {
+    DateTime::parse_from_rfc3339(text)
+        .map(|t| t.to_utc())
+        .map_err(|_| invalid(&format!("{text:?} is not an RFC 3339 instant with offset")))
+}
+
+fn invalid(message: &str) -> ApiError {
+    ApiError::bad_request("invalid_query", message)
+}

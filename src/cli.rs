@@ -1,0 +1,154 @@
+//! The command line (DESIGN §12). Every command reads the same settings as `serve`, so keys
+//! and tokens issued here are valid for a server running with the same configuration.
+//! Machine-readable results go to stdout; logs go to stderr.
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+
+use crate::auth::{issue_api_key, Authenticator, Principal, Role};
+use crate::clock::{Clock, SharedClock, SystemClock};
+use crate::config::Settings;
+use crate::domain::TenantId;
+use crate::startup::Application;
+use crate::store::open_store;
+
+/// Tally: usage metering and billing for serverless platforms.
+#[derive(Debug, Parser)]
+#[command(name = "tally", version)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// A `tally` command; none means `serve`.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the HTTP service (the default).
+    Serve,
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Manage API keys for runtimes and automation.
+    #[command(subcommand)]
+    ApiKey(ApiKeyCommand),
+    /// Issue JWTs.
+    #[command(subcommand)]
+    Token(TokenCommand),
+    /// Maintain usage rollups.
+    #[command(subcommand)]
+    Rollups(RollupsCommand),
+}
+
+/// `tally api-key …`
+#[derive(Debug, Subcommand)]
+pub enum ApiKeyCommand {
+    /// Create a key and print it once (only its hash is stored).
+    Create {
+        #[arg(long)]
+        role: String,
+        #[arg(long)]
+        tenant: Option<String>,
+    },
+    /// List keys by id (the secret is never shown again).
+    List,
+    /// Revoke a key by id or by the full key.
+    Revoke { key: String },
+}
+
+/// `tally token …`
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Print a signed JWT.
+    Issue {
+        #[arg(long)]
+        role: String,
+        #[arg(long)]
+        tenant: Option<String>,
+        /// Lifetime such as 15m, 1h, 7d.
+        #[arg(long, default_value = "1h")]
+        ttl: String,
+        /// Subject claim (who the token is for).
+        #[arg(long, default_value = "cli")]
+        subject: String,
+    },
+}
+
+/// `tally rollups …`
+#[derive(Debug, Subcommand)]
+pub enum RollupsCommand {
+    /// Recompute every rollup from raw records.
+    Rebuild,
+}
+
+/// Runs a parsed command.
+///
+/// # Errors
+/// Whatever the command failed on, with context.
+pub async fn run(cli: Cli, settings: Settings) -> anyhow::Result<()> {
+    let clock: SharedClock = Arc::new(SystemClock);
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => serve(settings, clock).await,
+        Command::Migrate => {
+            open_store(&settings.database_url(), 1).await?;
+            println!("migrations applied");
+            Ok(())
+        }
+        Command::ApiKey(command) => api_key(command, settings, clock.as_ref()).await,
+        Command::Token(TokenCommand::Issue { role, tenant, ttl, subject }) => {
+            let store = open_store(&settings.database_url(), 1).await?;
+            let auth = Authenticator::from_settings(&settings, store)?;
+            let principal = principal(&role, tenant.as_deref(), subject)?;
+            let ttl = crate::config::parse_duration(&ttl).context("--ttl must look like 15m, 1h or 7d")?;
+            let ttl = chrono::Duration::from_std(ttl).context("--ttl is too long")?;
+            println!("{}", auth.issue_token(&principal, ttl, clock.now())?);
+            Ok(())
+        }
+        Command::Rollups(RollupsCommand::Rebuild) => {
+            let store = open_store(&settings.database_url(), 2).await?;
+            let report = store.rebuild_rollups().await.context("Failed to rebuild rollups")?;
+            println!("rebuilt {} rollups from {} records", report.rollups, report.records);
+            Ok(())
+        }
+    }
+}
+
+async fn serve(settings: Settings, clock: SharedClock) -> anyhow::Result<()> {
+    let listen = settings.listen.clone();
+    let database = crate::store::StoreKind::from_url(&settings.database_url())?;
+    let app = Application::build(settings, clock).await?;
+    tracing::info!(%listen, port = app.port(), ?database, "tally is serving");
+    app.run_until_stopped().await
+}
+
+async fn api_key(command: ApiKeyCommand, settings: Settings, clock: &dyn Clock) -> anyhow::Result<()> {
+    let store = open_store(&settings.database_url(), 1).await?;
+    match command {
+        ApiKeyCommand::Create { role, tenant } => {
+            let principal = principal(&role, tenant.as_deref(), "cli")?;
+            let plaintext = issue_api_key(store.as_ref(), &principal, clock.now()).await?;
+            println!("{plaintext}");
+        }
+        ApiKeyCommand::List => {
+            for key in store.list_api_keys().await.context("Failed to list API keys")? {
+                let tenant = key.tenant.as_ref().map_or("-".to_owned(), ToString::to_string);
+                let state = if key.revoked_at.is_some() { "revoked" } else { "active" };
+                println!("tly_{}\t{}\t{}\t{}\t{}", key.key_id, key.role, tenant, state, key.created_at.to_rfc3339());
+            }
+        }
+        ApiKeyCommand::Revoke { key } => {
+            let key_id = crate::auth::key_id_of(&key);
+            if !store.revoke_api_key(&key_id, clock.now()).await.context("Failed to revoke the key")? {
+                anyhow::bail!("no active API key with id {key_id}");
+            }
+            println!("revoked tly_{key_id}");
+        }
+    }
+    Ok(())
+}
+
+fn principal(role: &str, tenant: Option<&str>, subject: impl Into<String>) -> anyhow::Result<Principal> {
+    let role = Role::parse(role).context("--role must be admin, ingest or tenant")?;
+    let tenant = tenant.map(TenantId::parse).transpose().context("--tenant is not a valid tenant id")?;
+    Principal::new(role, tenant, subject).context("invalid role/tenant combination")
+}

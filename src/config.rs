@@ -1,0 +1,294 @@
+//! Typed settings, loaded once: defaults in code, then an optional `tally.toml`, then the
+//! `TALLY_*` variables of DESIGN §12, each mapped onto one nested setting.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+
+/// Every setting of the service and the CLI.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Settings {
+    pub listen: String,
+    pub data_dir: PathBuf,
+    /// `None` means the embedded default `sqlite://<data_dir>/tally.db`.
+    pub database_url: Option<SecretString>,
+    pub database_max_connections: u32,
+    pub pricing_dir: PathBuf,
+    pub public_url: Option<String>,
+    pub allow_time_travel: bool,
+    /// HTTP worker threads; `None` means one per core.
+    pub http_workers: Option<usize>,
+    pub ingest: IngestSettings,
+    pub jwt: JwtSettings,
+    pub billing: BillingSettings,
+}
+
+/// Limits and tuning of the ingestion write path.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct IngestSettings {
+    /// Records per request (above: 413).
+    pub max_records_per_request: usize,
+    /// Bytes per request body (above: 413).
+    pub max_body_bytes: usize,
+    /// Requests waiting for the writer (above: 429).
+    pub queue_capacity: usize,
+    /// Records per group commit.
+    pub max_group_records: usize,
+    /// Concurrent writer transactions (PostgreSQL; SQLite always has one).
+    pub writers: usize,
+    /// Upper bound on request body bytes being read or parsed at once (above: 429).
+    pub max_inflight_bytes: usize,
+    /// How far back a record's timestamp may be, e.g. `35d`.
+    #[serde(with = "duration_text")]
+    pub allowed_lateness: Duration,
+}
+
+/// JWT verification and signing.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct JwtSettings {
+    /// A single HS256 secret (`TALLY_JWT_SECRET`), used with kid `default` when no `keys` are set.
+    pub secret: Option<SecretString>,
+    pub issuer: String,
+    pub audience: String,
+    pub keys: Vec<JwtKeySettings>,
+}
+
+/// One configured signing/verification key.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JwtKeySettings {
+    pub kid: String,
+    pub algorithm: String,
+    pub secret: Option<SecretString>,
+    pub key_file: Option<PathBuf>,
+}
+
+/// Billing run timing.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct BillingSettings {
+    #[serde(with = "duration_text")]
+    pub grace: Duration,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1:8080".into(),
+            data_dir: "tally-data".into(),
+            database_url: None,
+            database_max_connections: 16,
+            pricing_dir: "pricing".into(),
+            public_url: None,
+            allow_time_travel: false,
+            http_workers: None,
+            ingest: IngestSettings::default(),
+            jwt: JwtSettings::default(),
+            billing: BillingSettings::default(),
+        }
+    }
+}
+
+impl Default for IngestSettings {
+    fn default() -> Self {
+        Self {
+            max_records_per_request: 10_000,
+            max_body_bytes: 8 * 1024 * 1024,
+            queue_capacity: 1_024,
+            max_group_records: 10_000,
+            writers: 2,
+            max_inflight_bytes: 128 * 1024 * 1024,
+            allowed_lateness: Duration::from_secs(35 * 86_400),
+        }
+    }
+}
+
+impl Default for JwtSettings {
+    fn default() -> Self {
+        Self { secret: None, issuer: "tally".into(), audience: "tally".into(), keys: Vec::new() }
+    }
+}
+
+impl Default for BillingSettings {
+    fn default() -> Self {
+        Self { grace: Duration::from_secs(3_600) }
+    }
+}
+
+/// The documented environment variables and the setting each one sets.
+const ENV_VARS: &[(&str, &str)] = &[
+    ("TALLY_LISTEN", "listen"),
+    ("TALLY_DATA_DIR", "data_dir"),
+    ("TALLY_DATABASE_URL", "database_url"),
+    ("TALLY_DATABASE_MAX_CONNECTIONS", "database_max_connections"),
+    ("TALLY_PRICING_DIR", "pricing_dir"),
+    ("TALLY_PUBLIC_URL", "public_url"),
+    ("TALLY_ALLOW_TIME_TRAVEL", "allow_time_travel"),
+    ("TALLY_HTTP_WORKERS", "http_workers"),
+    ("TALLY_JWT_SECRET", "jwt.secret"),
+    ("TALLY_JWT_ISSUER", "jwt.issuer"),
+    ("TALLY_JWT_AUDIENCE", "jwt.audience"),
+    ("TALLY_BILLING_GRACE", "billing.grace"),
+    ("TALLY_ALLOWED_LATENESS", "ingest.allowed_lateness"),
+    ("TALLY_INGEST_MAX_RECORDS", "ingest.max_records_per_request"),
+    ("TALLY_INGEST_MAX_BODY_BYTES", "ingest.max_body_bytes"),
+    ("TALLY_INGEST_QUEUE_CAPACITY", "ingest.queue_capacity"),
+    ("TALLY_INGEST_WRITERS", "ingest.writers"),
+];
+
+impl Settings {
+    /// Loads `tally.toml` (or the file named by `TALLY_CONFIG`) if present, then the
+    /// environment.
+    ///
+    /// # Errors
+    /// When the file or a variable does not parse, naming which.
+    pub fn load() -> anyhow::Result<Self> {
+        let path = std::env::var("TALLY_CONFIG").unwrap_or_else(|_| "tally.toml".into());
+        let file = Path::new(&path);
+        let text = if file.exists() {
+            std::fs::read_to_string(file).with_context(|| format!("Failed to read {path}"))?
+        } else {
+            String::new()
+        };
+        Self::from_sources(&text, |name| std::env::var(name).ok())
+    }
+
+    /// Builds settings from TOML text and an environment lookup; pure, for tests.
+    ///
+    /// # Errors
+    /// When the TOML or a variable does not parse, naming which.
+    pub fn from_sources(toml_text: &str, env: impl Fn(&str) -> Option<String>) -> anyhow::Result<Self> {
+        let mut table: toml::Table = toml::from_str(toml_text).context("tally.toml is not valid TOML")?;
+        for (name, path) in ENV_VARS {
+            if let Some(value) = env(name) {
+                set_path(&mut table, path, env_value(path, value));
+            }
+        }
+        let settings: Settings =
+            toml::Value::Table(table).try_into().context("invalid configuration (tally.toml or TALLY_* variables)")?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    fn validate(&self) -> anyhow::Result<()> {
+        if self.billing.grace > Duration::from_secs(72 * 3_600) {
+            bail!("billing.grace (TALLY_BILLING_GRACE) must be at most 72h");
+        }
+        if self.ingest.writers == 0 || self.ingest.queue_capacity == 0 || self.ingest.max_group_records == 0 {
+            bail!("ingest.writers, ingest.queue_capacity and ingest.max_group_records must be positive");
+        }
+        Ok(())
+    }
+
+    /// The database URL in force (the embedded SQLite file by default).
+    pub fn database_url(&self) -> String {
+        match &self.database_url {
+            Some(url) => url.expose_secret().to_owned(),
+            None => format!("sqlite://{}/tally.db", self.data_dir.display()),
+        }
+    }
+}
+
+/// Environment values are strings; numeric and boolean settings are parsed from them.
+fn env_value(path: &str, value: String) -> toml::Value {
+    if path == "allow_time_travel" {
+        return toml::Value::Boolean(matches!(value.as_str(), "1" | "true" | "yes"));
+    }
+    match value.parse::<i64>() {
+        Ok(n) if !path.ends_with("secret") && !path.ends_with("issuer") && !path.ends_with("audience") => {
+            toml::Value::Integer(n)
+        }
+        _ => toml::Value::String(value),
+    }
+}
+
+fn set_path(table: &mut toml::Table, path: &str, value: toml::Value) {
+    match path.split_once('.') {
+        Some((head, rest)) => {
+            let entry = table.entry(head).or_insert_with(|| toml::Value::Table(toml::Table::new()));
+            if let toml::Value::Table(inner) = entry {
+                set_path(inner, rest, value);
+            }
+        }
+        None => {
+            table.insert(path.to_owned(), value);
+        }
+    }
+}
+
+/// Parses a duration written as `90s`, `15m`, `1h` or `35d`.
+pub fn parse_duration(text: &str) -> Option<Duration> {
+    duration_text::parse(text)
+}
+
+/// Durations written as `90s`, `15m`, `1h`, `35d`.
+mod duration_text {
+    use serde::{Deserialize, Deserializer};
+    use std::time::Duration;
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        let text = String::deserialize(d)?;
+        parse(&text).ok_or_else(|| serde::de::Error::custom(format!("{text:?} is not a duration like 90s, 15m, 1h or 35d")))
+    }
+
+    pub fn parse(text: &str) -> Option<Duration> {
+        let split = text.find(|c: char| !c.is_ascii_digit())?;
+        let (number, unit) = text.split_at(split);
+        let number: u64 = number.parse().ok()?;
+        let unit_secs = match unit {
+            "s" => 1,
+            "m" => 60,
+            "h" => 3_600,
+            "d" => 86_400,
+            _ => return None,
+        };
+        number.checked_mul(unit_secs).map(Duration::from_secs)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_use_the_embedded_sqlite_file() {
+        let settings = Settings::from_sources("", |_| None).unwrap();
+        assert_eq!(settings.database_url(), "sqlite://tally-data/tally.db");
+        assert_eq!(settings.listen, "127.0.0.1:8080");
+        assert_eq!(settings.ingest.allowed_lateness, Duration::from_secs(35 * 86_400));
+    }
+
+    #[test]
+    fn environment_overrides_the_file() {
+        let toml = "listen = \"0.0.0.0:9000\"\n[billing]\ngrace = \"2h\"\n";
+        let env = |name: &str| match name {
+            "TALLY_LISTEN" => Some("127.0.0.1:7000".to_owned()),
+            "TALLY_JWT_SECRET" => Some("12345".to_owned()),
+            "TALLY_INGEST_WRITERS" => Some("4".to_owned()),
+            _ => None,
+        };
+        let settings = Settings::from_sources(toml, env).unwrap();
+        assert_eq!(settings.listen, "127.0.0.1:7000");
+        assert_eq!(settings.billing.grace, Duration::from_secs(7_200));
+        assert_eq!(settings.jwt.secret.unwrap().expose_secret(), "12345");
+        assert_eq!(settings.ingest.writers, 4);
+    }
+
+    #[test]
+    fn a_grace_above_72_hours_is_refused() {
+        let error = Settings::from_sources("[billing]\ngrace = \"73h\"", |_| None).unwrap_err();
+        assert!(error.to_string().contains("72h"), "{error}");
+    }
+
+    #[test]
+    fn debug_output_redacts_secrets() {
+        let settings = Settings::from_sources("database_url = \"postgres://u:hunter2@h/db\"", |_| None).unwrap();
+        assert!(!format!("{settings:?}").contains("hunter2"));
+    }
+}

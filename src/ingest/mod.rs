@@ -1,0 +1,22 @@
+//! Ingestion: wire records and CloudEvents → validated records → the batching writer.
+//!
+//! Handlers validate completely (tenant, bounds, normalization) before the writer sees a
+//! record, so SQL cannot fail on data. Nothing is acknowledged before it is committed.
+
+mod body;
+mod cloudevents;
+mod dedupe;
+mod quantity;
+mod record;
+mod routes;
+mod service;
+mod tenants;
+mod writer;
+
+pub use body::BodyLimits;
+pub use dedupe::WriteOutcome;
+pub use record::{RecordError, TimeWindow};
+pub use routes::{ingest_events, ingest_usage};
+pub use service::{IngestReport, Ingestor};
+pub use tenants::TenantDirectory;
+pub use writer::{UsageWriter, WriteError, WriterConfig};

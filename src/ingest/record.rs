@@ -1,0 +1,218 @@
+//! A native usage record on the wire (`POST /v1/usage`, api-spec `UsageRecord`) and its
+//! validation into a [`NewUsageRecord`].
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+use serde_json::Value;
+
+use super::quantity::{parse_decimal, parse_integer};
+use crate::domain::{ContentHash, NewUsageRecord, Quantities, RecordKey, TenantId};
+
+/// Why one record of a request was rejected; `code` is from the api-spec catalogue.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct RecordError {
+    pub code: &'static str,
+    pub message: String,
+}
+
+impl RecordError {
+    /// A rejection with a catalogued code.
+    pub fn new(code: &'static str, message: impl Into<String>) -> Self {
+        Self { code, message: message.into() }
+    }
+
+    /// Translates a serde error into the closest catalogued code.
+    pub fn from_json(error: &serde_json::Error) -> Self {
+        let message = error.to_string();
+        let code = if message.starts_with("unknown field") { "unknown_field" } else { "invalid_record" };
+        Self::new(code, message)
+    }
+}
+
+/// The time window a record's timestamp must fall in.
+#[derive(Debug, Clone, Copy)]
+pub struct TimeWindow {
+    pub now: DateTime<Utc>,
+    pub allowed_lateness: Duration,
+}
+
+/// How far ahead of the server's clock a timestamp may be.
+const MAX_FUTURE: chrono::Duration = chrono::Duration::minutes(5);
+
+impl TimeWindow {
+    /// Parses an RFC 3339 timestamp with offset, truncated to microseconds, inside the window.
+    ///
+    /// # Errors
+    /// `invalid_timestamp`, `timestamp_in_future` or `timestamp_too_old`.
+    pub fn check(&self, text: &str) -> Result<DateTime<Utc>, RecordError> {
+        let parsed = DateTime::parse_from_rfc3339(text).map_err(|_| {
+            RecordError::new("invalid_timestamp", format!("timestamp {text:?} is not RFC 3339 with an offset"))
+        })?;
+        let at = DateTime::from_timestamp_micros(parsed.timestamp_micros())
+            .ok_or_else(|| RecordError::new("invalid_timestamp", "timestamp is out of range"))?;
+        if at > self.now + MAX_FUTURE {
+            return Err(RecordError::new("timestamp_in_future", "timestamp is more than 5 minutes in the future"));
+        }
+        let lateness = chrono::Duration::from_std(self.allowed_lateness).unwrap_or(chrono::Duration::MAX);
+        if self.now.signed_duration_since(at) > lateness {
+            let days = self.allowed_lateness.as_secs() / 86_400;
+            return Err(RecordError::new("timestamp_too_old", format!("timestamp is older than the allowed lateness ({days} days)")));
+        }
+        Ok(at)
+    }
+}
+
+/// `POST /v1/usage` record. Unknown fields are refused: a typo must not drop billable usage.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WireRecord {
+    id: String,
+    tenant_id: String,
+    timestamp: String,
+    function: Option<String>,
+    region: Option<String>,
+    cpu_cycles: Option<Value>,
+    memory_gb_seconds: Option<Value>,
+    invocations: Option<Value>,
+}
+
+/// The billable part shared by native records and CloudEvents `data`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct WireUsage {
+    pub function: Option<String>,
+    pub region: Option<String>,
+    pub cpu_cycles: Option<Value>,
+    pub memory_gb_seconds: Option<Value>,
+    pub invocations: Option<Value>,
+}
+
+/// Parses and validates one native record.
+///
+/// # Errors
+/// The first rule the record breaks, as a catalogued [`RecordError`].
+pub fn parse_native(raw: &str, window: &TimeWindow) -> Result<NewUsageRecord, RecordError> {
+    let wire: WireRecord = serde_json::from_str(raw).map_err(|e| RecordError::from_json(&e))?;
+    let usage = WireUsage {
+        function: wire.function,
+        region: wire.region,
+        cpu_cycles: wire.cpu_cycles,
+        memory_gb_seconds: wire.memory_gb_seconds,
+        invocations: wire.invocations,
+    };
+    let timestamp = window.check(&wire.timestamp)?;
+    build(tenant(&wire.tenant_id)?, String::new(), &wire.id, (timestamp, Some(timestamp)), usage, String::new())
+}
+
+/// Resolves a tenant slug; an invalid slug cannot name a tenant, so it is "unknown".
+pub(crate) fn tenant(text: &str) -> Result<TenantId, RecordError> {
+    TenantId::parse(text).map_err(|_| RecordError::new("unknown_tenant", format!("unknown tenant {text:?}")))
+}
+
+/// Assembles a validated record. `time` is (stored instant, instant compared for conflicts).
+pub(crate) fn build(
+    tenant_id: TenantId,
+    source: String,
+    id: &str,
+    time: (DateTime<Utc>, Option<DateTime<Utc>>),
+    usage: WireUsage,
+    event_type: String,
+) -> Result<NewUsageRecord, RecordError> {
+    check_id("id", id)?;
+    let function = dimension("function", usage.function)?;
+    let region = dimension("region", usage.region)?;
+    let quantities = quantities(&usage)?;
+    Ok(NewUsageRecord {
+        content_hash: ContentHash::of(time.1, &function, &region, &quantities),
+        key: RecordKey { tenant_id, source, record_id: id.to_owned() },
+        timestamp: time.0,
+        function,
+        region,
+        quantities,
+        event_type,
+    })
+}
+
+/// Ids are 1–128 printable ASCII characters.
+pub(crate) fn check_id(field: &str, id: &str) -> Result<(), RecordError> {
+    if (1..=128).contains(&id.len()) && id.bytes().all(|b| (0x20..=0x7e).contains(&b)) {
+        Ok(())
+    } else {
+        Err(RecordError::new("invalid_id", format!("{field} must be 1-128 printable ASCII characters")))
+    }
+}
+
+fn dimension(field: &str, value: Option<String>) -> Result<String, RecordError> {
+    match value {
+        None => Ok(String::new()),
+        Some(v) if (1..=128).contains(&v.chars().count()) => Ok(v),
+        Some(_) => Err(RecordError::new("invalid_dimension", format!("{field} must be 1-128 characters when present"))),
+    }
+}
+
+fn quantities(usage: &WireUsage) -> Result<Quantities, RecordError> {
+    let mut q = Quantities::default();
+    if let Some(v) = &usage.cpu_cycles {
+        q.cpu_cycles = parse_integer("cpu_cycles", v)?;
+    }
+    if let Some(v) = &usage.memory_gb_seconds {
+        q.memory_gb_seconds = parse_decimal("memory_gb_seconds", v)?;
+    }
+    if let Some(v) = &usage.invocations {
+        q.invocations = parse_integer("invocations", v)?;
+    }
+    if q.is_zero() {
+        return Err(RecordError::new(
+            "no_quantity",
+            "at least one of cpu_cycles, memory_gb_seconds, invocations must be greater than 0",
+        ));
+    }
+    Ok(q)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn window() -> TimeWindow {
+        TimeWindow {
+            now: DateTime::parse_from_rfc3339("2026-11-27T12:00:00Z").unwrap().to_utc(),
+            allowed_lateness: Duration::from_secs(35 * 86_400),
+        }
+    }
+
+    fn code_of(raw: &str) -> &'static str {
+        parse_native(raw, &window()).unwrap_err().code
+    }
+
+    const OK: &str = r#"{"id":"r1","tenant_id":"acme","timestamp":"2026-11-27T11:00:00.1234567Z","invocations":1}"#;
+
+    #[test]
+    fn a_valid_record_is_truncated_to_microseconds() {
+        let record = parse_native(OK, &window()).unwrap();
+        assert_eq!(record.timestamp.timestamp_subsec_micros(), 123_456);
+        assert_eq!(record.function, "");
+    }
+
+    #[test]
+    fn each_rule_has_its_own_code() {
+        let cases = [
+            (r#"{"id":"r","tenant_id":"acme","timestamp":"2026-11-27T11:00:00Z","invocations":1,"cpu":1}"#, "unknown_field"),
+            (r#"{"id":"","tenant_id":"acme","timestamp":"2026-11-27T11:00:00Z","invocations":1}"#, "invalid_id"),
+            (r#"{"id":"r","tenant_id":"Acme!","timestamp":"2026-11-27T11:00:00Z","invocations":1}"#, "unknown_tenant"),
+            (r#"{"id":"r","tenant_id":"acme","timestamp":"2026-11-27T11:00:00","invocations":1}"#, "invalid_timestamp"),
+            (r#"{"id":"r","tenant_id":"acme","timestamp":"2026-11-27T12:05:01Z","invocations":1}"#, "timestamp_in_future"),
+            (r#"{"id":"r","tenant_id":"acme","timestamp":"2026-10-23T11:59:59Z","invocations":1}"#, "timestamp_too_old"),
+            (r#"{"id":"r","tenant_id":"acme","timestamp":"2026-11-27T11:00:00Z","invocations":0}"#, "no_quantity"),
+            (r#"{"id":"r","tenant_id":"acme","timestamp":"2026-11-27T11:00:00Z","invocations":-1}"#, "invalid_quantity"),
+            (r#"{"id":"r","tenant_id":"acme","timestamp":"2026-11-27T11:00:00Z","function":"","invocations":1}"#, "invalid_dimension"),
+            (r#"{"tenant_id":"acme","timestamp":"2026-11-27T11:00:00Z","invocations":1}"#, "invalid_record"),
+            (r#"[1]"#, "invalid_record"),
+        ];
+        for (raw, code) in cases {
+            assert_eq!(code_of(raw), code, "{raw}");
+        }
+    }
+}

@@ -1,0 +1,154 @@
+//! From parsed records to a per-record report: tenant checks, the batching writer, metrics.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::http::StatusCode;
+use actix_web::HttpResponse;
+use serde::Serialize;
+
+use super::dedupe::WriteOutcome;
+use super::record::{RecordError, TimeWindow};
+use super::tenants::TenantDirectory;
+use super::writer::{UsageWriter, WriteError};
+use crate::auth::Principal;
+use crate::clock::SharedClock;
+use crate::domain::{NewUsageRecord, TenantId};
+use crate::error::ApiError;
+use crate::metrics::Metrics;
+
+/// Everything ingestion needs, shared by both ingest endpoints.
+pub struct Ingestor {
+    pub writer: UsageWriter,
+    pub tenants: TenantDirectory,
+    pub clock: SharedClock,
+    pub metrics: Arc<Metrics>,
+    pub allowed_lateness: Duration,
+}
+
+/// One rejected record, by its index in the request.
+#[derive(Debug, Serialize)]
+pub struct IndexedError {
+    pub index: usize,
+    pub code: &'static str,
+    pub message: String,
+}
+
+/// The per-request result (api-spec `IngestResult`).
+#[derive(Debug, Default, Serialize)]
+pub struct IngestReport {
+    pub accepted: usize,
+    pub duplicates: usize,
+    pub rejected: usize,
+    pub errors: Vec<IndexedError>,
+}
+
+impl Ingestor {
+    /// The timestamp window in force now.
+    pub fn window(&self) -> TimeWindow {
+        TimeWindow { now: self.clock.now(), allowed_lateness: self.allowed_lateness }
+    }
+
+    /// Checks tenants, writes the valid records, and reports on every record by index.
+    ///
+    /// # Errors
+    /// 429/503 for the whole request when the writer cannot take or commit the records.
+    pub async fn submit(
+        &self,
+        caller: &Principal,
+        parsed: Vec<Result<NewUsageRecord, RecordError>>,
+    ) -> Result<IngestReport, ApiError> {
+        let allowed = self.allowed_tenants(caller, &parsed).await?;
+        let mut report = IngestReport::default();
+        let mut valid = Vec::with_capacity(parsed.len());
+        let mut valid_index = Vec::with_capacity(parsed.len());
+        for (index, result) in parsed.into_iter().enumerate() {
+            match result {
+                Ok(record) if allowed.get(&record.key.tenant_id) == Some(&true) => {
+                    valid_index.push(index);
+                    valid.push(record);
+                }
+                Ok(record) => report.reject(index, unknown_tenant(&record.key.tenant_id)),
+                Err(error) => report.reject(index, error),
+            }
+        }
+        let outcomes = self.writer.write(valid).await.map_err(|e| match e {
+            WriteError::QueueFull => ApiError::TooManyRequests { retry_after_secs: 1 },
+            WriteError::Unavailable => ApiError::Unavailable { retry_after_secs: 2 },
+        })?;
+        for (index, outcome) in valid_index.into_iter().zip(outcomes) {
+            match outcome {
+                WriteOutcome::Accepted => report.accepted += 1,
+                WriteOutcome::Duplicate => report.duplicates += 1,
+                WriteOutcome::Conflict => report.reject(index, conflict()),
+            }
+        }
+        report.errors.sort_by_key(|e| e.index);
+        self.count(&report);
+        Ok(report)
+    }
+
+    /// Each distinct tenant of the request, and whether this caller may post usage for it.
+    async fn allowed_tenants(
+        &self,
+        caller: &Principal,
+        parsed: &[Result<NewUsageRecord, RecordError>],
+    ) -> Result<HashMap<TenantId, bool>, ApiError> {
+        let mut allowed = HashMap::new();
+        for record in parsed.iter().flatten() {
+            let tenant = &record.key.tenant_id;
+            if !allowed.contains_key(tenant) {
+                let ok = caller.can_ingest_for(tenant)
+                    && self.tenants.is_active(tenant).await.map_err(|_| ApiError::Unavailable { retry_after_secs: 2 })?;
+                allowed.insert(tenant.clone(), ok);
+            }
+        }
+        Ok(allowed)
+    }
+
+    fn count(&self, report: &IngestReport) {
+        let conflicts = report.errors.iter().filter(|e| e.code == "conflicting_duplicate").count();
+        self.metrics.records_accepted.inc_by(report.accepted as u64);
+        self.metrics.records_duplicate.inc_by(report.duplicates as u64);
+        self.metrics.records_conflicting.inc_by(conflicts as u64);
+        self.metrics.records_rejected.inc_by((report.rejected - conflicts) as u64);
+    }
+}
+
+impl IngestReport {
+    fn reject(&mut self, index: usize, error: RecordError) {
+        self.rejected += 1;
+        self.errors.push(IndexedError { index, code: error.code, message: error.message });
+    }
+
+    /// `ok_status` when nothing was rejected; otherwise 422 with the report and an error.
+    pub fn into_response(self, ok_status: StatusCode) -> HttpResponse {
+        if self.rejected == 0 {
+            return match ok_status {
+                StatusCode::NO_CONTENT => HttpResponse::NoContent().finish(),
+                status => HttpResponse::build(status).json(self),
+            };
+        }
+        let message = format!("{} of {} records were rejected; the others were stored", self.rejected, self.total());
+        HttpResponse::UnprocessableEntity().json(serde_json::json!({
+            "error": { "code": "some_records_rejected", "message": message },
+            "accepted": self.accepted,
+            "duplicates": self.duplicates,
+            "rejected": self.rejected,
+            "errors": self.errors,
+        }))
+    }
+
+    fn total(&self) -> usize {
+        self.accepted + self.duplicates + self.rejected
+    }
+}
+
+fn unknown_tenant(tenant: &TenantId) -> RecordError {
+    RecordError::new("unknown_tenant", format!("unknown tenant {:?}", tenant.as_str()))
+}
+
+fn conflict() -> RecordError {
+    RecordError::new("conflicting_duplicate", "a record with this key was already stored with different content")
+}

@@ -1,0 +1,201 @@
+//! The batching writer (group commit): records from many concurrent requests go into one
+//! transaction; each request is answered only after that transaction commits.
+//!
+//! A bounded queue gives back-pressure (full → 429). On any database error the whole group
+//! answers 503: nothing is acknowledged that is not durable, and retries are idempotent.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use tokio::sync::{mpsc, oneshot, watch, Mutex};
+use tokio::task::JoinHandle;
+
+use super::dedupe::{classify, first_occurrences, WriteOutcome};
+use crate::clock::SharedClock;
+use crate::domain::NewUsageRecord;
+use crate::metrics::Metrics;
+use crate::store::{DbError, InsertOutcome, Store};
+
+/// Why a write was not acknowledged.
+#[derive(Debug, thiserror::Error)]
+pub enum WriteError {
+    #[error("the write queue is full")]
+    QueueFull,
+    #[error("the database is unavailable")]
+    Unavailable,
+}
+
+struct Job {
+    records: Vec<NewUsageRecord>,
+    reply: oneshot::Sender<Result<Vec<WriteOutcome>, WriteError>>,
+}
+
+/// The handle request handlers submit records through. Dropping every handle lets the
+/// writer tasks drain the queue and stop.
+#[derive(Clone)]
+pub struct UsageWriter {
+    queue: mpsc::Sender<Job>,
+    metrics: Arc<Metrics>,
+}
+
+/// Sizing of the writer.
+#[derive(Debug, Clone, Copy)]
+pub struct WriterConfig {
+    pub queue_capacity: usize,
+    pub max_group_records: usize,
+    pub writers: usize,
+}
+
+impl UsageWriter {
+    /// Starts `config.writers` writer tasks.
+    pub fn start(
+        store: Arc<dyn Store>,
+        clock: SharedClock,
+        metrics: Arc<Metrics>,
+        config: WriterConfig,
+    ) -> (Self, WriterTasks) {
+        let (queue, receiver) = mpsc::channel(config.queue_capacity);
+        let receiver = Arc::new(Mutex::new(receiver));
+        let (stop, stopped) = watch::channel(false);
+        let handles = (0..config.writers)
+            .map(|_| {
+                let worker = Worker {
+                    stopped: stopped.clone(),
+                    receiver: receiver.clone(),
+                    store: store.clone(),
+                    clock: clock.clone(),
+                    metrics: metrics.clone(),
+                    max_group_records: config.max_group_records,
+                };
+                tokio::spawn(worker.run())
+            })
+            .collect();
+        (Self { queue, metrics }, WriterTasks { stop, handles })
+    }
+
+    /// Writes records and returns one outcome per record, after commit.
+    ///
+    /// # Errors
+    /// [`WriteError::QueueFull`] (answer 429) or [`WriteError::Unavailable`] (answer 503).
+    pub async fn write(&self, records: Vec<NewUsageRecord>) -> Result<Vec<WriteOutcome>, WriteError> {
+        if records.is_empty() {
+            return Ok(Vec::new());
+        }
+        let (reply, answer) = oneshot::channel();
+        self.metrics.queue_depth.inc();
+        if self.queue.try_send(Job { records, reply }).is_err() {
+            self.metrics.queue_depth.dec();
+            return Err(WriteError::QueueFull);
+        }
+        answer.await.unwrap_or(Err(WriteError::Unavailable))
+    }
+}
+
+/// The running writer tasks.
+pub struct WriterTasks {
+    stop: watch::Sender<bool>,
+    handles: Vec<JoinHandle<()>>,
+}
+
+impl WriterTasks {
+    /// Commits everything already queued, then stops the tasks (graceful shutdown: call it
+    /// after the HTTP server has stopped taking requests).
+    pub async fn drain_and_stop(self) {
+        let _ = self.stop.send(true);
+        for handle in self.handles {
+            if let Err(error) = handle.await {
+                tracing::error!(%error, "a usage writer task failed");
+            }
+        }
+    }
+}
+
+struct Worker {
+    stopped: watch::Receiver<bool>,
+    receiver: Arc<Mutex<mpsc::Receiver<Job>>>,
+    store: Arc<dyn Store>,
+    clock: SharedClock,
+    metrics: Arc<Metrics>,
+    max_group_records: usize,
+}
+
+impl Worker {
+    async fn run(self) {
+        while let Some(group) = self.next_group().await {
+            self.metrics.queue_depth.dec_by(group.len() as i64);
+            self.commit(group).await;
+        }
+    }
+
+    /// Waits for one job, then takes whatever else is queued, up to the group size. After the
+    /// stop signal it only drains what is queued, then answers `None`.
+    async fn next_group(&self) -> Option<Vec<Job>> {
+        let mut receiver = self.receiver.lock().await;
+        let mut stopped = self.stopped.clone();
+        let first = if *stopped.borrow() {
+            receiver.try_recv().ok()?
+        } else {
+            tokio::select! {
+                job = receiver.recv() => job?,
+                _ = stopped.changed() => receiver.try_recv().ok()?,
+            }
+        };
+        let mut size = first.records.len();
+        let mut group = vec![first];
+        while size < self.max_group_records {
+            match receiver.try_recv() {
+                Ok(job) => {
+                    size += job.records.len();
+                    group.push(job);
+                }
+                Err(_) => break,
+            }
+        }
+        Some(group)
+    }
+
+    #[tracing::instrument(skip_all, fields(jobs = group.len()))]
+    async fn commit(&self, group: Vec<Job>) {
+        let mut records = Vec::with_capacity(group.iter().map(|j| j.records.len()).sum());
+        let mut replies = Vec::with_capacity(group.len());
+        for job in group {
+            replies.push((job.records.len(), job.reply));
+            records.extend(job.records);
+        }
+        let started = Instant::now();
+        let result = self.insert(&records).await;
+        self.metrics.write_seconds.observe(started.elapsed().as_secs_f64());
+        self.metrics.write_batch_records.observe(records.len() as f64);
+        let mut outcomes = match result {
+            Ok(outcomes) => outcomes.into_iter(),
+            Err(error) => {
+                self.metrics.write_failures.inc();
+                tracing::error!(error = ?anyhow::Error::new(error), records = records.len(), "group commit failed; answering 503");
+                for (_, reply) in replies {
+                    let _ = reply.send(Err(WriteError::Unavailable));
+                }
+                return;
+            }
+        };
+        for (count, reply) in replies {
+            let _ = reply.send(Ok(outcomes.by_ref().take(count).collect()));
+        }
+    }
+
+    async fn insert(&self, records: &[NewUsageRecord]) -> Result<Vec<WriteOutcome>, DbError> {
+        let firsts = first_occurrences(records);
+        let unique: Vec<usize> = (0..records.len()).filter(|&i| firsts[i] == i).collect();
+        let now = self.clock.now();
+        let stored = if unique.len() == records.len() {
+            self.store.insert_usage(records, now).await?
+        } else {
+            let subset: Vec<NewUsageRecord> = unique.iter().map(|&i| records[i].clone()).collect();
+            self.store.insert_usage(&subset, now).await?
+        };
+        let mut by_index = vec![InsertOutcome::Inserted; records.len()];
+        for (&i, outcome) in unique.iter().zip(stored) {
+            by_index[i] = outcome;
+        }
+        Ok(classify(records, &firsts, |first| by_index[first]))
+    }
+}

@@ -1,0 +1,56 @@
+//! Prometheus metrics (`GET /metrics`): one registry, typed handles.
+
+use prometheus_client::encoding::text::encode;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
+use prometheus_client::registry::Registry;
+
+/// The service's metrics.
+pub struct Metrics {
+    registry: Registry,
+    pub records_accepted: Counter,
+    pub records_duplicate: Counter,
+    pub records_conflicting: Counter,
+    pub records_rejected: Counter,
+    pub write_batch_records: Histogram,
+    pub write_seconds: Histogram,
+    pub write_failures: Counter,
+    pub queue_depth: Gauge,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        let mut registry = Registry::with_prefix("tally");
+        let m = Metrics {
+            records_accepted: Counter::default(),
+            records_duplicate: Counter::default(),
+            records_conflicting: Counter::default(),
+            records_rejected: Counter::default(),
+            write_batch_records: Histogram::new(exponential_buckets(1.0, 4.0, 9)),
+            write_seconds: Histogram::new(exponential_buckets(0.0005, 2.0, 14)),
+            write_failures: Counter::default(),
+            queue_depth: Gauge::default(),
+            registry: Registry::default(),
+        };
+        registry.register("ingested_records", "Usage records stored", m.records_accepted.clone());
+        registry.register("duplicate_records", "Usage records that were duplicates", m.records_duplicate.clone());
+        registry.register("conflicting_records", "Usage records refused as conflicting duplicates", m.records_conflicting.clone());
+        registry.register("rejected_records", "Usage records rejected by validation", m.records_rejected.clone());
+        registry.register("write_batch_records", "Records per group commit", m.write_batch_records.clone());
+        registry.register("write_seconds", "Group commit latency", m.write_seconds.clone());
+        registry.register("write_failures", "Group commits that failed (answered 503)", m.write_failures.clone());
+        registry.register("write_queue_depth", "Requests waiting for the writer", m.queue_depth.clone());
+        Metrics { registry, ..m }
+    }
+}
+
+impl Metrics {
+    /// The Prometheus text exposition.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        // Writing into a String cannot fail.
+        let _ = encode(&mut out, &self.registry);
+        out
+    }
+}

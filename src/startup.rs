@@ -1,0 +1,123 @@
+//! `Application::build` wires the store, the writer and the one route table; `port()` reports
+//! the bound port (0 in tests); `run_until_stopped()` serves, then drains the write queue.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+
+use actix_web::dev::Server;
+use actix_web::{web, App, HttpServer};
+use anyhow::Context;
+use tokio::sync::Semaphore;
+use tracing_actix_web::TracingLogger;
+
+use crate::api;
+use crate::auth::Authenticator;
+use crate::clock::SharedClock;
+use crate::config::Settings;
+use crate::health;
+use crate::ingest::{self, BodyLimits, Ingestor, TenantDirectory, UsageWriter, WriterConfig, WriterTasks};
+use crate::metrics::Metrics;
+use crate::store::{open_store, Store, StoreKind};
+
+/// A built, bound, not yet running service.
+pub struct Application {
+    port: u16,
+    server: Server,
+    writer_tasks: WriterTasks,
+}
+
+impl Application {
+    /// Opens the configured store (migrating it) and builds the service.
+    ///
+    /// # Errors
+    /// When the store cannot be opened, keys cannot be loaded, or the port cannot be bound.
+    pub async fn build(settings: Settings, clock: SharedClock) -> anyhow::Result<Self> {
+        let store = open_store(&settings.database_url(), settings.database_max_connections).await?;
+        Self::build_with_store(settings, store, clock).await
+    }
+
+    /// Builds the service over an already opened store.
+    ///
+    /// # Errors
+    /// When keys cannot be loaded or the port cannot be bound.
+    pub async fn build_with_store(settings: Settings, store: Arc<dyn Store>, clock: SharedClock) -> anyhow::Result<Self> {
+        let listener = TcpListener::bind(&settings.listen).with_context(|| format!("Failed to bind {}", settings.listen))?;
+        let port = listener.local_addr().context("Failed to read the bound address")?.port();
+        let metrics = Arc::new(Metrics::default());
+        let writers = if store.kind() == StoreKind::Sqlite { 1 } else { settings.ingest.writers };
+        let config = WriterConfig {
+            queue_capacity: settings.ingest.queue_capacity,
+            max_group_records: settings.ingest.max_group_records,
+            writers,
+        };
+        let (writer, writer_tasks) = UsageWriter::start(store.clone(), clock.clone(), metrics.clone(), config);
+        let authenticator = web::Data::new(Authenticator::from_settings(&settings, store.clone())?);
+        let ingestor = web::Data::new(Ingestor {
+            writer,
+            tenants: TenantDirectory::new(store.clone()),
+            clock: clock.clone(),
+            metrics: metrics.clone(),
+            allowed_lateness: settings.ingest.allowed_lateness,
+        });
+        let limits = web::Data::new(BodyLimits {
+            max_body_bytes: settings.ingest.max_body_bytes,
+            max_records: settings.ingest.max_records_per_request,
+            inflight: Arc::new(Semaphore::new(settings.ingest.max_inflight_bytes.div_ceil(1024))),
+        });
+        let directory = web::Data::new(TenantDirectory::new(store.clone()));
+        let store = web::Data::new(store);
+        let clock = web::Data::new(clock);
+        let metrics = web::Data::new(metrics);
+        let workers = settings.http_workers.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
+        let server = HttpServer::new(move || {
+            App::new()
+                .wrap(TracingLogger::default())
+                .app_data(api::query_config())
+                .app_data(api::path_config())
+                .app_data(store.clone())
+                .app_data(clock.clone())
+                .app_data(metrics.clone())
+                .app_data(authenticator.clone())
+                .app_data(ingestor.clone())
+                .app_data(limits.clone())
+                .app_data(directory.clone())
+                .configure(routes)
+                .default_service(web::to(api::not_found))
+        })
+        .workers(workers)
+        .listen(listener)
+        .context("Failed to listen")?
+        .shutdown_timeout(30)
+        .run();
+        Ok(Self { port, server, writer_tasks })
+    }
+
+    /// The port the service listens on.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Serves until the server stops (signal or handle), then commits what is queued.
+    ///
+    /// # Errors
+    /// When the server fails.
+    pub async fn run_until_stopped(self) -> anyhow::Result<()> {
+        let served = self.server.await;
+        self.writer_tasks.drain_and_stop().await;
+        served.context("The HTTP server failed")
+    }
+}
+
+/// The one route table; api-spec/openapi.yaml lists exactly these (a test checks).
+fn routes(cfg: &mut web::ServiceConfig) {
+    use api::resource;
+    use web::{get, patch, post};
+    cfg.service(resource("/healthz").route(get().to(health::healthz)))
+        .service(resource("/readyz").route(get().to(health::readyz)))
+        .service(resource("/metrics").route(get().to(health::metrics)))
+        .service(resource("/v1/usage").route(post().to(ingest::ingest_usage)))
+        .service(resource("/api/v1/events").route(post().to(ingest::ingest_events)))
+        .service(resource("/v1/tenants").route(post().to(api::create_tenant)).route(get().to(api::list_tenants)))
+        .service(resource("/v1/tenants/{id}").route(get().to(api::get_tenant)).route(patch().to(api::update_tenant)))
+        .service(resource("/v1/tenants/{id}/usage").route(get().to(api::get_usage)));
+}

@@ -1,0 +1,46 @@
+//! Database failures, translated.
+
+use crate::domain::QuantityError;
+
+/// Why a store call failed.
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error("already exists")]
+    AlreadyExists,
+    /// The database could not be reached or timed out; retrying later may succeed.
+    #[error("database unavailable")]
+    Unavailable(#[source] sqlx::Error),
+    #[error(transparent)]
+    Overflow(#[from] QuantityError),
+    #[error("stored data is invalid: {0}")]
+    Corrupt(String),
+    #[error(transparent)]
+    Unexpected(#[from] anyhow::Error),
+}
+
+impl From<sqlx::Error> for DbError {
+    fn from(error: sqlx::Error) -> Self {
+        match &error {
+            sqlx::Error::Database(db) if db.kind() == sqlx::error::ErrorKind::UniqueViolation => DbError::AlreadyExists,
+            sqlx::Error::Io(_)
+            | sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::Tls(_)
+            | sqlx::Error::Protocol(_)
+            | sqlx::Error::WorkerCrashed => DbError::Unavailable(error),
+            sqlx::Error::Database(db) if is_transient(db.code().as_deref()) => DbError::Unavailable(error),
+            _ => DbError::Unexpected(anyhow::Error::new(error)),
+        }
+    }
+}
+
+/// PostgreSQL classes 08 (connection), 53 (resources), 57 (operator intervention, e.g. shutdown),
+/// 40 (serialization/deadlock); SQLite BUSY (5) and LOCKED (6).
+fn is_transient(code: Option<&str>) -> bool {
+    match code {
+        Some(code) => {
+            ["08", "53", "57", "40"].iter().any(|class| code.starts_with(class)) || code == "5" || code == "6"
+        }
+        None => false,
+    }
+}

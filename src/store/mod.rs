@@ -1,0 +1,95 @@
+//! All SQL lives here: one [`Store`] interface, a PostgreSQL and a SQLite implementation.
+//!
+//! Callers pass and receive domain values; `*Row` types and SQL never leave this module.
+//! Database failures are translated into [`DbError`] so that the write path can answer 503
+//! without leaking internals.
+
+mod convert;
+mod error;
+mod open;
+mod postgres;
+mod sqlite;
+mod types;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+use crate::aggregate::Rollup;
+use crate::domain::{NewTenant, NewUsageRecord, Tenant, TenantId, TenantPatch};
+
+pub use error::DbError;
+pub use open::{open_store, StoreKind};
+pub use types::{ApiKeyRecord, IdempotencyStart, InsertOutcome, RebuildReport, StoredResponse};
+
+/// The persistence interface. Both implementations pass the same conformance tests.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Which engine this is.
+    fn kind(&self) -> StoreKind;
+
+    /// Checks that the database answers (`/readyz`).
+    async fn ping(&self) -> Result<(), DbError>;
+
+    /// Creates a tenant. [`DbError::AlreadyExists`] when the id is taken.
+    async fn create_tenant(&self, tenant: &NewTenant, now: DateTime<Utc>) -> Result<Tenant, DbError>;
+
+    /// Reads a tenant.
+    async fn get_tenant(&self, id: &TenantId) -> Result<Option<Tenant>, DbError>;
+
+    /// Applies a partial update; `None` when the tenant does not exist.
+    async fn update_tenant(
+        &self,
+        id: &TenantId,
+        patch: TenantPatch,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Tenant>, DbError>;
+
+    /// Tenants ordered by id, starting after `after` (cursor pagination).
+    async fn list_tenants(&self, after: Option<&TenantId>, limit: u32) -> Result<Vec<Tenant>, DbError>;
+
+    /// Inserts records whose keys are unique within the slice, in one transaction that also
+    /// adds exactly the inserted records to the rollups. Returns one outcome per record.
+    async fn insert_usage(
+        &self,
+        records: &[NewUsageRecord],
+        ingested_at: DateTime<Utc>,
+    ) -> Result<Vec<InsertOutcome>, DbError>;
+
+    /// Rollup rows of one tenant with `from <= bucket_start < to`, ordered by key.
+    async fn rollups(&self, tenant: &TenantId, from: DateTime<Utc>, to: DateTime<Utc>)
+        -> Result<Vec<Rollup>, DbError>;
+
+    /// Every rollup row of one tenant, ordered by key.
+    async fn all_rollups(&self, tenant: &TenantId) -> Result<Vec<Rollup>, DbError>;
+
+    /// Recomputes every rollup from raw records (with the same pure fold as the write path)
+    /// and replaces the table's contents in one transaction.
+    async fn rebuild_rollups(&self) -> Result<RebuildReport, DbError>;
+
+    /// Stores a new API key (only its hash).
+    async fn insert_api_key(&self, key: &ApiKeyRecord) -> Result<(), DbError>;
+
+    /// Reads an API key by its public id.
+    async fn get_api_key(&self, key_id: &str) -> Result<Option<ApiKeyRecord>, DbError>;
+
+    /// Every API key, newest first.
+    async fn list_api_keys(&self) -> Result<Vec<ApiKeyRecord>, DbError>;
+
+    /// Marks a key revoked; false when no unrevoked key has that id.
+    async fn revoke_api_key(&self, key_id: &str, now: DateTime<Utc>) -> Result<bool, DbError>;
+
+    /// Claims an idempotency key for a request, or reports what happened to it before.
+    async fn start_idempotent(
+        &self,
+        scope: &str,
+        key: &str,
+        request_hash: &[u8],
+        now: DateTime<Utc>,
+    ) -> Result<IdempotencyStart, DbError>;
+
+    /// Saves the response of a claimed idempotency key.
+    async fn finish_idempotent(&self, scope: &str, key: &str, response: &StoredResponse) -> Result<(), DbError>;
+
+    /// Releases a claim whose request failed before producing a response worth replaying.
+    async fn abandon_idempotent(&self, scope: &str, key: &str) -> Result<(), DbError>;
+}

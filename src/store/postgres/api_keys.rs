@@ -1,0 +1,77 @@
+//! `api_key` table (global). Only SHA-256 hashes of secrets are stored.
+
+use chrono::{DateTime, Utc};
+use sqlx::PgPool;
+
+use crate::store::convert::tenant_id;
+use crate::store::{ApiKeyRecord, DbError};
+
+#[derive(sqlx::FromRow)]
+struct ApiKeyRow {
+    key_id: String,
+    secret_hash: Vec<u8>,
+    role: String,
+    tenant_id: String,
+    created_at: DateTime<Utc>,
+    revoked_at: Option<DateTime<Utc>>,
+}
+
+impl TryFrom<ApiKeyRow> for ApiKeyRecord {
+    type Error = DbError;
+
+    fn try_from(r: ApiKeyRow) -> Result<Self, DbError> {
+        Ok(ApiKeyRecord {
+            secret_hash: r
+                .secret_hash
+                .try_into()
+                .map_err(|_| DbError::Corrupt(format!("api key {}: hash is not 32 bytes", r.key_id)))?,
+            key_id: r.key_id,
+            role: r.role,
+            tenant: if r.tenant_id.is_empty() { None } else { Some(tenant_id(&r.tenant_id)?) },
+            created_at: r.created_at,
+            revoked_at: r.revoked_at,
+        })
+    }
+}
+
+const COLUMNS: &str = "key_id, secret_hash, role, tenant_id, created_at, revoked_at";
+
+#[tracing::instrument(skip_all, fields(key_id = %key.key_id))]
+pub(super) async fn insert(pool: &PgPool, key: &ApiKeyRecord) -> Result<(), DbError> {
+    sqlx::query(
+        r#"insert into api_key (key_id, secret_hash, role, tenant_id, created_at)
+        values ($1, $2, $3, $4, $5)"#,
+    )
+    .bind(&key.key_id)
+    .bind(&key.secret_hash[..])
+    .bind(&key.role)
+    .bind(key.tenant.as_ref().map_or("", |t| t.as_str()))
+    .bind(key.created_at)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+#[tracing::instrument(skip_all)]
+pub(super) async fn get(pool: &PgPool, key_id: &str) -> Result<Option<ApiKeyRecord>, DbError> {
+    let sql = format!("select {COLUMNS} from api_key where key_id = $1");
+    let row: Option<ApiKeyRow> = sqlx::query_as(&sql).bind(key_id).fetch_optional(pool).await?;
+    row.map(ApiKeyRecord::try_from).transpose()
+}
+
+#[tracing::instrument(skip_all)]
+pub(super) async fn list(pool: &PgPool) -> Result<Vec<ApiKeyRecord>, DbError> {
+    let sql = format!("select {COLUMNS} from api_key order by created_at desc, key_id");
+    let rows: Vec<ApiKeyRow> = sqlx::query_as(&sql).fetch_all(pool).await?;
+    rows.into_iter().map(ApiKeyRecord::try_from).collect()
+}
+
+#[tracing::instrument(skip_all)]
+pub(super) async fn revoke(pool: &PgPool, key_id: &str, now: DateTime<Utc>) -> Result<bool, DbError> {
+    let done = sqlx::query("update api_key set revoked_at = $2 where key_id = $1 and revoked_at is null")
+        .bind(key_id)
+        .bind(now)
+        .execute(pool)
+        .await?;
+    Ok(done.rows_affected() == 1)
+}

@@ -1,0 +1,117 @@
+//! The PostgreSQL store: the production backend.
+//!
+//! Hot paths use array binds (`unnest`) so a batch is one statement, never a round trip per
+//! record. Coordination between several `tally serve` processes goes through keys and
+//! transaction-scoped locks only.
+
+mod api_keys;
+mod idempotency;
+mod rollups;
+mod tenants;
+mod usage;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use std::str::FromStr;
+use std::time::Duration;
+
+use super::{ApiKeyRecord, DbError, IdempotencyStart, InsertOutcome, RebuildReport, Store, StoreKind, StoredResponse};
+use crate::aggregate::Rollup;
+use crate::domain::{NewTenant, NewUsageRecord, Tenant, TenantId, TenantPatch};
+
+/// A pool of PostgreSQL connections.
+#[derive(Debug, Clone)]
+pub struct PgStore {
+    pool: PgPool,
+}
+
+impl PgStore {
+    /// Connects a pool; fails fast (5 s) when the server does not answer.
+    pub async fn connect(url: &str, max_connections: u32) -> Result<Self, sqlx::Error> {
+        let options = PgConnectOptions::from_str(url)?.application_name("tally");
+        let pool = PgPoolOptions::new()
+            .max_connections(max_connections)
+            .acquire_timeout(Duration::from_secs(5))
+            .connect_with(options)
+            .await?;
+        Ok(Self { pool })
+    }
+
+    /// Applies the PostgreSQL migrations.
+    pub async fn migrate(&self) -> Result<(), sqlx::migrate::MigrateError> {
+        sqlx::migrate!("./migrations/postgres").run(&self.pool).await
+    }
+}
+
+#[async_trait]
+impl Store for PgStore {
+    fn kind(&self) -> StoreKind {
+        StoreKind::Postgres
+    }
+
+    async fn ping(&self) -> Result<(), DbError> {
+        sqlx::query("select 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    async fn create_tenant(&self, tenant: &NewTenant, now: DateTime<Utc>) -> Result<Tenant, DbError> {
+        tenants::create(&self.pool, tenant, now).await
+    }
+
+    async fn get_tenant(&self, id: &TenantId) -> Result<Option<Tenant>, DbError> {
+        tenants::get(&self.pool, id).await
+    }
+
+    async fn update_tenant(&self, id: &TenantId, patch: TenantPatch, now: DateTime<Utc>) -> Result<Option<Tenant>, DbError> {
+        tenants::update(&self.pool, id, patch, now).await
+    }
+
+    async fn list_tenants(&self, after: Option<&TenantId>, limit: u32) -> Result<Vec<Tenant>, DbError> {
+        tenants::list(&self.pool, after, limit).await
+    }
+
+    async fn insert_usage(&self, records: &[NewUsageRecord], ingested_at: DateTime<Utc>) -> Result<Vec<InsertOutcome>, DbError> {
+        usage::insert(&self.pool, records, ingested_at).await
+    }
+
+    async fn rollups(&self, tenant: &TenantId, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<Vec<Rollup>, DbError> {
+        rollups::between(&self.pool, tenant, from, to).await
+    }
+
+    async fn all_rollups(&self, tenant: &TenantId) -> Result<Vec<Rollup>, DbError> {
+        rollups::between(&self.pool, tenant, DateTime::<Utc>::MIN_UTC, DateTime::<Utc>::MAX_UTC).await
+    }
+
+    async fn rebuild_rollups(&self) -> Result<RebuildReport, DbError> {
+        rollups::rebuild(&self.pool).await
+    }
+
+    async fn insert_api_key(&self, key: &ApiKeyRecord) -> Result<(), DbError> {
+        api_keys::insert(&self.pool, key).await
+    }
+
+    async fn get_api_key(&self, key_id: &str) -> Result<Option<ApiKeyRecord>, DbError> {
+        api_keys::get(&self.pool, key_id).await
+    }
+
+    async fn list_api_keys(&self) -> Result<Vec<ApiKeyRecord>, DbError> {
+        api_keys::list(&self.pool).await
+    }
+
+    async fn revoke_api_key(&self, key_id: &str, now: DateTime<Utc>) -> Result<bool, DbError> {
+        api_keys::revoke(&self.pool, key_id, now).await
+    }
+
+    async fn start_idempotent(&self, scope: &str, key: &str, request_hash: &[u8], now: DateTime<Utc>) -> Result<IdempotencyStart, DbError> {
+        idempotency::start(&self.pool, scope, key, request_hash, now).await
+    }
+
+    async fn finish_idempotent(&self, scope: &str, key: &str, response: &StoredResponse) -> Result<(), DbError> {
+        idempotency::finish(&self.pool, scope, key, response).await
+    }
+
+    async fn abandon_idempotent(&self, scope: &str, key: &str) -> Result<(), DbError> {
+        idempotency::abandon(&self.pool, scope, key).await
+    }
+}

@@ -1,0 +1,180 @@
+//! `usage_record` and the rollup deltas written with it: the ingest hot path.
+//!
+//! One transaction per group commit: (1) insert every record with `on conflict do nothing
+//! returning` its key, (2) one lookup of the content hashes of the keys not returned, to tell
+//! duplicates from conflicts, (3) one sorted upsert of the rollup deltas of exactly the rows
+//! inserted. Three statements per batch, whatever its size.
+
+use std::collections::{HashMap, HashSet};
+
+use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
+use sqlx::{PgPool, Postgres, Transaction};
+
+use crate::aggregate::{fold_records, RollupKey, RollupTotals};
+use crate::domain::{NewUsageRecord, RecordKey};
+use crate::store::convert::{content_hash, whole};
+use crate::store::{DbError, InsertOutcome};
+
+/// The insert statement; also used verbatim by the ingest benchmark's direct-SQL baseline.
+pub const INSERT_RECORDS_SQL: &str = r#"
+insert into usage_record (tenant_id, source, record_id, ts, function, region,
+    cpu_cycles, memory_gb_seconds, invocations, event_type, content_hash, ingested_at)
+select t.*, $12
+from unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::text[], $6::text[],
+    $7::int8[], $8::numeric[], $9::int8[], $10::text[], $11::bytea[]) as t
+on conflict do nothing
+returning tenant_id, source, record_id"#;
+
+const EXISTING_HASHES_SQL: &str = r#"
+select r.tenant_id, r.source, r.record_id, r.content_hash
+from usage_record r
+join unnest($1::text[], $2::text[], $3::text[]) as k (tenant_id, source, record_id)
+  on r.tenant_id = k.tenant_id and r.source = k.source and r.record_id = k.record_id"#;
+
+const UPSERT_ROLLUPS_SQL: &str = r#"
+insert into usage_rollup (tenant_id, bucket_start, function, region,
+    cpu_cycles, memory_gb_seconds, invocations, records)
+select * from unnest($1::text[], $2::timestamptz[], $3::text[], $4::text[],
+    $5::numeric[], $6::numeric[], $7::numeric[], $8::int8[])
+on conflict (tenant_id, bucket_start, function, region) do update set
+    cpu_cycles = usage_rollup.cpu_cycles + excluded.cpu_cycles,
+    memory_gb_seconds = usage_rollup.memory_gb_seconds + excluded.memory_gb_seconds,
+    invocations = usage_rollup.invocations + excluded.invocations,
+    records = usage_rollup.records + excluded.records"#;
+
+type KeyTuple = (String, String, String);
+
+#[tracing::instrument(skip_all, fields(records = records.len()))]
+pub(super) async fn insert(
+    pool: &PgPool,
+    records: &[NewUsageRecord],
+    ingested_at: DateTime<Utc>,
+) -> Result<Vec<InsertOutcome>, DbError> {
+    let mut tx = pool.begin().await?;
+    let inserted_keys = insert_records(&mut tx, records, ingested_at).await?;
+    let all_inserted = inserted_keys.len() == records.len();
+    let inserted: Vec<bool> = records.iter().map(|r| all_inserted || inserted_keys.contains(&key_tuple(&r.key))).collect();
+    let existing = existing_hashes(&mut tx, records, &inserted).await?;
+    let deltas = fold_records(records.iter().zip(&inserted).filter(|(_, ins)| **ins).map(|(r, _)| r))?;
+    let deltas: Vec<(RollupKey, RollupTotals)> = deltas.into_iter().collect();
+    upsert_rollup_rows(&mut tx, &deltas).await?;
+    tx.commit().await?;
+    records
+        .iter()
+        .zip(inserted)
+        .map(|(r, ins)| match ins {
+            true => Ok(InsertOutcome::Inserted),
+            false => existing
+                .get(&key_tuple(&r.key))
+                .map(|hash| InsertOutcome::Existing(*hash))
+                .ok_or_else(|| DbError::Corrupt("a conflicting record vanished during the insert".into())),
+        })
+        .collect()
+}
+
+fn key_tuple(key: &RecordKey) -> KeyTuple {
+    (key.tenant_id.as_str().to_owned(), key.source.clone(), key.record_id.clone())
+}
+
+async fn insert_records(
+    tx: &mut Transaction<'_, Postgres>,
+    records: &[NewUsageRecord],
+    ingested_at: DateTime<Utc>,
+) -> Result<HashSet<KeyTuple>, DbError> {
+    let columns = RecordColumns::of(records)?;
+    let rows: Vec<KeyTuple> = sqlx::query_as(INSERT_RECORDS_SQL)
+        .bind(columns.tenant_ids)
+        .bind(columns.sources)
+        .bind(columns.record_ids)
+        .bind(columns.timestamps)
+        .bind(columns.functions)
+        .bind(columns.regions)
+        .bind(columns.cpu_cycles)
+        .bind(columns.memory_gb_seconds)
+        .bind(columns.invocations)
+        .bind(columns.event_types)
+        .bind(columns.content_hashes)
+        .bind(ingested_at)
+        .fetch_all(&mut **tx)
+        .await?;
+    Ok(rows.into_iter().collect())
+}
+
+async fn existing_hashes(
+    tx: &mut Transaction<'_, Postgres>,
+    records: &[NewUsageRecord],
+    inserted: &[bool],
+) -> Result<HashMap<KeyTuple, crate::domain::ContentHash>, DbError> {
+    let missing: Vec<&NewUsageRecord> = records.iter().zip(inserted).filter(|(_, ins)| !**ins).map(|(r, _)| r).collect();
+    if missing.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let rows: Vec<(String, String, String, Vec<u8>)> = sqlx::query_as(EXISTING_HASHES_SQL)
+        .bind(missing.iter().map(|r| r.key.tenant_id.as_str()).collect::<Vec<_>>())
+        .bind(missing.iter().map(|r| r.key.source.as_str()).collect::<Vec<_>>())
+        .bind(missing.iter().map(|r| r.key.record_id.as_str()).collect::<Vec<_>>())
+        .fetch_all(&mut **tx)
+        .await?;
+    rows.into_iter().map(|(t, s, id, hash)| Ok(((t, s, id), content_hash(&hash)?))).collect()
+}
+
+/// Adds deltas to rollup rows. `deltas` must be sorted by key: every writer then locks
+/// rollup rows in the same order, so concurrent writers cannot deadlock.
+pub(super) async fn upsert_rollup_rows(
+    tx: &mut Transaction<'_, Postgres>,
+    deltas: &[(RollupKey, RollupTotals)],
+) -> Result<(), DbError> {
+    if deltas.is_empty() {
+        return Ok(());
+    }
+    sqlx::query(UPSERT_ROLLUPS_SQL)
+        .bind(deltas.iter().map(|(k, _)| k.tenant_id.as_str()).collect::<Vec<_>>())
+        .bind(deltas.iter().map(|(k, _)| k.bucket_start).collect::<Vec<_>>())
+        .bind(deltas.iter().map(|(k, _)| k.function.as_str()).collect::<Vec<_>>())
+        .bind(deltas.iter().map(|(k, _)| k.region.as_str()).collect::<Vec<_>>())
+        .bind(deltas.iter().map(|(_, t)| t.quantities.cpu_cycles).collect::<Vec<_>>())
+        .bind(deltas.iter().map(|(_, t)| t.quantities.memory_gb_seconds).collect::<Vec<_>>())
+        .bind(deltas.iter().map(|(_, t)| t.quantities.invocations).collect::<Vec<_>>())
+        .bind(deltas.iter().map(|(_, t)| t.records).collect::<Vec<_>>())
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+/// Records as column arrays, the shape `unnest` binds.
+pub struct RecordColumns<'a> {
+    pub tenant_ids: Vec<&'a str>,
+    pub sources: Vec<&'a str>,
+    pub record_ids: Vec<&'a str>,
+    pub timestamps: Vec<DateTime<Utc>>,
+    pub functions: Vec<&'a str>,
+    pub regions: Vec<&'a str>,
+    pub cpu_cycles: Vec<i64>,
+    pub memory_gb_seconds: Vec<Decimal>,
+    pub invocations: Vec<i64>,
+    pub event_types: Vec<&'a str>,
+    pub content_hashes: Vec<&'a [u8]>,
+}
+
+impl<'a> RecordColumns<'a> {
+    /// Splits records into columns.
+    ///
+    /// # Errors
+    /// [`DbError::Corrupt`] when an integer meter is not a whole `i64` (ingest validates this).
+    pub fn of(records: &'a [NewUsageRecord]) -> Result<Self, DbError> {
+        Ok(Self {
+            tenant_ids: records.iter().map(|r| r.key.tenant_id.as_str()).collect(),
+            sources: records.iter().map(|r| r.key.source.as_str()).collect(),
+            record_ids: records.iter().map(|r| r.key.record_id.as_str()).collect(),
+            timestamps: records.iter().map(|r| r.timestamp).collect(),
+            functions: records.iter().map(|r| r.function.as_str()).collect(),
+            regions: records.iter().map(|r| r.region.as_str()).collect(),
+            cpu_cycles: records.iter().map(|r| whole(r.quantities.cpu_cycles)).collect::<Result<_, _>>()?,
+            memory_gb_seconds: records.iter().map(|r| r.quantities.memory_gb_seconds).collect(),
+            invocations: records.iter().map(|r| whole(r.quantities.invocations)).collect::<Result<_, _>>()?,
+            event_types: records.iter().map(|r| r.event_type.as_str()).collect(),
+            content_hashes: records.iter().map(|r| &r.content_hash.0[..]).collect(),
+        })
+    }
+}

@@ -1,0 +1,157 @@
+//! The SQLite store: the embedded default (`sqlite://tally-data/tally.db`).
+//!
+//! WAL, `synchronous=FULL`, foreign keys, a busy timeout. One writer connection: every write
+//! transaction is `BEGIN IMMEDIATE` on it, so writers queue instead of failing with
+//! SQLITE_BUSY on upgrade. Reads use a separate pool. Decimals are text and are summed in
+//! Rust, never in SQL (SQLite would coerce them to floating point).
+
+mod api_keys;
+mod idempotency;
+mod rollups;
+mod tenants;
+mod usage;
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{Sqlite, Transaction};
+
+use super::{ApiKeyRecord, DbError, IdempotencyStart, InsertOutcome, RebuildReport, Store, StoreKind, StoredResponse};
+use crate::aggregate::Rollup;
+use crate::domain::{NewTenant, NewUsageRecord, Tenant, TenantId, TenantPatch};
+
+/// A single-writer SQLite database with a separate read pool.
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    writer: SqlitePool,
+    reader: SqlitePool,
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed, with its directory) the database at `url`.
+    pub async fn open(url: &str) -> Result<Self, sqlx::Error> {
+        let options = SqliteConnectOptions::from_str(url)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(10));
+        if let Some(dir) = options.get_filename().parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)?;
+        }
+        let writer = SqlitePoolOptions::new().max_connections(1).connect_with(options.clone()).await?;
+        let reader = SqlitePoolOptions::new().max_connections(4).connect_with(options.read_only(true)).await?;
+        Ok(Self { writer, reader })
+    }
+
+    /// Applies the SQLite migrations.
+    pub async fn migrate(&self) -> Result<(), sqlx::migrate::MigrateError> {
+        sqlx::migrate!("./migrations/sqlite").run(&self.writer).await
+    }
+
+    async fn write(&self) -> Result<Transaction<'static, Sqlite>, DbError> {
+        Ok(self.writer.begin_with("BEGIN IMMEDIATE").await?)
+    }
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    fn kind(&self) -> StoreKind {
+        StoreKind::Sqlite
+    }
+
+    async fn ping(&self) -> Result<(), DbError> {
+        sqlx::query("select 1").execute(&self.reader).await?;
+        Ok(())
+    }
+
+    async fn create_tenant(&self, tenant: &NewTenant, now: DateTime<Utc>) -> Result<Tenant, DbError> {
+        let mut tx = self.write().await?;
+        let created = tenants::create(&mut tx, tenant, now).await?;
+        tx.commit().await?;
+        Ok(created)
+    }
+
+    async fn get_tenant(&self, id: &TenantId) -> Result<Option<Tenant>, DbError> {
+        tenants::get(&self.reader, id).await
+    }
+
+    async fn update_tenant(&self, id: &TenantId, patch: TenantPatch, now: DateTime<Utc>) -> Result<Option<Tenant>, DbError> {
+        let mut tx = self.write().await?;
+        let updated = tenants::update(&mut tx, id, patch, now).await?;
+        tx.commit().await?;
+        Ok(updated)
+    }
+
+    async fn list_tenants(&self, after: Option<&TenantId>, limit: u32) -> Result<Vec<Tenant>, DbError> {
+        tenants::list(&self.reader, after, limit).await
+    }
+
+    async fn insert_usage(&self, records: &[NewUsageRecord], ingested_at: DateTime<Utc>) -> Result<Vec<InsertOutcome>, DbError> {
+        let mut tx = self.write().await?;
+        let outcomes = usage::insert(&mut tx, records, ingested_at).await?;
+        tx.commit().await?;
+        Ok(outcomes)
+    }
+
+    async fn rollups(&self, tenant: &TenantId, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<Vec<Rollup>, DbError> {
+        rollups::between(&self.reader, tenant, from, to).await
+    }
+
+    async fn all_rollups(&self, tenant: &TenantId) -> Result<Vec<Rollup>, DbError> {
+        rollups::between(&self.reader, tenant, DateTime::<Utc>::MIN_UTC, DateTime::<Utc>::MAX_UTC).await
+    }
+
+    async fn rebuild_rollups(&self) -> Result<RebuildReport, DbError> {
+        let mut tx = self.write().await?;
+        let report = rollups::rebuild(&mut tx).await?;
+        tx.commit().await?;
+        Ok(report)
+    }
+
+    async fn insert_api_key(&self, key: &ApiKeyRecord) -> Result<(), DbError> {
+        let mut tx = self.write().await?;
+        api_keys::insert(&mut tx, key).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn get_api_key(&self, key_id: &str) -> Result<Option<ApiKeyRecord>, DbError> {
+        api_keys::get(&self.reader, key_id).await
+    }
+
+    async fn list_api_keys(&self) -> Result<Vec<ApiKeyRecord>, DbError> {
+        api_keys::list(&self.reader).await
+    }
+
+    async fn revoke_api_key(&self, key_id: &str, now: DateTime<Utc>) -> Result<bool, DbError> {
+        let mut tx = self.write().await?;
+        let revoked = api_keys::revoke(&mut tx, key_id, now).await?;
+        tx.commit().await?;
+        Ok(revoked)
+    }
+
+    async fn start_idempotent(&self, scope: &str, key: &str, request_hash: &[u8], now: DateTime<Utc>) -> Result<IdempotencyStart, DbError> {
+        let mut tx = self.write().await?;
+        let state = idempotency::start(&mut tx, scope, key, request_hash, now).await?;
+        tx.commit().await?;
+        Ok(state)
+    }
+
+    async fn finish_idempotent(&self, scope: &str, key: &str, response: &StoredResponse) -> Result<(), DbError> {
+        let mut tx = self.write().await?;
+        idempotency::finish(&mut tx, scope, key, response).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn abandon_idempotent(&self, scope: &str, key: &str) -> Result<(), DbError> {
+        let mut tx = self.write().await?;
+        idempotency::abandon(&mut tx, scope, key).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,122 @@
+//! `usage_record` and the rollup deltas written with it, inside one `BEGIN IMMEDIATE`.
+//!
+//! Multi-row inserts (`on conflict do nothing returning` the key) keep statements few; the
+//! rollups are read, summed in Rust and written back (safe: this is the only writer).
+
+use std::collections::HashSet;
+
+use chrono::{DateTime, Utc};
+use sqlx::{QueryBuilder, Sqlite, Transaction};
+
+use crate::aggregate::{fold_records, RollupKey, RollupTotals};
+use crate::domain::{ContentHash, NewUsageRecord, RecordKey};
+use crate::store::convert::{content_hash, micros, whole};
+use crate::store::{DbError, InsertOutcome};
+
+/// 12 bound values per row; stays well under SQLite's 32 766 variable limit.
+const ROWS_PER_STATEMENT: usize = 1_000;
+
+type KeyTuple = (String, String, String);
+
+#[tracing::instrument(skip_all, fields(records = records.len()))]
+pub(super) async fn insert(
+    tx: &mut Transaction<'_, Sqlite>,
+    records: &[NewUsageRecord],
+    ingested_at: DateTime<Utc>,
+) -> Result<Vec<InsertOutcome>, DbError> {
+    let mut inserted_keys = HashSet::with_capacity(records.len());
+    for chunk in records.chunks(ROWS_PER_STATEMENT) {
+        inserted_keys.extend(insert_chunk(tx, chunk, ingested_at).await?);
+    }
+    let mut outcomes = Vec::with_capacity(records.len());
+    let mut inserted = Vec::with_capacity(records.len());
+    for record in records {
+        let key = key_tuple(&record.key);
+        if inserted_keys.contains(&key) {
+            outcomes.push(InsertOutcome::Inserted);
+            inserted.push(record);
+        } else {
+            outcomes.push(InsertOutcome::Existing(existing_hash(tx, &key).await?));
+        }
+    }
+    for (key, delta) in fold_records(inserted)? {
+        add_to_rollup(tx, &key, &delta).await?;
+    }
+    Ok(outcomes)
+}
+
+fn key_tuple(key: &RecordKey) -> KeyTuple {
+    (key.tenant_id.as_str().to_owned(), key.source.clone(), key.record_id.clone())
+}
+
+async fn insert_chunk(
+    tx: &mut Transaction<'_, Sqlite>,
+    chunk: &[NewUsageRecord],
+    ingested_at: DateTime<Utc>,
+) -> Result<Vec<KeyTuple>, DbError> {
+    let mut query = QueryBuilder::<Sqlite>::new(
+        "insert into usage_record (tenant_id, source, record_id, ts, function, region, \
+         cpu_cycles, memory_gb_seconds, invocations, event_type, content_hash, ingested_at) ",
+    );
+    let whole_meters: Vec<(i64, i64)> = chunk
+        .iter()
+        .map(|r| Ok((whole(r.quantities.cpu_cycles)?, whole(r.quantities.invocations)?)))
+        .collect::<Result<_, DbError>>()?;
+    query.push_values(chunk.iter().zip(whole_meters), |mut row, (r, (cpu_cycles, invocations))| {
+        row.push_bind(r.key.tenant_id.as_str())
+            .push_bind(r.key.source.as_str())
+            .push_bind(r.key.record_id.as_str())
+            .push_bind(micros(r.timestamp))
+            .push_bind(r.function.as_str())
+            .push_bind(r.region.as_str())
+            .push_bind(cpu_cycles)
+            .push_bind(r.quantities.memory_gb_seconds.normalize().to_string())
+            .push_bind(invocations)
+            .push_bind(r.event_type.as_str())
+            .push_bind(&r.content_hash.0[..])
+            .push_bind(micros(ingested_at));
+    });
+    query.push(" on conflict do nothing returning tenant_id, source, record_id");
+    Ok(query.build_query_as::<KeyTuple>().fetch_all(&mut **tx).await?)
+}
+
+async fn existing_hash(tx: &mut Transaction<'_, Sqlite>, key: &KeyTuple) -> Result<ContentHash, DbError> {
+    let (hash,): (Vec<u8>,) = sqlx::query_as(
+        "select content_hash from usage_record where tenant_id = $1 and source = $2 and record_id = $3",
+    )
+    .bind(&key.0)
+    .bind(&key.1)
+    .bind(&key.2)
+    .fetch_one(&mut **tx)
+    .await?;
+    content_hash(&hash)
+}
+
+/// Reads the row, adds in Rust, writes the sum: SQL `+` would go through floating point.
+pub(super) async fn add_to_rollup(
+    tx: &mut Transaction<'_, Sqlite>,
+    key: &RollupKey,
+    delta: &RollupTotals,
+) -> Result<(), DbError> {
+    let current = super::rollups::get(tx, key).await?.unwrap_or_default();
+    let sum = current.checked_add(delta)?;
+    sqlx::query(
+        r#"insert into usage_rollup (tenant_id, bucket_start, function, region,
+            cpu_cycles, memory_gb_seconds, invocations, records)
+        values ($1, $2, $3, $4, $5, $6, $7, $8)
+        on conflict (tenant_id, bucket_start, function, region) do update set
+            cpu_cycles = excluded.cpu_cycles, memory_gb_seconds = excluded.memory_gb_seconds,
+            invocations = excluded.invocations, records = excluded.records"#,
+    )
+    .bind(key.tenant_id.as_str())
+    .bind(micros(key.bucket_start))
+    .bind(key.function.as_str())
+    .bind(key.region.as_str())
+    .bind(sum.quantities.cpu_cycles.to_string())
+    .bind(sum.quantities.memory_gb_seconds.to_string())
+    .bind(sum.quantities.invocations.to_string())
+    .bind(sum.records)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}

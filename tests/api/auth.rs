@@ -1,0 +1,156 @@
+//! Authentication and authorization over HTTP: API keys, JWTs, roles and tenant isolation.
+
+
+use jsonwebtoken::{encode, Algorithm, EncodingKey, Header};
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+use crate::both_stores;
+use crate::helpers::{record, test_now, TestApp, JWT_SECRET};
+use tally::auth::{issue_api_key, Principal, Role};
+use tally::domain::TenantId;
+
+/// A token signed with the test secret under kid `default`, with `claims` as given.
+fn token_with(claims: Value, kid: Option<&str>, alg: Algorithm, secret: &str) -> String {
+    let mut header = Header::new(alg);
+    header.kid = kid.map(str::to_owned);
+    encode(&header, &claims, &EncodingKey::from_secret(secret.as_bytes())).unwrap()
+}
+
+fn claims(role: &str, tenant: Option<&str>) -> Value {
+    let now = test_now().timestamp();
+    let mut c = json!({"sub": "t", "role": role, "iat": now, "exp": now + 3600, "iss": "tally", "aud": "tally"});
+    if let Some(tenant) = tenant {
+        c["tenant"] = json!(tenant);
+    }
+    c
+}
+
+fn valid_token(role: &str, tenant: Option<&str>) -> String {
+    token_with(claims(role, tenant), Some("default"), Algorithm::HS256, JWT_SECRET)
+}
+
+async fn status_of_tenant_read(app: &TestApp, credential: &str) -> StatusCode {
+    app.get_as("/v1/tenants/acme", credential).await.status()
+}
+
+both_stores! {
+    async fn requests_without_valid_credentials_are_401(app) {
+        // Arrange
+        app.create_tenant("acme", "UTC").await;
+        let now = test_now().timestamp();
+        let mut expired = claims("admin", None);
+        expired["exp"] = json!(now - 3600);
+        let mut wrong_aud = claims("admin", None);
+        wrong_aud["aud"] = json!("someone-else");
+        let mut wrong_iss = claims("admin", None);
+        wrong_iss["iss"] = json!("evil");
+        let mut no_aud = claims("admin", None);
+        no_aud.as_object_mut().unwrap().remove("aud");
+        let mut no_iss = claims("admin", None);
+        no_iss.as_object_mut().unwrap().remove("iss");
+        let mut no_exp = claims("admin", None);
+        no_exp.as_object_mut().unwrap().remove("exp");
+        let cases = [
+            ("missing credential", String::new()),
+            ("garbage", "not-a-token".to_owned()),
+            ("expired", token_with(expired, Some("default"), Algorithm::HS256, JWT_SECRET)),
+            ("wrong audience", token_with(wrong_aud, Some("default"), Algorithm::HS256, JWT_SECRET)),
+            ("wrong issuer", token_with(wrong_iss, Some("default"), Algorithm::HS256, JWT_SECRET)),
+            ("missing audience", token_with(no_aud, Some("default"), Algorithm::HS256, JWT_SECRET)),
+            ("missing issuer", token_with(no_iss, Some("default"), Algorithm::HS256, JWT_SECRET)),
+            ("missing exp", token_with(no_exp, Some("default"), Algorithm::HS256, JWT_SECRET)),
+            ("algorithm mismatch", token_with(claims("admin", None), Some("default"), Algorithm::HS384, JWT_SECRET)),
+            ("unknown kid", token_with(claims("admin", None), Some("other"), Algorithm::HS256, JWT_SECRET)),
+            ("missing kid", token_with(claims("admin", None), None, Algorithm::HS256, JWT_SECRET)),
+            ("wrong secret", token_with(claims("admin", None), Some("default"), Algorithm::HS256, "another-secret-of-at-least-32-bytes!!")),
+            ("unknown api key", format!("tly_{}_{}", "0".repeat(12), "0".repeat(64))),
+        ];
+        // Act + Assert
+        for (why, credential) in cases {
+            let response = app.get_as("/v1/tenants/acme", &credential).await;
+            assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "{why}");
+            let body: Value = response.json().await.unwrap();
+            assert_eq!(body["error"]["code"], "unauthorized", "{why}");
+        }
+        assert_eq!(status_of_tenant_read(&app, &valid_token("admin", None)).await, StatusCode::OK, "the valid token works");
+    }
+
+    async fn a_revoked_api_key_stops_working(app) {
+        // Arrange
+        app.create_tenant("acme", "UTC").await;
+        let admin = Principal::new(Role::Admin, None, "ops").unwrap();
+        let key = issue_api_key(app.store.as_ref(), &admin, test_now()).await.unwrap();
+        assert_eq!(status_of_tenant_read(&app, &key).await, StatusCode::OK);
+        // Act
+        let key_id = tally::auth::key_id_of(&key);
+        assert!(app.store.revoke_api_key(&key_id, test_now()).await.unwrap());
+        // Assert
+        assert_eq!(status_of_tenant_read(&app, &key).await, StatusCode::UNAUTHORIZED);
+    }
+
+    async fn the_wrong_role_is_403(app) {
+        // Arrange
+        app.create_tenant("acme", "UTC").await;
+        let tenant_token = valid_token("tenant", Some("acme"));
+        // Act
+        let ingest_as_tenant = app
+            .client
+            .post(format!("{}/v1/usage", app.address))
+            .bearer_auth(&tenant_token)
+            .json(&record("acme", "r1"))
+            .send()
+            .await
+            .unwrap();
+        let create_as_ingest = app
+            .client
+            .post(format!("{}/v1/tenants", app.address))
+            .bearer_auth(&app.ingest_key)
+            .json(&json!({"id": "new", "name": "New"}))
+            .send()
+            .await
+            .unwrap();
+        // Assert
+        assert_eq!(ingest_as_tenant.status(), StatusCode::FORBIDDEN);
+        assert_eq!(create_as_ingest.status(), StatusCode::FORBIDDEN);
+        assert_eq!(create_as_ingest.json::<Value>().await.unwrap()["error"]["code"], "forbidden");
+    }
+
+    async fn a_tenant_credential_sees_only_its_own_tenant(app) {
+        // Arrange
+        app.create_tenant("acme", "UTC").await;
+        app.create_tenant("globex", "UTC").await;
+        let acme = valid_token("tenant", Some("acme"));
+        // Act + Assert
+        assert_eq!(app.get_as("/v1/tenants/acme", &acme).await.status(), StatusCode::OK);
+        assert_eq!(app.get_as("/v1/tenants/acme/usage", &acme).await.status(), StatusCode::OK);
+        let other = app.get_as("/v1/tenants/globex/usage", &acme).await;
+        assert_eq!(other.status(), StatusCode::NOT_FOUND, "another tenant's data is 404, not 403");
+        let missing = app.get_as("/v1/tenants/nobody", &acme).await;
+        assert_eq!(missing.status(), StatusCode::NOT_FOUND, "no existence oracle");
+    }
+
+    async fn a_tenant_scoped_ingest_key_posts_only_for_its_tenant(app) {
+        // Arrange
+        app.create_tenant("acme", "UTC").await;
+        app.create_tenant("globex", "UTC").await;
+        let scoped = Principal::new(Role::Ingest, Some(TenantId::parse("acme").unwrap()), "runtime").unwrap();
+        let key = issue_api_key(app.store.as_ref(), &scoped, test_now()).await.unwrap();
+        // Act
+        let response = app
+            .client
+            .post(format!("{}/v1/usage", app.address))
+            .bearer_auth(&key)
+            .json(&json!({"records": [record("acme", "a"), record("globex", "g")]}))
+            .send()
+            .await
+            .unwrap();
+        // Assert
+        assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body["accepted"], 1);
+        assert_eq!(body["errors"][0]["index"], 1);
+        assert_eq!(body["errors"][0]["code"], "unknown_tenant");
+    }
+}
+

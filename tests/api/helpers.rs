@@ -1,0 +1,298 @@
+//! `spawn_app()`: the real `Application` on a random port over a fresh database — a temporary
+//! SQLite file, or a PostgreSQL database cloned from a migrated template — plus typed helpers.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use reqwest::{Response, StatusCode};
+use serde_json::{json, Value};
+use sqlx::{Connection, Executor, PgConnection};
+use tokio::sync::OnceCell;
+
+use tally::auth::{issue_api_key, Principal, Role};
+use tally::clock::ManualClock;
+use tally::config::Settings;
+use tally::domain::TenantId;
+use tally::startup::Application;
+use tally::store::{open_store, Store};
+
+/// Which store a test runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// The JWT secret tests sign with.
+pub const JWT_SECRET: &str = "test-secret-that-is-at-least-32-bytes-long";
+
+/// A running service and what a test needs to talk to it.
+pub struct TestApp {
+    pub address: String,
+    pub client: reqwest::Client,
+    pub store: Arc<dyn Store>,
+    pub clock: ManualClock,
+    pub admin_key: String,
+    pub ingest_key: String,
+    pub backend: Backend,
+    pub database: TestDatabase,
+}
+
+/// "Now" in every test unless a test moves the clock.
+pub fn test_now() -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339("2026-11-27T12:00:00Z").unwrap().to_utc()
+}
+
+/// Builds the application on `backend` with default settings.
+pub async fn spawn_app(backend: Backend) -> TestApp {
+    spawn_app_with(backend, |_| {}).await
+}
+
+/// Builds the application on `backend`, letting the test adjust settings first.
+pub async fn spawn_app_with(backend: Backend, adjust: impl FnOnce(&mut Settings)) -> TestApp {
+    init_test_logging();
+    let database = TestDatabase::create(backend).await;
+    let mut settings = Settings::from_sources("", |_| None).expect("default settings load");
+    settings.listen = "127.0.0.1:0".into();
+    settings.data_dir = database.data_dir.clone();
+    settings.database_url = Some(database.url.clone().into());
+    settings.jwt.secret = Some(JWT_SECRET.to_owned().into());
+    settings.http_workers = Some(2);
+    adjust(&mut settings);
+    let store = open_store(&settings.database_url(), 8).await.expect("the test database opens");
+    let clock = ManualClock::new(test_now());
+    let app = Application::build_with_store(settings, store.clone(), Arc::new(clock.clone()))
+        .await
+        .expect("the application builds");
+    let address = format!("http://127.0.0.1:{}", app.port());
+    tokio::spawn(app.run_until_stopped());
+    let admin = Principal::new(Role::Admin, None, "test").unwrap();
+    let ingest = Principal::new(Role::Ingest, None, "test").unwrap();
+    let admin_key = issue_api_key(store.as_ref(), &admin, test_now()).await.unwrap();
+    let ingest_key = issue_api_key(store.as_ref(), &ingest, test_now()).await.unwrap();
+    let client = reqwest::Client::builder().pool_max_idle_per_host(64).build().unwrap();
+    TestApp { address, client, store, clock, admin_key, ingest_key, backend, database }
+}
+
+impl TestApp {
+    /// `POST /v1/usage` with the ingest key.
+    pub async fn post_usage(&self, body: &Value) -> Response {
+        self.post_usage_raw(body.to_string()).await
+    }
+
+    /// `POST /v1/usage` with a body sent as given.
+    pub async fn post_usage_raw(&self, body: String) -> Response {
+        self.client
+            .post(format!("{}/v1/usage", self.address))
+            .bearer_auth(&self.ingest_key)
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .expect("the request reaches the server")
+    }
+
+    /// `POST /api/v1/events` with a content type.
+    pub async fn post_events(&self, content_type: &str, body: &Value) -> Response {
+        self.client
+            .post(format!("{}/api/v1/events", self.address))
+            .bearer_auth(&self.ingest_key)
+            .header("content-type", content_type)
+            .body(body.to_string())
+            .send()
+            .await
+            .expect("the request reaches the server")
+    }
+
+    /// A GET with a bearer credential.
+    pub async fn get_as(&self, path: &str, credential: &str) -> Response {
+        self.client.get(format!("{}{path}", self.address)).bearer_auth(credential).send().await.unwrap()
+    }
+
+    /// A GET as admin, expecting 200, returning the JSON body.
+    pub async fn get_json(&self, path: &str) -> Value {
+        let response = self.get_as(path, &self.admin_key).await;
+        assert_eq!(response.status(), StatusCode::OK, "GET {path}");
+        response.json().await.unwrap()
+    }
+
+    /// Creates a tenant through the API.
+    pub async fn create_tenant(&self, id: &str, timezone: &str) {
+        let body = json!({ "id": id, "name": format!("Tenant {id}"), "timezone": timezone, "billing_email": "billing@example.com" });
+        let response = self
+            .client
+            .post(format!("{}/v1/tenants", self.address))
+            .bearer_auth(&self.admin_key)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::CREATED, "creating tenant {id}");
+    }
+
+    /// Every rollup of a tenant, rendered as comparable text.
+    pub async fn rollups_of(&self, tenant: &str) -> Vec<String> {
+        let rollups = self.store.all_rollups(&TenantId::parse(tenant).unwrap()).await.unwrap();
+        rollups.iter().map(|r| format!("{:?}", r)).collect()
+    }
+}
+
+/// One native record for `tenant`, at `test_now()` minus a minute.
+pub fn record(tenant: &str, id: &str) -> Value {
+    json!({
+        "id": id,
+        "tenant_id": tenant,
+        "timestamp": "2026-11-27T11:59:00Z",
+        "function": "thumbnailer",
+        "region": "eu-west-1",
+        "cpu_cycles": 1_843_200_000_u64,
+        "memory_gb_seconds": "0.25",
+        "invocations": 1
+    })
+}
+
+/// A fresh database: a temporary SQLite file, or a PostgreSQL database from the template.
+pub struct TestDatabase {
+    pub url: String,
+    pub data_dir: PathBuf,
+    pub pg_name: Option<String>,
+}
+
+impl TestDatabase {
+    async fn create(backend: Backend) -> Self {
+        let data_dir = std::env::temp_dir().join(format!("tally-test-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&data_dir).unwrap();
+        match backend {
+            Backend::Sqlite => {
+                Self { url: format!("sqlite://{}/tally.db", data_dir.display()), data_dir, pg_name: None }
+            }
+            Backend::Postgres => {
+                let template = pg_template().await;
+                let name = format!("tally_test_{}", uuid::Uuid::new_v4().simple());
+                let mut admin = pg_admin().await;
+                admin.execute(format!(r#"create database "{name}" template "{template}""#).as_str()).await.unwrap();
+                Self { url: format!("{}/{name}", pg_server_url()), data_dir, pg_name: Some(name) }
+            }
+        }
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.data_dir);
+        if let Some(name) = self.pg_name.take() {
+            // Drop runs inside the test's runtime; use a thread with its own.
+            let _ = std::thread::spawn(move || {
+                let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+                runtime.block_on(async {
+                    if let Ok(mut admin) = PgConnection::connect(&format!("{}/postgres", pg_server_url())).await {
+                        let _ = admin.execute(format!(r#"drop database if exists "{name}" with (force)"#).as_str()).await;
+                    }
+                });
+            })
+            .join();
+        }
+    }
+}
+
+/// The PostgreSQL server tests use: `TALLY_TEST_DATABASE_URL` or the local default.
+pub fn pg_server_url() -> String {
+    std::env::var("TALLY_TEST_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into())
+        .trim_end_matches('/')
+        .to_owned()
+}
+
+/// A connection to the server's `postgres` database, or a clear instruction.
+pub async fn pg_admin() -> PgConnection {
+    let url = format!("{}/postgres", pg_server_url());
+    PgConnection::connect(&url).await.unwrap_or_else(|error| {
+        panic!(
+            "PostgreSQL is required for the test suite and did not answer at {url}: {error}.\n\
+             Start one (Debian: `pg_ctlcluster 15 main start`; any OS: `docker run -p 5432:5432 \
+             -e POSTGRES_HOST_AUTH_METHOD=trust postgres:15`) or point TALLY_TEST_DATABASE_URL at one."
+        )
+    })
+}
+
+static TEMPLATE: OnceCell<String> = OnceCell::const_new();
+
+/// A migrated template database, made once per migration set and cloned per test (much faster
+/// than migrating every test's database on 2 cores).
+async fn pg_template() -> String {
+    TEMPLATE
+        .get_or_init(|| async {
+            let migrations = std::fs::read_dir("migrations/postgres").unwrap();
+            let mut files: Vec<_> = migrations.map(|e| e.unwrap().path()).collect();
+            files.sort();
+            let mut text = String::new();
+            for file in files {
+                text.push_str(&std::fs::read_to_string(file).unwrap());
+            }
+            let name = format!("tally_template_{:016x}", fxhash(&text));
+            let mut admin = pg_admin().await;
+            admin.execute("select pg_advisory_lock(727274)").await.unwrap();
+            let exists: Option<(i32,)> =
+                sqlx::query_as("select 1 from pg_database where datname = $1").bind(&name).fetch_optional(&mut admin).await.unwrap();
+            if exists.is_none() {
+                admin.execute(format!(r#"create database "{name}""#).as_str()).await.unwrap();
+                let store = open_store(&format!("{}/{name}", pg_server_url()), 1).await.expect("the template migrates");
+                drop(store);
+                // Let the pool's connection close before the template is cloned.
+                let mut tries = 0;
+                while tries < 50 {
+                    let busy: (i64,) = sqlx::query_as("select count(*) from pg_stat_activity where datname = $1")
+                        .bind(&name)
+                        .fetch_one(&mut admin)
+                        .await
+                        .unwrap();
+                    if busy.0 == 0 {
+                        break;
+                    }
+                    tries += 1;
+                    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+                }
+            }
+            admin.execute("select pg_advisory_unlock(727274)").await.unwrap();
+            name
+        })
+        .await
+        .clone()
+}
+
+fn fxhash(text: &str) -> u64 {
+    text.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
+}
+
+fn init_test_logging() {
+    if std::env::var("TEST_LOG").is_ok() {
+        tally::telemetry::init_tracing("info,sqlx=warn");
+    }
+}
+
+/// Declares a test body once and runs it on both stores:
+/// `both_stores! { async fn name(app) { ... } }` → `name::on_sqlite`, `name::on_postgres`.
+#[macro_export]
+macro_rules! both_stores {
+    ($(async fn $name:ident($app:ident) $body:block)*) => {
+        $(
+            mod $name {
+                #[allow(unused_imports)]
+                use super::*;
+
+                async fn body($app: $crate::helpers::TestApp) $body
+
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn on_sqlite() {
+                    body($crate::helpers::spawn_app($crate::helpers::Backend::Sqlite).await).await
+                }
+
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn on_postgres() {
+                    body($crate::helpers::spawn_app($crate::helpers::Backend::Postgres).await).await
+                }
+            }
+        )*
+    };
+}

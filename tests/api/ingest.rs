@@ -1,0 +1,148 @@
+//! Exactly-once ingestion of native usage records.
+
+use futures_util::future::join_all;
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+use crate::both_stores;
+use crate::helpers::record;
+
+fn batch(tenant: &str, prefix: &str, n: usize) -> Value {
+    json!({ "records": (0..n).map(|i| record(tenant, &format!("{prefix}-{i}"))).collect::<Vec<_>>() })
+}
+
+both_stores! {
+    async fn a_batch_replayed_many_times_is_counted_once(app) {
+        // Arrange
+        app.create_tenant("acme", "UTC").await;
+        let body = batch("acme", "r", 250);
+        // Act
+        let first: Value = app.post_usage(&body).await.json().await.unwrap();
+        let mut replies = Vec::new();
+        for _ in 0..5 {
+            let response = app.post_usage(&body).await;
+            assert_eq!(response.status(), StatusCode::OK);
+            replies.push(response.json::<Value>().await.unwrap());
+        }
+        // Assert
+        assert_eq!(first, json!({"accepted": 250, "duplicates": 0, "rejected": 0, "errors": []}));
+        for reply in replies {
+            assert_eq!(reply, json!({"accepted": 0, "duplicates": 250, "rejected": 0, "errors": []}));
+        }
+        let usage = app.get_json("/v1/tenants/acme/usage?granularity=month").await;
+        let bucket = &usage["buckets"][0];
+        assert_eq!(bucket["records"], 250);
+        assert_eq!(bucket["invocations"], "250");
+        assert_eq!(bucket["memory_gb_seconds"], "62.5");
+        assert_eq!(bucket["cpu_cycles"], (1_843_200_000_u64 * 250).to_string());
+    }
+
+    async fn a_batch_replayed_concurrently_is_counted_once(app) {
+        // Arrange
+        app.create_tenant("acme", "UTC").await;
+        let body = batch("acme", "c", 200);
+        // Act: 12 clients post the same batch at once, plus overlapping halves.
+        let posts = (0..12).map(|_| app.post_usage(&body));
+        let replies: Vec<Value> = join_all(join_all(posts).await.into_iter().map(|r| async move {
+            assert_eq!(r.status(), StatusCode::OK);
+            r.json::<Value>().await.unwrap()
+        }))
+        .await;
+        // Assert
+        let accepted: u64 = replies.iter().map(|r| r["accepted"].as_u64().unwrap()).sum();
+        let duplicates: u64 = replies.iter().map(|r| r["duplicates"].as_u64().unwrap()).sum();
+        assert_eq!(accepted, 200, "every record is accepted exactly once across all clients");
+        assert_eq!(duplicates, 11 * 200);
+        let usage = app.get_json("/v1/tenants/acme/usage?granularity=month").await;
+        assert_eq!(usage["buckets"][0]["records"], 200);
+        assert_eq!(usage["buckets"][0]["invocations"], "200");
+    }
+
+    async fn the_same_key_with_other_content_is_a_conflict_and_the_original_stays(app) {
+        // Arrange
+        app.create_tenant("acme", "UTC").await;
+        app.post_usage(&record("acme", "k1")).await;
+        let mut changed = record("acme", "k1");
+        changed["invocations"] = json!(5);
+        // Act
+        let response = app.post_usage(&changed).await;
+        // Assert
+        assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body["error"]["code"], "some_records_rejected");
+        assert_eq!(body["errors"][0]["index"], 0);
+        assert_eq!(body["errors"][0]["code"], "conflicting_duplicate");
+        let usage = app.get_json("/v1/tenants/acme/usage?granularity=month").await;
+        assert_eq!(usage["buckets"][0]["invocations"], "1", "the original record is neither overwritten nor added to");
+    }
+
+    async fn the_same_key_twice_in_one_request_keeps_the_first(app) {
+        // Arrange
+        app.create_tenant("acme", "UTC").await;
+        let mut other = record("acme", "k1");
+        other["invocations"] = json!(7);
+        let body = json!({ "records": [record("acme", "k1"), record("acme", "k1"), other] });
+        // Act
+        let response = app.post_usage(&body).await;
+        // Assert
+        assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        let body: Value = response.json().await.unwrap();
+        assert_eq!((body["accepted"].clone(), body["duplicates"].clone(), body["rejected"].clone()), (json!(1), json!(1), json!(1)));
+        assert_eq!(body["errors"][0]["index"], 2);
+        assert_eq!(body["errors"][0]["code"], "conflicting_duplicate");
+    }
+
+    async fn equal_content_written_differently_is_a_duplicate(app) {
+        // Arrange
+        app.create_tenant("acme", "UTC").await;
+        let original = json!({"id": "n1", "tenant_id": "acme", "timestamp": "2026-11-27T11:00:00Z",
+            "memory_gb_seconds": "0.250", "invocations": 1});
+        let rewritten = json!({"id": "n1", "tenant_id": "acme", "timestamp": "2026-11-27T12:00:00+01:00",
+            "memory_gb_seconds": 0.25, "invocations": 1, "cpu_cycles": 0});
+        // Act
+        app.post_usage(&original).await;
+        let reply: Value = app.post_usage(&rewritten).await.json().await.unwrap();
+        // Assert
+        assert_eq!(reply["duplicates"], 1, "{reply}");
+    }
+
+    async fn rollups_equal_a_rebuild_from_raw_records(app) {
+        // Arrange: records across buckets, functions, regions and tenants.
+        app.create_tenant("acme", "UTC").await;
+        app.create_tenant("globex", "Asia/Kolkata").await;
+        let mut records = Vec::new();
+        for i in 0..300 {
+            let tenant = if i % 3 == 0 { "globex" } else { "acme" };
+            let minute = i % 600;
+            records.push(json!({
+                "id": format!("x{i}"), "tenant_id": tenant,
+                "timestamp": format!("2026-11-27T{:02}:{:02}:00Z", minute / 60, minute % 60),
+                "function": format!("fn{}", i % 4), "region": if i % 2 == 0 { "eu" } else { "us" },
+                "memory_gb_seconds": format!("0.{:03}", i), "invocations": i + 1
+            }));
+        }
+        let reply = app.post_usage(&json!({ "records": records })).await;
+        assert_eq!(reply.status(), StatusCode::OK);
+        let before = (app.rollups_of("acme").await, app.rollups_of("globex").await);
+        // Act
+        let report = app.store.rebuild_rollups().await.unwrap();
+        // Assert
+        assert_eq!(report.records, 300);
+        assert_eq!((app.rollups_of("acme").await, app.rollups_of("globex").await), before);
+        assert!(!before.0.is_empty() && !before.1.is_empty());
+    }
+
+    async fn tenth_strings_add_up_exactly(app) {
+        // Arrange
+        app.create_tenant("acme", "UTC").await;
+        let records: Vec<Value> = (0..10)
+            .map(|i| json!({"id": format!("t{i}"), "tenant_id": "acme", "timestamp": "2026-11-27T11:00:00Z",
+                "memory_gb_seconds": "0.1"}))
+            .collect();
+        // Act
+        app.post_usage(&json!({ "records": records })).await;
+        // Assert
+        let usage = app.get_json("/v1/tenants/acme/usage?granularity=month").await;
+        assert_eq!(usage["buckets"][0]["memory_gb_seconds"], "1");
+    }
+}

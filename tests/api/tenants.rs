@@ -1,0 +1,90 @@
+//! Admin tenant API.
+
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+use crate::both_stores;
+use crate::helpers::{record, TestApp};
+
+async fn post_tenant(app: &TestApp, body: &Value, idempotency_key: Option<&str>) -> reqwest::Response {
+    let mut request = app.client.post(format!("{}/v1/tenants", app.address)).bearer_auth(&app.admin_key).json(body);
+    if let Some(key) = idempotency_key {
+        request = request.header("Idempotency-Key", key);
+    }
+    request.send().await.unwrap()
+}
+
+async fn patch_tenant(app: &TestApp, id: &str, body: &Value) -> reqwest::Response {
+    app.client.patch(format!("{}/v1/tenants/{id}", app.address)).bearer_auth(&app.admin_key).json(body).send().await.unwrap()
+}
+
+both_stores! {
+    async fn a_tenant_is_created_read_listed_and_patched(app) {
+        // Arrange
+        let body = json!({"id": "acme", "name": "Acme", "billing_email": "ap@acme.test",
+            "timezone": "Asia/Kolkata", "tax_rate": "8.875", "address": ["1 Main St"], "tax_id": "DE123"});
+        // Act
+        let created = post_tenant(&app, &body, None).await;
+        let patched = patch_tenant(&app, "acme", &json!({"name": "Acme Corp", "billing_emails": ["a@acme.test", "b@acme.test"]})).await;
+        // Assert
+        assert_eq!(created.status(), StatusCode::CREATED);
+        let created: Value = created.json().await.unwrap();
+        assert_eq!(created["billing_emails"], json!(["ap@acme.test"]));
+        assert_eq!(created["tax_rate"], "8.875");
+        assert_eq!(created["timezone"], "Asia/Kolkata");
+        assert_eq!(patched.status(), StatusCode::OK);
+        let read = app.get_json("/v1/tenants/acme").await;
+        assert_eq!(read["name"], "Acme Corp");
+        assert_eq!(read["billing_emails"], json!(["a@acme.test", "b@acme.test"]));
+        assert_eq!(read["tax_id"], "DE123", "fields not in the patch are kept");
+        let list = app.get_json("/v1/tenants?limit=10").await;
+        assert_eq!(list["data"].as_array().unwrap().len(), 1);
+    }
+
+    async fn invalid_tenants_are_refused_with_reasons(app) {
+        let cases = [
+            (json!({"id": "Bad Id", "name": "x"}), "invalid_tenant"),
+            (json!({"id": "ok", "name": "x", "timezone": "Mars/Olympus"}), "invalid_tenant"),
+            (json!({"id": "ok", "name": "x", "tax_rate": "101"}), "invalid_tenant"),
+            (json!({"id": "ok", "name": "x", "billing_email": "not-an-email"}), "invalid_tenant"),
+            (json!({"id": "ok", "name": "x", "colour": "red"}), "invalid_body"),
+        ];
+        for (body, code) in cases {
+            let response = post_tenant(&app, &body, None).await;
+            assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+            assert_eq!(response.json::<Value>().await.unwrap()["error"]["code"], code, "{body}");
+        }
+        post_tenant(&app, &json!({"id": "dup", "name": "x"}), None).await;
+        let again = post_tenant(&app, &json!({"id": "dup", "name": "y"}), None).await;
+        assert_eq!(again.status(), StatusCode::CONFLICT);
+    }
+
+    async fn a_retried_creation_with_the_same_idempotency_key_replays(app) {
+        // Arrange
+        let body = json!({"id": "acme", "name": "Acme"});
+        // Act
+        let first = post_tenant(&app, &body, Some("key-1")).await;
+        let retry = post_tenant(&app, &body, Some("key-1")).await;
+        let reused = post_tenant(&app, &json!({"id": "other", "name": "Other"}), Some("key-1")).await;
+        // Assert
+        assert_eq!(first.status(), StatusCode::CREATED);
+        assert_eq!(retry.status(), StatusCode::CREATED, "the stored response is replayed, not a 409 tenant_exists");
+        assert_eq!(retry.headers()["idempotent-replayed"], "true");
+        assert_eq!(reused.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(reused.json::<Value>().await.unwrap()["error"]["code"], "idempotency_key_reused");
+    }
+
+    async fn a_deactivated_tenant_refuses_new_usage_and_keeps_its_data(app) {
+        // Arrange
+        app.create_tenant("acme", "UTC").await;
+        app.post_usage(&record("acme", "before")).await;
+        // Act
+        patch_tenant(&app, "acme", &json!({"active": false})).await;
+        let after = app.post_usage(&record("acme", "after")).await;
+        // Assert
+        assert_eq!(after.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(after.json::<Value>().await.unwrap()["errors"][0]["code"], "unknown_tenant");
+        let usage = app.get_json("/v1/tenants/acme/usage?granularity=month").await;
+        assert_eq!(usage["buckets"][0]["records"], 1);
+    }
+}

@@ -1,0 +1,71 @@
+//! The usage API: rollups in buckets of the tenant's local calendar.
+
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+use crate::both_stores;
+
+fn at(id: &str, timestamp: &str, function: &str) -> Value {
+    json!({"id": id, "tenant_id": "acme", "timestamp": timestamp, "function": function, "invocations": 1})
+}
+
+both_stores! {
+    async fn days_follow_the_tenants_time_zone_in_kolkata(app) {
+        // Arrange: one record a minute before and one at local midnight (UTC+05:30).
+        app.create_tenant("acme", "Asia/Kolkata").await;
+        app.post_usage(&json!({"records": [
+            at("a", "2026-11-26T18:29:00Z", "f"),
+            at("b", "2026-11-26T18:30:00Z", "f"),
+            at("c", "2026-11-27T05:00:00+05:30", "g"),
+        ]})).await;
+        // Act
+        let usage = app.get_json("/v1/tenants/acme/usage?from=2026-11-25T18:30:00Z&to=2026-11-27T18:30:00Z&granularity=day").await;
+        // Assert
+        let buckets = usage["buckets"].as_array().unwrap();
+        assert_eq!(buckets.len(), 2);
+        assert_eq!(buckets[0]["start"], "2026-11-25T18:30:00Z");
+        assert_eq!(buckets[0]["end"], "2026-11-26T18:30:00Z");
+        assert_eq!(buckets[0]["invocations"], "1");
+        assert_eq!(buckets[1]["start"], "2026-11-26T18:30:00Z");
+        assert_eq!(buckets[1]["invocations"], "2");
+    }
+
+    async fn hours_in_kolkata_start_at_half_past_utc_and_group_by_function(app) {
+        app.create_tenant("acme", "Asia/Kolkata").await;
+        app.post_usage(&json!({"records": [
+            at("a", "2026-11-27T10:31:00Z", "f"),
+            at("b", "2026-11-27T11:29:00Z", "g"),
+            at("c", "2026-11-27T11:30:00Z", "f"),
+        ]})).await;
+        let usage = app
+            .get_json("/v1/tenants/acme/usage?from=2026-11-27T10:30:00Z&to=2026-11-27T12:30:00Z&granularity=hour&group_by=function")
+            .await;
+        let rows: Vec<(String, String, String)> = usage["buckets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|b| (b["start"].as_str().unwrap().to_owned(), b["function"].as_str().unwrap().to_owned(), b["invocations"].as_str().unwrap().to_owned()))
+            .collect();
+        assert_eq!(rows, vec![
+            ("2026-11-27T10:30:00Z".to_owned(), "f".to_owned(), "1".to_owned()),
+            ("2026-11-27T10:30:00Z".to_owned(), "g".to_owned(), "1".to_owned()),
+            ("2026-11-27T11:30:00Z".to_owned(), "f".to_owned(), "1".to_owned()),
+        ]);
+    }
+
+    async fn the_default_range_is_the_current_local_month(app) {
+        app.create_tenant("acme", "America/Los_Angeles").await;
+        let usage = app.get_json("/v1/tenants/acme/usage?granularity=month").await;
+        assert_eq!(usage["from"], "2026-11-01T07:00:00Z", "November starts at PDT midnight (UTC-7)");
+        assert_eq!(usage["to"], "2026-12-01T08:00:00Z", "and ends at PST midnight (UTC-8)");
+    }
+
+    async fn bad_usage_queries_are_400(app) {
+        app.create_tenant("acme", "UTC").await;
+        for query in ["granularity=week", "group_by=colour", "from=yesterday", "from=2026-11-27T10:07:00Z&to=2026-11-27T11:00:00Z", "from=2026-11-27T11:00:00Z&to=2026-11-27T10:00:00Z"] {
+            let response = app.get_as(&format!("/v1/tenants/acme/usage?{query}"), &app.admin_key).await;
+            assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{query}");
+            assert_eq!(response.json::<Value>().await.unwrap()["error"]["code"], "invalid_query", "{query}");
+        }
+    }
+}
