@@ -2,7 +2,13 @@
 //!
 //! Inputs are domain values; outputs are values. No SQL, no HTTP, no clock: `store` calls
 //! [`fold_records`] on the write path and for rebuilds, so the two can never disagree.
+//! Tenant-local calendar units (hours, days, months in the tenant's time zone) give usage
+//! series their buckets ([`usage_series`]) and billing its periods ([`month_period`]).
 
+mod calendar;
 mod rollup;
+mod series;
 
+pub use calendar::{month_period, next_unit_start, unit_start, Granularity};
 pub use rollup::{bucket_start, fold_records, Rollup, RollupKey, RollupTotals, BUCKET_SECONDS};
+pub use series::{usage_series, validate_range, GroupBy, RangeError, SeriesBucket};
