@@ -5,6 +5,7 @@
 #![forbid(unsafe_code)]
 
 pub mod aggregate;
+pub mod auth;
 pub mod clock;
 pub mod domain;
 pub mod error;
