@@ -1,0 +1,216 @@
+//! Who is calling and what they may touch: [`Role`] and [`Principal`].
+//!
+//! Stage: auth, at the edge. Inputs are a verified API key or JWT (see `api_key`, `jwt`);
+//! the output is a `Principal` that handlers ask yes/no questions. Pure: no IO, no clock.
+//! Access rules live here and nowhere else, so a route cannot grow its own idea of scope.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::domain::TenantId;
+
+/// What a credential is for (DESIGN §10).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// Operators: manage tenants, plans, invoices, credentials.
+    Admin,
+    /// Runtimes and automation that send usage.
+    Ingest,
+    /// A tenant's own people (portal sessions, tenant API); always scoped to that tenant.
+    Tenant,
+}
+
+impl Role {
+    /// Every role, in a stable order.
+    pub const ALL: [Role; 3] = [Role::Admin, Role::Ingest, Role::Tenant];
+
+    /// Reads a role name as written in config, CLI flags and claims (`admin`, `ingest`, `tenant`).
+    ///
+    /// # Errors
+    /// [`RoleError::UnknownRole`] for anything else (names are case-sensitive).
+    pub fn parse(text: &str) -> Result<Self, RoleError> {
+        Self::ALL.into_iter().find(|role| role.as_str() == text).ok_or(RoleError::UnknownRole)
+    }
+
+    /// The lowercase name, the same text serde writes.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::Ingest => "ingest",
+            Role::Tenant => "tenant",
+        }
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for Role {
+    type Err = RoleError;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        Self::parse(text)
+    }
+}
+
+/// Why a role or principal was refused.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum RoleError {
+    #[error("role must be one of admin, ingest or tenant")]
+    UnknownRole,
+    #[error("a tenant credential must name its tenant")]
+    TenantRoleWithoutTenant,
+}
+
+/// An authenticated caller: a role, an optional tenant scope, and who it is for the audit log.
+///
+/// `tenant` is present exactly when the caller is scoped to one tenant. A `tenant` principal
+/// always has one; `admin` and `ingest` principals may be scoped or global.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Principal {
+    role: Role,
+    tenant: Option<TenantId>,
+    subject: String,
+}
+
+impl Principal {
+    /// Builds a principal, enforcing that a `tenant` role names its tenant.
+    ///
+    /// `subject` is the audit-log actor: `key:<key_id>` for API keys, the `sub` claim for JWTs.
+    ///
+    /// # Errors
+    /// [`RoleError::TenantRoleWithoutTenant`] for `Role::Tenant` with no tenant.
+    pub fn new(role: Role, tenant: Option<TenantId>, subject: impl Into<String>) -> Result<Self, RoleError> {
+        if role == Role::Tenant && tenant.is_none() {
+            return Err(RoleError::TenantRoleWithoutTenant);
+        }
+        Ok(Self { role, tenant, subject: subject.into() })
+    }
+
+    /// The caller's role.
+    pub fn role(&self) -> Role {
+        self.role
+    }
+
+    /// The tenant the caller is scoped to, or `None` for a global admin or ingest credential.
+    pub fn tenant(&self) -> Option<&TenantId> {
+        self.tenant.as_ref()
+    }
+
+    /// The audit-log actor (`key:<key_id>` or a JWT `sub`).
+    pub fn subject(&self) -> &str {
+        &self.subject
+    }
+
+    /// True for the `admin` role, scoped or not. Cross-tenant operations (list or create
+    /// tenants) must use [`Principal::is_global_admin`] instead.
+    pub fn is_admin(&self) -> bool {
+        self.role == Role::Admin
+    }
+
+    /// True for an `admin` with no tenant scope: the only caller allowed across tenants.
+    pub fn is_global_admin(&self) -> bool {
+        self.is_admin() && self.tenant.is_none()
+    }
+
+    /// May this caller read `tenant`'s data (usage, invoices, quotas)?
+    ///
+    /// A global admin reads any tenant; a scoped admin or a tenant reads only its own.
+    /// Ingest credentials only write, so they read nothing.
+    pub fn can_read_tenant(&self, tenant: &TenantId) -> bool {
+        match self.role {
+            Role::Admin | Role::Tenant => self.in_scope(tenant),
+            Role::Ingest => false,
+        }
+    }
+
+    /// May this caller send usage for `tenant`? Ingest and admin may, within their scope.
+    pub fn can_ingest_for(&self, tenant: &TenantId) -> bool {
+        match self.role {
+            Role::Admin | Role::Ingest => self.in_scope(tenant),
+            Role::Tenant => false,
+        }
+    }
+
+    fn in_scope(&self, tenant: &TenantId) -> bool {
+        self.tenant.as_ref().is_none_or(|own| own == tenant)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tenant(slug: &str) -> TenantId {
+        TenantId::parse(slug).expect("test slugs are valid")
+    }
+
+    fn principal(role: Role, scope: Option<&str>) -> Principal {
+        Principal::new(role, scope.map(tenant), "test").expect("test principals are valid")
+    }
+
+    #[test]
+    fn roles_round_trip_through_their_lowercase_names() {
+        for role in Role::ALL {
+            assert_eq!(Role::parse(role.as_str()), Ok(role));
+            assert_eq!(role.to_string(), role.as_str());
+            let json = serde_json::to_string(&role).expect("roles serialize");
+            assert_eq!(json, format!("\"{}\"", role.as_str()));
+            assert_eq!(serde_json::from_str::<Role>(&json).expect("roles deserialize"), role);
+        }
+    }
+
+    #[test]
+    fn unknown_or_differently_cased_role_names_are_refused() {
+        for bad in ["", "Admin", "root", "tenants"] {
+            assert_eq!(Role::parse(bad), Err(RoleError::UnknownRole), "{bad:?} should be refused");
+        }
+    }
+
+    #[test]
+    fn a_tenant_principal_must_name_its_tenant() {
+        assert_eq!(Principal::new(Role::Tenant, None, "x"), Err(RoleError::TenantRoleWithoutTenant));
+        assert!(Principal::new(Role::Admin, None, "x").is_ok());
+        assert!(Principal::new(Role::Ingest, None, "x").is_ok());
+    }
+
+    #[test]
+    fn a_global_admin_reads_and_ingests_for_every_tenant() {
+        let admin = principal(Role::Admin, None);
+        assert!(admin.is_admin() && admin.is_global_admin());
+        assert!(admin.can_read_tenant(&tenant("acme")));
+        assert!(admin.can_ingest_for(&tenant("globex")));
+    }
+
+    #[test]
+    fn a_scoped_admin_stays_inside_its_tenant() {
+        let admin = principal(Role::Admin, Some("acme"));
+        assert!(admin.is_admin() && !admin.is_global_admin());
+        assert!(admin.can_read_tenant(&tenant("acme")) && admin.can_ingest_for(&tenant("acme")));
+        assert!(!admin.can_read_tenant(&tenant("globex")) && !admin.can_ingest_for(&tenant("globex")));
+    }
+
+    #[test]
+    fn ingest_credentials_write_within_scope_and_read_nothing() {
+        let global = principal(Role::Ingest, None);
+        let scoped = principal(Role::Ingest, Some("acme"));
+        assert!(global.can_ingest_for(&tenant("globex")));
+        assert!(scoped.can_ingest_for(&tenant("acme")) && !scoped.can_ingest_for(&tenant("globex")));
+        assert!(!global.can_read_tenant(&tenant("acme")) && !scoped.can_read_tenant(&tenant("acme")));
+        assert!(!global.is_admin());
+    }
+
+    #[test]
+    fn a_tenant_reads_only_its_own_data_and_never_ingests() {
+        let acme = principal(Role::Tenant, Some("acme"));
+        assert!(acme.can_read_tenant(&tenant("acme")));
+        assert!(!acme.can_read_tenant(&tenant("globex")));
+        assert!(!acme.can_ingest_for(&tenant("acme")));
+        assert!(!acme.is_admin());
+    }
+}
