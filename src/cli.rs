@@ -131,9 +131,11 @@ async fn api_key(command: ApiKeyCommand, settings: Settings, clock: &dyn Clock) 
         }
         ApiKeyCommand::List => {
             for key in store.list_api_keys().await.context("Failed to list API keys")? {
-                let tenant = key.tenant.as_ref().map_or("-".to_owned(), ToString::to_string);
-                let state = if key.revoked_at.is_some() { "revoked" } else { "active" };
-                println!("tly_{}\t{}\t{}\t{}\t{}", key.key_id, key.role, tenant, state, key.created_at.to_rfc3339());
+                let tenant = key.tenant().map_or("-".to_owned(), ToString::to_string);
+                let state = if key.is_usable() { "active" } else { "revoked" };
+                let (id, role, created) =
+                    (key.key_id().display_prefix(), key.role().as_str(), key.created_at().to_rfc3339());
+                println!("{id}\t{role}\t{tenant}\t{state}\t{created}");
             }
         }
         ApiKeyCommand::Revoke { key } => {

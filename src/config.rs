@@ -8,6 +8,8 @@ use anyhow::{bail, Context};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
+use crate::auth::JwtKeyConfig;
+
 /// Every setting of the service and the CLI.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -56,17 +58,7 @@ pub struct JwtSettings {
     pub secret: Option<SecretString>,
     pub issuer: String,
     pub audience: String,
-    pub keys: Vec<JwtKeySettings>,
-}
-
-/// One configured signing/verification key.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct JwtKeySettings {
-    pub kid: String,
-    pub algorithm: String,
-    pub secret: Option<SecretString>,
-    pub key_file: Option<PathBuf>,
+    pub keys: Vec<JwtKeyConfig>,
 }
 
 /// Billing run timing.
@@ -234,7 +226,8 @@ mod duration_text {
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
         let text = String::deserialize(d)?;
-        parse(&text).ok_or_else(|| serde::de::Error::custom(format!("{text:?} is not a duration like 90s, 15m, 1h or 35d")))
+        parse(&text)
+            .ok_or_else(|| serde::de::Error::custom(format!("{text:?} is not a duration like 90s, 15m, 1h or 35d")))
     }
 
     pub fn parse(text: &str) -> Option<Duration> {

@@ -35,7 +35,11 @@ impl Default for Metrics {
         };
         registry.register("ingested_records", "Usage records stored", m.records_accepted.clone());
         registry.register("duplicate_records", "Usage records that were duplicates", m.records_duplicate.clone());
-        registry.register("conflicting_records", "Usage records refused as conflicting duplicates", m.records_conflicting.clone());
+        registry.register(
+            "conflicting_records",
+            "Usage records refused as conflicting duplicates",
+            m.records_conflicting.clone(),
+        );
         registry.register("rejected_records", "Usage records rejected by validation", m.records_rejected.clone());
         registry.register("write_batch_records", "Records per group commit", m.write_batch_records.clone());
         registry.register("write_seconds", "Group commit latency", m.write_seconds.clone());

@@ -40,8 +40,13 @@ impl Application {
     ///
     /// # Errors
     /// When keys cannot be loaded or the port cannot be bound.
-    pub async fn build_with_store(settings: Settings, store: Arc<dyn Store>, clock: SharedClock) -> anyhow::Result<Self> {
-        let listener = TcpListener::bind(&settings.listen).with_context(|| format!("Failed to bind {}", settings.listen))?;
+    pub async fn build_with_store(
+        settings: Settings,
+        store: Arc<dyn Store>,
+        clock: SharedClock,
+    ) -> anyhow::Result<Self> {
+        let listener =
+            TcpListener::bind(&settings.listen).with_context(|| format!("Failed to bind {}", settings.listen))?;
         let port = listener.local_addr().context("Failed to read the bound address")?.port();
         let metrics = Arc::new(Metrics::default());
         let writers = if store.kind() == StoreKind::Sqlite { 1 } else { settings.ingest.writers };
@@ -52,9 +57,10 @@ impl Application {
         };
         let (writer, writer_tasks) = UsageWriter::start(store.clone(), clock.clone(), metrics.clone(), config);
         let authenticator = web::Data::new(Authenticator::from_settings(&settings, store.clone())?);
+        let directory = web::Data::new(TenantDirectory::new(store.clone()));
         let ingestor = web::Data::new(Ingestor {
             writer,
-            tenants: TenantDirectory::new(store.clone()),
+            tenants: directory.clone().into_inner(),
             clock: clock.clone(),
             metrics: metrics.clone(),
             allowed_lateness: settings.ingest.allowed_lateness,
@@ -64,11 +70,11 @@ impl Application {
             max_records: settings.ingest.max_records_per_request,
             inflight: Arc::new(Semaphore::new(settings.ingest.max_inflight_bytes.div_ceil(1024))),
         });
-        let directory = web::Data::new(TenantDirectory::new(store.clone()));
         let store = web::Data::new(store);
         let clock = web::Data::new(clock);
         let metrics = web::Data::new(metrics);
-        let workers = settings.http_workers.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
+        let workers =
+            settings.http_workers.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
         let server = HttpServer::new(move || {
             App::new()
                 .wrap(TracingLogger::default())

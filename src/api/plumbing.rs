@@ -17,7 +17,8 @@ pub async fn not_found() -> Result<HttpResponse, ApiError> {
 
 /// Query string errors → 400 `invalid_query`.
 pub fn query_config() -> web::QueryConfig {
-    web::QueryConfig::default().error_handler(|error, _| ApiError::bad_request("invalid_query", error.to_string()).into())
+    web::QueryConfig::default()
+        .error_handler(|error, _| ApiError::bad_request("invalid_query", error.to_string()).into())
 }
 
 /// Path parameter errors → 404.

@@ -89,7 +89,11 @@ impl TryFrom<CreateTenantRequest> for NewTenant {
             tax_rate: r.tax_rate.map(|v| tax_rate(&v)).transpose()?.unwrap_or(Decimal::ZERO),
             address: r.address.map(address).transpose()?.unwrap_or_default(),
             tax_id: r.tax_id.map(tax_id).transpose()?.unwrap_or_default(),
-            late_usage_policy: r.late_usage_policy.map(|p| policy(&p)).transpose()?.unwrap_or(LateUsagePolicy::NextInvoice),
+            late_usage_policy: r
+                .late_usage_policy
+                .map(|p| policy(&p))
+                .transpose()?
+                .unwrap_or(LateUsagePolicy::NextInvoice),
         };
         Ok(NewTenant { id, details })
     }
@@ -152,7 +156,8 @@ fn tax_rate(value: &Value) -> Result<Decimal, ApiError> {
         Value::String(s) => s.as_str(),
         _ => return Err(invalid("tax_rate must be a decimal percent like \"8.875\"")),
     };
-    let rate = Decimal::from_str_exact(text).map_err(|_| invalid("tax_rate must be a decimal percent like \"8.875\""))?;
+    let rate =
+        Decimal::from_str_exact(text).map_err(|_| invalid("tax_rate must be a decimal percent like \"8.875\""))?;
     if rate < Decimal::ZERO || rate > Decimal::ONE_HUNDRED {
         return Err(invalid("tax_rate must be between 0 and 100"));
     }

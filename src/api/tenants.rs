@@ -69,9 +69,12 @@ pub async fn list_tenants(
     store: web::Data<Arc<dyn Store>>,
 ) -> Result<HttpResponse, ApiError> {
     let limit = query.limit.unwrap_or(50).clamp(1, 500);
-    let after = query.cursor.as_deref().map(TenantId::parse).transpose().map_err(|_| {
-        ApiError::bad_request("invalid_cursor", "cursor is not one this API returned")
-    })?;
+    let after = query
+        .cursor
+        .as_deref()
+        .map(TenantId::parse)
+        .transpose()
+        .map_err(|_| ApiError::bad_request("invalid_cursor", "cursor is not one this API returned"))?;
     let tenants = store.list_tenants(after.as_ref(), limit).await.map_err(unexpected)?;
     let next_cursor = (tenants.len() == limit as usize).then(|| tenants.last().map(|t| t.id.to_string())).flatten();
     let data: Vec<TenantResponse> = tenants.into_iter().map(TenantResponse::from).collect();

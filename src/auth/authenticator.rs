@@ -8,7 +8,9 @@ use anyhow::Context;
 use chrono::{DateTime, Utc};
 use secrecy::SecretString;
 
-use super::{generate_hs256_secret, ApiKey, GeneratedApiKey, JwtAlgorithm, JwtKeyConfig, JwtKeys, PresentedApiKey, Principal};
+use super::{
+    generate_hs256_secret, ApiKey, GeneratedApiKey, JwtAlgorithm, JwtKeyConfig, JwtKeys, PresentedApiKey, Principal,
+};
 use crate::config::Settings;
 use crate::store::{Store, StoreKind};
 
@@ -75,7 +77,12 @@ impl Authenticator {
     ///
     /// # Errors
     /// When the signing key cannot sign or `ttl` is under a second.
-    pub fn issue_token(&self, principal: &Principal, ttl: chrono::Duration, now: DateTime<Utc>) -> anyhow::Result<String> {
+    pub fn issue_token(
+        &self,
+        principal: &Principal,
+        ttl: chrono::Duration,
+        now: DateTime<Utc>,
+    ) -> anyhow::Result<String> {
         Ok(self.jwt.issue(principal, ttl, now)?)
     }
 }
@@ -87,7 +94,8 @@ impl Authenticator {
 /// When the key cannot be stored.
 pub async fn issue_api_key(store: &dyn Store, principal: &Principal, now: DateTime<Utc>) -> anyhow::Result<String> {
     let generated = GeneratedApiKey::generate();
-    let key = ApiKey::new(generated.key_id, generated.secret_hash, principal.role(), principal.tenant().cloned(), now, None)?;
+    let key =
+        ApiKey::new(generated.key_id, generated.secret_hash, principal.role(), principal.tenant().cloned(), now, None)?;
     store.insert_api_key(&key).await.context("Failed to store the API key")?;
     Ok(secrecy::ExposeSecret::expose_secret(&generated.plaintext).to_owned())
 }
@@ -107,7 +115,8 @@ fn local_secret(data_dir: &Path) -> anyhow::Result<SecretString> {
     let path = data_dir.join(GENERATED_SECRET_FILE);
     if !path.exists() {
         std::fs::create_dir_all(data_dir).with_context(|| format!("Failed to create {}", data_dir.display()))?;
-        write_private(&path, &generate_hs256_secret()).with_context(|| format!("Failed to write {}", path.display()))?;
+        write_private(&path, &generate_hs256_secret())
+            .with_context(|| format!("Failed to write {}", path.display()))?;
     }
     let text = std::fs::read_to_string(&path).with_context(|| format!("Failed to read {}", path.display()))?;
     Ok(SecretString::from(text.trim().to_owned()))

@@ -34,7 +34,8 @@ impl AnyCaller {
 }
 
 async fn authenticate(request: HttpRequest) -> Result<Principal, ApiError> {
-    let (Some(auth), Some(clock)) = (request.app_data::<web::Data<Authenticator>>(), request.app_data::<web::Data<SharedClock>>())
+    let (Some(auth), Some(clock)) =
+        (request.app_data::<web::Data<Authenticator>>(), request.app_data::<web::Data<SharedClock>>())
     else {
         return Err(ApiError::Unexpected(anyhow::anyhow!("the authenticator is not configured")));
     };

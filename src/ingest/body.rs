@@ -36,7 +36,8 @@ impl BodyLimits {
     /// # Errors
     /// 413 `payload_too_large`, 429 `too_many_requests`, or 400 when the stream breaks.
     pub async fn read(&self, request: &HttpRequest, mut payload: Payload) -> Result<LimitedBody, ApiError> {
-        let too_large = || ApiError::PayloadTooLarge(format!("request body is larger than {} bytes", self.max_body_bytes));
+        let too_large =
+            || ApiError::PayloadTooLarge(format!("request body is larger than {} bytes", self.max_body_bytes));
         let declared = request
             .headers()
             .get(actix_web::http::header::CONTENT_LENGTH)
@@ -46,10 +47,15 @@ impl BodyLimits {
             return Err(too_large());
         }
         let kib = u32::try_from(declared.unwrap_or(self.max_body_bytes).div_ceil(1024).max(1)).unwrap_or(u32::MAX);
-        let permit = self.inflight.clone().try_acquire_many_owned(kib).map_err(|_| ApiError::TooManyRequests { retry_after_secs: 1 })?;
+        let permit = self
+            .inflight
+            .clone()
+            .try_acquire_many_owned(kib)
+            .map_err(|_| ApiError::TooManyRequests { retry_after_secs: 1 })?;
         let mut bytes = BytesMut::with_capacity(declared.unwrap_or(0));
         while let Some(chunk) = payload.next().await {
-            let chunk = chunk.map_err(|e| ApiError::bad_request("invalid_body", format!("could not read the body: {e}")))?;
+            let chunk =
+                chunk.map_err(|e| ApiError::bad_request("invalid_body", format!("could not read the body: {e}")))?;
             if bytes.len() + chunk.len() > self.max_body_bytes {
                 return Err(too_large());
             }
@@ -73,7 +79,10 @@ impl BodyLimits {
     pub fn split_native<'a>(&self, body: &'a [u8]) -> Result<Vec<&'a RawValue>, ApiError> {
         let top: &RawValue = parse(body)?;
         if !top.get().starts_with('{') {
-            return Err(ApiError::bad_request("invalid_body", "body must be a usage record object or {\"records\": [...]}"));
+            return Err(ApiError::bad_request(
+                "invalid_body",
+                "body must be a usage record object or {\"records\": [...]}",
+            ));
         }
         let fields: BTreeMap<String, &RawValue> = parse(top.get().as_bytes())?;
         let Some(records) = fields.get("records") else {
@@ -99,10 +108,14 @@ impl BodyLimits {
         let is_array = top.get().starts_with('[');
         let events = match (media.as_str(), is_array) {
             ("application/cloudevents+json" | "application/json", false) => vec![top],
-            ("application/cloudevents-batch+json" | "application/json", true) => serde_json::from_str(top.get())
-                .map_err(|e| ApiError::bad_request("malformed_json", e.to_string()))?,
+            ("application/cloudevents-batch+json" | "application/json", true) => {
+                serde_json::from_str(top.get()).map_err(|e| ApiError::bad_request("malformed_json", e.to_string()))?
+            }
             ("application/cloudevents+json", true) => {
-                return Err(ApiError::bad_request("invalid_body", "a single event must be a JSON object; send batches as application/cloudevents-batch+json"))
+                return Err(ApiError::bad_request(
+                    "invalid_body",
+                    "a single event must be a JSON object; send batches as application/cloudevents-batch+json",
+                ))
             }
             ("application/cloudevents-batch+json", false) => {
                 return Err(ApiError::bad_request("invalid_body", "a batch must be a JSON array of events"))
@@ -119,5 +132,6 @@ pub const EVENT_CONTENT_TYPES: &str =
     "application/cloudevents+json, application/cloudevents-batch+json, application/json";
 
 fn parse<'a, T: serde::Deserialize<'a>>(body: &'a [u8]) -> Result<T, ApiError> {
-    serde_json::from_slice(body).map_err(|e| ApiError::bad_request("malformed_json", format!("body is not valid JSON: {e}")))
+    serde_json::from_slice(body)
+        .map_err(|e| ApiError::bad_request("malformed_json", format!("body is not valid JSON: {e}")))
 }

@@ -19,4 +19,4 @@ pub use record::{RecordError, TimeWindow};
 pub use routes::{ingest_events, ingest_usage};
 pub use service::{IngestReport, Ingestor};
 pub use tenants::TenantDirectory;
-pub use writer::{UsageWriter, WriteError, WriterConfig};
+pub use writer::{UsageWriter, WriteError, WriterConfig, WriterTasks};

@@ -58,7 +58,10 @@ impl TimeWindow {
         let lateness = chrono::Duration::from_std(self.allowed_lateness).unwrap_or(chrono::Duration::MAX);
         if self.now.signed_duration_since(at) > lateness {
             let days = self.allowed_lateness.as_secs() / 86_400;
-            return Err(RecordError::new("timestamp_too_old", format!("timestamp is older than the allowed lateness ({days} days)")));
+            return Err(RecordError::new(
+                "timestamp_too_old",
+                format!("timestamp is older than the allowed lateness ({days} days)"),
+            ));
         }
         Ok(at)
     }
@@ -121,9 +124,9 @@ pub(crate) fn build(
     event_type: String,
 ) -> Result<NewUsageRecord, RecordError> {
     check_id("id", id)?;
+    let quantities = quantities(&usage)?;
     let function = dimension("function", usage.function)?;
     let region = dimension("region", usage.region)?;
-    let quantities = quantities(&usage)?;
     Ok(NewUsageRecord {
         content_hash: ContentHash::of(time.1, &function, &region, &quantities),
         key: RecordKey { tenant_id, source, record_id: id.to_owned() },
@@ -199,15 +202,30 @@ mod tests {
     #[test]
     fn each_rule_has_its_own_code() {
         let cases = [
-            (r#"{"id":"r","tenant_id":"acme","timestamp":"2026-11-27T11:00:00Z","invocations":1,"cpu":1}"#, "unknown_field"),
+            (
+                r#"{"id":"r","tenant_id":"acme","timestamp":"2026-11-27T11:00:00Z","invocations":1,"cpu":1}"#,
+                "unknown_field",
+            ),
             (r#"{"id":"","tenant_id":"acme","timestamp":"2026-11-27T11:00:00Z","invocations":1}"#, "invalid_id"),
             (r#"{"id":"r","tenant_id":"Acme!","timestamp":"2026-11-27T11:00:00Z","invocations":1}"#, "unknown_tenant"),
             (r#"{"id":"r","tenant_id":"acme","timestamp":"2026-11-27T11:00:00","invocations":1}"#, "invalid_timestamp"),
-            (r#"{"id":"r","tenant_id":"acme","timestamp":"2026-11-27T12:05:01Z","invocations":1}"#, "timestamp_in_future"),
-            (r#"{"id":"r","tenant_id":"acme","timestamp":"2026-10-23T11:59:59Z","invocations":1}"#, "timestamp_too_old"),
+            (
+                r#"{"id":"r","tenant_id":"acme","timestamp":"2026-11-27T12:05:01Z","invocations":1}"#,
+                "timestamp_in_future",
+            ),
+            (
+                r#"{"id":"r","tenant_id":"acme","timestamp":"2026-10-23T11:59:59Z","invocations":1}"#,
+                "timestamp_too_old",
+            ),
             (r#"{"id":"r","tenant_id":"acme","timestamp":"2026-11-27T11:00:00Z","invocations":0}"#, "no_quantity"),
-            (r#"{"id":"r","tenant_id":"acme","timestamp":"2026-11-27T11:00:00Z","invocations":-1}"#, "invalid_quantity"),
-            (r#"{"id":"r","tenant_id":"acme","timestamp":"2026-11-27T11:00:00Z","function":"","invocations":1}"#, "invalid_dimension"),
+            (
+                r#"{"id":"r","tenant_id":"acme","timestamp":"2026-11-27T11:00:00Z","invocations":-1}"#,
+                "invalid_quantity",
+            ),
+            (
+                r#"{"id":"r","tenant_id":"acme","timestamp":"2026-11-27T11:00:00Z","function":"","invocations":1}"#,
+                "invalid_dimension",
+            ),
             (r#"{"tenant_id":"acme","timestamp":"2026-11-27T11:00:00Z","invocations":1}"#, "invalid_record"),
             (r#"[1]"#, "invalid_record"),
         ];

@@ -21,7 +21,8 @@ use crate::metrics::Metrics;
 /// Everything ingestion needs, shared by both ingest endpoints.
 pub struct Ingestor {
     pub writer: UsageWriter,
-    pub tenants: TenantDirectory,
+    /// Shared with the tenant routes, which forget a tenant when it changes.
+    pub tenants: Arc<TenantDirectory>,
     pub clock: SharedClock,
     pub metrics: Arc<Metrics>,
     pub allowed_lateness: Duration,
@@ -100,7 +101,11 @@ impl Ingestor {
             let tenant = &record.key.tenant_id;
             if !allowed.contains_key(tenant) {
                 let ok = caller.can_ingest_for(tenant)
-                    && self.tenants.is_active(tenant).await.map_err(|_| ApiError::Unavailable { retry_after_secs: 2 })?;
+                    && self
+                        .tenants
+                        .is_active(tenant)
+                        .await
+                        .map_err(|_| ApiError::Unavailable { retry_after_secs: 2 })?;
                 allowed.insert(tenant.clone(), ok);
             }
         }

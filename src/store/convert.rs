@@ -96,5 +96,37 @@ pub(super) fn idempotency_state(
 /// `cpu_cycles` and `invocations` to whole numbers in `0..=i64::MAX`.
 pub(super) fn whole(value: rust_decimal::Decimal) -> Result<i64, DbError> {
     use rust_decimal::prelude::ToPrimitive;
-    value.trunc().eq(&value).then(|| value.to_i64()).flatten().ok_or_else(|| DbError::Corrupt(format!("{value} is not an integer meter value")))
+    value
+        .trunc()
+        .eq(&value)
+        .then(|| value.to_i64())
+        .flatten()
+        .ok_or_else(|| DbError::Corrupt(format!("{value} is not an integer meter value")))
+}
+
+/// The columns of an `api_key` row once each backend has decoded its own types.
+pub(super) struct ApiKeyColumns {
+    pub key_id: String,
+    pub secret_hash: Vec<u8>,
+    pub role: String,
+    pub tenant_id: String,
+    pub created_at: DateTime<Utc>,
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+/// Rebuilds a stored API key.
+pub(super) fn api_key(c: ApiKeyColumns) -> Result<crate::auth::ApiKey, DbError> {
+    use crate::auth::{ApiKey, ApiKeyId, Role};
+    let corrupt = |what: &str| DbError::Corrupt(format!("api key {}: {what}", c.key_id));
+    let hash: [u8; 32] = c.secret_hash.as_slice().try_into().map_err(|_| corrupt("hash is not 32 bytes"))?;
+    let tenant = if c.tenant_id.is_empty() { None } else { Some(tenant_id(&c.tenant_id)?) };
+    ApiKey::new(
+        ApiKeyId::parse(&c.key_id).map_err(|_| corrupt("id"))?,
+        hash,
+        Role::parse(&c.role).map_err(|_| corrupt("role"))?,
+        tenant,
+        c.created_at,
+        c.revoked_at,
+    )
+    .map_err(|_| corrupt("grant"))
 }

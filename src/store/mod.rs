@@ -15,11 +15,16 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use crate::aggregate::Rollup;
+use crate::auth::ApiKey;
 use crate::domain::{NewTenant, NewUsageRecord, Tenant, TenantId, TenantPatch};
 
 pub use error::DbError;
 pub use open::{open_store, StoreKind};
-pub use types::{ApiKeyRecord, IdempotencyStart, InsertOutcome, RebuildReport, StoredResponse};
+pub use types::{IdempotencyStart, InsertOutcome, RebuildReport, StoredResponse};
+
+/// Bounds of "all time" for range queries: 1677–2262, inside both engines' ranges
+const EARLIEST: DateTime<Utc> = DateTime::from_timestamp_nanos(i64::MIN);
+const LATEST: DateTime<Utc> = DateTime::from_timestamp_nanos(i64::MAX);
 
 /// The persistence interface. Both implementations pass the same conformance tests.
 #[async_trait]
@@ -56,8 +61,7 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Vec<InsertOutcome>, DbError>;
 
     /// Rollup rows of one tenant with `from <= bucket_start < to`, ordered by key.
-    async fn rollups(&self, tenant: &TenantId, from: DateTime<Utc>, to: DateTime<Utc>)
-        -> Result<Vec<Rollup>, DbError>;
+    async fn rollups(&self, tenant: &TenantId, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<Vec<Rollup>, DbError>;
 
     /// Every rollup row of one tenant, ordered by key.
     async fn all_rollups(&self, tenant: &TenantId) -> Result<Vec<Rollup>, DbError>;
@@ -67,13 +71,13 @@ pub trait Store: Send + Sync + 'static {
     async fn rebuild_rollups(&self) -> Result<RebuildReport, DbError>;
 
     /// Stores a new API key (only its hash).
-    async fn insert_api_key(&self, key: &ApiKeyRecord) -> Result<(), DbError>;
+    async fn insert_api_key(&self, key: &ApiKey) -> Result<(), DbError>;
 
     /// Reads an API key by its public id.
-    async fn get_api_key(&self, key_id: &str) -> Result<Option<ApiKeyRecord>, DbError>;
+    async fn get_api_key(&self, key_id: &str) -> Result<Option<ApiKey>, DbError>;
 
     /// Every API key, newest first.
-    async fn list_api_keys(&self) -> Result<Vec<ApiKeyRecord>, DbError>;
+    async fn list_api_keys(&self) -> Result<Vec<ApiKey>, DbError>;
 
     /// Marks a key revoked; false when no unrevoked key has that id.
     async fn revoke_api_key(&self, key_id: &str, now: DateTime<Utc>) -> Result<bool, DbError>;

@@ -1,8 +1,6 @@
 //! Values the store hands back that are not domain entities of their own.
 
-use chrono::{DateTime, Utc};
-
-use crate::domain::{ContentHash, TenantId};
+use crate::domain::ContentHash;
 
 /// What happened to one record of an insert.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -18,17 +16,6 @@ pub enum InsertOutcome {
 pub struct RebuildReport {
     pub records: u64,
     pub rollups: u64,
-}
-
-/// A stored API key: its public id, the SHA-256 of its secret, and what it may do.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ApiKeyRecord {
-    pub key_id: String,
-    pub secret_hash: [u8; 32],
-    pub role: String,
-    pub tenant: Option<TenantId>,
-    pub created_at: DateTime<Utc>,
-    pub revoked_at: Option<DateTime<Utc>>,
 }
 
 /// A response saved for an idempotency key.

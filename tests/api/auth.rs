@@ -1,6 +1,5 @@
 //! Authentication and authorization over HTTP: API keys, JWTs, roles and tenant isolation.
 
-
 use jsonwebtoken::{encode, Algorithm, EncodingKey, Header};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
@@ -153,4 +152,3 @@ both_stores! {
         assert_eq!(body["errors"][0]["code"], "unknown_tenant");
     }
 }
-

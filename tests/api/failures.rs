@@ -23,7 +23,12 @@ async fn a_database_outage_mid_load_gives_503s_and_loses_no_acknowledged_record(
     for round in 0..30 {
         if round == 10 {
             admin.execute(format!(r#"alter database "{name}" allow_connections false"#).as_str()).await.unwrap();
-            admin.execute(format!("select pg_terminate_backend(pid) from pg_stat_activity where datname = '{name}'").as_str()).await.unwrap();
+            admin
+                .execute(
+                    format!("select pg_terminate_backend(pid) from pg_stat_activity where datname = '{name}'").as_str(),
+                )
+                .await
+                .unwrap();
         }
         if round == 20 {
             admin.execute(format!(r#"alter database "{name}" allow_connections true"#).as_str()).await.unwrap();
@@ -49,7 +54,8 @@ async fn a_database_outage_mid_load_gives_503s_and_loses_no_acknowledged_record(
     assert!(unavailable >= 5, "the outage was noticed ({unavailable} 503s)");
     assert!(acknowledged.len() >= 20 * 50 - 2 * 50, "service resumed after the outage");
     let mut connection = <sqlx::PgConnection as sqlx::Connection>::connect(&app.database.url).await.unwrap();
-    let stored: Vec<(String,)> = sqlx::query_as("select record_id from usage_record").fetch_all(&mut connection).await.unwrap();
+    let stored: Vec<(String,)> =
+        sqlx::query_as("select record_id from usage_record").fetch_all(&mut connection).await.unwrap();
     let stored: HashSet<String> = stored.into_iter().map(|(id,)| id).collect();
     let missing: Vec<&String> = acknowledged.iter().filter(|id| !stored.contains(*id)).collect();
     assert!(missing.is_empty(), "acknowledged but not stored: {missing:?}");

@@ -131,6 +131,12 @@ impl TestApp {
         assert_eq!(response.status(), StatusCode::CREATED, "creating tenant {id}");
     }
 
+    /// The test clock's current reading.
+    pub fn clock_now(&self) -> DateTime<Utc> {
+        use tally::clock::Clock;
+        self.clock.now()
+    }
+
     /// Every rollup of a tenant, rendered as comparable text.
     pub async fn rollups_of(&self, tenant: &str) -> Vec<String> {
         let rollups = self.store.all_rollups(&TenantId::parse(tenant).unwrap()).await.unwrap();
@@ -187,7 +193,8 @@ impl Drop for TestDatabase {
                 let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
                 runtime.block_on(async {
                     if let Ok(mut admin) = PgConnection::connect(&format!("{}/postgres", pg_server_url())).await {
-                        let _ = admin.execute(format!(r#"drop database if exists "{name}" with (force)"#).as_str()).await;
+                        let _ =
+                            admin.execute(format!(r#"drop database if exists "{name}" with (force)"#).as_str()).await;
                     }
                 });
             })
@@ -233,8 +240,11 @@ async fn pg_template() -> String {
             let name = format!("tally_template_{:016x}", fxhash(&text));
             let mut admin = pg_admin().await;
             admin.execute("select pg_advisory_lock(727274)").await.unwrap();
-            let exists: Option<(i32,)> =
-                sqlx::query_as("select 1 from pg_database where datname = $1").bind(&name).fetch_optional(&mut admin).await.unwrap();
+            let exists: Option<(i32,)> = sqlx::query_as("select 1 from pg_database where datname = $1")
+                .bind(&name)
+                .fetch_optional(&mut admin)
+                .await
+                .unwrap();
             if exists.is_none() {
                 admin.execute(format!(r#"create database "{name}""#).as_str()).await.unwrap();
                 let store = open_store(&format!("{}/{name}", pg_server_url()), 1).await.expect("the template migrates");

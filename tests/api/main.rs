@@ -3,7 +3,6 @@
 
 mod helpers;
 
-mod api_spec;
 mod auth;
 mod events;
 mod failures;

@@ -15,7 +15,13 @@ async fn post_tenant(app: &TestApp, body: &Value, idempotency_key: Option<&str>)
 }
 
 async fn patch_tenant(app: &TestApp, id: &str, body: &Value) -> reqwest::Response {
-    app.client.patch(format!("{}/v1/tenants/{id}", app.address)).bearer_auth(&app.admin_key).json(body).send().await.unwrap()
+    app.client
+        .patch(format!("{}/v1/tenants/{id}", app.address))
+        .bearer_auth(&app.admin_key)
+        .json(body)
+        .send()
+        .await
+        .unwrap()
 }
 
 both_stores! {

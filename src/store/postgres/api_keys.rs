@@ -3,8 +3,9 @@
 use chrono::{DateTime, Utc};
 use sqlx::PgPool;
 
-use crate::store::convert::tenant_id;
-use crate::store::{ApiKeyRecord, DbError};
+use crate::auth::ApiKey;
+use crate::store::convert::{api_key, ApiKeyColumns};
+use crate::store::DbError;
 
 #[derive(sqlx::FromRow)]
 struct ApiKeyRow {
@@ -16,18 +17,15 @@ struct ApiKeyRow {
     revoked_at: Option<DateTime<Utc>>,
 }
 
-impl TryFrom<ApiKeyRow> for ApiKeyRecord {
+impl TryFrom<ApiKeyRow> for ApiKey {
     type Error = DbError;
 
     fn try_from(r: ApiKeyRow) -> Result<Self, DbError> {
-        Ok(ApiKeyRecord {
-            secret_hash: r
-                .secret_hash
-                .try_into()
-                .map_err(|_| DbError::Corrupt(format!("api key {}: hash is not 32 bytes", r.key_id)))?,
+        api_key(ApiKeyColumns {
             key_id: r.key_id,
+            secret_hash: r.secret_hash,
             role: r.role,
-            tenant: if r.tenant_id.is_empty() { None } else { Some(tenant_id(&r.tenant_id)?) },
+            tenant_id: r.tenant_id,
             created_at: r.created_at,
             revoked_at: r.revoked_at,
         })
@@ -36,34 +34,34 @@ impl TryFrom<ApiKeyRow> for ApiKeyRecord {
 
 const COLUMNS: &str = "key_id, secret_hash, role, tenant_id, created_at, revoked_at";
 
-#[tracing::instrument(skip_all, fields(key_id = %key.key_id))]
-pub(super) async fn insert(pool: &PgPool, key: &ApiKeyRecord) -> Result<(), DbError> {
+#[tracing::instrument(skip_all, fields(key_id = %key.key_id().as_str()))]
+pub(super) async fn insert(pool: &PgPool, key: &ApiKey) -> Result<(), DbError> {
     sqlx::query(
         r#"insert into api_key (key_id, secret_hash, role, tenant_id, created_at)
         values ($1, $2, $3, $4, $5)"#,
     )
-    .bind(&key.key_id)
-    .bind(&key.secret_hash[..])
-    .bind(&key.role)
-    .bind(key.tenant.as_ref().map_or("", |t| t.as_str()))
-    .bind(key.created_at)
+    .bind(key.key_id().as_str())
+    .bind(&key.secret_hash()[..])
+    .bind(key.role().as_str())
+    .bind(key.tenant().map_or("", |t| t.as_str()))
+    .bind(key.created_at())
     .execute(pool)
     .await?;
     Ok(())
 }
 
 #[tracing::instrument(skip_all)]
-pub(super) async fn get(pool: &PgPool, key_id: &str) -> Result<Option<ApiKeyRecord>, DbError> {
+pub(super) async fn get(pool: &PgPool, key_id: &str) -> Result<Option<ApiKey>, DbError> {
     let sql = format!("select {COLUMNS} from api_key where key_id = $1");
     let row: Option<ApiKeyRow> = sqlx::query_as(&sql).bind(key_id).fetch_optional(pool).await?;
-    row.map(ApiKeyRecord::try_from).transpose()
+    row.map(ApiKey::try_from).transpose()
 }
 
 #[tracing::instrument(skip_all)]
-pub(super) async fn list(pool: &PgPool) -> Result<Vec<ApiKeyRecord>, DbError> {
+pub(super) async fn list(pool: &PgPool) -> Result<Vec<ApiKey>, DbError> {
     let sql = format!("select {COLUMNS} from api_key order by created_at desc, key_id");
     let rows: Vec<ApiKeyRow> = sqlx::query_as(&sql).fetch_all(pool).await?;
-    rows.into_iter().map(ApiKeyRecord::try_from).collect()
+    rows.into_iter().map(ApiKey::try_from).collect()
 }
 
 #[tracing::instrument(skip_all)]

@@ -16,8 +16,9 @@ use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use std::str::FromStr;
 use std::time::Duration;
 
-use super::{ApiKeyRecord, DbError, IdempotencyStart, InsertOutcome, RebuildReport, Store, StoreKind, StoredResponse};
+use super::{DbError, IdempotencyStart, InsertOutcome, RebuildReport, Store, StoreKind, StoredResponse};
 use crate::aggregate::Rollup;
+use crate::auth::ApiKey;
 use crate::domain::{NewTenant, NewUsageRecord, Tenant, TenantId, TenantPatch};
 
 /// A pool of PostgreSQL connections.
@@ -63,7 +64,12 @@ impl Store for PgStore {
         tenants::get(&self.pool, id).await
     }
 
-    async fn update_tenant(&self, id: &TenantId, patch: TenantPatch, now: DateTime<Utc>) -> Result<Option<Tenant>, DbError> {
+    async fn update_tenant(
+        &self,
+        id: &TenantId,
+        patch: TenantPatch,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Tenant>, DbError> {
         tenants::update(&self.pool, id, patch, now).await
     }
 
@@ -71,7 +77,11 @@ impl Store for PgStore {
         tenants::list(&self.pool, after, limit).await
     }
 
-    async fn insert_usage(&self, records: &[NewUsageRecord], ingested_at: DateTime<Utc>) -> Result<Vec<InsertOutcome>, DbError> {
+    async fn insert_usage(
+        &self,
+        records: &[NewUsageRecord],
+        ingested_at: DateTime<Utc>,
+    ) -> Result<Vec<InsertOutcome>, DbError> {
         usage::insert(&self.pool, records, ingested_at).await
     }
 
@@ -80,22 +90,22 @@ impl Store for PgStore {
     }
 
     async fn all_rollups(&self, tenant: &TenantId) -> Result<Vec<Rollup>, DbError> {
-        rollups::between(&self.pool, tenant, DateTime::<Utc>::MIN_UTC, DateTime::<Utc>::MAX_UTC).await
+        rollups::between(&self.pool, tenant, super::EARLIEST, super::LATEST).await
     }
 
     async fn rebuild_rollups(&self) -> Result<RebuildReport, DbError> {
         rollups::rebuild(&self.pool).await
     }
 
-    async fn insert_api_key(&self, key: &ApiKeyRecord) -> Result<(), DbError> {
+    async fn insert_api_key(&self, key: &ApiKey) -> Result<(), DbError> {
         api_keys::insert(&self.pool, key).await
     }
 
-    async fn get_api_key(&self, key_id: &str) -> Result<Option<ApiKeyRecord>, DbError> {
+    async fn get_api_key(&self, key_id: &str) -> Result<Option<ApiKey>, DbError> {
         api_keys::get(&self.pool, key_id).await
     }
 
-    async fn list_api_keys(&self) -> Result<Vec<ApiKeyRecord>, DbError> {
+    async fn list_api_keys(&self) -> Result<Vec<ApiKey>, DbError> {
         api_keys::list(&self.pool).await
     }
 
@@ -103,7 +113,13 @@ impl Store for PgStore {
         api_keys::revoke(&self.pool, key_id, now).await
     }
 
-    async fn start_idempotent(&self, scope: &str, key: &str, request_hash: &[u8], now: DateTime<Utc>) -> Result<IdempotencyStart, DbError> {
+    async fn start_idempotent(
+        &self,
+        scope: &str,
+        key: &str,
+        request_hash: &[u8],
+        now: DateTime<Utc>,
+    ) -> Result<IdempotencyStart, DbError> {
         idempotency::start(&self.pool, scope, key, request_hash, now).await
     }
 

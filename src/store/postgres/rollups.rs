@@ -28,8 +28,12 @@ impl TryFrom<RollupRow> for Rollup {
     type Error = DbError;
 
     fn try_from(r: RollupRow) -> Result<Self, DbError> {
-        let quantities =
-            Quantities { cpu_cycles: r.cpu_cycles, memory_gb_seconds: r.memory_gb_seconds, invocations: r.invocations };
+        // numeric keeps the scale of its inputs ("250.00"); values are compared normalized.
+        let quantities = Quantities {
+            cpu_cycles: r.cpu_cycles.normalize(),
+            memory_gb_seconds: r.memory_gb_seconds.normalize(),
+            invocations: r.invocations.normalize(),
+        };
         Ok(Rollup {
             key: RollupKey {
                 tenant_id: tenant_id(&r.tenant_id)?,

@@ -54,10 +54,8 @@ pub(super) async fn create(pool: &PgPool, tenant: &NewTenant, now: DateTime<Utc>
         values ($1, $2, $3::jsonb, $4, $5, $6::jsonb, $7, $8, true, $9, $9)
         returning {COLUMNS}"#
     );
-    let row: TenantRow = bind_details(sqlx::query_as(&sql).bind(tenant.id.as_str()), &tenant.details)
-        .bind(now)
-        .fetch_one(pool)
-        .await?;
+    let row: TenantRow =
+        bind_details(sqlx::query_as(&sql).bind(tenant.id.as_str()), &tenant.details).bind(now).fetch_one(pool).await?;
     row.try_into()
 }
 
@@ -100,11 +98,8 @@ pub(super) async fn update(
 #[tracing::instrument(skip_all)]
 pub(super) async fn list(pool: &PgPool, after: Option<&TenantId>, limit: u32) -> Result<Vec<Tenant>, DbError> {
     let sql = format!("select {COLUMNS} from tenant where tenant_id > $1 order by tenant_id limit $2");
-    let rows: Vec<TenantRow> = sqlx::query_as(&sql)
-        .bind(after.map_or("", TenantId::as_str))
-        .bind(i64::from(limit))
-        .fetch_all(pool)
-        .await?;
+    let rows: Vec<TenantRow> =
+        sqlx::query_as(&sql).bind(after.map_or("", TenantId::as_str)).bind(i64::from(limit)).fetch_all(pool).await?;
     rows.into_iter().map(Tenant::try_from).collect()
 }
 

@@ -54,7 +54,8 @@ pub(super) async fn insert(
     let mut tx = pool.begin().await?;
     let inserted_keys = insert_records(&mut tx, records, ingested_at).await?;
     let all_inserted = inserted_keys.len() == records.len();
-    let inserted: Vec<bool> = records.iter().map(|r| all_inserted || inserted_keys.contains(&key_tuple(&r.key))).collect();
+    let inserted: Vec<bool> =
+        records.iter().map(|r| all_inserted || inserted_keys.contains(&key_tuple(&r.key))).collect();
     let existing = existing_hashes(&mut tx, records, &inserted).await?;
     let deltas = fold_records(records.iter().zip(&inserted).filter(|(_, ins)| **ins).map(|(r, _)| r))?;
     let deltas: Vec<(RollupKey, RollupTotals)> = deltas.into_iter().collect();
@@ -106,7 +107,8 @@ async fn existing_hashes(
     records: &[NewUsageRecord],
     inserted: &[bool],
 ) -> Result<HashMap<KeyTuple, crate::domain::ContentHash>, DbError> {
-    let missing: Vec<&NewUsageRecord> = records.iter().zip(inserted).filter(|(_, ins)| !**ins).map(|(r, _)| r).collect();
+    let missing: Vec<&NewUsageRecord> =
+        records.iter().zip(inserted).filter(|(_, ins)| !**ins).map(|(r, _)| r).collect();
     if missing.is_empty() {
         return Ok(HashMap::new());
     }

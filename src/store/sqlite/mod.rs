@@ -19,8 +19,9 @@ use chrono::{DateTime, Utc};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Sqlite, Transaction};
 
-use super::{ApiKeyRecord, DbError, IdempotencyStart, InsertOutcome, RebuildReport, Store, StoreKind, StoredResponse};
+use super::{DbError, IdempotencyStart, InsertOutcome, RebuildReport, Store, StoreKind, StoredResponse};
 use crate::aggregate::Rollup;
+use crate::auth::ApiKey;
 use crate::domain::{NewTenant, NewUsageRecord, Tenant, TenantId, TenantPatch};
 
 /// A single-writer SQLite database with a separate read pool.
@@ -79,7 +80,12 @@ impl Store for SqliteStore {
         tenants::get(&self.reader, id).await
     }
 
-    async fn update_tenant(&self, id: &TenantId, patch: TenantPatch, now: DateTime<Utc>) -> Result<Option<Tenant>, DbError> {
+    async fn update_tenant(
+        &self,
+        id: &TenantId,
+        patch: TenantPatch,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Tenant>, DbError> {
         let mut tx = self.write().await?;
         let updated = tenants::update(&mut tx, id, patch, now).await?;
         tx.commit().await?;
@@ -90,7 +96,11 @@ impl Store for SqliteStore {
         tenants::list(&self.reader, after, limit).await
     }
 
-    async fn insert_usage(&self, records: &[NewUsageRecord], ingested_at: DateTime<Utc>) -> Result<Vec<InsertOutcome>, DbError> {
+    async fn insert_usage(
+        &self,
+        records: &[NewUsageRecord],
+        ingested_at: DateTime<Utc>,
+    ) -> Result<Vec<InsertOutcome>, DbError> {
         let mut tx = self.write().await?;
         let outcomes = usage::insert(&mut tx, records, ingested_at).await?;
         tx.commit().await?;
@@ -102,7 +112,7 @@ impl Store for SqliteStore {
     }
 
     async fn all_rollups(&self, tenant: &TenantId) -> Result<Vec<Rollup>, DbError> {
-        rollups::between(&self.reader, tenant, DateTime::<Utc>::MIN_UTC, DateTime::<Utc>::MAX_UTC).await
+        rollups::between(&self.reader, tenant, super::EARLIEST, super::LATEST).await
     }
 
     async fn rebuild_rollups(&self) -> Result<RebuildReport, DbError> {
@@ -112,18 +122,18 @@ impl Store for SqliteStore {
         Ok(report)
     }
 
-    async fn insert_api_key(&self, key: &ApiKeyRecord) -> Result<(), DbError> {
+    async fn insert_api_key(&self, key: &ApiKey) -> Result<(), DbError> {
         let mut tx = self.write().await?;
         api_keys::insert(&mut tx, key).await?;
         tx.commit().await?;
         Ok(())
     }
 
-    async fn get_api_key(&self, key_id: &str) -> Result<Option<ApiKeyRecord>, DbError> {
+    async fn get_api_key(&self, key_id: &str) -> Result<Option<ApiKey>, DbError> {
         api_keys::get(&self.reader, key_id).await
     }
 
-    async fn list_api_keys(&self) -> Result<Vec<ApiKeyRecord>, DbError> {
+    async fn list_api_keys(&self) -> Result<Vec<ApiKey>, DbError> {
         api_keys::list(&self.reader).await
     }
 
@@ -134,7 +144,13 @@ impl Store for SqliteStore {
         Ok(revoked)
     }
 
-    async fn start_idempotent(&self, scope: &str, key: &str, request_hash: &[u8], now: DateTime<Utc>) -> Result<IdempotencyStart, DbError> {
+    async fn start_idempotent(
+        &self,
+        scope: &str,
+        key: &str,
+        request_hash: &[u8],
+        now: DateTime<Utc>,
+    ) -> Result<IdempotencyStart, DbError> {
         let mut tx = self.write().await?;
         let state = idempotency::start(&mut tx, scope, key, request_hash, now).await?;
         tx.commit().await?;

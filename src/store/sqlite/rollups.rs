@@ -149,4 +149,3 @@ fn raw_to_record(r: RawRow) -> Result<NewUsageRecord, DbError> {
         content_hash: ContentHash([0; 16]),
     })
 }
-

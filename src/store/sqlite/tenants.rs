@@ -100,11 +100,8 @@ pub(super) async fn update(
 #[tracing::instrument(skip_all)]
 pub(super) async fn list(pool: &SqlitePool, after: Option<&TenantId>, limit: u32) -> Result<Vec<Tenant>, DbError> {
     let sql = format!("select {COLUMNS} from tenant where tenant_id > $1 order by tenant_id limit $2");
-    let rows: Vec<TenantRow> = sqlx::query_as(&sql)
-        .bind(after.map_or("", TenantId::as_str))
-        .bind(i64::from(limit))
-        .fetch_all(pool)
-        .await?;
+    let rows: Vec<TenantRow> =
+        sqlx::query_as(&sql).bind(after.map_or("", TenantId::as_str)).bind(i64::from(limit)).fetch_all(pool).await?;
     rows.into_iter().map(Tenant::try_from).collect()
 }
 

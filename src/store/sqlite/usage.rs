@@ -81,14 +81,13 @@ async fn insert_chunk(
 }
 
 async fn existing_hash(tx: &mut Transaction<'_, Sqlite>, key: &KeyTuple) -> Result<ContentHash, DbError> {
-    let (hash,): (Vec<u8>,) = sqlx::query_as(
-        "select content_hash from usage_record where tenant_id = $1 and source = $2 and record_id = $3",
-    )
-    .bind(&key.0)
-    .bind(&key.1)
-    .bind(&key.2)
-    .fetch_one(&mut **tx)
-    .await?;
+    let (hash,): (Vec<u8>,) =
+        sqlx::query_as("select content_hash from usage_record where tenant_id = $1 and source = $2 and record_id = $3")
+            .bind(&key.0)
+            .bind(&key.1)
+            .bind(&key.2)
+            .fetch_one(&mut **tx)
+            .await?;
     content_hash(&hash)
 }
 
