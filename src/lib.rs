@@ -8,3 +8,4 @@ pub mod aggregate;
 pub mod clock;
 pub mod domain;
 pub mod error;
+pub mod rate;

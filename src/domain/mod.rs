@@ -5,10 +5,12 @@
 
 mod ids;
 mod meter;
+mod money;
 mod quantity;
 mod usage;
 
 pub use ids::{IdError, TenantId};
 pub use meter::Meter;
+pub use money::{Currency, Money, MoneyError};
 pub use quantity::{Quantities, QuantityError};
 pub use usage::{ContentHash, NewUsageRecord, RecordKey};
