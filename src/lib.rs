@@ -15,6 +15,7 @@ pub mod error;
 pub mod health;
 pub mod ingest;
 pub mod metrics;
+pub mod rate;
 pub mod startup;
 pub mod store;
 pub mod telemetry;

@@ -5,12 +5,14 @@
 
 mod ids;
 mod meter;
+mod money;
 mod quantity;
 mod tenant;
 mod usage;
 
 pub use ids::{IdError, TenantId};
 pub use meter::Meter;
+pub use money::{Currency, Money, MoneyError};
 pub use quantity::{Quantities, QuantityError};
 pub use tenant::{LateUsagePolicy, NewTenant, Tenant, TenantDetails, TenantPatch};
 pub use usage::{ContentHash, NewUsageRecord, RecordKey};
