@@ -75,10 +75,13 @@ pub(super) fn from_micros(micros: i64) -> Result<DateTime<Utc>, DbError> {
     DateTime::from_timestamp_micros(micros).ok_or_else(|| DbError::Corrupt(format!("instant {micros}")))
 }
 
+/// An `idempotency` row: request hash, response status and body (absent while in flight).
+pub(super) type IdempotencyRow = (Vec<u8>, Option<i32>, Option<Vec<u8>>);
+
 /// What a stored idempotency row means for a new request with `request_hash`. `None` means
 /// the claim vanished between the insert and the read (abandoned): treat as in flight.
 pub(super) fn idempotency_state(
-    row: Option<(Vec<u8>, Option<i32>, Option<Vec<u8>>)>,
+    row: Option<IdempotencyRow>,
     request_hash: &[u8],
 ) -> super::IdempotencyStart {
     use super::{IdempotencyStart, StoredResponse};

@@ -46,7 +46,7 @@ async fn a_database_outage_mid_load_gives_503s_and_loses_no_acknowledged_record(
             }
             other => panic!("round {round}: unexpected status {other}: {}", response.text().await.unwrap()),
         }
-        if round >= 20 && round < 22 {
+        if (20..22).contains(&round) {
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
     }

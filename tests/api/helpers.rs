@@ -35,7 +35,6 @@ pub struct TestApp {
     pub clock: ManualClock,
     pub admin_key: String,
     pub ingest_key: String,
-    pub backend: Backend,
     pub database: TestDatabase,
 }
 
@@ -72,7 +71,7 @@ pub async fn spawn_app_with(backend: Backend, adjust: impl FnOnce(&mut Settings)
     let admin_key = issue_api_key(store.as_ref(), &admin, test_now()).await.unwrap();
     let ingest_key = issue_api_key(store.as_ref(), &ingest, test_now()).await.unwrap();
     let client = reqwest::Client::builder().pool_max_idle_per_host(64).build().unwrap();
-    TestApp { address, client, store, clock, admin_key, ingest_key, backend, database }
+    TestApp { address, client, store, clock, admin_key, ingest_key, database }
 }
 
 impl TestApp {

@@ -3,6 +3,7 @@
 use chrono::{DateTime, Utc};
 use sqlx::PgPool;
 
+use crate::store::convert::{idempotency_state, IdempotencyRow};
 use crate::store::{DbError, IdempotencyStart, StoredResponse};
 
 #[tracing::instrument(skip_all)]
@@ -27,14 +28,14 @@ pub(super) async fn start(
     if claimed.rows_affected() == 1 {
         return Ok(IdempotencyStart::Claimed);
     }
-    let row: Option<(Vec<u8>, Option<i32>, Option<Vec<u8>>)> = sqlx::query_as(
+    let row: Option<IdempotencyRow> = sqlx::query_as(
         "select request_hash, response_status, response_body from idempotency where scope = $1 and idempotency_key = $2",
     )
     .bind(scope)
     .bind(key)
     .fetch_optional(pool)
     .await?;
-    Ok(crate::store::convert::idempotency_state(row, request_hash))
+    Ok(idempotency_state(row, request_hash))
 }
 
 #[tracing::instrument(skip_all)]

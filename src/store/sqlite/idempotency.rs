@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use sqlx::{Sqlite, Transaction};
 
-use crate::store::convert::{idempotency_state, micros};
+use crate::store::convert::{idempotency_state, micros, IdempotencyRow};
 use crate::store::{DbError, IdempotencyStart, StoredResponse};
 
 #[tracing::instrument(skip_all)]
@@ -28,7 +28,7 @@ pub(super) async fn start(
     if claimed.rows_affected() == 1 {
         return Ok(IdempotencyStart::Claimed);
     }
-    let row: Option<(Vec<u8>, Option<i32>, Option<Vec<u8>>)> = sqlx::query_as(
+    let row: Option<IdempotencyRow> = sqlx::query_as(
         "select request_hash, response_status, response_body from idempotency where scope = $1 and idempotency_key = $2",
     )
     .bind(scope)
