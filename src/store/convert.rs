@@ -80,10 +80,7 @@ pub(super) type IdempotencyRow = (Vec<u8>, Option<i32>, Option<Vec<u8>>);
 
 /// What a stored idempotency row means for a new request with `request_hash`. `None` means
 /// the claim vanished between the insert and the read (abandoned): treat as in flight.
-pub(super) fn idempotency_state(
-    row: Option<IdempotencyRow>,
-    request_hash: &[u8],
-) -> super::IdempotencyStart {
+pub(super) fn idempotency_state(row: Option<IdempotencyRow>, request_hash: &[u8]) -> super::IdempotencyStart {
     use super::{IdempotencyStart, StoredResponse};
     match row {
         None => IdempotencyStart::InFlight,
