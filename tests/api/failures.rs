@@ -63,3 +63,54 @@ async fn a_database_outage_mid_load_gives_503s_and_loses_no_acknowledged_record(
     app.store.rebuild_rollups().await.unwrap();
     assert_eq!(app.rollups_of("acme").await, before, "rollups still match the raw records");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_write_queue_answers_429_and_queued_requests_still_commit() {
+    // Arrange: a queue of one, and the SQLite writer blocked by another process's lock.
+    let app = crate::helpers::spawn_app_with(Backend::Sqlite, |s| s.ingest.queue_capacity = 1).await;
+    app.create_tenant("acme", "UTC").await;
+    let mut blocker = <sqlx::SqliteConnection as sqlx::Connection>::connect(&app.database.url).await.unwrap();
+    blocker.execute("begin exclusive").await.unwrap();
+    // Act: the first request occupies the writer, the second waits in the queue, the third overflows.
+    let first = tokio::spawn({
+        let (client, url, key) = (app.client.clone(), format!("{}/v1/usage", app.address), app.ingest_key.clone());
+        async move { client.post(url).bearer_auth(key).json(&record("acme", "q1")).send().await.unwrap().status() }
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let second = tokio::spawn({
+        let (client, url, key) = (app.client.clone(), format!("{}/v1/usage", app.address), app.ingest_key.clone());
+        async move { client.post(url).bearer_auth(key).json(&record("acme", "q2")).send().await.unwrap().status() }
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let overflow = app.post_usage(&record("acme", "q3")).await;
+    blocker.execute("rollback").await.unwrap();
+    // Assert
+    assert_eq!(overflow.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(overflow.headers().contains_key("retry-after"));
+    assert_eq!(first.await.unwrap(), StatusCode::OK, "the blocked write commits once the lock is gone");
+    assert_eq!(second.await.unwrap(), StatusCode::OK, "the queued write commits too");
+    let usage = app.get_json("/v1/tenants/acme/usage?granularity=month").await;
+    assert_eq!(usage["buckets"][0]["records"], 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readiness_reports_a_missing_database_as_503() {
+    // Arrange
+    let app = spawn_app(Backend::Postgres).await;
+    let name = app.database.pg_name.clone().unwrap();
+    let ready = app.client.get(format!("{}/readyz", app.address)).send().await.unwrap();
+    assert_eq!(ready.status(), StatusCode::OK);
+    // Act
+    let mut admin = pg_admin().await;
+    admin.execute(format!(r#"alter database "{name}" allow_connections false"#).as_str()).await.unwrap();
+    admin
+        .execute(format!("select pg_terminate_backend(pid) from pg_stat_activity where datname = '{name}'").as_str())
+        .await
+        .unwrap();
+    let not_ready = app.client.get(format!("{}/readyz", app.address)).send().await.unwrap();
+    let alive = app.client.get(format!("{}/healthz", app.address)).send().await.unwrap();
+    admin.execute(format!(r#"alter database "{name}" allow_connections true"#).as_str()).await.unwrap();
+    // Assert
+    assert_eq!(not_ready.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(alive.status(), StatusCode::OK, "the process itself is healthy");
+}
