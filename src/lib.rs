@@ -14,6 +14,7 @@ pub mod domain;
 pub mod error;
 pub mod health;
 pub mod ingest;
+pub mod invoice;
 pub mod metrics;
 pub mod rate;
 pub mod startup;

@@ -7,6 +7,7 @@ mod ids;
 mod meter;
 mod money;
 mod quantity;
+mod subscription;
 mod tenant;
 mod usage;
 
@@ -14,5 +15,6 @@ pub use ids::{IdError, TenantId};
 pub use meter::Meter;
 pub use money::{Currency, Money, MoneyError};
 pub use quantity::{Quantities, QuantityError};
+pub use subscription::{plan_at, ChangeTiming, SubscriptionChange};
 pub use tenant::{LateUsagePolicy, NewTenant, Tenant, TenantDetails, TenantPatch};
 pub use usage::{ContentHash, NewUsageRecord, RecordKey};

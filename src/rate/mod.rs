@@ -6,6 +6,7 @@
 //! no clock; the only IO is reading plan files in [`load_dir`]/[`load_file`].
 #![warn(missing_docs)]
 
+mod catalog;
 mod fields;
 mod graduated;
 mod load;
@@ -18,6 +19,7 @@ mod quote;
 mod rated;
 mod volume;
 
+pub use catalog::{PlanCatalog, PlanVersion};
 pub use load::{load_dir, load_file};
 pub use model::{rate_charge, ChargeModel, Tier};
 pub use parse::PlanError;

@@ -1,0 +1,10 @@
+//! Invoices: billing periods and segments, and the pure draft (lines, subtotal, tax) shared
+//! by "amount so far", projections and the billing run.
+
+mod draft;
+mod period;
+mod projection;
+
+pub use draft::{draft_invoice, DraftError, DraftSegment, InvoiceDraft, SegmentInput};
+pub use period::{segments, BillingPeriod, Segment};
+pub use projection::project;
