@@ -38,6 +38,24 @@ pub enum Command {
     /// Maintain usage rollups.
     #[command(subcommand)]
     Rollups(RollupsCommand),
+    /// Work with pricing plans.
+    #[command(subcommand)]
+    Plans(PlansCommand),
+    /// Price hypothetical usage for a whole period on a plan.
+    Quote {
+        #[arg(long)]
+        plan: String,
+        /// Quantities as meter=value pairs, e.g. invocations=3000000,memory_gb_seconds=540000
+        #[arg(long, value_delimiter = ',')]
+        usage: Vec<String>,
+    },
+}
+
+/// `tally plans …`
+#[derive(Debug, Subcommand)]
+pub enum PlansCommand {
+    /// Validate the plan files of a directory (default: the configured pricing directory).
+    Check { dir: Option<std::path::PathBuf> },
 }
 
 /// `tally api-key …`
@@ -102,6 +120,21 @@ pub async fn run(cli: Cli, settings: Settings) -> anyhow::Result<()> {
             let ttl = crate::config::parse_duration(&ttl).context("--ttl must look like 15m, 1h or 7d")?;
             let ttl = chrono::Duration::from_std(ttl).context("--ttl is too long")?;
             println!("{}", auth.issue_token(&principal, ttl, clock.now())?);
+            Ok(())
+        }
+        Command::Plans(PlansCommand::Check { dir }) => {
+            let dir = dir.unwrap_or(settings.pricing_dir);
+            let plans = crate::plans::check_plans(&dir)?;
+            for plan in &plans {
+                println!("ok\t{}\t{}\t{}", plan.id(), plan.currency().code(), plan.content_hash());
+            }
+            println!("{} plan(s) valid in {}", plans.len(), dir.display());
+            Ok(())
+        }
+        Command::Quote { plan, usage } => {
+            let plans = crate::plans::check_plans(&settings.pricing_dir)?;
+            let plan = plans.iter().find(|p| p.id() == plan).with_context(|| format!("no plan {plan:?}"))?;
+            print!("{}", crate::quote_table::render(plan, &crate::quote_table::parse_usage(&usage)?)?);
             Ok(())
         }
         Command::Rollups(RollupsCommand::Rebuild) => {

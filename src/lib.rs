@@ -16,6 +16,8 @@ pub mod health;
 pub mod ingest;
 pub mod invoice;
 pub mod metrics;
+pub mod plans;
+pub mod quote_table;
 pub mod rate;
 pub mod startup;
 pub mod store;

@@ -17,6 +17,7 @@ use crate::config::Settings;
 use crate::health;
 use crate::ingest::{self, BodyLimits, Ingestor, TenantDirectory, UsageWriter, WriterConfig, WriterTasks};
 use crate::metrics::Metrics;
+use crate::plans::sync_plans;
 use crate::store::{open_store, Store, StoreKind};
 
 /// A built, bound, not yet running service.
@@ -39,7 +40,7 @@ impl Application {
     /// Builds the service over an already opened store.
     ///
     /// # Errors
-    /// When keys cannot be loaded or the port cannot be bound.
+    /// When a plan is invalid, keys cannot be loaded or the port cannot be bound.
     pub async fn build_with_store(
         settings: Settings,
         store: Arc<dyn Store>,
@@ -48,6 +49,7 @@ impl Application {
         let listener =
             TcpListener::bind(&settings.listen).with_context(|| format!("Failed to bind {}", settings.listen))?;
         let port = listener.local_addr().context("Failed to read the bound address")?.port();
+        sync_plans(store.as_ref(), &settings.pricing_dir, clock.now()).await?;
         let metrics = Arc::new(Metrics::default());
         let writers = if store.kind() == StoreKind::Sqlite { 1 } else { settings.ingest.writers };
         let config = WriterConfig {
@@ -117,7 +119,7 @@ impl Application {
 /// The one route table; api-spec/openapi.yaml lists exactly these (a test checks).
 fn routes(cfg: &mut web::ServiceConfig) {
     use api::resource;
-    use web::{get, patch, post};
+    use web::{get, patch, post, put};
     cfg.service(resource("/healthz").route(get().to(health::healthz)))
         .service(resource("/readyz").route(get().to(health::readyz)))
         .service(resource("/metrics").route(get().to(health::metrics)))
@@ -125,5 +127,10 @@ fn routes(cfg: &mut web::ServiceConfig) {
         .service(resource("/api/v1/events").route(post().to(ingest::ingest_events)))
         .service(resource("/v1/tenants").route(post().to(api::create_tenant)).route(get().to(api::list_tenants)))
         .service(resource("/v1/tenants/{id}").route(get().to(api::get_tenant)).route(patch().to(api::update_tenant)))
-        .service(resource("/v1/tenants/{id}/usage").route(get().to(api::get_usage)));
+        .service(resource("/v1/tenants/{id}/usage").route(get().to(api::get_usage)))
+        .service(resource("/v1/tenants/{id}/usage/current").route(get().to(api::get_current_usage)))
+        .service(resource("/v1/tenants/{id}/subscription").route(put().to(api::change_subscription)))
+        .service(resource("/v1/plans").route(get().to(api::list_plans)))
+        .service(resource("/v1/plans/{id}").route(get().to(api::get_plan)))
+        .service(resource("/v1/quotes").route(post().to(api::create_quote)));
 }

@@ -10,5 +10,5 @@ mod rollup;
 mod series;
 
 pub use calendar::{month_period, next_unit_start, unit_start, Granularity};
-pub use rollup::{bucket_start, fold_records, Rollup, RollupKey, RollupTotals, BUCKET_SECONDS};
+pub use rollup::{bucket_start, fold_records, sum_rollups, Rollup, RollupKey, RollupTotals, BUCKET_SECONDS};
 pub use series::{usage_series, validate_range, GroupBy, RangeError, SeriesBucket};

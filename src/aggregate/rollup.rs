@@ -81,6 +81,17 @@ pub fn fold_records<'a>(
     Ok(deltas)
 }
 
+/// Σ of the rollups whose bucket starts in `[from, to)`.
+///
+/// # Errors
+/// [`QuantityError::Overflow`] when a sum leaves `Decimal`'s range.
+pub fn sum_rollups(rollups: &[Rollup], from: DateTime<Utc>, to: DateTime<Utc>) -> Result<RollupTotals, QuantityError> {
+    rollups
+        .iter()
+        .filter(|r| r.key.bucket_start >= from && r.key.bucket_start < to)
+        .try_fold(RollupTotals::default(), |sum, r| sum.checked_add(&r.totals))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,15 +1,28 @@
-//! Admin and tenant REST routes (tenants, usage), and the HTTP plumbing they share:
+//! Admin and tenant REST routes (tenants, usage, plans, quotes, subscriptions), and the HTTP plumbing they share:
 //! idempotency, JSON parsing, and our error shape for actix's own extractor errors.
 
+mod current_usage;
 mod idempotency;
 mod json;
+mod money_wire;
+mod plan_wire;
+mod plans;
 mod plumbing;
+mod subscription;
 mod tenant_wire;
 mod tenants;
 mod usage;
 
+pub use current_usage::get_current_usage;
 pub use idempotency::{run_idempotent, JsonReply};
 pub use json::parse_json;
+pub use plans::{create_quote, get_plan, list_plans, quote_usage};
 pub use plumbing::{not_found, path_config, query_config, resource};
+pub use subscription::{change_subscription, plan_change};
 pub use tenants::{create_tenant, get_tenant, list_tenants, update_tenant};
 pub use usage::get_usage;
+
+/// A store failure a handler cannot do anything about: logged, answered 500.
+fn unexpected(error: crate::store::DbError) -> crate::error::ApiError {
+    crate::error::ApiError::Unexpected(anyhow::Error::new(error))
+}

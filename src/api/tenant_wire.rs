@@ -8,11 +8,13 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::str::FromStr;
 
-use crate::domain::{LateUsagePolicy, NewTenant, Tenant, TenantDetails, TenantId, TenantPatch};
+use crate::domain::{
+    plan_at, LateUsagePolicy, NewTenant, SubscriptionChange, Tenant, TenantDetails, TenantId, TenantPatch,
+};
 use crate::error::ApiError;
 
 /// `POST /v1/tenants` body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CreateTenantRequest {
     id: String,
@@ -25,6 +27,8 @@ pub struct CreateTenantRequest {
     address: Option<Vec<String>>,
     tax_id: Option<String>,
     late_usage_policy: Option<String>,
+    /// Starts a subscription to this plan at creation.
+    pub plan: Option<String>,
 }
 
 /// `PATCH /v1/tenants/{id}` body; absent fields are left as they are.
@@ -54,12 +58,28 @@ pub struct TenantResponse {
     tax_id: String,
     late_usage_policy: &'static str,
     active: bool,
+    /// The plan in force now, if any.
+    plan: Option<String>,
+    /// A change scheduled after now, if any.
+    next_plan_change: Option<PlanChangeResponse>,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
 }
 
-impl From<Tenant> for TenantResponse {
-    fn from(t: Tenant) -> Self {
+#[derive(Debug, Serialize)]
+struct PlanChangeResponse {
+    plan: String,
+    effective_at: DateTime<Utc>,
+}
+
+impl TenantResponse {
+    /// A tenant with its subscription as of `now`.
+    pub fn new(t: Tenant, changes: &[SubscriptionChange], now: DateTime<Utc>) -> Self {
+        let plan = plan_at(changes, now).map(|c| c.plan_id.clone());
+        let next_plan_change = changes
+            .iter()
+            .find(|c| c.effective_at > now)
+            .map(|c| PlanChangeResponse { plan: c.plan_id.clone(), effective_at: c.effective_at });
         let d = t.details;
         Self {
             id: t.id.to_string(),
@@ -71,16 +91,19 @@ impl From<Tenant> for TenantResponse {
             tax_id: d.tax_id,
             late_usage_policy: d.late_usage_policy.as_str(),
             active: t.active,
+            plan,
+            next_plan_change,
             created_at: t.created_at,
             updated_at: t.updated_at,
         }
     }
 }
 
-impl TryFrom<CreateTenantRequest> for NewTenant {
+impl TryFrom<&CreateTenantRequest> for NewTenant {
     type Error = ApiError;
 
-    fn try_from(r: CreateTenantRequest) -> Result<Self, ApiError> {
+    fn try_from(r: &CreateTenantRequest) -> Result<Self, ApiError> {
+        let r = r.clone();
         let id = TenantId::parse(&r.id).map_err(|e| invalid(&format!("id: {e}")))?;
         let details = TenantDetails {
             name: name(r.name)?,

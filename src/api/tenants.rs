@@ -6,19 +6,24 @@ use std::sync::Arc;
 
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
+use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
 use super::idempotency::{run_idempotent, JsonReply};
 use super::json::parse_json;
+use super::subscription::plan_change;
 use super::tenant_wire::{CreateTenantRequest, PatchTenantRequest, TenantResponse};
-use crate::auth::{AdminCaller, AnyCaller};
+use super::unexpected;
+use crate::auth::{visible_tenant, AdminCaller, AnyCaller};
 use crate::clock::SharedClock;
-use crate::domain::{NewTenant, TenantId, TenantPatch};
+use crate::domain::{ChangeTiming, NewTenant, Tenant, TenantId, TenantPatch};
 use crate::error::ApiError;
 use crate::ingest::TenantDirectory;
+use crate::plans::load_catalog;
 use crate::store::{DbError, Store};
 
-/// Creates a tenant; 409 `tenant_exists` when the id is taken.
+/// Creates a tenant (and its subscription when `plan` is given); 409 `tenant_exists` when the
+/// id is taken.
 #[tracing::instrument(skip_all)]
 pub async fn create_tenant(
     request: HttpRequest,
@@ -27,16 +32,30 @@ pub async fn create_tenant(
     store: web::Data<Arc<dyn Store>>,
     clock: web::Data<SharedClock>,
 ) -> Result<HttpResponse, ApiError> {
-    let new: NewTenant = parse_json::<CreateTenantRequest>(&body)?.try_into()?;
+    if !caller.0.is_global_admin() {
+        return Err(ApiError::Forbidden);
+    }
+    let wire: CreateTenantRequest = parse_json(&body)?;
+    let new = NewTenant::try_from(&wire)?;
+    let catalog = load_catalog(store.as_ref().as_ref()).await?;
+    if let Some(plan) = wire.plan.as_deref().filter(|p| catalog.latest(p).is_none()) {
+        return Err(ApiError::unprocessable("unknown_plan", format!("no plan {plan:?}")));
+    }
     run_idempotent(&request, &body, caller.0.subject(), store.as_ref().as_ref(), &clock, || async {
-        let tenant = store.create_tenant(&new, clock.now()).await.map_err(|e| match e {
+        let now = clock.now();
+        let tenant = store.create_tenant(&new, now).await.map_err(|e| match e {
             DbError::AlreadyExists => ApiError::Conflict {
                 code: "tenant_exists",
                 message: format!("tenant {:?} already exists", new.id.as_str()),
             },
-            other => ApiError::Unexpected(anyhow::Error::new(other).context("Failed to create the tenant")),
+            other => unexpected(other),
         })?;
-        JsonReply::with_status(StatusCode::CREATED, TenantResponse::from(tenant))
+        if let Some(plan) = &wire.plan {
+            let store = store.as_ref().as_ref();
+            let change = plan_change(store, &catalog, &tenant, plan, ChangeTiming::Immediately, now).await?;
+            store.change_subscription(&tenant.id, &change, now).await.map_err(unexpected)?;
+        }
+        JsonReply::with_status(StatusCode::CREATED, respond(store.as_ref().as_ref(), tenant, now).await?)
     })
     .await
 }
@@ -47,10 +66,11 @@ pub async fn get_tenant(
     path: web::Path<String>,
     caller: AnyCaller,
     store: web::Data<Arc<dyn Store>>,
+    clock: web::Data<SharedClock>,
 ) -> Result<HttpResponse, ApiError> {
     let id = caller.readable_tenant(&path)?;
     let tenant = store.get_tenant(&id).await.map_err(unexpected)?.ok_or(ApiError::NotFound("tenant"))?;
-    Ok(HttpResponse::Ok().json(TenantResponse::from(tenant)))
+    Ok(HttpResponse::Ok().json(respond(store.as_ref().as_ref(), tenant, clock.now()).await?))
 }
 
 /// Query of `GET /v1/tenants`.
@@ -65,9 +85,13 @@ pub struct ListQuery {
 #[tracing::instrument(skip_all)]
 pub async fn list_tenants(
     query: web::Query<ListQuery>,
-    _caller: AdminCaller,
+    caller: AdminCaller,
     store: web::Data<Arc<dyn Store>>,
+    clock: web::Data<SharedClock>,
 ) -> Result<HttpResponse, ApiError> {
+    if !caller.0.is_global_admin() {
+        return Err(ApiError::Forbidden);
+    }
     let limit = query.limit.unwrap_or(50).clamp(1, 500);
     let after = query
         .cursor
@@ -77,7 +101,10 @@ pub async fn list_tenants(
         .map_err(|_| ApiError::bad_request("invalid_cursor", "cursor is not one this API returned"))?;
     let tenants = store.list_tenants(after.as_ref(), limit).await.map_err(unexpected)?;
     let next_cursor = (tenants.len() == limit as usize).then(|| tenants.last().map(|t| t.id.to_string())).flatten();
-    let data: Vec<TenantResponse> = tenants.into_iter().map(TenantResponse::from).collect();
+    let mut data = Vec::with_capacity(tenants.len());
+    for tenant in tenants {
+        data.push(respond(store.as_ref().as_ref(), tenant, clock.now()).await?);
+    }
     Ok(HttpResponse::Ok().json(serde_json::json!({ "data": data, "next_cursor": next_cursor })))
 }
 
@@ -92,16 +119,18 @@ pub async fn update_tenant(
     clock: web::Data<SharedClock>,
     directory: web::Data<TenantDirectory>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = TenantId::parse(&path).map_err(|_| ApiError::NotFound("tenant"))?;
+    let id = visible_tenant(&caller.0, &path)?;
     let patch: TenantPatch = parse_json::<PatchTenantRequest>(&body)?.try_into()?;
     run_idempotent(&request, &body, caller.0.subject(), store.as_ref().as_ref(), &clock, || async {
         let tenant = store.update_tenant(&id, patch, clock.now()).await.map_err(unexpected)?;
         directory.forget(&id);
-        JsonReply::ok(TenantResponse::from(tenant.ok_or(ApiError::NotFound("tenant"))?))
+        let tenant = tenant.ok_or(ApiError::NotFound("tenant"))?;
+        JsonReply::ok(respond(store.as_ref().as_ref(), tenant, clock.now()).await?)
     })
     .await
 }
 
-fn unexpected(error: DbError) -> ApiError {
-    ApiError::Unexpected(anyhow::Error::new(error))
+async fn respond(store: &dyn Store, tenant: Tenant, now: DateTime<Utc>) -> Result<TenantResponse, ApiError> {
+    let changes = store.subscriptions(&tenant.id).await.map_err(unexpected)?;
+    Ok(TenantResponse::new(tenant, &changes, now))
 }

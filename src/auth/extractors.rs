@@ -29,8 +29,16 @@ impl AnyCaller {
     /// # Errors
     /// 404 `not_found` for invalid ids and for tenants the caller may not read.
     pub fn readable_tenant(&self, id: &str) -> Result<TenantId, ApiError> {
-        TenantId::parse(id).ok().filter(|t| self.0.can_read_tenant(t)).ok_or(ApiError::NotFound("tenant"))
+        visible_tenant(&self.0, id)
     }
+}
+
+/// The tenant named in a path, if `caller` may see it; 404 otherwise (no existence oracle).
+///
+/// # Errors
+/// 404 `not_found` for invalid ids and for tenants the caller may not read.
+pub fn visible_tenant(caller: &Principal, id: &str) -> Result<TenantId, ApiError> {
+    TenantId::parse(id).ok().filter(|t| caller.can_read_tenant(t)).ok_or(ApiError::NotFound("tenant"))
 }
 
 async fn authenticate(request: HttpRequest) -> Result<Principal, ApiError> {

@@ -13,7 +13,7 @@ mod role;
 
 pub use api_key::{ApiKey, ApiKeyError, ApiKeyId, GeneratedApiKey, PresentedApiKey};
 pub use authenticator::{issue_api_key, key_id_of, AuthError, Authenticator};
-pub use extractors::{AdminCaller, AnyCaller, IngestCaller};
+pub use extractors::{visible_tenant, AdminCaller, AnyCaller, IngestCaller};
 pub use jwt::{JwtError, JwtKeys};
 pub use jwt_key::{generate_hs256_secret, JwtAlgorithm, JwtKeyConfig, JwtKeyError};
 pub use role::{Principal, Role, RoleError};

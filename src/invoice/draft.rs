@@ -106,7 +106,11 @@ mod tests {
     }
 
     fn plan(toml: &str) -> PlanVersion {
-        PlanVersion { plan: Arc::new(PricingPlan::from_toml("p.toml", toml).unwrap()), version: 1, created_at: at("2026-01-01T00:00:00Z") }
+        PlanVersion {
+            plan: Arc::new(PricingPlan::from_toml("p.toml", toml).unwrap()),
+            version: 1,
+            created_at: at("2026-01-01T00:00:00Z"),
+        }
     }
 
     const PAYG: &str = r#"

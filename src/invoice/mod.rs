@@ -1,10 +1,13 @@
 //! Invoices: billing periods and segments, and the pure draft (lines, subtotal, tax) shared
-//! by "amount so far", projections and the billing run.
+//! by "amount so far", projections and the billing run. `gather` is the one part that reads
+//! the store.
 
 mod draft;
+mod gather;
 mod period;
 mod projection;
 
 pub use draft::{draft_invoice, DraftError, DraftSegment, InvoiceDraft, SegmentInput};
+pub use gather::gather_segments;
 pub use period::{segments, BillingPeriod, Segment};
 pub use projection::project;

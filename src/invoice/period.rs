@@ -98,7 +98,10 @@ mod tests {
     fn a_mid_period_subscription_is_one_prorated_segment() {
         let period = BillingPeriod::containing(Tz::UTC, at("2026-11-10T00:00:00Z"));
         let parts = segments(&period, &[change("2026-11-16T00:00:00Z", "payg")]);
-        assert_eq!(parts, vec![Segment { start: at("2026-11-16T00:00:00Z"), end: period.end(), plan_id: "payg".into() }]);
+        assert_eq!(
+            parts,
+            vec![Segment { start: at("2026-11-16T00:00:00Z"), end: period.end(), plan_id: "payg".into() }]
+        );
         assert_eq!(parts[0].proration(&period), Decimal::from(15) / Decimal::from(30));
     }
 

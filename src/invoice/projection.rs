@@ -30,7 +30,8 @@ fn scale(quantities: &Quantities, numerator: Decimal, denominator: Decimal) -> Q
     for meter in Meter::ALL {
         let value = quantities.get(meter);
         // Multiply first for exactness; fall back to dividing first if that would overflow.
-        let projected = value.checked_mul(numerator).map(|v| v / denominator).unwrap_or(value / denominator * numerator);
+        let projected =
+            value.checked_mul(numerator).map(|v| v / denominator).unwrap_or(value / denominator * numerator);
         scaled.set(meter, projected.normalize());
     }
     scaled
@@ -52,7 +53,11 @@ mod tests {
             created_at: at("2026-01-01T00:00:00Z"),
         };
         let input = SegmentInput {
-            segment: Segment { start: at("2026-11-01T00:00:00Z"), end: at("2026-12-01T00:00:00Z"), plan_id: "p".into() },
+            segment: Segment {
+                start: at("2026-11-01T00:00:00Z"),
+                end: at("2026-12-01T00:00:00Z"),
+                plan_id: "p".into(),
+            },
             plan: &plan,
             quantities: Quantities { invocations: Decimal::from(100), ..Default::default() },
         };

@@ -16,11 +16,11 @@ use chrono::{DateTime, Utc};
 
 use crate::aggregate::Rollup;
 use crate::auth::ApiKey;
-use crate::domain::{NewTenant, NewUsageRecord, Tenant, TenantId, TenantPatch};
+use crate::domain::{NewTenant, NewUsageRecord, SubscriptionChange, Tenant, TenantId, TenantPatch};
 
 pub use error::DbError;
 pub use open::{open_store, StoreKind};
-pub use types::{IdempotencyStart, InsertOutcome, RebuildReport, StoredResponse};
+pub use types::{IdempotencyStart, InsertOutcome, NewPlanVersion, RebuildReport, StoredPlanVersion, StoredResponse};
 
 /// Bounds of "all time" for range queries: 1677–2262, inside both engines' ranges
 const EARLIEST: DateTime<Utc> = DateTime::from_timestamp_nanos(i64::MIN);
@@ -96,4 +96,24 @@ pub trait Store: Send + Sync + 'static {
 
     /// Releases a claim whose request failed before producing a response worth replaying.
     async fn abandon_idempotent(&self, scope: &str, key: &str) -> Result<(), DbError>;
+
+    /// Records a plan's content as its next version unless its newest version already has
+    /// this content hash. Serialized across processes. Returns the version in force and
+    /// whether it was created now.
+    async fn record_plan_version(&self, plan: &NewPlanVersion<'_>, now: DateTime<Utc>) -> Result<(i32, bool), DbError>;
+
+    /// Every stored plan version.
+    async fn plan_versions(&self) -> Result<Vec<StoredPlanVersion>, DbError>;
+
+    /// Puts a tenant on a plan from `change.effective_at`, replacing any change scheduled at
+    /// or after that instant.
+    async fn change_subscription(
+        &self,
+        tenant: &TenantId,
+        change: &SubscriptionChange,
+        now: DateTime<Utc>,
+    ) -> Result<(), DbError>;
+
+    /// A tenant's subscription changes, ordered by `effective_at`.
+    async fn subscriptions(&self, tenant: &TenantId) -> Result<Vec<SubscriptionChange>, DbError>;
 }

@@ -37,3 +37,23 @@ pub enum IdempotencyStart {
     /// Same key used for a different request.
     Mismatch,
 }
+
+/// A plan's content to record as a version.
+#[derive(Debug, Clone, Copy)]
+pub struct NewPlanVersion<'a> {
+    pub plan_id: &'a str,
+    pub content_hash: &'a str,
+    /// Canonical TOML of the parsed plan.
+    pub definition: &'a str,
+    pub currency: &'a str,
+}
+
+/// A stored plan version, as recorded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredPlanVersion {
+    pub plan_id: String,
+    pub version: i32,
+    pub content_hash: String,
+    pub definition: String,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+}

@@ -7,6 +7,7 @@ mod auth;
 mod events;
 mod failures;
 mod ingest;
+mod pricing;
 mod store_conformance;
 mod tenants;
 mod usage;

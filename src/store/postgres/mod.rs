@@ -6,7 +6,9 @@
 
 mod api_keys;
 mod idempotency;
+mod plans;
 mod rollups;
+mod subscriptions;
 mod tenants;
 mod usage;
 
@@ -16,10 +18,13 @@ use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use std::str::FromStr;
 use std::time::Duration;
 
-use super::{DbError, IdempotencyStart, InsertOutcome, RebuildReport, Store, StoreKind, StoredResponse};
+use super::{
+    DbError, IdempotencyStart, InsertOutcome, NewPlanVersion, RebuildReport, Store, StoreKind, StoredPlanVersion,
+    StoredResponse,
+};
 use crate::aggregate::Rollup;
 use crate::auth::ApiKey;
-use crate::domain::{NewTenant, NewUsageRecord, Tenant, TenantId, TenantPatch};
+use crate::domain::{NewTenant, NewUsageRecord, SubscriptionChange, Tenant, TenantId, TenantPatch};
 
 /// A pool of PostgreSQL connections.
 #[derive(Debug, Clone)]
@@ -129,5 +134,26 @@ impl Store for PgStore {
 
     async fn abandon_idempotent(&self, scope: &str, key: &str) -> Result<(), DbError> {
         idempotency::abandon(&self.pool, scope, key).await
+    }
+
+    async fn record_plan_version(&self, plan: &NewPlanVersion<'_>, now: DateTime<Utc>) -> Result<(i32, bool), DbError> {
+        plans::record(&self.pool, plan, now).await
+    }
+
+    async fn plan_versions(&self) -> Result<Vec<StoredPlanVersion>, DbError> {
+        plans::all(&self.pool).await
+    }
+
+    async fn change_subscription(
+        &self,
+        tenant: &TenantId,
+        change: &SubscriptionChange,
+        now: DateTime<Utc>,
+    ) -> Result<(), DbError> {
+        subscriptions::change(&self.pool, tenant, change, now).await
+    }
+
+    async fn subscriptions(&self, tenant: &TenantId) -> Result<Vec<SubscriptionChange>, DbError> {
+        subscriptions::of(&self.pool, tenant).await
     }
 }

@@ -7,7 +7,9 @@
 
 mod api_keys;
 mod idempotency;
+mod plans;
 mod rollups;
+mod subscriptions;
 mod tenants;
 mod usage;
 
@@ -19,10 +21,13 @@ use chrono::{DateTime, Utc};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Sqlite, Transaction};
 
-use super::{DbError, IdempotencyStart, InsertOutcome, RebuildReport, Store, StoreKind, StoredResponse};
+use super::{
+    DbError, IdempotencyStart, InsertOutcome, NewPlanVersion, RebuildReport, Store, StoreKind, StoredPlanVersion,
+    StoredResponse,
+};
 use crate::aggregate::Rollup;
 use crate::auth::ApiKey;
-use crate::domain::{NewTenant, NewUsageRecord, Tenant, TenantId, TenantPatch};
+use crate::domain::{NewTenant, NewUsageRecord, SubscriptionChange, Tenant, TenantId, TenantPatch};
 
 /// A single-writer SQLite database with a separate read pool.
 #[derive(Debug, Clone)]
@@ -169,5 +174,32 @@ impl Store for SqliteStore {
         idempotency::abandon(&mut tx, scope, key).await?;
         tx.commit().await?;
         Ok(())
+    }
+
+    async fn record_plan_version(&self, plan: &NewPlanVersion<'_>, now: DateTime<Utc>) -> Result<(i32, bool), DbError> {
+        let mut tx = self.write().await?;
+        let recorded = plans::record(&mut tx, plan, now).await?;
+        tx.commit().await?;
+        Ok(recorded)
+    }
+
+    async fn plan_versions(&self) -> Result<Vec<StoredPlanVersion>, DbError> {
+        plans::all(&self.reader).await
+    }
+
+    async fn change_subscription(
+        &self,
+        tenant: &TenantId,
+        change: &SubscriptionChange,
+        now: DateTime<Utc>,
+    ) -> Result<(), DbError> {
+        let mut tx = self.write().await?;
+        subscriptions::change(&mut tx, tenant, change, now).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn subscriptions(&self, tenant: &TenantId) -> Result<Vec<SubscriptionChange>, DbError> {
+        subscriptions::of(&self.reader, tenant).await
     }
 }

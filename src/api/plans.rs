@@ -1,0 +1,91 @@
+//! `GET /v1/plans` (api-spec `listPlans`), `GET /v1/plans/{id}` (`getPlan`) and
+//! `POST /v1/quotes` (`createQuote`): the price list and what usage would cost on it.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use actix_web::{web, HttpResponse};
+use rust_decimal::Decimal;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::json::parse_json;
+use super::{money_wire, plan_wire};
+use crate::auth::AnyCaller;
+use crate::domain::{Meter, Quantities};
+use crate::error::ApiError;
+use crate::plans::load_catalog;
+use crate::rate::rate_usage;
+use crate::store::Store;
+
+/// Every plan's newest version.
+#[tracing::instrument(skip_all)]
+pub async fn list_plans(_caller: AnyCaller, store: web::Data<Arc<dyn Store>>) -> Result<HttpResponse, ApiError> {
+    let catalog = load_catalog(store.as_ref().as_ref()).await?;
+    let data: Vec<Value> = catalog.ids().filter_map(|id| catalog.latest(id)).map(plan_wire::latest).collect();
+    Ok(HttpResponse::Ok().json(json!({ "data": data })))
+}
+
+/// One plan with every version.
+#[tracing::instrument(skip_all, fields(plan_id = %path))]
+pub async fn get_plan(
+    path: web::Path<String>,
+    _caller: AnyCaller,
+    store: web::Data<Arc<dyn Store>>,
+) -> Result<HttpResponse, ApiError> {
+    let catalog = load_catalog(store.as_ref().as_ref()).await?;
+    let latest = catalog.latest(&path).ok_or(ApiError::NotFound("plan"))?;
+    let mut body = plan_wire::latest(latest);
+    body["versions"] = catalog.versions(&path).iter().map(plan_wire::version).collect();
+    Ok(HttpResponse::Ok().json(body))
+}
+
+/// `POST /v1/quotes` body.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QuoteRequest {
+    plan: String,
+    usage: BTreeMap<String, Value>,
+}
+
+/// Prices hypothetical usage for a whole period on a plan's newest version (no tax: a quote
+/// does not depend on a tenant).
+#[tracing::instrument(skip_all)]
+pub async fn create_quote(
+    body: web::Bytes,
+    _caller: AnyCaller,
+    store: web::Data<Arc<dyn Store>>,
+) -> Result<HttpResponse, ApiError> {
+    let request: QuoteRequest = parse_json(&body)?;
+    let catalog = load_catalog(store.as_ref().as_ref()).await?;
+    let version = catalog
+        .latest(&request.plan)
+        .ok_or_else(|| ApiError::unprocessable("unknown_plan", format!("no plan {:?}", request.plan)))?;
+    let usage = quote_usage(&request.usage)?;
+    let breakdown = rate_usage(&version.plan, &usage, Decimal::ONE)
+        .map_err(|e| ApiError::unprocessable("quote_overflow", e.to_string()))?;
+    let mut out = money_wire::breakdown(&breakdown);
+    out["plan_version"] = json!(version.version);
+    out["usage"] = money_wire::quantities(&usage);
+    out["total"] = out["subtotal"].clone();
+    Ok(HttpResponse::Ok().json(out))
+}
+
+/// Meter name → non-negative exact decimal (number or string).
+pub fn quote_usage(usage: &BTreeMap<String, Value>) -> Result<Quantities, ApiError> {
+    let mut quantities = Quantities::default();
+    for (name, value) in usage {
+        let meter = Meter::parse(name)
+            .ok_or_else(|| ApiError::unprocessable("invalid_usage", format!("unknown meter {name:?}")))?;
+        let text = match value {
+            Value::Number(n) => n.as_str(),
+            Value::String(s) => s.as_str(),
+            _ => return Err(ApiError::unprocessable("invalid_usage", format!("{name} must be a number"))),
+        };
+        let quantity = Decimal::from_str_exact(text).ok().filter(|q| !q.is_sign_negative()).ok_or_else(|| {
+            ApiError::unprocessable("invalid_usage", format!("{name} must be a non-negative decimal"))
+        })?;
+        quantities.set(meter, quantity);
+    }
+    Ok(quantities)
+}
