@@ -1,8 +1,45 @@
-//! JSON request bodies, parsed by hand so the errors have our shape and codes.
+//! JSON request bodies, read and parsed by hand so every error has our shape and codes.
 
+use std::future::Future;
+use std::pin::Pin;
+
+use actix_web::dev::Payload;
+use actix_web::web::{Bytes, BytesMut};
+use actix_web::{FromRequest, HttpRequest};
+use futures_util::StreamExt;
 use serde::de::DeserializeOwned;
 
 use crate::error::ApiError;
+
+/// Largest admin/tenant request body (ingest bodies have their own, configurable limits).
+const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+/// A request body of at most 1 MiB; larger ones answer 413 in the error shape (actix's own
+/// `Bytes` extractor would answer in plain text).
+pub struct JsonBody(pub Bytes);
+
+impl FromRequest for JsonBody {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+
+    fn from_request(_: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let mut payload = payload.take();
+        Box::pin(async move {
+            let mut body = BytesMut::new();
+            while let Some(chunk) = payload.next().await {
+                let chunk = chunk
+                    .map_err(|e| ApiError::bad_request("invalid_body", format!("could not read the body: {e}")))?;
+                if body.len() + chunk.len() > MAX_BODY_BYTES {
+                    return Err(ApiError::PayloadTooLarge(format!(
+                        "request body is larger than {MAX_BODY_BYTES} bytes"
+                    )));
+                }
+                body.extend_from_slice(&chunk);
+            }
+            Ok(JsonBody(body.freeze()))
+        })
+    }
+}
 
 /// Parses a JSON body: 400 `malformed_json` for syntax, 422 `invalid_body` for the wrong
 /// shape (unknown fields included).

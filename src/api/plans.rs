@@ -9,7 +9,7 @@ use rust_decimal::Decimal;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::json::parse_json;
+use super::json::{parse_json, JsonBody};
 use super::{money_wire, plan_wire};
 use crate::auth::AnyCaller;
 use crate::domain::{Meter, Quantities};
@@ -52,7 +52,7 @@ pub struct QuoteRequest {
 /// does not depend on a tenant).
 #[tracing::instrument(skip_all)]
 pub async fn create_quote(
-    body: web::Bytes,
+    JsonBody(body): JsonBody,
     _caller: AnyCaller,
     store: web::Data<Arc<dyn Store>>,
 ) -> Result<HttpResponse, ApiError> {

@@ -9,7 +9,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::idempotency::{run_idempotent, JsonReply};
-use super::json::parse_json;
+use super::json::{parse_json, JsonBody};
 use crate::aggregate::bucket_start;
 use crate::auth::{visible_tenant, AdminCaller};
 use crate::clock::SharedClock;
@@ -33,7 +33,7 @@ pub struct ChangeSubscriptionRequest {
 pub async fn change_subscription(
     request: HttpRequest,
     path: web::Path<String>,
-    body: web::Bytes,
+    JsonBody(body): JsonBody,
     caller: AdminCaller,
     store: web::Data<Arc<dyn Store>>,
     clock: web::Data<SharedClock>,

@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
 use super::idempotency::{run_idempotent, JsonReply};
-use super::json::parse_json;
+use super::json::{parse_json, JsonBody};
 use super::subscription::plan_change;
 use super::tenant_wire::{CreateTenantRequest, PatchTenantRequest, TenantResponse};
 use super::unexpected;
@@ -27,7 +27,7 @@ use crate::store::{DbError, Store};
 #[tracing::instrument(skip_all)]
 pub async fn create_tenant(
     request: HttpRequest,
-    body: web::Bytes,
+    JsonBody(body): JsonBody,
     caller: AdminCaller,
     store: web::Data<Arc<dyn Store>>,
     clock: web::Data<SharedClock>,
@@ -113,7 +113,7 @@ pub async fn list_tenants(
 pub async fn update_tenant(
     request: HttpRequest,
     path: web::Path<String>,
-    body: web::Bytes,
+    JsonBody(body): JsonBody,
     caller: AdminCaller,
     store: web::Data<Arc<dyn Store>>,
     clock: web::Data<SharedClock>,

@@ -60,6 +60,9 @@ both_stores! {
             assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY, "{body}");
             assert_eq!(response.json::<Value>().await.unwrap()["error"]["code"], code, "{body}");
         }
+        let huge = post_tenant(&app, &json!({"id": "big", "name": "x".repeat(2 * 1024 * 1024)}), None).await;
+        assert_eq!(huge.status(), StatusCode::PAYLOAD_TOO_LARGE);
+        assert_eq!(huge.json::<Value>().await.unwrap()["error"]["code"], "payload_too_large");
         post_tenant(&app, &json!({"id": "dup", "name": "x"}), None).await;
         let again = post_tenant(&app, &json!({"id": "dup", "name": "y"}), None).await;
         assert_eq!(again.status(), StatusCode::CONFLICT);
