@@ -2,16 +2,26 @@
 //! by "amount so far", projections and the billing run. `gather` is the one part that reads
 //! the store.
 
+mod adjust;
+mod assemble;
+mod credits;
 mod document;
 mod draft;
 mod gather;
+mod lines;
 mod period;
 mod projection;
+mod schedule;
 
+pub use adjust::{adjustments, Adjustment};
+pub use assemble::{assemble_invoice, AssembledInvoice, BilledLine, InvoiceParts};
+pub use credits::{allocate_credits, CreditBalance};
 pub use document::{
     CustomerSnapshot, InvoiceDocument, InvoiceStatus, IssuerSnapshot, LineSnapshot, LineType, TierSnapshot,
 };
 pub use draft::{draft_invoice, DraftError, DraftSegment, InvoiceDraft, SegmentInput};
 pub use gather::gather_segments;
+pub use lines::{amounts_by_key, line_key, segment_lines, KeyedLine};
 pub use period::{segments, BillingPeriod, Segment};
 pub use projection::project;
+pub use schedule::due_periods;

@@ -1,0 +1,73 @@
+//! Late usage and corrections (pure, DESIGN §7): a closed period is re-rated with its own plan
+//! versions, and each line bills `round(new amount) − Σ already billed` on the next invoice.
+//! A tenant topped up to its minimum sees usage up and top-up down: no double charge.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use rust_decimal::Decimal;
+
+use super::document::{LineSnapshot, LineType};
+use super::lines::KeyedLine;
+use super::period::BillingPeriod;
+
+/// An adjustment for one line of an earlier period; `key` is that period's line key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Adjustment {
+    pub period: BillingPeriod,
+    pub key: String,
+    pub line: LineSnapshot,
+}
+
+/// Differences between a closed period's re-rated lines and what was billed for them.
+pub fn adjustments(
+    period: BillingPeriod,
+    rerated: &[KeyedLine],
+    billed: &BTreeMap<String, Decimal>,
+) -> Vec<Adjustment> {
+    let now: BTreeMap<&str, &KeyedLine> = rerated.iter().map(|l| (l.key.as_str(), l)).collect();
+    let keys: BTreeSet<&str> = now.keys().copied().chain(billed.keys().map(String::as_str)).collect();
+    let mut out = Vec::new();
+    for key in keys {
+        let new_amount = now.get(key).map_or(Decimal::ZERO, |l| l.line.amount);
+        let already = billed.get(key).copied().unwrap_or(Decimal::ZERO);
+        let difference = new_amount - already;
+        if difference.is_zero() {
+            continue;
+        }
+        let line = match now.get(key) {
+            Some(l) => adjusted(&l.line, difference),
+            None => removed(period, key, difference),
+        };
+        out.push(Adjustment { period, key: key.to_owned(), line });
+    }
+    out
+}
+
+fn adjusted(original: &LineSnapshot, difference: Decimal) -> LineSnapshot {
+    let mut line = original.clone();
+    line.description = format!("Adjustment: {}", original.description);
+    line.line_type = LineType::Adjustment;
+    line.amount = difference;
+    line.amount_precise = difference;
+    line
+}
+
+/// A line billed before that the re-rating no longer produces (e.g. a top-up now covered).
+fn removed(period: BillingPeriod, key: &str, difference: Decimal) -> LineSnapshot {
+    LineSnapshot {
+        number: 0,
+        line_type: LineType::Adjustment,
+        description: format!("Adjustment: {}", key.split('|').nth(1).unwrap_or("line").replace('_', " ")),
+        start: period.start(),
+        end: period.end(),
+        plan_id: String::new(),
+        plan_version: 0,
+        meter: None,
+        quantity: None,
+        included: None,
+        proration: None,
+        tiers: Vec::new(),
+        amount: difference,
+        amount_precise: difference,
+    }
+}

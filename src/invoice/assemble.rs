@@ -1,0 +1,98 @@
+//! Assembles a finalized invoice (pure), in the order of DESIGN §5: this period's lines
+//! (charges, base fee, top-up per segment), late adjustments, subtotal = Σ rounded lines,
+//! tax once, credits after tax, total never below 0 (a negative remainder becomes a credit).
+
+use chrono::{DateTime, Utc};
+use rust_decimal::{Decimal, RoundingStrategy};
+
+use super::adjust::Adjustment;
+use super::credits::{allocate_credits, CreditBalance};
+use super::document::{CustomerSnapshot, InvoiceDocument, InvoiceStatus, IssuerSnapshot};
+use super::draft::DraftError;
+use super::lines::KeyedLine;
+use super::period::BillingPeriod;
+use crate::domain::Currency;
+
+/// What an invoice is made of.
+#[derive(Debug, Clone)]
+pub struct InvoiceParts<'a> {
+    pub issuer: IssuerSnapshot,
+    pub customer: CustomerSnapshot,
+    pub period: BillingPeriod,
+    pub issued_at: DateTime<Utc>,
+    pub currency: Currency,
+    pub tax_rate: Decimal,
+    pub period_lines: Vec<KeyedLine>,
+    pub adjustments: Vec<Adjustment>,
+    pub credits: &'a [CreditBalance],
+}
+
+/// One billed amount, recorded under the line key of the period it bills.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BilledLine {
+    pub period_start: DateTime<Utc>,
+    pub key: String,
+    pub amount: Decimal,
+}
+
+/// A finalized invoice (number and id still to be assigned by the store) and its ledger effects.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AssembledInvoice {
+    pub document: InvoiceDocument,
+    pub billed: Vec<BilledLine>,
+    pub consumptions: Vec<(String, Decimal)>,
+    /// A credit to grant when adjustments made the invoice negative.
+    pub remainder_credit: Option<Decimal>,
+}
+
+/// Numbers the lines and totals the invoice.
+///
+/// # Errors
+/// [`DraftError::Overflow`].
+pub fn assemble_invoice(parts: InvoiceParts<'_>) -> Result<AssembledInvoice, DraftError> {
+    let period_start = parts.period.start();
+    let mut billed: Vec<BilledLine> = parts
+        .period_lines
+        .iter()
+        .map(|l| BilledLine { period_start, key: l.key.clone(), amount: l.line.amount })
+        .collect();
+    billed.extend(parts.adjustments.iter().map(|a| BilledLine {
+        period_start: a.period.start(),
+        key: a.key.clone(),
+        amount: a.line.amount,
+    }));
+    let mut lines: Vec<_> = parts.period_lines.into_iter().map(|l| l.line).collect();
+    lines.extend(parts.adjustments.into_iter().map(|a| a.line));
+    for (i, line) in lines.iter_mut().enumerate() {
+        line.number = u32::try_from(i + 1).map_err(|_| DraftError::Overflow)?;
+    }
+    let subtotal =
+        lines.iter().try_fold(Decimal::ZERO, |sum, l| sum.checked_add(l.amount)).ok_or(DraftError::Overflow)?;
+    let tax = (subtotal.checked_mul(parts.tax_rate).ok_or(DraftError::Overflow)? / Decimal::ONE_HUNDRED)
+        .round_dp_with_strategy(parts.currency.minor_units(), RoundingStrategy::MidpointAwayFromZero);
+    let gross = subtotal + tax;
+    let (consumptions, remainder_credit) = if gross < Decimal::ZERO {
+        (Vec::new(), Some(-gross))
+    } else {
+        (allocate_credits(parts.credits, gross, parts.period.end()), None)
+    };
+    let credits_applied: Decimal = consumptions.iter().map(|(_, amount)| *amount).sum();
+    let document = InvoiceDocument {
+        id: String::new(),
+        number: String::new(),
+        status: InvoiceStatus::Finalized,
+        issuer: parts.issuer,
+        customer: parts.customer,
+        period_start,
+        period_end: parts.period.end(),
+        issued_at: parts.issued_at,
+        currency: parts.currency,
+        lines,
+        subtotal,
+        tax_rate: parts.tax_rate,
+        tax,
+        credits_applied,
+        total: (gross - credits_applied).max(Decimal::ZERO),
+    };
+    Ok(AssembledInvoice { document, billed, consumptions, remainder_credit })
+}

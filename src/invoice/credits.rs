@@ -1,0 +1,76 @@
+//! Prepaid credits (pure): which grants pay an invoice, and how much of each.
+//! Eligible: granted before the period ended and unexpired at its end, same currency (the
+//! caller filters currency). Consumed soonest-expiry first, no expiry last, ties by grant time.
+
+use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
+
+/// What is left of one grant.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CreditBalance {
+    pub grant_id: String,
+    pub remaining: Decimal,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub granted_at: DateTime<Utc>,
+}
+
+/// Consumptions (grant id, amount) paying at most `due`, in consumption order.
+pub fn allocate_credits(balances: &[CreditBalance], due: Decimal, period_end: DateTime<Utc>) -> Vec<(String, Decimal)> {
+    let mut eligible: Vec<&CreditBalance> = balances
+        .iter()
+        .filter(|b| b.remaining > Decimal::ZERO)
+        .filter(|b| b.granted_at < period_end && b.expires_at.is_none_or(|e| e > period_end))
+        .collect();
+    eligible.sort_by_key(|b| (b.expires_at.is_none(), b.expires_at, b.granted_at));
+    let mut left = due.max(Decimal::ZERO);
+    let mut out = Vec::new();
+    for balance in eligible {
+        if left.is_zero() {
+            break;
+        }
+        let take = balance.remaining.min(left);
+        left -= take;
+        out.push((balance.grant_id.clone(), take));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s).unwrap().to_utc()
+    }
+
+    fn grant(id: &str, amount: i64, expires: Option<&str>, granted: &str) -> CreditBalance {
+        CreditBalance {
+            grant_id: id.into(),
+            remaining: Decimal::from(amount),
+            expires_at: expires.map(at),
+            granted_at: at(granted),
+        }
+    }
+
+    #[test]
+    fn the_soonest_expiring_grant_is_used_first_and_never_more_than_due() {
+        let end = at("2026-12-01T00:00:00Z");
+        let balances = [
+            grant("forever", 100, None, "2026-01-01T00:00:00Z"),
+            grant("late", 10, Some("2027-06-01T00:00:00Z"), "2026-02-01T00:00:00Z"),
+            grant("soon", 10, Some("2026-12-15T00:00:00Z"), "2026-03-01T00:00:00Z"),
+            grant("expired", 50, Some("2026-11-30T00:00:00Z"), "2026-03-01T00:00:00Z"),
+            grant("after-period", 50, None, "2026-12-02T00:00:00Z"),
+        ];
+        let used = allocate_credits(&balances, Decimal::from(25), end);
+        assert_eq!(
+            used,
+            vec![
+                ("soon".into(), Decimal::from(10)),
+                ("late".into(), Decimal::from(10)),
+                ("forever".into(), Decimal::from(5))
+            ]
+        );
+        assert!(allocate_credits(&balances, Decimal::ZERO, end).is_empty());
+    }
+}

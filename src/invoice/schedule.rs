@@ -1,0 +1,60 @@
+//! Which periods a billing run closes (pure): every period of the tenant's subscription whose
+//! end + grace has passed by `as_of` and that is not closed yet.
+
+use std::collections::HashSet;
+
+use chrono::{DateTime, Duration, Utc};
+use chrono_tz::Tz;
+
+use super::period::{segments, BillingPeriod};
+use crate::domain::SubscriptionChange;
+
+/// Periods due for closing, oldest first. Periods with no plan in force get no invoice.
+pub fn due_periods(
+    tz: Tz,
+    changes: &[SubscriptionChange],
+    closed: &HashSet<DateTime<Utc>>,
+    as_of: DateTime<Utc>,
+    grace: Duration,
+) -> Vec<BillingPeriod> {
+    let Some(first) = changes.first() else { return Vec::new() };
+    let mut due = Vec::new();
+    let mut period = BillingPeriod::containing(tz, first.effective_at);
+    while period.end() + grace <= as_of {
+        if !closed.contains(&period.start()) && !segments(&period, changes).is_empty() {
+            due.push(period);
+        }
+        period = BillingPeriod::containing(tz, period.end());
+    }
+    due
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s).unwrap().to_utc()
+    }
+
+    #[test]
+    fn a_period_closes_only_after_its_grace() {
+        let changes = [SubscriptionChange { effective_at: at("2026-10-15T00:00:00Z"), plan_id: "p".into() }];
+        let due =
+            |as_of: &str| due_periods(Tz::Asia__Kolkata, &changes, &HashSet::new(), at(as_of), Duration::hours(1));
+        assert_eq!(due("2026-10-31T19:29:59Z").len(), 0, "October in Kolkata ends at 18:30 UTC, + 1 h grace");
+        let october = due("2026-10-31T19:30:00Z");
+        assert_eq!(october.len(), 1);
+        assert_eq!(october[0].start(), at("2026-09-30T18:30:00Z"));
+        assert_eq!(due("2026-12-31T00:00:00Z").len(), 2);
+    }
+
+    #[test]
+    fn closed_periods_and_tenants_without_a_plan_are_skipped() {
+        let changes = [SubscriptionChange { effective_at: at("2026-09-01T00:00:00Z"), plan_id: "p".into() }];
+        let closed: HashSet<_> = [at("2026-09-01T00:00:00Z")].into();
+        let due = due_periods(Tz::UTC, &changes, &closed, at("2026-11-02T00:00:00Z"), Duration::hours(1));
+        assert_eq!(due.iter().map(|p| p.start()).collect::<Vec<_>>(), vec![at("2026-10-01T00:00:00Z")]);
+        assert!(due_periods(Tz::UTC, &[], &HashSet::new(), at("2030-01-01T00:00:00Z"), Duration::zero()).is_empty());
+    }
+}
