@@ -38,6 +38,9 @@ pub enum Command {
     /// Maintain usage rollups.
     #[command(subcommand)]
     Rollups(RollupsCommand),
+    /// Run billing.
+    #[command(subcommand)]
+    Billing(BillingCommand),
     /// Work with pricing plans.
     #[command(subcommand)]
     Plans(PlansCommand),
@@ -48,6 +51,17 @@ pub enum Command {
         /// Quantities as meter=value pairs, e.g. invocations=3000000,memory_gb_seconds=540000
         #[arg(long, value_delimiter = ',')]
         usage: Vec<String>,
+    },
+}
+
+/// `tally billing …`
+#[derive(Debug, Subcommand)]
+pub enum BillingCommand {
+    /// Close every period due by now (or by --as-of) into invoices.
+    Run {
+        /// Run as if the clock read this RFC 3339 instant (future only with TALLY_ALLOW_TIME_TRAVEL=1).
+        #[arg(long)]
+        as_of: Option<String>,
     },
 }
 
@@ -122,6 +136,9 @@ pub async fn run(cli: Cli, settings: Settings) -> anyhow::Result<()> {
             println!("{}", auth.issue_token(&principal, ttl, clock.now())?);
             Ok(())
         }
+        Command::Billing(BillingCommand::Run { as_of }) => {
+            billing_run(settings, clock.as_ref(), as_of.as_deref()).await
+        }
         Command::Plans(PlansCommand::Check { dir }) => {
             let dir = dir.unwrap_or(settings.pricing_dir);
             let plans = crate::plans::check_plans(&dir)?;
@@ -143,6 +160,24 @@ pub async fn run(cli: Cli, settings: Settings) -> anyhow::Result<()> {
             println!("rebuilt {} rollups from {} records", report.rollups, report.records);
             Ok(())
         }
+    }
+}
+
+async fn billing_run(settings: Settings, clock: &dyn Clock, as_of: Option<&str>) -> anyhow::Result<()> {
+    let store = open_store(&settings.database_url(), 4).await?;
+    crate::plans::sync_plans(store.as_ref(), &settings.pricing_dir, clock.now()).await?;
+    let config = crate::startup::billing_config(&settings);
+    let as_of = match as_of {
+        Some(text) => chrono::DateTime::parse_from_rfc3339(text).context("--as-of must be RFC 3339")?.to_utc(),
+        None => clock.now(),
+    };
+    config.check_as_of(as_of, clock.now()).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let report = config.run(store.as_ref()).run(as_of).await?;
+    println!("{}", serde_json::to_string_pretty(&report)?);
+    if report.failures.is_empty() {
+        Ok(())
+    } else {
+        anyhow::bail!("{} tenant(s) failed to bill", report.failures.len())
     }
 }
 

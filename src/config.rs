@@ -27,6 +27,7 @@ pub struct Settings {
     pub ingest: IngestSettings,
     pub jwt: JwtSettings,
     pub billing: BillingSettings,
+    pub issuer: IssuerSettings,
 }
 
 /// Limits and tuning of the ingestion write path.
@@ -65,8 +66,36 @@ pub struct JwtSettings {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct BillingSettings {
+    /// How long after a period ends it is closed (≤ 72 h).
     #[serde(with = "duration_text")]
     pub grace: Duration,
+    /// How often `tally serve` runs billing by itself; `0s` turns the scheduler off.
+    #[serde(with = "duration_text")]
+    pub schedule_every: Duration,
+}
+
+/// Who issues the invoices.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct IssuerSettings {
+    pub name: String,
+    /// Address lines (in `TALLY_ISSUER_ADDRESS`, separated by `;`).
+    pub address: Vec<String>,
+    pub tax_id: String,
+    pub invoice_prefix: String,
+    pub credit_note_prefix: String,
+}
+
+impl Default for IssuerSettings {
+    fn default() -> Self {
+        Self {
+            name: "Tally Demo Issuer (configure [issuer] in tally.toml)".into(),
+            address: vec!["1 Example Street".into(), "Example City".into()],
+            tax_id: String::new(),
+            invoice_prefix: "INV".into(),
+            credit_note_prefix: "CN".into(),
+        }
+    }
 }
 
 impl Default for Settings {
@@ -83,6 +112,7 @@ impl Default for Settings {
             ingest: IngestSettings::default(),
             jwt: JwtSettings::default(),
             billing: BillingSettings::default(),
+            issuer: IssuerSettings::default(),
         }
     }
 }
@@ -109,7 +139,7 @@ impl Default for JwtSettings {
 
 impl Default for BillingSettings {
     fn default() -> Self {
-        Self { grace: Duration::from_secs(3_600) }
+        Self { grace: Duration::from_secs(3_600), schedule_every: Duration::from_secs(60) }
     }
 }
 
@@ -127,6 +157,11 @@ const ENV_VARS: &[(&str, &str)] = &[
     ("TALLY_JWT_ISSUER", "jwt.issuer"),
     ("TALLY_JWT_AUDIENCE", "jwt.audience"),
     ("TALLY_BILLING_GRACE", "billing.grace"),
+    ("TALLY_BILLING_SCHEDULE_EVERY", "billing.schedule_every"),
+    ("TALLY_ISSUER_NAME", "issuer.name"),
+    ("TALLY_ISSUER_ADDRESS", "issuer.address"),
+    ("TALLY_ISSUER_TAX_ID", "issuer.tax_id"),
+    ("TALLY_ISSUER_INVOICE_PREFIX", "issuer.invoice_prefix"),
     ("TALLY_ALLOWED_LATENESS", "ingest.allowed_lateness"),
     ("TALLY_INGEST_MAX_RECORDS", "ingest.max_records_per_request"),
     ("TALLY_INGEST_MAX_BODY_BYTES", "ingest.max_body_bytes"),
@@ -189,6 +224,12 @@ impl Settings {
 
 /// Environment values are strings; numeric and boolean settings are parsed from them.
 fn env_value(path: &str, value: String) -> toml::Value {
+    if path == "issuer.address" {
+        return toml::Value::Array(value.split(';').map(|l| toml::Value::String(l.trim().to_owned())).collect());
+    }
+    if path.starts_with("issuer.") {
+        return toml::Value::String(value);
+    }
     if path == "allow_time_travel" {
         return toml::Value::Boolean(matches!(value.as_str(), "1" | "true" | "yes"));
     }

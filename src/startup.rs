@@ -10,12 +10,13 @@ use anyhow::Context;
 use tokio::sync::Semaphore;
 use tracing_actix_web::TracingLogger;
 
-use crate::api;
+use crate::api::{self, BillingConfig};
 use crate::auth::Authenticator;
 use crate::clock::SharedClock;
 use crate::config::Settings;
 use crate::health;
 use crate::ingest::{self, BodyLimits, Ingestor, TenantDirectory, UsageWriter, WriterConfig, WriterTasks};
+use crate::invoice::IssuerSnapshot;
 use crate::metrics::Metrics;
 use crate::plans::sync_plans;
 use crate::store::{open_store, Store, StoreKind};
@@ -25,6 +26,7 @@ pub struct Application {
     port: u16,
     server: Server,
     writer_tasks: WriterTasks,
+    scheduler: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl Application {
@@ -72,6 +74,8 @@ impl Application {
             max_records: settings.ingest.max_records_per_request,
             inflight: Arc::new(Semaphore::new(settings.ingest.max_inflight_bytes.div_ceil(1024))),
         });
+        let billing = web::Data::new(billing_config(&settings));
+        let scheduler = spawn_billing_scheduler(&settings, store.clone(), clock.clone(), billing.get_ref().clone());
         let store = web::Data::new(store);
         let clock = web::Data::new(clock);
         let metrics = web::Data::new(metrics);
@@ -89,6 +93,7 @@ impl Application {
                 .app_data(ingestor.clone())
                 .app_data(limits.clone())
                 .app_data(directory.clone())
+                .app_data(billing.clone())
                 .configure(routes)
                 .default_service(web::to(api::not_found))
         })
@@ -97,7 +102,7 @@ impl Application {
         .context("Failed to listen")?
         .shutdown_timeout(30)
         .run();
-        Ok(Self { port, server, writer_tasks })
+        Ok(Self { port, server, writer_tasks, scheduler })
     }
 
     /// The port the service listens on.
@@ -111,6 +116,9 @@ impl Application {
     /// When the server fails.
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
         let served = self.server.await;
+        if let Some(scheduler) = self.scheduler {
+            scheduler.abort();
+        }
         self.writer_tasks.drain_and_stop().await;
         served.context("The HTTP server failed")
     }
@@ -132,5 +140,63 @@ fn routes(cfg: &mut web::ServiceConfig) {
         .service(resource("/v1/tenants/{id}/subscription").route(put().to(api::change_subscription)))
         .service(resource("/v1/plans").route(get().to(api::list_plans)))
         .service(resource("/v1/plans/{id}").route(get().to(api::get_plan)))
-        .service(resource("/v1/quotes").route(post().to(api::create_quote)));
+        .service(resource("/v1/quotes").route(post().to(api::create_quote)))
+        .service(resource("/v1/billing/run").route(post().to(api::run_billing)))
+        .service(resource("/v1/tenants/{id}/invoices").route(get().to(api::list_invoices)))
+        .service(
+            resource("/v1/tenants/{id}/credits").route(get().to(api::list_credits)).route(post().to(api::grant_credit)),
+        )
+        .service(resource("/v1/invoices/{id}").route(get().to(api::get_invoice)))
+        .service(resource("/v1/invoices/{id}/void").route(post().to(api::void_invoice)))
+        .service(resource("/v1/invoices/{id}/mark-paid").route(post().to(api::mark_invoice_paid)));
+}
+
+/// Billing settings from the configuration.
+pub fn billing_config(settings: &Settings) -> BillingConfig {
+    let issuer = &settings.issuer;
+    let duration = |d: std::time::Duration| chrono::Duration::from_std(d).unwrap_or(chrono::Duration::MAX);
+    BillingConfig {
+        issuer: IssuerSnapshot {
+            name: issuer.name.clone(),
+            address: issuer.address.clone(),
+            tax_id: issuer.tax_id.clone(),
+        },
+        invoice_prefix: issuer.invoice_prefix.clone(),
+        credit_note_prefix: issuer.credit_note_prefix.clone(),
+        grace: duration(settings.billing.grace),
+        allowed_lateness: duration(settings.ingest.allowed_lateness),
+        allow_time_travel: settings.allow_time_travel,
+    }
+}
+
+/// Runs billing every `billing.schedule_every` (off when zero). Each run is safe to overlap
+/// with runs on other nodes: periods are claimed in the database.
+fn spawn_billing_scheduler(
+    settings: &Settings,
+    store: Arc<dyn Store>,
+    clock: SharedClock,
+    config: BillingConfig,
+) -> Option<tokio::task::JoinHandle<()>> {
+    let every = settings.billing.schedule_every;
+    if every.is_zero() {
+        return None;
+    }
+    Some(tokio::spawn(async move {
+        let mut ticks = tokio::time::interval(every);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticks.tick().await;
+            match config.run(store.as_ref()).run(clock.now()).await {
+                Ok(report) if !report.invoices_issued.is_empty() || !report.failures.is_empty() => {
+                    tracing::info!(
+                        issued = report.invoices_issued.len(),
+                        failures = report.failures.len(),
+                        "scheduled billing run"
+                    );
+                }
+                Ok(_) => {}
+                Err(error) => tracing::error!(error = ?error, "scheduled billing run failed"),
+            }
+        }
+    }))
 }

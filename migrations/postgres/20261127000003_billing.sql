@@ -39,7 +39,7 @@ create table invoice (
     primary key (tenant_id, invoice_id)
 );
 create unique index invoice_period_once on invoice (tenant_id, period_start) where kind = 'period';
-create index invoice_by_tenant on invoice (tenant_id, issued_at desc, invoice_id);
+create index invoice_by_tenant on invoice (tenant_id, period_start desc, invoice_id);
 
 -- What each line billed, by the key the late-usage rule compares on:
 -- (period, segment start, line kind, meter). Σ over invoices = what is already billed.

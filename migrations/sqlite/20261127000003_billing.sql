@@ -31,7 +31,7 @@ create table invoice (
     primary key (tenant_id, invoice_id)
 );
 create unique index invoice_period_once on invoice (tenant_id, period_start) where kind = 'period';
-create index invoice_by_tenant on invoice (tenant_id, issued_at desc, invoice_id);
+create index invoice_by_tenant on invoice (tenant_id, period_start desc, invoice_id);
 
 create table billed_line (
     tenant_id text not null,

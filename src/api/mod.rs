@@ -1,8 +1,13 @@
-//! Admin and tenant REST routes (tenants, usage, plans, quotes, subscriptions), and the HTTP plumbing they share:
+//! Admin and tenant REST routes (tenants, usage, plans, quotes, subscriptions, billing,
+//! invoices, credits), and the HTTP plumbing they share:
 //! idempotency, JSON parsing, and our error shape for actix's own extractor errors.
 
+mod billing;
+mod credits;
 mod current_usage;
 mod idempotency;
+mod invoice_wire;
+mod invoices;
 mod json;
 mod money_wire;
 mod plan_wire;
@@ -13,8 +18,11 @@ mod tenant_wire;
 mod tenants;
 mod usage;
 
+pub use billing::{run_billing, BillingConfig};
+pub use credits::{grant_credit, list_credits};
 pub use current_usage::get_current_usage;
 pub use idempotency::{run_idempotent, JsonReply};
+pub use invoices::{find_invoice, get_invoice, list_invoices, mark_invoice_paid, void_invoice};
 pub use json::parse_json;
 pub use plans::{create_quote, get_plan, list_plans, quote_usage};
 pub use plumbing::{not_found, path_config, query_config, resource};

@@ -24,21 +24,17 @@ pub fn adjustments(
     rerated: &[KeyedLine],
     billed: &BTreeMap<String, Decimal>,
 ) -> Vec<Adjustment> {
-    let now: BTreeMap<&str, &KeyedLine> = rerated.iter().map(|l| (l.key.as_str(), l)).collect();
-    let keys: BTreeSet<&str> = now.keys().copied().chain(billed.keys().map(String::as_str)).collect();
     let mut out = Vec::new();
-    for key in keys {
-        let new_amount = now.get(key).map_or(Decimal::ZERO, |l| l.line.amount);
-        let already = billed.get(key).copied().unwrap_or(Decimal::ZERO);
-        let difference = new_amount - already;
-        if difference.is_zero() {
-            continue;
+    // In the re-rated lines' own order (usage, base fee, top-up), then lines no longer produced.
+    for line in rerated {
+        let difference = line.line.amount - billed.get(&line.key).copied().unwrap_or(Decimal::ZERO);
+        if !difference.is_zero() {
+            out.push(Adjustment { period, key: line.key.clone(), line: adjusted(&line.line, difference) });
         }
-        let line = match now.get(key) {
-            Some(l) => adjusted(&l.line, difference),
-            None => removed(period, key, difference),
-        };
-        out.push(Adjustment { period, key: key.to_owned(), line });
+    }
+    let produced: BTreeSet<&str> = rerated.iter().map(|l| l.key.as_str()).collect();
+    for (key, amount) in billed.iter().filter(|(k, a)| !produced.contains(k.as_str()) && !a.is_zero()) {
+        out.push(Adjustment { period, key: key.clone(), line: removed(period, key, -*amount) });
     }
     out
 }

@@ -4,10 +4,12 @@
 
 mod adjust;
 mod assemble;
+mod billing_run;
 mod credits;
 mod document;
 mod draft;
 mod gather;
+mod lifecycle;
 mod lines;
 mod period;
 mod projection;
@@ -15,12 +17,14 @@ mod schedule;
 
 pub use adjust::{adjustments, Adjustment};
 pub use assemble::{assemble_invoice, AssembledInvoice, BilledLine, InvoiceParts};
-pub use credits::{allocate_credits, CreditBalance};
+pub use billing_run::{BillingRun, IssuedInvoice, RunReport};
+pub use credits::{allocate_credits, balances, CreditBalance, CreditEntry, CreditEntryKind};
 pub use document::{
     CustomerSnapshot, InvoiceDocument, InvoiceStatus, IssuerSnapshot, LineSnapshot, LineType, TierSnapshot,
 };
 pub use draft::{draft_invoice, DraftError, DraftSegment, InvoiceDraft, SegmentInput};
 pub use gather::gather_segments;
+pub use lifecycle::{transition, InvalidTransition, InvoiceAction};
 pub use lines::{amounts_by_key, line_key, segment_lines, KeyedLine};
 pub use period::{segments, BillingPeriod, Segment};
 pub use projection::project;

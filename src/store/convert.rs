@@ -130,3 +130,79 @@ pub(super) fn api_key(c: ApiKeyColumns) -> Result<crate::auth::ApiKey, DbError> 
     )
     .map_err(|_| corrupt("grant"))
 }
+
+/// A new invoice id: the tenant, a dot, and a random UUID. Tenant ids never contain dots, so
+/// the tenant (the shard key) can always be read back from an id in a URL.
+pub(super) fn invoice_id(tenant: &TenantId) -> String {
+    format!("{tenant}.{}", uuid::Uuid::new_v4().simple())
+}
+
+/// A new ledger or outbox entry id.
+pub(super) fn entry_id() -> String {
+    uuid::Uuid::new_v4().simple().to_string()
+}
+
+/// `INV-2026-000123`.
+pub(super) fn number_text(prefix: &str, year: i32, value: i64) -> String {
+    format!("{prefix}-{year}-{value:06}")
+}
+
+/// A document that cannot be (de)serialized is a bug, not a data problem; report it plainly.
+pub(super) fn corrupt_json(error: serde_json::Error) -> DbError {
+    DbError::Corrupt(format!("invoice document json: {error}"))
+}
+
+/// The outbox payload of an invoice event: enough to find and render it.
+pub(super) fn outbox_payload(document: &crate::invoice::InvoiceDocument) -> String {
+    serde_json::json!({
+        "invoice_id": document.id,
+        "number": document.number,
+        "tenant_id": document.customer.tenant_id,
+        "total": document.total.to_string(),
+        "currency": document.currency.code(),
+    })
+    .to_string()
+}
+
+/// An invoice row: the issued document with its current status facts.
+pub(super) fn stored_invoice(
+    document: &str,
+    status: &str,
+    paid_at: Option<DateTime<Utc>>,
+    voided_at: Option<DateTime<Utc>>,
+    credit_note_number: Option<String>,
+) -> Result<super::StoredInvoice, DbError> {
+    let mut document: crate::invoice::InvoiceDocument = serde_json::from_str(document).map_err(corrupt_json)?;
+    document.status =
+        crate::invoice::InvoiceStatus::parse(status).ok_or_else(|| DbError::Corrupt(format!("status {status}")))?;
+    Ok(super::StoredInvoice { document, paid_at, voided_at, credit_note_number })
+}
+
+/// The columns of a `credit_entry` row once decoded.
+pub(super) struct CreditColumns {
+    pub entry_id: String,
+    pub kind: String,
+    pub grant_id: String,
+    pub amount: Decimal,
+    pub currency: String,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub reason: String,
+    pub invoice_id: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// Rebuilds a ledger entry.
+pub(super) fn credit_entry(c: CreditColumns) -> Result<crate::invoice::CreditEntry, DbError> {
+    let corrupt = |what: &str| DbError::Corrupt(format!("credit entry {}: {what}", c.entry_id));
+    Ok(crate::invoice::CreditEntry {
+        kind: crate::invoice::CreditEntryKind::parse(&c.kind).ok_or_else(|| corrupt("kind"))?,
+        currency: crate::domain::Currency::parse(&c.currency).map_err(|_| corrupt("currency"))?,
+        amount: c.amount.normalize(),
+        entry_id: c.entry_id,
+        grant_id: c.grant_id,
+        expires_at: c.expires_at,
+        reason: c.reason,
+        invoice_id: c.invoice_id,
+        created_at: c.created_at,
+    })
+}

@@ -16,15 +16,21 @@ use chrono::{DateTime, Utc};
 
 use crate::aggregate::Rollup;
 use crate::auth::ApiKey;
+use crate::invoice::{BillingPeriod, CreditEntry};
+use rust_decimal::Decimal;
+
 use crate::domain::{NewTenant, NewUsageRecord, SubscriptionChange, Tenant, TenantId, TenantPatch};
 
 pub use error::DbError;
 pub use open::{open_store, StoreKind};
-pub use types::{IdempotencyStart, InsertOutcome, NewPlanVersion, RebuildReport, StoredPlanVersion, StoredResponse};
+pub use types::{
+    IdempotencyStart, InsertOutcome, IssueInvoice, IssueOutcome, NewCreditGrant, NewPlanVersion, RebuildReport,
+    StatusChange, StoredInvoice, StoredPlanVersion, StoredResponse,
+};
 
 /// Bounds of "all time" for range queries: 1677–2262, inside both engines' ranges
-const EARLIEST: DateTime<Utc> = DateTime::from_timestamp_nanos(i64::MIN);
-const LATEST: DateTime<Utc> = DateTime::from_timestamp_nanos(i64::MAX);
+pub(crate) const EARLIEST: DateTime<Utc> = DateTime::from_timestamp_nanos(i64::MIN);
+pub(crate) const LATEST: DateTime<Utc> = DateTime::from_timestamp_nanos(i64::MAX);
 
 /// The persistence interface. Both implementations pass the same conformance tests.
 #[async_trait]
@@ -116,4 +122,57 @@ pub trait Store: Send + Sync + 'static {
 
     /// A tenant's subscription changes, ordered by `effective_at`.
     async fn subscriptions(&self, tenant: &TenantId) -> Result<Vec<SubscriptionChange>, DbError>;
+
+    /// The tenant's closed billing periods.
+    async fn closed_periods(&self, tenant: &TenantId) -> Result<Vec<BillingPeriod>, DbError>;
+
+    /// Every amount billed for lines of one period, as (line key, amount) rows.
+    async fn billed_lines(
+        &self,
+        tenant: &TenantId,
+        period_start: DateTime<Utc>,
+    ) -> Result<Vec<(String, Decimal)>, DbError>;
+
+    /// Numbers and stores an invoice, its billed lines, credit entries and outbox row, and
+    /// closes its period — in one transaction, at most once per (tenant, period).
+    async fn issue_invoice(&self, issue: &IssueInvoice<'_>) -> Result<IssueOutcome, DbError>;
+
+    /// A tenant's invoices, newest period first, after the `(period_start, id)` cursor.
+    async fn list_invoices(
+        &self,
+        tenant: &TenantId,
+        before: Option<(DateTime<Utc>, String)>,
+        limit: u32,
+    ) -> Result<Vec<StoredInvoice>, DbError>;
+
+    /// One invoice.
+    async fn get_invoice(&self, tenant: &TenantId, invoice_id: &str) -> Result<Option<StoredInvoice>, DbError>;
+
+    /// `finalized → paid`.
+    async fn mark_invoice_paid(
+        &self,
+        tenant: &TenantId,
+        invoice_id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<StatusChange, DbError>;
+
+    /// `finalized | paid → void`: numbers a credit note and restores consumed credits.
+    async fn void_invoice(
+        &self,
+        tenant: &TenantId,
+        invoice_id: &str,
+        credit_note_prefix: &str,
+        now: DateTime<Utc>,
+    ) -> Result<StatusChange, DbError>;
+
+    /// Appends a credit grant to the ledger.
+    async fn grant_credit(
+        &self,
+        tenant: &TenantId,
+        grant: &NewCreditGrant,
+        now: DateTime<Utc>,
+    ) -> Result<CreditEntry, DbError>;
+
+    /// The tenant's credit ledger, oldest first.
+    async fn credit_entries(&self, tenant: &TenantId) -> Result<Vec<CreditEntry>, DbError>;
 }

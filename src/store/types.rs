@@ -57,3 +57,51 @@ pub struct StoredPlanVersion {
     pub definition: String,
     pub created_at: chrono::DateTime<chrono::Utc>,
 }
+
+/// An assembled invoice to number and store, closing its period.
+#[derive(Debug, Clone, Copy)]
+pub struct IssueInvoice<'a> {
+    pub tenant: &'a crate::domain::TenantId,
+    pub assembled: &'a crate::invoice::AssembledInvoice,
+    /// Invoice number prefix of the issuer (`INV`).
+    pub invoice_prefix: &'a str,
+    pub now: chrono::DateTime<chrono::Utc>,
+}
+
+/// What happened when a run tried to close a period.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IssueOutcome {
+    /// Numbered, stored, outbox row written, period closed.
+    Issued(Box<crate::invoice::InvoiceDocument>),
+    /// Another run closed it first.
+    AlreadyClosed,
+    /// Another run is closing it right now (its row is locked).
+    Busy,
+}
+
+/// An invoice as stored: the issued document, with its current status and status facts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredInvoice {
+    pub document: crate::invoice::InvoiceDocument,
+    pub paid_at: Option<chrono::DateTime<chrono::Utc>>,
+    pub voided_at: Option<chrono::DateTime<chrono::Utc>>,
+    pub credit_note_number: Option<String>,
+}
+
+/// The result of a status change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StatusChange {
+    Changed(Box<StoredInvoice>),
+    NotFound,
+    /// The invoice is in a status that does not allow the change.
+    NotAllowed(crate::invoice::InvoiceStatus),
+}
+
+/// A prepaid credit to grant.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewCreditGrant {
+    pub amount: rust_decimal::Decimal,
+    pub currency: crate::domain::Currency,
+    pub expires_at: Option<chrono::DateTime<chrono::Utc>>,
+    pub reason: String,
+}

@@ -58,6 +58,8 @@ pub async fn spawn_app_with(backend: Backend, adjust: impl FnOnce(&mut Settings)
     settings.database_url = Some(database.url.clone().into());
     settings.jwt.secret = Some(JWT_SECRET.to_owned().into());
     settings.http_workers = Some(2);
+    settings.billing.schedule_every = std::time::Duration::ZERO;
+    settings.allow_time_travel = true;
     adjust(&mut settings);
     let store = open_store(&settings.database_url(), 8).await.expect("the test database opens");
     let clock = ManualClock::new(test_now());
@@ -304,4 +306,18 @@ macro_rules! both_stores {
             }
         )*
     };
+}
+
+/// Runs one SQL statement directly against the test database (bypassing the service).
+pub async fn execute_sql(app: &TestApp, sql: &str) -> Result<(), sqlx::Error> {
+    match app.database.pg_name {
+        Some(_) => {
+            let mut connection = PgConnection::connect(&app.database.url).await?;
+            connection.execute(sql).await.map(|_| ())
+        }
+        None => {
+            let mut connection = <sqlx::SqliteConnection as Connection>::connect(&app.database.url).await?;
+            connection.execute(sql).await.map(|_| ())
+        }
+    }
 }

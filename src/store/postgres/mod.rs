@@ -5,7 +5,11 @@
 //! transaction-scoped locks only.
 
 mod api_keys;
+mod billing;
+mod credits;
+mod effects;
 mod idempotency;
+mod invoices;
 mod plans;
 mod rollups;
 mod subscriptions;
@@ -19,12 +23,14 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use super::{
-    DbError, IdempotencyStart, InsertOutcome, NewPlanVersion, RebuildReport, Store, StoreKind, StoredPlanVersion,
-    StoredResponse,
+    DbError, IdempotencyStart, InsertOutcome, IssueInvoice, IssueOutcome, NewCreditGrant, NewPlanVersion,
+    RebuildReport, StatusChange, Store, StoreKind, StoredInvoice, StoredPlanVersion, StoredResponse,
 };
 use crate::aggregate::Rollup;
 use crate::auth::ApiKey;
 use crate::domain::{NewTenant, NewUsageRecord, SubscriptionChange, Tenant, TenantId, TenantPatch};
+use crate::invoice::{BillingPeriod, CreditEntry};
+use rust_decimal::Decimal;
 
 /// A pool of PostgreSQL connections.
 #[derive(Debug, Clone)]
@@ -155,5 +161,66 @@ impl Store for PgStore {
 
     async fn subscriptions(&self, tenant: &TenantId) -> Result<Vec<SubscriptionChange>, DbError> {
         subscriptions::of(&self.pool, tenant).await
+    }
+
+    async fn closed_periods(&self, tenant: &TenantId) -> Result<Vec<BillingPeriod>, DbError> {
+        billing::closed_periods(&self.pool, tenant).await
+    }
+
+    async fn billed_lines(
+        &self,
+        tenant: &TenantId,
+        period_start: DateTime<Utc>,
+    ) -> Result<Vec<(String, Decimal)>, DbError> {
+        billing::billed_lines(&self.pool, tenant, period_start).await
+    }
+
+    async fn issue_invoice(&self, issue: &IssueInvoice<'_>) -> Result<IssueOutcome, DbError> {
+        billing::issue(&self.pool, issue).await
+    }
+
+    async fn list_invoices(
+        &self,
+        tenant: &TenantId,
+        before: Option<(DateTime<Utc>, String)>,
+        limit: u32,
+    ) -> Result<Vec<StoredInvoice>, DbError> {
+        invoices::list(&self.pool, tenant, before, limit).await
+    }
+
+    async fn get_invoice(&self, tenant: &TenantId, invoice_id: &str) -> Result<Option<StoredInvoice>, DbError> {
+        invoices::get(&self.pool, tenant, invoice_id).await
+    }
+
+    async fn mark_invoice_paid(
+        &self,
+        tenant: &TenantId,
+        invoice_id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<StatusChange, DbError> {
+        invoices::mark_paid(&self.pool, tenant, invoice_id, now).await
+    }
+
+    async fn void_invoice(
+        &self,
+        tenant: &TenantId,
+        invoice_id: &str,
+        prefix: &str,
+        now: DateTime<Utc>,
+    ) -> Result<StatusChange, DbError> {
+        invoices::void(&self.pool, tenant, invoice_id, prefix, now).await
+    }
+
+    async fn grant_credit(
+        &self,
+        tenant: &TenantId,
+        grant: &NewCreditGrant,
+        now: DateTime<Utc>,
+    ) -> Result<CreditEntry, DbError> {
+        credits::grant(&self.pool, tenant, grant, now).await
+    }
+
+    async fn credit_entries(&self, tenant: &TenantId) -> Result<Vec<CreditEntry>, DbError> {
+        credits::entries(&self.pool, tenant).await
     }
 }

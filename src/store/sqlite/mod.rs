@@ -6,7 +6,11 @@
 //! Rust, never in SQL (SQLite would coerce them to floating point).
 
 mod api_keys;
+mod billing;
+mod credits;
+mod effects;
 mod idempotency;
+mod invoices;
 mod plans;
 mod rollups;
 mod subscriptions;
@@ -22,12 +26,14 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePo
 use sqlx::{Sqlite, Transaction};
 
 use super::{
-    DbError, IdempotencyStart, InsertOutcome, NewPlanVersion, RebuildReport, Store, StoreKind, StoredPlanVersion,
-    StoredResponse,
+    DbError, IdempotencyStart, InsertOutcome, IssueInvoice, IssueOutcome, NewCreditGrant, NewPlanVersion,
+    RebuildReport, StatusChange, Store, StoreKind, StoredInvoice, StoredPlanVersion, StoredResponse,
 };
 use crate::aggregate::Rollup;
 use crate::auth::ApiKey;
 use crate::domain::{NewTenant, NewUsageRecord, SubscriptionChange, Tenant, TenantId, TenantPatch};
+use crate::invoice::{BillingPeriod, CreditEntry};
+use rust_decimal::Decimal;
 
 /// A single-writer SQLite database with a separate read pool.
 #[derive(Debug, Clone)]
@@ -201,5 +207,79 @@ impl Store for SqliteStore {
 
     async fn subscriptions(&self, tenant: &TenantId) -> Result<Vec<SubscriptionChange>, DbError> {
         subscriptions::of(&self.reader, tenant).await
+    }
+
+    async fn closed_periods(&self, tenant: &TenantId) -> Result<Vec<BillingPeriod>, DbError> {
+        billing::closed_periods(&self.reader, tenant).await
+    }
+
+    async fn billed_lines(
+        &self,
+        tenant: &TenantId,
+        period_start: DateTime<Utc>,
+    ) -> Result<Vec<(String, Decimal)>, DbError> {
+        billing::billed_lines(&self.reader, tenant, period_start).await
+    }
+
+    async fn issue_invoice(&self, issue: &IssueInvoice<'_>) -> Result<IssueOutcome, DbError> {
+        let mut tx = self.write().await?;
+        let outcome = billing::issue(&mut tx, issue).await?;
+        tx.commit().await?;
+        Ok(outcome)
+    }
+
+    async fn list_invoices(
+        &self,
+        tenant: &TenantId,
+        before: Option<(DateTime<Utc>, String)>,
+        limit: u32,
+    ) -> Result<Vec<StoredInvoice>, DbError> {
+        invoices::list(&self.reader, tenant, before, limit).await
+    }
+
+    async fn get_invoice(&self, tenant: &TenantId, invoice_id: &str) -> Result<Option<StoredInvoice>, DbError> {
+        invoices::get(&self.reader, tenant, invoice_id).await
+    }
+
+    async fn mark_invoice_paid(
+        &self,
+        tenant: &TenantId,
+        invoice_id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<StatusChange, DbError> {
+        let mut tx = self.write().await?;
+        let changed = invoices::mark_paid(&mut tx, tenant, invoice_id, now).await?;
+        tx.commit().await?;
+        invoices::after_change(&self.reader, tenant, invoice_id, changed).await
+    }
+
+    async fn void_invoice(
+        &self,
+        tenant: &TenantId,
+        invoice_id: &str,
+        prefix: &str,
+        now: DateTime<Utc>,
+    ) -> Result<StatusChange, DbError> {
+        let mut tx = self.write().await?;
+        let status = invoices::void(&mut tx, tenant, invoice_id, prefix, now).await?;
+        tx.commit().await?;
+        let changed = status == Some(crate::invoice::InvoiceStatus::Void);
+        invoices::after_change(&self.reader, tenant, invoice_id, changed).await
+    }
+
+    async fn grant_credit(
+        &self,
+        tenant: &TenantId,
+        grant: &NewCreditGrant,
+        now: DateTime<Utc>,
+    ) -> Result<CreditEntry, DbError> {
+        let mut tx = self.write().await?;
+        let entry = credits::grant(&mut tx, tenant, grant, now).await?;
+        tx.commit().await?;
+        Ok(entry)
+    }
+
+    async fn credit_entries(&self, tenant: &TenantId) -> Result<Vec<CreditEntry>, DbError> {
+        credits::entries(&self.reader, tenant).await
     }
 }

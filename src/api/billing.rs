@@ -1,0 +1,84 @@
+//! `POST /v1/billing/run` (api-spec `runBilling`): close every due period now, or as if the
+//! clock read `as_of` (a future `as_of` only with `TALLY_ALLOW_TIME_TRAVEL=1`).
+
+use std::sync::Arc;
+
+use actix_web::{web, HttpRequest, HttpResponse};
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+
+use super::idempotency::{run_idempotent, JsonReply};
+use super::json::{parse_json, JsonBody};
+use crate::auth::AdminCaller;
+use crate::clock::SharedClock;
+use crate::error::ApiError;
+use crate::invoice::{BillingRun, IssuerSnapshot};
+use crate::store::Store;
+
+/// Billing settings the routes and the scheduler share.
+#[derive(Debug, Clone)]
+pub struct BillingConfig {
+    pub issuer: IssuerSnapshot,
+    pub invoice_prefix: String,
+    pub credit_note_prefix: String,
+    pub grace: chrono::Duration,
+    pub allowed_lateness: chrono::Duration,
+    pub allow_time_travel: bool,
+}
+
+impl BillingConfig {
+    /// A run over `store` with these settings.
+    pub fn run<'a>(&self, store: &'a dyn Store) -> BillingRun<'a> {
+        BillingRun {
+            store,
+            issuer: self.issuer.clone(),
+            invoice_prefix: self.invoice_prefix.clone(),
+            grace: self.grace,
+            allowed_lateness: self.allowed_lateness,
+        }
+    }
+
+    /// Refuses an `as_of` in the future unless time travel is allowed.
+    ///
+    /// # Errors
+    /// 422 `time_travel_not_allowed`.
+    pub fn check_as_of(&self, as_of: DateTime<Utc>, now: DateTime<Utc>) -> Result<(), ApiError> {
+        if as_of > now && !self.allow_time_travel {
+            return Err(ApiError::unprocessable(
+                "time_travel_not_allowed",
+                "as_of is in the future; set TALLY_ALLOW_TIME_TRAVEL=1 (tests, staging) to allow it",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Body of `runBilling`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunBillingRequest {
+    as_of: Option<DateTime<Utc>>,
+}
+
+/// Runs billing and reports the invoices it issued.
+#[tracing::instrument(skip_all)]
+pub async fn run_billing(
+    request: HttpRequest,
+    JsonBody(body): JsonBody,
+    caller: AdminCaller,
+    store: web::Data<Arc<dyn Store>>,
+    clock: web::Data<SharedClock>,
+    config: web::Data<BillingConfig>,
+) -> Result<HttpResponse, ApiError> {
+    if !caller.0.is_global_admin() {
+        return Err(ApiError::Forbidden);
+    }
+    let wanted: RunBillingRequest = if body.is_empty() { RunBillingRequest::default() } else { parse_json(&body)? };
+    let as_of = wanted.as_of.unwrap_or_else(|| clock.now());
+    config.check_as_of(as_of, clock.now())?;
+    run_idempotent(&request, &body, caller.0.subject(), store.as_ref().as_ref(), &clock, || async {
+        let report = config.run(store.as_ref().as_ref()).run(as_of).await?;
+        JsonReply::ok(report)
+    })
+    .await
+}

@@ -1,0 +1,101 @@
+//! Prepaid credits: `GET /v1/tenants/{id}/credits` (api-spec `listCredits`) and
+//! `POST /v1/tenants/{id}/credits` (`grantCredit`, honours `Idempotency-Key`).
+
+use std::sync::Arc;
+
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse};
+use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::idempotency::{run_idempotent, JsonReply};
+use super::json::{parse_json, JsonBody};
+use super::money_wire::decimal;
+use super::unexpected;
+use crate::auth::{visible_tenant, AdminCaller, AnyCaller};
+use crate::clock::SharedClock;
+use crate::domain::{Currency, Money};
+use crate::error::ApiError;
+use crate::invoice::{balances, CreditEntry};
+use crate::store::{NewCreditGrant, Store};
+
+/// Body of `grantCredit`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GrantCreditRequest {
+    amount: String,
+    currency: String,
+    expires_at: Option<DateTime<Utc>>,
+    reason: String,
+}
+
+/// Appends a grant to the tenant's ledger.
+#[tracing::instrument(skip_all, fields(tenant_id = %path))]
+pub async fn grant_credit(
+    request: HttpRequest,
+    path: web::Path<String>,
+    JsonBody(body): JsonBody,
+    caller: AdminCaller,
+    store: web::Data<Arc<dyn Store>>,
+    clock: web::Data<SharedClock>,
+) -> Result<HttpResponse, ApiError> {
+    let id = visible_tenant(&caller.0, &path)?;
+    let wanted: GrantCreditRequest = parse_json(&body)?;
+    let grant = validate(wanted)?;
+    store.get_tenant(&id).await.map_err(unexpected)?.ok_or(ApiError::NotFound("tenant"))?;
+    run_idempotent(&request, &body, caller.0.subject(), store.as_ref().as_ref(), &clock, || async {
+        let entry = store.grant_credit(&id, &grant, clock.now()).await.map_err(unexpected)?;
+        JsonReply::with_status(StatusCode::CREATED, entry_json(&entry))
+    })
+    .await
+}
+
+fn validate(wanted: GrantCreditRequest) -> Result<NewCreditGrant, ApiError> {
+    let invalid = |m: &str| ApiError::unprocessable("invalid_credit", m);
+    let currency =
+        Currency::parse(&wanted.currency).map_err(|_| invalid("currency must be an ISO 4217 code like USD"))?;
+    let amount = Decimal::from_str_exact(&wanted.amount)
+        .map_err(|_| invalid("amount must be a decimal string like \"50.00\""))?;
+    if amount <= Decimal::ZERO || amount.scale() > currency.minor_units() {
+        return Err(invalid("amount must be positive, in the currency's minor units"));
+    }
+    if wanted.reason.trim().is_empty() || wanted.reason.chars().count() > 500 {
+        return Err(invalid("reason must be 1-500 characters"));
+    }
+    Ok(NewCreditGrant { amount, currency, expires_at: wanted.expires_at, reason: wanted.reason })
+}
+
+/// The ledger and the remaining balance of every grant.
+#[tracing::instrument(skip_all, fields(tenant_id = %path))]
+pub async fn list_credits(
+    path: web::Path<String>,
+    caller: AnyCaller,
+    store: web::Data<Arc<dyn Store>>,
+) -> Result<HttpResponse, ApiError> {
+    let id = caller.readable_tenant(&path)?;
+    store.get_tenant(&id).await.map_err(unexpected)?.ok_or(ApiError::NotFound("tenant"))?;
+    let entries = store.credit_entries(&id).await.map_err(unexpected)?;
+    let mut currencies: Vec<Currency> = entries.iter().map(|e| e.currency).collect();
+    currencies.sort();
+    currencies.dedup();
+    let grants: Vec<Value> = currencies
+        .into_iter()
+        .flat_map(|c| balances(&entries, c).into_iter().map(move |b| (c, b)))
+        .map(|(c, b)| {
+            json!({ "grant_id": b.grant_id, "currency": c.code(), "remaining": Money::new(b.remaining, c).format_amount(),
+                "expires_at": b.expires_at, "granted_at": b.granted_at })
+        })
+        .collect();
+    Ok(HttpResponse::Ok()
+        .json(json!({ "grants": grants, "entries": entries.iter().map(entry_json).collect::<Vec<_>>() })))
+}
+
+fn entry_json(e: &CreditEntry) -> Value {
+    json!({
+        "entry_id": e.entry_id, "kind": e.kind, "grant_id": e.grant_id,
+        "amount": decimal(e.amount), "currency": e.currency.code(), "expires_at": e.expires_at,
+        "reason": e.reason, "invoice_id": e.invoice_id, "created_at": e.created_at,
+    })
+}

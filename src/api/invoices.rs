@@ -1,0 +1,136 @@
+//! Invoice routes: `GET /v1/tenants/{id}/invoices` (api-spec `listInvoices`),
+//! `GET /v1/invoices/{id}` (`getInvoice`), `POST /v1/invoices/{id}/void` (`voidInvoice`),
+//! `POST /v1/invoices/{id}/mark-paid` (`markInvoicePaid`).
+
+use std::sync::Arc;
+
+use actix_web::{web, HttpRequest, HttpResponse};
+use chrono::DateTime;
+use serde::Deserialize;
+
+use super::billing::BillingConfig;
+use super::idempotency::{run_idempotent, JsonReply};
+use super::invoice_wire::{invoice_json, invoice_summary};
+use super::json::JsonBody;
+use super::unexpected;
+use crate::auth::{visible_tenant, AdminCaller, AnyCaller, Principal};
+use crate::clock::SharedClock;
+use crate::domain::TenantId;
+use crate::error::ApiError;
+use crate::invoice::{transition, InvoiceAction};
+use crate::store::{StatusChange, Store, StoredInvoice};
+
+/// Query of `listInvoices`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListInvoicesQuery {
+    limit: Option<u32>,
+    cursor: Option<String>,
+}
+
+/// A tenant's invoices, newest first; `next_cursor` continues the list.
+#[tracing::instrument(skip_all, fields(tenant_id = %path))]
+pub async fn list_invoices(
+    path: web::Path<String>,
+    query: web::Query<ListInvoicesQuery>,
+    caller: AnyCaller,
+    store: web::Data<Arc<dyn Store>>,
+) -> Result<HttpResponse, ApiError> {
+    let id = caller.readable_tenant(&path)?;
+    let limit = query.limit.unwrap_or(50).clamp(1, 200);
+    let before = query.cursor.as_deref().map(parse_cursor).transpose()?;
+    let invoices = store.list_invoices(&id, before, limit).await.map_err(unexpected)?;
+    let next_cursor = (invoices.len() == limit as usize)
+        .then(|| invoices.last().map(|i| format!("{}~{}", i.document.period_start.timestamp_micros(), i.document.id)))
+        .flatten();
+    let data: Vec<_> = invoices.iter().map(invoice_summary).collect();
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "data": data, "next_cursor": next_cursor })))
+}
+
+fn parse_cursor(text: &str) -> Result<(chrono::DateTime<chrono::Utc>, String), ApiError> {
+    let invalid = || ApiError::bad_request("invalid_cursor", "cursor is not one this API returned");
+    let (micros, id) = text.split_once('~').ok_or_else(invalid)?;
+    let at = micros.parse().ok().and_then(DateTime::from_timestamp_micros).ok_or_else(invalid)?;
+    Ok((at, id.to_owned()))
+}
+
+/// One invoice with every line.
+#[tracing::instrument(skip_all, fields(invoice_id = %path))]
+pub async fn get_invoice(
+    path: web::Path<String>,
+    caller: AnyCaller,
+    store: web::Data<Arc<dyn Store>>,
+) -> Result<HttpResponse, ApiError> {
+    let invoice = find_invoice(store.as_ref().as_ref(), &caller.0, &path).await?;
+    Ok(HttpResponse::Ok().json(invoice_json(&invoice)))
+}
+
+/// The invoice behind an id, if the caller may see its tenant (404 otherwise).
+///
+/// # Errors
+/// 404 `not_found`.
+pub async fn find_invoice(store: &dyn Store, caller: &Principal, invoice_id: &str) -> Result<StoredInvoice, ApiError> {
+    let tenant = invoice_tenant(caller, invoice_id)?;
+    store.get_invoice(&tenant, invoice_id).await.map_err(unexpected)?.ok_or(ApiError::NotFound("invoice"))
+}
+
+/// Invoice ids start with their tenant: `<tenant>.<uuid>`.
+fn invoice_tenant(caller: &Principal, invoice_id: &str) -> Result<TenantId, ApiError> {
+    let tenant = invoice_id.split_once('.').map(|(t, _)| t).ok_or(ApiError::NotFound("invoice"))?;
+    visible_tenant(caller, tenant).map_err(|_| ApiError::NotFound("invoice"))
+}
+
+/// `finalized → paid`.
+#[tracing::instrument(skip_all, fields(invoice_id = %path))]
+pub async fn mark_invoice_paid(
+    request: HttpRequest,
+    path: web::Path<String>,
+    JsonBody(body): JsonBody,
+    caller: AdminCaller,
+    store: web::Data<Arc<dyn Store>>,
+    clock: web::Data<SharedClock>,
+) -> Result<HttpResponse, ApiError> {
+    let current = find_invoice(store.as_ref().as_ref(), &caller.0, &path).await?;
+    run_idempotent(&request, &body, caller.0.subject(), store.as_ref().as_ref(), &clock, || async {
+        transition(current.document.status, InvoiceAction::MarkPaid).map_err(not_allowed)?;
+        let tenant = invoice_tenant(&caller.0, &path)?;
+        changed(store.mark_invoice_paid(&tenant, &path, clock.now()).await.map_err(unexpected)?)
+    })
+    .await
+}
+
+/// `finalized | paid → void`: issues a numbered credit note and restores consumed credits.
+#[tracing::instrument(skip_all, fields(invoice_id = %path))]
+pub async fn void_invoice(
+    request: HttpRequest,
+    path: web::Path<String>,
+    JsonBody(body): JsonBody,
+    caller: AdminCaller,
+    store: web::Data<Arc<dyn Store>>,
+    clock: web::Data<SharedClock>,
+    config: web::Data<BillingConfig>,
+) -> Result<HttpResponse, ApiError> {
+    let current = find_invoice(store.as_ref().as_ref(), &caller.0, &path).await?;
+    run_idempotent(&request, &body, caller.0.subject(), store.as_ref().as_ref(), &clock, || async {
+        transition(current.document.status, InvoiceAction::Void).map_err(not_allowed)?;
+        let tenant = invoice_tenant(&caller.0, &path)?;
+        let prefix = &config.credit_note_prefix;
+        changed(store.void_invoice(&tenant, &path, prefix, clock.now()).await.map_err(unexpected)?)
+    })
+    .await
+}
+
+fn changed(change: StatusChange) -> Result<JsonReply, ApiError> {
+    match change {
+        StatusChange::Changed(invoice) => JsonReply::ok(invoice_json(&invoice)),
+        StatusChange::NotFound => Err(ApiError::NotFound("invoice")),
+        StatusChange::NotAllowed(status) => Err(ApiError::Conflict {
+            code: "invalid_invoice_transition",
+            message: format!("the invoice is {} and cannot make this change", status.as_str()),
+        }),
+    }
+}
+
+fn not_allowed(error: crate::invoice::InvalidTransition) -> ApiError {
+    ApiError::Conflict { code: "invalid_invoice_transition", message: error.to_string() }
+}

@@ -1,0 +1,289 @@
+//! The billing run: periods close into exactly one correct, immutable invoice.
+
+use chrono::{DateTime, Utc};
+use futures_util::future::join_all;
+use reqwest::StatusCode;
+use rust_decimal::Decimal;
+use serde_json::{json, Value};
+use std::str::FromStr;
+
+use crate::both_stores;
+use crate::helpers::TestApp;
+
+pub fn at(s: &str) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(s).unwrap().to_utc()
+}
+
+pub async fn admin_post(app: &TestApp, path: &str, body: &Value) -> reqwest::Response {
+    app.client.post(format!("{}{path}", app.address)).bearer_auth(&app.admin_key).json(body).send().await.unwrap()
+}
+
+/// Runs billing as of `as_of` through the API and returns the report.
+pub async fn run_billing(app: &TestApp, as_of: &str) -> Value {
+    let response = admin_post(app, "/v1/billing/run", &json!({ "as_of": as_of })).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let report: Value = response.json().await.unwrap();
+    assert_eq!(report["failures"], json!([]), "{report}");
+    report
+}
+
+/// Creates a tenant on `plan` with the clock at `when`.
+pub async fn tenant_on(app: &TestApp, id: &str, tz: &str, plan: &str, when: &str) {
+    app.clock.set(at(when));
+    let body = json!({"id": id, "name": format!("Tenant {id}"), "timezone": tz, "plan": plan, "tax_rate": "0"});
+    assert_eq!(admin_post(app, "/v1/tenants", &body).await.status(), StatusCode::CREATED);
+}
+
+/// Posts records (id, timestamp, invocations) for a tenant with the clock at `when`.
+pub async fn usage_at(app: &TestApp, tenant: &str, when: &str, records: &[(&str, &str, u64)]) {
+    app.clock.set(at(when));
+    let records: Vec<Value> = records
+        .iter()
+        .map(|(id, ts, n)| json!({"id": id, "tenant_id": tenant, "timestamp": ts, "invocations": n}))
+        .collect();
+    let response = app.post_usage(&json!({ "records": records })).await;
+    assert_eq!(response.status(), StatusCode::OK, "{}", response.text().await.unwrap());
+}
+
+/// Every invoice of a tenant, oldest first, in full.
+pub async fn invoices_of(app: &TestApp, tenant: &str) -> Vec<Value> {
+    let list = app.get_json(&format!("/v1/tenants/{tenant}/invoices?limit=200")).await;
+    let mut full = Vec::new();
+    for summary in list["data"].as_array().unwrap().iter().rev() {
+        let invoice = app.get_json(&format!("/v1/invoices/{}", summary["id"].as_str().unwrap())).await;
+        assert_adds_up(&invoice);
+        full.push(invoice);
+    }
+    full
+}
+
+fn dec(v: &Value) -> Decimal {
+    Decimal::from_str(v.as_str().unwrap_or_else(|| panic!("{v} is not a decimal string"))).unwrap()
+}
+
+/// total = Σ rounded lines + tax − credits, never below 0.
+pub fn assert_adds_up(invoice: &Value) {
+    let lines: Decimal = invoice["lines"].as_array().unwrap().iter().map(|l| dec(&l["amount"])).sum();
+    assert_eq!(lines, dec(&invoice["subtotal"]), "subtotal = Σ lines: {invoice}");
+    let total = dec(&invoice["subtotal"]) + dec(&invoice["tax"]) - dec(&invoice["credits_applied"]);
+    assert_eq!(total.max(Decimal::ZERO), dec(&invoice["total"]), "total: {invoice}");
+}
+
+/// The quantity billed for `meter` on usage lines of an invoice.
+pub fn billed_quantity(invoice: &Value, meter: &str) -> Decimal {
+    invoice["lines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|l| l["type"] == "usage" && l["meter"] == meter)
+        .map(|l| dec(&l["quantity"]))
+        .sum()
+}
+
+both_stores! {
+    async fn records_at_local_period_boundaries_land_in_the_right_invoice(app) {
+        // Arrange: one record a second before local midnight of November 1 and one at it.
+        let zones = [("la", "America/Los_Angeles", "2026-11-01T07:00:00Z"), ("paris", "Europe/Paris", "2026-10-31T23:00:00Z"),
+            ("kolkata", "Asia/Kolkata", "2026-10-31T18:30:00Z"), ("auckland", "Pacific/Auckland", "2026-10-31T11:00:00Z"),
+            ("utc", "UTC", "2026-11-01T00:00:00Z")];
+        for (id, tz, _) in zones {
+            tenant_on(&app, id, tz, "payg", "2026-10-05T00:00:00Z").await;
+        }
+        for (id, _, midnight) in zones {
+            let before = (at(midnight) - chrono::Duration::seconds(1)).to_rfc3339();
+            usage_at(&app, id, "2026-11-02T00:00:00Z", &[("before", &before, 3), ("at", midnight, 5)]).await;
+        }
+        // Act
+        run_billing(&app, "2026-12-02T12:00:00Z").await;
+        // Assert
+        for (id, _, midnight) in zones {
+            let invoices = invoices_of(&app, id).await;
+            assert_eq!(invoices.len(), 2, "{id}: October and November");
+            assert_eq!(invoices[0]["period_end"], json!(at(midnight)), "{id}: October ends at local midnight");
+            assert_eq!(billed_quantity(&invoices[0], "invocations"), Decimal::from(3), "{id} October");
+            assert_eq!(billed_quantity(&invoices[1], "invocations"), Decimal::from(5), "{id} November");
+        }
+    }
+
+    async fn hourly_and_concurrent_runs_across_midnight_make_exactly_one_invoice(app) {
+        // Arrange: November in Kolkata ends at 18:30 UTC; grace is 1 hour.
+        tenant_on(&app, "acme", "Asia/Kolkata", "payg", "2026-11-01T00:00:00Z").await;
+        // Act: every hour from 16:00 to 22:00 UTC, two runs at once.
+        for hour in 16..23 {
+            let as_of = format!("2026-11-30T{hour:02}:00:00Z");
+            join_all([run_billing(&app, &as_of), run_billing(&app, &as_of)]).await;
+        }
+        // Assert
+        let invoices = invoices_of(&app, "acme").await;
+        let periods: Vec<&Value> = invoices.iter().map(|i| &i["period_start"]).collect();
+        assert_eq!(invoices.len(), 1, "exactly one invoice for November: {periods:?}");
+        assert_eq!(invoices[0]["issued_at"], "2026-11-30T20:00:00Z", "closed by the first run after end + grace");
+        assert_eq!(invoices[0]["number"], "INV-2026-000001");
+    }
+
+    async fn a_finalized_invoice_cannot_change_even_by_direct_sql(app) {
+        // Arrange
+        tenant_on(&app, "acme", "UTC", "committed", "2026-10-01T00:00:00Z").await;
+        run_billing(&app, "2026-11-02T00:00:00Z").await;
+        let invoice = &invoices_of(&app, "acme").await[0];
+        let id = invoice["id"].as_str().unwrap();
+        // Act + Assert
+        let tampering = [
+            format!("update invoice set total = 0 where invoice_id = '{id}'"),
+            format!("update invoice set document = '{{}}' where invoice_id = '{id}'"),
+            format!("delete from invoice where invoice_id = '{id}'"),
+            "update billed_line set amount = 0".to_owned(),
+        ];
+        for sql in &tampering {
+            assert!(crate::helpers::execute_sql(&app, sql).await.is_err(), "refused: {sql}");
+        }
+        crate::helpers::execute_sql(&app, &format!("update invoice set status = 'paid' where invoice_id = '{id}'"))
+            .await
+            .expect("the status may still move");
+        assert_eq!(app.get_json(&format!("/v1/invoices/{id}")).await["total"], invoice["total"]);
+    }
+
+    async fn a_committed_plan_is_topped_up_to_its_minimum_and_taxed_once(app) {
+        // Arrange: a full October on "committed": base 500 + usage, minimum 2000; tax 8.875 %.
+        app.clock.set(at("2026-09-20T00:00:00Z"));
+        let body = json!({"id": "acme", "name": "Acme", "plan": "committed", "tax_rate": "8.875"});
+        admin_post(&app, "/v1/tenants", &body).await;
+        usage_at(&app, "acme", "2026-10-10T00:00:00Z", &[("a", "2026-10-09T00:00:00Z", 20_000_000)]).await;
+        // Act
+        run_billing(&app, "2026-11-01T02:00:00Z").await;
+        // Assert: (20M − 10M) × 0.18/M = 1.80; 500 + 1.80 → top-up 1498.20 → 2000.00; tax 177.50.
+        let october = invoices_of(&app, "acme").await.pop().unwrap();
+        assert_eq!(october["period_start"], "2026-10-01T00:00:00Z");
+        assert_eq!(october["subtotal"], "2000.00");
+        assert_eq!(october["tax"], "177.50");
+        assert_eq!(october["total"], "2177.50");
+    }
+}
+
+both_stores! {
+    async fn late_usage_is_billed_as_an_adjustment_on_the_next_invoice(app) {
+        // Arrange: October billed with 2M invocations (1M free at 0.20/M → 0.20).
+        tenant_on(&app, "acme", "UTC", "payg", "2026-10-01T00:00:00Z").await;
+        usage_at(&app, "acme", "2026-10-20T00:00:00Z", &[("a", "2026-10-19T00:00:00Z", 2_000_000)]).await;
+        run_billing(&app, "2026-11-01T02:00:00Z").await;
+        // Act: 3M more October invocations arrive late, then November closes.
+        usage_at(&app, "acme", "2026-11-10T00:00:00Z", &[("late", "2026-10-31T23:00:00Z", 3_000_000)]).await;
+        run_billing(&app, "2026-12-01T02:00:00Z").await;
+        // Assert
+        let invoices = invoices_of(&app, "acme").await;
+        assert_eq!(invoices[0]["total"], "0.20", "the October invoice never changes");
+        let adjustments: Vec<&Value> = invoices[1]["lines"].as_array().unwrap().iter().filter(|l| l["type"] == "adjustment").collect();
+        assert_eq!(adjustments.len(), 1, "{}", invoices[1]);
+        assert_eq!(adjustments[0]["amount"], "0.60", "3M more at 0.20/M");
+        assert_eq!(adjustments[0]["start"], "2026-10-01T00:00:00Z");
+        assert_eq!(invoices[1]["total"], "0.60");
+    }
+
+    async fn late_usage_under_the_minimum_spend_is_not_charged_twice(app) {
+        // Arrange: October on "committed" (minimum 2000) with little usage: topped up.
+        tenant_on(&app, "acme", "UTC", "committed", "2026-10-01T00:00:00Z").await;
+        usage_at(&app, "acme", "2026-10-20T00:00:00Z", &[("a", "2026-10-19T00:00:00Z", 20_000_000)]).await;
+        run_billing(&app, "2026-11-01T02:00:00Z").await;
+        // Act: late October usage worth 18.00 arrives; November closes.
+        usage_at(&app, "acme", "2026-11-10T00:00:00Z", &[("late", "2026-10-30T00:00:00Z", 100_000_000)]).await;
+        run_billing(&app, "2026-12-01T02:00:00Z").await;
+        // Assert: usage +18.00 and top-up −18.00 for October: nothing more to pay for it.
+        let invoices = invoices_of(&app, "acme").await;
+        let november = &invoices[1];
+        let adjustments: Vec<String> = november["lines"].as_array().unwrap().iter()
+            .filter(|l| l["type"] == "adjustment").map(|l| l["amount"].as_str().unwrap().to_owned()).collect();
+        assert_eq!(adjustments, vec!["18.00".to_owned(), "-18.00".to_owned()], "{november}");
+        assert_eq!(november["subtotal"], "2000.00", "November alone is at its minimum");
+    }
+
+    async fn the_invoice_equals_the_amount_so_far_at_period_end(app) {
+        // Arrange
+        app.clock.set(at("2026-10-01T00:00:00Z"));
+        admin_post(&app, "/v1/tenants", &json!({"id": "acme", "name": "Acme", "plan": "payg", "tax_rate": "8.875"})).await;
+        usage_at(&app, "acme", "2026-10-31T23:59:00Z", &[("a", "2026-10-15T00:00:00Z", 7_654_321), ("b", "2026-10-31T23:58:00Z", 1_000_001)]).await;
+        let so_far = app.get_json("/v1/tenants/acme/usage/current").await;
+        // Act
+        run_billing(&app, "2026-11-01T01:00:00Z").await;
+        // Assert
+        let invoice = invoices_of(&app, "acme").await.pop().unwrap();
+        assert_eq!(invoice["total"], so_far["amount_so_far"]["total"]);
+        assert_eq!(invoice["tax"], so_far["amount_so_far"]["tax"]);
+    }
+
+    async fn credits_pay_after_tax_and_come_back_when_the_invoice_is_voided(app) {
+        // Arrange: committed, October total 2177.50 with tax; a 100.00 credit granted in October.
+        app.clock.set(at("2026-10-01T00:00:00Z"));
+        admin_post(&app, "/v1/tenants", &json!({"id": "acme", "name": "Acme", "plan": "committed", "tax_rate": "8.875"})).await;
+        let grant = json!({"amount": "100.00", "currency": "USD", "reason": "goodwill"});
+        let first = app.client.post(format!("{}/v1/tenants/acme/credits", app.address)).bearer_auth(&app.admin_key)
+            .header("Idempotency-Key", "grant-1").json(&grant).send().await.unwrap();
+        let retry = app.client.post(format!("{}/v1/tenants/acme/credits", app.address)).bearer_auth(&app.admin_key)
+            .header("Idempotency-Key", "grant-1").json(&grant).send().await.unwrap();
+        assert_eq!((first.status(), retry.status()), (StatusCode::CREATED, StatusCode::CREATED));
+        // Act
+        run_billing(&app, "2026-11-01T02:00:00Z").await;
+        let invoice = invoices_of(&app, "acme").await.pop().unwrap();
+        let id = invoice["id"].as_str().unwrap();
+        let void = admin_post(&app, &format!("/v1/invoices/{id}/void"), &json!({})).await;
+        // Assert
+        assert_eq!(invoice["credits_applied"], "100.00", "granted once, despite the retry");
+        assert_eq!(invoice["total"], "2077.50");
+        assert_eq!(void.status(), StatusCode::OK);
+        let voided: Value = void.json().await.unwrap();
+        assert_eq!(voided["status"], "void");
+        assert_eq!(voided["credit_note_number"], "CN-2026-000001");
+        let credits = app.get_json("/v1/tenants/acme/credits").await;
+        assert_eq!(credits["grants"][0]["remaining"], "100.00", "restored: {credits}");
+        let again = admin_post(&app, &format!("/v1/invoices/{id}/mark-paid"), &json!({})).await;
+        assert_eq!(again.status(), StatusCode::CONFLICT, "a void invoice cannot be paid");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_killed_between_invoices_resumes_without_duplicates_or_gaps() {
+    // Arrange: 40 tenants due for October.
+    let app = crate::helpers::spawn_app(crate::helpers::Backend::Postgres).await;
+    for i in 0..40 {
+        tenant_on(&app, &format!("t{i:02}"), "UTC", "payg", "2026-10-01T00:00:00Z").await;
+    }
+    let config = tally::startup::billing_config(&{
+        let mut s = tally::config::Settings::from_sources("", |_| None).unwrap();
+        s.allow_time_travel = true;
+        s
+    });
+    // Act: a run is killed part way, then a full run follows.
+    let store = app.store.clone();
+    let killed = tokio::spawn({
+        let config = config.clone();
+        async move { config.run(store.as_ref()).run(at("2026-11-02T00:00:00Z")).await.map(|r| r.invoices_issued.len()) }
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(40)).await;
+    killed.abort();
+    let partial = killed.await.ok();
+    let resumed = config.run(app.store.as_ref()).run(at("2026-11-02T00:00:00Z")).await.unwrap();
+    // Assert
+    let mut numbers = Vec::new();
+    for i in 0..40 {
+        let invoices = invoices_of(&app, &format!("t{i:02}")).await;
+        assert_eq!(invoices.len(), 1, "exactly one October invoice for t{i:02}");
+        numbers.push(invoices[0]["number"].as_str().unwrap().to_owned());
+    }
+    numbers.sort();
+    let expected: Vec<String> = (1..=40).map(|n| format!("INV-2026-{n:06}")).collect();
+    assert_eq!(
+        numbers,
+        expected,
+        "no gaps, no duplicates (killed run finished {partial:?}, resumed issued {})",
+        resumed.invoices_issued.len()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn billing_in_the_future_needs_time_travel_to_be_allowed() {
+    let app = crate::helpers::spawn_app_with(crate::helpers::Backend::Sqlite, |s| s.allow_time_travel = false).await;
+    let response = admin_post(&app, "/v1/billing/run", &json!({"as_of": "2030-01-01T00:00:00Z"})).await;
+    assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(response.json::<Value>().await.unwrap()["error"]["code"], "time_travel_not_allowed");
+    let now = admin_post(&app, "/v1/billing/run", &json!({})).await;
+    assert_eq!(now.status(), StatusCode::OK);
+}
