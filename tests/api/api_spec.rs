@@ -25,28 +25,27 @@ const ROUTE_TABLE: &str = "src/startup.rs";
 const HTTP_METHODS: [&str; 8] = ["get", "put", "post", "delete", "options", "head", "patch", "trace"];
 
 /// The spec as JSON (YAML is only its spelling).
-pub fn spec() -> Value {
+fn spec() -> Value {
     let text = std::fs::read_to_string(SPEC).unwrap_or_else(|e| panic!("{SPEC} is readable: {e}"));
     serde_yaml::from_str(&text).unwrap_or_else(|e| panic!("{SPEC} is valid YAML: {e}"))
 }
 
-/// A documented operation: lowercase method, path template, operationId and its object.
-pub struct Operation<'a> {
-    pub method: &'static str,
-    pub path: String,
-    pub id: String,
-    pub object: &'a Value,
+/// A documented operation: lowercase method, path template and operationId.
+struct Operation {
+    method: &'static str,
+    path: String,
+    id: String,
 }
 
 /// Every operation of the spec's `paths`.
-pub fn operations(spec: &Value) -> Vec<Operation<'_>> {
+fn operations(spec: &Value) -> Vec<Operation> {
     let paths = spec["paths"].as_object().expect("the spec has paths");
     let mut found = Vec::new();
     for (path, item) in paths {
         for method in HTTP_METHODS {
             if let Some(object) = item.get(method) {
                 let id = object["operationId"].as_str().unwrap_or_else(|| panic!("{method} {path} has an operationId"));
-                found.push(Operation { method, path: path.clone(), id: id.to_owned(), object });
+                found.push(Operation { method, path: path.clone(), id: id.to_owned() });
             }
         }
     }
@@ -323,6 +322,7 @@ fn examples() -> Vec<Example> {
     use Method as M;
     let too_many_records = json!({"records": (0..101).map(|i| record("acme", &format!("m{i}"))).collect::<Vec<_>>()});
     let too_many_events = Value::Array((0..101).map(|i| event(&format!("m{i}"))).collect());
+    let big_tenant = json!({"id": "big", "name": "x".repeat(300 * 1024)}).to_string();
     let (usage, events, tenants, tenant, tenant_usage) =
         ("/v1/usage", "/api/v1/events", "/v1/tenants", "/v1/tenants/{id}", "/v1/tenants/{id}/usage");
     vec![
@@ -375,6 +375,7 @@ fn examples() -> Vec<Example> {
         example("an unknown tenant field", M::POST, tenants, tenants).json(json!({"id": "x", "name": "X", "colour": 1})).expect(422),
         example("an invalid time zone", M::POST, tenants, tenants).json(json!({"id": "x", "name": "X", "timezone": "Mars/Base"})).expect(422),
         example("a malformed tenant", M::POST, tenants, tenants).raw("application/json", "{").expect(400),
+        example("an oversized tenant body", M::POST, tenants, tenants).raw("application/json", big_tenant.clone()).expect(413),
         example("create as ingest", M::POST, tenants, tenants).by(As::Ingest).json(json!({"id": "x", "name": "X"})).expect(403),
         example("create anonymously", M::POST, tenants, tenants).by(As::Nobody).json(json!({"id": "x", "name": "X"})).expect(401),
         example("a full page", M::GET, tenants, "/v1/tenants?limit=1"),
@@ -398,6 +399,7 @@ fn examples() -> Vec<Example> {
         example("an unknown patch field", M::PATCH, tenant, "/v1/tenants/globex").json(json!({"plan": "x"})).expect(422),
         example("an invalid tax rate", M::PATCH, tenant, "/v1/tenants/globex").json(json!({"tax_rate": "101"})).expect(422),
         example("a malformed patch", M::PATCH, tenant, "/v1/tenants/globex").raw("application/json", "{").expect(400),
+        example("an oversized patch", M::PATCH, tenant, "/v1/tenants/globex").raw("application/json", big_tenant).expect(413),
         example("patch as ingest", M::PATCH, tenant, "/v1/tenants/globex").by(As::Ingest).json(json!({})).expect(403),
         example("patch anonymously", M::PATCH, tenant, "/v1/tenants/globex").by(As::Nobody).json(json!({})).expect(401),
         example("usage of the current period", M::GET, tenant_usage, "/v1/tenants/acme/usage"),
@@ -478,7 +480,9 @@ async fn conformance_errors(spec: &Value, documented: &Value, response: reqwest:
     };
     if media.ends_with("json") {
         match serde_json::from_str::<Value>(&body) {
-            Ok(json) => errors.extend(validate(spec, schema, &json).into_iter().map(|e| format!("body{e}: {json}"))),
+            Ok(json) => {
+                errors.extend(validate(spec, schema, &json).into_iter().map(|e| format!("body{e} in {json:.300}")))
+            }
             Err(e) => errors.push(format!("the body is not JSON ({e}): {body}")),
         }
     }
