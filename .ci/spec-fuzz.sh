@@ -19,7 +19,12 @@ cd "$(dirname "$0")/.."
 
 SCHEMATHESIS_VERSION=4.32.5
 target="${CARGO_TARGET_DIR:-target}"
-venv="$target/spec-fuzz/venv"
+mkdir -p "$target/spec-fuzz"
+target="$(cd "$target" && pwd)"
+spec="$PWD/api-spec/openapi.yaml"
+# schemathesis keeps its cache (for `schemathesis replay ID`) in ./.schemathesis: run it here.
+workdir="$target/spec-fuzz"
+venv="$workdir/venv"
 examples="${SPEC_FUZZ_EXAMPLES:-100}"
 checks="${SPEC_FUZZ_CHECKS:-not_a_server_error,status_code_conformance,content_type_conformance,response_headers_conformance,response_schema_conformance}"
 
@@ -75,7 +80,7 @@ curl -fsS -o /dev/null -X POST "http://127.0.0.1:$port/v1/tenants" -H "Authoriza
 seed_args=()
 [[ -n "${SPEC_FUZZ_SEED:-}" ]] && seed_args=(--seed "$SPEC_FUZZ_SEED")
 status=0
-"$venv/bin/schemathesis" run api-spec/openapi.yaml \
+(cd "$workdir" && "$venv/bin/schemathesis" run "$spec" \
   --url "http://127.0.0.1:$port" \
   -H "Authorization: Bearer $key" \
   --checks "$checks" \
@@ -84,10 +89,12 @@ status=0
   --workers 2 \
   --request-timeout 10 \
   --suppress-health-check too_slow,filter_too_much \
-  "${seed_args[@]}" || status=$?
+  "${seed_args[@]}") || status=$?
 
 if [[ "$status" -ne 0 ]]; then
-  echo "spec-fuzz: FAILED (schemathesis exit $status); last server log lines:"
+  echo "spec-fuzz: FAILED (schemathesis exit $status); replay a case with"
+  echo "  (cd $workdir && venv/bin/schemathesis replay ID) against a server started as above."
+  echo "spec-fuzz: last server log lines:"
   tail -n 40 "$data/serve.log"
 fi
 exit "$status"
