@@ -263,6 +263,69 @@ fn the_error_code_catalogue_lists_exactly_the_codes_the_source_emits() {
     assert_eq!(enum_of("RecordErrorCode"), in_scope(Scope::Record), "RecordErrorCode: the `in: record` codes");
 }
 
+/// Wire structs of `src/` and the spec schema (or an operation's query parameters) that
+/// describes them. Request structs deny unknown fields, so a field missing on either side is
+/// a request the spec calls valid and the server refuses, or the reverse; response structs
+/// are also checked live, by `every_operation_answers_as_the_spec_documents`.
+const WIRE_SHAPES: [(&str, &str); 10] = [
+    ("WireRecord", "components/schemas/UsageRecord"),
+    ("WireUsage", "components/schemas/UsageData"),
+    ("CreateTenantRequest", "components/schemas/NewTenant"),
+    ("PatchTenantRequest", "components/schemas/TenantPatch"),
+    ("TenantResponse", "components/schemas/Tenant"),
+    ("BucketResponse", "components/schemas/UsageBucket"),
+    ("IngestReport", "components/schemas/IngestResult"),
+    ("IndexedError", "components/schemas/RecordRejection"),
+    ("ListQuery", "paths/~1v1~1tenants/get"),
+    ("UsageQuery", "paths/~1v1~1tenants~1{id}~1usage/get"),
+];
+
+/// The serialized field names of `struct name { … }` somewhere in `src/` (honouring
+/// `#[serde(rename = "…")]`).
+fn struct_fields(name: &str) -> BTreeSet<String> {
+    let header = format!("struct {name} {{");
+    let mut found = None;
+    for file in rust_files(Path::new("src")) {
+        let text = std::fs::read_to_string(&file).unwrap();
+        if let Some(start) = text.find(&header) {
+            assert!(found.is_none(), "struct {name} is defined once in src/");
+            let body = &text[start + header.len()..];
+            found = Some(body[..body.find("\n}").expect("the struct ends")].to_owned());
+        }
+    }
+    let body = found.unwrap_or_else(|| panic!("struct {name} is in src/"));
+    let (mut fields, mut rename) = (BTreeSet::new(), None);
+    for line in body.lines().map(str::trim) {
+        if let Some(renamed) = line.strip_prefix("#[serde(rename = \"") {
+            rename = Some(renamed[..renamed.find('"').unwrap()].to_owned());
+        } else if let Some((field, _)) =
+            line.split_once(':').filter(|_| !line.starts_with("//") && !line.starts_with('#'))
+        {
+            let field = field.trim_start_matches("pub(crate) ").trim_start_matches("pub ").trim();
+            fields.insert(rename.take().unwrap_or_else(|| field.to_owned()));
+        }
+    }
+    fields
+}
+
+/// Property names of a schema, or query parameter names of an operation.
+fn documented_fields(spec: &Value, pointer: &str) -> BTreeSet<String> {
+    let target = spec.pointer(&format!("/{pointer}")).unwrap_or_else(|| panic!("{pointer} is in the spec"));
+    if let Some(properties) = target["properties"].as_object() {
+        return properties.keys().cloned().collect();
+    }
+    let parameters = target["parameters"].as_array().into_iter().flatten().map(|p| follow(spec, p));
+    parameters.filter(|p| p["in"] == "query").map(|p| p["name"].as_str().unwrap().to_owned()).collect()
+}
+
+#[test]
+fn request_and_response_schemas_name_the_fields_of_the_wire_structs() {
+    let spec = spec();
+    for (rust, pointer) in WIRE_SHAPES {
+        assert_eq!(documented_fields(&spec, pointer), struct_fields(rust), "{pointer} vs struct {rust}");
+    }
+}
+
 /// Who sends an example request.
 #[derive(Clone, Copy)]
 enum As {
