@@ -18,6 +18,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 SCHEMATHESIS_VERSION=4.32.5
+VALIDATOR_VERSION=0.9.0
 target="${CARGO_TARGET_DIR:-target}"
 mkdir -p "$target/spec-fuzz"
 target="$(cd "$target" && pwd)"
@@ -28,12 +29,17 @@ venv="$workdir/venv"
 examples="${SPEC_FUZZ_EXAMPLES:-100}"
 checks="${SPEC_FUZZ_CHECKS:-not_a_server_error,status_code_conformance,content_type_conformance,response_headers_conformance,response_schema_conformance}"
 
-# 1. schemathesis, from PyPI, into a venv under the target directory (reused when present).
-if ! "$venv/bin/schemathesis" --version 2>/dev/null | grep -qF "$SCHEMATHESIS_VERSION"; then
+# 1. schemathesis and openapi-spec-validator, from PyPI, into a venv under the target
+#    directory (reused when present); the spec must be valid OpenAPI 3.1 before fuzzing.
+installed="$("$venv/bin/pip" freeze 2>/dev/null || true)"
+if ! grep -qx "schemathesis==$SCHEMATHESIS_VERSION" <<<"$installed" \
+  || ! grep -qx "openapi-spec-validator==$VALIDATOR_VERSION" <<<"$installed"; then
   echo "spec-fuzz: installing schemathesis $SCHEMATHESIS_VERSION into $venv"
   python3 -m venv "$venv"
-  "$venv/bin/pip" install --quiet --disable-pip-version-check "schemathesis==$SCHEMATHESIS_VERSION"
+  "$venv/bin/pip" install --quiet --disable-pip-version-check \
+    "schemathesis==$SCHEMATHESIS_VERSION" "openapi-spec-validator==$VALIDATOR_VERSION"
 fi
+"$venv/bin/openapi-spec-validator" "$spec"
 
 # 2. The service: build, make a data dir, a database and an admin key, start it.
 cargo build --quiet --bin tally
