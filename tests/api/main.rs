@@ -3,6 +3,7 @@
 
 mod helpers;
 
+mod api_spec;
 mod auth;
 mod billing;
 mod events;

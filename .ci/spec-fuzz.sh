@@ -1,0 +1,106 @@
+#!/usr/bin/env bash
+# Fuzzes a running `tally serve` with api-spec/openapi.yaml (schemathesis): no request may
+# cause a 5xx, and every response must be one the spec documents (status, content type,
+# required headers, body schema). Exits non-zero on any failure.
+#
+# The service runs on SQLite in a temporary data directory, with an admin API key made by
+# `tally api-key create --role admin` in the same TALLY_DATA_DIR and one seeded tenant
+# (`acme`, the spec's example id), so the examples phase reaches the success paths too.
+#
+# Environment (all optional):
+#   SPEC_FUZZ_EXAMPLES   test cases per operation and phase (default 100; about a minute)
+#   SPEC_FUZZ_SEED       schemathesis seed, to replay a run (it prints the seed it used)
+#   SPEC_FUZZ_CHECKS     schemathesis checks instead of the default list below
+#   SPEC_FUZZ_POSTGRES=1 run on a fresh PostgreSQL database instead (psql, server at
+#                        TALLY_TEST_DATABASE_URL or postgres://postgres@127.0.0.1:5432)
+#   CARGO_TARGET_DIR     where the build and the schemathesis venv (spec-fuzz/venv) live
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+SCHEMATHESIS_VERSION=4.32.5
+VALIDATOR_VERSION=0.9.0
+target="${CARGO_TARGET_DIR:-target}"
+mkdir -p "$target/spec-fuzz"
+target="$(cd "$target" && pwd)"
+spec="$PWD/api-spec/openapi.yaml"
+# schemathesis keeps its cache (for `schemathesis replay ID`) in ./.schemathesis: run it here.
+workdir="$target/spec-fuzz"
+venv="$workdir/venv"
+examples="${SPEC_FUZZ_EXAMPLES:-100}"
+checks="${SPEC_FUZZ_CHECKS:-not_a_server_error,status_code_conformance,content_type_conformance,response_headers_conformance,response_schema_conformance}"
+
+# 1. schemathesis and openapi-spec-validator, from PyPI, into a venv under the target
+#    directory (reused when present); the spec must be valid OpenAPI 3.1 before fuzzing.
+installed="$("$venv/bin/pip" freeze 2>/dev/null || true)"
+if ! grep -qx "schemathesis==$SCHEMATHESIS_VERSION" <<<"$installed" \
+  || ! grep -qx "openapi-spec-validator==$VALIDATOR_VERSION" <<<"$installed"; then
+  echo "spec-fuzz: installing schemathesis $SCHEMATHESIS_VERSION into $venv"
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install --quiet --disable-pip-version-check \
+    "schemathesis==$SCHEMATHESIS_VERSION" "openapi-spec-validator==$VALIDATOR_VERSION"
+fi
+"$venv/bin/openapi-spec-validator" "$spec"
+
+# 2. The service: build, make a data dir, a database and an admin key, start it.
+cargo build --quiet --bin tally
+tally="$target/debug/tally"
+data="$(mktemp -d "${TMPDIR:-/tmp}/tally-spec-fuzz.XXXXXX")"
+port="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+export TALLY_DATA_DIR="$data" TALLY_LISTEN="127.0.0.1:$port"
+unset TALLY_DATABASE_URL
+pg_server="${TALLY_TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432}"
+pg_db=""
+if [[ "${SPEC_FUZZ_POSTGRES:-}" == 1 ]]; then
+  pg_db="tally_spec_fuzz_$$"
+  psql -q "$pg_server/postgres" -c "create database $pg_db"
+  export TALLY_DATABASE_URL="$pg_server/$pg_db"
+  TALLY_JWT_SECRET="$(python3 -c 'import secrets; print(secrets.token_hex(32))')"
+  export TALLY_JWT_SECRET
+fi
+server_pid=""
+cleanup() {
+  if [[ -n "$server_pid" ]]; then
+    kill "$server_pid" 2>/dev/null || true
+    wait "$server_pid" 2>/dev/null || true
+  fi
+  if [[ -n "$pg_db" ]]; then
+    psql -q "$pg_server/postgres" -c "drop database if exists $pg_db with (force)" || true
+  fi
+  rm -rf "$data"
+}
+trap cleanup EXIT
+
+"$tally" migrate >/dev/null
+key="$("$tally" api-key create --role admin)"
+"$tally" serve >"$data/serve.log" 2>&1 &
+server_pid=$!
+for _ in $(seq 1 100); do
+  curl -fsS "http://127.0.0.1:$port/readyz" >/dev/null 2>&1 && break
+  kill -0 "$server_pid" 2>/dev/null || { cat "$data/serve.log"; echo "spec-fuzz: tally serve exited"; exit 1; }
+  sleep 0.1
+done
+curl -fsS -o /dev/null -X POST "http://127.0.0.1:$port/v1/tenants" -H "Authorization: Bearer $key" \
+  -H 'content-type: application/json' -d '{"id": "acme", "name": "Acme", "billing_email": "ap@acme.test"}'
+
+# 3. Fuzz. Checks: no 5xx; status, content type, headers and body as documented.
+seed_args=()
+[[ -n "${SPEC_FUZZ_SEED:-}" ]] && seed_args=(--seed "$SPEC_FUZZ_SEED")
+status=0
+(cd "$workdir" && "$venv/bin/schemathesis" run "$spec" \
+  --url "http://127.0.0.1:$port" \
+  -H "Authorization: Bearer $key" \
+  --checks "$checks" \
+  --phases examples,coverage,fuzzing \
+  --max-examples "$examples" \
+  --workers 2 \
+  --request-timeout 10 \
+  --suppress-health-check too_slow,filter_too_much \
+  "${seed_args[@]}") || status=$?
+
+if [[ "$status" -ne 0 ]]; then
+  echo "spec-fuzz: FAILED (schemathesis exit $status); replay a case with"
+  echo "  (cd $workdir && venv/bin/schemathesis replay ID) against a server started as above."
+  echo "spec-fuzz: last server log lines:"
+  tail -n 40 "$data/serve.log"
+fi
+exit "$status"

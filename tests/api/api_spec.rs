@@ -1,0 +1,631 @@
+//! `api-spec/openapi.yaml` against the code. DESIGN: "api-spec/ always describes the API that
+//! exists; a test fails when they drift". Three checks:
+//! - the spec's (method, path) pairs are the route table of `src/startup.rs`, and each
+//!   operationId is the camelCase name of its handler;
+//! - the spec's error-code catalogue (`x-error-codes`, `ErrorCode`, `RecordErrorCode`) is
+//!   the set of codes `src/` can emit;
+//! - example requests for every operation, replayed against the running service, answer a
+//!   status the spec documents for that operation, with the documented content type,
+//!   required headers and body schema.
+
+#[path = "spec_schema.rs"]
+mod spec_schema;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+use reqwest::Method;
+use serde_json::{json, Value};
+
+use crate::helpers::{record, spawn_app_with, Backend, TestApp};
+use spec_schema::{resolve, validate};
+
+const SPEC: &str = "api-spec/openapi.yaml";
+const ROUTE_TABLE: &str = "src/startup.rs";
+const HTTP_METHODS: [&str; 8] = ["get", "put", "post", "delete", "options", "head", "patch", "trace"];
+
+/// The spec as JSON (YAML is only its spelling).
+fn spec() -> Value {
+    let text = std::fs::read_to_string(SPEC).unwrap_or_else(|e| panic!("{SPEC} is readable: {e}"));
+    serde_yaml::from_str(&text).unwrap_or_else(|e| panic!("{SPEC} is valid YAML: {e}"))
+}
+
+/// A documented operation: lowercase method, path template and operationId.
+struct Operation {
+    method: &'static str,
+    path: String,
+    id: String,
+}
+
+/// Every operation of the spec's `paths`.
+fn operations(spec: &Value) -> Vec<Operation> {
+    let paths = spec["paths"].as_object().expect("the spec has paths");
+    let mut found = Vec::new();
+    for (path, item) in paths {
+        for method in HTTP_METHODS {
+            if let Some(object) = item.get(method) {
+                let id = object["operationId"].as_str().unwrap_or_else(|| panic!("{method} {path} has an operationId"));
+                found.push(Operation { method, path: path.clone(), id: id.to_owned() });
+            }
+        }
+    }
+    found
+}
+
+/// One route of the table.
+#[derive(Debug)]
+struct Route {
+    method: String,
+    path: String,
+    handler: String,
+}
+
+/// Reads the route table from the text of `fn routes` in `src/startup.rs`: each
+/// `resource("/path")` and the `.route(<method>().to(<module>::<handler>))` calls after it.
+/// It does not understand scopes or `App::route("/path", …)`, and says so rather than
+/// missing routes: extend it when the table uses them.
+fn route_table() -> Vec<Route> {
+    let text = std::fs::read_to_string(ROUTE_TABLE).expect("the route table is readable");
+    let start = text.find("fn routes(").expect("src/startup.rs has fn routes");
+    let body = &text[start..start + text[start..].find("\n}\n").expect("fn routes ends")];
+    assert!(!body.contains("scope("), "the route-table parser does not understand scopes yet; extend it");
+    assert!(!body.contains(".route(\""), "the route-table parser does not understand App::route yet; extend it");
+    let mut routes = Vec::new();
+    for resource in body.split("resource(\"").skip(1) {
+        let path = normalize_path(&resource[..resource.find('"').expect("a path literal ends")]);
+        for route in resource.split(".route(").skip(1) {
+            let method = route[..route.find('(').expect("a method guard call")].rsplit("::").next().unwrap();
+            let to = &route[route.find(".to(").expect("a route has .to(handler)") + 4..];
+            let handler = to[..to.find(')').expect(".to( closes")].rsplit("::").next().unwrap();
+            assert!(HTTP_METHODS.contains(&method), "unknown method guard {method:?} for {path}");
+            routes.push(Route { method: method.to_owned(), path: path.clone(), handler: handler.trim().to_owned() });
+        }
+    }
+    assert_eq!(routes.len(), body.matches(".route(").count(), "every .route( was parsed: {routes:?}");
+    routes
+}
+
+/// actix's `{id:regex}` → OpenAPI's `{id}`.
+fn normalize_path(path: &str) -> String {
+    let (mut out, mut in_braces, mut in_pattern) = (String::new(), false, false);
+    for c in path.chars() {
+        match c {
+            '{' => in_braces = true,
+            ':' if in_braces => in_pattern = true,
+            '}' => (in_braces, in_pattern) = (false, false),
+            _ => {}
+        }
+        if !in_pattern {
+            out.push(c);
+        }
+    }
+    out
+}
+
+fn camel_case(snake: &str) -> String {
+    let mut parts = snake.split('_');
+    let mut out = parts.next().unwrap_or_default().to_owned();
+    for part in parts {
+        let mut chars = part.chars();
+        out.extend(chars.next().map(|c| c.to_ascii_uppercase()));
+        out.push_str(chars.as_str());
+    }
+    out
+}
+
+#[test]
+fn the_spec_documents_exactly_the_routes_of_the_route_table() {
+    // Arrange
+    let spec = spec();
+    let code: BTreeMap<(String, String), String> =
+        route_table().into_iter().map(|r| ((r.method, r.path), r.handler)).collect();
+    let documented: BTreeMap<(String, String), String> =
+        operations(&spec).into_iter().map(|o| ((o.method.to_owned(), o.path), o.id)).collect();
+    // Act
+    let only_in_code: Vec<_> = code.keys().filter(|k| !documented.contains_key(*k)).collect();
+    let only_in_spec: Vec<_> = documented.keys().filter(|k| !code.contains_key(*k)).collect();
+    // Assert
+    assert!(
+        only_in_code.is_empty() && only_in_spec.is_empty(),
+        "routes not in {SPEC}: {only_in_code:?}; operations not in {ROUTE_TABLE}: {only_in_spec:?}"
+    );
+    for (route, handler) in &code {
+        assert_eq!(documented[route], camel_case(handler), "operationId of {route:?} names its handler {handler}");
+    }
+    let ids: BTreeSet<&String> = documented.values().collect();
+    assert_eq!(ids.len(), documented.len(), "operationIds are unique");
+}
+
+#[test]
+fn route_paths_are_normalized_to_openapi_templates() {
+    assert_eq!(normalize_path("/v1/tenants/{id}/usage"), "/v1/tenants/{id}/usage");
+    assert_eq!(normalize_path("/v1/tenants/{id:[a-z]+}/usage"), "/v1/tenants/{id}/usage");
+    assert_eq!(camel_case("ingest_usage"), "ingestUsage");
+    assert_eq!(camel_case("healthz"), "healthz");
+}
+
+/// Where an error code is reported: `error.code` or a batch's `errors[].code`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Scope {
+    Error,
+    Record,
+}
+
+/// The code-producing patterns, scanned in the text of every `src/**/*.rs` (each file's
+/// `#[cfg(test)]` module onwards and `//` comment lines are skipped):
+/// - `RecordError::new("code"` → a record code;
+/// - `let code = if … { "a" } else { "b" };` on one line (`RecordError::from_json`): each
+///   `{ "literal" }` arm → a record code;
+/// - `bad_request("code"`, `unprocessable("code"`, `code: "code"` (struct literal, e.g.
+///   `ApiError::Conflict`), `"code": "code"` (a `json!` body) → error codes;
+/// - in `src/error.rs` `fn code`, each `=> "code"` arm of `ApiError::code()` → error codes.
+///
+/// A call pattern whose first argument is not a string literal (other than the function's
+/// own definition) is an error: the scanner could not see that code.
+const CALL_PATTERNS: [(&str, Scope); 3] =
+    [("RecordError::new(", Scope::Record), ("bad_request(", Scope::Error), ("unprocessable(", Scope::Error)];
+const FIELD_PATTERNS: [&str; 2] = ["code: \"", "\"code\": \""];
+
+fn scan_source_codes() -> BTreeMap<String, BTreeSet<Scope>> {
+    let mut codes: BTreeMap<String, BTreeSet<Scope>> = BTreeMap::new();
+    let mut add = |code: &str, scope| codes.entry(code.to_owned()).or_default().insert(scope);
+    for file in rust_files(Path::new("src")) {
+        let text = std::fs::read_to_string(&file).unwrap();
+        let text = text.split("#[cfg(test)]").next().unwrap_or_default();
+        let text: String = text.lines().filter(|l| !l.trim_start().starts_with("//")).flat_map(|l| [l, "\n"]).collect();
+        for (pattern, scope) in CALL_PATTERNS {
+            for (at, _) in text.match_indices(pattern) {
+                let before = &text[..at];
+                if before.trim_end().ends_with("fn") || before.ends_with("fn ") {
+                    continue;
+                }
+                let after = text[at + pattern.len()..].trim_start();
+                let literal = leading_literal(after)
+                    .unwrap_or_else(|| panic!("{}: {pattern} without a literal code: {:.60}", file.display(), after));
+                add(literal, scope);
+            }
+        }
+        for pattern in FIELD_PATTERNS {
+            for (at, _) in text.match_indices(pattern) {
+                add(leading_literal(&text[at + pattern.len() - 1..]).unwrap(), Scope::Error);
+            }
+        }
+        for line in text.lines().filter(|l| l.trim_start().starts_with("let code =")) {
+            for arm in line.split("{ ").skip(1).filter(|arm| arm.contains("\" }")) {
+                add(leading_literal(arm).unwrap_or_else(|| panic!("a literal code in {line}")), Scope::Record);
+            }
+        }
+        if file.ends_with("error.rs") && file.parent() == Some(Path::new("src")) {
+            let start = text.find("pub fn code(&self)").expect("ApiError::code() exists");
+            let body = &text[start..start + text[start..].find("\n    }\n").unwrap()];
+            for (at, _) in body.match_indices("=> \"") {
+                add(leading_literal(&body[at + 3..]).unwrap(), Scope::Error);
+            }
+        }
+    }
+    codes
+}
+
+/// The content of a string literal at the start of `text`.
+fn leading_literal(text: &str) -> Option<&str> {
+    let rest = text.strip_prefix('"')?;
+    Some(&rest[..rest.find('"')?])
+}
+
+fn rust_files(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            files.extend(rust_files(&path));
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            files.push(path);
+        }
+    }
+    files
+}
+
+#[test]
+fn the_error_code_catalogue_lists_exactly_the_codes_the_source_emits() {
+    // Arrange
+    let spec = spec();
+    let source = scan_source_codes();
+    let mut catalogue: BTreeMap<String, BTreeSet<Scope>> = BTreeMap::new();
+    for entry in spec["x-error-codes"].as_array().expect("the spec has x-error-codes") {
+        let code = entry["code"].as_str().expect("each entry has a code");
+        let scope = match entry["in"].as_str() {
+            Some("error") => Scope::Error,
+            Some("record") => Scope::Record,
+            other => panic!("{code}: `in` must be error or record, not {other:?}"),
+        };
+        assert!(entry["meaning"].as_str().is_some_and(|m| !m.is_empty()), "{code} has a meaning");
+        assert!(entry["status"].as_array().is_some_and(|s| !s.is_empty()), "{code} has its statuses");
+        assert!(catalogue.insert(code.to_owned(), BTreeSet::from([scope])).is_none(), "{code} is listed once");
+    }
+    let enum_of = |name: &str| -> BTreeSet<String> {
+        let values = spec["components"]["schemas"][name]["enum"].as_array().expect("the code enum exists");
+        values.iter().map(|v| v.as_str().unwrap().to_owned()).collect()
+    };
+    let in_scope = |scope: Scope| -> BTreeSet<String> {
+        catalogue.iter().filter(|(_, s)| s.contains(&scope)).map(|(c, _)| c.clone()).collect()
+    };
+    // Act
+    let undocumented: Vec<_> = source.keys().filter(|c| !catalogue.contains_key(*c)).collect();
+    let never_emitted: Vec<_> = catalogue.keys().filter(|c| !source.contains_key(*c)).collect();
+    // Assert
+    assert!(source.len() > 20, "the scanner finds the codes: {source:?}");
+    assert!(
+        undocumented.is_empty() && never_emitted.is_empty(),
+        "codes emitted but not in x-error-codes: {undocumented:?}; listed but never emitted: {never_emitted:?}"
+    );
+    assert_eq!(catalogue, source, "each code is listed with the scope (error/record) it is emitted in");
+    assert_eq!(enum_of("ErrorCode"), in_scope(Scope::Error), "ErrorCode enumerates the `in: error` codes");
+    assert_eq!(enum_of("RecordErrorCode"), in_scope(Scope::Record), "RecordErrorCode: the `in: record` codes");
+}
+
+/// Wire structs of `src/` and the spec schema (or an operation's query parameters) that
+/// describes them. Request structs deny unknown fields, so a field missing on either side is
+/// a request the spec calls valid and the server refuses, or the reverse; response structs
+/// are also checked live, by `every_operation_answers_as_the_spec_documents`.
+const WIRE_SHAPES: [(&str, &str); 10] = [
+    ("WireRecord", "components/schemas/UsageRecord"),
+    ("WireUsage", "components/schemas/UsageData"),
+    ("CreateTenantRequest", "components/schemas/NewTenant"),
+    ("PatchTenantRequest", "components/schemas/TenantPatch"),
+    ("TenantResponse", "components/schemas/Tenant"),
+    ("BucketResponse", "components/schemas/UsageBucket"),
+    ("IngestReport", "components/schemas/IngestResult"),
+    ("IndexedError", "components/schemas/RecordRejection"),
+    ("ListQuery", "paths/~1v1~1tenants/get"),
+    ("UsageQuery", "paths/~1v1~1tenants~1{id}~1usage/get"),
+];
+
+/// The serialized field names of `struct name { … }` somewhere in `src/` (honouring
+/// `#[serde(rename = "…")]`).
+fn struct_fields(name: &str) -> BTreeSet<String> {
+    let header = format!("struct {name} {{");
+    let mut found = None;
+    for file in rust_files(Path::new("src")) {
+        let text = std::fs::read_to_string(&file).unwrap();
+        if let Some(start) = text.find(&header) {
+            assert!(found.is_none(), "struct {name} is defined once in src/");
+            let body = &text[start + header.len()..];
+            found = Some(body[..body.find("\n}").expect("the struct ends")].to_owned());
+        }
+    }
+    let body = found.unwrap_or_else(|| panic!("struct {name} is in src/"));
+    let (mut fields, mut rename) = (BTreeSet::new(), None);
+    for line in body.lines().map(str::trim) {
+        if let Some(renamed) = line.strip_prefix("#[serde(rename = \"") {
+            rename = Some(renamed[..renamed.find('"').unwrap()].to_owned());
+        } else if let Some((field, _)) =
+            line.split_once(':').filter(|_| !line.starts_with("//") && !line.starts_with('#'))
+        {
+            let field = field.trim_start_matches("pub(crate) ").trim_start_matches("pub ").trim();
+            fields.insert(rename.take().unwrap_or_else(|| field.to_owned()));
+        }
+    }
+    fields
+}
+
+/// Property names of a schema, or query parameter names of an operation.
+fn documented_fields(spec: &Value, pointer: &str) -> BTreeSet<String> {
+    let target = spec.pointer(&format!("/{pointer}")).unwrap_or_else(|| panic!("{pointer} is in the spec"));
+    if let Some(properties) = target["properties"].as_object() {
+        return properties.keys().cloned().collect();
+    }
+    let parameters = target["parameters"].as_array().into_iter().flatten().map(|p| follow(spec, p));
+    parameters.filter(|p| p["in"] == "query").map(|p| p["name"].as_str().unwrap().to_owned()).collect()
+}
+
+#[test]
+fn request_and_response_schemas_name_the_fields_of_the_wire_structs() {
+    let spec = spec();
+    for (rust, pointer) in WIRE_SHAPES {
+        assert_eq!(documented_fields(&spec, pointer), struct_fields(rust), "{pointer} vs struct {rust}");
+    }
+}
+
+/// Who sends an example request.
+#[derive(Clone, Copy)]
+enum As {
+    Nobody,
+    Admin,
+    Ingest,
+    /// A `tenant`-role key for tenant `acme`.
+    AcmeTenant,
+}
+
+/// One example request, the spec operation it exercises, and the status it must get.
+struct Example {
+    what: &'static str,
+    method: Method,
+    template: &'static str,
+    path: String,
+    caller: As,
+    headers: Vec<(&'static str, String)>,
+    body: Option<(&'static str, String)>,
+    status: u16,
+}
+
+fn example(what: &'static str, method: Method, template: &'static str, path: impl Into<String>) -> Example {
+    let path = path.into();
+    Example { what, method, template, path, caller: As::Admin, headers: vec![], body: None, status: 200 }
+}
+
+impl Example {
+    fn by(mut self, caller: As) -> Self {
+        self.caller = caller;
+        self
+    }
+    fn json(self, body: Value) -> Self {
+        self.raw("application/json", body.to_string())
+    }
+    fn raw(mut self, content_type: &'static str, body: impl Into<String>) -> Self {
+        self.body = Some((content_type, body.into()));
+        self
+    }
+    fn header(mut self, name: &'static str, value: impl Into<String>) -> Self {
+        self.headers.push((name, value.into()));
+        self
+    }
+    fn expect(mut self, status: u16) -> Self {
+        self.status = status;
+        self
+    }
+}
+
+fn event(id: &str) -> Value {
+    json!({"specversion": "1.0", "id": id, "source": "lambda/eu", "type": "function.invocation",
+        "subject": "acme", "time": "2026-11-27T11:30:00Z", "data": {"invocations": 1, "memory_gb_seconds": "0.5"}})
+}
+
+/// The example table, run in order on one service that starts with tenant `acme`.
+fn examples() -> Vec<Example> {
+    use Method as M;
+    let too_many_records = json!({"records": (0..101).map(|i| record("acme", &format!("m{i}"))).collect::<Vec<_>>()});
+    let too_many_events = Value::Array((0..101).map(|i| event(&format!("m{i}"))).collect());
+    let big_tenant = json!({"id": "big", "name": "x".repeat(300 * 1024)}).to_string();
+    let (usage, events, tenants, tenant, tenant_usage) =
+        ("/v1/usage", "/api/v1/events", "/v1/tenants", "/v1/tenants/{id}", "/v1/tenants/{id}/usage");
+    vec![
+        example("liveness", M::GET, "/healthz", "/healthz").by(As::Nobody),
+        example("readiness", M::GET, "/readyz", "/readyz").by(As::Nobody),
+        example("metrics", M::GET, "/metrics", "/metrics").by(As::Nobody),
+        example("one record", M::POST, usage, usage).by(As::Ingest).json(record("acme", "r1")),
+        example("a batch with a duplicate", M::POST, usage, usage)
+            .by(As::Ingest)
+            .json(json!({"records": [record("acme", "r1"), record("acme", "r2")]})),
+        example("an invalid record", M::POST, usage, usage).by(As::Ingest).json(record("nobody", "r3")).expect(422),
+        example("a conflicting duplicate", M::POST, usage, usage)
+            .by(As::Ingest)
+            .json(json!({"records": [{"id": "r1", "tenant_id": "acme", "timestamp": "2026-11-27T11:59:00Z", "invocations": 7}]}))
+            .expect(422),
+        example("malformed JSON", M::POST, usage, usage).by(As::Ingest).raw("application/json", "{").expect(400),
+        example("an array body", M::POST, usage, usage).by(As::Ingest).raw("application/json", "[]").expect(400),
+        example("too many records", M::POST, usage, usage).by(As::Ingest).json(too_many_records).expect(413),
+        example("usage without a credential", M::POST, usage, usage).by(As::Nobody).json(record("acme", "r4")).expect(401),
+        example("usage from a tenant key", M::POST, usage, usage).by(As::AcmeTenant).json(record("acme", "r4")).expect(403),
+        example("one event", M::POST, events, events).by(As::Ingest).raw("application/cloudevents+json", event("e1").to_string()).expect(204),
+        example("an event batch", M::POST, events, events)
+            .by(As::Ingest)
+            .raw("application/cloudevents-batch+json", json!([event("e2"), event("e3")]).to_string())
+            .expect(204),
+        example("events as application/json", M::POST, events, events).by(As::Ingest).json(json!([event("e4")])).expect(204),
+        example("an invalid event", M::POST, events, events).by(As::Ingest).json(json!({"specversion": "0.3"})).expect(422),
+        example("an unparseable envelope", M::POST, events, events).by(As::Ingest).raw("application/json", "[").expect(400),
+        example("events as text", M::POST, events, events).by(As::Ingest).raw("text/plain", event("e5").to_string()).expect(415),
+        example("too many events", M::POST, events, events).by(As::Ingest).json(too_many_events).expect(413),
+        example("events without a credential", M::POST, events, events).by(As::Nobody).json(event("e6")).expect(401),
+        example("events from a tenant key", M::POST, events, events).by(As::AcmeTenant).json(event("e6")).expect(403),
+        example("create a tenant", M::POST, tenants, tenants)
+            .json(json!({"id": "globex", "name": "Globex", "billing_emails": ["ap@globex.test"], "tax_rate": "8.875"}))
+            .header("Idempotency-Key", "create-globex")
+            .expect(201),
+        example("replay a creation", M::POST, tenants, tenants)
+            .json(json!({"id": "globex", "name": "Globex", "billing_emails": ["ap@globex.test"], "tax_rate": "8.875"}))
+            .header("Idempotency-Key", "create-globex")
+            .expect(201),
+        example("reuse an idempotency key", M::POST, tenants, tenants)
+            .json(json!({"id": "initech", "name": "Initech"}))
+            .header("Idempotency-Key", "create-globex")
+            .expect(422),
+        example("an overlong idempotency key", M::POST, tenants, tenants)
+            .json(json!({"id": "initech", "name": "Initech"}))
+            .header("Idempotency-Key", "k".repeat(256))
+            .expect(400),
+        example("an existing id", M::POST, tenants, tenants).json(json!({"id": "acme", "name": "Again"})).expect(409),
+        example("an unknown tenant field", M::POST, tenants, tenants).json(json!({"id": "x", "name": "X", "colour": 1})).expect(422),
+        example("an invalid time zone", M::POST, tenants, tenants).json(json!({"id": "x", "name": "X", "timezone": "Mars/Base"})).expect(422),
+        example("a malformed tenant", M::POST, tenants, tenants).raw("application/json", "{").expect(400),
+        example("an oversized tenant body", M::POST, tenants, tenants).raw("application/json", big_tenant.clone()).expect(413),
+        example("create as ingest", M::POST, tenants, tenants).by(As::Ingest).json(json!({"id": "x", "name": "X"})).expect(403),
+        example("create anonymously", M::POST, tenants, tenants).by(As::Nobody).json(json!({"id": "x", "name": "X"})).expect(401),
+        example("a full page", M::GET, tenants, "/v1/tenants?limit=1"),
+        example("the next page", M::GET, tenants, "/v1/tenants?limit=1&cursor=acme"),
+        example("an invalid cursor", M::GET, tenants, "/v1/tenants?cursor=Not%20An%20Id").expect(400),
+        example("an unknown list parameter", M::GET, tenants, "/v1/tenants?page=2").expect(400),
+        example("list as ingest", M::GET, tenants, tenants).by(As::Ingest).expect(403),
+        example("list anonymously", M::GET, tenants, tenants).by(As::Nobody).expect(401),
+        example("read a tenant", M::GET, tenant, "/v1/tenants/acme"),
+        example("read one's own tenant", M::GET, tenant, "/v1/tenants/acme").by(As::AcmeTenant),
+        example("read another tenant", M::GET, tenant, "/v1/tenants/globex").by(As::AcmeTenant).expect(404),
+        example("read a missing tenant", M::GET, tenant, "/v1/tenants/nobody").expect(404),
+        example("read anonymously", M::GET, tenant, "/v1/tenants/acme").by(As::Nobody).expect(401),
+        example("patch a tenant", M::PATCH, tenant, "/v1/tenants/globex")
+            .json(json!({"name": "Globex Corp", "late_usage_policy": "reject", "timezone": null}))
+            .header("Idempotency-Key", "patch-globex"),
+        example("replay a patch", M::PATCH, tenant, "/v1/tenants/globex")
+            .json(json!({"name": "Globex Corp", "late_usage_policy": "reject", "timezone": null}))
+            .header("Idempotency-Key", "patch-globex"),
+        example("patch a missing tenant", M::PATCH, tenant, "/v1/tenants/nobody").json(json!({"name": "N"})).expect(404),
+        example("an unknown patch field", M::PATCH, tenant, "/v1/tenants/globex").json(json!({"plan": "x"})).expect(422),
+        example("an invalid tax rate", M::PATCH, tenant, "/v1/tenants/globex").json(json!({"tax_rate": "101"})).expect(422),
+        example("a malformed patch", M::PATCH, tenant, "/v1/tenants/globex").raw("application/json", "{").expect(400),
+        example("an oversized patch", M::PATCH, tenant, "/v1/tenants/globex").raw("application/json", big_tenant).expect(413),
+        example("patch as ingest", M::PATCH, tenant, "/v1/tenants/globex").by(As::Ingest).json(json!({})).expect(403),
+        example("patch anonymously", M::PATCH, tenant, "/v1/tenants/globex").by(As::Nobody).json(json!({})).expect(401),
+        example("usage of the current period", M::GET, tenant_usage, "/v1/tenants/acme/usage"),
+        example("usage by function and hour", M::GET, tenant_usage,
+            "/v1/tenants/acme/usage?from=2026-11-27T00:00:00Z&to=2026-11-28T00:00:00Z&granularity=hour&group_by=function"),
+        example("usage by region as the tenant", M::GET, tenant_usage, "/v1/tenants/acme/usage?group_by=region&granularity=month")
+            .by(As::AcmeTenant),
+        example("an unknown granularity", M::GET, tenant_usage, "/v1/tenants/acme/usage?granularity=week").expect(400),
+        example("an unaligned range", M::GET, tenant_usage,
+            "/v1/tenants/acme/usage?from=2026-11-27T00:01:00Z&to=2026-11-28T00:00:00Z").expect(400),
+        example("an unknown usage parameter", M::GET, tenant_usage, "/v1/tenants/acme/usage?meter=cpu").expect(400),
+        example("usage of a missing tenant", M::GET, tenant_usage, "/v1/tenants/nobody/usage").expect(404),
+        example("usage anonymously", M::GET, tenant_usage, "/v1/tenants/acme/usage").by(As::Nobody).expect(401),
+    ]
+}
+
+/// The service the examples run on: SQLite, small ingest limits (so 413 is cheap), tenant
+/// `acme`, and a tenant-role key for it.
+async fn example_app() -> (TestApp, String) {
+    let app = spawn_app_with(Backend::Sqlite, |s| {
+        s.ingest.max_records_per_request = 100;
+        s.ingest.max_body_bytes = 256 * 1024;
+    })
+    .await;
+    app.create_tenant("acme", "UTC").await;
+    let acme = tally::domain::TenantId::parse("acme").unwrap();
+    let principal = tally::auth::Principal::new(tally::auth::Role::Tenant, Some(acme), "spec").unwrap();
+    let key = tally::auth::issue_api_key(app.store.as_ref(), &principal, crate::helpers::test_now()).await.unwrap();
+    (app, key)
+}
+
+async fn send(app: &TestApp, tenant_key: &str, e: &Example) -> reqwest::Response {
+    let mut request = app.client.request(e.method.clone(), format!("{}{}", app.address, e.path));
+    match e.caller {
+        As::Nobody => {}
+        As::Admin => request = request.bearer_auth(&app.admin_key),
+        As::Ingest => request = request.bearer_auth(&app.ingest_key),
+        As::AcmeTenant => request = request.bearer_auth(tenant_key),
+    }
+    for (name, value) in &e.headers {
+        request = request.header(*name, value);
+    }
+    if let Some((content_type, body)) = &e.body {
+        request = request.header("content-type", *content_type).body(body.clone());
+    }
+    request.send().await.expect("the request reaches the server")
+}
+
+/// Checks a response against the spec's response object for its status: content type,
+/// required headers, and body schema. Returns what does not conform.
+async fn conformance_errors(spec: &Value, documented: &Value, response: reqwest::Response) -> Vec<String> {
+    let documented = follow(spec, documented);
+    let mut errors = Vec::new();
+    for (name, header) in documented["headers"].as_object().into_iter().flatten() {
+        let header = follow(spec, header);
+        match response.headers().get(name.as_str()).map(|v| v.to_str().unwrap_or_default().to_owned()) {
+            None if header["required"] == true => errors.push(format!("the required header {name} is missing")),
+            None => {}
+            Some(value) => {
+                let value = value.parse::<u64>().map(Value::from).unwrap_or(Value::String(value));
+                errors
+                    .extend(validate(spec, &header["schema"], &value).into_iter().map(|e| format!("header {name}{e}")));
+            }
+        }
+    }
+    let media = response.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or_default();
+    let media = media.split(';').next().unwrap_or_default().trim().to_owned();
+    let body = response.text().await.unwrap_or_default();
+    let Some(content) = documented["content"].as_object() else {
+        if !body.is_empty() {
+            errors.push(format!("no body is documented, got {body:?}"));
+        }
+        return errors;
+    };
+    let Some(schema) = content.get(&media).map(|c| &c["schema"]) else {
+        errors.push(format!("content type {media:?} is not documented ({:?})", content.keys()));
+        return errors;
+    };
+    if media.ends_with("json") {
+        match serde_json::from_str::<Value>(&body) {
+            Ok(json) => {
+                errors.extend(validate(spec, schema, &json).into_iter().map(|e| format!("body{e} in {json:.300}")))
+            }
+            Err(e) => errors.push(format!("the body is not JSON ({e}): {body}")),
+        }
+    }
+    errors
+}
+
+fn follow<'a>(spec: &'a Value, object: &'a Value) -> &'a Value {
+    match object["$ref"].as_str() {
+        Some(reference) => resolve(spec, reference).unwrap_or_else(|| panic!("{reference} resolves")),
+        None => object,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_operation_answers_as_the_spec_documents() {
+    // Arrange
+    let spec = spec();
+    let (app, tenant_key) = example_app().await;
+    let examples = examples();
+    let mut exercised = BTreeSet::new();
+    let mut failures = Vec::new();
+    for e in &examples {
+        let method = e.method.as_str().to_ascii_lowercase();
+        let operation = &spec["paths"][e.template][&method];
+        assert!(operation.is_object(), "{}: {method} {} is documented", e.what, e.template);
+        exercised.insert(operation["operationId"].as_str().unwrap().to_owned());
+        // Act
+        let response = send(&app, &tenant_key, e).await;
+        // Assert
+        let status = response.status().as_u16();
+        let Some(documented) = operation["responses"].get(status.to_string()) else {
+            let body = response.text().await.unwrap_or_default();
+            failures.push(format!("{} ({method} {}): status {status} is not documented: {body}", e.what, e.path));
+            continue;
+        };
+        if status != e.status {
+            let body = response.text().await.unwrap_or_default();
+            failures.push(format!("{} ({method} {}): expected {}, got {status}: {body}", e.what, e.path, e.status));
+            continue;
+        }
+        for error in conformance_errors(&spec, documented, response).await {
+            failures.push(format!("{} ({method} {} → {status}): {error}", e.what, e.path));
+        }
+    }
+    let all: BTreeSet<String> = operations(&spec).into_iter().map(|o| o.id).collect();
+    assert_eq!(exercised, all, "every documented operation has an example");
+    assert!(failures.is_empty(), "responses that drifted from {SPEC}:\n{}", failures.join("\n"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unknown_routes_and_unserved_methods_answer_in_the_documented_error_shape() {
+    // Arrange
+    let spec = spec();
+    let app = spawn_app_with(Backend::Sqlite, |_| {}).await;
+    let error_schema = json!({"$ref": "#/components/schemas/Error"});
+    let mut cases = vec![(Method::GET, "/v1/nothing".to_owned(), 404, "not_found")];
+    for (template, item) in spec["paths"].as_object().unwrap() {
+        let path = template.replace("{id}", "acme");
+        for method in ["get", "post", "put", "patch", "delete"].into_iter().filter(|m| item.get(*m).is_none()) {
+            cases.push((
+                Method::from_bytes(method.to_ascii_uppercase().as_bytes()).unwrap(),
+                path.clone(),
+                405,
+                "method_not_allowed",
+            ));
+        }
+    }
+    for (method, path, status, code) in cases {
+        // Act
+        let response = app
+            .client
+            .request(method.clone(), format!("{}{path}", app.address))
+            .bearer_auth(&app.admin_key)
+            .send()
+            .await
+            .unwrap();
+        // Assert
+        assert_eq!(response.status().as_u16(), status, "{method} {path}");
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(validate(&spec, &error_schema, &body), Vec::<String>::new(), "{method} {path}: {body}");
+        assert_eq!(body["error"]["code"], code, "{method} {path}");
+    }
+}
