@@ -116,6 +116,16 @@ impl ResponseError for ApiError {
     }
 }
 
+impl From<crate::store::DbError> for ApiError {
+    /// An unreachable database is a 503 the client may retry; anything else is unexpected.
+    fn from(error: crate::store::DbError) -> Self {
+        match error {
+            crate::store::DbError::Unavailable(_) => Self::Unavailable { retry_after_secs: 2 },
+            other => Self::Unexpected(anyhow::Error::new(other)),
+        }
+    }
+}
+
 /// The `{"error": {"code", "message"}}` body.
 pub fn error_body(code: &str, message: &str) -> serde_json::Value {
     serde_json::json!({ "error": { "code": code, "message": message } })

@@ -12,6 +12,7 @@ use super::json::{parse_json, JsonBody};
 use crate::auth::AdminCaller;
 use crate::clock::SharedClock;
 use crate::error::ApiError;
+use crate::ingest::TenantDirectory;
 use crate::invoice::{BillingRun, IssuerSnapshot};
 use crate::store::Store;
 
@@ -69,6 +70,7 @@ pub async fn run_billing(
     store: web::Data<Arc<dyn Store>>,
     clock: web::Data<SharedClock>,
     config: web::Data<BillingConfig>,
+    directory: web::Data<TenantDirectory>,
 ) -> Result<HttpResponse, ApiError> {
     if !caller.0.is_global_admin() {
         return Err(ApiError::Forbidden);
@@ -78,6 +80,12 @@ pub async fn run_billing(
     config.check_as_of(as_of, clock.now())?;
     run_idempotent(&request, &body, caller.0.subject(), store.as_ref().as_ref(), &clock, || async {
         let report = config.run(store.as_ref().as_ref()).run(as_of).await?;
+        // Tenants whose late-usage policy is `reject` refuse their closed period from now on here.
+        for issued in &report.invoices_issued {
+            if let Ok(tenant) = crate::domain::TenantId::parse(&issued.tenant_id) {
+                directory.forget(&tenant);
+            }
+        }
         JsonReply::ok(report)
     })
     .await

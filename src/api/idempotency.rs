@@ -59,7 +59,7 @@ where
         hasher.update(part);
     }
     let request_hash = hasher.finalize();
-    let db = |e| ApiError::Unexpected(anyhow::Error::new(e).context("Failed to record the idempotency key"));
+    let db = ApiError::from;
     match store.start_idempotent(scope, &key, &request_hash, clock.now()).await.map_err(db)? {
         IdempotencyStart::Claimed => {}
         IdempotencyStart::Replay(stored) => return Ok(replay(stored)),

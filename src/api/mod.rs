@@ -30,7 +30,8 @@ pub use subscription::{change_subscription, plan_change};
 pub use tenants::{create_tenant, get_tenant, list_tenants, update_tenant};
 pub use usage::get_usage;
 
-/// A store failure a handler cannot do anything about: logged, answered 500.
+/// A store failure a handler cannot do anything about: 503 when the database is
+/// unreachable (retry), else logged and answered 500.
 fn unexpected(error: crate::store::DbError) -> crate::error::ApiError {
-    crate::error::ApiError::Unexpected(anyhow::Error::new(error))
+    error.into()
 }

@@ -143,8 +143,17 @@ fn invalid(message: &str) -> ApiError {
     ApiError::unprocessable("invalid_tenant", message)
 }
 
+/// Text fields are stored and printed on invoices: control characters (NUL included, which
+/// PostgreSQL cannot store) are refused.
+fn plain_text<'a>(field: &str, text: &'a str) -> Result<&'a str, ApiError> {
+    if text.chars().any(char::is_control) {
+        return Err(invalid(&format!("{field} must not contain control characters")));
+    }
+    Ok(text)
+}
+
 fn name(text: String) -> Result<String, ApiError> {
-    let trimmed = text.trim();
+    let trimmed = plain_text("name", text.trim())?;
     if trimmed.is_empty() || trimmed.chars().count() > 200 {
         return Err(invalid("name must be 1-200 characters"));
     }
@@ -159,6 +168,7 @@ fn emails(list: Option<Vec<String>>, single: Option<String>) -> Result<Option<Ve
         (None, None) => return Ok(None),
     };
     for email in &all {
+        plain_text("billing email", email)?;
         let plausible = email.len() <= 254
             && !email.chars().any(char::is_whitespace)
             && email.split_once('@').is_some_and(|(local, domain)| !local.is_empty() && domain.contains('.'));
@@ -188,6 +198,9 @@ fn tax_rate(value: &Value) -> Result<Decimal, ApiError> {
 }
 
 fn address(lines: Vec<String>) -> Result<Vec<String>, ApiError> {
+    for line in &lines {
+        plain_text("address", line)?;
+    }
     if lines.len() > 8 || lines.iter().any(|l| l.chars().count() > 200) {
         return Err(invalid("address is at most 8 lines of at most 200 characters"));
     }
@@ -195,6 +208,7 @@ fn address(lines: Vec<String>) -> Result<Vec<String>, ApiError> {
 }
 
 fn tax_id(text: String) -> Result<String, ApiError> {
+    plain_text("tax_id", &text)?;
     if text.chars().count() > 64 {
         return Err(invalid("tax_id must be at most 64 characters"));
     }

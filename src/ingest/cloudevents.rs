@@ -62,8 +62,8 @@ pub fn parse_event(raw: &str, window: &TimeWindow, received_at: DateTime<Utc>) -
 
 fn required_text(field: &str, value: Option<String>) -> Result<String, RecordError> {
     match value {
-        Some(v) if (1..=256).contains(&v.len()) => Ok(v),
-        _ => Err(invalid(&format!("{field} is required (1-256 characters)"))),
+        Some(v) if (1..=256).contains(&v.len()) && !v.chars().any(char::is_control) => Ok(v),
+        _ => Err(invalid(&format!("{field} is required (1-256 characters, no control characters)"))),
     }
 }
 
@@ -101,6 +101,7 @@ mod tests {
         for broken in [
             EVENT.replace("\"1.0\"", "\"0.3\""),
             EVENT.replace("\"subject\":\"acme\",", ""),
+            EVENT.replace("lambda/eu", "lambda\\u0000eu"),
             EVENT.replace("\"data\":{\"invocations\":1,\"memory_gb_seconds\":\"0.5\"}", "\"data_base64\":\"AA==\""),
         ] {
             assert_eq!(parse_event(&broken, &window(), window().now).unwrap_err().code, "invalid_event", "{broken}");

@@ -18,5 +18,5 @@ pub use dedupe::WriteOutcome;
 pub use record::{RecordError, TimeWindow};
 pub use routes::{ingest_events, ingest_usage};
 pub use service::{IngestReport, Ingestor};
-pub use tenants::TenantDirectory;
+pub use tenants::{TenantDirectory, TenantGate};
 pub use writer::{UsageWriter, WriteError, WriterConfig, WriterTasks};

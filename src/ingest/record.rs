@@ -150,8 +150,11 @@ pub(crate) fn check_id(field: &str, id: &str) -> Result<(), RecordError> {
 fn dimension(field: &str, value: Option<String>) -> Result<String, RecordError> {
     match value {
         None => Ok(String::new()),
-        Some(v) if (1..=128).contains(&v.chars().count()) => Ok(v),
-        Some(_) => Err(RecordError::new("invalid_dimension", format!("{field} must be 1-128 characters when present"))),
+        Some(v) if (1..=128).contains(&v.chars().count()) && !v.chars().any(char::is_control) => Ok(v),
+        Some(_) => Err(RecordError::new(
+            "invalid_dimension",
+            format!("{field} must be 1-128 characters without control characters when present"),
+        )),
     }
 }
 

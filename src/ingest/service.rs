@@ -10,7 +10,7 @@ use serde::Serialize;
 
 use super::dedupe::WriteOutcome;
 use super::record::{RecordError, TimeWindow};
-use super::tenants::TenantDirectory;
+use super::tenants::{TenantDirectory, TenantGate};
 use super::writer::{UsageWriter, WriteError};
 use crate::auth::Principal;
 use crate::clock::SharedClock;
@@ -65,13 +65,17 @@ impl Ingestor {
         let mut valid = Vec::with_capacity(parsed.len());
         let mut valid_index = Vec::with_capacity(parsed.len());
         for (index, result) in parsed.into_iter().enumerate() {
-            match result {
-                Ok(record) if allowed.get(&record.key.tenant_id) == Some(&true) => {
+            let gate = result.as_ref().ok().and_then(|r| allowed.get(&r.key.tenant_id).copied().flatten());
+            match (result, gate) {
+                (Ok(record), Some(gate)) if gate.closed_before.is_some_and(|end| record.timestamp < end) => {
+                    report.reject(index, period_closed())
+                }
+                (Ok(record), Some(_)) => {
                     valid_index.push(index);
                     valid.push(record);
                 }
-                Ok(record) => report.reject(index, unknown_tenant(&record.key.tenant_id)),
-                Err(error) => report.reject(index, error),
+                (Ok(record), None) => report.reject(index, unknown_tenant(&record.key.tenant_id)),
+                (Err(error), _) => report.reject(index, error),
             }
         }
         let outcomes = self.writer.write(valid).await.map_err(|e| match e {
@@ -90,23 +94,23 @@ impl Ingestor {
         Ok(report)
     }
 
-    /// Each distinct tenant of the request, and whether this caller may post usage for it.
+    /// Each distinct tenant of the request, and its gate if this caller may post usage for it.
     async fn allowed_tenants(
         &self,
         caller: &Principal,
         parsed: &[Result<NewUsageRecord, RecordError>],
-    ) -> Result<HashMap<TenantId, bool>, ApiError> {
+    ) -> Result<HashMap<TenantId, Option<TenantGate>>, ApiError> {
         let mut allowed = HashMap::new();
         for record in parsed.iter().flatten() {
             let tenant = &record.key.tenant_id;
             if !allowed.contains_key(tenant) {
-                let ok = caller.can_ingest_for(tenant)
-                    && self
-                        .tenants
-                        .is_active(tenant)
-                        .await
-                        .map_err(|_| ApiError::Unavailable { retry_after_secs: 2 })?;
-                allowed.insert(tenant.clone(), ok);
+                let gate = match caller.can_ingest_for(tenant) {
+                    true => {
+                        self.tenants.gate(tenant).await.map_err(|_| ApiError::Unavailable { retry_after_secs: 2 })?
+                    }
+                    false => None,
+                };
+                allowed.insert(tenant.clone(), gate);
             }
         }
         Ok(allowed)
@@ -152,6 +156,13 @@ impl IngestReport {
 
 fn unknown_tenant(tenant: &TenantId) -> RecordError {
     RecordError::new("unknown_tenant", format!("unknown tenant {:?}", tenant.as_str()))
+}
+
+fn period_closed() -> RecordError {
+    RecordError::new(
+        "period_closed",
+        "the billing period of this timestamp is closed and the tenant's policy is reject",
+    )
 }
 
 fn conflict() -> RecordError {

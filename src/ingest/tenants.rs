@@ -1,22 +1,34 @@
-//! Which tenants may receive usage, cached briefly so the hot path does not ask the database
-//! on every request.
+//! Which tenants may receive usage, and since when (policy `reject` refuses records for
+//! closed periods), cached briefly so the hot path does not ask the database every request.
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
-use crate::domain::TenantId;
+use chrono::{DateTime, Utc};
+
+use crate::domain::{LateUsagePolicy, TenantId};
 use crate::store::{DbError, Store};
 
-/// How long an "exists and active" answer is trusted. Unknown tenants are never cached, so a
-/// tenant created on another node is usable at once; a deactivation reaches every node within
-/// this time (and at once on the node that served the PATCH, see [`TenantDirectory::forget`]).
+/// How long an answer is trusted. Unknown tenants are never cached, so a tenant created on
+/// another node is usable at once; a deactivation or a period closing reaches every node
+/// within this time (and at once on the node that served the change, see
+/// [`TenantDirectory::forget`]). A record for a `reject` tenant's period that slips through in
+/// that window is not lost: it is billed as a late adjustment.
 const TTL: Duration = Duration::from_secs(5);
+
+/// What ingestion needs to know about a tenant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TenantGate {
+    /// Records before this instant are refused (`period_closed`): the end of the last closed
+    /// period of a tenant whose late-usage policy is `reject`.
+    pub closed_before: Option<DateTime<Utc>>,
+}
 
 /// A cache of active tenants.
 pub struct TenantDirectory {
     store: Arc<dyn Store>,
-    active: RwLock<HashMap<TenantId, Instant>>,
+    active: RwLock<HashMap<TenantId, (TenantGate, Instant)>>,
 }
 
 impl TenantDirectory {
@@ -25,23 +37,31 @@ impl TenantDirectory {
         Self { store, active: RwLock::new(HashMap::new()) }
     }
 
-    /// True when the tenant exists and is active.
+    /// The gate of an active tenant; `None` when it does not exist or is deactivated.
     ///
     /// # Errors
     /// When the database cannot answer.
-    pub async fn is_active(&self, id: &TenantId) -> Result<bool, DbError> {
-        let cached = self.active.read().unwrap_or_else(|p| p.into_inner()).get(id).is_some_and(|at| at.elapsed() < TTL);
-        if cached {
-            return Ok(true);
+    pub async fn gate(&self, id: &TenantId) -> Result<Option<TenantGate>, DbError> {
+        let cached = self.active.read().unwrap_or_else(|p| p.into_inner()).get(id).copied();
+        if let Some((gate, at)) = cached.filter(|(_, at)| at.elapsed() < TTL) {
+            let _ = at;
+            return Ok(Some(gate));
         }
-        let active = self.store.get_tenant(id).await?.is_some_and(|t| t.active);
+        let gate = match self.store.get_tenant(id).await? {
+            Some(t) if t.active => Some(TenantGate {
+                closed_before: match t.details.late_usage_policy {
+                    LateUsagePolicy::Reject => self.store.closed_periods(id).await?.last().map(|p| p.end()),
+                    LateUsagePolicy::NextInvoice => None,
+                },
+            }),
+            _ => None,
+        };
         let mut map = self.active.write().unwrap_or_else(|p| p.into_inner());
-        if active {
-            map.insert(id.clone(), Instant::now());
-        } else {
-            map.remove(id);
-        }
-        Ok(active)
+        match gate {
+            Some(gate) => map.insert(id.clone(), (gate, Instant::now())),
+            None => map.remove(id),
+        };
+        Ok(gate)
     }
 
     /// Drops a cached answer (after the tenant changed on this node).

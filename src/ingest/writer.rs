@@ -17,7 +17,7 @@ use crate::metrics::Metrics;
 use crate::store::{DbError, InsertOutcome, Store};
 
 /// Why a write was not acknowledged.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, Copy, thiserror::Error)]
 pub enum WriteError {
     #[error("the write queue is full")]
     QueueFull,
@@ -162,24 +162,46 @@ impl Worker {
             replies.push((job.records.len(), job.reply));
             records.extend(job.records);
         }
+        match self.timed_insert(&records).await {
+            Ok(outcomes) => {
+                let mut outcomes = outcomes.into_iter();
+                for (count, reply) in replies {
+                    let _ = reply.send(Ok(outcomes.by_ref().take(count).collect()));
+                }
+            }
+            // A failure that is not the database being away comes from one request's data
+            // (validation should have caught it): commit the requests one by one, so only that
+            // request fails and its neighbours in the group are not punished.
+            Err(error) if replies.len() > 1 && !matches!(error, DbError::Unavailable(_)) => {
+                tracing::warn!(error = ?anyhow::Error::new(error), "group commit failed; retrying its requests one by one");
+                let mut rest = records.into_iter();
+                for (count, reply) in replies {
+                    let own: Vec<NewUsageRecord> = rest.by_ref().take(count).collect();
+                    let result = self.timed_insert(&own).await.map_err(|e| self.failed(e, own.len()));
+                    let _ = reply.send(result);
+                }
+            }
+            Err(error) => {
+                let error = self.failed(error, records.len());
+                for (_, reply) in replies {
+                    let _ = reply.send(Err(error.clone()));
+                }
+            }
+        }
+    }
+
+    async fn timed_insert(&self, records: &[NewUsageRecord]) -> Result<Vec<WriteOutcome>, DbError> {
         let started = Instant::now();
-        let result = self.insert(&records).await;
+        let result = self.insert(records).await;
         self.metrics.write_seconds.observe(started.elapsed().as_secs_f64());
         self.metrics.write_batch_records.observe(records.len() as f64);
-        let mut outcomes = match result {
-            Ok(outcomes) => outcomes.into_iter(),
-            Err(error) => {
-                self.metrics.write_failures.inc();
-                tracing::error!(error = ?anyhow::Error::new(error), records = records.len(), "group commit failed; answering 503");
-                for (_, reply) in replies {
-                    let _ = reply.send(Err(WriteError::Unavailable));
-                }
-                return;
-            }
-        };
-        for (count, reply) in replies {
-            let _ = reply.send(Ok(outcomes.by_ref().take(count).collect()));
-        }
+        result
+    }
+
+    fn failed(&self, error: DbError, records: usize) -> WriteError {
+        self.metrics.write_failures.inc();
+        tracing::error!(error = ?anyhow::Error::new(error), records, "commit failed; answering 503");
+        WriteError::Unavailable
     }
 
     async fn insert(&self, records: &[NewUsageRecord]) -> Result<Vec<WriteOutcome>, DbError> {

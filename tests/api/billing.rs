@@ -287,3 +287,26 @@ async fn billing_in_the_future_needs_time_travel_to_be_allowed() {
     let now = admin_post(&app, "/v1/billing/run", &json!({})).await;
     assert_eq!(now.status(), StatusCode::OK);
 }
+
+both_stores! {
+    async fn a_reject_policy_refuses_records_for_a_closed_period(app) {
+        // Arrange
+        app.clock.set(at("2026-10-01T00:00:00Z"));
+        let body = json!({"id": "acme", "name": "Acme", "plan": "payg", "late_usage_policy": "reject"});
+        admin_post(&app, "/v1/tenants", &body).await;
+        usage_at(&app, "acme", "2026-10-20T00:00:00Z", &[("a", "2026-10-19T00:00:00Z", 1)]).await;
+        run_billing(&app, "2026-11-01T02:00:00Z").await;
+        // Act
+        app.clock.set(at("2026-11-02T00:00:00Z"));
+        let late = json!({"records": [
+            {"id": "late", "tenant_id": "acme", "timestamp": "2026-10-31T23:00:00Z", "invocations": 1},
+            {"id": "fine", "tenant_id": "acme", "timestamp": "2026-11-01T00:00:00Z", "invocations": 1}]});
+        let response = app.post_usage(&late).await;
+        // Assert
+        assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body["accepted"], 1);
+        assert_eq!(body["errors"], json!([{"index": 0, "code": "period_closed",
+            "message": "the billing period of this timestamp is closed and the tenant's policy is reject"}]));
+    }
+}
