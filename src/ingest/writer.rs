@@ -184,7 +184,7 @@ impl Worker {
             Err(error) => {
                 let error = self.failed(error, records.len());
                 for (_, reply) in replies {
-                    let _ = reply.send(Err(error.clone()));
+                    let _ = reply.send(Err(error));
                 }
             }
         }
