@@ -1,12 +1,14 @@
 //! A small JSON Schema validator for the subset `api-spec/openapi.yaml` uses in responses.
 //!
 //! Why not the `jsonschema` crate: it brings a regex engine, a reference resolver and dozens
-//! of crates into a 2-core build for what is about a hundred lines here.
+//! of crates into a 2-core build for what is about a hundred lines here. (`pattern` uses
+//! `regex-lite`, which actix-web already builds; the spec's patterns use only syntax that
+//! means the same in ECMA-262 and there.)
 //!
 //! Assertions: `$ref` (local `#/…` only), `type` (a name or a list), `enum`, `const`,
 //! `properties`, `required`, `additionalProperties` (bool or schema), `items`, `minItems`,
-//! `maxItems`, `minimum`, `maximum`, `minLength`, `maxLength`, `oneOf`, `anyOf`, `not`, and
-//! `format: date-time` (RFC 3339). Annotations are ignored (`description`, `title`,
+//! `maxItems`, `minimum`, `maximum`, `minLength`, `maxLength`, `pattern` (unanchored, as in
+//! JSON Schema), `oneOf`, `anyOf`, `not`, and `format: date-time` (RFC 3339). Annotations are ignored (`description`, `title`,
 //! `example(s)`, `default`, `deprecated`, `readOnly`, `writeOnly`, `x-…`, other formats).
 //! Any other keyword is reported as an error rather than skipped, so the spec cannot grow a
 //! constraint this validator would silently pass (add it here first).
@@ -78,6 +80,15 @@ fn check(root: &Value, schema: &Value, instance: &Value, at: &str, errors: &mut 
             "minimum" | "maximum" => {
                 if let Some(n) = instance.as_number().and_then(|n| n.as_str().parse::<f64>().ok()) {
                     bound(keyword, value, n, at, errors);
+                }
+            }
+            "pattern" => {
+                if let Some(text) = instance.as_str() {
+                    match value.as_str().map(regex_lite::Regex::new) {
+                        Some(Ok(pattern)) if pattern.is_match(text) => {}
+                        Some(Ok(_)) => errors.push(format!("{at}: {text:?} does not match the pattern {value}")),
+                        _ => errors.push(format!("{at}: the pattern {value} is not a valid regular expression")),
+                    }
                 }
             }
             "oneOf" | "anyOf" => {
@@ -199,7 +210,8 @@ mod tests {
                 "n": {"type": ["integer", "null"], "minimum": 0},
                 "kind": {"enum": ["a", "b"]},
                 "at": {"type": "string", "format": "date-time"},
-                "tags": {"type": "array", "maxItems": 1, "items": {"type": "string"}}
+                "tags": {"type": "array", "maxItems": 1, "items": {"type": "string"}},
+                "code": {"type": "string", "pattern": "^-?[0-9]+(\\.[0-9]+)?$"}
             }}
         }}})
     }
@@ -211,7 +223,8 @@ mod tests {
 
     #[test]
     fn a_conforming_value_has_no_errors() {
-        let ok = json!({"id": "x", "n": null, "kind": "a", "at": "2026-11-27T12:00:00Z", "tags": ["t"]});
+        let ok =
+            json!({"id": "x", "n": null, "kind": "a", "at": "2026-11-27T12:00:00Z", "tags": ["t"], "code": "-1.50"});
         assert_eq!(errors_of(ok), Vec::<String>::new());
     }
 
@@ -227,6 +240,7 @@ mod tests {
             (json!({"id": "x", "at": "yesterday"}), "/at: \"yesterday\" is not an RFC 3339"),
             (json!({"id": "x", "tags": ["a", "b"]}), "/tags: 2 breaks maxItems"),
             (json!({"id": "x", "tags": [1]}), "/tags/0: 1 is not of type"),
+            (json!({"id": "x", "code": "1e5"}), "/code: \"1e5\" does not match the pattern"),
         ];
         for (instance, expected) in cases {
             let errors = errors_of(instance.clone());
@@ -236,7 +250,15 @@ mod tests {
 
     #[test]
     fn unsupported_keywords_are_errors_not_silently_passed() {
-        let errors = validate(&json!({}), &json!({"type": "string", "pattern": "^a"}), &json!("b"));
-        assert_eq!(errors, vec![": the validator does not support the keyword \"pattern\"".to_owned()]);
+        let errors = validate(&json!({}), &json!({"type": "string", "propertyNames": {"enum": ["a"]}}), &json!("b"));
+        assert_eq!(errors, vec![": the validator does not support the keyword \"propertyNames\"".to_owned()]);
+    }
+
+    #[test]
+    fn the_spec_s_unicode_escapes_mean_what_they_mean_in_ecma_262() {
+        let plain = json!({"type": "string", "pattern": "^[^\\u0000-\\u001F\\u007F-\\u009F]*$"});
+        assert_eq!(validate(&json!({}), &plain, &json!("Acme, Inc. é")), Vec::<String>::new());
+        assert_eq!(validate(&json!({}), &plain, &json!("a\u{0}b")).len(), 1);
+        assert_eq!(validate(&json!({}), &plain, &json!("a\u{85}b")).len(), 1);
     }
 }
