@@ -17,8 +17,10 @@ use std::path::Path;
 use reqwest::Method;
 use serde_json::{json, Value};
 
-use crate::helpers::{record, spawn_app_with, Backend, TestApp};
+use crate::helpers::{record, spawn_app_with, test_now, Backend, TestApp};
 use spec_schema::{resolve, validate};
+use tally::auth::{Principal, Role};
+use tally::domain::TenantId;
 
 const SPEC: &str = "api-spec/openapi.yaml";
 const ROUTE_TABLE: &str = "src/startup.rs";
@@ -267,17 +269,27 @@ fn the_error_code_catalogue_lists_exactly_the_codes_the_source_emits() {
 /// describes them. Request structs deny unknown fields, so a field missing on either side is
 /// a request the spec calls valid and the server refuses, or the reverse; response structs
 /// are also checked live, by `every_operation_answers_as_the_spec_documents`.
-const WIRE_SHAPES: [(&str, &str); 10] = [
+const WIRE_SHAPES: [(&str, &str); 20] = [
     ("WireRecord", "components/schemas/UsageRecord"),
     ("WireUsage", "components/schemas/UsageData"),
     ("CreateTenantRequest", "components/schemas/NewTenant"),
     ("PatchTenantRequest", "components/schemas/TenantPatch"),
     ("TenantResponse", "components/schemas/Tenant"),
+    ("PlanChangeResponse", "components/schemas/PlanChange"),
     ("BucketResponse", "components/schemas/UsageBucket"),
     ("IngestReport", "components/schemas/IngestResult"),
     ("IndexedError", "components/schemas/RecordRejection"),
     ("ListQuery", "paths/~1v1~1tenants/get"),
     ("UsageQuery", "paths/~1v1~1tenants~1{id}~1usage/get"),
+    ("QuoteRequest", "components/schemas/QuoteRequest"),
+    ("ChangeSubscriptionRequest", "components/schemas/SubscriptionChangeRequest"),
+    ("RunBillingRequest", "components/schemas/BillingRunRequest"),
+    ("RunReport", "components/schemas/BillingRunReport"),
+    ("IssuedInvoice", "components/schemas/IssuedInvoice"),
+    ("ListInvoicesQuery", "paths/~1v1~1tenants~1{id}~1invoices/get"),
+    ("IssuerSnapshot", "components/schemas/Issuer"),
+    ("CustomerSnapshot", "components/schemas/Customer"),
+    ("GrantCreditRequest", "components/schemas/NewCreditGrant"),
 ];
 
 /// The serialized field names of `struct name { … }` somewhere in `src/` (honouring
@@ -380,12 +392,21 @@ fn event(id: &str) -> Value {
         "subject": "acme", "time": "2026-11-27T11:30:00Z", "data": {"invocations": 1, "memory_gb_seconds": "0.5"}})
 }
 
-/// The example table, run in order on one service that starts with tenant `acme`.
-fn examples() -> Vec<Example> {
+/// The example table, run in order on one service prepared by [`example_app`].
+fn examples(f: &Fixture) -> Vec<Example> {
+    let mut all = ingest_and_tenant_examples();
+    all.extend(plan_and_billing_examples());
+    all.extend(invoice_and_credit_examples(f));
+    all
+}
+
+fn ingest_and_tenant_examples() -> Vec<Example> {
     use Method as M;
     let too_many_records = json!({"records": (0..101).map(|i| record("acme", &format!("m{i}"))).collect::<Vec<_>>()});
     let too_many_events = Value::Array((0..101).map(|i| event(&format!("m{i}"))).collect());
-    let big_tenant = json!({"id": "big", "name": "x".repeat(300 * 1024)}).to_string();
+    let big_tenant = json!({"id": "big", "name": "x".repeat(MIB + 1)}).to_string();
+    let late_for_hooli =
+        json!({"id": "late", "tenant_id": "hooli", "timestamp": "2026-10-31T12:00:00Z", "invocations": 1});
     let (usage, events, tenants, tenant, tenant_usage) =
         ("/v1/usage", "/api/v1/events", "/v1/tenants", "/v1/tenants/{id}", "/v1/tenants/{id}/usage");
     vec![
@@ -400,6 +421,11 @@ fn examples() -> Vec<Example> {
         example("a conflicting duplicate", M::POST, usage, usage)
             .by(As::Ingest)
             .json(json!({"records": [{"id": "r1", "tenant_id": "acme", "timestamp": "2026-11-27T11:59:00Z", "invocations": 7}]}))
+            .expect(422),
+        example("a record for a closed period", M::POST, usage, usage).by(As::Ingest).json(late_for_hooli).expect(422),
+        example("a control character in a dimension", M::POST, usage, usage)
+            .by(As::Ingest)
+            .json(json!({"id": "r5", "tenant_id": "acme", "timestamp": "2026-11-27T11:59:00Z", "invocations": 1, "function": "a\u{7}b"}))
             .expect(422),
         example("malformed JSON", M::POST, usage, usage).by(As::Ingest).raw("application/json", "{").expect(400),
         example("an array body", M::POST, usage, usage).by(As::Ingest).raw("application/json", "[]").expect(400),
@@ -434,9 +460,14 @@ fn examples() -> Vec<Example> {
             .json(json!({"id": "initech", "name": "Initech"}))
             .header("Idempotency-Key", "k".repeat(256))
             .expect(400),
+        example("create a tenant on a plan", M::POST, tenants, tenants)
+            .json(json!({"id": "initech", "name": "Initech", "plan": "payg", "late_usage_policy": "reject"}))
+            .expect(201),
+        example("an unknown plan", M::POST, tenants, tenants).json(json!({"id": "x", "name": "X", "plan": "gold"})).expect(422),
         example("an existing id", M::POST, tenants, tenants).json(json!({"id": "acme", "name": "Again"})).expect(409),
         example("an unknown tenant field", M::POST, tenants, tenants).json(json!({"id": "x", "name": "X", "colour": 1})).expect(422),
         example("an invalid time zone", M::POST, tenants, tenants).json(json!({"id": "x", "name": "X", "timezone": "Mars/Base"})).expect(422),
+        example("a control character in a name", M::POST, tenants, tenants).json(json!({"id": "x", "name": "X\u{0}Y"})).expect(422),
         example("a malformed tenant", M::POST, tenants, tenants).raw("application/json", "{").expect(400),
         example("an oversized tenant body", M::POST, tenants, tenants).raw("application/json", big_tenant.clone()).expect(413),
         example("create as ingest", M::POST, tenants, tenants).by(As::Ingest).json(json!({"id": "x", "name": "X"})).expect(403),
@@ -447,9 +478,11 @@ fn examples() -> Vec<Example> {
         example("an unknown list parameter", M::GET, tenants, "/v1/tenants?page=2").expect(400),
         example("list as ingest", M::GET, tenants, tenants).by(As::Ingest).expect(403),
         example("list anonymously", M::GET, tenants, tenants).by(As::Nobody).expect(401),
-        example("read a tenant", M::GET, tenant, "/v1/tenants/acme"),
+        example("read a tenant on a plan", M::GET, tenant, "/v1/tenants/acme"),
+        example("read a tenant without a plan", M::GET, tenant, "/v1/tenants/globex"),
         example("read one's own tenant", M::GET, tenant, "/v1/tenants/acme").by(As::AcmeTenant),
         example("read another tenant", M::GET, tenant, "/v1/tenants/globex").by(As::AcmeTenant).expect(404),
+        example("read a tenant as ingest", M::GET, tenant, "/v1/tenants/acme").by(As::Ingest).expect(404),
         example("read a missing tenant", M::GET, tenant, "/v1/tenants/nobody").expect(404),
         example("read anonymously", M::GET, tenant, "/v1/tenants/acme").by(As::Nobody).expect(401),
         example("patch a tenant", M::PATCH, tenant, "/v1/tenants/globex")
@@ -461,6 +494,9 @@ fn examples() -> Vec<Example> {
         example("patch a missing tenant", M::PATCH, tenant, "/v1/tenants/nobody").json(json!({"name": "N"})).expect(404),
         example("an unknown patch field", M::PATCH, tenant, "/v1/tenants/globex").json(json!({"plan": "x"})).expect(422),
         example("an invalid tax rate", M::PATCH, tenant, "/v1/tenants/globex").json(json!({"tax_rate": "101"})).expect(422),
+        example("a control character in an address", M::PATCH, tenant, "/v1/tenants/globex")
+            .json(json!({"address": ["1 Main St\nSpringfield"]}))
+            .expect(422),
         example("a malformed patch", M::PATCH, tenant, "/v1/tenants/globex").raw("application/json", "{").expect(400),
         example("an oversized patch", M::PATCH, tenant, "/v1/tenants/globex").raw("application/json", big_tenant).expect(413),
         example("patch as ingest", M::PATCH, tenant, "/v1/tenants/globex").by(As::Ingest).json(json!({})).expect(403),
@@ -479,28 +515,363 @@ fn examples() -> Vec<Example> {
     ]
 }
 
-/// The service the examples run on: SQLite, small ingest limits (so 413 is cheap), tenant
-/// `acme`, and a tenant-role key for it.
-async fn example_app() -> (TestApp, String) {
+fn plan_and_billing_examples() -> Vec<Example> {
+    use Method as M;
+    let huge = "9".repeat(28);
+    let big_body = format!("{{\"plan\": \"payg\", \"usage\": {{}}, \"pad\": \"{}\"}}", "x".repeat(MIB));
+    let (current, subscription, plans, plan, quotes, run) = (
+        "/v1/tenants/{id}/usage/current",
+        "/v1/tenants/{id}/subscription",
+        "/v1/plans",
+        "/v1/plans/{id}",
+        "/v1/quotes",
+        "/v1/billing/run",
+    );
+    vec![
+        example("usage so far on a plan", M::GET, current, "/v1/tenants/acme/usage/current"),
+        example("usage so far without a plan", M::GET, current, "/v1/tenants/globex/usage/current"),
+        example("usage so far as the tenant", M::GET, current, "/v1/tenants/acme/usage/current").by(As::AcmeTenant),
+        example("usage so far of another tenant", M::GET, current, "/v1/tenants/globex/usage/current")
+            .by(As::AcmeTenant)
+            .expect(404),
+        example("usage so far as ingest", M::GET, current, "/v1/tenants/acme/usage/current").by(As::Ingest).expect(404),
+        example("usage so far of a missing tenant", M::GET, current, "/v1/tenants/nobody/usage/current").expect(404),
+        example("usage so far anonymously", M::GET, current, "/v1/tenants/acme/usage/current")
+            .by(As::Nobody)
+            .expect(401),
+        example("subscribe a tenant without a plan", M::PUT, subscription, "/v1/tenants/globex/subscription")
+            .json(json!({"plan": "payg"}))
+            .header("Idempotency-Key", "subscribe-globex"),
+        example("replay a subscription", M::PUT, subscription, "/v1/tenants/globex/subscription")
+            .json(json!({"plan": "payg"}))
+            .header("Idempotency-Key", "subscribe-globex"),
+        example("change plan at the next period", M::PUT, subscription, "/v1/tenants/acme/subscription")
+            .json(json!({"plan": "committed", "timing": "next_period"})),
+        example("read a tenant with a scheduled change", M::GET, "/v1/tenants/{id}", "/v1/tenants/acme"),
+        example("change plan now", M::PUT, subscription, "/v1/tenants/globex/subscription")
+            .json(json!({"plan": "committed", "timing": "immediately"})),
+        example("change currency mid-period", M::PUT, subscription, "/v1/tenants/acme/subscription")
+            .json(json!({"plan": "euro", "timing": "immediately"}))
+            .expect(422),
+        example("subscribe to an unknown plan", M::PUT, subscription, "/v1/tenants/acme/subscription")
+            .json(json!({"plan": "gold"}))
+            .expect(422),
+        example("an unknown timing", M::PUT, subscription, "/v1/tenants/acme/subscription")
+            .json(json!({"plan": "payg", "timing": "tomorrow"}))
+            .expect(422),
+        example("a malformed subscription", M::PUT, subscription, "/v1/tenants/acme/subscription")
+            .raw("application/json", "{")
+            .expect(400),
+        example("subscribe a missing tenant", M::PUT, subscription, "/v1/tenants/nobody/subscription")
+            .json(json!({"plan": "payg"}))
+            .expect(404),
+        example("subscribe as the tenant", M::PUT, subscription, "/v1/tenants/acme/subscription")
+            .by(As::AcmeTenant)
+            .json(json!({"plan": "payg"}))
+            .expect(403),
+        example("subscribe anonymously", M::PUT, subscription, "/v1/tenants/acme/subscription")
+            .by(As::Nobody)
+            .json(json!({"plan": "payg"}))
+            .expect(401),
+        example("the price list", M::GET, plans, plans),
+        example("the price list as ingest", M::GET, plans, plans).by(As::Ingest),
+        example("the price list as the tenant", M::GET, plans, plans).by(As::AcmeTenant),
+        example("the price list anonymously", M::GET, plans, plans).by(As::Nobody).expect(401),
+        example("a graduated plan", M::GET, plan, "/v1/plans/payg"),
+        example("a volume and package plan", M::GET, plan, "/v1/plans/committed").by(As::AcmeTenant),
+        example("a missing plan", M::GET, plan, "/v1/plans/gold").expect(404),
+        example("a plan anonymously", M::GET, plan, "/v1/plans/payg").by(As::Nobody).expect(401),
+        example("a quote", M::POST, quotes, quotes)
+            .by(As::AcmeTenant)
+            .json(json!({"plan": "payg", "usage": {"invocations": 3_000_000, "memory_gb_seconds": "540000"}})),
+        example("a quote under a minimum", M::POST, quotes, quotes)
+            .json(json!({"plan": "committed", "usage": {"invocations": "20000000", "cpu_cycles": 1}})),
+        example("a quote on an unknown plan", M::POST, quotes, quotes)
+            .json(json!({"plan": "gold", "usage": {}}))
+            .expect(422),
+        example("a quote for an unknown meter", M::POST, quotes, quotes)
+            .json(json!({"plan": "payg", "usage": {"gpu_seconds": 1}}))
+            .expect(422),
+        example("a negative quantity", M::POST, quotes, quotes)
+            .json(json!({"plan": "payg", "usage": {"invocations": -1}}))
+            .expect(422),
+        example("a quote too large to price", M::POST, quotes, quotes)
+            .json(json!({"plan": "euro", "usage": {"memory_gb_seconds": huge}}))
+            .expect(422),
+        example("a quote without usage", M::POST, quotes, quotes).json(json!({"plan": "payg"})).expect(422),
+        example("a malformed quote", M::POST, quotes, quotes).raw("application/json", "{").expect(400),
+        example("an oversized quote", M::POST, quotes, quotes).raw("application/json", big_body.clone()).expect(413),
+        example("a quote anonymously", M::POST, quotes, quotes)
+            .by(As::Nobody)
+            .json(json!({"plan": "payg", "usage": {}}))
+            .expect(401),
+        example("run billing now", M::POST, run, run).json(json!({})),
+        example("run billing without a body", M::POST, run, run),
+        example("run billing as of a past instant", M::POST, run, run)
+            .json(json!({"as_of": "2026-11-01T02:00:00Z"}))
+            .header("Idempotency-Key", "run-november"),
+        example("replay a billing run", M::POST, run, run)
+            .json(json!({"as_of": "2026-11-01T02:00:00Z"}))
+            .header("Idempotency-Key", "run-november"),
+        example("run billing in the future", M::POST, run, run)
+            .json(json!({"as_of": "2030-01-01T00:00:00Z"}))
+            .expect(422),
+        example("an unknown run field", M::POST, run, run).json(json!({"tenant": "acme"})).expect(422),
+        example("a malformed run", M::POST, run, run).raw("application/json", "{").expect(400),
+        example("an oversized run", M::POST, run, run).raw("application/json", big_body).expect(413),
+        example("run billing as the tenant", M::POST, run, run).by(As::AcmeTenant).json(json!({})).expect(403),
+        example("run billing as ingest", M::POST, run, run).by(As::Ingest).json(json!({})).expect(403),
+        example("run billing anonymously", M::POST, run, run).by(As::Nobody).json(json!({})).expect(401),
+    ]
+}
+
+fn invoice_and_credit_examples(f: &Fixture) -> Vec<Example> {
+    use Method as M;
+    let (list, invoice, void, paid, credits) = (
+        "/v1/tenants/{id}/invoices",
+        "/v1/invoices/{id}",
+        "/v1/invoices/{id}/void",
+        "/v1/invoices/{id}/mark-paid",
+        "/v1/tenants/{id}/credits",
+    );
+    let (acme_october, hooli_october, hooli_september) =
+        (&f.acme_invoices[0], &f.hooli_invoices[0], &f.hooli_invoices[1]);
+    let grant =
+        json!({"amount": "50.00", "currency": "USD", "reason": "goodwill", "expires_at": "2027-12-31T00:00:00Z"});
+    let big_body = format!("\"{}\"", "x".repeat(MIB));
+    vec![
+        example("a page of invoices", M::GET, list, "/v1/tenants/acme/invoices?limit=1"),
+        example(
+            "the next page of invoices",
+            M::GET,
+            list,
+            format!("/v1/tenants/acme/invoices?limit=1&cursor={}", f.acme_cursor),
+        ),
+        example("one's own invoices", M::GET, list, "/v1/tenants/acme/invoices").by(As::AcmeTenant),
+        example("another tenant's invoices", M::GET, list, "/v1/tenants/hooli/invoices").by(As::AcmeTenant).expect(404),
+        example("invoices as ingest", M::GET, list, "/v1/tenants/acme/invoices").by(As::Ingest).expect(404),
+        example("invoices of a tenant that does not exist", M::GET, list, "/v1/tenants/nobody/invoices"),
+        example("an invalid invoice cursor", M::GET, list, "/v1/tenants/acme/invoices?cursor=acme").expect(400),
+        example("an unknown invoice parameter", M::GET, list, "/v1/tenants/acme/invoices?status=paid").expect(400),
+        example("invoices anonymously", M::GET, list, "/v1/tenants/acme/invoices").by(As::Nobody).expect(401),
+        example("an invoice with an adjustment", M::GET, invoice, format!("/v1/invoices/{acme_october}")),
+        example("a taxed invoice with credits", M::GET, invoice, format!("/v1/invoices/{hooli_september}")),
+        example("one's own invoice", M::GET, invoice, format!("/v1/invoices/{acme_october}")).by(As::AcmeTenant),
+        example("another tenant's invoice", M::GET, invoice, format!("/v1/invoices/{hooli_october}"))
+            .by(As::AcmeTenant)
+            .expect(404),
+        example("an invoice as ingest", M::GET, invoice, format!("/v1/invoices/{acme_october}"))
+            .by(As::Ingest)
+            .expect(404),
+        example("a missing invoice", M::GET, invoice, "/v1/invoices/acme.00000000-0000-0000-0000-000000000000")
+            .expect(404),
+        example("an invoice id without a tenant", M::GET, invoice, "/v1/invoices/nothing").expect(404),
+        example("an invoice anonymously", M::GET, invoice, format!("/v1/invoices/{acme_october}"))
+            .by(As::Nobody)
+            .expect(401),
+        example("mark an invoice paid", M::POST, paid, format!("/v1/invoices/{hooli_september}/mark-paid"))
+            .header("Idempotency-Key", "pay-september"),
+        example("replay a payment", M::POST, paid, format!("/v1/invoices/{hooli_september}/mark-paid"))
+            .header("Idempotency-Key", "pay-september"),
+        example("pay a paid invoice", M::POST, paid, format!("/v1/invoices/{hooli_september}/mark-paid")).expect(409),
+        example("reuse a payment key", M::POST, paid, format!("/v1/invoices/{hooli_october}/mark-paid"))
+            .header("Idempotency-Key", "pay-september")
+            .expect(422),
+        example("an invalid payment key", M::POST, paid, format!("/v1/invoices/{hooli_october}/mark-paid"))
+            .header("Idempotency-Key", "")
+            .expect(400),
+        example("an oversized payment body", M::POST, paid, format!("/v1/invoices/{hooli_october}/mark-paid"))
+            .raw("application/json", big_body.clone())
+            .expect(413),
+        example(
+            "pay a missing invoice",
+            M::POST,
+            paid,
+            "/v1/invoices/hooli.00000000-0000-0000-0000-000000000000/mark-paid",
+        )
+        .expect(404),
+        example("pay as the tenant", M::POST, paid, format!("/v1/invoices/{acme_october}/mark-paid"))
+            .by(As::AcmeTenant)
+            .expect(403),
+        example("pay anonymously", M::POST, paid, format!("/v1/invoices/{acme_october}/mark-paid"))
+            .by(As::Nobody)
+            .expect(401),
+        example("void a paid invoice", M::POST, void, format!("/v1/invoices/{hooli_september}/void")).json(json!({})),
+        example("void a finalized invoice", M::POST, void, format!("/v1/invoices/{hooli_october}/void"))
+            .header("Idempotency-Key", "void-october"),
+        example("replay a void", M::POST, void, format!("/v1/invoices/{hooli_october}/void"))
+            .header("Idempotency-Key", "void-october"),
+        example("void a void invoice", M::POST, void, format!("/v1/invoices/{hooli_october}/void")).expect(409),
+        example("pay a void invoice", M::POST, paid, format!("/v1/invoices/{hooli_october}/mark-paid")).expect(409),
+        example("reuse a void key", M::POST, void, format!("/v1/invoices/{acme_october}/void"))
+            .header("Idempotency-Key", "void-october")
+            .expect(422),
+        example("an invalid void key", M::POST, void, format!("/v1/invoices/{acme_october}/void"))
+            .header("Idempotency-Key", "k".repeat(256))
+            .expect(400),
+        example("an oversized void body", M::POST, void, format!("/v1/invoices/{acme_october}/void"))
+            .raw("application/json", big_body.clone())
+            .expect(413),
+        example("void a missing invoice", M::POST, void, "/v1/invoices/nothing/void").expect(404),
+        example("void as ingest", M::POST, void, format!("/v1/invoices/{acme_october}/void"))
+            .by(As::Ingest)
+            .expect(403),
+        example("void anonymously", M::POST, void, format!("/v1/invoices/{acme_october}/void"))
+            .by(As::Nobody)
+            .expect(401),
+        example("grant a credit", M::POST, credits, "/v1/tenants/acme/credits")
+            .json(grant.clone())
+            .header("Idempotency-Key", "grant-acme")
+            .expect(201),
+        example("replay a grant", M::POST, credits, "/v1/tenants/acme/credits")
+            .json(grant.clone())
+            .header("Idempotency-Key", "grant-acme")
+            .expect(201),
+        example("reuse a grant key", M::POST, credits, "/v1/tenants/acme/credits")
+            .json(json!({"amount": "1000", "currency": "JPY", "reason": "yen"}))
+            .header("Idempotency-Key", "grant-acme")
+            .expect(422),
+        example("a grant in another currency", M::POST, credits, "/v1/tenants/acme/credits")
+            .json(json!({"amount": "1000", "currency": "JPY", "reason": "yen", "expires_at": null}))
+            .expect(201),
+        example("too many decimals", M::POST, credits, "/v1/tenants/acme/credits")
+            .json(json!({"amount": "0.001", "currency": "USD", "reason": "tiny"}))
+            .expect(422),
+        example("an amount as a number", M::POST, credits, "/v1/tenants/acme/credits")
+            .json(json!({"amount": 5, "currency": "USD", "reason": "number"}))
+            .expect(422),
+        example("an unknown currency", M::POST, credits, "/v1/tenants/acme/credits")
+            .json(json!({"amount": "5", "currency": "usd", "reason": "lower case"}))
+            .expect(422),
+        example("a malformed grant", M::POST, credits, "/v1/tenants/acme/credits")
+            .raw("application/json", "{")
+            .expect(400),
+        example("an oversized grant", M::POST, credits, "/v1/tenants/acme/credits")
+            .raw("application/json", big_body)
+            .expect(413),
+        example("grant to a missing tenant", M::POST, credits, "/v1/tenants/nobody/credits")
+            .json(grant.clone())
+            .expect(404),
+        example("grant as the tenant", M::POST, credits, "/v1/tenants/acme/credits")
+            .by(As::AcmeTenant)
+            .json(grant.clone())
+            .expect(403),
+        example("grant anonymously", M::POST, credits, "/v1/tenants/acme/credits")
+            .by(As::Nobody)
+            .json(grant)
+            .expect(401),
+        example("a ledger with consumption and restoration", M::GET, credits, "/v1/tenants/hooli/credits"),
+        example("one's own ledger", M::GET, credits, "/v1/tenants/acme/credits").by(As::AcmeTenant),
+        example("another tenant's ledger", M::GET, credits, "/v1/tenants/hooli/credits").by(As::AcmeTenant).expect(404),
+        example("a ledger as ingest", M::GET, credits, "/v1/tenants/acme/credits").by(As::Ingest).expect(404),
+        example("the ledger of a missing tenant", M::GET, credits, "/v1/tenants/nobody/credits").expect(404),
+        example("a ledger anonymously", M::GET, credits, "/v1/tenants/acme/credits").by(As::Nobody).expect(401),
+    ]
+}
+
+/// One MiB, the body limit of every route but ingest.
+const MIB: usize = 1024 * 1024;
+
+/// A plan in another currency than the pricing directory's (all USD), with a price high
+/// enough that a large quote overflows.
+const EURO_PLAN: &str = r#"
+id = "euro"
+name = "Euro pay as you go"
+currency = "EUR"
+
+[[charge]]
+meter = "invocations"
+model = "per_unit"
+price_per = 1000000
+unit_price = "0.18"
+
+[[charge]]
+meter = "memory_gb_seconds"
+model = "per_unit"
+unit_price = "1000"
+"#;
+
+/// What the examples need besides the service: a `tenant`-role key for `acme`, and invoices
+/// (newest period first) with a cursor to page through them.
+struct Fixture {
+    tenant_key: String,
+    acme_invoices: Vec<String>,
+    acme_cursor: String,
+    hooli_invoices: Vec<String>,
+}
+
+/// The service the examples run on: SQLite, small ingest limits (so 413 is cheap), no time
+/// travel (so a future `as_of` is refused), plan `euro` besides `pricing/`, and a billing
+/// history made through the API with the clock moved back:
+/// - `acme` (UTC, `payg`) from 2026-09-15, with usage in September, some of it arriving
+///   after September was invoiced, so its October invoice has an adjustment line;
+/// - `hooli` (`committed`, 8.875 % tax, late usage `reject`) from 2026-09-15, with a 100.00
+///   credit its September invoice consumes.
+///
+/// Both are invoiced for September and October; the clock then reads [`test_now`] again.
+async fn example_app() -> (TestApp, Fixture) {
+    use crate::billing::{admin_post, at, run_billing, usage_at};
     let app = spawn_app_with(Backend::Sqlite, |s| {
         s.ingest.max_records_per_request = 100;
         s.ingest.max_body_bytes = 256 * 1024;
+        s.allow_time_travel = false;
     })
     .await;
-    app.create_tenant("acme", "UTC").await;
-    let acme = tally::domain::TenantId::parse("acme").unwrap();
-    let principal = tally::auth::Principal::new(tally::auth::Role::Tenant, Some(acme), "spec").unwrap();
-    let key = tally::auth::issue_api_key(app.store.as_ref(), &principal, crate::helpers::test_now()).await.unwrap();
-    (app, key)
+    let euro = tally::rate::PricingPlan::from_toml("euro.toml", EURO_PLAN).expect("the euro plan parses");
+    let version = tally::store::NewPlanVersion {
+        plan_id: euro.id(),
+        content_hash: euro.content_hash(),
+        definition: &euro.canonical_toml(),
+        currency: euro.currency().code(),
+    };
+    app.store.record_plan_version(&version, test_now()).await.expect("the euro plan is recorded");
+    app.clock.set(at("2026-09-15T00:00:00Z"));
+    for body in [
+        json!({"id": "acme", "name": "Acme", "billing_email": "ap@acme.test", "plan": "payg"}),
+        json!({"id": "hooli", "name": "Hooli", "plan": "committed", "tax_rate": "8.875", "late_usage_policy": "reject",
+            "address": ["1 Main St", "Springfield"], "tax_id": "US-123"}),
+    ] {
+        assert_eq!(admin_post(&app, "/v1/tenants", &body).await.status(), 201, "{body}");
+    }
+    let grant = json!({"amount": "100.00", "currency": "USD", "reason": "welcome"});
+    assert_eq!(admin_post(&app, "/v1/tenants/hooli/credits", &grant).await.status(), 201);
+    usage_at(&app, "acme", "2026-09-20T00:00:00Z", &[("s1", "2026-09-19T00:00:00Z", 2_000_000)]).await;
+    app.clock.set(at("2026-10-01T03:00:00Z"));
+    run_billing(&app, "2026-10-01T02:00:00Z").await;
+    let late = [("late", "2026-09-30T12:00:00Z", 3_000_000), ("o1", "2026-10-09T00:00:00Z", 1_500_000)];
+    usage_at(&app, "acme", "2026-10-10T00:00:00Z", &late).await;
+    app.clock.set(test_now());
+    let report = run_billing(&app, "2026-11-01T02:00:00Z").await;
+    assert_eq!(report["invoices_issued"].as_array().map(Vec::len), Some(2), "October for acme and hooli: {report}");
+    let acme = TenantId::parse("acme").unwrap();
+    let principal = Principal::new(Role::Tenant, Some(acme), "spec").unwrap();
+    let tenant_key = tally::auth::issue_api_key(app.store.as_ref(), &principal, test_now()).await.unwrap();
+    let invoices = |tenant: &str| {
+        let path = format!("/v1/tenants/{tenant}/invoices");
+        let app = &app;
+        async move {
+            let page = app.get_json(&path).await;
+            page["data"].as_array().unwrap().iter().map(|i| i["id"].as_str().unwrap().to_owned()).collect::<Vec<_>>()
+        }
+    };
+    let (acme_invoices, hooli_invoices) = (invoices("acme").await, invoices("hooli").await);
+    assert_eq!((acme_invoices.len(), hooli_invoices.len()), (2, 2), "September and October");
+    let october = app.get_json(&format!("/v1/invoices/{}", acme_invoices[0])).await;
+    assert!(october["lines"].as_array().unwrap().iter().any(|l| l["type"] == "adjustment"), "{october}");
+    let september = app.get_json(&format!("/v1/invoices/{}", hooli_invoices[1])).await;
+    assert_eq!(september["credits_applied"], "100.00", "{september}");
+    let first_page = app.get_json("/v1/tenants/acme/invoices?limit=1").await;
+    let acme_cursor = first_page["next_cursor"].as_str().expect("a full page has a cursor").to_owned();
+    (app, Fixture { tenant_key, acme_invoices, acme_cursor, hooli_invoices })
 }
 
-async fn send(app: &TestApp, tenant_key: &str, e: &Example) -> reqwest::Response {
+async fn send(app: &TestApp, fixture: &Fixture, e: &Example) -> reqwest::Response {
     let mut request = app.client.request(e.method.clone(), format!("{}{}", app.address, e.path));
     match e.caller {
         As::Nobody => {}
         As::Admin => request = request.bearer_auth(&app.admin_key),
         As::Ingest => request = request.bearer_auth(&app.ingest_key),
-        As::AcmeTenant => request = request.bearer_auth(tenant_key),
+        As::AcmeTenant => request = request.bearer_auth(&fixture.tenant_key),
     }
     for (name, value) in &e.headers {
         request = request.header(*name, value);
@@ -563,8 +934,8 @@ fn follow<'a>(spec: &'a Value, object: &'a Value) -> &'a Value {
 async fn every_operation_answers_as_the_spec_documents() {
     // Arrange
     let spec = spec();
-    let (app, tenant_key) = example_app().await;
-    let examples = examples();
+    let (app, fixture) = example_app().await;
+    let examples = examples(&fixture);
     let mut exercised = BTreeSet::new();
     let mut failures = Vec::new();
     for e in &examples {
@@ -573,7 +944,7 @@ async fn every_operation_answers_as_the_spec_documents() {
         assert!(operation.is_object(), "{}: {method} {} is documented", e.what, e.template);
         exercised.insert(operation["operationId"].as_str().unwrap().to_owned());
         // Act
-        let response = send(&app, &tenant_key, e).await;
+        let response = send(&app, &fixture, e).await;
         // Assert
         let status = response.status().as_u16();
         let Some(documented) = operation["responses"].get(status.to_string()) else {
