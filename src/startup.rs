@@ -133,6 +133,7 @@ fn routes(cfg: &mut web::ServiceConfig) {
         .service(resource("/metrics").route(get().to(health::metrics)))
         .service(resource("/v1/usage").route(post().to(ingest::ingest_usage)))
         .service(resource("/api/v1/events").route(post().to(ingest::ingest_events)))
+        .service(resource("/v1/usage/corrections").route(post().to(ingest::correct_usage)))
         .service(resource("/v1/tenants").route(post().to(api::create_tenant)).route(get().to(api::list_tenants)))
         .service(resource("/v1/tenants/{id}").route(get().to(api::get_tenant)).route(patch().to(api::update_tenant)))
         .service(resource("/v1/tenants/{id}/usage").route(get().to(api::get_usage)))
@@ -148,7 +149,8 @@ fn routes(cfg: &mut web::ServiceConfig) {
         )
         .service(resource("/v1/invoices/{id}").route(get().to(api::get_invoice)))
         .service(resource("/v1/invoices/{id}/void").route(post().to(api::void_invoice)))
-        .service(resource("/v1/invoices/{id}/mark-paid").route(post().to(api::mark_invoice_paid)));
+        .service(resource("/v1/invoices/{id}/mark-paid").route(post().to(api::mark_invoice_paid)))
+        .service(resource("/v1/invoices/{id}/lines/{n}/explain").route(get().to(api::explain_invoice_line)));
 }
 
 /// Billing settings from the configuration.

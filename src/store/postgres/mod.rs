@@ -6,6 +6,7 @@
 
 mod api_keys;
 mod billing;
+mod corrections;
 mod credits;
 mod effects;
 mod idempotency;
@@ -23,12 +24,12 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use super::{
-    DbError, IdempotencyStart, InsertOutcome, IssueInvoice, IssueOutcome, NewCreditGrant, NewPlanVersion,
-    RebuildReport, StatusChange, Store, StoreKind, StoredInvoice, StoredPlanVersion, StoredResponse,
+    CorrectionOutcome, DbError, IdempotencyStart, InsertOutcome, IssueInvoice, IssueOutcome, NewCreditGrant,
+    NewPlanVersion, RebuildReport, StatusChange, Store, StoreKind, StoredInvoice, StoredPlanVersion, StoredResponse,
 };
 use crate::aggregate::Rollup;
 use crate::auth::ApiKey;
-use crate::domain::{NewTenant, NewUsageRecord, SubscriptionChange, Tenant, TenantId, TenantPatch};
+use crate::domain::{NewTenant, NewUsageRecord, SubscriptionChange, Tenant, TenantId, TenantPatch, UsageCorrection};
 use crate::invoice::{BillingPeriod, CreditEntry};
 use rust_decimal::Decimal;
 
@@ -222,5 +223,23 @@ impl Store for PgStore {
 
     async fn credit_entries(&self, tenant: &TenantId) -> Result<Vec<CreditEntry>, DbError> {
         credits::entries(&self.pool, tenant).await
+    }
+
+    async fn correct_usage(
+        &self,
+        correction: &UsageCorrection,
+        now: DateTime<Utc>,
+    ) -> Result<CorrectionOutcome, DbError> {
+        corrections::apply(&self.pool, correction, now).await
+    }
+
+    async fn sample_record_ids(
+        &self,
+        tenant: &TenantId,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<String>, DbError> {
+        corrections::sample_ids(&self.pool, tenant, from, to, limit).await
     }
 }

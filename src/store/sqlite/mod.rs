@@ -7,6 +7,7 @@
 
 mod api_keys;
 mod billing;
+mod corrections;
 mod credits;
 mod effects;
 mod idempotency;
@@ -26,12 +27,12 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePo
 use sqlx::{Sqlite, Transaction};
 
 use super::{
-    DbError, IdempotencyStart, InsertOutcome, IssueInvoice, IssueOutcome, NewCreditGrant, NewPlanVersion,
-    RebuildReport, StatusChange, Store, StoreKind, StoredInvoice, StoredPlanVersion, StoredResponse,
+    CorrectionOutcome, DbError, IdempotencyStart, InsertOutcome, IssueInvoice, IssueOutcome, NewCreditGrant,
+    NewPlanVersion, RebuildReport, StatusChange, Store, StoreKind, StoredInvoice, StoredPlanVersion, StoredResponse,
 };
 use crate::aggregate::Rollup;
 use crate::auth::ApiKey;
-use crate::domain::{NewTenant, NewUsageRecord, SubscriptionChange, Tenant, TenantId, TenantPatch};
+use crate::domain::{NewTenant, NewUsageRecord, SubscriptionChange, Tenant, TenantId, TenantPatch, UsageCorrection};
 use crate::invoice::{BillingPeriod, CreditEntry};
 use rust_decimal::Decimal;
 
@@ -281,5 +282,26 @@ impl Store for SqliteStore {
 
     async fn credit_entries(&self, tenant: &TenantId) -> Result<Vec<CreditEntry>, DbError> {
         credits::entries(&self.reader, tenant).await
+    }
+
+    async fn correct_usage(
+        &self,
+        correction: &UsageCorrection,
+        now: DateTime<Utc>,
+    ) -> Result<CorrectionOutcome, DbError> {
+        let mut tx = self.write().await?;
+        let outcome = corrections::apply(&mut tx, correction, now).await?;
+        tx.commit().await?;
+        Ok(outcome)
+    }
+
+    async fn sample_record_ids(
+        &self,
+        tenant: &TenantId,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<String>, DbError> {
+        corrections::sample_ids(&self.reader, tenant, from, to, limit).await
     }
 }
