@@ -7,6 +7,7 @@ mod draft;
 mod gather;
 mod period;
 mod projection;
+mod render;
 
 pub use document::{
     CustomerSnapshot, InvoiceDocument, InvoiceStatus, IssuerSnapshot, LineSnapshot, LineType, TierSnapshot,
@@ -15,3 +16,4 @@ pub use draft::{draft_invoice, DraftError, DraftSegment, InvoiceDraft, SegmentIn
 pub use gather::gather_segments;
 pub use period::{segments, BillingPeriod, Segment};
 pub use projection::project;
+pub use render::{render_html, render_pdf, RenderError};
