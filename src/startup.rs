@@ -148,6 +148,8 @@ fn routes(cfg: &mut web::ServiceConfig) {
             resource("/v1/tenants/{id}/credits").route(get().to(api::list_credits)).route(post().to(api::grant_credit)),
         )
         .service(resource("/v1/invoices/{id}").route(get().to(api::get_invoice)))
+        .service(resource("/v1/invoices/{id}/html").route(get().to(api::get_invoice_html)))
+        .service(resource("/v1/invoices/{id}/pdf").route(get().to(api::get_invoice_pdf)))
         .service(resource("/v1/invoices/{id}/void").route(post().to(api::void_invoice)))
         .service(resource("/v1/invoices/{id}/mark-paid").route(post().to(api::mark_invoice_paid)))
         .service(resource("/v1/invoices/{id}/lines/{n}/explain").route(get().to(api::explain_invoice_line)));

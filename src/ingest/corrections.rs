@@ -55,7 +55,7 @@ pub async fn correct_usage(
         match store.correct_usage(&correction, clock.now()).await? {
             CorrectionOutcome::Applied { seq, before, after } => JsonReply::ok(json!({
                 "tenant_id": tenant, "source": correction.key.source, "id": correction.key.record_id,
-                "correction": seq, "before": state_json(before.as_ref()), "after": state_json(after.as_ref()),
+                "correction": seq, "before": state_json(before.as_deref()), "after": state_json(after.as_deref()),
             })),
             CorrectionOutcome::RecordNotFound => Err(unknown()),
             CorrectionOutcome::PeriodClosed => Err(period_closed()),

@@ -112,8 +112,8 @@ pub enum CorrectionOutcome {
     /// Appended as correction number `seq`; the record went from `before` to `after`.
     Applied {
         seq: i32,
-        before: Option<crate::aggregate::RecordState>,
-        after: Option<crate::aggregate::RecordState>,
+        before: Option<Box<crate::aggregate::RecordState>>,
+        after: Option<Box<crate::aggregate::RecordState>>,
     },
     RecordNotFound,
     /// A void of a record that is already void.

@@ -10,6 +10,9 @@ use crate::domain::{Quantities, TenantId, UsageCorrection};
 use crate::store::convert::{correction_columns, correction_step, whole};
 use crate::store::{CorrectionOutcome, DbError};
 
+/// key (3), action, function, region, cpu, memory, invocations.
+type NewestRow = (String, String, String, String, String, String, i64, Decimal, i64);
+
 type StateRow = (DateTime<Utc>, String, String, i64, Decimal, i64);
 
 fn state((timestamp, function, region, cpu, memory, invocations): StateRow) -> RecordState {
@@ -52,6 +55,7 @@ pub(super) async fn apply(
     let newest = newest.map(|(_, action, f, r, cpu, mem, inv)| {
         (action == "replace").then(|| state((original.timestamp, f, r, cpu, mem, inv)))
     });
+    let original_instant = original.timestamp;
     let Some((before, after)) = correction_step(original, newest, &c.action) else {
         return Ok(CorrectionOutcome::AlreadyVoid);
     };
@@ -78,15 +82,21 @@ pub(super) async fn apply(
     let deltas: Vec<(RollupKey, RollupTotals)> =
         correction_deltas(&key.tenant_id, before.as_ref(), after.as_ref())?.into_iter().collect();
     super::usage::upsert_rollup_rows(&mut tx, &deltas).await?;
+    // A bucket whose every record was voided or moved is gone, as a rebuild would leave it.
+    sqlx::query("delete from usage_rollup where tenant_id = $1 and bucket_start = $2 and records = 0")
+        .bind(key.tenant_id.as_str())
+        .bind(crate::aggregate::bucket_start(original_instant))
+        .execute(&mut *tx)
+        .await?;
     tx.commit().await?;
-    Ok(CorrectionOutcome::Applied { seq, before, after })
+    Ok(CorrectionOutcome::Applied { seq, before: before.map(Box::new), after: after.map(Box::new) })
 }
 
 /// The newest correction of every corrected record (for rebuilds): `None` for a void.
 pub(super) async fn newest_states(
     tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
 ) -> Result<std::collections::HashMap<(String, String, String), Option<(String, String, Quantities)>>, DbError> {
-    let rows: Vec<(String, String, String, String, String, String, i64, Decimal, i64)> = sqlx::query_as(
+    let rows: Vec<NewestRow> = sqlx::query_as(
         r#"select distinct on (tenant_id, source, record_id)
             tenant_id, source, record_id, action, function, region, cpu_cycles, memory_gb_seconds, invocations
         from usage_correction order by tenant_id, source, record_id, seq desc"#,

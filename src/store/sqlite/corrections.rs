@@ -10,6 +10,9 @@ use crate::domain::{Quantities, TenantId, UsageCorrection};
 use crate::store::convert::{correction_columns, correction_step, decimal_text, from_micros, micros, whole};
 use crate::store::{CorrectionOutcome, DbError};
 
+/// key (3), action, function, region, cpu, memory, invocations.
+type NewestRow = (String, String, String, String, String, String, i64, String, i64);
+
 type StateRow = (i64, String, String, i64, String, i64);
 
 fn quantities(cpu: i64, memory: &str, invocations: i64) -> Result<Quantities, DbError> {
@@ -84,14 +87,14 @@ pub(super) async fn apply(
     for (rollup, delta) in correction_deltas(&key.tenant_id, before.as_ref(), after.as_ref())? {
         super::usage::add_to_rollup(tx, &rollup, &delta).await?;
     }
-    Ok(CorrectionOutcome::Applied { seq, before, after })
+    Ok(CorrectionOutcome::Applied { seq, before: before.map(Box::new), after: after.map(Box::new) })
 }
 
 /// Newest correction per corrected record, for rebuilds: `None` for a void.
 pub(super) async fn newest_states(
     tx: &mut Transaction<'_, Sqlite>,
 ) -> Result<HashMap<(String, String, String), Option<(String, String, Quantities)>>, DbError> {
-    let rows: Vec<(String, String, String, String, String, String, i64, String, i64)> = sqlx::query_as(
+    let rows: Vec<NewestRow> = sqlx::query_as(
         r#"select c.tenant_id, c.source, c.record_id, c.action, c.function, c.region, c.cpu_cycles,
             c.memory_gb_seconds, c.invocations
         from usage_correction c
