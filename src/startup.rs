@@ -110,6 +110,12 @@ impl Application {
         self.port
     }
 
+    /// A handle to stop the server (gracefully: in-flight requests finish, the write queue
+    /// drains) from elsewhere, as a signal would.
+    pub fn stop_handle(&self) -> actix_web::dev::ServerHandle {
+        self.server.handle()
+    }
+
     /// Serves until the server stops (signal or handle), then commits what is queued.
     ///
     /// # Errors
