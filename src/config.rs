@@ -24,6 +24,10 @@ pub struct Settings {
     pub allow_time_travel: bool,
     /// HTTP worker threads; `None` means one per core.
     pub http_workers: Option<usize>,
+    /// How long a verified API key is trusted without asking the database again; a revoked
+    /// key stops working on every node within this time. `0s` asks every time.
+    #[serde(with = "duration_text")]
+    pub api_key_cache_ttl: Duration,
     pub ingest: IngestSettings,
     pub jwt: JwtSettings,
     pub billing: BillingSettings,
@@ -109,6 +113,7 @@ impl Default for Settings {
             public_url: None,
             allow_time_travel: false,
             http_workers: None,
+            api_key_cache_ttl: Duration::from_secs(10),
             ingest: IngestSettings::default(),
             jwt: JwtSettings::default(),
             billing: BillingSettings::default(),
@@ -153,6 +158,7 @@ const ENV_VARS: &[(&str, &str)] = &[
     ("TALLY_PUBLIC_URL", "public_url"),
     ("TALLY_ALLOW_TIME_TRAVEL", "allow_time_travel"),
     ("TALLY_HTTP_WORKERS", "http_workers"),
+    ("TALLY_API_KEY_CACHE_TTL", "api_key_cache_ttl"),
     ("TALLY_JWT_SECRET", "jwt.secret"),
     ("TALLY_JWT_ISSUER", "jwt.issuer"),
     ("TALLY_JWT_AUDIENCE", "jwt.audience"),

@@ -110,6 +110,12 @@ impl Application {
         self.port
     }
 
+    /// A handle to stop the server (gracefully: in-flight requests finish, the write queue
+    /// drains) from elsewhere, as a signal would.
+    pub fn stop_handle(&self) -> actix_web::dev::ServerHandle {
+        self.server.handle()
+    }
+
     /// Serves until the server stops (signal or handle), then commits what is queued.
     ///
     /// # Errors
@@ -133,6 +139,7 @@ fn routes(cfg: &mut web::ServiceConfig) {
         .service(resource("/metrics").route(get().to(health::metrics)))
         .service(resource("/v1/usage").route(post().to(ingest::ingest_usage)))
         .service(resource("/api/v1/events").route(post().to(ingest::ingest_events)))
+        .service(resource("/v1/usage/corrections").route(post().to(ingest::correct_usage)))
         .service(resource("/v1/tenants").route(post().to(api::create_tenant)).route(get().to(api::list_tenants)))
         .service(resource("/v1/tenants/{id}").route(get().to(api::get_tenant)).route(patch().to(api::update_tenant)))
         .service(resource("/v1/tenants/{id}/usage").route(get().to(api::get_usage)))
@@ -147,8 +154,11 @@ fn routes(cfg: &mut web::ServiceConfig) {
             resource("/v1/tenants/{id}/credits").route(get().to(api::list_credits)).route(post().to(api::grant_credit)),
         )
         .service(resource("/v1/invoices/{id}").route(get().to(api::get_invoice)))
+        .service(resource("/v1/invoices/{id}/html").route(get().to(api::get_invoice_html)))
+        .service(resource("/v1/invoices/{id}/pdf").route(get().to(api::get_invoice_pdf)))
         .service(resource("/v1/invoices/{id}/void").route(post().to(api::void_invoice)))
-        .service(resource("/v1/invoices/{id}/mark-paid").route(post().to(api::mark_invoice_paid)));
+        .service(resource("/v1/invoices/{id}/mark-paid").route(post().to(api::mark_invoice_paid)))
+        .service(resource("/v1/invoices/{id}/lines/{n}/explain").route(get().to(api::explain_invoice_line)));
 }
 
 /// Billing settings from the configuration.

@@ -6,9 +6,11 @@
 //! series their buckets ([`usage_series`]) and billing its periods ([`month_period`]).
 
 mod calendar;
+mod correction;
 mod rollup;
 mod series;
 
 pub use calendar::{month_period, next_unit_start, unit_start, Granularity};
+pub use correction::{correction_deltas, RecordState};
 pub use rollup::{bucket_start, fold_records, sum_rollups, Rollup, RollupKey, RollupTotals, BUCKET_SECONDS};
 pub use series::{usage_series, validate_range, GroupBy, RangeError, SeriesBucket};

@@ -31,6 +31,33 @@ pub enum AuthError {
 pub struct Authenticator {
     store: Arc<dyn Store>,
     jwt: JwtKeys,
+    keys: KeyCache,
+}
+
+/// Stored API keys recently read, so the hot path (one ingest request per record at high
+/// rates) does not cost a database query each. The secret is still checked against the
+/// cached hash on every request; only revocation is seen up to `ttl` late.
+struct KeyCache {
+    ttl: std::time::Duration,
+    entries: std::sync::RwLock<std::collections::HashMap<String, (ApiKey, std::time::Instant)>>,
+}
+
+impl KeyCache {
+    fn get(&self, key_id: &str) -> Option<ApiKey> {
+        let entries = self.entries.read().unwrap_or_else(|p| p.into_inner());
+        entries.get(key_id).filter(|(_, at)| at.elapsed() < self.ttl).map(|(key, _)| key.clone())
+    }
+
+    fn put(&self, key: &ApiKey) {
+        if self.ttl.is_zero() {
+            return;
+        }
+        let mut entries = self.entries.write().unwrap_or_else(|p| p.into_inner());
+        if entries.len() > 10_000 {
+            entries.retain(|_, (_, at)| at.elapsed() < self.ttl);
+        }
+        entries.insert(key.key_id().as_str().to_owned(), (key.clone(), std::time::Instant::now()));
+    }
 }
 
 /// The file in the data directory holding the generated HS256 secret (SQLite only).
@@ -55,7 +82,8 @@ impl Authenticator {
         };
         let jwt = JwtKeys::from_config(&configs, &settings.jwt.issuer, &settings.jwt.audience)
             .context("Failed to load the JWT keys")?;
-        Ok(Self { store, jwt })
+        let keys = KeyCache { ttl: settings.api_key_cache_ttl, entries: Default::default() };
+        Ok(Self { store, jwt, keys })
     }
 
     /// The principal behind `Authorization: Bearer <credential>`.
@@ -69,7 +97,16 @@ impl Authenticator {
             }
             return Ok(self.jwt.verify(credential, now)?);
         };
-        let stored = self.store.get_api_key(presented.key_id.as_str()).await.map_err(AuthError::Unavailable)?;
+        let stored = match self.keys.get(presented.key_id.as_str()) {
+            Some(key) => Some(key),
+            None => {
+                let key = self.store.get_api_key(presented.key_id.as_str()).await.map_err(AuthError::Unavailable)?;
+                if let Some(key) = &key {
+                    self.keys.put(key);
+                }
+                key
+            }
+        };
         stored.and_then(|key| key.authenticate(&presented)).ok_or(AuthError::BadApiKey)
     }
 

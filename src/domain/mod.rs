@@ -3,6 +3,7 @@
 //! Input from the wire is turned into these types at the edge (`parse`/`TryFrom`); code below
 //! the handlers accepts only these. Nothing here does IO.
 
+mod correction;
 mod ids;
 mod meter;
 mod money;
@@ -11,6 +12,7 @@ mod subscription;
 mod tenant;
 mod usage;
 
+pub use correction::{CorrectionAction, UsageCorrection};
 pub use ids::{IdError, TenantId};
 pub use meter::Meter;
 pub use money::{Currency, Money, MoneyError};

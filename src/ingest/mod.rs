@@ -5,6 +5,7 @@
 
 mod body;
 mod cloudevents;
+mod corrections;
 mod dedupe;
 mod quantity;
 mod record;
@@ -14,6 +15,7 @@ mod tenants;
 mod writer;
 
 pub use body::BodyLimits;
+pub use corrections::correct_usage;
 pub use dedupe::WriteOutcome;
 pub use record::{RecordError, TimeWindow};
 pub use routes::{ingest_events, ingest_usage};

@@ -147,7 +147,7 @@ pub(crate) fn check_id(field: &str, id: &str) -> Result<(), RecordError> {
     }
 }
 
-fn dimension(field: &str, value: Option<String>) -> Result<String, RecordError> {
+pub(crate) fn dimension(field: &str, value: Option<String>) -> Result<String, RecordError> {
     match value {
         None => Ok(String::new()),
         Some(v) if (1..=128).contains(&v.chars().count()) && !v.chars().any(char::is_control) => Ok(v),
@@ -158,7 +158,7 @@ fn dimension(field: &str, value: Option<String>) -> Result<String, RecordError> 
     }
 }
 
-fn quantities(usage: &WireUsage) -> Result<Quantities, RecordError> {
+pub(crate) fn quantities(usage: &WireUsage) -> Result<Quantities, RecordError> {
     let mut q = Quantities::default();
     if let Some(v) = &usage.cpu_cycles {
         q.cpu_cycles = parse_integer("cpu_cycles", v)?;

@@ -13,6 +13,7 @@ mod lifecycle;
 mod lines;
 mod period;
 mod projection;
+mod render;
 mod schedule;
 
 pub use adjust::{adjustments, Adjustment};
@@ -28,4 +29,5 @@ pub use lifecycle::{transition, InvalidTransition, InvoiceAction};
 pub use lines::{amounts_by_key, line_key, segment_lines, KeyedLine};
 pub use period::{segments, BillingPeriod, Segment};
 pub use projection::project;
+pub use render::{render_html, render_pdf, RenderError};
 pub use schedule::due_periods;

@@ -206,3 +206,39 @@ pub(super) fn credit_entry(c: CreditColumns) -> Result<crate::invoice::CreditEnt
         created_at: c.created_at,
     })
 }
+
+/// The content a record counts as before and after `action`, given its original content and
+/// its newest correction (`None`: never corrected; `Some(None)`: void). `None` from this
+/// function means the action is a void of a record that is already void.
+pub(super) fn correction_step(
+    original: crate::aggregate::RecordState,
+    newest: Option<Option<crate::aggregate::RecordState>>,
+    action: &crate::domain::CorrectionAction,
+) -> Option<(Option<crate::aggregate::RecordState>, Option<crate::aggregate::RecordState>)> {
+    use crate::domain::CorrectionAction;
+    let timestamp = original.timestamp;
+    let before = newest.unwrap_or(Some(original));
+    let after = match action {
+        CorrectionAction::Void if before.is_none() => return None,
+        CorrectionAction::Void => None,
+        CorrectionAction::Replace { function, region, quantities } => Some(crate::aggregate::RecordState {
+            timestamp,
+            function: function.clone(),
+            region: region.clone(),
+            quantities: *quantities,
+        }),
+    };
+    Some((before, after))
+}
+
+/// The stored (action, function, region, quantities) of a correction.
+pub(super) fn correction_columns(
+    action: &crate::domain::CorrectionAction,
+) -> (&'static str, &str, &str, crate::domain::Quantities) {
+    match action {
+        crate::domain::CorrectionAction::Void => ("void", "", "", crate::domain::Quantities::default()),
+        crate::domain::CorrectionAction::Replace { function, region, quantities } => {
+            ("replace", function, region, *quantities)
+        }
+    }
+}

@@ -19,13 +19,13 @@ use crate::auth::ApiKey;
 use crate::invoice::{BillingPeriod, CreditEntry};
 use rust_decimal::Decimal;
 
-use crate::domain::{NewTenant, NewUsageRecord, SubscriptionChange, Tenant, TenantId, TenantPatch};
+use crate::domain::{NewTenant, NewUsageRecord, SubscriptionChange, Tenant, TenantId, TenantPatch, UsageCorrection};
 
 pub use error::DbError;
 pub use open::{open_store, StoreKind};
 pub use types::{
-    IdempotencyStart, InsertOutcome, IssueInvoice, IssueOutcome, NewCreditGrant, NewPlanVersion, RebuildReport,
-    StatusChange, StoredInvoice, StoredPlanVersion, StoredResponse,
+    CorrectionOutcome, IdempotencyStart, InsertOutcome, IssueInvoice, IssueOutcome, NewCreditGrant, NewPlanVersion,
+    RebuildReport, StatusChange, StoredInvoice, StoredPlanVersion, StoredResponse,
 };
 
 /// Bounds of "all time" for range queries: 1677–2262, inside both engines' ranges
@@ -175,4 +175,21 @@ pub trait Store: Send + Sync + 'static {
 
     /// The tenant's credit ledger, oldest first.
     async fn credit_entries(&self, tenant: &TenantId) -> Result<Vec<CreditEntry>, DbError>;
+
+    /// Appends a correction to a stored record and moves the rollups by the difference, in
+    /// one transaction.
+    async fn correct_usage(
+        &self,
+        correction: &UsageCorrection,
+        now: DateTime<Utc>,
+    ) -> Result<CorrectionOutcome, DbError>;
+
+    /// Up to `limit` ids of records of a tenant in `[from, to)` (for explanations).
+    async fn sample_record_ids(
+        &self,
+        tenant: &TenantId,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<String>, DbError>;
 }

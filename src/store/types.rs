@@ -105,3 +105,19 @@ pub struct NewCreditGrant {
     pub expires_at: Option<chrono::DateTime<chrono::Utc>>,
     pub reason: String,
 }
+
+/// What applying a correction did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CorrectionOutcome {
+    /// Appended as correction number `seq`; the record went from `before` to `after`.
+    Applied {
+        seq: i32,
+        before: Option<Box<crate::aggregate::RecordState>>,
+        after: Option<Box<crate::aggregate::RecordState>>,
+    },
+    RecordNotFound,
+    /// A void of a record that is already void.
+    AlreadyVoid,
+    /// The record is in a period the tenant's policy keeps closed.
+    PeriodClosed,
+}

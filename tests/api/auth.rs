@@ -5,7 +5,7 @@ use reqwest::StatusCode;
 use serde_json::{json, Value};
 
 use crate::both_stores;
-use crate::helpers::{record, test_now, TestApp, JWT_SECRET};
+use crate::helpers::{record, spawn_app_with, test_now, Backend, TestApp, JWT_SECRET};
 use tally::auth::{issue_api_key, Principal, Role};
 use tally::domain::TenantId;
 
@@ -75,19 +75,6 @@ both_stores! {
         assert_eq!(status_of_tenant_read(&app, &valid_token("admin", None)).await, StatusCode::OK, "the valid token works");
     }
 
-    async fn a_revoked_api_key_stops_working(app) {
-        // Arrange
-        app.create_tenant("acme", "UTC").await;
-        let admin = Principal::new(Role::Admin, None, "ops").unwrap();
-        let key = issue_api_key(app.store.as_ref(), &admin, test_now()).await.unwrap();
-        assert_eq!(status_of_tenant_read(&app, &key).await, StatusCode::OK);
-        // Act
-        let key_id = tally::auth::key_id_of(&key);
-        assert!(app.store.revoke_api_key(&key_id, test_now()).await.unwrap());
-        // Assert
-        assert_eq!(status_of_tenant_read(&app, &key).await, StatusCode::UNAUTHORIZED);
-    }
-
     async fn the_wrong_role_is_403(app) {
         // Arrange
         app.create_tenant("acme", "UTC").await;
@@ -150,5 +137,29 @@ both_stores! {
         assert_eq!(body["accepted"], 1);
         assert_eq!(body["errors"][0]["index"], 1);
         assert_eq!(body["errors"][0]["code"], "unknown_tenant");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_revoked_api_key_stops_working_within_the_cache_ttl() {
+    for backend in [Backend::Sqlite, Backend::Postgres] {
+        // Arrange: verified keys are trusted for one second.
+        let app = spawn_app_with(backend, |s| s.api_key_cache_ttl = std::time::Duration::from_secs(1)).await;
+        app.create_tenant("acme", "UTC").await;
+        let admin = Principal::new(Role::Admin, None, "ops").unwrap();
+        let key = issue_api_key(app.store.as_ref(), &admin, test_now()).await.unwrap();
+        assert_eq!(status_of_tenant_read(&app, &key).await, StatusCode::OK);
+        let forged = format!("{}_{}", key.rsplit_once('_').unwrap().0, "f".repeat(64));
+        assert_eq!(
+            status_of_tenant_read(&app, &forged).await,
+            StatusCode::UNAUTHORIZED,
+            "a cached key still checks its secret"
+        );
+        // Act: revoked in the database (as `tally api-key revoke` does, from another process).
+        let key_id = tally::auth::key_id_of(&key);
+        assert!(app.store.revoke_api_key(&key_id, test_now()).await.unwrap());
+        tokio::time::sleep(std::time::Duration::from_millis(1_100)).await;
+        // Assert
+        assert_eq!(status_of_tenant_read(&app, &key).await, StatusCode::UNAUTHORIZED, "{backend:?}");
     }
 }

@@ -114,3 +114,28 @@ async fn readiness_reports_a_missing_database_as_503() {
     assert_eq!(not_ready.status(), StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(alive.status(), StatusCode::OK, "the process itself is healthy");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_graceful_shutdown_commits_what_is_queued_before_stopping() {
+    // Arrange: the writer is held up by another process's lock while a request waits on it.
+    let app = spawn_app(Backend::Sqlite).await;
+    app.create_tenant("acme", "UTC").await;
+    let mut blocker = <sqlx::SqliteConnection as sqlx::Connection>::connect(&app.database.url).await.unwrap();
+    blocker.execute("begin exclusive").await.unwrap();
+    let pending = tokio::spawn({
+        let (client, url, key) = (app.client.clone(), format!("{}/v1/usage", app.address), app.ingest_key.clone());
+        async move { client.post(url).bearer_auth(key).json(&record("acme", "last-words")).send().await.unwrap().status() }
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Act: stop the server (as SIGTERM does), then release the lock.
+    let stopping = tokio::spawn(app.stop.stop(true));
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    blocker.execute("rollback").await.unwrap();
+    stopping.await.unwrap();
+    // Assert: the request was answered after its commit, and the record is there.
+    assert_eq!(pending.await.unwrap(), StatusCode::OK);
+    let stopped = app.stopped;
+    stopped.await.unwrap().unwrap();
+    let rollups = app.store.all_rollups(&tally::domain::TenantId::parse("acme").unwrap()).await.unwrap();
+    assert_eq!(rollups.iter().map(|r| r.totals.records).sum::<i64>(), 1);
+}

@@ -36,6 +36,10 @@ pub struct TestApp {
     pub admin_key: String,
     pub ingest_key: String,
     pub database: TestDatabase,
+    /// Stops the server gracefully, as SIGTERM would.
+    pub stop: actix_web::dev::ServerHandle,
+    /// Resolves when the server has stopped and the write queue is drained.
+    pub stopped: tokio::task::JoinHandle<anyhow::Result<()>>,
 }
 
 /// "Now" in every test unless a test moves the clock.
@@ -67,13 +71,14 @@ pub async fn spawn_app_with(backend: Backend, adjust: impl FnOnce(&mut Settings)
         .await
         .expect("the application builds");
     let address = format!("http://127.0.0.1:{}", app.port());
-    tokio::spawn(app.run_until_stopped());
+    let stop = app.stop_handle();
+    let stopped = tokio::spawn(app.run_until_stopped());
     let admin = Principal::new(Role::Admin, None, "test").unwrap();
     let ingest = Principal::new(Role::Ingest, None, "test").unwrap();
     let admin_key = issue_api_key(store.as_ref(), &admin, test_now()).await.unwrap();
     let ingest_key = issue_api_key(store.as_ref(), &ingest, test_now()).await.unwrap();
     let client = reqwest::Client::builder().pool_max_idle_per_host(64).build().unwrap();
-    TestApp { address, client, store, clock, admin_key, ingest_key, database }
+    TestApp { address, client, store, clock, admin_key, ingest_key, database, stop, stopped }
 }
 
 impl TestApp {

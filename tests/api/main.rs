@@ -9,6 +9,7 @@ mod billing;
 mod events;
 mod failures;
 mod ingest;
+mod invoices;
 mod pricing;
 mod store_conformance;
 mod tenants;

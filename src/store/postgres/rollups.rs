@@ -70,6 +70,8 @@ pub(super) async fn between(
 #[derive(sqlx::FromRow)]
 struct RawRow {
     tenant_id: String,
+    source: String,
+    record_id: String,
     ts: DateTime<Utc>,
     function: String,
     region: String,
@@ -78,22 +80,35 @@ struct RawRow {
     invocations: i64,
 }
 
-/// Holds a share lock on `usage_record` (writers wait) while it recomputes, so the result is
-/// a consistent snapshot and no insert slips between the read and the replace.
+/// Holds a share lock on `usage_record` and `usage_correction` (writers wait) while it
+/// recomputes every record's newest effective content, so the result is a consistent
+/// snapshot and no insert slips between the read and the replace.
 #[tracing::instrument(skip_all)]
 pub(super) async fn rebuild(pool: &PgPool) -> Result<RebuildReport, DbError> {
     let mut tx = pool.begin().await?;
-    sqlx::query("lock table usage_record in share mode").execute(&mut *tx).await?;
+    sqlx::query("lock table usage_record, usage_correction in share mode").execute(&mut *tx).await?;
+    let corrections = super::corrections::newest_states(&mut tx).await?;
     let mut totals: BTreeMap<RollupKey, RollupTotals> = BTreeMap::new();
     let mut report = RebuildReport::default();
     {
         let mut rows = sqlx::query_as::<_, RawRow>(
-            "select tenant_id, ts, function, region, cpu_cycles, memory_gb_seconds, invocations from usage_record",
+            "select tenant_id, source, record_id, ts, function, region, cpu_cycles, memory_gb_seconds, invocations from usage_record",
         )
         .fetch(&mut *tx);
         let mut chunk = Vec::with_capacity(10_000);
         while let Some(row) = rows.try_next().await? {
-            chunk.push(raw_to_record(row)?);
+            let key = (row.tenant_id.clone(), row.source.clone(), row.record_id.clone());
+            let record = match corrections.get(&key) {
+                None => raw_to_record(row)?,
+                Some(None) => continue,
+                Some(Some((function, region, quantities))) => {
+                    let mut record = raw_to_record(row)?;
+                    (record.function, record.region, record.quantities) =
+                        (function.clone(), region.clone(), *quantities);
+                    record
+                }
+            };
+            chunk.push(record);
             if chunk.len() == 10_000 {
                 report.records += merge_chunk(&mut totals, &chunk)?;
                 chunk.clear();

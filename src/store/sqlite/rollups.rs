@@ -88,6 +88,8 @@ pub(super) async fn get(tx: &mut Transaction<'_, Sqlite>, key: &RollupKey) -> Re
 #[derive(sqlx::FromRow)]
 struct RawRow {
     tenant_id: String,
+    source: String,
+    record_id: String,
     ts: i64,
     function: String,
     region: String,
@@ -101,14 +103,26 @@ struct RawRow {
 pub(super) async fn rebuild(tx: &mut Transaction<'_, Sqlite>) -> Result<RebuildReport, DbError> {
     let mut totals: BTreeMap<RollupKey, RollupTotals> = BTreeMap::new();
     let mut report = RebuildReport::default();
+    let corrections = super::corrections::newest_states(tx).await?;
     {
         let mut rows = sqlx::query_as::<_, RawRow>(
-            "select tenant_id, ts, function, region, cpu_cycles, memory_gb_seconds, invocations from usage_record",
+            "select tenant_id, source, record_id, ts, function, region, cpu_cycles, memory_gb_seconds, invocations from usage_record",
         )
         .fetch(&mut **tx);
         let mut chunk = Vec::with_capacity(10_000);
         while let Some(row) = rows.try_next().await? {
-            chunk.push(raw_to_record(row)?);
+            let key = (row.tenant_id.clone(), row.source.clone(), row.record_id.clone());
+            let record = match corrections.get(&key) {
+                None => raw_to_record(row)?,
+                Some(None) => continue,
+                Some(Some((function, region, quantities))) => {
+                    let mut record = raw_to_record(row)?;
+                    (record.function, record.region, record.quantities) =
+                        (function.clone(), region.clone(), *quantities);
+                    record
+                }
+            };
+            chunk.push(record);
             if chunk.len() == 10_000 {
                 report.records += merge_chunk(&mut totals, &chunk)?;
                 chunk.clear();

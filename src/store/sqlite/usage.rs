@@ -99,6 +99,20 @@ pub(super) async fn add_to_rollup(
 ) -> Result<(), DbError> {
     let current = super::rollups::get(tx, key).await?.unwrap_or_default();
     let sum = current.checked_add(delta)?;
+    if sum.records == 0 {
+        // Every record of the bucket was voided or moved by corrections: drop the row, as a
+        // rebuild would.
+        sqlx::query(
+            "delete from usage_rollup where tenant_id = $1 and bucket_start = $2 and function = $3 and region = $4",
+        )
+        .bind(key.tenant_id.as_str())
+        .bind(micros(key.bucket_start))
+        .bind(key.function.as_str())
+        .bind(key.region.as_str())
+        .execute(&mut **tx)
+        .await?;
+        return Ok(());
+    }
     sqlx::query(
         r#"insert into usage_rollup (tenant_id, bucket_start, function, region,
             cpu_cycles, memory_gb_seconds, invocations, records)

@@ -1,0 +1,111 @@
+//! `POST /v1/usage/corrections` (api-spec `correctUsage`): void or replace a stored record by
+//! key. Append-only: the original is kept and the correction is linked to it; rollups move by
+//! the difference; invoiced periods are settled as adjustments on the next invoice.
+
+use std::sync::Arc;
+
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::record::{check_id, dimension, quantities, tenant, WireUsage};
+use super::tenants::TenantDirectory;
+use crate::aggregate::RecordState;
+use crate::api::{parse_json, run_idempotent, JsonBody, JsonReply};
+use crate::auth::IngestCaller;
+use crate::clock::SharedClock;
+use crate::domain::{CorrectionAction, RecordKey, UsageCorrection};
+use crate::error::ApiError;
+use crate::store::{CorrectionOutcome, Store};
+
+/// Body of `correctUsage`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CorrectionRequest {
+    tenant_id: String,
+    #[serde(default)]
+    source: String,
+    id: String,
+    action: String,
+    replacement: Option<WireUsage>,
+    reason: String,
+}
+
+/// Applies one correction.
+#[tracing::instrument(skip_all)]
+pub async fn correct_usage(
+    request: HttpRequest,
+    JsonBody(body): JsonBody,
+    caller: IngestCaller,
+    store: web::Data<Arc<dyn Store>>,
+    clock: web::Data<SharedClock>,
+    directory: web::Data<TenantDirectory>,
+) -> Result<HttpResponse, ApiError> {
+    let mut correction = validate(parse_json(&body)?)?;
+    let tenant = &correction.key.tenant_id;
+    let unknown = || ApiError::NotFound("record");
+    let gate = match caller.0.can_ingest_for(tenant) {
+        true => directory.gate(tenant).await?.ok_or_else(unknown)?,
+        false => return Err(unknown()),
+    };
+    correction.closed_before = gate.closed_before;
+    let correction = correction;
+    let tenant = &correction.key.tenant_id;
+    run_idempotent(&request, &body, caller.0.subject(), store.as_ref().as_ref(), &clock, || async {
+        match store.correct_usage(&correction, clock.now()).await? {
+            CorrectionOutcome::Applied { seq, before, after } => JsonReply::ok(json!({
+                "tenant_id": tenant, "source": correction.key.source, "id": correction.key.record_id,
+                "correction": seq, "before": state_json(before.as_deref()), "after": state_json(after.as_deref()),
+            })),
+            CorrectionOutcome::RecordNotFound => Err(unknown()),
+            CorrectionOutcome::PeriodClosed => Err(period_closed()),
+            CorrectionOutcome::AlreadyVoid => {
+                Err(ApiError::Conflict { code: "record_already_void", message: "this record is already void".into() })
+            }
+        }
+    })
+    .await
+}
+
+fn validate(r: CorrectionRequest) -> Result<UsageCorrection, ApiError> {
+    let invalid = |e: super::RecordError| ApiError::unprocessable(e.code, e.message);
+    check_id("id", &r.id).map_err(invalid)?;
+    let key = RecordKey {
+        tenant_id: tenant(&r.tenant_id).map_err(|_| ApiError::NotFound("record"))?,
+        source: r.source,
+        record_id: r.id,
+    };
+    let action = match (r.action.as_str(), r.replacement) {
+        ("void", None) => CorrectionAction::Void,
+        ("replace", Some(usage)) => CorrectionAction::Replace {
+            quantities: quantities(&usage).map_err(invalid)?,
+            function: dimension("function", usage.function).map_err(invalid)?,
+            region: dimension("region", usage.region).map_err(invalid)?,
+        },
+        _ => {
+            return Err(ApiError::unprocessable(
+                "invalid_correction",
+                "action is \"void\" (no replacement) or \"replace\" (with a replacement)",
+            ))
+        }
+    };
+    if r.reason.trim().is_empty() || r.reason.chars().count() > 500 || r.reason.chars().any(char::is_control) {
+        return Err(ApiError::unprocessable("invalid_correction", "reason must be 1-500 characters"));
+    }
+    Ok(UsageCorrection { key, action, reason: r.reason, closed_before: None })
+}
+
+fn state_json(state: Option<&RecordState>) -> Value {
+    state.map_or(Value::Null, |s| {
+        json!({
+            "timestamp": s.timestamp, "function": s.function, "region": s.region,
+            "cpu_cycles": s.quantities.cpu_cycles.to_string(),
+            "memory_gb_seconds": s.quantities.memory_gb_seconds.normalize().to_string(),
+            "invocations": s.quantities.invocations.to_string(),
+        })
+    })
+}
+
+fn period_closed() -> ApiError {
+    ApiError::unprocessable("period_closed", "the record's billing period is closed and the tenant's policy is reject")
+}

@@ -1,0 +1,18 @@
+//! Invoice renderings (DESIGN §7): the HTML page and the PDF, both drawn in-process from the
+//! finalized [`InvoiceDocument`](crate::invoice::InvoiceDocument) snapshot and nothing else —
+//! no store, no clock, no live tenant data. `view` turns the snapshot into display text once;
+//! `html` and `pdf` only lay that text out.
+
+mod canvas;
+mod format;
+mod helvetica;
+mod html;
+mod layout;
+mod masthead;
+mod pdf;
+#[cfg(test)]
+mod sample;
+mod view;
+
+pub use html::render_html;
+pub use pdf::{render_pdf, RenderError};

@@ -1,0 +1,268 @@
+//! The invoice as display text: every string the HTML and PDF renderings show, computed once
+//! from the [`InvoiceDocument`] snapshot so the two cannot disagree. Amounts are formatted at
+//! the currency's precision; dates are local to the customer's time zone.
+
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
+use rust_decimal::Decimal;
+
+use super::format;
+use crate::domain::{Currency, Meter};
+use crate::invoice::{InvoiceDocument, InvoiceStatus, LineSnapshot, LineType, TierSnapshot};
+
+/// A party on the invoice: the issuer or the customer.
+pub(crate) struct PartyView {
+    pub name: String,
+    pub address: Vec<String>,
+    pub tax_id: Option<String>,
+    pub emails: Vec<String>,
+}
+
+/// One row of the tier breakdown under a usage line.
+pub(crate) struct TierView {
+    /// `"0 – 500,000"`, or `"Above 1,000,000"` for the open-ended tier (net units; a single
+    /// open tier reads `"All billable units"`).
+    pub range: String,
+    pub units: String,
+    /// `"× 0.20 per 1,000,000"`, or `"× 0.0000166667"` when priced per single unit.
+    pub price: String,
+    /// `"+ 1.00 flat fee"` when the tier charges one.
+    pub flat_fee: Option<String>,
+    /// Exact (unrounded): the line amount is the rounded sum.
+    pub amount: String,
+}
+
+/// One invoice line.
+pub(crate) struct LineView {
+    pub description: String,
+    /// `Some("Adjustment")` for late changes to an earlier period.
+    pub tag: Option<&'static str>,
+    /// Smaller text under the description: plan, allowance, proration, adjusted period.
+    pub details: Vec<String>,
+    pub quantity: String,
+    pub amount: String,
+    pub tiers: Vec<TierView>,
+}
+
+/// A labelled amount in the totals block (subtotal, tax, credits).
+pub(crate) struct SumView {
+    pub label: String,
+    pub amount: String,
+}
+
+/// Everything an invoice rendering shows, as text.
+pub(crate) struct InvoiceView {
+    pub number: String,
+    pub status: InvoiceStatus,
+    /// `"Paid"`, or `"Issued"` for a finalized invoice.
+    pub status_label: &'static str,
+    /// Large diagonal text over the page: `VOID`, or `DRAFT` for an unfinalized invoice.
+    pub watermark: Option<&'static str>,
+    pub issuer: PartyView,
+    pub customer: PartyView,
+    pub issued_on: String,
+    pub period: String,
+    pub timezone: String,
+    pub currency: &'static str,
+    pub lines: Vec<LineView>,
+    pub sums: Vec<SumView>,
+    pub total: String,
+}
+
+impl InvoiceView {
+    /// Builds the display text of `doc`.
+    pub(crate) fn of(doc: &InvoiceDocument) -> InvoiceView {
+        let tz = format::zone(&doc.customer.timezone);
+        let currency = doc.currency;
+        let (status_label, watermark) = match doc.status {
+            InvoiceStatus::Draft => ("Draft", Some("DRAFT")),
+            InvoiceStatus::Finalized => ("Issued", None),
+            InvoiceStatus::Paid => ("Paid", None),
+            InvoiceStatus::Void => ("Void", Some("VOID")),
+        };
+        let number = if doc.number.trim().is_empty() { "Draft".to_owned() } else { doc.number.clone() };
+        let context = LineContext { tz, currency, period: (doc.period_start, doc.period_end) };
+        InvoiceView {
+            number,
+            status: doc.status,
+            status_label,
+            watermark,
+            issuer: party(&doc.issuer.name, &doc.issuer.address, &doc.issuer.tax_id, &[]),
+            customer: party(
+                &doc.customer.name,
+                &doc.customer.address,
+                &doc.customer.tax_id,
+                &doc.customer.billing_emails,
+            ),
+            issued_on: format::date(doc.issued_at, tz),
+            period: format::span(doc.period_start, doc.period_end, tz),
+            timezone: tz.name().to_owned(),
+            currency: currency.code(),
+            lines: doc.lines.iter().map(|line| context.line(line)).collect(),
+            sums: sums(doc),
+            total: format::amount(doc.total, currency),
+        }
+    }
+}
+
+fn party(name: &str, address: &[String], tax_id: &str, emails: &[String]) -> PartyView {
+    let present = |lines: &[String]| lines.iter().filter(|l| !l.trim().is_empty()).cloned().collect();
+    PartyView {
+        name: name.to_owned(),
+        address: present(address),
+        tax_id: Some(tax_id.trim()).filter(|t| !t.is_empty()).map(str::to_owned),
+        emails: present(emails),
+    }
+}
+
+/// Subtotal and tax always; credits only when some were applied.
+fn sums(doc: &InvoiceDocument) -> Vec<SumView> {
+    let money = |value| format::amount(value, doc.currency);
+    let mut sums = vec![
+        SumView { label: "Subtotal".to_owned(), amount: money(doc.subtotal) },
+        SumView { label: format!("Tax ({})", format::percent(doc.tax_rate)), amount: money(doc.tax) },
+    ];
+    if !doc.credits_applied.is_zero() {
+        sums.push(SumView { label: "Credits applied".to_owned(), amount: money(-doc.credits_applied) });
+    }
+    sums
+}
+
+/// What every line needs to know about its invoice.
+struct LineContext {
+    tz: Tz,
+    currency: Currency,
+    period: (DateTime<Utc>, DateTime<Utc>),
+}
+
+impl LineContext {
+    fn line(&self, line: &LineSnapshot) -> LineView {
+        LineView {
+            description: line.description.clone(),
+            tag: (line.line_type == LineType::Adjustment).then_some("Adjustment"),
+            details: self.details(line),
+            quantity: line.quantity.map(format::quantity).unwrap_or_default(),
+            amount: format::amount(line.amount, self.currency),
+            tiers: line.tiers.iter().map(|tier| self.tier(tier)).collect(),
+        }
+    }
+
+    fn details(&self, line: &LineSnapshot) -> Vec<String> {
+        let mut details = vec![format!("Plan {} v{}", line.plan_id, line.plan_version)];
+        if let (Some(meter), Some(included)) = (line.meter, line.included) {
+            if !included.is_zero() {
+                details.push(format!("{} {} included", format::quantity(included), unit(meter)));
+            }
+        }
+        if let Some(proration) = line.proration.filter(|p| *p != Decimal::ONE) {
+            details.push(format!("Prorated: {} of the period", format::fraction_as_percent(proration)));
+        }
+        let span = format::span(line.start, line.end, self.tz);
+        if line.line_type == LineType::Adjustment {
+            details.push(format!("Adjusts {span}"));
+        } else if (line.start, line.end) != self.period {
+            details.push(span);
+        }
+        details
+    }
+
+    fn tier(&self, tier: &TierSnapshot) -> TierView {
+        let range = match tier.to {
+            Some(to) => format!("{} – {}", format::quantity(tier.from), format::quantity(to)),
+            None if tier.from.is_zero() => "All billable units".to_owned(),
+            None => format!("Above {}", format::quantity(tier.from)),
+        };
+        let unit_price = format::exact(tier.unit_price, self.currency);
+        let price = if tier.price_per == Decimal::ONE {
+            format!("× {unit_price}")
+        } else {
+            format!("× {unit_price} per {}", format::quantity(tier.price_per))
+        };
+        let flat_fee =
+            (!tier.flat_fee.is_zero()).then(|| format!("+ {} flat fee", format::exact(tier.flat_fee, self.currency)));
+        TierView {
+            range,
+            units: format::quantity(tier.units),
+            price,
+            flat_fee,
+            amount: format::exact(tier.amount, self.currency),
+        }
+    }
+}
+
+/// The unit a meter counts, as a reader says it.
+fn unit(meter: Meter) -> &'static str {
+    match meter {
+        Meter::CpuCycles => "CPU cycles",
+        Meter::MemoryGbSeconds => "GB-seconds",
+        Meter::Invocations => "invocations",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::invoice::render::sample;
+
+    #[test]
+    fn a_void_invoice_carries_a_void_watermark_and_a_draft_a_draft_one() {
+        let mut doc = sample::invoice();
+        doc.status = InvoiceStatus::Void;
+        assert_eq!(InvoiceView::of(&doc).watermark, Some("VOID"));
+        doc.status = InvoiceStatus::Draft;
+        assert_eq!(InvoiceView::of(&doc).watermark, Some("DRAFT"));
+        doc.status = InvoiceStatus::Paid;
+        assert_eq!(InvoiceView::of(&doc).watermark, None);
+    }
+
+    #[test]
+    fn usage_lines_show_their_allowance_and_adjustments_the_period_they_adjust() {
+        let view = InvoiceView::of(&sample::invoice());
+        let invocations = &view.lines[0];
+        assert!(invocations.details.contains(&"1,000,000 invocations included".to_owned()));
+        assert_eq!(invocations.tiers[0].price, "× 0.20 per 1,000,000");
+        let adjustment = view.lines.iter().find(|l| l.tag == Some("Adjustment")).unwrap();
+        assert!(
+            adjustment.details.contains(&"Adjusts 1 Feb 2026 – 28 Feb 2026".to_owned()),
+            "{:?}",
+            adjustment.details
+        );
+    }
+
+    #[test]
+    fn credits_appear_in_the_sums_only_when_some_were_applied() {
+        let mut doc = sample::invoice();
+        assert!(InvoiceView::of(&doc).sums.iter().any(|s| s.label == "Credits applied" && s.amount == "-5.00"));
+        doc.credits_applied = Decimal::ZERO;
+        assert!(InvoiceView::of(&doc).sums.iter().all(|s| s.label != "Credits applied"));
+    }
+
+    #[test]
+    fn the_open_ended_tier_reads_as_above_its_lower_bound() {
+        let view = InvoiceView::of(&sample::invoice());
+        let memory = &view.lines[1];
+        let ranges: Vec<&str> = memory.tiers.iter().map(|t| t.range.as_str()).collect();
+        assert_eq!(ranges, ["0 – 500,000", "500,000 – 1,000,000", "Above 1,000,000"]);
+        assert_eq!(view.lines[0].tiers[0].range, "All billable units", "a single open tier from zero");
+    }
+
+    #[test]
+    fn flat_fees_and_proration_are_spelled_out() {
+        let mut doc = sample::invoice();
+        doc.lines[1].tiers[0].flat_fee = sample::dec("1.5");
+        doc.lines[2].proration = Some(sample::dec("0.516129"));
+        let view = InvoiceView::of(&doc);
+        assert_eq!(view.lines[1].tiers[0].flat_fee.as_deref(), Some("+ 1.50 flat fee"));
+        assert!(view.lines[2].details.contains(&"Prorated: 51.61% of the period".to_owned()));
+    }
+
+    #[test]
+    fn a_line_for_part_of_the_period_shows_its_own_span_in_local_time() {
+        let mut doc = sample::invoice();
+        // 15 March 14:15 in New York (EDT, UTC−4) to the end of the period.
+        doc.lines[2].start = chrono::TimeZone::with_ymd_and_hms(&Utc, 2026, 3, 15, 18, 15, 0).unwrap();
+        let view = InvoiceView::of(&doc);
+        assert!(view.lines[2].details.contains(&"15 Mar 2026 14:15 – 1 Apr 2026 00:00".to_owned()));
+        assert_eq!(view.lines[0].details.len(), 2, "a line for the whole period shows no span");
+    }
+}
