@@ -160,10 +160,13 @@ enum Scope {
 ///   `{ "literal" }` arm → a record code;
 /// - `bad_request("code"`, `unprocessable("code"`, `code: "code"` (struct literal, e.g.
 ///   `ApiError::Conflict`), `"code": "code"` (a `json!` body) → error codes;
-/// - in `src/error.rs` `fn code`, each `=> "code"` arm of `ApiError::code()` → error codes.
+/// - in `src/error.rs` `fn code`, each `=> "code"` arm of `ApiError::code()` → error codes;
+/// - `let NAME = |e…| ApiError::unprocessable(e.code, …)` forwards a `RecordError`'s code as an
+///   error code: for each `f(…).map_err(NAME)` in that file, the record codes `f` can return
+///   (see [`record_codes_of`]) → error codes too.
 ///
-/// A call pattern whose first argument is not a string literal (other than the function's
-/// own definition) is an error: the scanner could not see that code.
+/// Any other call pattern whose first argument is not a string literal (other than the
+/// function's own definition) is an error: the scanner could not see that code.
 const CALL_PATTERNS: [(&str, Scope); 3] =
     [("RecordError::new(", Scope::Record), ("bad_request(", Scope::Error), ("unprocessable(", Scope::Error)];
 const FIELD_PATTERNS: [&str; 2] = ["code: \"", "\"code\": \""];
@@ -182,6 +185,12 @@ fn scan_source_codes() -> BTreeMap<String, BTreeSet<Scope>> {
                     continue;
                 }
                 let after = text[at + pattern.len()..].trim_start();
+                if pattern == "unprocessable(" && after.starts_with("e.code") {
+                    for code in forwarded_record_codes(&file, &text, at) {
+                        add(&code, Scope::Error);
+                    }
+                    continue;
+                }
                 let literal = leading_literal(after)
                     .unwrap_or_else(|| panic!("{}: {pattern} without a literal code: {:.60}", file.display(), after));
                 add(literal, scope);
@@ -204,6 +213,96 @@ fn scan_source_codes() -> BTreeMap<String, BTreeSet<Scope>> {
                 add(leading_literal(&body[at + 3..]).unwrap(), Scope::Error);
             }
         }
+    }
+    codes
+}
+
+/// The record codes a forwarding closure (`let NAME = |e…| ApiError::unprocessable(e.code, …)`,
+/// on the line of `at`) turns into error codes: those of every `f(…)` in `text` whose error is
+/// mapped with `.map_err(NAME)`.
+fn forwarded_record_codes(file: &Path, text: &str, at: usize) -> BTreeSet<String> {
+    let line_start = text[..at].rfind('\n').map_or(0, |i| i + 1);
+    let line = &text[line_start..at];
+    let name = line
+        .trim_start()
+        .strip_prefix("let ")
+        .and_then(|rest| rest.split_once(" = |"))
+        .map(|(name, _)| name.trim())
+        .unwrap_or_else(|| panic!("{}: a forwarded code not in `let NAME = |e…| …`: {line}", file.display()));
+    let dir = file.parent().expect("a source file is in a directory");
+    let mut codes = BTreeSet::new();
+    for (call_end, _) in text.match_indices(&format!(").map_err({name})")) {
+        let callee = callee_of(&text[..=call_end])
+            .unwrap_or_else(|| panic!("{}: the call before .map_err({name}) at byte {call_end}", file.display()));
+        let found = record_codes_of(dir, callee, &mut BTreeSet::new());
+        assert!(!found.is_empty(), "{}: {callee} forwards no record code the scanner can see", file.display());
+        codes.extend(found);
+    }
+    codes
+}
+
+/// The function name of the call that `text` ends with (`…name(args)`).
+fn callee_of(text: &str) -> Option<&str> {
+    let mut depth = 0;
+    for (i, c) in text.char_indices().rev() {
+        match c {
+            ')' => depth += 1,
+            '(' if depth == 1 => {
+                let before = &text[..i];
+                let start = before.rfind(|c: char| !(c.is_alphanumeric() || c == '_')).map_or(0, |s| s + 1);
+                return Some(&before[start..]).filter(|name| !name.is_empty());
+            }
+            '(' => depth -= 1,
+            _ => {}
+        }
+    }
+    None
+}
+
+/// The record codes function `name` (defined once among the non-test code of `dir`'s files)
+/// can return: its `RecordError::new("code"` literals and, recursively, those of the
+/// functions of `dir` it calls (names bound by `let` in its body are closures, not calls).
+/// A name not defined in `dir` (std, another module) contributes nothing.
+fn record_codes_of(dir: &Path, name: &str, seen: &mut BTreeSet<String>) -> BTreeSet<String> {
+    let mut codes = BTreeSet::new();
+    if !seen.insert(name.to_owned()) {
+        return codes;
+    }
+    let mut bodies = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "rs") {
+            let text = std::fs::read_to_string(&path).unwrap();
+            let text = text.split("#[cfg(test)]").next().unwrap_or_default().to_owned();
+            for header in [format!("fn {name}("), format!("fn {name}<")] {
+                if let Some(start) = text.find(&header) {
+                    let end = text[start..].find("\n}\n").map_or(text.len(), |e| start + e);
+                    bodies.push(text[start + header.len()..end].to_owned());
+                }
+            }
+        }
+    }
+    assert!(
+        bodies.len() <= 1,
+        "fn {name} is defined more than once in {}: the scanner cannot tell which",
+        dir.display()
+    );
+    let Some(body) = bodies.pop() else { return codes };
+    for (at, _) in body.match_indices("RecordError::new(") {
+        codes.extend(leading_literal(body[at + "RecordError::new(".len()..].trim_start()).map(str::to_owned));
+    }
+    let locals: BTreeSet<&str> = body
+        .match_indices("let ")
+        .filter_map(|(at, _)| body[at + 4..].split(|c: char| !(c.is_alphanumeric() || c == '_')).next())
+        .collect();
+    let words = body.split(|c: char| !(c.is_alphanumeric() || c == '_' || c == '(' || c == '.' || c == ':'));
+    let callees: BTreeSet<&str> = words
+        .flat_map(|w| w.split_inclusive('('))
+        .filter_map(|w| w.strip_suffix('('))
+        .filter(|w| !w.is_empty() && !w.contains('.') && !w.contains("::") && !locals.contains(w))
+        .collect();
+    for callee in callees {
+        codes.extend(record_codes_of(dir, callee, seen));
     }
     codes
 }
@@ -235,14 +334,21 @@ fn the_error_code_catalogue_lists_exactly_the_codes_the_source_emits() {
     let mut catalogue: BTreeMap<String, BTreeSet<Scope>> = BTreeMap::new();
     for entry in spec["x-error-codes"].as_array().expect("the spec has x-error-codes") {
         let code = entry["code"].as_str().expect("each entry has a code");
-        let scope = match entry["in"].as_str() {
-            Some("error") => Scope::Error,
-            Some("record") => Scope::Record,
-            other => panic!("{code}: `in` must be error or record, not {other:?}"),
+        let scopes = match &entry["in"] {
+            Value::Array(scopes) => scopes.iter().collect(),
+            one => vec![one],
         };
+        let scopes: BTreeSet<Scope> = scopes
+            .into_iter()
+            .map(|scope| match scope.as_str() {
+                Some("error") => Scope::Error,
+                Some("record") => Scope::Record,
+                other => panic!("{code}: `in` must be error, record or a list of them, not {other:?}"),
+            })
+            .collect();
         assert!(entry["meaning"].as_str().is_some_and(|m| !m.is_empty()), "{code} has a meaning");
         assert!(entry["status"].as_array().is_some_and(|s| !s.is_empty()), "{code} has its statuses");
-        assert!(catalogue.insert(code.to_owned(), BTreeSet::from([scope])).is_none(), "{code} is listed once");
+        assert!(catalogue.insert(code.to_owned(), scopes).is_none(), "{code} is listed once");
     }
     let enum_of = |name: &str| -> BTreeSet<String> {
         let values = spec["components"]["schemas"][name]["enum"].as_array().expect("the code enum exists");
@@ -397,6 +503,7 @@ fn examples(f: &Fixture) -> Vec<Example> {
     let mut all = ingest_and_tenant_examples();
     all.extend(plan_and_billing_examples());
     all.extend(invoice_and_credit_examples(f));
+    all.extend(rendering_and_correction_examples(f));
     all
 }
 
@@ -769,6 +876,141 @@ fn invoice_and_credit_examples(f: &Fixture) -> Vec<Example> {
     ]
 }
 
+fn rendering_and_correction_examples(f: &Fixture) -> Vec<Example> {
+    use Method as M;
+    let (html, pdf, explain, corrections) = (
+        "/v1/invoices/{id}/html",
+        "/v1/invoices/{id}/pdf",
+        "/v1/invoices/{id}/lines/{n}/explain",
+        "/v1/usage/corrections",
+    );
+    let (acme_october, hooli_september) = (&f.acme_invoices[0], &f.hooli_invoices[1]);
+    let correction = |id: &str, action: &str, replacement: Option<Value>| {
+        let mut body = json!({"tenant_id": "acme", "id": id, "action": action, "reason": "runtime double counted"});
+        if let Some(replacement) = replacement {
+            body["replacement"] = replacement;
+        }
+        body
+    };
+    let replace_r2 = correction("r2", "replace", Some(json!({"invocations": 2, "function": "resize"})));
+    let void_event =
+        json!({"tenant_id": "acme", "source": "lambda/eu", "id": "e1", "action": "void", "reason": "test"});
+    vec![
+        example("an invoice as HTML", M::GET, html, format!("/v1/invoices/{acme_october}/html")),
+        example("one's own invoice as HTML", M::GET, html, format!("/v1/invoices/{acme_october}/html"))
+            .by(As::AcmeTenant),
+        example("another tenant's invoice as HTML", M::GET, html, format!("/v1/invoices/{hooli_september}/html"))
+            .by(As::AcmeTenant)
+            .expect(404),
+        example("a missing invoice as HTML", M::GET, html, "/v1/invoices/nothing/html").expect(404),
+        example("HTML anonymously", M::GET, html, format!("/v1/invoices/{acme_october}/html"))
+            .by(As::Nobody)
+            .expect(401),
+        example("an invoice as PDF", M::GET, pdf, format!("/v1/invoices/{hooli_september}/pdf")),
+        example("one's own invoice as PDF", M::GET, pdf, format!("/v1/invoices/{acme_october}/pdf")).by(As::AcmeTenant),
+        example("another tenant's invoice as PDF", M::GET, pdf, format!("/v1/invoices/{hooli_september}/pdf"))
+            .by(As::AcmeTenant)
+            .expect(404),
+        example("a missing invoice as PDF", M::GET, pdf, "/v1/invoices/acme.0/pdf").expect(404),
+        example("PDF anonymously", M::GET, pdf, format!("/v1/invoices/{acme_october}/pdf")).by(As::Nobody).expect(401),
+        example("explain a usage line", M::GET, explain, format!("/v1/invoices/{acme_october}/lines/1/explain")),
+        example("explain an adjustment", M::GET, explain, format!("/v1/invoices/{acme_october}/lines/4/explain"))
+            .by(As::AcmeTenant),
+        example("explain a base fee", M::GET, explain, format!("/v1/invoices/{hooli_september}/lines/4/explain")),
+        example("explain a missing line", M::GET, explain, format!("/v1/invoices/{acme_october}/lines/99/explain"))
+            .expect(404),
+        example(
+            "explain a line that is not a number",
+            M::GET,
+            explain,
+            format!("/v1/invoices/{acme_october}/lines/x/explain"),
+        )
+        .expect(404),
+        example(
+            "explain another tenant's line",
+            M::GET,
+            explain,
+            format!("/v1/invoices/{hooli_september}/lines/1/explain"),
+        )
+        .by(As::AcmeTenant)
+        .expect(404),
+        example("explain anonymously", M::GET, explain, format!("/v1/invoices/{acme_october}/lines/1/explain"))
+            .by(As::Nobody)
+            .expect(401),
+        example("replace a record", M::POST, corrections, corrections)
+            .by(As::Ingest)
+            .json(replace_r2.clone())
+            .header("Idempotency-Key", "correct-r2"),
+        example("replay a correction", M::POST, corrections, corrections)
+            .by(As::Ingest)
+            .json(replace_r2)
+            .header("Idempotency-Key", "correct-r2"),
+        example("void an event", M::POST, corrections, corrections).json(void_event.clone()),
+        example("void a void record", M::POST, corrections, corrections).by(As::Ingest).json(void_event).expect(409),
+        example("correct an invoiced period", M::POST, corrections, corrections).by(As::Ingest).json(correction(
+            "s1",
+            "replace",
+            Some(json!({"invocations": 1_000_000})),
+        )),
+        example("correct a closed period", M::POST, corrections, corrections)
+            .by(As::Ingest)
+            .json(json!({"tenant_id": "hooli", "id": "h1", "action": "void", "reason": "test traffic"}))
+            .expect(422),
+        example("correct a missing record", M::POST, corrections, corrections)
+            .by(As::Ingest)
+            .json(correction("nope", "void", None))
+            .expect(404),
+        example("correct for an invalid tenant id", M::POST, corrections, corrections)
+            .by(As::Ingest)
+            .json(json!({"tenant_id": "Not A Tenant", "id": "r1", "action": "void", "reason": "x"}))
+            .expect(404),
+        example("an invalid correction action", M::POST, corrections, corrections)
+            .by(As::Ingest)
+            .json(correction("r1", "delete", None))
+            .expect(422),
+        example("a replacement without quantities", M::POST, corrections, corrections)
+            .by(As::Ingest)
+            .json(correction("r1", "replace", Some(json!({"function": "resize"}))))
+            .expect(422),
+        example("a fractional replacement count", M::POST, corrections, corrections)
+            .by(As::Ingest)
+            .json(correction("r1", "replace", Some(json!({"invocations": 1.5}))))
+            .expect(422),
+        example("a control character in a replacement", M::POST, corrections, corrections)
+            .by(As::Ingest)
+            .json(correction("r1", "replace", Some(json!({"invocations": 1, "region": "eu\u{1b}"}))))
+            .expect(422),
+        example("an invalid record id to correct", M::POST, corrections, corrections)
+            .by(As::Ingest)
+            .json(correction("", "void", None))
+            .expect(422),
+        example("a blank correction reason", M::POST, corrections, corrections)
+            .by(As::Ingest)
+            .json(json!({"tenant_id": "acme", "id": "r1", "action": "void", "reason": " "}))
+            .expect(422),
+        example("an unknown correction field", M::POST, corrections, corrections)
+            .by(As::Ingest)
+            .json(json!({"tenant_id": "acme", "id": "r1", "action": "void", "reason": "x", "timestamp": "now"}))
+            .expect(422),
+        example("a malformed correction", M::POST, corrections, corrections)
+            .by(As::Ingest)
+            .raw("application/json", "{")
+            .expect(400),
+        example("an oversized correction", M::POST, corrections, corrections)
+            .by(As::Ingest)
+            .raw("application/json", format!("\"{}\"", "x".repeat(MIB)))
+            .expect(413),
+        example("correct as the tenant", M::POST, corrections, corrections)
+            .by(As::AcmeTenant)
+            .json(correction("r1", "void", None))
+            .expect(403),
+        example("correct anonymously", M::POST, corrections, corrections)
+            .by(As::Nobody)
+            .json(correction("r1", "void", None))
+            .expect(401),
+    ]
+}
+
 /// One MiB, the body limit of every route but ingest.
 const MIB: usize = 1024 * 1024;
 
@@ -805,8 +1047,8 @@ struct Fixture {
 /// history made through the API with the clock moved back:
 /// - `acme` (UTC, `payg`) from 2026-09-15, with usage in September, some of it arriving
 ///   after September was invoiced, so its October invoice has an adjustment line;
-/// - `hooli` (`committed`, 8.875 % tax, late usage `reject`) from 2026-09-15, with a 100.00
-///   credit its September invoice consumes.
+/// - `hooli` (`committed`, 8.875 % tax, late usage `reject`) from 2026-09-15, with a record
+///   in September and a 100.00 credit its September invoice consumes.
 ///
 /// Both are invoiced for September and October; the clock then reads [`test_now`] again.
 async fn example_app() -> (TestApp, Fixture) {
@@ -836,6 +1078,7 @@ async fn example_app() -> (TestApp, Fixture) {
     let grant = json!({"amount": "100.00", "currency": "USD", "reason": "welcome"});
     assert_eq!(admin_post(&app, "/v1/tenants/hooli/credits", &grant).await.status(), 201);
     usage_at(&app, "acme", "2026-09-20T00:00:00Z", &[("s1", "2026-09-19T00:00:00Z", 2_000_000)]).await;
+    usage_at(&app, "hooli", "2026-09-20T00:00:00Z", &[("h1", "2026-09-19T00:00:00Z", 5)]).await;
     app.clock.set(at("2026-10-01T03:00:00Z"));
     run_billing(&app, "2026-10-01T02:00:00Z").await;
     let late = [("late", "2026-09-30T12:00:00Z", 3_000_000), ("o1", "2026-10-09T00:00:00Z", 1_500_000)];
