@@ -53,13 +53,7 @@ impl Application {
         let port = listener.local_addr().context("Failed to read the bound address")?.port();
         sync_plans(store.as_ref(), &settings.pricing_dir, clock.now()).await?;
         let metrics = Arc::new(Metrics::default());
-        let writers = if store.kind() == StoreKind::Sqlite { 1 } else { settings.ingest.writers };
-        let config = WriterConfig {
-            queue_capacity: settings.ingest.queue_capacity,
-            max_group_records: settings.ingest.max_group_records,
-            writers,
-        };
-        let (writer, writer_tasks) = UsageWriter::start(store.clone(), clock.clone(), metrics.clone(), config);
+        let (writer, writer_tasks) = start_writer(&settings, &store, &clock, &metrics);
         let authenticator = web::Data::new(Authenticator::from_settings(&settings, store.clone())?);
         let directory = web::Data::new(TenantDirectory::new(store.clone()));
         let ingestor = web::Data::new(Ingestor {
@@ -69,11 +63,7 @@ impl Application {
             metrics: metrics.clone(),
             allowed_lateness: settings.ingest.allowed_lateness,
         });
-        let limits = web::Data::new(BodyLimits {
-            max_body_bytes: settings.ingest.max_body_bytes,
-            max_records: settings.ingest.max_records_per_request,
-            inflight: Arc::new(Semaphore::new(settings.ingest.max_inflight_bytes.div_ceil(1024))),
-        });
+        let limits = web::Data::new(body_limits(&settings));
         let billing = web::Data::new(billing_config(&settings));
         let scheduler = spawn_billing_scheduler(&settings, store.clone(), clock.clone(), billing.get_ref().clone());
         let store = web::Data::new(store);
@@ -159,6 +149,31 @@ fn routes(cfg: &mut web::ServiceConfig) {
         .service(resource("/v1/invoices/{id}/void").route(post().to(api::void_invoice)))
         .service(resource("/v1/invoices/{id}/mark-paid").route(post().to(api::mark_invoice_paid)))
         .service(resource("/v1/invoices/{id}/lines/{n}/explain").route(get().to(api::explain_invoice_line)));
+}
+
+/// The batching writer: one task on SQLite (one writer connection), `ingest.writers` on
+/// PostgreSQL.
+fn start_writer(
+    settings: &Settings,
+    store: &Arc<dyn Store>,
+    clock: &SharedClock,
+    metrics: &Arc<Metrics>,
+) -> (UsageWriter, WriterTasks) {
+    let writers = if store.kind() == StoreKind::Sqlite { 1 } else { settings.ingest.writers };
+    let config = WriterConfig {
+        queue_capacity: settings.ingest.queue_capacity,
+        max_group_records: settings.ingest.max_group_records,
+        writers,
+    };
+    UsageWriter::start(store.clone(), clock.clone(), metrics.clone(), config)
+}
+
+fn body_limits(settings: &Settings) -> BodyLimits {
+    BodyLimits {
+        max_body_bytes: settings.ingest.max_body_bytes,
+        max_records: settings.ingest.max_records_per_request,
+        inflight: Arc::new(Semaphore::new(settings.ingest.max_inflight_bytes.div_ceil(1024))),
+    }
 }
 
 /// Billing settings from the configuration.
