@@ -1042,7 +1042,7 @@ struct Fixture {
     hooli_invoices: Vec<String>,
 }
 
-/// The service the examples run on: SQLite, small ingest limits (so 413 is cheap), no time
+/// The service the examples run on (SQLite or PostgreSQL): small ingest limits (so 413 is cheap), no time
 /// travel (so a future `as_of` is refused), plan `euro` besides `pricing/`, and a billing
 /// history made through the API with the clock moved back:
 /// - `acme` (UTC, `payg`) from 2026-09-15, with usage in September, some of it arriving
@@ -1051,9 +1051,9 @@ struct Fixture {
 ///   in September and a 100.00 credit its September invoice consumes.
 ///
 /// Both are invoiced for September and October; the clock then reads [`test_now`] again.
-async fn example_app() -> (TestApp, Fixture) {
+async fn example_app(backend: Backend) -> (TestApp, Fixture) {
     use crate::billing::{admin_post, at, run_billing, usage_at};
-    let app = spawn_app_with(Backend::Sqlite, |s| {
+    let app = spawn_app_with(backend, |s| {
         s.ingest.max_records_per_request = 100;
         s.ingest.max_body_bytes = 256 * 1024;
         s.allow_time_travel = false;
@@ -1175,9 +1175,18 @@ fn follow<'a>(spec: &'a Value, object: &'a Value) -> &'a Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_operation_answers_as_the_spec_documents() {
+    every_operation_answers_as_documented_on(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_operation_answers_as_the_spec_documents_on_postgres() {
+    every_operation_answers_as_documented_on(Backend::Postgres).await;
+}
+
+async fn every_operation_answers_as_documented_on(backend: Backend) {
     // Arrange
     let spec = spec();
-    let (app, fixture) = example_app().await;
+    let (app, fixture) = example_app(backend).await;
     let examples = examples(&fixture);
     let mut exercised = BTreeSet::new();
     let mut failures = Vec::new();
