@@ -39,7 +39,17 @@ pub enum ApiError {
     #[error("the service is temporarily unavailable; retry after {retry_after_secs} s")]
     Unavailable { retry_after_secs: u64 },
     #[error(transparent)]
-    Unexpected(#[from] anyhow::Error),
+    Unexpected(anyhow::Error),
+}
+
+impl From<anyhow::Error> for ApiError {
+    /// A database that went away deep inside an operation is still a 503, not a 500.
+    fn from(error: anyhow::Error) -> Self {
+        match error.downcast_ref::<crate::store::DbError>() {
+            Some(crate::store::DbError::Unavailable(_)) => Self::Unavailable { retry_after_secs: 2 },
+            _ => Self::Unexpected(error),
+        }
+    }
 }
 
 impl ApiError {

@@ -12,7 +12,6 @@ use serde_json::{json, Value};
 
 use super::idempotency::{run_idempotent, JsonReply};
 use super::json::{parse_json, JsonBody};
-use super::money_wire::decimal;
 use super::unexpected;
 use crate::auth::{visible_tenant, AdminCaller, AnyCaller};
 use crate::clock::SharedClock;
@@ -61,8 +60,11 @@ fn validate(wanted: GrantCreditRequest) -> Result<NewCreditGrant, ApiError> {
     if amount <= Decimal::ZERO || amount.scale() > currency.minor_units() {
         return Err(invalid("amount must be positive, in the currency's minor units"));
     }
-    if wanted.reason.trim().is_empty() || wanted.reason.chars().count() > 500 {
-        return Err(invalid("reason must be 1-500 characters"));
+    if wanted.reason.trim().is_empty()
+        || wanted.reason.chars().count() > 500
+        || wanted.reason.chars().any(char::is_control)
+    {
+        return Err(invalid("reason must be 1-500 characters without control characters"));
     }
     Ok(NewCreditGrant { amount, currency, expires_at: wanted.expires_at, reason: wanted.reason })
 }
@@ -95,7 +97,7 @@ pub async fn list_credits(
 fn entry_json(e: &CreditEntry) -> Value {
     json!({
         "entry_id": e.entry_id, "kind": e.kind, "grant_id": e.grant_id,
-        "amount": decimal(e.amount), "currency": e.currency.code(), "expires_at": e.expires_at,
+        "amount": Money::new(e.amount, e.currency).round_to_minor_units().format_amount(), "currency": e.currency.code(), "expires_at": e.expires_at,
         "reason": e.reason, "invoice_id": e.invoice_id, "created_at": e.created_at,
     })
 }

@@ -37,6 +37,7 @@ pub async fn list_invoices(
     store: web::Data<Arc<dyn Store>>,
 ) -> Result<HttpResponse, ApiError> {
     let id = caller.readable_tenant(&path)?;
+    store.get_tenant(&id).await?.ok_or(ApiError::NotFound("tenant"))?;
     let limit = query.limit.unwrap_or(50).clamp(1, 200);
     let before = query.cursor.as_deref().map(parse_cursor).transpose()?;
     let invoices = store.list_invoices(&id, before, limit).await.map_err(unexpected)?;
@@ -47,9 +48,14 @@ pub async fn list_invoices(
     Ok(HttpResponse::Ok().json(serde_json::json!({ "data": data, "next_cursor": next_cursor })))
 }
 
+/// Ids this API issues: `<tenant>.<hex>`, at most 100 characters of `[a-z0-9._-]`.
+fn is_invoice_id(text: &str) -> bool {
+    text.len() <= 100 && text.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b))
+}
+
 fn parse_cursor(text: &str) -> Result<(chrono::DateTime<chrono::Utc>, String), ApiError> {
     let invalid = || ApiError::bad_request("invalid_cursor", "cursor is not one this API returned");
-    let (micros, id) = text.split_once('~').ok_or_else(invalid)?;
+    let (micros, id) = text.split_once('~').filter(|(_, id)| is_invoice_id(id)).ok_or_else(invalid)?;
     let at = micros.parse().ok().and_then(DateTime::from_timestamp_micros).ok_or_else(invalid)?;
     Ok((at, id.to_owned()))
 }
@@ -76,6 +82,9 @@ pub async fn find_invoice(store: &dyn Store, caller: &Principal, invoice_id: &st
 
 /// Invoice ids start with their tenant: `<tenant>.<uuid>`.
 fn invoice_tenant(caller: &Principal, invoice_id: &str) -> Result<TenantId, ApiError> {
+    if !is_invoice_id(invoice_id) {
+        return Err(ApiError::NotFound("invoice"));
+    }
     let tenant = invoice_id.split_once('.').map(|(t, _)| t).ok_or(ApiError::NotFound("invoice"))?;
     visible_tenant(caller, tenant).map_err(|_| ApiError::NotFound("invoice"))
 }

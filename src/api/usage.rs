@@ -66,8 +66,7 @@ pub async fn get_usage(
     clock: web::Data<SharedClock>,
 ) -> Result<HttpResponse, ApiError> {
     let id = caller.readable_tenant(&path)?;
-    let unexpected = |e| ApiError::Unexpected(anyhow::Error::new(e).context("Failed to read usage"));
-    let tenant = store.get_tenant(&id).await.map_err(unexpected)?.ok_or(ApiError::NotFound("tenant"))?;
+    let tenant = store.get_tenant(&id).await?.ok_or(ApiError::NotFound("tenant"))?;
     let tz = tenant.details.timezone;
     let granularity = match query.granularity.as_deref() {
         None => Granularity::Day,
@@ -82,7 +81,7 @@ pub async fn get_usage(
     let from = query.from.as_deref().map(instant).transpose()?.unwrap_or(default_from);
     let to = query.to.as_deref().map(instant).transpose()?.unwrap_or(default_to);
     validate_range(tz, granularity, from, to, MAX_BUCKETS).map_err(|e| invalid(&e.to_string()))?;
-    let rollups = store.rollups(&id, from, to).await.map_err(unexpected)?;
+    let rollups = store.rollups(&id, from, to).await?;
     let buckets = usage_series(tz, granularity, group_by, from, to, &rollups)
         .map_err(|e| ApiError::Unexpected(anyhow::Error::new(e)))?;
     let buckets: Vec<BucketResponse> = buckets.into_iter().map(BucketResponse::from).collect();

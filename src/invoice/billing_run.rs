@@ -44,7 +44,9 @@ pub struct IssuedInvoice {
     pub tenant_id: String,
     pub invoice_id: String,
     pub number: String,
+    /// At the currency's precision.
     pub total: String,
+    pub currency: &'static str,
 }
 
 impl BillingRun<'_> {
@@ -89,7 +91,8 @@ impl BillingRun<'_> {
                     tenant_id: tenant.id.to_string(),
                     invoice_id: doc.id,
                     number: doc.number,
-                    total: doc.total.to_string(),
+                    total: crate::domain::Money::new(doc.total, doc.currency).round_to_minor_units().format_amount(),
+                    currency: doc.currency.code(),
                 }),
                 IssueOutcome::AlreadyClosed | IssueOutcome::Busy => report.skipped += 1,
             }

@@ -35,11 +35,12 @@ impl From<sqlx::Error> for DbError {
 }
 
 /// PostgreSQL classes 08 (connection), 53 (resources), 57 (operator intervention, e.g. shutdown),
-/// 40 (serialization/deadlock); SQLite BUSY (5) and LOCKED (6).
+/// 40 (serialization/deadlock), and 55000 (the database does not accept connections now);
+/// SQLite BUSY (5) and LOCKED (6).
 fn is_transient(code: Option<&str>) -> bool {
     match code {
         Some(code) => {
-            ["08", "53", "57", "40"].iter().any(|class| code.starts_with(class)) || code == "5" || code == "6"
+            ["08", "53", "57", "40"].iter().any(|class| code.starts_with(class)) || ["55000", "5", "6"].contains(&code)
         }
         None => false,
     }

@@ -757,7 +757,7 @@ fn invoice_and_credit_examples(f: &Fixture) -> Vec<Example> {
         example("one's own invoices", M::GET, list, "/v1/tenants/acme/invoices").by(As::AcmeTenant),
         example("another tenant's invoices", M::GET, list, "/v1/tenants/hooli/invoices").by(As::AcmeTenant).expect(404),
         example("invoices as ingest", M::GET, list, "/v1/tenants/acme/invoices").by(As::Ingest).expect(404),
-        example("invoices of a tenant that does not exist", M::GET, list, "/v1/tenants/nobody/invoices"),
+        example("invoices of a tenant that does not exist", M::GET, list, "/v1/tenants/nobody/invoices").expect(404),
         example("an invalid invoice cursor", M::GET, list, "/v1/tenants/acme/invoices?cursor=acme").expect(400),
         example("an unknown invoice parameter", M::GET, list, "/v1/tenants/acme/invoices?status=paid").expect(400),
         example("invoices anonymously", M::GET, list, "/v1/tenants/acme/invoices").by(As::Nobody).expect(401),

@@ -100,6 +100,7 @@ async fn readiness_reports_a_missing_database_as_503() {
     let name = app.database.pg_name.clone().unwrap();
     let ready = app.client.get(format!("{}/readyz", app.address)).send().await.unwrap();
     assert_eq!(ready.status(), StatusCode::OK);
+    assert_eq!(app.get_as("/v1/plans", &app.admin_key).await.status(), StatusCode::OK, "the admin key is now cached");
     // Act
     let mut admin = pg_admin().await;
     admin.execute(format!(r#"alter database "{name}" allow_connections false"#).as_str()).await.unwrap();
@@ -109,10 +110,17 @@ async fn readiness_reports_a_missing_database_as_503() {
         .unwrap();
     let not_ready = app.client.get(format!("{}/readyz", app.address)).send().await.unwrap();
     let alive = app.client.get(format!("{}/healthz", app.address)).send().await.unwrap();
+    let plans = app.get_as("/v1/plans", &app.admin_key).await;
     admin.execute(format!(r#"alter database "{name}" allow_connections true"#).as_str()).await.unwrap();
     // Assert
     assert_eq!(not_ready.status(), StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(alive.status(), StatusCode::OK, "the process itself is healthy");
+    assert_eq!(
+        plans.status(),
+        StatusCode::SERVICE_UNAVAILABLE,
+        "a route past authentication (cached key) answers 503 too"
+    );
+    assert!(plans.headers().contains_key("retry-after"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
