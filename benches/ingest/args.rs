@@ -1,0 +1,105 @@
+//! Command-line options: `cargo bench --bench ingest -- --records 200000 --clients 8`.
+
+use anyhow::{bail, Context};
+
+use crate::server::Tuning;
+
+/// How big the run is and which scenarios it runs.
+#[derive(Debug, Clone)]
+pub struct Args {
+    /// Fresh records per batched scenario.
+    pub records: usize,
+    /// Records stored before every PostgreSQL scenario (the duplicates repeat these);
+    /// default: as many as the duplicate run repeats.
+    pub preload: Option<usize>,
+    /// Records of the single-record and one-commit-per-record scenarios.
+    pub single_records: usize,
+    pub batch: usize,
+    pub clients: usize,
+    pub single_clients: usize,
+    pub dup_percent: usize,
+    pub sqlite_records: usize,
+    /// Records per direct-SQL transaction; default: the writer's measured mean group.
+    pub direct_group: Option<usize>,
+    /// Scenario names to run (all when `None`).
+    pub only: Option<Vec<String>>,
+    /// Write BENCHMARKS.md (off with `--no-write`, for experiments).
+    pub write: bool,
+    pub tuning: Tuning,
+    /// Experiment: SQL run on the bench database after migrating (e.g. a schema change to
+    /// measure before writing a migration).
+    pub setup_sql: Option<String>,
+}
+
+impl Default for Args {
+    fn default() -> Self {
+        Self {
+            records: 1_000_000,
+            preload: None,
+            single_records: 50_000,
+            batch: 1_000,
+            clients: 8,
+            single_clients: 64,
+            dup_percent: 10,
+            sqlite_records: 200_000,
+            direct_group: None,
+            only: None,
+            write: true,
+            tuning: Tuning::default(),
+            setup_sql: None,
+        }
+    }
+}
+
+const HELP: &str = "options: --records N --preload N --single-records N --batch N --clients N \
+    --single-clients N --dup-percent N --sqlite-records N --direct-group N \
+    --only http,dup,single,direct,stages,copy,commit,sqlite --no-write \
+    --writers N --group-records N --db-connections N --http-workers N --server-log FILTER --jwt --setup-sql SQL";
+
+impl Args {
+    /// Parses the process arguments (cargo's own `--bench` flag is ignored).
+    pub fn parse() -> anyhow::Result<Self> {
+        let mut args = Self::default();
+        let mut words = std::env::args().skip(1);
+        while let Some(flag) = words.next() {
+            let mut value = || words.next().with_context(|| format!("{flag} needs a value; {HELP}"));
+            match flag.as_str() {
+                "--bench" => {}
+                "--no-write" => args.write = false,
+                "--setup-sql" => args.setup_sql = Some(value()?),
+                "--jwt" => args.tuning.jwt = true,
+                "--server-log" => args.tuning.log = Some(value()?),
+                "--only" => args.only = Some(value()?.split(',').map(str::to_owned).collect()),
+                "--records" => args.records = number(&value()?)?,
+                "--preload" => args.preload = Some(number(&value()?)?),
+                "--single-records" => args.single_records = number(&value()?)?,
+                "--batch" => args.batch = number(&value()?)?,
+                "--clients" => args.clients = number(&value()?)?,
+                "--single-clients" => args.single_clients = number(&value()?)?,
+                "--dup-percent" => args.dup_percent = number(&value()?)?,
+                "--sqlite-records" => args.sqlite_records = number(&value()?)?,
+                "--direct-group" => args.direct_group = Some(number(&value()?)?),
+                "--writers" => args.tuning.writers = Some(number(&value()?)?),
+                "--group-records" => args.tuning.max_group_records = Some(number(&value()?)?),
+                "--db-connections" => args.tuning.database_max_connections = Some(number(&value()?)? as u32),
+                "--http-workers" => args.tuning.http_workers = Some(number(&value()?)?),
+                other => bail!("unknown option {other}; {HELP}"),
+            }
+        }
+        Ok(args)
+    }
+
+    /// Records stored before each PostgreSQL scenario.
+    pub fn preload(&self) -> usize {
+        self.preload.unwrap_or(self.records * self.dup_percent / 100).max(self.batch)
+    }
+
+    /// Whether scenario `name` is selected.
+    pub fn runs(&self, name: &str) -> bool {
+        self.only.as_ref().is_none_or(|names| names.iter().any(|n| n == name))
+    }
+}
+
+fn number(text: &str) -> anyhow::Result<usize> {
+    text.replace('_', "").parse().with_context(|| format!("{text:?} is not a number"))
+}

@@ -1,0 +1,127 @@
+//! The bench database: `tally_bench_<uuid>` on the local PostgreSQL, migrated by the library,
+//! reset between scenarios, checked for exact counts, dropped at the end (also on panic).
+
+use std::sync::Arc;
+
+use anyhow::{ensure, Context};
+use chrono::Utc;
+use sqlx::postgres::PgPoolOptions;
+use sqlx::{Connection, Executor, PgConnection, PgPool};
+use tally::domain::NewUsageRecord;
+use tally::store::{open_store, Store};
+
+/// The PostgreSQL server: `TALLY_BENCH_DATABASE_URL` or the local default.
+pub fn server_url() -> String {
+    std::env::var("TALLY_BENCH_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into())
+        .trim_end_matches('/')
+        .to_owned()
+}
+
+/// A fresh, migrated database, dropped when this value is dropped.
+pub struct BenchDb {
+    pub name: String,
+    pub url: String,
+    pub pool: PgPool,
+    pub store: Arc<dyn Store>,
+}
+
+impl BenchDb {
+    /// Creates and migrates `tally_bench_<uuid>`.
+    pub async fn create() -> anyhow::Result<Self> {
+        let name = format!("tally_bench_{}", uuid::Uuid::new_v4().simple());
+        let mut admin = admin().await?;
+        admin
+            .execute(format!(r#"create database "{name}""#).as_str())
+            .await
+            .context("Failed to create the database")?;
+        let url = format!("{}/{name}", server_url());
+        let store = open_store(&url, 4).await?;
+        let pool = PgPoolOptions::new().max_connections(4).connect(&url).await.context("Failed to connect")?;
+        Ok(Self { name, url, pool, store })
+    }
+
+    /// Runs experiment SQL (`--setup-sql`) on the bench database.
+    pub async fn setup(&self, sql: &str) -> anyhow::Result<()> {
+        self.pool.execute(sql).await.context("--setup-sql failed")?;
+        Ok(())
+    }
+
+    /// Empties the usage tables, stores `preload` through the library (untimed), refreshes
+    /// planner statistics and checkpoints, so every scenario starts from the same state.
+    pub async fn reset(&self, preload: &[NewUsageRecord]) -> anyhow::Result<()> {
+        self.pool.execute("truncate usage_record, usage_rollup").await.context("Failed to truncate")?;
+        for chunk in preload.chunks(1_000) {
+            self.store.insert_usage(chunk, Utc::now()).await.context("Failed to preload")?;
+        }
+        self.pool.execute("analyze usage_record; analyze usage_rollup").await.context("Failed to analyze")?;
+        self.pool.execute("checkpoint").await.context("Failed to checkpoint")?;
+        Ok(())
+    }
+
+    /// Checks that exactly `expected` records are stored and counted in the rollups
+    /// (`with_rollups` false for the raw `COPY`, which writes no rollups).
+    pub async fn verify(&self, expected: usize, with_rollups: bool) -> anyhow::Result<()> {
+        let (stored,): (i64,) =
+            sqlx::query_as("select count(*) from usage_record").fetch_one(&self.pool).await.context("count")?;
+        ensure!(stored as usize == expected, "{stored} records stored, expected {expected}");
+        if with_rollups {
+            let (rolled,): (Option<i64>,) = sqlx::query_as("select sum(records)::int8 from usage_rollup")
+                .fetch_one(&self.pool)
+                .await
+                .context("sum rollups")?;
+            ensure!(rolled.unwrap_or(0) as usize == expected, "rollups count {rolled:?} records, expected {expected}");
+        }
+        Ok(())
+    }
+
+    /// Connections the server allows and how many are free now.
+    pub async fn free_connections(&self) -> anyhow::Result<u32> {
+        let (max, used): (i32, i64) =
+            sqlx::query_as("select current_setting('max_connections')::int4, (select count(*) from pg_stat_activity)")
+                .fetch_one(&self.pool)
+                .await?;
+        Ok((max as i64 - used).max(0) as u32)
+    }
+}
+
+impl Drop for BenchDb {
+    fn drop(&mut self) {
+        let name = self.name.clone();
+        // Drop may run inside the runtime; use a thread with its own.
+        let _ = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a runtime");
+            runtime.block_on(async {
+                if let Ok(mut admin) = admin().await {
+                    let _ = admin.execute(format!(r#"drop database if exists "{name}" with (force)"#).as_str()).await;
+                }
+            });
+        })
+        .join();
+    }
+}
+
+/// A connection to the server's `postgres` database.
+async fn admin() -> anyhow::Result<PgConnection> {
+    let url = format!("{}/postgres", server_url());
+    PgConnection::connect(&url).await.with_context(|| format!("PostgreSQL did not answer at {url}"))
+}
+
+/// `select version()` of the server.
+pub async fn version() -> anyhow::Result<String> {
+    let mut admin = admin().await?;
+    let (version,): (String,) = sqlx::query_as("select version()").fetch_one(&mut admin).await?;
+    Ok(version)
+}
+
+/// Settings of the server that matter for write throughput.
+pub async fn write_settings() -> anyhow::Result<String> {
+    let mut admin = admin().await?;
+    let names = ["shared_buffers", "synchronous_commit", "wal_level", "max_wal_size", "checkpoint_timeout"];
+    let mut parts = Vec::new();
+    for name in names {
+        let (value,): (String,) = sqlx::query_as("select current_setting($1)").bind(name).fetch_one(&mut admin).await?;
+        parts.push(format!("{name}={value}"));
+    }
+    Ok(parts.join(", "))
+}

@@ -1,0 +1,219 @@
+//! The PostgreSQL scenarios, each on the same freshly reset database and the same rows:
+//! HTTP batched (unique, then 10 % duplicates), single-record HTTP at 64 clients, then, with
+//! the server stopped, the writer's statements called directly, raw `COPY`, and
+//! one-commit-per-record.
+
+use std::future::Future;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::ensure;
+use tally::config::Settings;
+use tally::domain::NewUsageRecord;
+use tally::store::{open_store, Store};
+
+use crate::args::Args;
+use crate::cpu::{snapshot, wait_for_quiet, CpuSplit};
+use crate::direct::{copy_chunks, insert_groups};
+use crate::http::post_all;
+use crate::pg::BenchDb;
+use crate::report::{Outcome, Report};
+use crate::rows::{bodies_with_duplicates, copy_text, json, tenant_ids, unique_bodies, Workload};
+use crate::server::Server;
+use crate::stages::{insert_shape, Shape};
+
+/// Opens the pool's connections before the clock starts (concurrent pings).
+async fn warm_up(store: &dyn Store, connections: u32) -> anyhow::Result<()> {
+    let pings = (0..connections * 4).map(|_| store.ping());
+    for result in futures_util::future::join_all(pings).await {
+        result?;
+    }
+    Ok(())
+}
+
+/// Runs `work` and reports the CPU split of the box while it ran.
+pub async fn measured<T>(
+    server: Option<u32>,
+    work: impl Future<Output = anyhow::Result<T>>,
+) -> anyhow::Result<(T, CpuSplit)> {
+    wait_for_quiet(Duration::from_secs(30)).await;
+    let before = snapshot(server);
+    let value = work.await?;
+    Ok((value, before.split_until(&snapshot(server))))
+}
+
+struct Run<'a> {
+    args: &'a Args,
+    work: &'a Workload,
+    settings: &'a Settings,
+    db: BenchDb,
+}
+
+/// Runs every selected PostgreSQL scenario into `report`.
+pub async fn run(
+    args: &Args,
+    work: &Workload,
+    settings: &Settings,
+    dir: &Path,
+    report: &mut Report,
+) -> anyhow::Result<()> {
+    let run = Run { args, work, settings, db: BenchDb::create().await? };
+    if let Some(sql) = &args.setup_sql {
+        run.db.setup(sql).await?;
+    }
+    let mut mean_group = None;
+    if ["http", "dup", "single"].iter().any(|s| args.runs(s)) {
+        let server = Server::start(Some(&run.db.url), dir, &args.tuning).await?;
+        server.create_tenants(&tenant_ids()).await?;
+        if args.runs("http") {
+            let (outcome, group) = run.http_batched(&server).await?;
+            report.outcomes.push(outcome);
+            mean_group = Some(group);
+        }
+        if args.runs("dup") {
+            report.outcomes.push(run.http_duplicates(&server).await?);
+        }
+        if args.runs("single") {
+            report.outcomes.push(run.http_single(&server).await?);
+        }
+        report.peak_rss.push(("PostgreSQL run".into(), server.peak_rss_kib()?));
+        server.stop()?;
+    }
+    if args.runs("direct") {
+        let group = args.direct_group.or(mean_group).unwrap_or(args.batch);
+        report.outcomes.push(run.direct_sql(group).await?);
+    }
+    if args.runs("stages") {
+        let group = args.direct_group.or(mean_group).unwrap_or(args.batch);
+        for shape in Shape::ALL {
+            report.outcomes.push(run.stage(shape, group).await?);
+        }
+    }
+    if args.runs("copy") {
+        report.outcomes.push(run.copy().await?);
+    }
+    if args.runs("commit") {
+        report.outcomes.push(run.one_commit_per_record().await?);
+    }
+    Ok(())
+}
+
+impl Run<'_> {
+    fn writers(&self) -> usize {
+        self.settings.ingest.writers
+    }
+
+    fn single_rows(&self) -> &[NewUsageRecord] {
+        &self.work.fresh[..self.args.single_records.min(self.work.fresh.len())]
+    }
+
+    /// Returns the outcome and the writer's mean group size.
+    async fn http_batched(&self, server: &Server) -> anyhow::Result<(Outcome, usize)> {
+        self.db.reset(&self.work.preload).await?;
+        let bodies = unique_bodies(&self.work.fresh, self.args.batch);
+        let before = server.writer_totals().await?;
+        let ((elapsed, answered), cpu) =
+            measured(Some(server.pid()), post_all(server, bodies, self.args.clients)).await?;
+        let writer = before.until(&server.writer_totals().await?);
+        ensure!(answered.accepted == self.work.fresh.len(), "accepted {} records", answered.accepted);
+        self.db.verify(self.work.preload.len() + self.work.fresh.len(), true).await?;
+        let mean_group = (writer.records / writer.groups.max(1.0)).round() as usize;
+        let note = format!(
+            "{} clients; {:.0} group commits, mean {mean_group} records, {:.1} ms each; {} retries (429/503)",
+            self.args.clients,
+            writer.groups,
+            writer.seconds * 1000.0 / writer.groups.max(1.0),
+            answered.retries
+        );
+        let label = format!("HTTP batched, {} records/request, unique", self.args.batch);
+        Ok((Outcome { key: "http", label, records: self.work.fresh.len(), elapsed, cpu, note }, mean_group.max(1)))
+    }
+
+    async fn http_duplicates(&self, server: &Server) -> anyhow::Result<Outcome> {
+        self.db.reset(&self.work.preload).await?;
+        let (bodies, fresh) = bodies_with_duplicates(self.work, self.args.batch, self.args.dup_percent);
+        let submitted = bodies.len() * self.args.batch;
+        let ((elapsed, answered), cpu) =
+            measured(Some(server.pid()), post_all(server, bodies, self.args.clients)).await?;
+        ensure!(answered.accepted == fresh, "accepted {} of {fresh} fresh records", answered.accepted);
+        ensure!(answered.duplicates == submitted - fresh, "{} duplicates reported", answered.duplicates);
+        self.db.verify(self.work.preload.len() + fresh, true).await?;
+        let note =
+            format!("{} accepted, {} duplicates (as expected); {} retries", fresh, submitted - fresh, answered.retries);
+        let label = format!("HTTP batched, {} % duplicates", self.args.dup_percent);
+        Ok(Outcome { key: "dup", label, records: submitted, elapsed, cpu, note })
+    }
+
+    async fn http_single(&self, server: &Server) -> anyhow::Result<Outcome> {
+        self.db.reset(&self.work.preload).await?;
+        let rows = self.single_rows();
+        let bodies: Vec<String> = rows.iter().map(json).collect();
+        let before = server.writer_totals().await?;
+        let ((elapsed, answered), cpu) =
+            measured(Some(server.pid()), post_all(server, bodies, self.args.single_clients)).await?;
+        let writer = before.until(&server.writer_totals().await?);
+        ensure!(answered.accepted == rows.len(), "accepted {} records", answered.accepted);
+        self.db.verify(self.work.preload.len() + rows.len(), true).await?;
+        let note = format!(
+            "mean {:.1} records per group commit, {:.1} ms each; {} retries",
+            writer.records / writer.groups.max(1.0),
+            writer.seconds * 1000.0 / writer.groups.max(1.0),
+            answered.retries
+        );
+        let label = format!("HTTP single-record, {} clients", self.args.single_clients);
+        Ok(Outcome { key: "single", label, records: rows.len(), elapsed, cpu, note })
+    }
+
+    async fn direct_sql(&self, group: usize) -> anyhow::Result<Outcome> {
+        self.db.reset(&self.work.preload).await?;
+        let store = open_store(&self.db.url, self.settings.database_max_connections).await?;
+        let rows = self.work.fresh.clone();
+        // `store` outlives the measurement: exiting backends would take their CPU counters along.
+        let (elapsed, cpu) = measured(None, insert_groups(store.clone(), rows, group, self.writers())).await?;
+        self.db.verify(self.work.preload.len() + self.work.fresh.len(), true).await?;
+        let note = format!("Store::insert_usage, {group} records per transaction, {} concurrent", self.writers());
+        let label = "direct SQL: the writer's statements from Rust".to_owned();
+        Ok(Outcome { key: "direct", label, records: self.work.fresh.len(), elapsed, cpu, note })
+    }
+
+    async fn stage(&self, shape: Shape, group: usize) -> anyhow::Result<Outcome> {
+        self.db.reset(&self.work.preload).await?;
+        let rows = self.work.fresh.clone();
+        let (elapsed, cpu) = measured(None, insert_shape(&self.db.pool, shape, rows, group, self.writers())).await?;
+        self.db.verify(self.work.preload.len() + self.work.fresh.len(), false).await?;
+        let note =
+            format!("records only (no lookup, no rollups), {group} per transaction, {} concurrent", self.writers());
+        let label = format!("stage: {}", shape.describe());
+        Ok(Outcome { key: "stage", label, records: self.work.fresh.len(), elapsed, cpu, note })
+    }
+
+    async fn copy(&self) -> anyhow::Result<Outcome> {
+        const ROWS_PER_COPY: usize = 10_000;
+        self.db.reset(&self.work.preload).await?;
+        let chunks: Vec<String> = self.work.fresh.chunks(ROWS_PER_COPY).map(copy_text).collect();
+        let (elapsed, cpu) = measured(None, copy_chunks(&self.db.pool, Arc::new(chunks), self.writers())).await?;
+        self.db.verify(self.work.preload.len() + self.work.fresh.len(), false).await?;
+        let note = format!(
+            "text COPY into usage_record (primary key present), {ROWS_PER_COPY} rows per COPY, {} connections",
+            self.writers()
+        );
+        Ok(Outcome { key: "copy", label: "raw COPY".into(), records: self.work.fresh.len(), elapsed, cpu, note })
+    }
+
+    async fn one_commit_per_record(&self) -> anyhow::Result<Outcome> {
+        self.db.reset(&self.work.preload).await?;
+        let tasks = self.args.single_clients;
+        let connections = (tasks as u32).min(self.db.free_connections().await?.saturating_sub(10)).max(1);
+        let store = open_store(&self.db.url, connections).await?;
+        warm_up(store.as_ref(), connections).await?;
+        let rows = Arc::new(self.single_rows().to_vec());
+        let (elapsed, cpu) = measured(None, insert_groups(store.clone(), rows.clone(), 1, tasks)).await?;
+        self.db.verify(self.work.preload.len() + rows.len(), true).await?;
+        let note = format!(
+            "{tasks} tasks over {connections} connections; per record: begin, the writer's insert … on conflict do nothing returning, rollup upsert, commit"
+        );
+        let label = "one commit per record".to_owned();
+        Ok(Outcome { key: "commit", label, records: rows.len(), elapsed, cpu, note })
+    }
+}
