@@ -1,0 +1,164 @@
+//! Billing run benchmark (DESIGN §13, "invoice run near-linear in tenants"): times
+//! `BillingRun::run` over 1 000 and 10 000 tenants — each size in a fresh PostgreSQL database —
+//! and, in the same run on the same data, the raw SQL that sums the same usage per tenant
+//! (`group by tenant_id` over `usage_rollup`, and over `usage_record` for reference). A smaller
+//! SQLite run is kept for the record. Every invoice total is checked against the workload
+//! priced by hand.
+//!
+//! Run: `cargo bench --bench billing`. Environment: `TALLY_BENCH_PG` (default
+//! `postgres://postgres@127.0.0.1:5432`), `TALLY_BENCH_TENANTS` (default `1000,10000`),
+//! `TALLY_BENCH_SQLITE_TENANTS` (default `1000`; `0` skips SQLite).
+
+#[path = "billing/breakdown.rs"]
+mod breakdown;
+#[path = "billing/cpu.rs"]
+mod cpu;
+#[path = "billing/postgres.rs"]
+mod postgres;
+#[path = "billing/scenario.rs"]
+mod scenario;
+#[path = "billing/sqlite.rs"]
+mod sqlite;
+#[path = "billing/timed_store.rs"]
+mod timed_store;
+#[path = "billing/workload.rs"]
+mod workload;
+
+use std::process::Command;
+
+use sqlx::{Connection, PgConnection};
+
+/// One measured size on one engine.
+pub struct Outcome {
+    pub engine: &'static str,
+    pub tenants: usize,
+    pub setup: f64,
+    pub billed: scenario::Billed,
+    pub cpu: cpu::Split,
+    /// Median seconds of the `group by tenant_id` sums over rollups and raw records.
+    pub rollup_sql: f64,
+    pub record_sql: f64,
+    /// The rollup sums one tenant per statement, one round trip each.
+    pub per_tenant_sql: f64,
+    /// The same through a pool that pings each connection it hands out (sqlx's default).
+    pub per_tenant_pinged_sql: Option<f64>,
+    /// One single-row insert committed per tenant: the durable-commit floor.
+    pub commit_floor: f64,
+    pub transactions_per_tenant: Option<f64>,
+    pub rows_written_per_tenant: Option<f64>,
+}
+
+fn env_or(name: &str, default: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| default.to_owned())
+}
+
+fn uptime() -> String {
+    Command::new("uptime").output().map_or_else(
+        |_| std::fs::read_to_string("/proc/loadavg").unwrap_or_default().trim().to_owned(),
+        |o| String::from_utf8_lossy(&o.stdout).trim().to_owned(),
+    )
+}
+
+async fn machine(server: &str) -> anyhow::Result<Vec<String>> {
+    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let model =
+        cpuinfo.lines().find_map(|l| l.strip_prefix("model name")).map(|m| m.trim_start_matches([' ', '\t', ':']));
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    let mut db = PgConnection::connect(&format!("{server}/postgres")).await?;
+    let (version,): (String,) = sqlx::query_as("select version()").fetch_one(&mut db).await?;
+    let mut settings = Vec::new();
+    for name in ["shared_buffers", "synchronous_commit", "fsync", "wal_level", "max_wal_size", "checkpoint_timeout"] {
+        let (value,): (String,) = sqlx::query_as("select current_setting($1)").bind(name).fetch_one(&mut db).await?;
+        settings.push(format!("{name}={value}"));
+    }
+    Ok(vec![
+        format!("cores: {cores}, CPU: {}", model.unwrap_or("unknown")),
+        format!("PostgreSQL: {version}"),
+        format!("PostgreSQL settings: {}", settings.join(", ")),
+    ])
+}
+
+fn row(o: &Outcome) -> String {
+    let run = o.billed.seconds;
+    let n = o.tenants as f64;
+    let c = &o.cpu;
+    let opt = |v: Option<f64>| v.map_or_else(|| "–".to_owned(), |v| format!("{v:.1}"));
+    format!(
+        "| {} | {} | {:.2} | {:.0} | {:.2} | {:.4} | {:.0}× | {:.4} | {:.0}× | {:.2} | {} | {:.2} | {:.1} / {:.1} / {:.1} / {:.1} | {} | {} |",
+        o.engine,
+        o.tenants,
+        run,
+        n / run,
+        1_000.0 * run / n,
+        o.rollup_sql,
+        run / o.rollup_sql,
+        o.record_sql,
+        run / o.record_sql,
+        o.per_tenant_sql,
+        o.per_tenant_pinged_sql.map_or_else(|| "–".to_owned(), |v| format!("{v:.2}")),
+        o.commit_floor,
+        c.own,
+        c.postgres,
+        c.other,
+        c.idle,
+        opt(o.transactions_per_tenant),
+        opt(o.rows_written_per_tenant),
+    )
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let server = env_or("TALLY_BENCH_PG", "postgres://postgres@127.0.0.1:5432");
+    let sizes: Vec<usize> =
+        env_or("TALLY_BENCH_TENANTS", "1000,10000").split(',').map(|s| s.trim().parse()).collect::<Result<_, _>>()?;
+    let sqlite_tenants: usize = env_or("TALLY_BENCH_SQLITE_TENANTS", "1000").parse()?;
+    let load_before = uptime();
+    let machine = machine(&server).await?;
+    let mut outcomes = Vec::new();
+    for &tenants in &sizes {
+        eprintln!("PostgreSQL, {tenants} tenants…");
+        outcomes.push(postgres::measure(&server, tenants).await?);
+    }
+    if sqlite_tenants > 0 {
+        eprintln!("SQLite, {sqlite_tenants} tenants…");
+        outcomes.push(sqlite::measure(sqlite_tenants).await?);
+    }
+    println!(
+        "billing run: {} records and {} rollup rows per tenant, plan payg, tax 0 / 8.875 % alternating",
+        workload::RECORDS_PER_TENANT,
+        workload::ROLLUPS_PER_TENANT
+    );
+    for line in &machine {
+        println!("- {line}");
+    }
+    println!("- load before: {load_before}\n- load after: {}\n", uptime());
+    println!("| engine | tenants | run s | tenants/s | ms/tenant | rollup SQL s | run ÷ rollup SQL | record SQL s | run ÷ record SQL | per-tenant SQL s | same, pinged pool s | N commits s | CPU-s run / postgres / other / idle | xacts/tenant | rows written/tenant |");
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|");
+    for o in &outcomes {
+        println!("{}", row(o));
+    }
+    println!();
+    for o in &outcomes {
+        println!(
+            "{} {}: {} invoices, Σ totals {} (equal to the hand-priced workload); setup {:.1} s (untimed)",
+            o.engine, o.tenants, o.billed.invoices, o.billed.total, o.setup
+        );
+    }
+    for o in &outcomes {
+        breakdown::print(o);
+    }
+    let pg: Vec<&Outcome> = outcomes.iter().filter(|o| o.engine == "PostgreSQL").collect();
+    for pair in pg.windows(2) {
+        let (small, large) = (pair[0], pair[1]);
+        println!(
+            "scaling {} → {} tenants ({:.0}× tenants): billing run {:.2}×, rollup SQL {:.2}×, record SQL {:.2}×",
+            small.tenants,
+            large.tenants,
+            large.tenants as f64 / small.tenants as f64,
+            large.billed.seconds / small.billed.seconds,
+            large.rollup_sql / small.rollup_sql,
+            large.record_sql / small.record_sql,
+        );
+    }
+    Ok(())
+}

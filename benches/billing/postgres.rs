@@ -1,0 +1,118 @@
+//! The PostgreSQL measurement: a fresh `tally_billbench_<uuid>` database per size (dropped at
+//! the end), filled through the store, then — in the same run, on the same warm data — the
+//! raw SQL baselines and the timed billing run.
+
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use rust_decimal::Decimal;
+use sqlx::postgres::PgPoolOptions;
+use sqlx::{Connection, Executor, PgConnection};
+use tally::config::Settings;
+use tally::store::open_store;
+
+use crate::scenario::{self, check_sums, median, Sums};
+use crate::timed_store::TimedStore;
+use crate::{cpu, workload, Outcome};
+
+/// Statements summing the period's usage for every tenant at once.
+const ROLLUP_SUMS: &str = r#"select tenant_id, sum(invocations), sum(memory_gb_seconds), sum(cpu_cycles)
+from usage_rollup where bucket_start >= $1 and bucket_start < $2 group by tenant_id"#;
+const RECORD_SUMS: &str = r#"select tenant_id, sum(invocations)::numeric, sum(memory_gb_seconds), sum(cpu_cycles)::numeric
+from usage_record where ts >= $1 and ts < $2 group by tenant_id"#;
+/// The same sums one tenant at a time: one round trip per tenant, the shape billing reads in.
+const ONE_TENANT_SUMS: &str = r#"select tenant_id, sum(invocations), sum(memory_gb_seconds), sum(cpu_cycles)
+from usage_rollup where tenant_id = $1 and bucket_start >= $2 and bucket_start < $3 group by tenant_id"#;
+
+/// Activity counters of the database: (transactions committed, rows inserted + updated).
+async fn counters(db: &mut PgConnection) -> anyhow::Result<(i64, i64)> {
+    // Backends publish their counters when idle for a while (PGSTAT_IDLE_INTERVAL, 10 s).
+    tokio::time::sleep(Duration::from_secs(11)).await;
+    Ok(sqlx::query_as(
+        "select xact_commit, tup_inserted + tup_updated from pg_stat_database where datname = current_database()",
+    )
+    .fetch_one(db)
+    .await?)
+}
+
+/// Measures `tenants` tenants in a database of their own on the server at `server`
+/// (`postgres://user@host:port`).
+pub async fn measure(server: &str, tenants: usize) -> anyhow::Result<Outcome> {
+    let name = format!("tally_billbench_{}", uuid::Uuid::new_v4().simple());
+    let mut admin = PgConnection::connect(&format!("{server}/postgres")).await.context("Failed to reach PostgreSQL")?;
+    admin.execute(format!(r#"create database "{name}""#).as_str()).await?;
+    let outcome = measure_in(&format!("{server}/{name}"), tenants).await;
+    admin.execute(format!(r#"drop database if exists "{name}" with (force)"#).as_str()).await?;
+    outcome
+}
+
+/// Median seconds of three runs of a whole-population query, and its rows.
+async fn all_sums(db: &mut PgConnection, sql: &str) -> anyhow::Result<(f64, Sums)> {
+    let (start, end) = workload::period();
+    let (mut seconds, mut sums) = (Vec::new(), Vec::new());
+    for _ in 0..3 {
+        let started = Instant::now();
+        sums = sqlx::query_as(sql).bind(start).bind(end).fetch_all(&mut *db).await?;
+        seconds.push(started.elapsed().as_secs_f64());
+    }
+    Ok((median(seconds), sums))
+}
+
+/// Seconds for the rollup sums one tenant per statement, through a pool like the store's
+/// (`ping`: sqlx's default `test_before_acquire`, one extra round trip per checkout).
+async fn one_by_one(url: &str, ping: bool, tenants: usize) -> anyhow::Result<f64> {
+    let pool = PgPoolOptions::new().max_connections(16).test_before_acquire(ping).connect(url).await?;
+    let (start, end) = workload::period();
+    let started = Instant::now();
+    let mut sums: Sums = Vec::with_capacity(tenants);
+    for i in 0..tenants {
+        let id = workload::tenant_id(i);
+        sums.push(sqlx::query_as(ONE_TENANT_SUMS).bind(id.as_str()).bind(start).bind(end).fetch_one(&pool).await?);
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    pool.close().await;
+    check_sums(&sums, tenants, Decimal::ZERO)?;
+    Ok(seconds)
+}
+
+async fn measure_in(url: &str, tenants: usize) -> anyhow::Result<Outcome> {
+    let store = open_store(url, Settings::default().database_max_connections).await?;
+    let setup = scenario::fill(store.as_ref(), tenants).await?;
+    let mut db = PgConnection::connect(url).await?;
+    db.execute("vacuum analyze").await?; // steady state: no autovacuum inside the timed steps
+    let (rollup_sql, sums) = all_sums(&mut db, ROLLUP_SUMS).await?;
+    check_sums(&sums, tenants, Decimal::ZERO)?;
+    let (record_sql, sums) = all_sums(&mut db, RECORD_SUMS).await?;
+    check_sums(&sums, tenants, Decimal::ZERO)?;
+    let per_tenant_sql = one_by_one(url, false, tenants).await?;
+    let per_tenant_pinged_sql = one_by_one(url, true, tenants).await?;
+
+    let before = counters(&mut db).await?;
+    let cpu_before = cpu::snapshot();
+    let billed = scenario::bill(&TimedStore::new(store.clone()), tenants).await?;
+    let cpu = cpu::between(cpu_before, cpu::snapshot());
+    let after = counters(&mut db).await?;
+    let per_tenant = |a: i64, b: i64| (b - a) as f64 / tenants as f64;
+
+    db.execute("create table bench_commit_probe (i bigint primary key)").await?;
+    let started = Instant::now();
+    for i in 0..tenants as i64 {
+        sqlx::query("insert into bench_commit_probe values ($1)").bind(i).execute(&mut db).await?;
+    }
+    let commit_floor = started.elapsed().as_secs_f64();
+    Ok(Outcome {
+        engine: "PostgreSQL",
+        tenants,
+        setup: setup.as_secs_f64(),
+        billed,
+        cpu,
+        rollup_sql,
+        record_sql,
+        per_tenant_sql,
+        per_tenant_pinged_sql: Some(per_tenant_pinged_sql),
+        commit_floor,
+        // minus the counters query itself
+        transactions_per_tenant: Some(per_tenant(before.0 + 1, after.0)),
+        rows_written_per_tenant: Some(per_tenant(before.1, after.1)),
+    })
+}

@@ -1,0 +1,110 @@
+//! Engine-independent steps: fill a fresh store through the `Store` interface (untimed), then
+//! time `BillingRun::run` and check every invoice against the hand-priced workload.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::str::FromStr;
+use std::time::{Duration, Instant};
+
+use anyhow::{ensure, Context};
+use futures_util::{StreamExt, TryStreamExt};
+use rust_decimal::Decimal;
+use tally::config::Settings;
+use tally::domain::SubscriptionChange;
+use tally::plans::sync_plans;
+use tally::startup::billing_config;
+use tally::store::{InsertOutcome, Store};
+
+use crate::timed_store::{Call, TimedStore};
+use crate::workload::{self, at};
+
+/// Concurrent setup requests (setup is untimed; this only shortens the wait).
+const SETUP_CONCURRENCY: usize = 8;
+/// Records per `insert_usage` call.
+const USAGE_BATCH: usize = 10_000;
+
+/// Plans, tenants, subscriptions and usage for `tenants` tenants.
+pub async fn fill(store: &dyn Store, tenants: usize) -> anyhow::Result<Duration> {
+    let started = Instant::now();
+    let now = at(2026, 9, 15, 0);
+    sync_plans(store, Path::new("pricing"), now).await?;
+    futures_util::stream::iter(0..tenants)
+        .map(|i| async move {
+            store.create_tenant(&workload::new_tenant(i), now).await.context("Failed to create a tenant")?;
+            let change = SubscriptionChange { effective_at: workload::period().0, plan_id: workload::PLAN.into() };
+            store.change_subscription(&workload::tenant_id(i), &change, now).await.context("Failed to subscribe")
+        })
+        .buffer_unordered(SETUP_CONCURRENCY)
+        .try_collect::<()>()
+        .await?;
+    let per_batch = USAGE_BATCH / workload::RECORDS_PER_TENANT;
+    for first in (0..tenants).step_by(per_batch) {
+        let batch: Vec<_> = (first..tenants.min(first + per_batch)).flat_map(workload::records).collect();
+        let outcomes = store.insert_usage(&batch, at(2026, 11, 1, 6)).await.context("Failed to insert usage")?;
+        ensure!(outcomes.iter().all(|o| matches!(o, InsertOutcome::Inserted)), "every record is new");
+    }
+    Ok(started.elapsed())
+}
+
+/// What the timed run did, checked.
+pub struct Billed {
+    pub seconds: f64,
+    /// Store calls made by the run, by method.
+    pub calls: Vec<Call>,
+    pub invoices: usize,
+    pub total: Decimal,
+}
+
+/// Times one billing run over every tenant (through `store`, which times each call) and checks: exactly one invoice per tenant, no
+/// failures or skips, each total equal to the hand-priced one.
+pub async fn bill(store: &TimedStore, tenants: usize) -> anyhow::Result<Billed> {
+    let config = billing_config(&Settings::default());
+    let run = config.run(store);
+    store.take();
+    let started = Instant::now();
+    let report = run.run(workload::as_of()).await?;
+    let seconds = started.elapsed().as_secs_f64();
+    let calls = store.take();
+    ensure!(report.failures.is_empty(), "failures: {:?}", &report.failures[..report.failures.len().min(3)]);
+    ensure!(report.skipped == 0, "{} periods skipped", report.skipped);
+    ensure!(report.invoices_issued.len() == tenants, "{} invoices for {tenants} tenants", report.invoices_issued.len());
+    let mut totals: HashMap<&str, Decimal> = HashMap::with_capacity(tenants);
+    for invoice in &report.invoices_issued {
+        let total = Decimal::from_str(&invoice.total).context("an invoice total is a decimal")?;
+        ensure!(totals.insert(&invoice.tenant_id, total).is_none(), "two invoices for {}", invoice.tenant_id);
+    }
+    let mut expected_sum = Decimal::ZERO;
+    for i in 0..tenants {
+        let expected = workload::expected_total(i);
+        let id = workload::tenant_id(i);
+        let got = totals.get(id.as_str()).with_context(|| format!("no invoice for {id}"))?;
+        ensure!(*got == expected, "{id}: invoiced {got}, priced by hand {expected}");
+        expected_sum += expected;
+    }
+    let total: Decimal = totals.values().sum();
+    ensure!(total == expected_sum, "Σ invoiced {total} ≠ Σ priced by hand {expected_sum}");
+    Ok(Billed { seconds, calls, invoices: report.invoices_issued.len(), total })
+}
+
+/// Per-tenant sums a baseline query returned: (tenant, invocations, memory, cpu).
+pub type Sums = Vec<(String, Decimal, Decimal, Decimal)>;
+
+/// Checks a baseline's per-tenant sums against the workload (memory within `memory_slack`,
+/// for SQLite's float sum of decimal text).
+pub fn check_sums(sums: &Sums, tenants: usize, memory_slack: Decimal) -> anyhow::Result<()> {
+    ensure!(sums.len() == tenants, "{} groups for {tenants} tenants", sums.len());
+    let by_id: HashMap<String, usize> = (0..tenants).map(|i| (workload::tenant_id(i).as_str().to_owned(), i)).collect();
+    for (tenant, invocations, memory, cpu) in sums {
+        let i = *by_id.get(tenant.as_str()).with_context(|| format!("unknown tenant {tenant}"))?;
+        let q = workload::usage(i);
+        ensure!(*invocations == q.invocations && *cpu == q.cpu_cycles, "{tenant}: integer meters differ");
+        ensure!((*memory - q.memory_gb_seconds).abs() <= memory_slack, "{tenant}: memory {memory}");
+    }
+    Ok(())
+}
+
+/// The middle of a few timings, in seconds.
+pub fn median(mut seconds: Vec<f64>) -> f64 {
+    seconds.sort_by(f64::total_cmp);
+    seconds[seconds.len() / 2]
+}

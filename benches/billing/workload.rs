@@ -1,0 +1,112 @@
+//! The billed population: N tenants on `payg` from 2026-10-01, each with 20 records in
+//! October 2026 (4 functions × 2 regions, 10 days; pairs of records share a 15-minute rollup
+//! bucket, so 10 rollup rows per tenant), and what each invoice must total — priced here by
+//! hand from `pricing/payg.toml`, independently of `tally::rate`.
+
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use rust_decimal::{Decimal, RoundingStrategy};
+use tally::domain::{
+    ContentHash, LateUsagePolicy, NewTenant, NewUsageRecord, Quantities, RecordKey, TenantDetails, TenantId,
+};
+
+pub const RECORDS_PER_TENANT: usize = 20;
+pub const ROLLUPS_PER_TENANT: usize = 10;
+pub const PLAN: &str = "payg";
+
+pub fn at(y: i32, mo: u32, d: u32, h: u32) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(y, mo, d, h, 0, 0).single().expect("a valid UTC instant")
+}
+
+/// The billed period, `[2026-10-01, 2026-11-01)` UTC, and the run's clock.
+pub fn period() -> (DateTime<Utc>, DateTime<Utc>) {
+    (at(2026, 10, 1, 0), at(2026, 11, 1, 0))
+}
+
+pub fn as_of() -> DateTime<Utc> {
+    at(2026, 11, 2, 0)
+}
+
+pub fn tenant_id(i: usize) -> TenantId {
+    TenantId::parse(&format!("bench-{i:05}")).expect("a valid slug")
+}
+
+/// Odd tenants pay 8.875 % tax, even ones none.
+fn tax_rate(i: usize) -> Decimal {
+    if i % 2 == 1 {
+        Decimal::new(8_875, 3)
+    } else {
+        Decimal::ZERO
+    }
+}
+
+pub fn new_tenant(i: usize) -> NewTenant {
+    NewTenant {
+        id: tenant_id(i),
+        details: TenantDetails {
+            name: format!("Bench tenant {i}"),
+            billing_emails: vec![format!("billing+{i}@example.com")],
+            timezone: chrono_tz::UTC,
+            tax_rate: tax_rate(i),
+            address: vec!["1 Bench Street".into()],
+            tax_id: String::new(),
+            late_usage_policy: LateUsagePolicy::NextInvoice,
+        },
+    }
+}
+
+/// Record `j` of tenant `i`; above every allowance of `payg` once summed, varied per tenant.
+fn quantities(i: usize, j: usize) -> Quantities {
+    let (i, j) = (i as i64, j as i64);
+    Quantities {
+        invocations: Decimal::from(150_000 + (i % 97) * 1_000 + j * 10),
+        memory_gb_seconds: Decimal::new(40_000_125 + (i % 13) * 1_001 + j, 3),
+        cpu_cycles: Decimal::from(2_500_000_000_000 + (i % 89) * 1_000_000_007 + j),
+    }
+}
+
+pub fn records(i: usize) -> Vec<NewUsageRecord> {
+    (0..RECORDS_PER_TENANT)
+        .map(|j| {
+            let slot = j / 2; // records 2k and 2k+1 share a rollup bucket, function and region
+            let timestamp = at(2026, 10, 1 + 3 * slot as u32, 12) + Duration::minutes(5 * (j % 2) as i64);
+            let function = format!("fn-{}", slot % 4);
+            let region = ["us-east-1", "eu-west-1"][slot % 2].to_owned();
+            let quantities = quantities(i, j);
+            NewUsageRecord {
+                key: RecordKey { tenant_id: tenant_id(i), source: String::new(), record_id: format!("r{j:02}") },
+                content_hash: ContentHash::of(Some(timestamp), &function, &region, &quantities),
+                timestamp,
+                function,
+                region,
+                quantities,
+                event_type: String::new(),
+            }
+        })
+        .collect()
+}
+
+/// Σ of a tenant's records per meter (what the raw SQL must return).
+pub fn usage(i: usize) -> Quantities {
+    (0..RECORDS_PER_TENANT).map(|j| quantities(i, j)).fold(Quantities::default(), |a, q| Quantities {
+        invocations: a.invocations + q.invocations,
+        memory_gb_seconds: a.memory_gb_seconds + q.memory_gb_seconds,
+        cpu_cycles: a.cpu_cycles + q.cpu_cycles,
+    })
+}
+
+fn cents(amount: Decimal) -> Decimal {
+    amount.round_dp_with_strategy(2, RoundingStrategy::MidpointAwayFromZero)
+}
+
+/// The invoice total of tenant `i`, from `pricing/payg.toml` by hand: per meter
+/// `(q − included) × price`, each line rounded to cents, then tax once on the subtotal.
+pub fn expected_total(i: usize) -> Decimal {
+    let q = usage(i);
+    let net = |quantity: Decimal, included: i64| (quantity - Decimal::from(included)).max(Decimal::ZERO);
+    let memory = net(q.memory_gb_seconds, 400_000);
+    assert!(memory <= Decimal::from(6_000_000_000_u64), "the workload stays in payg's first memory tier");
+    let subtotal = cents(net(q.invocations, 1_000_000) * Decimal::new(20, 2) / Decimal::from(1_000_000))
+        + cents(memory * Decimal::new(166_667, 10))
+        + cents(net(q.cpu_cycles, 30_000_000_000_000) * Decimal::new(2, 5) / Decimal::from(1_000_000_000));
+    subtotal + cents(subtotal * tax_rate(i) / Decimal::ONE_HUNDRED)
+}
