@@ -9,6 +9,8 @@ use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 #[derive(Debug, Clone)]
 pub struct PgStore {
     pub(super) pool: PgPool,
+    /// Groups to wait before trying the plain-insert fast path again (see `usage.rs`).
+    pub(super) fast_path_cooldown: std::sync::Arc<std::sync::atomic::AtomicU32>,
 }
 
 impl PgStore {
@@ -18,9 +20,12 @@ impl PgStore {
         let pool = PgPoolOptions::new()
             .max_connections(max_connections)
             .acquire_timeout(Duration::from_secs(5))
+            // No ping before each use: a dead connection fails its statement instead, which the
+            // callers already answer with 503; the ping cost a round trip per request.
+            .test_before_acquire(false)
             .connect_with(options)
             .await?;
-        Ok(Self { pool })
+        Ok(Self { pool, fast_path_cooldown: Default::default() })
     }
 
     /// Applies the PostgreSQL migrations.

@@ -51,7 +51,7 @@ impl Store for PgStore {
         records: &[NewUsageRecord],
         ingested_at: DateTime<Utc>,
     ) -> Result<Vec<InsertOutcome>, DbError> {
-        super::usage::insert(&self.pool, records, ingested_at).await
+        super::usage::insert(&self.pool, &self.fast_path_cooldown, records, ingested_at).await
     }
 
     async fn rollups(&self, tenant: &TenantId, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<Vec<Rollup>, DbError> {

@@ -4,8 +4,15 @@
 //! returning` its key, (2) one lookup of the content hashes of the keys not returned, to tell
 //! duplicates from conflicts, (3) one sorted upsert of the rollup deltas of exactly the rows
 //! inserted. Three statements per batch, whatever its size.
+//!
+//! Fast path: most groups hold no key seen before, and a plain insert (no `on conflict`, no
+//! `returning`) costs about a third less. So a group first tries that, with the rollup upsert,
+//! in its own transaction; a unique violation rolls it back whole and the group takes the
+//! path above. After such a miss the next groups skip the attempt for a while, so a steady
+//! stream of retries does not pay for the failed attempts.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicU32, Ordering};
 
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
@@ -43,10 +50,75 @@ on conflict (tenant_id, bucket_start, function, region) do update set
     invocations = usage_rollup.invocations + excluded.invocations,
     records = usage_rollup.records + excluded.records"#;
 
+/// Binds the twelve parameters both insert statements share (`query` and `query_as` have
+/// no common bind trait, hence a macro).
+macro_rules! bind_columns {
+    ($query:expr, $c:expr, $ingested_at:expr) => {
+        $query
+            .bind(&$c.tenant_ids)
+            .bind(&$c.sources)
+            .bind(&$c.record_ids)
+            .bind(&$c.timestamps)
+            .bind(&$c.functions)
+            .bind(&$c.regions)
+            .bind(&$c.cpu_cycles)
+            .bind(&$c.memory_gb_seconds)
+            .bind(&$c.invocations)
+            .bind(&$c.event_types)
+            .bind(&$c.content_hashes)
+            .bind($ingested_at)
+    };
+}
+
 type KeyTuple = (String, String, String);
+
+/// The plain insert of the fast path: same rows as [`INSERT_RECORDS_SQL`].
+const PLAIN_INSERT_SQL: &str = r#"
+insert into usage_record (tenant_id, source, record_id, ts, function, region,
+    cpu_cycles, memory_gb_seconds, invocations, event_type, content_hash, ingested_at)
+select t.*, $12
+from unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::text[], $6::text[],
+    $7::int8[], $8::numeric[], $9::int8[], $10::text[], $11::bytea[]) as t"#;
+
+/// Groups that skip the fast path after it met a duplicate.
+const FAST_PATH_COOLDOWN_GROUPS: u32 = 16;
 
 #[tracing::instrument(skip_all, fields(records = records.len()))]
 pub(super) async fn insert(
+    pool: &PgPool,
+    cooldown: &AtomicU32,
+    records: &[NewUsageRecord],
+    ingested_at: DateTime<Utc>,
+) -> Result<Vec<InsertOutcome>, DbError> {
+    let waiting = cooldown.load(Ordering::Relaxed);
+    if waiting > 0 {
+        cooldown.store(waiting - 1, Ordering::Relaxed);
+    } else {
+        match insert_all_new(pool, records, ingested_at).await {
+            Err(DbError::AlreadyExists) => cooldown.store(FAST_PATH_COOLDOWN_GROUPS, Ordering::Relaxed),
+            done => return done,
+        }
+    }
+    insert_checked(pool, records, ingested_at).await
+}
+
+/// The fast path: succeeds only when no key exists yet (the transaction rolls back whole on a
+/// unique violation, reported as [`DbError::AlreadyExists`]).
+async fn insert_all_new(
+    pool: &PgPool,
+    records: &[NewUsageRecord],
+    ingested_at: DateTime<Utc>,
+) -> Result<Vec<InsertOutcome>, DbError> {
+    let mut tx = pool.begin().await?;
+    let columns = RecordColumns::of(records)?;
+    bind_columns!(sqlx::query(PLAIN_INSERT_SQL), columns, ingested_at).execute(&mut *tx).await?;
+    let deltas: Vec<(RollupKey, RollupTotals)> = fold_records(records)?.into_iter().collect();
+    upsert_rollup_rows(&mut tx, &deltas).await?;
+    tx.commit().await?;
+    Ok(vec![InsertOutcome::Inserted; records.len()])
+}
+
+async fn insert_checked(
     pool: &PgPool,
     records: &[NewUsageRecord],
     ingested_at: DateTime<Utc>,
@@ -84,21 +156,8 @@ async fn insert_records(
     ingested_at: DateTime<Utc>,
 ) -> Result<HashSet<KeyTuple>, DbError> {
     let columns = RecordColumns::of(records)?;
-    let rows: Vec<KeyTuple> = sqlx::query_as(INSERT_RECORDS_SQL)
-        .bind(columns.tenant_ids)
-        .bind(columns.sources)
-        .bind(columns.record_ids)
-        .bind(columns.timestamps)
-        .bind(columns.functions)
-        .bind(columns.regions)
-        .bind(columns.cpu_cycles)
-        .bind(columns.memory_gb_seconds)
-        .bind(columns.invocations)
-        .bind(columns.event_types)
-        .bind(columns.content_hashes)
-        .bind(ingested_at)
-        .fetch_all(&mut **tx)
-        .await?;
+    let rows: Vec<KeyTuple> =
+        bind_columns!(sqlx::query_as(INSERT_RECORDS_SQL), columns, ingested_at).fetch_all(&mut **tx).await?;
     Ok(rows.into_iter().collect())
 }
 
