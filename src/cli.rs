@@ -14,6 +14,20 @@ use crate::domain::TenantId;
 use crate::startup::Application;
 use crate::store::open_store;
 
+/// Writes one line of machine-readable output to stdout. A closed pipe (`tally … | head`) ends
+/// the command quietly instead of panicking as `println!` would.
+macro_rules! emit {
+    ($($arg:tt)*) => {{
+        use std::io::Write;
+        if let Err(error) = writeln!(std::io::stdout().lock(), $($arg)*) {
+            if error.kind() == std::io::ErrorKind::BrokenPipe {
+                std::process::exit(0);
+            }
+            return Err(anyhow::Error::new(error).context("Failed to write to stdout"));
+        }
+    }};
+}
+
 /// Tally: usage metering and billing for serverless platforms.
 #[derive(Debug, Parser)]
 #[command(name = "tally", version)]
@@ -123,7 +137,7 @@ pub async fn run(cli: Cli, settings: Settings) -> anyhow::Result<()> {
         Command::Serve => serve(settings, clock).await,
         Command::Migrate => {
             open_store(&settings.database_url(), 1).await?;
-            println!("migrations applied");
+            emit!("migrations applied");
             Ok(())
         }
         Command::ApiKey(command) => api_key(command, settings, clock.as_ref()).await,
@@ -133,7 +147,7 @@ pub async fn run(cli: Cli, settings: Settings) -> anyhow::Result<()> {
             let principal = principal(&role, tenant.as_deref(), subject)?;
             let ttl = crate::config::parse_duration(&ttl).context("--ttl must look like 15m, 1h or 7d")?;
             let ttl = chrono::Duration::from_std(ttl).context("--ttl is too long")?;
-            println!("{}", auth.issue_token(&principal, ttl, clock.now())?);
+            emit!("{}", auth.issue_token(&principal, ttl, clock.now())?);
             Ok(())
         }
         Command::Billing(BillingCommand::Run { as_of }) => {
@@ -143,21 +157,21 @@ pub async fn run(cli: Cli, settings: Settings) -> anyhow::Result<()> {
             let dir = dir.unwrap_or(settings.pricing_dir);
             let plans = crate::plans::check_plans(&dir)?;
             for plan in &plans {
-                println!("ok\t{}\t{}\t{}", plan.id(), plan.currency().code(), plan.content_hash());
+                emit!("ok\t{}\t{}\t{}", plan.id(), plan.currency().code(), plan.content_hash());
             }
-            println!("{} plan(s) valid in {}", plans.len(), dir.display());
+            emit!("{} plan(s) valid in {}", plans.len(), dir.display());
             Ok(())
         }
         Command::Quote { plan, usage } => {
             let plans = crate::plans::check_plans(&settings.pricing_dir)?;
             let plan = plans.iter().find(|p| p.id() == plan).with_context(|| format!("no plan {plan:?}"))?;
-            print!("{}", crate::quote_table::render(plan, &crate::quote_table::parse_usage(&usage)?)?);
+            emit!("{}", crate::quote_table::render(plan, &crate::quote_table::parse_usage(&usage)?)?);
             Ok(())
         }
         Command::Rollups(RollupsCommand::Rebuild) => {
             let store = open_store(&settings.database_url(), 2).await?;
             let report = store.rebuild_rollups().await.context("Failed to rebuild rollups")?;
-            println!("rebuilt {} rollups from {} records", report.rollups, report.records);
+            emit!("rebuilt {} rollups from {} records", report.rollups, report.records);
             Ok(())
         }
     }
@@ -173,7 +187,7 @@ async fn billing_run(settings: Settings, clock: &dyn Clock, as_of: Option<&str>)
     };
     config.check_as_of(as_of, clock.now()).map_err(|e| anyhow::anyhow!("{e}"))?;
     let report = config.run(store.as_ref()).run(as_of).await?;
-    println!("{}", serde_json::to_string_pretty(&report)?);
+    emit!("{}", serde_json::to_string_pretty(&report)?);
     if report.failures.is_empty() {
         Ok(())
     } else {
@@ -195,7 +209,7 @@ async fn api_key(command: ApiKeyCommand, settings: Settings, clock: &dyn Clock) 
         ApiKeyCommand::Create { role, tenant } => {
             let principal = principal(&role, tenant.as_deref(), "cli")?;
             let plaintext = issue_api_key(store.as_ref(), &principal, clock.now()).await?;
-            println!("{plaintext}");
+            emit!("{plaintext}");
         }
         ApiKeyCommand::List => {
             for key in store.list_api_keys().await.context("Failed to list API keys")? {
@@ -203,7 +217,7 @@ async fn api_key(command: ApiKeyCommand, settings: Settings, clock: &dyn Clock) 
                 let state = if key.is_usable() { "active" } else { "revoked" };
                 let (id, role, created) =
                     (key.key_id().display_prefix(), key.role().as_str(), key.created_at().to_rfc3339());
-                println!("{id}\t{role}\t{tenant}\t{state}\t{created}");
+                emit!("{id}\t{role}\t{tenant}\t{state}\t{created}");
             }
         }
         ApiKeyCommand::Revoke { key } => {
@@ -211,7 +225,7 @@ async fn api_key(command: ApiKeyCommand, settings: Settings, clock: &dyn Clock) 
             if !store.revoke_api_key(&key_id, clock.now()).await.context("Failed to revoke the key")? {
                 anyhow::bail!("no active API key with id {key_id}");
             }
-            println!("revoked tly_{key_id}");
+            emit!("revoked tly_{key_id}");
         }
     }
     Ok(())
