@@ -30,7 +30,8 @@ pub async fn get_current_usage(
     let period = BillingPeriod::containing(tenant.details.timezone, now);
     let rollups = store.rollups(&id, period.start(), period.end()).await.map_err(super::unexpected)?;
     let usage = sum_rollups(&rollups, period.start(), period.end()).map_err(|e| ApiError::Unexpected(e.into()))?;
-    let inputs = gather_segments(store.as_ref().as_ref(), &catalog, &id, &period).await?;
+    let changes = store.subscriptions(&id).await?;
+    let inputs = gather_segments(store.as_ref().as_ref(), &catalog, &id, &changes, &period).await?;
     let draft = |inputs: &[_]| -> Result<Value, ApiError> {
         let drafted =
             draft_invoice(&period, inputs, tenant.details.tax_rate).map_err(|e| ApiError::Unexpected(e.into()))?;

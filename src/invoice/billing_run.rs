@@ -13,7 +13,7 @@ use super::{
     adjustments, assemble_invoice, balances, draft_invoice, due_periods, gather_segments, segment_lines, Adjustment,
     BillingPeriod, CustomerSnapshot, InvoiceDraft, InvoiceParts, IssuerSnapshot,
 };
-use crate::domain::{Tenant, TenantId};
+use crate::domain::{SubscriptionChange, Tenant, TenantId};
 use crate::plans::load_catalog;
 use crate::rate::PlanCatalog;
 use crate::store::{IssueInvoice, IssueOutcome, Store};
@@ -86,7 +86,7 @@ impl BillingRun<'_> {
         let mut closed = self.store.closed_periods(&tenant.id).await?;
         let closed_starts: HashSet<DateTime<Utc>> = closed.iter().map(BillingPeriod::start).collect();
         for period in due_periods(tenant.details.timezone, &changes, &closed_starts, as_of, self.grace) {
-            match self.close_period(catalog, tenant, &period, &closed, as_of).await? {
+            match self.close_period(catalog, (tenant, &changes), &period, &closed, as_of).await? {
                 IssueOutcome::Issued(doc) => report.invoices_issued.push(IssuedInvoice {
                     tenant_id: tenant.id.to_string(),
                     invoice_id: doc.id,
@@ -104,17 +104,19 @@ impl BillingRun<'_> {
     async fn close_period(
         &self,
         catalog: &PlanCatalog,
-        tenant: &Tenant,
+        (tenant, changes): (&Tenant, &[SubscriptionChange]),
         period: &BillingPeriod,
         closed: &[BillingPeriod],
         as_of: DateTime<Utc>,
     ) -> anyhow::Result<IssueOutcome> {
-        let Some(draft) = self.draft(catalog, tenant, period).await? else { return Ok(IssueOutcome::AlreadyClosed) };
+        let Some(draft) = self.draft(catalog, (tenant, changes), period).await? else {
+            return Ok(IssueOutcome::AlreadyClosed);
+        };
         let mut late = Vec::new();
         for earlier in
             closed.iter().filter(|p| p.start() < period.start() && p.end() > as_of - self.allowed_lateness - self.grace)
         {
-            late.extend(self.adjustments_for(catalog, tenant, earlier).await?);
+            late.extend(self.adjustments_for(catalog, (tenant, changes), earlier).await?);
         }
         let ledger = self.store.credit_entries(&tenant.id).await?;
         let credits = balances(&ledger, draft.currency);
@@ -141,10 +143,10 @@ impl BillingRun<'_> {
     async fn draft(
         &self,
         catalog: &PlanCatalog,
-        tenant: &Tenant,
+        (tenant, changes): (&Tenant, &[SubscriptionChange]),
         period: &BillingPeriod,
     ) -> anyhow::Result<Option<InvoiceDraft>> {
-        let inputs = gather_segments(self.store, catalog, &tenant.id, period).await?;
+        let inputs = gather_segments(self.store, catalog, &tenant.id, changes, period).await?;
         Ok(draft_invoice(period, &inputs, tenant.details.tax_rate)?)
     }
 
@@ -152,11 +154,14 @@ impl BillingRun<'_> {
     async fn adjustments_for(
         &self,
         catalog: &PlanCatalog,
-        tenant: &Tenant,
+        (tenant, changes): (&Tenant, &[SubscriptionChange]),
         period: &BillingPeriod,
     ) -> anyhow::Result<Vec<Adjustment>> {
-        let rerated =
-            self.draft(catalog, tenant, period).await?.map(|d| segment_lines(&d.segments)).unwrap_or_default();
+        let rerated = self
+            .draft(catalog, (tenant, changes), period)
+            .await?
+            .map(|d| segment_lines(&d.segments))
+            .unwrap_or_default();
         let mut billed: BTreeMap<String, Decimal> = BTreeMap::new();
         for (key, amount) in self.store.billed_lines(&tenant.id, period.start()).await? {
             *billed.entry(key).or_default() += amount;

@@ -6,11 +6,12 @@ use anyhow::Context;
 use super::draft::SegmentInput;
 use super::period::{segments, BillingPeriod};
 use crate::aggregate::sum_rollups;
-use crate::domain::TenantId;
+use crate::domain::{SubscriptionChange, TenantId};
 use crate::rate::PlanCatalog;
 use crate::store::Store;
 
-/// The priced segments of `period` for `tenant`; empty when it had no plan in the period.
+/// The priced segments of `period` for `tenant` (whose subscription `changes` the caller has
+/// read); empty when it had no plan in the period.
 ///
 /// # Errors
 /// A database failure, a plan missing from the catalog, or a sum overflow.
@@ -18,10 +19,10 @@ pub async fn gather_segments<'c>(
     store: &dyn Store,
     catalog: &'c PlanCatalog,
     tenant: &TenantId,
+    changes: &[SubscriptionChange],
     period: &BillingPeriod,
 ) -> anyhow::Result<Vec<SegmentInput<'c>>> {
-    let changes = store.subscriptions(tenant).await.context("Failed to read the subscription")?;
-    let parts = segments(period, &changes);
+    let parts = segments(period, changes);
     if parts.is_empty() {
         return Ok(Vec::new());
     }
