@@ -310,3 +310,43 @@ both_stores! {
             "message": "the billing period of this timestamp is closed and the tenant's policy is reject"}]));
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn records_committing_during_a_run_are_billed_once_either_on_the_invoice_or_as_an_adjustment() {
+    // Arrange: October on payg with 1M invocations (all free) already stored.
+    let app = crate::helpers::spawn_app(crate::helpers::Backend::Postgres).await;
+    tenant_on(&app, "acme", "UTC", "payg", "2026-10-01T00:00:00Z").await;
+    usage_at(&app, "acme", "2026-10-20T00:00:00Z", &[("base", "2026-10-19T00:00:00Z", 1_000_000)]).await;
+    app.clock.set(at("2026-11-01T01:30:00Z"));
+    // Act: 40 October records of 1M each are posted while the run closes October.
+    let posting = {
+        let (client, url, key) = (app.client.clone(), format!("{}/v1/usage", app.address), app.ingest_key.clone());
+        tokio::spawn(async move {
+            for i in 0..40 {
+                let record = json!({"id": format!("racing-{i}"), "tenant_id": "acme",
+                    "timestamp": "2026-10-31T23:00:00Z", "invocations": 1_000_000});
+                let status = client.post(&url).bearer_auth(&key).json(&record).send().await.unwrap().status();
+                assert_eq!(status, StatusCode::OK);
+            }
+        })
+    };
+    run_billing(&app, "2026-11-01T02:00:00Z").await;
+    posting.await.unwrap();
+    run_billing(&app, "2026-12-01T02:00:00Z").await;
+    // Assert: October's 40M billable invocations are billed exactly once in total (8.00).
+    let invoices = invoices_of(&app, "acme").await;
+    let october_adjustments: Decimal = invoices[1]["lines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|l| l["type"] == "adjustment" && l["start"] == "2026-10-01T00:00:00Z")
+        .map(|l| dec(&l["amount"]))
+        .sum();
+    let billed = dec(&invoices[0]["total"]) + october_adjustments;
+    assert_eq!(
+        billed,
+        Decimal::new(800, 2),
+        "October invoice {} + adjustments {october_adjustments}",
+        invoices[0]["total"]
+    );
+}
