@@ -8,6 +8,7 @@ mod convert;
 mod error;
 mod open;
 mod postgres;
+mod rebuild;
 mod sqlite;
 mod types;
 

@@ -8,6 +8,7 @@ use sqlx::PgPool;
 use crate::aggregate::{correction_deltas, RecordState, RollupKey, RollupTotals};
 use crate::domain::{Quantities, TenantId, UsageCorrection};
 use crate::store::convert::{correction_columns, correction_step, whole};
+use crate::store::rebuild::NewestCorrections;
 use crate::store::{CorrectionOutcome, DbError};
 
 /// key (3), action, function, region, cpu, memory, invocations.
@@ -95,7 +96,7 @@ pub(super) async fn apply(
 /// The newest correction of every corrected record (for rebuilds): `None` for a void.
 pub(super) async fn newest_states(
     tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
-) -> Result<std::collections::HashMap<(String, String, String), Option<(String, String, Quantities)>>, DbError> {
+) -> Result<NewestCorrections, DbError> {
     let rows: Vec<NewestRow> = sqlx::query_as(
         r#"select distinct on (tenant_id, source, record_id)
             tenant_id, source, record_id, action, function, region, cpu_cycles, memory_gb_seconds, invocations

@@ -1,15 +1,14 @@
 //! `usage_rollup` reads and the rebuild from raw records.
 
-use std::collections::BTreeMap;
-
 use chrono::{DateTime, Utc};
 use futures_util::TryStreamExt;
 use rust_decimal::Decimal;
 use sqlx::PgPool;
 
-use crate::aggregate::{fold_records, Rollup, RollupKey, RollupTotals};
+use crate::aggregate::{Rollup, RollupKey, RollupTotals};
 use crate::domain::{ContentHash, NewUsageRecord, Quantities, RecordKey, TenantId};
 use crate::store::convert::tenant_id;
+use crate::store::rebuild::RebuildFold;
 use crate::store::{DbError, RebuildReport};
 
 #[derive(sqlx::FromRow)]
@@ -87,51 +86,26 @@ struct RawRow {
 pub(super) async fn rebuild(pool: &PgPool) -> Result<RebuildReport, DbError> {
     let mut tx = pool.begin().await?;
     sqlx::query("lock table usage_record, usage_correction in share mode").execute(&mut *tx).await?;
-    let corrections = super::corrections::newest_states(&mut tx).await?;
-    let mut totals: BTreeMap<RollupKey, RollupTotals> = BTreeMap::new();
-    let mut report = RebuildReport::default();
+    let mut fold = RebuildFold::new(super::corrections::newest_states(&mut tx).await?);
     {
         let mut rows = sqlx::query_as::<_, RawRow>(
             "select tenant_id, source, record_id, ts, function, region, cpu_cycles, memory_gb_seconds, invocations from usage_record",
         )
         .fetch(&mut *tx);
-        let mut chunk = Vec::with_capacity(10_000);
         while let Some(row) = rows.try_next().await? {
             let key = (row.tenant_id.clone(), row.source.clone(), row.record_id.clone());
-            let record = match corrections.get(&key) {
-                None => raw_to_record(row)?,
-                Some(None) => continue,
-                Some(Some((function, region, quantities))) => {
-                    let mut record = raw_to_record(row)?;
-                    (record.function, record.region, record.quantities) =
-                        (function.clone(), region.clone(), *quantities);
-                    record
-                }
-            };
-            chunk.push(record);
-            if chunk.len() == 10_000 {
-                report.records += merge_chunk(&mut totals, &chunk)?;
-                chunk.clear();
-            }
+            fold.push(&key, raw_to_record(row)?)?;
         }
-        report.records += merge_chunk(&mut totals, &chunk)?;
     }
+    let (totals, records) = fold.finish()?;
+    let report = RebuildReport { records, rollups: totals.len() as u64 };
     sqlx::query("delete from usage_rollup").execute(&mut *tx).await?;
-    report.rollups = totals.len() as u64;
     let all: Vec<(RollupKey, RollupTotals)> = totals.into_iter().collect();
     for part in all.chunks(10_000) {
         super::usage::upsert_rollup_rows(&mut tx, part).await?;
     }
     tx.commit().await?;
     Ok(report)
-}
-
-fn merge_chunk(totals: &mut BTreeMap<RollupKey, RollupTotals>, chunk: &[NewUsageRecord]) -> Result<u64, DbError> {
-    for (key, delta) in fold_records(chunk)? {
-        let entry = totals.entry(key).or_default();
-        *entry = entry.checked_add(&delta)?;
-    }
-    Ok(chunk.len() as u64)
 }
 
 /// Only the fields the fold reads matter; key and hash are placeholders.

@@ -1,13 +1,12 @@
 //! `usage_correction` on SQLite (see the PostgreSQL twin); the single writer serializes.
 
-use std::collections::HashMap;
-
 use chrono::{DateTime, Utc};
 use sqlx::{Sqlite, SqlitePool, Transaction};
 
 use crate::aggregate::{correction_deltas, RecordState};
 use crate::domain::{Quantities, TenantId, UsageCorrection};
 use crate::store::convert::{correction_columns, correction_step, decimal_text, from_micros, micros, whole};
+use crate::store::rebuild::NewestCorrections;
 use crate::store::{CorrectionOutcome, DbError};
 
 /// key (3), action, function, region, cpu, memory, invocations.
@@ -91,9 +90,7 @@ pub(super) async fn apply(
 }
 
 /// Newest correction per corrected record, for rebuilds: `None` for a void.
-pub(super) async fn newest_states(
-    tx: &mut Transaction<'_, Sqlite>,
-) -> Result<HashMap<(String, String, String), Option<(String, String, Quantities)>>, DbError> {
+pub(super) async fn newest_states(tx: &mut Transaction<'_, Sqlite>) -> Result<NewestCorrections, DbError> {
     let rows: Vec<NewestRow> = sqlx::query_as(
         r#"select c.tenant_id, c.source, c.record_id, c.action, c.function, c.region, c.cpu_cycles,
             c.memory_gb_seconds, c.invocations
