@@ -16,7 +16,7 @@ use super::tenant_wire::{CreateTenantRequest, PatchTenantRequest, TenantResponse
 use super::unexpected;
 use crate::auth::{visible_tenant, AdminCaller, AnyCaller};
 use crate::clock::SharedClock;
-use crate::domain::{ChangeTiming, NewTenant, Tenant, TenantId, TenantPatch};
+use crate::domain::{plan_at, ChangeTiming, NewTenant, SubscriptionChange, Tenant, TenantId, TenantPatch};
 use crate::error::ApiError;
 use crate::ingest::TenantDirectory;
 use crate::plans::load_catalog;
@@ -108,7 +108,8 @@ pub async fn list_tenants(
     Ok(HttpResponse::Ok().json(serde_json::json!({ "data": data, "next_cursor": next_cursor })))
 }
 
-/// Updates a tenant's details, or deactivates it (`"active": false`: new usage is refused).
+/// Updates a tenant's details, or deactivates it (`"active": false`: new usage is refused, the
+/// subscription ends now, and the period so far gets its final invoice when it closes).
 #[tracing::instrument(skip_all, fields(tenant_id = %path))]
 pub async fn update_tenant(
     request: HttpRequest,
@@ -122,12 +123,26 @@ pub async fn update_tenant(
     let id = visible_tenant(&caller.0, &path)?;
     let patch: TenantPatch = parse_json::<PatchTenantRequest>(&body)?.try_into()?;
     run_idempotent(&request, &body, caller.0.subject(), store.as_ref().as_ref(), &clock, || async {
+        let deactivating = patch.active == Some(false);
         let tenant = store.update_tenant(&id, patch, clock.now()).await.map_err(unexpected)?;
         directory.forget(&id);
         let tenant = tenant.ok_or(ApiError::NotFound("tenant"))?;
+        if deactivating {
+            end_subscription(store.as_ref().as_ref(), &id, clock.now()).await?;
+        }
         JsonReply::ok(respond(store.as_ref().as_ref(), tenant, clock.now()).await?)
     })
     .await
+}
+
+/// A deactivated tenant stops accruing charges now (snapped to the rollup grain); the period
+/// so far is billed, prorated, when that period closes — its final invoice.
+async fn end_subscription(store: &dyn Store, tenant: &TenantId, now: DateTime<Utc>) -> Result<(), ApiError> {
+    let changes = store.subscriptions(tenant).await?;
+    if plan_at(&changes, now).is_some() || changes.iter().any(|c| c.effective_at > now) {
+        store.change_subscription(tenant, &SubscriptionChange::end(crate::aggregate::bucket_start(now)), now).await?;
+    }
+    Ok(())
 }
 
 async fn respond(store: &dyn Store, tenant: Tenant, now: DateTime<Utc>) -> Result<TenantResponse, ApiError> {

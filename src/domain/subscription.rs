@@ -19,7 +19,20 @@ pub enum ChangeTiming {
     Immediately,
 }
 
-/// The plan in force at `at`, given changes ordered by `effective_at`.
+impl SubscriptionChange {
+    /// The subscription ends at `effective_at` (the tenant was deactivated): no plan from then on.
+    pub fn end(effective_at: DateTime<Utc>) -> Self {
+        Self { effective_at, plan_id: String::new() }
+    }
+
+    /// True for the end of a subscription (stored with an empty plan id).
+    pub fn is_end(&self) -> bool {
+        self.plan_id.is_empty()
+    }
+}
+
+/// The plan in force at `at`, given changes ordered by `effective_at`; `None` before the first
+/// change and after the subscription ended.
 pub fn plan_at(changes: &[SubscriptionChange], at: DateTime<Utc>) -> Option<&SubscriptionChange> {
-    changes.iter().take_while(|c| c.effective_at <= at).last()
+    changes.iter().take_while(|c| c.effective_at <= at).last().filter(|c| !c.is_end())
 }

@@ -350,3 +350,45 @@ async fn records_committing_during_a_run_are_billed_once_either_on_the_invoice_o
         invoices[0]["total"]
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_scheduler_inside_serve_closes_periods_by_itself() {
+    // Arrange: the scheduler ticks every 100 ms; the clock is past October's end + grace.
+    let app = crate::helpers::spawn_app_with(crate::helpers::Backend::Sqlite, |s| {
+        s.billing.schedule_every = std::time::Duration::from_millis(100);
+    })
+    .await;
+    tenant_on(&app, "acme", "UTC", "payg", "2026-10-01T00:00:00Z").await;
+    app.clock.set(at("2026-11-01T01:00:01Z"));
+    // Act: wait (bounded) for the scheduler.
+    let mut invoices = Vec::new();
+    for _ in 0..50 {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        invoices = invoices_of(&app, "acme").await;
+        if !invoices.is_empty() {
+            break;
+        }
+    }
+    // Assert
+    assert_eq!(invoices.len(), 1, "October was closed without anyone asking");
+    assert_eq!(invoices[0]["period_start"], "2026-10-01T00:00:00Z");
+}
+
+both_stores! {
+    async fn a_deactivated_tenant_gets_a_final_prorated_invoice_and_no_more(app) {
+        // Arrange: on "committed" (base 500, minimum 2000) since October.
+        tenant_on(&app, "acme", "UTC", "committed", "2026-10-01T00:00:00Z").await;
+        // Act: deactivated on November 16 (half the month), then two more months pass.
+        app.clock.set(at("2026-11-16T00:05:00Z"));
+        let patch = app.client.patch(format!("{}/v1/tenants/acme", app.address)).bearer_auth(&app.admin_key)
+            .json(&json!({"active": false})).send().await.unwrap();
+        assert_eq!(patch.status(), StatusCode::OK);
+        assert!(patch.json::<Value>().await.unwrap()["plan"].is_null(), "no plan after deactivation");
+        run_billing(&app, "2027-01-02T00:00:00Z").await;
+        // Assert: October in full, November's first half (500 × ½ base, topped up to 2000 × ½), then nothing.
+        let invoices = invoices_of(&app, "acme").await;
+        let totals: Vec<&str> = invoices.iter().map(|i| i["total"].as_str().unwrap()).collect();
+        assert_eq!(totals, vec!["2000.00", "1000.00"]);
+        assert_eq!(invoices[1]["lines"][3]["proration"], "0.5", "{}", invoices[1]);
+    }
+}
