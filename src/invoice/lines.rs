@@ -1,10 +1,7 @@
 //! Turns a draft's priced segments into numbered invoice lines and the keys the late-usage
 //! rule compares on: (segment start, line type, meter).
 
-use std::collections::BTreeMap;
-
 use chrono::{DateTime, Utc};
-use rust_decimal::Decimal;
 
 use super::document::{LineSnapshot, LineType, TierSnapshot};
 use super::draft::DraftSegment;
@@ -85,9 +82,4 @@ fn keyed(segment: &DraftSegment, priced: &PriceLine) -> KeyedLine {
             amount_precise: priced.amount_precise.amount,
         },
     }
-}
-
-/// Rounded amount per key (keys are unique within one draft).
-pub fn amounts_by_key(lines: &[KeyedLine]) -> BTreeMap<String, Decimal> {
-    lines.iter().map(|l| (l.key.clone(), l.line.amount)).collect()
 }

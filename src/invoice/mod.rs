@@ -26,7 +26,7 @@ pub use document::{
 pub use draft::{draft_invoice, DraftError, DraftSegment, InvoiceDraft, SegmentInput};
 pub use gather::gather_segments;
 pub use lifecycle::{transition, InvalidTransition, InvoiceAction};
-pub use lines::{amounts_by_key, line_key, segment_lines, KeyedLine};
+pub use lines::{line_key, segment_lines, KeyedLine};
 pub use period::{segments, BillingPeriod, Segment};
 pub use projection::project;
 pub use render::{render_html, render_pdf, RenderError};
