@@ -17,6 +17,8 @@ pub struct Metrics {
     pub write_seconds: Histogram,
     pub write_failures: Counter,
     pub queue_depth: Gauge,
+    pub billing_runs: Counter,
+    pub invoices_issued: Counter,
 }
 
 impl Default for Metrics {
@@ -31,6 +33,8 @@ impl Default for Metrics {
             write_seconds: Histogram::new(exponential_buckets(0.0005, 2.0, 14)),
             write_failures: Counter::default(),
             queue_depth: Gauge::default(),
+            billing_runs: Counter::default(),
+            invoices_issued: Counter::default(),
             registry: Registry::default(),
         };
         registry.register("ingested_records", "Usage records stored", m.records_accepted.clone());
@@ -45,11 +49,19 @@ impl Default for Metrics {
         registry.register("write_seconds", "Group commit latency", m.write_seconds.clone());
         registry.register("write_failures", "Group commits that failed (answered 503)", m.write_failures.clone());
         registry.register("write_queue_depth", "Requests waiting for the writer", m.queue_depth.clone());
+        registry.register("billing_runs", "Billing runs completed (scheduled or requested)", m.billing_runs.clone());
+        registry.register("invoices_issued", "Invoices issued by billing runs", m.invoices_issued.clone());
         Metrics { registry, ..m }
     }
 }
 
 impl Metrics {
+    /// Counts one completed billing run and the invoices it issued.
+    pub fn record_billing_run(&self, invoices_issued: usize) {
+        self.billing_runs.inc();
+        self.invoices_issued.inc_by(invoices_issued as u64);
+    }
+
     /// The Prometheus text exposition.
     pub fn render(&self) -> String {
         let mut out = String::new();

@@ -10,7 +10,7 @@ use anyhow::Context;
 use tokio::sync::Semaphore;
 use tracing_actix_web::TracingLogger;
 
-use crate::api::{self, BillingConfig};
+use crate::api::{self, Biller, BillingConfig};
 use crate::auth::Authenticator;
 use crate::clock::SharedClock;
 use crate::config::Settings;
@@ -65,7 +65,13 @@ impl Application {
         });
         let limits = web::Data::new(body_limits(&settings));
         let billing = web::Data::new(billing_config(&settings));
-        let scheduler = spawn_billing_scheduler(&settings, store.clone(), clock.clone(), billing.get_ref().clone());
+        let biller = Biller {
+            config: billing.get_ref().clone(),
+            directory: directory.clone().into_inner(),
+            metrics: metrics.clone(),
+        };
+        let scheduler = spawn_billing_scheduler(&settings, store.clone(), clock.clone(), biller.clone());
+        let biller = web::Data::new(biller);
         let store = web::Data::new(store);
         let clock = web::Data::new(clock);
         let metrics = web::Data::new(metrics);
@@ -84,6 +90,7 @@ impl Application {
                 .app_data(limits.clone())
                 .app_data(directory.clone())
                 .app_data(billing.clone())
+                .app_data(biller.clone())
                 .configure(routes)
                 .default_service(web::to(api::not_found))
         })
@@ -200,7 +207,7 @@ fn spawn_billing_scheduler(
     settings: &Settings,
     store: Arc<dyn Store>,
     clock: SharedClock,
-    config: BillingConfig,
+    biller: Biller,
 ) -> Option<tokio::task::JoinHandle<()>> {
     let every = settings.billing.schedule_every;
     if every.is_zero() {
@@ -211,7 +218,7 @@ fn spawn_billing_scheduler(
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             ticks.tick().await;
-            match config.run(store.as_ref()).run(clock.now()).await {
+            match biller.run(store.as_ref(), clock.now()).await {
                 Ok(report) if !report.invoices_issued.is_empty() || !report.failures.is_empty() => {
                     tracing::info!(
                         issued = report.invoices_issued.len(),

@@ -13,7 +13,8 @@ use crate::auth::AdminCaller;
 use crate::clock::SharedClock;
 use crate::error::ApiError;
 use crate::ingest::TenantDirectory;
-use crate::invoice::{BillingRun, IssuerSnapshot};
+use crate::invoice::{BillingRun, IssuerSnapshot, RunReport};
+use crate::metrics::Metrics;
 use crate::store::Store;
 
 /// Billing settings the routes and the scheduler share.
@@ -54,6 +55,32 @@ impl BillingConfig {
     }
 }
 
+/// Runs billing and applies what a run means for the rest of the service: metrics, and
+/// tenants whose late-usage policy is `reject` refusing their newly closed period at once here.
+#[derive(Clone)]
+pub struct Biller {
+    pub config: BillingConfig,
+    pub directory: Arc<TenantDirectory>,
+    pub metrics: Arc<Metrics>,
+}
+
+impl Biller {
+    /// One billing run as of `as_of`.
+    ///
+    /// # Errors
+    /// When the run cannot start (catalog or tenant list unreadable).
+    pub async fn run(&self, store: &dyn Store, as_of: DateTime<Utc>) -> anyhow::Result<RunReport> {
+        let report = self.config.run(store).run(as_of).await?;
+        self.metrics.record_billing_run(report.invoices_issued.len());
+        for issued in &report.invoices_issued {
+            if let Ok(tenant) = crate::domain::TenantId::parse(&issued.tenant_id) {
+                self.directory.forget(&tenant);
+            }
+        }
+        Ok(report)
+    }
+}
+
 /// Body of `runBilling`.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -69,24 +96,16 @@ pub async fn run_billing(
     caller: AdminCaller,
     store: web::Data<Arc<dyn Store>>,
     clock: web::Data<SharedClock>,
-    config: web::Data<BillingConfig>,
-    directory: web::Data<TenantDirectory>,
+    biller: web::Data<Biller>,
 ) -> Result<HttpResponse, ApiError> {
     if !caller.0.is_global_admin() {
         return Err(ApiError::Forbidden);
     }
     let wanted: RunBillingRequest = if body.is_empty() { RunBillingRequest::default() } else { parse_json(&body)? };
     let as_of = wanted.as_of.unwrap_or_else(|| clock.now());
-    config.check_as_of(as_of, clock.now())?;
+    biller.config.check_as_of(as_of, clock.now())?;
     run_idempotent(&request, &body, caller.0.subject(), store.as_ref().as_ref(), &clock, || async {
-        let report = config.run(store.as_ref().as_ref()).run(as_of).await?;
-        // Tenants whose late-usage policy is `reject` refuse their closed period from now on here.
-        for issued in &report.invoices_issued {
-            if let Ok(tenant) = crate::domain::TenantId::parse(&issued.tenant_id) {
-                directory.forget(&tenant);
-            }
-        }
-        JsonReply::ok(report)
+        JsonReply::ok(biller.run(store.as_ref().as_ref(), as_of).await?)
     })
     .await
 }

@@ -20,7 +20,7 @@ mod tenant_wire;
 mod tenants;
 mod usage;
 
-pub use billing::{run_billing, BillingConfig};
+pub use billing::{run_billing, Biller, BillingConfig};
 pub use credits::{grant_credit, list_credits};
 pub use current_usage::get_current_usage;
 pub use explain::explain_invoice_line;

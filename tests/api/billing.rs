@@ -392,3 +392,30 @@ both_stores! {
         assert_eq!(invoices[1]["lines"][3]["proration"], "0.5", "{}", invoices[1]);
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_count_ingested_records_and_billing_runs() {
+    // Arrange
+    let app = crate::helpers::spawn_app(crate::helpers::Backend::Sqlite).await;
+    tenant_on(&app, "acme", "UTC", "payg", "2026-10-01T00:00:00Z").await;
+    usage_at(
+        &app,
+        "acme",
+        "2026-10-20T00:00:00Z",
+        &[("a", "2026-10-19T00:00:00Z", 1), ("b", "2026-10-19T00:00:00Z", 2)],
+    )
+    .await;
+    usage_at(&app, "acme", "2026-10-20T00:00:00Z", &[("a", "2026-10-19T00:00:00Z", 1)]).await;
+    // Act
+    run_billing(&app, "2026-11-01T02:00:00Z").await;
+    let metrics = app.client.get(format!("{}/metrics", app.address)).send().await.unwrap().text().await.unwrap();
+    // Assert
+    for line in [
+        "tally_ingested_records_total 2",
+        "tally_duplicate_records_total 1",
+        "tally_billing_runs_total 1",
+        "tally_invoices_issued_total 1",
+    ] {
+        assert!(metrics.lines().any(|l| l == line), "/metrics has {line:?}:\n{metrics}");
+    }
+}
