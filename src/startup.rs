@@ -64,9 +64,8 @@ impl Application {
             allowed_lateness: settings.ingest.allowed_lateness,
         });
         let limits = web::Data::new(body_limits(&settings));
-        let billing = web::Data::new(billing_config(&settings));
         let biller = Biller {
-            config: billing.get_ref().clone(),
+            config: billing_config(&settings),
             directory: directory.clone().into_inner(),
             metrics: metrics.clone(),
         };
@@ -89,7 +88,6 @@ impl Application {
                 .app_data(ingestor.clone())
                 .app_data(limits.clone())
                 .app_data(directory.clone())
-                .app_data(billing.clone())
                 .app_data(biller.clone())
                 .configure(routes)
                 .default_service(web::to(api::not_found))

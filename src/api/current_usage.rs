@@ -11,7 +11,7 @@ use crate::aggregate::sum_rollups;
 use crate::auth::AnyCaller;
 use crate::clock::SharedClock;
 use crate::error::ApiError;
-use crate::invoice::{draft_invoice, gather_segments, project, BillingPeriod};
+use crate::invoice::{draft_invoice, project, segment_inputs, segments, BillingPeriod};
 use crate::plans::load_catalog;
 use crate::store::Store;
 
@@ -31,7 +31,7 @@ pub async fn get_current_usage(
     let rollups = store.rollups(&id, period.start(), period.end()).await.map_err(super::unexpected)?;
     let usage = sum_rollups(&rollups, period.start(), period.end()).map_err(|e| ApiError::Unexpected(e.into()))?;
     let changes = store.subscriptions(&id).await?;
-    let inputs = gather_segments(store.as_ref().as_ref(), &catalog, &id, &changes, &period).await?;
+    let inputs = segment_inputs(&catalog, &segments(&period, &changes), &period, &rollups)?;
     let draft = |inputs: &[_]| -> Result<Value, ApiError> {
         let drafted =
             draft_invoice(&period, inputs, tenant.details.tax_rate).map_err(|e| ApiError::Unexpected(e.into()))?;

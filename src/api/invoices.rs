@@ -8,7 +8,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::DateTime;
 use serde::Deserialize;
 
-use super::billing::BillingConfig;
+use super::billing::Biller;
 use super::idempotency::{run_idempotent, JsonReply};
 use super::invoice_wire::{invoice_json, invoice_summary};
 use super::json::JsonBody;
@@ -117,13 +117,13 @@ pub async fn void_invoice(
     caller: AdminCaller,
     store: web::Data<Arc<dyn Store>>,
     clock: web::Data<SharedClock>,
-    config: web::Data<BillingConfig>,
+    biller: web::Data<Biller>,
 ) -> Result<HttpResponse, ApiError> {
     let current = find_invoice(store.as_ref().as_ref(), &caller.0, &path).await?;
     run_idempotent(&request, &body, caller.0.subject(), store.as_ref().as_ref(), &clock, || async {
         transition(current.document.status, InvoiceAction::Void).map_err(not_allowed)?;
         let tenant = invoice_tenant(&caller.0, &path)?;
-        let prefix = &config.credit_note_prefix;
+        let prefix = &biller.config.credit_note_prefix;
         changed(store.void_invoice(&tenant, &path, prefix, clock.now()).await.map_err(unexpected)?)
     })
     .await

@@ -24,7 +24,7 @@ pub use document::{
     CustomerSnapshot, InvoiceDocument, InvoiceStatus, IssuerSnapshot, LineSnapshot, LineType, TierSnapshot,
 };
 pub use draft::{draft_invoice, DraftError, DraftSegment, InvoiceDraft, SegmentInput};
-pub use gather::gather_segments;
+pub use gather::{gather_segments, segment_inputs};
 pub use lifecycle::{transition, InvalidTransition, InvoiceAction};
 pub use lines::{line_key, segment_lines, KeyedLine};
 pub use period::{segments, BillingPeriod, Segment};

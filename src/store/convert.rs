@@ -242,3 +242,22 @@ pub(super) fn correction_columns(
         }
     }
 }
+
+/// The ledger entry a new grant is stored as (a grant is its own grant id).
+pub(super) fn granted_entry(
+    id: String,
+    grant: &super::NewCreditGrant,
+    now: DateTime<Utc>,
+) -> crate::invoice::CreditEntry {
+    crate::invoice::CreditEntry {
+        entry_id: id.clone(),
+        kind: crate::invoice::CreditEntryKind::Grant,
+        grant_id: id,
+        amount: grant.amount,
+        currency: grant.currency,
+        expires_at: grant.expires_at,
+        reason: grant.reason.clone(),
+        invoice_id: None,
+        created_at: now,
+    }
+}

@@ -5,8 +5,8 @@ use rust_decimal::Decimal;
 use sqlx::PgPool;
 
 use crate::domain::TenantId;
-use crate::invoice::{CreditEntry, CreditEntryKind};
-use crate::store::convert::{credit_entry, entry_id, CreditColumns};
+use crate::invoice::CreditEntry;
+use crate::store::convert::{credit_entry, entry_id, granted_entry, CreditColumns};
 use crate::store::{DbError, NewCreditGrant};
 
 type EntryRow = (String, String, String, Decimal, String, Option<DateTime<Utc>>, String, Option<String>, DateTime<Utc>);
@@ -32,17 +32,7 @@ pub(super) async fn grant(
     .bind(now)
     .execute(pool)
     .await?;
-    Ok(CreditEntry {
-        entry_id: id.clone(),
-        kind: CreditEntryKind::Grant,
-        grant_id: id,
-        amount: grant.amount,
-        currency: grant.currency,
-        expires_at: grant.expires_at,
-        reason: grant.reason.clone(),
-        invoice_id: None,
-        created_at: now,
-    })
+    Ok(granted_entry(id, grant, now))
 }
 
 #[tracing::instrument(skip_all, fields(tenant_id = %tenant))]

@@ -4,8 +4,8 @@ use chrono::{DateTime, Utc};
 use sqlx::{Sqlite, SqlitePool, Transaction};
 
 use crate::domain::TenantId;
-use crate::invoice::{CreditEntry, CreditEntryKind};
-use crate::store::convert::{credit_entry, decimal_text, entry_id, from_micros, micros, CreditColumns};
+use crate::invoice::CreditEntry;
+use crate::store::convert::{credit_entry, decimal_text, entry_id, from_micros, granted_entry, micros, CreditColumns};
 use crate::store::{DbError, NewCreditGrant};
 
 type EntryRow = (String, String, String, String, String, Option<i64>, String, Option<String>, i64);
@@ -31,17 +31,7 @@ pub(super) async fn grant(
     .bind(micros(now))
     .execute(&mut **tx)
     .await?;
-    Ok(CreditEntry {
-        entry_id: id.clone(),
-        kind: CreditEntryKind::Grant,
-        grant_id: id,
-        amount: grant.amount,
-        currency: grant.currency,
-        expires_at: grant.expires_at,
-        reason: grant.reason.clone(),
-        invoice_id: None,
-        created_at: now,
-    })
+    Ok(granted_entry(id, grant, now))
 }
 
 #[tracing::instrument(skip_all, fields(tenant_id = %tenant))]
