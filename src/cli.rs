@@ -179,14 +179,14 @@ pub async fn run(cli: Cli, settings: Settings) -> anyhow::Result<()> {
 
 async fn billing_run(settings: Settings, clock: &dyn Clock, as_of: Option<&str>) -> anyhow::Result<()> {
     let store = open_store(&settings.database_url(), 4).await?;
-    crate::plans::sync_plans(store.as_ref(), &settings.pricing_dir, clock.now()).await?;
+    crate::plans::sync_plans(&store, &settings.pricing_dir, clock.now()).await?;
     let config = crate::startup::billing_config(&settings);
     let as_of = match as_of {
         Some(text) => chrono::DateTime::parse_from_rfc3339(text).context("--as-of must be RFC 3339")?.to_utc(),
         None => clock.now(),
     };
     config.check_as_of(as_of, clock.now()).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let report = config.run(store.as_ref()).run(as_of).await?;
+    let report = config.run(&store).run(as_of).await?;
     emit!("{}", serde_json::to_string_pretty(&report)?);
     if report.failures.is_empty() {
         Ok(())
@@ -208,11 +208,12 @@ async fn api_key(command: ApiKeyCommand, settings: Settings, clock: &dyn Clock) 
     match command {
         ApiKeyCommand::Create { role, tenant } => {
             let principal = principal(&role, tenant.as_deref(), "cli")?;
-            let plaintext = issue_api_key(store.as_ref(), &principal, clock.now()).await?;
+            let plaintext = issue_api_key(&store, &principal, clock.now()).await?;
             emit!("{plaintext}");
         }
         ApiKeyCommand::List => {
-            for key in store.list_api_keys().await.context("Failed to list API keys")? {
+            for stored in store.list_api_keys().await.context("Failed to list API keys")? {
+                let key = crate::auth::ApiKey::try_from(stored)?;
                 let tenant = key.tenant().map_or("-".to_owned(), ToString::to_string);
                 let state = if key.is_usable() { "active" } else { "revoked" };
                 let (id, role, created) =

@@ -14,7 +14,7 @@ pub async fn healthz() -> HttpResponse {
 }
 
 /// 200 when the database answers, else 503.
-pub async fn readyz(store: web::Data<Arc<dyn Store>>) -> Result<HttpResponse, ApiError> {
+pub async fn readyz(store: web::Data<Store>) -> Result<HttpResponse, ApiError> {
     store.ping().await.map_err(|_| ApiError::Unavailable { retry_after_secs: 2 })?;
     Ok(HttpResponse::Ok().json(serde_json::json!({ "status": "ready" })))
 }

@@ -15,7 +15,7 @@ use crate::store::{NewPlanVersion, Store};
 ///
 /// # Errors
 /// Every invalid plan, one per line naming file and field; or a database failure.
-pub async fn sync_plans(store: &dyn Store, dir: &Path, now: DateTime<Utc>) -> anyhow::Result<PlanCatalog> {
+pub async fn sync_plans(store: &Store, dir: &Path, now: DateTime<Utc>) -> anyhow::Result<PlanCatalog> {
     for plan in check_plans(dir)? {
         let version = NewPlanVersion {
             plan_id: plan.id(),
@@ -53,7 +53,7 @@ pub fn check_plans(dir: &Path) -> anyhow::Result<Vec<PricingPlan>> {
 ///
 /// # Errors
 /// A database failure, or a stored definition that no longer parses.
-pub async fn load_catalog(store: &dyn Store) -> anyhow::Result<PlanCatalog> {
+pub async fn load_catalog(store: &Store) -> anyhow::Result<PlanCatalog> {
     let stored = store.plan_versions().await.context("Failed to read plan versions")?;
     let mut versions = Vec::with_capacity(stored.len());
     for v in stored {

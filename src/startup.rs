@@ -14,9 +14,9 @@ use crate::api::{self, Biller, BillingConfig};
 use crate::auth::Authenticator;
 use crate::clock::SharedClock;
 use crate::config::Settings;
+use crate::domain::IssuerSnapshot;
 use crate::health;
 use crate::ingest::{self, BodyLimits, Ingestor, TenantDirectory, UsageWriter, WriterConfig, WriterTasks};
-use crate::invoice::IssuerSnapshot;
 use crate::metrics::Metrics;
 use crate::plans::sync_plans;
 use crate::store::{open_store, Store, StoreKind};
@@ -43,15 +43,11 @@ impl Application {
     ///
     /// # Errors
     /// When a plan is invalid, keys cannot be loaded or the port cannot be bound.
-    pub async fn build_with_store(
-        settings: Settings,
-        store: Arc<dyn Store>,
-        clock: SharedClock,
-    ) -> anyhow::Result<Self> {
+    pub async fn build_with_store(settings: Settings, store: Store, clock: SharedClock) -> anyhow::Result<Self> {
         let listener =
             TcpListener::bind(&settings.listen).with_context(|| format!("Failed to bind {}", settings.listen))?;
         let port = listener.local_addr().context("Failed to read the bound address")?.port();
-        sync_plans(store.as_ref(), &settings.pricing_dir, clock.now()).await?;
+        sync_plans(&store, &settings.pricing_dir, clock.now()).await?;
         let metrics = Arc::new(Metrics::default());
         let (writer, writer_tasks) = start_writer(&settings, &store, &clock, &metrics);
         let authenticator = web::Data::new(Authenticator::from_settings(&settings, store.clone())?);
@@ -160,7 +156,7 @@ fn routes(cfg: &mut web::ServiceConfig) {
 /// PostgreSQL.
 fn start_writer(
     settings: &Settings,
-    store: &Arc<dyn Store>,
+    store: &Store,
     clock: &SharedClock,
     metrics: &Arc<Metrics>,
 ) -> (UsageWriter, WriterTasks) {
@@ -203,7 +199,7 @@ pub fn billing_config(settings: &Settings) -> BillingConfig {
 /// with runs on other nodes: periods are claimed in the database.
 fn spawn_billing_scheduler(
     settings: &Settings,
-    store: Arc<dyn Store>,
+    store: Store,
     clock: SharedClock,
     biller: Biller,
 ) -> Option<tokio::task::JoinHandle<()>> {
@@ -216,7 +212,7 @@ fn spawn_billing_scheduler(
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             ticks.tick().await;
-            match biller.run(store.as_ref(), clock.now()).await {
+            match biller.run(&store, clock.now()).await {
                 Ok(report) if !report.invoices_issued.is_empty() || !report.failures.is_empty() => {
                     tracing::info!(
                         issued = report.invoices_issued.len(),

@@ -12,7 +12,6 @@ use tally::config::Settings;
 use tally::store::open_store;
 
 use crate::scenario::{self, check_sums, median, Sums};
-use crate::timed_store::TimedStore;
 use crate::{cpu, workload, Outcome};
 
 /// Statements summing the period's usage for every tenant at once.
@@ -77,7 +76,7 @@ async fn one_by_one(url: &str, ping: bool, tenants: usize) -> anyhow::Result<f64
 
 async fn measure_in(url: &str, tenants: usize) -> anyhow::Result<Outcome> {
     let store = open_store(url, Settings::default().database_max_connections).await?;
-    let setup = scenario::fill(store.as_ref(), tenants).await?;
+    let setup = scenario::fill(&store, tenants).await?;
     let mut db = PgConnection::connect(url).await?;
     // The tables setup loaded reach a steady state (no autovacuum inside the timed steps).
     // The tables the run writes keep the state a fresh store leaves them in: analyzing them
@@ -92,7 +91,7 @@ async fn measure_in(url: &str, tenants: usize) -> anyhow::Result<Outcome> {
 
     let before = counters(&mut db).await?;
     let cpu_before = cpu::snapshot();
-    let billed = scenario::bill(&TimedStore::new(store.clone()), tenants).await?;
+    let billed = scenario::bill(&store, tenants).await?;
     let cpu = cpu::between(cpu_before, cpu::snapshot());
     let after = counters(&mut db).await?;
     let per_tenant = |a: i64, b: i64| (b - a) as f64 / tenants as f64;

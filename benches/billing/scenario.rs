@@ -15,7 +15,7 @@ use tally::plans::sync_plans;
 use tally::startup::billing_config;
 use tally::store::{InsertOutcome, Store};
 
-use crate::timed_store::{Call, TimedStore};
+use crate::timed_store::{Call, StoreCalls};
 use crate::workload::{self, at};
 
 /// Concurrent setup requests (setup is untimed; this only shortens the wait).
@@ -24,7 +24,7 @@ const SETUP_CONCURRENCY: usize = 8;
 const USAGE_BATCH: usize = 10_000;
 
 /// Plans, tenants, subscriptions and usage for `tenants` tenants.
-pub async fn fill(store: &dyn Store, tenants: usize) -> anyhow::Result<Duration> {
+pub async fn fill(store: &Store, tenants: usize) -> anyhow::Result<Duration> {
     let started = Instant::now();
     let now = at(2026, 9, 15, 0);
     sync_plans(store, Path::new("pricing"), now).await?;
@@ -55,16 +55,17 @@ pub struct Billed {
     pub total: Decimal,
 }
 
-/// Times one billing run over every tenant (through `store`, which times each call) and checks: exactly one invoice per tenant, no
-/// failures or skips, each total equal to the hand-priced one.
-pub async fn bill(store: &TimedStore, tenants: usize) -> anyhow::Result<Billed> {
+/// Times one billing run over every tenant (logging each store call) and checks: exactly one
+/// invoice per tenant, no failures or skips, each total equal to the hand-priced one.
+pub async fn bill(store: &Store, tenants: usize) -> anyhow::Result<Billed> {
     let config = billing_config(&Settings::default());
     let run = config.run(store);
-    store.take();
+    let calls = StoreCalls::global();
+    calls.take();
     let started = Instant::now();
     let report = run.run(workload::as_of()).await?;
     let seconds = started.elapsed().as_secs_f64();
-    let calls = store.take();
+    let calls = calls.take();
     ensure!(report.failures.is_empty(), "failures: {:?}", &report.failures[..report.failures.len().min(3)]);
     ensure!(report.skipped == 0, "{} periods skipped", report.skipped);
     ensure!(report.invoices_issued.len() == tenants, "{} invoices for {tenants} tenants", report.invoices_issued.len());

@@ -14,7 +14,6 @@ use tally::config::Settings;
 use tally::store::open_store;
 
 use crate::scenario::{self, check_sums, median, Sums};
-use crate::timed_store::TimedStore;
 use crate::{cpu, workload, Outcome};
 
 const ROLLUP_SUMS: &str = r#"select tenant_id, sum(cast(invocations as integer)), total(cast(memory_gb_seconds as real)),
@@ -61,7 +60,7 @@ pub async fn measure(tenants: usize) -> anyhow::Result<Outcome> {
 async fn measure_in(dir: &std::path::Path, tenants: usize) -> anyhow::Result<Outcome> {
     let url = format!("sqlite://{}/tally.db", dir.display());
     let store = open_store(&url, Settings::default().database_max_connections).await?;
-    let setup = scenario::fill(store.as_ref(), tenants).await?;
+    let setup = scenario::fill(&store, tenants).await?;
     // The store's own settings: WAL and synchronous=FULL.
     let options = SqliteConnectOptions::from_str(&url)?
         .journal_mode(SqliteJournalMode::Wal)
@@ -87,7 +86,7 @@ async fn measure_in(dir: &std::path::Path, tenants: usize) -> anyhow::Result<Out
     check_sums(&decoded(rows)?, tenants, slack)?;
 
     let cpu_before = cpu::snapshot();
-    let billed = scenario::bill(&TimedStore::new(store.clone()), tenants).await?;
+    let billed = scenario::bill(&store, tenants).await?;
     let cpu = cpu::between(cpu_before, cpu::snapshot());
 
     db.execute("create table bench_commit_probe (i integer primary key)").await?;

@@ -17,7 +17,7 @@ use crate::rows::COPY_SQL;
 /// Calls `insert_usage` on consecutive groups of `group` records from `concurrency` tasks.
 /// With `group` = 1 this is the one-commit-per-record baseline.
 pub async fn insert_groups(
-    store: Arc<dyn Store>,
+    store: Store,
     records: Arc<Vec<NewUsageRecord>>,
     group: usize,
     concurrency: usize,
@@ -34,7 +34,7 @@ pub async fn insert_groups(
 }
 
 async fn insert_worker(
-    store: Arc<dyn Store>,
+    store: Store,
     records: Arc<Vec<NewUsageRecord>>,
     group: usize,
     next: Arc<AtomicUsize>,

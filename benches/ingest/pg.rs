@@ -1,8 +1,6 @@
 //! The bench database: `tally_bench_<uuid>` on the local PostgreSQL, migrated by the library,
 //! reset between scenarios, checked for exact counts, dropped at the end (also on panic).
 
-use std::sync::Arc;
-
 use anyhow::{ensure, Context};
 use chrono::Utc;
 use sqlx::postgres::PgPoolOptions;
@@ -23,7 +21,7 @@ pub struct BenchDb {
     pub name: String,
     pub url: String,
     pub pool: PgPool,
-    pub store: Arc<dyn Store>,
+    pub store: Store,
 }
 
 impl BenchDb {

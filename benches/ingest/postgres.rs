@@ -24,7 +24,7 @@ use crate::server::Server;
 use crate::stages::{insert_shape, Shape};
 
 /// Opens the pool's connections before the clock starts (concurrent pings).
-async fn warm_up(store: &dyn Store, connections: u32) -> anyhow::Result<()> {
+async fn warm_up(store: &Store, connections: u32) -> anyhow::Result<()> {
     let pings = (0..connections * 4).map(|_| store.ping());
     for result in futures_util::future::join_all(pings).await {
         result?;
@@ -206,7 +206,7 @@ impl Run<'_> {
         let tasks = self.args.single_clients;
         let connections = (tasks as u32).min(self.db.free_connections().await?.saturating_sub(10)).max(1);
         let store = open_store(&self.db.url, connections).await?;
-        warm_up(store.as_ref(), connections).await?;
+        warm_up(&store, connections).await?;
         let rows = Arc::new(self.single_rows().to_vec());
         let (elapsed, cpu) = measured(None, insert_groups(store.clone(), rows.clone(), 1, tasks)).await?;
         self.db.verify(self.work.preload.len() + rows.len(), true).await?;

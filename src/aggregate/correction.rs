@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 
 use super::rollup::{bucket_start, RollupKey, RollupTotals};
-use crate::domain::{Meter, Quantities, QuantityError, TenantId};
+use crate::domain::{CorrectionAction, Meter, Quantities, QuantityError, TenantId};
 
 /// What a record counts as: its own content, or that of its newest `replace` correction.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -52,6 +52,27 @@ pub fn correction_deltas(
     }
     deltas.retain(|_, t| t.records != 0 || !t.quantities.is_zero());
     Ok(deltas)
+}
+
+/// The content a record counts as before and after `action`, given its original content and
+/// its newest correction (`None`: never corrected; `Some(None)`: void). `None` from this
+/// function means the action is a void of a record that is already void. A correction keeps
+/// the record's instant: it may change dimensions and quantities, not the time.
+pub fn correction_step(
+    original: RecordState,
+    newest: Option<Option<RecordState>>,
+    action: &CorrectionAction,
+) -> Option<(Option<RecordState>, Option<RecordState>)> {
+    let timestamp = original.timestamp;
+    let before = newest.unwrap_or(Some(original));
+    let after = match action {
+        CorrectionAction::Void if before.is_none() => return None,
+        CorrectionAction::Void => None,
+        CorrectionAction::Replace { function, region, quantities } => {
+            Some(RecordState { timestamp, function: function.clone(), region: region.clone(), quantities: *quantities })
+        }
+    };
+    Some((before, after))
 }
 
 #[cfg(test)]

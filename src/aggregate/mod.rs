@@ -11,6 +11,6 @@ mod rollup;
 mod series;
 
 pub use calendar::{month_period, next_unit_start, unit_start, Granularity};
-pub use correction::{correction_deltas, RecordState};
+pub use correction::{correction_deltas, correction_step, RecordState};
 pub use rollup::{bucket_start, fold_records, sum_rollups, Rollup, RollupKey, RollupTotals, BUCKET_SECONDS};
 pub use series::{usage_series, validate_range, GroupBy, RangeError, SeriesBucket};

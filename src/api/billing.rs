@@ -11,9 +11,10 @@ use super::idempotency::{run_idempotent, JsonReply};
 use super::json::{parse_json, JsonBody};
 use crate::auth::AdminCaller;
 use crate::clock::SharedClock;
+use crate::domain::IssuerSnapshot;
 use crate::error::ApiError;
 use crate::ingest::TenantDirectory;
-use crate::invoice::{BillingRun, IssuerSnapshot, RunReport};
+use crate::invoice::{BillingRun, RunReport};
 use crate::metrics::Metrics;
 use crate::store::Store;
 
@@ -30,7 +31,7 @@ pub struct BillingConfig {
 
 impl BillingConfig {
     /// A run over `store` with these settings.
-    pub fn run<'a>(&self, store: &'a dyn Store) -> BillingRun<'a> {
+    pub fn run<'a>(&self, store: &'a Store) -> BillingRun<'a> {
         BillingRun {
             store,
             issuer: self.issuer.clone(),
@@ -69,7 +70,7 @@ impl Biller {
     ///
     /// # Errors
     /// When the run cannot start (catalog or tenant list unreadable).
-    pub async fn run(&self, store: &dyn Store, as_of: DateTime<Utc>) -> anyhow::Result<RunReport> {
+    pub async fn run(&self, store: &Store, as_of: DateTime<Utc>) -> anyhow::Result<RunReport> {
         let report = self.config.run(store).run(as_of).await?;
         self.metrics.record_billing_run(report.invoices_issued.len());
         for issued in &report.invoices_issued {
@@ -94,7 +95,7 @@ pub async fn run_billing(
     request: HttpRequest,
     JsonBody(body): JsonBody,
     caller: AdminCaller,
-    store: web::Data<Arc<dyn Store>>,
+    store: web::Data<Store>,
     clock: web::Data<SharedClock>,
     biller: web::Data<Biller>,
 ) -> Result<HttpResponse, ApiError> {
@@ -104,8 +105,8 @@ pub async fn run_billing(
     let wanted: RunBillingRequest = if body.is_empty() { RunBillingRequest::default() } else { parse_json(&body)? };
     let as_of = wanted.as_of.unwrap_or_else(|| clock.now());
     biller.config.check_as_of(as_of, clock.now())?;
-    run_idempotent(&request, &body, caller.0.subject(), store.as_ref().as_ref(), &clock, || async {
-        JsonReply::ok(biller.run(store.as_ref().as_ref(), as_of).await?)
+    run_idempotent(&request, &body, caller.0.subject(), store.get_ref(), &clock, || async {
+        JsonReply::ok(biller.run(store.get_ref(), as_of).await?)
     })
     .await
 }

@@ -1,8 +1,6 @@
 //! Prepaid credits: `GET /v1/tenants/{id}/credits` (api-spec `listCredits`) and
 //! `POST /v1/tenants/{id}/credits` (`grantCredit`, honours `Idempotency-Key`).
 
-use std::sync::Arc;
-
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::{DateTime, Utc};
@@ -15,9 +13,10 @@ use super::json::{parse_json, JsonBody};
 use super::unexpected;
 use crate::auth::{visible_tenant, AdminCaller, AnyCaller};
 use crate::clock::SharedClock;
+use crate::domain::CreditEntry;
 use crate::domain::{Currency, Money};
 use crate::error::ApiError;
-use crate::invoice::{balances, CreditEntry};
+use crate::invoice::balances;
 use crate::store::{NewCreditGrant, Store};
 
 /// Body of `grantCredit`.
@@ -37,14 +36,14 @@ pub async fn grant_credit(
     path: web::Path<String>,
     JsonBody(body): JsonBody,
     caller: AdminCaller,
-    store: web::Data<Arc<dyn Store>>,
+    store: web::Data<Store>,
     clock: web::Data<SharedClock>,
 ) -> Result<HttpResponse, ApiError> {
     let id = visible_tenant(&caller.0, &path)?;
     let wanted: GrantCreditRequest = parse_json(&body)?;
     let grant = validate(wanted)?;
     store.get_tenant(&id).await.map_err(unexpected)?.ok_or(ApiError::NotFound("tenant"))?;
-    run_idempotent(&request, &body, caller.0.subject(), store.as_ref().as_ref(), &clock, || async {
+    run_idempotent(&request, &body, caller.0.subject(), store.get_ref(), &clock, || async {
         let entry = store.grant_credit(&id, &grant, clock.now()).await.map_err(unexpected)?;
         JsonReply::with_status(StatusCode::CREATED, entry_json(&entry))
     })
@@ -74,7 +73,7 @@ fn validate(wanted: GrantCreditRequest) -> Result<NewCreditGrant, ApiError> {
 pub async fn list_credits(
     path: web::Path<String>,
     caller: AnyCaller,
-    store: web::Data<Arc<dyn Store>>,
+    store: web::Data<Store>,
 ) -> Result<HttpResponse, ApiError> {
     let id = caller.readable_tenant(&path)?;
     store.get_tenant(&id).await.map_err(unexpected)?.ok_or(ApiError::NotFound("tenant"))?;

@@ -1,8 +1,6 @@
 //! `GET /v1/tenants/{id}/usage/current` (api-spec `getCurrentUsage`): period-to-date usage,
 //! the amount so far (drafted exactly as the invoice will be) and a projection to period end.
 
-use std::sync::Arc;
-
 use actix_web::{web, HttpResponse};
 use serde_json::{json, Value};
 
@@ -11,7 +9,8 @@ use crate::aggregate::sum_rollups;
 use crate::auth::AnyCaller;
 use crate::clock::SharedClock;
 use crate::error::ApiError;
-use crate::invoice::{draft_invoice, project, segment_inputs, segments, BillingPeriod};
+use crate::invoice::period_containing;
+use crate::invoice::{draft_invoice, project, segment_inputs, segments};
 use crate::plans::load_catalog;
 use crate::store::Store;
 
@@ -20,14 +19,14 @@ use crate::store::Store;
 pub async fn get_current_usage(
     path: web::Path<String>,
     caller: AnyCaller,
-    store: web::Data<Arc<dyn Store>>,
+    store: web::Data<Store>,
     clock: web::Data<SharedClock>,
 ) -> Result<HttpResponse, ApiError> {
     let id = caller.readable_tenant(&path)?;
     let tenant = store.get_tenant(&id).await.map_err(super::unexpected)?.ok_or(ApiError::NotFound("tenant"))?;
-    let catalog = load_catalog(store.as_ref().as_ref()).await?;
+    let catalog = load_catalog(store.get_ref()).await?;
     let now = clock.now();
-    let period = BillingPeriod::containing(tenant.details.timezone, now);
+    let period = period_containing(tenant.details.timezone, now);
     let rollups = store.rollups(&id, period.start(), period.end()).await.map_err(super::unexpected)?;
     let usage = sum_rollups(&rollups, period.start(), period.end()).map_err(|e| ApiError::Unexpected(e.into()))?;
     let changes = store.subscriptions(&id).await?;

@@ -1,8 +1,6 @@
 //! `GET /v1/invoices/{id}/lines/{n}/explain` (api-spec `explainInvoiceLine`): the daily usage
 //! behind a line (in the customer's time zone), its tier arithmetic, and sample record ids.
 
-use std::sync::Arc;
-
 use actix_web::{web, HttpResponse};
 use chrono_tz::Tz;
 use serde_json::{json, Value};
@@ -11,9 +9,9 @@ use super::invoices::find_invoice;
 use super::money_wire::decimal;
 use crate::aggregate::{usage_series, Granularity};
 use crate::auth::AnyCaller;
+use crate::domain::LineSnapshot;
 use crate::domain::TenantId;
 use crate::error::ApiError;
-use crate::invoice::LineSnapshot;
 use crate::store::Store;
 
 /// How many record ids an explanation shows.
@@ -24,10 +22,10 @@ const SAMPLE_IDS: u32 = 10;
 pub async fn explain_invoice_line(
     path: web::Path<(String, u32)>,
     caller: AnyCaller,
-    store: web::Data<Arc<dyn Store>>,
+    store: web::Data<Store>,
 ) -> Result<HttpResponse, ApiError> {
     let (invoice_id, number) = path.into_inner();
-    let invoice = find_invoice(store.as_ref().as_ref(), &caller.0, &invoice_id).await?;
+    let invoice = find_invoice(store.get_ref(), &caller.0, &invoice_id).await?;
     let doc = &invoice.document;
     let line = doc.lines.iter().find(|l| l.number == number).ok_or(ApiError::NotFound("invoice line"))?;
     let tenant = TenantId::parse(&doc.customer.tenant_id).map_err(|e| ApiError::Unexpected(e.into()))?;

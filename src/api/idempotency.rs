@@ -43,7 +43,7 @@ pub async fn run_idempotent<Fut>(
     request: &HttpRequest,
     body: &[u8],
     scope: &str,
-    store: &dyn Store,
+    store: &Store,
     clock: &SharedClock,
     handler: impl FnOnce() -> Fut,
 ) -> Result<HttpResponse, ApiError>

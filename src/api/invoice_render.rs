@@ -1,8 +1,6 @@
 //! `GET /v1/invoices/{id}/html` (api-spec `getInvoiceHtml`) and `GET /v1/invoices/{id}/pdf`
 //! (`getInvoicePdf`): the invoice rendered in-process from its snapshot.
 
-use std::sync::Arc;
-
 use actix_web::http::header;
 use actix_web::{web, HttpResponse};
 
@@ -18,9 +16,9 @@ use crate::telemetry::spawn_blocking_with_tracing;
 pub async fn get_invoice_html(
     path: web::Path<String>,
     caller: AnyCaller,
-    store: web::Data<Arc<dyn Store>>,
+    store: web::Data<Store>,
 ) -> Result<HttpResponse, ApiError> {
-    let invoice = find_invoice(store.as_ref().as_ref(), &caller.0, &path).await?;
+    let invoice = find_invoice(store.get_ref(), &caller.0, &path).await?;
     Ok(HttpResponse::Ok().content_type("text/html; charset=utf-8").body(render_html(&invoice.document)))
 }
 
@@ -29,9 +27,9 @@ pub async fn get_invoice_html(
 pub async fn get_invoice_pdf(
     path: web::Path<String>,
     caller: AnyCaller,
-    store: web::Data<Arc<dyn Store>>,
+    store: web::Data<Store>,
 ) -> Result<HttpResponse, ApiError> {
-    let invoice = find_invoice(store.as_ref().as_ref(), &caller.0, &path).await?;
+    let invoice = find_invoice(store.get_ref(), &caller.0, &path).await?;
     let file_name = format!("{}.pdf", invoice.document.number);
     let pdf = spawn_blocking_with_tracing(move || render_pdf(&invoice.document))
         .await

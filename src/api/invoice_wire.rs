@@ -4,8 +4,8 @@
 use serde_json::{json, Value};
 
 use super::money_wire::decimal;
+use crate::domain::LineSnapshot;
 use crate::domain::{Currency, Money};
-use crate::invoice::LineSnapshot;
 use crate::store::StoredInvoice;
 
 fn money(amount: rust_decimal::Decimal, currency: Currency) -> String {

@@ -2,8 +2,6 @@
 //! `GET /v1/invoices/{id}` (`getInvoice`), `POST /v1/invoices/{id}/void` (`voidInvoice`),
 //! `POST /v1/invoices/{id}/mark-paid` (`markInvoicePaid`).
 
-use std::sync::Arc;
-
 use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::DateTime;
 use serde::Deserialize;
@@ -34,7 +32,7 @@ pub async fn list_invoices(
     path: web::Path<String>,
     query: web::Query<ListInvoicesQuery>,
     caller: AnyCaller,
-    store: web::Data<Arc<dyn Store>>,
+    store: web::Data<Store>,
 ) -> Result<HttpResponse, ApiError> {
     let id = caller.readable_tenant(&path)?;
     store.get_tenant(&id).await?.ok_or(ApiError::NotFound("tenant"))?;
@@ -65,9 +63,9 @@ fn parse_cursor(text: &str) -> Result<(chrono::DateTime<chrono::Utc>, String), A
 pub async fn get_invoice(
     path: web::Path<String>,
     caller: AnyCaller,
-    store: web::Data<Arc<dyn Store>>,
+    store: web::Data<Store>,
 ) -> Result<HttpResponse, ApiError> {
-    let invoice = find_invoice(store.as_ref().as_ref(), &caller.0, &path).await?;
+    let invoice = find_invoice(store.get_ref(), &caller.0, &path).await?;
     Ok(HttpResponse::Ok().json(invoice_json(&invoice)))
 }
 
@@ -75,7 +73,7 @@ pub async fn get_invoice(
 ///
 /// # Errors
 /// 404 `not_found`.
-pub async fn find_invoice(store: &dyn Store, caller: &Principal, invoice_id: &str) -> Result<StoredInvoice, ApiError> {
+pub async fn find_invoice(store: &Store, caller: &Principal, invoice_id: &str) -> Result<StoredInvoice, ApiError> {
     let tenant = invoice_tenant(caller, invoice_id)?;
     store.get_invoice(&tenant, invoice_id).await.map_err(unexpected)?.ok_or(ApiError::NotFound("invoice"))
 }
@@ -96,11 +94,11 @@ pub async fn mark_invoice_paid(
     path: web::Path<String>,
     JsonBody(body): JsonBody,
     caller: AdminCaller,
-    store: web::Data<Arc<dyn Store>>,
+    store: web::Data<Store>,
     clock: web::Data<SharedClock>,
 ) -> Result<HttpResponse, ApiError> {
-    let current = find_invoice(store.as_ref().as_ref(), &caller.0, &path).await?;
-    run_idempotent(&request, &body, caller.0.subject(), store.as_ref().as_ref(), &clock, || async {
+    let current = find_invoice(store.get_ref(), &caller.0, &path).await?;
+    run_idempotent(&request, &body, caller.0.subject(), store.get_ref(), &clock, || async {
         transition(current.document.status, InvoiceAction::MarkPaid).map_err(not_allowed)?;
         let tenant = invoice_tenant(&caller.0, &path)?;
         changed(store.mark_invoice_paid(&tenant, &path, clock.now()).await.map_err(unexpected)?)
@@ -115,12 +113,12 @@ pub async fn void_invoice(
     path: web::Path<String>,
     JsonBody(body): JsonBody,
     caller: AdminCaller,
-    store: web::Data<Arc<dyn Store>>,
+    store: web::Data<Store>,
     clock: web::Data<SharedClock>,
     biller: web::Data<Biller>,
 ) -> Result<HttpResponse, ApiError> {
-    let current = find_invoice(store.as_ref().as_ref(), &caller.0, &path).await?;
-    run_idempotent(&request, &body, caller.0.subject(), store.as_ref().as_ref(), &clock, || async {
+    let current = find_invoice(store.get_ref(), &caller.0, &path).await?;
+    run_idempotent(&request, &body, caller.0.subject(), store.get_ref(), &clock, || async {
         transition(current.document.status, InvoiceAction::Void).map_err(not_allowed)?;
         let tenant = invoice_tenant(&caller.0, &path)?;
         let prefix = &biller.config.credit_note_prefix;

@@ -2,7 +2,6 @@
 //! `POST /v1/quotes` (`createQuote`): the price list and what usage would cost on it.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
 use actix_web::{web, HttpResponse};
 use rust_decimal::Decimal;
@@ -20,8 +19,8 @@ use crate::store::Store;
 
 /// Every plan's newest version.
 #[tracing::instrument(skip_all)]
-pub async fn list_plans(_caller: AnyCaller, store: web::Data<Arc<dyn Store>>) -> Result<HttpResponse, ApiError> {
-    let catalog = load_catalog(store.as_ref().as_ref()).await?;
+pub async fn list_plans(_caller: AnyCaller, store: web::Data<Store>) -> Result<HttpResponse, ApiError> {
+    let catalog = load_catalog(store.get_ref()).await?;
     let data: Vec<Value> = catalog.ids().filter_map(|id| catalog.latest(id)).map(plan_wire::latest).collect();
     Ok(HttpResponse::Ok().json(json!({ "data": data })))
 }
@@ -31,9 +30,9 @@ pub async fn list_plans(_caller: AnyCaller, store: web::Data<Arc<dyn Store>>) ->
 pub async fn get_plan(
     path: web::Path<String>,
     _caller: AnyCaller,
-    store: web::Data<Arc<dyn Store>>,
+    store: web::Data<Store>,
 ) -> Result<HttpResponse, ApiError> {
-    let catalog = load_catalog(store.as_ref().as_ref()).await?;
+    let catalog = load_catalog(store.get_ref()).await?;
     let latest = catalog.latest(&path).ok_or(ApiError::NotFound("plan"))?;
     let mut body = plan_wire::latest(latest);
     body["versions"] = catalog.versions(&path).iter().map(plan_wire::version).collect();
@@ -54,10 +53,10 @@ pub struct QuoteRequest {
 pub async fn create_quote(
     JsonBody(body): JsonBody,
     _caller: AnyCaller,
-    store: web::Data<Arc<dyn Store>>,
+    store: web::Data<Store>,
 ) -> Result<HttpResponse, ApiError> {
     let request: QuoteRequest = parse_json(&body)?;
-    let catalog = load_catalog(store.as_ref().as_ref()).await?;
+    let catalog = load_catalog(store.get_ref()).await?;
     let version = catalog
         .latest(&request.plan)
         .ok_or_else(|| ApiError::unprocessable("unknown_plan", format!("no plan {:?}", request.plan)))?;

@@ -1,8 +1,6 @@
 //! `PUT /v1/tenants/{id}/subscription` (api-spec `changeSubscription`): put a tenant on a
 //! plan at its next period start (default) or immediately (prorated segments).
 
-use std::sync::Arc;
-
 use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
@@ -15,7 +13,7 @@ use crate::auth::{visible_tenant, AdminCaller};
 use crate::clock::SharedClock;
 use crate::domain::{plan_at, ChangeTiming, SubscriptionChange, Tenant};
 use crate::error::ApiError;
-use crate::invoice::BillingPeriod;
+use crate::invoice::period_containing;
 use crate::plans::load_catalog;
 use crate::rate::PlanCatalog;
 use crate::store::Store;
@@ -35,16 +33,16 @@ pub async fn change_subscription(
     path: web::Path<String>,
     JsonBody(body): JsonBody,
     caller: AdminCaller,
-    store: web::Data<Arc<dyn Store>>,
+    store: web::Data<Store>,
     clock: web::Data<SharedClock>,
 ) -> Result<HttpResponse, ApiError> {
     let wanted: ChangeSubscriptionRequest = parse_json(&body)?;
     let id = visible_tenant(&caller.0, &path)?;
-    let catalog = load_catalog(store.as_ref().as_ref()).await?;
-    run_idempotent(&request, &body, caller.0.subject(), store.as_ref().as_ref(), &clock, || async {
+    let catalog = load_catalog(store.get_ref()).await?;
+    run_idempotent(&request, &body, caller.0.subject(), store.get_ref(), &clock, || async {
         let tenant = store.get_tenant(&id).await.map_err(super::unexpected)?.ok_or(ApiError::NotFound("tenant"))?;
         let timing = wanted.timing.unwrap_or(ChangeTiming::NextPeriod);
-        let change = plan_change(store.as_ref().as_ref(), &catalog, &tenant, &wanted.plan, timing, clock.now()).await?;
+        let change = plan_change(store.get_ref(), &catalog, &tenant, &wanted.plan, timing, clock.now()).await?;
         store.change_subscription(&id, &change, clock.now()).await.map_err(super::unexpected)?;
         JsonReply::ok(json!({ "tenant_id": id, "plan": change.plan_id, "effective_at": change.effective_at }))
     })
@@ -57,7 +55,7 @@ pub async fn change_subscription(
 /// # Errors
 /// 422 `unknown_plan` or `currency_change_not_at_period_start`.
 pub async fn plan_change(
-    store: &dyn Store,
+    store: &Store,
     catalog: &PlanCatalog,
     tenant: &Tenant,
     plan_id: &str,
@@ -71,10 +69,10 @@ pub async fn plan_change(
     let effective_at = match (timing, plan_at(&changes, now)) {
         // Without a current plan, "next period" would leave usage unbilled until then: start now.
         (ChangeTiming::Immediately, _) | (_, None) => bucket_start(now),
-        (ChangeTiming::NextPeriod, Some(_)) => BillingPeriod::containing(tenant.details.timezone, now).end(),
+        (ChangeTiming::NextPeriod, Some(_)) => period_containing(tenant.details.timezone, now).end(),
     };
     let current_currency = plan_at(&changes, now).and_then(|c| catalog.latest(&c.plan_id)).map(|v| v.plan.currency());
-    let at_period_start = effective_at == BillingPeriod::containing(tenant.details.timezone, effective_at).start();
+    let at_period_start = effective_at == period_containing(tenant.details.timezone, effective_at).start();
     if current_currency.is_some_and(|c| c != plan.plan.currency()) && !at_period_start {
         return Err(ApiError::unprocessable(
             "currency_change_not_at_period_start",

@@ -2,8 +2,6 @@
 //! (`listTenants`), `GET /v1/tenants/{id}` (`getTenant`), `PATCH /v1/tenants/{id}`
 //! (`updateTenant`).
 
-use std::sync::Arc;
-
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::{DateTime, Utc};
@@ -29,7 +27,7 @@ pub async fn create_tenant(
     request: HttpRequest,
     JsonBody(body): JsonBody,
     caller: AdminCaller,
-    store: web::Data<Arc<dyn Store>>,
+    store: web::Data<Store>,
     clock: web::Data<SharedClock>,
 ) -> Result<HttpResponse, ApiError> {
     if !caller.0.is_global_admin() {
@@ -37,11 +35,11 @@ pub async fn create_tenant(
     }
     let wire: CreateTenantRequest = parse_json(&body)?;
     let new = NewTenant::try_from(&wire)?;
-    let catalog = load_catalog(store.as_ref().as_ref()).await?;
+    let catalog = load_catalog(store.get_ref()).await?;
     if let Some(plan) = wire.plan.as_deref().filter(|p| catalog.latest(p).is_none()) {
         return Err(ApiError::unprocessable("unknown_plan", format!("no plan {plan:?}")));
     }
-    run_idempotent(&request, &body, caller.0.subject(), store.as_ref().as_ref(), &clock, || async {
+    run_idempotent(&request, &body, caller.0.subject(), store.get_ref(), &clock, || async {
         let now = clock.now();
         let tenant = store.create_tenant(&new, now).await.map_err(|e| match e {
             DbError::AlreadyExists => ApiError::Conflict {
@@ -51,11 +49,11 @@ pub async fn create_tenant(
             other => unexpected(other),
         })?;
         if let Some(plan) = &wire.plan {
-            let store = store.as_ref().as_ref();
+            let store = store.get_ref();
             let change = plan_change(store, &catalog, &tenant, plan, ChangeTiming::Immediately, now).await?;
             store.change_subscription(&tenant.id, &change, now).await.map_err(unexpected)?;
         }
-        JsonReply::with_status(StatusCode::CREATED, respond(store.as_ref().as_ref(), tenant, now).await?)
+        JsonReply::with_status(StatusCode::CREATED, respond(store.get_ref(), tenant, now).await?)
     })
     .await
 }
@@ -65,12 +63,12 @@ pub async fn create_tenant(
 pub async fn get_tenant(
     path: web::Path<String>,
     caller: AnyCaller,
-    store: web::Data<Arc<dyn Store>>,
+    store: web::Data<Store>,
     clock: web::Data<SharedClock>,
 ) -> Result<HttpResponse, ApiError> {
     let id = caller.readable_tenant(&path)?;
     let tenant = store.get_tenant(&id).await.map_err(unexpected)?.ok_or(ApiError::NotFound("tenant"))?;
-    Ok(HttpResponse::Ok().json(respond(store.as_ref().as_ref(), tenant, clock.now()).await?))
+    Ok(HttpResponse::Ok().json(respond(store.get_ref(), tenant, clock.now()).await?))
 }
 
 /// Query of `GET /v1/tenants`.
@@ -86,7 +84,7 @@ pub struct ListQuery {
 pub async fn list_tenants(
     query: web::Query<ListQuery>,
     caller: AdminCaller,
-    store: web::Data<Arc<dyn Store>>,
+    store: web::Data<Store>,
     clock: web::Data<SharedClock>,
 ) -> Result<HttpResponse, ApiError> {
     if !caller.0.is_global_admin() {
@@ -103,7 +101,7 @@ pub async fn list_tenants(
     let next_cursor = (tenants.len() == limit as usize).then(|| tenants.last().map(|t| t.id.to_string())).flatten();
     let mut data = Vec::with_capacity(tenants.len());
     for tenant in tenants {
-        data.push(respond(store.as_ref().as_ref(), tenant, clock.now()).await?);
+        data.push(respond(store.get_ref(), tenant, clock.now()).await?);
     }
     Ok(HttpResponse::Ok().json(serde_json::json!({ "data": data, "next_cursor": next_cursor })))
 }
@@ -116,28 +114,28 @@ pub async fn update_tenant(
     path: web::Path<String>,
     JsonBody(body): JsonBody,
     caller: AdminCaller,
-    store: web::Data<Arc<dyn Store>>,
+    store: web::Data<Store>,
     clock: web::Data<SharedClock>,
     directory: web::Data<TenantDirectory>,
 ) -> Result<HttpResponse, ApiError> {
     let id = visible_tenant(&caller.0, &path)?;
     let patch: TenantPatch = parse_json::<PatchTenantRequest>(&body)?.try_into()?;
-    run_idempotent(&request, &body, caller.0.subject(), store.as_ref().as_ref(), &clock, || async {
+    run_idempotent(&request, &body, caller.0.subject(), store.get_ref(), &clock, || async {
         let deactivating = patch.active == Some(false);
         let tenant = store.update_tenant(&id, patch, clock.now()).await.map_err(unexpected)?;
         directory.forget(&id);
         let tenant = tenant.ok_or(ApiError::NotFound("tenant"))?;
         if deactivating {
-            end_subscription(store.as_ref().as_ref(), &id, clock.now()).await?;
+            end_subscription(store.get_ref(), &id, clock.now()).await?;
         }
-        JsonReply::ok(respond(store.as_ref().as_ref(), tenant, clock.now()).await?)
+        JsonReply::ok(respond(store.get_ref(), tenant, clock.now()).await?)
     })
     .await
 }
 
 /// A deactivated tenant stops accruing charges now (snapped to the rollup grain); the period
 /// so far is billed, prorated, when that period closes — its final invoice.
-async fn end_subscription(store: &dyn Store, tenant: &TenantId, now: DateTime<Utc>) -> Result<(), ApiError> {
+async fn end_subscription(store: &Store, tenant: &TenantId, now: DateTime<Utc>) -> Result<(), ApiError> {
     let changes = store.subscriptions(tenant).await?;
     if plan_at(&changes, now).is_some() || changes.iter().any(|c| c.effective_at > now) {
         store.change_subscription(tenant, &SubscriptionChange::end(crate::aggregate::bucket_start(now)), now).await?;
@@ -145,7 +143,7 @@ async fn end_subscription(store: &dyn Store, tenant: &TenantId, now: DateTime<Ut
     Ok(())
 }
 
-async fn respond(store: &dyn Store, tenant: Tenant, now: DateTime<Utc>) -> Result<TenantResponse, ApiError> {
+async fn respond(store: &Store, tenant: Tenant, now: DateTime<Utc>) -> Result<TenantResponse, ApiError> {
     let changes = store.subscriptions(&tenant.id).await.map_err(unexpected)?;
     Ok(TenantResponse::new(tenant, &changes, now))
 }

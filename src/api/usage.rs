@@ -1,8 +1,6 @@
 //! `GET /v1/tenants/{id}/usage` (api-spec `getUsage`): usage from rollups, in buckets aligned
 //! to the tenant's time zone, optionally grouped by function or region.
 
-use std::sync::Arc;
-
 use actix_web::{web, HttpResponse};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -62,7 +60,7 @@ pub async fn get_usage(
     path: web::Path<String>,
     query: web::Query<UsageQuery>,
     caller: AnyCaller,
-    store: web::Data<Arc<dyn Store>>,
+    store: web::Data<Store>,
     clock: web::Data<SharedClock>,
 ) -> Result<HttpResponse, ApiError> {
     let id = caller.readable_tenant(&path)?;

@@ -19,6 +19,7 @@ use sha2::{Digest, Sha256};
 
 use super::role::{Principal, Role, RoleError};
 use crate::domain::TenantId;
+use crate::store::{DbError, StoredApiKey};
 
 const PREFIX: &str = "tly_";
 const KEY_ID_BYTES: usize = 6;
@@ -198,6 +199,32 @@ impl ApiKey {
     pub fn authenticate(&self, presented: &PresentedApiKey) -> Option<Principal> {
         let matches = presented.key_id == self.key_id && presented.verify(&self.secret_hash);
         (matches && self.is_usable()).then(|| self.principal())
+    }
+}
+
+impl TryFrom<StoredApiKey> for ApiKey {
+    type Error = DbError;
+
+    /// Gives a stored key's columns their meaning.
+    fn try_from(stored: StoredApiKey) -> Result<Self, DbError> {
+        let corrupt = |what: &str| DbError::Corrupt(format!("api key {}: {what}", stored.key_id));
+        let key_id = ApiKeyId::parse(&stored.key_id).map_err(|_| corrupt("id"))?;
+        let role = Role::parse(&stored.role).map_err(|_| corrupt("role"))?;
+        ApiKey::new(key_id, stored.secret_hash, role, stored.tenant, stored.created_at, stored.revoked_at)
+            .map_err(|_| corrupt("grant"))
+    }
+}
+
+impl From<&ApiKey> for StoredApiKey {
+    fn from(key: &ApiKey) -> Self {
+        StoredApiKey {
+            key_id: key.key_id.as_str().to_owned(),
+            secret_hash: key.secret_hash,
+            role: key.role().as_str().to_owned(),
+            tenant: key.tenant().cloned(),
+            created_at: key.created_at,
+            revoked_at: key.revoked_at,
+        }
     }
 }
 

@@ -2,7 +2,6 @@
 //! store; anything else is verified as a JWT. Also where keys and tokens are issued.
 
 use std::path::Path;
-use std::sync::Arc;
 
 use anyhow::Context;
 use chrono::{DateTime, Utc};
@@ -12,7 +11,7 @@ use super::{
     generate_hs256_secret, ApiKey, GeneratedApiKey, JwtAlgorithm, JwtKeyConfig, JwtKeys, PresentedApiKey, Principal,
 };
 use crate::config::Settings;
-use crate::store::{Store, StoreKind};
+use crate::store::{Store, StoreKind, StoredApiKey};
 
 /// Why a credential was refused (logged at debug level, answered as a plain 401).
 #[derive(Debug, thiserror::Error)]
@@ -29,7 +28,7 @@ pub enum AuthError {
 
 /// Verifies credentials for every request.
 pub struct Authenticator {
-    store: Arc<dyn Store>,
+    store: Store,
     jwt: JwtKeys,
     keys: KeyCache,
 }
@@ -70,7 +69,7 @@ impl Authenticator {
     /// # Errors
     /// When a key cannot be loaded, or PostgreSQL runs without configured keys (every node
     /// must share them, so none can be generated locally).
-    pub fn from_settings(settings: &Settings, store: Arc<dyn Store>) -> anyhow::Result<Self> {
+    pub fn from_settings(settings: &Settings, store: Store) -> anyhow::Result<Self> {
         let configs = if !settings.jwt.keys.is_empty() {
             settings.jwt.keys.clone()
         } else if let Some(secret) = &settings.jwt.secret {
@@ -100,7 +99,8 @@ impl Authenticator {
         let stored = match self.keys.get(presented.key_id.as_str()) {
             Some(key) => Some(key),
             None => {
-                let key = self.store.get_api_key(presented.key_id.as_str()).await.map_err(AuthError::Unavailable)?;
+                let stored = self.store.get_api_key(presented.key_id.as_str()).await.map_err(AuthError::Unavailable)?;
+                let key = stored.map(ApiKey::try_from).transpose().map_err(AuthError::Unavailable)?;
                 if let Some(key) = &key {
                     self.keys.put(key);
                 }
@@ -129,11 +129,11 @@ impl Authenticator {
 ///
 /// # Errors
 /// When the key cannot be stored.
-pub async fn issue_api_key(store: &dyn Store, principal: &Principal, now: DateTime<Utc>) -> anyhow::Result<String> {
+pub async fn issue_api_key(store: &Store, principal: &Principal, now: DateTime<Utc>) -> anyhow::Result<String> {
     let generated = GeneratedApiKey::generate();
     let key =
         ApiKey::new(generated.key_id, generated.secret_hash, principal.role(), principal.tenant().cloned(), now, None)?;
-    store.insert_api_key(&key).await.context("Failed to store the API key")?;
+    store.insert_api_key(&StoredApiKey::from(&key)).await.context("Failed to store the API key")?;
     Ok(secrecy::ExposeSecret::expose_secret(&generated.plaintext).to_owned())
 }
 

@@ -2,8 +2,6 @@
 //! key. Append-only: the original is kept and the correction is linked to it; rollups move by
 //! the difference; invoiced periods are settled as adjustments on the next invoice.
 
-use std::sync::Arc;
-
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -37,7 +35,7 @@ pub async fn correct_usage(
     request: HttpRequest,
     JsonBody(body): JsonBody,
     caller: IngestCaller,
-    store: web::Data<Arc<dyn Store>>,
+    store: web::Data<Store>,
     clock: web::Data<SharedClock>,
     directory: web::Data<TenantDirectory>,
 ) -> Result<HttpResponse, ApiError> {
@@ -51,7 +49,7 @@ pub async fn correct_usage(
     correction.closed_before = gate.closed_before;
     let correction = correction;
     let tenant = &correction.key.tenant_id;
-    run_idempotent(&request, &body, caller.0.subject(), store.as_ref().as_ref(), &clock, || async {
+    run_idempotent(&request, &body, caller.0.subject(), store.get_ref(), &clock, || async {
         match store.correct_usage(&correction, clock.now()).await? {
             CorrectionOutcome::Applied { seq, before, after } => JsonReply::ok(json!({
                 "tenant_id": tenant, "source": correction.key.source, "id": correction.key.record_id,

@@ -2,7 +2,7 @@
 //! closed periods), cached briefly so the hot path does not ask the database every request.
 
 use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
+use std::sync::RwLock;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
@@ -27,13 +27,13 @@ pub struct TenantGate {
 
 /// A cache of active tenants.
 pub struct TenantDirectory {
-    store: Arc<dyn Store>,
+    store: Store,
     active: RwLock<HashMap<TenantId, (TenantGate, Instant)>>,
 }
 
 impl TenantDirectory {
     /// An empty directory over `store`.
-    pub fn new(store: Arc<dyn Store>) -> Self {
+    pub fn new(store: Store) -> Self {
         Self { store, active: RwLock::new(HashMap::new()) }
     }
 

@@ -48,12 +48,7 @@ pub struct WriterConfig {
 
 impl UsageWriter {
     /// Starts `config.writers` writer tasks.
-    pub fn start(
-        store: Arc<dyn Store>,
-        clock: SharedClock,
-        metrics: Arc<Metrics>,
-        config: WriterConfig,
-    ) -> (Self, WriterTasks) {
+    pub fn start(store: Store, clock: SharedClock, metrics: Arc<Metrics>, config: WriterConfig) -> (Self, WriterTasks) {
         let (queue, receiver) = mpsc::channel(config.queue_capacity);
         let receiver = Arc::new(Mutex::new(receiver));
         let (stop, stopped) = watch::channel(false);
@@ -113,7 +108,7 @@ impl WriterTasks {
 struct Worker {
     stopped: watch::Receiver<bool>,
     receiver: Arc<Mutex<mpsc::Receiver<Job>>>,
-    store: Arc<dyn Store>,
+    store: Store,
     clock: SharedClock,
     metrics: Arc<Metrics>,
     max_group_records: usize,

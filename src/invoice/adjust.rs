@@ -6,9 +6,9 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use rust_decimal::Decimal;
 
-use super::document::{LineSnapshot, LineType};
 use super::lines::KeyedLine;
-use super::period::BillingPeriod;
+use crate::domain::BillingPeriod;
+use crate::domain::{LineSnapshot, LineType};
 
 /// An adjustment for one line of an earlier period; `key` is that period's line key.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -7,11 +7,11 @@ use rust_decimal::{Decimal, RoundingStrategy};
 
 use super::adjust::Adjustment;
 use super::credits::{allocate_credits, CreditBalance};
-use super::document::{CustomerSnapshot, InvoiceDocument, InvoiceStatus, IssuerSnapshot};
 use super::draft::DraftError;
 use super::lines::KeyedLine;
-use super::period::BillingPeriod;
-use crate::domain::Currency;
+use crate::domain::{
+    BilledLine, BillingPeriod, Currency, CustomerSnapshot, InvoiceDocument, InvoiceStatus, IssuerSnapshot, NewInvoice,
+};
 
 /// What an invoice is made of.
 #[derive(Debug, Clone)]
@@ -27,29 +27,11 @@ pub struct InvoiceParts<'a> {
     pub credits: &'a [CreditBalance],
 }
 
-/// One billed amount, recorded under the line key of the period it bills.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct BilledLine {
-    pub period_start: DateTime<Utc>,
-    pub key: String,
-    pub amount: Decimal,
-}
-
-/// A finalized invoice (number and id still to be assigned by the store) and its ledger effects.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AssembledInvoice {
-    pub document: InvoiceDocument,
-    pub billed: Vec<BilledLine>,
-    pub consumptions: Vec<(String, Decimal)>,
-    /// A credit to grant when adjustments made the invoice negative.
-    pub remainder_credit: Option<Decimal>,
-}
-
 /// Numbers the lines and totals the invoice.
 ///
 /// # Errors
 /// [`DraftError::Overflow`].
-pub fn assemble_invoice(parts: InvoiceParts<'_>) -> Result<AssembledInvoice, DraftError> {
+pub fn assemble_invoice(parts: InvoiceParts<'_>) -> Result<NewInvoice, DraftError> {
     let period_start = parts.period.start();
     let mut billed: Vec<BilledLine> = parts
         .period_lines
@@ -94,5 +76,5 @@ pub fn assemble_invoice(parts: InvoiceParts<'_>) -> Result<AssembledInvoice, Dra
         credits_applied,
         total: (gross - credits_applied).max(Decimal::ZERO),
     };
-    Ok(AssembledInvoice { document, billed, consumptions, remainder_credit })
+    Ok(NewInvoice { document, billed, consumptions, remainder_credit })
 }

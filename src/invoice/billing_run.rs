@@ -11,8 +11,9 @@ use serde::Serialize;
 
 use super::{
     adjustments, assemble_invoice, balances, draft_invoice, due_periods, gather_segments, segment_lines, Adjustment,
-    BillingPeriod, CustomerSnapshot, InvoiceDraft, InvoiceParts, IssuerSnapshot,
+    InvoiceDraft, InvoiceParts,
 };
+use crate::domain::{BillingPeriod, CustomerSnapshot, IssuerSnapshot};
 use crate::domain::{SubscriptionChange, Tenant, TenantId};
 use crate::plans::load_catalog;
 use crate::rate::PlanCatalog;
@@ -20,7 +21,7 @@ use crate::store::{IssueInvoice, IssueOutcome, Store};
 
 /// What a run needs besides the clock.
 pub struct BillingRun<'a> {
-    pub store: &'a dyn Store,
+    pub store: &'a Store,
     pub issuer: IssuerSnapshot,
     pub invoice_prefix: String,
     pub grace: Duration,
@@ -131,12 +132,8 @@ impl BillingRun<'_> {
             adjustments: late,
             credits: &credits,
         })?;
-        let issue = IssueInvoice {
-            tenant: &tenant.id,
-            assembled: &assembled,
-            invoice_prefix: &self.invoice_prefix,
-            now: as_of,
-        };
+        let issue =
+            IssueInvoice { tenant: &tenant.id, invoice: &assembled, invoice_prefix: &self.invoice_prefix, now: as_of };
         Ok(self.store.issue_invoice(&issue).await?)
     }
 

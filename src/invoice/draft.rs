@@ -4,7 +4,8 @@
 
 use rust_decimal::{Decimal, RoundingStrategy};
 
-use super::period::{BillingPeriod, Segment};
+use super::period::Segment;
+use crate::domain::BillingPeriod;
 use crate::domain::{Currency, Money, Quantities};
 use crate::rate::{rate_usage, PlanVersion, PriceBreakdown, RateError};
 

@@ -4,8 +4,9 @@
 use anyhow::Context;
 
 use super::draft::SegmentInput;
-use super::period::{segments, BillingPeriod, Segment};
+use super::period::{segments, Segment};
 use crate::aggregate::{sum_rollups, Rollup};
+use crate::domain::BillingPeriod;
 use crate::domain::{SubscriptionChange, TenantId};
 use crate::rate::PlanCatalog;
 use crate::store::Store;
@@ -16,7 +17,7 @@ use crate::store::Store;
 /// # Errors
 /// A database failure, a plan missing from the catalog, or a sum overflow.
 pub async fn gather_segments<'c>(
-    store: &dyn Store,
+    store: &Store,
     catalog: &'c PlanCatalog,
     tenant: &TenantId,
     changes: &[SubscriptionChange],

@@ -1,7 +1,7 @@
 //! The invoice state machine: `draft → finalized → paid | void`, and `paid → void`.
 //! "Sent" is an outbox fact, not a state.
 
-use super::document::InvoiceStatus;
+use crate::domain::InvoiceStatus;
 
 /// Something done to an invoice.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

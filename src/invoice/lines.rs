@@ -3,8 +3,8 @@
 
 use chrono::{DateTime, Utc};
 
-use super::document::{LineSnapshot, LineType, TierSnapshot};
 use super::draft::DraftSegment;
+use crate::domain::{LineSnapshot, LineType, TierSnapshot};
 use crate::rate::{LineKind, PriceLine};
 
 /// The identity of a billed line within its period.

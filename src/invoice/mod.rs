@@ -6,7 +6,6 @@ mod adjust;
 mod assemble;
 mod billing_run;
 mod credits;
-mod document;
 mod draft;
 mod gather;
 mod lifecycle;
@@ -17,17 +16,14 @@ mod render;
 mod schedule;
 
 pub use adjust::{adjustments, Adjustment};
-pub use assemble::{assemble_invoice, AssembledInvoice, BilledLine, InvoiceParts};
+pub use assemble::{assemble_invoice, InvoiceParts};
 pub use billing_run::{BillingRun, IssuedInvoice, RunReport};
-pub use credits::{allocate_credits, balances, CreditBalance, CreditEntry, CreditEntryKind};
-pub use document::{
-    CustomerSnapshot, InvoiceDocument, InvoiceStatus, IssuerSnapshot, LineSnapshot, LineType, TierSnapshot,
-};
+pub use credits::{allocate_credits, balances, CreditBalance};
 pub use draft::{draft_invoice, DraftError, DraftSegment, InvoiceDraft, SegmentInput};
 pub use gather::{gather_segments, segment_inputs};
 pub use lifecycle::{transition, InvalidTransition, InvoiceAction};
 pub use lines::{line_key, segment_lines, KeyedLine};
-pub use period::{segments, BillingPeriod, Segment};
+pub use period::{period_containing, segments, Segment};
 pub use projection::project;
 pub use render::{render_html, render_pdf, RenderError};
 pub use schedule::due_periods;

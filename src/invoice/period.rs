@@ -6,36 +6,12 @@ use chrono_tz::Tz;
 use rust_decimal::Decimal;
 
 use crate::aggregate::month_period;
-use crate::domain::{plan_at, SubscriptionChange};
+use crate::domain::{plan_at, BillingPeriod, SubscriptionChange};
 
-/// A half-open `[start, end)` billing period.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct BillingPeriod {
-    start: DateTime<Utc>,
-    end: DateTime<Utc>,
-}
-
-impl BillingPeriod {
-    /// A period; `None` unless `start < end`.
-    pub fn new(start: DateTime<Utc>, end: DateTime<Utc>) -> Option<Self> {
-        (start < end).then_some(Self { start, end })
-    }
-
-    /// The local calendar month of `tz` containing `at`.
-    pub fn containing(tz: Tz, at: DateTime<Utc>) -> Self {
-        let (start, end) = month_period(tz, at);
-        Self { start, end }
-    }
-
-    /// First instant of the period.
-    pub fn start(&self) -> DateTime<Utc> {
-        self.start
-    }
-
-    /// First instant after the period.
-    pub fn end(&self) -> DateTime<Utc> {
-        self.end
-    }
+/// The local calendar month of `tz` containing `at`: a tenant's billing period.
+pub fn period_containing(tz: Tz, at: DateTime<Utc>) -> BillingPeriod {
+    let (start, end) = month_period(tz, at);
+    BillingPeriod::new(start, end).expect("a calendar month is never empty")
 }
 
 /// A stretch of a period billed on one plan.
@@ -51,7 +27,7 @@ impl Segment {
     /// exactly 1 for a whole period.
     pub fn proration(&self, period: &BillingPeriod) -> Decimal {
         let part = (self.end - self.start).num_seconds();
-        let whole = (period.end - period.start).num_seconds();
+        let whole = (period.end() - period.start()).num_seconds();
         if part >= whole {
             return Decimal::ONE;
         }
@@ -62,9 +38,9 @@ impl Segment {
 /// The segments of `period` given the tenant's subscription changes (ordered by
 /// `effective_at`). Time before the first change is not billed (no plan yet).
 pub fn segments(period: &BillingPeriod, changes: &[SubscriptionChange]) -> Vec<Segment> {
-    let mut cuts: Vec<DateTime<Utc>> = vec![period.start];
-    cuts.extend(changes.iter().map(|c| c.effective_at).filter(|at| *at > period.start && *at < period.end));
-    cuts.push(period.end);
+    let mut cuts: Vec<DateTime<Utc>> = vec![period.start()];
+    cuts.extend(changes.iter().map(|c| c.effective_at).filter(|at| *at > period.start() && *at < period.end()));
+    cuts.push(period.end());
     let mut out: Vec<Segment> = Vec::new();
     for pair in cuts.windows(2) {
         let Some(change) = plan_at(changes, pair[0]) else { continue };
@@ -90,13 +66,13 @@ mod tests {
 
     #[test]
     fn a_period_is_the_local_calendar_month() {
-        let period = BillingPeriod::containing(chrono_tz::Europe::Paris, at("2026-03-15T00:00:00Z"));
+        let period = period_containing(chrono_tz::Europe::Paris, at("2026-03-15T00:00:00Z"));
         assert_eq!((period.start(), period.end()), (at("2026-02-28T23:00:00Z"), at("2026-03-31T22:00:00Z")));
     }
 
     #[test]
     fn a_mid_period_subscription_is_one_prorated_segment() {
-        let period = BillingPeriod::containing(Tz::UTC, at("2026-11-10T00:00:00Z"));
+        let period = period_containing(Tz::UTC, at("2026-11-10T00:00:00Z"));
         let parts = segments(&period, &[change("2026-11-16T00:00:00Z", "payg")]);
         assert_eq!(
             parts,
@@ -107,7 +83,7 @@ mod tests {
 
     #[test]
     fn an_immediate_change_splits_the_period_and_a_repeat_of_the_same_plan_does_not() {
-        let period = BillingPeriod::containing(Tz::UTC, at("2026-11-10T00:00:00Z"));
+        let period = period_containing(Tz::UTC, at("2026-11-10T00:00:00Z"));
         let changes = [
             change("2026-10-01T00:00:00Z", "free"),
             change("2026-11-10T12:15:00Z", "payg"),
@@ -121,7 +97,7 @@ mod tests {
 
     #[test]
     fn a_whole_period_prorates_to_exactly_one_even_across_dst() {
-        let period = BillingPeriod::containing(chrono_tz::America::Los_Angeles, at("2026-11-10T00:00:00Z"));
+        let period = period_containing(chrono_tz::America::Los_Angeles, at("2026-11-10T00:00:00Z"));
         let parts = segments(&period, &[change("2020-01-01T00:00:00Z", "payg")]);
         assert_eq!(parts[0].proration(&period), Decimal::ONE);
         assert_eq!((period.end() - period.start()).num_hours(), 30 * 24 + 1, "November in LA has a 25-hour day");

@@ -6,8 +6,8 @@ use std::collections::HashSet;
 use chrono::{DateTime, Duration, Utc};
 use chrono_tz::Tz;
 
-use super::period::{segments, BillingPeriod};
-use crate::domain::SubscriptionChange;
+use super::period::{period_containing, segments};
+use crate::domain::{BillingPeriod, SubscriptionChange};
 
 /// Periods due for closing, oldest first. Periods with no plan in force get no invoice.
 pub fn due_periods(
@@ -19,12 +19,12 @@ pub fn due_periods(
 ) -> Vec<BillingPeriod> {
     let Some(first) = changes.first() else { return Vec::new() };
     let mut due = Vec::new();
-    let mut period = BillingPeriod::containing(tz, first.effective_at);
+    let mut period = period_containing(tz, first.effective_at);
     while period.end() + grace <= as_of {
         if !closed.contains(&period.start()) && !segments(&period, changes).is_empty() {
             due.push(period);
         }
-        period = BillingPeriod::containing(tz, period.end());
+        period = period_containing(tz, period.end());
     }
     due
 }

@@ -1,19 +1,13 @@
-//! Chooses and opens a backend from the database URL scheme, and runs its migrations.
+//! Chooses and opens an engine from the database URL scheme, and runs its migrations.
 
-use std::sync::Arc;
+use std::str::FromStr;
+use std::time::Duration;
 
 use anyhow::Context;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
-use super::postgres::PgStore;
-use super::sqlite::SqliteStore;
-use super::Store;
-
-/// Which engine a store runs on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum StoreKind {
-    Postgres,
-    Sqlite,
-}
+use super::engine::{Engine, Store, StoreKind};
 
 impl StoreKind {
     /// Picks the engine from a URL's scheme.
@@ -35,18 +29,59 @@ impl StoreKind {
 ///
 /// # Errors
 /// When the URL is not understood, the database cannot be reached, or a migration fails.
-pub async fn open_store(url: &str, max_connections: u32) -> anyhow::Result<Arc<dyn Store>> {
-    let store: Arc<dyn Store> = match StoreKind::from_url(url)? {
+pub async fn open_store(url: &str, max_connections: u32) -> anyhow::Result<Store> {
+    let engine = match StoreKind::from_url(url)? {
         StoreKind::Postgres => {
-            let store = PgStore::connect(url, max_connections).await.context("Failed to connect to PostgreSQL")?;
-            store.migrate().await.context("Failed to migrate the PostgreSQL database")?;
-            Arc::new(store)
+            let engine = connect_postgres(url, max_connections).await.context("Failed to connect to PostgreSQL")?;
+            if let Engine::Postgres { pool, .. } = &engine {
+                sqlx::migrate!("./migrations/postgres")
+                    .run(pool)
+                    .await
+                    .context("Failed to migrate the PostgreSQL database")?;
+            }
+            engine
         }
         StoreKind::Sqlite => {
-            let store = SqliteStore::open(url).await.context("Failed to open the SQLite database")?;
-            store.migrate().await.context("Failed to migrate the SQLite database")?;
-            Arc::new(store)
+            let engine = open_sqlite(url).await.context("Failed to open the SQLite database")?;
+            if let Engine::Sqlite { writer, .. } = &engine {
+                sqlx::migrate!("./migrations/sqlite")
+                    .run(writer)
+                    .await
+                    .context("Failed to migrate the SQLite database")?;
+            }
+            engine
         }
     };
-    Ok(store)
+    Ok(Store { engine })
+}
+
+/// A pool that fails fast (5 s) when the server does not answer.
+async fn connect_postgres(url: &str, max_connections: u32) -> Result<Engine, sqlx::Error> {
+    let options = PgConnectOptions::from_str(url)?.application_name("tally");
+    let pool = PgPoolOptions::new()
+        .max_connections(max_connections)
+        .acquire_timeout(Duration::from_secs(5))
+        // No ping before each use: a dead connection fails its statement instead, which the
+        // callers already answer with 503; the ping cost a round trip per request.
+        .test_before_acquire(false)
+        .connect_with(options)
+        .await?;
+    Ok(Engine::Postgres { pool, fast_path_cooldown: Default::default() })
+}
+
+/// Opens (creating if needed, with its directory) a WAL database with one writer connection
+/// and a read-only pool.
+async fn open_sqlite(url: &str) -> Result<Engine, sqlx::Error> {
+    let options = SqliteConnectOptions::from_str(url)?
+        .create_if_missing(true)
+        .journal_mode(SqliteJournalMode::Wal)
+        .synchronous(SqliteSynchronous::Full)
+        .foreign_keys(true)
+        .busy_timeout(Duration::from_secs(10));
+    if let Some(dir) = options.get_filename().parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)?;
+    }
+    let writer = SqlitePoolOptions::new().max_connections(1).connect_with(options.clone()).await?;
+    let reader = SqlitePoolOptions::new().max_connections(4).connect_with(options.read_only(true)).await?;
+    Ok(Engine::Sqlite { writer, reader })
 }

@@ -11,6 +11,17 @@ pub enum InsertOutcome {
     Existing(ContentHash),
 }
 
+/// An API key as stored: only the SHA-256 hash of its secret. `auth` gives the role its meaning.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredApiKey {
+    pub key_id: String,
+    pub secret_hash: [u8; 32],
+    pub role: String,
+    pub tenant: Option<crate::domain::TenantId>,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    pub revoked_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
 /// Counts from a rollup rebuild.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct RebuildReport {
@@ -62,7 +73,7 @@ pub struct StoredPlanVersion {
 #[derive(Debug, Clone, Copy)]
 pub struct IssueInvoice<'a> {
     pub tenant: &'a crate::domain::TenantId,
-    pub assembled: &'a crate::invoice::AssembledInvoice,
+    pub invoice: &'a crate::domain::NewInvoice,
     /// Invoice number prefix of the issuer (`INV`).
     pub invoice_prefix: &'a str,
     pub now: chrono::DateTime<chrono::Utc>,
@@ -72,7 +83,7 @@ pub struct IssueInvoice<'a> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum IssueOutcome {
     /// Numbered, stored, outbox row written, period closed.
-    Issued(Box<crate::invoice::InvoiceDocument>),
+    Issued(Box<crate::domain::InvoiceDocument>),
     /// Another run closed it first.
     AlreadyClosed,
     /// Another run is closing it right now (its row is locked).
@@ -82,7 +93,7 @@ pub enum IssueOutcome {
 /// An invoice as stored: the issued document, with its current status and status facts.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredInvoice {
-    pub document: crate::invoice::InvoiceDocument,
+    pub document: crate::domain::InvoiceDocument,
     pub paid_at: Option<chrono::DateTime<chrono::Utc>>,
     pub voided_at: Option<chrono::DateTime<chrono::Utc>>,
     pub credit_note_number: Option<String>,
@@ -94,7 +105,7 @@ pub enum StatusChange {
     Changed(Box<StoredInvoice>),
     NotFound,
     /// The invoice is in a status that does not allow the change.
-    NotAllowed(crate::invoice::InvoiceStatus),
+    NotAllowed(crate::domain::InvoiceStatus),
 }
 
 /// A prepaid credit to grant.

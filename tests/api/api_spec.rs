@@ -1088,7 +1088,7 @@ async fn example_app(backend: Backend) -> (TestApp, Fixture) {
     assert_eq!(report["invoices_issued"].as_array().map(Vec::len), Some(2), "October for acme and hooli: {report}");
     let acme = TenantId::parse("acme").unwrap();
     let principal = Principal::new(Role::Tenant, Some(acme), "spec").unwrap();
-    let tenant_key = tally::auth::issue_api_key(app.store.as_ref(), &principal, test_now()).await.unwrap();
+    let tenant_key = tally::auth::issue_api_key(&app.store, &principal, test_now()).await.unwrap();
     let invoices = |tenant: &str| {
         let path = format!("/v1/tenants/{tenant}/invoices");
         let app = &app;

@@ -121,7 +121,7 @@ both_stores! {
         app.create_tenant("acme", "UTC").await;
         app.create_tenant("globex", "UTC").await;
         let scoped = Principal::new(Role::Ingest, Some(TenantId::parse("acme").unwrap()), "runtime").unwrap();
-        let key = issue_api_key(app.store.as_ref(), &scoped, test_now()).await.unwrap();
+        let key = issue_api_key(&app.store, &scoped, test_now()).await.unwrap();
         // Act
         let response = app
             .client
@@ -147,7 +147,7 @@ async fn a_revoked_api_key_stops_working_within_the_cache_ttl() {
         let app = spawn_app_with(backend, |s| s.api_key_cache_ttl = std::time::Duration::from_secs(1)).await;
         app.create_tenant("acme", "UTC").await;
         let admin = Principal::new(Role::Admin, None, "ops").unwrap();
-        let key = issue_api_key(app.store.as_ref(), &admin, test_now()).await.unwrap();
+        let key = issue_api_key(&app.store, &admin, test_now()).await.unwrap();
         assert_eq!(status_of_tenant_read(&app, &key).await, StatusCode::OK);
         let forged = format!("{}_{}", key.rsplit_once('_').unwrap().0, "f".repeat(64));
         assert_eq!(

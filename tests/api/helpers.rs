@@ -31,7 +31,7 @@ pub const JWT_SECRET: &str = "test-secret-that-is-at-least-32-bytes-long";
 pub struct TestApp {
     pub address: String,
     pub client: reqwest::Client,
-    pub store: Arc<dyn Store>,
+    pub store: Store,
     pub clock: ManualClock,
     pub admin_key: String,
     pub ingest_key: String,
@@ -75,8 +75,8 @@ pub async fn spawn_app_with(backend: Backend, adjust: impl FnOnce(&mut Settings)
     let stopped = tokio::spawn(app.run_until_stopped());
     let admin = Principal::new(Role::Admin, None, "test").unwrap();
     let ingest = Principal::new(Role::Ingest, None, "test").unwrap();
-    let admin_key = issue_api_key(store.as_ref(), &admin, test_now()).await.unwrap();
-    let ingest_key = issue_api_key(store.as_ref(), &ingest, test_now()).await.unwrap();
+    let admin_key = issue_api_key(&store, &admin, test_now()).await.unwrap();
+    let ingest_key = issue_api_key(&store, &ingest, test_now()).await.unwrap();
     let client = reqwest::Client::builder().pool_max_idle_per_host(64).build().unwrap();
     TestApp { address, client, store, clock, admin_key, ingest_key, database, stop, stopped }
 }

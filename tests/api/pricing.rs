@@ -157,7 +157,7 @@ async fn a_changed_plan_becomes_a_new_version_for_the_next_period_only() {
     // Assert
     let plan = first.get_json("/v1/plans/basic").await;
     assert_eq!(plan["versions"].as_array().unwrap().len(), 2, "{plan}");
-    let catalog = tally::plans::load_catalog(first.store.as_ref()).await.unwrap();
+    let catalog = tally::plans::load_catalog(&first.store).await.unwrap();
     let november = catalog.for_period_starting("basic", at("2026-11-01T00:00:00Z")).unwrap();
     let december = catalog.for_period_starting("basic", at("2026-12-01T00:00:00Z")).unwrap();
     assert_eq!(

@@ -5,7 +5,7 @@
 use askama::Template;
 
 use super::view::InvoiceView;
-use crate::invoice::InvoiceDocument;
+use crate::domain::InvoiceDocument;
 
 #[derive(Template)]
 #[template(path = "invoice/render/invoice.html")]
@@ -30,8 +30,8 @@ pub fn render_html(doc: &InvoiceDocument) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::InvoiceStatus;
     use crate::invoice::render::sample;
-    use crate::invoice::InvoiceStatus;
 
     #[test]
     fn the_page_shows_the_number_the_parties_and_the_period_in_the_customers_time_zone() {

@@ -5,7 +5,7 @@
 use super::canvas::{Canvas, Rgb, Style, INK, MUTED, PAGE_HEIGHT, PAGE_WIDTH, RULE, SOFT};
 use super::helvetica::wrap;
 use super::view::{InvoiceView, PartyView};
-use crate::invoice::InvoiceStatus;
+use crate::domain::InvoiceStatus;
 
 /// Page margins, in points.
 pub(crate) const LEFT: f32 = 50.0;

@@ -1,5 +1,5 @@
 //! Invoice renderings (DESIGN §7): the HTML page and the PDF, both drawn in-process from the
-//! finalized [`InvoiceDocument`](crate::invoice::InvoiceDocument) snapshot and nothing else —
+//! finalized [`InvoiceDocument`](crate::domain::InvoiceDocument) snapshot and nothing else —
 //! no store, no clock, no live tenant data. `view` turns the snapshot into display text once;
 //! `html` and `pdf` only lay that text out.
 

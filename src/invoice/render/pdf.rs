@@ -9,7 +9,7 @@ use super::canvas::{Canvas, PAGE_HEIGHT, PAGE_WIDTH};
 use super::helvetica::Font;
 use super::layout::lay_out;
 use super::view::InvoiceView;
-use crate::invoice::InvoiceDocument;
+use crate::domain::InvoiceDocument;
 
 /// Why an invoice could not be rendered.
 #[derive(Debug, thiserror::Error)]
@@ -91,8 +91,8 @@ fn write(view: &InvoiceView, pages: Vec<Canvas>) -> Result<Vec<u8>, RenderError>
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::InvoiceStatus;
     use crate::invoice::render::sample;
-    use crate::invoice::InvoiceStatus;
 
     /// The text of every page, as a PDF reader extracts it.
     fn extract(pdf: &[u8]) -> (usize, String) {

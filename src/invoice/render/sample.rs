@@ -6,7 +6,7 @@ use rust_decimal::Decimal;
 use std::str::FromStr;
 
 use crate::domain::{Currency, Meter};
-use crate::invoice::{
+use crate::domain::{
     CustomerSnapshot, InvoiceDocument, InvoiceStatus, IssuerSnapshot, LineSnapshot, LineType, TierSnapshot,
 };
 

@@ -8,7 +8,7 @@ use rust_decimal::Decimal;
 
 use super::format;
 use crate::domain::{Currency, Meter};
-use crate::invoice::{InvoiceDocument, InvoiceStatus, LineSnapshot, LineType, TierSnapshot};
+use crate::domain::{InvoiceDocument, InvoiceStatus, LineSnapshot, LineType, TierSnapshot};
 
 /// A party on the invoice: the issuer or the customer.
 pub(crate) struct PartyView {

@@ -1,22 +1,7 @@
-//! The PostgreSQL store: the production backend.
-//!
-//! Hot paths use array binds (`unnest`) so a batch is one statement, never a round trip per
-//! record. Coordination between several `tally serve` processes goes through keys and
-//! transaction-scoped locks only.
+//! What only PostgreSQL does: the ingest hot path with array binds (`unnest`), so a batch is
+//! one statement whatever its size, and rollup upserts that add in SQL (`numeric` is exact).
 
-mod api_keys;
-mod billing;
-mod connection;
-mod corrections;
-mod credits;
-mod effects;
-mod idempotency;
-mod invoices;
-mod plans;
-mod rollups;
-mod store;
-mod subscriptions;
-mod tenants;
 mod usage;
 
-pub use connection::PgStore;
+pub(super) use usage::{insert_usage, upsert_rollup_rows};
+pub use usage::{RecordColumns, INSERT_RECORDS_SQL};

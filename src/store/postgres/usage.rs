@@ -20,7 +20,7 @@ use sqlx::{PgPool, Postgres, Transaction};
 
 use crate::aggregate::{fold_records, RollupKey, RollupTotals};
 use crate::domain::{NewUsageRecord, RecordKey};
-use crate::store::convert::{content_hash, whole};
+use crate::store::codec::{content_hash, whole};
 use crate::store::{DbError, InsertOutcome};
 
 /// The insert statement; also used verbatim by the ingest benchmark's direct-SQL baseline.
@@ -84,7 +84,7 @@ from unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::text[], $
 const FAST_PATH_COOLDOWN_GROUPS: u32 = 16;
 
 #[tracing::instrument(skip_all, fields(records = records.len()))]
-pub(super) async fn insert(
+pub(in crate::store) async fn insert_usage(
     pool: &PgPool,
     cooldown: &AtomicU32,
     records: &[NewUsageRecord],
@@ -182,7 +182,7 @@ async fn existing_hashes(
 
 /// Adds deltas to rollup rows. `deltas` must be sorted by key: every writer then locks
 /// rollup rows in the same order, so concurrent writers cannot deadlock.
-pub(super) async fn upsert_rollup_rows(
+pub(in crate::store) async fn upsert_rollup_rows(
     tx: &mut Transaction<'_, Postgres>,
     deltas: &[(RollupKey, RollupTotals)],
 ) -> Result<(), DbError> {

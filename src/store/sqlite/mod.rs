@@ -1,23 +1,11 @@
-//! The SQLite store: the embedded default (`sqlite://tally-data/tally.db`).
-//!
-//! WAL, `synchronous=FULL`, foreign keys, a busy timeout. One writer connection: every write
-//! transaction is `BEGIN IMMEDIATE` on it, so writers queue instead of failing with
-//! SQLITE_BUSY on upgrade. Reads use a separate pool. Decimals are text and are summed in
-//! Rust, never in SQL (SQLite would coerce them to floating point).
+//! What only SQLite does: the ingest hot path with multi-row inserts inside the one writer's
+//! `BEGIN IMMEDIATE`, and rollup updates summed in Rust (SQLite's `+` would go through
+//! floating point).
 
-mod api_keys;
-mod billing;
-mod connection;
-mod corrections;
-mod credits;
-mod effects;
-mod idempotency;
-mod invoices;
-mod plans;
-mod rollups;
-mod store;
-mod subscriptions;
-mod tenants;
 mod usage;
 
-pub use connection::SqliteStore;
+pub(super) use usage::{add_to_rollup, insert_usage};
+
+/// How every SQLite write transaction starts: a deferred `begin` would fail with SQLITE_BUSY
+/// when it upgrades to a write.
+pub(super) const BEGIN_WRITE: &str = "BEGIN IMMEDIATE";

@@ -10,7 +10,8 @@ use sqlx::{QueryBuilder, Sqlite, Transaction};
 
 use crate::aggregate::{fold_records, RollupKey, RollupTotals};
 use crate::domain::{ContentHash, NewUsageRecord, RecordKey};
-use crate::store::convert::{content_hash, micros, whole};
+use crate::store::codec::{content_hash, whole, Dec, Instant};
+use crate::store::rollups::{RollupRow, COLUMNS};
 use crate::store::{DbError, InsertOutcome};
 
 /// 12 bound values per row; stays well under SQLite's 32 766 variable limit.
@@ -19,7 +20,7 @@ const ROWS_PER_STATEMENT: usize = 1_000;
 type KeyTuple = (String, String, String);
 
 #[tracing::instrument(skip_all, fields(records = records.len()))]
-pub(super) async fn insert(
+pub(in crate::store) async fn insert_usage(
     tx: &mut Transaction<'_, Sqlite>,
     records: &[NewUsageRecord],
     ingested_at: DateTime<Utc>,
@@ -66,15 +67,15 @@ async fn insert_chunk(
         row.push_bind(r.key.tenant_id.as_str())
             .push_bind(r.key.source.as_str())
             .push_bind(r.key.record_id.as_str())
-            .push_bind(micros(r.timestamp))
+            .push_bind(Instant(r.timestamp))
             .push_bind(r.function.as_str())
             .push_bind(r.region.as_str())
             .push_bind(cpu_cycles)
-            .push_bind(r.quantities.memory_gb_seconds.normalize().to_string())
+            .push_bind(Dec(r.quantities.memory_gb_seconds))
             .push_bind(invocations)
             .push_bind(r.event_type.as_str())
             .push_bind(&r.content_hash.0[..])
-            .push_bind(micros(ingested_at));
+            .push_bind(Instant(ingested_at));
     });
     query.push(" on conflict do nothing returning tenant_id, source, record_id");
     Ok(query.build_query_as::<KeyTuple>().fetch_all(&mut **tx).await?)
@@ -92,12 +93,12 @@ async fn existing_hash(tx: &mut Transaction<'_, Sqlite>, key: &KeyTuple) -> Resu
 }
 
 /// Reads the row, adds in Rust, writes the sum: SQL `+` would go through floating point.
-pub(super) async fn add_to_rollup(
+pub(in crate::store) async fn add_to_rollup(
     tx: &mut Transaction<'_, Sqlite>,
     key: &RollupKey,
     delta: &RollupTotals,
 ) -> Result<(), DbError> {
-    let current = super::rollups::get(tx, key).await?.unwrap_or_default();
+    let current = rollup_totals(tx, key).await?.unwrap_or_default();
     let sum = current.checked_add(delta)?;
     if sum.records == 0 {
         // Every record of the bucket was voided or moved by corrections: drop the row, as a
@@ -106,7 +107,7 @@ pub(super) async fn add_to_rollup(
             "delete from usage_rollup where tenant_id = $1 and bucket_start = $2 and function = $3 and region = $4",
         )
         .bind(key.tenant_id.as_str())
-        .bind(micros(key.bucket_start))
+        .bind(Instant(key.bucket_start))
         .bind(key.function.as_str())
         .bind(key.region.as_str())
         .execute(&mut **tx)
@@ -122,14 +123,29 @@ pub(super) async fn add_to_rollup(
             invocations = excluded.invocations, records = excluded.records"#,
     )
     .bind(key.tenant_id.as_str())
-    .bind(micros(key.bucket_start))
+    .bind(Instant(key.bucket_start))
     .bind(key.function.as_str())
     .bind(key.region.as_str())
-    .bind(sum.quantities.cpu_cycles.to_string())
-    .bind(sum.quantities.memory_gb_seconds.to_string())
-    .bind(sum.quantities.invocations.to_string())
+    .bind(Dec(sum.quantities.cpu_cycles))
+    .bind(Dec(sum.quantities.memory_gb_seconds))
+    .bind(Dec(sum.quantities.invocations))
     .bind(sum.records)
     .execute(&mut **tx)
     .await?;
     Ok(())
+}
+
+/// One rollup row's totals, inside the writer's transaction.
+async fn rollup_totals(tx: &mut Transaction<'_, Sqlite>, key: &RollupKey) -> Result<Option<RollupTotals>, DbError> {
+    let sql = format!(
+        "select {COLUMNS} from usage_rollup where tenant_id = $1 and bucket_start = $2 and function = $3 and region = $4"
+    );
+    let row: Option<RollupRow> = sqlx::query_as(&sql)
+        .bind(key.tenant_id.as_str())
+        .bind(Instant(key.bucket_start))
+        .bind(key.function.as_str())
+        .bind(key.region.as_str())
+        .fetch_optional(&mut **tx)
+        .await?;
+    Ok(row.map(|r| r.totals()))
 }

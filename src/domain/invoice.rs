@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
-use crate::domain::{Currency, Meter};
+use super::{Currency, Meter, TenantId};
 
 /// Lifecycle: `draft → finalized → paid | void` ("sent" is an outbox fact, not a state).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -122,4 +122,47 @@ pub struct InvoiceDocument {
     pub credits_applied: Decimal,
     /// `subtotal + tax − credits_applied`, never below 0.
     pub total: Decimal,
+}
+
+/// One billed amount, recorded under the line key of the period it bills.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BilledLine {
+    pub period_start: DateTime<Utc>,
+    pub key: String,
+    pub amount: Decimal,
+}
+
+/// A finalized invoice (number and id still to be assigned by the store) and its ledger effects.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewInvoice {
+    pub document: InvoiceDocument,
+    pub billed: Vec<BilledLine>,
+    pub consumptions: Vec<(String, Decimal)>,
+    /// A credit to grant when adjustments made the invoice negative.
+    pub remainder_credit: Option<Decimal>,
+}
+
+/// A new invoice id: the tenant, a dot, and a random UUID. Tenant ids never contain dots, so
+/// the tenant (the shard key) can always be read back from an id in a URL.
+pub fn new_invoice_id(tenant: &TenantId) -> String {
+    format!("{tenant}.{}", uuid::Uuid::new_v4().simple())
+}
+
+/// A gapless document number as printed: `INV-2026-000123`, `CN-2026-000007`.
+pub fn document_number(prefix: &str, year: i32, value: i64) -> String {
+    format!("{prefix}-{year}-{value:06}")
+}
+
+impl InvoiceDocument {
+    /// The payload of this invoice's outbox events: enough to find and render it.
+    pub fn event_payload(&self) -> String {
+        serde_json::json!({
+            "invoice_id": self.id,
+            "number": self.number,
+            "tenant_id": self.customer.tenant_id,
+            "total": self.total.to_string(),
+            "currency": self.currency.code(),
+        })
+        .to_string()
+    }
 }

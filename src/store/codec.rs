@@ -1,0 +1,145 @@
+//! The two types the engines store differently, said once: an [`Instant`] is `timestamptz` on
+//! PostgreSQL and integer microseconds on SQLite; a [`Dec`] is `numeric` on PostgreSQL and
+//! normalized decimal text on SQLite (sqlx has no SQLite decimal, and SQLite arithmetic on
+//! decimals would go through floating point). Row types use these newtypes, so one row type
+//! and one SQL text serve both engines. Plus small decoders of stored text into domain values.
+
+use std::str::FromStr;
+
+use chrono::{DateTime, Utc};
+use rust_decimal::prelude::ToPrimitive;
+use rust_decimal::Decimal;
+use sqlx::encode::IsNull;
+use sqlx::error::BoxDynError;
+use sqlx::postgres::{PgArgumentBuffer, PgTypeInfo, PgValueRef};
+use sqlx::sqlite::{SqliteArgumentValue, SqliteTypeInfo, SqliteValueRef};
+use sqlx::{Decode, Encode, Postgres, Sqlite, Type};
+
+use super::DbError;
+use crate::domain::{ContentHash, TenantId};
+
+/// A stored instant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(super) struct Instant(pub DateTime<Utc>);
+
+/// A stored decimal; read back normalized (`numeric` keeps its input's scale, "250.00").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Dec(pub Decimal);
+
+impl Type<Postgres> for Instant {
+    fn type_info() -> PgTypeInfo {
+        <DateTime<Utc> as Type<Postgres>>::type_info()
+    }
+}
+
+impl Encode<'_, Postgres> for Instant {
+    fn encode_by_ref(&self, buf: &mut PgArgumentBuffer) -> Result<IsNull, BoxDynError> {
+        <DateTime<Utc> as Encode<Postgres>>::encode_by_ref(&self.0, buf)
+    }
+}
+
+impl<'r> Decode<'r, Postgres> for Instant {
+    fn decode(value: PgValueRef<'r>) -> Result<Self, BoxDynError> {
+        Ok(Self(<DateTime<Utc> as Decode<Postgres>>::decode(value)?))
+    }
+}
+
+impl Type<Sqlite> for Instant {
+    fn type_info() -> SqliteTypeInfo {
+        <i64 as Type<Sqlite>>::type_info()
+    }
+
+    fn compatible(ty: &SqliteTypeInfo) -> bool {
+        <i64 as Type<Sqlite>>::compatible(ty)
+    }
+}
+
+impl<'q> Encode<'q, Sqlite> for Instant {
+    fn encode_by_ref(&self, args: &mut Vec<SqliteArgumentValue<'q>>) -> Result<IsNull, BoxDynError> {
+        <i64 as Encode<Sqlite>>::encode(self.0.timestamp_micros(), args)
+    }
+}
+
+impl<'r> Decode<'r, Sqlite> for Instant {
+    fn decode(value: SqliteValueRef<'r>) -> Result<Self, BoxDynError> {
+        let micros = <i64 as Decode<Sqlite>>::decode(value)?;
+        Ok(Self(DateTime::from_timestamp_micros(micros).ok_or_else(|| format!("instant {micros} out of range"))?))
+    }
+}
+
+impl Type<Postgres> for Dec {
+    fn type_info() -> PgTypeInfo {
+        <Decimal as Type<Postgres>>::type_info()
+    }
+}
+
+impl Encode<'_, Postgres> for Dec {
+    fn encode_by_ref(&self, buf: &mut PgArgumentBuffer) -> Result<IsNull, BoxDynError> {
+        <Decimal as Encode<Postgres>>::encode_by_ref(&self.0, buf)
+    }
+}
+
+impl<'r> Decode<'r, Postgres> for Dec {
+    fn decode(value: PgValueRef<'r>) -> Result<Self, BoxDynError> {
+        Ok(Self(<Decimal as Decode<Postgres>>::decode(value)?.normalize()))
+    }
+}
+
+impl Type<Sqlite> for Dec {
+    fn type_info() -> SqliteTypeInfo {
+        <String as Type<Sqlite>>::type_info()
+    }
+
+    fn compatible(ty: &SqliteTypeInfo) -> bool {
+        <String as Type<Sqlite>>::compatible(ty)
+    }
+}
+
+impl<'q> Encode<'q, Sqlite> for Dec {
+    fn encode_by_ref(&self, args: &mut Vec<SqliteArgumentValue<'q>>) -> Result<IsNull, BoxDynError> {
+        <String as Encode<Sqlite>>::encode(self.0.normalize().to_string(), args)
+    }
+}
+
+impl<'r> Decode<'r, Sqlite> for Dec {
+    fn decode(value: SqliteValueRef<'r>) -> Result<Self, BoxDynError> {
+        let text = <&str as Decode<Sqlite>>::decode(value)?;
+        Ok(Self(Decimal::from_str(text).map_err(|_| format!("decimal {text:?}"))?.normalize()))
+    }
+}
+
+/// A stored instant, if any.
+pub(super) fn instant(at: Option<Instant>) -> Option<DateTime<Utc>> {
+    at.map(|i| i.0)
+}
+
+/// A stored content hash.
+pub(super) fn content_hash(bytes: &[u8]) -> Result<ContentHash, DbError> {
+    ContentHash::from_slice(bytes).ok_or_else(|| DbError::Corrupt("content hash is not 16 bytes".into()))
+}
+
+/// A tenant id read back from a tenant-owned table.
+pub(super) fn tenant_id(text: &str) -> Result<TenantId, DbError> {
+    TenantId::parse(text).map_err(|_| DbError::Corrupt(format!("tenant id {text:?}")))
+}
+
+/// An integer meter as the raw tables store it (`bigint`/`integer`). Ingest validates
+/// `cpu_cycles` and `invocations` to whole numbers in `0..=i64::MAX`.
+pub(super) fn whole(value: Decimal) -> Result<i64, DbError> {
+    value
+        .trunc()
+        .eq(&value)
+        .then(|| value.to_i64())
+        .flatten()
+        .ok_or_else(|| DbError::Corrupt(format!("{value} is not an integer meter value")))
+}
+
+/// A document that cannot be (de)serialized is a bug, not a data problem; report it plainly.
+pub(super) fn corrupt_json(error: serde_json::Error) -> DbError {
+    DbError::Corrupt(format!("stored json: {error}"))
+}
+
+/// A new ledger or outbox entry id.
+pub(super) fn entry_id() -> String {
+    uuid::Uuid::new_v4().simple().to_string()
+}

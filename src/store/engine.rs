@@ -1,0 +1,145 @@
+//! The [`Store`] handle and the two engines behind it.
+//!
+//! Every operation is written once, as a method of [`Store`] in the file of its table group.
+//! A statement is one expression run through [`on_read!`] (a pooled read) or [`on_tx!`] (inside
+//! a write transaction): the macro matches the engine and type-checks the expression once per
+//! engine, so one SQL text, one bind list and one row type serve both. The types the engines
+//! store differently are newtypes in `codec.rs`. Code is per engine only where the engines
+//! really differ, as an explicit `match` on [`Tx`]: the ingest hot path, locks, and rollup
+//! arithmetic SQLite must not do.
+
+use std::sync::atomic::AtomicU32;
+use std::sync::Arc;
+
+use sqlx::{PgPool, Postgres, Sqlite, SqlitePool, Transaction};
+
+use super::DbError;
+
+/// Which engine a store runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StoreKind {
+    Postgres,
+    Sqlite,
+}
+
+/// The persistence handle: cheap to clone, shared by every request and worker.
+#[derive(Debug, Clone)]
+pub struct Store {
+    pub(super) engine: Engine,
+}
+
+/// The connections of one engine.
+#[derive(Debug, Clone)]
+pub(super) enum Engine {
+    /// One pool; several `tally serve` processes coordinate through keys and row locks.
+    Postgres {
+        pool: PgPool,
+        /// Groups to wait before trying the plain-insert fast path again (`postgres/usage.rs`).
+        fast_path_cooldown: Arc<AtomicU32>,
+    },
+    /// One writer connection (every write is `BEGIN IMMEDIATE`) and a read-only pool.
+    Sqlite { writer: SqlitePool, reader: SqlitePool },
+}
+
+/// Where a read runs: a pool of either engine.
+pub(super) enum Reader<'a> {
+    Postgres(&'a PgPool),
+    Sqlite(&'a SqlitePool),
+}
+
+/// A write transaction of either engine. Dropping it without [`Tx::commit`] rolls back.
+pub(super) enum Tx {
+    Postgres(Transaction<'static, Postgres>),
+    Sqlite(Transaction<'static, Sqlite>),
+}
+
+/// Runs one expression against a [`Reader`], with `$db` bound to that engine's pool.
+macro_rules! on_read {
+    ($reader:expr, |$db:ident| $body:expr) => {
+        match $reader {
+            $crate::store::engine::Reader::Postgres($db) => $body,
+            $crate::store::engine::Reader::Sqlite($db) => $body,
+        }
+    };
+}
+
+/// Runs one expression inside a [`Tx`], with `$db` bound to that engine's connection.
+macro_rules! on_tx {
+    ($tx:expr, |$db:ident| $body:expr) => {
+        match $tx {
+            $crate::store::engine::Tx::Postgres(tx) => {
+                let $db = &mut **tx;
+                $body
+            }
+            $crate::store::engine::Tx::Sqlite(tx) => {
+                let $db = &mut **tx;
+                $body
+            }
+        }
+    };
+}
+
+pub(super) use {on_read, on_tx};
+
+impl Store {
+    /// Which engine this is.
+    pub fn kind(&self) -> StoreKind {
+        match self.engine {
+            Engine::Postgres { .. } => StoreKind::Postgres,
+            Engine::Sqlite { .. } => StoreKind::Sqlite,
+        }
+    }
+
+    /// Checks that the database answers (`/readyz`).
+    ///
+    /// # Errors
+    /// [`DbError::Unavailable`] when it does not.
+    pub async fn ping(&self) -> Result<(), DbError> {
+        on_read!(self.read(), |db| sqlx::query("select 1").execute(db).await.map(|_| ()))?;
+        Ok(())
+    }
+
+    /// The pool reads go to (SQLite: the read-only pool, never the writer).
+    pub(super) fn read(&self) -> Reader<'_> {
+        match &self.engine {
+            Engine::Postgres { pool, .. } => Reader::Postgres(pool),
+            Engine::Sqlite { reader, .. } => Reader::Sqlite(reader),
+        }
+    }
+
+    /// Starts a write transaction; on SQLite on the one writer, with `BEGIN IMMEDIATE`.
+    pub(super) async fn begin(&self) -> Result<Tx, DbError> {
+        Ok(match &self.engine {
+            Engine::Postgres { pool, .. } => Tx::Postgres(pool.begin().await?),
+            Engine::Sqlite { writer, .. } => Tx::Sqlite(writer.begin_with(super::sqlite::BEGIN_WRITE).await?),
+        })
+    }
+}
+
+impl Tx {
+    /// Commits.
+    pub(super) async fn commit(self) -> Result<(), DbError> {
+        match self {
+            Tx::Postgres(tx) => tx.commit().await?,
+            Tx::Sqlite(tx) => tx.commit().await?,
+        }
+        Ok(())
+    }
+
+    /// The clause that locks the rows a `select` reads until commit. Empty on SQLite, where
+    /// the one writer's transaction already excludes every other writer.
+    pub(super) fn for_update(&self) -> &'static str {
+        match self {
+            Tx::Postgres(_) => "for update",
+            Tx::Sqlite(_) => "",
+        }
+    }
+
+    /// Like [`Tx::for_update`], but a row another transaction holds is skipped, not awaited.
+    pub(super) fn for_update_skip_locked(&self) -> &'static str {
+        match self {
+            Tx::Postgres(_) => "for update skip locked",
+            Tx::Sqlite(_) => "",
+        }
+    }
+}

@@ -1,0 +1,162 @@
+//! Reading invoices and moving their status. The content stays as issued: a trigger on both
+//! engines refuses anything else.
+
+use chrono::{DateTime, Datelike, Utc};
+
+use super::codec::{corrupt_json, instant, Instant};
+use super::engine::{on_read, on_tx, Tx};
+use super::periods::next_number;
+use super::{DbError, StatusChange, Store, StoredInvoice, LATEST};
+use crate::domain::{InvoiceDocument, InvoiceStatus, TenantId};
+
+#[derive(sqlx::FromRow)]
+struct InvoiceRow {
+    document: String,
+    status: String,
+    paid_at: Option<Instant>,
+    voided_at: Option<Instant>,
+    credit_note_number: Option<String>,
+}
+
+impl TryFrom<InvoiceRow> for StoredInvoice {
+    type Error = DbError;
+
+    fn try_from(r: InvoiceRow) -> Result<Self, DbError> {
+        let mut document: InvoiceDocument = serde_json::from_str(&r.document).map_err(corrupt_json)?;
+        document.status = status(&r.status)?;
+        Ok(StoredInvoice {
+            document,
+            paid_at: instant(r.paid_at),
+            voided_at: instant(r.voided_at),
+            credit_note_number: r.credit_note_number,
+        })
+    }
+}
+
+const COLUMNS: &str = "document, status, paid_at, voided_at, credit_note_number";
+
+fn status(text: &str) -> Result<InvoiceStatus, DbError> {
+    InvoiceStatus::parse(text).ok_or_else(|| DbError::Corrupt(format!("invoice status {text}")))
+}
+
+impl Store {
+    /// A tenant's invoices, newest period first, after the `(period_start, id)` cursor.
+    #[tracing::instrument(skip_all, fields(tenant_id = %tenant))]
+    pub async fn list_invoices(
+        &self,
+        tenant: &TenantId,
+        before: Option<(DateTime<Utc>, String)>,
+        limit: u32,
+    ) -> Result<Vec<StoredInvoice>, DbError> {
+        let (at, id) = before.unwrap_or((LATEST, String::new()));
+        let sql = format!(
+            r#"select {COLUMNS} from invoice
+            where tenant_id = $1 and (period_start < $2 or (period_start = $2 and invoice_id < $3) or $3 = '')
+            order by period_start desc, invoice_id desc
+            limit $4"#
+        );
+        let rows: Vec<InvoiceRow> = on_read!(self.read(), |db| sqlx::query_as(&sql)
+            .bind(tenant.as_str())
+            .bind(Instant(at.min(LATEST)))
+            .bind(&id)
+            .bind(i64::from(limit))
+            .fetch_all(db)
+            .await)?;
+        rows.into_iter().map(StoredInvoice::try_from).collect()
+    }
+
+    /// One invoice.
+    #[tracing::instrument(skip_all, fields(tenant_id = %tenant))]
+    pub async fn get_invoice(&self, tenant: &TenantId, invoice_id: &str) -> Result<Option<StoredInvoice>, DbError> {
+        let sql = format!("select {COLUMNS} from invoice where tenant_id = $1 and invoice_id = $2");
+        let row: Option<InvoiceRow> = on_read!(self.read(), |db| sqlx::query_as(&sql)
+            .bind(tenant.as_str())
+            .bind(invoice_id)
+            .fetch_optional(db)
+            .await)?;
+        row.map(StoredInvoice::try_from).transpose()
+    }
+
+    /// `finalized → paid`.
+    #[tracing::instrument(skip_all, fields(tenant_id = %tenant))]
+    pub async fn mark_invoice_paid(
+        &self,
+        tenant: &TenantId,
+        invoice_id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<StatusChange, DbError> {
+        let sql = "update invoice set status = 'paid', paid_at = $3 \
+            where tenant_id = $1 and invoice_id = $2 and status = 'finalized'";
+        let mut tx = self.begin().await?;
+        let changed = on_tx!(&mut tx, |db| sqlx::query(sql)
+            .bind(tenant.as_str())
+            .bind(invoice_id)
+            .bind(Instant(now))
+            .execute(db)
+            .await
+            .map(|done| done.rows_affected() == 1))?;
+        tx.commit().await?;
+        self.after_change(tenant, invoice_id, changed).await
+    }
+
+    /// `finalized | paid → void`: under a lock on the invoice row, numbers a credit note,
+    /// voids, restores every credit the invoice consumed and writes the `invoice.voided`
+    /// outbox row — one transaction.
+    #[tracing::instrument(skip_all, fields(tenant_id = %tenant))]
+    pub async fn void_invoice(
+        &self,
+        tenant: &TenantId,
+        invoice_id: &str,
+        credit_note_prefix: &str,
+        now: DateTime<Utc>,
+    ) -> Result<StatusChange, DbError> {
+        let mut tx = self.begin().await?;
+        let sql = format!("select status from invoice where tenant_id = $1 and invoice_id = $2 {}", tx.for_update());
+        let current: Option<(String,)> =
+            on_tx!(&mut tx, |db| sqlx::query_as(&sql).bind(tenant.as_str()).bind(invoice_id).fetch_optional(db).await)?;
+        let Some((current,)) = current else { return Ok(StatusChange::NotFound) };
+        let current = status(&current)?;
+        if !matches!(current, InvoiceStatus::Finalized | InvoiceStatus::Paid) {
+            return Ok(StatusChange::NotAllowed(current));
+        }
+        let number = next_number(&mut tx, credit_note_prefix, now.year()).await?;
+        set_void(&mut tx, tenant, invoice_id, &number, now).await?;
+        super::ledger::restore_consumed(&mut tx, tenant, invoice_id, now).await?;
+        let document = format!("select {COLUMNS} from invoice where tenant_id = $1 and invoice_id = $2");
+        let row: InvoiceRow =
+            on_tx!(&mut tx, |db| sqlx::query_as(&document).bind(tenant.as_str()).bind(invoice_id).fetch_one(db).await)?;
+        let voided = StoredInvoice::try_from(row)?;
+        super::outbox::append(&mut tx, tenant, "invoice.voided", &voided.document.event_payload(), now).await?;
+        tx.commit().await?;
+        Ok(StatusChange::Changed(Box::new(voided)))
+    }
+
+    /// The status change as seen after its transaction.
+    async fn after_change(&self, tenant: &TenantId, invoice_id: &str, changed: bool) -> Result<StatusChange, DbError> {
+        match self.get_invoice(tenant, invoice_id).await? {
+            None => Ok(StatusChange::NotFound),
+            Some(invoice) if changed => Ok(StatusChange::Changed(Box::new(invoice))),
+            Some(invoice) => Ok(StatusChange::NotAllowed(invoice.document.status)),
+        }
+    }
+}
+
+async fn set_void(
+    tx: &mut Tx,
+    tenant: &TenantId,
+    invoice_id: &str,
+    credit_note_number: &str,
+    now: DateTime<Utc>,
+) -> Result<(), DbError> {
+    let sql = "update invoice set status = 'void', voided_at = $3, credit_note_number = $4 \
+        where tenant_id = $1 and invoice_id = $2";
+    on_tx!(tx, |db| sqlx::query(sql)
+        .bind(tenant.as_str())
+        .bind(invoice_id)
+        .bind(Instant(now))
+        .bind(credit_note_number)
+        .execute(db)
+        .await
+        .map(|_| ()))?;
+    Ok(())
+}

@@ -1,0 +1,156 @@
+//! `credit_entry`: the append-only credit ledger (grants, consumptions, restorations).
+
+use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
+
+use super::codec::{entry_id, instant, Dec, Instant};
+use super::engine::{on_read, on_tx, Tx};
+use super::{DbError, NewCreditGrant, Store};
+use crate::domain::{CreditEntry, CreditEntryKind, Currency, InvoiceDocument, TenantId};
+
+#[derive(sqlx::FromRow)]
+struct EntryRow {
+    entry_id: String,
+    kind: String,
+    grant_id: String,
+    amount: Dec,
+    currency: String,
+    expires_at: Option<Instant>,
+    reason: String,
+    invoice_id: Option<String>,
+    created_at: Instant,
+}
+
+impl TryFrom<EntryRow> for CreditEntry {
+    type Error = DbError;
+
+    fn try_from(r: EntryRow) -> Result<Self, DbError> {
+        let corrupt = |what: &str| DbError::Corrupt(format!("credit entry {}: {what}", r.entry_id));
+        Ok(CreditEntry {
+            kind: CreditEntryKind::parse(&r.kind).ok_or_else(|| corrupt("kind"))?,
+            currency: Currency::parse(&r.currency).map_err(|_| corrupt("currency"))?,
+            amount: r.amount.0,
+            expires_at: instant(r.expires_at),
+            created_at: r.created_at.0,
+            entry_id: r.entry_id,
+            grant_id: r.grant_id,
+            reason: r.reason,
+            invoice_id: r.invoice_id,
+        })
+    }
+}
+
+const INSERT: &str = r#"insert into credit_entry (tenant_id, entry_id, kind, grant_id, amount, currency,
+        expires_at, reason, invoice_id, created_at)
+    values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"#;
+
+impl Store {
+    /// Appends a credit grant to the ledger.
+    #[tracing::instrument(skip_all, fields(tenant_id = %tenant))]
+    pub async fn grant_credit(
+        &self,
+        tenant: &TenantId,
+        grant: &NewCreditGrant,
+        now: DateTime<Utc>,
+    ) -> Result<CreditEntry, DbError> {
+        let id = entry_id();
+        let entry = CreditEntry {
+            entry_id: id.clone(),
+            kind: CreditEntryKind::Grant,
+            grant_id: id,
+            amount: grant.amount,
+            currency: grant.currency,
+            expires_at: grant.expires_at,
+            reason: grant.reason.clone(),
+            invoice_id: None,
+            created_at: now,
+        };
+        let mut tx = self.begin().await?;
+        insert_entry(&mut tx, tenant, &entry).await?;
+        tx.commit().await?;
+        Ok(entry)
+    }
+
+    /// The tenant's credit ledger, oldest first.
+    #[tracing::instrument(skip_all, fields(tenant_id = %tenant))]
+    pub async fn credit_entries(&self, tenant: &TenantId) -> Result<Vec<CreditEntry>, DbError> {
+        let sql = r#"select entry_id, kind, grant_id, amount, currency, expires_at, reason, invoice_id, created_at
+            from credit_entry where tenant_id = $1 order by created_at, entry_id"#;
+        let rows: Vec<EntryRow> =
+            on_read!(self.read(), |db| sqlx::query_as(sql).bind(tenant.as_str()).fetch_all(db).await)?;
+        rows.into_iter().map(CreditEntry::try_from).collect()
+    }
+}
+
+async fn insert_entry(tx: &mut Tx, tenant: &TenantId, e: &CreditEntry) -> Result<(), DbError> {
+    on_tx!(tx, |db| sqlx::query(INSERT)
+        .bind(tenant.as_str())
+        .bind(&e.entry_id)
+        .bind(e.kind.as_str())
+        .bind(&e.grant_id)
+        .bind(Dec(e.amount))
+        .bind(e.currency.code())
+        .bind(e.expires_at.map(Instant))
+        .bind(&e.reason)
+        .bind(e.invoice_id.as_deref())
+        .bind(Instant(e.created_at))
+        .execute(db)
+        .await
+        .map(|_| ()))?;
+    Ok(())
+}
+
+/// Ledger entries an invoice makes, in the invoice's currency and transaction.
+pub(super) struct InvoiceLedger<'a> {
+    pub tenant: &'a TenantId,
+    pub document: &'a InvoiceDocument,
+    pub now: DateTime<Utc>,
+}
+
+impl InvoiceLedger<'_> {
+    /// Appends an entry of `kind` drawing on `grant_id` (a grant is its own grant id).
+    pub(super) async fn append(
+        &self,
+        tx: &mut Tx,
+        kind: CreditEntryKind,
+        grant_id: &str,
+        amount: Decimal,
+        reason: &str,
+    ) -> Result<(), DbError> {
+        let entry = CreditEntry {
+            entry_id: if kind == CreditEntryKind::Grant { grant_id.to_owned() } else { entry_id() },
+            kind,
+            grant_id: grant_id.to_owned(),
+            amount,
+            currency: self.document.currency,
+            expires_at: None,
+            reason: reason.to_owned(),
+            invoice_id: Some(self.document.id.clone()),
+            created_at: self.now,
+        };
+        insert_entry(tx, self.tenant, &entry).await
+    }
+}
+
+/// Restores every credit `invoice_id` consumed (on void), inside the caller's transaction.
+pub(super) async fn restore_consumed(
+    tx: &mut Tx,
+    tenant: &TenantId,
+    invoice_id: &str,
+    now: DateTime<Utc>,
+) -> Result<(), DbError> {
+    let sql = r#"insert into credit_entry (tenant_id, entry_id, kind, grant_id, amount, currency, reason,
+            invoice_id, created_at)
+        select tenant_id, $3 || '-' || entry_id, $4, grant_id, amount, currency, 'invoice voided', invoice_id, $5
+        from credit_entry where tenant_id = $1 and invoice_id = $2 and kind = 'consumption'"#;
+    on_tx!(tx, |db| sqlx::query(sql)
+        .bind(tenant.as_str())
+        .bind(invoice_id)
+        .bind(entry_id())
+        .bind(CreditEntryKind::Restoration.as_str())
+        .bind(Instant(now))
+        .execute(db)
+        .await
+        .map(|_| ()))?;
+    Ok(())
+}

@@ -1,0 +1,161 @@
+//! `usage_rollup` reads, rollup deltas, and the rebuild from raw records.
+
+use chrono::{DateTime, Utc};
+use futures_util::TryStreamExt;
+
+use super::codec::{tenant_id, Dec, Instant};
+use super::engine::{on_read, on_tx, Tx};
+use super::rebuild::{RebuildFold, StoredKey};
+use super::{postgres, sqlite, DbError, RebuildReport, Store, EARLIEST, LATEST};
+use crate::aggregate::{Rollup, RollupKey, RollupTotals};
+use crate::domain::{ContentHash, NewUsageRecord, Quantities, RecordKey, TenantId};
+
+/// A `usage_rollup` row.
+#[derive(sqlx::FromRow)]
+pub(super) struct RollupRow {
+    tenant_id: String,
+    bucket_start: Instant,
+    function: String,
+    region: String,
+    cpu_cycles: Dec,
+    memory_gb_seconds: Dec,
+    invocations: Dec,
+    records: i64,
+}
+
+impl RollupRow {
+    pub(super) fn totals(&self) -> RollupTotals {
+        let quantities = Quantities {
+            cpu_cycles: self.cpu_cycles.0,
+            memory_gb_seconds: self.memory_gb_seconds.0,
+            invocations: self.invocations.0,
+        };
+        RollupTotals { quantities, records: self.records }
+    }
+}
+
+impl TryFrom<RollupRow> for Rollup {
+    type Error = DbError;
+
+    fn try_from(r: RollupRow) -> Result<Self, DbError> {
+        let totals = r.totals();
+        let key = RollupKey {
+            tenant_id: tenant_id(&r.tenant_id)?,
+            bucket_start: r.bucket_start.0,
+            function: r.function,
+            region: r.region,
+        };
+        Ok(Rollup { key, totals })
+    }
+}
+
+pub(super) const COLUMNS: &str =
+    "tenant_id, bucket_start, function, region, cpu_cycles, memory_gb_seconds, invocations, records";
+
+/// A raw record as the rebuild reads it.
+#[derive(sqlx::FromRow)]
+struct RawRow {
+    tenant_id: String,
+    source: String,
+    record_id: String,
+    ts: Instant,
+    function: String,
+    region: String,
+    cpu_cycles: i64,
+    memory_gb_seconds: Dec,
+    invocations: i64,
+}
+
+impl Store {
+    /// Rollup rows of one tenant with `from <= bucket_start < to`, ordered by key.
+    #[tracing::instrument(skip_all, fields(tenant_id = %tenant))]
+    pub async fn rollups(
+        &self,
+        tenant: &TenantId,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<Rollup>, DbError> {
+        let sql = format!(
+            r#"select {COLUMNS} from usage_rollup
+            where tenant_id = $1 and bucket_start >= $2 and bucket_start < $3
+            order by bucket_start, function, region"#
+        );
+        let rows: Vec<RollupRow> = on_read!(self.read(), |db| sqlx::query_as(&sql)
+            .bind(tenant.as_str())
+            .bind(Instant(from))
+            .bind(Instant(to))
+            .fetch_all(db)
+            .await)?;
+        rows.into_iter().map(Rollup::try_from).collect()
+    }
+
+    /// Every rollup row of one tenant, ordered by key.
+    pub async fn all_rollups(&self, tenant: &TenantId) -> Result<Vec<Rollup>, DbError> {
+        self.rollups(tenant, EARLIEST, LATEST).await
+    }
+
+    /// Recomputes every rollup from raw records (with the same pure fold as the write path)
+    /// and replaces the table's contents, in one transaction that keeps writers out (a share
+    /// lock on PostgreSQL; the one writer on SQLite), so no insert slips between the read
+    /// and the replace.
+    #[tracing::instrument(skip_all)]
+    pub async fn rebuild_rollups(&self) -> Result<RebuildReport, DbError> {
+        let raw = "select tenant_id, source, record_id, ts, function, region, cpu_cycles, memory_gb_seconds, \
+            invocations from usage_record";
+        let mut tx = self.begin().await?;
+        if let Tx::Postgres(tx) = &mut tx {
+            sqlx::query("lock table usage_record, usage_correction in share mode").execute(&mut **tx).await?;
+        }
+        let mut fold = RebuildFold::new(super::corrections::newest_states(&mut tx).await?);
+        on_tx!(&mut tx, |db| {
+            let mut rows = sqlx::query_as::<_, RawRow>(raw).fetch(db);
+            while let Some(row) = rows.try_next().await? {
+                let key: StoredKey = (row.tenant_id.clone(), row.source.clone(), row.record_id.clone());
+                fold.push(&key, raw_to_record(row)?)?;
+            }
+            Ok::<(), DbError>(())
+        })?;
+        let (totals, records) = fold.finish()?;
+        let report = RebuildReport { records, rollups: totals.len() as u64 };
+        on_tx!(&mut tx, |db| sqlx::query("delete from usage_rollup").execute(db).await.map(|_| ()))?;
+        let all: Vec<(RollupKey, RollupTotals)> = totals.into_iter().collect();
+        for part in all.chunks(10_000) {
+            add_deltas(&mut tx, part).await?;
+        }
+        tx.commit().await?;
+        Ok(report)
+    }
+}
+
+/// Adds `deltas` (sorted by key) to the rollups inside the caller's transaction. PostgreSQL
+/// adds in SQL; SQLite must not (its `+` goes through floating point), so it reads, sums in
+/// Rust and writes back — safe, as it is the only writer.
+pub(super) async fn add_deltas(tx: &mut Tx, deltas: &[(RollupKey, RollupTotals)]) -> Result<(), DbError> {
+    match tx {
+        Tx::Postgres(tx) => postgres::upsert_rollup_rows(tx, deltas).await,
+        Tx::Sqlite(tx) => {
+            for (key, delta) in deltas {
+                sqlite::add_to_rollup(tx, key, delta).await?;
+            }
+            Ok(())
+        }
+    }
+}
+
+/// Only the fields the fold reads matter; key and hash are placeholders.
+fn raw_to_record(r: RawRow) -> Result<NewUsageRecord, DbError> {
+    let quantities = Quantities {
+        cpu_cycles: r.cpu_cycles.into(),
+        memory_gb_seconds: r.memory_gb_seconds.0,
+        invocations: r.invocations.into(),
+    };
+    Ok(NewUsageRecord {
+        key: RecordKey { tenant_id: tenant_id(&r.tenant_id)?, source: String::new(), record_id: String::new() },
+        timestamp: r.ts.0,
+        function: r.function,
+        region: r.region,
+        quantities,
+        event_type: String::new(),
+        content_hash: ContentHash([0; 16]),
+    })
+}

@@ -1,0 +1,44 @@
+//! `subscription` table: a tenant's plan changes, each effective from an instant.
+
+use chrono::{DateTime, Utc};
+
+use super::codec::Instant;
+use super::engine::{on_read, on_tx};
+use super::{DbError, Store};
+use crate::domain::{SubscriptionChange, TenantId};
+
+impl Store {
+    /// Puts a tenant on a plan from `change.effective_at`, replacing any change scheduled at
+    /// or after that instant.
+    #[tracing::instrument(skip_all, fields(tenant_id = %tenant))]
+    pub async fn change_subscription(
+        &self,
+        tenant: &TenantId,
+        change: &SubscriptionChange,
+        now: DateTime<Utc>,
+    ) -> Result<(), DbError> {
+        let replaced = "delete from subscription where tenant_id = $1 and effective_at >= $2";
+        let insert = "insert into subscription (tenant_id, effective_at, plan_id, created_at) values ($1, $2, $3, $4)";
+        let at = Instant(change.effective_at);
+        let mut tx = self.begin().await?;
+        on_tx!(&mut tx, |db| sqlx::query(replaced).bind(tenant.as_str()).bind(at).execute(db).await.map(|_| ()))?;
+        on_tx!(&mut tx, |db| sqlx::query(insert)
+            .bind(tenant.as_str())
+            .bind(at)
+            .bind(&change.plan_id)
+            .bind(Instant(now))
+            .execute(db)
+            .await
+            .map(|_| ()))?;
+        tx.commit().await
+    }
+
+    /// A tenant's subscription changes, ordered by `effective_at`.
+    #[tracing::instrument(skip_all, fields(tenant_id = %tenant))]
+    pub async fn subscriptions(&self, tenant: &TenantId) -> Result<Vec<SubscriptionChange>, DbError> {
+        let sql = "select effective_at, plan_id from subscription where tenant_id = $1 order by effective_at";
+        let rows: Vec<(Instant, String)> =
+            on_read!(self.read(), |db| sqlx::query_as(sql).bind(tenant.as_str()).fetch_all(db).await)?;
+        Ok(rows.into_iter().map(|(at, plan_id)| SubscriptionChange { effective_at: at.0, plan_id }).collect())
+    }
+}

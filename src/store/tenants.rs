@@ -1,0 +1,137 @@
+//! `tenant` table.
+
+use chrono::{DateTime, Utc};
+use sqlx::types::Json;
+
+use super::codec::{Dec, Instant};
+use super::engine::{on_read, on_tx};
+use super::{DbError, Store};
+use crate::domain::{LateUsagePolicy, NewTenant, Tenant, TenantDetails, TenantId, TenantPatch};
+
+#[derive(sqlx::FromRow)]
+struct TenantRow {
+    tenant_id: String,
+    name: String,
+    billing_emails: Json<Vec<String>>,
+    timezone: String,
+    tax_rate: Dec,
+    address: Json<Vec<String>>,
+    tax_id: String,
+    late_usage_policy: String,
+    active: bool,
+    created_at: Instant,
+    updated_at: Instant,
+}
+
+impl TryFrom<TenantRow> for Tenant {
+    type Error = DbError;
+
+    fn try_from(r: TenantRow) -> Result<Self, DbError> {
+        let corrupt = |what: &str| DbError::Corrupt(format!("tenant {}: {what}", r.tenant_id));
+        Ok(Tenant {
+            id: TenantId::parse(&r.tenant_id).map_err(|_| corrupt("id"))?,
+            details: TenantDetails {
+                name: r.name.clone(),
+                billing_emails: r.billing_emails.0.clone(),
+                timezone: r.timezone.parse().map_err(|_| corrupt("timezone"))?,
+                tax_rate: r.tax_rate.0,
+                address: r.address.0.clone(),
+                tax_id: r.tax_id.clone(),
+                late_usage_policy: LateUsagePolicy::parse(&r.late_usage_policy).ok_or_else(|| corrupt("policy"))?,
+            },
+            active: r.active,
+            created_at: r.created_at.0,
+            updated_at: r.updated_at.0,
+        })
+    }
+}
+
+const COLUMNS: &str = r#"tenant_id, name, billing_emails, timezone, tax_rate, address, tax_id,
+    late_usage_policy, active, created_at, updated_at"#;
+
+/// Binds the seven detail columns, in table order, after whatever is bound already.
+macro_rules! bind_details {
+    ($query:expr, $d:expr) => {
+        $query
+            .bind($d.name.as_str())
+            .bind(Json(&$d.billing_emails))
+            .bind($d.timezone.name())
+            .bind(Dec($d.tax_rate))
+            .bind(Json(&$d.address))
+            .bind($d.tax_id.as_str())
+            .bind($d.late_usage_policy.as_str())
+    };
+}
+
+impl Store {
+    /// Creates a tenant.
+    ///
+    /// # Errors
+    /// [`DbError::AlreadyExists`] when the id is taken.
+    #[tracing::instrument(skip_all, fields(tenant_id = %tenant.id))]
+    pub async fn create_tenant(&self, tenant: &NewTenant, now: DateTime<Utc>) -> Result<Tenant, DbError> {
+        let sql = format!(
+            r#"insert into tenant ({COLUMNS})
+            values ($1, $2, $3, $4, $5, $6, $7, $8, true, $9, $9)
+            returning {COLUMNS}"#
+        );
+        let mut tx = self.begin().await?;
+        let row: TenantRow =
+            on_tx!(&mut tx, |db| bind_details!(sqlx::query_as(&sql).bind(tenant.id.as_str()), tenant.details)
+                .bind(Instant(now))
+                .fetch_one(db)
+                .await)?;
+        tx.commit().await?;
+        row.try_into()
+    }
+
+    /// Reads a tenant.
+    #[tracing::instrument(skip_all, fields(tenant_id = %id))]
+    pub async fn get_tenant(&self, id: &TenantId) -> Result<Option<Tenant>, DbError> {
+        let sql = format!("select {COLUMNS} from tenant where tenant_id = $1");
+        let row: Option<TenantRow> =
+            on_read!(self.read(), |db| sqlx::query_as(&sql).bind(id.as_str()).fetch_optional(db).await)?;
+        row.map(Tenant::try_from).transpose()
+    }
+
+    /// Applies a partial update; `None` when the tenant does not exist. Read-modify-write
+    /// under a row lock, so concurrent patches of different fields both land.
+    #[tracing::instrument(skip_all, fields(tenant_id = %id))]
+    pub async fn update_tenant(
+        &self,
+        id: &TenantId,
+        patch: TenantPatch,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Tenant>, DbError> {
+        let mut tx = self.begin().await?;
+        let sql = format!("select {COLUMNS} from tenant where tenant_id = $1 {}", tx.for_update());
+        let row: Option<TenantRow> =
+            on_tx!(&mut tx, |db| sqlx::query_as(&sql).bind(id.as_str()).fetch_optional(db).await)?;
+        let Some(row) = row else { return Ok(None) };
+        let tenant = Tenant::try_from(row)?.patched(patch, now);
+        let sql = format!(
+            r#"update tenant set name = $2, billing_emails = $3, timezone = $4, tax_rate = $5,
+                address = $6, tax_id = $7, late_usage_policy = $8, active = $9, updated_at = $10
+            where tenant_id = $1
+            returning {COLUMNS}"#
+        );
+        let row: TenantRow =
+            on_tx!(&mut tx, |db| bind_details!(sqlx::query_as(&sql).bind(id.as_str()), tenant.details)
+                .bind(tenant.active)
+                .bind(Instant(now))
+                .fetch_one(db)
+                .await)?;
+        tx.commit().await?;
+        row.try_into().map(Some)
+    }
+
+    /// Tenants ordered by id, starting after `after` (cursor pagination).
+    #[tracing::instrument(skip_all)]
+    pub async fn list_tenants(&self, after: Option<&TenantId>, limit: u32) -> Result<Vec<Tenant>, DbError> {
+        let sql = format!("select {COLUMNS} from tenant where tenant_id > $1 order by tenant_id limit $2");
+        let after = after.map_or("", TenantId::as_str);
+        let rows: Vec<TenantRow> =
+            on_read!(self.read(), |db| sqlx::query_as(&sql).bind(after).bind(i64::from(limit)).fetch_all(db).await)?;
+        rows.into_iter().map(Tenant::try_from).collect()
+    }
+}
