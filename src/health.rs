@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use actix_web::{web, HttpResponse};
 
-use crate::error::ApiError;
+use crate::http::ApiError;
 use crate::metrics::Metrics;
 use crate::store::Store;
 

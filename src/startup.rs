@@ -10,15 +10,16 @@ use anyhow::Context;
 use tokio::sync::Semaphore;
 use tracing_actix_web::TracingLogger;
 
-use crate::api::{self, Biller, BillingConfig};
+use crate::api;
 use crate::auth::Authenticator;
 use crate::clock::SharedClock;
 use crate::config::Settings;
 use crate::health;
+use crate::http;
 use crate::ingest::{self, BodyLimits, Ingestor, TenantDirectory, UsageWriter, WriterConfig, WriterTasks};
-use crate::invoice::IssuerSnapshot;
+use crate::invoice::{Biller, BillingConfig, IssuerSnapshot};
 use crate::metrics::Metrics;
-use crate::plans::sync_plans;
+use crate::plans::{sync_plans, SharedCatalog};
 use crate::store::{open_store, Store, StoreKind};
 
 /// A built, bound, not yet running service.
@@ -51,7 +52,7 @@ impl Application {
         let listener =
             TcpListener::bind(&settings.listen).with_context(|| format!("Failed to bind {}", settings.listen))?;
         let port = listener.local_addr().context("Failed to read the bound address")?.port();
-        sync_plans(store.as_ref(), &settings.pricing_dir, clock.now()).await?;
+        let catalog = SharedCatalog::new(sync_plans(store.as_ref(), &settings.pricing_dir, clock.now()).await?);
         let metrics = Arc::new(Metrics::default());
         let (writer, writer_tasks) = start_writer(&settings, &store, &clock, &metrics);
         let authenticator = web::Data::new(Authenticator::from_settings(&settings, store.clone())?);
@@ -66,12 +67,14 @@ impl Application {
         let limits = web::Data::new(body_limits(&settings));
         let biller = Biller {
             config: billing_config(&settings),
-            directory: directory.clone().into_inner(),
+            catalog: catalog.clone(),
             metrics: metrics.clone(),
+            listener: Some(directory.clone().into_inner()),
         };
         let scheduler = spawn_billing_scheduler(&settings, store.clone(), clock.clone(), biller.clone());
         let biller = web::Data::new(biller);
         let store = web::Data::new(store);
+        let catalog = web::Data::new(catalog);
         let clock = web::Data::new(clock);
         let metrics = web::Data::new(metrics);
         let workers =
@@ -79,8 +82,8 @@ impl Application {
         let server = HttpServer::new(move || {
             App::new()
                 .wrap(TracingLogger::default())
-                .app_data(api::query_config())
-                .app_data(api::path_config())
+                .app_data(http::query_config())
+                .app_data(http::path_config())
                 .app_data(store.clone())
                 .app_data(clock.clone())
                 .app_data(metrics.clone())
@@ -89,8 +92,9 @@ impl Application {
                 .app_data(limits.clone())
                 .app_data(directory.clone())
                 .app_data(biller.clone())
+                .app_data(catalog.clone())
                 .configure(routes)
-                .default_service(web::to(api::not_found))
+                .default_service(web::to(http::not_found))
         })
         .workers(workers)
         .listen(listener)
@@ -127,7 +131,7 @@ impl Application {
 
 /// The one route table; api-spec/openapi.yaml lists exactly these (a test checks).
 fn routes(cfg: &mut web::ServiceConfig) {
-    use api::resource;
+    use http::resource;
     use web::{get, patch, post, put};
     cfg.service(resource("/healthz").route(get().to(health::healthz)))
         .service(resource("/readyz").route(get().to(health::readyz)))

@@ -12,7 +12,7 @@ use super::money_wire::decimal;
 use crate::aggregate::{usage_series, Granularity};
 use crate::auth::AnyCaller;
 use crate::domain::TenantId;
-use crate::error::ApiError;
+use crate::http::ApiError;
 use crate::invoice::LineSnapshot;
 use crate::store::Store;
 

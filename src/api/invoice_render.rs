@@ -8,7 +8,7 @@ use actix_web::{web, HttpResponse};
 
 use super::invoices::find_invoice;
 use crate::auth::AnyCaller;
-use crate::error::ApiError;
+use crate::http::ApiError;
 use crate::invoice::{render_html, render_pdf};
 use crate::store::Store;
 use crate::telemetry::spawn_blocking_with_tracing;

@@ -11,7 +11,7 @@ use std::str::FromStr;
 use crate::domain::{
     plan_at, LateUsagePolicy, NewTenant, SubscriptionChange, Tenant, TenantDetails, TenantId, TenantPatch,
 };
-use crate::error::ApiError;
+use crate::http::ApiError;
 
 /// `POST /v1/tenants` body.
 #[derive(Debug, Clone, Deserialize)]

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use crate::aggregate::{month_period, usage_series, validate_range, Granularity, GroupBy, SeriesBucket};
 use crate::auth::AnyCaller;
 use crate::clock::SharedClock;
-use crate::error::ApiError;
+use crate::http::ApiError;
 use crate::store::Store;
 
 /// Most buckets one response may hold.

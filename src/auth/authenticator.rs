@@ -8,10 +8,8 @@ use anyhow::Context;
 use chrono::{DateTime, Utc};
 use secrecy::SecretString;
 
-use super::{
-    generate_hs256_secret, ApiKey, GeneratedApiKey, JwtAlgorithm, JwtKeyConfig, JwtKeys, PresentedApiKey, Principal,
-};
-use crate::config::Settings;
+use super::{generate_hs256_secret, ApiKey, GeneratedApiKey, JwtKeys, PresentedApiKey, Principal};
+use crate::config::{JwtAlgorithm, JwtKeyConfig, Settings};
 use crate::store::{Store, StoreKind};
 
 /// Why a credential was refused (logged at debug level, answered as a plain 401).

@@ -11,11 +11,11 @@ use serde_json::{json, Value};
 use super::record::{check_id, dimension, quantities, tenant, WireUsage};
 use super::tenants::TenantDirectory;
 use crate::aggregate::RecordState;
-use crate::api::{parse_json, run_idempotent, JsonBody, JsonReply};
 use crate::auth::IngestCaller;
 use crate::clock::SharedClock;
 use crate::domain::{CorrectionAction, RecordKey, UsageCorrection};
-use crate::error::ApiError;
+use crate::http::ApiError;
+use crate::http::{parse_json, run_idempotent, JsonBody, JsonReply};
 use crate::store::{CorrectionOutcome, Store};
 
 /// Body of `correctUsage`.

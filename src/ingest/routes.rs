@@ -9,7 +9,7 @@ use super::cloudevents::parse_event;
 use super::record::parse_native;
 use super::service::Ingestor;
 use crate::auth::IngestCaller;
-use crate::error::ApiError;
+use crate::http::ApiError;
 
 /// Stores native usage records: 200 when all were stored or duplicates, else 422 by index.
 #[tracing::instrument(skip_all)]

@@ -15,7 +15,7 @@ use super::writer::{UsageWriter, WriteError};
 use crate::auth::Principal;
 use crate::clock::SharedClock;
 use crate::domain::{NewUsageRecord, TenantId};
-use crate::error::ApiError;
+use crate::http::ApiError;
 use crate::metrics::Metrics;
 
 /// Everything ingestion needs, shared by both ingest endpoints.

@@ -3,7 +3,7 @@
 
 use actix_web::{web, HttpResponse, Resource};
 
-use crate::error::ApiError;
+use super::ApiError;
 
 /// A resource whose unmatched methods answer 405 in our shape.
 pub fn resource(path: &str) -> Resource {

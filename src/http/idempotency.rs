@@ -8,8 +8,8 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse};
 use sha2::{Digest, Sha256};
 
+use super::ApiError;
 use crate::clock::SharedClock;
-use crate::error::ApiError;
 use crate::store::{IdempotencyStart, Store, StoredResponse};
 
 /// A JSON answer that can be stored and replayed.

@@ -9,7 +9,7 @@ use actix_web::{FromRequest, HttpRequest};
 use futures_util::StreamExt;
 use serde::de::DeserializeOwned;
 
-use crate::error::ApiError;
+use super::ApiError;
 
 /// Largest admin/tenant request body (ingest bodies have their own, configurable limits).
 const MAX_BODY_BYTES: usize = 1024 * 1024;
