@@ -203,8 +203,7 @@ pub fn billing_config(settings: &Settings) -> BillingConfig {
     }
 }
 
-/// Runs billing every `billing.schedule_every` (off when zero). Each run is safe to overlap
-/// with runs on other nodes: periods are claimed in the database.
+/// Runs billing every `billing.schedule_every` (off when zero), see [`Biller::run_every`].
 fn spawn_billing_scheduler(
     settings: &Settings,
     store: Arc<dyn Store>,
@@ -215,22 +214,5 @@ fn spawn_billing_scheduler(
     if every.is_zero() {
         return None;
     }
-    Some(tokio::spawn(async move {
-        let mut ticks = tokio::time::interval(every);
-        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            ticks.tick().await;
-            match biller.run(store.as_ref(), clock.now()).await {
-                Ok(report) if !report.invoices_issued.is_empty() || !report.failures.is_empty() => {
-                    tracing::info!(
-                        issued = report.invoices_issued.len(),
-                        failures = report.failures.len(),
-                        "scheduled billing run"
-                    );
-                }
-                Ok(_) => {}
-                Err(error) => tracing::error!(error = ?error, "scheduled billing run failed"),
-            }
-        }
-    }))
+    Some(tokio::spawn(async move { biller.run_every(every, store, clock).await }))
 }

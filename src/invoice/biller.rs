@@ -1,5 +1,5 @@
 //! The billing service: one [`Biller`] runs billing for the HTTP route (`runBilling`), the
-//! scheduler inside `tally serve` and `tally billing run` alike, and applies what a run means
+//! scheduler inside `tally serve` ([`Biller::run_every`]) and `tally billing run` alike, and applies what a run means
 //! for the rest of the service (metrics; caches that must forget the tenants it invoiced).
 //!
 //! Stage: invoice orchestration. Inputs are the store, the shared plan catalog and an `as_of`;
@@ -12,6 +12,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 
 use super::{BillingRun, IssuerSnapshot, RunReport};
+use crate::clock::SharedClock;
 use crate::domain::TenantId;
 use crate::metrics::Metrics;
 use crate::plans::SharedCatalog;
@@ -96,5 +97,26 @@ impl Biller {
             }
         }
         Ok(report)
+    }
+
+    /// The scheduler inside `tally serve`: a run every `every`, as of the clock's "now", for
+    /// ever. Runs may overlap with runs on other nodes: periods are claimed in the database.
+    pub async fn run_every(&self, every: std::time::Duration, store: Arc<dyn Store>, clock: SharedClock) {
+        let mut ticks = tokio::time::interval(every);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticks.tick().await;
+            match self.run(store.as_ref(), clock.now()).await {
+                Ok(report) if !report.invoices_issued.is_empty() || !report.failures.is_empty() => {
+                    tracing::info!(
+                        issued = report.invoices_issued.len(),
+                        failures = report.failures.len(),
+                        "scheduled billing run"
+                    );
+                }
+                Ok(_) => {}
+                Err(error) => tracing::error!(error = ?error, "scheduled billing run failed"),
+            }
+        }
     }
 }
