@@ -1,6 +1,9 @@
 //! The command line (DESIGN §12). Every command reads the same settings as `serve`, so keys
 //! and tokens issued here are valid for a server running with the same configuration.
 //! Machine-readable results go to stdout; logs go to stderr.
+//!
+//! Stage: wiring, beside `startup`. Uses the same services as the server (e.g. `tally billing
+//! run` goes through `invoice::Biller`); holds no business logic of its own.
 
 use std::sync::Arc;
 

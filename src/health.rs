@@ -1,4 +1,6 @@
 //! `/healthz` (the process answers), `/readyz` (the database answers), `/metrics`.
+//!
+//! Stage: the HTTP edge (operations). Uses `http`, `store` and `metrics` only.
 
 use std::sync::Arc;
 

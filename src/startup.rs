@@ -1,5 +1,9 @@
 //! `Application::build` wires the store, the writer and the one route table; `port()` reports
 //! the bound port (0 in tests); `run_until_stopped()` serves, then drains the write queue.
+//!
+//! Stage: wiring (top of the graph). Builds every shared handle once — the store, the plan
+//! catalog (`plans::SharedCatalog`), the `invoice::Biller`, the authenticator — and hands them
+//! to actix as `web::Data`. Holds no business logic; nothing imports `startup` but `cli`.
 
 use std::net::TcpListener;
 use std::sync::Arc;

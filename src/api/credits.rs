@@ -1,5 +1,8 @@
 //! Prepaid credits: `GET /v1/tenants/{id}/credits` (api-spec `listCredits`) and
 //! `POST /v1/tenants/{id}/credits` (`grantCredit`, honours `Idempotency-Key`).
+//!
+//! Stage: the HTTP edge. Parses, writes or reads the store's credit ledger, answers with
+//! balances from `invoice::balances`; holds no ledger rules.
 
 use std::sync::Arc;
 
@@ -13,9 +16,7 @@ use serde_json::{json, Value};
 use crate::auth::{visible_tenant, AdminCaller, AnyCaller};
 use crate::clock::SharedClock;
 use crate::domain::{Currency, Money};
-use crate::http::ApiError;
-use crate::http::{parse_json, JsonBody};
-use crate::http::{run_idempotent, JsonReply};
+use crate::http::{parse_json, run_idempotent, ApiError, JsonBody, JsonReply};
 use crate::invoice::{balances, CreditEntry};
 use crate::store::{NewCreditGrant, Store};
 

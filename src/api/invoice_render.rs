@@ -1,5 +1,7 @@
 //! `GET /v1/invoices/{id}/html` (api-spec `getInvoiceHtml`) and `GET /v1/invoices/{id}/pdf`
 //! (`getInvoicePdf`): the invoice rendered in-process from its snapshot.
+//!
+//! Stage: the HTTP edge. Renders with `invoice::render_html`/`render_pdf`; must not lay out pages.
 
 use std::sync::Arc;
 

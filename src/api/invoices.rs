@@ -1,6 +1,9 @@
 //! Invoice routes: `GET /v1/tenants/{id}/invoices` (api-spec `listInvoices`),
 //! `GET /v1/invoices/{id}` (`getInvoice`), `POST /v1/invoices/{id}/void` (`voidInvoice`),
 //! `POST /v1/invoices/{id}/mark-paid` (`markInvoicePaid`).
+//!
+//! Stage: the HTTP edge. Parses, reads or changes one invoice through the store, answers; the
+//! lifecycle rules are `invoice::transition`'s.
 
 use std::sync::Arc;
 
@@ -12,11 +15,8 @@ use super::invoice_wire::{invoice_json, invoice_summary};
 use crate::auth::{visible_tenant, AdminCaller, AnyCaller, Principal};
 use crate::clock::SharedClock;
 use crate::domain::TenantId;
-use crate::http::ApiError;
-use crate::http::JsonBody;
-use crate::http::{run_idempotent, JsonReply};
-use crate::invoice::Biller;
-use crate::invoice::{transition, InvoiceAction};
+use crate::http::{run_idempotent, ApiError, JsonBody, JsonReply};
+use crate::invoice::{transition, Biller, InvoiceAction};
 use crate::store::{StatusChange, Store, StoredInvoice};
 
 /// Query of `listInvoices`.

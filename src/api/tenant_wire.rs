@@ -1,5 +1,8 @@
 //! Wire shapes of tenants (api-spec `Tenant`, `NewTenant`, `TenantPatch`) and their
 //! validation into domain values.
+//!
+//! Stage: the HTTP edge (wire DTOs). Inputs: JSON; outputs: domain values or an `ApiError`.
+//! These types never leave `api`.
 
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;

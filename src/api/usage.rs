@@ -1,5 +1,7 @@
 //! `GET /v1/tenants/{id}/usage` (api-spec `getUsage`): usage from rollups, in buckets aligned
 //! to the tenant's time zone, optionally grouped by function or region.
+//!
+//! Stage: the HTTP edge. Parses the query, reads rollups, folds them with `aggregate`, answers.
 
 use std::sync::Arc;
 

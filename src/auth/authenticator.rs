@@ -1,5 +1,9 @@
 //! Turns a bearer credential into a [`Principal`]: `tly_…` API keys are looked up in the
 //! store; anything else is verified as a JWT. Also where keys and tokens are issued.
+//!
+//! Stage: auth, at the edge. Inputs: `config::Settings` (JWT keys, cache TTL) and the store;
+//! output: a `Principal` or an [`AuthError`]. Must not import `http` types into its errors
+//! (the extractors map them).
 
 use std::path::Path;
 use std::sync::Arc;

@@ -1,4 +1,7 @@
 //! JSON request bodies, read and parsed by hand so every error has our shape and codes.
+//!
+//! Stage: the HTTP edge. Input: the request payload; output: bytes or a typed value, or an
+//! `ApiError`. Knows no route.
 
 use std::future::Future;
 use std::pin::Pin;

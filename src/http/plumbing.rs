@@ -1,5 +1,7 @@
 //! Makes actix's own errors (unknown route, wrong method, bad query or path) answer in the
 //! one error shape.
+//!
+//! Stage: the HTTP edge (wiring helpers for `startup`'s route table). Knows no route.
 
 use actix_web::{web, HttpResponse, Resource};
 

@@ -1,6 +1,9 @@
 //! `POST /v1/usage/corrections` (api-spec `correctUsage`): void or replace a stored record by
 //! key. Append-only: the original is kept and the correction is linked to it; rollups move by
 //! the difference; invoiced periods are settled as adjustments on the next invoice.
+//!
+//! Stage: ingest, at the HTTP edge. Uses `http` for bodies, idempotency and errors; must not
+//! import `api` (ingest and api are sibling edges).
 
 use std::sync::Arc;
 

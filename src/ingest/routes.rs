@@ -1,5 +1,7 @@
 //! `POST /v1/usage` (api-spec `ingestUsage`) and `POST /api/v1/events` (`ingestEvents`).
 //! Each handler parses, calls the ingestor, and answers.
+//!
+//! Stage: ingest, at the HTTP edge; uses `http` for errors, never `api`.
 
 use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};

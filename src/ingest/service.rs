@@ -1,4 +1,6 @@
 //! From parsed records to a per-record report: tenant checks, the batching writer, metrics.
+//!
+//! Stage: ingest. Inputs: validated records; outputs: an `IngestReport`. Must not import `api`.
 
 use std::collections::HashMap;
 use std::sync::Arc;

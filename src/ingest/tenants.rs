@@ -1,5 +1,8 @@
 //! Which tenants may receive usage, and since when (policy `reject` refuses records for
 //! closed periods), cached briefly so the hot path does not ask the database every request.
+//!
+//! Stage: ingest (read cache over the store). Listens to billing through
+//! `invoice::InvoiceIssued`, so `invoice` never needs to import `ingest`.
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};

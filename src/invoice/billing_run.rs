@@ -1,6 +1,10 @@
 //! The billing run: a flat sequence of named steps per tenant and due period —
 //! gather → draft → lines → adjustments for earlier periods → credits → assemble → issue.
 //! Each period is its own transaction, so a run killed half way resumes where it stopped.
+//!
+//! Stage: invoice orchestration (IO through the store). Inputs: the store, the plan catalog
+//! (read once by the caller), settings and `as_of`; output: a [`RunReport`]. Must not read the
+//! clock, parse plans, or import `api`/`http`.
 
 use std::collections::{BTreeMap, HashSet};
 
