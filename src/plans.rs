@@ -126,3 +126,28 @@ fn same_versions(catalog: &PlanCatalog, stored: &[StoredPlanVersion]) -> bool {
     let held: usize = catalog.ids().map(|id| catalog.versions(id).len()).sum();
     held == stored.len() && stored.iter().all(|v| catalog.version(&v.plan_id, v.version).is_some())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stored(plan_id: &str, version: i32) -> StoredPlanVersion {
+        let definition = format!("id = \"{plan_id}\"\nname = \"P\"\ncurrency = \"USD\"\nbase_fee = \"{version}\"\n");
+        StoredPlanVersion {
+            plan_id: plan_id.to_owned(),
+            version,
+            content_hash: String::new(),
+            definition,
+            created_at: DateTime::parse_from_rfc3339("2026-01-01T00:00:00Z").unwrap().to_utc(),
+        }
+    }
+
+    #[test]
+    fn the_catalog_is_parsed_again_only_when_the_stored_versions_differ() {
+        let catalog = parse_catalog(vec![stored("p", 1)]).unwrap();
+        assert!(same_versions(&catalog, &[stored("p", 1)]), "nothing changed");
+        assert!(!same_versions(&catalog, &[stored("p", 1), stored("p", 2)]), "a new version of a plan");
+        assert!(!same_versions(&catalog, &[stored("p", 1), stored("q", 1)]), "a new plan");
+        assert!(!same_versions(&catalog, &[stored("q", 1)]), "another plan with the same count");
+    }
+}

@@ -17,8 +17,7 @@ use crate::aggregate::RecordState;
 use crate::auth::IngestCaller;
 use crate::clock::SharedClock;
 use crate::domain::{CorrectionAction, RecordKey, UsageCorrection};
-use crate::http::ApiError;
-use crate::http::{parse_json, run_idempotent, JsonBody, JsonReply};
+use crate::http::{parse_json, run_idempotent, ApiError, JsonBody, JsonReply};
 use crate::store::{CorrectionOutcome, Store};
 
 /// Body of `correctUsage`.
