@@ -1,6 +1,9 @@
 //! The command line (DESIGN §12). Every command reads the same settings as `serve`, so keys
 //! and tokens issued here are valid for a server running with the same configuration.
 //! Machine-readable results go to stdout; logs go to stderr.
+//!
+//! Stage: wiring, beside `startup`. Uses the same services as the server (e.g. `tally billing
+//! run` goes through `invoice::Biller`); holds no business logic of its own.
 
 use std::sync::Arc;
 
@@ -11,6 +14,9 @@ use crate::auth::{issue_api_key, Authenticator, Principal, Role};
 use crate::clock::{Clock, SharedClock, SystemClock};
 use crate::config::Settings;
 use crate::domain::TenantId;
+use crate::invoice::Biller;
+use crate::metrics::Metrics;
+use crate::plans::SharedCatalog;
 use crate::startup::Application;
 use crate::store::open_store;
 
@@ -177,16 +183,23 @@ pub async fn run(cli: Cli, settings: Settings) -> anyhow::Result<()> {
     }
 }
 
+/// `tally billing run`: the same [`Biller`] as the route and the scheduler, without a tenant
+/// cache to notify (this process serves no ingest).
 async fn billing_run(settings: Settings, clock: &dyn Clock, as_of: Option<&str>) -> anyhow::Result<()> {
     let store = open_store(&settings.database_url(), 4).await?;
-    crate::plans::sync_plans(&store, &settings.pricing_dir, clock.now()).await?;
-    let config = crate::startup::billing_config(&settings);
+    let catalog = crate::plans::sync_plans(&store, &settings.pricing_dir, clock.now()).await?;
+    let biller = Biller {
+        config: crate::startup::billing_config(&settings),
+        catalog: SharedCatalog::new(catalog),
+        metrics: Arc::new(Metrics::default()),
+        listener: None,
+    };
     let as_of = match as_of {
         Some(text) => chrono::DateTime::parse_from_rfc3339(text).context("--as-of must be RFC 3339")?.to_utc(),
         None => clock.now(),
     };
-    config.check_as_of(as_of, clock.now()).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let report = config.run(&store).run(as_of).await?;
+    biller.config.check_as_of(as_of, clock.now())?;
+    let report = biller.run(&store, as_of).await?;
     emit!("{}", serde_json::to_string_pretty(&report)?);
     if report.failures.is_empty() {
         Ok(())

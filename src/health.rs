@@ -1,10 +1,12 @@
 //! `/healthz` (the process answers), `/readyz` (the database answers), `/metrics`.
+//!
+//! Stage: the HTTP edge (operations). Uses `http`, `store` and `metrics` only.
 
 use std::sync::Arc;
 
 use actix_web::{web, HttpResponse};
 
-use crate::error::ApiError;
+use crate::http::ApiError;
 use crate::metrics::Metrics;
 use crate::store::Store;
 

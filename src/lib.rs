@@ -1,7 +1,9 @@
 //! Tally: usage metering and billing for serverless platforms.
 //!
 //! The module tree follows the data: `ingest` → `store` → `aggregate` → `rate` → `invoice` →
-//! `notify`, with `auth`, `api` and `portal` at the edges.
+//! `notify`, with `auth`, `api` and `portal` at the edges. `http` is the plumbing every route
+//! module shares (error type, JSON, idempotency); `startup` and `cli` wire everything. No two
+//! top-level modules import each other (`tests/api/architecture.rs` checks).
 #![forbid(unsafe_code)]
 
 pub mod aggregate;
@@ -11,8 +13,8 @@ pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod domain;
-pub mod error;
 pub mod health;
+pub mod http;
 pub mod ingest;
 pub mod invoice;
 pub mod metrics;

@@ -1,5 +1,9 @@
 //! `Application::build` wires the store, the writer and the one route table; `port()` reports
 //! the bound port (0 in tests); `run_until_stopped()` serves, then drains the write queue.
+//!
+//! Stage: wiring (top of the graph). Builds every shared handle once — the store, the plan
+//! catalog (`plans::SharedCatalog`), the `invoice::Biller`, the authenticator — and hands them
+//! to actix as `web::Data`. Holds no business logic; nothing imports `startup` but `cli`.
 
 use std::net::TcpListener;
 use std::sync::Arc;
@@ -10,15 +14,17 @@ use anyhow::Context;
 use tokio::sync::Semaphore;
 use tracing_actix_web::TracingLogger;
 
-use crate::api::{self, Biller, BillingConfig};
+use crate::api;
 use crate::auth::Authenticator;
 use crate::clock::SharedClock;
 use crate::config::Settings;
 use crate::domain::IssuerSnapshot;
 use crate::health;
+use crate::http;
 use crate::ingest::{self, BodyLimits, Ingestor, TenantDirectory, UsageWriter, WriterConfig, WriterTasks};
+use crate::invoice::{Biller, BillingConfig};
 use crate::metrics::Metrics;
-use crate::plans::sync_plans;
+use crate::plans::{sync_plans, SharedCatalog};
 use crate::store::{open_store, Store, StoreKind};
 
 /// A built, bound, not yet running service.
@@ -47,7 +53,7 @@ impl Application {
         let listener =
             TcpListener::bind(&settings.listen).with_context(|| format!("Failed to bind {}", settings.listen))?;
         let port = listener.local_addr().context("Failed to read the bound address")?.port();
-        sync_plans(&store, &settings.pricing_dir, clock.now()).await?;
+        let catalog = SharedCatalog::new(sync_plans(&store, &settings.pricing_dir, clock.now()).await?);
         let metrics = Arc::new(Metrics::default());
         let (writer, writer_tasks) = start_writer(&settings, &store, &clock, &metrics);
         let authenticator = web::Data::new(Authenticator::from_settings(&settings, store.clone())?);
@@ -62,12 +68,14 @@ impl Application {
         let limits = web::Data::new(body_limits(&settings));
         let biller = Biller {
             config: billing_config(&settings),
-            directory: directory.clone().into_inner(),
+            catalog: catalog.clone(),
             metrics: metrics.clone(),
+            listener: Some(directory.clone().into_inner()),
         };
         let scheduler = spawn_billing_scheduler(&settings, store.clone(), clock.clone(), biller.clone());
         let biller = web::Data::new(biller);
         let store = web::Data::new(store);
+        let catalog = web::Data::new(catalog);
         let clock = web::Data::new(clock);
         let metrics = web::Data::new(metrics);
         let workers =
@@ -75,8 +83,8 @@ impl Application {
         let server = HttpServer::new(move || {
             App::new()
                 .wrap(TracingLogger::default())
-                .app_data(api::query_config())
-                .app_data(api::path_config())
+                .app_data(http::query_config())
+                .app_data(http::path_config())
                 .app_data(store.clone())
                 .app_data(clock.clone())
                 .app_data(metrics.clone())
@@ -85,8 +93,9 @@ impl Application {
                 .app_data(limits.clone())
                 .app_data(directory.clone())
                 .app_data(biller.clone())
+                .app_data(catalog.clone())
                 .configure(routes)
-                .default_service(web::to(api::not_found))
+                .default_service(web::to(http::not_found))
         })
         .workers(workers)
         .listen(listener)
@@ -123,7 +132,7 @@ impl Application {
 
 /// The one route table; api-spec/openapi.yaml lists exactly these (a test checks).
 fn routes(cfg: &mut web::ServiceConfig) {
-    use api::resource;
+    use http::resource;
     use web::{get, patch, post, put};
     cfg.service(resource("/healthz").route(get().to(health::healthz)))
         .service(resource("/readyz").route(get().to(health::readyz)))
@@ -195,8 +204,7 @@ pub fn billing_config(settings: &Settings) -> BillingConfig {
     }
 }
 
-/// Runs billing every `billing.schedule_every` (off when zero). Each run is safe to overlap
-/// with runs on other nodes: periods are claimed in the database.
+/// Runs billing every `billing.schedule_every` (off when zero), see [`Biller::run_every`].
 fn spawn_billing_scheduler(
     settings: &Settings,
     store: Store,
@@ -207,22 +215,5 @@ fn spawn_billing_scheduler(
     if every.is_zero() {
         return None;
     }
-    Some(tokio::spawn(async move {
-        let mut ticks = tokio::time::interval(every);
-        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            ticks.tick().await;
-            match biller.run(&store, clock.now()).await {
-                Ok(report) if !report.invoices_issued.is_empty() || !report.failures.is_empty() => {
-                    tracing::info!(
-                        issued = report.invoices_issued.len(),
-                        failures = report.failures.len(),
-                        "scheduled billing run"
-                    );
-                }
-                Ok(_) => {}
-                Err(error) => tracing::error!(error = ?error, "scheduled billing run failed"),
-            }
-        }
-    }))
+    Some(tokio::spawn(async move { biller.run_every(every, store, clock).await }))
 }

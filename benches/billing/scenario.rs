@@ -11,7 +11,7 @@ use futures_util::{StreamExt, TryStreamExt};
 use rust_decimal::Decimal;
 use tally::config::Settings;
 use tally::domain::SubscriptionChange;
-use tally::plans::sync_plans;
+use tally::plans::{load_catalog, sync_plans};
 use tally::startup::billing_config;
 use tally::store::{InsertOutcome, Store};
 
@@ -59,7 +59,8 @@ pub struct Billed {
 /// invoice per tenant, no failures or skips, each total equal to the hand-priced one.
 pub async fn bill(store: &Store, tenants: usize) -> anyhow::Result<Billed> {
     let config = billing_config(&Settings::default());
-    let run = config.run(store);
+    let catalog = load_catalog(store).await?;
+    let run = config.run(store, &catalog);
     let calls = StoreCalls::global();
     calls.take();
     let started = Instant::now();

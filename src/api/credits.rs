@@ -1,5 +1,8 @@
 //! Prepaid credits: `GET /v1/tenants/{id}/credits` (api-spec `listCredits`) and
 //! `POST /v1/tenants/{id}/credits` (`grantCredit`, honours `Idempotency-Key`).
+//!
+//! Stage: the HTTP edge. Parses, writes or reads the store's credit ledger, answers with
+//! balances from `invoice::balances`; holds no ledger rules.
 
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -8,14 +11,11 @@ use rust_decimal::Decimal;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::idempotency::{run_idempotent, JsonReply};
-use super::json::{parse_json, JsonBody};
-use super::unexpected;
 use crate::auth::{visible_tenant, AdminCaller, AnyCaller};
 use crate::clock::SharedClock;
 use crate::domain::CreditEntry;
 use crate::domain::{Currency, Money};
-use crate::error::ApiError;
+use crate::http::{parse_json, run_idempotent, ApiError, JsonBody, JsonReply};
 use crate::invoice::balances;
 use crate::store::{NewCreditGrant, Store};
 
@@ -42,9 +42,9 @@ pub async fn grant_credit(
     let id = visible_tenant(&caller.0, &path)?;
     let wanted: GrantCreditRequest = parse_json(&body)?;
     let grant = validate(wanted)?;
-    store.get_tenant(&id).await.map_err(unexpected)?.ok_or(ApiError::NotFound("tenant"))?;
+    store.get_tenant(&id).await?.ok_or(ApiError::NotFound("tenant"))?;
     run_idempotent(&request, &body, caller.0.subject(), store.get_ref(), &clock, || async {
-        let entry = store.grant_credit(&id, &grant, clock.now()).await.map_err(unexpected)?;
+        let entry = store.grant_credit(&id, &grant, clock.now()).await?;
         JsonReply::with_status(StatusCode::CREATED, entry_json(&entry))
     })
     .await
@@ -76,8 +76,8 @@ pub async fn list_credits(
     store: web::Data<Store>,
 ) -> Result<HttpResponse, ApiError> {
     let id = caller.readable_tenant(&path)?;
-    store.get_tenant(&id).await.map_err(unexpected)?.ok_or(ApiError::NotFound("tenant"))?;
-    let entries = store.credit_entries(&id).await.map_err(unexpected)?;
+    store.get_tenant(&id).await?.ok_or(ApiError::NotFound("tenant"))?;
+    let entries = store.credit_entries(&id).await?;
     let mut currencies: Vec<Currency> = entries.iter().map(|e| e.currency).collect();
     currencies.sort();
     currencies.dedup();

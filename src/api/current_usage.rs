@@ -1,17 +1,18 @@
 //! `GET /v1/tenants/{id}/usage/current` (api-spec `getCurrentUsage`): period-to-date usage,
 //! the amount so far (drafted exactly as the invoice will be) and a projection to period end.
+//!
+//! Stage: the HTTP edge. Checks who may read the tenant, asks `invoice::current_usage`, renders
+//! the answer. Must hold no billing logic and call the store only through that service.
 
 use actix_web::{web, HttpResponse};
 use serde_json::{json, Value};
 
 use super::money_wire;
-use crate::aggregate::sum_rollups;
 use crate::auth::AnyCaller;
 use crate::clock::SharedClock;
-use crate::error::ApiError;
-use crate::invoice::period_containing;
-use crate::invoice::{draft_invoice, project, segment_inputs, segments};
-use crate::plans::load_catalog;
+use crate::http::ApiError;
+use crate::invoice::{current_usage, CurrentUsage};
+use crate::plans::SharedCatalog;
 use crate::store::Store;
 
 /// Period-to-date usage and charges.
@@ -20,37 +21,29 @@ pub async fn get_current_usage(
     path: web::Path<String>,
     caller: AnyCaller,
     store: web::Data<Store>,
+    catalog: web::Data<SharedCatalog>,
     clock: web::Data<SharedClock>,
 ) -> Result<HttpResponse, ApiError> {
     let id = caller.readable_tenant(&path)?;
-    let tenant = store.get_tenant(&id).await.map_err(super::unexpected)?.ok_or(ApiError::NotFound("tenant"))?;
-    let catalog = load_catalog(store.get_ref()).await?;
-    let now = clock.now();
-    let period = period_containing(tenant.details.timezone, now);
-    let rollups = store.rollups(&id, period.start(), period.end()).await.map_err(super::unexpected)?;
-    let usage = sum_rollups(&rollups, period.start(), period.end()).map_err(|e| ApiError::Unexpected(e.into()))?;
-    let changes = store.subscriptions(&id).await?;
-    let inputs = segment_inputs(&catalog, &segments(&period, &changes), &period, &rollups)?;
-    let draft = |inputs: &[_]| -> Result<Value, ApiError> {
-        let drafted =
-            draft_invoice(&period, inputs, tenant.details.tax_rate).map_err(|e| ApiError::Unexpected(e.into()))?;
-        Ok(drafted.as_ref().map_or(Value::Null, money_wire::draft))
-    };
-    let so_far = draft(&inputs)?;
-    let projected = project(&inputs, now);
-    let mut projection = draft(&projected)?;
-    if !projection.is_null() {
-        let total =
-            projected.iter().try_fold(crate::domain::Quantities::default(), |sum, i| sum.checked_add(&i.quantities));
-        projection["usage"] = money_wire::quantities(&total.map_err(|e| ApiError::Unexpected(e.into()))?);
-    }
-    Ok(HttpResponse::Ok().json(json!({
-        "tenant_id": id,
-        "period": { "start": period.start(), "end": period.end() },
-        "as_of": now,
-        "usage": money_wire::quantities(&usage.quantities),
-        "records": usage.records,
-        "amount_so_far": so_far,
+    let store = store.get_ref();
+    let catalog = catalog.current(store).await?;
+    let current = current_usage(store, &catalog, &id, clock.now()).await?;
+    Ok(HttpResponse::Ok().json(respond(&current)))
+}
+
+fn respond(current: &CurrentUsage) -> Value {
+    let projection = current.projection.as_ref().map_or(Value::Null, |p| {
+        let mut draft = money_wire::draft(&p.draft);
+        draft["usage"] = money_wire::quantities(&p.usage);
+        draft
+    });
+    json!({
+        "tenant_id": current.tenant_id,
+        "period": { "start": current.period.start(), "end": current.period.end() },
+        "as_of": current.as_of,
+        "usage": money_wire::quantities(&current.usage),
+        "records": current.records,
+        "amount_so_far": current.amount_so_far.as_ref().map_or(Value::Null, money_wire::draft),
         "projection": projection,
-    })))
+    })
 }

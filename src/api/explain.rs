@@ -1,5 +1,8 @@
 //! `GET /v1/invoices/{id}/lines/{n}/explain` (api-spec `explainInvoiceLine`): the daily usage
 //! behind a line (in the customer's time zone), its tier arithmetic, and sample record ids.
+//!
+//! Stage: the HTTP edge. Reads the invoice, its rollups and sample record ids from the store;
+//! the daily series is `aggregate`'s. Holds no pricing.
 
 use actix_web::{web, HttpResponse};
 use chrono_tz::Tz;
@@ -11,7 +14,7 @@ use crate::aggregate::{usage_series, Granularity};
 use crate::auth::AnyCaller;
 use crate::domain::LineSnapshot;
 use crate::domain::TenantId;
-use crate::error::ApiError;
+use crate::http::ApiError;
 use crate::store::Store;
 
 /// How many record ids an explanation shows.

@@ -1,12 +1,14 @@
 //! `GET /v1/invoices/{id}/html` (api-spec `getInvoiceHtml`) and `GET /v1/invoices/{id}/pdf`
 //! (`getInvoicePdf`): the invoice rendered in-process from its snapshot.
+//!
+//! Stage: the HTTP edge. Renders with `invoice::render_html`/`render_pdf`; must not lay out pages.
 
 use actix_web::http::header;
 use actix_web::{web, HttpResponse};
 
 use super::invoices::find_invoice;
 use crate::auth::AnyCaller;
-use crate::error::ApiError;
+use crate::http::ApiError;
 use crate::invoice::{render_html, render_pdf};
 use crate::store::Store;
 use crate::telemetry::spawn_blocking_with_tracing;

@@ -1,21 +1,20 @@
 //! Invoice routes: `GET /v1/tenants/{id}/invoices` (api-spec `listInvoices`),
 //! `GET /v1/invoices/{id}` (`getInvoice`), `POST /v1/invoices/{id}/void` (`voidInvoice`),
 //! `POST /v1/invoices/{id}/mark-paid` (`markInvoicePaid`).
+//!
+//! Stage: the HTTP edge. Parses, reads or changes one invoice through the store, answers; the
+//! lifecycle rules are `invoice::transition`'s.
 
 use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::DateTime;
 use serde::Deserialize;
 
-use super::billing::Biller;
-use super::idempotency::{run_idempotent, JsonReply};
 use super::invoice_wire::{invoice_json, invoice_summary};
-use super::json::JsonBody;
-use super::unexpected;
 use crate::auth::{visible_tenant, AdminCaller, AnyCaller, Principal};
 use crate::clock::SharedClock;
 use crate::domain::TenantId;
-use crate::error::ApiError;
-use crate::invoice::{transition, InvoiceAction};
+use crate::http::{run_idempotent, ApiError, JsonBody, JsonReply};
+use crate::invoice::{transition, Biller, InvoiceAction};
 use crate::store::{StatusChange, Store, StoredInvoice};
 
 /// Query of `listInvoices`.
@@ -38,7 +37,7 @@ pub async fn list_invoices(
     store.get_tenant(&id).await?.ok_or(ApiError::NotFound("tenant"))?;
     let limit = query.limit.unwrap_or(50).clamp(1, 200);
     let before = query.cursor.as_deref().map(parse_cursor).transpose()?;
-    let invoices = store.list_invoices(&id, before, limit).await.map_err(unexpected)?;
+    let invoices = store.list_invoices(&id, before, limit).await?;
     let next_cursor = (invoices.len() == limit as usize)
         .then(|| invoices.last().map(|i| format!("{}~{}", i.document.period_start.timestamp_micros(), i.document.id)))
         .flatten();
@@ -75,7 +74,7 @@ pub async fn get_invoice(
 /// 404 `not_found`.
 pub async fn find_invoice(store: &Store, caller: &Principal, invoice_id: &str) -> Result<StoredInvoice, ApiError> {
     let tenant = invoice_tenant(caller, invoice_id)?;
-    store.get_invoice(&tenant, invoice_id).await.map_err(unexpected)?.ok_or(ApiError::NotFound("invoice"))
+    store.get_invoice(&tenant, invoice_id).await?.ok_or(ApiError::NotFound("invoice"))
 }
 
 /// Invoice ids start with their tenant: `<tenant>.<uuid>`.
@@ -101,7 +100,7 @@ pub async fn mark_invoice_paid(
     run_idempotent(&request, &body, caller.0.subject(), store.get_ref(), &clock, || async {
         transition(current.document.status, InvoiceAction::MarkPaid).map_err(not_allowed)?;
         let tenant = invoice_tenant(&caller.0, &path)?;
-        changed(store.mark_invoice_paid(&tenant, &path, clock.now()).await.map_err(unexpected)?)
+        changed(store.mark_invoice_paid(&tenant, &path, clock.now()).await?)
     })
     .await
 }
@@ -122,7 +121,7 @@ pub async fn void_invoice(
         transition(current.document.status, InvoiceAction::Void).map_err(not_allowed)?;
         let tenant = invoice_tenant(&caller.0, &path)?;
         let prefix = &biller.config.credit_note_prefix;
-        changed(store.void_invoice(&tenant, &path, prefix, clock.now()).await.map_err(unexpected)?)
+        changed(store.void_invoice(&tenant, &path, prefix, clock.now()).await?)
     })
     .await
 }

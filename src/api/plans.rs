@@ -1,5 +1,8 @@
 //! `GET /v1/plans` (api-spec `listPlans`), `GET /v1/plans/{id}` (`getPlan`) and
 //! `POST /v1/quotes` (`createQuote`): the price list and what usage would cost on it.
+//!
+//! Stage: the HTTP edge. Reads the shared plan catalog (`plans::SharedCatalog`, parsed once)
+//! and prices with pure `rate`; must not parse plan definitions itself.
 
 use std::collections::BTreeMap;
 
@@ -8,19 +11,22 @@ use rust_decimal::Decimal;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::json::{parse_json, JsonBody};
 use super::{money_wire, plan_wire};
 use crate::auth::AnyCaller;
 use crate::domain::{Meter, Quantities};
-use crate::error::ApiError;
-use crate::plans::load_catalog;
+use crate::http::{parse_json, ApiError, JsonBody};
+use crate::plans::SharedCatalog;
 use crate::rate::rate_usage;
 use crate::store::Store;
 
 /// Every plan's newest version.
 #[tracing::instrument(skip_all)]
-pub async fn list_plans(_caller: AnyCaller, store: web::Data<Store>) -> Result<HttpResponse, ApiError> {
-    let catalog = load_catalog(store.get_ref()).await?;
+pub async fn list_plans(
+    _caller: AnyCaller,
+    store: web::Data<Store>,
+    catalog: web::Data<SharedCatalog>,
+) -> Result<HttpResponse, ApiError> {
+    let catalog = catalog.current(store.get_ref()).await?;
     let data: Vec<Value> = catalog.ids().filter_map(|id| catalog.latest(id)).map(plan_wire::latest).collect();
     Ok(HttpResponse::Ok().json(json!({ "data": data })))
 }
@@ -31,8 +37,9 @@ pub async fn get_plan(
     path: web::Path<String>,
     _caller: AnyCaller,
     store: web::Data<Store>,
+    catalog: web::Data<SharedCatalog>,
 ) -> Result<HttpResponse, ApiError> {
-    let catalog = load_catalog(store.get_ref()).await?;
+    let catalog = catalog.current(store.get_ref()).await?;
     let latest = catalog.latest(&path).ok_or(ApiError::NotFound("plan"))?;
     let mut body = plan_wire::latest(latest);
     body["versions"] = catalog.versions(&path).iter().map(plan_wire::version).collect();
@@ -54,9 +61,10 @@ pub async fn create_quote(
     JsonBody(body): JsonBody,
     _caller: AnyCaller,
     store: web::Data<Store>,
+    catalog: web::Data<SharedCatalog>,
 ) -> Result<HttpResponse, ApiError> {
     let request: QuoteRequest = parse_json(&body)?;
-    let catalog = load_catalog(store.get_ref()).await?;
+    let catalog = catalog.current(store.get_ref()).await?;
     let version = catalog
         .latest(&request.plan)
         .ok_or_else(|| ApiError::unprocessable("unknown_plan", format!("no plan {:?}", request.plan)))?;

@@ -1,5 +1,8 @@
 //! Wire shapes of tenants (api-spec `Tenant`, `NewTenant`, `TenantPatch`) and their
 //! validation into domain values.
+//!
+//! Stage: the HTTP edge (wire DTOs). Inputs: JSON; outputs: domain values or an `ApiError`.
+//! These types never leave `api`.
 
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
@@ -11,7 +14,7 @@ use std::str::FromStr;
 use crate::domain::{
     plan_at, LateUsagePolicy, NewTenant, SubscriptionChange, Tenant, TenantDetails, TenantId, TenantPatch,
 };
-use crate::error::ApiError;
+use crate::http::ApiError;
 
 /// `POST /v1/tenants` body.
 #[derive(Debug, Clone, Deserialize)]

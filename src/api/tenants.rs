@@ -1,24 +1,24 @@
 //! Admin tenant routes: `POST /v1/tenants` (api-spec `createTenant`), `GET /v1/tenants`
 //! (`listTenants`), `GET /v1/tenants/{id}` (`getTenant`), `PATCH /v1/tenants/{id}`
 //! (`updateTenant`).
+//!
+//! Stage: the HTTP edge. Parses, calls one `invoice` service (onboarding, patching) or one
+//! store read, answers. Must hold no subscription rules.
 
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
-use super::idempotency::{run_idempotent, JsonReply};
-use super::json::{parse_json, JsonBody};
-use super::subscription::plan_change;
 use super::tenant_wire::{CreateTenantRequest, PatchTenantRequest, TenantResponse};
-use super::unexpected;
-use crate::auth::{visible_tenant, AdminCaller, AnyCaller};
+use crate::auth::{visible_tenant, AdminCaller, AnyCaller, GlobalAdmin};
 use crate::clock::SharedClock;
-use crate::domain::{plan_at, ChangeTiming, NewTenant, SubscriptionChange, Tenant, TenantId, TenantPatch};
-use crate::error::ApiError;
+use crate::domain::{NewTenant, Tenant, TenantId, TenantPatch};
+use crate::http::{parse_json, run_idempotent, ApiError, JsonBody, JsonReply};
 use crate::ingest::TenantDirectory;
-use crate::plans::load_catalog;
-use crate::store::{DbError, Store};
+use crate::invoice::{apply_tenant_patch, known_plan, onboard_tenant};
+use crate::plans::SharedCatalog;
+use crate::store::Store;
 
 /// Creates a tenant (and its subscription when `plan` is given); 409 `tenant_exists` when the
 /// id is taken.
@@ -26,34 +26,22 @@ use crate::store::{DbError, Store};
 pub async fn create_tenant(
     request: HttpRequest,
     JsonBody(body): JsonBody,
-    caller: AdminCaller,
+    caller: GlobalAdmin,
     store: web::Data<Store>,
+    catalog: web::Data<SharedCatalog>,
     clock: web::Data<SharedClock>,
 ) -> Result<HttpResponse, ApiError> {
-    if !caller.0.is_global_admin() {
-        return Err(ApiError::Forbidden);
-    }
     let wire: CreateTenantRequest = parse_json(&body)?;
     let new = NewTenant::try_from(&wire)?;
-    let catalog = load_catalog(store.get_ref()).await?;
-    if let Some(plan) = wire.plan.as_deref().filter(|p| catalog.latest(p).is_none()) {
-        return Err(ApiError::unprocessable("unknown_plan", format!("no plan {plan:?}")));
+    let store = store.get_ref();
+    let catalog = catalog.current(store).await?;
+    if let Some(plan) = wire.plan.as_deref() {
+        known_plan(&catalog, plan)?;
     }
-    run_idempotent(&request, &body, caller.0.subject(), store.get_ref(), &clock, || async {
+    run_idempotent(&request, &body, caller.0.subject(), store, &clock, || async {
         let now = clock.now();
-        let tenant = store.create_tenant(&new, now).await.map_err(|e| match e {
-            DbError::AlreadyExists => ApiError::Conflict {
-                code: "tenant_exists",
-                message: format!("tenant {:?} already exists", new.id.as_str()),
-            },
-            other => unexpected(other),
-        })?;
-        if let Some(plan) = &wire.plan {
-            let store = store.get_ref();
-            let change = plan_change(store, &catalog, &tenant, plan, ChangeTiming::Immediately, now).await?;
-            store.change_subscription(&tenant.id, &change, now).await.map_err(unexpected)?;
-        }
-        JsonReply::with_status(StatusCode::CREATED, respond(store.get_ref(), tenant, now).await?)
+        let tenant = onboard_tenant(store, &catalog, &new, wire.plan.as_deref(), now).await?;
+        JsonReply::with_status(StatusCode::CREATED, respond(store, tenant, now).await?)
     })
     .await
 }
@@ -67,7 +55,7 @@ pub async fn get_tenant(
     clock: web::Data<SharedClock>,
 ) -> Result<HttpResponse, ApiError> {
     let id = caller.readable_tenant(&path)?;
-    let tenant = store.get_tenant(&id).await.map_err(unexpected)?.ok_or(ApiError::NotFound("tenant"))?;
+    let tenant = store.get_tenant(&id).await?.ok_or(ApiError::NotFound("tenant"))?;
     Ok(HttpResponse::Ok().json(respond(store.get_ref(), tenant, clock.now()).await?))
 }
 
@@ -83,13 +71,10 @@ pub struct ListQuery {
 #[tracing::instrument(skip_all)]
 pub async fn list_tenants(
     query: web::Query<ListQuery>,
-    caller: AdminCaller,
+    _caller: GlobalAdmin,
     store: web::Data<Store>,
     clock: web::Data<SharedClock>,
 ) -> Result<HttpResponse, ApiError> {
-    if !caller.0.is_global_admin() {
-        return Err(ApiError::Forbidden);
-    }
     let limit = query.limit.unwrap_or(50).clamp(1, 500);
     let after = query
         .cursor
@@ -97,7 +82,7 @@ pub async fn list_tenants(
         .map(TenantId::parse)
         .transpose()
         .map_err(|_| ApiError::bad_request("invalid_cursor", "cursor is not one this API returned"))?;
-    let tenants = store.list_tenants(after.as_ref(), limit).await.map_err(unexpected)?;
+    let tenants = store.list_tenants(after.as_ref(), limit).await?;
     let next_cursor = (tenants.len() == limit as usize).then(|| tenants.last().map(|t| t.id.to_string())).flatten();
     let mut data = Vec::with_capacity(tenants.len());
     for tenant in tenants {
@@ -120,30 +105,16 @@ pub async fn update_tenant(
 ) -> Result<HttpResponse, ApiError> {
     let id = visible_tenant(&caller.0, &path)?;
     let patch: TenantPatch = parse_json::<PatchTenantRequest>(&body)?.try_into()?;
-    run_idempotent(&request, &body, caller.0.subject(), store.get_ref(), &clock, || async {
-        let deactivating = patch.active == Some(false);
-        let tenant = store.update_tenant(&id, patch, clock.now()).await.map_err(unexpected)?;
+    let store = store.get_ref();
+    run_idempotent(&request, &body, caller.0.subject(), store, &clock, || async {
+        let patched = apply_tenant_patch(store, &id, patch, clock.now()).await;
         directory.forget(&id);
-        let tenant = tenant.ok_or(ApiError::NotFound("tenant"))?;
-        if deactivating {
-            end_subscription(store.get_ref(), &id, clock.now()).await?;
-        }
-        JsonReply::ok(respond(store.get_ref(), tenant, clock.now()).await?)
+        JsonReply::ok(respond(store, patched?, clock.now()).await?)
     })
     .await
 }
 
-/// A deactivated tenant stops accruing charges now (snapped to the rollup grain); the period
-/// so far is billed, prorated, when that period closes — its final invoice.
-async fn end_subscription(store: &Store, tenant: &TenantId, now: DateTime<Utc>) -> Result<(), ApiError> {
-    let changes = store.subscriptions(tenant).await?;
-    if plan_at(&changes, now).is_some() || changes.iter().any(|c| c.effective_at > now) {
-        store.change_subscription(tenant, &SubscriptionChange::end(crate::aggregate::bucket_start(now)), now).await?;
-    }
-    Ok(())
-}
-
 async fn respond(store: &Store, tenant: Tenant, now: DateTime<Utc>) -> Result<TenantResponse, ApiError> {
-    let changes = store.subscriptions(&tenant.id).await.map_err(unexpected)?;
+    let changes = store.subscriptions(&tenant.id).await?;
     Ok(TenantResponse::new(tenant, &changes, now))
 }

@@ -1,5 +1,7 @@
 //! `GET /v1/tenants/{id}/usage` (api-spec `getUsage`): usage from rollups, in buckets aligned
 //! to the tenant's time zone, optionally grouped by function or region.
+//!
+//! Stage: the HTTP edge. Parses the query, reads rollups, folds them with `aggregate`, answers.
 
 use actix_web::{web, HttpResponse};
 use chrono::{DateTime, Utc};
@@ -8,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use crate::aggregate::{month_period, usage_series, validate_range, Granularity, GroupBy, SeriesBucket};
 use crate::auth::AnyCaller;
 use crate::clock::SharedClock;
-use crate::error::ApiError;
+use crate::http::ApiError;
 use crate::store::Store;
 
 /// Most buckets one response may hold.

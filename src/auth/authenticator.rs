@@ -1,5 +1,9 @@
 //! Turns a bearer credential into a [`Principal`]: `tly_…` API keys are looked up in the
 //! store; anything else is verified as a JWT. Also where keys and tokens are issued.
+//!
+//! Stage: auth, at the edge. Inputs: `config::Settings` (JWT keys, cache TTL) and the store;
+//! output: a `Principal` or an [`AuthError`]. Must not import `http` types into its errors
+//! (the extractors map them).
 
 use std::path::Path;
 
@@ -7,10 +11,8 @@ use anyhow::Context;
 use chrono::{DateTime, Utc};
 use secrecy::SecretString;
 
-use super::{
-    generate_hs256_secret, ApiKey, GeneratedApiKey, JwtAlgorithm, JwtKeyConfig, JwtKeys, PresentedApiKey, Principal,
-};
-use crate::config::Settings;
+use super::{generate_hs256_secret, ApiKey, GeneratedApiKey, JwtKeys, PresentedApiKey, Principal};
+use crate::config::{JwtAlgorithm, JwtKeyConfig, Settings};
 use crate::store::{Store, StoreKind, StoredApiKey};
 
 /// Why a credential was refused (logged at debug level, answered as a plain 401).

@@ -1,6 +1,11 @@
 //! Auth as extractor arguments: a handler's signature shows what access its route needs.
-//! `AdminCaller` (admin role), `IngestCaller` (ingest or admin), `AnyCaller` (any valid
+//! `GlobalAdmin` (admin role, no tenant scope: routes over every tenant), `AdminCaller` (admin
+//! role, maybe tenant-scoped), `IngestCaller` (ingest or admin), `AnyCaller` (any valid
 //! credential; tenant access is checked per object, answering 404 for other tenants).
+//!
+//! Stage: the HTTP edge. Inputs: the `Authorization` header and the `Authenticator`; outputs:
+//! a `Principal` or an `ApiError` (401/403/503). Uses `http` for the error type; `http` must
+//! never import `auth`.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -12,9 +17,13 @@ use actix_web::{web, FromRequest, HttpRequest};
 use super::{Authenticator, Principal, Role};
 use crate::clock::SharedClock;
 use crate::domain::TenantId;
-use crate::error::ApiError;
+use crate::http::ApiError;
 
-/// A caller with the admin role.
+/// A caller with the admin role and no tenant scope, for routes that act on every tenant
+/// (billing runs, creating and listing tenants). A tenant-scoped admin gets 403 `forbidden`.
+pub struct GlobalAdmin(pub Principal);
+
+/// A caller with the admin role (possibly scoped to one tenant; routes check the tenant).
 pub struct AdminCaller(pub Principal);
 
 /// A caller that may post usage (ingest or admin role; tenant-scoped keys only for their tenant).
@@ -86,6 +95,23 @@ impl FromRequest for AdminCaller {
                 return Err(ApiError::Forbidden);
             }
             Ok(AdminCaller(principal))
+        })
+    }
+}
+
+impl FromRequest for GlobalAdmin {
+    type Error = ApiError;
+    type Future = Pending<Self>;
+
+    fn from_request(request: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let admin = AdminCaller::from_request(request, payload);
+        Box::pin(async move {
+            let AdminCaller(principal) = admin.await?;
+            if !principal.is_global_admin() {
+                tracing::debug!("rejected: a tenant-scoped admin on a global route");
+                return Err(ApiError::Forbidden);
+            }
+            Ok(GlobalAdmin(principal))
         })
     }
 }

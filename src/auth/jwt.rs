@@ -20,8 +20,9 @@ use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{Header, Validation};
 use serde::{Deserialize, Serialize};
 
-use super::jwt_key::{JwtAlgorithm, JwtKey, JwtKeyConfig, JwtKeyError};
+use super::jwt_key::{jsonwebtoken_algorithm, JwtKey, JwtKeyError};
 use super::role::{Principal, Role};
+use crate::config::{JwtAlgorithm, JwtKeyConfig};
 use crate::domain::TenantId;
 
 /// Allowance for clock skew between the issuer and this node when checking `exp`.
@@ -124,7 +125,7 @@ impl JwtKeys {
         let exp = iat.checked_add(ttl.num_seconds()).filter(|_| ttl.num_seconds() >= 1).ok_or(JwtError::InvalidTtl)?;
         let key = self.keys.first().ok_or(JwtError::NoSigningKey)?;
         let encoding = key.encoding.as_ref().ok_or(JwtError::NoSigningKey)?;
-        let mut header = Header::new(key.algorithm.to_jsonwebtoken());
+        let mut header = Header::new(jsonwebtoken_algorithm(key.algorithm));
         header.kid = Some(key.kid.clone());
         let claims = IssuedClaims {
             sub: principal.subject(),
@@ -149,7 +150,7 @@ impl JwtKeys {
         let header = jsonwebtoken::decode_header(token).map_err(|_| JwtError::Malformed)?;
         let kid = header.kid.as_deref().ok_or(JwtError::MissingKid)?;
         let key = self.keys.iter().find(|key| key.kid == kid).ok_or(JwtError::UnknownKid)?;
-        if header.alg != key.algorithm.to_jsonwebtoken() {
+        if header.alg != jsonwebtoken_algorithm(key.algorithm) {
             return Err(JwtError::AlgorithmMismatch);
         }
         let validation = self.validation(key.algorithm);
@@ -161,7 +162,7 @@ impl JwtKeys {
     }
 
     fn validation(&self, algorithm: JwtAlgorithm) -> Validation {
-        let mut validation = Validation::new(algorithm.to_jsonwebtoken());
+        let mut validation = Validation::new(jsonwebtoken_algorithm(algorithm));
         validation.set_required_spec_claims(&["exp", "iss", "aud"]);
         validation.set_issuer(&[&self.issuer]);
         validation.set_audience(&[&self.audience]);

@@ -3,6 +3,10 @@
 //!
 //! `role`, `api_key`, `jwt_key` and `jwt` are pure; `authenticator` asks the store for API
 //! keys; `extractors` adapt it to actix.
+//!
+//! Stage: the edge. Inputs: bearer credentials, `config` (JWT key settings) and the store
+//! (API keys). Outputs: [`Principal`]s, or `http::ApiError` from the extractors. Uses
+//! `config`, `store`, `http` and `domain`; none of them may import `auth`.
 
 mod api_key;
 mod authenticator;
@@ -13,7 +17,7 @@ mod role;
 
 pub use api_key::{ApiKey, ApiKeyError, ApiKeyId, GeneratedApiKey, PresentedApiKey};
 pub use authenticator::{issue_api_key, key_id_of, AuthError, Authenticator};
-pub use extractors::{visible_tenant, AdminCaller, AnyCaller, IngestCaller};
+pub use extractors::{visible_tenant, AdminCaller, AnyCaller, GlobalAdmin, IngestCaller};
 pub use jwt::{JwtError, JwtKeys};
-pub use jwt_key::{generate_hs256_secret, JwtAlgorithm, JwtKeyConfig, JwtKeyError};
+pub use jwt_key::{generate_hs256_secret, JwtKeyError};
 pub use role::{Principal, Role, RoleError};

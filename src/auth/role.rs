@@ -107,8 +107,8 @@ impl Principal {
         &self.subject
     }
 
-    /// True for the `admin` role, scoped or not. Cross-tenant operations (list or create
-    /// tenants) must use [`Principal::is_global_admin`] instead.
+    /// True for the `admin` role, scoped or not. Cross-tenant routes (list or create tenants,
+    /// run billing) take the `GlobalAdmin` extractor, which asks [`Principal::is_global_admin`].
     pub fn is_admin(&self) -> bool {
         self.role == Role::Admin
     }

@@ -13,7 +13,7 @@ use futures_util::StreamExt;
 use serde_json::value::RawValue;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-use crate::error::ApiError;
+use crate::http::ApiError;
 
 /// Bounds what one request and all requests together may hold in memory.
 pub struct BodyLimits {

@@ -1,6 +1,9 @@
 //! `POST /v1/usage/corrections` (api-spec `correctUsage`): void or replace a stored record by
 //! key. Append-only: the original is kept and the correction is linked to it; rollups move by
 //! the difference; invoiced periods are settled as adjustments on the next invoice.
+//!
+//! Stage: ingest, at the HTTP edge. Uses `http` for bodies, idempotency and errors; must not
+//! import `api` (ingest and api are sibling edges).
 
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
@@ -9,11 +12,10 @@ use serde_json::{json, Value};
 use super::record::{check_id, dimension, quantities, tenant, WireUsage};
 use super::tenants::TenantDirectory;
 use crate::aggregate::RecordState;
-use crate::api::{parse_json, run_idempotent, JsonBody, JsonReply};
 use crate::auth::IngestCaller;
 use crate::clock::SharedClock;
 use crate::domain::{CorrectionAction, RecordKey, UsageCorrection};
-use crate::error::ApiError;
+use crate::http::{parse_json, run_idempotent, ApiError, JsonBody, JsonReply};
 use crate::store::{CorrectionOutcome, Store};
 
 /// Body of `correctUsage`.

@@ -2,6 +2,9 @@
 //!
 //! Handlers validate completely (tenant, bounds, normalization) before the writer sees a
 //! record, so SQL cannot fail on data. Nothing is acknowledged before it is committed.
+//!
+//! Stage: the first step of the pipeline, at the HTTP edge. Uses `http`, `auth`, `store`,
+//! `aggregate`, `invoice` (only the `InvoiceIssued` hook); must never import `api`.
 
 mod body;
 mod cloudevents;

@@ -1,5 +1,7 @@
 //! `POST /v1/usage` (api-spec `ingestUsage`) and `POST /api/v1/events` (`ingestEvents`).
 //! Each handler parses, calls the ingestor, and answers.
+//!
+//! Stage: ingest, at the HTTP edge; uses `http` for errors, never `api`.
 
 use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -9,7 +11,7 @@ use super::cloudevents::parse_event;
 use super::record::parse_native;
 use super::service::Ingestor;
 use crate::auth::IngestCaller;
-use crate::error::ApiError;
+use crate::http::ApiError;
 
 /// Stores native usage records: 200 when all were stored or duplicates, else 422 by index.
 #[tracing::instrument(skip_all)]

@@ -1,4 +1,6 @@
 //! From parsed records to a per-record report: tenant checks, the batching writer, metrics.
+//!
+//! Stage: ingest. Inputs: validated records; outputs: an `IngestReport`. Must not import `api`.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -15,7 +17,7 @@ use super::writer::{UsageWriter, WriteError};
 use crate::auth::Principal;
 use crate::clock::SharedClock;
 use crate::domain::{NewUsageRecord, TenantId};
-use crate::error::ApiError;
+use crate::http::ApiError;
 use crate::metrics::Metrics;
 
 /// Everything ingestion needs, shared by both ingest endpoints.

@@ -1,5 +1,8 @@
 //! Which tenants may receive usage, and since when (policy `reject` refuses records for
 //! closed periods), cached briefly so the hot path does not ask the database every request.
+//!
+//! Stage: ingest (read cache over the store). Listens to billing through
+//! `invoice::InvoiceIssued`, so `invoice` never needs to import `ingest`.
 
 use std::collections::HashMap;
 use std::sync::RwLock;
@@ -8,6 +11,7 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 
 use crate::domain::{LateUsagePolicy, TenantId};
+use crate::invoice::InvoiceIssued;
 use crate::store::{DbError, Store};
 
 /// How long an answer is trusted. Unknown tenants are never cached, so a tenant created on
@@ -67,5 +71,12 @@ impl TenantDirectory {
     /// Drops a cached answer (after the tenant changed on this node).
     pub fn forget(&self, id: &TenantId) {
         self.active.write().unwrap_or_else(|p| p.into_inner()).remove(id);
+    }
+}
+
+impl InvoiceIssued for TenantDirectory {
+    /// A new invoice closed a period: a `reject` tenant refuses usage for it at once here.
+    fn invoice_issued(&self, tenant: &TenantId) {
+        self.forget(tenant);
     }
 }

@@ -1,6 +1,10 @@
 //! The billing run: a flat sequence of named steps per tenant and due period —
 //! gather → draft → lines → adjustments for earlier periods → credits → assemble → issue.
 //! Each period is its own transaction, so a run killed half way resumes where it stopped.
+//!
+//! Stage: invoice orchestration (IO through the store). Inputs: the store, the plan catalog
+//! (read once by the caller), settings and `as_of`; output: a [`RunReport`]. Must not read the
+//! clock, parse plans, or import `api`/`http`.
 
 use std::collections::{BTreeMap, HashSet};
 
@@ -15,13 +19,14 @@ use super::{
 };
 use crate::domain::{BillingPeriod, CustomerSnapshot, IssuerSnapshot};
 use crate::domain::{SubscriptionChange, Tenant, TenantId};
-use crate::plans::load_catalog;
 use crate::rate::PlanCatalog;
 use crate::store::{IssueInvoice, IssueOutcome, Store};
 
 /// What a run needs besides the clock.
 pub struct BillingRun<'a> {
     pub store: &'a Store,
+    /// Every plan version, read once by the caller (see `plans::SharedCatalog`).
+    pub catalog: &'a PlanCatalog,
     pub issuer: IssuerSnapshot,
     pub invoice_prefix: String,
     pub grace: Duration,
@@ -54,16 +59,15 @@ impl BillingRun<'_> {
     /// Closes every period whose end + grace is before `as_of`, for every tenant.
     ///
     /// # Errors
-    /// Only when the catalog or tenant list cannot be read; per-tenant failures are reported
+    /// Only when the tenant list cannot be read; per-tenant failures are reported
     /// in the [`RunReport`] and do not stop the others.
     pub async fn run(&self, as_of: DateTime<Utc>) -> anyhow::Result<RunReport> {
-        let catalog = load_catalog(self.store).await?;
         let mut report = RunReport { as_of: Some(as_of), ..RunReport::default() };
         let mut after: Option<TenantId> = None;
         loop {
             let page = self.store.list_tenants(after.as_ref(), 500).await.context("Failed to list tenants")?;
             for tenant in &page {
-                if let Err(error) = self.bill_tenant(&catalog, tenant, as_of, &mut report).await {
+                if let Err(error) = self.bill_tenant(self.catalog, tenant, as_of, &mut report).await {
                     tracing::error!(tenant_id = %tenant.id, error = ?error, "billing a tenant failed");
                     report.failures.push(format!("{}: {error:#}", tenant.id));
                 }

@@ -1,11 +1,19 @@
-//! Invoices: billing periods and segments, and the pure draft (lines, subtotal, tax) shared
-//! by "amount so far", projections and the billing run. `gather` is the one part that reads
-//! the store.
+//! Invoices: billing periods and segments, the pure draft (lines, subtotal, tax) shared by
+//! "amount so far", projections and the billing run, and the services built on them.
+//!
+//! Stage: `store → aggregate → rate → invoice`. Pure parts (`draft`, `lines`, `period`,
+//! `schedule`, `projection`, `assemble`, `lifecycle`, `render`) take values and return values.
+//! The services — `billing_run` and `biller` (billing), `current_usage`, `subscription` — and
+//! `gather` read and write through the store. Inputs: domain values, the plan catalog, "now"
+//! passed in. Outputs: drafts, invoices, reports, and this module's own error enums. Must not
+//! import `api`, `http`, `ingest`, `auth` or `startup` (the edges convert its errors).
 
 mod adjust;
 mod assemble;
+mod biller;
 mod billing_run;
 mod credits;
+mod current_usage;
 mod draft;
 mod gather;
 mod lifecycle;
@@ -14,11 +22,14 @@ mod period;
 mod projection;
 mod render;
 mod schedule;
+mod subscription;
 
 pub use adjust::{adjustments, Adjustment};
 pub use assemble::{assemble_invoice, InvoiceParts};
+pub use biller::{AsOfError, Biller, BillingConfig, InvoiceIssued};
 pub use billing_run::{BillingRun, IssuedInvoice, RunReport};
 pub use credits::{allocate_credits, balances, CreditBalance};
+pub use current_usage::{current_usage, CurrentUsage, CurrentUsageError, Projection};
 pub use draft::{draft_invoice, DraftError, DraftSegment, InvoiceDraft, SegmentInput};
 pub use gather::{gather_segments, segment_inputs};
 pub use lifecycle::{transition, InvalidTransition, InvoiceAction};
@@ -27,3 +38,6 @@ pub use period::{period_containing, segments, Segment};
 pub use projection::project;
 pub use render::{render_html, render_pdf, RenderError};
 pub use schedule::due_periods;
+pub use subscription::{
+    apply_tenant_patch, change_plan, end_subscription, known_plan, onboard_tenant, plan_change, SubscriptionError,
+};

@@ -160,7 +160,7 @@ enum Scope {
 ///   `{ "literal" }` arm → a record code;
 /// - `bad_request("code"`, `unprocessable("code"`, `code: "code"` (struct literal, e.g.
 ///   `ApiError::Conflict`), `"code": "code"` (a `json!` body) → error codes;
-/// - in `src/error.rs` `fn code`, each `=> "code"` arm of `ApiError::code()` → error codes;
+/// - in `src/http/error.rs` `fn code`, each `=> "code"` arm of `ApiError::code()` → error codes;
 /// - `let NAME = |e…| ApiError::unprocessable(e.code, …)` forwards a `RecordError`'s code as an
 ///   error code: for each `f(…).map_err(NAME)` in that file, the record codes `f` can return
 ///   (see [`record_codes_of`]) → error codes too.
@@ -206,7 +206,7 @@ fn scan_source_codes() -> BTreeMap<String, BTreeSet<Scope>> {
                 add(leading_literal(arm).unwrap_or_else(|| panic!("a literal code in {line}")), Scope::Record);
             }
         }
-        if file.ends_with("error.rs") && file.parent() == Some(Path::new("src")) {
+        if file == Path::new("src/http/error.rs") {
             let start = text.find("pub fn code(&self)").expect("ApiError::code() exists");
             let body = &text[start..start + text[start..].find("\n    }\n").unwrap()];
             for (at, _) in body.match_indices("=> \"") {

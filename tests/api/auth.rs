@@ -163,3 +163,28 @@ async fn a_revoked_api_key_stops_working_within_the_cache_ttl() {
         assert_eq!(status_of_tenant_read(&app, &key).await, StatusCode::UNAUTHORIZED, "{backend:?}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tenant_scoped_admin_key_is_refused_on_global_routes() {
+    // Arrange: an admin key scoped to acme.
+    let app = spawn_app_with(Backend::Sqlite, |_| {}).await;
+    app.create_tenant("acme", "UTC").await;
+    let scoped = Principal::new(Role::Admin, Some(TenantId::parse("acme").unwrap()), "acme-ops").unwrap();
+    let key = issue_api_key(&app.store, &scoped, test_now()).await.unwrap();
+    let post = |path: &str, body: Value| {
+        app.client.post(format!("{}{path}", app.address)).bearer_auth(&key).json(&body).send()
+    };
+    // Act
+    let refused = [
+        ("run billing", post("/v1/billing/run", json!({})).await.unwrap()),
+        ("create a tenant", post("/v1/tenants", json!({"id": "globex", "name": "Globex"})).await.unwrap()),
+        ("list tenants", app.get_as("/v1/tenants", &key).await),
+    ];
+    // Assert
+    for (route, response) in refused {
+        assert_eq!(response.status(), StatusCode::FORBIDDEN, "{route}");
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body["error"]["code"], "forbidden", "{route}");
+    }
+    assert_eq!(status_of_tenant_read(&app, &key).await, StatusCode::OK, "its own tenant stays readable");
+}

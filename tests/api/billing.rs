@@ -251,16 +251,20 @@ async fn a_run_killed_between_invoices_resumes_without_duplicates_or_gaps() {
         s.allow_time_travel = true;
         s
     });
+    let catalog = std::sync::Arc::new(tally::plans::load_catalog(&app.store).await.unwrap());
     // Act: a run is killed part way, then a full run follows.
     let store = app.store.clone();
     let killed = tokio::spawn({
-        let config = config.clone();
-        async move { config.run(&store).run(at("2026-11-02T00:00:00Z")).await.map(|r| r.invoices_issued.len()) }
+        let (config, catalog) = (config.clone(), catalog.clone());
+        async move {
+            let run = config.run(&store, &catalog);
+            run.run(at("2026-11-02T00:00:00Z")).await.map(|r| r.invoices_issued.len())
+        }
     });
     tokio::time::sleep(std::time::Duration::from_millis(40)).await;
     killed.abort();
     let partial = killed.await.ok();
-    let resumed = config.run(&app.store).run(at("2026-11-02T00:00:00Z")).await.unwrap();
+    let resumed = config.run(&app.store, &catalog).run(at("2026-11-02T00:00:00Z")).await.unwrap();
     // Assert
     let mut numbers = Vec::new();
     for i in 0..40 {

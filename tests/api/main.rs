@@ -4,6 +4,7 @@
 mod helpers;
 
 mod api_spec;
+mod architecture;
 mod auth;
 mod billing;
 mod events;

@@ -1,6 +1,9 @@
 //! The one HTTP error type. Module errors convert into it with `From`; handlers return
 //! `Result<HttpResponse, ApiError>` and use plain `?`.
 //!
+//! Stage: the HTTP edge. This is the one place module errors (`store`, `invoice`) become
+//! statuses and codes; it must not import the route modules (`api`, `ingest`, `auth`).
+//!
 //! Every error body is `{"error": {"code", "message"}}` (api-spec `Error`); 5xx bodies are
 //! generic and the cause chain goes to the log.
 
@@ -8,6 +11,8 @@ use std::fmt;
 
 use actix_web::http::{header, StatusCode};
 use actix_web::{HttpResponse, ResponseError};
+
+use crate::invoice::{AsOfError, CurrentUsageError, SubscriptionError};
 
 /// An error answered to an HTTP client.
 #[derive(thiserror::Error)]
@@ -132,6 +137,41 @@ impl From<crate::store::DbError> for ApiError {
         match error {
             crate::store::DbError::Unavailable(_) => Self::Unavailable { retry_after_secs: 2 },
             other => Self::Unexpected(anyhow::Error::new(other)),
+        }
+    }
+}
+
+impl From<AsOfError> for ApiError {
+    /// 422 `time_travel_not_allowed`.
+    fn from(error: AsOfError) -> Self {
+        match error {
+            AsOfError::TimeTravelNotAllowed => Self::unprocessable("time_travel_not_allowed", error.to_string()),
+        }
+    }
+}
+
+impl From<SubscriptionError> for ApiError {
+    /// 422 `unknown_plan` / `currency_change_not_at_period_start`, 404 tenant, 409 `tenant_exists`.
+    fn from(error: SubscriptionError) -> Self {
+        match error {
+            SubscriptionError::UnknownPlan(_) => Self::unprocessable("unknown_plan", error.to_string()),
+            SubscriptionError::CurrencyChangeNotAtPeriodStart => {
+                Self::unprocessable("currency_change_not_at_period_start", error.to_string())
+            }
+            SubscriptionError::TenantNotFound => Self::NotFound("tenant"),
+            SubscriptionError::TenantExists(_) => Self::Conflict { code: "tenant_exists", message: error.to_string() },
+            SubscriptionError::Store(db) => db.into(),
+        }
+    }
+}
+
+impl From<CurrentUsageError> for ApiError {
+    /// 404 tenant; anything else is a store failure (503 when unreachable) or unexpected.
+    fn from(error: CurrentUsageError) -> Self {
+        match error {
+            CurrentUsageError::TenantNotFound => Self::NotFound("tenant"),
+            CurrentUsageError::Store(db) => db.into(),
+            CurrentUsageError::Unexpected(other) => other.into(),
         }
     }
 }

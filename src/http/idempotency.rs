@@ -1,6 +1,9 @@
 //! `Idempotency-Key` for mutating admin requests: the first request with a key runs; a retry
 //! with the same body gets the stored response; the same key with another body is refused
 //! (422), and a retry while the first is still running gets 409.
+//!
+//! Stage: the HTTP edge. Inputs: the request, its body and a handler; output: the handler's
+//! answer, run at most once per key (records kept in the store). Knows no route or caller type.
 
 use std::future::Future;
 
@@ -8,8 +11,8 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse};
 use sha2::{Digest, Sha256};
 
+use super::ApiError;
 use crate::clock::SharedClock;
-use crate::error::ApiError;
 use crate::store::{IdempotencyStart, Store, StoredResponse};
 
 /// A JSON answer that can be stored and replayed.

@@ -1,9 +1,11 @@
 //! Makes actix's own errors (unknown route, wrong method, bad query or path) answer in the
 //! one error shape.
+//!
+//! Stage: the HTTP edge (wiring helpers for `startup`'s route table). Knows no route.
 
 use actix_web::{web, HttpResponse, Resource};
 
-use crate::error::ApiError;
+use super::ApiError;
 
 /// A resource whose unmatched methods answer 405 in our shape.
 pub fn resource(path: &str) -> Resource {

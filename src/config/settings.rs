@@ -1,5 +1,8 @@
 //! Typed settings, loaded once: defaults in code, then an optional `tally.toml`, then the
 //! `TALLY_*` variables of DESIGN §12, each mapped onto one nested setting.
+//!
+//! Stage: startup. Pure data and parsing; must not open stores, load keys or import the
+//! modules that read it.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -8,7 +11,7 @@ use anyhow::{bail, Context};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
-use crate::auth::JwtKeyConfig;
+use super::JwtKeyConfig;
 
 /// Every setting of the service and the CLI.
 #[derive(Debug, Clone, Deserialize)]

@@ -1,4 +1,7 @@
 //! JSON request bodies, read and parsed by hand so every error has our shape and codes.
+//!
+//! Stage: the HTTP edge. Input: the request payload; output: bytes or a typed value, or an
+//! `ApiError`. Knows no route.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -9,7 +12,7 @@ use actix_web::{FromRequest, HttpRequest};
 use futures_util::StreamExt;
 use serde::de::DeserializeOwned;
 
-use crate::error::ApiError;
+use super::ApiError;
 
 /// Largest admin/tenant request body (ingest bodies have their own, configurable limits).
 const MAX_BODY_BYTES: usize = 1024 * 1024;

@@ -1,0 +1,18 @@
+//! HTTP plumbing shared by every route module (`api`, `ingest`, `auth`'s extractors): the one
+//! error type and its JSON shape, bounded JSON bodies, `Idempotency-Key` replay, and actix's
+//! own errors (404, 405, bad query or path) answered in that shape.
+//!
+//! Stage: the HTTP edge. Inputs are actix requests and module errors; outputs are
+//! `HttpResponse`s. Uses `store` (idempotency records, `DbError` → 503) and converts `invoice`
+//! errors into `ApiError`. Must not import `auth`, `api`, `ingest` or `portal` (they build on
+//! it), and holds no route handlers and no business rules.
+
+mod error;
+mod idempotency;
+mod json;
+mod plumbing;
+
+pub use error::{error_body, error_chain_fmt, ApiError};
+pub use idempotency::{run_idempotent, JsonReply};
+pub use json::{parse_json, JsonBody};
+pub use plumbing::{not_found, path_config, query_config, resource};

@@ -1,0 +1,123 @@
+//! The billing service: one [`Biller`] runs billing for the HTTP route (`runBilling`), the
+//! scheduler inside `tally serve` ([`Biller::run_every`]) and `tally billing run` alike, and applies what a run means
+//! for the rest of the service (metrics; caches that must forget the tenants it invoiced).
+//!
+//! Stage: invoice orchestration. Inputs are the store, the shared plan catalog and an `as_of`;
+//! the output is a [`RunReport`]. Must not import `api`, `http` or `ingest`: its errors are its
+//! own ([`AsOfError`]) and the edge converts them; ingest's tenant cache listens through
+//! [`InvoiceIssued`].
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+
+use super::{BillingRun, RunReport};
+use crate::clock::SharedClock;
+use crate::domain::IssuerSnapshot;
+use crate::domain::TenantId;
+use crate::metrics::Metrics;
+use crate::plans::SharedCatalog;
+use crate::rate::PlanCatalog;
+use crate::store::Store;
+
+/// Billing settings the routes, the scheduler and the CLI share.
+#[derive(Debug, Clone)]
+pub struct BillingConfig {
+    pub issuer: IssuerSnapshot,
+    pub invoice_prefix: String,
+    pub credit_note_prefix: String,
+    pub grace: chrono::Duration,
+    pub allowed_lateness: chrono::Duration,
+    pub allow_time_travel: bool,
+}
+
+/// Why a requested `as_of` was refused.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum AsOfError {
+    /// `as_of` is after "now" and time travel is off.
+    #[error("as_of is in the future; set TALLY_ALLOW_TIME_TRAVEL=1 (tests, staging) to allow it")]
+    TimeTravelNotAllowed,
+}
+
+impl BillingConfig {
+    /// A run over `store` pricing with `catalog`, with these settings.
+    pub fn run<'a>(&self, store: &'a Store, catalog: &'a PlanCatalog) -> BillingRun<'a> {
+        BillingRun {
+            store,
+            catalog,
+            issuer: self.issuer.clone(),
+            invoice_prefix: self.invoice_prefix.clone(),
+            grace: self.grace,
+            allowed_lateness: self.allowed_lateness,
+        }
+    }
+
+    /// Refuses an `as_of` in the future unless time travel is allowed.
+    ///
+    /// # Errors
+    /// [`AsOfError::TimeTravelNotAllowed`].
+    pub fn check_as_of(&self, as_of: DateTime<Utc>, now: DateTime<Utc>) -> Result<(), AsOfError> {
+        if as_of > now && !self.allow_time_travel {
+            return Err(AsOfError::TimeTravelNotAllowed);
+        }
+        Ok(())
+    }
+}
+
+/// Told about every invoice a run issued, e.g. so a cache of tenant state drops that tenant
+/// (a `reject` tenant refuses usage for the newly closed period at once on this node).
+pub trait InvoiceIssued: Send + Sync {
+    /// `tenant` has a new invoice.
+    fn invoice_issued(&self, tenant: &TenantId);
+}
+
+/// Runs billing and applies what a run means for the rest of the service.
+#[derive(Clone)]
+pub struct Biller {
+    pub config: BillingConfig,
+    pub catalog: SharedCatalog,
+    pub metrics: Arc<Metrics>,
+    /// Who hears of each issued invoice (none in the CLI).
+    pub listener: Option<Arc<dyn InvoiceIssued>>,
+}
+
+impl Biller {
+    /// One billing run as of `as_of`, priced with the current plan catalog.
+    ///
+    /// # Errors
+    /// When the run cannot start (catalog or tenant list unreadable).
+    pub async fn run(&self, store: &Store, as_of: DateTime<Utc>) -> anyhow::Result<RunReport> {
+        let catalog = self.catalog.current(store).await?;
+        let report = self.config.run(store, &catalog).run(as_of).await?;
+        self.metrics.record_billing_run(report.invoices_issued.len());
+        if let Some(listener) = &self.listener {
+            for issued in &report.invoices_issued {
+                if let Ok(tenant) = TenantId::parse(&issued.tenant_id) {
+                    listener.invoice_issued(&tenant);
+                }
+            }
+        }
+        Ok(report)
+    }
+
+    /// The scheduler inside `tally serve`: a run every `every`, as of the clock's "now", for
+    /// ever. Runs may overlap with runs on other nodes: periods are claimed in the database.
+    pub async fn run_every(&self, every: std::time::Duration, store: Store, clock: SharedClock) {
+        let mut ticks = tokio::time::interval(every);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticks.tick().await;
+            match self.run(&store, clock.now()).await {
+                Ok(report) if !report.invoices_issued.is_empty() || !report.failures.is_empty() => {
+                    tracing::info!(
+                        issued = report.invoices_issued.len(),
+                        failures = report.failures.len(),
+                        "scheduled billing run"
+                    );
+                }
+                Ok(_) => {}
+                Err(error) => tracing::error!(error = ?error, "scheduled billing run failed"),
+            }
+        }
+    }
+}

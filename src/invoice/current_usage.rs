@@ -1,0 +1,90 @@
+//! Period-to-date usage for one tenant: the usage so far, the amount so far (drafted exactly as
+//! the invoice will be) and a projection to period end — what `getCurrentUsage` answers.
+//!
+//! Stage: invoice orchestration (read only). Inputs: the store, the plan catalog, a tenant id
+//! and "now" (passed in; no clock here). Output: [`CurrentUsage`], plain values the edge
+//! renders. Must not import `api` or `http`, and writes nothing.
+
+use chrono::{DateTime, Utc};
+
+use super::period_containing;
+use super::{draft_invoice, project, segment_inputs, segments, InvoiceDraft};
+use crate::aggregate::sum_rollups;
+use crate::domain::BillingPeriod;
+use crate::domain::{Quantities, TenantId};
+use crate::rate::PlanCatalog;
+use crate::store::{DbError, Store};
+
+/// A tenant's period so far.
+#[derive(Debug, Clone)]
+pub struct CurrentUsage {
+    pub tenant_id: TenantId,
+    /// The period containing `as_of`, in the tenant's time zone.
+    pub period: BillingPeriod,
+    pub as_of: DateTime<Utc>,
+    /// Usage from the period start to now.
+    pub usage: Quantities,
+    /// Records behind `usage`.
+    pub records: i64,
+    /// The draft of the usage so far; `None` without a plan in the period.
+    pub amount_so_far: Option<InvoiceDraft>,
+    /// The draft at the current rate to period end; `None` without a plan in the period.
+    pub projection: Option<Projection>,
+}
+
+/// Usage extrapolated to the period end, and its draft.
+#[derive(Debug, Clone)]
+pub struct Projection {
+    pub draft: InvoiceDraft,
+    /// Σ of the projected usage of every segment.
+    pub usage: Quantities,
+}
+
+/// Why the current usage could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum CurrentUsageError {
+    #[error("tenant not found")]
+    TenantNotFound,
+    #[error(transparent)]
+    Store(#[from] DbError),
+    #[error(transparent)]
+    Unexpected(#[from] anyhow::Error),
+}
+
+/// Reads the tenant's period so far and drafts it, now and projected to the period end.
+///
+/// # Errors
+/// [`CurrentUsageError::TenantNotFound`]; a store failure; a plan missing from the catalog or
+/// an overflow (unexpected).
+pub async fn current_usage(
+    store: &Store,
+    catalog: &PlanCatalog,
+    id: &TenantId,
+    now: DateTime<Utc>,
+) -> Result<CurrentUsage, CurrentUsageError> {
+    let tenant = store.get_tenant(id).await?.ok_or(CurrentUsageError::TenantNotFound)?;
+    let period = period_containing(tenant.details.timezone, now);
+    let rollups = store.rollups(id, period.start(), period.end()).await?;
+    let usage = sum_rollups(&rollups, period.start(), period.end()).map_err(anyhow::Error::from)?;
+    let changes = store.subscriptions(id).await?;
+    let inputs = segment_inputs(catalog, &segments(&period, &changes), &period, &rollups)?;
+    let tax_rate = tenant.details.tax_rate;
+    let amount_so_far = draft_invoice(&period, &inputs, tax_rate).map_err(anyhow::Error::from)?;
+    let projected = project(&inputs, now);
+    let projection = match draft_invoice(&period, &projected, tax_rate).map_err(anyhow::Error::from)? {
+        Some(draft) => {
+            let total = projected.iter().try_fold(Quantities::default(), |sum, i| sum.checked_add(&i.quantities));
+            Some(Projection { draft, usage: total.map_err(anyhow::Error::from)? })
+        }
+        None => None,
+    };
+    Ok(CurrentUsage {
+        tenant_id: id.clone(),
+        period,
+        as_of: now,
+        usage: usage.quantities,
+        records: usage.records,
+        amount_so_far,
+        projection,
+    })
+}

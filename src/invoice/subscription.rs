@@ -1,0 +1,140 @@
+//! Subscriptions as a service: putting a tenant on a plan (now or at its next period start),
+//! onboarding a tenant with a first plan, and ending the subscription of a deactivated tenant.
+//!
+//! Stage: invoice orchestration (what gets billed from when). Inputs: the store, the plan
+//! catalog, domain values and "now" (passed in). Outputs: stored subscription changes and the
+//! tenants they belong to. Must not import `api` or `http`: failures are
+//! [`SubscriptionError`]s, which the edge converts.
+
+use chrono::{DateTime, Utc};
+
+use super::period_containing;
+use crate::aggregate::bucket_start;
+use crate::domain::{plan_at, ChangeTiming, NewTenant, SubscriptionChange, Tenant, TenantId, TenantPatch};
+use crate::rate::{PlanCatalog, PlanVersion};
+use crate::store::{DbError, Store};
+
+/// Why a subscription (or the tenant it belongs to) could not be changed.
+#[derive(Debug, thiserror::Error)]
+pub enum SubscriptionError {
+    #[error("no plan {0:?}")]
+    UnknownPlan(String),
+    #[error("a plan in another currency can only start at the next period (timing \"next_period\")")]
+    CurrencyChangeNotAtPeriodStart,
+    #[error("tenant not found")]
+    TenantNotFound,
+    #[error("tenant {0:?} already exists")]
+    TenantExists(String),
+    #[error(transparent)]
+    Store(#[from] DbError),
+}
+
+/// The newest version of a plan that exists.
+///
+/// # Errors
+/// [`SubscriptionError::UnknownPlan`].
+pub fn known_plan<'c>(catalog: &'c PlanCatalog, plan_id: &str) -> Result<&'c PlanVersion, SubscriptionError> {
+    catalog.latest(plan_id).ok_or_else(|| SubscriptionError::UnknownPlan(plan_id.to_owned()))
+}
+
+/// Validates a change (known plan; currency fixed per tenant except at a period start) and
+/// picks its instant.
+///
+/// # Errors
+/// [`SubscriptionError::UnknownPlan`], [`SubscriptionError::CurrencyChangeNotAtPeriodStart`],
+/// or a store failure.
+pub async fn plan_change(
+    store: &Store,
+    catalog: &PlanCatalog,
+    tenant: &Tenant,
+    plan_id: &str,
+    timing: ChangeTiming,
+    now: DateTime<Utc>,
+) -> Result<SubscriptionChange, SubscriptionError> {
+    let plan = known_plan(catalog, plan_id)?;
+    let changes = store.subscriptions(&tenant.id).await?;
+    let effective_at = match (timing, plan_at(&changes, now)) {
+        // Without a current plan, "next period" would leave usage unbilled until then: start now.
+        (ChangeTiming::Immediately, _) | (_, None) => bucket_start(now),
+        (ChangeTiming::NextPeriod, Some(_)) => period_containing(tenant.details.timezone, now).end(),
+    };
+    let current_currency = plan_at(&changes, now).and_then(|c| catalog.latest(&c.plan_id)).map(|v| v.plan.currency());
+    let at_period_start = effective_at == period_containing(tenant.details.timezone, effective_at).start();
+    if current_currency.is_some_and(|c| c != plan.plan.currency()) && !at_period_start {
+        return Err(SubscriptionError::CurrencyChangeNotAtPeriodStart);
+    }
+    Ok(SubscriptionChange { effective_at, plan_id: plan_id.to_owned() })
+}
+
+/// Puts an existing tenant on `plan_id` (validated by [`plan_change`]) and stores the change.
+///
+/// # Errors
+/// [`SubscriptionError::TenantNotFound`], the errors of [`plan_change`], or a store failure.
+pub async fn change_plan(
+    store: &Store,
+    catalog: &PlanCatalog,
+    id: &TenantId,
+    plan_id: &str,
+    timing: ChangeTiming,
+    now: DateTime<Utc>,
+) -> Result<SubscriptionChange, SubscriptionError> {
+    let tenant = store.get_tenant(id).await?.ok_or(SubscriptionError::TenantNotFound)?;
+    let change = plan_change(store, catalog, &tenant, plan_id, timing, now).await?;
+    store.change_subscription(id, &change, now).await?;
+    Ok(change)
+}
+
+/// Creates a tenant and, when `plan_id` is given, subscribes it from now.
+///
+/// # Errors
+/// [`SubscriptionError::TenantExists`] when the id is taken, the errors of [`plan_change`], or
+/// a store failure.
+pub async fn onboard_tenant(
+    store: &Store,
+    catalog: &PlanCatalog,
+    new: &NewTenant,
+    plan_id: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<Tenant, SubscriptionError> {
+    let tenant = store.create_tenant(new, now).await.map_err(|e| match e {
+        DbError::AlreadyExists => SubscriptionError::TenantExists(new.id.as_str().to_owned()),
+        other => SubscriptionError::Store(other),
+    })?;
+    if let Some(plan_id) = plan_id {
+        let change = plan_change(store, catalog, &tenant, plan_id, ChangeTiming::Immediately, now).await?;
+        store.change_subscription(&tenant.id, &change, now).await?;
+    }
+    Ok(tenant)
+}
+
+/// Applies `patch` to a tenant; deactivating it (`active: false`) also ends its subscription
+/// (see [`end_subscription`]).
+///
+/// # Errors
+/// [`SubscriptionError::TenantNotFound`] or a store failure.
+pub async fn apply_tenant_patch(
+    store: &Store,
+    id: &TenantId,
+    patch: TenantPatch,
+    now: DateTime<Utc>,
+) -> Result<Tenant, SubscriptionError> {
+    let deactivating = patch.active == Some(false);
+    let tenant = store.update_tenant(id, patch, now).await?.ok_or(SubscriptionError::TenantNotFound)?;
+    if deactivating {
+        end_subscription(store, id, now).await?;
+    }
+    Ok(tenant)
+}
+
+/// A deactivated tenant stops accruing charges now (snapped to the rollup grain); the period
+/// so far is billed, prorated, when that period closes — its final invoice.
+///
+/// # Errors
+/// A store failure.
+pub async fn end_subscription(store: &Store, tenant: &TenantId, now: DateTime<Utc>) -> Result<(), DbError> {
+    let changes = store.subscriptions(tenant).await?;
+    if plan_at(&changes, now).is_some() || changes.iter().any(|c| c.effective_at > now) {
+        store.change_subscription(tenant, &SubscriptionChange::end(bucket_start(now)), now).await?;
+    }
+    Ok(())
+}
