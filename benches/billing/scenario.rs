@@ -31,7 +31,7 @@ pub async fn fill(store: &Store, tenants: usize) -> anyhow::Result<Duration> {
     futures_util::stream::iter(0..tenants)
         .map(|i| async move {
             store.create_tenant(&workload::new_tenant(i), now).await.context("Failed to create a tenant")?;
-            let change = SubscriptionChange { effective_at: workload::period().0, plan_id: workload::PLAN.into() };
+            let change = SubscriptionChange::to_plan(workload::period().0, workload::PLAN);
             store.change_subscription(&workload::tenant_id(i), &change, now).await.context("Failed to subscribe")
         })
         .buffer_unordered(SETUP_CONCURRENCY)

@@ -30,9 +30,9 @@ pub async fn explain_invoice_line(
     let (invoice_id, number) = path.into_inner();
     let invoice = find_invoice(store.get_ref(), &caller.0, &invoice_id).await?;
     let doc = &invoice.document;
-    let line = doc.lines.iter().find(|l| l.number == number).ok_or(ApiError::NotFound("invoice line"))?;
-    let tenant = TenantId::parse(&doc.customer.tenant_id).map_err(|e| ApiError::Unexpected(e.into()))?;
-    let tz: Tz = doc.customer.timezone.parse().unwrap_or(Tz::UTC);
+    let line = doc.content.lines.iter().find(|l| l.number == number).ok_or(ApiError::NotFound("invoice line"))?;
+    let tenant = TenantId::parse(&doc.content.customer.tenant_id).map_err(|e| ApiError::Unexpected(e.into()))?;
+    let tz: Tz = doc.content.customer.timezone.parse().unwrap_or(Tz::UTC);
     let (daily, samples) = match line.meter {
         Some(meter) => {
             let rollups = store.rollups(&tenant, line.start, line.end).await?;

@@ -14,9 +14,9 @@ fn money(amount: rust_decimal::Decimal, currency: Currency) -> String {
 
 /// The list view.
 pub fn invoice_summary(invoice: &StoredInvoice) -> Value {
-    let d = &invoice.document;
+    let (doc, d) = (&invoice.document, &invoice.document.content);
     json!({
-        "id": d.id, "number": d.number, "status": d.status, "tenant_id": d.customer.tenant_id,
+        "id": doc.id, "number": doc.number, "status": doc.status, "tenant_id": d.customer.tenant_id,
         "period_start": d.period_start, "period_end": d.period_end, "issued_at": d.issued_at,
         "currency": d.currency.code(), "total": money(d.total, d.currency),
     })
@@ -24,7 +24,7 @@ pub fn invoice_summary(invoice: &StoredInvoice) -> Value {
 
 /// The full invoice.
 pub fn invoice_json(invoice: &StoredInvoice) -> Value {
-    let d = &invoice.document;
+    let d = &invoice.document.content;
     let mut out = invoice_summary(invoice);
     let extra = json!({
         "issuer": d.issuer, "customer": d.customer,

@@ -10,9 +10,9 @@ use chrono::DateTime;
 use serde::Deserialize;
 
 use super::invoice_wire::{invoice_json, invoice_summary};
-use crate::auth::{visible_tenant, AdminCaller, AnyCaller, Principal};
+use crate::auth::{AdminCaller, AnyCaller, Principal};
 use crate::clock::SharedClock;
-use crate::domain::TenantId;
+use crate::domain::InvoiceId;
 use crate::http::{run_idempotent, ApiError, JsonBody, JsonReply};
 use crate::invoice::{transition, Biller, InvoiceAction};
 use crate::store::{StatusChange, Store, StoredInvoice};
@@ -39,22 +39,20 @@ pub async fn list_invoices(
     let before = query.cursor.as_deref().map(parse_cursor).transpose()?;
     let invoices = store.list_invoices(&id, before, limit).await?;
     let next_cursor = (invoices.len() == limit as usize)
-        .then(|| invoices.last().map(|i| format!("{}~{}", i.document.period_start.timestamp_micros(), i.document.id)))
+        .then(|| {
+            invoices.last().map(|i| format!("{}~{}", i.document.content.period_start.timestamp_micros(), i.document.id))
+        })
         .flatten();
     let data: Vec<_> = invoices.iter().map(invoice_summary).collect();
     Ok(HttpResponse::Ok().json(serde_json::json!({ "data": data, "next_cursor": next_cursor })))
 }
 
-/// Ids this API issues: `<tenant>.<hex>`, at most 100 characters of `[a-z0-9._-]`.
-fn is_invoice_id(text: &str) -> bool {
-    text.len() <= 100 && text.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b))
-}
-
-fn parse_cursor(text: &str) -> Result<(chrono::DateTime<chrono::Utc>, String), ApiError> {
+fn parse_cursor(text: &str) -> Result<(chrono::DateTime<chrono::Utc>, InvoiceId), ApiError> {
     let invalid = || ApiError::bad_request("invalid_cursor", "cursor is not one this API returned");
-    let (micros, id) = text.split_once('~').filter(|(_, id)| is_invoice_id(id)).ok_or_else(invalid)?;
+    let (micros, id) = text.split_once('~').ok_or_else(invalid)?;
+    let id = InvoiceId::parse(id).map_err(|_| invalid())?;
     let at = micros.parse().ok().and_then(DateTime::from_timestamp_micros).ok_or_else(invalid)?;
-    Ok((at, id.to_owned()))
+    Ok((at, id))
 }
 
 /// One invoice with every line.
@@ -73,17 +71,17 @@ pub async fn get_invoice(
 /// # Errors
 /// 404 `not_found`.
 pub async fn find_invoice(store: &Store, caller: &Principal, invoice_id: &str) -> Result<StoredInvoice, ApiError> {
-    let tenant = invoice_tenant(caller, invoice_id)?;
-    store.get_invoice(&tenant, invoice_id).await?.ok_or(ApiError::NotFound("invoice"))
+    let id = readable_invoice_id(caller, invoice_id)?;
+    store.get_invoice(&id).await?.ok_or(ApiError::NotFound("invoice"))
 }
 
-/// Invoice ids start with their tenant: `<tenant>.<uuid>`.
-fn invoice_tenant(caller: &Principal, invoice_id: &str) -> Result<TenantId, ApiError> {
-    if !is_invoice_id(invoice_id) {
-        return Err(ApiError::NotFound("invoice"));
-    }
-    let tenant = invoice_id.split_once('.').map(|(t, _)| t).ok_or(ApiError::NotFound("invoice"))?;
-    visible_tenant(caller, tenant).map_err(|_| ApiError::NotFound("invoice"))
+/// The id in a path, if it is one this API issues and the caller may see its tenant (404
+/// otherwise: no existence oracle).
+fn readable_invoice_id(caller: &Principal, invoice_id: &str) -> Result<InvoiceId, ApiError> {
+    InvoiceId::parse(invoice_id)
+        .ok()
+        .filter(|id| caller.can_read_tenant(id.tenant()))
+        .ok_or(ApiError::NotFound("invoice"))
 }
 
 /// `finalized → paid`.
@@ -99,8 +97,7 @@ pub async fn mark_invoice_paid(
     let current = find_invoice(store.get_ref(), &caller.0, &path).await?;
     run_idempotent(&request, &body, caller.0.subject(), store.get_ref(), &clock, || async {
         transition(current.document.status, InvoiceAction::MarkPaid).map_err(not_allowed)?;
-        let tenant = invoice_tenant(&caller.0, &path)?;
-        changed(store.mark_invoice_paid(&tenant, &path, clock.now()).await?)
+        changed(store.mark_invoice_paid(&current.document.id, clock.now()).await?)
     })
     .await
 }
@@ -119,9 +116,8 @@ pub async fn void_invoice(
     let current = find_invoice(store.get_ref(), &caller.0, &path).await?;
     run_idempotent(&request, &body, caller.0.subject(), store.get_ref(), &clock, || async {
         transition(current.document.status, InvoiceAction::Void).map_err(not_allowed)?;
-        let tenant = invoice_tenant(&caller.0, &path)?;
         let prefix = &biller.config.credit_note_prefix;
-        changed(store.void_invoice(&tenant, &path, prefix, clock.now()).await?)
+        changed(store.void_invoice(&current.document.id, prefix, clock.now()).await?)
     })
     .await
 }

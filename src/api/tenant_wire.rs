@@ -78,11 +78,11 @@ struct PlanChangeResponse {
 impl TenantResponse {
     /// A tenant with its subscription as of `now`.
     pub fn new(t: Tenant, changes: &[SubscriptionChange], now: DateTime<Utc>) -> Self {
-        let plan = plan_at(changes, now).map(|c| c.plan_id.clone());
+        let plan = plan_at(changes, now).map(str::to_owned);
         let next_plan_change = changes
             .iter()
             .find(|c| c.effective_at > now)
-            .map(|c| PlanChangeResponse { plan: c.plan_id.clone(), effective_at: c.effective_at });
+            .map(|c| PlanChangeResponse { plan: c.plan_id.clone().unwrap_or_default(), effective_at: c.effective_at });
         let d = t.details;
         Self {
             id: t.id.to_string(),

@@ -7,6 +7,8 @@ use std::fmt;
 pub enum IdError {
     #[error("tenant id must be 1-64 characters of a-z, 0-9, '-' or '_', starting with a letter or digit")]
     InvalidTenantId,
+    #[error("invoice id must be a tenant id, a dot and hex digits")]
+    InvalidInvoiceId,
 }
 
 /// A tenant's slug: 1–64 characters of `[a-z0-9_-]`, starting with a letter or digit.

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
-use super::{Currency, Meter, TenantId};
+use super::Meter;
 
 /// Lifecycle: `draft → finalized → paid | void` ("sent" is an outbox fact, not a state).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -55,7 +55,7 @@ pub struct CustomerSnapshot {
 }
 
 /// What a line is for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum LineType {
     Usage,
@@ -63,6 +63,23 @@ pub enum LineType {
     MinimumSpendTopUp,
     /// A late change to an earlier, already invoiced period.
     Adjustment,
+}
+
+impl LineType {
+    /// The stored and wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Usage => "usage",
+            Self::BaseFee => "base_fee",
+            Self::MinimumSpendTopUp => "minimum_spend_top_up",
+            Self::Adjustment => "adjustment",
+        }
+    }
+
+    /// Parses the stored name.
+    pub fn parse(text: &str) -> Option<Self> {
+        [Self::Usage, Self::BaseFee, Self::MinimumSpendTopUp, Self::Adjustment].into_iter().find(|t| t.as_str() == text)
+    }
 }
 
 /// One tier of a usage line's arithmetic.
@@ -98,71 +115,4 @@ pub struct LineSnapshot {
     pub amount: Decimal,
     /// Exact.
     pub amount_precise: Decimal,
-}
-
-/// A finalized invoice, exactly as issued.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct InvoiceDocument {
-    pub id: String,
-    pub number: String,
-    pub status: InvoiceStatus,
-    pub issuer: IssuerSnapshot,
-    pub customer: CustomerSnapshot,
-    pub period_start: DateTime<Utc>,
-    pub period_end: DateTime<Utc>,
-    pub issued_at: DateTime<Utc>,
-    pub currency: Currency,
-    pub lines: Vec<LineSnapshot>,
-    /// Σ of the rounded lines.
-    pub subtotal: Decimal,
-    /// Percent.
-    pub tax_rate: Decimal,
-    pub tax: Decimal,
-    /// Prepaid credits applied after tax.
-    pub credits_applied: Decimal,
-    /// `subtotal + tax − credits_applied`, never below 0.
-    pub total: Decimal,
-}
-
-/// One billed amount, recorded under the line key of the period it bills.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct BilledLine {
-    pub period_start: DateTime<Utc>,
-    pub key: String,
-    pub amount: Decimal,
-}
-
-/// A finalized invoice (number and id still to be assigned by the store) and its ledger effects.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NewInvoice {
-    pub document: InvoiceDocument,
-    pub billed: Vec<BilledLine>,
-    pub consumptions: Vec<(String, Decimal)>,
-    /// A credit to grant when adjustments made the invoice negative.
-    pub remainder_credit: Option<Decimal>,
-}
-
-/// A new invoice id: the tenant, a dot, and a random UUID. Tenant ids never contain dots, so
-/// the tenant (the shard key) can always be read back from an id in a URL.
-pub fn new_invoice_id(tenant: &TenantId) -> String {
-    format!("{tenant}.{}", uuid::Uuid::new_v4().simple())
-}
-
-/// A gapless document number as printed: `INV-2026-000123`, `CN-2026-000007`.
-pub fn document_number(prefix: &str, year: i32, value: i64) -> String {
-    format!("{prefix}-{year}-{value:06}")
-}
-
-impl InvoiceDocument {
-    /// The payload of this invoice's outbox events: enough to find and render it.
-    pub fn event_payload(&self) -> String {
-        serde_json::json!({
-            "invoice_id": self.id,
-            "number": self.number,
-            "tenant_id": self.customer.tenant_id,
-            "total": self.total.to_string(),
-            "currency": self.currency.code(),
-        })
-        .to_string()
-    }
 }

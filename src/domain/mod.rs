@@ -5,8 +5,11 @@
 
 mod correction;
 mod credit;
+mod document;
 mod ids;
 mod invoice;
+mod invoice_id;
+mod line_key;
 mod meter;
 mod money;
 mod period;
@@ -17,11 +20,11 @@ mod usage;
 
 pub use correction::{CorrectionAction, UsageCorrection};
 pub use credit::{CreditEntry, CreditEntryKind};
+pub use document::{document_number, BilledLine, InvoiceContent, InvoiceDocument, NewInvoice};
 pub use ids::{IdError, TenantId};
-pub use invoice::{
-    document_number, new_invoice_id, BilledLine, CustomerSnapshot, InvoiceDocument, InvoiceStatus, IssuerSnapshot,
-    LineSnapshot, LineType, NewInvoice, TierSnapshot,
-};
+pub use invoice::{CustomerSnapshot, InvoiceStatus, IssuerSnapshot, LineSnapshot, LineType, TierSnapshot};
+pub use invoice_id::InvoiceId;
+pub use line_key::LineKey;
 pub use meter::Meter;
 pub use money::{Currency, Money, MoneyError};
 pub use period::BillingPeriod;

@@ -8,13 +8,13 @@ use rust_decimal::Decimal;
 
 use super::lines::KeyedLine;
 use crate::domain::BillingPeriod;
-use crate::domain::{LineSnapshot, LineType};
+use crate::domain::{LineKey, LineSnapshot, LineType};
 
 /// An adjustment for one line of an earlier period; `key` is that period's line key.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Adjustment {
     pub period: BillingPeriod,
-    pub key: String,
+    pub key: LineKey,
     pub line: LineSnapshot,
 }
 
@@ -22,19 +22,19 @@ pub struct Adjustment {
 pub fn adjustments(
     period: BillingPeriod,
     rerated: &[KeyedLine],
-    billed: &BTreeMap<String, Decimal>,
+    billed: &BTreeMap<LineKey, Decimal>,
 ) -> Vec<Adjustment> {
     let mut out = Vec::new();
     // In the re-rated lines' own order (usage, base fee, top-up), then lines no longer produced.
     for line in rerated {
         let difference = line.line.amount - billed.get(&line.key).copied().unwrap_or(Decimal::ZERO);
         if !difference.is_zero() {
-            out.push(Adjustment { period, key: line.key.clone(), line: adjusted(&line.line, difference) });
+            out.push(Adjustment { period, key: line.key, line: adjusted(&line.line, difference) });
         }
     }
-    let produced: BTreeSet<&str> = rerated.iter().map(|l| l.key.as_str()).collect();
-    for (key, amount) in billed.iter().filter(|(k, a)| !produced.contains(k.as_str()) && !a.is_zero()) {
-        out.push(Adjustment { period, key: key.clone(), line: removed(period, key, -*amount) });
+    let produced: BTreeSet<&LineKey> = rerated.iter().map(|l| &l.key).collect();
+    for (key, amount) in billed.iter().filter(|(k, a)| !produced.contains(k) && !a.is_zero()) {
+        out.push(Adjustment { period, key: *key, line: removed(period, key, -*amount) });
     }
     out
 }
@@ -49,11 +49,11 @@ fn adjusted(original: &LineSnapshot, difference: Decimal) -> LineSnapshot {
 }
 
 /// A line billed before that the re-rating no longer produces (e.g. a top-up now covered).
-fn removed(period: BillingPeriod, key: &str, difference: Decimal) -> LineSnapshot {
+fn removed(period: BillingPeriod, key: &LineKey, difference: Decimal) -> LineSnapshot {
     LineSnapshot {
         number: 0,
         line_type: LineType::Adjustment,
-        description: format!("Adjustment: {}", key.split('|').nth(1).unwrap_or("line").replace('_', " ")),
+        description: format!("Adjustment: {}", key.line_type.as_str().replace('_', " ")),
         start: period.start(),
         end: period.end(),
         plan_id: String::new(),

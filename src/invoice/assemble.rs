@@ -3,14 +3,14 @@
 //! tax once, credits after tax, total never below 0 (a negative remainder becomes a credit).
 
 use chrono::{DateTime, Utc};
-use rust_decimal::{Decimal, RoundingStrategy};
+use rust_decimal::Decimal;
 
 use super::adjust::Adjustment;
 use super::credits::{allocate_credits, CreditBalance};
-use super::draft::DraftError;
+use super::draft::{tax, DraftError};
 use super::lines::KeyedLine;
 use crate::domain::{
-    BilledLine, BillingPeriod, Currency, CustomerSnapshot, InvoiceDocument, InvoiceStatus, IssuerSnapshot, NewInvoice,
+    BilledLine, BillingPeriod, Currency, CustomerSnapshot, InvoiceContent, IssuerSnapshot, NewInvoice,
 };
 
 /// What an invoice is made of.
@@ -33,14 +33,11 @@ pub struct InvoiceParts<'a> {
 /// [`DraftError::Overflow`].
 pub fn assemble_invoice(parts: InvoiceParts<'_>) -> Result<NewInvoice, DraftError> {
     let period_start = parts.period.start();
-    let mut billed: Vec<BilledLine> = parts
-        .period_lines
-        .iter()
-        .map(|l| BilledLine { period_start, key: l.key.clone(), amount: l.line.amount })
-        .collect();
+    let mut billed: Vec<BilledLine> =
+        parts.period_lines.iter().map(|l| BilledLine { period_start, key: l.key, amount: l.line.amount }).collect();
     billed.extend(parts.adjustments.iter().map(|a| BilledLine {
         period_start: a.period.start(),
-        key: a.key.clone(),
+        key: a.key,
         amount: a.line.amount,
     }));
     let mut lines: Vec<_> = parts.period_lines.into_iter().map(|l| l.line).collect();
@@ -50,8 +47,7 @@ pub fn assemble_invoice(parts: InvoiceParts<'_>) -> Result<NewInvoice, DraftErro
     }
     let subtotal =
         lines.iter().try_fold(Decimal::ZERO, |sum, l| sum.checked_add(l.amount)).ok_or(DraftError::Overflow)?;
-    let tax = (subtotal.checked_mul(parts.tax_rate).ok_or(DraftError::Overflow)? / Decimal::ONE_HUNDRED)
-        .round_dp_with_strategy(parts.currency.minor_units(), RoundingStrategy::MidpointAwayFromZero);
+    let tax = tax(subtotal, parts.tax_rate, parts.currency)?;
     let gross = subtotal + tax;
     let (consumptions, remainder_credit) = if gross < Decimal::ZERO {
         (Vec::new(), Some(-gross))
@@ -59,10 +55,7 @@ pub fn assemble_invoice(parts: InvoiceParts<'_>) -> Result<NewInvoice, DraftErro
         (allocate_credits(parts.credits, gross, parts.period.end()), None)
     };
     let credits_applied: Decimal = consumptions.iter().map(|(_, amount)| *amount).sum();
-    let document = InvoiceDocument {
-        id: String::new(),
-        number: String::new(),
-        status: InvoiceStatus::Finalized,
+    let content = InvoiceContent {
         issuer: parts.issuer,
         customer: parts.customer,
         period_start,
@@ -76,5 +69,5 @@ pub fn assemble_invoice(parts: InvoiceParts<'_>) -> Result<NewInvoice, DraftErro
         credits_applied,
         total: (gross - credits_applied).max(Decimal::ZERO),
     };
-    Ok(NewInvoice { document, billed, consumptions, remainder_credit })
+    Ok(NewInvoice { content, billed, consumptions, remainder_credit })
 }

@@ -17,7 +17,7 @@ use super::{
     adjustments, assemble_invoice, balances, draft_invoice, due_periods, gather_segments, segment_lines, Adjustment,
     InvoiceDraft, InvoiceParts,
 };
-use crate::domain::{BillingPeriod, CustomerSnapshot, IssuerSnapshot};
+use crate::domain::{BillingPeriod, CustomerSnapshot, IssuerSnapshot, LineKey};
 use crate::domain::{SubscriptionChange, Tenant, TenantId};
 use crate::rate::PlanCatalog;
 use crate::store::{IssueInvoice, IssueOutcome, Store};
@@ -94,10 +94,12 @@ impl BillingRun<'_> {
             match self.close_period(catalog, (tenant, &changes), &period, &closed, as_of).await? {
                 IssueOutcome::Issued(doc) => report.invoices_issued.push(IssuedInvoice {
                     tenant_id: tenant.id.to_string(),
-                    invoice_id: doc.id,
+                    invoice_id: doc.id.to_string(),
                     number: doc.number,
-                    total: crate::domain::Money::new(doc.total, doc.currency).round_to_minor_units().format_amount(),
-                    currency: doc.currency.code(),
+                    total: crate::domain::Money::new(doc.content.total, doc.content.currency)
+                        .round_to_minor_units()
+                        .format_amount(),
+                    currency: doc.content.currency.code(),
                 }),
                 IssueOutcome::AlreadyClosed | IssueOutcome::Busy => report.skipped += 1,
             }
@@ -163,7 +165,7 @@ impl BillingRun<'_> {
             .await?
             .map(|d| segment_lines(&d.segments))
             .unwrap_or_default();
-        let mut billed: BTreeMap<String, Decimal> = BTreeMap::new();
+        let mut billed: BTreeMap<LineKey, Decimal> = BTreeMap::new();
         for (key, amount) in self.store.billed_lines(&tenant.id, period.start()).await? {
             *billed.entry(key).or_default() += amount;
         }

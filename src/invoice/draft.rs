@@ -82,8 +82,7 @@ pub fn draft_invoice(
             breakdown,
         });
     }
-    let tax_precise = subtotal.checked_mul(tax_rate).ok_or(DraftError::Overflow)? / Decimal::ONE_HUNDRED;
-    let tax = tax_precise.round_dp_with_strategy(currency.minor_units(), RoundingStrategy::MidpointAwayFromZero);
+    let tax = tax(subtotal, tax_rate, currency)?;
     let total = subtotal.checked_add(tax).ok_or(DraftError::Overflow)?;
     Ok(Some(InvoiceDraft {
         currency,
@@ -93,6 +92,17 @@ pub fn draft_invoice(
         tax: Money::new(tax, currency),
         total: Money::new(total, currency),
     }))
+}
+
+/// The invoice's tax: `round(subtotal × tax_rate ÷ 100)` half away from zero to the
+/// currency's minor unit, once per invoice (DESIGN §5). The draft ("amount so far") and the
+/// issued invoice both call this, so they agree by construction.
+///
+/// # Errors
+/// [`DraftError::Overflow`].
+pub fn tax(subtotal: Decimal, tax_rate: Decimal, currency: Currency) -> Result<Decimal, DraftError> {
+    let precise = subtotal.checked_mul(tax_rate).ok_or(DraftError::Overflow)? / Decimal::ONE_HUNDRED;
+    Ok(precise.round_dp_with_strategy(currency.minor_units(), RoundingStrategy::MidpointAwayFromZero))
 }
 
 #[cfg(test)]

@@ -1,27 +1,14 @@
 //! Turns a draft's priced segments into numbered invoice lines and the keys the late-usage
 //! rule compares on: (segment start, line type, meter).
 
-use chrono::{DateTime, Utc};
-
 use super::draft::DraftSegment;
-use crate::domain::{LineSnapshot, LineType, TierSnapshot};
+use crate::domain::{LineKey, LineSnapshot, LineType, TierSnapshot};
 use crate::rate::{LineKind, PriceLine};
-
-/// The identity of a billed line within its period.
-pub fn line_key(segment_start: DateTime<Utc>, line_type: LineType, meter: Option<crate::domain::Meter>) -> String {
-    let kind = match line_type {
-        LineType::Usage => "usage",
-        LineType::BaseFee => "base_fee",
-        LineType::MinimumSpendTopUp => "minimum_spend_top_up",
-        LineType::Adjustment => "adjustment",
-    };
-    format!("{}|{kind}|{}", segment_start.timestamp_micros(), meter.map_or("", |m| m.as_str()))
-}
 
 /// A line before it is numbered, with its key.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KeyedLine {
-    pub key: String,
+    pub key: LineKey,
     pub line: LineSnapshot,
 }
 
@@ -64,7 +51,7 @@ fn keyed(segment: &DraftSegment, priced: &PriceLine) -> KeyedLine {
         }
     };
     KeyedLine {
-        key: line_key(segment.segment.start, line_type, meter),
+        key: LineKey { segment_start: segment.segment.start, line_type, meter },
         line: LineSnapshot {
             number: 0,
             line_type,

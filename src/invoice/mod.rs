@@ -33,7 +33,7 @@ pub use current_usage::{current_usage, CurrentUsage, CurrentUsageError, Projecti
 pub use draft::{draft_invoice, DraftError, DraftSegment, InvoiceDraft, SegmentInput};
 pub use gather::{gather_segments, segment_inputs};
 pub use lifecycle::{transition, InvalidTransition, InvoiceAction};
-pub use lines::{line_key, segment_lines, KeyedLine};
+pub use lines::{segment_lines, KeyedLine};
 pub use period::{period_containing, segments, Segment};
 pub use projection::project;
 pub use render::{render_html, render_pdf, RenderError};

@@ -43,10 +43,10 @@ pub fn segments(period: &BillingPeriod, changes: &[SubscriptionChange]) -> Vec<S
     cuts.push(period.end());
     let mut out: Vec<Segment> = Vec::new();
     for pair in cuts.windows(2) {
-        let Some(change) = plan_at(changes, pair[0]) else { continue };
+        let Some(plan_id) = plan_at(changes, pair[0]) else { continue };
         match out.last_mut() {
-            Some(last) if last.plan_id == change.plan_id && last.end == pair[0] => last.end = pair[1],
-            _ => out.push(Segment { start: pair[0], end: pair[1], plan_id: change.plan_id.clone() }),
+            Some(last) if last.plan_id == plan_id && last.end == pair[0] => last.end = pair[1],
+            _ => out.push(Segment { start: pair[0], end: pair[1], plan_id: plan_id.to_owned() }),
         }
     }
     out
@@ -61,7 +61,7 @@ mod tests {
     }
 
     fn change(s: &str, plan: &str) -> SubscriptionChange {
-        SubscriptionChange { effective_at: at(s), plan_id: plan.into() }
+        SubscriptionChange::to_plan(at(s), plan)
     }
 
     #[test]

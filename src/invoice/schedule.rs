@@ -39,7 +39,7 @@ mod tests {
 
     #[test]
     fn a_period_closes_only_after_its_grace() {
-        let changes = [SubscriptionChange { effective_at: at("2026-10-15T00:00:00Z"), plan_id: "p".into() }];
+        let changes = [SubscriptionChange::to_plan(at("2026-10-15T00:00:00Z"), "p")];
         let due =
             |as_of: &str| due_periods(Tz::Asia__Kolkata, &changes, &HashSet::new(), at(as_of), Duration::hours(1));
         assert_eq!(due("2026-10-31T19:29:59Z").len(), 0, "October in Kolkata ends at 18:30 UTC, + 1 h grace");
@@ -51,7 +51,7 @@ mod tests {
 
     #[test]
     fn closed_periods_and_tenants_without_a_plan_are_skipped() {
-        let changes = [SubscriptionChange { effective_at: at("2026-09-01T00:00:00Z"), plan_id: "p".into() }];
+        let changes = [SubscriptionChange::to_plan(at("2026-09-01T00:00:00Z"), "p")];
         let closed: HashSet<_> = [at("2026-09-01T00:00:00Z")].into();
         let due = due_periods(Tz::UTC, &changes, &closed, at("2026-11-02T00:00:00Z"), Duration::hours(1));
         assert_eq!(due.iter().map(|p| p.start()).collect::<Vec<_>>(), vec![at("2026-10-01T00:00:00Z")]);

@@ -58,12 +58,13 @@ pub async fn plan_change(
         (ChangeTiming::Immediately, _) | (_, None) => bucket_start(now),
         (ChangeTiming::NextPeriod, Some(_)) => period_containing(tenant.details.timezone, now).end(),
     };
-    let current_currency = plan_at(&changes, now).and_then(|c| catalog.latest(&c.plan_id)).map(|v| v.plan.currency());
+    let current_currency =
+        plan_at(&changes, now).and_then(|plan_id| catalog.latest(plan_id)).map(|v| v.plan.currency());
     let at_period_start = effective_at == period_containing(tenant.details.timezone, effective_at).start();
     if current_currency.is_some_and(|c| c != plan.plan.currency()) && !at_period_start {
         return Err(SubscriptionError::CurrencyChangeNotAtPeriodStart);
     }
-    Ok(SubscriptionChange { effective_at, plan_id: plan_id.to_owned() })
+    Ok(SubscriptionChange::to_plan(effective_at, plan_id))
 }
 
 /// Puts an existing tenant on `plan_id` (validated by [`plan_change`]) and stores the change.

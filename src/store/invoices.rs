@@ -7,7 +7,7 @@ use super::codec::{corrupt_json, instant, Instant};
 use super::engine::{on_read, on_tx, Tx};
 use super::periods::next_number;
 use super::{DbError, StatusChange, Store, StoredInvoice, LATEST};
-use crate::domain::{InvoiceDocument, InvoiceStatus, TenantId};
+use crate::domain::{InvoiceDocument, InvoiceId, InvoiceStatus, TenantId};
 
 #[derive(sqlx::FromRow)]
 struct InvoiceRow {
@@ -45,10 +45,10 @@ impl Store {
     pub async fn list_invoices(
         &self,
         tenant: &TenantId,
-        before: Option<(DateTime<Utc>, String)>,
+        before: Option<(DateTime<Utc>, InvoiceId)>,
         limit: u32,
     ) -> Result<Vec<StoredInvoice>, DbError> {
-        let (at, id) = before.unwrap_or((LATEST, String::new()));
+        let (at, id) = before.map_or((LATEST, String::new()), |(at, id)| (at, id.to_string()));
         let sql = format!(
             r#"select {COLUMNS} from invoice
             where tenant_id = $1 and (period_start < $2 or (period_start = $2 and invoice_id < $3) or $3 = '')
@@ -65,28 +65,24 @@ impl Store {
         rows.into_iter().map(StoredInvoice::try_from).collect()
     }
 
-    /// One invoice.
-    #[tracing::instrument(skip_all, fields(tenant_id = %tenant))]
-    pub async fn get_invoice(&self, tenant: &TenantId, invoice_id: &str) -> Result<Option<StoredInvoice>, DbError> {
+    /// One invoice (of the tenant its id names).
+    #[tracing::instrument(skip_all, fields(invoice_id = %id))]
+    pub async fn get_invoice(&self, id: &InvoiceId) -> Result<Option<StoredInvoice>, DbError> {
         let sql = format!("select {COLUMNS} from invoice where tenant_id = $1 and invoice_id = $2");
         let row: Option<InvoiceRow> = on_read!(self.read(), |db| sqlx::query_as(&sql)
-            .bind(tenant.as_str())
-            .bind(invoice_id)
+            .bind(id.tenant().as_str())
+            .bind(id.as_str())
             .fetch_optional(db)
             .await)?;
         row.map(StoredInvoice::try_from).transpose()
     }
 
     /// `finalized → paid`.
-    #[tracing::instrument(skip_all, fields(tenant_id = %tenant))]
-    pub async fn mark_invoice_paid(
-        &self,
-        tenant: &TenantId,
-        invoice_id: &str,
-        now: DateTime<Utc>,
-    ) -> Result<StatusChange, DbError> {
+    #[tracing::instrument(skip_all, fields(invoice_id = %id))]
+    pub async fn mark_invoice_paid(&self, id: &InvoiceId, now: DateTime<Utc>) -> Result<StatusChange, DbError> {
         let sql = "update invoice set status = 'paid', paid_at = $3 \
             where tenant_id = $1 and invoice_id = $2 and status = 'finalized'";
+        let (tenant, invoice_id) = (id.tenant(), id.as_str());
         let mut tx = self.begin().await?;
         let changed = on_tx!(&mut tx, |db| sqlx::query(sql)
             .bind(tenant.as_str())
@@ -96,20 +92,20 @@ impl Store {
             .await
             .map(|done| done.rows_affected() == 1))?;
         tx.commit().await?;
-        self.after_change(tenant, invoice_id, changed).await
+        self.after_change(id, changed).await
     }
 
     /// `finalized | paid → void`: under a lock on the invoice row, numbers a credit note,
     /// voids, restores every credit the invoice consumed and writes the `invoice.voided`
     /// outbox row — one transaction.
-    #[tracing::instrument(skip_all, fields(tenant_id = %tenant))]
+    #[tracing::instrument(skip_all, fields(invoice_id = %id))]
     pub async fn void_invoice(
         &self,
-        tenant: &TenantId,
-        invoice_id: &str,
+        id: &InvoiceId,
         credit_note_prefix: &str,
         now: DateTime<Utc>,
     ) -> Result<StatusChange, DbError> {
+        let (tenant, invoice_id) = (id.tenant(), id.as_str());
         let mut tx = self.begin().await?;
         let sql = format!("select status from invoice where tenant_id = $1 and invoice_id = $2 {}", tx.for_update());
         let current: Option<(String,)> =
@@ -132,8 +128,8 @@ impl Store {
     }
 
     /// The status change as seen after its transaction.
-    async fn after_change(&self, tenant: &TenantId, invoice_id: &str, changed: bool) -> Result<StatusChange, DbError> {
-        match self.get_invoice(tenant, invoice_id).await? {
+    async fn after_change(&self, id: &InvoiceId, changed: bool) -> Result<StatusChange, DbError> {
+        match self.get_invoice(id).await? {
             None => Ok(StatusChange::NotFound),
             Some(invoice) if changed => Ok(StatusChange::Changed(Box::new(invoice))),
             Some(invoice) => Ok(StatusChange::NotAllowed(invoice.document.status)),

@@ -122,10 +122,10 @@ impl InvoiceLedger<'_> {
             kind,
             grant_id: grant_id.to_owned(),
             amount,
-            currency: self.document.currency,
+            currency: self.document.content.currency,
             expires_at: None,
             reason: reason.to_owned(),
-            invoice_id: Some(self.document.id.clone()),
+            invoice_id: Some(self.document.id.to_string()),
             created_at: self.now,
         };
         insert_entry(tx, self.tenant, &entry).await

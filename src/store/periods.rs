@@ -7,7 +7,7 @@ use rust_decimal::Decimal;
 use super::codec::{corrupt_json, Dec, Instant};
 use super::engine::{on_read, on_tx, Tx};
 use super::{DbError, IssueInvoice, IssueOutcome, Store};
-use crate::domain::{new_invoice_id, BillingPeriod, CreditEntryKind, InvoiceDocument, TenantId};
+use crate::domain::{BillingPeriod, CreditEntryKind, InvoiceDocument, InvoiceId, LineKey, TenantId};
 
 impl Store {
     /// The tenant's closed billing periods.
@@ -30,14 +30,19 @@ impl Store {
         &self,
         tenant: &TenantId,
         period_start: DateTime<Utc>,
-    ) -> Result<Vec<(String, Decimal)>, DbError> {
+    ) -> Result<Vec<(LineKey, Decimal)>, DbError> {
         let sql = "select line_key, amount from billed_line where tenant_id = $1 and period_start = $2";
         let rows: Vec<(String, Dec)> = on_read!(self.read(), |db| sqlx::query_as(sql)
             .bind(tenant.as_str())
             .bind(Instant(period_start))
             .fetch_all(db)
             .await)?;
-        Ok(rows.into_iter().map(|(key, amount)| (key, amount.0)).collect())
+        rows.into_iter()
+            .map(|(key, amount)| {
+                let key = LineKey::parse(&key).ok_or_else(|| DbError::Corrupt(format!("line key {key:?}")))?;
+                Ok((key, amount.0))
+            })
+            .collect()
     }
 
     /// Numbers and stores an invoice, its billed lines, credit entries and outbox row, and
@@ -46,7 +51,7 @@ impl Store {
     /// several nodes neither wait for nor duplicate each other (SQLite: the one writer).
     #[tracing::instrument(skip_all, fields(tenant_id = %issue.tenant))]
     pub async fn issue_invoice(&self, issue: &IssueInvoice<'_>) -> Result<IssueOutcome, DbError> {
-        let new = &issue.invoice.document;
+        let new = &issue.invoice.content;
         let (tenant, start) = (issue.tenant.as_str(), Instant(new.period_start));
         let open = r#"insert into billing_period (tenant_id, period_start, period_end, state)
             values ($1, $2, $3, 'open')
@@ -70,9 +75,8 @@ impl Store {
             Some("closed") => return Ok(IssueOutcome::AlreadyClosed),
             Some(_) => {}
         }
-        let mut document = new.clone();
-        document.id = new_invoice_id(issue.tenant);
-        document.number = next_number(&mut tx, issue.invoice_prefix, issue.now.year()).await?;
+        let number = next_number(&mut tx, issue.invoice_prefix, issue.now.year()).await?;
+        let document = issue.invoice.issued(InvoiceId::generate(issue.tenant), number);
         insert_invoice(&mut tx, &document).await?;
         record_effects(&mut tx, issue, &document).await?;
         let close = "update billing_period set state = 'closed', closed_at = $3, invoice_id = $4 \
@@ -81,7 +85,7 @@ impl Store {
             .bind(tenant)
             .bind(start)
             .bind(Instant(issue.now))
-            .bind(&document.id)
+            .bind(document.id.as_str())
             .execute(db)
             .await
             .map(|_| ()))?;
@@ -101,16 +105,17 @@ pub(super) async fn next_number(tx: &mut Tx, prefix: &str, year: i32) -> Result<
     Ok(crate::domain::document_number(prefix, year, value))
 }
 
-async fn insert_invoice(tx: &mut Tx, d: &InvoiceDocument) -> Result<(), DbError> {
+async fn insert_invoice(tx: &mut Tx, document: &InvoiceDocument) -> Result<(), DbError> {
     let sql = r#"insert into invoice (tenant_id, invoice_id, kind, number, status, period_start, period_end,
             currency, subtotal, tax, credits_applied, total, document, issued_at, created_at)
         values ($1, $2, 'period', $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13)"#;
-    let json = serde_json::to_string(d).map_err(corrupt_json)?;
+    let json = serde_json::to_string(document).map_err(corrupt_json)?;
+    let d = &document.content;
     on_tx!(tx, |db| sqlx::query(sql)
         .bind(d.customer.tenant_id.as_str())
-        .bind(&d.id)
-        .bind(&d.number)
-        .bind(d.status.as_str())
+        .bind(document.id.as_str())
+        .bind(&document.number)
+        .bind(document.status.as_str())
         .bind(Instant(d.period_start))
         .bind(Instant(d.period_end))
         .bind(d.currency.code())
@@ -137,7 +142,7 @@ async fn record_effects(tx: &mut Tx, issue: &IssueInvoice<'_>, document: &Invoic
             query.push_values(&new.billed, |mut row, billed| {
                 row.push_bind(issue.tenant.as_str())
                     .push_bind(Instant(billed.period_start))
-                    .push_bind(billed.key.as_str())
+                    .push_bind(billed.key.to_string())
                     .push_bind(document.id.as_str())
                     .push_bind(Dec(billed.amount));
             });

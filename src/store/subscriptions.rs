@@ -25,7 +25,7 @@ impl Store {
         on_tx!(&mut tx, |db| sqlx::query(insert)
             .bind(tenant.as_str())
             .bind(at)
-            .bind(&change.plan_id)
+            .bind(change.plan_id.as_deref().unwrap_or(""))
             .bind(Instant(now))
             .execute(db)
             .await
@@ -39,6 +39,8 @@ impl Store {
         let sql = "select effective_at, plan_id from subscription where tenant_id = $1 order by effective_at";
         let rows: Vec<(Instant, String)> =
             on_read!(self.read(), |db| sqlx::query_as(sql).bind(tenant.as_str()).fetch_all(db).await)?;
-        Ok(rows.into_iter().map(|(at, plan_id)| SubscriptionChange { effective_at: at.0, plan_id }).collect())
+        // An ended subscription is stored with an empty plan id, so the key stays NOT NULL.
+        let plan = |id: String| (!id.is_empty()).then_some(id);
+        Ok(rows.into_iter().map(|(at, id)| SubscriptionChange { effective_at: at.0, plan_id: plan(id) }).collect())
     }
 }

@@ -78,8 +78,8 @@ mod tests {
     #[test]
     fn text_from_the_snapshot_is_escaped() {
         let mut doc = sample::invoice();
-        doc.customer.name = "<script>alert('x')</script> & Co".to_owned();
-        doc.lines[0].description = "<img src=x onerror=alert(1)>".to_owned();
+        doc.content.customer.name = "<script>alert('x')</script> & Co".to_owned();
+        doc.content.lines[0].description = "<img src=x onerror=alert(1)>".to_owned();
         let html = render_html(&doc);
         assert!(!html.contains("<script>"), "a tenant name must not open a script element");
         assert!(!html.contains("<img"), "a line description must not inject markup");

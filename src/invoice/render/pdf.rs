@@ -132,8 +132,8 @@ mod tests {
     #[test]
     fn a_line_with_more_tiers_than_a_page_holds_continues_on_the_next_page() {
         let mut doc = sample::with_lines(1);
-        let tier = doc.lines[0].tiers[0].clone();
-        doc.lines[0].tiers = vec![tier; 120];
+        let tier = doc.content.lines[0].tiers[0].clone();
+        doc.content.lines[0].tiers = vec![tier; 120];
         let (pages, text) = extract(&render_pdf(&doc).unwrap());
         assert!(pages >= 2, "120 tier rows do not fit one page");
         assert_eq!(text.matches("0 – 1,000,000").count(), 120, "every tier row is drawn once");
@@ -159,7 +159,7 @@ mod tests {
     #[test]
     fn text_the_base_fonts_lack_prints_as_question_marks_without_failing() {
         let mut doc = sample::invoice();
-        doc.customer.name = "株式会社 Müller (<script>)".to_owned();
+        doc.content.customer.name = "株式会社 Müller (<script>)".to_owned();
         let (_, text) = extract(&render_pdf(&doc).unwrap());
         assert!(text.contains("???? Müller (<script>)"), "{text}");
     }

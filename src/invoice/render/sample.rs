@@ -5,7 +5,7 @@ use chrono::{DateTime, TimeZone, Utc};
 use rust_decimal::Decimal;
 use std::str::FromStr;
 
-use crate::domain::{Currency, Meter};
+use crate::domain::{Currency, InvoiceContent, InvoiceId, Meter};
 use crate::domain::{
     CustomerSnapshot, InvoiceDocument, InvoiceStatus, IssuerSnapshot, LineSnapshot, LineType, TierSnapshot,
 };
@@ -82,10 +82,7 @@ fn lines() -> Vec<LineSnapshot> {
 /// A finalized USD invoice for March 2026: subtotal 29.69, tax 8.875 %, 5.00 of credits,
 /// total 27.32.
 pub(crate) fn invoice() -> InvoiceDocument {
-    InvoiceDocument {
-        id: "0b7f3c1e-5a2d-4e8f-9c61-2f4a8d9e7b10".to_owned(),
-        number: "INV-2026-000123".to_owned(),
-        status: InvoiceStatus::Finalized,
+    let content = InvoiceContent {
         issuer: IssuerSnapshot {
             name: "Tally Cloud Ltd".to_owned(),
             address: vec![
@@ -113,6 +110,12 @@ pub(crate) fn invoice() -> InvoiceDocument {
         tax: dec("2.63"),
         credits_applied: dec("5.00"),
         total: dec("27.32"),
+    };
+    InvoiceDocument {
+        id: InvoiceId::parse("acme.0b7f3c1e5a2d4e8f9c612f4a8d9e7b10").unwrap(),
+        number: "INV-2026-000123".to_owned(),
+        status: InvoiceStatus::Finalized,
+        content,
     }
 }
 
@@ -120,9 +123,9 @@ pub(crate) fn invoice() -> InvoiceDocument {
 /// one base fee of `total`, no tax, no credits).
 pub(crate) fn in_currency(code: &str, total: &str) -> InvoiceDocument {
     let mut doc = invoice();
-    doc.currency = Currency::parse(code).unwrap();
-    doc.lines = vec![line(1, LineType::BaseFee, "Base fee", total)];
-    (doc.subtotal, doc.tax_rate, doc.tax, doc.credits_applied, doc.total) =
+    doc.content.currency = Currency::parse(code).unwrap();
+    doc.content.lines = vec![line(1, LineType::BaseFee, "Base fee", total)];
+    (doc.content.subtotal, doc.content.tax_rate, doc.content.tax, doc.content.credits_applied, doc.content.total) =
         (dec(total), Decimal::ZERO, Decimal::ZERO, Decimal::ZERO, dec(total));
     doc
 }
@@ -130,7 +133,7 @@ pub(crate) fn in_currency(code: &str, total: &str) -> InvoiceDocument {
 /// The sample with `count` usage lines of three tiers each (the totals are not recomputed).
 pub(crate) fn with_lines(count: u32) -> InvoiceDocument {
     let mut doc = invoice();
-    doc.lines = (1..=count)
+    doc.content.lines = (1..=count)
         .map(|n| {
             let mut l = usage(n, Meter::CpuCycles, &format!("CPU cycles, function #{n}"), "2500000", "0");
             l.tiers = vec![

@@ -72,8 +72,8 @@ pub(crate) struct InvoiceView {
 impl InvoiceView {
     /// Builds the display text of `doc`.
     pub(crate) fn of(doc: &InvoiceDocument) -> InvoiceView {
-        let tz = format::zone(&doc.customer.timezone);
-        let currency = doc.currency;
+        let tz = format::zone(&doc.content.customer.timezone);
+        let currency = doc.content.currency;
         let (status_label, watermark) = match doc.status {
             InvoiceStatus::Draft => ("Draft", Some("DRAFT")),
             InvoiceStatus::Finalized => ("Issued", None),
@@ -81,26 +81,26 @@ impl InvoiceView {
             InvoiceStatus::Void => ("Void", Some("VOID")),
         };
         let number = if doc.number.trim().is_empty() { "Draft".to_owned() } else { doc.number.clone() };
-        let context = LineContext { tz, currency, period: (doc.period_start, doc.period_end) };
+        let context = LineContext { tz, currency, period: (doc.content.period_start, doc.content.period_end) };
         InvoiceView {
             number,
             status: doc.status,
             status_label,
             watermark,
-            issuer: party(&doc.issuer.name, &doc.issuer.address, &doc.issuer.tax_id, &[]),
+            issuer: party(&doc.content.issuer.name, &doc.content.issuer.address, &doc.content.issuer.tax_id, &[]),
             customer: party(
-                &doc.customer.name,
-                &doc.customer.address,
-                &doc.customer.tax_id,
-                &doc.customer.billing_emails,
+                &doc.content.customer.name,
+                &doc.content.customer.address,
+                &doc.content.customer.tax_id,
+                &doc.content.customer.billing_emails,
             ),
-            issued_on: format::date(doc.issued_at, tz),
-            period: format::span(doc.period_start, doc.period_end, tz),
+            issued_on: format::date(doc.content.issued_at, tz),
+            period: format::span(doc.content.period_start, doc.content.period_end, tz),
             timezone: tz.name().to_owned(),
             currency: currency.code(),
-            lines: doc.lines.iter().map(|line| context.line(line)).collect(),
+            lines: doc.content.lines.iter().map(|line| context.line(line)).collect(),
             sums: sums(doc),
-            total: format::amount(doc.total, currency),
+            total: format::amount(doc.content.total, currency),
         }
     }
 }
@@ -117,13 +117,13 @@ fn party(name: &str, address: &[String], tax_id: &str, emails: &[String]) -> Par
 
 /// Subtotal and tax always; credits only when some were applied.
 fn sums(doc: &InvoiceDocument) -> Vec<SumView> {
-    let money = |value| format::amount(value, doc.currency);
+    let money = |value| format::amount(value, doc.content.currency);
     let mut sums = vec![
-        SumView { label: "Subtotal".to_owned(), amount: money(doc.subtotal) },
-        SumView { label: format!("Tax ({})", format::percent(doc.tax_rate)), amount: money(doc.tax) },
+        SumView { label: "Subtotal".to_owned(), amount: money(doc.content.subtotal) },
+        SumView { label: format!("Tax ({})", format::percent(doc.content.tax_rate)), amount: money(doc.content.tax) },
     ];
-    if !doc.credits_applied.is_zero() {
-        sums.push(SumView { label: "Credits applied".to_owned(), amount: money(-doc.credits_applied) });
+    if !doc.content.credits_applied.is_zero() {
+        sums.push(SumView { label: "Credits applied".to_owned(), amount: money(-doc.content.credits_applied) });
     }
     sums
 }
@@ -233,7 +233,7 @@ mod tests {
     fn credits_appear_in_the_sums_only_when_some_were_applied() {
         let mut doc = sample::invoice();
         assert!(InvoiceView::of(&doc).sums.iter().any(|s| s.label == "Credits applied" && s.amount == "-5.00"));
-        doc.credits_applied = Decimal::ZERO;
+        doc.content.credits_applied = Decimal::ZERO;
         assert!(InvoiceView::of(&doc).sums.iter().all(|s| s.label != "Credits applied"));
     }
 
@@ -249,8 +249,8 @@ mod tests {
     #[test]
     fn flat_fees_and_proration_are_spelled_out() {
         let mut doc = sample::invoice();
-        doc.lines[1].tiers[0].flat_fee = sample::dec("1.5");
-        doc.lines[2].proration = Some(sample::dec("0.516129"));
+        doc.content.lines[1].tiers[0].flat_fee = sample::dec("1.5");
+        doc.content.lines[2].proration = Some(sample::dec("0.516129"));
         let view = InvoiceView::of(&doc);
         assert_eq!(view.lines[1].tiers[0].flat_fee.as_deref(), Some("+ 1.50 flat fee"));
         assert!(view.lines[2].details.contains(&"Prorated: 51.61% of the period".to_owned()));
@@ -260,7 +260,7 @@ mod tests {
     fn a_line_for_part_of_the_period_shows_its_own_span_in_local_time() {
         let mut doc = sample::invoice();
         // 15 March 14:15 in New York (EDT, UTC−4) to the end of the period.
-        doc.lines[2].start = chrono::TimeZone::with_ymd_and_hms(&Utc, 2026, 3, 15, 18, 15, 0).unwrap();
+        doc.content.lines[2].start = chrono::TimeZone::with_ymd_and_hms(&Utc, 2026, 3, 15, 18, 15, 0).unwrap();
         let view = InvoiceView::of(&doc);
         assert!(view.lines[2].details.contains(&"15 Mar 2026 14:15 – 1 Apr 2026 00:00".to_owned()));
         assert_eq!(view.lines[0].details.len(), 2, "a line for the whole period shows no span");
