@@ -3,7 +3,6 @@
 
 use std::collections::HashMap;
 use std::path::Path;
-use std::str::FromStr;
 use std::time::{Duration, Instant};
 
 use anyhow::{ensure, Context};
@@ -72,8 +71,8 @@ pub async fn bill(store: &Store, tenants: usize) -> anyhow::Result<Billed> {
     ensure!(report.invoices_issued.len() == tenants, "{} invoices for {tenants} tenants", report.invoices_issued.len());
     let mut totals: HashMap<&str, Decimal> = HashMap::with_capacity(tenants);
     for invoice in &report.invoices_issued {
-        let total = Decimal::from_str(&invoice.total).context("an invoice total is a decimal")?;
-        ensure!(totals.insert(&invoice.tenant_id, total).is_none(), "two invoices for {}", invoice.tenant_id);
+        let tenant = invoice.invoice_id.tenant().as_str();
+        ensure!(totals.insert(tenant, invoice.total.amount).is_none(), "two invoices for {tenant}");
     }
     let mut expected_sum = Decimal::ZERO;
     for i in 0..tenants {

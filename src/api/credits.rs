@@ -65,7 +65,7 @@ fn validate(wanted: GrantCreditRequest) -> Result<NewCreditGrant, ApiError> {
     {
         return Err(invalid("reason must be 1-500 characters without control characters"));
     }
-    Ok(NewCreditGrant { amount, currency, expires_at: wanted.expires_at, reason: wanted.reason })
+    Ok(NewCreditGrant { amount: Money::new(amount, currency), expires_at: wanted.expires_at, reason: wanted.reason })
 }
 
 /// The ledger and the remaining balance of every grant.
@@ -78,7 +78,7 @@ pub async fn list_credits(
     let id = caller.readable_tenant(&path)?;
     store.get_tenant(&id).await?.ok_or(ApiError::NotFound("tenant"))?;
     let entries = store.credit_entries(&id).await?;
-    let mut currencies: Vec<Currency> = entries.iter().map(|e| e.currency).collect();
+    let mut currencies: Vec<Currency> = entries.iter().map(|e| e.amount.currency).collect();
     currencies.sort();
     currencies.dedup();
     let grants: Vec<Value> = currencies
@@ -96,7 +96,8 @@ pub async fn list_credits(
 fn entry_json(e: &CreditEntry) -> Value {
     json!({
         "entry_id": e.entry_id, "kind": e.kind, "grant_id": e.grant_id,
-        "amount": Money::new(e.amount, e.currency).round_to_minor_units().format_amount(), "currency": e.currency.code(), "expires_at": e.expires_at,
+        "amount": e.amount.round_to_minor_units().format_amount(), "currency": e.amount.currency.code(),
+        "expires_at": e.expires_at,
         "reason": e.reason, "invoice_id": e.invoice_id, "created_at": e.created_at,
     })
 }

@@ -1,9 +1,7 @@
 //! The prepaid-credit ledger's entries (append-only: grants, consumptions, restorations).
 
+use super::Money;
 use chrono::{DateTime, Utc};
-use rust_decimal::Decimal;
-
-use super::Currency;
 
 /// A credit ledger entry.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -13,8 +11,7 @@ pub struct CreditEntry {
     /// The grant this entry draws on (its own id for a grant).
     pub grant_id: String,
     /// Always positive; the kind says which way it moves the balance.
-    pub amount: Decimal,
-    pub currency: Currency,
+    pub amount: Money,
     pub expires_at: Option<DateTime<Utc>>,
     pub reason: String,
     pub invoice_id: Option<String>,

@@ -92,9 +92,7 @@ impl Biller {
         self.metrics.record_billing_run(report.invoices_issued.len());
         if let Some(listener) = &self.listener {
             for issued in &report.invoices_issued {
-                if let Ok(tenant) = TenantId::parse(&issued.tenant_id) {
-                    listener.invoice_issued(&tenant);
-                }
+                listener.invoice_issued(issued.invoice_id.tenant());
             }
         }
         Ok(report)

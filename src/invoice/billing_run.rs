@@ -17,7 +17,7 @@ use super::{
     adjustments, assemble_invoice, balances, draft_invoice, due_periods, gather_segments, segment_lines, Adjustment,
     InvoiceDraft, InvoiceParts,
 };
-use crate::domain::{BillingPeriod, CustomerSnapshot, IssuerSnapshot, LineKey};
+use crate::domain::{BillingPeriod, CustomerSnapshot, InvoiceId, IssuerSnapshot, LineKey, Money};
 use crate::domain::{SubscriptionChange, Tenant, TenantId};
 use crate::rate::PlanCatalog;
 use crate::store::{IssueInvoice, IssueOutcome, Store};
@@ -45,14 +45,35 @@ pub struct RunReport {
 }
 
 /// One invoice a run issued.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Clone, Serialize)]
+#[serde(into = "IssuedInvoiceJson")]
 pub struct IssuedInvoice {
-    pub tenant_id: String,
-    pub invoice_id: String,
+    pub invoice_id: InvoiceId,
     pub number: String,
-    /// At the currency's precision.
-    pub total: String,
-    pub currency: &'static str,
+    pub total: Money,
+}
+
+/// How a run report shows an issued invoice: the total at the currency's precision, beside
+/// its currency code.
+#[derive(Debug, Serialize)]
+pub struct IssuedInvoiceJson {
+    tenant_id: String,
+    invoice_id: String,
+    number: String,
+    total: String,
+    currency: &'static str,
+}
+
+impl From<IssuedInvoice> for IssuedInvoiceJson {
+    fn from(i: IssuedInvoice) -> Self {
+        Self {
+            tenant_id: i.invoice_id.tenant().to_string(),
+            invoice_id: i.invoice_id.to_string(),
+            number: i.number,
+            total: i.total.round_to_minor_units().format_amount(),
+            currency: i.total.currency.code(),
+        }
+    }
 }
 
 impl BillingRun<'_> {
@@ -93,13 +114,9 @@ impl BillingRun<'_> {
         for period in due_periods(tenant.details.timezone, &changes, &closed_starts, as_of, self.grace) {
             match self.close_period(catalog, (tenant, &changes), &period, &closed, as_of).await? {
                 IssueOutcome::Issued(doc) => report.invoices_issued.push(IssuedInvoice {
-                    tenant_id: tenant.id.to_string(),
-                    invoice_id: doc.id.to_string(),
+                    total: Money::new(doc.content.total, doc.content.currency),
+                    invoice_id: doc.id,
                     number: doc.number,
-                    total: crate::domain::Money::new(doc.content.total, doc.content.currency)
-                        .round_to_minor_units()
-                        .format_amount(),
-                    currency: doc.content.currency.code(),
                 }),
                 IssueOutcome::AlreadyClosed | IssueOutcome::Busy => report.skipped += 1,
             }

@@ -41,10 +41,10 @@ pub fn allocate_credits(balances: &[CreditBalance], due: Decimal, period_end: Da
 pub fn balances(entries: &[CreditEntry], currency: crate::domain::Currency) -> Vec<CreditBalance> {
     let mut out: Vec<CreditBalance> = entries
         .iter()
-        .filter(|e| e.kind == CreditEntryKind::Grant && e.currency == currency)
+        .filter(|e| e.kind == CreditEntryKind::Grant && e.amount.currency == currency)
         .map(|g| CreditBalance {
             grant_id: g.grant_id.clone(),
-            remaining: g.amount,
+            remaining: g.amount.amount,
             expires_at: g.expires_at,
             granted_at: g.created_at,
         })
@@ -52,8 +52,8 @@ pub fn balances(entries: &[CreditEntry], currency: crate::domain::Currency) -> V
     for entry in entries.iter().filter(|e| e.kind != CreditEntryKind::Grant) {
         if let Some(balance) = out.iter_mut().find(|b| b.grant_id == entry.grant_id) {
             match entry.kind {
-                CreditEntryKind::Consumption => balance.remaining -= entry.amount,
-                CreditEntryKind::Restoration => balance.remaining += entry.amount,
+                CreditEntryKind::Consumption => balance.remaining -= entry.amount.amount,
+                CreditEntryKind::Restoration => balance.remaining += entry.amount.amount,
                 CreditEntryKind::Grant => {}
             }
         }

@@ -6,7 +6,7 @@ use rust_decimal::Decimal;
 use super::codec::{entry_id, instant, Dec, Instant};
 use super::engine::{on_read, on_tx, Tx};
 use super::{DbError, NewCreditGrant, Store};
-use crate::domain::{CreditEntry, CreditEntryKind, Currency, InvoiceDocument, TenantId};
+use crate::domain::{CreditEntry, CreditEntryKind, Currency, InvoiceDocument, Money, TenantId};
 
 #[derive(sqlx::FromRow)]
 struct EntryRow {
@@ -28,8 +28,7 @@ impl TryFrom<EntryRow> for CreditEntry {
         let corrupt = |what: &str| DbError::Corrupt(format!("credit entry {}: {what}", r.entry_id));
         Ok(CreditEntry {
             kind: CreditEntryKind::parse(&r.kind).ok_or_else(|| corrupt("kind"))?,
-            currency: Currency::parse(&r.currency).map_err(|_| corrupt("currency"))?,
-            amount: r.amount.0,
+            amount: Money::new(r.amount.0, Currency::parse(&r.currency).map_err(|_| corrupt("currency"))?),
             expires_at: instant(r.expires_at),
             created_at: r.created_at.0,
             entry_id: r.entry_id,
@@ -59,7 +58,6 @@ impl Store {
             kind: CreditEntryKind::Grant,
             grant_id: id,
             amount: grant.amount,
-            currency: grant.currency,
             expires_at: grant.expires_at,
             reason: grant.reason.clone(),
             invoice_id: None,
@@ -88,8 +86,8 @@ async fn insert_entry(tx: &mut Tx, tenant: &TenantId, e: &CreditEntry) -> Result
         .bind(&e.entry_id)
         .bind(e.kind.as_str())
         .bind(&e.grant_id)
-        .bind(Dec(e.amount))
-        .bind(e.currency.code())
+        .bind(Dec(e.amount.amount))
+        .bind(e.amount.currency.code())
         .bind(e.expires_at.map(Instant))
         .bind(&e.reason)
         .bind(e.invoice_id.as_deref())
@@ -121,8 +119,7 @@ impl InvoiceLedger<'_> {
             entry_id: if kind == CreditEntryKind::Grant { grant_id.to_owned() } else { entry_id() },
             kind,
             grant_id: grant_id.to_owned(),
-            amount,
-            currency: self.document.content.currency,
+            amount: Money::new(amount, self.document.content.currency),
             expires_at: None,
             reason: reason.to_owned(),
             invoice_id: Some(self.document.id.to_string()),

@@ -111,8 +111,8 @@ pub enum StatusChange {
 /// A prepaid credit to grant.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewCreditGrant {
-    pub amount: rust_decimal::Decimal,
-    pub currency: crate::domain::Currency,
+    /// Positive, in the currency's minor units.
+    pub amount: crate::domain::Money,
     pub expires_at: Option<chrono::DateTime<chrono::Utc>>,
     pub reason: String,
 }

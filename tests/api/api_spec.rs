@@ -391,7 +391,7 @@ const WIRE_SHAPES: [(&str, &str); 20] = [
     ("ChangeSubscriptionRequest", "components/schemas/SubscriptionChangeRequest"),
     ("RunBillingRequest", "components/schemas/BillingRunRequest"),
     ("RunReport", "components/schemas/BillingRunReport"),
-    ("IssuedInvoice", "components/schemas/IssuedInvoice"),
+    ("IssuedInvoiceJson", "components/schemas/IssuedInvoice"),
     ("ListInvoicesQuery", "paths/~1v1~1tenants~1{id}~1invoices/get"),
     ("IssuerSnapshot", "components/schemas/Issuer"),
     ("CustomerSnapshot", "components/schemas/Customer"),
