@@ -326,3 +326,18 @@ pub async fn execute_sql(app: &TestApp, sql: &str) -> Result<(), sqlx::Error> {
         }
     }
 }
+
+/// Runs one `select count(*) ...` directly against the test database (for tables the store
+/// never reads back, such as the outbox).
+pub async fn count_rows(app: &TestApp, sql: &str) -> i64 {
+    match app.database.pg_name {
+        Some(_) => {
+            let mut connection = PgConnection::connect(&app.database.url).await.unwrap();
+            sqlx::query_scalar(sql).fetch_one(&mut connection).await.unwrap()
+        }
+        None => {
+            let mut connection = <sqlx::SqliteConnection as Connection>::connect(&app.database.url).await.unwrap();
+            sqlx::query_scalar(sql).fetch_one(&mut connection).await.unwrap()
+        }
+    }
+}

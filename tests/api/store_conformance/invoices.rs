@@ -1,0 +1,205 @@
+//! Closing periods (`billing_period`, `invoice`, `billed_line`, credit consumptions, outbox)
+//! and moving an invoice's status.
+
+use chrono::Duration;
+
+use super::{dec, id, issue, issued, month, new_invoice, tenant, usd};
+use crate::both_stores;
+use crate::helpers::{count_rows, execute_sql, spawn_app, test_now, Backend, TestApp};
+use tally::domain::{CreditEntryKind, InvoiceStatus};
+use tally::invoice::line_key;
+use tally::store::{IssueOutcome, NewCreditGrant, StatusChange};
+
+/// Outbox rows of `kind` for `acme`.
+async fn outbox(app: &TestApp, kind: &str) -> i64 {
+    count_rows(app, &format!("select count(*) from outbox where tenant_id = 'acme' and kind = '{kind}'")).await
+}
+
+both_stores! {
+    async fn issuing_numbers_invoices_gaplessly_and_closes_each_period(app) {
+        // Arrange
+        let store = &app.store;
+        let acme = store.create_tenant(&tenant("acme"), test_now()).await.unwrap();
+        let beta = store.create_tenant(&tenant("beta"), test_now()).await.unwrap();
+        let september = new_invoice(store, &acme, month(9), "100.00").await;
+        // Act
+        let first = issue(store, &acme.id, &september).await;
+        let second = issued(store, &acme, month(10), "0.10").await;
+        let third = issued(store, &beta, month(10), "0.20").await;
+        // Assert
+        let IssueOutcome::Issued(first) = first else { panic!("September is issued: {first:?}") };
+        let numbers = [first.number.as_str(), &second.document.number, &third.document.number];
+        let gapless = ["INV-2026-000001", "INV-2026-000002", "INV-2026-000003"];
+        assert_eq!(numbers, gapless, "one gapless counter per prefix and year, across tenants");
+        assert!(first.id.starts_with("acme."), "{}", first.id);
+        let stored = store.get_invoice(&acme.id, &first.id).await.unwrap().unwrap();
+        assert_eq!(stored.document, *first, "the document reads back exactly as issued");
+        let d = &stored.document;
+        assert_eq!((d.subtotal, d.tax, d.total), (dec("100.00"), dec("8.88"), dec("108.88")));
+        assert_eq!(d.status, InvoiceStatus::Finalized);
+        assert_eq!((stored.paid_at, stored.voided_at, stored.credit_note_number), (None, None, None));
+        assert_eq!(store.closed_periods(&acme.id).await.unwrap(), vec![month(9), month(10)]);
+        assert_eq!(store.closed_periods(&beta.id).await.unwrap(), vec![month(10)]);
+        let key = line_key(month(10).start(), tally::domain::LineType::BaseFee, None);
+        assert_eq!(store.billed_lines(&acme.id, month(10).start()).await.unwrap(), vec![(key, dec("0.1"))]);
+        assert!(store.billed_lines(&acme.id, month(8).start()).await.unwrap().is_empty());
+        assert_eq!(outbox(&app, "invoice.finalized").await, 2, "one outbox row per issued invoice");
+    }
+
+    async fn issuing_twice_for_one_period_is_already_closed(app) {
+        // Arrange
+        let store = &app.store;
+        let acme = store.create_tenant(&tenant("acme"), test_now()).await.unwrap();
+        let first = issued(store, &acme, month(10), "10").await;
+        let again = new_invoice(store, &acme, month(10), "99").await;
+        // Act
+        let outcome = issue(store, &acme.id, &again).await;
+        // Assert
+        assert_eq!(outcome, IssueOutcome::AlreadyClosed);
+        assert_eq!(store.list_invoices(&acme.id, None, 10).await.unwrap(), vec![first], "nothing else was stored");
+        assert_eq!(store.billed_lines(&acme.id, month(10).start()).await.unwrap().len(), 1);
+        assert_eq!(outbox(&app, "invoice.finalized").await, 1);
+        let next = issued(store, &acme, month(11), "10").await;
+        assert_eq!(next.document.number, "INV-2026-000002", "a refused issue takes no number");
+    }
+
+    async fn issuing_consumes_credits_and_voiding_restores_them_under_a_credit_note(app) {
+        // Arrange
+        let store = &app.store;
+        let acme = store.create_tenant(&tenant("acme"), test_now() - Duration::days(90)).await.unwrap();
+        let grant = NewCreditGrant { amount: dec("10.10"), currency: usd(), expires_at: None, reason: "promo".into() };
+        let granted = store.grant_credit(&acme.id, &grant, test_now() - Duration::days(60)).await.unwrap();
+        let invoice = issued(store, &acme, month(10), "100.00").await;
+        let later = test_now() + Duration::days(1);
+        // Act
+        let voided = store.void_invoice(&acme.id, &invoice.document.id, "CN", later).await.unwrap();
+        let again = store.void_invoice(&acme.id, &invoice.document.id, "CN", later).await.unwrap();
+        let paid = store.mark_invoice_paid(&acme.id, &invoice.document.id, later).await.unwrap();
+        // Assert
+        assert_eq!((invoice.document.credits_applied, invoice.document.total), (dec("10.10"), dec("98.78")));
+        let StatusChange::Changed(voided) = voided else { panic!("the invoice is voided: {voided:?}") };
+        assert_eq!((voided.document.status, voided.voided_at), (InvoiceStatus::Void, Some(later)));
+        assert_eq!(voided.credit_note_number.as_deref(), Some("CN-2026-000001"));
+        assert_eq!(voided.document.total, invoice.document.total, "the content stays as issued");
+        assert_eq!(again, StatusChange::NotAllowed(InvoiceStatus::Void), "void twice");
+        assert_eq!(paid, StatusChange::NotAllowed(InvoiceStatus::Void), "a void invoice is never paid");
+        let ledger = store.credit_entries(&acme.id).await.unwrap();
+        let seen: Vec<_> = ledger
+            .iter()
+            .map(|e| (e.kind, e.grant_id.as_str(), e.amount, e.invoice_id.as_deref(), e.created_at))
+            .collect();
+        let invoice_id = Some(invoice.document.id.as_str());
+        assert_eq!(seen, vec![
+            (CreditEntryKind::Grant, granted.grant_id.as_str(), dec("10.1"), None, granted.created_at),
+            (CreditEntryKind::Consumption, granted.grant_id.as_str(), dec("10.1"), invoice_id, test_now()),
+            (CreditEntryKind::Restoration, granted.grant_id.as_str(), dec("10.1"), invoice_id, later),
+        ]);
+        assert_eq!(outbox(&app, "invoice.voided").await, 1);
+        assert_eq!(store.closed_periods(&acme.id).await.unwrap(), vec![month(10)], "a void does not reopen the period");
+    }
+
+    async fn an_invoice_is_marked_paid_once(app) {
+        // Arrange
+        let store = &app.store;
+        let acme = store.create_tenant(&tenant("acme"), test_now()).await.unwrap();
+        let invoice = issued(store, &acme, month(10), "10").await;
+        let invoice_id = invoice.document.id.as_str();
+        let later = test_now() + Duration::days(3);
+        // Act
+        let paid = store.mark_invoice_paid(&acme.id, invoice_id, later).await.unwrap();
+        let again = store.mark_invoice_paid(&acme.id, invoice_id, later + Duration::days(1)).await.unwrap();
+        let voided = store.void_invoice(&acme.id, invoice_id, "CN", later + Duration::days(2)).await.unwrap();
+        // Assert
+        let StatusChange::Changed(paid) = paid else { panic!("the invoice is paid: {paid:?}") };
+        assert_eq!((paid.document.status, paid.paid_at), (InvoiceStatus::Paid, Some(later)));
+        assert_eq!(again, StatusChange::NotAllowed(InvoiceStatus::Paid));
+        let StatusChange::Changed(voided) = voided else { panic!("a paid invoice can be voided: {voided:?}") };
+        let status = (voided.document.status, voided.paid_at);
+        assert_eq!(status, (InvoiceStatus::Void, Some(later)), "the payment stays on record");
+    }
+
+    async fn status_changes_of_unknown_invoices_are_not_found(app) {
+        // Arrange
+        let store = &app.store;
+        let acme = store.create_tenant(&tenant("acme"), test_now()).await.unwrap();
+        store.create_tenant(&tenant("beta"), test_now()).await.unwrap();
+        let invoice = issued(store, &acme, month(10), "10").await;
+        let theirs = invoice.document.id.as_str();
+        // Act
+        let cases = [
+            (store.mark_invoice_paid(&acme.id, "acme.nope", test_now()).await.unwrap(), "paying an unknown id"),
+            (store.void_invoice(&acme.id, "acme.nope", "CN", test_now()).await.unwrap(), "voiding an unknown id"),
+            (store.mark_invoice_paid(&id("beta"), theirs, test_now()).await.unwrap(), "paying as another tenant"),
+            (store.void_invoice(&id("beta"), theirs, "CN", test_now()).await.unwrap(), "voiding as another tenant"),
+        ];
+        // Assert
+        for (outcome, description) in cases {
+            assert_eq!(outcome, StatusChange::NotFound, "{description}");
+        }
+        let unchanged = store.get_invoice(&acme.id, &invoice.document.id).await.unwrap();
+        assert_eq!(unchanged, Some(invoice), "nothing changed");
+    }
+
+    async fn invoices_list_newest_period_first_after_a_cursor_within_their_tenant(app) {
+        // Arrange
+        let store = &app.store;
+        let acme = store.create_tenant(&tenant("acme"), test_now()).await.unwrap();
+        store.create_tenant(&tenant("beta"), test_now()).await.unwrap();
+        let mut issued_in_order = Vec::new();
+        for m in [9, 8, 10] {
+            issued_in_order.push(issued(store, &acme, month(m), "1").await);
+        }
+        let [september, august, october] = <[_; 3]>::try_from(issued_in_order).unwrap();
+        // Act
+        let first = store.list_invoices(&acme.id, None, 2).await.unwrap();
+        let last = first.last().unwrap();
+        let cursor = (last.document.period_start, last.document.id.clone());
+        let rest = store.list_invoices(&acme.id, Some(cursor), 2).await.unwrap();
+        // Assert
+        assert_eq!(first, vec![october.clone(), september], "newest period first");
+        assert_eq!(rest, vec![august], "after the cursor");
+        assert!(store.list_invoices(&id("beta"), None, 10).await.unwrap().is_empty(), "another tenant's list is empty");
+        let as_beta = store.get_invoice(&id("beta"), &october.document.id).await.unwrap();
+        assert!(as_beta.is_none(), "another tenant's invoice id reads nothing");
+        assert!(store.get_invoice(&acme.id, "acme.nope").await.unwrap().is_none());
+    }
+
+    async fn a_negative_invoice_leaves_its_remainder_as_a_credit(app) {
+        // Arrange
+        let store = &app.store;
+        let acme = store.create_tenant(&tenant("acme"), test_now()).await.unwrap();
+        // Act
+        let invoice = issued(store, &acme, month(10), "-5.00").await;
+        // Assert
+        assert_eq!((invoice.document.tax, invoice.document.total), (dec("-0.44"), dec("0")));
+        let ledger = store.credit_entries(&acme.id).await.unwrap();
+        let seen: Vec<_> = ledger.iter().map(|e| (e.kind, e.amount.to_string(), e.invoice_id.clone())).collect();
+        assert_eq!(seen, vec![(CreditEntryKind::Grant, "5.44".to_owned(), Some(invoice.document.id.clone()))]);
+        assert_eq!(ledger[0].grant_id, ledger[0].entry_id, "the remainder is a grant of its own");
+    }
+}
+
+/// PostgreSQL only: a period row another run holds is skipped, not awaited. (SQLite has one
+/// writer, so a second run simply waits its turn.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn issuing_a_period_another_run_is_closing_is_busy_on_postgres() {
+    use sqlx::{Connection, Executor};
+    // Arrange
+    let app = spawn_app(Backend::Postgres).await;
+    let store = &app.store;
+    let acme = store.create_tenant(&tenant("acme"), test_now()).await.unwrap();
+    let invoice = new_invoice(store, &acme, month(10), "10").await;
+    let open = "insert into billing_period (tenant_id, period_start, period_end, state) \
+        values ('acme', '2026-10-01T00:00:00Z', '2026-11-01T00:00:00Z', 'open')";
+    execute_sql(&app, open).await.unwrap();
+    let mut other = sqlx::PgConnection::connect(&app.database.url).await.unwrap();
+    let mut other_run = other.begin().await.unwrap();
+    other_run.execute("select * from billing_period where tenant_id = 'acme' for update").await.unwrap();
+    // Act
+    let busy = issue(store, &acme.id, &invoice).await;
+    other_run.rollback().await.unwrap();
+    let after = issue(store, &acme.id, &invoice).await;
+    // Assert
+    assert_eq!(busy, IssueOutcome::Busy);
+    assert!(matches!(after, IssueOutcome::Issued(_)), "{after:?}");
+}
