@@ -7,13 +7,12 @@ use rust_decimal::Decimal;
 use super::{dec, id, tenant, usd};
 use crate::both_stores;
 use crate::helpers::test_now;
-use tally::domain::CreditEntryKind;
+use tally::domain::{CreditEntryKind, Money};
 use tally::store::NewCreditGrant;
 
 fn grant(amount: &str, expires_in_days: Option<i64>) -> NewCreditGrant {
     NewCreditGrant {
-        amount: dec(amount),
-        currency: usd(),
+        amount: Money::new(dec(amount), usd()),
         expires_at: expires_in_days.map(|d| test_now() + Duration::days(d)),
         reason: format!("grant of {amount}"),
     }
@@ -42,11 +41,11 @@ both_stores! {
         for (entry, (amount, expiry, normalized)) in stored.iter().zip(cases) {
             assert_eq!(entry.kind, CreditEntryKind::Grant, "{amount}");
             assert_eq!(entry.grant_id, entry.entry_id, "a grant is its own grant id ({amount})");
-            assert_eq!(entry.amount.to_string(), normalized, "{amount} reads back exactly, normalized");
+            assert_eq!(entry.amount.amount.to_string(), normalized, "{amount} reads back exactly, normalized");
             assert_eq!(entry.expires_at, expiry.map(|d| test_now() + Duration::days(d)), "{amount} keeps its expiry");
-            assert_eq!((entry.currency, entry.invoice_id.as_deref()), (usd(), None), "{amount}");
+            assert_eq!((entry.amount.currency, entry.invoice_id.as_deref()), (usd(), None), "{amount}");
         }
-        let small: Decimal = stored[..2].iter().map(|e| e.amount).sum();
+        let small: Decimal = stored[..2].iter().map(|e| e.amount.amount).sum();
         assert_eq!(small.to_string(), "0.3", "0.10 + 0.20 is exactly 0.30");
         assert!(store.credit_entries(&id("beta")).await.unwrap().is_empty(), "ledgers are per tenant");
     }

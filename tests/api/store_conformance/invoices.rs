@@ -6,8 +6,7 @@ use chrono::Duration;
 use super::{dec, id, issue, issued, month, new_invoice, tenant, usd};
 use crate::both_stores;
 use crate::helpers::{count_rows, execute_sql, spawn_app, test_now, Backend, TestApp};
-use tally::domain::{CreditEntryKind, InvoiceStatus};
-use tally::invoice::line_key;
+use tally::domain::{CreditEntryKind, InvoiceId, InvoiceStatus, LineKey, LineType, Money};
 use tally::store::{IssueOutcome, NewCreditGrant, StatusChange};
 
 /// Outbox rows of `kind` for `acme`.
@@ -31,16 +30,17 @@ both_stores! {
         let numbers = [first.number.as_str(), &second.document.number, &third.document.number];
         let gapless = ["INV-2026-000001", "INV-2026-000002", "INV-2026-000003"];
         assert_eq!(numbers, gapless, "one gapless counter per prefix and year, across tenants");
-        assert!(first.id.starts_with("acme."), "{}", first.id);
-        let stored = store.get_invoice(&acme.id, &first.id).await.unwrap().unwrap();
+        assert_eq!(first.id.tenant(), &acme.id, "an invoice id names its tenant: {}", first.id);
+        let stored = store.get_invoice(&first.id).await.unwrap().unwrap();
         assert_eq!(stored.document, *first, "the document reads back exactly as issued");
         let d = &stored.document;
-        assert_eq!((d.subtotal, d.tax, d.total), (dec("100.00"), dec("8.88"), dec("108.88")));
+        let c = &d.content;
+        assert_eq!((c.subtotal, c.tax, c.total), (dec("100.00"), dec("8.88"), dec("108.88")));
         assert_eq!(d.status, InvoiceStatus::Finalized);
         assert_eq!((stored.paid_at, stored.voided_at, stored.credit_note_number), (None, None, None));
         assert_eq!(store.closed_periods(&acme.id).await.unwrap(), vec![month(9), month(10)]);
         assert_eq!(store.closed_periods(&beta.id).await.unwrap(), vec![month(10)]);
-        let key = line_key(month(10).start(), tally::domain::LineType::BaseFee, None);
+        let key = LineKey { segment_start: month(10).start(), line_type: LineType::BaseFee, meter: None };
         assert_eq!(store.billed_lines(&acme.id, month(10).start()).await.unwrap(), vec![(key, dec("0.1"))]);
         assert!(store.billed_lines(&acme.id, month(8).start()).await.unwrap().is_empty());
         assert_eq!(outbox(&app, "invoice.finalized").await, 2, "one outbox row per issued invoice");
@@ -67,26 +67,26 @@ both_stores! {
         // Arrange
         let store = &app.store;
         let acme = store.create_tenant(&tenant("acme"), test_now() - Duration::days(90)).await.unwrap();
-        let grant = NewCreditGrant { amount: dec("10.10"), currency: usd(), expires_at: None, reason: "promo".into() };
+        let grant = NewCreditGrant { amount: Money::new(dec("10.10"), usd()), expires_at: None, reason: "promo".into() };
         let granted = store.grant_credit(&acme.id, &grant, test_now() - Duration::days(60)).await.unwrap();
         let invoice = issued(store, &acme, month(10), "100.00").await;
         let later = test_now() + Duration::days(1);
         // Act
-        let voided = store.void_invoice(&acme.id, &invoice.document.id, "CN", later).await.unwrap();
-        let again = store.void_invoice(&acme.id, &invoice.document.id, "CN", later).await.unwrap();
-        let paid = store.mark_invoice_paid(&acme.id, &invoice.document.id, later).await.unwrap();
+        let voided = store.void_invoice(&invoice.document.id, "CN", later).await.unwrap();
+        let again = store.void_invoice(&invoice.document.id, "CN", later).await.unwrap();
+        let paid = store.mark_invoice_paid(&invoice.document.id, later).await.unwrap();
         // Assert
-        assert_eq!((invoice.document.credits_applied, invoice.document.total), (dec("10.10"), dec("98.78")));
+        assert_eq!((invoice.document.content.credits_applied, invoice.document.content.total), (dec("10.10"), dec("98.78")));
         let StatusChange::Changed(voided) = voided else { panic!("the invoice is voided: {voided:?}") };
         assert_eq!((voided.document.status, voided.voided_at), (InvoiceStatus::Void, Some(later)));
         assert_eq!(voided.credit_note_number.as_deref(), Some("CN-2026-000001"));
-        assert_eq!(voided.document.total, invoice.document.total, "the content stays as issued");
+        assert_eq!(voided.document.content.total, invoice.document.content.total, "the content stays as issued");
         assert_eq!(again, StatusChange::NotAllowed(InvoiceStatus::Void), "void twice");
         assert_eq!(paid, StatusChange::NotAllowed(InvoiceStatus::Void), "a void invoice is never paid");
         let ledger = store.credit_entries(&acme.id).await.unwrap();
         let seen: Vec<_> = ledger
             .iter()
-            .map(|e| (e.kind, e.grant_id.as_str(), e.amount, e.invoice_id.as_deref(), e.created_at))
+            .map(|e| (e.kind, e.grant_id.as_str(), e.amount.amount, e.invoice_id.as_deref(), e.created_at))
             .collect();
         let invoice_id = Some(invoice.document.id.as_str());
         assert_eq!(seen, vec![
@@ -103,12 +103,12 @@ both_stores! {
         let store = &app.store;
         let acme = store.create_tenant(&tenant("acme"), test_now()).await.unwrap();
         let invoice = issued(store, &acme, month(10), "10").await;
-        let invoice_id = invoice.document.id.as_str();
+        let invoice_id = &invoice.document.id;
         let later = test_now() + Duration::days(3);
         // Act
-        let paid = store.mark_invoice_paid(&acme.id, invoice_id, later).await.unwrap();
-        let again = store.mark_invoice_paid(&acme.id, invoice_id, later + Duration::days(1)).await.unwrap();
-        let voided = store.void_invoice(&acme.id, invoice_id, "CN", later + Duration::days(2)).await.unwrap();
+        let paid = store.mark_invoice_paid(invoice_id, later).await.unwrap();
+        let again = store.mark_invoice_paid(invoice_id, later + Duration::days(1)).await.unwrap();
+        let voided = store.void_invoice(invoice_id, "CN", later + Duration::days(2)).await.unwrap();
         // Assert
         let StatusChange::Changed(paid) = paid else { panic!("the invoice is paid: {paid:?}") };
         assert_eq!((paid.document.status, paid.paid_at), (InvoiceStatus::Paid, Some(later)));
@@ -124,19 +124,23 @@ both_stores! {
         let acme = store.create_tenant(&tenant("acme"), test_now()).await.unwrap();
         store.create_tenant(&tenant("beta"), test_now()).await.unwrap();
         let invoice = issued(store, &acme, month(10), "10").await;
-        let theirs = invoice.document.id.as_str();
+        let unknown = InvoiceId::parse("acme.0123abcd").unwrap();
+        // The same random part under another tenant's name: the tenant is the shard key, so
+        // this is another tenant's (missing) invoice, never acme's.
+        let (_, random) = invoice.document.id.as_str().split_once('.').unwrap();
+        let theirs = InvoiceId::parse(&format!("beta.{random}")).unwrap();
         // Act
         let cases = [
-            (store.mark_invoice_paid(&acme.id, "acme.nope", test_now()).await.unwrap(), "paying an unknown id"),
-            (store.void_invoice(&acme.id, "acme.nope", "CN", test_now()).await.unwrap(), "voiding an unknown id"),
-            (store.mark_invoice_paid(&id("beta"), theirs, test_now()).await.unwrap(), "paying as another tenant"),
-            (store.void_invoice(&id("beta"), theirs, "CN", test_now()).await.unwrap(), "voiding as another tenant"),
+            (store.mark_invoice_paid(&unknown, test_now()).await.unwrap(), "paying an unknown id"),
+            (store.void_invoice(&unknown, "CN", test_now()).await.unwrap(), "voiding an unknown id"),
+            (store.mark_invoice_paid(&theirs, test_now()).await.unwrap(), "paying under another tenant's id"),
+            (store.void_invoice(&theirs, "CN", test_now()).await.unwrap(), "voiding under another tenant's id"),
         ];
         // Assert
         for (outcome, description) in cases {
             assert_eq!(outcome, StatusChange::NotFound, "{description}");
         }
-        let unchanged = store.get_invoice(&acme.id, &invoice.document.id).await.unwrap();
+        let unchanged = store.get_invoice(&invoice.document.id).await.unwrap();
         assert_eq!(unchanged, Some(invoice), "nothing changed");
     }
 
@@ -153,15 +157,16 @@ both_stores! {
         // Act
         let first = store.list_invoices(&acme.id, None, 2).await.unwrap();
         let last = first.last().unwrap();
-        let cursor = (last.document.period_start, last.document.id.clone());
+        let cursor = (last.document.content.period_start, last.document.id.clone());
         let rest = store.list_invoices(&acme.id, Some(cursor), 2).await.unwrap();
         // Assert
         assert_eq!(first, vec![october.clone(), september], "newest period first");
         assert_eq!(rest, vec![august], "after the cursor");
         assert!(store.list_invoices(&id("beta"), None, 10).await.unwrap().is_empty(), "another tenant's list is empty");
-        let as_beta = store.get_invoice(&id("beta"), &october.document.id).await.unwrap();
-        assert!(as_beta.is_none(), "another tenant's invoice id reads nothing");
-        assert!(store.get_invoice(&acme.id, "acme.nope").await.unwrap().is_none());
+        let (_, random) = october.document.id.as_str().split_once('.').unwrap();
+        let as_beta = store.get_invoice(&InvoiceId::parse(&format!("beta.{random}")).unwrap()).await.unwrap();
+        assert!(as_beta.is_none(), "the same id under another tenant reads nothing");
+        assert!(store.get_invoice(&InvoiceId::parse("acme.0123abcd").unwrap()).await.unwrap().is_none());
     }
 
     async fn a_negative_invoice_leaves_its_remainder_as_a_credit(app) {
@@ -171,10 +176,10 @@ both_stores! {
         // Act
         let invoice = issued(store, &acme, month(10), "-5.00").await;
         // Assert
-        assert_eq!((invoice.document.tax, invoice.document.total), (dec("-0.44"), dec("0")));
+        assert_eq!((invoice.document.content.tax, invoice.document.content.total), (dec("-0.44"), dec("0")));
         let ledger = store.credit_entries(&acme.id).await.unwrap();
-        let seen: Vec<_> = ledger.iter().map(|e| (e.kind, e.amount.to_string(), e.invoice_id.clone())).collect();
-        assert_eq!(seen, vec![(CreditEntryKind::Grant, "5.44".to_owned(), Some(invoice.document.id.clone()))]);
+        let seen: Vec<_> = ledger.iter().map(|e| (e.kind, e.amount.amount.to_string(), e.invoice_id.clone())).collect();
+        assert_eq!(seen, vec![(CreditEntryKind::Grant, "5.44".to_owned(), Some(invoice.document.id.to_string()))]);
         assert_eq!(ledger[0].grant_id, ledger[0].entry_id, "the remainder is a grant of its own");
     }
 }

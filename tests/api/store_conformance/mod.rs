@@ -16,10 +16,10 @@ use rust_decimal::Decimal;
 
 use crate::helpers::test_now;
 use tally::domain::{
-    BillingPeriod, ContentHash, Currency, CustomerSnapshot, IssuerSnapshot, LateUsagePolicy, LineSnapshot, LineType,
-    NewInvoice, NewTenant, NewUsageRecord, Quantities, RecordKey, Tenant, TenantDetails, TenantId,
+    BillingPeriod, ContentHash, Currency, CustomerSnapshot, IssuerSnapshot, LateUsagePolicy, LineKey, LineSnapshot,
+    LineType, NewInvoice, NewTenant, NewUsageRecord, Quantities, RecordKey, Tenant, TenantDetails, TenantId,
 };
-use tally::invoice::{assemble_invoice, balances, line_key, InvoiceParts, KeyedLine};
+use tally::invoice::{assemble_invoice, balances, InvoiceParts, KeyedLine};
 use tally::store::{IssueInvoice, IssueOutcome, Store, StoredInvoice};
 
 /// A tenant id that parses.
@@ -118,7 +118,10 @@ async fn new_invoice(store: &Store, tenant: &Tenant, period: BillingPeriod, fee:
         issued_at: test_now(),
         currency: usd(),
         tax_rate: d.tax_rate,
-        period_lines: vec![KeyedLine { key: line_key(period.start(), LineType::BaseFee, None), line }],
+        period_lines: vec![KeyedLine {
+            key: LineKey { segment_start: period.start(), line_type: LineType::BaseFee, meter: None },
+            line,
+        }],
         adjustments: Vec::new(),
         credits: &credits,
     })
@@ -137,5 +140,5 @@ async fn issued(store: &Store, tenant: &Tenant, period: BillingPeriod, fee: &str
     let IssueOutcome::Issued(document) = issue(store, &tenant.id, &invoice).await else {
         panic!("{period:?} of {} is issued", tenant.id)
     };
-    store.get_invoice(&tenant.id, &document.id).await.unwrap().expect("an issued invoice reads back")
+    store.get_invoice(&document.id).await.unwrap().expect("an issued invoice reads back")
 }

@@ -14,7 +14,7 @@ fn version<'a>(plan_id: &'a str, content_hash: &'a str) -> NewPlanVersion<'a> {
 
 /// `plan_id` from the first of `month` 2026.
 fn change(month: u32, plan_id: &str) -> SubscriptionChange {
-    SubscriptionChange { effective_at: first_of(month), plan_id: plan_id.into() }
+    SubscriptionChange::to_plan(first_of(month), plan_id)
 }
 
 fn first_of(month: u32) -> chrono::DateTime<chrono::Utc> {
