@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 
 use super::codec::{instant, tenant_id, Instant};
-use super::engine::{on_read, on_tx};
+use super::engine::{in_own_tx, on_read};
 use super::{DbError, Store, StoredApiKey};
 
 #[derive(sqlx::FromRow)]
@@ -46,8 +46,7 @@ impl Store {
     pub async fn insert_api_key(&self, key: &StoredApiKey) -> Result<(), DbError> {
         let sql = r#"insert into api_key (key_id, secret_hash, role, tenant_id, created_at)
             values ($1, $2, $3, $4, $5)"#;
-        let mut tx = self.begin().await?;
-        on_tx!(&mut tx, |db| sqlx::query(sql)
+        in_own_tx!(self, |db| sqlx::query(sql)
             .bind(key.key_id.as_str())
             .bind(&key.secret_hash[..])
             .bind(key.role.as_str())
@@ -55,8 +54,8 @@ impl Store {
             .bind(Instant(key.created_at))
             .execute(db)
             .await
-            .map(|_| ()))?;
-        tx.commit().await
+            .map(|_| ()));
+        Ok(())
     }
 
     /// Reads an API key by its public id.
@@ -80,14 +79,12 @@ impl Store {
     #[tracing::instrument(skip_all)]
     pub async fn revoke_api_key(&self, key_id: &str, now: DateTime<Utc>) -> Result<bool, DbError> {
         let sql = "update api_key set revoked_at = $2 where key_id = $1 and revoked_at is null";
-        let mut tx = self.begin().await?;
-        let revoked = on_tx!(&mut tx, |db| sqlx::query(sql)
+        let done = in_own_tx!(self, |db| sqlx::query(sql)
             .bind(key_id)
             .bind(Instant(now))
             .execute(db)
             .await
-            .map(|done| done.rows_affected() == 1))?;
-        tx.commit().await?;
-        Ok(revoked)
+            .map(|d| d.rows_affected()));
+        Ok(done == 1)
     }
 }

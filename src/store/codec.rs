@@ -16,7 +16,7 @@ use sqlx::sqlite::{SqliteArgumentValue, SqliteTypeInfo, SqliteValueRef};
 use sqlx::{Decode, Encode, Postgres, Sqlite, Type};
 
 use super::DbError;
-use crate::domain::{ContentHash, TenantId};
+use crate::domain::{ContentHash, RecordKey, TenantId};
 
 /// A stored instant.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -26,11 +26,30 @@ pub(super) struct Instant(pub DateTime<Utc>);
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) struct Dec(pub Decimal);
 
-impl Type<Postgres> for Instant {
-    fn type_info() -> PgTypeInfo {
-        <DateTime<Utc> as Type<Postgres>>::type_info()
-    }
+/// Declares the type each engine stores a newtype as (its `Type` is that type's); the
+/// conversions are the `Encode`/`Decode` impls below.
+macro_rules! stored_as {
+    ($newtype:ty, postgres: $pg:ty, sqlite: $lite:ty) => {
+        impl Type<Postgres> for $newtype {
+            fn type_info() -> PgTypeInfo {
+                <$pg as Type<Postgres>>::type_info()
+            }
+        }
+
+        impl Type<Sqlite> for $newtype {
+            fn type_info() -> SqliteTypeInfo {
+                <$lite as Type<Sqlite>>::type_info()
+            }
+
+            fn compatible(ty: &SqliteTypeInfo) -> bool {
+                <$lite as Type<Sqlite>>::compatible(ty)
+            }
+        }
+    };
 }
+
+stored_as!(Instant, postgres: DateTime<Utc>, sqlite: i64);
+stored_as!(Dec, postgres: Decimal, sqlite: String);
 
 impl Encode<'_, Postgres> for Instant {
     fn encode_by_ref(&self, buf: &mut PgArgumentBuffer) -> Result<IsNull, BoxDynError> {
@@ -41,16 +60,6 @@ impl Encode<'_, Postgres> for Instant {
 impl<'r> Decode<'r, Postgres> for Instant {
     fn decode(value: PgValueRef<'r>) -> Result<Self, BoxDynError> {
         Ok(Self(<DateTime<Utc> as Decode<Postgres>>::decode(value)?))
-    }
-}
-
-impl Type<Sqlite> for Instant {
-    fn type_info() -> SqliteTypeInfo {
-        <i64 as Type<Sqlite>>::type_info()
-    }
-
-    fn compatible(ty: &SqliteTypeInfo) -> bool {
-        <i64 as Type<Sqlite>>::compatible(ty)
     }
 }
 
@@ -67,12 +76,6 @@ impl<'r> Decode<'r, Sqlite> for Instant {
     }
 }
 
-impl Type<Postgres> for Dec {
-    fn type_info() -> PgTypeInfo {
-        <Decimal as Type<Postgres>>::type_info()
-    }
-}
-
 impl Encode<'_, Postgres> for Dec {
     fn encode_by_ref(&self, buf: &mut PgArgumentBuffer) -> Result<IsNull, BoxDynError> {
         <Decimal as Encode<Postgres>>::encode_by_ref(&self.0, buf)
@@ -82,16 +85,6 @@ impl Encode<'_, Postgres> for Dec {
 impl<'r> Decode<'r, Postgres> for Dec {
     fn decode(value: PgValueRef<'r>) -> Result<Self, BoxDynError> {
         Ok(Self(<Decimal as Decode<Postgres>>::decode(value)?.normalize()))
-    }
-}
-
-impl Type<Sqlite> for Dec {
-    fn type_info() -> SqliteTypeInfo {
-        <String as Type<Sqlite>>::type_info()
-    }
-
-    fn compatible(ty: &SqliteTypeInfo) -> bool {
-        <String as Type<Sqlite>>::compatible(ty)
     }
 }
 
@@ -111,6 +104,14 @@ impl<'r> Decode<'r, Sqlite> for Dec {
 /// A stored instant, if any.
 pub(super) fn instant(at: Option<Instant>) -> Option<DateTime<Utc>> {
     at.map(|i| i.0)
+}
+
+/// A record's key as stored: (tenant, source, id).
+pub(super) type StoredKey = (String, String, String);
+
+/// The stored form of a record key.
+pub(super) fn stored_key(key: &RecordKey) -> StoredKey {
+    (key.tenant_id.as_str().to_owned(), key.source.clone(), key.record_id.clone())
 }
 
 /// A stored content hash.

@@ -61,6 +61,14 @@ const NEWEST: &str = r#"select c.tenant_id, c.source, c.record_id, c.seq, c.acti
     where c.seq = (select max(n.seq) from usage_correction n
         where n.tenant_id = c.tenant_id and n.source = c.source and n.record_id = c.record_id)"#;
 
+/// Binds a record key's three columns, as `$1`, `$2`, `$3` (`query` and `query_as` share no
+/// bind trait, hence a macro).
+macro_rules! bind_key {
+    ($query:expr, $key:expr) => {
+        $query.bind($key.tenant_id.as_str()).bind(&$key.source).bind(&$key.record_id)
+    };
+}
+
 impl Store {
     /// Appends a correction to a stored record and moves the rollups by the difference, in
     /// one transaction.
@@ -73,12 +81,8 @@ impl Store {
             where tenant_id = $1 and source = $2 and record_id = $3 {}",
             tx.for_update()
         );
-        let row: Option<OriginalRow> = on_tx!(&mut tx, |db| sqlx::query_as(&original)
-            .bind(key.tenant_id.as_str())
-            .bind(&key.source)
-            .bind(&key.record_id)
-            .fetch_optional(db)
-            .await)?;
+        let row: Option<OriginalRow> =
+            on_tx!(&mut tx, |db| bind_key!(sqlx::query_as(&original), key).fetch_optional(db).await)?;
         let Some(OriginalRow { ts: Instant(timestamp), content }) = row else {
             return Ok(CorrectionOutcome::RecordNotFound);
         };
@@ -86,12 +90,8 @@ impl Store {
             return Ok(CorrectionOutcome::PeriodClosed);
         }
         let newest = format!("{NEWEST} and c.tenant_id = $1 and c.source = $2 and c.record_id = $3");
-        let newest: Option<NewestRow> = on_tx!(&mut tx, |db| sqlx::query_as(&newest)
-            .bind(key.tenant_id.as_str())
-            .bind(&key.source)
-            .bind(&key.record_id)
-            .fetch_optional(db)
-            .await)?;
+        let newest: Option<NewestRow> =
+            on_tx!(&mut tx, |db| bind_key!(sqlx::query_as(&newest), key).fetch_optional(db).await)?;
         let seq = newest.as_ref().map_or(1, |n| n.seq + 1);
         let newest = newest.map(|n| (n.action == "replace").then(|| n.content.state(timestamp)));
         let Some((before, after)) = correction_step(content.state(timestamp), newest, &c.action) else {
@@ -145,10 +145,7 @@ async fn insert_correction(tx: &mut Tx, c: &UsageCorrection, seq: i32, now: Date
         }
     };
     let (cpu_cycles, invocations) = (whole(q.cpu_cycles)?, whole(q.invocations)?);
-    on_tx!(tx, |db| sqlx::query(sql)
-        .bind(c.key.tenant_id.as_str())
-        .bind(&c.key.source)
-        .bind(&c.key.record_id)
+    on_tx!(tx, |db| bind_key!(sqlx::query(sql), c.key)
         .bind(seq)
         .bind(action)
         .bind(function)

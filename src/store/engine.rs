@@ -79,7 +79,18 @@ macro_rules! on_tx {
     };
 }
 
-pub(super) use {on_read, on_tx};
+/// Runs one statement in a write transaction of its own: begin, run `$body` with `$db` bound
+/// to that engine's connection, commit. The value is `$body`'s `Ok`.
+macro_rules! in_own_tx {
+    ($store:expr, |$db:ident| $body:expr) => {{
+        let mut tx = $store.begin().await?;
+        let value = $crate::store::engine::on_tx!(&mut tx, |$db| $body)?;
+        tx.commit().await?;
+        value
+    }};
+}
+
+pub(super) use {in_own_tx, on_read, on_tx};
 
 impl Store {
     /// Which engine this is.

@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 
 use super::codec::Instant;
-use super::engine::on_tx;
+use super::engine::{in_own_tx, on_tx};
 use super::{DbError, IdempotencyStart, Store, StoredResponse};
 
 /// An `idempotency` row: request hash, response status and body (absent while in flight).
@@ -49,25 +49,23 @@ impl Store {
     pub async fn finish_idempotent(&self, scope: &str, key: &str, response: &StoredResponse) -> Result<(), DbError> {
         let sql = r#"update idempotency set response_status = $3, response_body = $4
             where scope = $1 and idempotency_key = $2"#;
-        let mut tx = self.begin().await?;
-        on_tx!(&mut tx, |db| sqlx::query(sql)
+        in_own_tx!(self, |db| sqlx::query(sql)
             .bind(scope)
             .bind(key)
             .bind(i32::from(response.status))
             .bind(&response.body)
             .execute(db)
             .await
-            .map(|_| ()))?;
-        tx.commit().await
+            .map(|_| ()));
+        Ok(())
     }
 
     /// Releases a claim whose request failed before producing a response worth replaying.
     #[tracing::instrument(skip_all)]
     pub async fn abandon_idempotent(&self, scope: &str, key: &str) -> Result<(), DbError> {
         let sql = "delete from idempotency where scope = $1 and idempotency_key = $2 and response_status is null";
-        let mut tx = self.begin().await?;
-        on_tx!(&mut tx, |db| sqlx::query(sql).bind(scope).bind(key).execute(db).await.map(|_| ()))?;
-        tx.commit().await
+        in_own_tx!(self, |db| sqlx::query(sql).bind(scope).bind(key).execute(db).await.map(|_| ()));
+        Ok(())
     }
 }
 

@@ -4,7 +4,7 @@
 use chrono::{DateTime, Datelike, Utc};
 
 use super::codec::{corrupt_json, instant, Instant};
-use super::engine::{on_read, on_tx, Tx};
+use super::engine::{in_own_tx, on_read, on_tx, Tx};
 use super::periods::next_number;
 use super::{DbError, StatusChange, Store, StoredInvoice, LATEST};
 use crate::domain::{InvoiceDocument, InvoiceId, InvoiceStatus, TenantId};
@@ -83,16 +83,14 @@ impl Store {
         let sql = "update invoice set status = 'paid', paid_at = $3 \
             where tenant_id = $1 and invoice_id = $2 and status = 'finalized'";
         let (tenant, invoice_id) = (id.tenant(), id.as_str());
-        let mut tx = self.begin().await?;
-        let changed = on_tx!(&mut tx, |db| sqlx::query(sql)
+        let done = in_own_tx!(self, |db| sqlx::query(sql)
             .bind(tenant.as_str())
             .bind(invoice_id)
             .bind(Instant(now))
             .execute(db)
             .await
-            .map(|done| done.rows_affected() == 1))?;
-        tx.commit().await?;
-        self.after_change(id, changed).await
+            .map(|d| d.rows_affected()));
+        self.after_change(id, done == 1).await
     }
 
     /// `finalized | paid → void`: under a lock on the invoice row, numbers a credit note,

@@ -6,6 +6,7 @@ use std::time::Duration;
 use anyhow::Context;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{PgPool, SqlitePool};
 
 use super::engine::{Engine, Store, StoreKind};
 
@@ -32,46 +33,37 @@ impl StoreKind {
 pub async fn open_store(url: &str, max_connections: u32) -> anyhow::Result<Store> {
     let engine = match StoreKind::from_url(url)? {
         StoreKind::Postgres => {
-            let engine = connect_postgres(url, max_connections).await.context("Failed to connect to PostgreSQL")?;
-            if let Engine::Postgres { pool, .. } = &engine {
-                sqlx::migrate!("./migrations/postgres")
-                    .run(pool)
-                    .await
-                    .context("Failed to migrate the PostgreSQL database")?;
-            }
-            engine
+            let pool = connect_postgres(url, max_connections).await.context("Failed to connect to PostgreSQL")?;
+            let migrated = sqlx::migrate!("./migrations/postgres").run(&pool).await;
+            migrated.context("Failed to migrate the PostgreSQL database")?;
+            Engine::Postgres { pool, fast_path_cooldown: Default::default() }
         }
         StoreKind::Sqlite => {
-            let engine = open_sqlite(url).await.context("Failed to open the SQLite database")?;
-            if let Engine::Sqlite { writer, .. } = &engine {
-                sqlx::migrate!("./migrations/sqlite")
-                    .run(writer)
-                    .await
-                    .context("Failed to migrate the SQLite database")?;
-            }
-            engine
+            let (writer, reader) = open_sqlite(url).await.context("Failed to open the SQLite database")?;
+            let migrated = sqlx::migrate!("./migrations/sqlite").run(&writer).await;
+            migrated.context("Failed to migrate the SQLite database")?;
+            Engine::Sqlite { writer, reader }
         }
     };
     Ok(Store { engine })
 }
 
 /// A pool that fails fast (5 s) when the server does not answer.
-async fn connect_postgres(url: &str, max_connections: u32) -> Result<Engine, sqlx::Error> {
+async fn connect_postgres(url: &str, max_connections: u32) -> Result<PgPool, sqlx::Error> {
     let options = PgConnectOptions::from_str(url)?.application_name("tally");
-    let pool = PgPoolOptions::new()
+    PgPoolOptions::new()
         .max_connections(max_connections)
         .acquire_timeout(Duration::from_secs(5))
         // No ping before each use: a dead connection fails its statement instead, which the
         // callers already answer with 503; the ping cost a round trip per request.
         .test_before_acquire(false)
         .connect_with(options)
-        .await?;
-    Ok(Engine::Postgres { pool, fast_path_cooldown: Default::default() })
+        .await
 }
 
 /// Opens (creating if needed, with its directory) a WAL database with one writer connection
 /// and a read-only pool.
-async fn open_sqlite(url: &str) -> Result<Engine, sqlx::Error> {
+async fn open_sqlite(url: &str) -> Result<(SqlitePool, SqlitePool), sqlx::Error> {
     let options = SqliteConnectOptions::from_str(url)?
         .create_if_missing(true)
         .journal_mode(SqliteJournalMode::Wal)
@@ -83,5 +75,5 @@ async fn open_sqlite(url: &str) -> Result<Engine, sqlx::Error> {
     }
     let writer = SqlitePoolOptions::new().max_connections(1).connect_with(options.clone()).await?;
     let reader = SqlitePoolOptions::new().max_connections(4).connect_with(options.read_only(true)).await?;
-    Ok(Engine::Sqlite { writer, reader })
+    Ok((writer, reader))
 }

@@ -5,10 +5,8 @@ use std::collections::{BTreeMap, HashMap};
 
 use crate::aggregate::{fold_records, RollupKey, RollupTotals};
 use crate::domain::{NewUsageRecord, Quantities};
+use crate::store::codec::StoredKey;
 use crate::store::DbError;
-
-/// A record's key as stored: (tenant, source, id).
-pub(super) type StoredKey = (String, String, String);
 
 /// Newest correction per corrected record: `None` for a void, else the replacement's
 /// (function, region, quantities).

@@ -3,9 +3,10 @@
 use chrono::{DateTime, Utc};
 use futures_util::TryStreamExt;
 
+use super::codec::StoredKey;
 use super::codec::{tenant_id, Dec, Instant};
 use super::engine::{on_read, on_tx, Tx};
-use super::rebuild::{RebuildFold, StoredKey};
+use super::rebuild::RebuildFold;
 use super::{postgres, sqlite, DbError, RebuildReport, Store, EARLIEST, LATEST};
 use crate::aggregate::{Rollup, RollupKey, RollupTotals};
 use crate::domain::{ContentHash, NewUsageRecord, Quantities, RecordKey, TenantId};

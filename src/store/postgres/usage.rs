@@ -19,8 +19,8 @@ use rust_decimal::Decimal;
 use sqlx::{PgPool, Postgres, Transaction};
 
 use crate::aggregate::{fold_records, RollupKey, RollupTotals};
-use crate::domain::{NewUsageRecord, RecordKey};
-use crate::store::codec::{content_hash, whole};
+use crate::domain::NewUsageRecord;
+use crate::store::codec::{content_hash, stored_key, whole, StoredKey};
 use crate::store::{DbError, InsertOutcome};
 
 /// The insert statement; also used verbatim by the ingest benchmark's direct-SQL baseline.
@@ -69,8 +69,6 @@ macro_rules! bind_columns {
             .bind($ingested_at)
     };
 }
-
-type KeyTuple = (String, String, String);
 
 /// The plain insert of the fast path: same rows as [`INSERT_RECORDS_SQL`].
 const PLAIN_INSERT_SQL: &str = r#"
@@ -127,7 +125,7 @@ async fn insert_checked(
     let inserted_keys = insert_records(&mut tx, records, ingested_at).await?;
     let all_inserted = inserted_keys.len() == records.len();
     let inserted: Vec<bool> =
-        records.iter().map(|r| all_inserted || inserted_keys.contains(&key_tuple(&r.key))).collect();
+        records.iter().map(|r| all_inserted || inserted_keys.contains(&stored_key(&r.key))).collect();
     let existing = existing_hashes(&mut tx, records, &inserted).await?;
     let deltas = fold_records(records.iter().zip(&inserted).filter(|(_, ins)| **ins).map(|(r, _)| r))?;
     let deltas: Vec<(RollupKey, RollupTotals)> = deltas.into_iter().collect();
@@ -139,24 +137,20 @@ async fn insert_checked(
         .map(|(r, ins)| match ins {
             true => Ok(InsertOutcome::Inserted),
             false => existing
-                .get(&key_tuple(&r.key))
+                .get(&stored_key(&r.key))
                 .map(|hash| InsertOutcome::Existing(*hash))
                 .ok_or_else(|| DbError::Corrupt("a conflicting record vanished during the insert".into())),
         })
         .collect()
 }
 
-fn key_tuple(key: &RecordKey) -> KeyTuple {
-    (key.tenant_id.as_str().to_owned(), key.source.clone(), key.record_id.clone())
-}
-
 async fn insert_records(
     tx: &mut Transaction<'_, Postgres>,
     records: &[NewUsageRecord],
     ingested_at: DateTime<Utc>,
-) -> Result<HashSet<KeyTuple>, DbError> {
+) -> Result<HashSet<StoredKey>, DbError> {
     let columns = RecordColumns::of(records)?;
-    let rows: Vec<KeyTuple> =
+    let rows: Vec<StoredKey> =
         bind_columns!(sqlx::query_as(INSERT_RECORDS_SQL), columns, ingested_at).fetch_all(&mut **tx).await?;
     Ok(rows.into_iter().collect())
 }
@@ -165,7 +159,7 @@ async fn existing_hashes(
     tx: &mut Transaction<'_, Postgres>,
     records: &[NewUsageRecord],
     inserted: &[bool],
-) -> Result<HashMap<KeyTuple, crate::domain::ContentHash>, DbError> {
+) -> Result<HashMap<StoredKey, crate::domain::ContentHash>, DbError> {
     let missing: Vec<&NewUsageRecord> =
         records.iter().zip(inserted).filter(|(_, ins)| !**ins).map(|(r, _)| r).collect();
     if missing.is_empty() {

@@ -9,15 +9,13 @@ use chrono::{DateTime, Utc};
 use sqlx::{QueryBuilder, Sqlite, Transaction};
 
 use crate::aggregate::{fold_records, RollupKey, RollupTotals};
-use crate::domain::{ContentHash, NewUsageRecord, RecordKey};
-use crate::store::codec::{content_hash, whole, Dec, Instant};
+use crate::domain::{ContentHash, NewUsageRecord};
+use crate::store::codec::{content_hash, stored_key, whole, Dec, Instant, StoredKey};
 use crate::store::rollups::{RollupRow, COLUMNS};
 use crate::store::{DbError, InsertOutcome};
 
 /// 12 bound values per row; stays well under SQLite's 32 766 variable limit.
 const ROWS_PER_STATEMENT: usize = 1_000;
-
-type KeyTuple = (String, String, String);
 
 #[tracing::instrument(skip_all, fields(records = records.len()))]
 pub(in crate::store) async fn insert_usage(
@@ -32,7 +30,7 @@ pub(in crate::store) async fn insert_usage(
     let mut outcomes = Vec::with_capacity(records.len());
     let mut inserted = Vec::with_capacity(records.len());
     for record in records {
-        let key = key_tuple(&record.key);
+        let key = stored_key(&record.key);
         if inserted_keys.contains(&key) {
             outcomes.push(InsertOutcome::Inserted);
             inserted.push(record);
@@ -46,15 +44,11 @@ pub(in crate::store) async fn insert_usage(
     Ok(outcomes)
 }
 
-fn key_tuple(key: &RecordKey) -> KeyTuple {
-    (key.tenant_id.as_str().to_owned(), key.source.clone(), key.record_id.clone())
-}
-
 async fn insert_chunk(
     tx: &mut Transaction<'_, Sqlite>,
     chunk: &[NewUsageRecord],
     ingested_at: DateTime<Utc>,
-) -> Result<Vec<KeyTuple>, DbError> {
+) -> Result<Vec<StoredKey>, DbError> {
     let mut query = QueryBuilder::<Sqlite>::new(
         "insert into usage_record (tenant_id, source, record_id, ts, function, region, \
          cpu_cycles, memory_gb_seconds, invocations, event_type, content_hash, ingested_at) ",
@@ -78,10 +72,10 @@ async fn insert_chunk(
             .push_bind(Instant(ingested_at));
     });
     query.push(" on conflict do nothing returning tenant_id, source, record_id");
-    Ok(query.build_query_as::<KeyTuple>().fetch_all(&mut **tx).await?)
+    Ok(query.build_query_as::<StoredKey>().fetch_all(&mut **tx).await?)
 }
 
-async fn existing_hash(tx: &mut Transaction<'_, Sqlite>, key: &KeyTuple) -> Result<ContentHash, DbError> {
+async fn existing_hash(tx: &mut Transaction<'_, Sqlite>, key: &StoredKey) -> Result<ContentHash, DbError> {
     let (hash,): (Vec<u8>,) =
         sqlx::query_as("select content_hash from usage_record where tenant_id = $1 and source = $2 and record_id = $3")
             .bind(&key.0)

@@ -114,3 +114,31 @@ both_stores! {
         assert_eq!(ids(after), ["a_c", "aa", "ab"], "the cursor compares in the same order");
     }
 }
+
+/// The same listing on a PostgreSQL database created with a linguistic (ICU `en-US`)
+/// collation, where text sorts '-' and '_' as near-ignorable: ids still list in byte order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tenant_ids_list_in_byte_order_on_a_postgres_database_with_a_linguistic_locale() {
+    use sqlx::Executor;
+    // Arrange
+    let name = format!("tally_icu_{}", uuid::Uuid::new_v4().simple());
+    let mut admin = crate::helpers::pg_admin().await;
+    let create = format!(
+        r#"create database "{name}" template template0 locale_provider icu icu_locale 'en-US' locale 'C.UTF-8'"#
+    );
+    admin.execute(create.as_str()).await.unwrap();
+    let url = format!("{}/{name}", crate::helpers::pg_server_url());
+    let store = tally::store::open_store(&url, 2).await.unwrap();
+    for tenant_name in ["ab", "a_c", "a-b", "a0", "aa", "a-a"] {
+        store.create_tenant(&tenant(tenant_name), test_now()).await.unwrap();
+    }
+    // Act
+    let all = store.list_tenants(None, 10).await.unwrap();
+    let after = store.list_tenants(Some(&id("a0")), 10).await.unwrap();
+    drop(store);
+    admin.execute(format!(r#"drop database "{name}" with (force)"#).as_str()).await.unwrap();
+    // Assert
+    let ids = |tenants: Vec<Tenant>| tenants.into_iter().map(|t| t.id.to_string()).collect::<Vec<_>>();
+    assert_eq!(ids(all), ["a-a", "a-b", "a0", "a_c", "aa", "ab"]);
+    assert_eq!(ids(after), ["a_c", "aa", "ab"], "the cursor compares in the same order");
+}
