@@ -1,7 +1,11 @@
-//! Validated domain values shared by every pipeline stage.
+//! The shared vocabulary: validated domain values every pipeline stage speaks — tenants and
+//! their ids, usage records and corrections, meters and quantities, money and currencies,
+//! subscriptions, billing periods, invoice ids and line keys, the invoice document (content
+//! and identity) and the credit ledger's entries.
 //!
 //! Input from the wire is turned into these types at the edge (`parse`/`TryFrom`); code below
-//! the handlers accepts only these. Nothing here does IO.
+//! the handlers accepts only these. Nothing here does IO, and this module imports no other
+//! module of the crate: everything else may use it.
 
 mod correction;
 mod credit;
