@@ -10,8 +10,32 @@ use crate::domain::NewUsageRecord;
 
 impl Store {
     /// Inserts records whose keys are unique within the slice, in one transaction that also
-    /// adds exactly the inserted records to the rollups. Returns one outcome per record.
+    /// adds exactly the inserted records to the rollups. Returns one outcome per record, in
+    /// the order given.
+    ///
+    /// Rows are written in key order whatever order they come in: concurrent writers (several
+    /// `tally serve` on one PostgreSQL, each grouping requests its own way) then take index
+    /// locks in one global order and cannot deadlock. Rollup deltas are sorted too.
     pub async fn insert_usage(
+        &self,
+        records: &[NewUsageRecord],
+        ingested_at: DateTime<Utc>,
+    ) -> Result<Vec<InsertOutcome>, DbError> {
+        if records.windows(2).all(|pair| pair[0].key <= pair[1].key) {
+            return self.insert_sorted_usage(records, ingested_at).await;
+        }
+        let mut order: Vec<usize> = (0..records.len()).collect();
+        order.sort_unstable_by(|a, b| records[*a].key.cmp(&records[*b].key));
+        let sorted: Vec<NewUsageRecord> = order.iter().map(|i| records[*i].clone()).collect();
+        let sorted_outcomes = self.insert_sorted_usage(&sorted, ingested_at).await?;
+        let mut outcomes = vec![InsertOutcome::Inserted; records.len()];
+        for (position, outcome) in order.into_iter().zip(sorted_outcomes) {
+            outcomes[position] = outcome;
+        }
+        Ok(outcomes)
+    }
+
+    async fn insert_sorted_usage(
         &self,
         records: &[NewUsageRecord],
         ingested_at: DateTime<Utc>,

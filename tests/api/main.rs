@@ -7,6 +7,7 @@ mod api_spec;
 mod architecture;
 mod auth;
 mod billing;
+mod concurrency;
 mod events;
 mod failures;
 mod ingest;
