@@ -4,15 +4,13 @@
 //! Stage: the HTTP edge. Parses the body, asks `invoice::Biller` to run, answers its report.
 //! Must hold no billing logic.
 
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::{web, HttpResponse};
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
 use crate::auth::GlobalAdmin;
-use crate::clock::SharedClock;
-use crate::http::{parse_json, run_idempotent, ApiError, JsonBody, JsonReply};
+use crate::http::{ApiError, Idempotent, JsonReply};
 use crate::invoice::Biller;
-use crate::store::Store;
 
 /// Body of `runBilling`.
 #[derive(Debug, Default, Deserialize)]
@@ -24,18 +22,12 @@ pub struct RunBillingRequest {
 /// Runs billing and reports the invoices it issued.
 #[tracing::instrument(skip_all)]
 pub async fn run_billing(
-    request: HttpRequest,
-    JsonBody(body): JsonBody,
-    caller: GlobalAdmin,
-    store: web::Data<Store>,
-    clock: web::Data<SharedClock>,
+    request: Idempotent<GlobalAdmin>,
     biller: web::Data<Biller>,
 ) -> Result<HttpResponse, ApiError> {
-    let wanted: RunBillingRequest = if body.is_empty() { RunBillingRequest::default() } else { parse_json(&body)? };
-    let as_of = wanted.as_of.unwrap_or_else(|| clock.now());
-    biller.config.check_as_of(as_of, clock.now())?;
-    run_idempotent(&request, &body, caller.0.subject(), store.get_ref(), &clock, || async {
-        JsonReply::ok(biller.run(store.get_ref(), as_of).await?)
-    })
-    .await
+    let wanted: RunBillingRequest =
+        if request.body().is_empty() { RunBillingRequest::default() } else { request.json()? };
+    let as_of = wanted.as_of.unwrap_or_else(|| request.now());
+    biller.config.check_as_of(as_of, request.now())?;
+    request.run(|| async { JsonReply::ok(biller.run(request.store(), as_of).await?) }).await
 }

@@ -5,17 +5,17 @@
 //! balances from `invoice::balances`; holds no ledger rules.
 
 use actix_web::http::StatusCode;
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::{web, HttpResponse};
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use super::lookup::existing_tenant;
 use crate::auth::{visible_tenant, AdminCaller, AnyCaller};
-use crate::clock::SharedClock;
 use crate::domain::CreditEntry;
 use crate::domain::{Currency, Money};
-use crate::http::{parse_json, run_idempotent, ApiError, JsonBody, JsonReply};
+use crate::http::{ApiError, Idempotent, JsonReply};
 use crate::invoice::balances;
 use crate::store::{NewCreditGrant, Store};
 
@@ -31,23 +31,16 @@ pub struct GrantCreditRequest {
 
 /// Appends a grant to the tenant's ledger.
 #[tracing::instrument(skip_all, fields(tenant_id = %path))]
-pub async fn grant_credit(
-    request: HttpRequest,
-    path: web::Path<String>,
-    JsonBody(body): JsonBody,
-    caller: AdminCaller,
-    store: web::Data<Store>,
-    clock: web::Data<SharedClock>,
-) -> Result<HttpResponse, ApiError> {
-    let id = visible_tenant(&caller.0, &path)?;
-    let wanted: GrantCreditRequest = parse_json(&body)?;
-    let grant = validate(wanted)?;
-    store.get_tenant(&id).await?.ok_or(ApiError::NotFound("tenant"))?;
-    run_idempotent(&request, &body, caller.0.subject(), store.get_ref(), &clock, || async {
-        let entry = store.grant_credit(&id, &grant, clock.now()).await?;
-        JsonReply::with_status(StatusCode::CREATED, entry_json(&entry))
-    })
-    .await
+pub async fn grant_credit(path: web::Path<String>, request: Idempotent<AdminCaller>) -> Result<HttpResponse, ApiError> {
+    let id = visible_tenant(&request.caller.0, &path)?;
+    let grant = validate(request.json()?)?;
+    existing_tenant(request.store(), &id).await?;
+    request
+        .run(|| async {
+            let entry = request.store().grant_credit(&id, &grant, request.now()).await?;
+            JsonReply::with_status(StatusCode::CREATED, entry_json(&entry))
+        })
+        .await
 }
 
 fn validate(wanted: GrantCreditRequest) -> Result<NewCreditGrant, ApiError> {
@@ -76,7 +69,7 @@ pub async fn list_credits(
     store: web::Data<Store>,
 ) -> Result<HttpResponse, ApiError> {
     let id = caller.readable_tenant(&path)?;
-    store.get_tenant(&id).await?.ok_or(ApiError::NotFound("tenant"))?;
+    existing_tenant(&store, &id).await?;
     let entries = store.credit_entries(&id).await?;
     let mut currencies: Vec<Currency> = entries.iter().map(|e| e.amount.currency).collect();
     currencies.sort();

@@ -8,7 +8,7 @@ use actix_web::{web, HttpResponse};
 use chrono_tz::Tz;
 use serde_json::{json, Value};
 
-use super::invoices::find_invoice;
+use super::lookup::find_invoice;
 use super::money_wire::decimal;
 use crate::aggregate::{usage_series, Granularity};
 use crate::auth::AnyCaller;

@@ -5,17 +5,17 @@
 //! Stage: the HTTP edge. Parses, reads or changes one invoice through the store, answers; the
 //! lifecycle rules are `invoice::transition`'s.
 
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::{web, HttpResponse};
 use chrono::DateTime;
 use serde::Deserialize;
 
 use super::invoice_wire::{invoice_json, invoice_summary};
-use crate::auth::{AdminCaller, AnyCaller, Principal};
-use crate::clock::SharedClock;
+use super::lookup::{existing_tenant, find_invoice, ReadableInvoice};
+use crate::auth::{AdminCaller, AnyCaller};
 use crate::domain::InvoiceId;
-use crate::http::{run_idempotent, ApiError, JsonBody, JsonReply};
+use crate::http::{ApiError, Idempotent, JsonReply};
 use crate::invoice::{transition, Biller, InvoiceAction};
-use crate::store::{StatusChange, Store, StoredInvoice};
+use crate::store::{StatusChange, Store};
 
 /// Query of `listInvoices`.
 #[derive(Debug, Deserialize)]
@@ -34,7 +34,7 @@ pub async fn list_invoices(
     store: web::Data<Store>,
 ) -> Result<HttpResponse, ApiError> {
     let id = caller.readable_tenant(&path)?;
-    store.get_tenant(&id).await?.ok_or(ApiError::NotFound("tenant"))?;
+    existing_tenant(&store, &id).await?;
     let limit = query.limit.unwrap_or(50).clamp(1, 200);
     let before = query.cursor.as_deref().map(parse_cursor).transpose()?;
     let invoices = store.list_invoices(&id, before, limit).await?;
@@ -56,70 +56,41 @@ fn parse_cursor(text: &str) -> Result<(chrono::DateTime<chrono::Utc>, InvoiceId)
 }
 
 /// One invoice with every line.
-#[tracing::instrument(skip_all, fields(invoice_id = %path))]
-pub async fn get_invoice(
-    path: web::Path<String>,
-    caller: AnyCaller,
-    store: web::Data<Store>,
-) -> Result<HttpResponse, ApiError> {
-    let invoice = find_invoice(store.get_ref(), &caller.0, &path).await?;
-    Ok(HttpResponse::Ok().json(invoice_json(&invoice)))
-}
-
-/// The invoice behind an id, if the caller may see its tenant (404 otherwise).
-///
-/// # Errors
-/// 404 `not_found`.
-pub async fn find_invoice(store: &Store, caller: &Principal, invoice_id: &str) -> Result<StoredInvoice, ApiError> {
-    let id = readable_invoice_id(caller, invoice_id)?;
-    store.get_invoice(&id).await?.ok_or(ApiError::NotFound("invoice"))
-}
-
-/// The id in a path, if it is one this API issues and the caller may see its tenant (404
-/// otherwise: no existence oracle).
-fn readable_invoice_id(caller: &Principal, invoice_id: &str) -> Result<InvoiceId, ApiError> {
-    InvoiceId::parse(invoice_id)
-        .ok()
-        .filter(|id| caller.can_read_tenant(id.tenant()))
-        .ok_or(ApiError::NotFound("invoice"))
+#[tracing::instrument(skip_all, fields(invoice_id = %invoice.0.document.id))]
+pub async fn get_invoice(invoice: ReadableInvoice) -> Result<HttpResponse, ApiError> {
+    Ok(HttpResponse::Ok().json(invoice_json(&invoice.0)))
 }
 
 /// `finalized → paid`.
 #[tracing::instrument(skip_all, fields(invoice_id = %path))]
 pub async fn mark_invoice_paid(
-    request: HttpRequest,
     path: web::Path<String>,
-    JsonBody(body): JsonBody,
-    caller: AdminCaller,
-    store: web::Data<Store>,
-    clock: web::Data<SharedClock>,
+    request: Idempotent<AdminCaller>,
 ) -> Result<HttpResponse, ApiError> {
-    let current = find_invoice(store.get_ref(), &caller.0, &path).await?;
-    run_idempotent(&request, &body, caller.0.subject(), store.get_ref(), &clock, || async {
-        transition(current.document.status, InvoiceAction::MarkPaid).map_err(not_allowed)?;
-        changed(store.mark_invoice_paid(&current.document.id, clock.now()).await?)
-    })
-    .await
+    let current = find_invoice(request.store(), &request.caller.0, &path).await?;
+    request
+        .run(|| async {
+            transition(current.document.status, InvoiceAction::MarkPaid).map_err(not_allowed)?;
+            changed(request.store().mark_invoice_paid(&current.document.id, request.now()).await?)
+        })
+        .await
 }
 
 /// `finalized | paid → void`: issues a numbered credit note and restores consumed credits.
 #[tracing::instrument(skip_all, fields(invoice_id = %path))]
 pub async fn void_invoice(
-    request: HttpRequest,
     path: web::Path<String>,
-    JsonBody(body): JsonBody,
-    caller: AdminCaller,
-    store: web::Data<Store>,
-    clock: web::Data<SharedClock>,
+    request: Idempotent<AdminCaller>,
     biller: web::Data<Biller>,
 ) -> Result<HttpResponse, ApiError> {
-    let current = find_invoice(store.get_ref(), &caller.0, &path).await?;
-    run_idempotent(&request, &body, caller.0.subject(), store.get_ref(), &clock, || async {
-        transition(current.document.status, InvoiceAction::Void).map_err(not_allowed)?;
-        let prefix = &biller.config.credit_note_prefix;
-        changed(store.void_invoice(&current.document.id, prefix, clock.now()).await?)
-    })
-    .await
+    let current = find_invoice(request.store(), &request.caller.0, &path).await?;
+    request
+        .run(|| async {
+            transition(current.document.status, InvoiceAction::Void).map_err(not_allowed)?;
+            let prefix = &biller.config.credit_note_prefix;
+            changed(request.store().void_invoice(&current.document.id, prefix, request.now()).await?)
+        })
+        .await
 }
 
 fn changed(change: StatusChange) -> Result<JsonReply, ApiError> {

@@ -6,15 +6,16 @@
 //! store read, answers. Must hold no subscription rules.
 
 use actix_web::http::StatusCode;
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::{web, HttpResponse};
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
+use super::lookup::existing_tenant;
 use super::tenant_wire::{CreateTenantRequest, PatchTenantRequest, TenantResponse};
 use crate::auth::{visible_tenant, AdminCaller, AnyCaller, GlobalAdmin};
 use crate::clock::SharedClock;
 use crate::domain::{NewTenant, Tenant, TenantId, TenantPatch};
-use crate::http::{parse_json, run_idempotent, ApiError, JsonBody, JsonReply};
+use crate::http::{ApiError, Idempotent, JsonReply};
 use crate::ingest::TenantDirectory;
 use crate::invoice::{apply_tenant_patch, known_plan, onboard_tenant};
 use crate::plans::SharedCatalog;
@@ -24,26 +25,23 @@ use crate::store::Store;
 /// id is taken.
 #[tracing::instrument(skip_all)]
 pub async fn create_tenant(
-    request: HttpRequest,
-    JsonBody(body): JsonBody,
-    caller: GlobalAdmin,
-    store: web::Data<Store>,
+    request: Idempotent<GlobalAdmin>,
     catalog: web::Data<SharedCatalog>,
-    clock: web::Data<SharedClock>,
 ) -> Result<HttpResponse, ApiError> {
-    let wire: CreateTenantRequest = parse_json(&body)?;
+    let wire: CreateTenantRequest = request.json()?;
     let new = NewTenant::try_from(&wire)?;
-    let store = store.get_ref();
+    let store = request.store();
     let catalog = catalog.current(store).await?;
     if let Some(plan) = wire.plan.as_deref() {
         known_plan(&catalog, plan)?;
     }
-    run_idempotent(&request, &body, caller.0.subject(), store, &clock, || async {
-        let now = clock.now();
-        let tenant = onboard_tenant(store, &catalog, &new, wire.plan.as_deref(), now).await?;
-        JsonReply::with_status(StatusCode::CREATED, respond(store, tenant, now).await?)
-    })
-    .await
+    request
+        .run(|| async {
+            let now = request.now();
+            let tenant = onboard_tenant(store, &catalog, &new, wire.plan.as_deref(), now).await?;
+            JsonReply::with_status(StatusCode::CREATED, respond(store, tenant, now).await?)
+        })
+        .await
 }
 
 /// Reads one tenant. Tenant credentials read only their own (others are 404).
@@ -55,7 +53,7 @@ pub async fn get_tenant(
     clock: web::Data<SharedClock>,
 ) -> Result<HttpResponse, ApiError> {
     let id = caller.readable_tenant(&path)?;
-    let tenant = store.get_tenant(&id).await?.ok_or(ApiError::NotFound("tenant"))?;
+    let tenant = existing_tenant(&store, &id).await?;
     Ok(HttpResponse::Ok().json(respond(store.get_ref(), tenant, clock.now()).await?))
 }
 
@@ -95,23 +93,20 @@ pub async fn list_tenants(
 /// subscription ends now, and the period so far gets its final invoice when it closes).
 #[tracing::instrument(skip_all, fields(tenant_id = %path))]
 pub async fn update_tenant(
-    request: HttpRequest,
     path: web::Path<String>,
-    JsonBody(body): JsonBody,
-    caller: AdminCaller,
-    store: web::Data<Store>,
-    clock: web::Data<SharedClock>,
+    request: Idempotent<AdminCaller>,
     directory: web::Data<TenantDirectory>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = visible_tenant(&caller.0, &path)?;
-    let patch: TenantPatch = parse_json::<PatchTenantRequest>(&body)?.try_into()?;
-    let store = store.get_ref();
-    run_idempotent(&request, &body, caller.0.subject(), store, &clock, || async {
-        let patched = apply_tenant_patch(store, &id, patch, clock.now()).await;
-        directory.forget(&id);
-        JsonReply::ok(respond(store, patched?, clock.now()).await?)
-    })
-    .await
+    let id = visible_tenant(&request.caller.0, &path)?;
+    let patch: TenantPatch = request.json::<PatchTenantRequest>()?.try_into()?;
+    let store = request.store();
+    request
+        .run(|| async {
+            let patched = apply_tenant_patch(store, &id, patch, request.now()).await;
+            directory.forget(&id);
+            JsonReply::ok(respond(store, patched?, request.now()).await?)
+        })
+        .await
 }
 
 async fn respond(store: &Store, tenant: Tenant, now: DateTime<Utc>) -> Result<TenantResponse, ApiError> {

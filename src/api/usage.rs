@@ -7,6 +7,7 @@ use actix_web::{web, HttpResponse};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use super::lookup::existing_tenant;
 use crate::aggregate::{month_period, usage_series, validate_range, Granularity, GroupBy, SeriesBucket};
 use crate::auth::AnyCaller;
 use crate::clock::SharedClock;
@@ -66,7 +67,7 @@ pub async fn get_usage(
     clock: web::Data<SharedClock>,
 ) -> Result<HttpResponse, ApiError> {
     let id = caller.readable_tenant(&path)?;
-    let tenant = store.get_tenant(&id).await?.ok_or(ApiError::NotFound("tenant"))?;
+    let tenant = existing_tenant(&store, &id).await?;
     let tz = tenant.details.timezone;
     let granularity = match query.granularity.as_deref() {
         None => Granularity::Day,

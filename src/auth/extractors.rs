@@ -1,13 +1,16 @@
 //! Auth as extractor arguments: a handler's signature shows what access its route needs.
 //! `GlobalAdmin` (admin role, no tenant scope: routes over every tenant), `AdminCaller` (admin
 //! role, maybe tenant-scoped), `IngestCaller` (ingest or admin), `AnyCaller` (any valid
-//! credential; tenant access is checked per object, answering 404 for other tenants).
+//! credential; tenant access is checked per object, answering 404 for other tenants). Each is
+//! a [`Caller`] with one [`Access`] rule, so there is one `FromRequest` impl; callers also
+//! scope `http`'s `Idempotency-Key` records (by subject).
 //!
 //! Stage: the HTTP edge. Inputs: the `Authorization` header and the `Authenticator`; outputs:
 //! a `Principal` or an `ApiError` (401/403/503). Uses `http` for the error type; `http` must
 //! never import `auth`.
 
 use std::future::Future;
+use std::marker::PhantomData;
 use std::pin::Pin;
 
 use actix_web::dev::Payload;
@@ -17,20 +20,71 @@ use actix_web::{web, FromRequest, HttpRequest};
 use super::{Authenticator, Principal, Role};
 use crate::clock::SharedClock;
 use crate::domain::TenantId;
-use crate::http::ApiError;
+use crate::http::{ApiError, IdempotencyScope};
+
+/// What a route demands of its caller beyond a valid credential. Each caller extractor is
+/// [`Caller`] with one of these, so the authentication steps are written once.
+pub trait Access {
+    /// `Err(why)` when `principal` may not use the route (logged at debug level, answered 403).
+    ///
+    /// # Errors
+    /// The reason the caller is refused.
+    fn admit(principal: &Principal) -> Result<(), &'static str>;
+}
+
+/// Any valid credential (tenant access is then checked per object).
+pub enum AnyRole {}
+
+/// The admin role, possibly scoped to one tenant.
+pub enum AdminRole {}
+
+/// The admin role with no tenant scope.
+pub enum GlobalAdminRole {}
+
+/// The ingest or admin role (tenant-scoped keys only for their tenant, checked per record).
+pub enum IngestRole {}
+
+impl Access for AnyRole {
+    fn admit(_: &Principal) -> Result<(), &'static str> {
+        Ok(())
+    }
+}
+
+impl Access for AdminRole {
+    fn admit(principal: &Principal) -> Result<(), &'static str> {
+        principal.is_admin().then_some(()).ok_or("admin role required")
+    }
+}
+
+impl Access for GlobalAdminRole {
+    fn admit(principal: &Principal) -> Result<(), &'static str> {
+        AdminRole::admit(principal)?;
+        principal.is_global_admin().then_some(()).ok_or("a tenant-scoped admin on a global route")
+    }
+}
+
+impl Access for IngestRole {
+    fn admit(principal: &Principal) -> Result<(), &'static str> {
+        matches!(principal.role(), Role::Admin | Role::Ingest).then_some(()).ok_or("ingest role required")
+    }
+}
+
+/// An authenticated caller that `A` admits; 401 without a valid credential, 403 when `A`
+/// refuses it.
+pub struct Caller<A>(pub Principal, PhantomData<A>);
 
 /// A caller with the admin role and no tenant scope, for routes that act on every tenant
 /// (billing runs, creating and listing tenants). A tenant-scoped admin gets 403 `forbidden`.
-pub struct GlobalAdmin(pub Principal);
+pub type GlobalAdmin = Caller<GlobalAdminRole>;
 
 /// A caller with the admin role (possibly scoped to one tenant; routes check the tenant).
-pub struct AdminCaller(pub Principal);
+pub type AdminCaller = Caller<AdminRole>;
 
 /// A caller that may post usage (ingest or admin role; tenant-scoped keys only for their tenant).
-pub struct IngestCaller(pub Principal);
+pub type IngestCaller = Caller<IngestRole>;
 
 /// Any authenticated caller.
-pub struct AnyCaller(pub Principal);
+pub type AnyCaller = Caller<AnyRole>;
 
 impl AnyCaller {
     /// The tenant in a path, if this caller may read it; 404 otherwise (no existence oracle).
@@ -70,65 +124,26 @@ async fn authenticate(request: HttpRequest) -> Result<Principal, ApiError> {
     })
 }
 
-type Pending<T> = Pin<Box<dyn Future<Output = Result<T, ApiError>>>>;
-
-impl FromRequest for AnyCaller {
+impl<A: Access + 'static> FromRequest for Caller<A> {
     type Error = ApiError;
-    type Future = Pending<Self>;
-
-    fn from_request(request: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let request = request.clone();
-        Box::pin(async move { authenticate(request).await.map(AnyCaller) })
-    }
-}
-
-impl FromRequest for AdminCaller {
-    type Error = ApiError;
-    type Future = Pending<Self>;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
 
     fn from_request(request: &HttpRequest, _: &mut Payload) -> Self::Future {
         let request = request.clone();
         Box::pin(async move {
             let principal = authenticate(request).await?;
-            if principal.role() != Role::Admin {
-                tracing::debug!(role = principal.role().as_str(), "rejected: admin role required");
+            if let Err(why) = A::admit(&principal) {
+                tracing::debug!(role = principal.role().as_str(), "rejected: {why}");
                 return Err(ApiError::Forbidden);
             }
-            Ok(AdminCaller(principal))
+            Ok(Caller(principal, PhantomData))
         })
     }
 }
 
-impl FromRequest for GlobalAdmin {
-    type Error = ApiError;
-    type Future = Pending<Self>;
-
-    fn from_request(request: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let admin = AdminCaller::from_request(request, payload);
-        Box::pin(async move {
-            let AdminCaller(principal) = admin.await?;
-            if !principal.is_global_admin() {
-                tracing::debug!("rejected: a tenant-scoped admin on a global route");
-                return Err(ApiError::Forbidden);
-            }
-            Ok(GlobalAdmin(principal))
-        })
-    }
-}
-
-impl FromRequest for IngestCaller {
-    type Error = ApiError;
-    type Future = Pending<Self>;
-
-    fn from_request(request: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let request = request.clone();
-        Box::pin(async move {
-            let principal = authenticate(request).await?;
-            if !matches!(principal.role(), Role::Admin | Role::Ingest) {
-                tracing::debug!(role = principal.role().as_str(), "rejected: ingest role required");
-                return Err(ApiError::Forbidden);
-            }
-            Ok(IngestCaller(principal))
-        })
+impl<A> IdempotencyScope for Caller<A> {
+    /// Keys are scoped by the audit-log subject.
+    fn idempotency_scope(&self) -> &str {
+        self.0.subject()
     }
 }

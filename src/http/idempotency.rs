@@ -2,18 +2,113 @@
 //! with the same body gets the stored response; the same key with another body is refused
 //! (422), and a retry while the first is still running gets 409.
 //!
+//! Every mutating admin route takes an [`Idempotent`] extractor: it bundles what the replay
+//! needs (the request, its raw body, the caller's scope, the store and the clock) so a handler
+//! only parses, then hands its one service call to [`Idempotent::run`].
+//!
 //! Stage: the HTTP edge. Inputs: the request, its body and a handler; output: the handler's
-//! answer, run at most once per key (records kept in the store). Knows no route or caller type.
+//! answer, run at most once per key (records kept in the store). Knows no route, and knows
+//! callers only through [`IdempotencyScope`] (`auth` implements it; `http` must not import `auth`).
 
 use std::future::Future;
+use std::pin::Pin;
 
+use actix_web::dev::Payload;
 use actix_web::http::StatusCode;
-use actix_web::{HttpRequest, HttpResponse};
+use actix_web::web::{self, Bytes};
+use actix_web::{FromRequest, HttpRequest, HttpResponse};
+use chrono::{DateTime, Utc};
+use futures_util::future::try_join;
+use serde::de::DeserializeOwned;
 use sha2::{Digest, Sha256};
 
-use super::ApiError;
+use super::{parse_json, ApiError, JsonBody};
 use crate::clock::SharedClock;
 use crate::store::{IdempotencyStart, Store, StoredResponse};
+
+/// A caller whose `Idempotency-Key`s are their own: two callers never replay each other's answers.
+pub trait IdempotencyScope {
+    /// The scope of this caller's keys (the audit-log subject).
+    fn idempotency_scope(&self) -> &str;
+}
+
+/// A mutating request that honours `Idempotency-Key`: the caller `C` (any caller extractor),
+/// the raw JSON body (at most 1 MiB), and the store and clock that keep the replay records.
+///
+/// The body and the caller are extracted together, polled in that order, as two separate
+/// extractor arguments would be (so a 413 or a 401 wins exactly as before).
+pub struct Idempotent<C> {
+    /// Who is asking.
+    pub caller: C,
+    request: HttpRequest,
+    body: Bytes,
+    store: web::Data<Store>,
+    clock: web::Data<SharedClock>,
+}
+
+impl<C: IdempotencyScope> Idempotent<C> {
+    /// The raw body.
+    pub fn body(&self) -> &[u8] {
+        &self.body
+    }
+
+    /// The body parsed as `T`, see [`parse_json`].
+    ///
+    /// # Errors
+    /// 400 `malformed_json`, 422 `invalid_body`.
+    pub fn json<T: DeserializeOwned>(&self) -> Result<T, ApiError> {
+        parse_json(&self.body)
+    }
+
+    /// The store the handler works on.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// The clock's current instant.
+    pub fn now(&self) -> DateTime<Utc> {
+        self.clock.now()
+    }
+
+    /// Runs `handler` at most once per (caller, `Idempotency-Key`), replaying its answer.
+    ///
+    /// # Errors
+    /// 409 `idempotency_key_in_use`, 422 `idempotency_key_reused`, or the handler's error.
+    pub async fn run<Fut>(&self, handler: impl FnOnce() -> Fut) -> Result<HttpResponse, ApiError>
+    where
+        Fut: Future<Output = Result<JsonReply, ApiError>>,
+    {
+        let scope = self.caller.idempotency_scope();
+        run_idempotent(&self.request, &self.body, scope, &self.store, &self.clock, handler).await
+    }
+}
+
+impl<C> FromRequest for Idempotent<C>
+where
+    C: FromRequest<Error = ApiError> + 'static,
+{
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+
+    fn from_request(request: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let body = JsonBody::from_request(request, payload);
+        let caller = C::from_request(request, payload);
+        let request = request.clone();
+        Box::pin(async move {
+            let (JsonBody(body), caller) = try_join(body, caller).await?;
+            let store = app_data::<Store>(&request, "the store")?;
+            let clock = app_data::<SharedClock>(&request, "the clock")?;
+            Ok(Self { caller, request, body, store, clock })
+        })
+    }
+}
+
+fn app_data<T: 'static>(request: &HttpRequest, what: &str) -> Result<web::Data<T>, ApiError> {
+    request
+        .app_data::<web::Data<T>>()
+        .cloned()
+        .ok_or_else(|| ApiError::Unexpected(anyhow::anyhow!("{what} is not configured")))
+}
 
 /// A JSON answer that can be stored and replayed.
 pub struct JsonReply {
@@ -38,11 +133,7 @@ impl JsonReply {
     }
 }
 
-/// Runs `handler` at most once per (`scope`, `Idempotency-Key`), replaying its answer.
-///
-/// # Errors
-/// 409 `idempotency_key_in_use`, 422 `idempotency_key_reused`, or the handler's error.
-pub async fn run_idempotent<Fut>(
+async fn run_idempotent<Fut>(
     request: &HttpRequest,
     body: &[u8],
     scope: &str,

@@ -1,6 +1,7 @@
 //! HTTP plumbing shared by every route module (`api`, `ingest`, `auth`'s extractors): the one
-//! error type and its JSON shape, bounded JSON bodies, `Idempotency-Key` replay, and actix's
-//! own errors (404, 405, bad query or path) answered in that shape.
+//! error type and its JSON shape, bounded JSON bodies, `Idempotency-Key` replay (the
+//! `Idempotent` extractor), and actix's own errors (404, 405, bad query or path) answered in
+//! that shape.
 //!
 //! Stage: the HTTP edge. Inputs are actix requests and module errors; outputs are
 //! `HttpResponse`s. Uses `store` (idempotency records, `DbError` → 503) and converts `invoice`
@@ -13,6 +14,6 @@ mod json;
 mod plumbing;
 
 pub use error::{error_body, error_chain_fmt, ApiError};
-pub use idempotency::{run_idempotent, JsonReply};
+pub use idempotency::{IdempotencyScope, Idempotent, JsonReply};
 pub use json::{parse_json, JsonBody};
 pub use plumbing::{not_found, path_config, query_config, resource};

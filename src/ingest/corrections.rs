@@ -5,7 +5,7 @@
 //! Stage: ingest, at the HTTP edge. Uses `http` for bodies, idempotency and errors; must not
 //! import `api` (ingest and api are sibling edges).
 
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::{web, HttpResponse};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -13,10 +13,9 @@ use super::record::{check_id, dimension, quantities, tenant, WireUsage};
 use super::tenants::TenantDirectory;
 use crate::aggregate::RecordState;
 use crate::auth::IngestCaller;
-use crate::clock::SharedClock;
 use crate::domain::{CorrectionAction, RecordKey, UsageCorrection};
-use crate::http::{parse_json, run_idempotent, ApiError, JsonBody, JsonReply};
-use crate::store::{CorrectionOutcome, Store};
+use crate::http::{ApiError, Idempotent, JsonReply};
+use crate::store::CorrectionOutcome;
 
 /// Body of `correctUsage`.
 #[derive(Debug, Deserialize)]
@@ -34,37 +33,35 @@ pub struct CorrectionRequest {
 /// Applies one correction.
 #[tracing::instrument(skip_all)]
 pub async fn correct_usage(
-    request: HttpRequest,
-    JsonBody(body): JsonBody,
-    caller: IngestCaller,
-    store: web::Data<Store>,
-    clock: web::Data<SharedClock>,
+    request: Idempotent<IngestCaller>,
     directory: web::Data<TenantDirectory>,
 ) -> Result<HttpResponse, ApiError> {
-    let mut correction = validate(parse_json(&body)?)?;
+    let mut correction = validate(request.json()?)?;
     let tenant = &correction.key.tenant_id;
     let unknown = || ApiError::NotFound("record");
-    let gate = match caller.0.can_ingest_for(tenant) {
+    let gate = match request.caller.0.can_ingest_for(tenant) {
         true => directory.gate(tenant).await?.ok_or_else(unknown)?,
         false => return Err(unknown()),
     };
     correction.closed_before = gate.closed_before;
     let correction = correction;
     let tenant = &correction.key.tenant_id;
-    run_idempotent(&request, &body, caller.0.subject(), store.get_ref(), &clock, || async {
-        match store.correct_usage(&correction, clock.now()).await? {
-            CorrectionOutcome::Applied { seq, before, after } => JsonReply::ok(json!({
-                "tenant_id": tenant, "source": correction.key.source, "id": correction.key.record_id,
-                "correction": seq, "before": state_json(before.as_deref()), "after": state_json(after.as_deref()),
-            })),
-            CorrectionOutcome::RecordNotFound => Err(unknown()),
-            CorrectionOutcome::PeriodClosed => Err(period_closed()),
-            CorrectionOutcome::AlreadyVoid => {
-                Err(ApiError::Conflict { code: "record_already_void", message: "this record is already void".into() })
+    request
+        .run(|| async {
+            match request.store().correct_usage(&correction, request.now()).await? {
+                CorrectionOutcome::Applied { seq, before, after } => JsonReply::ok(json!({
+                    "tenant_id": tenant, "source": correction.key.source, "id": correction.key.record_id,
+                    "correction": seq, "before": state_json(before.as_deref()), "after": state_json(after.as_deref()),
+                })),
+                CorrectionOutcome::RecordNotFound => Err(unknown()),
+                CorrectionOutcome::PeriodClosed => Err(period_closed()),
+                CorrectionOutcome::AlreadyVoid => Err(ApiError::Conflict {
+                    code: "record_already_void",
+                    message: "this record is already void".into(),
+                }),
             }
-        }
-    })
-    .await
+        })
+        .await
 }
 
 fn validate(r: CorrectionRequest) -> Result<UsageCorrection, ApiError> {
