@@ -14,6 +14,8 @@ use chrono::{
 };
 use chrono_tz::Tz;
 
+use crate::domain::enum_with_stored_names;
+
 /// One rollup bucket; also the step used to walk over DST gaps and offset changes.
 const QUARTER: TimeDelta = TimeDelta::minutes(15);
 
@@ -21,31 +23,15 @@ const QUARTER: TimeDelta = TimeDelta::minutes(15);
 /// Pacific/Apia skipping all of 2011-12-30 (one day); two days leaves room.
 const MAX_GAP_QUARTERS: usize = 2 * 24 * 4;
 
-/// The width of a time bucket in a usage series (`granularity=hour|day|month`, DESIGN §4).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Granularity {
-    Hour,
-    Day,
-    Month,
-}
-
-impl Granularity {
-    /// Every granularity, finest first.
-    pub const ALL: [Granularity; 3] = [Granularity::Hour, Granularity::Day, Granularity::Month];
-
-    /// The wire name: `hour`, `day` or `month`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Granularity::Hour => "hour",
-            Granularity::Day => "day",
-            Granularity::Month => "month",
-        }
-    }
-
-    /// Parses a wire name (`hour`, `day`, `month`); anything else is `None`.
-    pub fn parse(name: &str) -> Option<Granularity> {
-        Granularity::ALL.into_iter().find(|g| g.as_str() == name)
+enum_with_stored_names! {
+    /// The width of a time bucket in a usage series (`granularity=hour|day|month`, DESIGN §4);
+    /// `ALL` is finest first.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+    #[serde(rename_all = "lowercase")]
+    pub enum Granularity {
+        Hour => "hour",
+        Day => "day",
+        Month => "month",
     }
 }
 

@@ -12,33 +12,19 @@ use chrono_tz::Tz;
 
 use super::calendar::units_in_range;
 use super::{bucket_start, Granularity, Rollup, RollupKey, RollupTotals};
-use crate::domain::QuantityError;
+use crate::domain::{enum_with_stored_names, QuantityError};
 
-/// The dimension a usage series is split by (`group_by=function|region`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum GroupBy {
-    Function,
-    Region,
+enum_with_stored_names! {
+    /// The dimension a usage series is split by (`group_by=function|region`).
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+    #[serde(rename_all = "lowercase")]
+    pub enum GroupBy {
+        Function => "function",
+        Region => "region",
+    }
 }
 
 impl GroupBy {
-    /// Every dimension a series can be grouped by.
-    pub const ALL: [GroupBy; 2] = [GroupBy::Function, GroupBy::Region];
-
-    /// The wire name: `function` or `region`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            GroupBy::Function => "function",
-            GroupBy::Region => "region",
-        }
-    }
-
-    /// Parses a wire name (`function`, `region`); anything else is `None`.
-    pub fn parse(name: &str) -> Option<GroupBy> {
-        GroupBy::ALL.into_iter().find(|g| g.as_str() == name)
-    }
-
     /// The rollup's value of this dimension, `""` when the records had none.
     fn value_of(self, key: &RollupKey) -> &str {
         match self {
