@@ -14,6 +14,8 @@ use chrono::{
 };
 use chrono_tz::Tz;
 
+use crate::domain::enum_with_stored_names;
+
 /// One rollup bucket; also the step used to walk over DST gaps and offset changes.
 const QUARTER: TimeDelta = TimeDelta::minutes(15);
 
@@ -21,31 +23,15 @@ const QUARTER: TimeDelta = TimeDelta::minutes(15);
 /// Pacific/Apia skipping all of 2011-12-30 (one day); two days leaves room.
 const MAX_GAP_QUARTERS: usize = 2 * 24 * 4;
 
-/// The width of a time bucket in a usage series (`granularity=hour|day|month`, DESIGN §4).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Granularity {
-    Hour,
-    Day,
-    Month,
-}
-
-impl Granularity {
-    /// Every granularity, finest first.
-    pub const ALL: [Granularity; 3] = [Granularity::Hour, Granularity::Day, Granularity::Month];
-
-    /// The wire name: `hour`, `day` or `month`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Granularity::Hour => "hour",
-            Granularity::Day => "day",
-            Granularity::Month => "month",
-        }
-    }
-
-    /// Parses a wire name (`hour`, `day`, `month`); anything else is `None`.
-    pub fn parse(name: &str) -> Option<Granularity> {
-        Granularity::ALL.into_iter().find(|g| g.as_str() == name)
+enum_with_stored_names! {
+    /// The width of a time bucket in a usage series (`granularity=hour|day|month`, DESIGN §4);
+    /// `ALL` is finest first.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+    #[serde(rename_all = "lowercase")]
+    pub enum Granularity {
+        Hour => "hour",
+        Day => "day",
+        Month => "month",
     }
 }
 
@@ -223,27 +209,23 @@ mod tests {
     }
 
     #[test]
-    fn kolkata_hours_start_at_half_past_the_utc_hour() {
-        let tz = chrono_tz::Asia::Kolkata;
-        assert_eq!(unit_start(tz, Granularity::Hour, at("2024-05-10T10:20:00Z")), at("2024-05-10T09:30:00Z"));
-        assert_eq!(unit_start(tz, Granularity::Hour, at("2024-05-10T10:30:00Z")), at("2024-05-10T10:30:00Z"));
-        assert_eq!(next_unit_start(tz, Granularity::Hour, at("2024-05-10T09:30:00Z")), at("2024-05-10T10:30:00Z"));
-    }
-
-    #[test]
-    fn kolkata_days_start_at_local_midnight_which_is_half_past_six_utc() {
-        let tz = chrono_tz::Asia::Kolkata;
-        assert_eq!(unit_start(tz, Granularity::Day, at("2024-05-10T10:20:00Z")), at("2024-05-09T18:30:00Z"));
-        assert_eq!(unit_start(tz, Granularity::Day, at("2024-05-10T18:30:00Z")), at("2024-05-10T18:30:00Z"));
-        assert_eq!(hours_long(tz, Granularity::Day, "2024-05-10T10:20:00Z"), 24);
-    }
-
-    #[test]
-    fn kathmandu_hours_and_days_start_at_a_quarter_past_the_utc_hour() {
-        let tz = chrono_tz::Asia::Kathmandu;
-        assert_eq!(unit_start(tz, Granularity::Hour, at("2024-05-10T10:20:00Z")), at("2024-05-10T10:15:00Z"));
-        assert_eq!(unit_start(tz, Granularity::Hour, at("2024-05-10T10:10:00Z")), at("2024-05-10T09:15:00Z"));
-        assert_eq!(unit_start(tz, Granularity::Day, at("2024-05-10T10:20:00Z")), at("2024-05-09T18:15:00Z"));
+    fn half_and_quarter_hour_zones_start_their_units_off_the_utc_hour() {
+        use chrono_tz::Asia::{Kathmandu, Kolkata};
+        use Granularity::{Day, Hour};
+        let cases = [
+            (Kolkata, Hour, "2024-05-10T10:20:00Z", "2024-05-10T09:30:00Z", "Kolkata hours start at half past"),
+            (Kolkata, Hour, "2024-05-10T10:30:00Z", "2024-05-10T10:30:00Z", "half past starts its own hour"),
+            (Kolkata, Day, "2024-05-10T10:20:00Z", "2024-05-09T18:30:00Z", "Kolkata midnight is 18:30 UTC"),
+            (Kolkata, Day, "2024-05-10T18:30:00Z", "2024-05-10T18:30:00Z", "local midnight starts its own day"),
+            (Kathmandu, Hour, "2024-05-10T10:20:00Z", "2024-05-10T10:15:00Z", "Kathmandu hours start at :15"),
+            (Kathmandu, Hour, "2024-05-10T10:10:00Z", "2024-05-10T09:15:00Z", "before :15 is the previous hour"),
+            (Kathmandu, Day, "2024-05-10T10:20:00Z", "2024-05-09T18:15:00Z", "Kathmandu midnight is 18:15 UTC"),
+        ];
+        for (tz, granularity, instant, start, why) in cases {
+            assert_eq!(unit_start(tz, granularity, at(instant)), at(start), "{instant} in {tz}: {why}");
+        }
+        assert_eq!(next_unit_start(Kolkata, Hour, at("2024-05-10T09:30:00Z")), at("2024-05-10T10:30:00Z"));
+        assert_eq!(hours_long(Kolkata, Day, "2024-05-10T10:20:00Z"), 24);
     }
 
     #[test]
@@ -318,33 +300,49 @@ mod tests {
     }
 
     #[test]
-    fn paris_months_start_at_local_midnight_on_either_side_of_dst() {
-        let tz = chrono_tz::Europe::Paris;
-        assert_eq!(
-            month_period(tz, at("2024-03-15T12:00:00Z")),
-            (at("2024-02-29T23:00:00Z"), at("2024-03-31T22:00:00Z"))
-        );
-        assert_eq!(
-            month_period(tz, at("2024-10-15T12:00:00Z")),
-            (at("2024-09-30T22:00:00Z"), at("2024-10-31T23:00:00Z"))
-        );
-        // 22:30 UTC on 31 March is already April in Paris.
-        assert_eq!(month_period(tz, at("2024-03-31T22:30:00Z")).0, at("2024-03-31T22:00:00Z"));
-    }
-
-    #[test]
-    fn auckland_months_begin_the_previous_utc_day() {
-        let tz = chrono_tz::Pacific::Auckland;
-        // April 2024 opens in NZDT (+13) and closes in NZST (+12).
-        assert_eq!(
-            month_period(tz, at("2024-04-15T00:00:00Z")),
-            (at("2024-03-31T11:00:00Z"), at("2024-04-30T12:00:00Z"))
-        );
-        assert_eq!(month_period(tz, at("2024-03-31T10:59:59Z")).1, at("2024-03-31T11:00:00Z"));
-        assert_eq!(
-            month_period(tz, at("2024-12-31T11:00:00Z")),
-            (at("2024-12-31T11:00:00Z"), at("2025-01-31T11:00:00Z"))
-        );
+    fn months_start_at_local_midnight_on_either_side_of_dst_and_of_the_date_line() {
+        use chrono_tz::{Europe::Paris, Pacific::Auckland};
+        let cases = [
+            (Paris, "2024-03-15T12:00:00Z", "2024-02-29T23:00:00Z", "2024-03-31T22:00:00Z", "Paris March: CET to CEST"),
+            (
+                Paris,
+                "2024-10-15T12:00:00Z",
+                "2024-09-30T22:00:00Z",
+                "2024-10-31T23:00:00Z",
+                "Paris October: CEST to CET",
+            ),
+            (
+                Paris,
+                "2024-03-31T22:30:00Z",
+                "2024-03-31T22:00:00Z",
+                "2024-04-30T22:00:00Z",
+                "22:30 UTC is April in Paris",
+            ),
+            (
+                Auckland,
+                "2024-04-15T00:00:00Z",
+                "2024-03-31T11:00:00Z",
+                "2024-04-30T12:00:00Z",
+                "NZDT (+13) to NZST (+12)",
+            ),
+            (
+                Auckland,
+                "2024-03-31T10:59:59Z",
+                "2024-02-29T11:00:00Z",
+                "2024-03-31T11:00:00Z",
+                "March ends the UTC day before",
+            ),
+            (
+                Auckland,
+                "2024-12-31T11:00:00Z",
+                "2024-12-31T11:00:00Z",
+                "2025-01-31T11:00:00Z",
+                "January begins on 31 Dec UTC",
+            ),
+        ];
+        for (tz, instant, start, end, why) in cases {
+            assert_eq!(month_period(tz, at(instant)), (at(start), at(end)), "{instant} in {tz}: {why}");
+        }
     }
 
     #[test]

@@ -12,33 +12,19 @@ use chrono_tz::Tz;
 
 use super::calendar::units_in_range;
 use super::{bucket_start, Granularity, Rollup, RollupKey, RollupTotals};
-use crate::domain::QuantityError;
+use crate::domain::{enum_with_stored_names, QuantityError};
 
-/// The dimension a usage series is split by (`group_by=function|region`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum GroupBy {
-    Function,
-    Region,
+enum_with_stored_names! {
+    /// The dimension a usage series is split by (`group_by=function|region`).
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+    #[serde(rename_all = "lowercase")]
+    pub enum GroupBy {
+        Function => "function",
+        Region => "region",
+    }
 }
 
 impl GroupBy {
-    /// Every dimension a series can be grouped by.
-    pub const ALL: [GroupBy; 2] = [GroupBy::Function, GroupBy::Region];
-
-    /// The wire name: `function` or `region`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            GroupBy::Function => "function",
-            GroupBy::Region => "region",
-        }
-    }
-
-    /// Parses a wire name (`function`, `region`); anything else is `None`.
-    pub fn parse(name: &str) -> Option<GroupBy> {
-        GroupBy::ALL.into_iter().find(|g| g.as_str() == name)
-    }
-
     /// The rollup's value of this dimension, `""` when the records had none.
     fn value_of(self, key: &RollupKey) -> &str {
         match self {
@@ -171,6 +157,7 @@ fn buckets_of(
 mod tests {
     use super::*;
     use crate::domain::{Meter, Quantities, TenantId};
+    use chrono::SecondsFormat::Secs;
     use rust_decimal::Decimal;
     use std::str::FromStr;
 
@@ -195,14 +182,16 @@ mod tests {
         }
     }
 
-    /// (start, end, group value, GB-seconds, records) per bucket, for compact assertions.
-    fn summary(buckets: &[SeriesBucket]) -> Vec<(String, String, Option<String>, String, i64)> {
+    /// One line per bucket, `start → end [group]: GB-seconds GB-s in records`, for compact
+    /// assertions.
+    fn summary(buckets: &[SeriesBucket]) -> Vec<String> {
         buckets
             .iter()
             .map(|b| {
-                let group = b.function.clone().or_else(|| b.region.clone());
-                let gb = b.totals.quantities.get(Meter::MemoryGbSeconds).to_string();
-                (b.start.to_rfc3339(), b.end.to_rfc3339(), group, gb, b.totals.records)
+                let group = b.function.as_ref().or(b.region.as_ref()).map(|g| format!(" {g:?}")).unwrap_or_default();
+                let gb = b.totals.quantities.get(Meter::MemoryGbSeconds);
+                let (start, end) = (b.start.to_rfc3339_opts(Secs, true), b.end.to_rfc3339_opts(Secs, true));
+                format!("{start} → {end}{group}: {gb} GB-s in {}", b.totals.records)
             })
             .collect()
     }
@@ -226,8 +215,8 @@ mod tests {
         assert_eq!(
             summary(&series.unwrap()),
             [
-                ("2024-05-09T18:30:00+00:00".into(), "2024-05-10T18:30:00+00:00".into(), None, "4".into(), 3),
-                ("2024-05-10T18:30:00+00:00".into(), "2024-05-11T18:30:00+00:00".into(), None, "4".into(), 1),
+                "2024-05-09T18:30:00Z → 2024-05-10T18:30:00Z: 4 GB-s in 3",
+                "2024-05-10T18:30:00Z → 2024-05-11T18:30:00Z: 4 GB-s in 1"
             ]
         );
     }
@@ -256,8 +245,8 @@ mod tests {
         assert_eq!(
             summary(&series.unwrap()),
             [
-                ("2024-03-01T08:00:00+00:00".into(), "2024-04-01T07:00:00+00:00".into(), None, "3".into(), 2),
-                ("2024-04-01T07:00:00+00:00".into(), "2024-05-01T07:00:00+00:00".into(), None, "3".into(), 1),
+                "2024-03-01T08:00:00Z → 2024-04-01T07:00:00Z: 3 GB-s in 2",
+                "2024-04-01T07:00:00Z → 2024-05-01T07:00:00Z: 3 GB-s in 1"
             ]
         );
     }
@@ -283,14 +272,13 @@ mod tests {
         )
         .unwrap();
         // Assert: hour 02:00 has no usage and no bucket; "" (no function) sorts first.
-        let hour = |h: u32| format!("2024-05-10T{h:02}:00:00+00:00");
         assert_eq!(
             summary(&series),
             [
-                (hour(0), hour(1), Some("resize".into()), "4".into(), 1),
-                (hour(0), hour(1), Some("thumbnail".into()), "3".into(), 1),
-                (hour(1), hour(2), Some(String::new()), "2".into(), 1),
-                (hour(1), hour(2), Some("resize".into()), "6".into(), 2),
+                "2024-05-10T00:00:00Z → 2024-05-10T01:00:00Z \"resize\": 4 GB-s in 1",
+                "2024-05-10T00:00:00Z → 2024-05-10T01:00:00Z \"thumbnail\": 3 GB-s in 1",
+                "2024-05-10T01:00:00Z → 2024-05-10T02:00:00Z \"\": 2 GB-s in 1",
+                "2024-05-10T01:00:00Z → 2024-05-10T02:00:00Z \"resize\": 6 GB-s in 2",
             ]
         );
         assert!(series.iter().all(|b| b.region.is_none()), "grouping by function leaves region unset");

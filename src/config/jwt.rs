@@ -10,34 +10,22 @@ use std::path::PathBuf;
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 
-/// The JWT signature algorithms Tally accepts, spelled as in the JWT `alg` header.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub enum JwtAlgorithm {
-    /// HMAC with SHA-256 and a shared secret.
-    #[serde(rename = "HS256")]
-    Hs256,
-    /// Ed25519 signatures.
-    #[serde(rename = "EdDSA")]
-    EdDsa,
-    /// RSASSA-PKCS1-v1_5 with SHA-256.
-    #[serde(rename = "RS256")]
-    Rs256,
-}
+use crate::domain::enum_with_stored_names;
 
-impl JwtAlgorithm {
-    /// Reads `HS256`, `EdDSA` or `RS256` (case-sensitive, as in JWT headers); `None` for any
-    /// other name.
-    pub fn parse(text: &str) -> Option<Self> {
-        [Self::Hs256, Self::EdDsa, Self::Rs256].into_iter().find(|alg| alg.as_str() == text)
-    }
-
-    /// The `alg` header value.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Hs256 => "HS256",
-            Self::EdDsa => "EdDSA",
-            Self::Rs256 => "RS256",
-        }
+enum_with_stored_names! {
+    /// The JWT signature algorithms Tally accepts, spelled as in the JWT `alg` header
+    /// (`parse` is case-sensitive, as in JWT headers).
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+    pub enum JwtAlgorithm {
+        /// HMAC with SHA-256 and a shared secret.
+        #[serde(rename = "HS256")]
+        Hs256 => "HS256",
+        /// Ed25519 signatures.
+        #[serde(rename = "EdDSA")]
+        EdDsa => "EdDSA",
+        /// RSASSA-PKCS1-v1_5 with SHA-256.
+        #[serde(rename = "RS256")]
+        Rs256 => "RS256",
     }
 }
 

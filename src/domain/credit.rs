@@ -1,6 +1,6 @@
 //! The prepaid-credit ledger's entries (append-only: grants, consumptions, restorations).
 
-use super::Money;
+use super::{enum_with_stored_names, Money};
 use chrono::{DateTime, Utc};
 
 /// A credit ledger entry.
@@ -18,27 +18,13 @@ pub struct CreditEntry {
     pub created_at: DateTime<Utc>,
 }
 
-/// What a ledger entry records.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum CreditEntryKind {
-    Grant,
-    Consumption,
-    Restoration,
-}
-
-impl CreditEntryKind {
-    /// The stored name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Grant => "grant",
-            Self::Consumption => "consumption",
-            Self::Restoration => "restoration",
-        }
-    }
-
-    /// Parses the stored name.
-    pub fn parse(text: &str) -> Option<Self> {
-        [Self::Grant, Self::Consumption, Self::Restoration].into_iter().find(|k| k.as_str() == text)
+enum_with_stored_names! {
+    /// What a ledger entry records.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+    #[serde(rename_all = "snake_case")]
+    pub enum CreditEntryKind {
+        Grant => "grant",
+        Consumption => "consumption",
+        Restoration => "restoration",
     }
 }

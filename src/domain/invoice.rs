@@ -6,32 +6,17 @@ use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
-use super::Meter;
+use super::{enum_with_stored_names, Meter};
 
-/// Lifecycle: `draft → finalized → paid | void` ("sent" is an outbox fact, not a state).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum InvoiceStatus {
-    Draft,
-    Finalized,
-    Paid,
-    Void,
-}
-
-impl InvoiceStatus {
-    /// The stored and wire name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Draft => "draft",
-            Self::Finalized => "finalized",
-            Self::Paid => "paid",
-            Self::Void => "void",
-        }
-    }
-
-    /// Parses the stored name.
-    pub fn parse(text: &str) -> Option<Self> {
-        [Self::Draft, Self::Finalized, Self::Paid, Self::Void].into_iter().find(|s| s.as_str() == text)
+enum_with_stored_names! {
+    /// Lifecycle: `draft → finalized → paid | void` ("sent" is an outbox fact, not a state).
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+    #[serde(rename_all = "snake_case")]
+    pub enum InvoiceStatus {
+        Draft => "draft",
+        Finalized => "finalized",
+        Paid => "paid",
+        Void => "void",
     }
 }
 
@@ -54,31 +39,16 @@ pub struct CustomerSnapshot {
     pub timezone: String,
 }
 
-/// What a line is for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum LineType {
-    Usage,
-    BaseFee,
-    MinimumSpendTopUp,
-    /// A late change to an earlier, already invoiced period.
-    Adjustment,
-}
-
-impl LineType {
-    /// The stored and wire name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Usage => "usage",
-            Self::BaseFee => "base_fee",
-            Self::MinimumSpendTopUp => "minimum_spend_top_up",
-            Self::Adjustment => "adjustment",
-        }
-    }
-
-    /// Parses the stored name.
-    pub fn parse(text: &str) -> Option<Self> {
-        [Self::Usage, Self::BaseFee, Self::MinimumSpendTopUp, Self::Adjustment].into_iter().find(|t| t.as_str() == text)
+enum_with_stored_names! {
+    /// What a line is for.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+    #[serde(rename_all = "snake_case")]
+    pub enum LineType {
+        Usage => "usage",
+        BaseFee => "base_fee",
+        MinimumSpendTopUp => "minimum_spend_top_up",
+        /// A late change to an earlier, already invoiced period.
+        Adjustment => "adjustment",
     }
 }
 

@@ -4,30 +4,17 @@ use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use rust_decimal::Decimal;
 
-use super::TenantId;
+use super::{enum_with_stored_names, TenantId};
 
-/// What happens to usage that arrives for a period already invoiced (DESIGN §7).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum LateUsagePolicy {
-    /// Bill the difference as adjustment lines on the next invoice.
-    NextInvoice,
-    /// Refuse records for closed periods at ingestion (`period_closed`).
-    Reject,
-}
-
-impl LateUsagePolicy {
-    /// The stored and wire name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::NextInvoice => "next_invoice",
-            Self::Reject => "reject",
-        }
-    }
-
-    /// Parses the stored and wire name.
-    pub fn parse(text: &str) -> Option<Self> {
-        [Self::NextInvoice, Self::Reject].into_iter().find(|p| p.as_str() == text)
+enum_with_stored_names! {
+    /// What happens to usage that arrives for a period already invoiced (DESIGN §7).
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+    #[serde(rename_all = "snake_case")]
+    pub enum LateUsagePolicy {
+        /// Bill the difference as adjustment lines on the next invoice.
+        NextInvoice => "next_invoice",
+        /// Refuse records for closed periods at ingestion (`period_closed`).
+        Reject => "reject",
     }
 }
 
@@ -79,31 +66,22 @@ impl Tenant {
     /// The tenant after `patch`, stamped `now`.
     pub fn patched(mut self, patch: TenantPatch, now: DateTime<Utc>) -> Tenant {
         let d = &mut self.details;
-        if let Some(v) = patch.name {
-            d.name = v;
-        }
-        if let Some(v) = patch.billing_emails {
-            d.billing_emails = v;
-        }
-        if let Some(v) = patch.timezone {
-            d.timezone = v;
-        }
-        if let Some(v) = patch.tax_rate {
-            d.tax_rate = v;
-        }
-        if let Some(v) = patch.address {
-            d.address = v;
-        }
-        if let Some(v) = patch.tax_id {
-            d.tax_id = v;
-        }
-        if let Some(v) = patch.late_usage_policy {
-            d.late_usage_policy = v;
-        }
-        if let Some(v) = patch.active {
-            self.active = v;
-        }
+        replace_if_given(&mut d.name, patch.name);
+        replace_if_given(&mut d.billing_emails, patch.billing_emails);
+        replace_if_given(&mut d.timezone, patch.timezone);
+        replace_if_given(&mut d.tax_rate, patch.tax_rate);
+        replace_if_given(&mut d.address, patch.address);
+        replace_if_given(&mut d.tax_id, patch.tax_id);
+        replace_if_given(&mut d.late_usage_policy, patch.late_usage_policy);
+        replace_if_given(&mut self.active, patch.active);
         self.updated_at = now;
         self
+    }
+}
+
+/// A patch field: `Some` replaces the value, `None` leaves it as it is.
+fn replace_if_given<T>(field: &mut T, patched: Option<T>) {
+    if let Some(value) = patched {
+        *field = value;
     }
 }

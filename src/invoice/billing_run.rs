@@ -88,7 +88,7 @@ impl BillingRun<'_> {
         loop {
             let page = self.store.list_tenants(after.as_ref(), 500).await.context("Failed to list tenants")?;
             for tenant in &page {
-                if let Err(error) = self.bill_tenant(self.catalog, tenant, as_of, &mut report).await {
+                if let Err(error) = self.bill_tenant(tenant, as_of, &mut report).await {
                     tracing::error!(tenant_id = %tenant.id, error = ?error, "billing a tenant failed");
                     report.failures.push(format!("{}: {error:#}", tenant.id));
                 }
@@ -101,18 +101,12 @@ impl BillingRun<'_> {
     }
 
     #[tracing::instrument(skip_all, fields(tenant_id = %tenant.id))]
-    async fn bill_tenant(
-        &self,
-        catalog: &PlanCatalog,
-        tenant: &Tenant,
-        as_of: DateTime<Utc>,
-        report: &mut RunReport,
-    ) -> anyhow::Result<()> {
+    async fn bill_tenant(&self, tenant: &Tenant, as_of: DateTime<Utc>, report: &mut RunReport) -> anyhow::Result<()> {
         let changes = self.store.subscriptions(&tenant.id).await?;
         let mut closed = self.store.closed_periods(&tenant.id).await?;
         let closed_starts: HashSet<DateTime<Utc>> = closed.iter().map(BillingPeriod::start).collect();
         for period in due_periods(tenant.details.timezone, &changes, &closed_starts, as_of, self.grace) {
-            match self.close_period(catalog, (tenant, &changes), &period, &closed, as_of).await? {
+            match self.close_period((tenant, &changes), &period, &closed, as_of).await? {
                 IssueOutcome::Issued(doc) => report.invoices_issued.push(IssuedInvoice {
                     total: Money::new(doc.content.total, doc.content.currency),
                     invoice_id: doc.id,
@@ -127,20 +121,19 @@ impl BillingRun<'_> {
 
     async fn close_period(
         &self,
-        catalog: &PlanCatalog,
         (tenant, changes): (&Tenant, &[SubscriptionChange]),
         period: &BillingPeriod,
         closed: &[BillingPeriod],
         as_of: DateTime<Utc>,
     ) -> anyhow::Result<IssueOutcome> {
-        let Some(draft) = self.draft(catalog, (tenant, changes), period).await? else {
+        let Some(draft) = self.draft((tenant, changes), period).await? else {
             return Ok(IssueOutcome::AlreadyClosed);
         };
         let mut late = Vec::new();
         for earlier in
             closed.iter().filter(|p| p.start() < period.start() && p.end() > as_of - self.allowed_lateness - self.grace)
         {
-            late.extend(self.adjustments_for(catalog, (tenant, changes), earlier).await?);
+            late.extend(self.adjustments_for((tenant, changes), earlier).await?);
         }
         let ledger = self.store.credit_entries(&tenant.id).await?;
         let credits = balances(&ledger, draft.currency);
@@ -162,26 +155,21 @@ impl BillingRun<'_> {
 
     async fn draft(
         &self,
-        catalog: &PlanCatalog,
         (tenant, changes): (&Tenant, &[SubscriptionChange]),
         period: &BillingPeriod,
     ) -> anyhow::Result<Option<InvoiceDraft>> {
-        let inputs = gather_segments(self.store, catalog, &tenant.id, changes, period).await?;
+        let inputs = gather_segments(self.store, self.catalog, &tenant.id, changes, period).await?;
         Ok(draft_invoice(period, &inputs, tenant.details.tax_rate)?)
     }
 
     /// Re-rates a closed period with its own plan versions and compares with what was billed.
     async fn adjustments_for(
         &self,
-        catalog: &PlanCatalog,
         (tenant, changes): (&Tenant, &[SubscriptionChange]),
         period: &BillingPeriod,
     ) -> anyhow::Result<Vec<Adjustment>> {
-        let rerated = self
-            .draft(catalog, (tenant, changes), period)
-            .await?
-            .map(|d| segment_lines(&d.segments))
-            .unwrap_or_default();
+        let rerated =
+            self.draft((tenant, changes), period).await?.map(|d| segment_lines(&d.segments)).unwrap_or_default();
         let mut billed: BTreeMap<LineKey, Decimal> = BTreeMap::new();
         for (key, amount) in self.store.billed_lines(&tenant.id, period.start()).await? {
             *billed.entry(key).or_default() += amount;

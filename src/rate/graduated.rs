@@ -6,6 +6,7 @@
 
 use rust_decimal::Decimal;
 
+use super::tier::ranges;
 use super::{Tier, TierLine};
 
 /// Prices `net` units tier by tier: tier *k* covers `(up_to[k−1], up_to[k]]` net units.
@@ -15,19 +16,11 @@ use super::{Tier, TierLine};
 /// reached and the amount is 0. `None` on overflow.
 pub(crate) fn rate(tiers: &[Tier], price_per: Decimal, net: Decimal) -> Option<Vec<TierLine>> {
     let mut lines = Vec::new();
-    let mut from = Decimal::ZERO;
-    for tier in tiers {
-        if net <= from {
-            break;
-        }
+    for (from, tier) in ranges(tiers).take_while(|(from, _)| net > *from) {
         let top = tier.up_to.map_or(net, |up_to| net.min(up_to));
         let units = top.checked_sub(from)?;
         if units > Decimal::ZERO {
             lines.push(TierLine::priced(from, tier.up_to, units, tier.unit_price, tier.flat_fee, price_per)?);
-        }
-        match tier.up_to {
-            Some(up_to) => from = from.max(up_to),
-            None => break,
         }
     }
     Some(lines)
@@ -36,29 +29,17 @@ pub(crate) fn rate(tiers: &[Tier], price_per: Decimal, net: Decimal) -> Option<V
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::rate::testing::{amount, assert_amounts, d, tier, tiers};
     use proptest::prelude::*;
-    use std::str::FromStr;
 
-    fn d(text: &str) -> Decimal {
-        Decimal::from_str(text).unwrap()
-    }
-
-    fn tier(up_to: Option<&str>, unit_price: &str, flat_fee: &str) -> Tier {
-        Tier { up_to: up_to.map(d), unit_price: d(unit_price), flat_fee: d(flat_fee) }
-    }
-
-    /// (0, 100] at 1.00 + 5 flat; (100, 1000] at 0.50; (1000, ∞) at 0.10 + 2 flat.
-    fn tiers() -> Vec<Tier> {
-        vec![tier(Some("100"), "1.00", "5"), tier(Some("1000"), "0.50", "0"), tier(None, "0.10", "2")]
-    }
-
-    fn amount(net: Decimal) -> Decimal {
-        rate(&tiers(), Decimal::ONE, net).expect("in range").iter().map(|l| l.amount).sum()
+    /// The amount for `net` units of the worked-example tiers.
+    fn graduated(net: Decimal) -> Decimal {
+        amount(&rate(&tiers(), Decimal::ONE, net).expect("in range"))
     }
 
     #[test]
     fn graduated_prices_each_tier_at_its_own_price_at_every_boundary() {
-        let cases = [
+        let cases = &[
             ("0", "0", "no usage costs nothing, not even a flat fee"),
             ("1", "6", "one unit in tier 1: 1 + flat 5"),
             ("100", "105", "tier 1 full: 100 + 5"),
@@ -68,9 +49,7 @@ mod tests {
             ("5000", "957", "deep in the open tier: 555 + 4000 × 0.10 + 2"),
             ("100.5", "105.25", "a fractional unit past a boundary"),
         ];
-        for (net, expected, why) in cases {
-            assert_eq!(amount(d(net)), d(expected), "net {net}: {why}");
-        }
+        assert_amounts(cases, |net| rate(&tiers(), Decimal::ONE, net));
     }
 
     #[test]
@@ -105,9 +84,9 @@ mod tests {
         ) {
             let (low, high) = (Decimal::from(a.min(b)), Decimal::from(a.max(b)));
             let fraction = Decimal::new(i64::from(cents), 2);
-            let low_amount = amount(low + fraction);
+            let low_amount = graduated(low + fraction);
             prop_assert!(low_amount >= Decimal::ZERO);
-            prop_assert!(amount(high + fraction) >= low_amount);
+            prop_assert!(graduated(high + fraction) >= low_amount);
         }
     }
 }

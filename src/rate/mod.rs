@@ -17,12 +17,16 @@ mod per_unit;
 mod plan;
 mod quote;
 mod rated;
+#[cfg(test)]
+mod testing;
+mod tier;
 mod volume;
 
 pub use catalog::{PlanCatalog, PlanVersion};
 pub use load::{load_dir, load_file};
-pub use model::{rate_charge, ChargeModel, Tier};
+pub use model::{rate_charge, ChargeModel};
 pub use parse::PlanError;
 pub use plan::{Charge, PricingPlan};
 pub use quote::{rate_usage, LineKind, PriceBreakdown, PriceLine};
 pub use rated::{RateError, RatedCharge, TierLine};
+pub use tier::Tier;

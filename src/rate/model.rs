@@ -5,18 +5,7 @@
 
 use rust_decimal::Decimal;
 
-use super::{graduated, package, per_unit, volume, Charge, RateError, RatedCharge, TierLine};
-
-/// One tier of a `graduated` or `volume` charge: `(previous up_to, up_to]` in net units.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Tier {
-    /// Upper bound in net units; `None` is `"unlimited"` (only the last tier).
-    pub up_to: Option<Decimal>,
-    /// Price per `price_per` units.
-    pub unit_price: Decimal,
-    /// Charged once when the tier prices at least one unit (graduated) or is selected (volume).
-    pub flat_fee: Decimal,
-}
+use super::{graduated, package, per_unit, volume, Charge, RateError, RatedCharge, Tier, TierLine};
 
 /// How a charge turns net units into money (DESIGN §5).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -123,11 +112,7 @@ pub fn rate_charge(charge: &Charge, quantity: Decimal) -> Result<RatedCharge, Ra
 mod tests {
     use super::*;
     use crate::domain::Meter;
-    use std::str::FromStr;
-
-    fn d(text: &str) -> Decimal {
-        Decimal::from_str(text).unwrap()
-    }
+    use crate::rate::testing::d;
 
     fn charge(model: ChargeModel) -> Charge {
         Charge::new(Meter::Invocations, model, Decimal::ONE, d("100"))

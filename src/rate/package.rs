@@ -35,11 +35,7 @@ pub(crate) fn rate(package_size: Decimal, package_price: Decimal, net: Decimal) 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::str::FromStr;
-
-    fn d(text: &str) -> Decimal {
-        Decimal::from_str(text).unwrap()
-    }
+    use crate::rate::testing::{amount, d};
 
     #[test]
     fn package_charges_whole_packages_at_every_boundary() {
@@ -53,9 +49,8 @@ mod tests {
         ];
         for (net, packages, expected, why) in cases {
             let lines = rate(d("1000"), d("5.00"), d(net)).expect("in range");
-            let amount: Decimal = lines.iter().map(|l| l.amount).sum();
             let bought: Decimal = lines.iter().map(|l| l.units).sum();
-            assert_eq!(amount, d(expected), "net {net}: {why}");
+            assert_eq!(amount(&lines), d(expected), "net {net}: {why}");
             assert_eq!(bought, d(packages), "packages for net {net}: {why}");
         }
     }

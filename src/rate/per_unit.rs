@@ -22,31 +22,20 @@ pub(crate) fn rate(unit_price: Decimal, price_per: Decimal, net: Decimal) -> Opt
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::rate::testing::{amount, assert_amounts, d};
     use proptest::prelude::*;
-    use std::str::FromStr;
-
-    fn d(text: &str) -> Decimal {
-        Decimal::from_str(text).unwrap()
-    }
-
-    fn amount(lines: &[TierLine]) -> Decimal {
-        lines.iter().map(|l| l.amount).sum()
-    }
 
     #[test]
     fn per_unit_prices_every_net_unit_at_one_price() {
         // 0.20 per million.
-        let cases = [
+        let cases = &[
             ("0", "0", "no usage costs nothing"),
             ("1", "0.0000002", "one unit is a millionth of the price"),
             ("1000000", "0.20", "exactly price_per units cost unit_price"),
             ("1000001", "0.2000002", "price_per + 1"),
             ("3000000000", "600", "a large quantity stays exact"),
         ];
-        for (net, expected, why) in cases {
-            let lines = rate(d("0.20"), d("1000000"), d(net)).expect("in range");
-            assert_eq!(amount(&lines), d(expected), "net {net}: {why}");
-        }
+        assert_amounts(cases, |net| rate(d("0.20"), d("1000000"), net));
     }
 
     #[test]

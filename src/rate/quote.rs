@@ -176,22 +176,30 @@ fn sum_rounded(lines: &[PriceLine]) -> Option<Decimal> {
 mod tests {
     use super::*;
     use crate::domain::Meter;
-    use crate::rate::load_file;
+    use crate::rate::testing::d;
+    use crate::rate::{load_file, Charge, ChargeModel};
     use proptest::prelude::*;
     use std::path::Path;
-    use std::str::FromStr;
-
-    fn d(text: &str) -> Decimal {
-        Decimal::from_str(text).unwrap()
-    }
 
     fn shipped(id: &str) -> PricingPlan {
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("pricing").join(format!("{id}.toml"));
         load_file(&path).unwrap_or_else(|e| panic!("{e:#?}"))
     }
 
-    fn plan(text: &str) -> PricingPlan {
-        PricingPlan::from_toml("test.toml", text).unwrap_or_else(|e| panic!("{e:#?}"))
+    /// A USD plan with `base_fee`, `minimum_spend` and one per-unit charge (price per unit,
+    /// nothing included) for each `(meter, unit price)`.
+    fn per_unit_plan(base_fee: &str, minimum_spend: &str, prices: &[(Meter, &str)]) -> PricingPlan {
+        let charge = |(meter, price): &(Meter, &str)| {
+            Charge::new(*meter, ChargeModel::PerUnit { unit_price: d(price) }, Decimal::ONE, Decimal::ZERO)
+        };
+        let usd = Currency::parse("USD").expect("USD is a known currency");
+        let charges = prices.iter().map(charge).collect();
+        PricingPlan::assemble("t".into(), "T".into(), usd, d(base_fee), d(minimum_spend), charges)
+    }
+
+    /// Base fee 100.00, minimum spend 250.00, invocations at 0.001.
+    fn committed() -> PricingPlan {
+        per_unit_plan("100.00", "250.00", &[(Meter::Invocations, "0.001")])
     }
 
     fn usage(invocations: &str, memory_gb_seconds: &str, cpu_cycles: &str) -> Quantities {
@@ -243,38 +251,12 @@ mod tests {
 
     #[test]
     fn every_line_is_rounded_half_away_from_zero() {
-        let plan = plan(
-            r#"
-            id = "t"
-            name = "T"
-            currency = "USD"
-            [[charge]]
-            meter = "invocations"
-            model = "per_unit"
-            unit_price = "0.125"
-            [[charge]]
-            meter = "cpu_cycles"
-            model = "per_unit"
-            unit_price = "0.135"
-            "#,
-        );
+        let plan = per_unit_plan("0", "0", &[(Meter::Invocations, "0.125"), (Meter::CpuCycles, "0.135")]);
         let breakdown = rate_usage(&plan, &usage("1", "0", "1"), Decimal::ONE).expect("in range");
         assert_eq!(line(&breakdown, Meter::Invocations).amount.amount, d("0.13"), "0.125 → 0.13, not banker's 0.12");
         assert_eq!(line(&breakdown, Meter::CpuCycles).amount.amount, d("0.14"), "0.135 → 0.14");
         assert_eq!(breakdown.subtotal.amount, d("0.27"), "subtotal of rounded lines, not round(0.26)");
     }
-
-    const COMMITTED: &str = r#"
-        id = "c"
-        name = "C"
-        currency = "USD"
-        base_fee = "100.00"
-        minimum_spend = "250.00"
-        [[charge]]
-        meter = "invocations"
-        model = "per_unit"
-        unit_price = "0.001"
-    "#;
 
     #[test]
     fn the_minimum_spend_tops_the_period_up() {
@@ -288,8 +270,7 @@ mod tests {
             ("0", "0", "0.00", None, "an empty segment costs nothing"),
         ];
         for (invocations, proration, subtotal, top_up, why) in cases {
-            let breakdown =
-                rate_usage(&plan(COMMITTED), &usage(invocations, "0", "0"), d(proration)).expect("in range");
+            let breakdown = rate_usage(&committed(), &usage(invocations, "0", "0"), d(proration)).expect("in range");
             let found = breakdown.lines.iter().find(|l| matches!(l.kind, LineKind::MinimumSpendTopUp { .. }));
             assert_eq!(found.map(|l| l.amount.format_amount()), top_up.map(str::to_owned), "top-up: {why}");
             assert_eq!(breakdown.subtotal.format_amount(), subtotal, "subtotal: {why}");
@@ -298,7 +279,7 @@ mod tests {
 
     #[test]
     fn the_base_fee_is_prorated_and_shows_its_proration() {
-        let breakdown = rate_usage(&plan(COMMITTED), &usage("0", "0", "0"), d("0.25")).expect("in range");
+        let breakdown = rate_usage(&committed(), &usage("0", "0", "0"), d("0.25")).expect("in range");
         let base =
             breakdown.lines.iter().find(|l| matches!(l.kind, LineKind::BaseFee { .. })).expect("a base fee line");
         assert_eq!(base.kind, LineKind::BaseFee { base_fee: d("100.00"), proration: d("0.25") });
@@ -308,28 +289,14 @@ mod tests {
     #[test]
     fn proration_outside_zero_to_one_is_refused() {
         for proration in ["-0.1", "1.01"] {
-            let result = rate_usage(&plan(COMMITTED), &Quantities::default(), d(proration));
+            let result = rate_usage(&committed(), &Quantities::default(), d(proration));
             assert_eq!(result, Err(RateError::InvalidProration(d(proration))), "proration {proration}");
         }
     }
 
     #[test]
     fn a_subtotal_overflow_is_a_named_error() {
-        let plan = plan(
-            r#"
-            id = "t"
-            name = "T"
-            currency = "USD"
-            [[charge]]
-            meter = "invocations"
-            model = "per_unit"
-            unit_price = "1"
-            [[charge]]
-            meter = "cpu_cycles"
-            model = "per_unit"
-            unit_price = "1"
-            "#,
-        );
+        let plan = per_unit_plan("0", "0", &[(Meter::Invocations, "1"), (Meter::CpuCycles, "1")]);
         let more_than_half = Decimal::MAX / Decimal::TWO + Decimal::ONE_THOUSAND;
         let quantities =
             Quantities { invocations: more_than_half, cpu_cycles: more_than_half, ..Quantities::default() };

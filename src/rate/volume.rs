@@ -6,6 +6,7 @@
 
 use rust_decimal::Decimal;
 
+use super::tier::ranges;
 use super::{Tier, TierLine};
 
 /// Prices all `net` units at the tier whose range `(up_to[k−1], up_to[k]]` holds `net`.
@@ -17,38 +18,21 @@ pub(crate) fn rate(tiers: &[Tier], price_per: Decimal, net: Decimal) -> Option<V
     if net <= Decimal::ZERO {
         return Some(Vec::new());
     }
-    let mut from = Decimal::ZERO;
-    for tier in tiers {
-        if tier.up_to.is_none_or(|up_to| net <= up_to) {
-            return Some(vec![TierLine::priced(from, tier.up_to, net, tier.unit_price, tier.flat_fee, price_per)?]);
-        }
-        from = tier.up_to.map_or(from, |up_to| from.max(up_to));
-    }
-    // Unreachable for a validated plan, whose last tier is open-ended.
-    Some(Vec::new())
+    let Some((from, tier)) = ranges(tiers).find(|(_, tier)| tier.up_to.is_none_or(|up_to| net <= up_to)) else {
+        // Unreachable for a validated plan, whose last tier is open-ended.
+        return Some(Vec::new());
+    };
+    Some(vec![TierLine::priced(from, tier.up_to, net, tier.unit_price, tier.flat_fee, price_per)?])
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::str::FromStr;
-
-    fn d(text: &str) -> Decimal {
-        Decimal::from_str(text).unwrap()
-    }
-
-    fn tier(up_to: Option<&str>, unit_price: &str, flat_fee: &str) -> Tier {
-        Tier { up_to: up_to.map(d), unit_price: d(unit_price), flat_fee: d(flat_fee) }
-    }
-
-    /// (0, 100] at 1.00 + 5 flat; (100, 1000] at 0.50; (1000, ∞) at 0.10 + 2 flat.
-    fn tiers() -> Vec<Tier> {
-        vec![tier(Some("100"), "1.00", "5"), tier(Some("1000"), "0.50", "0"), tier(None, "0.10", "2")]
-    }
+    use crate::rate::testing::{assert_amounts, d, tier, tiers};
 
     #[test]
     fn volume_prices_all_units_at_the_selected_tier_at_every_boundary() {
-        let cases = [
+        let cases = &[
             ("0", "0", "no usage selects no tier and costs nothing"),
             ("1", "6", "tier 1: 1 × 1.00 + flat 5"),
             ("100", "105", "the boundary belongs to tier 1"),
@@ -58,11 +42,7 @@ mod tests {
             ("5000", "502", "deep in the open tier"),
             ("100.5", "50.25", "a fractional quantity past a boundary"),
         ];
-        for (net, expected, why) in cases {
-            let lines = rate(&tiers(), Decimal::ONE, d(net)).expect("in range");
-            let amount: Decimal = lines.iter().map(|l| l.amount).sum();
-            assert_eq!(amount, d(expected), "net {net}: {why}");
-        }
+        assert_amounts(cases, |net| rate(&tiers(), Decimal::ONE, net));
     }
 
     #[test]

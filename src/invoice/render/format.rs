@@ -93,13 +93,9 @@ pub(crate) fn span(start: DateTime<Utc>, end: DateTime<Utc>, tz: Tz) -> String {
 
 #[cfg(test)]
 mod tests {
+    use super::super::sample::dec;
     use super::*;
     use chrono::TimeZone;
-    use std::str::FromStr;
-
-    fn dec(text: &str) -> Decimal {
-        Decimal::from_str(text).unwrap()
-    }
 
     #[test]
     fn amounts_take_the_precision_of_their_currency() {
