@@ -11,8 +11,8 @@ use rust_decimal::Decimal;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::lookup::existing_tenant;
-use crate::auth::{visible_tenant, AdminCaller, AnyCaller};
+use super::lookup::{existing_tenant, ReadableTenant};
+use crate::auth::{visible_tenant, AdminCaller};
 use crate::domain::CreditEntry;
 use crate::domain::{Currency, Money};
 use crate::http::{ApiError, Idempotent, JsonReply};
@@ -62,15 +62,9 @@ fn validate(wanted: GrantCreditRequest) -> Result<NewCreditGrant, ApiError> {
 }
 
 /// The ledger and the remaining balance of every grant.
-#[tracing::instrument(skip_all, fields(tenant_id = %path))]
-pub async fn list_credits(
-    path: web::Path<String>,
-    caller: AnyCaller,
-    store: web::Data<Store>,
-) -> Result<HttpResponse, ApiError> {
-    let id = caller.readable_tenant(&path)?;
-    existing_tenant(&store, &id).await?;
-    let entries = store.credit_entries(&id).await?;
+#[tracing::instrument(skip_all, fields(tenant_id = %tenant.0.id))]
+pub async fn list_credits(tenant: ReadableTenant, store: web::Data<Store>) -> Result<HttpResponse, ApiError> {
+    let entries = store.credit_entries(&tenant.0.id).await?;
     let mut currencies: Vec<Currency> = entries.iter().map(|e| e.amount.currency).collect();
     currencies.sort();
     currencies.dedup();

@@ -10,8 +10,8 @@ use chrono::DateTime;
 use serde::Deserialize;
 
 use super::invoice_wire::{invoice_json, invoice_summary};
-use super::lookup::{existing_tenant, find_invoice, ReadableInvoice};
-use crate::auth::{AdminCaller, AnyCaller};
+use super::lookup::{find_invoice, ReadableInvoice, ReadableTenant};
+use crate::auth::AdminCaller;
 use crate::domain::InvoiceId;
 use crate::http::{ApiError, Idempotent, JsonReply};
 use crate::invoice::{transition, Biller, InvoiceAction};
@@ -26,15 +26,13 @@ pub struct ListInvoicesQuery {
 }
 
 /// A tenant's invoices, newest first; `next_cursor` continues the list.
-#[tracing::instrument(skip_all, fields(tenant_id = %path))]
+#[tracing::instrument(skip_all, fields(tenant_id = %tenant.0.id))]
 pub async fn list_invoices(
-    path: web::Path<String>,
     query: web::Query<ListInvoicesQuery>,
-    caller: AnyCaller,
+    tenant: ReadableTenant,
     store: web::Data<Store>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = caller.readable_tenant(&path)?;
-    existing_tenant(&store, &id).await?;
+    let id = tenant.0.id;
     let limit = query.limit.unwrap_or(50).clamp(1, 200);
     let before = query.cursor.as_deref().map(parse_cursor).transpose()?;
     let invoices = store.list_invoices(&id, before, limit).await?;

@@ -10,7 +10,7 @@ use std::pin::Pin;
 use actix_web::dev::Payload;
 use actix_web::{web, FromRequest, HttpRequest};
 
-use crate::auth::{AnyCaller, Principal};
+use crate::auth::{visible_tenant, AnyCaller, Principal};
 use crate::domain::{InvoiceId, Tenant, TenantId};
 use crate::http::ApiError;
 use crate::store::{Store, StoredInvoice};
@@ -45,20 +45,48 @@ fn readable_invoice_id(caller: &Principal, invoice_id: &str) -> Result<InvoiceId
 /// argument of every read-only invoice route (JSON, HTML, PDF).
 pub struct ReadableInvoice(pub StoredInvoice);
 
+/// The tenant named by the path's `{id}`, if it exists and the caller may read it: the
+/// argument of every read of one tenant's data. 404 otherwise, the same for both.
+pub struct ReadableTenant(pub Tenant);
+
+type Pending<T> = Pin<Box<dyn Future<Output = Result<T, ApiError>>>>;
+
 impl FromRequest for ReadableInvoice {
     type Error = ApiError;
-    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+    type Future = Pending<Self>;
 
     fn from_request(request: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let caller = AnyCaller::from_request(request, payload);
-        let request = request.clone();
-        Box::pin(async move {
-            let caller = caller.await?;
-            let Some(store) = request.app_data::<web::Data<Store>>() else {
-                return Err(ApiError::Unexpected(anyhow::anyhow!("the store is not configured")));
-            };
-            let id = request.match_info().get("id").unwrap_or_default();
-            find_invoice(store, &caller.0, id).await.map(ReadableInvoice)
+        look_up(request, payload, |caller, store, id| async move {
+            find_invoice(&store, &caller, &id).await.map(ReadableInvoice)
         })
     }
+}
+
+impl FromRequest for ReadableTenant {
+    type Error = ApiError;
+    type Future = Pending<Self>;
+
+    fn from_request(request: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        look_up(request, payload, |caller, store, id| async move {
+            let id = visible_tenant(&caller, &id)?;
+            existing_tenant(&store, &id).await.map(ReadableTenant)
+        })
+    }
+}
+
+/// Authenticates the caller, then runs `find` with it, the store and the path's `{id}`.
+fn look_up<T, F, Found>(request: &HttpRequest, payload: &mut Payload, find: F) -> Pending<T>
+where
+    T: 'static,
+    F: FnOnce(Principal, web::Data<Store>, String) -> Found + 'static,
+    Found: Future<Output = Result<T, ApiError>> + 'static,
+{
+    let caller = AnyCaller::from_request(request, payload);
+    let id = request.match_info().get("id").unwrap_or_default().to_owned();
+    let store = request.app_data::<web::Data<Store>>().cloned();
+    Box::pin(async move {
+        let caller = caller.await?;
+        let store = store.ok_or_else(|| ApiError::Unexpected(anyhow::anyhow!("the store is not configured")))?;
+        find(caller.0, store, id).await
+    })
 }

@@ -28,7 +28,7 @@ pub use current_usage::get_current_usage;
 pub use explain::explain_invoice_line;
 pub use invoice_render::{get_invoice_html, get_invoice_pdf};
 pub use invoices::{get_invoice, list_invoices, mark_invoice_paid, void_invoice};
-pub use lookup::find_invoice;
+pub use lookup::{find_invoice, ReadableTenant};
 pub use plans::{create_quote, get_plan, list_plans, quote_usage};
 pub use subscription::change_subscription;
 pub use tenants::{create_tenant, get_tenant, list_tenants, update_tenant};

@@ -10,9 +10,9 @@ use actix_web::{web, HttpResponse};
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
-use super::lookup::existing_tenant;
+use super::lookup::ReadableTenant;
 use super::tenant_wire::{CreateTenantRequest, PatchTenantRequest, TenantResponse};
-use crate::auth::{visible_tenant, AdminCaller, AnyCaller, GlobalAdmin};
+use crate::auth::{visible_tenant, AdminCaller, GlobalAdmin};
 use crate::clock::SharedClock;
 use crate::domain::{NewTenant, Tenant, TenantId, TenantPatch};
 use crate::http::{ApiError, Idempotent, JsonReply};
@@ -45,16 +45,13 @@ pub async fn create_tenant(
 }
 
 /// Reads one tenant. Tenant credentials read only their own (others are 404).
-#[tracing::instrument(skip_all, fields(tenant_id = %path))]
+#[tracing::instrument(skip_all, fields(tenant_id = %tenant.0.id))]
 pub async fn get_tenant(
-    path: web::Path<String>,
-    caller: AnyCaller,
+    tenant: ReadableTenant,
     store: web::Data<Store>,
     clock: web::Data<SharedClock>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = caller.readable_tenant(&path)?;
-    let tenant = existing_tenant(&store, &id).await?;
-    Ok(HttpResponse::Ok().json(respond(store.get_ref(), tenant, clock.now()).await?))
+    Ok(HttpResponse::Ok().json(respond(store.get_ref(), tenant.0, clock.now()).await?))
 }
 
 /// Query of `GET /v1/tenants`.

@@ -7,9 +7,8 @@ use actix_web::{web, HttpResponse};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::lookup::existing_tenant;
+use super::lookup::ReadableTenant;
 use crate::aggregate::{month_period, usage_series, validate_range, Granularity, GroupBy, SeriesBucket};
-use crate::auth::AnyCaller;
 use crate::clock::SharedClock;
 use crate::http::ApiError;
 use crate::store::Store;
@@ -58,16 +57,14 @@ impl From<SeriesBucket> for BucketResponse {
 }
 
 /// Usage buckets over `[from, to)` (default: the tenant's current billing period).
-#[tracing::instrument(skip_all, fields(tenant_id = %path))]
+#[tracing::instrument(skip_all, fields(tenant_id = %tenant.id))]
 pub async fn get_usage(
-    path: web::Path<String>,
     query: web::Query<UsageQuery>,
-    caller: AnyCaller,
+    ReadableTenant(tenant): ReadableTenant,
     store: web::Data<Store>,
     clock: web::Data<SharedClock>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = caller.readable_tenant(&path)?;
-    let tenant = existing_tenant(&store, &id).await?;
+    let id = tenant.id.clone();
     let tz = tenant.details.timezone;
     let granularity = match query.granularity.as_deref() {
         None => Granularity::Day,
