@@ -77,7 +77,7 @@ impl Store {
         row.map(StoredInvoice::try_from).transpose()
     }
 
-    /// `finalized → paid`.
+    /// `finalized → paid`, with the `invoice.paid` outbox row in the same transaction.
     #[tracing::instrument(skip_all, fields(invoice_id = %id))]
     pub async fn mark_invoice_paid(&self, id: &InvoiceId, now: DateTime<Utc>) -> Result<StatusChange, DbError> {
         let sql = "update invoice set status = 'paid', paid_at = $3 \
@@ -91,6 +91,13 @@ impl Store {
             .execute(db)
             .await
             .map(|done| done.rows_affected() == 1))?;
+        if changed {
+            let paid = format!("select {COLUMNS} from invoice where tenant_id = $1 and invoice_id = $2");
+            let row: InvoiceRow =
+                on_tx!(&mut tx, |db| sqlx::query_as(&paid).bind(tenant.as_str()).bind(invoice_id).fetch_one(db).await)?;
+            let payload = StoredInvoice::try_from(row)?.document.event_payload();
+            super::outbox::append(&mut tx, tenant, "invoice.paid", &payload, now).await?;
+        }
         tx.commit().await?;
         self.after_change(id, changed).await
     }
