@@ -94,9 +94,8 @@ pub async fn delete_webhook(
     path: web::Path<String>,
     _caller: GlobalAdmin,
     store: web::Data<Store>,
-    clock: web::Data<SharedClock>,
 ) -> Result<HttpResponse, ApiError> {
-    if !is_endpoint_id(&path) || !store.delete_webhook(&path, clock.now()).await? {
+    if !is_endpoint_id(&path) || !store.delete_webhook(&path).await? {
         return Err(ApiError::NotFound("webhook"));
     }
     Ok(HttpResponse::NoContent().finish())

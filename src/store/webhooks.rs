@@ -1,8 +1,6 @@
 //! `webhook_endpoint` (global, like API keys): operator-registered endpoints and the events
 //! each subscribes to (stored as a comma-separated list of event names).
 
-use chrono::{DateTime, Utc};
-
 use super::codec::Instant;
 use super::engine::{on_read, on_tx};
 use super::{DbError, Store, WebhookEndpoint};
@@ -81,7 +79,7 @@ impl Store {
 
     /// Removes an endpoint; false when there was none. Its pending deliveries then fail.
     #[tracing::instrument(skip_all)]
-    pub async fn delete_webhook(&self, endpoint_id: &str, _now: DateTime<Utc>) -> Result<bool, DbError> {
+    pub async fn delete_webhook(&self, endpoint_id: &str) -> Result<bool, DbError> {
         let sql = "delete from webhook_endpoint where endpoint_id = $1";
         let mut tx = self.begin().await?;
         let deleted = on_tx!(&mut tx, |db| sqlx::query(sql)

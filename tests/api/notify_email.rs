@@ -190,6 +190,10 @@ async fn a_crash_between_send_and_mark_resends_once_with_the_same_message_id(bac
     assert_eq!(mails[0].message_id(), mails[1].message_id(), "recognisably the same message");
     let sent = outbox(&app, "status=sent").await;
     assert_eq!(sent[0]["attempts"], 2);
+    let stale = tally::store::AttemptResult::Failed { error: "late news from the dead worker".into() };
+    let written = app.store.record_attempt(&claimed[0], &stale, app.clock_now()).await.unwrap();
+    assert!(!written, "a claim whose lease ran out cannot overwrite the newer result");
+    assert_eq!(outbox(&app, "status=sent").await.len(), 1);
 }
 
 async fn a_voided_invoice_sends_its_credit_note_with_the_pdf(backend: Backend) {
