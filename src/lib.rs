@@ -18,6 +18,7 @@ pub mod http;
 pub mod ingest;
 pub mod invoice;
 pub mod metrics;
+pub mod notify;
 pub mod plans;
 pub mod quote_table;
 pub mod rate;

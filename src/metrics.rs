@@ -1,7 +1,9 @@
 //! Prometheus metrics (`GET /metrics`): one registry, typed handles.
 
 use prometheus_client::encoding::text::encode;
+use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
@@ -19,6 +21,21 @@ pub struct Metrics {
     pub queue_depth: Gauge,
     pub billing_runs: Counter,
     pub invoices_issued: Counter,
+    /// Outbox deliveries accepted by the SMTP server or webhook receiver.
+    pub outbox_sent: Family<DeliveryLabels, Counter>,
+    /// Outbox deliveries that failed for good.
+    pub outbox_failed: Family<DeliveryLabels, Counter>,
+    /// Outbox deliveries waiting to be sent (in the whole database, as of this process's
+    /// last pass).
+    pub outbox_pending: Family<DeliveryLabels, Gauge>,
+}
+
+/// Labels of the outbox metrics: the event (`invoice.finalized`) and the channel (`email`,
+/// `webhook`).
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct DeliveryLabels {
+    pub kind: String,
+    pub channel: String,
 }
 
 impl Default for Metrics {
@@ -35,6 +52,9 @@ impl Default for Metrics {
             queue_depth: Gauge::default(),
             billing_runs: Counter::default(),
             invoices_issued: Counter::default(),
+            outbox_sent: Family::default(),
+            outbox_failed: Family::default(),
+            outbox_pending: Family::default(),
             registry: Registry::default(),
         };
         registry.register("ingested_records", "Usage records stored", m.records_accepted.clone());
@@ -51,6 +71,13 @@ impl Default for Metrics {
         registry.register("write_queue_depth", "Requests waiting for the writer", m.queue_depth.clone());
         registry.register("billing_runs", "Billing runs completed (scheduled or requested)", m.billing_runs.clone());
         registry.register("invoices_issued", "Invoices issued by billing runs", m.invoices_issued.clone());
+        registry.register("outbox_sent", "Outbox deliveries sent, by kind and channel", m.outbox_sent.clone());
+        registry.register(
+            "outbox_failed",
+            "Outbox deliveries failed for good, by kind and channel",
+            m.outbox_failed.clone(),
+        );
+        registry.register("outbox_pending", "Outbox deliveries waiting, by kind and channel", m.outbox_pending.clone());
         Metrics { registry, ..m }
     }
 }

@@ -24,6 +24,7 @@ use crate::http;
 use crate::ingest::{self, BodyLimits, Ingestor, TenantDirectory, UsageWriter, WriterConfig, WriterTasks};
 use crate::invoice::{Biller, BillingConfig};
 use crate::metrics::Metrics;
+use crate::notify::{Dispatcher, MailTransport, NotifyConfig};
 use crate::plans::{sync_plans, SharedCatalog};
 use crate::store::{open_store, Store, StoreKind};
 
@@ -33,6 +34,8 @@ pub struct Application {
     server: Server,
     writer_tasks: WriterTasks,
     scheduler: Option<tokio::task::JoinHandle<()>>,
+    dispatcher: Dispatcher,
+    notifier: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl Application {
@@ -73,6 +76,8 @@ impl Application {
             listener: Some(directory.clone().into_inner()),
         };
         let scheduler = spawn_billing_scheduler(&settings, store.clone(), clock.clone(), biller.clone());
+        let dispatcher = build_dispatcher(&settings, &store, &metrics, port)?;
+        let notifier = spawn_notify_worker(&settings, dispatcher.clone(), clock.clone());
         let biller = web::Data::new(biller);
         let store = web::Data::new(store);
         let catalog = web::Data::new(catalog);
@@ -102,12 +107,17 @@ impl Application {
         .context("Failed to listen")?
         .shutdown_timeout(30)
         .run();
-        Ok(Self { port, server, writer_tasks, scheduler })
+        Ok(Self { port, server, writer_tasks, scheduler, dispatcher, notifier })
     }
 
     /// The port the service listens on.
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// The outbox delivery worker of this process (tests drive it with `dispatch_due`).
+    pub fn dispatcher(&self) -> Dispatcher {
+        self.dispatcher.clone()
     }
 
     /// A handle to stop the server (gracefully: in-flight requests finish, the write queue
@@ -125,6 +135,9 @@ impl Application {
         if let Some(scheduler) = self.scheduler {
             scheduler.abort();
         }
+        if let Some(notifier) = self.notifier {
+            notifier.abort();
+        }
         self.writer_tasks.drain_and_stop().await;
         served.context("The HTTP server failed")
     }
@@ -133,7 +146,7 @@ impl Application {
 /// The one route table; api-spec/openapi.yaml lists exactly these (a test checks).
 fn routes(cfg: &mut web::ServiceConfig) {
     use http::resource;
-    use web::{get, patch, post, put};
+    use web::{delete, get, patch, post, put};
     cfg.service(resource("/healthz").route(get().to(health::healthz)))
         .service(resource("/readyz").route(get().to(health::readyz)))
         .service(resource("/metrics").route(get().to(health::metrics)))
@@ -158,7 +171,11 @@ fn routes(cfg: &mut web::ServiceConfig) {
         .service(resource("/v1/invoices/{id}/pdf").route(get().to(api::get_invoice_pdf)))
         .service(resource("/v1/invoices/{id}/void").route(post().to(api::void_invoice)))
         .service(resource("/v1/invoices/{id}/mark-paid").route(post().to(api::mark_invoice_paid)))
-        .service(resource("/v1/invoices/{id}/lines/{n}/explain").route(get().to(api::explain_invoice_line)));
+        .service(resource("/v1/invoices/{id}/lines/{n}/explain").route(get().to(api::explain_invoice_line)))
+        .service(resource("/v1/webhooks").route(post().to(api::create_webhook)).route(get().to(api::list_webhooks)))
+        .service(resource("/v1/webhooks/{id}").route(delete().to(api::delete_webhook)))
+        .service(resource("/v1/outbox").route(get().to(api::list_outbox)))
+        .service(resource("/v1/outbox/{id}/retry").route(post().to(api::retry_outbox)));
 }
 
 /// The batching writer: one task on SQLite (one writer connection), `ingest.writers` on
@@ -216,4 +233,40 @@ fn spawn_billing_scheduler(
         return None;
     }
     Some(tokio::spawn(async move { biller.run_every(every, store, clock).await }))
+}
+
+/// The outbox worker: SMTP at `smtp.url`, else `.eml` files under `<data dir>/outbox/`.
+fn build_dispatcher(
+    settings: &Settings,
+    store: &Store,
+    metrics: &Arc<Metrics>,
+    port: u16,
+) -> anyhow::Result<Dispatcher> {
+    use secrecy::ExposeSecret;
+    let url = settings.smtp.url.as_ref().map(|u| u.expose_secret().to_owned());
+    let mail = MailTransport::from_settings(url.as_deref(), settings.data_dir.join("outbox"))?;
+    let from = settings.smtp.mail_from.parse().with_context(|| {
+        format!("smtp.mail_from (TALLY_MAIL_FROM) {:?} is not an email address", settings.smtp.mail_from)
+    })?;
+    let public_url = settings.public_url.clone().unwrap_or_else(|| match settings.listen.rsplit_once(':') {
+        Some((host, _)) => format!("http://{host}:{port}"),
+        None => format!("http://{}", settings.listen),
+    });
+    let config = NotifyConfig {
+        from,
+        public_url,
+        lease: chrono::Duration::from_std(settings.notify.lease).unwrap_or(chrono::Duration::minutes(5)),
+        batch: 16,
+    };
+    Dispatcher::new(store.clone(), mail, config, metrics.clone())
+}
+
+/// Runs outbox passes every `notify.poll_every` (off when zero), see [`Dispatcher::run_every`].
+fn spawn_notify_worker(
+    settings: &Settings,
+    dispatcher: Dispatcher,
+    clock: SharedClock,
+) -> Option<tokio::task::JoinHandle<()>> {
+    let every = settings.notify.poll_every;
+    (!every.is_zero()).then(|| tokio::spawn(dispatcher.run_every(every, clock)))
 }

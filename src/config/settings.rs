@@ -35,6 +35,43 @@ pub struct Settings {
     pub jwt: JwtSettings,
     pub billing: BillingSettings,
     pub issuer: IssuerSettings,
+    pub smtp: SmtpSettings,
+    pub notify: NotifySettings,
+}
+
+/// Where emails go (DESIGN §8).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SmtpSettings {
+    /// lettre's URL form (`smtp://host:25`, `smtp://user:pass@host:587?tls=required`,
+    /// `smtps://user:pass@host:465`); `None` writes `.eml` files under `<data dir>/outbox/`.
+    pub url: Option<SecretString>,
+    /// The sender address.
+    pub mail_from: String,
+}
+
+impl Default for SmtpSettings {
+    fn default() -> Self {
+        Self { url: None, mail_from: "billing@localhost".into() }
+    }
+}
+
+/// The outbox delivery worker.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct NotifySettings {
+    /// How often `tally serve` looks for due deliveries; `0s` turns the worker off.
+    #[serde(with = "duration_text")]
+    pub poll_every: Duration,
+    /// How long a claimed delivery is held before another process may take it over.
+    #[serde(with = "duration_text")]
+    pub lease: Duration,
+}
+
+impl Default for NotifySettings {
+    fn default() -> Self {
+        Self { poll_every: Duration::from_secs(2), lease: Duration::from_secs(300) }
+    }
 }
 
 /// Limits and tuning of the ingestion write path.
@@ -121,6 +158,8 @@ impl Default for Settings {
             jwt: JwtSettings::default(),
             billing: BillingSettings::default(),
             issuer: IssuerSettings::default(),
+            smtp: SmtpSettings::default(),
+            notify: NotifySettings::default(),
         }
     }
 }
@@ -176,6 +215,10 @@ const ENV_VARS: &[(&str, &str)] = &[
     ("TALLY_INGEST_MAX_BODY_BYTES", "ingest.max_body_bytes"),
     ("TALLY_INGEST_QUEUE_CAPACITY", "ingest.queue_capacity"),
     ("TALLY_INGEST_WRITERS", "ingest.writers"),
+    ("TALLY_SMTP_URL", "smtp.url"),
+    ("TALLY_MAIL_FROM", "smtp.mail_from"),
+    ("TALLY_NOTIFY_POLL_EVERY", "notify.poll_every"),
+    ("TALLY_NOTIFY_LEASE", "notify.lease"),
 ];
 
 impl Settings {
@@ -236,7 +279,7 @@ fn env_value(path: &str, value: String) -> toml::Value {
     if path == "issuer.address" {
         return toml::Value::Array(value.split(';').map(|l| toml::Value::String(l.trim().to_owned())).collect());
     }
-    if path.starts_with("issuer.") {
+    if path.starts_with("issuer.") || path.starts_with("smtp.") {
         return toml::Value::String(value);
     }
     if path == "allow_time_travel" {

@@ -36,6 +36,8 @@ pub use lifecycle::{transition, InvalidTransition, InvoiceAction};
 pub use lines::{segment_lines, KeyedLine};
 pub use period::{period_containing, segments, Segment};
 pub use projection::project;
+/// Text forms of amounts, quantities and dates, shared with the emails (`notify`).
+pub(crate) use render::format as display_format;
 pub use render::{render_html, render_pdf, RenderError};
 pub use schedule::due_periods;
 pub use subscription::{

@@ -4,7 +4,7 @@
 use chrono::{DateTime, Datelike, Utc};
 
 use super::codec::{corrupt_json, instant, Instant};
-use super::engine::{in_own_tx, on_read, on_tx, Tx};
+use super::engine::{on_read, on_tx, Tx};
 use super::periods::next_number;
 use super::{DbError, StatusChange, Store, StoredInvoice, LATEST};
 use crate::domain::{InvoiceDocument, InvoiceId, InvoiceStatus, TenantId};
@@ -77,20 +77,29 @@ impl Store {
         row.map(StoredInvoice::try_from).transpose()
     }
 
-    /// `finalized → paid`.
+    /// `finalized → paid`, with the `invoice.paid` outbox row in the same transaction.
     #[tracing::instrument(skip_all, fields(invoice_id = %id))]
     pub async fn mark_invoice_paid(&self, id: &InvoiceId, now: DateTime<Utc>) -> Result<StatusChange, DbError> {
         let sql = "update invoice set status = 'paid', paid_at = $3 \
             where tenant_id = $1 and invoice_id = $2 and status = 'finalized'";
         let (tenant, invoice_id) = (id.tenant(), id.as_str());
-        let done = in_own_tx!(self, |db| sqlx::query(sql)
+        let mut tx = self.begin().await?;
+        let changed = on_tx!(&mut tx, |db| sqlx::query(sql)
             .bind(tenant.as_str())
             .bind(invoice_id)
             .bind(Instant(now))
             .execute(db)
             .await
-            .map(|d| d.rows_affected()));
-        self.after_change(id, done == 1).await
+            .map(|done| done.rows_affected() == 1))?;
+        if changed {
+            let paid = format!("select {COLUMNS} from invoice where tenant_id = $1 and invoice_id = $2");
+            let row: InvoiceRow =
+                on_tx!(&mut tx, |db| sqlx::query_as(&paid).bind(tenant.as_str()).bind(invoice_id).fetch_one(db).await)?;
+            let payload = StoredInvoice::try_from(row)?.document.event_payload();
+            super::outbox::append(&mut tx, tenant, "invoice.paid", &payload, now).await?;
+        }
+        tx.commit().await?;
+        self.after_change(id, changed).await
     }
 
     /// `finalized | paid → void`: under a lock on the invoice row, numbers a credit note,

@@ -10,6 +10,8 @@
 mod api_keys;
 mod codec;
 mod corrections;
+mod deliveries;
+mod delivery_types;
 mod engine;
 mod error;
 mod idempotency;
@@ -27,9 +29,13 @@ mod subscriptions;
 mod tenants;
 mod types;
 mod usage;
+mod webhooks;
 
 use chrono::{DateTime, Utc};
 
+pub use delivery_types::{
+    AttemptResult, Delivery, DeliveryFilter, DeliveryState, NewDelivery, OutboxEvent, RetryOutcome, WebhookEndpoint,
+};
 pub use engine::{Store, StoreKind};
 pub use error::DbError;
 pub use open::open_store;

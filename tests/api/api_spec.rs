@@ -375,7 +375,7 @@ fn the_error_code_catalogue_lists_exactly_the_codes_the_source_emits() {
 /// describes them. Request structs deny unknown fields, so a field missing on either side is
 /// a request the spec calls valid and the server refuses, or the reverse; response structs
 /// are also checked live, by `every_operation_answers_as_the_spec_documents`.
-const WIRE_SHAPES: [(&str, &str); 20] = [
+const WIRE_SHAPES: [(&str, &str); 25] = [
     ("WireRecord", "components/schemas/UsageRecord"),
     ("WireUsage", "components/schemas/UsageData"),
     ("CreateTenantRequest", "components/schemas/NewTenant"),
@@ -396,6 +396,11 @@ const WIRE_SHAPES: [(&str, &str); 20] = [
     ("IssuerSnapshot", "components/schemas/Issuer"),
     ("CustomerSnapshot", "components/schemas/Customer"),
     ("GrantCreditRequest", "components/schemas/NewCreditGrant"),
+    ("CreateWebhookRequest", "components/schemas/NewWebhook"),
+    ("WebhookResponse", "components/schemas/Webhook"),
+    ("ListWebhooksQuery", "paths/~1v1~1webhooks/get"),
+    ("DeliveryResponse", "components/schemas/OutboxDelivery"),
+    ("OutboxQuery", "paths/~1v1~1outbox/get"),
 ];
 
 /// The serialized field names of `struct name { … }` somewhere in `src/` (honouring
@@ -504,7 +509,56 @@ fn examples(f: &Fixture) -> Vec<Example> {
     all.extend(plan_and_billing_examples());
     all.extend(invoice_and_credit_examples(f));
     all.extend(rendering_and_correction_examples(f));
+    all.extend(notification_examples(f));
     all
+}
+
+fn notification_examples(f: &Fixture) -> Vec<Example> {
+    use Method as M;
+    let (webhooks, webhook, outbox, retry) =
+        ("/v1/webhooks", "/v1/webhooks/{id}", "/v1/outbox", "/v1/outbox/{id}/retry");
+    let hook = json!({"url": "https://example.com/hooks/tally", "events": ["invoice.finalized", "invoice.paid"]});
+    let missing_hook = "/v1/webhooks/wh_00000000000000000000000000000000";
+    vec![
+        example("register a webhook", M::POST, webhooks, webhooks).json(hook.clone()).expect(201),
+        example("an unknown webhook event", M::POST, webhooks, webhooks)
+            .json(json!({"url": "https://example.com/h", "events": ["invoice.lost"]}))
+            .expect(422),
+        example("a webhook url without a scheme", M::POST, webhooks, webhooks)
+            .json(json!({"url": "example.com/h", "events": ["invoice.paid"]}))
+            .expect(422),
+        example("a malformed webhook", M::POST, webhooks, webhooks).raw("application/json", "{").expect(400),
+        example("register a webhook as the tenant", M::POST, webhooks, webhooks)
+            .by(As::AcmeTenant)
+            .json(hook.clone())
+            .expect(403),
+        example("register a webhook anonymously", M::POST, webhooks, webhooks).by(As::Nobody).json(hook).expect(401),
+        example("the webhooks", M::GET, webhooks, "/v1/webhooks?limit=1"),
+        example("an invalid webhook cursor", M::GET, webhooks, "/v1/webhooks?cursor=x").expect(400),
+        example("the webhooks as ingest", M::GET, webhooks, webhooks).by(As::Ingest).expect(403),
+        example("delete a webhook", M::DELETE, webhook, format!("/v1/webhooks/{}", f.webhook_id)).expect(204),
+        example("delete a missing webhook", M::DELETE, webhook, missing_hook).expect(404),
+        example("delete a webhook anonymously", M::DELETE, webhook, missing_hook).by(As::Nobody).expect(401),
+        example("the outbox", M::GET, outbox, outbox),
+        example(
+            "sent invoice emails of a tenant",
+            M::GET,
+            outbox,
+            "/v1/outbox?status=sent&tenant=acme&kind=invoice.finalized&limit=1",
+        ),
+        example("an unknown outbox status", M::GET, outbox, "/v1/outbox?status=lost").expect(400),
+        example("an invalid outbox cursor", M::GET, outbox, "/v1/outbox?cursor=x").expect(400),
+        example("the outbox as the tenant", M::GET, outbox, outbox).by(As::AcmeTenant).expect(403),
+        example("the outbox anonymously", M::GET, outbox, outbox).by(As::Nobody).expect(401),
+        example("resend an email", M::POST, retry, format!("/v1/outbox/{}/retry", f.delivery_id)),
+        example("retry a missing delivery", M::POST, retry, "/v1/outbox/acme.0/retry").expect(404),
+        example("retry as ingest", M::POST, retry, format!("/v1/outbox/{}/retry", f.delivery_id))
+            .by(As::Ingest)
+            .expect(403),
+        example("retry anonymously", M::POST, retry, format!("/v1/outbox/{}/retry", f.delivery_id))
+            .by(As::Nobody)
+            .expect(401),
+    ]
 }
 
 fn ingest_and_tenant_examples() -> Vec<Example> {
@@ -1040,6 +1094,10 @@ struct Fixture {
     acme_invoices: Vec<String>,
     acme_cursor: String,
     hooli_invoices: Vec<String>,
+    /// A registered webhook endpoint (the examples delete it).
+    webhook_id: String,
+    /// An outbox delivery (the acme invoice email, sent as an `.eml` file).
+    delivery_id: String,
 }
 
 /// The service the examples run on (SQLite or PostgreSQL): small ingest limits (so 413 is cheap), no time
@@ -1105,7 +1163,14 @@ async fn example_app(backend: Backend) -> (TestApp, Fixture) {
     assert_eq!(september["credits_applied"], "100.00", "{september}");
     let first_page = app.get_json("/v1/tenants/acme/invoices?limit=1").await;
     let acme_cursor = first_page["next_cursor"].as_str().expect("a full page has a cursor").to_owned();
-    (app, Fixture { tenant_key, acme_invoices, acme_cursor, hooli_invoices })
+    let hook = json!({"url": "http://127.0.0.1:9/hook", "events": ["invoice.voided"]});
+    let created = admin_post(&app, "/v1/webhooks", &hook).await;
+    assert_eq!(created.status(), 201);
+    let webhook_id = created.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned();
+    app.dispatcher.dispatch_due(test_now()).await.expect("the outbox pass succeeds");
+    let sent = app.get_json("/v1/outbox?status=sent&tenant=acme").await;
+    let delivery_id = sent["data"][0]["id"].as_str().expect("acme's invoice emails went out").to_owned();
+    (app, Fixture { tenant_key, acme_invoices, acme_cursor, hooli_invoices, webhook_id, delivery_id })
 }
 
 async fn send(app: &TestApp, fixture: &Fixture, e: &Example) -> reqwest::Response {

@@ -36,6 +36,8 @@ pub struct TestApp {
     pub admin_key: String,
     pub ingest_key: String,
     pub database: TestDatabase,
+    /// This app's outbox worker; tests drive it with `dispatch_due(now)` (its loop is off).
+    pub dispatcher: tally::notify::Dispatcher,
     /// Stops the server gracefully, as SIGTERM would.
     pub stop: actix_web::dev::ServerHandle,
     /// Resolves when the server has stopped and the write queue is drained.
@@ -64,6 +66,7 @@ pub async fn spawn_app_with(backend: Backend, adjust: impl FnOnce(&mut Settings)
     settings.http_workers = Some(2);
     settings.billing.schedule_every = std::time::Duration::ZERO;
     settings.allow_time_travel = true;
+    settings.notify.poll_every = std::time::Duration::ZERO;
     adjust(&mut settings);
     let store = open_store(&settings.database_url(), 8).await.expect("the test database opens");
     let clock = ManualClock::new(test_now());
@@ -72,13 +75,14 @@ pub async fn spawn_app_with(backend: Backend, adjust: impl FnOnce(&mut Settings)
         .expect("the application builds");
     let address = format!("http://127.0.0.1:{}", app.port());
     let stop = app.stop_handle();
+    let dispatcher = app.dispatcher();
     let stopped = tokio::spawn(app.run_until_stopped());
     let admin = Principal::new(Role::Admin, None, "test").unwrap();
     let ingest = Principal::new(Role::Ingest, None, "test").unwrap();
     let admin_key = issue_api_key(&store, &admin, test_now()).await.unwrap();
     let ingest_key = issue_api_key(&store, &ingest, test_now()).await.unwrap();
     let client = reqwest::Client::builder().pool_max_idle_per_host(64).build().unwrap();
-    TestApp { address, client, store, clock, admin_key, ingest_key, database, stop, stopped }
+    TestApp { address, client, store, clock, admin_key, ingest_key, database, dispatcher, stop, stopped }
 }
 
 impl TestApp {

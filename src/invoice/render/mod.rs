@@ -4,7 +4,7 @@
 //! `html` and `pdf` only lay that text out.
 
 mod canvas;
-mod format;
+pub(crate) mod format;
 mod helvetica;
 mod html;
 mod layout;

@@ -1,0 +1,120 @@
+//! Outbox visibility: `GET /v1/outbox` (api-spec `listOutbox`: deliveries with attempts, last
+//! error and next attempt; filters `status`, `tenant`, `kind`; cursor pagination) and
+//! `POST /v1/outbox/{id}/retry` (`retryOutbox`: due now, a sent email is sent again with the
+//! same Message-ID). Global admin only.
+//!
+//! Stage: the HTTP edge. Parses, reads or moves one delivery through the store, answers.
+
+use actix_web::{web, HttpResponse};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::auth::GlobalAdmin;
+use crate::domain::TenantId;
+use crate::http::{ApiError, Idempotent, JsonReply};
+use crate::store::{Delivery, DeliveryFilter, DeliveryState, RetryOutcome, Store};
+
+/// Query of `listOutbox`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OutboxQuery {
+    status: Option<String>,
+    tenant: Option<String>,
+    kind: Option<String>,
+    limit: Option<u32>,
+    cursor: Option<String>,
+}
+
+/// One delivery as answered.
+#[derive(Debug, Serialize)]
+pub struct DeliveryResponse {
+    id: String,
+    tenant_id: String,
+    event_id: String,
+    kind: String,
+    channel: String,
+    recipient: String,
+    status: &'static str,
+    attempts: u32,
+    last_error: Option<String>,
+    next_attempt_at: Option<DateTime<Utc>>,
+    sent_at: Option<DateTime<Utc>>,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+/// Deliveries, newest first.
+#[tracing::instrument(skip_all)]
+pub async fn list_outbox(
+    query: web::Query<OutboxQuery>,
+    _caller: GlobalAdmin,
+    store: web::Data<Store>,
+) -> Result<HttpResponse, ApiError> {
+    let bad = |m: &str| ApiError::bad_request("invalid_query", m.to_owned());
+    let filter = DeliveryFilter {
+        state: query
+            .status
+            .as_deref()
+            .map(|s| DeliveryState::parse(s).ok_or_else(|| bad("status must be pending, sending, sent or failed")))
+            .transpose()?,
+        tenant: query
+            .tenant
+            .as_deref()
+            .map(|t| TenantId::parse(t).map_err(|_| bad("tenant is not a tenant id")))
+            .transpose()?,
+        kind: query.kind.clone(),
+    };
+    let limit = query.limit.unwrap_or(50).clamp(1, 200);
+    let before = query.cursor.as_deref().map(parse_cursor).transpose()?;
+    let deliveries = store.list_deliveries(&filter, before, limit).await?;
+    let next_cursor = (deliveries.len() == limit as usize)
+        .then(|| deliveries.last().map(|d| format!("{}~{}", d.created_at.timestamp_micros(), d.delivery_id)))
+        .flatten();
+    let data: Vec<_> = deliveries.into_iter().map(response).collect();
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "data": data, "next_cursor": next_cursor })))
+}
+
+/// Makes one delivery due now.
+#[tracing::instrument(skip_all, fields(delivery_id = %path))]
+pub async fn retry_outbox(path: web::Path<String>, request: Idempotent<GlobalAdmin>) -> Result<HttpResponse, ApiError> {
+    let tenant =
+        path.split_once('.').and_then(|(t, _)| TenantId::parse(t).ok()).ok_or(ApiError::NotFound("delivery"))?;
+    request
+        .run(|| async {
+            match request.store().retry_delivery(&tenant, &path, request.now()).await? {
+                RetryOutcome::Scheduled(delivery) => JsonReply::ok(response(*delivery)),
+                RetryOutcome::InFlight => Err(ApiError::Conflict {
+                    code: "delivery_in_flight",
+                    message: "a sender holds this delivery now; retry after its lease".into(),
+                }),
+                RetryOutcome::NotFound => Err(ApiError::NotFound("delivery")),
+            }
+        })
+        .await
+}
+
+fn parse_cursor(text: &str) -> Result<(DateTime<Utc>, String), ApiError> {
+    let invalid = || ApiError::bad_request("invalid_cursor", "cursor is not one this API returned");
+    let (micros, id) = text.split_once('~').ok_or_else(invalid)?;
+    let at = micros.parse().ok().and_then(DateTime::from_timestamp_micros).ok_or_else(invalid)?;
+    Ok((at, id.to_owned()))
+}
+
+fn response(d: Delivery) -> DeliveryResponse {
+    let waiting = matches!(d.state, DeliveryState::Pending | DeliveryState::Sending);
+    DeliveryResponse {
+        id: d.delivery_id,
+        tenant_id: d.tenant.to_string(),
+        event_id: d.message_id,
+        kind: d.kind,
+        channel: d.channel,
+        recipient: d.recipient,
+        status: d.state.as_str(),
+        attempts: d.attempts,
+        last_error: Some(d.last_error).filter(|e| !e.is_empty()),
+        next_attempt_at: waiting.then_some(d.next_attempt_at),
+        sent_at: d.sent_at,
+        created_at: d.created_at,
+        updated_at: d.updated_at,
+    }
+}

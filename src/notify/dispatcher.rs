@@ -1,0 +1,216 @@
+//! The delivery worker: expand due events into deliveries, claim due deliveries (a lease
+//! committed before sending), attempt each, record the result with the retry schedule.
+//! `dispatch_due(now)` is one pass (tests call it); `run_every` loops it inside `tally serve`.
+//!
+//! Stage: notify (IO). Inputs: the store, the transports, "now" passed in. Outputs: sent
+//! messages and recorded attempts. Several processes may run it on one database: the claim
+//! (PostgreSQL `for update skip locked`; SQLite, the one writer) hands each delivery to one.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Duration, Utc};
+use futures_util::future::join_all;
+use lettre::Address;
+
+use super::expand::{deliveries_of, invoice_of};
+use super::invoice_mail::{invoice_message, Envelope};
+use super::mail_transport::{MailTransport, SendFailure};
+use super::mail_view::MailKind;
+use super::webhook_call::{call_webhook, webhook_body, webhook_client};
+use super::{backoff::next_attempt_after_failure, identity::message_id_header};
+use crate::clock::SharedClock;
+use crate::invoice::render_pdf;
+use crate::metrics::Metrics;
+use crate::store::{AttemptResult, DbError, Delivery, Store};
+use crate::telemetry::spawn_blocking_with_tracing;
+
+/// What the worker needs besides the store.
+#[derive(Debug, Clone)]
+pub struct NotifyConfig {
+    /// The sender address (`TALLY_MAIL_FROM`); the issuer's name is its display name.
+    pub from: Address,
+    /// Base of portal links (`TALLY_PUBLIC_URL`).
+    pub public_url: String,
+    /// How long a claim holds a delivery; a sender that crashed gives it back after this.
+    pub lease: Duration,
+    /// Deliveries claimed (and sent concurrently) per round.
+    pub batch: u32,
+}
+
+/// Why a pass stopped early.
+#[derive(Debug, thiserror::Error)]
+pub enum NotifyError {
+    #[error(transparent)]
+    Store(#[from] DbError),
+}
+
+/// Counts of one pass.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DispatchReport {
+    pub expanded: usize,
+    pub sent: usize,
+    pub retried: usize,
+    pub failed: usize,
+}
+
+/// The delivery worker; cheap to clone.
+#[derive(Clone)]
+pub struct Dispatcher {
+    store: Store,
+    mail: MailTransport,
+    http: reqwest::Client,
+    config: Arc<NotifyConfig>,
+    metrics: Arc<Metrics>,
+}
+
+impl Dispatcher {
+    /// A worker over `store` sending through `mail`.
+    ///
+    /// # Errors
+    /// When the HTTP client for webhooks cannot be built.
+    pub fn new(store: Store, mail: MailTransport, config: NotifyConfig, metrics: Arc<Metrics>) -> anyhow::Result<Self> {
+        Ok(Self { store, mail, http: webhook_client()?, config: Arc::new(config), metrics })
+    }
+
+    /// One pass at `now`: expands due events, then claims and attempts due deliveries until
+    /// none is left due.
+    ///
+    /// # Errors
+    /// When the store fails (the pass stops; leased rows become due again after the lease).
+    #[tracing::instrument(skip_all, err(level = "warn"))]
+    pub async fn dispatch_due(&self, now: DateTime<Utc>) -> Result<DispatchReport, NotifyError> {
+        let mut report = DispatchReport { expanded: self.expand_due(now).await?, ..DispatchReport::default() };
+        loop {
+            let claimed = self.store.claim_deliveries(now, now + self.config.lease, self.config.batch).await?;
+            if claimed.is_empty() {
+                break;
+            }
+            let results = join_all(claimed.iter().map(|d| self.attempt(d, now))).await;
+            for (delivery, result) in claimed.iter().zip(results) {
+                self.store.record_attempt(delivery, &result, now).await?;
+                self.count(delivery, &result, &mut report);
+            }
+        }
+        self.refresh_pending().await?;
+        Ok(report)
+    }
+
+    /// The first step of a pass: writes the deliveries of every due event (idempotent, safe
+    /// to race) and returns how many events it expanded.
+    ///
+    /// # Errors
+    /// When the store fails.
+    pub async fn expand_due(&self, now: DateTime<Utc>) -> Result<usize, NotifyError> {
+        let events = self.store.unexpanded_events(now, 500).await?;
+        for event in &events {
+            let deliveries = deliveries_of(&self.store, event).await?;
+            self.store.expand_event(event, &deliveries, now).await?;
+        }
+        Ok(events.len())
+    }
+
+    /// Sends one claimed delivery and says what came of it; records nothing. (The worker
+    /// records the result; a process that dies between the two is what the lease is for.)
+    #[tracing::instrument(skip_all, fields(tenant_id = %delivery.tenant, delivery_id = %delivery.delivery_id))]
+    pub async fn attempt(&self, delivery: &Delivery, now: DateTime<Utc>) -> AttemptResult {
+        let outcome = match delivery.channel.as_str() {
+            "email" => self.send_email(delivery, now).await,
+            "webhook" => self.call_endpoint(delivery, now).await,
+            other => Err(SendFailure::Permanent(format!("unknown channel {other}"))),
+        };
+        match outcome {
+            Ok(()) => AttemptResult::Sent,
+            Err(SendFailure::Permanent(error)) => AttemptResult::Failed { error },
+            Err(SendFailure::Temporary(error)) => match next_attempt_after_failure(delivery.attempts, now) {
+                Some(at) => AttemptResult::Retry { at, error },
+                None => {
+                    AttemptResult::Failed { error: format!("gave up after {} attempts: {error}", delivery.attempts) }
+                }
+            },
+        }
+    }
+
+    /// Runs a pass every `every` until the task is aborted.
+    pub async fn run_every(self, every: std::time::Duration, clock: SharedClock) {
+        loop {
+            if let Err(error) = self.dispatch_due(clock.now()).await {
+                tracing::warn!(error = %error, "outbox pass failed; retrying");
+            }
+            tokio::time::sleep(every).await;
+        }
+    }
+
+    async fn send_email(&self, delivery: &Delivery, now: DateTime<Utc>) -> Result<(), SendFailure> {
+        let to: Address = delivery
+            .recipient
+            .parse()
+            .map_err(|e| SendFailure::Permanent(format!("{:?} is not a valid address: {e}", delivery.recipient)))?;
+        let event = self.store.outbox_event(&delivery.tenant, &delivery.message_id).await.map_err(store_failure)?;
+        let event = event.ok_or_else(|| SendFailure::Permanent("the outbox event is gone".into()))?;
+        let invoice = invoice_of(&self.store, &event).await.map_err(store_failure)?;
+        let invoice = invoice.ok_or_else(|| SendFailure::Permanent("the invoice is gone".into()))?;
+        let kind = match (event.kind.as_str(), &invoice.credit_note_number) {
+            ("invoice.voided", Some(number)) => MailKind::CreditNote(number.clone()),
+            _ => MailKind::Invoice,
+        };
+        let document = invoice.document.clone();
+        let pdf = spawn_blocking_with_tracing(move || render_pdf(&document))
+            .await
+            .map_err(|e| SendFailure::Temporary(format!("rendering the PDF failed: {e}")))?
+            .map_err(|e| SendFailure::Permanent(format!("the PDF cannot be rendered: {e}")))?;
+        let envelope = Envelope {
+            from: &self.config.from,
+            to: &to,
+            message_id: message_id_header(&delivery.delivery_id, self.config.from.domain()),
+            now,
+            public_url: &self.config.public_url,
+        };
+        let message = invoice_message(&invoice.document, &kind, pdf, &envelope)
+            .map_err(|e| SendFailure::Permanent(format!("the message cannot be built: {e}")))?;
+        self.mail.send(message, &delivery.delivery_id).await
+    }
+
+    async fn call_endpoint(&self, delivery: &Delivery, now: DateTime<Utc>) -> Result<(), SendFailure> {
+        let endpoint = self.store.get_webhook(&delivery.recipient).await.map_err(store_failure)?;
+        let endpoint = endpoint.ok_or_else(|| SendFailure::Permanent("the webhook endpoint was deleted".into()))?;
+        let event = self.store.outbox_event(&delivery.tenant, &delivery.message_id).await.map_err(store_failure)?;
+        let event = event.ok_or_else(|| SendFailure::Permanent("the outbox event is gone".into()))?;
+        call_webhook(&self.http, &endpoint, &event.message_id, webhook_body(&event), now).await
+    }
+
+    fn count(&self, delivery: &Delivery, result: &AttemptResult, report: &mut DispatchReport) {
+        let labels = crate::metrics::DeliveryLabels { kind: delivery.kind.clone(), channel: delivery.channel.clone() };
+        match result {
+            AttemptResult::Sent => {
+                report.sent += 1;
+                self.metrics.outbox_sent.get_or_create(&labels).inc();
+            }
+            AttemptResult::Retry { error, .. } => {
+                report.retried += 1;
+                tracing::info!(delivery_id = %delivery.delivery_id, %error, "delivery will be retried");
+            }
+            AttemptResult::Failed { error } => {
+                report.failed += 1;
+                self.metrics.outbox_failed.get_or_create(&labels).inc();
+                tracing::warn!(delivery_id = %delivery.delivery_id, %error, "delivery failed for good");
+            }
+        }
+    }
+
+    async fn refresh_pending(&self) -> Result<(), DbError> {
+        let mut pending = std::collections::BTreeMap::new();
+        for (kind, channel, state, n) in self.store.delivery_counts().await? {
+            let waiting = matches!(state, crate::store::DeliveryState::Pending | crate::store::DeliveryState::Sending);
+            *pending.entry((kind, channel)).or_insert(0_i64) += if waiting { i64::try_from(n).unwrap_or(0) } else { 0 };
+        }
+        for ((kind, channel), n) in pending {
+            self.metrics.outbox_pending.get_or_create(&crate::metrics::DeliveryLabels { kind, channel }).set(n);
+        }
+        Ok(())
+    }
+}
+
+/// A store failure during one attempt: the database may be back by the next one.
+fn store_failure(error: DbError) -> SendFailure {
+    SendFailure::Temporary(format!("the store failed: {error}"))
+}

@@ -1,0 +1,64 @@
+//! The invoice and credit-note emails as lettre messages: HTML and plain-text alternatives
+//! from askama templates, the PDF attached, and every header built by lettre's typed
+//! builders (names and subjects are encoded, never pasted into header text).
+//!
+//! Stage: notify. Inputs: an invoice snapshot, its PDF, the sender, one recipient, the
+//! delivery's Message-ID and "now". Output: a `lettre::Message`. No IO.
+
+use askama::Template;
+use chrono::{DateTime, Utc};
+use lettre::message::header::ContentType;
+use lettre::message::{Attachment, Mailbox, MultiPart, SinglePart};
+use lettre::{Address, Message};
+
+use super::mail_view::{MailKind, MailView};
+use crate::domain::InvoiceDocument;
+
+#[derive(Template)]
+#[template(path = "notify/templates/invoice_email.html")]
+struct HtmlBody<'a> {
+    v: &'a MailView,
+}
+
+#[derive(Template)]
+#[template(path = "notify/templates/invoice_email.txt")]
+struct TextBody<'a> {
+    v: &'a MailView,
+}
+
+/// What an invoice email is made of, besides the document.
+pub(crate) struct Envelope<'a> {
+    pub from: &'a Address,
+    pub to: &'a Address,
+    pub message_id: String,
+    pub now: DateTime<Utc>,
+    pub public_url: &'a str,
+}
+
+/// The email for `doc` as `kind` with `pdf` attached.
+///
+/// # Errors
+/// When lettre refuses the message (it does not for valid addresses) or a template fails.
+pub(crate) fn invoice_message(
+    doc: &InvoiceDocument,
+    kind: &MailKind,
+    pdf: Vec<u8>,
+    envelope: &Envelope<'_>,
+) -> anyhow::Result<Message> {
+    let view = MailView::of(doc, kind, envelope.public_url);
+    let html = HtmlBody { v: &view }.render()?;
+    let text = TextBody { v: &view }.render()?;
+    let pdf_type = ContentType::parse("application/pdf")?;
+    let body = MultiPart::mixed()
+        .multipart(MultiPart::alternative().singlepart(SinglePart::plain(text)).singlepart(SinglePart::html(html)))
+        .singlepart(Attachment::new(view.pdf_name.clone()).body(pdf, pdf_type));
+    let from = Mailbox::new(Some(view.issuer_name.clone()), envelope.from.clone());
+    let to = Mailbox::new(Some(view.customer_name.clone()), envelope.to.clone());
+    Ok(Message::builder()
+        .message_id(Some(envelope.message_id.clone()))
+        .date(envelope.now.into())
+        .from(from)
+        .to(to)
+        .subject(view.subject.clone())
+        .multipart(body)?)
+}

@@ -1,0 +1,131 @@
+//! An invoice or credit-note email as display text, computed once from the invoice snapshot
+//! for both alternatives (HTML and plain text), so they cannot disagree. Pure.
+
+use std::collections::BTreeMap;
+
+use rust_decimal::Decimal;
+
+use crate::domain::{InvoiceDocument, LineType, Meter};
+use crate::invoice::display_format as format;
+
+/// Which message this is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum MailKind {
+    Invoice,
+    /// On void, with the credit note's number.
+    CreditNote(String),
+}
+
+/// One row of the per-meter summary.
+pub(crate) struct MeterRow {
+    pub name: String,
+    pub quantity: String,
+    pub amount: String,
+}
+
+/// Every text an invoice email shows.
+pub(crate) struct MailView {
+    /// "Invoice INV-2026-000123" / "Credit note CN-2026-000007".
+    pub title: String,
+    pub subject: String,
+    pub intro: String,
+    pub issuer_name: String,
+    pub issuer_address: Vec<String>,
+    pub customer_name: String,
+    pub number: String,
+    pub period: String,
+    pub issued_on: String,
+    /// "USD 18.70".
+    pub total: String,
+    pub total_label: &'static str,
+    pub meters: Vec<MeterRow>,
+    /// Base fee, minimum top-up and adjustments without a meter, if any.
+    pub other_charges: Option<String>,
+    pub portal_url: String,
+    /// The attachment's file name.
+    pub pdf_name: String,
+}
+
+impl MailView {
+    /// The view of `doc` as `kind`, linking to the portal under `public_url`.
+    pub(crate) fn of(doc: &InvoiceDocument, kind: &MailKind, public_url: &str) -> MailView {
+        let c = &doc.content;
+        let tz = format::zone(&c.customer.timezone);
+        let total = format!("{} {}", c.currency.code(), format::amount(c.total, c.currency));
+        let (title, subject, intro, total_label, pdf_name) = match kind {
+            MailKind::Invoice => (
+                format!("Invoice {}", doc.number),
+                format!("Invoice {} from {} ({total})", doc.number, c.issuer.name),
+                format!(
+                    "Your invoice for {} is ready. The PDF is attached.",
+                    format::span(c.period_start, c.period_end, tz)
+                ),
+                "Amount due",
+                format!("{}.pdf", doc.number),
+            ),
+            MailKind::CreditNote(number) => (
+                format!("Credit note {number}"),
+                format!("Credit note {number} for invoice {} from {}", doc.number, c.issuer.name),
+                format!("Invoice {} has been voided by credit note {number}. The PDF is attached.", doc.number),
+                "Amount credited",
+                format!("{number}.pdf"),
+            ),
+        };
+        let (meters, other) = summary(doc);
+        MailView {
+            title,
+            subject,
+            intro,
+            issuer_name: c.issuer.name.clone(),
+            issuer_address: c.issuer.address.clone(),
+            customer_name: c.customer.name.clone(),
+            number: doc.number.clone(),
+            period: format::span(c.period_start, c.period_end, tz),
+            issued_on: format::date(c.issued_at, tz),
+            total,
+            total_label,
+            meters,
+            other_charges: other.map(|o| format!("{} {}", c.currency.code(), format::amount(o, c.currency))),
+            portal_url: format!("{}/portal/invoices/{}", public_url.trim_end_matches('/'), doc.id),
+            pdf_name,
+        }
+    }
+}
+
+/// Quantity billed (usage lines) and amount (all lines) per meter, in display order; the
+/// amount of lines without a meter.
+fn summary(doc: &InvoiceDocument) -> (Vec<MeterRow>, Option<Decimal>) {
+    let c = &doc.content;
+    let mut per_meter: BTreeMap<Meter, (Decimal, Decimal)> = BTreeMap::new();
+    let mut other = None::<Decimal>;
+    for line in &c.lines {
+        match line.meter {
+            Some(meter) => {
+                let entry = per_meter.entry(meter).or_default();
+                if line.line_type == LineType::Usage {
+                    entry.0 += line.quantity.unwrap_or_default();
+                }
+                entry.1 += line.amount;
+            }
+            None => *other.get_or_insert(Decimal::ZERO) += line.amount,
+        }
+    }
+    let rows = Meter::ALL
+        .into_iter()
+        .filter_map(|meter| per_meter.get(&meter).map(|sums| (meter, sums)))
+        .map(|(meter, (quantity, amount))| MeterRow {
+            name: display_name(meter).to_owned(),
+            quantity: format::quantity(*quantity),
+            amount: format::amount(*amount, c.currency),
+        })
+        .collect();
+    (rows, other)
+}
+
+fn display_name(meter: Meter) -> &'static str {
+    match meter {
+        Meter::CpuCycles => "CPU cycles",
+        Meter::MemoryGbSeconds => "Memory (GB-seconds)",
+        Meter::Invocations => "Invocations",
+    }
+}

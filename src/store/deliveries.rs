@@ -1,0 +1,281 @@
+//! `outbox` events → `outbox_delivery` rows, and their claims, attempts and retries.
+//!
+//! A claim is one transaction committed before anything is sent: on PostgreSQL it locks due
+//! rows `for update skip locked` (several processes never take the same row) and moves them to
+//! `sending` with a lease (`next_attempt_at` = the lease's end, after which a crashed sender's
+//! row is due again); on SQLite the one writer's `BEGIN IMMEDIATE` excludes other claimers.
+//! An attempt's result is written only if the row is still the claim that sent it (same
+//! `attempts`), so a sender whose lease ran out cannot overwrite a newer claim.
+
+use chrono::{DateTime, Utc};
+
+use super::codec::{instant, tenant_id, Instant};
+use super::engine::{on_read, on_tx};
+use super::{AttemptResult, DbError, Delivery, DeliveryFilter, DeliveryState, NewDelivery, OutboxEvent, Store};
+use super::{RetryOutcome, LATEST};
+use crate::domain::TenantId;
+
+#[derive(sqlx::FromRow)]
+struct DeliveryRow {
+    tenant_id: String,
+    delivery_id: String,
+    message_id: String,
+    kind: String,
+    channel: String,
+    recipient: String,
+    state: String,
+    attempts: i32,
+    next_attempt_at: Instant,
+    last_error: String,
+    sent_at: Option<Instant>,
+    created_at: Instant,
+    updated_at: Instant,
+}
+
+const COLUMNS: &str = "tenant_id, delivery_id, message_id, kind, channel, recipient, state, attempts, \
+    next_attempt_at, last_error, sent_at, created_at, updated_at";
+
+impl TryFrom<DeliveryRow> for Delivery {
+    type Error = DbError;
+
+    fn try_from(r: DeliveryRow) -> Result<Self, DbError> {
+        Ok(Delivery {
+            tenant: tenant_id(&r.tenant_id)?,
+            state: DeliveryState::parse(&r.state)
+                .ok_or_else(|| DbError::Corrupt(format!("delivery state {:?}", r.state)))?,
+            attempts: u32::try_from(r.attempts).unwrap_or(0),
+            delivery_id: r.delivery_id,
+            message_id: r.message_id,
+            kind: r.kind,
+            channel: r.channel,
+            recipient: r.recipient,
+            next_attempt_at: r.next_attempt_at.0,
+            last_error: r.last_error,
+            sent_at: instant(r.sent_at),
+            created_at: r.created_at.0,
+            updated_at: r.updated_at.0,
+        })
+    }
+}
+
+fn deliveries(rows: Vec<DeliveryRow>) -> Result<Vec<Delivery>, DbError> {
+    rows.into_iter().map(Delivery::try_from).collect()
+}
+
+impl Store {
+    /// Events written by business transactions and not yet expanded, oldest first.
+    #[tracing::instrument(skip_all)]
+    pub async fn unexpanded_events(&self, now: DateTime<Utc>, limit: u32) -> Result<Vec<OutboxEvent>, DbError> {
+        let sql = r#"select tenant_id, message_id, kind, payload, created_at from outbox
+            where state = 'pending' and next_attempt_at <= $1
+            order by next_attempt_at
+            limit $2"#;
+        let rows: Vec<(String, String, String, String, Instant)> = on_read!(self.read(), |db| sqlx::query_as(sql)
+            .bind(Instant(now))
+            .bind(i64::from(limit))
+            .fetch_all(db)
+            .await)?;
+        rows.into_iter()
+            .map(|(tenant, message_id, kind, payload, at)| {
+                Ok(OutboxEvent { tenant: tenant_id(&tenant)?, message_id, kind, payload, created_at: at.0 })
+            })
+            .collect()
+    }
+
+    /// Writes an event's deliveries (those already written are kept as they are) and marks
+    /// the event expanded — one transaction; safe to repeat and to race.
+    #[tracing::instrument(skip_all, fields(tenant_id = %event.tenant))]
+    pub async fn expand_event(
+        &self,
+        event: &OutboxEvent,
+        new: &[NewDelivery],
+        now: DateTime<Utc>,
+    ) -> Result<(), DbError> {
+        let insert = r#"insert into outbox_delivery (tenant_id, delivery_id, message_id, kind, channel, recipient,
+                state, attempts, next_attempt_at, last_error, created_at, updated_at)
+            values ($1, $2, $3, $4, $5, $6, 'pending', 0, $7, '', $7, $7)
+            on conflict do nothing"#;
+        let expanded = "update outbox set state = 'expanded' where tenant_id = $1 and message_id = $2";
+        let mut tx = self.begin().await?;
+        for d in new {
+            on_tx!(&mut tx, |db| sqlx::query(insert)
+                .bind(event.tenant.as_str())
+                .bind(&d.delivery_id)
+                .bind(&event.message_id)
+                .bind(&event.kind)
+                .bind(d.channel)
+                .bind(&d.recipient)
+                .bind(Instant(now))
+                .execute(db)
+                .await
+                .map(|_| ()))?;
+        }
+        on_tx!(&mut tx, |db| sqlx::query(expanded)
+            .bind(event.tenant.as_str())
+            .bind(&event.message_id)
+            .execute(db)
+            .await
+            .map(|_| ()))?;
+        tx.commit().await
+    }
+
+    /// Claims up to `limit` due deliveries (pending, or sending with an expired lease) until
+    /// `lease_until`, counting an attempt on each; committed before the caller sends.
+    #[tracing::instrument(skip_all)]
+    pub async fn claim_deliveries(
+        &self,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<Delivery>, DbError> {
+        let mut tx = self.begin().await?;
+        let sql = format!(
+            r#"update outbox_delivery set state = 'sending', attempts = attempts + 1, next_attempt_at = $2, updated_at = $1
+            where (tenant_id, delivery_id) in (
+                select tenant_id, delivery_id from outbox_delivery
+                where state in ('pending', 'sending') and next_attempt_at <= $1
+                order by next_attempt_at
+                limit $3
+                {})
+            returning {COLUMNS}"#,
+            tx.for_update_skip_locked()
+        );
+        let rows: Vec<DeliveryRow> = on_tx!(&mut tx, |db| sqlx::query_as(&sql)
+            .bind(Instant(now))
+            .bind(Instant(lease_until))
+            .bind(i64::from(limit))
+            .fetch_all(db)
+            .await)?;
+        tx.commit().await?;
+        deliveries(rows)
+    }
+
+    /// Records the result of the attempt `claimed` was claimed for. Returns false (and writes
+    /// nothing) when the row has been claimed again since (its lease ran out).
+    #[tracing::instrument(skip_all, fields(tenant_id = %claimed.tenant))]
+    pub async fn record_attempt(
+        &self,
+        claimed: &Delivery,
+        result: &AttemptResult,
+        now: DateTime<Utc>,
+    ) -> Result<bool, DbError> {
+        let (state, next, error, sent_at) = match result {
+            AttemptResult::Sent => (DeliveryState::Sent, now, "", Some(Instant(now))),
+            AttemptResult::Retry { at, error } => (DeliveryState::Pending, *at, error.as_str(), None),
+            AttemptResult::Failed { error } => (DeliveryState::Failed, now, error.as_str(), None),
+        };
+        let sql = r#"update outbox_delivery
+            set state = $4, next_attempt_at = $5, last_error = case when $6 = '' then last_error else $6 end,
+                sent_at = $7, updated_at = $8
+            where tenant_id = $1 and delivery_id = $2 and state = 'sending' and attempts = $3"#;
+        let mut tx = self.begin().await?;
+        let written = on_tx!(&mut tx, |db| sqlx::query(sql)
+            .bind(claimed.tenant.as_str())
+            .bind(&claimed.delivery_id)
+            .bind(i64::from(claimed.attempts))
+            .bind(state.as_str())
+            .bind(Instant(next))
+            .bind(error)
+            .bind(sent_at)
+            .bind(Instant(now))
+            .execute(db)
+            .await
+            .map(|done| done.rows_affected() == 1))?;
+        tx.commit().await?;
+        Ok(written)
+    }
+
+    /// Deliveries matching `filter`, newest first, after the `(created_at, id)` cursor.
+    #[tracing::instrument(skip_all)]
+    pub async fn list_deliveries(
+        &self,
+        filter: &DeliveryFilter,
+        before: Option<(DateTime<Utc>, String)>,
+        limit: u32,
+    ) -> Result<Vec<Delivery>, DbError> {
+        let (at, id) = before.unwrap_or((LATEST, String::new()));
+        let sql = format!(
+            r#"select {COLUMNS} from outbox_delivery
+            where ($1 = '' or state = $1) and ($2 = '' or tenant_id = $2) and ($3 = '' or kind = $3)
+              and (created_at < $4 or (created_at = $4 and delivery_id < $5) or $5 = '')
+            order by created_at desc, delivery_id desc
+            limit $6"#
+        );
+        let rows: Vec<DeliveryRow> = on_read!(self.read(), |db| sqlx::query_as(&sql)
+            .bind(filter.state.map_or("", DeliveryState::as_str))
+            .bind(filter.tenant.as_ref().map_or("", TenantId::as_str))
+            .bind(filter.kind.as_deref().unwrap_or(""))
+            .bind(Instant(at.min(LATEST)))
+            .bind(&id)
+            .bind(i64::from(limit))
+            .fetch_all(db)
+            .await)?;
+        deliveries(rows)
+    }
+
+    /// Makes a delivery due now, whatever became of it (a sent email is sent again, with the
+    /// same Message-ID) — unless a sender holds its lease.
+    #[tracing::instrument(skip_all, fields(tenant_id = %tenant))]
+    pub async fn retry_delivery(
+        &self,
+        tenant: &TenantId,
+        delivery_id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<RetryOutcome, DbError> {
+        let sql = format!(
+            r#"update outbox_delivery set state = 'pending', next_attempt_at = $3, updated_at = $3
+            where tenant_id = $1 and delivery_id = $2 and (state <> 'sending' or next_attempt_at <= $3)
+            returning {COLUMNS}"#
+        );
+        let exists = "select count(*) from outbox_delivery where tenant_id = $1 and delivery_id = $2";
+        let mut tx = self.begin().await?;
+        let row: Option<DeliveryRow> = on_tx!(&mut tx, |db| sqlx::query_as(&sql)
+            .bind(tenant.as_str())
+            .bind(delivery_id)
+            .bind(Instant(now))
+            .fetch_optional(db)
+            .await)?;
+        let (count,): (i64,) =
+            on_tx!(&mut tx, |db| sqlx::query_as(exists).bind(tenant.as_str()).bind(delivery_id).fetch_one(db).await)?;
+        tx.commit().await?;
+        match row {
+            Some(row) => Ok(RetryOutcome::Scheduled(Box::new(Delivery::try_from(row)?))),
+            None if count > 0 => Ok(RetryOutcome::InFlight),
+            None => Ok(RetryOutcome::NotFound),
+        }
+    }
+
+    /// Deliveries per (kind, channel, state), for `/metrics`.
+    #[tracing::instrument(skip_all)]
+    pub async fn delivery_counts(&self) -> Result<Vec<(String, String, DeliveryState, u64)>, DbError> {
+        let sql = "select kind, channel, state, count(*) from outbox_delivery group by kind, channel, state";
+        let rows: Vec<(String, String, String, i64)> =
+            on_read!(self.read(), |db| sqlx::query_as(sql).fetch_all(db).await)?;
+        rows.into_iter()
+            .map(|(kind, channel, state, n)| {
+                let state = DeliveryState::parse(&state).ok_or_else(|| DbError::Corrupt(format!("state {state}")))?;
+                Ok((kind, channel, state, u64::try_from(n).unwrap_or(0)))
+            })
+            .collect()
+    }
+}
+
+impl Store {
+    /// One outbox event, by its key.
+    #[tracing::instrument(skip_all, fields(tenant_id = %tenant))]
+    pub async fn outbox_event(&self, tenant: &TenantId, message_id: &str) -> Result<Option<OutboxEvent>, DbError> {
+        let sql = "select kind, payload, created_at from outbox where tenant_id = $1 and message_id = $2";
+        let row: Option<(String, String, Instant)> = on_read!(self.read(), |db| sqlx::query_as(sql)
+            .bind(tenant.as_str())
+            .bind(message_id)
+            .fetch_optional(db)
+            .await)?;
+        Ok(row.map(|(kind, payload, at)| OutboxEvent {
+            tenant: tenant.clone(),
+            message_id: message_id.to_owned(),
+            kind,
+            payload,
+            created_at: at.0,
+        }))
+    }
+}
