@@ -10,7 +10,7 @@
 use chrono::{DateTime, Utc};
 
 use super::codec::{instant, tenant_id, Instant};
-use super::engine::{on_read, on_tx};
+use super::engine::{in_own_tx, on_read, on_tx};
 use super::{AttemptResult, DbError, Delivery, DeliveryFilter, DeliveryState, NewDelivery, OutboxEvent, Store};
 use super::{RetryOutcome, LATEST};
 use crate::domain::TenantId;
@@ -168,8 +168,7 @@ impl Store {
             set state = $4, next_attempt_at = $5, last_error = case when $6 = '' then last_error else $6 end,
                 sent_at = $7, updated_at = $8
             where tenant_id = $1 and delivery_id = $2 and state = 'sending' and attempts = $3"#;
-        let mut tx = self.begin().await?;
-        let written = on_tx!(&mut tx, |db| sqlx::query(sql)
+        let written = in_own_tx!(self, |db| sqlx::query(sql)
             .bind(claimed.tenant.as_str())
             .bind(&claimed.delivery_id)
             .bind(i64::from(claimed.attempts))
@@ -180,9 +179,8 @@ impl Store {
             .bind(Instant(now))
             .execute(db)
             .await
-            .map(|done| done.rows_affected() == 1))?;
-        tx.commit().await?;
-        Ok(written)
+            .map(|done| done.rows_affected()));
+        Ok(written == 1)
     }
 
     /// Deliveries matching `filter`, newest first, after the `(created_at, id)` cursor.
