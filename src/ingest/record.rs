@@ -9,6 +9,7 @@ use serde_json::Value;
 
 use super::quantity::{parse_decimal, parse_integer};
 use crate::domain::{ContentHash, NewUsageRecord, Quantities, RecordKey, TenantId};
+use crate::http::{strict_from_str, StrictJsonError};
 
 /// Why one record of a request was rejected; `code` is from the api-spec catalogue.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -28,6 +29,16 @@ impl RecordError {
         let message = error.to_string();
         let code = if message.starts_with("unknown field") { "unknown_field" } else { "invalid_record" };
         Self::new(code, message)
+    }
+
+    /// `duplicate_json_key` for a repeated key, otherwise `otherwise(serde's error)`.
+    pub(crate) fn from_strict(error: StrictJsonError, otherwise: impl FnOnce(&serde_json::Error) -> Self) -> Self {
+        match error {
+            StrictJsonError::DuplicateKey { error, .. } => {
+                RecordError::new("duplicate_json_key", format!("{error}; each key may appear once per object"))
+            }
+            StrictJsonError::Json(error) => otherwise(&error),
+        }
     }
 }
 
@@ -97,7 +108,7 @@ pub(crate) struct WireUsage {
 /// # Errors
 /// The first rule the record breaks, as a catalogued [`RecordError`].
 pub fn parse_native(raw: &str, window: &TimeWindow) -> Result<NewUsageRecord, RecordError> {
-    let wire: WireRecord = serde_json::from_str(raw).map_err(|e| RecordError::from_json(&e))?;
+    let wire: WireRecord = strict_from_str(raw).map_err(|e| RecordError::from_strict(e, RecordError::from_json))?;
     let usage = WireUsage {
         function: wire.function,
         region: wire.region,

@@ -10,6 +10,7 @@ mod billing;
 mod concurrency;
 mod events;
 mod failures;
+mod hostile_input;
 mod ingest;
 mod invoices;
 mod pricing;
