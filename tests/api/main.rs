@@ -11,6 +11,7 @@ mod concurrency;
 mod events;
 mod failures;
 mod hostile_input;
+mod idempotency;
 mod ingest;
 mod invoices;
 mod pricing;
