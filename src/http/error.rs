@@ -151,7 +151,8 @@ impl From<AsOfError> for ApiError {
 }
 
 impl From<SubscriptionError> for ApiError {
-    /// 422 `unknown_plan` / `currency_change_not_at_period_start`, 404 tenant, 409 `tenant_exists`.
+    /// 422 `unknown_plan` / `currency_change_not_at_period_start` / `credit_currency_mismatch`,
+    /// 404 tenant, 409 `tenant_exists`.
     fn from(error: SubscriptionError) -> Self {
         match error {
             SubscriptionError::UnknownPlan(_) => Self::unprocessable("unknown_plan", error.to_string()),
@@ -160,6 +161,9 @@ impl From<SubscriptionError> for ApiError {
             }
             SubscriptionError::TenantNotFound => Self::NotFound("tenant"),
             SubscriptionError::TenantExists(_) => Self::Conflict { code: "tenant_exists", message: error.to_string() },
+            SubscriptionError::CreditCurrencyMismatch { .. } | SubscriptionError::NoBillingCurrency => {
+                Self::unprocessable("credit_currency_mismatch", error.to_string())
+            }
             SubscriptionError::Store(db) => db.into(),
         }
     }

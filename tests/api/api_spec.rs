@@ -838,9 +838,9 @@ fn invoice_and_credit_examples(f: &Fixture) -> Vec<Example> {
             .json(json!({"amount": "1000", "currency": "JPY", "reason": "yen"}))
             .header("Idempotency-Key", "grant-acme")
             .expect(422),
-        example("a grant in another currency", M::POST, credits, "/v1/tenants/acme/credits")
+        example("a grant in a currency the tenant is not billed in", M::POST, credits, "/v1/tenants/acme/credits")
             .json(json!({"amount": "1000", "currency": "JPY", "reason": "yen", "expires_at": null}))
-            .expect(201),
+            .expect(422),
         example("too many decimals", M::POST, credits, "/v1/tenants/acme/credits")
             .json(json!({"amount": "0.001", "currency": "USD", "reason": "tiny"}))
             .expect(422),

@@ -8,6 +8,7 @@ mod architecture;
 mod auth;
 mod billing;
 mod concurrency;
+mod credits;
 mod events;
 mod failures;
 mod hostile_input;
