@@ -170,10 +170,12 @@ impl From<SubscriptionError> for ApiError {
 }
 
 impl From<CurrentUsageError> for ApiError {
-    /// 404 tenant; anything else is a store failure (503 when unreachable) or unexpected.
+    /// 404 tenant, 422 `amount_overflow`; anything else is a store failure (503 when
+    /// unreachable) or unexpected.
     fn from(error: CurrentUsageError) -> Self {
         match error {
             CurrentUsageError::TenantNotFound => Self::NotFound("tenant"),
+            CurrentUsageError::Overflow(_) => Self::unprocessable("amount_overflow", error.to_string()),
             CurrentUsageError::Store(db) => db.into(),
             CurrentUsageError::Unexpected(other) => other.into(),
         }
