@@ -120,4 +120,24 @@ both_stores! {
         assert_eq!(tenant["name"], "Tenant acme", "no refused request changed anything");
         assert_eq!(app.get_json("/v1/tenants/acme/credits").await["entries"], json!([]));
     }
+
+    async fn a_405_says_in_allow_which_methods_the_resource_serves(app) {
+        // Arrange
+        let cases = [
+            (Method::GET, "/v1/usage", "POST"),
+            (Method::DELETE, "/v1/tenants", "GET, POST"),
+            (Method::PUT, "/v1/tenants/acme", "GET, PATCH"),
+            (Method::POST, "/v1/tenants/acme/usage/current", "GET"),
+        ];
+        for (method, path, allow) in cases {
+            // Act
+            let response = send(&app, method.clone(), path, &app.admin_key, "").await;
+            // Assert
+            assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED, "{method} {path}");
+            let header = response.headers().get("allow").map(|v| v.to_str().unwrap().to_owned());
+            assert_eq!(header.as_deref(), Some(allow), "{method} {path}");
+            let body: Value = response.json().await.unwrap();
+            assert_eq!(body["error"]["code"], "method_not_allowed", "{method} {path}");
+        }
+    }
 }
