@@ -22,7 +22,7 @@ use jsonwebtoken::{Header, Validation};
 use serde::{Deserialize, Serialize};
 
 use super::jwt_key::{jsonwebtoken_algorithm, JwtKey, JwtKeyError};
-use super::role::{Principal, Role};
+use super::role::{Principal, Role, RoleError};
 use crate::config::{JwtAlgorithm, JwtKeyConfig};
 use crate::domain::TenantId;
 
@@ -205,7 +205,10 @@ fn into_principal(claims: PresentedClaims) -> Result<Principal, JwtError> {
     let role = claims.role.ok_or_else(|| JwtError::MissingClaim("role".into()))?;
     let role = Role::parse(&role).map_err(|_| invalid("role"))?;
     let tenant = claims.tenant.map(|t| TenantId::parse(&t)).transpose().map_err(|_| invalid("tenant"))?;
-    Principal::new(role, tenant, subject).map_err(|_| invalid("tenant"))
+    Principal::new(role, tenant, subject).map_err(|e| match e {
+        RoleError::InvalidSubject => invalid("sub"),
+        RoleError::UnknownRole | RoleError::TenantRoleWithoutTenant => invalid("tenant"),
+    })
 }
 
 fn map_decode_error(error: jsonwebtoken::errors::Error) -> JwtError {
