@@ -356,7 +356,8 @@ mod tests {
             claims[claim] = json!(value);
             forge(Some("k1"), claims, HS_SECRET)
         };
-        for (why, token) in [("nbf in an hour", with("nbf", at + 3600)), ("nbf in ten years", with("nbf", at + 315_360_000))]
+        for (why, token) in
+            [("nbf in an hour", with("nbf", at + 3600)), ("nbf in ten years", with("nbf", at + 315_360_000))]
         {
             let result = keys.verify(&token, now());
             assert!(matches!(result, Err(JwtError::NotYetValid)), "{why}: {result:?}");

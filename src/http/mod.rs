@@ -17,5 +17,7 @@ mod strict_json;
 pub use error::{error_body, error_chain_fmt, ApiError};
 pub use idempotency::{IdempotencyScope, Idempotent, JsonReply};
 pub use json::{duplicate_key, parse_json, JsonBody};
-pub use plumbing::{get, not_found, patch, path_config, post, put, query_config, resource, AllowingResource, MethodRoute};
+pub use plumbing::{
+    get, not_found, patch, path_config, post, put, query_config, resource, AllowingResource, MethodRoute,
+};
 pub use strict_json::{from_slice as strict_from_slice, from_str as strict_from_str, StrictJsonError};

@@ -87,9 +87,7 @@ impl BodyLimits {
         let records = match fields.records.as_slice() {
             [] => return Ok(vec![top]),
             [records] if fields.others == 0 => records,
-            [_] => {
-                return Err(ApiError::bad_request("invalid_body", "a batch body has only the field \"records\""))
-            }
+            [_] => return Err(ApiError::bad_request("invalid_body", "a batch body has only the field \"records\"")),
             [..] => {
                 return Err(ApiError::bad_request(
                     "duplicate_json_key",

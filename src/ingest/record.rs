@@ -234,7 +234,10 @@ mod tests {
             (r#"{"id":"","tenant_id":"acme","timestamp":"2026-11-27T11:00:00Z","invocations":1}"#, "invalid_id"),
             (r#"{"id":"r","tenant_id":"Acme!","timestamp":"2026-11-27T11:00:00Z","invocations":1}"#, "unknown_tenant"),
             (r#"{"id":"r","tenant_id":"acme","timestamp":"2026-11-27T11:00:00","invocations":1}"#, "invalid_timestamp"),
-            (r#"{"id":"r","tenant_id":"acme","timestamp":"2026-11-26T23:59:60Z","invocations":1}"#, "invalid_timestamp"),
+            (
+                r#"{"id":"r","tenant_id":"acme","timestamp":"2026-11-26T23:59:60Z","invocations":1}"#,
+                "invalid_timestamp",
+            ),
             (
                 r#"{"id":"r","tenant_id":"acme","timestamp":"2026-11-27T00:29:60.5+00:30","invocations":1}"#,
                 "invalid_timestamp",

@@ -39,5 +39,6 @@ pub use projection::project;
 pub use render::{render_html, render_pdf, RenderError};
 pub use schedule::due_periods;
 pub use subscription::{
-    apply_tenant_patch, change_plan, check_credit_currency, end_subscription, known_plan, onboard_tenant, plan_change, SubscriptionError,
+    apply_tenant_patch, change_plan, check_credit_currency, end_subscription, known_plan, onboard_tenant, plan_change,
+    SubscriptionError,
 };

@@ -67,10 +67,14 @@ mod tests {
             plan: &plan,
             quantities: Quantities { invocations: Decimal::from(100), ..Default::default() },
         };
-        let projected = project(&[input.clone()], at("2026-11-11T00:00:00Z")).unwrap();
+        let projected = project(std::slice::from_ref(&input), at("2026-11-11T00:00:00Z")).unwrap();
         assert_eq!(projected[0].quantities.invocations, Decimal::from(300));
         let huge = SegmentInput { quantities: Quantities { invocations: Decimal::MAX, ..Default::default() }, ..input };
         let one_second_in = project(&[huge], at("2026-11-01T00:00:01Z"));
-        assert_eq!(one_second_in.unwrap_err(), QuantityError::Overflow(Meter::Invocations), "a named error, not a panic");
+        assert_eq!(
+            one_second_in.unwrap_err(),
+            QuantityError::Overflow(Meter::Invocations),
+            "a named error, not a panic"
+        );
     }
 }

@@ -69,7 +69,8 @@ fn forged_tokens() -> Vec<(String, String)> {
         forged.push((format!("tampered claims: {why}"), format!("{}.{tampered}.{}", parts[0], parts[2])));
     }
     for kid in ["nowhere", "", "../../../../dev/null", "default\u{0}"] {
-        forged.push((format!("kid {kid:?}"), token_with(claims("admin", None), Some(kid), Algorithm::HS256, JWT_SECRET)));
+        forged
+            .push((format!("kid {kid:?}"), token_with(claims("admin", None), Some(kid), Algorithm::HS256, JWT_SECRET)));
     }
     forged
 }

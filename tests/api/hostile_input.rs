@@ -31,7 +31,8 @@ fn with_nul(mut value: Value, pointer: &str) -> String {
 /// An admin token whose subject holds a NUL, correctly signed.
 fn token_with_nul_subject() -> String {
     let now = test_now().timestamp();
-    let claims = json!({"sub": "ops\u{0}", "role": "admin", "iat": now, "exp": now + 3600, "iss": "tally", "aud": "tally"});
+    let claims =
+        json!({"sub": "ops\u{0}", "role": "admin", "iat": now, "exp": now + 3600, "iss": "tally", "aud": "tally"});
     let mut header = Header::new(Algorithm::HS256);
     header.kid = Some("default".into());
     encode(&header, &claims, &EncodingKey::from_secret(JWT_SECRET.as_bytes())).unwrap()
@@ -173,67 +174,94 @@ async fn answer_line(case: &str, response: reqwest::Response) -> String {
 /// body fields, query parameters, path segments, a token's subject — and returns how each was
 /// answered, after checking it was a 4xx in the error shape.
 async fn answers_to_nul_inputs(app: &TestApp) -> Vec<String> {
-        // Arrange: acme on payg with one stored record (so corrections reach the lookup).
-        let created = json!({"id": "acme", "name": "Acme", "plan": "payg"});
-        let response = send(app, Method::POST, "/v1/tenants", &app.admin_key, &created.to_string()).await;
-        assert_eq!(response.status(), StatusCode::CREATED);
-        assert_eq!(app.post_usage(&record("acme", "r1")).await.status(), StatusCode::OK);
-        let (admin, ingest) = (app.admin_key.clone(), app.ingest_key.clone());
-        let event = json!({"specversion": "1.0", "id": "e1", "source": "s", "type": "t", "subject": "acme",
+    // Arrange: acme on payg with one stored record (so corrections reach the lookup).
+    let created = json!({"id": "acme", "name": "Acme", "plan": "payg"});
+    let response = send(app, Method::POST, "/v1/tenants", &app.admin_key, &created.to_string()).await;
+    assert_eq!(response.status(), StatusCode::CREATED);
+    assert_eq!(app.post_usage(&record("acme", "r1")).await.status(), StatusCode::OK);
+    let (admin, ingest) = (app.admin_key.clone(), app.ingest_key.clone());
+    let event = json!({"specversion": "1.0", "id": "e1", "source": "s", "type": "t", "subject": "acme",
             "time": "2026-11-27T11:30:00Z", "datacontenttype": "application/json", "data": {"invocations": 1, "function": "f"}});
-        let correction = json!({"tenant_id": "acme", "source": "", "id": "r1", "action": "replace", "reason": "fix",
+    let correction = json!({"tenant_id": "acme", "source": "", "id": "r1", "action": "replace", "reason": "fix",
             "replacement": {"invocations": 2, "function": "f", "region": "r"}});
-        let tenant = json!({"id": "globex", "name": "Globex", "billing_emails": ["a@globex.test"], "timezone": "UTC",
+    let tenant = json!({"id": "globex", "name": "Globex", "billing_emails": ["a@globex.test"], "timezone": "UTC",
             "tax_rate": "1", "address": ["1 Road"], "tax_id": "T1", "late_usage_policy": "reject", "plan": "payg"});
-        let patch = json!({"name": "Acme", "billing_email": "a@acme.test", "timezone": "UTC", "address": ["x"],
+    let patch = json!({"name": "Acme", "billing_email": "a@acme.test", "timezone": "UTC", "address": ["x"],
             "tax_id": "T", "late_usage_policy": "reject"});
-        let credit = json!({"amount": "1.00", "currency": "USD", "reason": "r", "expires_at": "2027-01-01T00:00:00Z"});
-        let mut bodies: Vec<(Method, &str, &str, String)> = Vec::new();
-        for field in ["/id", "/tenant_id", "/timestamp", "/function", "/region", "/memory_gb_seconds"] {
-            bodies.push((Method::POST, "/v1/usage", &ingest, with_nul(record("acme", "n1"), field)));
-        }
-        for field in ["/id", "/source", "/type", "/subject", "/time", "/datacontenttype", "/specversion", "/data/function"] {
-            bodies.push((Method::POST, "/api/v1/events", &ingest, with_nul(event.clone(), field)));
-        }
-        for field in ["/tenant_id", "/source", "/id", "/action", "/reason", "/replacement/function", "/replacement/region"] {
-            bodies.push((Method::POST, "/v1/usage/corrections", &ingest, with_nul(correction.clone(), field)));
-        }
-        for field in ["/id", "/name", "/billing_emails/0", "/timezone", "/tax_rate", "/address/0", "/tax_id", "/late_usage_policy", "/plan"] {
-            bodies.push((Method::POST, "/v1/tenants", &admin, with_nul(tenant.clone(), field)));
-        }
-        for field in ["/name", "/billing_email", "/timezone", "/address/0", "/tax_id", "/late_usage_policy"] {
-            bodies.push((Method::PATCH, "/v1/tenants/acme", &admin, with_nul(patch.clone(), field)));
-        }
-        for field in ["/plan", "/timing"] {
-            let change = json!({"plan": "payg", "timing": "immediately"});
-            bodies.push((Method::PUT, "/v1/tenants/acme/subscription", &admin, with_nul(change, field)));
-        }
-        for field in ["/amount", "/currency", "/reason", "/expires_at"] {
-            bodies.push((Method::POST, "/v1/tenants/acme/credits", &admin, with_nul(credit.clone(), field)));
-        }
-        bodies.push((Method::POST, "/v1/quotes", &admin, with_nul(json!({"plan": "payg", "usage": {}}), "/plan")));
-        bodies.push((Method::POST, "/v1/quotes", &admin, r#"{"plan":"payg","usage":{"invo\u0000cations":"1"}}"#.into()));
-        bodies.push((Method::POST, "/v1/billing/run", &admin, with_nul(json!({"as_of": "x"}), "/as_of")));
-        let gets = [
-            "/v1/tenants?cursor=a%00b", "/v1/tenants?limit=%00", "/v1/tenants/acme/invoices?cursor=a%00b",
-            "/v1/tenants/acme/usage?from=2026-11-01T00:00:00Z%00", "/v1/tenants/acme/usage?granularity=day%00",
-            "/v1/tenants/acme/usage?group_by=%00", "/v1/tenants/acme%00", "/v1/tenants/acme%00/usage/current",
-            "/v1/tenants/acme%00/credits", "/v1/plans/payg%00", "/v1/invoices/a%00b", "/v1/invoices/a%00b/pdf",
-            "/v1/invoices/a%00b/lines/1/explain",
-        ];
-        let mut answers = Vec::new();
-        for (method, path, credential, body) in bodies {
-            let response = send(app, method.clone(), path, credential, &body).await;
-            answers.push(answer_line(&format!("{method} {path} {body}"), response).await);
-        }
-        for path in gets {
-            answers.push(answer_line(&format!("GET {path}"), app.get_as(path, &admin).await).await);
-        }
-        let nul_subject = token_with_nul_subject();
-        let keyed = app.client.post(format!("{}/v1/tenants/acme/credits", app.address)).bearer_auth(&nul_subject)
-            .header("Idempotency-Key", "k1").json(&credit).send().await.unwrap();
-        answers.push(answer_line("POST credits as a subject with a NUL", keyed).await);
-        answers
+    let credit = json!({"amount": "1.00", "currency": "USD", "reason": "r", "expires_at": "2027-01-01T00:00:00Z"});
+    let mut bodies: Vec<(Method, &str, &str, String)> = Vec::new();
+    for field in ["/id", "/tenant_id", "/timestamp", "/function", "/region", "/memory_gb_seconds"] {
+        bodies.push((Method::POST, "/v1/usage", &ingest, with_nul(record("acme", "n1"), field)));
+    }
+    for field in ["/id", "/source", "/type", "/subject", "/time", "/datacontenttype", "/specversion", "/data/function"]
+    {
+        bodies.push((Method::POST, "/api/v1/events", &ingest, with_nul(event.clone(), field)));
+    }
+    for field in ["/tenant_id", "/source", "/id", "/action", "/reason", "/replacement/function", "/replacement/region"]
+    {
+        bodies.push((Method::POST, "/v1/usage/corrections", &ingest, with_nul(correction.clone(), field)));
+    }
+    for field in [
+        "/id",
+        "/name",
+        "/billing_emails/0",
+        "/timezone",
+        "/tax_rate",
+        "/address/0",
+        "/tax_id",
+        "/late_usage_policy",
+        "/plan",
+    ] {
+        bodies.push((Method::POST, "/v1/tenants", &admin, with_nul(tenant.clone(), field)));
+    }
+    for field in ["/name", "/billing_email", "/timezone", "/address/0", "/tax_id", "/late_usage_policy"] {
+        bodies.push((Method::PATCH, "/v1/tenants/acme", &admin, with_nul(patch.clone(), field)));
+    }
+    for field in ["/plan", "/timing"] {
+        let change = json!({"plan": "payg", "timing": "immediately"});
+        bodies.push((Method::PUT, "/v1/tenants/acme/subscription", &admin, with_nul(change, field)));
+    }
+    for field in ["/amount", "/currency", "/reason", "/expires_at"] {
+        bodies.push((Method::POST, "/v1/tenants/acme/credits", &admin, with_nul(credit.clone(), field)));
+    }
+    bodies.push((Method::POST, "/v1/quotes", &admin, with_nul(json!({"plan": "payg", "usage": {}}), "/plan")));
+    bodies.push((Method::POST, "/v1/quotes", &admin, r#"{"plan":"payg","usage":{"invo\u0000cations":"1"}}"#.into()));
+    bodies.push((Method::POST, "/v1/billing/run", &admin, with_nul(json!({"as_of": "x"}), "/as_of")));
+    let gets = [
+        "/v1/tenants?cursor=a%00b",
+        "/v1/tenants?limit=%00",
+        "/v1/tenants/acme/invoices?cursor=a%00b",
+        "/v1/tenants/acme/usage?from=2026-11-01T00:00:00Z%00",
+        "/v1/tenants/acme/usage?granularity=day%00",
+        "/v1/tenants/acme/usage?group_by=%00",
+        "/v1/tenants/acme%00",
+        "/v1/tenants/acme%00/usage/current",
+        "/v1/tenants/acme%00/credits",
+        "/v1/plans/payg%00",
+        "/v1/invoices/a%00b",
+        "/v1/invoices/a%00b/pdf",
+        "/v1/invoices/a%00b/lines/1/explain",
+    ];
+    let mut answers = Vec::new();
+    for (method, path, credential, body) in bodies {
+        let response = send(app, method.clone(), path, credential, &body).await;
+        answers.push(answer_line(&format!("{method} {path} {body}"), response).await);
+    }
+    for path in gets {
+        answers.push(answer_line(&format!("GET {path}"), app.get_as(path, &admin).await).await);
+    }
+    let nul_subject = token_with_nul_subject();
+    let keyed = app
+        .client
+        .post(format!("{}/v1/tenants/acme/credits", app.address))
+        .bearer_auth(&nul_subject)
+        .header("Idempotency-Key", "k1")
+        .json(&credit)
+        .send()
+        .await
+        .unwrap();
+    answers.push(answer_line("POST credits as a subject with a NUL", keyed).await);
+    answers
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
