@@ -145,8 +145,7 @@ impl Application {
 
 /// The one route table; api-spec/openapi.yaml lists exactly these (a test checks).
 fn routes(cfg: &mut web::ServiceConfig) {
-    use http::resource;
-    use web::{delete, get, patch, post, put};
+    use http::{delete, get, patch, post, put, resource};
     cfg.service(resource("/healthz").route(get().to(health::healthz)))
         .service(resource("/readyz").route(get().to(health::readyz)))
         .service(resource("/metrics").route(get().to(health::metrics)))

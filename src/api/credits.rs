@@ -16,7 +16,8 @@ use crate::auth::{visible_tenant, AdminCaller};
 use crate::domain::CreditEntry;
 use crate::domain::{Currency, Money};
 use crate::http::{ApiError, Idempotent, JsonReply};
-use crate::invoice::balances;
+use crate::invoice::{balances, check_credit_currency};
+use crate::plans::SharedCatalog;
 use crate::store::{NewCreditGrant, Store};
 
 /// Body of `grantCredit`.
@@ -29,12 +30,18 @@ pub struct GrantCreditRequest {
     reason: String,
 }
 
-/// Appends a grant to the tenant's ledger.
+/// Appends a grant to the tenant's ledger, in a currency the tenant's invoices can use.
 #[tracing::instrument(skip_all, fields(tenant_id = %path))]
-pub async fn grant_credit(path: web::Path<String>, request: Idempotent<AdminCaller>) -> Result<HttpResponse, ApiError> {
+pub async fn grant_credit(
+    path: web::Path<String>,
+    request: Idempotent<AdminCaller>,
+    catalog: web::Data<SharedCatalog>,
+) -> Result<HttpResponse, ApiError> {
     let id = visible_tenant(&request.caller.0, &path)?;
     let grant = validate(request.json()?)?;
     existing_tenant(request.store(), &id).await?;
+    let catalog = catalog.current(request.store()).await?;
+    check_credit_currency(request.store(), &catalog, &id, grant.amount.currency, request.now()).await?;
     request
         .run(|| async {
             let entry = request.store().grant_credit(&id, &grant, request.now()).await?;

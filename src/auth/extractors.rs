@@ -3,7 +3,7 @@
 //! role, maybe tenant-scoped), `IngestCaller` (ingest or admin), `AnyCaller` (any valid
 //! credential; tenant access is checked per object, answering 404 for other tenants). Each is
 //! a [`Caller`] with one [`Access`] rule, so there is one `FromRequest` impl; callers also
-//! scope `http`'s `Idempotency-Key` records (by subject).
+//! scope `http`'s `Idempotency-Key` records (by role, tenant and subject).
 //!
 //! Stage: the HTTP edge. Inputs: the `Authorization` header and the `Authenticator`; outputs:
 //! a `Principal` or an `ApiError` (401/403/503). Uses `http` for the error type; `http` must
@@ -142,8 +142,9 @@ impl<A: Access + 'static> FromRequest for Caller<A> {
 }
 
 impl<A> IdempotencyScope for Caller<A> {
-    /// Keys are scoped by the audit-log subject.
-    fn idempotency_scope(&self) -> &str {
-        self.0.subject()
+    /// Keys are scoped by the whole principal, not only the audit-log subject.
+    fn idempotency_owner(&self) -> [&str; 3] {
+        let principal = &self.0;
+        [principal.role().as_str(), principal.tenant().map_or("", TenantId::as_str), principal.subject()]
     }
 }

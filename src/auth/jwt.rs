@@ -6,9 +6,10 @@
 //!
 //! Verification picks the key by the header's `kid` and then accepts only that key's
 //! configured algorithm, so a token cannot choose how it is checked (no `alg` confusion, no
-//! `none`). `exp`, `iss` and `aud` are required and `iss`/`aud` must match exactly. Expiry is
-//! checked against the caller's `now` with a 30 s leeway rather than jsonwebtoken's system
-//! clock, so tests and the `Clock` abstraction decide what time it is.
+//! `none`). `exp`, `iss` and `aud` are required and `iss`/`aud` must match exactly. `exp`,
+//! `nbf` (when present) and `iat` (when present, never in the future) are checked against the
+//! caller's `now` with a 30 s leeway rather than jsonwebtoken's system clock, so tests and the
+//! `Clock` abstraction decide what time it is.
 //!
 //! Claims: `sub`, `role` (`admin`/`ingest`/`tenant`), `tenant` (only when scoped), `iat`,
 //! `exp`, `iss`, `aud`. Keys listed after the first only verify: that is how keys rotate.
@@ -21,7 +22,7 @@ use jsonwebtoken::{Header, Validation};
 use serde::{Deserialize, Serialize};
 
 use super::jwt_key::{jsonwebtoken_algorithm, JwtKey, JwtKeyError};
-use super::role::{Principal, Role};
+use super::role::{Principal, Role, RoleError};
 use crate::config::{JwtAlgorithm, JwtKeyConfig};
 use crate::domain::TenantId;
 
@@ -33,6 +34,10 @@ const LEEWAY_SECS: i64 = 30;
 pub enum JwtError {
     #[error("token has expired")]
     Expired,
+    #[error("token is not valid yet")]
+    NotYetValid,
+    #[error("token was issued in the future")]
+    IssuedInFuture,
     #[error("token is for another audience")]
     WrongAudience,
     #[error("token is from another issuer")]
@@ -87,6 +92,8 @@ struct PresentedClaims {
     role: Option<String>,
     tenant: Option<String>,
     exp: Option<i64>,
+    nbf: Option<i64>,
+    iat: Option<i64>,
 }
 
 impl JwtKeys {
@@ -157,7 +164,7 @@ impl JwtKeys {
         let claims = jsonwebtoken::decode::<PresentedClaims>(token, &key.decoding, &validation)
             .map_err(map_decode_error)?
             .claims;
-        check_expiry(claims.exp, now)?;
+        check_times(&claims, now)?;
         into_principal(claims)
     }
 
@@ -173,10 +180,21 @@ impl JwtKeys {
     }
 }
 
-fn check_expiry(exp: Option<i64>, now: DateTime<Utc>) -> Result<(), JwtError> {
-    let exp = exp.ok_or_else(|| JwtError::InvalidClaim("exp".to_owned()))?;
-    if exp.saturating_add(LEEWAY_SECS) < now.timestamp() {
+/// `exp` must not have passed, `nbf` (when present) must have come, and `iat` (when present)
+/// must not be ahead of `now` — each with the leeway. A token stamped in the future is refused
+/// rather than trusted from then on: a signer with a wrong clock, or a token minted to be
+/// replayed later, is not a credential for now.
+fn check_times(claims: &PresentedClaims, now: DateTime<Utc>) -> Result<(), JwtError> {
+    let now = now.timestamp();
+    let exp = claims.exp.ok_or_else(|| JwtError::InvalidClaim("exp".to_owned()))?;
+    if exp.saturating_add(LEEWAY_SECS) < now {
         return Err(JwtError::Expired);
+    }
+    if claims.nbf.is_some_and(|nbf| nbf.saturating_sub(LEEWAY_SECS) > now) {
+        return Err(JwtError::NotYetValid);
+    }
+    if claims.iat.is_some_and(|iat| iat.saturating_sub(LEEWAY_SECS) > now) {
+        return Err(JwtError::IssuedInFuture);
     }
     Ok(())
 }
@@ -187,7 +205,10 @@ fn into_principal(claims: PresentedClaims) -> Result<Principal, JwtError> {
     let role = claims.role.ok_or_else(|| JwtError::MissingClaim("role".into()))?;
     let role = Role::parse(&role).map_err(|_| invalid("role"))?;
     let tenant = claims.tenant.map(|t| TenantId::parse(&t)).transpose().map_err(|_| invalid("tenant"))?;
-    Principal::new(role, tenant, subject).map_err(|_| invalid("tenant"))
+    Principal::new(role, tenant, subject).map_err(|e| match e {
+        RoleError::InvalidSubject => invalid("sub"),
+        RoleError::UnknownRole | RoleError::TenantRoleWithoutTenant => invalid("tenant"),
+    })
 }
 
 fn map_decode_error(error: jsonwebtoken::errors::Error) -> JwtError {
@@ -324,6 +345,47 @@ mod tests {
         assert!(keys.verify(&token, expiry + Duration::seconds(30)).is_ok(), "30 s after exp is within leeway");
         let late = keys.verify(&token, expiry + Duration::seconds(31));
         assert!(matches!(late, Err(JwtError::Expired)), "{late:?}");
+    }
+
+    #[test]
+    fn a_token_not_valid_yet_or_issued_in_the_future_is_rejected_beyond_the_leeway() {
+        let keys = keys(&[hs("k1", HS_SECRET)]);
+        let at = now().timestamp();
+        let with = |claim: &str, value: i64| {
+            let mut claims = valid_claims();
+            claims[claim] = json!(value);
+            forge(Some("k1"), claims, HS_SECRET)
+        };
+        for (why, token) in
+            [("nbf in an hour", with("nbf", at + 3600)), ("nbf in ten years", with("nbf", at + 315_360_000))]
+        {
+            let result = keys.verify(&token, now());
+            assert!(matches!(result, Err(JwtError::NotYetValid)), "{why}: {result:?}");
+        }
+        let result = keys.verify(&with("iat", at + 3600), now());
+        assert!(matches!(result, Err(JwtError::IssuedInFuture)), "iat in an hour: {result:?}");
+        for (why, token) in [
+            ("nbf now", with("nbf", at)),
+            ("nbf within the leeway", with("nbf", at + 30)),
+            ("nbf past", with("nbf", at - 60)),
+            ("iat within the leeway", with("iat", at + 30)),
+        ] {
+            assert_eq!(keys.verify(&token, now()).expect(why), Principal::new(Role::Admin, None, "mallory").unwrap());
+        }
+        assert!(keys.verify(&with("nbf", at + 31), now()).is_err(), "31 s ahead is beyond the leeway");
+    }
+
+    #[test]
+    fn alg_none_in_any_spelling_is_malformed() {
+        let keys = keys(&[hs("k1", HS_SECRET)]);
+        let payload = b64url(valid_claims().to_string().as_bytes());
+        for alg in ["none", "None", "NONE", "nOnE", ""] {
+            let header = b64url(format!(r#"{{"alg":"{alg}","typ":"JWT","kid":"k1"}}"#).as_bytes());
+            for token in [format!("{header}.{payload}."), format!("{header}.{payload}.c2ln")] {
+                let result = keys.verify(&token, now());
+                assert!(matches!(result, Err(JwtError::Malformed)), "alg {alg:?}: {result:?}");
+            }
+        }
     }
 
     #[test]

@@ -65,6 +65,8 @@ pub enum RoleError {
     UnknownRole,
     #[error("a tenant credential must name its tenant")]
     TenantRoleWithoutTenant,
+    #[error("a subject is 1-256 characters without control characters")]
+    InvalidSubject,
 }
 
 /// An authenticated caller: a role, an optional tenant scope, and who it is for the audit log.
@@ -89,7 +91,12 @@ impl Principal {
         if role == Role::Tenant && tenant.is_none() {
             return Err(RoleError::TenantRoleWithoutTenant);
         }
-        Ok(Self { role, tenant, subject: subject.into() })
+        // The subject is logged and stored (idempotency scopes, audit): no NUL, no controls.
+        let subject = subject.into();
+        if !(1..=256).contains(&subject.chars().count()) || subject.chars().any(char::is_control) {
+            return Err(RoleError::InvalidSubject);
+        }
+        Ok(Self { role, tenant, subject })
     }
 
     /// The caller's role.
@@ -152,6 +159,17 @@ mod tests {
 
     fn principal(role: Role, scope: Option<&str>) -> Principal {
         Principal::new(role, scope.map(tenant), "test").expect("test principals are valid")
+    }
+
+    #[test]
+    fn a_subject_is_plain_text_of_1_to_256_characters() {
+        for bad in ["", "ops\u{0}", "line\nbreak", "tab\there", &"x".repeat(257)] {
+            let result = Principal::new(Role::Admin, None, bad);
+            assert!(matches!(result, Err(RoleError::InvalidSubject)), "{bad:?}: {result:?}");
+        }
+        for good in ["cli", "alice@example.com", "key:0123456789ab", "Zoë", &"x".repeat(256)] {
+            assert!(Principal::new(Role::Admin, None, good).is_ok(), "{good:?}");
+        }
     }
 
     #[test]

@@ -26,8 +26,9 @@ pub enum ApiError {
     Forbidden,
     #[error("{0} not found")]
     NotFound(&'static str),
-    #[error("method not allowed")]
-    MethodNotAllowed,
+    /// 405; `allow` lists the resource's methods (the `Allow` header).
+    #[error("method not allowed; this resource serves {allow}")]
+    MethodNotAllowed { allow: String },
     /// 409 with a stable code.
     #[error("{message}")]
     Conflict { code: &'static str, message: String },
@@ -75,7 +76,7 @@ impl ApiError {
             Self::Unauthorized => "unauthorized",
             Self::Forbidden => "forbidden",
             Self::NotFound(_) => "not_found",
-            Self::MethodNotAllowed => "method_not_allowed",
+            Self::MethodNotAllowed { .. } => "method_not_allowed",
             Self::UnsupportedMediaType(_) => "unsupported_media_type",
             Self::PayloadTooLarge(_) => "payload_too_large",
             Self::TooManyRequests { .. } => "too_many_requests",
@@ -98,7 +99,7 @@ impl ResponseError for ApiError {
             Self::Unauthorized => StatusCode::UNAUTHORIZED,
             Self::Forbidden => StatusCode::FORBIDDEN,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
-            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             Self::Conflict { .. } => StatusCode::CONFLICT,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
@@ -124,6 +125,9 @@ impl ResponseError for ApiError {
             }
             Self::Unauthorized => {
                 response.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
+            }
+            Self::MethodNotAllowed { allow } => {
+                response.insert_header((header::ALLOW, allow.as_str()));
             }
             _ => {}
         }
@@ -151,7 +155,8 @@ impl From<AsOfError> for ApiError {
 }
 
 impl From<SubscriptionError> for ApiError {
-    /// 422 `unknown_plan` / `currency_change_not_at_period_start`, 404 tenant, 409 `tenant_exists`.
+    /// 422 `unknown_plan` / `currency_change_not_at_period_start` / `credit_currency_mismatch`,
+    /// 404 tenant, 409 `tenant_exists`.
     fn from(error: SubscriptionError) -> Self {
         match error {
             SubscriptionError::UnknownPlan(_) => Self::unprocessable("unknown_plan", error.to_string()),
@@ -160,16 +165,21 @@ impl From<SubscriptionError> for ApiError {
             }
             SubscriptionError::TenantNotFound => Self::NotFound("tenant"),
             SubscriptionError::TenantExists(_) => Self::Conflict { code: "tenant_exists", message: error.to_string() },
+            SubscriptionError::CreditCurrencyMismatch { .. } | SubscriptionError::NoBillingCurrency => {
+                Self::unprocessable("credit_currency_mismatch", error.to_string())
+            }
             SubscriptionError::Store(db) => db.into(),
         }
     }
 }
 
 impl From<CurrentUsageError> for ApiError {
-    /// 404 tenant; anything else is a store failure (503 when unreachable) or unexpected.
+    /// 404 tenant, 422 `amount_overflow`; anything else is a store failure (503 when
+    /// unreachable) or unexpected.
     fn from(error: CurrentUsageError) -> Self {
         match error {
             CurrentUsageError::TenantNotFound => Self::NotFound("tenant"),
+            CurrentUsageError::Overflow(_) => Self::unprocessable("amount_overflow", error.to_string()),
             CurrentUsageError::Store(db) => db.into(),
             CurrentUsageError::Unexpected(other) => other.into(),
         }

@@ -26,10 +26,13 @@ use super::{parse_json, ApiError, JsonBody};
 use crate::clock::SharedClock;
 use crate::store::{IdempotencyStart, Store, StoredResponse};
 
-/// A caller whose `Idempotency-Key`s are their own: two callers never replay each other's answers.
+/// A caller whose `Idempotency-Key`s are their own: two callers never replay (or collide with)
+/// each other's keys.
 pub trait IdempotencyScope {
-    /// The scope of this caller's keys (the audit-log subject).
-    fn idempotency_scope(&self) -> &str;
+    /// Everything that tells this caller from another: role, tenant scope (`""` when none —
+    /// tenant ids are never empty) and subject. A subject alone is not enough: `tally token
+    /// issue` names every CLI token `cli`, whichever tenant it is scoped to.
+    fn idempotency_owner(&self) -> [&str; 3];
 }
 
 /// A mutating request that honours `Idempotency-Key`: the caller `C` (any caller extractor),
@@ -70,7 +73,7 @@ impl<C: IdempotencyScope> Idempotent<C> {
         self.clock.now()
     }
 
-    /// Runs `handler` at most once per (caller, `Idempotency-Key`), replaying its answer.
+    /// Runs `handler` at most once per (caller, route, `Idempotency-Key`), replaying its answer.
     ///
     /// # Errors
     /// 409 `idempotency_key_in_use`, 422 `idempotency_key_reused`, or the handler's error.
@@ -78,8 +81,8 @@ impl<C: IdempotencyScope> Idempotent<C> {
     where
         Fut: Future<Output = Result<JsonReply, ApiError>>,
     {
-        let scope = self.caller.idempotency_scope();
-        run_idempotent(&self.request, &self.body, scope, &self.store, &self.clock, handler).await
+        let scope = scope_of(self.caller.idempotency_owner(), &self.request);
+        run_idempotent(&self.request, &self.body, &scope, &self.store, &self.clock, handler).await
     }
 }
 
@@ -101,6 +104,15 @@ where
             Ok(Self { caller, request, body, store, clock })
         })
     }
+}
+
+/// The key space of a request: the caller (role, tenant, subject) and the route (method and
+/// matched pattern, e.g. `POST /v1/tenants/{id}/credits`), as a JSON array so that no part can
+/// run into the next (and a NUL in a subject stays escaped text). The same key on another route
+/// is another key; on the same route with another path or body it is a reuse (422).
+fn scope_of([role, tenant, subject]: [&str; 3], request: &HttpRequest) -> String {
+    let route = request.match_pattern().unwrap_or_else(|| request.path().to_owned());
+    serde_json::json!([role, tenant, subject, request.method().as_str(), route]).to_string()
 }
 
 fn app_data<T: 'static>(request: &HttpRequest, what: &str) -> Result<web::Data<T>, ApiError> {

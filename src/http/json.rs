@@ -11,8 +11,9 @@ use actix_web::web::{Bytes, BytesMut};
 use actix_web::{FromRequest, HttpRequest};
 use futures_util::StreamExt;
 use serde::de::DeserializeOwned;
+use serde_json::error::Category;
 
-use super::ApiError;
+use super::{ApiError, StrictJsonError};
 
 /// Largest admin/tenant request body (ingest bodies have their own, configurable limits).
 const MAX_BODY_BYTES: usize = 1024 * 1024;
@@ -44,16 +45,26 @@ impl FromRequest for JsonBody {
     }
 }
 
-/// Parses a JSON body: 400 `malformed_json` for syntax, 422 `invalid_body` for the wrong
-/// shape (unknown fields included).
+/// Parses a JSON body: 400 `malformed_json` for syntax, 400 `duplicate_json_key` when an
+/// object repeats a key (anywhere in the body), 422 `invalid_body` for the wrong shape
+/// (unknown fields included).
 ///
 /// # Errors
 /// As above.
 pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
-    serde_json::from_slice(body).map_err(|e| match e.classify() {
-        serde_json::error::Category::Syntax | serde_json::error::Category::Eof | serde_json::error::Category::Io => {
-            ApiError::bad_request("malformed_json", format!("body is not valid JSON: {e}"))
-        }
-        serde_json::error::Category::Data => ApiError::unprocessable("invalid_body", e.to_string()),
+    super::strict_from_slice(body).map_err(|e| match e {
+        StrictJsonError::DuplicateKey { error, .. } => duplicate_key(&error),
+        StrictJsonError::Json(e) => match e.classify() {
+            Category::Syntax | Category::Eof | Category::Io => {
+                ApiError::bad_request("malformed_json", format!("body is not valid JSON: {e}"))
+            }
+            Category::Data => ApiError::unprocessable("invalid_body", e.to_string()),
+        },
     })
+}
+
+/// 400 `duplicate_json_key`: a body whose meaning depends on which of two equal keys wins is
+/// refused rather than guessed.
+pub fn duplicate_key(error: &serde_json::Error) -> ApiError {
+    ApiError::bad_request("duplicate_json_key", format!("{error}; each key may appear once per object"))
 }

@@ -1,5 +1,5 @@
 //! HTTP plumbing shared by every route module (`api`, `ingest`, `auth`'s extractors): the one
-//! error type and its JSON shape, bounded JSON bodies, `Idempotency-Key` replay (the
+//! error type and its JSON shape, bounded JSON bodies that refuse repeated keys, `Idempotency-Key` replay (the
 //! `Idempotent` extractor), and actix's own errors (404, 405, bad query or path) answered in
 //! that shape.
 //!
@@ -12,8 +12,12 @@ mod error;
 mod idempotency;
 mod json;
 mod plumbing;
+mod strict_json;
 
 pub use error::{error_body, error_chain_fmt, ApiError};
 pub use idempotency::{IdempotencyScope, Idempotent, JsonReply};
-pub use json::{parse_json, JsonBody};
-pub use plumbing::{not_found, path_config, query_config, resource};
+pub use json::{duplicate_key, parse_json, JsonBody};
+pub use plumbing::{
+    delete, get, not_found, patch, path_config, post, put, query_config, resource, AllowingResource, MethodRoute,
+};
+pub use strict_json::{from_slice as strict_from_slice, from_str as strict_from_str, StrictJsonError};

@@ -3,13 +3,94 @@
 //!
 //! Stage: the HTTP edge (wiring helpers for `startup`'s route table). Knows no route.
 
-use actix_web::{web, HttpResponse, Resource};
+use actix_web::dev::{AppService, HttpServiceFactory};
+use actix_web::http::Method;
+use actix_web::{web, FromRequest, Handler, HttpResponse, Responder};
 
 use super::ApiError;
 
-/// A resource whose unmatched methods answer 405 in our shape.
-pub fn resource(path: &str) -> Resource {
-    web::resource(path).default_service(web::to(|| async { Err::<HttpResponse, _>(ApiError::MethodNotAllowed) }))
+/// A resource being declared: its actix resource and the methods its routes serve, so that an
+/// unserved method answers 405 in our shape with the `Allow` header HTTP requires.
+pub struct AllowingResource {
+    inner: actix_web::Resource,
+    allow: Vec<Method>,
+}
+
+/// A route for one method, as `web::get()` etc. but remembering the method for `Allow`.
+pub struct MethodRoute {
+    method: Method,
+    route: actix_web::Route,
+}
+
+/// A resource whose unmatched methods answer 405 in our shape, with `Allow`.
+pub fn resource(path: &str) -> AllowingResource {
+    AllowingResource { inner: web::resource(path), allow: Vec::new() }
+}
+
+impl AllowingResource {
+    /// Adds a route (see [`get`], [`post`], [`put`], [`patch`], [`delete`]).
+    #[must_use]
+    pub fn route(mut self, route: MethodRoute) -> Self {
+        self.allow.push(route.method);
+        self.inner = self.inner.route(route.route);
+        self
+    }
+}
+
+impl HttpServiceFactory for AllowingResource {
+    fn register(self, config: &mut AppService) {
+        let mut allow: Vec<&str> = self.allow.iter().map(Method::as_str).collect();
+        allow.sort_unstable();
+        let allow = allow.join(", ");
+        let refuse = move || {
+            let allow = allow.clone();
+            async move { Err::<HttpResponse, _>(ApiError::MethodNotAllowed { allow }) }
+        };
+        self.inner.default_service(web::to(refuse)).register(config);
+    }
+}
+
+impl MethodRoute {
+    fn new(method: Method) -> Self {
+        Self { route: web::method(method.clone()), method }
+    }
+
+    /// Sets the handler, as `actix_web::Route::to`.
+    #[must_use]
+    pub fn to<F, Args>(mut self, handler: F) -> Self
+    where
+        F: Handler<Args>,
+        Args: FromRequest + 'static,
+        F::Output: Responder + 'static,
+    {
+        self.route = self.route.to(handler);
+        self
+    }
+}
+
+/// A `GET` route.
+pub fn get() -> MethodRoute {
+    MethodRoute::new(Method::GET)
+}
+
+/// A `POST` route.
+pub fn post() -> MethodRoute {
+    MethodRoute::new(Method::POST)
+}
+
+/// A `PUT` route.
+pub fn put() -> MethodRoute {
+    MethodRoute::new(Method::PUT)
+}
+
+/// A `PATCH` route.
+pub fn patch() -> MethodRoute {
+    MethodRoute::new(Method::PATCH)
+}
+
+/// A `DELETE` route.
+pub fn delete() -> MethodRoute {
+    MethodRoute::new(Method::DELETE)
 }
 
 /// 404 for unknown routes.

@@ -4,7 +4,6 @@
 //! Records are split as raw JSON so that one bad record is reported by index while the rest
 //! of the batch is still stored.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use actix_web::web::{Bytes, BytesMut, Payload};
@@ -84,13 +83,18 @@ impl BodyLimits {
                 "body must be a usage record object or {\"records\": [...]}",
             ));
         }
-        let fields: BTreeMap<String, &RawValue> = parse(top.get().as_bytes())?;
-        let Some(records) = fields.get("records") else {
-            return Ok(vec![top]);
+        let fields: TopLevel = parse(top.get().as_bytes())?;
+        let records = match fields.records.as_slice() {
+            [] => return Ok(vec![top]),
+            [records] if fields.others == 0 => records,
+            [_] => return Err(ApiError::bad_request("invalid_body", "a batch body has only the field \"records\"")),
+            [..] => {
+                return Err(ApiError::bad_request(
+                    "duplicate_json_key",
+                    "key \"records\" appears more than once; send one array of records",
+                ))
+            }
         };
-        if fields.len() != 1 {
-            return Err(ApiError::bad_request("invalid_body", "a batch body has only the field \"records\""));
-        }
         let records: Vec<&RawValue> = serde_json::from_str(records.get())
             .map_err(|_| ApiError::bad_request("invalid_body", "\"records\" must be an array"))?;
         self.check_count(records.len())?;
@@ -124,6 +128,41 @@ impl BodyLimits {
         };
         self.check_count(events.len())?;
         Ok(events)
+    }
+}
+
+/// The top level of a native body, read in one pass that keeps every `"records"` it meets (a
+/// map would keep only the last one, silently dropping the others) and skips the rest: the
+/// keys of a single record are checked, repeats included, when that record is parsed.
+struct TopLevel<'a> {
+    records: Vec<&'a RawValue>,
+    others: usize,
+}
+
+impl<'de> serde::Deserialize<'de> for TopLevel<'de> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Fields;
+        impl<'de> serde::de::Visitor<'de> for Fields {
+            type Value = TopLevel<'de>;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                let mut top = TopLevel { records: Vec::new(), others: 0 };
+                while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+                    if key == "records" {
+                        top.records.push(map.next_value()?);
+                    } else {
+                        map.next_value::<serde::de::IgnoredAny>()?;
+                        top.others += 1;
+                    }
+                }
+                Ok(top)
+            }
+        }
+        deserializer.deserialize_map(Fields)
     }
 }
 

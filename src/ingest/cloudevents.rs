@@ -7,6 +7,7 @@ use serde_json::value::RawValue;
 
 use super::record::{build, check_id, tenant, RecordError, TimeWindow, WireUsage};
 use crate::domain::NewUsageRecord;
+use crate::http::strict_from_str;
 
 /// The envelope. Other attributes are CloudEvents extensions and are allowed (and ignored).
 #[derive(Debug, Deserialize)]
@@ -30,7 +31,8 @@ struct Envelope<'a> {
 /// # Errors
 /// `invalid_event` for envelope problems, otherwise the native record's codes.
 pub fn parse_event(raw: &str, window: &TimeWindow, received_at: DateTime<Utc>) -> Result<NewUsageRecord, RecordError> {
-    let envelope: Envelope = serde_json::from_str(raw).map_err(|e| invalid(&e.to_string()))?;
+    let envelope: Envelope =
+        strict_from_str(raw).map_err(|e| RecordError::from_strict(e, |e| invalid(&e.to_string())))?;
     if envelope.specversion.as_deref() != Some("1.0") {
         return Err(invalid("specversion must be \"1.0\""));
     }
@@ -56,7 +58,8 @@ pub fn parse_event(raw: &str, window: &TimeWindow, received_at: DateTime<Utc>) -
     if !data.get().trim_start().starts_with('{') {
         return Err(invalid("data must be a JSON object"));
     }
-    let usage: WireUsage = serde_json::from_str(data.get()).map_err(|e| RecordError::from_json(&e))?;
+    let usage: WireUsage =
+        strict_from_str(data.get()).map_err(|e| RecordError::from_strict(e, RecordError::from_json))?;
     build(tenant(&subject)?, source, &id, time, usage, event_type)
 }
 

@@ -67,6 +67,12 @@ pub async fn correct_usage(
 fn validate(r: CorrectionRequest) -> Result<UsageCorrection, ApiError> {
     let invalid = |e: super::RecordError| ApiError::unprocessable(e.code, e.message);
     check_id("id", &r.id).map_err(invalid)?;
+    if r.source.chars().count() > 256 || r.source.chars().any(char::is_control) {
+        return Err(ApiError::unprocessable(
+            "invalid_correction",
+            "source is \"\" (native records) or a CloudEvents source: at most 256 characters, no control characters",
+        ));
+    }
     let key = RecordKey {
         tenant_id: tenant(&r.tenant_id).map_err(|_| ApiError::NotFound("record"))?,
         source: r.source,

@@ -3,12 +3,13 @@
 
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Timelike, Utc};
 use serde::Deserialize;
 use serde_json::Value;
 
 use super::quantity::{parse_decimal, parse_integer};
 use crate::domain::{ContentHash, NewUsageRecord, Quantities, RecordKey, TenantId};
+use crate::http::{strict_from_str, StrictJsonError};
 
 /// Why one record of a request was rejected; `code` is from the api-spec catalogue.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -29,6 +30,16 @@ impl RecordError {
         let code = if message.starts_with("unknown field") { "unknown_field" } else { "invalid_record" };
         Self::new(code, message)
     }
+
+    /// `duplicate_json_key` for a repeated key, otherwise `otherwise(serde's error)`.
+    pub(crate) fn from_strict(error: StrictJsonError, otherwise: impl FnOnce(&serde_json::Error) -> Self) -> Self {
+        match error {
+            StrictJsonError::DuplicateKey { error, .. } => {
+                RecordError::new("duplicate_json_key", format!("{error}; each key may appear once per object"))
+            }
+            StrictJsonError::Json(error) => otherwise(&error),
+        }
+    }
 }
 
 /// The time window a record's timestamp must fall in.
@@ -44,12 +55,23 @@ const MAX_FUTURE: chrono::Duration = chrono::Duration::minutes(5);
 impl TimeWindow {
     /// Parses an RFC 3339 timestamp with offset, truncated to microseconds, inside the window.
     ///
+    /// A leap second (`:60`) is refused: chrono accepts one on any day and it would be stored
+    /// as the next second — at the end of a day or month, the next billing period. Real leap
+    /// seconds are rare enough (none since 2016, none planned) that refusing every one is the
+    /// simplest honest rule.
+    ///
     /// # Errors
     /// `invalid_timestamp`, `timestamp_in_future` or `timestamp_too_old`.
     pub fn check(&self, text: &str) -> Result<DateTime<Utc>, RecordError> {
         let parsed = DateTime::parse_from_rfc3339(text).map_err(|_| {
             RecordError::new("invalid_timestamp", format!("timestamp {text:?} is not RFC 3339 with an offset"))
         })?;
+        if parsed.nanosecond() >= 1_000_000_000 {
+            return Err(RecordError::new(
+                "invalid_timestamp",
+                format!("timestamp {text:?} is a leap second (:60); leap seconds are not accepted"),
+            ));
+        }
         let at = DateTime::from_timestamp_micros(parsed.timestamp_micros())
             .ok_or_else(|| RecordError::new("invalid_timestamp", "timestamp is out of range"))?;
         if at > self.now + MAX_FUTURE {
@@ -97,7 +119,7 @@ pub(crate) struct WireUsage {
 /// # Errors
 /// The first rule the record breaks, as a catalogued [`RecordError`].
 pub fn parse_native(raw: &str, window: &TimeWindow) -> Result<NewUsageRecord, RecordError> {
-    let wire: WireRecord = serde_json::from_str(raw).map_err(|e| RecordError::from_json(&e))?;
+    let wire: WireRecord = strict_from_str(raw).map_err(|e| RecordError::from_strict(e, RecordError::from_json))?;
     let usage = WireUsage {
         function: wire.function,
         region: wire.region,
@@ -212,6 +234,14 @@ mod tests {
             (r#"{"id":"","tenant_id":"acme","timestamp":"2026-11-27T11:00:00Z","invocations":1}"#, "invalid_id"),
             (r#"{"id":"r","tenant_id":"Acme!","timestamp":"2026-11-27T11:00:00Z","invocations":1}"#, "unknown_tenant"),
             (r#"{"id":"r","tenant_id":"acme","timestamp":"2026-11-27T11:00:00","invocations":1}"#, "invalid_timestamp"),
+            (
+                r#"{"id":"r","tenant_id":"acme","timestamp":"2026-11-26T23:59:60Z","invocations":1}"#,
+                "invalid_timestamp",
+            ),
+            (
+                r#"{"id":"r","tenant_id":"acme","timestamp":"2026-11-27T00:29:60.5+00:30","invocations":1}"#,
+                "invalid_timestamp",
+            ),
             (
                 r#"{"id":"r","tenant_id":"acme","timestamp":"2026-11-27T12:05:01Z","invocations":1}"#,
                 "timestamp_in_future",

@@ -8,11 +8,11 @@
 use chrono::{DateTime, Utc};
 
 use super::period_containing;
-use super::{draft_invoice, project, segment_inputs, segments, InvoiceDraft};
+use super::{draft_invoice, project, segment_inputs, segments, DraftError, InvoiceDraft};
 use crate::aggregate::sum_rollups;
 use crate::domain::BillingPeriod;
-use crate::domain::{Quantities, TenantId};
-use crate::rate::PlanCatalog;
+use crate::domain::{Quantities, QuantityError, TenantId};
+use crate::rate::{PlanCatalog, RateError};
 use crate::store::{DbError, Store};
 
 /// A tenant's period so far.
@@ -45,17 +45,44 @@ pub struct Projection {
 pub enum CurrentUsageError {
     #[error("tenant not found")]
     TenantNotFound,
+    /// The usage (or its projection) is too large to sum or price: a named error, as a quote's
+    /// `quote_overflow` is, since the billing run isolates such a tenant rather than failing.
+    #[error("the usage is too large to price: {0}")]
+    Overflow(String),
     #[error(transparent)]
     Store(#[from] DbError),
     #[error(transparent)]
     Unexpected(#[from] anyhow::Error),
 }
 
+impl From<QuantityError> for CurrentUsageError {
+    fn from(error: QuantityError) -> Self {
+        Self::Overflow(error.to_string())
+    }
+}
+
+impl From<DraftError> for CurrentUsageError {
+    fn from(error: DraftError) -> Self {
+        match error {
+            DraftError::Rate(RateError::Overflow(_)) | DraftError::Overflow => Self::Overflow(error.to_string()),
+            other => Self::Unexpected(other.into()),
+        }
+    }
+}
+
+/// A summing overflow inside `segment_inputs` (which answers `anyhow`) is still an overflow.
+fn gathered(error: anyhow::Error) -> CurrentUsageError {
+    match error.downcast::<QuantityError>() {
+        Ok(overflow) => overflow.into(),
+        Err(other) => CurrentUsageError::Unexpected(other),
+    }
+}
+
 /// Reads the tenant's period so far and drafts it, now and projected to the period end.
 ///
 /// # Errors
-/// [`CurrentUsageError::TenantNotFound`]; a store failure; a plan missing from the catalog or
-/// an overflow (unexpected).
+/// [`CurrentUsageError::TenantNotFound`]; [`CurrentUsageError::Overflow`]; a store failure; a
+/// plan missing from the catalog (unexpected).
 pub async fn current_usage(
     store: &Store,
     catalog: &PlanCatalog,
@@ -65,16 +92,16 @@ pub async fn current_usage(
     let tenant = store.get_tenant(id).await?.ok_or(CurrentUsageError::TenantNotFound)?;
     let period = period_containing(tenant.details.timezone, now);
     let rollups = store.rollups(id, period.start(), period.end()).await?;
-    let usage = sum_rollups(&rollups, period.start(), period.end()).map_err(anyhow::Error::from)?;
+    let usage = sum_rollups(&rollups, period.start(), period.end())?;
     let changes = store.subscriptions(id).await?;
-    let inputs = segment_inputs(catalog, &segments(&period, &changes), &period, &rollups)?;
+    let inputs = segment_inputs(catalog, &segments(&period, &changes), &period, &rollups).map_err(gathered)?;
     let tax_rate = tenant.details.tax_rate;
-    let amount_so_far = draft_invoice(&period, &inputs, tax_rate).map_err(anyhow::Error::from)?;
-    let projected = project(&inputs, now);
-    let projection = match draft_invoice(&period, &projected, tax_rate).map_err(anyhow::Error::from)? {
+    let amount_so_far = draft_invoice(&period, &inputs, tax_rate)?;
+    let projected = project(&inputs, now)?;
+    let projection = match draft_invoice(&period, &projected, tax_rate)? {
         Some(draft) => {
             let total = projected.iter().try_fold(Quantities::default(), |sum, i| sum.checked_add(&i.quantities));
-            Some(Projection { draft, usage: total.map_err(anyhow::Error::from)? })
+            Some(Projection { draft, usage: total? })
         }
         None => None,
     };

@@ -41,5 +41,6 @@ pub(crate) use render::format as display_format;
 pub use render::{render_html, render_pdf, RenderError};
 pub use schedule::due_periods;
 pub use subscription::{
-    apply_tenant_patch, change_plan, end_subscription, known_plan, onboard_tenant, plan_change, SubscriptionError,
+    apply_tenant_patch, change_plan, check_credit_currency, end_subscription, known_plan, onboard_tenant, plan_change,
+    SubscriptionError,
 };

@@ -6,10 +6,13 @@ use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 
 use super::draft::SegmentInput;
-use crate::domain::{Meter, Quantities};
+use crate::domain::{Meter, Quantities, QuantityError};
 
 /// Scales the usage of the segment containing `as_of` by `segment length ÷ elapsed`.
-pub fn project<'a>(inputs: &[SegmentInput<'a>], as_of: DateTime<Utc>) -> Vec<SegmentInput<'a>> {
+///
+/// # Errors
+/// [`QuantityError::Overflow`] when a projected quantity leaves `Decimal`'s range.
+pub fn project<'a>(inputs: &[SegmentInput<'a>], as_of: DateTime<Utc>) -> Result<Vec<SegmentInput<'a>>, QuantityError> {
     inputs
         .iter()
         .map(|input| {
@@ -18,23 +21,26 @@ pub fn project<'a>(inputs: &[SegmentInput<'a>], as_of: DateTime<Utc>) -> Vec<Seg
             let length = (segment.end - segment.start).num_seconds();
             let mut projected = input.clone();
             if elapsed > 0 && elapsed < length {
-                projected.quantities = scale(&input.quantities, Decimal::from(length), Decimal::from(elapsed));
+                projected.quantities = scale(&input.quantities, Decimal::from(length), Decimal::from(elapsed))?;
             }
-            projected
+            Ok(projected)
         })
         .collect()
 }
 
-fn scale(quantities: &Quantities, numerator: Decimal, denominator: Decimal) -> Quantities {
+fn scale(quantities: &Quantities, numerator: Decimal, denominator: Decimal) -> Result<Quantities, QuantityError> {
     let mut scaled = Quantities::default();
     for meter in Meter::ALL {
         let value = quantities.get(meter);
         // Multiply first for exactness; fall back to dividing first if that would overflow.
-        let projected =
-            value.checked_mul(numerator).map(|v| v / denominator).unwrap_or(value / denominator * numerator);
+        let projected = value
+            .checked_mul(numerator)
+            .map(|v| v / denominator)
+            .or_else(|| (value / denominator).checked_mul(numerator))
+            .ok_or(QuantityError::Overflow(meter))?;
         scaled.set(meter, projected.normalize());
     }
-    scaled
+    Ok(scaled)
 }
 
 #[cfg(test)]
@@ -61,7 +67,14 @@ mod tests {
             plan: &plan,
             quantities: Quantities { invocations: Decimal::from(100), ..Default::default() },
         };
-        let projected = project(&[input], at("2026-11-11T00:00:00Z"));
+        let projected = project(std::slice::from_ref(&input), at("2026-11-11T00:00:00Z")).unwrap();
         assert_eq!(projected[0].quantities.invocations, Decimal::from(300));
+        let huge = SegmentInput { quantities: Quantities { invocations: Decimal::MAX, ..Default::default() }, ..input };
+        let one_second_in = project(&[huge], at("2026-11-01T00:00:01Z"));
+        assert_eq!(
+            one_second_in.unwrap_err(),
+            QuantityError::Overflow(Meter::Invocations),
+            "a named error, not a panic"
+        );
     }
 }

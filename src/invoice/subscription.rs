@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 
 use super::period_containing;
 use crate::aggregate::bucket_start;
-use crate::domain::{plan_at, ChangeTiming, NewTenant, SubscriptionChange, Tenant, TenantId, TenantPatch};
+use crate::domain::{plan_at, ChangeTiming, Currency, NewTenant, SubscriptionChange, Tenant, TenantId, TenantPatch};
 use crate::rate::{PlanCatalog, PlanVersion};
 use crate::store::{DbError, Store};
 
@@ -25,6 +25,10 @@ pub enum SubscriptionError {
     TenantNotFound,
     #[error("tenant {0:?} already exists")]
     TenantExists(String),
+    #[error("the tenant is billed in {billed}, so a credit in {currency} could never be used")]
+    CreditCurrencyMismatch { currency: Currency, billed: String },
+    #[error("the tenant has no plan, so no billing currency yet: put it on a plan, then grant credits")]
+    NoBillingCurrency,
     #[error(transparent)]
     Store(#[from] DbError),
 }
@@ -65,6 +69,41 @@ pub async fn plan_change(
         return Err(SubscriptionError::CurrencyChangeNotAtPeriodStart);
     }
     Ok(SubscriptionChange::to_plan(effective_at, plan_id))
+}
+
+/// Checks that a credit in `currency` can pay one of the tenant's invoices: credits are
+/// consumed in the invoice's currency only, and a tenant's invoices are in its plan's currency
+/// — the plan in force `now`, or one already scheduled to start. A tenant with no plan (never
+/// subscribed, or deactivated) has no billing currency: its grant is refused too, rather than
+/// accepted in a currency its future plan may not have.
+///
+/// # Errors
+/// [`SubscriptionError::CreditCurrencyMismatch`], [`SubscriptionError::NoBillingCurrency`], or
+/// a store failure.
+pub async fn check_credit_currency(
+    store: &Store,
+    catalog: &PlanCatalog,
+    id: &TenantId,
+    currency: Currency,
+    now: DateTime<Utc>,
+) -> Result<(), SubscriptionError> {
+    let changes = store.subscriptions(id).await?;
+    let scheduled = changes.iter().filter(|c| c.effective_at > now).filter_map(|c| c.plan_id.as_deref());
+    let mut billed: Vec<Currency> = plan_at(&changes, now)
+        .into_iter()
+        .chain(scheduled)
+        .filter_map(|plan_id| catalog.latest(plan_id).map(|v| v.plan.currency()))
+        .collect();
+    billed.sort();
+    billed.dedup();
+    match billed.as_slice() {
+        [] => Err(SubscriptionError::NoBillingCurrency),
+        _ if billed.contains(&currency) => Ok(()),
+        _ => {
+            let billed = billed.iter().map(Currency::code).collect::<Vec<_>>().join(" or ");
+            Err(SubscriptionError::CreditCurrencyMismatch { currency, billed })
+        }
+    }
 }
 
 /// Puts an existing tenant on `plan_id` (validated by [`plan_change`]) and stores the change.

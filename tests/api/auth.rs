@@ -29,6 +29,52 @@ fn valid_token(role: &str, tenant: Option<&str>) -> String {
     token_with(claims(role, tenant), Some("default"), Algorithm::HS256, JWT_SECRET)
 }
 
+/// Unpadded base64url, for hand-built tokens jsonwebtoken refuses to encode.
+fn b64url(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let n = chunk.iter().enumerate().fold(0_u32, |acc, (i, &b)| acc | u32::from(b) << (16 - 8 * i));
+        for i in 0..=chunk.len() {
+            out.push(char::from(ALPHABET[(n >> (18 - 6 * i) & 63) as usize]));
+        }
+    }
+    out
+}
+
+/// Forged tokens, each correctly built but not a credential for now: (why, token).
+fn forged_tokens() -> Vec<(String, String)> {
+    let now = test_now().timestamp();
+    let signed = |why: &str, claim: &str, value: Value| {
+        let mut c = claims("admin", None);
+        c[claim] = value;
+        (why.to_owned(), token_with(c, Some("default"), Algorithm::HS256, JWT_SECRET))
+    };
+    let mut forged = vec![
+        signed("nbf an hour ahead", "nbf", json!(now + 3600)),
+        signed("nbf ten years ahead", "nbf", json!(now + 10 * 365 * 86_400)),
+        signed("iat an hour ahead", "iat", json!(now + 3600)),
+        signed("iat ten years ahead", "iat", json!(now + 10 * 365 * 86_400)),
+    ];
+    let payload = b64url(claims("admin", None).to_string().as_bytes());
+    for alg in ["none", "None", "NONE"] {
+        let header = b64url(format!(r#"{{"alg":"{alg}","typ":"JWT","kid":"default"}}"#).as_bytes());
+        forged.push((format!("alg {alg}, no signature"), format!("{header}.{payload}.")));
+        forged.push((format!("alg {alg}, junk signature"), format!("{header}.{payload}.c2ln")));
+    }
+    let tenant_token = valid_token("tenant", Some("globex"));
+    let parts: Vec<&str> = tenant_token.split('.').collect();
+    for (why, role, tenant) in [("role raised to admin", "admin", None), ("tenant swapped", "tenant", Some("acme"))] {
+        let tampered = b64url(claims(role, tenant).to_string().as_bytes());
+        forged.push((format!("tampered claims: {why}"), format!("{}.{tampered}.{}", parts[0], parts[2])));
+    }
+    for kid in ["nowhere", "", "../../../../dev/null", "default\u{0}"] {
+        forged
+            .push((format!("kid {kid:?}"), token_with(claims("admin", None), Some(kid), Algorithm::HS256, JWT_SECRET)));
+    }
+    forged
+}
+
 async fn status_of_tenant_read(app: &TestApp, credential: &str) -> StatusCode {
     app.get_as("/v1/tenants/acme", credential).await.status()
 }
@@ -73,6 +119,23 @@ both_stores! {
             assert_eq!(body["error"]["code"], "unauthorized", "{why}");
         }
         assert_eq!(status_of_tenant_read(&app, &valid_token("admin", None)).await, StatusCode::OK, "the valid token works");
+    }
+
+    async fn forged_and_not_yet_valid_tokens_are_401(app) {
+        // Arrange
+        app.create_tenant("acme", "UTC").await;
+        app.create_tenant("globex", "UTC").await;
+        // Act + Assert
+        for (why, token) in forged_tokens() {
+            let response = app.get_as("/v1/tenants/acme", &token).await;
+            assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "{why}");
+            let body: Value = response.json().await.unwrap();
+            assert_eq!(body["error"]["code"], "unauthorized", "{why}");
+        }
+        let mut on_time = claims("admin", None);
+        on_time["nbf"] = json!(test_now().timestamp() - 60);
+        let on_time = token_with(on_time, Some("default"), Algorithm::HS256, JWT_SECRET);
+        assert_eq!(status_of_tenant_read(&app, &on_time).await, StatusCode::OK, "a past nbf is fine");
     }
 
     async fn the_wrong_role_is_403(app) {

@@ -59,11 +59,15 @@ both_stores! {
         let mut base64 = event("u2", "s");
         base64.as_object_mut().unwrap().remove("data");
         base64["data_base64"] = json!("AAAA");
-        let response = app.post_events("application/cloudevents-batch+json", &json!([event("ok", "s"), unknown_tenant, base64])).await;
+        let mut leap_second = event("u3", "s");
+        leap_second["time"] = json!("2026-11-26T23:59:60Z");
+        let batch = json!([event("ok", "s"), unknown_tenant, base64, leap_second]);
+        let response = app.post_events("application/cloudevents-batch+json", &batch).await;
         assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
         let body: Value = response.json().await.unwrap();
         assert_eq!(body["accepted"], 1);
         assert_eq!(body["errors"][0]["code"], "unknown_tenant");
         assert_eq!(body["errors"][1]["code"], "invalid_event");
+        assert_eq!(body["errors"][2]["code"], "invalid_timestamp", "a leap second moves no usage into the next day");
     }
 }

@@ -69,3 +69,29 @@ both_stores! {
         }
     }
 }
+
+both_stores! {
+    async fn current_usage_too_large_to_price_is_a_named_422_not_a_500(app) {
+        // Arrange: 3 300 records of the largest quantities one second into December; projected
+        // over the month (× 2 678 400) the usage leaves Decimal's range.
+        let body = json!({"id": "big", "name": "Big", "plan": "payg"});
+        let created = app.client.post(format!("{}/v1/tenants", app.address)).bearer_auth(&app.admin_key).json(&body);
+        assert_eq!(created.send().await.unwrap().status(), StatusCode::CREATED);
+        app.clock.set(chrono::DateTime::parse_from_rfc3339("2026-12-01T00:00:01Z").unwrap().to_utc());
+        let max = i64::MAX;
+        let records: Vec<Value> = (0..3_300)
+            .map(|i| json!({"id": format!("r{i}"), "tenant_id": "big", "timestamp": "2026-12-01T00:00:00Z",
+                "cpu_cycles": max, "invocations": max}))
+            .collect();
+        let stored = app.post_usage(&json!({ "records": records })).await;
+        assert_eq!(stored.status(), StatusCode::OK, "{}", stored.text().await.unwrap());
+        // Act
+        let response = app.get_as("/v1/tenants/big/usage/current", &app.admin_key).await;
+        // Assert
+        assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body["error"]["code"], "amount_overflow", "{body}");
+        let usage = app.get_as("/v1/tenants/big/usage?granularity=month", &app.admin_key).await;
+        assert_eq!(usage.status(), StatusCode::OK, "the quantities themselves still read");
+    }
+}

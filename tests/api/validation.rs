@@ -20,6 +20,8 @@ both_stores! {
             (with("timestamp", json!("2026-11-27T12:05:01Z")), "timestamp_in_future"),
             (with("timestamp", json!("2026-10-01T00:00:00Z")), "timestamp_too_old"),
             (with("timestamp", json!("2026-11-27 11:00")), "invalid_timestamp"),
+            (with("timestamp", json!("2026-11-26T23:59:60Z")), "invalid_timestamp"),
+            (with("timestamp", json!("2026-11-27T11:59:60.999Z")), "invalid_timestamp"),
             (with("invocations", json!(-1)), "invalid_quantity"),
             (with("invocations", json!(1.5)), "invalid_quantity"),
             (with("cpu_cycles", json!(1e3)), "invalid_quantity"),
