@@ -19,6 +19,7 @@ pub mod ingest;
 pub mod invoice;
 pub mod metrics;
 pub mod plans;
+pub mod quota;
 pub mod quote_table;
 pub mod rate;
 pub mod startup;

@@ -19,6 +19,9 @@ pub struct Metrics {
     pub queue_depth: Gauge,
     pub billing_runs: Counter,
     pub invoices_issued: Counter,
+    pub quota_alerts_raised: Counter,
+    pub quota_pass_seconds: Histogram,
+    pub quota_last_pass: Gauge,
 }
 
 impl Default for Metrics {
@@ -35,6 +38,9 @@ impl Default for Metrics {
             queue_depth: Gauge::default(),
             billing_runs: Counter::default(),
             invoices_issued: Counter::default(),
+            quota_alerts_raised: Counter::default(),
+            quota_pass_seconds: Histogram::new(exponential_buckets(0.001, 2.0, 16)),
+            quota_last_pass: Gauge::default(),
             registry: Registry::default(),
         };
         registry.register("ingested_records", "Usage records stored", m.records_accepted.clone());
@@ -51,6 +57,17 @@ impl Default for Metrics {
         registry.register("write_queue_depth", "Requests waiting for the writer", m.queue_depth.clone());
         registry.register("billing_runs", "Billing runs completed (scheduled or requested)", m.billing_runs.clone());
         registry.register("invoices_issued", "Invoices issued by billing runs", m.invoices_issued.clone());
+        registry.register("quota_alerts_raised", "Quota threshold alerts raised", m.quota_alerts_raised.clone());
+        registry.register(
+            "quota_evaluation_seconds",
+            "Duration of a quota evaluator pass (alert lag is at most the interval plus this)",
+            m.quota_pass_seconds.clone(),
+        );
+        registry.register(
+            "quota_evaluation_last_pass_timestamp_seconds",
+            "Unix time the last quota evaluator pass finished (evaluator lag = now - this)",
+            m.quota_last_pass.clone(),
+        );
         Metrics { registry, ..m }
     }
 }
@@ -60,6 +77,13 @@ impl Metrics {
     pub fn record_billing_run(&self, invoices_issued: usize) {
         self.billing_runs.inc();
         self.invoices_issued.inc_by(invoices_issued as u64);
+    }
+
+    /// Records a finished quota evaluator pass (alerts are counted as they are raised).
+    pub fn record_quota_pass(&self, took: std::time::Duration) {
+        self.quota_pass_seconds.observe(took.as_secs_f64());
+        let finished = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+        self.quota_last_pass.set(i64::try_from(finished.as_secs()).unwrap_or(i64::MAX));
     }
 
     /// The Prometheus text exposition.

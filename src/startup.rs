@@ -25,6 +25,7 @@ use crate::ingest::{self, BodyLimits, Ingestor, TenantDirectory, UsageWriter, Wr
 use crate::invoice::{Biller, BillingConfig};
 use crate::metrics::Metrics;
 use crate::plans::{sync_plans, SharedCatalog};
+use crate::quota::{EntitlementCache, QuotaEvaluator};
 use crate::store::{open_store, Store, StoreKind};
 
 /// A built, bound, not yet running service.
@@ -33,6 +34,7 @@ pub struct Application {
     server: Server,
     writer_tasks: WriterTasks,
     scheduler: Option<tokio::task::JoinHandle<()>>,
+    quota_evaluator: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl Application {
@@ -73,6 +75,9 @@ impl Application {
             listener: Some(directory.clone().into_inner()),
         };
         let scheduler = spawn_billing_scheduler(&settings, store.clone(), clock.clone(), biller.clone());
+        let quota_evaluator = spawn_quota_evaluator(&settings, &store, &catalog, &metrics, &clock);
+        let entitlements =
+            web::Data::new(EntitlementCache::new(store.clone(), catalog.clone(), settings.quota.entitlement_max_age));
         let biller = web::Data::new(biller);
         let store = web::Data::new(store);
         let catalog = web::Data::new(catalog);
@@ -94,6 +99,7 @@ impl Application {
                 .app_data(directory.clone())
                 .app_data(biller.clone())
                 .app_data(catalog.clone())
+                .app_data(entitlements.clone())
                 .configure(routes)
                 .default_service(web::to(http::not_found))
         })
@@ -102,7 +108,7 @@ impl Application {
         .context("Failed to listen")?
         .shutdown_timeout(30)
         .run();
-        Ok(Self { port, server, writer_tasks, scheduler })
+        Ok(Self { port, server, writer_tasks, scheduler, quota_evaluator })
     }
 
     /// The port the service listens on.
@@ -122,8 +128,8 @@ impl Application {
     /// When the server fails.
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
         let served = self.server.await;
-        if let Some(scheduler) = self.scheduler {
-            scheduler.abort();
+        for worker in [self.scheduler, self.quota_evaluator].into_iter().flatten() {
+            worker.abort();
         }
         self.writer_tasks.drain_and_stop().await;
         served.context("The HTTP server failed")
@@ -158,7 +164,12 @@ fn routes(cfg: &mut web::ServiceConfig) {
         .service(resource("/v1/invoices/{id}/pdf").route(get().to(api::get_invoice_pdf)))
         .service(resource("/v1/invoices/{id}/void").route(post().to(api::void_invoice)))
         .service(resource("/v1/invoices/{id}/mark-paid").route(post().to(api::mark_invoice_paid)))
-        .service(resource("/v1/invoices/{id}/lines/{n}/explain").route(get().to(api::explain_invoice_line)));
+        .service(resource("/v1/invoices/{id}/lines/{n}/explain").route(get().to(api::explain_invoice_line)))
+        .service(resource("/v1/tenants/{id}/quotas").route(put().to(api::put_quotas)).route(get().to(api::get_quotas)))
+        .service(
+            resource("/v1/tenants/{id}/budgets").route(put().to(api::put_budgets)).route(get().to(api::get_budgets)),
+        )
+        .service(resource("/v1/tenants/{id}/entitlements").route(get().to(api::get_entitlements)));
 }
 
 /// The batching writer: one task on SQLite (one writer connection), `ingest.writers` on
@@ -216,4 +227,36 @@ fn spawn_billing_scheduler(
         return None;
     }
     Some(tokio::spawn(async move { biller.run_every(every, store, clock).await }))
+}
+
+/// Evaluates quotas every `quota.evaluate_every` (off when zero), see [`QuotaEvaluator::run_every`].
+fn spawn_quota_evaluator(
+    settings: &Settings,
+    store: &Store,
+    catalog: &SharedCatalog,
+    metrics: &Arc<Metrics>,
+    clock: &SharedClock,
+) -> Option<tokio::task::JoinHandle<()>> {
+    let every = settings.quota.evaluate_every;
+    if every.is_zero() {
+        return None;
+    }
+    let evaluator = quota_evaluator(settings, store, catalog, metrics);
+    let clock = clock.clone();
+    Some(tokio::spawn(async move { evaluator.run_every(every, clock).await }))
+}
+
+/// The quota evaluator over `store` with this configuration (also for tests and the CLI).
+pub fn quota_evaluator(
+    settings: &Settings,
+    store: &Store,
+    catalog: &SharedCatalog,
+    metrics: &Arc<Metrics>,
+) -> QuotaEvaluator {
+    QuotaEvaluator {
+        store: store.clone(),
+        catalog: catalog.clone(),
+        metrics: metrics.clone(),
+        allowed_lateness: chrono::Duration::from_std(settings.ingest.allowed_lateness).unwrap_or(chrono::Duration::MAX),
+    }
 }

@@ -8,4 +8,6 @@ mod jwt;
 mod settings;
 
 pub use jwt::{JwtAlgorithm, JwtKeyConfig};
-pub use settings::{parse_duration, BillingSettings, IngestSettings, IssuerSettings, JwtSettings, Settings};
+pub use settings::{
+    parse_duration, BillingSettings, IngestSettings, IssuerSettings, JwtSettings, QuotaSettings, Settings,
+};

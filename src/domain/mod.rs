@@ -35,7 +35,9 @@ pub use meter::Meter;
 pub use money::{Currency, Money, MoneyError};
 pub use period::BillingPeriod;
 pub use quantity::{Quantities, QuantityError};
-pub use quota::{Quota, QuotaAlert, QuotaError, QuotaMeter, QuotaOwner, QuotaSet, MAX_THRESHOLDS, MAX_THRESHOLD_PERCENT};
+pub use quota::{
+    Quota, QuotaAlert, QuotaError, QuotaMeter, QuotaOwner, QuotaSet, MAX_THRESHOLDS, MAX_THRESHOLD_PERCENT,
+};
 pub(crate) use stored_names::enum_with_stored_names;
 pub use subscription::{plan_at, ChangeTiming, SubscriptionChange};
 pub use tenant::{LateUsagePolicy, NewTenant, Tenant, TenantDetails, TenantPatch};

@@ -97,7 +97,9 @@ impl Reader<'_> {
         match table.get(key) {
             None => Some(false),
             Some(Value::Boolean(flag)) => Some(*flag),
-            Some(other) => self.fail(&join(path, key), format!("must be true or false, not a TOML {}", other.type_str())),
+            Some(other) => {
+                self.fail(&join(path, key), format!("must be true or false, not a TOML {}", other.type_str()))
+            }
         }
     }
 }
@@ -157,7 +159,10 @@ thresholds = [80, 100]
         let spend = QuotaMeter::Spend;
         assert_eq!(
             ids,
-            [("inv-cap", QuotaMeter::Usage(Meter::Invocations), &[50, 80, 100][..], true), ("spend", spend, &[80, 100][..], false)]
+            [
+                ("inv-cap", QuotaMeter::Usage(Meter::Invocations), &[50, 80, 100][..], true),
+                ("spend", spend, &[80, 100][..], false)
+            ]
         );
         let reparsed = PricingPlan::from_toml("capped.toml", &plan.canonical_toml()).unwrap();
         assert_eq!(reparsed, plan, "canonical:\n{}", plan.canonical_toml());
@@ -175,11 +180,17 @@ thresholds = [80, 100]
             (PLAN.replace("\"250.00\"", "250.0"), "capped.toml: quotas[1].limit: prices must be strings"),
             (PLAN.replace("[100, 50, 80]", "[0, 50]"), "capped.toml: quotas[0].thresholds: must be an array"),
             (PLAN.replace("[100, 50, 80]", "[50, 50]"), "capped.toml: quotas[0].thresholds: must be an array"),
-            (PLAN.replace("id = \"spend\"", "id = \"inv-cap\""), "capped.toml: quotas[1].id: quota id \"inv-cap\" is already used"),
+            (
+                PLAN.replace("id = \"spend\"", "id = \"inv-cap\""),
+                "capped.toml: quotas[1].id: quota id \"inv-cap\" is already used",
+            ),
             (PLAN.replace("meter = \"spend\"", "meter = \"gpu\""), "capped.toml: quotas[1].meter: must be"),
             (PLAN.replace("limit = 1000000", "limit = 0"), "capped.toml: quotas[0].limit: limit must be"),
             (PLAN.replace("hard = true", "hard = \"yes\""), "capped.toml: quotas[0].hard: must be true or false"),
-            (PLAN.replace("allow_hard_budget = true", "allow_hard_budget = 1"), "capped.toml: allow_hard_budget: must be"),
+            (
+                PLAN.replace("allow_hard_budget = true", "allow_hard_budget = 1"),
+                "capped.toml: allow_hard_budget: must be",
+            ),
             (PLAN.replace("hard = true", "hard = true\nwarn = 1"), "capped.toml: quotas[0].warn: unknown field"),
         ];
         for (text, expected) in cases {

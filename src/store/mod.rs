@@ -7,6 +7,7 @@
 //! so that callers can answer 503 without leaking internals. How one text serves both engines
 //! is told in `engine.rs`; what only one engine does lives in `postgres/` and `sqlite/`.
 
+mod alerts;
 mod api_keys;
 mod codec;
 mod corrections;
@@ -20,6 +21,7 @@ mod outbox;
 mod periods;
 mod plans;
 mod postgres;
+mod quotas;
 mod rebuild;
 mod rollups;
 mod sqlite;
@@ -30,6 +32,7 @@ mod usage;
 
 use chrono::{DateTime, Utc};
 
+pub use alerts::AlertKey;
 pub use engine::{Store, StoreKind};
 pub use error::DbError;
 pub use open::open_store;
