@@ -13,6 +13,7 @@ mod failures;
 mod ingest;
 mod invoices;
 mod pricing;
+mod quotas;
 mod store_conformance;
 mod tenants;
 mod usage;
