@@ -365,7 +365,7 @@ tiers = [
             "typo at the top level",
             "minimum_spend",
             "minimum_spent",
-            "minimum_spent: unknown field; expected one of id, name, currency, base_fee, minimum_spend, charge",
+            "minimum_spent: unknown field; expected one of id, name, currency, base_fee, minimum_spend, allow_hard_budget, charge, quotas",
         ),
         ("zero price_per", "price_per = 1000000", "price_per = 0", "charge[0].price_per: must be greater than 0"),
         (

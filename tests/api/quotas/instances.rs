@@ -120,9 +120,17 @@ async fn three_instances_on_one_postgresql_raise_each_alert_once() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_worker_is_on_by_default() {
+async fn metrics_count_alerts_and_time_the_evaluator_passes() {
+    // Arrange: the default settings, so the worker makes its first pass at startup
     let app = spawn_app_with(Backend::Sqlite, |_| {}).await;
-    assert!(!app.address.is_empty());
+    // Act
     let metrics = app.client.get(format!("{}/metrics", app.address)).send().await.unwrap().text().await.unwrap();
-    assert!(metrics.contains("tally_quota_alerts_raised"), "{metrics}");
+    // Assert
+    for name in [
+        "tally_quota_alerts_raised",
+        "tally_quota_evaluation_seconds",
+        "tally_quota_evaluation_last_pass_timestamp_seconds",
+    ] {
+        assert!(metrics.contains(name), "{name} in {metrics}");
+    }
 }
