@@ -21,6 +21,9 @@ pub struct Metrics {
     pub queue_depth: Gauge,
     pub billing_runs: Counter,
     pub invoices_issued: Counter,
+    pub quota_alerts_raised: Counter,
+    pub quota_pass_seconds: Histogram,
+    pub quota_last_pass: Gauge,
     /// Outbox deliveries accepted by the SMTP server or webhook receiver.
     pub outbox_sent: Family<DeliveryLabels, Counter>,
     /// Outbox deliveries that failed for good.
@@ -55,6 +58,9 @@ impl Default for Metrics {
             outbox_sent: Family::default(),
             outbox_failed: Family::default(),
             outbox_pending: Family::default(),
+            quota_alerts_raised: Counter::default(),
+            quota_pass_seconds: Histogram::new(exponential_buckets(0.001, 2.0, 16)),
+            quota_last_pass: Gauge::default(),
             registry: Registry::default(),
         };
         registry.register("ingested_records", "Usage records stored", m.records_accepted.clone());
@@ -78,6 +84,17 @@ impl Default for Metrics {
             m.outbox_failed.clone(),
         );
         registry.register("outbox_pending", "Outbox deliveries waiting, by kind and channel", m.outbox_pending.clone());
+        registry.register("quota_alerts_raised", "Quota threshold alerts raised", m.quota_alerts_raised.clone());
+        registry.register(
+            "quota_evaluation_seconds",
+            "Duration of a quota evaluator pass (alert lag is at most the interval plus this)",
+            m.quota_pass_seconds.clone(),
+        );
+        registry.register(
+            "quota_evaluation_last_pass_timestamp_seconds",
+            "Unix time the last quota evaluator pass finished (evaluator lag = now - this)",
+            m.quota_last_pass.clone(),
+        );
         Metrics { registry, ..m }
     }
 }
@@ -87,6 +104,13 @@ impl Metrics {
     pub fn record_billing_run(&self, invoices_issued: usize) {
         self.billing_runs.inc();
         self.invoices_issued.inc_by(invoices_issued as u64);
+    }
+
+    /// Records a finished quota evaluator pass (alerts are counted as they are raised).
+    pub fn record_quota_pass(&self, took: std::time::Duration) {
+        self.quota_pass_seconds.observe(took.as_secs_f64());
+        let finished = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+        self.quota_last_pass.set(i64::try_from(finished.as_secs()).unwrap_or(i64::MAX));
     }
 
     /// The Prometheus text exposition.

@@ -26,6 +26,7 @@ use crate::invoice::{Biller, BillingConfig};
 use crate::metrics::Metrics;
 use crate::notify::{Dispatcher, MailTransport, NotifyConfig};
 use crate::plans::{sync_plans, SharedCatalog};
+use crate::quota::{EntitlementCache, QuotaEvaluator};
 use crate::store::{open_store, Store, StoreKind};
 
 /// A built, bound, not yet running service.
@@ -36,6 +37,7 @@ pub struct Application {
     scheduler: Option<tokio::task::JoinHandle<()>>,
     dispatcher: Dispatcher,
     notifier: Option<tokio::task::JoinHandle<()>>,
+    quota_evaluator: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl Application {
@@ -78,6 +80,9 @@ impl Application {
         let scheduler = spawn_billing_scheduler(&settings, store.clone(), clock.clone(), biller.clone());
         let dispatcher = build_dispatcher(&settings, &store, &metrics, port)?;
         let notifier = spawn_notify_worker(&settings, dispatcher.clone(), clock.clone());
+        let quota_evaluator = spawn_quota_evaluator(&settings, &store, &catalog, &metrics, &clock);
+        let entitlements =
+            web::Data::new(EntitlementCache::new(store.clone(), catalog.clone(), settings.quota.entitlement_max_age));
         let biller = web::Data::new(biller);
         let store = web::Data::new(store);
         let catalog = web::Data::new(catalog);
@@ -99,6 +104,7 @@ impl Application {
                 .app_data(directory.clone())
                 .app_data(biller.clone())
                 .app_data(catalog.clone())
+                .app_data(entitlements.clone())
                 .configure(routes)
                 .default_service(web::to(http::not_found))
         })
@@ -107,7 +113,7 @@ impl Application {
         .context("Failed to listen")?
         .shutdown_timeout(30)
         .run();
-        Ok(Self { port, server, writer_tasks, scheduler, dispatcher, notifier })
+        Ok(Self { port, server, writer_tasks, scheduler, dispatcher, notifier, quota_evaluator })
     }
 
     /// The port the service listens on.
@@ -132,8 +138,8 @@ impl Application {
     /// When the server fails.
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
         let served = self.server.await;
-        if let Some(scheduler) = self.scheduler {
-            scheduler.abort();
+        for worker in [self.scheduler, self.quota_evaluator].into_iter().flatten() {
+            worker.abort();
         }
         if let Some(notifier) = self.notifier {
             notifier.abort();
@@ -174,7 +180,12 @@ fn routes(cfg: &mut web::ServiceConfig) {
         .service(resource("/v1/webhooks").route(post().to(api::create_webhook)).route(get().to(api::list_webhooks)))
         .service(resource("/v1/webhooks/{id}").route(delete().to(api::delete_webhook)))
         .service(resource("/v1/outbox").route(get().to(api::list_outbox)))
-        .service(resource("/v1/outbox/{id}/retry").route(post().to(api::retry_outbox)));
+        .service(resource("/v1/outbox/{id}/retry").route(post().to(api::retry_outbox)))
+        .service(resource("/v1/tenants/{id}/quotas").route(put().to(api::put_quotas)).route(get().to(api::get_quotas)))
+        .service(
+            resource("/v1/tenants/{id}/budgets").route(put().to(api::put_budgets)).route(get().to(api::get_budgets)),
+        )
+        .service(resource("/v1/tenants/{id}/entitlements").route(get().to(api::get_entitlements)));
 }
 
 /// The batching writer: one task on SQLite (one writer connection), `ingest.writers` on
@@ -268,4 +279,36 @@ fn spawn_notify_worker(
 ) -> Option<tokio::task::JoinHandle<()>> {
     let every = settings.notify.poll_every;
     (!every.is_zero()).then(|| tokio::spawn(dispatcher.run_every(every, clock)))
+}
+
+/// Evaluates quotas every `quota.evaluate_every` (off when zero), see [`QuotaEvaluator::run_every`].
+fn spawn_quota_evaluator(
+    settings: &Settings,
+    store: &Store,
+    catalog: &SharedCatalog,
+    metrics: &Arc<Metrics>,
+    clock: &SharedClock,
+) -> Option<tokio::task::JoinHandle<()>> {
+    let every = settings.quota.evaluate_every;
+    if every.is_zero() {
+        return None;
+    }
+    let evaluator = quota_evaluator(settings, store, catalog, metrics);
+    let clock = clock.clone();
+    Some(tokio::spawn(async move { evaluator.run_every(every, clock).await }))
+}
+
+/// The quota evaluator over `store` with this configuration (also for tests and the CLI).
+pub fn quota_evaluator(
+    settings: &Settings,
+    store: &Store,
+    catalog: &SharedCatalog,
+    metrics: &Arc<Metrics>,
+) -> QuotaEvaluator {
+    QuotaEvaluator {
+        store: store.clone(),
+        catalog: catalog.clone(),
+        metrics: metrics.clone(),
+        allowed_lateness: chrono::Duration::from_std(settings.ingest.allowed_lateness).unwrap_or(chrono::Duration::MAX),
+    }
 }

@@ -1,5 +1,5 @@
 //! Admin and tenant REST routes (tenants, usage, plans, quotes, subscriptions, billing,
-//! invoices, credits) and their wire formats.
+//! invoices, credits, quotas, budgets, entitlements) and their wire formats.
 //!
 //! Stage: the HTTP edge, on top. Inputs: requests (through `auth` extractors and `http`
 //! plumbing); outputs: JSON, HTML and PDF answers. Each handler parses, calls one service
@@ -9,6 +9,7 @@
 mod billing;
 mod credits;
 mod current_usage;
+mod entitlements;
 mod explain;
 mod invoice_render;
 mod invoice_wire;
@@ -18,6 +19,8 @@ mod money_wire;
 mod outbox;
 mod plan_wire;
 mod plans;
+mod quota_wire;
+mod quotas;
 mod subscription;
 mod tenant_wire;
 mod tenants;
@@ -27,12 +30,14 @@ mod webhooks;
 pub use billing::run_billing;
 pub use credits::{grant_credit, list_credits};
 pub use current_usage::get_current_usage;
+pub use entitlements::get_entitlements;
 pub use explain::explain_invoice_line;
 pub use invoice_render::{get_invoice_html, get_invoice_pdf};
 pub use invoices::{get_invoice, list_invoices, mark_invoice_paid, void_invoice};
 pub use lookup::{find_invoice, ReadableTenant};
 pub use outbox::{list_outbox, retry_outbox};
 pub use plans::{create_quote, get_plan, list_plans, quote_usage};
+pub use quotas::{get_budgets, get_quotas, put_budgets, put_quotas};
 pub use subscription::change_subscription;
 pub use tenants::{create_tenant, get_tenant, list_tenants, update_tenant};
 pub use usage::get_usage;

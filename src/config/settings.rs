@@ -35,6 +35,7 @@ pub struct Settings {
     pub jwt: JwtSettings,
     pub billing: BillingSettings,
     pub issuer: IssuerSettings,
+    pub quota: QuotaSettings,
     pub smtp: SmtpSettings,
     pub notify: NotifySettings,
 }
@@ -118,6 +119,24 @@ pub struct BillingSettings {
     pub schedule_every: Duration,
 }
 
+/// Quota alerts and entitlements (DESIGN §9).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct QuotaSettings {
+    /// How often `tally serve` evaluates quotas for crossed thresholds; `0s` turns it off.
+    #[serde(with = "duration_text")]
+    pub evaluate_every: Duration,
+    /// How stale a cached entitlement answer may be; `0s` reads the store every time.
+    #[serde(with = "duration_text")]
+    pub entitlement_max_age: Duration,
+}
+
+impl Default for QuotaSettings {
+    fn default() -> Self {
+        Self { evaluate_every: Duration::from_secs(10), entitlement_max_age: Duration::from_secs(1) }
+    }
+}
+
 /// Who issues the invoices.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -160,6 +179,7 @@ impl Default for Settings {
             issuer: IssuerSettings::default(),
             smtp: SmtpSettings::default(),
             notify: NotifySettings::default(),
+            quota: QuotaSettings::default(),
         }
     }
 }
@@ -219,6 +239,8 @@ const ENV_VARS: &[(&str, &str)] = &[
     ("TALLY_MAIL_FROM", "smtp.mail_from"),
     ("TALLY_NOTIFY_POLL_EVERY", "notify.poll_every"),
     ("TALLY_NOTIFY_LEASE", "notify.lease"),
+    ("TALLY_QUOTA_EVALUATE_EVERY", "quota.evaluate_every"),
+    ("TALLY_ENTITLEMENT_MAX_AGE", "quota.entitlement_max_age"),
 ];
 
 impl Settings {

@@ -1,6 +1,6 @@
 //! The shared vocabulary: validated domain values every pipeline stage speaks — tenants and
 //! their ids, usage records and corrections, meters and quantities, money and currencies,
-//! subscriptions, billing periods, invoice ids and line keys, the invoice document (content
+//! subscriptions, billing periods, quotas and their alerts, invoice ids and line keys, the invoice document (content
 //! and identity) and the credit ledger's entries.
 //!
 //! Input from the wire is turned into these types at the edge (`parse`/`TryFrom`); code below
@@ -18,6 +18,7 @@ mod meter;
 mod money;
 mod period;
 mod quantity;
+mod quota;
 mod stored_names;
 mod subscription;
 mod tenant;
@@ -34,6 +35,9 @@ pub use meter::Meter;
 pub use money::{Currency, Money, MoneyError};
 pub use period::BillingPeriod;
 pub use quantity::{Quantities, QuantityError};
+pub use quota::{
+    Quota, QuotaAlert, QuotaError, QuotaMeter, QuotaOwner, QuotaSet, MAX_THRESHOLDS, MAX_THRESHOLD_PERCENT,
+};
 pub(crate) use stored_names::enum_with_stored_names;
 pub use subscription::{plan_at, ChangeTiming, SubscriptionChange};
 pub use tenant::{LateUsagePolicy, NewTenant, Tenant, TenantDetails, TenantPatch};

@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 use super::period_containing;
 use super::{draft_invoice, project, segment_inputs, segments, DraftError, InvoiceDraft};
 use crate::aggregate::sum_rollups;
-use crate::domain::BillingPeriod;
+use crate::domain::{BillingPeriod, SubscriptionChange, Tenant};
 use crate::domain::{Quantities, QuantityError, TenantId};
 use crate::rate::{PlanCatalog, RateError};
 use crate::store::{DbError, Store};
@@ -90,11 +90,30 @@ pub async fn current_usage(
     now: DateTime<Utc>,
 ) -> Result<CurrentUsage, CurrentUsageError> {
     let tenant = store.get_tenant(id).await?.ok_or(CurrentUsageError::TenantNotFound)?;
+    let changes = store.subscriptions(id).await?;
     let period = period_containing(tenant.details.timezone, now);
+    period_usage(store, catalog, &tenant, &changes, period, now).await
+}
+
+/// The usage of any `period` of a tenant (whose subscription `changes` the caller read) as of
+/// `now`, drafted exactly as [`current_usage`] drafts the current one: quotas evaluate the
+/// current period and the closed ones still receiving late usage with it. For a period that
+/// has ended, the projection equals the usage.
+///
+/// # Errors
+/// A store failure; a plan missing from the catalog or an overflow (unexpected).
+pub async fn period_usage(
+    store: &Store,
+    catalog: &PlanCatalog,
+    tenant: &Tenant,
+    changes: &[SubscriptionChange],
+    period: BillingPeriod,
+    now: DateTime<Utc>,
+) -> Result<CurrentUsage, CurrentUsageError> {
+    let id = &tenant.id;
     let rollups = store.rollups(id, period.start(), period.end()).await?;
     let usage = sum_rollups(&rollups, period.start(), period.end())?;
-    let changes = store.subscriptions(id).await?;
-    let inputs = segment_inputs(catalog, &segments(&period, &changes), &period, &rollups).map_err(gathered)?;
+    let inputs = segment_inputs(catalog, &segments(&period, changes), &period, &rollups).map_err(gathered)?;
     let tax_rate = tenant.details.tax_rate;
     let amount_so_far = draft_invoice(&period, &inputs, tax_rate)?;
     let projected = project(&inputs, now)?;

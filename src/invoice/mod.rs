@@ -29,7 +29,7 @@ pub use assemble::{assemble_invoice, InvoiceParts};
 pub use biller::{AsOfError, Biller, BillingConfig, InvoiceIssued};
 pub use billing_run::{BillingRun, IssuedInvoice, RunReport};
 pub use credits::{allocate_credits, balances, CreditBalance};
-pub use current_usage::{current_usage, CurrentUsage, CurrentUsageError, Projection};
+pub use current_usage::{current_usage, period_usage, CurrentUsage, CurrentUsageError, Projection};
 pub use draft::{draft_invoice, DraftError, DraftSegment, InvoiceDraft, SegmentInput};
 pub use gather::{gather_segments, segment_inputs};
 pub use lifecycle::{transition, InvalidTransition, InvoiceAction};

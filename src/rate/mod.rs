@@ -15,6 +15,7 @@ mod package;
 mod parse;
 mod per_unit;
 mod plan;
+mod plan_quotas;
 mod quote;
 mod rated;
 #[cfg(test)]

@@ -44,7 +44,8 @@ pub enum PlanError {
     },
 }
 
-const PLAN_KEYS: &[&str] = &["id", "name", "currency", "base_fee", "minimum_spend", "charge"];
+const PLAN_KEYS: &[&str] =
+    &["id", "name", "currency", "base_fee", "minimum_spend", "allow_hard_budget", "charge", "quotas"];
 const PER_UNIT_KEYS: &[&str] = &["meter", "model", "included", "price_per", "unit_price"];
 const TIERED_KEYS: &[&str] = &["meter", "model", "included", "price_per", "tiers"];
 const PACKAGE_KEYS: &[&str] = &["meter", "model", "included", "package_size", "package_price"];
@@ -93,7 +94,9 @@ impl Reader<'_> {
         let base_fee = self.decimal(table, "", "base_fee", Kind::Price, Some(Decimal::ZERO));
         let minimum_spend = self.decimal(table, "", "minimum_spend", Kind::Price, Some(Decimal::ZERO));
         let charges = self.charges(table);
-        Some(PricingPlan::assemble(id?, name?.to_owned(), currency?, base_fee?, minimum_spend?, charges?))
+        let (quotas, allow_hard_budget) = (self.quotas(table), self.allow_hard_budget(table));
+        let plan = PricingPlan::assemble(id?, name?.to_owned(), currency?, base_fee?, minimum_spend?, charges?);
+        Some(plan.with_quotas(quotas?, allow_hard_budget?))
     }
 
     fn id(&mut self, table: &Table) -> Option<String> {
@@ -362,7 +365,7 @@ tiers = [
             "typo at the top level",
             "minimum_spend",
             "minimum_spent",
-            "minimum_spent: unknown field; expected one of id, name, currency, base_fee, minimum_spend, charge",
+            "minimum_spent: unknown field; expected one of id, name, currency, base_fee, minimum_spend, allow_hard_budget, charge, quotas",
         ),
         ("zero price_per", "price_per = 1000000", "price_per = 0", "charge[0].price_per: must be greater than 0"),
         (

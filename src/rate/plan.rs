@@ -11,7 +11,7 @@ use rust_decimal::Decimal;
 use sha2::{Digest, Sha256};
 
 use super::ChargeModel;
-use crate::domain::{Currency, Meter};
+use crate::domain::{Currency, Meter, Quota};
 
 /// One priced meter of a plan.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -58,6 +58,8 @@ pub struct PricingPlan {
     base_fee: Decimal,
     minimum_spend: Decimal,
     charges: Vec<Charge>,
+    quotas: Vec<Quota>,
+    allow_hard_budget: bool,
     content_hash: String,
 }
 
@@ -71,10 +73,38 @@ impl PricingPlan {
         minimum_spend: Decimal,
         charges: Vec<Charge>,
     ) -> PricingPlan {
-        let mut plan =
-            PricingPlan { id, name, currency, base_fee, minimum_spend, charges, content_hash: String::new() };
+        let mut plan = PricingPlan {
+            id,
+            name,
+            currency,
+            base_fee,
+            minimum_spend,
+            charges,
+            quotas: Vec::new(),
+            allow_hard_budget: false,
+            content_hash: String::new(),
+        };
         plan.content_hash = hex::encode(Sha256::digest(plan.canonical_toml().as_bytes()));
         plan
+    }
+
+    /// The plan with default quotas and the hard-budget flag (validated parts); rehashed.
+    pub(super) fn with_quotas(mut self, quotas: Vec<Quota>, allow_hard_budget: bool) -> PricingPlan {
+        self.quotas = quotas;
+        self.allow_hard_budget = allow_hard_budget;
+        self.content_hash = hex::encode(Sha256::digest(self.canonical_toml().as_bytes()));
+        self
+    }
+
+    /// Default quotas of every tenant on this plan (`[[quotas]]`); a tenant's own quota with
+    /// the same id overrides one.
+    pub fn quotas(&self) -> &[Quota] {
+        &self.quotas
+    }
+
+    /// May a tenant on this plan make its own budgets hard (`allow_hard_budget`, default false)?
+    pub fn allow_hard_budget(&self) -> bool {
+        self.allow_hard_budget
     }
 
     /// The plan id; equals the file name without `.toml`.
@@ -129,9 +159,13 @@ impl PricingPlan {
         let _ = writeln!(out, "currency = {}", toml_string(self.currency.code()));
         let _ = writeln!(out, "base_fee = {}", decimal(self.base_fee));
         let _ = writeln!(out, "minimum_spend = {}", decimal(self.minimum_spend));
+        if self.allow_hard_budget {
+            out.push_str("allow_hard_budget = true\n");
+        }
         for charge in &self.charges {
             write_charge(&mut out, charge);
         }
+        super::plan_quotas::write_quotas(&mut out, &self.quotas, decimal);
         out
     }
 }

@@ -7,6 +7,7 @@
 //! so that callers can answer 503 without leaking internals. How one text serves both engines
 //! is told in `engine.rs`; what only one engine does lives in `postgres/` and `sqlite/`.
 
+mod alerts;
 mod api_keys;
 mod codec;
 mod corrections;
@@ -22,6 +23,7 @@ mod outbox;
 mod periods;
 mod plans;
 mod postgres;
+mod quotas;
 mod rebuild;
 mod rollups;
 mod sqlite;
@@ -33,6 +35,7 @@ mod webhooks;
 
 use chrono::{DateTime, Utc};
 
+pub use alerts::AlertKey;
 pub use delivery_types::{
     AttemptResult, Delivery, DeliveryFilter, DeliveryState, NewDelivery, OutboxEvent, RetryOutcome, WebhookEndpoint,
 };

@@ -375,7 +375,12 @@ fn the_error_code_catalogue_lists_exactly_the_codes_the_source_emits() {
 /// describes them. Request structs deny unknown fields, so a field missing on either side is
 /// a request the spec calls valid and the server refuses, or the reverse; response structs
 /// are also checked live, by `every_operation_answers_as_the_spec_documents`.
-const WIRE_SHAPES: [(&str, &str); 25] = [
+const WIRE_SHAPES: [(&str, &str); 30] = [
+    ("QuotaRequest", "components/schemas/QuotaInput"),
+    ("PutQuotasRequest", "components/schemas/QuotaSetRequest"),
+    ("PutBudgetsRequest", "components/schemas/BudgetSetRequest"),
+    ("EntitlementResponse", "components/schemas/Entitlement"),
+    ("EntitlementsQuery", "paths/~1v1~1tenants~1{id}~1entitlements/get"),
     ("WireRecord", "components/schemas/UsageRecord"),
     ("WireUsage", "components/schemas/UsageData"),
     ("CreateTenantRequest", "components/schemas/NewTenant"),
@@ -510,6 +515,7 @@ fn examples(f: &Fixture) -> Vec<Example> {
     all.extend(invoice_and_credit_examples(f));
     all.extend(rendering_and_correction_examples(f));
     all.extend(notification_examples(f));
+    all.extend(quota_examples());
     all
 }
 
@@ -1062,6 +1068,56 @@ fn rendering_and_correction_examples(f: &Fixture) -> Vec<Example> {
             .by(As::Nobody)
             .json(correction("r1", "void", None))
             .expect(401),
+    ]
+}
+
+/// Quotas, budgets and entitlements of `acme` (`payg`, no hard budgets) and `hooli` (`committed`).
+fn quota_examples() -> Vec<Example> {
+    use Method as M;
+    let (quotas, budgets, entitlements) =
+        ("/v1/tenants/{id}/quotas", "/v1/tenants/{id}/budgets", "/v1/tenants/{id}/entitlements");
+    let cap = json!({"quotas": [
+        {"id": "inv-cap", "meter": "invocations", "limit": "5000000", "thresholds": [50, 80, 100], "hard": true},
+        {"id": "spend", "meter": "spend", "limit": "250.00", "thresholds": [80, 100], "hard": false}]});
+    let budget = |id: &str, hard: bool| json!({"budgets": [{"id": id, "meter": "spend", "limit": "100.00", "thresholds": [50, 90], "hard": hard}]});
+    vec![
+        example("set quotas", M::PUT, quotas, "/v1/tenants/acme/quotas").json(cap.clone()),
+        example("set quotas again, idempotently", M::PUT, quotas, "/v1/tenants/acme/quotas")
+            .json(cap)
+            .header("idempotency-key", "quotas-1"),
+        example("an invalid quota", M::PUT, quotas, "/v1/tenants/acme/quotas")
+            .json(json!({"quotas": [{"id": "x", "meter": "gpu", "limit": "1"}]}))
+            .expect(422),
+        example("quotas set by a tenant", M::PUT, quotas, "/v1/tenants/acme/quotas")
+            .by(As::AcmeTenant)
+            .json(json!({"quotas": []}))
+            .expect(403),
+        example("read quotas", M::GET, quotas, "/v1/tenants/acme/quotas"),
+        example("one's own quotas", M::GET, quotas, "/v1/tenants/acme/quotas").by(As::AcmeTenant),
+        example("quotas of another tenant", M::GET, quotas, "/v1/tenants/hooli/quotas").by(As::AcmeTenant).expect(404),
+        example("a budget", M::PUT, budgets, "/v1/tenants/acme/budgets")
+            .by(As::AcmeTenant)
+            .json(budget("monthly", false)),
+        example("a hard budget the plan does not allow", M::PUT, budgets, "/v1/tenants/acme/budgets")
+            .by(As::AcmeTenant)
+            .json(budget("monthly", true))
+            .expect(422),
+        example("a budget with a quota's id", M::PUT, budgets, "/v1/tenants/acme/budgets")
+            .by(As::AcmeTenant)
+            .json(budget("spend", false))
+            .expect(409),
+        example("budgets set by ingest", M::PUT, budgets, "/v1/tenants/acme/budgets")
+            .by(As::Ingest)
+            .json(budget("monthly", false))
+            .expect(403),
+        example("read budgets", M::GET, budgets, "/v1/tenants/acme/budgets").by(As::AcmeTenant),
+        example("entitlements for a runtime", M::GET, entitlements, "/v1/tenants/acme/entitlements").by(As::Ingest),
+        example("one meter's entitlements", M::GET, entitlements, "/v1/tenants/acme/entitlements?meter=spend"),
+        example("entitlements of an unknown meter", M::GET, entitlements, "/v1/tenants/acme/entitlements?meter=gpu")
+            .expect(400),
+        example("another tenant's entitlements", M::GET, entitlements, "/v1/tenants/hooli/entitlements")
+            .by(As::AcmeTenant)
+            .expect(404),
     ]
 }
 

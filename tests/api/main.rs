@@ -20,6 +20,7 @@ mod notify_email;
 mod notify_support;
 mod notify_webhooks;
 mod pricing;
+mod quotas;
 mod store_conformance;
 mod tenants;
 mod usage;

@@ -1,0 +1,24 @@
+//! Quotas, budgets, alerts and entitlements (DESIGN §9).
+//!
+//! Stage: on top of `invoice` (period usage and spend are drafted by the same code as the
+//! invoice), beside the billing services. `policy`, `periods` and `alert_event` are pure;
+//! `manage` (setting quota sets and budgets), `evaluator` (raising alerts) and `entitlements`
+//! (the cached answer runtimes ask on their hot path) read and write through the store.
+//! Inputs: the store, the plan catalog, "now". Outputs: quota sets, alert rows with their
+//! `quota.threshold_crossed` outbox events, entitlement snapshots. Must not import `api`,
+//! `http`, `auth`, `ingest` or `startup`; it never slows or blocks ingestion (it only reads
+//! committed rollups) and never refuses usage.
+
+mod alert_event;
+mod entitlements;
+mod evaluator;
+mod manage;
+mod periods;
+mod policy;
+
+pub use alert_event::{alert_payload, format_value, THRESHOLD_CROSSED};
+pub use entitlements::{EntitlementCache, EntitlementSnapshot};
+pub use evaluator::{EvaluationReport, QuotaEvaluator};
+pub use manage::{quota_listing, set_quotas, QuotaListing, QuotaSetError};
+pub use periods::{periods_open_for_usage, plan_for_period};
+pub use policy::{crossings, effective_quotas, entitlement, projected, reached, used, Entitlement};

@@ -1,0 +1,87 @@
+//! `quota` table: a tenant's own quotas (the operator's) and budgets (the tenant's), one id
+//! space per tenant. Plan default quotas are not stored here (they are in the plan versions).
+
+use chrono::{DateTime, Utc};
+use sqlx::types::Json;
+
+use super::codec::{Dec, Instant};
+use super::engine::{on_read, on_tx};
+use super::{DbError, Store};
+use crate::domain::{Quota, QuotaOwner, QuotaSet, TenantId};
+
+#[derive(sqlx::FromRow)]
+struct QuotaRow {
+    quota_id: String,
+    owner: String,
+    meter: String,
+    limit_value: Dec,
+    thresholds: Json<Vec<u32>>,
+    hard: bool,
+}
+
+impl Store {
+    /// The tenant's stored quotas and budgets, each ordered by id.
+    #[tracing::instrument(skip_all, fields(tenant_id = %tenant))]
+    pub async fn quota_set(&self, tenant: &TenantId) -> Result<QuotaSet, DbError> {
+        let sql = r#"select quota_id, owner, meter, limit_value, thresholds, hard from quota
+            where tenant_id = $1
+            order by quota_id"#;
+        let rows: Vec<QuotaRow> =
+            on_read!(self.read(), |db| sqlx::query_as(sql).bind(tenant.as_str()).fetch_all(db).await)?;
+        let mut set = QuotaSet::default();
+        for r in rows {
+            let quota = Quota::new(&r.quota_id, &r.meter, r.limit_value.0, &r.thresholds.0, r.hard)
+                .map_err(|e| DbError::Corrupt(format!("quota {} of {tenant}: {e}", r.quota_id)))?;
+            match r.owner.as_str() {
+                "operator" => set.operator.push(quota),
+                "tenant" => set.budgets.push(quota),
+                other => return Err(DbError::Corrupt(format!("quota owner {other:?}"))),
+            }
+        }
+        Ok(set)
+    }
+
+    /// Replaces every quota `owner` set for the tenant with `quotas`, in one transaction.
+    /// `Ok(Some(id))` and nothing changed when `id` is already used by the other owner's set
+    /// (the insert meets the other row's key; on PostgreSQL a concurrent insert of the same id
+    /// is awaited, then seen).
+    #[tracing::instrument(skip_all, fields(tenant_id = %tenant))]
+    pub async fn replace_quotas(
+        &self,
+        tenant: &TenantId,
+        owner: QuotaOwner,
+        quotas: &[Quota],
+        now: DateTime<Utc>,
+    ) -> Result<Option<String>, DbError> {
+        let delete = "delete from quota where tenant_id = $1 and owner = $2";
+        let insert = r#"insert into quota (tenant_id, quota_id, owner, meter, limit_value, thresholds, hard, created_at)
+            values ($1, $2, $3, $4, $5, $6, $7, $8)
+            on conflict do nothing"#;
+        let mut tx = self.begin().await?;
+        on_tx!(&mut tx, |db| sqlx::query(delete)
+            .bind(tenant.as_str())
+            .bind(owner.as_str())
+            .execute(db)
+            .await
+            .map(|_| ()))?;
+        for quota in quotas {
+            let inserted = on_tx!(&mut tx, |db| sqlx::query(insert)
+                .bind(tenant.as_str())
+                .bind(quota.id())
+                .bind(owner.as_str())
+                .bind(quota.meter().as_str())
+                .bind(Dec(quota.limit()))
+                .bind(Json(quota.thresholds()))
+                .bind(quota.hard())
+                .bind(Instant(now))
+                .execute(db)
+                .await
+                .map(|done| done.rows_affected()))?;
+            if inserted == 0 {
+                return Ok(Some(quota.id().to_owned()));
+            }
+        }
+        tx.commit().await?;
+        Ok(None)
+    }
+}

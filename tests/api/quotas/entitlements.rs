@@ -1,0 +1,106 @@
+//! Entitlements: what runtimes ask on their hot path. Plan defaults and the operator's
+//! overrides, `blocked` once a hard limit is reached and clear again in the next period, and
+//! who may ask.
+
+use serde_json::{json, Value};
+
+use super::{at, create_tenant_on, post_invocations, set_quotas};
+use crate::helpers::{spawn_app_with, Backend, TestApp};
+use crate::quota_tests;
+use tally::auth::{issue_api_key, Principal, Role};
+use tally::domain::TenantId;
+
+async fn entitlements_as(app: &TestApp, tenant: &str, credential: &str, query: &str) -> (u16, Value) {
+    let response = app.get_as(&format!("/v1/tenants/{tenant}/entitlements{query}"), credential).await;
+    (response.status().as_u16(), response.json().await.unwrap_or(Value::Null))
+}
+
+/// The entitlement of `quota_id`, as the ingest key reads it.
+async fn entitlement(app: &TestApp, tenant: &str, quota_id: &str) -> Value {
+    let (status, body) = entitlements_as(app, tenant, &app.ingest_key, "").await;
+    assert_eq!(status, 200, "{body}");
+    body["entitlements"].as_array().unwrap().iter().find(|e| e["quota_id"] == quota_id).cloned().unwrap_or(Value::Null)
+}
+
+pub async fn tenant_key(app: &TestApp, tenant: &str) -> String {
+    let principal = Principal::new(Role::Tenant, Some(TenantId::parse(tenant).unwrap()), "tenant-test").unwrap();
+    issue_api_key(&app.store, &principal, app.clock_now()).await.unwrap()
+}
+
+quota_tests! {
+    async fn a_hard_limit_blocks_once_reached_and_clears_in_the_next_period(app) {
+        // Arrange: the free plan's default invocation quota is 1 000 000, hard
+        create_tenant_on(&app, "acme", "free").await;
+        post_invocations(&app, "acme", "u1", 999_999).await;
+        let before = entitlement(&app, "acme", "free-invocations").await;
+        assert_eq!(before, json!({"quota_id": "free-invocations", "meter": "invocations", "used": "999999",
+            "limit": "1000000", "remaining": "1", "hard": true, "blocked": false}));
+        // Act
+        post_invocations(&app, "acme", "u2", 2).await;
+        let reached = entitlement(&app, "acme", "free-invocations").await;
+        app.clock.set(at("2026-12-01T00:00:00Z"));
+        let next_period = entitlement(&app, "acme", "free-invocations").await;
+        // Assert
+        assert_eq!((reached["used"].as_str(), reached["remaining"].as_str(), reached["blocked"].as_bool()),
+            (Some("1000001"), Some("0"), Some(true)));
+        assert_eq!((next_period["used"].as_str(), next_period["blocked"].as_bool()), (Some("0"), Some(false)));
+        let (_, body) = entitlements_as(&app, "acme", &app.ingest_key, "").await;
+        assert_eq!(body["period"], json!({"start": "2026-12-01T00:00:00Z", "end": "2027-01-01T00:00:00Z"}));
+        assert_eq!(body["as_of"], "2026-12-01T00:00:00Z");
+    }
+
+    async fn the_operators_quota_overrides_the_plan_default_with_the_same_id(app) {
+        // Arrange
+        create_tenant_on(&app, "acme", "free").await;
+        post_invocations(&app, "acme", "u1", 1_500_000).await;
+        assert_eq!(entitlement(&app, "acme", "free-invocations").await["blocked"], true);
+        // Act: this tenant may use 2 000 000 and is never blocked
+        let cap = json!([{"id": "free-invocations", "meter": "invocations", "limit": "2000000", "thresholds": [90], "hard": false}]);
+        let stored = set_quotas(&app, "acme", cap).await;
+        // Assert
+        let overridden = entitlement(&app, "acme", "free-invocations").await;
+        assert_eq!((overridden["limit"].as_str(), overridden["blocked"].as_bool()), (Some("2000000"), Some(false)));
+        assert_eq!(entitlement(&app, "acme", "free-memory").await["limit"], "400000", "other defaults stay");
+        assert_eq!(stored["quotas"].as_array().unwrap().len(), 1);
+        assert_eq!(stored["plan_quotas"].as_array().unwrap().len(), 3, "the plan's defaults are listed too");
+    }
+
+    async fn entitlements_answer_ingest_keys_admins_and_the_tenant_itself_and_nobody_else(app) {
+        // Arrange
+        create_tenant_on(&app, "acme", "free").await;
+        create_tenant_on(&app, "globex", "free").await;
+        let acme = tenant_key(&app, "acme").await;
+        // Act / Assert
+        for (who, credential, tenant, status) in [
+            ("ingest key", app.ingest_key.clone(), "acme", 200),
+            ("admin", app.admin_key.clone(), "acme", 200),
+            ("the tenant", acme.clone(), "acme", 200),
+            ("another tenant", acme.clone(), "globex", 404),
+            ("an unknown tenant", app.admin_key.clone(), "nobody", 404),
+        ] {
+            let (got, body) = entitlements_as(&app, tenant, &credential, "").await;
+            assert_eq!(got, status, "{who}: {body}");
+        }
+        let (_, one) = entitlements_as(&app, "acme", &app.ingest_key, "?meter=memory_gb_seconds").await;
+        let ids: Vec<&str> = one["entitlements"].as_array().unwrap().iter().map(|e| e["quota_id"].as_str().unwrap()).collect();
+        assert_eq!(ids, ["free-memory"]);
+        let (bad, body) = entitlements_as(&app, "acme", &app.ingest_key, "?meter=gpu").await;
+        assert_eq!((bad, body["error"]["code"].as_str()), (400, Some("invalid_query")));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cached_entitlements_are_at_most_a_second_old() {
+    // Arrange: the default cache (1 s)
+    let app = spawn_app_with(Backend::Sqlite, |s| s.quota.evaluate_every = std::time::Duration::ZERO).await;
+    create_tenant_on(&app, "acme", "free").await;
+    assert_eq!(entitlement(&app, "acme", "free-invocations").await["used"], "0");
+    // Act
+    post_invocations(&app, "acme", "u1", 7).await;
+    let cached = entitlement(&app, "acme", "free-invocations").await;
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let refreshed = entitlement(&app, "acme", "free-invocations").await;
+    // Assert
+    assert_eq!(cached["used"], "0", "served from the cache within the second");
+    assert_eq!(refreshed["used"], "7", "refreshed after a second");
+}
