@@ -21,12 +21,9 @@ impl Store {
         records: &[NewUsageRecord],
         ingested_at: DateTime<Utc>,
     ) -> Result<Vec<InsertOutcome>, DbError> {
-        if records.windows(2).all(|pair| pair[0].key <= pair[1].key) {
-            return self.insert_sorted_usage(records, ingested_at).await;
-        }
         let mut order: Vec<usize> = (0..records.len()).collect();
         order.sort_unstable_by(|a, b| records[*a].key.cmp(&records[*b].key));
-        let sorted: Vec<NewUsageRecord> = order.iter().map(|i| records[*i].clone()).collect();
+        let sorted: Vec<&NewUsageRecord> = order.iter().map(|i| &records[*i]).collect();
         let sorted_outcomes = self.insert_sorted_usage(&sorted, ingested_at).await?;
         let mut outcomes = vec![InsertOutcome::Inserted; records.len()];
         for (position, outcome) in order.into_iter().zip(sorted_outcomes) {
@@ -37,7 +34,7 @@ impl Store {
 
     async fn insert_sorted_usage(
         &self,
-        records: &[NewUsageRecord],
+        records: &[&NewUsageRecord],
         ingested_at: DateTime<Utc>,
     ) -> Result<Vec<InsertOutcome>, DbError> {
         match &self.engine {

@@ -85,7 +85,7 @@ const FAST_PATH_COOLDOWN_GROUPS: u32 = 16;
 pub(in crate::store) async fn insert_usage(
     pool: &PgPool,
     cooldown: &AtomicU32,
-    records: &[NewUsageRecord],
+    records: &[&NewUsageRecord],
     ingested_at: DateTime<Utc>,
 ) -> Result<Vec<InsertOutcome>, DbError> {
     let waiting = cooldown.load(Ordering::Relaxed);
@@ -104,13 +104,13 @@ pub(in crate::store) async fn insert_usage(
 /// unique violation, reported as [`DbError::AlreadyExists`]).
 async fn insert_all_new(
     pool: &PgPool,
-    records: &[NewUsageRecord],
+    records: &[&NewUsageRecord],
     ingested_at: DateTime<Utc>,
 ) -> Result<Vec<InsertOutcome>, DbError> {
     let mut tx = pool.begin().await?;
     let columns = RecordColumns::of(records)?;
     bind_columns!(sqlx::query(PLAIN_INSERT_SQL), columns, ingested_at).execute(&mut *tx).await?;
-    let deltas: Vec<(RollupKey, RollupTotals)> = fold_records(records)?.into_iter().collect();
+    let deltas: Vec<(RollupKey, RollupTotals)> = fold_records(records.iter().copied())?.into_iter().collect();
     upsert_rollup_rows(&mut tx, &deltas).await?;
     tx.commit().await?;
     Ok(vec![InsertOutcome::Inserted; records.len()])
@@ -118,7 +118,7 @@ async fn insert_all_new(
 
 async fn insert_checked(
     pool: &PgPool,
-    records: &[NewUsageRecord],
+    records: &[&NewUsageRecord],
     ingested_at: DateTime<Utc>,
 ) -> Result<Vec<InsertOutcome>, DbError> {
     let mut tx = pool.begin().await?;
@@ -127,7 +127,7 @@ async fn insert_checked(
     let inserted: Vec<bool> =
         records.iter().map(|r| all_inserted || inserted_keys.contains(&stored_key(&r.key))).collect();
     let existing = existing_hashes(&mut tx, records, &inserted).await?;
-    let deltas = fold_records(records.iter().zip(&inserted).filter(|(_, ins)| **ins).map(|(r, _)| r))?;
+    let deltas = fold_records(records.iter().zip(&inserted).filter(|(_, ins)| **ins).map(|(r, _)| *r))?;
     let deltas: Vec<(RollupKey, RollupTotals)> = deltas.into_iter().collect();
     upsert_rollup_rows(&mut tx, &deltas).await?;
     tx.commit().await?;
@@ -146,7 +146,7 @@ async fn insert_checked(
 
 async fn insert_records(
     tx: &mut Transaction<'_, Postgres>,
-    records: &[NewUsageRecord],
+    records: &[&NewUsageRecord],
     ingested_at: DateTime<Utc>,
 ) -> Result<HashSet<StoredKey>, DbError> {
     let columns = RecordColumns::of(records)?;
@@ -157,11 +157,11 @@ async fn insert_records(
 
 async fn existing_hashes(
     tx: &mut Transaction<'_, Postgres>,
-    records: &[NewUsageRecord],
+    records: &[&NewUsageRecord],
     inserted: &[bool],
 ) -> Result<HashMap<StoredKey, crate::domain::ContentHash>, DbError> {
     let missing: Vec<&NewUsageRecord> =
-        records.iter().zip(inserted).filter(|(_, ins)| !**ins).map(|(r, _)| r).collect();
+        records.iter().zip(inserted).filter(|(_, ins)| !**ins).map(|(r, _)| *r).collect();
     if missing.is_empty() {
         return Ok(HashMap::new());
     }
@@ -217,7 +217,7 @@ impl<'a> RecordColumns<'a> {
     ///
     /// # Errors
     /// [`DbError::Corrupt`] when an integer meter is not a whole `i64` (ingest validates this).
-    pub fn of(records: &'a [NewUsageRecord]) -> Result<Self, DbError> {
+    pub fn of(records: &[&'a NewUsageRecord]) -> Result<Self, DbError> {
         Ok(Self {
             tenant_ids: records.iter().map(|r| r.key.tenant_id.as_str()).collect(),
             sources: records.iter().map(|r| r.key.source.as_str()).collect(),

@@ -20,7 +20,7 @@ const ROWS_PER_STATEMENT: usize = 1_000;
 #[tracing::instrument(skip_all, fields(records = records.len()))]
 pub(in crate::store) async fn insert_usage(
     tx: &mut Transaction<'_, Sqlite>,
-    records: &[NewUsageRecord],
+    records: &[&NewUsageRecord],
     ingested_at: DateTime<Utc>,
 ) -> Result<Vec<InsertOutcome>, DbError> {
     let mut inserted_keys = HashSet::with_capacity(records.len());
@@ -33,7 +33,7 @@ pub(in crate::store) async fn insert_usage(
         let key = stored_key(&record.key);
         if inserted_keys.contains(&key) {
             outcomes.push(InsertOutcome::Inserted);
-            inserted.push(record);
+            inserted.push(*record);
         } else {
             outcomes.push(InsertOutcome::Existing(existing_hash(tx, &key).await?));
         }
@@ -46,7 +46,7 @@ pub(in crate::store) async fn insert_usage(
 
 async fn insert_chunk(
     tx: &mut Transaction<'_, Sqlite>,
-    chunk: &[NewUsageRecord],
+    chunk: &[&NewUsageRecord],
     ingested_at: DateTime<Utc>,
 ) -> Result<Vec<StoredKey>, DbError> {
     let mut query = QueryBuilder::<Sqlite>::new(
