@@ -18,7 +18,7 @@ use crate::api;
 use crate::auth::Authenticator;
 use crate::clock::SharedClock;
 use crate::config::Settings;
-use crate::domain::IssuerSnapshot;
+use crate::domain::{IssuerSnapshot, PaymentTerms};
 use crate::health;
 use crate::http;
 use crate::ingest::{self, BodyLimits, Ingestor, TenantDirectory, UsageWriter, WriterConfig, WriterTasks};
@@ -218,6 +218,8 @@ pub fn billing_config(settings: &Settings) -> BillingConfig {
         grace: duration(settings.billing.grace),
         allowed_lateness: duration(settings.ingest.allowed_lateness),
         allow_time_travel: settings.allow_time_travel,
+        // `Settings::load` refused terms above 366 days.
+        payment_terms: PaymentTerms::from_std(settings.billing.payment_terms).unwrap_or(PaymentTerms::DEFAULT),
     }
 }
 

@@ -19,7 +19,7 @@ use super::mail_view::MailKind;
 use super::webhook_call::{call_webhook, webhook_body, webhook_client};
 use super::{backoff::next_attempt_after_failure, identity::message_id_header};
 use crate::clock::SharedClock;
-use crate::invoice::render_pdf;
+use crate::invoice::{render_pdf, DocumentKind};
 use crate::metrics::Metrics;
 use crate::store::{AttemptResult, DbError, Delivery, Store};
 use crate::telemetry::spawn_blocking_with_tracing;
@@ -149,12 +149,18 @@ impl Dispatcher {
         let event = event.ok_or_else(|| SendFailure::Permanent("the outbox event is gone".into()))?;
         let invoice = invoice_of(&self.store, &event).await.map_err(store_failure)?;
         let invoice = invoice.ok_or_else(|| SendFailure::Permanent("the invoice is gone".into()))?;
-        let kind = match (event.kind.as_str(), &invoice.credit_note_number) {
-            ("invoice.voided", Some(number)) => MailKind::CreditNote(number.clone()),
-            _ => MailKind::Invoice,
+        let (kind, printed) = match (event.kind.as_str(), &invoice.credit_note_number) {
+            ("invoice.voided", Some(number)) => (
+                MailKind::CreditNote(number.clone()),
+                DocumentKind::CreditNote {
+                    number: number.clone(),
+                    issued_at: invoice.voided_at.unwrap_or(event.created_at),
+                },
+            ),
+            _ => (MailKind::Invoice, DocumentKind::Invoice),
         };
         let document = invoice.document.clone();
-        let pdf = spawn_blocking_with_tracing(move || render_pdf(&document))
+        let pdf = spawn_blocking_with_tracing(move || render_pdf(&document, &printed))
             .await
             .map_err(|e| SendFailure::Temporary(format!("rendering the PDF failed: {e}")))?
             .map_err(|e| SendFailure::Permanent(format!("the PDF cannot be rendered: {e}")))?;

@@ -8,6 +8,7 @@ mod architecture;
 mod auth;
 mod billing;
 mod concurrency;
+mod due_dates;
 mod events;
 mod failures;
 mod ingest;
