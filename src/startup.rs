@@ -203,6 +203,9 @@ fn body_limits(settings: &Settings) -> BodyLimits {
     }
 }
 
+/// Outbox deliveries claimed (and sent concurrently) per round of the delivery worker.
+pub const OUTBOX_CLAIM_BATCH: u32 = 16;
+
 /// Billing settings from the configuration.
 pub fn billing_config(settings: &Settings) -> BillingConfig {
     let issuer = &settings.issuer;
@@ -258,7 +261,7 @@ fn build_dispatcher(
         from,
         public_url,
         lease: chrono::Duration::from_std(settings.notify.lease).unwrap_or(chrono::Duration::minutes(5)),
-        batch: 16,
+        batch: OUTBOX_CLAIM_BATCH,
     };
     Dispatcher::new(store.clone(), mail, config, metrics.clone())
 }
