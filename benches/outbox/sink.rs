@@ -47,7 +47,7 @@ impl Sink {
 
     /// The server's peak resident memory, in MB.
     pub fn peak_rss_mb(&self) -> f64 {
-        peak_rss_mb(&format!("/proc/{}/status", self.child.id()))
+        peak_rss_mb(format!("/proc/{}/status", self.child.id()))
     }
 
     /// Deletes what it received so far (between measured steps).
