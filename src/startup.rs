@@ -18,7 +18,7 @@ use crate::api;
 use crate::auth::Authenticator;
 use crate::clock::SharedClock;
 use crate::config::Settings;
-use crate::domain::IssuerSnapshot;
+use crate::domain::{IssuerSnapshot, PaymentTerms};
 use crate::health;
 use crate::http;
 use crate::ingest::{self, BodyLimits, Ingestor, TenantDirectory, UsageWriter, WriterConfig, WriterTasks};
@@ -213,6 +213,9 @@ fn body_limits(settings: &Settings) -> BodyLimits {
     }
 }
 
+/// Outbox deliveries claimed (and sent concurrently) per round of the delivery worker.
+pub const OUTBOX_CLAIM_BATCH: u32 = 16;
+
 /// Billing settings from the configuration.
 pub fn billing_config(settings: &Settings) -> BillingConfig {
     let issuer = &settings.issuer;
@@ -228,6 +231,8 @@ pub fn billing_config(settings: &Settings) -> BillingConfig {
         grace: duration(settings.billing.grace),
         allowed_lateness: duration(settings.ingest.allowed_lateness),
         allow_time_travel: settings.allow_time_travel,
+        // `Settings::load` refused terms above 366 days.
+        payment_terms: PaymentTerms::from_std(settings.billing.payment_terms).unwrap_or(PaymentTerms::DEFAULT),
     }
 }
 
@@ -266,7 +271,7 @@ fn build_dispatcher(
         from,
         public_url,
         lease: chrono::Duration::from_std(settings.notify.lease).unwrap_or(chrono::Duration::minutes(5)),
-        batch: 16,
+        batch: OUTBOX_CLAIM_BATCH,
     };
     Dispatcher::new(store.clone(), mail, config, metrics.clone())
 }

@@ -50,6 +50,7 @@ pub fn new_tenant(i: usize) -> NewTenant {
             address: vec!["1 Bench Street".into()],
             tax_id: String::new(),
             late_usage_policy: LateUsagePolicy::NextInvoice,
+            payment_terms: None,
         },
     }
 }

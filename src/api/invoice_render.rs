@@ -8,7 +8,7 @@ use actix_web::HttpResponse;
 
 use super::lookup::ReadableInvoice;
 use crate::http::ApiError;
-use crate::invoice::{render_html, render_pdf};
+use crate::invoice::{render_html, render_pdf, DocumentKind};
 use crate::telemetry::spawn_blocking_with_tracing;
 
 /// The invoice as a printable HTML page.
@@ -36,7 +36,7 @@ async fn render(ReadableInvoice(invoice): ReadableInvoice, format: Format) -> Re
         Format::Html => Ok(HttpResponse::Ok().content_type("text/html; charset=utf-8").body(render_html(&document))),
         Format::Pdf => {
             let file_name = format!("{}.pdf", document.number);
-            let pdf = spawn_blocking_with_tracing(move || render_pdf(&document))
+            let pdf = spawn_blocking_with_tracing(move || render_pdf(&document, &DocumentKind::Invoice))
                 .await
                 .map_err(|e| ApiError::Unexpected(e.into()))?
                 .map_err(|e| ApiError::Unexpected(e.into()))?;

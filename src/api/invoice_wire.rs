@@ -27,7 +27,7 @@ pub fn invoice_json(invoice: &StoredInvoice) -> Value {
     let d = &invoice.document.content;
     let mut out = invoice_summary(invoice);
     let extra = json!({
-        "issuer": d.issuer, "customer": d.customer,
+        "due_at": d.due_at, "issuer": d.issuer, "customer": d.customer,
         "lines": d.lines.iter().map(|l| line(l, d.currency)).collect::<Vec<_>>(),
         "subtotal": money(d.subtotal, d.currency),
         "tax_rate": decimal(d.tax_rate),

@@ -12,7 +12,7 @@ use serde_json::Value;
 use std::str::FromStr;
 
 use crate::domain::{
-    plan_at, LateUsagePolicy, NewTenant, SubscriptionChange, Tenant, TenantDetails, TenantId, TenantPatch,
+    plan_at, LateUsagePolicy, NewTenant, PaymentTerms, SubscriptionChange, Tenant, TenantDetails, TenantId, TenantPatch,
 };
 use crate::http::ApiError;
 
@@ -30,6 +30,8 @@ pub struct CreateTenantRequest {
     address: Option<Vec<String>>,
     tax_id: Option<String>,
     late_usage_policy: Option<String>,
+    /// Overrides `TALLY_PAYMENT_TERMS`: `30d`, `36h`.
+    payment_terms: Option<String>,
     /// Starts a subscription to this plan at creation.
     pub plan: Option<String>,
 }
@@ -46,6 +48,7 @@ pub struct PatchTenantRequest {
     address: Option<Vec<String>>,
     tax_id: Option<String>,
     late_usage_policy: Option<String>,
+    payment_terms: Option<String>,
     active: Option<bool>,
 }
 
@@ -60,6 +63,8 @@ pub struct TenantResponse {
     address: Vec<String>,
     tax_id: String,
     late_usage_policy: &'static str,
+    /// The tenant's own terms; null = the configured default.
+    payment_terms: Option<String>,
     active: bool,
     /// The plan in force now, if any.
     plan: Option<String>,
@@ -93,6 +98,7 @@ impl TenantResponse {
             address: d.address,
             tax_id: d.tax_id,
             late_usage_policy: d.late_usage_policy.as_str(),
+            payment_terms: d.payment_terms.map(|t| t.to_string()),
             active: t.active,
             plan,
             next_plan_change,
@@ -120,6 +126,7 @@ impl TryFrom<&CreateTenantRequest> for NewTenant {
                 .map(|p| policy(&p))
                 .transpose()?
                 .unwrap_or(LateUsagePolicy::NextInvoice),
+            payment_terms: r.payment_terms.map(|t| terms(&t)).transpose()?,
         };
         Ok(NewTenant { id, details })
     }
@@ -137,6 +144,7 @@ impl TryFrom<PatchTenantRequest> for TenantPatch {
             address: r.address.map(address).transpose()?,
             tax_id: r.tax_id.map(tax_id).transpose()?,
             late_usage_policy: r.late_usage_policy.map(|p| policy(&p)).transpose()?,
+            payment_terms: r.payment_terms.map(|t| terms(&t)).transpose()?,
             active: r.active,
         })
     }
@@ -220,4 +228,8 @@ fn tax_id(text: String) -> Result<String, ApiError> {
 
 fn policy(text: &str) -> Result<LateUsagePolicy, ApiError> {
     LateUsagePolicy::parse(text).ok_or_else(|| invalid("late_usage_policy must be next_invoice or reject"))
+}
+
+fn terms(text: &str) -> Result<PaymentTerms, ApiError> {
+    PaymentTerms::parse(text).ok_or_else(|| invalid("payment_terms must be a duration like 30d or 36h, at most 366d"))
 }

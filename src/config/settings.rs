@@ -117,6 +117,10 @@ pub struct BillingSettings {
     /// How often `tally serve` runs billing by itself; `0s` turns the scheduler off.
     #[serde(with = "duration_text")]
     pub schedule_every: Duration,
+    /// Finalization to due date (`TALLY_PAYMENT_TERMS`, ≤ 366d); a tenant's `payment_terms`
+    /// overrides it.
+    #[serde(with = "duration_text")]
+    pub payment_terms: Duration,
 }
 
 /// Quota alerts and entitlements (DESIGN §9).
@@ -206,7 +210,11 @@ impl Default for JwtSettings {
 
 impl Default for BillingSettings {
     fn default() -> Self {
-        Self { grace: Duration::from_secs(3_600), schedule_every: Duration::from_secs(60) }
+        Self {
+            grace: Duration::from_secs(3_600),
+            schedule_every: Duration::from_secs(60),
+            payment_terms: Duration::from_secs(14 * 86_400),
+        }
     }
 }
 
@@ -226,6 +234,7 @@ const ENV_VARS: &[(&str, &str)] = &[
     ("TALLY_JWT_AUDIENCE", "jwt.audience"),
     ("TALLY_BILLING_GRACE", "billing.grace"),
     ("TALLY_BILLING_SCHEDULE_EVERY", "billing.schedule_every"),
+    ("TALLY_PAYMENT_TERMS", "billing.payment_terms"),
     ("TALLY_ISSUER_NAME", "issuer.name"),
     ("TALLY_ISSUER_ADDRESS", "issuer.address"),
     ("TALLY_ISSUER_TAX_ID", "issuer.tax_id"),
@@ -280,6 +289,9 @@ impl Settings {
     fn validate(&self) -> anyhow::Result<()> {
         if self.billing.grace > Duration::from_secs(72 * 3_600) {
             bail!("billing.grace (TALLY_BILLING_GRACE) must be at most 72h");
+        }
+        if crate::domain::PaymentTerms::from_std(self.billing.payment_terms).is_none() {
+            bail!("billing.payment_terms (TALLY_PAYMENT_TERMS) must be at most 366d");
         }
         if self.ingest.writers == 0 || self.ingest.queue_capacity == 0 || self.ingest.max_group_records == 0 {
             bail!("ingest.writers, ingest.queue_capacity and ingest.max_group_records must be positive");
@@ -346,17 +358,7 @@ mod duration_text {
     }
 
     pub fn parse(text: &str) -> Option<Duration> {
-        let split = text.find(|c: char| !c.is_ascii_digit())?;
-        let (number, unit) = text.split_at(split);
-        let number: u64 = number.parse().ok()?;
-        let unit_secs = match unit {
-            "s" => 1,
-            "m" => 60,
-            "h" => 3_600,
-            "d" => 86_400,
-            _ => return None,
-        };
-        number.checked_mul(unit_secs).map(Duration::from_secs)
+        crate::domain::parse_duration_text(text)
     }
 }
 
@@ -386,6 +388,17 @@ mod tests {
         assert_eq!(settings.billing.grace, Duration::from_secs(7_200));
         assert_eq!(settings.jwt.secret.unwrap().expose_secret(), "12345");
         assert_eq!(settings.ingest.writers, 4);
+    }
+
+    #[test]
+    fn payment_terms_default_to_14_days_and_read_like_the_other_durations() {
+        assert_eq!(
+            Settings::from_sources("", |_| None).unwrap().billing.payment_terms,
+            Duration::from_secs(14 * 86_400)
+        );
+        let env = |name: &str| (name == "TALLY_PAYMENT_TERMS").then(|| "30d".to_owned());
+        assert_eq!(Settings::from_sources("", env).unwrap().billing.payment_terms, Duration::from_secs(30 * 86_400));
+        assert!(Settings::from_sources("[billing]\npayment_terms = \"400d\"", |_| None).is_err());
     }
 
     #[test]

@@ -17,6 +17,10 @@ pub struct InvoiceContent {
     pub period_start: DateTime<Utc>,
     pub period_end: DateTime<Utc>,
     pub issued_at: DateTime<Utc>,
+    /// `issued_at` + the tenant's payment terms. Documents issued before due dates existed
+    /// have none (and show none: it is not invented after the fact).
+    #[serde(default)]
+    pub due_at: Option<DateTime<Utc>>,
     pub currency: Currency,
     pub lines: Vec<LineSnapshot>,
     /// Σ of the rounded lines.
@@ -140,6 +144,7 @@ mod tests {
             period_start: at,
             period_end: at,
             issued_at: at,
+            due_at: Some(at + chrono::Duration::days(14)),
             currency: Currency::parse("USD").unwrap(),
             lines: vec![],
             subtotal: Decimal::new(1870, 2),
@@ -162,5 +167,18 @@ mod tests {
         assert_eq!(json["total"], "18.70", "content fields sit beside the identity, as stored before");
         let read: InvoiceDocument = serde_json::from_value(json).unwrap();
         assert_eq!(read, document);
+    }
+
+    #[test]
+    fn a_document_stored_before_due_dates_reads_back_without_one() {
+        let id = InvoiceId::generate(&TenantId::parse("acme").unwrap());
+        let mut json = serde_json::to_value(
+            NewInvoice { content: content(), billed: vec![], consumptions: vec![], remainder_credit: None }
+                .issued(id, document_number("INV", 2026, 7)),
+        )
+        .unwrap();
+        json.as_object_mut().unwrap().remove("due_at");
+        let read: InvoiceDocument = serde_json::from_value(json).unwrap();
+        assert_eq!(read.content.due_at, None);
     }
 }

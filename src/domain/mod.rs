@@ -16,6 +16,7 @@ mod invoice_id;
 mod line_key;
 mod meter;
 mod money;
+mod payment_terms;
 mod period;
 mod quantity;
 mod quota;
@@ -33,6 +34,7 @@ pub use invoice_id::InvoiceId;
 pub use line_key::LineKey;
 pub use meter::Meter;
 pub use money::{Currency, Money, MoneyError};
+pub use payment_terms::{parse_duration_text, PaymentTerms};
 pub use period::BillingPeriod;
 pub use quantity::{Quantities, QuantityError};
 pub use quota::{

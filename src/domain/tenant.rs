@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use rust_decimal::Decimal;
 
-use super::{enum_with_stored_names, TenantId};
+use super::{enum_with_stored_names, PaymentTerms, TenantId};
 
 enum_with_stored_names! {
     /// What happens to usage that arrives for a period already invoiced (DESIGN §7).
@@ -29,6 +29,8 @@ pub struct TenantDetails {
     pub address: Vec<String>,
     pub tax_id: String,
     pub late_usage_policy: LateUsagePolicy,
+    /// Overrides the configured payment terms (`TALLY_PAYMENT_TERMS`) when set.
+    pub payment_terms: Option<PaymentTerms>,
 }
 
 /// A tenant not yet persisted.
@@ -59,6 +61,9 @@ pub struct TenantPatch {
     pub address: Option<Vec<String>>,
     pub tax_id: Option<String>,
     pub late_usage_policy: Option<LateUsagePolicy>,
+    /// `Some(terms)` sets the tenant's own terms (there is no way back to "none" but to
+    /// set the default's value).
+    pub payment_terms: Option<PaymentTerms>,
     pub active: Option<bool>,
 }
 
@@ -73,6 +78,9 @@ impl Tenant {
         replace_if_given(&mut d.address, patch.address);
         replace_if_given(&mut d.tax_id, patch.tax_id);
         replace_if_given(&mut d.late_usage_policy, patch.late_usage_policy);
+        if patch.payment_terms.is_some() {
+            d.payment_terms = patch.payment_terms;
+        }
         replace_if_given(&mut self.active, patch.active);
         self.updated_at = now;
         self

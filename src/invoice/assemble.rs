@@ -10,7 +10,7 @@ use super::credits::{allocate_credits, CreditBalance};
 use super::draft::{tax, DraftError};
 use super::lines::KeyedLine;
 use crate::domain::{
-    BilledLine, BillingPeriod, Currency, CustomerSnapshot, InvoiceContent, IssuerSnapshot, NewInvoice,
+    BilledLine, BillingPeriod, Currency, CustomerSnapshot, InvoiceContent, IssuerSnapshot, NewInvoice, PaymentTerms,
 };
 
 /// What an invoice is made of.
@@ -20,6 +20,8 @@ pub struct InvoiceParts<'a> {
     pub customer: CustomerSnapshot,
     pub period: BillingPeriod,
     pub issued_at: DateTime<Utc>,
+    /// The tenant's own terms, or the configured ones: the invoice is due this long after issue.
+    pub payment_terms: PaymentTerms,
     pub currency: Currency,
     pub tax_rate: Decimal,
     pub period_lines: Vec<KeyedLine>,
@@ -61,6 +63,7 @@ pub fn assemble_invoice(parts: InvoiceParts<'_>) -> Result<NewInvoice, DraftErro
         period_start,
         period_end: parts.period.end(),
         issued_at: parts.issued_at,
+        due_at: Some(parts.payment_terms.due_after(parts.issued_at)),
         currency: parts.currency,
         lines,
         subtotal,

@@ -13,8 +13,8 @@ use chrono::{DateTime, Utc};
 
 use super::{BillingRun, RunReport};
 use crate::clock::SharedClock;
-use crate::domain::IssuerSnapshot;
 use crate::domain::TenantId;
+use crate::domain::{IssuerSnapshot, PaymentTerms};
 use crate::metrics::Metrics;
 use crate::plans::SharedCatalog;
 use crate::rate::PlanCatalog;
@@ -29,6 +29,8 @@ pub struct BillingConfig {
     pub grace: chrono::Duration,
     pub allowed_lateness: chrono::Duration,
     pub allow_time_travel: bool,
+    /// Terms of tenants without their own (`TALLY_PAYMENT_TERMS`).
+    pub payment_terms: PaymentTerms,
 }
 
 /// Why a requested `as_of` was refused.
@@ -49,6 +51,7 @@ impl BillingConfig {
             invoice_prefix: self.invoice_prefix.clone(),
             grace: self.grace,
             allowed_lateness: self.allowed_lateness,
+            payment_terms: self.payment_terms,
         }
     }
 

@@ -17,7 +17,7 @@ use super::{
     adjustments, assemble_invoice, balances, draft_invoice, due_periods, gather_segments, segment_lines, Adjustment,
     InvoiceDraft, InvoiceParts,
 };
-use crate::domain::{BillingPeriod, CustomerSnapshot, InvoiceId, IssuerSnapshot, LineKey, Money};
+use crate::domain::{BillingPeriod, CustomerSnapshot, InvoiceId, IssuerSnapshot, LineKey, Money, PaymentTerms};
 use crate::domain::{SubscriptionChange, Tenant, TenantId};
 use crate::rate::PlanCatalog;
 use crate::store::{IssueInvoice, IssueOutcome, Store};
@@ -32,6 +32,8 @@ pub struct BillingRun<'a> {
     pub grace: Duration,
     /// Records may arrive this late, so closed periods this recent are re-rated.
     pub allowed_lateness: Duration,
+    /// Terms of tenants without their own.
+    pub payment_terms: PaymentTerms,
 }
 
 /// What a run did.
@@ -142,6 +144,7 @@ impl BillingRun<'_> {
             customer: customer(tenant),
             period: *period,
             issued_at: as_of,
+            payment_terms: tenant.details.payment_terms.unwrap_or(self.payment_terms),
             currency: draft.currency,
             tax_rate: tenant.details.tax_rate,
             period_lines: segment_lines(&draft.segments),

@@ -38,7 +38,7 @@ pub use period::{period_containing, segments, Segment};
 pub use projection::project;
 /// Text forms of amounts, quantities and dates, shared with the emails (`notify`).
 pub(crate) use render::format as display_format;
-pub use render::{render_html, render_pdf, RenderError};
+pub use render::{render_html, render_pdf, DocumentKind, RenderError};
 pub use schedule::due_periods;
 pub use subscription::{
     apply_tenant_patch, change_plan, check_credit_currency, end_subscription, known_plan, onboard_tenant, plan_change,

@@ -35,6 +35,8 @@ pub(crate) struct MailView {
     pub number: String,
     pub period: String,
     pub issued_on: String,
+    /// The invoice's due date; none on credit notes (and on invoices issued before due dates).
+    pub due_on: Option<String>,
     /// "USD 18.70".
     pub total: String,
     pub total_label: &'static str,
@@ -82,6 +84,7 @@ impl MailView {
             number: doc.number.clone(),
             period: format::span(c.period_start, c.period_end, tz),
             issued_on: format::date(c.issued_at, tz),
+            due_on: c.due_at.filter(|_| *kind == MailKind::Invoice).map(|due| format::date(due, tz)),
             total,
             total_label,
             meters,

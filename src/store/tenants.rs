@@ -6,7 +6,7 @@ use sqlx::types::Json;
 use super::codec::{Dec, Instant};
 use super::engine::{on_read, on_tx};
 use super::{DbError, Store};
-use crate::domain::{LateUsagePolicy, NewTenant, Tenant, TenantDetails, TenantId, TenantPatch};
+use crate::domain::{LateUsagePolicy, NewTenant, PaymentTerms, Tenant, TenantDetails, TenantId, TenantPatch};
 
 #[derive(sqlx::FromRow)]
 struct TenantRow {
@@ -18,6 +18,7 @@ struct TenantRow {
     address: Json<Vec<String>>,
     tax_id: String,
     late_usage_policy: String,
+    payment_terms: Option<String>,
     active: bool,
     created_at: Instant,
     updated_at: Instant,
@@ -38,6 +39,10 @@ impl TryFrom<TenantRow> for Tenant {
                 address: r.address.0.clone(),
                 tax_id: r.tax_id.clone(),
                 late_usage_policy: LateUsagePolicy::parse(&r.late_usage_policy).ok_or_else(|| corrupt("policy"))?,
+                payment_terms: match &r.payment_terms {
+                    Some(text) => Some(PaymentTerms::parse(text).ok_or_else(|| corrupt("payment terms"))?),
+                    None => None,
+                },
             },
             active: r.active,
             created_at: r.created_at.0,
@@ -47,9 +52,9 @@ impl TryFrom<TenantRow> for Tenant {
 }
 
 const COLUMNS: &str = r#"tenant_id, name, billing_emails, timezone, tax_rate, address, tax_id,
-    late_usage_policy, active, created_at, updated_at"#;
+    late_usage_policy, payment_terms, active, created_at, updated_at"#;
 
-/// Binds the seven detail columns, in table order, after whatever is bound already.
+/// Binds the eight detail columns, in table order, after whatever is bound already.
 macro_rules! bind_details {
     ($query:expr, $d:expr) => {
         $query
@@ -60,6 +65,7 @@ macro_rules! bind_details {
             .bind(Json(&$d.address))
             .bind($d.tax_id.as_str())
             .bind($d.late_usage_policy.as_str())
+            .bind($d.payment_terms.map(|t| t.to_string()))
     };
 }
 
@@ -72,7 +78,7 @@ impl Store {
     pub async fn create_tenant(&self, tenant: &NewTenant, now: DateTime<Utc>) -> Result<Tenant, DbError> {
         let sql = format!(
             r#"insert into tenant ({COLUMNS})
-            values ($1, $2, $3, $4, $5, $6, $7, $8, true, $9, $9)
+            values ($1, $2, $3, $4, $5, $6, $7, $8, $9, true, $10, $10)
             returning {COLUMNS}"#
         );
         let mut tx = self.begin().await?;
@@ -111,7 +117,8 @@ impl Store {
         let tenant = Tenant::try_from(row)?.patched(patch, now);
         let sql = format!(
             r#"update tenant set name = $2, billing_emails = $3, timezone = $4, tax_rate = $5,
-                address = $6, tax_id = $7, late_usage_policy = $8, active = $9, updated_at = $10
+                address = $6, tax_id = $7, late_usage_policy = $8, payment_terms = $9, active = $10,
+                updated_at = $11
             where tenant_id = $1
             returning {COLUMNS}"#
         );

@@ -9,6 +9,7 @@ mod auth;
 mod billing;
 mod concurrency;
 mod credits;
+mod due_dates;
 mod events;
 mod failures;
 mod hostile_input;

@@ -69,6 +69,7 @@ async fn the_invoice_email_reaches_each_billing_address_with_both_alternatives_a
                 invoice["id"].as_str().unwrap()
             )));
             assert!(body.contains("Invocations"), "the per-meter summary: {body}");
+            assert!(body.contains("Due date") && body.contains("15 Nov 2026"), "issue + 14 days: {body}");
         }
         assert!(text.lines().any(|l| l == "."), "a line holding a single dot arrives intact:\n{text}");
         let attachments = mail.attachments();
@@ -76,6 +77,7 @@ async fn the_invoice_email_reaches_each_billing_address_with_both_alternatives_a
         assert_eq!(attachments[0].0, format!("{number}.pdf"));
         let pdf = pdf_text(&attachments[0].1);
         assert!(pdf.contains(number) && pdf.contains(total), "the PDF shows number and total:\n{pdf}");
+        assert!(pdf.contains("15 Nov 2026"), "the PDF shows the due date:\n{pdf}");
     }
     let sent = outbox(&app, "status=sent&tenant=acme&kind=invoice.finalized").await;
     assert_eq!(sent.len(), 2);
@@ -213,9 +215,15 @@ async fn a_voided_invoice_sends_its_credit_note_with_the_pdf(backend: Backend) {
     let mail = &smtp.messages()[1];
     assert!(mail.parsed().subject().unwrap().starts_with(&format!("Credit note {note}")));
     assert!(mail.text().contains(note) && mail.html().contains(note));
+    assert!(!mail.text().contains("Due date"), "a credit note is not due");
     let attachments = mail.attachments();
     assert_eq!(attachments[0].0, format!("{note}.pdf"));
-    assert!(pdf_text(&attachments[0].1).contains("VOID"));
+    let pdf = pdf_text(&attachments[0].1);
+    let (number, total) = (invoice["number"].as_str().unwrap(), invoice["total"].as_str().unwrap());
+    for expected in ["Credit note", note, "Credits invoice", number, &format!("-{total} USD")] {
+        assert!(pdf.contains(expected), "the credit note PDF shows {expected:?}:\n{pdf}");
+    }
+    assert!(!pdf.contains("VOID") && !pdf.contains("Due date"), "its own document, not the voided invoice:\n{pdf}");
 }
 
 async fn header_injection_in_names_and_addresses_is_refused_and_changes_no_header(backend: Backend) {

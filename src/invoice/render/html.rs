@@ -4,6 +4,7 @@
 
 use askama::Template;
 
+use super::kind::DocumentKind;
 use super::view::InvoiceView;
 use crate::domain::InvoiceDocument;
 
@@ -21,7 +22,7 @@ struct InvoicePage<'a> {
 /// # Panics
 /// Never in practice: the template writes only strings into a `String`, which cannot fail.
 pub fn render_html(doc: &InvoiceDocument) -> String {
-    let view = InvoiceView::of(doc);
+    let view = InvoiceView::of(doc, &DocumentKind::Invoice);
     InvoicePage { v: &view }
         .render()
         .expect("the invoice template only writes strings into a String, which cannot fail")

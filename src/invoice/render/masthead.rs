@@ -25,16 +25,11 @@ const LABEL: Style = Style::bold(7.0, MUTED);
 pub(crate) fn first_page(canvas: &mut Canvas, view: &InvoiceView) -> f32 {
     let title = Style::bold(26.0, INK);
     let baseline = TOP - 22.0;
-    canvas.text(LEFT, baseline, title, "Invoice");
-    badge(canvas, LEFT + title.width("Invoice") + 12.0, baseline, view);
+    canvas.text(LEFT, baseline, title, view.title);
+    badge(canvas, LEFT + title.width(view.title) + 12.0, baseline, view);
     let issuer_bottom = issuer(canvas, &view.issuer);
     let mut y = TOP - 58.0;
-    for (label, value) in [
-        ("Invoice number", &view.number),
-        ("Date of issue", &view.issued_on),
-        ("Billing period", &view.period),
-        ("Time zone", &view.timezone),
-    ] {
+    for (label, value) in meta_rows(view) {
         canvas.text(LEFT, y, Style::regular(8.5, MUTED), label);
         canvas.text(LEFT + 82.0, y, Style::regular(9.0, INK), value);
         y -= 14.0;
@@ -43,6 +38,21 @@ pub(crate) fn first_page(canvas: &mut Canvas, view: &InvoiceView) -> f32 {
     let customer_bottom = customer(canvas, top, &view.customer);
     let amount_bottom = amount(canvas, top, view);
     customer_bottom.min(amount_bottom) - 26.0
+}
+
+/// The labelled facts under the title: number, the invoice a credit note cancels, dates.
+fn meta_rows(view: &InvoiceView) -> Vec<(&'static str, &str)> {
+    let number_label = if view.reverses.is_some() { "Credit note no." } else { "Invoice number" };
+    let mut rows = vec![(number_label, view.number.as_str())];
+    if let Some(original) = &view.reverses {
+        rows.push(("Credits invoice", original));
+    }
+    rows.push(("Date of issue", &view.issued_on));
+    if let Some(due) = &view.due_on {
+        rows.push(("Due date", due));
+    }
+    rows.extend([("Billing period", view.period.as_str()), ("Time zone", &view.timezone)]);
+    rows
 }
 
 fn badge(canvas: &mut Canvas, x: f32, baseline: f32, view: &InvoiceView) {
@@ -108,7 +118,7 @@ fn amount(canvas: &mut Canvas, top: f32, view: &InvoiceView) -> f32 {
 /// Draws the head of a continuation page; returns the height where the table resumes.
 pub(crate) fn continuation_page(canvas: &mut Canvas, view: &InvoiceView) -> f32 {
     let baseline = TOP - 10.0;
-    canvas.text(LEFT, baseline, Style::bold(12.0, INK), &format!("Invoice {}", view.number));
+    canvas.text(LEFT, baseline, Style::bold(12.0, INK), &format!("{} {}", view.title, view.number));
     canvas.text_right(RIGHT, baseline, Style::regular(8.5, MUTED), &view.issuer.name);
     TOP - CONTINUATION_HEAD
 }
@@ -118,8 +128,8 @@ pub(crate) fn footer(canvas: &mut Canvas, view: &InvoiceView, page: usize, pages
     let style = Style::regular(7.5, MUTED);
     canvas.rule(LEFT, RIGHT, 46.0, 0.6, RULE);
     let left = format!(
-        "{} · Invoice {} · Amounts in {} · Dates in {}",
-        view.issuer.name, view.number, view.currency, view.timezone
+        "{} · {} {} · Amounts in {} · Dates in {}",
+        view.issuer.name, view.title, view.number, view.currency, view.timezone
     );
     canvas.text(LEFT, 34.0, style, &left);
     canvas.text_right(RIGHT, 34.0, style, &format!("Page {page} of {pages}"));

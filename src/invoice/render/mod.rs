@@ -7,6 +7,7 @@ mod canvas;
 pub(crate) mod format;
 mod helvetica;
 mod html;
+mod kind;
 mod layout;
 mod masthead;
 mod pdf;
@@ -15,4 +16,5 @@ mod sample;
 mod view;
 
 pub use html::render_html;
+pub use kind::DocumentKind;
 pub use pdf::{render_pdf, RenderError};

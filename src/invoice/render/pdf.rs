@@ -7,6 +7,7 @@ use pdf_writer::{Filter, Finish, Name, Pdf, Rect, Ref, TextStr};
 
 use super::canvas::{Canvas, PAGE_HEIGHT, PAGE_WIDTH};
 use super::helvetica::Font;
+use super::kind::DocumentKind;
 use super::layout::lay_out;
 use super::view::InvoiceView;
 use crate::domain::InvoiceDocument;
@@ -29,7 +30,7 @@ const INFO: Ref = Ref::new(3);
 const FONTS: [(Font, Ref); 2] = [(Font::Regular, Ref::new(4)), (Font::Bold, Ref::new(5))];
 const FIRST_PAGE_OBJECT: i32 = 6;
 
-/// Renders `doc` as an A4 PDF with the same content as [`render_html`](crate::invoice::render_html):
+/// Renders `doc` — the invoice, or as `kind` says its credit note — as an A4 PDF with the same content as [`render_html`](crate::invoice::render_html):
 /// issuer and customer, number, status (and a VOID watermark when void), dates in the
 /// customer's time zone, lines with tier breakdown, subtotal, tax, credits and total. Long
 /// invoices continue on further pages, each with the table header and "Page n of m".
@@ -40,8 +41,8 @@ const FIRST_PAGE_OBJECT: i32 = 6;
 /// # Errors
 /// [`RenderError::TooLarge`] when the pages cannot be numbered within a PDF (hundreds of
 /// millions of pages; no real invoice).
-pub fn render_pdf(doc: &InvoiceDocument) -> Result<Vec<u8>, RenderError> {
-    let view = InvoiceView::of(doc);
+pub fn render_pdf(doc: &InvoiceDocument, kind: &DocumentKind) -> Result<Vec<u8>, RenderError> {
+    let view = InvoiceView::of(doc, kind);
     let pages = lay_out(&view);
     write(&view, pages)
 }
@@ -80,7 +81,7 @@ fn write(view: &InvoiceView, pages: Vec<Canvas>) -> Result<Vec<u8>, RenderError>
         pdf.type1_font(font_ref).base_font(Name(font.base_name())).encoding_predefined(Name(b"WinAnsiEncoding"));
     }
     let mut info = pdf.document_info(INFO);
-    info.title(TextStr(&format!("Invoice {}", view.number)));
+    info.title(TextStr(&format!("{} {}", view.title, view.number)));
     info.author(TextStr(&view.issuer.name));
     info.subject(TextStr(&format!("{} for {}", view.customer.name, view.period)));
     info.creator(TextStr("Tally"));
@@ -104,7 +105,7 @@ mod tests {
 
     #[test]
     fn the_pdf_parses_back_and_shows_the_number_the_parties_and_the_total() {
-        let (pages, text) = extract(&render_pdf(&sample::invoice()).unwrap());
+        let (pages, text) = extract(&render_pdf(&sample::invoice(), &DocumentKind::Invoice).unwrap());
         assert_eq!(pages, 1);
         for expected in ["INV-2026-000123", "Tally Cloud Ltd", "Acme Functions Inc.", "27.32 USD", "Tax (8.875%)"] {
             assert!(text.contains(expected), "the PDF text should contain {expected:?}:\n{text}");
@@ -113,7 +114,7 @@ mod tests {
 
     #[test]
     fn the_pdf_shows_tier_rows_and_the_period_in_the_customers_time_zone() {
-        let (_, text) = extract(&render_pdf(&sample::invoice()).unwrap());
+        let (_, text) = extract(&render_pdf(&sample::invoice(), &DocumentKind::Invoice).unwrap());
         for expected in ["1 Mar 2026 – 31 Mar 2026", "Above 1,000,000", "× 0.0000166667", "8.33335", "ADJUSTMENT"] {
             assert!(text.contains(expected), "the PDF text should contain {expected:?}:\n{text}");
         }
@@ -121,7 +122,7 @@ mod tests {
 
     #[test]
     fn a_two_hundred_line_invoice_continues_over_pages_that_all_parse() {
-        let pdf = render_pdf(&sample::with_lines(200)).unwrap();
+        let pdf = render_pdf(&sample::with_lines(200), &DocumentKind::Invoice).unwrap();
         let (pages, text) = extract(&pdf);
         assert!(pages > 5, "200 lines with 3 tiers each take several pages, got {pages}");
         assert!(text.contains(&format!("Page {pages} of {pages}")));
@@ -134,16 +135,16 @@ mod tests {
         let mut doc = sample::with_lines(1);
         let tier = doc.content.lines[0].tiers[0].clone();
         doc.content.lines[0].tiers = vec![tier; 120];
-        let (pages, text) = extract(&render_pdf(&doc).unwrap());
+        let (pages, text) = extract(&render_pdf(&doc, &DocumentKind::Invoice).unwrap());
         assert!(pages >= 2, "120 tier rows do not fit one page");
         assert_eq!(text.matches("0 – 1,000,000").count(), 120, "every tier row is drawn once");
     }
 
     #[test]
     fn amounts_use_the_precision_of_the_currency() {
-        let (_, yen) = extract(&render_pdf(&sample::in_currency("JPY", "1870")).unwrap());
+        let (_, yen) = extract(&render_pdf(&sample::in_currency("JPY", "1870"), &DocumentKind::Invoice).unwrap());
         assert!(yen.contains("1870 JPY") && !yen.contains("1870.0"), "{yen}");
-        let (_, dinar) = extract(&render_pdf(&sample::in_currency("KWD", "1.234")).unwrap());
+        let (_, dinar) = extract(&render_pdf(&sample::in_currency("KWD", "1.234"), &DocumentKind::Invoice).unwrap());
         assert!(dinar.contains("1.234 KWD"), "{dinar}");
     }
 
@@ -151,7 +152,7 @@ mod tests {
     fn a_void_invoice_is_marked_void_on_every_page() {
         let mut doc = sample::with_lines(60);
         doc.status = InvoiceStatus::Void;
-        let (pages, text) = extract(&render_pdf(&doc).unwrap());
+        let (pages, text) = extract(&render_pdf(&doc, &DocumentKind::Invoice).unwrap());
         assert!(pages > 1);
         assert_eq!(text.matches("VOID").count(), pages + 1, "a watermark on each page and the badge:\n{text}");
     }
@@ -160,7 +161,7 @@ mod tests {
     fn text_the_base_fonts_lack_prints_as_question_marks_without_failing() {
         let mut doc = sample::invoice();
         doc.content.customer.name = "株式会社 Müller (<script>)".to_owned();
-        let (_, text) = extract(&render_pdf(&doc).unwrap());
+        let (_, text) = extract(&render_pdf(&doc, &DocumentKind::Invoice).unwrap());
         assert!(text.contains("???? Müller (<script>)"), "{text}");
     }
 
@@ -174,7 +175,11 @@ mod tests {
         let mut void = sample::invoice();
         void.status = InvoiceStatus::Void;
         for (name, doc) in [("", sample::invoice()), ("-void", void), ("-long", sample::with_lines(40))] {
-            std::fs::write(dir.join(format!("sample-invoice{name}.pdf")), render_pdf(&doc).unwrap()).unwrap();
+            std::fs::write(
+                dir.join(format!("sample-invoice{name}.pdf")),
+                render_pdf(&doc, &DocumentKind::Invoice).unwrap(),
+            )
+            .unwrap();
             std::fs::write(dir.join(format!("sample-invoice{name}.html")), crate::invoice::render_html(&doc)).unwrap();
         }
     }

@@ -103,6 +103,7 @@ pub(crate) fn invoice() -> InvoiceDocument {
         period_start: at(2026, 3, 1, 5),
         period_end: at(2026, 4, 1, 4),
         issued_at: at(2026, 4, 1, 6),
+        due_at: Some(at(2026, 4, 15, 6)),
         currency: Currency::parse("USD").unwrap(),
         lines: lines(),
         subtotal: dec("29.69"),

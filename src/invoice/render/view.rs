@@ -7,6 +7,7 @@ use chrono_tz::Tz;
 use rust_decimal::Decimal;
 
 use super::format;
+use super::kind::{as_printed, DocumentKind};
 use crate::domain::{Currency, Meter};
 use crate::domain::{InvoiceDocument, InvoiceStatus, LineSnapshot, LineType, TierSnapshot};
 
@@ -50,9 +51,13 @@ pub(crate) struct SumView {
     pub amount: String,
 }
 
-/// Everything an invoice rendering shows, as text.
+/// Everything an invoice (or credit note) rendering shows, as text.
 pub(crate) struct InvoiceView {
+    /// `"Invoice"` or `"Credit note"`.
+    pub title: &'static str,
     pub number: String,
+    /// The number of the invoice a credit note cancels.
+    pub reverses: Option<String>,
     pub status: InvoiceStatus,
     /// `"Paid"`, or `"Issued"` for a finalized invoice.
     pub status_label: &'static str,
@@ -61,6 +66,8 @@ pub(crate) struct InvoiceView {
     pub issuer: PartyView,
     pub customer: PartyView,
     pub issued_on: String,
+    /// Absent on credit notes and on invoices issued before due dates were recorded.
+    pub due_on: Option<String>,
     pub period: String,
     pub timezone: String,
     pub currency: &'static str,
@@ -70,21 +77,23 @@ pub(crate) struct InvoiceView {
 }
 
 impl InvoiceView {
-    /// Builds the display text of `doc`.
-    pub(crate) fn of(doc: &InvoiceDocument) -> InvoiceView {
+    /// Builds the display text of `doc` printed as `kind`.
+    pub(crate) fn of(original: &InvoiceDocument, kind: &DocumentKind) -> InvoiceView {
+        let doc = &as_printed(original, kind);
         let tz = format::zone(&doc.content.customer.timezone);
         let currency = doc.content.currency;
-        let (status_label, watermark) = match doc.status {
-            InvoiceStatus::Draft => ("Draft", Some("DRAFT")),
-            InvoiceStatus::Finalized => ("Issued", None),
-            InvoiceStatus::Paid => ("Paid", None),
-            InvoiceStatus::Void => ("Void", Some("VOID")),
+        let (title, reverses) = match kind {
+            DocumentKind::Invoice => ("Invoice", None),
+            DocumentKind::CreditNote { .. } => ("Credit note", Some(original.number.clone())),
         };
+        let (status, status_label, watermark) = status(doc.status, kind);
         let number = if doc.number.trim().is_empty() { "Draft".to_owned() } else { doc.number.clone() };
         let context = LineContext { tz, currency, period: (doc.content.period_start, doc.content.period_end) };
         InvoiceView {
+            title,
             number,
-            status: doc.status,
+            reverses,
+            status,
             status_label,
             watermark,
             issuer: party(&doc.content.issuer.name, &doc.content.issuer.address, &doc.content.issuer.tax_id, &[]),
@@ -95,6 +104,7 @@ impl InvoiceView {
                 &doc.content.customer.billing_emails,
             ),
             issued_on: format::date(doc.content.issued_at, tz),
+            due_on: doc.content.due_at.map(|due| format::date(due, tz)),
             period: format::span(doc.content.period_start, doc.content.period_end, tz),
             timezone: tz.name().to_owned(),
             currency: currency.code(),
@@ -102,6 +112,20 @@ impl InvoiceView {
             sums: sums(doc),
             total: format::amount(doc.content.total, currency),
         }
+    }
+}
+
+/// The badge's status and label, and the watermark. A credit note is an issued document of
+/// its own: the VOID mark belongs on the invoice it cancels, not on it.
+fn status(status: InvoiceStatus, kind: &DocumentKind) -> (InvoiceStatus, &'static str, Option<&'static str>) {
+    if let DocumentKind::CreditNote { .. } = kind {
+        return (InvoiceStatus::Finalized, "Issued", None);
+    }
+    match status {
+        InvoiceStatus::Draft => (status, "Draft", Some("DRAFT")),
+        InvoiceStatus::Finalized => (status, "Issued", None),
+        InvoiceStatus::Paid => (status, "Paid", None),
+        InvoiceStatus::Void => (status, "Void", Some("VOID")),
     }
 }
 
@@ -208,16 +232,16 @@ mod tests {
     fn a_void_invoice_carries_a_void_watermark_and_a_draft_a_draft_one() {
         let mut doc = sample::invoice();
         doc.status = InvoiceStatus::Void;
-        assert_eq!(InvoiceView::of(&doc).watermark, Some("VOID"));
+        assert_eq!(InvoiceView::of(&doc, &DocumentKind::Invoice).watermark, Some("VOID"));
         doc.status = InvoiceStatus::Draft;
-        assert_eq!(InvoiceView::of(&doc).watermark, Some("DRAFT"));
+        assert_eq!(InvoiceView::of(&doc, &DocumentKind::Invoice).watermark, Some("DRAFT"));
         doc.status = InvoiceStatus::Paid;
-        assert_eq!(InvoiceView::of(&doc).watermark, None);
+        assert_eq!(InvoiceView::of(&doc, &DocumentKind::Invoice).watermark, None);
     }
 
     #[test]
     fn usage_lines_show_their_allowance_and_adjustments_the_period_they_adjust() {
-        let view = InvoiceView::of(&sample::invoice());
+        let view = InvoiceView::of(&sample::invoice(), &DocumentKind::Invoice);
         let invocations = &view.lines[0];
         assert!(invocations.details.contains(&"1,000,000 invocations included".to_owned()));
         assert_eq!(invocations.tiers[0].price, "× 0.20 per 1,000,000");
@@ -232,14 +256,17 @@ mod tests {
     #[test]
     fn credits_appear_in_the_sums_only_when_some_were_applied() {
         let mut doc = sample::invoice();
-        assert!(InvoiceView::of(&doc).sums.iter().any(|s| s.label == "Credits applied" && s.amount == "-5.00"));
+        assert!(InvoiceView::of(&doc, &DocumentKind::Invoice)
+            .sums
+            .iter()
+            .any(|s| s.label == "Credits applied" && s.amount == "-5.00"));
         doc.content.credits_applied = Decimal::ZERO;
-        assert!(InvoiceView::of(&doc).sums.iter().all(|s| s.label != "Credits applied"));
+        assert!(InvoiceView::of(&doc, &DocumentKind::Invoice).sums.iter().all(|s| s.label != "Credits applied"));
     }
 
     #[test]
     fn the_open_ended_tier_reads_as_above_its_lower_bound() {
-        let view = InvoiceView::of(&sample::invoice());
+        let view = InvoiceView::of(&sample::invoice(), &DocumentKind::Invoice);
         let memory = &view.lines[1];
         let ranges: Vec<&str> = memory.tiers.iter().map(|t| t.range.as_str()).collect();
         assert_eq!(ranges, ["0 – 500,000", "500,000 – 1,000,000", "Above 1,000,000"]);
@@ -251,7 +278,7 @@ mod tests {
         let mut doc = sample::invoice();
         doc.content.lines[1].tiers[0].flat_fee = sample::dec("1.5");
         doc.content.lines[2].proration = Some(sample::dec("0.516129"));
-        let view = InvoiceView::of(&doc);
+        let view = InvoiceView::of(&doc, &DocumentKind::Invoice);
         assert_eq!(view.lines[1].tiers[0].flat_fee.as_deref(), Some("+ 1.50 flat fee"));
         assert!(view.lines[2].details.contains(&"Prorated: 51.61% of the period".to_owned()));
     }
@@ -261,7 +288,7 @@ mod tests {
         let mut doc = sample::invoice();
         // 15 March 14:15 in New York (EDT, UTC−4) to the end of the period.
         doc.content.lines[2].start = chrono::TimeZone::with_ymd_and_hms(&Utc, 2026, 3, 15, 18, 15, 0).unwrap();
-        let view = InvoiceView::of(&doc);
+        let view = InvoiceView::of(&doc, &DocumentKind::Invoice);
         assert!(view.lines[2].details.contains(&"15 Mar 2026 14:15 – 1 Apr 2026 00:00".to_owned()));
         assert_eq!(view.lines[0].details.len(), 2, "a line for the whole period shows no span");
     }

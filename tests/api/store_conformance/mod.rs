@@ -52,6 +52,7 @@ fn tenant(id: &str) -> NewTenant {
             address: vec!["1 Main St".into()],
             tax_id: String::new(),
             late_usage_policy: LateUsagePolicy::NextInvoice,
+            payment_terms: None,
         },
     }
 }
@@ -116,6 +117,7 @@ async fn new_invoice(store: &Store, tenant: &Tenant, period: BillingPeriod, fee:
         },
         period,
         issued_at: test_now(),
+        payment_terms: tally::domain::PaymentTerms::DEFAULT,
         currency: usd(),
         tax_rate: d.tax_rate,
         period_lines: vec![KeyedLine {

@@ -53,6 +53,7 @@ both_stores! {
             address: Some(vec!["9 Other St".into(), "Springfield".into()]),
             tax_id: Some("DE123".into()),
             late_usage_policy: Some(LateUsagePolicy::Reject),
+            payment_terms: Some(tally::domain::PaymentTerms::parse("30d").unwrap()),
             active: Some(false),
         };
         // Act
@@ -64,6 +65,7 @@ both_stores! {
         assert_eq!((d.name.as_str(), d.billing_emails.as_slice()), ("Renamed", ["x@y.test".to_owned()].as_slice()));
         assert_eq!((d.timezone, d.tax_rate, d.address.len()), (chrono_tz::Tz::America__New_York, dec("0.001"), 2));
         assert_eq!((d.tax_id.as_str(), d.late_usage_policy), ("DE123", LateUsagePolicy::Reject));
+        assert_eq!(d.payment_terms.map(|t| t.to_string()).as_deref(), Some("30d"));
         assert_eq!((patched.active, patched.created_at, patched.updated_at), (false, test_now(), later));
         let empty = empty.expect("the tenant exists");
         assert_eq!(empty.details, patched.details, "an empty patch changes no detail");
