@@ -115,3 +115,77 @@ impl AlertView {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{LateUsagePolicy, TenantDetails, TenantId};
+
+    fn tenant(timezone: Tz) -> Tenant {
+        Tenant {
+            id: TenantId::parse("acme").unwrap(),
+            details: TenantDetails {
+                name: "Acme Inc.".into(),
+                billing_emails: vec!["ap@acme.test".into()],
+                timezone,
+                tax_rate: Decimal::ZERO,
+                address: vec![],
+                tax_id: String::new(),
+                late_usage_policy: LateUsagePolicy::NextInvoice,
+            },
+            active: true,
+            created_at: Utc::now(),
+            updated_at: Utc::now(),
+        }
+    }
+
+    fn issuer() -> IssuerSnapshot {
+        IssuerSnapshot { name: "Tally Cloud".into(), address: vec!["1 Main St".into()], tax_id: String::new() }
+    }
+
+    fn payload(extra: serde_json::Value) -> AlertPayload {
+        let mut base = serde_json::json!({
+            "event_id": "quota.threshold_crossed:acme:inv-cap:80:2026-11-01T00:00:00Z",
+            "type": "quota.threshold_crossed", "tenant_id": "acme", "quota_id": "inv-cap",
+            "meter": "invocations", "threshold": 80, "used": "4000000", "limit": "5000000",
+            "currency": null, "projected": "12000000", "hard": false,
+            "period": {"start": "2026-11-01T00:00:00Z", "end": "2026-12-01T00:00:00Z"},
+            "late": false, "crossed_at": "2026-11-27T12:00:00Z"
+        });
+        base.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+        AlertPayload::parse(&base.to_string()).expect("the documented payload parses")
+    }
+
+    #[test]
+    fn a_meter_alert_names_the_meter_the_threshold_and_the_numbers() {
+        let view = AlertView::of(&payload(serde_json::json!({})), &tenant(Tz::UTC), &issuer(), "https://b.test/");
+        assert_eq!(view.subject, "Usage alert: Invocations at 80 % of your limit");
+        assert_eq!((view.used.as_str(), view.limit.as_str()), ("4,000,000", "5,000,000"));
+        assert_eq!(view.projected, "12,000,000");
+        assert_eq!(view.period, "1 Nov 2026 – 30 Nov 2026");
+        assert_eq!(view.portal_url, "https://b.test/portal");
+        assert!(view.late_note.is_none() && view.hard_note.is_none());
+    }
+
+    #[test]
+    fn a_spend_alert_states_amounts_in_the_currency_and_late_usage_says_so() {
+        let alert = payload(serde_json::json!({
+            "meter": "spend", "threshold": 100, "used": "251.30", "limit": "250.00", "currency": "USD",
+            "projected": "300.00", "hard": true, "late": true
+        }));
+        let view = AlertView::of(&alert, &tenant(Tz::UTC), &issuer(), "https://b.test");
+        assert_eq!(view.subject, "Late usage alert: Spend at 100 % of 250.00 USD");
+        assert_eq!((view.used.as_str(), view.projected.as_str()), ("251.30 USD", "300.00 USD"));
+        assert!(view.late_note.as_deref().is_some_and(|n| n.contains("after the period was invoiced")));
+        assert!(view.hard_note.is_some());
+    }
+
+    #[test]
+    fn the_period_is_shown_in_the_tenants_time_zone() {
+        let alert = payload(serde_json::json!({
+            "period": {"start": "2026-10-31T23:00:00Z", "end": "2026-11-30T23:00:00Z"}
+        }));
+        let view = AlertView::of(&alert, &tenant(chrono_tz::Europe::Paris), &issuer(), "https://b.test");
+        assert_eq!(view.period, "1 Nov 2026 – 30 Nov 2026");
+    }
+}

@@ -6,10 +6,10 @@
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-use crate::billing::admin_post;
+use crate::billing::{admin_post, run_billing};
 use crate::helpers::{spawn_app_with, Backend, TestApp};
 use crate::notify_support::{outbox, ReceivedMail, SmtpServer, WebhookReceiver};
-use crate::quotas::{evaluate, invocation_cap, post_invocations, set_quotas};
+use crate::quotas::{at, evaluate, invocation_cap, post_invocations, post_invocations_at, set_quotas};
 
 /// `mod name { on_sqlite, on_postgres }` around `async fn name(backend: Backend)`.
 macro_rules! on_both_stores {
@@ -32,6 +32,7 @@ on_both_stores!(
     thresholds_crossed_one_by_one_email_each_billing_address_once_per_threshold,
     a_subscribed_receiver_gets_one_signed_call_per_alert_with_its_payload,
     a_spend_alert_states_the_limit_in_the_tenants_currency,
+    late_usage_crossing_a_threshold_of_an_invoiced_period_is_emailed_as_late,
 );
 
 const ADDRESSES: [&str; 2] = ["ap@acme.test", "cto@acme.test"];
@@ -80,7 +81,8 @@ async fn thresholds_crossed_one_by_one_email_each_billing_address_once_per_thres
         // Assert: one new email per address, about this threshold
         assert_eq!(report.sent, 2, "after {id}: {report:?}");
         let mails = smtp.messages();
-        let new: Vec<&ReceivedMail> = mails.iter().filter(|m| subject(m).contains(&format!(" {threshold} %"))).collect();
+        let new: Vec<&ReceivedMail> =
+            mails.iter().filter(|m| subject(m).contains(&format!(" {threshold} %"))).collect();
         let mut recipients: Vec<String> = new.iter().flat_map(|m| m.recipients.clone()).collect();
         recipients.sort();
         assert_eq!(recipients, ADDRESSES, "the {threshold} % alert reaches each billing address once");
@@ -162,7 +164,10 @@ async fn a_subscribed_receiver_gets_one_signed_call_per_alert_with_its_payload(b
     assert_eq!(eighty["type"], "quota.threshold_crossed");
     assert_eq!(eighty["data"]["event_id"], "quota.threshold_crossed:acme:inv-cap:80:2026-11-01T00:00:00Z");
     assert_eq!((eighty["data"]["used"].as_str(), eighty["data"]["limit"].as_str()), (Some("80"), Some("100")));
-    assert_eq!((eighty["data"]["tenant_id"].as_str(), eighty["data"]["quota_id"].as_str()), (Some("acme"), Some("inv-cap")));
+    assert_eq!(
+        (eighty["data"]["tenant_id"].as_str(), eighty["data"]["quota_id"].as_str()),
+        (Some("acme"), Some("inv-cap"))
+    );
     assert_eq!((eighty["data"]["hard"].as_bool(), eighty["data"]["late"].as_bool()), (Some(true), Some(false)));
     let ids: std::collections::BTreeSet<&str> = calls.iter().map(|c| c.body["id"].as_str().unwrap()).collect();
     assert_eq!(ids.len(), 3, "each alert has its own event id");
@@ -175,7 +180,8 @@ async fn a_spend_alert_states_the_limit_in_the_tenants_currency(backend: Backend
     let app = spawn_alerting_app(backend, &smtp).await;
     create_acme(&app).await;
     set_quotas(&app, "acme", json!([{"id": "spend", "meter": "spend", "limit": "10.00", "thresholds": [50]}])).await;
-    let record = json!({"id": "m1", "tenant_id": "acme", "timestamp": "2026-11-27T12:00:00Z", "memory_gb_seconds": "700000"});
+    let record =
+        json!({"id": "m1", "tenant_id": "acme", "timestamp": "2026-11-27T12:00:00Z", "memory_gb_seconds": "700000"});
     assert_eq!(app.post_usage(&record).await.status(), StatusCode::OK);
     // Act
     let report = evaluate_and_dispatch(&app).await;
@@ -186,6 +192,35 @@ async fn a_spend_alert_states_the_limit_in_the_tenants_currency(backend: Backend
         for body in [mail.text(), mail.html()] {
             assert!(body.contains("5.00 USD") && body.contains("10.00 USD"), "used and limit in USD:\n{body}");
             assert!(!body.contains("hard limit"), "a soft limit says nothing of refusals:\n{body}");
+        }
+    }
+}
+
+async fn late_usage_crossing_a_threshold_of_an_invoiced_period_is_emailed_as_late(backend: Backend) {
+    // Arrange: 40 of 100 in November, then November is invoiced (and its invoice emailed)
+    let smtp = SmtpServer::start(&[]);
+    let app = spawn_alerting_app(backend, &smtp).await;
+    create_acme(&app).await;
+    set_quotas(&app, "acme", invocation_cap()).await;
+    post_invocations_at(&app, "acme", "nov", 40, "2026-11-27T12:00:00Z").await;
+    evaluate_and_dispatch(&app).await;
+    app.clock.set(at("2026-12-02T00:00:00Z"));
+    run_billing(&app, "2026-12-02T00:00:00Z").await;
+    evaluate_and_dispatch(&app).await;
+    let before = smtp.messages().len();
+    // Act: a record for November 30 arrives in December
+    post_invocations_at(&app, "acme", "nov-late", 15, "2026-11-30T23:00:00Z").await;
+    let report = evaluate_and_dispatch(&app).await;
+    // Assert
+    assert_eq!(report.sent, 2, "{report:?}");
+    let mails = smtp.messages();
+    assert_eq!(mails.len(), before + 2);
+    for mail in &mails[before..] {
+        assert_eq!(subject(mail), "Late usage alert: Invocations at 50 % of your limit");
+        for body in [mail.text(), mail.html()] {
+            assert!(body.contains("This alert is late"), "the late wording:\n{body}");
+            assert!(body.contains("1 Nov 2026 – 30 Nov 2026"), "November's period:\n{body}");
+            assert!(body.contains("55"), "55 used:\n{body}");
         }
     }
 }
