@@ -272,6 +272,7 @@ fn build_dispatcher(
         public_url,
         lease: chrono::Duration::from_std(settings.notify.lease).unwrap_or(chrono::Duration::minutes(5)),
         batch: OUTBOX_CLAIM_BATCH,
+        issuer: billing_config(settings).issuer,
     };
     Dispatcher::new(store.clone(), mail, config, metrics.clone())
 }

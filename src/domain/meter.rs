@@ -17,6 +17,17 @@ enum_with_stored_names! {
     }
 }
 
+impl Meter {
+    /// The meter as a reader says it, capitalised for a label ("CPU cycles", "Invocations").
+    pub fn display_name(self) -> &'static str {
+        match self {
+            Meter::CpuCycles => "CPU cycles",
+            Meter::MemoryGbSeconds => "Memory (GB-seconds)",
+            Meter::Invocations => "Invocations",
+        }
+    }
+}
+
 impl fmt::Display for Meter {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())

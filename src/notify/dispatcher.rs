@@ -12,6 +12,7 @@ use chrono::{DateTime, Duration, Utc};
 use futures_util::future::join_all;
 use lettre::Address;
 
+use super::alert_mail::alert_message_for;
 use super::expand::{deliveries_of, invoice_of};
 use super::invoice_mail::{invoice_message, Envelope};
 use super::mail_transport::{MailTransport, SendFailure};
@@ -19,9 +20,10 @@ use super::mail_view::MailKind;
 use super::webhook_call::{call_webhook, webhook_body, webhook_client};
 use super::{backoff::next_attempt_after_failure, identity::message_id_header};
 use crate::clock::SharedClock;
+use crate::domain::IssuerSnapshot;
 use crate::invoice::{render_pdf, DocumentKind};
 use crate::metrics::Metrics;
-use crate::store::{AttemptResult, DbError, Delivery, Store};
+use crate::store::{AttemptResult, DbError, Delivery, OutboxEvent, Store};
 use crate::telemetry::spawn_blocking_with_tracing;
 
 /// Events expanded per store round trip.
@@ -38,6 +40,8 @@ pub struct NotifyConfig {
     pub lease: Duration,
     /// Deliveries claimed (and sent concurrently) per round.
     pub batch: u32,
+    /// The issuer's name and address, for messages without an invoice snapshot (quota alerts).
+    pub issuer: IssuerSnapshot,
 }
 
 /// Why a pass stopped early.
@@ -162,6 +166,9 @@ impl Dispatcher {
             .map_err(|e| SendFailure::Permanent(format!("{:?} is not a valid address: {e}", delivery.recipient)))?;
         let event = self.store.outbox_event(&delivery.tenant, &delivery.message_id).await.map_err(store_failure)?;
         let event = event.ok_or_else(|| SendFailure::Permanent("the outbox event is gone".into()))?;
+        if event.kind == crate::quota::THRESHOLD_CROSSED {
+            return self.send_alert(delivery, &event, &to, now).await;
+        }
         let invoice = invoice_of(&self.store, &event).await.map_err(store_failure)?;
         let invoice = invoice.ok_or_else(|| SendFailure::Permanent("the invoice is gone".into()))?;
         let (kind, printed) = match (event.kind.as_str(), &invoice.credit_note_number) {
@@ -188,6 +195,24 @@ impl Dispatcher {
         };
         let message = invoice_message(&invoice.document, &kind, pdf, &envelope)
             .map_err(|e| SendFailure::Permanent(format!("the message cannot be built: {e}")))?;
+        self.mail.send(message, &delivery.delivery_id).await
+    }
+
+    async fn send_alert(
+        &self,
+        delivery: &Delivery,
+        event: &OutboxEvent,
+        to: &Address,
+        now: DateTime<Utc>,
+    ) -> Result<(), SendFailure> {
+        let envelope = Envelope {
+            from: &self.config.from,
+            to,
+            message_id: message_id_header(&delivery.delivery_id, self.config.from.domain()),
+            now,
+            public_url: &self.config.public_url,
+        };
+        let message = alert_message_for(&self.store, event, &self.config.issuer, &envelope).await?;
         self.mail.send(message, &delivery.delivery_id).await
     }
 

@@ -1,13 +1,15 @@
 //! An outbox event → its deliveries: one email per address in the invoice's billing emails
-//! (finalized and voided invoices), one call per webhook endpoint subscribed to the event.
+//! (finalized and voided invoices) or, for a quota alert, in the tenant's billing emails as
+//! they are at expansion; one call per webhook endpoint subscribed to the event.
 //!
-//! Stage: notify. Reads the invoice snapshot and the endpoints; writes nothing itself (the
-//! store's `expand_event` does, idempotently).
+//! Stage: notify. Reads the invoice snapshot, the tenant and the endpoints; writes nothing
+//! itself (the store's `expand_event` does, idempotently).
 
 use serde::Deserialize;
 
 use super::identity::delivery_id;
 use crate::domain::InvoiceId;
+use crate::quota::THRESHOLD_CROSSED;
 use crate::store::{DbError, NewDelivery, OutboxEvent, Store, StoredInvoice};
 
 /// The part of an invoice event's payload the worker reads.
@@ -28,6 +30,17 @@ pub(crate) async fn deliveries_of(store: &Store, event: &OutboxEvent) -> Result<
     if EMAILED.contains(&event.kind.as_str()) {
         if let Some(invoice) = invoice_of(store, event).await? {
             for address in &invoice.document.content.customer.billing_emails {
+                all.push(NewDelivery {
+                    delivery_id: delivery_id(&event.tenant, &event.message_id, "email", address),
+                    channel: "email",
+                    recipient: address.clone(),
+                });
+            }
+        }
+    }
+    if event.kind == THRESHOLD_CROSSED {
+        if let Some(tenant) = store.get_tenant(&event.tenant).await? {
+            for address in &tenant.details.billing_emails {
                 all.push(NewDelivery {
                     delivery_id: delivery_id(&event.tenant, &event.message_id, "email", address),
                     channel: "email",

@@ -1,5 +1,5 @@
-//! Notifications (DESIGN §8): the outbox delivery worker, invoice and credit-note emails over
-//! SMTP (or `.eml` files), and signed webhooks.
+//! Notifications (DESIGN §8): the outbox delivery worker, invoice, credit-note and quota-alert
+//! emails over SMTP (or `.eml` files), and signed webhooks.
 //!
 //! Stage: the last of the pipeline, `store → invoice → notify`. Inputs: outbox events the
 //! business transactions wrote (`store`), invoice snapshots and their PDF (`invoice`), the
@@ -7,6 +7,8 @@
 //! attempts. It never writes business data and never blocks ingest (it runs in its own task,
 //! with short transactions); nothing below it imports it.
 
+mod alert_mail;
+mod alert_view;
 mod backoff;
 mod dispatcher;
 mod expand;

@@ -16,7 +16,9 @@ use super::signature::{sign_webhook, WEBHOOK_SIGNATURE_HEADER};
 use crate::store::{OutboxEvent, WebhookEndpoint};
 
 /// The events an endpoint may subscribe to.
-pub const WEBHOOK_EVENTS: [&str; 3] = ["invoice.finalized", "invoice.voided", "invoice.paid"];
+/// (`usage.unbilled`, listed in DESIGN §8, joins when something emits it.)
+pub const WEBHOOK_EVENTS: [&str; 4] =
+    ["invoice.finalized", "invoice.voided", "invoice.paid", crate::quota::THRESHOLD_CROSSED];
 
 /// How long a receiver has to answer.
 const TIMEOUT: Duration = Duration::from_secs(10);

@@ -11,7 +11,7 @@ pub struct OutboxEvent {
     pub tenant: TenantId,
     /// The event's unique key (also the webhook event id).
     pub message_id: String,
-    /// `invoice.finalized`, `invoice.voided`, `invoice.paid`.
+    /// `invoice.finalized`, `invoice.voided`, `invoice.paid`, `quota.threshold_crossed`.
     pub kind: String,
     /// JSON written with the business event.
     pub payload: String,
