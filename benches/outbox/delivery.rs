@@ -36,6 +36,7 @@ pub async fn dispatch_all(store: &Store, smtp_url: &str, batch: u32) -> anyhow::
         public_url: "https://billing.example.test".into(),
         lease: chrono::Duration::minutes(5),
         batch,
+        issuer: tally::startup::billing_config(&tally::config::Settings::default()).issuer,
     };
     let dispatcher = Dispatcher::new(store.clone(), transport, config, Arc::new(Metrics::default()))?;
     let now = workload::as_of() + chrono::Duration::hours(1);
