@@ -10,10 +10,10 @@ use chrono::DateTime;
 use serde::Deserialize;
 
 use super::invoice_wire::{invoice_json, invoice_summary};
-use super::lookup::{find_invoice, ReadableInvoice, ReadableTenant};
+use super::lookup::{PathChange, ReadableInvoice, ReadableTenant};
 use crate::auth::AdminCaller;
 use crate::domain::InvoiceId;
-use crate::http::{ApiError, Idempotent, JsonReply};
+use crate::http::{ApiError, JsonReply};
 use crate::invoice::{transition, Biller, InvoiceAction};
 use crate::store::{StatusChange, Store};
 
@@ -60,12 +60,9 @@ pub async fn get_invoice(invoice: ReadableInvoice) -> Result<HttpResponse, ApiEr
 }
 
 /// `finalized → paid`.
-#[tracing::instrument(skip_all, fields(invoice_id = %path))]
-pub async fn mark_invoice_paid(
-    path: web::Path<String>,
-    request: Idempotent<AdminCaller>,
-) -> Result<HttpResponse, ApiError> {
-    let current = find_invoice(request.store(), &request.caller.0, &path).await?;
+#[tracing::instrument(skip_all, fields(invoice_id = %request.id))]
+pub async fn mark_invoice_paid(request: PathChange<AdminCaller>) -> Result<HttpResponse, ApiError> {
+    let current = request.invoice().await?;
     request
         .run(|| async {
             transition(current.document.status, InvoiceAction::MarkPaid).map_err(not_allowed)?;
@@ -75,13 +72,9 @@ pub async fn mark_invoice_paid(
 }
 
 /// `finalized | paid → void`: issues a numbered credit note and restores consumed credits.
-#[tracing::instrument(skip_all, fields(invoice_id = %path))]
-pub async fn void_invoice(
-    path: web::Path<String>,
-    request: Idempotent<AdminCaller>,
-    biller: web::Data<Biller>,
-) -> Result<HttpResponse, ApiError> {
-    let current = find_invoice(request.store(), &request.caller.0, &path).await?;
+#[tracing::instrument(skip_all, fields(invoice_id = %request.id))]
+pub async fn void_invoice(request: PathChange<AdminCaller>, biller: web::Data<Biller>) -> Result<HttpResponse, ApiError> {
+    let current = request.invoice().await?;
     request
         .run(|| async {
             transition(current.document.status, InvoiceAction::Void).map_err(not_allowed)?;

@@ -10,9 +10,9 @@ use actix_web::{web, HttpResponse};
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
-use super::lookup::ReadableTenant;
+use super::lookup::{PathChange, ReadableTenant};
 use super::tenant_wire::{CreateTenantRequest, PatchTenantRequest, TenantResponse};
-use crate::auth::{visible_tenant, AdminCaller, GlobalAdmin};
+use crate::auth::{AdminCaller, GlobalAdmin};
 use crate::clock::SharedClock;
 use crate::domain::{NewTenant, Tenant, TenantId, TenantPatch};
 use crate::http::{ApiError, Idempotent, JsonReply};
@@ -88,13 +88,12 @@ pub async fn list_tenants(
 
 /// Updates a tenant's details, or deactivates it (`"active": false`: new usage is refused, the
 /// subscription ends now, and the period so far gets its final invoice when it closes).
-#[tracing::instrument(skip_all, fields(tenant_id = %path))]
+#[tracing::instrument(skip_all, fields(tenant_id = %request.id))]
 pub async fn update_tenant(
-    path: web::Path<String>,
-    request: Idempotent<AdminCaller>,
+    request: PathChange<AdminCaller>,
     directory: web::Data<TenantDirectory>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = visible_tenant(&request.caller.0, &path)?;
+    let id = request.tenant()?;
     let patch: TenantPatch = request.json::<PatchTenantRequest>()?.try_into()?;
     let store = request.store();
     request
