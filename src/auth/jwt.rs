@@ -203,7 +203,7 @@ fn into_principal(claims: PresentedClaims) -> Result<Principal, JwtError> {
     let invalid = |claim: &str| JwtError::InvalidClaim(claim.to_owned());
     let subject = claims.sub.filter(|sub| !sub.is_empty()).ok_or_else(|| JwtError::MissingClaim("sub".into()))?;
     let role = claims.role.ok_or_else(|| JwtError::MissingClaim("role".into()))?;
-    let role = Role::parse(&role).map_err(|_| invalid("role"))?;
+    let role = Role::parse(&role).ok_or_else(|| invalid("role"))?;
     let tenant = claims.tenant.map(|t| TenantId::parse(&t)).transpose().map_err(|_| invalid("tenant"))?;
     Principal::new(role, tenant, subject).map_err(|e| match e {
         RoleError::InvalidSubject => invalid("sub"),
