@@ -6,7 +6,9 @@
 //! Stage: the HTTP edge. Parses, asks `quota::set_quotas` / `quota::quota_listing`, answers.
 //! The rules (ids, budgets, hard budgets) live in `quota::manage`.
 
-use actix_web::{web, HttpResponse};
+use actix_web::dev::Payload;
+use actix_web::{web, FromRequest, HttpRequest, HttpResponse};
+use futures_util::future::LocalBoxFuture;
 use serde_json::Value;
 
 use super::lookup::{PathChange, ReadableTenant};
@@ -32,15 +34,9 @@ pub async fn put_quotas(
 }
 
 /// The operator's quota set of a tenant and its plan's defaults.
-#[tracing::instrument(skip_all, fields(tenant_id = %tenant.0.id))]
-pub async fn get_quotas(
-    tenant: ReadableTenant,
-    store: web::Data<Store>,
-    catalog: web::Data<SharedCatalog>,
-    clock: web::Data<SharedClock>,
-) -> Result<HttpResponse, ApiError> {
-    let listing = read_set(&tenant, &store, &catalog, &clock).await?;
-    Ok(HttpResponse::Ok().json(quota_set_json(&listing)))
+#[tracing::instrument(skip_all, fields(tenant_id = %read.tenant.0.id))]
+pub async fn get_quotas(read: SetRead) -> Result<HttpResponse, ApiError> {
+    read.answer(quota_set_json).await
 }
 
 /// Replaces the tenant's budgets: the tenant itself (tenant role) or an admin.
@@ -57,15 +53,9 @@ pub async fn put_budgets(
 }
 
 /// The tenant's budgets.
-#[tracing::instrument(skip_all, fields(tenant_id = %tenant.0.id))]
-pub async fn get_budgets(
-    tenant: ReadableTenant,
-    store: web::Data<Store>,
-    catalog: web::Data<SharedCatalog>,
-    clock: web::Data<SharedClock>,
-) -> Result<HttpResponse, ApiError> {
-    let listing = read_set(&tenant, &store, &catalog, &clock).await?;
-    Ok(HttpResponse::Ok().json(budget_set_json(&listing)))
+#[tracing::instrument(skip_all, fields(tenant_id = %read.tenant.0.id))]
+pub async fn get_budgets(read: SetRead) -> Result<HttpResponse, ApiError> {
+    read.answer(budget_set_json).await
 }
 
 /// Replaces `owner`'s set of the tenant the path names with the body's (`wanted` picks it out
@@ -92,13 +82,35 @@ where
         .await
 }
 
-/// Every quota of the tenant (the operator's and its own) with its plan's defaults.
-async fn read_set(
-    tenant: &ReadableTenant,
-    store: &Store,
-    catalog: &SharedCatalog,
-    clock: &SharedClock,
-) -> Result<QuotaListing, ApiError> {
-    let catalog = catalog.current(store).await?;
-    Ok(quota_listing(store, &catalog, &tenant.0.id, clock.now()).await?)
+/// A read of the quota listing of the tenant the path names: the arguments `getQuotas` and
+/// `getBudgets` share, extracted in the order they were written (the tenant's 404 first).
+pub struct SetRead {
+    tenant: ReadableTenant,
+    store: web::Data<Store>,
+    catalog: web::Data<SharedCatalog>,
+    clock: web::Data<SharedClock>,
+}
+
+impl SetRead {
+    /// 200 with the tenant's listing (every quota, the operator's and its own, with its plan's
+    /// defaults) as `answer` shows it.
+    async fn answer(self, answer: fn(&QuotaListing) -> Value) -> Result<HttpResponse, ApiError> {
+        let catalog = self.catalog.current(&self.store).await?;
+        let listing = quota_listing(&self.store, &catalog, &self.tenant.0.id, self.clock.now()).await?;
+        Ok(HttpResponse::Ok().json(answer(&listing)))
+    }
+}
+
+impl FromRequest for SetRead {
+    type Error = actix_web::Error;
+    type Future = LocalBoxFuture<'static, Result<Self, Self::Error>>;
+
+    fn from_request(request: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        type Parts = (ReadableTenant, web::Data<Store>, web::Data<SharedCatalog>, web::Data<SharedClock>);
+        let parts = Parts::from_request(request, payload);
+        Box::pin(async move {
+            let (tenant, store, catalog, clock) = parts.await?;
+            Ok(SetRead { tenant, store, catalog, clock })
+        })
+    }
 }
