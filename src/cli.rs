@@ -246,7 +246,7 @@ async fn api_key(command: ApiKeyCommand, settings: Settings, clock: &dyn Clock) 
 }
 
 fn principal(role: &str, tenant: Option<&str>, subject: impl Into<String>) -> anyhow::Result<Principal> {
-    let role = Role::parse(role).context("--role must be admin, ingest or tenant")?;
+    let role = role.parse::<Role>().context("--role must be admin, ingest or tenant")?;
     let tenant = tenant.map(TenantId::parse).transpose().context("--tenant is not a valid tenant id")?;
     Principal::new(role, tenant, subject).context("invalid role/tenant combination")
 }

@@ -11,11 +11,11 @@ use rust_decimal::Decimal;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::lookup::{existing_tenant, ReadableTenant};
-use crate::auth::{visible_tenant, AdminCaller};
+use super::lookup::{existing_tenant, PathChange, ReadableTenant};
+use crate::auth::AdminCaller;
 use crate::domain::CreditEntry;
 use crate::domain::{Currency, Money};
-use crate::http::{ApiError, Idempotent, JsonReply};
+use crate::http::{ApiError, JsonReply};
 use crate::invoice::{balances, check_credit_currency};
 use crate::plans::SharedCatalog;
 use crate::store::{NewCreditGrant, Store};
@@ -31,13 +31,12 @@ pub struct GrantCreditRequest {
 }
 
 /// Appends a grant to the tenant's ledger, in a currency the tenant's invoices can use.
-#[tracing::instrument(skip_all, fields(tenant_id = %path))]
+#[tracing::instrument(skip_all, fields(tenant_id = %request.id))]
 pub async fn grant_credit(
-    path: web::Path<String>,
-    request: Idempotent<AdminCaller>,
+    request: PathChange<AdminCaller>,
     catalog: web::Data<SharedCatalog>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = visible_tenant(&request.caller.0, &path)?;
+    let id = request.tenant()?;
     let grant = validate(request.json()?)?;
     existing_tenant(request.store(), &id).await?;
     let catalog = catalog.current(request.store()).await?;

@@ -6,51 +6,36 @@
 //! lifecycle rules are `invoice::transition`'s.
 
 use actix_web::{web, HttpResponse};
-use chrono::DateTime;
-use serde::Deserialize;
+use chrono::{DateTime, Utc};
 
 use super::invoice_wire::{invoice_json, invoice_summary};
-use super::lookup::{find_invoice, ReadableInvoice, ReadableTenant};
+use super::lookup::{PathChange, ReadableInvoice, ReadableTenant};
+use super::page::{invalid_cursor, next_cursor, page_limit, page_response, parse_time_cursor, time_cursor, PageQuery};
 use crate::auth::AdminCaller;
 use crate::domain::InvoiceId;
-use crate::http::{ApiError, Idempotent, JsonReply};
+use crate::http::{ApiError, JsonReply};
 use crate::invoice::{transition, Biller, InvoiceAction};
 use crate::store::{StatusChange, Store};
-
-/// Query of `listInvoices`.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ListInvoicesQuery {
-    limit: Option<u32>,
-    cursor: Option<String>,
-}
 
 /// A tenant's invoices, newest first; `next_cursor` continues the list.
 #[tracing::instrument(skip_all, fields(tenant_id = %tenant.0.id))]
 pub async fn list_invoices(
-    query: web::Query<ListInvoicesQuery>,
+    query: web::Query<PageQuery>,
     tenant: ReadableTenant,
     store: web::Data<Store>,
 ) -> Result<HttpResponse, ApiError> {
     let id = tenant.0.id;
-    let limit = query.limit.unwrap_or(50).clamp(1, 200);
+    let limit = page_limit(query.limit, 200);
     let before = query.cursor.as_deref().map(parse_cursor).transpose()?;
     let invoices = store.list_invoices(&id, before, limit).await?;
-    let next_cursor = (invoices.len() == limit as usize)
-        .then(|| {
-            invoices.last().map(|i| format!("{}~{}", i.document.content.period_start.timestamp_micros(), i.document.id))
-        })
-        .flatten();
+    let next_cursor = next_cursor(&invoices, limit, |i| time_cursor(i.document.content.period_start, &i.document.id));
     let data: Vec<_> = invoices.iter().map(invoice_summary).collect();
-    Ok(HttpResponse::Ok().json(serde_json::json!({ "data": data, "next_cursor": next_cursor })))
+    Ok(page_response(data, next_cursor))
 }
 
-fn parse_cursor(text: &str) -> Result<(chrono::DateTime<chrono::Utc>, InvoiceId), ApiError> {
-    let invalid = || ApiError::bad_request("invalid_cursor", "cursor is not one this API returned");
-    let (micros, id) = text.split_once('~').ok_or_else(invalid)?;
-    let id = InvoiceId::parse(id).map_err(|_| invalid())?;
-    let at = micros.parse().ok().and_then(DateTime::from_timestamp_micros).ok_or_else(invalid)?;
-    Ok((at, id))
+fn parse_cursor(text: &str) -> Result<(DateTime<Utc>, InvoiceId), ApiError> {
+    let (at, id) = parse_time_cursor(text)?;
+    Ok((at, InvoiceId::parse(id).map_err(|_| invalid_cursor())?))
 }
 
 /// One invoice with every line.
@@ -60,12 +45,9 @@ pub async fn get_invoice(invoice: ReadableInvoice) -> Result<HttpResponse, ApiEr
 }
 
 /// `finalized → paid`.
-#[tracing::instrument(skip_all, fields(invoice_id = %path))]
-pub async fn mark_invoice_paid(
-    path: web::Path<String>,
-    request: Idempotent<AdminCaller>,
-) -> Result<HttpResponse, ApiError> {
-    let current = find_invoice(request.store(), &request.caller.0, &path).await?;
+#[tracing::instrument(skip_all, fields(invoice_id = %request.id))]
+pub async fn mark_invoice_paid(request: PathChange<AdminCaller>) -> Result<HttpResponse, ApiError> {
+    let current = request.invoice().await?;
     request
         .run(|| async {
             transition(current.document.status, InvoiceAction::MarkPaid).map_err(not_allowed)?;
@@ -75,13 +57,12 @@ pub async fn mark_invoice_paid(
 }
 
 /// `finalized | paid → void`: issues a numbered credit note and restores consumed credits.
-#[tracing::instrument(skip_all, fields(invoice_id = %path))]
+#[tracing::instrument(skip_all, fields(invoice_id = %request.id))]
 pub async fn void_invoice(
-    path: web::Path<String>,
-    request: Idempotent<AdminCaller>,
+    request: PathChange<AdminCaller>,
     biller: web::Data<Biller>,
 ) -> Result<HttpResponse, ApiError> {
-    let current = find_invoice(request.store(), &request.caller.0, &path).await?;
+    let current = request.invoice().await?;
     request
         .run(|| async {
             transition(current.document.status, InvoiceAction::Void).map_err(not_allowed)?;

@@ -5,14 +5,15 @@
 //! see it", which `auth::Principal` answers.
 
 use std::future::Future;
+use std::ops::Deref;
 use std::pin::Pin;
 
 use actix_web::dev::Payload;
 use actix_web::{web, FromRequest, HttpRequest};
 
-use crate::auth::{visible_tenant, AnyCaller, Principal};
+use crate::auth::{visible_tenant, AnyCaller, Caller, Principal};
 use crate::domain::{InvoiceId, Tenant, TenantId};
-use crate::http::ApiError;
+use crate::http::{ApiError, Idempotent};
 use crate::store::{Store, StoredInvoice};
 
 /// The tenant behind an id the caller may already see.
@@ -49,6 +50,58 @@ pub struct ReadableInvoice(pub StoredInvoice);
 /// argument of every read of one tenant's data. 404 otherwise, the same for both.
 pub struct ReadableTenant(pub Tenant);
 
+/// A mutating request on the object its path's `{id}` names (a tenant, an invoice): the
+/// [`Idempotent`] request of caller `C`, which it derefs to, and the id as the path spells it.
+/// The handler checks the id ([`PathChange::tenant`], [`PathChange::invoice`]) when it needs
+/// it, so the caller's 401/403 always come before the object's 404.
+pub struct PathChange<C> {
+    /// The path's `{id}`, not yet checked.
+    pub id: String,
+    request: Idempotent<C>,
+}
+
+impl<A> PathChange<Caller<A>> {
+    /// The tenant the path names, if the caller may see it (it may not exist).
+    ///
+    /// # Errors
+    /// 404 `not_found`, see [`visible_tenant`].
+    pub fn tenant(&self) -> Result<TenantId, ApiError> {
+        self.caller.readable_tenant(&self.id)
+    }
+
+    /// The invoice the path names, see [`find_invoice`].
+    ///
+    /// # Errors
+    /// 404 `not_found`; 503 or 500 when the store fails.
+    pub async fn invoice(&self) -> Result<StoredInvoice, ApiError> {
+        find_invoice(self.store(), &self.caller.0, &self.id).await
+    }
+}
+
+impl<C> Deref for PathChange<C> {
+    type Target = Idempotent<C>;
+
+    fn deref(&self) -> &Idempotent<C> {
+        &self.request
+    }
+}
+
+impl<C: FromRequest<Error = ApiError> + 'static> FromRequest for PathChange<C> {
+    type Error = ApiError;
+    type Future = Pending<Self>;
+
+    fn from_request(request: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let id = path_id(request);
+        let change = Idempotent::<C>::from_request(request, payload);
+        Box::pin(async move { Ok(PathChange { id, request: change.await? }) })
+    }
+}
+
+/// The path's `{id}` (every route these extractors serve has one).
+fn path_id(request: &HttpRequest) -> String {
+    request.match_info().get("id").unwrap_or_default().to_owned()
+}
+
 type Pending<T> = Pin<Box<dyn Future<Output = Result<T, ApiError>>>>;
 
 impl FromRequest for ReadableInvoice {
@@ -82,7 +135,7 @@ where
     Found: Future<Output = Result<T, ApiError>> + 'static,
 {
     let caller = AnyCaller::from_request(request, payload);
-    let id = request.match_info().get("id").unwrap_or_default().to_owned();
+    let id = path_id(request);
     let store = request.app_data::<web::Data<Store>>().cloned();
     Box::pin(async move {
         let caller = caller.await?;

@@ -17,6 +17,7 @@ mod invoices;
 mod lookup;
 mod money_wire;
 mod outbox;
+mod page;
 mod plan_wire;
 mod plans;
 mod quota_wire;

@@ -9,6 +9,7 @@ use actix_web::{web, HttpResponse};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use super::page::{next_cursor, page_limit, page_response, parse_time_cursor, time_cursor};
 use crate::auth::GlobalAdmin;
 use crate::domain::TenantId;
 use crate::http::{ApiError, Idempotent, JsonReply};
@@ -64,14 +65,12 @@ pub async fn list_outbox(
             .transpose()?,
         kind: query.kind.clone(),
     };
-    let limit = query.limit.unwrap_or(50).clamp(1, 200);
-    let before = query.cursor.as_deref().map(parse_cursor).transpose()?;
+    let limit = page_limit(query.limit, 200);
+    let before = query.cursor.as_deref().map(parse_time_cursor).transpose()?.map(|(at, id)| (at, id.to_owned()));
     let deliveries = store.list_deliveries(&filter, before, limit).await?;
-    let next_cursor = (deliveries.len() == limit as usize)
-        .then(|| deliveries.last().map(|d| format!("{}~{}", d.created_at.timestamp_micros(), d.delivery_id)))
-        .flatten();
+    let next_cursor = next_cursor(&deliveries, limit, |d| time_cursor(d.created_at, &d.delivery_id));
     let data: Vec<_> = deliveries.into_iter().map(response).collect();
-    Ok(HttpResponse::Ok().json(serde_json::json!({ "data": data, "next_cursor": next_cursor })))
+    Ok(page_response(data, next_cursor))
 }
 
 /// Makes one delivery due now.
@@ -91,13 +90,6 @@ pub async fn retry_outbox(path: web::Path<String>, request: Idempotent<GlobalAdm
             }
         })
         .await
-}
-
-fn parse_cursor(text: &str) -> Result<(DateTime<Utc>, String), ApiError> {
-    let invalid = || ApiError::bad_request("invalid_cursor", "cursor is not one this API returned");
-    let (micros, id) = text.split_once('~').ok_or_else(invalid)?;
-    let at = micros.parse().ok().and_then(DateTime::from_timestamp_micros).ok_or_else(invalid)?;
-    Ok((at, id.to_owned()))
 }
 
 fn response(d: Delivery) -> DeliveryResponse {

@@ -8,9 +8,10 @@ use actix_web::{web, HttpResponse};
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::auth::{visible_tenant, AdminCaller};
+use super::lookup::PathChange;
+use crate::auth::AdminCaller;
 use crate::domain::ChangeTiming;
-use crate::http::{ApiError, Idempotent, JsonReply};
+use crate::http::{ApiError, JsonReply};
 use crate::invoice::change_plan;
 use crate::plans::SharedCatalog;
 
@@ -23,14 +24,13 @@ pub struct ChangeSubscriptionRequest {
 }
 
 /// Schedules or applies a plan change.
-#[tracing::instrument(skip_all, fields(tenant_id = %path))]
+#[tracing::instrument(skip_all, fields(tenant_id = %request.id))]
 pub async fn change_subscription(
-    path: web::Path<String>,
-    request: Idempotent<AdminCaller>,
+    request: PathChange<AdminCaller>,
     catalog: web::Data<SharedCatalog>,
 ) -> Result<HttpResponse, ApiError> {
     let wanted: ChangeSubscriptionRequest = request.json()?;
-    let id = visible_tenant(&request.caller.0, &path)?;
+    let id = request.tenant()?;
     let store = request.store();
     let catalog = catalog.current(store).await?;
     request

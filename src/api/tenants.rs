@@ -8,11 +8,11 @@
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 use chrono::{DateTime, Utc};
-use serde::Deserialize;
 
-use super::lookup::ReadableTenant;
+use super::lookup::{PathChange, ReadableTenant};
+use super::page::{invalid_cursor, next_cursor, page_limit, page_response, PageQuery};
 use super::tenant_wire::{CreateTenantRequest, PatchTenantRequest, TenantResponse};
-use crate::auth::{visible_tenant, AdminCaller, GlobalAdmin};
+use crate::auth::{AdminCaller, GlobalAdmin};
 use crate::clock::SharedClock;
 use crate::domain::{NewTenant, Tenant, TenantId, TenantPatch};
 use crate::http::{ApiError, Idempotent, JsonReply};
@@ -54,47 +54,33 @@ pub async fn get_tenant(
     Ok(HttpResponse::Ok().json(respond(store.get_ref(), tenant.0, clock.now()).await?))
 }
 
-/// Query of `GET /v1/tenants`.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ListQuery {
-    limit: Option<u32>,
-    cursor: Option<String>,
-}
-
 /// Lists tenants by id with cursor pagination (`next_cursor` is the last id of the page).
 #[tracing::instrument(skip_all)]
 pub async fn list_tenants(
-    query: web::Query<ListQuery>,
+    query: web::Query<PageQuery>,
     _caller: GlobalAdmin,
     store: web::Data<Store>,
     clock: web::Data<SharedClock>,
 ) -> Result<HttpResponse, ApiError> {
-    let limit = query.limit.unwrap_or(50).clamp(1, 500);
-    let after = query
-        .cursor
-        .as_deref()
-        .map(TenantId::parse)
-        .transpose()
-        .map_err(|_| ApiError::bad_request("invalid_cursor", "cursor is not one this API returned"))?;
+    let limit = page_limit(query.limit, 500);
+    let after = query.cursor.as_deref().map(TenantId::parse).transpose().map_err(|_| invalid_cursor())?;
     let tenants = store.list_tenants(after.as_ref(), limit).await?;
-    let next_cursor = (tenants.len() == limit as usize).then(|| tenants.last().map(|t| t.id.to_string())).flatten();
+    let next_cursor = next_cursor(&tenants, limit, |t| t.id.to_string());
     let mut data = Vec::with_capacity(tenants.len());
     for tenant in tenants {
         data.push(respond(store.get_ref(), tenant, clock.now()).await?);
     }
-    Ok(HttpResponse::Ok().json(serde_json::json!({ "data": data, "next_cursor": next_cursor })))
+    Ok(page_response(data, next_cursor))
 }
 
 /// Updates a tenant's details, or deactivates it (`"active": false`: new usage is refused, the
 /// subscription ends now, and the period so far gets its final invoice when it closes).
-#[tracing::instrument(skip_all, fields(tenant_id = %path))]
+#[tracing::instrument(skip_all, fields(tenant_id = %request.id))]
 pub async fn update_tenant(
-    path: web::Path<String>,
-    request: Idempotent<AdminCaller>,
+    request: PathChange<AdminCaller>,
     directory: web::Data<TenantDirectory>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = visible_tenant(&request.caller.0, &path)?;
+    let id = request.tenant()?;
     let patch: TenantPatch = request.json::<PatchTenantRequest>()?.try_into()?;
     let store = request.store();
     request

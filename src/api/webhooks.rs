@@ -10,6 +10,7 @@ use actix_web::{web, HttpResponse};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use super::page::{invalid_cursor, next_cursor, page_limit, page_response, PageQuery};
 use crate::auth::GlobalAdmin;
 use crate::http::{ApiError, Idempotent, JsonReply};
 use crate::notify::{generate_webhook_secret, WEBHOOK_EVENTS};
@@ -34,14 +35,6 @@ pub struct WebhookResponse {
     created_at: DateTime<Utc>,
 }
 
-/// Query of `listWebhooks`.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ListWebhooksQuery {
-    limit: Option<u32>,
-    cursor: Option<String>,
-}
-
 /// Registers an endpoint and answers its secret, once.
 #[tracing::instrument(skip_all)]
 pub async fn create_webhook(request: Idempotent<GlobalAdmin>) -> Result<HttpResponse, ApiError> {
@@ -64,21 +57,18 @@ pub async fn create_webhook(request: Idempotent<GlobalAdmin>) -> Result<HttpResp
 /// Every endpoint, by id, without secrets.
 #[tracing::instrument(skip_all)]
 pub async fn list_webhooks(
-    query: web::Query<ListWebhooksQuery>,
+    query: web::Query<PageQuery>,
     _caller: GlobalAdmin,
     store: web::Data<Store>,
 ) -> Result<HttpResponse, ApiError> {
-    let limit = query.limit.unwrap_or(50).clamp(1, 200);
-    if let Some(cursor) = &query.cursor {
-        if !is_endpoint_id(cursor) {
-            return Err(ApiError::bad_request("invalid_cursor", "cursor is not one this API returned"));
-        }
+    let limit = page_limit(query.limit, 200);
+    if query.cursor.as_deref().is_some_and(|cursor| !is_endpoint_id(cursor)) {
+        return Err(invalid_cursor());
     }
     let endpoints = store.list_webhooks(query.cursor.as_deref(), limit).await?;
-    let next_cursor =
-        (endpoints.len() == limit as usize).then(|| endpoints.last().map(|e| e.endpoint_id.clone())).flatten();
+    let next_cursor = next_cursor(&endpoints, limit, |e| e.endpoint_id.clone());
     let data: Vec<_> = endpoints.into_iter().map(|e| response(e, false)).collect();
-    Ok(HttpResponse::Ok().json(serde_json::json!({ "data": data, "next_cursor": next_cursor })))
+    Ok(page_response(data, next_cursor))
 }
 
 /// Removes an endpoint; its deliveries not yet sent then fail.

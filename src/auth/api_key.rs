@@ -209,7 +209,7 @@ impl TryFrom<StoredApiKey> for ApiKey {
     fn try_from(stored: StoredApiKey) -> Result<Self, DbError> {
         let corrupt = |what: &str| DbError::Corrupt(format!("api key {}: {what}", stored.key_id));
         let key_id = ApiKeyId::parse(&stored.key_id).map_err(|_| corrupt("id"))?;
-        let role = Role::parse(&stored.role).map_err(|_| corrupt("role"))?;
+        let role = Role::parse(&stored.role).ok_or_else(|| corrupt("role"))?;
         ApiKey::new(key_id, stored.secret_hash, role, stored.tenant, stored.created_at, stored.revoked_at)
             .map_err(|_| corrupt("grant"))
     }

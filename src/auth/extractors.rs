@@ -86,7 +86,7 @@ pub type IngestCaller = Caller<IngestRole>;
 /// Any authenticated caller.
 pub type AnyCaller = Caller<AnyRole>;
 
-impl AnyCaller {
+impl<A> Caller<A> {
     /// The tenant in a path, if this caller may read it; 404 otherwise (no existence oracle).
     ///
     /// # Errors

@@ -17,7 +17,7 @@ mod role;
 
 pub use api_key::{ApiKey, ApiKeyError, ApiKeyId, GeneratedApiKey, PresentedApiKey};
 pub use authenticator::{issue_api_key, key_id_of, AuthError, Authenticator};
-pub use extractors::{visible_tenant, AdminCaller, AnyCaller, GlobalAdmin, IngestCaller};
+pub use extractors::{visible_tenant, AdminCaller, AnyCaller, Caller, GlobalAdmin, IngestCaller};
 pub use jwt::{JwtError, JwtKeys};
 pub use jwt_key::{generate_hs256_secret, JwtKeyError};
 pub use role::{Principal, Role, RoleError};

@@ -8,39 +8,20 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use crate::domain::TenantId;
+use crate::domain::{enum_with_stored_names, TenantId};
 
-/// What a credential is for (DESIGN §10).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Role {
-    /// Operators: manage tenants, plans, invoices, credentials.
-    Admin,
-    /// Runtimes and automation that send usage.
-    Ingest,
-    /// A tenant's own people (portal sessions, tenant API); always scoped to that tenant.
-    Tenant,
-}
-
-impl Role {
-    /// Every role, in a stable order.
-    pub const ALL: [Role; 3] = [Role::Admin, Role::Ingest, Role::Tenant];
-
-    /// Reads a role name as written in config, CLI flags and claims (`admin`, `ingest`, `tenant`).
-    ///
-    /// # Errors
-    /// [`RoleError::UnknownRole`] for anything else (names are case-sensitive).
-    pub fn parse(text: &str) -> Result<Self, RoleError> {
-        Self::ALL.into_iter().find(|role| role.as_str() == text).ok_or(RoleError::UnknownRole)
-    }
-
-    /// The lowercase name, the same text serde writes.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Admin => "admin",
-            Role::Ingest => "ingest",
-            Role::Tenant => "tenant",
-        }
+enum_with_stored_names! {
+    /// What a credential is for (DESIGN §10). Its name, as written in config, CLI flags and
+    /// claims, is the lowercase text serde writes (case-sensitive).
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+    #[serde(rename_all = "lowercase")]
+    pub enum Role {
+        /// Operators: manage tenants, plans, invoices, credentials.
+        Admin => "admin",
+        /// Runtimes and automation that send usage.
+        Ingest => "ingest",
+        /// A tenant's own people (portal sessions, tenant API); always scoped to that tenant.
+        Tenant => "tenant",
     }
 }
 
@@ -53,8 +34,9 @@ impl fmt::Display for Role {
 impl std::str::FromStr for Role {
     type Err = RoleError;
 
+    /// [`RoleError::UnknownRole`] for any name but `admin`, `ingest` and `tenant`.
     fn from_str(text: &str) -> Result<Self, Self::Err> {
-        Self::parse(text)
+        Self::parse(text).ok_or(RoleError::UnknownRole)
     }
 }
 
@@ -175,7 +157,7 @@ mod tests {
     #[test]
     fn roles_round_trip_through_their_lowercase_names() {
         for role in Role::ALL {
-            assert_eq!(Role::parse(role.as_str()), Ok(role));
+            assert_eq!(role.as_str().parse(), Ok(role));
             assert_eq!(role.to_string(), role.as_str());
             let json = serde_json::to_string(&role).expect("roles serialize");
             assert_eq!(json, format!("\"{}\"", role.as_str()));
@@ -186,7 +168,7 @@ mod tests {
     #[test]
     fn unknown_or_differently_cased_role_names_are_refused() {
         for bad in ["", "Admin", "root", "tenants"] {
-            assert_eq!(Role::parse(bad), Err(RoleError::UnknownRole), "{bad:?} should be refused");
+            assert_eq!(bad.parse::<Role>(), Err(RoleError::UnknownRole), "{bad:?} should be refused");
         }
     }
 
