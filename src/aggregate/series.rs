@@ -156,14 +156,11 @@ fn buckets_of(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::testing::at;
     use crate::domain::{Meter, Quantities, TenantId};
     use chrono::SecondsFormat::Secs;
     use rust_decimal::Decimal;
     use std::str::FromStr;
-
-    fn at(text: &str) -> DateTime<Utc> {
-        DateTime::parse_from_rfc3339(text).unwrap().to_utc()
-    }
 
     fn rollup(bucket: &str, function: &str, region: &str, gb_seconds: &str) -> Rollup {
         let quantities = Quantities {
