@@ -110,20 +110,16 @@ impl Reader<'_> {
     }
 
     fn charges(&mut self, table: &Table) -> Option<Vec<Charge>> {
-        let items = match table.get("charge") {
-            None => return Some(Vec::new()),
-            Some(Value::Array(items)) => items,
-            Some(_) => return self.fail("charge", "must be an array of tables: write each as [[charge]]"),
-        };
-        let charges: Vec<Option<Charge>> = items.iter().enumerate().map(|(i, item)| self.charge(i, item)).collect();
-        let charges: Vec<Charge> = charges.into_iter().collect::<Option<_>>()?;
-        for (i, charge) in charges.iter().enumerate() {
-            if let Some(first) = charges[..i].iter().position(|c| c.meter() == charge.meter()) {
+        self.array_of_tables(
+            table,
+            "charge",
+            Self::charge,
+            |a, b| a.meter() == b.meter(),
+            |charge, i, first| {
                 let problem = format!("meter {} is already priced by charge[{first}]", charge.meter());
-                self.errors.push(self.error(&format!("charge[{i}].meter"), problem));
-            }
-        }
-        Some(charges)
+                (format!("charge[{i}].meter"), problem)
+            },
+        )
     }
 
     fn charge(&mut self, index: usize, item: &Value) -> Option<Charge> {
