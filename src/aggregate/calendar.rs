@@ -163,11 +163,8 @@ fn at_offset_of_same_reading(tz: Tz, local: NaiveDateTime) -> DateTime<Utc> {
 mod tests {
     use super::*;
     use crate::aggregate::bucket_start;
+    use crate::domain::testing::at;
     use proptest::prelude::*;
-
-    fn at(text: &str) -> DateTime<Utc> {
-        DateTime::parse_from_rfc3339(text).unwrap().to_utc()
-    }
 
     /// The units of `granularity` starting at the one holding `first`, as RFC 3339 UTC text.
     fn starts(tz: Tz, granularity: Granularity, first: &str, count: usize) -> Vec<String> {

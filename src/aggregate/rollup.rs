@@ -95,6 +95,7 @@ pub fn sum_rollups(rollups: &[Rollup], from: DateTime<Utc>, to: DateTime<Utc>) -
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::testing::at;
     use crate::domain::{ContentHash, RecordKey};
     use rust_decimal::Decimal;
 
@@ -114,7 +115,6 @@ mod tests {
 
     #[test]
     fn buckets_are_fifteen_minutes_wide_and_half_open() {
-        let at = |s: &str| DateTime::parse_from_rfc3339(s).unwrap().to_utc();
         assert_eq!(bucket_start(at("2026-11-27T12:14:59.999999Z")), at("2026-11-27T12:00:00Z"));
         assert_eq!(bucket_start(at("2026-11-27T12:15:00Z")), at("2026-11-27T12:15:00Z"));
         assert_eq!(bucket_start(at("1969-12-31T23:59:59Z")), at("1969-12-31T23:45:00Z"));

@@ -156,13 +156,21 @@ fn buckets_of(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::testing::at;
     use crate::domain::{Meter, Quantities, TenantId};
     use chrono::SecondsFormat::Secs;
     use rust_decimal::Decimal;
     use std::str::FromStr;
 
-    fn at(text: &str) -> DateTime<Utc> {
-        DateTime::parse_from_rfc3339(text).unwrap().to_utc()
+    /// The series of `rollups` over `[from, to)` in UTC.
+    fn utc_series(
+        granularity: Granularity,
+        group_by: Option<GroupBy>,
+        from: &str,
+        to: &str,
+        rollups: &[Rollup],
+    ) -> Result<Vec<SeriesBucket>, QuantityError> {
+        usage_series(Tz::UTC, granularity, group_by, at(from), at(to), rollups)
     }
 
     fn rollup(bucket: &str, function: &str, region: &str, gb_seconds: &str) -> Rollup {
@@ -262,12 +270,11 @@ mod tests {
             rollup("2024-05-10T01:45:00Z", "resize", "", "5"),
         ];
         // Act
-        let series = usage_series(
-            Tz::UTC,
+        let series = utc_series(
             Granularity::Hour,
             Some(GroupBy::Function),
-            at("2024-05-10T00:00:00Z"),
-            at("2024-05-10T03:00:00Z"),
+            "2024-05-10T00:00:00Z",
+            "2024-05-10T03:00:00Z",
             &rollups,
         )
         .unwrap();
@@ -288,12 +295,11 @@ mod tests {
     fn grouping_by_region_sets_only_the_region() {
         let rollups =
             [rollup("2024-05-10T00:00:00Z", "f", "eu-west", "1"), rollup("2024-05-10T00:15:00Z", "g", "", "2")];
-        let series = usage_series(
-            Tz::UTC,
+        let series = utc_series(
             Granularity::Day,
             Some(GroupBy::Region),
-            at("2024-05-10T00:00:00Z"),
-            at("2024-05-11T00:00:00Z"),
+            "2024-05-10T00:00:00Z",
+            "2024-05-11T00:00:00Z",
             &rollups,
         )
         .unwrap();
@@ -336,14 +342,8 @@ mod tests {
     fn an_overflowing_sum_is_an_error() {
         let mut huge = rollup("2024-05-10T00:00:00Z", "f", "", "1");
         huge.totals.quantities.cpu_cycles = Decimal::MAX;
-        let result = usage_series(
-            Tz::UTC,
-            Granularity::Day,
-            None,
-            at("2024-05-10T00:00:00Z"),
-            at("2024-05-11T00:00:00Z"),
-            &[huge.clone(), huge],
-        );
+        let result =
+            utc_series(Granularity::Day, None, "2024-05-10T00:00:00Z", "2024-05-11T00:00:00Z", &[huge.clone(), huge]);
         assert_eq!(result, Err(QuantityError::Overflow(Meter::CpuCycles)));
     }
 

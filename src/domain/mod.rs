@@ -23,6 +23,8 @@ mod quota;
 mod stored_names;
 mod subscription;
 mod tenant;
+#[cfg(test)]
+pub(crate) mod testing;
 mod usage;
 
 pub use correction::{CorrectionAction, UsageCorrection};

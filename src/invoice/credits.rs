@@ -64,10 +64,7 @@ pub fn balances(entries: &[CreditEntry], currency: crate::domain::Currency) -> V
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn at(s: &str) -> DateTime<Utc> {
-        DateTime::parse_from_rfc3339(s).unwrap().to_utc()
-    }
+    use crate::domain::testing::at;
 
     fn grant(id: &str, amount: i64, expires: Option<&str>, granted: &str) -> CreditBalance {
         CreditBalance {

@@ -108,13 +108,9 @@ pub fn tax(subtotal: Decimal, tax_rate: Decimal, currency: Currency) -> Result<D
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::testing::at;
     use crate::rate::PricingPlan;
-    use chrono::{DateTime, Utc};
     use std::sync::Arc;
-
-    fn at(s: &str) -> DateTime<Utc> {
-        DateTime::parse_from_rfc3339(s).unwrap().to_utc()
-    }
 
     fn plan(toml: &str) -> PlanVersion {
         PlanVersion {

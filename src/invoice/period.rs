@@ -55,10 +55,7 @@ pub fn segments(period: &BillingPeriod, changes: &[SubscriptionChange]) -> Vec<S
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn at(s: &str) -> DateTime<Utc> {
-        DateTime::parse_from_rfc3339(s).unwrap().to_utc()
-    }
+    use crate::domain::testing::at;
 
     fn change(s: &str, plan: &str) -> SubscriptionChange {
         SubscriptionChange::to_plan(at(s), plan)

@@ -46,13 +46,13 @@ fn scale(quantities: &Quantities, numerator: Decimal, denominator: Decimal) -> R
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::testing::at;
     use crate::invoice::period::Segment;
     use crate::rate::{PlanVersion, PricingPlan};
     use std::sync::Arc;
 
     #[test]
     fn a_third_of_the_way_through_usage_triples() {
-        let at = |s: &str| DateTime::parse_from_rfc3339(s).unwrap().to_utc();
         let plan = PlanVersion {
             plan: Arc::new(PricingPlan::from_toml("p.toml", "id = \"p\"\nname = \"P\"\ncurrency = \"USD\"\n").unwrap()),
             version: 1,

@@ -32,10 +32,7 @@ pub fn due_periods(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn at(s: &str) -> DateTime<Utc> {
-        DateTime::parse_from_rfc3339(s).unwrap().to_utc()
-    }
+    use crate::domain::testing::at;
 
     #[test]
     fn a_period_closes_only_after_its_grace() {

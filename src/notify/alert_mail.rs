@@ -8,11 +8,10 @@
 //! tenant; writes nothing.
 
 use askama::Template;
-use lettre::message::{Mailbox, MultiPart, SinglePart};
-use lettre::{Address, Message};
+use lettre::Message;
 
 use super::alert_view::{AlertPayload, AlertView};
-use super::invoice_mail::Envelope;
+use super::invoice_mail::{alternatives, Envelope};
 use super::mail_transport::SendFailure;
 use crate::domain::{IssuerSnapshot, Tenant};
 use crate::store::{OutboxEvent, Store};
@@ -64,16 +63,6 @@ pub(crate) fn alert_message(
     envelope: &Envelope<'_>,
 ) -> anyhow::Result<Message> {
     let view = AlertView::of(alert, tenant, issuer, envelope.public_url);
-    let html = HtmlBody { v: &view }.render()?;
-    let text = TextBody { v: &view }.render()?;
-    let body = MultiPart::alternative().singlepart(SinglePart::plain(text)).singlepart(SinglePart::html(html));
-    let from = Mailbox::new(Some(view.issuer_name.clone()), envelope.from.clone());
-    let to = Mailbox::new(Some(view.customer_name.clone()), Address::clone(envelope.to));
-    Ok(Message::builder()
-        .message_id(Some(envelope.message_id.clone()))
-        .date(envelope.now.into())
-        .from(from)
-        .to(to)
-        .subject(view.subject.clone())
-        .multipart(body)?)
+    let body = alternatives(&HtmlBody { v: &view }, &TextBody { v: &view })?;
+    envelope.message(&view.issuer_name, &view.customer_name, &view.subject, body)
 }

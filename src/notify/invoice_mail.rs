@@ -46,19 +46,43 @@ pub(crate) fn invoice_message(
     envelope: &Envelope<'_>,
 ) -> anyhow::Result<Message> {
     let view = MailView::of(doc, kind, envelope.public_url);
-    let html = HtmlBody { v: &view }.render()?;
-    let text = TextBody { v: &view }.render()?;
     let pdf_type = ContentType::parse("application/pdf")?;
     let body = MultiPart::mixed()
-        .multipart(MultiPart::alternative().singlepart(SinglePart::plain(text)).singlepart(SinglePart::html(html)))
+        .multipart(alternatives(&HtmlBody { v: &view }, &TextBody { v: &view })?)
         .singlepart(Attachment::new(view.pdf_name.clone()).body(pdf, pdf_type));
-    let from = Mailbox::new(Some(view.issuer_name.clone()), envelope.from.clone());
-    let to = Mailbox::new(Some(view.customer_name.clone()), envelope.to.clone());
-    Ok(Message::builder()
-        .message_id(Some(envelope.message_id.clone()))
-        .date(envelope.now.into())
-        .from(from)
-        .to(to)
-        .subject(view.subject.clone())
-        .multipart(body)?)
+    envelope.message(&view.issuer_name, &view.customer_name, &view.subject, body)
+}
+
+/// The plain-text and HTML renderings of one email, as alternatives of each other.
+///
+/// # Errors
+/// When a template fails.
+pub(crate) fn alternatives(html: &impl Template, text: &impl Template) -> anyhow::Result<MultiPart> {
+    let (html, text) = (html.render()?, text.render()?);
+    Ok(MultiPart::alternative().singlepart(SinglePart::plain(text)).singlepart(SinglePart::html(html)))
+}
+
+impl Envelope<'_> {
+    /// The message of `body` from `issuer_name` to `customer_name`, every header built by
+    /// lettre's typed builders (names and subjects are encoded).
+    ///
+    /// # Errors
+    /// When lettre refuses the message (it does not for valid addresses).
+    pub(crate) fn message(
+        &self,
+        issuer_name: &str,
+        customer_name: &str,
+        subject: &str,
+        body: MultiPart,
+    ) -> anyhow::Result<Message> {
+        let from = Mailbox::new(Some(issuer_name.to_owned()), self.from.clone());
+        let to = Mailbox::new(Some(customer_name.to_owned()), self.to.clone());
+        Ok(Message::builder()
+            .message_id(Some(self.message_id.clone()))
+            .date(self.now.into())
+            .from(from)
+            .to(to)
+            .subject(subject)
+            .multipart(body)?)
+    }
 }

@@ -43,10 +43,7 @@ pub fn plan_for_period<'c>(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn at(s: &str) -> DateTime<Utc> {
-        DateTime::parse_from_rfc3339(s).unwrap().to_utc()
-    }
+    use crate::domain::testing::at;
 
     #[test]
     fn periods_still_open_for_late_usage_are_evaluated_too() {

@@ -70,6 +70,7 @@ impl PlanCatalog {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::testing::at;
 
     fn version(n: i32, fee: &str, created: &str) -> PlanVersion {
         let toml = format!("id = \"p\"\nname = \"P\"\ncurrency = \"USD\"\nbase_fee = \"{fee}\"\n");
@@ -84,7 +85,6 @@ mod tests {
     fn a_new_version_prices_periods_that_start_after_it() {
         let catalog =
             PlanCatalog::new([version(2, "20", "2026-11-15T00:00:00Z"), version(1, "10", "2026-01-01T00:00:00Z")]);
-        let at = |s: &str| DateTime::parse_from_rfc3339(s).unwrap().to_utc();
         assert_eq!(catalog.for_period_starting("p", at("2026-11-01T00:00:00Z")).unwrap().version, 1);
         assert_eq!(catalog.for_period_starting("p", at("2026-12-01T00:00:00Z")).unwrap().version, 2);
         assert_eq!(

@@ -34,6 +34,33 @@ impl Reader<'_> {
         None
     }
 
+    /// The array of tables `[[key]]` (an empty list when absent), each item read by `read`.
+    /// Items for which `same` holds with an earlier one are reported, by `repeated(item,
+    /// index, first index)` as `(field, problem)`; the list is still returned.
+    pub(super) fn array_of_tables<T>(
+        &mut self,
+        table: &Table,
+        key: &str,
+        read: impl Fn(&mut Self, usize, &Value) -> Option<T>,
+        same: impl Fn(&T, &T) -> bool,
+        repeated: impl Fn(&T, usize, usize) -> (String, String),
+    ) -> Option<Vec<T>> {
+        let items = match table.get(key) {
+            None => return Some(Vec::new()),
+            Some(Value::Array(items)) => items,
+            Some(_) => return self.fail(key, format!("must be an array of tables: write each as [[{key}]]")),
+        };
+        let read: Vec<Option<T>> = items.iter().enumerate().map(|(i, item)| read(self, i, item)).collect();
+        let read: Vec<T> = read.into_iter().collect::<Option<_>>()?;
+        for (i, item) in read.iter().enumerate() {
+            if let Some(first) = read[..i].iter().position(|earlier| same(earlier, item)) {
+                let (field, problem) = repeated(item, i, first);
+                self.errors.push(self.error(&field, problem));
+            }
+        }
+        Some(read)
+    }
+
     pub(super) fn check_keys(&mut self, table: &Table, path: &str, allowed: &[&str], context: &str) {
         for key in table.keys().filter(|key| !allowed.contains(&key.as_str())) {
             let expected = allowed.join(", ");

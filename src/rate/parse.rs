@@ -110,20 +110,16 @@ impl Reader<'_> {
     }
 
     fn charges(&mut self, table: &Table) -> Option<Vec<Charge>> {
-        let items = match table.get("charge") {
-            None => return Some(Vec::new()),
-            Some(Value::Array(items)) => items,
-            Some(_) => return self.fail("charge", "must be an array of tables: write each as [[charge]]"),
-        };
-        let charges: Vec<Option<Charge>> = items.iter().enumerate().map(|(i, item)| self.charge(i, item)).collect();
-        let charges: Vec<Charge> = charges.into_iter().collect::<Option<_>>()?;
-        for (i, charge) in charges.iter().enumerate() {
-            if let Some(first) = charges[..i].iter().position(|c| c.meter() == charge.meter()) {
+        self.array_of_tables(
+            table,
+            "charge",
+            Self::charge,
+            |a, b| a.meter() == b.meter(),
+            |charge, i, first| {
                 let problem = format!("meter {} is already priced by charge[{first}]", charge.meter());
-                self.errors.push(self.error(&format!("charge[{i}].meter"), problem));
-            }
-        }
-        Some(charges)
+                (format!("charge[{i}].meter"), problem)
+            },
+        )
     }
 
     fn charge(&mut self, index: usize, item: &Value) -> Option<Charge> {
@@ -230,34 +226,9 @@ impl Reader<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::rate::testing::STANDARD_PLAN;
 
     const FILE: &str = "pricing/standard.toml";
-
-    /// A valid plan with two charges; tests break one thing at a time.
-    const VALID: &str = r#"
-id = "standard"
-name = "Standard"
-currency = "USD"
-base_fee = "0.00"
-minimum_spend = "0.00"
-
-[[charge]]
-meter = "invocations"
-model = "graduated"
-price_per = 1000000
-included = 1000000
-tiers = [ { up_to = "unlimited", unit_price = "0.20" } ]
-
-[[charge]]
-meter = "memory_gb_seconds"
-model = "graduated"
-included = 400000
-tiers = [
-  { up_to = 6000000000,  unit_price = "0.0000166667" },
-  { up_to = 15000000000, unit_price = "0.000015" },
-  { up_to = "unlimited", unit_price = "0.0000133334" },
-]
-"#;
 
     fn messages(text: &str) -> Vec<String> {
         match PricingPlan::from_toml(FILE, text) {
@@ -267,13 +238,13 @@ tiers = [
     }
 
     fn replaced(from: &str, to: &str) -> String {
-        assert!(VALID.contains(from), "the fixture contains {from:?}");
-        VALID.replacen(from, to, 1)
+        assert!(STANDARD_PLAN.contains(from), "the fixture contains {from:?}");
+        STANDARD_PLAN.replacen(from, to, 1)
     }
 
     #[test]
     fn the_design_example_parses() {
-        let plan = PricingPlan::from_toml(FILE, VALID).unwrap_or_else(|e| panic!("{e:#?}"));
+        let plan = PricingPlan::from_toml(FILE, STANDARD_PLAN).unwrap_or_else(|e| panic!("{e:#?}"));
         assert_eq!((plan.id(), plan.name(), plan.currency().code()), ("standard", "Standard", "USD"));
         assert_eq!(plan.charges().len(), 2);
         let memory = &plan.charges()[1];
@@ -282,7 +253,7 @@ tiers = [
         assert_eq!(plan.charges()[0].price_per(), Decimal::from(1_000_000));
     }
 
-    /// (what is wrong, text to replace in `VALID`, replacement, message after the file name).
+    /// (what is wrong, text to replace in `STANDARD_PLAN`, replacement, message after the file name).
     const CASES: &[(&str, &str, &str, &str)] = &[
         (
             "float price",
@@ -465,10 +436,10 @@ tiers = [
             ),
         ];
         for (fields, expected) in cases {
-            let text = format!("{VALID}\n{package}{fields}\n");
+            let text = format!("{STANDARD_PLAN}\n{package}{fields}\n");
             assert_eq!(messages(&text), [expected], "{fields}");
         }
-        let valid = format!("{VALID}\n{package}package_size = \"0.5\"\npackage_price = \"1\"\n");
+        let valid = format!("{STANDARD_PLAN}\n{package}package_size = \"0.5\"\npackage_price = \"1\"\n");
         assert!(PricingPlan::from_toml(FILE, &valid).is_ok());
     }
 
@@ -476,16 +447,16 @@ tiers = [
     fn per_unit_charges_need_a_unit_price() {
         let per_unit = "[[charge]]\nmeter = \"cpu_cycles\"\nmodel = \"per_unit\"\nprice_per = \"1000000000\"\n";
         assert_eq!(
-            messages(&format!("{VALID}\n{per_unit}")),
+            messages(&format!("{STANDARD_PLAN}\n{per_unit}")),
             ["pricing/standard.toml: charge[2].unit_price: is required"]
         );
-        let valid = format!("{VALID}\n{per_unit}unit_price = \"0.05\"\n");
+        let valid = format!("{STANDARD_PLAN}\n{per_unit}unit_price = \"0.05\"\n");
         assert!(PricingPlan::from_toml(FILE, &valid).is_ok());
     }
 
     #[test]
     fn every_problem_in_a_file_is_reported_at_once() {
-        let text = VALID.replacen("\"USD\"", "\"usd\"", 1).replacen("\"0.20\"", "0.20", 1).replacen(
+        let text = STANDARD_PLAN.replacen("\"USD\"", "\"usd\"", 1).replacen("\"0.20\"", "0.20", 1).replacen(
             "name = \"Standard\"\n",
             "",
             1,

@@ -221,28 +221,19 @@ fn toml_string(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::rate::testing::STANDARD_PLAN;
 
-    const PLAN: &str = r#"
-        id = "hashy"
-        name = "Hashy \"quoted\" \\ name"
-        currency = "EUR"
-        base_fee = "10.00"
-
-        [[charge]]
-        meter = "memory_gb_seconds"
-        model = "graduated"
-        included = 400000
-        tiers = [
-          { up_to = 6000000000, unit_price = "0.0000166667" },
-          { up_to = "unlimited", unit_price = "0.0000133334", flat_fee = "1.50" },
-        ]
-
-        [[charge]]
-        meter = "cpu_cycles"
-        model = "package"
-        package_size = "1000000000"
-        package_price = "0.05"
-    "#;
+    /// The standard plan with a flat fee, a package charge and a name that needs escaping.
+    fn hashy() -> String {
+        let text = STANDARD_PLAN.replacen("name = \"Standard\"", r#"name = "Hashy \"quoted\" \\ name""#, 1).replacen(
+            "\"0.0000133334\"",
+            "\"0.0000133334\", flat_fee = \"1.50\"",
+            1,
+        );
+        let package =
+            "meter = \"cpu_cycles\"\nmodel = \"package\"\npackage_size = \"1000000000\"\npackage_price = \"0.05\"";
+        format!("{text}\n[[charge]]\n{package}\n")
+    }
 
     fn plan(text: &str) -> PricingPlan {
         PricingPlan::from_toml("hashy.toml", text).unwrap_or_else(|e| panic!("{e:?}"))
@@ -250,7 +241,7 @@ mod tests {
 
     #[test]
     fn the_canonical_form_parses_back_to_an_equal_plan() {
-        let original = plan(PLAN);
+        let original = plan(&hashy());
         let reparsed = plan(&original.canonical_toml());
         assert_eq!(reparsed, original, "canonical:\n{}", original.canonical_toml());
         assert_eq!(reparsed.content_hash(), original.content_hash());
@@ -258,24 +249,23 @@ mod tests {
 
     #[test]
     fn the_hash_ignores_comments_layout_and_equivalent_spellings() {
-        let respelled = PLAN
-            .replace("base_fee = \"10.00\"", "# a comment\nbase_fee = \"10\"")
+        let respelled = hashy()
+            .replace("base_fee = \"0.00\"", "# a comment\nbase_fee = \"0\"")
             .replace("included = 400000", "included = \"400000.0\"")
             .replace("\"0.05\"", "\"0.050\"");
-        assert_eq!(plan(&respelled).content_hash(), plan(PLAN).content_hash());
+        assert_eq!(plan(&respelled).content_hash(), plan(&hashy()).content_hash());
     }
 
     #[test]
     fn the_hash_changes_when_a_price_changes() {
-        let repriced = PLAN.replace("\"0.05\"", "\"0.06\"");
-        assert_ne!(plan(&repriced).content_hash(), plan(PLAN).content_hash());
-        assert_eq!(plan(PLAN).content_hash().len(), 64);
+        let repriced = hashy().replace("\"0.05\"", "\"0.06\"");
+        assert_ne!(plan(&repriced).content_hash(), plan(&hashy()).content_hash());
+        assert_eq!(plan(&hashy()).content_hash().len(), 64);
     }
 
     #[test]
     fn charges_are_found_by_meter() {
-        let plan = plan(PLAN);
-        assert_eq!(plan.charge_for(Meter::CpuCycles).map(|c| c.model().name()), Some("package"));
-        assert!(plan.charge_for(Meter::Invocations).is_none());
+        assert_eq!(plan(&hashy()).charge_for(Meter::CpuCycles).map(|c| c.model().name()), Some("package"));
+        assert!(plan(STANDARD_PLAN).charge_for(Meter::CpuCycles).is_none());
     }
 }

@@ -18,20 +18,16 @@ const QUOTA_KEYS: &[&str] = &["id", "meter", "limit", "thresholds", "hard"];
 impl Reader<'_> {
     /// `[[quotas]]`: an empty list when absent.
     pub(super) fn quotas(&mut self, table: &Table) -> Option<Vec<Quota>> {
-        let items = match table.get("quotas") {
-            None => return Some(Vec::new()),
-            Some(Value::Array(items)) => items,
-            Some(_) => return self.fail("quotas", "must be an array of tables: write each as [[quotas]]"),
-        };
-        let quotas: Vec<Option<Quota>> = items.iter().enumerate().map(|(i, item)| self.quota(i, item)).collect();
-        let quotas: Vec<Quota> = quotas.into_iter().collect::<Option<_>>()?;
-        for (i, quota) in quotas.iter().enumerate() {
-            if let Some(first) = quotas[..i].iter().position(|q| q.id() == quota.id()) {
+        self.array_of_tables(
+            table,
+            "quotas",
+            Self::quota,
+            |a, b| a.id() == b.id(),
+            |quota, i, first| {
                 let problem = format!("quota id {:?} is already used by quotas[{first}]", quota.id());
-                self.errors.push(self.error(&format!("quotas[{i}].id"), problem));
-            }
-        }
-        Some(quotas)
+                (format!("quotas[{i}].id"), problem)
+            },
+        )
     }
 
     /// `allow_hard_budget`: may tenants on this plan make their budgets hard? Default false.

@@ -1,5 +1,5 @@
-//! What the charge-model tests share: decimals from text, the worked-example tier table and
-//! one way to check a table of (net units, expected amount, why) cases.
+//! What the rate tests share: decimals from text, the worked-example tier table, one way to
+//! check a table of (net units, expected amount, why) cases, and the standard plan's text.
 
 use std::str::FromStr;
 
@@ -19,6 +19,33 @@ pub(super) fn tier(up_to: Option<&str>, unit_price: &str, flat_fee: &str) -> Tie
 pub(super) fn tiers() -> Vec<Tier> {
     vec![tier(Some("100"), "1.00", "5"), tier(Some("1000"), "0.50", "0"), tier(None, "0.10", "2")]
 }
+
+/// The design example (`pricing/standard.toml`), a valid plan with two graduated charges:
+/// the parser's tests break one thing at a time, the canonical form's tests respell it.
+pub(super) const STANDARD_PLAN: &str = r#"
+id = "standard"
+name = "Standard"
+currency = "USD"
+base_fee = "0.00"
+minimum_spend = "0.00"
+
+[[charge]]
+meter = "invocations"
+model = "graduated"
+price_per = 1000000
+included = 1000000
+tiers = [ { up_to = "unlimited", unit_price = "0.20" } ]
+
+[[charge]]
+meter = "memory_gb_seconds"
+model = "graduated"
+included = 400000
+tiers = [
+  { up_to = 6000000000,  unit_price = "0.0000166667" },
+  { up_to = 15000000000, unit_price = "0.000015" },
+  { up_to = "unlimited", unit_price = "0.0000133334" },
+]
+"#;
 
 /// Σ of the lines' amounts.
 pub(super) fn amount(lines: &[TierLine]) -> Decimal {

@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 
 use super::codec::{Dec, Instant};
-use super::engine::{on_read, on_tx};
+use super::engine::{execute_on_tx, on_read};
 use super::{DbError, Store};
 use crate::domain::{QuotaAlert, TenantId};
 
@@ -45,20 +45,20 @@ impl Store {
             values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
             on conflict do nothing"#;
         let mut tx = self.begin().await?;
-        let inserted = on_tx!(&mut tx, |db| sqlx::query(sql)
-            .bind(alert.tenant_id.as_str())
-            .bind(&alert.quota_id)
-            .bind(i64::from(alert.threshold))
-            .bind(Instant(alert.period.start()))
-            .bind(Instant(alert.period.end()))
-            .bind(alert.meter.as_str())
-            .bind(Dec(alert.used))
-            .bind(Dec(alert.limit))
-            .bind(alert.late)
-            .bind(Instant(now))
-            .execute(db)
-            .await
-            .map(|done| done.rows_affected()))?;
+        let inserted = execute_on_tx!(
+            &mut tx,
+            sqlx::query(sql)
+                .bind(alert.tenant_id.as_str())
+                .bind(&alert.quota_id)
+                .bind(i64::from(alert.threshold))
+                .bind(Instant(alert.period.start()))
+                .bind(Instant(alert.period.end()))
+                .bind(alert.meter.as_str())
+                .bind(Dec(alert.used))
+                .bind(Dec(alert.limit))
+                .bind(alert.late)
+                .bind(Instant(now))
+        )?;
         if inserted == 0 {
             return Ok(false);
         }

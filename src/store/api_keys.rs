@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 
 use super::codec::{instant, tenant_id, Instant};
-use super::engine::{in_own_tx, on_read};
+use super::engine::{execute_in_own_tx, in_own_tx, on_read};
 use super::{DbError, Store, StoredApiKey};
 
 #[derive(sqlx::FromRow)]
@@ -79,12 +79,7 @@ impl Store {
     #[tracing::instrument(skip_all)]
     pub async fn revoke_api_key(&self, key_id: &str, now: DateTime<Utc>) -> Result<bool, DbError> {
         let sql = "update api_key set revoked_at = $2 where key_id = $1 and revoked_at is null";
-        let done = in_own_tx!(self, |db| sqlx::query(sql)
-            .bind(key_id)
-            .bind(Instant(now))
-            .execute(db)
-            .await
-            .map(|d| d.rows_affected()));
+        let done = execute_in_own_tx!(self, sqlx::query(sql).bind(key_id).bind(Instant(now)));
         Ok(done == 1)
     }
 }

@@ -10,7 +10,7 @@
 use chrono::{DateTime, Utc};
 
 use super::codec::{instant, tenant_id, Instant};
-use super::engine::{in_own_tx, on_read, on_tx};
+use super::engine::{execute_in_own_tx, on_read, on_tx};
 use super::{AttemptResult, DbError, Delivery, DeliveryFilter, DeliveryState, NewDelivery, OutboxEvent, Store};
 use super::{RetryOutcome, LATEST};
 use crate::domain::TenantId;
@@ -168,18 +168,18 @@ impl Store {
             set state = $4, next_attempt_at = $5, last_error = case when $6 = '' then last_error else $6 end,
                 sent_at = $7, updated_at = $8
             where tenant_id = $1 and delivery_id = $2 and state = 'sending' and attempts = $3"#;
-        let written = in_own_tx!(self, |db| sqlx::query(sql)
-            .bind(claimed.tenant.as_str())
-            .bind(&claimed.delivery_id)
-            .bind(i64::from(claimed.attempts))
-            .bind(state.as_str())
-            .bind(Instant(next))
-            .bind(error)
-            .bind(sent_at)
-            .bind(Instant(now))
-            .execute(db)
-            .await
-            .map(|done| done.rows_affected()));
+        let written = execute_in_own_tx!(
+            self,
+            sqlx::query(sql)
+                .bind(claimed.tenant.as_str())
+                .bind(&claimed.delivery_id)
+                .bind(i64::from(claimed.attempts))
+                .bind(state.as_str())
+                .bind(Instant(next))
+                .bind(error)
+                .bind(sent_at)
+                .bind(Instant(now))
+        );
         Ok(written == 1)
     }
 

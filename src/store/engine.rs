@@ -90,7 +90,23 @@ macro_rules! in_own_tx {
     }};
 }
 
-pub(super) use {in_own_tx, on_read, on_tx};
+/// Runs one statement (a query with its binds) inside a [`Tx`]; the value is how many rows
+/// it changed.
+macro_rules! execute_on_tx {
+    ($tx:expr, $query:expr) => {
+        $crate::store::engine::on_tx!($tx, |db| $query.execute(db).await.map(|done| done.rows_affected()))
+    };
+}
+
+/// Runs one statement (a query with its binds) in a write transaction of its own; the value
+/// is how many rows it changed.
+macro_rules! execute_in_own_tx {
+    ($store:expr, $query:expr) => {
+        $crate::store::engine::in_own_tx!($store, |db| $query.execute(db).await.map(|done| done.rows_affected()))
+    };
+}
+
+pub(super) use {execute_in_own_tx, execute_on_tx, in_own_tx, on_read, on_tx};
 
 impl Store {
     /// Which engine this is.

@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 
 use super::codec::Instant;
-use super::engine::{in_own_tx, on_tx};
+use super::engine::{execute_on_tx, in_own_tx, on_tx};
 use super::{DbError, IdempotencyStart, Store, StoredResponse};
 
 /// An `idempotency` row: request hash, response status and body (absent while in flight).
@@ -25,14 +25,9 @@ impl Store {
         let read = "select request_hash, response_status, response_body from idempotency \
             where scope = $1 and idempotency_key = $2";
         let mut tx = self.begin().await?;
-        let claimed = on_tx!(&mut tx, |db| sqlx::query(claim)
-            .bind(scope)
-            .bind(key)
-            .bind(request_hash)
-            .bind(Instant(now))
-            .execute(db)
-            .await
-            .map(|done| done.rows_affected() == 1))?;
+        let claimed =
+            execute_on_tx!(&mut tx, sqlx::query(claim).bind(scope).bind(key).bind(request_hash).bind(Instant(now)))?
+                == 1;
         let state = if claimed {
             IdempotencyStart::Claimed
         } else {

@@ -4,7 +4,7 @@
 use chrono::{DateTime, Datelike, Utc};
 
 use super::codec::{corrupt_json, instant, Instant};
-use super::engine::{on_read, on_tx, Tx};
+use super::engine::{execute_on_tx, on_read, on_tx, Tx};
 use super::periods::next_number;
 use super::{DbError, StatusChange, Store, StoredInvoice, LATEST};
 use crate::domain::{InvoiceDocument, InvoiceId, InvoiceStatus, TenantId};
@@ -84,13 +84,8 @@ impl Store {
             where tenant_id = $1 and invoice_id = $2 and status = 'finalized'";
         let (tenant, invoice_id) = (id.tenant(), id.as_str());
         let mut tx = self.begin().await?;
-        let changed = on_tx!(&mut tx, |db| sqlx::query(sql)
-            .bind(tenant.as_str())
-            .bind(invoice_id)
-            .bind(Instant(now))
-            .execute(db)
-            .await
-            .map(|done| done.rows_affected() == 1))?;
+        let changed =
+            execute_on_tx!(&mut tx, sqlx::query(sql).bind(tenant.as_str()).bind(invoice_id).bind(Instant(now)))? == 1;
         if changed {
             let paid = format!("select {COLUMNS} from invoice where tenant_id = $1 and invoice_id = $2");
             let row: InvoiceRow =

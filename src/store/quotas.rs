@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use sqlx::types::Json;
 
 use super::codec::{Dec, Instant};
-use super::engine::{on_read, on_tx};
+use super::engine::{execute_on_tx, on_read, on_tx};
 use super::{DbError, Store};
 use crate::domain::{Quota, QuotaOwner, QuotaSet, TenantId};
 
@@ -65,18 +65,18 @@ impl Store {
             .await
             .map(|_| ()))?;
         for quota in quotas {
-            let inserted = on_tx!(&mut tx, |db| sqlx::query(insert)
-                .bind(tenant.as_str())
-                .bind(quota.id())
-                .bind(owner.as_str())
-                .bind(quota.meter().as_str())
-                .bind(Dec(quota.limit()))
-                .bind(Json(quota.thresholds()))
-                .bind(quota.hard())
-                .bind(Instant(now))
-                .execute(db)
-                .await
-                .map(|done| done.rows_affected()))?;
+            let inserted = execute_on_tx!(
+                &mut tx,
+                sqlx::query(insert)
+                    .bind(tenant.as_str())
+                    .bind(quota.id())
+                    .bind(owner.as_str())
+                    .bind(quota.meter().as_str())
+                    .bind(Dec(quota.limit()))
+                    .bind(Json(quota.thresholds()))
+                    .bind(quota.hard())
+                    .bind(Instant(now))
+            )?;
             if inserted == 0 {
                 return Ok(Some(quota.id().to_owned()));
             }

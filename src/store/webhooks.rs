@@ -2,7 +2,7 @@
 //! each subscribes to (stored as a comma-separated list of event names).
 
 use super::codec::Instant;
-use super::engine::{on_read, on_tx};
+use super::engine::{execute_in_own_tx, on_read, on_tx};
 use super::{DbError, Store, WebhookEndpoint};
 
 #[derive(sqlx::FromRow)]
@@ -81,13 +81,7 @@ impl Store {
     #[tracing::instrument(skip_all)]
     pub async fn delete_webhook(&self, endpoint_id: &str) -> Result<bool, DbError> {
         let sql = "delete from webhook_endpoint where endpoint_id = $1";
-        let mut tx = self.begin().await?;
-        let deleted = on_tx!(&mut tx, |db| sqlx::query(sql)
-            .bind(endpoint_id)
-            .execute(db)
-            .await
-            .map(|done| done.rows_affected() == 1))?;
-        tx.commit().await?;
-        Ok(deleted)
+        let deleted = execute_in_own_tx!(self, sqlx::query(sql).bind(endpoint_id));
+        Ok(deleted == 1)
     }
 }

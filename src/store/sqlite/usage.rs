@@ -17,6 +17,18 @@ use crate::store::{DbError, InsertOutcome};
 /// 12 bound values per row; stays well under SQLite's 32 766 variable limit.
 const ROWS_PER_STATEMENT: usize = 1_000;
 
+/// Binds a rollup row's key as `$1`–`$4`, in the order of the rollup table's primary key
+/// (`tenant_id`, `bucket_start`, `function`, `region`).
+macro_rules! bind_rollup_key {
+    ($query:expr, $key:expr) => {
+        $query
+            .bind($key.tenant_id.as_str())
+            .bind(Instant($key.bucket_start))
+            .bind($key.function.as_str())
+            .bind($key.region.as_str())
+    };
+}
+
 #[tracing::instrument(skip_all, fields(records = records.len()))]
 pub(in crate::store) async fn insert_usage(
     tx: &mut Transaction<'_, Sqlite>,
@@ -97,35 +109,24 @@ pub(in crate::store) async fn add_to_rollup(
     if sum.records == 0 {
         // Every record of the bucket was voided or moved by corrections: drop the row, as a
         // rebuild would.
-        sqlx::query(
-            "delete from usage_rollup where tenant_id = $1 and bucket_start = $2 and function = $3 and region = $4",
-        )
-        .bind(key.tenant_id.as_str())
-        .bind(Instant(key.bucket_start))
-        .bind(key.function.as_str())
-        .bind(key.region.as_str())
-        .execute(&mut **tx)
-        .await?;
+        let delete = "delete from usage_rollup \
+            where tenant_id = $1 and bucket_start = $2 and function = $3 and region = $4";
+        bind_rollup_key!(sqlx::query(delete), key).execute(&mut **tx).await?;
         return Ok(());
     }
-    sqlx::query(
-        r#"insert into usage_rollup (tenant_id, bucket_start, function, region,
+    let upsert = r#"insert into usage_rollup (tenant_id, bucket_start, function, region,
             cpu_cycles, memory_gb_seconds, invocations, records)
         values ($1, $2, $3, $4, $5, $6, $7, $8)
         on conflict (tenant_id, bucket_start, function, region) do update set
             cpu_cycles = excluded.cpu_cycles, memory_gb_seconds = excluded.memory_gb_seconds,
-            invocations = excluded.invocations, records = excluded.records"#,
-    )
-    .bind(key.tenant_id.as_str())
-    .bind(Instant(key.bucket_start))
-    .bind(key.function.as_str())
-    .bind(key.region.as_str())
-    .bind(Dec(sum.quantities.cpu_cycles))
-    .bind(Dec(sum.quantities.memory_gb_seconds))
-    .bind(Dec(sum.quantities.invocations))
-    .bind(sum.records)
-    .execute(&mut **tx)
-    .await?;
+            invocations = excluded.invocations, records = excluded.records"#;
+    bind_rollup_key!(sqlx::query(upsert), key)
+        .bind(Dec(sum.quantities.cpu_cycles))
+        .bind(Dec(sum.quantities.memory_gb_seconds))
+        .bind(Dec(sum.quantities.invocations))
+        .bind(sum.records)
+        .execute(&mut **tx)
+        .await?;
     Ok(())
 }
 
@@ -134,12 +135,6 @@ async fn rollup_totals(tx: &mut Transaction<'_, Sqlite>, key: &RollupKey) -> Res
     let sql = format!(
         "select {COLUMNS} from usage_rollup where tenant_id = $1 and bucket_start = $2 and function = $3 and region = $4"
     );
-    let row: Option<RollupRow> = sqlx::query_as(&sql)
-        .bind(key.tenant_id.as_str())
-        .bind(Instant(key.bucket_start))
-        .bind(key.function.as_str())
-        .bind(key.region.as_str())
-        .fetch_optional(&mut **tx)
-        .await?;
+    let row: Option<RollupRow> = bind_rollup_key!(sqlx::query_as(&sql), key).fetch_optional(&mut **tx).await?;
     Ok(row.map(|r| r.totals()))
 }
