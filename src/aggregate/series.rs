@@ -163,11 +163,11 @@ mod tests {
     use std::str::FromStr;
 
     /// The series of `rollups` over `[from, to)` in UTC.
+    /// The series of `rollups` over the half-open UTC range `[from, to)`.
     fn utc_series(
         granularity: Granularity,
         group_by: Option<GroupBy>,
-        from: &str,
-        to: &str,
+        (from, to): (&str, &str),
         rollups: &[Rollup],
     ) -> Result<Vec<SeriesBucket>, QuantityError> {
         usage_series(Tz::UTC, granularity, group_by, at(from), at(to), rollups)
@@ -269,15 +269,9 @@ mod tests {
             rollup("2024-05-10T00:45:00Z", "resize", "", "4"),
             rollup("2024-05-10T01:45:00Z", "resize", "", "5"),
         ];
+        let three_hours = ("2024-05-10T00:00:00Z", "2024-05-10T03:00:00Z");
         // Act
-        let series = utc_series(
-            Granularity::Hour,
-            Some(GroupBy::Function),
-            "2024-05-10T00:00:00Z",
-            "2024-05-10T03:00:00Z",
-            &rollups,
-        )
-        .unwrap();
+        let series = utc_series(Granularity::Hour, Some(GroupBy::Function), three_hours, &rollups).unwrap();
         // Assert: hour 02:00 has no usage and no bucket; "" (no function) sorts first.
         assert_eq!(
             summary(&series),
@@ -295,14 +289,8 @@ mod tests {
     fn grouping_by_region_sets_only_the_region() {
         let rollups =
             [rollup("2024-05-10T00:00:00Z", "f", "eu-west", "1"), rollup("2024-05-10T00:15:00Z", "g", "", "2")];
-        let series = utc_series(
-            Granularity::Day,
-            Some(GroupBy::Region),
-            "2024-05-10T00:00:00Z",
-            "2024-05-11T00:00:00Z",
-            &rollups,
-        )
-        .unwrap();
+        let day = ("2024-05-10T00:00:00Z", "2024-05-11T00:00:00Z");
+        let series = utc_series(Granularity::Day, Some(GroupBy::Region), day, &rollups).unwrap();
         let groups: Vec<_> = series.iter().map(|b| (b.function.as_deref(), b.region.as_deref())).collect();
         assert_eq!(groups, [(None, Some("")), (None, Some("eu-west"))]);
     }
@@ -343,7 +331,7 @@ mod tests {
         let mut huge = rollup("2024-05-10T00:00:00Z", "f", "", "1");
         huge.totals.quantities.cpu_cycles = Decimal::MAX;
         let result =
-            utc_series(Granularity::Day, None, "2024-05-10T00:00:00Z", "2024-05-11T00:00:00Z", &[huge.clone(), huge]);
+            utc_series(Granularity::Day, None, ("2024-05-10T00:00:00Z", "2024-05-11T00:00:00Z"), &[huge.clone(), huge]);
         assert_eq!(result, Err(QuantityError::Overflow(Meter::CpuCycles)));
     }
 
