@@ -56,6 +56,11 @@ metrics! {
     outbox_pending: Family<DeliveryLabels, Gauge> = Family::default(),
         "outbox_pending", "Outbox deliveries waiting, by kind and channel";
     quota_alerts_raised: Counter = Counter::default(), "quota_alerts_raised", "Quota threshold alerts raised";
+    unbilled_entries: Counter = Counter::default(),
+        "unbilled_usage_entries", "Unbilled-usage entries written (one per tenant and period, DESIGN §6)";
+    unbilled_records: Gauge = Gauge::default(),
+        "unbilled_records",
+        "Records no subscription covers in the periods open for usage, as of the last quota evaluator pass";
     quota_pass_seconds: Histogram = Histogram::new(exponential_buckets(0.001, 2.0, 16)),
         "quota_evaluation_seconds",
         "Duration of a quota evaluator pass (alert lag is at most the interval plus this)";

@@ -162,6 +162,7 @@ fn routes(cfg: &mut web::ServiceConfig) {
         .service(resource("/v1/tenants/{id}").route(get().to(api::get_tenant)).route(patch().to(api::update_tenant)))
         .service(resource("/v1/tenants/{id}/usage").route(get().to(api::get_usage)))
         .service(resource("/v1/tenants/{id}/usage/current").route(get().to(api::get_current_usage)))
+        .service(resource("/v1/tenants/{id}/unbilled").route(get().to(api::list_unbilled)))
         .service(resource("/v1/tenants/{id}/subscription").route(put().to(api::change_subscription)))
         .service(resource("/v1/plans").route(get().to(api::list_plans)))
         .service(resource("/v1/plans/{id}").route(get().to(api::get_plan)))

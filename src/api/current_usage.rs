@@ -45,5 +45,10 @@ fn respond(current: &CurrentUsage) -> Value {
         "records": current.records,
         "amount_so_far": current.amount_so_far.as_ref().map_or(Value::Null, money_wire::draft),
         "projection": projection,
+        "unbilled": current.unbilled.as_ref().map_or(Value::Null, |u| json!({
+            "usage": money_wire::quantities(&u.quantities),
+            "records": u.records,
+            "reason": u.reason.as_str(),
+        })),
     })
 }

@@ -25,6 +25,7 @@ mod quotas;
 mod subscription;
 mod tenant_wire;
 mod tenants;
+mod unbilled;
 mod usage;
 mod webhooks;
 
@@ -41,5 +42,6 @@ pub use plans::{create_quote, get_plan, list_plans, quote_usage};
 pub use quotas::{get_budgets, get_quotas, put_budgets, put_quotas};
 pub use subscription::change_subscription;
 pub use tenants::{create_tenant, get_tenant, list_tenants, update_tenant};
+pub use unbilled::list_unbilled;
 pub use usage::get_usage;
 pub use webhooks::{create_webhook, delete_webhook, list_webhooks};

@@ -14,8 +14,8 @@ use rust_decimal::Decimal;
 use serde::Serialize;
 
 use super::{
-    adjustments, assemble_invoice, balances, draft_invoice, due_periods, gather_segments, segment_lines, Adjustment,
-    InvoiceDraft, InvoiceParts,
+    adjustments, assemble_invoice, balances, covered_until, draft_invoice, due_periods, gather_segments, segment_lines,
+    unbilled_usage, Adjustment, InvoiceDraft, InvoiceParts, UnbilledReason,
 };
 use crate::domain::{BillingPeriod, CustomerSnapshot, InvoiceId, IssuerSnapshot, LineKey, Money, PaymentTerms};
 use crate::domain::{SubscriptionChange, Tenant, TenantId};
@@ -44,6 +44,22 @@ pub struct RunReport {
     /// Periods another run closed or was closing at the same time.
     pub skipped: usize,
     pub failures: Vec<String>,
+    /// Usage no subscription covers in the periods this run closed (DESIGN §6), when any.
+    /// (A tenant with no plan has no period to close: the quota evaluator's entries and
+    /// `usage/current` show its usage.)
+    pub unbilled: Vec<UnbilledPeriod>,
+}
+
+/// A closed period's usage that no subscription covers.
+#[derive(Debug, Clone, Serialize)]
+pub struct UnbilledPeriod {
+    pub tenant_id: String,
+    pub period_start: DateTime<Utc>,
+    pub period_end: DateTime<Utc>,
+    pub reason: UnbilledReason,
+    /// Per meter, as decimal strings.
+    pub usage: BTreeMap<&'static str, String>,
+    pub records: i64,
 }
 
 /// One invoice a run issued.
@@ -108,6 +124,24 @@ impl BillingRun<'_> {
         let mut closed = self.store.closed_periods(&tenant.id).await?;
         let closed_starts: HashSet<DateTime<Utc>> = closed.iter().map(BillingPeriod::start).collect();
         for period in due_periods(tenant.details.timezone, &changes, &closed_starts, as_of, self.grace) {
+            if !covered_until(&period, &changes, period.end()) {
+                let rollups = self.store.rollups(&tenant.id, period.start(), period.end()).await?;
+                if let Some(u) = unbilled_usage(&period, &changes, &rollups)? {
+                    let q = u.quantities;
+                    report.unbilled.push(UnbilledPeriod {
+                        tenant_id: tenant.id.to_string(),
+                        period_start: period.start(),
+                        period_end: period.end(),
+                        reason: u.reason,
+                        usage: BTreeMap::from([
+                            ("cpu_cycles", q.cpu_cycles.normalize().to_string()),
+                            ("memory_gb_seconds", q.memory_gb_seconds.normalize().to_string()),
+                            ("invocations", q.invocations.normalize().to_string()),
+                        ]),
+                        records: u.records,
+                    });
+                }
+            }
             match self.close_period((tenant, &changes), &period, &closed, as_of).await? {
                 IssueOutcome::Issued(doc) => report.invoices_issued.push(IssuedInvoice {
                     total: Money::new(doc.content.total, doc.content.currency),

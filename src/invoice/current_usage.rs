@@ -8,7 +8,7 @@
 use chrono::{DateTime, Utc};
 
 use super::period_containing;
-use super::{draft_invoice, project, segment_inputs, segments, DraftError, InvoiceDraft};
+use super::{draft_invoice, project, segment_inputs, segments, unbilled_usage, DraftError, InvoiceDraft, Unbilled};
 use crate::aggregate::sum_rollups;
 use crate::domain::{BillingPeriod, SubscriptionChange, Tenant};
 use crate::domain::{Quantities, QuantityError, TenantId};
@@ -30,6 +30,8 @@ pub struct CurrentUsage {
     pub amount_so_far: Option<InvoiceDraft>,
     /// The draft at the current rate to period end; `None` without a plan in the period.
     pub projection: Option<Projection>,
+    /// The usage so far no subscription covers (DESIGN §6); `None` when all of it is billed.
+    pub unbilled: Option<Unbilled>,
 }
 
 /// Usage extrapolated to the period end, and its draft.
@@ -114,6 +116,7 @@ pub async fn period_usage(
     let rollups = store.rollups(id, period.start(), period.end()).await?;
     let usage = sum_rollups(&rollups, period.start(), period.end())?;
     let inputs = segment_inputs(catalog, &segments(&period, changes), &period, &rollups).map_err(gathered)?;
+    let unbilled = unbilled_usage(&period, changes, &rollups)?;
     let tax_rate = tenant.details.tax_rate;
     let amount_so_far = draft_invoice(&period, &inputs, tax_rate)?;
     let projected = project(&inputs, now)?;
@@ -132,5 +135,6 @@ pub async fn period_usage(
         records: usage.records,
         amount_so_far,
         projection,
+        unbilled,
     })
 }

@@ -23,11 +23,12 @@ mod projection;
 mod render;
 mod schedule;
 mod subscription;
+mod unbilled;
 
 pub use adjust::{adjustments, Adjustment};
 pub use assemble::{assemble_invoice, InvoiceParts};
 pub use biller::{AsOfError, Biller, BillingConfig, InvoiceIssued};
-pub use billing_run::{BillingRun, IssuedInvoice, RunReport};
+pub use billing_run::{BillingRun, IssuedInvoice, RunReport, UnbilledPeriod};
 pub use credits::{allocate_credits, balances, CreditBalance};
 pub use current_usage::{current_usage, period_usage, CurrentUsage, CurrentUsageError, Projection};
 pub use draft::{draft_invoice, DraftError, DraftSegment, InvoiceDraft, SegmentInput};
@@ -44,3 +45,4 @@ pub use subscription::{
     apply_tenant_patch, change_plan, check_credit_currency, end_subscription, known_plan, onboard_tenant, plan_change,
     SubscriptionError,
 };
+pub use unbilled::{covered_until, unbilled_usage, Unbilled, UnbilledReason};

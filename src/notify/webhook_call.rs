@@ -16,9 +16,13 @@ use super::signature::{sign_webhook, WEBHOOK_SIGNATURE_HEADER};
 use crate::store::{OutboxEvent, WebhookEndpoint};
 
 /// The events an endpoint may subscribe to.
-/// (`usage.unbilled`, listed in DESIGN §8, joins when something emits it.)
-pub const WEBHOOK_EVENTS: [&str; 4] =
-    ["invoice.finalized", "invoice.voided", "invoice.paid", crate::quota::THRESHOLD_CROSSED];
+pub const WEBHOOK_EVENTS: [&str; 5] = [
+    "invoice.finalized",
+    "invoice.voided",
+    "invoice.paid",
+    crate::quota::THRESHOLD_CROSSED,
+    crate::quota::USAGE_UNBILLED,
+];
 
 /// How long a receiver has to answer.
 const TIMEOUT: Duration = Duration::from_secs(10);

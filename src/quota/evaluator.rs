@@ -12,6 +12,12 @@
 //! threshold not yet alerted, the period's rollups and the draft — the same reads as
 //! `usage/current`. Thresholds already alerted cost nothing more, so a steady state writes
 //! nothing. Tenants are listed 500 at a time.
+//!
+//! Unbilled usage (DESIGN §6) is found here too, for every tenant (deactivated ones as well):
+//! the pass already reads each tenant's subscriptions, sees tenants with no plan (the billing
+//! run only visits periods that have one) and runs within minutes of the usage. A period its
+//! segments wholly cover costs nothing more; an uncovered one costs 1 read of entry keys and
+//! its rollups, and its first pass with usage writes the entry and its event once.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -22,13 +28,14 @@ use chrono::{DateTime, Utc};
 use super::alert_event::alert_payload;
 use super::periods::{periods_open_for_usage, plan_for_period};
 use super::policy::{crossings, effective_quotas, projected, reached, used};
+use super::unbilled_event::{unbilled_payload, USAGE_UNBILLED};
 use crate::clock::SharedClock;
-use crate::domain::{BillingPeriod, Currency, Quota, QuotaAlert, Tenant, TenantId};
-use crate::invoice::{period_usage, CurrentUsage};
+use crate::domain::{BillingPeriod, Currency, Quota, QuotaAlert, SubscriptionChange, Tenant, TenantId};
+use crate::invoice::{covered_until, period_usage, unbilled_usage, CurrentUsage};
 use crate::metrics::Metrics;
 use crate::plans::SharedCatalog;
 use crate::rate::PlanCatalog;
-use crate::store::Store;
+use crate::store::{Store, UnbilledEntry};
 
 /// Evaluates quotas against committed usage.
 #[derive(Clone)]
@@ -49,6 +56,17 @@ pub struct EvaluationReport {
     pub alerts_raised: usize,
     /// Tenants whose evaluation failed (logged; retried next pass).
     pub failures: usize,
+    /// Unbilled-usage entries written (each with its `usage.unbilled` event).
+    pub unbilled_raised: usize,
+    /// Records no subscription covers, in the periods open for usage (this pass's view).
+    pub unbilled_records: i64,
+}
+
+/// What evaluating one tenant did.
+struct TenantOutcome {
+    alerts: usize,
+    unbilled_raised: usize,
+    unbilled_records: i64,
 }
 
 /// Already alerted thresholds, by (quota id, period start).
@@ -66,10 +84,15 @@ impl QuotaEvaluator {
         let mut after: Option<TenantId> = None;
         loop {
             let page = self.store.list_tenants(after.as_ref(), 500).await.context("Failed to list tenants")?;
-            for tenant in page.iter().filter(|t| t.active) {
-                report.tenants += 1;
+            for tenant in &page {
+                // Deactivated tenants too: their usage after the end is unbilled (DESIGN §6).
                 match self.evaluate_tenant(&catalog, tenant, now).await {
-                    Ok(raised) => report.alerts_raised += raised,
+                    Ok(outcome) => {
+                        report.tenants += usize::from(tenant.active);
+                        report.alerts_raised += outcome.alerts;
+                        report.unbilled_raised += outcome.unbilled_raised;
+                        report.unbilled_records += outcome.unbilled_records;
+                    }
                     Err(error) => {
                         report.failures += 1;
                         tracing::warn!(tenant_id = %tenant.id, error = ?error, "quota evaluation failed");
@@ -81,6 +104,7 @@ impl QuotaEvaluator {
                 _ => break,
             }
         }
+        self.metrics.unbilled_records.set(report.unbilled_records);
         self.metrics.record_quota_pass(started.elapsed());
         Ok(report)
     }
@@ -102,20 +126,74 @@ impl QuotaEvaluator {
         }
     }
 
-    /// Raises the tenant's new alerts; returns how many.
+    /// Raises the tenant's new alerts (an active tenant's) and unbilled-usage entries.
     async fn evaluate_tenant(
         &self,
         catalog: &PlanCatalog,
         tenant: &Tenant,
         now: DateTime<Utc>,
+    ) -> anyhow::Result<TenantOutcome> {
+        let changes = self.store.subscriptions(&tenant.id).await?;
+        let (unbilled_raised, unbilled_records) = self.raise_unbilled(tenant, &changes, now).await?;
+        let alerts = if tenant.active { self.raise_alerts(catalog, tenant, &changes, now).await? } else { 0 };
+        Ok(TenantOutcome { alerts, unbilled_raised, unbilled_records })
+    }
+
+    /// Writes an entry (and its `usage.unbilled` event) for each period open for usage that
+    /// holds usage no subscription covers and has none yet; returns (entries written, records
+    /// unbilled). A period wholly covered by segments costs no read; an uncovered one costs
+    /// its rollups, so the `unbilled_records` gauge stays current.
+    async fn raise_unbilled(
+        &self,
+        tenant: &Tenant,
+        changes: &[SubscriptionChange],
+        now: DateTime<Utc>,
+    ) -> anyhow::Result<(usize, i64)> {
+        let uncovered: Vec<BillingPeriod> = periods_open_for_usage(tenant.details.timezone, now, self.allowed_lateness)
+            .into_iter()
+            .filter(|period| !covered_until(period, changes, period.end()))
+            .collect();
+        let Some(oldest) = uncovered.last().map(BillingPeriod::start) else { return Ok((0, 0)) };
+        let recorded = self.store.unbilled_period_starts(&tenant.id, oldest).await?;
+        let (mut raised, mut records) = (0, 0);
+        for period in uncovered {
+            let rollups = self.store.rollups(&tenant.id, period.start(), period.end()).await?;
+            let Some(unbilled) = unbilled_usage(&period, changes, &rollups)? else { continue };
+            records += unbilled.records;
+            if recorded.contains(&period.start()) {
+                continue;
+            }
+            let entry = UnbilledEntry {
+                tenant_id: tenant.id.clone(),
+                period,
+                reason: unbilled.reason.as_str().to_owned(),
+                quantities: unbilled.quantities,
+                records: unbilled.records,
+                created_at: now,
+            };
+            if self.store.record_unbilled(&entry, USAGE_UNBILLED, &unbilled_payload(&entry)).await? {
+                raised += 1;
+                self.metrics.unbilled_entries.inc();
+                tracing::warn!(tenant_id = %tenant.id, reason = %entry.reason, records = entry.records, "unbilled usage");
+            }
+        }
+        Ok((raised, records))
+    }
+
+    /// Raises the tenant's new quota alerts; returns how many.
+    async fn raise_alerts(
+        &self,
+        catalog: &PlanCatalog,
+        tenant: &Tenant,
+        changes: &[SubscriptionChange],
+        now: DateTime<Utc>,
     ) -> anyhow::Result<usize> {
         let set = self.store.quota_set(&tenant.id).await?;
-        let changes = self.store.subscriptions(&tenant.id).await?;
         let periods = periods_open_for_usage(tenant.details.timezone, now, self.allowed_lateness);
         let work: Vec<(BillingPeriod, Vec<Quota>)> = periods
             .into_iter()
             .map(|period| {
-                let plan = plan_for_period(catalog, &changes, &period, now).map(|v| v.plan.as_ref());
+                let plan = plan_for_period(catalog, changes, &period, now).map(|v| v.plan.as_ref());
                 (period, effective_quotas(plan, &set))
             })
             .filter(|(_, quotas)| quotas.iter().any(|q| !q.thresholds().is_empty()))
@@ -131,7 +209,7 @@ impl QuotaEvaluator {
             if quotas.iter().all(|q| q.thresholds().iter().all(|t| done(q).contains(t))) {
                 continue;
             }
-            let usage = period_usage(&self.store, catalog, tenant, &changes, period, now).await?;
+            let usage = period_usage(&self.store, catalog, tenant, changes, period, now).await?;
             let due: Vec<(&Quota, u32)> = quotas
                 .iter()
                 .flat_map(|q| {
@@ -143,7 +221,7 @@ impl QuotaEvaluator {
                 continue;
             }
             let late = self.is_closed(&tenant.id, &period, now).await?;
-            let currency = plan_for_period(catalog, &changes, &period, now).map(|v| v.plan.currency());
+            let currency = plan_for_period(catalog, changes, &period, now).map(|v| v.plan.currency());
             for (quota, threshold) in due {
                 raised += usize::from(self.raise(quota, threshold, &usage, currency, late, now).await?);
             }

@@ -5,7 +5,9 @@
 //! `manage` (setting quota sets and budgets), `evaluator` (raising alerts) and `entitlements`
 //! (the cached answer runtimes ask on their hot path) read and write through the store.
 //! Inputs: the store, the plan catalog, "now". Outputs: quota sets, alert rows with their
-//! `quota.threshold_crossed` outbox events, entitlement snapshots. Must not import `api`,
+//! `quota.threshold_crossed` outbox events, unbilled-usage entries with their `usage.unbilled`
+//! events (the evaluator's pass sees every tenant, with or without a plan, within minutes),
+//! entitlement snapshots. Must not import `api`,
 //! `http`, `auth`, `ingest` or `startup`; it never slows or blocks ingestion (it only reads
 //! committed rollups) and never refuses usage.
 
@@ -15,6 +17,7 @@ mod evaluator;
 mod manage;
 mod periods;
 mod policy;
+mod unbilled_event;
 
 pub use alert_event::{alert_payload, format_value, THRESHOLD_CROSSED};
 pub use entitlements::{EntitlementCache, EntitlementSnapshot};
@@ -22,3 +25,4 @@ pub use evaluator::{EvaluationReport, QuotaEvaluator};
 pub use manage::{quota_listing, set_quotas, QuotaListing, QuotaSetError};
 pub use periods::{periods_open_for_usage, plan_for_period};
 pub use policy::{crossings, effective_quotas, entitlement, projected, reached, used, Entitlement};
+pub use unbilled_event::{unbilled_payload, USAGE_UNBILLED};

@@ -30,6 +30,7 @@ mod sqlite;
 mod subscriptions;
 mod tenants;
 mod types;
+mod unbilled;
 mod usage;
 mod webhooks;
 
@@ -47,6 +48,7 @@ pub use types::{
     CorrectionOutcome, IdempotencyStart, InsertOutcome, IssueInvoice, IssueOutcome, NewCreditGrant, NewPlanVersion,
     RebuildReport, StatusChange, StoredApiKey, StoredInvoice, StoredPlanVersion, StoredResponse,
 };
+pub use unbilled::UnbilledEntry;
 
 /// Bounds of "all time" for range queries: 1677–2262, inside both engines' ranges
 pub(crate) const EARLIEST: DateTime<Utc> = DateTime::from_timestamp_nanos(i64::MIN);

@@ -375,7 +375,7 @@ fn the_error_code_catalogue_lists_exactly_the_codes_the_source_emits() {
 /// describes them. Request structs deny unknown fields, so a field missing on either side is
 /// a request the spec calls valid and the server refuses, or the reverse; response structs
 /// are also checked live, by `every_operation_answers_as_the_spec_documents`.
-const WIRE_SHAPES: [(&str, &str); 30] = [
+const WIRE_SHAPES: [(&str, &str); 31] = [
     ("QuotaRequest", "components/schemas/QuotaInput"),
     ("PutQuotasRequest", "components/schemas/QuotaSetRequest"),
     ("PutBudgetsRequest", "components/schemas/BudgetSetRequest"),
@@ -397,6 +397,7 @@ const WIRE_SHAPES: [(&str, &str); 30] = [
     ("RunBillingRequest", "components/schemas/BillingRunRequest"),
     ("RunReport", "components/schemas/BillingRunReport"),
     ("IssuedInvoiceJson", "components/schemas/IssuedInvoice"),
+    ("UnbilledPeriod", "components/schemas/BillingRunUnbilled"),
     ("PageQuery", "paths/~1v1~1tenants~1{id}~1invoices/get"),
     ("IssuerSnapshot", "components/schemas/Issuer"),
     ("CustomerSnapshot", "components/schemas/Customer"),
@@ -706,6 +707,17 @@ fn plan_and_billing_examples() -> Vec<Example> {
         example("usage so far anonymously", M::GET, current, "/v1/tenants/acme/usage/current")
             .by(As::Nobody)
             .expect(401),
+        example("unbilled usage entries", M::GET, "/v1/tenants/{id}/unbilled", "/v1/tenants/globex/unbilled"),
+        example("unbilled usage as the tenant", M::GET, "/v1/tenants/{id}/unbilled", "/v1/tenants/acme/unbilled")
+            .by(As::AcmeTenant)
+            .expect(403),
+        example(
+            "unbilled usage of a missing tenant",
+            M::GET,
+            "/v1/tenants/{id}/unbilled",
+            "/v1/tenants/nobody/unbilled",
+        )
+        .expect(404),
         example("subscribe a tenant without a plan", M::PUT, subscription, "/v1/tenants/globex/subscription")
             .json(json!({"plan": "payg"}))
             .header("Idempotency-Key", "subscribe-globex"),

@@ -7,6 +7,7 @@ mod api;
 mod entitlements;
 mod instances;
 mod late;
+mod unbilled;
 
 use std::sync::Arc;
 

@@ -1,0 +1,99 @@
+//! `unbilled_usage`: one admin-visible entry per (tenant, period) with usage no subscription
+//! covers, written with its `usage.unbilled` outbox row in one transaction.
+
+use chrono::{DateTime, Utc};
+
+use super::codec::{Dec, Instant};
+use super::engine::{execute_on_tx, on_read};
+use super::{DbError, Store};
+use crate::domain::{BillingPeriod, Quantities, TenantId};
+
+/// An unbilled-usage entry: what was uncovered when it was first seen.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnbilledEntry {
+    pub tenant_id: TenantId,
+    pub period: BillingPeriod,
+    /// `no_plan`, `before_first_subscription` or `after_subscription_ended`.
+    pub reason: String,
+    pub quantities: Quantities,
+    pub records: i64,
+    pub created_at: DateTime<Utc>,
+}
+
+type EntryRow = (String, Instant, Instant, String, Dec, Dec, Dec, i64, Instant);
+
+impl Store {
+    /// Starts of the tenant's periods with an entry, for periods starting at or after `since`.
+    #[tracing::instrument(skip_all, fields(tenant_id = %tenant))]
+    pub async fn unbilled_period_starts(
+        &self,
+        tenant: &TenantId,
+        since: DateTime<Utc>,
+    ) -> Result<Vec<DateTime<Utc>>, DbError> {
+        let sql = "select period_start from unbilled_usage where tenant_id = $1 and period_start >= $2";
+        let rows: Vec<(Instant,)> = on_read!(self.read(), |db| sqlx::query_as(sql)
+            .bind(tenant.as_str())
+            .bind(Instant(since))
+            .fetch_all(db)
+            .await)?;
+        Ok(rows.into_iter().map(|(start,)| start.0).collect())
+    }
+
+    /// The tenant's entries, newest period first.
+    #[tracing::instrument(skip_all, fields(tenant_id = %tenant))]
+    pub async fn unbilled_entries(&self, tenant: &TenantId) -> Result<Vec<UnbilledEntry>, DbError> {
+        let sql = r#"select tenant_id, period_start, period_end, reason, cpu_cycles, memory_gb_seconds, invocations,
+                records, created_at
+            from unbilled_usage where tenant_id = $1 order by period_start desc"#;
+        let rows: Vec<EntryRow> =
+            on_read!(self.read(), |db| sqlx::query_as(sql).bind(tenant.as_str()).fetch_all(db).await)?;
+        rows.into_iter()
+            .map(|(tenant_id, start, end, reason, cpu, memory, invocations, records, created_at)| {
+                Ok(UnbilledEntry {
+                    tenant_id: TenantId::parse(&tenant_id).map_err(|_| DbError::Corrupt("unbilled tenant".into()))?,
+                    period: BillingPeriod::new(start.0, end.0)
+                        .ok_or_else(|| DbError::Corrupt("unbilled period".into()))?,
+                    reason,
+                    quantities: Quantities {
+                        cpu_cycles: cpu.0,
+                        memory_gb_seconds: memory.0,
+                        invocations: invocations.0,
+                    },
+                    records,
+                    created_at: created_at.0,
+                })
+            })
+            .collect()
+    }
+
+    /// Records `entry` and appends `payload` to the outbox as `kind` (`usage.unbilled`), in one
+    /// transaction — or does nothing when this (tenant, period) already has an entry (another
+    /// pass or process got there first). `true` when recorded now.
+    #[tracing::instrument(skip_all, fields(tenant_id = %entry.tenant_id))]
+    pub async fn record_unbilled(&self, entry: &UnbilledEntry, kind: &str, payload: &str) -> Result<bool, DbError> {
+        let sql = r#"insert into unbilled_usage (tenant_id, period_start, period_end, reason, cpu_cycles,
+                memory_gb_seconds, invocations, records, created_at)
+            values ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+            on conflict do nothing"#;
+        let mut tx = self.begin().await?;
+        let inserted = execute_on_tx!(
+            &mut tx,
+            sqlx::query(sql)
+                .bind(entry.tenant_id.as_str())
+                .bind(Instant(entry.period.start()))
+                .bind(Instant(entry.period.end()))
+                .bind(&entry.reason)
+                .bind(Dec(entry.quantities.cpu_cycles))
+                .bind(Dec(entry.quantities.memory_gb_seconds))
+                .bind(Dec(entry.quantities.invocations))
+                .bind(entry.records)
+                .bind(Instant(entry.created_at))
+        )?;
+        if inserted == 0 {
+            return Ok(false);
+        }
+        super::outbox::append(&mut tx, &entry.tenant_id, kind, payload, entry.created_at).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+}
