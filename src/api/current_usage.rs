@@ -7,8 +7,8 @@
 use actix_web::{web, HttpResponse};
 use serde_json::{json, Value};
 
+use super::lookup::ReadableTenant;
 use super::money_wire;
-use crate::auth::AnyCaller;
 use crate::clock::SharedClock;
 use crate::http::ApiError;
 use crate::invoice::{current_usage, CurrentUsage};
@@ -16,18 +16,16 @@ use crate::plans::SharedCatalog;
 use crate::store::Store;
 
 /// Period-to-date usage and charges.
-#[tracing::instrument(skip_all, fields(tenant_id = %path))]
+#[tracing::instrument(skip_all, fields(tenant_id = %tenant.0.id))]
 pub async fn get_current_usage(
-    path: web::Path<String>,
-    caller: AnyCaller,
+    tenant: ReadableTenant,
     store: web::Data<Store>,
     catalog: web::Data<SharedCatalog>,
     clock: web::Data<SharedClock>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = caller.readable_tenant(&path)?;
     let store = store.get_ref();
     let catalog = catalog.current(store).await?;
-    let current = current_usage(store, &catalog, &id, clock.now()).await?;
+    let current = current_usage(store, &catalog, &tenant.0.id, clock.now()).await?;
     Ok(HttpResponse::Ok().json(respond(&current)))
 }
 
@@ -39,16 +37,14 @@ fn respond(current: &CurrentUsage) -> Value {
     });
     json!({
         "tenant_id": current.tenant_id,
-        "period": { "start": current.period.start(), "end": current.period.end() },
+        "period": money_wire::period(&current.period),
         "as_of": current.as_of,
         "usage": money_wire::quantities(&current.usage),
         "records": current.records,
         "amount_so_far": current.amount_so_far.as_ref().map_or(Value::Null, money_wire::draft),
         "projection": projection,
-        "unbilled": current.unbilled.as_ref().map_or(Value::Null, |u| json!({
-            "usage": money_wire::quantities(&u.quantities),
-            "records": u.records,
-            "reason": u.reason.as_str(),
-        })),
+        "unbilled": current.unbilled.as_ref().map_or(Value::Null, |u| {
+            money_wire::unbilled(&u.quantities, u.records, u.reason.as_str())
+        }),
     })
 }

@@ -4,7 +4,7 @@
 use rust_decimal::Decimal;
 use serde_json::{json, Value};
 
-use crate::domain::{Money, Quantities};
+use crate::domain::{BillingPeriod, Money, Quantities};
 use crate::invoice::{DraftSegment, InvoiceDraft};
 use crate::rate::{LineKind, PriceBreakdown, PriceLine, RatedCharge};
 
@@ -16,6 +16,16 @@ pub fn decimal(value: Decimal) -> String {
 /// Amount at the currency's precision.
 pub fn amount(money: &Money) -> String {
     money.round_to_minor_units().format_amount()
+}
+
+/// A billing period as `{start, end}`.
+pub fn period(p: &BillingPeriod) -> Value {
+    json!({ "start": p.start(), "end": p.end() })
+}
+
+/// Usage no subscription covers: quantities, record count and why (api-spec `UnbilledUsage`).
+pub fn unbilled(quantities: &Quantities, records: i64, reason: &str) -> Value {
+    json!({ "usage": self::quantities(quantities), "records": records, "reason": reason })
 }
 
 /// Per-meter quantities as strings.

@@ -6,33 +6,27 @@
 use actix_web::{web, HttpResponse};
 use serde_json::{json, Value};
 
+use super::lookup::ReadableTenant;
 use super::money_wire;
 use crate::auth::AdminCaller;
 use crate::http::ApiError;
 use crate::store::{Store, UnbilledEntry};
 
 /// The tenant's unbilled-usage entries.
-#[tracing::instrument(skip_all, fields(tenant_id = %path))]
+#[tracing::instrument(skip_all, fields(tenant_id = %tenant.0.id))]
 pub async fn list_unbilled(
-    path: web::Path<String>,
-    caller: AdminCaller,
+    _admin: AdminCaller,
+    tenant: ReadableTenant,
     store: web::Data<Store>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = caller.readable_tenant(&path)?;
-    if store.get_tenant(&id).await?.is_none() {
-        return Err(ApiError::NotFound("tenant"));
-    }
-    let entries = store.unbilled_entries(&id).await?;
+    let entries = store.unbilled_entries(&tenant.0.id).await?;
     Ok(HttpResponse::Ok().json(json!({ "entries": entries.iter().map(entry_json).collect::<Vec<_>>() })))
 }
 
 fn entry_json(e: &UnbilledEntry) -> Value {
-    json!({
-        "tenant_id": e.tenant_id,
-        "period": { "start": e.period.start(), "end": e.period.end() },
-        "reason": e.reason,
-        "usage": money_wire::quantities(&e.quantities),
-        "records": e.records,
-        "created_at": e.created_at,
-    })
+    let mut entry = money_wire::unbilled(&e.quantities, e.records, &e.reason);
+    entry["tenant_id"] = json!(e.tenant_id);
+    entry["period"] = money_wire::period(&e.period);
+    entry["created_at"] = json!(e.created_at);
+    entry
 }

@@ -4,7 +4,8 @@
 use chrono::{DateTime, Utc};
 
 use super::codec::{Dec, Instant};
-use super::engine::{execute_on_tx, on_read};
+use super::engine::on_read;
+use super::outbox::insert_once_announced;
 use super::{DbError, Store};
 use crate::domain::{QuotaAlert, TenantId};
 
@@ -44,9 +45,8 @@ impl Store {
                 limit_value, late, created_at)
             values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
             on conflict do nothing"#;
-        let mut tx = self.begin().await?;
-        let inserted = execute_on_tx!(
-            &mut tx,
+        insert_once_announced!(
+            self,
             sqlx::query(sql)
                 .bind(alert.tenant_id.as_str())
                 .bind(&alert.quota_id)
@@ -57,13 +57,8 @@ impl Store {
                 .bind(Dec(alert.used))
                 .bind(Dec(alert.limit))
                 .bind(alert.late)
-                .bind(Instant(now))
-        )?;
-        if inserted == 0 {
-            return Ok(false);
-        }
-        super::outbox::append(&mut tx, &alert.tenant_id, "quota.threshold_crossed", payload, now).await?;
-        tx.commit().await?;
-        Ok(true)
+                .bind(Instant(now)),
+            (&alert.tenant_id, "quota.threshold_crossed", payload, now)
+        )
     }
 }

@@ -30,3 +30,24 @@ pub(super) async fn append(
         .map(|_| ()))?;
     Ok(())
 }
+
+/// Inserts a row that may exist only once (`$insert` is an `insert … on conflict do nothing`
+/// with its binds) and, only when it took, the outbox event announcing it — one transaction.
+/// The value is `Ok(true)` when recorded now, `Ok(false)` when another pass or process got
+/// there first: the "exactly one alert / entry, announced once" rule quotas and unbilled usage
+/// share.
+macro_rules! insert_once_announced {
+    ($store:expr, $insert:expr, ($tenant:expr, $kind:expr, $payload:expr, $now:expr)) => {{
+        let mut tx = $store.begin().await?;
+        let inserted = $crate::store::engine::execute_on_tx!(&mut tx, $insert)?;
+        if inserted == 0 {
+            Ok(false)
+        } else {
+            $crate::store::outbox::append(&mut tx, $tenant, $kind, $payload, $now).await?;
+            tx.commit().await?;
+            Ok(true)
+        }
+    }};
+}
+
+pub(super) use insert_once_announced;

@@ -4,7 +4,8 @@
 use chrono::{DateTime, Utc};
 
 use super::codec::{Dec, Instant};
-use super::engine::{execute_on_tx, on_read};
+use super::engine::on_read;
+use super::outbox::insert_once_announced;
 use super::{DbError, Store};
 use crate::domain::{BillingPeriod, Quantities, TenantId};
 
@@ -75,9 +76,8 @@ impl Store {
                 memory_gb_seconds, invocations, records, created_at)
             values ($1, $2, $3, $4, $5, $6, $7, $8, $9)
             on conflict do nothing"#;
-        let mut tx = self.begin().await?;
-        let inserted = execute_on_tx!(
-            &mut tx,
+        insert_once_announced!(
+            self,
             sqlx::query(sql)
                 .bind(entry.tenant_id.as_str())
                 .bind(Instant(entry.period.start()))
@@ -87,13 +87,8 @@ impl Store {
                 .bind(Dec(entry.quantities.memory_gb_seconds))
                 .bind(Dec(entry.quantities.invocations))
                 .bind(entry.records)
-                .bind(Instant(entry.created_at))
-        )?;
-        if inserted == 0 {
-            return Ok(false);
-        }
-        super::outbox::append(&mut tx, &entry.tenant_id, kind, payload, entry.created_at).await?;
-        tx.commit().await?;
-        Ok(true)
+                .bind(Instant(entry.created_at)),
+            (&entry.tenant_id, kind, payload, entry.created_at)
+        )
     }
 }
