@@ -55,7 +55,7 @@ pub struct Server {
     pub base: String,
     pub client: reqwest::Client,
     pub ingest_key: String,
-    admin_key: String,
+    pub admin_key: String,
 }
 
 impl Server {

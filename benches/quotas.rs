@@ -1,0 +1,285 @@
+//! Quota benchmark (DESIGN §13): "Entitlement checks: p99 < 5 ms at 2 000 requests/s while
+//! ingest runs at 50 000 records/s" and "Alerts: a threshold crossed by ingest at 100 000
+//! records/s alerts within 60 s". The real `tally serve` (this build, default settings, the
+//! evaluator at its default `TALLY_QUOTA_EVALUATE_EVERY` = 10 s) on a fresh PostgreSQL
+//! database; operator quotas set through `PUT /v1/tenants/{id}/quotas`.
+//!
+//! 1. Entitlements: paced open-loop GETs at 2 000/s over the tenants for `SECONDS`, first with
+//!    no ingest (baseline), then while paced ingest posts 1 000-record batches at 50 000
+//!    records/s. Latency per request from its scheduled tick; p50/p99/max, errors, rates.
+//! 2. Alert lag: one tenant, quota with thresholds 50/80/100 %, ingest at 100 000 records/s;
+//!    for each threshold, the time from the 2xx that brought the acknowledged records to the
+//!    threshold to the moment its `alert` row is visible (polled every 100 ms).
+//!
+//! Run: `cargo bench --bench quotas` (`TALLY_BENCH_DATABASE_URL`, default
+//! `postgres://postgres@127.0.0.1:5432`). Prints a markdown section for BENCHMARKS.md.
+
+#[path = "ingest/cpu.rs"]
+#[allow(dead_code)] // shared with the ingest bench
+mod cpu;
+#[path = "quotas/load.rs"]
+mod load;
+#[path = "ingest/pg.rs"]
+#[allow(dead_code)] // shared with the ingest bench
+mod pg;
+#[path = "ingest/server.rs"]
+#[allow(dead_code)] // shared with the ingest bench
+mod server;
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use anyhow::{ensure, Context};
+use serde_json::json;
+
+use crate::cpu::{snapshot, wait_for_quiet, CpuSplit};
+use crate::load::{Checked, Ingested};
+use crate::server::{Server, Tuning};
+
+const SECONDS: u64 = 10;
+const CHECKS_PER_SECOND: usize = 2_000;
+const BATCH: usize = 1_000;
+const LOADED_RATE: f64 = 50_000.0;
+const ALERT_RATE: f64 = 100_000.0;
+/// The alert tenant's limit: crossed at 100 % after ~6 s at 100 000 records/s.
+const ALERT_LIMIT: usize = 600_000;
+const THRESHOLDS: [u32; 3] = [50, 80, 100];
+
+fn env_or(name: &str, default: usize) -> usize {
+    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+fn uptime() -> String {
+    std::process::Command::new("uptime")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+        .unwrap_or_default()
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let tenants = env_or("TALLY_BENCH_TENANTS", 10);
+    let load_before = uptime();
+    let db = pg::BenchDb::create().await?;
+    let dir = std::env::temp_dir().join(format!("tally-qbench-{}", uuid::Uuid::new_v4().simple()));
+    let result = run(&db, &dir, tenants).await;
+    let _ = std::fs::remove_dir_all(&dir);
+    let (checks, alert) = result?;
+    let machine = format!(
+        "{} cores, {}; {}; {}",
+        std::thread::available_parallelism().map_or(0, |n| n.get()),
+        cpu_model(),
+        pg::version().await?,
+        pg::write_settings().await?
+    );
+    println!("{}", render(&machine, &load_before, &uptime(), tenants, &checks, &alert));
+    Ok(())
+}
+
+fn cpu_model() -> String {
+    let info = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    info.lines().find_map(|l| l.strip_prefix("model name")).unwrap_or(": ?").trim_start_matches([' ', '\t', ':']).into()
+}
+
+struct Checks {
+    alone: (Checked, CpuSplit),
+    loaded: (Checked, CpuSplit),
+    ingest: Ingested,
+}
+
+struct Alert {
+    ingest: Ingested,
+    /// Per threshold: seconds from the crossing 2xx to the alert row seen (None: not seen).
+    lags: BTreeMap<u32, Option<f64>>,
+    pass_sum: f64,
+    pass_count: f64,
+}
+
+async fn run(db: &pg::BenchDb, dir: &std::path::Path, tenants: usize) -> anyhow::Result<(Checks, Alert)> {
+    let server = Server::start(Some(&db.url), dir, &Tuning::default()).await?;
+    let ids: Vec<String> = (0..tenants).map(|t| format!("q-{t:02}")).collect();
+    let lag_tenant = vec!["lag-00".to_owned()];
+    server.create_tenants(&ids).await?;
+    server.create_tenants(&lag_tenant).await?;
+    for id in &ids {
+        put_quota(&server, id, 100_000).await?;
+    }
+    put_quota(&server, &lag_tenant[0], ALERT_LIMIT).await?;
+    check_shape(&server, &ids[0]).await?;
+
+    // 1. Entitlements alone, then under paced ingest (2 s head start, then the same GET load).
+    let checks = || {
+        let s = &server;
+        load::entitlements(
+            s.client.clone(),
+            &s.base,
+            &s.ingest_key,
+            &ids,
+            CHECKS_PER_SECOND,
+            Duration::from_secs(SECONDS),
+        )
+    };
+    // Each run starts when the shared box is quiet (< 0.3 busy cores for 1 s; at most 30 s).
+    wait_for_quiet(Duration::from_secs(30)).await;
+    let before = snapshot(Some(server.pid()));
+    let alone = checks().await;
+    let alone = (alone, before.split_until(&snapshot(Some(server.pid()))));
+    let records = (LOADED_RATE as usize) * (SECONDS as usize + 3);
+    let bodies = load::bodies(&ids, "e", records, BATCH);
+    wait_for_quiet(Duration::from_secs(30)).await;
+    let ingest = tokio::spawn(load::ingest(
+        server.client.clone(),
+        format!("{}/v1/usage", server.base),
+        server.ingest_key.clone(),
+        bodies,
+        LOADED_RATE / BATCH as f64,
+        256,
+        Duration::from_secs(SECONDS + 2),
+    ));
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let before = snapshot(Some(server.pid()));
+    let loaded = checks().await;
+    let loaded = (loaded, before.split_until(&snapshot(Some(server.pid()))));
+    let ingest = ingest.await?;
+    ensure!(ingest.errors == 0, "{} ingest batches failed under the entitlement load", ingest.errors);
+    let checks = Checks { alone, loaded, ingest };
+
+    // 2. Alert lag: the evaluator's own schedule (10 s); let it settle the first run's alerts.
+    tokio::time::sleep(Duration::from_secs(12)).await;
+    let records = (ALERT_RATE as usize) * 9;
+    let bodies = load::bodies(&lag_tenant, "l", records, BATCH);
+    let watcher = tokio::spawn(watch_alerts(db.pool.clone(), Duration::from_secs(120)));
+    let ingest = load::ingest(
+        server.client.clone(),
+        format!("{}/v1/usage", server.base),
+        server.ingest_key.clone(),
+        bodies,
+        ALERT_RATE / BATCH as f64,
+        256,
+        Duration::from_secs(9),
+    )
+    .await;
+    let seen = watcher.await??;
+    let lags = THRESHOLDS
+        .iter()
+        .map(|&t| {
+            let needed = (ALERT_LIMIT * t as usize / 100).div_ceil(BATCH);
+            let crossed = ingest.acks.get(needed.max(1) - 1).copied();
+            let lag = match (crossed, seen.get(&t)) {
+                (Some(c), Some(s)) => Some(s.saturating_duration_since(c).as_secs_f64()),
+                _ => None,
+            };
+            (t, lag)
+        })
+        .collect();
+    let (pass_sum, pass_count) = evaluation_histogram(&server).await?;
+    server.stop()?;
+    Ok((checks, Alert { ingest, lags, pass_sum, pass_count }))
+}
+
+async fn put_quota(server: &Server, tenant: &str, limit: usize) -> anyhow::Result<()> {
+    let body = json!({ "quotas": [{ "id": "inv-cap", "meter": "invocations", "limit": limit.to_string(),
+        "thresholds": THRESHOLDS, "hard": true }] });
+    let url = format!("{}/v1/tenants/{tenant}/quotas", server.base);
+    let response = server.client.put(url).bearer_auth(&server.admin_key).json(&body).send().await?;
+    ensure!(response.status().is_success(), "PUT quotas for {tenant}: {}", response.status());
+    Ok(())
+}
+
+/// One entitlement answer, checked for the quota before the timed load.
+async fn check_shape(server: &Server, tenant: &str) -> anyhow::Result<()> {
+    let url = format!("{}/v1/tenants/{tenant}/entitlements", server.base);
+    let answer: serde_json::Value =
+        server.client.get(url).bearer_auth(&server.ingest_key).send().await?.error_for_status()?.json().await?;
+    ensure!(answer["entitlements"][0]["quota_id"] == "inv-cap", "unexpected entitlements: {answer}");
+    Ok(())
+}
+
+/// Polls the `alert` table every 100 ms until every threshold of the lag tenant is seen.
+async fn watch_alerts(pool: sqlx::PgPool, max: Duration) -> anyhow::Result<BTreeMap<u32, Instant>> {
+    let started = Instant::now();
+    let mut seen = BTreeMap::new();
+    let mut ticks = tokio::time::interval(Duration::from_millis(100));
+    while seen.len() < THRESHOLDS.len() && started.elapsed() < max {
+        ticks.tick().await;
+        let rows: Vec<(i64,)> = sqlx::query_as("select threshold from alert where tenant_id = 'lag-00'")
+            .fetch_all(&pool)
+            .await
+            .context("polling alerts")?;
+        let now = Instant::now();
+        for (threshold,) in rows {
+            seen.entry(threshold as u32).or_insert(now);
+        }
+    }
+    Ok(seen)
+}
+
+/// `tally_quota_evaluation_seconds` sum and count from `/metrics`.
+async fn evaluation_histogram(server: &Server) -> anyhow::Result<(f64, f64)> {
+    let text = server.client.get(format!("{}/metrics", server.base)).send().await?.text().await?;
+    let value = |name: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse::<f64>().ok())
+            .with_context(|| format!("{name} missing from /metrics"))
+    };
+    Ok((value("tally_quota_evaluation_seconds_sum")?, value("tally_quota_evaluation_seconds_count")?))
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.2}", d.as_secs_f64() * 1e3)
+}
+
+fn render(machine: &str, before: &str, after: &str, tenants: usize, c: &Checks, a: &Alert) -> String {
+    let row = |name: &str, (r, cpu): &(Checked, CpuSplit)| {
+        format!(
+            "| {name} | {:.0} | {} | {} | {} | {} | {} | server {:.1} s, PostgreSQL {:.1} s, bench {:.1} s, other {:.1} s, idle {:.1} s |\n",
+            r.rate(),
+            r.latencies.len(),
+            r.errors,
+            ms(r.quantile(0.5)),
+            ms(r.quantile(0.99)),
+            ms(r.quantile(1.0)),
+            cpu.server,
+            cpu.postgres,
+            cpu.bench,
+            cpu.other,
+            cpu.idle
+        )
+    };
+    let p99 = c.loaded.0.quantile(0.99);
+    let verdict = if p99 < Duration::from_millis(5) && c.loaded.0.errors == 0 { "PASS" } else { "MISS" };
+    let worst = a.lags.values().map(|l| l.unwrap_or(f64::INFINITY)).fold(0.0, f64::max);
+    let lag_verdict = if worst <= 60.0 { "PASS" } else { "MISS" };
+    let lags: Vec<String> = a
+        .lags
+        .iter()
+        .map(|(t, l)| format!("{t} %: {}", l.map_or("not seen in 120 s".into(), |l| format!("{l:.2} s"))))
+        .collect();
+    format!(
+        "## Quotas: entitlements under ingest, and alert lag (cargo bench --bench quotas)\n\n\
+         - machine: {machine}\n- load before (uptime): {before}\n- load after (uptime): {after}\n\
+         - settings: `tally serve` release build, defaults (quota evaluator every 10 s, entitlement cache ≤ 1 s); \
+         {tenants} tenants each with an operator quota (invocations, limit 100 000, thresholds [50, 80, 100], hard); \
+         GETs paced open-loop at {CHECKS_PER_SECOND}/s for {SECONDS} s (1 ms ticks, tenants round robin, latency from the scheduled tick); \
+         ingest paced at {LOADED_RATE} records/s in batches of {BATCH} (≤ 256 in flight), started 2 s before the GETs; \
+         each run waits (≤ 30 s) for the shared box to be quiet before it starts\n\n\
+         | entitlement GETs | achieved req/s | ok | errors | p50 ms | p99 ms | max ms | CPU during the GETs |\n|---|---|---|---|---|---|---|---|\n{}{}\n\
+         Ingest during the loaded run: {:.0} records/s achieved (target {LOADED_RATE}), {} errors. \
+         Target p99 < 5 ms at 2 000 req/s under 50 000 records/s: **{verdict}** (p99 {} ms).\n\n\
+         Alert lag (one tenant, limit {ALERT_LIMIT} invocations, ingest paced at {ALERT_RATE} records/s): \
+         {:.0} records/s achieved, {} errors; lag from the 2xx that brought acknowledged records to the threshold to the `alert` row seen \
+         (polled every 100 ms): {}. Target ≤ 60 s: **{lag_verdict}**. \
+         `tally_quota_evaluation_seconds`: sum {:.3} s over {} passes (mean {:.1} ms).\n",
+        row("alone (no ingest)", &c.alone),
+        row("under ingest", &c.loaded),
+        c.ingest.batches_per_second() * BATCH as f64,
+        c.ingest.errors,
+        ms(p99),
+        a.ingest.batches_per_second() * BATCH as f64,
+        a.ingest.errors,
+        lags.join(", "),
+        a.pass_sum,
+        a.pass_count,
+        1e3 * a.pass_sum / a.pass_count.max(1.0),
+    )
+}
