@@ -37,6 +37,22 @@ both_stores! {
         assert_eq!(bucket["cpu_cycles"], (1_843_200_000_u64 * 250).to_string());
     }
 
+    async fn a_bad_record_is_reported_by_its_index_in_small_and_large_batches_alike(app) {
+        // Arrange: one batch parsed on the HTTP worker (3 records), one on the blocking pool (400)
+        app.create_tenant("acme", "UTC").await;
+        for (prefix, n) in [("small", 3_usize), ("large", 400)] {
+            let mut body = batch("acme", prefix, n);
+            body["records"][n - 2]["timestamp"] = json!("2026-12-01T23:59:60Z");
+            // Act
+            let response = app.post_usage(&body).await;
+            // Assert
+            assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY, "{prefix}");
+            let reply: Value = response.json().await.unwrap();
+            assert_eq!((reply["accepted"].as_u64(), reply["rejected"].as_u64()), (Some(n as u64 - 1), Some(1)));
+            assert_eq!(reply["errors"][0]["index"], n - 2, "{prefix}: {reply}");
+        }
+    }
+
     async fn a_batch_replayed_concurrently_is_counted_once(app) {
         // Arrange
         app.create_tenant("acme", "UTC").await;
