@@ -107,7 +107,7 @@ async fn insert_all_new(
     records: &[&NewUsageRecord],
     ingested_at: DateTime<Utc>,
 ) -> Result<Vec<InsertOutcome>, DbError> {
-    let mut tx = pool.begin().await?;
+    let mut tx = crate::store::open::begin_postgres(pool).await?;
     let columns = RecordColumns::of(records)?;
     bind_columns!(sqlx::query(PLAIN_INSERT_SQL), columns, ingested_at).execute(&mut *tx).await?;
     let deltas: Vec<(RollupKey, RollupTotals)> = fold_records(records.iter().copied())?.into_iter().collect();
@@ -121,7 +121,7 @@ async fn insert_checked(
     records: &[&NewUsageRecord],
     ingested_at: DateTime<Utc>,
 ) -> Result<Vec<InsertOutcome>, DbError> {
-    let mut tx = pool.begin().await?;
+    let mut tx = crate::store::open::begin_postgres(pool).await?;
     let inserted_keys = insert_records(&mut tx, records, ingested_at).await?;
     let all_inserted = inserted_keys.len() == records.len();
     let inserted: Vec<bool> =
