@@ -53,6 +53,26 @@ both_stores! {
         }
     }
 
+    async fn a_quantity_is_its_value_however_json_spells_it(app) {
+        // Arrange: five invocations and 0.25 GB-s, spelled three ways
+        app.create_tenant("acme", "UTC").await;
+        let spelled = |invocations: &str, memory: &str| {
+            format!(r#"{{"id": "q1", "tenant_id": "acme", "timestamp": "2026-11-27T11:00:00Z",
+                "invocations": {invocations}, "memory_gb_seconds": {memory}}}"#)
+        };
+        // Act
+        let first: Value = app.post_usage_raw(spelled("5", "0.25")).await.json().await.unwrap();
+        let again: Value = app.post_usage_raw(spelled("5.0", "2.5e-1")).await.json().await.unwrap();
+        let once_more: Value = app.post_usage_raw(spelled("5e0", "\"0.250\"")).await.json().await.unwrap();
+        let fraction = app.post_usage_raw(spelled("5.5", "0.25").replace("q1", "q2")).await;
+        // Assert
+        assert_eq!(first["accepted"], 1);
+        assert_eq!((again["duplicates"].as_u64(), once_more["duplicates"].as_u64()), (Some(1), Some(1)), "the same content");
+        assert_eq!(fraction.status(), StatusCode::UNPROCESSABLE_ENTITY, "5.5 invocations is not a whole number");
+        let usage = app.get_json("/v1/tenants/acme/usage?granularity=month").await;
+        assert_eq!((usage["buckets"][0]["invocations"].as_str(), usage["buckets"][0]["memory_gb_seconds"].as_str()), (Some("5"), Some("0.25")));
+    }
+
     async fn a_batch_replayed_concurrently_is_counted_once(app) {
         // Arrange
         app.create_tenant("acme", "UTC").await;
