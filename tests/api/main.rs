@@ -9,6 +9,7 @@ mod auth;
 mod billing;
 mod concurrency;
 mod credits;
+mod demo;
 mod due_dates;
 mod events;
 mod failures;
