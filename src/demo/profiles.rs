@@ -1,10 +1,15 @@
-//! The demo's tenants: what they run, where, how much, and on which shipped plan.
+//! The demo's tenants (`profiles.toml`, compiled in): what they run, where, how much, and on
+//! which shipped plan.
+
+use std::sync::LazyLock;
+
+use serde::Deserialize;
 
 /// One serverless function of a tenant.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Deserialize)]
 pub struct Function {
-    pub name: &'static str,
-    /// Configured memory, MB (Lambda-style sizes).
+    pub name: String,
+    /// Configured memory, MB.
     pub memory_mb: u32,
     /// Mean duration of one invocation, ms.
     pub mean_ms: u32,
@@ -13,69 +18,31 @@ pub struct Function {
 }
 
 /// A demo tenant.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Deserialize)]
 pub struct Profile {
-    pub id: &'static str,
-    pub name: &'static str,
-    pub plan: &'static str,
-    pub timezone: &'static str,
-    pub billing_email: &'static str,
+    pub id: String,
+    pub name: String,
+    pub plan: String,
+    pub timezone: String,
+    pub billing_email: String,
     /// Invocations on an average weekday.
     pub daily_invocations: f64,
-    /// Weekend traffic relative to a weekday (B2B tools sleep; consumer apps do not).
+    /// Weekend traffic relative to a weekday.
     pub weekend_factor: f64,
-    pub regions: &'static [&'static str],
-    pub functions: &'static [Function],
+    pub regions: Vec<String>,
+    pub functions: Vec<Function>,
 }
 
-/// Three tenants on the three shipped plans, with different shapes of traffic.
-pub const PROFILES: [Profile; 3] = [
-    Profile {
-        id: "demo-acme",
-        name: "Acme Analytics",
-        plan: "payg",
-        timezone: "Europe/Berlin",
-        billing_email: "billing@acme.example",
-        daily_invocations: 180_000.0,
-        weekend_factor: 0.35,
-        regions: &["eu-west-1", "eu-central-1"],
-        functions: &[
-            Function { name: "ingest-events", memory_mb: 512, mean_ms: 45, share: 0.55 },
-            Function { name: "build-report", memory_mb: 2048, mean_ms: 1_800, share: 0.05 },
-            Function { name: "resize-chart", memory_mb: 1024, mean_ms: 320, share: 0.25 },
-            Function { name: "send-digest", memory_mb: 256, mean_ms: 120, share: 0.15 },
-        ],
-    },
-    Profile {
-        id: "demo-globex",
-        name: "Globex Media",
-        plan: "committed",
-        timezone: "America/New_York",
-        billing_email: "ap@globex.example",
-        daily_invocations: 2_400_000.0,
-        weekend_factor: 1.25,
-        regions: &["us-east-1", "us-west-2", "eu-west-1"],
-        functions: &[
-            Function { name: "transcode", memory_mb: 3008, mean_ms: 2_400, share: 0.04 },
-            Function { name: "thumbnail", memory_mb: 1024, mean_ms: 180, share: 0.36 },
-            Function { name: "feed-api", memory_mb: 512, mean_ms: 35, share: 0.6 },
-        ],
-    },
-    Profile {
-        id: "demo-initech",
-        name: "Initech (hobby)",
-        plan: "free",
-        timezone: "UTC",
-        billing_email: "peter@initech.example",
-        daily_invocations: 32_000.0,
-        weekend_factor: 0.6,
-        regions: &["us-east-1"],
-        functions: &[
-            Function { name: "tps-report", memory_mb: 256, mean_ms: 90, share: 0.8 },
-            Function { name: "stapler-bot", memory_mb: 128, mean_ms: 40, share: 0.2 },
-        ],
-    },
-];
+#[derive(Deserialize)]
+struct ProfileFile {
+    tenant: Vec<Profile>,
+}
+
+/// The demo's tenants, in file order.
+pub static PROFILES: LazyLock<Vec<Profile>> = LazyLock::new(|| {
+    let file: ProfileFile = toml::from_str(include_str!("profiles.toml")).expect("src/demo/profiles.toml is valid");
+    file.tenant
+});
 
 impl Profile {
     /// Midnight on the first of `month` in the tenant's own time zone: where its billing
@@ -85,5 +52,21 @@ impl Profile {
         let tz: chrono_tz::Tz = self.timezone.parse().unwrap_or(chrono_tz::Tz::UTC);
         let local = tz.with_ymd_and_hms(year, month, 1, 0, 0, 0).earliest();
         local.map_or_else(|| chrono::Utc.with_ymd_and_hms(year, month, 1, 0, 0, 0).unwrap(), |t| t.to_utc())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_profile_is_on_a_shipped_plan_with_shares_that_add_up() {
+        assert_eq!(PROFILES.len(), 3);
+        for p in PROFILES.iter() {
+            assert!(["free", "payg", "committed"].contains(&p.plan.as_str()), "{}", p.plan);
+            let shares: f64 = p.functions.iter().map(|f| f.share).sum();
+            assert!((shares - 1.0).abs() < 1e-9, "{}: shares add up to {shares}", p.id);
+            assert!(p.timezone.parse::<chrono_tz::Tz>().is_ok(), "{}", p.timezone);
+        }
     }
 }

@@ -51,8 +51,8 @@ pub struct DemoReport {
 /// One demo tenant after the run.
 #[derive(Debug)]
 pub struct TenantSummary {
-    pub id: &'static str,
-    pub plan: &'static str,
+    pub id: String,
+    pub plan: String,
     /// Last month's invoice: number and total, when the month is closed.
     pub invoice: Option<(String, String)>,
     /// This month so far, as `usage/current` says.
@@ -275,7 +275,7 @@ impl Demo {
 
     async fn summaries(&self) -> anyhow::Result<Vec<TenantSummary>> {
         let mut out = Vec::new();
-        for p in &PROFILES {
+        for p in PROFILES.iter() {
             let invoices = self.get(&format!("/v1/tenants/{}/invoices", p.id)).await?;
             let invoice = invoices["data"].as_array().and_then(|list| list.first()).map(|i| {
                 let text = |v: &Value| v.as_str().unwrap_or_default().to_owned();
@@ -285,7 +285,12 @@ impl Demo {
             let so_far = &current["amount_so_far"];
             let so_far =
                 format!("{} {}", so_far["total"].as_str().unwrap_or("0"), so_far["currency"].as_str().unwrap_or(""));
-            out.push(TenantSummary { id: p.id, plan: p.plan, invoice, so_far: so_far.trim().to_owned() });
+            out.push(TenantSummary {
+                id: p.id.clone(),
+                plan: p.plan.clone(),
+                invoice,
+                so_far: so_far.trim().to_owned(),
+            });
         }
         Ok(out)
     }

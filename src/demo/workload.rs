@@ -20,10 +20,10 @@ use super::profiles::Profile;
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct DemoRecord {
     pub id: String,
-    pub tenant_id: &'static str,
+    pub tenant_id: String,
     pub timestamp: String,
-    pub function: &'static str,
-    pub region: &'static str,
+    pub function: String,
+    pub region: String,
     pub invocations: u64,
     /// A decimal string: exact, at millisecond-of-GB precision.
     pub memory_gb_seconds: String,
@@ -58,8 +58,8 @@ pub fn records(profile: &Profile, from: DateTime<Utc>, to: DateTime<Utc>, minute
         let expected = profile.daily_invocations / buckets_per_day
             * hour_weight(local.hour())
             * day_weight(profile, local.weekday());
-        let mut rng = StdRng::seed_from_u64(seed(profile.id, start));
-        for function in profile.functions {
+        let mut rng = StdRng::seed_from_u64(seed(&profile.id, start));
+        for function in &profile.functions {
             for (r, region) in profile.regions.iter().enumerate() {
                 // Regions share the traffic unevenly: the first carries the most.
                 let region_share = 1.0 / (r as f64 + 1.5) / region_norm(profile.regions.len());
@@ -74,10 +74,10 @@ pub fn records(profile: &Profile, from: DateTime<Utc>, to: DateTime<Utc>, minute
                 let milli_gb_s = total_ms * u64::from(function.memory_mb) / 1024;
                 out.push(DemoRecord {
                     id: format!("{}-{}-{}", start.format("%Y%m%dT%H%M"), function.name, region),
-                    tenant_id: profile.id,
+                    tenant_id: profile.id.clone(),
                     timestamp: start.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-                    function: function.name,
-                    region,
+                    function: function.name.clone(),
+                    region: region.clone(),
                     invocations,
                     memory_gb_seconds: format!("{}.{:03}", milli_gb_s / 1000, milli_gb_s % 1000),
                     cpu_cycles: total_ms * CYCLES_PER_MS,
