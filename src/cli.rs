@@ -179,7 +179,13 @@ pub async fn run(cli: Cli, settings: Settings) -> anyhow::Result<()> {
         Command::Demo => demo(settings).await,
         Command::Rollups(RollupsCommand::Rebuild) => {
             let store = open_store(&settings.database_url(), 2).await?;
-            let report = store.rebuild_rollups().await.context("Failed to rebuild rollups")?;
+            let bar = crate::progress::bar(0, "rebuilding rollups", "records", true);
+            let progress = |read, total| {
+                bar.set_length(total);
+                bar.set_position(read);
+            };
+            let report = store.rebuild_rollups_reporting(progress).await.context("Failed to rebuild rollups")?;
+            bar.finish_and_clear();
             emit!("rebuilt {} rollups from {} records", report.rollups, report.records);
             Ok(())
         }

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use anyhow::{ensure, Context};
 use chrono::{DateTime, Datelike, Duration, DurationRound, TimeZone, Utc};
 use futures_util::future::join_all;
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use indicatif::ProgressBar;
 use serde_json::{json, Value};
 
 use super::profiles::{Profile, PROFILES};
@@ -125,12 +125,7 @@ pub async fn run_demo(mut settings: Settings, options: DemoOptions) -> anyhow::R
 
 fn progress_bar(options: &DemoOptions, from: DateTime<Utc>, to: DateTime<Utc>) -> ProgressBar {
     let days = (to - from).num_days().max(1) as u64 + 1;
-    let target = if options.progress { ProgressDrawTarget::stderr() } else { ProgressDrawTarget::hidden() };
-    let bar = ProgressBar::with_draw_target(Some(days), target);
-    let style = ProgressStyle::with_template("{spinner} sending usage {bar:30} {pos}/{len} days {msg}")
-        .unwrap_or_else(|_| ProgressStyle::default_bar());
-    bar.set_style(style);
-    bar
+    crate::progress::bar(days, "sending usage", "days", options.progress)
 }
 
 /// Records sent and what the service said of them.

@@ -101,6 +101,14 @@ impl Store {
     /// and the replace.
     #[tracing::instrument(skip_all)]
     pub async fn rebuild_rollups(&self) -> Result<RebuildReport, DbError> {
+        self.rebuild_rollups_reporting(|_, _| {}).await
+    }
+
+    /// [`Self::rebuild_rollups`], telling `progress` (records read, records in all) as it reads.
+    ///
+    /// # Errors
+    /// A store failure; the rollups are then unchanged.
+    pub async fn rebuild_rollups_reporting(&self, progress: impl Fn(u64, u64)) -> Result<RebuildReport, DbError> {
         let raw = "select tenant_id, source, record_id, ts, function, region, cpu_cycles, memory_gb_seconds, \
             invocations from usage_record";
         let mut tx = self.begin().await?;
@@ -108,12 +116,21 @@ impl Store {
             sqlx::query("lock table usage_record, usage_correction in share mode").execute(&mut **tx).await?;
         }
         let mut fold = RebuildFold::new(super::corrections::newest_states(&mut tx).await?);
+        let total: i64 =
+            on_tx!(&mut tx, |db| sqlx::query_scalar("select count(*) from usage_record").fetch_one(db).await)?;
+        let total = u64::try_from(total).unwrap_or(0);
         on_tx!(&mut tx, |db| {
             let mut rows = sqlx::query_as::<_, RawRow>(raw).fetch(db);
+            let mut read = 0_u64;
             while let Some(row) = rows.try_next().await? {
                 let key: StoredKey = (row.tenant_id.clone(), row.source.clone(), row.record_id.clone());
                 fold.push(&key, raw_to_record(row)?)?;
+                read += 1;
+                if read % PROGRESS_EVERY == 0 {
+                    progress(read, total);
+                }
             }
+            progress(read, total);
             Ok::<(), DbError>(())
         })?;
         let (totals, records) = fold.finish()?;
@@ -127,6 +144,9 @@ impl Store {
         Ok(report)
     }
 }
+
+/// How many records the rebuild reads between progress reports.
+const PROGRESS_EVERY: u64 = 10_000;
 
 /// Adds `deltas` (sorted by key) to the rollups inside the caller's transaction. PostgreSQL
 /// adds in SQL; SQLite must not (its `+` goes through floating point), so it reads, sums in
