@@ -71,10 +71,7 @@ async fn run(db: &pg::BenchDb, dir: &std::path::Path) -> anyhow::Result<Vec<Row>
     );
     let reads = [
         ("30 days by day (`GET …/usage?granularity=day`)", format!("/v1/tenants/big/usage?{range}&granularity=day")),
-        (
-            "30 days by day and function",
-            format!("/v1/tenants/big/usage?{range}&granularity=day&group_by=function"),
-        ),
+        ("30 days by day and function", format!("/v1/tenants/big/usage?{range}&granularity=day&group_by=function")),
         ("last day by hour and region", format!("/v1/tenants/big/usage?{day_before}&granularity=hour&group_by=region")),
         ("period so far, priced (`GET …/usage/current`)", "/v1/tenants/big/usage/current".to_owned()),
     ];
