@@ -64,6 +64,15 @@ pub enum Command {
     /// Work with pricing plans.
     #[command(subcommand)]
     Plans(PlansCommand),
+    /// Print a single-use portal sign-in link for a tenant (valid 15 minutes; the link is the
+    /// last word of the output).
+    PortalLink {
+        #[arg(long)]
+        tenant: String,
+        /// Whom the session is for (default: the tenant's first billing email).
+        #[arg(long)]
+        email: Option<String>,
+    },
     /// Price hypothetical usage for a whole period on a plan.
     Quote {
         #[arg(long)]
@@ -172,6 +181,15 @@ pub async fn run(cli: Cli, settings: Settings) -> anyhow::Result<()> {
             let plans = crate::plans::check_plans(&settings.pricing_dir)?;
             let plan = plans.iter().find(|p| p.id() == plan).with_context(|| format!("no plan {plan:?}"))?;
             emit!("{}", crate::quote_table::render(plan, &crate::quote_table::parse_usage(&usage)?)?);
+            Ok(())
+        }
+        Command::PortalLink { tenant, email } => {
+            let store = open_store(&settings.database_url(), 1).await?;
+            let tenant = TenantId::parse(&tenant).context("--tenant is not a valid tenant id")?;
+            let port = settings.listen.rsplit_once(':').and_then(|(_, p)| p.parse().ok()).unwrap_or(8080);
+            let base = crate::startup::public_url(&settings, port);
+            let link = crate::portal::create_portal_link(&store, &tenant, email.as_deref(), &base, clock.now()).await?;
+            emit!("Portal sign-in link for {tenant} (single use, valid 15 minutes): {link}");
             Ok(())
         }
         Command::Rollups(RollupsCommand::Rebuild) => {

@@ -20,6 +20,7 @@ pub mod invoice;
 pub mod metrics;
 pub mod notify;
 pub mod plans;
+pub mod portal;
 pub mod quota;
 pub mod quote_table;
 pub mod rate;
