@@ -26,7 +26,7 @@ use crate::invoice::{Biller, BillingConfig};
 use crate::metrics::Metrics;
 use crate::notify::{Dispatcher, MailTransport, NotifyConfig};
 use crate::plans::{sync_plans, SharedCatalog};
-use crate::portal::{self, LoginLimiter, PortalConfig};
+use crate::portal::{self, Portal};
 use crate::quota::{EntitlementCache, QuotaEvaluator};
 use crate::store::{open_store, Store, StoreKind};
 
@@ -85,8 +85,9 @@ impl Application {
         let entitlements =
             web::Data::new(EntitlementCache::new(store.clone(), catalog.clone(), settings.quota.entitlement_max_age));
         let biller = web::Data::new(biller);
-        let portal_config = web::Data::new(PortalConfig::for_public_url(settings.public_url.as_deref()));
-        let login_limiter = web::Data::new(LoginLimiter::default());
+        let entitlement_cache = entitlements.clone().into_inner();
+        let public = settings.public_url.as_deref();
+        let portal = web::Data::new(Portal::new(store.clone(), clock.clone(), catalog.clone(), entitlement_cache, public));
         let store = web::Data::new(store);
         let catalog = web::Data::new(catalog);
         let clock = web::Data::new(clock);
@@ -108,8 +109,7 @@ impl Application {
                 .app_data(biller.clone())
                 .app_data(catalog.clone())
                 .app_data(entitlements.clone())
-                .app_data(portal_config.clone())
-                .app_data(login_limiter.clone())
+                .app_data(portal.clone())
                 .configure(routes)
                 .configure(portal_routes)
                 .default_service(web::to(http::not_found))
@@ -199,17 +199,16 @@ fn routes(cfg: &mut web::ServiceConfig) {
 /// kept out of api-spec/openapi.yaml (tests/api/api_spec.rs reads only `fn routes`).
 fn portal_routes(cfg: &mut web::ServiceConfig) {
     use http::{get, post, resource};
-    cfg.service(resource("/portal").route(get().to(portal::get_portal_dashboard)))
-        .service(resource("/portal/login").route(get().to(portal::get_portal_login)).route(post().to(portal::request_portal_login)))
-        .service(resource("/portal/auth").route(get().to(portal::finish_portal_login)))
-        .service(resource("/portal/logout").route(post().to(portal::logout_portal)))
-        .service(resource("/portal/invoices").route(get().to(portal::list_portal_invoices)))
-        .service(resource("/portal/invoices/{id}").route(get().to(portal::get_portal_invoice)))
-        .service(resource("/portal/invoices/{id}/pdf").route(get().to(portal::get_portal_invoice_pdf)))
-        .service(
-            resource("/portal/budgets").route(get().to(portal::get_portal_budgets)).route(post().to(portal::save_portal_budgets)),
-        )
-        .service(resource("/portal/assets/portal.css").route(get().to(portal::get_portal_css)));
+    use portal::*;
+    cfg.service(resource("/portal").route(get().to(get_portal_dashboard)));
+    cfg.service(resource("/portal/login").route(get().to(get_portal_login)).route(post().to(request_portal_login)));
+    cfg.service(resource("/portal/auth").route(get().to(finish_portal_login)));
+    cfg.service(resource("/portal/logout").route(post().to(logout_portal)));
+    cfg.service(resource("/portal/invoices").route(get().to(list_portal_invoices)));
+    cfg.service(resource("/portal/invoices/{id}").route(get().to(get_portal_invoice)));
+    cfg.service(resource("/portal/invoices/{id}/pdf").route(get().to(get_portal_invoice_pdf)));
+    cfg.service(resource("/portal/budgets").route(get().to(get_portal_budgets)).route(post().to(save_portal_budgets)));
+    cfg.service(resource("/portal/assets/portal.css").route(get().to(get_portal_css)));
 }
 
 /// The base of links in emails and of `tally portal-link`: `TALLY_PUBLIC_URL`, else the

@@ -15,7 +15,7 @@ use lettre::Address;
 use super::alert_mail::alert_message_for;
 use super::expand::{deliveries_of, invoice_of};
 use super::invoice_mail::{invoice_message, Envelope};
-use super::login_mail::{login_message_for, PORTAL_LOGIN_LINK};
+use super::login_mail::{login_message, login_view, mint_login_link, PORTAL_LOGIN_LINK};
 use super::mail_transport::{MailTransport, SendFailure};
 use super::mail_view::MailKind;
 use super::webhook_call::{call_webhook, webhook_body, webhook_client};
@@ -216,7 +216,9 @@ impl Dispatcher {
             public_url: &self.config.public_url,
         };
         let message = if event.kind == PORTAL_LOGIN_LINK {
-            login_message_for(&self.store, event, &self.config.issuer, &envelope).await?
+            let (tenant, link) = mint_login_link(&self.store, event, &envelope).await?;
+            login_message(&login_view(&tenant, &self.config.issuer, &link), &envelope)
+                .map_err(|e| SendFailure::Permanent(format!("the message cannot be built: {e}")))?
         } else {
             alert_message_for(&self.store, event, &self.config.issuer, &envelope).await?
         };

@@ -31,16 +31,16 @@ impl LoginPayload {
     }
 }
 
-/// Every text the sign-in email shows (the names `email_layout.html` reads).
+/// Every text the sign-in email shows (the names `email_layout.html` reads, and the link).
 pub(crate) struct LoginView {
     pub title: String,
+    pub link: String,
     pub subject: String,
+    pub customer_name: String,
     pub intro: String,
+    pub tenant_id: String,
     pub issuer_name: String,
     pub issuer_address: Vec<String>,
-    pub customer_name: String,
-    pub tenant_id: String,
-    pub link: String,
 }
 
 #[derive(Template)]
@@ -55,34 +55,37 @@ struct TextBody<'a> {
     v: &'a LoginView,
 }
 
-/// Mints a link for the event's address and tenant and builds the email carrying it.
+/// Mints a sign-in link for the event's address and tenant: stores its hash (valid for
+/// [`LOGIN_LINK_TTL`] from `envelope.now`) and returns the tenant and the link.
 ///
 /// # Errors
 /// [`SendFailure::Temporary`] when the store fails; [`SendFailure::Permanent`] when the
-/// payload is not a sign-in request, the tenant is gone, or lettre refuses the message.
-pub(crate) async fn login_message_for(
+/// payload is not a sign-in request or the tenant is gone.
+pub(crate) async fn mint_login_link(
     store: &Store,
     event: &OutboxEvent,
-    issuer: &IssuerSnapshot,
     envelope: &Envelope<'_>,
-) -> Result<Message, SendFailure> {
+) -> Result<(Tenant, String), SendFailure> {
     let temporary = |e: crate::store::DbError| SendFailure::Temporary(format!("the store failed: {e}"));
-    let payload = LoginPayload::parse(&event.payload)
-        .ok_or_else(|| SendFailure::Permanent("the event is not a sign-in request".into()))?;
-    let tenant = store
-        .get_tenant(&event.tenant)
-        .await
-        .map_err(temporary)?
-        .ok_or_else(|| SendFailure::Permanent("the tenant is gone".into()))?;
+    let Some(payload) = LoginPayload::parse(&event.payload) else {
+        return Err(SendFailure::Permanent("the event is not a sign-in request".into()));
+    };
+    let Some(tenant) = store.get_tenant(&event.tenant).await.map_err(temporary)? else {
+        return Err(SendFailure::Permanent("the tenant is gone".into()));
+    };
     let token = SecretToken::generate();
     let expires = envelope.now + LOGIN_LINK_TTL;
     store.insert_login_token(&tenant.id, &token.hash(), &payload.email, expires, envelope.now).await.map_err(temporary)?;
-    let view = login_view(&tenant, issuer, &login_link(envelope.public_url, token.text()));
-    let body = alternatives(&HtmlBody { v: &view }, &TextBody { v: &view })
-        .map_err(|e| SendFailure::Permanent(format!("the message cannot be built: {e}")))?;
-    envelope
-        .message(&view.issuer_name, &view.customer_name, &view.subject, body)
-        .map_err(|e| SendFailure::Permanent(format!("the message cannot be built: {e}")))
+    Ok((tenant, login_link(envelope.public_url, token.text())))
+}
+
+/// The sign-in email of `view`.
+///
+/// # Errors
+/// When lettre refuses the message (it does not for valid addresses) or a template fails.
+pub(crate) fn login_message(view: &LoginView, envelope: &Envelope<'_>) -> anyhow::Result<Message> {
+    let body = alternatives(&HtmlBody { v: view }, &TextBody { v: view })?;
+    envelope.message(&view.issuer_name, &view.customer_name, &view.subject, body)
 }
 
 /// The texts of the email for `tenant` with `link` (pure).
@@ -90,15 +93,15 @@ pub(crate) fn login_view(tenant: &Tenant, issuer: &IssuerSnapshot, link: &str) -
     let minutes = LOGIN_LINK_TTL.num_minutes();
     LoginView {
         title: "Your Tally sign-in link".into(),
+        link: link.to_owned(),
         subject: "Your Tally sign-in link".into(),
+        customer_name: tenant.details.name.clone(),
         intro: format!(
             "Use the button below to sign in to the billing portal of {}. The link works once and expires in {minutes} minutes.",
             tenant.details.name
         ),
+        tenant_id: tenant.id.to_string(),
         issuer_name: issuer.name.clone(),
         issuer_address: issuer.address.clone(),
-        customer_name: tenant.details.name.clone(),
-        tenant_id: tenant.id.to_string(),
-        link: link.to_owned(),
     }
 }

@@ -6,20 +6,20 @@
 //!
 //! Stage: the HTTP edge (portal). Parses the form into `domain::Quota`s, calls the service.
 
+use std::collections::HashMap;
+
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 use askama::Template;
 use rust_decimal::Decimal;
 
+use super::context::Portal;
 use super::csrf::Form;
 use super::error::PortalError;
 use super::page;
-use super::session::PortalSession;
-use crate::clock::SharedClock;
+use super::session::{PortalSession, SessionForm};
 use crate::domain::{Quota, QuotaOwner};
-use crate::plans::SharedCatalog;
 use crate::quota::{format_value, quota_listing, set_quotas, QuotaListing, QuotaSetError, MAX_QUOTAS};
-use crate::store::Store;
 
 /// Thresholds a new budget row suggests.
 const DEFAULT_THRESHOLDS: &str = "80, 100";
@@ -49,57 +49,55 @@ struct BudgetsPage {
 #[tracing::instrument(skip_all, fields(tenant_id = %session.tenant))]
 pub async fn get_portal_budgets(
     session: PortalSession,
-    query: web::Query<std::collections::HashMap<String, String>>,
-    store: web::Data<Store>,
-    catalog: web::Data<SharedCatalog>,
-    clock: web::Data<SharedClock>,
+    query: web::Query<HashMap<String, String>>,
+    portal: web::Data<Portal>,
 ) -> Result<HttpResponse, PortalError> {
-    let catalog = catalog.current(&store).await?;
-    let listing = quota_listing(&store, &catalog, &session.tenant, clock.now()).await?;
+    let listing = listing_of(&portal, &session).await?;
     let mut rows: Vec<BudgetRow> = listing.set.budgets.iter().map(|b| stored_row(b, &listing)).collect();
     rows.push(BudgetRow { id: String::new(), limit: String::new(), thresholds: DEFAULT_THRESHOLDS.into(), hard: false });
-    render(&session, &store, &listing, rows, None, query.contains_key("saved")).await
+    render(&session, &portal, &listing, rows, None, query.contains_key("saved")).await
 }
 
 /// Replaces the budgets with the form's rows (a row with neither id nor limit is dropped, so
 /// clearing a row deletes that budget).
-#[tracing::instrument(skip_all, fields(tenant_id = %session.tenant))]
-pub async fn save_portal_budgets(
-    session: PortalSession,
-    form: web::Form<Vec<(String, String)>>,
-    store: web::Data<Store>,
-    catalog: web::Data<SharedCatalog>,
-    clock: web::Data<SharedClock>,
-) -> Result<HttpResponse, PortalError> {
-    let form = Form(form.into_inner());
-    session.check_csrf(&form)?;
-    let now = clock.now();
-    let catalog = catalog.current(&store).await?;
+#[tracing::instrument(skip_all, fields(tenant_id = %posted.session.tenant))]
+pub async fn save_portal_budgets(posted: SessionForm, portal: web::Data<Portal>) -> Result<HttpResponse, PortalError> {
+    let SessionForm { session, form } = posted;
     let rows = form_rows(&form);
     let refused = match parse_rows(&rows) {
-        Ok(budgets) => match set_quotas(&store, &catalog, &session.tenant, QuotaOwner::Tenant, &budgets, now).await {
-            Ok(_) => return Ok(page::redirect("/portal/budgets?saved=1").finish()),
-            Err(QuotaSetError::Store(error)) => return Err(error.into()),
-            Err(QuotaSetError::TenantNotFound) => return Err(PortalError::NotFound("tenant")),
-            Err(rule) => rule.to_string(),
-        },
+        Ok(budgets) => {
+            let catalog = portal.catalog.current(&portal.store).await?;
+            let now = portal.clock.now();
+            match set_quotas(&portal.store, &catalog, &session.tenant, QuotaOwner::Tenant, &budgets, now).await {
+                Ok(_) => return Ok(page::redirect("/portal/budgets?saved=1").finish()),
+                Err(QuotaSetError::Store(error)) => return Err(error.into()),
+                Err(QuotaSetError::TenantNotFound) => return Err(PortalError::NotFound("tenant")),
+                Err(rule) => rule.to_string(),
+            }
+        }
         Err(message) => message,
     };
-    let listing = quota_listing(&store, &catalog, &session.tenant, now).await?;
-    let mut response = render(&session, &store, &listing, rows, Some(refused), false).await?;
+    let listing = listing_of(&portal, &session).await?;
+    let mut response = render(&session, &portal, &listing, rows, Some(refused), false).await?;
     *response.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
     Ok(response)
 }
 
+/// The tenant's budgets and what governs them, as the API reads them.
+async fn listing_of(portal: &Portal, session: &PortalSession) -> Result<QuotaListing, PortalError> {
+    let catalog = portal.catalog.current(&portal.store).await?;
+    Ok(quota_listing(&portal.store, &catalog, &session.tenant, portal.clock.now()).await?)
+}
+
 async fn render(
     session: &PortalSession,
-    store: &Store,
+    portal: &Portal,
     listing: &QuotaListing,
     rows: Vec<BudgetRow>,
     error: Option<String>,
     saved: bool,
 ) -> Result<HttpResponse, PortalError> {
-    let tenant = store.get_tenant(&session.tenant).await?.ok_or(PortalError::NotFound("tenant"))?;
+    let tenant = portal.tenant_of(session).await?;
     let page = BudgetsPage {
         chrome: super::view::Chrome::signed_in("Budgets", "budgets", session.account(&tenant.details.name)),
         csrf: session.csrf.clone(),

@@ -12,17 +12,15 @@ use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 
 use super::chart::{bar_chart, percent_used, progress_bar, Bar};
+use super::context::Portal;
 use super::error::PortalError;
 use super::page;
 use super::session::PortalSession;
 use super::view::{meter_quantities, money, Chrome, MeterQuantity};
 use crate::aggregate::{usage_series, Granularity};
-use crate::clock::SharedClock;
 use crate::domain::{Meter, QuotaMeter};
 use crate::invoice::{current_usage, display_format as format, CurrentUsage};
-use crate::plans::SharedCatalog;
-use crate::quota::{format_value, EntitlementCache, EntitlementSnapshot};
-use crate::store::Store;
+use crate::quota::{format_value, EntitlementSnapshot};
 
 /// One meter's card: usage so far, its projection, its daily chart.
 struct MeterCard {
@@ -65,24 +63,17 @@ struct DashboardPage {
 
 /// The dashboard of the session's tenant.
 #[tracing::instrument(skip_all, fields(tenant_id = %session.tenant))]
-pub async fn get_portal_dashboard(
-    session: PortalSession,
-    store: web::Data<Store>,
-    catalog: web::Data<SharedCatalog>,
-    entitlements: web::Data<EntitlementCache>,
-    clock: web::Data<SharedClock>,
-) -> Result<HttpResponse, PortalError> {
-    let store = store.get_ref();
-    let now = clock.now();
-    let tenant = store.get_tenant(&session.tenant).await?.ok_or(PortalError::NotFound("tenant"))?;
-    let catalog = catalog.current(store).await?;
+pub async fn get_portal_dashboard(session: PortalSession, portal: web::Data<Portal>) -> Result<HttpResponse, PortalError> {
+    let (store, now) = (&portal.store, portal.clock.now());
+    let tenant = portal.tenant_of(&session).await?;
+    let catalog = portal.catalog.current(store).await?;
     let current = current_usage(store, &catalog, &tenant.id, now).await?;
     let (start, end) = (current.period.start(), current.period.end());
     let rollups = store.rollups(&tenant.id, start, end).await?;
     let tz = tenant.details.timezone;
     let days = usage_series(tz, Granularity::Day, None, start, end, &rollups)
         .map_err(|e| PortalError::Unexpected(e.into()))?;
-    let quotas = entitlements.get(&tenant.id, now).await?;
+    let quotas = portal.entitlements.get(&tenant.id, now).await?;
     let page = DashboardPage {
         chrome: Chrome::signed_in("Dashboard", "dashboard", session.account(&tenant.details.name)),
         period: format::span(start, end, tz),

@@ -15,14 +15,13 @@ use askama::Template;
 use super::cookie::{self, SameSite};
 use super::csrf::{self, Form};
 use super::error::PortalError;
-use super::page::{self, PortalConfig};
-use super::rate_limit::{LoginLimiter, Verdict};
-use super::session::{cookie_value, PortalSession, SESSION_TTL};
+use super::context::Portal;
+use super::page;
+use super::rate_limit::Verdict;
+use super::session::{cookie_value, SessionForm, SESSION_TTL};
 use super::view::Chrome;
-use crate::clock::SharedClock;
 use crate::domain::{secret_hash, SecretToken};
 use crate::notify::PORTAL_LOGIN_LINK;
-use crate::store::Store;
 
 /// The longest address SMTP carries (RFC 5321 path limit).
 const MAX_EMAIL_LEN: usize = 254;
@@ -48,10 +47,10 @@ struct LinkSentPage {
 pub async fn get_portal_login(
     request: HttpRequest,
     query: web::Query<HashMap<String, String>>,
-    config: web::Data<PortalConfig>,
+    portal: web::Data<Portal>,
 ) -> Result<HttpResponse, PortalError> {
     let notice = query.contains_key("signed_out").then_some("You are signed out.");
-    login_form(&request, &config, StatusCode::OK, String::new(), None, notice)
+    login_form(&request, &portal, StatusCode::OK, String::new(), None, notice)
 }
 
 /// Queues sign-in emails for the address, within the rate limits, and answers the same page
@@ -60,25 +59,22 @@ pub async fn get_portal_login(
 pub async fn request_portal_login(
     request: HttpRequest,
     form: web::Form<Vec<(String, String)>>,
-    store: web::Data<Store>,
-    clock: web::Data<SharedClock>,
-    limiter: web::Data<LoginLimiter>,
-    config: web::Data<PortalConfig>,
+    portal: web::Data<Portal>,
 ) -> Result<HttpResponse, PortalError> {
     let form = Form(form.into_inner());
     csrf::check(cookie::read(request.headers(), cookie::LOGIN_CSRF).as_deref(), form.token())?;
     let email = form.get("email").unwrap_or_default().trim().to_owned();
     if email.len() > MAX_EMAIL_LEN || email.parse::<lettre::Address>().is_err() {
         let error = Some("Enter an email address such as billing@example.com.".to_owned());
-        return login_form(&request, &config, StatusCode::UNPROCESSABLE_ENTITY, email, error, None);
+        return login_form(&request, &portal, StatusCode::UNPROCESSABLE_ENTITY, email, error, None);
     }
     let client = request.peer_addr().map_or_else(|| "unknown".to_owned(), |a| a.ip().to_string());
-    let now = clock.now();
-    match limiter.admit(&client, &email, now) {
+    let now = portal.clock.now();
+    match portal.limiter.admit(&client, &email, now) {
         Verdict::Refuse => return Err(PortalError::TooManyRequests),
         Verdict::Quiet => tracing::info!("sign-in link not sent: the address reached its limit"),
         Verdict::Send => {
-            let tenants = store.queue_portal_login(&email, PORTAL_LOGIN_LINK, now).await?;
+            let tenants = portal.store.queue_portal_login(&email, PORTAL_LOGIN_LINK, now).await?;
             tracing::debug!(tenants = tenants.len(), "sign-in requested");
         }
     }
@@ -89,42 +85,34 @@ pub async fn request_portal_login(
 #[tracing::instrument(skip_all)]
 pub async fn finish_portal_login(
     query: web::Query<HashMap<String, String>>,
-    store: web::Data<Store>,
-    clock: web::Data<SharedClock>,
-    config: web::Data<PortalConfig>,
+    portal: web::Data<Portal>,
 ) -> Result<HttpResponse, PortalError> {
     let token = query.get("token").filter(|t| !t.is_empty()).ok_or(PortalError::LinkInvalid)?;
-    let now = clock.now();
+    let now = portal.clock.now();
     let session = SecretToken::generate();
-    let opened = store.start_portal_session(&secret_hash(token), &session.hash(), now + SESSION_TTL, now).await?;
+    let opened = portal.store.start_portal_session(&secret_hash(token), &session.hash(), now + SESSION_TTL, now).await?;
     let row = opened.ok_or(PortalError::LinkInvalid)?;
     let value = cookie_value(&row.tenant, session.text());
-    let secure = config.secure_cookies;
+    let secure = portal.secure_cookies;
+    let session_cookie = cookie::set(cookie::SESSION, &value, SESSION_TTL.num_seconds(), SameSite::Lax, secure);
     Ok(page::redirect("/portal")
-        .append_header((header::SET_COOKIE, cookie::set(cookie::SESSION, &value, SESSION_TTL.num_seconds(), SameSite::Lax, secure)))
+        .append_header((header::SET_COOKIE, session_cookie))
         .append_header((header::SET_COOKIE, cookie::set(cookie::LOGIN_CSRF, "", 0, SameSite::Strict, secure)))
         .finish())
 }
 
 /// Revokes the session server-side and clears its cookie.
-#[tracing::instrument(skip_all, fields(tenant_id = %session.tenant))]
-pub async fn logout_portal(
-    session: PortalSession,
-    form: web::Form<Vec<(String, String)>>,
-    store: web::Data<Store>,
-    clock: web::Data<SharedClock>,
-    config: web::Data<PortalConfig>,
-) -> Result<HttpResponse, PortalError> {
-    session.check_csrf(&Form(form.into_inner()))?;
-    session.revoke(&store, clock.now()).await?;
-    let cleared = cookie::set(cookie::SESSION, "", 0, SameSite::Lax, config.secure_cookies);
+#[tracing::instrument(skip_all, fields(tenant_id = %posted.session.tenant))]
+pub async fn logout_portal(posted: SessionForm, portal: web::Data<Portal>) -> Result<HttpResponse, PortalError> {
+    posted.session.revoke(&portal).await?;
+    let cleared = cookie::set(cookie::SESSION, "", 0, SameSite::Lax, portal.secure_cookies);
     Ok(page::redirect("/portal/login?signed_out=1").append_header((header::SET_COOKIE, cleared)).finish())
 }
 
 /// The sign-in form with `email` filled in, keeping the browser's CSRF cookie or setting one.
 fn login_form(
     request: &HttpRequest,
-    config: &PortalConfig,
+    portal: &Portal,
     status: StatusCode,
     email: String,
     error: Option<String>,
@@ -136,7 +124,7 @@ fn login_form(
     let max_age = SESSION_TTL.num_seconds();
     response.append_header((
         header::SET_COOKIE,
-        cookie::set(cookie::LOGIN_CSRF, &csrf, max_age, SameSite::Strict, config.secure_cookies),
+        cookie::set(cookie::LOGIN_CSRF, &csrf, max_age, SameSite::Strict, portal.secure_cookies),
     ));
     let page = LoginPage { chrome: Chrome::anonymous("Sign in"), csrf, email, error, notice };
     page::html_with(response, &page)

@@ -12,6 +12,7 @@
 mod assets;
 mod budgets;
 mod chart;
+mod context;
 mod cookie;
 mod csrf;
 mod dashboard;
@@ -26,11 +27,10 @@ mod view;
 
 pub use assets::get_portal_css;
 pub use budgets::{get_portal_budgets, save_portal_budgets};
+pub use context::Portal;
 pub use dashboard::get_portal_dashboard;
 pub use error::PortalError;
-pub use invoices::{get_portal_invoice, get_portal_invoice_pdf, list_portal_invoices};
+pub use invoices::{get_portal_invoice, get_portal_invoice_pdf, list_portal_invoices, PortalInvoice};
 pub use link::create_portal_link;
 pub use login::{finish_portal_login, get_portal_login, logout_portal, request_portal_login};
-pub use page::PortalConfig;
-pub use rate_limit::LoginLimiter;
-pub use session::PortalSession;
+pub use session::{PortalSession, SessionForm};

@@ -10,21 +10,6 @@ use askama::Template;
 
 use super::error::PortalError;
 
-/// What the portal needs from the configuration.
-#[derive(Debug, Clone)]
-pub struct PortalConfig {
-    /// Cookies get `Secure` when the public URL is https (DESIGN §11); plain http (local
-    /// development, tests) would otherwise never send them back.
-    pub secure_cookies: bool,
-}
-
-impl PortalConfig {
-    /// The portal behind `public_url` (`TALLY_PUBLIC_URL`, if set).
-    pub fn for_public_url(public_url: Option<&str>) -> Self {
-        Self { secure_cookies: public_url.is_some_and(|u| u.trim_start().to_ascii_lowercase().starts_with("https://")) }
-    }
-}
-
 /// Inline SVG needs no script and no inline style, so the policy can forbid both.
 const CONTENT_SECURITY_POLICY: &str =
     "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
@@ -63,17 +48,4 @@ pub(crate) fn redirect(location: &str) -> HttpResponseBuilder {
     let mut response = builder(StatusCode::SEE_OTHER);
     response.insert_header((header::LOCATION, location));
     response
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn cookies_are_secure_exactly_when_the_public_url_is_https() {
-        assert!(PortalConfig::for_public_url(Some("https://billing.example.test")).secure_cookies);
-        assert!(PortalConfig::for_public_url(Some("HTTPS://billing.example.test")).secure_cookies);
-        assert!(!PortalConfig::for_public_url(Some("http://127.0.0.1:8080")).secure_cookies);
-        assert!(!PortalConfig::for_public_url(None).secure_cookies);
-    }
 }

@@ -11,16 +11,14 @@ use std::pin::Pin;
 
 use actix_web::dev::Payload;
 use actix_web::{web, FromRequest, HttpRequest};
-use chrono::{DateTime, Utc};
 
+use super::context::Portal;
 use super::cookie;
 use super::csrf::{self, Form};
 use super::error::PortalError;
 use super::view::Account;
 use crate::auth::{Principal, Role};
-use crate::clock::SharedClock;
 use crate::domain::{derived_token, secret_hash, TenantId};
-use crate::store::Store;
 
 /// How long a session lasts (DESIGN §11).
 pub(crate) const SESSION_TTL: chrono::Duration = chrono::Duration::hours(8);
@@ -63,8 +61,8 @@ impl PortalSession {
     ///
     /// # Errors
     /// When the store fails.
-    pub(crate) async fn revoke(&self, store: &Store, now: DateTime<Utc>) -> Result<(), PortalError> {
-        store.revoke_portal_session(&self.tenant, &self.session_hash, now).await?;
+    pub(crate) async fn revoke(&self, portal: &Portal) -> Result<(), PortalError> {
+        portal.store.revoke_portal_session(&self.tenant, &self.session_hash, portal.clock.now()).await?;
         Ok(())
     }
 }
@@ -86,17 +84,14 @@ impl FromRequest for PortalSession {
 
     fn from_request(request: &HttpRequest, _: &mut Payload) -> Self::Future {
         let value = cookie::read(request.headers(), cookie::SESSION);
-        let store = request.app_data::<web::Data<Store>>().cloned();
-        let clock = request.app_data::<web::Data<SharedClock>>().cloned();
+        let portal = Portal::of(request);
         Box::pin(async move {
-            let (Some(store), Some(clock)) = (store, clock) else {
-                return Err(PortalError::Unexpected(anyhow::anyhow!("the store or clock is not configured")));
-            };
+            let portal = portal?;
             let Some((tenant, secret)) = value.as_deref().and_then(parse_cookie) else {
                 return Err(PortalError::SignInRequired);
             };
             let session_hash = secret_hash(secret);
-            let Some(row) = store.portal_session(&tenant, &session_hash, clock.now()).await? else {
+            let Some(row) = portal.store.portal_session(&tenant, &session_hash, portal.clock.now()).await? else {
                 tracing::debug!(tenant_id = %tenant, "portal session unknown, revoked or expired");
                 return Err(PortalError::SignInRequired);
             };
@@ -109,6 +104,30 @@ impl FromRequest for PortalSession {
                 session_hash,
                 principal,
             })
+        })
+    }
+}
+
+/// A form posted by a signed-in browser, its CSRF token already checked: the argument of
+/// every signed-in `POST`, so no such handler can forget the check.
+pub struct SessionForm {
+    pub(crate) session: PortalSession,
+    pub(crate) form: Form,
+}
+
+impl FromRequest for SessionForm {
+    type Error = PortalError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, PortalError>>>>;
+
+    fn from_request(request: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let session = PortalSession::from_request(request, payload);
+        let fields = web::Form::<Vec<(String, String)>>::from_request(request, payload);
+        Box::pin(async move {
+            let session = session.await?;
+            // A body that is not a form carries no token either.
+            let form = Form(fields.await.map(web::Form::into_inner).unwrap_or_default());
+            session.check_csrf(&form)?;
+            Ok(SessionForm { session, form })
         })
     }
 }
