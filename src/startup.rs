@@ -87,7 +87,8 @@ impl Application {
         let biller = web::Data::new(biller);
         let entitlement_cache = entitlements.clone().into_inner();
         let public = settings.public_url.as_deref();
-        let portal = web::Data::new(Portal::new(store.clone(), clock.clone(), catalog.clone(), entitlement_cache, public));
+        let portal =
+            web::Data::new(Portal::new(store.clone(), clock.clone(), catalog.clone(), entitlement_cache, public));
         let store = web::Data::new(store);
         let catalog = web::Data::new(catalog);
         let clock = web::Data::new(clock);

@@ -75,7 +75,10 @@ pub(crate) async fn mint_login_link(
     };
     let token = SecretToken::generate();
     let expires = envelope.now + LOGIN_LINK_TTL;
-    store.insert_login_token(&tenant.id, &token.hash(), &payload.email, expires, envelope.now).await.map_err(temporary)?;
+    store
+        .insert_login_token(&tenant.id, &token.hash(), &payload.email, expires, envelope.now)
+        .await
+        .map_err(temporary)?;
     Ok((tenant, login_link(envelope.public_url, token.text())))
 }
 

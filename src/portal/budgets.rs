@@ -54,7 +54,12 @@ pub async fn get_portal_budgets(
 ) -> Result<HttpResponse, PortalError> {
     let listing = listing_of(&portal, &session).await?;
     let mut rows: Vec<BudgetRow> = listing.set.budgets.iter().map(|b| stored_row(b, &listing)).collect();
-    rows.push(BudgetRow { id: String::new(), limit: String::new(), thresholds: DEFAULT_THRESHOLDS.into(), hard: false });
+    rows.push(BudgetRow {
+        id: String::new(),
+        limit: String::new(),
+        thresholds: DEFAULT_THRESHOLDS.into(),
+        hard: false,
+    });
     render(&session, &portal, &listing, rows, None, query.contains_key("saved")).await
 }
 
@@ -151,9 +156,13 @@ fn parse_rows(rows: &[BudgetRow]) -> Result<Vec<Quota>, String> {
                 .split(',')
                 .map(|t| t.trim().trim_end_matches('%').trim())
                 .filter(|t| !t.is_empty())
-                .map(|t| t.parse::<u32>().map_err(|_| format!("The alert thresholds of {name} must be whole percents such as 80, 100.")))
+                .map(|t| {
+                    t.parse::<u32>()
+                        .map_err(|_| format!("The alert thresholds of {name} must be whole percents such as 80, 100."))
+                })
                 .collect::<Result<Vec<u32>, String>>()?;
-            Quota::new(&row.id, "spend", limit, &thresholds, row.hard).map_err(|e| format!("The {name} is refused: {e}."))
+            Quota::new(&row.id, "spend", limit, &thresholds, row.hard)
+                .map_err(|e| format!("The {name} is refused: {e}."))
         })
         .collect()
 }

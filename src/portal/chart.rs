@@ -43,12 +43,7 @@ pub(crate) fn bar_chart(bars: &[Bar], description: &str) -> String {
             escape(&bar.title)
         );
         if i % 7 == 0 {
-            let _ = write!(
-                svg,
-                r#"<text class="tick" x="{x}" y="{}">{}</text>"#,
-                HEIGHT - 5,
-                escape(&bar.label)
-            );
+            let _ = write!(svg, r#"<text class="tick" x="{x}" y="{}">{}</text>"#, HEIGHT - 5, escape(&bar.label));
         }
     }
     svg.push_str("</svg>");
@@ -66,7 +61,13 @@ pub(crate) fn percent_used(used: Decimal, limit: Decimal) -> u32 {
 /// A horizontal bar filled to `percent` (capped at 100), marked `over` past 100 %.
 pub(crate) fn progress_bar(percent: u32, description: &str) -> String {
     let fill = percent.min(100);
-    let class = if percent >= 100 { "fill over" } else if percent >= 80 { "fill near" } else { "fill" };
+    let class = if percent >= 100 {
+        "fill over"
+    } else if percent >= 80 {
+        "fill near"
+    } else {
+        "fill"
+    };
     format!(
         r#"<svg class="progress" viewBox="0 0 100 8" preserveAspectRatio="none" role="img" aria-label="{}"><rect class="track" x="0" y="0" width="100" height="8" rx="4"/><rect class="{class}" x="0" y="0" width="{fill}" height="8" rx="4"/></svg>"#,
         escape(description)

@@ -51,7 +51,9 @@ mod tests {
     #[test]
     fn only_an_equal_non_empty_token_passes() {
         assert!(check(Some("abc"), Some("abc")).is_ok());
-        for (expected, presented) in [(Some("abc"), None), (Some("abc"), Some("abd")), (None, Some("")), (Some(""), Some(""))] {
+        for (expected, presented) in
+            [(Some("abc"), None), (Some("abc"), Some("abd")), (None, Some("")), (Some(""), Some(""))]
+        {
             assert!(check(expected, presented).is_err(), "{expected:?} vs {presented:?}");
         }
     }

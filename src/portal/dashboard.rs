@@ -63,7 +63,10 @@ struct DashboardPage {
 
 /// The dashboard of the session's tenant.
 #[tracing::instrument(skip_all, fields(tenant_id = %session.tenant))]
-pub async fn get_portal_dashboard(session: PortalSession, portal: web::Data<Portal>) -> Result<HttpResponse, PortalError> {
+pub async fn get_portal_dashboard(
+    session: PortalSession,
+    portal: web::Data<Portal>,
+) -> Result<HttpResponse, PortalError> {
     let (store, now) = (&portal.store, portal.clock.now());
     let tenant = portal.tenant_of(&session).await?;
     let catalog = portal.catalog.current(store).await?;
@@ -128,8 +131,10 @@ fn quota_bars(snapshot: &EntitlementSnapshot) -> Vec<QuotaBar> {
         .map(|e| {
             let meter = e.quota.meter();
             let percent = percent_used(e.used, e.quota.limit());
-            let (used, limit) =
-                (format_value(meter, e.used, snapshot.currency), format_value(meter, e.quota.limit(), snapshot.currency));
+            let (used, limit) = (
+                format_value(meter, e.used, snapshot.currency),
+                format_value(meter, e.quota.limit(), snapshot.currency),
+            );
             QuotaBar {
                 id: e.quota.id().to_owned(),
                 meter: match meter {

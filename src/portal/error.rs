@@ -63,7 +63,12 @@ macro_rules! through_api_error {
     )*};
 }
 
-through_api_error!(anyhow::Error, crate::store::DbError, crate::invoice::CurrentUsageError, crate::quota::QuotaSetError);
+through_api_error!(
+    anyhow::Error,
+    crate::store::DbError,
+    crate::invoice::CurrentUsageError,
+    crate::quota::QuotaSetError
+);
 
 #[derive(Template)]
 #[template(path = "portal/templates/error.html")]

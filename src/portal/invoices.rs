@@ -88,7 +88,10 @@ impl FromRequest for PortalInvoice {
 
 /// The session's tenant's invoices.
 #[tracing::instrument(skip_all, fields(tenant_id = %session.tenant))]
-pub async fn list_portal_invoices(session: PortalSession, portal: web::Data<Portal>) -> Result<HttpResponse, PortalError> {
+pub async fn list_portal_invoices(
+    session: PortalSession,
+    portal: web::Data<Portal>,
+) -> Result<HttpResponse, PortalError> {
     let tenant = portal.tenant_of(&session).await?;
     let invoices = portal.store.list_invoices(&session.tenant, None, LISTED).await?;
     let page = InvoicesPage {
@@ -105,7 +108,11 @@ pub async fn get_portal_invoice(found: PortalInvoice) -> Result<HttpResponse, Po
     let (c, tz) = (&doc.content, format::zone(&doc.content.customer.timezone));
     let amount = |value| money(&Money::new(value, c.currency));
     let page = InvoicePage {
-        chrome: Chrome::signed_in(&format!("Invoice {}", doc.number), "invoices", found.session.account(&c.customer.name)),
+        chrome: Chrome::signed_in(
+            &format!("Invoice {}", doc.number),
+            "invoices",
+            found.session.account(&c.customer.name),
+        ),
         invoice: row(doc),
         issued_on: format::date(c.issued_at, tz),
         due_on: c.due_at.map(|due| format::date(due, tz)),

@@ -12,10 +12,10 @@ use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
 
+use super::context::Portal;
 use super::cookie::{self, SameSite};
 use super::csrf::{self, Form};
 use super::error::PortalError;
-use super::context::Portal;
 use super::page;
 use super::rate_limit::Verdict;
 use super::session::{cookie_value, SessionForm, SESSION_TTL};
@@ -90,7 +90,8 @@ pub async fn finish_portal_login(
     let token = query.get("token").filter(|t| !t.is_empty()).ok_or(PortalError::LinkInvalid)?;
     let now = portal.clock.now();
     let session = SecretToken::generate();
-    let opened = portal.store.start_portal_session(&secret_hash(token), &session.hash(), now + SESSION_TTL, now).await?;
+    let opened =
+        portal.store.start_portal_session(&secret_hash(token), &session.hash(), now + SESSION_TTL, now).await?;
     let row = opened.ok_or(PortalError::LinkInvalid)?;
     let value = cookie_value(&row.tenant, session.text());
     let secure = portal.secure_cookies;

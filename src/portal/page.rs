@@ -38,7 +38,10 @@ pub(crate) fn html(status: StatusCode, template: &impl Template) -> Result<HttpR
 ///
 /// # Errors
 /// When the template fails (a bug: unexpected).
-pub(crate) fn html_with(mut response: HttpResponseBuilder, template: &impl Template) -> Result<HttpResponse, PortalError> {
+pub(crate) fn html_with(
+    mut response: HttpResponseBuilder,
+    template: &impl Template,
+) -> Result<HttpResponse, PortalError> {
     let body = template.render().map_err(|e| PortalError::Unexpected(e.into()))?;
     Ok(response.content_type("text/html; charset=utf-8").body(body))
 }

@@ -71,7 +71,12 @@ impl Store {
             values ($1, $2, $3, $4, null, $5)"#;
         execute_in_own_tx!(
             self,
-            sqlx::query(sql).bind(tenant.as_str()).bind(token_hash).bind(email).bind(Instant(expires_at)).bind(Instant(now))
+            sqlx::query(sql)
+                .bind(tenant.as_str())
+                .bind(token_hash)
+                .bind(email)
+                .bind(Instant(expires_at))
+                .bind(Instant(now))
         );
         Ok(())
     }

@@ -7,9 +7,7 @@ use reqwest::StatusCode;
 
 use crate::both_stores;
 use crate::helpers::{count_rows, spawn_app_with, Backend, TestApp};
-use crate::portal_support::{
-    delivered_links, page, request_link, sign_in, tenant_with_usage, to_app, Browser,
-};
+use crate::portal_support::{delivered_links, page, request_link, sign_in, tenant_with_usage, to_app, Browser};
 
 both_stores! {
     async fn a_billing_address_gets_a_link_that_opens_a_session_once(app) {

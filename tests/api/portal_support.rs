@@ -52,21 +52,14 @@ impl Browser {
     }
 
     pub async fn get(&self, path: &str) -> Response {
-        let response =
-            self.client.get(self.url(path)).header("cookie", self.cookie_header()).send().await.unwrap();
+        let response = self.client.get(self.url(path)).header("cookie", self.cookie_header()).send().await.unwrap();
         self.remember(&response);
         response
     }
 
     pub async fn post(&self, path: &str, fields: &[(&str, &str)]) -> Response {
-        let response = self
-            .client
-            .post(self.url(path))
-            .header("cookie", self.cookie_header())
-            .form(fields)
-            .send()
-            .await
-            .unwrap();
+        let response =
+            self.client.post(self.url(path)).header("cookie", self.cookie_header()).form(fields).send().await.unwrap();
         self.remember(&response);
         response
     }

@@ -155,7 +155,7 @@ def run(service, chromium):
     acme_invoice, globex_invoice = invoices["acme"][0], invoices["globex"][0]
     seen = set()
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
+        browser = p.chromium.launch(executable_path=chromium, args=["--no-sandbox", "--disable-dev-shm-usage"])
         context = browser.new_context(base_url=service.base, accept_downloads=True)
         page = context.new_page()
 
@@ -163,6 +163,7 @@ def run(service, chromium):
         page.goto("/portal/login")
         page.get_by_label("Email address").fill("ap@acme.test")
         page.get_by_role("button", name="Email me a sign-in link").click()
+        page.get_by_role("heading", name="Check your email").wait_for()
         check("a sign-in link is on its way" in page.content(), "the sign-in form answers")
         link = service.sign_in_link("ap@acme.test", seen)
         page.goto(link)
@@ -200,6 +201,7 @@ def run(service, chromium):
         page.locator("#limit_0").fill("250.00")
         page.locator("#thresholds_0").fill("80, 100")
         page.get_by_role("button", name="Save budgets").click()
+        page.wait_for_url("**/portal/budgets?saved=1")
         check("Budgets saved" in page.content(), "the budget form saves")
         budgets = service.api("GET", "/v1/tenants/acme/budgets")["budgets"]
         check([(b["id"], b["limit"]) for b in budgets] == [("monthly", "250.00")], f"the API sees it: {budgets}")
@@ -218,6 +220,7 @@ def run(service, chromium):
         # 7. Sign out.
         page.goto("/portal")
         page.get_by_role("button", name="Sign out").click()
+        page.wait_for_url("**/portal/login?signed_out=1")
         check(page.url.endswith("/portal/login?signed_out=1"), f"signed out ({page.url})")
         page.goto("/portal")
         check(page.url.endswith("/portal/login"), "the dashboard needs a new sign-in")
@@ -230,6 +233,7 @@ def run(service, chromium):
         with page.expect_response(lambda r: r.url.endswith("/portal/login") and r.request.method == "POST") as posted:
             page.get_by_role("button", name="Email me a sign-in link").click()
         check(posted.value.status == 403, f"a form without its CSRF token is refused ({posted.value.status})")
+        page.get_by_role("heading", name="Form refused").wait_for()
         check("Form refused" in page.content(), "with a page saying so")
 
         # 9. An operator's link from the CLI.
