@@ -75,7 +75,7 @@ pub(crate) fn cookie_value(tenant: &TenantId, secret: &str) -> String {
 /// `(tenant, secret)` of a cookie value; the secret is base64url, so the last `.` splits.
 fn parse_cookie(value: &str) -> Option<(TenantId, &str)> {
     let (tenant, secret) = value.rsplit_once('.')?;
-    Some((TenantId::parse(tenant).ok()?, secret).filter(|(_, s)| !s.is_empty()))
+    Some((TenantId::parse(tenant).ok()?, secret)).filter(|(_, s)| !s.is_empty())
 }
 
 impl FromRequest for PortalSession {
@@ -95,7 +95,8 @@ impl FromRequest for PortalSession {
                 tracing::debug!(tenant_id = %tenant, "portal session unknown, revoked or expired");
                 return Err(PortalError::SignInRequired);
             };
-            let principal = Principal::new(Role::Tenant, Some(row.tenant.clone()), row.email.clone())
+            let subject = format!("portal:{}", row.email);
+            let principal = Principal::new(Role::Tenant, Some(row.tenant.clone()), subject)
                 .map_err(|e| PortalError::Unexpected(e.into()))?;
             Ok(PortalSession {
                 tenant: row.tenant,
