@@ -7,11 +7,12 @@ use std::fmt::Write;
 use rust_decimal::prelude::ToPrimitive;
 use rust_decimal::Decimal;
 
-/// Drawing area of a bar chart, in SVG units (the SVG scales to its container's width).
-const WIDTH: i64 = 600;
-const HEIGHT: i64 = 160;
+/// Drawing area of a bar chart, in SVG units: about a card's width on a phone, so the SVG
+/// scales by roughly 1 and its labels stay legible (it keeps its aspect ratio).
+const WIDTH: i64 = 300;
+const HEIGHT: i64 = 120;
 /// Room under the bars for day labels.
-const AXIS: i64 = 20;
+const AXIS: i64 = 16;
 
 /// One bar: its axis label, its value, and the text a pointer or screen reader gets.
 pub(crate) struct Bar {
@@ -24,7 +25,7 @@ pub(crate) struct Bar {
 /// label is printed so 31 days stay legible at 375 px.
 pub(crate) fn bar_chart(bars: &[Bar], description: &str) -> String {
     let mut svg = format!(
-        r#"<svg class="chart" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" aria-label="{}" preserveAspectRatio="none">"#,
+        r#"<svg class="chart" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" aria-label="{}">"#,
         escape(description)
     );
     let baseline = HEIGHT - AXIS;
@@ -96,9 +97,9 @@ mod tests {
     fn the_tallest_bar_fills_the_height_and_the_others_scale_to_it() {
         let svg = bar_chart(&[bar("1", 10), bar("2", 5), bar("3", 0)], "Invocations per day");
         assert!(svg.contains(r#"aria-label="Invocations per day""#), "{svg}");
-        assert!(svg.contains(r#"x="20" y="4" width="160" height="136""#), "the tallest: {svg}");
-        assert!(svg.contains(r#"y="72" width="160" height="68""#), "half: {svg}");
-        assert!(svg.contains(r#"y="140" width="160" height="0""#), "zero: {svg}");
+        assert!(svg.contains(r#"x="10" y="4" width="80" height="100""#), "the tallest: {svg}");
+        assert!(svg.contains(r#"x="110" y="54" width="80" height="50""#), "half: {svg}");
+        assert!(svg.contains(r#"x="210" y="104" width="80" height="0""#), "zero: {svg}");
         assert_eq!(svg.matches("<rect").count(), 3);
     }
 

@@ -10,6 +10,7 @@ use actix_web::{web, HttpResponse};
 use askama::Template;
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
+use rust_decimal::RoundingStrategy;
 
 use super::chart::{bar_chart, percent_used, progress_bar, Bar};
 use super::context::Portal;
@@ -114,6 +115,8 @@ fn meter_cards(current: &CurrentUsage, days: &[crate::aggregate::SeriesBucket], 
                 })
                 .collect();
             let projected = current.projection.as_ref().map_or(current.usage.get(meter), |p| p.usage.get(meter));
+            // An extrapolation: whole units read better than its exact 20 decimals.
+            let projected = projected.round_dp_with_strategy(0, RoundingStrategy::MidpointAwayFromZero);
             MeterCard {
                 key: meter.as_str(),
                 chart: bar_chart(&bars, &format!("{} per day this period", meter.display_name())),
