@@ -16,6 +16,7 @@ mod hostile_input;
 mod idempotency;
 mod ingest;
 mod invoices;
+mod money;
 mod notify_alerts;
 mod notify_cluster;
 mod notify_email;
