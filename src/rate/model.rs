@@ -143,6 +143,27 @@ mod tests {
     }
 
     #[test]
+    fn every_model_rounds_its_line_from_every_digit_of_quantity_times_price() {
+        // 123456789012345 × 0.0000405000142259898507839869 = 5000001711.2949999…99924…: 44
+        // digits, which Decimal would round to …1711.295 (→ .30) before the cent is decided.
+        let price = d("0.0000405000142259898507839869");
+        let tiers = vec![Tier { up_to: None, unit_price: price, flat_fee: Decimal::ZERO }];
+        let models = [
+            ChargeModel::PerUnit { unit_price: price },
+            ChargeModel::Graduated { tiers: tiers.clone() },
+            ChargeModel::Volume { tiers },
+            ChargeModel::Package { package_size: Decimal::ONE, package_price: price },
+        ];
+        for model in models {
+            let name = model.name();
+            let charge = Charge::new(Meter::CpuCycles, model, Decimal::ONE, Decimal::ZERO);
+            let rated = rate_charge(&charge, d("123456789012345")).expect("in range");
+            assert_eq!(rated.exact().and_then(|e| e.round_dp(2)), Some(d("5000001711.29")), "{name}");
+            assert_eq!(rated.amount, d("5000001711.2949999999999999999"), "{name}: cut toward zero");
+        }
+    }
+
+    #[test]
     fn a_quantity_below_the_allowance_nets_to_zero() {
         let rated = rate_charge(&charge(ChargeModel::PerUnit { unit_price: d("1") }), d("-5")).expect("in range");
         assert_eq!((rated.net_quantity, rated.amount), (Decimal::ZERO, Decimal::ZERO));
