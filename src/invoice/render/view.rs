@@ -260,6 +260,26 @@ mod tests {
     }
 
     #[test]
+    fn an_unbilled_usage_note_is_tagged_and_names_no_plan() {
+        let mut doc = sample::invoice();
+        let (start, end) = (doc.content.period_start, doc.content.period_end);
+        let description = "Invocations not billed: usage before the first subscription (2 records)".to_owned();
+        let note = LineSnapshot {
+            meter: Some(Meter::Invocations),
+            quantity: Some(sample::dec("7")),
+            ..LineSnapshot::blank(LineType::UnbilledUsage, description.clone(), start, end)
+        };
+        doc.content.lines.push(note);
+        let view = InvoiceView::of(&doc, &DocumentKind::Invoice);
+        let shown = view.lines.last().expect("the note is shown");
+        assert_eq!(
+            (shown.tag, shown.description.as_str(), shown.amount.as_str()),
+            (Some("Not billed"), &*description, "0.00")
+        );
+        assert!(shown.details.iter().all(|d| !d.starts_with("Plan")), "{:?}", shown.details);
+    }
+
+    #[test]
     fn credits_appear_in_the_sums_only_when_some_were_applied() {
         let mut doc = sample::invoice();
         assert!(InvoiceView::of(&doc, &DocumentKind::Invoice)
