@@ -76,7 +76,7 @@ where
     let catalog = catalog.current(store).await?;
     request
         .run(|| async {
-            let listing = set_quotas(store, &catalog, &id, owner, &quotas, request.now()).await?;
+            let listing = set_quotas(store, &catalog, &id, owner, &quotas, request.now(), &request.actor()).await?;
             JsonReply::ok(answer(&listing))
         })
         .await

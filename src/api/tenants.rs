@@ -38,7 +38,7 @@ pub async fn create_tenant(
     request
         .run(|| async {
             let now = request.now();
-            let tenant = onboard_tenant(store, &catalog, &new, wire.plan.as_deref(), now).await?;
+            let tenant = onboard_tenant(store, &catalog, &new, wire.plan.as_deref(), now, &request.actor()).await?;
             JsonReply::with_status(StatusCode::CREATED, respond(store, tenant, now).await?)
         })
         .await
@@ -85,7 +85,7 @@ pub async fn update_tenant(
     let store = request.store();
     request
         .run(|| async {
-            let patched = apply_tenant_patch(store, &id, patch, request.now()).await;
+            let patched = apply_tenant_patch(store, &id, patch, request.now(), &request.actor()).await;
             directory.forget(&id);
             JsonReply::ok(respond(store, patched?, request.now()).await?)
         })

@@ -12,6 +12,7 @@ use anyhow::Context;
 use chrono::{DateTime, Duration, Utc};
 use rust_decimal::Decimal;
 use serde::Serialize;
+use tokio::sync::watch;
 
 use super::{
     adjustments, assemble_invoice, balances, covered_until, draft_invoice, due_periods, gather_segments, segment_lines,
@@ -34,6 +35,13 @@ pub struct BillingRun<'a> {
     pub allowed_lateness: Duration,
     /// Terms of tenants without their own.
     pub payment_terms: PaymentTerms,
+}
+
+/// How far a run got: tenants billed (or failed) of all tenants.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct RunProgress {
+    pub tenants_done: i64,
+    pub tenants_total: i64,
 }
 
 /// What a run did.
@@ -101,7 +109,21 @@ impl BillingRun<'_> {
     /// Only when the tenant list cannot be read; per-tenant failures are reported
     /// in the [`RunReport`] and do not stop the others.
     pub async fn run(&self, as_of: DateTime<Utc>) -> anyhow::Result<RunReport> {
+        self.run_observed(as_of, &watch::Sender::new(RunProgress::default())).await
+    }
+
+    /// [`BillingRun::run`], counting each tenant done in `progress`.
+    ///
+    /// # Errors
+    /// Only when the tenant list cannot be read.
+    pub async fn run_observed(
+        &self,
+        as_of: DateTime<Utc>,
+        progress: &watch::Sender<RunProgress>,
+    ) -> anyhow::Result<RunReport> {
         let mut report = RunReport { as_of: Some(as_of), ..RunReport::default() };
+        let tenants_total = self.store.count_tenants().await.context("Failed to count tenants")?;
+        progress.send_replace(RunProgress { tenants_done: 0, tenants_total });
         let mut after: Option<TenantId> = None;
         loop {
             let page = self.store.list_tenants(after.as_ref(), 500).await.context("Failed to list tenants")?;
@@ -110,6 +132,7 @@ impl BillingRun<'_> {
                     tracing::error!(tenant_id = %tenant.id, error = ?error, "billing a tenant failed");
                     report.failures.push(format!("{}: {error:#}", tenant.id));
                 }
+                progress.send_modify(|p| p.tenants_done += 1);
             }
             match page.last() {
                 Some(last) if page.len() == 500 => after = Some(last.id.clone()),

@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 
 use super::period_containing;
 use crate::aggregate::bucket_start;
-use crate::domain::{plan_at, ChangeTiming, Currency, NewTenant, SubscriptionChange, Tenant, TenantId, TenantPatch};
+use crate::domain::{plan_at, Actor, ChangeTiming, Currency, NewTenant, SubscriptionChange, Tenant, TenantId, TenantPatch};
 use crate::rate::{PlanCatalog, PlanVersion};
 use crate::store::{DbError, Store};
 
@@ -106,7 +106,8 @@ pub async fn check_credit_currency(
     }
 }
 
-/// Puts an existing tenant on `plan_id` (validated by [`plan_change`]) and stores the change.
+/// Puts an existing tenant on `plan_id` (validated by [`plan_change`]) and stores the change
+/// as `actor`'s.
 ///
 /// # Errors
 /// [`SubscriptionError::TenantNotFound`], the errors of [`plan_change`], or a store failure.
@@ -117,14 +118,16 @@ pub async fn change_plan(
     plan_id: &str,
     timing: ChangeTiming,
     now: DateTime<Utc>,
+    actor: &Actor,
 ) -> Result<SubscriptionChange, SubscriptionError> {
     let tenant = store.get_tenant(id).await?.ok_or(SubscriptionError::TenantNotFound)?;
     let change = plan_change(store, catalog, &tenant, plan_id, timing, now).await?;
-    store.change_subscription(id, &change, now).await?;
+    store.change_subscription(id, &change, now, actor).await?;
     Ok(change)
 }
 
-/// Creates a tenant and, when `plan_id` is given, subscribes it from now.
+/// Creates a tenant and, when `plan_id` is given, subscribes it from now: `actor`'s
+/// `tenant.created` and `subscription.changed`.
 ///
 /// # Errors
 /// [`SubscriptionError::TenantExists`] when the id is taken, the errors of [`plan_change`], or
@@ -135,20 +138,21 @@ pub async fn onboard_tenant(
     new: &NewTenant,
     plan_id: Option<&str>,
     now: DateTime<Utc>,
+    actor: &Actor,
 ) -> Result<Tenant, SubscriptionError> {
-    let tenant = store.create_tenant(new, now).await.map_err(|e| match e {
+    let tenant = store.create_tenant(new, now, actor).await.map_err(|e| match e {
         DbError::AlreadyExists => SubscriptionError::TenantExists(new.id.as_str().to_owned()),
         other => SubscriptionError::Store(other),
     })?;
     if let Some(plan_id) = plan_id {
         let change = plan_change(store, catalog, &tenant, plan_id, ChangeTiming::Immediately, now).await?;
-        store.change_subscription(&tenant.id, &change, now).await?;
+        store.change_subscription(&tenant.id, &change, now, actor).await?;
     }
     Ok(tenant)
 }
 
-/// Applies `patch` to a tenant; deactivating it (`active: false`) also ends its subscription
-/// (see [`end_subscription`]).
+/// Applies `patch` to a tenant as `actor`; deactivating it (`active: false`) also ends its
+/// subscription (see [`end_subscription`]).
 ///
 /// # Errors
 /// [`SubscriptionError::TenantNotFound`] or a store failure.
@@ -157,24 +161,31 @@ pub async fn apply_tenant_patch(
     id: &TenantId,
     patch: TenantPatch,
     now: DateTime<Utc>,
+    actor: &Actor,
 ) -> Result<Tenant, SubscriptionError> {
     let deactivating = patch.active == Some(false);
-    let tenant = store.update_tenant(id, patch, now).await?.ok_or(SubscriptionError::TenantNotFound)?;
+    let tenant = store.update_tenant(id, patch, now, actor).await?.ok_or(SubscriptionError::TenantNotFound)?;
     if deactivating {
-        end_subscription(store, id, now).await?;
+        end_subscription(store, id, now, actor).await?;
     }
     Ok(tenant)
 }
 
 /// A deactivated tenant stops accruing charges now (snapped to the rollup grain); the period
-/// so far is billed, prorated, when that period closes — its final invoice.
+/// so far is billed, prorated, when that period closes — its final invoice. Recorded as
+/// `actor`'s `subscription.changed` (to no plan).
 ///
 /// # Errors
 /// A store failure.
-pub async fn end_subscription(store: &Store, tenant: &TenantId, now: DateTime<Utc>) -> Result<(), DbError> {
+pub async fn end_subscription(
+    store: &Store,
+    tenant: &TenantId,
+    now: DateTime<Utc>,
+    actor: &Actor,
+) -> Result<(), DbError> {
     let changes = store.subscriptions(tenant).await?;
     if plan_at(&changes, now).is_some() || changes.iter().any(|c| c.effective_at > now) {
-        store.change_subscription(tenant, &SubscriptionChange::end(bucket_start(now)), now).await?;
+        store.change_subscription(tenant, &SubscriptionChange::end(bucket_start(now)), now, actor).await?;
     }
     Ok(())
 }

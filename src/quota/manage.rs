@@ -10,7 +10,7 @@
 use chrono::{DateTime, Utc};
 
 use super::periods::plan_for_period;
-use crate::domain::{Currency, Quota, QuotaMeter, QuotaOwner, QuotaSet, TenantId};
+use crate::domain::{Actor, Currency, Quota, QuotaMeter, QuotaOwner, QuotaSet, TenantId};
 use crate::invoice::period_containing;
 use crate::rate::{PlanCatalog, PricingPlan};
 use crate::store::{DbError, Store};
@@ -62,7 +62,7 @@ pub async fn quota_listing(
     Ok(listing(id, plan.as_deref(), set))
 }
 
-/// Replaces the set `owner` keeps for the tenant with `quotas`.
+/// Replaces the set `owner` keeps for the tenant with `quotas`, as `actor`'s change.
 ///
 /// # Errors
 /// [`QuotaSetError`]: an unknown tenant, a broken rule, a taken id, a store failure.
@@ -73,10 +73,11 @@ pub async fn set_quotas(
     owner: QuotaOwner,
     quotas: &[Quota],
     now: DateTime<Utc>,
+    actor: &Actor,
 ) -> Result<QuotaListing, QuotaSetError> {
     let plan = plan_in_force(store, catalog, id, now).await?;
     check_set(plan.as_deref(), owner, quotas)?;
-    if let Some(taken) = store.replace_quotas(id, owner, quotas, now).await? {
+    if let Some(taken) = store.replace_quotas(id, owner, quotas, now, actor).await? {
         return Err(QuotaSetError::IdTaken(taken));
     }
     quota_listing(store, catalog, id, now).await

@@ -6,8 +6,8 @@ use chrono::{DateTime, Datelike, Utc};
 use super::codec::{corrupt_json, instant, Instant};
 use super::engine::{execute_on_tx, on_read, on_tx, Tx};
 use super::periods::next_number;
-use super::{DbError, StatusChange, Store, StoredInvoice, LATEST};
-use crate::domain::{InvoiceDocument, InvoiceId, InvoiceStatus, TenantId};
+use super::{audit, DbError, StatusChange, Store, StoredInvoice, LATEST};
+use crate::domain::{Actor, AuditTarget, InvoiceDocument, InvoiceId, InvoiceStatus, TenantId};
 
 #[derive(sqlx::FromRow)]
 struct InvoiceRow {
@@ -77,9 +77,15 @@ impl Store {
         row.map(StoredInvoice::try_from).transpose()
     }
 
-    /// `finalized → paid`, with the `invoice.paid` outbox row in the same transaction.
+    /// `finalized → paid`, with the `invoice.paid` outbox row and audit event (of `actor`) in
+    /// the same transaction.
     #[tracing::instrument(skip_all, fields(invoice_id = %id))]
-    pub async fn mark_invoice_paid(&self, id: &InvoiceId, now: DateTime<Utc>) -> Result<StatusChange, DbError> {
+    pub async fn mark_invoice_paid(
+        &self,
+        id: &InvoiceId,
+        now: DateTime<Utc>,
+        actor: &Actor,
+    ) -> Result<StatusChange, DbError> {
         let sql = "update invoice set status = 'paid', paid_at = $3 \
             where tenant_id = $1 and invoice_id = $2 and status = 'finalized'";
         let (tenant, invoice_id) = (id.tenant(), id.as_str());
@@ -90,8 +96,9 @@ impl Store {
             let paid = format!("select {COLUMNS} from invoice where tenant_id = $1 and invoice_id = $2");
             let row: InvoiceRow =
                 on_tx!(&mut tx, |db| sqlx::query_as(&paid).bind(tenant.as_str()).bind(invoice_id).fetch_one(db).await)?;
-            let payload = StoredInvoice::try_from(row)?.document.event_payload();
-            super::outbox::append(&mut tx, tenant, "invoice.paid", &payload, now).await?;
+            let paid = StoredInvoice::try_from(row)?;
+            super::outbox::append(&mut tx, tenant, "invoice.paid", &paid.document.event_payload(), now).await?;
+            audit_invoice(&mut tx, actor, "invoice.paid", &paid, now).await?;
         }
         tx.commit().await?;
         self.after_change(id, changed).await
@@ -99,13 +106,14 @@ impl Store {
 
     /// `finalized | paid → void`: under a lock on the invoice row, numbers a credit note,
     /// voids, restores every credit the invoice consumed and writes the `invoice.voided`
-    /// outbox row — one transaction.
+    /// outbox row and audit event (of `actor`) — one transaction.
     #[tracing::instrument(skip_all, fields(invoice_id = %id))]
     pub async fn void_invoice(
         &self,
         id: &InvoiceId,
         credit_note_prefix: &str,
         now: DateTime<Utc>,
+        actor: &Actor,
     ) -> Result<StatusChange, DbError> {
         let (tenant, invoice_id) = (id.tenant(), id.as_str());
         let mut tx = self.begin().await?;
@@ -125,6 +133,7 @@ impl Store {
             on_tx!(&mut tx, |db| sqlx::query_as(&document).bind(tenant.as_str()).bind(invoice_id).fetch_one(db).await)?;
         let voided = StoredInvoice::try_from(row)?;
         super::outbox::append(&mut tx, tenant, "invoice.voided", &voided.document.event_payload(), now).await?;
+        audit_invoice(&mut tx, actor, "invoice.voided", &voided, now).await?;
         tx.commit().await?;
         Ok(StatusChange::Changed(Box::new(voided)))
     }
@@ -157,4 +166,18 @@ async fn set_void(
         .await
         .map(|_| ()))?;
     Ok(())
+}
+
+/// The audit event of an invoice's status change, naming its number (and its credit note's).
+async fn audit_invoice(
+    tx: &mut Tx,
+    actor: &Actor,
+    action: &str,
+    invoice: &StoredInvoice,
+    now: DateTime<Utc>,
+) -> Result<(), DbError> {
+    let id = &invoice.document.id;
+    let target = AuditTarget::object("invoice", id.as_str(), Some(id.tenant()));
+    let detail = serde_json::json!({ "number": invoice.document.number, "credit_note_number": invoice.credit_note_number });
+    audit::append(tx, actor, action, &target, detail, now).await
 }

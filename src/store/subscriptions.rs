@@ -1,21 +1,24 @@
 //! `subscription` table: a tenant's plan changes, each effective from an instant.
 
 use chrono::{DateTime, Utc};
+use serde_json::json;
 
 use super::codec::Instant;
 use super::engine::{on_read, on_tx};
-use super::{DbError, Store};
-use crate::domain::{SubscriptionChange, TenantId};
+use super::{audit, DbError, Store};
+use crate::domain::{Actor, AuditTarget, SubscriptionChange, TenantId};
 
 impl Store {
-    /// Puts a tenant on a plan from `change.effective_at`, replacing any change scheduled at
-    /// or after that instant.
+    /// Puts a tenant on a plan from `change.effective_at` (no plan: ends the subscription),
+    /// replacing any change scheduled at or after that instant, with the
+    /// `subscription.changed` audit event of `actor`.
     #[tracing::instrument(skip_all, fields(tenant_id = %tenant))]
     pub async fn change_subscription(
         &self,
         tenant: &TenantId,
         change: &SubscriptionChange,
         now: DateTime<Utc>,
+        actor: &Actor,
     ) -> Result<(), DbError> {
         let replaced = "delete from subscription where tenant_id = $1 and effective_at >= $2";
         let insert = "insert into subscription (tenant_id, effective_at, plan_id, created_at) values ($1, $2, $3, $4)";
@@ -30,6 +33,9 @@ impl Store {
             .execute(db)
             .await
             .map(|_| ()))?;
+        let detail = json!({ "plan": change.plan_id, "effective_at": change.effective_at });
+        let target = AuditTarget::tenant("subscription", tenant);
+        audit::append(&mut tx, actor, "subscription.changed", &target, detail, now).await?;
         tx.commit().await
     }
 
