@@ -156,9 +156,7 @@ pub async fn run(cli: Cli, settings: Settings) -> anyhow::Result<()> {
             emit!("{}", auth.issue_token(&principal, ttl, clock.now())?);
             Ok(())
         }
-        Command::Billing(BillingCommand::Run { as_of }) => {
-            billing_run(settings, clock, as_of.as_deref()).await
-        }
+        Command::Billing(BillingCommand::Run { as_of }) => billing_run(settings, clock, as_of.as_deref()).await,
         Command::Plans(PlansCommand::Check { dir }) => {
             let dir = dir.unwrap_or(settings.pricing_dir);
             let plans = crate::plans::check_plans(&dir)?;

@@ -58,16 +58,17 @@ pub struct TargetResponse {
 }
 
 /// Audit events, newest first.
-#[tracing::instrument(skip_all)]
+#[tracing::instrument(skip_all, fields(tenant = ?query.tenant, action = ?query.action))]
 pub async fn list_audit_events(
-    query: web::Query<AuditQuery>,
     _caller: GlobalAdmin,
+    query: web::Query<AuditQuery>,
     store: web::Data<Store>,
 ) -> Result<HttpResponse, ApiError> {
     let query = query.into_inner();
     let bad = |m: &str| ApiError::bad_request("invalid_query", m.to_owned());
     let tenant = query.tenant.as_deref().map(TenantId::parse).transpose();
-    let is_action = |a: &String| (1..=64).contains(&a.len()) && a.bytes().all(|b| b.is_ascii_lowercase() || b"._".contains(&b));
+    let is_action =
+        |a: &String| (1..=64).contains(&a.len()) && a.bytes().all(|b| b.is_ascii_lowercase() || b"._".contains(&b));
     if query.action.as_ref().is_some_and(|a| !is_action(a)) {
         return Err(bad("action is a name such as tenant.created"));
     }
@@ -91,8 +92,8 @@ impl From<AuditEvent> for AuditEventResponse {
             at: e.at,
             actor: ActorResponse { role: e.actor.role, subject: e.actor.subject, tenant_id: e.actor.tenant_id },
             action: e.action,
-            target: TargetResponse { kind: e.target_kind, id: e.target_id },
-            tenant_id: e.tenant_id,
+            target: TargetResponse { kind: e.target.kind, id: e.target.id },
+            tenant_id: e.target.tenant_id,
             request_id: e.actor.request_id,
             detail: e.detail,
         }

@@ -49,7 +49,7 @@ pub struct RunProgressResponse {
 }
 
 /// Starts a billing run in the background; 202 with the queued run.
-#[tracing::instrument(skip_all)]
+#[tracing::instrument(skip_all, fields(run_id))]
 pub async fn run_billing(
     request: Idempotent<GlobalAdmin>,
     jobs: web::Data<BillingJobs>,
@@ -61,6 +61,7 @@ pub async fn run_billing(
     request
         .run(|| async {
             let run = jobs.submit(as_of, &request.actor()).await?;
+            tracing::Span::current().record("run_id", run.run_id.as_str());
             jobs.start(&run.run_id);
             let location = format!("/v1/billing/runs/{}", run.run_id);
             Ok(JsonReply::with_status(StatusCode::ACCEPTED, BillingRunResponse::from(run))?.located(location))
@@ -75,7 +76,8 @@ pub async fn get_billing_run(
     path: web::Path<String>,
     store: web::Data<Store>,
 ) -> Result<HttpResponse, ApiError> {
-    let is_run_id = path.strip_prefix("run_").is_some_and(|hex| hex.len() == 32 && hex.bytes().all(|b| b.is_ascii_hexdigit()));
+    let is_run_id =
+        path.strip_prefix("run_").is_some_and(|hex| hex.len() == 32 && hex.bytes().all(|b| b.is_ascii_hexdigit()));
     let run = if is_run_id { store.get_billing_run(&path).await? } else { None };
     Ok(HttpResponse::Ok().json(BillingRunResponse::from(run.ok_or(ApiError::NotFound("billing run"))?)))
 }
@@ -87,7 +89,10 @@ impl From<StoredBillingRun> for BillingRunResponse {
             status: r.status,
             as_of: r.as_of,
             requested_by: r.requested_by,
-            progress: RunProgressResponse { tenants_done: r.tenants_done, tenants_total: r.tenants_total },
+            progress: RunProgressResponse {
+                tenants_done: r.progress.tenants_done,
+                tenants_total: r.progress.tenants_total,
+            },
             result: r.report,
             error: r.error,
             created_at: r.created_at,

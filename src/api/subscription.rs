@@ -36,7 +36,8 @@ pub async fn change_subscription(
     request
         .run(|| async {
             let timing = wanted.timing.unwrap_or(ChangeTiming::NextPeriod);
-            let change = change_plan(store, &catalog, &id, &wanted.plan, timing, request.now(), &request.actor()).await?;
+            let change =
+                change_plan(store, &catalog, &id, &wanted.plan, timing, request.now(), &request.actor()).await?;
             JsonReply::ok(json!({ "tenant_id": id, "plan": change.plan_id, "effective_at": change.effective_at }))
         })
         .await

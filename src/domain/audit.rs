@@ -30,7 +30,8 @@ impl Actor {
 /// for global objects such as webhook endpoints and global API keys).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuditTarget {
-    pub kind: &'static str,
+    /// `tenant`, `subscription`, `invoice`, `webhook`, `api_key`, `billing_run`, …
+    pub kind: String,
     pub id: String,
     pub tenant_id: Option<TenantId>,
 }
@@ -38,12 +39,12 @@ pub struct AuditTarget {
 impl AuditTarget {
     /// A tenant, or an object named by its tenant alone (its subscription, quotas, budgets).
     pub fn tenant(kind: &'static str, tenant: &TenantId) -> Self {
-        Self { kind, id: tenant.to_string(), tenant_id: Some(tenant.clone()) }
+        Self { kind: kind.to_owned(), id: tenant.to_string(), tenant_id: Some(tenant.clone()) }
     }
 
     /// An object of `tenant` (`None`: a global object) with its own `id`.
     pub fn object(kind: &'static str, id: impl Into<String>, tenant: Option<&TenantId>) -> Self {
-        Self { kind, id: id.into(), tenant_id: tenant.cloned() }
+        Self { kind: kind.to_owned(), id: id.into(), tenant_id: tenant.cloned() }
     }
 }
 
@@ -56,9 +57,7 @@ pub struct AuditEvent {
     pub actor: Actor,
     /// `<object>.<past participle>`, e.g. `tenant.created`, `invoice.voided`.
     pub action: String,
-    pub target_kind: String,
-    pub target_id: String,
-    pub tenant_id: Option<TenantId>,
+    pub target: AuditTarget,
     /// A small description of the change; never a secret.
     pub detail: serde_json::Value,
 }

@@ -245,7 +245,10 @@ fn replay(stored: StoredResponse) -> HttpResponse {
         .body(stored.body)
 }
 
-fn with_location(mut response: actix_web::HttpResponseBuilder, location: Option<String>) -> actix_web::HttpResponseBuilder {
+fn with_location(
+    mut response: actix_web::HttpResponseBuilder,
+    location: Option<String>,
+) -> actix_web::HttpResponseBuilder {
     if let Some(location) = location {
         response.insert_header((actix_web::http::header::LOCATION, location));
     }

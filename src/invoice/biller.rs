@@ -12,14 +12,14 @@ use std::sync::Arc;
 use chrono::{DateTime, Months, Utc};
 use tokio::sync::watch;
 
-use super::{BillingRun, RunProgress, RunReport};
+use super::{BillingRun, RunReport};
 use crate::clock::SharedClock;
 use crate::domain::TenantId;
 use crate::domain::{IssuerSnapshot, PaymentTerms};
 use crate::metrics::Metrics;
 use crate::plans::SharedCatalog;
 use crate::rate::PlanCatalog;
-use crate::store::Store;
+use crate::store::{RunProgress, Store};
 
 /// Billing settings the routes, the scheduler and the CLI share.
 #[derive(Debug, Clone)]

@@ -19,10 +19,10 @@ use std::time::Duration;
 use tokio::runtime::Handle;
 use tokio::sync::watch;
 
-use super::{Biller, RunProgress, RunReport};
+use super::{Biller, RunReport};
 use crate::clock::SharedClock;
 use crate::domain::Actor;
-use crate::store::{DbError, RunOutcome, Store, StoredBillingRun};
+use crate::store::{DbError, RunOutcome, RunProgress, Store, StoredBillingRun};
 
 /// How often a running run's process says it is alive (and stores its progress).
 pub const HEARTBEAT_EVERY: Duration = Duration::from_secs(2);
@@ -55,7 +55,11 @@ impl BillingJobs {
     ///
     /// # Errors
     /// A store failure.
-    pub async fn submit(&self, as_of: chrono::DateTime<chrono::Utc>, actor: &Actor) -> Result<StoredBillingRun, DbError> {
+    pub async fn submit(
+        &self,
+        as_of: chrono::DateTime<chrono::Utc>,
+        actor: &Actor,
+    ) -> Result<StoredBillingRun, DbError> {
         let run_id = format!("run_{}", uuid::Uuid::new_v4().simple());
         self.store.create_billing_run(&run_id, as_of, actor, self.clock.now()).await
     }
@@ -84,8 +88,7 @@ impl BillingJobs {
             outcome = self.biller.run_observed(&self.store, run.as_of, &progress) => outcome,
             never = self.heartbeat(run_id, seen) => match never {},
         };
-        let done = *progress.borrow();
-        let counts = (done.tenants_done, done.tenants_total);
+        let counts = *progress.borrow();
         let now = self.clock.now();
         match outcome {
             Ok(report) => {
@@ -95,7 +98,9 @@ impl BillingJobs {
             }
             Err(error) => {
                 tracing::error!(run_id, error = ?error, "a billing run failed");
-                let why = format!("{error:#}");
+                // The outermost context only ("Failed to count tenants"): the cause chain,
+                // with the database's own words, goes to the log, not to API clients.
+                let why = error.to_string();
                 self.store.finish_billing_run(run_id, RunOutcome::Failed(&why), counts, now).await?;
                 Err(error)
             }
@@ -107,8 +112,8 @@ impl BillingJobs {
         let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + HEARTBEAT_EVERY, HEARTBEAT_EVERY);
         loop {
             ticks.tick().await;
-            let p = *seen.borrow();
-            let beat = self.store.billing_run_progress(run_id, (p.tenants_done, p.tenants_total), self.clock.now());
+            let progress = *seen.borrow();
+            let beat = self.store.billing_run_progress(run_id, progress, self.clock.now());
             if let Err(error) = beat.await {
                 tracing::warn!(run_id, error = ?error, "a billing run's heartbeat failed");
             }

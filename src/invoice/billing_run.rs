@@ -21,7 +21,7 @@ use super::{
 use crate::domain::{BillingPeriod, CustomerSnapshot, InvoiceId, IssuerSnapshot, LineKey, Money, PaymentTerms};
 use crate::domain::{SubscriptionChange, Tenant, TenantId};
 use crate::rate::PlanCatalog;
-use crate::store::{IssueInvoice, IssueOutcome, Store};
+use crate::store::{IssueInvoice, IssueOutcome, RunProgress, Store};
 
 /// What a run needs besides the clock.
 pub struct BillingRun<'a> {
@@ -35,13 +35,6 @@ pub struct BillingRun<'a> {
     pub allowed_lateness: Duration,
     /// Terms of tenants without their own.
     pub payment_terms: PaymentTerms,
-}
-
-/// How far a run got: tenants billed (or failed) of all tenants.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub struct RunProgress {
-    pub tenants_done: i64,
-    pub tenants_total: i64,
 }
 
 /// What a run did.

@@ -30,7 +30,7 @@ pub use adjust::{adjustments, Adjustment};
 pub use assemble::{assemble_invoice, InvoiceParts};
 pub use biller::{AsOfError, Biller, BillingConfig, InvoiceIssued, MAX_AS_OF_AHEAD_MONTHS};
 pub use billing_jobs::{BillingJobs, ABANDONED_AFTER, HEARTBEAT_EVERY};
-pub use billing_run::{BillingRun, IssuedInvoice, RunProgress, RunReport, UnbilledPeriod};
+pub use billing_run::{BillingRun, IssuedInvoice, RunReport, UnbilledPeriod};
 pub use credits::{allocate_credits, balances, CreditBalance};
 pub use current_usage::{current_usage, period_usage, CurrentUsage, CurrentUsageError, Projection};
 pub use draft::{draft_invoice, DraftError, DraftSegment, InvoiceDraft, SegmentInput};

@@ -10,7 +10,9 @@ use chrono::{DateTime, Utc};
 
 use super::period_containing;
 use crate::aggregate::bucket_start;
-use crate::domain::{plan_at, Actor, ChangeTiming, Currency, NewTenant, SubscriptionChange, Tenant, TenantId, TenantPatch};
+use crate::domain::{
+    plan_at, Actor, ChangeTiming, Currency, NewTenant, SubscriptionChange, Tenant, TenantId, TenantPatch,
+};
 use crate::rate::{PlanCatalog, PlanVersion};
 use crate::store::{DbError, Store};
 

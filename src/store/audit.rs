@@ -57,7 +57,7 @@ pub(super) async fn append(
         .bind(scope(actor.tenant_id.as_ref()))
         .bind(&actor.request_id)
         .bind(action)
-        .bind(target.kind)
+        .bind(&target.kind)
         .bind(&target.id)
         .bind(scope(target.tenant_id.as_ref()))
         .bind(Json(&detail))
@@ -107,9 +107,7 @@ impl TryFrom<AuditRow> for AuditEvent {
                 request_id: r.request_id,
             },
             action: r.action,
-            target_kind: r.target_kind,
-            target_id: r.target_id,
-            tenant_id: optional_tenant_id(&r.tenant_id)?,
+            target: AuditTarget { kind: r.target_kind, id: r.target_id, tenant_id: optional_tenant_id(&r.tenant_id)? },
             detail: r.detail.0,
         })
     }

@@ -24,22 +24,28 @@ enum_with_stored_names! {
     }
 }
 
+/// How far a run got: tenants billed (or failed) of all tenants when it started.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct RunProgress {
+    pub tenants_done: i64,
+    pub tenants_total: i64,
+}
+
 /// A billing run as stored.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StoredBillingRun {
     pub run_id: String,
-    pub as_of: DateTime<Utc>,
     /// The requesting credential's subject (`key:<id>`, a JWT `sub`, `cli`).
     pub requested_by: String,
-    pub status: BillingRunStatus,
-    pub tenants_done: i64,
-    pub tenants_total: i64,
-    /// The run's report, once it succeeded.
-    pub report: Option<Value>,
-    pub error: Option<String>,
+    pub as_of: DateTime<Utc>,
     pub created_at: DateTime<Utc>,
     pub started_at: Option<DateTime<Utc>>,
     pub finished_at: Option<DateTime<Utc>>,
+    pub status: BillingRunStatus,
+    pub progress: RunProgress,
+    /// The run's report, once it succeeded.
+    pub report: Option<Value>,
+    pub error: Option<String>,
 }
 
 /// How a run ended.
@@ -99,7 +105,11 @@ impl Store {
 
     /// Moves a queued run to `running`; `None` when it is not queued (any more).
     #[tracing::instrument(skip_all, fields(run_id = %run_id))]
-    pub async fn claim_billing_run(&self, run_id: &str, now: DateTime<Utc>) -> Result<Option<StoredBillingRun>, DbError> {
+    pub async fn claim_billing_run(
+        &self,
+        run_id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<StoredBillingRun>, DbError> {
         let sql = format!(
             r#"update billing_run set status = 'running', started_at = $2, heartbeat_at = $2, updated_at = $2
             where run_id = $1 and status = 'queued'
@@ -115,9 +125,10 @@ impl Store {
     pub async fn billing_run_progress(
         &self,
         run_id: &str,
-        (done, total): (i64, i64),
+        progress: RunProgress,
         now: DateTime<Utc>,
     ) -> Result<(), DbError> {
+        let RunProgress { tenants_done: done, tenants_total: total } = progress;
         let sql = r#"update billing_run set tenants_done = $2, tenants_total = $3, heartbeat_at = $4, updated_at = $4
             where run_id = $1 and status = 'running'"#;
         execute_in_own_tx!(self, sqlx::query(sql).bind(run_id).bind(done).bind(total).bind(Instant(now)));
@@ -130,9 +141,10 @@ impl Store {
         &self,
         run_id: &str,
         outcome: RunOutcome<'_>,
-        (done, total): (i64, i64),
+        progress: RunProgress,
         now: DateTime<Utc>,
     ) -> Result<(), DbError> {
+        let RunProgress { tenants_done: done, tenants_total: total } = progress;
         let sql = r#"update billing_run set status = $2, report = $3, error = $4, tenants_done = $5,
                 tenants_total = $6, finished_at = $7, heartbeat_at = $7, updated_at = $7
             where run_id = $1"#;
@@ -142,9 +154,14 @@ impl Store {
         };
         execute_in_own_tx!(
             self,
-            sqlx::query(sql).bind(run_id).bind(status.as_str()).bind(report).bind(error).bind(done).bind(total).bind(
-                Instant(now)
-            )
+            sqlx::query(sql)
+                .bind(run_id)
+                .bind(status.as_str())
+                .bind(report)
+                .bind(error)
+                .bind(done)
+                .bind(total)
+                .bind(Instant(now))
         );
         Ok(())
     }
@@ -153,7 +170,8 @@ impl Store {
     #[tracing::instrument(skip_all, fields(run_id = %run_id))]
     pub async fn get_billing_run(&self, run_id: &str) -> Result<Option<StoredBillingRun>, DbError> {
         let sql = format!("select {COLUMNS} from billing_run where run_id = $1");
-        let row: Option<RunRow> = on_read!(self.read(), |db| sqlx::query_as(&sql).bind(run_id).fetch_optional(db).await)?;
+        let row: Option<RunRow> =
+            on_read!(self.read(), |db| sqlx::query_as(&sql).bind(run_id).fetch_optional(db).await)?;
         row.map(StoredBillingRun::try_from).transpose()
     }
 
@@ -184,8 +202,7 @@ impl TryFrom<RunRow> for StoredBillingRun {
             as_of: r.as_of.0,
             requested_by: r.requested_by,
             status,
-            tenants_done: r.tenants_done,
-            tenants_total: r.tenants_total,
+            progress: RunProgress { tenants_done: r.tenants_done, tenants_total: r.tenants_total },
             report: r.report.map(|j| j.0),
             error: r.error,
             created_at: r.created_at.0,

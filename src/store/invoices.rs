@@ -93,12 +93,7 @@ impl Store {
         let changed =
             execute_on_tx!(&mut tx, sqlx::query(sql).bind(tenant.as_str()).bind(invoice_id).bind(Instant(now)))? == 1;
         if changed {
-            let paid = format!("select {COLUMNS} from invoice where tenant_id = $1 and invoice_id = $2");
-            let row: InvoiceRow =
-                on_tx!(&mut tx, |db| sqlx::query_as(&paid).bind(tenant.as_str()).bind(invoice_id).fetch_one(db).await)?;
-            let paid = StoredInvoice::try_from(row)?;
-            super::outbox::append(&mut tx, tenant, "invoice.paid", &paid.document.event_payload(), now).await?;
-            audit_invoice(&mut tx, actor, "invoice.paid", &paid, now).await?;
+            announce(&mut tx, id, "invoice.paid", actor, now).await?;
         }
         tx.commit().await?;
         self.after_change(id, changed).await
@@ -128,12 +123,7 @@ impl Store {
         let number = next_number(&mut tx, credit_note_prefix, now.year()).await?;
         set_void(&mut tx, tenant, invoice_id, &number, now).await?;
         super::ledger::restore_consumed(&mut tx, tenant, invoice_id, now).await?;
-        let document = format!("select {COLUMNS} from invoice where tenant_id = $1 and invoice_id = $2");
-        let row: InvoiceRow =
-            on_tx!(&mut tx, |db| sqlx::query_as(&document).bind(tenant.as_str()).bind(invoice_id).fetch_one(db).await)?;
-        let voided = StoredInvoice::try_from(row)?;
-        super::outbox::append(&mut tx, tenant, "invoice.voided", &voided.document.event_payload(), now).await?;
-        audit_invoice(&mut tx, actor, "invoice.voided", &voided, now).await?;
+        let voided = announce(&mut tx, id, "invoice.voided", actor, now).await?;
         tx.commit().await?;
         Ok(StatusChange::Changed(Box::new(voided)))
     }
@@ -168,16 +158,24 @@ async fn set_void(
     Ok(())
 }
 
-/// The audit event of an invoice's status change, naming its number (and its credit note's).
-async fn audit_invoice(
+/// Announces an invoice's status change inside its transaction: the `event` outbox row (the
+/// invoice as changed) and `actor`'s audit event of the same name, naming its number (and its
+/// credit note's). Returns the invoice as changed.
+async fn announce(
     tx: &mut Tx,
+    id: &InvoiceId,
+    event: &str,
     actor: &Actor,
-    action: &str,
-    invoice: &StoredInvoice,
     now: DateTime<Utc>,
-) -> Result<(), DbError> {
-    let id = &invoice.document.id;
+) -> Result<StoredInvoice, DbError> {
+    let sql = format!("select {COLUMNS} from invoice where tenant_id = $1 and invoice_id = $2");
+    let row: InvoiceRow =
+        on_tx!(tx, |db| sqlx::query_as(&sql).bind(id.tenant().as_str()).bind(id.as_str()).fetch_one(db).await)?;
+    let changed = StoredInvoice::try_from(row)?;
+    super::outbox::append(tx, id.tenant(), event, &changed.document.event_payload(), now).await?;
     let target = AuditTarget::object("invoice", id.as_str(), Some(id.tenant()));
-    let detail = serde_json::json!({ "number": invoice.document.number, "credit_note_number": invoice.credit_note_number });
-    audit::append(tx, actor, action, &target, detail, now).await
+    let detail =
+        serde_json::json!({ "number": changed.document.number, "credit_note_number": changed.credit_note_number });
+    audit::append(tx, actor, event, &target, detail, now).await?;
+    Ok(changed)
 }

@@ -40,7 +40,7 @@ use chrono::{DateTime, Utc};
 
 pub use alerts::AlertKey;
 pub use audit::AuditFilter;
-pub use billing_runs::{BillingRunStatus, RunOutcome, StoredBillingRun};
+pub use billing_runs::{BillingRunStatus, RunOutcome, RunProgress, StoredBillingRun};
 pub use delivery_types::{
     AttemptResult, Delivery, DeliveryFilter, DeliveryState, NewDelivery, OutboxEvent, RetryOutcome, WebhookEndpoint,
 };

@@ -89,7 +89,8 @@ impl Store {
         };
         let ids: Vec<&str> = quotas.iter().map(Quota::id).collect();
         let detail = serde_json::json!({ "ids": ids });
-        audit::append(&mut tx, actor, &format!("{kind}.replaced"), &AuditTarget::tenant(kind, tenant), detail, now).await?;
+        audit::append(&mut tx, actor, &format!("{kind}.replaced"), &AuditTarget::tenant(kind, tenant), detail, now)
+            .await?;
         tx.commit().await?;
         Ok(None)
     }

@@ -7,7 +7,9 @@ use sqlx::types::Json;
 use super::codec::{Dec, Instant};
 use super::engine::{on_read, on_tx};
 use super::{audit, DbError, Store};
-use crate::domain::{Actor, AuditTarget, LateUsagePolicy, NewTenant, PaymentTerms, Tenant, TenantDetails, TenantId, TenantPatch};
+use crate::domain::{
+    Actor, AuditTarget, LateUsagePolicy, NewTenant, PaymentTerms, Tenant, TenantDetails, TenantId, TenantPatch,
+};
 
 #[derive(sqlx::FromRow)]
 struct TenantRow {
@@ -76,7 +78,12 @@ impl Store {
     /// # Errors
     /// [`DbError::AlreadyExists`] when the id is taken.
     #[tracing::instrument(skip_all, fields(tenant_id = %tenant.id))]
-    pub async fn create_tenant(&self, tenant: &NewTenant, now: DateTime<Utc>, actor: &Actor) -> Result<Tenant, DbError> {
+    pub async fn create_tenant(
+        &self,
+        tenant: &NewTenant,
+        now: DateTime<Utc>,
+        actor: &Actor,
+    ) -> Result<Tenant, DbError> {
         let sql = format!(
             r#"insert into tenant ({COLUMNS})
             values ($1, $2, $3, $4, $5, $6, $7, $8, $9, true, $10, $10)

@@ -580,7 +580,8 @@ fn job_and_audit_examples(f: &Fixture) -> Vec<Example> {
     let (run, audit) = ("/v1/billing/runs/{id}", "/v1/audit");
     let this_run = format!("/v1/billing/runs/{}", f.run_id);
     let missing_run = "/v1/billing/runs/run_00000000000000000000000000000000";
-    let filtered = "/v1/audit?tenant=acme&action=tenant.created&since=2026-09-01T00:00:00Z&until=2026-12-01T00:00:00Z&limit=1";
+    let filtered =
+        "/v1/audit?tenant=acme&action=tenant.created&since=2026-09-01T00:00:00Z&until=2026-12-01T00:00:00Z&limit=1";
     vec![
         example("a billing run", M::GET, run, this_run.clone()),
         example("a missing billing run", M::GET, run, missing_run).expect(404),

@@ -26,8 +26,13 @@ async fn newest(app: &TestApp) -> u64 {
 /// The events appended after event `after`, oldest first.
 async fn appended_since(app: &TestApp, after: u64) -> Vec<Value> {
     let page = app.get_json("/v1/audit?limit=200").await;
-    let mut events: Vec<Value> =
-        page["data"].as_array().unwrap().iter().filter(|e| e["id"].as_str().unwrap().parse::<u64>().unwrap() > after).cloned().collect();
+    let mut events: Vec<Value> = page["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["id"].as_str().unwrap().parse::<u64>().unwrap() > after)
+        .cloned()
+        .collect();
     events.reverse();
     events
 }
