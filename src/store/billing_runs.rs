@@ -170,9 +170,9 @@ impl Store {
     #[tracing::instrument(skip_all, fields(run_id = %run_id))]
     pub async fn get_billing_run(&self, run_id: &str) -> Result<Option<StoredBillingRun>, DbError> {
         let sql = format!("select {COLUMNS} from billing_run where run_id = $1");
-        let row: Option<RunRow> =
-            on_read!(self.read(), |db| sqlx::query_as(&sql).bind(run_id).fetch_optional(db).await)?;
-        row.map(StoredBillingRun::try_from).transpose()
+        on_read!(self.read(), |db| sqlx::query_as::<_, RunRow>(&sql).bind(run_id).fetch_optional(db).await)?
+            .map(StoredBillingRun::try_from)
+            .transpose()
     }
 
     /// Marks failed every queued or running run whose heartbeat stopped before `stale_before`
