@@ -136,8 +136,8 @@ both_stores! {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_run_whose_plans_cannot_be_read_fails_with_its_error_and_billing_still_works_after() {
-    // Arrange: a tenant due for October, and the run's first read sabotaged.
+async fn a_run_that_cannot_read_the_tenants_fails_with_its_error_and_a_later_run_bills_them() {
+    // Arrange: a tenant due for October, and the tenant table out of the way.
     let app = spawn_app_with(Backend::Sqlite, |_| {}).await;
     tenant_on(&app, "acme", "UTC", "payg", "2026-10-01T00:00:00Z").await;
     crate::helpers::execute_sql(&app, "alter table tenant rename to tenant_gone").await.unwrap();

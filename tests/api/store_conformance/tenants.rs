@@ -57,9 +57,9 @@ both_stores! {
             active: Some(false),
         };
         // Act
-        let patched = store.update_tenant(&id("acme"), patch, later).await.unwrap().unwrap();
-        let empty = store.update_tenant(&id("acme"), TenantPatch::default(), later + Duration::hours(1)).await.unwrap();
-        let missing = store.update_tenant(&id("nobody"), TenantPatch::default(), later).await.unwrap();
+        let patched = store.update_tenant(&id("acme"), patch, later, &operator()).await.unwrap().unwrap();
+        let empty = store.update_tenant(&id("acme"), TenantPatch::default(), later + Duration::hours(1), &operator()).await.unwrap();
+        let missing = store.update_tenant(&id("nobody"), TenantPatch::default(), later, &operator()).await.unwrap();
         // Assert
         let d = &patched.details;
         assert_eq!((d.name.as_str(), d.billing_emails.as_slice()), ("Renamed", ["x@y.test".to_owned()].as_slice()));
