@@ -80,7 +80,7 @@ for _ in $(seq 1 100); do
   sleep 0.1
 done
 curl -fsS -o /dev/null -X POST "http://127.0.0.1:$port/v1/tenants" -H "Authorization: Bearer $key" \
-  -H 'content-type: application/json' -d '{"id": "acme", "name": "Acme", "billing_email": "ap@acme.test"}'
+  -H 'content-type: application/json' -d '{"id": "acme", "name": "Acme", "billing_email": "ap@acme.test", "plan": "payg"}'
 
 # 3. Fuzz. Checks: no 5xx; status, content type, headers and body as documented.
 seed_args=()
@@ -96,6 +96,13 @@ status=0
   --request-timeout 10 \
   --suppress-health-check too_slow,filter_too_much \
   "${seed_args[@]}") || status=$?
+
+# 4. Acceptance: every operation accepts most of what its schema allows (the spec is as strict as
+#    the API, so a client generated from it sends valid requests).
+if [[ "$status" -eq 0 ]]; then
+  "$venv/bin/python" .ci/spec_acceptance.py "$spec" "http://127.0.0.1:$port" "$key" \
+    "${SPEC_ACCEPTANCE_EXAMPLES:-50}" || status=$?
+fi
 
 if [[ "$status" -ne 0 ]]; then
   echo "spec-fuzz: FAILED (schemathesis exit $status); replay a case with"

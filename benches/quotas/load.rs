@@ -103,19 +103,22 @@ pub async fn ingest(
 /// Latencies of a paced entitlement run.
 #[derive(Debug, Default)]
 pub struct Checked {
-    /// Sorted.
+    /// From each request's scheduled tick to its full body (includes the client timer's own
+    /// lateness, up to ~1 ms with tokio's millisecond timer); sorted.
     pub latencies: Vec<Duration>,
+    /// From the moment each request was handed to the client to its full body; sorted.
+    pub from_send: Vec<Duration>,
     pub errors: usize,
     pub elapsed: Duration,
 }
 
 impl Checked {
     pub fn quantile(&self, q: f64) -> Duration {
-        let n = self.latencies.len();
-        match n {
-            0 => Duration::ZERO,
-            _ => self.latencies[((n as f64 * q).ceil() as usize).clamp(1, n) - 1],
-        }
+        quantile(&self.latencies, q)
+    }
+
+    pub fn send_quantile(&self, q: f64) -> Duration {
+        quantile(&self.from_send, q)
     }
 
     pub fn rate(&self) -> f64 {
@@ -123,8 +126,18 @@ impl Checked {
     }
 }
 
-/// `GET /v1/tenants/{id}/entitlements` at `per_second` (ticks of 1 ms, tenants round robin)
-/// for `duration`; each latency runs from the request's scheduled tick to its full body.
+fn quantile(sorted: &[Duration], q: f64) -> Duration {
+    let n = sorted.len();
+    match n {
+        0 => Duration::ZERO,
+        _ => sorted[((n as f64 * q).ceil() as usize).clamp(1, n) - 1],
+    }
+}
+
+/// `GET /v1/tenants/{id}/entitlements` at `per_second` (tenants round robin) for `duration`;
+/// each latency runs from the request's scheduled instant to its full body. A pacing thread
+/// sleeps to each instant (`nanosleep`, tens of µs late) and hands the request to the runtime:
+/// tokio's own timer has a 1 ms resolution, which would add up to a millisecond to every figure.
 pub async fn entitlements(
     client: Client,
     base: &str,
@@ -136,35 +149,49 @@ pub async fn entitlements(
     let urls: Arc<Vec<String>> =
         Arc::new(tenants.iter().map(|t| format!("{base}/v1/tenants/{t}/entitlements")).collect());
     let key = Arc::new(key.to_owned());
-    let per_tick = per_second.div_ceil(1_000);
-    let mut ticks = tokio::time::interval(Duration::from_micros((1_000_000 * per_tick / per_second) as u64));
-    ticks.set_missed_tick_behavior(MissedTickBehavior::Burst);
+    let (ticks, mut due) = tokio::sync::mpsc::unbounded_channel::<Instant>();
     let started = Instant::now();
+    let count = (per_second as f64 * duration.as_secs_f64()) as u32;
+    let interval = Duration::from_secs(1) / per_second as u32;
+    let pacer = std::thread::spawn(move || {
+        for i in 0..count {
+            let at = started + interval * i;
+            if let Some(wait) = at.checked_duration_since(Instant::now()) {
+                std::thread::sleep(wait);
+            }
+            if ticks.send(at).is_err() {
+                return;
+            }
+        }
+    });
     let mut tasks = JoinSet::new();
     let mut next = 0usize;
-    while started.elapsed() < duration {
-        let scheduled = ticks.tick().await.into_std();
-        for _ in 0..per_tick {
-            let (client, urls, key) = (client.clone(), urls.clone(), key.clone());
-            let url = next % urls.len();
-            next += 1;
-            tasks.spawn(async move {
-                let ok = match client.get(urls[url].as_str()).bearer_auth(key.as_str()).send().await {
-                    Ok(response) => response.status() == StatusCode::OK && response.bytes().await.is_ok(),
-                    Err(_) => false,
-                };
-                ok.then(|| scheduled.elapsed())
-            });
-        }
+    while let Some(scheduled) = due.recv().await {
+        let (client, urls, key) = (client.clone(), urls.clone(), key.clone());
+        let url = next % urls.len();
+        next += 1;
+        tasks.spawn(async move {
+            let sent = Instant::now();
+            let ok = match client.get(urls[url].as_str()).bearer_auth(key.as_str()).send().await {
+                Ok(response) => response.status() == StatusCode::OK && response.bytes().await.is_ok(),
+                Err(_) => false,
+            };
+            ok.then(|| (scheduled.elapsed(), sent.elapsed()))
+        });
     }
+    pacer.join().expect("the pacing thread");
     let elapsed = started.elapsed();
     let mut run = Checked { elapsed, ..Default::default() };
     while let Some(done) = tasks.join_next().await {
         match done {
-            Ok(Some(latency)) => run.latencies.push(latency),
+            Ok(Some((from_tick, from_send))) => {
+                run.latencies.push(from_tick);
+                run.from_send.push(from_send);
+            }
             _ => run.errors += 1,
         }
     }
     run.latencies.sort();
+    run.from_send.sort();
     run
 }

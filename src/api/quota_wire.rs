@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use crate::domain::{Currency, Quota};
-use crate::http::ApiError;
+use crate::http::{exact_json_number, ApiError};
 use crate::quota::{format_value, Entitlement, EntitlementSnapshot, QuotaListing, QuotaSetError};
 
 /// One quota in a request body (`QuotaInput`).
@@ -20,7 +20,8 @@ pub struct QuotaRequest {
     id: String,
     meter: String,
     limit: String,
-    thresholds: Option<Vec<u32>>,
+    /// JSON numbers, taken by value: `80` and `80.0` are the same percent.
+    thresholds: Option<Vec<serde_json::Number>>,
     hard: Option<bool>,
 }
 
@@ -65,7 +66,12 @@ pub fn parse_quotas(wanted: &[QuotaRequest]) -> Result<Vec<Quota>, ApiError> {
                 .filter(|_| !q.limit.contains(['e', 'E']))
                 .ok_or_else(|| invalid("limit must be a decimal string like \"5000000\" or \"250.00\"".into()))?;
             let thresholds = q.thresholds.as_deref().unwrap_or_default();
-            Quota::new(&q.id, &q.meter, limit, thresholds, q.hard.unwrap_or(false)).map_err(|e| invalid(e.to_string()))
+            let thresholds: Vec<u32> = thresholds
+                .iter()
+                .map(|n| exact_json_number(n).filter(|v| v.fract().is_zero()).and_then(|v| u32::try_from(v).ok()))
+                .collect::<Option<_>>()
+                .ok_or_else(|| invalid("thresholds must be whole percents from 1 to 1000".into()))?;
+            Quota::new(&q.id, &q.meter, limit, &thresholds, q.hard.unwrap_or(false)).map_err(|e| invalid(e.to_string()))
         })
         .collect()
 }

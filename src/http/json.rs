@@ -68,3 +68,14 @@ pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
 pub fn duplicate_key(error: &serde_json::Error) -> ApiError {
     ApiError::bad_request("duplicate_json_key", format!("{error}; each key may appear once per object"))
 }
+
+/// The exact value of a JSON number, however it is spelled (`5`, `5.0`, `5e0`); `None` when it
+/// is beyond what `Decimal` holds. JSON (and JSON Schema) make no difference between those
+/// spellings, so neither do we; the text arrives intact (`arbitrary_precision`), never as f64.
+pub fn exact_json_number(number: &serde_json::Number) -> Option<rust_decimal::Decimal> {
+    let text = number.as_str();
+    match text.contains(['e', 'E']) {
+        true => rust_decimal::Decimal::from_scientific(text).ok(),
+        false => text.parse().ok(),
+    }
+}

@@ -137,7 +137,7 @@ impl Store {
     /// Starts a write transaction; on SQLite on the one writer, with `BEGIN IMMEDIATE`.
     pub(super) async fn begin(&self) -> Result<Tx, DbError> {
         Ok(match &self.engine {
-            Engine::Postgres { pool, .. } => Tx::Postgres(pool.begin().await?),
+            Engine::Postgres { pool, .. } => Tx::Postgres(super::open::begin_postgres(pool).await?),
             Engine::Sqlite { writer, .. } => Tx::Sqlite(writer.begin_with(super::sqlite::BEGIN_WRITE).await?),
         })
     }

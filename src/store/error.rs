@@ -34,6 +34,16 @@ impl From<sqlx::Error> for DbError {
     }
 }
 
+/// The connection itself broke (the socket, or the server ending the session, e.g. a restart's
+/// `57P01 admin_shutdown`), as opposed to the statement failing.
+pub(super) fn is_connection_lost(error: &sqlx::Error) -> bool {
+    match error {
+        sqlx::Error::Io(_) | sqlx::Error::Protocol(_) => true,
+        sqlx::Error::Database(db) => db.code().is_some_and(|c| c.starts_with("08") || c.starts_with("57P")),
+        _ => false,
+    }
+}
+
 /// PostgreSQL classes 08 (connection), 53 (resources), 57 (operator intervention, e.g. shutdown),
 /// 40 (serialization/deadlock), and 55000 (the database does not accept connections now);
 /// SQLite BUSY (5) and LOCKED (6).

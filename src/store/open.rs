@@ -48,17 +48,50 @@ pub async fn open_store(url: &str, max_connections: u32) -> anyhow::Result<Store
     Ok(Store { engine })
 }
 
-/// A pool that fails fast (5 s) when the server does not answer.
+/// How long a request waits for a connection before it is answered 503 + `Retry-After`: during
+/// an outage every acquire waits this long (sqlx retries the connect until then), so it bounds
+/// how long a request stalls; a healthy pool hands a connection over in microseconds.
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// A pooled connection idle at least this long is pinged before use. After a PostgreSQL
+/// restart every pooled connection is dead, and without the check each would fail one request
+/// before being replaced — a run of 503s, longest on an idle instance. Connections on the hot
+/// path are reused within milliseconds, so they are never pinged; a restart takes longer than
+/// this, so the connections it killed have been idle at least this long when next checked out.
+const PING_WHEN_IDLE_FOR: Duration = Duration::from_millis(250);
+
+/// A pool that fails fast when the server does not answer and replaces connections a restart
+/// killed before a request meets them.
 async fn connect_postgres(url: &str, max_connections: u32) -> Result<PgPool, sqlx::Error> {
     let options = PgConnectOptions::from_str(url)?.application_name("tally");
     PgPoolOptions::new()
         .max_connections(max_connections)
-        .acquire_timeout(Duration::from_secs(5))
-        // No ping before each use: a dead connection fails its statement instead, which the
-        // callers already answer with 503; the ping cost a round trip per request.
+        .acquire_timeout(ACQUIRE_TIMEOUT)
+        // Not sqlx's ping on every checkout: that is a round trip per request on the hot path.
         .test_before_acquire(false)
+        .before_acquire(|connection, meta| {
+            Box::pin(async move {
+                if meta.idle_for < PING_WHEN_IDLE_FOR {
+                    return Ok(true);
+                }
+                // A dead connection is dropped and sqlx tries the next one, or opens a new one.
+                Ok(sqlx::Connection::ping(connection).await.is_ok())
+            })
+        })
         .connect_with(options)
         .await
+}
+
+/// Begins a transaction, once more on another connection when the first one turns out dead
+/// (a restart between its ping and its `BEGIN`): nothing has run yet, so the retry is safe.
+///
+/// # Errors
+/// The second attempt's error.
+pub(super) async fn begin_postgres(pool: &PgPool) -> Result<sqlx::Transaction<'static, sqlx::Postgres>, sqlx::Error> {
+    match pool.begin().await {
+        Err(e) if super::error::is_connection_lost(&e) => pool.begin().await,
+        begun => begun,
+    }
 }
 
 /// Opens (creating if needed, with its directory) a WAL database with one writer connection

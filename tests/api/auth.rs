@@ -25,7 +25,7 @@ fn claims(role: &str, tenant: Option<&str>) -> Value {
     c
 }
 
-fn valid_token(role: &str, tenant: Option<&str>) -> String {
+pub fn valid_token(role: &str, tenant: Option<&str>) -> String {
     token_with(claims(role, tenant), Some("default"), Algorithm::HS256, JWT_SECRET)
 }
 

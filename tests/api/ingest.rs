@@ -37,6 +37,42 @@ both_stores! {
         assert_eq!(bucket["cpu_cycles"], (1_843_200_000_u64 * 250).to_string());
     }
 
+    async fn a_bad_record_is_reported_by_its_index_in_small_and_large_batches_alike(app) {
+        // Arrange: one batch parsed on the HTTP worker (3 records), one on the blocking pool (400)
+        app.create_tenant("acme", "UTC").await;
+        for (prefix, n) in [("small", 3_usize), ("large", 400)] {
+            let mut body = batch("acme", prefix, n);
+            body["records"][n - 2]["timestamp"] = json!("2026-12-01T23:59:60Z");
+            // Act
+            let response = app.post_usage(&body).await;
+            // Assert
+            assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY, "{prefix}");
+            let reply: Value = response.json().await.unwrap();
+            assert_eq!((reply["accepted"].as_u64(), reply["rejected"].as_u64()), (Some(n as u64 - 1), Some(1)));
+            assert_eq!(reply["errors"][0]["index"], n - 2, "{prefix}: {reply}");
+        }
+    }
+
+    async fn a_quantity_is_its_value_however_json_spells_it(app) {
+        // Arrange: five invocations and 0.25 GB-s, spelled three ways
+        app.create_tenant("acme", "UTC").await;
+        let spelled = |invocations: &str, memory: &str| {
+            format!(r#"{{"id": "q1", "tenant_id": "acme", "timestamp": "2026-11-27T11:00:00Z",
+                "invocations": {invocations}, "memory_gb_seconds": {memory}}}"#)
+        };
+        // Act
+        let first: Value = app.post_usage_raw(spelled("5", "0.25")).await.json().await.unwrap();
+        let again: Value = app.post_usage_raw(spelled("5.0", "2.5e-1")).await.json().await.unwrap();
+        let once_more: Value = app.post_usage_raw(spelled("5e0", "\"0.250\"")).await.json().await.unwrap();
+        let fraction = app.post_usage_raw(spelled("5.5", "0.25").replace("q1", "q2")).await;
+        // Assert
+        assert_eq!(first["accepted"], 1);
+        assert_eq!((again["duplicates"].as_u64(), once_more["duplicates"].as_u64()), (Some(1), Some(1)), "the same content");
+        assert_eq!(fraction.status(), StatusCode::UNPROCESSABLE_ENTITY, "5.5 invocations is not a whole number");
+        let usage = app.get_json("/v1/tenants/acme/usage?granularity=month").await;
+        assert_eq!((usage["buckets"][0]["invocations"].as_str(), usage["buckets"][0]["memory_gb_seconds"].as_str()), (Some("5"), Some("0.25")));
+    }
+
     async fn a_batch_replayed_concurrently_is_counted_once(app) {
         // Arrange
         app.create_tenant("acme", "UTC").await;
@@ -125,9 +161,11 @@ both_stores! {
         assert_eq!(reply.status(), StatusCode::OK);
         let before = (app.rollups_of("acme").await, app.rollups_of("globex").await);
         // Act
-        let report = app.store.rebuild_rollups().await.unwrap();
+        let seen = std::sync::Mutex::new(Vec::new());
+        let report = app.store.rebuild_rollups_reporting(|read, total| seen.lock().unwrap().push((read, total))).await.unwrap();
         // Assert
         assert_eq!(report.records, 300);
+        assert_eq!(seen.into_inner().unwrap().last(), Some(&(300, 300)), "progress ends at every record read");
         assert_eq!((app.rollups_of("acme").await, app.rollups_of("globex").await), before);
         assert!(!before.0.is_empty() && !before.1.is_empty());
     }

@@ -104,3 +104,31 @@ async fn cached_entitlements_are_at_most_a_second_old() {
     assert_eq!(cached["used"], "0", "served from the cache within the second");
     assert_eq!(refreshed["used"], "7", "refreshed after a second");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_snapshot_past_half_its_life_is_refreshed_behind_the_request_that_served_it() {
+    // Arrange: a 4 s cache, read once, then usage arrives
+    let max_age = std::time::Duration::from_secs(4);
+    let app = spawn_app_with(Backend::Sqlite, |s| {
+        s.quota.evaluate_every = std::time::Duration::ZERO;
+        s.quota.entitlement_max_age = max_age;
+    })
+    .await;
+    create_tenant_on(&app, "acme", "free").await;
+    let first_read = std::time::Instant::now();
+    assert_eq!(entitlement(&app, "acme", "free-invocations").await["used"], "0");
+    post_invocations(&app, "acme", "u1", 7).await;
+    // Act: past half the life, a request is served the cached snapshot at once…
+    tokio::time::sleep(std::time::Duration::from_millis(2_200)).await;
+    let served = entitlement(&app, "acme", "free-invocations").await;
+    // …and the snapshot it leaves behind is the new one, well before the old one expires
+    let mut refreshed = served.clone();
+    while refreshed["used"] != "7" && first_read.elapsed() < max_age - std::time::Duration::from_millis(300) {
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        refreshed = entitlement(&app, "acme", "free-invocations").await;
+    }
+    // Assert
+    assert_eq!(served["used"], "0", "the request past half-life is answered from the cache");
+    assert_eq!(refreshed["used"], "7", "a background read replaced the snapshot before it expired");
+    assert!(first_read.elapsed() < max_age, "seen within the first snapshot's life");
+}
