@@ -62,7 +62,8 @@ pub async fn quota_listing(
     Ok(listing(id, plan.as_deref(), set))
 }
 
-/// Replaces the set `owner` keeps for the tenant with `quotas`, as `actor`'s change.
+/// Replaces the set `owner` keeps for the tenant with `quotas`: the tenant's own change (its
+/// budgets, from the portal), which the admin audit log does not record.
 ///
 /// # Errors
 /// [`QuotaSetError`]: an unknown tenant, a broken rule, a taken id, a store failure.
@@ -73,11 +74,25 @@ pub async fn set_quotas(
     owner: QuotaOwner,
     quotas: &[Quota],
     now: DateTime<Utc>,
-    actor: &Actor,
+) -> Result<QuotaListing, QuotaSetError> {
+    set_quotas_by(None, (store, catalog), (id, owner), quotas, now).await
+}
+
+/// [`set_quotas`], recording `admin`'s audit event (`quotas.replaced`, `budgets.replaced`) in
+/// the same transaction when an admin makes the change.
+///
+/// # Errors
+/// [`QuotaSetError`]: an unknown tenant, a broken rule, a taken id, a store failure.
+pub async fn set_quotas_by(
+    admin: Option<&Actor>,
+    (store, catalog): (&Store, &PlanCatalog),
+    (id, owner): (&TenantId, QuotaOwner),
+    quotas: &[Quota],
+    now: DateTime<Utc>,
 ) -> Result<QuotaListing, QuotaSetError> {
     let plan = plan_in_force(store, catalog, id, now).await?;
     check_set(plan.as_deref(), owner, quotas)?;
-    if let Some(taken) = store.replace_quotas(id, owner, quotas, now, actor).await? {
+    if let Some(taken) = store.replace_quotas(id, owner, quotas, now, admin).await? {
         return Err(QuotaSetError::IdTaken(taken));
     }
     quota_listing(store, catalog, id, now).await

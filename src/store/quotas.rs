@@ -42,7 +42,8 @@ impl Store {
     }
 
     /// Replaces every quota `owner` set for the tenant with `quotas`, in one transaction with
-    /// the `quotas.replaced` (or `budgets.replaced`) audit event of `actor`.
+    /// the `quotas.replaced` (or `budgets.replaced`) audit event of `admin`, if an admin made
+    /// the change.
     /// `Ok(Some(id))` and nothing changed when `id` is already used by the other owner's set
     /// (the insert meets the other row's key; on PostgreSQL a concurrent insert of the same id
     /// is awaited, then seen).
@@ -53,7 +54,7 @@ impl Store {
         owner: QuotaOwner,
         quotas: &[Quota],
         now: DateTime<Utc>,
-        actor: &Actor,
+        admin: Option<&Actor>,
     ) -> Result<Option<String>, DbError> {
         let delete = "delete from quota where tenant_id = $1 and owner = $2";
         let insert = r#"insert into quota (tenant_id, quota_id, owner, meter, limit_value, thresholds, hard, created_at)
@@ -83,14 +84,16 @@ impl Store {
                 return Ok(Some(quota.id().to_owned()));
             }
         }
-        let kind = match owner {
-            QuotaOwner::Operator => "quotas",
-            QuotaOwner::Tenant => "budgets",
-        };
-        let ids: Vec<&str> = quotas.iter().map(Quota::id).collect();
-        let detail = serde_json::json!({ "ids": ids });
-        audit::append(&mut tx, actor, &format!("{kind}.replaced"), &AuditTarget::tenant(kind, tenant), detail, now)
-            .await?;
+        if let Some(admin) = admin {
+            let kind = match owner {
+                QuotaOwner::Operator => "quotas",
+                QuotaOwner::Tenant => "budgets",
+            };
+            let ids: Vec<&str> = quotas.iter().map(Quota::id).collect();
+            let target = AuditTarget::tenant(kind, tenant);
+            let detail = serde_json::json!({ "ids": ids });
+            audit::append(&mut tx, admin, &format!("{kind}.replaced"), &target, detail, now).await?;
+        }
         tx.commit().await?;
         Ok(None)
     }

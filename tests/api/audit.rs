@@ -174,6 +174,21 @@ both_stores! {
         }
     }
 
+    async fn a_tenant_setting_its_own_budgets_appends_no_admin_event(app) {
+        // Arrange
+        tenant_on(&app, "acme", "UTC", "payg", "2026-10-01T00:00:00Z").await;
+        let acme = Principal::new(Role::Tenant, Some(TenantId::parse("acme").unwrap()), "u").unwrap();
+        let tenant = issue_api_key(&app.store, &acme, test_now(), &operator()).await.unwrap();
+        let before = newest(&app).await;
+        // Act
+        let budgets = json!({"budgets": [{"id": "monthly", "meter": "spend", "limit": "50.00"}]});
+        let put = app.client.put(format!("{}/v1/tenants/acme/budgets", app.address)).bearer_auth(&tenant)
+            .json(&budgets).send().await.unwrap();
+        // Assert
+        assert_eq!(put.status(), StatusCode::OK);
+        assert_eq!(appended_since(&app, before).await, Vec::<Value>::new());
+    }
+
     async fn only_a_global_admin_reads_the_log_and_nobody_can_change_it(app) {
         // Arrange
         app.create_tenant("acme", "UTC").await;
