@@ -38,8 +38,14 @@ STATE_CODES = {
     "hard_budget_not_allowed",  # the tenant's plan decides
 }
 # Refusals relative to the server's clock (JSON Schema has no "now"): the record window of
-# DESIGN §3 and billing in the future.
-CLOCK_CODES = {"timestamp_too_old", "timestamp_in_future", "time_travel_not_allowed", "period_closed"}
+# DESIGN §3, billing in the future and too far ahead (DESIGN §12).
+CLOCK_CODES = {
+    "timestamp_too_old",
+    "timestamp_in_future",
+    "time_travel_not_allowed",
+    "as_of_too_far_ahead",
+    "period_closed",
+}
 # Relations between two fields that JSON Schema cannot state (each is in the field's
 # description instead), matched on the message.
 CROSS_FIELD = ("from must be before to", "the range spans more than")

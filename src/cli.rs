@@ -13,8 +13,8 @@ use clap::{Parser, Subcommand};
 use crate::auth::{issue_api_key, Authenticator, Principal, Role};
 use crate::clock::{Clock, SharedClock, SystemClock};
 use crate::config::Settings;
-use crate::domain::TenantId;
-use crate::invoice::Biller;
+use crate::domain::{Actor, TenantId};
+use crate::invoice::{Biller, BillingJobs};
 use crate::metrics::Metrics;
 use crate::plans::SharedCatalog;
 use crate::startup::Application;
@@ -167,9 +167,7 @@ pub async fn run(cli: Cli, settings: Settings) -> anyhow::Result<()> {
             emit!("{}", auth.issue_token(&principal, ttl, clock.now())?);
             Ok(())
         }
-        Command::Billing(BillingCommand::Run { as_of }) => {
-            billing_run(settings, clock.as_ref(), as_of.as_deref()).await
-        }
+        Command::Billing(BillingCommand::Run { as_of }) => billing_run(settings, clock, as_of.as_deref()).await,
         Command::Plans(PlansCommand::Check { dir }) => {
             let dir = dir.unwrap_or(settings.pricing_dir);
             let plans = crate::plans::check_plans(&dir)?;
@@ -210,9 +208,10 @@ pub async fn run(cli: Cli, settings: Settings) -> anyhow::Result<()> {
     }
 }
 
-/// `tally billing run`: the same [`Biller`] as the route and the scheduler, without a tenant
-/// cache to notify (this process serves no ingest).
-async fn billing_run(settings: Settings, clock: &dyn Clock, as_of: Option<&str>) -> anyhow::Result<()> {
+/// `tally billing run`: a stored run like the route's (its audit event and progress too), run
+/// here in the foreground by the same [`Biller`], without a tenant cache to notify (this
+/// process serves no ingest).
+async fn billing_run(settings: Settings, clock: SharedClock, as_of: Option<&str>) -> anyhow::Result<()> {
     let store = open_store(&settings.database_url(), 4).await?;
     let catalog = crate::plans::sync_plans(&store, &settings.pricing_dir, clock.now()).await?;
     let biller = Biller {
@@ -226,7 +225,9 @@ async fn billing_run(settings: Settings, clock: &dyn Clock, as_of: Option<&str>)
         None => clock.now(),
     };
     biller.config.check_as_of(as_of, clock.now())?;
-    let report = biller.run(&store, as_of).await?;
+    let jobs = BillingJobs::new(biller, store, clock);
+    let run = jobs.submit(as_of, &command_line()).await.context("Failed to record the billing run")?;
+    let report = jobs.execute(&run.run_id).await?.context("the billing run was taken by another process")?;
     emit!("{}", serde_json::to_string_pretty(&report)?);
     if report.failures.is_empty() {
         Ok(())
@@ -271,7 +272,7 @@ async fn api_key(command: ApiKeyCommand, settings: Settings, clock: &dyn Clock) 
     match command {
         ApiKeyCommand::Create { role, tenant } => {
             let principal = principal(&role, tenant.as_deref(), "cli")?;
-            let plaintext = issue_api_key(&store, &principal, clock.now()).await?;
+            let plaintext = issue_api_key(&store, &principal, clock.now(), &command_line()).await?;
             emit!("{plaintext}");
         }
         ApiKeyCommand::List => {
@@ -286,13 +287,19 @@ async fn api_key(command: ApiKeyCommand, settings: Settings, clock: &dyn Clock) 
         }
         ApiKeyCommand::Revoke { key } => {
             let key_id = crate::auth::key_id_of(&key);
-            if !store.revoke_api_key(&key_id, clock.now()).await.context("Failed to revoke the key")? {
+            let revoked = store.revoke_api_key(&key_id, clock.now(), &command_line()).await;
+            if !revoked.context("Failed to revoke the key")? {
                 anyhow::bail!("no active API key with id {key_id}");
             }
             emit!("revoked tly_{key_id}");
         }
     }
     Ok(())
+}
+
+/// The operator at this command line, for the audit log (a request id per command).
+fn command_line() -> Actor {
+    Actor::command_line(format!("cli-{}", uuid::Uuid::new_v4().simple()))
 }
 
 fn principal(role: &str, tenant: Option<&str>, subject: impl Into<String>) -> anyhow::Result<Principal> {

@@ -22,7 +22,7 @@ use crate::domain::{IssuerSnapshot, PaymentTerms};
 use crate::health;
 use crate::http;
 use crate::ingest::{self, BodyLimits, Ingestor, TenantDirectory, UsageWriter, WriterConfig, WriterTasks};
-use crate::invoice::{Biller, BillingConfig};
+use crate::invoice::{Biller, BillingConfig, BillingJobs};
 use crate::metrics::Metrics;
 use crate::notify::{Dispatcher, MailTransport, NotifyConfig};
 use crate::plans::{sync_plans, SharedCatalog};
@@ -39,6 +39,7 @@ pub struct Application {
     dispatcher: Dispatcher,
     notifier: Option<tokio::task::JoinHandle<()>>,
     quota_evaluator: Option<tokio::task::JoinHandle<()>>,
+    run_reaper: tokio::task::JoinHandle<()>,
 }
 
 impl Application {
@@ -79,12 +80,15 @@ impl Application {
             listener: Some(directory.clone().into_inner()),
         };
         let scheduler = spawn_billing_scheduler(&settings, store.clone(), clock.clone(), biller.clone());
+        let jobs = BillingJobs::new(biller.clone(), store.clone(), clock.clone());
+        let run_reaper = tokio::spawn(jobs.clone().reap_abandoned_every());
         let dispatcher = build_dispatcher(&settings, &store, &metrics, port)?;
         let notifier = spawn_notify_worker(&settings, dispatcher.clone(), clock.clone());
         let quota_evaluator = spawn_quota_evaluator(&settings, &store, &catalog, &metrics, &clock);
         let entitlements =
             web::Data::new(EntitlementCache::new(store.clone(), catalog.clone(), settings.quota.entitlement_max_age));
         let biller = web::Data::new(biller);
+        let jobs = web::Data::new(jobs);
         let entitlement_cache = entitlements.clone().into_inner();
         let public = settings.public_url.as_deref();
         let portal =
@@ -97,6 +101,7 @@ impl Application {
             settings.http_workers.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
         let server = HttpServer::new(move || {
             App::new()
+                .wrap(actix_web::middleware::from_fn(http::assign_request_id))
                 .wrap(TracingLogger::default())
                 .app_data(http::query_config())
                 .app_data(http::path_config())
@@ -108,6 +113,7 @@ impl Application {
                 .app_data(limits.clone())
                 .app_data(directory.clone())
                 .app_data(biller.clone())
+                .app_data(jobs.clone())
                 .app_data(catalog.clone())
                 .app_data(entitlements.clone())
                 .app_data(portal.clone())
@@ -120,7 +126,7 @@ impl Application {
         .context("Failed to listen")?
         .shutdown_timeout(30)
         .run();
-        Ok(Self { port, server, writer_tasks, scheduler, dispatcher, notifier, quota_evaluator })
+        Ok(Self { port, server, writer_tasks, scheduler, dispatcher, notifier, quota_evaluator, run_reaper })
     }
 
     /// The port the service listens on.
@@ -148,6 +154,7 @@ impl Application {
         for worker in [self.scheduler, self.quota_evaluator].into_iter().flatten() {
             worker.abort();
         }
+        self.run_reaper.abort();
         if let Some(notifier) = self.notifier {
             notifier.abort();
         }
@@ -175,6 +182,8 @@ fn routes(cfg: &mut web::ServiceConfig) {
         .service(resource("/v1/plans/{id}").route(get().to(api::get_plan)))
         .service(resource("/v1/quotes").route(post().to(api::create_quote)))
         .service(resource("/v1/billing/run").route(post().to(api::run_billing)))
+        .service(resource("/v1/billing/runs/{id}").route(get().to(api::get_billing_run)))
+        .service(resource("/v1/audit").route(get().to(api::list_audit_events)))
         .service(resource("/v1/tenants/{id}/invoices").route(get().to(api::list_invoices)))
         .service(
             resource("/v1/tenants/{id}/credits").route(get().to(api::list_credits)).route(post().to(api::grant_credit)),

@@ -9,7 +9,7 @@ use anyhow::{ensure, Context};
 use futures_util::{StreamExt, TryStreamExt};
 use rust_decimal::Decimal;
 use tally::config::Settings;
-use tally::domain::SubscriptionChange;
+use tally::domain::{Actor, SubscriptionChange};
 use tally::plans::{load_catalog, sync_plans};
 use tally::startup::billing_config;
 use tally::store::{InsertOutcome, Store};
@@ -29,9 +29,15 @@ pub async fn fill(store: &Store, tenants: usize) -> anyhow::Result<Duration> {
     sync_plans(store, Path::new("pricing"), now).await?;
     futures_util::stream::iter(0..tenants)
         .map(|i| async move {
-            store.create_tenant(&workload::new_tenant(i), now).await.context("Failed to create a tenant")?;
+            store
+                .create_tenant(&workload::new_tenant(i), now, &Actor::command_line("bench"))
+                .await
+                .context("Failed to create a tenant")?;
             let change = SubscriptionChange::to_plan(workload::period().0, workload::PLAN);
-            store.change_subscription(&workload::tenant_id(i), &change, now).await.context("Failed to subscribe")
+            store
+                .change_subscription(&workload::tenant_id(i), &change, now, &Actor::command_line("bench"))
+                .await
+                .context("Failed to subscribe")
         })
         .buffer_unordered(SETUP_CONCURRENCY)
         .try_collect::<()>()

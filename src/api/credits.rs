@@ -43,7 +43,7 @@ pub async fn grant_credit(
     check_credit_currency(request.store(), &catalog, &id, grant.amount.currency, request.now()).await?;
     request
         .run(|| async {
-            let entry = request.store().grant_credit(&id, &grant, request.now()).await?;
+            let entry = request.store().grant_credit(&id, &grant, request.now(), &request.actor()).await?;
             JsonReply::with_status(StatusCode::CREATED, entry_json(&entry))
         })
         .await

@@ -51,7 +51,7 @@ pub async fn mark_invoice_paid(request: PathChange<AdminCaller>) -> Result<HttpR
     request
         .run(|| async {
             transition(current.document.status, InvoiceAction::MarkPaid).map_err(not_allowed)?;
-            changed(request.store().mark_invoice_paid(&current.document.id, request.now()).await?)
+            changed(request.store().mark_invoice_paid(&current.document.id, request.now(), &request.actor()).await?)
         })
         .await
 }
@@ -67,7 +67,8 @@ pub async fn void_invoice(
         .run(|| async {
             transition(current.document.status, InvoiceAction::Void).map_err(not_allowed)?;
             let prefix = &biller.config.credit_note_prefix;
-            changed(request.store().void_invoice(&current.document.id, prefix, request.now()).await?)
+            let id = &current.document.id;
+            changed(request.store().void_invoice(id, prefix, request.now(), &request.actor()).await?)
         })
         .await
 }

@@ -1,11 +1,12 @@
-//! Admin and tenant REST routes (tenants, usage, plans, quotes, subscriptions, billing,
-//! invoices, credits, quotas, budgets, entitlements) and their wire formats.
+//! Admin and tenant REST routes (tenants, usage, plans, quotes, subscriptions, billing runs,
+//! invoices, credits, quotas, budgets, entitlements, the audit log) and their wire formats.
 //!
 //! Stage: the HTTP edge, on top. Inputs: requests (through `auth` extractors and `http`
 //! plumbing); outputs: JSON, HTML and PDF answers. Each handler parses, calls one service
 //! (`invoice`, `store`, `rate`) and answers. Nothing below may import `api`; `ingest`, the
 //! other edge, must not either.
 
+mod audit;
 mod billing;
 mod credits;
 mod current_usage;
@@ -29,7 +30,8 @@ mod unbilled;
 mod usage;
 mod webhooks;
 
-pub use billing::run_billing;
+pub use audit::list_audit_events;
+pub use billing::{get_billing_run, run_billing};
 pub use credits::{grant_credit, list_credits};
 pub use current_usage::get_current_usage;
 pub use entitlements::get_entitlements;

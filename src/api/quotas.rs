@@ -20,7 +20,7 @@ use crate::clock::SharedClock;
 use crate::domain::QuotaOwner;
 use crate::http::{ApiError, IdempotencyScope, JsonReply};
 use crate::plans::SharedCatalog;
-use crate::quota::{quota_listing, set_quotas, QuotaListing};
+use crate::quota::{quota_listing, set_quotas_by, QuotaListing};
 use crate::store::Store;
 
 /// Replaces the operator's quota set of a tenant.
@@ -76,7 +76,10 @@ where
     let catalog = catalog.current(store).await?;
     request
         .run(|| async {
-            let listing = set_quotas(store, &catalog, &id, owner, &quotas, request.now()).await?;
+            // Admins' changes are audited; a tenant's own budgets are its business.
+            let admin = request.caller.0.is_admin().then(|| request.actor());
+            let listing =
+                set_quotas_by(admin.as_ref(), (store, &catalog), (&id, owner), &quotas, request.now()).await?;
             JsonReply::ok(answer(&listing))
         })
         .await

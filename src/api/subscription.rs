@@ -41,7 +41,7 @@ pub async fn change_subscription(
         .run(|| async {
             let default = if wanted.start.is_some() { ChangeTiming::Immediately } else { ChangeTiming::NextPeriod };
             let when = (wanted.timing.unwrap_or(default), wanted.start);
-            let change = change_plan(store, &catalog, &id, &wanted.plan, when, request.now()).await?;
+            let change = change_plan(store, &catalog, &id, &wanted.plan, when, request.now(), &request.actor()).await?;
             JsonReply::ok(json!({
                 "tenant_id": id, "plan": change.plan_id, "effective_at": change.effective_at,
                 "usage_from": change.usage_from,

@@ -39,7 +39,7 @@ pub async fn create_tenant(
         .run(|| async {
             let now = request.now();
             let first = (wire.plan.as_deref(), wire.subscription_start);
-            let tenant = onboard_tenant(store, &catalog, &new, first, now).await?;
+            let tenant = onboard_tenant(store, &catalog, &new, first, now, &request.actor()).await?;
             JsonReply::with_status(StatusCode::CREATED, respond(store, tenant, now).await?)
         })
         .await
@@ -86,7 +86,7 @@ pub async fn update_tenant(
     let store = request.store();
     request
         .run(|| async {
-            let patched = apply_tenant_patch(store, &id, patch, request.now()).await;
+            let patched = apply_tenant_patch(store, &id, patch, request.now(), &request.actor()).await;
             directory.forget(&id);
             JsonReply::ok(respond(store, patched?, request.now()).await?)
         })

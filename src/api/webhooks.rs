@@ -12,7 +12,8 @@ use serde::{Deserialize, Serialize};
 
 use super::page::{invalid_cursor, next_cursor, page_limit, page_response, PageQuery};
 use crate::auth::GlobalAdmin;
-use crate::http::{ApiError, Idempotent, JsonReply};
+use crate::clock::SharedClock;
+use crate::http::{actor, ApiError, Idempotent, JsonReply, RequestId};
 use crate::notify::{generate_webhook_secret, WEBHOOK_EVENTS};
 use crate::store::{Store, WebhookEndpoint};
 
@@ -48,7 +49,7 @@ pub async fn create_webhook(request: Idempotent<GlobalAdmin>) -> Result<HttpResp
                 secret: generate_webhook_secret(),
                 created_at: request.now(),
             };
-            request.store().insert_webhook(&endpoint).await?;
+            request.store().insert_webhook(&endpoint, &request.actor()).await?;
             JsonReply::with_status(StatusCode::CREATED, response(endpoint, true))
         })
         .await
@@ -75,10 +76,12 @@ pub async fn list_webhooks(
 #[tracing::instrument(skip_all, fields(endpoint_id = %path))]
 pub async fn delete_webhook(
     path: web::Path<String>,
-    _caller: GlobalAdmin,
+    caller: GlobalAdmin,
+    request_id: RequestId,
     store: web::Data<Store>,
+    clock: web::Data<SharedClock>,
 ) -> Result<HttpResponse, ApiError> {
-    if !is_endpoint_id(&path) || !store.delete_webhook(&path).await? {
+    if !is_endpoint_id(&path) || !store.delete_webhook(&path, clock.now(), &actor(&caller, request_id)).await? {
         return Err(ApiError::NotFound("webhook"));
     }
     Ok(HttpResponse::NoContent().finish())

@@ -13,6 +13,7 @@ use secrecy::SecretString;
 
 use super::{generate_hs256_secret, ApiKey, GeneratedApiKey, JwtKeys, PresentedApiKey, Principal};
 use crate::config::{JwtAlgorithm, JwtKeyConfig, Settings};
+use crate::domain::Actor;
 use crate::store::{Store, StoreKind, StoredApiKey};
 
 /// Why a credential was refused (logged at debug level, answered as a plain 401).
@@ -126,16 +127,21 @@ impl Authenticator {
     }
 }
 
-/// Creates an API key for `principal`'s role and tenant, stores its hash, and returns the
-/// plaintext (to be shown once).
+/// Creates an API key for `principal`'s role and tenant, stores its hash (with `actor`'s
+/// `api_key.created` audit event), and returns the plaintext (to be shown once).
 ///
 /// # Errors
 /// When the key cannot be stored.
-pub async fn issue_api_key(store: &Store, principal: &Principal, now: DateTime<Utc>) -> anyhow::Result<String> {
+pub async fn issue_api_key(
+    store: &Store,
+    principal: &Principal,
+    now: DateTime<Utc>,
+    actor: &Actor,
+) -> anyhow::Result<String> {
     let generated = GeneratedApiKey::generate();
     let key =
         ApiKey::new(generated.key_id, generated.secret_hash, principal.role(), principal.tenant().cloned(), now, None)?;
-    store.insert_api_key(&StoredApiKey::from(&key)).await.context("Failed to store the API key")?;
+    store.insert_api_key(&StoredApiKey::from(&key), actor).await.context("Failed to store the API key")?;
     Ok(secrecy::ExposeSecret::expose_secret(&generated.plaintext).to_owned())
 }
 

@@ -4,11 +4,13 @@
 //! to look next.
 //!
 //! Stage: wiring, beside `cli`. `profiles` and `workload` are pure (who the tenants are, what
-//! they use); `run` drives an in-process server through its HTTP API with a clock it walks
+//! they use); `report` is what a run did; `run` drives an in-process server through its HTTP API with a clock it walks
 //! from last month to now.
 
 mod profiles;
+mod report;
 mod run;
 mod workload;
 
-pub use run::{run_demo, DemoOptions, DemoReport};
+pub use report::DemoReport;
+pub use run::{run_demo, DemoOptions};

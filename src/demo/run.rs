@@ -2,7 +2,6 @@
 //! first of last month to now, every record through `POST /v1/usage`, the month closed with
 //! `POST /v1/billing/run`, the outbox delivered, quotas evaluated.
 
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::{ensure, Context};
@@ -12,10 +11,12 @@ use indicatif::ProgressBar;
 use serde_json::{json, Value};
 
 use super::profiles::{Profile, PROFILES};
+use super::report::{DemoReport, TenantSummary};
 use super::workload::{records, DemoRecord};
 use crate::auth::{issue_api_key, key_id_of, Principal, Role};
 use crate::clock::ManualClock;
 use crate::config::Settings;
+use crate::domain::Actor;
 use crate::plans::{sync_plans, SharedCatalog};
 use crate::startup::{quota_evaluator, Application};
 use crate::store::{open_store, Store};
@@ -33,30 +34,6 @@ pub struct DemoOptions {
     pub bucket_minutes: i64,
     /// Draw a progress bar on stderr (hidden anyway when stderr is not a terminal).
     pub progress: bool,
-}
-
-/// What the demo did, for the command to print.
-#[derive(Debug)]
-pub struct DemoReport {
-    pub records_sent: u64,
-    pub accepted: u64,
-    pub duplicates: u64,
-    pub tenants: Vec<TenantSummary>,
-    /// Where the `.eml` files are (no SMTP configured), and how many there are.
-    pub outbox_dir: PathBuf,
-    pub emails: usize,
-    pub public_url: String,
-}
-
-/// One demo tenant after the run.
-#[derive(Debug)]
-pub struct TenantSummary {
-    pub id: String,
-    pub plan: String,
-    /// Last month's invoice: number and total, when the month is closed.
-    pub invoice: Option<(String, String)>,
-    /// This month so far, as `usage/current` says.
-    pub so_far: String,
 }
 
 /// Runs the demo against the store `settings` name (the embedded SQLite by default).
@@ -97,7 +74,7 @@ pub async fn run_demo(mut settings: Settings, options: DemoOptions) -> anyhow::R
     evaluator.evaluate_quotas(this_month - Duration::seconds(1)).await?;
     let close_at = (this_month + Duration::hours(8)).min(now);
     demo.clock.set(close_at);
-    demo.post("/v1/billing/run", &json!({})).await?;
+    demo.run_billing().await?;
     dispatcher.dispatch_due(close_at).await?;
     // This month up to now, then the alerts and emails of today.
     sent += demo.send_days(this_month, now, options.bucket_minutes, &bar).await?;
@@ -170,8 +147,8 @@ impl Demo {
         Ok(Self {
             base: format!("http://127.0.0.1:{}", app.port()),
             client: reqwest::Client::new(),
-            admin_key: issue_api_key(store, &admin, now).await?,
-            ingest_key: issue_api_key(store, &ingest, now).await?,
+            admin_key: issue_api_key(store, &admin, now, &Actor::command_line("demo")).await?,
+            ingest_key: issue_api_key(store, &ingest, now, &Actor::command_line("demo")).await?,
             store: store.clone(),
             clock,
             starts,
@@ -240,10 +217,17 @@ impl Demo {
         Ok(sent)
     }
 
-    async fn post(&self, path: &str, body: &Value) -> anyhow::Result<Value> {
-        let (status, answer) = self.request(reqwest::Method::POST, path, &self.admin_key, Some(body)).await?;
-        ensure!((200..300).contains(&status), "POST {path} answered {status}: {answer}");
-        Ok(answer)
+    /// `POST /v1/billing/run` (a job), then polls the run until it ends.
+    async fn run_billing(&self) -> anyhow::Result<()> {
+        let (status, run) = self.request(reqwest::Method::POST, "/v1/billing/run", &self.admin_key, None).await?;
+        ensure!(status == 202, "POST /v1/billing/run answered {status}: {run}");
+        let path = format!("/v1/billing/runs/{}", run["run_id"].as_str().unwrap_or_default());
+        while matches!(self.get(&path).await?["status"].as_str(), Some("queued" | "running")) {
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        let run = self.get(&path).await?;
+        ensure!(run["status"] == "succeeded", "the billing run failed: {run}");
+        Ok(())
     }
 
     async fn get(&self, path: &str) -> anyhow::Result<Value> {
@@ -292,7 +276,7 @@ impl Demo {
 
     async fn revoke_keys(&self, now: DateTime<Utc>) -> anyhow::Result<()> {
         for key in [&self.admin_key, &self.ingest_key] {
-            self.store.revoke_api_key(&key_id_of(key), now).await?;
+            self.store.revoke_api_key(&key_id_of(key), now, &Actor::command_line("demo")).await?;
         }
         Ok(())
     }

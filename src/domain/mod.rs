@@ -1,12 +1,13 @@
 //! The shared vocabulary: validated domain values every pipeline stage speaks — tenants and
 //! their ids, usage records and corrections, meters and quantities, money and currencies,
-//! subscriptions, billing periods, quotas and their alerts, invoice ids and line keys, the invoice document (content
+//! subscriptions, billing periods, quotas and their alerts, the audit log's actors and events, invoice ids and line keys, the invoice document (content
 //! and identity) and the credit ledger's entries.
 //!
 //! Input from the wire is turned into these types at the edge (`parse`/`TryFrom`); code below
 //! the handlers accepts only these. Nothing here does IO, and this module imports no other
 //! module of the crate: everything else may use it.
 
+mod audit;
 mod correction;
 mod credit;
 mod document;
@@ -30,6 +31,7 @@ pub(crate) mod testing;
 mod usage;
 mod wide;
 
+pub use audit::{Actor, AuditEvent, AuditTarget};
 pub use correction::{CorrectionAction, UsageCorrection};
 pub use credit::{CreditEntry, CreditEntryKind};
 pub use document::{document_number, BilledLine, InvoiceContent, InvoiceDocument, NewInvoice};

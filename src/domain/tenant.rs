@@ -67,6 +67,24 @@ pub struct TenantPatch {
     pub active: Option<bool>,
 }
 
+impl TenantPatch {
+    /// The names of the fields this patch sets (the audit log's detail of an update).
+    pub fn field_names(&self) -> Vec<&'static str> {
+        let given = [
+            ("name", self.name.is_some()),
+            ("billing_emails", self.billing_emails.is_some()),
+            ("timezone", self.timezone.is_some()),
+            ("tax_rate", self.tax_rate.is_some()),
+            ("address", self.address.is_some()),
+            ("tax_id", self.tax_id.is_some()),
+            ("late_usage_policy", self.late_usage_policy.is_some()),
+            ("payment_terms", self.payment_terms.is_some()),
+            ("active", self.active.is_some()),
+        ];
+        given.into_iter().filter_map(|(name, set)| set.then_some(name)).collect()
+    }
+}
+
 impl Tenant {
     /// The tenant after `patch`, stamped `now`.
     pub fn patched(mut self, patch: TenantPatch, now: DateTime<Utc>) -> Tenant {

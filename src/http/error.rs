@@ -146,10 +146,11 @@ impl From<crate::store::DbError> for ApiError {
 }
 
 impl From<AsOfError> for ApiError {
-    /// 422 `time_travel_not_allowed`.
+    /// 422 `time_travel_not_allowed` / `as_of_too_far_ahead`.
     fn from(error: AsOfError) -> Self {
         match error {
             AsOfError::TimeTravelNotAllowed => Self::unprocessable("time_travel_not_allowed", error.to_string()),
+            AsOfError::TooFarAhead => Self::unprocessable("as_of_too_far_ahead", error.to_string()),
         }
     }
 }

@@ -22,12 +22,13 @@ use futures_util::future::try_join;
 use serde::de::DeserializeOwned;
 use sha2::{Digest, Sha256};
 
-use super::{parse_json, ApiError, JsonBody};
+use super::{parse_json, ApiError, JsonBody, RequestId};
 use crate::clock::SharedClock;
+use crate::domain::{Actor, TenantId};
 use crate::store::{IdempotencyStart, Store, StoredResponse};
 
 /// A caller whose `Idempotency-Key`s are their own: two callers never replay (or collide with)
-/// each other's keys.
+/// each other's keys. The same three parts name the caller as the audit log's [`Actor`].
 pub trait IdempotencyScope {
     /// Everything that tells this caller from another: role, tenant scope (`""` when none —
     /// tenant ids are never empty) and subject. A subject alone is not enough: `tally token
@@ -71,6 +72,11 @@ impl<C: IdempotencyScope> Idempotent<C> {
     /// The clock's current instant.
     pub fn now(&self) -> DateTime<Utc> {
         self.clock.now()
+    }
+
+    /// The caller, in this request, as the audit log names who made a change.
+    pub fn actor(&self) -> Actor {
+        actor(&self.caller, RequestId::of(&self.request))
     }
 
     /// Runs `handler` at most once per (caller, route, `Idempotency-Key`), replaying its answer.
@@ -122,10 +128,23 @@ fn app_data<T: 'static>(request: &HttpRequest, what: &str) -> Result<web::Data<T
         .ok_or_else(|| ApiError::Unexpected(anyhow::anyhow!("{what} is not configured")))
 }
 
+/// `caller`, in the request `request_id`, as the audit log's [`Actor`].
+pub fn actor(caller: &impl IdempotencyScope, request_id: RequestId) -> Actor {
+    let [role, tenant, subject] = caller.idempotency_owner();
+    Actor {
+        role: role.to_owned(),
+        subject: subject.to_owned(),
+        tenant_id: TenantId::parse(tenant).ok(),
+        request_id: request_id.0,
+    }
+}
+
 /// A JSON answer that can be stored and replayed.
 pub struct JsonReply {
     pub status: StatusCode,
     pub body: serde_json::Value,
+    /// The `Location` header, replayed too.
+    pub location: Option<String>,
 }
 
 impl JsonReply {
@@ -137,11 +156,17 @@ impl JsonReply {
     /// `status` with `body`.
     pub fn with_status(status: StatusCode, body: impl serde::Serialize) -> Result<Self, ApiError> {
         let body = serde_json::to_value(body).map_err(|e| ApiError::Unexpected(e.into()))?;
-        Ok(Self { status, body })
+        Ok(Self { status, body, location: None })
+    }
+
+    /// The same answer with a `Location` header.
+    #[must_use]
+    pub fn located(self, location: String) -> Self {
+        Self { location: Some(location), ..self }
     }
 
     fn into_response(self) -> HttpResponse {
-        HttpResponse::build(self.status).json(self.body)
+        with_location(HttpResponse::build(self.status), self.location).json(self.body)
     }
 }
 
@@ -184,7 +209,11 @@ where
     }
     match handler().await {
         Ok(reply) => {
-            let stored = StoredResponse { status: reply.status.as_u16(), body: reply.body.to_string().into_bytes() };
+            let stored = StoredResponse {
+                status: reply.status.as_u16(),
+                body: reply.body.to_string().into_bytes(),
+                location: reply.location.clone(),
+            };
             store.finish_idempotent(scope, &key, &stored).await.map_err(db)?;
             Ok(reply.into_response())
         }
@@ -210,8 +239,18 @@ fn idempotency_key(request: &HttpRequest) -> Result<Option<String>, ApiError> {
 
 fn replay(stored: StoredResponse) -> HttpResponse {
     let status = StatusCode::from_u16(stored.status).unwrap_or(StatusCode::OK);
-    HttpResponse::build(status)
+    with_location(HttpResponse::build(status), stored.location)
         .insert_header(("Idempotent-Replayed", "true"))
         .content_type("application/json")
         .body(stored.body)
+}
+
+fn with_location(
+    mut response: actix_web::HttpResponseBuilder,
+    location: Option<String>,
+) -> actix_web::HttpResponseBuilder {
+    if let Some(location) = location {
+        response.insert_header((actix_web::http::header::LOCATION, location));
+    }
+    response
 }

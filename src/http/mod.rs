@@ -1,6 +1,6 @@
 //! HTTP plumbing shared by every route module (`api`, `ingest`, `auth`'s extractors): the one
 //! error type and its JSON shape, bounded JSON bodies that refuse repeated keys, `Idempotency-Key` replay (the
-//! `Idempotent` extractor), and actix's own errors (404, 405, bad query or path) answered in
+//! `Idempotent` extractor), the `x-request-id` every answer echoes, and actix's own errors (404, 405, bad query or path) answered in
 //! that shape.
 //!
 //! Stage: the HTTP edge. Inputs are actix requests and module errors; outputs are
@@ -12,12 +12,14 @@ mod error;
 mod idempotency;
 mod json;
 mod plumbing;
+mod request_id;
 mod strict_json;
 
 pub use error::{error_body, error_chain_fmt, ApiError};
-pub use idempotency::{IdempotencyScope, Idempotent, JsonReply};
+pub use idempotency::{actor, IdempotencyScope, Idempotent, JsonReply};
 pub use json::{duplicate_key, exact_json_number, parse_json, JsonBody};
 pub use plumbing::{
     delete, get, not_found, patch, path_config, post, put, query_config, resource, AllowingResource, MethodRoute,
 };
+pub use request_id::{assign_request_id, RequestId, REQUEST_ID_HEADER};
 pub use strict_json::{from_slice as strict_from_slice, from_str as strict_from_str, StrictJsonError};

@@ -9,7 +9,8 @@
 
 use std::sync::Arc;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Months, Utc};
+use tokio::sync::watch;
 
 use super::{BillingRun, RunReport};
 use crate::clock::SharedClock;
@@ -18,7 +19,7 @@ use crate::domain::{IssuerSnapshot, PaymentTerms};
 use crate::metrics::Metrics;
 use crate::plans::SharedCatalog;
 use crate::rate::PlanCatalog;
-use crate::store::Store;
+use crate::store::{RunProgress, Store};
 
 /// Billing settings the routes, the scheduler and the CLI share.
 #[derive(Debug, Clone)]
@@ -33,12 +34,20 @@ pub struct BillingConfig {
     pub payment_terms: PaymentTerms,
 }
 
+/// How far past "now" a run may look, in months (a few billing periods), also with time
+/// travel: a run closes every period that ended before `as_of`, so an `as_of` centuries
+/// ahead would loop over centuries of periods (DESIGN §12).
+pub const MAX_AS_OF_AHEAD_MONTHS: u32 = 3;
+
 /// Why a requested `as_of` was refused.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum AsOfError {
     /// `as_of` is after "now" and time travel is off.
     #[error("as_of is in the future; set TALLY_ALLOW_TIME_TRAVEL=1 (tests, staging) to allow it")]
     TimeTravelNotAllowed,
+    /// `as_of` is more than [`MAX_AS_OF_AHEAD_MONTHS`] past "now".
+    #[error("as_of is more than {MAX_AS_OF_AHEAD_MONTHS} months ahead of now; a run may look at most that far ahead")]
+    TooFarAhead,
 }
 
 impl BillingConfig {
@@ -55,13 +64,17 @@ impl BillingConfig {
         }
     }
 
-    /// Refuses an `as_of` in the future unless time travel is allowed.
+    /// Refuses an `as_of` in the future unless time travel is allowed, and one more than
+    /// [`MAX_AS_OF_AHEAD_MONTHS`] ahead in any case.
     ///
     /// # Errors
-    /// [`AsOfError::TimeTravelNotAllowed`].
+    /// [`AsOfError::TimeTravelNotAllowed`], [`AsOfError::TooFarAhead`].
     pub fn check_as_of(&self, as_of: DateTime<Utc>, now: DateTime<Utc>) -> Result<(), AsOfError> {
         if as_of > now && !self.allow_time_travel {
             return Err(AsOfError::TimeTravelNotAllowed);
+        }
+        if now.checked_add_months(Months::new(MAX_AS_OF_AHEAD_MONTHS)).is_none_or(|limit| as_of > limit) {
+            return Err(AsOfError::TooFarAhead);
         }
         Ok(())
     }
@@ -90,8 +103,21 @@ impl Biller {
     /// # Errors
     /// When the run cannot start (catalog or tenant list unreadable).
     pub async fn run(&self, store: &Store, as_of: DateTime<Utc>) -> anyhow::Result<RunReport> {
+        self.run_observed(store, as_of, &watch::Sender::new(RunProgress::default())).await
+    }
+
+    /// [`Biller::run`], telling `progress` how many tenants it has billed of how many.
+    ///
+    /// # Errors
+    /// When the run cannot start (catalog or tenant list unreadable).
+    pub async fn run_observed(
+        &self,
+        store: &Store,
+        as_of: DateTime<Utc>,
+        progress: &watch::Sender<RunProgress>,
+    ) -> anyhow::Result<RunReport> {
         let catalog = self.catalog.current(store).await?;
-        let report = self.config.run(store, &catalog).run(as_of).await?;
+        let report = self.config.run(store, &catalog).run_observed(as_of, progress).await?;
         self.metrics.record_billing_run(report.invoices_issued.len());
         if let Some(listener) = &self.listener {
             for issued in &report.invoices_issued {

@@ -12,6 +12,7 @@ use anyhow::Context;
 use chrono::{DateTime, Duration, Utc};
 use rust_decimal::Decimal;
 use serde::Serialize;
+use tokio::sync::watch;
 
 use super::{
     adjustments, assemble_invoice, balances, covered_until, draft_invoice, due_periods, gather_segments, segment_lines,
@@ -22,7 +23,7 @@ use crate::domain::{
 };
 use crate::domain::{SubscriptionChange, Tenant, TenantId};
 use crate::rate::PlanCatalog;
-use crate::store::{IssueInvoice, IssueOutcome, Store};
+use crate::store::{IssueInvoice, IssueOutcome, RunProgress, Store};
 
 /// What a run needs besides the clock.
 pub struct BillingRun<'a> {
@@ -103,7 +104,21 @@ impl BillingRun<'_> {
     /// Only when the tenant list cannot be read; per-tenant failures are reported
     /// in the [`RunReport`] and do not stop the others.
     pub async fn run(&self, as_of: DateTime<Utc>) -> anyhow::Result<RunReport> {
+        self.run_observed(as_of, &watch::Sender::new(RunProgress::default())).await
+    }
+
+    /// [`BillingRun::run`], counting each tenant done in `progress`.
+    ///
+    /// # Errors
+    /// Only when the tenant list cannot be read.
+    pub async fn run_observed(
+        &self,
+        as_of: DateTime<Utc>,
+        progress: &watch::Sender<RunProgress>,
+    ) -> anyhow::Result<RunReport> {
         let mut report = RunReport { as_of: Some(as_of), ..RunReport::default() };
+        let tenants_total = self.store.count_tenants().await.context("Failed to count tenants")?;
+        progress.send_replace(RunProgress { tenants_done: 0, tenants_total });
         let mut after: Option<TenantId> = None;
         loop {
             let page = self.store.list_tenants(after.as_ref(), 500).await.context("Failed to list tenants")?;
@@ -112,6 +127,7 @@ impl BillingRun<'_> {
                     tracing::error!(tenant_id = %tenant.id, error = ?error, "billing a tenant failed");
                     report.failures.push(format!("{}: {error:#}", tenant.id));
                 }
+                progress.send_modify(|p| p.tenants_done += 1);
             }
             match page.last() {
                 Some(last) if page.len() == 500 => after = Some(last.id.clone()),

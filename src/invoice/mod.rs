@@ -11,6 +11,7 @@
 mod adjust;
 mod assemble;
 mod biller;
+mod billing_jobs;
 mod billing_run;
 mod credits;
 mod current_usage;
@@ -28,7 +29,8 @@ mod unbilled;
 
 pub use adjust::{adjustments, Adjustment};
 pub use assemble::{assemble_invoice, InvoiceParts};
-pub use biller::{AsOfError, Biller, BillingConfig, InvoiceIssued};
+pub use biller::{AsOfError, Biller, BillingConfig, InvoiceIssued, MAX_AS_OF_AHEAD_MONTHS};
+pub use billing_jobs::{BillingJobs, ABANDONED_AFTER, HEARTBEAT_EVERY};
 pub use billing_run::{BillingRun, IssuedInvoice, RunReport, UnbilledPeriod};
 pub use credits::{allocate_credits, balances, CreditBalance};
 pub use current_usage::{current_usage, period_usage, CurrentUsage, CurrentUsageError, Projection};

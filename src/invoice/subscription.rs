@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 use super::period_containing;
 use crate::aggregate::bucket_start;
 use crate::domain::{
-    plan_at, BillingPeriod, ChangeTiming, Currency, NewTenant, SubscriptionChange, Tenant, TenantId, TenantPatch,
+    plan_at, Actor, BillingPeriod, ChangeTiming, Currency, NewTenant, SubscriptionChange, Tenant, TenantId, TenantPatch,
 };
 use crate::rate::{PlanCatalog, PlanVersion};
 use crate::store::{DbError, Store};
@@ -147,7 +147,8 @@ pub async fn check_credit_currency(
     }
 }
 
-/// Puts an existing tenant on `plan_id` (validated by [`plan_change`]) and stores the change.
+/// Puts an existing tenant on `plan_id` (validated by [`plan_change`]) and stores the change
+/// as `actor`'s.
 ///
 /// # Errors
 /// [`SubscriptionError::TenantNotFound`], the errors of [`plan_change`], or a store failure.
@@ -158,17 +159,19 @@ pub async fn change_plan(
     plan_id: &str,
     when: (ChangeTiming, Option<DateTime<Utc>>),
     now: DateTime<Utc>,
+    actor: &Actor,
 ) -> Result<SubscriptionChange, SubscriptionError> {
     let tenant = store.get_tenant(id).await?.ok_or(SubscriptionError::TenantNotFound)?;
     let change = plan_change(store, catalog, &tenant, plan_id, when, now).await?;
-    store.change_subscription(id, &change, now).await?;
+    store.change_subscription(id, &change, now, actor).await?;
     Ok(change)
 }
 
 /// Creates a tenant and, when `plan_id` is given, subscribes it from now — or from `start`,
-/// backdated within the open period. That first subscription rates all usage of the tenant's
-/// first period, records stamped before the tenant existed too, while its fixed fees are
-/// prorated from the subscription's true instant (DESIGN §6).
+/// backdated within the open period: `actor`'s `tenant.created` and `subscription.changed`.
+/// That first subscription rates all usage of the tenant's first period, records stamped
+/// before the tenant existed too, while its fixed fees are prorated from the subscription's
+/// true instant (DESIGN §6).
 ///
 /// # Errors
 /// [`SubscriptionError::TenantExists`] when the id is taken, the errors of [`plan_change`], or
@@ -179,13 +182,14 @@ pub async fn onboard_tenant(
     new: &NewTenant,
     (plan_id, start): (Option<&str>, Option<DateTime<Utc>>),
     now: DateTime<Utc>,
+    actor: &Actor,
 ) -> Result<Tenant, SubscriptionError> {
     // Refuse a bad start before anything is stored.
     if plan_id.is_none() && start.is_some() {
         return Err(SubscriptionError::InvalidStart("subscription_start needs a plan".into()));
     }
     backdated(start, &period_containing(new.details.timezone, now), now)?;
-    let tenant = store.create_tenant(new, now).await.map_err(|e| match e {
+    let tenant = store.create_tenant(new, now, actor).await.map_err(|e| match e {
         DbError::AlreadyExists => SubscriptionError::TenantExists(new.id.as_str().to_owned()),
         other => SubscriptionError::Store(other),
     })?;
@@ -193,13 +197,13 @@ pub async fn onboard_tenant(
         let immediately = (ChangeTiming::Immediately, start);
         let change = plan_change(store, catalog, &tenant, plan_id, immediately, now).await?;
         let first_period = period_containing(tenant.details.timezone, change.effective_at);
-        store.change_subscription(&tenant.id, &change.with_usage_from(first_period.start()), now).await?;
+        store.change_subscription(&tenant.id, &change.with_usage_from(first_period.start()), now, actor).await?;
     }
     Ok(tenant)
 }
 
-/// Applies `patch` to a tenant; deactivating it (`active: false`) also ends its subscription
-/// (see [`end_subscription`]).
+/// Applies `patch` to a tenant as `actor`; deactivating it (`active: false`) also ends its
+/// subscription (see [`end_subscription`]).
 ///
 /// # Errors
 /// [`SubscriptionError::TenantNotFound`] or a store failure.
@@ -208,24 +212,31 @@ pub async fn apply_tenant_patch(
     id: &TenantId,
     patch: TenantPatch,
     now: DateTime<Utc>,
+    actor: &Actor,
 ) -> Result<Tenant, SubscriptionError> {
     let deactivating = patch.active == Some(false);
-    let tenant = store.update_tenant(id, patch, now).await?.ok_or(SubscriptionError::TenantNotFound)?;
+    let tenant = store.update_tenant(id, patch, now, actor).await?.ok_or(SubscriptionError::TenantNotFound)?;
     if deactivating {
-        end_subscription(store, id, now).await?;
+        end_subscription(store, id, now, actor).await?;
     }
     Ok(tenant)
 }
 
 /// A deactivated tenant stops accruing charges now (snapped to the rollup grain); the period
-/// so far is billed, prorated, when that period closes — its final invoice.
+/// so far is billed, prorated, when that period closes — its final invoice. Recorded as
+/// `actor`'s `subscription.changed` (to no plan).
 ///
 /// # Errors
 /// A store failure.
-pub async fn end_subscription(store: &Store, tenant: &TenantId, now: DateTime<Utc>) -> Result<(), DbError> {
+pub async fn end_subscription(
+    store: &Store,
+    tenant: &TenantId,
+    now: DateTime<Utc>,
+    actor: &Actor,
+) -> Result<(), DbError> {
     let changes = store.subscriptions(tenant).await?;
     if plan_at(&changes, now).is_some() || changes.iter().any(|c| c.effective_at > now) {
-        store.change_subscription(tenant, &SubscriptionChange::end(bucket_start(now)), now).await?;
+        store.change_subscription(tenant, &SubscriptionChange::end(bucket_start(now)), now, actor).await?;
     }
     Ok(())
 }

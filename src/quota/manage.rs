@@ -10,7 +10,7 @@
 use chrono::{DateTime, Utc};
 
 use super::periods::plan_for_period;
-use crate::domain::{Currency, Quota, QuotaMeter, QuotaOwner, QuotaSet, TenantId};
+use crate::domain::{Actor, Currency, Quota, QuotaMeter, QuotaOwner, QuotaSet, TenantId};
 use crate::invoice::period_containing;
 use crate::rate::{PlanCatalog, PricingPlan};
 use crate::store::{DbError, Store};
@@ -62,7 +62,8 @@ pub async fn quota_listing(
     Ok(listing(id, plan.as_deref(), set))
 }
 
-/// Replaces the set `owner` keeps for the tenant with `quotas`.
+/// Replaces the set `owner` keeps for the tenant with `quotas`: the tenant's own change (its
+/// budgets, from the portal), which the admin audit log does not record.
 ///
 /// # Errors
 /// [`QuotaSetError`]: an unknown tenant, a broken rule, a taken id, a store failure.
@@ -74,9 +75,24 @@ pub async fn set_quotas(
     quotas: &[Quota],
     now: DateTime<Utc>,
 ) -> Result<QuotaListing, QuotaSetError> {
+    set_quotas_by(None, (store, catalog), (id, owner), quotas, now).await
+}
+
+/// [`set_quotas`], recording `admin`'s audit event (`quotas.replaced`, `budgets.replaced`) in
+/// the same transaction when an admin makes the change.
+///
+/// # Errors
+/// [`QuotaSetError`]: an unknown tenant, a broken rule, a taken id, a store failure.
+pub async fn set_quotas_by(
+    admin: Option<&Actor>,
+    (store, catalog): (&Store, &PlanCatalog),
+    (id, owner): (&TenantId, QuotaOwner),
+    quotas: &[Quota],
+    now: DateTime<Utc>,
+) -> Result<QuotaListing, QuotaSetError> {
     let plan = plan_in_force(store, catalog, id, now).await?;
     check_set(plan.as_deref(), owner, quotas)?;
-    if let Some(taken) = store.replace_quotas(id, owner, quotas, now).await? {
+    if let Some(taken) = store.replace_quotas(id, owner, quotas, now, admin).await? {
         return Err(QuotaSetError::IdTaken(taken));
     }
     quota_listing(store, catalog, id, now).await

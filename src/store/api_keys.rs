@@ -3,9 +3,10 @@
 
 use chrono::{DateTime, Utc};
 
-use super::codec::{instant, tenant_id, Instant};
-use super::engine::{execute_in_own_tx, in_own_tx, on_read};
-use super::{DbError, Store, StoredApiKey};
+use super::codec::{instant, optional_tenant_id, Instant};
+use super::engine::{on_read, on_tx};
+use super::{audit, DbError, Store, StoredApiKey};
+use crate::domain::{Actor, AuditTarget};
 
 #[derive(sqlx::FromRow)]
 struct ApiKeyRow {
@@ -26,7 +27,7 @@ impl TryFrom<ApiKeyRow> for StoredApiKey {
             .as_slice()
             .try_into()
             .map_err(|_| DbError::Corrupt(format!("api key {}: hash is not 32 bytes", r.key_id)))?;
-        let tenant = if r.tenant_id.is_empty() { None } else { Some(tenant_id(&r.tenant_id)?) };
+        let tenant = optional_tenant_id(&r.tenant_id)?;
         Ok(StoredApiKey {
             key_id: r.key_id,
             secret_hash,
@@ -41,12 +42,13 @@ impl TryFrom<ApiKeyRow> for StoredApiKey {
 const COLUMNS: &str = "key_id, secret_hash, role, tenant_id, created_at, revoked_at";
 
 impl Store {
-    /// Stores a new API key (only its hash).
+    /// Stores a new API key (only its hash), with the `api_key.created` audit event of `actor`.
     #[tracing::instrument(skip_all, fields(key_id = %key.key_id))]
-    pub async fn insert_api_key(&self, key: &StoredApiKey) -> Result<(), DbError> {
+    pub async fn insert_api_key(&self, key: &StoredApiKey, actor: &Actor) -> Result<(), DbError> {
         let sql = r#"insert into api_key (key_id, secret_hash, role, tenant_id, created_at)
             values ($1, $2, $3, $4, $5)"#;
-        in_own_tx!(self, |db| sqlx::query(sql)
+        let mut tx = self.begin().await?;
+        on_tx!(&mut tx, |db| sqlx::query(sql)
             .bind(key.key_id.as_str())
             .bind(&key.secret_hash[..])
             .bind(key.role.as_str())
@@ -54,8 +56,11 @@ impl Store {
             .bind(Instant(key.created_at))
             .execute(db)
             .await
-            .map(|_| ()));
-        Ok(())
+            .map(|_| ()))?;
+        let target = AuditTarget::object("api_key", &key.key_id, key.tenant.as_ref());
+        let detail = serde_json::json!({ "role": key.role });
+        audit::append(&mut tx, actor, "api_key.created", &target, detail, key.created_at).await?;
+        tx.commit().await
     }
 
     /// Reads an API key by its public id.
@@ -75,11 +80,19 @@ impl Store {
         rows.into_iter().map(StoredApiKey::try_from).collect()
     }
 
-    /// Marks a key revoked; false when no unrevoked key has that id.
+    /// Marks a key revoked, with the `api_key.revoked` audit event of `actor`; false (and no
+    /// event) when no unrevoked key has that id.
     #[tracing::instrument(skip_all)]
-    pub async fn revoke_api_key(&self, key_id: &str, now: DateTime<Utc>) -> Result<bool, DbError> {
-        let sql = "update api_key set revoked_at = $2 where key_id = $1 and revoked_at is null";
-        let done = execute_in_own_tx!(self, sqlx::query(sql).bind(key_id).bind(Instant(now)));
-        Ok(done == 1)
+    pub async fn revoke_api_key(&self, key_id: &str, now: DateTime<Utc>, actor: &Actor) -> Result<bool, DbError> {
+        let sql = "update api_key set revoked_at = $2 where key_id = $1 and revoked_at is null returning tenant_id";
+        let mut tx = self.begin().await?;
+        let revoked: Option<(String,)> =
+            on_tx!(&mut tx, |db| sqlx::query_as(sql).bind(key_id).bind(Instant(now)).fetch_optional(db).await)?;
+        let Some((tenant,)) = revoked else { return Ok(false) };
+        let tenant = optional_tenant_id(&tenant)?;
+        let target = AuditTarget::object("api_key", key_id, tenant.as_ref());
+        audit::append(&mut tx, actor, "api_key.revoked", &target, serde_json::json!({}), now).await?;
+        tx.commit().await?;
+        Ok(true)
     }
 }

@@ -124,6 +124,11 @@ pub(super) fn tenant_id(text: &str) -> Result<TenantId, DbError> {
     TenantId::parse(text).map_err(|_| DbError::Corrupt(format!("tenant id {text:?}")))
 }
 
+/// A tenant scope as global tables store it: `''` for none.
+pub(super) fn optional_tenant_id(text: &str) -> Result<Option<TenantId>, DbError> {
+    (!text.is_empty()).then(|| tenant_id(text)).transpose()
+}
+
 /// An integer meter as the raw tables store it (`bigint`/`integer`). Ingest validates
 /// `cpu_cycles` and `invocations` to whole numbers in `0..=i64::MAX`.
 pub(super) fn whole(value: Decimal) -> Result<i64, DbError> {

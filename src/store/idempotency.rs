@@ -6,8 +6,9 @@ use super::codec::Instant;
 use super::engine::{execute_on_tx, in_own_tx, on_tx};
 use super::{DbError, IdempotencyStart, Store, StoredResponse};
 
-/// An `idempotency` row: request hash, response status and body (absent while in flight).
-type IdempotencyRow = (Vec<u8>, Option<i32>, Option<Vec<u8>>);
+/// An `idempotency` row: request hash, response status, body and location (absent while in
+/// flight).
+type IdempotencyRow = (Vec<u8>, Option<i32>, Option<Vec<u8>>, Option<String>);
 
 impl Store {
     /// Claims an idempotency key for a request, or reports what happened to it before.
@@ -22,7 +23,7 @@ impl Store {
         let claim = r#"insert into idempotency (scope, idempotency_key, request_hash, created_at)
             values ($1, $2, $3, $4)
             on conflict do nothing"#;
-        let read = "select request_hash, response_status, response_body from idempotency \
+        let read = "select request_hash, response_status, response_body, response_location from idempotency \
             where scope = $1 and idempotency_key = $2";
         let mut tx = self.begin().await?;
         let claimed =
@@ -42,13 +43,14 @@ impl Store {
     /// Saves the response of a claimed idempotency key.
     #[tracing::instrument(skip_all)]
     pub async fn finish_idempotent(&self, scope: &str, key: &str, response: &StoredResponse) -> Result<(), DbError> {
-        let sql = r#"update idempotency set response_status = $3, response_body = $4
+        let sql = r#"update idempotency set response_status = $3, response_body = $4, response_location = $5
             where scope = $1 and idempotency_key = $2"#;
         in_own_tx!(self, |db| sqlx::query(sql)
             .bind(scope)
             .bind(key)
             .bind(i32::from(response.status))
             .bind(&response.body)
+            .bind(response.location.as_deref())
             .execute(db)
             .await
             .map(|_| ()));
@@ -69,9 +71,9 @@ impl Store {
 fn idempotency_state(row: Option<IdempotencyRow>, request_hash: &[u8]) -> IdempotencyStart {
     match row {
         None => IdempotencyStart::InFlight,
-        Some((hash, _, _)) if hash != request_hash => IdempotencyStart::Mismatch,
-        Some((_, Some(status), Some(body))) => {
-            IdempotencyStart::Replay(StoredResponse { status: u16::try_from(status).unwrap_or(500), body })
+        Some((hash, ..)) if hash != request_hash => IdempotencyStart::Mismatch,
+        Some((_, Some(status), Some(body), location)) => {
+            IdempotencyStart::Replay(StoredResponse { status: u16::try_from(status).unwrap_or(500), body, location })
         }
         Some(_) => IdempotencyStart::InFlight,
     }

@@ -6,8 +6,8 @@ use chrono::{DateTime, Datelike, Utc};
 use super::codec::{corrupt_json, instant, Instant};
 use super::engine::{execute_on_tx, on_read, on_tx, Tx};
 use super::periods::next_number;
-use super::{DbError, StatusChange, Store, StoredInvoice, LATEST};
-use crate::domain::{InvoiceDocument, InvoiceId, InvoiceStatus, TenantId};
+use super::{audit, DbError, StatusChange, Store, StoredInvoice, LATEST};
+use crate::domain::{Actor, AuditTarget, InvoiceDocument, InvoiceId, InvoiceStatus, TenantId};
 
 #[derive(sqlx::FromRow)]
 struct InvoiceRow {
@@ -77,9 +77,15 @@ impl Store {
         row.map(StoredInvoice::try_from).transpose()
     }
 
-    /// `finalized → paid`, with the `invoice.paid` outbox row in the same transaction.
+    /// `finalized → paid`, with the `invoice.paid` outbox row and audit event (of `actor`) in
+    /// the same transaction.
     #[tracing::instrument(skip_all, fields(invoice_id = %id))]
-    pub async fn mark_invoice_paid(&self, id: &InvoiceId, now: DateTime<Utc>) -> Result<StatusChange, DbError> {
+    pub async fn mark_invoice_paid(
+        &self,
+        id: &InvoiceId,
+        now: DateTime<Utc>,
+        actor: &Actor,
+    ) -> Result<StatusChange, DbError> {
         let sql = "update invoice set status = 'paid', paid_at = $3 \
             where tenant_id = $1 and invoice_id = $2 and status = 'finalized'";
         let (tenant, invoice_id) = (id.tenant(), id.as_str());
@@ -87,11 +93,7 @@ impl Store {
         let changed =
             execute_on_tx!(&mut tx, sqlx::query(sql).bind(tenant.as_str()).bind(invoice_id).bind(Instant(now)))? == 1;
         if changed {
-            let paid = format!("select {COLUMNS} from invoice where tenant_id = $1 and invoice_id = $2");
-            let row: InvoiceRow =
-                on_tx!(&mut tx, |db| sqlx::query_as(&paid).bind(tenant.as_str()).bind(invoice_id).fetch_one(db).await)?;
-            let payload = StoredInvoice::try_from(row)?.document.event_payload();
-            super::outbox::append(&mut tx, tenant, "invoice.paid", &payload, now).await?;
+            announce(&mut tx, id, "invoice.paid", actor, now).await?;
         }
         tx.commit().await?;
         self.after_change(id, changed).await
@@ -99,13 +101,14 @@ impl Store {
 
     /// `finalized | paid → void`: under a lock on the invoice row, numbers a credit note,
     /// voids, restores every credit the invoice consumed and writes the `invoice.voided`
-    /// outbox row — one transaction.
+    /// outbox row and audit event (of `actor`) — one transaction.
     #[tracing::instrument(skip_all, fields(invoice_id = %id))]
     pub async fn void_invoice(
         &self,
         id: &InvoiceId,
         credit_note_prefix: &str,
         now: DateTime<Utc>,
+        actor: &Actor,
     ) -> Result<StatusChange, DbError> {
         let (tenant, invoice_id) = (id.tenant(), id.as_str());
         let mut tx = self.begin().await?;
@@ -120,11 +123,7 @@ impl Store {
         let number = next_number(&mut tx, credit_note_prefix, now.year()).await?;
         set_void(&mut tx, tenant, invoice_id, &number, now).await?;
         super::ledger::restore_consumed(&mut tx, tenant, invoice_id, now).await?;
-        let document = format!("select {COLUMNS} from invoice where tenant_id = $1 and invoice_id = $2");
-        let row: InvoiceRow =
-            on_tx!(&mut tx, |db| sqlx::query_as(&document).bind(tenant.as_str()).bind(invoice_id).fetch_one(db).await)?;
-        let voided = StoredInvoice::try_from(row)?;
-        super::outbox::append(&mut tx, tenant, "invoice.voided", &voided.document.event_payload(), now).await?;
+        let voided = announce(&mut tx, id, "invoice.voided", actor, now).await?;
         tx.commit().await?;
         Ok(StatusChange::Changed(Box::new(voided)))
     }
@@ -157,4 +156,26 @@ async fn set_void(
         .await
         .map(|_| ()))?;
     Ok(())
+}
+
+/// Announces an invoice's status change inside its transaction: the `event` outbox row (the
+/// invoice as changed) and `actor`'s audit event of the same name, naming its number (and its
+/// credit note's). Returns the invoice as changed.
+async fn announce(
+    tx: &mut Tx,
+    id: &InvoiceId,
+    event: &str,
+    actor: &Actor,
+    now: DateTime<Utc>,
+) -> Result<StoredInvoice, DbError> {
+    let sql = format!("select {COLUMNS} from invoice where tenant_id = $1 and invoice_id = $2");
+    let row: InvoiceRow =
+        on_tx!(tx, |db| sqlx::query_as(&sql).bind(id.tenant().as_str()).bind(id.as_str()).fetch_one(db).await)?;
+    let changed = StoredInvoice::try_from(row)?;
+    super::outbox::append(tx, id.tenant(), event, &changed.document.event_payload(), now).await?;
+    let target = AuditTarget::object("invoice", id.as_str(), Some(id.tenant()));
+    let detail =
+        serde_json::json!({ "number": changed.document.number, "credit_note_number": changed.credit_note_number });
+    audit::append(tx, actor, event, &target, detail, now).await?;
+    Ok(changed)
 }

@@ -5,8 +5,8 @@ use rust_decimal::Decimal;
 
 use super::codec::{entry_id, instant, Dec, Instant};
 use super::engine::{on_read, on_tx, Tx};
-use super::{DbError, NewCreditGrant, Store};
-use crate::domain::{CreditEntry, CreditEntryKind, Currency, InvoiceDocument, Money, TenantId};
+use super::{audit, DbError, NewCreditGrant, Store};
+use crate::domain::{Actor, AuditTarget, CreditEntry, CreditEntryKind, Currency, InvoiceDocument, Money, TenantId};
 
 #[derive(sqlx::FromRow)]
 struct EntryRow {
@@ -44,13 +44,14 @@ const INSERT: &str = r#"insert into credit_entry (tenant_id, entry_id, kind, gra
     values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"#;
 
 impl Store {
-    /// Appends a credit grant to the ledger.
+    /// Appends a credit grant to the ledger, with the `credit.granted` audit event of `actor`.
     #[tracing::instrument(skip_all, fields(tenant_id = %tenant))]
     pub async fn grant_credit(
         &self,
         tenant: &TenantId,
         grant: &NewCreditGrant,
         now: DateTime<Utc>,
+        actor: &Actor,
     ) -> Result<CreditEntry, DbError> {
         let id = entry_id();
         let entry = CreditEntry {
@@ -65,6 +66,10 @@ impl Store {
         };
         let mut tx = self.begin().await?;
         insert_entry(&mut tx, tenant, &entry).await?;
+        let detail = serde_json::json!({ "amount": grant.amount.format_amount(), "currency": grant.amount.currency.code(),
+            "expires_at": grant.expires_at, "reason": grant.reason });
+        let target = AuditTarget::object("credit_grant", &entry.grant_id, Some(tenant));
+        audit::append(&mut tx, actor, "credit.granted", &target, detail, now).await?;
         tx.commit().await?;
         Ok(entry)
     }

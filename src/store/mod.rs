@@ -9,6 +9,8 @@
 
 mod alerts;
 mod api_keys;
+mod audit;
+mod billing_runs;
 mod codec;
 mod corrections;
 mod deliveries;
@@ -38,6 +40,8 @@ mod webhooks;
 use chrono::{DateTime, Utc};
 
 pub use alerts::AlertKey;
+pub use audit::AuditFilter;
+pub use billing_runs::{BillingRunStatus, RunOutcome, RunProgress, StoredBillingRun};
 pub use delivery_types::{
     AttemptResult, Delivery, DeliveryFilter, DeliveryState, NewDelivery, OutboxEvent, RetryOutcome, WebhookEndpoint,
 };

@@ -6,8 +6,8 @@ use sqlx::types::Json;
 
 use super::codec::{Dec, Instant};
 use super::engine::{execute_on_tx, on_read, on_tx};
-use super::{DbError, Store};
-use crate::domain::{Quota, QuotaOwner, QuotaSet, TenantId};
+use super::{audit, DbError, Store};
+use crate::domain::{Actor, AuditTarget, Quota, QuotaOwner, QuotaSet, TenantId};
 
 #[derive(sqlx::FromRow)]
 struct QuotaRow {
@@ -41,7 +41,9 @@ impl Store {
         Ok(set)
     }
 
-    /// Replaces every quota `owner` set for the tenant with `quotas`, in one transaction.
+    /// Replaces every quota `owner` set for the tenant with `quotas`, in one transaction with
+    /// the `quotas.replaced` (or `budgets.replaced`) audit event of `admin`, if an admin made
+    /// the change.
     /// `Ok(Some(id))` and nothing changed when `id` is already used by the other owner's set
     /// (the insert meets the other row's key; on PostgreSQL a concurrent insert of the same id
     /// is awaited, then seen).
@@ -52,6 +54,7 @@ impl Store {
         owner: QuotaOwner,
         quotas: &[Quota],
         now: DateTime<Utc>,
+        admin: Option<&Actor>,
     ) -> Result<Option<String>, DbError> {
         let delete = "delete from quota where tenant_id = $1 and owner = $2";
         let insert = r#"insert into quota (tenant_id, quota_id, owner, meter, limit_value, thresholds, hard, created_at)
@@ -80,6 +83,16 @@ impl Store {
             if inserted == 0 {
                 return Ok(Some(quota.id().to_owned()));
             }
+        }
+        if let Some(admin) = admin {
+            let kind = match owner {
+                QuotaOwner::Operator => "quotas",
+                QuotaOwner::Tenant => "budgets",
+            };
+            let ids: Vec<&str> = quotas.iter().map(Quota::id).collect();
+            let target = AuditTarget::tenant(kind, tenant);
+            let detail = serde_json::json!({ "ids": ids });
+            audit::append(&mut tx, admin, &format!("{kind}.replaced"), &target, detail, now).await?;
         }
         tx.commit().await?;
         Ok(None)

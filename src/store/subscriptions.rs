@@ -1,21 +1,25 @@
 //! `subscription` table: a tenant's plan changes, each effective from an instant.
 
 use chrono::{DateTime, Utc};
+use serde_json::json;
 
 use super::codec::Instant;
 use super::engine::{on_read, on_tx};
-use super::{DbError, Store};
-use crate::domain::{SubscriptionChange, TenantId};
+use super::{audit, DbError, Store};
+use crate::domain::{Actor, AuditTarget, SubscriptionChange, TenantId};
 
 impl Store {
-    /// Puts a tenant on a plan from `change.effective_at`, replacing any change at or after
-    /// that instant or attributing usage from the same bucket on (the newer change wins it).
+    /// Puts a tenant on a plan from `change.effective_at` (no plan: ends the subscription),
+    /// replacing any change at or after that instant or attributing usage from the same
+    /// bucket on (the newer change wins it), with the `subscription.changed` audit event of
+    /// `actor`.
     #[tracing::instrument(skip_all, fields(tenant_id = %tenant))]
     pub async fn change_subscription(
         &self,
         tenant: &TenantId,
         change: &SubscriptionChange,
         now: DateTime<Utc>,
+        actor: &Actor,
     ) -> Result<(), DbError> {
         let replaced = r#"
             delete from subscription
@@ -44,6 +48,9 @@ impl Store {
             .execute(db)
             .await
             .map(|_| ()))?;
+        let detail = json!({ "plan": change.plan_id, "effective_at": change.effective_at });
+        let target = AuditTarget::tenant("subscription", tenant);
+        audit::append(&mut tx, actor, "subscription.changed", &target, detail, now).await?;
         tx.commit().await
     }
 

@@ -1,12 +1,15 @@
 //! `tenant` table.
 
 use chrono::{DateTime, Utc};
+use serde_json::json;
 use sqlx::types::Json;
 
 use super::codec::{Dec, Instant};
 use super::engine::{on_read, on_tx};
-use super::{DbError, Store};
-use crate::domain::{LateUsagePolicy, NewTenant, PaymentTerms, Tenant, TenantDetails, TenantId, TenantPatch};
+use super::{audit, DbError, Store};
+use crate::domain::{
+    Actor, AuditTarget, LateUsagePolicy, NewTenant, PaymentTerms, Tenant, TenantDetails, TenantId, TenantPatch,
+};
 
 #[derive(sqlx::FromRow)]
 struct TenantRow {
@@ -70,12 +73,17 @@ macro_rules! bind_details {
 }
 
 impl Store {
-    /// Creates a tenant.
+    /// Creates a tenant, with the `tenant.created` audit event of `actor`.
     ///
     /// # Errors
     /// [`DbError::AlreadyExists`] when the id is taken.
     #[tracing::instrument(skip_all, fields(tenant_id = %tenant.id))]
-    pub async fn create_tenant(&self, tenant: &NewTenant, now: DateTime<Utc>) -> Result<Tenant, DbError> {
+    pub async fn create_tenant(
+        &self,
+        tenant: &NewTenant,
+        now: DateTime<Utc>,
+        actor: &Actor,
+    ) -> Result<Tenant, DbError> {
         let sql = format!(
             r#"insert into tenant ({COLUMNS})
             values ($1, $2, $3, $4, $5, $6, $7, $8, $9, true, $10, $10)
@@ -87,6 +95,8 @@ impl Store {
                 .bind(Instant(now))
                 .fetch_one(db)
                 .await)?;
+        let target = AuditTarget::tenant("tenant", &tenant.id);
+        audit::append(&mut tx, actor, "tenant.created", &target, json!({ "name": tenant.details.name }), now).await?;
         tx.commit().await?;
         row.try_into()
     }
@@ -100,20 +110,23 @@ impl Store {
         row.map(Tenant::try_from).transpose()
     }
 
-    /// Applies a partial update; `None` when the tenant does not exist. Read-modify-write
-    /// under a row lock, so concurrent patches of different fields both land.
+    /// Applies a partial update, with the `tenant.updated` audit event of `actor`; `None` when
+    /// the tenant does not exist. Read-modify-write under a row lock, so concurrent patches of
+    /// different fields both land.
     #[tracing::instrument(skip_all, fields(tenant_id = %id))]
     pub async fn update_tenant(
         &self,
         id: &TenantId,
         patch: TenantPatch,
         now: DateTime<Utc>,
+        actor: &Actor,
     ) -> Result<Option<Tenant>, DbError> {
         let mut tx = self.begin().await?;
         let sql = format!("select {COLUMNS} from tenant where tenant_id = $1 {}", tx.for_update());
         let row: Option<TenantRow> =
             on_tx!(&mut tx, |db| sqlx::query_as(&sql).bind(id.as_str()).fetch_optional(db).await)?;
         let Some(row) = row else { return Ok(None) };
+        let detail = json!({ "fields": patch.field_names() });
         let tenant = Tenant::try_from(row)?.patched(patch, now);
         let sql = format!(
             r#"update tenant set name = $2, billing_emails = $3, timezone = $4, tax_rate = $5,
@@ -128,6 +141,7 @@ impl Store {
                 .bind(Instant(now))
                 .fetch_one(db)
                 .await)?;
+        audit::append(&mut tx, actor, "tenant.updated", &AuditTarget::tenant("tenant", id), detail, now).await?;
         tx.commit().await?;
         row.try_into().map(Some)
     }
@@ -140,5 +154,12 @@ impl Store {
         let rows: Vec<TenantRow> =
             on_read!(self.read(), |db| sqlx::query_as(&sql).bind(after).bind(i64::from(limit)).fetch_all(db).await)?;
         rows.into_iter().map(Tenant::try_from).collect()
+    }
+
+    /// How many tenants there are (a billing run's progress counts them).
+    #[tracing::instrument(skip_all)]
+    pub async fn count_tenants(&self) -> Result<i64, DbError> {
+        let sql = "select count(*) from tenant";
+        Ok(on_read!(self.read(), |db| sqlx::query_scalar(sql).fetch_one(db).await)?)
     }
 }

@@ -34,6 +34,8 @@ pub struct RebuildReport {
 pub struct StoredResponse {
     pub status: u16,
     pub body: Vec<u8>,
+    /// The `Location` header, when the answer had one.
+    pub location: Option<String>,
 }
 
 /// The state of an idempotency key when a request tries to claim it.

@@ -1,9 +1,12 @@
 //! `webhook_endpoint` (global, like API keys): operator-registered endpoints and the events
 //! each subscribes to (stored as a comma-separated list of event names).
 
+use chrono::{DateTime, Utc};
+
 use super::codec::Instant;
-use super::engine::{execute_in_own_tx, on_read, on_tx};
-use super::{DbError, Store, WebhookEndpoint};
+use super::engine::{execute_on_tx, on_read, on_tx};
+use super::{audit, DbError, Store, WebhookEndpoint};
+use crate::domain::{Actor, AuditTarget};
 
 #[derive(sqlx::FromRow)]
 struct EndpointRow {
@@ -29,9 +32,10 @@ impl From<EndpointRow> for WebhookEndpoint {
 const COLUMNS: &str = "endpoint_id, url, events, secret, created_at";
 
 impl Store {
-    /// Registers an endpoint.
+    /// Registers an endpoint, with the `webhook.created` audit event of `actor` (its URL and
+    /// events; never its secret).
     #[tracing::instrument(skip_all, fields(endpoint_id = %endpoint.endpoint_id))]
-    pub async fn insert_webhook(&self, endpoint: &WebhookEndpoint) -> Result<(), DbError> {
+    pub async fn insert_webhook(&self, endpoint: &WebhookEndpoint, actor: &Actor) -> Result<(), DbError> {
         let sql =
             "insert into webhook_endpoint (endpoint_id, url, events, secret, created_at) values ($1, $2, $3, $4, $5)";
         let mut tx = self.begin().await?;
@@ -44,6 +48,9 @@ impl Store {
             .execute(db)
             .await
             .map(|_| ()))?;
+        let target = AuditTarget::object("webhook", &endpoint.endpoint_id, None);
+        let detail = serde_json::json!({ "url": endpoint.url, "events": endpoint.events });
+        audit::append(&mut tx, actor, "webhook.created", &target, detail, endpoint.created_at).await?;
         tx.commit().await
     }
 
@@ -77,11 +84,18 @@ impl Store {
         Ok(rows.into_iter().map(WebhookEndpoint::from).filter(|e| e.events.iter().any(|e| e == event)).collect())
     }
 
-    /// Removes an endpoint; false when there was none. Its pending deliveries then fail.
+    /// Removes an endpoint, with the `webhook.deleted` audit event of `actor`; false (and no
+    /// event) when there was none. Its pending deliveries then fail.
     #[tracing::instrument(skip_all)]
-    pub async fn delete_webhook(&self, endpoint_id: &str) -> Result<bool, DbError> {
+    pub async fn delete_webhook(&self, endpoint_id: &str, now: DateTime<Utc>, actor: &Actor) -> Result<bool, DbError> {
         let sql = "delete from webhook_endpoint where endpoint_id = $1";
-        let deleted = execute_in_own_tx!(self, sqlx::query(sql).bind(endpoint_id));
-        Ok(deleted == 1)
+        let mut tx = self.begin().await?;
+        if execute_on_tx!(&mut tx, sqlx::query(sql).bind(endpoint_id))? == 0 {
+            return Ok(false);
+        }
+        let target = AuditTarget::object("webhook", endpoint_id, None);
+        audit::append(&mut tx, actor, "webhook.deleted", &target, serde_json::json!({}), now).await?;
+        tx.commit().await?;
+        Ok(true)
     }
 }

@@ -17,7 +17,7 @@ use std::path::Path;
 use reqwest::Method;
 use serde_json::{json, Value};
 
-use crate::helpers::{record, spawn_app_with, test_now, Backend, TestApp};
+use crate::helpers::{operator, record, spawn_app_with, test_now, Backend, TestApp};
 use spec_schema::{resolve, validate};
 use tally::auth::{Principal, Role};
 use tally::domain::TenantId;
@@ -400,7 +400,7 @@ fn the_error_code_catalogue_lists_exactly_the_codes_the_source_emits() {
 /// describes them. Request structs deny unknown fields, so a field missing on either side is
 /// a request the spec calls valid and the server refuses, or the reverse; response structs
 /// are also checked live, by `every_operation_answers_as_the_spec_documents`.
-const WIRE_SHAPES: [(&str, &str); 31] = [
+const WIRE_SHAPES: [(&str, &str); 37] = [
     ("QuotaRequest", "components/schemas/QuotaInput"),
     ("PutQuotasRequest", "components/schemas/QuotaSetRequest"),
     ("PutBudgetsRequest", "components/schemas/BudgetSetRequest"),
@@ -421,6 +421,12 @@ const WIRE_SHAPES: [(&str, &str); 31] = [
     ("ChangeSubscriptionRequest", "components/schemas/SubscriptionChangeRequest"),
     ("RunBillingRequest", "components/schemas/BillingRunRequest"),
     ("RunReport", "components/schemas/BillingRunReport"),
+    ("BillingRunResponse", "components/schemas/BillingRun"),
+    ("RunProgressResponse", "components/schemas/BillingRunProgress"),
+    ("AuditQuery", "paths/~1v1~1audit/get"),
+    ("AuditEventResponse", "components/schemas/AuditEvent"),
+    ("ActorResponse", "components/schemas/AuditActor"),
+    ("TargetResponse", "components/schemas/AuditTarget"),
     ("IssuedInvoiceJson", "components/schemas/IssuedInvoice"),
     ("UnbilledPeriod", "components/schemas/BillingRunUnbilled"),
     ("PageQuery", "paths/~1v1~1tenants~1{id}~1invoices/get"),
@@ -542,6 +548,7 @@ fn examples(f: &Fixture) -> Vec<Example> {
     all.extend(rendering_and_correction_examples(f));
     all.extend(notification_examples(f));
     all.extend(quota_examples());
+    all.extend(job_and_audit_examples(f));
     all
 }
 
@@ -590,6 +597,30 @@ fn notification_examples(f: &Fixture) -> Vec<Example> {
         example("retry anonymously", M::POST, retry, format!("/v1/outbox/{}/retry", f.delivery_id))
             .by(As::Nobody)
             .expect(401),
+    ]
+}
+
+fn job_and_audit_examples(f: &Fixture) -> Vec<Example> {
+    use Method as M;
+    let (run, audit) = ("/v1/billing/runs/{id}", "/v1/audit");
+    let this_run = format!("/v1/billing/runs/{}", f.run_id);
+    let missing_run = "/v1/billing/runs/run_00000000000000000000000000000000";
+    let filtered =
+        "/v1/audit?tenant=acme&action=tenant.created&since=2026-09-01T00:00:00Z&until=2026-12-01T00:00:00Z&limit=1";
+    vec![
+        example("a billing run", M::GET, run, this_run.clone()),
+        example("a missing billing run", M::GET, run, missing_run).expect(404),
+        example("not a billing run id", M::GET, run, "/v1/billing/runs/nothing").expect(404),
+        example("a billing run as the tenant", M::GET, run, this_run.clone()).by(As::AcmeTenant).expect(403),
+        example("a billing run anonymously", M::GET, run, this_run).by(As::Nobody).expect(401),
+        example("the audit log", M::GET, audit, audit),
+        example("one tenant's creations in the audit log", M::GET, audit, filtered),
+        example("an invalid audit cursor", M::GET, audit, "/v1/audit?cursor=x").expect(400),
+        example("an invalid audit action", M::GET, audit, "/v1/audit?action=Tenant%20Created").expect(400),
+        example("an unknown audit parameter", M::GET, audit, "/v1/audit?actor=cli").expect(400),
+        example("the audit log as the tenant", M::GET, audit, audit).by(As::AcmeTenant).expect(403),
+        example("the audit log as ingest", M::GET, audit, audit).by(As::Ingest).expect(403),
+        example("the audit log anonymously", M::GET, audit, audit).by(As::Nobody).expect(401),
     ]
 }
 
@@ -814,16 +845,21 @@ fn plan_and_billing_examples() -> Vec<Example> {
             .by(As::Nobody)
             .json(json!({"plan": "payg", "usage": {}}))
             .expect(401),
-        example("run billing now", M::POST, run, run).json(json!({})),
-        example("run billing without a body", M::POST, run, run),
+        example("run billing now", M::POST, run, run).json(json!({})).expect(202),
+        example("run billing without a body", M::POST, run, run).expect(202),
         example("run billing as of a past instant", M::POST, run, run)
             .json(json!({"as_of": "2026-11-01T02:00:00Z"}))
-            .header("Idempotency-Key", "run-november"),
+            .header("Idempotency-Key", "run-november")
+            .expect(202),
         example("replay a billing run", M::POST, run, run)
             .json(json!({"as_of": "2026-11-01T02:00:00Z"}))
-            .header("Idempotency-Key", "run-november"),
+            .header("Idempotency-Key", "run-november")
+            .expect(202),
         example("run billing in the future", M::POST, run, run)
             .json(json!({"as_of": "2030-01-01T00:00:00Z"}))
+            .expect(422),
+        example("run billing centuries ahead", M::POST, run, run)
+            .json(json!({"as_of": "2381-09-09T12:04:21-12:26"}))
             .expect(422),
         example("an unknown run field", M::POST, run, run).json(json!({"tenant": "acme"})).expect(422),
         example("a malformed run", M::POST, run, run).raw("application/json", "{").expect(400),
@@ -1196,6 +1232,8 @@ struct Fixture {
     webhook_id: String,
     /// An outbox delivery (the acme invoice email, sent as an `.eml` file).
     delivery_id: String,
+    /// The last billing run.
+    run_id: String,
 }
 
 /// The service the examples run on (SQLite or PostgreSQL): small ingest limits (so 413 is cheap), no time
@@ -1208,7 +1246,7 @@ struct Fixture {
 ///
 /// Both are invoiced for September and October; the clock then reads [`test_now`] again.
 async fn example_app(backend: Backend) -> (TestApp, Fixture) {
-    use crate::billing::{admin_post, at, run_billing, usage_at};
+    use crate::billing::{admin_post, at, run_billing_and_wait, usage_at};
     let app = spawn_app_with(backend, |s| {
         s.ingest.max_records_per_request = 100;
         s.ingest.max_body_bytes = 256 * 1024;
@@ -1236,15 +1274,15 @@ async fn example_app(backend: Backend) -> (TestApp, Fixture) {
     usage_at(&app, "acme", "2026-09-20T00:00:00Z", &[("s1", "2026-09-19T00:00:00Z", 2_000_000)]).await;
     usage_at(&app, "hooli", "2026-09-20T00:00:00Z", &[("h1", "2026-09-19T00:00:00Z", 5)]).await;
     app.clock.set(at("2026-10-01T03:00:00Z"));
-    run_billing(&app, "2026-10-01T02:00:00Z").await;
+    run_billing_and_wait(&app, "2026-10-01T02:00:00Z").await;
     let late = [("late", "2026-09-30T12:00:00Z", 3_000_000), ("o1", "2026-10-09T00:00:00Z", 1_500_000)];
     usage_at(&app, "acme", "2026-10-10T00:00:00Z", &late).await;
     app.clock.set(test_now());
-    let report = run_billing(&app, "2026-11-01T02:00:00Z").await;
+    let report = run_billing_and_wait(&app, "2026-11-01T02:00:00Z").await;
     assert_eq!(report["invoices_issued"].as_array().map(Vec::len), Some(2), "October for acme and hooli: {report}");
     let acme = TenantId::parse("acme").unwrap();
     let principal = Principal::new(Role::Tenant, Some(acme), "spec").unwrap();
-    let tenant_key = tally::auth::issue_api_key(&app.store, &principal, test_now()).await.unwrap();
+    let tenant_key = tally::auth::issue_api_key(&app.store, &principal, test_now(), &operator()).await.unwrap();
     let invoices = |tenant: &str| {
         let path = format!("/v1/tenants/{tenant}/invoices");
         let app = &app;
@@ -1268,7 +1306,9 @@ async fn example_app(backend: Backend) -> (TestApp, Fixture) {
     app.dispatcher.dispatch_due(test_now()).await.expect("the outbox pass succeeds");
     let sent = app.get_json("/v1/outbox?status=sent&tenant=acme").await;
     let delivery_id = sent["data"][0]["id"].as_str().expect("acme's invoice emails went out").to_owned();
-    (app, Fixture { tenant_key, acme_invoices, acme_cursor, hooli_invoices, webhook_id, delivery_id })
+    let runs = app.get_json("/v1/audit?action=billing_run.requested&limit=1").await;
+    let run_id = runs["data"][0]["target"]["id"].as_str().expect("the last run is in the audit log").to_owned();
+    (app, Fixture { tenant_key, acme_invoices, acme_cursor, hooli_invoices, webhook_id, delivery_id, run_id })
 }
 
 async fn send(app: &TestApp, fixture: &Fixture, e: &Example) -> reqwest::Response {

@@ -5,7 +5,7 @@ use reqwest::StatusCode;
 use serde_json::{json, Value};
 
 use crate::both_stores;
-use crate::helpers::{record, spawn_app_with, test_now, Backend, TestApp, JWT_SECRET};
+use crate::helpers::{operator, record, spawn_app_with, test_now, Backend, TestApp, JWT_SECRET};
 use tally::auth::{issue_api_key, Principal, Role};
 use tally::domain::TenantId;
 
@@ -184,7 +184,7 @@ both_stores! {
         app.create_tenant("acme", "UTC").await;
         app.create_tenant("globex", "UTC").await;
         let scoped = Principal::new(Role::Ingest, Some(TenantId::parse("acme").unwrap()), "runtime").unwrap();
-        let key = issue_api_key(&app.store, &scoped, test_now()).await.unwrap();
+        let key = issue_api_key(&app.store, &scoped, test_now(), &operator()).await.unwrap();
         // Act
         let response = app
             .client
@@ -210,7 +210,7 @@ async fn a_revoked_api_key_stops_working_within_the_cache_ttl() {
         let app = spawn_app_with(backend, |s| s.api_key_cache_ttl = std::time::Duration::from_secs(1)).await;
         app.create_tenant("acme", "UTC").await;
         let admin = Principal::new(Role::Admin, None, "ops").unwrap();
-        let key = issue_api_key(&app.store, &admin, test_now()).await.unwrap();
+        let key = issue_api_key(&app.store, &admin, test_now(), &operator()).await.unwrap();
         assert_eq!(status_of_tenant_read(&app, &key).await, StatusCode::OK);
         let forged = format!("{}_{}", key.rsplit_once('_').unwrap().0, "f".repeat(64));
         assert_eq!(
@@ -220,7 +220,7 @@ async fn a_revoked_api_key_stops_working_within_the_cache_ttl() {
         );
         // Act: revoked in the database (as `tally api-key revoke` does, from another process).
         let key_id = tally::auth::key_id_of(&key);
-        assert!(app.store.revoke_api_key(&key_id, test_now()).await.unwrap());
+        assert!(app.store.revoke_api_key(&key_id, test_now(), &operator()).await.unwrap());
         tokio::time::sleep(std::time::Duration::from_millis(1_100)).await;
         // Assert
         assert_eq!(status_of_tenant_read(&app, &key).await, StatusCode::UNAUTHORIZED, "{backend:?}");
@@ -233,7 +233,7 @@ async fn a_tenant_scoped_admin_key_is_refused_on_global_routes() {
     let app = spawn_app_with(Backend::Sqlite, |_| {}).await;
     app.create_tenant("acme", "UTC").await;
     let scoped = Principal::new(Role::Admin, Some(TenantId::parse("acme").unwrap()), "acme-ops").unwrap();
-    let key = issue_api_key(&app.store, &scoped, test_now()).await.unwrap();
+    let key = issue_api_key(&app.store, &scoped, test_now(), &operator()).await.unwrap();
     let post = |path: &str, body: Value| {
         app.client.post(format!("{}{path}", app.address)).bearer_auth(&key).json(&body).send()
     };

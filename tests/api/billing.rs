@@ -18,13 +18,31 @@ pub async fn admin_post(app: &TestApp, path: &str, body: &Value) -> reqwest::Res
     app.client.post(format!("{}{path}", app.address)).bearer_auth(&app.admin_key).json(body).send().await.unwrap()
 }
 
-/// Runs billing as of `as_of` through the API and returns the report.
-pub async fn run_billing(app: &TestApp, as_of: &str) -> Value {
+/// Starts a billing run as of `as_of` through the API (202 and its `Location`), polls the run
+/// until it ends, and returns its report, checking that it succeeded with no failures.
+pub async fn run_billing_and_wait(app: &TestApp, as_of: &str) -> Value {
     let response = admin_post(app, "/v1/billing/run", &json!({ "as_of": as_of })).await;
-    assert_eq!(response.status(), StatusCode::OK);
-    let report: Value = response.json().await.unwrap();
+    assert_eq!(response.status(), StatusCode::ACCEPTED);
+    let location = response.headers()["location"].to_str().unwrap().to_owned();
+    let started: Value = response.json().await.unwrap();
+    assert_eq!(location, format!("/v1/billing/runs/{}", started["run_id"].as_str().unwrap()));
+    let run = wait_for_run(app, &location).await;
+    assert_eq!(run["status"], "succeeded", "{run}");
+    let report = run["result"].clone();
     assert_eq!(report["failures"], json!([]), "{report}");
     report
+}
+
+/// Polls a run (at most 30 s) until it is neither queued nor running, and returns it.
+pub async fn wait_for_run(app: &TestApp, location: &str) -> Value {
+    for _ in 0..1500 {
+        let run = app.get_json(location).await;
+        if run["status"] != "queued" && run["status"] != "running" {
+            return run;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    panic!("the run at {location} did not end within 30 s");
 }
 
 /// Creates a tenant on `plan` with the clock at `when`.
@@ -94,7 +112,7 @@ both_stores! {
             usage_at(&app, id, "2026-11-02T00:00:00Z", &[("before", &before, 3), ("at", midnight, 5)]).await;
         }
         // Act
-        run_billing(&app, "2026-12-02T12:00:00Z").await;
+        run_billing_and_wait(&app, "2026-12-02T12:00:00Z").await;
         // Assert
         for (id, _, midnight) in zones {
             let invoices = invoices_of(&app, id).await;
@@ -111,7 +129,7 @@ both_stores! {
         // Act: every hour from 16:00 to 22:00 UTC, two runs at once.
         for hour in 16..23 {
             let as_of = format!("2026-11-30T{hour:02}:00:00Z");
-            join_all([run_billing(&app, &as_of), run_billing(&app, &as_of)]).await;
+            join_all([run_billing_and_wait(&app, &as_of), run_billing_and_wait(&app, &as_of)]).await;
         }
         // Assert
         let invoices = invoices_of(&app, "acme").await;
@@ -124,7 +142,7 @@ both_stores! {
     async fn a_finalized_invoice_cannot_change_even_by_direct_sql(app) {
         // Arrange
         tenant_on(&app, "acme", "UTC", "committed", "2026-10-01T00:00:00Z").await;
-        run_billing(&app, "2026-11-02T00:00:00Z").await;
+        run_billing_and_wait(&app, "2026-11-02T00:00:00Z").await;
         let invoice = &invoices_of(&app, "acme").await[0];
         let id = invoice["id"].as_str().unwrap();
         // Act + Assert
@@ -150,7 +168,7 @@ both_stores! {
         admin_post(&app, "/v1/tenants", &body).await;
         usage_at(&app, "acme", "2026-10-10T00:00:00Z", &[("a", "2026-10-09T00:00:00Z", 20_000_000)]).await;
         // Act
-        run_billing(&app, "2026-11-01T02:00:00Z").await;
+        run_billing_and_wait(&app, "2026-11-01T02:00:00Z").await;
         // Assert: (20M − 10M) × 0.18/M = 1.80; 500 + 1.80 → top-up 1498.20 → 2000.00; tax 177.50.
         let october = invoices_of(&app, "acme").await.pop().unwrap();
         assert_eq!(october["period_start"], "2026-10-01T00:00:00Z");
@@ -165,10 +183,10 @@ both_stores! {
         // Arrange: October billed with 2M invocations (1M free at 0.20/M → 0.20).
         tenant_on(&app, "acme", "UTC", "payg", "2026-10-01T00:00:00Z").await;
         usage_at(&app, "acme", "2026-10-20T00:00:00Z", &[("a", "2026-10-19T00:00:00Z", 2_000_000)]).await;
-        run_billing(&app, "2026-11-01T02:00:00Z").await;
+        run_billing_and_wait(&app, "2026-11-01T02:00:00Z").await;
         // Act: 3M more October invocations arrive late, then November closes.
         usage_at(&app, "acme", "2026-11-10T00:00:00Z", &[("late", "2026-10-31T23:00:00Z", 3_000_000)]).await;
-        run_billing(&app, "2026-12-01T02:00:00Z").await;
+        run_billing_and_wait(&app, "2026-12-01T02:00:00Z").await;
         // Assert
         let invoices = invoices_of(&app, "acme").await;
         assert_eq!(invoices[0]["total"], "0.20", "the October invoice never changes");
@@ -183,10 +201,10 @@ both_stores! {
         // Arrange: October on "committed" (minimum 2000) with little usage: topped up.
         tenant_on(&app, "acme", "UTC", "committed", "2026-10-01T00:00:00Z").await;
         usage_at(&app, "acme", "2026-10-20T00:00:00Z", &[("a", "2026-10-19T00:00:00Z", 20_000_000)]).await;
-        run_billing(&app, "2026-11-01T02:00:00Z").await;
+        run_billing_and_wait(&app, "2026-11-01T02:00:00Z").await;
         // Act: late October usage worth 18.00 arrives; November closes.
         usage_at(&app, "acme", "2026-11-10T00:00:00Z", &[("late", "2026-10-30T00:00:00Z", 100_000_000)]).await;
-        run_billing(&app, "2026-12-01T02:00:00Z").await;
+        run_billing_and_wait(&app, "2026-12-01T02:00:00Z").await;
         // Assert: usage +18.00 and top-up −18.00 for October: nothing more to pay for it.
         let invoices = invoices_of(&app, "acme").await;
         let november = &invoices[1];
@@ -203,7 +221,7 @@ both_stores! {
         usage_at(&app, "acme", "2026-10-31T23:59:00Z", &[("a", "2026-10-15T00:00:00Z", 7_654_321), ("b", "2026-10-31T23:58:00Z", 1_000_001)]).await;
         let so_far = app.get_json("/v1/tenants/acme/usage/current").await;
         // Act
-        run_billing(&app, "2026-11-01T01:00:00Z").await;
+        run_billing_and_wait(&app, "2026-11-01T01:00:00Z").await;
         // Assert
         let invoice = invoices_of(&app, "acme").await.pop().unwrap();
         assert_eq!(invoice["total"], so_far["amount_so_far"]["total"]);
@@ -221,7 +239,7 @@ both_stores! {
             .header("Idempotency-Key", "grant-1").json(&grant).send().await.unwrap();
         assert_eq!((first.status(), retry.status()), (StatusCode::CREATED, StatusCode::CREATED));
         // Act
-        run_billing(&app, "2026-11-01T02:00:00Z").await;
+        run_billing_and_wait(&app, "2026-11-01T02:00:00Z").await;
         let invoice = invoices_of(&app, "acme").await.pop().unwrap();
         let id = invoice["id"].as_str().unwrap();
         let void = admin_post(&app, &format!("/v1/invoices/{id}/void"), &json!({})).await;
@@ -289,7 +307,7 @@ async fn billing_in_the_future_needs_time_travel_to_be_allowed() {
     assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(response.json::<Value>().await.unwrap()["error"]["code"], "time_travel_not_allowed");
     let now = admin_post(&app, "/v1/billing/run", &json!({})).await;
-    assert_eq!(now.status(), StatusCode::OK);
+    assert_eq!(now.status(), StatusCode::ACCEPTED);
 }
 
 both_stores! {
@@ -299,7 +317,7 @@ both_stores! {
         let body = json!({"id": "acme", "name": "Acme", "plan": "payg", "late_usage_policy": "reject"});
         admin_post(&app, "/v1/tenants", &body).await;
         usage_at(&app, "acme", "2026-10-20T00:00:00Z", &[("a", "2026-10-19T00:00:00Z", 1)]).await;
-        run_billing(&app, "2026-11-01T02:00:00Z").await;
+        run_billing_and_wait(&app, "2026-11-01T02:00:00Z").await;
         // Act
         app.clock.set(at("2026-11-02T00:00:00Z"));
         let late = json!({"records": [
@@ -334,9 +352,9 @@ async fn records_committing_during_a_run_are_billed_once_either_on_the_invoice_o
             }
         })
     };
-    run_billing(&app, "2026-11-01T02:00:00Z").await;
+    run_billing_and_wait(&app, "2026-11-01T02:00:00Z").await;
     posting.await.unwrap();
-    run_billing(&app, "2026-12-01T02:00:00Z").await;
+    run_billing_and_wait(&app, "2026-12-01T02:00:00Z").await;
     // Assert: October's 40M billable invocations are billed exactly once in total (8.00).
     let invoices = invoices_of(&app, "acme").await;
     let october_adjustments: Decimal = invoices[1]["lines"]
@@ -388,7 +406,7 @@ both_stores! {
             .json(&json!({"active": false})).send().await.unwrap();
         assert_eq!(patch.status(), StatusCode::OK);
         assert!(patch.json::<Value>().await.unwrap()["plan"].is_null(), "no plan after deactivation");
-        run_billing(&app, "2027-01-02T00:00:00Z").await;
+        run_billing_and_wait(&app, "2027-01-02T00:00:00Z").await;
         // Assert: October in full, November's first half (500 × ½ base, topped up to 2000 × ½), then nothing.
         let invoices = invoices_of(&app, "acme").await;
         let totals: Vec<&str> = invoices.iter().map(|i| i["total"].as_str().unwrap()).collect();
@@ -411,7 +429,7 @@ async fn metrics_count_ingested_records_and_billing_runs() {
     .await;
     usage_at(&app, "acme", "2026-10-20T00:00:00Z", &[("a", "2026-10-19T00:00:00Z", 1)]).await;
     // Act
-    run_billing(&app, "2026-11-01T02:00:00Z").await;
+    run_billing_and_wait(&app, "2026-11-01T02:00:00Z").await;
     let metrics = app.client.get(format!("{}/metrics", app.address)).send().await.unwrap().text().await.unwrap();
     // Assert
     for line in [

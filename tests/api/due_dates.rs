@@ -4,7 +4,7 @@
 
 use serde_json::json;
 
-use crate::billing::{admin_post, at, invoices_of, run_billing};
+use crate::billing::{admin_post, at, invoices_of, run_billing_and_wait};
 use crate::both_stores;
 use crate::helpers::TestApp;
 use crate::notify_support::pdf_text;
@@ -14,7 +14,7 @@ async fn october_invoice(app: &TestApp, body: serde_json::Value) -> serde_json::
     app.clock.set(at("2026-10-01T00:00:00Z"));
     let id = body["id"].as_str().unwrap().to_owned();
     assert_eq!(admin_post(app, "/v1/tenants", &body).await.status(), 201);
-    run_billing(app, "2026-11-02T02:00:00Z").await;
+    run_billing_and_wait(app, "2026-11-02T02:00:00Z").await;
     invoices_of(app, &id).await.pop().expect("October is invoiced")
 }
 

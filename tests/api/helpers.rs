@@ -44,6 +44,11 @@ pub struct TestApp {
     pub stopped: tokio::task::JoinHandle<anyhow::Result<()>>,
 }
 
+/// The operator tests act as when they call the store directly (the audit log's actor).
+pub fn operator() -> tally::domain::Actor {
+    tally::domain::Actor::command_line("test")
+}
+
 /// "Now" in every test unless a test moves the clock.
 pub fn test_now() -> DateTime<Utc> {
     DateTime::parse_from_rfc3339("2026-11-27T12:00:00Z").unwrap().to_utc()
@@ -79,8 +84,8 @@ pub async fn spawn_app_with(backend: Backend, adjust: impl FnOnce(&mut Settings)
     let stopped = tokio::spawn(app.run_until_stopped());
     let admin = Principal::new(Role::Admin, None, "test").unwrap();
     let ingest = Principal::new(Role::Ingest, None, "test").unwrap();
-    let admin_key = issue_api_key(&store, &admin, test_now()).await.unwrap();
-    let ingest_key = issue_api_key(&store, &ingest, test_now()).await.unwrap();
+    let admin_key = issue_api_key(&store, &admin, test_now(), &operator()).await.unwrap();
+    let ingest_key = issue_api_key(&store, &ingest, test_now(), &operator()).await.unwrap();
     let client = reqwest::Client::builder().pool_max_idle_per_host(64).build().unwrap();
     TestApp { address, client, store, clock, admin_key, ingest_key, database, dispatcher, stop, stopped }
 }
@@ -315,6 +320,28 @@ macro_rules! both_stores {
             }
         )*
     };
+}
+
+/// Another `tally serve` on the app's database and clock (a restart, or a second process),
+/// its scheduler off and `adjust` applied to its settings; returns its address and stop handle.
+pub async fn instance_beside(
+    app: &TestApp,
+    adjust: impl FnOnce(&mut Settings),
+) -> (String, actix_web::dev::ServerHandle) {
+    let mut settings = Settings::from_sources("", |_| None).unwrap();
+    settings.listen = "127.0.0.1:0".into();
+    settings.data_dir = app.database.data_dir.clone();
+    settings.database_url = Some(app.database.url.clone().into());
+    settings.jwt.secret = Some(JWT_SECRET.to_owned().into());
+    settings.http_workers = Some(1);
+    settings.billing.schedule_every = std::time::Duration::ZERO;
+    adjust(&mut settings);
+    let store = open_store(&app.database.url, 4).await.unwrap();
+    let instance = Application::build_with_store(settings, store, Arc::new(app.clock.clone())).await.unwrap();
+    let address = format!("http://127.0.0.1:{}", instance.port());
+    let stop = instance.stop_handle();
+    tokio::spawn(instance.run_until_stopped());
+    (address, stop)
 }
 
 /// Runs one SQL statement directly against the test database (bypassing the service).

@@ -241,6 +241,10 @@ async fn answers_to_nul_inputs(app: &TestApp) -> Vec<String> {
         "/v1/invoices/a%00b",
         "/v1/invoices/a%00b/pdf",
         "/v1/invoices/a%00b/lines/1/explain",
+        "/v1/billing/runs/run_%00",
+        "/v1/audit?action=tenant.created%00",
+        "/v1/audit?tenant=acme%00",
+        "/v1/audit?cursor=1%00",
     ];
     let mut answers = Vec::new();
     for (method, path, credential, body) in bodies {

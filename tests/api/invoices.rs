@@ -3,7 +3,7 @@
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-use crate::billing::{admin_post, invoices_of, run_billing, tenant_on, usage_at};
+use crate::billing::{admin_post, invoices_of, run_billing_and_wait, tenant_on, usage_at};
 use crate::both_stores;
 use crate::helpers::TestApp;
 
@@ -22,7 +22,7 @@ both_stores! {
         // Arrange
         app.clock.set(crate::billing::at("2026-10-01T00:00:00Z"));
         admin_post(&app, "/v1/tenants", &json!({"id": "acme", "name": "Acme Functions", "plan": "committed", "tax_rate": "8.875"})).await;
-        run_billing(&app, "2026-11-01T02:00:00Z").await;
+        run_billing_and_wait(&app, "2026-11-01T02:00:00Z").await;
         let invoice = invoices_of(&app, "acme").await.pop().unwrap();
         let id = invoice["id"].as_str().unwrap();
         // Act
@@ -46,7 +46,7 @@ both_stores! {
         // Arrange
         tenant_on(&app, "acme", "Asia/Kolkata", "payg", "2026-10-01T00:00:00Z").await;
         usage_at(&app, "acme", "2026-10-20T00:00:00Z", &[("a", "2026-10-10T12:00:00Z", 1_500_000), ("b", "2026-10-11T12:00:00Z", 700_000)]).await;
-        run_billing(&app, "2026-11-01T02:00:00Z").await;
+        run_billing_and_wait(&app, "2026-11-01T02:00:00Z").await;
         let invoice = invoices_of(&app, "acme").await.pop().unwrap();
         let line = invoice["lines"].as_array().unwrap().iter().find(|l| l["meter"] == "invocations").unwrap().clone();
         // Act
@@ -69,7 +69,7 @@ both_stores! {
         // Arrange: October billed with 4M invocations (3M billable → 0.60).
         tenant_on(&app, "acme", "UTC", "payg", "2026-10-01T00:00:00Z").await;
         usage_at(&app, "acme", "2026-10-20T00:00:00Z", &[("big", "2026-10-10T00:00:00Z", 3_000_000), ("small", "2026-10-11T00:00:00Z", 1_000_000)]).await;
-        run_billing(&app, "2026-11-01T02:00:00Z").await;
+        run_billing_and_wait(&app, "2026-11-01T02:00:00Z").await;
         // Act: the big record is replaced by 1M, the small one voided.
         app.clock.set(crate::billing::at("2026-11-05T00:00:00Z"));
         let replaced = correct(&app, &json!({"tenant_id": "acme", "id": "big", "action": "replace",
@@ -77,7 +77,7 @@ both_stores! {
         let voided = correct(&app, &json!({"tenant_id": "acme", "id": "small", "action": "void", "reason": "test traffic"})).await;
         let again = correct(&app, &json!({"tenant_id": "acme", "id": "small", "action": "void", "reason": "twice"})).await;
         let unknown = correct(&app, &json!({"tenant_id": "acme", "id": "nope", "action": "void", "reason": "x"})).await;
-        run_billing(&app, "2026-12-01T02:00:00Z").await;
+        run_billing_and_wait(&app, "2026-12-01T02:00:00Z").await;
         // Assert
         assert_eq!(replaced.status(), StatusCode::OK);
         assert_eq!(replaced.json::<Value>().await.unwrap()["after"]["invocations"], "1000000");

@@ -12,9 +12,9 @@ use reqwest::Method;
 use serde_json::{json, Value};
 
 use crate::auth::valid_token;
-use crate::billing::{run_billing, tenant_on, usage_at};
+use crate::billing::{run_billing_and_wait, tenant_on, usage_at};
 use crate::both_stores;
-use crate::helpers::{test_now, TestApp};
+use crate::helpers::{operator, test_now, TestApp};
 use tally::auth::{issue_api_key, Principal, Role};
 use tally::domain::TenantId;
 
@@ -92,7 +92,7 @@ async fn acme_credentials(app: &TestApp) -> Vec<(String, String)> {
     let mut credentials = Vec::new();
     for role in [Role::Admin, Role::Ingest, Role::Tenant] {
         let principal = Principal::new(role, Some(TenantId::parse("acme").unwrap()), "acme-person").unwrap();
-        let key = issue_api_key(&app.store, &principal, test_now()).await.unwrap();
+        let key = issue_api_key(&app.store, &principal, test_now(), &operator()).await.unwrap();
         credentials.push((format!("{role} API key"), key));
         credentials.push((format!("{role} JWT"), valid_token(&role.to_string(), Some("acme"))));
     }
@@ -147,7 +147,7 @@ both_stores! {
         let globex_record = json!({"records": [{"id": "g1", "tenant_id": "globex", "timestamp": "2026-10-09T10:00:00Z",
             "function": GLOBEX_SECRETS[2], "invocations": 2000}]});
         assert_eq!(app.post_usage(&globex_record).await.status(), 200);
-        run_billing(&app, "2026-11-02T02:00:00Z").await;
+        run_billing_and_wait(&app, "2026-11-02T02:00:00Z").await;
         let (acme_invoice, globex_invoice) = (first_invoice(&app, "acme").await, first_invoice(&app, "globex").await);
         let missing_invoice = globex_invoice.replace("globex.", "nobody.");
         app.clock.set(test_now());

@@ -5,8 +5,10 @@ mod helpers;
 
 mod api_spec;
 mod architecture;
+mod audit;
 mod auth;
 mod billing;
+mod billing_jobs;
 mod concurrency;
 mod credits;
 mod demo;

@@ -5,7 +5,7 @@
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-use crate::billing::{admin_post, at, invoices_of, run_billing, tenant_on, usage_at};
+use crate::billing::{admin_post, at, invoices_of, run_billing_and_wait, tenant_on, usage_at};
 use crate::both_stores;
 use crate::helpers::{spawn_app, Backend, TestApp};
 use crate::notify_support::pdf_text;
@@ -101,7 +101,7 @@ both_stores! {
             ("onboarding", "2026-11-02T00:00:00Z", 10_000_000),
         ]).await;
         // Act
-        run_billing(&app, "2026-12-01T02:00:00Z").await;
+        run_billing_and_wait(&app, "2026-12-01T02:00:00Z").await;
         // Assert: the fees cover 1 803 181 of November's 2 592 000 seconds (not 1 803 600, from
         // 03:00:00): base 500 × 0.695671682… = 347.84; minimum 2000 × 0.695671682… = 1391.34…,
         // so the top-up is 1391.343364… − (5.40 + 347.84) = 1038.10.
@@ -138,7 +138,7 @@ both_stores! {
             assert_eq!(refused.json::<Value>().await.unwrap()["error"]["code"], "invalid_start");
         }
         assert_eq!(app.get_as("/v1/tenants/globex", &app.admin_key).await.status(), StatusCode::NOT_FOUND, "nothing created");
-        run_billing(&app, "2026-12-01T02:00:00Z").await;
+        run_billing_and_wait(&app, "2026-12-01T02:00:00Z").await;
         let november = invoices_of(&app, "acme").await.pop().unwrap();
         assert_eq!(line_of(&november["lines"], "type", "base_fee")["amount"], "450.00", "27 of 30 days of 500");
         assert_eq!(november["subtotal"], "1800.00", "27 of 30 days of the 2000 minimum");
@@ -173,7 +173,7 @@ both_stores! {
         assert_eq!(put.status(), StatusCode::OK);
         usage_at(&app, "acme", "2026-11-20T00:00:00Z", &[("c", "2026-11-19T00:00:00Z", 2_000_000)]).await;
         // Act
-        let report = run_billing(&app, "2026-12-01T02:00:00Z").await;
+        let report = run_billing_and_wait(&app, "2026-12-01T02:00:00Z").await;
         // Assert: the note says what was not billed and why, and bills nothing.
         assert_eq!(report["unbilled"][0]["usage"]["invocations"], "7");
         let november = invoices_of(&app, "acme").await.pop().unwrap();
@@ -193,12 +193,12 @@ both_stores! {
     async fn an_adjustment_for_a_top_up_late_usage_removed_names_the_line_it_adjusts(app) {
         // Arrange: October on "committed", topped up to 2000.
         tenant_on(&app, "acme", "UTC", "committed", "2026-10-01T00:00:00Z").await;
-        run_billing(&app, "2026-11-01T02:00:00Z").await;
+        run_billing_and_wait(&app, "2026-11-01T02:00:00Z").await;
         let october = invoices_of(&app, "acme").await.pop().unwrap();
         let original = line_of(&october["lines"], "type", "minimum_spend_top_up").clone();
         // Act: 20B late October invocations (≈ 2400 at 0.12/M) leave no top-up to bill.
         usage_at(&app, "acme", "2026-11-10T00:00:00Z", &[("late", "2026-10-30T00:00:00Z", 20_000_000_000)]).await;
-        run_billing(&app, "2026-12-01T02:00:00Z").await;
+        run_billing_and_wait(&app, "2026-12-01T02:00:00Z").await;
         // Assert
         let november = invoices_of(&app, "acme").await.pop().unwrap();
         let taken_back = november["lines"].as_array().unwrap().iter()

@@ -6,7 +6,7 @@
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-use crate::billing::{admin_post, run_billing};
+use crate::billing::{admin_post, run_billing_and_wait};
 use crate::helpers::{spawn_app_with, Backend, TestApp};
 use crate::notify_support::{outbox, ReceivedMail, SmtpServer, WebhookReceiver};
 use crate::quotas::{at, evaluate, invocation_cap, post_invocations, post_invocations_at, set_quotas};
@@ -205,7 +205,7 @@ async fn late_usage_crossing_a_threshold_of_an_invoiced_period_is_emailed_as_lat
     post_invocations_at(&app, "acme", "nov", 40, "2026-11-27T12:00:00Z").await;
     evaluate_and_dispatch(&app).await;
     app.clock.set(at("2026-12-02T00:00:00Z"));
-    run_billing(&app, "2026-12-02T00:00:00Z").await;
+    run_billing_and_wait(&app, "2026-12-02T00:00:00Z").await;
     evaluate_and_dispatch(&app).await;
     let before = smtp.messages().len();
     // Act: a record for November 30 arrives in December

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use crate::billing::{admin_post, at, run_billing};
+use crate::billing::{admin_post, at, run_billing_and_wait};
 use crate::helpers::{spawn_app_with, Backend, JWT_SECRET};
 use crate::notify_support::{outbox, SmtpServer};
 use tally::config::Settings;
@@ -47,7 +47,7 @@ async fn three_processes_on_one_database_send_every_message_exactly_once() {
     }
     // Act
     app.clock.set(at("2026-11-01T03:00:00Z"));
-    run_billing(&app, "2026-11-01T02:00:00Z").await;
+    run_billing_and_wait(&app, "2026-11-01T02:00:00Z").await;
     let deadline = std::time::Instant::now() + Duration::from_secs(60);
     while smtp.messages().len() < 24 && std::time::Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(50)).await;

@@ -6,7 +6,7 @@ use chrono::Duration;
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::billing::{admin_post, at, run_billing};
+use crate::billing::{admin_post, at, run_billing_and_wait};
 use crate::helpers::{Backend, TestApp};
 use crate::notify_support::{invoiced_tenant, outbox, pdf_text, spawn_with_smtp, SmtpServer};
 
@@ -91,7 +91,7 @@ async fn a_billing_rerun_sends_nothing_new(backend: Backend) {
     invoiced_tenant(&app, "acme", &["ap@acme.test"]).await;
     dispatch(&app).await;
     // Act
-    run_billing(&app, "2026-11-01T02:30:00Z").await;
+    run_billing_and_wait(&app, "2026-11-01T02:30:00Z").await;
     app.clock.set(app.clock_now() + Duration::days(1));
     let report = dispatch(&app).await;
     // Assert

@@ -166,7 +166,7 @@ pub async fn invoiced_tenant(app: &TestApp, id: &str, emails: &[&str]) -> Value 
     assert_eq!(admin_post(app, "/v1/tenants", &body).await.status(), 201);
     crate::billing::usage_at(app, id, "2026-10-20T00:00:00Z", &[("u1", "2026-10-19T00:00:00Z", 3_000_000)]).await;
     app.clock.set(at("2026-11-01T03:00:00Z"));
-    crate::billing::run_billing(app, "2026-11-01T02:00:00Z").await;
+    crate::billing::run_billing_and_wait(app, "2026-11-01T02:00:00Z").await;
     crate::billing::invoices_of(app, id).await.pop().expect("October is invoiced")
 }
 

@@ -5,7 +5,7 @@
 use serde_json::{json, Value};
 
 use super::{at, create_tenant_on, post_invocations, set_quotas};
-use crate::helpers::{spawn_app_with, Backend, TestApp};
+use crate::helpers::{operator, spawn_app_with, Backend, TestApp};
 use crate::quota_tests;
 use tally::auth::{issue_api_key, Principal, Role};
 use tally::domain::TenantId;
@@ -24,7 +24,7 @@ async fn entitlement(app: &TestApp, tenant: &str, quota_id: &str) -> Value {
 
 pub async fn tenant_key(app: &TestApp, tenant: &str) -> String {
     let principal = Principal::new(Role::Tenant, Some(TenantId::parse(tenant).unwrap()), "tenant-test").unwrap();
-    issue_api_key(&app.store, &principal, app.clock_now()).await.unwrap()
+    issue_api_key(&app.store, &principal, app.clock_now(), &operator()).await.unwrap()
 }
 
 quota_tests! {

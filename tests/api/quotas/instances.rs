@@ -2,36 +2,20 @@
 //! three instances evaluating one PostgreSQL concurrently still raise each alert once; the
 //! worker inside `serve` raises them by itself.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use super::{
     alert_rows, alerted, cap, create_tenant_on, evaluate, evaluator, invocation_cap, post_invocations, set_quotas,
     spawn_quota_app,
 };
-use crate::helpers::{spawn_app_with, Backend, TestApp, JWT_SECRET};
+use crate::helpers::{spawn_app_with, Backend, TestApp};
 use crate::quota_tests;
-use tally::config::Settings;
-use tally::startup::Application;
 use tally::store::open_store;
 
 /// Another `tally serve` on the app's database, its quota worker running every `every` (zero:
 /// off); returns its address and stop handle.
 async fn instance_beside(app: &TestApp, every: Duration) -> (String, actix_web::dev::ServerHandle) {
-    let mut settings = Settings::from_sources("", |_| None).unwrap();
-    settings.listen = "127.0.0.1:0".into();
-    settings.data_dir = app.database.data_dir.clone();
-    settings.database_url = Some(app.database.url.clone().into());
-    settings.jwt.secret = Some(JWT_SECRET.to_owned().into());
-    settings.http_workers = Some(1);
-    settings.billing.schedule_every = Duration::ZERO;
-    settings.quota.evaluate_every = every;
-    let store = open_store(&app.database.url, 4).await.unwrap();
-    let instance = Application::build_with_store(settings, store, Arc::new(app.clock.clone())).await.unwrap();
-    let address = format!("http://127.0.0.1:{}", instance.port());
-    let stop = instance.stop_handle();
-    tokio::spawn(instance.run_until_stopped());
-    (address, stop)
+    crate::helpers::instance_beside(app, |settings| settings.quota.evaluate_every = every).await
 }
 
 /// Waits (up to 10 s) until the alert events are `expected`, then a little longer to see that

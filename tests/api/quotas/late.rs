@@ -4,7 +4,7 @@
 use super::{
     alert_events, alerted, at, cap, create_tenant_on, evaluate, invocation_cap, post_invocations_at, set_quotas,
 };
-use crate::billing::run_billing;
+use crate::billing::run_billing_and_wait;
 use crate::quota_tests;
 
 quota_tests! {
@@ -15,7 +15,7 @@ quota_tests! {
         post_invocations_at(&app, "acme", "nov", 40, "2026-11-27T12:00:00Z").await;
         evaluate(&app).await;
         app.clock.set(at("2026-12-02T00:00:00Z"));
-        run_billing(&app, "2026-12-02T00:00:00Z").await;
+        run_billing_and_wait(&app, "2026-12-02T00:00:00Z").await;
         evaluate(&app).await;
         assert_eq!(alerted(&app).await, vec![], "40 % crossed nothing");
         // Act: a record for November 30 arrives in December

@@ -89,7 +89,7 @@ quota_tests! {
         assert_eq!(listed[0]["reason"], "after_subscription_ended");
         assert_eq!(unbilled_events(&app).await, 1);
         // The billing run's report names it too, for the period it closes.
-        let report = crate::billing::run_billing(&app, "2026-12-02T00:00:00Z").await;
+        let report = crate::billing::run_billing_and_wait(&app, "2026-12-02T00:00:00Z").await;
         let reported = report["unbilled"].as_array().unwrap();
         assert_eq!(reported.len(), 1, "{report}");
         assert_eq!(reported[0]["tenant_id"], "acme");

@@ -4,7 +4,7 @@ use chrono::Duration;
 
 use super::id;
 use crate::both_stores;
-use crate::helpers::test_now;
+use crate::helpers::{operator, test_now};
 use tally::auth::{issue_api_key, key_id_of, Principal, Role};
 use tally::store::{IdempotencyStart, StoredApiKey, StoredResponse};
 
@@ -25,11 +25,11 @@ both_stores! {
         let store = &app.store;
         let principal = Principal::new(Role::Ingest, Some(id("acme")), "x").unwrap();
         // Act
-        let plaintext = issue_api_key(store, &principal, test_now()).await.unwrap();
+        let plaintext = issue_api_key(store, &principal, test_now(), &operator()).await.unwrap();
         let key_id = key_id_of(&plaintext);
         let stored = store.get_api_key(&key_id).await.unwrap().unwrap();
-        let first = store.revoke_api_key(&key_id, test_now()).await.unwrap();
-        let second = store.revoke_api_key(&key_id, test_now() + Duration::hours(1)).await.unwrap();
+        let first = store.revoke_api_key(&key_id, test_now(), &operator()).await.unwrap();
+        let second = store.revoke_api_key(&key_id, test_now() + Duration::hours(1), &operator()).await.unwrap();
         // Assert
         assert_eq!(stored.role, "ingest");
         assert_eq!(stored.tenant.as_ref().map(|t| t.as_str()), Some("acme"));
@@ -47,8 +47,8 @@ both_stores! {
         let older = stored_key("k-older", 1);
         let newer = StoredApiKey { tenant: Some(id("acme")), role: "ingest".into(), ..stored_key("k-newer", 2) };
         // Act
-        store.insert_api_key(&older).await.unwrap();
-        store.insert_api_key(&newer).await.unwrap();
+        store.insert_api_key(&older, &operator()).await.unwrap();
+        store.insert_api_key(&newer, &operator()).await.unwrap();
         let listed = store.list_api_keys().await.unwrap();
         // Assert
         assert_eq!(store.get_api_key("k-newer").await.unwrap(), Some(newer.clone()));
@@ -60,7 +60,7 @@ both_stores! {
         // Arrange
         let store = &app.store;
         let start = |hash: &'static [u8]| store.start_idempotent("admin", "k", hash, test_now());
-        let response = StoredResponse { status: 201, body: br#"{"id":"x"}"#.to_vec() };
+        let response = StoredResponse { status: 201, body: br#"{"id":"x"}"#.to_vec(), location: None };
         // Act
         let claimed = start(b"one").await.unwrap();
         let in_flight = start(b"one").await.unwrap();
@@ -79,7 +79,7 @@ both_stores! {
     async fn abandoning_frees_a_claim_but_never_a_finished_key(app) {
         // Arrange
         let store = &app.store;
-        let response = StoredResponse { status: 200, body: b"done".to_vec() };
+        let response = StoredResponse { status: 200, body: b"done".to_vec(), location: Some("/v1/somewhere".into()) };
         store.start_idempotent("admin", "open", b"x", test_now()).await.unwrap();
         store.start_idempotent("admin", "done", b"x", test_now()).await.unwrap();
         store.finish_idempotent("admin", "done", &response).await.unwrap();

@@ -6,7 +6,7 @@ use rust_decimal::Decimal;
 
 use super::{dec, id, tenant, usd};
 use crate::both_stores;
-use crate::helpers::test_now;
+use crate::helpers::{operator, test_now};
 use tally::domain::{CreditEntryKind, Money};
 use tally::store::NewCreditGrant;
 
@@ -22,7 +22,7 @@ both_stores! {
     async fn credit_grants_keep_exact_amounts_and_expiry_oldest_first(app) {
         // Arrange
         let store = &app.store;
-        store.create_tenant(&tenant("acme"), test_now()).await.unwrap();
+        store.create_tenant(&tenant("acme"), test_now(), &operator()).await.unwrap();
         let cases = [
             ("0.20", Some(30), "0.2"),
             ("0.10", None, "0.1"),
@@ -33,7 +33,7 @@ both_stores! {
         let mut granted = Vec::new();
         for (i, (amount, expiry, _)) in cases.iter().enumerate() {
             let when = test_now() + Duration::seconds(i as i64);
-            granted.push(store.grant_credit(&id("acme"), &grant(amount, *expiry), when).await.unwrap());
+            granted.push(store.grant_credit(&id("acme"), &grant(amount, *expiry), when, &operator()).await.unwrap());
         }
         let stored = store.credit_entries(&id("acme")).await.unwrap();
         // Assert

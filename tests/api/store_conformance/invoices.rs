@@ -5,7 +5,7 @@ use chrono::Duration;
 
 use super::{dec, id, issue, issued, month, new_invoice, tenant, usd};
 use crate::both_stores;
-use crate::helpers::{count_rows, execute_sql, spawn_app, test_now, Backend, TestApp};
+use crate::helpers::{count_rows, execute_sql, operator, spawn_app, test_now, Backend, TestApp};
 use tally::domain::{CreditEntryKind, InvoiceId, InvoiceStatus, LineKey, LineType, Money};
 use tally::store::{IssueOutcome, NewCreditGrant, StatusChange};
 
@@ -18,8 +18,8 @@ both_stores! {
     async fn issuing_numbers_invoices_gaplessly_and_closes_each_period(app) {
         // Arrange
         let store = &app.store;
-        let acme = store.create_tenant(&tenant("acme"), test_now()).await.unwrap();
-        let beta = store.create_tenant(&tenant("beta"), test_now()).await.unwrap();
+        let acme = store.create_tenant(&tenant("acme"), test_now(), &operator()).await.unwrap();
+        let beta = store.create_tenant(&tenant("beta"), test_now(), &operator()).await.unwrap();
         let september = new_invoice(store, &acme, month(9), "100.00").await;
         // Act
         let first = issue(store, &acme.id, &september).await;
@@ -49,7 +49,7 @@ both_stores! {
     async fn issuing_twice_for_one_period_is_already_closed(app) {
         // Arrange
         let store = &app.store;
-        let acme = store.create_tenant(&tenant("acme"), test_now()).await.unwrap();
+        let acme = store.create_tenant(&tenant("acme"), test_now(), &operator()).await.unwrap();
         let first = issued(store, &acme, month(10), "10").await;
         let again = new_invoice(store, &acme, month(10), "99").await;
         // Act
@@ -66,15 +66,15 @@ both_stores! {
     async fn issuing_consumes_credits_and_voiding_restores_them_under_a_credit_note(app) {
         // Arrange
         let store = &app.store;
-        let acme = store.create_tenant(&tenant("acme"), test_now() - Duration::days(90)).await.unwrap();
+        let acme = store.create_tenant(&tenant("acme"), test_now() - Duration::days(90), &operator()).await.unwrap();
         let grant = NewCreditGrant { amount: Money::new(dec("10.10"), usd()), expires_at: None, reason: "promo".into() };
-        let granted = store.grant_credit(&acme.id, &grant, test_now() - Duration::days(60)).await.unwrap();
+        let granted = store.grant_credit(&acme.id, &grant, test_now() - Duration::days(60), &operator()).await.unwrap();
         let invoice = issued(store, &acme, month(10), "100.00").await;
         let later = test_now() + Duration::days(1);
         // Act
-        let voided = store.void_invoice(&invoice.document.id, "CN", later).await.unwrap();
-        let again = store.void_invoice(&invoice.document.id, "CN", later).await.unwrap();
-        let paid = store.mark_invoice_paid(&invoice.document.id, later).await.unwrap();
+        let voided = store.void_invoice(&invoice.document.id, "CN", later, &operator()).await.unwrap();
+        let again = store.void_invoice(&invoice.document.id, "CN", later, &operator()).await.unwrap();
+        let paid = store.mark_invoice_paid(&invoice.document.id, later, &operator()).await.unwrap();
         // Assert
         assert_eq!((invoice.document.content.credits_applied, invoice.document.content.total), (dec("10.10"), dec("98.78")));
         let StatusChange::Changed(voided) = voided else { panic!("the invoice is voided: {voided:?}") };
@@ -101,14 +101,14 @@ both_stores! {
     async fn an_invoice_is_marked_paid_once(app) {
         // Arrange
         let store = &app.store;
-        let acme = store.create_tenant(&tenant("acme"), test_now()).await.unwrap();
+        let acme = store.create_tenant(&tenant("acme"), test_now(), &operator()).await.unwrap();
         let invoice = issued(store, &acme, month(10), "10").await;
         let invoice_id = &invoice.document.id;
         let later = test_now() + Duration::days(3);
         // Act
-        let paid = store.mark_invoice_paid(invoice_id, later).await.unwrap();
-        let again = store.mark_invoice_paid(invoice_id, later + Duration::days(1)).await.unwrap();
-        let voided = store.void_invoice(invoice_id, "CN", later + Duration::days(2)).await.unwrap();
+        let paid = store.mark_invoice_paid(invoice_id, later, &operator()).await.unwrap();
+        let again = store.mark_invoice_paid(invoice_id, later + Duration::days(1), &operator()).await.unwrap();
+        let voided = store.void_invoice(invoice_id, "CN", later + Duration::days(2), &operator()).await.unwrap();
         // Assert
         let StatusChange::Changed(paid) = paid else { panic!("the invoice is paid: {paid:?}") };
         assert_eq!((paid.document.status, paid.paid_at), (InvoiceStatus::Paid, Some(later)));
@@ -121,8 +121,8 @@ both_stores! {
     async fn status_changes_of_unknown_invoices_are_not_found(app) {
         // Arrange
         let store = &app.store;
-        let acme = store.create_tenant(&tenant("acme"), test_now()).await.unwrap();
-        store.create_tenant(&tenant("beta"), test_now()).await.unwrap();
+        let acme = store.create_tenant(&tenant("acme"), test_now(), &operator()).await.unwrap();
+        store.create_tenant(&tenant("beta"), test_now(), &operator()).await.unwrap();
         let invoice = issued(store, &acme, month(10), "10").await;
         let unknown = InvoiceId::parse("acme.0123abcd").unwrap();
         // The same random part under another tenant's name: the tenant is the shard key, so
@@ -131,10 +131,10 @@ both_stores! {
         let theirs = InvoiceId::parse(&format!("beta.{random}")).unwrap();
         // Act
         let cases = [
-            (store.mark_invoice_paid(&unknown, test_now()).await.unwrap(), "paying an unknown id"),
-            (store.void_invoice(&unknown, "CN", test_now()).await.unwrap(), "voiding an unknown id"),
-            (store.mark_invoice_paid(&theirs, test_now()).await.unwrap(), "paying under another tenant's id"),
-            (store.void_invoice(&theirs, "CN", test_now()).await.unwrap(), "voiding under another tenant's id"),
+            (store.mark_invoice_paid(&unknown, test_now(), &operator()).await.unwrap(), "paying an unknown id"),
+            (store.void_invoice(&unknown, "CN", test_now(), &operator()).await.unwrap(), "voiding an unknown id"),
+            (store.mark_invoice_paid(&theirs, test_now(), &operator()).await.unwrap(), "paying under another tenant's id"),
+            (store.void_invoice(&theirs, "CN", test_now(), &operator()).await.unwrap(), "voiding under another tenant's id"),
         ];
         // Assert
         for (outcome, description) in cases {
@@ -147,8 +147,8 @@ both_stores! {
     async fn invoices_list_newest_period_first_after_a_cursor_within_their_tenant(app) {
         // Arrange
         let store = &app.store;
-        let acme = store.create_tenant(&tenant("acme"), test_now()).await.unwrap();
-        store.create_tenant(&tenant("beta"), test_now()).await.unwrap();
+        let acme = store.create_tenant(&tenant("acme"), test_now(), &operator()).await.unwrap();
+        store.create_tenant(&tenant("beta"), test_now(), &operator()).await.unwrap();
         let mut issued_in_order = Vec::new();
         for m in [9, 8, 10] {
             issued_in_order.push(issued(store, &acme, month(m), "1").await);
@@ -172,7 +172,7 @@ both_stores! {
     async fn a_negative_invoice_leaves_its_remainder_as_a_credit(app) {
         // Arrange
         let store = &app.store;
-        let acme = store.create_tenant(&tenant("acme"), test_now()).await.unwrap();
+        let acme = store.create_tenant(&tenant("acme"), test_now(), &operator()).await.unwrap();
         // Act
         let invoice = issued(store, &acme, month(10), "-5.00").await;
         // Assert
@@ -192,7 +192,7 @@ async fn issuing_a_period_another_run_is_closing_is_busy_on_postgres() {
     // Arrange
     let app = spawn_app(Backend::Postgres).await;
     let store = &app.store;
-    let acme = store.create_tenant(&tenant("acme"), test_now()).await.unwrap();
+    let acme = store.create_tenant(&tenant("acme"), test_now(), &operator()).await.unwrap();
     let invoice = new_invoice(store, &acme, month(10), "10").await;
     let open = "insert into billing_period (tenant_id, period_start, period_end, state) \
         values ('acme', '2026-10-01T00:00:00Z', '2026-11-01T00:00:00Z', 'open')";

@@ -4,7 +4,7 @@ use chrono::Duration;
 
 use super::{at, id, tenant};
 use crate::both_stores;
-use crate::helpers::test_now;
+use crate::helpers::{operator, test_now};
 use tally::domain::SubscriptionChange;
 use tally::store::NewPlanVersion;
 
@@ -57,16 +57,16 @@ both_stores! {
         let store = &app.store;
         let (acme, beta) = (id("acme"), id("beta"));
         for t in ["acme", "beta"] {
-            store.create_tenant(&tenant(t), test_now()).await.unwrap();
+            store.create_tenant(&tenant(t), test_now(), &operator()).await.unwrap();
         }
         for c in [change(1, "basic"), change(3, "team"), change(5, "pro")] {
-            store.change_subscription(&acme, &c, test_now()).await.unwrap();
+            store.change_subscription(&acme, &c, test_now(), &operator()).await.unwrap();
         }
-        store.change_subscription(&beta, &change(4, "basic"), test_now()).await.unwrap();
+        store.change_subscription(&beta, &change(4, "basic"), test_now(), &operator()).await.unwrap();
         // Act
-        store.change_subscription(&acme, &change(3, "enterprise"), test_now()).await.unwrap();
+        store.change_subscription(&acme, &change(3, "enterprise"), test_now(), &operator()).await.unwrap();
         let ended = SubscriptionChange::end(first_of(6));
-        store.change_subscription(&acme, &ended, test_now()).await.unwrap();
+        store.change_subscription(&acme, &ended, test_now(), &operator()).await.unwrap();
         // Assert
         let expected = vec![change(1, "basic"), change(3, "enterprise"), ended];
         assert_eq!(store.subscriptions(&acme).await.unwrap(), expected, "ordered by effective_at; March on replaced");
@@ -77,12 +77,12 @@ both_stores! {
     async fn a_change_before_every_scheduled_change_replaces_them_all(app) {
         // Arrange
         let store = &app.store;
-        store.create_tenant(&tenant("acme"), test_now()).await.unwrap();
+        store.create_tenant(&tenant("acme"), test_now(), &operator()).await.unwrap();
         for c in [change(3, "team"), change(5, "pro")] {
-            store.change_subscription(&id("acme"), &c, test_now()).await.unwrap();
+            store.change_subscription(&id("acme"), &c, test_now(), &operator()).await.unwrap();
         }
         // Act
-        store.change_subscription(&id("acme"), &change(2, "basic"), test_now()).await.unwrap();
+        store.change_subscription(&id("acme"), &change(2, "basic"), test_now(), &operator()).await.unwrap();
         // Assert
         assert_eq!(store.subscriptions(&id("acme")).await.unwrap(), vec![change(2, "basic")]);
     }

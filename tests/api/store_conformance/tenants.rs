@@ -4,7 +4,7 @@ use chrono::Duration;
 
 use super::{dec, id, tenant};
 use crate::both_stores;
-use crate::helpers::test_now;
+use crate::helpers::{operator, test_now};
 use tally::domain::{LateUsagePolicy, Tenant, TenantPatch};
 use tally::store::{DbError, StoreKind};
 
@@ -27,8 +27,8 @@ both_stores! {
         new.details.tax_rate = dec("7.125");
         new.details.billing_emails = vec!["a@b.test".into(), "c@d.test".into()];
         // Act
-        let created = store.create_tenant(&new, test_now()).await.unwrap();
-        let again = store.create_tenant(&tenant("acme"), test_now()).await;
+        let created = store.create_tenant(&new, test_now(), &operator()).await.unwrap();
+        let again = store.create_tenant(&tenant("acme"), test_now(), &operator()).await;
         // Assert
         let read = store.get_tenant(&id("acme")).await.unwrap().expect("the tenant exists");
         assert_eq!(read, created);
@@ -43,7 +43,7 @@ both_stores! {
     async fn a_patch_changes_exactly_the_fields_it_names(app) {
         // Arrange
         let store = &app.store;
-        store.create_tenant(&tenant("acme"), test_now()).await.unwrap();
+        store.create_tenant(&tenant("acme"), test_now(), &operator()).await.unwrap();
         let later = test_now() + Duration::hours(1);
         let patch = TenantPatch {
             name: Some("Renamed".into()),
@@ -57,9 +57,9 @@ both_stores! {
             active: Some(false),
         };
         // Act
-        let patched = store.update_tenant(&id("acme"), patch, later).await.unwrap().unwrap();
-        let empty = store.update_tenant(&id("acme"), TenantPatch::default(), later + Duration::hours(1)).await.unwrap();
-        let missing = store.update_tenant(&id("nobody"), TenantPatch::default(), later).await.unwrap();
+        let patched = store.update_tenant(&id("acme"), patch, later, &operator()).await.unwrap().unwrap();
+        let empty = store.update_tenant(&id("acme"), TenantPatch::default(), later + Duration::hours(1), &operator()).await.unwrap();
+        let missing = store.update_tenant(&id("nobody"), TenantPatch::default(), later, &operator()).await.unwrap();
         // Assert
         let d = &patched.details;
         assert_eq!((d.name.as_str(), d.billing_emails.as_slice()), ("Renamed", ["x@y.test".to_owned()].as_slice()));
@@ -78,7 +78,7 @@ both_stores! {
         // Arrange
         let store = &app.store;
         for name in ["d", "b", "e", "a", "c"] {
-            store.create_tenant(&tenant(name), test_now()).await.unwrap();
+            store.create_tenant(&tenant(name), test_now(), &operator()).await.unwrap();
         }
         let page = |after: Option<&'static str>, limit| async move {
             let after = after.map(id);
@@ -105,7 +105,7 @@ both_stores! {
         // initialised with en_US, the Docker image's default) sorts them otherwise.
         let store = &app.store;
         for name in ["ab", "a_c", "a-b", "a0", "aa", "a-a"] {
-            store.create_tenant(&tenant(name), test_now()).await.unwrap();
+            store.create_tenant(&tenant(name), test_now(), &operator()).await.unwrap();
         }
         // Act
         let all = store.list_tenants(None, 10).await.unwrap();
@@ -132,7 +132,7 @@ async fn tenant_ids_list_in_byte_order_on_a_postgres_database_with_a_linguistic_
     let url = format!("{}/{name}", crate::helpers::pg_server_url());
     let store = tally::store::open_store(&url, 2).await.unwrap();
     for tenant_name in ["ab", "a_c", "a-b", "a0", "aa", "a-a"] {
-        store.create_tenant(&tenant(tenant_name), test_now()).await.unwrap();
+        store.create_tenant(&tenant(tenant_name), test_now(), &operator()).await.unwrap();
     }
     // Act
     let all = store.list_tenants(None, 10).await.unwrap();

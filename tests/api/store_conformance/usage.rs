@@ -6,7 +6,7 @@ use rust_decimal::Decimal;
 
 use super::{at, dec, id, tenant, usage, usage_of};
 use crate::both_stores;
-use crate::helpers::{execute_sql, test_now};
+use crate::helpers::{execute_sql, operator, test_now};
 use tally::aggregate::{fold_records, RecordState, Rollup};
 use tally::domain::{CorrectionAction, NewUsageRecord, Quantities, RecordKey, UsageCorrection};
 use tally::store::{CorrectionOutcome, InsertOutcome, RebuildReport, Store};
@@ -69,7 +69,7 @@ both_stores! {
     async fn inserts_report_existing_keys_with_their_stored_hash_and_roll_up_only_new_rows(app) {
         // Arrange
         let store = &app.store;
-        store.create_tenant(&tenant("acme"), test_now()).await.unwrap();
+        store.create_tenant(&tenant("acme"), test_now(), &operator()).await.unwrap();
         let first = [usage("a", 1, "0.1"), usage("b", 20, "0.2")];
         // Act
         let inserted = store.insert_usage(&first, test_now()).await.unwrap();
