@@ -9,6 +9,7 @@
 
 mod alerts;
 mod api_keys;
+mod citus;
 mod codec;
 mod corrections;
 mod deliveries;
@@ -37,6 +38,7 @@ mod webhooks;
 use chrono::{DateTime, Utc};
 
 pub use alerts::AlertKey;
+pub use citus::{Placement, CITUS_TABLES};
 pub use delivery_types::{
     AttemptResult, Delivery, DeliveryFilter, DeliveryState, NewDelivery, OutboxEvent, RetryOutcome, WebhookEndpoint,
 };

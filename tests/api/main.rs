@@ -2,11 +2,13 @@
 //! PostgreSQL.
 
 mod helpers;
+mod on_stores;
 
 mod api_spec;
 mod architecture;
 mod auth;
 mod billing;
+mod citus_placement;
 mod concurrency;
 mod credits;
 mod due_dates;
