@@ -65,9 +65,8 @@ async fn nodes() -> &'static [Node] {
 pub async fn create() -> String {
     let template = template().await;
     let name = format!("tally_citus_{}", uuid::Uuid::new_v4().simple());
-    for node in nodes().await {
-        clone_on(node, template, &name).await;
-    }
+    let clones = nodes().await.iter().map(|node| clone_on(node, template, &name));
+    futures_util::future::join_all(clones).await;
     name
 }
 
