@@ -30,7 +30,8 @@ mod every_table_is_placed_with_shards_on_every_worker {
         let placed = r#"select p.partmethod::text, coalesce(column_to_column_name(p.logicalrelid, p.partkey), ''),
                 p.colocationid = (select colocationid from pg_dist_partition where logicalrelid = 'tenant'::regclass)
             from pg_dist_partition p where p.logicalrelid = $1::regclass"#;
-        let ports = "select array_agg(distinct nodeport order by nodeport) from citus_shards where table_name = $1::regclass";
+        let ports =
+            "select array_agg(distinct nodeport order by nodeport) from citus_shards where table_name = $1::regclass";
         for (table, placement) in CITUS_TABLES {
             // Act
             let how: Option<(String, String, bool)> =
@@ -64,7 +65,8 @@ mod one_tenants_query_plans_one_task {
         // Act
         let explain = "explain select * from usage_rollup where tenant_id = 'acme' and bucket_start >= now()";
         let one: Vec<String> = sqlx::query_scalar(explain).fetch_all(&mut db).await.unwrap();
-        let all: Vec<String> = sqlx::query_scalar("explain select * from usage_rollup").fetch_all(&mut db).await.unwrap();
+        let all: Vec<String> =
+            sqlx::query_scalar("explain select * from usage_rollup").fetch_all(&mut db).await.unwrap();
         // Assert
         assert_eq!(tasks(one).trim(), "Task Count: 1", "one tenant: one shard");
         assert_ne!(tasks(all).trim(), "Task Count: 1", "every tenant: every shard");
