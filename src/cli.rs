@@ -72,6 +72,8 @@ pub enum Command {
         #[arg(long, value_delimiter = ',')]
         usage: Vec<String>,
     },
+    /// Create demo tenants, send them a month of usage, close it, email the invoices.
+    Demo,
 }
 
 /// `tally billing …`
@@ -174,9 +176,16 @@ pub async fn run(cli: Cli, settings: Settings) -> anyhow::Result<()> {
             emit!("{}", crate::quote_table::render(plan, &crate::quote_table::parse_usage(&usage)?)?);
             Ok(())
         }
+        Command::Demo => demo(settings).await,
         Command::Rollups(RollupsCommand::Rebuild) => {
             let store = open_store(&settings.database_url(), 2).await?;
-            let report = store.rebuild_rollups().await.context("Failed to rebuild rollups")?;
+            let bar = crate::progress::bar(0, "rebuilding rollups", "records", true);
+            let progress = |read, total| {
+                bar.set_length(total);
+                bar.set_position(read);
+            };
+            let report = store.rebuild_rollups_reporting(progress).await.context("Failed to rebuild rollups")?;
+            bar.finish_and_clear();
             emit!("rebuilt {} rollups from {} records", report.rollups, report.records);
             Ok(())
         }
@@ -206,6 +215,21 @@ async fn billing_run(settings: Settings, clock: &dyn Clock, as_of: Option<&str>)
     } else {
         anyhow::bail!("{} tenant(s) failed to bill", report.failures.len())
     }
+}
+
+/// `tally demo`: runs the demo on the configured store and says what to open next.
+async fn demo(settings: Settings) -> anyhow::Result<()> {
+    let options = crate::demo::DemoOptions { now: chrono::Utc::now(), bucket_minutes: 15, progress: true };
+    let report = crate::demo::run_demo(settings, options).await?;
+    emit!("sent {} records ({} new, {} already there)", report.records_sent, report.accepted, report.duplicates);
+    emit!("tenant\tplan\tlast month's invoice\ttotal\tthis month so far");
+    for t in &report.tenants {
+        let (number, total) = t.invoice.clone().unwrap_or(("-".into(), "-".into()));
+        emit!("{}\t{}\t{number}\t{total}\t{}", t.id, t.plan, t.so_far);
+    }
+    emit!("{} emails (invoices, alerts) written to {}", report.emails, report.outbox_dir.display());
+    emit!("next: `tally serve`, then a portal sign-in link: `tally portal-link --tenant {}`", report.tenants[0].id);
+    Ok(())
 }
 
 async fn serve(settings: Settings, clock: SharedClock) -> anyhow::Result<()> {

@@ -115,7 +115,7 @@ impl Server {
     }
 
     /// Runs a `tally` CLI command against the same configuration; returns its stdout.
-    fn cli(&self, args: &[&str]) -> anyhow::Result<String> {
+    pub fn cli(&self, args: &[&str]) -> anyhow::Result<String> {
         let output = tally(&self.dir, self.database_url.as_deref()).args(args).output()?;
         ensure!(output.status.success(), "tally {args:?} failed: {}", String::from_utf8_lossy(&output.stderr));
         Ok(String::from_utf8(output.stdout)?.trim().to_owned())

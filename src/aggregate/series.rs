@@ -26,7 +26,7 @@ enum_with_stored_names! {
 
 impl GroupBy {
     /// The rollup's value of this dimension, `""` when the records had none.
-    fn value_of(self, key: &RollupKey) -> &str {
+    pub(crate) fn value_of(self, key: &RollupKey) -> &str {
         match self {
             GroupBy::Function => &key.function,
             GroupBy::Region => &key.region,

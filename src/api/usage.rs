@@ -8,7 +8,9 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::lookup::ReadableTenant;
-use crate::aggregate::{month_period, usage_series, validate_range, Granularity, GroupBy, SeriesBucket};
+use crate::aggregate::{
+    month_period, units_in_range, usage_series, validate_range, Granularity, GroupBy, SeriesBucket,
+};
 use crate::clock::SharedClock;
 use crate::http::ApiError;
 use crate::store::Store;
@@ -79,7 +81,8 @@ pub async fn get_usage(
     let from = query.from.as_deref().map(instant).transpose()?.unwrap_or(default_from);
     let to = query.to.as_deref().map(instant).transpose()?.unwrap_or(default_to);
     validate_range(tz, granularity, from, to, MAX_BUCKETS).map_err(|e| invalid(&e.to_string()))?;
-    let rollups = store.rollups(&id, from, to).await?;
+    let units: Vec<_> = units_in_range(tz, granularity, from, to).collect();
+    let rollups = store.rollups_per_unit(&id, &units, group_by).await?;
     let buckets = usage_series(tz, granularity, group_by, from, to, &rollups)
         .map_err(|e| ApiError::Unexpected(anyhow::Error::new(e)))?;
     let buckets: Vec<BucketResponse> = buckets.into_iter().map(BucketResponse::from).collect();

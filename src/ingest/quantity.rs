@@ -23,58 +23,69 @@ const MAX_MEMORY_SCALE: usize = 9;
 /// An integer meter (`cpu_cycles`, `invocations`): a whole number `0..=2^63-1`, as a JSON
 /// number of that value or a string of digits.
 pub(crate) fn parse_integer(field: &'static str, value: &Value) -> Result<Decimal, RecordError> {
-    let text = number_text(field, value)?;
     let invalid = |why: &str| RecordError::new("invalid_quantity", format!("{field} {why}"));
-    if text.starts_with('-') {
-        return Err(invalid("must not be negative"));
-    }
     let too_big = || invalid("must be at most 9223372036854775807");
-    if let Some(exact) = json_number_value(value) {
-        let exact = exact.ok_or_else(too_big)?;
-        if !exact.fract().is_zero() {
-            return Err(invalid("must be a whole number"));
+    match written(field, value)? {
+        Written::Value(exact) => {
+            let exact = exact.ok_or_else(too_big)?;
+            if !exact.fract().is_zero() {
+                return Err(invalid("must be a whole number"));
+            }
+            i64::try_from(exact).map(Decimal::from).map_err(|_| too_big())
         }
-        return i64::try_from(exact).map(Decimal::from).map_err(|_| too_big());
+        Written::Text(text) if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) => {
+            Err(invalid("must be a whole number written as digits"))
+        }
+        Written::Text(text) => text.parse::<i64>().map(Decimal::from).map_err(|_| too_big()),
     }
-    if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(invalid("must be a whole number written as digits"));
-    }
-    let whole: i64 = text.parse().map_err(|_| too_big())?;
-    Ok(Decimal::from(whole))
 }
 
 /// `memory_gb_seconds`: a non-negative decimal ≤ 10^15 with at most 9 decimals, as a JSON
 /// number of that value or a plain decimal string, parsed exactly.
 pub(crate) fn parse_decimal(field: &'static str, value: &Value) -> Result<Decimal, RecordError> {
-    let text = number_text(field, value)?;
     let invalid = |why: &str| RecordError::new("invalid_quantity", format!("{field} {why}"));
-    if text.starts_with('-') {
-        return Err(invalid("must not be negative"));
-    }
     let too_big = || invalid("must be at most 1000000000000000");
-    if let Some(exact) = json_number_value(value) {
-        let exact = exact.ok_or_else(too_big)?.normalize();
-        if exact.scale() as usize > MAX_MEMORY_SCALE {
-            return Err(invalid("must have at most 9 decimal places"));
+    let exact = match written(field, value)? {
+        Written::Value(exact) => exact.ok_or_else(too_big)?.normalize(),
+        Written::Text(text) => {
+            let (whole, fraction) = text.split_once('.').unwrap_or((text, ""));
+            let digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
+            if whole.is_empty() || !digits(whole) || !digits(fraction) || (text.contains('.') && fraction.is_empty()) {
+                return Err(invalid("must be a plain decimal like \"0.25\" (no exponent)"));
+            }
+            if fraction.len() > MAX_MEMORY_SCALE {
+                return Err(invalid("must have at most 9 decimal places"));
+            }
+            Decimal::from_str(text).map_err(|_| too_big())?.normalize()
         }
-        if exact > Decimal::from(MAX_MEMORY) {
-            return Err(too_big());
-        }
-        return Ok(exact);
-    }
-    let (whole, fraction) = text.split_once('.').unwrap_or((text, ""));
-    let digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
-    if whole.is_empty() || !digits(whole) || !digits(fraction) || (text.contains('.') && fraction.is_empty()) {
-        return Err(invalid("must be a plain decimal like \"0.25\" (no exponent)"));
-    }
-    if fraction.len() > MAX_MEMORY_SCALE {
+    };
+    if exact.scale() as usize > MAX_MEMORY_SCALE {
         return Err(invalid("must have at most 9 decimal places"));
     }
-    let value = Decimal::from_str(text).map_err(|_| too_big())?;
-    if value > Decimal::from(MAX_MEMORY) {
+    if exact > Decimal::from(MAX_MEMORY) {
         return Err(too_big());
     }
-    Ok(value.normalize())
+    Ok(exact)
+}
+
+/// How a quantity was written: a string or plain digits (read as text, by the meter's
+/// rules), or a JSON number with a fraction or exponent (taken by its exact value; `None`
+/// beyond what `Decimal` holds).
+enum Written<'v> {
+    Text(&'v str),
+    Value(Option<Decimal>),
+}
+
+/// Reads a quantity's JSON; negative numbers are refused here for every meter.
+fn written<'v>(field: &'static str, value: &'v Value) -> Result<Written<'v>, RecordError> {
+    let text = number_text(field, value)?;
+    if text.starts_with('-') {
+        return Err(RecordError::new("invalid_quantity", format!("{field} must not be negative")));
+    }
+    Ok(match json_number_value(value) {
+        Some(exact) => Written::Value(exact),
+        None => Written::Text(text),
+    })
 }
 
 /// The exact value of a JSON number written with a fraction or an exponent (`None` inside:

@@ -5,10 +5,10 @@ use futures_util::TryStreamExt;
 
 use super::codec::StoredKey;
 use super::codec::{tenant_id, Dec, Instant};
-use super::engine::{on_read, on_tx, Tx};
+use super::engine::{on_read, on_tx, Engine, Tx};
 use super::rebuild::RebuildFold;
 use super::{postgres, sqlite, DbError, RebuildReport, Store, EARLIEST, LATEST};
-use crate::aggregate::{Rollup, RollupKey, RollupTotals};
+use crate::aggregate::{GroupBy, Rollup, RollupKey, RollupTotals};
 use crate::domain::{ContentHash, NewUsageRecord, Quantities, RecordKey, TenantId};
 
 /// A `usage_rollup` row.
@@ -90,6 +90,43 @@ impl Store {
         rows.into_iter().map(Rollup::try_from).collect()
     }
 
+    /// One tenant's rollups summed per unit of `units` (each `[start, end)` on the 15-minute
+    /// grid, ascending) and per `group` value (`""` for the other dimension): each sum is a
+    /// [`Rollup`] whose `bucket_start` is its unit's start. Folding them over the same units
+    /// gives exactly what folding the rows gives, from a handful of rows instead of one per
+    /// bucket, function and region (a month of 32 function × region pairs is 92 000 rows).
+    /// PostgreSQL sums in SQL (`numeric`: exact); SQLite answers the rows themselves, as its
+    /// `sum` goes through floating point.
+    #[tracing::instrument(skip_all, fields(tenant_id = %tenant, units = units.len()))]
+    pub async fn rollups_per_unit(
+        &self,
+        tenant: &TenantId,
+        units: &[(DateTime<Utc>, DateTime<Utc>)],
+        group: Option<GroupBy>,
+    ) -> Result<Vec<Rollup>, DbError> {
+        let (Some(first), Some(last)) = (units.first(), units.last()) else {
+            return Ok(Vec::new());
+        };
+        let Engine::Postgres { pool, .. } = &self.engine else {
+            return self.rollups(tenant, first.0, last.1).await;
+        };
+        let group = group.map_or("", |g| g.as_str());
+        let sql = r#"select r.tenant_id, u.start as bucket_start,
+                case when $4 = 'function' then r.function else '' end as function,
+                case when $4 = 'region' then r.region else '' end as region,
+                sum(r.cpu_cycles) as cpu_cycles, sum(r.memory_gb_seconds) as memory_gb_seconds,
+                sum(r.invocations) as invocations, sum(r.records)::int8 as records
+            from unnest($2::timestamptz[], $3::timestamptz[]) as u (start, stop)
+            join usage_rollup r on r.tenant_id = $1 and r.bucket_start >= u.start and r.bucket_start < u.stop
+            group by r.tenant_id, u.start, 3, 4
+            order by 2, 3, 4"#;
+        let starts: Vec<DateTime<Utc>> = units.iter().map(|u| u.0).collect();
+        let stops: Vec<DateTime<Utc>> = units.iter().map(|u| u.1).collect();
+        let rows: Vec<RollupRow> =
+            sqlx::query_as(sql).bind(tenant.as_str()).bind(starts).bind(stops).bind(group).fetch_all(pool).await?;
+        rows.into_iter().map(Rollup::try_from).collect()
+    }
+
     /// Every rollup row of one tenant, ordered by key.
     pub async fn all_rollups(&self, tenant: &TenantId) -> Result<Vec<Rollup>, DbError> {
         self.rollups(tenant, EARLIEST, LATEST).await
@@ -101,6 +138,14 @@ impl Store {
     /// and the replace.
     #[tracing::instrument(skip_all)]
     pub async fn rebuild_rollups(&self) -> Result<RebuildReport, DbError> {
+        self.rebuild_rollups_reporting(|_, _| {}).await
+    }
+
+    /// [`Self::rebuild_rollups`], telling `progress` (records read, records in all) as it reads.
+    ///
+    /// # Errors
+    /// A store failure; the rollups are then unchanged.
+    pub async fn rebuild_rollups_reporting(&self, progress: impl Fn(u64, u64)) -> Result<RebuildReport, DbError> {
         let raw = "select tenant_id, source, record_id, ts, function, region, cpu_cycles, memory_gb_seconds, \
             invocations from usage_record";
         let mut tx = self.begin().await?;
@@ -108,12 +153,21 @@ impl Store {
             sqlx::query("lock table usage_record, usage_correction in share mode").execute(&mut **tx).await?;
         }
         let mut fold = RebuildFold::new(super::corrections::newest_states(&mut tx).await?);
+        let total: i64 =
+            on_tx!(&mut tx, |db| sqlx::query_scalar("select count(*) from usage_record").fetch_one(db).await)?;
+        let total = u64::try_from(total).unwrap_or(0);
         on_tx!(&mut tx, |db| {
             let mut rows = sqlx::query_as::<_, RawRow>(raw).fetch(db);
+            let mut read = 0_u64;
             while let Some(row) = rows.try_next().await? {
                 let key: StoredKey = (row.tenant_id.clone(), row.source.clone(), row.record_id.clone());
                 fold.push(&key, raw_to_record(row)?)?;
+                read += 1;
+                if read % PROGRESS_EVERY == 0 {
+                    progress(read, total);
+                }
             }
+            progress(read, total);
             Ok::<(), DbError>(())
         })?;
         let (totals, records) = fold.finish()?;
@@ -127,6 +181,9 @@ impl Store {
         Ok(report)
     }
 }
+
+/// How many records the rebuild reads between progress reports.
+const PROGRESS_EVERY: u64 = 10_000;
 
 /// Adds `deltas` (sorted by key) to the rollups inside the caller's transaction. PostgreSQL
 /// adds in SQL; SQLite must not (its `+` goes through floating point), so it reads, sums in

@@ -184,7 +184,7 @@ pub struct TestDatabase {
 }
 
 impl TestDatabase {
-    async fn create(backend: Backend) -> Self {
+    pub async fn create(backend: Backend) -> Self {
         let data_dir = std::env::temp_dir().join(format!("tally-test-{}", uuid::Uuid::new_v4()));
         std::fs::create_dir_all(&data_dir).unwrap();
         match backend {

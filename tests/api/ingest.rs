@@ -161,9 +161,11 @@ both_stores! {
         assert_eq!(reply.status(), StatusCode::OK);
         let before = (app.rollups_of("acme").await, app.rollups_of("globex").await);
         // Act
-        let report = app.store.rebuild_rollups().await.unwrap();
+        let seen = std::sync::Mutex::new(Vec::new());
+        let report = app.store.rebuild_rollups_reporting(|read, total| seen.lock().unwrap().push((read, total))).await.unwrap();
         // Assert
         assert_eq!(report.records, 300);
+        assert_eq!(seen.into_inner().unwrap().last(), Some(&(300, 300)), "progress ends at every record read");
         assert_eq!((app.rollups_of("acme").await, app.rollups_of("globex").await), before);
         assert!(!before.0.is_empty() && !before.1.is_empty());
     }

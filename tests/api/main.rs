@@ -11,6 +11,7 @@ mod billing;
 mod citus_placement;
 mod concurrency;
 mod credits;
+mod demo;
 mod due_dates;
 mod events;
 mod failures;

@@ -97,7 +97,7 @@ pub(in crate::store) async fn insert_usage(
             done => return done,
         }
     }
-    insert_checked(pool, records, ingested_at).await
+    insert_checked(crate::store::open::begin_postgres(pool).await?, records, ingested_at).await
 }
 
 /// The fast path: succeeds only when no key exists yet (the transaction rolls back whole on a
@@ -116,12 +116,12 @@ async fn insert_all_new(
     Ok(vec![InsertOutcome::Inserted; records.len()])
 }
 
+/// The checked path, in `tx` (committed here): tells inserted rows from stored ones.
 async fn insert_checked(
-    pool: &PgPool,
+    mut tx: Transaction<'static, Postgres>,
     records: &[&NewUsageRecord],
     ingested_at: DateTime<Utc>,
 ) -> Result<Vec<InsertOutcome>, DbError> {
-    let mut tx = crate::store::open::begin_postgres(pool).await?;
     let inserted_keys = insert_records(&mut tx, records, ingested_at).await?;
     let all_inserted = inserted_keys.len() == records.len();
     let inserted: Vec<bool> =
