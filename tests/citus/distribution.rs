@@ -99,6 +99,7 @@ mod one_tenants_reads_touch_one_shard {
         // Act and assert: each read answers, so none ran on more than one shard
         strict.get_tenant(&acme).await.expect("get_tenant").expect("acme exists");
         assert!(!strict.rollups(&acme, from, to).await.expect("rollups").is_empty());
+        assert!(!strict.rollups_per_unit(&acme, &[(from, to)], None).await.expect("rollups_per_unit").is_empty());
         strict.sample_record_ids(&acme, from, to, 10).await.expect("sample_record_ids");
         strict.subscriptions(&acme).await.expect("subscriptions");
         assert!(!strict.closed_periods(&acme).await.expect("closed_periods").is_empty());
