@@ -64,6 +64,15 @@ pub enum Command {
     /// Work with pricing plans.
     #[command(subcommand)]
     Plans(PlansCommand),
+    /// Print a single-use portal sign-in link for a tenant (valid 15 minutes; the link is the
+    /// last word of the output).
+    PortalLink {
+        #[arg(long)]
+        tenant: String,
+        /// Whom the session is for (default: the tenant's first billing email).
+        #[arg(long)]
+        email: Option<String>,
+    },
     /// Price hypothetical usage for a whole period on a plan.
     Quote {
         #[arg(long)]
@@ -177,6 +186,15 @@ pub async fn run(cli: Cli, settings: Settings) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Demo => demo(settings).await,
+        Command::PortalLink { tenant, email } => {
+            let store = open_store(&settings.database_url(), 1).await?;
+            let tenant = TenantId::parse(&tenant).context("--tenant is not a valid tenant id")?;
+            let port = settings.listen.rsplit_once(':').and_then(|(_, p)| p.parse().ok()).unwrap_or(8080);
+            let base = crate::startup::public_url(&settings, port);
+            let link = crate::portal::create_portal_link(&store, &tenant, email.as_deref(), &base, clock.now()).await?;
+            emit!("Portal sign-in link for {tenant} (single use, valid 15 minutes): {link}");
+            Ok(())
+        }
         Command::Rollups(RollupsCommand::Rebuild) => {
             let store = open_store(&settings.database_url(), 2).await?;
             let bar = crate::progress::bar(0, "rebuilding rollups", "records", true);
@@ -220,6 +238,7 @@ async fn billing_run(settings: Settings, clock: &dyn Clock, as_of: Option<&str>)
 /// `tally demo`: runs the demo on the configured store and says what to open next.
 async fn demo(settings: Settings) -> anyhow::Result<()> {
     let options = crate::demo::DemoOptions { now: chrono::Utc::now(), bucket_minutes: 15, progress: true };
+    let settings_url = settings.database_url();
     let report = crate::demo::run_demo(settings, options).await?;
     emit!("sent {} records ({} new, {} already there)", report.records_sent, report.accepted, report.duplicates);
     emit!("tenant\tplan\tlast month's invoice\ttotal\tthis month so far");
@@ -228,7 +247,14 @@ async fn demo(settings: Settings) -> anyhow::Result<()> {
         emit!("{}\t{}\t{number}\t{total}\t{}", t.id, t.plan, t.so_far);
     }
     emit!("{} emails (invoices, alerts) written to {}", report.emails, report.outbox_dir.display());
-    emit!("next: `tally serve`, then a portal sign-in link: `tally portal-link --tenant {}`", report.tenants[0].id);
+    emit!("start `tally serve`, then sign in to each tenant's portal (links single use, valid 15 minutes):");
+    let store = open_store(&settings_url, 1).await?;
+    for t in &report.tenants {
+        let tenant = TenantId::parse(&t.id)?;
+        let link =
+            crate::portal::create_portal_link(&store, &tenant, None, &report.public_url, chrono::Utc::now()).await?;
+        emit!("{}\t{link}", t.id);
+    }
     Ok(())
 }
 

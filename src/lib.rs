@@ -21,6 +21,7 @@ pub mod invoice;
 pub mod metrics;
 pub mod notify;
 pub mod plans;
+pub mod portal;
 pub mod progress;
 pub mod quota;
 pub mod quote_table;

@@ -26,6 +26,7 @@ use crate::invoice::{Biller, BillingConfig};
 use crate::metrics::Metrics;
 use crate::notify::{Dispatcher, MailTransport, NotifyConfig};
 use crate::plans::{sync_plans, SharedCatalog};
+use crate::portal::{self, Portal};
 use crate::quota::{EntitlementCache, QuotaEvaluator};
 use crate::store::{open_store, Store, StoreKind};
 
@@ -84,6 +85,10 @@ impl Application {
         let entitlements =
             web::Data::new(EntitlementCache::new(store.clone(), catalog.clone(), settings.quota.entitlement_max_age));
         let biller = web::Data::new(biller);
+        let entitlement_cache = entitlements.clone().into_inner();
+        let public = settings.public_url.as_deref();
+        let portal =
+            web::Data::new(Portal::new(store.clone(), clock.clone(), catalog.clone(), entitlement_cache, public));
         let store = web::Data::new(store);
         let catalog = web::Data::new(catalog);
         let clock = web::Data::new(clock);
@@ -105,7 +110,9 @@ impl Application {
                 .app_data(biller.clone())
                 .app_data(catalog.clone())
                 .app_data(entitlements.clone())
+                .app_data(portal.clone())
                 .configure(routes)
+                .configure(portal_routes)
                 .default_service(web::to(http::not_found))
         })
         .workers(workers)
@@ -189,6 +196,31 @@ fn routes(cfg: &mut web::ServiceConfig) {
         .service(resource("/v1/tenants/{id}/entitlements").route(get().to(api::get_entitlements)));
 }
 
+/// The billing portal's pages (DESIGN §11): HTML for browsers, not the JSON API, so they are
+/// kept out of api-spec/openapi.yaml (tests/api/api_spec.rs reads only `fn routes`).
+fn portal_routes(cfg: &mut web::ServiceConfig) {
+    use http::{get, post, resource};
+    use portal::*;
+    cfg.service(resource("/portal").route(get().to(get_portal_dashboard)));
+    cfg.service(resource("/portal/login").route(get().to(get_portal_login)).route(post().to(request_portal_login)));
+    cfg.service(resource("/portal/auth").route(get().to(finish_portal_login)));
+    cfg.service(resource("/portal/logout").route(post().to(logout_portal)));
+    cfg.service(resource("/portal/invoices").route(get().to(list_portal_invoices)));
+    cfg.service(resource("/portal/invoices/{id}").route(get().to(get_portal_invoice)));
+    cfg.service(resource("/portal/invoices/{id}/pdf").route(get().to(get_portal_invoice_pdf)));
+    cfg.service(resource("/portal/budgets").route(get().to(get_portal_budgets)).route(post().to(save_portal_budgets)));
+    cfg.service(resource("/portal/assets/portal.css").route(get().to(get_portal_css)));
+}
+
+/// The base of links in emails and of `tally portal-link`: `TALLY_PUBLIC_URL`, else the
+/// listen address with the bound `port`.
+pub fn public_url(settings: &Settings, port: u16) -> String {
+    settings.public_url.clone().unwrap_or_else(|| match settings.listen.rsplit_once(':') {
+        Some((host, _)) => format!("http://{host}:{port}"),
+        None => format!("http://{}", settings.listen),
+    })
+}
+
 /// The batching writer: one task on SQLite (one writer connection), `ingest.writers` on
 /// PostgreSQL.
 fn start_writer(
@@ -264,10 +296,7 @@ fn build_dispatcher(
     let from = settings.smtp.mail_from.parse().with_context(|| {
         format!("smtp.mail_from (TALLY_MAIL_FROM) {:?} is not an email address", settings.smtp.mail_from)
     })?;
-    let public_url = settings.public_url.clone().unwrap_or_else(|| match settings.listen.rsplit_once(':') {
-        Some((host, _)) => format!("http://{host}:{port}"),
-        None => format!("http://{}", settings.listen),
-    });
+    let public_url = public_url(settings, port);
     let config = NotifyConfig {
         from,
         public_url,

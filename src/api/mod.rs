@@ -36,7 +36,7 @@ pub use entitlements::get_entitlements;
 pub use explain::explain_invoice_line;
 pub use invoice_render::{get_invoice_html, get_invoice_pdf};
 pub use invoices::{get_invoice, list_invoices, mark_invoice_paid, void_invoice};
-pub use lookup::{find_invoice, ReadableTenant};
+pub use lookup::{find_invoice, ReadableInvoice, ReadableTenant};
 pub use outbox::{list_outbox, retry_outbox};
 pub use plans::{create_quote, get_plan, list_plans, quote_usage};
 pub use quotas::{get_budgets, get_quotas, put_budgets, put_quotas};

@@ -20,6 +20,7 @@ mod payment_terms;
 mod period;
 mod quantity;
 mod quota;
+mod secret_token;
 mod stored_names;
 mod subscription;
 mod tenant;
@@ -42,6 +43,7 @@ pub use quantity::{Quantities, QuantityError};
 pub use quota::{
     Quota, QuotaAlert, QuotaError, QuotaMeter, QuotaOwner, QuotaSet, MAX_THRESHOLDS, MAX_THRESHOLD_PERCENT,
 };
+pub use secret_token::{derived_token, login_link, secret_hash, SecretToken, LOGIN_LINK_TTL};
 pub(crate) use stored_names::enum_with_stored_names;
 pub use subscription::{plan_at, ChangeTiming, SubscriptionChange};
 pub use tenant::{LateUsagePolicy, NewTenant, Tenant, TenantDetails, TenantPatch};

@@ -15,6 +15,7 @@ use lettre::Address;
 use super::alert_mail::alert_message_for;
 use super::expand::{deliveries_of, invoice_of};
 use super::invoice_mail::{invoice_message, Envelope};
+use super::login_mail::{login_message, login_view, mint_login_link, PORTAL_LOGIN_LINK};
 use super::mail_transport::{MailTransport, SendFailure};
 use super::mail_view::MailKind;
 use super::webhook_call::{call_webhook, webhook_body, webhook_client};
@@ -166,7 +167,7 @@ impl Dispatcher {
             .map_err(|e| SendFailure::Permanent(format!("{:?} is not a valid address: {e}", delivery.recipient)))?;
         let event = self.store.outbox_event(&delivery.tenant, &delivery.message_id).await.map_err(store_failure)?;
         let event = event.ok_or_else(|| SendFailure::Permanent("the outbox event is gone".into()))?;
-        if event.kind == crate::quota::THRESHOLD_CROSSED {
+        if event.kind == crate::quota::THRESHOLD_CROSSED || event.kind == PORTAL_LOGIN_LINK {
             return self.send_alert(delivery, &event, &to, now).await;
         }
         let invoice = invoice_of(&self.store, &event).await.map_err(store_failure)?;
@@ -198,6 +199,8 @@ impl Dispatcher {
         self.mail.send(message, &delivery.delivery_id).await
     }
 
+    /// The messages without an invoice (quota alerts, portal sign-in links): built from the
+    /// event and the tenant, from the issuer of the configuration.
     async fn send_alert(
         &self,
         delivery: &Delivery,
@@ -212,7 +215,13 @@ impl Dispatcher {
             now,
             public_url: &self.config.public_url,
         };
-        let message = alert_message_for(&self.store, event, &self.config.issuer, &envelope).await?;
+        let message = if event.kind == PORTAL_LOGIN_LINK {
+            let (tenant, link) = mint_login_link(&self.store, event, &envelope).await?;
+            login_message(&login_view(&tenant, &self.config.issuer, &link), &envelope)
+                .map_err(|e| SendFailure::Permanent(format!("the message cannot be built: {e}")))?
+        } else {
+            alert_message_for(&self.store, event, &self.config.issuer, &envelope).await?
+        };
         self.mail.send(message, &delivery.delivery_id).await
     }
 

@@ -1,6 +1,6 @@
 //! An outbox event → its deliveries: one email per address in the invoice's billing emails
 //! (finalized and voided invoices) or, for a quota alert, in the tenant's billing emails as
-//! they are at expansion; one call per webhook endpoint subscribed to the event.
+//! they are at expansion, or for a portal sign-in request the one address that asked; one call per webhook endpoint subscribed to the event.
 //!
 //! Stage: notify. Reads the invoice snapshot, the tenant and the endpoints; writes nothing
 //! itself (the store's `expand_event` does, idempotently).
@@ -8,6 +8,7 @@
 use serde::Deserialize;
 
 use super::identity::delivery_id;
+use super::login_mail::{LoginPayload, PORTAL_LOGIN_LINK};
 use crate::domain::InvoiceId;
 use crate::quota::THRESHOLD_CROSSED;
 use crate::store::{DbError, NewDelivery, OutboxEvent, Store, StoredInvoice};
@@ -48,6 +49,17 @@ pub(crate) async fn deliveries_of(store: &Store, event: &OutboxEvent) -> Result<
                 });
             }
         }
+    }
+    if event.kind == PORTAL_LOGIN_LINK {
+        // A sign-in link goes to the one address that asked for it, never to the others.
+        if let Some(login) = LoginPayload::parse(&event.payload) {
+            all.push(NewDelivery {
+                delivery_id: delivery_id(&event.tenant, &event.message_id, "email", &login.email),
+                channel: "email",
+                recipient: login.email,
+            });
+        }
+        return Ok(all);
     }
     for endpoint in store.webhooks_for(&event.kind).await? {
         all.push(NewDelivery {

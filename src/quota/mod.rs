@@ -22,7 +22,7 @@ mod unbilled_event;
 pub use alert_event::{alert_payload, format_value, THRESHOLD_CROSSED};
 pub use entitlements::{EntitlementCache, EntitlementSnapshot};
 pub use evaluator::{EvaluationReport, QuotaEvaluator};
-pub use manage::{quota_listing, set_quotas, QuotaListing, QuotaSetError};
+pub use manage::{quota_listing, set_quotas, QuotaListing, QuotaSetError, MAX_QUOTAS};
 pub use periods::{periods_open_for_usage, plan_for_period};
 pub use policy::{crossings, effective_quotas, entitlement, projected, reached, used, Entitlement};
 pub use unbilled_event::{unbilled_payload, USAGE_UNBILLED};

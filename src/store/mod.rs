@@ -23,6 +23,7 @@ mod open;
 mod outbox;
 mod periods;
 mod plans;
+mod portal;
 mod postgres;
 mod quotas;
 mod rebuild;
@@ -45,6 +46,7 @@ pub use delivery_types::{
 pub use engine::{Store, StoreKind};
 pub use error::DbError;
 pub use open::open_store;
+pub use portal::PortalSessionRow;
 pub use postgres::{RecordColumns, INSERT_RECORDS_SQL};
 pub use types::{
     CorrectionOutcome, IdempotencyStart, InsertOutcome, IssueInvoice, IssueOutcome, NewCreditGrant, NewPlanVersion,

@@ -67,8 +67,13 @@ struct Route {
 /// It does not understand scopes or `App::route("/path", …)`, and says so rather than
 /// missing routes: extend it when the table uses them.
 fn route_table() -> Vec<Route> {
+    routes_of("fn routes(")
+}
+
+/// The routes of the table function `signature` (`"fn routes("`) of `src/startup.rs`.
+fn routes_of(signature: &str) -> Vec<Route> {
     let text = std::fs::read_to_string(ROUTE_TABLE).expect("the route table is readable");
-    let start = text.find("fn routes(").expect("src/startup.rs has fn routes");
+    let start = text.find(signature).unwrap_or_else(|| panic!("src/startup.rs has {signature}"));
     let body = &text[start..start + text[start..].find("\n}\n").expect("fn routes ends")];
     assert!(!body.contains("scope("), "the route-table parser does not understand scopes yet; extend it");
     assert!(!body.contains(".route(\""), "the route-table parser does not understand App::route yet; extend it");
@@ -136,6 +141,26 @@ fn the_spec_documents_exactly_the_routes_of_the_route_table() {
     }
     let ids: BTreeSet<&String> = documented.values().collect();
     assert_eq!(ids.len(), documented.len(), "operationIds are unique");
+}
+
+/// The billing portal (`fn portal_routes`) serves HTML pages to browsers, not the JSON API:
+/// it is excluded from the spec on purpose, rather than describing HTML in OpenAPI. This
+/// keeps the exclusion explicit — every portal route lives under `/portal`, and no spec path
+/// does.
+#[test]
+fn the_portal_routes_are_html_under_portal_and_stay_out_of_the_spec() {
+    // Arrange
+    let spec = spec();
+    // Act
+    let portal = routes_of("fn portal_routes(");
+    // Assert
+    assert!(!portal.is_empty());
+    for route in &portal {
+        assert!(route.path == "/portal" || route.path.starts_with("/portal/"), "{route:?}");
+    }
+    let documented: Vec<String> = operations(&spec).into_iter().map(|o| o.path).collect();
+    assert!(documented.iter().all(|p| !p.starts_with("/portal")), "no portal page in {SPEC}");
+    assert!(route_table().iter().all(|r| !r.path.starts_with("/portal")), "portal pages are not API routes");
 }
 
 #[test]

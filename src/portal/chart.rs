@@ -1,0 +1,129 @@
+//! Charts drawn by the server as inline SVG (DESIGN §11: no script, no CDN): a bar chart of
+//! daily usage and a quota/budget progress bar. Pure: values in, SVG text out. Geometry is
+//! computed in `Decimal` and rounded to tenths of a unit — no floating point.
+
+use std::fmt::Write;
+
+use rust_decimal::prelude::ToPrimitive;
+use rust_decimal::Decimal;
+
+/// Drawing area of a bar chart, in SVG units: about a card's width on a phone, so the SVG
+/// scales by roughly 1 and its labels stay legible (it keeps its aspect ratio).
+const WIDTH: i64 = 300;
+const HEIGHT: i64 = 120;
+/// Room under the bars for day labels.
+const AXIS: i64 = 16;
+
+/// One bar: its axis label, its value, and the text a pointer or screen reader gets.
+pub(crate) struct Bar {
+    pub label: String,
+    pub value: Decimal,
+    pub title: String,
+}
+
+/// A bar chart of `bars`, described by `description` for assistive technology. Every seventh
+/// label is printed (not near the right edge) so 31 days stay legible at 375 px.
+pub(crate) fn bar_chart(bars: &[Bar], description: &str) -> String {
+    let mut svg = format!(
+        r#"<svg class="chart" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" aria-label="{}">"#,
+        escape(description)
+    );
+    let baseline = HEIGHT - AXIS;
+    let _ = write!(svg, r#"<line class="axis" x1="0" y1="{baseline}" x2="{WIDTH}" y2="{baseline}"/>"#);
+    let max = bars.iter().map(|b| b.value).max().filter(|m| *m > Decimal::ZERO);
+    let count = i64::try_from(bars.len()).unwrap_or(i64::MAX).max(1);
+    let slot = Decimal::from(WIDTH) / Decimal::from(count);
+    for (i, bar) in bars.iter().enumerate() {
+        let x = slot * Decimal::from(i) + slot / Decimal::TEN;
+        let height = max.map_or(Decimal::ZERO, |m| bar.value * Decimal::from(baseline - 4) / m);
+        let (x, w, h) = (tenths(x), tenths(slot * Decimal::new(8, 1)), tenths(height));
+        let y = tenths(Decimal::from(baseline) - height);
+        let _ = write!(
+            svg,
+            r#"<rect class="bar" x="{x}" y="{y}" width="{w}" height="{h}"><title>{}</title></rect>"#,
+            escape(&bar.title)
+        );
+        // A week apart; none in the last three slots, where the label would run off the edge.
+        if i % 7 == 0 && i + 3 < bars.len() {
+            let _ = write!(svg, r#"<text class="tick" x="{x}" y="{}">{}</text>"#, HEIGHT - 5, escape(&bar.label));
+        }
+    }
+    svg.push_str("</svg>");
+    svg
+}
+
+/// How full a quota is, in whole percent (rounded down), 0 for a zero limit.
+pub(crate) fn percent_used(used: Decimal, limit: Decimal) -> u32 {
+    if limit <= Decimal::ZERO {
+        return 0;
+    }
+    (used * Decimal::ONE_HUNDRED / limit).floor().to_u32().unwrap_or(u32::MAX)
+}
+
+/// A horizontal bar filled to `percent` (capped at 100), marked `over` past 100 %.
+pub(crate) fn progress_bar(percent: u32, description: &str) -> String {
+    let fill = percent.min(100);
+    let class = if percent >= 100 {
+        "fill over"
+    } else if percent >= 80 {
+        "fill near"
+    } else {
+        "fill"
+    };
+    format!(
+        r#"<svg class="progress" viewBox="0 0 100 8" preserveAspectRatio="none" role="img" aria-label="{}"><rect class="track" x="0" y="0" width="100" height="8" rx="4"/><rect class="{class}" x="0" y="0" width="{fill}" height="8" rx="4"/></svg>"#,
+        escape(description)
+    )
+}
+
+/// `value` rounded to one decimal, as SVG text.
+fn tenths(value: Decimal) -> String {
+    value.round_dp(1).normalize().to_string()
+}
+
+/// Text for SVG content and attributes.
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn bar(label: &str, value: i64) -> Bar {
+        Bar { label: label.into(), value: Decimal::from(value), title: format!("{label}: {value}") }
+    }
+
+    #[test]
+    fn the_tallest_bar_fills_the_height_and_the_others_scale_to_it() {
+        let svg = bar_chart(&[bar("1", 10), bar("2", 5), bar("3", 0)], "Invocations per day");
+        assert!(svg.contains(r#"aria-label="Invocations per day""#), "{svg}");
+        assert!(svg.contains(r#"x="10" y="4" width="80" height="100""#), "the tallest: {svg}");
+        assert!(svg.contains(r#"x="110" y="54" width="80" height="50""#), "half: {svg}");
+        assert!(svg.contains(r#"x="210" y="104" width="80" height="0""#), "zero: {svg}");
+        assert_eq!(svg.matches("<rect").count(), 3);
+    }
+
+    #[test]
+    fn an_empty_or_all_zero_chart_draws_flat_bars_without_dividing_by_zero() {
+        assert!(bar_chart(&[], "none").starts_with("<svg"));
+        assert!(bar_chart(&[bar("1", 0)], "zero").contains(r#"height="0""#));
+    }
+
+    #[test]
+    fn every_seventh_day_but_the_last_few_is_labelled_and_labels_are_escaped() {
+        let bars: Vec<Bar> = (0..15).map(|i| bar(&format!("<{i}>"), i)).collect();
+        let svg = bar_chart(&bars, "a \"quoted\" chart");
+        assert_eq!(svg.matches("<text").count(), 2, "days 0 and 7; 14 is too close to the edge");
+        assert!(svg.contains("&lt;7&gt;") && svg.contains("a &quot;quoted&quot; chart"));
+    }
+
+    #[test]
+    fn a_progress_bar_is_capped_at_full_and_marked_over_its_limit() {
+        assert_eq!(percent_used(Decimal::from(50), Decimal::from(200)), 25);
+        assert_eq!(percent_used(Decimal::from(1), Decimal::ZERO), 0);
+        assert!(progress_bar(25, "x").contains(r#"class="fill" x="0" y="0" width="25""#));
+        assert!(progress_bar(85, "x").contains(r#"class="fill near""#));
+        assert!(progress_bar(150, "x").contains(r#"class="fill over" x="0" y="0" width="100""#));
+    }
+}

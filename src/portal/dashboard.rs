@@ -1,0 +1,178 @@
+//! `GET /portal`: the dashboard — the current period and days left, the amount so far and the
+//! projected total (the very numbers of `GET /v1/tenants/{id}/usage/current`: the same
+//! `invoice::current_usage`), per-meter usage with a daily chart, quota and budget bars (the
+//! entitlements runtimes see), and usage no plan covers.
+//!
+//! Stage: the HTTP edge (portal). Reads through the tenant-scoped services; draws with `chart`.
+
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpResponse};
+use askama::Template;
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
+use rust_decimal::RoundingStrategy;
+
+use super::chart::{bar_chart, percent_used, progress_bar, Bar};
+use super::context::Portal;
+use super::error::PortalError;
+use super::page;
+use super::session::PortalSession;
+use super::view::{meter_quantities, money, Chrome, MeterQuantity};
+use crate::aggregate::{usage_series, Granularity};
+use crate::domain::{Meter, QuotaMeter};
+use crate::invoice::{current_usage, display_format as format, CurrentUsage};
+use crate::quota::{format_value, EntitlementSnapshot};
+
+/// One meter's card: usage so far, its projection, its daily chart.
+struct MeterCard {
+    key: &'static str,
+    usage: MeterQuantity,
+    projected: String,
+    chart: String,
+}
+
+/// One quota or budget bar.
+struct QuotaBar {
+    id: String,
+    meter: &'static str,
+    used: String,
+    limit: String,
+    percent: u32,
+    bar: String,
+    hard: bool,
+}
+
+/// Usage no subscription covers.
+struct UnbilledView {
+    reason: &'static str,
+    records: i64,
+    meters: Vec<MeterQuantity>,
+}
+
+#[derive(Template)]
+#[template(path = "portal/templates/dashboard.html")]
+struct DashboardPage {
+    chrome: Chrome,
+    period: String,
+    days_left: u64,
+    amount_so_far: Option<String>,
+    projected_total: Option<String>,
+    meters: Vec<MeterCard>,
+    quotas: Vec<QuotaBar>,
+    unbilled: Option<UnbilledView>,
+}
+
+/// The dashboard of the session's tenant.
+#[tracing::instrument(skip_all, fields(tenant_id = %session.tenant))]
+pub async fn get_portal_dashboard(
+    session: PortalSession,
+    portal: web::Data<Portal>,
+) -> Result<HttpResponse, PortalError> {
+    let (store, now) = (&portal.store, portal.clock.now());
+    let tenant = portal.tenant_of(&session).await?;
+    let catalog = portal.catalog.current(store).await?;
+    let current = current_usage(store, &catalog, &tenant.id, now).await?;
+    let (start, end) = (current.period.start(), current.period.end());
+    let rollups = store.rollups(&tenant.id, start, end).await?;
+    let tz = tenant.details.timezone;
+    let days = usage_series(tz, Granularity::Day, None, start, end, &rollups)
+        .map_err(|e| PortalError::Unexpected(e.into()))?;
+    let quotas = portal.entitlements.get(&tenant.id, now).await?;
+    let page = DashboardPage {
+        chrome: Chrome::signed_in("Dashboard", "dashboard", session.account(&tenant.details.name)),
+        period: format::span(start, end, tz),
+        days_left: days_left(end, now),
+        amount_so_far: current.amount_so_far.as_ref().map(|d| money(&d.total)),
+        projected_total: current.projection.as_ref().map(|p| money(&p.draft.total)),
+        meters: meter_cards(&current, &days, tz),
+        quotas: quota_bars(&quotas),
+        unbilled: current.unbilled.as_ref().map(|u| UnbilledView {
+            reason: unbilled_reason(u.reason.as_str()),
+            records: u.records,
+            meters: meter_quantities(&u.quantities),
+        }),
+    };
+    page::html(StatusCode::OK, &page)
+}
+
+/// Whole or partial days from `now` to the period's end (a period ending in 1 h has 1 left).
+fn days_left(end: DateTime<Utc>, now: DateTime<Utc>) -> u64 {
+    u64::try_from((end - now).num_seconds()).unwrap_or(0).div_ceil(86_400)
+}
+
+fn meter_cards(current: &CurrentUsage, days: &[crate::aggregate::SeriesBucket], tz: Tz) -> Vec<MeterCard> {
+    let usage = meter_quantities(&current.usage);
+    Meter::ALL
+        .into_iter()
+        .zip(usage)
+        .map(|(meter, usage)| {
+            let bars: Vec<Bar> = days
+                .iter()
+                .map(|day| {
+                    let value = day.totals.quantities.get(meter);
+                    let label = day.start.with_timezone(&tz).format("%-d %b").to_string();
+                    Bar { title: format!("{label}: {}", format::quantity(value)), label, value }
+                })
+                .collect();
+            let projected = current.projection.as_ref().map_or(current.usage.get(meter), |p| p.usage.get(meter));
+            // An extrapolation: whole units read better than its exact 20 decimals.
+            let projected = projected.round_dp_with_strategy(0, RoundingStrategy::MidpointAwayFromZero);
+            MeterCard {
+                key: meter.as_str(),
+                chart: bar_chart(&bars, &format!("{} per day this period", meter.display_name())),
+                projected: format::quantity(projected),
+                usage,
+            }
+        })
+        .collect()
+}
+
+fn quota_bars(snapshot: &EntitlementSnapshot) -> Vec<QuotaBar> {
+    snapshot
+        .entitlements
+        .iter()
+        .map(|e| {
+            let meter = e.quota.meter();
+            let percent = percent_used(e.used, e.quota.limit());
+            let (used, limit) = (
+                format_value(meter, e.used, snapshot.currency),
+                format_value(meter, e.quota.limit(), snapshot.currency),
+            );
+            QuotaBar {
+                id: e.quota.id().to_owned(),
+                meter: match meter {
+                    QuotaMeter::Usage(m) => m.display_name(),
+                    QuotaMeter::Spend => "Spend",
+                },
+                bar: progress_bar(percent, &format!("{}: {used} of {limit} ({percent}%)", e.quota.id())),
+                used,
+                limit,
+                percent,
+                hard: e.quota.hard(),
+            }
+        })
+        .collect()
+}
+
+fn unbilled_reason(reason: &str) -> &'static str {
+    match reason {
+        "no_plan" => "Your account has no plan yet, so this usage is not billed.",
+        "before_first_subscription" => "This usage came before your plan started, so it is not billed.",
+        _ => "This usage came after your subscription ended, so it is not billed.",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn days_left_counts_a_started_day_as_one() {
+        let end = DateTime::parse_from_rfc3339("2026-12-01T00:00:00Z").unwrap().to_utc();
+        let at = |text: &str| DateTime::parse_from_rfc3339(text).unwrap().to_utc();
+        assert_eq!(days_left(end, at("2026-11-27T12:00:00Z")), 4);
+        assert_eq!(days_left(end, at("2026-11-30T23:00:00Z")), 1);
+        assert_eq!(days_left(end, at("2026-11-28T00:00:00Z")), 3);
+        assert_eq!(days_left(end, end), 0);
+    }
+}

@@ -1,0 +1,76 @@
+//! What every portal page shows around its content (title, navigation, who is signed in, the
+//! sign-out form's CSRF token) and the text forms of money the pages share. Pure.
+
+use crate::domain::{Money, Quantities};
+use crate::invoice::display_format as format;
+
+/// The signed-in account, for the header.
+pub(crate) struct Account {
+    pub tenant_name: String,
+    pub email: String,
+    /// The session's CSRF token, for the sign-out form in the header.
+    pub csrf: String,
+}
+
+/// The frame of a page (`templates/layout.html`).
+pub(crate) struct Chrome {
+    pub title: String,
+    /// Which navigation entry is the current page (`dashboard`, `invoices`, `budgets`), or "".
+    pub active: &'static str,
+    pub account: Option<Account>,
+    /// The stylesheet's versioned address (long-cached, so its name changes with its content).
+    pub css: &'static str,
+}
+
+impl Chrome {
+    /// The frame of a page seen without a session (sign-in, errors).
+    pub(crate) fn anonymous(title: &str) -> Self {
+        Self { title: title.to_owned(), active: "", account: None, css: super::assets::css_url() }
+    }
+
+    /// The frame of a page of a signed-in account.
+    pub(crate) fn signed_in(title: &str, active: &'static str, account: Account) -> Self {
+        Self { title: title.to_owned(), active, account: Some(account), css: super::assets::css_url() }
+    }
+}
+
+/// `"USD 18.70"`: the amount exactly as the API renders it (rounded to the currency's minor
+/// unit, half away from zero), after the currency code.
+pub(crate) fn money(amount: &Money) -> String {
+    format!("{} {}", amount.currency.code(), amount.round_to_minor_units().format_amount())
+}
+
+/// One meter's quantity as a row: display name, the API's exact string, a readable form.
+pub(crate) struct MeterQuantity {
+    pub name: &'static str,
+    /// As `usage/current` sends it (`"3000000"`), for machines and tests.
+    pub exact: String,
+    /// With thousands separators (`"3,000,000"`).
+    pub shown: String,
+}
+
+/// Every meter of `q`, in display order.
+pub(crate) fn meter_quantities(q: &Quantities) -> Vec<MeterQuantity> {
+    crate::domain::Meter::ALL
+        .into_iter()
+        .map(|meter| MeterQuantity {
+            name: meter.display_name(),
+            exact: q.get(meter).normalize().to_string(),
+            shown: format::quantity(q.get(meter)),
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::Currency;
+    use rust_decimal::Decimal;
+
+    #[test]
+    fn money_is_rounded_half_away_from_zero_after_its_code() {
+        let usd = Currency::parse("USD").unwrap();
+        assert_eq!(money(&Money::new(Decimal::new(18_705, 3), usd)), "USD 18.71");
+        assert_eq!(money(&Money::new(Decimal::new(187, 1), usd)), "USD 18.70");
+    }
+}

@@ -1,0 +1,151 @@
+//! Portal pages (DESIGN §11): the dashboard shows exactly the numbers of `usage/current`,
+//! invoices and their PDF come from the same calls as the API, another tenant's invoice is a
+//! 404, and budgets are set through a CSRF-protected form — each on SQLite and PostgreSQL.
+
+use reqwest::StatusCode;
+use serde_json::Value;
+
+use crate::both_stores;
+use crate::notify_support::{invoiced_tenant, pdf_text};
+use crate::portal_support::{page, sign_in, tenant_with_usage, Browser};
+
+/// `"USD 0.40"` from a draft of `usage/current`.
+fn total_of(draft: &Value) -> String {
+    format!("{} {}", draft["currency"].as_str().unwrap(), draft["total"].as_str().unwrap())
+}
+
+both_stores! {
+    async fn the_dashboard_shows_the_numbers_of_usage_current(app) {
+        // Arrange
+        tenant_with_usage(&app, "acme", &["ap@acme.test"]).await;
+        let browser = sign_in(&app, "ap@acme.test").await;
+        let current = app.get_json("/v1/tenants/acme/usage/current").await;
+        // Act
+        let html = page(browser.get("/portal").await, StatusCode::OK).await;
+        // Assert
+        let so_far = total_of(&current["amount_so_far"]);
+        assert_eq!(so_far, "USD 0.40", "(3M − 1M included) × 0.20 per million");
+        assert!(html.contains(&format!(r#"data-testid="amount-so-far">{so_far}<"#)), "{html}");
+        let projected = total_of(&current["projection"]);
+        assert!(html.contains(&format!(r#"data-testid="projected-total">{projected}<"#)), "{projected} in {html}");
+        for meter in ["cpu_cycles", "memory_gb_seconds", "invocations"] {
+            let exact = current["usage"][meter].as_str().unwrap();
+            assert!(html.contains(&format!(r#"data-testid="usage-{meter}" data-exact="{exact}""#)), "{meter}");
+        }
+        assert!(html.contains("1 Nov 2026 – 30 Nov 2026") && html.contains(r#"data-testid="days-left">4<"#), "{html}");
+        assert!(html.contains("<svg class=\"chart\"") && html.contains("20 Nov: 3,000,000"), "a daily chart");
+        assert!(!html.contains("<script"), "no script");
+    }
+
+    async fn invoices_are_listed_shown_and_downloaded_as_the_api_renders_them(app) {
+        // Arrange
+        let invoice = invoiced_tenant(&app, "acme", &["ap@acme.test"]).await;
+        let (id, number) = (invoice["id"].as_str().unwrap(), invoice["number"].as_str().unwrap());
+        let total = format!("USD {}", invoice["total"].as_str().unwrap());
+        let browser = sign_in(&app, "ap@acme.test").await;
+        // Act
+        let list = page(browser.get("/portal/invoices").await, StatusCode::OK).await;
+        let shown = page(browser.get(&format!("/portal/invoices/{id}")).await, StatusCode::OK).await;
+        let pdf = browser.get(&format!("/portal/invoices/{id}/pdf")).await;
+        // Assert
+        assert!(list.contains(number) && list.contains(&total) && list.contains("finalized"), "{list}");
+        assert!(shown.contains(&format!(r#"data-testid="invoice-total">{total}<"#)), "{shown}");
+        for line in invoice["lines"].as_array().unwrap() {
+            assert!(shown.contains(line["description"].as_str().unwrap()), "line {line} in {shown}");
+        }
+        assert_eq!(pdf.status(), StatusCode::OK);
+        assert_eq!(pdf.headers()["content-type"], "application/pdf");
+        assert_eq!(pdf.headers()["content-disposition"], format!("attachment; filename=\"{number}.pdf\"").as_str());
+        let text = pdf_text(&pdf.bytes().await.unwrap());
+        assert!(text.contains(number) && text.contains(invoice["total"].as_str().unwrap()), "{text}");
+    }
+
+    async fn another_tenants_invoice_is_not_found_even_when_its_id_is_known(app) {
+        // Arrange
+        let theirs = invoiced_tenant(&app, "acme", &["ap@acme.test"]).await;
+        let id = theirs["id"].as_str().unwrap();
+        crate::portal_support::tenant_with_usage(&app, "globex", &["ap@globex.test"]).await;
+        let browser = sign_in(&app, "ap@globex.test").await;
+        // Act
+        let paths = [format!("/portal/invoices/{id}"), format!("/portal/invoices/{id}/pdf"),
+            "/portal/invoices/not-an-id".to_owned(), format!("/portal/invoices/globex.{}", &id[id.find('.').unwrap() + 1..])];
+        // Assert
+        for path in paths {
+            let body = page(browser.get(&path).await, StatusCode::NOT_FOUND).await;
+            assert!(body.contains("Not found") && !body.contains(theirs["number"].as_str().unwrap()), "{path}: {body}");
+        }
+        let list = page(browser.get("/portal/invoices").await, StatusCode::OK).await;
+        assert!(!list.contains(theirs["number"].as_str().unwrap()), "the list is the session's tenant's only");
+    }
+
+    async fn budgets_are_set_through_the_form_as_through_the_api(app) {
+        // Arrange
+        tenant_with_usage(&app, "acme", &["ap@acme.test"]).await;
+        let browser = sign_in(&app, "ap@acme.test").await;
+        let csrf = browser.csrf_of("/portal/budgets").await;
+        // Act
+        let saved = browser.post("/portal/budgets", &[("csrf_token", &csrf), ("id_0", "monthly"),
+            ("limit_0", "250.00"), ("thresholds_0", "50, 80, 100")]).await;
+        // Assert
+        assert_eq!(saved.status(), StatusCode::SEE_OTHER);
+        assert_eq!(saved.headers()["location"], "/portal/budgets?saved=1");
+        let api = app.get_json("/v1/tenants/acme/budgets").await;
+        assert_eq!(api["budgets"][0]["id"], "monthly");
+        assert_eq!(api["budgets"][0]["limit"], "250.00");
+        assert_eq!(api["budgets"][0]["thresholds"], serde_json::json!([50, 80, 100]));
+        let form = page(browser.get("/portal/budgets?saved=1").await, StatusCode::OK).await;
+        assert!(form.contains("Budgets saved") && form.contains(r#"value="monthly""#) && form.contains(r#"value="250.00""#));
+        let dashboard = page(browser.get("/portal").await, StatusCode::OK).await;
+        assert!(dashboard.contains(r#"data-quota="monthly""#) && dashboard.contains("0.40 of 250.00"), "{dashboard}");
+    }
+
+    async fn a_refused_budget_is_shown_again_with_the_reason(app) {
+        // Arrange
+        tenant_with_usage(&app, "acme", &["ap@acme.test"]).await;
+        let browser = sign_in(&app, "ap@acme.test").await;
+        let csrf = browser.csrf_of("/portal/budgets").await;
+        // Act
+        let bad_limit = browser.post("/portal/budgets", &[("csrf_token", &csrf), ("id_0", "monthly"),
+            ("limit_0", "lots"), ("thresholds_0", "80")]).await;
+        let hard = browser.post("/portal/budgets", &[("csrf_token", &csrf), ("id_0", "cap"),
+            ("limit_0", "10"), ("thresholds_0", "100"), ("hard_0", "on")]).await;
+        // Assert
+        let body = page(bad_limit, StatusCode::UNPROCESSABLE_ENTITY).await;
+        assert!(body.contains("role=\"alert\"") && body.contains("The limit of budget") && body.contains("monthly"), "{body}");
+        assert!(body.contains(r#"value="lots""#), "what was typed is kept");
+        let body = page(hard, StatusCode::UNPROCESSABLE_ENTITY).await;
+        assert!(body.contains("does not allow hard budgets"), "{body}");
+        assert_eq!(app.get_json("/v1/tenants/acme/budgets").await["budgets"], serde_json::json!([]));
+    }
+
+    async fn usage_without_a_plan_is_shown_as_unbilled(app) {
+        // Arrange
+        let body = serde_json::json!({"id": "noplan", "name": "No Plan Inc", "billing_emails": ["ap@noplan.test"]});
+        assert_eq!(crate::billing::admin_post(&app, "/v1/tenants", &body).await.status(), StatusCode::CREATED);
+        crate::billing::usage_at(&app, "noplan", "2026-11-27T11:00:00Z", &[("r1", "2026-11-27T10:00:00Z", 42)]).await;
+        let browser = sign_in(&app, "ap@noplan.test").await;
+        // Act
+        let html = page(browser.get("/portal").await, StatusCode::OK).await;
+        // Assert
+        assert!(html.contains(r#"data-testid="unbilled""#) && html.contains("no plan yet"), "{html}");
+        assert!(html.contains("No plan this period"), "{html}");
+    }
+
+    async fn the_stylesheet_is_served_by_tally_with_a_long_cache_and_pages_are_not_cached(app) {
+        // Arrange
+        let browser = Browser::new(&app);
+        let login = browser.get("/portal/login").await;
+        assert_eq!(login.headers()["cache-control"], "no-store");
+        assert!(login.headers()["content-security-policy"].to_str().unwrap().contains("default-src 'none'"));
+        let html = login.text().await.unwrap();
+        let href = regex_lite::Regex::new(r#"href="(/portal/assets/portal\.css\?v=[0-9a-f]+)""#).unwrap();
+        let css_url = href.captures(&html).expect("a versioned stylesheet link")[1].to_owned();
+        // Act
+        let css = browser.get(&css_url).await;
+        // Assert
+        assert_eq!(css.status(), StatusCode::OK);
+        assert_eq!(css.headers()["content-type"], "text/css; charset=utf-8");
+        assert_eq!(css.headers()["cache-control"], "public, max-age=31536000, immutable");
+        assert!(css.text().await.unwrap().contains(":focus-visible"), "visible focus");
+    }
+}
