@@ -15,4 +15,6 @@ alter table outbox_delivery alter column tenant_id type text collate "C";
 alter table quota alter column tenant_id type text collate "C";
 alter table alert alter column tenant_id type text collate "C";
 alter table unbilled_usage alter column tenant_id type text collate "C";
+alter table portal_login_token alter column tenant_id type text collate "C";
+alter table portal_session alter column tenant_id type text collate "C";
 alter table api_key alter column tenant_id type text collate "C";

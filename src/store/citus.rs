@@ -39,6 +39,8 @@ pub const CITUS_TABLES: &[(&str, Placement)] = &[
     ("quota", Placement::ByTenant),
     ("alert", Placement::ByTenant),
     ("unbilled_usage", Placement::ByTenant),
+    ("portal_login_token", Placement::ByTenant),
+    ("portal_session", Placement::ByTenant),
     ("api_key", Placement::Reference),
     ("idempotency", Placement::Reference),
     ("plan_version", Placement::Reference),
