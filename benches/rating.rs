@@ -6,7 +6,7 @@ use std::hint::black_box;
 use std::time::Instant;
 
 use rust_decimal::Decimal;
-use tally::rate::{load_dir, rate_charge, rate_usage};
+use tally::rate::{load_dir, rate_charge, rate_usage, Proration};
 
 const ITEMS: usize = 1_000_000;
 
@@ -42,7 +42,7 @@ fn main() {
     };
     let started = Instant::now();
     for _ in 0..ITEMS / 10 {
-        black_box(rate_usage(plan, black_box(&usage), Decimal::ONE).expect("rates"));
+        black_box(rate_usage(plan, black_box(&usage), Proration::FULL).expect("rates"));
     }
     let invoices = started.elapsed();
 

@@ -3,10 +3,9 @@
 use std::fmt::Write;
 
 use anyhow::Context;
-use rust_decimal::Decimal;
 
-use crate::domain::{Meter, Money, Quantities};
-use crate::rate::{rate_usage, LineKind, PricingPlan};
+use crate::domain::{parse_quantity_text, Meter, Money, Quantities};
+use crate::rate::{rate_usage, LineKind, PricingPlan, Proration};
 
 /// Parses `meter=value` pairs exactly.
 ///
@@ -17,10 +16,7 @@ pub fn parse_usage(pairs: &[String]) -> anyhow::Result<Quantities> {
     for pair in pairs.iter().filter(|p| !p.is_empty()) {
         let (name, value) = pair.split_once('=').with_context(|| format!("{pair:?} is not meter=value"))?;
         let meter = Meter::parse(name.trim()).with_context(|| format!("unknown meter {name:?}"))?;
-        let value = Decimal::from_str_exact(value.trim())
-            .ok()
-            .filter(|v| !v.is_sign_negative())
-            .with_context(|| format!("{value:?} is not a non-negative decimal"))?;
+        let value = parse_quantity_text(value.trim()).with_context(|| format!("{name}={value}"))?;
         quantities.set(meter, value);
     }
     Ok(quantities)
@@ -31,7 +27,7 @@ pub fn parse_usage(pairs: &[String]) -> anyhow::Result<Quantities> {
 /// # Errors
 /// When the arithmetic overflows.
 pub fn render(plan: &PricingPlan, usage: &Quantities) -> anyhow::Result<String> {
-    let breakdown = rate_usage(plan, usage, Decimal::ONE)?;
+    let breakdown = rate_usage(plan, usage, Proration::FULL)?;
     let mut out = String::new();
     let code = plan.currency().code();
     writeln!(out, "Plan {} ({}), {code}", plan.id(), plan.name())?;

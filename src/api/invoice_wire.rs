@@ -3,7 +3,7 @@
 
 use serde_json::{json, Value};
 
-use super::money_wire::decimal;
+use super::money_wire::{decimal, precise_mark};
 use crate::domain::LineSnapshot;
 use crate::domain::{Currency, Money};
 use crate::store::StoredInvoice;
@@ -43,7 +43,7 @@ pub fn invoice_json(invoice: &StoredInvoice) -> Value {
 }
 
 fn line(l: &LineSnapshot, currency: Currency) -> Value {
-    json!({
+    let mut out = json!({
         "number": l.number, "type": l.line_type, "description": l.description,
         "start": l.start, "end": l.end, "plan": l.plan_id, "plan_version": l.plan_version,
         "meter": l.meter, "quantity": l.quantity.map(decimal), "included": l.included.map(decimal),
@@ -55,5 +55,7 @@ fn line(l: &LineSnapshot, currency: Currency) -> Value {
         })).collect::<Vec<_>>(),
         "amount": money(l.amount, currency),
         "amount_precise": decimal(l.amount_precise),
-    })
+    });
+    precise_mark(&mut out, l.amount_precise_rounded);
+    out
 }

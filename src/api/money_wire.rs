@@ -1,5 +1,6 @@
 //! How money, price breakdowns and drafts look in JSON: amounts are strings at the
-//! currency's precision (`"18.70"`, JPY `"1870"`) next to `currency`, plus `amount_precise`.
+//! currency's precision (`"18.70"`, JPY `"1870"`) next to `currency`, plus `amount_precise`
+//! (exact, or marked `amount_precise_rounded` when it has more digits than are kept).
 
 use rust_decimal::Decimal;
 use serde_json::{json, Value};
@@ -51,7 +52,17 @@ pub fn line(line: &PriceLine) -> Value {
     };
     out["amount"] = json!(amount(&line.amount));
     out["amount_precise"] = json!(decimal(line.amount_precise.amount));
+    precise_mark(&mut out, line.amount_precise_rounded);
     out
+}
+
+/// Marks a line whose `amount_precise` is not every digit of its exact amount (past
+/// `Decimal`'s 28 digits it is cut toward zero; `amount` is still rounded from the exact
+/// value): `"amount_precise_rounded": true`, absent otherwise (api-spec `PriceLine`).
+pub fn precise_mark(line: &mut Value, rounded: bool) {
+    if rounded {
+        line["amount_precise_rounded"] = json!(true);
+    }
 }
 
 fn charge(rated: &RatedCharge) -> Value {

@@ -7,16 +7,15 @@
 use std::collections::BTreeMap;
 
 use actix_web::{web, HttpResponse};
-use rust_decimal::Decimal;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::{money_wire, plan_wire};
 use crate::auth::AnyCaller;
-use crate::domain::{Meter, Quantities};
+use crate::domain::{parse_quantity_text, Meter, Quantities};
 use crate::http::{parse_json, ApiError, JsonBody};
 use crate::plans::SharedCatalog;
-use crate::rate::rate_usage;
+use crate::rate::{rate_usage, Proration};
 use crate::store::Store;
 
 /// Every plan's newest version.
@@ -69,7 +68,7 @@ pub async fn create_quote(
         .latest(&request.plan)
         .ok_or_else(|| ApiError::unprocessable("unknown_plan", format!("no plan {:?}", request.plan)))?;
     let usage = quote_usage(&request.usage)?;
-    let breakdown = rate_usage(&version.plan, &usage, Decimal::ONE)
+    let breakdown = rate_usage(&version.plan, &usage, Proration::FULL)
         .map_err(|e| ApiError::unprocessable("quote_overflow", e.to_string()))?;
     let mut out = money_wire::breakdown(&breakdown);
     out["plan_version"] = json!(version.version);
@@ -89,9 +88,8 @@ pub fn quote_usage(usage: &BTreeMap<String, Value>) -> Result<Quantities, ApiErr
             Value::String(s) => s.as_str(),
             _ => return Err(ApiError::unprocessable("invalid_usage", format!("{name} must be a number"))),
         };
-        let quantity = Decimal::from_str_exact(text).ok().filter(|q| !q.is_sign_negative()).ok_or_else(|| {
-            ApiError::unprocessable("invalid_usage", format!("{name} must be a non-negative decimal"))
-        })?;
+        let quantity = parse_quantity_text(text)
+            .map_err(|e| ApiError::unprocessable("invalid_usage", format!("{name} {e} (got {text:?})")))?;
         quantities.set(meter, quantity);
     }
     Ok(quantities)

@@ -1,10 +1,12 @@
 //! `PUT /v1/tenants/{id}/subscription` (api-spec `changeSubscription`): put a tenant on a
-//! plan at its next period start (default) or immediately (prorated segments).
+//! plan at its next period start (default) or immediately (prorated segments), optionally
+//! backdated to a `start` within the open period.
 //!
 //! Stage: the HTTP edge. Parses the body, asks `invoice::change_plan`, answers the change.
 //! Must hold no subscription rules (they live in `invoice::subscription`).
 
 use actix_web::{web, HttpResponse};
+use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::json;
 
@@ -21,6 +23,8 @@ use crate::plans::SharedCatalog;
 pub struct ChangeSubscriptionRequest {
     plan: String,
     timing: Option<ChangeTiming>,
+    /// Backdates an immediate change within the open period (fees prorate from it).
+    start: Option<DateTime<Utc>>,
 }
 
 /// Schedules or applies a plan change.
@@ -35,9 +39,13 @@ pub async fn change_subscription(
     let catalog = catalog.current(store).await?;
     request
         .run(|| async {
-            let timing = wanted.timing.unwrap_or(ChangeTiming::NextPeriod);
-            let change = change_plan(store, &catalog, &id, &wanted.plan, timing, request.now()).await?;
-            JsonReply::ok(json!({ "tenant_id": id, "plan": change.plan_id, "effective_at": change.effective_at }))
+            let default = if wanted.start.is_some() { ChangeTiming::Immediately } else { ChangeTiming::NextPeriod };
+            let when = (wanted.timing.unwrap_or(default), wanted.start);
+            let change = change_plan(store, &catalog, &id, &wanted.plan, when, request.now()).await?;
+            JsonReply::ok(json!({
+                "tenant_id": id, "plan": change.plan_id, "effective_at": change.effective_at,
+                "usage_from": change.usage_from,
+            }))
         })
         .await
 }

@@ -34,6 +34,8 @@ pub struct CreateTenantRequest {
     payment_terms: Option<String>,
     /// Starts a subscription to this plan at creation.
     pub plan: Option<String>,
+    /// Backdates that subscription within the open period (fees prorate from it).
+    pub subscription_start: Option<DateTime<Utc>>,
 }
 
 /// `PATCH /v1/tenants/{id}` body; absent fields are left as they are.

@@ -38,7 +38,8 @@ pub async fn create_tenant(
     request
         .run(|| async {
             let now = request.now();
-            let tenant = onboard_tenant(store, &catalog, &new, wire.plan.as_deref(), now).await?;
+            let first = (wire.plan.as_deref(), wire.subscription_start);
+            let tenant = onboard_tenant(store, &catalog, &new, first, now).await?;
             JsonReply::with_status(StatusCode::CREATED, respond(store, tenant, now).await?)
         })
         .await

@@ -49,6 +49,8 @@ enum_with_stored_names! {
         MinimumSpendTopUp => "minimum_spend_top_up",
         /// A late change to an earlier, already invoiced period.
         Adjustment => "adjustment",
+        /// A zero-amount note: usage of the period no subscription covers, and why (DESIGN §6).
+        UnbilledUsage => "unbilled_usage",
     }
 }
 
@@ -81,8 +83,36 @@ pub struct LineSnapshot {
     /// Fraction of the period, for base fee and minimum lines.
     pub proration: Option<Decimal>,
     pub tiers: Vec<TierSnapshot>,
-    /// Rounded to the currency's minor unit.
+    /// Rounded to the currency's minor unit, once, from the exact amount.
     pub amount: Decimal,
-    /// Exact.
+    /// Exact — or, past `Decimal`'s 28 digits, cut toward zero and marked below.
     pub amount_precise: Decimal,
+    /// True when `amount_precise` is not every digit of the exact amount (absent in documents
+    /// issued before the mark existed, which were all within 28 digits or rounded silently).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub amount_precise_rounded: bool,
+}
+
+impl LineSnapshot {
+    /// A line of `line_type` billing `[start, end)` with no plan, meter or arithmetic yet and
+    /// a zero amount: what callers fill in (numbered when the invoice is assembled).
+    pub fn blank(line_type: LineType, description: String, start: DateTime<Utc>, end: DateTime<Utc>) -> LineSnapshot {
+        LineSnapshot {
+            number: 0,
+            line_type,
+            description,
+            start,
+            end,
+            plan_id: String::new(),
+            plan_version: 0,
+            meter: None,
+            quantity: None,
+            included: None,
+            proration: None,
+            tiers: Vec::new(),
+            amount: Decimal::ZERO,
+            amount_precise: Decimal::ZERO,
+            amount_precise_rounded: false,
+        }
+    }
 }

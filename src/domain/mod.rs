@@ -10,6 +10,7 @@
 mod correction;
 mod credit;
 mod document;
+mod exact;
 mod ids;
 mod invoice;
 mod invoice_id;
@@ -27,10 +28,12 @@ mod tenant;
 #[cfg(test)]
 pub(crate) mod testing;
 mod usage;
+mod wide;
 
 pub use correction::{CorrectionAction, UsageCorrection};
 pub use credit::{CreditEntry, CreditEntryKind};
 pub use document::{document_number, BilledLine, InvoiceContent, InvoiceDocument, NewInvoice};
+pub(crate) use exact::{Exact, Fraction};
 pub use ids::{IdError, TenantId};
 pub use invoice::{CustomerSnapshot, InvoiceStatus, IssuerSnapshot, LineSnapshot, LineType, TierSnapshot};
 pub use invoice_id::InvoiceId;
@@ -39,7 +42,7 @@ pub use meter::Meter;
 pub use money::{Currency, Money, MoneyError};
 pub use payment_terms::{parse_duration_text, PaymentTerms};
 pub use period::BillingPeriod;
-pub use quantity::{Quantities, QuantityError};
+pub use quantity::{parse_quantity_text, Quantities, QuantityError, QuantityTextError, MAX_QUANTITY_DIGITS};
 pub use quota::{
     Quota, QuotaAlert, QuotaError, QuotaMeter, QuotaOwner, QuotaSet, MAX_THRESHOLDS, MAX_THRESHOLD_PERCENT,
 };

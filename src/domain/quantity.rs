@@ -11,6 +11,42 @@ pub enum QuantityError {
     Overflow(Meter),
 }
 
+/// The most significant digits a quantity may have on input: what `Decimal` holds exactly
+/// with room left (its 96-bit mantissa tops out at 29 digits, not all of them).
+pub const MAX_QUANTITY_DIGITS: usize = 28;
+
+/// Why a quantity text was refused.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum QuantityTextError {
+    #[error("must be a non-negative decimal: digits with an optional fraction, no sign or exponent")]
+    NotADecimal,
+    #[error(
+        "has {0} significant digits; quantities are priced exactly and may have at most 28 \
+         (every digit after the point counts, leading zeros before it do not)"
+    )]
+    TooManyDigits(usize),
+}
+
+/// Parses a non-negative quantity exactly: `digits[.digits]`, at most
+/// [`MAX_QUANTITY_DIGITS`] significant digits counting every digit after the point (so
+/// `"0.0000000000000000000000000001"` is the smallest step). The api-spec pattern for
+/// quantities says the same thing.
+///
+/// # Errors
+/// [`QuantityTextError`] saying which rule the text broke.
+pub fn parse_quantity_text(text: &str) -> Result<Decimal, QuantityTextError> {
+    let (whole, fraction) = text.split_once('.').unwrap_or((text, ""));
+    let digits = |part: &str| part.bytes().all(|b| b.is_ascii_digit());
+    if whole.is_empty() || !digits(whole) || !digits(fraction) || (text.contains('.') && fraction.is_empty()) {
+        return Err(QuantityTextError::NotADecimal);
+    }
+    let significant = whole.trim_start_matches('0').len() + fraction.len();
+    if significant > MAX_QUANTITY_DIGITS {
+        return Err(QuantityTextError::TooManyDigits(significant));
+    }
+    Decimal::from_str_exact(text).map_err(|_| QuantityTextError::TooManyDigits(significant))
+}
+
 /// One value per meter. Absent on input means zero.
 ///
 /// `cpu_cycles` and `invocations` are whole numbers by construction (the ingest edge refuses
@@ -73,6 +109,31 @@ mod tests {
             sum = sum.checked_add(&tenth).unwrap();
         }
         assert_eq!(sum.memory_gb_seconds, Decimal::ONE);
+    }
+
+    #[test]
+    fn quantity_texts_have_at_most_28_significant_digits() {
+        let ones = |n: usize| "1".repeat(n);
+        let cases = [
+            (ones(28), None, "28 digits"),
+            (ones(29), Some(29), "29 digits"),
+            (format!("{}.{}", ones(14), ones(14)), None, "28 digits across the point"),
+            (format!("{}.{}", ones(14), ones(15)), Some(29), "29 across the point"),
+            (format!("0000{}", ones(28)), None, "leading zeros do not count"),
+            (format!("0.{}1", "0".repeat(27)), None, "10^-28: every fraction digit counts"),
+            (format!("0.{}1", "0".repeat(28)), Some(29), "10^-29"),
+            ("760015049399880.000599997".to_owned(), None, "issue 11's quantity"),
+        ];
+        for (text, too_many, why) in cases {
+            let expected = match too_many {
+                None => Ok(Decimal::from_str(&text).unwrap()),
+                Some(digits) => Err(QuantityTextError::TooManyDigits(digits)),
+            };
+            assert_eq!(parse_quantity_text(&text), expected, "{why}: {text}");
+        }
+        for text in ["", ".5", "5.", "-1", "+1", "1e3", "1_000", " 1", "0x10", "1.2.3"] {
+            assert_eq!(parse_quantity_text(text), Err(QuantityTextError::NotADecimal), "{text:?}");
+        }
     }
 
     #[test]

@@ -4,10 +4,19 @@ use chrono::{DateTime, Utc};
 
 /// From `effective_at` on (until the next change), the tenant is billed on `plan_id`; `None`
 /// from an end on (the tenant was deactivated), when usage is no longer billed.
+///
+/// Two instants, because DESIGN §6 bills fees and usage differently: fixed fees are prorated
+/// from the true instant `effective_at`, while usage is attributed by 15-minute bucket from
+/// `usage_from` — the start of the bucket holding `effective_at` (that bucket goes to the new
+/// plan), or, for the plan a tenant is created on, the start of its first period (that
+/// subscription rates all usage of the period, records stamped before the tenant existed too).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SubscriptionChange {
     pub effective_at: DateTime<Utc>,
     pub plan_id: Option<String>,
+    /// Usage in buckets starting at or after this instant is billed on `plan_id`;
+    /// `usage_from ≤ effective_at`, in the same billing period.
+    pub usage_from: DateTime<Utc>,
 }
 
 /// When a requested plan change takes effect.
@@ -21,14 +30,19 @@ pub enum ChangeTiming {
 }
 
 impl SubscriptionChange {
-    /// The tenant is billed on `plan_id` from `effective_at` on.
+    /// The tenant is billed on `plan_id` from `effective_at` on, fees and usage alike.
     pub fn to_plan(effective_at: DateTime<Utc>, plan_id: impl Into<String>) -> Self {
-        Self { effective_at, plan_id: Some(plan_id.into()) }
+        Self { effective_at, plan_id: Some(plan_id.into()), usage_from: effective_at }
     }
 
     /// The subscription ends at `effective_at` (the tenant was deactivated): no plan from then on.
     pub fn end(effective_at: DateTime<Utc>) -> Self {
-        Self { effective_at, plan_id: None }
+        Self { effective_at, plan_id: None, usage_from: effective_at }
+    }
+
+    /// The same change, attributing usage from `usage_from` (not after `effective_at`).
+    pub fn with_usage_from(self, usage_from: DateTime<Utc>) -> Self {
+        Self { usage_from: usage_from.min(self.effective_at), ..self }
     }
 }
 

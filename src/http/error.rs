@@ -155,7 +155,8 @@ impl From<AsOfError> for ApiError {
 }
 
 impl From<SubscriptionError> for ApiError {
-    /// 422 `unknown_plan` / `currency_change_not_at_period_start` / `credit_currency_mismatch`,
+    /// 422 `unknown_plan` / `currency_change_not_at_period_start` / `invalid_start` /
+    /// `credit_currency_mismatch`,
     /// 404 tenant, 409 `tenant_exists`.
     fn from(error: SubscriptionError) -> Self {
         match error {
@@ -163,6 +164,7 @@ impl From<SubscriptionError> for ApiError {
             SubscriptionError::CurrencyChangeNotAtPeriodStart => {
                 Self::unprocessable("currency_change_not_at_period_start", error.to_string())
             }
+            SubscriptionError::InvalidStart(_) => Self::unprocessable("invalid_start", error.to_string()),
             SubscriptionError::TenantNotFound => Self::NotFound("tenant"),
             SubscriptionError::TenantExists(_) => Self::Conflict { code: "tenant_exists", message: error.to_string() },
             SubscriptionError::CreditCurrencyMismatch { .. } | SubscriptionError::NoBillingCurrency => {

@@ -1,6 +1,7 @@
 //! Assembles a finalized invoice (pure), in the order of DESIGN §5: this period's lines
 //! (charges, base fee, top-up per segment), late adjustments, subtotal = Σ rounded lines,
-//! tax once, credits after tax, total never below 0 (a negative remainder becomes a credit).
+//! tax once, credits after tax, total never below 0 (a negative remainder becomes a credit);
+//! then zero-amount notes.
 
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
@@ -10,7 +11,8 @@ use super::credits::{allocate_credits, CreditBalance};
 use super::draft::{tax, DraftError};
 use super::lines::KeyedLine;
 use crate::domain::{
-    BilledLine, BillingPeriod, Currency, CustomerSnapshot, InvoiceContent, IssuerSnapshot, NewInvoice, PaymentTerms,
+    BilledLine, BillingPeriod, Currency, CustomerSnapshot, InvoiceContent, IssuerSnapshot, LineSnapshot, NewInvoice,
+    PaymentTerms,
 };
 
 /// What an invoice is made of.
@@ -26,6 +28,9 @@ pub struct InvoiceParts<'a> {
     pub tax_rate: Decimal,
     pub period_lines: Vec<KeyedLine>,
     pub adjustments: Vec<Adjustment>,
+    /// Zero-amount notes shown after the billed lines (usage no subscription covered); they
+    /// bill nothing, so they are not recorded as billed.
+    pub notes: Vec<LineSnapshot>,
     pub credits: &'a [CreditBalance],
 }
 
@@ -44,6 +49,7 @@ pub fn assemble_invoice(parts: InvoiceParts<'_>) -> Result<NewInvoice, DraftErro
     }));
     let mut lines: Vec<_> = parts.period_lines.into_iter().map(|l| l.line).collect();
     lines.extend(parts.adjustments.into_iter().map(|a| a.line));
+    lines.extend(parts.notes);
     for (i, line) in lines.iter_mut().enumerate() {
         line.number = u32::try_from(i + 1).map_err(|_| DraftError::Overflow)?;
     }

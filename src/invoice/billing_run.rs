@@ -15,9 +15,11 @@ use serde::Serialize;
 
 use super::{
     adjustments, assemble_invoice, balances, covered_until, draft_invoice, due_periods, gather_segments, segment_lines,
-    unbilled_usage, Adjustment, InvoiceDraft, InvoiceParts, UnbilledReason,
+    unbilled_note, unbilled_usage, Adjustment, InvoiceDraft, InvoiceParts, UnbilledReason,
 };
-use crate::domain::{BillingPeriod, CustomerSnapshot, InvoiceId, IssuerSnapshot, LineKey, Money, PaymentTerms};
+use crate::domain::{
+    BillingPeriod, CustomerSnapshot, InvoiceId, IssuerSnapshot, LineKey, LineSnapshot, Money, PaymentTerms,
+};
 use crate::domain::{SubscriptionChange, Tenant, TenantId};
 use crate::rate::PlanCatalog;
 use crate::store::{IssueInvoice, IssueOutcome, Store};
@@ -124,9 +126,11 @@ impl BillingRun<'_> {
         let mut closed = self.store.closed_periods(&tenant.id).await?;
         let closed_starts: HashSet<DateTime<Utc>> = closed.iter().map(BillingPeriod::start).collect();
         for period in due_periods(tenant.details.timezone, &changes, &closed_starts, as_of, self.grace) {
+            let mut unbilled = None;
             if !covered_until(&period, &changes, period.end()) {
                 let rollups = self.store.rollups(&tenant.id, period.start(), period.end()).await?;
-                if let Some(u) = unbilled_usage(&period, &changes, &rollups)? {
+                unbilled = unbilled_usage(&period, &changes, &rollups)?;
+                if let Some(u) = &unbilled {
                     let q = u.quantities;
                     report.unbilled.push(UnbilledPeriod {
                         tenant_id: tenant.id.to_string(),
@@ -142,7 +146,8 @@ impl BillingRun<'_> {
                     });
                 }
             }
-            match self.close_period((tenant, &changes), &period, &closed, as_of).await? {
+            let notes = unbilled.map(|u| unbilled_note(&period, &u)).unwrap_or_default();
+            match self.close_period((tenant, &changes), &period, &closed, (as_of, notes)).await? {
                 IssueOutcome::Issued(doc) => report.invoices_issued.push(IssuedInvoice {
                     total: Money::new(doc.content.total, doc.content.currency),
                     invoice_id: doc.id,
@@ -160,7 +165,7 @@ impl BillingRun<'_> {
         (tenant, changes): (&Tenant, &[SubscriptionChange]),
         period: &BillingPeriod,
         closed: &[BillingPeriod],
-        as_of: DateTime<Utc>,
+        (as_of, notes): (DateTime<Utc>, Vec<LineSnapshot>),
     ) -> anyhow::Result<IssueOutcome> {
         let Some(draft) = self.draft((tenant, changes), period).await? else {
             return Ok(IssueOutcome::AlreadyClosed);
@@ -183,6 +188,7 @@ impl BillingRun<'_> {
             tax_rate: tenant.details.tax_rate,
             period_lines: segment_lines(&draft.segments),
             adjustments: late,
+            notes,
             credits: &credits,
         })?;
         let issue =
@@ -205,8 +211,7 @@ impl BillingRun<'_> {
         (tenant, changes): (&Tenant, &[SubscriptionChange]),
         period: &BillingPeriod,
     ) -> anyhow::Result<Vec<Adjustment>> {
-        let rerated =
-            self.draft((tenant, changes), period).await?.map(|d| segment_lines(&d.segments)).unwrap_or_default();
+        let rerated = self.draft((tenant, changes), period).await?.map(|d| d.segments).unwrap_or_default();
         let mut billed: BTreeMap<LineKey, Decimal> = BTreeMap::new();
         for (key, amount) in self.store.billed_lines(&tenant.id, period.start()).await? {
             *billed.entry(key).or_default() += amount;

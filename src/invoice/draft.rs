@@ -2,11 +2,11 @@
 //! in the order of DESIGN §5. The same function answers "amount so far" and projections, so
 //! they equal the invoice at period end.
 
-use rust_decimal::{Decimal, RoundingStrategy};
+use rust_decimal::Decimal;
 
 use super::period::Segment;
 use crate::domain::BillingPeriod;
-use crate::domain::{Currency, Money, Quantities};
+use crate::domain::{Currency, Exact, Money, Quantities};
 use crate::rate::{rate_usage, PlanVersion, PriceBreakdown, RateError};
 
 /// One segment to price: its plan version and the usage inside it.
@@ -71,13 +71,13 @@ pub fn draft_invoice(
         if plan_currency != currency {
             return Err(DraftError::CurrencyMismatch(currency, plan_currency));
         }
-        let proration = input.segment.proration(period);
+        let proration = input.segment.proration(period)?;
         let breakdown = rate_usage(&input.plan.plan, &input.quantities, proration)?;
         subtotal = subtotal.checked_add(breakdown.subtotal.amount).ok_or(DraftError::Overflow)?;
         segments.push(DraftSegment {
             segment: input.segment.clone(),
             plan_version: input.plan.version,
-            proration,
+            proration: proration.factor(),
             quantities: input.quantities,
             breakdown,
         });
@@ -101,8 +101,9 @@ pub fn draft_invoice(
 /// # Errors
 /// [`DraftError::Overflow`].
 pub fn tax(subtotal: Decimal, tax_rate: Decimal, currency: Currency) -> Result<Decimal, DraftError> {
-    let precise = subtotal.checked_mul(tax_rate).ok_or(DraftError::Overflow)? / Decimal::ONE_HUNDRED;
-    Ok(precise.round_dp_with_strategy(currency.minor_units(), RoundingStrategy::MidpointAwayFromZero))
+    let product = Exact::from(subtotal).checked_mul(Exact::from(tax_rate));
+    let precise = product.and_then(|p| p.over(Exact::from(Decimal::ONE_HUNDRED)));
+    precise.and_then(|p| p.round_dp(currency.minor_units())).ok_or(DraftError::Overflow)
 }
 
 #[cfg(test)]
@@ -137,7 +138,7 @@ mod tests {
         let period = BillingPeriod::new(at("2026-11-01T00:00:00Z"), at("2026-12-01T00:00:00Z")).unwrap();
         let version = plan(PAYG);
         let input = SegmentInput {
-            segment: Segment { start: period.start(), end: period.end(), plan_id: "p".into() },
+            segment: Segment::new(period.start(), period.end(), "p"),
             plan: &version,
             quantities: Quantities { invocations: Decimal::from(2_500_000), ..Default::default() },
         };
@@ -149,11 +150,25 @@ mod tests {
     }
 
     #[test]
+    fn tax_is_decided_from_every_digit_of_subtotal_times_rate() {
+        // 12345678901234567890123.45 × 8.8751 % = 1095691348163469134816.34631095: 30 digits.
+        let subtotal = Decimal::from_str_exact("12345678901234567890123.45").unwrap();
+        let big = tax(subtotal, Decimal::new(88751, 4), usd());
+        assert_eq!(big, Ok(Decimal::from_str_exact("1095691348163469134816.35").unwrap()));
+        let half = tax(Decimal::new(10, 2), Decimal::new(5, 0), usd());
+        assert_eq!(half, Ok(Decimal::new(1, 2)), "5 % of 0.10 is half a cent: away from zero");
+    }
+
+    fn usd() -> Currency {
+        Currency::parse("USD").unwrap()
+    }
+
+    #[test]
     fn a_half_period_halves_the_base_fee_but_not_the_usage_price() {
         let period = BillingPeriod::new(at("2026-11-01T00:00:00Z"), at("2026-12-01T00:00:00Z")).unwrap();
         let version = plan(PAYG);
         let input = SegmentInput {
-            segment: Segment { start: at("2026-11-16T00:00:00Z"), end: period.end(), plan_id: "p".into() },
+            segment: Segment::new(at("2026-11-16T00:00:00Z"), period.end(), "p"),
             plan: &version,
             quantities: Quantities { invocations: Decimal::from(1_000_000), ..Default::default() },
         };

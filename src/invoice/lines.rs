@@ -1,8 +1,13 @@
 //! Turns a draft's priced segments into numbered invoice lines and the keys the late-usage
-//! rule compares on: (segment start, line type, meter).
+//! rule compares on: (the line's start, line type, meter).
+//!
+//! Usage lines bill the segment's buckets; fee lines (base fee, top-up) bill the true instants
+//! its fees cover (DESIGN §6), so each line starts where what it bills starts. [`frame`] is the
+//! one place a line's words, plan and span are decided — adjustments start from it too, so they
+//! name what they adjust exactly as the original line did.
 
 use super::draft::DraftSegment;
-use crate::domain::{LineKey, LineSnapshot, LineType, TierSnapshot};
+use crate::domain::{LineKey, LineSnapshot, LineType, Meter, TierSnapshot};
 use crate::rate::{LineKind, PriceLine};
 
 /// A line before it is numbered, with its key.
@@ -17,10 +22,38 @@ pub fn segment_lines(segments: &[DraftSegment]) -> Vec<KeyedLine> {
     segments.iter().flat_map(|s| s.breakdown.lines.iter().map(move |l| keyed(s, l))).collect()
 }
 
+/// The line `segment` shows for `line_type` and `meter`, amounts zero: its description, plan,
+/// the stretch it bills, its proration, and its key.
+pub(crate) fn frame(segment: &DraftSegment, line_type: LineType, meter: Option<Meter>) -> KeyedLine {
+    let (s, plan) = (&segment.segment, &segment.segment.plan_id);
+    let (description, (start, end), proration) = match (line_type, meter) {
+        (LineType::Usage, Some(meter)) => (format!("{meter} ({plan})"), (s.start, s.end), None),
+        (LineType::Usage, None) => (format!("Usage ({plan})"), (s.start, s.end), None),
+        (LineType::BaseFee, _) => (format!("Base fee ({plan})"), (s.fees_from, s.fees_until), Some(segment.proration)),
+        (LineType::MinimumSpendTopUp, _) => {
+            (format!("Minimum spend top-up ({plan})"), (s.fees_from, s.fees_until), Some(segment.proration))
+        }
+        (LineType::Adjustment | LineType::UnbilledUsage, _) => {
+            (format!("{} ({plan})", line_type.as_str()), (s.start, s.end), None)
+        }
+    };
+    let line = LineSnapshot {
+        plan_id: plan.clone(),
+        plan_version: segment.plan_version,
+        meter,
+        proration,
+        ..LineSnapshot::blank(line_type, description, start, end)
+    };
+    KeyedLine { key: LineKey { segment_start: start, line_type, meter }, line }
+}
+
 fn keyed(segment: &DraftSegment, priced: &PriceLine) -> KeyedLine {
-    let (line_type, meter, quantity, included, proration, tiers, description) = match &priced.kind {
+    let mut keyed = match &priced.kind {
         LineKind::Charge(rated) => {
-            let tiers = rated
+            let mut keyed = frame(segment, LineType::Usage, Some(rated.meter));
+            keyed.line.quantity = Some(rated.quantity);
+            keyed.line.included = Some(rated.included);
+            keyed.line.tiers = rated
                 .lines
                 .iter()
                 .map(|t| TierSnapshot {
@@ -33,40 +66,13 @@ fn keyed(segment: &DraftSegment, priced: &PriceLine) -> KeyedLine {
                     amount: t.amount,
                 })
                 .collect();
-            let description = format!("{} ({})", rated.meter, segment.segment.plan_id);
-            (LineType::Usage, Some(rated.meter), Some(rated.quantity), Some(rated.included), None, tiers, description)
+            keyed
         }
-        LineKind::BaseFee { proration, .. } => (
-            LineType::BaseFee,
-            None,
-            None,
-            None,
-            Some(*proration),
-            Vec::new(),
-            format!("Base fee ({})", segment.segment.plan_id),
-        ),
-        LineKind::MinimumSpendTopUp { proration, .. } => {
-            let description = format!("Minimum spend top-up ({})", segment.segment.plan_id);
-            (LineType::MinimumSpendTopUp, None, None, None, Some(*proration), Vec::new(), description)
-        }
+        LineKind::BaseFee { .. } => frame(segment, LineType::BaseFee, None),
+        LineKind::MinimumSpendTopUp { .. } => frame(segment, LineType::MinimumSpendTopUp, None),
     };
-    KeyedLine {
-        key: LineKey { segment_start: segment.segment.start, line_type, meter },
-        line: LineSnapshot {
-            number: 0,
-            line_type,
-            description,
-            start: segment.segment.start,
-            end: segment.segment.end,
-            plan_id: segment.segment.plan_id.clone(),
-            plan_version: segment.plan_version,
-            meter,
-            quantity,
-            included,
-            proration,
-            tiers,
-            amount: priced.amount.amount,
-            amount_precise: priced.amount_precise.amount,
-        },
-    }
+    keyed.line.amount = priced.amount.amount;
+    keyed.line.amount_precise = priced.amount_precise.amount;
+    keyed.line.amount_precise_rounded = priced.amount_precise_rounded;
+    keyed
 }

@@ -18,6 +18,7 @@ mod draft;
 mod gather;
 mod lifecycle;
 mod lines;
+mod note;
 mod period;
 mod projection;
 mod render;
@@ -35,6 +36,7 @@ pub use draft::{draft_invoice, DraftError, DraftSegment, InvoiceDraft, SegmentIn
 pub use gather::{gather_segments, segment_inputs};
 pub use lifecycle::{transition, InvalidTransition, InvoiceAction};
 pub use lines::{segment_lines, KeyedLine};
+pub use note::unbilled_note;
 pub use period::{period_containing, segments, Segment};
 pub use projection::project;
 /// Text forms of amounts, quantities and dates, shared with the emails (`notify`).

@@ -3,10 +3,10 @@
 
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
-use rust_decimal::Decimal;
 
 use crate::aggregate::month_period;
-use crate::domain::{plan_at, BillingPeriod, SubscriptionChange};
+use crate::domain::{BillingPeriod, SubscriptionChange};
+use crate::rate::{Proration, RateError};
 
 /// The local calendar month of `tz` containing `at`: a tenant's billing period.
 pub fn period_containing(tz: Tz, at: DateTime<Utc>) -> BillingPeriod {
@@ -14,39 +14,58 @@ pub fn period_containing(tz: Tz, at: DateTime<Utc>) -> BillingPeriod {
     BillingPeriod::new(start, end).expect("a calendar month is never empty")
 }
 
-/// A stretch of a period billed on one plan.
+/// A stretch of a period billed on one plan: its usage by bucket in `[start, end)`, its fixed
+/// fees prorated over the true instants `[fees_from, fees_until)` (DESIGN §6).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Segment {
     pub start: DateTime<Utc>,
     pub end: DateTime<Utc>,
     pub plan_id: String,
+    pub fees_from: DateTime<Utc>,
+    pub fees_until: DateTime<Utc>,
 }
 
 impl Segment {
-    /// Segment seconds ÷ the period's seconds (exact across DST: both are real durations);
-    /// exactly 1 for a whole period.
-    pub fn proration(&self, period: &BillingPeriod) -> Decimal {
-        let part = (self.end - self.start).num_seconds();
+    /// A segment whose fees cover exactly its usage range.
+    pub fn new(start: DateTime<Utc>, end: DateTime<Utc>, plan_id: impl Into<String>) -> Segment {
+        Segment { start, end, plan_id: plan_id.into(), fees_from: start, fees_until: end }
+    }
+
+    /// Fee seconds ÷ the period's seconds (exact across DST: both are real durations; kept
+    /// as a ratio, so a prorated fee is rounded once); exactly 1 for a whole period.
+    ///
+    /// # Errors
+    /// [`RateError::InvalidProration`] for a segment outside its period (a bug).
+    pub fn proration(&self, period: &BillingPeriod) -> Result<Proration, RateError> {
+        let part = (self.fees_until - self.fees_from).num_seconds();
         let whole = (period.end() - period.start()).num_seconds();
         if part >= whole {
-            return Decimal::ONE;
+            return Ok(Proration::FULL);
         }
-        Decimal::from(part) / Decimal::from(whole)
+        Proration::of_seconds(part.max(0), whole)
     }
 }
 
 /// The segments of `period` given the tenant's subscription changes (ordered by
-/// `effective_at`). Time before the first change is not billed (no plan yet).
+/// `effective_at`). Usage before the first change's `usage_from` is not billed (no plan yet);
+/// fees run from each change's true instant.
 pub fn segments(period: &BillingPeriod, changes: &[SubscriptionChange]) -> Vec<Segment> {
-    let mut cuts: Vec<DateTime<Utc>> = vec![period.start()];
-    cuts.extend(changes.iter().map(|c| c.effective_at).filter(|at| *at > period.start() && *at < period.end()));
-    cuts.push(period.end());
+    let clamp = |at: DateTime<Utc>| at.clamp(period.start(), period.end());
     let mut out: Vec<Segment> = Vec::new();
-    for pair in cuts.windows(2) {
-        let Some(plan_id) = plan_at(changes, pair[0]) else { continue };
+    for (i, change) in changes.iter().enumerate() {
+        let Some(plan_id) = change.plan_id.as_deref() else { continue };
+        let next = changes.get(i + 1);
+        let (start, end) = (clamp(change.usage_from), next.map_or(period.end(), |n| clamp(n.usage_from)));
+        let (fees_from, fees_until) =
+            (clamp(change.effective_at), next.map_or(period.end(), |n| clamp(n.effective_at)));
+        if start >= end && fees_from >= fees_until {
+            continue;
+        }
         match out.last_mut() {
-            Some(last) if last.plan_id == plan_id && last.end == pair[0] => last.end = pair[1],
-            _ => out.push(Segment { start: pair[0], end: pair[1], plan_id: plan_id.to_owned() }),
+            Some(last) if last.plan_id == plan_id && last.end == start && last.fees_until == fees_from => {
+                (last.end, last.fees_until) = (end, fees_until);
+            }
+            _ => out.push(Segment { start, end: end.max(start), plan_id: plan_id.to_owned(), fees_from, fees_until }),
         }
     }
     out
@@ -56,6 +75,7 @@ pub fn segments(period: &BillingPeriod, changes: &[SubscriptionChange]) -> Vec<S
 mod tests {
     use super::*;
     use crate::domain::testing::at;
+    use rust_decimal::Decimal;
 
     fn change(s: &str, plan: &str) -> SubscriptionChange {
         SubscriptionChange::to_plan(at(s), plan)
@@ -71,11 +91,8 @@ mod tests {
     fn a_mid_period_subscription_is_one_prorated_segment() {
         let period = period_containing(Tz::UTC, at("2026-11-10T00:00:00Z"));
         let parts = segments(&period, &[change("2026-11-16T00:00:00Z", "payg")]);
-        assert_eq!(
-            parts,
-            vec![Segment { start: at("2026-11-16T00:00:00Z"), end: period.end(), plan_id: "payg".into() }]
-        );
-        assert_eq!(parts[0].proration(&period), Decimal::from(15) / Decimal::from(30));
+        assert_eq!(parts, vec![Segment::new(at("2026-11-16T00:00:00Z"), period.end(), "payg")]);
+        assert_eq!(parts[0].proration(&period).map(|p| p.factor()), Ok(Decimal::new(5, 1)));
     }
 
     #[test]
@@ -96,7 +113,46 @@ mod tests {
     fn a_whole_period_prorates_to_exactly_one_even_across_dst() {
         let period = period_containing(chrono_tz::America::Los_Angeles, at("2026-11-10T00:00:00Z"));
         let parts = segments(&period, &[change("2020-01-01T00:00:00Z", "payg")]);
-        assert_eq!(parts[0].proration(&period), Decimal::ONE);
+        assert_eq!(parts[0].proration(&period), Ok(Proration::FULL));
         assert_eq!((period.end() - period.start()).num_hours(), 30 * 24 + 1, "November in LA has a 25-hour day");
+    }
+
+    #[test]
+    fn fees_run_from_the_true_instant_and_usage_from_its_bucket_or_the_first_period() {
+        let period = period_containing(Tz::UTC, at("2026-11-10T00:00:00Z"));
+        let created = at("2026-11-10T03:06:59Z");
+        // (why, changes, expected (usage start, fees from) per segment)
+        #[allow(clippy::type_complexity)]
+        let cases: Vec<(&str, Vec<SubscriptionChange>, Vec<(&str, &str, &str)>)> = vec![
+            (
+                "created on a plan: all of the first period's usage, fees from creation",
+                vec![change("2026-11-10T03:06:59Z", "payg").with_usage_from(period.start())],
+                vec![("payg", "2026-11-01T00:00:00Z", "2026-11-10T03:06:59Z")],
+            ),
+            (
+                "an immediate change: its bucket to the new plan, fees at the true instant",
+                vec![
+                    change("2026-10-01T00:00:00Z", "free"),
+                    change("2026-11-10T03:06:59Z", "payg").with_usage_from(at("2026-11-10T03:00:00Z")),
+                ],
+                vec![
+                    ("free", "2026-11-01T00:00:00Z", "2026-11-01T00:00:00Z"),
+                    ("payg", "2026-11-10T03:00:00Z", "2026-11-10T03:06:59Z"),
+                ],
+            ),
+        ];
+        for (why, changes, expected) in cases {
+            let parts = segments(&period, &changes);
+            let got: Vec<(&str, String, String)> =
+                parts.iter().map(|s| (s.plan_id.as_str(), s.start.to_rfc3339(), s.fees_from.to_rfc3339())).collect();
+            let expected: Vec<(&str, String, String)> =
+                expected.iter().map(|(p, u, f)| (*p, at(u).to_rfc3339(), at(f).to_rfc3339())).collect();
+            assert_eq!(got, expected, "{why}");
+            assert_eq!(parts.last().map(|s| (s.end, s.fees_until)), Some((period.end(), period.end())), "{why}");
+        }
+        // 7 minutes and 1 second less than the rest of the month: 03:06:59 → Dec 1.
+        let first = &segments(&period, &[change("2026-11-10T03:06:59Z", "payg").with_usage_from(period.start())])[0];
+        let seconds = (period.end() - created).num_seconds();
+        assert_eq!(first.proration(&period), Proration::of_seconds(seconds, 30 * 86_400));
     }
 }

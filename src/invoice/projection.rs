@@ -8,7 +8,8 @@ use rust_decimal::Decimal;
 use super::draft::SegmentInput;
 use crate::domain::{Meter, Quantities, QuantityError};
 
-/// Scales the usage of the segment containing `as_of` by `segment length ÷ elapsed`.
+/// Scales the usage of the segment containing `as_of` by `segment length ÷ elapsed`, both
+/// counted from when its plan began.
 ///
 /// # Errors
 /// [`QuantityError::Overflow`] when a projected quantity leaves `Decimal`'s range.
@@ -17,8 +18,11 @@ pub fn project<'a>(inputs: &[SegmentInput<'a>], as_of: DateTime<Utc>) -> Result<
         .iter()
         .map(|input| {
             let segment = &input.segment;
-            let elapsed = (as_of.min(segment.end) - segment.start).num_seconds();
-            let length = (segment.end - segment.start).num_seconds();
+            // From when the plan began (a tenant's creation, not the start of its first period,
+            // whose earlier buckets it also bills): the rate the usage has been running at.
+            let from = segment.fees_from.max(segment.start);
+            let elapsed = (as_of.min(segment.end) - from).num_seconds();
+            let length = (segment.end - from).num_seconds();
             let mut projected = input.clone();
             if elapsed > 0 && elapsed < length {
                 projected.quantities = scale(&input.quantities, Decimal::from(length), Decimal::from(elapsed))?;
@@ -59,16 +63,18 @@ mod tests {
             created_at: at("2026-01-01T00:00:00Z"),
         };
         let input = SegmentInput {
-            segment: Segment {
-                start: at("2026-11-01T00:00:00Z"),
-                end: at("2026-12-01T00:00:00Z"),
-                plan_id: "p".into(),
-            },
+            segment: Segment::new(at("2026-11-01T00:00:00Z"), at("2026-12-01T00:00:00Z"), "p"),
             plan: &plan,
             quantities: Quantities { invocations: Decimal::from(100), ..Default::default() },
         };
         let projected = project(std::slice::from_ref(&input), at("2026-11-11T00:00:00Z")).unwrap();
         assert_eq!(projected[0].quantities.invocations, Decimal::from(300));
+        // A tenant created on the 16th on this plan: its first segment bills from the 1st, but
+        // its usage has run for 4 of its 15 days.
+        let created = Segment { fees_from: at("2026-11-16T00:00:00Z"), ..input.segment.clone() };
+        let first = SegmentInput { segment: created, ..input.clone() };
+        let projected = project(&[first], at("2026-11-20T00:00:00Z")).unwrap();
+        assert_eq!(projected[0].quantities.invocations, Decimal::from(375));
         let huge = SegmentInput { quantities: Quantities { invocations: Decimal::MAX, ..Default::default() }, ..input };
         let one_second_in = project(&[huge], at("2026-11-01T00:00:01Z"));
         assert_eq!(

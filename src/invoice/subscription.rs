@@ -10,7 +10,9 @@ use chrono::{DateTime, Utc};
 
 use super::period_containing;
 use crate::aggregate::bucket_start;
-use crate::domain::{plan_at, ChangeTiming, Currency, NewTenant, SubscriptionChange, Tenant, TenantId, TenantPatch};
+use crate::domain::{
+    plan_at, BillingPeriod, ChangeTiming, Currency, NewTenant, SubscriptionChange, Tenant, TenantId, TenantPatch,
+};
 use crate::rate::{PlanCatalog, PlanVersion};
 use crate::store::{DbError, Store};
 
@@ -21,6 +23,8 @@ pub enum SubscriptionError {
     UnknownPlan(String),
     #[error("a plan in another currency can only start at the next period (timing \"next_period\")")]
     CurrencyChangeNotAtPeriodStart,
+    #[error("{0}")]
+    InvalidStart(String),
     #[error("tenant not found")]
     TenantNotFound,
     #[error("tenant {0:?} already exists")]
@@ -42,33 +46,70 @@ pub fn known_plan<'c>(catalog: &'c PlanCatalog, plan_id: &str) -> Result<&'c Pla
 }
 
 /// Validates a change (known plan; currency fixed per tenant except at a period start) and
-/// picks its instant.
+/// picks its instants: fees from `start` (backdated) or `now`, usage from that instant's
+/// 15-minute bucket; or both at the next period start.
 ///
 /// # Errors
 /// [`SubscriptionError::UnknownPlan`], [`SubscriptionError::CurrencyChangeNotAtPeriodStart`],
-/// or a store failure.
+/// [`SubscriptionError::InvalidStart`], or a store failure.
 pub async fn plan_change(
     store: &Store,
     catalog: &PlanCatalog,
     tenant: &Tenant,
     plan_id: &str,
-    timing: ChangeTiming,
+    (timing, start): (ChangeTiming, Option<DateTime<Utc>>),
     now: DateTime<Utc>,
 ) -> Result<SubscriptionChange, SubscriptionError> {
     let plan = known_plan(catalog, plan_id)?;
     let changes = store.subscriptions(&tenant.id).await?;
-    let effective_at = match (timing, plan_at(&changes, now)) {
+    let open = period_containing(tenant.details.timezone, now);
+    let change = match (timing, plan_at(&changes, now)) {
+        (ChangeTiming::NextPeriod, Some(_)) if start.is_some() => {
+            return Err(SubscriptionError::InvalidStart(
+                "start backdates an immediate change; a next_period change starts at the next period".into(),
+            ))
+        }
+        (ChangeTiming::NextPeriod, Some(_)) => SubscriptionChange::to_plan(open.end(), plan_id),
         // Without a current plan, "next period" would leave usage unbilled until then: start now.
-        (ChangeTiming::Immediately, _) | (_, None) => bucket_start(now),
-        (ChangeTiming::NextPeriod, Some(_)) => period_containing(tenant.details.timezone, now).end(),
+        (ChangeTiming::Immediately, _) | (_, None) => {
+            let at = backdated(start, &open, now)?;
+            // A change that replaces the tenant's first subscription keeps the usage it covered.
+            let inherited = changes.first().filter(|first| first.effective_at >= at).map(|first| first.usage_from);
+            let usage_from = inherited.map_or(bucket_start(at), |u| u.min(bucket_start(at)));
+            SubscriptionChange::to_plan(at, plan_id).with_usage_from(usage_from)
+        }
     };
     let current_currency =
         plan_at(&changes, now).and_then(|plan_id| catalog.latest(plan_id)).map(|v| v.plan.currency());
-    let at_period_start = effective_at == period_containing(tenant.details.timezone, effective_at).start();
+    let at_period_start =
+        change.effective_at == period_containing(tenant.details.timezone, change.effective_at).start();
     if current_currency.is_some_and(|c| c != plan.plan.currency()) && !at_period_start {
         return Err(SubscriptionError::CurrencyChangeNotAtPeriodStart);
     }
-    Ok(SubscriptionChange::to_plan(effective_at, plan_id))
+    Ok(change)
+}
+
+/// The instant a change takes effect: `now`, or `start` when it lies in the open period and
+/// not in the future (DESIGN §6: a subscription backdates within the open period only, so no
+/// closed period is re-opened).
+///
+/// # Errors
+/// [`SubscriptionError::InvalidStart`].
+pub fn backdated(
+    start: Option<DateTime<Utc>>,
+    open: &BillingPeriod,
+    now: DateTime<Utc>,
+) -> Result<DateTime<Utc>, SubscriptionError> {
+    match start {
+        None => Ok(now),
+        Some(at) if at >= open.start() && at <= now => Ok(at),
+        Some(at) => Err(SubscriptionError::InvalidStart(format!(
+            "start {} must lie in the open billing period, from {} to now ({})",
+            at.to_rfc3339(),
+            open.start().to_rfc3339(),
+            now.to_rfc3339()
+        ))),
+    }
 }
 
 /// Checks that a credit in `currency` can pay one of the tenant's invoices: credits are
@@ -115,16 +156,19 @@ pub async fn change_plan(
     catalog: &PlanCatalog,
     id: &TenantId,
     plan_id: &str,
-    timing: ChangeTiming,
+    when: (ChangeTiming, Option<DateTime<Utc>>),
     now: DateTime<Utc>,
 ) -> Result<SubscriptionChange, SubscriptionError> {
     let tenant = store.get_tenant(id).await?.ok_or(SubscriptionError::TenantNotFound)?;
-    let change = plan_change(store, catalog, &tenant, plan_id, timing, now).await?;
+    let change = plan_change(store, catalog, &tenant, plan_id, when, now).await?;
     store.change_subscription(id, &change, now).await?;
     Ok(change)
 }
 
-/// Creates a tenant and, when `plan_id` is given, subscribes it from now.
+/// Creates a tenant and, when `plan_id` is given, subscribes it from now — or from `start`,
+/// backdated within the open period. That first subscription rates all usage of the tenant's
+/// first period, records stamped before the tenant existed too, while its fixed fees are
+/// prorated from the subscription's true instant (DESIGN §6).
 ///
 /// # Errors
 /// [`SubscriptionError::TenantExists`] when the id is taken, the errors of [`plan_change`], or
@@ -133,16 +177,23 @@ pub async fn onboard_tenant(
     store: &Store,
     catalog: &PlanCatalog,
     new: &NewTenant,
-    plan_id: Option<&str>,
+    (plan_id, start): (Option<&str>, Option<DateTime<Utc>>),
     now: DateTime<Utc>,
 ) -> Result<Tenant, SubscriptionError> {
+    // Refuse a bad start before anything is stored.
+    if plan_id.is_none() && start.is_some() {
+        return Err(SubscriptionError::InvalidStart("subscription_start needs a plan".into()));
+    }
+    backdated(start, &period_containing(new.details.timezone, now), now)?;
     let tenant = store.create_tenant(new, now).await.map_err(|e| match e {
         DbError::AlreadyExists => SubscriptionError::TenantExists(new.id.as_str().to_owned()),
         other => SubscriptionError::Store(other),
     })?;
     if let Some(plan_id) = plan_id {
-        let change = plan_change(store, catalog, &tenant, plan_id, ChangeTiming::Immediately, now).await?;
-        store.change_subscription(&tenant.id, &change, now).await?;
+        let immediately = (ChangeTiming::Immediately, start);
+        let change = plan_change(store, catalog, &tenant, plan_id, immediately, now).await?;
+        let first_period = period_containing(tenant.details.timezone, change.effective_at);
+        store.change_subscription(&tenant.id, &change.with_usage_from(first_period.start()), now).await?;
     }
     Ok(tenant)
 }

@@ -16,6 +16,7 @@ mod parse;
 mod per_unit;
 mod plan;
 mod plan_quotas;
+mod proration;
 mod quote;
 mod rated;
 #[cfg(test)]
@@ -28,6 +29,7 @@ pub use load::{load_dir, load_file};
 pub use model::{rate_charge, ChargeModel};
 pub use parse::PlanError;
 pub use plan::{Charge, PricingPlan};
+pub use proration::Proration;
 pub use quote::{rate_usage, LineKind, PriceBreakdown, PriceLine};
 pub use rated::{RateError, RatedCharge, TierLine};
 pub use tier::Tier;

@@ -5,6 +5,7 @@
 
 use rust_decimal::Decimal;
 
+use super::rated::exact_amount;
 use super::{graduated, package, per_unit, volume, Charge, RateError, RatedCharge, Tier, TierLine};
 
 /// How a charge turns net units into money (DESIGN §5).
@@ -66,7 +67,8 @@ impl ChargeModel {
 
 /// Prices one meter's `quantity` with one charge: subtracts the allowance
 /// (`n = max(0, quantity − included)`), prices `n` with the charge's model and sums the lines
-/// exactly. Nothing is rounded here.
+/// exactly (past 28 digits `amount` is cut toward zero; the invoice line rounds the exact value).
+/// Nothing is rounded here.
 ///
 /// Worked example (AWS Lambda requests): 3 000 000 invocations, 1 000 000 included, `0.20`
 /// per 1 000 000 → n = 2 000 000 → 2 000 000 × 0.20 ÷ 1 000 000 = 0.40.
@@ -96,14 +98,14 @@ pub fn rate_charge(charge: &Charge, quantity: Decimal) -> Result<RatedCharge, Ra
     let overflow = || RateError::Overflow(charge.meter().as_str());
     let net = quantity.checked_sub(charge.included()).ok_or_else(overflow)?.max(Decimal::ZERO);
     let lines = charge.model().price(charge.price_per(), net).ok_or_else(overflow)?;
-    let amount = lines.iter().try_fold(Decimal::ZERO, |sum, line| sum.checked_add(line.amount)).ok_or_else(overflow)?;
+    let (amount, _) = exact_amount(&lines, charge.price_per()).and_then(|a| a.truncated()).ok_or_else(overflow)?;
     Ok(RatedCharge {
         meter: charge.meter(),
         quantity,
         included: charge.included(),
         net_quantity: net,
         price_per: charge.price_per(),
-        amount: amount.normalize(),
+        amount,
         lines,
     })
 }
@@ -135,8 +137,29 @@ mod tests {
             {
                 let rated = rate_charge(&charge, d(quantity)).expect("in range");
                 assert_eq!(rated.amount, d(expected), "{name} at quantity {quantity}: {why}");
-                assert_eq!(rated.amount, rated.lines.iter().map(|l| l.amount).sum(), "{name}: amount = Σ lines");
+                assert_eq!(rated.amount, rated.lines.iter().map(|l| l.amount).sum::<Decimal>(), "{name}: Σ lines");
             }
+        }
+    }
+
+    #[test]
+    fn every_model_rounds_its_line_from_every_digit_of_quantity_times_price() {
+        // 123456789012345 × 0.0000405000142259898507839869 = 5000001711.2949999…99924…: 44
+        // digits, which Decimal would round to …1711.295 (→ .30) before the cent is decided.
+        let price = d("0.0000405000142259898507839869");
+        let tiers = vec![Tier { up_to: None, unit_price: price, flat_fee: Decimal::ZERO }];
+        let models = [
+            ChargeModel::PerUnit { unit_price: price },
+            ChargeModel::Graduated { tiers: tiers.clone() },
+            ChargeModel::Volume { tiers },
+            ChargeModel::Package { package_size: Decimal::ONE, package_price: price },
+        ];
+        for model in models {
+            let name = model.name();
+            let charge = Charge::new(Meter::CpuCycles, model, Decimal::ONE, Decimal::ZERO);
+            let rated = rate_charge(&charge, d("123456789012345")).expect("in range");
+            assert_eq!(rated.exact().and_then(|e| e.round_dp(2)), Some(d("5000001711.29")), "{name}");
+            assert_eq!(rated.amount, d("5000001711.2949999999999999999"), "{name}: cut toward zero");
         }
     }
 

@@ -20,15 +20,7 @@ pub(crate) fn rate(package_size: Decimal, package_price: Decimal, net: Decimal) 
     let remainder = net.checked_rem(package_size)?;
     let whole = net.checked_sub(remainder)?.checked_div(package_size)?;
     let packages = if remainder.is_zero() { whole } else { whole.checked_add(Decimal::ONE)? };
-    let amount = packages.checked_mul(package_price)?.normalize();
-    let line = TierLine {
-        from: Decimal::ZERO,
-        to: None,
-        units: packages.normalize(),
-        unit_price: package_price,
-        flat_fee: Decimal::ZERO,
-        amount,
-    };
+    let line = TierLine::priced(Decimal::ZERO, None, packages.normalize(), package_price, Decimal::ZERO, Decimal::ONE)?;
     Some(vec![line])
 }
 

@@ -7,8 +7,8 @@
 
 use rust_decimal::Decimal;
 
-use super::{rate_charge, PricingPlan, RateError, RatedCharge};
-use crate::domain::{Currency, Money, Quantities};
+use super::{rate_charge, PricingPlan, Proration, RateError, RatedCharge};
+use crate::domain::{Currency, Fraction, Money, Quantities};
 
 /// What an invoice line is for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -39,16 +39,24 @@ pub enum LineKind {
 pub struct PriceLine {
     /// What the line is for, with its arithmetic.
     pub kind: LineKind,
-    /// Exact, never rounded (`amount_precise` in JSON).
+    /// The exact amount (`amount_precise` in JSON) — or, when it has more digits than
+    /// `Decimal` holds, that amount cut toward zero after the 28th, and
+    /// `amount_precise_rounded` says so.
     pub amount_precise: Money,
-    /// `amount_precise` rounded half away from zero to the currency's minor unit.
+    /// True when `amount_precise` is not every digit of the exact amount.
+    pub amount_precise_rounded: bool,
+    /// The exact amount rounded once, half away from zero, to the currency's minor unit
+    /// (from every digit, so a cut `amount_precise` never moves the cent).
     pub amount: Money,
 }
 
 impl PriceLine {
-    fn new(kind: LineKind, precise: Decimal, currency: Currency) -> PriceLine {
+    /// The line for an exact amount; `None` when it leaves `Decimal`'s range.
+    fn new(kind: LineKind, exact: Fraction, currency: Currency) -> Option<PriceLine> {
+        let amount = Money::new(exact.round_dp(currency.minor_units())?, currency);
+        let (precise, is_exact) = exact.truncated()?;
         let amount_precise = Money::new(precise, currency);
-        PriceLine { kind, amount: amount_precise.round_to_minor_units(), amount_precise }
+        Some(PriceLine { kind, amount_precise, amount_precise_rounded: !is_exact, amount })
     }
 }
 
@@ -60,7 +68,7 @@ pub struct PriceBreakdown {
     pub plan_id: String,
     /// The plan's currency; every amount is in it.
     pub currency: Currency,
-    /// Fraction of the billing period covered (1 for a full period).
+    /// Fraction of the billing period covered (1 for a full period), as shown.
     pub proration: Decimal,
     /// Charge lines in plan order, then the base fee, then the top-up.
     pub lines: Vec<PriceLine>,
@@ -69,7 +77,8 @@ pub struct PriceBreakdown {
 }
 
 /// Prices `quantities` with `plan` for a period, or a segment of one when `proration < 1`
-/// (DESIGN §5, §6).
+/// (DESIGN §5, §6). Each line's amount is computed exactly, however many digits it has, and
+/// rounded once.
 ///
 /// - one charge line per plan charge (meters the plan does not price are not billed);
 ///   allowances and tier bounds are per period and not prorated;
@@ -85,7 +94,7 @@ pub struct PriceBreakdown {
 /// ```
 /// use rust_decimal::Decimal;
 /// use tally::domain::Quantities;
-/// use tally::rate::{rate_usage, PricingPlan};
+/// use tally::rate::{rate_usage, PricingPlan, Proration};
 /// let plan = PricingPlan::from_toml("payg.toml", r#"
 ///     id = "payg"
 ///     name = "Pay as you go"
@@ -107,33 +116,31 @@ pub struct PriceBreakdown {
 ///     memory_gb_seconds: Decimal::from(540_000),
 ///     ..Quantities::default()
 /// };
-/// let breakdown = rate_usage(&plan, &usage, Decimal::ONE).unwrap();
+/// let breakdown = rate_usage(&plan, &usage, Proration::FULL).unwrap();
 /// assert_eq!(breakdown.lines[1].amount_precise.amount, Decimal::new(2_333_338, 6));
 /// assert_eq!(breakdown.subtotal.format_amount(), "2.73");
 /// ```
 ///
 /// # Errors
-/// [`RateError::InvalidProration`] unless `0 ≤ proration ≤ 1`; [`RateError::Overflow`] naming
-/// the line whose arithmetic left `Decimal`'s range.
+/// [`RateError::Overflow`] naming the line whose amount left `Decimal`'s range.
 pub fn rate_usage(
     plan: &PricingPlan,
     quantities: &Quantities,
-    proration: Decimal,
+    proration: Proration,
 ) -> Result<PriceBreakdown, RateError> {
-    if proration < Decimal::ZERO || proration > Decimal::ONE {
-        return Err(RateError::InvalidProration(proration));
-    }
     let currency = plan.currency();
     let mut lines = Vec::with_capacity(plan.charges().len() + 2);
     for charge in plan.charges() {
         let rated = rate_charge(charge, quantities.get(charge.meter()))?;
-        let precise = rated.amount;
-        lines.push(PriceLine::new(LineKind::Charge(rated), precise, currency));
+        let overflow = RateError::Overflow(charge.meter().as_str());
+        let exact = rated.exact().ok_or(overflow)?;
+        lines.push(PriceLine::new(LineKind::Charge(rated), exact, currency).ok_or(overflow)?);
     }
     if plan.base_fee() > Decimal::ZERO {
-        let precise = plan.base_fee().checked_mul(proration).ok_or(RateError::Overflow("base_fee"))?;
-        let kind = LineKind::BaseFee { base_fee: plan.base_fee(), proration };
-        lines.push(PriceLine::new(kind, precise, currency));
+        let overflow = RateError::Overflow("base_fee");
+        let exact = proration.prorate_less(plan.base_fee(), Decimal::ZERO).ok_or(overflow)?;
+        let kind = LineKind::BaseFee { base_fee: plan.base_fee(), proration: proration.factor() };
+        lines.push(PriceLine::new(kind, exact, currency).ok_or(overflow)?);
     }
     if let Some(top_up) = minimum_spend_top_up(plan, proration, &lines)? {
         lines.push(top_up);
@@ -142,7 +149,7 @@ pub fn rate_usage(
     Ok(PriceBreakdown {
         plan_id: plan.id().to_owned(),
         currency,
-        proration,
+        proration: proration.factor(),
         lines,
         subtotal: Money::new(subtotal, currency),
     })
@@ -152,18 +159,18 @@ pub fn rate_usage(
 /// on the rounded minimum; `None` when the lines already reach it.
 fn minimum_spend_top_up(
     plan: &PricingPlan,
-    proration: Decimal,
+    proration: Proration,
     lines: &[PriceLine],
 ) -> Result<Option<PriceLine>, RateError> {
     if plan.minimum_spend().is_zero() {
         return Ok(None);
     }
     let overflow = RateError::Overflow("minimum_spend");
-    let minimum = plan.minimum_spend().checked_mul(proration).ok_or(overflow)?;
     let lines_total = sum_rounded(lines).ok_or(overflow)?;
-    let shortfall = minimum.checked_sub(lines_total).ok_or(overflow)?;
-    let kind = LineKind::MinimumSpendTopUp { minimum_spend: plan.minimum_spend(), proration, lines_total };
-    let line = PriceLine::new(kind, shortfall, plan.currency());
+    let shortfall = proration.prorate_less(plan.minimum_spend(), lines_total).ok_or(overflow)?;
+    let kind =
+        LineKind::MinimumSpendTopUp { minimum_spend: plan.minimum_spend(), proration: proration.factor(), lines_total };
+    let line = PriceLine::new(kind, shortfall, plan.currency()).ok_or(overflow)?;
     Ok((line.amount.amount > Decimal::ZERO).then_some(line))
 }
 
@@ -177,7 +184,7 @@ mod tests {
     use super::*;
     use crate::domain::Meter;
     use crate::rate::testing::d;
-    use crate::rate::{load_file, Charge, ChargeModel};
+    use crate::rate::{load_file, Charge, ChargeModel, Proration};
     use proptest::prelude::*;
     use std::path::Path;
 
@@ -227,7 +234,7 @@ mod tests {
         //   total:    $0.40 + $2.33 = $2.73
         let plan = shipped("payg");
         // Act
-        let breakdown = rate_usage(&plan, &usage("3000000", "540000", "0"), Decimal::ONE).expect("in range");
+        let breakdown = rate_usage(&plan, &usage("3000000", "540000", "0"), Proration::FULL).expect("in range");
         // Assert
         assert_eq!(line(&breakdown, Meter::Invocations).amount.format_amount(), "0.40");
         assert_eq!(line(&breakdown, Meter::MemoryGbSeconds).amount_precise.amount, d("2.333338"));
@@ -244,7 +251,7 @@ mod tests {
         // AWS prints $18.34 + $0.40 = $18.74 because the page multiplies by $0.00001667, a
         // rounded price (1 100 000 × 0.00001667 = 18.337); with its listed price it is $18.33.
         let breakdown =
-            rate_usage(&shipped("payg"), &usage("3000000", "1500000", "0"), Decimal::ONE).expect("in range");
+            rate_usage(&shipped("payg"), &usage("3000000", "1500000", "0"), Proration::FULL).expect("in range");
         assert_eq!(line(&breakdown, Meter::MemoryGbSeconds).amount_precise.amount, d("18.33337"));
         assert_eq!(breakdown.subtotal.format_amount(), "18.73");
     }
@@ -252,7 +259,7 @@ mod tests {
     #[test]
     fn every_line_is_rounded_half_away_from_zero() {
         let plan = per_unit_plan("0", "0", &[(Meter::Invocations, "0.125"), (Meter::CpuCycles, "0.135")]);
-        let breakdown = rate_usage(&plan, &usage("1", "0", "1"), Decimal::ONE).expect("in range");
+        let breakdown = rate_usage(&plan, &usage("1", "0", "1"), Proration::FULL).expect("in range");
         assert_eq!(line(&breakdown, Meter::Invocations).amount.amount, d("0.13"), "0.125 → 0.13, not banker's 0.12");
         assert_eq!(line(&breakdown, Meter::CpuCycles).amount.amount, d("0.14"), "0.135 → 0.14");
         assert_eq!(breakdown.subtotal.amount, d("0.27"), "subtotal of rounded lines, not round(0.26)");
@@ -270,7 +277,8 @@ mod tests {
             ("0", "0", "0.00", None, "an empty segment costs nothing"),
         ];
         for (invocations, proration, subtotal, top_up, why) in cases {
-            let breakdown = rate_usage(&committed(), &usage(invocations, "0", "0"), d(proration)).expect("in range");
+            let proration = Proration::of_factor(d(proration)).expect("valid");
+            let breakdown = rate_usage(&committed(), &usage(invocations, "0", "0"), proration).expect("in range");
             let found = breakdown.lines.iter().find(|l| matches!(l.kind, LineKind::MinimumSpendTopUp { .. }));
             assert_eq!(found.map(|l| l.amount.format_amount()), top_up.map(str::to_owned), "top-up: {why}");
             assert_eq!(breakdown.subtotal.format_amount(), subtotal, "subtotal: {why}");
@@ -279,7 +287,8 @@ mod tests {
 
     #[test]
     fn the_base_fee_is_prorated_and_shows_its_proration() {
-        let breakdown = rate_usage(&committed(), &usage("0", "0", "0"), d("0.25")).expect("in range");
+        let quarter = Proration::of_factor(d("0.25")).expect("valid");
+        let breakdown = rate_usage(&committed(), &usage("0", "0", "0"), quarter).expect("in range");
         let base =
             breakdown.lines.iter().find(|l| matches!(l.kind, LineKind::BaseFee { .. })).expect("a base fee line");
         assert_eq!(base.kind, LineKind::BaseFee { base_fee: d("100.00"), proration: d("0.25") });
@@ -287,11 +296,24 @@ mod tests {
     }
 
     #[test]
-    fn proration_outside_zero_to_one_is_refused() {
-        for proration in ["-0.1", "1.01"] {
-            let result = rate_usage(&committed(), &Quantities::default(), d(proration));
-            assert_eq!(result, Err(RateError::InvalidProration(d(proration))), "proration {proration}");
-        }
+    fn a_line_past_28_digits_is_rounded_once_from_every_digit() {
+        // Issue 11. payg's memory charge for 760015049399880.000599997 GB-s is exactly
+        // 10133619653.5349999…98: 100000.2 + 135000 + 760000048999880.000599997 × 0.0000133334
+        // (33 digits). Rounding the product inside Decimal first gave …53.535 → .54.
+        let memory = usage("0", "760015049399880.000599997", "0");
+        let breakdown = rate_usage(&shipped("payg"), &memory, Proration::FULL).expect("in range");
+        let memory = line(&breakdown, Meter::MemoryGbSeconds);
+        assert_eq!(memory.amount.format_amount(), "10133619653.53");
+        assert_eq!(memory.amount_precise.amount.to_string(), "10133619653.534999999999999999");
+        assert!(memory.amount_precise_rounded, "the precise amount says it lost digits");
+        // A 28-digit unit price × a 15-digit quantity: exactly 5000001711.2949999…99924…
+        let plan = per_unit_plan("0", "0", &[(Meter::CpuCycles, "0.0000405000142259898507839869")]);
+        let cycles = usage("0", "0", "123456789012345");
+        let breakdown = rate_usage(&plan, &cycles, Proration::FULL).expect("in range");
+        assert_eq!(line(&breakdown, Meter::CpuCycles).amount.format_amount(), "5000001711.29");
+        // Short products stay exact and unmarked.
+        let short = rate_usage(&shipped("payg"), &usage("3000000", "540000", "0"), Proration::FULL).expect("in range");
+        assert!(short.lines.iter().all(|l| !l.amount_precise_rounded));
     }
 
     #[test]
@@ -300,7 +322,7 @@ mod tests {
         let more_than_half = Decimal::MAX / Decimal::TWO + Decimal::ONE_THOUSAND;
         let quantities =
             Quantities { invocations: more_than_half, cpu_cycles: more_than_half, ..Quantities::default() };
-        assert_eq!(rate_usage(&plan, &quantities, Decimal::ONE), Err(RateError::Overflow("subtotal")));
+        assert_eq!(rate_usage(&plan, &quantities, Proration::FULL), Err(RateError::Overflow("subtotal")));
     }
 
     proptest! {
@@ -319,7 +341,8 @@ mod tests {
             };
             let plan = shipped(plan_id);
             let proration = Decimal::new(i64::from(proration_permille), 3);
-            let breakdown = rate_usage(&plan, &quantities, proration).expect("in range");
+            let exact = Proration::of_factor(proration).expect("valid");
+            let breakdown = rate_usage(&plan, &quantities, exact).expect("in range");
             let sum: Decimal = breakdown.lines.iter().map(|l| l.amount.amount).sum();
             prop_assert_eq!(breakdown.subtotal.amount, sum);
             for line in &breakdown.lines {

@@ -5,7 +5,7 @@
 
 use rust_decimal::Decimal;
 
-use crate::domain::Meter;
+use crate::domain::{Exact, Fraction, Meter};
 
 /// Why usage could not be priced.
 #[derive(Debug, Clone, Copy, thiserror::Error, PartialEq, Eq)]
@@ -37,7 +37,8 @@ pub struct TierLine {
     pub unit_price: Decimal,
     /// The tier's flat fee, included in `amount`.
     pub flat_fee: Decimal,
-    /// `units × unit_price ÷ price_per + flat_fee`, exact (not rounded).
+    /// `units × unit_price ÷ price_per + flat_fee`, not rounded: exact, or cut toward zero
+    /// after `Decimal`'s 28 digits (the line's money is decided from the exact value).
     pub amount: Decimal,
 }
 
@@ -52,8 +53,15 @@ impl TierLine {
         flat_fee: Decimal,
         price_per: Decimal,
     ) -> Option<TierLine> {
-        let amount = units.checked_mul(unit_price)?.checked_div(price_per)?.checked_add(flat_fee)?;
-        Some(TierLine { from, to, units, unit_price, flat_fee, amount: amount.normalize() })
+        let mut line = TierLine { from, to, units, unit_price, flat_fee, amount: Decimal::ZERO };
+        line.amount = line.numerator(price_per)?.over(Exact::from(price_per))?.truncated()?.0;
+        Some(line)
+    }
+
+    /// `units × unit_price + flat_fee × price_per`, exactly: the line's amount times `price_per`.
+    fn numerator(&self, price_per: Decimal) -> Option<Exact> {
+        let usage = Exact::from(self.units).checked_mul(Exact::from(self.unit_price))?;
+        usage.checked_add(Exact::from(self.flat_fee).checked_mul(Exact::from(price_per))?)
     }
 }
 
@@ -70,10 +78,26 @@ pub struct RatedCharge {
     pub net_quantity: Decimal,
     /// Unit prices are per this many units (1 for `package`).
     pub price_per: Decimal,
-    /// Exact sum of the lines' amounts, not rounded.
+    /// Sum of the lines' amounts, not rounded: exact, or cut toward zero after 28 digits.
     pub amount: Decimal,
     /// Only tiers that priced something; empty when `net_quantity` is 0.
     pub lines: Vec<TierLine>,
+}
+
+impl RatedCharge {
+    /// The exact amount, every digit kept: what the invoice line is rounded from. `None` on
+    /// overflow (never for a charge [`rate_charge`](super::rate_charge) returned).
+    pub(crate) fn exact(&self) -> Option<Fraction> {
+        exact_amount(&self.lines, self.price_per)
+    }
+}
+
+/// The exact amount of tier lines priced per `price_per` units: Σ numerators ÷ `price_per`,
+/// divided once, never rounded. `None` on overflow.
+pub(crate) fn exact_amount(lines: &[TierLine], price_per: Decimal) -> Option<Fraction> {
+    let sum =
+        lines.iter().try_fold(Exact::from(Decimal::ZERO), |sum, line| sum.checked_add(line.numerator(price_per)?))?;
+    sum.over(Exact::from(price_per))
 }
 
 #[cfg(test)]
@@ -88,6 +112,18 @@ mod tests {
         let line =
             TierLine::priced(Decimal::ZERO, None, Decimal::from(3), Decimal::ONE, Decimal::ZERO, Decimal::from(3));
         assert_eq!(line.map(|l| l.amount), Some(Decimal::ONE));
+    }
+
+    #[test]
+    fn a_tier_line_past_28_digits_is_cut_not_rounded_up() {
+        // 123456789012345 × 0.0000405000142259898507839869 = 5000001711.2949999…9924…: Decimal's
+        // own product says 5000001711.2950000000000000000, a different cent.
+        let price = Decimal::from_str_exact("0.0000405000142259898507839869").unwrap();
+        let units = Decimal::from(123_456_789_012_345i64);
+        let line = TierLine::priced(Decimal::ZERO, None, units, price, Decimal::ZERO, Decimal::ONE).unwrap();
+        assert_eq!(line.amount.to_string(), "5000001711.2949999999999999999");
+        let exact = exact_amount(&[line], Decimal::ONE).and_then(|f| f.round_dp(2));
+        assert_eq!(exact, Some(Decimal::new(500_000_171_129, 2)));
     }
 
     #[test]

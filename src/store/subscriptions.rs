@@ -8,8 +8,8 @@ use super::{DbError, Store};
 use crate::domain::{SubscriptionChange, TenantId};
 
 impl Store {
-    /// Puts a tenant on a plan from `change.effective_at`, replacing any change scheduled at
-    /// or after that instant.
+    /// Puts a tenant on a plan from `change.effective_at`, replacing any change at or after
+    /// that instant or attributing usage from the same bucket on (the newer change wins it).
     #[tracing::instrument(skip_all, fields(tenant_id = %tenant))]
     pub async fn change_subscription(
         &self,
@@ -17,16 +17,30 @@ impl Store {
         change: &SubscriptionChange,
         now: DateTime<Utc>,
     ) -> Result<(), DbError> {
-        let replaced = "delete from subscription where tenant_id = $1 and effective_at >= $2";
-        let insert = "insert into subscription (tenant_id, effective_at, plan_id, created_at) values ($1, $2, $3, $4)";
-        let at = Instant(change.effective_at);
+        let replaced = r#"
+            delete from subscription
+            where tenant_id = $1
+              and (effective_at >= $2 or usage_from >= $3)
+        "#;
+        let insert = r#"
+            insert into subscription (tenant_id, effective_at, plan_id, created_at, usage_from)
+            values ($1, $2, $3, $4, $5)
+        "#;
+        let (at, usage_from) = (Instant(change.effective_at), Instant(change.usage_from));
         let mut tx = self.begin().await?;
-        on_tx!(&mut tx, |db| sqlx::query(replaced).bind(tenant.as_str()).bind(at).execute(db).await.map(|_| ()))?;
+        on_tx!(&mut tx, |db| sqlx::query(replaced)
+            .bind(tenant.as_str())
+            .bind(at)
+            .bind(usage_from)
+            .execute(db)
+            .await
+            .map(|_| ()))?;
         on_tx!(&mut tx, |db| sqlx::query(insert)
             .bind(tenant.as_str())
             .bind(at)
             .bind(change.plan_id.as_deref().unwrap_or(""))
             .bind(Instant(now))
+            .bind(usage_from)
             .execute(db)
             .await
             .map(|_| ()))?;
@@ -36,11 +50,21 @@ impl Store {
     /// A tenant's subscription changes, ordered by `effective_at`.
     #[tracing::instrument(skip_all, fields(tenant_id = %tenant))]
     pub async fn subscriptions(&self, tenant: &TenantId) -> Result<Vec<SubscriptionChange>, DbError> {
-        let sql = "select effective_at, plan_id from subscription where tenant_id = $1 order by effective_at";
-        let rows: Vec<(Instant, String)> =
+        let sql = r#"
+            select effective_at, plan_id, usage_from
+            from subscription
+            where tenant_id = $1
+            order by effective_at
+        "#;
+        let rows: Vec<(Instant, String, Instant)> =
             on_read!(self.read(), |db| sqlx::query_as(sql).bind(tenant.as_str()).fetch_all(db).await)?;
         // An ended subscription is stored with an empty plan id, so the key stays NOT NULL.
         let plan = |id: String| (!id.is_empty()).then_some(id);
-        Ok(rows.into_iter().map(|(at, id)| SubscriptionChange { effective_at: at.0, plan_id: plan(id) }).collect())
+        let change = |(at, id, usage_from): (Instant, String, Instant)| SubscriptionChange {
+            effective_at: at.0,
+            plan_id: plan(id),
+            usage_from: usage_from.0,
+        };
+        Ok(rows.into_iter().map(change).collect())
     }
 }

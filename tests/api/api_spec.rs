@@ -790,6 +790,11 @@ fn plan_and_billing_examples() -> Vec<Example> {
             .json(json!({"plan": "payg", "usage": {"invocations": 3_000_000, "memory_gb_seconds": "540000"}})),
         example("a quote under a minimum", M::POST, quotes, quotes)
             .json(json!({"plan": "committed", "usage": {"invocations": "20000000", "cpu_cycles": 1}})),
+        example("a quote past 28 digits, its precise amount marked", M::POST, quotes, quotes)
+            .json(json!({"plan": "payg", "usage": {"memory_gb_seconds": "760015049399880.000599997"}})),
+        example("a quantity of 29 significant digits", M::POST, quotes, quotes)
+            .json(json!({"plan": "payg", "usage": {"invocations": "11111111111111111111111111111"}}))
+            .expect(422),
         example("a quote on an unknown plan", M::POST, quotes, quotes)
             .json(json!({"plan": "gold", "usage": {}}))
             .expect(422),

@@ -20,6 +20,7 @@ mod idempotency;
 mod ingest;
 mod invoices;
 mod isolation;
+mod money;
 mod notify_alerts;
 mod notify_cluster;
 mod notify_email;

@@ -102,7 +102,9 @@ both_stores! {
         assert_eq!(scheduled.status(), StatusCode::OK);
         assert_eq!(tenant["plan"], "payg");
         assert_eq!(tenant["next_plan_change"], json!({"plan": "committed", "effective_at": "2026-12-01T00:00:00Z"}));
-        assert_eq!(immediate.json::<Value>().await.unwrap()["effective_at"], "2026-11-10T10:00:00Z", "snapped to 15 minutes");
+        let immediate: Value = immediate.json().await.unwrap();
+        assert_eq!(immediate["effective_at"], "2026-11-10T10:07:00Z", "fees start at the true instant");
+        assert_eq!(immediate["usage_from"], "2026-11-10T10:00:00Z", "usage from its 15-minute bucket");
         let segments = current["amount_so_far"]["segments"].as_array().unwrap();
         let plans: Vec<(&str, &str)> = segments.iter().map(|s| (s["plan"].as_str().unwrap(), s["start"].as_str().unwrap())).collect();
         assert_eq!(plans, vec![("payg", "2026-11-01T00:00:00Z"), ("free", "2026-11-10T10:00:00Z")]);

@@ -48,6 +48,7 @@ pub(crate) fn line(number: u32, line_type: LineType, description: &str, amount: 
         tiers: Vec::new(),
         amount: dec(amount),
         amount_precise: dec(amount),
+        amount_precise_rounded: false,
     }
 }
 

@@ -163,7 +163,11 @@ impl LineContext {
     fn line(&self, line: &LineSnapshot) -> LineView {
         LineView {
             description: line.description.clone(),
-            tag: (line.line_type == LineType::Adjustment).then_some("Adjustment"),
+            tag: match line.line_type {
+                LineType::Adjustment => Some("Adjustment"),
+                LineType::UnbilledUsage => Some("Not billed"),
+                LineType::Usage | LineType::BaseFee | LineType::MinimumSpendTopUp => None,
+            },
             details: self.details(line),
             quantity: line.quantity.map(format::quantity).unwrap_or_default(),
             amount: format::amount(line.amount, self.currency),
@@ -172,7 +176,9 @@ impl LineContext {
     }
 
     fn details(&self, line: &LineSnapshot) -> Vec<String> {
-        let mut details = vec![format!("Plan {} v{}", line.plan_id, line.plan_version)];
+        // A note about unbilled usage belongs to no plan.
+        let plan = (!line.plan_id.is_empty()).then(|| format!("Plan {} v{}", line.plan_id, line.plan_version));
+        let mut details: Vec<String> = plan.into_iter().collect();
         if let (Some(meter), Some(included)) = (line.meter, line.included) {
             if !included.is_zero() {
                 details.push(format!("{} {} included", format::quantity(included), unit(meter)));
@@ -251,6 +257,26 @@ mod tests {
             "{:?}",
             adjustment.details
         );
+    }
+
+    #[test]
+    fn an_unbilled_usage_note_is_tagged_and_names_no_plan() {
+        let mut doc = sample::invoice();
+        let (start, end) = (doc.content.period_start, doc.content.period_end);
+        let description = "Invocations not billed: usage before the first subscription (2 records)".to_owned();
+        let note = LineSnapshot {
+            meter: Some(Meter::Invocations),
+            quantity: Some(sample::dec("7")),
+            ..LineSnapshot::blank(LineType::UnbilledUsage, description.clone(), start, end)
+        };
+        doc.content.lines.push(note);
+        let view = InvoiceView::of(&doc, &DocumentKind::Invoice);
+        let shown = view.lines.last().expect("the note is shown");
+        assert_eq!(
+            (shown.tag, shown.description.as_str(), shown.amount.as_str()),
+            (Some("Not billed"), &*description, "0.00")
+        );
+        assert!(shown.details.iter().all(|d| !d.starts_with("Plan")), "{:?}", shown.details);
     }
 
     #[test]

@@ -103,6 +103,7 @@ async fn new_invoice(store: &Store, tenant: &Tenant, period: BillingPeriod, fee:
         tiers: Vec::new(),
         amount: dec(fee),
         amount_precise: dec(fee),
+        amount_precise_rounded: false,
     };
     let d = &tenant.details;
     assemble_invoice(InvoiceParts {
@@ -125,6 +126,7 @@ async fn new_invoice(store: &Store, tenant: &Tenant, period: BillingPeriod, fee:
             line,
         }],
         adjustments: Vec::new(),
+        notes: Vec::new(),
         credits: &credits,
     })
     .unwrap()
