@@ -21,7 +21,7 @@ pub enum DbError {
 impl From<sqlx::Error> for DbError {
     fn from(error: sqlx::Error) -> Self {
         match &error {
-            sqlx::Error::Database(db) if db.kind() == sqlx::error::ErrorKind::UniqueViolation => DbError::AlreadyExists,
+            sqlx::Error::Database(db) if is_unique_violation(db.as_ref()) => DbError::AlreadyExists,
             sqlx::Error::Io(_)
             | sqlx::Error::PoolTimedOut
             | sqlx::Error::PoolClosed
@@ -32,6 +32,15 @@ impl From<sqlx::Error> for DbError {
             _ => DbError::Unexpected(anyhow::Error::new(error)),
         }
     }
+}
+
+/// A unique key refused a row: SQLSTATE 23505 (SQLite: its constraint code), or the form stock
+/// Citus gives a unique violation raised by a multi-shard `INSERT … SELECT`, which loses the
+/// SQLSTATE: `XX000` with PostgreSQL's message.
+fn is_unique_violation(error: &dyn sqlx::error::DatabaseError) -> bool {
+    error.kind() == sqlx::error::ErrorKind::UniqueViolation
+        || (error.code().as_deref() == Some("XX000")
+            && error.message().starts_with("duplicate key value violates unique constraint"))
 }
 
 /// The connection itself broke (the socket, or the server ending the session, e.g. a restart's
@@ -53,5 +62,64 @@ fn is_transient(code: Option<&str>) -> bool {
             ["08", "53", "57", "40"].iter().any(|class| code.starts_with(class)) || ["55000", "5", "6"].contains(&code)
         }
         None => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::borrow::Cow;
+
+    use sqlx::error::{DatabaseError, ErrorKind};
+
+    use super::DbError;
+
+    /// A database error with a given SQLSTATE and message, as a server would report it.
+    #[derive(Debug, thiserror::Error)]
+    #[error("{message}")]
+    struct Reported {
+        code: &'static str,
+        message: &'static str,
+    }
+
+    impl DatabaseError for Reported {
+        fn message(&self) -> &str {
+            self.message
+        }
+        fn code(&self) -> Option<Cow<'_, str>> {
+            Some(Cow::Borrowed(self.code))
+        }
+        fn as_error(&self) -> &(dyn std::error::Error + Send + Sync + 'static) {
+            self
+        }
+        fn as_error_mut(&mut self) -> &mut (dyn std::error::Error + Send + Sync + 'static) {
+            self
+        }
+        fn into_error(self: Box<Self>) -> Box<dyn std::error::Error + Send + Sync + 'static> {
+            self
+        }
+        fn kind(&self) -> ErrorKind {
+            match self.code {
+                "23505" => ErrorKind::UniqueViolation,
+                _ => ErrorKind::Other,
+            }
+        }
+    }
+
+    fn translated(code: &'static str, message: &'static str) -> DbError {
+        DbError::from(sqlx::Error::Database(Box::new(Reported { code, message })))
+    }
+
+    const DUPLICATE: &str = r#"duplicate key value violates unique constraint "usage_record_pkey_102008""#;
+
+    #[test]
+    fn a_unique_violation_is_already_exists_with_its_sqlstate_or_in_citus_xx000_form() {
+        assert!(matches!(translated("23505", DUPLICATE), DbError::AlreadyExists), "PostgreSQL");
+        assert!(matches!(translated("XX000", DUPLICATE), DbError::AlreadyExists), "Citus multi-shard insert");
+    }
+
+    #[test]
+    fn other_internal_errors_stay_unexpected() {
+        let other = translated("XX000", "could not connect to node 127.0.0.1:9701");
+        assert!(matches!(other, DbError::Unexpected(_)), "{other:?}");
     }
 }

@@ -11,6 +11,7 @@ mod alerts;
 mod api_keys;
 mod audit;
 mod billing_runs;
+mod citus;
 mod codec;
 mod corrections;
 mod deliveries;
@@ -42,6 +43,7 @@ use chrono::{DateTime, Utc};
 pub use alerts::AlertKey;
 pub use audit::AuditFilter;
 pub use billing_runs::{BillingRunStatus, RunOutcome, RunProgress, StoredBillingRun};
+pub use citus::{Placement, CITUS_TABLES};
 pub use delivery_types::{
     AttemptResult, Delivery, DeliveryFilter, DeliveryState, NewDelivery, OutboxEvent, RetryOutcome, WebhookEndpoint,
 };

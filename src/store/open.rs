@@ -36,6 +36,7 @@ pub async fn open_store(url: &str, max_connections: u32) -> anyhow::Result<Store
             let pool = connect_postgres(url, max_connections).await.context("Failed to connect to PostgreSQL")?;
             let migrated = sqlx::migrate!("./migrations/postgres").run(&pool).await;
             migrated.context("Failed to migrate the PostgreSQL database")?;
+            super::citus::place_tables(&pool).await.context("Failed to place the tables on the Citus cluster")?;
             Engine::Postgres { pool, fast_path_cooldown: Default::default() }
         }
         StoreKind::Sqlite => {

@@ -1,5 +1,9 @@
 //! `spawn_app()`: the real `Application` on a random port over a fresh database — a temporary
-//! SQLite file, or a PostgreSQL database cloned from a migrated template — plus typed helpers.
+//! SQLite file, or a PostgreSQL database cloned from a migrated template (on Citus: on every
+//! node) — plus typed helpers.
+
+#[path = "citus_db.rs"]
+mod citus_db;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -22,6 +26,9 @@ use tally::store::{open_store, Store};
 pub enum Backend {
     Sqlite,
     Postgres,
+    /// The Citus cluster at `TALLY_TEST_CITUS_URL`; the `citus` test target (tests/citus) runs on it.
+    #[allow(dead_code)] // constructed only by the `citus` test target, which includes this file
+    Citus,
 }
 
 /// The JWT secret tests sign with.
@@ -178,6 +185,7 @@ pub struct TestDatabase {
     pub url: String,
     pub data_dir: PathBuf,
     pub pg_name: Option<String>,
+    pub backend: Backend,
 }
 
 impl TestDatabase {
@@ -186,14 +194,19 @@ impl TestDatabase {
         std::fs::create_dir_all(&data_dir).unwrap();
         match backend {
             Backend::Sqlite => {
-                Self { url: format!("sqlite://{}/tally.db", data_dir.display()), data_dir, pg_name: None }
+                let url = format!("sqlite://{}/tally.db", data_dir.display());
+                Self { url, data_dir, pg_name: None, backend }
             }
             Backend::Postgres => {
                 let template = pg_template().await;
                 let name = format!("tally_test_{}", uuid::Uuid::new_v4().simple());
                 let mut admin = pg_admin().await;
                 admin.execute(format!(r#"create database "{name}" template "{template}""#).as_str()).await.unwrap();
-                Self { url: format!("{}/{name}", pg_server_url()), data_dir, pg_name: Some(name) }
+                Self { url: format!("{}/{name}", pg_server_url()), data_dir, pg_name: Some(name), backend }
+            }
+            Backend::Citus => {
+                let name = citus_db::create().await;
+                Self { url: format!("{}/{name}", citus_db::coordinator_url()), data_dir, pg_name: Some(name), backend }
             }
         }
     }
@@ -203,10 +216,14 @@ impl Drop for TestDatabase {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.data_dir);
         if let Some(name) = self.pg_name.take() {
+            let backend = self.backend;
             // Drop runs inside the test's runtime; use a thread with its own.
             let _ = std::thread::spawn(move || {
                 let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
                 runtime.block_on(async {
+                    if backend == Backend::Citus {
+                        return citus_db::drop_everywhere(&name).await;
+                    }
                     if let Ok(mut admin) = PgConnection::connect(&format!("{}/postgres", pg_server_url())).await {
                         let _ =
                             admin.execute(format!(r#"drop database if exists "{name}" with (force)"#).as_str()).await;
@@ -245,14 +262,7 @@ static TEMPLATE: OnceCell<String> = OnceCell::const_new();
 async fn pg_template() -> String {
     TEMPLATE
         .get_or_init(|| async {
-            let migrations = std::fs::read_dir("migrations/postgres").unwrap();
-            let mut files: Vec<_> = migrations.map(|e| e.unwrap().path()).collect();
-            files.sort();
-            let mut text = String::new();
-            for file in files {
-                text.push_str(&std::fs::read_to_string(file).unwrap());
-            }
-            let name = format!("tally_template_{:016x}", fxhash(&text));
+            let name = format!("tally_template_{:016x}", migrations_hash());
             let mut admin = pg_admin().await;
             admin.execute("select pg_advisory_lock(727274)").await.unwrap();
             let exists: Option<(i32,)> = sqlx::query_as("select 1 from pg_database where datname = $1")
@@ -286,6 +296,18 @@ async fn pg_template() -> String {
         .clone()
 }
 
+/// A hash of the PostgreSQL migrations' text: a template per migration set.
+fn migrations_hash() -> u64 {
+    let migrations = std::fs::read_dir("migrations/postgres").unwrap();
+    let mut files: Vec<_> = migrations.map(|e| e.unwrap().path()).collect();
+    files.sort();
+    let mut text = String::new();
+    for file in files {
+        text.push_str(&std::fs::read_to_string(file).unwrap());
+    }
+    fxhash(&text)
+}
+
 fn fxhash(text: &str) -> u64 {
     text.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
 }
@@ -294,32 +316,6 @@ fn init_test_logging() {
     if std::env::var("TEST_LOG").is_ok() {
         tally::telemetry::init_tracing("info,sqlx=warn");
     }
-}
-
-/// Declares a test body once and runs it on both stores:
-/// `both_stores! { async fn name(app) { ... } }` → `name::on_sqlite`, `name::on_postgres`.
-#[macro_export]
-macro_rules! both_stores {
-    ($(async fn $name:ident($app:ident) $body:block)*) => {
-        $(
-            mod $name {
-                #[allow(unused_imports)]
-                use super::*;
-
-                async fn body($app: $crate::helpers::TestApp) $body
-
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn on_sqlite() {
-                    body($crate::helpers::spawn_app($crate::helpers::Backend::Sqlite).await).await
-                }
-
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn on_postgres() {
-                    body($crate::helpers::spawn_app($crate::helpers::Backend::Postgres).await).await
-                }
-            }
-        )*
-    };
 }
 
 /// Another `tally serve` on the app's database and clock (a restart, or a second process),

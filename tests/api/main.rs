@@ -2,6 +2,7 @@
 //! PostgreSQL.
 
 mod helpers;
+mod on_stores;
 
 mod api_spec;
 mod architecture;
@@ -9,6 +10,7 @@ mod audit;
 mod auth;
 mod billing;
 mod billing_jobs;
+mod citus_placement;
 mod concurrency;
 mod credits;
 mod demo;

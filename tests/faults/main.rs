@@ -21,6 +21,12 @@ mod restart;
 /// A temporary data directory for one `tally serve`, removed afterwards.
 pub struct ScratchDir(std::path::PathBuf);
 
+impl Default for ScratchDir {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl ScratchDir {
     pub fn new() -> Self {
         let dir = std::env::temp_dir().join(format!("tally-faults-{}", uuid::Uuid::new_v4().simple()));
