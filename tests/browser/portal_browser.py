@@ -138,7 +138,13 @@ def seed(service):
                    for i in range(2)]
         service.api("POST", "/v1/usage", {"records": records}, key=service.ingest)
     next_month = (now.replace(day=1) + datetime.timedelta(days=32)).replace(day=1, hour=2, minute=0, second=0, microsecond=0)
-    service.api("POST", "/v1/billing/run", {"as_of": next_month.isoformat().replace("+00:00", "Z")})
+    run = service.api("POST", "/v1/billing/run", {"as_of": next_month.isoformat().replace("+00:00", "Z")})
+    # A billing run over HTTP is a job: poll it until it ends.
+    deadline = time.time() + 30
+    while run["status"] in ("queued", "running") and time.time() < deadline:
+        time.sleep(0.1)
+        run = service.api("GET", f"/v1/billing/runs/{run['run_id']}")
+    check(run["status"] == "succeeded", f"the billing run ended: {run['status']}")
     invoices = {t: service.api("GET", f"/v1/tenants/{t}/invoices")["data"] for t in ("acme", "globex")}
     check(all(invoices.values()), "a time-travel billing run closed the period into an invoice per tenant")
     return invoices
