@@ -1,10 +1,8 @@
 //! The server killed with SIGKILL under load, and started again on the same database.
 
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 use std::time::Duration;
 
-use crate::load::{assert_acknowledged_stored, body, stored_ids, sustain, BATCH};
+use crate::load::{assert_acknowledged_stored, body, stored_ids, sustain_while, BATCH};
 use crate::private_postgres::PrivatePostgres;
 use crate::restart::started;
 use crate::server::{Server, Tuning};
@@ -15,20 +13,13 @@ async fn a_server_killed_under_load_loses_no_acknowledged_record_and_a_resend_co
     let pg = PrivatePostgres::start().expect("a private PostgreSQL");
     let dir = crate::ScratchDir::new();
     let server = started(&pg, dir.path()).await;
-    let stop = Arc::new(AtomicBool::new(false));
     // Act: SIGKILL after 2 s of ingest (the clients see their connections drop)…
-    let load = {
-        let stop = stop.clone();
-        let server = &server;
-        async move { sustain(server, "acme", "k", stop).await }
-    };
     let kill = async {
         tokio::time::sleep(Duration::from_secs(2)).await;
         std::process::Command::new("kill").args(["-KILL", &server.pid().to_string()]).status().expect("kill");
         tokio::time::sleep(Duration::from_millis(300)).await;
-        stop.store(true, Ordering::Relaxed);
     };
-    let (sent, ()) = tokio::join!(load, kill);
+    let (sent, ()) = sustain_while(&server, "k", kill).await;
     drop(server);
     // …then a new process on the same database, and every batch sent again
     let again = Server::start(Some(&pg.url), dir.path(), &Tuning::default()).await.expect("tally serve again");

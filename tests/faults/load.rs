@@ -72,6 +72,23 @@ pub async fn sustain(server: &crate::server::Server, tenant: &str, prefix: &str,
     all
 }
 
+/// Sustained ingest (`sustain`) while `fault` runs; the load stops when the fault's future
+/// ends (it sleeps on as long as it wants the load to go on). Every answer, and the fault's
+/// result.
+pub async fn sustain_while<T>(
+    server: &crate::server::Server,
+    prefix: &str,
+    fault: impl std::future::Future<Output = T>,
+) -> (Vec<Sent>, T) {
+    let stop = Arc::new(AtomicBool::new(false));
+    let fault = async {
+        let result = fault.await;
+        stop.store(true, Ordering::Relaxed);
+        result
+    };
+    tokio::join!(sustain(server, "acme", prefix, stop.clone()), fault)
+}
+
 /// The record ids stored for `tenant`, read straight from the database.
 pub async fn stored_ids(url: &str, tenant: &str) -> HashSet<String> {
     let pool = sqlx::PgPool::connect(url).await.expect("the private PostgreSQL");

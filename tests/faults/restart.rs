@@ -1,10 +1,8 @@
 //! PostgreSQL restarted under sustained ingest, and under an idle instance.
 
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::load::{assert_acknowledged_stored, stored_ids, sustain};
+use crate::load::{assert_acknowledged_stored, stored_ids, sustain_while};
 use crate::private_postgres::PrivatePostgres;
 use crate::server::{Server, Tuning};
 
@@ -20,22 +18,15 @@ async fn postgres_restarted_under_sustained_ingest_loses_no_acknowledged_record_
     let pg = PrivatePostgres::start().expect("a private PostgreSQL");
     let dir = crate::ScratchDir::new();
     let server = started(&pg, dir.path()).await;
-    let stop = Arc::new(AtomicBool::new(false));
     // Act: ingest for 2 s, restart PostgreSQL, ingest on for 5 s after it is back
-    let load = {
-        let stop = stop.clone();
-        let server = &server;
-        async move { sustain(server, "acme", "r", stop).await }
-    };
     let chaos = async {
         tokio::time::sleep(Duration::from_secs(2)).await;
         tokio::task::block_in_place(|| pg.restart()).expect("restart");
         let back = Instant::now();
         tokio::time::sleep(Duration::from_secs(5)).await;
-        stop.store(true, Ordering::Relaxed);
         back
     };
-    let (sent, back) = tokio::join!(load, chaos);
+    let (sent, back) = sustain_while(&server, "r", chaos).await;
     // Assert
     let statuses: Vec<_> = sent.iter().map(|s| s.outcome.clone()).collect();
     assert!(

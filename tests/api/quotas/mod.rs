@@ -27,24 +27,7 @@ use tally::store::Store;
 #[macro_export]
 macro_rules! quota_tests {
     ($(async fn $name:ident($app:ident) $body:block)*) => {
-        $(
-            mod $name {
-                #[allow(unused_imports)]
-                use super::*;
-
-                async fn body($app: $crate::helpers::TestApp) $body
-
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn on_sqlite() {
-                    body($crate::quotas::spawn_quota_app($crate::helpers::Backend::Sqlite).await).await
-                }
-
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn on_postgres() {
-                    body($crate::quotas::spawn_quota_app($crate::helpers::Backend::Postgres).await).await
-                }
-            }
-        )*
+        $crate::both_stores! { spawn = $crate::quotas::spawn_quota_app; $(async fn $name($app) $body)* }
     };
 }
 
