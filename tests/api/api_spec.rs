@@ -239,6 +239,11 @@ fn scan_source_codes() -> BTreeMap<String, BTreeSet<Scope>> {
             }
         }
     }
+    // The answers the HTTP/1 dispatcher writes itself, in the vendored actix-http's patch.
+    let protocol = std::fs::read_to_string("vendor/actix-http/src/h1/protocol_error.rs").unwrap();
+    for (at, _) in protocol.match_indices("=> (\"") {
+        add(leading_literal(&protocol[at + 4..]).unwrap(), Scope::Error);
+    }
     codes
 }
 

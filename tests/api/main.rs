@@ -32,6 +32,7 @@ mod portal_login;
 mod portal_pages;
 mod portal_support;
 mod pricing;
+mod protocol_errors;
 mod quotas;
 mod store_conformance;
 mod tenants;
