@@ -1470,3 +1470,19 @@ async fn unknown_routes_and_unserved_methods_answer_in_the_documented_error_shap
         assert_eq!(body["error"]["code"], code, "{method} {path}");
     }
 }
+
+#[test]
+fn the_timezone_enum_lists_exactly_the_time_zones_the_service_accepts() {
+    // Arrange
+    let spec = spec();
+    let values = spec["components"]["schemas"]["Timezone"]["enum"].as_array().cloned().unwrap_or_default();
+    // Act
+    let listed: BTreeSet<&str> = values.iter().filter_map(Value::as_str).collect();
+    let accepted: BTreeSet<&str> = chrono_tz::TZ_VARIANTS.iter().map(|tz| tz.name()).collect();
+    // Assert
+    assert!(
+        listed == accepted,
+        "the Timezone schema's enum must be chrono-tz's zones; as YAML:\nTZLIST {}",
+        serde_json::to_string(&accepted).unwrap()
+    );
+}
