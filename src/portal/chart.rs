@@ -7,12 +7,26 @@ use std::fmt::Write;
 use rust_decimal::prelude::ToPrimitive;
 use rust_decimal::Decimal;
 
-/// Drawing area of a bar chart, in SVG units: about a card's width on a phone, so the SVG
-/// scales by roughly 1 and its labels stay legible (it keeps its aspect ratio).
-const WIDTH: i64 = 300;
-const HEIGHT: i64 = 120;
-/// Room under the bars for day labels.
+/// Room under the bars for axis labels, in SVG units.
 const AXIS: i64 = 16;
+
+/// The drawing area of a chart, in SVG units. An SVG keeps its aspect ratio and scales with
+/// its container, so a chart's units should be about its width in pixels for its labels to
+/// stay legible.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Frame {
+    width: i64,
+    height: i64,
+    class: &'static str,
+}
+
+impl Frame {
+    /// A chart in a dashboard card: about a card's width on a phone or a desktop.
+    pub(crate) const CARD: Frame = Frame { width: 300, height: 120, class: "chart" };
+    /// A chart across a page: twice as wide; the stylesheet enlarges its labels on a phone,
+    /// where it is drawn at half size.
+    pub(crate) const WIDE: Frame = Frame { width: 600, height: 160, class: "chart wide" };
+}
 
 /// One bar: its axis label, its value, and the text a pointer or screen reader gets.
 pub(crate) struct Bar {
@@ -34,23 +48,24 @@ pub(crate) struct Stack {
 pub(crate) fn bar_chart(bars: &[Bar], description: &str) -> String {
     let stacks: Vec<Stack> =
         bars.iter().map(|b| Stack { label: b.label.clone(), parts: vec![b.value], title: b.title.clone() }).collect();
-    stacked_chart(&stacks, 7, description)
+    stacked_chart(Frame::CARD, &stacks, 7, description)
 }
 
 /// A stacked bar chart: series `i` of every stack is drawn in class `s{i}` (coloured by the
 /// stylesheet), the tallest stack fills the height, and every `label_every`-th label is
 /// printed.
-pub(crate) fn stacked_chart(stacks: &[Stack], label_every: usize, description: &str) -> String {
+pub(crate) fn stacked_chart(frame: Frame, stacks: &[Stack], label_every: usize, description: &str) -> String {
+    let Frame { width, height, class } = frame;
     let mut svg = format!(
-        r#"<svg class="chart" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" aria-label="{}">"#,
+        r#"<svg class="{class}" viewBox="0 0 {width} {height}" role="img" aria-label="{}">"#,
         escape(description)
     );
-    let baseline = HEIGHT - AXIS;
-    let _ = write!(svg, r#"<line class="axis" x1="0" y1="{baseline}" x2="{WIDTH}" y2="{baseline}"/>"#);
+    let baseline = height - AXIS;
+    let _ = write!(svg, r#"<line class="axis" x1="0" y1="{baseline}" x2="{width}" y2="{baseline}"/>"#);
     let height_of = |s: &Stack| s.parts.iter().fold(Decimal::ZERO, |sum, p| sum.saturating_add(*p));
     let max = stacks.iter().map(height_of).max().filter(|m| *m > Decimal::ZERO);
     let count = i64::try_from(stacks.len()).unwrap_or(i64::MAX).max(1);
-    let slot = Decimal::from(WIDTH) / Decimal::from(count);
+    let slot = Decimal::from(width) / Decimal::from(count);
     let scale = |value: Decimal| max.map_or(Decimal::ZERO, |m| value * Decimal::from(baseline - 4) / m);
     for (i, stack) in stacks.iter().enumerate() {
         let x = slot * Decimal::from(i) + slot / Decimal::TEN;
@@ -64,8 +79,8 @@ pub(crate) fn stacked_chart(stacks: &[Stack], label_every: usize, description: &
             let _ = write!(svg, r#"<rect class="bar s{series}" x="{left}" y="{y}" width="{w}" height="{h}"/>"#);
         }
         svg.push_str("</g>");
-        if i % label_every.max(1) == 0 && fits(x, &stack.label) {
-            let _ = write!(svg, r#"<text class="tick" x="{left}" y="{}">{}</text>"#, HEIGHT - 5, escape(&stack.label));
+        if i % label_every.max(1) == 0 && fits(frame, x, &stack.label) {
+            let _ = write!(svg, r#"<text class="tick" x="{left}" y="{}">{}</text>"#, height - 5, escape(&stack.label));
         }
     }
     svg.push_str("</svg>");
@@ -73,10 +88,11 @@ pub(crate) fn stacked_chart(stacks: &[Stack], label_every: usize, description: &
 }
 
 /// Whether a label starting at `x` ends short of the right edge (about 6 units a character
-/// at the tick's 11 px, and a margin).
-fn fits(x: Decimal, label: &str) -> bool {
-    let width = Decimal::from(6 * i64::try_from(label.chars().count()).unwrap_or(i64::MAX / 6) + 12);
-    x + width <= Decimal::from(WIDTH)
+/// at the tick's 11 units, twice that for a wide chart's labels on a phone, and a margin).
+fn fits(frame: Frame, x: Decimal, label: &str) -> bool {
+    let per_char = if frame.width > Frame::CARD.width { 11 } else { 6 };
+    let chars = i64::try_from(label.chars().count()).unwrap_or(i64::MAX / 12);
+    x + Decimal::from(per_char * chars + 12) <= Decimal::from(frame.width)
 }
 
 /// How full a quota is, in whole percent (rounded down), 0 for a zero limit.
@@ -163,7 +179,7 @@ mod tests {
             parts: parts.iter().map(|p| Decimal::from(*p)).collect(),
             title: label.into(),
         };
-        let svg = stacked_chart(&[stack("a", &[3, 1]), stack("b", &[2, 0])], 1, "by function");
+        let svg = stacked_chart(Frame::CARD, &[stack("a", &[3, 1]), stack("b", &[2, 0])], 1, "by function");
         assert!(svg.contains(r#"class="bar s0" x="15" y="29" width="120" height="75""#), "{svg}");
         assert!(svg.contains(r#"class="bar s1" x="15" y="4" width="120" height="25""#), "on top: {svg}");
         assert!(svg.contains(r#"class="bar s0" x="165" y="54" width="120" height="50""#), "{svg}");

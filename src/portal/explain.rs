@@ -13,7 +13,7 @@ use actix_web::{web, HttpResponse};
 use askama::Template;
 use rust_decimal::Decimal;
 
-use super::chart::{bar_chart, Bar};
+use super::chart::{stacked_chart, Frame, Stack};
 use super::context::Portal;
 use super::error::PortalError;
 use super::invoices::PortalInvoice;
@@ -103,16 +103,16 @@ pub async fn explain_portal_invoice_line(
         amount: money(&Money::new(line.amount, currency)),
         meter: line.meter.map(Meter::display_name),
         chart: line.meter.map(|meter| {
-            let bars: Vec<Bar> = explained
+            let days: Vec<Stack> = explained
                 .daily
                 .iter()
-                .map(|(start, _, q)| Bar {
+                .map(|(start, _, q)| Stack {
                     label: label(*start),
-                    value: *q,
+                    parts: vec![*q],
                     title: format!("{}: {}", label(*start), format::quantity(*q)),
                 })
                 .collect();
-            bar_chart(&bars, &format!("{} per day", meter.display_name()))
+            stacked_chart(Frame::WIDE, &days, 7, &format!("{} per day", meter.display_name()))
         }),
         days: explained
             .daily
@@ -155,7 +155,7 @@ fn sample_rows(records: &[SampleRecord], meter: Meter, tz: chrono_tz::Tz) -> Vec
         .filter(|r| !r.quantities.get(meter).is_zero())
         .take(SAMPLES_SHOWN)
         .map(|r| SampleRow {
-            id: format!("{}/{}", r.source, r.record_id),
+            id: if r.source.is_empty() { r.record_id.clone() } else { format!("{}/{}", r.source, r.record_id) },
             at: r.timestamp.with_timezone(&tz).format("%-d %b %Y %H:%M:%S").to_string(),
             function: r.function.clone(),
             region: r.region.clone(),

@@ -19,7 +19,7 @@ use super::page;
 use super::session::PortalSession;
 use super::view::{meter_quantities, money, Chrome, MeterQuantity};
 use crate::aggregate::sum_rollups;
-use crate::domain::{BillingPeriod, Quantities};
+use crate::domain::{BillingPeriod, Quantities, QuotaMeter};
 use crate::invoice::display_format as format;
 use crate::invoice::{draft_invoice, period_containing, segments, InvoiceDraft, Segment, SegmentInput};
 use crate::rate::{PlanCatalog, PlanVersion};
@@ -32,6 +32,9 @@ struct PlanRow {
     total: String,
     current: bool,
     cheapest: bool,
+    /// The usage passes one of the plan's hard limits: on it, usage past them would have been
+    /// refused, so its price is not what that usage would cost.
+    limited: bool,
 }
 
 #[derive(Template)]
@@ -60,7 +63,8 @@ pub async fn get_portal_plans(session: PortalSession, portal: web::Data<Portal>)
     let catalog = portal.catalog.current(store).await?;
     let mut plans = price_every_plan(&catalog, &last, &usage.quantities, tenant.details.tax_rate)?;
     plans.sort_by(|a, b| a.1.total.amount.cmp(&b.1.total.amount).then_with(|| a.0.plan.id().cmp(b.0.plan.id())));
-    let cheapest = plans.first().map(|(_, d)| d.total);
+    let limited = |version: &PlanVersion, draft: &InvoiceDraft| over_hard_limits(version, &usage.quantities, draft);
+    let cheapest = plans.iter().find(|(v, d)| !limited(v, d)).map(|(_, d)| d.total);
     let page = PlansPage {
         chrome: Chrome::signed_in("Plans", "plans", session.account(&tenant.details.name)),
         period: format::span(last.start(), last.end(), tz),
@@ -75,11 +79,20 @@ pub async fn get_portal_plans(session: PortalSession, portal: web::Data<Portal>)
                 subtotal: money(&draft.subtotal),
                 total: money(&draft.total),
                 current: on_plan.as_deref() == Some(version.plan.id()),
-                cheapest: cheapest == Some(draft.total),
+                cheapest: cheapest == Some(draft.total) && !limited(version, draft),
+                limited: limited(version, draft),
             })
             .collect(),
     };
     page::html(StatusCode::OK, &page)
+}
+
+/// Whether `usage` (priced at `draft`) passes a hard limit of the plan's own quotas.
+fn over_hard_limits(version: &PlanVersion, usage: &Quantities, draft: &InvoiceDraft) -> bool {
+    version.plan.quotas().iter().filter(|q| q.hard()).any(|q| match q.meter() {
+        QuotaMeter::Usage(meter) => usage.get(meter) > q.limit(),
+        QuotaMeter::Spend => draft.subtotal.amount > q.limit(),
+    })
 }
 
 /// `quantities` of `period` drafted on each plan of `catalog`, as one whole-period segment.

@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use rust_decimal::Decimal;
 
-use super::chart::{stacked_chart, Stack};
+use super::chart::{stacked_chart, Frame, Stack};
 use super::usage_query::UsageQuery;
 use super::view::{meter_quantities, MeterQuantity};
 use crate::aggregate::{Granularity, GroupBy, RollupTotals, SeriesBucket};
@@ -102,7 +102,7 @@ pub(crate) fn usage_figures(
     }
     let total = ranked.iter().fold(RollupTotals::default(), |sum, (_, t)| sum.checked_add(t).unwrap_or(sum));
     UsageFigures {
-        chart: stacked_chart(&stacks, every, &description),
+        chart: stacked_chart(Frame::WIDE, &stacks, every, &description),
         legend,
         rows: ranked.iter().map(|(g, t)| row(group_name(g, query.group), t)).collect(),
         total: row("Total".into(), &total),

@@ -73,7 +73,7 @@ both_stores! {
         let html = page(browser.get(&format!("/portal/usage?{query}")).await, StatusCode::OK).await;
         let csv = browser.get(&format!("/portal/usage.csv?{query}")).await;
         // Assert
-        assert!(html.contains("<svg class=\"chart\"") && html.contains("eu-west-1") && html.contains("us-east-1"), "{html}");
+        assert!(html.contains("<svg class=\"chart wide\"") && html.contains("eu-west-1") && html.contains("us-east-1"), "{html}");
         assert_eq!(table_totals(&html), ["0", "0", "4000000"], "cpu, memory, invocations");
         assert_eq!(csv.status(), StatusCode::OK);
         assert_eq!(csv.headers()["content-type"], "text/csv; charset=utf-8");
@@ -132,7 +132,7 @@ both_stores! {
         assert!(html.contains(&format!(r#"data-testid="line-amount">USD {}<"#, line["amount"].as_str().unwrap())), "{html}");
         assert!(html.contains("3000000 used − 1000000 included = 2000000 billable"), "{html}");
         assert!(html.contains("19 Oct: 3,000,000"), "the daily chart: {html}");
-        assert!(html.contains("/u1<") && html.contains("data-testid=\"samples\""), "a sample record: {html}");
+        assert!(html.contains(">u1<") && html.contains("data-testid=\"samples\""), "a sample record: {html}");
         assert!(fee.contains("data-testid=\"arithmetic\""), "every line is explained: {fee}");
     }
 
@@ -170,6 +170,9 @@ both_stores! {
         let payg = format!(r#"data-testid="plan-total-payg">USD {}<"#, invoice["total"].as_str().unwrap());
         assert!(html.contains(&payg), "payg prices October as its invoice did: {html}");
         assert!(html.contains(r#"data-testid="plan-total-free">USD 0.00<"#), "{html}");
+        assert!(html.contains(r#"data-testid="limited-free""#), "3M invocations pass free's hard 1M: {html}");
+        let cheapest = html.find(r#"status-paid">cheapest"#).expect("a cheapest plan");
+        assert!(cheapest > html.find(r#"data-plan="payg""#).unwrap(), "not free, whose limits refuse the usage");
         assert!(html.contains("1 Oct 2026 – 31 Oct 2026") && html.contains("your plan"), "{html}");
     }
 }
