@@ -18,7 +18,7 @@ use crate::invoice::{Biller, BillingJobs};
 use crate::metrics::Metrics;
 use crate::plans::SharedCatalog;
 use crate::startup::Application;
-use crate::store::open_store;
+use crate::store::{open_store, Store};
 
 /// Writes one line of machine-readable output to stdout. A closed pipe (`tally … | head`) ends
 /// the command quietly instead of panicking as `println!` would.
@@ -225,15 +225,38 @@ async fn billing_run(settings: Settings, clock: SharedClock, as_of: Option<&str>
         None => clock.now(),
     };
     biller.config.check_as_of(as_of, clock.now())?;
-    let jobs = BillingJobs::new(biller, store, clock);
+    let jobs = BillingJobs::new(biller, store.clone(), clock);
     let run = jobs.submit(as_of, &command_line()).await.context("Failed to record the billing run")?;
-    let report = jobs.execute(&run.run_id).await?.context("the billing run was taken by another process")?;
+    let report = with_progress(&store, &run.run_id, jobs.execute(&run.run_id))
+        .await?
+        .context("the billing run was taken by another process")?;
     emit!("{}", serde_json::to_string_pretty(&report)?);
     if report.failures.is_empty() {
         Ok(())
     } else {
         anyhow::bail!("{} tenant(s) failed to bill", report.failures.len())
     }
+}
+
+/// Awaits a billing run's `work`, drawing its stored progress (tenants billed of all, saved
+/// by the run's heartbeat) as a bar on a terminal; nothing when stderr is not one.
+async fn with_progress<T>(store: &Store, run_id: &str, work: impl std::future::Future<Output = T>) -> T {
+    let bar = crate::progress::bar(0, "billing", "tenants", true);
+    tokio::pin!(work);
+    let outcome = loop {
+        tokio::select! {
+            outcome = &mut work => break outcome,
+            () = tokio::time::sleep(std::time::Duration::from_millis(500)) => {
+                // A failed read only leaves the bar where it was; the run reports its own errors.
+                if let Ok(Some(stored)) = store.get_billing_run(run_id).await {
+                    bar.set_length(u64::try_from(stored.progress.tenants_total).unwrap_or(0));
+                    bar.set_position(u64::try_from(stored.progress.tenants_done).unwrap_or(0));
+                }
+            }
+        }
+    };
+    bar.finish_and_clear();
+    outcome
 }
 
 /// `tally demo`: runs the demo on the configured store and says what to open next.

@@ -214,9 +214,13 @@ fn portal_routes(cfg: &mut web::ServiceConfig) {
     cfg.service(resource("/portal/login").route(get().to(get_portal_login)).route(post().to(request_portal_login)));
     cfg.service(resource("/portal/auth").route(get().to(finish_portal_login)));
     cfg.service(resource("/portal/logout").route(post().to(logout_portal)));
+    cfg.service(resource("/portal/usage").route(get().to(get_portal_usage)));
+    cfg.service(resource("/portal/usage.csv").route(get().to(get_portal_usage_csv)));
     cfg.service(resource("/portal/invoices").route(get().to(list_portal_invoices)));
     cfg.service(resource("/portal/invoices/{id}").route(get().to(get_portal_invoice)));
     cfg.service(resource("/portal/invoices/{id}/pdf").route(get().to(get_portal_invoice_pdf)));
+    cfg.service(resource("/portal/invoices/{id}/lines/{n}").route(get().to(explain_portal_invoice_line)));
+    cfg.service(resource("/portal/plans").route(get().to(get_portal_plans)));
     cfg.service(resource("/portal/budgets").route(get().to(get_portal_budgets)).route(post().to(save_portal_budgets)));
     cfg.service(resource("/portal/assets/portal.css").route(get().to(get_portal_css)));
 }

@@ -2,23 +2,68 @@
 //! behind a line (in the customer's time zone), its tier arithmetic, and sample record ids.
 //!
 //! Stage: the HTTP edge. Reads the invoice, its rollups and sample record ids from the store;
-//! the daily series is `aggregate`'s. Holds no pricing.
+//! the daily series is `aggregate`'s. Holds no pricing. [`explain_line`] is shared with the
+//! portal's "explain this line" page, so both show the same days and arithmetic.
 
 use actix_web::{web, HttpResponse};
+use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
+use rust_decimal::Decimal;
 use serde_json::{json, Value};
 
 use super::lookup::find_invoice;
 use super::money_wire::decimal;
 use crate::aggregate::{usage_series, Granularity};
 use crate::auth::AnyCaller;
-use crate::domain::LineSnapshot;
-use crate::domain::TenantId;
+use crate::domain::{InvoiceDocument, LineSnapshot, TenantId};
 use crate::http::ApiError;
 use crate::store::Store;
 
 /// How many record ids an explanation shows.
 const SAMPLE_IDS: u32 = 10;
+
+/// What explains one line: the API answers it as JSON, the portal's "explain this line"
+/// shows it as a page.
+pub struct LineExplanation<'a> {
+    pub line: &'a LineSnapshot,
+    /// The customer's time zone, in which days are counted.
+    pub tz: Tz,
+    /// The line's meter per local day `[start, end)` (empty for a line of no meter).
+    pub daily: Vec<(DateTime<Utc>, DateTime<Utc>, Decimal)>,
+    /// The line's computation, one step per string.
+    pub arithmetic: Vec<String>,
+}
+
+/// Explains line `number` of `doc` from the snapshot and the tenant's rollups.
+///
+/// # Errors
+/// 404 for a line the invoice does not have; a store failure.
+pub async fn explain_line<'a>(
+    store: &Store,
+    doc: &'a InvoiceDocument,
+    number: u32,
+) -> Result<LineExplanation<'a>, ApiError> {
+    let line = doc.content.lines.iter().find(|l| l.number == number).ok_or(ApiError::NotFound("invoice line"))?;
+    let tz: Tz = doc.content.customer.timezone.parse().unwrap_or(Tz::UTC);
+    let daily = match line.meter {
+        Some(meter) => {
+            let rollups = store.rollups(&invoice_tenant(doc)?, line.start, line.end).await?;
+            let days = usage_series(tz, Granularity::Day, None, line.start, line.end, &rollups)
+                .map_err(|e| ApiError::Unexpected(e.into()))?;
+            days.iter().map(|d| (d.start, d.end, d.totals.quantities.get(meter))).collect()
+        }
+        None => Vec::new(),
+    };
+    Ok(LineExplanation { line, tz, daily, arithmetic: arithmetic(line) })
+}
+
+/// The tenant an invoice bills.
+///
+/// # Errors
+/// Unexpected for a snapshot naming no valid tenant (a bug).
+pub fn invoice_tenant(doc: &InvoiceDocument) -> Result<TenantId, ApiError> {
+    TenantId::parse(&doc.content.customer.tenant_id).map_err(|e| ApiError::Unexpected(e.into()))
+}
 
 /// Explains one invoice line.
 #[tracing::instrument(skip_all, fields(invoice_id = %path.0, line = path.1))]
@@ -30,30 +75,25 @@ pub async fn explain_invoice_line(
     let (invoice_id, number) = path.into_inner();
     let invoice = find_invoice(store.get_ref(), &caller.0, &invoice_id).await?;
     let doc = &invoice.document;
-    let line = doc.content.lines.iter().find(|l| l.number == number).ok_or(ApiError::NotFound("invoice line"))?;
-    let tenant = TenantId::parse(&doc.content.customer.tenant_id).map_err(|e| ApiError::Unexpected(e.into()))?;
-    let tz: Tz = doc.content.customer.timezone.parse().unwrap_or(Tz::UTC);
-    let (daily, samples) = match line.meter {
-        Some(meter) => {
-            let rollups = store.rollups(&tenant, line.start, line.end).await?;
-            let days = usage_series(tz, Granularity::Day, None, line.start, line.end, &rollups)
-                .map_err(|e| ApiError::Unexpected(e.into()))?;
-            let daily: Vec<Value> = days
-                .iter()
-                .map(|d| json!({ "start": d.start, "end": d.end, "quantity": decimal(d.totals.quantities.get(meter)) }))
-                .collect();
-            (daily, store.sample_record_ids(&tenant, line.start, line.end, SAMPLE_IDS).await?)
-        }
-        None => (Vec::new(), Vec::new()),
+    let explained = explain_line(store.get_ref(), doc, number).await?;
+    let line = explained.line;
+    let samples = match line.meter {
+        Some(_) => store.sample_record_ids(&invoice_tenant(doc)?, line.start, line.end, SAMPLE_IDS).await?,
+        None => Vec::new(),
     };
+    let daily: Vec<Value> = explained
+        .daily
+        .iter()
+        .map(|(start, end, quantity)| json!({ "start": start, "end": end, "quantity": decimal(*quantity) }))
+        .collect();
     Ok(HttpResponse::Ok().json(json!({
         "invoice_id": doc.id,
         "line": number,
         "description": line.description,
         "type": line.line_type,
         "meter": line.meter,
-        "timezone": tz.name(),
-        "arithmetic": arithmetic(line),
+        "timezone": explained.tz.name(),
+        "arithmetic": explained.arithmetic,
         "daily_usage": daily,
         "sample_record_ids": samples,
     })))
@@ -63,7 +103,7 @@ pub async fn explain_invoice_line(
 fn arithmetic(line: &LineSnapshot) -> Vec<String> {
     let mut steps = Vec::new();
     if let (Some(quantity), Some(included)) = (line.quantity, line.included) {
-        let net = (quantity - included).max(rust_decimal::Decimal::ZERO);
+        let net = (quantity - included).max(Decimal::ZERO);
         steps.push(format!("{} used − {} included = {} billable", decimal(quantity), decimal(included), decimal(net)));
     }
     for t in &line.tiers {

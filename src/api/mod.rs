@@ -35,7 +35,7 @@ pub use billing::{get_billing_run, run_billing};
 pub use credits::{grant_credit, list_credits};
 pub use current_usage::get_current_usage;
 pub use entitlements::get_entitlements;
-pub use explain::explain_invoice_line;
+pub use explain::{explain_invoice_line, explain_line, invoice_tenant, LineExplanation};
 pub use invoice_render::{get_invoice_html, get_invoice_pdf};
 pub use invoices::{get_invoice, list_invoices, mark_invoice_paid, void_invoice};
 pub use lookup::{find_invoice, ReadableInvoice, ReadableTenant};

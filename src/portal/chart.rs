@@ -7,12 +7,26 @@ use std::fmt::Write;
 use rust_decimal::prelude::ToPrimitive;
 use rust_decimal::Decimal;
 
-/// Drawing area of a bar chart, in SVG units: about a card's width on a phone, so the SVG
-/// scales by roughly 1 and its labels stay legible (it keeps its aspect ratio).
-const WIDTH: i64 = 300;
-const HEIGHT: i64 = 120;
-/// Room under the bars for day labels.
+/// Room under the bars for axis labels, in SVG units.
 const AXIS: i64 = 16;
+
+/// The drawing area of a chart, in SVG units. An SVG keeps its aspect ratio and scales with
+/// its container, so a chart's units should be about its width in pixels for its labels to
+/// stay legible.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Frame {
+    width: i64,
+    height: i64,
+    class: &'static str,
+}
+
+impl Frame {
+    /// A chart in a dashboard card: about a card's width on a phone or a desktop.
+    pub(crate) const CARD: Frame = Frame { width: 300, height: 120, class: "chart" };
+    /// A chart across a page: twice as wide; the stylesheet enlarges its labels on a phone,
+    /// where it is drawn at half size.
+    pub(crate) const WIDE: Frame = Frame { width: 600, height: 160, class: "chart wide" };
+}
 
 /// One bar: its axis label, its value, and the text a pointer or screen reader gets.
 pub(crate) struct Bar {
@@ -21,35 +35,64 @@ pub(crate) struct Bar {
     pub title: String,
 }
 
+/// One stacked bar: its axis label, one value per series (bottom first), and its text.
+pub(crate) struct Stack {
+    pub label: String,
+    pub parts: Vec<Decimal>,
+    pub title: String,
+}
+
 /// A bar chart of `bars`, described by `description` for assistive technology. Every seventh
-/// label is printed (not near the right edge) so 31 days stay legible at 375 px.
+/// label is printed (none that would run off the right edge) so 31 days stay legible at
+/// 375 px.
 pub(crate) fn bar_chart(bars: &[Bar], description: &str) -> String {
+    let stacks: Vec<Stack> =
+        bars.iter().map(|b| Stack { label: b.label.clone(), parts: vec![b.value], title: b.title.clone() }).collect();
+    stacked_chart(Frame::CARD, &stacks, 7, description)
+}
+
+/// A stacked bar chart: series `i` of every stack is drawn in class `s{i}` (coloured by the
+/// stylesheet), the tallest stack fills the height, and every `label_every`-th label is
+/// printed.
+pub(crate) fn stacked_chart(frame: Frame, stacks: &[Stack], label_every: usize, description: &str) -> String {
+    let Frame { width, height, class } = frame;
     let mut svg = format!(
-        r#"<svg class="chart" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" aria-label="{}">"#,
+        r#"<svg class="{class}" viewBox="0 0 {width} {height}" role="img" aria-label="{}">"#,
         escape(description)
     );
-    let baseline = HEIGHT - AXIS;
-    let _ = write!(svg, r#"<line class="axis" x1="0" y1="{baseline}" x2="{WIDTH}" y2="{baseline}"/>"#);
-    let max = bars.iter().map(|b| b.value).max().filter(|m| *m > Decimal::ZERO);
-    let count = i64::try_from(bars.len()).unwrap_or(i64::MAX).max(1);
-    let slot = Decimal::from(WIDTH) / Decimal::from(count);
-    for (i, bar) in bars.iter().enumerate() {
+    let baseline = height - AXIS;
+    let _ = write!(svg, r#"<line class="axis" x1="0" y1="{baseline}" x2="{width}" y2="{baseline}"/>"#);
+    let height_of = |s: &Stack| s.parts.iter().fold(Decimal::ZERO, |sum, p| sum.saturating_add(*p));
+    let max = stacks.iter().map(height_of).max().filter(|m| *m > Decimal::ZERO);
+    let count = i64::try_from(stacks.len()).unwrap_or(i64::MAX).max(1);
+    let slot = Decimal::from(width) / Decimal::from(count);
+    let scale = |value: Decimal| max.map_or(Decimal::ZERO, |m| value * Decimal::from(baseline - 4) / m);
+    for (i, stack) in stacks.iter().enumerate() {
         let x = slot * Decimal::from(i) + slot / Decimal::TEN;
-        let height = max.map_or(Decimal::ZERO, |m| bar.value * Decimal::from(baseline - 4) / m);
-        let (x, w, h) = (tenths(x), tenths(slot * Decimal::new(8, 1)), tenths(height));
-        let y = tenths(Decimal::from(baseline) - height);
-        let _ = write!(
-            svg,
-            r#"<rect class="bar" x="{x}" y="{y}" width="{w}" height="{h}"><title>{}</title></rect>"#,
-            escape(&bar.title)
-        );
-        // A week apart; none in the last three slots, where the label would run off the edge.
-        if i % 7 == 0 && i + 3 < bars.len() {
-            let _ = write!(svg, r#"<text class="tick" x="{x}" y="{}">{}</text>"#, HEIGHT - 5, escape(&bar.label));
+        let (left, w) = (tenths(x), tenths(slot * Decimal::new(8, 1)));
+        let mut top = Decimal::from(baseline);
+        let _ = write!(svg, "<g><title>{}</title>", escape(&stack.title));
+        for (series, part) in stack.parts.iter().enumerate() {
+            let height = scale(*part);
+            top -= height;
+            let (y, h) = (tenths(top), tenths(height));
+            let _ = write!(svg, r#"<rect class="bar s{series}" x="{left}" y="{y}" width="{w}" height="{h}"/>"#);
+        }
+        svg.push_str("</g>");
+        if i % label_every.max(1) == 0 && fits(frame, x, &stack.label) {
+            let _ = write!(svg, r#"<text class="tick" x="{left}" y="{}">{}</text>"#, height - 5, escape(&stack.label));
         }
     }
     svg.push_str("</svg>");
     svg
+}
+
+/// Whether a label starting at `x` ends short of the right edge (about 6 units a character
+/// at the tick's 11 units, twice that for a wide chart's labels on a phone, and a margin).
+fn fits(frame: Frame, x: Decimal, label: &str) -> bool {
+    let per_char = if frame.width > Frame::CARD.width { 11 } else { 6 };
+    let chars = i64::try_from(label.chars().count()).unwrap_or(i64::MAX / 12);
+    x + Decimal::from(per_char * chars + 12) <= Decimal::from(frame.width)
 }
 
 /// How full a quota is, in whole percent (rounded down), 0 for a zero limit.
@@ -62,7 +105,6 @@ pub(crate) fn percent_used(used: Decimal, limit: Decimal) -> u32 {
 
 /// A horizontal bar filled to `percent` (capped at 100), marked `over` past 100 %.
 pub(crate) fn progress_bar(percent: u32, description: &str) -> String {
-    let fill = percent.min(100);
     let class = if percent >= 100 {
         "fill over"
     } else if percent >= 80 {
@@ -70,6 +112,17 @@ pub(crate) fn progress_bar(percent: u32, description: &str) -> String {
     } else {
         "fill"
     };
+    horizontal_bar(percent, class, description)
+}
+
+/// A horizontal bar comparing a part with the largest one (`percent` of it): neutral, as a
+/// large share is not a warning.
+pub(crate) fn share_bar(percent: u32, description: &str) -> String {
+    horizontal_bar(percent, "fill share", description)
+}
+
+fn horizontal_bar(percent: u32, class: &str, description: &str) -> String {
+    let fill = percent.min(100);
     format!(
         r#"<svg class="progress" viewBox="0 0 100 8" preserveAspectRatio="none" role="img" aria-label="{}"><rect class="track" x="0" y="0" width="100" height="8" rx="4"/><rect class="{class}" x="0" y="0" width="{fill}" height="8" rx="4"/></svg>"#,
         escape(description)
@@ -101,6 +154,7 @@ mod tests {
         assert!(svg.contains(r#"x="10" y="4" width="80" height="100""#), "the tallest: {svg}");
         assert!(svg.contains(r#"x="110" y="54" width="80" height="50""#), "half: {svg}");
         assert!(svg.contains(r#"x="210" y="104" width="80" height="0""#), "zero: {svg}");
+        assert!(svg.contains("<title>2: 5</title>"), "each bar says its value: {svg}");
         assert_eq!(svg.matches("<rect").count(), 3);
     }
 
@@ -119,11 +173,26 @@ mod tests {
     }
 
     #[test]
+    fn stacked_parts_sit_on_each_other_and_the_tallest_stack_fills_the_height() {
+        let stack = |label: &str, parts: &[i64]| Stack {
+            label: label.into(),
+            parts: parts.iter().map(|p| Decimal::from(*p)).collect(),
+            title: label.into(),
+        };
+        let svg = stacked_chart(Frame::CARD, &[stack("a", &[3, 1]), stack("b", &[2, 0])], 1, "by function");
+        assert!(svg.contains(r#"class="bar s0" x="15" y="29" width="120" height="75""#), "{svg}");
+        assert!(svg.contains(r#"class="bar s1" x="15" y="4" width="120" height="25""#), "on top: {svg}");
+        assert!(svg.contains(r#"class="bar s0" x="165" y="54" width="120" height="50""#), "{svg}");
+        assert_eq!(svg.matches("<text").count(), 2, "short labels fit: {svg}");
+    }
+
+    #[test]
     fn a_progress_bar_is_capped_at_full_and_marked_over_its_limit() {
         assert_eq!(percent_used(Decimal::from(50), Decimal::from(200)), 25);
         assert_eq!(percent_used(Decimal::from(1), Decimal::ZERO), 0);
         assert!(progress_bar(25, "x").contains(r#"class="fill" x="0" y="0" width="25""#));
         assert!(progress_bar(85, "x").contains(r#"class="fill near""#));
         assert!(progress_bar(150, "x").contains(r#"class="fill over" x="0" y="0" width="100""#));
+        assert!(share_bar(95, "x").contains(r#"class="fill share" x="0" y="0" width="95""#), "never a warning");
     }
 }

@@ -1,7 +1,8 @@
 //! `GET /portal`: the dashboard — the current period and days left, the amount so far and the
 //! projected total (the very numbers of `GET /v1/tenants/{id}/usage/current`: the same
 //! `invoice::current_usage`), per-meter usage with a daily chart, quota and budget bars (the
-//! entitlements runtimes see), and usage no plan covers.
+//! entitlements runtimes see), the functions that cost the most (`function_costs`), and usage
+//! no plan covers.
 //!
 //! Stage: the HTTP edge (portal). Reads through the tenant-scoped services; draws with `chart`.
 
@@ -12,14 +13,15 @@ use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use rust_decimal::RoundingStrategy;
 
-use super::chart::{bar_chart, percent_used, progress_bar, Bar};
+use super::chart::{bar_chart, percent_used, progress_bar, share_bar, Bar};
 use super::context::Portal;
 use super::error::PortalError;
+use super::function_costs::{split_by_function, CostSplit};
 use super::page;
 use super::session::PortalSession;
 use super::view::{meter_quantities, money, Chrome, MeterQuantity};
 use crate::aggregate::{usage_series, Granularity};
-use crate::domain::{Meter, QuotaMeter};
+use crate::domain::{Currency, Meter, Money, QuotaMeter};
 use crate::invoice::{current_usage, display_format as format, CurrentUsage};
 use crate::quota::{format_value, EntitlementSnapshot};
 
@@ -42,6 +44,25 @@ struct QuotaBar {
     hard: bool,
 }
 
+/// How many functions the dashboard names; the rest are summed in one row.
+const TOP_FUNCTIONS: usize = 5;
+
+/// One row of "top functions by cost".
+struct FunctionRow {
+    name: String,
+    amount: String,
+    bar: String,
+}
+
+/// The period's usage charges by function.
+struct TopFunctions {
+    rows: Vec<FunctionRow>,
+    /// "3 more functions: USD 0.12".
+    others: Option<String>,
+    /// Base fee and minimum-spend top-up, which no function causes.
+    unattributed: Option<String>,
+}
+
 /// Usage no subscription covers.
 struct UnbilledView {
     reason: &'static str,
@@ -59,6 +80,7 @@ struct DashboardPage {
     projected_total: Option<String>,
     meters: Vec<MeterCard>,
     quotas: Vec<QuotaBar>,
+    top_functions: Option<TopFunctions>,
     unbilled: Option<UnbilledView>,
 }
 
@@ -86,6 +108,11 @@ pub async fn get_portal_dashboard(
         projected_total: current.projection.as_ref().map(|p| money(&p.draft.total)),
         meters: meter_cards(&current, &days, tz),
         quotas: quota_bars(&quotas),
+        top_functions: current
+            .amount_so_far
+            .as_ref()
+            .and_then(|draft| Some((split_by_function(draft, &rollups)?, draft.currency)))
+            .map(|(split, currency)| top_functions(&split, currency)),
         unbilled: current.unbilled.as_ref().map(|u| UnbilledView {
             reason: unbilled_reason(u.reason.as_str()),
             records: u.records,
@@ -125,6 +152,30 @@ fn meter_cards(current: &CurrentUsage, days: &[crate::aggregate::SeriesBucket], 
             }
         })
         .collect()
+}
+
+fn top_functions(split: &CostSplit, currency: Currency) -> TopFunctions {
+    let shown = |amount| money(&Money::new(amount, currency));
+    let largest = split.functions.first().map_or(rust_decimal::Decimal::ZERO, |f| f.amount);
+    let rows = split
+        .functions
+        .iter()
+        .take(TOP_FUNCTIONS)
+        .map(|f| {
+            let name = if f.function.is_empty() { "(no function)".to_owned() } else { f.function.clone() };
+            let amount = shown(f.amount);
+            // Bars compare functions with each other: the most expensive one is full.
+            let bar = share_bar(percent_used(f.amount, largest), &format!("{name}: {amount}"));
+            FunctionRow { name, amount, bar }
+        })
+        .collect();
+    let rest = split.functions.get(TOP_FUNCTIONS..).unwrap_or_default();
+    let others = (!rest.is_empty()).then(|| {
+        let sum = rest.iter().map(|f| f.amount).fold(rust_decimal::Decimal::ZERO, |a, b| a.saturating_add(b));
+        format!("{} more {}: {}", rest.len(), if rest.len() == 1 { "function" } else { "functions" }, shown(sum))
+    });
+    let unattributed = (!split.unattributed.is_zero()).then(|| shown(split.unattributed));
+    TopFunctions { rows, others, unattributed }
 }
 
 fn quota_bars(snapshot: &EntitlementSnapshot) -> Vec<QuotaBar> {

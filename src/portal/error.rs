@@ -1,6 +1,7 @@
 //! What goes wrong in the portal, answered as a page people can act on (never JSON, never
 //! internals): 404 for anything not the session's tenant's, 403 for a refused form, 410 for a
-//! used or expired sign-in link, 429 when a client asks for too many links, and a redirect to
+//! used or expired sign-in link, 400 for a question the page cannot answer (a bad date, an
+//! unknown grouping), 429 when a client asks for too many links, and a redirect to
 //! the sign-in page without a session.
 //!
 //! Stage: the HTTP edge (portal). Converts `http::ApiError` (the shared services' errors) into
@@ -25,6 +26,10 @@ pub enum PortalError {
     CsrfRefused,
     #[error("{0} not found")]
     NotFound(&'static str),
+    /// A link or address the page cannot answer (query parameters out of range): the sentence
+    /// says what to change.
+    #[error("{0}")]
+    InvalidRequest(String),
     /// The sign-in link was used already, has expired, or never existed.
     #[error("this sign-in link has expired or was already used")]
     LinkInvalid,
@@ -85,6 +90,7 @@ impl ResponseError for PortalError {
             Self::SignInRequired => StatusCode::SEE_OTHER,
             Self::CsrfRefused => StatusCode::FORBIDDEN,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::InvalidRequest(_) => StatusCode::BAD_REQUEST,
             Self::LinkInvalid => StatusCode::GONE,
             Self::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
             Self::Api(api) => api.status_code(),

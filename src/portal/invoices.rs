@@ -37,6 +37,7 @@ struct InvoiceRow {
 
 /// One line of an invoice.
 struct LineRow {
+    number: u32,
     description: String,
     quantity: String,
     amount: String,
@@ -66,8 +67,8 @@ struct InvoicePage {
 /// An invoice of the session's tenant, named by the path's `{id}`: found with the tenant API's
 /// `find_invoice` and the session's tenant principal, so any other id is a 404.
 pub struct PortalInvoice {
-    session: PortalSession,
-    invoice: StoredInvoice,
+    pub(crate) session: PortalSession,
+    pub(crate) invoice: StoredInvoice,
 }
 
 impl FromRequest for PortalInvoice {
@@ -120,6 +121,7 @@ pub async fn get_portal_invoice(found: PortalInvoice) -> Result<HttpResponse, Po
             .lines
             .iter()
             .map(|l| LineRow {
+                number: l.number,
                 description: l.description.clone(),
                 quantity: l.quantity.map(format::quantity).unwrap_or_default(),
                 amount: amount(l.amount),

@@ -6,8 +6,9 @@
 //! stylesheet. Every read after sign-in goes through the same tenant-scoped calls as the
 //! tenant API (`api::find_invoice`, `invoice::current_usage`, `quota::quota_listing`, the
 //! store's per-tenant reads), with a tenant-role principal built from the session, so a
-//! session never sees another tenant's data. `chart`, `cookie`, `csrf`, `rate_limit` and
-//! `view` are pure; nothing imports `portal` but `startup` and `cli`.
+//! session never sees another tenant's data. `chart`, `cookie`, `csrf`, `function_costs`,
+//! `rate_limit`, `usage_query`, `usage_view` and `view` are pure; nothing imports `portal`
+//! but `startup` and `cli`.
 
 mod assets;
 mod budgets;
@@ -17,12 +18,18 @@ mod cookie;
 mod csrf;
 mod dashboard;
 mod error;
+mod explain;
+mod function_costs;
 mod invoices;
 mod link;
 mod login;
 mod page;
+mod plans;
 mod rate_limit;
 mod session;
+mod usage;
+mod usage_query;
+mod usage_view;
 mod view;
 
 pub use assets::get_portal_css;
@@ -30,7 +37,10 @@ pub use budgets::{get_portal_budgets, save_portal_budgets};
 pub use context::Portal;
 pub use dashboard::get_portal_dashboard;
 pub use error::PortalError;
+pub use explain::explain_portal_invoice_line;
 pub use invoices::{get_portal_invoice, get_portal_invoice_pdf, list_portal_invoices, PortalInvoice};
 pub use link::create_portal_link;
 pub use login::{finish_portal_login, get_portal_login, logout_portal, request_portal_login};
+pub use plans::get_portal_plans;
 pub use session::{PortalSession, SessionForm};
+pub use usage::{get_portal_usage, get_portal_usage_csv};

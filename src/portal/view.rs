@@ -15,7 +15,8 @@ pub(crate) struct Account {
 /// The frame of a page (`templates/layout.html`).
 pub(crate) struct Chrome {
     pub title: String,
-    /// Which navigation entry is the current page (`dashboard`, `invoices`, `budgets`), or "".
+    /// Which navigation entry is the current page (`dashboard`, `usage`, `invoices`, `plans`,
+    /// `budgets`), or "".
     pub active: &'static str,
     pub account: Option<Account>,
     /// The stylesheet's versioned address (long-cached, so its name changes with its content).

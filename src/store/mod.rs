@@ -50,7 +50,7 @@ pub use delivery_types::{
 pub use engine::{Store, StoreKind};
 pub use error::DbError;
 pub use open::open_store;
-pub use portal::PortalSessionRow;
+pub use portal::{PortalSessionRow, SampleRecord};
 pub use postgres::{RecordColumns, INSERT_RECORDS_SQL};
 pub use types::{
     CorrectionOutcome, IdempotencyStart, InsertOutcome, IssueInvoice, IssueOutcome, NewCreditGrant, NewPlanVersion,

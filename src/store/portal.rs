@@ -2,13 +2,14 @@
 //! sessions, both kept only as SHA-256 hashes of their secrets (DESIGN §11). Plus the one
 //! cross-tenant read the portal needs: which tenants bill an email address (to send sign-in
 //! links); every page read after sign-in goes through the tenant-scoped calls of the API.
+//! And the few raw records "explain this line" shows as samples (a bounded read).
 
 use chrono::{DateTime, Utc};
 
-use super::codec::{tenant_id, Instant};
+use super::codec::{tenant_id, Dec, Instant};
 use super::engine::{execute_in_own_tx, on_read, on_tx, Tx};
 use super::{DbError, Store};
-use crate::domain::TenantId;
+use crate::domain::{Quantities, TenantId};
 
 /// Active tenants whose `billing_emails` hold `$1`, compared case-insensitively. The engines
 /// spell "an element of a JSON array" differently; the rest is the same.
@@ -31,7 +32,72 @@ pub struct PortalSessionRow {
     pub expires_at: DateTime<Utc>,
 }
 
+/// A raw usage record as received, shown as an example of what a line bills.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SampleRecord {
+    pub source: String,
+    pub record_id: String,
+    pub timestamp: DateTime<Utc>,
+    pub function: String,
+    pub region: String,
+    pub quantities: Quantities,
+}
+
+#[derive(sqlx::FromRow)]
+struct SampleRow {
+    source: String,
+    record_id: String,
+    ts: Instant,
+    function: String,
+    region: String,
+    cpu_cycles: i64,
+    memory_gb_seconds: Dec,
+    invocations: i64,
+}
+
+impl From<SampleRow> for SampleRecord {
+    fn from(r: SampleRow) -> Self {
+        let quantities = Quantities {
+            cpu_cycles: r.cpu_cycles.into(),
+            memory_gb_seconds: r.memory_gb_seconds.0,
+            invocations: r.invocations.into(),
+        };
+        Self {
+            source: r.source,
+            record_id: r.record_id,
+            timestamp: r.ts.0,
+            function: r.function,
+            region: r.region,
+            quantities,
+        }
+    }
+}
+
 impl Store {
+    /// Up to `limit` raw records of `tenant` with `from <= ts < to`, in no particular order
+    /// (whichever the index finds first: a sample, not a listing).
+    #[tracing::instrument(skip_all, fields(tenant_id = %tenant))]
+    pub async fn sample_records(
+        &self,
+        tenant: &TenantId,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<SampleRecord>, DbError> {
+        let sql = r#"select source, record_id, ts, function, region, cpu_cycles, memory_gb_seconds, invocations
+            from usage_record
+            where tenant_id = $1 and ts >= $2 and ts < $3
+            limit $4"#;
+        let rows: Vec<SampleRow> = on_read!(self.read(), |db| sqlx::query_as(sql)
+            .bind(tenant.as_str())
+            .bind(Instant(from))
+            .bind(Instant(to))
+            .bind(i64::from(limit))
+            .fetch_all(db)
+            .await)?;
+        Ok(rows.into_iter().map(SampleRecord::from).collect())
+    }
+
     /// Appends one `kind` outbox event (payload `{"email": …}`) for every active tenant that
     /// bills `email`, in one transaction, and says which tenants those were (none for an
     /// unknown address).

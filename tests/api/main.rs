@@ -30,6 +30,7 @@ mod notify_support;
 mod notify_webhooks;
 mod portal_login;
 mod portal_pages;
+mod portal_reports;
 mod portal_support;
 mod pricing;
 mod protocol_errors;

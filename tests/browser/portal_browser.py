@@ -10,6 +10,8 @@ period with a time-travel billing run (TALLY_ALLOW_TIME_TRAVEL=1), then in Chrom
   3. downloads the invoice PDF;
   4. sets a budget through the form (and reads it back through the API);
   5. fails to open the other tenant's invoice (404);
+  5b. sees the usage page's chart, and downloads its CSV, whose sums are the table's totals;
+  5c. opens "explain this line" from the invoice; 5d. sees every plan on the plans page;
   6. checks every page at 375 px has no horizontal scroll;
   7. signs out, and the old session no longer opens the dashboard;
   8. posts the sign-in form without its CSRF token and is refused (403);
@@ -20,6 +22,7 @@ Exits non-zero on the first failed check, printing the server log's tail.
 """
 import argparse
 import datetime
+import decimal
 import email
 import email.policy
 import json
@@ -150,6 +153,12 @@ def seed(service):
     return invoices
 
 
+def format_decimal(value):
+    """A sum as Rust's `Decimal::normalize` writes it: no exponent, no trailing zeros."""
+    text = format(value.normalize(), "f")
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
 def no_horizontal_scroll(page, path):
     page.goto(path)
     width = page.evaluate("document.documentElement.scrollWidth")
@@ -218,9 +227,35 @@ def run(service, chromium):
         response = page.goto(f"/portal/invoices/{globex_invoice['id']}/pdf")
         check(response.status == 404, "and so is its PDF")
 
+        # 5b. The usage page: a chart, and a CSV of the same numbers as its table.
+        page.goto("/portal")
+        page.get_by_role("link", name="Usage", exact=True).click()
+        check(page.locator("svg.chart rect.bar").count() > 0, "the usage page draws a chart")
+        totals = [page.get_by_test_id(f"total-{i}").get_attribute("data-exact") for i in range(3)]
+        with page.expect_download() as download:
+            page.get_by_test_id("usage-csv").click()
+        with open(download.value.path(), encoding="utf-8") as f:
+            rows = [line.split(",") for line in f.read().splitlines()[1:]]
+        sums = [format_decimal(sum(decimal.Decimal(r[i]) for r in rows)) for i in (3, 4, 5)]
+        check(sums == totals, f"the CSV's sums {sums} are the table's totals {totals}")
+        check(download.value.suggested_filename.endswith(".csv"), "the CSV is named .csv")
+
+        # 5c. "Explain this line", reached from the invoice.
+        page.goto(f"/portal/invoices/{acme_invoice['id']}")
+        page.get_by_role("link", name=re.compile("^Explain line 1:")).click()
+        page.get_by_test_id("arithmetic").wait_for()
+        check(page.get_by_role("heading", level=1).inner_text().startswith("Line 1:"), "the explain page of line 1")
+        explain_path = page.url[len(service.base):]
+
+        # 5d. The plans page lists every shipped plan.
+        page.get_by_role("link", name="Plans", exact=True).click()
+        plans = page.locator("tr[data-plan]").evaluate_all("rows => rows.map(r => r.dataset.plan)")
+        check(sorted(plans) == ["committed", "free", "payg"], f"the plans page lists the shipped plans: {plans}")
+
         # 6. 375 px wide.
         page.set_viewport_size({"width": 375, "height": 800})
-        for path in ("/portal", "/portal/invoices", f"/portal/invoices/{acme_invoice['id']}", "/portal/budgets"):
+        for path in ("/portal", "/portal/invoices", f"/portal/invoices/{acme_invoice['id']}", "/portal/budgets",
+                     "/portal/usage", "/portal/usage?granularity=hour&group=region", explain_path, "/portal/plans"):
             no_horizontal_scroll(page, path)
 
         # 7. Sign out.
