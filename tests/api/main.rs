@@ -34,6 +34,7 @@ mod portal_support;
 mod pricing;
 mod quotas;
 mod store_conformance;
+mod store_copy;
 mod tenants;
 mod usage;
 mod validation;
