@@ -40,9 +40,15 @@ pub async fn store_copy(source_url: &str, to: &str, verify: bool, batch_rows: us
     match copy_store(&source, &source_label, &target, &options, &progress).await {
         Ok(report) => {
             bar.finish_and_clear();
-            let how = if report.resumed { "resumed an interrupted copy: " } else { "" };
+            let how = match (report.resumed, report.batches) {
+                (true, 0) => "the copy was already complete: ",
+                (true, _) => "resumed an interrupted copy: ",
+                (false, _) => "",
+            };
             outcome.lines.push(format!("{how}wrote {} rows in {} batches", report.rows_written, report.batches));
-            outcome.lines.extend(report.tables.iter().map(|(table, rows)| format!("{table}\t{rows}")));
+            if !verify {
+                outcome.lines.extend(report.tables.iter().map(|(table, rows)| format!("{table}\t{rows}")));
+            }
         }
         // Only a target with no copy of its own is refused for holding data.
         Err(CopyError::TargetNotEmpty(_)) if verify => {

@@ -109,11 +109,9 @@ pub async fn copy_store(
     if complete {
         target.advance_sequences().await?;
     }
-    let mut tables = Vec::new();
-    for state in target.copy_state().await? {
-        let name = COPIED_TABLES.iter().find(|t| t.name == state.table_name).map_or("?", |t| t.name);
-        tables.push((name, u64::try_from(state.rows_copied).unwrap_or(0)));
-    }
+    let states = target.copy_state().await?;
+    let copied = |name: &str| states.iter().find(|s| s.table_name == name).map_or(0, |s| s.rows_copied);
+    let tables = COPIED_TABLES.iter().map(|t| (t.name, u64::try_from(copied(t.name)).unwrap_or(0))).collect();
     Ok(CopyReport { tables, rows_written: run.rows_written, batches: run.batches, resumed, complete })
 }
 
