@@ -83,6 +83,29 @@ pub enum Command {
     },
     /// Create demo tenants, send them a month of usage, close it, email the invoices.
     Demo,
+    /// Move the whole store to another database.
+    #[command(subcommand)]
+    Store(StoreCommand),
+    /// Write a consistent copy of the embedded SQLite database to FILE, while the service runs.
+    Backup { file: std::path::PathBuf },
+}
+
+/// `tally store …`
+#[derive(Debug, Subcommand)]
+pub enum StoreCommand {
+    /// Copy every table into the database at --to (empty, or an interrupted copy: run again to
+    /// resume). The target serves nothing until a `--verify` finds no difference.
+    Copy {
+        /// The target database URL (postgres://… or sqlite:…).
+        #[arg(long)]
+        to: String,
+        /// Then compare both sides (counts, rollup sums, invoices) and release the target.
+        #[arg(long)]
+        verify: bool,
+        /// Rows per batch (one target transaction each).
+        #[arg(long, default_value_t = 2000)]
+        batch_rows: usize,
+    },
 }
 
 /// `tally billing …`
@@ -184,6 +207,19 @@ pub async fn run(cli: Cli, settings: Settings) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Demo => demo(settings).await,
+        Command::Store(StoreCommand::Copy { to, verify, batch_rows }) => {
+            let outcome = crate::lifecycle::store_copy(&settings.database_url(), &to, verify, batch_rows).await?;
+            for line in &outcome.lines {
+                emit!("{line}");
+            }
+            outcome.failure.map_or(Ok(()), |failure| Err(anyhow::anyhow!(failure)))
+        }
+        Command::Backup { file } => {
+            for line in crate::lifecycle::backup(&settings.database_url(), &file).await? {
+                emit!("{line}");
+            }
+            Ok(())
+        }
         Command::PortalLink { tenant, email } => {
             let store = open_store(&settings.database_url(), 1).await?;
             let tenant = TenantId::parse(&tenant).context("--tenant is not a valid tenant id")?;
@@ -213,6 +249,7 @@ pub async fn run(cli: Cli, settings: Settings) -> anyhow::Result<()> {
 /// process serves no ingest).
 async fn billing_run(settings: Settings, clock: SharedClock, as_of: Option<&str>) -> anyhow::Result<()> {
     let store = open_store(&settings.database_url(), 4).await?;
+    store.refuse_unverified_copy().await?;
     let catalog = crate::plans::sync_plans(&store, &settings.pricing_dir, clock.now()).await?;
     let biller = Biller {
         config: crate::startup::billing_config(&settings),

@@ -55,8 +55,10 @@ impl Application {
     /// Builds the service over an already opened store.
     ///
     /// # Errors
-    /// When a plan is invalid, keys cannot be loaded or the port cannot be bound.
+    /// When the store is an unverified copy, a plan is invalid, keys cannot be loaded or the
+    /// port cannot be bound.
     pub async fn build_with_store(settings: Settings, store: Store, clock: SharedClock) -> anyhow::Result<Self> {
+        store.refuse_unverified_copy().await?;
         let listener =
             TcpListener::bind(&settings.listen).with_context(|| format!("Failed to bind {}", settings.listen))?;
         let port = listener.local_addr().context("Failed to read the bound address")?.port();

@@ -50,6 +50,8 @@ pub const CITUS_TABLES: &[(&str, Placement)] = &[
     // transaction as the change it records); read only by global admins.
     ("billing_run", Placement::Coordinator),
     ("audit_event", Placement::Coordinator),
+    // `tally store copy`'s bookkeeping on its target (written beside every copied batch).
+    ("store_copy", Placement::Coordinator),
     ("_sqlx_migrations", Placement::Coordinator),
 ];
 

@@ -10,9 +10,11 @@
 mod alerts;
 mod api_keys;
 mod audit;
+mod backup;
 mod billing_runs;
 mod citus;
 mod codec;
+mod copy;
 mod corrections;
 mod deliveries;
 mod delivery_types;
@@ -42,8 +44,13 @@ use chrono::{DateTime, Utc};
 
 pub use alerts::AlertKey;
 pub use audit::AuditFilter;
+pub use backup::BackupReport;
 pub use billing_runs::{BillingRunStatus, RunOutcome, RunProgress, StoredBillingRun};
 pub use citus::{Placement, CITUS_TABLES};
+pub use copy::{
+    copy_store, verify_copy, CopiedTable, CopyError, CopyOptions, CopyProgress, CopyReport, Kind, Verification,
+    COPIED_TABLES, NOT_COPIED,
+};
 pub use delivery_types::{
     AttemptResult, Delivery, DeliveryFilter, DeliveryState, NewDelivery, OutboxEvent, RetryOutcome, WebhookEndpoint,
 };

@@ -36,6 +36,7 @@ mod pricing;
 mod protocol_errors;
 mod quotas;
 mod store_conformance;
+mod store_copy;
 mod tenants;
 mod usage;
 mod validation;
