@@ -4,6 +4,8 @@
 //! `TALLY_BENCH_RECORDS` (default 10 000 000) raw records spread over the last 30 days (8
 //! functions × 4 regions), and their rollups exactly as the write path keeps them (checked:
 //! the API's totals equal the raw scan's). Each read is asked `REQUESTS` times in a row.
+//! The portal's pages are measured the same way, as a signed-in browser asks for them (a
+//! session from `tally portal-link`): the dashboard and the usage page.
 //! Baseline, in the same run on the same database: the raw-record scan the rollups avoid —
 //! the same day-by-day totals computed from `usage_record`.
 //!
@@ -82,6 +84,19 @@ async fn run(db: &pg::BenchDb, dir: &std::path::Path) -> anyhow::Result<Vec<Row>
         api_days.get_or_insert(body);
         rows.push(row);
     }
+    let (portal, cookie) = portal_session(&server).await?;
+    let (first_day, last_day) = (from.format("%Y-%m-%d"), (to - chrono::Duration::seconds(1)).format("%Y-%m-%d"));
+    let pages = [
+        ("portal dashboard (`GET /portal`)", "/portal".to_owned()),
+        ("portal usage page, 30 days by day and function", format!("/portal/usage?from={first_day}&to={last_day}")),
+        (
+            "portal usage page, last day by hour and region",
+            format!("/portal/usage?from={last_day}&to={last_day}&granularity=hour&group=region"),
+        ),
+    ];
+    for (name, path) in &pages {
+        rows.push(timed_page(&server, &portal, &cookie, name, path).await?);
+    }
     let (raw, raw_days) = raw_scan(db, from, to).await?;
     check_equal(api_days.as_ref().context("no API answer")?, &raw_days)?;
     rows.push(raw);
@@ -133,6 +148,45 @@ async fn timed_get(server: &Server, name: &str, path: &str) -> anyhow::Result<(R
         times.push(started.elapsed());
     }
     Ok((quantiles(name, times), last))
+}
+
+/// A client that does not follow redirects, and the session cookie a `tally portal-link`
+/// link sets for tenant `big`.
+async fn portal_session(server: &Server) -> anyhow::Result<(reqwest::Client, String)> {
+    let output = server.cli(&["portal-link", "--tenant", "big", "--email", "billing@example.com"])?;
+    let link = output.split_whitespace().last().context("portal-link printed nothing")?;
+    let path = &link[link.find("/portal/").context("a portal link")?..];
+    let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build()?;
+    let response = client.get(format!("{}{path}", server.base)).send().await?;
+    ensure!(response.status() == 303, "signing in: {}", response.status());
+    let cookie = response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with("tally_session="))
+        .context("no session cookie")?;
+    Ok((client, cookie.split(';').next().unwrap_or_default().to_owned()))
+}
+
+/// A portal page asked for `REQUESTS` times in a row by a signed-in browser, body read.
+async fn timed_page(
+    server: &Server,
+    client: &reqwest::Client,
+    cookie: &str,
+    name: &str,
+    path: &str,
+) -> anyhow::Result<Row> {
+    let url = format!("{}{path}", server.base);
+    let mut times = Vec::with_capacity(REQUESTS);
+    for _ in 0..REQUESTS {
+        let started = Instant::now();
+        let response = client.get(&url).header("cookie", cookie).send().await?;
+        ensure!(response.status() == 200, "GET {path}: {}", response.status());
+        response.bytes().await?;
+        times.push(started.elapsed());
+    }
+    Ok(quantiles(name, times))
 }
 
 /// The day-by-day totals from the raw records: what the rollups save.
@@ -199,7 +253,7 @@ fn render(before: &str, after: &str, rows: &[Row], version: &str) -> String {
     let slowest_p50 = api.iter().map(|r| r.p50).max().unwrap_or_default();
     let verdict = |ok: bool| if ok { "met" } else { "MISSED" };
     format!(
-        "## Usage reads from rollups (`cargo bench --bench reads`)\n\n\
+        "## Usage reads and portal pages from rollups (`cargo bench --bench reads`)\n\n\
          - {version}\n- load before (uptime): {before}\n- load after (uptime): {after}\n\
          - one tenant, {} raw records over the last 30 days (8 functions × 4 regions), rollups as the write path keeps them; \
          {REQUESTS} sequential requests per read to the real `tally serve` (release); the raw scan {RAW_RUNS} times\n\n\

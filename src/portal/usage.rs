@@ -19,7 +19,7 @@ use super::context::Portal;
 use super::error::PortalError;
 use super::page;
 use super::session::PortalSession;
-use super::usage_query::{UsageForm, UsageQuery};
+use super::usage_query::{UsageForm, UsageQuestion};
 use super::usage_view::{usage_csv, usage_figures, UsageFigures};
 use super::view::Chrome;
 use crate::aggregate::{units_in_range, usage_series, SeriesBucket};
@@ -110,7 +110,7 @@ async fn read_series(
     store: &Store,
     tenant: &TenantId,
     tz: Tz,
-    query: &UsageQuery,
+    query: &UsageQuestion,
 ) -> Result<(Vec<(DateTime<Utc>, DateTime<Utc>)>, Vec<SeriesBucket>), PortalError> {
     let units: Vec<_> = units_in_range(tz, query.granularity, query.from, query.to).collect();
     let rollups = store.rollups_per_unit(tenant, &units, Some(query.group)).await?;

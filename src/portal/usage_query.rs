@@ -1,5 +1,5 @@
 //! The usage page's question (`/portal/usage?from=…&to=…&granularity=…&group=…&meter=…`):
-//! parsed from the query string into a checked [`UsageQuery`], or refused with a sentence a
+//! parsed from the query string into a checked [`UsageQuestion`], or refused with a sentence a
 //! person can act on. Pure: the tenant's time zone and "now" are passed in.
 //!
 //! Dates are whole local days of the tenant's time zone, `to` included (a person picks "1 to
@@ -28,7 +28,7 @@ pub(crate) struct UsageForm {
 
 /// A checked usage question.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct UsageQuery {
+pub(crate) struct UsageQuestion {
     /// First local day shown.
     pub first_day: NaiveDate,
     /// Last local day shown (included).
@@ -63,7 +63,7 @@ impl UsageForm {
     ///
     /// # Errors
     /// A sentence saying which field is wrong and what it accepts.
-    pub(crate) fn parse(&self, tz: Tz) -> Result<UsageQuery, String> {
+    pub(crate) fn parse(&self, tz: Tz) -> Result<UsageQuestion, String> {
         let first_day = date(&self.from, "From")?;
         let last_day = date(&self.to, "To")?;
         if last_day < first_day {
@@ -85,7 +85,7 @@ impl UsageForm {
             ),
             other => format!("That range cannot be shown: {other}."),
         })?;
-        Ok(UsageQuery { first_day, last_day, granularity, group, meter, from, to })
+        Ok(UsageQuestion { first_day, last_day, granularity, group, meter, from, to })
     }
 }
 
@@ -114,7 +114,7 @@ mod tests {
         pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
     }
 
-    fn parsed(pairs: &[(&str, &str)], tz: Tz) -> Result<UsageQuery, String> {
+    fn parsed(pairs: &[(&str, &str)], tz: Tz) -> Result<UsageQuestion, String> {
         UsageForm::from_params(&params(pairs), tz, at("2026-11-27T12:00:00Z")).parse(tz)
     }
 

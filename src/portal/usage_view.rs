@@ -10,7 +10,7 @@ use chrono_tz::Tz;
 use rust_decimal::Decimal;
 
 use super::chart::{stacked_chart, Frame, Stack};
-use super::usage_query::UsageQuery;
+use super::usage_query::UsageQuestion;
 use super::view::{meter_quantities, MeterQuantity};
 use crate::aggregate::{Granularity, GroupBy, RollupTotals, SeriesBucket};
 use crate::domain::Meter;
@@ -56,7 +56,7 @@ pub(crate) fn group_name(value: &str, group: GroupBy) -> String {
 
 /// The chart, legend and table of `buckets` (a grouped series over `units`, in time order).
 pub(crate) fn usage_figures(
-    query: &UsageQuery,
+    query: &UsageQuestion,
     tz: Tz,
     units: &[(DateTime<Utc>, DateTime<Utc>)],
     buckets: &[SeriesBucket],
@@ -125,7 +125,7 @@ fn unit_label(start: DateTime<Utc>, tz: Tz, granularity: Granularity) -> String 
 
 /// The CSV of every bucket: local start and end (RFC 3339 with the tenant's offset), the
 /// group, each meter's exact quantity, the record count.
-pub(crate) fn usage_csv(query: &UsageQuery, tz: Tz, buckets: &[SeriesBucket]) -> String {
+pub(crate) fn usage_csv(query: &UsageQuestion, tz: Tz, buckets: &[SeriesBucket]) -> String {
     let mut csv = format!("start,end,{},", query.group.as_str());
     let meters: Vec<&str> = Meter::ALL.iter().map(|m| m.as_str()).collect();
     csv.push_str(&meters.join(","));
@@ -156,8 +156,8 @@ mod tests {
     use crate::domain::Quantities;
     use chrono::NaiveDate;
 
-    fn query(meter: Meter) -> UsageQuery {
-        UsageQuery {
+    fn query(meter: Meter) -> UsageQuestion {
+        UsageQuestion {
             first_day: NaiveDate::from_ymd_opt(2026, 11, 1).unwrap(),
             last_day: NaiveDate::from_ymd_opt(2026, 11, 2).unwrap(),
             granularity: Granularity::Day,
