@@ -18,6 +18,7 @@ pub mod health;
 pub mod http;
 pub mod ingest;
 pub mod invoice;
+pub mod lifecycle;
 pub mod metrics;
 pub mod notify;
 pub mod plans;
