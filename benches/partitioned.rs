@@ -23,6 +23,7 @@ use tally::domain::{ContentHash, NewUsageRecord, Quantities, RecordKey, TenantId
 use tally::store::{month_start, open_store, RecordColumns, Store, INSERT_RECORDS_SQL, PROBE_SQL};
 
 const GROUP: usize = 1_000;
+const ROUNDS: usize = 2;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -67,14 +68,18 @@ async fn run(url: &str, fresh: usize, preload: usize) -> anyhow::Result<()> {
     }
     pool.execute("analyze usage_record; analyze usage_record_flat; checkpoint").await?;
     let at = now - Duration::minutes(30);
-    let mut results = Vec::new();
-    for (round, scenario) in ["flat", "partitioned", "partitioned + probe", "Store::insert_usage"].iter().enumerate() {
-        let rows = records(&format!("r{round}"), fresh, at);
-        let elapsed = timed(&pool, &store, scenario, &rows, now).await?;
-        results.push((scenario.to_string(), fresh as f64 / elapsed.as_secs_f64()));
+    // Two rounds of the four scenarios, interleaved; the best of each (a shared box is noisy).
+    let scenarios = ["flat", "partitioned", "partitioned + probe", "Store::insert_usage"];
+    let mut results: Vec<(String, f64)> = scenarios.iter().map(|s| (s.to_string(), 0.0)).collect();
+    for round in 0..ROUNDS {
+        for (i, scenario) in scenarios.iter().enumerate() {
+            let rows = records(&format!("r{round}s{i}"), fresh, at);
+            let elapsed = timed(&pool, &store, scenario, &rows, now).await?;
+            results[i].1 = results[i].1.max(fresh as f64 / elapsed.as_secs_f64());
+        }
     }
     let baseline = results[0].1;
-    println!("\n| scenario ({fresh} records, groups of {GROUP}, one connection) | records/s | × unpartitioned |");
+    println!("\n| scenario ({fresh} records, groups of {GROUP}, one connection, best of {ROUNDS}) | records/s | × unpartitioned |");
     println!("| --- | ---: | ---: |");
     for (scenario, rate) in &results {
         println!("| {scenario} | {rate:.0} | {:.2} |", rate / baseline);

@@ -33,7 +33,7 @@ select r.tenant_id, r.source, r.record_id, r.content_hash
 from usage_record r
 join unnest($1::text[], $2::text[], $3::text[]) as k (tenant_id, source, record_id)
   on r.tenant_id = k.tenant_id and r.source = k.source and r.record_id = k.record_id
-where (r.ts >= $4 and r.ts < $5) or (r.ts >= $6 and r.ts < $7)"#;
+where ((r.ts >= $4 and r.ts < $5) or (r.ts >= $6 and r.ts < $7))"#;
 
 /// Where one group's keys are looked for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -71,24 +71,42 @@ pub(super) async fn probe(
     window: &ProbeWindow,
 ) -> Result<HashMap<StoredKey, ContentHash>, DbError> {
     let [(a, b), (c, d)] = window.probed;
-    let rows: Vec<(String, String, String, Vec<u8>)> = sqlx::query_as(PROBE_SQL)
-        .bind(records.iter().map(|r| r.key.tenant_id.as_str()).collect::<Vec<_>>())
-        .bind(records.iter().map(|r| r.key.source.as_str()).collect::<Vec<_>>())
-        .bind(records.iter().map(|r| r.key.record_id.as_str()).collect::<Vec<_>>())
-        .bind(a)
-        .bind(b)
-        .bind(c)
-        .bind(d)
-        .fetch_all(&mut **tx)
-        .await?;
-    hashes_by_key(rows)
+    lookup_hashes(tx, PROBE_SQL, records, &[a, b, c, d]).await
 }
 
-/// Rows of (tenant_id, source, record_id, content_hash) as a map from key to hash.
-pub(super) fn hashes_by_key(
-    rows: Vec<(String, String, String, Vec<u8>)>,
+/// Runs a lookup of the stored hashes of `records`' keys: `sql` takes the keys as `$1`–`$3`
+/// and `instants` after them; it is run as given for several tenants, or with the one tenant
+/// named (the parameter after the instants) so that Citus routes it to that tenant's shard.
+pub(super) async fn lookup_hashes(
+    tx: &mut Transaction<'_, Postgres>,
+    sql: &str,
+    records: &[&NewUsageRecord],
+    instants: &[DateTime<Utc>],
 ) -> Result<HashMap<StoredKey, ContentHash>, DbError> {
+    let tenant = one_tenant(records);
+    let sql = match tenant {
+        Some(_) => format!("{sql} and r.tenant_id = ${}", 4 + instants.len()),
+        None => sql.to_owned(),
+    };
+    let mut query = sqlx::query_as(&sql)
+        .bind(records.iter().map(|r| r.key.tenant_id.as_str()).collect::<Vec<_>>())
+        .bind(records.iter().map(|r| r.key.source.as_str()).collect::<Vec<_>>())
+        .bind(records.iter().map(|r| r.key.record_id.as_str()).collect::<Vec<_>>());
+    for instant in instants {
+        query = query.bind(*instant);
+    }
+    if let Some(tenant) = tenant {
+        query = query.bind(tenant);
+    }
+    let rows: Vec<(String, String, String, Vec<u8>)> = query.fetch_all(&mut **tx).await?;
     rows.into_iter().map(|(t, s, id, hash)| Ok(((t, s, id), content_hash(&hash)?))).collect()
+}
+
+/// The tenant of every record when there is only one. Lookups then name it, so on Citus they
+/// run on that tenant's shard alone instead of on every shard.
+fn one_tenant<'a>(records: &[&'a NewUsageRecord]) -> Option<&'a str> {
+    let first = records.first()?.key.tenant_id.as_str();
+    records.iter().all(|r| r.key.tenant_id.as_str() == first).then_some(first)
 }
 
 #[cfg(test)]

@@ -26,7 +26,7 @@ use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use sqlx::{PgPool, Postgres, Transaction};
 
-use super::probe::{hashes_by_key, probe, ProbeWindow};
+use super::probe::{lookup_hashes, probe, ProbeWindow};
 use crate::aggregate::{fold_records, RollupKey, RollupTotals};
 use crate::domain::ContentHash;
 use crate::domain::NewUsageRecord;
@@ -221,15 +221,7 @@ async fn existing_hashes(
     if refused.is_empty() {
         return Ok(HashMap::new());
     }
-    let rows: Vec<(String, String, String, Vec<u8>)> = sqlx::query_as(EXISTING_HASHES_SQL)
-        .bind(refused.iter().map(|r| r.key.tenant_id.as_str()).collect::<Vec<_>>())
-        .bind(refused.iter().map(|r| r.key.source.as_str()).collect::<Vec<_>>())
-        .bind(refused.iter().map(|r| r.key.record_id.as_str()).collect::<Vec<_>>())
-        .bind(from)
-        .bind(to)
-        .fetch_all(&mut **tx)
-        .await?;
-    hashes_by_key(rows)
+    lookup_hashes(tx, EXISTING_HASHES_SQL, refused, &[from, to]).await
 }
 
 /// Adds deltas to rollup rows. `deltas` must be sorted by key: every writer then locks
