@@ -63,6 +63,10 @@ impl Application {
             TcpListener::bind(&settings.listen).with_context(|| format!("Failed to bind {}", settings.listen))?;
         let port = listener.local_addr().context("Failed to read the bound address")?.port();
         store.set_allowed_lateness(settings.ingest.allowed_lateness);
+        maintenance(&settings)
+            .ensure_partitions(&store, clock.now())
+            .await
+            .context("Failed to create the raw usage partitions")?;
         let catalog = SharedCatalog::new(sync_plans(&store, &settings.pricing_dir, clock.now()).await?);
         let metrics = Arc::new(Metrics::default());
         let (writer, writer_tasks) = start_writer(&settings, &store, &clock, &metrics);

@@ -24,6 +24,16 @@ impl Maintenance {
     /// # Errors
     /// When the store fails.
     pub async fn run_once(&self, store: &Store, now: DateTime<Utc>) -> Result<RetentionReport, DbError> {
+        self.ensure_partitions(store, now).await?;
+        self.retention.run(store, now).await
+    }
+
+    /// The partitions part of [`Self::run_once`]; `tally serve` also runs it before serving, so
+    /// the write path does not meet partition DDL in its first minutes.
+    ///
+    /// # Errors
+    /// When the store fails.
+    pub async fn ensure_partitions(&self, store: &Store, now: DateTime<Utc>) -> Result<(), DbError> {
         let back = self.retention.allowed_lateness.checked_add(&Duration::hours(1)).unwrap_or(Duration::MAX);
         // A very long lateness is left to the write path's on-demand creation.
         let oldest = now.checked_sub_signed(back.min(Duration::days(100))).unwrap_or(now);
@@ -32,7 +42,7 @@ impl Maintenance {
             ahead = next_month(ahead);
         }
         store.ensure_usage_partitions(oldest, ahead).await?;
-        self.retention.run(store, now).await
+        Ok(())
     }
 
     /// Runs [`Self::run_once`] every `every`, logging failures (the next pass retries).
