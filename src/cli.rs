@@ -61,6 +61,9 @@ pub enum Command {
     /// Run billing.
     #[command(subcommand)]
     Billing(BillingCommand),
+    /// Raw usage retention (TALLY_RAW_RETENTION).
+    #[command(subcommand)]
+    Retention(RetentionCommand),
     /// Work with pricing plans.
     #[command(subcommand)]
     Plans(PlansCommand),
@@ -112,6 +115,18 @@ pub enum StoreCommand {
 #[derive(Debug, Subcommand)]
 pub enum BillingCommand {
     /// Close every period due by now (or by --as-of) into invoices.
+    Run {
+        /// Run as if the clock read this RFC 3339 instant (future only with TALLY_ALLOW_TIME_TRAVEL=1).
+        #[arg(long)]
+        as_of: Option<String>,
+    },
+}
+
+/// `tally retention …`
+#[derive(Debug, Subcommand)]
+pub enum RetentionCommand {
+    /// Create the raw usage partitions ahead, then remove every month of raw records that
+    /// retention allows (final invoices, late window over); prints what it did as JSON.
     Run {
         /// Run as if the clock read this RFC 3339 instant (future only with TALLY_ALLOW_TIME_TRAVEL=1).
         #[arg(long)]
@@ -191,6 +206,19 @@ pub async fn run(cli: Cli, settings: Settings) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Billing(BillingCommand::Run { as_of }) => billing_run(settings, clock, as_of.as_deref()).await,
+        Command::Retention(RetentionCommand::Run { as_of }) => {
+            let now = match as_of.as_deref() {
+                Some(text) => chrono::DateTime::parse_from_rfc3339(text).context("--as-of must be RFC 3339")?.to_utc(),
+                None => clock.now(),
+            };
+            if now > clock.now() && !settings.allow_time_travel {
+                anyhow::bail!("--as-of is in the future; set TALLY_ALLOW_TIME_TRAVEL=1 to allow it");
+            }
+            let store = open_store(&settings.database_url(), 2).await?;
+            let report = crate::startup::maintenance(&settings).run_once(&store, now).await;
+            emit!("{}", serde_json::to_string_pretty(&report.context("Failed to apply retention")?)?);
+            Ok(())
+        }
         Command::Plans(PlansCommand::Check { dir }) => {
             let dir = dir.unwrap_or(settings.pricing_dir);
             let plans = crate::plans::check_plans(&dir)?;

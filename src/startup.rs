@@ -23,6 +23,7 @@ use crate::health;
 use crate::http;
 use crate::ingest::{self, BodyLimits, Ingestor, TenantDirectory, UsageWriter, WriterConfig, WriterTasks};
 use crate::invoice::{Biller, BillingConfig, BillingJobs};
+use crate::lifecycle::{Maintenance, RawRetention};
 use crate::metrics::Metrics;
 use crate::notify::{Dispatcher, MailTransport, NotifyConfig};
 use crate::plans::{sync_plans, SharedCatalog};
@@ -39,6 +40,7 @@ pub struct Application {
     dispatcher: Dispatcher,
     notifier: Option<tokio::task::JoinHandle<()>>,
     quota_evaluator: Option<tokio::task::JoinHandle<()>>,
+    maintenance: Option<tokio::task::JoinHandle<()>>,
     run_reaper: tokio::task::JoinHandle<()>,
 }
 
@@ -62,6 +64,11 @@ impl Application {
         let listener =
             TcpListener::bind(&settings.listen).with_context(|| format!("Failed to bind {}", settings.listen))?;
         let port = listener.local_addr().context("Failed to read the bound address")?.port();
+        store.set_allowed_lateness(settings.ingest.allowed_lateness);
+        maintenance(&settings)
+            .ensure_partitions(&store, clock.now())
+            .await
+            .context("Failed to create the raw usage partitions")?;
         let catalog = SharedCatalog::new(sync_plans(&store, &settings.pricing_dir, clock.now()).await?);
         let metrics = Arc::new(Metrics::default());
         let (writer, writer_tasks) = start_writer(&settings, &store, &clock, &metrics);
@@ -87,6 +94,7 @@ impl Application {
         let dispatcher = build_dispatcher(&settings, &store, &metrics, port)?;
         let notifier = spawn_notify_worker(&settings, dispatcher.clone(), clock.clone());
         let quota_evaluator = spawn_quota_evaluator(&settings, &store, &catalog, &metrics, &clock);
+        let maintenance = spawn_maintenance(&settings, &store, &clock);
         let entitlements =
             web::Data::new(EntitlementCache::new(store.clone(), catalog.clone(), settings.quota.entitlement_max_age));
         let biller = web::Data::new(biller);
@@ -128,7 +136,17 @@ impl Application {
         .context("Failed to listen")?
         .shutdown_timeout(30)
         .run();
-        Ok(Self { port, server, writer_tasks, scheduler, dispatcher, notifier, quota_evaluator, run_reaper })
+        Ok(Self {
+            port,
+            server,
+            writer_tasks,
+            scheduler,
+            dispatcher,
+            notifier,
+            quota_evaluator,
+            maintenance,
+            run_reaper,
+        })
     }
 
     /// The port the service listens on.
@@ -153,7 +171,7 @@ impl Application {
     /// When the server fails.
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
         let served = self.server.await;
-        for worker in [self.scheduler, self.quota_evaluator].into_iter().flatten() {
+        for worker in [self.scheduler, self.quota_evaluator, self.maintenance].into_iter().flatten() {
             worker.abort();
         }
         self.run_reaper.abort();
@@ -296,6 +314,20 @@ fn spawn_billing_scheduler(
         return None;
     }
     Some(tokio::spawn(async move { biller.run_every(every, store, clock).await }))
+}
+
+/// The maintenance settings: raw usage retention within the late window.
+pub fn maintenance(settings: &Settings) -> Maintenance {
+    let keep = settings.lifecycle.raw_retention.map(|d| chrono::Duration::from_std(d).unwrap_or(chrono::Duration::MAX));
+    let allowed_lateness =
+        chrono::Duration::from_std(settings.ingest.allowed_lateness).unwrap_or(chrono::Duration::MAX);
+    Maintenance { retention: RawRetention { keep, allowed_lateness } }
+}
+
+/// Runs maintenance every `lifecycle.maintain_every` (off when zero), see [`Maintenance::run_every`].
+fn spawn_maintenance(settings: &Settings, store: &Store, clock: &SharedClock) -> Option<tokio::task::JoinHandle<()>> {
+    let every = settings.lifecycle.maintain_every;
+    (!every.is_zero()).then(|| tokio::spawn(maintenance(settings).run_every(every, store.clone(), clock.clone())))
 }
 
 /// The outbox worker: SMTP at `smtp.url`, else `.eml` files under `<data dir>/outbox/`.

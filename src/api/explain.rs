@@ -1,5 +1,6 @@
 //! `GET /v1/invoices/{id}/lines/{n}/explain` (api-spec `explainInvoiceLine`): the daily usage
-//! behind a line (in the customer's time zone), its tier arithmetic, and sample record ids.
+//! behind a line (in the customer's time zone), its tier arithmetic, and sample record ids —
+//! with when retention removed raw records of the line's period, if it did.
 //!
 //! Stage: the HTTP edge. Reads the invoice, its rollups and sample record ids from the store;
 //! the daily series is `aggregate`'s. Holds no pricing. [`explain_line`] is shared with the
@@ -86,6 +87,9 @@ pub async fn explain_invoice_line(
         .iter()
         .map(|(start, end, quantity)| json!({ "start": start, "end": end, "quantity": decimal(*quantity) }))
         .collect();
+    // Retention may have removed the raw records of the line's first days or all of them;
+    // the daily usage (rollups) stays complete.
+    let retired = store.raw_usage_retired().await?.filter(|(before, _)| line.start < *before).map(|(_, at)| at);
     Ok(HttpResponse::Ok().json(json!({
         "invoice_id": doc.id,
         "line": number,
@@ -96,6 +100,7 @@ pub async fn explain_invoice_line(
         "arithmetic": explained.arithmetic,
         "daily_usage": daily,
         "sample_record_ids": samples,
+        "sample_records_retired_at": retired,
     })))
 }
 

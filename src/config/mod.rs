@@ -9,6 +9,6 @@ mod settings;
 
 pub use jwt::{JwtAlgorithm, JwtKeyConfig};
 pub use settings::{
-    parse_duration, BillingSettings, IngestSettings, IssuerSettings, JwtSettings, NotifySettings, QuotaSettings,
-    Settings, SmtpSettings,
+    parse_duration, BillingSettings, IngestSettings, IssuerSettings, JwtSettings, LifecycleSettings, NotifySettings,
+    QuotaSettings, Settings, SmtpSettings,
 };

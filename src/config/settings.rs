@@ -38,6 +38,27 @@ pub struct Settings {
     pub quota: QuotaSettings,
     pub smtp: SmtpSettings,
     pub notify: NotifySettings,
+    pub lifecycle: LifecycleSettings,
+}
+
+/// Raw usage lifecycle (DESIGN §2): partitions kept ahead and raw record retention.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LifecycleSettings {
+    /// How long raw usage records are kept (`TALLY_RAW_RETENTION`, e.g. `400d`); `forever`
+    /// (the default) keeps them. Never shorter in effect than the late window and the billing
+    /// of the months concerned.
+    #[serde(with = "retention_text")]
+    pub raw_retention: Option<Duration>,
+    /// How often `tally serve` runs maintenance (partitions ahead, retention); `0s` turns it off.
+    #[serde(with = "duration_text")]
+    pub maintain_every: Duration,
+}
+
+impl Default for LifecycleSettings {
+    fn default() -> Self {
+        Self { raw_retention: None, maintain_every: Duration::from_secs(3_600) }
+    }
 }
 
 /// Where emails go (DESIGN §8).
@@ -184,6 +205,7 @@ impl Default for Settings {
             smtp: SmtpSettings::default(),
             notify: NotifySettings::default(),
             quota: QuotaSettings::default(),
+            lifecycle: LifecycleSettings::default(),
         }
     }
 }
@@ -250,6 +272,8 @@ const ENV_VARS: &[(&str, &str)] = &[
     ("TALLY_NOTIFY_LEASE", "notify.lease"),
     ("TALLY_QUOTA_EVALUATE_EVERY", "quota.evaluate_every"),
     ("TALLY_ENTITLEMENT_MAX_AGE", "quota.entitlement_max_age"),
+    ("TALLY_RAW_RETENTION", "lifecycle.raw_retention"),
+    ("TALLY_MAINTENANCE_EVERY", "lifecycle.maintain_every"),
 ];
 
 impl Settings {
@@ -362,6 +386,22 @@ mod duration_text {
     }
 }
 
+/// A retention: `forever`, or a duration like `400d`.
+mod retention_text {
+    use serde::{Deserialize, Deserializer};
+    use std::time::Duration;
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+        let text = String::deserialize(d)?;
+        if text == "forever" {
+            return Ok(None);
+        }
+        super::duration_text::parse(&text)
+            .map(Some)
+            .ok_or_else(|| serde::de::Error::custom(format!("{text:?} is neither `forever` nor a duration like 400d")))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -372,6 +412,16 @@ mod tests {
         assert_eq!(settings.database_url(), "sqlite://tally-data/tally.db");
         assert_eq!(settings.listen, "127.0.0.1:8080");
         assert_eq!(settings.ingest.allowed_lateness, Duration::from_secs(35 * 86_400));
+        assert_eq!(settings.lifecycle.raw_retention, None, "raw usage is kept forever by default");
+    }
+
+    #[test]
+    fn raw_retention_reads_a_duration_or_forever() {
+        let days = Settings::from_sources("", |n| (n == "TALLY_RAW_RETENTION").then(|| "400d".into())).unwrap();
+        assert_eq!(days.lifecycle.raw_retention, Some(Duration::from_secs(400 * 86_400)));
+        let forever = Settings::from_sources("[lifecycle]\nraw_retention = \"forever\"\n", |_| None).unwrap();
+        assert_eq!(forever.lifecycle.raw_retention, None);
+        assert!(Settings::from_sources("", |n| (n == "TALLY_RAW_RETENTION").then(|| "soon".into())).is_err());
     }
 
     #[test]

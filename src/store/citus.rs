@@ -46,6 +46,7 @@ pub const CITUS_TABLES: &[(&str, Placement)] = &[
     ("plan_version", Placement::Reference),
     ("number_counter", Placement::Reference),
     ("webhook_endpoint", Placement::Reference),
+    ("usage_retirement", Placement::Reference),
     // Operator records written beside distributed rows (the audit event in the same
     // transaction as the change it records); read only by global admins.
     ("billing_run", Placement::Coordinator),

@@ -36,6 +36,8 @@ pub(super) enum Engine {
         pool: PgPool,
         /// Groups to wait before trying the plain-insert fast path again (`postgres/usage.rs`).
         fast_path_cooldown: Arc<AtomicU32>,
+        /// Months known to have a `usage_record` partition, and the accepted window (`partitions.rs`).
+        partitions: Arc<super::partitions::PartitionState>,
     },
     /// One writer connection (every write is `BEGIN IMMEDIATE`) and a read-only pool.
     Sqlite { writer: SqlitePool, reader: SqlitePool },

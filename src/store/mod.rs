@@ -25,12 +25,14 @@ mod invoices;
 mod ledger;
 mod open;
 mod outbox;
+mod partitions;
 mod periods;
 mod plans;
 mod portal;
 mod postgres;
 mod quotas;
 mod rebuild;
+mod retention;
 mod rollups;
 mod sqlite;
 mod subscriptions;
@@ -57,8 +59,9 @@ pub use delivery_types::{
 pub use engine::{Store, StoreKind};
 pub use error::DbError;
 pub use open::open_store;
+pub use partitions::{month_start, next_month};
 pub use portal::{PortalSessionRow, SampleRecord};
-pub use postgres::{RecordColumns, INSERT_RECORDS_SQL};
+pub use postgres::{RecordColumns, INSERT_RECORDS_SQL, PROBE_SQL};
 pub use types::{
     CorrectionOutcome, IdempotencyStart, InsertOutcome, IssueInvoice, IssueOutcome, NewCreditGrant, NewPlanVersion,
     RebuildReport, StatusChange, StoredApiKey, StoredInvoice, StoredPlanVersion, StoredResponse,

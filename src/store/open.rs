@@ -37,7 +37,7 @@ pub async fn open_store(url: &str, max_connections: u32) -> anyhow::Result<Store
             let migrated = sqlx::migrate!("./migrations/postgres").run(&pool).await;
             migrated.context("Failed to migrate the PostgreSQL database")?;
             super::citus::place_tables(&pool).await.context("Failed to place the tables on the Citus cluster")?;
-            Engine::Postgres { pool, fast_path_cooldown: Default::default() }
+            Engine::Postgres { pool, fast_path_cooldown: Default::default(), partitions: Default::default() }
         }
         StoreKind::Sqlite => {
             let (writer, reader) = open_sqlite(url).await.context("Failed to open the SQLite database")?;

@@ -172,7 +172,10 @@ impl Store {
         })?;
         let (totals, records) = fold.finish()?;
         let report = RebuildReport { records, rollups: totals.len() as u64 };
-        on_tx!(&mut tx, |db| sqlx::query("delete from usage_rollup").execute(db).await.map(|_| ()))?;
+        // Months whose raw records retention removed keep their rollups: they are all that is left.
+        let kept_before = Instant(self.raw_usage_retired().await?.map_or(EARLIEST, |(before, _)| before));
+        let stale = "delete from usage_rollup where bucket_start >= $1";
+        on_tx!(&mut tx, |db| sqlx::query(stale).bind(kept_before).execute(db).await.map(|_| ()))?;
         let all: Vec<(RollupKey, RollupTotals)> = totals.into_iter().collect();
         for part in all.chunks(10_000) {
             add_deltas(&mut tx, part).await?;

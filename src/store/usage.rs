@@ -39,8 +39,8 @@ impl Store {
         ingested_at: DateTime<Utc>,
     ) -> Result<Vec<InsertOutcome>, DbError> {
         match &self.engine {
-            Engine::Postgres { pool, fast_path_cooldown } => {
-                postgres::insert_usage(pool, fast_path_cooldown, records, ingested_at).await
+            Engine::Postgres { pool, fast_path_cooldown, partitions } => {
+                postgres::insert_usage(pool, fast_path_cooldown, partitions, records, ingested_at).await
             }
             Engine::Sqlite { writer, .. } => {
                 let mut tx = writer.begin_with(sqlite::BEGIN_WRITE).await?;

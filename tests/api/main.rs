@@ -22,6 +22,7 @@ mod idempotency;
 mod ingest;
 mod invoices;
 mod isolation;
+mod lifecycle;
 mod money;
 mod notify_alerts;
 mod notify_cluster;

@@ -22,6 +22,8 @@ mod billing;
 mod ingest;
 #[path = "../api/invoices.rs"]
 mod invoices;
+#[path = "../api/lifecycle.rs"]
+mod lifecycle;
 #[path = "../api/store_conformance/mod.rs"]
 mod store_conformance;
 

@@ -1,15 +1,23 @@
 //! `usage_record` and the rollup deltas written with it: the ingest hot path.
 //!
-//! One transaction per group commit: (1) insert every record with `on conflict do nothing
-//! returning` its key, (2) one lookup of the content hashes of the keys not returned, to tell
-//! duplicates from conflicts, (3) one sorted upsert of the rollup deltas of exactly the rows
-//! inserted. Three statements per batch, whatever its size.
+//! The table is partitioned by month (`partitions.rs`); each partition's primary key catches a
+//! key seen again in its month, and one probe per group looks for the group's keys in the other
+//! months the accepted window reaches (`probe.rs`). One transaction per group commit:
+//! (1) the probe, (2) insert every record not found with `on conflict do nothing returning` its
+//! key, (3) one lookup of the content hashes of the keys refused, to tell duplicates from
+//! conflicts, (4) one sorted upsert of the rollup deltas of exactly the rows inserted.
 //!
 //! Fast path: most groups hold no key seen before, and a plain insert (no `on conflict`, no
-//! `returning`) costs about a third less. So a group first tries that, with the rollup upsert,
-//! in its own transaction; a unique violation rolls it back whole and the group takes the
+//! `returning`) costs about a third less. So a group the probe found nothing for tries that,
+//! with the rollup upsert; a unique violation rolls it back whole and the group takes the
 //! path above. After such a miss the next groups skip the attempt for a while, so a steady
 //! stream of retries does not pay for the failed attempts.
+//!
+//! Concurrency: two groups in flight at once with the same key in the *same* month meet at
+//! that partition's primary key. With the same key in *different* months (a conflicting
+//! resend, or a CloudEvent without `time` resent across midnight UTC at a month's end while
+//! the first copy is still uncommitted) neither probe sees the other's uncommitted row; closing
+//! that needs a lock per key (README, "Exactly once").
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -18,9 +26,12 @@ use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use sqlx::{PgPool, Postgres, Transaction};
 
+use super::probe::{lookup_hashes, probe, ProbeWindow};
 use crate::aggregate::{fold_records, RollupKey, RollupTotals};
+use crate::domain::ContentHash;
 use crate::domain::NewUsageRecord;
-use crate::store::codec::{content_hash, stored_key, whole, StoredKey};
+use crate::store::codec::{stored_key, whole, StoredKey};
+use crate::store::partitions::{ensure_months, PartitionState};
 use crate::store::{DbError, InsertOutcome};
 
 /// The insert statement; also used verbatim by the ingest benchmark's direct-SQL baseline.
@@ -33,11 +44,13 @@ from unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::text[], $
 on conflict do nothing
 returning tenant_id, source, record_id"#;
 
+/// Bounded by `ts` so only the partitions the group can meet are probed.
 const EXISTING_HASHES_SQL: &str = r#"
 select r.tenant_id, r.source, r.record_id, r.content_hash
 from usage_record r
 join unnest($1::text[], $2::text[], $3::text[]) as k (tenant_id, source, record_id)
-  on r.tenant_id = k.tenant_id and r.source = k.source and r.record_id = k.record_id"#;
+  on r.tenant_id = k.tenant_id and r.source = k.source and r.record_id = k.record_id
+where r.ts >= $4 and r.ts < $5"#;
 
 const UPSERT_ROLLUPS_SQL: &str = r#"
 insert into usage_rollup (tenant_id, bucket_start, function, region,
@@ -85,6 +98,24 @@ const FAST_PATH_COOLDOWN_GROUPS: u32 = 16;
 pub(in crate::store) async fn insert_usage(
     pool: &PgPool,
     cooldown: &AtomicU32,
+    partitions: &PartitionState,
+    records: &[&NewUsageRecord],
+    ingested_at: DateTime<Utc>,
+) -> Result<Vec<InsertOutcome>, DbError> {
+    let window = ProbeWindow::of(records, ingested_at, partitions.lateness());
+    ensure_months(pool, partitions, window.months.clone()).await?;
+    let written = write(pool, cooldown, &window, records, ingested_at).await;
+    if written.is_err() {
+        // A partition may have been dropped under us (retention): ask the catalog next time.
+        partitions.forget();
+    }
+    written
+}
+
+async fn write(
+    pool: &PgPool,
+    cooldown: &AtomicU32,
+    window: &ProbeWindow,
     records: &[&NewUsageRecord],
     ingested_at: DateTime<Utc>,
 ) -> Result<Vec<InsertOutcome>, DbError> {
@@ -92,22 +123,29 @@ pub(in crate::store) async fn insert_usage(
     if waiting > 0 {
         cooldown.store(waiting - 1, Ordering::Relaxed);
     } else {
-        match insert_all_new(pool, records, ingested_at).await {
+        let mut tx = crate::store::open::begin_postgres(pool).await?;
+        let elsewhere = probe(&mut tx, records, window).await?;
+        if !elsewhere.is_empty() {
+            return insert_checked(tx, records, &elsewhere, window, ingested_at).await;
+        }
+        match insert_all_new(tx, records, ingested_at).await {
             Err(DbError::AlreadyExists) => cooldown.store(FAST_PATH_COOLDOWN_GROUPS, Ordering::Relaxed),
             done => return done,
         }
     }
-    insert_checked(crate::store::open::begin_postgres(pool).await?, records, ingested_at).await
+    let mut tx = crate::store::open::begin_postgres(pool).await?;
+    let elsewhere = probe(&mut tx, records, window).await?;
+    insert_checked(tx, records, &elsewhere, window, ingested_at).await
 }
 
-/// The fast path: succeeds only when no key exists yet (the transaction rolls back whole on a
-/// unique violation, reported as [`DbError::AlreadyExists`]).
+/// The fast path, in `tx` after a probe that found nothing: succeeds only when no key exists
+/// in the records' own partitions either (the transaction rolls back whole on a unique
+/// violation, reported as [`DbError::AlreadyExists`]).
 async fn insert_all_new(
-    pool: &PgPool,
+    mut tx: Transaction<'static, Postgres>,
     records: &[&NewUsageRecord],
     ingested_at: DateTime<Utc>,
 ) -> Result<Vec<InsertOutcome>, DbError> {
-    let mut tx = crate::store::open::begin_postgres(pool).await?;
     let columns = RecordColumns::of(records)?;
     bind_columns!(sqlx::query(PLAIN_INSERT_SQL), columns, ingested_at).execute(&mut *tx).await?;
     let deltas: Vec<(RollupKey, RollupTotals)> = fold_records(records.iter().copied())?.into_iter().collect();
@@ -116,17 +154,33 @@ async fn insert_all_new(
     Ok(vec![InsertOutcome::Inserted; records.len()])
 }
 
-/// The checked path, in `tx` (committed here): tells inserted rows from stored ones.
+/// The checked path, in `tx` (committed here): records whose key the probe found in another
+/// month are not inserted; the rest are, and inserted rows are told from stored ones.
 async fn insert_checked(
     mut tx: Transaction<'static, Postgres>,
     records: &[&NewUsageRecord],
+    elsewhere: &HashMap<StoredKey, ContentHash>,
+    window: &ProbeWindow,
     ingested_at: DateTime<Utc>,
 ) -> Result<Vec<InsertOutcome>, DbError> {
-    let inserted_keys = insert_records(&mut tx, records, ingested_at).await?;
-    let all_inserted = inserted_keys.len() == records.len();
-    let inserted: Vec<bool> =
-        records.iter().map(|r| all_inserted || inserted_keys.contains(&stored_key(&r.key))).collect();
-    let existing = existing_hashes(&mut tx, records, &inserted).await?;
+    let candidates: Vec<&NewUsageRecord> =
+        records.iter().filter(|r| !elsewhere.contains_key(&stored_key(&r.key))).copied().collect();
+    let inserted_keys = insert_records(&mut tx, &candidates, ingested_at).await?;
+    let all_inserted = inserted_keys.len() == candidates.len();
+    let inserted: Vec<bool> = records
+        .iter()
+        .map(|r| {
+            let key = stored_key(&r.key);
+            !elsewhere.contains_key(&key) && (all_inserted || inserted_keys.contains(&key))
+        })
+        .collect();
+    let refused: Vec<&NewUsageRecord> = records
+        .iter()
+        .zip(&inserted)
+        .filter(|(r, ins)| !**ins && !elsewhere.contains_key(&stored_key(&r.key)))
+        .map(|(r, _)| *r)
+        .collect();
+    let existing = existing_hashes(&mut tx, &refused, window.lookup).await?;
     let deltas = fold_records(records.iter().zip(&inserted).filter(|(_, ins)| **ins).map(|(r, _)| *r))?;
     let deltas: Vec<(RollupKey, RollupTotals)> = deltas.into_iter().collect();
     upsert_rollup_rows(&mut tx, &deltas).await?;
@@ -134,12 +188,16 @@ async fn insert_checked(
     records
         .iter()
         .zip(inserted)
-        .map(|(r, ins)| match ins {
-            true => Ok(InsertOutcome::Inserted),
-            false => existing
-                .get(&stored_key(&r.key))
-                .map(|hash| InsertOutcome::Existing(*hash))
-                .ok_or_else(|| DbError::Corrupt("a conflicting record vanished during the insert".into())),
+        .map(|(r, ins)| {
+            let key = stored_key(&r.key);
+            match ins {
+                true => Ok(InsertOutcome::Inserted),
+                false => elsewhere
+                    .get(&key)
+                    .or_else(|| existing.get(&key))
+                    .map(|hash| InsertOutcome::Existing(*hash))
+                    .ok_or_else(|| DbError::Corrupt("a conflicting record vanished during the insert".into())),
+            }
         })
         .collect()
 }
@@ -157,21 +215,13 @@ async fn insert_records(
 
 async fn existing_hashes(
     tx: &mut Transaction<'_, Postgres>,
-    records: &[&NewUsageRecord],
-    inserted: &[bool],
-) -> Result<HashMap<StoredKey, crate::domain::ContentHash>, DbError> {
-    let missing: Vec<&NewUsageRecord> =
-        records.iter().zip(inserted).filter(|(_, ins)| !**ins).map(|(r, _)| *r).collect();
-    if missing.is_empty() {
+    refused: &[&NewUsageRecord],
+    (from, to): (DateTime<Utc>, DateTime<Utc>),
+) -> Result<HashMap<StoredKey, ContentHash>, DbError> {
+    if refused.is_empty() {
         return Ok(HashMap::new());
     }
-    let rows: Vec<(String, String, String, Vec<u8>)> = sqlx::query_as(EXISTING_HASHES_SQL)
-        .bind(missing.iter().map(|r| r.key.tenant_id.as_str()).collect::<Vec<_>>())
-        .bind(missing.iter().map(|r| r.key.source.as_str()).collect::<Vec<_>>())
-        .bind(missing.iter().map(|r| r.key.record_id.as_str()).collect::<Vec<_>>())
-        .fetch_all(&mut **tx)
-        .await?;
-    rows.into_iter().map(|(t, s, id, hash)| Ok(((t, s, id), content_hash(&hash)?))).collect()
+    lookup_hashes(tx, EXISTING_HASHES_SQL, refused, &[from, to]).await
 }
 
 /// Adds deltas to rollup rows. `deltas` must be sorted by key: every writer then locks

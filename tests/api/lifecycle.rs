@@ -1,0 +1,133 @@
+//! Raw usage over time: monthly partitions keep exactly-once across their boundaries, and
+//! retention removes whole months only once billing no longer needs them.
+
+use chrono::Duration;
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+use crate::billing::{at, invoices_of, run_billing_and_wait, tenant_on, usage_at};
+use crate::both_stores;
+use crate::helpers::TestApp;
+use tally::domain::TenantId;
+use tally::lifecycle::{Maintenance, RawRetention};
+
+fn native(id: &str, timestamp: &str, invocations: u64) -> Value {
+    json!({"id": id, "tenant_id": "acme", "timestamp": timestamp, "invocations": invocations})
+}
+
+async fn post_at(app: &TestApp, when: &str, records: Vec<Value>) -> (StatusCode, Value) {
+    app.clock.set(at(when));
+    let response = app.post_usage(&json!({ "records": records })).await;
+    (response.status(), response.json().await.unwrap())
+}
+
+/// Raw record ids of acme stamped in `[from, to)`.
+async fn raw_ids(app: &TestApp, from: &str, to: &str) -> Vec<String> {
+    let mut ids = app.store.sample_record_ids(&TenantId::parse("acme").unwrap(), at(from), at(to), 100).await.unwrap();
+    ids.sort();
+    ids
+}
+
+/// Retention keeping raw records one day, within the default 35-day late window.
+fn one_day_retention() -> Maintenance {
+    Maintenance { retention: RawRetention { keep: Some(Duration::days(1)), allowed_lateness: Duration::days(35) } }
+}
+
+both_stores! {
+    async fn records_on_either_side_of_a_month_boundary_count_once_each(app) {
+        // Arrange
+        app.create_tenant("acme", "UTC").await;
+        let records = vec![native("last", "2026-11-30T23:59:59.999999Z", 1), native("first", "2026-12-01T00:00:00Z", 2)];
+        // Act
+        let (status, first) = post_at(&app, "2026-12-01T00:01:00Z", records.clone()).await;
+        let (_, again) = post_at(&app, "2026-12-01T00:02:00Z", records).await;
+        // Assert
+        assert_eq!((status, first["accepted"].as_u64()), (StatusCode::OK, Some(2)), "{first}");
+        assert_eq!(again["duplicates"], 2, "{again}");
+        assert_eq!(raw_ids(&app, "2026-11-01T00:00:00Z", "2026-12-01T00:00:00Z").await, ["last"]);
+        assert_eq!(raw_ids(&app, "2026-12-01T00:00:00Z", "2027-01-01T00:00:00Z").await, ["first"]);
+        if let Some(months) = app.store.usage_partition_months().await.unwrap() {
+            assert!(months.contains(&at("2026-11-01T00:00:00Z")) && months.contains(&at("2026-12-01T00:00:00Z")));
+        }
+        let usage = app.get_json("/v1/tenants/acme/usage?granularity=month&from=2026-11-01T00:00:00Z&to=2027-01-01T00:00:00Z").await;
+        let invocations: Vec<&str> = usage["buckets"].as_array().unwrap().iter().map(|b| b["invocations"].as_str().unwrap()).collect();
+        assert_eq!(invocations, ["1", "2"]);
+    }
+
+    async fn the_same_key_with_a_timestamp_in_the_next_month_is_a_conflict(app) {
+        // Arrange: "k" stored in November
+        app.create_tenant("acme", "UTC").await;
+        let (status, _) = post_at(&app, "2026-12-02T10:00:00Z", vec![native("k", "2026-11-28T10:00:00Z", 5)]).await;
+        assert_eq!(status, StatusCode::OK);
+        // Act: the same key stamped in December, alone and inside a batch of new records
+        let (alone, reply) = post_at(&app, "2026-12-02T10:00:00Z", vec![native("k", "2026-12-01T10:00:00Z", 5)]).await;
+        let batch = vec![native("n1", "2026-12-02T09:00:00Z", 1), native("k", "2026-12-02T09:00:00Z", 5), native("n2", "2026-12-02T09:00:00Z", 1)];
+        let (_, mixed) = post_at(&app, "2026-12-02T10:00:00Z", batch).await;
+        // Assert
+        assert_eq!(alone, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(reply["errors"][0]["code"], "conflicting_duplicate", "{reply}");
+        assert_eq!((mixed["accepted"].as_u64(), mixed["rejected"].as_u64()), (Some(2), Some(1)), "{mixed}");
+        assert_eq!(mixed["errors"][0]["index"], 1);
+        assert!(raw_ids(&app, "2026-12-01T00:00:00Z", "2027-01-01T00:00:00Z").await == ["n1", "n2"], "k never stored in December");
+    }
+
+    async fn retention_removes_exactly_the_months_whose_invoices_settle_them_for_good(app) {
+        // Arrange: usage in September, October and November, billed up to November
+        tenant_on(&app, "acme", "UTC", "payg", "2026-09-01T00:00:00Z").await;
+        usage_at(&app, "acme", "2026-09-15T12:00:00Z", &[("sep", "2026-09-15T11:00:00Z", 10)]).await;
+        usage_at(&app, "acme", "2026-10-15T12:00:00Z", &[("oct", "2026-10-15T11:00:00Z", 20)]).await;
+        usage_at(&app, "acme", "2026-11-25T12:00:00Z", &[("nov", "2026-11-25T11:00:00Z", 30)]).await;
+        run_billing_and_wait(&app, "2026-12-01T02:00:00Z").await;
+        let september = app.get_json("/v1/tenants/acme/usage?granularity=month&from=2026-09-01T00:00:00Z&to=2026-10-01T00:00:00Z").await;
+        // Act: on December 20, September's late window is over and November's invoice settled it;
+        // October's late records (until December 6) are settled only by December's invoice
+        let report = one_day_retention().run_once(&app.store, at("2026-12-20T00:00:00Z")).await.unwrap();
+        // Assert
+        assert_eq!(report.retired_months, [at("2026-09-01T00:00:00Z")]);
+        assert_eq!(report.kept.as_ref().map(|k| k.month), Some(at("2026-10-01T00:00:00Z")), "{report:?}");
+        assert!(raw_ids(&app, "2026-09-01T00:00:00Z", "2026-10-01T00:00:00Z").await.is_empty());
+        assert_eq!(raw_ids(&app, "2026-10-01T00:00:00Z", "2026-12-01T00:00:00Z").await, ["nov", "oct"]);
+        let after = app.get_json("/v1/tenants/acme/usage?granularity=month&from=2026-09-01T00:00:00Z&to=2026-10-01T00:00:00Z").await;
+        assert_eq!(after, september, "rollups are kept");
+        app.store.rebuild_rollups().await.unwrap();
+        let rebuilt = app.get_json("/v1/tenants/acme/usage?granularity=month&from=2026-09-01T00:00:00Z&to=2026-10-01T00:00:00Z").await;
+        assert_eq!(rebuilt, september, "a rebuild keeps the rollups of retired months");
+        let invoices = invoices_of(&app, "acme").await;
+        let explain = |invoice: &Value| format!("/v1/invoices/{}/lines/1/explain", invoice["id"].as_str().unwrap());
+        let retired = app.get_json(&explain(&invoices[0])).await;
+        assert_eq!(retired["sample_records_retired_at"], json!(at("2026-12-20T00:00:00Z")), "{retired}");
+        assert_eq!(app.get_json(&explain(&invoices[2])).await["sample_records_retired_at"], Value::Null);
+    }
+
+    async fn a_duplicate_of_a_record_retention_kept_is_still_a_duplicate(app) {
+        // Arrange: September (and the empty October) retired, November kept
+        tenant_on(&app, "acme", "UTC", "payg", "2026-09-01T00:00:00Z").await;
+        usage_at(&app, "acme", "2026-09-15T12:00:00Z", &[("sep", "2026-09-15T11:00:00Z", 10)]).await;
+        usage_at(&app, "acme", "2026-11-25T12:00:00Z", &[("nov", "2026-11-25T11:00:00Z", 30)]).await;
+        run_billing_and_wait(&app, "2026-12-01T02:00:00Z").await;
+        let report = one_day_retention().run_once(&app.store, at("2026-12-20T00:00:00Z")).await.unwrap();
+        assert_eq!(report.retired_months, [at("2026-09-01T00:00:00Z"), at("2026-10-01T00:00:00Z")], "{report:?}");
+        // Act
+        let (status, reply) = post_at(&app, "2026-12-20T00:00:00Z", vec![json!({"id": "nov", "tenant_id": "acme", "timestamp": "2026-11-25T11:00:00Z", "invocations": 30})]).await;
+        let (_, conflict) = post_at(&app, "2026-12-20T00:00:00Z", vec![native("nov", "2026-12-19T11:00:00Z", 30)]).await;
+        // Assert
+        assert_eq!((status, reply["duplicates"].as_u64()), (StatusCode::OK, Some(1)), "{reply}");
+        assert_eq!(conflict["errors"][0]["code"], "conflicting_duplicate", "{conflict}");
+    }
+
+    async fn retention_keeps_everything_by_default_and_what_no_invoice_settles(app) {
+        // Arrange: a tenant without a plan has usage nobody invoices
+        app.create_tenant("acme", "UTC").await;
+        let (status, _) = post_at(&app, "2026-09-15T12:00:00Z", vec![native("sep", "2026-09-15T11:00:00Z", 1)]).await;
+        assert_eq!(status, StatusCode::OK);
+        let forever = Maintenance { retention: RawRetention { keep: None, allowed_lateness: Duration::days(35) } };
+        // Act
+        let by_default = forever.run_once(&app.store, at("2027-06-01T00:00:00Z")).await.unwrap();
+        let unsettled = one_day_retention().run_once(&app.store, at("2027-06-01T00:00:00Z")).await.unwrap();
+        // Assert
+        assert!(by_default.retired_months.is_empty() && by_default.kept.is_none(), "{by_default:?}");
+        assert!(unsettled.retired_months.is_empty(), "{unsettled:?}");
+        assert_eq!(unsettled.kept.map(|k| k.month), Some(at("2026-09-01T00:00:00Z")));
+        assert_eq!(raw_ids(&app, "2026-09-01T00:00:00Z", "2026-10-01T00:00:00Z").await, ["sep"]);
+    }
+}
