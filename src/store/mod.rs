@@ -10,6 +10,7 @@
 mod alerts;
 mod api_keys;
 mod audit;
+mod billing_pages;
 mod billing_runs;
 mod citus;
 mod codec;
@@ -20,6 +21,7 @@ mod engine;
 mod error;
 mod idempotency;
 mod invoices;
+mod issue_batch;
 mod ledger;
 mod open;
 mod outbox;
@@ -42,6 +44,7 @@ use chrono::{DateTime, Utc};
 
 pub use alerts::AlertKey;
 pub use audit::AuditFilter;
+pub use billing_pages::PerTenant;
 pub use billing_runs::{BillingRunStatus, RunOutcome, RunProgress, StoredBillingRun};
 pub use citus::{Placement, CITUS_TABLES};
 pub use delivery_types::{
@@ -49,6 +52,7 @@ pub use delivery_types::{
 };
 pub use engine::{Store, StoreKind};
 pub use error::DbError;
+pub use issue_batch::IssueBatch;
 pub use open::open_store;
 pub use portal::PortalSessionRow;
 pub use postgres::{RecordColumns, INSERT_RECORDS_SQL};
