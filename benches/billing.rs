@@ -5,9 +5,15 @@
 //! SQLite run is kept for the record. Every invoice total is checked against the workload
 //! priced by hand.
 //!
+//! Each size is billed twice, each time in a fresh database: in pages of
+//! `tally::invoice::BILLING_PAGE` tenants (the run as shipped) and, as the same-run baseline,
+//! tenant by tenant (page size 1: the reads and the one-invoice transaction of the run before
+//! pages) — the baseline only up to `TALLY_BENCH_BASELINE_MAX` tenants, as it is slow.
+//!
 //! Run: `cargo bench --bench billing`. Environment: `TALLY_BENCH_PG` (default
 //! `postgres://postgres@127.0.0.1:5432`), `TALLY_BENCH_TENANTS` (default `1000,10000`),
-//! `TALLY_BENCH_SQLITE_TENANTS` (default `1000`; `0` skips SQLite).
+//! `TALLY_BENCH_SQLITE_TENANTS` (default `10000`; `0` skips SQLite),
+//! `TALLY_BENCH_BASELINE_MAX` (default `10000`).
 
 #[path = "billing/breakdown.rs"]
 mod breakdown;
@@ -32,6 +38,8 @@ use sqlx::{Connection, PgConnection};
 pub struct Outcome {
     pub engine: &'static str,
     pub tenants: usize,
+    /// Tenants billed together (1: tenant by tenant, the baseline).
+    pub page_size: usize,
     pub setup: f64,
     pub billed: scenario::Billed,
     pub cpu: cpu::Split,
@@ -84,9 +92,10 @@ fn row(o: &Outcome) -> String {
     let c = &o.cpu;
     let opt = |v: Option<f64>| v.map_or_else(|| "–".to_owned(), |v| format!("{v:.1}"));
     format!(
-        "| {} | {} | {:.2} | {:.0} | {:.2} | {:.4} | {:.0}× | {:.4} | {:.0}× | {:.2} | {} | {:.2} | {:.1} / {:.1} / {:.1} / {:.1} | {} | {} |",
+        "| {} | {} | {} | {:.2} | {:.0} | {:.2} | {:.4} | {:.0}× | {:.4} | {:.0}× | {:.2} | {} | {:.2} | {:.1} / {:.1} / {:.1} / {:.1} | {} | {} |",
         o.engine,
         o.tenants,
+        o.page_size,
         run,
         n / run,
         1_000.0 * run / n,
@@ -111,17 +120,24 @@ async fn main() -> anyhow::Result<()> {
     let server = env_or("TALLY_BENCH_PG", "postgres://postgres@127.0.0.1:5432");
     let sizes: Vec<usize> =
         env_or("TALLY_BENCH_TENANTS", "1000,10000").split(',').map(|s| s.trim().parse()).collect::<Result<_, _>>()?;
-    let sqlite_tenants: usize = env_or("TALLY_BENCH_SQLITE_TENANTS", "1000").parse()?;
+    let sqlite_tenants: usize = env_or("TALLY_BENCH_SQLITE_TENANTS", "10000").parse()?;
+    let baseline_max: usize = env_or("TALLY_BENCH_BASELINE_MAX", "10000").parse()?;
+    let page = tally::invoice::BILLING_PAGE;
+    let pages = |tenants: usize| if tenants <= baseline_max { vec![page, 1] } else { vec![page] };
     let load_before = uptime();
     let machine = machine(&server).await?;
     let mut outcomes = Vec::new();
     for &tenants in &sizes {
-        eprintln!("PostgreSQL, {tenants} tenants…");
-        outcomes.push(postgres::measure(&server, tenants).await?);
+        for page_size in pages(tenants) {
+            eprintln!("PostgreSQL, {tenants} tenants, pages of {page_size}… ({})", uptime());
+            outcomes.push(postgres::measure(&server, tenants, page_size).await?);
+        }
     }
     if sqlite_tenants > 0 {
-        eprintln!("SQLite, {sqlite_tenants} tenants…");
-        outcomes.push(sqlite::measure(sqlite_tenants).await?);
+        for page_size in pages(sqlite_tenants) {
+            eprintln!("SQLite, {sqlite_tenants} tenants, pages of {page_size}… ({})", uptime());
+            outcomes.push(sqlite::measure(sqlite_tenants, page_size).await?);
+        }
     }
     println!(
         "billing run: {} records and {} rollup rows per tenant, plan payg, tax 0 / 8.875 % alternating",
@@ -132,22 +148,36 @@ async fn main() -> anyhow::Result<()> {
         println!("- {line}");
     }
     println!("- load before: {load_before}\n- load after: {}\n", uptime());
-    println!("| engine | tenants | run s | tenants/s | ms/tenant | rollup SQL s | run ÷ rollup SQL | record SQL s | run ÷ record SQL | per-tenant SQL s | same, pinged pool s | N commits s | CPU-s run / postgres / other / idle | xacts/tenant | rows written/tenant |");
-    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|");
+    println!("| engine | tenants | page | run s | tenants/s | ms/tenant | rollup SQL s | run ÷ rollup SQL | record SQL s | run ÷ record SQL | per-tenant SQL s | same, pinged pool s | N commits s | CPU-s run / postgres / other / idle | xacts/tenant | rows written/tenant |");
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|");
     for o in &outcomes {
         println!("{}", row(o));
     }
     println!();
     for o in &outcomes {
         println!(
-            "{} {}: {} invoices, Σ totals {} (equal to the hand-priced workload); setup {:.1} s (untimed)",
-            o.engine, o.tenants, o.billed.invoices, o.billed.total, o.setup
+            "{} {} (pages of {}): {} invoices, numbers gapless, Σ totals {} (equal to the hand-priced workload); setup {:.1} s (untimed)",
+            o.engine, o.tenants, o.page_size, o.billed.invoices, o.billed.total, o.setup
         );
     }
     for o in &outcomes {
         breakdown::print(o);
     }
-    let pg: Vec<&Outcome> = outcomes.iter().filter(|o| o.engine == "PostgreSQL").collect();
+    for o in &outcomes {
+        let baseline = outcomes.iter().find(|b| b.engine == o.engine && b.tenants == o.tenants && b.page_size == 1);
+        if let Some(b) = baseline.filter(|_| o.page_size > 1) {
+            println!(
+                "{} {} tenants: pages of {} take {:.2} s, tenant by tenant {:.2} s: {:.1}× faster",
+                o.engine,
+                o.tenants,
+                o.page_size,
+                o.billed.seconds,
+                b.billed.seconds,
+                b.billed.seconds / o.billed.seconds
+            );
+        }
+    }
+    let pg: Vec<&Outcome> = outcomes.iter().filter(|o| o.engine == "PostgreSQL" && o.page_size > 1).collect();
     for pair in pg.windows(2) {
         let (small, large) = (pair[0], pair[1]);
         println!(

@@ -62,7 +62,7 @@ async fn measure(url: &str, tenants: usize, batch: u32) -> anyhow::Result<report
     let store = open_store(url, Settings::default().database_max_connections).await?;
     let started = Instant::now();
     scenario::fill(&store, tenants).await?;
-    scenario::bill(&store, tenants).await?;
+    scenario::bill(&store, tenants, tally::invoice::BILLING_PAGE).await?;
     let setup = started.elapsed().as_secs_f64();
     let sink = sink::Sink::start()?;
     let load_before = report::uptime();

@@ -37,7 +37,7 @@ pub fn print(o: &Outcome) {
             m.last = (m.last.0 + 1, m.last.1 + call.took);
         }
     }
-    println!("\n{} {} tenants — where the {run:.2} s went:", o.engine, o.tenants);
+    println!("\n{} {} tenants, pages of {} — where the {run:.2} s went:", o.engine, o.tenants, o.page_size);
     println!("| store call | calls | per tenant | s | share | ms/call | first 10 % of run | last 10 % |");
     println!("|---|---:|---:|---:|---:|---:|---:|---:|");
     let mut in_calls = 0.0;
@@ -56,7 +56,7 @@ pub fn print(o: &Outcome) {
     }
     let rest = run - in_calls;
     println!("| (between calls: scheduling, rating, assembling) | | | {rest:.2} | {:.0} % | | | |", 100.0 * rest / run);
-    if let Some(issue) = methods.get("issue_invoice") {
+    if let Some(issue) = methods.get("issue_invoice").filter(|_| o.page_size == 1) {
         let rate = |issued: usize| issued as f64 / (run / 10.0);
         println!(
             "invoices/s in the first 10 % of the run: {:.0}; in the last 10 %: {:.0}",

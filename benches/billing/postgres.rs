@@ -36,11 +36,11 @@ async fn counters(db: &mut PgConnection) -> anyhow::Result<(i64, i64)> {
 
 /// Measures `tenants` tenants in a database of their own on the server at `server`
 /// (`postgres://user@host:port`).
-pub async fn measure(server: &str, tenants: usize) -> anyhow::Result<Outcome> {
+pub async fn measure(server: &str, tenants: usize, page_size: usize) -> anyhow::Result<Outcome> {
     let name = format!("tally_billbench_{}", uuid::Uuid::new_v4().simple());
     let mut admin = PgConnection::connect(&format!("{server}/postgres")).await.context("Failed to reach PostgreSQL")?;
     admin.execute(format!(r#"create database "{name}""#).as_str()).await?;
-    let outcome = measure_in(&format!("{server}/{name}"), tenants).await;
+    let outcome = measure_in(&format!("{server}/{name}"), tenants, page_size).await;
     admin.execute(format!(r#"drop database if exists "{name}" with (force)"#).as_str()).await?;
     outcome
 }
@@ -74,7 +74,7 @@ async fn one_by_one(url: &str, ping: bool, tenants: usize) -> anyhow::Result<f64
     Ok(seconds)
 }
 
-async fn measure_in(url: &str, tenants: usize) -> anyhow::Result<Outcome> {
+async fn measure_in(url: &str, tenants: usize, page_size: usize) -> anyhow::Result<Outcome> {
     let store = open_store(url, Settings::default().database_max_connections).await?;
     let setup = scenario::fill(&store, tenants).await?;
     let mut db = PgConnection::connect(url).await?;
@@ -91,7 +91,7 @@ async fn measure_in(url: &str, tenants: usize) -> anyhow::Result<Outcome> {
 
     let before = counters(&mut db).await?;
     let cpu_before = cpu::snapshot();
-    let billed = scenario::bill(&store, tenants).await?;
+    let billed = scenario::bill(&store, tenants, page_size).await?;
     let cpu = cpu::between(cpu_before, cpu::snapshot());
     let after = counters(&mut db).await?;
     let per_tenant = |a: i64, b: i64| (b - a) as f64 / tenants as f64;
@@ -105,6 +105,7 @@ async fn measure_in(url: &str, tenants: usize) -> anyhow::Result<Outcome> {
     Ok(Outcome {
         engine: "PostgreSQL",
         tenants,
+        page_size,
         setup: setup.as_secs_f64(),
         billed,
         cpu,

@@ -60,12 +60,14 @@ pub struct Billed {
     pub total: Decimal,
 }
 
-/// Times one billing run over every tenant (logging each store call) and checks: exactly one
-/// invoice per tenant, no failures or skips, each total equal to the hand-priced one.
-pub async fn bill(store: &Store, tenants: usize) -> anyhow::Result<Billed> {
+/// Times one billing run over every tenant, `page_size` tenants at a time (1: tenant by
+/// tenant, the run before pages), logging each store call, and checks: exactly one invoice per
+/// tenant, no failures or skips, each total equal to the hand-priced one, numbers gapless.
+pub async fn bill(store: &Store, tenants: usize, page_size: usize) -> anyhow::Result<Billed> {
     let config = billing_config(&Settings::default());
     let catalog = load_catalog(store).await?;
-    let run = config.run(store, &catalog);
+    let mut run = config.run(store, &catalog);
+    run.page_size = page_size;
     let calls = StoreCalls::global();
     calls.take();
     let started = Instant::now();
@@ -75,6 +77,10 @@ pub async fn bill(store: &Store, tenants: usize) -> anyhow::Result<Billed> {
     ensure!(report.failures.is_empty(), "failures: {:?}", &report.failures[..report.failures.len().min(3)]);
     ensure!(report.skipped == 0, "{} periods skipped", report.skipped);
     ensure!(report.invoices_issued.len() == tenants, "{} invoices for {tenants} tenants", report.invoices_issued.len());
+    let mut numbers: Vec<&str> = report.invoices_issued.iter().map(|i| i.number.as_str()).collect();
+    numbers.sort_unstable();
+    let gapless: Vec<String> = (1..=tenants).map(|n| format!("INV-2026-{n:06}")).collect();
+    ensure!(numbers.iter().copied().eq(gapless.iter().map(String::as_str)), "invoice numbers are not gapless");
     let mut totals: HashMap<&str, Decimal> = HashMap::with_capacity(tenants);
     for invoice in &report.invoices_issued {
         let tenant = invoice.invoice_id.tenant().as_str();

@@ -50,14 +50,14 @@ async fn all_sums(db: &mut SqliteConnection, sql: &str) -> anyhow::Result<(f64, 
 }
 
 /// Measures `tenants` tenants in a new database file; the directory is removed afterwards.
-pub async fn measure(tenants: usize) -> anyhow::Result<Outcome> {
+pub async fn measure(tenants: usize, page_size: usize) -> anyhow::Result<Outcome> {
     let dir = std::env::temp_dir().join(format!("tally_billbench_{}", uuid::Uuid::new_v4().simple()));
-    let outcome = measure_in(&dir, tenants).await;
+    let outcome = measure_in(&dir, tenants, page_size).await;
     std::fs::remove_dir_all(&dir).context("Failed to remove the SQLite directory")?;
     outcome
 }
 
-async fn measure_in(dir: &std::path::Path, tenants: usize) -> anyhow::Result<Outcome> {
+async fn measure_in(dir: &std::path::Path, tenants: usize, page_size: usize) -> anyhow::Result<Outcome> {
     let url = format!("sqlite://{}/tally.db", dir.display());
     let store = open_store(&url, Settings::default().database_max_connections).await?;
     let setup = scenario::fill(&store, tenants).await?;
@@ -86,7 +86,7 @@ async fn measure_in(dir: &std::path::Path, tenants: usize) -> anyhow::Result<Out
     check_sums(&decoded(rows)?, tenants, slack)?;
 
     let cpu_before = cpu::snapshot();
-    let billed = scenario::bill(&store, tenants).await?;
+    let billed = scenario::bill(&store, tenants, page_size).await?;
     let cpu = cpu::between(cpu_before, cpu::snapshot());
 
     db.execute("create table bench_commit_probe (i integer primary key)").await?;
@@ -98,6 +98,7 @@ async fn measure_in(dir: &std::path::Path, tenants: usize) -> anyhow::Result<Out
     Ok(Outcome {
         engine: "SQLite",
         tenants,
+        page_size,
         setup: setup.as_secs_f64(),
         billed,
         cpu,

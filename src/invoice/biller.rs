@@ -61,6 +61,7 @@ impl BillingConfig {
             grace: self.grace,
             allowed_lateness: self.allowed_lateness,
             payment_terms: self.payment_terms,
+            page_size: super::BILLING_PAGE,
         }
     }
 

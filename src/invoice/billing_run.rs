@@ -1,12 +1,14 @@
 //! The billing run: a flat sequence of named steps per tenant and due period —
-//! gather → draft → lines → adjustments for earlier periods → credits → assemble → issue.
-//! Each period is its own transaction, so a run killed half way resumes where it stopped.
+//! gather → draft → lines → adjustments for earlier periods → credits → assemble → issue —
+//! taken by a page of tenants at a time (`billing_page.rs`: one read per table and one
+//! transaction for the page). A page's invoices commit together, so a run killed half way
+//! resumes at the first page it did not commit.
 //!
 //! Stage: invoice orchestration (IO through the store). Inputs: the store, the plan catalog
 //! (read once by the caller), settings and `as_of`; output: a [`RunReport`]. Must not read the
 //! clock, parse plans, or import `api`/`http`.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 
 use anyhow::Context;
 use chrono::{DateTime, Duration, Utc};
@@ -14,16 +16,18 @@ use rust_decimal::Decimal;
 use serde::Serialize;
 use tokio::sync::watch;
 
+use super::billing_page::{Due, TenantInputs};
 use super::{
-    adjustments, assemble_invoice, balances, covered_until, draft_invoice, due_periods, gather_segments, segment_lines,
-    unbilled_note, unbilled_usage, Adjustment, InvoiceDraft, InvoiceParts, UnbilledReason,
+    adjustments, assemble_invoice, balances, covered_until, draft_invoice, segment_inputs, segment_lines, segments,
+    unbilled_note, unbilled_usage, InvoiceDraft, InvoiceParts, Unbilled, UnbilledReason,
 };
+use crate::aggregate::Rollup;
 use crate::domain::{
-    BillingPeriod, CustomerSnapshot, InvoiceId, IssuerSnapshot, LineKey, LineSnapshot, Money, PaymentTerms,
+    BillingPeriod, CustomerSnapshot, InvoiceId, IssuerSnapshot, LineKey, Money, NewInvoice, PaymentTerms,
 };
 use crate::domain::{SubscriptionChange, Tenant, TenantId};
 use crate::rate::PlanCatalog;
-use crate::store::{IssueInvoice, IssueOutcome, RunProgress, Store};
+use crate::store::{RunProgress, Store};
 
 /// What a run needs besides the clock.
 pub struct BillingRun<'a> {
@@ -37,6 +41,8 @@ pub struct BillingRun<'a> {
     pub allowed_lateness: Duration,
     /// Terms of tenants without their own.
     pub payment_terms: PaymentTerms,
+    /// Tenants billed together ([`BILLING_PAGE`] at most; 1: tenant by tenant).
+    pub page_size: usize,
 }
 
 /// What a run did.
@@ -97,6 +103,10 @@ impl From<IssuedInvoice> for IssuedInvoiceJson {
     }
 }
 
+/// Tenants billed together by default: read with one statement per table, issued in one
+/// transaction (DESIGN §13: round trips per page of tenants, not per tenant).
+pub const BILLING_PAGE: usize = 500;
+
 impl BillingRun<'_> {
     /// Closes every period whose end + grace is before `as_of`, for every tenant.
     ///
@@ -107,7 +117,7 @@ impl BillingRun<'_> {
         self.run_observed(as_of, &watch::Sender::new(RunProgress::default())).await
     }
 
-    /// [`BillingRun::run`], counting each tenant done in `progress`.
+    /// [`BillingRun::run`], counting the tenants done in `progress`.
     ///
     /// # Errors
     /// Only when the tenant list cannot be read.
@@ -119,82 +129,55 @@ impl BillingRun<'_> {
         let mut report = RunReport { as_of: Some(as_of), ..RunReport::default() };
         let tenants_total = self.store.count_tenants().await.context("Failed to count tenants")?;
         progress.send_replace(RunProgress { tenants_done: 0, tenants_total });
+        let page_size = self.page_size.clamp(1, BILLING_PAGE);
         let mut after: Option<TenantId> = None;
         loop {
-            let page = self.store.list_tenants(after.as_ref(), 500).await.context("Failed to list tenants")?;
-            for tenant in &page {
-                if let Err(error) = self.bill_tenant(tenant, as_of, &mut report).await {
-                    tracing::error!(tenant_id = %tenant.id, error = ?error, "billing a tenant failed");
-                    report.failures.push(format!("{}: {error:#}", tenant.id));
-                }
-                progress.send_modify(|p| p.tenants_done += 1);
+            let list = self.store.list_tenants(after.as_ref(), 500).await.context("Failed to list tenants")?;
+            for page in list.chunks(page_size) {
+                self.bill_page(page, as_of, &mut report).await;
+                progress.send_modify(|p| p.tenants_done += i64::try_from(page.len()).unwrap_or(i64::MAX));
             }
-            match page.last() {
-                Some(last) if page.len() == 500 => after = Some(last.id.clone()),
+            match list.last() {
+                Some(last) if list.len() == 500 => after = Some(last.id.clone()),
                 _ => return Ok(report),
             }
         }
     }
 
-    #[tracing::instrument(skip_all, fields(tenant_id = %tenant.id))]
-    async fn bill_tenant(&self, tenant: &Tenant, as_of: DateTime<Utc>, report: &mut RunReport) -> anyhow::Result<()> {
-        let changes = self.store.subscriptions(&tenant.id).await?;
-        let mut closed = self.store.closed_periods(&tenant.id).await?;
-        let closed_starts: HashSet<DateTime<Utc>> = closed.iter().map(BillingPeriod::start).collect();
-        for period in due_periods(tenant.details.timezone, &changes, &closed_starts, as_of, self.grace) {
-            let mut unbilled = None;
-            if !covered_until(&period, &changes, period.end()) {
-                let rollups = self.store.rollups(&tenant.id, period.start(), period.end()).await?;
-                unbilled = unbilled_usage(&period, &changes, &rollups)?;
-                if let Some(u) = &unbilled {
-                    let q = u.quantities;
-                    report.unbilled.push(UnbilledPeriod {
-                        tenant_id: tenant.id.to_string(),
-                        period_start: period.start(),
-                        period_end: period.end(),
-                        reason: u.reason,
-                        usage: BTreeMap::from([
-                            ("cpu_cycles", q.cpu_cycles.normalize().to_string()),
-                            ("memory_gb_seconds", q.memory_gb_seconds.normalize().to_string()),
-                            ("invocations", q.invocations.normalize().to_string()),
-                        ]),
-                        records: u.records,
-                    });
-                }
-            }
-            let notes = unbilled.map(|u| unbilled_note(&period, &u)).unwrap_or_default();
-            match self.close_period((tenant, &changes), &period, &closed, (as_of, notes)).await? {
-                IssueOutcome::Issued(doc) => report.invoices_issued.push(IssuedInvoice {
-                    total: Money::new(doc.content.total, doc.content.currency),
-                    invoice_id: doc.id,
-                    number: doc.number,
-                }),
-                IssueOutcome::AlreadyClosed | IssueOutcome::Busy => report.skipped += 1,
-            }
-            closed.push(period);
-        }
-        Ok(())
-    }
-
-    async fn close_period(
+    /// The steps for one tenant's due `period` once its inputs are read (pure): what no plan
+    /// covers (into `report.unbilled`, and as notes) → draft → adjustments for the earlier
+    /// periods still open to late usage → credits → the assembled invoice. `None` when no plan
+    /// priced the period after all.
+    pub(super) fn prepare(
         &self,
-        (tenant, changes): (&Tenant, &[SubscriptionChange]),
-        period: &BillingPeriod,
-        closed: &[BillingPeriod],
-        (as_of, notes): (DateTime<Utc>, Vec<LineSnapshot>),
-    ) -> anyhow::Result<IssueOutcome> {
-        let Some(draft) = self.draft((tenant, changes), period).await? else {
-            return Ok(IssueOutcome::AlreadyClosed);
+        due: &Due<'_>,
+        inputs: &TenantInputs<'_>,
+        as_of: DateTime<Utc>,
+        report: &mut RunReport,
+    ) -> anyhow::Result<Option<NewInvoice>> {
+        let (tenant, period, changes) = (due.tenant, &due.period, inputs.changes);
+        let mut notes = Vec::new();
+        if !covered_until(period, changes, period.end()) {
+            if let Some(u) = unbilled_usage(period, changes, &inputs.rollups)? {
+                report.unbilled.push(unbilled_period(tenant, period, &u));
+                notes = unbilled_note(period, &u);
+            }
+        }
+        let Some(draft) = self.draft(tenant, changes, period, &inputs.rollups)? else {
+            return Ok(None);
         };
         let mut late = Vec::new();
-        for earlier in
-            closed.iter().filter(|p| p.start() < period.start() && p.end() > as_of - self.allowed_lateness - self.grace)
-        {
-            late.extend(self.adjustments_for((tenant, changes), earlier).await?);
+        for earlier in self.rerated(due, as_of) {
+            let rerated =
+                self.draft(tenant, changes, earlier, &inputs.rollups)?.map(|d| d.segments).unwrap_or_default();
+            let mut billed: BTreeMap<LineKey, Decimal> = BTreeMap::new();
+            for (_, key, amount) in inputs.billed.iter().filter(|(start, _, _)| *start == earlier.start()) {
+                *billed.entry(*key).or_default() += amount;
+            }
+            late.extend(adjustments(*earlier, &rerated, &billed));
         }
-        let ledger = self.store.credit_entries(&tenant.id).await?;
-        let credits = balances(&ledger, draft.currency);
-        let assembled = assemble_invoice(InvoiceParts {
+        let credits = balances(inputs.ledger, draft.currency);
+        Ok(Some(assemble_invoice(InvoiceParts {
             issuer: self.issuer.clone(),
             customer: customer(tenant),
             period: *period,
@@ -206,33 +189,48 @@ impl BillingRun<'_> {
             adjustments: late,
             notes,
             credits: &credits,
-        })?;
-        let issue =
-            IssueInvoice { tenant: &tenant.id, invoice: &assembled, invoice_prefix: &self.invoice_prefix, now: as_of };
-        Ok(self.store.issue_invoice(&issue).await?)
+        })?))
     }
 
-    async fn draft(
+    /// The closed periods before `due`'s that late usage may still change: re-rated and
+    /// compared with what was billed.
+    pub(super) fn rerated<'d>(
         &self,
-        (tenant, changes): (&Tenant, &[SubscriptionChange]),
+        due: &'d Due<'_>,
+        as_of: DateTime<Utc>,
+    ) -> impl Iterator<Item = &'d BillingPeriod> {
+        let open_to_late = as_of - self.allowed_lateness - self.grace;
+        let start = due.period.start();
+        due.closed.iter().filter(move |p| p.start() < start && p.end() > open_to_late)
+    }
+
+    /// The draft of `period` priced with its own plan versions, from `rollups` covering it.
+    fn draft(
+        &self,
+        tenant: &Tenant,
+        changes: &[SubscriptionChange],
         period: &BillingPeriod,
+        rollups: &[Rollup],
     ) -> anyhow::Result<Option<InvoiceDraft>> {
-        let inputs = gather_segments(self.store, self.catalog, &tenant.id, changes, period).await?;
+        let inputs = segment_inputs(self.catalog, &segments(period, changes), period, rollups)?;
         Ok(draft_invoice(period, &inputs, tenant.details.tax_rate)?)
     }
+}
 
-    /// Re-rates a closed period with its own plan versions and compares with what was billed.
-    async fn adjustments_for(
-        &self,
-        (tenant, changes): (&Tenant, &[SubscriptionChange]),
-        period: &BillingPeriod,
-    ) -> anyhow::Result<Vec<Adjustment>> {
-        let rerated = self.draft((tenant, changes), period).await?.map(|d| d.segments).unwrap_or_default();
-        let mut billed: BTreeMap<LineKey, Decimal> = BTreeMap::new();
-        for (key, amount) in self.store.billed_lines(&tenant.id, period.start()).await? {
-            *billed.entry(key).or_default() += amount;
-        }
-        Ok(adjustments(*period, &rerated, &billed))
+/// A closed period's uncovered usage as the report shows it.
+fn unbilled_period(tenant: &Tenant, period: &BillingPeriod, u: &Unbilled) -> UnbilledPeriod {
+    let q = u.quantities;
+    UnbilledPeriod {
+        tenant_id: tenant.id.to_string(),
+        period_start: period.start(),
+        period_end: period.end(),
+        reason: u.reason,
+        usage: BTreeMap::from([
+            ("cpu_cycles", q.cpu_cycles.normalize().to_string()),
+            ("memory_gb_seconds", q.memory_gb_seconds.normalize().to_string()),
+            ("invocations", q.invocations.normalize().to_string()),
+        ]),
+        records: u.records,
     }
 }
 

@@ -1,35 +1,13 @@
-//! Gathers what a draft needs for one tenant and period: the segments of its subscription,
-//! the plan version pricing each, and the usage inside each (from rollups).
+//! Pairs what a draft needs for one tenant and period: the segments of its subscription,
+//! the plan version pricing each, and the usage inside each (from rollups the caller read).
 
 use anyhow::Context;
 
 use super::draft::SegmentInput;
-use super::period::{segments, Segment};
+use super::period::Segment;
 use crate::aggregate::{sum_rollups, Rollup};
 use crate::domain::BillingPeriod;
-use crate::domain::{SubscriptionChange, TenantId};
 use crate::rate::PlanCatalog;
-use crate::store::Store;
-
-/// The priced segments of `period` for `tenant` (whose subscription `changes` the caller has
-/// read); empty when it had no plan in the period.
-///
-/// # Errors
-/// A database failure, a plan missing from the catalog, or a sum overflow.
-pub async fn gather_segments<'c>(
-    store: &Store,
-    catalog: &'c PlanCatalog,
-    tenant: &TenantId,
-    changes: &[SubscriptionChange],
-    period: &BillingPeriod,
-) -> anyhow::Result<Vec<SegmentInput<'c>>> {
-    let parts = segments(period, changes);
-    if parts.is_empty() {
-        return Ok(Vec::new());
-    }
-    let rollups = store.rollups(tenant, period.start(), period.end()).await.context("Failed to read rollups")?;
-    segment_inputs(catalog, &parts, period, &rollups)
-}
 
 /// Prices nothing yet: pairs each segment with the plan version pricing it (the one in force at
 /// the period start) and the usage of `rollups` inside it. Pure; for callers that already hold

@@ -9,7 +9,7 @@ use super::{audit, DbError, NewCreditGrant, Store};
 use crate::domain::{Actor, AuditTarget, CreditEntry, CreditEntryKind, Currency, InvoiceDocument, Money, TenantId};
 
 #[derive(sqlx::FromRow)]
-struct EntryRow {
+pub(super) struct EntryRow {
     entry_id: String,
     kind: String,
     grant_id: String,

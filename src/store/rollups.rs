@@ -194,12 +194,7 @@ const PROGRESS_EVERY: u64 = 10_000;
 pub(super) async fn add_deltas(tx: &mut Tx, deltas: &[(RollupKey, RollupTotals)]) -> Result<(), DbError> {
     match tx {
         Tx::Postgres(tx) => postgres::upsert_rollup_rows(tx, deltas).await,
-        Tx::Sqlite(tx) => {
-            for (key, delta) in deltas {
-                sqlite::add_to_rollup(tx, key, delta).await?;
-            }
-            Ok(())
-        }
+        Tx::Sqlite(tx) => sqlite::add_deltas(tx, deltas).await,
     }
 }
 

@@ -65,13 +65,13 @@ impl Store {
         "#;
         let rows: Vec<(Instant, String, Instant)> =
             on_read!(self.read(), |db| sqlx::query_as(sql).bind(tenant.as_str()).fetch_all(db).await)?;
-        // An ended subscription is stored with an empty plan id, so the key stays NOT NULL.
-        let plan = |id: String| (!id.is_empty()).then_some(id);
-        let change = |(at, id, usage_from): (Instant, String, Instant)| SubscriptionChange {
-            effective_at: at.0,
-            plan_id: plan(id),
-            usage_from: usage_from.0,
-        };
         Ok(rows.into_iter().map(change).collect())
     }
+}
+
+/// A stored `(effective_at, plan_id, usage_from)` row as a change.
+pub(super) fn change((at, id, usage_from): (Instant, String, Instant)) -> SubscriptionChange {
+    // An ended subscription is stored with an empty plan id, so the key stays NOT NULL.
+    let plan_id = (!id.is_empty()).then_some(id);
+    SubscriptionChange { effective_at: at.0, plan_id, usage_from: usage_from.0 }
 }

@@ -275,7 +275,9 @@ async fn a_run_killed_between_invoices_resumes_without_duplicates_or_gaps() {
     let killed = tokio::spawn({
         let (config, catalog) = (config.clone(), catalog.clone());
         async move {
-            let run = config.run(&store, &catalog);
+            // Pages of 7 tenants: the kill lands between pages, or inside one's transaction.
+            let mut run = config.run(&store, &catalog);
+            run.page_size = 7;
             run.run(at("2026-11-02T00:00:00Z")).await.map(|r| r.invoices_issued.len())
         }
     });

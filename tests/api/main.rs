@@ -10,6 +10,7 @@ mod audit;
 mod auth;
 mod billing;
 mod billing_jobs;
+mod billing_pages;
 mod citus_placement;
 mod concurrency;
 mod credits;

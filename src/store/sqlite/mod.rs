@@ -4,7 +4,7 @@
 
 mod usage;
 
-pub(super) use usage::{add_to_rollup, insert_usage};
+pub(super) use usage::{add_deltas, insert_usage};
 
 /// How every SQLite write transaction starts: a deferred `begin` would fail with SQLITE_BUSY
 /// when it upgrades to a write.
