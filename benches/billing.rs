@@ -7,10 +7,14 @@
 //!
 //! Run: `cargo bench --bench billing`. Environment: `TALLY_BENCH_PG` (default
 //! `postgres://postgres@127.0.0.1:5432`), `TALLY_BENCH_TENANTS` (default `1000,10000`),
-//! `TALLY_BENCH_SQLITE_TENANTS` (default `1000`; `0` skips SQLite).
+//! `TALLY_BENCH_SQLITE_TENANTS` (default `1000`; `0` skips SQLite), `TALLY_BENCH_CITUS` (a Citus
+//! coordinator, e.g. `postgres://postgres@127.0.0.1:9700`: each size is measured there too,
+//! right after PostgreSQL, and the ratio printed).
 
 #[path = "billing/breakdown.rs"]
 mod breakdown;
+#[path = "shared/citus_db.rs"]
+mod citus_db;
 #[path = "billing/cpu.rs"]
 mod cpu;
 #[path = "billing/postgres.rs"]
@@ -112,12 +116,20 @@ async fn main() -> anyhow::Result<()> {
     let sizes: Vec<usize> =
         env_or("TALLY_BENCH_TENANTS", "1000,10000").split(',').map(|s| s.trim().parse()).collect::<Result<_, _>>()?;
     let sqlite_tenants: usize = env_or("TALLY_BENCH_SQLITE_TENANTS", "1000").parse()?;
+    let citus = std::env::var("TALLY_BENCH_CITUS").ok();
     let load_before = uptime();
-    let machine = machine(&server).await?;
+    let mut machine = machine(&server).await?;
+    if let Some(coordinator) = &citus {
+        machine.push(citus_db::describe(coordinator).await?);
+    }
     let mut outcomes = Vec::new();
     for &tenants in &sizes {
         eprintln!("PostgreSQL, {tenants} tenants…");
-        outcomes.push(postgres::measure(&server, tenants).await?);
+        outcomes.push(postgres::measure(&server, "PostgreSQL", tenants).await?);
+        if let Some(coordinator) = &citus {
+            eprintln!("Citus, {tenants} tenants…");
+            outcomes.push(postgres::measure(coordinator, "Citus", tenants).await?);
+        }
     }
     if sqlite_tenants > 0 {
         eprintln!("SQLite, {sqlite_tenants} tenants…");
@@ -146,6 +158,16 @@ async fn main() -> anyhow::Result<()> {
     }
     for o in &outcomes {
         breakdown::print(o);
+    }
+    for pair in outcomes.windows(2).filter(|p| p[0].engine == "PostgreSQL" && p[1].engine == "Citus") {
+        let (pg, citus) = (&pair[0], &pair[1]);
+        println!(
+            "Citus ÷ PostgreSQL, {} tenants: billing run {:.2}× the time, per-tenant SQL {:.2}×, CPU-s of the database processes {:.2}×",
+            pg.tenants,
+            citus.billed.seconds / pg.billed.seconds,
+            citus.per_tenant_sql / pg.per_tenant_sql,
+            citus.cpu.postgres / pg.cpu.postgres,
+        );
     }
     let pg: Vec<&Outcome> = outcomes.iter().filter(|o| o.engine == "PostgreSQL").collect();
     for pair in pg.windows(2) {
