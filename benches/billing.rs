@@ -13,10 +13,14 @@
 //! Run: `cargo bench --bench billing`. Environment: `TALLY_BENCH_PG` (default
 //! `postgres://postgres@127.0.0.1:5432`), `TALLY_BENCH_TENANTS` (default `1000,10000`),
 //! `TALLY_BENCH_SQLITE_TENANTS` (default `10000`; `0` skips SQLite),
-//! `TALLY_BENCH_BASELINE_MAX` (default `10000`).
+//! `TALLY_BENCH_BASELINE_MAX` (default `10000`), `TALLY_BENCH_CITUS` (a Citus
+//! coordinator, e.g. `postgres://postgres@127.0.0.1:9700`: each size is measured there too,
+//! right after PostgreSQL, in pages, and the ratio printed).
 
 #[path = "billing/breakdown.rs"]
 mod breakdown;
+#[path = "shared/citus_db.rs"]
+mod citus_db;
 #[path = "billing/cpu.rs"]
 mod cpu;
 #[path = "billing/postgres.rs"]
@@ -124,13 +128,21 @@ async fn main() -> anyhow::Result<()> {
     let baseline_max: usize = env_or("TALLY_BENCH_BASELINE_MAX", "10000").parse()?;
     let page = tally::invoice::BILLING_PAGE;
     let pages = |tenants: usize| if tenants <= baseline_max { vec![page, 1] } else { vec![page] };
+    let citus = std::env::var("TALLY_BENCH_CITUS").ok();
     let load_before = uptime();
-    let machine = machine(&server).await?;
+    let mut machine = machine(&server).await?;
+    if let Some(coordinator) = &citus {
+        machine.push(citus_db::describe(coordinator).await?);
+    }
     let mut outcomes = Vec::new();
     for &tenants in &sizes {
         for page_size in pages(tenants) {
             eprintln!("PostgreSQL, {tenants} tenants, pages of {page_size}… ({})", uptime());
-            outcomes.push(postgres::measure(&server, tenants, page_size).await?);
+            outcomes.push(postgres::measure(&server, "PostgreSQL", tenants, page_size).await?);
+        }
+        if let Some(coordinator) = &citus {
+            eprintln!("Citus, {tenants} tenants, pages of {page}… ({})", uptime());
+            outcomes.push(postgres::measure(coordinator, "Citus", tenants, page).await?);
         }
     }
     if sqlite_tenants > 0 {
@@ -176,6 +188,17 @@ async fn main() -> anyhow::Result<()> {
                 b.billed.seconds / o.billed.seconds
             );
         }
+    }
+    for citus in outcomes.iter().filter(|o| o.engine == "Citus") {
+        let same = |o: &&Outcome| o.engine == "PostgreSQL" && o.tenants == citus.tenants && o.page_size == citus.page_size;
+        let Some(pg) = outcomes.iter().find(same) else { continue };
+        println!(
+            "Citus ÷ PostgreSQL, {} tenants: billing run {:.2}× the time, per-tenant SQL {:.2}×, CPU-s of the database processes {:.2}×",
+            pg.tenants,
+            citus.billed.seconds / pg.billed.seconds,
+            citus.per_tenant_sql / pg.per_tenant_sql,
+            citus.cpu.postgres / pg.cpu.postgres,
+        );
     }
     let pg: Vec<&Outcome> = outcomes.iter().filter(|o| o.engine == "PostgreSQL" && o.page_size > 1).collect();
     for pair in pg.windows(2) {

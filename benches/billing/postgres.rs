@@ -35,14 +35,14 @@ async fn counters(db: &mut PgConnection) -> anyhow::Result<(i64, i64)> {
 }
 
 /// Measures `tenants` tenants in a database of their own on the server at `server`
-/// (`postgres://user@host:port`).
-pub async fn measure(server: &str, tenants: usize, page_size: usize) -> anyhow::Result<Outcome> {
+/// (`postgres://user@host:port`; a Citus coordinator: the database on every node, the tables
+/// distributed), reported as `engine`.
+pub async fn measure(server: &str, engine: &'static str, tenants: usize, page_size: usize) -> anyhow::Result<Outcome> {
     let name = format!("tally_billbench_{}", uuid::Uuid::new_v4().simple());
-    let mut admin = PgConnection::connect(&format!("{server}/postgres")).await.context("Failed to reach PostgreSQL")?;
-    admin.execute(format!(r#"create database "{name}""#).as_str()).await?;
+    crate::citus_db::create(server, &name).await.context("Failed to create the bench database")?;
     let outcome = measure_in(&format!("{server}/{name}"), tenants, page_size).await;
-    admin.execute(format!(r#"drop database if exists "{name}" with (force)"#).as_str()).await?;
-    outcome
+    crate::citus_db::drop(server, &name).await?;
+    outcome.map(|o| Outcome { engine, ..o })
 }
 
 /// Median seconds of three runs of a whole-population query, and its rows.

@@ -26,6 +26,9 @@ pub struct Args {
     /// Write BENCHMARKS.md (off with `--no-write`, for experiments).
     pub write: bool,
     pub tuning: Tuning,
+    /// A Citus coordinator (`postgres://user@host:port`): the PostgreSQL scenarios run there
+    /// too, right after PostgreSQL, labelled "Citus".
+    pub citus: Option<String>,
     /// Experiment: SQL run on the bench database after migrating (e.g. a schema change to
     /// measure before writing a migration).
     pub setup_sql: Option<String>,
@@ -46,6 +49,7 @@ impl Default for Args {
             only: None,
             write: true,
             tuning: Tuning::default(),
+            citus: None,
             setup_sql: None,
         }
     }
@@ -54,7 +58,8 @@ impl Default for Args {
 const HELP: &str = "options: --records N --preload N --single-records N --batch N --clients N \
     --single-clients N --dup-percent N --sqlite-records N --direct-group N \
     --only http,dup,single,direct,stages,copy,commit,sqlite --no-write \
-    --writers N --group-records N --db-connections N --http-workers N --server-log FILTER --jwt --setup-sql SQL";
+    --writers N --group-records N --db-connections N --http-workers N --server-log FILTER --jwt --setup-sql SQL \
+    --citus postgres://user@host:port";
 
 impl Args {
     /// Parses the process arguments (cargo's own `--bench` flag is ignored).
@@ -67,6 +72,7 @@ impl Args {
                 "--bench" => {}
                 "--no-write" => args.write = false,
                 "--setup-sql" => args.setup_sql = Some(value()?),
+                "--citus" => args.citus = Some(value()?.trim_end_matches('/').to_owned()),
                 "--jwt" => args.tuning.jwt = true,
                 "--server-log" => args.tuning.log = Some(value()?),
                 "--only" => args.only = Some(value()?.split(',').map(str::to_owned).collect()),

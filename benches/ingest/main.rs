@@ -4,6 +4,8 @@
 //! SQLite default. Prints records/s and the target ratios and writes BENCHMARKS.md.
 //!
 //! `cargo bench --bench ingest [-- --records 200000 --clients 8 --only http,direct --no-write]`
+//! `--citus postgres://postgres@127.0.0.1:9700` runs the PostgreSQL scenarios on a Citus
+//! coordinator as well, right after PostgreSQL, and prints Citus ÷ PostgreSQL.
 
 mod args;
 mod cpu;
@@ -57,10 +59,32 @@ async fn run(
     report: &mut Report,
 ) -> anyhow::Result<()> {
     if ["http", "dup", "single", "direct", "stages", "copy", "commit"].iter().any(|s| args.runs(s)) {
-        postgres::run(args, work, settings, &dir.join("pg"), report).await?;
+        postgres::run(args, work, settings, (&pg::server_url(), "PostgreSQL"), &dir.join("pg"), report).await?;
+        if let Some(citus) = &args.citus {
+            let from = report.outcomes.len();
+            report.machine.push(("Citus".into(), pg::citus_db::describe(citus).await?));
+            postgres::run(args, work, settings, (citus, "Citus"), &dir.join("citus"), report).await?;
+            citus_ratios(&mut report.outcomes, from);
+        }
     }
     if args.runs("sqlite") {
         sqlite::run(args, work, &dir.join("sqlite"), report).await?;
     }
     Ok(())
+}
+
+/// Labels the Citus outcomes (from `from` on) and prints each beside its PostgreSQL twin.
+fn citus_ratios(outcomes: &mut [report::Outcome], from: usize) {
+    let (pg, citus) = outcomes.split_at_mut(from);
+    for c in citus {
+        if let Some(p) = pg.iter().find(|p| p.label == c.label) {
+            println!(
+                "Citus ÷ PostgreSQL, {}: records/s {:.2}×, CPU-µs per record (tally + every postgres process) {:.2}×",
+                p.label,
+                c.rate() / p.rate(),
+                c.cpu_micros_per_record() / p.cpu_micros_per_record(),
+            );
+        }
+        c.label = format!("Citus: {}", c.label);
+    }
 }

@@ -8,6 +8,10 @@ use sqlx::{Connection, Executor, PgConnection, PgPool};
 use tally::domain::NewUsageRecord;
 use tally::store::{open_store, Store};
 
+#[path = "../shared/citus_db.rs"]
+#[allow(dead_code)] // shared by every bench that includes this file; each uses part of it
+pub mod citus_db;
+
 /// The PostgreSQL server: `TALLY_BENCH_DATABASE_URL` or the local default.
 pub fn server_url() -> String {
     std::env::var("TALLY_BENCH_DATABASE_URL")
@@ -18,6 +22,7 @@ pub fn server_url() -> String {
 
 /// A fresh, migrated database, dropped when this value is dropped.
 pub struct BenchDb {
+    server: String,
     pub name: String,
     pub url: String,
     pub pool: PgPool,
@@ -25,18 +30,21 @@ pub struct BenchDb {
 }
 
 impl BenchDb {
-    /// Creates and migrates `tally_bench_<uuid>`.
+    /// Creates and migrates `tally_bench_<uuid>` on the local PostgreSQL.
+    #[allow(dead_code)] // the reads and quotas benches; the ingest bench names its server
     pub async fn create() -> anyhow::Result<Self> {
+        Self::create_on(&server_url()).await
+    }
+
+    /// Creates and migrates `tally_bench_<uuid>` on `server` (a Citus coordinator: on every
+    /// node, the tables distributed).
+    pub async fn create_on(server: &str) -> anyhow::Result<Self> {
         let name = format!("tally_bench_{}", uuid::Uuid::new_v4().simple());
-        let mut admin = admin().await?;
-        admin
-            .execute(format!(r#"create database "{name}""#).as_str())
-            .await
-            .context("Failed to create the database")?;
-        let url = format!("{}/{name}", server_url());
+        citus_db::create(server, &name).await.context("Failed to create the database")?;
+        let url = format!("{server}/{name}");
         let store = open_store(&url, 4).await?;
         let pool = PgPoolOptions::new().max_connections(4).connect(&url).await.context("Failed to connect")?;
-        Ok(Self { name, url, pool, store })
+        Ok(Self { server: server.to_owned(), name, url, pool, store })
     }
 
     /// Runs experiment SQL (`--setup-sql`) on the bench database.
@@ -85,14 +93,12 @@ impl BenchDb {
 
 impl Drop for BenchDb {
     fn drop(&mut self) {
-        let name = self.name.clone();
+        let (server, name) = (self.server.clone(), self.name.clone());
         // Drop may run inside the runtime; use a thread with its own.
         let _ = std::thread::spawn(move || {
             let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a runtime");
             runtime.block_on(async {
-                if let Ok(mut admin) = admin().await {
-                    let _ = admin.execute(format!(r#"drop database if exists "{name}" with (force)"#).as_str()).await;
-                }
+                let _ = citus_db::drop(&server, &name).await;
             });
         })
         .join();

@@ -50,15 +50,17 @@ struct Run<'a> {
     db: BenchDb,
 }
 
-/// Runs every selected PostgreSQL scenario into `report`.
+/// Runs every selected PostgreSQL scenario on `server` (labelled `engine` where it differs from
+/// PostgreSQL) into `report`.
 pub async fn run(
     args: &Args,
     work: &Workload,
     settings: &Settings,
+    (server, engine): (&str, &str),
     dir: &Path,
     report: &mut Report,
 ) -> anyhow::Result<()> {
-    let run = Run { args, work, settings, db: BenchDb::create().await? };
+    let run = Run { args, work, settings, db: BenchDb::create_on(server).await? };
     if let Some(sql) = &args.setup_sql {
         run.db.setup(sql).await?;
     }
@@ -77,7 +79,7 @@ pub async fn run(
         if args.runs("single") {
             report.outcomes.push(run.http_single(&server).await?);
         }
-        report.peak_rss.push(("PostgreSQL run".into(), server.peak_rss_kib()?));
+        report.peak_rss.push((format!("{engine} run"), server.peak_rss_kib()?));
         server.stop()?;
     }
     if args.runs("direct") {

@@ -4,7 +4,8 @@
 //!
 //! Stage: notify (IO). Inputs: the store, the transports, "now" passed in. Outputs: sent
 //! messages and recorded attempts. Several processes may run it on one database: the claim
-//! (PostgreSQL `for update skip locked`; SQLite, the one writer) hands each delivery to one.
+//! (PostgreSQL `for update skip locked`; Citus, a re-checked per-tenant update; SQLite, the one
+//! writer) hands each delivery to one.
 
 use std::sync::Arc;
 

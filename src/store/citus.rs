@@ -60,16 +60,17 @@ pub const CITUS_TABLES: &[(&str, Placement)] = &[
 /// session lock on a pool).
 const PLACEMENT_LOCK: i64 = 0x7461_6c6c_7963_6974; // "tallycit"
 
-/// Places every table of [`CITUS_TABLES`] not placed yet, when the database has Citus.
+/// Places every table of [`CITUS_TABLES`] not placed yet, when the database has Citus; the
+/// value says whether it has.
 ///
 /// # Errors
 /// When a table cannot be distributed (e.g. its `tenant_id` is not `collate "C"` like
 /// `tenant`'s) or the database fails.
-pub(super) async fn place_tables(pool: &PgPool) -> Result<(), DbError> {
+pub(super) async fn place_tables(pool: &PgPool) -> Result<bool, DbError> {
     let citus: Option<i32> =
         sqlx::query_scalar("select 1 from pg_extension where extname = 'citus'").fetch_optional(pool).await?;
     if citus.is_none() {
-        return Ok(());
+        return Ok(false);
     }
     for (table, placement) in CITUS_TABLES {
         let call = match placement {
@@ -84,7 +85,7 @@ pub(super) async fn place_tables(pool: &PgPool) -> Result<(), DbError> {
         };
         place_table(pool, table, call).await?;
     }
-    Ok(())
+    Ok(true)
 }
 
 /// One table in its own transaction: skipped when `pg_dist_partition` already lists it.

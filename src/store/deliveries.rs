@@ -1,13 +1,19 @@
 //! `outbox` events → `outbox_delivery` rows, and their claims, attempts and retries.
 //!
-//! A claim is one transaction committed before anything is sent: on PostgreSQL it locks due
-//! rows `for update skip locked` (several processes never take the same row) and moves them to
-//! `sending` with a lease (`next_attempt_at` = the lease's end, after which a crashed sender's
-//! row is due again); on SQLite the one writer's `BEGIN IMMEDIATE` excludes other claimers.
+//! A claim is committed before anything is sent: it moves due rows to `sending` with a lease
+//! (`next_attempt_at` = the lease's end, after which a crashed sender's row is due again). On
+//! PostgreSQL one statement locks due rows `for update skip locked` (several processes never
+//! take the same row); on SQLite the one writer's `BEGIN IMMEDIATE` excludes other claimers; on
+//! Citus, which refuses row locks across shards, due rows are picked without a lock and each
+//! tenant's are claimed by a single-shard update that re-checks they are still due.
 //! An attempt's result is written only if the row is still the claim that sent it (same
 //! `attempts`), so a sender whose lease ran out cannot overwrite a newer claim.
 
+use std::collections::BTreeMap;
+
 use chrono::{DateTime, Utc};
+use futures_util::future::join_all;
+use sqlx::PgPool;
 
 use super::codec::{instant, tenant_id, Instant};
 use super::engine::{execute_in_own_tx, on_read, on_tx};
@@ -128,6 +134,9 @@ impl Store {
         lease_until: DateTime<Utc>,
         limit: u32,
     ) -> Result<Vec<Delivery>, DbError> {
+        if let Some(pool) = self.citus_pool() {
+            return claim_deliveries_by_tenant(pool, now, lease_until, limit).await;
+        }
         let mut tx = self.begin().await?;
         let sql = format!(
             r#"update outbox_delivery set state = 'sending', attempts = attempts + 1, next_attempt_at = $2, updated_at = $1
@@ -255,6 +264,56 @@ impl Store {
                 Ok((kind, channel, state, u64::try_from(n).unwrap_or(0)))
             })
             .collect()
+    }
+}
+
+/// [`Store::claim_deliveries`] on Citus: the due rows, oldest first, picked without a lock
+/// (one read over every shard), then one single-shard update per tenant that takes only the
+/// rows still due. Two claimers that picked the same row both try it: the second's update
+/// waits for the first's, re-checks, and finds the row leased until after `now` — so exactly
+/// one wins, and the loser claims fewer rows this round (the next round picks others).
+async fn claim_deliveries_by_tenant(
+    pool: &PgPool,
+    now: DateTime<Utc>,
+    lease_until: DateTime<Utc>,
+    limit: u32,
+) -> Result<Vec<Delivery>, DbError> {
+    let due = r#"select tenant_id, delivery_id from outbox_delivery
+        where state in ('pending', 'sending') and next_attempt_at <= $1
+        order by next_attempt_at
+        limit $2"#;
+    let picked: Vec<(String, String)> =
+        sqlx::query_as(due).bind(Instant(now)).bind(i64::from(limit)).fetch_all(pool).await?;
+    let mut by_tenant: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for (tenant, delivery) in picked {
+        by_tenant.entry(tenant).or_default().push(delivery);
+    }
+    let claim = format!(
+        r#"update outbox_delivery set state = 'sending', attempts = attempts + 1, next_attempt_at = $4, updated_at = $3
+        where tenant_id = $1 and delivery_id = any($2)
+          and state in ('pending', 'sending') and next_attempt_at <= $3
+        returning {COLUMNS}"#
+    );
+    let claims = by_tenant.iter().map(|(tenant, ids)| {
+        let query = sqlx::query_as(&claim).bind(tenant).bind(ids).bind(Instant(now)).bind(Instant(lease_until));
+        query.fetch_all(pool)
+    });
+    // Each claim commits on its own: rows claimed are handed out even when another tenant's
+    // claim failed (its rows stay due), or they would sit leased, unsent, until the lease ends.
+    let (mut claimed, mut failure) = (Vec::new(), None);
+    for result in join_all(claims).await {
+        match result {
+            Ok(rows) => claimed.extend(rows),
+            Err(e) => failure = Some(e),
+        }
+    }
+    match failure {
+        Some(e) if claimed.is_empty() => Err(e.into()),
+        Some(e) => {
+            tracing::warn!(error = %e, claimed = claimed.len(), "some deliveries could not be claimed; retried next pass");
+            deliveries(claimed)
+        }
+        None => deliveries(claimed),
     }
 }
 

@@ -38,6 +38,9 @@ pub(super) enum Engine {
         fast_path_cooldown: Arc<AtomicU32>,
         /// Months known to have a `usage_record` partition, and the accepted window (`partitions.rs`).
         partitions: Arc<super::partitions::PartitionState>,
+        /// A Citus cluster (the tables are distributed): locks that span tenants are refused,
+        /// so claims across tenants take another shape (`deliveries.rs`).
+        distributed: bool,
     },
     /// One writer connection (every write is `BEGIN IMMEDIATE`) and a read-only pool.
     Sqlite { writer: SqlitePool, reader: SqlitePool },
@@ -116,6 +119,14 @@ impl Store {
         match self.engine {
             Engine::Postgres { .. } => StoreKind::Postgres,
             Engine::Sqlite { .. } => StoreKind::Sqlite,
+        }
+    }
+
+    /// The pool, when the tables are distributed over a Citus cluster (`None` otherwise).
+    pub(super) fn citus_pool(&self) -> Option<&PgPool> {
+        match &self.engine {
+            Engine::Postgres { pool, distributed: true, .. } => Some(pool),
+            _ => None,
         }
     }
 

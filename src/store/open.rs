@@ -36,8 +36,9 @@ pub async fn open_store(url: &str, max_connections: u32) -> anyhow::Result<Store
             let pool = connect_postgres(url, max_connections).await.context("Failed to connect to PostgreSQL")?;
             let migrated = sqlx::migrate!("./migrations/postgres").run(&pool).await;
             migrated.context("Failed to migrate the PostgreSQL database")?;
-            super::citus::place_tables(&pool).await.context("Failed to place the tables on the Citus cluster")?;
-            Engine::Postgres { pool, fast_path_cooldown: Default::default(), partitions: Default::default() }
+            let placed = super::citus::place_tables(&pool).await;
+            let distributed = placed.context("Failed to place the tables on the Citus cluster")?;
+            Engine::Postgres { pool, fast_path_cooldown: Default::default(), partitions: Default::default(), distributed }
         }
         StoreKind::Sqlite => {
             let (writer, reader) = open_sqlite(url).await.context("Failed to open the SQLite database")?;

@@ -39,7 +39,7 @@ impl Store {
         ingested_at: DateTime<Utc>,
     ) -> Result<Vec<InsertOutcome>, DbError> {
         match &self.engine {
-            Engine::Postgres { pool, fast_path_cooldown, partitions } => {
+            Engine::Postgres { pool, fast_path_cooldown, partitions, .. } => {
                 postgres::insert_usage(pool, fast_path_cooldown, partitions, records, ingested_at).await
             }
             Engine::Sqlite { writer, .. } => {

@@ -10,6 +10,9 @@ use sqlx::postgres::PgConnectOptions;
 use sqlx::{ConnectOptions, Executor, PgConnection};
 use tokio::sync::OnceCell;
 
+/// Shards per distributed table in test databases.
+const TEST_SHARDS: u32 = 4;
+
 /// The coordinator, as `postgres://user@host:port` (no database).
 pub fn coordinator_url() -> String {
     let url = std::env::var("TALLY_TEST_CITUS_URL").unwrap_or_else(|_| {
@@ -103,7 +106,7 @@ async fn template() -> &'static str {
     TEMPLATE
         .get_or_init(|| async {
             // The placement list shapes the template as much as the migrations do.
-            let placement = format!("{:?}", tally::store::CITUS_TABLES);
+            let placement = format!("{:?} {TEST_SHARDS}", tally::store::CITUS_TABLES);
             let name = format!("tally_citus_template_{:016x}", super::migrations_hash() ^ super::fxhash(&placement));
             let coordinator = &nodes().await[0];
             let mut admin = coordinator.connect("postgres").await;
@@ -135,7 +138,11 @@ async fn make_template(name: &str) {
     for worker in workers {
         coordinator.execute(name, &format!("select citus_add_node('{}', {})", worker.host, worker.port)).await;
     }
-    let url = format!("{}/{name}", coordinator_url());
+    // Four shards per table (two per worker), not Citus's default 32: a statement over every
+    // shard then opens at most two connections per worker from each pooled connection, and
+    // costs the two cores a little, so several test apps (three processes each) fit in the
+    // workers' connections and CPU. Placement and routing are the same at any shard count.
+    let url = format!("{}/{name}?options=-c%20citus.shard_count%3D{TEST_SHARDS}", coordinator_url());
     let store = tally::store::open_store(&url, 1).await.expect("the Citus template migrates");
     drop(store);
     // Workers first: the coordinator refusing connections marks the template complete.

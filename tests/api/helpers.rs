@@ -330,9 +330,10 @@ pub async fn instance_beside(
     settings.database_url = Some(app.database.url.clone().into());
     settings.jwt.secret = Some(JWT_SECRET.to_owned().into());
     settings.http_workers = Some(1);
+    settings.database_max_connections = 4;
     settings.billing.schedule_every = std::time::Duration::ZERO;
     adjust(&mut settings);
-    let store = open_store(&app.database.url, 4).await.unwrap();
+    let store = open_store(&app.database.url, settings.database_max_connections).await.unwrap();
     let instance = Application::build_with_store(settings, store, Arc::new(app.clock.clone())).await.unwrap();
     let address = format!("http://127.0.0.1:{}", instance.port());
     let stop = instance.stop_handle();

@@ -11,24 +11,7 @@ use crate::helpers::{spawn_app_with, Backend, TestApp};
 use crate::notify_support::{outbox, ReceivedMail, SmtpServer, WebhookReceiver};
 use crate::quotas::{at, evaluate, invocation_cap, post_invocations, post_invocations_at, set_quotas};
 
-/// `mod name { on_sqlite, on_postgres }` around `async fn name(backend: Backend)`.
-macro_rules! on_both_stores {
-    ($($name:ident),* $(,)?) => {$(
-        mod $name {
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn on_sqlite() {
-                super::$name(crate::helpers::Backend::Sqlite).await
-            }
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn on_postgres() {
-                super::$name(crate::helpers::Backend::Postgres).await
-            }
-        }
-    )*};
-}
-
-on_both_stores!(
+crate::each_store!(
     thresholds_crossed_one_by_one_email_each_billing_address_once_per_threshold,
     a_subscribed_receiver_gets_one_signed_call_per_alert_with_its_payload,
     a_spend_alert_states_the_limit_in_the_tenants_currency,

@@ -10,24 +10,7 @@ use crate::billing::{admin_post, at, run_billing_and_wait};
 use crate::helpers::{Backend, TestApp};
 use crate::notify_support::{invoiced_tenant, outbox, pdf_text, spawn_with_smtp, SmtpServer};
 
-/// `mod name { on_sqlite, on_postgres }` around `async fn name(backend: Backend)`.
-macro_rules! on_both_stores {
-    ($($name:ident),* $(,)?) => {$(
-        mod $name {
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn on_sqlite() {
-                super::$name(crate::helpers::Backend::Sqlite).await
-            }
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn on_postgres() {
-                super::$name(crate::helpers::Backend::Postgres).await
-            }
-        }
-    )*};
-}
-
-on_both_stores!(
+crate::each_store!(
     the_invoice_email_reaches_each_billing_address_with_both_alternatives_and_its_pdf,
     a_billing_rerun_sends_nothing_new,
     invoices_finalized_while_smtp_is_down_are_each_emailed_once_when_it_returns,

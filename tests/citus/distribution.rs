@@ -146,3 +146,55 @@ mod one_tenants_requests_touch_one_shard {
         }
     }
 }
+
+/// Rows per table, every table of [`CITUS_TABLES`] but the migration bookkeeping.
+async fn row_counts(db: &mut PgConnection) -> Vec<(String, i64)> {
+    let mut counts = Vec::new();
+    for (table, _) in CITUS_TABLES.iter().filter(|(t, _)| !t.starts_with('_')) {
+        let count: i64 =
+            sqlx::query_scalar(&format!("select count(*) from {table}")).fetch_one(&mut *db).await.unwrap();
+        counts.push((table.to_string(), count));
+    }
+    counts
+}
+
+/// What `tally migrate` does to a PostgreSQL database that has just been given Citus: its
+/// tables, full of a month's data, are distributed and the data moves to the shards. (The
+/// database is the test cluster's, its tables turned back into local ones first.)
+mod an_existing_database_given_citus_is_distributed_with_its_data {
+    use super::*;
+    use crate::billing::{invoices_of, run_billing_and_wait, tenant_on, usage_at};
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn on_citus() {
+        // Arrange: a month billed for two tenants, then every table made local again
+        let app = spawn_app(Backend::Citus).await;
+        for tenant in ["acme", "globex"] {
+            tenant_on(&app, tenant, "UTC", "payg", "2026-10-01T00:00:00Z").await;
+            usage_at(&app, tenant, "2026-10-20T00:00:00Z", &[("r1", "2026-10-19T00:00:00Z", 5)]).await;
+        }
+        run_billing_and_wait(&app, "2026-11-01T02:00:00Z").await;
+        let mut db = coordinator(&app).await;
+        let before = row_counts(&mut db).await;
+        sqlx::query("set citus.enable_unsafe_triggers = on").execute(&mut db).await.unwrap();
+        for (table, placement) in CITUS_TABLES.iter().rev() {
+            if *placement != Placement::Coordinator {
+                let local = format!("select undistribute_table('{table}')");
+                sqlx::query(&local).execute(&mut db).await.unwrap_or_else(|e| panic!("{local}: {e}"));
+            }
+        }
+        let placed: i64 =
+            sqlx::query_scalar("select count(*) from pg_dist_partition").fetch_one(&mut db).await.unwrap();
+        assert_eq!(placed, 0, "every table is a plain local table again");
+        // Act: what `tally migrate` (and `tally serve` at start) does
+        let migrated = tally::store::open_store(&app.database.url, 2).await.expect("the database migrates");
+        // Assert
+        assert_eq!(row_counts(&mut db).await, before, "every row of every table is there, read from the shards");
+        let local = "select pg_relation_size('usage_rollup') + pg_relation_size('invoice')";
+        let local_bytes: i64 = sqlx::query_scalar(local).fetch_one(&mut db).await.unwrap();
+        assert_eq!(local_bytes, 0, "the coordinator keeps no copy of its own");
+        let acme = tally::domain::TenantId::parse("acme").unwrap();
+        assert_eq!(migrated.list_invoices(&acme, None, 10).await.unwrap().len(), 1);
+        assert_eq!(invoices_of(&app, "acme").await.len(), 1, "the service reads the invoice from its shard");
+    }
+}

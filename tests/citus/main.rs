@@ -1,8 +1,10 @@
-//! The Citus test target (issue 12): the store conformance suite and the ingest, billing and
-//! invoice tests — the same files `tests/api` runs on SQLite and PostgreSQL — each body run on
-//! a Citus cluster (`TALLY_TEST_CITUS_URL`, the coordinator) over a database cloned on every
-//! node; plus checks that the tables are distributed and that one tenant's reads touch one
-//! shard.
+//! The Citus test target (issue 12): the store conformance suite and the ingest, billing,
+//! invoice, usage, quota, notify (email through the real SMTP server, webhooks) and portal
+//! tests — the same files `tests/api` runs on SQLite and PostgreSQL — each body run on a Citus
+//! cluster (`TALLY_TEST_CITUS_URL`, the coordinator) over a database cloned on every node;
+//! three `tally serve` processes on one cluster (exact counts, one invoice per tenant and
+//! period, every message sent once); and checks that the tables are distributed and that one
+//! tenant's reads touch one shard.
 //!
 //! Not part of the default `cargo test` (`test = false` in Cargo.toml: it needs a running
 //! cluster); `.ci/run` runs it as its own stage, filtered to the Citus tests:
@@ -26,5 +28,34 @@ mod invoices;
 mod lifecycle;
 #[path = "../api/store_conformance/mod.rs"]
 mod store_conformance;
+#[path = "../api/usage.rs"]
+mod usage;
+
+#[path = "../api/quotas/mod.rs"]
+#[allow(dead_code)]
+mod quotas;
+
+#[path = "../api/notify_alerts.rs"]
+mod notify_alerts;
+#[path = "../api/notify_email.rs"]
+mod notify_email;
+#[path = "../api/notify_support.rs"]
+#[allow(dead_code)]
+mod notify_support;
+#[path = "../api/notify_webhooks.rs"]
+mod notify_webhooks;
+
+#[path = "../api/portal_login.rs"]
+mod portal_login;
+#[path = "../api/portal_pages.rs"]
+mod portal_pages;
+#[path = "../api/portal_support.rs"]
+#[allow(dead_code)]
+mod portal_support;
+
+#[path = "../api/concurrency.rs"]
+mod concurrency;
+#[path = "../api/notify_cluster.rs"]
+mod notify_cluster;
 
 mod distribution;
