@@ -79,9 +79,10 @@ async fn copy_from_stdin(sqlite_url: &str, target: &str) -> anyhow::Result<u64> 
         rows.try_next().await?
     {
         let at = |micros: i64| DateTime::from_timestamp_micros(micros).map(|t| t.to_rfc3339()).unwrap_or_default();
+        // Quoted: in COPY's CSV an unquoted empty field is null, and absent dimensions are ''.
         let hash = hex::encode(hash);
         text.push_str(&format!(
-            "{tenant},{src},{id},{},{function},{region},{cpu},{memory},{invocations},{kind},\\x{hash},{}\n",
+            "{tenant},\"{src}\",{id},{},{function},{region},{cpu},{memory},{invocations},\"{kind}\",\\x{hash},{}\n",
             at(ts),
             at(ingested)
         ));
