@@ -190,7 +190,8 @@ async fn main() -> anyhow::Result<()> {
         }
     }
     for citus in outcomes.iter().filter(|o| o.engine == "Citus") {
-        let same = |o: &&Outcome| o.engine == "PostgreSQL" && o.tenants == citus.tenants && o.page_size == citus.page_size;
+        let same =
+            |o: &&Outcome| o.engine == "PostgreSQL" && o.tenants == citus.tenants && o.page_size == citus.page_size;
         let Some(pg) = outcomes.iter().find(same) else { continue };
         println!(
             "Citus ÷ PostgreSQL, {} tenants: billing run {:.2}× the time, per-tenant SQL {:.2}×, CPU-s of the database processes {:.2}×",

@@ -38,7 +38,12 @@ pub async fn open_store(url: &str, max_connections: u32) -> anyhow::Result<Store
             migrated.context("Failed to migrate the PostgreSQL database")?;
             let placed = super::citus::place_tables(&pool).await;
             let distributed = placed.context("Failed to place the tables on the Citus cluster")?;
-            Engine::Postgres { pool, fast_path_cooldown: Default::default(), partitions: Default::default(), distributed }
+            Engine::Postgres {
+                pool,
+                fast_path_cooldown: Default::default(),
+                partitions: Default::default(),
+                distributed,
+            }
         }
         StoreKind::Sqlite => {
             let (writer, reader) = open_sqlite(url).await.context("Failed to open the SQLite database")?;

@@ -2,6 +2,8 @@
 //! pagination: each batch is one index range scan, whatever the table's size), written to the
 //! target in the same transaction as the cursor that says it was written.
 
+use chrono::{DateTime, Utc};
+
 use super::state::CursorUpdate;
 use super::tables::CopiedTable;
 use super::value::{bind_all, decode, select_expression, Value, Values};
@@ -39,6 +41,12 @@ impl Store {
         rows: Vec<Values>,
         cursor: CursorUpdate,
     ) -> Result<(), DbError> {
+        if table.name == "usage_record" {
+            // A time-partitioned target (PostgreSQL) takes a record only into an existing month.
+            if let Some((from, to)) = time_span(&rows, table.position("ts")) {
+                self.ensure_usage_partitions(from, to + chrono::Duration::microseconds(1)).await?;
+            }
+        }
         let mut tx = self.begin().await?;
         let per_statement = (ARGUMENTS_PER_STATEMENT / table.columns.len()).max(1);
         let mut rows = rows.into_iter().peekable();
@@ -51,6 +59,17 @@ impl Store {
         cursor.write(&mut tx, table.name).await?;
         tx.commit().await
     }
+}
+
+/// The earliest and latest time in column `at` of `rows`.
+fn time_span(rows: &[Values], at: usize) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
+    let times = rows.iter().filter_map(|row| match row[at] {
+        Value::Time(Some(t)) => Some(t),
+        _ => None,
+    });
+    times.fold(None, |span, t| {
+        Some(span.map_or((t, t), |(from, to): (DateTime<Utc>, DateTime<Utc>)| (from.min(t), to.max(t))))
+    })
 }
 
 /// The key of a row (its key columns' values, in key order): the cursor after it.

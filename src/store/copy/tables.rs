@@ -198,6 +198,8 @@ pub const COPIED_TABLES: &[CopiedTable] = &[
         ],
         &["scope", "idempotency_key"],
     ),
+    // Months whose raw records retention retired: the target must not expect them.
+    table("usage_retirement", &[("month_start", Time), ("month_end", Time), ("retired_at", Time)], &["month_start"]),
     table(
         "billing_run",
         &[
