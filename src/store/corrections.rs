@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 
 use super::codec::{whole, Dec, Instant};
-use super::engine::{on_read, on_tx, Tx};
+use super::engine::{on_tx, Tx};
 use super::rebuild::NewestCorrections;
 use super::{CorrectionOutcome, DbError, Store};
 use crate::aggregate::{bucket_start, correction_deltas, correction_step, RecordState, RollupKey, RollupTotals};
@@ -122,15 +122,8 @@ impl Store {
         to: DateTime<Utc>,
         limit: u32,
     ) -> Result<Vec<String>, DbError> {
-        let sql = "select record_id from usage_record where tenant_id = $1 and ts >= $2 and ts < $3 limit $4";
-        let rows: Vec<(String,)> = on_read!(self.read(), |db| sqlx::query_as(sql)
-            .bind(tenant.as_str())
-            .bind(Instant(from))
-            .bind(Instant(to))
-            .bind(i64::from(limit))
-            .fetch_all(db)
-            .await)?;
-        Ok(rows.into_iter().map(|(id,)| id).collect())
+        let records = self.sample_records(tenant, from, to, limit).await?;
+        Ok(records.into_iter().map(|r| r.record_id).collect())
     }
 }
 
