@@ -115,7 +115,7 @@ async fn seed(db: &pg::BenchDb, from: chrono::DateTime<Utc>, to: chrono::DateTim
         let sql = format!(
             "insert into usage_record (tenant_id, source, record_id, ts, function, region, cpu_cycles, \
              memory_gb_seconds, invocations, event_type, content_hash) \
-             select 'big', '', 'r' || i, $1::timestamptz + ((i * {span_us} / {n}) || ' microseconds')::interval, \
+             select 'big', '', 'r' || i, $1::timestamptz + (((i::numeric * {span_us} / {n})::bigint) || ' microseconds')::interval, \
              'fn-' || (i % {FUNCTIONS}), 'region-' || (i / {FUNCTIONS} % {REGIONS}), 1843200000, 0.25, 1, '', \
              sha256(('r' || i)::bytea) from generate_series({first}::bigint, {last}::bigint) as i"
         );

@@ -140,6 +140,9 @@ async fn main() -> anyhow::Result<()> {
     }
     lines.extend(verified);
     let baseline = fresh_postgres(&server, &mut admin, &mut names).await?;
+    // The records' months must have partitions, as `copy_store` makes them for each batch.
+    let october = DateTime::from_timestamp_micros(OCTOBER).context("October is a time")?;
+    baseline.ensure_usage_partitions(october, october + chrono::Duration::days(62)).await?;
     drop(baseline);
     let started = Instant::now();
     let loaded = copy_from_stdin(&sqlite_url, &format!("{server}/{}", names.last().unwrap())).await?;
