@@ -17,8 +17,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-SCHEMATHESIS_VERSION=4.32.5
-VALIDATOR_VERSION=0.9.0
+# schemathesis, openapi-spec-validator and everything they pull in, each at one version.
+requirements="$PWD/.ci/spec-fuzz.requirements.txt"
 target="${CARGO_TARGET_DIR:-target}"
 mkdir -p "$target/spec-fuzz"
 target="$(cd "$target" && pwd)"
@@ -30,14 +30,14 @@ examples="${SPEC_FUZZ_EXAMPLES:-100}"
 checks="${SPEC_FUZZ_CHECKS:-not_a_server_error,status_code_conformance,content_type_conformance,response_headers_conformance,response_schema_conformance}"
 
 # 1. schemathesis and openapi-spec-validator, from PyPI, into a venv under the target
-#    directory (reused when present); the spec must be valid OpenAPI 3.1 before fuzzing.
-installed="$("$venv/bin/pip" freeze 2>/dev/null || true)"
-if ! grep -qx "schemathesis==$SCHEMATHESIS_VERSION" <<<"$installed" \
-  || ! grep -qx "openapi-spec-validator==$VALIDATOR_VERSION" <<<"$installed"; then
-  echo "spec-fuzz: installing schemathesis $SCHEMATHESIS_VERSION into $venv"
+#    directory (reused when it holds exactly the pinned set); the spec must be valid
+#    OpenAPI 3.1 before fuzzing.
+installed="$("$venv/bin/pip" freeze 2>/dev/null | sort || true)"
+if [[ "$installed" != "$(grep -v '^#' "$requirements" | sort)" ]]; then
+  echo "spec-fuzz: installing the pinned schemathesis into $venv"
+  rm -rf "$venv"
   python3 -m venv "$venv"
-  "$venv/bin/pip" install --quiet --disable-pip-version-check \
-    "schemathesis==$SCHEMATHESIS_VERSION" "openapi-spec-validator==$VALIDATOR_VERSION"
+  "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$requirements"
 fi
 "$venv/bin/openapi-spec-validator" "$spec"
 
@@ -83,6 +83,9 @@ curl -fsS -o /dev/null -X POST "http://127.0.0.1:$port/v1/tenants" -H "Authoriza
   -H 'content-type: application/json' -d '{"id": "acme", "name": "Acme", "billing_email": "ap@acme.test", "plan": "payg"}'
 
 # 3. Fuzz. Checks: no 5xx; status, content type, headers and body as documented.
+#    One worker: with two, schemathesis' threads share hypothesis' caches, which are not
+#    thread-safe; a CI run once failed in test generation (hypothesis FlakyFailure raised
+#    while drawing a body for POST /api/v1/events), not on any answer of the service.
 seed_args=()
 [[ -n "${SPEC_FUZZ_SEED:-}" ]] && seed_args=(--seed "$SPEC_FUZZ_SEED")
 status=0
@@ -92,7 +95,7 @@ status=0
   --checks "$checks" \
   --phases examples,coverage,fuzzing \
   --max-examples "$examples" \
-  --workers 2 \
+  --workers 1 \
   --request-timeout 10 \
   --suppress-health-check too_slow,filter_too_much \
   "${seed_args[@]}") || status=$?
