@@ -17,6 +17,8 @@ pub struct Args {
     pub batch: usize,
     pub clients: usize,
     pub single_clients: usize,
+    /// Seconds of each `wrk` run (single-record requests from a C load generator).
+    pub wrk_seconds: u64,
     pub dup_percent: usize,
     pub sqlite_records: usize,
     /// Records per direct-SQL transaction; default: the writer's measured mean group.
@@ -43,6 +45,7 @@ impl Default for Args {
             batch: 1_000,
             clients: 8,
             single_clients: 64,
+            wrk_seconds: 10,
             dup_percent: 10,
             sqlite_records: 200_000,
             direct_group: None,
@@ -56,8 +59,8 @@ impl Default for Args {
 }
 
 const HELP: &str = "options: --records N --preload N --single-records N --batch N --clients N \
-    --single-clients N --dup-percent N --sqlite-records N --direct-group N \
-    --only http,dup,single,direct,stages,copy,commit,sqlite --no-write \
+    --single-clients N --wrk-seconds N --dup-percent N --sqlite-records N --direct-group N \
+    --only http,dup,single,wrk,direct,stages,copy,commit,sqlite --no-write \
     --writers N --group-records N --db-connections N --http-workers N --server-log FILTER --jwt --setup-sql SQL \
     --citus postgres://user@host:port";
 
@@ -82,6 +85,7 @@ impl Args {
                 "--batch" => args.batch = number(&value()?)?,
                 "--clients" => args.clients = number(&value()?)?,
                 "--single-clients" => args.single_clients = number(&value()?)?,
+                "--wrk-seconds" => args.wrk_seconds = number(&value()?)? as u64,
                 "--dup-percent" => args.dup_percent = number(&value()?)?,
                 "--sqlite-records" => args.sqlite_records = number(&value()?)?,
                 "--direct-group" => args.direct_group = Some(number(&value()?)?),

@@ -1,5 +1,5 @@
 //! Where the CPU went during a scenario, from `/proc`: the tally server, PostgreSQL backends,
-//! this load generator, everything else on the box (other builds), and idle time.
+//! this load generator (with the `wrk` it ran), everything else on the box (other builds), and idle time.
 //! On a 2-core box that shares the database, this split is the first-order profile.
 
 use std::collections::HashMap;
@@ -37,7 +37,7 @@ pub fn snapshot(server: Option<u32>) -> CpuSnapshot {
         machine_busy,
         machine_idle,
         server: server.and_then(process_ticks).unwrap_or(0),
-        bench: process_ticks(std::process::id()).unwrap_or(0),
+        bench: process_ticks(std::process::id()).unwrap_or(0) + children_ticks(),
         postgres: postgres_ticks(),
     }
 }
@@ -97,6 +97,14 @@ fn process_ticks(pid: u32) -> Option<u64> {
     let fields: Vec<&str> = rest.split_whitespace().collect();
     // After the command name: state is field 3, utime and stime are fields 14 and 15.
     Some(fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?)
+}
+
+/// cutime + cstime of this process: the children it has waited for (`wrk`), in ticks.
+fn children_ticks() -> u64 {
+    let text = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let Some((_, rest)) = text.rsplit_once(')') else { return 0 };
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    [13, 14].iter().filter_map(|&i| fields.get(i)?.parse::<u64>().ok()).sum()
 }
 
 /// Ticks of every `postgres` process by pid, with whether it is a background process.

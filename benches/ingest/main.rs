@@ -19,6 +19,7 @@ mod rows;
 mod server;
 mod sqlite;
 mod stages;
+mod wrk;
 
 use anyhow::Context;
 use chrono::Utc;
@@ -58,7 +59,7 @@ async fn run(
     dir: &std::path::Path,
     report: &mut Report,
 ) -> anyhow::Result<()> {
-    if ["http", "dup", "single", "direct", "stages", "copy", "commit"].iter().any(|s| args.runs(s)) {
+    if ["http", "dup", "single", "wrk", "direct", "stages", "copy", "commit"].iter().any(|s| args.runs(s)) {
         postgres::run(args, work, settings, (&pg::server_url(), "PostgreSQL"), &dir.join("pg"), report).await?;
         if let Some(citus) = &args.citus {
             let from = report.outcomes.len();

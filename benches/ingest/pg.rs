@@ -67,6 +67,13 @@ impl BenchDb {
 
     /// Checks that exactly `expected` records are stored and counted in the rollups
     /// (`with_rollups` false for the raw `COPY`, which writes no rollups).
+    /// Raw records stored.
+    pub async fn count(&self) -> anyhow::Result<usize> {
+        let (stored,): (i64,) =
+            sqlx::query_as("select count(*) from usage_record").fetch_one(&self.pool).await.context("count")?;
+        Ok(stored as usize)
+    }
+
     pub async fn verify(&self, expected: usize, with_rollups: bool) -> anyhow::Result<()> {
         let (stored,): (i64,) =
             sqlx::query_as("select count(*) from usage_record").fetch_one(&self.pool).await.context("count")?;

@@ -18,10 +18,11 @@ use crate::cpu::{snapshot, wait_for_quiet, CpuSplit};
 use crate::direct::{copy_chunks, insert_groups};
 use crate::http::post_all;
 use crate::pg::BenchDb;
-use crate::report::{Outcome, Report};
+use crate::report::{Latency, Outcome, Report};
 use crate::rows::{bodies_with_duplicates, copy_text, json, tenant_ids, unique_bodies, Workload};
 use crate::server::Server;
 use crate::stages::{insert_shape, Shape};
+use crate::wrk::{self, Load};
 
 /// Opens the pool's connections before the clock starts (concurrent pings).
 async fn warm_up(store: &Store, connections: u32) -> anyhow::Result<()> {
@@ -65,7 +66,7 @@ pub async fn run(
         run.db.setup(sql).await?;
     }
     let mut mean_group = None;
-    if ["http", "dup", "single"].iter().any(|s| args.runs(s)) {
+    if ["http", "dup", "single", "wrk"].iter().any(|s| args.runs(s)) {
         let server = Server::start(Some(&run.db.url), dir, &args.tuning).await?;
         server.create_tenants(&tenant_ids()).await?;
         if args.runs("http") {
@@ -78,6 +79,11 @@ pub async fn run(
         }
         if args.runs("single") {
             report.outcomes.push(run.http_single(&server).await?);
+        }
+        if args.runs("wrk") && wrk::available() {
+            run.wrk_single(&server, dir, engine, report).await?;
+        } else if args.runs("wrk") {
+            println!("skipped the wrk scenario: no `wrk` on this machine (apt-get install wrk)");
         }
         report.peak_rss.push((format!("{engine} run"), server.peak_rss_kib()?));
         server.stop()?;
@@ -165,6 +171,65 @@ impl Run<'_> {
         );
         let label = format!("HTTP single-record, {} clients", self.args.single_clients);
         Ok(Outcome { key: "single", label, records: rows.len(), elapsed, cpu, note })
+    }
+
+    /// Single-record requests from `wrk`: a saturating run (the outcome), then one paced at
+    /// half its rate for the p99 latency. Stored counts checked after each.
+    async fn wrk_single(&self, server: &Server, dir: &Path, engine: &str, report: &mut Report) -> anyhow::Result<()> {
+        self.db.reset(&self.work.preload).await?;
+        let connections = self.args.single_clients;
+        let saturating = Load { run: "saturating", connections, seconds: self.args.wrk_seconds, delay_ms: None };
+        let before = server.writer_totals().await?;
+        let (full, cpu) = measured(Some(server.pid()), async {
+            tokio::task::block_in_place(|| wrk::post_single_records(server, dir, &saturating))
+        })
+        .await?;
+        let writer = before.until(&server.writer_totals().await?);
+        let stored = self.stored_beyond_preload(full.acknowledged(), connections).await?;
+        let note = format!(
+            "wrk, {connections} connections, {} s; {} acknowledged ({} not 2xx), {stored} stored; mean {:.1} records per group commit; p50 {:.2} ms, p99 {:.2} ms",
+            self.args.wrk_seconds,
+            full.acknowledged(),
+            full.non_2xx,
+            writer.records / writer.groups.max(1.0),
+            full.p50.as_secs_f64() * 1e3,
+            full.p99.as_secs_f64() * 1e3,
+        );
+        let label = format!("HTTP single-record, wrk, {connections} connections");
+        let records = full.acknowledged();
+        report.outcomes.push(Outcome { key: "wrk", label, records, elapsed: full.elapsed, cpu, note });
+
+        // Paced: each connection waits DELAY after an answer, so connections ≈ rate × (DELAY + latency).
+        const DELAY_MS: u64 = 10;
+        let target = full.rate() / 2.0;
+        let connections = (target * (DELAY_MS as f64 + 1.0) / 1e3).ceil().max(1.0) as usize;
+        let paced = Load { run: "paced", connections, seconds: self.args.wrk_seconds, delay_ms: Some(DELAY_MS) };
+        let half = tokio::task::block_in_place(|| wrk::post_single_records(server, dir, &paced))?;
+        let total = self.stored_beyond_preload(full.acknowledged() + half.acknowledged(), connections).await?;
+        ensure!(total >= stored, "records vanished between runs");
+        report.latency.push(Latency {
+            engine: engine.to_owned(),
+            saturating_rate: full.rate(),
+            rate: half.rate(),
+            connections,
+            p50: half.p50,
+            p99: half.p99,
+        });
+        Ok(())
+    }
+
+    /// Records stored beyond the preload, checked against what was acknowledged: every
+    /// acknowledged record is stored, and at most `in_flight` more (requests wrk abandoned at
+    /// its deadline may still have been written). Rollups must count the same records.
+    async fn stored_beyond_preload(&self, acknowledged: usize, in_flight: usize) -> anyhow::Result<usize> {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let stored = self.db.count().await? - self.work.preload.len();
+        ensure!(
+            (acknowledged..=acknowledged + in_flight).contains(&stored),
+            "{stored} records stored beyond the preload, {acknowledged} acknowledged"
+        );
+        self.db.verify(self.work.preload.len() + stored, true).await?;
+        Ok(stored)
     }
 
     async fn direct_sql(&self, group: usize) -> anyhow::Result<Outcome> {

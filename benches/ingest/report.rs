@@ -32,6 +32,17 @@ impl Outcome {
     }
 }
 
+/// Single-record latency at half the saturating rate (wrk, paced).
+pub struct Latency {
+    pub engine: String,
+    pub saturating_rate: f64,
+    /// The rate the paced run reached.
+    pub rate: f64,
+    pub connections: usize,
+    pub p50: Duration,
+    pub p99: Duration,
+}
+
 /// Everything the report shows.
 #[derive(Default)]
 pub struct Report {
@@ -40,6 +51,7 @@ pub struct Report {
     pub outcomes: Vec<Outcome>,
     /// (which server, peak RSS in KiB).
     pub peak_rss: Vec<(String, u64)>,
+    pub latency: Vec<Latency>,
 }
 
 struct Check {
@@ -76,7 +88,28 @@ impl Report {
                 ("single", "commit"),
                 10.0,
             ),
+            self.ratio_check(
+                "single-record HTTP from wrk (a C load generator) ≥ 10 × one-commit-per-record",
+                ("wrk", "commit"),
+                10.0,
+            ),
         ];
+        for l in &self.latency {
+            checks.push(Some(Check {
+                target: "single-record p99 < 10 ms at half the saturating rate (wrk, paced)",
+                measured: format!(
+                    "p99 {:.2} ms, p50 {:.2} ms at {:.0} requests/s ({:.0} saturating, {} connections; {})",
+                    l.p99.as_secs_f64() * 1e3,
+                    l.p50.as_secs_f64() * 1e3,
+                    l.rate,
+                    l.saturating_rate,
+                    l.connections,
+                    l.engine
+                ),
+                by_cpu: String::new(),
+                pass: l.p99 < Duration::from_millis(10),
+            }));
+        }
         checks.push(self.rate("http").map(|r| Check {
             target: "moonshot: HTTP batched ≥ 100 000 records/s",
             measured: format!("{r:.0} records/s"),
