@@ -41,9 +41,10 @@ impl Store {
         rows: Vec<Values>,
         cursor: CursorUpdate,
     ) -> Result<(), DbError> {
-        if table.name == "usage_record" {
-            // A time-partitioned target (PostgreSQL) takes a record only into an existing month.
-            if let Some((from, to)) = time_span(&rows, table.position("ts")) {
+        if let Some(column) = table.partitioned_by {
+            // A time-partitioned target (PostgreSQL) takes a row only into an existing month;
+            // `usage_record` is the one such table, and its partitions are the store's.
+            if let Some((from, to)) = time_span(&rows, table.position(column)) {
                 self.ensure_usage_partitions(from, to + chrono::Duration::microseconds(1)).await?;
             }
         }
