@@ -74,7 +74,8 @@ async fn run(url: &str, fresh: usize, preload: usize) -> anyhow::Result<()> {
     pool.execute("analyze usage_record; analyze usage_record_flat; checkpoint").await?;
     let at = now - Duration::minutes(30);
     // Two rounds of the scenarios, interleaved; the best of each (a shared box is noisy).
-    let scenarios = ["flat", "partitioned", "partitioned + probe", "partitioned + locks + probe", "Store::insert_usage"];
+    let scenarios =
+        ["flat", "partitioned", "partitioned + probe", "partitioned + locks + probe", "Store::insert_usage"];
     let mut results: Vec<(String, f64)> = scenarios.iter().map(|s| (s.to_string(), 0.0)).collect();
     for round in 0..ROUNDS {
         for (i, scenario) in scenarios.iter().enumerate() {

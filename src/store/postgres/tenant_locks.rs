@@ -66,11 +66,14 @@ select case when statement_timestamp() >= l.shared_from and statement_timestamp(
     then pg_advisory_xact_lock_shared(l.lock_key) else pg_advisory_xact_lock(l.lock_key) end
 from unnest($1::int8[], $2::timestamptz[], $3::timestamptz[]) as l (lock_key, shared_from, shared_until)"#;
 
+/// A half-open range of instants, `[from, until)`.
+type Span = (DateTime<Utc>, DateTime<Utc>);
+
 /// One bucket's lock: its key, and when it may be shared (`None`: always exclusive).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BucketLock {
     pub key: i64,
-    pub shared_during: Option<(DateTime<Utc>, DateTime<Utc>)>,
+    pub shared_during: Option<Span>,
 }
 
 /// The bucket of a tenant: FNV-1a of its id. Every process must agree on it.
@@ -84,7 +87,7 @@ pub fn bucket_of(tenant_id: &str) -> u64 {
 /// be shared from the guard after that month's start to its end.
 pub fn bucket_locks(records: &[&NewUsageRecord]) -> Vec<BucketLock> {
     // Per bucket: the month of its first record, or `None` once a record lies elsewhere.
-    let mut months: BTreeMap<u64, Option<(DateTime<Utc>, DateTime<Utc>)>> = BTreeMap::new();
+    let mut months: BTreeMap<u64, Option<Span>> = BTreeMap::new();
     for record in records {
         let at = record.timestamp;
         months
@@ -128,7 +131,11 @@ mod tests {
 
     fn record(tenant: &str, timestamp: &str) -> NewUsageRecord {
         NewUsageRecord {
-            key: RecordKey { tenant_id: TenantId::parse(tenant).unwrap(), source: String::new(), record_id: "r".into() },
+            key: RecordKey {
+                tenant_id: TenantId::parse(tenant).unwrap(),
+                source: String::new(),
+                record_id: "r".into(),
+            },
             timestamp: at(timestamp),
             function: String::new(),
             region: String::new(),
