@@ -18,9 +18,10 @@
 //! its own lock statement's instant; the database has one clock, so when those months differ
 //! the later statement ran at least the guard after the earlier month ended. The copies race
 //! only if the earlier transaction is still open then. **The bound relied on: a write
-//! transaction commits within an hour of its lock statement** (they take milliseconds; a
-//! connection stalled for an hour would be a 503 long before). Any exclusive lock waits for
-//! the other transaction to commit and its probe, a later statement with a later snapshot,
+//! transaction commits within an hour of its lock statement** (they take milliseconds; only a
+//! process frozen for an hour inside one, with its connection open, breaks it — nothing in
+//! the write path waits that long). When either lock is exclusive, the later transaction
+//! waits for the earlier to commit, and its probe, a later statement with a later snapshot,
 //! sees the committed row — that is why the locks are their own statement before the probe.
 //!
 //! The database's clock decides, not the writer's: with one clock for every writer the bound
