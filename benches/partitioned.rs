@@ -6,8 +6,11 @@
 //! 2. into the partitioned `usage_record` (the record's month partition and its primary key);
 //! 3. as 2, after the cross-partition probe of the previous month (`PROBE_SQL`), which is what
 //!    the write path adds to every group;
-//! 4. through `Store::insert_usage` (probe, insert, rollup upsert: the whole write path),
-//!    beside the same rollup-free statements, for scale.
+//! 4. as 3, in one transaction that first takes the tenant-bucket locks of the group
+//!    (`LOCK_TENANT_BUCKETS_SQL`: shared, the records lying in the current month), as the write
+//!    path does before its probe;
+//! 5. through `Store::insert_usage` (locks, probe, insert, rollup upsert: the whole write
+//!    path), beside the same rollup-free statements, for scale.
 //!
 //! Both tables are preloaded alike (the previous and the current month), so index depths match.
 //!
@@ -18,9 +21,11 @@ use std::time::{Duration as StdDuration, Instant};
 use anyhow::Context;
 use chrono::{DateTime, Duration, Utc};
 use rust_decimal::Decimal;
-use sqlx::{Connection, Executor, PgConnection, PgPool};
+use sqlx::{Connection, Executor, PgConnection, PgExecutor, PgPool};
 use tally::domain::{ContentHash, NewUsageRecord, Quantities, RecordKey, TenantId};
-use tally::store::{month_start, open_store, RecordColumns, Store, INSERT_RECORDS_SQL, PROBE_SQL};
+use tally::store::{
+    bucket_locks, month_start, open_store, RecordColumns, Store, INSERT_RECORDS_SQL, LOCK_TENANT_BUCKETS_SQL, PROBE_SQL,
+};
 
 const GROUP: usize = 1_000;
 const ROUNDS: usize = 2;
@@ -68,8 +73,9 @@ async fn run(url: &str, fresh: usize, preload: usize) -> anyhow::Result<()> {
     }
     pool.execute("analyze usage_record; analyze usage_record_flat; checkpoint").await?;
     let at = now - Duration::minutes(30);
-    // Two rounds of the four scenarios, interleaved; the best of each (a shared box is noisy).
-    let scenarios = ["flat", "partitioned", "partitioned + probe", "Store::insert_usage"];
+    // Two rounds of the scenarios, interleaved; the best of each (a shared box is noisy).
+    let scenarios =
+        ["flat", "partitioned", "partitioned + probe", "partitioned + locks + probe", "Store::insert_usage"];
     let mut results: Vec<(String, f64)> = scenarios.iter().map(|s| (s.to_string(), 0.0)).collect();
     for round in 0..ROUNDS {
         for (i, scenario) in scenarios.iter().enumerate() {
@@ -100,8 +106,15 @@ async fn timed(
             "flat" => insert(pool, "usage_record_flat", chunk).await?,
             "partitioned" => insert(pool, "usage_record", chunk).await?,
             "partitioned + probe" => {
-                probe(pool, chunk, now).await?;
+                probe(&mut *pool.acquire().await?, chunk, now).await?;
                 insert(pool, "usage_record", chunk).await?;
+            }
+            "partitioned + locks + probe" => {
+                let mut tx = pool.begin().await?;
+                lock_tenant_buckets(&mut tx, chunk).await?;
+                probe(&mut tx, chunk, now).await?;
+                insert(&mut *tx, "usage_record", chunk).await?;
+                tx.commit().await?;
             }
             _ => {
                 store.insert_usage(chunk, now).await.context("insert_usage")?;
@@ -112,7 +125,7 @@ async fn timed(
 }
 
 /// The write path's plain insert (no conflict handling: every key is fresh) into `table`.
-async fn insert(pool: &PgPool, table: &str, chunk: &[NewUsageRecord]) -> anyhow::Result<()> {
+async fn insert(db: impl PgExecutor<'_>, table: &str, chunk: &[NewUsageRecord]) -> anyhow::Result<()> {
     let refs: Vec<&NewUsageRecord> = chunk.iter().collect();
     let c = RecordColumns::of(&refs)?;
     let sql = INSERT_RECORDS_SQL
@@ -131,13 +144,25 @@ async fn insert(pool: &PgPool, table: &str, chunk: &[NewUsageRecord]) -> anyhow:
         .bind(&c.event_types)
         .bind(&c.content_hashes)
         .bind(Utc::now())
-        .execute(pool)
+        .execute(db)
+        .await?;
+    Ok(())
+}
+
+/// The tenant-bucket locks the write path takes before its probe, for the rest of `tx`.
+async fn lock_tenant_buckets(tx: &mut PgConnection, chunk: &[NewUsageRecord]) -> anyhow::Result<()> {
+    let locks = bucket_locks(&chunk.iter().collect::<Vec<_>>());
+    sqlx::query(LOCK_TENANT_BUCKETS_SQL)
+        .bind(locks.iter().map(|l| l.key).collect::<Vec<_>>())
+        .bind(locks.iter().map(|l| l.shared_during.map(|(from, _)| from)).collect::<Vec<_>>())
+        .bind(locks.iter().map(|l| l.shared_during.map(|(_, until)| until)).collect::<Vec<_>>())
+        .execute(tx)
         .await?;
     Ok(())
 }
 
 /// The probe the write path runs for a group within one month: the window before that month.
-async fn probe(pool: &PgPool, chunk: &[NewUsageRecord], now: DateTime<Utc>) -> anyhow::Result<()> {
+async fn probe(db: &mut PgConnection, chunk: &[NewUsageRecord], now: DateTime<Utc>) -> anyhow::Result<()> {
     let from = now - Duration::days(35) - Duration::hours(1);
     let found: Vec<(String, String, String, Vec<u8>)> = sqlx::query_as(PROBE_SQL)
         .bind(chunk.iter().map(|r| r.key.tenant_id.as_str()).collect::<Vec<_>>())
@@ -147,7 +172,7 @@ async fn probe(pool: &PgPool, chunk: &[NewUsageRecord], now: DateTime<Utc>) -> a
         .bind(month_start(now))
         .bind(now + Duration::hours(2))
         .bind(now + Duration::hours(2))
-        .fetch_all(pool)
+        .fetch_all(db)
         .await?;
     anyhow::ensure!(found.is_empty(), "fresh keys were found");
     Ok(())

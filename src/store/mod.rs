@@ -65,7 +65,7 @@ pub use issue_batch::IssueBatch;
 pub use open::open_store;
 pub use partitions::{month_start, next_month};
 pub use portal::{PortalSessionRow, SampleRecord};
-pub use postgres::{RecordColumns, INSERT_RECORDS_SQL, PROBE_SQL};
+pub use postgres::{bucket_locks, BucketLock, RecordColumns, INSERT_RECORDS_SQL, LOCK_TENANT_BUCKETS_SQL, PROBE_SQL};
 pub use types::{
     CorrectionOutcome, IdempotencyStart, InsertOutcome, IssueInvoice, IssueOutcome, NewCreditGrant, NewPlanVersion,
     RebuildReport, StatusChange, StoredApiKey, StoredInvoice, StoredPlanVersion, StoredResponse,

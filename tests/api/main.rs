@@ -14,6 +14,7 @@ mod billing_pages;
 mod citus_placement;
 mod concurrency;
 mod credits;
+mod cross_month_race;
 mod demo;
 mod due_dates;
 mod events;

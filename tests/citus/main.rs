@@ -55,6 +55,8 @@ mod portal_support;
 
 #[path = "../api/concurrency.rs"]
 mod concurrency;
+#[path = "../api/cross_month_race.rs"]
+mod cross_month_race;
 #[path = "../api/notify_cluster.rs"]
 mod notify_cluster;
 

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 
 use super::state::CursorUpdate;
 use super::tables::CopiedTable;
-use super::value::{bind_all, decode, select_expression, Value, Values};
+use super::value::{bind_all, select_expression, ReadsValues, Value, Values};
 use crate::store::engine::{execute_on_tx, on_read, Tx};
 use crate::store::{DbError, Store};
 
@@ -41,9 +41,10 @@ impl Store {
         rows: Vec<Values>,
         cursor: CursorUpdate,
     ) -> Result<(), DbError> {
-        if table.name == "usage_record" {
-            // A time-partitioned target (PostgreSQL) takes a record only into an existing month.
-            if let Some((from, to)) = time_span(&rows, table.position("ts")) {
+        if let Some(column) = table.partitioned_by {
+            // A time-partitioned target (PostgreSQL) takes a row only into an existing month;
+            // `usage_record` is the one such table, and its partitions are the store's.
+            if let Some((from, to)) = time_span(&rows, table.position(column)) {
                 self.ensure_usage_partitions(from, to + chrono::Duration::microseconds(1)).await?;
             }
         }
@@ -78,19 +79,8 @@ pub(super) fn key_of(table: &CopiedTable, row: &[Value]) -> Vec<Value> {
 }
 
 /// Decodes one row in the table's column order.
-fn decode_row<R>(row: &R, table: &CopiedTable) -> Result<Values, sqlx::Error>
-where
-    R: sqlx::Row,
-    usize: sqlx::ColumnIndex<R>,
-    for<'r> String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
-    for<'r> i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
-    for<'r> bool: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
-    for<'r> crate::store::codec::Dec: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
-    for<'r> crate::store::codec::Instant: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
-    for<'r> Vec<u8>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
-    for<'r> sqlx::types::Json<serde_json::Value>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
-{
-    table.columns.iter().enumerate().map(|(index, (_, kind))| decode(row, index, *kind)).collect()
+fn decode_row(row: &impl ReadsValues, table: &CopiedTable) -> Result<Values, sqlx::Error> {
+    table.columns.iter().enumerate().map(|(index, (_, kind))| row.copied_value(index, *kind)).collect()
 }
 
 /// `select … from table [where (key) > (cursor)] order by key limit n`.

@@ -16,6 +16,9 @@ pub struct CopiedTable {
     /// A column the database fills from a sequence, which the copy writes explicitly and then
     /// moves the sequence past (`audit_event.event_id`).
     pub identity: Option<&'static str>,
+    /// The time column whose UTC month picks the partition a row goes to on PostgreSQL
+    /// (`usage_record.ts`): the copy makes the months of each batch before writing it.
+    pub partitioned_by: Option<&'static str>,
 }
 
 /// Tables a copy does not copy: its own bookkeeping and sqlx's migration history (the target
@@ -27,7 +30,7 @@ const fn table(
     columns: &'static [(&'static str, Kind)],
     key: &'static [&'static str],
 ) -> CopiedTable {
-    CopiedTable { name, columns, key, identity: None }
+    CopiedTable { name, columns, key, identity: None, partitioned_by: None }
 }
 
 /// Every copied table, tenants first (the order a reader of the progress bar expects).
@@ -52,7 +55,8 @@ pub const COPIED_TABLES: &[CopiedTable] = &[
             ("event_type", Text), ("content_hash", Bytes), ("ingested_at", Time),
         ],
         &["tenant_id", "source", "record_id", "ts"],
-    ),
+    )
+    .partitioned_by_month_of("ts"),
     table(
         "usage_rollup",
         &[
@@ -218,10 +222,16 @@ pub const COPIED_TABLES: &[CopiedTable] = &[
         ],
         key: &["event_id"],
         identity: Some("event_id"),
+        partitioned_by: None,
     },
 ];
 
 impl CopiedTable {
+    /// This table, partitioned by the month of `column` on PostgreSQL.
+    const fn partitioned_by_month_of(self, column: &'static str) -> Self {
+        CopiedTable { partitioned_by: Some(column), ..self }
+    }
+
     /// The position of each key column among the columns.
     pub(super) fn key_positions(&self) -> Vec<usize> {
         self.key.iter().map(|k| self.position(k)).collect()
@@ -250,6 +260,9 @@ mod tests {
     fn every_key_column_is_a_column_and_no_table_is_listed_twice() {
         for table in COPIED_TABLES {
             assert_eq!(table.key_positions().len(), table.key.len());
+            if let Some(column) = table.partitioned_by {
+                assert_eq!(table.columns[table.position(column)].1, Time, "{} is partitioned by a time", table.name);
+            }
             assert_eq!(COPIED_TABLES.iter().filter(|t| t.name == table.name).count(), 1, "{}", table.name);
         }
     }

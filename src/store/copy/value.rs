@@ -51,35 +51,49 @@ pub(super) fn select_expression(column: &str, kind: Kind) -> String {
     }
 }
 
-/// Reads column `index` of `row` as `kind`.
-pub(super) fn decode<'r, R>(row: &'r R, index: usize, kind: Kind) -> Result<Value, sqlx::Error>
+/// A row the copy reads any [`Kind`] from: sqlx's `Decode + Type` bounds for every type a
+/// [`Value`] holds, stated once here instead of on each function that reads rows.
+pub(super) trait ReadsValues: Row {
+    /// Reads column `index` as `kind`.
+    fn copied_value(&self, index: usize, kind: Kind) -> Result<Value, sqlx::Error>;
+}
+
+impl<R> ReadsValues for R
 where
     R: Row,
     usize: ColumnIndex<R>,
-    String: Decode<'r, R::Database> + Type<R::Database>,
-    i64: Decode<'r, R::Database> + Type<R::Database>,
-    bool: Decode<'r, R::Database> + Type<R::Database>,
-    StoredDec: Decode<'r, R::Database> + Type<R::Database>,
-    Instant: Decode<'r, R::Database> + Type<R::Database>,
-    Vec<u8>: Decode<'r, R::Database> + Type<R::Database>,
-    SqlJson<serde_json::Value>: Decode<'r, R::Database> + Type<R::Database>,
+    for<'r> String: Decode<'r, R::Database> + Type<R::Database>,
+    for<'r> i64: Decode<'r, R::Database> + Type<R::Database>,
+    for<'r> bool: Decode<'r, R::Database> + Type<R::Database>,
+    for<'r> StoredDec: Decode<'r, R::Database> + Type<R::Database>,
+    for<'r> Instant: Decode<'r, R::Database> + Type<R::Database>,
+    for<'r> Vec<u8>: Decode<'r, R::Database> + Type<R::Database>,
+    for<'r> SqlJson<serde_json::Value>: Decode<'r, R::Database> + Type<R::Database>,
 {
-    Ok(match kind {
-        Kind::Text => Value::Text(row.try_get(index)?),
-        Kind::Int => Value::Int(row.try_get(index)?),
-        Kind::Bool => Value::Bool(row.try_get(index)?),
-        Kind::Dec => Value::Dec(row.try_get::<Option<StoredDec>, _>(index)?.map(|d| d.0)),
-        Kind::Time => Value::Time(row.try_get::<Option<Instant>, _>(index)?.map(|i| i.0)),
-        Kind::Bytes => Value::Bytes(row.try_get(index)?),
-        Kind::Json => Value::Json(row.try_get::<Option<SqlJson<serde_json::Value>>, _>(index)?.map(|j| j.0)),
-    })
+    fn copied_value(&self, index: usize, kind: Kind) -> Result<Value, sqlx::Error> {
+        Ok(match kind {
+            Kind::Text => Value::Text(self.try_get(index)?),
+            Kind::Int => Value::Int(self.try_get(index)?),
+            Kind::Bool => Value::Bool(self.try_get(index)?),
+            Kind::Dec => Value::Dec(self.try_get::<Option<StoredDec>, _>(index)?.map(|d| d.0)),
+            Kind::Time => Value::Time(self.try_get::<Option<Instant>, _>(index)?.map(|i| i.0)),
+            Kind::Bytes => Value::Bytes(self.try_get(index)?),
+            Kind::Json => Value::Json(self.try_get::<Option<SqlJson<serde_json::Value>>, _>(index)?.map(|j| j.0)),
+        })
+    }
 }
 
 /// A query with its arguments so far, of either engine.
 pub(super) type Query<'q, DB> = sqlx::query::Query<'q, DB, <DB as Database>::Arguments<'q>>;
 
-/// Binds `value` as the next argument of `query`.
-pub(super) fn bind<'q, DB>(query: Query<'q, DB>, value: Value) -> Query<'q, DB>
+/// An engine the copy binds any [`Value`] on: sqlx's `Encode + Type` bounds for every type a
+/// value holds, stated once here instead of on each function that binds.
+pub(super) trait BindsValues<'q>: Database {
+    /// Binds `value` as the next argument of `query`.
+    fn bind_value(query: Query<'q, Self>, value: Value) -> Query<'q, Self>;
+}
+
+impl<'q, DB> BindsValues<'q> for DB
 where
     DB: Database,
     Option<String>: Encode<'q, DB> + Type<DB>,
@@ -90,30 +104,25 @@ where
     Option<Vec<u8>>: Encode<'q, DB> + Type<DB>,
     Option<SqlJson<serde_json::Value>>: Encode<'q, DB> + Type<DB>,
 {
-    match value {
-        Value::Text(v) => query.bind(v),
-        Value::Int(v) => query.bind(v),
-        Value::Bool(v) => query.bind(v),
-        Value::Dec(v) => query.bind(v.map(StoredDec)),
-        Value::Time(v) => query.bind(v.map(Instant)),
-        Value::Bytes(v) => query.bind(v),
-        Value::Json(v) => query.bind(v.map(SqlJson)),
+    fn bind_value(query: Query<'q, DB>, value: Value) -> Query<'q, DB> {
+        match value {
+            Value::Text(v) => query.bind(v),
+            Value::Int(v) => query.bind(v),
+            Value::Bool(v) => query.bind(v),
+            Value::Dec(v) => query.bind(v.map(StoredDec)),
+            Value::Time(v) => query.bind(v.map(Instant)),
+            Value::Bytes(v) => query.bind(v),
+            Value::Json(v) => query.bind(v.map(SqlJson)),
+        }
     }
 }
 
 /// Binds every value of `values`, in order, as the next arguments of `query`.
-pub(super) fn bind_all<'q, DB>(query: Query<'q, DB>, values: impl IntoIterator<Item = Value>) -> Query<'q, DB>
-where
-    DB: Database,
-    Option<String>: Encode<'q, DB> + Type<DB>,
-    Option<i64>: Encode<'q, DB> + Type<DB>,
-    Option<bool>: Encode<'q, DB> + Type<DB>,
-    Option<StoredDec>: Encode<'q, DB> + Type<DB>,
-    Option<Instant>: Encode<'q, DB> + Type<DB>,
-    Option<Vec<u8>>: Encode<'q, DB> + Type<DB>,
-    Option<SqlJson<serde_json::Value>>: Encode<'q, DB> + Type<DB>,
-{
-    values.into_iter().fold(query, bind)
+pub(super) fn bind_all<'q, DB: BindsValues<'q>>(
+    query: Query<'q, DB>,
+    values: impl IntoIterator<Item = Value>,
+) -> Query<'q, DB> {
+    values.into_iter().fold(query, DB::bind_value)
 }
 
 impl Value {

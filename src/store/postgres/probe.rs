@@ -7,13 +7,15 @@
 //! both lie in that window are at most lateness + 5 minutes apart, and the window spans at most
 //! three monthly partitions (35 days: two, or three across February). That is one or two index
 //! probes per record, whatever the number of partitions the table holds; a key whose stored
-//! record lies beyond the window may be reused (DESIGN §2).
+//! record lies beyond the window may be reused (DESIGN §2). Writers racing with one key in
+//! two months are serialised by the locks taken just before the probe (`tenant_locks.rs`).
 
 use std::collections::{BTreeSet, HashMap};
 
 use chrono::{DateTime, Duration, Utc};
 use sqlx::{Postgres, Transaction};
 
+use super::tenant_locks::lock_tenant_buckets;
 use crate::domain::{ContentHash, NewUsageRecord};
 use crate::store::codec::{content_hash, StoredKey};
 use crate::store::partitions::{month_start, next_month};
@@ -64,12 +66,16 @@ impl ProbeWindow {
     }
 }
 
-/// The stored content hash of every key of `records` found in the probed ranges.
+/// The stored content hash of every key of `records` found in the probed ranges, after
+/// locking the buckets of their tenants (`tenant_locks.rs`): a writer racing this one with a
+/// key in another month has then either committed, and is seen, or waits for this one.
+/// Must be the first statement of `tx` (the locks must come before any snapshot it reads).
 pub(super) async fn probe(
     tx: &mut Transaction<'_, Postgres>,
     records: &[&NewUsageRecord],
     window: &ProbeWindow,
 ) -> Result<HashMap<StoredKey, ContentHash>, DbError> {
+    lock_tenant_buckets(tx, records).await?;
     let [(a, b), (c, d)] = window.probed;
     lookup_hashes(tx, PROBE_SQL, records, &[a, b, c, d]).await
 }

@@ -14,10 +14,9 @@
 //! stream of retries does not pay for the failed attempts.
 //!
 //! Concurrency: two groups in flight at once with the same key in the *same* month meet at
-//! that partition's primary key. With the same key in *different* months (a conflicting
-//! resend, or a CloudEvent without `time` resent across midnight UTC at a month's end while
-//! the first copy is still uncommitted) neither probe sees the other's uncommitted row; closing
-//! that needs a lock per key (README, "Exactly once").
+//! that partition's primary key. With the same key in *different* months neither probe would
+//! see the other's uncommitted row, so the probe first locks the groups' tenant buckets
+//! (`tenant_locks.rs`): such writers take turns, and the second one's probe sees the first's.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU32, Ordering};
