@@ -79,10 +79,20 @@ impl Report {
         Some(Check { target, measured: format!("{ratio:.2} ×"), by_cpu, pass: ratio >= at_least })
     }
 
+    fn floor_check(&self, target: &'static str, key: &str, at_least: f64) -> Option<Check> {
+        let rate = self.rate(key)?;
+        let cost = self.cost(key)?;
+        let by_cpu = format!("≤ 2 cores / {cost:.1} µs = {:.0}/s", 2e6 / cost);
+        Some(Check { target, measured: format!("{rate:.0} records/s"), by_cpu, pass: rate >= at_least })
+    }
+
     fn checks(&self) -> Vec<Check> {
         let mut checks = vec![
             self.ratio_check("HTTP batched ≥ 0.5 × direct SQL (writer's statements)", ("http", "direct"), 0.5),
             self.ratio_check("HTTP batched ≥ 0.3 × raw COPY", ("http", "copy"), 0.3),
+            self.ratio_check("issue 13: HTTP batched ≥ 0.5 × raw COPY (2 sessions)", ("http", "copy"), 0.5),
+            self.floor_check("issue 13: PostgreSQL HTTP batched ≥ 250 000 records/s", "http", 250_000.0),
+            self.floor_check("issue 13: SQLite default HTTP batched ≥ 150 000 records/s", "sqlite", 150_000.0),
             self.ratio_check(
                 "single-record HTTP (64 clients) ≥ 10 × one-commit-per-record",
                 ("single", "commit"),
