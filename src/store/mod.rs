@@ -35,6 +35,7 @@ mod postgres;
 mod quotas;
 mod rebuild;
 mod retention;
+mod rollup_hours;
 mod rollups;
 mod sqlite;
 mod subscriptions;

@@ -18,9 +18,10 @@ pub struct CopiedTable {
     pub identity: Option<&'static str>,
 }
 
-/// Tables a copy does not copy: its own bookkeeping and sqlx's migration history (the target
-/// was migrated by the same binary).
-pub const NOT_COPIED: &[&str] = &["store_copy", "_sqlx_migrations"];
+/// Tables a copy does not copy: its own bookkeeping, sqlx's migration history (the target
+/// was migrated by the same binary), and the hour rollups (PostgreSQL only), which the copy
+/// derives on the target from the 15-minute rollups it copied.
+pub const NOT_COPIED: &[&str] = &["store_copy", "_sqlx_migrations", "usage_rollup_hour"];
 
 const fn table(
     name: &'static str,
