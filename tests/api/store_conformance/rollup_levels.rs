@@ -26,7 +26,12 @@ fn spread() -> Vec<NewUsageRecord> {
 }
 
 /// The units of `granularity` in `tz` over `[from, to)`, clipped to it (as the API cuts them).
-fn units(tz: Tz, granularity: Granularity, from: DateTime<Utc>, to: DateTime<Utc>) -> Vec<(DateTime<Utc>, DateTime<Utc>)> {
+fn units(
+    tz: Tz,
+    granularity: Granularity,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> Vec<(DateTime<Utc>, DateTime<Utc>)> {
     let mut out = Vec::new();
     let mut cursor = from;
     while cursor < to {
