@@ -48,6 +48,7 @@ pub const CITUS_TABLES: &[(&str, Placement)] = &[
     ("number_counter", Placement::Reference),
     ("webhook_endpoint", Placement::Reference),
     ("usage_retirement", Placement::Reference),
+    ("rollup_hour_watermark", Placement::Reference),
     // Operator records written beside distributed rows (the audit event in the same
     // transaction as the change it records); read only by global admins.
     ("billing_run", Placement::Coordinator),

@@ -35,6 +35,7 @@ mod postgres;
 mod quotas;
 mod rebuild;
 mod retention;
+mod rollup_compaction;
 mod rollup_hours;
 mod rollups;
 mod sqlite;
@@ -66,6 +67,7 @@ pub use issue_batch::IssueBatch;
 pub use open::open_store;
 pub use partitions::{month_start, next_month};
 pub use portal::{PortalSessionRow, SampleRecord};
+pub use rollup_compaction::{next_watermark, WatermarkMove, MAX_HOURS_PER_RUN};
 pub use postgres::{RecordColumns, INSERT_RECORDS_SQL, PROBE_SQL};
 pub use types::{
     CorrectionOutcome, IdempotencyStart, InsertOutcome, IssueInvoice, IssueOutcome, NewCreditGrant, NewPlanVersion,

@@ -7,10 +7,19 @@
 //! whole hours; a UTC day level would serve UTC tenants only. Zones offset by 30 or 45
 //! minutes read whole hours from here and each unit's edges from the 15-minute rows.
 //!
-//! Kept in the same transaction as the 15-minute rows: the ingest write path
-//! (`postgres/usage.rs`) and corrections add the same deltas, coarsened; `tally rollups
-//! rebuild` and `tally store copy` (which write 15-minute rows only) derive it whole. SQLite has
-//! no such level: it sums rollups in Rust, and reads its 15-minute rows.
+//! Why a watermark and not a second upsert on every write: nearly every record ingested
+//! falls in the current hour, and adding its hour delta in the group commit costs a second
+//! sorted upsert as large as the 15-minute one (≈ +25 % of a group commit, BENCHMARKS.md).
+//! So the level is complete only below a stored hour `W` (`rollup_hour_watermark`); reads
+//! take hours before `W` from here and every later hour from the 15-minute rows, in one
+//! statement (one snapshot, so never a half-moved `W`). Writers (ingest groups, corrections)
+//! add hour deltas only for hours before `W` — late records, rare — after reading `W` under
+//! a shared transaction lock: the common group pays one tiny statement. The compactor
+//! (`rollup_compaction.rs`, run by `tally serve` every minute) takes that lock exclusive, so
+//! no writer is between reading `W` and committing, sums the 15-minute rows of the hours it
+//! passes and moves `W` in one transaction. Rebuild and copy (which write 15-minute rows
+//! only) derive every hour before `W` whole. SQLite has no such level: it sums rollups in
+//! Rust, and reads its 15-minute rows.
 
 use std::collections::BTreeMap;
 
@@ -39,16 +48,32 @@ using unnest($1::text[], $2::timestamptz[], $3::text[], $4::text[]) as k (tenant
 where h.tenant_id = k.tenant_id and h.bucket_start = k.bucket_start and h.function = k.function
     and h.region = k.region and h.records = 0"#;
 
-/// The whole level from the 15-minute rows at and after `$1`, in key order.
+/// The level from the 15-minute rows in `[$1, $2)`, in key order.
 const DERIVE_SQL: &str = r#"
 insert into usage_rollup_hour (tenant_id, bucket_start, function, region,
     cpu_cycles, memory_gb_seconds, invocations, records)
 select tenant_id, date_bin('1 hour', bucket_start, timestamptz '2000-01-01 00:00:00+00'), function, region,
     sum(cpu_cycles), sum(memory_gb_seconds), sum(invocations), sum(records)::int8
 from usage_rollup
-where bucket_start >= $1
+where bucket_start >= $1 and bucket_start < $2
 group by 1, 2, 3, 4
 order by 1, 2, 3, 4"#;
+
+/// The advisory lock key guarding `W` (0x74616c6c79686f75, "tallyhou"): writers hold it
+/// shared from reading `W` to their commit, the compactor, rebuild and copy exclusive. The
+/// migration's `rollup_hour_watermark_for_writer()` names the same number.
+const WATERMARK_LOCK: i64 = 0x7461_6c6c_7968_6f75;
+
+/// Takes the watermark lock exclusive (waiting for every writer that read `W`; later ones
+/// wait for this transaction) and reads `W`, in two statements: the read's snapshot must
+/// follow the wait, or it could miss a `W` moved meanwhile.
+///
+/// # Errors
+/// A store failure.
+pub(super) async fn lock_watermark(tx: &mut Transaction<'_, Postgres>) -> Result<DateTime<Utc>, DbError> {
+    sqlx::query("select pg_advisory_xact_lock($1)").bind(WATERMARK_LOCK).execute(&mut **tx).await?;
+    Ok(sqlx::query_scalar("select through from rollup_hour_watermark").fetch_one(&mut **tx).await?)
+}
 
 /// The UTC hour holding `at` (`None` only at the edges of time chrono can represent).
 pub(super) fn hour_floor(at: DateTime<Utc>) -> Option<DateTime<Utc>> {
@@ -84,12 +109,15 @@ pub(super) fn unit_parts(start: DateTime<Utc>, stop: DateTime<Utc>) -> UnitParts
     }
 }
 
-/// 15-minute deltas summed per hour, sorted by key (the order every writer locks rows in).
+/// 15-minute deltas of hours before `watermark` summed per hour, sorted by key (the order
+/// every writer locks rows in).
 pub(super) fn hour_deltas(
     deltas: &[(RollupKey, RollupTotals)],
+    watermark: DateTime<Utc>,
 ) -> Result<Vec<(RollupKey, RollupTotals)>, crate::domain::QuantityError> {
     let mut hours: BTreeMap<RollupKey, RollupTotals> = BTreeMap::new();
-    for (key, delta) in deltas {
+    // `W` is an hour start, so a quarter is before it exactly when its hour is.
+    for (key, delta) in deltas.iter().filter(|(key, _)| key.bucket_start < watermark) {
         // Rollup buckets are instants the write path accepted, far inside chrono's range.
         let hour = RollupKey { bucket_start: hour_floor(key.bucket_start).unwrap_or(key.bucket_start), ..key.clone() };
         let sum = hours.entry(hour).or_default();
@@ -98,9 +126,10 @@ pub(super) fn hour_deltas(
     Ok(hours.into_iter().collect())
 }
 
-/// Adds the hours of 15-minute `deltas` in the caller's transaction, right after the
-/// 15-minute rows themselves (so every writer locks 15-minute rows, then hour rows, each in
-/// key order: no deadlock between writers).
+/// Adds the hours before `W` of 15-minute `deltas` in the caller's transaction, right after
+/// the 15-minute rows themselves (so every writer locks 15-minute rows, then hour rows, each
+/// in key order: no deadlock between writers). Hours at or after `W` are the compactor's:
+/// the usual group (current records only) runs one statement here, reading `W`.
 ///
 /// # Errors
 /// A store failure, or a sum leaving `Decimal`'s range.
@@ -108,7 +137,14 @@ pub(in crate::store) async fn add_hour_deltas(
     tx: &mut Transaction<'_, Postgres>,
     deltas: &[(RollupKey, RollupTotals)],
 ) -> Result<(), DbError> {
-    let hours = hour_deltas(deltas)?;
+    if deltas.is_empty() {
+        return Ok(());
+    }
+    // Holds the lock shared until this transaction ends: the compactor cannot sum these
+    // hours between this read of `W` and the commit of the 15-minute rows.
+    let watermark: DateTime<Utc> =
+        sqlx::query_scalar("select rollup_hour_watermark_for_writer()").fetch_one(&mut **tx).await?;
+    let hours = hour_deltas(deltas, watermark)?;
     if hours.is_empty() {
         return Ok(());
     }
@@ -147,8 +183,9 @@ pub(in crate::store) async fn add_hour_deltas(
     Ok(())
 }
 
-/// Replaces the hour rows at and after `from` with the sums of the 15-minute rows there, in
-/// the caller's transaction: after a rebuild or a copy wrote 15-minute rows only.
+/// Replaces the hour rows at and after `from` with the sums of the 15-minute rows of the
+/// hours in `[from, W)`, in the caller's transaction, `W` unchanged: after a rebuild or a
+/// copy wrote 15-minute rows only (hours from `W` on are read from those rows anyway).
 ///
 /// # Errors
 /// A store failure.
@@ -156,13 +193,29 @@ pub(in crate::store) async fn derive_hours(
     tx: &mut Transaction<'_, Postgres>,
     from: DateTime<Utc>,
 ) -> Result<(), DbError> {
+    let watermark = lock_watermark(tx).await?;
     sqlx::query("delete from usage_rollup_hour where bucket_start >= $1").bind(from).execute(&mut **tx).await?;
-    sqlx::query(DERIVE_SQL).bind(from).execute(&mut **tx).await?;
+    sum_quarters_into_hours(tx, from, watermark).await
+}
+
+/// Inserts the sums of the 15-minute rows in `[from, to)` (hour starts, no hour row there
+/// yet) into the hour level, in the caller's transaction.
+///
+/// # Errors
+/// A store failure.
+pub(super) async fn sum_quarters_into_hours(
+    tx: &mut Transaction<'_, Postgres>,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> Result<(), DbError> {
+    if from < to {
+        sqlx::query(DERIVE_SQL).bind(from).bind(to).execute(&mut **tx).await?;
+    }
     Ok(())
 }
 
 impl Store {
-    /// Derives the whole hour level from the 15-minute rollups (PostgreSQL; nothing on
+    /// Derives the hour level below `W` from the 15-minute rollups (PostgreSQL; nothing on
     /// SQLite): after `tally store copy` wrote the 15-minute rows.
     ///
     /// # Errors
@@ -206,7 +259,7 @@ mod tests {
             delta("2026-11-02T10:45:00Z", "g", 4, 1),
             delta("2026-11-02T11:00:00Z", "f", 8, -1),
         ];
-        let hours = hour_deltas(&deltas).unwrap();
+        let hours = hour_deltas(&deltas, at("2026-11-02T12:00:00Z")).unwrap();
         assert_eq!(
             hours,
             vec![
@@ -215,6 +268,17 @@ mod tests {
                 delta("2026-11-02T11:00:00Z", "f", 8, -1),
             ]
         );
+    }
+
+    #[test]
+    fn only_quarters_before_the_watermark_make_hour_deltas() {
+        let deltas = [
+            delta("2026-11-02T09:45:00Z", "f", 1, 1),
+            delta("2026-11-02T10:00:00Z", "f", 2, 1),
+            delta("2026-11-02T10:15:00Z", "f", 4, 1),
+        ];
+        let hours = hour_deltas(&deltas, at("2026-11-02T10:00:00Z")).unwrap();
+        assert_eq!(hours, vec![delta("2026-11-02T09:00:00Z", "f", 1, 1)]);
     }
 
     #[test]

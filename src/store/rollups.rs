@@ -96,9 +96,9 @@ impl Store {
     /// [`Rollup`] whose `bucket_start` is its unit's start. Folding them over the same units
     /// gives exactly what folding the rows gives, from a handful of rows instead of one per
     /// bucket, function and region (a month of 32 function × region pairs is 92 000 rows).
-    /// PostgreSQL sums in SQL (`numeric`: exact), each unit's whole UTC hours from the hour
-    /// level (a quarter of the rows; `rollup_hours.rs`) and its edges from the 15-minute
-    /// rows; SQLite answers the rows themselves, as its `sum` goes through floating point.
+    /// PostgreSQL sums in SQL (`numeric`: exact), each unit's whole UTC hours before the hour
+    /// watermark from the hour level (a quarter of the rows; `rollup_hours.rs`) and its edges
+    /// and later hours from the 15-minute rows; SQLite answers the rows themselves, as its `sum` goes through floating point.
     #[tracing::instrument(skip_all, fields(tenant_id = %tenant, units = units.len()))]
     pub async fn rollups_per_unit(
         &self,
@@ -196,9 +196,16 @@ impl Store {
     }
 }
 
-/// Sums per unit of the parts read from each level (`$2..$4` 15-minute, `$5..$7` hour parts,
-/// each tagged with its unit's start), grouped by `$8` (`function`, `region` or `""`).
+/// Sums per unit of the parts read from each level (`$2..$4` 15-minute, `$5..$7` whole-hour
+/// parts, each tagged with its unit's start), grouped by `$8` (`function`, `region` or `""`).
+/// A whole-hour part reads its hours before the watermark `W` from the hour level and the
+/// rest from the 15-minute rows (the hour level is complete only before `W`,
+/// `rollup_hours.rs`); `W` is read in the same statement, so in the same snapshot as the rows.
 const PER_UNIT_SQL: &str = r#"
+with w as (select through from rollup_hour_watermark),
+hour_parts as (
+    select u.unit, u.start, u.stop, w.through
+    from unnest($5::timestamptz[], $6::timestamptz[], $7::timestamptz[]) as u (unit, start, stop), w)
 select r.tenant_id, r.unit as bucket_start,
     case when $8 = 'function' then r.function else '' end as function,
     case when $8 = 'region' then r.region else '' end as region,
@@ -210,8 +217,12 @@ from (
     join usage_rollup q on q.tenant_id = $1 and q.bucket_start >= u.start and q.bucket_start < u.stop
     union all
     select u.unit, h.tenant_id, h.function, h.region, h.cpu_cycles, h.memory_gb_seconds, h.invocations, h.records
-    from unnest($5::timestamptz[], $6::timestamptz[], $7::timestamptz[]) as u (unit, start, stop)
-    join usage_rollup_hour h on h.tenant_id = $1 and h.bucket_start >= u.start and h.bucket_start < u.stop
+    from hour_parts u
+    join usage_rollup_hour h on h.tenant_id = $1 and h.bucket_start >= u.start and h.bucket_start < least(u.stop, u.through)
+    union all
+    select u.unit, q.tenant_id, q.function, q.region, q.cpu_cycles, q.memory_gb_seconds, q.invocations, q.records
+    from hour_parts u
+    join usage_rollup q on q.tenant_id = $1 and q.bucket_start >= greatest(u.start, u.through) and q.bucket_start < u.stop
 ) as r
 group by r.tenant_id, r.unit, 3, 4
 order by 2, 3, 4"#;

@@ -1,7 +1,8 @@
 //! Per-unit rollup sums (`Store::rollups_per_unit`, behind the usage API, the portal and the
 //! current usage) against the 15-minute rows they summarise. On PostgreSQL they read each
-//! unit's whole UTC hours from the hour level, so that level must follow every write: ingest,
-//! late records, corrections, the rebuild.
+//! unit's whole UTC hours before the hour watermark from the hour level, so that level must
+//! follow every write below the watermark (late records, corrections, the rebuild) and the
+//! compactor that moves the watermark.
 
 use chrono::{DateTime, Duration, Utc};
 use chrono_tz::Tz;
@@ -60,8 +61,9 @@ async fn assert_sums_agree(store: &Store, when: &str) {
     }
 }
 
-/// On PostgreSQL: the hour rows are exactly the 15-minute rows summed per hour (no stale or
-/// emptied hour left behind). SQLite has no hour level.
+/// On PostgreSQL: the hour rows before the watermark are exactly the 15-minute rows summed per
+/// hour (no stale or emptied hour left behind), and none is at or after it. SQLite has no
+/// hour level.
 async fn assert_hours_derive_from_quarters(app: &TestApp, when: &str) {
     if app.database.pg_name.is_none() {
         return;
@@ -71,13 +73,26 @@ async fn assert_hours_derive_from_quarters(app: &TestApp, when: &str) {
             select tenant_id, date_bin('1 hour', bucket_start, timestamptz '2000-01-01 00:00:00+00') as bucket_start,
                 function, region, sum(cpu_cycles) as cpu_cycles, sum(memory_gb_seconds) as memory_gb_seconds,
                 sum(invocations) as invocations, sum(records)::int8 as records
-            from usage_rollup group by 1, 2, 3, 4),
+            from usage_rollup where bucket_start < (select through from rollup_hour_watermark)
+            group by 1, 2, 3, 4),
         stored as (select * from usage_rollup_hour)
         select count(*) from ((select * from derived except select * from stored)
             union all (select * from stored except select * from derived)) as d"#;
     let mut db = PgConnection::connect(&app.database.url).await.unwrap();
     let count: i64 = sqlx::query_scalar(differences).fetch_one(&mut db).await.unwrap();
     assert_eq!(count, 0, "{when}: hour rows differing from the 15-minute rows summed per hour");
+}
+
+/// Sets the hour watermark (PostgreSQL), as a compactor that ran up to `through` would leave it.
+async fn set_watermark(app: &TestApp, through: DateTime<Utc>) {
+    let mut db = PgConnection::connect(&app.database.url).await.unwrap();
+    sqlx::query("update rollup_hour_watermark set through = $1").bind(through).execute(&mut db).await.unwrap();
+}
+
+async fn hour_rows_from(app: &TestApp, from: DateTime<Utc>) -> i64 {
+    let mut db = PgConnection::connect(&app.database.url).await.unwrap();
+    let sql = "select count(*) from usage_rollup_hour where bucket_start >= $1";
+    sqlx::query_scalar(sql).bind(from).fetch_one(&mut db).await.unwrap()
 }
 
 fn correction(record_id: &str, action: CorrectionAction) -> UsageCorrection {
@@ -114,5 +129,60 @@ both_stores! {
         // Assert
         assert_sums_agree(store, "after a rebuild").await;
         assert_hours_derive_from_quarters(&app, "after a rebuild").await;
+    }
+}
+
+both_stores! {
+    async fn records_at_or_after_the_hour_watermark_wait_for_the_compactor_and_reads_stay_exact(app) {
+        // Arrange: the hour level complete up to three hours before now
+        let store = &app.store;
+        let watermark = test_now() - Duration::hours(3);
+        let postgres = app.database.pg_name.is_some();
+        if postgres {
+            set_watermark(&app, watermark).await;
+        }
+        // Act: records on both sides of the watermark, one late record below it
+        store.insert_usage(&spread(), test_now()).await.unwrap();
+        let late = [usage_of("acme", "late", test_now() - Duration::hours(50), "h", "0.5")];
+        store.insert_usage(&late, test_now()).await.unwrap();
+        // Assert: the late record's hour is in the hour level, no hour at or after W is
+        assert_sums_agree(store, "before compaction").await;
+        assert_hours_derive_from_quarters(&app, "before compaction").await;
+        if postgres {
+            assert_eq!(hour_rows_from(&app, watermark).await, 0, "hour rows at or after the watermark");
+        }
+        // Act: the compactor, ten minutes after the hour of test_now() ended
+        let moved = store.compact_rollup_hours(test_now() + Duration::minutes(70)).await.unwrap();
+        // Assert
+        if postgres {
+            let moved = moved.expect("PostgreSQL has an hour level");
+            assert_eq!((moved.from, moved.to), (watermark, test_now() + Duration::hours(1)));
+            assert!(hour_rows_from(&app, watermark).await > 0, "the compactor summed the hours it passed");
+        } else {
+            assert_eq!(moved, None, "SQLite has no hour level");
+        }
+        assert_sums_agree(store, "after compaction").await;
+        assert_hours_derive_from_quarters(&app, "after compaction").await;
+        // Act: two compactors at once from the old watermark (the hours summed again)
+        if postgres {
+            set_watermark(&app, watermark).await;
+        }
+        let now = test_now() + Duration::minutes(70);
+        let (first, second) = tokio::join!(store.compact_rollup_hours(now), store.compact_rollup_hours(now));
+        // Assert: one moved the watermark, the other found nothing to do
+        if postgres {
+            let mut moves = [first.unwrap().unwrap(), second.unwrap().unwrap()].map(|m| m.from < m.to);
+            moves.sort_unstable();
+            assert_eq!(moves, [false, true]);
+        }
+        assert_sums_agree(store, "after two compactions at once").await;
+        assert_hours_derive_from_quarters(&app, "after two compactions at once").await;
+        // Act: a correction below and one above the watermark, then a rebuild
+        store.correct_usage(&correction("late", CorrectionAction::Void), test_now()).await.unwrap();
+        store.correct_usage(&correction("r0", CorrectionAction::Void), test_now()).await.unwrap();
+        store.rebuild_rollups().await.unwrap();
+        // Assert
+        assert_sums_agree(store, "after corrections and a rebuild").await;
+        assert_hours_derive_from_quarters(&app, "after corrections and a rebuild").await;
     }
 }
