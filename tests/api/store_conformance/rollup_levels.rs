@@ -186,3 +186,30 @@ both_stores! {
         assert_hours_derive_from_quarters(&app, "after corrections and a rebuild").await;
     }
 }
+
+/// A writer that reads the watermark while a compactor holds it reads the watermark that
+/// compactor committed, not the one before its wait (else it would skip a late delta the
+/// compactor did not sum).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_writer_waiting_for_the_compactor_reads_the_watermark_it_moved_to() {
+    // Arrange: a compactor's transaction holding the lock, W moved but not committed
+    let app = crate::helpers::spawn_app(crate::helpers::Backend::Postgres).await;
+    let moved_to = test_now() - Duration::hours(1);
+    let mut compactor = PgConnection::connect(&app.database.url).await.unwrap();
+    let mut writer = PgConnection::connect(&app.database.url).await.unwrap();
+    sqlx::query("begin").execute(&mut compactor).await.unwrap();
+    sqlx::query("select pg_advisory_xact_lock(x'74616c6c79686f75'::int8)").execute(&mut compactor).await.unwrap();
+    sqlx::query("update rollup_hour_watermark set through = $1").bind(moved_to).execute(&mut compactor).await.unwrap();
+    // Act: the writer reads W (waiting), then the compactor commits
+    let read = tokio::spawn(async move {
+        sqlx::query("begin").execute(&mut writer).await.unwrap();
+        let seen: DateTime<Utc> =
+            sqlx::query_scalar("select rollup_hour_watermark_for_writer()").fetch_one(&mut writer).await.unwrap();
+        seen
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert!(!read.is_finished(), "the writer waits for the compactor's lock");
+    sqlx::query("commit").execute(&mut compactor).await.unwrap();
+    // Assert
+    assert_eq!(read.await.unwrap(), moved_to);
+}
