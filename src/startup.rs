@@ -174,7 +174,9 @@ impl Application {
     /// When the server fails.
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
         let served = self.server.await;
-        for worker in [self.scheduler, self.quota_evaluator, self.maintenance, self.hour_compactor].into_iter().flatten() {
+        for worker in
+            [self.scheduler, self.quota_evaluator, self.maintenance, self.hour_compactor].into_iter().flatten()
+        {
             worker.abort();
         }
         self.run_reaper.abort();

@@ -67,8 +67,8 @@ pub use issue_batch::IssueBatch;
 pub use open::open_store;
 pub use partitions::{month_start, next_month};
 pub use portal::{PortalSessionRow, SampleRecord};
-pub use rollup_compaction::{next_watermark, WatermarkMove, MAX_HOURS_PER_RUN};
 pub use postgres::{RecordColumns, INSERT_RECORDS_SQL, PROBE_SQL};
+pub use rollup_compaction::{next_watermark, WatermarkMove, MAX_HOURS_PER_RUN};
 pub use types::{
     CorrectionOutcome, IdempotencyStart, InsertOutcome, IssueInvoice, IssueOutcome, NewCreditGrant, NewPlanVersion,
     RebuildReport, StatusChange, StoredApiKey, StoredInvoice, StoredPlanVersion, StoredResponse,

@@ -1,6 +1,6 @@
 //! The hour rollups' compactor: moves the hour watermark `W` (`rollup_hours.rs`) up to the
 //! last hour that ended a few minutes ago, summing the 15-minute rows of the hours it passes
-//! into `usage_rollup_hour`. `tally serve` runs it every minute 
+//! into `usage_rollup_hour`. `tally serve` runs it every minute
 //! (`lifecycle::compact_rollup_hours_every`).
 //!
 //! One transaction per run, under the watermark lock taken exclusive: writers that read the
