@@ -7,7 +7,8 @@
 //! old `W` have committed before the sums are read, and writers after it read the new `W`
 //! (so each 15-minute delta reaches the hour level exactly once: summed here, or added by its
 //! writer when late). Several `tally serve` processes may run it at once: the lock queues
-//! them and the later ones find `W` already moved. A run passes at most
+//! them and the later ones find `W` already moved. A run with nothing to do (all but one an
+//! hour) reads `W` without the lock, so it never holds a group commit back. A run passes at most
 //! [`MAX_HOURS_PER_RUN`] hours, so a store whose compactor was off catches up over a few runs
 //! without one long transaction holding writers back.
 
@@ -54,7 +55,15 @@ impl Store {
         let Engine::Postgres { pool, .. } = &self.engine else {
             return Ok(None);
         };
+        // Most runs have nothing to do (`W` moves once an hour): they look without the lock,
+        // which would hold every group commit back for as long as the longest one in flight.
+        let seen: DateTime<Utc> =
+            sqlx::query_scalar("select through from rollup_hour_watermark").fetch_one(pool).await?;
+        if next_watermark(seen, now).is_none() {
+            return Ok(Some(WatermarkMove { from: seen, to: seen }));
+        }
         let mut tx = super::open::begin_postgres(pool).await?;
+        // Read again under the lock: another compactor may have moved `W` meanwhile.
         let from = lock_watermark(&mut tx).await?;
         let Some(to) = next_watermark(from, now) else {
             tx.commit().await?;
