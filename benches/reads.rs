@@ -105,7 +105,8 @@ async fn run(db: &pg::BenchDb, dir: &std::path::Path) -> anyhow::Result<Vec<Row>
 }
 
 /// Raw records straight into `usage_record` (one statement per million), then their rollups
-/// by the same rule as the write path: 15-minute UTC buckets, per function and region.
+/// by the same rule as the write path: 15-minute UTC buckets, per function and region, and
+/// those summed per UTC hour (`usage_rollup_hour`, PostgreSQL's hour level).
 async fn seed(db: &pg::BenchDb, from: chrono::DateTime<Utc>, to: chrono::DateTime<Utc>, n: i64) -> anyhow::Result<()> {
     let span_us = (to - from).num_microseconds().context("span")?;
     let step = 1_000_000_i64;
@@ -129,7 +130,13 @@ async fn seed(db: &pg::BenchDb, from: chrono::DateTime<Utc>, to: chrono::DateTim
              invocations, records) \
              select tenant_id, date_bin('15 minutes', ts, timestamptz '2000-01-01 00:00:00+00'), function, region, \
              sum(cpu_cycles), sum(memory_gb_seconds), sum(invocations), count(*) \
-             from usage_record group by 1, 2, 3, 4; analyze usage_record; analyze usage_rollup; checkpoint",
+             from usage_record group by 1, 2, 3, 4; \
+             insert into usage_rollup_hour (tenant_id, bucket_start, function, region, cpu_cycles, \
+             memory_gb_seconds, invocations, records) \
+             select tenant_id, date_bin('1 hour', bucket_start, timestamptz '2000-01-01 00:00:00+00'), function, region, \
+             sum(cpu_cycles), sum(memory_gb_seconds), sum(invocations), sum(records)::int8 \
+             from usage_rollup group by 1, 2, 3, 4 order by 1, 2, 3, 4; \
+             analyze usage_record; analyze usage_rollup; analyze usage_rollup_hour; checkpoint",
         )
         .await
         .context("building the rollups")?;

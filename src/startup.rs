@@ -23,7 +23,7 @@ use crate::health;
 use crate::http;
 use crate::ingest::{self, BodyLimits, Ingestor, TenantDirectory, UsageWriter, WriterConfig, WriterTasks};
 use crate::invoice::{Biller, BillingConfig, BillingJobs};
-use crate::lifecycle::{Maintenance, RawRetention};
+use crate::lifecycle::{compact_rollup_hours_every, Maintenance, RawRetention};
 use crate::metrics::Metrics;
 use crate::notify::{Dispatcher, MailTransport, NotifyConfig};
 use crate::plans::{sync_plans, SharedCatalog};
@@ -41,6 +41,7 @@ pub struct Application {
     notifier: Option<tokio::task::JoinHandle<()>>,
     quota_evaluator: Option<tokio::task::JoinHandle<()>>,
     maintenance: Option<tokio::task::JoinHandle<()>>,
+    hour_compactor: Option<tokio::task::JoinHandle<()>>,
     run_reaper: tokio::task::JoinHandle<()>,
 }
 
@@ -95,6 +96,7 @@ impl Application {
         let notifier = spawn_notify_worker(&settings, dispatcher.clone(), clock.clone());
         let quota_evaluator = spawn_quota_evaluator(&settings, &store, &catalog, &metrics, &clock);
         let maintenance = spawn_maintenance(&settings, &store, &clock);
+        let hour_compactor = spawn_hour_compactor(&settings, &store, &clock);
         let entitlements =
             web::Data::new(EntitlementCache::new(store.clone(), catalog.clone(), settings.quota.entitlement_max_age));
         let biller = web::Data::new(biller);
@@ -145,6 +147,7 @@ impl Application {
             notifier,
             quota_evaluator,
             maintenance,
+            hour_compactor,
             run_reaper,
         })
     }
@@ -171,7 +174,9 @@ impl Application {
     /// When the server fails.
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
         let served = self.server.await;
-        for worker in [self.scheduler, self.quota_evaluator, self.maintenance].into_iter().flatten() {
+        for worker in
+            [self.scheduler, self.quota_evaluator, self.maintenance, self.hour_compactor].into_iter().flatten()
+        {
             worker.abort();
         }
         self.run_reaper.abort();
@@ -328,6 +333,21 @@ pub fn maintenance(settings: &Settings) -> Maintenance {
 fn spawn_maintenance(settings: &Settings, store: &Store, clock: &SharedClock) -> Option<tokio::task::JoinHandle<()>> {
     let every = settings.lifecycle.maintain_every;
     (!every.is_zero()).then(|| tokio::spawn(maintenance(settings).run_every(every, store.clone(), clock.clone())))
+}
+
+/// How often the hour rollups' compactor runs at most: the hour watermark then trails the
+/// last settled hour by about a minute.
+const HOUR_COMPACTION_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Runs the hour rollups' compactor (see [`compact_rollup_hours_every`]) every minute, or every
+/// `lifecycle.maintain_every` if shorter; off when maintenance is (zero), as it is store upkeep.
+fn spawn_hour_compactor(
+    settings: &Settings,
+    store: &Store,
+    clock: &SharedClock,
+) -> Option<tokio::task::JoinHandle<()>> {
+    let every = settings.lifecycle.maintain_every.min(HOUR_COMPACTION_EVERY);
+    (!every.is_zero()).then(|| tokio::spawn(compact_rollup_hours_every(every, store.clone(), clock.clone())))
 }
 
 /// The outbox worker: SMTP at `smtp.url`, else `.eml` files under `<data dir>/outbox/`.

@@ -97,6 +97,18 @@ pub async fn current_usage(
     period_usage(store, catalog, &tenant, &changes, period, now).await
 }
 
+/// The stretches between consecutive bounds of `period` and its segments. Every segment and
+/// every uncovered gap is a union of whole units, so summing per unit (in the store: a few
+/// rows instead of every rollup row of the period) gives exactly what summing the rows gives
+/// — the billing run reads its usage the same way (`unit_usage.rs`).
+fn period_units(period: &BillingPeriod, changes: &[SubscriptionChange]) -> Vec<(DateTime<Utc>, DateTime<Utc>)> {
+    let mut cuts = vec![period.start(), period.end()];
+    cuts.extend(segments(period, changes).iter().flat_map(|s| [s.start, s.end]));
+    cuts.sort_unstable();
+    cuts.dedup();
+    cuts.windows(2).map(|w| (w[0], w[1])).collect()
+}
+
 /// The usage of any `period` of a tenant (whose subscription `changes` the caller read) as of
 /// `now`, drafted exactly as [`current_usage`] drafts the current one: quotas evaluate the
 /// current period and the closed ones still receiving late usage with it. For a period that
@@ -113,7 +125,7 @@ pub async fn period_usage(
     now: DateTime<Utc>,
 ) -> Result<CurrentUsage, CurrentUsageError> {
     let id = &tenant.id;
-    let rollups = store.rollups(id, period.start(), period.end()).await?;
+    let rollups = store.rollups_per_unit(id, &period_units(&period, changes), None).await?;
     let usage = sum_rollups(&rollups, period.start(), period.end())?;
     let inputs = segment_inputs(catalog, &segments(&period, changes), &period, &rollups).map_err(gathered)?;
     let unbilled = unbilled_usage(&period, changes, &rollups)?;

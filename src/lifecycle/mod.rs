@@ -5,10 +5,12 @@
 //! Stage: maintenance beside `invoice`'s scheduler. Decides which months of raw records may go
 //! (pure, `retention.rs`) and runs the store's partition and retirement calls; holds no SQL.
 
+mod hour_rollups;
 mod maintenance;
 mod moves;
 mod retention;
 
+pub use hour_rollups::compact_rollup_hours_every;
 pub use maintenance::Maintenance;
 pub use moves::{backup, store_copy, Outcome};
 pub use retention::{retention_horizon, RawRetention, RetentionReport};

@@ -20,7 +20,7 @@ use super::function_costs::{split_by_function, CostSplit};
 use super::page;
 use super::session::PortalSession;
 use super::view::{meter_quantities, money, Chrome, MeterQuantity};
-use crate::aggregate::{usage_series, Granularity};
+use crate::aggregate::{units_in_range, usage_series, Granularity, GroupBy};
 use crate::domain::{Currency, Meter, Money, QuotaMeter};
 use crate::invoice::{current_usage, display_format as format, CurrentUsage};
 use crate::quota::{format_value, EntitlementSnapshot};
@@ -95,8 +95,11 @@ pub async fn get_portal_dashboard(
     let catalog = portal.catalog.current(store).await?;
     let current = current_usage(store, &catalog, &tenant.id, now).await?;
     let (start, end) = (current.period.start(), current.period.end());
-    let rollups = store.rollups(&tenant.id, start, end).await?;
     let tz = tenant.details.timezone;
+    let units = days_cut_at_segments(tz, &current);
+    // Per day and function (≈ 8 functions × 31 days of sums, not every 15-minute row): the
+    // chart folds them per day, the cost split per segment, as it would the rows.
+    let rollups = store.rollups_per_unit(&tenant.id, &units, Some(GroupBy::Function)).await?;
     let days = usage_series(tz, Granularity::Day, None, start, end, &rollups)
         .map_err(|e| PortalError::Unexpected(e.into()))?;
     let quotas = portal.entitlements.get(&tenant.id, now).await?;
@@ -120,6 +123,21 @@ pub async fn get_portal_dashboard(
         }),
     };
     page::html(StatusCode::OK, &page)
+}
+
+/// The period's local days, each cut at the bounds of the segments the amount so far priced:
+/// every day and every segment is then a union of whole units.
+fn days_cut_at_segments(tz: Tz, current: &CurrentUsage) -> Vec<(DateTime<Utc>, DateTime<Utc>)> {
+    let (start, end) = (current.period.start(), current.period.end());
+    let segments = current.amount_so_far.iter().flat_map(|draft| &draft.segments);
+    let mut cuts: Vec<DateTime<Utc>> = units_in_range(tz, Granularity::Day, start, end)
+        .flat_map(|(start, end)| [start, end])
+        .chain(segments.flat_map(|s| [s.segment.start, s.segment.end]))
+        .map(|at| at.clamp(start, end))
+        .collect();
+    cuts.sort_unstable();
+    cuts.dedup();
+    cuts.windows(2).map(|w| (w[0], w[1])).collect()
 }
 
 /// Whole or partial days from `now` to the period's end (a period ending in 1 h has 1 left).

@@ -28,6 +28,7 @@ pub const CITUS_TABLES: &[(&str, Placement)] = &[
     ("tenant", Placement::ByTenant),
     ("usage_record", Placement::ByTenant),
     ("usage_rollup", Placement::ByTenant),
+    ("usage_rollup_hour", Placement::ByTenant),
     ("usage_correction", Placement::ByTenant),
     ("subscription", Placement::ByTenant),
     ("billing_period", Placement::ByTenant),
@@ -47,6 +48,7 @@ pub const CITUS_TABLES: &[(&str, Placement)] = &[
     ("number_counter", Placement::Reference),
     ("webhook_endpoint", Placement::Reference),
     ("usage_retirement", Placement::Reference),
+    ("rollup_hour_watermark", Placement::Reference),
     // Operator records written beside distributed rows (the audit event in the same
     // transaction as the change it records); read only by global admins.
     ("billing_run", Placement::Coordinator),

@@ -35,6 +35,8 @@ mod postgres;
 mod quotas;
 mod rebuild;
 mod retention;
+mod rollup_compaction;
+mod rollup_hours;
 mod rollups;
 mod sqlite;
 mod subscriptions;
@@ -66,6 +68,7 @@ pub use open::open_store;
 pub use partitions::{month_start, next_month};
 pub use portal::{PortalSessionRow, SampleRecord};
 pub use postgres::{bucket_locks, BucketLock, RecordColumns, INSERT_RECORDS_SQL, LOCK_TENANT_BUCKETS_SQL, PROBE_SQL};
+pub use rollup_compaction::{next_watermark, WatermarkMove, MAX_HOURS_PER_RUN};
 pub use types::{
     CorrectionOutcome, IdempotencyStart, InsertOutcome, IssueInvoice, IssueOutcome, NewCreditGrant, NewPlanVersion,
     RebuildReport, StatusChange, StoredApiKey, StoredInvoice, StoredPlanVersion, StoredResponse,

@@ -7,6 +7,7 @@ use super::codec::StoredKey;
 use super::codec::{tenant_id, Dec, Instant};
 use super::engine::{on_read, on_tx, Engine, Tx};
 use super::rebuild::RebuildFold;
+use super::rollup_hours::{add_hour_deltas, derive_hours, unit_parts};
 use super::{postgres, sqlite, DbError, RebuildReport, Store, EARLIEST, LATEST};
 use crate::aggregate::{GroupBy, Rollup, RollupKey, RollupTotals};
 use crate::domain::{ContentHash, NewUsageRecord, Quantities, RecordKey, TenantId};
@@ -95,8 +96,9 @@ impl Store {
     /// [`Rollup`] whose `bucket_start` is its unit's start. Folding them over the same units
     /// gives exactly what folding the rows gives, from a handful of rows instead of one per
     /// bucket, function and region (a month of 32 function × region pairs is 92 000 rows).
-    /// PostgreSQL sums in SQL (`numeric`: exact); SQLite answers the rows themselves, as its
-    /// `sum` goes through floating point.
+    /// PostgreSQL sums in SQL (`numeric`: exact), each unit's whole UTC hours before the hour
+    /// watermark from the hour level (a quarter of the rows; `rollup_hours.rs`) and its edges
+    /// and later hours from the 15-minute rows; SQLite answers the rows themselves, as its `sum` goes through floating point.
     #[tracing::instrument(skip_all, fields(tenant_id = %tenant, units = units.len()))]
     pub async fn rollups_per_unit(
         &self,
@@ -110,20 +112,26 @@ impl Store {
         let Engine::Postgres { pool, .. } = &self.engine else {
             return self.rollups(tenant, first.0, last.1).await;
         };
-        let group = group.map_or("", |g| g.as_str());
-        let sql = r#"select r.tenant_id, u.start as bucket_start,
-                case when $4 = 'function' then r.function else '' end as function,
-                case when $4 = 'region' then r.region else '' end as region,
-                sum(r.cpu_cycles) as cpu_cycles, sum(r.memory_gb_seconds) as memory_gb_seconds,
-                sum(r.invocations) as invocations, sum(r.records)::int8 as records
-            from unnest($2::timestamptz[], $3::timestamptz[]) as u (start, stop)
-            join usage_rollup r on r.tenant_id = $1 and r.bucket_start >= u.start and r.bucket_start < u.stop
-            group by r.tenant_id, u.start, 3, 4
-            order by 2, 3, 4"#;
-        let starts: Vec<DateTime<Utc>> = units.iter().map(|u| u.0).collect();
-        let stops: Vec<DateTime<Utc>> = units.iter().map(|u| u.1).collect();
-        let rows: Vec<RollupRow> =
-            sqlx::query_as(sql).bind(tenant.as_str()).bind(starts).bind(stops).bind(group).fetch_all(pool).await?;
+        let (quarters, hours) = PartColumns::of(units);
+        let mut tx = super::open::begin_postgres(pool).await?;
+        // The planner cannot tell how few rows each unit's range holds (the bounds are bound
+        // parameters): it estimates hundreds of thousands and, at that cost, turns on JIT
+        // compilation (≈ 90 ms measured) and parallel workers, each dearer than the whole read.
+        sqlx::query("select set_config('jit', 'off', true), set_config('max_parallel_workers_per_gather', '0', true)")
+            .execute(&mut *tx)
+            .await?;
+        let rows: Vec<RollupRow> = sqlx::query_as(PER_UNIT_SQL)
+            .bind(tenant.as_str())
+            .bind(quarters.units)
+            .bind(quarters.starts)
+            .bind(quarters.stops)
+            .bind(hours.units)
+            .bind(hours.starts)
+            .bind(hours.stops)
+            .bind(group.map_or("", |g| g.as_str()))
+            .fetch_all(&mut *tx)
+            .await?;
+        tx.commit().await?;
         rows.into_iter().map(Rollup::try_from).collect()
     }
 
@@ -178,20 +186,90 @@ impl Store {
         on_tx!(&mut tx, |db| sqlx::query(stale).bind(kept_before).execute(db).await.map(|_| ()))?;
         let all: Vec<(RollupKey, RollupTotals)> = totals.into_iter().collect();
         for part in all.chunks(10_000) {
-            add_deltas(&mut tx, part).await?;
+            add_quarter_deltas(&mut tx, part).await?;
+        }
+        if let Tx::Postgres(tx) = &mut tx {
+            derive_hours(tx, kept_before.0).await?;
         }
         tx.commit().await?;
         Ok(report)
     }
 }
 
+/// Sums per unit of the parts read from each level (`$2..$4` 15-minute, `$5..$7` whole-hour
+/// parts, each tagged with its unit's start), grouped by `$8` (`function`, `region` or `""`).
+/// A whole-hour part reads its hours before the watermark `W` from the hour level and the
+/// rest from the 15-minute rows (the hour level is complete only before `W`,
+/// `rollup_hours.rs`); `W` is read in the same statement, so in the same snapshot as the rows.
+const PER_UNIT_SQL: &str = r#"
+with w as (select through from rollup_hour_watermark),
+hour_parts as (
+    select u.unit, u.start, u.stop, w.through
+    from unnest($5::timestamptz[], $6::timestamptz[], $7::timestamptz[]) as u (unit, start, stop), w)
+select r.tenant_id, r.unit as bucket_start,
+    case when $8 = 'function' then r.function else '' end as function,
+    case when $8 = 'region' then r.region else '' end as region,
+    sum(r.cpu_cycles) as cpu_cycles, sum(r.memory_gb_seconds) as memory_gb_seconds,
+    sum(r.invocations) as invocations, sum(r.records)::int8 as records
+from (
+    select u.unit, q.tenant_id, q.function, q.region, q.cpu_cycles, q.memory_gb_seconds, q.invocations, q.records
+    from unnest($2::timestamptz[], $3::timestamptz[], $4::timestamptz[]) as u (unit, start, stop)
+    join usage_rollup q on q.tenant_id = $1 and q.bucket_start >= u.start and q.bucket_start < u.stop
+    union all
+    select u.unit, h.tenant_id, h.function, h.region, h.cpu_cycles, h.memory_gb_seconds, h.invocations, h.records
+    from hour_parts u
+    join usage_rollup_hour h on h.tenant_id = $1 and h.bucket_start >= u.start and h.bucket_start < least(u.stop, u.through)
+    union all
+    select u.unit, q.tenant_id, q.function, q.region, q.cpu_cycles, q.memory_gb_seconds, q.invocations, q.records
+    from hour_parts u
+    join usage_rollup q on q.tenant_id = $1 and q.bucket_start >= greatest(u.start, u.through) and q.bucket_start < u.stop
+) as r
+group by r.tenant_id, r.unit, 3, 4
+order by 2, 3, 4"#;
+
+/// Parts of units as the column arrays `unnest` binds.
+#[derive(Default)]
+struct PartColumns {
+    units: Vec<DateTime<Utc>>,
+    starts: Vec<DateTime<Utc>>,
+    stops: Vec<DateTime<Utc>>,
+}
+
+impl PartColumns {
+    /// The 15-minute parts and the hour parts of `units`.
+    fn of(units: &[(DateTime<Utc>, DateTime<Utc>)]) -> (Self, Self) {
+        let (mut quarters, mut hours) = (Self::default(), Self::default());
+        for &(start, stop) in units {
+            let parts = unit_parts(start, stop);
+            parts.quarters.into_iter().for_each(|part| quarters.push(start, part));
+            parts.hours.into_iter().for_each(|part| hours.push(start, part));
+        }
+        (quarters, hours)
+    }
+
+    fn push(&mut self, unit: DateTime<Utc>, (start, stop): (DateTime<Utc>, DateTime<Utc>)) {
+        self.units.push(unit);
+        self.starts.push(start);
+        self.stops.push(stop);
+    }
+}
+
 /// How many records the rebuild reads between progress reports.
 const PROGRESS_EVERY: u64 = 10_000;
 
-/// Adds `deltas` (sorted by key) to the rollups inside the caller's transaction. PostgreSQL
-/// adds in SQL; SQLite must not (its `+` goes through floating point), so it reads, sums in
-/// Rust and writes back — safe, as it is the only writer.
+/// Adds `deltas` (sorted by key) to the rollups, and on PostgreSQL to their hours, inside the
+/// caller's transaction. PostgreSQL adds in SQL; SQLite must not (its `+` goes through
+/// floating point), so it reads, sums in Rust and writes back — safe, as it is the only writer.
 pub(super) async fn add_deltas(tx: &mut Tx, deltas: &[(RollupKey, RollupTotals)]) -> Result<(), DbError> {
+    add_quarter_deltas(tx, deltas).await?;
+    if let Tx::Postgres(tx) = tx {
+        add_hour_deltas(tx, deltas).await?;
+    }
+    Ok(())
+}
+
+/// [`add_deltas`] to the 15-minute rows only: the rebuild derives the hours afterwards.
+async fn add_quarter_deltas(tx: &mut Tx, deltas: &[(RollupKey, RollupTotals)]) -> Result<(), DbError> {
     match tx {
         Tx::Postgres(tx) => postgres::upsert_rollup_rows(tx, deltas).await,
         Tx::Sqlite(tx) => sqlite::add_deltas(tx, deltas).await,

@@ -96,6 +96,12 @@ async fn a_billed_sqlite_store_moves_to_postgresql_through_an_interruption_and_b
     assert_eq!((records.1, records.2), (24, 24));
     // The service on the new store: October as it was, November numbered straight after.
     let moved = serve_on(database, &source, "2026-11-10T00:00:00Z").await;
+    let october_by_day = "/v1/tenants/acme/usage?from=2026-10-01T00:00:00Z&to=2026-11-01T00:00:00Z&granularity=day";
+    assert_eq!(
+        moved.get_json(october_by_day).await,
+        source.get_json(october_by_day).await,
+        "October's usage reads the same on the new store (its hour rollups derived from the copied ones)"
+    );
     let october = source
         .get_json(&format!("/v1/invoices/{}", invoices_of(&source, "acme").await[0]["id"].as_str().unwrap()))
         .await;

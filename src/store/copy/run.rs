@@ -108,6 +108,8 @@ pub async fn copy_store(
     }
     if complete {
         target.advance_sequences().await?;
+        // The hour level is derived, not copied: from the 15-minute rows just written.
+        target.derive_rollup_hours().await?;
     }
     let states = target.copy_state().await?;
     let copied = |name: &str| states.iter().find(|s| s.table_name == name).map_or(0, |s| s.rows_copied);

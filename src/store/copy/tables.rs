@@ -21,9 +21,11 @@ pub struct CopiedTable {
     pub partitioned_by: Option<&'static str>,
 }
 
-/// Tables a copy does not copy: its own bookkeeping and sqlx's migration history (the target
-/// was migrated by the same binary).
-pub const NOT_COPIED: &[&str] = &["store_copy", "_sqlx_migrations"];
+/// Tables a copy does not copy: its own bookkeeping, sqlx's migration history (the target
+/// was migrated by the same binary), and the hour rollups with their watermark (PostgreSQL
+/// only): the copy derives the hours before the target's own watermark from the 15-minute
+/// rollups it copied.
+pub const NOT_COPIED: &[&str] = &["store_copy", "_sqlx_migrations", "usage_rollup_hour", "rollup_hour_watermark"];
 
 const fn table(
     name: &'static str,

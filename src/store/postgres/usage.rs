@@ -149,6 +149,7 @@ async fn insert_all_new(
     bind_columns!(sqlx::query(PLAIN_INSERT_SQL), columns, ingested_at).execute(&mut *tx).await?;
     let deltas: Vec<(RollupKey, RollupTotals)> = fold_records(records.iter().copied())?.into_iter().collect();
     upsert_rollup_rows(&mut tx, &deltas).await?;
+    crate::store::rollup_hours::add_hour_deltas(&mut tx, &deltas).await?;
     tx.commit().await?;
     Ok(vec![InsertOutcome::Inserted; records.len()])
 }
@@ -183,6 +184,7 @@ async fn insert_checked(
     let deltas = fold_records(records.iter().zip(&inserted).filter(|(_, ins)| **ins).map(|(r, _)| *r))?;
     let deltas: Vec<(RollupKey, RollupTotals)> = deltas.into_iter().collect();
     upsert_rollup_rows(&mut tx, &deltas).await?;
+    crate::store::rollup_hours::add_hour_deltas(&mut tx, &deltas).await?;
     tx.commit().await?;
     records
         .iter()

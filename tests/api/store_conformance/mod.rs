@@ -8,6 +8,7 @@ mod access;
 mod credits;
 mod invoices;
 mod plans;
+mod rollup_levels;
 mod tenants;
 mod usage;
 
