@@ -1,5 +1,5 @@
-//! `usage_record`: the ingest write path. The engines differ here on purpose (array binds and
-//! a plain-insert fast path on PostgreSQL; multi-row inserts and Rust-side rollup sums on
+//! `usage_record`: the ingest write path. The engines differ here on purpose (`COPY` for new
+//! keys and array binds on PostgreSQL; multi-row inserts and Rust-side rollup sums on
 //! SQLite), so each has its own file; this one only picks.
 
 use chrono::{DateTime, Utc};

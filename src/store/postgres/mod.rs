@@ -1,6 +1,9 @@
-//! What only PostgreSQL does: the ingest hot path with array binds (`unnest`), so a batch is
-//! one statement whatever its size, and rollup upserts that add in SQL (`numeric` is exact).
+//! What only PostgreSQL does: the ingest hot path, `COPY` for groups of new keys and array
+//! binds (`unnest`) for the rest, so a batch is one statement whatever its size, and rollup
+//! upserts that add in SQL (`numeric` is exact).
 
+mod copy_insert;
+mod copy_text;
 mod probe;
 mod usage;
 

@@ -10,6 +10,7 @@ mod invoices;
 mod plans;
 mod tenants;
 mod usage;
+mod usage_groups;
 
 use chrono::{DateTime, Duration, Utc};
 use rust_decimal::Decimal;

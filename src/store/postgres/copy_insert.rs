@@ -1,0 +1,67 @@
+//! The fast path of the write: the group's new records streamed with `COPY`, rollup deltas
+//! folded in Rust from exactly those records. Right only when no record meets a stored key in
+//! its own month: such a record makes that partition's primary key refuse the `COPY`, which
+//! rolls the transaction back whole ([`DbError::AlreadyExists`]; `usage.rs` then tries again).
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use sqlx::{Postgres, Transaction};
+
+use super::copy_text::{copy_rows, COPY_RECORDS_SQL};
+use super::probe::{lookup_hashes, ProbeWindow};
+use super::usage::{upsert_rollup_rows, EXISTING_HASHES_SQL};
+use crate::aggregate::{fold_records, RollupKey, RollupTotals};
+use crate::domain::{ContentHash, NewUsageRecord};
+use crate::store::codec::{stored_key, StoredKey};
+use crate::store::partitions::next_month;
+use crate::store::{DbError, InsertOutcome};
+
+/// Inserts, in `tx` (committed here), every record whose key is not in `known` (keys already
+/// stored, with their hashes), and adds them to the rollups. Known records answer
+/// [`InsertOutcome::Existing`] with the stored hash.
+pub(super) async fn copy_new(
+    mut tx: Transaction<'static, Postgres>,
+    records: &[&NewUsageRecord],
+    known: &HashMap<StoredKey, ContentHash>,
+    ingested_at: DateTime<Utc>,
+) -> Result<Vec<InsertOutcome>, DbError> {
+    // Most groups know no key: then skip building a key per record.
+    let stored: Vec<Option<ContentHash>> = match known.is_empty() {
+        true => vec![None; records.len()],
+        false => records.iter().map(|r| known.get(&stored_key(&r.key)).copied()).collect(),
+    };
+    let new: Vec<&NewUsageRecord> =
+        records.iter().zip(&stored).filter(|(_, hash)| hash.is_none()).map(|(r, _)| *r).collect();
+    if !new.is_empty() {
+        let rows = copy_rows(&new, ingested_at)?;
+        let mut copy = tx.copy_in_raw(COPY_RECORDS_SQL).await?;
+        copy.send(rows).await?;
+        copy.finish().await?;
+        let deltas: Vec<(RollupKey, RollupTotals)> = fold_records(new.iter().copied())?.into_iter().collect();
+        upsert_rollup_rows(&mut tx, &deltas).await?;
+    }
+    tx.commit().await?;
+    Ok(stored.into_iter().map(|hash| hash.map_or(InsertOutcome::Inserted, InsertOutcome::Existing)).collect())
+}
+
+/// The stored hashes of the keys of `records` not in `known` that lie in the group's own months
+/// (those the probe leaves to the partitions' primary keys).
+pub(super) async fn stored_in_own_months(
+    tx: &mut Transaction<'_, Postgres>,
+    records: &[&NewUsageRecord],
+    known: &HashMap<StoredKey, ContentHash>,
+    window: &ProbeWindow,
+) -> Result<HashMap<StoredKey, ContentHash>, DbError> {
+    let (Some(first), Some(last)) = (window.months.first(), window.months.last()) else {
+        return Ok(HashMap::new());
+    };
+    let unknown: Vec<&NewUsageRecord> = match known.is_empty() {
+        true => records.to_vec(),
+        false => records.iter().filter(|r| !known.contains_key(&stored_key(&r.key))).copied().collect(),
+    };
+    if unknown.is_empty() {
+        return Ok(HashMap::new());
+    }
+    lookup_hashes(tx, EXISTING_HASHES_SQL, &unknown, &[*first, next_month(*last)]).await
+}
