@@ -39,8 +39,9 @@ impl Store {
         ingested_at: DateTime<Utc>,
     ) -> Result<Vec<InsertOutcome>, DbError> {
         match &self.engine {
-            Engine::Postgres { pool, fast_path_cooldown, partitions, .. } => {
-                postgres::insert_usage(pool, fast_path_cooldown, partitions, records, ingested_at).await
+            Engine::Postgres { pool, fast_path_cooldown, partitions, distributed, .. } => {
+                let on = postgres::UsageTable { pool, lookup_groups: fast_path_cooldown, partitions, distributed: *distributed };
+                postgres::insert_usage(&on, records, ingested_at).await
             }
             Engine::Sqlite { writer, .. } => {
                 let mut tx = writer.begin_with(sqlite::BEGIN_WRITE).await?;

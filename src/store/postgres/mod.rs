@@ -8,5 +8,5 @@ mod probe;
 mod usage;
 
 pub use probe::PROBE_SQL;
-pub(super) use usage::{insert_usage, upsert_rollup_rows};
+pub(super) use usage::{insert_usage, upsert_rollup_rows, UsageTable};
 pub use usage::{RecordColumns, INSERT_RECORDS_SQL};

@@ -29,7 +29,7 @@ use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use sqlx::{PgPool, Postgres, Transaction};
 
-use super::copy_insert::{copy_new, stored_in_own_months};
+use super::copy_insert::{copy_new, own_months, stored_in_own_months, unknown};
 use super::probe::{lookup_hashes, probe, ProbeWindow};
 use crate::aggregate::{fold_records, RollupKey, RollupTotals};
 use crate::domain::ContentHash;
@@ -49,7 +49,7 @@ on conflict do nothing
 returning tenant_id, source, record_id"#;
 
 /// Bounded by `ts` so only the partitions the group can meet are probed.
-pub(super) const EXISTING_HASHES_SQL: &str = r#"
+const EXISTING_HASHES_SQL: &str = r#"
 select r.tenant_id, r.source, r.record_id, r.content_hash
 from usage_record r
 join unnest($1::text[], $2::text[], $3::text[]) as k (tenant_id, source, record_id)
@@ -102,54 +102,64 @@ enum Attempt {
     Checked,
 }
 
+/// What the write path needs of the engine.
+pub(in crate::store) struct UsageTable<'a> {
+    pub pool: &'a PgPool,
+    /// Groups left that look their keys up in their own months before the `COPY`.
+    pub lookup_groups: &'a AtomicU32,
+    pub partitions: &'a PartitionState,
+    /// Citus: lookups take the join form, as it cannot push a correlated subquery down.
+    pub distributed: bool,
+}
+
 #[tracing::instrument(skip_all, fields(records = records.len()))]
 pub(in crate::store) async fn insert_usage(
-    pool: &PgPool,
-    lookup_groups: &AtomicU32,
-    partitions: &PartitionState,
+    on: &UsageTable<'_>,
     records: &[&NewUsageRecord],
     ingested_at: DateTime<Utc>,
 ) -> Result<Vec<InsertOutcome>, DbError> {
-    let window = ProbeWindow::of(records, ingested_at, partitions.lateness());
-    ensure_months(pool, partitions, window.months.clone()).await?;
-    let written = write(pool, lookup_groups, &window, records, ingested_at).await;
+    let window = ProbeWindow::of(records, ingested_at, on.partitions.lateness());
+    ensure_months(on.pool, on.partitions, window.months.clone()).await?;
+    let written = write(on, &window, records, ingested_at).await;
     if written.is_err() {
         // A partition may have been dropped under us (retention): ask the catalog next time.
-        partitions.forget();
+        on.partitions.forget();
     }
     written
 }
 
 async fn write(
-    pool: &PgPool,
-    lookup_groups: &AtomicU32,
+    on: &UsageTable<'_>,
     window: &ProbeWindow,
     records: &[&NewUsageRecord],
     ingested_at: DateTime<Utc>,
 ) -> Result<Vec<InsertOutcome>, DbError> {
-    let waiting = lookup_groups.load(Ordering::Relaxed);
+    let waiting = on.lookup_groups.load(Ordering::Relaxed);
     let mut attempt = if waiting > 0 {
-        lookup_groups.store(waiting - 1, Ordering::Relaxed);
+        on.lookup_groups.store(waiting - 1, Ordering::Relaxed);
         Attempt::LookupThenCopy
     } else {
         Attempt::Copy
     };
     loop {
-        let mut tx = crate::store::open::begin_postgres(pool).await?;
+        let mut tx = crate::store::open::begin_postgres(on.pool).await?;
         let mut known = probe(&mut tx, records, window).await?;
         if attempt == Attempt::Checked {
             return insert_checked(tx, records, &known, window, ingested_at).await;
         }
         if attempt == Attempt::LookupThenCopy {
-            let here = stored_in_own_months(&mut tx, records, &known, window).await?;
+            let here = match on.distributed {
+                false => stored_in_own_months(&mut tx, records, &known, window).await?,
+                true => existing_hashes(&mut tx, &unknown(records, &known), own_months(window)).await?,
+            };
             if !here.is_empty() {
-                lookup_groups.store(LOOKUP_GROUPS, Ordering::Relaxed);
+                on.lookup_groups.store(LOOKUP_GROUPS, Ordering::Relaxed);
             }
             known.extend(here);
         }
         match copy_new(tx, records, &known, ingested_at).await {
             Err(DbError::AlreadyExists) => {
-                lookup_groups.store(LOOKUP_GROUPS, Ordering::Relaxed);
+                on.lookup_groups.store(LOOKUP_GROUPS, Ordering::Relaxed);
                 attempt = match attempt {
                     Attempt::Copy => Attempt::LookupThenCopy,
                     _ => Attempt::Checked,
