@@ -40,7 +40,12 @@ impl Store {
     ) -> Result<Vec<InsertOutcome>, DbError> {
         match &self.engine {
             Engine::Postgres { pool, fast_path_cooldown, partitions, distributed, .. } => {
-                let on = postgres::UsageTable { pool, lookup_groups: fast_path_cooldown, partitions, distributed: *distributed };
+                let on = postgres::UsageTable {
+                    pool,
+                    lookup_groups: fast_path_cooldown,
+                    partitions,
+                    distributed: *distributed,
+                };
                 postgres::insert_usage(&on, records, ingested_at).await
             }
             Engine::Sqlite { writer, .. } => {

@@ -110,7 +110,11 @@ mod tests {
 
     fn record(record_id: &str, function: &str) -> NewUsageRecord {
         NewUsageRecord {
-            key: RecordKey { tenant_id: TenantId::parse("acme").unwrap(), source: "s".into(), record_id: record_id.into() },
+            key: RecordKey {
+                tenant_id: TenantId::parse("acme").unwrap(),
+                source: "s".into(),
+                record_id: record_id.into(),
+            },
             timestamp: at("2026-12-02T14:07:06.123456789Z"),
             function: function.into(),
             region: "eu".into(),
