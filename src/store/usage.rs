@@ -15,7 +15,8 @@ impl Store {
     ///
     /// Rows are written in one global order whatever order they come in (see [`lock_order`]):
     /// concurrent writers (several `tally serve` on one PostgreSQL, each grouping requests its
-    /// own way) then take index locks in the same order and cannot deadlock. Rollup deltas are
+    /// own way) then take index locks in the same order and cannot deadlock (PostgreSQL writes
+    /// a group spanning months month by month, in this order within each). Rollup deltas are
     /// sorted too.
     pub async fn insert_usage(
         &self,

@@ -35,7 +35,7 @@ use crate::aggregate::{fold_records, RollupKey, RollupTotals};
 use crate::domain::ContentHash;
 use crate::domain::NewUsageRecord;
 use crate::store::codec::{stored_key, whole, StoredKey};
-use crate::store::partitions::{ensure_months, PartitionState};
+use crate::store::partitions::{ensure_months, month_start, PartitionState};
 use crate::store::{DbError, InsertOutcome};
 
 /// The insert statement; also used verbatim by the ingest benchmark's direct-SQL baseline.
@@ -120,12 +120,37 @@ pub(in crate::store) async fn insert_usage(
 ) -> Result<Vec<InsertOutcome>, DbError> {
     let window = ProbeWindow::of(records, ingested_at, on.partitions.lateness());
     ensure_months(on.pool, on.partitions, window.months.clone()).await?;
-    let written = write(on, &window, records, ingested_at).await;
+    let written = match window.months.len() {
+        0 | 1 => write(on, &window, records, ingested_at).await,
+        _ => write_month_by_month(on, &window, records, ingested_at).await,
+    };
     if written.is_err() {
         // A partition may have been dropped under us (retention): ask the catalog next time.
         on.partitions.forget();
     }
     written
+}
+
+/// A group spanning months is written month by month, each month in the given order. `COPY`
+/// into a partitioned table buffers rows per partition and inserts them partition by
+/// partition, so the order rows take locks in is month-major whatever order they come in:
+/// every path writes in that order, or a `COPY` and an `insert … select` meeting on two keys
+/// in two months could each wait for the other.
+async fn write_month_by_month(
+    on: &UsageTable<'_>,
+    window: &ProbeWindow,
+    records: &[&NewUsageRecord],
+    ingested_at: DateTime<Utc>,
+) -> Result<Vec<InsertOutcome>, DbError> {
+    let mut order: Vec<usize> = (0..records.len()).collect();
+    order.sort_by_key(|&i| month_start(records[i].timestamp));
+    let month_major: Vec<&NewUsageRecord> = order.iter().map(|&i| records[i]).collect();
+    let written = write(on, window, &month_major, ingested_at).await?;
+    let mut outcomes = vec![InsertOutcome::Inserted; records.len()];
+    for (position, outcome) in order.into_iter().zip(written) {
+        outcomes[position] = outcome;
+    }
+    Ok(outcomes)
 }
 
 async fn write(

@@ -114,4 +114,21 @@ both_stores! {
         assert_eq!(written[0].0.bucket_start, at("2026-11-27T11:30:00Z"));
         assert_eq!(stored_rollups(store).await, written, "the stored instant rolls up to the same bucket");
     }
+
+    async fn a_group_across_a_month_boundary_answers_each_record_in_the_order_given(app) {
+        // Arrange
+        let store = &app.store;
+        let written_at = at("2026-12-01T00:10:00Z");
+        let november = |i: &str| usage_of("acme", i, at("2026-11-30T23:50:00Z"), "f", "1");
+        let december = |i: &str| usage_of("acme", i, at("2026-12-01T00:05:00Z"), "f", "2");
+        store.insert_usage(&[december("d0"), november("n0")], written_at).await.unwrap();
+        let group = [december("d1"), november("n0"), december("d0"), november("n1"), december("d2")];
+        // Act
+        let outcomes = store.insert_usage(&group, written_at).await.unwrap();
+        // Assert
+        let (new, old) = (InsertOutcome::Inserted, |r: &NewUsageRecord| InsertOutcome::Existing(r.content_hash));
+        assert_eq!(outcomes, vec![new, old(&group[1]), old(&group[2]), new, new]);
+        let stored = [december("d0"), november("n0"), december("d1"), november("n1"), december("d2")];
+        assert_eq!(stored_rollups(store).await, folded(&stored));
+    }
 }
