@@ -1,6 +1,6 @@
 //! Baselines without HTTP: the writer's own statements through the library
-//! (`Store::insert_usage`: insert … on conflict do nothing returning, the conflict lookup, the
-//! sorted rollup upsert, one transaction per call), and raw `COPY` of the same rows.
+//! (`Store::insert_usage`: the probe, `COPY` of the group, the sorted rollup upsert, one
+//! transaction per call), and raw `COPY` of the same rows.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;

@@ -34,7 +34,7 @@ pub(super) enum Engine {
     /// One pool; several `tally serve` processes coordinate through keys and row locks.
     Postgres {
         pool: PgPool,
-        /// Groups to wait before trying the plain-insert fast path again (`postgres/usage.rs`).
+        /// Groups left that look their keys up before the `COPY` fast path (`postgres/usage.rs`).
         fast_path_cooldown: Arc<AtomicU32>,
         /// Months known to have a `usage_record` partition, and the accepted window (`partitions.rs`).
         partitions: Arc<super::partitions::PartitionState>,

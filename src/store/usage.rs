@@ -1,5 +1,5 @@
-//! `usage_record`: the ingest write path. The engines differ here on purpose (array binds and
-//! a plain-insert fast path on PostgreSQL; multi-row inserts and Rust-side rollup sums on
+//! `usage_record`: the ingest write path. The engines differ here on purpose (`COPY` for new
+//! keys and array binds on PostgreSQL; multi-row inserts and Rust-side rollup sums on
 //! SQLite), so each has its own file; this one only picks.
 
 use chrono::{DateTime, Utc};
@@ -15,7 +15,8 @@ impl Store {
     ///
     /// Rows are written in one global order whatever order they come in (see [`lock_order`]):
     /// concurrent writers (several `tally serve` on one PostgreSQL, each grouping requests its
-    /// own way) then take index locks in the same order and cannot deadlock. Rollup deltas are
+    /// own way) then take index locks in the same order and cannot deadlock (PostgreSQL writes
+    /// a group spanning months month by month, in this order within each). Rollup deltas are
     /// sorted too.
     pub async fn insert_usage(
         &self,
@@ -39,8 +40,14 @@ impl Store {
         ingested_at: DateTime<Utc>,
     ) -> Result<Vec<InsertOutcome>, DbError> {
         match &self.engine {
-            Engine::Postgres { pool, fast_path_cooldown, partitions, .. } => {
-                postgres::insert_usage(pool, fast_path_cooldown, partitions, records, ingested_at).await
+            Engine::Postgres { pool, fast_path_cooldown, partitions, distributed, .. } => {
+                let on = postgres::UsageTable {
+                    pool,
+                    lookup_groups: fast_path_cooldown,
+                    partitions,
+                    distributed: *distributed,
+                };
+                postgres::insert_usage(&on, records, ingested_at).await
             }
             Engine::Sqlite { writer, .. } => {
                 let mut tx = writer.begin_with(sqlite::BEGIN_WRITE).await?;

@@ -1,11 +1,14 @@
-//! What only PostgreSQL does: the ingest hot path with array binds (`unnest`), so a batch is
-//! one statement whatever its size, and rollup upserts that add in SQL (`numeric` is exact).
+//! What only PostgreSQL does: the ingest hot path, `COPY` for groups of new keys and array
+//! binds (`unnest`) for the rest, so a batch is one statement whatever its size, and rollup
+//! upserts that add in SQL (`numeric` is exact).
 
+mod copy_insert;
+mod copy_text;
 mod probe;
 mod tenant_locks;
 mod usage;
 
 pub use probe::PROBE_SQL;
 pub use tenant_locks::{bucket_locks, BucketLock, LOCK_TENANT_BUCKETS_SQL};
-pub(super) use usage::{insert_usage, upsert_rollup_rows};
+pub(super) use usage::{insert_usage, upsert_rollup_rows, UsageTable};
 pub use usage::{RecordColumns, INSERT_RECORDS_SQL};

@@ -7,11 +7,14 @@
 //! key, (3) one lookup of the content hashes of the keys refused, to tell duplicates from
 //! conflicts, (4) one sorted upsert of the rollup deltas of exactly the rows inserted.
 //!
-//! Fast path: most groups hold no key seen before, and a plain insert (no `on conflict`, no
-//! `returning`) costs about a third less. So a group the probe found nothing for tries that,
-//! with the rollup upsert; a unique violation rolls it back whole and the group takes the
-//! path above. After such a miss the next groups skip the attempt for a while, so a steady
-//! stream of retries does not pay for the failed attempts.
+//! Fast path (`copy_insert.rs`): most groups hold no key seen before, so a group is first
+//! streamed with `COPY` (the cheapest way rows enter PostgreSQL: no plan, no `on conflict`, no
+//! `returning`), with the rollup deltas of exactly those rows folded in Rust; a unique
+//! violation rolls that transaction back whole. Duplicates come in runs (a client resending),
+//! so after a miss the next groups first look their keys up in their own months as well and
+//! `COPY` only the rest, which costs an index probe per record instead of the checked path.
+//! A miss there too (a concurrent writer stored one of the keys between lookup and `COPY`)
+//! leaves the checked path above, which is always right.
 //!
 //! Concurrency: two groups in flight at once with the same key in the *same* month meet at
 //! that partition's primary key. With the same key in *different* months neither probe would
@@ -25,12 +28,13 @@ use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use sqlx::{PgPool, Postgres, Transaction};
 
+use super::copy_insert::{copy_new, own_months, stored_in_own_months, unknown};
 use super::probe::{lookup_hashes, probe, ProbeWindow};
 use crate::aggregate::{fold_records, RollupKey, RollupTotals};
 use crate::domain::ContentHash;
 use crate::domain::NewUsageRecord;
 use crate::store::codec::{stored_key, whole, StoredKey};
-use crate::store::partitions::{ensure_months, PartitionState};
+use crate::store::partitions::{ensure_months, month_start, PartitionState};
 use crate::store::{DbError, InsertOutcome};
 
 /// The insert statement; also used verbatim by the ingest benchmark's direct-SQL baseline.
@@ -62,8 +66,8 @@ on conflict (tenant_id, bucket_start, function, region) do update set
     invocations = usage_rollup.invocations + excluded.invocations,
     records = usage_rollup.records + excluded.records"#;
 
-/// Binds the twelve parameters both insert statements share (`query` and `query_as` have
-/// no common bind trait, hence a macro).
+/// Binds the twelve parameters of [`INSERT_RECORDS_SQL`] (a macro keeps the twelve binds in
+/// one readable column).
 macro_rules! bind_columns {
     ($query:expr, $c:expr, $ingested_at:expr) => {
         $query
@@ -82,76 +86,112 @@ macro_rules! bind_columns {
     };
 }
 
-/// The plain insert of the fast path: same rows as [`INSERT_RECORDS_SQL`].
-const PLAIN_INSERT_SQL: &str = r#"
-insert into usage_record (tenant_id, source, record_id, ts, function, region,
-    cpu_cycles, memory_gb_seconds, invocations, event_type, content_hash, ingested_at)
-select t.*, $12
-from unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::text[], $6::text[],
-    $7::int8[], $8::numeric[], $9::int8[], $10::text[], $11::bytea[]) as t"#;
+/// Groups that look their keys up in their own months after one met a stored key.
+const LOOKUP_GROUPS: u32 = 16;
 
-/// Groups that skip the fast path after it met a duplicate.
-const FAST_PATH_COOLDOWN_GROUPS: u32 = 16;
+/// How a group is written, cheapest first; each later one is right where the one before was
+/// refused by a primary key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Attempt {
+    /// `COPY` every record the probe did not find in another month.
+    Copy,
+    /// Look the remaining keys up in the group's own months, `COPY` the rest.
+    LookupThenCopy,
+    /// `insert … on conflict do nothing returning`, then the hashes of the keys refused.
+    Checked,
+}
+
+/// What the write path needs of the engine.
+pub(in crate::store) struct UsageTable<'a> {
+    pub pool: &'a PgPool,
+    /// Groups left that look their keys up in their own months before the `COPY`.
+    pub lookup_groups: &'a AtomicU32,
+    pub partitions: &'a PartitionState,
+    /// Citus: lookups take the join form, as it cannot push a correlated subquery down.
+    pub distributed: bool,
+}
 
 #[tracing::instrument(skip_all, fields(records = records.len()))]
 pub(in crate::store) async fn insert_usage(
-    pool: &PgPool,
-    cooldown: &AtomicU32,
-    partitions: &PartitionState,
+    on: &UsageTable<'_>,
     records: &[&NewUsageRecord],
     ingested_at: DateTime<Utc>,
 ) -> Result<Vec<InsertOutcome>, DbError> {
-    let window = ProbeWindow::of(records, ingested_at, partitions.lateness());
-    ensure_months(pool, partitions, window.months.clone()).await?;
-    let written = write(pool, cooldown, &window, records, ingested_at).await;
+    let window = ProbeWindow::of(records, ingested_at, on.partitions.lateness());
+    ensure_months(on.pool, on.partitions, window.months.clone()).await?;
+    let written = match window.months.len() {
+        0 | 1 => write(on, &window, records, ingested_at).await,
+        _ => write_month_by_month(on, &window, records, ingested_at).await,
+    };
     if written.is_err() {
         // A partition may have been dropped under us (retention): ask the catalog next time.
-        partitions.forget();
+        on.partitions.forget();
     }
     written
 }
 
-async fn write(
-    pool: &PgPool,
-    cooldown: &AtomicU32,
+/// A group spanning months is written month by month, each month in the given order. `COPY`
+/// into a partitioned table buffers rows per partition and inserts them partition by
+/// partition, so the order rows take locks in is month-major whatever order they come in:
+/// every path writes in that order, or a `COPY` and an `insert … select` meeting on two keys
+/// in two months could each wait for the other.
+async fn write_month_by_month(
+    on: &UsageTable<'_>,
     window: &ProbeWindow,
     records: &[&NewUsageRecord],
     ingested_at: DateTime<Utc>,
 ) -> Result<Vec<InsertOutcome>, DbError> {
-    let waiting = cooldown.load(Ordering::Relaxed);
-    if waiting > 0 {
-        cooldown.store(waiting - 1, Ordering::Relaxed);
-    } else {
-        let mut tx = crate::store::open::begin_postgres(pool).await?;
-        let elsewhere = probe(&mut tx, records, window).await?;
-        if !elsewhere.is_empty() {
-            return insert_checked(tx, records, &elsewhere, window, ingested_at).await;
-        }
-        match insert_all_new(tx, records, ingested_at).await {
-            Err(DbError::AlreadyExists) => cooldown.store(FAST_PATH_COOLDOWN_GROUPS, Ordering::Relaxed),
-            done => return done,
-        }
+    let mut order: Vec<usize> = (0..records.len()).collect();
+    order.sort_by_key(|&i| month_start(records[i].timestamp));
+    let month_major: Vec<&NewUsageRecord> = order.iter().map(|&i| records[i]).collect();
+    let written = write(on, window, &month_major, ingested_at).await?;
+    let mut outcomes = vec![InsertOutcome::Inserted; records.len()];
+    for (position, outcome) in order.into_iter().zip(written) {
+        outcomes[position] = outcome;
     }
-    let mut tx = crate::store::open::begin_postgres(pool).await?;
-    let elsewhere = probe(&mut tx, records, window).await?;
-    insert_checked(tx, records, &elsewhere, window, ingested_at).await
+    Ok(outcomes)
 }
 
-/// The fast path, in `tx` after a probe that found nothing: succeeds only when no key exists
-/// in the records' own partitions either (the transaction rolls back whole on a unique
-/// violation, reported as [`DbError::AlreadyExists`]).
-async fn insert_all_new(
-    mut tx: Transaction<'static, Postgres>,
+async fn write(
+    on: &UsageTable<'_>,
+    window: &ProbeWindow,
     records: &[&NewUsageRecord],
     ingested_at: DateTime<Utc>,
 ) -> Result<Vec<InsertOutcome>, DbError> {
-    let columns = RecordColumns::of(records)?;
-    bind_columns!(sqlx::query(PLAIN_INSERT_SQL), columns, ingested_at).execute(&mut *tx).await?;
-    let deltas: Vec<(RollupKey, RollupTotals)> = fold_records(records.iter().copied())?.into_iter().collect();
-    upsert_rollup_rows(&mut tx, &deltas).await?;
-    crate::store::rollup_hours::add_hour_deltas(&mut tx, &deltas).await?;
-    tx.commit().await?;
-    Ok(vec![InsertOutcome::Inserted; records.len()])
+    let waiting = on.lookup_groups.load(Ordering::Relaxed);
+    let mut attempt = if waiting > 0 {
+        on.lookup_groups.store(waiting - 1, Ordering::Relaxed);
+        Attempt::LookupThenCopy
+    } else {
+        Attempt::Copy
+    };
+    loop {
+        let mut tx = crate::store::open::begin_postgres(on.pool).await?;
+        let mut known = probe(&mut tx, records, window).await?;
+        if attempt == Attempt::Checked {
+            return insert_checked(tx, records, &known, window, ingested_at).await;
+        }
+        if attempt == Attempt::LookupThenCopy {
+            let here = match on.distributed {
+                false => stored_in_own_months(&mut tx, records, &known, window).await?,
+                true => existing_hashes(&mut tx, &unknown(records, &known), own_months(window)).await?,
+            };
+            if !here.is_empty() {
+                on.lookup_groups.store(LOOKUP_GROUPS, Ordering::Relaxed);
+            }
+            known.extend(here);
+        }
+        match copy_new(tx, records, &known, ingested_at).await {
+            Err(DbError::AlreadyExists) => {
+                on.lookup_groups.store(LOOKUP_GROUPS, Ordering::Relaxed);
+                attempt = match attempt {
+                    Attempt::Copy => Attempt::LookupThenCopy,
+                    _ => Attempt::Checked,
+                };
+            }
+            done => return done,
+        }
+    }
 }
 
 /// The checked path, in `tx` (committed here): records whose key the probe found in another

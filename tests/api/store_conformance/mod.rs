@@ -11,6 +11,7 @@ mod plans;
 mod rollup_levels;
 mod tenants;
 mod usage;
+mod usage_groups;
 
 use chrono::{DateTime, Duration, Utc};
 use rust_decimal::Decimal;
