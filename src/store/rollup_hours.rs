@@ -27,19 +27,9 @@ use chrono::{DateTime, DurationRound, TimeDelta, Utc};
 use sqlx::{Postgres, Transaction};
 
 use super::engine::Engine;
+use super::postgres::RollupLevel;
 use super::{DbError, Store, EARLIEST};
 use crate::aggregate::{RollupKey, RollupTotals};
-
-const UPSERT_HOURS_SQL: &str = r#"
-insert into usage_rollup_hour (tenant_id, bucket_start, function, region,
-    cpu_cycles, memory_gb_seconds, invocations, records)
-select * from unnest($1::text[], $2::timestamptz[], $3::text[], $4::text[],
-    $5::numeric[], $6::numeric[], $7::numeric[], $8::int8[])
-on conflict (tenant_id, bucket_start, function, region) do update set
-    cpu_cycles = usage_rollup_hour.cpu_cycles + excluded.cpu_cycles,
-    memory_gb_seconds = usage_rollup_hour.memory_gb_seconds + excluded.memory_gb_seconds,
-    invocations = usage_rollup_hour.invocations + excluded.invocations,
-    records = usage_rollup_hour.records + excluded.records"#;
 
 /// Hours whose every record a correction voided or moved: gone, as a rebuild would leave them.
 const DELETE_EMPTIED_SQL: &str = r#"
@@ -156,18 +146,7 @@ pub(in crate::store) async fn add_hour_deltas(
             hours.iter().map(|(k, _)| k.region.clone()).collect::<Vec<_>>(),
         )
     };
-    let (tenants, starts, functions, regions) = keys(&hours);
-    sqlx::query(UPSERT_HOURS_SQL)
-        .bind(&tenants)
-        .bind(&starts)
-        .bind(&functions)
-        .bind(&regions)
-        .bind(hours.iter().map(|(_, t)| t.quantities.cpu_cycles).collect::<Vec<_>>())
-        .bind(hours.iter().map(|(_, t)| t.quantities.memory_gb_seconds).collect::<Vec<_>>())
-        .bind(hours.iter().map(|(_, t)| t.quantities.invocations).collect::<Vec<_>>())
-        .bind(hours.iter().map(|(_, t)| t.records).collect::<Vec<_>>())
-        .execute(&mut **tx)
-        .await?;
+    super::postgres::upsert_rollup_level(tx, RollupLevel::Hour, &hours).await?;
     // Only a correction takes records away; the ingest path never pays for this statement.
     let removing: Vec<(RollupKey, RollupTotals)> = hours.into_iter().filter(|(_, t)| t.records < 0).collect();
     if !removing.is_empty() {

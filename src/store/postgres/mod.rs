@@ -10,5 +10,5 @@ mod usage;
 
 pub use probe::PROBE_SQL;
 pub use tenant_locks::{bucket_locks, BucketLock, LOCK_TENANT_BUCKETS_SQL};
-pub(super) use usage::{insert_usage, upsert_rollup_rows, UsageTable};
+pub(super) use usage::{insert_usage, upsert_rollup_level, upsert_rollup_rows, RollupLevel, UsageTable};
 pub use usage::{RecordColumns, INSERT_RECORDS_SQL};

@@ -55,16 +55,42 @@ join unnest($1::text[], $2::text[], $3::text[]) as k (tenant_id, source, record_
   on r.tenant_id = k.tenant_id and r.source = k.source and r.record_id = k.record_id
 where r.ts >= $4 and r.ts < $5"#;
 
-const UPSERT_ROLLUPS_SQL: &str = r#"
-insert into usage_rollup (tenant_id, bucket_start, function, region,
-    cpu_cycles, memory_gb_seconds, invocations, records)
-select * from unnest($1::text[], $2::timestamptz[], $3::text[], $4::text[],
-    $5::numeric[], $6::numeric[], $7::numeric[], $8::int8[])
-on conflict (tenant_id, bucket_start, function, region) do update set
-    cpu_cycles = usage_rollup.cpu_cycles + excluded.cpu_cycles,
-    memory_gb_seconds = usage_rollup.memory_gb_seconds + excluded.memory_gb_seconds,
-    invocations = usage_rollup.invocations + excluded.invocations,
-    records = usage_rollup.records + excluded.records"#;
+/// Adds deltas to the rows of a rollup table (`usage_rollup`, `usage_rollup_hour`: the same
+/// columns), inserting the rows that do not exist yet.
+#[rustfmt::skip]
+macro_rules! upsert_rollups_sql {
+    ($table:literal) => {
+        concat!(
+            "insert into ", $table, " (tenant_id, bucket_start, function, region, ",
+            "cpu_cycles, memory_gb_seconds, invocations, records) ",
+            "select * from unnest($1::text[], $2::timestamptz[], $3::text[], $4::text[], ",
+            "$5::numeric[], $6::numeric[], $7::numeric[], $8::int8[]) ",
+            "on conflict (tenant_id, bucket_start, function, region) do update set ",
+            "cpu_cycles = ", $table, ".cpu_cycles + excluded.cpu_cycles, ",
+            "memory_gb_seconds = ", $table, ".memory_gb_seconds + excluded.memory_gb_seconds, ",
+            "invocations = ", $table, ".invocations + excluded.invocations, ",
+            "records = ", $table, ".records + excluded.records"
+        )
+    };
+}
+
+/// The levels of rollups the write path adds to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(in crate::store) enum RollupLevel {
+    /// `usage_rollup`, 15-minute buckets.
+    Quarter,
+    /// `usage_rollup_hour`, UTC hours (`rollup_hours.rs`).
+    Hour,
+}
+
+impl RollupLevel {
+    fn upsert_sql(self) -> &'static str {
+        match self {
+            Self::Quarter => upsert_rollups_sql!("usage_rollup"),
+            Self::Hour => upsert_rollups_sql!("usage_rollup_hour"),
+        }
+    }
+}
 
 /// Binds the twelve parameters of [`INSERT_RECORDS_SQL`] (a macro keeps the twelve binds in
 /// one readable column).
@@ -271,10 +297,20 @@ pub(in crate::store) async fn upsert_rollup_rows(
     tx: &mut Transaction<'_, Postgres>,
     deltas: &[(RollupKey, RollupTotals)],
 ) -> Result<(), DbError> {
+    upsert_rollup_level(tx, RollupLevel::Quarter, deltas).await
+}
+
+/// Adds `deltas` to the rows of `level`, in the order given (callers sort them: one global
+/// lock order).
+pub(in crate::store) async fn upsert_rollup_level(
+    tx: &mut Transaction<'_, Postgres>,
+    level: RollupLevel,
+    deltas: &[(RollupKey, RollupTotals)],
+) -> Result<(), DbError> {
     if deltas.is_empty() {
         return Ok(());
     }
-    sqlx::query(UPSERT_ROLLUPS_SQL)
+    sqlx::query(level.upsert_sql())
         .bind(deltas.iter().map(|(k, _)| k.tenant_id.as_str()).collect::<Vec<_>>())
         .bind(deltas.iter().map(|(k, _)| k.bucket_start).collect::<Vec<_>>())
         .bind(deltas.iter().map(|(k, _)| k.function.as_str()).collect::<Vec<_>>())
