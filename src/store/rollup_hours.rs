@@ -138,24 +138,15 @@ pub(in crate::store) async fn add_hour_deltas(
     if hours.is_empty() {
         return Ok(());
     }
-    let keys = |hours: &[(RollupKey, RollupTotals)]| {
-        (
-            hours.iter().map(|(k, _)| k.tenant_id.as_str().to_owned()).collect::<Vec<_>>(),
-            hours.iter().map(|(k, _)| k.bucket_start).collect::<Vec<_>>(),
-            hours.iter().map(|(k, _)| k.function.clone()).collect::<Vec<_>>(),
-            hours.iter().map(|(k, _)| k.region.clone()).collect::<Vec<_>>(),
-        )
-    };
     super::postgres::upsert_rollup_level(tx, RollupLevel::Hour, &hours).await?;
     // Only a correction takes records away; the ingest path never pays for this statement.
     let removing: Vec<(RollupKey, RollupTotals)> = hours.into_iter().filter(|(_, t)| t.records < 0).collect();
     if !removing.is_empty() {
-        let (tenants, starts, functions, regions) = keys(&removing);
         sqlx::query(DELETE_EMPTIED_SQL)
-            .bind(tenants)
-            .bind(starts)
-            .bind(functions)
-            .bind(regions)
+            .bind(removing.iter().map(|(k, _)| k.tenant_id.as_str()).collect::<Vec<_>>())
+            .bind(removing.iter().map(|(k, _)| k.bucket_start).collect::<Vec<_>>())
+            .bind(removing.iter().map(|(k, _)| k.function.as_str()).collect::<Vec<_>>())
+            .bind(removing.iter().map(|(k, _)| k.region.as_str()).collect::<Vec<_>>())
             .execute(&mut **tx)
             .await?;
     }

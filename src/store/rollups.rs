@@ -7,7 +7,7 @@ use super::codec::StoredKey;
 use super::codec::{tenant_id, Dec, Instant};
 use super::engine::{on_read, on_tx, Engine, Tx};
 use super::rebuild::RebuildFold;
-use super::rollup_hours::{add_hour_deltas, derive_hours, unit_parts};
+use super::rollup_hours::{derive_hours, unit_parts};
 use super::{postgres, sqlite, DbError, RebuildReport, Store, EARLIEST, LATEST};
 use crate::aggregate::{GroupBy, Rollup, RollupKey, RollupTotals};
 use crate::domain::{ContentHash, NewUsageRecord, Quantities, RecordKey, TenantId};
@@ -261,11 +261,10 @@ const PROGRESS_EVERY: u64 = 10_000;
 /// caller's transaction. PostgreSQL adds in SQL; SQLite must not (its `+` goes through
 /// floating point), so it reads, sums in Rust and writes back — safe, as it is the only writer.
 pub(super) async fn add_deltas(tx: &mut Tx, deltas: &[(RollupKey, RollupTotals)]) -> Result<(), DbError> {
-    add_quarter_deltas(tx, deltas).await?;
-    if let Tx::Postgres(tx) = tx {
-        add_hour_deltas(tx, deltas).await?;
+    match tx {
+        Tx::Postgres(tx) => postgres::add_rollup_deltas(tx, deltas).await,
+        Tx::Sqlite(tx) => sqlite::add_deltas(tx, deltas).await,
     }
-    Ok(())
 }
 
 /// [`add_deltas`] to the 15-minute rows only: the rebuild derives the hours afterwards.

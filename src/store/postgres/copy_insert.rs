@@ -10,7 +10,7 @@ use sqlx::{Postgres, Transaction};
 
 use super::copy_text::{copy_rows, COPY_RECORDS_SQL};
 use super::probe::ProbeWindow;
-use super::usage::upsert_rollup_rows;
+use super::usage::add_rollup_deltas;
 use crate::aggregate::{fold_records, RollupKey, RollupTotals};
 use crate::domain::{ContentHash, NewUsageRecord};
 use crate::store::codec::{content_hash, stored_key, StoredKey};
@@ -39,8 +39,7 @@ pub(super) async fn copy_new(
         copy.send(rows).await?;
         copy.finish().await?;
         let deltas: Vec<(RollupKey, RollupTotals)> = fold_records(new.iter().copied())?.into_iter().collect();
-        upsert_rollup_rows(&mut tx, &deltas).await?;
-        crate::store::rollup_hours::add_hour_deltas(&mut tx, &deltas).await?;
+        add_rollup_deltas(&mut tx, &deltas).await?;
     }
     tx.commit().await?;
     Ok(stored.into_iter().map(|hash| hash.map_or(InsertOutcome::Inserted, InsertOutcome::Existing)).collect())

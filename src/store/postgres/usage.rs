@@ -249,8 +249,7 @@ async fn insert_checked(
     let existing = existing_hashes(&mut tx, &refused, window.lookup).await?;
     let deltas = fold_records(records.iter().zip(&inserted).filter(|(_, ins)| **ins).map(|(r, _)| *r))?;
     let deltas: Vec<(RollupKey, RollupTotals)> = deltas.into_iter().collect();
-    upsert_rollup_rows(&mut tx, &deltas).await?;
-    crate::store::rollup_hours::add_hour_deltas(&mut tx, &deltas).await?;
+    add_rollup_deltas(&mut tx, &deltas).await?;
     tx.commit().await?;
     records
         .iter()
@@ -293,6 +292,16 @@ async fn existing_hashes(
 
 /// Adds deltas to rollup rows. `deltas` must be sorted by key: every writer then locks
 /// rollup rows in the same order, so concurrent writers cannot deadlock.
+/// Adds the deltas of records just written to the 15-minute rollups and, below the hour
+/// watermark, to their hours: every write path's one call, so no path can miss a level.
+pub(in crate::store) async fn add_rollup_deltas(
+    tx: &mut Transaction<'_, Postgres>,
+    deltas: &[(RollupKey, RollupTotals)],
+) -> Result<(), DbError> {
+    upsert_rollup_rows(tx, deltas).await?;
+    crate::store::rollup_hours::add_hour_deltas(tx, deltas).await
+}
+
 pub(in crate::store) async fn upsert_rollup_rows(
     tx: &mut Transaction<'_, Postgres>,
     deltas: &[(RollupKey, RollupTotals)],
