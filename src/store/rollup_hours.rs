@@ -14,7 +14,8 @@
 //! take hours before `W` from here and every later hour from the 15-minute rows, in one
 //! statement (one snapshot, so never a half-moved `W`). Writers (ingest groups, corrections)
 //! add hour deltas only for hours before `W` — late records, rare — after reading `W` under
-//! a shared transaction lock: the common group pays one tiny statement. The compactor
+//! a shared transaction lock ([`WriterWatermark`]; an ingest group reads it in its first call,
+//! `postgres/prelude.rs`, so the common group pays no statement for this level). The compactor
 //! (`rollup_compaction.rs`, run by `tally serve` every minute) takes that lock exclusive, so
 //! no writer is between reading `W` and committing, sums the 15-minute rows of the hours it
 //! passes and moves `W` in one transaction. Rebuild and copy (which write 15-minute rows
@@ -116,24 +117,42 @@ pub(super) fn hour_deltas(
     Ok(hours.into_iter().collect())
 }
 
-/// Adds the hours before `W` of 15-minute `deltas` in the caller's transaction, right after
-/// the 15-minute rows themselves (so every writer locks 15-minute rows, then hour rows, each
-/// in key order: no deadlock between writers). Hours at or after `W` are the compactor's:
-/// the usual group (current records only) runs one statement here, reading `W`.
+/// `W` as a writer of 15-minute rows read it: under the watermark lock, held shared until
+/// the writer's transaction ends, so the compactor cannot sum hours between this read and the
+/// writer's commit. Only [`WriterWatermark::read`] and the write path's prelude (which takes
+/// the lock in the same call) make one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(in crate::store) struct WriterWatermark(DateTime<Utc>);
+
+impl WriterWatermark {
+    /// Takes the lock shared for the rest of `tx` and reads `W` (one call of a plpgsql
+    /// function: its read takes a snapshot after the wait, so it sees what a compactor
+    /// committed meanwhile).
+    ///
+    /// # Errors
+    /// A store failure.
+    pub(in crate::store) async fn read(tx: &mut Transaction<'_, Postgres>) -> Result<Self, DbError> {
+        Ok(Self(sqlx::query_scalar("select rollup_hour_watermark_for_writer()").fetch_one(&mut **tx).await?))
+    }
+
+    /// `W` as `usage_write_prelude()` read it, which took the lock in the same call.
+    pub(in crate::store) fn read_by_prelude(through: DateTime<Utc>) -> Self {
+        Self(through)
+    }
+}
+
+/// Adds the hours before `W` of 15-minute `deltas` in the caller's transaction, after the
+/// 15-minute rows themselves (so every writer locks 15-minute rows, then hour rows, each in
+/// key order: no deadlock between writers). Hours at or after `W` are the compactor's: the
+/// usual group (current records only) runs no statement here.
 ///
 /// # Errors
 /// A store failure, or a sum leaving `Decimal`'s range.
 pub(in crate::store) async fn add_hour_deltas(
     tx: &mut Transaction<'_, Postgres>,
     deltas: &[(RollupKey, RollupTotals)],
+    WriterWatermark(watermark): WriterWatermark,
 ) -> Result<(), DbError> {
-    if deltas.is_empty() {
-        return Ok(());
-    }
-    // Holds the lock shared until this transaction ends: the compactor cannot sum these
-    // hours between this read of `W` and the commit of the 15-minute rows.
-    let watermark: DateTime<Utc> =
-        sqlx::query_scalar("select rollup_hour_watermark_for_writer()").fetch_one(&mut **tx).await?;
     let hours = hour_deltas(deltas, watermark)?;
     if hours.is_empty() {
         return Ok(());

@@ -7,7 +7,7 @@ use super::codec::StoredKey;
 use super::codec::{tenant_id, Dec, Instant};
 use super::engine::{on_read, on_tx, Engine, Tx};
 use super::rebuild::RebuildFold;
-use super::rollup_hours::{derive_hours, unit_parts};
+use super::rollup_hours::{derive_hours, unit_parts, WriterWatermark};
 use super::{postgres, sqlite, DbError, RebuildReport, Store, EARLIEST, LATEST};
 use crate::aggregate::{GroupBy, Rollup, RollupKey, RollupTotals};
 use crate::domain::{ContentHash, NewUsageRecord, Quantities, RecordKey, TenantId};
@@ -262,7 +262,11 @@ const PROGRESS_EVERY: u64 = 10_000;
 /// floating point), so it reads, sums in Rust and writes back — safe, as it is the only writer.
 pub(super) async fn add_deltas(tx: &mut Tx, deltas: &[(RollupKey, RollupTotals)]) -> Result<(), DbError> {
     match tx {
-        Tx::Postgres(tx) => postgres::add_rollup_deltas(tx, deltas).await,
+        Tx::Postgres(_) if deltas.is_empty() => Ok(()),
+        Tx::Postgres(tx) => {
+            let watermark = WriterWatermark::read(tx).await?;
+            postgres::add_rollup_deltas(tx, deltas, watermark).await
+        }
         Tx::Sqlite(tx) => sqlite::add_deltas(tx, deltas).await,
     }
 }

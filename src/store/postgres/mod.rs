@@ -4,6 +4,7 @@
 
 mod copy_insert;
 mod copy_text;
+mod prelude;
 mod probe;
 mod tenant_locks;
 mod usage;

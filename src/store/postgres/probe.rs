@@ -8,14 +8,14 @@
 //! three monthly partitions (35 days: two, or three across February). That is one or two index
 //! probes per record, whatever the number of partitions the table holds; a key whose stored
 //! record lies beyond the window may be reused (DESIGN §2). Writers racing with one key in
-//! two months are serialised by the locks taken just before the probe (`tenant_locks.rs`).
+//! two months are serialised by the locks taken just before the probe (`tenant_locks.rs`);
+//! both run in the write transaction's first call (`prelude.rs`).
 
 use std::collections::{BTreeSet, HashMap};
 
 use chrono::{DateTime, Duration, Utc};
 use sqlx::{Postgres, Transaction};
 
-use super::tenant_locks::lock_tenant_buckets;
 use crate::domain::{ContentHash, NewUsageRecord};
 use crate::store::codec::{content_hash, StoredKey};
 use crate::store::partitions::{month_start, next_month};
@@ -44,7 +44,7 @@ pub(in crate::store) struct ProbeWindow {
     pub months: BTreeSet<DateTime<Utc>>,
     /// The two ranges probed before inserting: the window without the group's own month when
     /// it has only one (that partition's primary key speaks for it), else the whole window.
-    probed: [(DateTime<Utc>, DateTime<Utc>); 2],
+    pub(super) probed: [(DateTime<Utc>, DateTime<Utc>); 2],
     /// Where a key refused by a primary key can be: the window and the group's months.
     pub lookup: (DateTime<Utc>, DateTime<Utc>),
 }
@@ -64,20 +64,14 @@ impl ProbeWindow {
         let last = months.last().map_or(to, |m| to.max(next_month(*m)));
         Self { months, probed, lookup: (first, last) }
     }
-}
 
-/// The stored content hash of every key of `records` found in the probed ranges, after
-/// locking the buckets of their tenants (`tenant_locks.rs`): a writer racing this one with a
-/// key in another month has then either committed, and is seen, or waits for this one.
-/// Must be the first statement of `tx` (the locks must come before any snapshot it reads).
-pub(super) async fn probe(
-    tx: &mut Transaction<'_, Postgres>,
-    records: &[&NewUsageRecord],
-    window: &ProbeWindow,
-) -> Result<HashMap<StoredKey, ContentHash>, DbError> {
-    lock_tenant_buckets(tx, records).await?;
-    let [(a, b), (c, d)] = window.probed;
-    lookup_hashes(tx, PROBE_SQL, records, &[a, b, c, d]).await
+    /// The range of `ts` the group's own months cover.
+    pub fn own_months(&self) -> (DateTime<Utc>, DateTime<Utc>) {
+        match (self.months.first(), self.months.last()) {
+            (Some(first), Some(last)) => (*first, next_month(*last)),
+            _ => (self.lookup.0, self.lookup.0),
+        }
+    }
 }
 
 /// Runs a lookup of the stored hashes of `records`' keys: `sql` takes the keys as `$1`–`$3`

@@ -22,7 +22,9 @@
 //! process frozen for an hour inside one, with its connection open, breaks it — nothing in
 //! the write path waits that long). When either lock is exclusive, the later transaction
 //! waits for the earlier to commit, and its probe, a later statement with a later snapshot,
-//! sees the committed row — that is why the locks are their own statement before the probe.
+//! sees the committed row — that is why the locks are their own statement before the probe
+//! (both in the write's first call, `usage_write_prelude()`: a plpgsql function, each of whose
+//! statements takes a fresh snapshot).
 //!
 //! The database's clock decides, not the writer's: with one clock for every writer the bound
 //! is the length of a transaction alone, not that plus the skew between processes' clocks.

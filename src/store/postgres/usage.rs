@@ -1,25 +1,26 @@
 //! `usage_record` and the rollup deltas written with it: the ingest hot path.
 //!
 //! The table is partitioned by month (`partitions.rs`); each partition's primary key catches a
-//! key seen again in its month, and one probe per group looks for the group's keys in the other
-//! months the accepted window reaches (`probe.rs`). One transaction per group commit:
-//! (1) the probe, (2) insert every record not found with `on conflict do nothing returning` its
-//! key, (3) one lookup of the content hashes of the keys refused, to tell duplicates from
-//! conflicts, (4) one sorted upsert of the rollup deltas of exactly the rows inserted.
+//! key seen again in its month, and the group's keys are looked up in the other months the
+//! accepted window reaches (`probe.rs`). One transaction per group commit: (1) the prelude
+//! (`prelude.rs`: tenant-bucket locks, the hour watermark, that lookup — one round trip),
+//! (2) the records, (3) one sorted upsert of the rollup deltas of exactly the rows inserted,
+//! then the commit.
 //!
 //! Fast path (`copy_insert.rs`): most groups hold no key seen before, so a group is first
 //! streamed with `COPY` (the cheapest way rows enter PostgreSQL: no plan, no `on conflict`, no
 //! `returning`), with the rollup deltas of exactly those rows folded in Rust; a unique
 //! violation rolls that transaction back whole. Duplicates come in runs (a client resending),
-//! so after a miss the next groups first look their keys up in their own months as well and
-//! `COPY` only the rest, which costs an index probe per record instead of the checked path.
-//! A miss there too (a concurrent writer stored one of the keys between lookup and `COPY`)
-//! leaves the checked path above, which is always right.
+//! so after a miss the next groups' preludes look their keys up in their own months as well,
+//! and only the rest is copied: an index probe per record instead of the checked path. A miss
+//! there too (a concurrent writer stored one of the keys between lookup and `COPY`) leaves the
+//! checked path: `insert … on conflict do nothing returning` the keys, then one lookup of the
+//! content hashes of the keys refused, to tell duplicates from conflicts. It is always right.
 //!
 //! Concurrency: two groups in flight at once with the same key in the *same* month meet at
-//! that partition's primary key. With the same key in *different* months neither probe would
-//! see the other's uncommitted row, so the probe first locks the groups' tenant buckets
-//! (`tenant_locks.rs`): such writers take turns, and the second one's probe sees the first's.
+//! that partition's primary key. With the same key in *different* months neither lookup would
+//! see the other's uncommitted row, so the prelude first locks the groups' tenant buckets
+//! (`tenant_locks.rs`): such writers take turns, and the second one's lookup sees the first's.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -28,13 +29,15 @@ use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use sqlx::{PgPool, Postgres, Transaction};
 
-use super::copy_insert::{copy_new, own_months, stored_in_own_months, unknown};
-use super::probe::{lookup_hashes, probe, ProbeWindow};
+use super::copy_insert::copy_new;
+use super::prelude::{prelude, LookIn, Prelude};
+use super::probe::{lookup_hashes, ProbeWindow};
 use crate::aggregate::{fold_records, RollupKey, RollupTotals};
 use crate::domain::ContentHash;
 use crate::domain::NewUsageRecord;
 use crate::store::codec::{stored_key, whole, StoredKey};
 use crate::store::partitions::{ensure_months, month_start, PartitionState};
+use crate::store::rollup_hours::{add_hour_deltas, WriterWatermark};
 use crate::store::{DbError, InsertOutcome};
 
 /// The insert statement; also used verbatim by the ingest benchmark's direct-SQL baseline.
@@ -47,7 +50,7 @@ from unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::text[], $
 on conflict do nothing
 returning tenant_id, source, record_id"#;
 
-/// Bounded by `ts` so only the partitions the group can meet are probed.
+/// Bounded by `ts` so only the partitions the group can meet are read.
 const EXISTING_HASHES_SQL: &str = r#"
 select r.tenant_id, r.source, r.record_id, r.content_hash
 from usage_record r
@@ -193,21 +196,18 @@ async fn write(
     };
     loop {
         let mut tx = crate::store::open::begin_postgres(on.pool).await?;
-        let mut known = probe(&mut tx, records, window).await?;
+        let look_in = match attempt {
+            Attempt::LookupThenCopy => LookIn::WholeWindow,
+            Attempt::Copy | Attempt::Checked => LookIn::OtherMonths,
+        };
+        let Prelude { known, watermark } = prelude(&mut tx, records, window, look_in, on.distributed).await?;
         if attempt == Attempt::Checked {
-            return insert_checked(tx, records, &known, window, ingested_at).await;
+            return insert_checked(tx, records, &known, window, watermark, ingested_at).await;
         }
-        if attempt == Attempt::LookupThenCopy {
-            let here = match on.distributed {
-                false => stored_in_own_months(&mut tx, records, &known, window).await?,
-                true => existing_hashes(&mut tx, &unknown(records, &known), own_months(window)).await?,
-            };
-            if !here.is_empty() {
-                on.lookup_groups.store(LOOKUP_GROUPS, Ordering::Relaxed);
-            }
-            known.extend(here);
+        if attempt == Attempt::LookupThenCopy && !known.is_empty() {
+            on.lookup_groups.store(LOOKUP_GROUPS, Ordering::Relaxed);
         }
-        match copy_new(tx, records, &known, ingested_at).await {
+        match copy_new(tx, records, &known, watermark, ingested_at).await {
             Err(DbError::AlreadyExists) => {
                 on.lookup_groups.store(LOOKUP_GROUPS, Ordering::Relaxed);
                 attempt = match attempt {
@@ -227,6 +227,7 @@ async fn insert_checked(
     records: &[&NewUsageRecord],
     elsewhere: &HashMap<StoredKey, ContentHash>,
     window: &ProbeWindow,
+    watermark: WriterWatermark,
     ingested_at: DateTime<Utc>,
 ) -> Result<Vec<InsertOutcome>, DbError> {
     let candidates: Vec<&NewUsageRecord> =
@@ -249,7 +250,7 @@ async fn insert_checked(
     let existing = existing_hashes(&mut tx, &refused, window.lookup).await?;
     let deltas = fold_records(records.iter().zip(&inserted).filter(|(_, ins)| **ins).map(|(r, _)| *r))?;
     let deltas: Vec<(RollupKey, RollupTotals)> = deltas.into_iter().collect();
-    add_rollup_deltas(&mut tx, &deltas).await?;
+    add_rollup_deltas(&mut tx, &deltas, watermark).await?;
     tx.commit().await?;
     records
         .iter()
@@ -279,7 +280,7 @@ async fn insert_records(
     Ok(rows.into_iter().collect())
 }
 
-async fn existing_hashes(
+pub(super) async fn existing_hashes(
     tx: &mut Transaction<'_, Postgres>,
     refused: &[&NewUsageRecord],
     (from, to): (DateTime<Utc>, DateTime<Utc>),
@@ -290,16 +291,17 @@ async fn existing_hashes(
     lookup_hashes(tx, EXISTING_HASHES_SQL, refused, &[from, to]).await
 }
 
-/// Adds deltas to rollup rows. `deltas` must be sorted by key: every writer then locks
-/// rollup rows in the same order, so concurrent writers cannot deadlock.
 /// Adds the deltas of records just written to the 15-minute rollups and, below the hour
 /// watermark, to their hours: every write path's one call, so no path can miss a level.
+/// `deltas` must be sorted by key: every writer then locks rollup rows in the same order, so
+/// concurrent writers cannot deadlock.
 pub(in crate::store) async fn add_rollup_deltas(
     tx: &mut Transaction<'_, Postgres>,
     deltas: &[(RollupKey, RollupTotals)],
+    watermark: WriterWatermark,
 ) -> Result<(), DbError> {
     upsert_rollup_rows(tx, deltas).await?;
-    crate::store::rollup_hours::add_hour_deltas(tx, deltas).await
+    add_hour_deltas(tx, deltas, watermark).await
 }
 
 pub(in crate::store) async fn upsert_rollup_rows(

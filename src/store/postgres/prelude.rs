@@ -1,0 +1,100 @@
+//! The first call of every transaction writing usage records: the tenant-bucket locks
+//! (`tenant_locks.rs`), the hour watermark `W` under its shared lock (`rollup_hours.rs`), and
+//! the stored hashes of the group's keys found where the attempt looks (`probe.rs`) — in one
+//! round trip, `usage_write_prelude()` (migration 20261202190000). A group commit used to
+//! spend three round trips on them, and the rollup rows it had locked waited for the last.
+//!
+//! Citus runs them as three statements: the lookups there must name the tenant to reach one
+//! shard, which a function's plan cannot do for some groups and not others.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use sqlx::{Postgres, Transaction};
+
+use super::probe::{lookup_hashes, ProbeWindow, PROBE_SQL};
+use super::tenant_locks::{bucket_locks, lock_tenant_buckets};
+use super::usage::existing_hashes;
+use crate::domain::{ContentHash, NewUsageRecord};
+use crate::store::codec::{content_hash, stored_key, StoredKey};
+use crate::store::rollup_hours::WriterWatermark;
+use crate::store::DbError;
+
+const PRELUDE_SQL: &str = "select * from usage_write_prelude($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)";
+
+/// Where an attempt looks for the group's keys before writing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum LookIn {
+    /// The other months of the window: the group's own months are left to their partitions'
+    /// primary keys (a hit there refuses the `COPY`, or is caught by `on conflict`).
+    OtherMonths,
+    /// The whole window, the group's own months included: after a group met a stored key,
+    /// so that the next ones `COPY` only what is new.
+    WholeWindow,
+}
+
+/// What the prelude found.
+pub(super) struct Prelude {
+    /// The stored hash of every key of the group found where the attempt looked.
+    pub known: HashMap<StoredKey, ContentHash>,
+    pub watermark: WriterWatermark,
+}
+
+/// Locks the buckets of the group's tenants, reads `W` and looks the group's keys up. Must be
+/// the first statement of `tx`: the lookup's snapshot must follow the locks.
+pub(super) async fn prelude(
+    tx: &mut Transaction<'_, Postgres>,
+    records: &[&NewUsageRecord],
+    window: &ProbeWindow,
+    look_in: LookIn,
+    distributed: bool,
+) -> Result<Prelude, DbError> {
+    if distributed {
+        return prelude_in_steps(tx, records, window, look_in).await;
+    }
+    let [(a, b), (c, d)] = match look_in {
+        LookIn::OtherMonths => window.probed,
+        LookIn::WholeWindow => [window.lookup, (window.lookup.1, window.lookup.1)],
+    };
+    let locks = bucket_locks(records);
+    let (through, tenants, sources, record_ids, hashes): Found = sqlx::query_as(PRELUDE_SQL)
+        .bind(locks.iter().map(|l| l.key).collect::<Vec<_>>())
+        .bind(locks.iter().map(|l| l.shared_during.map(|(from, _)| from)).collect::<Vec<_>>())
+        .bind(locks.iter().map(|l| l.shared_during.map(|(_, until)| until)).collect::<Vec<_>>())
+        .bind(records.iter().map(|r| r.key.tenant_id.as_str()).collect::<Vec<_>>())
+        .bind(records.iter().map(|r| r.key.source.as_str()).collect::<Vec<_>>())
+        .bind(records.iter().map(|r| r.key.record_id.as_str()).collect::<Vec<_>>())
+        .bind(a)
+        .bind(b)
+        .bind(c)
+        .bind(d)
+        .fetch_one(&mut **tx)
+        .await?;
+    let keys = tenants.into_iter().zip(sources).zip(record_ids);
+    let known = keys.zip(hashes).map(|(((t, s), id), hash)| Ok(((t, s, id), content_hash(&hash)?)));
+    let known = known.collect::<Result<_, DbError>>()?;
+    Ok(Prelude { known, watermark: WriterWatermark::read_by_prelude(through) })
+}
+
+/// The function's one row: `W`, then the keys found and their hashes as parallel arrays.
+type Found = (DateTime<Utc>, Vec<String>, Vec<String>, Vec<String>, Vec<Vec<u8>>);
+
+/// The prelude as three statements (Citus), each lookup routed to one shard when the group
+/// has one tenant.
+async fn prelude_in_steps(
+    tx: &mut Transaction<'_, Postgres>,
+    records: &[&NewUsageRecord],
+    window: &ProbeWindow,
+    look_in: LookIn,
+) -> Result<Prelude, DbError> {
+    lock_tenant_buckets(tx, records).await?;
+    let watermark = WriterWatermark::read(tx).await?;
+    let [(a, b), (c, d)] = window.probed;
+    let mut known = lookup_hashes(tx, PROBE_SQL, records, &[a, b, c, d]).await?;
+    if look_in == LookIn::WholeWindow {
+        let unknown: Vec<&NewUsageRecord> =
+            records.iter().filter(|r| !known.contains_key(&stored_key(&r.key))).copied().collect();
+        known.extend(existing_hashes(tx, &unknown, window.own_months()).await?);
+    }
+    Ok(Prelude { known, watermark })
+}
