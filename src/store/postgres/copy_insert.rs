@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use sqlx::{Postgres, Transaction};
 
 use super::copy_text::{copy_rows, COPY_RECORDS_SQL};
-use super::usage::add_rollup_deltas;
+use super::usage::{add_rollup_deltas, insert_new_records};
 use crate::aggregate::{fold_records, RollupKey, RollupTotals};
 use crate::domain::{ContentHash, NewUsageRecord};
 use crate::store::codec::{stored_key, StoredKey};
@@ -34,13 +34,22 @@ pub(super) async fn copy_new(
     let new: Vec<&NewUsageRecord> =
         records.iter().zip(&stored).filter(|(_, hash)| hash.is_none()).map(|(r, _)| *r).collect();
     if !new.is_empty() {
-        let rows = copy_rows(&new, ingested_at)?;
-        let mut copy = tx.copy_in_raw(COPY_RECORDS_SQL).await?;
-        copy.send(rows).await?;
-        copy.finish().await?;
+        if new.len() >= copy_from() {
+            let rows = copy_rows(&new, ingested_at)?;
+            let mut copy = tx.copy_in_raw(COPY_RECORDS_SQL).await?;
+            copy.send(rows).await?;
+            copy.finish().await?;
+        } else {
+            insert_new_records(&mut tx, &new, ingested_at).await?;
+        }
         let deltas: Vec<(RollupKey, RollupTotals)> = fold_records(new.iter().copied())?.into_iter().collect();
         add_rollup_deltas(&mut tx, &deltas, watermark).await?;
     }
     tx.commit().await?;
     Ok(stored.into_iter().map(|hash| hash.map_or(InsertOutcome::Inserted, InsertOutcome::Existing)).collect())
+}
+
+fn copy_from() -> usize {
+    static AT: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *AT.get_or_init(|| std::env::var("TALLY_EXPERIMENT_COPY_FROM").ok().and_then(|v| v.parse().ok()).unwrap_or(64))
 }

@@ -40,15 +40,26 @@ use crate::store::partitions::{ensure_months, month_start, PartitionState};
 use crate::store::rollup_hours::{add_hour_deltas, WriterWatermark};
 use crate::store::{DbError, InsertOutcome};
 
-/// The insert statement; also used verbatim by the ingest benchmark's direct-SQL baseline.
-pub const INSERT_RECORDS_SQL: &str = r#"
-insert into usage_record (tenant_id, source, record_id, ts, function, region,
-    cpu_cycles, memory_gb_seconds, invocations, event_type, content_hash, ingested_at)
-select t.*, $12
-from unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::text[], $6::text[],
-    $7::int8[], $8::numeric[], $9::int8[], $10::text[], $11::bytea[]) as t
-on conflict do nothing
-returning tenant_id, source, record_id"#;
+/// Inserts the records bound as twelve arrays, then `$tail`.
+macro_rules! insert_records_sql {
+    ($tail:literal) => {
+        concat!(
+            "insert into usage_record (tenant_id, source, record_id, ts, function, region, ",
+            "cpu_cycles, memory_gb_seconds, invocations, event_type, content_hash, ingested_at) ",
+            "select t.*, $12 ",
+            "from unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::text[], $6::text[], ",
+            "$7::int8[], $8::numeric[], $9::int8[], $10::text[], $11::bytea[]) as t",
+            $tail
+        )
+    };
+}
+
+/// The checked path's insert; also used verbatim by the ingest benchmark's direct-SQL baseline.
+pub const INSERT_RECORDS_SQL: &str =
+    insert_records_sql!(" on conflict do nothing returning tenant_id, source, record_id");
+
+/// The fast path's insert for small groups: like `COPY`, a stored key fails it whole.
+const PLAIN_INSERT_RECORDS_SQL: &str = insert_records_sql!("");
 
 /// Bounded by `ts` so only the partitions the group can meet are read.
 const EXISTING_HASHES_SQL: &str = r#"
@@ -278,6 +289,18 @@ async fn insert_records(
     let rows: Vec<StoredKey> =
         bind_columns!(sqlx::query_as(INSERT_RECORDS_SQL), columns, ingested_at).fetch_all(&mut **tx).await?;
     Ok(rows.into_iter().collect())
+}
+
+/// Inserts `records` with one plain `insert` (no `on conflict`): a key stored in the same
+/// month fails the statement ([`DbError::AlreadyExists`]).
+pub(super) async fn insert_new_records(
+    tx: &mut Transaction<'_, Postgres>,
+    records: &[&NewUsageRecord],
+    ingested_at: DateTime<Utc>,
+) -> Result<(), DbError> {
+    let columns = RecordColumns::of(records)?;
+    bind_columns!(sqlx::query(PLAIN_INSERT_RECORDS_SQL), columns, ingested_at).execute(&mut **tx).await?;
+    Ok(())
 }
 
 pub(super) async fn existing_hashes(
