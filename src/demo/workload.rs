@@ -15,6 +15,7 @@ use rand::{Rng, SeedableRng};
 use serde::Serialize;
 
 use super::profiles::Profile;
+use crate::domain::fnv1a;
 
 /// One pre-aggregated usage record, as `POST /v1/usage` takes it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -95,11 +96,7 @@ fn region_norm(regions: usize) -> f64 {
 
 /// FNV-1a of the tenant and the bucket: the same bucket always draws the same numbers.
 fn seed(tenant: &str, bucket: DateTime<Utc>) -> u64 {
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for byte in tenant.bytes().chain(bucket.timestamp().to_le_bytes()) {
-        hash = (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3);
-    }
-    hash
+    fnv1a(tenant.bytes().chain(bucket.timestamp().to_le_bytes()))
 }
 
 #[cfg(test)]

@@ -1,7 +1,8 @@
 //! The shared vocabulary: validated domain values every pipeline stage speaks — tenants and
 //! their ids, usage records and corrections, meters and quantities, money and currencies,
 //! subscriptions, billing periods, quotas and their alerts, the audit log's actors and events, invoice ids and line keys, the invoice document (content
-//! and identity) and the credit ledger's entries.
+//! and identity) and the credit ledger's entries; and FNV-1a, the one hash whose values are
+//! pinned (lock buckets, write order, demo draws).
 //!
 //! Input from the wire is turned into these types at the edge (`parse`/`TryFrom`); code below
 //! the handlers accepts only these. Nothing here does IO, and this module imports no other
@@ -12,6 +13,7 @@ mod correction;
 mod credit;
 mod document;
 mod exact;
+mod fnv;
 mod ids;
 mod invoice;
 mod invoice_id;
@@ -36,6 +38,7 @@ pub use correction::{CorrectionAction, UsageCorrection};
 pub use credit::{CreditEntry, CreditEntryKind};
 pub use document::{document_number, BilledLine, InvoiceContent, InvoiceDocument, NewInvoice};
 pub(crate) use exact::{Exact, Fraction};
+pub(crate) use fnv::fnv1a;
 pub use ids::{IdError, TenantId};
 pub use invoice::{CustomerSnapshot, InvoiceStatus, IssuerSnapshot, LineSnapshot, LineType, TierSnapshot};
 pub use invoice_id::InvoiceId;

@@ -39,7 +39,7 @@ pub(super) enum Engine {
         /// Months known to have a `usage_record` partition, and the accepted window (`partitions.rs`).
         partitions: Arc<super::partitions::PartitionState>,
         /// A Citus cluster (the tables are distributed): locks that span tenants are refused,
-        /// so claims across tenants take another shape (`deliveries.rs`).
+        /// so claims across tenants take another shape (`deliveries.rs`, `issue_batch.rs`).
         distributed: bool,
     },
     /// One writer connection (every write is `BEGIN IMMEDIATE`) and a read-only pool.

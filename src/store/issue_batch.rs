@@ -4,7 +4,7 @@
 //! statements for the whole batch, one WAL flush. All or nothing: a run killed mid-batch
 //! leaves none of the batch's invoices, numbers or periods, and the next run issues them.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, Datelike, Utc};
 
@@ -37,7 +37,7 @@ impl Store {
     #[tracing::instrument(skip_all, fields(invoices = batch.invoices.len()))]
     pub async fn issue_invoices(&self, batch: &IssueBatch<'_>) -> Result<Vec<IssueOutcome>, DbError> {
         let mut tx = self.begin().await?;
-        let states = claim_periods(&mut tx, batch.invoices).await?;
+        let states = claim_periods(&mut tx, batch.invoices, self.citus_pool().is_some()).await?;
         let mut outcomes = Vec::with_capacity(batch.invoices.len());
         let mut open = Vec::new();
         for (index, (tenant, new)) in batch.invoices.iter().enumerate() {
@@ -81,11 +81,14 @@ impl Store {
 
 /// Inserts each period as `open` unless it exists, then locks the rows no other transaction
 /// holds (`skip locked`; SQLite: the one writer) and answers their states by (tenant, start).
+/// On Citus (`distributed`), which refuses `for update` on a statement over several shards,
+/// each tenant's periods are locked by a statement of their own, routed to that tenant's
+/// shard, in the same transaction: the page is still claimed and issued as one.
 async fn claim_periods(
     tx: &mut Tx,
     invoices: &[(&TenantId, &NewInvoice)],
+    distributed: bool,
 ) -> Result<HashMap<(String, DateTime<Utc>), String>, DbError> {
-    let lock = tx.for_update_skip_locked();
     let mut states = HashMap::new();
     for chunk in invoices.chunks(ROWS_PER_STATEMENT) {
         on_tx!(tx, |db| {
@@ -100,19 +103,53 @@ async fn claim_periods(
             open.push(" on conflict do nothing");
             open.build().execute(db).await.map(|_| ())
         })?;
-        let rows: Vec<(String, Instant, String)> = on_tx!(tx, |db| {
-            let mut claim = sqlx::QueryBuilder::new(
-                "select tenant_id, period_start, state from billing_period where (tenant_id, period_start) in (",
-            );
-            claim.push_values(chunk, |mut row, (tenant, new)| {
-                row.push_bind(tenant.as_str()).push_bind(Instant(new.content.period_start));
-            });
-            claim.push(") ").push(lock);
-            claim.build_query_as().fetch_all(db).await
-        })?;
+        let rows = if distributed { lock_per_tenant(tx, chunk).await? } else { lock_together(tx, chunk).await? };
         states.extend(rows.into_iter().map(|(tenant, start, state)| ((tenant, start.0), state)));
     }
     Ok(states)
+}
+
+/// A claimed period: tenant, start, state.
+type Claimed = (String, Instant, String);
+
+/// Locks the periods of `chunk` with one statement over every tenant.
+async fn lock_together(tx: &mut Tx, chunk: &[(&TenantId, &NewInvoice)]) -> Result<Vec<Claimed>, DbError> {
+    let lock = tx.for_update_skip_locked();
+    let rows = on_tx!(tx, |db| {
+        let mut claim = sqlx::QueryBuilder::new(
+            "select tenant_id, period_start, state from billing_period where (tenant_id, period_start) in (",
+        );
+        claim.push_values(chunk, |mut row, (tenant, new)| {
+            row.push_bind(tenant.as_str()).push_bind(Instant(new.content.period_start));
+        });
+        claim.push(") ").push(lock);
+        claim.build_query_as().fetch_all(db).await
+    })?;
+    Ok(rows)
+}
+
+/// Locks the periods of `chunk` with one statement per tenant (`tenant_id = $1`: one shard).
+async fn lock_per_tenant(tx: &mut Tx, chunk: &[(&TenantId, &NewInvoice)]) -> Result<Vec<Claimed>, DbError> {
+    let lock = tx.for_update_skip_locked();
+    let mut starts: BTreeMap<&str, Vec<DateTime<Utc>>> = BTreeMap::new();
+    for (tenant, new) in chunk {
+        starts.entry(tenant.as_str()).or_default().push(new.content.period_start);
+    }
+    let mut claimed = Vec::with_capacity(chunk.len());
+    for (tenant, starts) in starts {
+        let rows: Vec<Claimed> = on_tx!(&mut *tx, |db| {
+            let mut claim = sqlx::QueryBuilder::new("select tenant_id, period_start, state from billing_period ");
+            claim.push("where tenant_id = ").push_bind(tenant).push(" and period_start in (");
+            let mut list = claim.separated(", ");
+            for start in &starts {
+                list.push_bind(Instant(*start));
+            }
+            claim.push(") ").push(lock);
+            claim.build_query_as().fetch_all(db).await
+        })?;
+        claimed.extend(rows);
+    }
+    Ok(claimed)
 }
 
 /// Takes `count` consecutive gapless numbers for `prefix` and `year` inside the caller's

@@ -64,8 +64,5 @@ impl Store {
 /// tie) costs far less than comparing the key texts, which cost about a microsecond a record.
 fn lock_order(key: &RecordKey) -> u64 {
     let columns = [key.tenant_id.as_str(), &key.source, &key.record_id];
-    columns
-        .iter()
-        .flat_map(|c| c.bytes().chain([0xff]))
-        .fold(0xcbf2_9ce4_8422_2325, |hash, byte| (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3))
+    crate::domain::fnv1a(columns.iter().flat_map(|c| c.bytes().chain([0xff])))
 }

@@ -20,6 +20,8 @@ mod on_citus;
 #[path = "../api/billing.rs"]
 #[allow(dead_code)]
 mod billing;
+#[path = "../api/billing_pages.rs"]
+mod billing_pages;
 #[path = "../api/ingest.rs"]
 mod ingest;
 #[path = "../api/invoices.rs"]

@@ -81,9 +81,7 @@ pub struct BucketLock {
 
 /// The bucket of a tenant: FNV-1a of its id. Every process must agree on it.
 pub fn bucket_of(tenant_id: &str) -> u64 {
-    let hash =
-        tenant_id.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3));
-    hash % BUCKETS
+    crate::domain::fnv1a(tenant_id.bytes()) % BUCKETS
 }
 
 /// The locks a group takes, in bucket order: a bucket whose records all lie in one month may

@@ -4,10 +4,10 @@
 use chrono::Duration;
 
 use super::{dec, id, issue, issued, month, new_invoice, tenant, usd};
-use crate::both_stores;
 use crate::helpers::{count_rows, execute_sql, operator, spawn_app, test_now, Backend, TestApp};
+use crate::{both_stores, server_stores};
 use tally::domain::{CreditEntryKind, InvoiceId, InvoiceStatus, LineKey, LineType, Money};
-use tally::store::{IssueOutcome, NewCreditGrant, StatusChange};
+use tally::store::{IssueBatch, IssueOutcome, NewCreditGrant, StatusChange};
 
 /// Outbox rows of `kind` for `acme`.
 async fn outbox(app: &TestApp, kind: &str) -> i64 {
@@ -182,6 +182,33 @@ both_stores! {
         assert_eq!(seen, vec![(CreditEntryKind::Grant, "5.44".to_owned(), Some(invoice.document.id.to_string()))]);
         assert_eq!(ledger[0].grant_id, ledger[0].entry_id, "the remainder is a grant of its own");
     }
+
+    async fn a_page_of_several_tenants_is_issued_in_one_transaction_numbered_in_its_order(app) {
+        // Arrange: acme's August is closed already; acme has two periods in the page
+        let store = &app.store;
+        let acme = store.create_tenant(&tenant("acme"), test_now(), &operator()).await.unwrap();
+        let beta = store.create_tenant(&tenant("beta"), test_now(), &operator()).await.unwrap();
+        issued(store, &acme, month(8), "1").await;
+        let august = new_invoice(store, &acme, month(8), "1").await;
+        let (september, october) = (new_invoice(store, &acme, month(9), "9").await, new_invoice(store, &acme, month(10), "10").await);
+        let beta_october = new_invoice(store, &beta, month(10), "20").await;
+        let invoices = [(&acme.id, &october), (&beta.id, &beta_october), (&acme.id, &august), (&acme.id, &september)];
+        let batch = IssueBatch { invoices: &invoices, invoice_prefix: "INV", now: test_now() };
+        // Act: an error here is what makes a billing run fall back to issuing one by one
+        let outcomes = store.issue_invoices(&batch).await.expect("the page is issued in one transaction");
+        // Assert
+        let numbers: Vec<_> = outcomes
+            .iter()
+            .map(|o| match o {
+                IssueOutcome::Issued(d) => d.number.clone(),
+                other => format!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(numbers, ["INV-2026-000002", "INV-2026-000003", "AlreadyClosed", "INV-2026-000004"]);
+        assert_eq!(store.closed_periods(&acme.id).await.unwrap(), vec![month(8), month(9), month(10)]);
+        assert_eq!(store.closed_periods(&beta.id).await.unwrap(), vec![month(10)]);
+        assert_eq!(outbox(&app, "invoice.finalized").await, 3, "acme: August before, September and October now");
+    }
 }
 
 /// PostgreSQL only: a period row another run holds is skipped, not awaited. (SQLite has one
@@ -207,4 +234,35 @@ async fn issuing_a_period_another_run_is_closing_is_busy_on_postgres() {
     // Assert
     assert_eq!(busy, IssueOutcome::Busy);
     assert!(matches!(after, IssueOutcome::Issued(_)), "{after:?}");
+}
+
+server_stores!(a_page_skips_the_periods_another_run_holds_and_issues_the_rest);
+
+/// PostgreSQL (and Citus) only, as above: in a page, the period another run holds is `Busy`
+/// and the other tenants' are issued.
+async fn a_page_skips_the_periods_another_run_holds_and_issues_the_rest(backend: Backend) {
+    use sqlx::{Connection, Executor};
+    // Arrange
+    let app = spawn_app(backend).await;
+    let store = &app.store;
+    let acme = store.create_tenant(&tenant("acme"), test_now(), &operator()).await.unwrap();
+    let beta = store.create_tenant(&tenant("beta"), test_now(), &operator()).await.unwrap();
+    let (held, free) =
+        (new_invoice(store, &acme, month(10), "10").await, new_invoice(store, &beta, month(10), "20").await);
+    let open = "insert into billing_period (tenant_id, period_start, period_end, state) \
+        values ('acme', '2026-10-01T00:00:00Z', '2026-11-01T00:00:00Z', 'open')";
+    execute_sql(&app, open).await.unwrap();
+    let mut other = sqlx::PgConnection::connect(&app.database.url).await.unwrap();
+    let mut other_run = other.begin().await.unwrap();
+    other_run.execute("select * from billing_period where tenant_id = 'acme' for update").await.unwrap();
+    let invoices = [(&acme.id, &held), (&beta.id, &free)];
+    let batch = IssueBatch { invoices: &invoices, invoice_prefix: "INV", now: test_now() };
+    // Act
+    let outcomes = store.issue_invoices(&batch).await.expect("the page is issued in one transaction");
+    other_run.rollback().await.unwrap();
+    // Assert
+    assert_eq!(outcomes[0], IssueOutcome::Busy, "acme's period is held by the other run");
+    assert!(matches!(&outcomes[1], IssueOutcome::Issued(d) if d.number == "INV-2026-000001"), "{:?}", outcomes[1]);
+    assert!(store.closed_periods(&acme.id).await.unwrap().is_empty());
+    assert_eq!(store.closed_periods(&beta.id).await.unwrap(), vec![month(10)]);
 }
