@@ -1,0 +1,11 @@
+-- Room on every page of the 15-minute rollups for the next versions of its rows. A rollup row
+-- of the current bucket is updated by every group commit that holds one of its records; an
+-- update can stay on its page (a HOT update: no new index entry, the old version pruned by
+-- the next visitor) only when the page has room. Full pages (the default, 100) sent most
+-- updates to other pages, each with a new primary-key entry, and concurrent writers' upserts
+-- of one bucket's rows took ≈ 2 × longer (measured: two sessions each upserting the same
+-- 800 rows 150 times, 5.8–6.3 s at 100, 70 at 5.4–6.6 s with 39 % HOT, 50 at 2.0–3.8 s
+-- with ≈ 100 % HOT). Pages of past buckets stay half full: the price is rollup heap size,
+-- which month-long reads barely see (they read whole hours from usage_rollup_hour, which
+-- keeps the default: the compactor writes it in bulk). Applies to pages written from now on.
+alter table usage_rollup set (fillfactor = 50);
