@@ -12,7 +12,6 @@ use actix_web::dev::Server;
 use actix_web::{web, App, HttpServer};
 use anyhow::Context;
 use tokio::sync::Semaphore;
-use tracing_actix_web::TracingLogger;
 
 use crate::api;
 use crate::auth::Authenticator;
@@ -114,7 +113,8 @@ impl Application {
         let server = HttpServer::new(move || {
             App::new()
                 .wrap(actix_web::middleware::from_fn(http::assign_request_id))
-                .wrap(TracingLogger::default())
+                // Outermost: it reads the id back from the answered request.
+                .wrap(actix_web::middleware::from_fn(http::log_access))
                 .app_data(http::query_config())
                 .app_data(http::path_config())
                 .app_data(store.clone())

@@ -1,6 +1,6 @@
 //! HTTP plumbing shared by every route module (`api`, `ingest`, `auth`'s extractors): the one
 //! error type and its JSON shape, bounded JSON bodies that refuse repeated keys, `Idempotency-Key` replay (the
-//! `Idempotent` extractor), the `x-request-id` every answer echoes, and actix's own errors (404, 405, bad query or path) answered in
+//! `Idempotent` extractor), the `x-request-id` every answer echoes, the access log, and actix's own errors (404, 405, bad query or path) answered in
 //! that shape.
 //!
 //! Stage: the HTTP edge. Inputs are actix requests and module errors; outputs are
@@ -8,6 +8,7 @@
 //! errors into `ApiError`. Must not import `auth`, `api`, `ingest` or `portal` (they build on
 //! it), and holds no route handlers and no business rules.
 
+mod access_log;
 mod error;
 mod idempotency;
 mod json;
@@ -15,6 +16,7 @@ mod plumbing;
 mod request_id;
 mod strict_json;
 
+pub use access_log::{access_level, log_access};
 pub use error::{error_body, error_chain_fmt, ApiError};
 pub use idempotency::{actor, IdempotencyScope, Idempotent, JsonReply};
 pub use json::{duplicate_key, exact_json_number, parse_json, JsonBody};
