@@ -20,7 +20,12 @@ pub(super) fn fold_deltas(records: &[&NewUsageRecord]) -> Result<Vec<(RollupKey,
     let mut deltas: Vec<(RollupKey, RollupTotals)> = sums
         .into_iter()
         .map(|((tenant_id, bucket_start, function, region), sum)| {
-            let key = RollupKey { tenant_id: tenant_id.clone(), bucket_start, function: function.into(), region: region.into() };
+            let key = RollupKey {
+                tenant_id: tenant_id.clone(),
+                bucket_start,
+                function: function.into(),
+                region: region.into(),
+            };
             (key, sum)
         })
         .collect();

@@ -44,9 +44,9 @@ async fn insert_all_new(
     records: &[&NewUsageRecord],
     ingested_at: DateTime<Utc>,
 ) -> Result<bool, DbError> {
-    let mut attempt = (&mut **tx).begin().await?;
+    let mut attempt = tx.begin().await?;
     for chunk in statement_chunks(records) {
-        if insert_rows(&mut *attempt, chunk, ingested_at).await? != chunk.len() as u64 {
+        if insert_rows(&mut attempt, chunk, ingested_at).await? != chunk.len() as u64 {
             attempt.rollback().await?;
             return Ok(false);
         }
@@ -65,7 +65,7 @@ async fn insert_new_keys<'r>(
     let keys: Vec<StoredKey> = records.iter().map(|r| stored_key(&r.key)).collect();
     let mut hashes = HashMap::new();
     for chunk in statement_chunks(&keys) {
-        hashes.extend(existing_hashes(&mut **tx, chunk).await?);
+        hashes.extend(existing_hashes(tx, chunk).await?);
     }
     let mut outcomes = Vec::with_capacity(records.len());
     let mut inserted = Vec::with_capacity(records.len());
@@ -80,7 +80,7 @@ async fn insert_new_keys<'r>(
     }
     for chunk in statement_chunks(&inserted) {
         // The one writer's transaction holds: a key read as absent is still absent.
-        if insert_rows(&mut **tx, chunk, ingested_at).await? != chunk.len() as u64 {
+        if insert_rows(tx, chunk, ingested_at).await? != chunk.len() as u64 {
             return Err(DbError::Corrupt("a record appeared inside the writer's transaction".into()));
         }
     }
