@@ -2,9 +2,13 @@
 //! `BEGIN IMMEDIATE`, and rollup updates summed in Rust (SQLite's `+` would go through
 //! floating point).
 
+mod chunks;
+mod fold;
+mod rollups;
 mod usage;
 
-pub(super) use usage::{add_deltas, insert_usage};
+pub(super) use rollups::add_deltas;
+pub(super) use usage::insert_usage;
 
 /// How every SQLite write transaction starts: a deferred `begin` would fail with SQLITE_BUSY
 /// when it upgrades to a write.

@@ -1,36 +1,26 @@
 //! `usage_record` and the rollup deltas written with it, inside one `BEGIN IMMEDIATE`.
 //!
-//! Multi-row statements keep round trips few: records go in with `on conflict do nothing
-//! returning` the key; the group's rollup deltas, folded in memory, are read back, summed in
-//! Rust and upserted a chunk at a time (safe: this is the only writer). Durability is the
-//! store's `synchronous=FULL` in WAL mode: a group is acknowledged after its commit is on disk,
-//! so a crash loses nothing acknowledged.
+//! Most groups hold only new keys, so records first go in without looking anything up: plain
+//! multi-row inserts inside a savepoint, counting the rows each one adds. When every row went
+//! in, every record was inserted and no key needs reading back. When a count falls short, some
+//! key was already stored: the savepoint is rolled back and the group takes the careful path —
+//! read the stored hashes of the keys that exist, insert the rest. Either way exactly the
+//! inserted records go into the rollup deltas (`rollups.rs`), folded in memory per group.
+//!
+//! Durability is the store's `synchronous=FULL` in WAL mode: a group is acknowledged after its
+//! commit is on disk, so a crash loses nothing acknowledged.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
-use sqlx::{QueryBuilder, Sqlite, Transaction};
+use sqlx::{Connection, QueryBuilder, Sqlite, SqliteConnection, Transaction};
 
-use crate::aggregate::{fold_records, Rollup, RollupKey, RollupTotals};
+use super::chunks::statement_chunks;
+use super::fold::fold_deltas;
+use super::rollups::add_deltas;
 use crate::domain::{ContentHash, NewUsageRecord};
 use crate::store::codec::{content_hash, stored_key, whole, Dec, Instant, StoredKey};
-use crate::store::rollups::{RollupRow, COLUMNS};
 use crate::store::{DbError, InsertOutcome};
-
-/// 12 bound values per row; stays well under SQLite's 32 766 variable limit.
-const ROWS_PER_STATEMENT: usize = 1_000;
-
-/// Binds a rollup row's key as `$1`–`$4`, in the order of the rollup table's primary key
-/// (`tenant_id`, `bucket_start`, `function`, `region`).
-macro_rules! bind_rollup_key {
-    ($query:expr, $key:expr) => {
-        $query
-            .bind($key.tenant_id.as_str())
-            .bind(Instant($key.bucket_start))
-            .bind($key.function.as_str())
-            .bind($key.region.as_str())
-    };
-}
 
 #[tracing::instrument(skip_all, fields(records = records.len()))]
 pub(in crate::store) async fn insert_usage(
@@ -38,38 +28,71 @@ pub(in crate::store) async fn insert_usage(
     records: &[&NewUsageRecord],
     ingested_at: DateTime<Utc>,
 ) -> Result<Vec<InsertOutcome>, DbError> {
-    let mut inserted_keys = HashSet::with_capacity(records.len());
-    for chunk in records.chunks(ROWS_PER_STATEMENT) {
-        inserted_keys.extend(insert_chunk(tx, chunk, ingested_at).await?);
+    let (outcomes, inserted) = if insert_all_new(tx, records, ingested_at).await? {
+        (vec![InsertOutcome::Inserted; records.len()], records.to_vec())
+    } else {
+        insert_new_keys(tx, records, ingested_at).await?
+    };
+    add_deltas(tx, &fold_deltas(&inserted)?).await?;
+    Ok(outcomes)
+}
+
+/// Inserts every record if no key is stored yet (`true`); otherwise changes nothing (`false`).
+/// Stops at the first statement that adds fewer rows than it carries.
+async fn insert_all_new(
+    tx: &mut Transaction<'_, Sqlite>,
+    records: &[&NewUsageRecord],
+    ingested_at: DateTime<Utc>,
+) -> Result<bool, DbError> {
+    let mut attempt = tx.begin().await?;
+    for chunk in statement_chunks(records) {
+        if insert_rows(&mut attempt, chunk, ingested_at).await? != chunk.len() as u64 {
+            attempt.rollback().await?;
+            return Ok(false);
+        }
     }
-    let existing: Vec<StoredKey> =
-        records.iter().map(|r| stored_key(&r.key)).filter(|key| !inserted_keys.contains(key)).collect();
-    let mut hashes = HashMap::with_capacity(existing.len());
-    for chunk in existing.chunks(ROWS_PER_STATEMENT) {
+    attempt.commit().await?;
+    Ok(true)
+}
+
+/// Reads the stored hashes of the keys that exist and inserts the other records; returns the
+/// outcomes in the order given and the inserted records.
+async fn insert_new_keys<'r>(
+    tx: &mut Transaction<'_, Sqlite>,
+    records: &[&'r NewUsageRecord],
+    ingested_at: DateTime<Utc>,
+) -> Result<(Vec<InsertOutcome>, Vec<&'r NewUsageRecord>), DbError> {
+    let keys: Vec<StoredKey> = records.iter().map(|r| stored_key(&r.key)).collect();
+    let mut hashes = HashMap::new();
+    for chunk in statement_chunks(&keys) {
         hashes.extend(existing_hashes(tx, chunk).await?);
     }
     let mut outcomes = Vec::with_capacity(records.len());
     let mut inserted = Vec::with_capacity(records.len());
-    for record in records {
-        let key = stored_key(&record.key);
-        if inserted_keys.contains(&key) {
-            outcomes.push(InsertOutcome::Inserted);
-            inserted.push(*record);
-        } else {
-            let hash = hashes.get(&key).ok_or_else(|| DbError::Corrupt("a conflicting record vanished".into()))?;
-            outcomes.push(InsertOutcome::Existing(*hash));
+    for (record, key) in records.iter().zip(&keys) {
+        match hashes.get(key) {
+            Some(hash) => outcomes.push(InsertOutcome::Existing(*hash)),
+            None => {
+                outcomes.push(InsertOutcome::Inserted);
+                inserted.push(*record);
+            }
         }
     }
-    let deltas: Vec<_> = fold_records(inserted)?.into_iter().collect();
-    add_deltas(tx, &deltas).await?;
-    Ok(outcomes)
+    for chunk in statement_chunks(&inserted) {
+        // The one writer's transaction holds: a key read as absent is still absent.
+        if insert_rows(tx, chunk, ingested_at).await? != chunk.len() as u64 {
+            return Err(DbError::Corrupt("a record appeared inside the writer's transaction".into()));
+        }
+    }
+    Ok((outcomes, inserted))
 }
 
-async fn insert_chunk(
-    tx: &mut Transaction<'_, Sqlite>,
+/// One multi-row insert that skips stored keys; the value is how many rows it added.
+async fn insert_rows(
+    conn: &mut SqliteConnection,
     chunk: &[&NewUsageRecord],
     ingested_at: DateTime<Utc>,
-) -> Result<Vec<StoredKey>, DbError> {
+) -> Result<u64, DbError> {
     let mut query = QueryBuilder::<Sqlite>::new(
         "insert into usage_record (tenant_id, source, record_id, ts, function, region, \
          cpu_cycles, memory_gb_seconds, invocations, event_type, content_hash, ingested_at) ",
@@ -92,13 +115,13 @@ async fn insert_chunk(
             .push_bind(&r.content_hash.0[..])
             .push_bind(Instant(ingested_at));
     });
-    query.push(" on conflict do nothing returning tenant_id, source, record_id");
-    Ok(query.build_query_as::<StoredKey>().fetch_all(&mut **tx).await?)
+    query.push(" on conflict do nothing");
+    Ok(query.build().execute(conn).await?.rows_affected())
 }
 
-/// The stored content hashes of records that were already there, by key.
+/// The stored content hashes of those of `keys` that exist.
 async fn existing_hashes(
-    tx: &mut Transaction<'_, Sqlite>,
+    conn: &mut SqliteConnection,
     keys: &[StoredKey],
 ) -> Result<HashMap<StoredKey, ContentHash>, DbError> {
     let mut select = QueryBuilder::<Sqlite>::new(
@@ -108,85 +131,6 @@ async fn existing_hashes(
         row.push_bind(key.0.as_str()).push_bind(key.1.as_str()).push_bind(key.2.as_str());
     });
     select.push(")");
-    let rows: Vec<(String, String, String, Vec<u8>)> = select.build_query_as().fetch_all(&mut **tx).await?;
+    let rows: Vec<(String, String, String, Vec<u8>)> = select.build_query_as().fetch_all(conn).await?;
     rows.into_iter().map(|(t, s, r, hash)| Ok(((t, s, r), content_hash(&hash)?))).collect()
-}
-
-/// Adds `deltas` to the rollups: reads the rows a chunk of deltas touches in one statement,
-/// adds in Rust (SQL `+` would go through floating point) and writes the sums back in one
-/// multi-row upsert. Safe: the one writer's transaction excludes every other writer.
-pub(in crate::store) async fn add_deltas(
-    tx: &mut Transaction<'_, Sqlite>,
-    deltas: &[(RollupKey, RollupTotals)],
-) -> Result<(), DbError> {
-    for chunk in deltas.chunks(ROWS_PER_STATEMENT) {
-        let current = rollup_totals(tx, chunk).await?;
-        let mut sums = Vec::with_capacity(chunk.len());
-        let mut emptied = Vec::new();
-        for (key, delta) in chunk {
-            let sum = current.get(key).copied().unwrap_or_default().checked_add(delta)?;
-            // Every record of the bucket voided or moved by corrections: drop the row, as a
-            // rebuild would.
-            if sum.records == 0 {
-                emptied.push(key);
-            } else {
-                sums.push((key, sum));
-            }
-        }
-        upsert_rollups(tx, &sums).await?;
-        for key in emptied {
-            let delete = "delete from usage_rollup \
-                where tenant_id = $1 and bucket_start = $2 and function = $3 and region = $4";
-            bind_rollup_key!(sqlx::query(delete), key).execute(&mut **tx).await?;
-        }
-    }
-    Ok(())
-}
-
-/// Writes rollup rows as given (their new totals).
-async fn upsert_rollups(tx: &mut Transaction<'_, Sqlite>, rows: &[(&RollupKey, RollupTotals)]) -> Result<(), DbError> {
-    if rows.is_empty() {
-        return Ok(());
-    }
-    let mut upsert = QueryBuilder::<Sqlite>::new(
-        "insert into usage_rollup (tenant_id, bucket_start, function, region, \
-            cpu_cycles, memory_gb_seconds, invocations, records) ",
-    );
-    upsert.push_values(rows, |mut row, (key, sum)| {
-        row.push_bind(key.tenant_id.as_str())
-            .push_bind(Instant(key.bucket_start))
-            .push_bind(key.function.as_str())
-            .push_bind(key.region.as_str())
-            .push_bind(Dec(sum.quantities.cpu_cycles))
-            .push_bind(Dec(sum.quantities.memory_gb_seconds))
-            .push_bind(Dec(sum.quantities.invocations))
-            .push_bind(sum.records);
-    });
-    upsert.push(
-        " on conflict (tenant_id, bucket_start, function, region) do update set \
-            cpu_cycles = excluded.cpu_cycles, memory_gb_seconds = excluded.memory_gb_seconds, \
-            invocations = excluded.invocations, records = excluded.records",
-    );
-    upsert.build().execute(&mut **tx).await?;
-    Ok(())
-}
-
-/// The current totals of the rollup rows of `deltas` that exist, inside the writer's
-/// transaction.
-async fn rollup_totals(
-    tx: &mut Transaction<'_, Sqlite>,
-    deltas: &[(RollupKey, RollupTotals)],
-) -> Result<HashMap<RollupKey, RollupTotals>, DbError> {
-    let mut select = QueryBuilder::<Sqlite>::new(format!(
-        "select {COLUMNS} from usage_rollup where (tenant_id, bucket_start, function, region) in ("
-    ));
-    select.push_values(deltas, |mut row, (key, _)| {
-        row.push_bind(key.tenant_id.as_str())
-            .push_bind(Instant(key.bucket_start))
-            .push_bind(key.function.as_str())
-            .push_bind(key.region.as_str());
-    });
-    select.push(")");
-    let rows: Vec<RollupRow> = select.build_query_as().fetch_all(&mut **tx).await?;
-    rows.into_iter().map(|r| Rollup::try_from(r).map(|r| (r.key, r.totals))).collect()
 }

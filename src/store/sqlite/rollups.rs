@@ -1,0 +1,102 @@
+//! Rollup deltas on SQLite: read the rows the deltas touch, add in Rust (SQLite's `+` would go
+//! through floating point) and write the sums back. Safe: the one writer's transaction
+//! excludes every other writer.
+
+use std::collections::HashMap;
+
+use sqlx::{QueryBuilder, Sqlite, SqliteConnection, Transaction};
+
+use super::chunks::statement_chunks;
+use crate::aggregate::{Rollup, RollupKey, RollupTotals};
+use crate::store::codec::{Dec, Instant};
+use crate::store::rollups::{RollupRow, COLUMNS};
+use crate::store::DbError;
+
+/// Binds a rollup row's key as `$1`–`$4`, in the order of the rollup table's primary key
+/// (`tenant_id`, `bucket_start`, `function`, `region`).
+macro_rules! bind_rollup_key {
+    ($query:expr, $key:expr) => {
+        $query
+            .bind($key.tenant_id.as_str())
+            .bind(Instant($key.bucket_start))
+            .bind($key.function.as_str())
+            .bind($key.region.as_str())
+    };
+}
+
+/// Adds `deltas` to the rollups, a statement-sized chunk at a time: one read of the rows the
+/// chunk touches, one multi-row upsert of the sums.
+pub(in crate::store) async fn add_deltas(
+    tx: &mut Transaction<'_, Sqlite>,
+    deltas: &[(RollupKey, RollupTotals)],
+) -> Result<(), DbError> {
+    let conn = &mut **tx;
+    for chunk in statement_chunks(deltas) {
+        let current = rollup_totals(conn, chunk).await?;
+        let mut sums = Vec::with_capacity(chunk.len());
+        let mut emptied = Vec::new();
+        for (key, delta) in chunk {
+            let sum = current.get(key).copied().unwrap_or_default().checked_add(delta)?;
+            // Every record of the bucket voided or moved by corrections: drop the row, as a
+            // rebuild would.
+            if sum.records == 0 {
+                emptied.push(key);
+            } else {
+                sums.push((key, sum));
+            }
+        }
+        for rows in statement_chunks(&sums) {
+            upsert_rollups(conn, rows).await?;
+        }
+        for key in emptied {
+            let delete = "delete from usage_rollup \
+                where tenant_id = $1 and bucket_start = $2 and function = $3 and region = $4";
+            bind_rollup_key!(sqlx::query(delete), key).execute(&mut *conn).await?;
+        }
+    }
+    Ok(())
+}
+
+/// Writes rollup rows as given (their new totals).
+async fn upsert_rollups(conn: &mut SqliteConnection, rows: &[(&RollupKey, RollupTotals)]) -> Result<(), DbError> {
+    let mut upsert = QueryBuilder::<Sqlite>::new(
+        "insert into usage_rollup (tenant_id, bucket_start, function, region, \
+            cpu_cycles, memory_gb_seconds, invocations, records) ",
+    );
+    upsert.push_values(rows, |mut row, (key, sum)| {
+        row.push_bind(key.tenant_id.as_str())
+            .push_bind(Instant(key.bucket_start))
+            .push_bind(key.function.as_str())
+            .push_bind(key.region.as_str())
+            .push_bind(Dec(sum.quantities.cpu_cycles))
+            .push_bind(Dec(sum.quantities.memory_gb_seconds))
+            .push_bind(Dec(sum.quantities.invocations))
+            .push_bind(sum.records);
+    });
+    upsert.push(
+        " on conflict (tenant_id, bucket_start, function, region) do update set \
+            cpu_cycles = excluded.cpu_cycles, memory_gb_seconds = excluded.memory_gb_seconds, \
+            invocations = excluded.invocations, records = excluded.records",
+    );
+    upsert.build().execute(conn).await?;
+    Ok(())
+}
+
+/// The current totals of the rollup rows of `deltas` that exist.
+async fn rollup_totals(
+    conn: &mut SqliteConnection,
+    deltas: &[(RollupKey, RollupTotals)],
+) -> Result<HashMap<RollupKey, RollupTotals>, DbError> {
+    let mut select = QueryBuilder::<Sqlite>::new(format!(
+        "select {COLUMNS} from usage_rollup where (tenant_id, bucket_start, function, region) in ("
+    ));
+    select.push_values(deltas, |mut row, (key, _)| {
+        row.push_bind(key.tenant_id.as_str())
+            .push_bind(Instant(key.bucket_start))
+            .push_bind(key.function.as_str())
+            .push_bind(key.region.as_str());
+    });
+    select.push(")");
+    let rows: Vec<RollupRow> = select.build_query_as().fetch_all(conn).await?;
+    rows.into_iter().map(|r| Rollup::try_from(r).map(|r| (r.key, r.totals))).collect()
+}
