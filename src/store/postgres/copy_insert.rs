@@ -16,6 +16,12 @@ use crate::store::codec::{stored_key, StoredKey};
 use crate::store::rollup_hours::WriterWatermark;
 use crate::store::{DbError, InsertOutcome};
 
+/// Groups with fewer new records go in with one plain `insert … select from unnest` instead:
+/// `COPY` takes two round trips (start, then data and end) and sets up partition routing per
+/// statement, which a group of a few single-record requests does not earn back; the insert
+/// fails whole on a stored key just as `COPY` does.
+const COPY_FROM_RECORDS: usize = 64;
+
 /// Inserts, in `tx` (committed here), every record whose key is not in `known` (keys already
 /// stored, with their hashes), and adds them to the rollups. Known records answer
 /// [`InsertOutcome::Existing`] with the stored hash.
@@ -34,7 +40,7 @@ pub(super) async fn copy_new(
     let new: Vec<&NewUsageRecord> =
         records.iter().zip(&stored).filter(|(_, hash)| hash.is_none()).map(|(r, _)| *r).collect();
     if !new.is_empty() {
-        if new.len() >= copy_from() {
+        if new.len() >= COPY_FROM_RECORDS {
             let rows = copy_rows(&new, ingested_at)?;
             let mut copy = tx.copy_in_raw(COPY_RECORDS_SQL).await?;
             copy.send(rows).await?;
@@ -49,7 +55,3 @@ pub(super) async fn copy_new(
     Ok(stored.into_iter().map(|hash| hash.map_or(InsertOutcome::Inserted, InsertOutcome::Existing)).collect())
 }
 
-fn copy_from() -> usize {
-    static AT: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
-    *AT.get_or_init(|| std::env::var("TALLY_EXPERIMENT_COPY_FROM").ok().and_then(|v| v.parse().ok()).unwrap_or(64))
-}
