@@ -54,4 +54,3 @@ pub(super) async fn copy_new(
     tx.commit().await?;
     Ok(stored.into_iter().map(|hash| hash.map_or(InsertOutcome::Inserted, InsertOutcome::Existing)).collect())
 }
-
