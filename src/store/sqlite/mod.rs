@@ -3,7 +3,6 @@
 //! floating point).
 
 mod chunks;
-mod fold;
 mod rollups;
 mod usage;
 

@@ -16,8 +16,8 @@ use chrono::{DateTime, Utc};
 use sqlx::{Connection, QueryBuilder, Sqlite, SqliteConnection, Transaction};
 
 use super::chunks::statement_chunks;
-use super::fold::fold_deltas;
 use super::rollups::add_deltas;
+use crate::aggregate::{fold_records, RollupKey, RollupTotals};
 use crate::domain::{ContentHash, NewUsageRecord};
 use crate::store::codec::{content_hash, stored_key, whole, Dec, Instant, StoredKey};
 use crate::store::{DbError, InsertOutcome};
@@ -33,7 +33,8 @@ pub(in crate::store) async fn insert_usage(
     } else {
         insert_new_keys(tx, records, ingested_at).await?
     };
-    add_deltas(tx, &fold_deltas(&inserted)?).await?;
+    let deltas: Vec<(RollupKey, RollupTotals)> = fold_records(inserted)?.into_iter().collect();
+    add_deltas(tx, &deltas).await?;
     Ok(outcomes)
 }
 

@@ -215,25 +215,42 @@ both_stores! {
 /// writer, so a second run simply waits its turn.)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn issuing_a_period_another_run_is_closing_is_busy_on_postgres() {
-    use sqlx::{Connection, Executor};
     // Arrange
     let app = spawn_app(Backend::Postgres).await;
     let store = &app.store;
     let acme = store.create_tenant(&tenant("acme"), test_now(), &operator()).await.unwrap();
     let invoice = new_invoice(store, &acme, month(10), "10").await;
-    let open = "insert into billing_period (tenant_id, period_start, period_end, state) \
-        values ('acme', '2026-10-01T00:00:00Z', '2026-11-01T00:00:00Z', 'open')";
-    execute_sql(&app, open).await.unwrap();
-    let mut other = sqlx::PgConnection::connect(&app.database.url).await.unwrap();
-    let mut other_run = other.begin().await.unwrap();
-    other_run.execute("select * from billing_period where tenant_id = 'acme' for update").await.unwrap();
+    let other_run = another_run_holding_acmes_october(&app).await;
     // Act
     let busy = issue(store, &acme.id, &invoice).await;
-    other_run.rollback().await.unwrap();
+    other_run.roll_back().await;
     let after = issue(store, &acme.id, &invoice).await;
     // Assert
     assert_eq!(busy, IssueOutcome::Busy);
     assert!(matches!(after, IssueOutcome::Issued(_)), "{after:?}");
+}
+
+/// Another billing run, on its own connection, in the middle of a transaction that holds
+/// acme's October period (which it opened).
+struct OtherRun(sqlx::PgConnection);
+
+async fn another_run_holding_acmes_october(app: &TestApp) -> OtherRun {
+    use sqlx::{Connection, Executor};
+    let open = "insert into billing_period (tenant_id, period_start, period_end, state) \
+        values ('acme', '2026-10-01T00:00:00Z', '2026-11-01T00:00:00Z', 'open')";
+    execute_sql(app, open).await.unwrap();
+    let mut connection = sqlx::PgConnection::connect(&app.database.url).await.unwrap();
+    connection.execute("begin").await.unwrap();
+    connection.execute("select * from billing_period where tenant_id = 'acme' for update").await.unwrap();
+    OtherRun(connection)
+}
+
+impl OtherRun {
+    /// Ends the other run's transaction, releasing the period (answered before this returns).
+    async fn roll_back(mut self) {
+        use sqlx::Executor;
+        self.0.execute("rollback").await.unwrap();
+    }
 }
 
 server_stores!(a_page_skips_the_periods_another_run_holds_and_issues_the_rest);
@@ -241,7 +258,6 @@ server_stores!(a_page_skips_the_periods_another_run_holds_and_issues_the_rest);
 /// PostgreSQL (and Citus) only, as above: in a page, the period another run holds is `Busy`
 /// and the other tenants' are issued.
 async fn a_page_skips_the_periods_another_run_holds_and_issues_the_rest(backend: Backend) {
-    use sqlx::{Connection, Executor};
     // Arrange
     let app = spawn_app(backend).await;
     let store = &app.store;
@@ -249,17 +265,12 @@ async fn a_page_skips_the_periods_another_run_holds_and_issues_the_rest(backend:
     let beta = store.create_tenant(&tenant("beta"), test_now(), &operator()).await.unwrap();
     let (held, free) =
         (new_invoice(store, &acme, month(10), "10").await, new_invoice(store, &beta, month(10), "20").await);
-    let open = "insert into billing_period (tenant_id, period_start, period_end, state) \
-        values ('acme', '2026-10-01T00:00:00Z', '2026-11-01T00:00:00Z', 'open')";
-    execute_sql(&app, open).await.unwrap();
-    let mut other = sqlx::PgConnection::connect(&app.database.url).await.unwrap();
-    let mut other_run = other.begin().await.unwrap();
-    other_run.execute("select * from billing_period where tenant_id = 'acme' for update").await.unwrap();
+    let other_run = another_run_holding_acmes_october(&app).await;
     let invoices = [(&acme.id, &held), (&beta.id, &free)];
     let batch = IssueBatch { invoices: &invoices, invoice_prefix: "INV", now: test_now() };
     // Act
     let outcomes = store.issue_invoices(&batch).await.expect("the page is issued in one transaction");
-    other_run.rollback().await.unwrap();
+    other_run.roll_back().await;
     // Assert
     assert_eq!(outcomes[0], IssueOutcome::Busy, "acme's period is held by the other run");
     assert!(matches!(&outcomes[1], IssueOutcome::Issued(d) if d.number == "INV-2026-000001"), "{:?}", outcomes[1]);
