@@ -22,7 +22,7 @@ use crate::health;
 use crate::http;
 use crate::ingest::{self, BodyLimits, Ingestor, TenantDirectory, UsageWriter, WriterConfig, WriterTasks};
 use crate::invoice::{Biller, BillingConfig, BillingJobs};
-use crate::lifecycle::{compact_rollup_hours_every, Maintenance, RawRetention};
+use crate::lifecycle::{keep_rollups_every, Maintenance, RawRetention};
 use crate::metrics::Metrics;
 use crate::notify::{Dispatcher, MailTransport, NotifyConfig};
 use crate::plans::{sync_plans, SharedCatalog};
@@ -40,7 +40,7 @@ pub struct Application {
     notifier: Option<tokio::task::JoinHandle<()>>,
     quota_evaluator: Option<tokio::task::JoinHandle<()>>,
     maintenance: Option<tokio::task::JoinHandle<()>>,
-    hour_compactor: Option<tokio::task::JoinHandle<()>>,
+    rollup_keeper: Option<tokio::task::JoinHandle<()>>,
     run_reaper: tokio::task::JoinHandle<()>,
 }
 
@@ -95,7 +95,7 @@ impl Application {
         let notifier = spawn_notify_worker(&settings, dispatcher.clone(), clock.clone());
         let quota_evaluator = spawn_quota_evaluator(&settings, &store, &catalog, &metrics, &clock);
         let maintenance = spawn_maintenance(&settings, &store, &clock);
-        let hour_compactor = spawn_hour_compactor(&settings, &store, &clock);
+        let rollup_keeper = spawn_rollup_keeper(&settings, &store, &clock);
         let entitlements =
             web::Data::new(EntitlementCache::new(store.clone(), catalog.clone(), settings.quota.entitlement_max_age));
         let biller = web::Data::new(biller);
@@ -147,7 +147,7 @@ impl Application {
             notifier,
             quota_evaluator,
             maintenance,
-            hour_compactor,
+            rollup_keeper,
             run_reaper,
         })
     }
@@ -174,8 +174,7 @@ impl Application {
     /// When the server fails.
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
         let served = self.server.await;
-        for worker in
-            [self.scheduler, self.quota_evaluator, self.maintenance, self.hour_compactor].into_iter().flatten()
+        for worker in [self.scheduler, self.quota_evaluator, self.maintenance, self.rollup_keeper].into_iter().flatten()
         {
             worker.abort();
         }
@@ -339,15 +338,18 @@ fn spawn_maintenance(settings: &Settings, store: &Store, clock: &SharedClock) ->
 /// last settled hour by about a minute.
 const HOUR_COMPACTION_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
 
-/// Runs the hour rollups' compactor (see [`compact_rollup_hours_every`]) every minute, or every
-/// `lifecycle.maintain_every` if shorter; off when maintenance is (zero), as it is store upkeep.
-fn spawn_hour_compactor(
-    settings: &Settings,
-    store: &Store,
-    clock: &SharedClock,
-) -> Option<tokio::task::JoinHandle<()>> {
-    let every = settings.lifecycle.maintain_every.min(HOUR_COMPACTION_EVERY);
-    (!every.is_zero()).then(|| tokio::spawn(compact_rollup_hours_every(every, store.clone(), clock.clone())))
+/// How often pending rollup deltas are folded at most: reads then add about a second's.
+const PENDING_FOLD_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Runs the rollup levels' upkeep (see [`keep_rollups_every`]): the fold every second and the
+/// hour compactor every minute, each every `lifecycle.maintain_every` if shorter; off when
+/// maintenance is (zero), as it is store upkeep (reads stay exact without it).
+fn spawn_rollup_keeper(settings: &Settings, store: &Store, clock: &SharedClock) -> Option<tokio::task::JoinHandle<()>> {
+    let every = settings.lifecycle.maintain_every;
+    (!every.is_zero()).then(|| {
+        let (fold, compact) = (every.min(PENDING_FOLD_EVERY), every.min(HOUR_COMPACTION_EVERY));
+        tokio::spawn(keep_rollups_every(fold, compact, store.clone(), clock.clone()))
+    })
 }
 
 /// The outbox worker: SMTP at `smtp.url`, else `.eml` files under `<data dir>/outbox/`.

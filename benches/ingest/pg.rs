@@ -57,7 +57,7 @@ impl BenchDb {
     /// planner statistics and checkpoints, so every scenario starts from the same state.
     pub async fn reset(&self, preload: &[NewUsageRecord]) -> anyhow::Result<()> {
         self.pool
-            .execute("truncate usage_record, usage_rollup, usage_rollup_hour")
+            .execute("truncate usage_record, usage_rollup, usage_rollup_hour, usage_rollup_pending")
             .await
             .context("Failed to truncate")?;
         // The hour watermark below every generated timestamp (they span the last 65 minutes),
@@ -70,6 +70,8 @@ impl BenchDb {
         for chunk in preload.chunks(1_000) {
             self.store.insert_usage(chunk, Utc::now()).await.context("Failed to preload")?;
         }
+        // As `tally serve` leaves them: the preload's deltas in the rollup rows.
+        self.store.fold_pending_rollups().await.context("Failed to fold the preload's rollups")?;
         self.pool.execute("analyze usage_record; analyze usage_rollup").await.context("Failed to analyze")?;
         self.pool.execute("checkpoint").await.context("Failed to checkpoint")?;
         Ok(())
@@ -89,10 +91,11 @@ impl BenchDb {
             sqlx::query_as("select count(*) from usage_record").fetch_one(&self.pool).await.context("count")?;
         ensure!(stored as usize == expected, "{stored} records stored, expected {expected}");
         if with_rollups {
-            let (rolled,): (Option<i64>,) = sqlx::query_as("select sum(records)::int8 from usage_rollup")
-                .fetch_one(&self.pool)
-                .await
-                .context("sum rollups")?;
+            // The rollup rows and the deltas still pending: what every read adds up.
+            let rolled = "select sum(records)::int8 from \
+                (select records from usage_rollup union all select records from usage_rollup_pending) as r";
+            let (rolled,): (Option<i64>,) =
+                sqlx::query_as(rolled).fetch_one(&self.pool).await.context("sum rollups")?;
             ensure!(rolled.unwrap_or(0) as usize == expected, "rollups count {rolled:?} records, expected {expected}");
         }
         Ok(())

@@ -88,6 +88,25 @@ pub fn fold_records<'a>(
         .collect())
 }
 
+/// Rows of one key sorted next to each other (a stored rollup row and the deltas still
+/// pending for it, PostgreSQL) summed into one row each, order kept; a key whose records
+/// sum to zero (every record of it voided or moved by corrections) is left out, as a rebuild
+/// leaves it.
+///
+/// # Errors
+/// [`QuantityError::Overflow`] when a sum leaves `Decimal`'s range.
+pub fn merge_adjacent_keys(rows: Vec<Rollup>) -> Result<Vec<Rollup>, QuantityError> {
+    let mut merged: Vec<Rollup> = Vec::with_capacity(rows.len());
+    for row in rows {
+        match merged.last_mut() {
+            Some(last) if last.key == row.key => last.totals = last.totals.checked_add(&row.totals)?,
+            _ => merged.push(row),
+        }
+    }
+    merged.retain(|r| r.totals.records != 0);
+    Ok(merged)
+}
+
 /// Σ of the rollups whose bucket starts in `[from, to)`.
 ///
 /// # Errors
@@ -118,6 +137,43 @@ mod tests {
             event_type: String::new(),
             content_hash: ContentHash::of(Some(timestamp), function, "", &quantities),
         }
+    }
+
+    fn row(bucket: &str, function: &str, invocations: i64, records: i64) -> Rollup {
+        let quantities = Quantities { invocations: Decimal::from(invocations), ..Default::default() };
+        let key = RollupKey {
+            tenant_id: TenantId::parse("acme").unwrap(),
+            bucket_start: at(bucket),
+            function: function.into(),
+            region: String::new(),
+        };
+        Rollup { key, totals: RollupTotals { quantities, records } }
+    }
+
+    #[test]
+    fn a_stored_row_and_its_pending_deltas_read_as_one_row() {
+        let rows = vec![
+            row("2026-11-27T12:00:00Z", "f", 2, 1),
+            row("2026-11-27T12:00:00Z", "f", 3, 2),
+            row("2026-11-27T12:00:00Z", "g", 5, 1),
+            row("2026-11-27T12:15:00Z", "f", 7, 1),
+            row("2026-11-27T12:15:00Z", "f", 1, 1),
+        ];
+        let merged = merge_adjacent_keys(rows).unwrap();
+        assert_eq!(
+            merged,
+            vec![
+                row("2026-11-27T12:00:00Z", "f", 5, 3),
+                row("2026-11-27T12:00:00Z", "g", 5, 1),
+                row("2026-11-27T12:15:00Z", "f", 8, 2),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_key_whose_records_were_all_corrected_away_is_not_read() {
+        let voided = vec![row("2026-11-27T12:00:00Z", "f", 2, 1), row("2026-11-27T12:00:00Z", "f", -2, -1)];
+        assert_eq!(merge_adjacent_keys(voided).unwrap(), vec![]);
     }
 
     #[test]

@@ -10,7 +10,7 @@ mod maintenance;
 mod moves;
 mod retention;
 
-pub use hour_rollups::compact_rollup_hours_every;
+pub use hour_rollups::keep_rollups_every;
 pub use maintenance::Maintenance;
 pub use moves::{backup, store_copy, Outcome};
 pub use retention::{retention_horizon, RawRetention, RetentionReport};

@@ -145,8 +145,9 @@ impl Store {
         )
     }
 
-    /// Hands `each` every rollup row of these tenants with `from <= bucket_start < to`, one at
-    /// a time as they stream in: a page of tenants may have millions of rows, and the caller
+    /// Hands `each` every rollup row of these tenants with `from <= bucket_start < to` and every
+    /// delta still pending for them (several rows may share a key), one at a time as they
+    /// stream in: a page of tenants may have millions of rows, and the caller
     /// folds them into the few sums it needs.
     #[tracing::instrument(skip_all, fields(tenants = tenants.len()))]
     pub async fn fold_rollups_of(
@@ -158,10 +159,14 @@ impl Store {
         if tenants.is_empty() {
             return Ok(());
         }
+        // Pending deltas (`rollup_pending.rs`) in the same statement: the caller sums.
+        let tenants_in = placeholders(3, tenants.len());
         let sql = format!(
             "select {ROLLUP_COLUMNS} from usage_rollup \
-            where bucket_start >= $1 and bucket_start < $2 and tenant_id in ({})",
-            placeholders(3, tenants.len())
+            where bucket_start >= $1 and bucket_start < $2 and tenant_id in ({tenants_in}) \
+            union all \
+            select {ROLLUP_COLUMNS} from usage_rollup_pending \
+            where bucket_start >= $1 and bucket_start < $2 and tenant_id in ({tenants_in})"
         );
         on_read!(self.read(), |db| {
             let mut query = sqlx::query_as::<_, RollupRow>(&sql).bind(Instant(from)).bind(Instant(to));

@@ -7,7 +7,7 @@ use super::codec::{whole, Dec, Instant};
 use super::engine::{on_tx, Tx};
 use super::rebuild::NewestCorrections;
 use super::{CorrectionOutcome, DbError, Store};
-use crate::aggregate::{bucket_start, correction_deltas, correction_step, RecordState, RollupKey, RollupTotals};
+use crate::aggregate::{correction_deltas, correction_step, RecordState, RollupKey, RollupTotals};
 use crate::domain::{CorrectionAction, Quantities, TenantId, UsageCorrection};
 
 /// A record's effective content as stored (in `usage_record` or a `replace` correction).
@@ -100,15 +100,9 @@ impl Store {
         insert_correction(&mut tx, c, seq, now).await?;
         let deltas: Vec<(RollupKey, RollupTotals)> =
             correction_deltas(&key.tenant_id, before.as_ref(), after.as_ref())?.into_iter().collect();
+        // A bucket whose every record was voided or moved goes, as a rebuild would leave it:
+        // SQLite's add deletes it, PostgreSQL's fold (`rollup_pending.rs`).
         super::rollups::add_deltas(&mut tx, &deltas).await?;
-        // A bucket whose every record was voided or moved is gone, as a rebuild would leave it.
-        let emptied = "delete from usage_rollup where tenant_id = $1 and bucket_start = $2 and records = 0";
-        on_tx!(&mut tx, |db| sqlx::query(emptied)
-            .bind(key.tenant_id.as_str())
-            .bind(Instant(bucket_start(timestamp)))
-            .execute(db)
-            .await
-            .map(|_| ()))?;
         tx.commit().await?;
         Ok(CorrectionOutcome::Applied { seq, before: before.map(Box::new), after: after.map(Box::new) })
     }

@@ -37,6 +37,7 @@ mod rebuild;
 mod retention;
 mod rollup_compaction;
 mod rollup_hours;
+mod rollup_pending;
 mod rollups;
 mod sqlite;
 mod subscriptions;
@@ -69,6 +70,7 @@ pub use partitions::{month_start, next_month};
 pub use portal::{PortalSessionRow, SampleRecord};
 pub use postgres::{bucket_locks, BucketLock, RecordColumns, INSERT_RECORDS_SQL, LOCK_TENANT_BUCKETS_SQL, PROBE_SQL};
 pub use rollup_compaction::{next_watermark, WatermarkMove, MAX_HOURS_PER_RUN};
+pub use rollup_pending::FoldReport;
 pub use types::{
     CorrectionOutcome, IdempotencyStart, InsertOutcome, IssueInvoice, IssueOutcome, NewCreditGrant, NewPlanVersion,
     RebuildReport, StatusChange, StoredApiKey, StoredInvoice, StoredPlanVersion, StoredResponse,

@@ -20,8 +20,9 @@ use super::{sqlite, DbError, Store};
 const HOLDING_TENANT_SQL: &str = r#"
 with used as (
     select tenant_id, min(bucket_start) as first_bucket
-    from usage_rollup
-    where bucket_start >= $1 and bucket_start < $2
+    from (select tenant_id, bucket_start from usage_rollup where bucket_start >= $1 and bucket_start < $2
+          union all
+          select tenant_id, bucket_start from usage_rollup_pending where bucket_start >= $1 and bucket_start < $2) as u
     group by tenant_id
 )
 select used.tenant_id from used

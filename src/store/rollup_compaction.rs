@@ -1,21 +1,22 @@
 //! The hour rollups' compactor: moves the hour watermark `W` (`rollup_hours.rs`) up to the
 //! last hour that ended a few minutes ago, summing the 15-minute rows of the hours it passes
 //! into `usage_rollup_hour`. `tally serve` runs it every minute
-//! (`lifecycle::compact_rollup_hours_every`).
+//! (`lifecycle::keep_rollups_every`).
 //!
-//! One transaction per run, under the watermark lock taken exclusive: writers that read the
-//! old `W` have committed before the sums are read, and writers after it read the new `W`
-//! (so each 15-minute delta reaches the hour level exactly once: summed here, or added by its
-//! writer when late). Several `tally serve` processes may run it at once: the lock queues
-//! them and the later ones find `W` already moved. A run with nothing to do (all but one an
-//! hour) reads `W` without the lock, so it never holds a group commit back. A run passes at most
-//! [`MAX_HOURS_PER_RUN`] hours, so a store whose compactor was off catches up over a few runs
-//! without one long transaction holding writers back.
+//! One transaction per run, under the watermark lock taken exclusive: no fold of pending
+//! deltas (`rollup_pending.rs`, the only other transaction changing the levels) runs between
+//! summing the quarters and moving `W`, and folds after it read the new `W` (so each 15-minute
+//! delta reaches the hour level exactly once: summed here, or added by the fold when late).
+//! Several `tally serve` processes may run it at once: the lock queues them and the later ones
+//! find `W` already moved. A run with nothing to do (all but one an hour) reads `W` without
+//! the lock, so it never holds a fold back. A run passes at most [`MAX_HOURS_PER_RUN`] hours,
+//! so a store whose compactor was off catches up over a few runs without one long transaction.
 
 use chrono::{DateTime, TimeDelta, Utc};
 
 use super::engine::Engine;
 use super::rollup_hours::{hour_floor, lock_watermark, sum_quarters_into_hours};
+use super::rollup_pending::fold_pending;
 use super::{DbError, Store};
 
 /// How long after an hour ends the compactor leaves it to the write path's 15-minute rows:
@@ -55,8 +56,7 @@ impl Store {
         let Engine::Postgres { pool, .. } = &self.engine else {
             return Ok(None);
         };
-        // Most runs have nothing to do (`W` moves once an hour): they look without the lock,
-        // which would hold every group commit back for as long as the longest one in flight.
+        // Most runs have nothing to do (`W` moves once an hour): they look without the lock.
         let seen: DateTime<Utc> =
             sqlx::query_scalar("select through from rollup_hour_watermark").fetch_one(pool).await?;
         if next_watermark(seen, now).is_none() {
@@ -76,6 +76,9 @@ impl Store {
             .bind(to)
             .execute(&mut *tx)
             .await?;
+        // The deltas still pending first, so the hours summed are as complete as the rows can be
+        // (a delta left pending would reach them in its fold anyway: its hour is then below `W`).
+        fold_pending(&mut tx).await?;
         sum_quarters_into_hours(&mut tx, from, to).await?;
         sqlx::query("update rollup_hour_watermark set through = $1").bind(to).execute(&mut *tx).await?;
         tx.commit().await?;

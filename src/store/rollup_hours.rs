@@ -8,19 +8,18 @@
 //! minutes read whole hours from here and each unit's edges from the 15-minute rows.
 //!
 //! Why a watermark and not a second upsert on every write: nearly every record ingested
-//! falls in the current hour, and adding its hour delta in the group commit costs a second
-//! sorted upsert as large as the 15-minute one (≈ +25 % of a group commit, BENCHMARKS.md).
-//! So the level is complete only below a stored hour `W` (`rollup_hour_watermark`); reads
-//! take hours before `W` from here and every later hour from the 15-minute rows, in one
-//! statement (one snapshot, so never a half-moved `W`). Writers (ingest groups, corrections)
-//! add hour deltas only for hours before `W` — late records, rare — after reading `W` under
-//! a shared transaction lock ([`WriterWatermark`]; an ingest group reads it in its first call,
-//! `postgres/prelude.rs`, so the common group pays no statement for this level). The compactor
-//! (`rollup_compaction.rs`, run by `tally serve` every minute) takes that lock exclusive, so
-//! no writer is between reading `W` and committing, sums the 15-minute rows of the hours it
-//! passes and moves `W` in one transaction. Rebuild and copy (which write 15-minute rows
-//! only) derive every hour before `W` whole. SQLite has no such level: it sums rollups in
-//! Rust, and reads its 15-minute rows.
+//! falls in the current hour, and adding its hour delta with every 15-minute one costs a
+//! second sorted upsert as large (≈ +25 % of a group commit, BENCHMARKS.md). So the level is
+//! complete only below a stored hour `W` (`rollup_hour_watermark`); reads take hours before
+//! `W` from here and every later hour from the 15-minute rows, in one statement (one
+//! snapshot, so never a half-moved `W`). Two transactions change the levels, each under the
+//! watermark lock taken exclusive, so never at once: the fold of pending deltas
+//! (`rollup_pending.rs`), which adds each 15-minute delta and, for hours before `W` (late
+//! records, corrections: rare), its hour delta; and the compactor (`rollup_compaction.rs`, run
+//! by `tally serve` every minute), which sums the 15-minute rows of the hours it passes and
+//! moves `W`. Writers append pending deltas and never read `W`. Rebuild and copy (which write
+//! 15-minute rows only) derive every hour before `W` whole. SQLite has no such level: it sums
+//! rollups in Rust, and reads its 15-minute rows.
 
 use std::collections::BTreeMap;
 
@@ -50,12 +49,11 @@ where bucket_start >= $1 and bucket_start < $2
 group by 1, 2, 3, 4
 order by 1, 2, 3, 4"#;
 
-/// The advisory lock key guarding `W` (0x74616c6c79686f75, "tallyhou"): writers hold it
-/// shared from reading `W` to their commit, the compactor, rebuild and copy exclusive. The
-/// migration's `rollup_hour_watermark_for_writer()` names the same number.
+/// The advisory lock key guarding `W` and the rollup levels (0x74616c6c79686f75, "tallyhou"):
+/// the fold of pending deltas, the compactor, rebuild and copy take it exclusive.
 const WATERMARK_LOCK: i64 = 0x7461_6c6c_7968_6f75;
 
-/// Takes the watermark lock exclusive (waiting for every writer that read `W`; later ones
+/// Takes the watermark lock exclusive (waiting for a fold or compaction in flight; later ones
 /// wait for this transaction) and reads `W`, in two statements: the read's snapshot must
 /// follow the wait, or it could miss a `W` moved meanwhile.
 ///
@@ -117,49 +115,25 @@ pub(super) fn hour_deltas(
     Ok(hours.into_iter().collect())
 }
 
-/// `W` as a writer of 15-minute rows read it: under the watermark lock, held shared until
-/// the writer's transaction ends, so the compactor cannot sum hours between this read and the
-/// writer's commit. Only [`WriterWatermark::read`] and the write path's prelude (which takes
-/// the lock in the same call) make one.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(in crate::store) struct WriterWatermark(DateTime<Utc>);
-
-impl WriterWatermark {
-    /// Takes the lock shared for the rest of `tx` and reads `W` (one call of a plpgsql
-    /// function: its read takes a snapshot after the wait, so it sees what a compactor
-    /// committed meanwhile).
-    ///
-    /// # Errors
-    /// A store failure.
-    pub(in crate::store) async fn read(tx: &mut Transaction<'_, Postgres>) -> Result<Self, DbError> {
-        Ok(Self(sqlx::query_scalar("select rollup_hour_watermark_for_writer()").fetch_one(&mut **tx).await?))
-    }
-
-    /// `W` as `usage_write_prelude()` read it, which took the lock in the same call.
-    pub(in crate::store) fn read_by_prelude(through: DateTime<Utc>) -> Self {
-        Self(through)
-    }
-}
-
-/// Adds the hours before `W` of 15-minute `deltas` in the caller's transaction, after the
-/// 15-minute rows themselves (so every writer locks 15-minute rows, then hour rows, each in
-/// key order: no deadlock between writers). Hours at or after `W` are the compactor's: the
-/// usual group (current records only) runs no statement here.
+/// Adds the hours before `watermark` (`W`, read under the watermark lock the caller holds) of
+/// 15-minute `deltas` in the caller's transaction. Hours at or after `W` are the compactor's:
+/// a fold of current records only runs no statement here.
 ///
 /// # Errors
 /// A store failure, or a sum leaving `Decimal`'s range.
 pub(in crate::store) async fn add_hour_deltas(
     tx: &mut Transaction<'_, Postgres>,
     deltas: &[(RollupKey, RollupTotals)],
-    WriterWatermark(watermark): WriterWatermark,
+    watermark: DateTime<Utc>,
 ) -> Result<(), DbError> {
     let hours = hour_deltas(deltas, watermark)?;
     if hours.is_empty() {
         return Ok(());
     }
     super::postgres::upsert_rollup_level(tx, RollupLevel::Hour, &hours).await?;
-    // Only a correction takes records away; the ingest path never pays for this statement.
-    let removing: Vec<(RollupKey, RollupTotals)> = hours.into_iter().filter(|(_, t)| t.records < 0).collect();
+    // Only a correction takes records away (or adds a record and its void at once: a row of
+    // zeros); a fold of ingest alone never pays for this statement.
+    let removing: Vec<(RollupKey, RollupTotals)> = hours.into_iter().filter(|(_, t)| t.records <= 0).collect();
     if !removing.is_empty() {
         sqlx::query(DELETE_EMPTIED_SQL)
             .bind(removing.iter().map(|(k, _)| k.tenant_id.as_str()).collect::<Vec<_>>())

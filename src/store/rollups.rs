@@ -7,9 +7,9 @@ use super::codec::StoredKey;
 use super::codec::{tenant_id, Dec, Instant};
 use super::engine::{on_read, on_tx, Engine, Tx};
 use super::rebuild::RebuildFold;
-use super::rollup_hours::{derive_hours, unit_parts, WriterWatermark};
+use super::rollup_hours::{derive_hours, lock_watermark, unit_parts};
 use super::{postgres, sqlite, DbError, RebuildReport, Store, EARLIEST, LATEST};
-use crate::aggregate::{GroupBy, Rollup, RollupKey, RollupTotals};
+use crate::aggregate::{merge_adjacent_keys, GroupBy, Rollup, RollupKey, RollupTotals};
 use crate::domain::{ContentHash, NewUsageRecord, Quantities, RecordKey, TenantId};
 
 /// A `usage_rollup` row.
@@ -69,7 +69,9 @@ struct RawRow {
 }
 
 impl Store {
-    /// Rollup rows of one tenant with `from <= bucket_start < to`, ordered by key.
+    /// Rollup rows of one tenant with `from <= bucket_start < to`, ordered by key: each the
+    /// stored row plus the deltas still pending for it (`rollup_pending.rs`), read in one
+    /// statement.
     #[tracing::instrument(skip_all, fields(tenant_id = %tenant))]
     pub async fn rollups(
         &self,
@@ -80,6 +82,9 @@ impl Store {
         let sql = format!(
             r#"select {COLUMNS} from usage_rollup
             where tenant_id = $1 and bucket_start >= $2 and bucket_start < $3
+            union all
+            select {COLUMNS} from usage_rollup_pending
+            where tenant_id = $1 and bucket_start >= $2 and bucket_start < $3
             order by bucket_start, function, region"#
         );
         let rows: Vec<RollupRow> = on_read!(self.read(), |db| sqlx::query_as(&sql)
@@ -88,7 +93,8 @@ impl Store {
             .bind(Instant(to))
             .fetch_all(db)
             .await)?;
-        rows.into_iter().map(Rollup::try_from).collect()
+        let rows = rows.into_iter().map(Rollup::try_from).collect::<Result<Vec<_>, _>>()?;
+        Ok(merge_adjacent_keys(rows)?)
     }
 
     /// One tenant's rollups summed per unit of `units` (each `[start, end)` on the 15-minute
@@ -159,6 +165,8 @@ impl Store {
         let mut tx = self.begin().await?;
         if let Tx::Postgres(tx) = &mut tx {
             sqlx::query("lock table usage_record, usage_correction in share mode").execute(&mut **tx).await?;
+            // No fold may move pending deltas into the rows this replaces.
+            lock_watermark(tx).await?;
         }
         let mut fold = RebuildFold::new(super::corrections::newest_states(&mut tx).await?);
         let total: i64 =
@@ -184,6 +192,9 @@ impl Store {
         let kept_before = Instant(self.raw_usage_retired().await?.map_or(EARLIEST, |(before, _)| before));
         let stale = "delete from usage_rollup where bucket_start >= $1";
         on_tx!(&mut tx, |db| sqlx::query(stale).bind(kept_before).execute(db).await.map(|_| ()))?;
+        // The raw records read above already count every pending delta of these months.
+        let pending = "delete from usage_rollup_pending where bucket_start >= $1";
+        on_tx!(&mut tx, |db| sqlx::query(pending).bind(kept_before).execute(db).await.map(|_| ()))?;
         let all: Vec<(RollupKey, RollupTotals)> = totals.into_iter().collect();
         for part in all.chunks(10_000) {
             add_quarter_deltas(&mut tx, part).await?;
@@ -201,6 +212,8 @@ impl Store {
 /// A whole-hour part reads its hours before the watermark `W` from the hour level and the
 /// rest from the 15-minute rows (the hour level is complete only before `W`,
 /// `rollup_hours.rs`); `W` is read in the same statement, so in the same snapshot as the rows.
+/// Every part adds the deltas still pending in its whole range (they are in neither level).
+/// A sum of no record (all corrected away, not yet folded) is left out, as a missing row is.
 const PER_UNIT_SQL: &str = r#"
 with w as (select through from rollup_hour_watermark),
 hour_parts as (
@@ -223,8 +236,14 @@ from (
     select u.unit, q.tenant_id, q.function, q.region, q.cpu_cycles, q.memory_gb_seconds, q.invocations, q.records
     from hour_parts u
     join usage_rollup q on q.tenant_id = $1 and q.bucket_start >= greatest(u.start, u.through) and q.bucket_start < u.stop
+    union all
+    select u.unit, p.tenant_id, p.function, p.region, p.cpu_cycles, p.memory_gb_seconds, p.invocations, p.records
+    from (select unit, start, stop from unnest($2::timestamptz[], $3::timestamptz[], $4::timestamptz[]) as q (unit, start, stop)
+          union all select unit, start, stop from hour_parts) as u
+    join usage_rollup_pending p on p.tenant_id = $1 and p.bucket_start >= u.start and p.bucket_start < u.stop
 ) as r
 group by r.tenant_id, r.unit, 3, 4
+having sum(r.records) <> 0
 order by 2, 3, 4"#;
 
 /// Parts of units as the column arrays `unnest` binds.
@@ -257,16 +276,14 @@ impl PartColumns {
 /// How many records the rebuild reads between progress reports.
 const PROGRESS_EVERY: u64 = 10_000;
 
-/// Adds `deltas` (sorted by key) to the rollups, and on PostgreSQL to their hours, inside the
-/// caller's transaction. PostgreSQL adds in SQL; SQLite must not (its `+` goes through
-/// floating point), so it reads, sums in Rust and writes back — safe, as it is the only writer.
+/// Adds `deltas` (sorted by key) to the rollups inside the caller's transaction: PostgreSQL
+/// appends them to the pending deltas (`rollup_pending.rs`); SQLite adds them to the rows
+/// (reading, summing in Rust — its `+` goes through floating point — and writing back: safe,
+/// as it is the only writer).
 pub(super) async fn add_deltas(tx: &mut Tx, deltas: &[(RollupKey, RollupTotals)]) -> Result<(), DbError> {
     match tx {
         Tx::Postgres(_) if deltas.is_empty() => Ok(()),
-        Tx::Postgres(tx) => {
-            let watermark = WriterWatermark::read(tx).await?;
-            postgres::add_rollup_deltas(tx, deltas, watermark).await
-        }
+        Tx::Postgres(tx) => postgres::add_rollup_deltas(tx, deltas).await,
         Tx::Sqlite(tx) => sqlite::add_deltas(tx, deltas).await,
     }
 }

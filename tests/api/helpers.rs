@@ -66,6 +66,13 @@ pub async fn spawn_app(backend: Backend) -> TestApp {
     spawn_app_with(backend, |_| {}).await
 }
 
+/// Builds the application on `backend` without its store upkeep (`lifecycle.maintain_every`
+/// zero): no fold of pending rollup deltas or compaction runs unless the test calls it, nor
+/// queues for a lock the test holds.
+pub async fn spawn_app_without_upkeep(backend: Backend) -> TestApp {
+    spawn_app_with(backend, |settings| settings.lifecycle.maintain_every = std::time::Duration::ZERO).await
+}
+
 /// Builds the application on `backend`, letting the test adjust settings first.
 pub async fn spawn_app_with(backend: Backend, adjust: impl FnOnce(&mut Settings)) -> TestApp {
     init_test_logging();

@@ -91,6 +91,9 @@ pub async fn copy_store(
         target.start_copy(source_label, Utc::now()).await?;
         states = target.copy_state().await?;
     }
+    // A PostgreSQL source keeps its latest rollup deltas pending (not a copied table): into
+    // its rollup rows first, which are.
+    source.fold_pending_rollups().await?;
     let mut total = 0;
     for table in COPIED_TABLES {
         total += source.count_rows(table.name).await?;

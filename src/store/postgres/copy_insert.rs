@@ -13,7 +13,6 @@ use super::usage::{add_rollup_deltas, insert_new_records};
 use crate::aggregate::{fold_records, RollupKey, RollupTotals};
 use crate::domain::{ContentHash, NewUsageRecord};
 use crate::store::codec::{stored_key, StoredKey};
-use crate::store::rollup_hours::WriterWatermark;
 use crate::store::{DbError, InsertOutcome};
 
 /// Groups with fewer new records go in with one plain `insert … select from unnest` instead:
@@ -29,7 +28,6 @@ pub(super) async fn copy_new(
     mut tx: Transaction<'static, Postgres>,
     records: &[&NewUsageRecord],
     known: &HashMap<StoredKey, ContentHash>,
-    watermark: WriterWatermark,
     ingested_at: DateTime<Utc>,
 ) -> Result<Vec<InsertOutcome>, DbError> {
     // Most groups know no key: then skip building a key per record.
@@ -49,7 +47,7 @@ pub(super) async fn copy_new(
             insert_new_records(&mut tx, &new, ingested_at).await?;
         }
         let deltas: Vec<(RollupKey, RollupTotals)> = fold_records(new.iter().copied())?.into_iter().collect();
-        add_rollup_deltas(&mut tx, &deltas, watermark).await?;
+        add_rollup_deltas(&mut tx, &deltas).await?;
     }
     tx.commit().await?;
     Ok(stored.into_iter().map(|hash| hash.map_or(InsertOutcome::Inserted, InsertOutcome::Existing)).collect())

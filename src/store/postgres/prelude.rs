@@ -1,15 +1,13 @@
 //! The first call of every transaction writing usage records: the tenant-bucket locks
-//! (`tenant_locks.rs`), the hour watermark `W` under its shared lock (`rollup_hours.rs`), and
-//! the stored hashes of the group's keys found where the attempt looks (`probe.rs`) — in one
-//! round trip, `usage_write_prelude()` (migration 20261202190000). A group commit used to
-//! spend three round trips on them, and the rollup rows it had locked waited for the last.
+//! (`tenant_locks.rs`) and the stored hashes of the group's keys found where the attempt looks
+//! (`probe.rs`) — in one round trip, `usage_write_prelude()` (migrations 20261202190000 and
+//! 20261203040000).
 //!
-//! Citus runs them as three statements: the lookups there must name the tenant to reach one
+//! Citus runs them as two statements: the lookups there must name the tenant to reach one
 //! shard, which a function's plan cannot do for some groups and not others.
 
 use std::collections::HashMap;
 
-use chrono::{DateTime, Utc};
 use sqlx::{Postgres, Transaction};
 
 use super::probe::{lookup_hashes, ProbeWindow, PROBE_SQL};
@@ -17,7 +15,6 @@ use super::tenant_locks::{bucket_locks, lock_tenant_buckets};
 use super::usage::existing_hashes;
 use crate::domain::{ContentHash, NewUsageRecord};
 use crate::store::codec::{content_hash, stored_key, StoredKey};
-use crate::store::rollup_hours::WriterWatermark;
 use crate::store::DbError;
 
 const PRELUDE_SQL: &str = "select * from usage_write_prelude($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)";
@@ -37,10 +34,9 @@ pub(super) enum LookIn {
 pub(super) struct Prelude {
     /// The stored hash of every key of the group found where the attempt looked.
     pub known: HashMap<StoredKey, ContentHash>,
-    pub watermark: WriterWatermark,
 }
 
-/// Locks the buckets of the group's tenants, reads `W` and looks the group's keys up. Must be
+/// Locks the buckets of the group's tenants and looks the group's keys up. Must be
 /// the first statement of `tx`: the lookup's snapshot must follow the locks.
 pub(super) async fn prelude(
     tx: &mut Transaction<'_, Postgres>,
@@ -57,7 +53,7 @@ pub(super) async fn prelude(
         LookIn::WholeWindow => [window.lookup, (window.lookup.1, window.lookup.1)],
     };
     let locks = bucket_locks(records);
-    let (through, tenants, sources, record_ids, hashes): Found = sqlx::query_as(PRELUDE_SQL)
+    let (tenants, sources, record_ids, hashes): Found = sqlx::query_as(PRELUDE_SQL)
         .bind(locks.iter().map(|l| l.key).collect::<Vec<_>>())
         .bind(locks.iter().map(|l| l.shared_during.map(|(from, _)| from)).collect::<Vec<_>>())
         .bind(locks.iter().map(|l| l.shared_during.map(|(_, until)| until)).collect::<Vec<_>>())
@@ -73,13 +69,13 @@ pub(super) async fn prelude(
     let keys = tenants.into_iter().zip(sources).zip(record_ids);
     let known = keys.zip(hashes).map(|(((t, s), id), hash)| Ok(((t, s, id), content_hash(&hash)?)));
     let known = known.collect::<Result<_, DbError>>()?;
-    Ok(Prelude { known, watermark: WriterWatermark::read_by_prelude(through) })
+    Ok(Prelude { known })
 }
 
-/// The function's one row: `W`, then the keys found and their hashes as parallel arrays.
-type Found = (DateTime<Utc>, Vec<String>, Vec<String>, Vec<String>, Vec<Vec<u8>>);
+/// The function's one row: the keys found and their hashes as parallel arrays.
+type Found = (Vec<String>, Vec<String>, Vec<String>, Vec<Vec<u8>>);
 
-/// The prelude as three statements (Citus), each lookup routed to one shard when the group
+/// The prelude as two statements (Citus), each lookup routed to one shard when the group
 /// has one tenant.
 async fn prelude_in_steps(
     tx: &mut Transaction<'_, Postgres>,
@@ -88,7 +84,6 @@ async fn prelude_in_steps(
     look_in: LookIn,
 ) -> Result<Prelude, DbError> {
     lock_tenant_buckets(tx, records).await?;
-    let watermark = WriterWatermark::read(tx).await?;
     let [(a, b), (c, d)] = window.probed;
     let mut known = lookup_hashes(tx, PROBE_SQL, records, &[a, b, c, d]).await?;
     if look_in == LookIn::WholeWindow {
@@ -96,5 +91,5 @@ async fn prelude_in_steps(
             records.iter().filter(|r| !known.contains_key(&stored_key(&r.key))).copied().collect();
         known.extend(existing_hashes(tx, &unknown, window.own_months()).await?);
     }
-    Ok(Prelude { known, watermark })
+    Ok(Prelude { known })
 }

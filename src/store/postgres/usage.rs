@@ -3,9 +3,10 @@
 //! The table is partitioned by month (`partitions.rs`); each partition's primary key catches a
 //! key seen again in its month, and the group's keys are looked up in the other months the
 //! accepted window reaches (`probe.rs`). One transaction per group commit: (1) the prelude
-//! (`prelude.rs`: tenant-bucket locks, the hour watermark, that lookup — one round trip),
-//! (2) the records, (3) one sorted upsert of the rollup deltas of exactly the rows inserted,
-//! then the commit.
+//! (`prelude.rs`: tenant-bucket locks and that lookup — one round trip), (2) the records,
+//! (3) the rollup deltas of exactly the rows inserted, appended to the pending deltas
+//! (`rollup_pending.rs`: no rollup row is updated, so writers never wait for each other
+//! there), then the commit.
 //!
 //! Fast path (`copy_insert.rs`): most groups hold no key seen before, so a group is first
 //! streamed with `COPY` (the cheapest way rows enter PostgreSQL: no plan, no `on conflict`, no
@@ -37,7 +38,7 @@ use crate::domain::ContentHash;
 use crate::domain::NewUsageRecord;
 use crate::store::codec::{stored_key, whole, StoredKey};
 use crate::store::partitions::{ensure_months, month_start, PartitionState};
-use crate::store::rollup_hours::{add_hour_deltas, WriterWatermark};
+use crate::store::rollup_pending::append_pending;
 use crate::store::{DbError, InsertOutcome};
 
 /// Inserts the records bound as twelve arrays, then `$tail`.
@@ -211,14 +212,14 @@ async fn write(
             Attempt::LookupThenCopy => LookIn::WholeWindow,
             Attempt::Copy | Attempt::Checked => LookIn::OtherMonths,
         };
-        let Prelude { known, watermark } = prelude(&mut tx, records, window, look_in, on.distributed).await?;
+        let Prelude { known } = prelude(&mut tx, records, window, look_in, on.distributed).await?;
         if attempt == Attempt::Checked {
-            return insert_checked(tx, records, &known, window, watermark, ingested_at).await;
+            return insert_checked(tx, records, &known, window, ingested_at).await;
         }
         if attempt == Attempt::LookupThenCopy && !known.is_empty() {
             on.lookup_groups.store(LOOKUP_GROUPS, Ordering::Relaxed);
         }
-        match copy_new(tx, records, &known, watermark, ingested_at).await {
+        match copy_new(tx, records, &known, ingested_at).await {
             Err(DbError::AlreadyExists) => {
                 on.lookup_groups.store(LOOKUP_GROUPS, Ordering::Relaxed);
                 attempt = match attempt {
@@ -238,7 +239,6 @@ async fn insert_checked(
     records: &[&NewUsageRecord],
     elsewhere: &HashMap<StoredKey, ContentHash>,
     window: &ProbeWindow,
-    watermark: WriterWatermark,
     ingested_at: DateTime<Utc>,
 ) -> Result<Vec<InsertOutcome>, DbError> {
     let candidates: Vec<&NewUsageRecord> =
@@ -261,7 +261,7 @@ async fn insert_checked(
     let existing = existing_hashes(&mut tx, &refused, window.lookup).await?;
     let deltas = fold_records(records.iter().zip(&inserted).filter(|(_, ins)| **ins).map(|(r, _)| *r))?;
     let deltas: Vec<(RollupKey, RollupTotals)> = deltas.into_iter().collect();
-    add_rollup_deltas(&mut tx, &deltas, watermark).await?;
+    add_rollup_deltas(&mut tx, &deltas).await?;
     tx.commit().await?;
     records
         .iter()
@@ -314,17 +314,14 @@ pub(super) async fn existing_hashes(
     lookup_hashes(tx, EXISTING_HASHES_SQL, refused, &[from, to]).await
 }
 
-/// Adds the deltas of records just written to the 15-minute rollups and, below the hour
-/// watermark, to their hours: every write path's one call, so no path can miss a level.
-/// `deltas` must be sorted by key: every writer then locks rollup rows in the same order, so
-/// concurrent writers cannot deadlock.
+/// Adds the rollup deltas of records just written, in their transaction: every write
+/// path's one call, so no path can miss them. They are appended to the pending deltas, which
+/// every read adds and the fold moves into the rollup levels (`rollup_pending.rs`).
 pub(in crate::store) async fn add_rollup_deltas(
     tx: &mut Transaction<'_, Postgres>,
     deltas: &[(RollupKey, RollupTotals)],
-    watermark: WriterWatermark,
 ) -> Result<(), DbError> {
-    upsert_rollup_rows(tx, deltas).await?;
-    add_hour_deltas(tx, deltas, watermark).await
+    append_pending(tx, deltas).await
 }
 
 pub(in crate::store) async fn upsert_rollup_rows(

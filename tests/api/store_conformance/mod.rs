@@ -7,6 +7,7 @@
 mod access;
 mod credits;
 mod invoices;
+mod pending_rollups;
 mod plans;
 mod rollup_levels;
 mod tenants;

@@ -116,6 +116,9 @@ both_stores! {
         // Assert
         assert_sums_agree(store, "after late records").await;
         assert_hours_derive_from_quarters(&app, "after late records").await;
+        store.fold_pending_rollups().await.unwrap();
+        assert_sums_agree(store, "after late records folded").await;
+        assert_hours_derive_from_quarters(&app, "after late records folded").await;
         // Act: a void that empties an hour, a replace that moves a record to another function
         let moved = Quantities { memory_gb_seconds: "2.5".parse().unwrap(), ..Quantities::default() };
         let replace = CorrectionAction::Replace { function: "g".into(), region: "eu".into(), quantities: moved };
@@ -124,6 +127,9 @@ both_stores! {
         // Assert
         assert_sums_agree(store, "after corrections").await;
         assert_hours_derive_from_quarters(&app, "after corrections").await;
+        store.fold_pending_rollups().await.unwrap();
+        assert_sums_agree(store, "after corrections folded").await;
+        assert_hours_derive_from_quarters(&app, "after corrections folded").await;
         // Act
         store.rebuild_rollups().await.unwrap();
         // Assert
@@ -148,6 +154,11 @@ both_stores! {
         // Assert: the late record's hour is in the hour level, no hour at or after W is
         assert_sums_agree(store, "before compaction").await;
         assert_hours_derive_from_quarters(&app, "before compaction").await;
+        // Act: the pending deltas folded (the late record's hour is below the watermark)
+        store.fold_pending_rollups().await.unwrap();
+        // Assert
+        assert_sums_agree(store, "after a fold").await;
+        assert_hours_derive_from_quarters(&app, "after a fold").await;
         if postgres {
             assert_eq!(hour_rows_from(&app, watermark).await, 0, "hour rows at or after the watermark");
         }
@@ -187,29 +198,32 @@ both_stores! {
     }
 }
 
-/// A writer that reads the watermark while a compactor holds it reads the watermark that
-/// compactor committed, not the one before its wait (else it would skip a late delta the
-/// compactor did not sum).
+/// A fold queued behind a compactor adds hour deltas below the watermark that compactor moved
+/// to, not the one before its wait (else a late delta's hour would never reach the hour level:
+/// the compactor summed the quarters without it).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_writer_waiting_for_the_compactor_reads_the_watermark_it_moved_to() {
-    // Arrange: a compactor's transaction holding the lock, W moved but not committed
+async fn a_fold_waiting_for_the_compactor_reads_the_watermark_it_moved_to() {
+    // Arrange: a record pending in an hour above W; a compactor's transaction holding the
+    // lock, W moved past that hour but not committed
     let app = crate::helpers::spawn_app(crate::helpers::Backend::Postgres).await;
+    app.create_tenant("acme", "UTC").await;
+    set_watermark(&app, test_now() - Duration::hours(5)).await;
+    let at = test_now() - Duration::hours(3);
+    app.store.insert_usage(&[usage_of("acme", "r", at, "f", "1")], test_now()).await.unwrap();
     let moved_to = test_now() - Duration::hours(1);
     let mut compactor = PgConnection::connect(&app.database.url).await.unwrap();
-    let mut writer = PgConnection::connect(&app.database.url).await.unwrap();
     sqlx::query("begin").execute(&mut compactor).await.unwrap();
     sqlx::query("select pg_advisory_xact_lock(x'74616c6c79686f75'::int8)").execute(&mut compactor).await.unwrap();
     sqlx::query("update rollup_hour_watermark set through = $1").bind(moved_to).execute(&mut compactor).await.unwrap();
-    // Act: the writer reads W (waiting), then the compactor commits
-    let read = tokio::spawn(async move {
-        sqlx::query("begin").execute(&mut writer).await.unwrap();
-        let seen: DateTime<Utc> =
-            sqlx::query_scalar("select rollup_hour_watermark_for_writer()").fetch_one(&mut writer).await.unwrap();
-        seen
-    });
+    // Act: a fold (waiting), then the compactor commits
+    let store = app.store.clone();
+    let fold = tokio::spawn(async move { store.fold_pending_rollups().await });
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-    assert!(!read.is_finished(), "the writer waits for the compactor's lock");
+    assert!(!fold.is_finished(), "the fold waits for the compactor's lock");
     sqlx::query("commit").execute(&mut compactor).await.unwrap();
     // Assert
-    assert_eq!(read.await.unwrap(), moved_to);
+    let report = fold.await.unwrap().unwrap().expect("PostgreSQL folds");
+    assert_eq!((report.pending, report.rows), (1, 1));
+    assert_eq!(hour_rows_from(&app, test_now() - Duration::hours(4)).await, 1, "the record's hour was added");
+    assert_hours_derive_from_quarters(&app, "after the fold").await;
 }

@@ -1,0 +1,154 @@
+//! `usage_rollup_pending` (PostgreSQL): rollup deltas committed with their records, not yet
+//! added to the rollup rows.
+//!
+//! Why: nearly every record ingested falls in the current 15-minute buckets, so consecutive
+//! group commits of both writers upserted the same few hundred `usage_rollup` rows. The
+//! upserts took turns (each writer holding its rows through its commit's WAL flush:
+//! `Lock/transactionid` was the largest wait of batched ingest, BENCHMARKS.md), and upserting
+//! a row costs several times appending one. Now a group *appends* its deltas here — new rows,
+//! which no other writer holds — and the fold below moves them into the rollup levels.
+//!
+//! Reads stay exact at every instant: every rollup read adds the rows still pending, in the
+//! same statement as the rollup rows (one snapshot), and the fold deletes pending rows and
+//! adds them to the levels in one transaction, so a read sees each delta exactly once. A key
+//! whose records sum to zero (all corrected away) reads as absent, as before.
+//!
+//! The fold (`tally serve`, every second: `lifecycle::keep_rollups_every`) runs under
+//! the lock that guards the hour watermark `W`, taken exclusive, which the hour compactor,
+//! rebuild and copy take too: it is then the only transaction changing the levels, so it adds
+//! each delta below `W` to the hour level as well, and the compactor never sums quarters a fold
+//! is changing. Writers take no lock of it. Several processes may fold at once: the lock
+//! queues them, and a delete takes each committed pending row exactly once.
+//!
+//! SQLite has the table, always empty: its one writer adds to `usage_rollup` directly.
+
+use std::collections::BTreeMap;
+
+use futures_util::TryStreamExt;
+use sqlx::{Postgres, Transaction};
+
+use super::engine::Engine;
+use super::postgres::{upsert_rollup_level, RollupLevel};
+use super::rollup_hours::{add_hour_deltas, lock_watermark};
+use super::rollups::{RollupRow, COLUMNS};
+use super::{DbError, Store};
+use crate::aggregate::{Rollup, RollupKey, RollupTotals};
+
+/// Appends rollup deltas, as they are, to the pending rows.
+const APPEND_SQL: &str = r#"
+insert into usage_rollup_pending (tenant_id, bucket_start, function, region,
+    cpu_cycles, memory_gb_seconds, invocations, records)
+select * from unnest($1::text[], $2::timestamptz[], $3::text[], $4::text[],
+    $5::numeric[], $6::numeric[], $7::numeric[], $8::int8[])"#;
+
+/// 15-minute rows whose every record a correction voided or moved: gone, as a rebuild would
+/// leave them.
+const DELETE_EMPTIED_SQL: &str = r#"
+delete from usage_rollup q
+using unnest($1::text[], $2::timestamptz[], $3::text[], $4::text[]) as k (tenant_id, bucket_start, function, region)
+where q.tenant_id = k.tenant_id and q.bucket_start = k.bucket_start and q.function = k.function
+    and q.region = k.region and q.records = 0"#;
+
+/// Appends `deltas` (of records this transaction wrote, or of a correction) to the pending
+/// rows, in the caller's transaction: the whole cost a write pays for its rollups.
+///
+/// # Errors
+/// A store failure.
+pub(in crate::store) async fn append_pending(
+    tx: &mut Transaction<'_, Postgres>,
+    deltas: &[(RollupKey, RollupTotals)],
+) -> Result<(), DbError> {
+    if deltas.is_empty() {
+        return Ok(());
+    }
+    sqlx::query(APPEND_SQL)
+        .bind(deltas.iter().map(|(k, _)| k.tenant_id.as_str()).collect::<Vec<_>>())
+        .bind(deltas.iter().map(|(k, _)| k.bucket_start).collect::<Vec<_>>())
+        .bind(deltas.iter().map(|(k, _)| k.function.as_str()).collect::<Vec<_>>())
+        .bind(deltas.iter().map(|(k, _)| k.region.as_str()).collect::<Vec<_>>())
+        .bind(deltas.iter().map(|(_, t)| t.quantities.cpu_cycles).collect::<Vec<_>>())
+        .bind(deltas.iter().map(|(_, t)| t.quantities.memory_gb_seconds).collect::<Vec<_>>())
+        .bind(deltas.iter().map(|(_, t)| t.quantities.invocations).collect::<Vec<_>>())
+        .bind(deltas.iter().map(|(_, t)| t.records).collect::<Vec<_>>())
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+/// What one fold did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FoldReport {
+    /// Pending rows taken (and deleted).
+    pub pending: u64,
+    /// Distinct 15-minute rows they were added to.
+    pub rows: u64,
+}
+
+impl Store {
+    /// Moves every committed pending rollup delta into the rollup levels, in one transaction
+    /// (PostgreSQL; `None` on SQLite, which has none). Reads give the same answers before and
+    /// after.
+    ///
+    /// # Errors
+    /// A store failure; the deltas then stay pending, still read.
+    #[tracing::instrument(skip_all)]
+    pub async fn fold_pending_rollups(&self) -> Result<Option<FoldReport>, DbError> {
+        let Engine::Postgres { pool, .. } = &self.engine else {
+            return Ok(None);
+        };
+        let mut tx = super::open::begin_postgres(pool).await?;
+        let report = fold_pending(&mut tx).await?;
+        tx.commit().await?;
+        Ok(Some(report))
+    }
+}
+
+/// [`Store::fold_pending_rollups`] in the caller's transaction.
+///
+/// # Errors
+/// A store failure, or a sum leaving `Decimal`'s range.
+pub(in crate::store) async fn fold_pending(tx: &mut Transaction<'_, Postgres>) -> Result<FoldReport, DbError> {
+    // Read after the wait for the lock (re-entrant: the compactor already holds it): a fold
+    // queued behind a compactor adds hour deltas below the `W` that compactor moved to.
+    let watermark = lock_watermark(tx).await?;
+    let take = format!("delete from usage_rollup_pending returning {COLUMNS}");
+    let mut sums: BTreeMap<RollupKey, RollupTotals> = BTreeMap::new();
+    let mut pending = 0_u64;
+    {
+        // Summed as the rows arrive: memory holds one sum per rollup row, not one per delta.
+        let mut rows = sqlx::query_as::<_, RollupRow>(&take).fetch(&mut **tx);
+        while let Some(row) = rows.try_next().await? {
+            let Rollup { key, totals } = Rollup::try_from(row)?;
+            let sum = sums.entry(key).or_default();
+            *sum = sum.checked_add(&totals)?;
+            pending += 1;
+        }
+    }
+    // Sorted by key (a `BTreeMap`): the one order rows are locked in.
+    let deltas: Vec<(RollupKey, RollupTotals)> = sums.into_iter().collect();
+    upsert_rollup_level(tx, RollupLevel::Quarter, &deltas).await?;
+    delete_emptied_quarters(tx, &deltas).await?;
+    add_hour_deltas(tx, &deltas, watermark).await?;
+    Ok(FoldReport { pending, rows: deltas.len() as u64 })
+}
+
+/// Deletes the 15-minute rows of `deltas` left with no record: those a delta took records from,
+/// or added none to (a record and its void in one fold add a row of zeros). Only corrections
+/// make such deltas, so a fold of ingest alone runs no statement here.
+async fn delete_emptied_quarters(
+    tx: &mut Transaction<'_, Postgres>,
+    deltas: &[(RollupKey, RollupTotals)],
+) -> Result<(), DbError> {
+    let removing: Vec<&RollupKey> = deltas.iter().filter(|(_, t)| t.records <= 0).map(|(k, _)| k).collect();
+    if removing.is_empty() {
+        return Ok(());
+    }
+    sqlx::query(DELETE_EMPTIED_SQL)
+        .bind(removing.iter().map(|k| k.tenant_id.as_str()).collect::<Vec<_>>())
+        .bind(removing.iter().map(|k| k.bucket_start).collect::<Vec<_>>())
+        .bind(removing.iter().map(|k| k.function.as_str()).collect::<Vec<_>>())
+        .bind(removing.iter().map(|k| k.region.as_str()).collect::<Vec<_>>())
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}

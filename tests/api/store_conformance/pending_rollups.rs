@@ -1,0 +1,192 @@
+//! `usage_rollup_pending` (PostgreSQL): writers append rollup deltas, a fold moves them into
+//! the rollup rows. Every read must answer the same whether a delta is pending or folded, a
+//! fold must count each delta once however it meets writers, and a failed fold must lose none.
+//! SQLite has no pending deltas: the same reads run there as the reference. The service's own
+//! fold is off here (`spawn_app_without_upkeep`): each test says when a fold runs.
+
+use std::collections::BTreeMap;
+
+use chrono::Duration;
+
+use super::{id, usage_of};
+use crate::both_stores;
+use crate::helpers::{count_rows, execute_sql, spawn_app_without_upkeep, test_now, Backend, TestApp};
+use tally::aggregate::{GroupBy, RollupKey, RollupTotals};
+use tally::domain::{CorrectionAction, NewUsageRecord, Quantities, RecordKey, UsageCorrection};
+use tally::store::Store;
+
+/// Everything a reader of acme's rollups can see: the rows, per-unit sums over an hour and a
+/// day (both groupings), and the billing pages' stream summed per key.
+#[derive(Debug, PartialEq)]
+struct Reads {
+    rows: Vec<(RollupKey, RollupTotals)>,
+    per_unit: Vec<(RollupKey, RollupTotals)>,
+    per_function: Vec<(RollupKey, RollupTotals)>,
+    streamed: BTreeMap<RollupKey, RollupTotals>,
+}
+
+async fn reads(store: &Store) -> Reads {
+    let acme = id("acme");
+    let day = (test_now() - Duration::hours(12), test_now() + Duration::hours(12));
+    let units = [(day.0, test_now() - Duration::hours(1)), (test_now() - Duration::hours(1), day.1)];
+    let pairs = |rollups: Vec<tally::aggregate::Rollup>| rollups.into_iter().map(|r| (r.key, r.totals)).collect();
+    let mut streamed: BTreeMap<RollupKey, RollupTotals> = BTreeMap::new();
+    store
+        .fold_rollups_of(&[acme.clone()], day, |r| {
+            let sum = streamed.entry(r.key).or_default();
+            *sum = sum.checked_add(&r.totals).unwrap();
+        })
+        .await
+        .unwrap();
+    streamed.retain(|_, t| t.records != 0);
+    Reads {
+        rows: pairs(store.rollups(&acme, day.0, day.1).await.unwrap()),
+        per_unit: pairs(store.rollups_per_unit(&acme, &units, None).await.unwrap()),
+        per_function: pairs(store.rollups_per_unit(&acme, &units, Some(GroupBy::Function)).await.unwrap()),
+        streamed,
+    }
+}
+
+/// Records of acme in three buckets around `test_now()`, `prefix` making the ids unique.
+fn group(prefix: &str, count: usize) -> Vec<NewUsageRecord> {
+    (0..count)
+        .map(|i| {
+            let at = test_now() - Duration::minutes(10 * (i % 3) as i64);
+            let function = if i % 2 == 0 { "f" } else { "g" };
+            usage_of("acme", &format!("{prefix}-{i}"), at, function, &format!("0.{}", i + 1))
+        })
+        .collect()
+}
+
+fn correction(record_id: &str, action: CorrectionAction) -> UsageCorrection {
+    let key = RecordKey { tenant_id: id("acme"), source: String::new(), record_id: record_id.into() };
+    UsageCorrection { key, action, reason: "test".into(), closed_before: None }
+}
+
+async fn pending_rows(app: &TestApp) -> i64 {
+    count_rows(app, "select count(*) from usage_rollup_pending").await
+}
+
+async fn stored_rows(app: &TestApp) -> i64 {
+    count_rows(app, "select count(*) from usage_rollup").await
+}
+
+both_stores! {
+    spawn = spawn_app_without_upkeep;
+
+    async fn every_read_answers_the_same_before_and_after_a_fold(app) {
+        // Arrange: three groups into the same buckets, a void and a replace that moves a record
+        let store = &app.store;
+        for prefix in ["a", "b", "c"] {
+            store.insert_usage(&group(prefix, 9), test_now()).await.unwrap();
+        }
+        store.correct_usage(&correction("a-0", CorrectionAction::Void), test_now()).await.unwrap();
+        let moved = Quantities { memory_gb_seconds: "2.5".parse().unwrap(), ..Quantities::default() };
+        let replace = CorrectionAction::Replace { function: "h".into(), region: "eu".into(), quantities: moved };
+        store.correct_usage(&correction("b-1", replace), test_now()).await.unwrap();
+        let before = reads(store).await;
+        let postgres = app.database.pg_name.is_some();
+        if postgres {
+            assert!(pending_rows(&app).await > 0, "the writes left their deltas pending");
+        }
+        // Act
+        let report = store.fold_pending_rollups().await.unwrap();
+        // Assert
+        assert_eq!(reads(store).await, before, "a fold changes no answer");
+        assert_eq!(before.rows.iter().map(|(_, t)| t.records).sum::<i64>(), 26, "27 records, one voided");
+        match report {
+            Some(report) => {
+                assert!(report.pending > report.rows, "several deltas per row were summed: {report:?}");
+                assert_eq!(pending_rows(&app).await, 0, "nothing left pending");
+                assert_eq!(stored_rows(&app).await, before.rows.len() as i64, "one stored row per row read");
+            }
+            None => assert!(!postgres, "only SQLite has nothing to fold"),
+        }
+    }
+
+    async fn a_record_and_its_void_folded_together_leave_no_row(app) {
+        // Arrange: one record alone in its bucket, voided before any fold
+        let store = &app.store;
+        let lone = [usage_of("acme", "lone", test_now() - Duration::hours(5), "f", "1")];
+        store.insert_usage(&lone, test_now()).await.unwrap();
+        store.correct_usage(&correction("lone", CorrectionAction::Void), test_now()).await.unwrap();
+        // Act
+        store.fold_pending_rollups().await.unwrap();
+        // Assert: no row of zeros, as a rebuild would leave it
+        assert_eq!(store.all_rollups(&id("acme")).await.unwrap(), vec![]);
+        assert_eq!(stored_rows(&app).await, 0);
+    }
+}
+
+/// Sabotage: a fold that fails part way (the rollup rows refuse writes) rolls back whole, the
+/// deltas stay pending and every read stays exact; the next fold, once the rows accept writes
+/// again, moves them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_fold_loses_no_delta_and_the_next_one_moves_them() {
+    // Arrange
+    let app = spawn_app_without_upkeep(Backend::Postgres).await;
+    let store = &app.store;
+    store.insert_usage(&group("a", 12), test_now()).await.unwrap();
+    let before = reads(store).await;
+    let pending = pending_rows(&app).await;
+    execute_sql(
+        &app,
+        "create function refuse() returns trigger language plpgsql as $$ begin raise exception 'sabotage'; end $$;
+         create trigger refuse before insert or update on usage_rollup for each row execute function refuse();",
+    )
+    .await
+    .unwrap();
+    // Act
+    let failed = store.fold_pending_rollups().await;
+    // Assert
+    assert!(failed.is_err(), "the fold fails: {failed:?}");
+    assert_eq!(pending_rows(&app).await, pending, "every delta is still pending");
+    assert_eq!(reads(store).await, before, "and every read still counts it");
+    // Act: the rows accept writes again
+    execute_sql(&app, "drop trigger refuse on usage_rollup").await.unwrap();
+    store.fold_pending_rollups().await.unwrap();
+    // Assert
+    assert_eq!(pending_rows(&app).await, 0);
+    assert_eq!(reads(store).await, before);
+}
+
+/// Two writers and a fold in a loop, all at once, on one database: every record is counted
+/// exactly once, as a rebuild from the raw records counts it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn writers_and_folds_running_at_once_count_every_record_once() {
+    // Arrange
+    let app = spawn_app_without_upkeep(Backend::Postgres).await;
+    let writes = |name: &'static str| {
+        let store = app.store.clone();
+        tokio::spawn(async move {
+            for n in 0..40 {
+                store.insert_usage(&group(&format!("{name}{n}"), 15), test_now()).await.unwrap();
+            }
+        })
+    };
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let folds = {
+        let (store, done) = (app.store.clone(), done.clone());
+        tokio::spawn(async move {
+            let mut runs = 0;
+            while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                store.fold_pending_rollups().await.unwrap();
+                runs += 1;
+            }
+            runs
+        })
+    };
+    // Act
+    let (first, second) = tokio::join!(writes("x"), writes("y"));
+    first.unwrap();
+    second.unwrap();
+    done.store(true, std::sync::atomic::Ordering::Relaxed);
+    let runs = folds.await.unwrap();
+    let written = reads(&app.store).await;
+    // Assert
+    assert!(runs > 1, "folds ran beside the writers ({runs})");
+    let counted: i64 = written.rows.iter().map(|(_, t)| t.records).sum();
+    assert_eq!(counted, 2 * 40 * 15, "every record counted once");
+    app.store.rebuild_rollups().await.unwrap();
+    assert_eq!(reads(&app.store).await, written, "the rollups equal a rebuild from the raw records");
+}
