@@ -53,7 +53,7 @@ impl Store {
     /// A store failure; `W` and the hour level are then unchanged.
     #[tracing::instrument(skip_all)]
     pub async fn compact_rollup_hours(&self, now: DateTime<Utc>) -> Result<Option<WatermarkMove>, DbError> {
-        let Engine::Postgres { pool, .. } = &self.engine else {
+        let Engine::Postgres { pool, distributed, .. } = &self.engine else {
             return Ok(None);
         };
         // Most runs have nothing to do (`W` moves once an hour): they look without the lock.
@@ -78,7 +78,7 @@ impl Store {
             .await?;
         // The deltas still pending first, so the hours summed are as complete as the rows can be
         // (a delta left pending would reach them in its fold anyway: its hour is then below `W`).
-        fold_pending(&mut tx).await?;
+        fold_pending(&mut tx, *distributed).await?;
         sum_quarters_into_hours(&mut tx, from, to).await?;
         sqlx::query("update rollup_hour_watermark set through = $1").bind(to).execute(&mut *tx).await?;
         tx.commit().await?;

@@ -30,7 +30,7 @@ use sqlx::{Postgres, Transaction};
 use super::engine::Engine;
 use super::postgres::{upsert_rollup_level, RollupLevel};
 use super::rollup_hours::{add_hour_deltas, lock_watermark};
-use super::rollups::{RollupRow, COLUMNS};
+use super::rollups::RollupRow;
 use super::{DbError, Store};
 use crate::aggregate::{Rollup, RollupKey, RollupTotals};
 
@@ -93,35 +93,69 @@ impl Store {
     /// A store failure; the deltas then stay pending, still read.
     #[tracing::instrument(skip_all)]
     pub async fn fold_pending_rollups(&self) -> Result<Option<FoldReport>, DbError> {
-        let Engine::Postgres { pool, .. } = &self.engine else {
+        let Engine::Postgres { pool, distributed, .. } = &self.engine else {
             return Ok(None);
         };
         let mut tx = super::open::begin_postgres(pool).await?;
-        let report = fold_pending(&mut tx).await?;
+        let report = fold_pending(&mut tx, *distributed).await?;
         tx.commit().await?;
         Ok(Some(report))
     }
+}
+
+/// Takes every committed pending delta and sums it per rollup row in PostgreSQL, one statement:
+/// a second of ingest is hundreds of thousands of deltas and a few hundred sums, so only the
+/// sums cross the wire. Citus runs [`TAKE_SQL`] and sums in Rust instead: it plans a
+/// data-modifying `with` across shards only by pulling its rows to the coordinator anyway.
+const TAKE_SUMMED_SQL: &str = r#"
+with taken as (delete from usage_rollup_pending returning *)
+select tenant_id, bucket_start, function, region, sum(cpu_cycles) as cpu_cycles,
+    sum(memory_gb_seconds) as memory_gb_seconds, sum(invocations) as invocations,
+    sum(records)::int8 as records, count(*) as deltas
+from taken
+group by 1, 2, 3, 4"#;
+
+/// Every committed pending delta as it is, deleted.
+const TAKE_SQL: &str = "delete from usage_rollup_pending returning *";
+
+/// A row of [`TAKE_SUMMED_SQL`]: a rollup row's delta and how many pending rows it sums.
+#[derive(sqlx::FromRow)]
+struct Summed {
+    #[sqlx(flatten)]
+    row: RollupRow,
+    deltas: i64,
 }
 
 /// [`Store::fold_pending_rollups`] in the caller's transaction.
 ///
 /// # Errors
 /// A store failure, or a sum leaving `Decimal`'s range.
-pub(in crate::store) async fn fold_pending(tx: &mut Transaction<'_, Postgres>) -> Result<FoldReport, DbError> {
+pub(in crate::store) async fn fold_pending(
+    tx: &mut Transaction<'_, Postgres>,
+    distributed: bool,
+) -> Result<FoldReport, DbError> {
     // Read after the wait for the lock (re-entrant: the compactor already holds it): a fold
     // queued behind a compactor adds hour deltas below the `W` that compactor moved to.
     let watermark = lock_watermark(tx).await?;
-    let take = format!("delete from usage_rollup_pending returning {COLUMNS}");
     let mut sums: BTreeMap<RollupKey, RollupTotals> = BTreeMap::new();
     let mut pending = 0_u64;
-    {
+    let mut add = |row: RollupRow, deltas: i64| -> Result<(), DbError> {
+        let Rollup { key, totals } = Rollup::try_from(row)?;
+        let sum = sums.entry(key).or_default();
+        *sum = sum.checked_add(&totals)?;
+        pending += u64::try_from(deltas).unwrap_or(0);
+        Ok(())
+    };
+    if distributed {
         // Summed as the rows arrive: memory holds one sum per rollup row, not one per delta.
-        let mut rows = sqlx::query_as::<_, RollupRow>(&take).fetch(&mut **tx);
+        let mut rows = sqlx::query_as::<_, RollupRow>(TAKE_SQL).fetch(&mut **tx);
         while let Some(row) = rows.try_next().await? {
-            let Rollup { key, totals } = Rollup::try_from(row)?;
-            let sum = sums.entry(key).or_default();
-            *sum = sum.checked_add(&totals)?;
-            pending += 1;
+            add(row, 1)?;
+        }
+    } else {
+        let mut rows = sqlx::query_as::<_, Summed>(TAKE_SUMMED_SQL).fetch(&mut **tx);
+        while let Some(Summed { row, deltas }) = rows.try_next().await? {
+            add(row, deltas)?;
         }
     }
     // Sorted by key (a `BTreeMap`): the one order rows are locked in.

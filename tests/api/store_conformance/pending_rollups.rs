@@ -32,7 +32,7 @@ async fn reads(store: &Store) -> Reads {
     let pairs = |rollups: Vec<tally::aggregate::Rollup>| rollups.into_iter().map(|r| (r.key, r.totals)).collect();
     let mut streamed: BTreeMap<RollupKey, RollupTotals> = BTreeMap::new();
     store
-        .fold_rollups_of(&[acme.clone()], day, |r| {
+        .fold_rollups_of(std::slice::from_ref(&acme), day, |r| {
             let sum = streamed.entry(r.key).or_default();
             *sum = sum.checked_add(&r.totals).unwrap();
         })
