@@ -6,7 +6,7 @@ use reqwest::StatusCode;
 use serde_json::json;
 use sqlx::{Connection, PgConnection};
 
-use crate::helpers::{record, spawn_app, spawn_app_with, Backend, TestApp};
+use crate::helpers::{record, spawn_app, spawn_app_with, spawn_app_without_upkeep, Backend, TestApp};
 use tally::store::{Placement, CITUS_TABLES};
 
 async fn coordinator(app: &TestApp) -> PgConnection {
@@ -167,8 +167,9 @@ mod an_existing_database_given_citus_is_distributed_with_its_data {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn on_citus() {
-        // Arrange: a month billed for two tenants, then every table made local again
-        let app = spawn_app(Backend::Citus).await;
+        // Arrange: a month billed for two tenants, then every table made local again (no fold
+        // of pending rollup deltas moving rows between tables while they are counted)
+        let app = spawn_app_without_upkeep(Backend::Citus).await;
         for tenant in ["acme", "globex"] {
             tenant_on(&app, tenant, "UTC", "payg", "2026-10-01T00:00:00Z").await;
             usage_at(&app, tenant, "2026-10-20T00:00:00Z", &[("r1", "2026-10-19T00:00:00Z", 5)]).await;
