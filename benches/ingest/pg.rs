@@ -57,7 +57,9 @@ impl BenchDb {
     /// planner statistics and checkpoints, so every scenario starts from the same state.
     pub async fn reset(&self, preload: &[NewUsageRecord]) -> anyhow::Result<()> {
         self.pool
-            .execute("truncate usage_record, usage_rollup, usage_rollup_hour, usage_rollup_pending")
+            // Pending deltas first: the order a fold of a running server locks them in (pending,
+            // then rollups), so the two cannot deadlock.
+            .execute("truncate usage_rollup_pending, usage_record, usage_rollup, usage_rollup_hour")
             .await
             .context("Failed to truncate")?;
         // The hour watermark below every generated timestamp (they span the last 65 minutes),
