@@ -28,7 +28,7 @@ use futures_util::TryStreamExt;
 use sqlx::{Postgres, Transaction};
 
 use super::engine::Engine;
-use super::postgres::{upsert_rollup_level, RollupLevel};
+use super::postgres::{execute_with_rollup_columns, upsert_rollup_level, RollupLevel};
 use super::rollup_hours::{add_hour_deltas, lock_watermark};
 use super::rollups::RollupRow;
 use super::{DbError, Store};
@@ -58,21 +58,7 @@ pub(in crate::store) async fn append_pending(
     tx: &mut Transaction<'_, Postgres>,
     deltas: &[(RollupKey, RollupTotals)],
 ) -> Result<(), DbError> {
-    if deltas.is_empty() {
-        return Ok(());
-    }
-    sqlx::query(APPEND_SQL)
-        .bind(deltas.iter().map(|(k, _)| k.tenant_id.as_str()).collect::<Vec<_>>())
-        .bind(deltas.iter().map(|(k, _)| k.bucket_start).collect::<Vec<_>>())
-        .bind(deltas.iter().map(|(k, _)| k.function.as_str()).collect::<Vec<_>>())
-        .bind(deltas.iter().map(|(k, _)| k.region.as_str()).collect::<Vec<_>>())
-        .bind(deltas.iter().map(|(_, t)| t.quantities.cpu_cycles).collect::<Vec<_>>())
-        .bind(deltas.iter().map(|(_, t)| t.quantities.memory_gb_seconds).collect::<Vec<_>>())
-        .bind(deltas.iter().map(|(_, t)| t.quantities.invocations).collect::<Vec<_>>())
-        .bind(deltas.iter().map(|(_, t)| t.records).collect::<Vec<_>>())
-        .execute(&mut **tx)
-        .await?;
-    Ok(())
+    execute_with_rollup_columns(tx, APPEND_SQL, deltas).await
 }
 
 /// What one fold did.

@@ -12,6 +12,7 @@ mod usage;
 pub use probe::PROBE_SQL;
 pub use tenant_locks::{bucket_locks, BucketLock, LOCK_TENANT_BUCKETS_SQL};
 pub(super) use usage::{
-    add_rollup_deltas, insert_usage, upsert_rollup_level, upsert_rollup_rows, RollupLevel, UsageTable,
+    add_rollup_deltas, execute_with_rollup_columns, insert_usage, upsert_rollup_level, upsert_rollup_rows, RollupLevel,
+    UsageTable,
 };
 pub use usage::{RecordColumns, INSERT_RECORDS_SQL};

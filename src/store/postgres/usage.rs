@@ -338,10 +338,20 @@ pub(in crate::store) async fn upsert_rollup_level(
     level: RollupLevel,
     deltas: &[(RollupKey, RollupTotals)],
 ) -> Result<(), DbError> {
+    execute_with_rollup_columns(tx, level.upsert_sql(), deltas).await
+}
+
+/// Runs `sql` with `deltas` bound as the eight rollup column arrays `$1`–`$8` (key, then
+/// totals, in the rollup tables' column order); nothing when there are none.
+pub(in crate::store) async fn execute_with_rollup_columns(
+    tx: &mut Transaction<'_, Postgres>,
+    sql: &'static str,
+    deltas: &[(RollupKey, RollupTotals)],
+) -> Result<(), DbError> {
     if deltas.is_empty() {
         return Ok(());
     }
-    sqlx::query(level.upsert_sql())
+    sqlx::query(sql)
         .bind(deltas.iter().map(|(k, _)| k.tenant_id.as_str()).collect::<Vec<_>>())
         .bind(deltas.iter().map(|(k, _)| k.bucket_start).collect::<Vec<_>>())
         .bind(deltas.iter().map(|(k, _)| k.function.as_str()).collect::<Vec<_>>())
