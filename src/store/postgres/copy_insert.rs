@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use sqlx::{Postgres, Transaction};
 
-use super::copy_text::{copy_rows, COPY_RECORDS_SQL};
+use super::copy_binary::{copy_rows, COPY_RECORDS_SQL};
 use super::usage::{add_rollup_deltas, insert_new_records};
 use crate::aggregate::{fold_records, RollupKey, RollupTotals};
 use crate::domain::{ContentHash, NewUsageRecord};

@@ -2,8 +2,8 @@
 //! binds (`unnest`) for the rest, so a batch is one statement whatever its size, and rollup
 //! upserts that add in SQL (`numeric` is exact).
 
+mod copy_binary;
 mod copy_insert;
-mod copy_text;
 mod prelude;
 mod probe;
 mod tenant_locks;

@@ -101,6 +101,45 @@ both_stores! {
         assert_eq!(stored_rollups(store).await, folded(&records), "the function name is stored as sent");
     }
 
+    async fn a_group_large_enough_to_be_copied_stores_every_value_as_a_small_group_does(app) {
+        // Arrange: 100 records (PostgreSQL streams groups of 64 or more with `COPY`), odd
+        // scales, instants finer than a microsecond, text to escape; and the same values in
+        // groups of one (a plain insert) under other ids
+        let store = &app.store;
+        let memories = ["1.500", "0.000000001", "123456789012.5", "0", "7"];
+        let value = |prefix: &str, i: usize| {
+            let at = test_now() - Duration::minutes(30) - Duration::nanoseconds(1 + i as i64 * 997);
+            let function = if i % 7 == 0 { "f\\\tg" } else { "f" };
+            usage_of("acme", &format!("{prefix}-{i}"), at, function, memories[i % memories.len()])
+        };
+        let copied: Vec<NewUsageRecord> = (0..100).map(|i| value("c", i)).collect();
+        let single: Vec<NewUsageRecord> = (0..100).map(|i| value("s", i)).collect();
+        // Act
+        store.insert_usage(&copied, test_now()).await.unwrap();
+        for record in &single {
+            store.insert_usage(std::slice::from_ref(record), test_now()).await.unwrap();
+        }
+        // Assert: each value as sent (to the microsecond), and a copied record's stored text
+        // exactly that of its single twin (same scale)
+        let from = test_now() - Duration::hours(1);
+        let stored = store.sample_records(&id("acme"), from, test_now(), 1000).await.unwrap();
+        assert_eq!(stored.len(), 200);
+        let read = |id: &str| {
+            let found = stored.iter().find(|s| s.record_id == id).expect("stored");
+            (found.timestamp.timestamp_micros(), found.function.clone(), found.quantities.memory_gb_seconds)
+        };
+        for (c, s) in copied.iter().zip(&single) {
+            let sent = (c.timestamp.timestamp_micros(), c.function.clone(), c.quantities.memory_gb_seconds);
+            assert_eq!(read(&c.key.record_id), sent, "{} reads back as sent", c.key.record_id);
+            let (copied_text, single_text) =
+                (read(&c.key.record_id).2.to_string(), read(&s.key.record_id).2.to_string());
+            assert_eq!(copied_text, single_text, "{} is stored as its twin is", c.key.record_id);
+        }
+        let again = store.insert_usage(&copied, test_now()).await.unwrap();
+        let hashes: Vec<InsertOutcome> = copied.iter().map(|r| InsertOutcome::Existing(r.content_hash)).collect();
+        assert_eq!(again, hashes, "each copied key is found again with the hash it was stored with");
+    }
+
     async fn an_instant_finer_than_a_microsecond_is_cut_so_the_record_stays_in_its_bucket(app) {
         // Arrange
         let store = &app.store;
