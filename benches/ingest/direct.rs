@@ -12,8 +12,6 @@ use sqlx::PgPool;
 use tally::domain::NewUsageRecord;
 use tally::store::{InsertOutcome, Store};
 
-use crate::rows::COPY_SQL;
-
 /// Calls `insert_usage` on consecutive groups of `group` records from `concurrency` tasks.
 /// With `group` = 1 this is the one-commit-per-record baseline.
 pub async fn insert_groups(
@@ -52,22 +50,32 @@ async fn insert_worker(
 
 /// Streams pre-built `COPY` text chunks, one `COPY` statement (and commit) per chunk, from
 /// `concurrency` connections.
-pub async fn copy_chunks(pool: &PgPool, chunks: Arc<Vec<String>>, concurrency: usize) -> anyhow::Result<Duration> {
+pub async fn copy_chunks(
+    pool: &PgPool,
+    sql: &'static str,
+    chunks: Arc<Vec<Vec<u8>>>,
+    concurrency: usize,
+) -> anyhow::Result<Duration> {
     let next = Arc::new(AtomicUsize::new(0));
     let started = Instant::now();
     let tasks: Vec<_> =
-        (0..concurrency).map(|_| tokio::spawn(copy_worker(pool.clone(), chunks.clone(), next.clone()))).collect();
+        (0..concurrency).map(|_| tokio::spawn(copy_worker(pool.clone(), sql, chunks.clone(), next.clone()))).collect();
     for task in tasks {
         task.await??;
     }
     Ok(started.elapsed())
 }
 
-async fn copy_worker(pool: PgPool, chunks: Arc<Vec<String>>, next: Arc<AtomicUsize>) -> anyhow::Result<()> {
+async fn copy_worker(
+    pool: PgPool,
+    sql: &'static str,
+    chunks: Arc<Vec<Vec<u8>>>,
+    next: Arc<AtomicUsize>,
+) -> anyhow::Result<()> {
     let mut conn = pool.acquire().await?;
     while let Some(chunk) = chunks.get(next.fetch_add(1, Ordering::Relaxed)) {
-        let mut copy = conn.copy_in_raw(COPY_SQL).await.context("COPY failed to start")?;
-        copy.send(chunk.as_bytes()).await?;
+        let mut copy = conn.copy_in_raw(sql).await.context("COPY failed to start")?;
+        copy.send(chunk.as_slice()).await?;
         copy.finish().await.context("COPY failed")?;
     }
     Ok(())

@@ -11,7 +11,7 @@ use std::time::Duration;
 use anyhow::ensure;
 use tally::config::Settings;
 use tally::domain::NewUsageRecord;
-use tally::store::{open_store, Store};
+use tally::store::{binary_copy_rows, open_store, Store, COPY_RECORDS_SQL};
 
 use crate::args::Args;
 use crate::cpu::{snapshot, wait_for_quiet, CpuSplit};
@@ -19,7 +19,7 @@ use crate::direct::{copy_chunks, insert_groups};
 use crate::http::post_all;
 use crate::pg::BenchDb;
 use crate::report::{Latency, Outcome, Report};
-use crate::rows::{bodies_with_duplicates, copy_text, json, tenant_ids, unique_bodies, Workload};
+use crate::rows::{bodies_with_duplicates, copy_text, json, tenant_ids, unique_bodies, Workload, COPY_SQL};
 use crate::server::Server;
 use crate::stages::{insert_shape, Shape};
 use crate::wrk::{self, Load};
@@ -99,7 +99,8 @@ pub async fn run(
         }
     }
     if args.runs("copy") {
-        report.outcomes.push(run.copy().await?);
+        report.outcomes.push(run.copy(false).await?);
+        report.outcomes.push(run.copy(true).await?);
     }
     if args.runs("commit") {
         report.outcomes.push(run.one_commit_per_record().await?);
@@ -266,17 +267,30 @@ impl Run<'_> {
         Ok(Outcome { key: "stage", label, records: self.work.fresh.len(), elapsed, cpu, note })
     }
 
-    async fn copy(&self) -> anyhow::Result<Outcome> {
+    /// `COPY` of the fresh rows straight into `usage_record`, 2 sessions: as text (`binary`
+    /// false), or in the binary format the write path streams, its very bytes.
+    async fn copy(&self, binary: bool) -> anyhow::Result<Outcome> {
         const ROWS_PER_COPY: usize = 10_000;
         self.db.reset(&self.work.preload).await?;
-        let chunks: Vec<String> = self.work.fresh.chunks(ROWS_PER_COPY).map(copy_text).collect();
-        let (elapsed, cpu) = measured(None, copy_chunks(&self.db.pool, Arc::new(chunks), self.writers())).await?;
+        let chunks: Vec<Vec<u8>> = match binary {
+            false => self.work.fresh.chunks(ROWS_PER_COPY).map(|c| copy_text(c).into_bytes()).collect(),
+            true => self
+                .work
+                .fresh
+                .chunks(ROWS_PER_COPY)
+                .map(|c| binary_copy_rows(&c.iter().collect::<Vec<_>>(), chrono::Utc::now()))
+                .collect::<Result<_, _>>()?,
+        };
+        let sql = if binary { COPY_RECORDS_SQL } else { COPY_SQL };
+        let (elapsed, cpu) = measured(None, copy_chunks(&self.db.pool, sql, Arc::new(chunks), self.writers())).await?;
         self.db.verify(self.work.preload.len() + self.work.fresh.len(), false).await?;
+        let format = if binary { "binary" } else { "text" };
         let note = format!(
-            "text COPY into usage_record (primary key present), {ROWS_PER_COPY} rows per COPY, {} connections",
+            "{format} COPY into usage_record (primary key present), {ROWS_PER_COPY} rows per COPY, {} connections",
             self.writers()
         );
-        Ok(Outcome { key: "copy", label: "raw COPY".into(), records: self.work.fresh.len(), elapsed, cpu, note })
+        let (key, label) = if binary { ("copy_binary", "raw COPY, binary") } else { ("copy", "raw COPY") };
+        Ok(Outcome { key, label: label.into(), records: self.work.fresh.len(), elapsed, cpu, note })
     }
 
     async fn one_commit_per_record(&self) -> anyhow::Result<Outcome> {

@@ -90,6 +90,11 @@ impl Report {
         let mut checks = vec![
             self.ratio_check("HTTP batched ≥ 0.5 × direct SQL (writer's statements)", ("http", "direct"), 0.5),
             self.ratio_check("HTTP batched ≥ 0.5 × raw COPY (2 sessions)", ("http", "copy"), 0.5),
+            self.ratio_check(
+                "HTTP batched ≥ 0.5 × raw binary COPY (2 sessions, the write path's bytes)",
+                ("http", "copy_binary"),
+                0.5,
+            ),
             self.floor_check("SQLite default, HTTP batched ≥ 150 000 records/s", "sqlite", 150_000.0),
             self.ratio_check(
                 "single-record HTTP (64 clients) ≥ 10 × one-commit-per-record",

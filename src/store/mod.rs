@@ -68,7 +68,10 @@ pub use issue_batch::IssueBatch;
 pub use open::open_store;
 pub use partitions::{month_start, next_month};
 pub use portal::{PortalSessionRow, SampleRecord};
-pub use postgres::{bucket_locks, BucketLock, RecordColumns, INSERT_RECORDS_SQL, LOCK_TENANT_BUCKETS_SQL, PROBE_SQL};
+pub use postgres::{
+    binary_copy_rows, bucket_locks, BucketLock, RecordColumns, COPY_RECORDS_SQL, INSERT_RECORDS_SQL,
+    LOCK_TENANT_BUCKETS_SQL, PROBE_SQL,
+};
 pub use rollup_compaction::{next_watermark, WatermarkMove, MAX_HOURS_PER_RUN};
 pub use rollup_pending::FoldReport;
 pub use types::{

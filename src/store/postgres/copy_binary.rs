@@ -12,6 +12,7 @@
 
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
+use sqlx::encode::IsNull;
 use sqlx::postgres::PgArgumentBuffer;
 use sqlx::Encode;
 
@@ -20,7 +21,7 @@ use crate::store::codec::whole;
 use crate::store::DbError;
 
 /// The statement the stream of [`copy_rows`] feeds, columns in their order.
-pub(super) const COPY_RECORDS_SQL: &str = "copy usage_record (tenant_id, source, record_id, ts, function, region, \
+pub const COPY_RECORDS_SQL: &str = "copy usage_record (tenant_id, source, record_id, ts, function, region, \
     cpu_cycles, memory_gb_seconds, invocations, event_type, content_hash, ingested_at) from stdin (format binary)";
 
 /// The signature, the flags (no OIDs) and the header extension's length (none).
@@ -35,12 +36,13 @@ const POSTGRES_EPOCH_MICROS: i64 = 946_684_800_000_000;
 /// Bytes a typical row takes; only sizes the buffer.
 const ROW_BYTES: usize = 200;
 
-/// The whole stream for `records`, every row stamped `ingested_at`.
+/// The whole stream for `records`, every row stamped `ingested_at` (public for the ingest
+/// benchmark's raw-`COPY` baseline, which streams exactly these bytes).
 ///
 /// # Errors
 /// [`DbError::Corrupt`] when an integer meter is not a whole `i64` (ingest refuses it), or a
 /// value is too large for the format (a 2 GiB text).
-pub(super) fn copy_rows(records: &[&NewUsageRecord], ingested_at: DateTime<Utc>) -> Result<Vec<u8>, DbError> {
+pub fn copy_rows(records: &[&NewUsageRecord], ingested_at: DateTime<Utc>) -> Result<Vec<u8>, DbError> {
     let mut out = Vec::with_capacity(HEADER.len() + records.len() * ROW_BYTES + 2);
     out.extend_from_slice(HEADER);
     let mut scratch = PgArgumentBuffer::default();
@@ -76,9 +78,12 @@ fn push_field(out: &mut Vec<u8>, value: &[u8]) -> Result<(), DbError> {
 /// digits), written through a reused buffer.
 fn push_numeric(out: &mut Vec<u8>, scratch: &mut PgArgumentBuffer, value: Decimal) -> Result<(), DbError> {
     scratch.clear();
-    Encode::<sqlx::Postgres>::encode_by_ref(&value, scratch)
+    let encoded = Encode::<sqlx::Postgres>::encode_by_ref(&value, scratch)
         .map_err(|e| DbError::Corrupt(format!("decimal {value} has no numeric form: {e}")))?;
-    push_field(out, scratch)
+    match encoded {
+        IsNull::No => push_field(out, scratch),
+        IsNull::Yes => Err(DbError::Corrupt(format!("decimal {value} encoded as null"))),
+    }
 }
 
 /// A `timestamptz` body: microseconds since 2000-01-01 UTC, the nanoseconds below a

@@ -9,6 +9,7 @@ mod probe;
 mod tenant_locks;
 mod usage;
 
+pub use copy_binary::{copy_rows as binary_copy_rows, COPY_RECORDS_SQL};
 pub use probe::PROBE_SQL;
 pub use tenant_locks::{bucket_locks, BucketLock, LOCK_TENANT_BUCKETS_SQL};
 pub(super) use usage::{
