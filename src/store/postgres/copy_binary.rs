@@ -1,20 +1,19 @@
 //! Records as a `COPY … (format binary)` stream: the encoding the fast path sends (pure, no IO).
 //!
-//! Binary, not text: PostgreSQL then parses no timestamp, number or hex digit — measured on
-//! 500 000 rows into a table with `usage_record`'s primary key, ≈ 20 % less server time than
-//! the same rows as text (BENCHMARKS.md), on the statement that is the largest share of a
-//! group commit. Each value's bytes are exactly what the array binds of the checked path send
-//! (sqlx's own `Encode` writes the `numeric`s), so the same record is the same row whichever
-//! path wrote it: timestamps cut to microseconds, decimals keep their scale.
+//! Binary, not text: PostgreSQL parses no timestamp, number or hex digit. A server-side `COPY`
+//! from a file measured ≈ 20 % less server time than text; through the protocol the bench's
+//! two raw baselines cost the same (BENCHMARKS.md), so this is no lever, only no parsing.
+//! Every non-text value is written by sqlx's own `Encode`, the bytes the checked path's array
+//! binds send, so the same record is the same row whichever path wrote it: timestamps cut to
+//! microseconds, decimals keep their scale.
 //!
 //! The format (PostgreSQL docs, "COPY", binary format): a fixed header; per row a 16-bit field
 //! count, then per field a 32-bit length and the value's binary body; a 16-bit −1 trailer.
 
 use chrono::{DateTime, Utc};
-use rust_decimal::Decimal;
 use sqlx::encode::IsNull;
 use sqlx::postgres::PgArgumentBuffer;
-use sqlx::Encode;
+use sqlx::{Encode, Postgres};
 
 use crate::domain::NewUsageRecord;
 use crate::store::codec::whole;
@@ -29,9 +28,6 @@ const HEADER: &[u8] = b"PGCOPY\n\xff\r\n\0\0\0\0\0\0\0\0\0";
 
 /// Fields per row: the twelve columns of [`COPY_RECORDS_SQL`].
 const FIELDS: i16 = 12;
-
-/// Microseconds from the Unix epoch to PostgreSQL's (2000-01-01 00:00:00 UTC).
-const POSTGRES_EPOCH_MICROS: i64 = 946_684_800_000_000;
 
 /// Bytes a typical row takes; only sizes the buffer.
 const ROW_BYTES: usize = 200;
@@ -52,15 +48,15 @@ pub fn copy_rows(records: &[&NewUsageRecord], ingested_at: DateTime<Utc>) -> Res
         for text in [r.key.tenant_id.as_str(), &r.key.source, &r.key.record_id] {
             push_field(&mut out, text.as_bytes())?;
         }
-        push_field(&mut out, &postgres_micros(r.timestamp).to_be_bytes())?;
+        push_encoded(&mut out, &mut scratch, &r.timestamp)?;
         push_field(&mut out, r.function.as_bytes())?;
         push_field(&mut out, r.region.as_bytes())?;
-        push_field(&mut out, &whole(q.cpu_cycles)?.to_be_bytes())?;
-        push_numeric(&mut out, &mut scratch, q.memory_gb_seconds)?;
-        push_field(&mut out, &whole(q.invocations)?.to_be_bytes())?;
+        push_encoded(&mut out, &mut scratch, &whole(q.cpu_cycles)?)?;
+        push_encoded(&mut out, &mut scratch, &q.memory_gb_seconds)?;
+        push_encoded(&mut out, &mut scratch, &whole(q.invocations)?)?;
         push_field(&mut out, r.event_type.as_bytes())?;
         push_field(&mut out, &r.content_hash.0)?;
-        push_field(&mut out, &postgres_micros(ingested_at).to_be_bytes())?;
+        push_encoded(&mut out, &mut scratch, &ingested_at)?;
     }
     out.extend_from_slice(&(-1_i16).to_be_bytes());
     Ok(out)
@@ -74,28 +70,27 @@ fn push_field(out: &mut Vec<u8>, value: &[u8]) -> Result<(), DbError> {
     Ok(())
 }
 
-/// A `numeric` as sqlx binds it (its binary body: digit count, weight, sign, scale, base-10 000
-/// digits), written through a reused buffer.
-fn push_numeric(out: &mut Vec<u8>, scratch: &mut PgArgumentBuffer, value: Decimal) -> Result<(), DbError> {
+/// A value's binary body as sqlx binds it (`timestamptz`: microseconds since 2000, the
+/// nanoseconds cut; `numeric`: digit count, weight, sign, scale, base-10 000 digits), written
+/// through a reused buffer.
+fn push_encoded<'v, T: Encode<'v, Postgres> + std::fmt::Display>(
+    out: &mut Vec<u8>,
+    scratch: &mut PgArgumentBuffer,
+    value: &T,
+) -> Result<(), DbError> {
     scratch.clear();
-    let encoded = Encode::<sqlx::Postgres>::encode_by_ref(&value, scratch)
-        .map_err(|e| DbError::Corrupt(format!("decimal {value} has no numeric form: {e}")))?;
+    let encoded =
+        value.encode_by_ref(scratch).map_err(|e| DbError::Corrupt(format!("{value} has no binary form: {e}")))?;
     match encoded {
         IsNull::No => push_field(out, scratch),
-        IsNull::Yes => Err(DbError::Corrupt(format!("decimal {value} encoded as null"))),
+        IsNull::Yes => Err(DbError::Corrupt(format!("{value} encoded as null"))),
     }
-}
-
-/// A `timestamptz` body: microseconds since 2000-01-01 UTC, the nanoseconds below a
-/// microsecond cut (as sqlx binds it for the checked path).
-fn postgres_micros(at: DateTime<Utc>) -> i64 {
-    // Leap-second nanoseconds (≥ 1 s) are cut like any others.
-    let micros = i64::from(at.timestamp_subsec_nanos() % 1_000_000_000 / 1_000);
-    at.timestamp() * 1_000_000 + micros - POSTGRES_EPOCH_MICROS
 }
 
 #[cfg(test)]
 mod tests {
+    use rust_decimal::Decimal;
+
     use super::*;
     use crate::domain::testing::at;
     use crate::domain::{ContentHash, Quantities, RecordKey, TenantId};
