@@ -2,7 +2,9 @@
 //! current usage) against the 15-minute rows they summarise. On PostgreSQL they read each
 //! unit's whole UTC hours before the hour watermark from the hour level, so that level must
 //! follow every write below the watermark (late records, corrections, the rebuild) and the
-//! compactor that moves the watermark.
+//! compactor that moves the watermark. The app's own fold and compactor are off
+//! (`spawn_app_without_upkeep`): each test says when they run, and a compaction of the app's
+//! own between `set_watermark` and the assertions would sum the hours the test expects empty.
 
 use chrono::{DateTime, Duration, Utc};
 use chrono_tz::Tz;
@@ -10,7 +12,7 @@ use sqlx::{Connection, PgConnection};
 
 use super::{id, usage_of};
 use crate::both_stores;
-use crate::helpers::{test_now, TestApp};
+use crate::helpers::{spawn_app_without_upkeep, test_now, TestApp};
 use tally::aggregate::{next_unit_start, usage_series, Granularity, GroupBy};
 use tally::domain::{CorrectionAction, NewUsageRecord, Quantities, RecordKey, UsageCorrection};
 use tally::store::Store;
@@ -101,6 +103,7 @@ fn correction(record_id: &str, action: CorrectionAction) -> UsageCorrection {
 }
 
 both_stores! {
+    spawn = spawn_app_without_upkeep;
     async fn per_unit_sums_equal_the_15_minute_rows_through_late_records_corrections_and_a_rebuild(app) {
         // Arrange
         let store = &app.store;
@@ -139,6 +142,7 @@ both_stores! {
 }
 
 both_stores! {
+    spawn = spawn_app_without_upkeep;
     async fn records_at_or_after_the_hour_watermark_wait_for_the_compactor_and_reads_stay_exact(app) {
         // Arrange: the hour level complete up to three hours before now
         let store = &app.store;
