@@ -59,7 +59,7 @@ impl BenchDb {
         self.pool
             // Pending deltas first: the order a fold of a running server locks them in (pending,
             // then rollups), so the two cannot deadlock.
-            .execute("truncate usage_rollup_pending, usage_record, usage_rollup, usage_rollup_hour")
+            .execute("truncate usage_rollup_pending_batch, usage_record, usage_rollup, usage_rollup_hour")
             .await
             .context("Failed to truncate")?;
         // The hour watermark below every generated timestamp (they span the last 65 minutes),

@@ -29,7 +29,7 @@ pub const CITUS_TABLES: &[(&str, Placement)] = &[
     ("usage_record", Placement::ByTenant),
     ("usage_rollup", Placement::ByTenant),
     ("usage_rollup_hour", Placement::ByTenant),
-    ("usage_rollup_pending", Placement::ByTenant),
+    ("usage_rollup_pending_batch", Placement::ByTenant),
     ("usage_correction", Placement::ByTenant),
     ("subscription", Placement::ByTenant),
     ("billing_period", Placement::ByTenant),

@@ -20,26 +20,43 @@
 //! is changing. Writers take no lock of it. Several processes may fold at once: the lock
 //! queues them, and a delete takes each committed pending row exactly once.
 //!
-//! SQLite has the table, always empty: its one writer adds to `usage_rollup` directly.
+//! Storage: one row of `usage_rollup_pending_batch` per tenant and UTC month of each write,
+//! its deltas as parallel arrays (migration 20261203080000): a group commit spanning 800
+//! rollup keys appends a few wide rows, not 800 narrow ones, each with its index entry, WAL,
+//! delete and vacuum. Reads name the view `usage_rollup_pending`, one row per delta.
+//!
+//! SQLite has a table of that name, always empty: its one writer adds to `usage_rollup`
+//! directly.
 
 use std::collections::BTreeMap;
 
+use chrono::{DateTime, Utc};
 use futures_util::TryStreamExt;
+use rust_decimal::Decimal;
 use sqlx::{Postgres, Transaction};
 
+use super::codec::tenant_id;
 use super::engine::Engine;
-use super::postgres::{execute_with_rollup_columns, upsert_rollup_level, RollupLevel};
+use super::partitions::month_start;
+use super::postgres::{bind_rollup_columns, upsert_rollup_level, RollupLevel};
 use super::rollup_hours::{add_hour_deltas, lock_watermark};
 use super::rollups::RollupRow;
 use super::{DbError, Store};
 use crate::aggregate::{Rollup, RollupKey, RollupTotals};
+use crate::domain::Quantities;
 
-/// Appends rollup deltas, as they are, to the pending rows.
+/// Appends rollup deltas, as they are, one row per tenant and month (`$9`: each delta's UTC
+/// month). Every `array_agg` of a group takes its rows in the same order, so the arrays stay
+/// parallel.
 const APPEND_SQL: &str = r#"
-insert into usage_rollup_pending (tenant_id, bucket_start, function, region,
+insert into usage_rollup_pending_batch (tenant_id, month_start, bucket_starts, functions, regions,
     cpu_cycles, memory_gb_seconds, invocations, records)
-select * from unnest($1::text[], $2::timestamptz[], $3::text[], $4::text[],
-    $5::numeric[], $6::numeric[], $7::numeric[], $8::int8[])"#;
+select d.tenant_id, d.month_start, array_agg(d.bucket_start), array_agg(d.function), array_agg(d.region),
+    array_agg(d.cpu_cycles), array_agg(d.memory_gb_seconds), array_agg(d.invocations), array_agg(d.records)
+from unnest($1::text[], $2::timestamptz[], $3::text[], $4::text[], $5::numeric[], $6::numeric[],
+    $7::numeric[], $8::int8[], $9::timestamptz[])
+    as d (tenant_id, bucket_start, function, region, cpu_cycles, memory_gb_seconds, invocations, records, month_start)
+group by d.tenant_id, d.month_start"#;
 
 /// 15-minute rows whose every record a correction voided or moved: gone, as a rebuild would
 /// leave them.
@@ -58,13 +75,18 @@ pub(in crate::store) async fn append_pending(
     tx: &mut Transaction<'_, Postgres>,
     deltas: &[(RollupKey, RollupTotals)],
 ) -> Result<(), DbError> {
-    execute_with_rollup_columns(tx, APPEND_SQL, deltas).await
+    if deltas.is_empty() {
+        return Ok(());
+    }
+    let months: Vec<DateTime<Utc>> = deltas.iter().map(|(k, _)| month_start(k.bucket_start)).collect();
+    bind_rollup_columns(sqlx::query(APPEND_SQL), deltas).bind(months).execute(&mut **tx).await?;
+    Ok(())
 }
 
 /// What one fold did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct FoldReport {
-    /// Pending rows taken (and deleted).
+    /// Pending deltas taken (and deleted).
     pub pending: u64,
     /// Distinct 15-minute rows they were added to.
     pub rows: u64,
@@ -94,22 +116,71 @@ impl Store {
 /// sums cross the wire. Citus runs [`TAKE_SQL`] and sums in Rust instead: it plans a
 /// data-modifying `with` across shards only by pulling its rows to the coordinator anyway.
 const TAKE_SUMMED_SQL: &str = r#"
-with taken as (delete from usage_rollup_pending returning *)
-select tenant_id, bucket_start, function, region, sum(cpu_cycles) as cpu_cycles,
-    sum(memory_gb_seconds) as memory_gb_seconds, sum(invocations) as invocations,
-    sum(records)::int8 as records, count(*) as deltas
-from taken
+with taken as (delete from usage_rollup_pending_batch returning *)
+select t.tenant_id, d.bucket_start, d.function, d.region, sum(d.cpu_cycles) as cpu_cycles,
+    sum(d.memory_gb_seconds) as memory_gb_seconds, sum(d.invocations) as invocations,
+    sum(d.records)::int8 as records, count(*) as deltas
+from taken t
+cross join lateral unnest(t.bucket_starts, t.functions, t.regions, t.cpu_cycles, t.memory_gb_seconds,
+    t.invocations, t.records) as d (bucket_start, function, region, cpu_cycles, memory_gb_seconds,
+    invocations, records)
 group by 1, 2, 3, 4"#;
 
-/// Every committed pending delta as it is, deleted.
-const TAKE_SQL: &str = "delete from usage_rollup_pending returning *";
+/// Every committed pending row as it is, deleted.
+const TAKE_SQL: &str = r#"
+delete from usage_rollup_pending_batch
+returning tenant_id, bucket_starts, functions, regions, cpu_cycles, memory_gb_seconds, invocations, records"#;
 
-/// A row of [`TAKE_SUMMED_SQL`]: a rollup row's delta and how many pending rows it sums.
+/// A row of [`TAKE_SUMMED_SQL`]: a rollup row's delta and how many pending deltas it sums.
 #[derive(sqlx::FromRow)]
 struct Summed {
     #[sqlx(flatten)]
     row: RollupRow,
     deltas: i64,
+}
+
+/// A row of [`TAKE_SQL`]: one tenant's deltas of one write, as parallel arrays.
+#[derive(sqlx::FromRow)]
+struct PendingBatch {
+    tenant_id: String,
+    bucket_starts: Vec<DateTime<Utc>>,
+    functions: Vec<String>,
+    regions: Vec<String>,
+    cpu_cycles: Vec<Decimal>,
+    memory_gb_seconds: Vec<Decimal>,
+    invocations: Vec<Decimal>,
+    records: Vec<i64>,
+}
+
+impl PendingBatch {
+    /// The row's deltas; arrays of different lengths are a corrupt row, not a shorter one.
+    fn into_rollups(self) -> Result<Vec<Rollup>, DbError> {
+        let n = self.bucket_starts.len();
+        let lengths = [
+            self.functions.len(),
+            self.regions.len(),
+            self.cpu_cycles.len(),
+            self.memory_gb_seconds.len(),
+            self.invocations.len(),
+            self.records.len(),
+        ];
+        if lengths.iter().any(|&l| l != n) {
+            return Err(DbError::Corrupt(format!(
+                "pending rollup row of {:?}: arrays of unequal length",
+                self.tenant_id
+            )));
+        }
+        let tenant_id = tenant_id(&self.tenant_id)?;
+        let columns = self.bucket_starts.into_iter().zip(self.functions).zip(self.regions);
+        let totals = self.cpu_cycles.into_iter().zip(self.memory_gb_seconds).zip(self.invocations).zip(self.records);
+        let rollups =
+            columns.zip(totals).map(|(((bucket_start, function), region), (((cpu, memory), invocations), records))| {
+                let key = RollupKey { tenant_id: tenant_id.clone(), bucket_start, function, region };
+                let quantities = Quantities { cpu_cycles: cpu, memory_gb_seconds: memory, invocations };
+                Rollup { key, totals: RollupTotals { quantities, records } }
+            });
+        Ok(rollups.collect())
+    }
 }
 
 /// [`Store::fold_pending_rollups`] in the caller's transaction.
@@ -125,8 +196,7 @@ pub(in crate::store) async fn fold_pending(
     let watermark = lock_watermark(tx).await?;
     let mut sums: BTreeMap<RollupKey, RollupTotals> = BTreeMap::new();
     let mut pending = 0_u64;
-    let mut add = |row: RollupRow, deltas: i64| -> Result<(), DbError> {
-        let Rollup { key, totals } = Rollup::try_from(row)?;
+    let mut add = |Rollup { key, totals }: Rollup, deltas: i64| -> Result<(), DbError> {
         let sum = sums.entry(key).or_default();
         *sum = sum.checked_add(&totals)?;
         pending += u64::try_from(deltas).unwrap_or(0);
@@ -134,14 +204,16 @@ pub(in crate::store) async fn fold_pending(
     };
     if distributed {
         // Summed as the rows arrive: memory holds one sum per rollup row, not one per delta.
-        let mut rows = sqlx::query_as::<_, RollupRow>(TAKE_SQL).fetch(&mut **tx);
-        while let Some(row) = rows.try_next().await? {
-            add(row, 1)?;
+        let mut rows = sqlx::query_as::<_, PendingBatch>(TAKE_SQL).fetch(&mut **tx);
+        while let Some(batch) = rows.try_next().await? {
+            for rollup in batch.into_rollups()? {
+                add(rollup, 1)?;
+            }
         }
     } else {
         let mut rows = sqlx::query_as::<_, Summed>(TAKE_SUMMED_SQL).fetch(&mut **tx);
         while let Some(Summed { row, deltas }) = rows.try_next().await? {
-            add(row, deltas)?;
+            add(Rollup::try_from(row)?, deltas)?;
         }
     }
     // Sorted by key (a `BTreeMap`): the one order rows are locked in.

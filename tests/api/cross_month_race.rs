@@ -1,8 +1,9 @@
 //! Two writers storing one key at the same moment with timestamps in different months (issue
 //! 14): each month's partition has its own primary key, so only the writers' locks can make
 //! the second copy see the first. The interleaving is forced, not hoped for: a transaction
-//! holds `usage_rollup_pending`, which every write path touches last, so each writer stops after its
-//! probe and its insert, before it commits; both are seen waiting before it lets them go.
+//! holds `usage_rollup_pending_batch` (the pending rollup deltas), which every write path
+//! touches last, so each writer stops after its probe and its insert, before it commits; both
+//! are seen waiting before it lets them go.
 //! PostgreSQL here, Citus in the `citus` target; SQLite has one writer.
 
 use std::time::{Duration as StdDuration, Instant};
@@ -60,7 +61,7 @@ async fn race(
 ) -> (InsertOutcome, InsertOutcome, Vec<String>) {
     let mut holder = PgConnection::connect(&app.database.url).await.unwrap();
     let mut held = holder.begin().await.unwrap();
-    sqlx::query("lock table usage_rollup_pending in share mode").execute(&mut *held).await.unwrap();
+    sqlx::query("lock table usage_rollup_pending_batch in share mode").execute(&mut *held).await.unwrap();
     let (first, second) = (app.store.clone(), other.clone());
     let first = tokio::spawn(async move { first.insert_usage(&[a], now).await });
     let second = tokio::spawn(async move { second.insert_usage(&[b], now).await });

@@ -24,10 +24,17 @@ pub struct CopiedTable {
 /// Tables a copy does not copy: its own bookkeeping, sqlx's migration history (the target
 /// was migrated by the same binary), and the hour rollups with their watermark (PostgreSQL
 /// only): the copy derives the hours before the target's own watermark from the 15-minute
-/// rollups it copied; and the pending rollup deltas, which the copy folds into the source's
-/// rollup rows before it starts (`copy_store`).
-pub const NOT_COPIED: &[&str] =
-    &["store_copy", "_sqlx_migrations", "usage_rollup_hour", "rollup_hour_watermark", "usage_rollup_pending"];
+/// rollups it copied; and the pending rollup deltas (SQLite's always-empty table, PostgreSQL's
+/// rows of arrays), which the copy folds into the source's rollup rows before it starts
+/// (`copy_store`).
+pub const NOT_COPIED: &[&str] = &[
+    "store_copy",
+    "_sqlx_migrations",
+    "usage_rollup_hour",
+    "rollup_hour_watermark",
+    "usage_rollup_pending",
+    "usage_rollup_pending_batch",
+];
 
 const fn table(
     name: &'static str,

@@ -13,7 +13,7 @@ pub use copy_binary::{copy_rows as binary_copy_rows, COPY_RECORDS_SQL};
 pub use probe::PROBE_SQL;
 pub use tenant_locks::{bucket_locks, BucketLock, LOCK_TENANT_BUCKETS_SQL};
 pub(super) use usage::{
-    add_rollup_deltas, execute_with_rollup_columns, insert_usage, upsert_rollup_level, upsert_rollup_rows, RollupLevel,
+    add_rollup_deltas, bind_rollup_columns, insert_usage, upsert_rollup_level, upsert_rollup_rows, RollupLevel,
     UsageTable,
 };
 pub use usage::{RecordColumns, INSERT_RECORDS_SQL};

@@ -341,9 +341,9 @@ pub(in crate::store) async fn upsert_rollup_level(
     execute_with_rollup_columns(tx, level.upsert_sql(), deltas).await
 }
 
-/// Runs `sql` with `deltas` bound as the eight rollup column arrays `$1`–`$8` (key, then
-/// totals, in the rollup tables' column order); nothing when there are none.
-pub(in crate::store) async fn execute_with_rollup_columns(
+/// Runs `sql` with `deltas` bound as the eight rollup column arrays (`bind_rollup_columns`);
+/// nothing when there are none.
+async fn execute_with_rollup_columns(
     tx: &mut Transaction<'_, Postgres>,
     sql: &'static str,
     deltas: &[(RollupKey, RollupTotals)],
@@ -351,7 +351,17 @@ pub(in crate::store) async fn execute_with_rollup_columns(
     if deltas.is_empty() {
         return Ok(());
     }
-    sqlx::query(sql)
+    bind_rollup_columns(sqlx::query(sql), deltas).execute(&mut **tx).await?;
+    Ok(())
+}
+
+/// Binds `deltas` as the eight rollup column arrays `$1`–`$8` (key, then totals, in the rollup
+/// tables' column order).
+pub(in crate::store) fn bind_rollup_columns<'q>(
+    query: sqlx::query::Query<'q, Postgres, sqlx::postgres::PgArguments>,
+    deltas: &'q [(RollupKey, RollupTotals)],
+) -> sqlx::query::Query<'q, Postgres, sqlx::postgres::PgArguments> {
+    query
         .bind(deltas.iter().map(|(k, _)| k.tenant_id.as_str()).collect::<Vec<_>>())
         .bind(deltas.iter().map(|(k, _)| k.bucket_start).collect::<Vec<_>>())
         .bind(deltas.iter().map(|(k, _)| k.function.as_str()).collect::<Vec<_>>())
@@ -360,9 +370,6 @@ pub(in crate::store) async fn execute_with_rollup_columns(
         .bind(deltas.iter().map(|(_, t)| t.quantities.memory_gb_seconds).collect::<Vec<_>>())
         .bind(deltas.iter().map(|(_, t)| t.quantities.invocations).collect::<Vec<_>>())
         .bind(deltas.iter().map(|(_, t)| t.records).collect::<Vec<_>>())
-        .execute(&mut **tx)
-        .await?;
-    Ok(())
 }
 
 /// Records as column arrays, the shape `unnest` binds.

@@ -118,6 +118,25 @@ both_stores! {
     }
 }
 
+/// The storage the write path's cost rests on: a write's deltas are one pending row per tenant
+/// and UTC month (arrays), not one per rollup key; the view shows one row per delta.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_write_keeps_its_deltas_as_one_pending_row_per_tenant_and_month() {
+    // Arrange
+    let app = spawn_app_without_upkeep(Backend::Postgres).await;
+    let mut records = group("a", 12);
+    records.push(usage_of("acme", "last-month", test_now() - Duration::days(30), "f", "1"));
+    records.push(usage_of("globex", "other", test_now(), "f", "1"));
+    // Act
+    app.store.insert_usage(&records, test_now()).await.unwrap();
+    // Assert: acme's 6 keys of November in one row, its October key in another, globex's in a third
+    assert_eq!(count_rows(&app, "select count(*) from usage_rollup_pending_batch").await, 3);
+    assert_eq!(pending_rows(&app).await, 8, "one delta per rollup key");
+    let months = "select count(*) from usage_rollup_pending_batch \
+        where month_start <> date_trunc('month', bucket_starts[1], 'UTC')";
+    assert_eq!(count_rows(&app, months).await, 0, "each row is labelled with its deltas' month");
+}
+
 /// Sabotage: a fold that fails part way (the rollup rows refuse writes) rolls back whole, the
 /// deltas stay pending and every read stays exact; the next fold, once the rows accept writes
 /// again, moves them.
