@@ -6,6 +6,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, Utc};
+use foldhash::fast::RandomState;
 
 use crate::domain::{NewUsageRecord, Quantities, QuantityError, TenantId};
 
@@ -68,7 +69,7 @@ pub fn fold_records<'a>(
 ) -> Result<BTreeMap<RollupKey, RollupTotals>, QuantityError> {
     // Summed under borrowed keys: only each distinct rollup row, not each record, copies its
     // key's text (a group of thousands of records has a few hundred rows).
-    let mut sums: HashMap<(&TenantId, DateTime<Utc>, &str, &str), RollupTotals> = HashMap::new();
+    let mut sums: HashMap<(&TenantId, DateTime<Utc>, &str, &str), RollupTotals, RandomState> = HashMap::default();
     for record in records {
         let key = (&record.key.tenant_id, bucket_start(record.timestamp), &*record.function, &*record.region);
         let sum = sums.entry(key).or_default();

@@ -6,6 +6,8 @@
 
 use std::collections::HashMap;
 
+use foldhash::fast::RandomState;
+
 use crate::domain::{ContentHash, NewUsageRecord, RecordKey};
 use crate::store::InsertOutcome;
 
@@ -20,7 +22,8 @@ pub enum WriteOutcome {
 
 /// For each record, the index of the first record in the group with the same key.
 pub fn first_occurrences(records: &[NewUsageRecord]) -> Vec<usize> {
-    let mut firsts: HashMap<&RecordKey, usize> = HashMap::with_capacity(records.len());
+    let mut firsts: HashMap<&RecordKey, usize, RandomState> =
+        HashMap::with_capacity_and_hasher(records.len(), RandomState::default());
     records.iter().enumerate().map(|(i, r)| *firsts.entry(&r.key).or_insert(i)).collect()
 }
 
