@@ -60,7 +60,7 @@ impl Default for Args {
 
 const HELP: &str = "options: --records N --preload N --single-records N --batch N --clients N \
     --single-clients N --wrk-seconds N --dup-percent N --sqlite-records N --direct-group N \
-    --only http,dup,single,wrk,direct,stages,copy,commit,sqlite --no-write \
+    --only http,saturated,dup,single,wrk,direct,stages,copy,commit,sqlite --no-write \
     --writers N --group-records N --db-connections N --http-workers N --server-log FILTER --jwt --setup-sql SQL \
     --citus postgres://user@host:port";
 

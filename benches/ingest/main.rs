@@ -59,7 +59,8 @@ async fn run(
     dir: &std::path::Path,
     report: &mut Report,
 ) -> anyhow::Result<()> {
-    if ["http", "dup", "single", "wrk", "direct", "stages", "copy", "commit"].iter().any(|s| args.runs(s)) {
+    if ["http", "saturated", "dup", "single", "wrk", "direct", "stages", "copy", "commit"].iter().any(|s| args.runs(s))
+    {
         postgres::run(args, work, settings, (&pg::server_url(), "PostgreSQL"), &dir.join("pg"), report).await?;
         if let Some(citus) = &args.citus {
             let from = report.outcomes.len();

@@ -129,6 +129,13 @@ impl Report {
             by_cpu: self.cost("http").map_or(String::new(), |c| format!("≤ 2 cores / {c:.1} µs = {:.0}/s", 2e6 / c)),
             pass: r >= 250_000.0,
         }));
+        checks.push(self.rate("saturated").map(|r| Check {
+            target: "HTTP batched ≥ 250 000 records/s, server saturated (twice the clients)",
+            measured: format!("{r:.0} records/s"),
+            by_cpu:
+                self.cost("saturated").map_or(String::new(), |c| format!("≤ 2 cores / {c:.1} µs = {:.0}/s", 2e6 / c)),
+            pass: r >= 250_000.0,
+        }));
         checks.push(self.rate("dup").zip(self.rate("http")).map(|(dup, unique)| {
             Check {
                 target: "10 % duplicates cost ≤ 10 % throughput",
