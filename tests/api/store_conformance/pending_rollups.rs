@@ -104,6 +104,30 @@ both_stores! {
         }
     }
 
+    async fn a_write_too_wide_for_a_page_reads_and_folds_exactly(app) {
+        // Arrange: 800 keys of one tenant in one write — its pending row of arrays is stored
+        // out of line (PostgreSQL, Citus), beyond the largest row a page holds
+        let store = &app.store;
+        let records: Vec<NewUsageRecord> = (0..800)
+            .map(|i| {
+                let at = test_now() - Duration::minutes(10 * (i % 3));
+                usage_of("acme", &format!("w-{i}"), at, &format!("function-with-a-long-name-{i:04}"), "0.5")
+            })
+            .collect();
+        store.insert_usage(&records, test_now()).await.unwrap();
+        if app.database.pg_name.is_some() {
+            let wide = "select count(*) from usage_rollup_pending_batch where pg_column_size(functions) > 8160";
+            assert_eq!(count_rows(&app, wide).await, 1, "the row is wider than a page");
+        }
+        let before = reads(store).await;
+        // Act
+        store.fold_pending_rollups().await.unwrap();
+        // Assert
+        assert_eq!(reads(store).await, before, "a fold changes no answer");
+        assert_eq!(before.rows.len(), 800, "one rollup row per function");
+        assert_eq!(before.rows.iter().map(|(_, t)| t.records).sum::<i64>(), 800);
+    }
+
     async fn a_record_and_its_void_folded_together_leave_no_row(app) {
         // Arrange: one record alone in its bucket, voided before any fold
         let store = &app.store;
