@@ -78,7 +78,7 @@ impl BodyLimits {
     /// # Errors
     /// 400 `malformed_json` / `invalid_body`, 413 `too_many_records`.
     pub fn split_native<'a>(&self, body: &'a [u8]) -> Result<Vec<&'a RawValue>, ApiError> {
-        let fields: TopLevel = match serde_json::from_slice(body) {
+        let TopLevel { mut records, others } = match serde_json::from_slice(body) {
             Ok(fields) => fields,
             // Not an object: malformed, or valid JSON of another shape (told apart by a full
             // parse, on this error path only).
@@ -91,7 +91,6 @@ impl BodyLimits {
             }
             Err(e) => return Err(malformed(&e)),
         };
-        let TopLevel { mut records, others } = fields;
         let records = match (records.len(), others) {
             (0, _) => return Ok(vec![parse(body)?]),
             (1, 0) => records.pop(),

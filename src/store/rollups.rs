@@ -192,17 +192,15 @@ impl Store {
         let kept_before = Instant(self.raw_usage_retired().await?.map_or(EARLIEST, |(before, _)| before));
         let stale = "delete from usage_rollup where bucket_start >= $1";
         on_tx!(&mut tx, |db| sqlx::query(stale).bind(kept_before).execute(db).await.map(|_| ()))?;
-        // The raw records read above already count every pending delta of these months (a
-        // pending row holds one month; SQLite has none).
-        if let Tx::Postgres(tx) = &mut tx {
-            let pending = "delete from usage_rollup_pending_batch where month_start >= $1";
-            sqlx::query(pending).bind(kept_before).execute(&mut **tx).await?;
-        }
         let all: Vec<(RollupKey, RollupTotals)> = totals.into_iter().collect();
         for part in all.chunks(10_000) {
             add_quarter_deltas(&mut tx, part).await?;
         }
         if let Tx::Postgres(tx) = &mut tx {
+            // The raw records read above already count every pending delta of these months (a
+            // pending row holds one month; SQLite has none).
+            let pending = "delete from usage_rollup_pending_batch where month_start >= $1";
+            sqlx::query(pending).bind(kept_before).execute(&mut **tx).await?;
             derive_hours(tx, kept_before.0).await?;
         }
         tx.commit().await?;

@@ -332,26 +332,16 @@ pub(in crate::store) async fn upsert_rollup_rows(
 }
 
 /// Adds `deltas` to the rows of `level`, in the order given (callers sort them: one global
-/// lock order).
+/// lock order); nothing when there are none.
 pub(in crate::store) async fn upsert_rollup_level(
     tx: &mut Transaction<'_, Postgres>,
     level: RollupLevel,
     deltas: &[(RollupKey, RollupTotals)],
 ) -> Result<(), DbError> {
-    execute_with_rollup_columns(tx, level.upsert_sql(), deltas).await
-}
-
-/// Runs `sql` with `deltas` bound as the eight rollup column arrays (`bind_rollup_columns`);
-/// nothing when there are none.
-async fn execute_with_rollup_columns(
-    tx: &mut Transaction<'_, Postgres>,
-    sql: &'static str,
-    deltas: &[(RollupKey, RollupTotals)],
-) -> Result<(), DbError> {
     if deltas.is_empty() {
         return Ok(());
     }
-    bind_rollup_columns(sqlx::query(sql), deltas).execute(&mut **tx).await?;
+    bind_rollup_columns(sqlx::query(level.upsert_sql()), deltas).execute(&mut **tx).await?;
     Ok(())
 }
 
