@@ -47,7 +47,8 @@ use crate::domain::Quantities;
 
 /// Appends rollup deltas, as they are, one row per tenant and month (`$9`: each delta's UTC
 /// month). Every `array_agg` of a group takes its rows in the same order, so the arrays stay
-/// parallel.
+/// parallel. `usage_write_new()` (migration 20261203100000, `postgres/one_call.rs`) runs the
+/// same statement.
 const APPEND_SQL: &str = r#"
 insert into usage_rollup_pending_batch (tenant_id, month_start, bucket_starts, functions, regions,
     cpu_cycles, memory_gb_seconds, invocations, records)
@@ -78,9 +79,13 @@ pub(in crate::store) async fn append_pending(
     if deltas.is_empty() {
         return Ok(());
     }
-    let months: Vec<DateTime<Utc>> = deltas.iter().map(|(k, _)| month_start(k.bucket_start)).collect();
-    bind_rollup_columns(sqlx::query(APPEND_SQL), deltas).bind(months).execute(&mut **tx).await?;
+    bind_rollup_columns(sqlx::query(APPEND_SQL), deltas).bind(months_of(deltas)).execute(&mut **tx).await?;
     Ok(())
+}
+
+/// The UTC month of each delta, the rows the deltas are appended to (with the tenant).
+pub(in crate::store) fn months_of(deltas: &[(RollupKey, RollupTotals)]) -> Vec<DateTime<Utc>> {
+    deltas.iter().map(|(k, _)| month_start(k.bucket_start)).collect()
 }
 
 /// What one fold did.

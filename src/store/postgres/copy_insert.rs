@@ -19,7 +19,7 @@ use crate::store::{DbError, InsertOutcome};
 /// `COPY` takes two round trips (start, then data and end) and sets up partition routing per
 /// statement, which a group of a few single-record requests does not earn back; the insert
 /// fails whole on a stored key just as `COPY` does.
-const COPY_FROM_RECORDS: usize = 64;
+pub(super) const COPY_FROM_RECORDS: usize = 64;
 
 /// Inserts, in `tx` (committed here), every record whose key is not in `known` (keys already
 /// stored, with their hashes), and adds them to the rollups. Known records answer

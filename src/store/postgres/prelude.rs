@@ -8,7 +8,9 @@
 
 use std::collections::HashMap;
 
-use sqlx::{Postgres, Transaction};
+use sqlx::postgres::{PgArguments, PgRow};
+use sqlx::query::Query;
+use sqlx::{FromRow, Postgres, Transaction};
 
 use super::probe::{lookup_hashes, ProbeWindow, PROBE_SQL};
 use super::tenant_locks::{bucket_locks, lock_tenant_buckets};
@@ -48,12 +50,24 @@ pub(super) async fn prelude(
     if distributed {
         return prelude_in_steps(tx, records, window, look_in).await;
     }
+    let found = bind_prelude(sqlx::query(PRELUDE_SQL), records, window, look_in).fetch_one(&mut **tx).await?;
+    Ok(Prelude { known: known_hashes(&found)? })
+}
+
+/// Binds the prelude's ten parameters (`$1`–`$10`): the bucket locks, the group's keys and the
+/// ranges of `ts` looked in. `usage_write_new()` (`one_call.rs`) takes the same ten first.
+pub(super) fn bind_prelude<'q>(
+    query: Query<'q, Postgres, PgArguments>,
+    records: &[&'q NewUsageRecord],
+    window: &ProbeWindow,
+    look_in: LookIn,
+) -> Query<'q, Postgres, PgArguments> {
     let [(a, b), (c, d)] = match look_in {
         LookIn::OtherMonths => window.probed,
         LookIn::WholeWindow => [window.lookup, (window.lookup.1, window.lookup.1)],
     };
     let locks = bucket_locks(records);
-    let (tenants, sources, record_ids, hashes): Found = sqlx::query_as(PRELUDE_SQL)
+    query
         .bind(locks.iter().map(|l| l.key).collect::<Vec<_>>())
         .bind(locks.iter().map(|l| l.shared_during.map(|(from, _)| from)).collect::<Vec<_>>())
         .bind(locks.iter().map(|l| l.shared_during.map(|(_, until)| until)).collect::<Vec<_>>())
@@ -64,16 +78,17 @@ pub(super) async fn prelude(
         .bind(b)
         .bind(c)
         .bind(d)
-        .fetch_one(&mut **tx)
-        .await?;
-    let keys = tenants.into_iter().zip(sources).zip(record_ids);
-    let known = keys.zip(hashes).map(|(((t, s), id), hash)| Ok(((t, s, id), content_hash(&hash)?)));
-    let known = known.collect::<Result<_, DbError>>()?;
-    Ok(Prelude { known })
 }
 
-/// The function's one row: the keys found and their hashes as parallel arrays.
+/// The keys found and their hashes, as parallel arrays: the prelude's one row.
 type Found = (Vec<String>, Vec<String>, Vec<String>, Vec<Vec<u8>>);
+
+/// The stored hash of each key found, from the row of the prelude (or of a call that ran it).
+pub(super) fn known_hashes(row: &PgRow) -> Result<HashMap<StoredKey, ContentHash>, DbError> {
+    let (tenants, sources, record_ids, hashes) = Found::from_row(row)?;
+    let keys = tenants.into_iter().zip(sources).zip(record_ids);
+    keys.zip(hashes).map(|(((t, s), id), hash)| Ok(((t, s, id), content_hash(&hash)?))).collect()
+}
 
 /// The prelude as two statements (Citus), each lookup routed to one shard when the group
 /// has one tenant.

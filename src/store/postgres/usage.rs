@@ -11,7 +11,9 @@
 //! Fast path (`copy_insert.rs`): most groups hold no key seen before, so a group is first
 //! streamed with `COPY` (the cheapest way rows enter PostgreSQL: no plan, no `on conflict`, no
 //! `returning`), with the rollup deltas of exactly those rows folded in Rust; a unique
-//! violation rolls that transaction back whole. Duplicates come in runs (a client resending),
+//! violation rolls that transaction back whole. A small group (single-record requests) is
+//! first written in one call instead (`one_call.rs`: prelude, records and deltas as one
+//! statement, its own transaction), refused whole the same way. Duplicates come in runs (a client resending),
 //! so after a miss the next groups' preludes look their keys up in their own months as well,
 //! and only the rest is copied: an index probe per record instead of the checked path. A miss
 //! there too (a concurrent writer stored one of the keys between lookup and `COPY`) leaves the
@@ -30,7 +32,8 @@ use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use sqlx::{PgPool, Postgres, Transaction};
 
-use super::copy_insert::copy_new;
+use super::copy_insert::{copy_new, COPY_FROM_RECORDS};
+use super::one_call::{write_new_in_one_call, OneCall};
 use super::prelude::{prelude, LookIn, Prelude};
 use super::probe::{lookup_hashes, ProbeWindow};
 use crate::aggregate::{fold_records, RollupKey, RollupTotals};
@@ -60,6 +63,7 @@ pub const INSERT_RECORDS_SQL: &str =
     insert_records_sql!(" on conflict do nothing returning tenant_id, source, record_id");
 
 /// The fast path's insert for small groups: like `COPY`, a stored key fails it whole.
+/// `usage_write_new()` (migration 20261203100000, `one_call.rs`) runs the same statement.
 const PLAIN_INSERT_RECORDS_SQL: &str = insert_records_sql!("");
 
 /// Bounded by `ts` so only the partitions the group can meet are read.
@@ -206,6 +210,17 @@ async fn write(
     } else {
         Attempt::Copy
     };
+    if attempt == Attempt::Copy && !on.distributed && records.len() < COPY_FROM_RECORDS {
+        match write_new_in_one_call(on.pool, records, window, ingested_at).await {
+            Ok(OneCall::Written) => return Ok(vec![InsertOutcome::Inserted; records.len()]),
+            Ok(OneCall::LeftToTransaction) => {}
+            Err(DbError::AlreadyExists) => {
+                on.lookup_groups.store(LOOKUP_GROUPS, Ordering::Relaxed);
+                attempt = Attempt::LookupThenCopy;
+            }
+            Err(e) => return Err(e),
+        }
+    }
     loop {
         let mut tx = crate::store::open::begin_postgres(on.pool).await?;
         let look_in = match attempt {
@@ -345,8 +360,8 @@ pub(in crate::store) async fn upsert_rollup_level(
     Ok(())
 }
 
-/// Binds `deltas` as the eight rollup column arrays `$1`–`$8` (key, then totals, in the rollup
-/// tables' column order).
+/// Binds `deltas` as the eight rollup column arrays, the query's next eight parameters (key,
+/// then totals, in the rollup tables' column order).
 pub(in crate::store) fn bind_rollup_columns<'q>(
     query: sqlx::query::Query<'q, Postgres, sqlx::postgres::PgArguments>,
     deltas: &'q [(RollupKey, RollupTotals)],
