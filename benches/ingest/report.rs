@@ -106,6 +106,11 @@ impl Report {
                 ("wrk", "commit"),
                 10.0,
             ),
+            self.ratio_check(
+                "single-record HTTP from wrk, server saturated (4 × the connections) ≥ 10 × one-commit-per-record",
+                ("wrk_saturated", "commit"),
+                10.0,
+            ),
         ];
         for l in &self.latency {
             checks.push(Some(Check {
