@@ -109,16 +109,16 @@ async fn open_sqlite(url: &str) -> Result<(SqlitePool, SqlitePool), sqlx::Error>
         .journal_mode(SqliteJournalMode::Wal)
         .synchronous(SqliteSynchronous::Full)
         .foreign_keys(true)
-        // The savepoint of every ingest group (`sqlite/usage.rs`) journals each page it
-        // changes; past 64 KiB SQLite spills that journal to a temporary file, opened, written
-        // and unlinked per group. In memory it costs what the group's changed pages take, and
-        // durability is the WAL's alone either way.
-        .pragma("temp_store", "memory")
         .busy_timeout(Duration::from_secs(10));
     if let Some(dir) = options.get_filename().parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir)?;
     }
-    let writer = SqlitePoolOptions::new().max_connections(1).connect_with(options.clone()).await?;
+    // The savepoint of every ingest group (`sqlite/usage.rs`) journals each page it changes;
+    // past 64 KiB SQLite spills that journal to a temporary file, opened, written and unlinked
+    // per group. In memory it costs what the group's changed pages take, and durability is the
+    // WAL's alone either way. The writer only: a reader's large sort keeps spilling to disk.
+    let writer_options = options.clone().pragma("temp_store", "memory");
+    let writer = SqlitePoolOptions::new().max_connections(1).connect_with(writer_options).await?;
     let reader = SqlitePoolOptions::new().max_connections(4).connect_with(options.read_only(true)).await?;
     Ok((writer, reader))
 }
