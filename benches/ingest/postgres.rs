@@ -1,7 +1,8 @@
 //! The PostgreSQL scenarios, each on the same freshly reset database and the same rows:
 //! HTTP batched (unique, again unique with twice the clients to saturate the server, then 10 %
-//! duplicates), single-record HTTP at 64 clients, then, with the server stopped, the writer's
-//! statements called directly, raw `COPY`, and one-commit-per-record.
+//! duplicates), single-record HTTP at 64 clients (reqwest; wrk at 64 and at 256 connections,
+//! then paced), then, with the server stopped, the writer's statements called directly, raw
+//! `COPY`, and one-commit-per-record.
 
 use std::future::Future;
 use std::path::Path;

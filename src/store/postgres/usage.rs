@@ -13,9 +13,10 @@
 //! `returning`), with the rollup deltas of exactly those rows folded in Rust; a unique
 //! violation rolls that transaction back whole. A small group (single-record requests) is
 //! first written in one call instead (`one_call.rs`: prelude, records and deltas as one
-//! statement, its own transaction), refused whole the same way. Duplicates come in runs (a client resending),
-//! so after a miss the next groups' preludes look their keys up in their own months as well,
-//! and only the rest is copied: an index probe per record instead of the checked path. A miss
+//! statement, its own transaction), refused whole the same way. Duplicates come in runs (a
+//! client resending), so after a miss the next groups' preludes look their keys up in their
+//! own months as well, and only the rest is copied: an index probe per record instead of the
+//! checked path. A miss
 //! there too (a concurrent writer stored one of the keys between lookup and `COPY`) leaves the
 //! checked path: `insert … on conflict do nothing returning` the keys, then one lookup of the
 //! content hashes of the keys refused, to tell duplicates from conflicts. It is always right.
@@ -138,7 +139,9 @@ const LOOKUP_GROUPS: u32 = 16;
 /// refused by a primary key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Attempt {
-    /// `COPY` every record the probe did not find in another month.
+    /// `COPY` every record the probe did not find in another month (a group smaller than
+    /// [`COPY_FROM_RECORDS`] first tries the one call of `one_call.rs`, outside the loop below:
+    /// it is no transaction of its own making).
     Copy,
     /// Look the remaining keys up in the group's own months, `COPY` the rest.
     LookupThenCopy,
