@@ -23,22 +23,6 @@ impl Store {
         records: &[NewUsageRecord],
         ingested_at: DateTime<Utc>,
     ) -> Result<Vec<InsertOutcome>, DbError> {
-        let mut order: Vec<(u64, usize)> = records.iter().map(|r| lock_order(&r.key)).zip(0..).collect();
-        order.sort_unstable_by(|(a, i), (b, j)| a.cmp(b).then_with(|| records[*i].key.cmp(&records[*j].key)));
-        let sorted: Vec<&NewUsageRecord> = order.iter().map(|(_, i)| &records[*i]).collect();
-        let sorted_outcomes = self.insert_sorted_usage(&sorted, ingested_at).await?;
-        let mut outcomes = vec![InsertOutcome::Inserted; records.len()];
-        for ((_, position), outcome) in order.into_iter().zip(sorted_outcomes) {
-            outcomes[position] = outcome;
-        }
-        Ok(outcomes)
-    }
-
-    async fn insert_sorted_usage(
-        &self,
-        records: &[&NewUsageRecord],
-        ingested_at: DateTime<Utc>,
-    ) -> Result<Vec<InsertOutcome>, DbError> {
         match &self.engine {
             Engine::Postgres { pool, fast_path_cooldown, partitions, distributed, .. } => {
                 let on = postgres::UsageTable {
@@ -47,16 +31,38 @@ impl Store {
                     partitions,
                     distributed: *distributed,
                 };
-                postgres::insert_usage(&on, records, ingested_at).await
+                let order = lock_ordered(records);
+                let sorted: Vec<&NewUsageRecord> = order.iter().map(|&i| &records[i]).collect();
+                let outcomes = postgres::insert_usage(&on, &sorted, ingested_at).await?;
+                Ok(in_given_order(&order, outcomes))
             }
+            // One connection writes: no order to keep, and the records' own order (ids ascending
+            // within a runtime's batch) is the kinder one for the key index's pages.
             Engine::Sqlite { writer, .. } => {
+                let records: Vec<&NewUsageRecord> = records.iter().collect();
                 let mut tx = writer.begin_with(sqlite::BEGIN_WRITE).await?;
-                let outcomes = sqlite::insert_usage(&mut tx, records, ingested_at).await?;
+                let outcomes = sqlite::insert_usage(&mut tx, &records, ingested_at).await?;
                 tx.commit().await?;
                 Ok(outcomes)
             }
         }
     }
+}
+
+/// The positions of `records` sorted by [`lock_order`] (the key breaks a tie).
+fn lock_ordered(records: &[NewUsageRecord]) -> Vec<usize> {
+    let mut order: Vec<(u64, usize)> = records.iter().map(|r| lock_order(&r.key)).zip(0..).collect();
+    order.sort_unstable_by(|(a, i), (b, j)| a.cmp(b).then_with(|| records[*i].key.cmp(&records[*j].key)));
+    order.into_iter().map(|(_, i)| i).collect()
+}
+
+/// Outcomes of the records at `order`'s positions, put back in the order the records came.
+fn in_given_order(order: &[usize], sorted_outcomes: Vec<InsertOutcome>) -> Vec<InsertOutcome> {
+    let mut outcomes = vec![InsertOutcome::Inserted; order.len()];
+    for (&position, outcome) in order.iter().zip(sorted_outcomes) {
+        outcomes[position] = outcome;
+    }
+    outcomes
 }
 
 /// Where a record's key falls in the order rows are written: FNV-1a over the key's columns.

@@ -3,6 +3,8 @@
 //! floating point).
 
 mod chunks;
+#[cfg(test)]
+mod plan;
 mod rollups;
 mod usage;
 

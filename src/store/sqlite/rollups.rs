@@ -87,16 +87,44 @@ async fn rollup_totals(
     conn: &mut SqliteConnection,
     deltas: &[(RollupKey, RollupTotals)],
 ) -> Result<HashMap<RollupKey, RollupTotals>, DbError> {
-    let mut select = QueryBuilder::<Sqlite>::new(format!(
-        "select {COLUMNS} from usage_rollup where (tenant_id, bucket_start, function, region) in ("
-    ));
+    let rows: Vec<RollupRow> = rollup_totals_query(deltas).build_query_as().fetch_all(conn).await?;
+    rows.into_iter().map(|r| Rollup::try_from(r).map(|r| (r.key, r.totals))).collect()
+}
+
+/// The keys as a `values` list, each looked up by primary key (as `usage.rs` looks up stored
+/// records: the `in (values …)` form scans the table on some SQLite versions).
+fn rollup_totals_query(deltas: &[(RollupKey, RollupTotals)]) -> QueryBuilder<'_, Sqlite> {
+    let mut select = QueryBuilder::<Sqlite>::new(format!("select {COLUMNS} from ("));
     select.push_values(deltas, |mut row, (key, _)| {
         row.push_bind(key.tenant_id.as_str())
             .push_bind(Instant(key.bucket_start))
             .push_bind(key.function.as_str())
             .push_bind(key.region.as_str());
     });
-    select.push(")");
-    let rows: Vec<RollupRow> = select.build_query_as().fetch_all(conn).await?;
-    rows.into_iter().map(|r| Rollup::try_from(r).map(|r| (r.key, r.totals))).collect()
+    select.push(
+        ") as wanted cross join usage_rollup on tenant_id = wanted.column1 and bucket_start = wanted.column2 \
+         and function = wanted.column3 and region = wanted.column4",
+    );
+    select
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::TenantId;
+    use crate::store::sqlite::plan::query_plan;
+
+    #[tokio::test]
+    async fn reading_the_touched_rollups_searches_the_primary_key_instead_of_scanning_the_table() {
+        let key = RollupKey {
+            tenant_id: TenantId::parse("acme").unwrap(),
+            bucket_start: chrono::DateTime::UNIX_EPOCH,
+            function: "resize".into(),
+            region: "eu-west-1".into(),
+        };
+        let deltas = vec![(key, RollupTotals::default()); 3];
+        let plan = query_plan(rollup_totals_query(&deltas).sql()).await;
+        assert!(plan.contains("SEARCH usage_rollup USING PRIMARY KEY"), "{plan}");
+        assert!(!plan.contains("SCAN usage_rollup"), "{plan}");
+    }
 }

@@ -28,32 +28,53 @@ pub(in crate::store) async fn insert_usage(
     records: &[&NewUsageRecord],
     ingested_at: DateTime<Utc>,
 ) -> Result<Vec<InsertOutcome>, DbError> {
-    let (outcomes, inserted) = if insert_all_new(tx, records, ingested_at).await? {
-        (vec![InsertOutcome::Inserted; records.len()], records.to_vec())
-    } else {
-        insert_new_keys(tx, records, ingested_at).await?
-    };
-    let deltas: Vec<(RollupKey, RollupTotals)> = fold_records(inserted)?.into_iter().collect();
-    add_deltas(tx, &deltas).await?;
+    if let Some(deltas) = insert_all_new(tx, records, ingested_at).await? {
+        add_deltas(tx, &deltas).await?;
+        return Ok(vec![InsertOutcome::Inserted; records.len()]);
+    }
+    let (outcomes, inserted) = insert_new_keys(tx, records, ingested_at).await?;
+    add_deltas(tx, &deltas_of(inserted)?).await?;
     Ok(outcomes)
 }
 
-/// Inserts every record if no key is stored yet (`true`); otherwise changes nothing (`false`).
-/// Stops at the first statement that adds fewer rows than it carries.
+/// Inserts every record if no key is stored yet and answers their rollup deltas; otherwise
+/// changes nothing (`None`). Stops at the first statement that adds fewer rows than it carries.
+///
+/// The one writer's statements run on SQLite's own thread. While one runs, this task encodes
+/// the next one's values (after the last, folds the deltas) instead of waiting for it: the two
+/// threads overlap rather than take turns, and the group holds the connection that much less.
 async fn insert_all_new(
     tx: &mut Transaction<'_, Sqlite>,
     records: &[&NewUsageRecord],
     ingested_at: DateTime<Utc>,
-) -> Result<bool, DbError> {
+) -> Result<Option<Deltas>, DbError> {
     let mut attempt = tx.begin().await?;
-    for chunk in statement_chunks(records) {
-        if insert_rows(&mut attempt, chunk, ingested_at).await? != chunk.len() as u64 {
+    let mut chunks = statement_chunks(records);
+    let mut next = chunks.next().map(|chunk| (chunk.len(), insert_rows(chunk, ingested_at)));
+    let mut deltas = None;
+    while let Some((rows, insert)) = next.take() {
+        let mut insert = insert?;
+        let (added, following) = tokio::join!(insert.build().execute(&mut *attempt), async {
+            let following = chunks.next().map(|chunk| (chunk.len(), insert_rows(chunk, ingested_at)));
+            if following.is_none() {
+                deltas = Some(deltas_of(records.iter().copied()));
+            }
+            following
+        });
+        if added?.rows_affected() != rows as u64 {
             attempt.rollback().await?;
-            return Ok(false);
+            return Ok(None);
         }
+        next = following;
     }
     attempt.commit().await?;
-    Ok(true)
+    Ok(Some(deltas.unwrap_or_else(|| deltas_of(records.iter().copied()))?))
+}
+
+type Deltas = Vec<(RollupKey, RollupTotals)>;
+
+fn deltas_of<'r>(inserted: impl IntoIterator<Item = &'r NewUsageRecord>) -> Result<Deltas, DbError> {
+    Ok(fold_records(inserted)?.into_iter().collect())
 }
 
 /// Reads the stored hashes of the keys that exist and inserts the other records; returns the
@@ -81,19 +102,22 @@ async fn insert_new_keys<'r>(
     }
     for chunk in statement_chunks(&inserted) {
         // The one writer's transaction holds: a key read as absent is still absent.
-        if insert_rows(tx, chunk, ingested_at).await? != chunk.len() as u64 {
+        if insert_rows(chunk, ingested_at)?.build().execute(&mut **tx).await?.rows_affected() != chunk.len() as u64 {
             return Err(DbError::Corrupt("a record appeared inside the writer's transaction".into()));
         }
     }
     Ok((outcomes, inserted))
 }
 
-/// One multi-row insert that skips stored keys; the value is how many rows it added.
-async fn insert_rows(
-    conn: &mut SqliteConnection,
+/// One multi-row insert that skips stored keys, its values encoded; run, it adds as many rows as
+/// it carries records whose keys were new.
+///
+/// Values are bound as owned copies: sqlx copies borrowed ones anyway when it hands a
+/// statement to SQLite's thread, and here the copying is done ahead, while another statement runs.
+fn insert_rows(
     chunk: &[&NewUsageRecord],
     ingested_at: DateTime<Utc>,
-) -> Result<u64, DbError> {
+) -> Result<QueryBuilder<'static, Sqlite>, DbError> {
     let mut query = QueryBuilder::<Sqlite>::new(
         "insert into usage_record (tenant_id, source, record_id, ts, function, region, \
          cpu_cycles, memory_gb_seconds, invocations, event_type, content_hash, ingested_at) ",
@@ -103,21 +127,21 @@ async fn insert_rows(
         .map(|r| Ok((whole(r.quantities.cpu_cycles)?, whole(r.quantities.invocations)?)))
         .collect::<Result<_, DbError>>()?;
     query.push_values(chunk.iter().zip(whole_meters), |mut row, (r, (cpu_cycles, invocations))| {
-        row.push_bind(r.key.tenant_id.as_str())
-            .push_bind(r.key.source.as_str())
-            .push_bind(r.key.record_id.as_str())
+        row.push_bind(r.key.tenant_id.as_str().to_owned())
+            .push_bind(r.key.source.clone())
+            .push_bind(r.key.record_id.clone())
             .push_bind(Instant(r.timestamp))
-            .push_bind(r.function.as_str())
-            .push_bind(r.region.as_str())
+            .push_bind(r.function.clone())
+            .push_bind(r.region.clone())
             .push_bind(cpu_cycles)
             .push_bind(Dec(r.quantities.memory_gb_seconds))
             .push_bind(invocations)
-            .push_bind(r.event_type.as_str())
-            .push_bind(&r.content_hash.0[..])
+            .push_bind(r.event_type.clone())
+            .push_bind(r.content_hash.0.to_vec())
             .push_bind(Instant(ingested_at));
     });
     query.push(" on conflict do nothing");
-    Ok(query.build().execute(conn).await?.rows_affected())
+    Ok(query)
 }
 
 /// The stored content hashes of those of `keys` that exist.
@@ -125,13 +149,37 @@ async fn existing_hashes(
     conn: &mut SqliteConnection,
     keys: &[StoredKey],
 ) -> Result<HashMap<StoredKey, ContentHash>, DbError> {
-    let mut select = QueryBuilder::<Sqlite>::new(
-        "select tenant_id, source, record_id, content_hash from usage_record where (tenant_id, source, record_id) in (",
-    );
+    let rows: Vec<(String, String, String, Vec<u8>)> =
+        existing_hashes_query(keys).build_query_as().fetch_all(conn).await?;
+    rows.into_iter().map(|(t, s, r, hash)| Ok(((t, s, r), content_hash(&hash)?))).collect()
+}
+
+/// The keys are a `values` list the query walks, looking each up by primary key (`cross join`
+/// keeps that order), whatever the SQLite version. Written as `(…) in (values …)`, the bundled
+/// SQLite also searches the key, but 3.40 (Debian 12's library) scans the whole table against
+/// the list: time proportional to the table for every group that meets a stored key.
+fn existing_hashes_query(keys: &[StoredKey]) -> QueryBuilder<'_, Sqlite> {
+    let mut select = QueryBuilder::<Sqlite>::new("select tenant_id, source, record_id, content_hash from (");
     select.push_values(keys, |mut row, key| {
         row.push_bind(key.0.as_str()).push_bind(key.1.as_str()).push_bind(key.2.as_str());
     });
-    select.push(")");
-    let rows: Vec<(String, String, String, Vec<u8>)> = select.build_query_as().fetch_all(conn).await?;
-    rows.into_iter().map(|(t, s, r, hash)| Ok(((t, s, r), content_hash(&hash)?))).collect()
+    select.push(
+        ") as wanted cross join usage_record on tenant_id = wanted.column1 and source = wanted.column2 \
+         and record_id = wanted.column3",
+    );
+    select
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::sqlite::plan::query_plan;
+
+    #[tokio::test]
+    async fn looking_up_stored_keys_searches_the_primary_key_instead_of_scanning_the_table() {
+        let keys = vec![("acme".to_owned(), String::new(), "r-1".to_owned()); 3];
+        let plan = query_plan(existing_hashes_query(&keys).sql()).await;
+        assert!(plan.contains("SEARCH usage_record USING PRIMARY KEY"), "{plan}");
+        assert!(!plan.contains("SCAN usage_record"), "{plan}");
+    }
 }
