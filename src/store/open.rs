@@ -101,6 +101,10 @@ pub(super) async fn begin_postgres(pool: &PgPool) -> Result<sqlx::Transaction<'s
     }
 }
 
+/// Rows the writer connection's thread may hand over before the task reading them catches up:
+/// a multi-row statement's worth (see `sqlite/chunks.rs`).
+const ROWS_IN_FLIGHT: usize = 1_024;
+
 /// Opens (creating if needed, with its directory) a WAL database with one writer connection
 /// and a read-only pool.
 async fn open_sqlite(url: &str) -> Result<(SqlitePool, SqlitePool), sqlx::Error> {
@@ -117,8 +121,15 @@ async fn open_sqlite(url: &str) -> Result<(SqlitePool, SqlitePool), sqlx::Error>
     // past 64 KiB SQLite spills that journal to a temporary file, opened, written and unlinked
     // per group. In memory it costs what the group's changed pages take, and durability is the
     // WAL's alone either way. The writer only: a reader's large sort keeps spilling to disk.
-    let writer_options = options.clone().pragma("temp_store", "memory");
-    let writer = SqlitePoolOptions::new().max_connections(1).connect_with(writer_options).await?;
+    //
+    // Rows come back from SQLite's thread through a bounded channel; at sqlx's 50 the thread
+    // stops every 50 rows until the writer task has drained them (a group reads ≈ 800 rollup
+    // rows), and on two busy cores each such wake-up waits for a turn.
+    let writer_options = options.clone().pragma("temp_store", "memory").row_buffer_size(ROWS_IN_FLIGHT);
+    // sqlx pings a connection on its way back to the pool already; a second ping when it is
+    // taken out is one more hop to SQLite's thread before every ingest group's `BEGIN`.
+    let writer =
+        SqlitePoolOptions::new().max_connections(1).test_before_acquire(false).connect_with(writer_options).await?;
     let reader = SqlitePoolOptions::new().max_connections(4).connect_with(options.read_only(true)).await?;
     Ok((writer, reader))
 }

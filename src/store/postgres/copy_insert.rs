@@ -21,15 +21,42 @@ use crate::store::{DbError, InsertOutcome};
 /// fails whole on a stored key just as `COPY` does.
 pub(super) const COPY_FROM_RECORDS: usize = 64;
 
+/// A group's `COPY` payload and rollup deltas, as if none of its keys were stored: built while
+/// the group's prelude runs in PostgreSQL (`usage.rs`), used when the prelude knows no key.
+pub(super) struct AllNew {
+    rows: Vec<u8>,
+    deltas: Vec<(RollupKey, RollupTotals)>,
+}
+
+impl AllNew {
+    /// `None` for a group too small to be copied (its insert is built when it is sent).
+    pub(super) fn encode(records: &[&NewUsageRecord], ingested_at: DateTime<Utc>) -> Option<Result<Self, DbError>> {
+        (records.len() >= COPY_FROM_RECORDS).then(|| {
+            Ok(Self {
+                rows: copy_rows(records, ingested_at)?,
+                deltas: fold_records(records.iter().copied())?.into_iter().collect(),
+            })
+        })
+    }
+}
+
 /// Inserts, in `tx` (committed here), every record whose key is not in `known` (keys already
 /// stored, with their hashes), and adds them to the rollups. Known records answer
-/// [`InsertOutcome::Existing`] with the stored hash.
+/// [`InsertOutcome::Existing`] with the stored hash. `all_new` is the group encoded ahead; it
+/// serves only when `known` is empty.
 pub(super) async fn copy_new(
     mut tx: Transaction<'static, Postgres>,
     records: &[&NewUsageRecord],
     known: &HashMap<StoredKey, ContentHash>,
+    all_new: Option<AllNew>,
     ingested_at: DateTime<Utc>,
 ) -> Result<Vec<InsertOutcome>, DbError> {
+    if let (true, Some(AllNew { rows, deltas })) = (known.is_empty(), all_new) {
+        copy(&mut tx, rows).await?;
+        add_rollup_deltas(&mut tx, &deltas).await?;
+        tx.commit().await?;
+        return Ok(vec![InsertOutcome::Inserted; records.len()]);
+    }
     // Most groups know no key: then skip building a key per record.
     let stored: Vec<Option<ContentHash>> = match known.is_empty() {
         true => vec![None; records.len()],
@@ -39,10 +66,7 @@ pub(super) async fn copy_new(
         records.iter().zip(&stored).filter(|(_, hash)| hash.is_none()).map(|(r, _)| *r).collect();
     if !new.is_empty() {
         if new.len() >= COPY_FROM_RECORDS {
-            let rows = copy_rows(&new, ingested_at)?;
-            let mut copy = tx.copy_in_raw(COPY_RECORDS_SQL).await?;
-            copy.send(rows).await?;
-            copy.finish().await?;
+            copy(&mut tx, copy_rows(&new, ingested_at)?).await?;
         } else {
             insert_new_records(&mut tx, &new, ingested_at).await?;
         }
@@ -51,4 +75,11 @@ pub(super) async fn copy_new(
     }
     tx.commit().await?;
     Ok(stored.into_iter().map(|hash| hash.map_or(InsertOutcome::Inserted, InsertOutcome::Existing)).collect())
+}
+
+async fn copy(tx: &mut Transaction<'static, Postgres>, rows: Vec<u8>) -> Result<(), DbError> {
+    let mut copy = tx.copy_in_raw(COPY_RECORDS_SQL).await?;
+    copy.send(rows).await?;
+    copy.finish().await?;
+    Ok(())
 }

@@ -33,7 +33,7 @@ use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use sqlx::{PgPool, Postgres, Transaction};
 
-use super::copy_insert::{copy_new, COPY_FROM_RECORDS};
+use super::copy_insert::{copy_new, AllNew, COPY_FROM_RECORDS};
 use super::one_call::{write_new_in_one_call, OneCall};
 use super::prelude::{prelude, LookIn, Prelude};
 use super::probe::{lookup_hashes, ProbeWindow};
@@ -230,14 +230,24 @@ async fn write(
             Attempt::LookupThenCopy => LookIn::WholeWindow,
             Attempt::Copy | Attempt::Checked => LookIn::OtherMonths,
         };
-        let Prelude { known } = prelude(&mut tx, records, window, look_in, on.distributed).await?;
         if attempt == Attempt::Checked {
+            let Prelude { known } = prelude(&mut tx, records, window, look_in, on.distributed).await?;
             return insert_checked(tx, records, &known, window, ingested_at).await;
         }
+        // While PostgreSQL runs the prelude, this task encodes the group's `COPY` rows and
+        // folds its deltas, on the bet that no key is stored (most groups): the two overlap
+        // rather than take turns (`biased`: the prelude is sent first).
+        let (prelude, encoded) = tokio::join!(
+            biased;
+            prelude(&mut tx, records, window, look_in, on.distributed),
+            async { AllNew::encode(records, ingested_at) },
+        );
+        let Prelude { known } = prelude?;
+        let encoded = encoded.transpose()?;
         if attempt == Attempt::LookupThenCopy && !known.is_empty() {
             on.lookup_groups.store(LOOKUP_GROUPS, Ordering::Relaxed);
         }
-        match copy_new(tx, records, &known, ingested_at).await {
+        match copy_new(tx, records, &known, encoded, ingested_at).await {
             Err(DbError::AlreadyExists) => {
                 on.lookup_groups.store(LOOKUP_GROUPS, Ordering::Relaxed);
                 attempt = match attempt {

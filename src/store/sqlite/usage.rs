@@ -54,7 +54,8 @@ async fn insert_all_new(
     let mut deltas = None;
     while let Some((rows, insert)) = next.take() {
         let mut insert = insert?;
-        let (added, following) = tokio::join!(insert.build().execute(&mut *attempt), async {
+        // `biased`: the statement is handed to SQLite's thread first, then the encoding runs.
+        let (added, following) = tokio::join!(biased; insert.build().execute(&mut *attempt), async {
             let following = chunks.next().map(|chunk| (chunk.len(), insert_rows(chunk, ingested_at)));
             if following.is_none() {
                 deltas = Some(deltas_of(records.iter().copied()));
