@@ -236,11 +236,14 @@ async fn write(
         }
         // While PostgreSQL runs the prelude, this task encodes the group's `COPY` rows and
         // folds its deltas, on the bet that no key is stored (most groups): the two overlap
-        // rather than take turns (`biased`: the prelude is sent first).
+        // rather than take turns (`biased`: the prelude is sent first). Not after a miss: then
+        // the bet is that keys come again (duplicates come in runs), and the encoding would be
+        // thrown away.
+        let bet_all_new = attempt == Attempt::Copy;
         let (prelude, encoded) = tokio::join!(
             biased;
             prelude(&mut tx, records, window, look_in, on.distributed),
-            async { AllNew::encode(records, ingested_at) },
+            async { bet_all_new.then(|| AllNew::encode(records, ingested_at)).flatten() },
         );
         let Prelude { known } = prelude?;
         let encoded = encoded.transpose()?;
