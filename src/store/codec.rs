@@ -96,9 +96,14 @@ impl<'q> Encode<'q, Sqlite> for Dec {
 
 impl<'r> Decode<'r, Sqlite> for Dec {
     fn decode(value: SqliteValueRef<'r>) -> Result<Self, BoxDynError> {
-        let text = <&str as Decode<Sqlite>>::decode(value)?;
-        Ok(Self(Decimal::from_str(text).map_err(|_| format!("decimal {text:?}"))?.normalize()))
+        Ok(Self(decimal_text(<&str as Decode<Sqlite>>::decode(value)?)?))
     }
+}
+
+/// A decimal as SQLite stores it (text), read back: also for values that arrive inside a JSON
+/// result rather than as a column of their own (`sqlite/rollups.rs`).
+pub(super) fn decimal_text(text: &str) -> Result<Decimal, DbError> {
+    Ok(Decimal::from_str(text).map_err(|_| DbError::Corrupt(format!("decimal {text:?}")))?.normalize())
 }
 
 /// A stored instant, if any.

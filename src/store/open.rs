@@ -123,8 +123,9 @@ async fn open_sqlite(url: &str) -> Result<(SqlitePool, SqlitePool), sqlx::Error>
     // WAL's alone either way. The writer only: a reader's large sort keeps spilling to disk.
     //
     // Rows come back from SQLite's thread through a bounded channel; at sqlx's 50 the thread
-    // stops every 50 rows until the writer task has drained them (a group reads ≈ 800 rollup
-    // rows), and on two busy cores each such wake-up waits for a turn.
+    // stops every 50 rows until the writer task has drained them (a group meeting stored keys
+    // reads up to a statement's worth of them back), and on two busy cores each such wake-up
+    // waits for a turn.
     let writer_options = options.clone().pragma("temp_store", "memory").row_buffer_size(ROWS_IN_FLIGHT);
     // sqlx pings a connection on its way back to the pool already; a second ping when it is
     // taken out is one more hop to SQLite's thread before every ingest group's `BEGIN`.

@@ -13,11 +13,11 @@ impl Store {
     /// adds exactly the inserted records to the rollups. Returns one outcome per record, in
     /// the order given.
     ///
-    /// Rows are written in one global order whatever order they come in (see [`lock_order`]):
-    /// concurrent writers (several `tally serve` on one PostgreSQL, each grouping requests its
-    /// own way) then take index locks in the same order and cannot deadlock (PostgreSQL writes
-    /// a group spanning months month by month, in this order within each). Rollup deltas are
-    /// sorted too.
+    /// On PostgreSQL rows are written in one global order whatever order they come in (see
+    /// [`lock_order`]): concurrent writers (several `tally serve` on one database, each grouping
+    /// requests its own way) then take index locks in the same order and cannot deadlock
+    /// (a group spanning months is written month by month, in this order within each). Rollup
+    /// deltas are sorted too. SQLite writes through one connection and keeps the given order.
     pub async fn insert_usage(
         &self,
         records: &[NewUsageRecord],

@@ -2,15 +2,12 @@
 //! through floating point) and write the sums back. Safe: the one writer's transaction
 //! excludes every other writer.
 
-use std::str::FromStr;
-
-use rust_decimal::Decimal;
 use sqlx::{QueryBuilder, Sqlite, SqliteConnection, Transaction};
 
 use super::chunks::statement_chunks;
 use crate::aggregate::{RollupKey, RollupTotals};
 use crate::domain::Quantities;
-use crate::store::codec::{Dec, Instant};
+use crate::store::codec::{decimal_text, Dec, Instant};
 use crate::store::DbError;
 
 /// Binds a rollup row's key as `$1`–`$4`, in the order of the rollup table's primary key
@@ -99,19 +96,14 @@ async fn rollup_totals(
     let mut current = vec![None; deltas.len()];
     for (position, cpu_cycles, memory_gb_seconds, invocations, records) in found {
         let quantities = Quantities {
-            cpu_cycles: stored_decimal(cpu_cycles)?,
-            memory_gb_seconds: stored_decimal(memory_gb_seconds)?,
-            invocations: stored_decimal(invocations)?,
+            cpu_cycles: decimal_text(cpu_cycles)?,
+            memory_gb_seconds: decimal_text(memory_gb_seconds)?,
+            invocations: decimal_text(invocations)?,
         };
         let slot = current.get_mut(position).ok_or_else(|| DbError::Corrupt(format!("rollup position {position}")))?;
         *slot = Some(RollupTotals { quantities, records });
     }
     Ok(current)
-}
-
-/// A decimal as the rollup columns store it (text; see `codec.rs`'s `Dec`).
-fn stored_decimal(text: &str) -> Result<Decimal, DbError> {
-    Ok(Decimal::from_str(text).map_err(|_| DbError::Corrupt(format!("decimal {text:?}")))?.normalize())
 }
 
 /// The keys as a `values` list with their positions, each looked up by primary key (as
