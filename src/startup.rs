@@ -22,13 +22,13 @@ use crate::health;
 use crate::http;
 use crate::ingest::{self, BodyLimits, Ingestor, TenantDirectory, UsageWriter, WriterConfig, WriterTasks};
 use crate::invoice::{Biller, BillingConfig, BillingJobs};
-use crate::lifecycle::{keep_rollups_every, Maintenance, RawRetention};
+use crate::lifecycle::{checkpoint_wal_every, keep_rollups_every, Maintenance, RawRetention};
 use crate::metrics::Metrics;
 use crate::notify::{Dispatcher, MailTransport, NotifyConfig};
 use crate::plans::{sync_plans, SharedCatalog};
 use crate::portal::{self, Portal};
 use crate::quota::{EntitlementCache, QuotaEvaluator};
-use crate::store::{open_store, Store, StoreKind};
+use crate::store::{open_store, Store, StoreKind, CHECKPOINT_EVERY};
 
 /// A built, bound, not yet running service.
 pub struct Application {
@@ -42,6 +42,8 @@ pub struct Application {
     maintenance: Option<tokio::task::JoinHandle<()>>,
     rollup_keeper: Option<tokio::task::JoinHandle<()>>,
     run_reaper: tokio::task::JoinHandle<()>,
+    /// SQLite's log checkpoints (`store/wal.rs`); ends at once on PostgreSQL.
+    checkpointer: tokio::task::JoinHandle<()>,
 }
 
 impl Application {
@@ -96,6 +98,7 @@ impl Application {
         let quota_evaluator = spawn_quota_evaluator(&settings, &store, &catalog, &metrics, &clock);
         let maintenance = spawn_maintenance(&settings, &store, &clock);
         let rollup_keeper = spawn_rollup_keeper(&settings, &store, &clock);
+        let checkpointer = tokio::spawn(checkpoint_wal_every(CHECKPOINT_EVERY, store.clone()));
         let entitlements =
             web::Data::new(EntitlementCache::new(store.clone(), catalog.clone(), settings.quota.entitlement_max_age));
         let biller = web::Data::new(biller);
@@ -148,6 +151,7 @@ impl Application {
             quota_evaluator,
             maintenance,
             rollup_keeper,
+            checkpointer,
             run_reaper,
         })
     }
@@ -179,6 +183,8 @@ impl Application {
             worker.abort();
         }
         self.run_reaper.abort();
+        // What the drain below commits, SQLite checkpoints when its last connection closes.
+        self.checkpointer.abort();
         if let Some(notifier) = self.notifier {
             notifier.abort();
         }

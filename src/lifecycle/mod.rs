@@ -5,11 +5,13 @@
 //! Stage: maintenance beside `invoice`'s scheduler. Decides which months of raw records may go
 //! (pure, `retention.rs`) and runs the store's partition and retirement calls; holds no SQL.
 
+mod checkpoints;
 mod hour_rollups;
 mod maintenance;
 mod moves;
 mod retention;
 
+pub use checkpoints::checkpoint_wal_every;
 pub use hour_rollups::keep_rollups_every;
 pub use maintenance::Maintenance;
 pub use moves::{backup, store_copy, Outcome};

@@ -42,8 +42,9 @@ pub(super) enum Engine {
         /// so claims across tenants take another shape (`deliveries.rs`, `issue_batch.rs`).
         distributed: bool,
     },
-    /// One writer connection (every write is `BEGIN IMMEDIATE`) and a read-only pool.
-    Sqlite { writer: SqlitePool, reader: SqlitePool },
+    /// One writer connection (every write is `BEGIN IMMEDIATE`), a read-only pool, and the
+    /// connection that checkpoints the log beside the writer (`wal.rs`).
+    Sqlite { writer: SqlitePool, reader: SqlitePool, checkpointer: SqlitePool },
 }
 
 /// Where a read runs: a pool of either engine.

@@ -45,6 +45,7 @@ mod tenants;
 mod types;
 mod unbilled;
 mod usage;
+mod wal;
 mod webhooks;
 
 use chrono::{DateTime, Utc};
@@ -79,6 +80,7 @@ pub use types::{
     RebuildReport, StatusChange, StoredApiKey, StoredInvoice, StoredPlanVersion, StoredResponse,
 };
 pub use unbilled::UnbilledEntry;
+pub use wal::{WalProgress, CHECKPOINT_EVERY};
 
 /// Bounds of "all time" for range queries: 1677–2262, inside both engines' ranges
 pub(crate) const EARLIEST: DateTime<Utc> = DateTime::from_timestamp_nanos(i64::MIN);

@@ -46,10 +46,11 @@ pub async fn open_store(url: &str, max_connections: u32) -> anyhow::Result<Store
             }
         }
         StoreKind::Sqlite => {
-            let (writer, reader) = open_sqlite(url).await.context("Failed to open the SQLite database")?;
+            let SqlitePools { writer, reader, checkpointer } =
+                open_sqlite(url).await.context("Failed to open the SQLite database")?;
             let migrated = sqlx::migrate!("./migrations/sqlite").run(&writer).await;
             migrated.context("Failed to migrate the SQLite database")?;
-            Engine::Sqlite { writer, reader }
+            Engine::Sqlite { writer, reader, checkpointer }
         }
     };
     Ok(Store { engine })
@@ -105,9 +106,16 @@ pub(super) async fn begin_postgres(pool: &PgPool) -> Result<sqlx::Transaction<'s
 /// a multi-row statement's worth (see `sqlite/chunks.rs`).
 const ROWS_IN_FLIGHT: usize = 1_024;
 
-/// Opens (creating if needed, with its directory) a WAL database with one writer connection
-/// and a read-only pool.
-async fn open_sqlite(url: &str) -> Result<(SqlitePool, SqlitePool), sqlx::Error> {
+/// The connections to one SQLite database.
+struct SqlitePools {
+    writer: SqlitePool,
+    reader: SqlitePool,
+    checkpointer: SqlitePool,
+}
+
+/// Opens (creating if needed, with its directory) a WAL database with one writer connection,
+/// a read-only pool and a connection for checkpoints (`wal.rs`).
+async fn open_sqlite(url: &str) -> Result<SqlitePools, sqlx::Error> {
     let options = SqliteConnectOptions::from_str(url)?
         .create_if_missing(true)
         .journal_mode(SqliteJournalMode::Wal)
@@ -126,11 +134,17 @@ async fn open_sqlite(url: &str) -> Result<(SqlitePool, SqlitePool), sqlx::Error>
     // stops every 50 rows until the writer task has drained them (a group meeting stored keys
     // reads up to a statement's worth of them back), and on two busy cores each such wake-up
     // waits for a turn.
-    let writer_options = options.clone().pragma("temp_store", "memory").row_buffer_size(ROWS_IN_FLIGHT);
+    let writer_options = options
+        .clone()
+        .pragma("temp_store", "memory")
+        .pragma("wal_autocheckpoint", super::wal::WRITER_CHECKPOINT_PAGES.to_string())
+        .row_buffer_size(ROWS_IN_FLIGHT);
     // sqlx pings a connection on its way back to the pool already; a second ping when it is
     // taken out is one more hop to SQLite's thread before every ingest group's `BEGIN`.
     let writer =
         SqlitePoolOptions::new().max_connections(1).test_before_acquire(false).connect_with(writer_options).await?;
+    // Not read-only: a checkpoint writes the database file. Opened when first used.
+    let checkpointer = SqlitePoolOptions::new().max_connections(1).connect_lazy_with(options.clone());
     let reader = SqlitePoolOptions::new().max_connections(4).connect_with(options.read_only(true)).await?;
-    Ok((writer, reader))
+    Ok(SqlitePools { writer, reader, checkpointer })
 }

@@ -131,3 +131,40 @@ both_stores! {
         assert_eq!(raw_ids(&app, "2026-09-01T00:00:00Z", "2026-10-01T00:00:00Z").await, ["sep"]);
     }
 }
+
+/// Records in the SQLite database file alone — what a checkpoint has copied out of the log —
+/// read from a copy of the file without its log (0 when the copy caught a checkpoint halfway).
+async fn records_in_the_database_file(app: &TestApp) -> i64 {
+    use sqlx::Connection;
+    let copy = app.database.data_dir.join("file-alone.db");
+    std::fs::copy(app.database.data_dir.join("tally.db"), &copy).unwrap();
+    let mut records = 0;
+    if let Ok(mut conn) = sqlx::SqliteConnection::connect(&format!("sqlite://{}", copy.display())).await {
+        let counted: Result<(i64,), _> = sqlx::query_as("select count(*) from usage_record").fetch_one(&mut conn).await;
+        records = counted.map_or(0, |(n,)| n);
+        let _ = conn.close().await;
+    }
+    for file in ["file-alone.db", "file-alone.db-wal", "file-alone.db-shm"] {
+        let _ = std::fs::remove_file(app.database.data_dir.join(file));
+    }
+    records
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_sqlite_acknowledged_records_reach_the_database_file_without_the_writer_checkpointing() {
+    // Arrange: far fewer log pages than the writer's own checkpoint waits for.
+    let app = crate::helpers::spawn_app(crate::helpers::Backend::Sqlite).await;
+    app.create_tenant("acme", "UTC").await;
+    let records: Vec<Value> = (0..50).map(|i| native(&format!("r{i}"), "2026-11-27T11:00:00Z", 1)).collect();
+
+    // Act
+    let (status, _) = post_at(&app, "2026-11-27T12:00:00Z", records).await;
+
+    // Assert: the checkpoint beside the writer copies them within a few of its passes.
+    assert_eq!(status, StatusCode::OK);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while records_in_the_database_file(&app).await != 50 {
+        assert!(std::time::Instant::now() < deadline, "the records never reached the database file");
+        tokio::time::sleep(tally::store::CHECKPOINT_EVERY).await;
+    }
+}
