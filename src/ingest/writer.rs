@@ -157,6 +157,8 @@ impl Worker {
             replies.push((job.records.len(), job.reply));
             records.extend(job.records);
         }
+        // Shared, not copied, with the store (SQLite's group runs on a thread of its own).
+        let records: Arc<[NewUsageRecord]> = records.into();
         match self.timed_insert(&records).await {
             Ok(outcomes) => {
                 let mut outcomes = outcomes.into_iter();
@@ -169,9 +171,9 @@ impl Worker {
             // request fails and its neighbours in the group are not punished.
             Err(error) if replies.len() > 1 && !matches!(error, DbError::Unavailable(_)) => {
                 tracing::warn!(error = ?anyhow::Error::new(error), "group commit failed; retrying its requests one by one");
-                let mut rest = records.into_iter();
+                let mut rest = records.iter().cloned();
                 for (count, reply) in replies {
-                    let own: Vec<NewUsageRecord> = rest.by_ref().take(count).collect();
+                    let own: Arc<[NewUsageRecord]> = rest.by_ref().take(count).collect();
                     let result = self.timed_insert(&own).await.map_err(|e| self.failed(e, own.len()));
                     let _ = reply.send(result);
                 }
@@ -185,7 +187,7 @@ impl Worker {
         }
     }
 
-    async fn timed_insert(&self, records: &[NewUsageRecord]) -> Result<Vec<WriteOutcome>, DbError> {
+    async fn timed_insert(&self, records: &Arc<[NewUsageRecord]>) -> Result<Vec<WriteOutcome>, DbError> {
         let started = Instant::now();
         let result = self.insert(records).await;
         self.metrics.write_seconds.observe(started.elapsed().as_secs_f64());
@@ -199,15 +201,15 @@ impl Worker {
         WriteError::Unavailable
     }
 
-    async fn insert(&self, records: &[NewUsageRecord]) -> Result<Vec<WriteOutcome>, DbError> {
+    async fn insert(&self, records: &Arc<[NewUsageRecord]>) -> Result<Vec<WriteOutcome>, DbError> {
         let firsts = first_occurrences(records);
         let unique: Vec<usize> = (0..records.len()).filter(|&i| firsts[i] == i).collect();
         let now = self.clock.now();
         let stored = if unique.len() == records.len() {
-            self.store.insert_usage(records, now).await?
+            self.store.insert_shared_usage(Arc::clone(records), now).await?
         } else {
             let subset: Vec<NewUsageRecord> = unique.iter().map(|&i| records[i].clone()).collect();
-            self.store.insert_usage(&subset, now).await?
+            self.store.insert_shared_usage(subset.into(), now).await?
         };
         let mut by_index = vec![InsertOutcome::Inserted; records.len()];
         for (&i, outcome) in unique.iter().zip(stored) {

@@ -65,7 +65,7 @@ impl<'r> Decode<'r, Postgres> for Instant {
 
 impl<'q> Encode<'q, Sqlite> for Instant {
     fn encode_by_ref(&self, args: &mut Vec<SqliteArgumentValue<'q>>) -> Result<IsNull, BoxDynError> {
-        <i64 as Encode<Sqlite>>::encode(self.0.timestamp_micros(), args)
+        <i64 as Encode<Sqlite>>::encode(sqlite_instant(self.0), args)
     }
 }
 
@@ -90,7 +90,7 @@ impl<'r> Decode<'r, Postgres> for Dec {
 
 impl<'q> Encode<'q, Sqlite> for Dec {
     fn encode_by_ref(&self, args: &mut Vec<SqliteArgumentValue<'q>>) -> Result<IsNull, BoxDynError> {
-        <String as Encode<Sqlite>>::encode(self.0.normalize().to_string(), args)
+        <String as Encode<Sqlite>>::encode(sqlite_decimal(self.0), args)
     }
 }
 
@@ -98,6 +98,18 @@ impl<'r> Decode<'r, Sqlite> for Dec {
     fn decode(value: SqliteValueRef<'r>) -> Result<Self, BoxDynError> {
         Ok(Self(decimal_text(<&str as Decode<Sqlite>>::decode(value)?)?))
     }
+}
+
+/// An instant as SQLite stores it: integer microseconds. Also for statements bound outside
+/// sqlx (`sqlite/ingest_connection.rs`).
+pub(super) fn sqlite_instant(at: DateTime<Utc>) -> i64 {
+    at.timestamp_micros()
+}
+
+/// A decimal as SQLite stores it: normalized text ("2.5", not "2.50"), so equal amounts
+/// compare equal as text.
+pub(super) fn sqlite_decimal(value: Decimal) -> String {
+    value.normalize().to_string()
 }
 
 /// A decimal as SQLite stores it (text), read back: also for values that arrive inside a JSON

@@ -42,9 +42,11 @@ pub(super) enum Engine {
         /// so claims across tenants take another shape (`deliveries.rs`, `issue_batch.rs`).
         distributed: bool,
     },
-    /// One writer connection (every write is `BEGIN IMMEDIATE`), a read-only pool, and the
-    /// connection that checkpoints the log beside the writer (`wal.rs`).
-    Sqlite { writer: SqlitePool, reader: SqlitePool, checkpointer: SqlitePool },
+    /// One writer connection (every write is `BEGIN IMMEDIATE`; holding it is the process's
+    /// turn to write), ingest's own connection that writes during that turn
+    /// (`sqlite/ingest_connection.rs`), a read-only pool, and the connection that checkpoints
+    /// the log beside the writers (`wal.rs`).
+    Sqlite { writer: SqlitePool, ingest: super::sqlite::IngestConnection, reader: SqlitePool, checkpointer: SqlitePool },
 }
 
 /// Where a read runs: a pool of either engine.

@@ -9,7 +9,7 @@ pub enum DbError {
     AlreadyExists,
     /// The database could not be reached or timed out; retrying later may succeed.
     #[error("database unavailable")]
-    Unavailable(#[source] sqlx::Error),
+    Unavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
     #[error(transparent)]
     Overflow(#[from] QuantityError),
     #[error("stored data is invalid: {0}")]
@@ -27,11 +27,31 @@ impl From<sqlx::Error> for DbError {
             | sqlx::Error::PoolClosed
             | sqlx::Error::Tls(_)
             | sqlx::Error::Protocol(_)
-            | sqlx::Error::WorkerCrashed => DbError::Unavailable(error),
-            sqlx::Error::Database(db) if is_transient(db.code().as_deref()) => DbError::Unavailable(error),
+            | sqlx::Error::WorkerCrashed => DbError::Unavailable(Box::new(error)),
+            sqlx::Error::Database(db) if is_transient(db.code().as_deref()) => DbError::Unavailable(Box::new(error)),
             _ => DbError::Unexpected(anyhow::Error::new(error)),
         }
     }
+}
+
+/// The same translation for statements run on ingest's own SQLite connection
+/// (`sqlite/ingest_connection.rs`): BUSY and LOCKED (another process holds the database past the busy
+/// timeout) are the database being away, as through sqlx.
+impl From<rusqlite::Error> for DbError {
+    fn from(error: rusqlite::Error) -> Self {
+        use rusqlite::ErrorCode::{ConstraintViolation, DatabaseBusy, DatabaseLocked};
+        match error.sqlite_error_code() {
+            Some(DatabaseBusy | DatabaseLocked) => DbError::Unavailable(Box::new(error)),
+            Some(ConstraintViolation) if is_sqlite_unique_violation(&error) => DbError::AlreadyExists,
+            _ => DbError::Unexpected(anyhow::Error::new(error)),
+        }
+    }
+}
+
+/// A primary key or unique index refused a row (SQLite's extended constraint codes).
+fn is_sqlite_unique_violation(error: &rusqlite::Error) -> bool {
+    let unique = [rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY, rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE];
+    matches!(error, rusqlite::Error::SqliteFailure(e, _) if unique.contains(&e.extended_code))
 }
 
 /// A unique key refused a row: SQLSTATE 23505 (SQLite: its constraint code), or the form stock

@@ -9,6 +9,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{PgPool, SqlitePool};
 
 use super::engine::{Engine, Store, StoreKind};
+use super::sqlite::{writer_pragmas, IngestConnection, BUSY_TIMEOUT};
 
 impl StoreKind {
     /// Picks the engine from a URL's scheme.
@@ -46,11 +47,12 @@ pub async fn open_store(url: &str, max_connections: u32) -> anyhow::Result<Store
             }
         }
         StoreKind::Sqlite => {
-            let SqlitePools { writer, reader, checkpointer } =
+            let SqlitePools { writer, reader, checkpointer, path } =
                 open_sqlite(url).await.context("Failed to open the SQLite database")?;
             let migrated = sqlx::migrate!("./migrations/sqlite").run(&writer).await;
             migrated.context("Failed to migrate the SQLite database")?;
-            Engine::Sqlite { writer, reader, checkpointer }
+            let ingest = IngestConnection::open(&path).context("Failed to open the SQLite ingest connection")?;
+            Engine::Sqlite { writer, ingest, reader, checkpointer }
         }
     };
     Ok(Store { engine })
@@ -102,49 +104,38 @@ pub(super) async fn begin_postgres(pool: &PgPool) -> Result<sqlx::Transaction<'s
     }
 }
 
-/// Rows the writer connection's thread may hand over before the task reading them catches up:
-/// a multi-row statement's worth (see `sqlite/chunks.rs`).
-const ROWS_IN_FLIGHT: usize = 1_024;
-
 /// The connections to one SQLite database.
 struct SqlitePools {
     writer: SqlitePool,
     reader: SqlitePool,
     checkpointer: SqlitePool,
+    /// The database file, for ingest's own connection.
+    path: std::path::PathBuf,
 }
 
 /// Opens (creating if needed, with its directory) a WAL database with one writer connection,
-/// a read-only pool and a connection for checkpoints (`wal.rs`).
+/// a read-only pool and a connection for checkpoints (`wal.rs`). Ingest's own connection
+/// opens after the migrations.
 async fn open_sqlite(url: &str) -> Result<SqlitePools, sqlx::Error> {
     let options = SqliteConnectOptions::from_str(url)?
         .create_if_missing(true)
         .journal_mode(SqliteJournalMode::Wal)
         .synchronous(SqliteSynchronous::Full)
         .foreign_keys(true)
-        .busy_timeout(Duration::from_secs(10));
+        .busy_timeout(BUSY_TIMEOUT);
     if let Some(dir) = options.get_filename().parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir)?;
     }
-    // The savepoint of every ingest group (`sqlite/usage.rs`) journals each page it changes;
-    // past 64 KiB SQLite spills that journal to a temporary file, opened, written and unlinked
-    // per group. In memory it costs what the group's changed pages take, and durability is the
-    // WAL's alone either way. The writer only: a reader's large sort keeps spilling to disk.
-    //
-    // Rows come back from SQLite's thread through a bounded channel; at sqlx's 50 the thread
-    // stops every 50 rows until the writer task has drained them (a group meeting stored keys
-    // reads up to a statement's worth of them back), and on two busy cores each such wake-up
-    // waits for a turn.
-    let writer_options = options
-        .clone()
-        .pragma("temp_store", "memory")
-        .pragma("wal_autocheckpoint", super::wal::WRITER_CHECKPOINT_PAGES.to_string())
-        .row_buffer_size(ROWS_IN_FLIGHT);
+    // Settings of every connection that writes (`sqlite/ingest_connection.rs`); not the
+    // readers': a reader's large sort keeps spilling to disk rather than to memory.
+    let writer_options = writer_pragmas().into_iter().fold(options.clone(), |o, (name, value)| o.pragma(name, value));
     // sqlx pings a connection on its way back to the pool already; a second ping when it is
     // taken out is one more hop to SQLite's thread before every ingest group's `BEGIN`.
     let writer =
         SqlitePoolOptions::new().max_connections(1).test_before_acquire(false).connect_with(writer_options).await?;
     // Not read-only: a checkpoint writes the database file. Opened when first used.
     let checkpointer = SqlitePoolOptions::new().max_connections(1).connect_lazy_with(options.clone());
+    let path = options.get_filename().to_owned();
     let reader = SqlitePoolOptions::new().max_connections(4).connect_with(options.read_only(true)).await?;
-    Ok(SqlitePools { writer, reader, checkpointer })
+    Ok(SqlitePools { writer, reader, checkpointer, path })
 }

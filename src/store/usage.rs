@@ -1,6 +1,8 @@
 //! `usage_record`: the ingest write path. The engines differ here on purpose (`COPY` for new
-//! keys and array binds on PostgreSQL; multi-row inserts and Rust-side rollup sums on
-//! SQLite), so each has its own file; this one only picks.
+//! keys and array binds on PostgreSQL; prepared statements on a connection of its own and
+//! Rust-side rollup sums on SQLite), so each has its own file; this one only picks.
+
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
@@ -23,6 +25,27 @@ impl Store {
         records: &[NewUsageRecord],
         ingested_at: DateTime<Utc>,
     ) -> Result<Vec<InsertOutcome>, DbError> {
+        self.insert_usage_from(records, || records.into(), ingested_at).await
+    }
+
+    /// [`Store::insert_usage`] of records the caller shares rather than lends: SQLite writes a
+    /// group on a thread of its own (`sqlite/ingest_connection.rs`), which must own what it
+    /// reads, and the ingest writer's groups get there without a copy.
+    pub async fn insert_shared_usage(
+        &self,
+        records: Arc<[NewUsageRecord]>,
+        ingested_at: DateTime<Utc>,
+    ) -> Result<Vec<InsertOutcome>, DbError> {
+        self.insert_usage_from(&records, || Arc::clone(&records), ingested_at).await
+    }
+
+    /// Writes `records`; SQLite takes them as `shared` gives them.
+    async fn insert_usage_from(
+        &self,
+        records: &[NewUsageRecord],
+        shared: impl FnOnce() -> Arc<[NewUsageRecord]>,
+        ingested_at: DateTime<Utc>,
+    ) -> Result<Vec<InsertOutcome>, DbError> {
         match &self.engine {
             Engine::Postgres { pool, fast_path_cooldown, partitions, distributed, .. } => {
                 let on = postgres::UsageTable {
@@ -38,12 +61,9 @@ impl Store {
             }
             // One connection writes: no order to keep, and the records' own order (ids ascending
             // within a runtime's batch) is the kinder one for the key index's pages.
-            Engine::Sqlite { writer, .. } => {
-                let records: Vec<&NewUsageRecord> = records.iter().collect();
-                let mut tx = writer.begin_with(sqlite::BEGIN_WRITE).await?;
-                let outcomes = sqlite::insert_usage(&mut tx, &records, ingested_at).await?;
-                tx.commit().await?;
-                Ok(outcomes)
+            Engine::Sqlite { writer, ingest, .. } => {
+                let records = shared();
+                ingest.run(writer, move |connection| sqlite::insert_usage(connection, &records, ingested_at)).await
             }
         }
     }

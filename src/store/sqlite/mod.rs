@@ -1,13 +1,15 @@
-//! What only SQLite does: the ingest hot path with multi-row inserts inside the one writer's
-//! `BEGIN IMMEDIATE`, and rollup updates summed in Rust (SQLite's `+` would go through
+//! What only SQLite does: the ingest hot path on a connection of its own through SQLite's own
+//! API, inside the process's one write turn and a `BEGIN IMMEDIATE`, and rollup updates summed in Rust (SQLite's `+` would go through
 //! floating point).
 
 mod chunks;
-#[cfg(test)]
-mod plan;
+mod ingest_connection;
 mod rollups;
+#[cfg(test)]
+mod testing;
 mod usage;
 
+pub(super) use ingest_connection::{writer_pragmas, IngestConnection, BUSY_TIMEOUT};
 pub(super) use rollups::add_deltas;
 pub(super) use usage::insert_usage;
 

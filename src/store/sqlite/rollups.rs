@@ -1,14 +1,26 @@
 //! Rollup deltas on SQLite: read the rows the deltas touch, add in Rust (SQLite's `+` would go
 //! through floating point) and write the sums back. Safe: the one writer's transaction
 //! excludes every other writer.
+//!
+//! Two forms of the same step ([`added`]): through sqlx, for the transactions of corrections
+//! and rebuilds, a statement-sized chunk at a time (each statement is a trip to sqlx's thread);
+//! and on ingest's own connection, for ingest groups (`ingest_connection.rs`), a row at a time
+//! through prepared statements, where a statement costs only SQLite's own work.
 
 use sqlx::{QueryBuilder, Sqlite, SqliteConnection, Transaction};
 
 use super::chunks::statement_chunks;
 use crate::aggregate::{RollupKey, RollupTotals};
 use crate::domain::Quantities;
-use crate::store::codec::{decimal_text, Dec, Instant};
+use crate::store::codec::{decimal_text, sqlite_decimal, sqlite_instant, Dec, Instant};
 use crate::store::DbError;
+
+/// A rollup row's totals once `delta` is added; `None` when no record is left in it (every
+/// record voided or moved by corrections): the row goes, as a rebuild would drop it.
+fn added(current: Option<RollupTotals>, delta: &RollupTotals) -> Result<Option<RollupTotals>, DbError> {
+    let sum = current.unwrap_or_default().checked_add(delta)?;
+    Ok((sum.records != 0).then_some(sum))
+}
 
 /// Binds a rollup row's key as `$1`–`$4`, in the order of the rollup table's primary key
 /// (`tenant_id`, `bucket_start`, `function`, `region`).
@@ -34,33 +46,81 @@ pub(in crate::store) async fn add_deltas(
         let mut sums = Vec::with_capacity(chunk.len());
         let mut emptied = Vec::new();
         for ((key, delta), current) in chunk.iter().zip(current) {
-            let sum = current.unwrap_or_default().checked_add(delta)?;
-            // Every record of the bucket voided or moved by corrections: drop the row, as a
-            // rebuild would.
-            if sum.records == 0 {
-                emptied.push(key);
-            } else {
-                sums.push((key, sum));
+            match added(current, delta)? {
+                Some(sum) => sums.push((key, sum)),
+                None => emptied.push(key),
             }
         }
         for rows in statement_chunks(&sums) {
             upsert_rollups(conn, rows).await?;
         }
         for key in emptied {
-            let delete = "delete from usage_rollup \
-                where tenant_id = $1 and bucket_start = $2 and function = $3 and region = $4";
-            bind_rollup_key!(sqlx::query(delete), key).execute(&mut *conn).await?;
+            bind_rollup_key!(sqlx::query(DELETE_ROLLUP), key).execute(&mut *conn).await?;
         }
     }
     Ok(())
 }
 
+const DELETE_ROLLUP: &str =
+    "delete from usage_rollup where tenant_id = $1 and bucket_start = $2 and function = $3 and region = $4";
+
+/// The columns a rollup row is written with, in the order of both forms' values.
+const ROLLUP_COLUMNS: &str =
+    "insert into usage_rollup (tenant_id, bucket_start, function, region, cpu_cycles, memory_gb_seconds, invocations, records) ";
+
+/// What a write of a row whose key exists does: its totals become the new ones.
+const ON_ROLLUP_CONFLICT: &str = " on conflict (tenant_id, bucket_start, function, region) do update set \
+    cpu_cycles = excluded.cpu_cycles, memory_gb_seconds = excluded.memory_gb_seconds, \
+    invocations = excluded.invocations, records = excluded.records";
+
+/// [`add_deltas`] on ingest's connection, inside the group's transaction: each row read,
+/// summed and written by prepared statements.
+pub(super) fn add_deltas_through(
+    tx: &rusqlite::Connection,
+    deltas: &[(RollupKey, RollupTotals)],
+) -> Result<(), DbError> {
+    let mut read = tx.prepare_cached(
+        "select cpu_cycles, memory_gb_seconds, invocations, records from usage_rollup \
+         where tenant_id = $1 and bucket_start = $2 and function = $3 and region = $4",
+    )?;
+    let mut write =
+        tx.prepare_cached(&format!("{ROLLUP_COLUMNS} values ($1, $2, $3, $4, $5, $6, $7, $8){ON_ROLLUP_CONFLICT}"))?;
+    for (key, delta) in deltas {
+        let key_values = (key.tenant_id.as_str(), sqlite_instant(key.bucket_start), &*key.function, &*key.region);
+        let current = match read.query(key_values)?.next()? {
+            Some(row) => Some(stored_totals(row)?),
+            None => None,
+        };
+        match added(current, delta)? {
+            Some(sum) => {
+                let q = &sum.quantities;
+                let sums =
+                    (sqlite_decimal(q.cpu_cycles), sqlite_decimal(q.memory_gb_seconds), sqlite_decimal(q.invocations));
+                let (k, s) = (key_values, sums);
+                write.execute((k.0, k.1, k.2, k.3, s.0, s.1, s.2, sum.records))?;
+            }
+            None => {
+                tx.prepare_cached(DELETE_ROLLUP)?.execute(key_values)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A rollup row's stored totals (the decimals are text).
+fn stored_totals(row: &rusqlite::Row<'_>) -> Result<RollupTotals, DbError> {
+    let decimal = |column| -> Result<_, DbError> {
+        let text =
+            row.get_ref(column)?.as_str().map_err(|e| DbError::Corrupt(format!("rollup column {column}: {e}")))?;
+        decimal_text(text)
+    };
+    let quantities = Quantities { cpu_cycles: decimal(0)?, memory_gb_seconds: decimal(1)?, invocations: decimal(2)? };
+    Ok(RollupTotals { quantities, records: row.get(3)? })
+}
+
 /// Writes rollup rows as given (their new totals).
 async fn upsert_rollups(conn: &mut SqliteConnection, rows: &[(&RollupKey, RollupTotals)]) -> Result<(), DbError> {
-    let mut upsert = QueryBuilder::<Sqlite>::new(
-        "insert into usage_rollup (tenant_id, bucket_start, function, region, \
-            cpu_cycles, memory_gb_seconds, invocations, records) ",
-    );
+    let mut upsert = QueryBuilder::<Sqlite>::new(ROLLUP_COLUMNS);
     upsert.push_values(rows, |mut row, (key, sum)| {
         row.push_bind(key.tenant_id.as_str())
             .push_bind(Instant(key.bucket_start))
@@ -71,11 +131,7 @@ async fn upsert_rollups(conn: &mut SqliteConnection, rows: &[(&RollupKey, Rollup
             .push_bind(Dec(sum.quantities.invocations))
             .push_bind(sum.records);
     });
-    upsert.push(
-        " on conflict (tenant_id, bucket_start, function, region) do update set \
-            cpu_cycles = excluded.cpu_cycles, memory_gb_seconds = excluded.memory_gb_seconds, \
-            invocations = excluded.invocations, records = excluded.records",
-    );
+    upsert.push(ON_ROLLUP_CONFLICT);
     upsert.build().execute(conn).await?;
     Ok(())
 }
@@ -132,7 +188,7 @@ fn rollup_totals_query(deltas: &[(RollupKey, RollupTotals)]) -> QueryBuilder<'_,
 mod tests {
     use super::*;
     use crate::domain::TenantId;
-    use crate::store::sqlite::plan::query_plan;
+    use crate::store::sqlite::testing::query_plan;
 
     #[tokio::test]
     async fn reading_the_touched_rollups_searches_the_primary_key_instead_of_scanning_the_table() {
