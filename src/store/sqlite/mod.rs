@@ -1,6 +1,6 @@
 //! What only SQLite does: the ingest hot path on a connection of its own through SQLite's own
-//! API, inside the process's one write turn and a `BEGIN IMMEDIATE`, and rollup updates summed in Rust (SQLite's `+` would go through
-//! floating point).
+//! API, inside the process's one write turn and a `BEGIN IMMEDIATE`, and rollup updates summed
+//! in Rust (SQLite's `+` would go through floating point).
 
 mod chunks;
 mod ingest_connection;

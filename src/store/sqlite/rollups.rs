@@ -61,6 +61,7 @@ pub(in crate::store) async fn add_deltas(
     Ok(())
 }
 
+/// Drops a rollup row no record is left in.
 const DELETE_ROLLUP: &str =
     "delete from usage_rollup where tenant_id = $1 and bucket_start = $2 and function = $3 and region = $4";
 
@@ -93,11 +94,18 @@ pub(super) fn add_deltas_through(
         };
         match added(current, delta)? {
             Some(sum) => {
+                let (tenant_id, bucket_start, function, region) = key_values;
                 let q = &sum.quantities;
-                let sums =
-                    (sqlite_decimal(q.cpu_cycles), sqlite_decimal(q.memory_gb_seconds), sqlite_decimal(q.invocations));
-                let (k, s) = (key_values, sums);
-                write.execute((k.0, k.1, k.2, k.3, s.0, s.1, s.2, sum.records))?;
+                write.execute((
+                    tenant_id,
+                    bucket_start,
+                    function,
+                    region,
+                    sqlite_decimal(q.cpu_cycles),
+                    sqlite_decimal(q.memory_gb_seconds),
+                    sqlite_decimal(q.invocations),
+                    sum.records,
+                ))?;
             }
             None => {
                 tx.prepare_cached(DELETE_ROLLUP)?.execute(key_values)?;

@@ -21,6 +21,7 @@ use crate::store::{DbError, InsertOutcome};
 
 /// Inserts `records` (keys unique among them) and adds exactly the inserted ones to the
 /// rollups, in one transaction; one outcome per record, in the order given.
+#[tracing::instrument(skip_all, fields(records = records.len()))]
 pub(in crate::store) fn insert_usage(
     connection: &rusqlite::Connection,
     records: &[NewUsageRecord],
