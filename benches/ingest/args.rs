@@ -12,6 +12,9 @@ pub struct Args {
     /// Records stored before every PostgreSQL scenario (the duplicates repeat these);
     /// default: as many as the duplicate run repeats.
     pub preload: Option<usize>,
+    /// Records of the previous month, stored once before the PostgreSQL scenarios: the
+    /// partition every group's cross-month lookup searches, as in production.
+    pub history: usize,
     /// Records of the single-record and one-commit-per-record scenarios.
     pub single_records: usize,
     pub batch: usize,
@@ -41,6 +44,7 @@ impl Default for Args {
         Self {
             records: 1_000_000,
             preload: None,
+            history: 1_000_000,
             single_records: 50_000,
             batch: 1_000,
             clients: 8,
@@ -58,7 +62,7 @@ impl Default for Args {
     }
 }
 
-const HELP: &str = "options: --records N --preload N --single-records N --batch N --clients N \
+const HELP: &str = "options: --records N --preload N --history N --single-records N --batch N --clients N \
     --single-clients N --wrk-seconds N --dup-percent N --sqlite-records N --direct-group N \
     --only http,saturated,dup,single,wrk,direct,stages,copy,commit,sqlite --no-write \
     --writers N --group-records N --db-connections N --http-workers N --server-log FILTER --jwt --setup-sql SQL \
@@ -81,6 +85,7 @@ impl Args {
                 "--only" => args.only = Some(value()?.split(',').map(str::to_owned).collect()),
                 "--records" => args.records = number(&value()?)?,
                 "--preload" => args.preload = Some(number(&value()?)?),
+                "--history" => args.history = number(&value()?)?,
                 "--single-records" => args.single_records = number(&value()?)?,
                 "--batch" => args.batch = number(&value()?)?,
                 "--clients" => args.clients = number(&value()?)?,

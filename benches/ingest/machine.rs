@@ -54,6 +54,13 @@ pub fn settings(args: &Args, s: &Settings) -> Vec<(String, String)> {
     let http_workers = s.http_workers.map_or("one per core".to_owned(), |n| n.to_string());
     vec![
         ("records per batched run".into(), format!("{} fresh, after {} preloaded (untimed)", args.records, args.preload())),
+        (
+            "previous month (PostgreSQL)".into(),
+            format!(
+                "{} records stored once, kept through every scenario: each group's cross-month lookup searches them",
+                args.history
+            ),
+        ),
         ("single-record / one-commit runs".into(), format!("{} records, {} concurrent", args.single_records, args.single_clients)),
         ("batch".into(), format!("{} records/request, {} concurrent HTTP clients", args.batch, args.clients)),
         ("SQLite run".into(), format!("{} records", args.sqlite_records.min(args.records))),

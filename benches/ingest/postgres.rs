@@ -9,7 +9,8 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::ensure;
+use anyhow::{ensure, Context};
+use chrono::Utc;
 use tally::config::Settings;
 use tally::domain::NewUsageRecord;
 use tally::store::{binary_copy_rows, open_store, Store, COPY_RECORDS_SQL};
@@ -20,7 +21,9 @@ use crate::direct::{copy_chunks, insert_groups};
 use crate::http::post_all;
 use crate::pg::BenchDb;
 use crate::report::{Latency, Outcome, Report};
-use crate::rows::{bodies_with_duplicates, copy_text, json, tenant_ids, unique_bodies, Workload, COPY_SQL};
+use crate::rows::{
+    bodies_with_duplicates, copy_text, history, history_month, json, tenant_ids, unique_bodies, Workload, COPY_SQL,
+};
 use crate::server::Server;
 use crate::stages::{insert_shape, Shape};
 use crate::wrk::{self, Load, WrkRun};
@@ -62,10 +65,12 @@ pub async fn run(
     dir: &Path,
     report: &mut Report,
 ) -> anyhow::Result<()> {
-    let run = Run { args, work, settings, db: BenchDb::create_on(server).await? };
+    let mut db = BenchDb::create_on(server).await?;
     if let Some(sql) = &args.setup_sql {
-        run.db.setup(sql).await?;
+        db.setup(sql).await?;
     }
+    store_previous_month(&mut db, args.history).await?;
+    let run = Run { args, work, settings, db };
     let mut mean_group = None;
     if ["http", "saturated", "dup", "single", "wrk"].iter().any(|s| args.runs(s)) {
         let server = Server::start(Some(&run.db.url), dir, &args.tuning).await?;
@@ -109,6 +114,19 @@ pub async fn run(
     if args.runs("commit") {
         report.outcomes.push(run.one_commit_per_record().await?);
     }
+    Ok(())
+}
+
+/// Stores `records` in the previous month (untimed, once; kept through every reset). Every day
+/// of a month the accepted window (35 days of lateness) reaches the month before, so in
+/// production every group looks its keys up in that month's primary key; without it here the
+/// lookup would meet no partition and cost nothing.
+async fn store_previous_month(db: &mut BenchDb, records: usize) -> anyhow::Result<()> {
+    let now = Utc::now();
+    for chunk in history(records, 10_000, now) {
+        db.store.insert_usage(&chunk, now).await.context("Failed to store the previous month")?;
+    }
+    db.keep(format!("usage_record_p{}", history_month(now).format("%Y%m")), records);
     Ok(())
 }
 

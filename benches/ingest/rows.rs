@@ -67,6 +67,31 @@ fn record(rng: &mut StdRng, tenants: &[TenantId], id: String, at: DateTime<Utc>)
     }
 }
 
+/// The month before the one the workload's records fall in: wholly inside the accepted window
+/// (35 days of lateness by default), so every group's cross-month lookup (`probe.rs`) searches
+/// its partition, as it does in production on every day of a month. Two hours back from `now`
+/// so that no generated record (the last 65 minutes) falls in it, even just after midnight on
+/// the first of a month.
+pub fn history_month(now: DateTime<Utc>) -> DateTime<Utc> {
+    let current = tally::store::month_start(now - Duration::hours(2));
+    tally::store::month_start(current - Duration::days(1))
+}
+
+/// `count` records of [`history_month`] (ids `h-…`, timestamps spread over its first 20 days),
+/// in chunks of `chunk`, generated as they are stored (not held: a real previous month is
+/// far larger than the workload).
+pub fn history(count: usize, chunk: usize, now: DateTime<Utc>) -> impl Iterator<Item = Vec<NewUsageRecord>> {
+    let mut rng = StdRng::seed_from_u64(0x4157);
+    let tenants: Vec<TenantId> = tenant_ids().iter().map(|t| TenantId::parse(t).expect("valid slug")).collect();
+    let start = history_month(now);
+    let span = Duration::days(20).num_microseconds().expect("20 days in µs") / count.max(1) as i64;
+    (0..count).step_by(chunk.max(1)).map(move |first| {
+        (first..(first + chunk).min(count))
+            .map(|i| record(&mut rng, &tenants, format!("h-{i:09}"), start + Duration::microseconds(span * i as i64)))
+            .collect()
+    })
+}
+
 /// One record as the `POST /v1/usage` wire object (ids and names are plain ASCII).
 pub fn json(r: &NewUsageRecord) -> String {
     format!(

@@ -71,6 +71,35 @@ both_stores! {
         assert!(raw_ids(&app, "2026-12-01T00:00:00Z", "2027-01-01T00:00:00Z").await == ["n1", "n2"], "k never stored in December");
     }
 
+    async fn a_key_of_the_previous_month_is_found_whatever_ids_lie_around_it(app) {
+        // Arrange: November holds acme's k-10, k-20, k-30 and beta's z-1. The lookup of
+        // December's keys in November skips the keys outside each tenant's lowest..highest id
+        // stored there, so the ids sent sit below, on, between and above those bounds.
+        app.create_tenant("acme", "UTC").await;
+        app.create_tenant("beta", "UTC").await;
+        let beta = |id: &str, timestamp: &str| json!({"id": id, "tenant_id": "beta", "timestamp": timestamp, "invocations": 1});
+        let november = vec![
+            native("k-10", "2026-11-20T10:00:00Z", 1),
+            native("k-20", "2026-11-20T10:00:00Z", 1),
+            native("k-30", "2026-11-20T10:00:00Z", 1),
+            beta("z-1", "2026-11-20T10:00:00Z"),
+        ];
+        let (status, _) = post_at(&app, "2026-12-02T10:00:00Z", november).await;
+        assert_eq!(status, StatusCode::OK);
+        // Act: the same ids and new ones, stamped in December, in one batch
+        let december = ["k-05", "k-10", "k-15", "k-30", "k-35", "z-0"]
+            .iter()
+            .map(|id| native(id, "2026-12-02T09:00:00Z", 1))
+            .chain([beta("z-1", "2026-12-02T09:00:00Z"), beta("a-1", "2026-12-02T09:00:00Z")])
+            .collect();
+        let (_, reply) = post_at(&app, "2026-12-02T10:00:00Z", december).await;
+        // Assert: exactly the keys November holds are refused, on the bounds as well
+        let refused: Vec<u64> = reply["errors"].as_array().unwrap().iter().map(|e| e["index"].as_u64().unwrap()).collect();
+        assert_eq!(refused, [1, 3, 6], "k-10, k-30 and beta's z-1: {reply}");
+        assert_eq!(reply["accepted"], 5, "{reply}");
+        assert_eq!(raw_ids(&app, "2026-12-01T00:00:00Z", "2027-01-01T00:00:00Z").await, ["k-05", "k-15", "k-35", "z-0"]);
+    }
+
     async fn retention_removes_exactly_the_months_whose_invoices_settle_them_for_good(app) {
         // Arrange: usage in September, October and November, billed up to November
         tenant_on(&app, "acme", "UTC", "payg", "2026-09-01T00:00:00Z").await;
