@@ -2,6 +2,7 @@
 
 use anyhow::{bail, Context};
 
+use crate::rows::Ids;
 use crate::server::Tuning;
 
 /// How big the run is and which scenarios it runs.
@@ -15,6 +16,8 @@ pub struct Args {
     /// Records of the previous month, stored once before the PostgreSQL scenarios: the
     /// partition every group's cross-month lookup searches, as in production.
     pub history: usize,
+    /// Record ids ascending (default) or random (`--ids random`).
+    pub ids: Ids,
     /// Records of the single-record and one-commit-per-record scenarios.
     pub single_records: usize,
     pub batch: usize,
@@ -45,6 +48,7 @@ impl Default for Args {
             records: 1_000_000,
             preload: None,
             history: 1_000_000,
+            ids: Ids::Ascending,
             single_records: 50_000,
             batch: 1_000,
             clients: 8,
@@ -62,7 +66,8 @@ impl Default for Args {
     }
 }
 
-const HELP: &str = "options: --records N --preload N --history N --single-records N --batch N --clients N \
+const HELP: &str =
+    "options: --records N --preload N --history N --ids ascending|random --single-records N --batch N --clients N \
     --single-clients N --wrk-seconds N --dup-percent N --sqlite-records N --direct-group N \
     --only http,saturated,dup,single,wrk,direct,stages,copy,commit,sqlite --no-write \
     --writers N --group-records N --db-connections N --http-workers N --server-log FILTER --jwt --setup-sql SQL \
@@ -86,6 +91,13 @@ impl Args {
                 "--records" => args.records = number(&value()?)?,
                 "--preload" => args.preload = Some(number(&value()?)?),
                 "--history" => args.history = number(&value()?)?,
+                "--ids" => {
+                    args.ids = match value()?.as_str() {
+                        "ascending" => Ids::Ascending,
+                        "random" => Ids::Random,
+                        other => bail!("--ids {other}: ascending or random"),
+                    }
+                }
                 "--single-records" => args.single_records = number(&value()?)?,
                 "--batch" => args.batch = number(&value()?)?,
                 "--clients" => args.clients = number(&value()?)?,

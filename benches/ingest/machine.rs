@@ -54,6 +54,7 @@ pub fn settings(args: &Args, s: &Settings) -> Vec<(String, String)> {
     let http_workers = s.http_workers.map_or("one per core".to_owned(), |n| n.to_string());
     vec![
         ("records per batched run".into(), format!("{} fresh, after {} preloaded (untimed)", args.records, args.preload())),
+        ("record ids".into(), format!("{:?}", args.ids).to_lowercase()),
         (
             "previous month (PostgreSQL)".into(),
             format!(

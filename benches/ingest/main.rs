@@ -38,7 +38,7 @@ async fn main() -> anyhow::Result<()> {
         settings: machine::settings(&args, &settings),
         ..Default::default()
     };
-    let work = Workload::generate(args.preload(), args.records, Utc::now());
+    let work = Workload::generate(args.preload(), args.records, Utc::now(), args.ids);
     let dir = std::env::temp_dir().join(format!("tally-bench-{}", uuid::Uuid::new_v4().simple()));
     let result = run(&args, &work, &settings, &dir, &mut report).await;
     let _ = std::fs::remove_dir_all(&dir);

@@ -22,7 +22,7 @@ use crate::http::post_all;
 use crate::pg::BenchDb;
 use crate::report::{Latency, Outcome, Report};
 use crate::rows::{
-    bodies_with_duplicates, copy_text, history, history_month, json, tenant_ids, unique_bodies, Workload, COPY_SQL,
+    bodies_with_duplicates, copy_text, history, history_month, json, tenant_ids, unique_bodies, Ids, Workload, COPY_SQL,
 };
 use crate::server::Server;
 use crate::stages::{insert_shape, Shape};
@@ -69,7 +69,7 @@ pub async fn run(
     if let Some(sql) = &args.setup_sql {
         db.setup(sql).await?;
     }
-    store_previous_month(&mut db, args.history).await?;
+    store_previous_month(&mut db, args.history, args.ids).await?;
     let run = Run { args, work, settings, db };
     let mut mean_group = None;
     if ["http", "saturated", "dup", "single", "wrk"].iter().any(|s| args.runs(s)) {
@@ -121,9 +121,9 @@ pub async fn run(
 /// of a month the accepted window (35 days of lateness) reaches the month before, so in
 /// production every group looks its keys up in that month's primary key; without it here the
 /// lookup would meet no partition and cost nothing.
-async fn store_previous_month(db: &mut BenchDb, records: usize) -> anyhow::Result<()> {
+async fn store_previous_month(db: &mut BenchDb, records: usize, ids: Ids) -> anyhow::Result<()> {
     let now = Utc::now();
-    for chunk in history(records, 10_000, now) {
+    for chunk in history(records, 10_000, now, ids) {
         db.store.insert_usage(&chunk, now).await.context("Failed to store the previous month")?;
     }
     db.keep(format!("usage_record_p{}", history_month(now).format("%Y%m")), records);

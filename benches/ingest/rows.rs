@@ -29,9 +29,29 @@ pub fn tenant_ids() -> Vec<String> {
     (0..TENANTS).map(|t| format!("bench-{t:02}")).collect()
 }
 
+/// How record ids look. The cross-month lookup skips keys outside the ids stored before, so the
+/// shape of ids decides what it costs: both are measured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ids {
+    /// Growing over time, as counters, ULIDs, UUIDv7 and time-prefixed request ids do:
+    /// `p-000000001`, `u-000000001`, … (each series its own prefix).
+    Ascending,
+    /// Random UUIDs (v4), as most runtimes' request ids are.
+    Random,
+}
+
+impl Ids {
+    fn id(self, rng: &mut StdRng, prefix: &str, i: usize) -> String {
+        match self {
+            Self::Ascending => format!("{prefix}-{i:09}"),
+            Self::Random => uuid::Builder::from_random_bytes(rng.gen()).into_uuid().to_string(),
+        }
+    }
+}
+
 impl Workload {
-    /// Deterministic records: `preload` with ids `p-…`, `fresh` with ids `u-…`.
-    pub fn generate(preload: usize, fresh: usize, now: DateTime<Utc>) -> Self {
+    /// Deterministic records: `preload` with ids `p-…`, `fresh` with ids `u-…` (or random).
+    pub fn generate(preload: usize, fresh: usize, now: DateTime<Utc>, ids: Ids) -> Self {
         let mut rng = StdRng::seed_from_u64(0x7a11);
         let tenants: Vec<TenantId> = tenant_ids().iter().map(|t| TenantId::parse(t).expect("valid slug")).collect();
         let start = now - Duration::minutes(65);
@@ -39,7 +59,8 @@ impl Workload {
             (0..count)
                 .map(|i| {
                     let at = start + Duration::microseconds(3_600_000_000 * i as i64 / count.max(1) as i64);
-                    record(&mut rng, &tenants, format!("{prefix}-{i:09}"), at)
+                    let id = ids.id(&mut rng, prefix, i);
+                    record(&mut rng, &tenants, id, at)
                 })
                 .collect()
         };
@@ -80,14 +101,17 @@ pub fn history_month(now: DateTime<Utc>) -> DateTime<Utc> {
 /// `count` records of [`history_month`] (ids `h-…`, timestamps spread over its first 20 days),
 /// in chunks of `chunk`, generated as they are stored (not held: a real previous month is
 /// far larger than the workload).
-pub fn history(count: usize, chunk: usize, now: DateTime<Utc>) -> impl Iterator<Item = Vec<NewUsageRecord>> {
+pub fn history(count: usize, chunk: usize, now: DateTime<Utc>, ids: Ids) -> impl Iterator<Item = Vec<NewUsageRecord>> {
     let mut rng = StdRng::seed_from_u64(0x4157);
     let tenants: Vec<TenantId> = tenant_ids().iter().map(|t| TenantId::parse(t).expect("valid slug")).collect();
     let start = history_month(now);
     let span = Duration::days(20).num_microseconds().expect("20 days in µs") / count.max(1) as i64;
     (0..count).step_by(chunk.max(1)).map(move |first| {
         (first..(first + chunk).min(count))
-            .map(|i| record(&mut rng, &tenants, format!("h-{i:09}"), start + Duration::microseconds(span * i as i64)))
+            .map(|i| {
+                let id = ids.id(&mut rng, "h", i);
+                record(&mut rng, &tenants, id, start + Duration::microseconds(span * i as i64))
+            })
             .collect()
     })
 }

@@ -72,9 +72,9 @@ both_stores! {
     }
 
     async fn a_key_of_the_previous_month_is_found_whatever_ids_lie_around_it(app) {
-        // Arrange: November holds acme's k-10, k-20, k-30 and beta's z-1. The lookup of
-        // December's keys in November skips the keys outside each tenant's lowest..highest id
-        // stored there, so the ids sent sit below, on, between and above those bounds.
+        // Arrange: November holds acme's k-10, k-20, k-30 and beta's z-1. December's ids sit
+        // below, on, between and above each tenant's ids stored there (a lookup that narrowed
+        // its probes to the ids between the lowest and highest stored must still find these).
         app.create_tenant("acme", "UTC").await;
         app.create_tenant("beta", "UTC").await;
         let beta = |id: &str, timestamp: &str| json!({"id": id, "tenant_id": "beta", "timestamp": timestamp, "invocations": 1});

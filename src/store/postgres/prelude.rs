@@ -1,12 +1,10 @@
 //! The first call of every transaction writing usage records: the tenant-bucket locks
 //! (`tenant_locks.rs`) and the stored hashes of the group's keys found where the attempt looks
-//! (`probe.rs`) — in one round trip, `usage_write_prelude()` (migrations 20261202190000,
-//! 20261203040000 and 20261203220000: only keys between the lowest and highest id stored for
-//! their tenant and source in the months searched are probed).
+//! (`probe.rs`) — in one round trip, `usage_write_prelude()` (migrations 20261202190000 and
+//! 20261203040000).
 //!
 //! Citus runs them as two statements: the lookups there must name the tenant to reach one
-//! shard, which a function's plan cannot do for some groups and not others. It probes every
-//! key (no bounds read first).
+//! shard, which a function's plan cannot do for some groups and not others.
 
 use std::collections::HashMap;
 

@@ -6,13 +6,10 @@
 //! accepted from `now − allowed lateness` to `now + 5 minutes`, so two records of one key that
 //! both lie in that window are at most lateness + 5 minutes apart, and the window spans at most
 //! three monthly partitions (35 days: two, or three across February). That is one or two index
-//! probes per record at most, whatever the number of partitions the table holds; a key whose
-//! stored record lies beyond the window may be reused (DESIGN §2). The prelude's function
-//! probes fewer: only keys between the lowest and highest id their tenant and source have
-//! stored in the months searched (read first, two descents per pair: migration
-//! 20261203220000), so ids that grow over time skip nearly every probe. Writers racing with
-//! one key in two months are serialised by the locks taken just before the probe
-//! (`tenant_locks.rs`); both run in the write transaction's first call (`prelude.rs`).
+//! probes per record, whatever the number of partitions the table holds; a key whose stored
+//! record lies beyond the window may be reused (DESIGN §2). Writers racing with one key in
+//! two months are serialised by the locks taken just before the probe (`tenant_locks.rs`);
+//! both run in the write transaction's first call (`prelude.rs`).
 
 use std::collections::{BTreeSet, HashMap};
 

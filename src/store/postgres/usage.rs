@@ -15,9 +15,8 @@
 //! first written in one call instead (`one_call.rs`: prelude, records and deltas as one
 //! statement, its own transaction), refused whole the same way. Duplicates come in runs (a
 //! client resending), so after a miss the next groups' preludes look their keys up in their
-//! own months as well, and only the rest is copied: at most an index probe per record (none for
-//! a key above the highest id its tenant and source have stored there) instead of the checked
-//! path. A miss
+//! own months as well, and only the rest is copied: an index probe per record instead of the
+//! checked path. A miss
 //! there too (a concurrent writer stored one of the keys between lookup and `COPY`) leaves the
 //! checked path: `insert … on conflict do nothing returning` the keys, then one lookup of the
 //! content hashes of the keys refused, to tell duplicates from conflicts. It is always right.
