@@ -74,7 +74,7 @@ pub use postgres::{
     LOCK_TENANT_BUCKETS_SQL, PROBE_SQL,
 };
 pub use rollup_compaction::{next_watermark, WatermarkMove, MAX_HOURS_PER_RUN};
-pub use rollup_pending::FoldReport;
+pub use rollup_pending::{FoldReport, FOLD_PAGE_DELTAS};
 pub use types::{
     CorrectionOutcome, IdempotencyStart, InsertOutcome, IssueInvoice, IssueOutcome, NewCreditGrant, NewPlanVersion,
     RebuildReport, StatusChange, StoredApiKey, StoredInvoice, StoredPlanVersion, StoredResponse,

@@ -76,8 +76,9 @@ impl Store {
             .bind(to)
             .execute(&mut *tx)
             .await?;
-        // The deltas still pending first, so the hours summed are as complete as the rows can be
-        // (a delta left pending would reach them in its fold anyway: its hour is then below `W`).
+        // The deltas still pending first (a page of them), so the hours summed are as complete
+        // as the rows can be (a delta left pending reaches them in its fold anyway: its hour is
+        // then below `W`).
         fold_pending(&mut tx, *distributed).await?;
         sum_quarters_into_hours(&mut tx, from, to).await?;
         sqlx::query("update rollup_hour_watermark set through = $1").bind(to).execute(&mut *tx).await?;

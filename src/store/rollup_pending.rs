@@ -18,7 +18,10 @@
 //! rebuild and copy take too: it is then the only transaction changing the levels, so it adds
 //! each delta below `W` to the hour level as well, and the compactor never sums quarters a fold
 //! is changing. Writers take no lock of it. Several processes may fold at once: the lock
-//! queues them, and a delete takes each committed pending row exactly once.
+//! queues them, and a delete takes each committed pending row exactly once. A fold takes the
+//! pending rows a page at a time, each page its own transaction ([`FOLD_PAGE_DELTAS`]), so a
+//! backlog (the fold stopped a while, a backfill spanning months of buckets) costs memory of a
+//! page, not of the backlog.
 //!
 //! Storage: one row of `usage_rollup_pending_batch` per tenant and UTC month of each write,
 //! its deltas as parallel arrays (migration 20261203080000): a group commit spanning 800
@@ -88,40 +91,78 @@ pub(in crate::store) fn months_of(deltas: &[(RollupKey, RollupTotals)]) -> Vec<D
     deltas.iter().map(|(k, _)| month_start(k.bucket_start)).collect()
 }
 
+/// Pending deltas a fold's page takes (PostgreSQL): rows in table order until they hold this
+/// many, at least one row. A page's memory is a sum per distinct rollup row, so it is bounded by
+/// this, whatever the backlog: one second of ingest is a few hundred rows of a few dozen deltas.
+/// A backlog of a million distinct rollup rows held the server at 600 MB before pages
+/// (BENCHMARKS.md, "A previous month in the bench").
+pub const FOLD_PAGE_DELTAS: i64 = 20_000;
+
+/// Pages one call folds at most: under ingest faster than folding, a call still returns (the
+/// next one goes on), and a backlog drains at up to this many pages a call.
+const FOLD_PAGES_PER_CALL: u64 = 64;
+
 /// What one fold did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct FoldReport {
     /// Pending deltas taken (and deleted).
     pub pending: u64,
-    /// Distinct 15-minute rows they were added to.
+    /// Distinct 15-minute rows they were added to (summed over pages).
     pub rows: u64,
+    /// Transactions the fold took (PostgreSQL pages of [`FOLD_PAGE_DELTAS`]; 1 on Citus).
+    pub pages: u64,
 }
 
 impl Store {
-    /// Moves every committed pending rollup delta into the rollup levels, in one transaction
-    /// (PostgreSQL; `None` on SQLite, which has none). Reads give the same answers before and
-    /// after.
+    /// Moves the committed pending rollup deltas into the rollup levels, a page of
+    /// [`FOLD_PAGE_DELTAS`] per transaction, until none is left (at most
+    /// [`FOLD_PAGES_PER_CALL`] pages; PostgreSQL; `None` on SQLite, which has none). Reads give
+    /// the same answers before, between and after the pages.
     ///
     /// # Errors
-    /// A store failure; the deltas then stay pending, still read.
+    /// A store failure; the deltas of the failed page then stay pending, still read (earlier
+    /// pages are committed).
     #[tracing::instrument(skip_all)]
     pub async fn fold_pending_rollups(&self) -> Result<Option<FoldReport>, DbError> {
         let Engine::Postgres { pool, distributed, .. } = &self.engine else {
             return Ok(None);
         };
-        let mut tx = super::open::begin_postgres(pool).await?;
-        let report = fold_pending(&mut tx, *distributed).await?;
-        tx.commit().await?;
+        let mut report = FoldReport::default();
+        while report.pages < FOLD_PAGES_PER_CALL {
+            let mut tx = super::open::begin_postgres(pool).await?;
+            let page = fold_pending(&mut tx, *distributed).await?;
+            tx.commit().await?;
+            report.pending += page.pending;
+            report.rows += page.rows;
+            report.pages += 1;
+            if !page.more {
+                break;
+            }
+        }
         Ok(Some(report))
     }
 }
 
-/// Takes every committed pending delta and sums it per rollup row in PostgreSQL, one statement:
-/// a second of ingest is hundreds of thousands of deltas and a few hundred sums, so only the
-/// sums cross the wire. Citus runs [`TAKE_SQL`] and sums in Rust instead: it plans a
+/// What a page of a fold did.
+pub(in crate::store) struct FoldedPage {
+    pub pending: u64,
+    pub rows: u64,
+    /// Pending rows may be left: the page reached [`FOLD_PAGE_DELTAS`].
+    pub more: bool,
+}
+
+/// Takes a page of committed pending deltas (rows in table order while fewer than `$1` deltas
+/// come before them) and sums it per rollup row in PostgreSQL, one statement: a second of
+/// ingest is hundreds of thousands of deltas and a few hundred sums, so only the sums cross the
+/// wire. Rows are taken by `ctid`: only folds delete them, one at a time (the watermark lock). Citus runs [`TAKE_SQL`] and sums in Rust instead: it plans a
 /// data-modifying `with` across shards only by pulling its rows to the coordinator anyway.
 const TAKE_SUMMED_SQL: &str = r#"
-with taken as (delete from usage_rollup_pending_batch returning *)
+with page as (
+    select ctid from (
+        select ctid, sum(cardinality(bucket_starts)) over (rows unbounded preceding) - cardinality(bucket_starts) as before
+        from usage_rollup_pending_batch) as p
+    where before < $1),
+taken as (delete from usage_rollup_pending_batch where ctid = any(array(select ctid from page)) returning *)
 select t.tenant_id, d.bucket_start, d.function, d.region, sum(d.cpu_cycles) as cpu_cycles,
     sum(d.memory_gb_seconds) as memory_gb_seconds, sum(d.invocations) as invocations,
     sum(d.records)::int8 as records, count(*) as deltas
@@ -188,14 +229,15 @@ impl PendingBatch {
     }
 }
 
-/// [`Store::fold_pending_rollups`] in the caller's transaction.
+/// One page of [`Store::fold_pending_rollups`] in the caller's transaction (Citus: every
+/// pending row at once, summed as they arrive).
 ///
 /// # Errors
 /// A store failure, or a sum leaving `Decimal`'s range.
 pub(in crate::store) async fn fold_pending(
     tx: &mut Transaction<'_, Postgres>,
     distributed: bool,
-) -> Result<FoldReport, DbError> {
+) -> Result<FoldedPage, DbError> {
     // Read after the wait for the lock (re-entrant: the compactor already holds it): a fold
     // queued behind a compactor adds hour deltas below the `W` that compactor moved to.
     let watermark = lock_watermark(tx).await?;
@@ -216,7 +258,7 @@ pub(in crate::store) async fn fold_pending(
             }
         }
     } else {
-        let mut rows = sqlx::query_as::<_, Summed>(TAKE_SUMMED_SQL).fetch(&mut **tx);
+        let mut rows = sqlx::query_as::<_, Summed>(TAKE_SUMMED_SQL).bind(FOLD_PAGE_DELTAS).fetch(&mut **tx);
         while let Some(Summed { row, deltas }) = rows.try_next().await? {
             add(Rollup::try_from(row)?, deltas)?;
         }
@@ -226,7 +268,8 @@ pub(in crate::store) async fn fold_pending(
     upsert_rollup_level(tx, RollupLevel::Quarter, &deltas).await?;
     delete_emptied_quarters(tx, &deltas).await?;
     add_hour_deltas(tx, &deltas, watermark).await?;
-    Ok(FoldReport { pending, rows: deltas.len() as u64 })
+    let more = !distributed && pending >= FOLD_PAGE_DELTAS as u64;
+    Ok(FoldedPage { pending, rows: deltas.len() as u64, more })
 }
 
 /// Deletes the 15-minute rows of `deltas` left with no record: those a delta took records from,

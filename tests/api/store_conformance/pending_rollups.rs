@@ -128,6 +128,34 @@ both_stores! {
         assert_eq!(before.rows.iter().map(|(_, t)| t.records).sum::<i64>(), 800);
     }
 
+    async fn a_backlog_larger_than_a_page_folds_exactly_a_page_at_a_time(app) {
+        // Arrange: three writes of 10 000 distinct rollup keys each (one function per record):
+        // a backlog of 30 000 deltas, half again a fold's page
+        let store = &app.store;
+        let write = |w: usize| -> Vec<NewUsageRecord> {
+            (0..10_000)
+                .map(|i| usage_of("acme", &format!("b{w}-{i}"), test_now() - Duration::minutes(10 * (i % 3) as i64), &format!("fn-{w}-{i:05}"), "0.5"))
+                .collect()
+        };
+        for w in 0..3 {
+            store.insert_usage(&write(w), test_now()).await.unwrap();
+        }
+        assert!(30_000 > tally::store::FOLD_PAGE_DELTAS && 20_000 >= tally::store::FOLD_PAGE_DELTAS, "the backlog spans two pages");
+        let before = reads(store).await;
+        // Act
+        let report = store.fold_pending_rollups().await.unwrap();
+        // Assert
+        assert_eq!(reads(store).await, before, "a fold in pages changes no answer");
+        assert_eq!(before.rows.iter().map(|(_, t)| t.records).sum::<i64>(), 30_000);
+        match report {
+            Some(report) => {
+                assert_eq!((report.pending, report.pages), (30_000, 2), "two writes in the first page, one in the second");
+                assert_eq!(pending_rows(&app).await, 0, "nothing left pending");
+            }
+            None => assert!(app.database.pg_name.is_none(), "only SQLite has nothing to fold"),
+        }
+    }
+
     async fn a_record_and_its_void_folded_together_leave_no_row(app) {
         // Arrange: one record alone in its bucket, voided before any fold
         let store = &app.store;
