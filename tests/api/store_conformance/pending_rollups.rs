@@ -149,7 +149,9 @@ both_stores! {
         assert_eq!(before.rows.iter().map(|(_, t)| t.records).sum::<i64>(), 30_000);
         match report {
             Some(report) => {
-                assert_eq!((report.pending, report.pages), (30_000, 2), "two writes in the first page, one in the second");
+                // Citus folds in one go (its fold sums rows as they arrive; no pages there).
+                let pages = if app.database.backend == Backend::Citus { 1 } else { 2 };
+                assert_eq!((report.pending, report.pages), (30_000, pages), "two writes in the first page, one in the second");
                 assert_eq!(pending_rows(&app).await, 0, "nothing left pending");
             }
             None => assert!(app.database.pg_name.is_none(), "only SQLite has nothing to fold"),
