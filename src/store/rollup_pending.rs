@@ -94,8 +94,8 @@ pub(in crate::store) fn months_of(deltas: &[(RollupKey, RollupTotals)]) -> Vec<D
 /// Pending deltas a fold's page takes (PostgreSQL): rows in table order until they hold this
 /// many, at least one row. A page's memory is a sum per distinct rollup row, so it is bounded by
 /// this, whatever the backlog: one second of ingest is a few hundred rows of a few dozen deltas.
-/// A backlog of a million distinct rollup rows held the server at 600 MB before pages
-/// (BENCHMARKS.md, "A previous month in the bench").
+/// A backlog of ≈ 600 000 distinct rollup rows held the server at 514–636 MB before pages
+/// (BENCHMARKS.md, reading of the Dec 3 22:52 run).
 pub const FOLD_PAGE_DELTAS: i64 = 20_000;
 
 /// Pages one call folds at most: under ingest faster than folding, a call still returns (the
@@ -154,8 +154,9 @@ pub(in crate::store) struct FoldedPage {
 /// Takes a page of committed pending deltas (rows in table order while fewer than `$1` deltas
 /// come before them) and sums it per rollup row in PostgreSQL, one statement: a second of
 /// ingest is hundreds of thousands of deltas and a few hundred sums, so only the sums cross the
-/// wire. Rows are taken by `ctid`: only folds delete them, one at a time (the watermark lock). Citus runs [`TAKE_SQL`] and sums in Rust instead: it plans a
-/// data-modifying `with` across shards only by pulling its rows to the coordinator anyway.
+/// wire. Rows are taken by `ctid`: only folds delete them, one at a time (the watermark lock).
+/// Citus runs [`TAKE_SQL`] and sums in Rust instead: it plans a data-modifying `with` across
+/// shards only by pulling its rows to the coordinator anyway.
 const TAKE_SUMMED_SQL: &str = r#"
 with page as (
     select ctid from (
