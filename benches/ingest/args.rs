@@ -70,7 +70,7 @@ const HELP: &str =
     "options: --records N --preload N --history N --ids ascending|random --single-records N --batch N --clients N \
     --single-clients N --wrk-seconds N --dup-percent N --sqlite-records N --direct-group N \
     --only http,saturated,dup,single,wrk,direct,stages,copy,commit,sqlite --no-write \
-    --writers N --group-records N --db-connections N --http-workers N --server-log FILTER --jwt --setup-sql SQL \
+    --writers N --group-records N --db-connections N --http-workers N --server-log FILTER --server-toml TEXT --jwt --setup-sql SQL \
     --citus postgres://user@host:port";
 
 impl Args {
@@ -87,6 +87,7 @@ impl Args {
                 "--citus" => args.citus = Some(value()?.trim_end_matches('/').to_owned()),
                 "--jwt" => args.tuning.jwt = true,
                 "--server-log" => args.tuning.log = Some(value()?),
+                "--server-toml" => args.tuning.extra_toml = Some(value()?.replace("\\n", "\n")),
                 "--only" => args.only = Some(value()?.split(',').map(str::to_owned).collect()),
                 "--records" => args.records = number(&value()?)?,
                 "--preload" => args.preload = Some(number(&value()?)?),

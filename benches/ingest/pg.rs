@@ -97,6 +97,12 @@ impl BenchDb {
         self.store.fold_pending_rollups().await.context("Failed to fold the preload's rollups")?;
         self.pool.execute("analyze usage_record; analyze usage_rollup").await.context("Failed to analyze")?;
         self.pool.execute("checkpoint").await.context("Failed to checkpoint")?;
+        // And the kernel's copy of it written out: the truncates, the preload and the
+        // checkpoint leave hundreds of MB of dirty pages, which the kernel writes back ≈ 30 s
+        // later (`vm.dirty_expire_centisecs`), in the middle of the scenario. A WAL flush behind
+        // that writeback stalled every group commit for up to a second (BENCHMARKS.md, Dec 4).
+        let synced = tokio::task::spawn_blocking(|| std::process::Command::new("sync").status()).await?;
+        ensure!(synced.context("Failed to run sync")?.success(), "sync failed");
         Ok(())
     }
 

@@ -241,7 +241,13 @@ impl Run<'_> {
         let mut attempt = 1;
         let half = loop {
             let run = format!("paced{attempt}");
-            let paced = Load { run: &run, connections, seconds: self.args.wrk_seconds, delay_ms: Some(DELAY_MS) };
+            let paced = Load {
+                run: &run,
+                connections,
+                seconds: self.args.wrk_seconds,
+                delay_ms: Some(DELAY_MS),
+                refused: false,
+            };
             let half = tokio::task::block_in_place(|| wrk::post_single_records(server, dir, &paced))?;
             stored = self.stored_beyond_preload(stored + half.acknowledged, connections).await?;
             if (half.rate() / target - 1.0).abs() <= 0.1 || attempt == 3 {
@@ -250,6 +256,21 @@ impl Run<'_> {
             connections = ((connections as f64) * target / half.rate()).ceil() as usize;
             attempt += 1;
         };
+        // The same load refused by validation: what the box, wrk and the HTTP path take
+        // without the writer and the database (nothing is stored).
+        let refused = Load {
+            run: "refused",
+            connections,
+            seconds: self.args.wrk_seconds,
+            delay_ms: Some(DELAY_MS),
+            refused: true,
+        };
+        let http_only = tokio::task::block_in_place(|| wrk::post_single_records(server, dir, &refused))?;
+        ensure!(
+            http_only.acknowledged == 0 && http_only.non_2xx == http_only.requests,
+            "invalid records were accepted"
+        );
+        self.stored_beyond_preload(stored, 0).await?;
         report.latency.push(Latency {
             engine: engine.to_owned(),
             saturating_rate: full.rate(),
@@ -257,6 +278,7 @@ impl Run<'_> {
             connections,
             p50: half.p50,
             p99: half.p99,
+            http_only,
         });
         Ok(())
     }
@@ -273,7 +295,7 @@ impl Run<'_> {
     ) -> anyhow::Result<(WrkRun, usize)> {
         let usual = connections == self.args.single_clients;
         let run = format!("closed{connections}");
-        let load = Load { run: &run, connections, seconds: self.args.wrk_seconds, delay_ms: None };
+        let load = Load { run: &run, connections, seconds: self.args.wrk_seconds, delay_ms: None, refused: false };
         let before = server.writer_totals().await?;
         let (full, cpu) = measured(Some(server.pid()), async {
             tokio::task::block_in_place(|| wrk::post_single_records(server, dir, &load))

@@ -24,6 +24,9 @@ pub struct Tuning {
     pub log: Option<String>,
     /// Ingest with a JWT (`tally token issue`) rather than an API key.
     pub jwt: bool,
+    /// More `tally.toml` text, appended after the settings above (experiments: a whole
+    /// `[section]` the bench does not set, e.g. `[lifecycle]` with `maintain_every = "0s"`).
+    pub extra_toml: Option<String>,
 }
 
 impl Tuning {
@@ -43,7 +46,8 @@ impl Tuning {
         if let Some(n) = self.max_group_records {
             ingest.push_str(&format!("max_group_records = {n}\n"));
         }
-        format!("{top}{ingest}")
+        let extra = self.extra_toml.as_deref().map_or(String::new(), |text| format!("{text}\n"));
+        format!("{top}{ingest}{extra}")
     }
 }
 

@@ -47,6 +47,9 @@ pub struct Load<'a> {
     pub seconds: u64,
     /// Milliseconds each connection waits after an answer before its next request.
     pub delay_ms: Option<u64>,
+    /// Every record invalid (a negative meter): answered 400 by validation, before the
+    /// writer — the HTTP path alone, the latency baseline of the paced run.
+    pub refused: bool,
 }
 
 /// True when `wrk` can be run (the scenario is skipped with a message otherwise).
@@ -79,6 +82,7 @@ fn lua_script(key: &str, load: &Load) -> String {
     let regions: Vec<String> = REGIONS.iter().map(|r| format!("\"{r}\"")).collect();
     let at = (Utc::now() - chrono::Duration::minutes(2)).to_rfc3339_opts(SecondsFormat::Secs, true);
     let delay = load.delay_ms.map_or(String::new(), |ms| format!("function delay() return {ms} end\n"));
+    let cpu_cycles = if load.refused { "-1" } else { "1500000" };
     format!(
         r#"local threads = {{}}
 function setup(thread)
@@ -103,7 +107,7 @@ wrk.headers["Content-Type"] = "application/json"
 function request()
   sent = sent + 1
   local body = string.format(
-    '{{"id":"wrk-{run}-%d-%d","tenant_id":"%s","timestamp":"{at}","function":"fn-%02d","region":"%s","cpu_cycles":1500000,"memory_gb_seconds":"0.125","invocations":1}}',
+    '{{"id":"wrk-{run}-%d-%d","tenant_id":"%s","timestamp":"{at}","function":"fn-%02d","region":"%s","cpu_cycles":{cpu_cycles},"memory_gb_seconds":"0.125","invocations":1}}',
     thread_number, sent, tenants[sent % #tenants + 1], sent % {functions}, regions[sent % #regions + 1])
   return wrk.format(nil, "/v1/usage", nil, body)
 end
