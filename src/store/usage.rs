@@ -47,10 +47,11 @@ impl Store {
         ingested_at: DateTime<Utc>,
     ) -> Result<Vec<InsertOutcome>, DbError> {
         match &self.engine {
-            Engine::Postgres { pool, fast_path_cooldown, partitions, distributed, .. } => {
+            Engine::Postgres { pool, fast_path_cooldown, bounds_cooldown, partitions, distributed, .. } => {
                 let on = postgres::UsageTable {
                     pool,
                     lookup_groups: fast_path_cooldown,
+                    unbounded_groups: bounds_cooldown,
                     partitions,
                     distributed: *distributed,
                 };

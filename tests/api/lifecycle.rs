@@ -33,6 +33,45 @@ fn one_day_retention() -> Maintenance {
     Maintenance { retention: RawRetention { keep: Some(Duration::days(1)), allowed_lateness: Duration::days(35) } }
 }
 
+/// November holds acme's k-10, k-20, k-30 and beta's z-1. December's ids sit below, on,
+/// between and above each tenant's ids stored there, in one batch with `padding` more new ids
+/// of acme after them: exactly the keys November holds are refused, on the bounds as well (a
+/// lookup that narrows its probes to the ids between the lowest and highest stored must still
+/// find them).
+async fn previous_month_keys_are_refused_in_a_batch_of(app: &TestApp, padding: usize) {
+    // Arrange
+    app.create_tenant("acme", "UTC").await;
+    app.create_tenant("beta", "UTC").await;
+    let beta =
+        |id: &str, timestamp: &str| json!({"id": id, "tenant_id": "beta", "timestamp": timestamp, "invocations": 1});
+    let november = vec![
+        native("k-10", "2026-11-20T10:00:00Z", 1),
+        native("k-20", "2026-11-20T10:00:00Z", 1),
+        native("k-30", "2026-11-20T10:00:00Z", 1),
+        beta("z-1", "2026-11-20T10:00:00Z"),
+    ];
+    let (status, _) = post_at(app, "2026-12-02T10:00:00Z", november).await;
+    assert_eq!(status, StatusCode::OK);
+    // Act: the same ids and new ones, stamped in December, in one batch
+    let padding_ids: Vec<String> = (0..padding).map(|i| format!("n-{i:03}")).collect();
+    let december = ["k-05", "k-10", "k-15", "k-30", "k-35", "z-0"]
+        .iter()
+        .map(|id| native(id, "2026-12-02T09:00:00Z", 1))
+        .chain([beta("z-1", "2026-12-02T09:00:00Z"), beta("a-1", "2026-12-02T09:00:00Z")])
+        .chain(padding_ids.iter().map(|id| native(id, "2026-12-02T09:00:00Z", 1)))
+        .collect();
+    let (_, reply) = post_at(app, "2026-12-02T10:00:00Z", december).await;
+    // Assert
+    let refused: Vec<u64> = reply["errors"].as_array().unwrap().iter().map(|e| e["index"].as_u64().unwrap()).collect();
+    assert_eq!(refused, [1, 3, 6], "k-10, k-30 and beta's z-1: {reply}");
+    assert_eq!(reply["accepted"], 5 + padding, "{reply}");
+    let stored = raw_ids(app, "2026-12-01T00:00:00Z", "2027-01-01T00:00:00Z").await;
+    let mut expected: Vec<String> =
+        ["k-05", "k-15", "k-35", "z-0"].map(String::from).into_iter().chain(padding_ids).collect();
+    expected.sort();
+    assert_eq!(stored, expected);
+}
+
 both_stores! {
     async fn records_on_either_side_of_a_month_boundary_count_once_each(app) {
         // Arrange
@@ -72,32 +111,13 @@ both_stores! {
     }
 
     async fn a_key_of_the_previous_month_is_found_whatever_ids_lie_around_it(app) {
-        // Arrange: November holds acme's k-10, k-20, k-30 and beta's z-1. December's ids sit
-        // below, on, between and above each tenant's ids stored there (a lookup that narrowed
-        // its probes to the ids between the lowest and highest stored must still find these).
-        app.create_tenant("acme", "UTC").await;
-        app.create_tenant("beta", "UTC").await;
-        let beta = |id: &str, timestamp: &str| json!({"id": id, "tenant_id": "beta", "timestamp": timestamp, "invocations": 1});
-        let november = vec![
-            native("k-10", "2026-11-20T10:00:00Z", 1),
-            native("k-20", "2026-11-20T10:00:00Z", 1),
-            native("k-30", "2026-11-20T10:00:00Z", 1),
-            beta("z-1", "2026-11-20T10:00:00Z"),
-        ];
-        let (status, _) = post_at(&app, "2026-12-02T10:00:00Z", november).await;
-        assert_eq!(status, StatusCode::OK);
-        // Act: the same ids and new ones, stamped in December, in one batch
-        let december = ["k-05", "k-10", "k-15", "k-30", "k-35", "z-0"]
-            .iter()
-            .map(|id| native(id, "2026-12-02T09:00:00Z", 1))
-            .chain([beta("z-1", "2026-12-02T09:00:00Z"), beta("a-1", "2026-12-02T09:00:00Z")])
-            .collect();
-        let (_, reply) = post_at(&app, "2026-12-02T10:00:00Z", december).await;
-        // Assert: exactly the keys November holds are refused, on the bounds as well
-        let refused: Vec<u64> = reply["errors"].as_array().unwrap().iter().map(|e| e["index"].as_u64().unwrap()).collect();
-        assert_eq!(refused, [1, 3, 6], "k-10, k-30 and beta's z-1: {reply}");
-        assert_eq!(reply["accepted"], 5, "{reply}");
-        assert_eq!(raw_ids(&app, "2026-12-01T00:00:00Z", "2027-01-01T00:00:00Z").await, ["k-05", "k-15", "k-35", "z-0"]);
+        previous_month_keys_are_refused_in_a_batch_of(&app, 0).await;
+    }
+
+    async fn a_key_of_the_previous_month_is_found_in_a_batch_large_enough_to_read_key_bounds(app) {
+        // 64 more new ids (`n-…`, above every id November holds) make the group large enough
+        // to read the bounds of the stored ids and probe only the keys inside them.
+        previous_month_keys_are_refused_in_a_batch_of(&app, 64).await;
     }
 
     async fn retention_removes_exactly_the_months_whose_invoices_settle_them_for_good(app) {

@@ -4,6 +4,7 @@
 
 mod copy_binary;
 mod copy_insert;
+mod key_bounds;
 mod one_call;
 mod prelude;
 mod probe;

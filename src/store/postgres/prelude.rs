@@ -1,19 +1,24 @@
 //! The first call of every transaction writing usage records: the tenant-bucket locks
 //! (`tenant_locks.rs`) and the stored hashes of the group's keys found where the attempt looks
 //! (`probe.rs`) — in one round trip, `usage_write_prelude()` (migrations 20261202190000 and
-//! 20261203040000).
+//! 20261203040000). A large group first reads the bounds of its ids stored where it looks, with
+//! the locks (`key_bounds.rs`), and probes only the keys inside them: none, for ids that grow
+//! over time.
 //!
 //! Citus runs them as two statements: the lookups there must name the tenant to reach one
 //! shard, which a function's plan cannot do for some groups and not others.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU32, Ordering};
 
+use chrono::{DateTime, Utc};
 use sqlx::postgres::{PgArguments, PgRow};
 use sqlx::query::Query;
 use sqlx::{FromRow, Postgres, Transaction};
 
+use super::key_bounds::{lock_and_read_bounds, Span};
 use super::probe::{lookup_hashes, ProbeWindow, PROBE_SQL};
-use super::tenant_locks::{bucket_locks, lock_tenant_buckets};
+use super::tenant_locks::{bind_bucket_locks, lock_tenant_buckets};
 use super::usage::existing_hashes;
 use crate::domain::{ContentHash, NewUsageRecord};
 use crate::store::codec::{content_hash, stored_key, StoredKey};
@@ -38,6 +43,41 @@ pub(super) struct Prelude {
     pub known: HashMap<StoredKey, ContentHash>,
 }
 
+/// Groups from this size read the bounds of their keys first (`key_bounds.rs`); smaller ones
+/// (single-record requests) probe every key at once, which costs less than the bounds' second
+/// round trip whenever a key falls inside them.
+const BOUNDED_FROM_RECORDS: usize = 64;
+
+/// After a group with more than half its keys inside the bounds (random ids: the bounds span
+/// nearly every id), this many groups probe every key at once: reading the bounds then
+/// costs a statement and a round trip and saves nothing (BENCHMARKS.md, Dec 4). The next
+/// group after them reads the bounds again, so growing ids find their way back.
+const UNBOUNDED_GROUPS: u32 = 16;
+
+/// How the lookups of this store are made.
+#[derive(Clone, Copy)]
+pub(super) struct Lookups<'a> {
+    /// Citus: in two statements, each naming the tenant when there is one.
+    pub distributed: bool,
+    /// Groups left that probe every key without reading the bounds first.
+    pub unbounded_groups: &'a AtomicU32,
+}
+
+impl Lookups<'_> {
+    /// Whether this group reads the key bounds before probing (counting down the groups that
+    /// do not).
+    fn read_bounds(&self, group_size: usize) -> bool {
+        if group_size < BOUNDED_FROM_RECORDS {
+            return false;
+        }
+        let left = self.unbounded_groups.load(Ordering::Relaxed);
+        if left > 0 {
+            self.unbounded_groups.store(left - 1, Ordering::Relaxed);
+        }
+        left == 0
+    }
+}
+
 /// Locks the buckets of the group's tenants and looks the group's keys up. Must be
 /// the first statement of `tx`: the lookup's snapshot must follow the locks.
 pub(super) async fn prelude(
@@ -45,13 +85,43 @@ pub(super) async fn prelude(
     records: &[&NewUsageRecord],
     window: &ProbeWindow,
     look_in: LookIn,
-    distributed: bool,
+    lookups: Lookups<'_>,
 ) -> Result<Prelude, DbError> {
-    if distributed {
+    if lookups.distributed {
         return prelude_in_steps(tx, records, window, look_in).await;
     }
-    let found = bind_prelude(sqlx::query(PRELUDE_SQL), records, window, look_in).fetch_one(&mut **tx).await?;
+    let spans = look_in.spans(window);
+    if !lookups.read_bounds(records.len()) {
+        let found = bind_prelude(sqlx::query(PRELUDE_SQL), records, window, look_in).fetch_one(&mut **tx).await?;
+        return Ok(Prelude { known: known_hashes(&found)? });
+    }
+    let bounds = lock_and_read_bounds(tx, records, spans).await?;
+    let inside = bounds.inside(records);
+    if inside.len() * 2 > records.len() {
+        lookups.unbounded_groups.store(UNBOUNDED_GROUPS, Ordering::Relaxed);
+    }
+    if inside.is_empty() {
+        return Ok(Prelude { known: HashMap::new() });
+    }
+    // The same function with no locks to take (they are held): a probe of the keys inside, in
+    // a snapshot later than the bounds'.
+    let found = bind_lookup(sqlx::query(PRELUDE_SQL).bind(NO_LOCKS).bind(NO_SPANS).bind(NO_SPANS), &inside, spans)
+        .fetch_one(&mut **tx)
+        .await?;
     Ok(Prelude { known: known_hashes(&found)? })
+}
+
+const NO_LOCKS: &[i64] = &[];
+const NO_SPANS: &[Option<DateTime<Utc>>] = &[];
+
+impl LookIn {
+    /// The two ranges of `ts` looked in.
+    fn spans(self, window: &ProbeWindow) -> [Span; 2] {
+        match self {
+            Self::OtherMonths => window.probed,
+            Self::WholeWindow => [window.lookup, (window.lookup.1, window.lookup.1)],
+        }
+    }
 }
 
 /// Binds the prelude's ten parameters (`$1`–`$10`): the bucket locks, the group's keys and the
@@ -62,15 +132,16 @@ pub(super) fn bind_prelude<'q>(
     window: &ProbeWindow,
     look_in: LookIn,
 ) -> Query<'q, Postgres, PgArguments> {
-    let [(a, b), (c, d)] = match look_in {
-        LookIn::OtherMonths => window.probed,
-        LookIn::WholeWindow => [window.lookup, (window.lookup.1, window.lookup.1)],
-    };
-    let locks = bucket_locks(records);
+    bind_lookup(bind_bucket_locks(query, records), records, look_in.spans(window))
+}
+
+/// Binds the group's keys and the two ranges of `ts` they are looked for in (seven parameters).
+fn bind_lookup<'q>(
+    query: Query<'q, Postgres, PgArguments>,
+    records: &[&'q NewUsageRecord],
+    [(a, b), (c, d)]: [Span; 2],
+) -> Query<'q, Postgres, PgArguments> {
     query
-        .bind(locks.iter().map(|l| l.key).collect::<Vec<_>>())
-        .bind(locks.iter().map(|l| l.shared_during.map(|(from, _)| from)).collect::<Vec<_>>())
-        .bind(locks.iter().map(|l| l.shared_during.map(|(_, until)| until)).collect::<Vec<_>>())
         .bind(records.iter().map(|r| r.key.tenant_id.as_str()).collect::<Vec<_>>())
         .bind(records.iter().map(|r| r.key.source.as_str()).collect::<Vec<_>>())
         .bind(records.iter().map(|r| r.key.record_id.as_str()).collect::<Vec<_>>())
@@ -107,4 +178,27 @@ async fn prelude_in_steps(
         known.extend(existing_hashes(tx, &unknown, window.own_months()).await?);
     }
     Ok(Prelude { known })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lookups(unbounded_groups: &AtomicU32) -> Lookups<'_> {
+        Lookups { distributed: false, unbounded_groups }
+    }
+
+    #[test]
+    fn small_groups_never_read_the_key_bounds() {
+        let none_left = AtomicU32::new(0);
+        assert!(!lookups(&none_left).read_bounds(BOUNDED_FROM_RECORDS - 1));
+        assert!(lookups(&none_left).read_bounds(BOUNDED_FROM_RECORDS));
+    }
+
+    #[test]
+    fn after_bounds_that_saved_nothing_the_next_groups_probe_every_key_then_read_them_again() {
+        let left = AtomicU32::new(2);
+        let reads: Vec<bool> = (0..4).map(|_| lookups(&left).read_bounds(1000)).collect();
+        assert_eq!(reads, [false, false, true, true]);
+    }
 }

@@ -43,6 +43,8 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Duration, Utc};
+use sqlx::postgres::PgArguments;
+use sqlx::query::Query;
 use sqlx::{Postgres, Transaction};
 
 use crate::domain::NewUsageRecord;
@@ -111,17 +113,25 @@ pub(super) async fn lock_tenant_buckets(
     tx: &mut Transaction<'_, Postgres>,
     records: &[&NewUsageRecord],
 ) -> Result<(), DbError> {
-    let locks = bucket_locks(records);
-    if locks.is_empty() {
+    if records.is_empty() {
         return Ok(());
     }
-    sqlx::query(LOCK_TENANT_BUCKETS_SQL)
+    bind_bucket_locks(sqlx::query(LOCK_TENANT_BUCKETS_SQL), records).execute(&mut **tx).await?;
+    Ok(())
+}
+
+/// Binds the locks of `records`' tenants as the query's next three parameters (keys, shared
+/// from, shared until), the way [`LOCK_TENANT_BUCKETS_SQL`] and the write functions that
+/// begin with it take them.
+pub(super) fn bind_bucket_locks<'q>(
+    query: Query<'q, Postgres, PgArguments>,
+    records: &[&NewUsageRecord],
+) -> Query<'q, Postgres, PgArguments> {
+    let locks = bucket_locks(records);
+    query
         .bind(locks.iter().map(|l| l.key).collect::<Vec<_>>())
         .bind(locks.iter().map(|l| l.shared_during.map(|(from, _)| from)).collect::<Vec<_>>())
         .bind(locks.iter().map(|l| l.shared_during.map(|(_, until)| until)).collect::<Vec<_>>())
-        .execute(&mut **tx)
-        .await?;
-    Ok(())
 }
 
 #[cfg(test)]

@@ -3,7 +3,8 @@
 //! The table is partitioned by month (`partitions.rs`); each partition's primary key catches a
 //! key seen again in its month, and the group's keys are looked up in the other months the
 //! accepted window reaches (`probe.rs`). One transaction per group commit: (1) the prelude
-//! (`prelude.rs`: tenant-bucket locks and that lookup — one round trip), (2) the records,
+//! (`prelude.rs`: tenant-bucket locks and that lookup — one round trip, or two for a large
+//! group with keys inside the bounds of the ids stored there, `key_bounds.rs`), (2) the records,
 //! (3) the rollup deltas of exactly the rows inserted, appended to the pending deltas
 //! (`rollup_pending.rs`: no rollup row is updated, so writers never wait for each other
 //! there), then the commit.
@@ -35,7 +36,7 @@ use sqlx::{PgPool, Postgres, Transaction};
 
 use super::copy_insert::{copy_new, AllNew, COPY_FROM_RECORDS};
 use super::one_call::{write_new_in_one_call, OneCall};
-use super::prelude::{prelude, LookIn, Prelude};
+use super::prelude::{prelude, LookIn, Lookups, Prelude};
 use super::probe::{lookup_hashes, ProbeWindow};
 use crate::aggregate::{fold_records, RollupKey, RollupTotals};
 use crate::domain::ContentHash;
@@ -154,9 +155,17 @@ pub(in crate::store) struct UsageTable<'a> {
     pub pool: &'a PgPool,
     /// Groups left that look their keys up in their own months before the `COPY`.
     pub lookup_groups: &'a AtomicU32,
+    /// Groups left that probe every key without reading the key bounds first (`prelude.rs`).
+    pub unbounded_groups: &'a AtomicU32,
     pub partitions: &'a PartitionState,
     /// Citus: lookups take the join form, as it cannot push a correlated subquery down.
     pub distributed: bool,
+}
+
+impl UsageTable<'_> {
+    fn lookups(&self) -> Lookups<'_> {
+        Lookups { distributed: self.distributed, unbounded_groups: self.unbounded_groups }
+    }
 }
 
 #[tracing::instrument(skip_all, fields(records = records.len()))]
@@ -231,7 +240,7 @@ async fn write(
             Attempt::Copy | Attempt::Checked => LookIn::OtherMonths,
         };
         if attempt == Attempt::Checked {
-            let Prelude { known } = prelude(&mut tx, records, window, look_in, on.distributed).await?;
+            let Prelude { known } = prelude(&mut tx, records, window, look_in, on.lookups()).await?;
             return insert_checked(tx, records, &known, window, ingested_at).await;
         }
         // While PostgreSQL runs the prelude, this task encodes the group's `COPY` rows and
@@ -242,7 +251,7 @@ async fn write(
         let bet_all_new = attempt == Attempt::Copy;
         let (prelude, encoded) = tokio::join!(
             biased;
-            prelude(&mut tx, records, window, look_in, on.distributed),
+            prelude(&mut tx, records, window, look_in, on.lookups()),
             async { bet_all_new.then(|| AllNew::encode(records, ingested_at)).flatten() },
         );
         let Prelude { known } = prelude?;
