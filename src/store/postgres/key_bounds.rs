@@ -10,20 +10,17 @@
 
 use std::collections::HashMap;
 
-use chrono::{DateTime, Utc};
 use foldhash::fast::RandomState;
 use sqlx::postgres::PgRow;
 use sqlx::{FromRow, Postgres, Transaction};
 
+use super::probe::Span;
 use super::tenant_locks::bind_bucket_locks;
 use crate::domain::NewUsageRecord;
 use crate::store::partitions::{month_start, next_month};
 use crate::store::DbError;
 
 const KEY_BOUNDS_SQL: &str = "select * from usage_write_key_bounds($1, $2, $3, $4, $5, $6, $7, $8, $9)";
-
-/// A range of `ts`: `[from, to)`.
-pub(super) type Span = (DateTime<Utc>, DateTime<Utc>);
 
 /// The distinct (tenant, source) pairs of a group, in order of appearance, and each record's.
 struct Pairs<'a> {
@@ -50,7 +47,7 @@ impl<'a> Pairs<'a> {
 }
 
 /// The bounds of the ids stored for each record's (tenant, source).
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Debug)]
 pub(super) struct KeyBounds {
     /// Per distinct pair: the lowest and highest id stored, `None` when nothing is.
     per_pair: Vec<Option<(String, String)>>,
@@ -140,14 +137,14 @@ mod tests {
     fn ids_inside(records: &[NewUsageRecord], stored: &[(&str, &str, &str, &str)]) -> Vec<String> {
         let refs: Vec<&NewUsageRecord> = records.iter().collect();
         let pairs = Pairs::of(&refs);
-        // Column 2 of `stored` is the lowest id, column 3 the highest.
-        let bound = |column: usize| -> Vec<Option<String>> {
-            let of = |pair: &(&str, &str)| {
-                stored.iter().find(|s| (s.0, s.1) == *pair).map(|s| [s.2, s.3][column - 2].to_owned())
-            };
-            pairs.distinct.iter().map(of).collect()
-        };
-        let (lowest, highest) = (bound(2), bound(3));
+        let (lowest, highest) = pairs
+            .distinct
+            .iter()
+            .map(|pair| {
+                let found = stored.iter().find(|s| (s.0, s.1) == *pair);
+                (found.map(|s| s.2.to_owned()), found.map(|s| s.3.to_owned()))
+            })
+            .unzip();
         let bounds = KeyBounds::new(pairs, lowest, highest).unwrap();
         bounds.inside(&refs).iter().map(|r| r.key.record_id.clone()).collect()
     }

@@ -11,13 +11,12 @@
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use chrono::{DateTime, Utc};
 use sqlx::postgres::{PgArguments, PgRow};
 use sqlx::query::Query;
 use sqlx::{FromRow, Postgres, Transaction};
 
-use super::key_bounds::{lock_and_read_bounds, Span};
-use super::probe::{lookup_hashes, ProbeWindow, PROBE_SQL};
+use super::key_bounds::lock_and_read_bounds;
+use super::probe::{lookup_hashes, ProbeWindow, Span, PROBE_SQL};
 use super::tenant_locks::{bind_bucket_locks, lock_tenant_buckets};
 use super::usage::existing_hashes;
 use crate::domain::{ContentHash, NewUsageRecord};
@@ -90,11 +89,11 @@ pub(super) async fn prelude(
     if lookups.distributed {
         return prelude_in_steps(tx, records, window, look_in).await;
     }
-    let spans = look_in.spans(window);
     if !lookups.read_bounds(records.len()) {
         let found = bind_prelude(sqlx::query(PRELUDE_SQL), records, window, look_in).fetch_one(&mut **tx).await?;
         return Ok(Prelude { known: known_hashes(&found)? });
     }
+    let spans = look_in.spans(window);
     let bounds = lock_and_read_bounds(tx, records, spans).await?;
     let inside = bounds.inside(records);
     if inside.len() * 2 > records.len() {
@@ -103,16 +102,12 @@ pub(super) async fn prelude(
     if inside.is_empty() {
         return Ok(Prelude { known: HashMap::new() });
     }
-    // The same function with no locks to take (they are held): a probe of the keys inside, in
-    // a snapshot later than the bounds'.
-    let found = bind_lookup(sqlx::query(PRELUDE_SQL).bind(NO_LOCKS).bind(NO_SPANS).bind(NO_SPANS), &inside, spans)
-        .fetch_one(&mut **tx)
-        .await?;
+    // The same function with no locks to take (they are held: the locks of no records): a
+    // probe of the keys inside, in a snapshot later than the bounds'.
+    let found =
+        bind_lookup(bind_bucket_locks(sqlx::query(PRELUDE_SQL), &[]), &inside, spans).fetch_one(&mut **tx).await?;
     Ok(Prelude { known: known_hashes(&found)? })
 }
-
-const NO_LOCKS: &[i64] = &[];
-const NO_SPANS: &[Option<DateTime<Utc>>] = &[];
 
 impl LookIn {
     /// The two ranges of `ts` looked in.

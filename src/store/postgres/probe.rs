@@ -38,6 +38,9 @@ join unnest($1::text[], $2::text[], $3::text[]) as k (tenant_id, source, record_
   on r.tenant_id = k.tenant_id and r.source = k.source and r.record_id = k.record_id
 where ((r.ts >= $4 and r.ts < $5) or (r.ts >= $6 and r.ts < $7))"#;
 
+/// A half-open range of instants, `[from, until)`.
+pub(super) type Span = (DateTime<Utc>, DateTime<Utc>);
+
 /// Where one group's keys are looked for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(in crate::store) struct ProbeWindow {
@@ -45,9 +48,9 @@ pub(in crate::store) struct ProbeWindow {
     pub months: BTreeSet<DateTime<Utc>>,
     /// The two ranges probed before inserting: the window without the group's own month when
     /// it has only one (that partition's primary key speaks for it), else the whole window.
-    pub(super) probed: [(DateTime<Utc>, DateTime<Utc>); 2],
+    pub(super) probed: [Span; 2],
     /// Where a key refused by a primary key can be: the window and the group's months.
-    pub lookup: (DateTime<Utc>, DateTime<Utc>),
+    pub lookup: Span,
 }
 
 impl ProbeWindow {
@@ -67,7 +70,7 @@ impl ProbeWindow {
     }
 
     /// The range of `ts` the group's own months cover.
-    pub fn own_months(&self) -> (DateTime<Utc>, DateTime<Utc>) {
+    pub fn own_months(&self) -> Span {
         match (self.months.first(), self.months.last()) {
             (Some(first), Some(last)) => (*first, next_month(*last)),
             _ => (self.lookup.0, self.lookup.0),

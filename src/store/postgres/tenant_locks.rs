@@ -42,11 +42,12 @@
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::Duration;
 use sqlx::postgres::PgArguments;
 use sqlx::query::Query;
 use sqlx::{Postgres, Transaction};
 
+use super::probe::Span;
 use crate::domain::NewUsageRecord;
 use crate::store::partitions::{month_start, next_month};
 use crate::store::DbError;
@@ -70,9 +71,6 @@ pub const LOCK_TENANT_BUCKETS_SQL: &str = r#"
 select case when statement_timestamp() >= l.shared_from and statement_timestamp() < l.shared_until
     then pg_advisory_xact_lock_shared(l.lock_key) else pg_advisory_xact_lock(l.lock_key) end
 from unnest($1::int8[], $2::timestamptz[], $3::timestamptz[]) as l (lock_key, shared_from, shared_until)"#;
-
-/// A half-open range of instants, `[from, until)`.
-type Span = (DateTime<Utc>, DateTime<Utc>);
 
 /// One bucket's lock: its key, and when it may be shared (`None`: always exclusive).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
