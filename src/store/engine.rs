@@ -36,9 +36,9 @@ pub(super) enum Engine {
         pool: PgPool,
         /// Groups left that look their keys up before the `COPY` fast path (`postgres/usage.rs`).
         fast_path_cooldown: Arc<AtomicU32>,
-        /// Groups left that probe every key without reading the bounds of the stored ids first
-        /// (`postgres/prelude.rs`).
-        bounds_cooldown: Arc<AtomicU32>,
+        /// Which groups read the bounds of the stored ids before probing their keys
+        /// (`postgres/bounds_policy.rs`).
+        bounds_policy: Arc<super::postgres::BoundsPolicy>,
         /// Months known to have a `usage_record` partition, and the accepted window (`partitions.rs`).
         partitions: Arc<super::partitions::PartitionState>,
         /// A Citus cluster (the tables are distributed): locks that span tenants are refused,

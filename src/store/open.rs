@@ -42,7 +42,7 @@ pub async fn open_store(url: &str, max_connections: u32) -> anyhow::Result<Store
             Engine::Postgres {
                 pool,
                 fast_path_cooldown: Default::default(),
-                bounds_cooldown: Default::default(),
+                bounds_policy: Default::default(),
                 partitions: Default::default(),
                 distributed,
             }

@@ -47,11 +47,11 @@ impl Store {
         ingested_at: DateTime<Utc>,
     ) -> Result<Vec<InsertOutcome>, DbError> {
         match &self.engine {
-            Engine::Postgres { pool, fast_path_cooldown, bounds_cooldown, partitions, distributed, .. } => {
+            Engine::Postgres { pool, fast_path_cooldown, bounds_policy, partitions, distributed, .. } => {
                 let on = postgres::UsageTable {
                     pool,
                     lookup_groups: fast_path_cooldown,
-                    unbounded_groups: bounds_cooldown,
+                    bounds: bounds_policy,
                     partitions,
                     distributed: *distributed,
                 };

@@ -2,6 +2,7 @@
 //! binds (`unnest`) for the rest, so a batch is one statement whatever its size, and rollup
 //! upserts that add in SQL (`numeric` is exact).
 
+mod bounds_policy;
 mod copy_binary;
 mod copy_insert;
 mod key_bounds;
@@ -11,6 +12,7 @@ mod probe;
 mod tenant_locks;
 mod usage;
 
+pub(super) use bounds_policy::BoundsPolicy;
 pub use copy_binary::{copy_rows as binary_copy_rows, COPY_RECORDS_SQL};
 pub use probe::PROBE_SQL;
 pub use tenant_locks::{bucket_locks, BucketLock, LOCK_TENANT_BUCKETS_SQL};

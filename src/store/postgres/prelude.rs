@@ -9,12 +9,12 @@
 //! shard, which a function's plan cannot do for some groups and not others.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU32, Ordering};
 
 use sqlx::postgres::{PgArguments, PgRow};
 use sqlx::query::Query;
 use sqlx::{FromRow, Postgres, Transaction};
 
+use super::bounds_policy::BoundsPolicy;
 use super::key_bounds::lock_and_read_bounds;
 use super::probe::{lookup_hashes, ProbeWindow, Span, PROBE_SQL};
 use super::tenant_locks::{bind_bucket_locks, lock_tenant_buckets};
@@ -42,39 +42,13 @@ pub(super) struct Prelude {
     pub known: HashMap<StoredKey, ContentHash>,
 }
 
-/// Groups from this size read the bounds of their keys first (`key_bounds.rs`); smaller ones
-/// (single-record requests) probe every key at once, which costs less than the bounds' second
-/// round trip whenever a key falls inside them.
-const BOUNDED_FROM_RECORDS: usize = 64;
-
-/// After a group with more than half its keys inside the bounds (random ids: the bounds span
-/// nearly every id), this many groups probe every key at once: reading the bounds then
-/// costs a statement and a round trip and saves nothing (BENCHMARKS.md, Dec 4). The next
-/// group after them reads the bounds again, so growing ids find their way back.
-const UNBOUNDED_GROUPS: u32 = 16;
-
 /// How the lookups of this store are made.
 #[derive(Clone, Copy)]
 pub(super) struct Lookups<'a> {
     /// Citus: in two statements, each naming the tenant when there is one.
     pub distributed: bool,
-    /// Groups left that probe every key without reading the bounds first.
-    pub unbounded_groups: &'a AtomicU32,
-}
-
-impl Lookups<'_> {
-    /// Whether this group reads the key bounds before probing (counting down the groups that
-    /// do not).
-    fn read_bounds(&self, group_size: usize) -> bool {
-        if group_size < BOUNDED_FROM_RECORDS {
-            return false;
-        }
-        let left = self.unbounded_groups.load(Ordering::Relaxed);
-        if left > 0 {
-            self.unbounded_groups.store(left - 1, Ordering::Relaxed);
-        }
-        left == 0
-    }
+    /// Which groups read the bounds of the stored ids before probing (`bounds_policy.rs`).
+    pub bounds: &'a BoundsPolicy,
 }
 
 /// Locks the buckets of the group's tenants and looks the group's keys up. Must be
@@ -89,16 +63,14 @@ pub(super) async fn prelude(
     if lookups.distributed {
         return prelude_in_steps(tx, records, window, look_in).await;
     }
-    if !lookups.read_bounds(records.len()) {
+    if !lookups.bounds.reads_bounds(records.len()) {
         let found = bind_prelude(sqlx::query(PRELUDE_SQL), records, window, look_in).fetch_one(&mut **tx).await?;
         return Ok(Prelude { known: known_hashes(&found)? });
     }
     let spans = look_in.spans(window);
     let bounds = lock_and_read_bounds(tx, records, spans).await?;
     let inside = bounds.inside(records);
-    if inside.len() * 2 > records.len() {
-        lookups.unbounded_groups.store(UNBOUNDED_GROUPS, Ordering::Relaxed);
-    }
+    lookups.bounds.saw(inside.len(), records.len());
     if inside.is_empty() {
         return Ok(Prelude { known: HashMap::new() });
     }
@@ -173,27 +145,4 @@ async fn prelude_in_steps(
         known.extend(existing_hashes(tx, &unknown, window.own_months()).await?);
     }
     Ok(Prelude { known })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn lookups(unbounded_groups: &AtomicU32) -> Lookups<'_> {
-        Lookups { distributed: false, unbounded_groups }
-    }
-
-    #[test]
-    fn small_groups_never_read_the_key_bounds() {
-        let none_left = AtomicU32::new(0);
-        assert!(!lookups(&none_left).read_bounds(BOUNDED_FROM_RECORDS - 1));
-        assert!(lookups(&none_left).read_bounds(BOUNDED_FROM_RECORDS));
-    }
-
-    #[test]
-    fn after_bounds_that_saved_nothing_the_next_groups_probe_every_key_then_read_them_again() {
-        let left = AtomicU32::new(2);
-        let reads: Vec<bool> = (0..4).map(|_| lookups(&left).read_bounds(1000)).collect();
-        assert_eq!(reads, [false, false, true, true]);
-    }
 }

@@ -34,6 +34,7 @@ use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use sqlx::{PgPool, Postgres, Transaction};
 
+use super::bounds_policy::BoundsPolicy;
 use super::copy_insert::{copy_new, AllNew, COPY_FROM_RECORDS};
 use super::one_call::{write_new_in_one_call, OneCall};
 use super::prelude::{prelude, LookIn, Lookups, Prelude};
@@ -155,8 +156,8 @@ pub(in crate::store) struct UsageTable<'a> {
     pub pool: &'a PgPool,
     /// Groups left that look their keys up in their own months before the `COPY`.
     pub lookup_groups: &'a AtomicU32,
-    /// Groups left that probe every key without reading the key bounds first (`prelude.rs`).
-    pub unbounded_groups: &'a AtomicU32,
+    /// Which groups read the key bounds before probing (`bounds_policy.rs`).
+    pub bounds: &'a BoundsPolicy,
     pub partitions: &'a PartitionState,
     /// Citus: lookups take the join form, as it cannot push a correlated subquery down.
     pub distributed: bool,
@@ -164,7 +165,7 @@ pub(in crate::store) struct UsageTable<'a> {
 
 impl UsageTable<'_> {
     fn lookups(&self) -> Lookups<'_> {
-        Lookups { distributed: self.distributed, unbounded_groups: self.unbounded_groups }
+        Lookups { distributed: self.distributed, bounds: self.bounds }
     }
 }
 
