@@ -18,6 +18,19 @@ pub struct Outcome {
     pub note: String,
 }
 
+/// The run of median time, every run's rate added to its note; `None` for no runs.
+pub fn median<T>(mut runs: Vec<(Outcome, T)>) -> Option<(Outcome, T)> {
+    if runs.len() < 2 {
+        return runs.pop();
+    }
+    let rates: Vec<String> = runs.iter().map(|(o, _)| format!("{:.0}", o.rate())).collect();
+    let count = runs.len();
+    runs.sort_by_key(|(o, _)| o.elapsed);
+    let (mut outcome, extra) = runs.swap_remove(count / 2);
+    outcome.note = format!("{}; median of {count} runs ({} records/s)", outcome.note, rates.join(" / "));
+    Some((outcome, extra))
+}
+
 impl Outcome {
     /// Records per second (a float: a rate, not money).
     pub fn rate(&self) -> f64 {

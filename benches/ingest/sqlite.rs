@@ -9,7 +9,7 @@ use sqlx::{Connection, SqliteConnection};
 use crate::args::Args;
 use crate::http::post_all;
 use crate::postgres::measured;
-use crate::report::{Outcome, Report};
+use crate::report::{median, Outcome, Report};
 use crate::rows::{tenant_ids, unique_bodies, Workload};
 use crate::server::Server;
 
@@ -33,20 +33,12 @@ pub async fn run(args: &Args, work: &Workload, dir: &Path, report: &mut Report) 
         verify(&dir.join("tally.db"), rows.len()).await?;
         peak_rss = peak_rss.max(server.peak_rss_kib()?);
         server.stop()?;
-        runs.push((elapsed, cpu));
+        let note = format!("{} clients, one writer (BEGIN IMMEDIATE), synchronous=FULL", args.clients);
+        let label = format!("SQLite default, HTTP batched, {} records/request", args.batch);
+        runs.push((Outcome { key: "sqlite", label, records: rows.len(), elapsed, cpu, note }, ()));
     }
     report.peak_rss.push(("SQLite run".into(), peak_rss));
-    let rates: Vec<String> =
-        runs.iter().map(|(elapsed, _)| format!("{:.0}", rows.len() as f64 / elapsed.as_secs_f64())).collect();
-    runs.sort_by_key(|(elapsed, _)| *elapsed);
-    let (elapsed, cpu) = runs.swap_remove(RUNS / 2);
-    let note = format!(
-        "{} clients, one writer (BEGIN IMMEDIATE), synchronous=FULL; median of {RUNS} runs ({} records/s)",
-        args.clients,
-        rates.join(" / ")
-    );
-    let label = format!("SQLite default, HTTP batched, {} records/request", args.batch);
-    report.outcomes.push(Outcome { key: "sqlite", label, records: rows.len(), elapsed, cpu, note });
+    report.outcomes.extend(median(runs).map(|(outcome, ())| outcome));
     Ok(())
 }
 
