@@ -83,7 +83,7 @@ pub async fn run(
                 unique.push(run.http_batched(&server, Clients::Usual).await?);
             }
             if args.runs("dup") {
-                duplicates.push((run.http_duplicates(&server).await?, 0));
+                duplicates.push((run.http_duplicates(&server).await?, ()));
             }
         }
         if let Some((outcome, group)) = median(unique) {
@@ -93,7 +93,7 @@ pub async fn run(
         if args.runs("saturated") {
             report.outcomes.push(run.http_batched(&server, Clients::Saturating).await?.0);
         }
-        report.outcomes.extend(median(duplicates).map(|(outcome, _)| outcome));
+        report.outcomes.extend(median(duplicates).map(|(outcome, ())| outcome));
         if args.runs("single") {
             report.outcomes.push(run.http_single(&server).await?);
         }

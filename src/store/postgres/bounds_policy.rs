@@ -16,7 +16,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 /// Groups from this size read the bounds of their keys first; smaller ones (single-record
 /// requests) probe every key at once, which costs less than the bounds' second round trip
 /// whenever a key falls inside them.
-pub(super) const BOUNDED_FROM_RECORDS: usize = 64;
+const BOUNDED_FROM_RECORDS: usize = 64;
 
 /// Groups in a row with more than half their keys inside the bounds before the bounds are
 /// skipped: random ids do it every time, growing ids arriving out of order once in a while.
