@@ -38,7 +38,8 @@ fn one_day_retention() -> Maintenance {
 /// of acme after them: exactly the keys November holds are refused, on the bounds as well (a
 /// lookup that narrows its probes to the ids between the lowest and highest stored must still
 /// find them).
-async fn previous_month_keys_are_refused_in_a_batch_of(app: &TestApp, padding: usize) {
+/// `stored_in_december`: acme's ids stored in December before the batch.
+async fn previous_month_keys_are_refused_in_a_batch_of(app: &TestApp, padding: usize, stored_in_december: &[&str]) {
     // Arrange
     app.create_tenant("acme", "UTC").await;
     app.create_tenant("beta", "UTC").await;
@@ -52,6 +53,15 @@ async fn previous_month_keys_are_refused_in_a_batch_of(app: &TestApp, padding: u
     ];
     let (status, _) = post_at(app, "2026-12-02T10:00:00Z", november).await;
     assert_eq!(status, StatusCode::OK);
+    if !stored_in_december.is_empty() {
+        // Stored, then sent again: after meeting stored keys, the writer's next groups look
+        // their keys up in their own month (December) as well.
+        let earlier: Vec<Value> = stored_in_december.iter().map(|id| native(id, "2026-12-02T08:00:00Z", 1)).collect();
+        for _ in 0..2 {
+            let (status, _) = post_at(app, "2026-12-02T10:00:00Z", earlier.clone()).await;
+            assert_eq!(status, StatusCode::OK);
+        }
+    }
     // Act: the same ids and new ones, stamped in December, in one batch
     let padding_ids: Vec<String> = (0..padding).map(|i| format!("n-{i:03}")).collect();
     let december = ["k-05", "k-10", "k-15", "k-30", "k-35", "z-0"]
@@ -66,8 +76,12 @@ async fn previous_month_keys_are_refused_in_a_batch_of(app: &TestApp, padding: u
     assert_eq!(refused, [1, 3, 6], "k-10, k-30 and beta's z-1: {reply}");
     assert_eq!(reply["accepted"], 5 + padding, "{reply}");
     let stored = raw_ids(app, "2026-12-01T00:00:00Z", "2027-01-01T00:00:00Z").await;
-    let mut expected: Vec<String> =
-        ["k-05", "k-15", "k-35", "z-0"].map(String::from).into_iter().chain(padding_ids).collect();
+    let mut expected: Vec<String> = ["k-05", "k-15", "k-35", "z-0"]
+        .into_iter()
+        .chain(stored_in_december.iter().copied())
+        .map(String::from)
+        .chain(padding_ids)
+        .collect();
     expected.sort();
     assert_eq!(stored, expected);
 }
@@ -111,13 +125,20 @@ both_stores! {
     }
 
     async fn a_key_of_the_previous_month_is_found_whatever_ids_lie_around_it(app) {
-        previous_month_keys_are_refused_in_a_batch_of(&app, 0).await;
+        previous_month_keys_are_refused_in_a_batch_of(&app, 0, &[]).await;
     }
 
     async fn a_key_of_the_previous_month_is_found_in_a_batch_large_enough_to_read_key_bounds(app) {
         // 64 more new ids (`n-…`, above every id November holds) make the group large enough
         // to read the bounds of the stored ids and probe only the keys inside them.
-        previous_month_keys_are_refused_in_a_batch_of(&app, 64).await;
+        previous_month_keys_are_refused_in_a_batch_of(&app, 64, &[]).await;
+    }
+
+    async fn a_key_of_the_previous_month_is_found_where_only_that_months_bounds_hold_it(app) {
+        // December's ids for acme (`m-…`) lie above every November id (`k-…`), and the batch
+        // comes after a resend, so the writer looks in November and December: the bounds are
+        // per month, and k-10 and k-30 must be looked for in November's partition.
+        previous_month_keys_are_refused_in_a_batch_of(&app, 64, &["m-1", "m-2"]).await;
     }
 
     async fn retention_removes_exactly_the_months_whose_invoices_settle_them_for_good(app) {

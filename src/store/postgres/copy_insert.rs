@@ -6,13 +6,14 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
+use foldhash::fast::RandomState;
 use sqlx::{Postgres, Transaction};
 
 use super::copy_binary::{copy_rows, COPY_RECORDS_SQL};
 use super::usage::{add_rollup_deltas, insert_new_records};
 use crate::aggregate::{fold_records, RollupKey, RollupTotals};
 use crate::domain::{ContentHash, NewUsageRecord};
-use crate::store::codec::{stored_key, StoredKey};
+use crate::store::codec::StoredKey;
 use crate::store::{DbError, InsertOutcome};
 
 /// Groups with fewer new records go in with one plain `insert … select from unnest` instead:
@@ -57,10 +58,20 @@ pub(super) async fn copy_new(
         tx.commit().await?;
         return Ok(vec![InsertOutcome::Inserted; records.len()]);
     }
-    // Most groups know no key: then skip building a key per record.
+    // Most groups know no key: then skip looking. Else the known keys are borrowed, so that no
+    // key is built per record to look it up.
     let stored: Vec<Option<ContentHash>> = match known.is_empty() {
         true => vec![None; records.len()],
-        false => records.iter().map(|r| known.get(&stored_key(&r.key)).copied()).collect(),
+        false => {
+            let known: HashMap<(&str, &str, &str), ContentHash, RandomState> =
+                known.iter().map(|((t, s, id), hash)| ((t.as_str(), s.as_str(), id.as_str()), *hash)).collect();
+            records
+                .iter()
+                .map(|r| {
+                    known.get(&(r.key.tenant_id.as_str(), r.key.source.as_str(), r.key.record_id.as_str())).copied()
+                })
+                .collect()
+        }
     };
     let new: Vec<&NewUsageRecord> =
         records.iter().zip(&stored).filter(|(_, hash)| hash.is_none()).map(|(r, _)| *r).collect();

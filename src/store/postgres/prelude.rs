@@ -1,9 +1,9 @@
 //! The first call of every transaction writing usage records: the tenant-bucket locks
 //! (`tenant_locks.rs`) and the stored hashes of the group's keys found where the attempt looks
 //! (`probe.rs`) — in one round trip, `usage_write_prelude()` (migrations 20261202190000 and
-//! 20261203040000). A large group first reads the bounds of its ids stored where it looks, with
-//! the locks (`key_bounds.rs`), and probes only the keys inside them: none, for ids that grow
-//! over time.
+//! 20261203040000). A large group first reads the bounds of its ids stored where it looks, per
+//! month, with the locks (`key_bounds.rs`), and probes only the keys inside them, each in the
+//! months whose bounds hold it: none, for ids that grow over time.
 //!
 //! Citus runs them as two statements: the lookups there must name the tenant to reach one
 //! shard, which a function's plan cannot do for some groups and not others.
@@ -15,7 +15,7 @@ use sqlx::query::Query;
 use sqlx::{FromRow, Postgres, Transaction};
 
 use super::bounds_policy::BoundsPolicy;
-use super::key_bounds::lock_and_read_bounds;
+use super::key_bounds::{lock_and_read_bounds, probe_inside};
 use super::probe::{lookup_hashes, ProbeWindow, Span, PROBE_SQL};
 use super::tenant_locks::{bind_bucket_locks, lock_tenant_buckets};
 use super::usage::existing_hashes;
@@ -74,11 +74,7 @@ pub(super) async fn prelude(
     if inside.is_empty() {
         return Ok(Prelude { known: HashMap::new() });
     }
-    // The same function with no locks to take (they are held: the locks of no records): a
-    // probe of the keys inside, in a snapshot later than the bounds'.
-    let found =
-        bind_lookup(bind_bucket_locks(sqlx::query(PRELUDE_SQL), &[]), &inside, spans).fetch_one(&mut **tx).await?;
-    Ok(Prelude { known: known_hashes(&found)? })
+    Ok(Prelude { known: probe_inside(tx, &inside, spans).await? })
 }
 
 impl LookIn {

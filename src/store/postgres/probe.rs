@@ -6,11 +6,12 @@
 //! accepted from `now − allowed lateness` to `now + 5 minutes`, so two records of one key that
 //! both lie in that window are at most lateness + 5 minutes apart, and the window spans at most
 //! three monthly partitions (35 days: two, or three across February). That is one or two index
-//! probes per record, whatever the number of partitions the table holds — or none for a key
-//! outside the bounds of the ids stored there (`key_bounds.rs`, large groups); a key whose stored
-//! record lies beyond the window may be reused (DESIGN §2). Writers racing with one key in
-//! two months are serialised by the locks taken just before the probe (`tenant_locks.rs`);
-//! both run in the write transaction's first call (`prelude.rs`).
+//! probes per record, whatever the number of partitions the table holds — or, in large groups,
+//! only in the months whose bounds of the ids stored hold the key (`key_bounds.rs`): none for a
+//! key outside them all. A key whose stored record lies beyond the window may be reused
+//! (DESIGN §2). Writers racing with one key in two months are serialised by the locks taken
+//! just before the probe (`tenant_locks.rs`); both run in the write transaction's first call
+//! (`prelude.rs`).
 
 use std::collections::{BTreeSet, HashMap};
 
