@@ -12,12 +12,11 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-use chrono::{DateTime, Utc};
 use foldhash::fast::RandomState;
 use sqlx::postgres::PgRow;
 use sqlx::{FromRow, Postgres, Transaction};
 
-use super::prelude::known_hashes;
+use super::prelude::{bind_lookup, known_hashes};
 use super::probe::Span;
 use super::tenant_locks::bind_bucket_locks;
 use crate::domain::{ContentHash, NewUsageRecord};
@@ -28,7 +27,8 @@ use crate::store::DbError;
 const KEY_BOUNDS_SQL: &str = "select * from usage_write_key_bounds_by_region($1, $2, $3, $4, $5, $6, $7)";
 
 /// The stored hashes of the keys inside the bounds, each looked for only between the first and
-/// the last region whose bounds hold it (`$4`, `$5`) and within the ranges looked in (`$6`–`$9`).
+/// the last region whose bounds hold it (`$8`, `$9`) and within the ranges looked in (`$4`–`$7`):
+/// the keys and ranges bound as the prelude binds them (`bind_lookup`), the regions after them.
 /// The partitions outside a key's regions are pruned as the nested loop reaches it (run-time
 /// pruning: one primary key descended per key and month held, `EXPLAIN ANALYZE` shows the
 /// loops). A statement, not a function: the locks were taken by the bounds' call, and this
@@ -36,13 +36,13 @@ const KEY_BOUNDS_SQL: &str = "select * from usage_write_key_bounds_by_region($1,
 const KEY_PROBE_SQL: &str = r#"
 select coalesce(array_agg(k.tenant_id), '{}'), coalesce(array_agg(k.source), '{}'),
     coalesce(array_agg(k.record_id), '{}'), coalesce(array_agg(r.content_hash), '{}')
-from unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::timestamptz[])
+from unnest($1::text[], $2::text[], $3::text[], $8::timestamptz[], $9::timestamptz[])
     as k (tenant_id, source, record_id, held_from, held_until)
 cross join lateral (
     select u.content_hash from usage_record u
     where u.tenant_id = k.tenant_id and u.source = k.source and u.record_id = k.record_id
       and u.ts >= k.held_from and u.ts < k.held_until
-      and ((u.ts >= $6 and u.ts < $7) or (u.ts >= $8 and u.ts < $9))
+      and ((u.ts >= $4 and u.ts < $5) or (u.ts >= $6 and u.ts < $7))
     limit 1) as r"#;
 
 /// Up to this many months looked in get bounds of their own; a longer window (a lateness of
@@ -133,7 +133,7 @@ impl KeyBounds {
 
 /// `span` widened to whole UTC months, the partitions' own bounds (an empty span stays
 /// empty): the first entry of a primary key scanned in such a range passes its filter on `ts`.
-pub(super) fn whole_months((from, to): Span) -> Span {
+fn whole_months((from, to): Span) -> Span {
     let first = month_start(from);
     match to > from {
         true => (first, next_month(to - chrono::Duration::microseconds(1))),
@@ -157,7 +157,7 @@ fn regions(spans: [Span; 2]) -> Vec<Span> {
             month = next_month(month);
         }
     }
-    months.into_iter().map(|month: DateTime<Utc>| (month, next_month(month))).collect()
+    months.into_iter().map(|month| (month, next_month(month))).collect()
 }
 
 /// Takes the bucket locks of `records`' tenants and reads the bounds of their ids stored in
@@ -185,18 +185,12 @@ pub(super) async fn lock_and_read_bounds(
 pub(super) async fn probe_inside(
     tx: &mut Transaction<'_, Postgres>,
     inside: &[Inside<'_>],
-    [(a, b), (c, d)]: [Span; 2],
+    spans: [Span; 2],
 ) -> Result<HashMap<StoredKey, ContentHash>, DbError> {
-    let row: PgRow = sqlx::query(KEY_PROBE_SQL)
-        .bind(inside.iter().map(|i| i.record.key.tenant_id.as_str()).collect::<Vec<_>>())
-        .bind(inside.iter().map(|i| i.record.key.source.as_str()).collect::<Vec<_>>())
-        .bind(inside.iter().map(|i| i.record.key.record_id.as_str()).collect::<Vec<_>>())
+    let records: Vec<&NewUsageRecord> = inside.iter().map(|i| i.record).collect();
+    let row: PgRow = bind_lookup(sqlx::query(KEY_PROBE_SQL), &records, spans)
         .bind(inside.iter().map(|i| i.held.0).collect::<Vec<_>>())
         .bind(inside.iter().map(|i| i.held.1).collect::<Vec<_>>())
-        .bind(a)
-        .bind(b)
-        .bind(c)
-        .bind(d)
         .fetch_one(&mut **tx)
         .await?;
     known_hashes(&row)

@@ -98,8 +98,9 @@ pub(super) fn bind_prelude<'q>(
     bind_lookup(bind_bucket_locks(query, records), records, look_in.spans(window))
 }
 
-/// Binds the group's keys and the two ranges of `ts` they are looked for in (seven parameters).
-fn bind_lookup<'q>(
+/// Binds the group's keys and the two ranges of `ts` they are looked for in (seven parameters;
+/// the probe after the key bounds, `key_bounds.rs`, binds the same first).
+pub(super) fn bind_lookup<'q>(
     query: Query<'q, Postgres, PgArguments>,
     records: &[&'q NewUsageRecord],
     [(a, b), (c, d)]: [Span; 2],
