@@ -10,6 +10,7 @@ mod body;
 mod cloudevents;
 mod corrections;
 mod dedupe;
+mod gather;
 mod quantity;
 mod record;
 mod routes;
