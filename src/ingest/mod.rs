@@ -10,7 +10,6 @@ mod body;
 mod cloudevents;
 mod corrections;
 mod dedupe;
-mod gather;
 mod quantity;
 mod record;
 mod routes;

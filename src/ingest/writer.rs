@@ -11,7 +11,6 @@ use tokio::sync::{mpsc, oneshot, watch, Mutex};
 use tokio::task::JoinHandle;
 
 use super::dedupe::{classify, first_occurrences, WriteOutcome};
-use super::gather::{keeps_gathering, CommitsInFlight};
 use crate::clock::SharedClock;
 use crate::domain::NewUsageRecord;
 use crate::metrics::Metrics;
@@ -53,13 +52,11 @@ impl UsageWriter {
         let (queue, receiver) = mpsc::channel(config.queue_capacity);
         let receiver = Arc::new(Mutex::new(receiver));
         let (stop, stopped) = watch::channel(false);
-        let commits = CommitsInFlight::default();
         let handles = (0..config.writers)
             .map(|_| {
                 let worker = Worker {
                     stopped: stopped.clone(),
                     receiver: receiver.clone(),
-                    commits: commits.clone(),
                     store: store.clone(),
                     clock: clock.clone(),
                     metrics: metrics.clone(),
@@ -108,33 +105,9 @@ impl WriterTasks {
     }
 }
 
-/// The jobs a writer has gathered, and their records.
-struct Group {
-    jobs: Vec<Job>,
-    size: usize,
-}
-
-impl Group {
-    fn push(&mut self, job: Job) {
-        self.size += job.records.len();
-        self.jobs.push(job);
-    }
-
-    /// Takes the jobs already queued while the group is under `max_records`.
-    fn take_queued(&mut self, receiver: &mut mpsc::Receiver<Job>, max_records: usize) {
-        while self.size < max_records {
-            match receiver.try_recv() {
-                Ok(job) => self.push(job),
-                Err(_) => break,
-            }
-        }
-    }
-}
-
 struct Worker {
     stopped: watch::Receiver<bool>,
     receiver: Arc<Mutex<mpsc::Receiver<Job>>>,
-    commits: CommitsInFlight,
     store: Store,
     clock: SharedClock,
     metrics: Arc<Metrics>,
@@ -145,15 +118,12 @@ impl Worker {
     async fn run(self) {
         while let Some(group) = self.next_group().await {
             self.metrics.queue_depth.dec_by(group.len() as i64);
-            let _in_flight = self.commits.begin();
             self.commit(group).await;
         }
     }
 
-    /// Waits for one job, then takes whatever else is queued, up to the group size; beside
-    /// another writer's commit, goes on gathering until the group is worth a commit of its own
-    /// or that commit ends (`gather.rs`). After the stop signal it only drains what is queued,
-    /// then answers `None`.
+    /// Waits for one job, then takes whatever else is queued, up to the group size. After the
+    /// stop signal it only drains what is queued, then answers `None`.
     async fn next_group(&self) -> Option<Vec<Job>> {
         let mut receiver = self.receiver.lock().await;
         let mut stopped = self.stopped.clone();
@@ -165,24 +135,18 @@ impl Worker {
                 _ = stopped.changed() => receiver.try_recv().ok()?,
             }
         };
-        let mut group = Group { size: first.records.len(), jobs: vec![first] };
-        group.take_queued(&mut receiver, self.max_group_records);
-        loop {
-            let (commit_ended, others_committing) = self.commits.next_end();
-            if *stopped.borrow() || !keeps_gathering(group.size, self.max_group_records, others_committing) {
-                break;
+        let mut size = first.records.len();
+        let mut group = vec![first];
+        while size < self.max_group_records {
+            match receiver.try_recv() {
+                Ok(job) => {
+                    size += job.records.len();
+                    group.push(job);
+                }
+                Err(_) => break,
             }
-            tokio::select! {
-                job = receiver.recv() => match job {
-                    Some(job) => group.push(job),
-                    None => break,
-                },
-                _ = commit_ended => {}
-                _ = stopped.changed() => break,
-            }
-            group.take_queued(&mut receiver, self.max_group_records);
         }
-        Some(group.jobs)
+        Some(group)
     }
 
     #[tracing::instrument(skip_all, fields(jobs = group.len()))]
