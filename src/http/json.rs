@@ -73,7 +73,11 @@ pub fn duplicate_key(error: &serde_json::Error) -> ApiError {
 /// is beyond what `Decimal` holds. JSON (and JSON Schema) make no difference between those
 /// spellings, so neither do we; the text arrives intact (`arbitrary_precision`), never as f64.
 pub fn exact_json_number(number: &serde_json::Number) -> Option<rust_decimal::Decimal> {
-    let text = number.as_str();
+    exact_json_number_text(number.as_str())
+}
+
+/// [`exact_json_number`] of a number's JSON text (as a `RawValue` holds it).
+pub fn exact_json_number_text(text: &str) -> Option<rust_decimal::Decimal> {
     match text.contains(['e', 'E']) {
         true => rust_decimal::Decimal::from_scientific(text).ok(),
         false => text.parse().ok(),

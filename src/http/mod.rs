@@ -19,7 +19,7 @@ mod strict_json;
 pub use access_log::{access_level, log_access};
 pub use error::{error_body, error_chain_fmt, ApiError};
 pub use idempotency::{actor, IdempotencyScope, Idempotent, JsonReply};
-pub use json::{duplicate_key, exact_json_number, parse_json, JsonBody};
+pub use json::{duplicate_key, exact_json_number, exact_json_number_text, parse_json, JsonBody};
 pub use plumbing::{
     delete, get, not_found, patch, path_config, post, put, query_config, resource, AllowingResource, MethodRoute,
 };

@@ -58,7 +58,7 @@ pub fn parse_event(raw: &str, window: &TimeWindow, received_at: DateTime<Utc>) -
     if !data.get().trim_start().starts_with('{') {
         return Err(invalid("data must be a JSON object"));
     }
-    let usage: WireUsage =
+    let usage: WireUsage<&RawValue> =
         strict_from_str(data.get()).map_err(|e| RecordError::from_strict(e, RecordError::from_json))?;
     build(tenant(&subject)?, source, &id, time, usage, event_type)
 }

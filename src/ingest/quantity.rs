@@ -7,13 +7,58 @@
 //! whole (`1.5` invocations), out of range, or finer than nine decimals — never a spelling.
 //! Strings stay plain digits (`"3000000"`, `"0.25"`): they exist for exactness, not for style.
 
+use std::borrow::Cow;
 use std::str::FromStr;
 
 use rust_decimal::Decimal;
+use serde_json::value::RawValue;
 use serde_json::Value;
 
 use super::record::RecordError;
-use crate::http::exact_json_number;
+use crate::http::exact_json_number_text;
+
+/// What a quantity's JSON is, read from a parsed [`Value`] or straight from the body's text
+/// ([`RawValue`], so a native record's quantities are never copied out of the body).
+pub(crate) trait QuantityJson {
+    fn shape(&self) -> Shape<'_>;
+}
+
+/// A quantity's JSON: a number (its text as written), a string (its content) or anything else.
+pub(crate) enum Shape<'v> {
+    Number(&'v str),
+    String(Cow<'v, str>),
+    Other,
+}
+
+impl<T: QuantityJson + ?Sized> QuantityJson for &T {
+    fn shape(&self) -> Shape<'_> {
+        (**self).shape()
+    }
+}
+
+impl QuantityJson for Value {
+    fn shape(&self) -> Shape<'_> {
+        match self {
+            Value::Number(n) => Shape::Number(n.as_str()),
+            Value::String(s) => Shape::String(Cow::Borrowed(s)),
+            _ => Shape::Other,
+        }
+    }
+}
+
+impl QuantityJson for RawValue {
+    /// The text was validated as JSON when the record was read: a number is its own text, and
+    /// a string without escapes is the text between its quotes.
+    fn shape(&self) -> Shape<'_> {
+        let text = self.get().trim();
+        match text.as_bytes().first() {
+            Some(b'-' | b'0'..=b'9') => Shape::Number(text),
+            Some(b'"') if !text.contains('\\') => Shape::String(Cow::Borrowed(&text[1..text.len() - 1])),
+            Some(b'"') => serde_json::from_str::<String>(text).map_or(Shape::Other, |s| Shape::String(Cow::Owned(s))),
+            _ => Shape::Other,
+        }
+    }
+}
 
 /// Largest `memory_gb_seconds` one record may carry.
 const MAX_MEMORY: i64 = 1_000_000_000_000_000;
@@ -22,7 +67,7 @@ const MAX_MEMORY_SCALE: usize = 9;
 
 /// An integer meter (`cpu_cycles`, `invocations`): a whole number `0..=2^63-1`, as a JSON
 /// number of that value or a string of digits.
-pub(crate) fn parse_integer(field: &'static str, value: &Value) -> Result<Decimal, RecordError> {
+pub(crate) fn parse_integer<Q: QuantityJson + ?Sized>(field: &'static str, value: &Q) -> Result<Decimal, RecordError> {
     let invalid = |why: &str| RecordError::new("invalid_quantity", format!("{field} {why}"));
     let too_big = || invalid("must be at most 9223372036854775807");
     match written(field, value)? {
@@ -42,12 +87,13 @@ pub(crate) fn parse_integer(field: &'static str, value: &Value) -> Result<Decima
 
 /// `memory_gb_seconds`: a non-negative decimal ≤ 10^15 with at most 9 decimals, as a JSON
 /// number of that value or a plain decimal string, parsed exactly.
-pub(crate) fn parse_decimal(field: &'static str, value: &Value) -> Result<Decimal, RecordError> {
+pub(crate) fn parse_decimal<Q: QuantityJson + ?Sized>(field: &'static str, value: &Q) -> Result<Decimal, RecordError> {
     let invalid = |why: &str| RecordError::new("invalid_quantity", format!("{field} {why}"));
     let too_big = || invalid("must be at most 1000000000000000");
     let exact = match written(field, value)? {
         Written::Value(exact) => exact.ok_or_else(too_big)?.normalize(),
         Written::Text(text) => {
+            let text: &str = &text;
             let (whole, fraction) = text.split_once('.').unwrap_or((text, ""));
             let digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
             if whole.is_empty() || !digits(whole) || !digits(fraction) || (text.contains('.') && fraction.is_empty()) {
@@ -72,38 +118,22 @@ pub(crate) fn parse_decimal(field: &'static str, value: &Value) -> Result<Decima
 /// rules), or a JSON number with a fraction or exponent (taken by its exact value; `None`
 /// beyond what `Decimal` holds).
 enum Written<'v> {
-    Text(&'v str),
+    Text(Cow<'v, str>),
     Value(Option<Decimal>),
 }
 
 /// Reads a quantity's JSON; negative numbers are refused here for every meter.
-fn written<'v>(field: &'static str, value: &'v Value) -> Result<Written<'v>, RecordError> {
-    let text = number_text(field, value)?;
-    if text.starts_with('-') {
-        return Err(RecordError::new("invalid_quantity", format!("{field} must not be negative")));
-    }
-    Ok(match json_number_value(value) {
-        Some(exact) => Written::Value(exact),
-        None => Written::Text(text),
-    })
-}
-
-/// The exact value of a JSON number written with a fraction or an exponent (`None` inside:
-/// beyond what `Decimal` holds); plain digits and strings are not this function's business.
-fn json_number_value(value: &Value) -> Option<Option<Decimal>> {
-    let Value::Number(n) = value else { return None };
-    match n.as_str().bytes().all(|b| b.is_ascii_digit()) {
-        true => None,
-        false => Some(exact_json_number(n)),
-    }
-}
-
-fn number_text<'v>(field: &'static str, value: &'v Value) -> Result<&'v str, RecordError> {
-    match value {
-        Value::Number(n) => Ok(n.as_str()),
-        Value::String(s) => Ok(s.as_str()),
-        _ => Err(RecordError::new("invalid_quantity", format!("{field} must be a number"))),
-    }
+fn written<'v, Q: QuantityJson + ?Sized>(field: &'static str, value: &'v Q) -> Result<Written<'v>, RecordError> {
+    let text = match value.shape() {
+        Shape::Number(text) if text.bytes().all(|b| b.is_ascii_digit()) => Cow::Borrowed(text),
+        Shape::Number(text) if !text.starts_with('-') => return Ok(Written::Value(exact_json_number_text(text))),
+        Shape::String(text) if !text.starts_with('-') => text,
+        Shape::Number(_) | Shape::String(_) => {
+            return Err(RecordError::new("invalid_quantity", format!("{field} must not be negative")))
+        }
+        Shape::Other => return Err(RecordError::new("invalid_quantity", format!("{field} must be a number"))),
+    };
+    Ok(Written::Text(text))
 }
 
 #[cfg(test)]
@@ -125,6 +155,40 @@ mod tests {
         {
             let error = parse_integer("invocations", &json(bad)).unwrap_err();
             assert_eq!(error.code, "invalid_quantity", "{bad} must be refused");
+        }
+    }
+
+    /// A native record's quantities are read from the body's text, a CloudEvent's and a
+    /// correction's from parsed values: every spelling must read the same both ways.
+    #[test]
+    fn raw_text_reads_as_the_parsed_value_does() {
+        let cases = [
+            "3000000",
+            "5.0",
+            "1e3",
+            "2.5E1",
+            "-1",
+            "1.5",
+            "1e30",
+            "9223372036854775808",
+            "\"1.0\"",
+            "\"1e3\"",
+            "\"\"",
+            "true",
+            "null",
+            "{}",
+            "[1]",
+            "0.125",
+            "\"0.250\"",
+            "\"\\u0030.5\"",
+            "\"\\u002d1\"",
+            "1e-5",
+        ];
+        for case in cases {
+            let raw: &RawValue = serde_json::from_str(case).unwrap();
+            let value = json(case);
+            assert_eq!(parse_integer("n", raw), parse_integer("n", &value), "integer {case}");
+            assert_eq!(parse_decimal("m", raw), parse_decimal("m", &value), "decimal {case}");
         }
     }
 

@@ -1,13 +1,15 @@
 //! A native usage record on the wire (`POST /v1/usage`, api-spec `UsageRecord`) and its
 //! validation into a [`NewUsageRecord`].
 
+use std::borrow::Cow;
 use std::time::Duration;
 
 use chrono::{DateTime, Timelike, Utc};
 use serde::Deserialize;
+use serde_json::value::RawValue;
 use serde_json::Value;
 
-use super::quantity::{parse_decimal, parse_integer};
+use super::quantity::{parse_decimal, parse_integer, QuantityJson};
 use crate::domain::{ContentHash, NewUsageRecord, Quantities, RecordKey, TenantId};
 use crate::http::{strict_from_str, StrictJsonError};
 
@@ -90,28 +92,37 @@ impl TimeWindow {
 }
 
 /// `POST /v1/usage` record. Unknown fields are refused: a typo must not drop billable usage.
+/// Read in place from the body: the key's text and the quantities are borrowed, not copied
+/// (this runs once per record ingested).
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct WireRecord {
-    id: String,
-    tenant_id: String,
-    timestamp: String,
+struct WireRecord<'a> {
+    #[serde(borrow)]
+    id: Cow<'a, str>,
+    #[serde(borrow)]
+    tenant_id: Cow<'a, str>,
+    #[serde(borrow)]
+    timestamp: Cow<'a, str>,
     function: Option<String>,
     region: Option<String>,
-    cpu_cycles: Option<Value>,
-    memory_gb_seconds: Option<Value>,
-    invocations: Option<Value>,
+    #[serde(borrow)]
+    cpu_cycles: Option<&'a RawValue>,
+    #[serde(borrow)]
+    memory_gb_seconds: Option<&'a RawValue>,
+    #[serde(borrow)]
+    invocations: Option<&'a RawValue>,
 }
 
-/// The billable part shared by native records and CloudEvents `data`.
+/// The billable part shared by native records, CloudEvents `data` and corrections; `Q` is how
+/// the quantities were read (a parsed [`Value`], or the body's text as a `&RawValue`).
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub(crate) struct WireUsage {
+pub(crate) struct WireUsage<Q = Value> {
     pub function: Option<String>,
     pub region: Option<String>,
-    pub cpu_cycles: Option<Value>,
-    pub memory_gb_seconds: Option<Value>,
-    pub invocations: Option<Value>,
+    pub cpu_cycles: Option<Q>,
+    pub memory_gb_seconds: Option<Q>,
+    pub invocations: Option<Q>,
 }
 
 /// Parses and validates one native record.
@@ -137,12 +148,12 @@ pub(crate) fn tenant(text: &str) -> Result<TenantId, RecordError> {
 }
 
 /// Assembles a validated record. `time` is (stored instant, instant compared for conflicts).
-pub(crate) fn build(
+pub(crate) fn build<Q: QuantityJson>(
     tenant_id: TenantId,
     source: String,
     id: &str,
     time: (DateTime<Utc>, Option<DateTime<Utc>>),
-    usage: WireUsage,
+    usage: WireUsage<Q>,
     event_type: String,
 ) -> Result<NewUsageRecord, RecordError> {
     check_id("id", id)?;
@@ -180,7 +191,7 @@ pub(crate) fn dimension(field: &str, value: Option<String>) -> Result<String, Re
     }
 }
 
-pub(crate) fn quantities(usage: &WireUsage) -> Result<Quantities, RecordError> {
+pub(crate) fn quantities<Q: QuantityJson>(usage: &WireUsage<Q>) -> Result<Quantities, RecordError> {
     let mut q = Quantities::default();
     if let Some(v) = &usage.cpu_cycles {
         q.cpu_cycles = parse_integer("cpu_cycles", v)?;
