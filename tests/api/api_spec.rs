@@ -445,16 +445,20 @@ const WIRE_SHAPES: [(&str, &str); 37] = [
     ("OutboxQuery", "paths/~1v1~1outbox/get"),
 ];
 
-/// The serialized field names of `struct name { … }` somewhere in `src/` (honouring
-/// `#[serde(rename = "…")]`).
+/// The serialized field names of `struct name { … }` (or `struct name<…> { … }`) somewhere in
+/// `src/` (honouring `#[serde(rename = "…")]`).
 fn struct_fields(name: &str) -> BTreeSet<String> {
-    let header = format!("struct {name} {{");
+    let header = format!("struct {name}");
     let mut found = None;
     for file in rust_files(Path::new("src")) {
         let text = std::fs::read_to_string(&file).unwrap();
-        if let Some(start) = text.find(&header) {
+        for (start, _) in text.match_indices(&header) {
+            let rest = &text[start + header.len()..];
+            if !rest.starts_with([' ', '<']) {
+                continue;
+            }
             assert!(found.is_none(), "struct {name} is defined once in src/");
-            let body = &text[start + header.len()..];
+            let body = &rest[rest.find('{').expect("the struct has fields") + 1..];
             found = Some(body[..body.find("\n}").expect("the struct ends")].to_owned());
         }
     }
