@@ -27,9 +27,10 @@ impl RequestId {
         request.extensions().get::<RequestId>().cloned().unwrap_or_else(Self::generate)
     }
 
-    /// A new random id.
+    /// A new random id: a v4 UUID from the thread's CSPRNG (`uuid::new_v4` asks the kernel,
+    /// one `getrandom` system call for every request answered).
     pub fn generate() -> Self {
-        Self(uuid::Uuid::new_v4().simple().to_string())
+        Self(uuid::Builder::from_random_bytes(rand::random()).into_uuid().simple().to_string())
     }
 
     fn from_header(value: Option<&HeaderValue>) -> Option<Self> {
@@ -62,5 +63,21 @@ impl FromRequest for RequestId {
 
     fn from_request(request: &HttpRequest, _: &mut Payload) -> Self::Future {
         ready(Ok(Self::of(request)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generated_ids_are_distinct_version_4_uuids() {
+        let ids: std::collections::HashSet<String> = (0..1000).map(|_| RequestId::generate().0).collect();
+        assert_eq!(ids.len(), 1000);
+        for id in &ids {
+            let uuid = uuid::Uuid::parse_str(id).unwrap();
+            assert_eq!(uuid.get_version_num(), 4, "{id}");
+            assert_eq!(uuid.get_variant(), uuid::Variant::RFC4122, "{id}");
+        }
     }
 }

@@ -6,6 +6,7 @@
 //! Stage: the first step of the pipeline, at the HTTP edge. Uses `http`, `auth`, `store`,
 //! `aggregate`, `invoice` (only the `InvoiceIssued` hook); must never import `api`.
 
+mod answers;
 mod body;
 mod cloudevents;
 mod corrections;

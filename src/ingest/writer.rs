@@ -10,6 +10,7 @@ use std::time::Instant;
 use tokio::sync::{mpsc, oneshot, watch, Mutex};
 use tokio::task::JoinHandle;
 
+use super::answers::{Answers, Home, Reply};
 use super::dedupe::{classify, first_occurrences, WriteOutcome};
 use crate::clock::SharedClock;
 use crate::domain::NewUsageRecord;
@@ -27,7 +28,8 @@ pub enum WriteError {
 
 struct Job {
     records: Vec<NewUsageRecord>,
-    reply: oneshot::Sender<Result<Vec<WriteOutcome>, WriteError>>,
+    reply: Reply,
+    home: Option<Home>,
 }
 
 /// The handle request handlers submit records through. Dropping every handle lets the
@@ -78,7 +80,7 @@ impl UsageWriter {
         }
         let (reply, answer) = oneshot::channel();
         self.metrics.queue_depth.inc();
-        if self.queue.try_send(Job { records, reply }).is_err() {
+        if self.queue.try_send(Job { records, reply, home: Home::here() }).is_err() {
             self.metrics.queue_depth.dec();
             return Err(WriteError::QueueFull);
         }
@@ -154,16 +156,17 @@ impl Worker {
         let mut records = Vec::with_capacity(group.iter().map(|j| j.records.len()).sum());
         let mut replies = Vec::with_capacity(group.len());
         for job in group {
-            replies.push((job.records.len(), job.reply));
+            replies.push((job.records.len(), job.reply, job.home));
             records.extend(job.records);
         }
         // Shared, not copied, with the store (SQLite's group runs on a thread of its own).
         let records: Arc<[NewUsageRecord]> = records.into();
+        let mut answers = Answers::default();
         match self.timed_insert(&records).await {
             Ok(outcomes) => {
                 let mut outcomes = outcomes.into_iter();
-                for (count, reply) in replies {
-                    let _ = reply.send(Ok(outcomes.by_ref().take(count).collect()));
+                for (count, reply, home) in replies {
+                    answers.add(home, reply, Ok(outcomes.by_ref().take(count).collect()));
                 }
             }
             // A failure that is not the database being away comes from one request's data
@@ -172,7 +175,7 @@ impl Worker {
             Err(error) if replies.len() > 1 && !matches!(error, DbError::Unavailable(_)) => {
                 tracing::warn!(error = ?anyhow::Error::new(error), "group commit failed; retrying its requests one by one");
                 let mut rest = records.iter().cloned();
-                for (count, reply) in replies {
+                for (count, reply, _) in replies {
                     let own: Arc<[NewUsageRecord]> = rest.by_ref().take(count).collect();
                     let result = self.timed_insert(&own).await.map_err(|e| self.failed(e, own.len()));
                     let _ = reply.send(result);
@@ -180,11 +183,12 @@ impl Worker {
             }
             Err(error) => {
                 let error = self.failed(error, records.len());
-                for (_, reply) in replies {
-                    let _ = reply.send(Err(error));
+                for (_, reply, home) in replies {
+                    answers.add(home, reply, Err(error));
                 }
             }
         }
+        answers.deliver();
     }
 
     async fn timed_insert(&self, records: &Arc<[NewUsageRecord]>) -> Result<Vec<WriteOutcome>, DbError> {
