@@ -44,33 +44,34 @@ pub(super) struct Answers {
 
 /// The answers of the requests that wait on one thread.
 struct HomeAnswers {
-    home: Option<Home>,
+    home: Home,
     answers: Vec<(Reply, Answer)>,
 }
 
 impl Answers {
+    /// Keeps `answer` for its home's hand-over; a request outside any runtime (it has no
+    /// worker to wake) is answered at once.
     pub(super) fn add(&mut self, home: Option<Home>, reply: Reply, answer: Answer) {
-        let thread = home.as_ref().map(|h| h.thread);
-        let same_home = |group: &&mut HomeAnswers| thread.is_some() && group.home.as_ref().map(|h| h.thread) == thread;
-        match self.by_home.iter_mut().find(same_home) {
+        let Some(home) = home else {
+            let _ = reply.send(answer);
+            return;
+        };
+        match self.by_home.iter_mut().find(|group| group.home.thread == home.thread) {
             Some(group) => group.answers.push((reply, answer)),
             None => self.by_home.push(HomeAnswers { home, answers: vec![(reply, answer)] }),
         }
     }
 
+    /// One task on each home runtime answers that home's requests. A runtime that is shutting
+    /// down drops the task, and with it the senders: its requests read that as unavailable,
+    /// as they would a lost writer.
     pub(super) fn deliver(self) {
         for HomeAnswers { home, answers } in self.by_home {
-            let answer_all = move || {
+            drop(home.runtime.spawn(async move {
                 for (reply, answer) in answers {
                     let _ = reply.send(answer);
                 }
-            };
-            match home {
-                // A runtime that is shutting down drops the task, and with it the senders:
-                // its requests read that as unavailable, as they would a lost writer.
-                Some(home) => drop(home.runtime.spawn(async move { answer_all() })),
-                None => answer_all(),
-            }
+            }));
         }
     }
 }
