@@ -11,6 +11,7 @@ mod body;
 mod cloudevents;
 mod corrections;
 mod dedupe;
+mod plain_record;
 mod quantity;
 mod record;
 mod routes;

@@ -47,16 +47,37 @@ impl QuantityJson for Value {
 }
 
 impl QuantityJson for RawValue {
-    /// The text was validated as JSON when the record was read: a number is its own text, and
-    /// a string without escapes is the text between its quotes.
     fn shape(&self) -> Shape<'_> {
-        let text = self.get().trim();
-        match text.as_bytes().first() {
-            Some(b'-' | b'0'..=b'9') => Shape::Number(text),
-            Some(b'"') if !text.contains('\\') => Shape::String(Cow::Borrowed(&text[1..text.len() - 1])),
-            Some(b'"') => serde_json::from_str::<String>(text).map_or(Shape::Other, |s| Shape::String(Cow::Owned(s))),
-            _ => Shape::Other,
-        }
+        shape_of_text(self.get())
+    }
+}
+
+/// A value's JSON text as it stands in the body, borrowed: how a native record holds its
+/// quantities, whether serde or the hand reader (`plain_record.rs`) read it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct JsonText<'a>(pub &'a str);
+
+impl<'de: 'a, 'a> serde::Deserialize<'de> for JsonText<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        <&'de RawValue as serde::Deserialize>::deserialize(deserializer).map(|raw| JsonText(raw.get()))
+    }
+}
+
+impl QuantityJson for JsonText<'_> {
+    fn shape(&self) -> Shape<'_> {
+        shape_of_text(self.0)
+    }
+}
+
+/// The shape of a value's JSON text, which was checked to be JSON when it was read: a number
+/// is its own text, and a string without escapes is the text between its quotes.
+fn shape_of_text(text: &str) -> Shape<'_> {
+    let text = text.trim();
+    match text.as_bytes().first() {
+        Some(b'-' | b'0'..=b'9') => Shape::Number(text),
+        Some(b'"') if !text.contains('\\') => Shape::String(Cow::Borrowed(&text[1..text.len() - 1])),
+        Some(b'"') => serde_json::from_str::<String>(text).map_or(Shape::Other, |s| Shape::String(Cow::Owned(s))),
+        _ => Shape::Other,
     }
 }
 

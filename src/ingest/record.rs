@@ -6,10 +6,10 @@ use std::time::Duration;
 
 use chrono::{DateTime, Timelike, Utc};
 use serde::Deserialize;
-use serde_json::value::RawValue;
 use serde_json::Value;
 
-use super::quantity::{parse_decimal, parse_integer, QuantityJson};
+use super::plain_record;
+use super::quantity::{parse_decimal, parse_integer, JsonText, QuantityJson};
 use crate::domain::{ContentHash, NewUsageRecord, Quantities, RecordKey, TenantId};
 use crate::http::{strict_from_str, StrictJsonError};
 
@@ -93,24 +93,25 @@ impl TimeWindow {
 
 /// `POST /v1/usage` record. Unknown fields are refused: a typo must not drop billable usage.
 /// Read in place from the body: the key's text and the quantities are borrowed, not copied
-/// (this runs once per record ingested).
-#[derive(Debug, Deserialize)]
+/// (this runs once per record ingested) — by hand for the usual spelling
+/// (`plain_record.rs`), by the strict serde path for every other.
+#[derive(Debug, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct WireRecord<'a> {
+pub(super) struct WireRecord<'a> {
     #[serde(borrow)]
-    id: Cow<'a, str>,
+    pub id: Cow<'a, str>,
     #[serde(borrow)]
-    tenant_id: Cow<'a, str>,
+    pub tenant_id: Cow<'a, str>,
     #[serde(borrow)]
-    timestamp: Cow<'a, str>,
-    function: Option<String>,
-    region: Option<String>,
+    pub timestamp: Cow<'a, str>,
+    pub function: Option<String>,
+    pub region: Option<String>,
     #[serde(borrow)]
-    cpu_cycles: Option<&'a RawValue>,
+    pub cpu_cycles: Option<JsonText<'a>>,
     #[serde(borrow)]
-    memory_gb_seconds: Option<&'a RawValue>,
+    pub memory_gb_seconds: Option<JsonText<'a>>,
     #[serde(borrow)]
-    invocations: Option<&'a RawValue>,
+    pub invocations: Option<JsonText<'a>>,
 }
 
 /// The billable part shared by native records, CloudEvents `data` and corrections; `Q` is how
@@ -130,7 +131,10 @@ pub(crate) struct WireUsage<Q = Value> {
 /// # Errors
 /// The first rule the record breaks, as a catalogued [`RecordError`].
 pub fn parse_native(raw: &str, window: &TimeWindow) -> Result<NewUsageRecord, RecordError> {
-    let wire: WireRecord = strict_from_str(raw).map_err(|e| RecordError::from_strict(e, RecordError::from_json))?;
+    let wire = match plain_record::read(raw) {
+        Some(wire) => wire,
+        None => strict_from_str(raw).map_err(|e| RecordError::from_strict(e, RecordError::from_json))?,
+    };
     let usage = WireUsage {
         function: wire.function,
         region: wire.region,
