@@ -111,6 +111,18 @@ impl Report {
                 ("http", "copy_binary"),
                 0.5,
             ),
+            // The same comparison with both sides saturated: raw `COPY` keeps its two sessions
+            // busy, while eight clients leave the writers waiting between requests (idle cores).
+            self.ratio_check(
+                "HTTP batched, server saturated (twice the clients) ≥ 0.5 × raw COPY (2 sessions)",
+                ("saturated", "copy"),
+                0.5,
+            ),
+            self.ratio_check(
+                "HTTP batched, server saturated (twice the clients) ≥ 0.5 × raw binary COPY (2 sessions)",
+                ("saturated", "copy_binary"),
+                0.5,
+            ),
             self.floor_check("SQLite default, HTTP batched ≥ 150 000 records/s", "sqlite", 150_000.0),
             self.ratio_check(
                 "single-record HTTP (64 clients) ≥ 10 × one-commit-per-record",

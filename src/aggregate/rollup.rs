@@ -70,10 +70,12 @@ pub fn fold_records<'a>(
     // Summed under borrowed keys: only each distinct rollup row, not each record, copies its
     // key's text (a group of thousands of records has a few hundred rows).
     let mut sums: HashMap<(&TenantId, DateTime<Utc>, &str, &str), RollupTotals, RandomState> = HashMap::default();
+    // Summed at the records' own scales and normalized once per row, at the end.
     for record in records {
         let key = (&record.key.tenant_id, bucket_start(record.timestamp), &*record.function, &*record.region);
         let sum = sums.entry(key).or_default();
-        *sum = sum.checked_add(&RollupTotals { quantities: record.quantities, records: 1 })?;
+        sum.quantities = sum.quantities.checked_add_unnormalized(&record.quantities)?;
+        sum.records += 1;
     }
     Ok(sums
         .into_iter()
@@ -84,7 +86,7 @@ pub fn fold_records<'a>(
                 function: function.into(),
                 region: region.into(),
             };
-            (key, sum)
+            (key, RollupTotals { quantities: sum.quantities.normalized(), records: sum.records })
         })
         .collect())
 }
@@ -203,5 +205,18 @@ mod tests {
                 ("f".into(), Decimal::from(7), 1)
             ]
         );
+    }
+
+    /// Stored sums are written without trailing zeros, however their terms were written.
+    #[test]
+    fn folded_sums_are_normalized() {
+        let mut records = [record("1", "2026-11-27T12:01:00Z", "f", 1), record("2", "2026-11-27T12:02:00Z", "f", 1)];
+        records[0].quantities.memory_gb_seconds = Decimal::from_str_exact("0.250").unwrap();
+        records[1].quantities.memory_gb_seconds = Decimal::from_str_exact("0.7500").unwrap();
+        let folded = fold_records(&records).unwrap();
+        let totals = folded.values().next().unwrap();
+        assert_eq!(totals.quantities.memory_gb_seconds.to_string(), "1");
+        assert_eq!(totals.quantities.invocations.to_string(), "2");
+        assert_eq!(totals.records, 2);
     }
 }

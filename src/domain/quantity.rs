@@ -82,12 +82,32 @@ impl Quantities {
     /// # Errors
     /// [`QuantityError::Overflow`] naming the meter whose sum left `Decimal`'s range.
     pub fn checked_add(&self, other: &Quantities) -> Result<Quantities, QuantityError> {
+        Ok(self.checked_add_unnormalized(other)?.normalized())
+    }
+
+    /// [`checked_add`](Self::checked_add) leaving each sum at the larger scale of its terms:
+    /// for summing many in a row, then [`normalized`](Self::normalized) once. The value is the
+    /// same; normalizing (a loop of 96-bit divisions) after every term was a visible share of
+    /// folding a group of records.
+    ///
+    /// # Errors
+    /// As [`checked_add`](Self::checked_add).
+    pub fn checked_add_unnormalized(&self, other: &Quantities) -> Result<Quantities, QuantityError> {
         let mut sum = Quantities::default();
         for meter in Meter::ALL {
             let value = self.get(meter).checked_add(other.get(meter)).ok_or(QuantityError::Overflow(meter))?;
-            sum.set(meter, value.normalize());
+            sum.set(meter, value);
         }
         Ok(sum)
+    }
+
+    /// Each meter written without trailing zeros (`0.250` → `0.25`).
+    #[must_use]
+    pub fn normalized(mut self) -> Quantities {
+        for meter in Meter::ALL {
+            self.set(meter, self.get(meter).normalize());
+        }
+        self
     }
 
     /// True when every meter is zero.
