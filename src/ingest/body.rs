@@ -63,7 +63,11 @@ impl BodyLimits {
         Ok(LimitedBody { bytes: bytes.freeze(), _permit: permit })
     }
 
-    fn check_count(&self, count: usize) -> Result<(), ApiError> {
+    /// 413 when a request holds more than `max_records` records.
+    ///
+    /// # Errors
+    /// 413 `payload_too_large`.
+    pub(super) fn check_count(&self, count: usize) -> Result<(), ApiError> {
         if count > self.max_records {
             return Err(ApiError::PayloadTooLarge(format!("at most {} records per request", self.max_records)));
         }

@@ -19,47 +19,94 @@ use super::record::WireRecord;
 /// The record, or `None` when it is spelled in a way only the strict path reads.
 pub(super) fn read(raw: &str) -> Option<WireRecord<'_>> {
     let mut cursor = Cursor { text: raw.as_bytes(), raw, at: 0 };
-    let mut seen = 0u8;
-    let mut record = Fields::default();
-    cursor.expect(b'{')?;
-    loop {
-        let key = cursor.plain_string()?;
-        cursor.expect(b':')?;
-        let field = Field::named(key)?;
-        if seen & field.bit() != 0 {
-            return None;
-        }
-        seen |= field.bit();
-        match field {
-            Field::Id => record.id = Some(cursor.plain_string()?),
-            Field::TenantId => record.tenant_id = Some(cursor.plain_string()?),
-            Field::Timestamp => record.timestamp = Some(cursor.plain_string()?),
-            Field::Function => record.function = cursor.nullable(Cursor::plain_string)?,
-            Field::Region => record.region = cursor.nullable(Cursor::plain_string)?,
-            Field::CpuCycles => record.cpu_cycles = cursor.nullable(Cursor::quantity)?,
-            Field::MemoryGbSeconds => record.memory_gb_seconds = cursor.nullable(Cursor::quantity)?,
-            Field::Invocations => record.invocations = cursor.nullable(Cursor::quantity)?,
-        }
-        match cursor.next_byte()? {
-            b',' => continue,
-            b'}' => break,
-            _ => return None,
-        }
+    let record = cursor.record()?;
+    cursor.at_end().then_some(record)
+}
+
+/// A whole `POST /v1/usage` body — one record, or `{"records": [...]}` — when every record in
+/// it is spelled the usual way; `None` otherwise, and the body goes through the split and the
+/// per-record path. Accepted, the body is valid JSON (every token was checked), so what the
+/// split would have refused as a body never gets here.
+pub(super) fn read_body(body: &[u8]) -> Option<Vec<WireRecord<'_>>> {
+    let raw = std::str::from_utf8(body).ok()?;
+    let mut cursor = Cursor { text: body, raw, at: 0 };
+    match cursor.records() {
+        Some(records) if cursor.at_end() => Some(records),
+        _ => read(raw).map(|record| vec![record]),
     }
-    cursor.skip_whitespace();
-    if cursor.at != cursor.text.len() {
-        return None;
+}
+
+impl<'a> Cursor<'a> {
+    /// `{"records": [record, ...]}`, the only key.
+    fn records(&mut self) -> Option<Vec<WireRecord<'a>>> {
+        self.expect(b'{')?;
+        (self.plain_string()? == "records").then_some(())?;
+        self.expect(b':')?;
+        self.expect(b'[')?;
+        let mut records = Vec::new();
+        self.skip_whitespace();
+        if self.text.get(self.at) == Some(&b']') {
+            self.at += 1;
+        } else {
+            loop {
+                records.push(self.record()?);
+                match self.next_byte()? {
+                    b',' => continue,
+                    b']' => break,
+                    _ => return None,
+                }
+            }
+        }
+        self.expect(b'}')?;
+        Some(records)
     }
-    Some(WireRecord {
-        id: Cow::Borrowed(record.id?),
-        tenant_id: Cow::Borrowed(record.tenant_id?),
-        timestamp: Cow::Borrowed(record.timestamp?),
-        function: record.function.map(str::to_owned),
-        region: record.region.map(str::to_owned),
-        cpu_cycles: record.cpu_cycles.map(JsonText),
-        memory_gb_seconds: record.memory_gb_seconds.map(JsonText),
-        invocations: record.invocations.map(JsonText),
-    })
+
+    /// One record object, from its `{` to its `}`.
+    fn record(&mut self) -> Option<WireRecord<'a>> {
+        let mut seen = 0u8;
+        let mut record = Fields::default();
+        self.expect(b'{')?;
+        loop {
+            let key = self.plain_string()?;
+            self.expect(b':')?;
+            let field = Field::named(key)?;
+            if seen & field.bit() != 0 {
+                return None;
+            }
+            seen |= field.bit();
+            match field {
+                Field::Id => record.id = Some(self.plain_string()?),
+                Field::TenantId => record.tenant_id = Some(self.plain_string()?),
+                Field::Timestamp => record.timestamp = Some(self.plain_string()?),
+                Field::Function => record.function = self.nullable(Cursor::plain_string)?,
+                Field::Region => record.region = self.nullable(Cursor::plain_string)?,
+                Field::CpuCycles => record.cpu_cycles = self.nullable(Cursor::quantity)?,
+                Field::MemoryGbSeconds => record.memory_gb_seconds = self.nullable(Cursor::quantity)?,
+                Field::Invocations => record.invocations = self.nullable(Cursor::quantity)?,
+            }
+            match self.next_byte()? {
+                b',' => continue,
+                b'}' => break,
+                _ => return None,
+            }
+        }
+        Some(WireRecord {
+            id: Cow::Borrowed(record.id?),
+            tenant_id: Cow::Borrowed(record.tenant_id?),
+            timestamp: Cow::Borrowed(record.timestamp?),
+            function: record.function.map(str::to_owned),
+            region: record.region.map(str::to_owned),
+            cpu_cycles: record.cpu_cycles.map(JsonText),
+            memory_gb_seconds: record.memory_gb_seconds.map(JsonText),
+            invocations: record.invocations.map(JsonText),
+        })
+    }
+
+    /// Nothing but whitespace is left.
+    fn at_end(&mut self) -> bool {
+        self.skip_whitespace();
+        self.at == self.text.len()
+    }
 }
 
 /// What has been read so far, still borrowed from the text.

@@ -135,6 +135,14 @@ pub fn parse_native(raw: &str, window: &TimeWindow) -> Result<NewUsageRecord, Re
         Some(wire) => wire,
         None => strict_from_str(raw).map_err(|e| RecordError::from_strict(e, RecordError::from_json))?,
     };
+    validate_native(wire, window)
+}
+
+/// Validates a native record as read from the wire.
+///
+/// # Errors
+/// As [`parse_native`], for the rules past the record's shape.
+pub(super) fn validate_native(wire: WireRecord<'_>, window: &TimeWindow) -> Result<NewUsageRecord, RecordError> {
     let usage = WireUsage {
         function: wire.function,
         region: wire.region,

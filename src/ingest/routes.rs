@@ -12,7 +12,8 @@ use actix_web::{web, FromRequest, HttpRequest, HttpResponse};
 
 use super::body::{BodyLimits, LimitedBody};
 use super::cloudevents::parse_event;
-use super::record::{parse_native, RecordError, TimeWindow};
+use super::plain_record;
+use super::record::{parse_native, validate_native, RecordError, TimeWindow};
 use super::service::Ingestor;
 use crate::auth::IngestCaller;
 use crate::domain::NewUsageRecord;
@@ -85,14 +86,29 @@ fn parse_batch(
     body: &[u8],
     window: &TimeWindow,
 ) -> Result<Vec<Result<NewUsageRecord, RecordError>>, ApiError> {
-    let raws = match wire {
-        Wire::Native => limits.split_native(body)?,
-        Wire::CloudEvents => limits.split_events(content_type, body)?,
-    };
-    Ok(match wire {
-        Wire::Native => raws.iter().map(|raw| parse_native(raw.get(), window)).collect(),
-        Wire::CloudEvents => raws.iter().map(|raw| parse_event(raw.get(), window, window.now)).collect(),
-    })
+    match wire {
+        Wire::Native => parse_native_body(limits, body, window),
+        Wire::CloudEvents => {
+            let raws = limits.split_events(content_type, body)?;
+            Ok(raws.iter().map(|raw| parse_event(raw.get(), window, window.now)).collect())
+        }
+    }
+}
+
+/// A native body: read in one pass when every record in it is spelled the usual way
+/// (`plain_record.rs`), else split into raw records, each read on its own — the path that
+/// tells a malformed body from a bad record and words every error.
+fn parse_native_body(
+    limits: &BodyLimits,
+    body: &[u8],
+    window: &TimeWindow,
+) -> Result<Vec<Result<NewUsageRecord, RecordError>>, ApiError> {
+    if let Some(records) = plain_record::read_body(body) {
+        limits.check_count(records.len())?;
+        return Ok(records.into_iter().map(|wire| validate_native(wire, window)).collect());
+    }
+    let raws = limits.split_native(body)?;
+    Ok(raws.iter().map(|raw| parse_native(raw.get(), window)).collect())
 }
 
 /// What both ingest routes take: a caller that may send usage, and the body, read within
@@ -124,5 +140,83 @@ impl FromRequest for IngestBatch {
             let body = limits.read(&request, payload).await?;
             Ok(Self { caller, content_type, body, limits })
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use chrono::DateTime;
+    use tokio::sync::Semaphore;
+
+    use super::*;
+
+    type Parsed = Result<Vec<Result<NewUsageRecord, RecordError>>, &'static str>;
+
+    fn limits() -> BodyLimits {
+        BodyLimits { max_body_bytes: 1 << 20, max_records: 3, inflight: Arc::new(Semaphore::new(1024)) }
+    }
+
+    fn window() -> TimeWindow {
+        TimeWindow {
+            now: DateTime::parse_from_rfc3339("2026-11-27T12:00:00Z").unwrap().to_utc(),
+            allowed_lateness: Duration::from_secs(35 * 86_400),
+        }
+    }
+
+    /// What the route answers for `body`.
+    fn parsed(body: &[u8]) -> Parsed {
+        parse_native_body(&limits(), body, &window()).map_err(|e| e.code())
+    }
+
+    /// What the split and the per-record path alone answer.
+    fn split_then_each(body: &[u8]) -> Parsed {
+        let raws = limits().split_native(body).map_err(|e| e.code())?;
+        Ok(raws.iter().map(|raw| parse_native(raw.get(), &window())).collect())
+    }
+
+    fn usual(id: &str, tenant: &str) -> String {
+        format!(r#"{{"id":"{id}","tenant_id":"{tenant}","timestamp":"2026-11-27T11:00:00Z","invocations":1}}"#)
+    }
+
+    #[test]
+    fn a_body_of_usual_records_is_read_in_one_pass_as_the_split_path_reads_it() {
+        let bodies = [
+            format!(r#"{{"records":[{},{}]}}"#, usual("a", "acme"), usual("b", "acme")),
+            format!(" {{ \"records\" : [ {} ] }}\n", usual("a", "acme")),
+            usual("a", "acme"),
+            r#"{"records":[]}"#.to_owned(),
+            format!(r#"{{"records":[{},{}]}}"#, usual("a", "acme"), usual("b", "Not A Slug")),
+            format!(r#"{{"records":[{0},{0},{0},{0}]}}"#, usual("a", "acme")),
+        ];
+        for body in bodies {
+            assert!(plain_record::read_body(body.as_bytes()).is_some(), "read in one pass: {body}");
+            assert_eq!(parsed(body.as_bytes()), split_then_each(body.as_bytes()), "{body}");
+        }
+    }
+
+    #[test]
+    fn a_body_spelled_otherwise_goes_through_the_split_and_reads_the_same() {
+        let escaped = r#"{"id":"\u0061","tenant_id":"acme","timestamp":"2026-11-27T11:00:00Z","invocations":1}"#;
+        let bodies = [
+            format!(r#"{{"records":[{},{escaped}]}}"#, usual("a", "acme")),
+            format!(r#"{{"records":[{}],"extra":1}}"#, usual("a", "acme")),
+            format!(r#"{{"records":[{}]}} x"#, usual("a", "acme")),
+            format!(r#"{{"records":[{}],"records":[]}}"#, usual("a", "acme")),
+            format!(r#"{{"records":[{},7]}}"#, usual("a", "acme")),
+            r#"{"records":{}}"#.to_owned(),
+            "[]".to_owned(),
+            String::new(),
+        ];
+        for body in bodies {
+            assert!(plain_record::read_body(body.as_bytes()).is_none(), "left to the split: {body}");
+            assert_eq!(parsed(body.as_bytes()), split_then_each(body.as_bytes()), "{body}");
+        }
+        let not_utf8 =
+            b"{\"id\":\"\xff\",\"tenant_id\":\"acme\",\"timestamp\":\"2026-11-27T11:00:00Z\",\"invocations\":1}";
+        assert!(plain_record::read_body(not_utf8).is_none());
+        assert_eq!(parsed(not_utf8), split_then_each(not_utf8));
     }
 }
