@@ -8,8 +8,10 @@
 //! is required — makes it give up, and the strict path reads the record and words the error.
 //! So it needs to be right only about what it accepts, which `tests` check against that path.
 //!
-//! It does not trust that the text was validated before: every token it accepts is checked
-//! against the JSON grammar here.
+//! It reads a whole body the same way (`read_body`): when every record of it is spelled the
+//! usual way, the body is never split into raw records first (serde's validating pass over it).
+//! It trusts no earlier validation: every token it accepts is checked against the JSON
+//! grammar here.
 
 use std::borrow::Cow;
 
