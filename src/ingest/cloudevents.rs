@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
+use super::quantity::JsonText;
 use super::record::{build, check_id, tenant, RecordError, TimeWindow, WireUsage};
 use crate::domain::NewUsageRecord;
 use crate::http::strict_from_str;
@@ -58,7 +59,7 @@ pub fn parse_event(raw: &str, window: &TimeWindow, received_at: DateTime<Utc>) -
     if !data.get().trim_start().starts_with('{') {
         return Err(invalid("data must be a JSON object"));
     }
-    let usage: WireUsage<&RawValue> =
+    let usage: WireUsage<JsonText> =
         strict_from_str(data.get()).map_err(|e| RecordError::from_strict(e, RecordError::from_json))?;
     build(tenant(&subject)?, source, &id, time, usage, event_type)
 }

@@ -18,7 +18,7 @@ use super::record::RecordError;
 use crate::http::exact_json_number_text;
 
 /// What a quantity's JSON is, read from a parsed [`Value`] or straight from the body's text
-/// ([`RawValue`], so a native record's quantities are never copied out of the body).
+/// ([`JsonText`], so a native record's quantities are never copied out of the body).
 pub(crate) trait QuantityJson {
     fn shape(&self) -> Shape<'_>;
 }
@@ -28,12 +28,6 @@ pub(crate) enum Shape<'v> {
     Number(&'v str),
     String(Cow<'v, str>),
     Other,
-}
-
-impl<T: QuantityJson + ?Sized> QuantityJson for &T {
-    fn shape(&self) -> Shape<'_> {
-        (**self).shape()
-    }
 }
 
 impl QuantityJson for Value {
@@ -46,14 +40,9 @@ impl QuantityJson for Value {
     }
 }
 
-impl QuantityJson for RawValue {
-    fn shape(&self) -> Shape<'_> {
-        shape_of_text(self.get())
-    }
-}
-
-/// A value's JSON text as it stands in the body, borrowed: how a native record holds its
-/// quantities, whether serde or the hand reader (`plain_record.rs`) read it.
+/// A value's JSON text as it stands in the body, borrowed: how a native record and a
+/// CloudEvent's `data` hold their quantities, whether serde or the hand reader
+/// (`plain_record.rs`) read them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct JsonText<'a>(pub &'a str);
 
@@ -64,20 +53,16 @@ impl<'de: 'a, 'a> serde::Deserialize<'de> for JsonText<'a> {
 }
 
 impl QuantityJson for JsonText<'_> {
+    /// The text was checked to be JSON when it was read: a number is its own text, and a
+    /// string without escapes is the text between its quotes.
     fn shape(&self) -> Shape<'_> {
-        shape_of_text(self.0)
-    }
-}
-
-/// The shape of a value's JSON text, which was checked to be JSON when it was read: a number
-/// is its own text, and a string without escapes is the text between its quotes.
-fn shape_of_text(text: &str) -> Shape<'_> {
-    let text = text.trim();
-    match text.as_bytes().first() {
-        Some(b'-' | b'0'..=b'9') => Shape::Number(text),
-        Some(b'"') if !text.contains('\\') => Shape::String(Cow::Borrowed(&text[1..text.len() - 1])),
-        Some(b'"') => serde_json::from_str::<String>(text).map_or(Shape::Other, |s| Shape::String(Cow::Owned(s))),
-        _ => Shape::Other,
+        let text = self.0.trim();
+        match text.as_bytes().first() {
+            Some(b'-' | b'0'..=b'9') => Shape::Number(text),
+            Some(b'"') if !text.contains('\\') => Shape::String(Cow::Borrowed(&text[1..text.len() - 1])),
+            Some(b'"') => serde_json::from_str::<String>(text).map_or(Shape::Other, |s| Shape::String(Cow::Owned(s))),
+            _ => Shape::Other,
+        }
     }
 }
 
@@ -206,10 +191,10 @@ mod tests {
             "1e-5",
         ];
         for case in cases {
-            let raw: &RawValue = serde_json::from_str(case).unwrap();
+            let raw: JsonText = serde_json::from_str(case).unwrap();
             let value = json(case);
-            assert_eq!(parse_integer("n", raw), parse_integer("n", &value), "integer {case}");
-            assert_eq!(parse_decimal("m", raw), parse_decimal("m", &value), "decimal {case}");
+            assert_eq!(parse_integer("n", &raw), parse_integer("n", &value), "integer {case}");
+            assert_eq!(parse_decimal("m", &raw), parse_decimal("m", &value), "decimal {case}");
         }
     }
 

@@ -115,7 +115,7 @@ pub(super) struct WireRecord<'a> {
 }
 
 /// The billable part shared by native records, CloudEvents `data` and corrections; `Q` is how
-/// the quantities were read (a parsed [`Value`], or the body's text as a `&RawValue`).
+/// the quantities were read (a parsed [`Value`], or the body's text as a [`JsonText`]).
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct WireUsage<Q = Value> {
