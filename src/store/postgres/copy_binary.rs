@@ -24,7 +24,7 @@ pub const COPY_RECORDS_SQL: &str = "copy usage_record (tenant_id, source, record
     cpu_cycles, memory_gb_seconds, invocations, event_type, content_hash, ingested_at) from stdin (format binary)";
 
 /// The signature, the flags (no OIDs) and the header extension's length (none).
-const HEADER: &[u8] = b"PGCOPY\n\xff\r\n\0\0\0\0\0\0\0\0\0";
+pub(super) const HEADER: &[u8] = b"PGCOPY\n\xff\r\n\0\0\0\0\0\0\0\0\0";
 
 /// Fields per row: the twelve columns of [`COPY_RECORDS_SQL`].
 const FIELDS: i16 = 12;
@@ -63,7 +63,7 @@ pub fn copy_rows(records: &[&NewUsageRecord], ingested_at: DateTime<Utc>) -> Res
 }
 
 /// One field: its length, then its bytes.
-fn push_field(out: &mut Vec<u8>, value: &[u8]) -> Result<(), DbError> {
+pub(super) fn push_field(out: &mut Vec<u8>, value: &[u8]) -> Result<(), DbError> {
     let length = i32::try_from(value.len()).map_err(|_| DbError::Corrupt("a value too large to store".into()))?;
     out.extend_from_slice(&length.to_be_bytes());
     out.extend_from_slice(value);
@@ -73,7 +73,7 @@ fn push_field(out: &mut Vec<u8>, value: &[u8]) -> Result<(), DbError> {
 /// A value's binary body as sqlx binds it (`timestamptz`: microseconds since 2000, the
 /// nanoseconds cut; `numeric`: digit count, weight, sign, scale, base-10 000 digits), written
 /// through a reused buffer.
-fn push_encoded<'v, T: Encode<'v, Postgres> + std::fmt::Display>(
+pub(super) fn push_encoded<'v, T: Encode<'v, Postgres> + std::fmt::Display>(
     out: &mut Vec<u8>,
     scratch: &mut PgArgumentBuffer,
     value: &T,

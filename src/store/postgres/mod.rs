@@ -5,6 +5,7 @@
 mod bounds_policy;
 mod copy_binary;
 mod copy_insert;
+mod copy_pending;
 mod key_bounds;
 mod one_call;
 mod prelude;
@@ -14,6 +15,7 @@ mod usage;
 
 pub(super) use bounds_policy::BoundsPolicy;
 pub use copy_binary::{copy_rows as binary_copy_rows, COPY_RECORDS_SQL};
+pub(super) use copy_pending::{pending_rows, COPY_PENDING_SQL};
 pub use probe::PROBE_SQL;
 pub use tenant_locks::{bucket_locks, BucketLock, LOCK_TENANT_BUCKETS_SQL};
 pub(super) use usage::{

@@ -128,6 +128,43 @@ both_stores! {
         assert_eq!(before.rows.iter().map(|(_, t)| t.records).sum::<i64>(), 800);
     }
 
+    async fn a_write_of_many_deltas_reads_as_the_sum_of_its_records(app) {
+        // Arrange: 300 records of two tenants interleaved, over 100 functions and three
+        // buckets — more deltas than the appending statement takes (PostgreSQL groups them
+        // per tenant and month in Rust and sends them with `COPY`)
+        let store = &app.store;
+        let records: Vec<NewUsageRecord> = (0..300)
+            .map(|i| {
+                let tenant = if i % 2 == 0 { "acme" } else { "beta" };
+                let at = test_now() - Duration::minutes(10 * (i % 3) as i64);
+                usage_of(tenant, &format!("many-{i}"), at, &format!("fn-{:03}", i % 100), &format!("0.{}", i + 1))
+            })
+            .collect();
+        let summed = |tenant: &str| {
+            tally::aggregate::fold_records(records.iter().filter(|r| r.key.tenant_id.as_str() == tenant)).unwrap()
+        };
+        let stored = |tenant: &'static str| async move {
+            let day = (test_now() - Duration::hours(12), test_now() + Duration::hours(12));
+            let rows = store.rollups(&id(tenant), day.0, day.1).await.unwrap();
+            rows.into_iter().map(|r| (r.key, r.totals)).collect::<BTreeMap<_, _>>()
+        };
+        // Act
+        store.insert_usage(&records, test_now()).await.unwrap();
+        // Assert
+        if app.database.pg_name.is_some() {
+            let rows = count_rows(&app, "select count(*) from usage_rollup_pending_batch").await;
+            assert_eq!(rows, 2, "one pending row per tenant (one month)");
+        }
+        for tenant in ["acme", "beta"] {
+            assert!(summed(tenant).len() > 64, "{tenant}: more deltas than the statement takes");
+            assert_eq!(stored(tenant).await, summed(tenant), "{tenant}, pending");
+        }
+        store.fold_pending_rollups().await.unwrap();
+        for tenant in ["acme", "beta"] {
+            assert_eq!(stored(tenant).await, summed(tenant), "{tenant}, folded");
+        }
+    }
+
     async fn a_backlog_larger_than_a_page_folds_exactly_a_page_at_a_time(app) {
         // Arrange: three writes of 10 000 distinct rollup keys each (one function per record):
         // a backlog of 30 000 deltas, half again a fold's page
