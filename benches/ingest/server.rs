@@ -80,7 +80,12 @@ impl Server {
             .stderr(log)
             .spawn()
             .context("Failed to start tally serve")?;
-        let client = reqwest::Client::builder().pool_max_idle_per_host(256).build()?;
+        // Idle connections are dropped well before the server's keep-alive (actix: 5 s) closes
+        // them: a request sent on a connection the server is closing fails with "connection
+        // closed before message completed" (seen once, Dec 5, after a reset between runs that
+        // left the pool idle about that long).
+        let client =
+            reqwest::Client::builder().pool_max_idle_per_host(256).pool_idle_timeout(Duration::from_secs(2)).build()?;
         let mut server = Self {
             child,
             dir: dir.to_owned(),
