@@ -41,7 +41,9 @@ use sqlx::{Postgres, Transaction};
 use super::codec::tenant_id;
 use super::engine::Engine;
 use super::partitions::month_start;
-use super::postgres::{bind_rollup_columns, pending_rows, upsert_rollup_level, RollupLevel, COPY_PENDING_SQL};
+use super::postgres::{
+    bind_rollup_columns, pending_rows, send_copy, upsert_rollup_level, RollupLevel, COPY_PENDING_SQL,
+};
 use super::rollup_hours::{add_hour_deltas, lock_watermark};
 use super::rollups::RollupRow;
 use super::{DbError, Store};
@@ -88,11 +90,7 @@ pub(in crate::store) async fn append_pending(
         return Ok(());
     }
     if deltas.len() >= COPY_PENDING_FROM {
-        let rows = pending_rows(deltas)?;
-        let mut copy = tx.copy_in_raw(COPY_PENDING_SQL).await?;
-        copy.send(rows).await?;
-        copy.finish().await?;
-        return Ok(());
+        return send_copy(tx, COPY_PENDING_SQL, pending_rows(deltas)?).await;
     }
     bind_rollup_columns(sqlx::query(APPEND_SQL), deltas).bind(months_of(deltas)).execute(&mut **tx).await?;
     Ok(())

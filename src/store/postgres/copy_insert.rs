@@ -53,7 +53,7 @@ pub(super) async fn copy_new(
     ingested_at: DateTime<Utc>,
 ) -> Result<Vec<InsertOutcome>, DbError> {
     if let (true, Some(AllNew { rows, deltas })) = (known.is_empty(), all_new) {
-        copy(&mut tx, rows).await?;
+        send_copy(&mut tx, COPY_RECORDS_SQL, rows).await?;
         add_rollup_deltas(&mut tx, &deltas).await?;
         tx.commit().await?;
         return Ok(vec![InsertOutcome::Inserted; records.len()]);
@@ -77,7 +77,7 @@ pub(super) async fn copy_new(
         records.iter().zip(&stored).filter(|(_, hash)| hash.is_none()).map(|(r, _)| *r).collect();
     if !new.is_empty() {
         if new.len() >= COPY_FROM_RECORDS {
-            copy(&mut tx, copy_rows(&new, ingested_at)?).await?;
+            send_copy(&mut tx, COPY_RECORDS_SQL, copy_rows(&new, ingested_at)?).await?;
         } else {
             insert_new_records(&mut tx, &new, ingested_at).await?;
         }
@@ -88,9 +88,18 @@ pub(super) async fn copy_new(
     Ok(stored.into_iter().map(|hash| hash.map_or(InsertOutcome::Inserted, InsertOutcome::Existing)).collect())
 }
 
-async fn copy(tx: &mut Transaction<'static, Postgres>, rows: Vec<u8>) -> Result<(), DbError> {
-    let mut copy = tx.copy_in_raw(COPY_RECORDS_SQL).await?;
-    copy.send(rows).await?;
+/// Sends a finished `COPY … from stdin` stream (`statement` names the table and the format)
+/// in the caller's transaction: the two round trips every `COPY` of the write path takes.
+///
+/// # Errors
+/// A store failure, or PostgreSQL refusing the stream.
+pub(in crate::store) async fn send_copy(
+    tx: &mut Transaction<'_, Postgres>,
+    statement: &str,
+    stream: Vec<u8>,
+) -> Result<(), DbError> {
+    let mut copy = tx.copy_in_raw(statement).await?;
+    copy.send(stream).await?;
     copy.finish().await?;
     Ok(())
 }

@@ -15,6 +15,7 @@ mod usage;
 
 pub(super) use bounds_policy::BoundsPolicy;
 pub use copy_binary::{copy_rows as binary_copy_rows, COPY_RECORDS_SQL};
+pub(super) use copy_insert::send_copy;
 pub(super) use copy_pending::{pending_rows, COPY_PENDING_SQL};
 pub use probe::PROBE_SQL;
 pub use tenant_locks::{bucket_locks, BucketLock, LOCK_TENANT_BUCKETS_SQL};
