@@ -96,11 +96,17 @@ impl BenchDb {
         // As `tally serve` leaves them: the preload's deltas in the rollup rows.
         self.store.fold_pending_rollups().await.context("Failed to fold the preload's rollups")?;
         self.pool.execute("analyze usage_record; analyze usage_rollup").await.context("Failed to analyze")?;
+        self.settle().await
+    }
+
+    /// Writes out what earlier work left dirty, so that a scenario does not pay for it: a
+    /// checkpoint (PostgreSQL's dirty buffers), then `sync` (the kernel's). The truncates, a
+    /// preload or an earlier scenario leave hundreds of MB of dirty pages, which the kernel
+    /// writes back ≈ 30 s later (`vm.dirty_expire_centisecs`), in the middle of the next
+    /// scenario. A WAL flush behind that writeback stalled every group commit for up to a
+    /// second (BENCHMARKS.md, Dec 4), and for 25–50 ms in the paced run (Dec 5, 08:00).
+    pub async fn settle(&self) -> anyhow::Result<()> {
         self.pool.execute("checkpoint").await.context("Failed to checkpoint")?;
-        // And the kernel's copy of it written out: the truncates, the preload and the
-        // checkpoint leave hundreds of MB of dirty pages, which the kernel writes back ≈ 30 s
-        // later (`vm.dirty_expire_centisecs`), in the middle of the scenario. A WAL flush behind
-        // that writeback stalled every group commit for up to a second (BENCHMARKS.md, Dec 4).
         let synced = tokio::task::spawn_blocking(|| std::process::Command::new("sync").status()).await?;
         ensure!(synced.context("Failed to run sync")?.success(), "sync failed");
         Ok(())

@@ -260,6 +260,9 @@ impl Run<'_> {
                 delay_ms: Some(DELAY_MS),
                 refused: false,
             };
+            // Not behind the closed-loop runs' writeback (`settle`): this run's own pages are
+            // written back after it, as a steady load's are all along.
+            self.db.settle().await?;
             let half = tokio::task::block_in_place(|| wrk::post_single_records(server, dir, &paced))?;
             stored = self.stored_beyond_preload(stored + half.acknowledged, connections).await?;
             if (half.rate() / target - 1.0).abs() <= 0.1 || attempt == 3 {
