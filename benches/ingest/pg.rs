@@ -104,7 +104,7 @@ impl BenchDb {
     /// preload or an earlier scenario leave hundreds of MB of dirty pages, which the kernel
     /// writes back ≈ 30 s later (`vm.dirty_expire_centisecs`), in the middle of the next
     /// scenario. A WAL flush behind that writeback stalled every group commit for up to a
-    /// second (BENCHMARKS.md, Dec 4), and for 25–50 ms in the paced run (Dec 5, 08:00).
+    /// second (BENCHMARKS.md, Dec 4), and for 25–48 ms in the paced run (Dec 5 07:23).
     pub async fn settle(&self) -> anyhow::Result<()> {
         self.pool.execute("checkpoint").await.context("Failed to checkpoint")?;
         let synced = tokio::task::spawn_blocking(|| std::process::Command::new("sync").status()).await?;
