@@ -177,7 +177,8 @@ pub async fn version() -> anyhow::Result<String> {
 /// Settings of the server that matter for write throughput.
 pub async fn write_settings() -> anyhow::Result<String> {
     let mut admin = admin().await?;
-    let names = ["shared_buffers", "synchronous_commit", "wal_level", "max_wal_size", "checkpoint_timeout"];
+    let names =
+        ["shared_buffers", "synchronous_commit", "wal_level", "max_wal_size", "checkpoint_timeout", "autovacuum"];
     let mut parts = Vec::new();
     for name in names {
         let (value,): (String,) = sqlx::query_as("select current_setting($1)").bind(name).fetch_one(&mut admin).await?;

@@ -21,7 +21,8 @@
 //! queues them, and a delete takes each committed pending row exactly once. A fold takes the
 //! pending rows a page at a time, each page its own transaction ([`FOLD_PAGE_DELTAS`]), so a
 //! backlog (the fold stopped a while, a backfill spanning months of buckets) costs memory of a
-//! page, not of the backlog.
+//! page, not of the backlog. Then it vacuums the table (`postgres/pending_vacuum.rs`): a queue
+//! that turns over every second cannot wait for autovacuum.
 //!
 //! Storage: one row of `usage_rollup_pending_batch` per tenant and UTC month of each write,
 //! its deltas as parallel arrays (migration 20261203080000): a group commit spanning 800
@@ -42,7 +43,7 @@ use super::codec::tenant_id;
 use super::engine::Engine;
 use super::partitions::month_start;
 use super::postgres::{
-    bind_rollup_columns, pending_rows, send_copy, upsert_rollup_level, RollupLevel, COPY_PENDING_SQL,
+    bind_rollup_columns, pending_rows, send_copy, upsert_rollup_level, vacuum_pending, RollupLevel, COPY_PENDING_SQL,
 };
 use super::rollup_hours::{add_hour_deltas, lock_watermark};
 use super::rollups::RollupRow;
@@ -121,6 +122,9 @@ pub struct FoldReport {
     pub rows: u64,
     /// Transactions the fold took (PostgreSQL pages of [`FOLD_PAGE_DELTAS`]; 1 on Citus).
     pub pages: u64,
+    /// The pending table was vacuumed after the pages (`postgres/pending_vacuum.rs`): every
+    /// fold that took deltas does it.
+    pub vacuumed: bool,
 }
 
 impl Store {
@@ -147,6 +151,14 @@ impl Store {
             report.pages += 1;
             if !page.more {
                 break;
+            }
+        }
+        if report.pending > 0 {
+            // The deltas are folded whatever the vacuum does: a failed one is retried by the
+            // next fold that takes deltas, and costs only the table's growth until then.
+            match vacuum_pending(pool).await {
+                Ok(()) => report.vacuumed = true,
+                Err(error) => tracing::warn!(error = ?error, "vacuum of the pending rollup deltas failed"),
             }
         }
         Ok(Some(report))

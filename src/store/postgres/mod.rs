@@ -8,6 +8,7 @@ mod copy_insert;
 mod copy_pending;
 mod key_bounds;
 mod one_call;
+mod pending_vacuum;
 mod prelude;
 mod probe;
 mod tenant_locks;
@@ -17,6 +18,7 @@ pub(super) use bounds_policy::BoundsPolicy;
 pub use copy_binary::{copy_rows as binary_copy_rows, COPY_RECORDS_SQL};
 pub(super) use copy_insert::send_copy;
 pub(super) use copy_pending::{pending_rows, COPY_PENDING_SQL};
+pub(super) use pending_vacuum::vacuum_pending;
 pub use probe::PROBE_SQL;
 pub use tenant_locks::{bucket_locks, BucketLock, LOCK_TENANT_BUCKETS_SQL};
 pub(super) use usage::{

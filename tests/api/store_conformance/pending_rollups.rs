@@ -195,6 +195,38 @@ both_stores! {
         }
     }
 
+    async fn the_pending_table_reuses_the_space_of_the_deltas_it_folded(app) {
+        // Arrange: twelve rounds of twenty writes across ten tenants, each round folded — the
+        // table's whole content turns over every round, as it does every second under ingest
+        // (autovacuum is off on the test servers, as on some installations)
+        let store = &app.store;
+        let size = match app.database.backend {
+            Backend::Sqlite => None,
+            Backend::Postgres => Some("select pg_relation_size('usage_rollup_pending_batch')"),
+            Backend::Citus => Some("select citus_relation_size('usage_rollup_pending_batch')"),
+        };
+        let mut sizes = Vec::new();
+        // Act
+        for round in 0..12 {
+            for write in 0..20 {
+                let records: Vec<NewUsageRecord> = (0..10)
+                    .map(|t| usage_of(&format!("tenant-{t}"), &format!("r{round}-w{write}"), test_now(), "f", "0.5"))
+                    .collect();
+                store.insert_usage(&records, test_now()).await.unwrap();
+            }
+            let report = store.fold_pending_rollups().await.unwrap();
+            assert_eq!(report.map(|r| (r.pending, r.vacuumed)), size.map(|_| (200, true)), "round {round}");
+            if let Some(sql) = size {
+                sizes.push(count_rows(&app, sql).await);
+            }
+        }
+        // Assert: the table holds about one round's rows, not twelve
+        if let (Some(first), Some(last)) = (sizes.first(), sizes.last()) {
+            assert!(*last <= 2 * first, "the table grew from {first} to {last} bytes: {sizes:?}");
+        }
+        assert_eq!(store.all_rollups(&id("tenant-3")).await.unwrap().iter().map(|r| r.totals.records).sum::<i64>(), 240);
+    }
+
     async fn a_record_and_its_void_folded_together_leave_no_row(app) {
         // Arrange: one record alone in its bucket, voided before any fold
         let store = &app.store;
