@@ -1,8 +1,9 @@
 //! The PostgreSQL scenarios, each on the same freshly reset database and the same rows:
 //! HTTP batched (unique, again unique with twice the clients to saturate the server, then 10 %
 //! duplicates), single-record HTTP at 64 clients (reqwest; wrk at 64 and at 256 connections,
-//! then paced), then, with the server stopped, the writer's statements called directly, raw
-//! `COPY`, and one-commit-per-record.
+//! then paced), then, with the server stopped, the writer's statements called directly and
+//! one-commit-per-record. Raw `COPY` runs in each round of the batched runs, beside the idle
+//! server, so the ratios to it compare runs of the same minute.
 
 use std::future::Future;
 use std::path::Path;
@@ -72,27 +73,36 @@ pub async fn run(
     store_previous_month(&mut db, args.history, args.ids).await?;
     let run = Run { args, work, settings, db };
     let mut mean_group = None;
+    // Raw `COPY` (text, binary): run in the batched rounds when there are any, alone otherwise.
+    let (mut text_copies, mut binary_copies) = (Vec::new(), Vec::new());
     if ["http", "saturated", "dup", "single", "wrk"].iter().any(|s| args.runs(s)) {
         let server = Server::start(Some(&run.db.url), dir, &args.tuning).await?;
         server.create_tenants(&tenant_ids()).await?;
-        // The duplicates' cost is a ratio of two short runs, each moving ±10 % from one minute
-        // to the next on these shared VMs: both are run in alternation and the medians kept.
-        let (mut unique, mut duplicates) = (Vec::new(), Vec::new());
+        // The batched targets are ratios of short runs (to each other, to raw `COPY`), each
+        // moving ±10 % from one minute to the next on these shared VMs: all of them are run in
+        // alternation, round after round, and the medians kept (raw `COPY` beside an idle
+        // server, which folds nothing).
+        let (mut unique, mut saturated, mut duplicates) = (Vec::new(), Vec::new(), Vec::new());
         for _ in 0..PAIRED_ROUNDS {
             if args.runs("http") {
                 unique.push(run.http_batched(&server, Clients::Usual).await?);
             }
+            if args.runs("saturated") {
+                saturated.push((run.http_batched(&server, Clients::Saturating).await?.0, ()));
+            }
             if args.runs("dup") {
                 duplicates.push((run.http_duplicates(&server).await?, ()));
+            }
+            if args.runs("copy") {
+                text_copies.push((run.copy(false).await?, ()));
+                binary_copies.push((run.copy(true).await?, ()));
             }
         }
         if let Some((outcome, group)) = median(unique) {
             report.outcomes.push(outcome);
             mean_group = Some(group);
         }
-        if args.runs("saturated") {
-            report.outcomes.push(run.http_batched(&server, Clients::Saturating).await?.0);
-        }
+        report.outcomes.extend(median(saturated).map(|(outcome, ())| outcome));
         report.outcomes.extend(median(duplicates).map(|(outcome, ())| outcome));
         if args.runs("single") {
             report.outcomes.push(run.http_single(&server).await?);
@@ -115,10 +125,12 @@ pub async fn run(
             report.outcomes.push(run.stage(shape, group).await?);
         }
     }
-    if args.runs("copy") {
-        report.outcomes.push(run.copy(false).await?);
-        report.outcomes.push(run.copy(true).await?);
+    if args.runs("copy") && text_copies.is_empty() {
+        text_copies.push((run.copy(false).await?, ()));
+        binary_copies.push((run.copy(true).await?, ()));
     }
+    let copies = [median(text_copies), median(binary_copies)];
+    report.outcomes.extend(copies.into_iter().flatten().map(|(outcome, ())| outcome));
     if args.runs("commit") {
         report.outcomes.push(run.one_commit_per_record().await?);
     }
