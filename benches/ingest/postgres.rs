@@ -1,9 +1,10 @@
 //! The PostgreSQL scenarios, each on the same freshly reset database and the same rows:
 //! HTTP batched (unique, again unique with twice the clients to saturate the server, then 10 %
 //! duplicates), single-record HTTP at 64 clients (reqwest; wrk at 64 and at 256 connections,
-//! then paced), then, with the server stopped, the writer's statements called directly and
-//! one-commit-per-record. Raw `COPY` runs in each round of the batched runs, beside the idle
-//! server, so the ratios to it compare runs of the same minute.
+//! then paced), then, with the server stopped, the writer's statements called directly. The
+//! baselines of the ratio targets run beside the idle server, in rounds with what they are
+//! compared to, so each ratio compares runs of the same minutes: raw `COPY` in each round of
+//! the batched runs, one commit per record in each round of the saturated wrk run.
 
 use std::future::Future;
 use std::path::Path;
@@ -75,6 +76,8 @@ pub async fn run(
     let mut mean_group = None;
     // Raw `COPY` (text, binary): run in the batched rounds when there are any, alone otherwise.
     let (mut text_copies, mut binary_copies) = (Vec::new(), Vec::new());
+    // One commit per record: run in the saturated wrk rounds when there are any, alone otherwise.
+    let mut commits = Vec::new();
     if ["http", "saturated", "dup", "single", "wrk"].iter().any(|s| args.runs(s)) {
         let server = Server::start(Some(&run.db.url), dir, &args.tuning).await?;
         server.create_tenants(&tenant_ids()).await?;
@@ -108,7 +111,7 @@ pub async fn run(
             report.outcomes.push(run.http_single(&server).await?);
         }
         if args.runs("wrk") && wrk::available() {
-            run.wrk_single(&server, dir, engine, report).await?;
+            commits = run.wrk_single(&server, dir, engine, report).await?;
         } else if args.runs("wrk") {
             println!("skipped the wrk scenario: no `wrk` on this machine (apt-get install wrk)");
         }
@@ -131,9 +134,10 @@ pub async fn run(
     }
     let copies = [median(text_copies), median(binary_copies)];
     report.outcomes.extend(copies.into_iter().flatten().map(|(outcome, ())| outcome));
-    if args.runs("commit") {
-        report.outcomes.push(run.one_commit_per_record().await?);
+    if args.runs("commit") && commits.is_empty() {
+        commits.push((run.one_commit_per_record().await?, ()));
     }
+    report.outcomes.extend(median(commits).map(|(outcome, ())| outcome));
     Ok(())
 }
 
@@ -243,17 +247,41 @@ impl Run<'_> {
 
     /// Single-record requests from `wrk`: closed-loop runs at `--single-clients` and four times
     /// as many connections (two outcomes), then one paced at half the higher rate for the p99
-    /// latency. Stored counts checked after each.
-    async fn wrk_single(&self, server: &Server, dir: &Path, engine: &str, report: &mut Report) -> anyhow::Result<()> {
+    /// latency. Stored counts checked after each. Returns the one-commit-per-record baseline's
+    /// runs (with `commit`), which alternate with the saturated runs.
+    async fn wrk_single(
+        &self,
+        server: &Server,
+        dir: &Path,
+        engine: &str,
+        report: &mut Report,
+    ) -> anyhow::Result<Vec<(Outcome, ())>> {
         self.db.reset(&self.work.preload).await?;
         let usual = self.args.single_clients;
-        let (full, stored) = self.wrk_closed_loop(server, dir, usual, 0, report).await?;
+        let (outcome, full, _) = self.wrk_closed_loop(server, dir, usual, "closed", 0).await?;
+        report.outcomes.push(outcome);
         // Each connection waits for its answer, after the group commit: at 64 the run is
         // bound by that latency, not by the server (idle cores). Four times as many show the
-        // rate the server saturates at, and the paced run halves that one.
+        // rate the server saturates at, and the paced run halves that one. Its ratio to one
+        // commit per record is a ratio of two short runs, each moving ±10 % from one minute to
+        // the next: they alternate, round after round, and the medians are kept (the
+        // baseline beside the idle server).
         let saturating = usual * 4;
-        let (most, stored) = self.wrk_closed_loop(server, dir, saturating, stored, report).await?;
+        let (mut saturated, mut commits) = (Vec::new(), Vec::new());
+        for round in 0..PAIRED_ROUNDS {
+            self.db.reset(&self.work.preload).await?;
+            let (outcome, run, _) =
+                self.wrk_closed_loop(server, dir, saturating, &format!("saturated{round}"), 0).await?;
+            saturated.push((outcome, run));
+            if self.args.runs("commit") {
+                commits.push((self.one_commit_per_record().await?, ()));
+            }
+        }
+        let (outcome, most) = median(saturated).context("no saturated wrk run")?;
+        report.outcomes.push(outcome);
         let full = if most.rate() > full.rate() { most } else { full };
+        self.db.reset(&self.work.preload).await?;
+        let stored = 0;
 
         // Paced: each connection waits DELAY after an answer, so connections ≈ rate × (DELAY + latency).
         const DELAY_MS: u64 = 10;
@@ -307,21 +335,21 @@ impl Run<'_> {
             p99: half.p99,
             http_only,
         });
-        Ok(())
+        Ok(commits)
     }
 
-    /// One closed-loop wrk run at `connections`, reported as a row; returns it and the records
-    /// stored beyond the preload so far (`stored` before it).
+    /// One closed-loop wrk run at `connections` (`run` names its record ids apart): its row,
+    /// what wrk printed, and the records stored beyond the preload so far (`stored` before it).
     async fn wrk_closed_loop(
         &self,
         server: &Server,
         dir: &Path,
         connections: usize,
+        run: &str,
         stored: usize,
-        report: &mut Report,
-    ) -> anyhow::Result<(WrkRun, usize)> {
+    ) -> anyhow::Result<(Outcome, WrkRun, usize)> {
         let usual = connections == self.args.single_clients;
-        let run = format!("closed{connections}");
+        let run = format!("{run}{connections}");
         let load = Load { run: &run, connections, seconds: self.args.wrk_seconds, delay_ms: None, refused: false };
         let before = server.writer_totals().await?;
         let (full, cpu) = measured(Some(server.pid()), async {
@@ -344,8 +372,7 @@ impl Run<'_> {
             false => ("wrk_saturated", format!("HTTP single-record, wrk, {connections} connections (saturating)")),
         };
         let records = full.acknowledged;
-        report.outcomes.push(Outcome { key, label, records, elapsed: full.elapsed, cpu, note });
-        Ok((full, stored))
+        Ok((Outcome { key, label, records, elapsed: full.elapsed, cpu, note }, full, stored))
     }
 
     /// Records stored beyond the preload, checked against what was acknowledged: every

@@ -25,7 +25,8 @@ pub fn median<T>(mut runs: Vec<(Outcome, T)>) -> Option<(Outcome, T)> {
     }
     let rates: Vec<String> = runs.iter().map(|(o, _)| format!("{:.0}", o.rate())).collect();
     let count = runs.len();
-    runs.sort_by_key(|(o, _)| o.elapsed);
+    // By rate: a batched run's records are fixed and its time varies, a wrk run's the reverse.
+    runs.sort_by(|(a, _), (b, _)| a.rate().total_cmp(&b.rate()));
     let (mut outcome, extra) = runs.swap_remove(count / 2);
     outcome.note = format!("{}; median of {count} runs ({} records/s)", outcome.note, rates.join(" / "));
     Some((outcome, extra))
