@@ -258,7 +258,7 @@ impl Run<'_> {
     ) -> anyhow::Result<Vec<(Outcome, ())>> {
         self.db.reset(&self.work.preload).await?;
         let usual = self.args.single_clients;
-        let (outcome, full, _) = self.wrk_closed_loop(server, dir, usual, "closed", 0).await?;
+        let (outcome, full) = self.wrk_closed_loop(server, dir, usual, "closed").await?;
         report.outcomes.push(outcome);
         // Each connection waits for its answer, after the group commit: at 64 the run is
         // bound by that latency, not by the server (idle cores). Four times as many show the
@@ -270,8 +270,7 @@ impl Run<'_> {
         let (mut saturated, mut commits) = (Vec::new(), Vec::new());
         for round in 0..PAIRED_ROUNDS {
             self.db.reset(&self.work.preload).await?;
-            let (outcome, run, _) =
-                self.wrk_closed_loop(server, dir, saturating, &format!("saturated{round}"), 0).await?;
+            let (outcome, run) = self.wrk_closed_loop(server, dir, saturating, &format!("saturated{round}")).await?;
             saturated.push((outcome, run));
             if self.args.runs("commit") {
                 commits.push((self.one_commit_per_record().await?, ()));
@@ -281,13 +280,12 @@ impl Run<'_> {
         report.outcomes.push(outcome);
         let full = if most.rate() > full.rate() { most } else { full };
         self.db.reset(&self.work.preload).await?;
-        let stored = 0;
 
         // Paced: each connection waits DELAY after an answer, so connections ≈ rate × (DELAY + latency).
         const DELAY_MS: u64 = 10;
         let target = full.rate() / 2.0;
         let mut connections = (target * (DELAY_MS as f64 + 1.0) / 1e3).ceil().max(1.0) as usize;
-        let mut stored = stored;
+        let mut stored = 0;
         // The latency is not known before: up to three runs, each correcting the connections
         // by how far the last one's rate fell from the target.
         let mut attempt = 1;
@@ -338,16 +336,15 @@ impl Run<'_> {
         Ok(commits)
     }
 
-    /// One closed-loop wrk run at `connections` (`run` names its record ids apart): its row,
-    /// what wrk printed, and the records stored beyond the preload so far (`stored` before it).
+    /// One closed-loop wrk run at `connections` (`run` names its record ids apart), on a
+    /// freshly reset database: its row and what wrk printed, the stored count checked.
     async fn wrk_closed_loop(
         &self,
         server: &Server,
         dir: &Path,
         connections: usize,
         run: &str,
-        stored: usize,
-    ) -> anyhow::Result<(Outcome, WrkRun, usize)> {
+    ) -> anyhow::Result<(Outcome, WrkRun)> {
         let usual = connections == self.args.single_clients;
         let run = format!("{run}{connections}");
         let load = Load { run: &run, connections, seconds: self.args.wrk_seconds, delay_ms: None, refused: false };
@@ -357,7 +354,7 @@ impl Run<'_> {
         })
         .await?;
         let writer = before.until(&server.writer_totals().await?);
-        let stored = self.stored_beyond_preload(stored + full.acknowledged, connections).await?;
+        let stored = self.stored_beyond_preload(full.acknowledged, connections).await?;
         let note = format!(
             "wrk, {connections} connections, {} s; {} acknowledged ({} not 2xx), {stored} stored in all; mean {:.1} records per group commit; p50 {:.2} ms, p99 {:.2} ms",
             self.args.wrk_seconds,
@@ -372,7 +369,7 @@ impl Run<'_> {
             false => ("wrk_saturated", format!("HTTP single-record, wrk, {connections} connections (saturating)")),
         };
         let records = full.acknowledged;
-        Ok((Outcome { key, label, records, elapsed: full.elapsed, cpu, note }, full, stored))
+        Ok((Outcome { key, label, records, elapsed: full.elapsed, cpu, note }, full))
     }
 
     /// Records stored beyond the preload, checked against what was acknowledged: every
