@@ -92,6 +92,7 @@ impl Application {
         };
         let scheduler = spawn_billing_scheduler(&settings, store.clone(), clock.clone(), biller.clone());
         let jobs = BillingJobs::new(biller.clone(), store.clone(), clock.clone());
+        jobs.reap_abandoned().await;
         let run_reaper = tokio::spawn(jobs.clone().reap_abandoned_every());
         let dispatcher = build_dispatcher(&settings, &store, &metrics, port)?;
         let notifier = spawn_notify_worker(&settings, dispatcher.clone(), clock.clone());

@@ -121,19 +121,29 @@ impl BillingJobs {
     }
 
     /// Marks failed every queued or running run whose process is gone (no heartbeat for
-    /// [`ABANDONED_AFTER`]): at once, then every half of that, for ever.
-    pub async fn reap_abandoned_every(self) {
-        let mut ticks = tokio::time::interval(ABANDONED_AFTER / 2);
-        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    /// [`ABANDONED_AFTER`]), once. A server does this before it serves: its "now" is then read
+    /// before any run it could be asked to start exists, so it can never judge a run created
+    /// after that reading (with a clock that was set back, as tests do, such a run looked a
+    /// month stale and was reaped the moment it was queued).
+    pub async fn reap_abandoned(&self) {
         let lease = chrono::Duration::from_std(ABANDONED_AFTER).unwrap_or(chrono::Duration::MAX);
+        let now = self.clock.now();
+        match self.store.abandon_stale_billing_runs(now - lease, now).await {
+            Ok(0) => {}
+            Ok(reaped) => tracing::warn!(reaped, "billing runs abandoned by a stopped process marked failed"),
+            Err(error) => tracing::warn!(error = ?error, "looking for abandoned billing runs failed"),
+        }
+    }
+
+    /// [`Self::reap_abandoned`] every half of [`ABANDONED_AFTER`], for ever, starting half of
+    /// that from now (the server's startup pass went first).
+    pub async fn reap_abandoned_every(self) {
+        let period = ABANDONED_AFTER / 2;
+        let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             ticks.tick().await;
-            let now = self.clock.now();
-            match self.store.abandon_stale_billing_runs(now - lease, now).await {
-                Ok(0) => {}
-                Ok(reaped) => tracing::warn!(reaped, "billing runs abandoned by a stopped process marked failed"),
-                Err(error) => tracing::warn!(error = ?error, "looking for abandoned billing runs failed"),
-            }
+            self.reap_abandoned().await;
         }
     }
 }
