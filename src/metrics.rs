@@ -8,6 +8,8 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
 
+use crate::store::FoldReport;
+
 /// Declares [`Metrics`]: each handle once, with its type, its initial value, and the name and
 /// help text it is registered (and exposed) under, in exposition order.
 macro_rules! metrics {
@@ -61,6 +63,16 @@ metrics! {
     unbilled_records: Gauge = Gauge::default(),
         "unbilled_records",
         "Records no subscription covers in the periods open for usage, as of the last quota evaluator pass";
+    rollup_deltas_folded: Counter = Counter::default(),
+        "rollup_deltas_folded", "Pending rollup deltas folded into the rollup levels (PostgreSQL)";
+    rollup_fold_seconds: Histogram = Histogram::new(exponential_buckets(0.001, 2.0, 14)),
+        "rollup_fold_seconds",
+        "Duration of a pending-rollup fold, its vacuum included (reads add what is still pending)";
+    rollup_fold_failures: Counter = Counter::default(),
+        "rollup_fold_failures", "Pending-rollup folds that failed (their deltas stay pending, still read)";
+    rollup_pending_vacuum_failures: Counter = Counter::default(),
+        "rollup_pending_vacuum_failures",
+        "Vacuums of the pending rollup deltas' table that failed (the table grows until one succeeds)";
     quota_pass_seconds: Histogram = Histogram::new(exponential_buckets(0.001, 2.0, 16)),
         "quota_evaluation_seconds",
         "Duration of a quota evaluator pass (alert lag is at most the interval plus this)";
@@ -89,6 +101,16 @@ impl Metrics {
         self.quota_pass_seconds.observe(took.as_secs_f64());
         let finished = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
         self.quota_last_pass.set(i64::try_from(finished.as_secs()).unwrap_or(i64::MAX));
+    }
+
+    /// Records a fold of pending rollup deltas that ran (PostgreSQL), how long it took and
+    /// what it did.
+    pub fn record_rollup_fold(&self, took: std::time::Duration, report: &FoldReport) {
+        self.rollup_fold_seconds.observe(took.as_secs_f64());
+        self.rollup_deltas_folded.inc_by(report.pending);
+        if report.pending > 0 && !report.vacuumed {
+            self.rollup_pending_vacuum_failures.inc();
+        }
     }
 
     /// The Prometheus text exposition.

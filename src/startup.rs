@@ -98,7 +98,7 @@ impl Application {
         let notifier = spawn_notify_worker(&settings, dispatcher.clone(), clock.clone());
         let quota_evaluator = spawn_quota_evaluator(&settings, &store, &catalog, &metrics, &clock);
         let maintenance = spawn_maintenance(&settings, &store, &clock);
-        let rollup_keeper = spawn_rollup_keeper(&settings, &store, &clock);
+        let rollup_keeper = spawn_rollup_keeper(&settings, &store, &metrics, &clock);
         let checkpointer = tokio::spawn(checkpoint_wal_every(CHECKPOINT_EVERY, store.clone()));
         let entitlements =
             web::Data::new(EntitlementCache::new(store.clone(), catalog.clone(), settings.quota.entitlement_max_age));
@@ -351,11 +351,16 @@ const PENDING_FOLD_EVERY: std::time::Duration = std::time::Duration::from_secs(1
 /// Runs the rollup levels' upkeep (see [`keep_rollups_every`]): the fold every second and the
 /// hour compactor every minute, each every `lifecycle.maintain_every` if shorter; off when
 /// maintenance is (zero), as it is store upkeep (reads stay exact without it).
-fn spawn_rollup_keeper(settings: &Settings, store: &Store, clock: &SharedClock) -> Option<tokio::task::JoinHandle<()>> {
+fn spawn_rollup_keeper(
+    settings: &Settings,
+    store: &Store,
+    metrics: &Arc<Metrics>,
+    clock: &SharedClock,
+) -> Option<tokio::task::JoinHandle<()>> {
     let every = settings.lifecycle.maintain_every;
     (!every.is_zero()).then(|| {
         let (fold, compact) = (every.min(PENDING_FOLD_EVERY), every.min(HOUR_COMPACTION_EVERY));
-        tokio::spawn(keep_rollups_every(fold, compact, store.clone(), clock.clone()))
+        tokio::spawn(keep_rollups_every(fold, compact, store.clone(), clock.clone(), metrics.clone()))
     })
 }
 

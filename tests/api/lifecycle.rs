@@ -7,7 +7,7 @@ use serde_json::{json, Value};
 
 use crate::billing::{at, invoices_of, run_billing_and_wait, tenant_on, usage_at};
 use crate::both_stores;
-use crate::helpers::TestApp;
+use crate::helpers::{Backend, TestApp};
 use tally::domain::TenantId;
 use tally::lifecycle::{Maintenance, RawRetention};
 
@@ -200,6 +200,52 @@ both_stores! {
         assert_eq!(unsettled.kept.map(|k| k.month), Some(at("2026-09-01T00:00:00Z")));
         assert_eq!(raw_ids(&app, "2026-09-01T00:00:00Z", "2026-10-01T00:00:00Z").await, ["sep"]);
     }
+
+    async fn the_server_folds_pending_rollup_deltas_and_counts_its_folds_in_metrics(app) {
+        // Arrange: three records of one 15-minute bucket in one request: one group commit, so
+        // one pending rollup delta on PostgreSQL; SQLite's writer adds to the rollups itself.
+        app.create_tenant("acme", "UTC").await;
+        let records = vec![
+            native("a", "2026-11-27T11:46:00Z", 1),
+            native("b", "2026-11-27T11:50:00Z", 2),
+            native("c", "2026-11-27T11:59:00Z", 3),
+        ];
+        let on_sqlite = app.database.backend == Backend::Sqlite;
+        let deltas = if on_sqlite { 0.0 } else { 1.0 };
+        // Act
+        let (status, _) = post_at(&app, "2026-11-27T12:00:00Z", records).await;
+        // Assert: within a few of the server's one-second folds.
+        assert_eq!(status, StatusCode::OK);
+        let metrics = metrics_when(&app, |m| metric(m, "tally_rollup_deltas_folded_total") == deltas).await;
+        let folds = metric(&metrics, "tally_rollup_fold_seconds_count");
+        assert!(if on_sqlite { folds == 0.0 } else { folds >= 1.0 }, "{metrics}");
+        assert_eq!(metric(&metrics, "tally_rollup_fold_failures_total"), 0.0, "{metrics}");
+        assert_eq!(metric(&metrics, "tally_rollup_pending_vacuum_failures_total"), 0.0, "{metrics}");
+        let usage = app.get_json("/v1/tenants/acme/usage?granularity=hour&from=2026-11-27T11:00:00Z&to=2026-11-27T12:00:00Z").await;
+        assert_eq!(usage["buckets"][0]["invocations"], "6", "{usage}");
+    }
+}
+
+/// A sample's value in `/metrics`; absent reads as NaN, which equals nothing.
+fn metric(metrics: &str, name: &str) -> f64 {
+    let value = metrics.lines().find_map(|line| line.strip_prefix(name)?.strip_prefix(' '));
+    value.and_then(|v| v.parse().ok()).unwrap_or(f64::NAN)
+}
+
+/// `/metrics` once `done` holds for it, read every 100 ms for at most 10 s (then as it is).
+async fn metrics_when(app: &TestApp, done: impl Fn(&str) -> bool) -> String {
+    let read =
+        || async { app.client.get(format!("{}/metrics", app.address)).send().await.unwrap().text().await.unwrap() };
+    for _ in 0..100 {
+        let metrics = read().await;
+        if done(&metrics) {
+            return metrics;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let metrics = read().await;
+    assert!(done(&metrics), "/metrics never got there:\n{metrics}");
+    metrics
 }
 
 /// Records in the SQLite database file alone — what a checkpoint has copied out of the log —
