@@ -1,8 +1,8 @@
 //! The PostgreSQL scenarios, each on the same freshly reset database and the same rows:
 //! HTTP batched (unique, again unique with twice the clients to saturate the server, then 10 %
-//! duplicates), single-record HTTP at 64 clients (reqwest; wrk at 64 and at 256 connections,
-//! then paced), then, with the server stopped, the writer's statements called directly. The
-//! baselines of the ratio targets run beside the idle server, in rounds with what they are
+//! duplicates), single-record HTTP at 64 clients (reqwest; wrk at 64 and at the connections
+//! that saturate the server, then paced), then, with the server stopped, the writer's
+//! statements called directly. The baselines of the ratio targets run beside the idle server, in rounds with what they are
 //! compared to, so each ratio compares runs of the same minutes: raw `COPY` in each round of
 //! the batched runs, one commit per record in each round of the saturated wrk run.
 
@@ -158,6 +158,14 @@ async fn store_previous_month(db: &mut BenchDb, records: usize, ids: Ids) -> any
 /// median of each.
 const PAIRED_ROUNDS: usize = 3;
 
+/// A doubling of the connections that raises the single-record rate by less than this has
+/// reached the server's saturation (runs of the same minute move by about ±5 %).
+const SATURATION_GAIN: f64 = 0.1;
+
+/// wrk's connections stop doubling here, whatever the rate: beyond, they cost the load
+/// generator more than they give the server (wrk took 4.4 of the 20 core-seconds at 1 024).
+const SATURATION_MAX_CONNECTIONS: usize = 1024;
+
 /// How many HTTP clients post the batched bodies.
 #[derive(Debug, Clone, Copy)]
 enum Clients {
@@ -261,12 +269,12 @@ impl Run<'_> {
         let (outcome, full) = self.wrk_closed_loop(server, dir, usual, "closed").await?;
         report.outcomes.push(outcome);
         // Each connection waits for its answer, after the group commit: at 64 the run is
-        // bound by that latency, not by the server (idle cores). Four times as many show the
-        // rate the server saturates at, and the paced run halves that one. Its ratio to one
-        // commit per record is a ratio of two short runs, each moving ±10 % from one minute to
-        // the next: they alternate, round after round, and the medians are kept (the
-        // baseline beside the idle server).
-        let saturating = usual * 4;
+        // bound by that latency, not by the server (idle cores). The saturating rate is where
+        // more connections stop paying (`saturating_connections`); the paced run halves it.
+        // Its ratio to one commit per record is a ratio of two short runs, each moving ±10 %
+        // from one minute to the next: they alternate, round after round, and the medians are
+        // kept (the baseline beside the idle server).
+        let (saturating, probes) = self.saturating_connections(server, dir, usual * 4).await?;
         let (mut saturated, mut commits) = (Vec::new(), Vec::new());
         for round in 0..PAIRED_ROUNDS {
             self.db.reset(&self.work.preload).await?;
@@ -276,7 +284,8 @@ impl Run<'_> {
                 commits.push((self.one_commit_per_record().await?, ()));
             }
         }
-        let (outcome, most) = median(saturated).context("no saturated wrk run")?;
+        let (mut outcome, most) = median(saturated).context("no saturated wrk run")?;
+        outcome.note = format!("{}; connections found by doubling: {probes}", outcome.note);
         report.outcomes.push(outcome);
         let full = if most.rate() > full.rate() { most } else { full };
         self.db.reset(&self.work.preload).await?;
@@ -334,6 +343,39 @@ impl Run<'_> {
             http_only,
         });
         Ok(commits)
+    }
+
+    /// The connections the server saturates at: from `from`, doubled while a doubling still
+    /// raises the rate by [`SATURATION_GAIN`], at most [`SATURATION_MAX_CONNECTIONS`]. A fixed
+    /// multiple was not enough: on Dec 5 256, 512 and 1 024 connections gave 31, 36–38 and 40 k
+    /// requests/s, the cores 2.5, 1.9 and 1.0 core-seconds idle. Returns them and each probe's
+    /// rate (`256: 30935/s, …`) for the row's note.
+    async fn saturating_connections(
+        &self,
+        server: &Server,
+        dir: &Path,
+        from: usize,
+    ) -> anyhow::Result<(usize, String)> {
+        let mut probes = Vec::new();
+        let probe = |connections: usize| {
+            let run = format!("probe{connections}_");
+            async move {
+                self.db.reset(&self.work.preload).await?;
+                let (_, run) = self.wrk_closed_loop(server, dir, connections, &run).await?;
+                anyhow::Ok(run.rate())
+            }
+        };
+        let (mut connections, mut rate) = (from, probe(from).await?);
+        probes.push(format!("{connections}: {rate:.0}/s"));
+        while connections * 2 <= SATURATION_MAX_CONNECTIONS {
+            let more = probe(connections * 2).await?;
+            probes.push(format!("{}: {more:.0}/s", connections * 2));
+            if more < rate * (1.0 + SATURATION_GAIN) {
+                break;
+            }
+            (connections, rate) = (connections * 2, more);
+        }
+        Ok((connections, probes.join(", ")))
     }
 
     /// One closed-loop wrk run at `connections` (`run` names its record ids apart), on a

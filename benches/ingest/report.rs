@@ -136,7 +136,7 @@ impl Report {
                 10.0,
             ),
             self.ratio_check(
-                "single-record HTTP from wrk, server saturated (4 × the connections) ≥ 10 × one-commit-per-record",
+                "single-record HTTP from wrk, server saturated (connections doubled until the rate stops rising) ≥ 10 × one-commit-per-record",
                 ("wrk_saturated", "commit"),
                 10.0,
             ),
