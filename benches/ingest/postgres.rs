@@ -298,7 +298,7 @@ impl Run<'_> {
         // The latency is not known before: up to three runs, each correcting the connections
         // by how far the last one's rate fell from the target.
         let mut attempt = 1;
-        let half = loop {
+        let (half, commits_paced) = loop {
             let run = format!("paced{attempt}");
             let paced = Load {
                 run: &run,
@@ -310,10 +310,12 @@ impl Run<'_> {
             // Not behind the closed-loop runs' writeback (`settle`): this run's own pages are
             // written back after it, as a steady load's are all along.
             self.db.settle().await?;
+            let before = server.writer_totals().await?;
             let half = tokio::task::block_in_place(|| wrk::post_single_records(server, dir, &paced))?;
+            let commits = before.until(&server.writer_totals().await?);
             stored = self.stored_beyond_preload(stored + half.acknowledged, connections).await?;
             if (half.rate() / target - 1.0).abs() <= 0.1 || attempt == 3 {
-                break half;
+                break (half, commits);
             }
             connections = ((connections as f64) * target / half.rate()).ceil() as usize;
             attempt += 1;
@@ -340,6 +342,7 @@ impl Run<'_> {
             connections,
             p50: half.p50,
             p99: half.p99,
+            commits: commits_paced,
             http_only,
         });
         Ok(commits)
