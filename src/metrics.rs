@@ -43,6 +43,8 @@ metrics! {
         "write_batch_records", "Records per group commit";
     write_seconds: Histogram = Histogram::new(exponential_buckets(0.0005, 2.0, 14)),
         "write_seconds", "Group commit latency";
+    write_wait_seconds: Histogram = Histogram::new(exponential_buckets(0.0001, 2.0, 16)),
+        "write_wait_seconds", "Time a request waits in the write queue before its group commit starts";
     write_failures: Counter = Counter::default(), "write_failures", "Group commits that failed (answered 503)";
     queue_depth: Gauge = Gauge::default(), "write_queue_depth", "Requests waiting for the writer";
     billing_runs: Counter = Counter::default(), "billing_runs", "Billing runs completed (scheduled or requested)";

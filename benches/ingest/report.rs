@@ -149,7 +149,7 @@ impl Report {
                 target: "single-record p99 < 10 ms at half the saturating rate (wrk, paced)",
                 measured: format!(
                     "p99 {:.2} ms, p50 {:.2} ms at {:.0} requests/s ({:.0} saturating, {} connections; {}; \
-                     mean {:.1} records per group commit, {:.2} ms each); the HTTP path alone (the same connections and pacing, every record refused by validation): \
+                     mean {:.1} records per group commit, {:.2} ms each, after {:.2} ms in the queue); the HTTP path alone (the same connections and pacing, every record refused by validation): \
                      p99 {:.2} ms, p50 {:.2} ms at {:.0} requests/s",
                     l.p99.as_secs_f64() * 1e3,
                     l.p50.as_secs_f64() * 1e3,
@@ -159,6 +159,7 @@ impl Report {
                     l.engine,
                     l.commits.records / l.commits.groups.max(1.0),
                     l.commits.seconds / l.commits.groups.max(1.0) * 1e3,
+                    l.commits.waited / l.commits.requests.max(1.0) * 1e3,
                     l.http_only.p99.as_secs_f64() * 1e3,
                     l.http_only.p50.as_secs_f64() * 1e3,
                     l.http_only.rate(),

@@ -155,6 +155,8 @@ impl Server {
             groups: value("tally_write_batch_records_count")?,
             records: value("tally_write_batch_records_sum")?,
             seconds: value("tally_write_seconds_sum")?,
+            requests: value("tally_write_wait_seconds_count")?,
+            waited: value("tally_write_wait_seconds_sum")?,
         })
     }
 
@@ -193,6 +195,9 @@ pub struct WriterTotals {
     pub groups: f64,
     pub records: f64,
     pub seconds: f64,
+    /// Requests the writer took, and their seconds in its queue, summed.
+    pub requests: f64,
+    pub waited: f64,
 }
 
 impl WriterTotals {
@@ -202,6 +207,8 @@ impl WriterTotals {
             groups: after.groups - self.groups,
             records: after.records - self.records,
             seconds: after.seconds - self.seconds,
+            requests: after.requests - self.requests,
+            waited: after.waited - self.waited,
         }
     }
 }

@@ -30,6 +30,7 @@ struct Job {
     records: Vec<NewUsageRecord>,
     reply: Reply,
     home: Option<Home>,
+    queued: Instant,
 }
 
 /// The handle request handlers submit records through. Dropping every handle lets the
@@ -80,7 +81,7 @@ impl UsageWriter {
         }
         let (reply, answer) = oneshot::channel();
         self.metrics.queue_depth.inc();
-        if self.queue.try_send(Job { records, reply, home: Home::here() }).is_err() {
+        if self.queue.try_send(Job { records, reply, home: Home::here(), queued: Instant::now() }).is_err() {
             self.metrics.queue_depth.dec();
             return Err(WriteError::QueueFull);
         }
@@ -155,7 +156,9 @@ impl Worker {
     async fn commit(&self, group: Vec<Job>) {
         let mut records = Vec::with_capacity(group.iter().map(|j| j.records.len()).sum());
         let mut replies = Vec::with_capacity(group.len());
+        let taken = Instant::now();
         for job in group {
+            self.metrics.write_wait_seconds.observe(taken.duration_since(job.queued).as_secs_f64());
             replies.push((job.records.len(), job.reply, job.home));
             records.extend(job.records);
         }

@@ -437,6 +437,7 @@ async fn metrics_count_ingested_records_and_billing_runs() {
     for line in [
         "tally_ingested_records_total 2",
         "tally_duplicate_records_total 1",
+        "tally_write_wait_seconds_count 2",
         "tally_billing_runs_total 1",
         "tally_invoices_issued_total 1",
     ] {
