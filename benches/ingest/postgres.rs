@@ -2,9 +2,10 @@
 //! HTTP batched (unique, again unique with twice the clients to saturate the server, then 10 %
 //! duplicates), single-record HTTP at 64 clients (reqwest; wrk at 64 and at the connections
 //! that saturate the server, then paced), then, with the server stopped, the writer's
-//! statements called directly. The baselines of the ratio targets run beside the idle server, in rounds with what they are
-//! compared to, so each ratio compares runs of the same minutes: raw `COPY` in each round of
-//! the batched runs, one commit per record in each round of the saturated wrk run.
+//! statements called directly. The baselines of the ratio targets run beside the idle server,
+//! in rounds with what they are compared to, so each ratio compares runs of the same minutes:
+//! raw `COPY` in each round of the batched runs, one commit per record in each round of the
+//! saturated wrk run.
 
 use std::future::Future;
 use std::path::Path;
@@ -253,9 +254,9 @@ impl Run<'_> {
         Ok(Outcome { key: "single", label, records: rows.len(), elapsed, cpu, note })
     }
 
-    /// Single-record requests from `wrk`: closed-loop runs at `--single-clients` and four times
-    /// as many connections (two outcomes), then one paced at half the higher rate for the p99
-    /// latency. Stored counts checked after each. Returns the one-commit-per-record baseline's
+    /// Single-record requests from `wrk`: closed-loop runs at `--single-clients` and at the
+    /// connections that saturate the server (two outcomes), then one paced at half the higher
+    /// rate for the p99 latency. Stored counts checked after each. Returns the one-commit-per-record baseline's
     /// runs (with `commit`), which alternate with the saturated runs.
     async fn wrk_single(
         &self,
@@ -360,13 +361,10 @@ impl Run<'_> {
         from: usize,
     ) -> anyhow::Result<(usize, String)> {
         let mut probes = Vec::new();
-        let probe = |connections: usize| {
-            let run = format!("probe{connections}_");
-            async move {
-                self.db.reset(&self.work.preload).await?;
-                let (_, run) = self.wrk_closed_loop(server, dir, connections, &run).await?;
-                anyhow::Ok(run.rate())
-            }
+        let probe = |connections: usize| async move {
+            self.db.reset(&self.work.preload).await?;
+            let (_, run) = self.wrk_closed_loop(server, dir, connections, "probe").await?;
+            anyhow::Ok(run.rate())
         };
         let (mut connections, mut rate) = (from, probe(from).await?);
         probes.push(format!("{connections}: {rate:.0}/s"));

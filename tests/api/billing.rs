@@ -432,7 +432,7 @@ async fn metrics_count_ingested_records_and_billing_runs() {
     usage_at(&app, "acme", "2026-10-20T00:00:00Z", &[("a", "2026-10-19T00:00:00Z", 1)]).await;
     // Act
     run_billing_and_wait(&app, "2026-11-01T02:00:00Z").await;
-    let metrics = app.client.get(format!("{}/metrics", app.address)).send().await.unwrap().text().await.unwrap();
+    let metrics = app.metrics().await;
     // Assert
     for line in [
         "tally_ingested_records_total 2",

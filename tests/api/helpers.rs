@@ -146,6 +146,11 @@ impl TestApp {
         response.json().await.unwrap()
     }
 
+    /// `GET /metrics`: the Prometheus text.
+    pub async fn metrics(&self) -> String {
+        self.client.get(format!("{}/metrics", self.address)).send().await.unwrap().text().await.unwrap()
+    }
+
     /// Creates a tenant through the API.
     pub async fn create_tenant(&self, id: &str, timezone: &str) {
         let body = json!({ "id": id, "name": format!("Tenant {id}"), "timezone": timezone, "billing_email": "billing@example.com" });

@@ -234,16 +234,14 @@ fn metric(metrics: &str, name: &str) -> f64 {
 
 /// `/metrics` once `done` holds for it, read every 100 ms for at most 10 s (then as it is).
 async fn metrics_when(app: &TestApp, done: impl Fn(&str) -> bool) -> String {
-    let read =
-        || async { app.client.get(format!("{}/metrics", app.address)).send().await.unwrap().text().await.unwrap() };
     for _ in 0..100 {
-        let metrics = read().await;
+        let metrics = app.metrics().await;
         if done(&metrics) {
             return metrics;
         }
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
-    let metrics = read().await;
+    let metrics = app.metrics().await;
     assert!(done(&metrics), "/metrics never got there:\n{metrics}");
     metrics
 }

@@ -125,7 +125,7 @@ async fn a_permanent_refusal_is_not_retried_and_the_other_address_still_gets_its
     assert_eq!(failed.len(), 1);
     assert_eq!((failed[0]["recipient"].as_str(), failed[0]["attempts"].as_u64()), (Some("gone@acme.test"), Some(1)));
     assert!(failed[0]["last_error"].as_str().unwrap().contains("550"), "{failed:?}");
-    let metrics = app.client.get(format!("{}/metrics", app.address)).send().await.unwrap().text().await.unwrap();
+    let metrics = app.metrics().await;
     assert!(metrics.contains(r#"tally_outbox_failed_total{kind="invoice.finalized",channel="email"} 1"#), "{metrics}");
     assert!(metrics.contains(r#"tally_outbox_sent_total{kind="invoice.finalized",channel="email"} 1"#), "{metrics}");
 }

@@ -108,7 +108,7 @@ async fn metrics_count_alerts_and_time_the_evaluator_passes() {
     // Arrange: the default settings, so the worker makes its first pass at startup
     let app = spawn_app_with(Backend::Sqlite, |_| {}).await;
     // Act
-    let metrics = app.client.get(format!("{}/metrics", app.address)).send().await.unwrap().text().await.unwrap();
+    let metrics = app.metrics().await;
     // Assert
     for name in [
         "tally_quota_alerts_raised",
