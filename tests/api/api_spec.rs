@@ -147,6 +147,20 @@ fn the_spec_documents_exactly_the_routes_of_the_route_table() {
 /// it is excluded from the spec on purpose, rather than describing HTML in OpenAPI. This
 /// keeps the exclusion explicit — every portal route lives under `/portal`, and no spec path
 /// does.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_metrics_description_names_every_series_the_service_exposes() {
+    // Arrange
+    let app = spawn_app_with(Backend::Sqlite, |_| {}).await;
+    let description = spec()["paths"]["/metrics"]["get"]["description"].as_str().unwrap().to_owned();
+    // Act
+    let metrics = app.metrics().await;
+    // Assert
+    let exposed: Vec<&str> = metrics.lines().filter_map(|l| l.strip_prefix("# HELP ")?.split(' ').next()).collect();
+    assert!(exposed.len() > 10, "{metrics}");
+    let missing: Vec<&&str> = exposed.iter().filter(|name| !description.contains(&format!("`{name}`"))).collect();
+    assert!(missing.is_empty(), "{SPEC} /metrics does not name {missing:?}");
+}
+
 #[test]
 fn the_portal_routes_are_html_under_portal_and_stay_out_of_the_spec() {
     // Arrange
