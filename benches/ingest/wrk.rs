@@ -4,7 +4,7 @@
 //!
 //! Two runs: saturating (`connections` connections, as fast as answers come), then paced at
 //! half the saturating rate, where the p99 latency is read. wrk is a closed loop: a connection
-//! sends its next request only after the answer (plus the pacing delay), so its percentiles
+//! sends its next request only after the answer (plus the paced run's think time), so its percentiles
 //! understate a queue that an open-loop client would build; at half the saturating rate the
 //! queue stays short and the two agree closely. Every request carries a fresh record id; the
 //! stored count must equal the acknowledged requests (plus, at most, the requests wrk abandons
@@ -45,7 +45,8 @@ pub struct Load<'a> {
     pub run: &'a str,
     pub connections: usize,
     pub seconds: u64,
-    /// Milliseconds each connection waits after an answer before its next request.
+    /// Mean milliseconds each connection waits after an answer before its next request
+    /// (exponentially distributed).
     pub delay_ms: Option<u64>,
     /// Every record invalid (a negative meter): answered 400 by validation, before the
     /// writer — the HTTP path alone, the latency baseline of the paced run.
@@ -81,7 +82,16 @@ fn lua_script(key: &str, load: &Load) -> String {
     let tenants: Vec<String> = tenant_ids().iter().map(|t| format!("\"{t}\"")).collect();
     let regions: Vec<String> = REGIONS.iter().map(|r| format!("\"{r}\"")).collect();
     let at = (Utc::now() - chrono::Duration::minutes(2)).to_rfc3339_opts(SecondsFormat::Secs, true);
-    let delay = load.delay_ms.map_or(String::new(), |ms| format!("function delay() return {ms} end\n"));
+    // Each think time is drawn from an exponential distribution of that mean, so arrivals are
+    // Poisson-like, as from many independent runtimes. A fixed delay phase-locks the
+    // connections: a group commit's answers leave together, and so their next requests arrive
+    // together, a burst every delay (p50 5.2–5.4 ms fixed against 2.8–3.1 ms drawn, Dec 5).
+    let delay = load.delay_ms.map_or(String::new(), |ms| {
+        format!(
+            "function init(args) math.randomseed(os.time() * 31 + thread_number) end\n\
+             function delay() return math.floor(-{ms} * math.log(1 - math.random())) end\n"
+        )
+    });
     let cpu_cycles = if load.refused { "-1" } else { "1500000" };
     format!(
         r#"local threads = {{}}
