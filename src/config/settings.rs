@@ -104,11 +104,13 @@ pub struct IngestSettings {
     pub max_records_per_request: usize,
     /// Bytes per request body (above: 413).
     pub max_body_bytes: usize,
-    /// Requests waiting for the writer (above: 429).
+    /// Requests waiting for the writer (above: 429); on PostgreSQL per HTTP worker, each of
+    /// which has its own writer (`ingest/lanes.rs`).
     pub queue_capacity: usize,
     /// Records per group commit.
     pub max_group_records: usize,
-    /// Concurrent writer transactions (PostgreSQL; SQLite always has one).
+    /// Concurrent writer transactions per HTTP worker (PostgreSQL; SQLite always has one
+    /// writer in all).
     pub writers: usize,
     /// Upper bound on request body bytes being read or parsed at once (above: 429).
     pub max_inflight_bytes: usize,
@@ -217,7 +219,7 @@ impl Default for IngestSettings {
             max_body_bytes: 8 * 1024 * 1024,
             queue_capacity: 1_024,
             max_group_records: 10_000,
-            writers: 2,
+            writers: 1,
             max_inflight_bytes: 128 * 1024 * 1024,
             allowed_lateness: Duration::from_secs(35 * 86_400),
         }

@@ -50,9 +50,10 @@ struct HomeAnswers {
 
 impl Answers {
     /// Keeps `answer` for its home's hand-over; a request outside any runtime (it has no
-    /// worker to wake) is answered at once.
+    /// worker to wake), or waiting on this very thread (a lane's, `lanes.rs`: waking it wakes
+    /// no thread), is answered at once.
     pub(super) fn add(&mut self, home: Option<Home>, reply: Reply, answer: Answer) {
-        let Some(home) = home else {
+        let Some(home) = home.filter(|home| home.thread != std::thread::current().id()) else {
             let _ = reply.send(answer);
             return;
         };
@@ -116,6 +117,19 @@ mod tests {
         answers.deliver();
         let lengths: Vec<Vec<usize>> = workers.into_iter().map(|w| w.join().unwrap()).collect();
         assert_eq!(lengths, [vec![1, 2], vec![3, 4]], "each request got its own answer");
+    }
+
+    /// A lane's writer (`lanes.rs`) commits on the thread its requests wait on.
+    #[test]
+    fn a_request_waiting_on_the_writers_own_thread_is_answered_at_once() {
+        let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        runtime.block_on(async {
+            let (reply, mut answer) = oneshot::channel();
+            let mut answers = Answers::default();
+            answers.add(Home::here(), reply, Ok(vec![WriteOutcome::Accepted]));
+            assert!(answers.by_home.is_empty(), "no hand-over to this thread");
+            assert!(matches!(answer.try_recv(), Ok(Ok(outcomes)) if outcomes.len() == 1));
+        });
     }
 
     #[test]

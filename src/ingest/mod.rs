@@ -11,6 +11,7 @@ mod body;
 mod cloudevents;
 mod corrections;
 mod dedupe;
+mod lanes;
 mod plain_record;
 mod quantity;
 mod record;

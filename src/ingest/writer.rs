@@ -12,10 +12,11 @@ use tokio::task::JoinHandle;
 
 use super::answers::{Answers, Home, Reply};
 use super::dedupe::{classify, first_occurrences, WriteOutcome};
+use super::lanes::Lanes;
 use crate::clock::SharedClock;
 use crate::domain::NewUsageRecord;
 use crate::metrics::Metrics;
-use crate::store::{DbError, InsertOutcome, Store};
+use crate::store::{DbError, InsertOutcome, Store, StoreKind};
 
 /// Why a write was not acknowledged.
 #[derive(Debug, Clone, Copy, thiserror::Error)]
@@ -26,7 +27,7 @@ pub enum WriteError {
     Unavailable,
 }
 
-struct Job {
+pub(super) struct Job {
     records: Vec<NewUsageRecord>,
     reply: Reply,
     home: Option<Home>,
@@ -37,38 +38,34 @@ struct Job {
 /// writer tasks drain the queue and stop.
 #[derive(Clone)]
 pub struct UsageWriter {
+    /// The shared queue: every write on SQLite, and on PostgreSQL the writes made off an HTTP
+    /// worker's runtime.
     queue: mpsc::Sender<Job>,
+    /// PostgreSQL: a writer per HTTP worker thread (`lanes.rs`).
+    lanes: Option<Arc<Lanes>>,
     metrics: Arc<Metrics>,
 }
 
 /// Sizing of the writer.
 #[derive(Debug, Clone, Copy)]
 pub struct WriterConfig {
+    /// Requests waiting, per queue (the shared one, and each lane's).
     pub queue_capacity: usize,
     pub max_group_records: usize,
+    /// Writer tasks per queue.
     pub writers: usize,
 }
 
 impl UsageWriter {
-    /// Starts `config.writers` writer tasks.
+    /// Starts `config.writers` writer tasks on the shared queue; on PostgreSQL each HTTP
+    /// worker thread opens a lane of as many on its first request (`lanes.rs`).
     pub fn start(store: Store, clock: SharedClock, metrics: Arc<Metrics>, config: WriterConfig) -> (Self, WriterTasks) {
         let (queue, receiver) = mpsc::channel(config.queue_capacity);
-        let receiver = Arc::new(Mutex::new(receiver));
         let (stop, stopped) = watch::channel(false);
-        let handles = (0..config.writers)
-            .map(|_| {
-                let worker = Worker {
-                    stopped: stopped.clone(),
-                    receiver: receiver.clone(),
-                    store: store.clone(),
-                    clock: clock.clone(),
-                    metrics: metrics.clone(),
-                    max_group_records: config.max_group_records,
-                };
-                tokio::spawn(worker.run())
-            })
-            .collect();
-        (Self { queue, metrics }, WriterTasks { stop, handles })
+        let handles = spawn_writers(receiver, &stopped, &store, &clock, &metrics, &config);
+        let lanes = (store.kind() == StoreKind::Postgres)
+            .then(|| Arc::new(Lanes::new(store, clock, metrics.clone(), config, stopped)));
+        (Self { queue, lanes, metrics }, WriterTasks { stop, handles })
     }
 
     /// Writes records and returns one outcome per record, after commit.
@@ -81,7 +78,13 @@ impl UsageWriter {
         }
         let (reply, answer) = oneshot::channel();
         self.metrics.queue_depth.inc();
-        if self.queue.try_send(Job { records, reply, home: Home::here(), queued: Instant::now() }).is_err() {
+        let lane = self.lanes.as_deref().and_then(Lanes::here);
+        if lane
+            .as_ref()
+            .unwrap_or(&self.queue)
+            .try_send(Job { records, reply, home: Home::here(), queued: Instant::now() })
+            .is_err()
+        {
             self.metrics.queue_depth.dec();
             return Err(WriteError::QueueFull);
         }
@@ -97,7 +100,8 @@ pub struct WriterTasks {
 
 impl WriterTasks {
     /// Commits everything already queued, then stops the tasks (graceful shutdown: call it
-    /// after the HTTP server has stopped taking requests).
+    /// after the HTTP server has stopped taking requests). The lanes' writers get the same
+    /// signal; their requests were answered before their HTTP workers stopped (`lanes.rs`).
     pub async fn drain_and_stop(self) {
         let _ = self.stop.send(true);
         for handle in self.handles {
@@ -106,6 +110,31 @@ impl WriterTasks {
             }
         }
     }
+}
+
+/// Spawns `config.writers` writer tasks on the current runtime, taking groups from `receiver`.
+pub(super) fn spawn_writers(
+    receiver: mpsc::Receiver<Job>,
+    stopped: &watch::Receiver<bool>,
+    store: &Store,
+    clock: &SharedClock,
+    metrics: &Arc<Metrics>,
+    config: &WriterConfig,
+) -> Vec<JoinHandle<()>> {
+    let receiver = Arc::new(Mutex::new(receiver));
+    (0..config.writers)
+        .map(|_| {
+            let worker = Worker {
+                stopped: stopped.clone(),
+                receiver: receiver.clone(),
+                store: store.clone(),
+                clock: clock.clone(),
+                metrics: metrics.clone(),
+                max_group_records: config.max_group_records,
+            };
+            tokio::spawn(worker.run())
+        })
+        .collect()
 }
 
 struct Worker {

@@ -64,13 +64,18 @@ async fn a_database_outage_mid_load_gives_503s_and_loses_no_acknowledged_record(
     assert_eq!(app.rollups_of("acme").await, before, "rollups still match the raw records");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_full_write_queue_answers_429_and_queued_requests_still_commit() {
-    // Arrange: a queue of one, and the SQLite writer blocked by another process's lock.
-    let app = crate::helpers::spawn_app_with(Backend::Sqlite, |s| s.ingest.queue_capacity = 1).await;
+crate::each_store!(a_full_write_queue_answers_429_and_queued_requests_still_commit);
+
+async fn a_full_write_queue_answers_429_and_queued_requests_still_commit(backend: Backend) {
+    // Arrange: a queue of one, one HTTP worker (on PostgreSQL each worker has its own writer
+    // and queue), and the writer held up by another connection's lock.
+    let app = crate::helpers::spawn_app_with(backend, |s| {
+        s.ingest.queue_capacity = 1;
+        s.http_workers = Some(1);
+    })
+    .await;
     app.create_tenant("acme", "UTC").await;
-    let mut blocker = <sqlx::SqliteConnection as sqlx::Connection>::connect(&app.database.url).await.unwrap();
-    blocker.execute("begin exclusive").await.unwrap();
+    let blocker = WriteBlocker::hold(&app).await;
     // Act: the first request occupies the writer, the second waits in the queue, the third overflows.
     let first = tokio::spawn({
         let (client, url, key) = (app.client.clone(), format!("{}/v1/usage", app.address), app.ingest_key.clone());
@@ -83,7 +88,7 @@ async fn a_full_write_queue_answers_429_and_queued_requests_still_commit() {
     });
     tokio::time::sleep(Duration::from_millis(300)).await;
     let overflow = app.post_usage(&record("acme", "q3")).await;
-    blocker.execute("rollback").await.unwrap();
+    blocker.release().await;
     // Assert
     assert_eq!(overflow.status(), StatusCode::TOO_MANY_REQUESTS);
     assert!(overflow.headers().contains_key("retry-after"));
@@ -91,6 +96,39 @@ async fn a_full_write_queue_answers_429_and_queued_requests_still_commit() {
     assert_eq!(second.await.unwrap(), StatusCode::OK, "the queued write commits too");
     let usage = app.get_json("/v1/tenants/acme/usage?granularity=month").await;
     assert_eq!(usage["buckets"][0]["records"], 2);
+}
+
+/// Another connection's lock that holds the usage writer up: SQLite's exclusive transaction;
+/// on PostgreSQL, `usage_record` locked against every access, the lookup of a group's keys
+/// included.
+enum WriteBlocker {
+    Sqlite(sqlx::SqliteConnection),
+    Postgres(sqlx::PgConnection),
+}
+
+impl WriteBlocker {
+    async fn hold(app: &crate::helpers::TestApp) -> Self {
+        use sqlx::Connection;
+        match app.database.backend {
+            Backend::Postgres => {
+                let mut connection = sqlx::PgConnection::connect(&app.database.url).await.unwrap();
+                connection.execute("begin; lock table usage_record in access exclusive mode").await.unwrap();
+                Self::Postgres(connection)
+            }
+            _ => {
+                let mut connection = sqlx::SqliteConnection::connect(&app.database.url).await.unwrap();
+                connection.execute("begin exclusive").await.unwrap();
+                Self::Sqlite(connection)
+            }
+        }
+    }
+
+    async fn release(self) {
+        match self {
+            Self::Sqlite(mut connection) => drop(connection.execute("rollback").await.unwrap()),
+            Self::Postgres(mut connection) => drop(connection.execute("rollback").await.unwrap()),
+        }
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -123,13 +161,13 @@ async fn readiness_reports_a_missing_database_as_503() {
     assert!(plans.headers().contains_key("retry-after"));
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_graceful_shutdown_commits_what_is_queued_before_stopping() {
-    // Arrange: the writer is held up by another process's lock while a request waits on it.
-    let app = spawn_app(Backend::Sqlite).await;
+crate::each_store!(a_graceful_shutdown_commits_what_is_queued_before_stopping);
+
+async fn a_graceful_shutdown_commits_what_is_queued_before_stopping(backend: Backend) {
+    // Arrange: the writer is held up by another connection's lock while a request waits on it.
+    let app = spawn_app(backend).await;
     app.create_tenant("acme", "UTC").await;
-    let mut blocker = <sqlx::SqliteConnection as sqlx::Connection>::connect(&app.database.url).await.unwrap();
-    blocker.execute("begin exclusive").await.unwrap();
+    let blocker = WriteBlocker::hold(&app).await;
     let pending = tokio::spawn({
         let (client, url, key) = (app.client.clone(), format!("{}/v1/usage", app.address), app.ingest_key.clone());
         async move { client.post(url).bearer_auth(key).json(&record("acme", "last-words")).send().await.unwrap().status() }
@@ -138,7 +176,7 @@ async fn a_graceful_shutdown_commits_what_is_queued_before_stopping() {
     // Act: stop the server (as SIGTERM does), then release the lock.
     let stopping = tokio::spawn(app.stop.stop(true));
     tokio::time::sleep(Duration::from_millis(100)).await;
-    blocker.execute("rollback").await.unwrap();
+    blocker.release().await;
     stopping.await.unwrap();
     // Assert: the request was answered after its commit, and the record is there.
     assert_eq!(pending.await.unwrap(), StatusCode::OK);
