@@ -112,8 +112,7 @@ impl Application {
         let catalog = web::Data::new(catalog);
         let clock = web::Data::new(clock);
         let metrics = web::Data::new(metrics);
-        let workers =
-            settings.http_workers.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
+        let workers = settings.http_worker_count();
         let server = HttpServer::new(move || {
             App::new()
                 .wrap(actix_web::middleware::from_fn(http::assign_request_id))

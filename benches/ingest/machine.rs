@@ -69,7 +69,7 @@ pub fn settings(args: &Args, s: &Settings) -> Vec<(String, String)> {
         (
             "writer".into(),
             format!(
-                "writers={}, max_group_records={}, queue_capacity={}, database_max_connections={}, http_workers={http_workers}",
+                "writers={} per HTTP worker, max_group_records={}, queue_capacity={}, database_max_connections={}, http_workers={http_workers}",
                 s.ingest.writers, s.ingest.max_group_records, s.ingest.queue_capacity, s.database_max_connections
             ),
         ),

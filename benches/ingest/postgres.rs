@@ -187,8 +187,10 @@ impl Clients {
 }
 
 impl Run<'_> {
+    /// The server's concurrent writer transactions, the baselines' concurrency: `writers` per
+    /// HTTP worker (`ingest/lanes.rs`), one worker per core unless set.
     fn writers(&self) -> usize {
-        self.settings.ingest.writers
+        self.settings.ingest.writers * self.settings.http_worker_count()
     }
 
     fn single_rows(&self) -> &[NewUsageRecord] {

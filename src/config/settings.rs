@@ -279,6 +279,11 @@ const ENV_VARS: &[(&str, &str)] = &[
 ];
 
 impl Settings {
+    /// HTTP worker threads: `http_workers`, or one per core.
+    pub fn http_worker_count(&self) -> usize {
+        self.http_workers.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()))
+    }
+
     /// Loads `tally.toml` (or the file named by `TALLY_CONFIG`) if present, then the
     /// environment.
     ///
