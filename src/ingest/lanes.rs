@@ -24,25 +24,19 @@
 
 use std::cell::RefCell;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
 
 use tokio::runtime::{Handle, RuntimeFlavor};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::mpsc;
 
-use super::writer::{spawn_writers, Job, WriterConfig};
-use crate::clock::SharedClock;
-use crate::metrics::Metrics;
-use crate::store::Store;
+use super::writer::{Crew, Job};
 
 /// Opens and finds the lanes of one [`super::UsageWriter`].
 pub(super) struct Lanes {
-    /// Tells this writer's lanes from another's on the same thread (tests run several apps).
+    /// Tells this writer's lanes from another writer's, should one thread serve two (the
+    /// thread-local below outlives any one writer).
     id: u64,
-    store: Store,
-    clock: SharedClock,
-    metrics: Arc<Metrics>,
-    config: WriterConfig,
-    stopped: watch::Receiver<bool>,
+    /// The shared writers' makings; a lane's get a store of their own.
+    crew: Crew,
 }
 
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
@@ -53,14 +47,8 @@ thread_local! {
 }
 
 impl Lanes {
-    pub(super) fn new(
-        store: Store,
-        clock: SharedClock,
-        metrics: Arc<Metrics>,
-        config: WriterConfig,
-        stopped: watch::Receiver<bool>,
-    ) -> Self {
-        Self { id: NEXT_ID.fetch_add(1, Ordering::Relaxed), store, clock, metrics, config, stopped }
+    pub(super) fn new(crew: Crew) -> Self {
+        Self { id: NEXT_ID.fetch_add(1, Ordering::Relaxed), crew }
     }
 
     /// The queue of this thread's lane, opened on first use; `None` off a single-threaded
@@ -83,11 +71,9 @@ impl Lanes {
     /// Spawns this thread's lane: `config.writers` writer tasks over a pool of as many
     /// connections, all on this runtime.
     fn open(&self) -> mpsc::Sender<Job> {
-        let (queue, receiver) = mpsc::channel(self.config.queue_capacity);
-        let connections = u32::try_from(self.config.writers).unwrap_or(u32::MAX);
-        let store = self.store.with_pool_for_this_runtime(connections);
+        let (queue, receiver) = mpsc::channel(self.crew.config.queue_capacity);
         // Detached: they stop on the stop signal, or with this runtime.
-        drop(spawn_writers(receiver, &self.stopped, &store, &self.clock, &self.metrics, &self.config));
+        drop(self.crew.on_a_pool_of_its_own().spawn(receiver));
         queue
     }
 }

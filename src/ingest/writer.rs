@@ -62,9 +62,9 @@ impl UsageWriter {
     pub fn start(store: Store, clock: SharedClock, metrics: Arc<Metrics>, config: WriterConfig) -> (Self, WriterTasks) {
         let (queue, receiver) = mpsc::channel(config.queue_capacity);
         let (stop, stopped) = watch::channel(false);
-        let handles = spawn_writers(receiver, &stopped, &store, &clock, &metrics, &config);
-        let lanes = (store.kind() == StoreKind::Postgres)
-            .then(|| Arc::new(Lanes::new(store, clock, metrics.clone(), config, stopped)));
+        let crew = Crew { store, clock, metrics: metrics.clone(), config, stopped };
+        let handles = crew.spawn(receiver);
+        let lanes = (crew.store.kind() == StoreKind::Postgres).then(|| Arc::new(Lanes::new(crew)));
         (Self { queue, lanes, metrics }, WriterTasks { stop, handles })
     }
 
@@ -112,29 +112,42 @@ impl WriterTasks {
     }
 }
 
-/// Spawns `config.writers` writer tasks on the current runtime, taking groups from `receiver`.
-pub(super) fn spawn_writers(
-    receiver: mpsc::Receiver<Job>,
-    stopped: &watch::Receiver<bool>,
-    store: &Store,
-    clock: &SharedClock,
-    metrics: &Arc<Metrics>,
-    config: &WriterConfig,
-) -> Vec<JoinHandle<()>> {
-    let receiver = Arc::new(Mutex::new(receiver));
-    (0..config.writers)
-        .map(|_| {
-            let worker = Worker {
-                stopped: stopped.clone(),
-                receiver: receiver.clone(),
-                store: store.clone(),
-                clock: clock.clone(),
-                metrics: metrics.clone(),
-                max_group_records: config.max_group_records,
-            };
-            tokio::spawn(worker.run())
-        })
-        .collect()
+/// What the writer tasks of a queue are made of: the shared queue's, and each lane's (over a
+/// store of its own, `lanes.rs`).
+#[derive(Clone)]
+pub(super) struct Crew {
+    store: Store,
+    clock: SharedClock,
+    metrics: Arc<Metrics>,
+    pub(super) config: WriterConfig,
+    stopped: watch::Receiver<bool>,
+}
+
+impl Crew {
+    /// The same crew over a pool of its own, of a connection per writer, opened on the runtime
+    /// that first uses it (a lane's, `lanes.rs`).
+    pub(super) fn on_a_pool_of_its_own(&self) -> Self {
+        let connections = u32::try_from(self.config.writers).unwrap_or(u32::MAX);
+        Self { store: self.store.with_pool_for_this_runtime(connections), ..self.clone() }
+    }
+
+    /// Spawns `config.writers` writer tasks on the current runtime, taking groups from `receiver`.
+    pub(super) fn spawn(&self, receiver: mpsc::Receiver<Job>) -> Vec<JoinHandle<()>> {
+        let receiver = Arc::new(Mutex::new(receiver));
+        (0..self.config.writers)
+            .map(|_| {
+                let worker = Worker {
+                    stopped: self.stopped.clone(),
+                    receiver: receiver.clone(),
+                    store: self.store.clone(),
+                    clock: self.clock.clone(),
+                    metrics: self.metrics.clone(),
+                    max_group_records: self.config.max_group_records,
+                };
+                tokio::spawn(worker.run())
+            })
+            .collect()
+    }
 }
 
 struct Worker {

@@ -134,21 +134,12 @@ impl Store {
     /// that runtime's thread, a hop across threads for every reply. An HTTP worker's writer
     /// (`ingest/lanes.rs`) takes its connections here. SQLite's store is returned as it is.
     pub fn with_pool_for_this_runtime(&self, connections: u32) -> Store {
-        match &self.engine {
-            Engine::Postgres { pool, fast_path_cooldown, bounds_policy, partitions, distributed } => {
-                let options = pool.options().clone().max_connections(connections).min_connections(0);
-                Store {
-                    engine: Engine::Postgres {
-                        pool: options.connect_lazy_with((*pool.connect_options()).clone()),
-                        fast_path_cooldown: fast_path_cooldown.clone(),
-                        bounds_policy: bounds_policy.clone(),
-                        partitions: partitions.clone(),
-                        distributed: *distributed,
-                    },
-                }
-            }
-            Engine::Sqlite { .. } => self.clone(),
+        let mut engine = self.engine.clone();
+        if let Engine::Postgres { pool, .. } = &mut engine {
+            let options = pool.options().clone().max_connections(connections).min_connections(0);
+            *pool = options.connect_lazy_with((*pool.connect_options()).clone());
         }
+        Store { engine }
     }
 
     /// The pool, when the tables are distributed over a Citus cluster (`None` otherwise).

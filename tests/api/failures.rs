@@ -110,15 +110,15 @@ impl WriteBlocker {
     async fn hold(app: &crate::helpers::TestApp) -> Self {
         use sqlx::Connection;
         match app.database.backend {
-            Backend::Postgres => {
-                let mut connection = sqlx::PgConnection::connect(&app.database.url).await.unwrap();
-                connection.execute("begin; lock table usage_record in access exclusive mode").await.unwrap();
-                Self::Postgres(connection)
-            }
-            _ => {
+            Backend::Sqlite => {
                 let mut connection = sqlx::SqliteConnection::connect(&app.database.url).await.unwrap();
                 connection.execute("begin exclusive").await.unwrap();
                 Self::Sqlite(connection)
+            }
+            Backend::Postgres | Backend::Citus => {
+                let mut connection = sqlx::PgConnection::connect(&app.database.url).await.unwrap();
+                connection.execute("begin; lock table usage_record in access exclusive mode").await.unwrap();
+                Self::Postgres(connection)
             }
         }
     }
