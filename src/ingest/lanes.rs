@@ -9,7 +9,7 @@
 //! the same runtime, and a pool of its own whose connections were opened there
 //! (`Store::with_pool_for_this_runtime`), so PostgreSQL's replies wake the same thread too.
 //! Measured on 2 cores (BENCHMARKS.md, Dec 5 16:15 section): batched ingest at 8 clients rose
-//! from 225–227 k to 268–270 k records/s, the idle core-seconds inside group commits fell
+//! from 223–232 k to 268–278 k records/s, the idle core-seconds inside group commits fell
 //! from 1.7 to 0.5, and the CPU per record stayed the same.
 //!
 //! A lane opens on its thread's first request. Lanes group only their own worker's requests,
