@@ -25,6 +25,10 @@ pub struct Args {
     pub single_clients: usize,
     /// Seconds of each `wrk` run (single-record requests from a C load generator).
     pub wrk_seconds: u64,
+    /// Experiment: the `wrk` scenario is only its paced run, at this many requests/s, so that
+    /// two builds' latencies compare at one load (half the saturating rate moves ±20 % from one
+    /// run to the next on a shared box).
+    pub paced_rate: Option<f64>,
     pub dup_percent: usize,
     pub sqlite_records: usize,
     /// Records per direct-SQL transaction; default: the writer's measured mean group.
@@ -54,6 +58,7 @@ impl Default for Args {
             clients: 8,
             single_clients: 64,
             wrk_seconds: 10,
+            paced_rate: None,
             dup_percent: 10,
             sqlite_records: 200_000,
             direct_group: None,
@@ -68,7 +73,7 @@ impl Default for Args {
 
 const HELP: &str =
     "options: --records N --preload N --history N --ids ascending|random --single-records N --batch N --clients N \
-    --single-clients N --wrk-seconds N --dup-percent N --sqlite-records N --direct-group N \
+    --single-clients N --wrk-seconds N --paced-rate N --dup-percent N --sqlite-records N --direct-group N \
     --only http,saturated,dup,single,wrk,direct,stages,copy,commit,sqlite --no-write \
     --writers N --group-records N --db-connections N --http-workers N --server-log FILTER --server-toml TEXT --jwt --setup-sql SQL \
     --citus postgres://user@host:port";
@@ -104,6 +109,7 @@ impl Args {
                 "--clients" => args.clients = number(&value()?)?,
                 "--single-clients" => args.single_clients = number(&value()?)?,
                 "--wrk-seconds" => args.wrk_seconds = number(&value()?)? as u64,
+                "--paced-rate" => args.paced_rate = Some(number(&value()?)? as f64),
                 "--dup-percent" => args.dup_percent = number(&value()?)?,
                 "--sqlite-records" => args.sqlite_records = number(&value()?)?,
                 "--direct-group" => args.direct_group = Some(number(&value()?)?),
@@ -113,6 +119,9 @@ impl Args {
                 "--http-workers" => args.tuning.http_workers = Some(number(&value()?)?),
                 other => bail!("unknown option {other}; {HELP}"),
             }
+        }
+        if args.paced_rate.is_some() && args.write {
+            bail!("--paced-rate leaves half the saturating rate unmeasured: an experiment, so with --no-write");
         }
         Ok(args)
     }

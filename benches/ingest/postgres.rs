@@ -259,7 +259,8 @@ impl Run<'_> {
     /// Single-record requests from `wrk`: closed-loop runs at `--single-clients` and at the
     /// connections that saturate the server (two outcomes), then one paced at half the higher
     /// rate for the p99 latency. Stored counts checked after each. Returns the one-commit-per-record baseline's
-    /// runs (with `commit`), which alternate with the saturated runs.
+    /// runs (with `commit`), which alternate with the saturated runs. With `--paced-rate` only
+    /// the paced run, at that rate: two builds' latencies compared at the same load.
     async fn wrk_single(
         &self,
         server: &Server,
@@ -268,6 +269,10 @@ impl Run<'_> {
         report: &mut Report,
     ) -> anyhow::Result<Vec<(Outcome, ())>> {
         self.db.reset(&self.work.preload).await?;
+        if let Some(rate) = self.args.paced_rate {
+            report.latency.push(self.paced(server, dir, engine, rate, 2.0 * rate).await?);
+            return Ok(Vec::new());
+        }
         let usual = self.args.single_clients;
         let (outcome, full) = self.wrk_closed_loop(server, dir, usual, "closed").await?;
         report.outcomes.push(outcome);
@@ -292,10 +297,23 @@ impl Run<'_> {
         report.outcomes.push(outcome);
         let full = if most.rate() > full.rate() { most } else { full };
         self.db.reset(&self.work.preload).await?;
+        report.latency.push(self.paced(server, dir, engine, full.rate() / 2.0, full.rate()).await?);
+        Ok(commits)
+    }
 
+    /// Single-record requests from `wrk` paced at `target` requests/s (half `saturating_rate`,
+    /// or as `--paced-rate` fixes it), then the same load refused by validation. Stored counts
+    /// checked after each.
+    async fn paced(
+        &self,
+        server: &Server,
+        dir: &Path,
+        engine: &str,
+        target: f64,
+        saturating_rate: f64,
+    ) -> anyhow::Result<Latency> {
         // Paced: each connection waits DELAY after an answer, so connections ≈ rate × (DELAY + latency).
         const DELAY_MS: u64 = 10;
-        let target = full.rate() / 2.0;
         let mut connections = (target * (DELAY_MS as f64 + 1.0) / 1e3).ceil().max(1.0) as usize;
         let mut stored = 0;
         // The latency is not known before: up to three runs, each correcting the connections
@@ -338,17 +356,16 @@ impl Run<'_> {
             "invalid records were accepted"
         );
         self.stored_beyond_preload(stored, 0).await?;
-        report.latency.push(Latency {
+        Ok(Latency {
             engine: engine.to_owned(),
-            saturating_rate: full.rate(),
+            saturating_rate,
             rate: half.rate(),
             connections,
             p50: half.p50,
             p99: half.p99,
             commits: commits_paced,
             http_only,
-        });
-        Ok(commits)
+        })
     }
 
     /// The connections the server saturates at: from `from`, doubled while a doubling still

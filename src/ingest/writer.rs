@@ -16,7 +16,7 @@ use super::lanes::Lanes;
 use crate::clock::SharedClock;
 use crate::domain::NewUsageRecord;
 use crate::metrics::Metrics;
-use crate::store::{DbError, InsertOutcome, Store, StoreKind};
+use crate::store::{DbError, InsertOutcome, Store, StoreKind, UsageSession};
 
 /// Why a write was not acknowledged.
 #[derive(Debug, Clone, Copy, thiserror::Error)]
@@ -139,7 +139,7 @@ impl Crew {
                 let worker = Worker {
                     stopped: self.stopped.clone(),
                     receiver: receiver.clone(),
-                    store: self.store.clone(),
+                    session: self.store.usage_session(),
                     clock: self.clock.clone(),
                     metrics: self.metrics.clone(),
                     max_group_records: self.config.max_group_records,
@@ -153,14 +153,15 @@ impl Crew {
 struct Worker {
     stopped: watch::Receiver<bool>,
     receiver: Arc<Mutex<mpsc::Receiver<Job>>>,
-    store: Store,
+    /// On PostgreSQL the writer's own connection, kept from one group to the next.
+    session: UsageSession,
     clock: SharedClock,
     metrics: Arc<Metrics>,
     max_group_records: usize,
 }
 
 impl Worker {
-    async fn run(self) {
+    async fn run(mut self) {
         while let Some(group) = self.next_group().await {
             self.metrics.queue_depth.dec_by(group.len() as i64);
             self.commit(group).await;
@@ -195,7 +196,7 @@ impl Worker {
     }
 
     #[tracing::instrument(skip_all, fields(jobs = group.len()))]
-    async fn commit(&self, group: Vec<Job>) {
+    async fn commit(&mut self, group: Vec<Job>) {
         let mut records = Vec::with_capacity(group.iter().map(|j| j.records.len()).sum());
         let mut replies = Vec::with_capacity(group.len());
         let taken = Instant::now();
@@ -236,7 +237,7 @@ impl Worker {
         answers.deliver();
     }
 
-    async fn timed_insert(&self, records: &Arc<[NewUsageRecord]>) -> Result<Vec<WriteOutcome>, DbError> {
+    async fn timed_insert(&mut self, records: &Arc<[NewUsageRecord]>) -> Result<Vec<WriteOutcome>, DbError> {
         let started = Instant::now();
         let result = self.insert(records).await;
         self.metrics.write_seconds.observe(started.elapsed().as_secs_f64());
@@ -250,15 +251,15 @@ impl Worker {
         WriteError::Unavailable
     }
 
-    async fn insert(&self, records: &Arc<[NewUsageRecord]>) -> Result<Vec<WriteOutcome>, DbError> {
+    async fn insert(&mut self, records: &Arc<[NewUsageRecord]>) -> Result<Vec<WriteOutcome>, DbError> {
         let firsts = first_occurrences(records);
         let unique: Vec<usize> = (0..records.len()).filter(|&i| firsts[i] == i).collect();
         let now = self.clock.now();
         let stored = if unique.len() == records.len() {
-            self.store.insert_shared_usage(Arc::clone(records), now).await?
+            self.session.insert_shared_usage(Arc::clone(records), now).await?
         } else {
             let subset: Vec<NewUsageRecord> = unique.iter().map(|&i| records[i].clone()).collect();
-            self.store.insert_shared_usage(subset.into(), now).await?
+            self.session.insert_shared_usage(subset.into(), now).await?
         };
         let mut by_index = vec![InsertOutcome::Inserted; records.len()];
         for (&i, outcome) in unique.iter().zip(stored) {

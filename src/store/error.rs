@@ -34,6 +34,14 @@ impl From<sqlx::Error> for DbError {
     }
 }
 
+impl DbError {
+    /// The connection broke under the call ([`is_connection_lost`]), as opposed to the
+    /// database refusing it or being away.
+    pub(super) fn is_connection_lost(&self) -> bool {
+        matches!(self, DbError::Unavailable(source) if source.downcast_ref::<sqlx::Error>().is_some_and(is_connection_lost))
+    }
+}
+
 /// The same translation for statements run on ingest's own SQLite connection
 /// (`sqlite/ingest_connection.rs`): BUSY and LOCKED (another process holds the database past the busy
 /// timeout) are the database being away, as through sqlx.

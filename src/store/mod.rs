@@ -80,6 +80,7 @@ pub use types::{
     RebuildReport, StatusChange, StoredApiKey, StoredInvoice, StoredPlanVersion, StoredResponse,
 };
 pub use unbilled::UnbilledEntry;
+pub use usage::UsageSession;
 pub use wal::{WalProgress, CHECKPOINT_EVERY};
 
 /// Bounds of "all time" for range queries: 1677–2262, inside both engines' ranges

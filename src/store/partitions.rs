@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Mutex;
 
 use chrono::{DateTime, Datelike, Duration, TimeZone, Utc};
-use sqlx::PgPool;
+use sqlx::{Connection, PgConnection};
 
 use super::engine::Engine;
 use super::{DbError, Store};
@@ -112,7 +112,7 @@ impl Store {
         match &self.engine {
             Engine::Postgres { pool, partitions, .. } => {
                 let months: BTreeSet<_> = months_between(from, to).into_iter().collect();
-                let created = create_missing(pool, &months).await?;
+                let created = create_missing(&mut *pool.acquire().await?, &months).await?;
                 partitions.remember(months);
                 Ok(created)
             }
@@ -135,12 +135,12 @@ impl Store {
 /// Makes sure every month of `months` has a partition, asking the catalog only for months this
 /// process has not seen yet (the write path's check: a set lookup, almost always).
 pub(super) async fn ensure_months(
-    pool: &PgPool,
+    connection: &mut PgConnection,
     state: &PartitionState,
     months: BTreeSet<DateTime<Utc>>,
 ) -> Result<(), DbError> {
     if state.unknown(&months) {
-        create_missing(pool, &months).await?;
+        create_missing(connection, &months).await?;
         state.remember(months);
     }
     Ok(())
@@ -155,12 +155,15 @@ async fn existing_months(db: impl sqlx::PgExecutor<'_>) -> Result<BTreeSet<DateT
 
 /// One transaction under [`PARTITION_LOCK`], so processes starting a month at once create its
 /// partition once.
-async fn create_missing(pool: &PgPool, months: &BTreeSet<DateTime<Utc>>) -> Result<Vec<DateTime<Utc>>, DbError> {
-    let missing: Vec<_> = months.difference(&existing_months(pool).await?).copied().collect();
+async fn create_missing(
+    connection: &mut PgConnection,
+    months: &BTreeSet<DateTime<Utc>>,
+) -> Result<Vec<DateTime<Utc>>, DbError> {
+    let missing: Vec<_> = months.difference(&existing_months(&mut *connection).await?).copied().collect();
     if missing.is_empty() {
         return Ok(missing);
     }
-    let mut tx = pool.begin().await?;
+    let mut tx = connection.begin().await?;
     sqlx::query("select pg_advisory_xact_lock($1)").bind(PARTITION_LOCK).execute(&mut *tx).await?;
     let existing = existing_months(&mut *tx).await?;
     let mut created = Vec::new();

@@ -7,10 +7,25 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 
 use super::engine::Engine;
+use super::postgres::HeldConnection;
 use super::{postgres, sqlite, DbError, InsertOutcome, Store};
 use crate::domain::{NewUsageRecord, RecordKey};
 
+/// A usage writer's hold on the store, from one group commit to the next: on PostgreSQL the
+/// connection it keeps (`postgres/held_connection.rs`); on SQLite nothing more than the store
+/// (ingest has a connection of its own there).
+pub struct UsageSession {
+    store: Store,
+    /// PostgreSQL's, made on the first write.
+    connection: Option<HeldConnection>,
+}
+
 impl Store {
+    /// A session for a writer that commits group after group ([`UsageSession::insert_shared_usage`]).
+    pub fn usage_session(&self) -> UsageSession {
+        UsageSession { store: self.clone(), connection: None }
+    }
+
     /// Inserts records whose keys are unique within the slice, in one transaction that also
     /// adds exactly the inserted records to the rollups. Returns one outcome per record, in
     /// the order given.
@@ -25,14 +40,17 @@ impl Store {
         records: &[NewUsageRecord],
         ingested_at: DateTime<Utc>,
     ) -> Result<Vec<InsertOutcome>, DbError> {
-        self.insert_usage_from(records, || records.into(), ingested_at).await
+        self.usage_session().insert_usage_from(records, || records.into(), ingested_at).await
     }
+}
 
-    /// [`Store::insert_usage`] of records the caller shares rather than lends: SQLite writes a
-    /// group on a thread of its own (`sqlite/ingest_connection.rs`), which must own what it
-    /// reads, and the ingest writer's groups get there without a copy.
+impl UsageSession {
+    /// [`Store::insert_usage`] of records the caller shares rather than lends (SQLite writes a
+    /// group on a thread of its own, `sqlite/ingest_connection.rs`, which must own what it
+    /// reads, and the ingest writer's groups get there without a copy), on this session's
+    /// connection.
     pub async fn insert_shared_usage(
-        &self,
+        &mut self,
         records: Arc<[NewUsageRecord]>,
         ingested_at: DateTime<Utc>,
     ) -> Result<Vec<InsertOutcome>, DbError> {
@@ -41,15 +59,15 @@ impl Store {
 
     /// Writes `records`; SQLite takes them as `shared` gives them.
     async fn insert_usage_from(
-        &self,
+        &mut self,
         records: &[NewUsageRecord],
         shared: impl FnOnce() -> Arc<[NewUsageRecord]>,
         ingested_at: DateTime<Utc>,
     ) -> Result<Vec<InsertOutcome>, DbError> {
-        match &self.engine {
-            Engine::Postgres { pool, fast_path_cooldown, bounds_policy, partitions, distributed, .. } => {
+        match &self.store.engine {
+            Engine::Postgres { pool, fast_path_cooldown, bounds_policy, partitions, distributed } => {
+                let connection = self.connection.get_or_insert_with(|| HeldConnection::of(pool.clone()));
                 let on = postgres::UsageTable {
-                    pool,
                     lookup_groups: fast_path_cooldown,
                     bounds: bounds_policy,
                     partitions,
@@ -57,7 +75,7 @@ impl Store {
                 };
                 let order = lock_ordered(records);
                 let sorted: Vec<&NewUsageRecord> = order.iter().map(|&i| &records[i]).collect();
-                let outcomes = postgres::insert_usage(&on, &sorted, ingested_at).await?;
+                let outcomes = postgres::insert_usage(&on, connection, &sorted, ingested_at).await?;
                 Ok(in_given_order(&order, outcomes))
             }
             // One connection writes: no order to keep, and the records' own order (ids ascending

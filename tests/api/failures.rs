@@ -64,6 +64,44 @@ async fn a_database_outage_mid_load_gives_503s_and_loses_no_acknowledged_record(
     assert_eq!(app.rollups_of("acme").await, before, "rollups still match the raw records");
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_writer_connection_killed_between_requests_costs_the_next_request_nothing() {
+    // Arrange: one HTTP worker, so one lane writer, which keeps its connection after a commit.
+    let app = crate::helpers::spawn_app_with(Backend::Postgres, |s| s.http_workers = Some(1)).await;
+    app.create_tenant("acme", "UTC").await;
+    let name = app.database.pg_name.clone().unwrap();
+    assert_eq!(app.post_usage(&record("acme", "before")).await.status(), StatusCode::OK);
+    // Act: every session of the database ends (a restart, a proxy's idle timeout), the kept
+    // one included; single records and a batch, each going the path its size takes.
+    let mut admin = pg_admin().await;
+    let mut answers = Vec::new();
+    for (round, ids) in
+        [vec!["single-1".to_owned()], (0..100).map(|i| format!("batch-{i}")).collect()].iter().enumerate()
+    {
+        admin
+            .execute(
+                format!("select pg_terminate_backend(pid) from pg_stat_activity where datname = '{name}'").as_str(),
+            )
+            .await
+            .unwrap();
+        let body = json!({"records": ids.iter().map(|id| record("acme", id)).collect::<Vec<_>>()});
+        let response = app.post_usage(&body).await;
+        answers.push((round, response.status(), response.text().await.unwrap()));
+    }
+    // Assert
+    for (round, status, body) in &answers {
+        assert_eq!(*status, StatusCode::OK, "round {round}: written on a fresh connection, not refused: {body}");
+    }
+    let mut connection = <sqlx::PgConnection as sqlx::Connection>::connect(&app.database.url).await.unwrap();
+    let (stored,): (i64,) =
+        sqlx::query_as("select count(*) from usage_record").fetch_one(&mut connection).await.unwrap();
+    assert_eq!(stored, 102, "each record stored once");
+    // A store of its own: the test's pooled connections were ended too.
+    let store = tally::store::open_store(&app.database.url, 1).await.unwrap();
+    let rollups = store.all_rollups(&tally::domain::TenantId::parse("acme").unwrap()).await.unwrap();
+    assert_eq!(rollups.iter().map(|r| r.totals.records).sum::<i64>(), 102, "and counted once");
+}
+
 crate::each_store!(a_full_write_queue_answers_429_and_queued_requests_still_commit);
 
 async fn a_full_write_queue_answers_429_and_queued_requests_still_commit(backend: Backend) {

@@ -46,7 +46,7 @@ impl AllNew {
 /// [`InsertOutcome::Existing`] with the stored hash. `all_new` is the group encoded ahead; it
 /// serves only when `known` is empty.
 pub(super) async fn copy_new(
-    mut tx: Transaction<'static, Postgres>,
+    mut tx: Transaction<'_, Postgres>,
     records: &[&NewUsageRecord],
     known: &HashMap<StoredKey, ContentHash>,
     all_new: Option<AllNew>,

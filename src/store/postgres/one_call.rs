@@ -8,17 +8,19 @@
 //! It answers only the common case — no key of the group stored anywhere in the window — and
 //! writes nothing otherwise, leaving the group to the transaction path: a key found in another
 //! month comes back from the call's lookup, a key stored in the group's own month fails its
-//! insert (`DbError::AlreadyExists`), exactly as a refused `COPY` does.
+//! insert (`DbError::AlreadyExists`), exactly as a refused `COPY` does. A connection lost under
+//! the call fails it: the write is then run again, whole, on a fresh connection (`usage.rs`).
+//! Had the lost call committed after all, the rerun finds every key stored and answers them as
+//! duplicates of themselves: stored once either way.
 
 use chrono::{DateTime, Utc};
-use sqlx::PgPool;
+use sqlx::PgConnection;
 
 use super::prelude::{bind_prelude, known_hashes, LookIn};
 use super::probe::ProbeWindow;
 use super::usage::{bind_rollup_columns, RecordColumns};
 use crate::aggregate::{fold_records, RollupKey, RollupTotals};
 use crate::domain::NewUsageRecord;
-use crate::store::error::is_connection_lost;
 use crate::store::rollup_pending::months_of;
 use crate::store::DbError;
 
@@ -29,17 +31,15 @@ const WRITE_NEW_SQL: &str = "select * from usage_write_new($1, $2, $3, $4, $5, $
 pub(super) enum OneCall {
     /// Every record was inserted, its rollup deltas appended, and committed.
     Written,
-    /// Nothing was written — the call's lookup found a key of the group in another month — or
-    /// the connection broke under the call: the transaction path writes the group. (Had a
-    /// broken call committed after all, that path finds every key stored and answers them as
-    /// duplicates of themselves: stored once either way.)
+    /// Nothing was written: the call's lookup found a key of the group in another month. The
+    /// transaction path writes the group.
     LeftToTransaction,
 }
 
 /// Writes `records` (none of whose keys may be stored in their own months, or the call fails
 /// whole with [`DbError::AlreadyExists`]) in one call.
 pub(super) async fn write_new_in_one_call(
-    pool: &PgPool,
+    connection: &mut PgConnection,
     records: &[&NewUsageRecord],
     window: &ProbeWindow,
     ingested_at: DateTime<Utc>,
@@ -57,14 +57,9 @@ pub(super) async fn write_new_in_one_call(
         .bind(&columns.content_hashes)
         .bind(ingested_at);
     let query = bind_rollup_columns(query, &deltas).bind(months_of(&deltas));
-    match query.fetch_one(pool).await {
-        Ok(row) => Ok(match known_hashes(&row)?.is_empty() {
-            true => OneCall::Written,
-            false => OneCall::LeftToTransaction,
-        }),
-        // A pooled connection the server closed (a restart) fails before the call reaches it;
-        // the transaction path begins on a fresh one.
-        Err(e) if is_connection_lost(&e) => Ok(OneCall::LeftToTransaction),
-        Err(e) => Err(e.into()),
-    }
+    let row = query.fetch_one(connection).await?;
+    Ok(match known_hashes(&row)?.is_empty() {
+        true => OneCall::Written,
+        false => OneCall::LeftToTransaction,
+    })
 }

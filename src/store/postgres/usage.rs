@@ -32,10 +32,11 @@ use std::sync::atomic::{AtomicU32, Ordering};
 
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
-use sqlx::{PgPool, Postgres, Transaction};
+use sqlx::{Connection, Postgres, Transaction};
 
 use super::bounds_policy::BoundsPolicy;
 use super::copy_insert::{copy_new, AllNew, COPY_FROM_RECORDS};
+use super::held_connection::HeldConnection;
 use super::one_call::{write_new_in_one_call, OneCall};
 use super::prelude::{prelude, LookIn, Lookups, Prelude};
 use super::probe::{lookup_hashes, ProbeWindow};
@@ -151,9 +152,9 @@ enum Attempt {
     Checked,
 }
 
-/// What the write path needs of the engine.
+/// What the write path needs of the engine (its connection is the writer's,
+/// `held_connection.rs`).
 pub(in crate::store) struct UsageTable<'a> {
-    pub pool: &'a PgPool,
     /// Groups left that look their keys up in their own months before the `COPY`.
     pub lookup_groups: &'a AtomicU32,
     /// Which groups read the key bounds before probing (`bounds_policy.rs`).
@@ -172,20 +173,39 @@ impl UsageTable<'_> {
 #[tracing::instrument(skip_all, fields(records = records.len()))]
 pub(in crate::store) async fn insert_usage(
     on: &UsageTable<'_>,
+    connection: &mut HeldConnection,
     records: &[&NewUsageRecord],
     ingested_at: DateTime<Utc>,
 ) -> Result<Vec<InsertOutcome>, DbError> {
     let window = ProbeWindow::of(records, ingested_at, on.partitions.lateness());
-    ensure_months(on.pool, on.partitions, window.months.clone()).await?;
-    let written = match window.months.len() {
-        0 | 1 => write(on, &window, records, ingested_at).await,
-        _ => write_month_by_month(on, &window, records, ingested_at).await,
-    };
+    let mut written = write_window(on, connection, &window, records, ingested_at).await;
+    if written.as_ref().is_err_and(DbError::is_connection_lost) {
+        // The connection died before or under the write (a restart, or a kept connection's
+        // idle timeout): once more, whole, on a fresh one. Every path refuses a stored key, so
+        // a rerun cannot store a record twice (`held_connection.rs`).
+        connection.give_back();
+        written = write_window(on, connection, &window, records, ingested_at).await;
+    }
     if written.is_err() {
         // A partition may have been dropped under us (retention): ask the catalog next time.
         on.partitions.forget();
+        connection.give_back();
     }
     written
+}
+
+async fn write_window(
+    on: &UsageTable<'_>,
+    connection: &mut HeldConnection,
+    window: &ProbeWindow,
+    records: &[&NewUsageRecord],
+    ingested_at: DateTime<Utc>,
+) -> Result<Vec<InsertOutcome>, DbError> {
+    ensure_months(connection.get().await?, on.partitions, window.months.clone()).await?;
+    match window.months.len() {
+        0 | 1 => write(on, connection, window, records, ingested_at).await,
+        _ => write_month_by_month(on, connection, window, records, ingested_at).await,
+    }
 }
 
 /// A group spanning months is written month by month, each month in the given order. `COPY`
@@ -195,6 +215,7 @@ pub(in crate::store) async fn insert_usage(
 /// in two months could each wait for the other.
 async fn write_month_by_month(
     on: &UsageTable<'_>,
+    connection: &mut HeldConnection,
     window: &ProbeWindow,
     records: &[&NewUsageRecord],
     ingested_at: DateTime<Utc>,
@@ -202,7 +223,7 @@ async fn write_month_by_month(
     let mut order: Vec<usize> = (0..records.len()).collect();
     order.sort_by_key(|&i| month_start(records[i].timestamp));
     let month_major: Vec<&NewUsageRecord> = order.iter().map(|&i| records[i]).collect();
-    let written = write(on, window, &month_major, ingested_at).await?;
+    let written = write(on, connection, window, &month_major, ingested_at).await?;
     let mut outcomes = vec![InsertOutcome::Inserted; records.len()];
     for (position, outcome) in order.into_iter().zip(written) {
         outcomes[position] = outcome;
@@ -212,6 +233,7 @@ async fn write_month_by_month(
 
 async fn write(
     on: &UsageTable<'_>,
+    connection: &mut HeldConnection,
     window: &ProbeWindow,
     records: &[&NewUsageRecord],
     ingested_at: DateTime<Utc>,
@@ -224,7 +246,7 @@ async fn write(
         Attempt::Copy
     };
     if attempt == Attempt::Copy && !on.distributed && records.len() < COPY_FROM_RECORDS {
-        match write_new_in_one_call(on.pool, records, window, ingested_at).await {
+        match write_new_in_one_call(connection.get().await?, records, window, ingested_at).await {
             Ok(OneCall::Written) => return Ok(vec![InsertOutcome::Inserted; records.len()]),
             Ok(OneCall::LeftToTransaction) => {}
             Err(DbError::AlreadyExists) => {
@@ -235,7 +257,7 @@ async fn write(
         }
     }
     loop {
-        let mut tx = crate::store::open::begin_postgres(on.pool).await?;
+        let mut tx = connection.get().await?.begin().await?;
         let look_in = match attempt {
             Attempt::LookupThenCopy => LookIn::WholeWindow,
             Attempt::Copy | Attempt::Checked => LookIn::OtherMonths,
@@ -276,7 +298,7 @@ async fn write(
 /// The checked path, in `tx` (committed here): records whose key the probe found in another
 /// month are not inserted; the rest are, and inserted rows are told from stored ones.
 async fn insert_checked(
-    mut tx: Transaction<'static, Postgres>,
+    mut tx: Transaction<'_, Postgres>,
     records: &[&NewUsageRecord],
     elsewhere: &HashMap<StoredKey, ContentHash>,
     window: &ProbeWindow,
