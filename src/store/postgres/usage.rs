@@ -194,6 +194,8 @@ pub(in crate::store) async fn insert_usage(
     written
 }
 
+/// Makes sure the group's months have their partitions, then writes it (month by month when
+/// it spans several), all on `connection`: a lane's pool has no other (`held_connection.rs`).
 async fn write_window(
     on: &UsageTable<'_>,
     connection: &mut HeldConnection,
