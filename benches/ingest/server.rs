@@ -143,7 +143,8 @@ impl Server {
         Ok(())
     }
 
-    /// The writer's histograms so far: (group commits, records committed, seconds in commits).
+    /// The writer's histograms so far (group commits, records committed, seconds in commits, the
+    /// queue's wait), and the pending-rollup fold's.
     pub async fn writer_totals(&self) -> anyhow::Result<WriterTotals> {
         let text = self.client.get(format!("{}/metrics", self.base)).send().await?.text().await?;
         let value = |name: &str| {
@@ -157,6 +158,9 @@ impl Server {
             seconds: value("tally_write_seconds_sum")?,
             requests: value("tally_write_wait_seconds_count")?,
             waited: value("tally_write_wait_seconds_sum")?,
+            folds: value("tally_rollup_fold_seconds_count")?,
+            folding: value("tally_rollup_fold_seconds_sum")?,
+            folded: value("tally_rollup_deltas_folded_total")?,
         })
     }
 
@@ -198,6 +202,10 @@ pub struct WriterTotals {
     /// Requests the writer took, and their seconds in its queue, summed.
     pub requests: f64,
     pub waited: f64,
+    /// Pending-rollup folds (PostgreSQL), their seconds and the deltas they folded, summed.
+    pub folds: f64,
+    pub folding: f64,
+    pub folded: f64,
 }
 
 impl WriterTotals {
@@ -209,6 +217,9 @@ impl WriterTotals {
             seconds: after.seconds - self.seconds,
             requests: after.requests - self.requests,
             waited: after.waited - self.waited,
+            folds: after.folds - self.folds,
+            folding: after.folding - self.folding,
+            folded: after.folded - self.folded,
         }
     }
 }
