@@ -27,6 +27,7 @@ pub mod progress;
 pub mod quota;
 pub mod quote_table;
 pub mod rate;
+pub mod refresh_ahead;
 pub mod startup;
 pub mod store;
 pub mod telemetry;

@@ -14,6 +14,7 @@ use secrecy::SecretString;
 use super::{generate_hs256_secret, ApiKey, GeneratedApiKey, JwtKeys, PresentedApiKey, Principal};
 use crate::config::{JwtAlgorithm, JwtKeyConfig, Settings};
 use crate::domain::Actor;
+use crate::refresh_ahead::RefreshAhead;
 use crate::store::{Store, StoreKind, StoredApiKey};
 
 /// Why a credential was refused (logged at debug level, answered as a plain 401).
@@ -33,33 +34,11 @@ pub enum AuthError {
 pub struct Authenticator {
     store: Store,
     jwt: JwtKeys,
-    keys: KeyCache,
-}
-
-/// Stored API keys recently read, so the hot path (one ingest request per record at high
-/// rates) does not cost a database query each. The secret is still checked against the
-/// cached hash on every request; only revocation is seen up to `ttl` late.
-struct KeyCache {
-    ttl: std::time::Duration,
-    entries: std::sync::RwLock<std::collections::HashMap<String, (ApiKey, std::time::Instant)>>,
-}
-
-impl KeyCache {
-    fn get(&self, key_id: &str) -> Option<ApiKey> {
-        let entries = self.entries.read().unwrap_or_else(|p| p.into_inner());
-        entries.get(key_id).filter(|(_, at)| at.elapsed() < self.ttl).map(|(key, _)| key.clone())
-    }
-
-    fn put(&self, key: &ApiKey) {
-        if self.ttl.is_zero() {
-            return;
-        }
-        let mut entries = self.entries.write().unwrap_or_else(|p| p.into_inner());
-        if entries.len() > 10_000 {
-            entries.retain(|_, (_, at)| at.elapsed() < self.ttl);
-        }
-        entries.insert(key.key_id().as_str().to_owned(), (key.clone(), std::time::Instant::now()));
-    }
+    /// Stored API keys recently read, so the hot path (one ingest request per record at high
+    /// rates) does not cost a database query each, nor a herd of them when an entry ages out
+    /// (`refresh_ahead`). The secret is still checked against the cached hash on every request;
+    /// only revocation is seen up to the settings' `api_key_cache_ttl` late.
+    keys: RefreshAhead<String, ApiKey>,
 }
 
 /// The file in the data directory holding the generated HS256 secret (SQLite only).
@@ -84,7 +63,7 @@ impl Authenticator {
         };
         let jwt = JwtKeys::from_config(&configs, &settings.jwt.issuer, &settings.jwt.audience)
             .context("Failed to load the JWT keys")?;
-        let keys = KeyCache { ttl: settings.api_key_cache_ttl, entries: Default::default() };
+        let keys = RefreshAhead::new(settings.api_key_cache_ttl);
         Ok(Self { store, jwt, keys })
     }
 
@@ -99,17 +78,14 @@ impl Authenticator {
             }
             return Ok(self.jwt.verify(credential, now)?);
         };
-        let stored = match self.keys.get(presented.key_id.as_str()) {
-            Some(key) => Some(key),
-            None => {
-                let stored = self.store.get_api_key(presented.key_id.as_str()).await.map_err(AuthError::Unavailable)?;
-                let key = stored.map(ApiKey::try_from).transpose().map_err(AuthError::Unavailable)?;
-                if let Some(key) = &key {
-                    self.keys.put(key);
-                }
-                key
-            }
+        let store = self.store.clone();
+        let key_id = presented.key_id.as_str().to_owned();
+        let read = move || async move {
+            let stored = store.get_api_key(&key_id).await?;
+            stored.map(ApiKey::try_from).transpose()
         };
+        let stored =
+            self.keys.get(&presented.key_id.as_str().to_owned(), read).await.map_err(AuthError::Unavailable)?;
         stored.and_then(|key| key.authenticate(&presented)).ok_or(AuthError::BadApiKey)
     }
 

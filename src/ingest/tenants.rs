@@ -4,21 +4,22 @@
 //! Stage: ingest (read cache over the store). Listens to billing through
 //! `invoice::InvoiceIssued`, so `invoice` never needs to import `ingest`.
 
-use std::collections::HashMap;
-use std::sync::RwLock;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
 use crate::domain::{LateUsagePolicy, TenantId};
 use crate::invoice::InvoiceIssued;
+use crate::refresh_ahead::RefreshAhead;
 use crate::store::{DbError, Store};
 
 /// How long an answer is trusted. Unknown tenants are never cached, so a tenant created on
 /// another node is usable at once; a deactivation or a period closing reaches every node
 /// within this time (and at once on the node that served the change, see
 /// [`TenantDirectory::forget`]). A record for a `reject` tenant's period that slips through in
-/// that window is not lost: it is billed as a late adjustment.
+/// that window is not lost: it is billed as a late adjustment. A tenant receiving usage
+/// steadily is re-read in the background past half of it (`refresh_ahead`), so its requests
+/// never wait for the read.
 const TTL: Duration = Duration::from_secs(5);
 
 /// What ingestion needs to know about a tenant.
@@ -32,13 +33,13 @@ pub struct TenantGate {
 /// A cache of active tenants.
 pub struct TenantDirectory {
     store: Store,
-    active: RwLock<HashMap<TenantId, (TenantGate, Instant)>>,
+    active: RefreshAhead<TenantId, TenantGate>,
 }
 
 impl TenantDirectory {
     /// An empty directory over `store`.
     pub fn new(store: Store) -> Self {
-        Self { store, active: RwLock::new(HashMap::new()) }
+        Self { store, active: RefreshAhead::new(TTL) }
     }
 
     /// The gate of an active tenant; `None` when it does not exist or is deactivated.
@@ -46,32 +47,27 @@ impl TenantDirectory {
     /// # Errors
     /// When the database cannot answer.
     pub async fn gate(&self, id: &TenantId) -> Result<Option<TenantGate>, DbError> {
-        let cached = self.active.read().unwrap_or_else(|p| p.into_inner()).get(id).copied();
-        if let Some((gate, at)) = cached.filter(|(_, at)| at.elapsed() < TTL) {
-            let _ = at;
-            return Ok(Some(gate));
-        }
-        let gate = match self.store.get_tenant(id).await? {
-            Some(t) if t.active => Some(TenantGate {
-                closed_before: match t.details.late_usage_policy {
-                    LateUsagePolicy::Reject => self.store.closed_periods(id).await?.last().map(|p| p.end()),
-                    LateUsagePolicy::NextInvoice => None,
-                },
-            }),
-            _ => None,
-        };
-        let mut map = self.active.write().unwrap_or_else(|p| p.into_inner());
-        match gate {
-            Some(gate) => map.insert(id.clone(), (gate, Instant::now())),
-            None => map.remove(id),
-        };
-        Ok(gate)
+        let (store, tenant) = (self.store.clone(), id.clone());
+        self.active.get(id, move || async move { read_gate(&store, &tenant).await }).await
     }
 
     /// Drops a cached answer (after the tenant changed on this node).
     pub fn forget(&self, id: &TenantId) {
-        self.active.write().unwrap_or_else(|p| p.into_inner()).remove(id);
+        self.active.forget(id);
     }
+}
+
+/// The gate of an active tenant as stored now; `None` when it does not exist or is deactivated.
+async fn read_gate(store: &Store, id: &TenantId) -> Result<Option<TenantGate>, DbError> {
+    Ok(match store.get_tenant(id).await? {
+        Some(t) if t.active => Some(TenantGate {
+            closed_before: match t.details.late_usage_policy {
+                LateUsagePolicy::Reject => store.closed_periods(id).await?.last().map(|p| p.end()),
+                LateUsagePolicy::NextInvoice => None,
+            },
+        }),
+        _ => None,
+    })
 }
 
 impl InvoiceIssued for TenantDirectory {

@@ -2,20 +2,20 @@
 //! force, used / limit / remaining / blocked, answered from an in-process cache of committed
 //! data at most `max_age` old (1 s by default; the answer states its `as_of`).
 //!
-//! Refresh ahead: a snapshot past half its life is still served, and one background task
-//! re-reads it (the reads of `usage/current`: tenant, quota set, subscriptions, rollups), so a
-//! tenant asked about steadily never makes a request wait for the database — under ingest
-//! load those reads take milliseconds, which would otherwise land in the p99 of whichever
-//! requests arrive at each refresh. Only a snapshot past its whole life (an idle tenant) is
-//! re-read in the request, single flight: concurrent requests for that tenant wait for the
-//! one read and share it. Either way 2 000 requests/s for one tenant cost the database one
-//! refresh per half `max_age`. Fresh reads take one uncontended mutex, no IO.
+//! Refresh ahead (`refresh_ahead`): a snapshot past half its life is still served, and one
+//! background task re-reads it (the reads of `usage/current`: tenant, quota set,
+//! subscriptions, rollups), so a tenant asked about steadily never makes a request wait for
+//! the database — under ingest load those reads take milliseconds, which would otherwise land
+//! in the p99 of whichever requests arrive at each refresh. Only a snapshot past its whole
+//! life (an idle tenant) is re-read in the request, single flight: concurrent requests for
+//! that tenant wait for the one read and share it. Either way 2 000 requests/s for one tenant
+//! cost the database one refresh per half `max_age`. Fresh reads take two uncontended mutexes,
+//! no IO.
 //!
 //! Stage: quota service (read only). Must not refuse or slow usage: ingestion never asks it.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
@@ -24,6 +24,7 @@ use super::policy::{effective_quotas, entitlement, used, Entitlement};
 use crate::domain::{BillingPeriod, Currency, TenantId};
 use crate::invoice::{period_containing, period_usage, CurrentUsageError};
 use crate::plans::SharedCatalog;
+use crate::refresh_ahead::RefreshAhead;
 use crate::store::Store;
 
 /// One tenant's entitlements as of one instant.
@@ -39,25 +40,6 @@ pub struct EntitlementSnapshot {
     pub entitlements: Vec<Entitlement>,
 }
 
-#[derive(Default)]
-struct Slot {
-    /// The snapshot and the instant its reads began (its age counts from then).
-    snapshot: Mutex<Option<(Instant, Arc<EntitlementSnapshot>)>>,
-    /// Held by the one read of this tenant in progress, in a request or in the background.
-    refreshing: Arc<tokio::sync::Mutex<()>>,
-}
-
-impl Slot {
-    fn held(&self) -> Option<(Duration, Arc<EntitlementSnapshot>)> {
-        let held = self.snapshot.lock().unwrap_or_else(|p| p.into_inner());
-        held.as_ref().map(|(at, s)| (at.elapsed(), s.clone()))
-    }
-
-    fn put(&self, read_at: Instant, snapshot: Arc<EntitlementSnapshot>) {
-        *self.snapshot.lock().unwrap_or_else(|p| p.into_inner()) = Some((read_at, snapshot));
-    }
-}
-
 /// What a refresh reads from; cloned into background refreshes.
 #[derive(Clone)]
 struct Source {
@@ -68,14 +50,13 @@ struct Source {
 /// The process-wide entitlement cache.
 pub struct EntitlementCache {
     source: Source,
-    max_age: Duration,
-    slots: Mutex<HashMap<TenantId, Arc<Slot>>>,
+    snapshots: RefreshAhead<TenantId, Arc<EntitlementSnapshot>>,
 }
 
 impl EntitlementCache {
     /// A cache over `store` whose snapshots live at most `max_age` (zero: always refresh).
     pub fn new(store: Store, catalog: SharedCatalog, max_age: Duration) -> Self {
-        Self { source: Source { store, catalog }, max_age, slots: Mutex::default() }
+        Self { source: Source { store, catalog }, snapshots: RefreshAhead::new(max_age) }
     }
 
     /// The tenant's entitlements, from the cache when fresh (refreshed ahead in the
@@ -88,51 +69,9 @@ impl EntitlementCache {
         tenant: &TenantId,
         now: DateTime<Utc>,
     ) -> Result<Arc<EntitlementSnapshot>, CurrentUsageError> {
-        let slot = self.slot(tenant);
-        if let Some(fresh) = self.fresh(&slot) {
-            self.refresh_ahead_if_due(tenant, &slot, now);
-            return Ok(fresh);
-        }
-        let _single_flight = slot.refreshing.lock().await;
-        if let Some(fresh) = self.fresh(&slot) {
-            return Ok(fresh);
-        }
-        let read_at = Instant::now();
-        let snapshot = Arc::new(self.source.read(tenant, now).await?);
-        slot.put(read_at, snapshot.clone());
-        Ok(snapshot)
-    }
-
-    fn slot(&self, tenant: &TenantId) -> Arc<Slot> {
-        let mut slots = self.slots.lock().unwrap_or_else(|p| p.into_inner());
-        slots.entry(tenant.clone()).or_default().clone()
-    }
-
-    fn fresh(&self, slot: &Slot) -> Option<Arc<EntitlementSnapshot>> {
-        slot.held().filter(|(age, _)| *age < self.max_age).map(|(_, s)| s)
-    }
-
-    /// Past half its life, the snapshot is re-read by one background task (none starts while
-    /// a read of this tenant is in progress). A failed background read keeps the old snapshot:
-    /// once it is too old, the next request reads in line and answers the error.
-    fn refresh_ahead_if_due(&self, tenant: &TenantId, slot: &Arc<Slot>, now: DateTime<Utc>) {
-        if slot.held().is_none_or(|(age, _)| age < self.max_age / 2) {
-            return;
-        }
-        let Ok(reading) = slot.refreshing.clone().try_lock_owned() else {
-            return;
-        };
-        let (source, slot, tenant) = (self.source.clone(), slot.clone(), tenant.clone());
-        tokio::spawn(async move {
-            let _reading = reading;
-            let read_at = Instant::now();
-            match source.read(&tenant, now).await {
-                Ok(snapshot) => slot.put(read_at, Arc::new(snapshot)),
-                Err(e) => {
-                    tracing::warn!(tenant_id = %tenant, error = %e, "entitlement refresh failed; the cached snapshot ages out")
-                }
-            }
-        });
+        let (source, id) = (self.source.clone(), tenant.clone());
+        let read = move || async move { source.read(&id, now).await.map(|snapshot| Some(Arc::new(snapshot))) };
+        self.snapshots.get(tenant, read).await?.ok_or(CurrentUsageError::TenantNotFound)
     }
 }
 
