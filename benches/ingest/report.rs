@@ -150,7 +150,8 @@ impl Report {
                 measured: format!(
                     "p99 {:.2} ms, p50 {:.2} ms at {:.0} requests/s ({:.0} saturating, {} connections; {}; \
                      mean {:.1} records per group commit, {:.2} ms each, after {:.2} ms in the queue; \
-                     {:.0} pending-rollup folds of {:.0} deltas each, {:.1} ms each); the HTTP path alone (the same connections and pacing, every record refused by validation): \
+                     {:.0} pending-rollup folds of {:.0} deltas each, {:.1} ms each; \
+                     {:.0} quota passes, {:.1} ms each); the HTTP path alone (the same connections and pacing, every record refused by validation): \
                      p99 {:.2} ms, p50 {:.2} ms at {:.0} requests/s",
                     l.p99.as_secs_f64() * 1e3,
                     l.p50.as_secs_f64() * 1e3,
@@ -164,6 +165,8 @@ impl Report {
                     l.commits.folds,
                     l.commits.folded / l.commits.folds.max(1.0),
                     l.commits.folding / l.commits.folds.max(1.0) * 1e3,
+                    l.commits.quota_passes,
+                    l.commits.quota_seconds / l.commits.quota_passes.max(1.0) * 1e3,
                     l.http_only.p99.as_secs_f64() * 1e3,
                     l.http_only.p50.as_secs_f64() * 1e3,
                     l.http_only.rate(),

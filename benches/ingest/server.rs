@@ -144,7 +144,7 @@ impl Server {
     }
 
     /// The writer's histograms so far (group commits, records committed, seconds in commits, the
-    /// queue's wait), and the pending-rollup fold's.
+    /// queue's wait), the pending-rollup fold's and the quota pass's.
     pub async fn writer_totals(&self) -> anyhow::Result<WriterTotals> {
         let text = self.client.get(format!("{}/metrics", self.base)).send().await?.text().await?;
         let value = |name: &str| {
@@ -161,6 +161,8 @@ impl Server {
             folds: value("tally_rollup_fold_seconds_count")?,
             folding: value("tally_rollup_fold_seconds_sum")?,
             folded: value("tally_rollup_deltas_folded_total")?,
+            quota_passes: value("tally_quota_evaluation_seconds_count")?,
+            quota_seconds: value("tally_quota_evaluation_seconds_sum")?,
         })
     }
 
@@ -206,6 +208,9 @@ pub struct WriterTotals {
     pub folds: f64,
     pub folding: f64,
     pub folded: f64,
+    /// Quota evaluator passes and their seconds, summed.
+    pub quota_passes: f64,
+    pub quota_seconds: f64,
 }
 
 impl WriterTotals {
@@ -220,6 +225,8 @@ impl WriterTotals {
             folds: after.folds - self.folds,
             folding: after.folding - self.folding,
             folded: after.folded - self.folded,
+            quota_passes: after.quota_passes - self.quota_passes,
+            quota_seconds: after.quota_seconds - self.quota_seconds,
         }
     }
 }

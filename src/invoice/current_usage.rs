@@ -7,8 +7,8 @@
 
 use chrono::{DateTime, Utc};
 
-use super::period_containing;
 use super::{draft_invoice, project, segment_inputs, segments, unbilled_usage, DraftError, InvoiceDraft, Unbilled};
+use super::{period_containing, period_units};
 use crate::aggregate::sum_rollups;
 use crate::domain::{BillingPeriod, SubscriptionChange, Tenant};
 use crate::domain::{Quantities, QuantityError, TenantId};
@@ -95,18 +95,6 @@ pub async fn current_usage(
     let changes = store.subscriptions(id).await?;
     let period = period_containing(tenant.details.timezone, now);
     period_usage(store, catalog, &tenant, &changes, period, now).await
-}
-
-/// The stretches between consecutive bounds of `period` and its segments. Every segment and
-/// every uncovered gap is a union of whole units, so summing per unit (in the store: a few
-/// rows instead of every rollup row of the period) gives exactly what summing the rows gives
-/// — the billing run reads its usage the same way (`unit_usage.rs`).
-fn period_units(period: &BillingPeriod, changes: &[SubscriptionChange]) -> Vec<(DateTime<Utc>, DateTime<Utc>)> {
-    let mut cuts = vec![period.start(), period.end()];
-    cuts.extend(segments(period, changes).iter().flat_map(|s| [s.start, s.end]));
-    cuts.sort_unstable();
-    cuts.dedup();
-    cuts.windows(2).map(|w| (w[0], w[1])).collect()
 }
 
 /// The usage of any `period` of a tenant (whose subscription `changes` the caller read) as of

@@ -41,7 +41,7 @@ pub use gather::segment_inputs;
 pub use lifecycle::{transition, InvalidTransition, InvoiceAction};
 pub use lines::{segment_lines, KeyedLine};
 pub use note::unbilled_note;
-pub use period::{period_containing, segments, Segment};
+pub use period::{period_containing, period_units, segments, Segment};
 pub use projection::project;
 /// Text forms of amounts, quantities and dates, shared with the emails (`notify`).
 pub(crate) use render::format as display_format;

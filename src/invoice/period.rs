@@ -71,6 +71,18 @@ pub fn segments(period: &BillingPeriod, changes: &[SubscriptionChange]) -> Vec<S
     out
 }
 
+/// The stretches between consecutive bounds of `period` and its segments. Every segment and
+/// every uncovered gap is a union of whole units, so summing per unit (in the store: a few
+/// rows instead of every rollup row of the period) gives exactly what summing the rows gives
+/// — the billing run reads its usage the same way (`unit_usage.rs`).
+pub fn period_units(period: &BillingPeriod, changes: &[SubscriptionChange]) -> Vec<(DateTime<Utc>, DateTime<Utc>)> {
+    let mut cuts = vec![period.start(), period.end()];
+    cuts.extend(segments(period, changes).iter().flat_map(|s| [s.start, s.end]));
+    cuts.sort_unstable();
+    cuts.dedup();
+    cuts.windows(2).map(|w| (w[0], w[1])).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -17,7 +17,8 @@
 //! the pass already reads each tenant's subscriptions, sees tenants with no plan (the billing
 //! run only visits periods that have one) and runs within minutes of the usage. A period its
 //! segments wholly cover costs nothing more; an uncovered one costs 1 read of entry keys and
-//! its rollups, and its first pass with usage writes the entry and its event once.
+//! its rollups summed per unit (a few rows on PostgreSQL however long the period), and its
+//! first pass with usage writes the entry and its event once.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -31,7 +32,7 @@ use super::policy::{crossings, effective_quotas, projected, reached, used};
 use super::unbilled_event::{unbilled_payload, USAGE_UNBILLED};
 use crate::clock::SharedClock;
 use crate::domain::{BillingPeriod, Currency, Quota, QuotaAlert, SubscriptionChange, Tenant, TenantId};
-use crate::invoice::{covered_until, period_usage, unbilled_usage, CurrentUsage};
+use crate::invoice::{covered_until, period_units, period_usage, unbilled_usage, CurrentUsage};
 use crate::metrics::Metrics;
 use crate::plans::SharedCatalog;
 use crate::rate::PlanCatalog;
@@ -157,7 +158,9 @@ impl QuotaEvaluator {
         let recorded = self.store.unbilled_period_starts(&tenant.id, oldest).await?;
         let (mut raised, mut records) = (0, 0);
         for period in uncovered {
-            let rollups = self.store.rollups(&tenant.id, period.start(), period.end()).await?;
+            // Summed per unit (segments and gaps are unions of units), as `period_usage` reads: a
+            // handful of rows, not every 15-minute row of a month with no plan every pass.
+            let rollups = self.store.rollups_per_unit(&tenant.id, &period_units(&period, changes), None).await?;
             let Some(unbilled) = unbilled_usage(&period, changes, &rollups)? else { continue };
             records += unbilled.records;
             if recorded.contains(&period.start()) {
