@@ -17,6 +17,7 @@
 //!
 //! Stage: utility (in-process memory, no IO of its own: the caller's `read` does it).
 
+use std::borrow::Borrow;
 use std::collections::HashMap;
 use std::future::Future;
 use std::hash::Hash;
@@ -61,7 +62,7 @@ impl<V> Default for Slot<V> {
 
 impl<K, V> RefreshAhead<K, V>
 where
-    K: Eq + Hash + Clone + std::fmt::Display + Send + Sync + 'static,
+    K: Eq + Hash + Send + Sync + 'static,
     V: Clone + Send + Sync + 'static,
 {
     /// An empty cache whose entries live `max_age` (zero: never kept).
@@ -69,24 +70,28 @@ where
         Self { max_age, slots: Mutex::default() }
     }
 
-    /// The value of `key`: from memory while fresh (re-read by `read` in the background past
-    /// half its life), else read by `read` in this call, once for all concurrent callers.
+    /// The value of `key`: from memory while fresh (re-read in the background past half its
+    /// life), else read in this call, once for all concurrent callers. `read` makes the read of
+    /// a key; it is called only when one is due, so an answer from memory clones and allocates
+    /// nothing of the caller's.
     ///
     /// # Errors
     /// `read`'s error, when this call had to read (the entry was missing or past its life).
-    pub async fn get<E, F, Fut>(&self, key: &K, read: F) -> Result<Option<V>, E>
+    pub async fn get<Q, E, F, Fut>(&self, key: &Q, read: F) -> Result<Option<V>, E>
     where
-        F: FnOnce() -> Fut + Send + 'static,
+        K: Borrow<Q>,
+        Q: Hash + Eq + ToOwned<Owned = K> + std::fmt::Display + ?Sized,
+        F: FnOnce(&Q) -> Fut,
         Fut: Future<Output = Result<Option<V>, E>> + Send + 'static,
         E: std::fmt::Display + Send + 'static,
     {
         if self.max_age.is_zero() {
-            return read().await;
+            return read(key).await;
         }
         let slot = self.slot(key);
         if let Some((age, value)) = slot.held().filter(|(age, _)| *age < self.max_age) {
             if age >= self.max_age / 2 {
-                self.read_in_background(key, &slot, read);
+                Self::read_in_background(key, &slot, read);
             }
             return Ok(Some(value));
         }
@@ -95,7 +100,7 @@ where
             return Ok(Some(value));
         }
         let read_at = Instant::now();
-        let value = read().await?;
+        let value = read(key).await?;
         match &value {
             Some(value) => slot.put(read_at, value.clone()),
             None => self.forget(key),
@@ -104,11 +109,19 @@ where
     }
 
     /// Drops `key`'s entry (after it changed on this node): the next call reads it.
-    pub fn forget(&self, key: &K) {
+    pub fn forget<Q>(&self, key: &Q)
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
         self.slots.lock().unwrap_or_else(|p| p.into_inner()).remove(key);
     }
 
-    fn slot(&self, key: &K) -> Arc<Slot<V>> {
+    fn slot<Q>(&self, key: &Q) -> Arc<Slot<V>>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ToOwned<Owned = K> + ?Sized,
+    {
         let mut slots = self.slots.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(slot) = slots.get(key) {
             return slot.clone();
@@ -117,25 +130,26 @@ where
             let max_age = self.max_age;
             slots.retain(|_, slot| slot.held().is_some_and(|(age, _)| age < max_age));
         }
-        slots.entry(key.clone()).or_default().clone()
+        slots.entry(key.to_owned()).or_default().clone()
     }
 
     /// One background re-read of `key` (none starts while a read of it is in progress).
-    fn read_in_background<E, F, Fut>(&self, key: &K, slot: &Arc<Slot<V>>, read: F)
+    fn read_in_background<Q, E, F, Fut>(key: &Q, slot: &Arc<Slot<V>>, read: F)
     where
-        F: FnOnce() -> Fut + Send + 'static,
+        Q: std::fmt::Display + ?Sized,
+        F: FnOnce(&Q) -> Fut,
         Fut: Future<Output = Result<Option<V>, E>> + Send + 'static,
         E: std::fmt::Display + Send + 'static,
     {
         let Ok(reading) = slot.reading.clone().try_lock_owned() else {
             return;
         };
-        let (slot, key) = (slot.clone(), key.clone());
+        let (slot, reread, key) = (slot.clone(), read(key), key.to_string());
         // The re-read drops the entry itself when the key is gone: it holds the slot, not the map.
         tokio::spawn(async move {
             let _reading = reading;
             let read_at = Instant::now();
-            match read().await {
+            match reread.await {
                 Ok(Some(value)) => slot.put(read_at, value),
                 Ok(None) => *slot.value.lock().unwrap_or_else(|p| p.into_inner()) = None,
                 Err(error) => {
@@ -177,9 +191,9 @@ mod tests {
         }
 
         /// The `read` argument of [`RefreshAhead::get`].
-        fn read(&self) -> impl FnOnce() -> Reading {
+        fn read(&self) -> impl FnOnce(&String) -> Reading {
             let source = self.clone();
-            move || {
+            move |_key| {
                 Box::pin(async move {
                     source.reads.fetch_add(1, Ordering::SeqCst);
                     tokio::time::sleep(source.takes).await;

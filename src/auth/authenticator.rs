@@ -78,14 +78,11 @@ impl Authenticator {
             }
             return Ok(self.jwt.verify(credential, now)?);
         };
-        let store = self.store.clone();
-        let key_id = presented.key_id.as_str().to_owned();
-        let read = move || async move {
-            let stored = store.get_api_key(&key_id).await?;
-            stored.map(ApiKey::try_from).transpose()
+        let read = |key_id: &str| {
+            let (store, key_id) = (self.store.clone(), key_id.to_owned());
+            async move { store.get_api_key(&key_id).await?.map(ApiKey::try_from).transpose() }
         };
-        let stored =
-            self.keys.get(&presented.key_id.as_str().to_owned(), read).await.map_err(AuthError::Unavailable)?;
+        let stored = self.keys.get(presented.key_id.as_str(), read).await.map_err(AuthError::Unavailable)?;
         stored.and_then(|key| key.authenticate(&presented)).ok_or(AuthError::BadApiKey)
     }
 

@@ -47,8 +47,11 @@ impl TenantDirectory {
     /// # Errors
     /// When the database cannot answer.
     pub async fn gate(&self, id: &TenantId) -> Result<Option<TenantGate>, DbError> {
-        let (store, tenant) = (self.store.clone(), id.clone());
-        self.active.get(id, move || async move { read_gate(&store, &tenant).await }).await
+        let read = |id: &TenantId| {
+            let (store, id) = (self.store.clone(), id.clone());
+            async move { read_gate(&store, &id).await }
+        };
+        self.active.get(id, read).await
     }
 
     /// Drops a cached answer (after the tenant changed on this node).

@@ -69,8 +69,10 @@ impl EntitlementCache {
         tenant: &TenantId,
         now: DateTime<Utc>,
     ) -> Result<Arc<EntitlementSnapshot>, CurrentUsageError> {
-        let (source, id) = (self.source.clone(), tenant.clone());
-        let read = move || async move { source.read(&id, now).await.map(|snapshot| Some(Arc::new(snapshot))) };
+        let read = |id: &TenantId| {
+            let (source, id) = (self.source.clone(), id.clone());
+            async move { source.read(&id, now).await.map(|snapshot| Some(Arc::new(snapshot))) }
+        };
         self.snapshots.get(tenant, read).await?.ok_or(CurrentUsageError::TenantNotFound)
     }
 }
