@@ -77,7 +77,11 @@ metrics! {
         "Vacuums of the pending rollup deltas' table that failed (the table grows until one succeeds)";
     quota_pass_seconds: Histogram = Histogram::new(exponential_buckets(0.001, 2.0, 16)),
         "quota_evaluation_seconds",
-        "Duration of a quota evaluator pass (alert lag is at most the interval plus this)";
+        "Duration of a quota evaluator pass over the tenants whose data changed (alert lag is at most the interval plus this)";
+    quota_changed_tenants: Counter = Counter::default(),
+        "quota_changed_tenants_evaluated", "Tenants quota evaluator passes read because their data changed";
+    quota_sweep_seconds: Histogram = Histogram::new(exponential_buckets(0.01, 2.0, 16)),
+        "quota_sweep_seconds", "Duration of a quota evaluator sweep over every tenant";
     quota_last_pass: Gauge = Gauge::default(),
         "quota_evaluation_last_pass_timestamp_seconds",
         "Unix time the last quota evaluator pass finished (evaluator lag = now - this)";
@@ -103,6 +107,16 @@ impl Metrics {
         self.quota_pass_seconds.observe(took.as_secs_f64());
         let finished = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
         self.quota_last_pass.set(i64::try_from(finished.as_secs()).unwrap_or(i64::MAX));
+    }
+
+    /// Records a finished quota evaluator sweep over every tenant.
+    pub fn record_quota_sweep(&self, took: std::time::Duration) {
+        self.quota_sweep_seconds.observe(took.as_secs_f64());
+    }
+
+    /// Counts the tenants a changed pass read.
+    pub fn record_changed_tenants(&self, tenants: usize) {
+        self.quota_changed_tenants.inc_by(tenants as u64);
     }
 
     /// Records a fold of pending rollup deltas that ran (PostgreSQL), how long it took and

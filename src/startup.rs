@@ -27,7 +27,7 @@ use crate::metrics::Metrics;
 use crate::notify::{Dispatcher, MailTransport, NotifyConfig};
 use crate::plans::{sync_plans, SharedCatalog};
 use crate::portal::{self, Portal};
-use crate::quota::{EntitlementCache, QuotaEvaluator};
+use crate::quota::{report_changes, report_changes_every, EntitlementCache, QuotaEvaluator, REPORT_CHANGES_EVERY};
 use crate::store::{open_store, Store, StoreKind, CHECKPOINT_EVERY};
 
 /// A built, bound, not yet running service.
@@ -44,6 +44,10 @@ pub struct Application {
     run_reaper: tokio::task::JoinHandle<()>,
     /// SQLite's log checkpoints (`store/wal.rs`); ends at once on PostgreSQL.
     checkpointer: tokio::task::JoinHandle<()>,
+    /// Writes the tenants this process changed for every quota evaluator, each second.
+    change_reporter: tokio::task::JoinHandle<()>,
+    /// The store whose changed tenants the last report writes, after the drain.
+    changes_of: Store,
 }
 
 impl Application {
@@ -100,6 +104,8 @@ impl Application {
         let maintenance = spawn_maintenance(&settings, &store, &clock);
         let rollup_keeper = spawn_rollup_keeper(&settings, &store, &metrics, &clock);
         let checkpointer = tokio::spawn(checkpoint_wal_every(CHECKPOINT_EVERY, store.clone()));
+        let change_reporter = tokio::spawn(report_changes_every(REPORT_CHANGES_EVERY, store.clone()));
+        let changes_of = store.clone();
         let entitlements =
             web::Data::new(EntitlementCache::new(store.clone(), catalog.clone(), settings.quota.entitlement_max_age));
         let biller = web::Data::new(biller);
@@ -152,6 +158,8 @@ impl Application {
             maintenance,
             rollup_keeper,
             checkpointer,
+            change_reporter,
+            changes_of,
             run_reaper,
         })
     }
@@ -189,6 +197,9 @@ impl Application {
             notifier.abort();
         }
         self.writer_tasks.drain_and_stop().await;
+        // The drain's tenants too: another node's evaluator reads them.
+        self.change_reporter.abort();
+        report_changes(&self.changes_of).await;
         served.context("The HTTP server failed")
     }
 }
@@ -405,13 +416,13 @@ fn spawn_quota_evaluator(
     metrics: &Arc<Metrics>,
     clock: &SharedClock,
 ) -> Option<tokio::task::JoinHandle<()>> {
-    let every = settings.quota.evaluate_every;
+    let (every, sweep_every) = (settings.quota.evaluate_every, settings.quota.sweep_every);
     if every.is_zero() {
         return None;
     }
     let evaluator = quota_evaluator(settings, store, catalog, metrics);
     let clock = clock.clone();
-    Some(tokio::spawn(async move { evaluator.run_every(every, clock).await }))
+    Some(tokio::spawn(async move { evaluator.run_every(every, sweep_every, clock).await }))
 }
 
 /// The quota evaluator over `store` with this configuration (also for tests and the CLI).
@@ -421,10 +432,10 @@ pub fn quota_evaluator(
     catalog: &SharedCatalog,
     metrics: &Arc<Metrics>,
 ) -> QuotaEvaluator {
-    QuotaEvaluator {
-        store: store.clone(),
-        catalog: catalog.clone(),
-        metrics: metrics.clone(),
-        allowed_lateness: chrono::Duration::from_std(settings.ingest.allowed_lateness).unwrap_or(chrono::Duration::MAX),
-    }
+    QuotaEvaluator::new(
+        store.clone(),
+        catalog.clone(),
+        metrics.clone(),
+        chrono::Duration::from_std(settings.ingest.allowed_lateness).unwrap_or(chrono::Duration::MAX),
+    )
 }

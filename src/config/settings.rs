@@ -150,9 +150,16 @@ pub struct BillingSettings {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct QuotaSettings {
-    /// How often `tally serve` evaluates quotas for crossed thresholds; `0s` turns it off.
+    /// How often `tally serve` evaluates the quotas of the tenants whose data changed, for
+    /// crossed thresholds; `0s` turns the evaluator off (sweeps too).
     #[serde(with = "duration_text")]
     pub evaluate_every: Duration,
+    /// How often the evaluator also sweeps every tenant (it does at start and when the plan
+    /// catalog changes as well); `0s`: only then. A sweep finds what no change tells of: a
+    /// crossing time alone makes (a new period's fixed fee over a spend quota), usage of a
+    /// process that stopped before reporting its changes, a CLI's rollup rebuild.
+    #[serde(with = "duration_text")]
+    pub sweep_every: Duration,
     /// How stale a cached entitlement answer may be; `0s` reads the store every time.
     #[serde(with = "duration_text")]
     pub entitlement_max_age: Duration,
@@ -160,7 +167,11 @@ pub struct QuotaSettings {
 
 impl Default for QuotaSettings {
     fn default() -> Self {
-        Self { evaluate_every: Duration::from_secs(10), entitlement_max_age: Duration::from_secs(1) }
+        Self {
+            evaluate_every: Duration::from_secs(10),
+            sweep_every: Duration::from_secs(600),
+            entitlement_max_age: Duration::from_secs(1),
+        }
     }
 }
 
@@ -273,6 +284,7 @@ const ENV_VARS: &[(&str, &str)] = &[
     ("TALLY_NOTIFY_POLL_EVERY", "notify.poll_every"),
     ("TALLY_NOTIFY_LEASE", "notify.lease"),
     ("TALLY_QUOTA_EVALUATE_EVERY", "quota.evaluate_every"),
+    ("TALLY_QUOTA_SWEEP_EVERY", "quota.sweep_every"),
     ("TALLY_ENTITLEMENT_MAX_AGE", "quota.entitlement_max_age"),
     ("TALLY_RAW_RETENTION", "lifecycle.raw_retention"),
     ("TALLY_MAINTENANCE_EVERY", "lifecycle.maintain_every"),

@@ -2,7 +2,8 @@
 //!
 //! Stage: on top of `invoice` (period usage and spend are drafted by the same code as the
 //! invoice), beside the billing services. `policy`, `periods` and `alert_event` are pure;
-//! `manage` (setting quota sets and budgets), `evaluator` (raising alerts) and `entitlements`
+//! `manage` (setting quota sets and budgets), `evaluator` (raising alerts), `change_feed`
+//! (reporting the tenants this process changed, for every evaluator) and `entitlements`
 //! (the cached answer runtimes ask on their hot path) read and write through the store.
 //! Inputs: the store, the plan catalog, "now". Outputs: quota sets, alert rows with their
 //! `quota.threshold_crossed` outbox events, unbilled-usage entries with their `usage.unbilled`
@@ -12,6 +13,7 @@
 //! committed rollups) and never refuses usage.
 
 mod alert_event;
+mod change_feed;
 mod entitlements;
 mod evaluator;
 mod manage;
@@ -20,6 +22,7 @@ mod policy;
 mod unbilled_event;
 
 pub use alert_event::{alert_payload, format_value, THRESHOLD_CROSSED};
+pub use change_feed::{report_changes, report_changes_every, REPORT_CHANGES_EVERY};
 pub use entitlements::{EntitlementCache, EntitlementSnapshot};
 pub use evaluator::{EvaluationReport, QuotaEvaluator};
 pub use manage::{quota_listing, set_quotas, set_quotas_by, QuotaListing, QuotaSetError, MAX_QUOTAS};

@@ -22,7 +22,7 @@ use crate::domain::{BillingPeriod, CreditEntry, LineKey, SubscriptionChange, Ten
 pub type PerTenant<T> = HashMap<TenantId, Vec<T>>;
 
 /// `$first, $first + 1, …`: one placeholder per tenant of the page.
-fn placeholders(first: usize, count: usize) -> String {
+pub(super) fn placeholders(first: usize, count: usize) -> String {
     (first..first + count).map(|n| format!("${n}")).collect::<Vec<_>>().join(", ")
 }
 

@@ -56,6 +56,9 @@ pub const CITUS_TABLES: &[(&str, Placement)] = &[
     ("audit_event", Placement::Coordinator),
     // `tally store copy`'s bookkeeping on its target (written beside every copied batch).
     ("store_copy", Placement::Coordinator),
+    // The quota evaluator's feed of changed tenants (`changes.rs`): a few rows, written a
+    // statement a second per process and taken whole by a pass.
+    ("tenant_change", Placement::Coordinator),
     ("_sqlx_migrations", Placement::Coordinator),
 ];
 

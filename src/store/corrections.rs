@@ -104,6 +104,7 @@ impl Store {
         // SQLite's add deletes it, PostgreSQL's fold (`rollup_pending.rs`).
         super::rollups::add_deltas(&mut tx, &deltas).await?;
         tx.commit().await?;
+        self.mark_changed([&key.tenant_id]);
         Ok(CorrectionOutcome::Applied { seq, before: before.map(Box::new), after: after.map(Box::new) })
     }
 

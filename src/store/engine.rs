@@ -26,6 +26,9 @@ pub enum StoreKind {
 #[derive(Debug, Clone)]
 pub struct Store {
     pub(super) engine: Engine,
+    /// Tenants this process changed, for the quota evaluator (`changes.rs`); shared by
+    /// every clone, a writer lane's too.
+    pub(super) changes: Arc<super::changes::TenantChanges>,
 }
 
 /// The connections of one engine.
@@ -139,7 +142,7 @@ impl Store {
             let options = pool.options().clone().max_connections(connections).min_connections(0);
             *pool = options.connect_lazy_with((*pool.connect_options()).clone());
         }
-        Store { engine }
+        Store { engine, changes: Arc::clone(&self.changes) }
     }
 
     /// The pool, when the tables are distributed over a Citus cluster (`None` otherwise).

@@ -71,6 +71,7 @@ impl Store {
         let target = AuditTarget::object("credit_grant", &entry.grant_id, Some(tenant));
         audit::append(&mut tx, actor, "credit.granted", &target, detail, now).await?;
         tx.commit().await?;
+        self.mark_changed([tenant]);
         Ok(entry)
     }
 

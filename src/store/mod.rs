@@ -13,6 +13,7 @@ mod audit;
 mod backup;
 mod billing_pages;
 mod billing_runs;
+mod changes;
 mod citus;
 mod codec;
 mod copy;

@@ -56,7 +56,7 @@ pub async fn open_store(url: &str, max_connections: u32) -> anyhow::Result<Store
             Engine::Sqlite { writer, ingest, reader, checkpointer }
         }
     };
-    Ok(Store { engine })
+    Ok(Store { engine, changes: Default::default() })
 }
 
 /// How long a request waits for a connection before it is answered 503 + `Retry-After`: during

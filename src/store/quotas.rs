@@ -95,6 +95,7 @@ impl Store {
             audit::append(&mut tx, admin, &format!("{kind}.replaced"), &target, detail, now).await?;
         }
         tx.commit().await?;
+        self.mark_changed([tenant]);
         Ok(None)
     }
 }

@@ -51,7 +51,9 @@ impl Store {
         let detail = json!({ "plan": change.plan_id, "effective_at": change.effective_at });
         let target = AuditTarget::tenant("subscription", tenant);
         audit::append(&mut tx, actor, "subscription.changed", &target, detail, now).await?;
-        tx.commit().await
+        tx.commit().await?;
+        self.mark_changed([tenant]);
+        Ok(())
     }
 
     /// A tenant's subscription changes, ordered by `effective_at`.

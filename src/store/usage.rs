@@ -2,6 +2,7 @@
 //! keys and array binds on PostgreSQL; prepared statements on a connection of its own and
 //! Rust-side rollup sums on SQLite), so each has its own file; this one only picks.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
@@ -9,7 +10,7 @@ use chrono::{DateTime, Utc};
 use super::engine::Engine;
 use super::postgres::HeldConnection;
 use super::{postgres, sqlite, DbError, InsertOutcome, Store};
-use crate::domain::{NewUsageRecord, RecordKey};
+use crate::domain::{NewUsageRecord, RecordKey, TenantId};
 
 /// A usage writer's hold on the store, from one group commit to the next: on PostgreSQL the
 /// connection it keeps (`postgres/held_connection.rs`); on SQLite nothing more than the store
@@ -57,8 +58,21 @@ impl UsageSession {
         self.insert_usage_from(&records, || Arc::clone(&records), ingested_at).await
     }
 
-    /// Writes `records`; SQLite takes them as `shared` gives them.
+    /// Writes `records`; SQLite takes them as `shared` gives them. Once committed, the tenants
+    /// of the records inserted are marked changed (`changes.rs`).
     async fn insert_usage_from(
+        &mut self,
+        records: &[NewUsageRecord],
+        shared: impl FnOnce() -> Arc<[NewUsageRecord]>,
+        ingested_at: DateTime<Utc>,
+    ) -> Result<Vec<InsertOutcome>, DbError> {
+        let outcomes = self.write(records, shared, ingested_at).await?;
+        self.store.mark_changed(inserted_tenants(records, &outcomes));
+        Ok(outcomes)
+    }
+
+    /// Writes `records` in one transaction of the store's engine.
+    async fn write(
         &mut self,
         records: &[NewUsageRecord],
         shared: impl FnOnce() -> Arc<[NewUsageRecord]>,
@@ -86,6 +100,26 @@ impl UsageSession {
             }
         }
     }
+}
+
+/// The tenants of the records stored now (a duplicate changes nothing), each once. A group is
+/// mostly runs of one tenant's records (a request is one tenant's batch), so a run costs one
+/// comparison a record; a set catches a tenant met again after another.
+fn inserted_tenants<'a>(records: &'a [NewUsageRecord], outcomes: &[InsertOutcome]) -> Vec<&'a TenantId> {
+    let mut seen: HashSet<&TenantId> = HashSet::new();
+    let mut tenants = Vec::new();
+    let mut last: Option<&TenantId> = None;
+    for (record, outcome) in records.iter().zip(outcomes) {
+        let tenant = &record.key.tenant_id;
+        if *outcome != InsertOutcome::Inserted || last == Some(tenant) {
+            continue;
+        }
+        last = Some(tenant);
+        if seen.insert(tenant) {
+            tenants.push(tenant);
+        }
+    }
+    tenants
 }
 
 /// The positions of `records` sorted by [`lock_order`] (the key breaks a tie).

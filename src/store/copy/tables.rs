@@ -34,6 +34,8 @@ pub const NOT_COPIED: &[&str] = &[
     "rollup_hour_watermark",
     "usage_rollup_pending",
     "usage_rollup_pending_batch",
+    // Hints for the quota evaluator; the copy's first `tally serve` sweeps every tenant.
+    "tenant_change",
 ];
 
 const fn table(

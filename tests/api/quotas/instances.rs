@@ -114,6 +114,8 @@ async fn metrics_count_alerts_and_time_the_evaluator_passes() {
         "tally_quota_alerts_raised",
         "tally_quota_evaluation_seconds",
         "tally_quota_evaluation_last_pass_timestamp_seconds",
+        "tally_quota_sweep_seconds",
+        "tally_quota_changed_tenants_evaluated",
     ] {
         assert!(metrics.contains(name), "{name} in {metrics}");
     }

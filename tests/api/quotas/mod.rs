@@ -4,6 +4,7 @@
 
 mod alerts;
 mod api;
+mod changes;
 mod entitlements;
 mod instances;
 mod late;
@@ -42,12 +43,12 @@ pub async fn spawn_quota_app(backend: Backend) -> TestApp {
 
 /// An evaluator over `store` with its own catalog and metrics, as a fresh process would have.
 pub async fn evaluator(store: &Store) -> QuotaEvaluator {
-    QuotaEvaluator {
-        store: store.clone(),
-        catalog: SharedCatalog::new(load_catalog(store).await.unwrap()),
-        metrics: Arc::new(Metrics::default()),
-        allowed_lateness: chrono::Duration::days(35),
-    }
+    QuotaEvaluator::new(
+        store.clone(),
+        SharedCatalog::new(load_catalog(store).await.unwrap()),
+        Arc::new(Metrics::default()),
+        chrono::Duration::days(35),
+    )
 }
 
 /// One evaluator pass over the app's store as of the app's clock.
