@@ -12,22 +12,13 @@ use chrono::{DateTime, Duration, Utc};
 use rust_decimal::Decimal;
 use sqlx::{Connection, PgConnection};
 
-use crate::helpers::{count_rows, spawn_app_without_upkeep, Backend, TestApp};
-use tally::domain::{ContentHash, NewUsageRecord, Quantities, RecordKey, TenantId};
+use crate::helpers::{count_rows, spawn_app_without_upkeep, stored_record, Backend, TestApp};
+use tally::domain::{NewUsageRecord, Quantities};
 use tally::store::{month_start, open_store, InsertOutcome, Store};
 
 /// Record "k" of acme stamped `timestamp`; its content hash differs with the timestamp.
 fn copy_at(timestamp: DateTime<Utc>) -> NewUsageRecord {
-    let quantities = Quantities { invocations: Decimal::ONE, ..Default::default() };
-    NewUsageRecord {
-        key: RecordKey { tenant_id: TenantId::parse("acme").unwrap(), source: String::new(), record_id: "k".into() },
-        timestamp,
-        function: "f".into(),
-        region: String::new(),
-        quantities,
-        event_type: String::new(),
-        content_hash: ContentHash::of(Some(timestamp), "f", "", &quantities),
-    }
+    stored_record("acme", "k", timestamp, Quantities { invocations: Decimal::ONE, ..Default::default() })
 }
 
 /// Client sessions of the test database waiting for a lock, with what they wait for.

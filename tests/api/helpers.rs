@@ -17,7 +17,7 @@ use tokio::sync::OnceCell;
 use tally::auth::{issue_api_key, Principal, Role};
 use tally::clock::ManualClock;
 use tally::config::Settings;
-use tally::domain::TenantId;
+use tally::domain::{ContentHash, NewUsageRecord, Quantities, RecordKey, TenantId};
 use tally::startup::Application;
 use tally::store::{open_store, Store};
 
@@ -175,6 +175,20 @@ impl TestApp {
     pub async fn rollups_of(&self, tenant: &str) -> Vec<String> {
         let rollups = self.store.all_rollups(&TenantId::parse(tenant).unwrap()).await.unwrap();
         rollups.iter().map(|r| format!("{:?}", r)).collect()
+    }
+}
+
+/// A record as the writer hands it to the store (`Store::insert_usage`): `tenant`'s `id` of
+/// function `f` at `timestamp`, no source or region.
+pub fn stored_record(tenant: &str, id: &str, timestamp: DateTime<Utc>, quantities: Quantities) -> NewUsageRecord {
+    NewUsageRecord {
+        key: RecordKey { tenant_id: TenantId::parse(tenant).unwrap(), source: String::new(), record_id: id.into() },
+        timestamp,
+        function: "f".into(),
+        region: String::new(),
+        quantities,
+        event_type: String::new(),
+        content_hash: ContentHash::of(Some(timestamp), "f", "", &quantities),
     }
 }
 

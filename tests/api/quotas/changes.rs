@@ -7,10 +7,10 @@ use std::time::Duration;
 use serde_json::json;
 
 use super::{alerted, cap, create_tenant_on, evaluator, invocation_cap, post_invocations, set_quotas};
-use crate::helpers::TestApp;
+use crate::helpers::{stored_record, TestApp};
 use crate::quota_tests;
 use rust_decimal::Decimal;
-use tally::domain::{ContentHash, NewUsageRecord, Quantities, RecordKey, TenantId};
+use tally::domain::{NewUsageRecord, Quantities, TenantId};
 use tally::quota::{EvaluationReport, QuotaEvaluator};
 use tally::store::open_store;
 
@@ -41,17 +41,8 @@ async fn until_a_changed_pass_alerts(app: &TestApp, evaluator: &QuotaEvaluator) 
 
 /// A record of `invocations` for `tenant` at the test's "now", as the writer would store it.
 fn invocations_record(tenant: &str, id: &str, invocations: u64) -> NewUsageRecord {
-    let timestamp = super::at("2026-11-27T12:00:00Z");
     let quantities = Quantities { invocations: Decimal::from(invocations), ..Default::default() };
-    NewUsageRecord {
-        key: RecordKey { tenant_id: TenantId::parse(tenant).unwrap(), source: String::new(), record_id: id.into() },
-        timestamp,
-        function: "f".into(),
-        region: String::new(),
-        quantities,
-        event_type: String::new(),
-        content_hash: ContentHash::of(Some(timestamp), "f", "", &quantities),
-    }
+    stored_record(tenant, id, super::at("2026-11-27T12:00:00Z"), quantities)
 }
 
 quota_tests! {
