@@ -7,7 +7,7 @@ use std::time::Duration;
 use serde_json::json;
 
 use super::{alerted, cap, create_tenant_on, evaluator, invocation_cap, post_invocations, set_quotas};
-use crate::helpers::{stored_record, TestApp};
+use crate::helpers::{execute_sql, stored_record, TestApp};
 use crate::quota_tests;
 use rust_decimal::Decimal;
 use tally::domain::{NewUsageRecord, Quantities, TenantId};
@@ -137,5 +137,21 @@ quota_tests! {
         assert_eq!(again, 0, "a duplicate is no change");
         assert_eq!(taken, [TenantId::parse("t1").unwrap(), TenantId::parse("t2").unwrap()]);
         assert!(after.is_empty(), "taken rows are gone");
+    }
+
+    async fn a_report_that_fails_keeps_its_tenants_for_the_next(app) {
+        // Arrange: a store of its own (no background report), its tenant's usage stored
+        create_tenant_on(&app, "acme", "payg").await;
+        let store = open_store(&app.database.url, 1).await.unwrap();
+        store.insert_usage(&[invocations_record("acme", "u1", 1)], app.clock_now()).await.unwrap();
+        // Act: the table is gone for the first report, back for the second
+        execute_sql(&app, "alter table tenant_change rename to tenant_change_away").await.unwrap();
+        let failed = store.flush_changed_tenants().await;
+        execute_sql(&app, "alter table tenant_change_away rename to tenant_change").await.unwrap();
+        let retried = store.flush_changed_tenants().await.unwrap();
+        // Assert
+        assert!(failed.is_err(), "the first report fails");
+        assert_eq!(retried, 1, "acme is reported by the next");
+        assert!(store.take_changed_tenants().await.unwrap().contains(&TenantId::parse("acme").unwrap()));
     }
 }
