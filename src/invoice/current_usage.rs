@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 
 use super::{draft_invoice, project, segment_inputs, segments, unbilled_usage, DraftError, InvoiceDraft, Unbilled};
 use super::{period_containing, period_units};
-use crate::aggregate::sum_rollups;
+use crate::aggregate::{sum_rollups, Rollup};
 use crate::domain::{BillingPeriod, SubscriptionChange, Tenant};
 use crate::domain::{Quantities, QuantityError, TenantId};
 use crate::rate::{PlanCatalog, RateError};
@@ -112,11 +112,27 @@ pub async fn period_usage(
     period: BillingPeriod,
     now: DateTime<Utc>,
 ) -> Result<CurrentUsage, CurrentUsageError> {
+    let rollups = store.rollups_per_unit(&tenant.id, &period_units(&period, changes), None).await?;
+    usage_of_rollups(catalog, tenant, changes, period, now, &rollups)
+}
+
+/// [`period_usage`] from the period's `rollups` (summed per unit of `period_units`, or the
+/// rows themselves; none when the tenant has no usage): the pure part.
+///
+/// # Errors
+/// A plan missing from the catalog or an overflow (unexpected).
+pub fn usage_of_rollups(
+    catalog: &PlanCatalog,
+    tenant: &Tenant,
+    changes: &[SubscriptionChange],
+    period: BillingPeriod,
+    now: DateTime<Utc>,
+    rollups: &[Rollup],
+) -> Result<CurrentUsage, CurrentUsageError> {
     let id = &tenant.id;
-    let rollups = store.rollups_per_unit(id, &period_units(&period, changes), None).await?;
-    let usage = sum_rollups(&rollups, period.start(), period.end())?;
-    let inputs = segment_inputs(catalog, &segments(&period, changes), &period, &rollups).map_err(gathered)?;
-    let unbilled = unbilled_usage(&period, changes, &rollups)?;
+    let usage = sum_rollups(rollups, period.start(), period.end())?;
+    let inputs = segment_inputs(catalog, &segments(&period, changes), &period, rollups).map_err(gathered)?;
+    let unbilled = unbilled_usage(&period, changes, rollups)?;
     let tax_rate = tenant.details.tax_rate;
     let amount_so_far = draft_invoice(&period, &inputs, tax_rate)?;
     let projected = project(&inputs, now)?;

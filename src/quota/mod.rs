@@ -17,6 +17,7 @@ mod change_feed;
 mod entitlements;
 mod evaluator;
 mod manage;
+mod page_facts;
 mod periods;
 mod policy;
 mod unbilled_event;

@@ -33,6 +33,7 @@ mod periods;
 mod plans;
 mod portal;
 mod postgres;
+mod quota_pages;
 mod quotas;
 mod rebuild;
 mod retention;

@@ -10,13 +10,28 @@ use super::{audit, DbError, Store};
 use crate::domain::{Actor, AuditTarget, Quota, QuotaOwner, QuotaSet, TenantId};
 
 #[derive(sqlx::FromRow)]
-struct QuotaRow {
+pub(super) struct QuotaRow {
     quota_id: String,
     owner: String,
     meter: String,
     limit_value: Dec,
     thresholds: Json<Vec<u32>>,
     hard: bool,
+}
+
+/// The set `rows` (ordered by id) make up.
+pub(super) fn quota_set_of(tenant: &TenantId, rows: Vec<QuotaRow>) -> Result<QuotaSet, DbError> {
+    let mut set = QuotaSet::default();
+    for r in rows {
+        let quota = Quota::new(&r.quota_id, &r.meter, r.limit_value.0, &r.thresholds.0, r.hard)
+            .map_err(|e| DbError::Corrupt(format!("quota {} of {tenant}: {e}", r.quota_id)))?;
+        match r.owner.as_str() {
+            "operator" => set.operator.push(quota),
+            "tenant" => set.budgets.push(quota),
+            other => return Err(DbError::Corrupt(format!("quota owner {other:?}"))),
+        }
+    }
+    Ok(set)
 }
 
 impl Store {
@@ -28,17 +43,7 @@ impl Store {
             order by quota_id"#;
         let rows: Vec<QuotaRow> =
             on_read!(self.read(), |db| sqlx::query_as(sql).bind(tenant.as_str()).fetch_all(db).await)?;
-        let mut set = QuotaSet::default();
-        for r in rows {
-            let quota = Quota::new(&r.quota_id, &r.meter, r.limit_value.0, &r.thresholds.0, r.hard)
-                .map_err(|e| DbError::Corrupt(format!("quota {} of {tenant}: {e}", r.quota_id)))?;
-            match r.owner.as_str() {
-                "operator" => set.operator.push(quota),
-                "tenant" => set.budgets.push(quota),
-                other => return Err(DbError::Corrupt(format!("quota owner {other:?}"))),
-            }
-        }
-        Ok(set)
+        quota_set_of(tenant, rows)
     }
 
     /// Replaces every quota `owner` set for the tenant with `quotas`, in one transaction with

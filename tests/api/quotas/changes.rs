@@ -154,4 +154,18 @@ quota_tests! {
         assert_eq!(retried, 1, "acme is reported by the next");
         assert!(store.take_changed_tenants().await.unwrap().contains(&TenantId::parse("acme").unwrap()));
     }
+
+    async fn a_fixed_fee_over_a_spend_quota_alerts_with_no_usage_read(app) {
+        // Arrange: `committed` charges a monthly fee (prorated from today), no usage at all
+        let evaluator = evaluator(&app.store).await;
+        create_tenant_on(&app, "hooli", "committed").await;
+        let spend = json!([{"id": "spend-cap", "meter": "spend", "limit": "10.00", "thresholds": [50, 100], "hard": false}]);
+        set_quotas(&app, "hooli", spend).await;
+        // Act
+        let pass = evaluator.evaluate_changed(app.clock_now()).await.unwrap();
+        // Assert
+        assert_eq!((pass.tenants, pass.alerts_raised), (1, 2), "the fee alone is over 100 % of $10");
+        let thresholds: Vec<(String, u64)> = [50, 100].iter().map(|t| ("spend-cap".to_owned(), *t)).collect();
+        assert_eq!(alerted(&app).await, thresholds);
+    }
 }

@@ -1,0 +1,107 @@
+//! What the quota evaluator reads for a page of tenants, one statement per table for the whole
+//! page (`tenant_id in (…)`), as the billing run does (`billing_pages.rs`): a sweep over
+//! 100 000 tenants is a few hundred round trips of reads, not several hundred thousand.
+//! Which tenants have any usage at all is one of them, so a tenant with none costs no usage read.
+
+use std::collections::{HashMap, HashSet};
+
+use chrono::{DateTime, Utc};
+
+use super::alerts::AlertKey;
+use super::billing_pages::{placeholders, PerTenant};
+use super::codec::{tenant_id, Instant};
+use super::engine::on_read;
+use super::quotas::{quota_set_of, QuotaRow};
+use super::{DbError, Store};
+use crate::domain::{QuotaSet, TenantId};
+
+#[derive(sqlx::FromRow)]
+struct TenantQuotaRow {
+    tenant_id: String,
+    #[sqlx(flatten)]
+    quota: QuotaRow,
+}
+
+impl Store {
+    /// The stored quota set of each tenant of `tenants` that has one.
+    #[tracing::instrument(skip_all, fields(tenants = tenants.len()))]
+    pub async fn quota_sets_of(&self, tenants: &[TenantId]) -> Result<HashMap<TenantId, QuotaSet>, DbError> {
+        if tenants.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let sql = format!(
+            "select tenant_id, quota_id, owner, meter, limit_value, thresholds, hard from quota \
+            where tenant_id in ({}) order by tenant_id, quota_id",
+            placeholders(1, tenants.len())
+        );
+        let rows: Vec<TenantQuotaRow> = on_read!(self.read(), |db| {
+            let mut query = sqlx::query_as(&sql);
+            for t in tenants {
+                query = query.bind(t.as_str());
+            }
+            query.fetch_all(db).await
+        })?;
+        let mut grouped: PerTenant<QuotaRow> = HashMap::new();
+        for row in rows {
+            grouped.entry(tenant_id(&row.tenant_id)?).or_default().push(row.quota);
+        }
+        grouped.into_iter().map(|(tenant, rows)| Ok((tenant.clone(), quota_set_of(&tenant, rows)?))).collect()
+    }
+
+    /// The alert keys of each tenant of `tenants`, for periods starting at or after `since`.
+    #[tracing::instrument(skip_all, fields(tenants = tenants.len()))]
+    pub async fn alert_keys_of(
+        &self,
+        tenants: &[TenantId],
+        since: DateTime<Utc>,
+    ) -> Result<PerTenant<AlertKey>, DbError> {
+        if tenants.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let sql = format!(
+            "select tenant_id, quota_id, threshold, period_start from alert \
+            where period_start >= $1 and tenant_id in ({})",
+            placeholders(2, tenants.len())
+        );
+        let rows: Vec<(String, String, i64, Instant)> = on_read!(self.read(), |db| {
+            let mut query = sqlx::query_as(&sql).bind(Instant(since));
+            for t in tenants {
+                query = query.bind(t.as_str());
+            }
+            query.fetch_all(db).await
+        })?;
+        let mut out: PerTenant<AlertKey> = HashMap::new();
+        for (tenant, quota_id, threshold, start) in rows {
+            let threshold = u32::try_from(threshold).map_err(|_| DbError::Corrupt("alert threshold".into()))?;
+            out.entry(tenant_id(&tenant)?).or_default().push(AlertKey { quota_id, threshold, period_start: start.0 });
+        }
+        Ok(out)
+    }
+
+    /// The tenants of `tenants` with any usage in a bucket at or after `since`, committed or
+    /// still pending: one index probe per tenant, stopping at its first row.
+    #[tracing::instrument(skip_all, fields(tenants = tenants.len()))]
+    pub async fn tenants_with_usage_since(
+        &self,
+        tenants: &[TenantId],
+        since: DateTime<Utc>,
+    ) -> Result<HashSet<TenantId>, DbError> {
+        if tenants.is_empty() {
+            return Ok(HashSet::new());
+        }
+        let sql = format!(
+            "select t.tenant_id from tenant t where t.tenant_id in ({}) \
+            and (exists (select 1 from usage_rollup r where r.tenant_id = t.tenant_id and r.bucket_start >= $1) \
+              or exists (select 1 from usage_rollup_pending p where p.tenant_id = t.tenant_id and p.bucket_start >= $1))",
+            placeholders(2, tenants.len())
+        );
+        let rows: Vec<String> = on_read!(self.read(), |db| {
+            let mut query = sqlx::query_scalar(&sql).bind(Instant(since));
+            for t in tenants {
+                query = query.bind(t.as_str());
+            }
+            query.fetch_all(db).await
+        })?;
+        rows.iter().map(|t| tenant_id(t)).collect()
+    }
+}
