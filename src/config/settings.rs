@@ -169,7 +169,7 @@ impl Default for QuotaSettings {
     fn default() -> Self {
         Self {
             evaluate_every: Duration::from_secs(10),
-            sweep_every: Duration::from_secs(600),
+            sweep_every: Duration::from_secs(300),
             entitlement_max_age: Duration::from_secs(1),
         }
     }

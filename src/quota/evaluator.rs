@@ -11,10 +11,11 @@
 //! learns which tenants changed from `tenant_change` (`store/changes.rs`), which every
 //! process writes from marks its store keeps in memory.
 //!
-//! Why two kinds of pass: a pass over every tenant costs its reads for every tenant (about
-//! 1.35 ms each on PostgreSQL, so 100 000 tenants take over two minutes), while an alert is
-//! due within 60 s of the usage that crosses (DESIGN §9). The changed pass reads only what
-//! changed, so its cost follows the tenants that are active, not all there are. The sweep
+//! Why two kinds of pass: a pass over every tenant costs a usage read for every tenant with
+//! usage (about 1.5 ms each on PostgreSQL), while an alert is due within 60 s of the usage
+//! that crosses (DESIGN §9). The changed pass reads only what changed, so its cost follows
+//! the tenants that are active now, not all there are (when every pass read every tenant, one
+//! tenant at a time, 100 000 tenants took 171 s a pass). The sweep
 //! finds what no mark tells: a crossing that only time makes (a new period's fixed fee over a
 //! spend quota), usage a process wrote and lost its marks for (it stopped before flushing),
 //! writes by the CLI (rollup rebuilds), and a catalog another process changed; it runs at
