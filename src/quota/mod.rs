@@ -2,7 +2,8 @@
 //!
 //! Stage: on top of `invoice` (period usage and spend are drafted by the same code as the
 //! invoice), beside the billing services. `policy`, `periods` and `alert_event` are pure;
-//! `manage` (setting quota sets and budgets), `evaluator` (raising alerts), `change_feed`
+//! `manage` (setting quota sets and budgets), `evaluator` (raising alerts, a page of tenants
+//! read at once by `page_facts`), `worker` (its schedule inside `tally serve`), `change_feed`
 //! (reporting the tenants this process changed, for every evaluator) and `entitlements`
 //! (the cached answer runtimes ask on their hot path) read and write through the store.
 //! Inputs: the store, the plan catalog, "now". Outputs: quota sets, alert rows with their
@@ -21,6 +22,7 @@ mod page_facts;
 mod periods;
 mod policy;
 mod unbilled_event;
+mod worker;
 
 pub use alert_event::{alert_payload, format_value, THRESHOLD_CROSSED};
 pub use change_feed::{report_changes, report_changes_every, REPORT_CHANGES_EVERY};
