@@ -26,6 +26,19 @@ pub(super) fn placeholders(first: usize, count: usize) -> String {
     (first..first + count).map(|n| format!("${n}")).collect::<Vec<_>>().join(", ")
 }
 
+/// `$query` with each tenant of `$tenants` bound after the binds it already has, in order:
+/// the values of [`placeholders`].
+macro_rules! bind_tenants {
+    ($query:expr, $tenants:expr) => {{
+        let mut query = $query;
+        for tenant in $tenants {
+            query = query.bind(tenant.as_str());
+        }
+        query
+    }};
+}
+pub(super) use bind_tenants;
+
 /// Groups `(tenant_id, row)` pairs by tenant.
 fn group<T>(rows: impl IntoIterator<Item = Result<(TenantId, T), DbError>>) -> Result<PerTenant<T>, DbError> {
     let mut out: PerTenant<T> = HashMap::new();
@@ -65,13 +78,8 @@ impl Store {
             where tenant_id in ({}) order by tenant_id, effective_at",
             placeholders(1, tenants.len())
         );
-        let rows: Vec<(String, Instant, String, Instant)> = on_read!(self.read(), |db| {
-            let mut query = sqlx::query_as(&sql);
-            for t in tenants {
-                query = query.bind(t.as_str());
-            }
-            query.fetch_all(db).await
-        })?;
+        let rows: Vec<(String, Instant, String, Instant)> =
+            on_read!(self.read(), |db| bind_tenants!(sqlx::query_as(&sql), tenants).fetch_all(db).await)?;
         group(rows.into_iter().map(|(t, at, plan, from)| Ok((tenant_id(&t)?, change((at, plan, from))))))
     }
 
@@ -86,13 +94,8 @@ impl Store {
             where tenant_id in ({}) and state = 'closed' order by tenant_id, period_start",
             placeholders(1, tenants.len())
         );
-        let rows: Vec<(String, Instant, Instant)> = on_read!(self.read(), |db| {
-            let mut query = sqlx::query_as(&sql);
-            for t in tenants {
-                query = query.bind(t.as_str());
-            }
-            query.fetch_all(db).await
-        })?;
+        let rows: Vec<(String, Instant, Instant)> =
+            on_read!(self.read(), |db| bind_tenants!(sqlx::query_as(&sql), tenants).fetch_all(db).await)?;
         group(rows.into_iter().map(|(t, start, end)| Ok((tenant_id(&t)?, period(start, end)?))))
     }
 
@@ -107,13 +110,8 @@ impl Store {
             from credit_entry where tenant_id in ({}) order by tenant_id, created_at, entry_id",
             placeholders(1, tenants.len())
         );
-        let rows: Vec<TenantEntryRow> = on_read!(self.read(), |db| {
-            let mut query = sqlx::query_as(&sql);
-            for t in tenants {
-                query = query.bind(t.as_str());
-            }
-            query.fetch_all(db).await
-        })?;
+        let rows: Vec<TenantEntryRow> =
+            on_read!(self.read(), |db| bind_tenants!(sqlx::query_as(&sql), tenants).fetch_all(db).await)?;
         group(rows.into_iter().map(|r| Ok((tenant_id(&r.tenant_id)?, CreditEntry::try_from(r.entry)?))))
     }
 
@@ -133,13 +131,10 @@ impl Store {
             where period_start >= $1 and tenant_id in ({})",
             placeholders(2, tenants.len())
         );
-        let rows: Vec<(String, Instant, String, Dec)> = on_read!(self.read(), |db| {
-            let mut query = sqlx::query_as(&sql).bind(Instant(from));
-            for t in tenants {
-                query = query.bind(t.as_str());
-            }
-            query.fetch_all(db).await
-        })?;
+        let rows: Vec<(String, Instant, String, Dec)> =
+            on_read!(self.read(), |db| bind_tenants!(sqlx::query_as(&sql).bind(Instant(from)), tenants)
+                .fetch_all(db)
+                .await)?;
         group(
             rows.into_iter().map(|(t, start, key, amount)| Ok((tenant_id(&t)?, (start.0, line_key(&key)?, amount.0)))),
         )
@@ -169,11 +164,8 @@ impl Store {
             where bucket_start >= $1 and bucket_start < $2 and tenant_id in ({tenants_in})"
         );
         on_read!(self.read(), |db| {
-            let mut query = sqlx::query_as::<_, RollupRow>(&sql).bind(Instant(from)).bind(Instant(to));
-            for t in tenants {
-                query = query.bind(t.as_str());
-            }
-            let mut rows = query.fetch(db);
+            let query = sqlx::query_as::<_, RollupRow>(&sql).bind(Instant(from)).bind(Instant(to));
+            let mut rows = bind_tenants!(query, tenants).fetch(db);
             while let Some(row) = rows.try_next().await? {
                 each(Rollup::try_from(row)?);
             }

@@ -17,6 +17,7 @@
 use std::collections::BTreeSet;
 use std::sync::Mutex;
 
+use super::billing_pages::bind_tenants;
 use super::codec::tenant_id;
 use super::engine::{in_own_tx, on_tx};
 use super::{DbError, Store};
@@ -83,13 +84,7 @@ impl Store {
         for page in tenants.chunks(FLUSH_PAGE) {
             let rows = (1..=page.len()).map(|n| format!("(${n})")).collect::<Vec<_>>().join(", ");
             let sql = format!("insert into tenant_change (tenant_id) values {rows} on conflict do nothing");
-            on_tx!(&mut tx, |db| {
-                let mut query = sqlx::query(&sql);
-                for tenant in page {
-                    query = query.bind(tenant.as_str());
-                }
-                query.execute(db).await.map(|_| ())
-            })?;
+            on_tx!(&mut tx, |db| bind_tenants!(sqlx::query(&sql), page).execute(db).await.map(|_| ()))?;
         }
         tx.commit().await
     }

@@ -8,7 +8,7 @@ use std::collections::{HashMap, HashSet};
 use chrono::{DateTime, Utc};
 
 use super::alerts::AlertKey;
-use super::billing_pages::{placeholders, PerTenant};
+use super::billing_pages::{bind_tenants, placeholders, PerTenant};
 use super::codec::{tenant_id, Instant};
 use super::engine::on_read;
 use super::quotas::{quota_set_of, QuotaRow};
@@ -34,13 +34,8 @@ impl Store {
             where tenant_id in ({}) order by tenant_id, quota_id",
             placeholders(1, tenants.len())
         );
-        let rows: Vec<TenantQuotaRow> = on_read!(self.read(), |db| {
-            let mut query = sqlx::query_as(&sql);
-            for t in tenants {
-                query = query.bind(t.as_str());
-            }
-            query.fetch_all(db).await
-        })?;
+        let rows: Vec<TenantQuotaRow> =
+            on_read!(self.read(), |db| bind_tenants!(sqlx::query_as(&sql), tenants).fetch_all(db).await)?;
         let mut grouped: PerTenant<QuotaRow> = HashMap::new();
         for row in rows {
             grouped.entry(tenant_id(&row.tenant_id)?).or_default().push(row.quota);
@@ -63,13 +58,10 @@ impl Store {
             where period_start >= $1 and tenant_id in ({})",
             placeholders(2, tenants.len())
         );
-        let rows: Vec<(String, String, i64, Instant)> = on_read!(self.read(), |db| {
-            let mut query = sqlx::query_as(&sql).bind(Instant(since));
-            for t in tenants {
-                query = query.bind(t.as_str());
-            }
-            query.fetch_all(db).await
-        })?;
+        let rows: Vec<(String, String, i64, Instant)> =
+            on_read!(self.read(), |db| bind_tenants!(sqlx::query_as(&sql).bind(Instant(since)), tenants)
+                .fetch_all(db)
+                .await)?;
         let mut out: PerTenant<AlertKey> = HashMap::new();
         for (tenant, quota_id, threshold, start) in rows {
             let threshold = u32::try_from(threshold).map_err(|_| DbError::Corrupt("alert threshold".into()))?;
@@ -95,13 +87,10 @@ impl Store {
               or exists (select 1 from usage_rollup_pending p where p.tenant_id = t.tenant_id and p.bucket_start >= $1))",
             placeholders(2, tenants.len())
         );
-        let rows: Vec<String> = on_read!(self.read(), |db| {
-            let mut query = sqlx::query_scalar(&sql).bind(Instant(since));
-            for t in tenants {
-                query = query.bind(t.as_str());
-            }
-            query.fetch_all(db).await
-        })?;
+        let rows: Vec<String> =
+            on_read!(self.read(), |db| bind_tenants!(sqlx::query_scalar(&sql).bind(Instant(since)), tenants)
+                .fetch_all(db)
+                .await)?;
         rows.iter().map(|t| tenant_id(t)).collect()
     }
 }

@@ -4,6 +4,7 @@ use chrono::{DateTime, Utc};
 use serde_json::json;
 use sqlx::types::Json;
 
+use super::billing_pages::{bind_tenants, placeholders};
 use super::codec::{Dec, Instant};
 use super::engine::{on_read, on_tx};
 use super::{audit, DbError, Store};
@@ -167,15 +168,10 @@ impl Store {
         }
         let sql = format!(
             "select {COLUMNS} from tenant where tenant_id in ({}) order by tenant_id",
-            super::billing_pages::placeholders(1, ids.len())
+            placeholders(1, ids.len())
         );
-        let rows: Vec<TenantRow> = on_read!(self.read(), |db| {
-            let mut query = sqlx::query_as(&sql);
-            for id in ids {
-                query = query.bind(id.as_str());
-            }
-            query.fetch_all(db).await
-        })?;
+        let rows: Vec<TenantRow> =
+            on_read!(self.read(), |db| bind_tenants!(sqlx::query_as(&sql), ids).fetch_all(db).await)?;
         rows.into_iter().map(Tenant::try_from).collect()
     }
 
