@@ -144,7 +144,7 @@ impl QuotaEvaluator {
             let page = match self.store.tenants_among(ids).await {
                 Ok(page) => page,
                 Err(error) => {
-                    self.store.mark_changed_again(&changed[done..]);
+                    self.store.mark_changed(&changed[done..]);
                     return Err(error).context("Failed to read the changed tenants");
                 }
             };
@@ -170,7 +170,7 @@ impl QuotaEvaluator {
             Err(error) => {
                 report.failures += page.len();
                 let ids: Vec<TenantId> = page.iter().map(|t| t.id.clone()).collect();
-                self.store.mark_changed_again(&ids);
+                self.store.mark_changed(&ids);
                 tracing::warn!(tenants = page.len(), error = ?error, "quota evaluation of a page failed");
                 return;
             }
@@ -187,7 +187,7 @@ impl QuotaEvaluator {
                 }
                 Err(error) => {
                     report.failures += 1;
-                    self.store.mark_changed_again(std::slice::from_ref(&tenant.id));
+                    self.store.mark_changed([&tenant.id]);
                     tracing::warn!(tenant_id = %tenant.id, error = ?error, "quota evaluation failed");
                 }
             }

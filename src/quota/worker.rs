@@ -21,25 +21,25 @@ impl QuotaEvaluator {
         tokio::join!(self.changed_passes(every, &clock, &sweep_soon), self.sweeps(sweep_every, &clock, &sweep_soon));
     }
 
-    /// Changed passes every `every`; asks for a sweep when the catalog in force changed.
+    /// Changed passes every `every`; asks for a sweep when the catalog in force changed (each
+    /// pass asks the store for it, and the handle keeps what it found).
     async fn changed_passes(&self, every: Duration, clock: &SharedClock, sweep_soon: &Notify) {
         let mut ticks = tokio::time::interval(every);
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        let mut seen: Option<Arc<PlanCatalog>> = None;
+        let mut seen: Arc<PlanCatalog> = self.catalog.cached();
         loop {
             ticks.tick().await;
-            if let Ok(catalog) = self.catalog.current(&self.store).await {
-                if seen.as_ref().is_some_and(|seen| !Arc::ptr_eq(seen, &catalog)) {
-                    sweep_soon.notify_one();
-                }
-                seen = Some(catalog);
-            }
             match self.evaluate_changed(clock.now()).await {
                 Ok(report) if report.alerts_raised > 0 || report.failures > 0 => {
                     tracing::info!(alerts = report.alerts_raised, failures = report.failures, "quota evaluation");
                 }
                 Ok(_) => {}
                 Err(error) => tracing::error!(error = ?error, "quota evaluation pass failed"),
+            }
+            let catalog = self.catalog.cached();
+            if !Arc::ptr_eq(&seen, &catalog) {
+                sweep_soon.notify_one();
+                seen = catalog;
             }
         }
     }

@@ -50,13 +50,9 @@ impl TenantChanges {
 }
 
 impl Store {
-    /// Notes that `tenants`' data changed (after the commit that changed it).
-    pub(super) fn mark_changed<'a>(&self, tenants: impl IntoIterator<Item = &'a TenantId>) {
-        self.changes.mark(tenants);
-    }
-
-    /// Notes again tenants whose evaluation failed, so that the next pass retries them.
-    pub fn mark_changed_again(&self, tenants: &[TenantId]) {
+    /// Notes that `tenants`' data changed: after the commit that changed it, or again when
+    /// their evaluation failed, so that the next pass retries them.
+    pub fn mark_changed<'a>(&self, tenants: impl IntoIterator<Item = &'a TenantId>) {
         self.changes.mark(tenants);
     }
 

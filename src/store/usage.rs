@@ -102,21 +102,18 @@ impl UsageSession {
     }
 }
 
-/// The tenants of the records stored now (a duplicate changes nothing), each once. A group is
-/// mostly runs of one tenant's records (a request is one tenant's batch), so a run costs one
-/// comparison a record; a set catches a tenant met again after another.
-fn inserted_tenants<'a>(records: &'a [NewUsageRecord], outcomes: &[InsertOutcome]) -> Vec<&'a TenantId> {
-    let mut seen: HashSet<&TenantId> = HashSet::new();
-    let mut tenants = Vec::new();
+/// The tenants of the records stored now (a duplicate changes nothing), each once, found
+/// before the marks' lock is taken. A group is mostly runs of one tenant's records (a request
+/// is one tenant's batch), so a run costs one comparison a record; the set catches a tenant
+/// met again after another.
+fn inserted_tenants<'a>(records: &'a [NewUsageRecord], outcomes: &[InsertOutcome]) -> HashSet<&'a TenantId> {
+    let mut tenants = HashSet::new();
     let mut last: Option<&TenantId> = None;
     for (record, outcome) in records.iter().zip(outcomes) {
         let tenant = &record.key.tenant_id;
-        if *outcome != InsertOutcome::Inserted || last == Some(tenant) {
-            continue;
-        }
-        last = Some(tenant);
-        if seen.insert(tenant) {
-            tenants.push(tenant);
+        if *outcome == InsertOutcome::Inserted && last != Some(tenant) {
+            last = Some(tenant);
+            tenants.insert(tenant);
         }
     }
     tenants
