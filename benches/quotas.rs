@@ -17,6 +17,13 @@
 //!    the entitlement run (which waits for it), it is what every pass cost when every pass
 //!    read every tenant.
 //!
+//! 3. A changed pass over many tenants with usage: `TALLY_BENCH_BUSY_TENANTS` (default 10 000)
+//!    more tenants on `free`, written with the idle ones, each sent one record after the alert
+//!    lag run (1 000-record batches); the evaluator's next changed pass reads all of them. Its
+//!    time (`tally_quota_evaluation_seconds` over the passes until the
+//!    `tally_quota_changed_tenants_evaluated` counter has grown by that many) is what a pass
+//!    costs when every tenant is active, as at month's end in production.
+//!
 //! Run: `cargo bench --bench quotas` (`TALLY_BENCH_DATABASE_URL`, default
 //! `postgres://postgres@127.0.0.1:5432`). Prints a markdown section for BENCHMARKS.md.
 
@@ -71,12 +78,13 @@ fn uptime() -> String {
 async fn main() -> anyhow::Result<()> {
     let tenants = env_or("TALLY_BENCH_TENANTS", 10);
     let idle = env_or("TALLY_BENCH_IDLE_TENANTS", 10_000);
+    let busy = env_or("TALLY_BENCH_BUSY_TENANTS", 10_000);
     let load_before = uptime();
     let db = pg::BenchDb::create().await?;
     let dir = std::env::temp_dir().join(format!("tally-qbench-{}", uuid::Uuid::new_v4().simple()));
-    let result = run(&db, &dir, tenants, idle).await;
+    let result = run(&db, &dir, tenants, idle, busy).await;
     let _ = std::fs::remove_dir_all(&dir);
-    let (checks, alert) = result?;
+    let (checks, alert, busy) = result?;
     let machine = format!(
         "{} cores, {}; {}; {}",
         std::thread::available_parallelism().map_or(0, |n| n.get()),
@@ -85,6 +93,7 @@ async fn main() -> anyhow::Result<()> {
         pg::write_settings().await?
     );
     println!("{}", render(&machine, &load_before, &uptime(), tenants, idle, &checks, &alert));
+    println!("{}", render_busy(&busy));
     Ok(())
 }
 
@@ -110,9 +119,26 @@ struct Alert {
     pass_count: f64,
 }
 
-async fn run(db: &pg::BenchDb, dir: &std::path::Path, tenants: usize, idle: usize) -> anyhow::Result<(Checks, Alert)> {
+/// The changed passes that read the busy tenants.
+struct BusyPass {
+    tenants: usize,
+    /// Passes until the changed tenants' counter had grown by `tenants`, their seconds in all.
+    passes: f64,
+    seconds: f64,
+    /// Tenants those passes read (the busy ones and any other changed meanwhile).
+    read: f64,
+}
+
+async fn run(
+    db: &pg::BenchDb,
+    dir: &std::path::Path,
+    tenants: usize,
+    idle: usize,
+    busy: usize,
+) -> anyhow::Result<(Checks, Alert, BusyPass)> {
     let http_workers = std::env::var("TALLY_BENCH_HTTP_WORKERS").ok().and_then(|v| v.parse().ok());
-    add_idle_tenants(&db.pool, idle).await?;
+    add_free_tenants(&db.pool, "idle", idle).await?;
+    add_free_tenants(&db.pool, "busy", busy).await?;
     let server = Server::start(Some(&db.url), dir, &Tuning { http_workers, ..Tuning::default() }).await?;
     let start_sweep = first_sweep(&server).await?;
     let ids: Vec<String> = (0..tenants).map(|t| format!("q-{t:02}")).collect();
@@ -180,8 +206,46 @@ async fn run(db: &pg::BenchDb, dir: &std::path::Path, tenants: usize, idle: usiz
         })
         .collect();
     let (pass_sum, pass_count) = histogram(&server, "tally_quota_evaluation_seconds").await?;
+    let alert = Alert { start_sweep, ingest, lags, pass_sum, pass_count };
+
+    // 3. One record for each busy tenant, then the changed passes that read them.
+    let busy_pass = busy_pass(&server, busy).await?;
     server.stop()?;
-    Ok((checks, Alert { start_sweep, ingest, lags, pass_sum, pass_count }))
+    Ok((checks, alert, busy_pass))
+}
+
+/// Sends one record to each of the `count` busy tenants and times the changed passes until
+/// the evaluator has read that many more tenants.
+async fn busy_pass(server: &Server, count: usize) -> anyhow::Result<BusyPass> {
+    let ids: Vec<String> = (1..=count).map(|i| format!("busy-{i:06}")).collect();
+    let (sum, passes) = histogram(server, "tally_quota_evaluation_seconds").await?;
+    let read = counter(server, "tally_quota_changed_tenants_evaluated_total").await?;
+    let ingest = load::ingest(
+        server.client.clone(),
+        format!("{}/v1/usage", server.base),
+        server.ingest_key.clone(),
+        load::bodies(&ids, "b", count, BATCH),
+        ALERT_RATE / BATCH as f64,
+        256,
+        Duration::from_secs(60),
+    )
+    .await;
+    ensure!(ingest.errors == 0, "{} batches to the busy tenants failed", ingest.errors);
+    let started = Instant::now();
+    loop {
+        let now_read = counter(server, "tally_quota_changed_tenants_evaluated_total").await?;
+        if now_read - read >= count as f64 {
+            let (sum_after, passes_after) = histogram(server, "tally_quota_evaluation_seconds").await?;
+            return Ok(BusyPass {
+                tenants: count,
+                passes: passes_after - passes,
+                seconds: sum_after - sum,
+                read: now_read - read,
+            });
+        }
+        ensure!(started.elapsed() < ALERT_WATCH, "the busy tenants were not evaluated in {} s", ALERT_WATCH.as_secs());
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
 }
 
 /// The paced GETs on a thread and runtime of their own, with their own connections, so the
@@ -205,29 +269,31 @@ async fn put_quota(server: &Server, tenant: &str, limit: usize) -> anyhow::Resul
     Ok(())
 }
 
-/// `count` tenants subscribed to `free` since this month's start (none is due for billing during
-/// the run), with no usage, written straight to the database (the API would take minutes for
-/// 100 000), before the server starts. Their ids sort before the lag tenant's, so a sweep
-/// reaches it after them.
-async fn add_idle_tenants(pool: &sqlx::PgPool, count: usize) -> anyhow::Result<()> {
+/// `count` tenants `{prefix}-000001`… subscribed to `free` since this month's start (none is
+/// due for billing during the run), with no usage, written straight to the database (the API
+/// would take minutes for 100 000), before the server starts. The idle ones' ids sort before
+/// the lag tenant's, so a sweep reaches it after them.
+async fn add_free_tenants(pool: &sqlx::PgPool, prefix: &str, count: usize) -> anyhow::Result<()> {
     let count = i64::try_from(count)?;
     sqlx::query(
         "insert into tenant (tenant_id, name, created_at, updated_at) \
-         select 'idle-' || lpad(i::text, 6, '0'), 'Idle ' || i, now(), now() from generate_series(1, $1) as i",
+         select $2 || '-' || lpad(i::text, 6, '0'), $2 || ' ' || i, now(), now() from generate_series(1, $1) as i",
     )
     .bind(count)
+    .bind(prefix)
     .execute(pool)
     .await
-    .context("creating the idle tenants")?;
+    .with_context(|| format!("creating the {prefix} tenants"))?;
     sqlx::query(
         "insert into subscription (tenant_id, effective_at, plan_id, created_at, usage_from) \
          select tenant_id, m, 'free', now(), m from tenant, \
          (select date_trunc('month', now(), 'UTC') as m) as since \
-         where tenant_id like 'idle-%'",
+         where tenant_id like $1 || '-%'",
     )
+    .bind(prefix)
     .execute(pool)
     .await
-    .context("subscribing the idle tenants")?;
+    .with_context(|| format!("subscribing the {prefix} tenants"))?;
     Ok(())
 }
 
@@ -275,13 +341,36 @@ async fn first_sweep(server: &Server) -> anyhow::Result<Option<f64>> {
 
 /// A histogram's sum and count from `/metrics`.
 async fn histogram(server: &Server, name: &str) -> anyhow::Result<(f64, f64)> {
-    let text = server.client.get(format!("{}/metrics", server.base)).send().await?.text().await?;
-    let value = |name: &str| {
-        text.lines()
-            .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse::<f64>().ok())
-            .with_context(|| format!("{name} missing from /metrics"))
-    };
-    Ok((value(&format!("{name}_sum"))?, value(&format!("{name}_count"))?))
+    let text = metrics(server).await?;
+    Ok((value(&text, &format!("{name}_sum"))?, value(&text, &format!("{name}_count"))?))
+}
+
+/// A counter's value from `/metrics`.
+async fn counter(server: &Server, name: &str) -> anyhow::Result<f64> {
+    value(&metrics(server).await?, name)
+}
+
+async fn metrics(server: &Server) -> anyhow::Result<String> {
+    Ok(server.client.get(format!("{}/metrics", server.base)).send().await?.text().await?)
+}
+
+/// The value of the sample `name` (no labels) in a `/metrics` text.
+fn value(text: &str, name: &str) -> anyhow::Result<f64> {
+    text.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse::<f64>().ok())
+        .with_context(|| format!("{name} missing from /metrics"))
+}
+
+fn render_busy(b: &BusyPass) -> String {
+    format!(
+        "A changed pass over {} tenants with usage (`free`, one record each, sent in {BATCH}-record batches after the alert lag run): \
+         {:.0} changed passes read {:.0} tenants in {:.3} s ({:.3} ms a tenant; `tally_quota_evaluation_seconds`).\n",
+        b.tenants,
+        b.passes,
+        b.read,
+        b.seconds,
+        1e3 * b.seconds / b.read.max(1.0),
+    )
 }
 
 fn ms(d: Duration) -> String {

@@ -20,19 +20,20 @@
 //! writes by the CLI (rollup rebuilds), and a catalog another process changed; it runs at
 //! start, every `quota.sweep_every` and when the catalog changes.
 //!
-//! Cost: per page of 500 tenants, 4 statements (`page_facts.rs`: subscriptions, quota sets,
-//! alert keys, which tenants have usage). Then per tenant with quotas in force and usage, per
-//! period still open for usage that has a threshold not yet alerted, the period's rollups and
-//! the draft — the same reads as `usage/current`; a tenant with no usage is drafted from none,
-//! without a read. Thresholds already alerted cost nothing more, so a steady state writes
+//! Cost: per page of 500 tenants, 5 statements: the facts (`page_facts.rs`: subscriptions,
+//! quota sets, alert keys, which tenants have usage) and the usage of the periods whose
+//! evaluation needs it (`page_usage.rs`): per tenant with usage, the periods it has not wholly
+//! covered by subscriptions, and those with a threshold not yet alerted, summed per unit of
+//! its segments — `usage/current`'s read, for the whole page at once. A tenant with no usage is
+//! drafted from none. Thresholds already alerted cost nothing more, so a steady state writes
 //! nothing.
 //!
 //! Unbilled usage (DESIGN §6) is found here too, for every tenant (deactivated ones as well):
 //! the pass already reads each tenant's subscriptions, sees tenants with no plan (the billing
 //! run only visits periods that have one) and runs within seconds of the usage. A period its
-//! segments wholly cover costs nothing more; an uncovered one costs 1 read of entry keys and
-//! its rollups summed per unit (a few rows on PostgreSQL however long the period), and its
-//! first pass with usage writes the entry and its event once. The `unbilled_records` gauge
+//! segments wholly cover costs nothing more; an uncovered one costs 1 read of entry keys (its
+//! usage comes with the page's), and its first pass with usage writes the entry and its event
+//! once. The `unbilled_records` gauge
 //! sums each tenant's count as of its last evaluation.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -43,15 +44,16 @@ use chrono::{DateTime, Utc};
 
 use super::alert_event::alert_payload;
 use super::page_facts::PageFacts;
+use super::page_usage::PageUsage;
 use super::periods::{periods_open_for_usage, plan_for_period};
 use super::policy::{crossings, effective_quotas, projected, reached, used};
 use super::unbilled_event::{unbilled_payload, USAGE_UNBILLED};
 use crate::domain::{BillingPeriod, Currency, Quota, QuotaAlert, SubscriptionChange, Tenant, TenantId};
-use crate::invoice::{covered_until, period_units, period_usage, unbilled_usage, usage_of_rollups, CurrentUsage};
+use crate::invoice::{covered_until, unbilled_usage, usage_of_rollups, CurrentUsage};
 use crate::metrics::Metrics;
 use crate::plans::SharedCatalog;
 use crate::rate::PlanCatalog;
-use crate::store::{Store, UnbilledEntry};
+use crate::store::{DbError, Store, UnbilledEntry};
 
 /// Tenants read per statement, in a sweep and in a changed pass.
 const TENANT_PAGE: usize = 500;
@@ -165,8 +167,8 @@ impl QuotaEvaluator {
         now: DateTime<Utc>,
         report: &mut EvaluationReport,
     ) {
-        let facts = match PageFacts::read(&self.store, page, now, self.allowed_lateness).await {
-            Ok(facts) => facts,
+        let (facts, usage) = match self.read_page(catalog, page, now).await {
+            Ok(read) => read,
             Err(error) => {
                 report.failures += page.len();
                 let ids: Vec<TenantId> = page.iter().map(|t| t.id.clone()).collect();
@@ -177,7 +179,7 @@ impl QuotaEvaluator {
         };
         for tenant in page {
             // Deactivated tenants too: their usage after the end is unbilled (DESIGN §6).
-            match self.evaluate_tenant(catalog, tenant, &facts, now).await {
+            match self.evaluate_tenant(catalog, tenant, &facts, &usage, now).await {
                 Ok(outcome) => {
                     report.tenants += usize::from(tenant.active);
                     report.alerts_raised += outcome.alerts;
@@ -192,6 +194,43 @@ impl QuotaEvaluator {
                 }
             }
         }
+    }
+
+    /// What evaluating `page` reads: its facts, then the usage of the periods its tenants'
+    /// evaluation needs ([`Self::periods_to_read`]), a statement for the whole page each.
+    async fn read_page(
+        &self,
+        catalog: &PlanCatalog,
+        page: &[Tenant],
+        now: DateTime<Utc>,
+    ) -> Result<(PageFacts, PageUsage), DbError> {
+        let facts = PageFacts::read(&self.store, page, now, self.allowed_lateness).await?;
+        let wanted =
+            page.iter().map(|t| (&t.id, facts.subscriptions(&t.id), self.periods_to_read(catalog, t, &facts, now)));
+        let usage = PageUsage::read(&self.store, wanted).await?;
+        Ok((facts, usage))
+    }
+
+    /// The periods whose usage evaluating `tenant` needs: its uncovered periods (unbilled
+    /// usage) and, if it is active, those with a threshold not yet alerted. None without
+    /// usage: it is then drafted from no rollups.
+    fn periods_to_read(
+        &self,
+        catalog: &PlanCatalog,
+        tenant: &Tenant,
+        facts: &PageFacts,
+        now: DateTime<Utc>,
+    ) -> Vec<BillingPeriod> {
+        if !facts.has_usage(&tenant.id) {
+            return Vec::new();
+        }
+        let mut periods = self.uncovered_periods(tenant, facts.subscriptions(&tenant.id), now);
+        if tenant.active {
+            periods.extend(self.alert_work(catalog, tenant, facts, now).0.into_iter().map(|(period, _)| period));
+        }
+        periods.sort_unstable();
+        periods.dedup();
+        periods
     }
 
     /// Keeps `records` as the tenant's unbilled count.
@@ -210,44 +249,58 @@ impl QuotaEvaluator {
         self.metrics.unbilled_records.set(unbilled.values().sum());
     }
 
-    /// Raises the tenant's new alerts (an active tenant's) and unbilled-usage entries. A
-    /// tenant with no usage in the periods open for it has nothing unbilled.
+    /// Raises the tenant's new alerts (an active tenant's) and unbilled-usage entries from the
+    /// page's `usage`.
     async fn evaluate_tenant(
         &self,
         catalog: &PlanCatalog,
         tenant: &Tenant,
         facts: &PageFacts,
+        usage: &PageUsage,
         now: DateTime<Utc>,
     ) -> anyhow::Result<TenantOutcome> {
-        let changes = facts.subscriptions(&tenant.id);
-        let (unbilled_raised, unbilled_records) =
-            if facts.has_usage(&tenant.id) { self.raise_unbilled(tenant, changes, now).await? } else { (0, 0) };
-        let alerts = if tenant.active { self.raise_alerts(catalog, tenant, facts, now).await? } else { 0 };
+        let (unbilled_raised, unbilled_records) = self.raise_unbilled(tenant, facts, usage, now).await?;
+        let alerts = if tenant.active { self.raise_alerts(catalog, tenant, facts, usage, now).await? } else { 0 };
         Ok(TenantOutcome { alerts, unbilled_raised, unbilled_records })
     }
 
-    /// Writes an entry (and its `usage.unbilled` event) for each period open for usage that
-    /// holds usage no subscription covers and has none yet; returns (entries written, records
-    /// unbilled). A period wholly covered by segments costs no read; an uncovered one costs
-    /// its rollups, so the `unbilled_records` gauge stays current.
-    async fn raise_unbilled(
+    /// The tenant's periods open for usage that its subscriptions do not wholly cover, newest
+    /// first: only these can hold unbilled usage.
+    fn uncovered_periods(
         &self,
         tenant: &Tenant,
         changes: &[SubscriptionChange],
         now: DateTime<Utc>,
-    ) -> anyhow::Result<(usize, i64)> {
-        let uncovered: Vec<BillingPeriod> = periods_open_for_usage(tenant.details.timezone, now, self.allowed_lateness)
+    ) -> Vec<BillingPeriod> {
+        periods_open_for_usage(tenant.details.timezone, now, self.allowed_lateness)
             .into_iter()
             .filter(|period| !covered_until(period, changes, period.end()))
-            .collect();
+            .collect()
+    }
+
+    /// Writes an entry (and its `usage.unbilled` event) for each period open for usage that
+    /// holds usage no subscription covers and has none yet; returns (entries written, records
+    /// unbilled). The usage is the page's, summed per unit of its segments and gaps, so the
+    /// `unbilled_records` gauge stays current; a tenant with no usage has nothing unbilled.
+    async fn raise_unbilled(
+        &self,
+        tenant: &Tenant,
+        facts: &PageFacts,
+        usage: &PageUsage,
+        now: DateTime<Utc>,
+    ) -> anyhow::Result<(usize, i64)> {
+        if !facts.has_usage(&tenant.id) {
+            return Ok((0, 0));
+        }
+        let changes = facts.subscriptions(&tenant.id);
+        let uncovered = self.uncovered_periods(tenant, changes, now);
         let Some(oldest) = uncovered.last().map(BillingPeriod::start) else { return Ok((0, 0)) };
         let recorded = self.store.unbilled_period_starts(&tenant.id, oldest).await?;
         let (mut raised, mut records) = (0, 0);
         for period in uncovered {
-            // Summed per unit (segments and gaps are unions of units), as `period_usage` reads: a
-            // handful of rows, not every 15-minute row of a month with no plan every pass.
-            let rollups = self.store.rollups_per_unit(&tenant.id, &period_units(&period, changes), None).await?;
-            let Some(unbilled) = unbilled_usage(&period, changes, &rollups)? else { continue };
+            let Some(unbilled) = unbilled_usage(&period, changes, &usage.in_period(&tenant.id, &period))? else {
+                continue;
+            };
             records += unbilled.records;
             if recorded.contains(&period.start()) {
                 continue;
@@ -269,47 +322,56 @@ impl QuotaEvaluator {
         Ok((raised, records))
     }
 
-    /// Raises the tenant's new quota alerts; returns how many.
-    async fn raise_alerts(
+    /// The periods open for usage with quotas in force of which some threshold is not alerted
+    /// yet, each with those quotas, and the thresholds already alerted.
+    fn alert_work(
         &self,
         catalog: &PlanCatalog,
         tenant: &Tenant,
         facts: &PageFacts,
         now: DateTime<Utc>,
-    ) -> anyhow::Result<usize> {
+    ) -> (Vec<(BillingPeriod, Vec<Quota>)>, Alerted) {
         let changes = facts.subscriptions(&tenant.id);
         let set = facts.quota_set(&tenant.id);
-        let periods = periods_open_for_usage(tenant.details.timezone, now, self.allowed_lateness);
-        let work: Vec<(BillingPeriod, Vec<Quota>)> = periods
+        let mut alerted = Alerted::new();
+        for key in facts.alert_keys(&tenant.id) {
+            alerted.entry((key.quota_id.clone(), key.period_start)).or_default().insert(key.threshold);
+        }
+        let work = periods_open_for_usage(tenant.details.timezone, now, self.allowed_lateness)
             .into_iter()
             .map(|period| {
                 let plan = plan_for_period(catalog, changes, &period, now).map(|v| v.plan.as_ref());
                 (period, effective_quotas(plan, &set))
             })
-            .filter(|(_, quotas)| quotas.iter().any(|q| !q.thresholds().is_empty()))
+            .filter(|(period, quotas)| {
+                let done = alerted_in(&alerted, period);
+                quotas.iter().any(|q| q.thresholds().iter().any(|t| !done(q).contains(t)))
+            })
             .collect();
-        if work.is_empty() {
-            return Ok(0);
-        }
-        let mut alerted = Alerted::new();
-        for key in facts.alert_keys(&tenant.id) {
-            alerted.entry((key.quota_id.clone(), key.period_start)).or_default().insert(key.threshold);
-        }
+        (work, alerted)
+    }
+
+    /// Raises the tenant's new quota alerts from the page's `usage`; returns how many.
+    async fn raise_alerts(
+        &self,
+        catalog: &PlanCatalog,
+        tenant: &Tenant,
+        facts: &PageFacts,
+        usage: &PageUsage,
+        now: DateTime<Utc>,
+    ) -> anyhow::Result<usize> {
+        let changes = facts.subscriptions(&tenant.id);
+        let (work, alerted) = self.alert_work(catalog, tenant, facts, now);
         let mut raised = 0;
         for (period, quotas) in work {
-            let done = |q: &Quota| alerted.get(&(q.id().to_owned(), period.start())).cloned().unwrap_or_default();
-            if quotas.iter().all(|q| q.thresholds().iter().all(|t| done(q).contains(t))) {
-                continue;
-            }
-            let usage = match facts.has_usage(&tenant.id) {
-                true => period_usage(&self.store, catalog, tenant, changes, period, now).await?,
-                // Spend can still cross with no usage: a fixed fee over a spend quota.
-                false => usage_of_rollups(catalog, tenant, changes, period, now, &[])?,
-            };
+            let done = alerted_in(&alerted, &period);
+            // Spend can cross with no usage as well: a fixed fee over a spend quota.
+            let drafted =
+                usage_of_rollups(catalog, tenant, changes, period, now, &usage.in_period(&tenant.id, &period))?;
             let due: Vec<(&Quota, u32)> = quotas
                 .iter()
                 .flat_map(|q| {
-                    let reached = reached(used(q.meter(), &usage), q.limit(), q.thresholds());
+                    let reached = reached(used(q.meter(), &drafted), q.limit(), q.thresholds());
                     crossings(&reached, &done(q)).into_iter().map(move |t| (q, t))
                 })
                 .collect();
@@ -319,7 +381,7 @@ impl QuotaEvaluator {
             let late = self.is_closed(&tenant.id, &period, now).await?;
             let currency = plan_for_period(catalog, changes, &period, now).map(|v| v.plan.currency());
             for (quota, threshold) in due {
-                raised += usize::from(self.raise(quota, threshold, &usage, currency, late, now).await?);
+                raised += usize::from(self.raise(quota, threshold, &drafted, currency, late, now).await?);
             }
         }
         Ok(raised)
@@ -361,4 +423,10 @@ impl QuotaEvaluator {
         }
         Ok(recorded)
     }
+}
+
+/// The thresholds of a quota already alerted in `period`.
+fn alerted_in<'a>(alerted: &'a Alerted, period: &BillingPeriod) -> impl Fn(&Quota) -> BTreeSet<u32> + 'a {
+    let start = period.start();
+    move |q: &Quota| alerted.get(&(q.id().to_owned(), start)).cloned().unwrap_or_default()
 }

@@ -77,6 +77,7 @@ pub use postgres::{
 };
 pub use rollup_compaction::{next_watermark, WatermarkMove, MAX_HOURS_PER_RUN};
 pub use rollup_pending::{FoldReport, FOLD_PAGE_DELTAS};
+pub use rollups::Unit;
 pub use types::{
     CorrectionOutcome, IdempotencyStart, InsertOutcome, IssueInvoice, IssueOutcome, NewCreditGrant, NewPlanVersion,
     RebuildReport, StatusChange, StoredApiKey, StoredInvoice, StoredPlanVersion, StoredResponse,

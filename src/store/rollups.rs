@@ -1,16 +1,22 @@
 //! `usage_rollup` reads, rollup deltas, and the rebuild from raw records.
 
+use std::sync::LazyLock;
+
 use chrono::{DateTime, Utc};
 use futures_util::TryStreamExt;
+use sqlx::{Postgres, Transaction};
 
 use super::codec::StoredKey;
 use super::codec::{tenant_id, Dec, Instant};
 use super::engine::{on_read, on_tx, Engine, Tx};
 use super::rebuild::RebuildFold;
 use super::rollup_hours::{derive_hours, lock_watermark, unit_parts};
-use super::{postgres, sqlite, DbError, RebuildReport, Store, EARLIEST, LATEST};
+use super::{postgres, sqlite, DbError, PerTenant, RebuildReport, Store, EARLIEST, LATEST};
 use crate::aggregate::{merge_adjacent_keys, GroupBy, Rollup, RollupKey, RollupTotals};
 use crate::domain::{ContentHash, NewUsageRecord, Quantities, RecordKey, TenantId};
+
+/// A `[start, end)` summed as one: on the 15-minute grid.
+pub type Unit = (DateTime<Utc>, DateTime<Utc>);
 
 /// A `usage_rollup` row.
 #[derive(sqlx::FromRow)]
@@ -109,7 +115,7 @@ impl Store {
     pub async fn rollups_per_unit(
         &self,
         tenant: &TenantId,
-        units: &[(DateTime<Utc>, DateTime<Utc>)],
+        units: &[Unit],
         group: Option<GroupBy>,
     ) -> Result<Vec<Rollup>, DbError> {
         let (Some(first), Some(last)) = (units.first(), units.last()) else {
@@ -118,15 +124,9 @@ impl Store {
         let Engine::Postgres { pool, .. } = &self.engine else {
             return self.rollups(tenant, first.0, last.1).await;
         };
-        let (quarters, hours) = PartColumns::of(units);
-        let mut tx = super::open::begin_postgres(pool).await?;
-        // The planner cannot tell how few rows each unit's range holds (the bounds are bound
-        // parameters): it estimates hundreds of thousands and, at that cost, turns on JIT
-        // compilation (≈ 90 ms measured) and parallel workers, each dearer than the whole read.
-        sqlx::query("select set_config('jit', 'off', true), set_config('max_parallel_workers_per_gather', '0', true)")
-            .execute(&mut *tx)
-            .await?;
-        let rows: Vec<RollupRow> = sqlx::query_as(PER_UNIT_SQL)
+        let (quarters, hours) = PartColumns::of([(tenant, units)]);
+        let mut tx = begin_summing(pool).await?;
+        let rows: Vec<RollupRow> = sqlx::query_as(&PER_UNIT_SQL)
             .bind(tenant.as_str())
             .bind(quarters.units)
             .bind(quarters.starts)
@@ -139,6 +139,51 @@ impl Store {
             .await?;
         tx.commit().await?;
         rows.into_iter().map(Rollup::try_from).collect()
+    }
+
+    /// [`Self::rollups_per_unit`] (no group) for a page of tenants, each with its own units:
+    /// one statement on PostgreSQL, whatever the page's size (the quota evaluator's page of
+    /// 500 tenants read one at a time cost a transaction of four round trips each). Citus
+    /// plans the page's parts (an `unnest` joined on the distribution column) as a subplan it
+    /// cannot type, and SQLite reads in process: both read one tenant at a time.
+    ///
+    /// # Errors
+    /// A store failure.
+    #[tracing::instrument(skip_all, fields(tenants = wanted.len()))]
+    pub async fn rollups_per_unit_of(&self, wanted: &[(TenantId, Vec<Unit>)]) -> Result<PerTenant<Rollup>, DbError> {
+        let mut out = PerTenant::new();
+        match &self.engine {
+            Engine::Postgres { pool, distributed: false, .. } if !wanted.is_empty() => {
+                let (quarters, hours) = PartColumns::of(wanted.iter().map(|(t, units)| (t, units.as_slice())));
+                let mut tx = begin_summing(pool).await?;
+                let mut rows = sqlx::query_as::<_, RollupRow>(&PAGE_PER_UNIT_SQL)
+                    .bind(quarters.tenants)
+                    .bind(quarters.units)
+                    .bind(quarters.starts)
+                    .bind(quarters.stops)
+                    .bind(hours.units)
+                    .bind(hours.starts)
+                    .bind(hours.stops)
+                    .bind("")
+                    .bind(hours.tenants)
+                    .fetch(&mut *tx);
+                while let Some(row) = rows.try_next().await? {
+                    let rollup = Rollup::try_from(row)?;
+                    out.entry(rollup.key.tenant_id.clone()).or_default().push(rollup);
+                }
+                drop(rows);
+                tx.commit().await?;
+            }
+            _ => {
+                for (tenant, units) in wanted {
+                    let rollups = self.rollups_per_unit(tenant, units, None).await?;
+                    if !rollups.is_empty() {
+                        out.insert(tenant.clone(), rollups);
+                    }
+                }
+            }
+        }
+        Ok(out)
     }
 
     /// Every rollup row of one tenant, ordered by key.
@@ -215,11 +260,14 @@ impl Store {
 /// `rollup_hours.rs`); `W` is read in the same statement, so in the same snapshot as the rows.
 /// Every part adds the deltas still pending in its whole range (they are in neither level).
 /// A sum of no record (all corrected away, not yet folded) is left out, as a missing row is.
-const PER_UNIT_SQL: &str = r#"
+///
+/// `{tenant}` is whose rows a part reads: [`PER_UNIT_SQL`] binds one tenant (`$1`; Citus routes
+/// the statement to its shard), [`PAGE_PER_UNIT_SQL`] tags every part with its own tenant
+/// (`$1` for the 15-minute parts, `$9` for the hour parts), so a page of tenants is one
+/// statement.
+const PER_UNIT_TEMPLATE: &str = r#"
 with w as (select through from rollup_hour_watermark),
-hour_parts as (
-    select u.unit, u.start, u.stop, w.through
-    from unnest($5::timestamptz[], $6::timestamptz[], $7::timestamptz[]) as u (unit, start, stop), w)
+hour_parts as (select u.*, w.through from {hour_parts}, w)
 select r.tenant_id, r.unit as bucket_start,
     case when $8 = 'function' then r.function else '' end as function,
     case when $8 = 'region' then r.region else '' end as region,
@@ -227,51 +275,98 @@ select r.tenant_id, r.unit as bucket_start,
     sum(r.invocations) as invocations, sum(r.records)::int8 as records
 from (
     select u.unit, q.tenant_id, q.function, q.region, q.cpu_cycles, q.memory_gb_seconds, q.invocations, q.records
-    from unnest($2::timestamptz[], $3::timestamptz[], $4::timestamptz[]) as u (unit, start, stop)
-    join usage_rollup q on q.tenant_id = $1 and q.bucket_start >= u.start and q.bucket_start < u.stop
+    from {quarter_parts}
+    join usage_rollup q on q.tenant_id = {tenant} and q.bucket_start >= u.start and q.bucket_start < u.stop
     union all
     select u.unit, h.tenant_id, h.function, h.region, h.cpu_cycles, h.memory_gb_seconds, h.invocations, h.records
     from hour_parts u
-    join usage_rollup_hour h on h.tenant_id = $1 and h.bucket_start >= u.start and h.bucket_start < least(u.stop, u.through)
+    join usage_rollup_hour h on h.tenant_id = {tenant} and h.bucket_start >= u.start and h.bucket_start < least(u.stop, u.through)
     union all
     select u.unit, q.tenant_id, q.function, q.region, q.cpu_cycles, q.memory_gb_seconds, q.invocations, q.records
     from hour_parts u
-    join usage_rollup q on q.tenant_id = $1 and q.bucket_start >= greatest(u.start, u.through) and q.bucket_start < u.stop
+    join usage_rollup q on q.tenant_id = {tenant} and q.bucket_start >= greatest(u.start, u.through) and q.bucket_start < u.stop
     union all
     select u.unit, p.tenant_id, p.function, p.region, p.cpu_cycles, p.memory_gb_seconds, p.invocations, p.records
-    from (select unit, start, stop from unnest($2::timestamptz[], $3::timestamptz[], $4::timestamptz[]) as q (unit, start, stop)
-          union all select unit, start, stop from hour_parts) as u
-    join usage_rollup_pending p on p.tenant_id = $1 and p.bucket_start >= u.start and p.bucket_start < u.stop
+    from (select {tenant_column}unit, start, stop from {quarter_parts}
+          union all select {tenant_column}unit, start, stop from hour_parts) as u
+    join usage_rollup_pending p on p.tenant_id = {tenant} and p.bucket_start >= u.start and p.bucket_start < u.stop
 ) as r
 group by r.tenant_id, r.unit, 3, 4
 having sum(r.records) <> 0
-order by 2, 3, 4"#;
+order by 1, 2, 3, 4"#;
 
-/// Parts of units as the column arrays `unnest` binds.
+/// [`PER_UNIT_TEMPLATE`] for one tenant.
+static PER_UNIT_SQL: LazyLock<String> = LazyLock::new(|| {
+    PER_UNIT_TEMPLATE
+        .replace(
+            "{hour_parts}",
+            "unnest($5::timestamptz[], $6::timestamptz[], $7::timestamptz[]) as u (unit, start, stop)",
+        )
+        .replace(
+            "{quarter_parts}",
+            "unnest($2::timestamptz[], $3::timestamptz[], $4::timestamptz[]) as u (unit, start, stop)",
+        )
+        .replace("{tenant_column}", "")
+        .replace("{tenant}", "$1")
+});
+
+/// [`PER_UNIT_TEMPLATE`] for a page of tenants, each part tagged with its own.
+static PAGE_PER_UNIT_SQL: LazyLock<String> = LazyLock::new(|| {
+    PER_UNIT_TEMPLATE
+        .replace(
+            "{hour_parts}",
+            "unnest($9::text[], $5::timestamptz[], $6::timestamptz[], $7::timestamptz[]) as u (tenant, unit, start, stop)",
+        )
+        .replace(
+            "{quarter_parts}",
+            "unnest($1::text[], $2::timestamptz[], $3::timestamptz[], $4::timestamptz[]) as u (tenant, unit, start, stop)",
+        )
+        .replace("{tenant_column}", "tenant, ")
+        .replace("{tenant}", "u.tenant")
+});
+
+/// Parts of units as the column arrays `unnest` binds, each with its tenant (bound by the
+/// page's statement only).
 #[derive(Default)]
 struct PartColumns {
+    tenants: Vec<String>,
     units: Vec<DateTime<Utc>>,
     starts: Vec<DateTime<Utc>>,
     stops: Vec<DateTime<Utc>>,
 }
 
 impl PartColumns {
-    /// The 15-minute parts and the hour parts of `units`.
-    fn of(units: &[(DateTime<Utc>, DateTime<Utc>)]) -> (Self, Self) {
+    /// The 15-minute parts and the hour parts of each tenant's units.
+    fn of<'a>(wanted: impl IntoIterator<Item = (&'a TenantId, &'a [Unit])>) -> (Self, Self) {
         let (mut quarters, mut hours) = (Self::default(), Self::default());
-        for &(start, stop) in units {
-            let parts = unit_parts(start, stop);
-            parts.quarters.into_iter().for_each(|part| quarters.push(start, part));
-            parts.hours.into_iter().for_each(|part| hours.push(start, part));
+        for (tenant, units) in wanted {
+            for &(start, stop) in units {
+                let parts = unit_parts(start, stop);
+                parts.quarters.into_iter().for_each(|part| quarters.push(tenant, start, part));
+                parts.hours.into_iter().for_each(|part| hours.push(tenant, start, part));
+            }
         }
         (quarters, hours)
     }
 
-    fn push(&mut self, unit: DateTime<Utc>, (start, stop): (DateTime<Utc>, DateTime<Utc>)) {
+    fn push(&mut self, tenant: &TenantId, unit: DateTime<Utc>, (start, stop): Unit) {
+        self.tenants.push(tenant.as_str().to_owned());
         self.units.push(unit);
         self.starts.push(start);
         self.stops.push(stop);
     }
+}
+
+/// A read-only transaction for a per-unit sum. The planner cannot tell how few rows each
+/// unit's range holds (the bounds are bound parameters): it estimates hundreds of thousands
+/// and, at that cost, turns on JIT compilation (≈ 90 ms measured) and parallel workers, each
+/// dearer than the whole read. Both are off for this transaction only.
+async fn begin_summing(pool: &sqlx::PgPool) -> Result<Transaction<'static, Postgres>, DbError> {
+    let mut tx = super::open::begin_postgres(pool).await?;
+    sqlx::query("select set_config('jit', 'off', true), set_config('max_parallel_workers_per_gather', '0', true)")
+        .execute(&mut *tx)
+        .await?;
+    Ok(tx)
 }
 
 /// How many records the rebuild reads between progress reports.

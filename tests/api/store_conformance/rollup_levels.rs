@@ -202,6 +202,55 @@ both_stores! {
     }
 }
 
+/// 48 records of `beta`, 11 minutes before each of [`spread`]'s, in functions f and h.
+fn spread_of_beta() -> Vec<NewUsageRecord> {
+    (0..48)
+        .map(|i| {
+            let function = if i % 3 == 0 { "h" } else { "f" };
+            let at = test_now() - Duration::minutes(37 * i + 11);
+            usage_of("beta", &format!("b{i}"), at, function, &format!("0.{}", i + 2))
+        })
+        .collect()
+}
+
+/// A page read (`rollups_per_unit_of`) answers each tenant what its own per-unit read does.
+async fn assert_page_agrees(store: &Store, when: &str) {
+    let (from, to) = (test_now() - Duration::days(3), test_now() + Duration::hours(1));
+    let wanted = vec![
+        (id("acme"), units(Tz::UTC, Granularity::Hour, from, to)),
+        (id("beta"), units(Tz::Asia__Kathmandu, Granularity::Day, from, to)),
+        (id("idle"), units(Tz::UTC, Granularity::Day, from, to)),
+    ];
+    let page = store.rollups_per_unit_of(&wanted).await.unwrap();
+    for (tenant, units) in &wanted {
+        let own = store.rollups_per_unit(tenant, units, None).await.unwrap();
+        assert_eq!(page.get(tenant).cloned().unwrap_or_default(), own, "{when}: {tenant}");
+    }
+    assert!(!page.contains_key(&id("idle")), "{when}: a tenant with no usage has no sums");
+    assert!(page.contains_key(&id("beta")), "{when}: beta's usage is read");
+}
+
+both_stores! {
+    spawn = spawn_app_without_upkeep;
+    async fn a_page_of_tenants_reads_each_tenants_own_per_unit_sums_pending_folded_and_compacted(app) {
+        // Arrange: the hour level complete up to three hours before now
+        let store = &app.store;
+        if app.database.pg_name.is_some() {
+            set_watermark(&app, test_now() - Duration::hours(3)).await;
+        }
+        // Act: two tenants' records on both sides of the watermark, still pending
+        store.insert_usage(&spread(), test_now()).await.unwrap();
+        store.insert_usage(&spread_of_beta(), test_now()).await.unwrap();
+        // Assert
+        assert_page_agrees(store, "pending").await;
+        // Act + Assert: folded, then compacted
+        store.fold_pending_rollups().await.unwrap();
+        assert_page_agrees(store, "folded").await;
+        store.compact_rollup_hours(test_now() + Duration::minutes(70)).await.unwrap();
+        assert_page_agrees(store, "compacted").await;
+    }
+}
+
 /// A fold queued behind a compactor adds hour deltas below the watermark that compactor moved
 /// to, not the one before its wait (else a late delta's hour would never reach the hour level:
 /// the compactor summed the quarters without it).
