@@ -127,6 +127,8 @@ struct BusyPass {
     seconds: f64,
     /// Tenants those passes read (the busy ones and any other changed meanwhile).
     read: f64,
+    /// The one-record-per-tenant batches' rate (each batch spans 1 000 tenants new to the server).
+    records_per_second: f64,
 }
 
 async fn run(
@@ -241,6 +243,7 @@ async fn busy_pass(server: &Server, count: usize) -> anyhow::Result<BusyPass> {
                 passes: passes_after - passes,
                 seconds: sum_after - sum,
                 read: now_read - read,
+                records_per_second: ingest.batches_per_second() * BATCH as f64,
             });
         }
         ensure!(started.elapsed() < ALERT_WATCH, "the busy tenants were not evaluated in {} s", ALERT_WATCH.as_secs());
@@ -363,9 +366,11 @@ fn value(text: &str, name: &str) -> anyhow::Result<f64> {
 
 fn render_busy(b: &BusyPass) -> String {
     format!(
-        "A changed pass over {} tenants with usage (`free`, one record each, sent in {BATCH}-record batches after the alert lag run): \
+        "A changed pass over {} tenants with usage (`free`, one record each, sent in {BATCH}-record batches after the alert lag run, \
+         each batch {BATCH} tenants new to the server: {:.0} records/s): \
          {:.0} changed passes read {:.0} tenants in {:.3} s ({:.3} ms a tenant; `tally_quota_evaluation_seconds`).\n",
         b.tenants,
+        b.records_per_second,
         b.passes,
         b.read,
         b.seconds,

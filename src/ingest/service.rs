@@ -96,24 +96,34 @@ impl Ingestor {
         Ok(report)
     }
 
-    /// Each distinct tenant of the request, and its gate if this caller may post usage for it.
+    /// Each distinct tenant of the request, and its gate if this caller may post usage for it
+    /// (the gates of a request's tenants are read together: `TenantDirectory::gates`).
     async fn allowed_tenants(
         &self,
         caller: &Principal,
         parsed: &[Result<NewUsageRecord, RecordError>],
     ) -> Result<HashMap<TenantId, Option<TenantGate>>, ApiError> {
-        let mut allowed = HashMap::new();
+        let mut allowed: HashMap<TenantId, Option<TenantGate>> = HashMap::new();
+        let mut permitted = Vec::new();
         for record in parsed.iter().flatten() {
             let tenant = &record.key.tenant_id;
             if !allowed.contains_key(tenant) {
-                let gate = match caller.can_ingest_for(tenant) {
-                    true => {
-                        self.tenants.gate(tenant).await.map_err(|_| ApiError::Unavailable { retry_after_secs: 2 })?
-                    }
-                    false => None,
-                };
-                allowed.insert(tenant.clone(), gate);
+                allowed.insert(tenant.clone(), None);
+                if caller.can_ingest_for(tenant) {
+                    permitted.push(tenant.clone());
+                }
             }
+        }
+        let gates = match permitted.as_slice() {
+            [] => Ok(HashMap::new()),
+            // One tenant (every single-record request): its read is single flight, so the
+            // requests arriving as its entry expires share one.
+            [one] => self.tenants.gate(one).await.map(|gate| gate.map(|g| (one.clone(), g)).into_iter().collect()),
+            many => self.tenants.gates(many).await,
+        }
+        .map_err(|_| ApiError::Unavailable { retry_after_secs: 2 })?;
+        for (tenant, gate) in gates {
+            allowed.insert(tenant, Some(gate));
         }
         Ok(allowed)
     }

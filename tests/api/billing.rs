@@ -335,6 +335,38 @@ both_stores! {
     }
 }
 
+both_stores! {
+    async fn a_batch_spanning_tenants_gates_each_record_by_its_own_tenant(app) {
+        // Arrange: acme rejects late usage and October is closed; beta bills it next invoice;
+        // gone is deactivated; ghost does not exist
+        app.clock.set(at("2026-10-01T00:00:00Z"));
+        admin_post(&app, "/v1/tenants", &json!({"id": "acme", "name": "Acme", "plan": "payg", "late_usage_policy": "reject"})).await;
+        admin_post(&app, "/v1/tenants", &json!({"id": "beta", "name": "Beta", "plan": "payg"})).await;
+        admin_post(&app, "/v1/tenants", &json!({"id": "gone", "name": "Gone", "plan": "payg"})).await;
+        usage_at(&app, "acme", "2026-10-20T00:00:00Z", &[("a", "2026-10-19T00:00:00Z", 1)]).await;
+        run_billing_and_wait(&app, "2026-11-01T02:00:00Z").await;
+        app.clock.set(at("2026-11-02T00:00:00Z"));
+        let deactivate = app.client.patch(format!("{}/v1/tenants/gone", app.address)).bearer_auth(&app.admin_key);
+        assert!(deactivate.json(&json!({"active": false})).send().await.unwrap().status().is_success());
+        // Act: one batch for the four, late and current records
+        let record = |id: &str, tenant: &str, at: &str| json!({"id": id, "tenant_id": tenant, "timestamp": at, "invocations": 1});
+        let batch = json!({"records": [
+            record("late", "acme", "2026-10-31T23:00:00Z"),
+            record("fine", "acme", "2026-11-01T00:00:00Z"),
+            record("late", "beta", "2026-10-31T23:00:00Z"),
+            record("now", "gone", "2026-11-01T00:00:00Z"),
+            record("now", "ghost", "2026-11-01T00:00:00Z")]});
+        let response = app.post_usage(&batch).await;
+        // Assert
+        assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body["accepted"], 2, "acme's current record and beta's late one: {body}");
+        let codes: Vec<(u64, &str)> =
+            body["errors"].as_array().unwrap().iter().map(|e| (e["index"].as_u64().unwrap(), e["code"].as_str().unwrap())).collect();
+        assert_eq!(codes, vec![(0, "period_closed"), (3, "unknown_tenant"), (4, "unknown_tenant")]);
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn records_committing_during_a_run_are_billed_once_either_on_the_invoice_or_as_an_adjustment() {
     // Arrange: October on payg with 1M invocations (all free) already stored.
