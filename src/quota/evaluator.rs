@@ -20,8 +20,8 @@
 //! writes by the CLI (rollup rebuilds), and a catalog another process changed; it runs at
 //! start, every `quota.sweep_every` and when the catalog changes.
 //!
-//! Cost: per page of 500 tenants, 5 statements: the facts (`page_facts.rs`: subscriptions,
-//! quota sets, alert keys, which tenants have usage) and the usage of the periods whose
+//! Cost: per page of 500 tenants, 6 statements: the facts (`page_facts.rs`: subscriptions,
+//! quota sets, alert keys, unbilled-usage entries, which tenants have usage) and the usage of the periods whose
 //! evaluation needs it (`page_usage.rs`): per tenant with usage, the periods it has not wholly
 //! covered by subscriptions, and those with a threshold not yet alerted, summed per unit of
 //! its segments — `usage/current`'s read, for the whole page at once. A tenant with no usage is
@@ -31,9 +31,8 @@
 //! Unbilled usage (DESIGN §6) is found here too, for every tenant (deactivated ones as well):
 //! the pass already reads each tenant's subscriptions, sees tenants with no plan (the billing
 //! run only visits periods that have one) and runs within seconds of the usage. A period its
-//! segments wholly cover costs nothing more; an uncovered one costs 1 read of entry keys (its
-//! usage comes with the page's), and its first pass with usage writes the entry and its event
-//! once. The `unbilled_records` gauge
+//! segments wholly cover costs nothing more; an uncovered one is read with the page (its entries
+//! and its usage), and its first pass with usage writes the entry and its event once. The `unbilled_records` gauge
 //! sums each tenant's count as of its last evaluation.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -294,8 +293,7 @@ impl QuotaEvaluator {
         }
         let changes = facts.subscriptions(&tenant.id);
         let uncovered = self.uncovered_periods(tenant, changes, now);
-        let Some(oldest) = uncovered.last().map(BillingPeriod::start) else { return Ok((0, 0)) };
-        let recorded = self.store.unbilled_period_starts(&tenant.id, oldest).await?;
+        let recorded = facts.unbilled_starts(&tenant.id);
         let (mut raised, mut records) = (0, 0);
         for period in uncovered {
             let Some(unbilled) = unbilled_usage(&period, changes, &usage.in_period(&tenant.id, &period))? else {

@@ -1,8 +1,8 @@
 //! What evaluating a page of tenants reads, one statement per table for the whole page
-//! (`store/quota_pages.rs`): their subscriptions, stored quota sets, alert keys, and which of
-//! them have any usage in the periods still open for it. Read once per page, not once per
-//! tenant: a sweep over 100 000 tenants is a few hundred round trips of these, and a tenant
-//! with no usage costs no usage read (its draft is drafted from no rollups).
+//! (`store/quota_pages.rs`): their subscriptions, stored quota sets, alert keys, unbilled-usage
+//! entries, and which of them have any usage in the periods still open for it. Read once per
+//! page, not once per tenant: a sweep over 100 000 tenants is a few hundred round trips of
+//! these, and a tenant with no usage costs no usage read (its draft is drafted from no rollups).
 //!
 //! The facts can be a moment old when a tenant is evaluated: a write after the read marks the
 //! tenant changed (`store/changes.rs`), so the next changed pass reads it again; an alert
@@ -21,6 +21,7 @@ pub(super) struct PageFacts {
     subscriptions: PerTenant<SubscriptionChange>,
     quota_sets: HashMap<TenantId, QuotaSet>,
     alert_keys: PerTenant<AlertKey>,
+    unbilled_starts: PerTenant<DateTime<Utc>>,
     with_usage: HashSet<TenantId>,
 }
 
@@ -45,6 +46,7 @@ impl PageFacts {
             subscriptions: store.subscriptions_of(&ids).await?,
             quota_sets: store.quota_sets_of(&ids).await?,
             alert_keys: store.alert_keys_of(&ids, oldest).await?,
+            unbilled_starts: store.unbilled_period_starts_of(&ids, oldest).await?,
             with_usage: store.tenants_with_usage_since(&ids, oldest).await?,
         })
     }
@@ -62,6 +64,11 @@ impl PageFacts {
     /// The tenant's alert keys for the periods still open for usage.
     pub(super) fn alert_keys(&self, tenant: &TenantId) -> &[AlertKey] {
         self.alert_keys.get(tenant).map_or(&[], Vec::as_slice)
+    }
+
+    /// The starts of the tenant's periods still open for usage that have an unbilled-usage entry.
+    pub(super) fn unbilled_starts(&self, tenant: &TenantId) -> &[DateTime<Utc>] {
+        self.unbilled_starts.get(tenant).map_or(&[], Vec::as_slice)
     }
 
     /// Whether the tenant has any usage in the periods still open for it.

@@ -1,7 +1,8 @@
 //! What the quota evaluator reads for a page of tenants, one statement per table for the whole
 //! page (`tenant_id in (…)`), as the billing run does (`billing_pages.rs`): a sweep over
 //! 100 000 tenants is a few hundred round trips of reads, not several hundred thousand.
-//! Which tenants have any usage at all is one of them, so a tenant with none costs no usage read.
+//! Which tenants have any usage at all is one of them, so a tenant with none costs no usage read;
+//! the unbilled-usage entries already written are another.
 
 use std::collections::{HashMap, HashSet};
 
@@ -66,6 +67,32 @@ impl Store {
         for (tenant, quota_id, threshold, start) in rows {
             let threshold = u32::try_from(threshold).map_err(|_| DbError::Corrupt("alert threshold".into()))?;
             out.entry(tenant_id(&tenant)?).or_default().push(AlertKey { quota_id, threshold, period_start: start.0 });
+        }
+        Ok(out)
+    }
+
+    /// The starts of each tenant's periods with an unbilled-usage entry, for periods starting at
+    /// or after `since`.
+    #[tracing::instrument(skip_all, fields(tenants = tenants.len()))]
+    pub async fn unbilled_period_starts_of(
+        &self,
+        tenants: &[TenantId],
+        since: DateTime<Utc>,
+    ) -> Result<PerTenant<DateTime<Utc>>, DbError> {
+        if tenants.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let sql = format!(
+            "select tenant_id, period_start from unbilled_usage where period_start >= $1 and tenant_id in ({})",
+            placeholders(2, tenants.len())
+        );
+        let rows: Vec<(String, Instant)> =
+            on_read!(self.read(), |db| bind_tenants!(sqlx::query_as(&sql).bind(Instant(since)), tenants)
+                .fetch_all(db)
+                .await)?;
+        let mut out: PerTenant<DateTime<Utc>> = HashMap::new();
+        for (tenant, start) in rows {
+            out.entry(tenant_id(&tenant)?).or_default().push(start.0);
         }
         Ok(out)
     }

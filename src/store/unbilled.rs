@@ -24,22 +24,6 @@ pub struct UnbilledEntry {
 type EntryRow = (String, Instant, Instant, String, Dec, Dec, Dec, i64, Instant);
 
 impl Store {
-    /// Starts of the tenant's periods with an entry, for periods starting at or after `since`.
-    #[tracing::instrument(skip_all, fields(tenant_id = %tenant))]
-    pub async fn unbilled_period_starts(
-        &self,
-        tenant: &TenantId,
-        since: DateTime<Utc>,
-    ) -> Result<Vec<DateTime<Utc>>, DbError> {
-        let sql = "select period_start from unbilled_usage where tenant_id = $1 and period_start >= $2";
-        let rows: Vec<(Instant,)> = on_read!(self.read(), |db| sqlx::query_as(sql)
-            .bind(tenant.as_str())
-            .bind(Instant(since))
-            .fetch_all(db)
-            .await)?;
-        Ok(rows.into_iter().map(|(start,)| start.0).collect())
-    }
-
     /// The tenant's entries, newest period first.
     #[tracing::instrument(skip_all, fields(tenant_id = %tenant))]
     pub async fn unbilled_entries(&self, tenant: &TenantId) -> Result<Vec<UnbilledEntry>, DbError> {

@@ -109,7 +109,6 @@ mod one_tenants_reads_touch_one_shard {
         strict.credit_entries(&acme).await.expect("credit_entries");
         strict.quota_set(&acme).await.expect("quota_set");
         strict.alert_keys(&acme, from).await.expect("alert_keys");
-        strict.unbilled_period_starts(&acme, from).await.expect("unbilled_period_starts");
         strict.unbilled_entries(&acme).await.expect("unbilled_entries");
         let across = strict.list_tenants(None, 10).await;
         assert!(across.is_err(), "a read across tenants is refused, so the reads above mean something");
