@@ -267,6 +267,7 @@ mod tests {
 
     type Answer = Result<Option<u32>, String>;
     type Reading = std::pin::Pin<Box<dyn Future<Output = Answer> + Send>>;
+    type ReadingMany = std::pin::Pin<Box<dyn Future<Output = Result<HashMap<String, u32>, String>> + Send>>;
 
     /// A source answering `answer` and counting its reads; each read takes `takes`.
     #[derive(Clone)]
@@ -315,11 +316,7 @@ mod tests {
 
     /// [`Source`] as the `read_many` argument of [`RefreshAhead::get_many`]: one read per call,
     /// whatever the keys; `keys` gathers the keys each call asked.
-    fn read_many(
-        source: &Source,
-        keys: &Arc<Mutex<Vec<Vec<String>>>>,
-    ) -> impl Fn(Vec<String>) -> std::pin::Pin<Box<dyn Future<Output = Result<HashMap<String, u32>, String>> + Send>>
-    {
+    fn read_many(source: &Source, keys: &Arc<Mutex<Vec<Vec<String>>>>) -> impl Fn(Vec<String>) -> ReadingMany {
         let (source, keys) = (source.clone(), keys.clone());
         move |asked: Vec<String>| {
             let (source, keys) = (source.clone(), keys.clone());

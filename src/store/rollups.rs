@@ -1,9 +1,12 @@
 //! `usage_rollup` reads, rollup deltas, and the rebuild from raw records.
 
+use std::mem::take;
 use std::sync::LazyLock;
 
 use chrono::{DateTime, Utc};
 use futures_util::TryStreamExt;
+use sqlx::postgres::PgArguments;
+use sqlx::query::QueryAs;
 use sqlx::{Postgres, Transaction};
 
 use super::codec::StoredKey;
@@ -126,17 +129,11 @@ impl Store {
         };
         let (quarters, hours) = PartColumns::of([(tenant, units)]);
         let mut tx = begin_summing(pool).await?;
-        let rows: Vec<RollupRow> = sqlx::query_as(&PER_UNIT_SQL)
-            .bind(tenant.as_str())
-            .bind(quarters.units)
-            .bind(quarters.starts)
-            .bind(quarters.stops)
-            .bind(hours.units)
-            .bind(hours.starts)
-            .bind(hours.stops)
-            .bind(group.map_or("", |g| g.as_str()))
-            .fetch_all(&mut *tx)
-            .await?;
+        let rows: Vec<RollupRow> =
+            PartColumns::bind(sqlx::query_as(&PER_UNIT_SQL).bind(tenant.as_str()), quarters, hours)
+                .bind(group.map_or("", |g| g.as_str()))
+                .fetch_all(&mut *tx)
+                .await?;
         tx.commit().await?;
         rows.into_iter().map(Rollup::try_from).collect()
     }
@@ -154,19 +151,11 @@ impl Store {
         let mut out = PerTenant::new();
         match &self.engine {
             Engine::Postgres { pool, distributed: false, .. } if !wanted.is_empty() => {
-                let (quarters, hours) = PartColumns::of(wanted.iter().map(|(t, units)| (t, units.as_slice())));
+                let (mut quarters, mut hours) = PartColumns::of(wanted.iter().map(|(t, units)| (t, units.as_slice())));
+                let (quarter_tenants, hour_tenants) = (take(&mut quarters.tenants), take(&mut hours.tenants));
                 let mut tx = begin_summing(pool).await?;
-                let mut rows = sqlx::query_as::<_, RollupRow>(&PAGE_PER_UNIT_SQL)
-                    .bind(quarters.tenants)
-                    .bind(quarters.units)
-                    .bind(quarters.starts)
-                    .bind(quarters.stops)
-                    .bind(hours.units)
-                    .bind(hours.starts)
-                    .bind(hours.stops)
-                    .bind("")
-                    .bind(hours.tenants)
-                    .fetch(&mut *tx);
+                let query = sqlx::query_as::<_, RollupRow>(&PAGE_PER_UNIT_SQL).bind(quarter_tenants);
+                let mut rows = PartColumns::bind(query, quarters, hours).bind("").bind(hour_tenants).fetch(&mut *tx);
                 while let Some(row) = rows.try_next().await? {
                     let rollup = Rollup::try_from(row)?;
                     out.entry(rollup.key.tenant_id.clone()).or_default().push(rollup);
@@ -347,6 +336,22 @@ impl PartColumns {
             }
         }
         (quarters, hours)
+    }
+
+    /// `query` with `$2..$7` bound: the 15-minute parts' units, starts and stops, then the hour
+    /// parts' (their tenants, if bound, are the caller's).
+    fn bind<'q, O>(
+        query: QueryAs<'q, Postgres, O, PgArguments>,
+        quarters: Self,
+        hours: Self,
+    ) -> QueryAs<'q, Postgres, O, PgArguments> {
+        query
+            .bind(quarters.units)
+            .bind(quarters.starts)
+            .bind(quarters.stops)
+            .bind(hours.units)
+            .bind(hours.starts)
+            .bind(hours.stops)
     }
 
     fn push(&mut self, tenant: &TenantId, unit: DateTime<Utc>, (start, stop): Unit) {
