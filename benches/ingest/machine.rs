@@ -6,7 +6,7 @@ use tally::config::Settings;
 
 use crate::args::Args;
 use crate::pg;
-use crate::rows::{FUNCTIONS, REGIONS, TENANTS};
+use crate::rows::{tenant_count, FUNCTIONS, REGIONS};
 
 /// The box and the database server, with the load before the run.
 pub async fn describe() -> anyhow::Result<Vec<(String, String)>> {
@@ -65,7 +65,7 @@ pub fn settings(args: &Args, s: &Settings) -> Vec<(String, String)> {
         ("single-record / one-commit runs".into(), format!("{} records, {} concurrent", args.single_records, args.single_clients)),
         ("batch".into(), format!("{} records/request, {} concurrent HTTP clients", args.batch, args.clients)),
         ("SQLite run".into(), format!("{} records", args.sqlite_records.min(args.records))),
-        ("data shape".into(), format!("{TENANTS} tenants × {FUNCTIONS} functions × {} regions, timestamps ascending over one hour", REGIONS.len())),
+        ("data shape".into(), format!("{} tenants × {FUNCTIONS} functions × {} regions, timestamps ascending over one hour", tenant_count(), REGIONS.len())),
         (
             "writer".into(),
             format!(

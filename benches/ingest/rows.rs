@@ -1,7 +1,7 @@
 //! The generated workload: the same records feed every scenario, as HTTP bodies, as
 //! `NewUsageRecord`s for the direct-SQL baselines, and as `COPY` text.
 //!
-//! Shape: `TENANTS` tenants × `FUNCTIONS` functions × `REGIONS` regions, timestamps ascending
+//! Shape: `TENANTS` tenants (or [`tenant_count`]) × `FUNCTIONS` functions × `REGIONS` regions, timestamps ascending
 //! over the last hour (runtimes report as they go), so a request of 1 000 records touches a
 //! few hundred rollup rows and concurrent groups share rollup rows, as in production.
 
@@ -24,9 +24,16 @@ pub struct Workload {
     pub fresh: Arc<Vec<NewUsageRecord>>,
 }
 
+/// How many tenants the workload spreads its records over: [`TENANTS`], or
+/// `TALLY_BENCH_TENANTS` for an experiment (with 100 000, a 1 000-record request spans about as
+/// many tenants, as a collector's batches of a vendor's long tail do).
+pub fn tenant_count() -> usize {
+    std::env::var("TALLY_BENCH_TENANTS").ok().and_then(|v| v.parse().ok()).filter(|&n| n > 0).unwrap_or(TENANTS)
+}
+
 /// Tenant slugs the workload uses.
 pub fn tenant_ids() -> Vec<String> {
-    (0..TENANTS).map(|t| format!("bench-{t:02}")).collect()
+    (0..tenant_count()).map(|t| format!("bench-{t:02}")).collect()
 }
 
 /// [`tenant_ids`] as the domain's ids.
