@@ -25,10 +25,10 @@ pub struct Workload {
 }
 
 /// How many tenants the workload spreads its records over: [`TENANTS`], or
-/// `TALLY_BENCH_TENANTS` for an experiment (with 100 000, a 1 000-record request spans about as
-/// many tenants, as a collector's batches of a vendor's long tail do).
+/// `TALLY_BENCH_INGEST_TENANTS` for an experiment (with 100 000, a 1 000-record request spans
+/// about as many tenants, as a collector's batches of a vendor's long tail do).
 pub fn tenant_count() -> usize {
-    std::env::var("TALLY_BENCH_TENANTS").ok().and_then(|v| v.parse().ok()).filter(|&n| n > 0).unwrap_or(TENANTS)
+    std::env::var("TALLY_BENCH_INGEST_TENANTS").ok().and_then(|v| v.parse().ok()).filter(|&n| n > 0).unwrap_or(TENANTS)
 }
 
 /// Tenant slugs the workload uses.
