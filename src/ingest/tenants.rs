@@ -82,8 +82,8 @@ async fn read_gate(store: &Store, id: &TenantId) -> Result<Option<TenantGate>, D
     Ok(read_gates(store, std::slice::from_ref(id)).await?.remove(id))
 }
 
-/// The gates of the active tenants among `ids` as stored now: a statement per page of [`GATE_PAGE`] for the tenants and one
-/// for the closed periods of those whose policy is `reject`.
+/// The gates of the active tenants among `ids` as stored now: per page of [`GATE_PAGE`], a
+/// statement for the tenants and one for the closed periods of those whose policy is `reject`.
 async fn read_gates(store: &Store, ids: &[TenantId]) -> Result<HashMap<TenantId, TenantGate>, DbError> {
     let mut gates = HashMap::with_capacity(ids.len());
     for page in ids.chunks(GATE_PAGE) {

@@ -21,19 +21,19 @@
 //! start, every `quota.sweep_every` and when the catalog changes.
 //!
 //! Cost: per page of 500 tenants, 6 statements: the facts (`page_facts.rs`: subscriptions,
-//! quota sets, alert keys, unbilled-usage entries, which tenants have usage) and the usage of the periods whose
-//! evaluation needs it (`page_usage.rs`): per tenant with usage, the periods it has not wholly
-//! covered by subscriptions, and those with a threshold not yet alerted, summed per unit of
-//! its segments — `usage/current`'s read, for the whole page at once. A tenant with no usage is
-//! drafted from none. Thresholds already alerted cost nothing more, so a steady state writes
-//! nothing.
+//! quota sets, alert keys, unbilled-usage entries, which tenants have usage) and the usage of
+//! the periods whose evaluation needs it (`page_usage.rs`): per tenant with usage, the periods
+//! it has not wholly covered by subscriptions, and those with a threshold not yet alerted,
+//! summed per unit of its segments — `usage/current`'s read, for the whole page at once. A
+//! tenant with no usage is drafted from none. Thresholds already alerted cost nothing more, so
+//! a steady state writes nothing.
 //!
 //! Unbilled usage (DESIGN §6) is found here too, for every tenant (deactivated ones as well):
 //! the pass already reads each tenant's subscriptions, sees tenants with no plan (the billing
 //! run only visits periods that have one) and runs within seconds of the usage. A period its
-//! segments wholly cover costs nothing more; an uncovered one is read with the page (its entries
-//! and its usage), and its first pass with usage writes the entry and its event once. The `unbilled_records` gauge
-//! sums each tenant's count as of its last evaluation.
+//! segments wholly cover costs nothing more; an uncovered one is read with the page (its
+//! entries and its usage), and its first pass with usage writes the entry and its event once.
+//! The `unbilled_records` gauge sums each tenant's count as of its last evaluation.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
@@ -370,7 +370,7 @@ impl QuotaEvaluator {
                 .iter()
                 .flat_map(|q| {
                     let reached = reached(used(q.meter(), &drafted), q.limit(), q.thresholds());
-                    crossings(&reached, &done(q)).into_iter().map(move |t| (q, t))
+                    crossings(&reached, done(q)).into_iter().map(move |t| (q, t))
                 })
                 .collect();
             if due.is_empty() {
@@ -424,7 +424,8 @@ impl QuotaEvaluator {
 }
 
 /// The thresholds of a quota already alerted in `period`.
-fn alerted_in<'a>(alerted: &'a Alerted, period: &BillingPeriod) -> impl Fn(&Quota) -> BTreeSet<u32> + 'a {
+fn alerted_in<'a>(alerted: &'a Alerted, period: &BillingPeriod) -> impl Fn(&Quota) -> &'a BTreeSet<u32> {
+    static NONE: BTreeSet<u32> = BTreeSet::new();
     let start = period.start();
-    move |q: &Quota| alerted.get(&(q.id().to_owned(), start)).cloned().unwrap_or_default()
+    move |q: &Quota| alerted.get(&(q.id().to_owned(), start)).unwrap_or(&NONE)
 }

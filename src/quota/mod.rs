@@ -3,9 +3,10 @@
 //! Stage: on top of `invoice` (period usage and spend are drafted by the same code as the
 //! invoice), beside the billing services. `policy`, `periods` and `alert_event` are pure;
 //! `manage` (setting quota sets and budgets), `evaluator` (raising alerts, a page of tenants
-//! read at once by `page_facts` and `page_usage`), `worker` (its schedule inside `tally serve`), `change_feed`
-//! (reporting the tenants this process changed, for every evaluator) and `entitlements`
-//! (the cached answer runtimes ask on their hot path) read and write through the store.
+//! read at once by `page_facts` and `page_usage`), `worker` (its schedule inside `tally
+//! serve`), `change_feed` (reporting the tenants this process changed, for every evaluator) and
+//! `entitlements` (the cached answer runtimes ask on their hot path) read and write through the
+//! store.
 //! Inputs: the store, the plan catalog, "now". Outputs: quota sets, alert rows with their
 //! `quota.threshold_crossed` outbox events, unbilled-usage entries with their `usage.unbilled`
 //! events (the evaluator's pass sees every tenant, with or without a plan, within minutes),

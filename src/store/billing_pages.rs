@@ -40,7 +40,9 @@ macro_rules! bind_tenants {
 pub(super) use bind_tenants;
 
 /// Groups `(tenant_id, row)` pairs by tenant.
-fn group<T>(rows: impl IntoIterator<Item = Result<(TenantId, T), DbError>>) -> Result<PerTenant<T>, DbError> {
+pub(super) fn group<T>(
+    rows: impl IntoIterator<Item = Result<(TenantId, T), DbError>>,
+) -> Result<PerTenant<T>, DbError> {
     let mut out: PerTenant<T> = HashMap::new();
     for row in rows {
         let (tenant, value) = row?;

@@ -9,7 +9,7 @@ use std::collections::{HashMap, HashSet};
 use chrono::{DateTime, Utc};
 
 use super::alerts::AlertKey;
-use super::billing_pages::{bind_tenants, placeholders, PerTenant};
+use super::billing_pages::{bind_tenants, group, placeholders, PerTenant};
 use super::codec::{tenant_id, Instant};
 use super::engine::on_read;
 use super::quotas::{quota_set_of, QuotaRow};
@@ -37,10 +37,7 @@ impl Store {
         );
         let rows: Vec<TenantQuotaRow> =
             on_read!(self.read(), |db| bind_tenants!(sqlx::query_as(&sql), tenants).fetch_all(db).await)?;
-        let mut grouped: PerTenant<QuotaRow> = HashMap::new();
-        for row in rows {
-            grouped.entry(tenant_id(&row.tenant_id)?).or_default().push(row.quota);
-        }
+        let grouped = group(rows.into_iter().map(|r| Ok((tenant_id(&r.tenant_id)?, r.quota))))?;
         grouped.into_iter().map(|(tenant, rows)| Ok((tenant.clone(), quota_set_of(&tenant, rows)?))).collect()
     }
 
@@ -63,12 +60,10 @@ impl Store {
             on_read!(self.read(), |db| bind_tenants!(sqlx::query_as(&sql).bind(Instant(since)), tenants)
                 .fetch_all(db)
                 .await)?;
-        let mut out: PerTenant<AlertKey> = HashMap::new();
-        for (tenant, quota_id, threshold, start) in rows {
+        group(rows.into_iter().map(|(tenant, quota_id, threshold, start)| {
             let threshold = u32::try_from(threshold).map_err(|_| DbError::Corrupt("alert threshold".into()))?;
-            out.entry(tenant_id(&tenant)?).or_default().push(AlertKey { quota_id, threshold, period_start: start.0 });
-        }
-        Ok(out)
+            Ok((tenant_id(&tenant)?, AlertKey { quota_id, threshold, period_start: start.0 }))
+        }))
     }
 
     /// The starts of each tenant's periods with an unbilled-usage entry, for periods starting at
@@ -90,11 +85,7 @@ impl Store {
             on_read!(self.read(), |db| bind_tenants!(sqlx::query_as(&sql).bind(Instant(since)), tenants)
                 .fetch_all(db)
                 .await)?;
-        let mut out: PerTenant<DateTime<Utc>> = HashMap::new();
-        for (tenant, start) in rows {
-            out.entry(tenant_id(&tenant)?).or_default().push(start.0);
-        }
-        Ok(out)
+        group(rows.into_iter().map(|(tenant, start)| Ok((tenant_id(&tenant)?, start.0))))
     }
 
     /// The tenants of `tenants` with any usage in a bucket at or after `since`, committed or
