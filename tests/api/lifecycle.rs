@@ -39,7 +39,27 @@ fn one_day_retention() -> Maintenance {
 /// lookup that narrows its probes to the ids between the lowest and highest stored must still
 /// find them).
 /// `stored_in_december`: acme's ids stored in December before the batch.
-async fn previous_month_keys_are_refused_in_a_batch_of(app: &TestApp, padding: usize, stored_in_december: &[&str]) {
+/// New records padding the batch: `count` of acme's, or one for each of `count` other tenants
+/// (created here) when `spread`.
+async fn padding(app: &TestApp, count: usize, spread: bool) -> Vec<Value> {
+    let mut records = Vec::with_capacity(count);
+    for i in 0..count {
+        let mut record = native(&format!("n-{i:03}"), "2026-12-02T09:00:00Z", 1);
+        if spread {
+            let tenant = format!("pad-{i:03}");
+            app.create_tenant(&tenant, "UTC").await;
+            record["tenant_id"] = json!(tenant);
+        }
+        records.push(record);
+    }
+    records
+}
+
+async fn previous_month_keys_are_refused_in_a_batch_of(
+    app: &TestApp,
+    padding: Vec<Value>,
+    stored_in_december: &[&str],
+) {
     // Arrange
     app.create_tenant("acme", "UTC").await;
     app.create_tenant("beta", "UTC").await;
@@ -63,18 +83,20 @@ async fn previous_month_keys_are_refused_in_a_batch_of(app: &TestApp, padding: u
         }
     }
     // Act: the same ids and new ones, stamped in December, in one batch
-    let padding_ids: Vec<String> = (0..padding).map(|i| format!("n-{i:03}")).collect();
+    let acme_padding_ids =
+        padding.iter().filter(|r| r["tenant_id"] == "acme").map(|r| r["id"].as_str().unwrap().to_owned());
+    let padding_ids: Vec<String> = acme_padding_ids.collect();
     let december = ["k-05", "k-10", "k-15", "k-30", "k-35", "z-0"]
         .iter()
         .map(|id| native(id, "2026-12-02T09:00:00Z", 1))
         .chain([beta("z-1", "2026-12-02T09:00:00Z"), beta("a-1", "2026-12-02T09:00:00Z")])
-        .chain(padding_ids.iter().map(|id| native(id, "2026-12-02T09:00:00Z", 1)))
+        .chain(padding.iter().cloned())
         .collect();
     let (_, reply) = post_at(app, "2026-12-02T10:00:00Z", december).await;
     // Assert
     let refused: Vec<u64> = reply["errors"].as_array().unwrap().iter().map(|e| e["index"].as_u64().unwrap()).collect();
     assert_eq!(refused, [1, 3, 6], "k-10, k-30 and beta's z-1: {reply}");
-    assert_eq!(reply["accepted"], 5 + padding, "{reply}");
+    assert_eq!(reply["accepted"], 5 + padding.len(), "{reply}");
     let stored = raw_ids(app, "2026-12-01T00:00:00Z", "2027-01-01T00:00:00Z").await;
     let mut expected: Vec<String> = ["k-05", "k-15", "k-35", "z-0"]
         .into_iter()
@@ -125,20 +147,29 @@ both_stores! {
     }
 
     async fn a_key_of_the_previous_month_is_found_whatever_ids_lie_around_it(app) {
-        previous_month_keys_are_refused_in_a_batch_of(&app, 0, &[]).await;
+        previous_month_keys_are_refused_in_a_batch_of(&app, Vec::new(), &[]).await;
     }
 
     async fn a_key_of_the_previous_month_is_found_in_a_batch_large_enough_to_read_key_bounds(app) {
         // 64 more new ids (`n-…`, above every id November holds) make the group large enough
         // to read the bounds of the stored ids and probe only the keys inside them.
-        previous_month_keys_are_refused_in_a_batch_of(&app, 64, &[]).await;
+        let padding = padding(&app, 64, false).await;
+        previous_month_keys_are_refused_in_a_batch_of(&app, padding, &[]).await;
+    }
+
+    async fn a_key_of_the_previous_month_is_found_in_a_large_batch_of_a_tenant_a_record(app) {
+        // 64 new records of 64 other tenants: a group whose (tenant, source) pairs are most of
+        // its records probes every key instead of reading bounds (two descents a pair).
+        let padding = padding(&app, 64, true).await;
+        previous_month_keys_are_refused_in_a_batch_of(&app, padding, &[]).await;
     }
 
     async fn a_key_of_the_previous_month_is_found_where_only_that_months_bounds_hold_it(app) {
         // December's ids for acme (`m-…`) lie above every November id (`k-…`), and the batch
         // comes after a resend, so the writer looks in November and December: the bounds are
         // per month, and k-10 and k-30 must be looked for in November's partition.
-        previous_month_keys_are_refused_in_a_batch_of(&app, 64, &["m-1", "m-2"]).await;
+        let padding = padding(&app, 64, false).await;
+        previous_month_keys_are_refused_in_a_batch_of(&app, padding, &["m-1", "m-2"]).await;
     }
 
     async fn retention_removes_exactly_the_months_whose_invoices_settle_them_for_good(app) {

@@ -38,10 +38,13 @@ pub(in crate::store) struct BoundsPolicy {
 }
 
 impl BoundsPolicy {
-    /// Whether a group of `group_size` records reads the bounds (counting down the groups
-    /// that do not).
-    pub(super) fn reads_bounds(&self, group_size: usize) -> bool {
-        if group_size < BOUNDED_FROM_RECORDS {
+    /// Whether a group of `group_size` records over `distinct_pairs` (tenant, source) pairs
+    /// reads the bounds (counting down the groups that do not). The bounds cost two descents
+    /// per pair and month, the probe one per key and month: a group whose pairs are at least
+    /// half its keys (a collector's batch across a long tail of tenants) probes every key, as
+    /// cheap even when none lies inside. Such groups leave the streak as it is.
+    pub(super) fn reads_bounds(&self, group_size: usize, distinct_pairs: usize) -> bool {
+        if group_size < BOUNDED_FROM_RECORDS || distinct_pairs * 2 >= group_size {
             return false;
         }
         let left = self.unbounded_left.load(Ordering::Relaxed);
@@ -71,11 +74,14 @@ mod tests {
 
     const GROUP: usize = 1000;
 
+    /// The (tenant, source) pairs of a group of a few tenants' records.
+    const FEW_PAIRS: usize = 10;
+
     /// Which of the next `groups` groups read the bounds, each with `inside(n)` keys inside.
     fn reads(policy: &BoundsPolicy, groups: usize, inside: impl Fn(usize) -> usize) -> Vec<bool> {
         (0..groups)
             .map(|n| {
-                let read = policy.reads_bounds(GROUP);
+                let read = policy.reads_bounds(GROUP, FEW_PAIRS);
                 if read {
                     policy.saw(inside(n), GROUP);
                 }
@@ -87,8 +93,25 @@ mod tests {
     #[test]
     fn small_groups_never_read_the_bounds() {
         let policy = BoundsPolicy::default();
-        assert!(!policy.reads_bounds(BOUNDED_FROM_RECORDS - 1));
-        assert!(policy.reads_bounds(BOUNDED_FROM_RECORDS));
+        assert!(!policy.reads_bounds(BOUNDED_FROM_RECORDS - 1, 1));
+        assert!(policy.reads_bounds(BOUNDED_FROM_RECORDS, 1));
+    }
+
+    #[test]
+    fn groups_whose_pairs_are_half_their_keys_or_more_probe_every_key() {
+        let policy = BoundsPolicy::default();
+        assert!(policy.reads_bounds(GROUP, GROUP / 2 - 1), "two keys a pair and more: two descents save one");
+        assert!(!policy.reads_bounds(GROUP, GROUP / 2), "two keys a pair: the bounds' descents are the probe's");
+        assert!(!policy.reads_bounds(GROUP, GROUP), "a key a pair (a batch across a thousand tenants)");
+    }
+
+    #[test]
+    fn a_group_of_many_pairs_leaves_the_count_of_groups_to_skip_as_it_was() {
+        let policy = BoundsPolicy::default();
+        reads(&policy, 3, |_| GROUP);
+        assert!(!policy.reads_bounds(GROUP, GROUP));
+        let read = reads(&policy, 17, |_| GROUP);
+        assert!(read[..16].iter().all(|read| !read) && read[16], "{read:?}");
     }
 
     #[test]

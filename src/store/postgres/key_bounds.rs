@@ -50,13 +50,13 @@ cross join lateral (
 const MONTHLY_UP_TO: usize = 4;
 
 /// The distinct (tenant, source) pairs of a group, in order of appearance, and each record's.
-struct Pairs<'a> {
-    distinct: Vec<(&'a str, &'a str)>,
+pub(super) struct Pairs<'a> {
+    pub distinct: Vec<(&'a str, &'a str)>,
     of_record: Vec<usize>,
 }
 
 impl<'a> Pairs<'a> {
-    fn of(records: &[&'a NewUsageRecord]) -> Self {
+    pub fn of(records: &[&'a NewUsageRecord]) -> Self {
         let mut index: HashMap<(&str, &str), usize, RandomState> = HashMap::default();
         let mut distinct = Vec::new();
         let of_record = records
@@ -161,14 +161,15 @@ fn regions(spans: [Span; 2]) -> Vec<Span> {
 }
 
 /// Takes the bucket locks of `records`' tenants and reads the bounds of their ids stored in
-/// `spans`, per region. Must be the first statement of `tx`.
+/// `spans`, per region and per pair of `pairs` (those of `records`). Must be the first
+/// statement of `tx`.
 pub(super) async fn lock_and_read_bounds(
     tx: &mut Transaction<'_, Postgres>,
     records: &[&NewUsageRecord],
+    pairs: Pairs<'_>,
     spans: [Span; 2],
 ) -> Result<KeyBounds, DbError> {
     let regions = regions(spans);
-    let pairs = Pairs::of(records);
     let row: PgRow = bind_bucket_locks(sqlx::query(KEY_BOUNDS_SQL), records)
         .bind(pairs.distinct.iter().map(|p| p.0).collect::<Vec<_>>())
         .bind(pairs.distinct.iter().map(|p| p.1).collect::<Vec<_>>())

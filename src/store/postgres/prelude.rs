@@ -15,7 +15,7 @@ use sqlx::query::Query;
 use sqlx::{FromRow, Postgres, Transaction};
 
 use super::bounds_policy::BoundsPolicy;
-use super::key_bounds::{lock_and_read_bounds, probe_inside};
+use super::key_bounds::{lock_and_read_bounds, probe_inside, Pairs};
 use super::probe::{lookup_hashes, ProbeWindow, Span, PROBE_SQL};
 use super::tenant_locks::{bind_bucket_locks, lock_tenant_buckets};
 use super::usage::existing_hashes;
@@ -63,12 +63,13 @@ pub(super) async fn prelude(
     if lookups.distributed {
         return prelude_in_steps(tx, records, window, look_in).await;
     }
-    if !lookups.bounds.reads_bounds(records.len()) {
+    let pairs = Pairs::of(records);
+    if !lookups.bounds.reads_bounds(records.len(), pairs.distinct.len()) {
         let found = bind_prelude(sqlx::query(PRELUDE_SQL), records, window, look_in).fetch_one(&mut **tx).await?;
         return Ok(Prelude { known: known_hashes(&found)? });
     }
     let spans = look_in.spans(window);
-    let bounds = lock_and_read_bounds(tx, records, spans).await?;
+    let bounds = lock_and_read_bounds(tx, records, pairs, spans).await?;
     let inside = bounds.inside(records);
     lookups.bounds.saw(inside.len(), records.len());
     if inside.is_empty() {
