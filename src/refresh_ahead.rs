@@ -8,7 +8,9 @@
 //! - an entry younger than half its life is answered from memory;
 //! - past half its life it is still answered, and one background task re-reads it;
 //! - past its whole life (a key nobody asked for a while) it is read in the request, single
-//!   flight: concurrent requests for that key wait for the one read and share its answer.
+//!   flight: concurrent requests for that key wait for the one read and share its answer;
+//! - told that changes may have been missed (`refresh_all`), every entry is stale: answered,
+//!   and re-read in the background.
 //!
 //! An absent answer (`Ok(None)`: no such tenant, a revoked key) is never kept, so what another
 //! node creates is usable at once; a re-read that finds the key gone drops the entry. A failed
@@ -37,9 +39,13 @@ pub struct RefreshAhead<K, V> {
     slots: Mutex<Slots<K, V>>,
 }
 
-/// The entries, and the size at which a new key sweeps out the expired ones.
+/// The entries, the size at which a new key sweeps out the expired ones, and since when every
+/// older entry is stale.
 struct Slots<K, V> {
     map: HashMap<K, Arc<Slot<V>>>,
+    /// Entries whose read began at or before this instant are stale, whatever their age
+    /// ([`RefreshAhead::refresh_all`]).
+    stale_before: Option<Instant>,
     /// Twice what the last sweep left (at least [`SWEEP_ABOVE`]), so a sweep's cost is spread
     /// over as many new keys as the entries it kept. When it stayed at [`SWEEP_ABOVE`], every
     /// new key of a server with more live tenants than that swept them all: 1 000-record
@@ -50,7 +56,7 @@ struct Slots<K, V> {
 
 impl<K, V> Default for Slots<K, V> {
     fn default() -> Self {
-        Self { map: HashMap::new(), sweep_at: SWEEP_ABOVE }
+        Self { map: HashMap::new(), stale_before: None, sweep_at: SWEEP_ABOVE }
     }
 }
 
@@ -61,10 +67,23 @@ struct Slot<V> {
     reading: Arc<tokio::sync::Mutex<()>>,
 }
 
+/// What a held entry is worth now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Freshness {
+    /// Answered from memory.
+    Fresh,
+    /// Answered from memory, and re-read in the background: past half its life, or read
+    /// before the cache was told its entries may be out of date.
+    Stale,
+    /// Past its life: read again before answering.
+    Expired,
+}
+
 impl<V: Clone> Slot<V> {
-    fn held(&self) -> Option<(Duration, V)> {
+    /// The value held and the instant its read began.
+    fn held(&self) -> Option<(Instant, V)> {
         let value = self.value.lock().unwrap_or_else(|p| p.into_inner());
-        value.as_ref().map(|(at, v)| (at.elapsed(), v.clone()))
+        value.as_ref().map(|(at, v)| (*at, v.clone()))
     }
 
     fn put(&self, read_at: Instant, value: V) {
@@ -106,15 +125,19 @@ where
         if self.max_age.is_zero() {
             return read(key).await;
         }
-        let slot = self.slot(key);
-        if let Some((age, value)) = slot.held().filter(|(age, _)| *age < self.max_age) {
-            if age >= self.max_age / 2 {
-                Self::read_in_background(key, &slot, read);
+        let (slot, stale_before) = self.slot(key);
+        if let Some((read_at, value)) = slot.held() {
+            match self.freshness(read_at, stale_before) {
+                Freshness::Fresh => return Ok(Some(value)),
+                Freshness::Stale => {
+                    Self::read_in_background(key, &slot, read);
+                    return Ok(Some(value));
+                }
+                Freshness::Expired => {}
             }
-            return Ok(Some(value));
         }
         let _single_flight = slot.reading.lock().await;
-        if let Some((_, value)) = slot.held().filter(|(age, _)| *age < self.max_age) {
+        if let Some((_, value)) = slot.held().filter(|(read_at, _)| read_at.elapsed() < self.max_age) {
             return Ok(Some(value));
         }
         let read_at = Instant::now();
@@ -151,17 +174,19 @@ where
         let mut found = HashMap::with_capacity(keys.len());
         let (mut stale, mut due) = (Vec::new(), Vec::new());
         for key in keys {
-            let slot = self.slot(key);
-            match slot.held().filter(|(age, _)| *age < self.max_age) {
-                Some((age, value)) => {
-                    if age >= self.max_age / 2 {
-                        if let Ok(reading) = slot.reading.clone().try_lock_owned() {
-                            stale.push((key.clone(), slot, reading));
-                        }
+            let (slot, stale_before) = self.slot(key);
+            let held = slot.held().map(|(read_at, value)| (self.freshness(read_at, stale_before), value));
+            match held {
+                Some((Freshness::Fresh, value)) => {
+                    found.insert(key.clone(), value);
+                }
+                Some((Freshness::Stale, value)) => {
+                    if let Ok(reading) = slot.reading.clone().try_lock_owned() {
+                        stale.push((key.clone(), slot, reading));
                     }
                     found.insert(key.clone(), value);
                 }
-                None => due.push((key.clone(), slot)),
+                Some((Freshness::Expired, _)) | None => due.push((key.clone(), slot)),
             }
         }
         if !stale.is_empty() {
@@ -208,21 +233,42 @@ where
         self.slots.lock().unwrap_or_else(|p| p.into_inner()).map.remove(key);
     }
 
-    fn slot<Q>(&self, key: &Q) -> Arc<Slot<V>>
+    /// Makes every entry held, and every read under way, stale (when changes may have been
+    /// missed): each is still answered once more, and re-read in the background — a burst of
+    /// reads in line would fall on a database that may just have restarted. A read that began
+    /// before this call stays stale when it lands, whatever it found.
+    pub fn refresh_all(&self) {
+        self.slots.lock().unwrap_or_else(|p| p.into_inner()).stale_before = Some(Instant::now());
+    }
+
+    fn freshness(&self, read_at: Instant, stale_before: Option<Instant>) -> Freshness {
+        let age = read_at.elapsed();
+        if age >= self.max_age {
+            Freshness::Expired
+        } else if age >= self.max_age / 2 || stale_before.is_some_and(|before| read_at <= before) {
+            Freshness::Stale
+        } else {
+            Freshness::Fresh
+        }
+    }
+
+    /// `key`'s slot (created empty when missing), and since when entries are stale.
+    fn slot<Q>(&self, key: &Q) -> (Arc<Slot<V>>, Option<Instant>)
     where
         K: Borrow<Q>,
         Q: Hash + Eq + ToOwned<Owned = K> + ?Sized,
     {
         let mut slots = self.slots.lock().unwrap_or_else(|p| p.into_inner());
+        let stale_before = slots.stale_before;
         if let Some(slot) = slots.map.get(key) {
-            return slot.clone();
+            return (slot.clone(), stale_before);
         }
         if slots.map.len() >= slots.sweep_at {
             let max_age = self.max_age;
-            slots.map.retain(|_, slot| slot.held().is_some_and(|(age, _)| age < max_age));
+            slots.map.retain(|_, slot| slot.held().is_some_and(|(read_at, _)| read_at.elapsed() < max_age));
             slots.sweep_at = (2 * slots.map.len()).max(SWEEP_ABOVE);
         }
-        slots.map.entry(key.to_owned()).or_default().clone()
+        (slots.map.entry(key.to_owned()).or_default().clone(), stale_before)
     }
 
     /// Entries held, and the size at which the next new key sweeps.
@@ -295,9 +341,11 @@ mod tests {
             let source = self.clone();
             move |_key| {
                 Box::pin(async move {
+                    // What the store holds when the read starts (its snapshot), answered later.
                     source.reads.fetch_add(1, Ordering::SeqCst);
+                    let answer = source.answer.lock().unwrap().clone();
                     tokio::time::sleep(source.takes).await;
-                    source.answer.lock().unwrap().clone()
+                    answer
                 })
             }
         }
@@ -401,6 +449,36 @@ mod tests {
         fill(SWEEP_ABOVE..SWEEP_ABOVE + 1, "new").await;
         assert_eq!(cache.sizes(), (SWEEP_ABOVE, 2 * (SWEEP_ABOVE - 1)), "the expired swept, the live kept");
         assert_eq!(source.reads(), 2 * SWEEP_ABOVE + 1, "one read per new key");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn refreshing_all_answers_every_entry_once_more_and_rereads_it_and_a_read_under_way_stays_stale() {
+        let cache = Arc::new(RefreshAhead::new(Duration::from_secs(10)));
+        let mut source = Source::answering(Ok(Some(7)));
+        let asked = Arc::default();
+        cache.get_many(&names(&["a", "b"]), read_many(&source, &asked)).await.unwrap();
+        source.takes = Duration::from_millis(5);
+        let under_way = {
+            let (cache, read) = (cache.clone(), source.read());
+            tokio::spawn(async move { cache.get(&key(), read).await })
+        };
+        tokio::task::yield_now().await;
+        // The store changes after that read began; the cache is told it may have missed changes.
+        source.now_answers(Ok(Some(8)));
+        cache.refresh_all();
+        assert_eq!(under_way.await.unwrap(), Ok(Some(7)), "its caller is answered what it read");
+        source.takes = Duration::ZERO;
+        assert_eq!(cache.get(&key(), source.read()).await, Ok(Some(7)), "what it read is answered once more");
+        assert_eq!(cache.get(&"a".to_owned(), source.read()).await, Ok(Some(7)), "so are the entries held before");
+        let many = cache.get_many(&names(&["a", "b"]), read_many(&source, &asked)).await.unwrap();
+        assert_eq!((many["a"], many["b"]), (7, 7));
+        settle().await;
+        assert_eq!(cache.get(&key(), source.read()).await, Ok(Some(8)), "then each was re-read in the background");
+        let many = cache.get_many(&names(&["a", "b"]), read_many(&source, &asked)).await.unwrap();
+        assert_eq!((many["a"], many["b"]), (8, 8));
+        assert_eq!(*asked.lock().unwrap(), vec![names(&["a", "b"]), names(&["b"])], "b with the many, a alone");
+        settle().await;
+        assert_eq!(source.reads(), 5, "one read each, none twice: b's first, key's, then key, a and b again");
     }
 
     #[tokio::test(start_paused = true)]

@@ -79,7 +79,7 @@ impl Application {
         let metrics = Arc::new(Metrics::default());
         let (writer, writer_tasks) = start_writer(&settings, &store, &clock, &metrics);
         let authenticator = web::Data::new(Authenticator::from_settings(&settings, store.clone())?);
-        let directory = web::Data::new(TenantDirectory::new(store.clone()));
+        let directory = web::Data::new(TenantDirectory::following_changes(store.clone()).await);
         let ingestor = web::Data::new(Ingestor {
             writer,
             tenants: directory.clone().into_inner(),

@@ -1,27 +1,38 @@
 //! Which tenants may receive usage, and since when (policy `reject` refuses records for
-//! closed periods), cached briefly so the hot path does not ask the database every request.
+//! closed periods), cached so the hot path does not ask the database every request: until
+//! the store tells of a change where it can (PostgreSQL), briefly elsewhere.
 //!
 //! Stage: ingest (read cache over the store). Listens to billing through
 //! `invoice::InvoiceIssued`, so `invoice` never needs to import `ingest`.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use tokio::sync::oneshot;
 
 use crate::domain::{LateUsagePolicy, Tenant, TenantId};
 use crate::invoice::InvoiceIssued;
 use crate::refresh_ahead::RefreshAhead;
-use crate::store::{DbError, Store};
+use crate::store::{DbError, GateChange, GateWatch, Store};
 
-/// How long an answer is trusted. Unknown tenants are never cached, so a tenant created on
-/// another node is usable at once; a deactivation or a period closing reaches every node
-/// within this time (and at once on the node that served the change, see
+/// How long an answer is trusted where no watch tells this process of changes (SQLite, or a
+/// database whose watch could not start). Unknown tenants are never cached, so a tenant
+/// created on another node is usable at once; a deactivation or a period closing reaches every
+/// node within this time (and at once on the node that served the change, see
 /// [`TenantDirectory::forget`]). A record for a `reject` tenant's period that slips through in
 /// that window is not lost: it is billed as a late adjustment. A tenant receiving usage
 /// steadily is re-read in the background past half of it (`refresh_ahead`), so its requests
 /// never wait for the read.
 const TTL: Duration = Duration::from_secs(5);
+
+/// How long an answer is trusted while a watch tells this process of every gate change as it
+/// commits (PostgreSQL, `store/gate_changes.rs`): a backstop only, for a change made without
+/// telling (SQL by hand; a process of an older version during a rolling upgrade). Re-reading
+/// every tenant in use every 2.5 s instead cost 100 000 tenants' batches a third of
+/// PostgreSQL's time (BENCHMARKS.md, Dec 6).
+const WATCHED_TTL: Duration = Duration::from_secs(300);
 
 /// What ingestion needs to know about a tenant.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -34,13 +45,33 @@ pub struct TenantGate {
 /// A cache of active tenants.
 pub struct TenantDirectory {
     store: Store,
-    active: RefreshAhead<TenantId, TenantGate>,
+    active: Arc<RefreshAhead<TenantId, TenantGate>>,
+    /// Dropped with the directory, which ends the task following the gate changes.
+    _following: Option<oneshot::Sender<()>>,
 }
 
 impl TenantDirectory {
-    /// An empty directory over `store`.
+    /// An empty directory over `store` that trusts an answer for [`TTL`].
     pub fn new(store: Store) -> Self {
-        Self { store, active: RefreshAhead::new(TTL) }
+        Self { store, active: Arc::new(RefreshAhead::new(TTL)), _following: None }
+    }
+
+    /// An empty directory over `store` that follows the store's gate changes where it tells
+    /// them (PostgreSQL) and then trusts an answer until told (or for [`WATCHED_TTL`]);
+    /// elsewhere as [`Self::new`].
+    pub async fn following_changes(store: Store) -> Self {
+        let watch = match store.watch_gates().await {
+            Ok(Some(watch)) => watch,
+            Ok(None) => return Self::new(store),
+            Err(error) => {
+                tracing::warn!(error = %error, "cannot follow the tenant gates' changes; re-reading them every 5 s");
+                return Self::new(store);
+            }
+        };
+        let active = Arc::new(RefreshAhead::new(WATCHED_TTL));
+        let (following, stopped) = oneshot::channel();
+        tokio::spawn(follow(watch, active.clone(), stopped));
+        Self { store, active, _following: Some(following) }
     }
 
     /// The gate of an active tenant; `None` when it does not exist or is deactivated.
@@ -74,6 +105,23 @@ impl TenantDirectory {
     /// Drops a cached answer (after the tenant changed on this node).
     pub fn forget(&self, id: &TenantId) {
         self.active.forget(id);
+    }
+}
+
+/// Drops the gates `watch` says changed, until `stopped`.
+async fn follow(
+    mut watch: GateWatch,
+    gates: Arc<RefreshAhead<TenantId, TenantGate>>,
+    mut stopped: oneshot::Receiver<()>,
+) {
+    loop {
+        tokio::select! {
+            _ = &mut stopped => return,
+            change = watch.next() => match change {
+                GateChange::Tenant(tenant) => gates.forget(&tenant),
+                GateChange::Missed => gates.refresh_all(),
+            },
+        }
     }
 }
 

@@ -10,6 +10,7 @@ use chrono::{DateTime, Datelike, Utc};
 
 use super::codec::{corrupt_json, entry_id, Dec, Instant};
 use super::engine::{on_tx, Tx};
+use super::gate_changes;
 use super::{DbError, IssueOutcome, Store};
 use crate::domain::{document_number, BilledLine, CreditEntryKind, InvoiceDocument, InvoiceId, NewInvoice, TenantId};
 
@@ -296,6 +297,8 @@ async fn close_periods(tx: &mut Tx, documents: &[InvoiceDocument], now: DateTime
             close.push(")");
             close.build().execute(db).await.map(|_| ())
         })?;
+        let tenants: Vec<&str> = chunk.iter().map(|d| d.content.customer.tenant_id.as_str()).collect();
+        gate_changes::tell_periods_closed(tx, &tenants).await?;
     }
     Ok(())
 }

@@ -22,6 +22,7 @@ mod deliveries;
 mod delivery_types;
 mod engine;
 mod error;
+mod gate_changes;
 mod idempotency;
 mod invoices;
 mod issue_batch;
@@ -67,6 +68,7 @@ pub use delivery_types::{
 };
 pub use engine::{Store, StoreKind};
 pub use error::DbError;
+pub use gate_changes::{GateChange, GateWatch};
 pub use issue_batch::IssueBatch;
 pub use open::open_store;
 pub use partitions::{month_start, next_month};

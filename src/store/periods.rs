@@ -7,6 +7,7 @@ use rust_decimal::Decimal;
 use super::billing_pages::{line_key, period};
 use super::codec::{Dec, Instant};
 use super::engine::{on_read, on_tx, Tx};
+use super::gate_changes;
 use super::issue_batch::{credit_effects, insert_billed_lines, insert_invoices, take_numbers};
 use super::{DbError, IssueInvoice, IssueOutcome, Store};
 use crate::domain::{BillingPeriod, InvoiceDocument, InvoiceId, LineKey, TenantId};
@@ -82,6 +83,7 @@ impl Store {
             .execute(db)
             .await
             .map(|_| ()))?;
+        gate_changes::tell_periods_closed(&mut tx, &[tenant]).await?;
         tx.commit().await?;
         Ok(IssueOutcome::Issued(Box::new(document)))
     }

@@ -7,6 +7,7 @@ use sqlx::types::Json;
 use super::billing_pages::{bind_tenants, placeholders};
 use super::codec::{Dec, Instant};
 use super::engine::{on_read, on_tx};
+use super::gate_changes;
 use super::{audit, DbError, Store};
 use crate::domain::{
     Actor, AuditTarget, LateUsagePolicy, NewTenant, PaymentTerms, Tenant, TenantDetails, TenantId, TenantPatch,
@@ -129,7 +130,9 @@ impl Store {
             on_tx!(&mut tx, |db| sqlx::query_as(&sql).bind(id.as_str()).fetch_optional(db).await)?;
         let Some(row) = row else { return Ok(None) };
         let detail = json!({ "fields": patch.field_names() });
-        let tenant = Tenant::try_from(row)?.patched(patch, now);
+        let before = Tenant::try_from(row)?;
+        let gate_before = (before.active, before.details.late_usage_policy);
+        let tenant = before.patched(patch, now);
         let sql = format!(
             r#"update tenant set name = $2, billing_emails = $3, timezone = $4, tax_rate = $5,
                 address = $6, tax_id = $7, late_usage_policy = $8, payment_terms = $9, active = $10,
@@ -144,6 +147,9 @@ impl Store {
                 .fetch_one(db)
                 .await)?;
         audit::append(&mut tx, actor, "tenant.updated", &AuditTarget::tenant("tenant", id), detail, now).await?;
+        if (tenant.active, tenant.details.late_usage_policy) != gate_before {
+            gate_changes::tell_tenant_changed(&mut tx, id).await?;
+        }
         tx.commit().await?;
         self.mark_changed([id]);
         row.try_into().map(Some)

@@ -19,6 +19,7 @@ mod demo;
 mod due_dates;
 mod events;
 mod failures;
+mod gate_changes;
 mod hostile_input;
 mod idempotency;
 mod ingest;

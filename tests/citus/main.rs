@@ -59,6 +59,8 @@ mod portal_support;
 mod concurrency;
 #[path = "../api/cross_month_race.rs"]
 mod cross_month_race;
+#[path = "../api/gate_changes.rs"]
+mod gate_changes;
 #[path = "../api/notify_cluster.rs"]
 mod notify_cluster;
 
