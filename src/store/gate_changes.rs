@@ -58,28 +58,46 @@ pub enum GateChange {
 
 /// A listening connection of its own, on the gate changes' channel.
 pub struct GateWatch {
+    /// Of one connection: the listener's.
     pool: PgPool,
-    listener: PgListener,
+    /// `None` after its connection failed, until one listens again.
+    listener: Option<PgListener>,
 }
 
 /// How long a watch waits between attempts to listen again after its connection failed.
 const RETRY_AFTER: Duration = Duration::from_secs(1);
 
 impl Store {
-    /// A watch of the gate changes; `None` on SQLite, which has no notifications.
+    /// A watch of the gate changes; `None` on SQLite, which has no notifications, and where
+    /// a notification sent does not reach the listening connection within [`PROBE_WAIT`] (a
+    /// pooler in transaction mode between Tally and PostgreSQL passes `LISTEN` on but not
+    /// what it listens for).
     ///
     /// # Errors
     /// When the database cannot be reached.
     pub async fn watch_gates(&self) -> Result<Option<GateWatch>, DbError> {
-        let Engine::Postgres { pool, .. } = &self.engine else {
+        let Engine::Postgres { pool: main, .. } = &self.engine else {
             return Ok(None);
         };
         // A pool of its own, so the listening connection is not one of the pool's readers.
-        let pool = PgPoolOptions::new().max_connections(1).connect_lazy_with((*pool.connect_options()).clone());
-        let listener = listen(&pool).await?;
-        Ok(Some(GateWatch { pool, listener }))
+        let pool = PgPoolOptions::new().max_connections(1).connect_lazy_with((*main.connect_options()).clone());
+        let mut listener = listen(&pool).await?;
+        // Any notification proves they arrive (another process's probe as well as this one's);
+        // one of a change is not needed yet, as nothing is cached.
+        sqlx::query("select pg_notify($1, $2)").bind(GATE_CHANNEL).bind(PROBE).execute(main).await?;
+        if !matches!(tokio::time::timeout(PROBE_WAIT, listener.try_recv()).await, Ok(Ok(Some(_)))) {
+            tracing::warn!("notifications do not reach a listening connection (a pooler in transaction mode?)");
+            return Ok(None);
+        }
+        Ok(Some(GateWatch { pool, listener: Some(listener) }))
     }
 }
+
+/// The payload of the notification that checks notifications arrive: no tenant's id.
+const PROBE: &str = "";
+
+/// How long a new watch waits for its probe.
+const PROBE_WAIT: Duration = Duration::from_secs(2);
 
 async fn listen(pool: &PgPool) -> Result<PgListener, DbError> {
     let mut listener = PgListener::connect_with(pool).await?;
@@ -92,7 +110,12 @@ impl GateWatch {
     /// [`GateChange::Missed`] once it listens again.
     pub async fn next(&mut self) -> GateChange {
         loop {
-            match self.listener.try_recv().await {
+            let Some(listener) = self.listener.as_mut() else {
+                self.listener = Some(self.listen_again().await);
+                return GateChange::Missed;
+            };
+            match listener.try_recv().await {
+                Ok(Some(notification)) if notification.payload() == PROBE => {}
                 Ok(Some(notification)) => match TenantId::parse(notification.payload()) {
                     Ok(tenant) => return GateChange::Tenant(tenant),
                     Err(_) => tracing::warn!(payload = notification.payload(), "a gate change names no tenant"),
@@ -100,22 +123,19 @@ impl GateWatch {
                 // Lost, and listening again on a new connection (sqlx reconnects first).
                 Ok(None) => return GateChange::Missed,
                 Err(error) => {
+                    // Dropped, so its connection (the pool's one) is free for the next listener.
                     tracing::warn!(error = %error, "the gate changes' connection failed; listening again");
-                    self.listen_again().await;
-                    return GateChange::Missed;
+                    self.listener = None;
                 }
             }
         }
     }
 
     /// A new listener, once one can listen.
-    async fn listen_again(&mut self) {
+    async fn listen_again(&self) -> PgListener {
         loop {
             match listen(&self.pool).await {
-                Ok(listener) => {
-                    self.listener = listener;
-                    return;
-                }
+                Ok(listener) => return listener,
                 Err(error) => tracing::warn!(error = %error, "cannot listen for gate changes yet"),
             }
             tokio::time::sleep(RETRY_AFTER).await;
