@@ -30,8 +30,8 @@ const TTL: Duration = Duration::from_secs(5);
 /// How long an answer is trusted while a watch tells this process of every gate change as it
 /// commits (PostgreSQL, `store/gate_changes.rs`): a backstop only, for a change made without
 /// telling (SQL by hand; a process of an older version during a rolling upgrade). Re-reading
-/// every tenant in use every 2.5 s instead cost 100 000 tenants' batches a third of
-/// PostgreSQL's time (BENCHMARKS.md, Dec 6).
+/// every tenant in use every 2.5 s instead took about a sixth of PostgreSQL's time in batches
+/// spanning 100 000 tenants (BENCHMARKS.md, Dec 6).
 const WATCHED_TTL: Duration = Duration::from_secs(300);
 
 /// What ingestion needs to know about a tenant.

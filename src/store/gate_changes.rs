@@ -2,13 +2,12 @@
 //! or late-usage policy patched, a period of a `reject` tenant closed. On PostgreSQL
 //! the transaction making one tells every process on the database (`NOTIFY`, delivered when it
 //! commits, never if it rolls back), so a process keeps its gates until told, not a few seconds:
-//! re-read every few seconds, the gates of 100 000 tenants cost PostgreSQL a third as much as
-//! the usage records themselves (BENCHMARKS.md, Dec 6).
+//! re-read every few seconds, the gates of 100 000 tenants took about a sixth of PostgreSQL's
+//! time in batches spanning them (BENCHMARKS.md, Dec 6).
 //!
 //! A process that loses its listening connection cannot know what it missed while it was gone:
 //! [`GateWatch::next`] says so ([`GateChange::Missed`]) once it listens again, and the cache
-//! drops everything. A read under way then is safe too: a dropped entry's slot is gone from
-//! the cache, so the late answer lands nowhere (`refresh_ahead.rs`).
+//! marks every gate stale, a read under way included (`RefreshAhead::refresh_all`).
 //!
 //! Citus: every process reaches the cluster through the coordinator, which runs both the
 //! `pg_notify` of a change and the `LISTEN`s. SQLite has no notifications; it serves one
