@@ -38,13 +38,19 @@ pub(in crate::store) struct BoundsPolicy {
 }
 
 impl BoundsPolicy {
+    /// Whether a group of `group_size` records may read the bounds at all: a smaller one
+    /// (single-record requests) never does, so its pairs need not be counted.
+    pub(super) fn may_read_bounds(group_size: usize) -> bool {
+        group_size >= BOUNDED_FROM_RECORDS
+    }
+
     /// Whether a group of `group_size` records over `distinct_pairs` (tenant, source) pairs
     /// reads the bounds (counting down the groups that do not). The bounds cost two descents
     /// per pair and month, the probe one per key and month: a group whose pairs are at least
     /// half its keys (a collector's batch across a long tail of tenants) probes every key, as
     /// cheap even when none lies inside. Such groups leave the streak as it is.
     pub(super) fn reads_bounds(&self, group_size: usize, distinct_pairs: usize) -> bool {
-        if group_size < BOUNDED_FROM_RECORDS || distinct_pairs * 2 >= group_size {
+        if !Self::may_read_bounds(group_size) || distinct_pairs * 2 >= group_size {
             return false;
         }
         let left = self.unbounded_left.load(Ordering::Relaxed);

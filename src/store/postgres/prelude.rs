@@ -63,11 +63,12 @@ pub(super) async fn prelude(
     if lookups.distributed {
         return prelude_in_steps(tx, records, window, look_in).await;
     }
-    let pairs = Pairs::of(records);
-    if !lookups.bounds.reads_bounds(records.len(), pairs.distinct.len()) {
+    // The pairs are counted only where they can decide (a hash of every key of the group).
+    let pairs = BoundsPolicy::may_read_bounds(records.len()).then(|| Pairs::of(records));
+    let Some(pairs) = pairs.filter(|p| lookups.bounds.reads_bounds(records.len(), p.distinct.len())) else {
         let found = bind_prelude(sqlx::query(PRELUDE_SQL), records, window, look_in).fetch_one(&mut **tx).await?;
         return Ok(Prelude { known: known_hashes(&found)? });
-    }
+    };
     let spans = look_in.spans(window);
     let bounds = lock_and_read_bounds(tx, records, pairs, spans).await?;
     let inside = bounds.inside(records);
