@@ -24,6 +24,13 @@
 //!    `tally_quota_changed_tenants_evaluated` counter has grown by that many) is what a pass
 //!    costs when every tenant is active, as at month's end in production.
 //!
+//! 4. A changed pass in which many tenants cross at once: `TALLY_BENCH_CROSSING_TENANTS`
+//!    (default 10 000) more tenants on `free`, each with an operator quota of one invocation
+//!    (threshold 100 %), written with the idle ones; each is sent one record after step 3, so
+//!    the next changed passes raise one alert (and its outbox event) per tenant. Its time is
+//!    step 3's (the same read, nothing to write) plus what writing the alerts costs: a
+//!    month's end when a surge crosses many tenants' quotas together.
+//!
 //! Run: `cargo bench --bench quotas` (`TALLY_BENCH_DATABASE_URL`, default
 //! `postgres://postgres@127.0.0.1:5432`). Prints a markdown section for BENCHMARKS.md.
 
@@ -79,12 +86,15 @@ async fn main() -> anyhow::Result<()> {
     let tenants = env_or("TALLY_BENCH_TENANTS", 10);
     let idle = env_or("TALLY_BENCH_IDLE_TENANTS", 10_000);
     let busy = env_or("TALLY_BENCH_BUSY_TENANTS", 10_000);
+    let crossing = env_or("TALLY_BENCH_CROSSING_TENANTS", 10_000);
     let load_before = uptime();
     let db = pg::BenchDb::create().await?;
     let dir = std::env::temp_dir().join(format!("tally-qbench-{}", uuid::Uuid::new_v4().simple()));
-    let result = run(&db, &dir, tenants, idle, busy).await;
+    let result = run(&db, &dir, tenants, idle, busy, crossing).await;
     let _ = std::fs::remove_dir_all(&dir);
-    let (checks, alert, busy) = result?;
+    let (checks, alert, busy_pass, crossing_pass) = result?;
+    // Every tenant written before the start is stored with no usage until step 3.
+    let unused = idle + busy + crossing;
     let machine = format!(
         "{} cores, {}; {}; {}",
         std::thread::available_parallelism().map_or(0, |n| n.get()),
@@ -92,8 +102,9 @@ async fn main() -> anyhow::Result<()> {
         pg::version().await?,
         pg::write_settings().await?
     );
-    println!("{}", render(&machine, &load_before, &uptime(), tenants, idle, &checks, &alert));
-    println!("{}", render_busy(&busy));
+    println!("{}", render(&machine, &load_before, &uptime(), tenants, unused, &checks, &alert));
+    println!("{}", render_busy(&busy_pass));
+    println!("{}", render_crossing(&crossing_pass, &busy_pass));
     Ok(())
 }
 
@@ -119,8 +130,8 @@ struct Alert {
     pass_count: f64,
 }
 
-/// The changed passes that read the busy tenants.
-struct BusyPass {
+/// Changed passes that read tenants sent one record each.
+struct ChangedPass {
     tenants: usize,
     /// Passes until the changed tenants' counter had grown by `tenants`, their seconds in all.
     passes: f64,
@@ -137,10 +148,13 @@ async fn run(
     tenants: usize,
     idle: usize,
     busy: usize,
-) -> anyhow::Result<(Checks, Alert, BusyPass)> {
+    crossing: usize,
+) -> anyhow::Result<(Checks, Alert, ChangedPass, ChangedPass)> {
     let http_workers = std::env::var("TALLY_BENCH_HTTP_WORKERS").ok().and_then(|v| v.parse().ok());
     add_free_tenants(&db.pool, "idle", idle).await?;
     add_free_tenants(&db.pool, "busy", busy).await?;
+    add_free_tenants(&db.pool, "cross", crossing).await?;
+    cap_at_one_invocation(&db.pool, "cross").await?;
     let server = Server::start(Some(&db.url), dir, &Tuning { http_workers, ..Tuning::default() }).await?;
     let start_sweep = first_sweep(&server).await?;
     let ids: Vec<String> = (0..tenants).map(|t| format!("q-{t:02}")).collect();
@@ -211,42 +225,65 @@ async fn run(
     let alert = Alert { start_sweep, ingest, lags, pass_sum, pass_count };
 
     // 3. One record for each busy tenant, then the changed passes that read them.
-    let busy_pass = busy_pass(&server, busy).await?;
+    let busy_pass = changed_pass(&server, "busy", busy, Awaited::TenantsRead).await?;
+
+    // 4. One record for each crossing tenant: one alert each, raised by the changed passes.
+    let crossing_pass = changed_pass(&server, "cross", crossing, Awaited::AlertsRaised).await?;
+    ensure!(crossing_pass.read >= crossing as f64, "the crossing tenants were not all read");
     server.stop()?;
-    Ok((checks, alert, busy_pass))
+    Ok((checks, alert, busy_pass, crossing_pass))
 }
 
-/// Sends one record to each of the `count` busy tenants and times the changed passes until
-/// the evaluator has read that many more tenants.
-async fn busy_pass(server: &Server, count: usize) -> anyhow::Result<BusyPass> {
-    let ids: Vec<String> = (1..=count).map(|i| format!("busy-{i:06}")).collect();
+/// What a changed pass run waits for before its passes are counted done.
+#[derive(Clone, Copy)]
+enum Awaited {
+    /// The evaluator has read that many more changed tenants.
+    TenantsRead,
+    /// The evaluator has raised that many more alerts.
+    AlertsRaised,
+}
+
+/// Sends one record to each of the `count` tenants `{prefix}-000001`… and times the changed
+/// passes until the evaluator has done what `awaited` names for that many.
+async fn changed_pass(server: &Server, prefix: &str, count: usize, awaited: Awaited) -> anyhow::Result<ChangedPass> {
+    let ids: Vec<String> = (1..=count).map(|i| format!("{prefix}-{i:06}")).collect();
+    let progress = || async {
+        match awaited {
+            Awaited::TenantsRead => counter(server, "tally_quota_changed_tenants_evaluated_total").await,
+            Awaited::AlertsRaised => counter(server, "tally_quota_alerts_raised_total").await,
+        }
+    };
     let (sum, passes) = histogram(server, "tally_quota_evaluation_seconds").await?;
     let read = counter(server, "tally_quota_changed_tenants_evaluated_total").await?;
+    let done = progress().await?;
     let ingest = load::ingest(
         server.client.clone(),
         format!("{}/v1/usage", server.base),
         server.ingest_key.clone(),
-        load::bodies(&ids, "b", count, BATCH),
+        load::bodies(&ids, prefix, count, BATCH),
         ALERT_RATE / BATCH as f64,
         256,
         Duration::from_secs(60),
     )
     .await;
-    ensure!(ingest.errors == 0, "{} batches to the busy tenants failed", ingest.errors);
+    ensure!(ingest.errors == 0, "{} batches to the {prefix} tenants failed", ingest.errors);
     let started = Instant::now();
     loop {
-        let now_read = counter(server, "tally_quota_changed_tenants_evaluated_total").await?;
-        if now_read - read >= count as f64 {
+        if progress().await? - done >= count as f64 {
             let (sum_after, passes_after) = histogram(server, "tally_quota_evaluation_seconds").await?;
-            return Ok(BusyPass {
+            return Ok(ChangedPass {
                 tenants: count,
                 passes: passes_after - passes,
                 seconds: sum_after - sum,
-                read: now_read - read,
+                read: counter(server, "tally_quota_changed_tenants_evaluated_total").await? - read,
                 records_per_second: ingest.batches_per_second() * BATCH as f64,
             });
         }
-        ensure!(started.elapsed() < ALERT_WATCH, "the busy tenants were not evaluated in {} s", ALERT_WATCH.as_secs());
+        ensure!(
+            started.elapsed() < ALERT_WATCH,
+            "the {prefix} tenants were not evaluated in {} s",
+            ALERT_WATCH.as_secs()
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
@@ -297,6 +334,21 @@ async fn add_free_tenants(pool: &sqlx::PgPool, prefix: &str, count: usize) -> an
     .execute(pool)
     .await
     .with_context(|| format!("subscribing the {prefix} tenants"))?;
+    Ok(())
+}
+
+/// Gives each `{prefix}-…` tenant an operator quota of one invocation, alerting at 100 %:
+/// its first record crosses it.
+async fn cap_at_one_invocation(pool: &sqlx::PgPool, prefix: &str) -> anyhow::Result<()> {
+    sqlx::query(
+        "insert into quota (tenant_id, quota_id, owner, meter, limit_value, thresholds, hard, created_at) \
+         select tenant_id, 'one-call', 'operator', 'invocations', 1, '[100]'::jsonb, false, now() \
+         from tenant where tenant_id like $1 || '-%'",
+    )
+    .bind(prefix)
+    .execute(pool)
+    .await
+    .with_context(|| format!("capping the {prefix} tenants"))?;
     Ok(())
 }
 
@@ -364,7 +416,7 @@ fn value(text: &str, name: &str) -> anyhow::Result<f64> {
         .with_context(|| format!("{name} missing from /metrics"))
 }
 
-fn render_busy(b: &BusyPass) -> String {
+fn render_busy(b: &ChangedPass) -> String {
     format!(
         "A changed pass over {} tenants with usage (`free`, one record each, sent in {BATCH}-record batches after the alert lag run, \
          each batch {BATCH} tenants new to the server: {:.0} records/s): \
@@ -375,6 +427,24 @@ fn render_busy(b: &BusyPass) -> String {
         b.read,
         b.seconds,
         1e3 * b.seconds / b.read.max(1.0),
+    )
+}
+
+fn render_crossing(c: &ChangedPass, busy: &ChangedPass) -> String {
+    let per_tenant = |p: &ChangedPass| 1e3 * p.seconds / p.read.max(1.0);
+    format!(
+        "A changed pass in which {} tenants cross at once (`free`, an operator quota of one invocation each, one record each, \
+         {:.0} records/s): {:.0} changed passes read {:.0} tenants and raised one alert each in {:.3} s ({:.3} ms a tenant). \
+         Baseline, the pass above over as many tenants with nothing to raise: {:.3} ms a tenant; \
+         writing the alerts and their events cost {:.3} ms a tenant more.\n",
+        c.tenants,
+        c.records_per_second,
+        c.passes,
+        c.read,
+        c.seconds,
+        per_tenant(c),
+        per_tenant(busy),
+        per_tenant(c) - per_tenant(busy),
     )
 }
 

@@ -250,6 +250,9 @@ fn tally(dir: &Path, database_url: Option<&str>) -> Command {
         .current_dir(dir)
         .env("TALLY_CONFIG", dir.join("tally.toml"))
         .env("TALLY_DATA_DIR", dir)
+        // The plans shipped in the repository: the server runs in its own directory, where
+        // `pricing/` (the default) is not, and a tenant on a plan it never loaded fails evaluation.
+        .env("TALLY_PRICING_DIR", concat!(env!("CARGO_MANIFEST_DIR"), "/pricing"))
         .env("TALLY_JWT_SECRET", JWT_SECRET);
     if let Some(url) = database_url {
         command.env("TALLY_DATABASE_URL", url);

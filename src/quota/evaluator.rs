@@ -5,8 +5,8 @@
 //!
 //! Stage: quota orchestration (IO). Inputs: the store (changed tenants, tenants, quota sets,
 //! subscriptions, rollups via `invoice::period_usage`, alert keys), the plan catalog and
-//! "now". Output: alert rows and their outbox events, written by the store in one transaction
-//! each. Never touches the ingest path: it reads rollups the writer already committed, and
+//! "now". Output: alert rows, unbilled-usage entries and their outbox events, written by the
+//! store in one transaction per page (`store/raised.rs`). Never touches the ingest path: it reads rollups the writer already committed, and
 //! learns which tenants changed from `tenant_change` (`store/changes.rs`), which every
 //! process writes from marks its store keeps in memory.
 //!
@@ -26,7 +26,9 @@
 //! it has not wholly covered by subscriptions, and those with a threshold not yet alerted,
 //! summed per unit of its segments — `usage/current`'s read, for the whole page at once. A
 //! tenant with no usage is drafted from none. Thresholds already alerted cost nothing more, so
-//! a steady state writes nothing.
+//! a steady state writes nothing; what a page raises is written in one transaction, a handful
+//! of multi-row statements (a surge that crosses thousands of tenants' quotas at once costs
+//! a WAL flush per page, not one per alert).
 //!
 //! Unbilled usage (DESIGN §6) is found here too, for every tenant (deactivated ones as well):
 //! the pass already reads each tenant's subscriptions, sees tenants with no plan (the billing
@@ -41,7 +43,7 @@ use std::sync::{Arc, Mutex};
 use anyhow::Context;
 use chrono::{DateTime, Utc};
 
-use super::alert_event::alert_payload;
+use super::alert_event::{alert_payload, THRESHOLD_CROSSED};
 use super::page_facts::PageFacts;
 use super::page_usage::PageUsage;
 use super::periods::{periods_open_for_usage, plan_for_period};
@@ -52,7 +54,7 @@ use crate::invoice::{covered_until, unbilled_usage, usage_of_rollups, CurrentUsa
 use crate::metrics::Metrics;
 use crate::plans::SharedCatalog;
 use crate::rate::PlanCatalog;
-use crate::store::{DbError, Store, UnbilledEntry};
+use crate::store::{Announced, DbError, Raised, Recorded, Store, UnbilledEntry};
 
 /// Tenants read per statement, in a sweep and in a changed pass.
 const TENANT_PAGE: usize = 500;
@@ -85,10 +87,9 @@ pub struct EvaluationReport {
     pub unbilled_records: i64,
 }
 
-/// What evaluating one tenant did.
+/// What evaluating one tenant found: the rows to raise, and its unbilled records.
 struct TenantOutcome {
-    alerts: usize,
-    unbilled_raised: usize,
+    raised: Raised,
     unbilled_records: i64,
 }
 
@@ -157,8 +158,9 @@ impl QuotaEvaluator {
         Ok(report)
     }
 
-    /// Evaluates a page of tenants into `report`; a failing tenant is counted, logged and
-    /// marked changed again, so that the next changed pass retries it.
+    /// Evaluates a page of tenants into `report`, then writes what they raise together
+    /// ([`Self::write_raised`]). A tenant whose evaluation or write fails is counted, logged
+    /// and marked changed again, so that the next changed pass retries it.
     async fn evaluate_page(
         &self,
         catalog: &PlanCatalog,
@@ -176,23 +178,89 @@ impl QuotaEvaluator {
                 return;
             }
         };
+        let mut evaluated = Vec::with_capacity(page.len());
         for tenant in page {
             // Deactivated tenants too: their usage after the end is unbilled (DESIGN §6).
             match self.evaluate_tenant(catalog, tenant, &facts, &usage, now).await {
-                Ok(outcome) => {
+                Ok(outcome) => evaluated.push((tenant, outcome)),
+                Err(error) => self.count_failed(&tenant.id, &error, report),
+            }
+        }
+        let written = self.write_raised(&evaluated, now).await;
+        for ((tenant, outcome), written) in evaluated.iter().zip(written) {
+            match written {
+                Ok(recorded) => {
                     report.tenants += usize::from(tenant.active);
-                    report.alerts_raised += outcome.alerts;
-                    report.unbilled_raised += outcome.unbilled_raised;
+                    report.alerts_raised += self.announce_alerts(&outcome.raised, &recorded);
+                    report.unbilled_raised += self.announce_unbilled(&outcome.raised, &recorded);
                     report.unbilled_records += outcome.unbilled_records;
                     self.note_unbilled(&tenant.id, outcome.unbilled_records);
                 }
-                Err(error) => {
-                    report.failures += 1;
-                    self.store.mark_changed([&tenant.id]);
-                    tracing::warn!(tenant_id = %tenant.id, error = ?error, "quota evaluation failed");
-                }
+                Err(error) => self.count_failed(&tenant.id, &error, report),
             }
         }
+    }
+
+    /// Writes what the page's tenants raised in one transaction; each tenant's part of what
+    /// was recorded. When that fails for another reason than an outage, each tenant's rows
+    /// are written on their own, so one tenant that cannot be written holds up no other.
+    async fn write_raised(
+        &self,
+        evaluated: &[(&Tenant, TenantOutcome)],
+        now: DateTime<Utc>,
+    ) -> Vec<Result<Recorded, anyhow::Error>> {
+        let mut page = Raised::default();
+        for (_, outcome) in evaluated {
+            page.alerts.extend(outcome.raised.alerts.iter().cloned());
+            page.unbilled.extend(outcome.raised.unbilled.iter().cloned());
+        }
+        match self.store.record_raised(&page, now).await {
+            Ok(recorded) => split_recorded(evaluated, recorded).into_iter().map(Ok).collect(),
+            Err(error @ DbError::Unavailable(_)) => {
+                let error = anyhow::Error::new(error).context("Failed to write the page's alerts");
+                evaluated.iter().map(|_| Err(anyhow::anyhow!("{error:#}"))).collect()
+            }
+            Err(error) => {
+                tracing::warn!(error = ?error, "writing a page's alerts failed; writing its tenants one by one");
+                let mut written = Vec::with_capacity(evaluated.len());
+                for (_, outcome) in evaluated {
+                    written.push(self.store.record_raised(&outcome.raised, now).await.map_err(anyhow::Error::new));
+                }
+                written
+            }
+        }
+    }
+
+    /// Counts the alerts recorded now, each in the metrics and the log; how many.
+    fn announce_alerts(&self, raised: &Raised, recorded: &Recorded) -> usize {
+        let mut count = 0;
+        for (alert, _) in raised.alerts.iter().zip(&recorded.alerts).filter(|(_, took)| **took) {
+            let alert = &alert.row;
+            count += 1;
+            self.metrics.quota_alerts_raised.inc();
+            tracing::info!(tenant_id = %alert.tenant_id, quota_id = %alert.quota_id, threshold = alert.threshold,
+                late = alert.late, "quota threshold crossed");
+        }
+        count
+    }
+
+    /// Counts the unbilled-usage entries recorded now, each in the metrics and the log; how many.
+    fn announce_unbilled(&self, raised: &Raised, recorded: &Recorded) -> usize {
+        let mut count = 0;
+        for (entry, _) in raised.unbilled.iter().zip(&recorded.unbilled).filter(|(_, took)| **took) {
+            let entry = &entry.row;
+            count += 1;
+            self.metrics.unbilled_entries.inc();
+            tracing::warn!(tenant_id = %entry.tenant_id, reason = %entry.reason, records = entry.records, "unbilled usage");
+        }
+        count
+    }
+
+    /// Counts a tenant whose evaluation or write failed and marks it for the next pass.
+    fn count_failed(&self, tenant: &TenantId, error: &anyhow::Error, report: &mut EvaluationReport) {
+        report.failures += 1;
+        self.store.mark_changed([tenant]);
+        tracing::warn!(tenant_id = %tenant, error = ?error, "quota evaluation failed");
     }
 
     /// What evaluating `page` reads: its facts, then the usage of the periods its tenants'
@@ -248,8 +316,8 @@ impl QuotaEvaluator {
         self.metrics.unbilled_records.set(unbilled.values().sum());
     }
 
-    /// Raises the tenant's new alerts (an active tenant's) and unbilled-usage entries from the
-    /// page's `usage`.
+    /// The tenant's new alerts (an active tenant's) and unbilled-usage entries, from the page's
+    /// `usage`; written with the page's.
     async fn evaluate_tenant(
         &self,
         catalog: &PlanCatalog,
@@ -258,9 +326,10 @@ impl QuotaEvaluator {
         usage: &PageUsage,
         now: DateTime<Utc>,
     ) -> anyhow::Result<TenantOutcome> {
-        let (unbilled_raised, unbilled_records) = self.raise_unbilled(tenant, facts, usage, now).await?;
-        let alerts = if tenant.active { self.raise_alerts(catalog, tenant, facts, usage, now).await? } else { 0 };
-        Ok(TenantOutcome { alerts, unbilled_raised, unbilled_records })
+        let (unbilled, unbilled_records) = self.unbilled_to_raise(tenant, facts, usage, now)?;
+        let alerts =
+            if tenant.active { self.alerts_to_raise(catalog, tenant, facts, usage, now).await? } else { vec![] };
+        Ok(TenantOutcome { raised: Raised { alerts, unbilled }, unbilled_records })
     }
 
     /// The tenant's periods open for usage that its subscriptions do not wholly cover, newest
@@ -277,24 +346,24 @@ impl QuotaEvaluator {
             .collect()
     }
 
-    /// Writes an entry (and its `usage.unbilled` event) for each period open for usage that
-    /// holds usage no subscription covers and has none yet; returns (entries written, records
-    /// unbilled). The usage is the page's, summed per unit of its segments and gaps, so the
-    /// `unbilled_records` gauge stays current; a tenant with no usage has nothing unbilled.
-    async fn raise_unbilled(
+    /// An entry (with its `usage.unbilled` event) for each period open for usage that holds
+    /// usage no subscription covers and has none yet, and the records unbilled. The usage is
+    /// the page's, summed per unit of its segments and gaps, so the `unbilled_records` gauge
+    /// stays current; a tenant with no usage has nothing unbilled.
+    fn unbilled_to_raise(
         &self,
         tenant: &Tenant,
         facts: &PageFacts,
         usage: &PageUsage,
         now: DateTime<Utc>,
-    ) -> anyhow::Result<(usize, i64)> {
+    ) -> anyhow::Result<(Vec<Announced<UnbilledEntry>>, i64)> {
         if !facts.has_usage(&tenant.id) {
-            return Ok((0, 0));
+            return Ok((vec![], 0));
         }
         let changes = facts.subscriptions(&tenant.id);
         let uncovered = self.uncovered_periods(tenant, changes, now);
         let recorded = facts.unbilled_starts(&tenant.id);
-        let (mut raised, mut records) = (0, 0);
+        let (mut entries, mut records) = (vec![], 0);
         for period in uncovered {
             let Some(unbilled) = unbilled_usage(&period, changes, &usage.in_period(&tenant.id, &period))? else {
                 continue;
@@ -311,13 +380,10 @@ impl QuotaEvaluator {
                 records: unbilled.records,
                 created_at: now,
             };
-            if self.store.record_unbilled(&entry, USAGE_UNBILLED, &unbilled_payload(&entry)).await? {
-                raised += 1;
-                self.metrics.unbilled_entries.inc();
-                tracing::warn!(tenant_id = %tenant.id, reason = %entry.reason, records = entry.records, "unbilled usage");
-            }
+            let payload = unbilled_payload(&entry);
+            entries.push(Announced { row: entry, kind: USAGE_UNBILLED, payload });
         }
-        Ok((raised, records))
+        Ok((entries, records))
     }
 
     /// The periods open for usage with quotas in force of which some threshold is not alerted
@@ -349,18 +415,18 @@ impl QuotaEvaluator {
         (work, alerted)
     }
 
-    /// Raises the tenant's new quota alerts from the page's `usage`; returns how many.
-    async fn raise_alerts(
+    /// The tenant's new quota alerts, each with its event, from the page's `usage`.
+    async fn alerts_to_raise(
         &self,
         catalog: &PlanCatalog,
         tenant: &Tenant,
         facts: &PageFacts,
         usage: &PageUsage,
         now: DateTime<Utc>,
-    ) -> anyhow::Result<usize> {
+    ) -> anyhow::Result<Vec<Announced<QuotaAlert>>> {
         let changes = facts.subscriptions(&tenant.id);
         let (work, alerted) = self.alert_work(catalog, tenant, facts, now);
-        let mut raised = 0;
+        let mut alerts = Vec::new();
         for (period, quotas) in work {
             let done = alerted_in(&alerted, &period);
             // Spend can cross with no usage as well: a fixed fee over a spend quota.
@@ -378,11 +444,12 @@ impl QuotaEvaluator {
             }
             let late = self.is_closed(&tenant.id, &period, now).await?;
             let currency = plan_for_period(catalog, changes, &period, now).map(|v| v.plan.currency());
-            for (quota, threshold) in due {
-                raised += usize::from(self.raise(quota, threshold, &drafted, currency, late, now).await?);
-            }
+            alerts.extend(
+                due.into_iter()
+                    .map(|(quota, threshold)| announced_alert(quota, threshold, &drafted, currency, late, now)),
+            );
         }
-        Ok(raised)
+        Ok(alerts)
     }
 
     /// Whether `period` has ended and been invoiced: an alert for it is a late one.
@@ -392,35 +459,42 @@ impl QuotaEvaluator {
         }
         Ok(self.store.closed_periods(tenant).await?.contains(period))
     }
+}
 
-    /// Records one alert and its event; `false` when another pass or process already did.
-    async fn raise(
-        &self,
-        quota: &Quota,
-        threshold: u32,
-        usage: &CurrentUsage,
-        currency: Option<Currency>,
-        late: bool,
-        now: DateTime<Utc>,
-    ) -> anyhow::Result<bool> {
-        let alert = QuotaAlert {
-            tenant_id: usage.tenant_id.clone(),
-            quota_id: quota.id().to_owned(),
-            threshold,
-            period: usage.period,
-            meter: quota.meter(),
-            used: used(quota.meter(), usage),
-            limit: quota.limit(),
-            late,
-        };
-        let payload = alert_payload(&alert, quota, projected(quota.meter(), usage), currency, now);
-        let recorded = self.store.record_alert(&alert, &payload, now).await?;
-        if recorded {
-            self.metrics.quota_alerts_raised.inc();
-            tracing::info!(tenant_id = %alert.tenant_id, quota_id = %alert.quota_id, threshold, late, "quota threshold crossed");
-        }
-        Ok(recorded)
-    }
+/// The alert of `quota` at `threshold` over `usage`, with its `quota.threshold_crossed` event.
+fn announced_alert(
+    quota: &Quota,
+    threshold: u32,
+    usage: &CurrentUsage,
+    currency: Option<Currency>,
+    late: bool,
+    now: DateTime<Utc>,
+) -> Announced<QuotaAlert> {
+    let alert = QuotaAlert {
+        tenant_id: usage.tenant_id.clone(),
+        quota_id: quota.id().to_owned(),
+        threshold,
+        period: usage.period,
+        meter: quota.meter(),
+        used: used(quota.meter(), usage),
+        limit: quota.limit(),
+        late,
+    };
+    let payload = alert_payload(&alert, quota, projected(quota.meter(), usage), currency, now);
+    Announced { row: alert, kind: THRESHOLD_CROSSED, payload }
+}
+
+/// Each evaluated tenant's part of what the page's write recorded: the page's rows are its
+/// tenants' in order, so each takes as many flags as it raised rows.
+fn split_recorded(evaluated: &[(&Tenant, TenantOutcome)], recorded: Recorded) -> Vec<Recorded> {
+    let (mut alerts, mut unbilled) = (recorded.alerts.into_iter(), recorded.unbilled.into_iter());
+    evaluated
+        .iter()
+        .map(|(_, outcome)| Recorded {
+            alerts: alerts.by_ref().take(outcome.raised.alerts.len()).collect(),
+            unbilled: unbilled.by_ref().take(outcome.raised.unbilled.len()).collect(),
+        })
+        .collect()
 }
 
 /// The thresholds of a quota already alerted in `period`.

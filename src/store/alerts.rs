@@ -1,13 +1,12 @@
 //! `alert` table: one row per (tenant, quota, threshold, period) ever crossed, written with
-//! its `quota.threshold_crossed` outbox row in one transaction.
+//! its `quota.threshold_crossed` outbox row by `raised.rs`.
 
 use chrono::{DateTime, Utc};
 
-use super::codec::{Dec, Instant};
+use super::codec::Instant;
 use super::engine::on_read;
-use super::outbox::insert_once_announced;
 use super::{DbError, Store};
-use crate::domain::{QuotaAlert, TenantId};
+use crate::domain::TenantId;
 
 /// The key of an alert already raised.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -34,31 +33,5 @@ impl Store {
                 Ok(AlertKey { quota_id, threshold, period_start: start.0 })
             })
             .collect()
-    }
-
-    /// Records an alert and appends `payload` to the outbox as `quota.threshold_crossed`, in
-    /// one transaction — or does nothing when this (tenant, quota, threshold, period) already
-    /// alerted (another pass or process got there first). `true` when recorded now.
-    #[tracing::instrument(skip_all, fields(tenant_id = %alert.tenant_id, quota_id = %alert.quota_id))]
-    pub async fn record_alert(&self, alert: &QuotaAlert, payload: &str, now: DateTime<Utc>) -> Result<bool, DbError> {
-        let sql = r#"insert into alert (tenant_id, quota_id, threshold, period_start, period_end, meter, used,
-                limit_value, late, created_at)
-            values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
-            on conflict do nothing"#;
-        insert_once_announced!(
-            self,
-            sqlx::query(sql)
-                .bind(alert.tenant_id.as_str())
-                .bind(&alert.quota_id)
-                .bind(i64::from(alert.threshold))
-                .bind(Instant(alert.period.start()))
-                .bind(Instant(alert.period.end()))
-                .bind(alert.meter.as_str())
-                .bind(Dec(alert.used))
-                .bind(Dec(alert.limit))
-                .bind(alert.late)
-                .bind(Instant(now)),
-            (&alert.tenant_id, "quota.threshold_crossed", payload, now)
-        )
     }
 }

@@ -10,7 +10,7 @@ use chrono::{DateTime, Datelike, Utc};
 
 use super::codec::{corrupt_json, entry_id, Dec, Instant};
 use super::engine::{on_tx, Tx};
-use super::gate_changes;
+use super::{gate_changes, outbox};
 use super::{DbError, IssueOutcome, Store};
 use crate::domain::{document_number, BilledLine, CreditEntryKind, InvoiceDocument, InvoiceId, NewInvoice, TenantId};
 
@@ -69,8 +69,9 @@ impl Store {
         for ((_, tenant, new), document) in open.iter().zip(&documents) {
             credit_effects(&mut tx, tenant, new, document, batch.now).await?;
         }
-        let payloads: Vec<_> = open.iter().zip(&documents).map(|((_, t, _), d)| (*t, d.event_payload())).collect();
-        append_outbox(&mut tx, "invoice.finalized", &payloads, batch.now).await?;
+        let payloads: Vec<_> = documents.iter().map(InvoiceDocument::event_payload).collect();
+        let messages: Vec<_> = open.iter().zip(&payloads).map(|((_, t, _), p)| (*t, p.as_str())).collect();
+        outbox::append_many(&mut tx, "invoice.finalized", &messages, batch.now).await?;
         close_periods(&mut tx, &documents, batch.now).await?;
         tx.commit().await?;
         for ((index, _, _), document) in open.iter().zip(documents) {
@@ -248,33 +249,6 @@ pub(super) async fn credit_effects(
     if let Some(amount) = new.remainder_credit {
         let id = entry_id();
         ledger.append(tx, CreditEntryKind::Grant, &id, amount, "negative invoice remainder").await?;
-    }
-    Ok(())
-}
-
-/// Appends one pending outbox message of `kind` per (tenant, payload).
-async fn append_outbox(
-    tx: &mut Tx,
-    kind: &str,
-    messages: &[(&TenantId, String)],
-    now: DateTime<Utc>,
-) -> Result<(), DbError> {
-    for chunk in messages.chunks(ROWS_PER_STATEMENT) {
-        on_tx!(tx, |db| {
-            let mut insert = sqlx::QueryBuilder::new(
-                "insert into outbox (tenant_id, message_id, kind, payload, state, next_attempt_at, created_at) ",
-            );
-            insert.push_values(chunk, |mut row, (tenant, payload)| {
-                row.push_bind(tenant.as_str())
-                    .push_bind(format!("{kind}:{}", entry_id()))
-                    .push_bind(kind)
-                    .push_bind(payload.as_str())
-                    .push_bind("pending")
-                    .push_bind(Instant(now))
-                    .push_bind(Instant(now));
-            });
-            insert.build().execute(db).await.map(|_| ())
-        })?;
     }
     Ok(())
 }

@@ -36,6 +36,7 @@ mod portal;
 mod postgres;
 mod quota_pages;
 mod quotas;
+mod raised;
 mod rebuild;
 mod retention;
 mod rollup_compaction;
@@ -77,6 +78,7 @@ pub use postgres::{
     binary_copy_rows, bucket_locks, BucketLock, RecordColumns, COPY_RECORDS_SQL, INSERT_RECORDS_SQL,
     LOCK_TENANT_BUCKETS_SQL, PROBE_SQL,
 };
+pub use raised::{Announced, Raised, Recorded};
 pub use rollup_compaction::{next_watermark, WatermarkMove, MAX_HOURS_PER_RUN};
 pub use rollup_pending::{FoldReport, FOLD_PAGE_DELTAS};
 pub use rollups::Unit;

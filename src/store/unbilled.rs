@@ -1,11 +1,10 @@
 //! `unbilled_usage`: one admin-visible entry per (tenant, period) with usage no subscription
-//! covers, written with its `usage.unbilled` outbox row in one transaction.
+//! covers, written with its `usage.unbilled` outbox row by `raised.rs`.
 
 use chrono::{DateTime, Utc};
 
 use super::codec::{Dec, Instant};
 use super::engine::on_read;
-use super::outbox::insert_once_announced;
 use super::{DbError, Store};
 use crate::domain::{BillingPeriod, Quantities, TenantId};
 
@@ -49,30 +48,5 @@ impl Store {
                 })
             })
             .collect()
-    }
-
-    /// Records `entry` and appends `payload` to the outbox as `kind` (`usage.unbilled`), in one
-    /// transaction — or does nothing when this (tenant, period) already has an entry (another
-    /// pass or process got there first). `true` when recorded now.
-    #[tracing::instrument(skip_all, fields(tenant_id = %entry.tenant_id))]
-    pub async fn record_unbilled(&self, entry: &UnbilledEntry, kind: &str, payload: &str) -> Result<bool, DbError> {
-        let sql = r#"insert into unbilled_usage (tenant_id, period_start, period_end, reason, cpu_cycles,
-                memory_gb_seconds, invocations, records, created_at)
-            values ($1, $2, $3, $4, $5, $6, $7, $8, $9)
-            on conflict do nothing"#;
-        insert_once_announced!(
-            self,
-            sqlx::query(sql)
-                .bind(entry.tenant_id.as_str())
-                .bind(Instant(entry.period.start()))
-                .bind(Instant(entry.period.end()))
-                .bind(&entry.reason)
-                .bind(Dec(entry.quantities.cpu_cycles))
-                .bind(Dec(entry.quantities.memory_gb_seconds))
-                .bind(Dec(entry.quantities.invocations))
-                .bind(entry.records)
-                .bind(Instant(entry.created_at)),
-            (&entry.tenant_id, kind, payload, entry.created_at)
-        )
     }
 }

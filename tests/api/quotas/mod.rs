@@ -8,6 +8,7 @@ mod changes;
 mod entitlements;
 mod instances;
 mod late;
+mod pages;
 mod unbilled;
 
 use std::sync::Arc;
