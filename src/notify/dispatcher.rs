@@ -14,7 +14,7 @@ use futures_util::future::join_all;
 use lettre::Address;
 
 use super::alert_mail::alert_message_for;
-use super::expand::{deliveries_of, invoice_of};
+use super::expand::{deliveries_of, invoice_of, PageReads};
 use super::invoice_mail::{invoice_message, Envelope};
 use super::login_mail::{login_message, login_view, mint_login_link, PORTAL_LOGIN_LINK};
 use super::mail_transport::{MailTransport, SendFailure};
@@ -119,10 +119,12 @@ impl Dispatcher {
         let mut expanded = 0;
         loop {
             let events = self.store.unexpanded_events(now, EXPAND_PAGE).await?;
+            let reads = PageReads::read(&self.store, &events).await?;
+            let mut page = Vec::with_capacity(events.len());
             for event in &events {
-                let deliveries = deliveries_of(&self.store, event).await?;
-                self.store.expand_event(event, &deliveries, now).await?;
+                page.push((event, deliveries_of(&self.store, &reads, event).await?));
             }
+            self.store.expand_events(&page, now).await?;
             expanded += events.len();
             if events.len() < EXPAND_PAGE as usize {
                 return Ok(expanded);

@@ -8,7 +8,11 @@ use rust_decimal::Decimal;
 use tally::domain::{BillingPeriod, Meter, Quantities, QuotaAlert, QuotaMeter, TenantId};
 use tally::store::{Announced, Raised, Recorded, UnbilledEntry};
 
+use reqwest::StatusCode;
+use serde_json::json;
+
 use super::{alert_events, alert_rows, at, create_tenant_on, evaluator};
+use crate::billing::admin_post;
 use crate::helpers::{count_rows, execute_sql, stored_record, TestApp};
 use crate::quota_tests;
 
@@ -19,12 +23,16 @@ fn surge_tenant(i: usize) -> String {
     format!("surge-{i:04}")
 }
 
-/// `count` tenants on `free` (alerts at 80 % and 100 % of 1 000 000 invocations), created
-/// through the API a few dozen at a time.
+/// `count` tenants on `free` (alerts at 80 % and 100 % of 1 000 000 invocations), each billed
+/// to an address of its own (`ap@{id}.test`), created through the API a few dozen at a time.
 async fn free_tenants(app: &TestApp, count: usize) -> Vec<String> {
     let ids: Vec<String> = (0..count).map(surge_tenant).collect();
+    let create = |id: &String| {
+        let body = json!({"id": id, "name": "T", "billing_email": format!("ap@{id}.test"), "plan": "free"});
+        async move { assert_eq!(admin_post(app, "/v1/tenants", &body).await.status(), StatusCode::CREATED) }
+    };
     for chunk in ids.chunks(32) {
-        join_all(chunk.iter().map(|id| create_tenant_on(app, id, "free"))).await;
+        join_all(chunk.iter().map(create)).await;
     }
     ids
 }
@@ -32,10 +40,8 @@ async fn free_tenants(app: &TestApp, count: usize) -> Vec<String> {
 /// Stores one record of 1 000 000 invocations (the whole allowance) for each tenant.
 async fn use_the_whole_allowance(app: &TestApp, tenants: &[String]) {
     let quantities = Quantities { invocations: Decimal::from(1_000_000), ..Default::default() };
-    let records: Vec<_> = tenants
-        .iter()
-        .map(|t| stored_record(t, &format!("{t}-all"), at("2026-11-27T12:00:00Z"), quantities))
-        .collect();
+    let records: Vec<_> =
+        tenants.iter().map(|t| stored_record(t, &format!("{t}-all"), at("2026-11-27T12:00:00Z"), quantities)).collect();
     app.store.insert_usage(&records, app.clock_now()).await.unwrap();
 }
 
@@ -115,6 +121,28 @@ quota_tests! {
         let expected: Vec<(String, u64)> =
             tenants.iter().flat_map(|t| [(t.clone(), 80), (t.clone(), 100)]).collect();
         assert_eq!(announced, expected, "one event per alert, naming its tenant and threshold");
+    }
+
+    async fn a_surges_events_expand_page_by_page_to_each_tenants_own_address_and_the_endpoint(app) {
+        // Arrange: 1 020 alert events (three pages of 500), and an endpoint subscribed to them
+        let tenants = free_tenants(&app, SURGE).await;
+        use_the_whole_allowance(&app, &tenants).await;
+        let hook = json!({"url": "http://127.0.0.1:9/alerts", "events": ["quota.threshold_crossed"]});
+        assert_eq!(admin_post(&app, "/v1/webhooks", &hook).await.status(), StatusCode::CREATED);
+        evaluator(&app.store).await.evaluate_quotas(app.clock_now()).await.unwrap();
+        // Act
+        let expanded = app.dispatcher.expand_due(app.clock_now()).await.unwrap();
+        let again = app.dispatcher.expand_due(app.clock_now()).await.unwrap();
+        // Assert
+        let alerts = 2 * SURGE as i64;
+        assert_eq!((expanded, again), (2 * SURGE, 0), "every event once, none twice");
+        let count = |sql: &'static str| count_rows(&app, sql);
+        assert_eq!(count("select count(*) from outbox_delivery where channel = 'email'").await, alerts);
+        let own = "select count(*) from outbox_delivery where channel = 'email' and recipient = 'ap@' || tenant_id || '.test'";
+        assert_eq!(count(own).await, alerts, "each alert emails its own tenant's address");
+        assert_eq!(count("select count(*) from outbox_delivery where channel = 'webhook'").await, alerts);
+        let left = "select count(*) from outbox where kind = 'quota.threshold_crossed' and state <> 'expanded'";
+        assert_eq!(count(left).await, 0);
     }
 
     async fn a_row_recorded_first_elsewhere_is_neither_written_nor_announced_again(app) {
