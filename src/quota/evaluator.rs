@@ -233,27 +233,23 @@ impl QuotaEvaluator {
 
     /// Counts the alerts recorded now, each in the metrics and the log; how many.
     fn announce_alerts(&self, raised: &Raised, recorded: &Recorded) -> usize {
-        let mut count = 0;
-        for (alert, _) in raised.alerts.iter().zip(&recorded.alerts).filter(|(_, took)| **took) {
-            let alert = &alert.row;
-            count += 1;
-            self.metrics.quota_alerts_raised.inc();
-            tracing::info!(tenant_id = %alert.tenant_id, quota_id = %alert.quota_id, threshold = alert.threshold,
-                late = alert.late, "quota threshold crossed");
-        }
-        count
+        recorded_now(&raised.alerts, &recorded.alerts)
+            .inspect(|alert| {
+                self.metrics.quota_alerts_raised.inc();
+                tracing::info!(tenant_id = %alert.tenant_id, quota_id = %alert.quota_id, threshold = alert.threshold,
+                    late = alert.late, "quota threshold crossed");
+            })
+            .count()
     }
 
     /// Counts the unbilled-usage entries recorded now, each in the metrics and the log; how many.
     fn announce_unbilled(&self, raised: &Raised, recorded: &Recorded) -> usize {
-        let mut count = 0;
-        for (entry, _) in raised.unbilled.iter().zip(&recorded.unbilled).filter(|(_, took)| **took) {
-            let entry = &entry.row;
-            count += 1;
-            self.metrics.unbilled_entries.inc();
-            tracing::warn!(tenant_id = %entry.tenant_id, reason = %entry.reason, records = entry.records, "unbilled usage");
-        }
-        count
+        recorded_now(&raised.unbilled, &recorded.unbilled)
+            .inspect(|entry| {
+                self.metrics.unbilled_entries.inc();
+                tracing::warn!(tenant_id = %entry.tenant_id, reason = %entry.reason, records = entry.records, "unbilled usage");
+            })
+            .count()
     }
 
     /// Counts a tenant whose evaluation or write failed and marks it for the next pass.
@@ -482,6 +478,11 @@ fn announced_alert(
     };
     let payload = alert_payload(&alert, quota, projected(quota.meter(), usage), currency, now);
     Announced { row: alert, kind: THRESHOLD_CROSSED, payload }
+}
+
+/// The rows of `rows` that `took` says were recorded now.
+fn recorded_now<'a, T>(rows: &'a [Announced<T>], took: &'a [bool]) -> impl Iterator<Item = &'a T> {
+    rows.iter().zip(took).filter(|(_, took)| **took).map(|(announced, _)| &announced.row)
 }
 
 /// Each evaluated tenant's part of what the page's write recorded: the page's rows are its
