@@ -6,9 +6,10 @@
 //! Stage: quota orchestration (IO). Inputs: the store (changed tenants, tenants, quota sets,
 //! subscriptions, rollups via `invoice::period_usage`, alert keys), the plan catalog and
 //! "now". Output: alert rows, unbilled-usage entries and their outbox events, written by the
-//! store in one transaction per page (`store/raised.rs`). Never touches the ingest path: it reads rollups the writer already committed, and
-//! learns which tenants changed from `tenant_change` (`store/changes.rs`), which every
-//! process writes from marks its store keeps in memory.
+//! store in one transaction per page (`store/raised.rs`). Never touches the ingest path: it
+//! reads rollups the writer already committed, and learns which tenants changed from
+//! `tenant_change` (`store/changes.rs`), which every process writes from marks its store
+//! keeps in memory.
 //!
 //! Why two kinds of pass: a pass over every tenant costs a usage read for every tenant with
 //! usage (about 1.5 ms each on PostgreSQL), while an alert is due within 60 s of the usage
@@ -247,7 +248,8 @@ impl QuotaEvaluator {
         recorded_now(&raised.unbilled, &recorded.unbilled)
             .inspect(|entry| {
                 self.metrics.unbilled_entries.inc();
-                tracing::warn!(tenant_id = %entry.tenant_id, reason = %entry.reason, records = entry.records, "unbilled usage");
+                tracing::warn!(tenant_id = %entry.tenant_id, reason = %entry.reason, records = entry.records,
+                    "unbilled usage");
             })
             .count()
     }
