@@ -1,7 +1,7 @@
 //! The timed steps: the real `Dispatcher` delivering every invoice email of the month-end to
 //! the SMTP sink, and — in the same run — the two halves of its work measured alone: rendering
 //! the invoices' PDFs (one thread), and the sink's own ceiling (pre-built messages of the
-//! same size sent straight to it with lettre, as concurrently as the dispatcher sends).
+//! same size sent straight to it with lettre, over as many connections as the dispatcher uses).
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -9,6 +9,7 @@ use std::time::Instant;
 use anyhow::{ensure, Context};
 use futures_util::{StreamExt, TryStreamExt};
 use lettre::message::{header::ContentType, Attachment, MultiPart, SinglePart};
+use lettre::transport::smtp::PoolConfig;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use tally::domain::InvoiceDocument;
 use tally::invoice::{render_pdf, DocumentKind};
@@ -17,6 +18,13 @@ use tally::notify::{Dispatcher, MailTransport, NotifyConfig};
 use tally::store::Store;
 
 use crate::workload;
+
+/// How the dispatcher sends: deliveries claimed per round, SMTP connections at most.
+#[derive(Debug, Clone, Copy)]
+pub struct Sending {
+    pub claim_batch: u32,
+    pub connections: u32,
+}
 
 /// What delivering the month-end took.
 pub struct Delivered {
@@ -27,15 +35,15 @@ pub struct Delivered {
     pub sent: usize,
 }
 
-/// Times passes of the real dispatcher (claim batch `batch`) back to back until every due
-/// delivery is sent; fails on any failed or retried delivery.
-pub async fn dispatch_all(store: &Store, smtp_url: &str, batch: u32) -> anyhow::Result<Delivered> {
-    let transport = MailTransport::from_settings(Some(smtp_url), std::env::temp_dir())?;
+/// Times passes of the real dispatcher back to back until every due delivery is sent; fails
+/// on any failed or retried delivery.
+pub async fn dispatch_all(store: &Store, smtp_url: &str, sending: Sending) -> anyhow::Result<Delivered> {
+    let transport = MailTransport::from_settings(Some(smtp_url), std::env::temp_dir(), sending.connections)?;
     let config = NotifyConfig {
         from: "billing@tally.test".parse()?,
         public_url: "https://billing.example.test".into(),
         lease: chrono::Duration::minutes(5),
-        batch,
+        batch: sending.claim_batch,
         issuer: tally::startup::billing_config(&tally::config::Settings::default()).issuer,
     };
     let dispatcher = Dispatcher::new(store.clone(), transport, config, Arc::new(Metrics::default()))?;
@@ -93,9 +101,11 @@ fn prebuilt(i: usize, pdf: &[u8]) -> anyhow::Result<Message> {
 }
 
 /// Seconds to send `count` pre-built messages carrying `pdf` straight to the sink through one
-/// pooled lettre transport, `concurrency` at a time: the SMTP half without the service.
-pub async fn raw_smtp(url: &str, count: usize, concurrency: usize, pdf: &[u8]) -> anyhow::Result<f64> {
-    let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(url)?.build();
+/// pooled lettre transport, `connections` at a time (each kept): the SMTP half without the
+/// service.
+pub async fn raw_smtp(url: &str, count: usize, connections: u32, pdf: &[u8]) -> anyhow::Result<f64> {
+    let pool = PoolConfig::new().max_size(connections);
+    let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(url)?.pool_config(pool).build();
     let messages = (0..count).map(|i| prebuilt(i, pdf)).collect::<anyhow::Result<Vec<_>>>()?;
     let started = Instant::now();
     futures_util::stream::iter(messages)
@@ -103,7 +113,7 @@ pub async fn raw_smtp(url: &str, count: usize, concurrency: usize, pdf: &[u8]) -
             let transport = transport.clone();
             async move { transport.send(message).await }
         })
-        .buffer_unordered(concurrency)
+        .buffer_unordered(connections as usize)
         .try_collect::<Vec<_>>()
         .await?;
     Ok(started.elapsed().as_secs_f64())

@@ -3,7 +3,7 @@
 
 use std::process::Command;
 
-use crate::delivery::Delivered;
+use crate::delivery::{Delivered, Sending};
 
 const START: &str = "<!-- outbox bench: start (written by `cargo bench --bench outbox`) -->";
 const END: &str = "<!-- outbox bench: end -->";
@@ -20,6 +20,8 @@ pub struct Outcome {
     /// Seconds for the same number of pre-built messages sent straight to the sink.
     pub raw_smtp: f64,
     pub raw_sink_cpu: f64,
+    /// Seconds a message over one connection, messages sent in turn.
+    pub one_connection_per_message: f64,
     pub own_peak_rss_mb: f64,
     pub sink_peak_rss_mb: f64,
     pub load: (String, String),
@@ -41,7 +43,8 @@ pub fn own_cpu_seconds() -> f64 {
 }
 
 /// The section text.
-pub fn markdown(o: &Outcome, tenants: usize, batch: u32) -> String {
+pub fn markdown(o: &Outcome, tenants: usize, sending: Sending) -> String {
+    let Sending { claim_batch: batch, connections } = sending;
     let d = &o.delivered;
     let rate = d.sent as f64 / d.seconds;
     let raw_rate = tenants as f64 / o.raw_smtp;
@@ -51,15 +54,16 @@ pub fn markdown(o: &Outcome, tenants: usize, batch: u32) -> String {
     format!(
         "{START}\n## Outbox delivery (`cargo bench --bench outbox`)\n\n\
 Month-end for **{tenants} tenants** on PostgreSQL (the billing bench's workload, billed in an untimed \
-setup of {setup:.0} s), then the real `Dispatcher` (claim batch {batch}, lettre's pooled SMTP \
-transport) delivering one invoice email with its PDF per tenant over TCP to `tests/smtp/server.py` \
-(aiosmtpd, one file per message). Checked afterwards: exactly one message per billing address, each \
+setup of {setup:.0} s), then the real `Dispatcher` ({batch} deliveries in flight, lettre's pooled SMTP \
+transport over at most {connections} connections) delivering one invoice email with its PDF per tenant \
+over TCP to `tests/smtp/server.py` (aiosmtpd, one file per message). Checked afterwards: exactly one message per billing address, each \
 with a PDF ({kb:.1} kB per message, PDF {pdf_kb:.1} kB).\n\n\
 | measure | value |\n|---|---|\n\
 | delivered | {sent} emails in **{secs:.1} s** = **{rate:.0} messages/s** ({passes} `dispatch_due` passes) |\n\
 | target ≤ 60 s | **{verdict}** |\n\
 | PDF render alone (one thread, {sample} invoices) | {render_ms:.2} ms per PDF → {render_total:.1} s for {tenants} |\n\
-| SMTP sink ceiling (same count, pre-built messages, {batch} concurrent, lettre pool) | {raw:.1} s = {raw_rate:.0} messages/s |\n\
+| SMTP sink ceiling (same count, pre-built messages, {connections} connections, lettre pool) | {raw:.1} s = {raw_rate:.0} messages/s |\n\
+| one connection (pre-built messages sent in turn, lettre) | {one_ms:.1} ms a message (≈ 45 ms without `TCP_NODELAY`: `vendor/README.md`) |\n\
 | CPU during delivery | bench process {own_cpu:.1} s, aiosmtpd {sink_cpu:.1} s (raw baseline: aiosmtpd {raw_sink_cpu:.1} s) |\n\
 | peak RSS | bench process (dispatcher + store + setup) {own_rss:.0} MB, aiosmtpd {sink_rss:.0} MB |\n\
 | machine | {cores} cores, shared with other engineers' builds and tests |\n\
@@ -73,6 +77,7 @@ with a PDF ({kb:.1} kB per message, PDF {pdf_kb:.1} kB).\n\n\
         sample = tenants.min(1_000),
         render_ms = o.render_per_pdf * 1_000.0,
         raw = o.raw_smtp,
+        one_ms = o.one_connection_per_message * 1_000.0,
         own_cpu = o.cpu.0,
         sink_cpu = o.cpu.1,
         raw_sink_cpu = o.raw_sink_cpu,

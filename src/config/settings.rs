@@ -70,11 +70,13 @@ pub struct SmtpSettings {
     pub url: Option<SecretString>,
     /// The sender address.
     pub mail_from: String,
+    /// Connections held open to the SMTP server at most: as many messages are sent at once.
+    pub max_connections: u32,
 }
 
 impl Default for SmtpSettings {
     fn default() -> Self {
-        Self { url: None, mail_from: "billing@localhost".into() }
+        Self { url: None, mail_from: "billing@localhost".into(), max_connections: 16 }
     }
 }
 
@@ -281,6 +283,7 @@ const ENV_VARS: &[(&str, &str)] = &[
     ("TALLY_INGEST_WRITERS", "ingest.writers"),
     ("TALLY_SMTP_URL", "smtp.url"),
     ("TALLY_MAIL_FROM", "smtp.mail_from"),
+    ("TALLY_SMTP_MAX_CONNECTIONS", "smtp.max_connections"),
     ("TALLY_NOTIFY_POLL_EVERY", "notify.poll_every"),
     ("TALLY_NOTIFY_LEASE", "notify.lease"),
     ("TALLY_QUOTA_EVALUATE_EVERY", "quota.evaluate_every"),
@@ -336,6 +339,9 @@ impl Settings {
         if crate::domain::PaymentTerms::from_std(self.billing.payment_terms).is_none() {
             bail!("billing.payment_terms (TALLY_PAYMENT_TERMS) must be at most 366d");
         }
+        if self.smtp.max_connections == 0 {
+            bail!("smtp.max_connections (TALLY_SMTP_MAX_CONNECTIONS) must be positive");
+        }
         if self.ingest.writers == 0 || self.ingest.queue_capacity == 0 || self.ingest.max_group_records == 0 {
             bail!("ingest.writers, ingest.queue_capacity and ingest.max_group_records must be positive");
         }
@@ -356,7 +362,7 @@ fn env_value(path: &str, value: String) -> toml::Value {
     if path == "issuer.address" {
         return toml::Value::Array(value.split(';').map(|l| toml::Value::String(l.trim().to_owned())).collect());
     }
-    if path.starts_with("issuer.") || path.starts_with("smtp.") {
+    if path.starts_with("issuer.") || matches!(path, "smtp.url" | "smtp.mail_from") {
         return toml::Value::String(value);
     }
     if path == "allow_time_travel" {
@@ -468,6 +474,15 @@ mod tests {
         let env = |name: &str| (name == "TALLY_PAYMENT_TERMS").then(|| "30d".to_owned());
         assert_eq!(Settings::from_sources("", env).unwrap().billing.payment_terms, Duration::from_secs(30 * 86_400));
         assert!(Settings::from_sources("[billing]\npayment_terms = \"400d\"", |_| None).is_err());
+    }
+
+    #[test]
+    fn smtp_connections_default_to_16_read_from_the_environment_and_must_be_positive() {
+        assert_eq!(Settings::from_sources("", |_| None).unwrap().smtp.max_connections, 16);
+        let env = |name: &str| (name == "TALLY_SMTP_MAX_CONNECTIONS").then(|| "4".to_owned());
+        assert_eq!(Settings::from_sources("", env).unwrap().smtp.max_connections, 4);
+        let error = Settings::from_sources("[smtp]\nmax_connections = 0", |_| None).unwrap_err();
+        assert!(error.to_string().contains("TALLY_SMTP_MAX_CONNECTIONS"), "{error}");
     }
 
     #[test]

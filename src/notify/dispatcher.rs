@@ -10,8 +10,9 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
-use futures_util::future::join_all;
 use lettre::Address;
+use tokio::task::JoinSet;
+use tracing::Instrument;
 
 use super::alert_mail::alert_message_for;
 use super::expand::{deliveries_of, invoice_of, PageReads};
@@ -40,7 +41,7 @@ pub struct NotifyConfig {
     pub public_url: String,
     /// How long a claim holds a delivery; a sender that crashed gives it back after this.
     pub lease: Duration,
-    /// Deliveries claimed (and sent concurrently) per round.
+    /// Deliveries in flight at most (claimed, being sent or recorded).
     pub batch: u32,
     /// The issuer's name and address, for messages without an invoice snapshot (quota alerts).
     pub issuer: IssuerSnapshot,
@@ -84,28 +85,56 @@ impl Dispatcher {
     /// One pass at `now`: expands due events, then claims and attempts due deliveries until
     /// none is left due.
     ///
+    /// Up to `batch` deliveries are in flight, each sent and its result recorded by a task of
+    /// its own; whenever half of them are done, the next claim tops the window up. So one slow
+    /// send holds up nothing but itself, and claims overlap sends.
+    ///
     /// # Errors
-    /// When the store fails (the pass stops; leased rows become due again after the lease).
+    /// When the store fails (the pass claims no more, lets the sends in flight finish, and
+    /// stops; leased rows become due again after the lease).
     #[tracing::instrument(skip_all, err(level = "warn"))]
     pub async fn dispatch_due(&self, now: DateTime<Utc>) -> Result<DispatchReport, NotifyError> {
         let mut report = DispatchReport { expanded: self.expand_due(now).await?, ..DispatchReport::default() };
+        let window = self.config.batch.max(1) as usize;
+        let mut in_flight = JoinSet::new();
+        let (mut drained, mut failure) = (false, None);
         loop {
-            let claimed = self.store.claim_deliveries(now, now + self.config.lease, self.config.batch).await?;
-            if claimed.is_empty() {
-                break;
+            if !drained && failure.is_none() && in_flight.len() <= window / 2 {
+                let room = u32::try_from(window - in_flight.len()).unwrap_or(u32::MAX);
+                match self.store.claim_deliveries(now, now + self.config.lease, room).await {
+                    Ok(claimed) => {
+                        drained = claimed.is_empty();
+                        for delivery in claimed {
+                            in_flight.spawn(self.clone().attempt_and_record(delivery, now).in_current_span());
+                        }
+                    }
+                    Err(error) => failure = Some(error),
+                }
+                continue;
             }
-            let results = join_all(claimed.iter().map(|d| self.attempt(d, now))).await;
-            // Each result is its own short transaction; recorded concurrently, their commits
-            // share the WAL flushes instead of waiting for one another (PostgreSQL).
-            let recorded =
-                join_all(claimed.iter().zip(&results).map(|(d, r)| self.store.record_attempt(d, r, now))).await;
-            for ((delivery, result), written) in claimed.iter().zip(&results).zip(recorded) {
-                written?;
-                self.count(delivery, result, &mut report);
+            let Some(done) = in_flight.join_next().await else { break };
+            let (delivery, result, written) = done.unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()));
+            match written {
+                Ok(_) => self.count(&delivery, &result, &mut report),
+                Err(error) => failure = failure.or(Some(error)),
             }
+        }
+        if let Some(error) = failure {
+            return Err(error.into());
         }
         self.refresh_pending().await?;
         Ok(report)
+    }
+
+    /// Attempts one claimed delivery and records what came of it, in a task of its own.
+    async fn attempt_and_record(
+        self,
+        delivery: Delivery,
+        now: DateTime<Utc>,
+    ) -> (Delivery, AttemptResult, Result<bool, DbError>) {
+        let result = self.attempt(&delivery, now).await;
+        let written = self.store.record_attempt(&delivery, &result, now).await;
+        (delivery, result, written)
     }
 
     /// The first step of a pass: writes the deliveries of every due event (idempotent, safe

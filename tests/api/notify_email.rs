@@ -2,9 +2,13 @@
 //! `dispatch_due(now)`, and a real SMTP server (aiosmtpd over TCP) whose received messages
 //! the tests read. Every test runs on SQLite and on PostgreSQL.
 
+use std::sync::Arc;
+
 use chrono::Duration;
 use reqwest::StatusCode;
 use serde_json::json;
+use tally::metrics::Metrics;
+use tally::notify::{Dispatcher, MailTransport, NotifyConfig};
 
 use crate::billing::{admin_post, at, run_billing_and_wait};
 use crate::helpers::{Backend, TestApp};
@@ -19,6 +23,8 @@ crate::each_store!(
     a_crash_between_send_and_mark_resends_once_with_the_same_message_id,
     a_voided_invoice_sends_its_credit_note_with_the_pdf,
     header_injection_in_names_and_addresses_is_refused_and_changes_no_header,
+    a_send_the_relay_holds_up_holds_up_no_other_delivery,
+    the_relay_sees_at_most_the_configured_connections_and_each_is_kept_for_the_next_pass,
 );
 
 async fn dispatch(app: &TestApp) -> tally::notify::DispatchReport {
@@ -242,4 +248,81 @@ async fn header_injection_in_names_and_addresses_is_refused_and_changes_no_heade
     assert_eq!(mails[0].recipients, ["ap@acme.test"]);
     let raw = String::from_utf8_lossy(&mails[0].raw).to_lowercase();
     assert!(!raw.contains("spy@evil.test") && !raw.contains("\nbcc:") && !raw.contains("\ncc:"), "{raw}");
+}
+
+async fn a_send_the_relay_holds_up_holds_up_no_other_delivery(backend: Backend) {
+    // Arrange: 20 addresses, the relay holding one message's reply; a worker with 4 in flight.
+    let smtp = SmtpServer::start(&["--hold", "slow@acme.test"]);
+    let app = spawn_with_smtp(backend, &smtp).await;
+    let mut emails: Vec<String> = (0..19).map(|i| format!("ap{i}@acme.test")).collect();
+    emails.push("slow@acme.test".into());
+    invoiced_tenant(&app, "acme", &emails.iter().map(String::as_str).collect::<Vec<_>>()).await;
+    let worker = worker_over(&app, &smtp, 4, 4);
+    // Act
+    let now = app.clock_now();
+    let pass = tokio::spawn(async move { worker.dispatch_due(now).await });
+    let others_sent = eventually(|| async { outbox(&app, "status=sent").await.len() == 19 }).await;
+    let held_pass_was_running = !pass.is_finished();
+    smtp.release_held();
+    let report = pass.await.unwrap().expect("the outbox pass succeeds");
+    // Assert
+    assert!(others_sent, "the other 19 were sent and recorded while one send was held up");
+    assert!(held_pass_was_running, "the held send was still in flight");
+    assert_eq!((report.sent, report.retried, report.failed), (20, 0, 0), "{report:?}");
+    let mut recipients: Vec<_> = smtp.messages().iter().flat_map(|m| m.recipients.clone()).collect();
+    recipients.sort();
+    emails.sort();
+    assert_eq!(recipients, emails, "each address once");
+}
+
+/// Polls `condition` every 50 ms for up to 20 s; whether it became true.
+async fn eventually<F, Fut>(condition: F) -> bool
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while std::time::Instant::now() < deadline {
+        if condition().await {
+            return true;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    false
+}
+
+async fn the_relay_sees_at_most_the_configured_connections_and_each_is_kept_for_the_next_pass(backend: Backend) {
+    // Arrange: 20 addresses, a worker with 64 in flight over at most 3 connections.
+    let smtp = SmtpServer::start(&[]);
+    let app = spawn_with_smtp(backend, &smtp).await;
+    let emails: Vec<String> = (0..20).map(|i| format!("ap{i}@acme.test")).collect();
+    let invoice = invoiced_tenant(&app, "acme", &emails.iter().map(String::as_str).collect::<Vec<_>>()).await;
+    let worker = worker_over(&app, &smtp, 64, 3);
+    // Act: the invoice's emails, then its credit note's
+    let first = worker.dispatch_due(app.clock_now()).await.unwrap();
+    let (opened_first, peak_first) = smtp.connections();
+    let void = format!("/v1/invoices/{}/void", invoice["id"].as_str().unwrap());
+    assert_eq!(admin_post(&app, &void, &json!({})).await.status(), StatusCode::OK);
+    let second = worker.dispatch_due(app.clock_now()).await.unwrap();
+    let (opened, peak) = smtp.connections();
+    // Assert
+    assert_eq!((first.sent, second.sent), (20, 20));
+    assert_eq!(smtp.messages().len(), 40);
+    assert!((2..=3).contains(&peak_first), "sent over several connections, never more than 3: {peak_first}");
+    assert!(opened_first <= 3, "no connection opened beyond the 3: {opened_first}");
+    assert_eq!((opened, peak), (opened_first, peak_first), "the second pass reuses the connections kept");
+}
+
+/// A worker of its own over the app's store, `in_flight` deliveries at once over at most
+/// `connections` SMTP connections to `smtp`.
+fn worker_over(app: &TestApp, smtp: &SmtpServer, in_flight: u32, connections: u32) -> Dispatcher {
+    let config = NotifyConfig {
+        from: "billing@tally.test".parse().unwrap(),
+        public_url: "https://billing.example.test".into(),
+        lease: Duration::minutes(5),
+        batch: in_flight,
+        issuer: tally::startup::billing_config(&tally::config::Settings::default()).issuer,
+    };
+    let mail = MailTransport::from_settings(Some(&smtp.url()), std::env::temp_dir(), connections).unwrap();
+    Dispatcher::new(app.store.clone(), mail, config, Arc::new(Metrics::default())).unwrap()
 }

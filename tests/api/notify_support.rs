@@ -21,7 +21,8 @@ pub struct SmtpServer {
 }
 
 impl SmtpServer {
-    /// Starts the server on a free port with `options` (`--reject ADDR`, `--tempfail N`).
+    /// Starts the server on a free port with `options` (`--reject ADDR`, `--tempfail N`,
+    /// `--hold ADDR`).
     ///
     /// The port is picked below Linux's ephemeral range (32768–60999), which the OS never hands
     /// out for port 0: after [`SmtpServer::stop`] no other test's listener can take it before
@@ -53,6 +54,18 @@ impl SmtpServer {
     pub fn restart(&mut self) {
         self.stop();
         self.child = Some(spawn_server(&self.dir, self.port, &[]).0);
+    }
+
+    /// Lets the messages held by `--hold` through.
+    pub fn release_held(&self) {
+        std::fs::write(self.dir.join("release"), b"").unwrap();
+    }
+
+    /// Connections opened so far in all, and the most that were open at once.
+    pub fn connections(&self) -> (u64, u64) {
+        let text = std::fs::read_to_string(self.dir.join("connections.json")).unwrap_or_else(|_| "{}".into());
+        let counts: Value = serde_json::from_str(&text).unwrap();
+        (counts["opened"].as_u64().unwrap_or(0), counts["peak"].as_u64().unwrap_or(0))
     }
 
     /// Every message accepted so far, in order.

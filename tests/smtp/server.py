@@ -7,9 +7,14 @@ Binds --port (0 = any free port) on 127.0.0.1 and prints `PORT <n>` once listeni
 
   --reject ADDR     answer 550 to RCPT TO:<ADDR> (repeatable): a permanent refusal
   --tempfail N      answer 451 to the first N messages' DATA: a temporary failure
+Keeps `connections.json` in --dir: connections opened in all, and the most open at once.
+
+  --hold ADDR       hold the DATA reply of a message to ADDR (repeatable) until a file
+                    named `release` appears in --dir: a relay that is slow for one message
 """
 import argparse
 import asyncio
+import json
 import os
 import sys
 
@@ -17,9 +22,10 @@ from aiosmtpd.smtp import SMTP
 
 
 class Sink:
-    def __init__(self, directory, rejected, tempfail):
+    def __init__(self, directory, rejected, tempfail, held):
         self.directory = directory
         self.rejected = {a.lower() for a in rejected}
+        self.held = {a.lower() for a in held}
         self.tempfail = tempfail
         self.count = 0
 
@@ -30,6 +36,9 @@ class Sink:
         return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
+        if any(a.lower() in self.held for a in envelope.rcpt_tos):
+            while not os.path.exists(os.path.join(self.directory, "release")):
+                await asyncio.sleep(0.02)
         if self.tempfail > 0:
             self.tempfail -= 1
             return "451 4.3.0 temporarily unavailable, try again later"
@@ -43,18 +52,50 @@ class Sink:
         return "250 2.0.0 stored"
 
 
+class Connections:
+    """Counts the server's connections into <dir>/connections.json."""
+
+    def __init__(self, directory):
+        self.path = os.path.join(directory, "connections.json")
+        self.opened = self.open = self.peak = 0
+
+    def change(self, delta):
+        self.open += delta
+        self.opened += max(delta, 0)
+        self.peak = max(self.peak, self.open)
+        with open(self.path + ".tmp", "w") as f:
+            json.dump({"opened": self.opened, "peak": self.peak}, f)
+        os.replace(self.path + ".tmp", self.path)
+
+
+class CountedSMTP(SMTP):
+    def __init__(self, handler, connections, **kwargs):
+        super().__init__(handler, **kwargs)
+        self.connections = connections
+
+    def connection_made(self, transport):
+        self.connections.change(+1)
+        super().connection_made(transport)
+
+    def connection_lost(self, error):
+        self.connections.change(-1)
+        super().connection_lost(error)
+
+
 async def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--dir", required=True)
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--reject", action="append", default=[])
     parser.add_argument("--tempfail", type=int, default=0)
+    parser.add_argument("--hold", action="append", default=[])
     args = parser.parse_args()
     os.makedirs(args.dir, exist_ok=True)
-    sink = Sink(args.dir, args.reject, args.tempfail)
+    sink = Sink(args.dir, args.reject, args.tempfail, args.hold)
+    connections = Connections(args.dir)
     loop = asyncio.get_running_loop()
     server = await loop.create_server(
-        lambda: SMTP(sink, decode_data=False, hostname="smtp.test", ident="tally-test-smtp"),
+        lambda: CountedSMTP(sink, connections, decode_data=False, hostname="smtp.test", ident="tally-test-smtp"),
         host="127.0.0.1",
         port=args.port,
         reuse_address=True,
