@@ -93,7 +93,8 @@ impl MailTransport {
                 let shown = path.display().to_string();
                 let failed =
                     |e: &dyn std::fmt::Display| SendFailure::Temporary(format!("Failed to write {shown}: {e}"));
-                // Creating a file blocks: off the runtime, a round's files are written at once.
+                // Creating a file blocks: off the runtime, the files of the sends in flight are
+                // written at once.
                 spawn_blocking_with_tracing(move || write_eml(&dir, &path, &message.formatted()))
                     .await
                     .map_err(|e| failed(&e))?
