@@ -60,6 +60,7 @@ over TCP to `tests/smtp/server.py` (aiosmtpd, one file per message). Checked aft
 with a PDF ({kb:.1} kB per message, PDF {pdf_kb:.1} kB).\n\n\
 | measure | value |\n|---|---|\n\
 | delivered | {sent} emails in **{secs:.1} s** = **{rate:.0} messages/s** ({passes} `dispatch_due` passes) |\n\
+| of which expanding the events into deliveries | {expanding:.2} s |\n\
 | target ≤ 60 s | **{verdict}** |\n\
 | PDF render alone (one thread, {sample} invoices) | {render_ms:.2} ms per PDF → {render_total:.1} s for {tenants} |\n\
 | SMTP sink ceiling (same count, pre-built messages, {connections} connections, lettre pool) | {raw:.1} s = {raw_rate:.0} messages/s |\n\
@@ -74,6 +75,7 @@ with a PDF ({kb:.1} kB per message, PDF {pdf_kb:.1} kB).\n\n\
         sent = d.sent,
         secs = d.seconds,
         passes = d.passes,
+        expanding = d.expanding,
         sample = tenants.min(1_000),
         render_ms = o.render_per_pdf * 1_000.0,
         raw = o.raw_smtp,

@@ -149,10 +149,7 @@ impl Dispatcher {
         loop {
             let events = self.store.unexpanded_events(now, EXPAND_PAGE).await?;
             let reads = PageReads::read(&self.store, &events).await?;
-            let mut page = Vec::with_capacity(events.len());
-            for event in &events {
-                page.push((event, deliveries_of(&self.store, &reads, event).await?));
-            }
+            let page: Vec<_> = events.iter().map(|event| (event, deliveries_of(&reads, event))).collect();
             self.store.expand_events(&page, now).await?;
             expanded += events.len();
             if events.len() < EXPAND_PAGE as usize {

@@ -2,10 +2,11 @@
 //! (finalized and voided invoices) or, for a quota alert, in the tenant's billing emails as
 //! they are at expansion, or for a portal sign-in request the one address that asked; one call per webhook endpoint subscribed to the event.
 //!
-//! Stage: notify. Reads the invoice snapshot, the tenant and the endpoints — the tenants and
-//! endpoints once per page of events ([`PageReads`]), so a surge of 100 000 alerts is not
-//! 200 000 round trips; writes nothing itself (the store's `expand_events` does, a page in
-//! one transaction, idempotently).
+//! Stage: notify. Reads the invoice snapshots, the tenants and the endpoints once per page of
+//! events ([`PageReads`]), so a month-end's 10 000 invoices or a surge of 100 000 alerts is a
+//! few statements a page, not a round trip or two an event; deciding each event's deliveries
+//! from them is pure ([`deliveries_of`]). Writes nothing itself (the store's `expand_events`
+//! does, a page in one transaction, idempotently).
 
 use std::collections::HashMap;
 
@@ -26,25 +27,36 @@ pub(crate) struct InvoiceEventPayload {
 /// Event kinds that email the tenant.
 const EMAILED: [&str; 2] = ["invoice.finalized", "invoice.voided"];
 
-/// What expanding a page of events reads once for all of them: the tenants of its alert
-/// events (their billing emails as they are now) and the endpoints subscribed to each kind.
+/// What expanding a page of events reads once for all of them: the invoices of its invoice
+/// events, the tenants of its alert events (their billing emails as they are now) and the
+/// endpoints subscribed to each kind.
 pub(crate) struct PageReads {
+    invoices: HashMap<InvoiceId, StoredInvoice>,
     tenants: HashMap<TenantId, Tenant>,
     endpoints: HashMap<String, Vec<WebhookEndpoint>>,
 }
 
 impl PageReads {
-    /// Reads what expanding `events` needs: one statement for the tenants, one per kind.
+    /// Reads what expanding `events` needs: one statement for the invoices, one for the
+    /// tenants, one per kind for the endpoints.
     ///
     /// # Errors
     /// When the store fails.
     pub(crate) async fn read(store: &Store, events: &[OutboxEvent]) -> Result<Self, DbError> {
+        let mut invoiced: Vec<InvoiceId> =
+            events.iter().filter(|e| EMAILED.contains(&e.kind.as_str())).filter_map(invoice_id_of).collect();
+        invoiced.sort_unstable_by(|a, b| a.as_str().cmp(b.as_str()));
+        invoiced.dedup();
+        let mut invoices = HashMap::with_capacity(invoiced.len());
+        for chunk in invoiced.chunks(ROWS_PER_READ) {
+            invoices.extend(store.invoices_among(chunk).await?.into_iter().map(|i| (i.document.id.clone(), i)));
+        }
         let mut alerted: Vec<TenantId> =
             events.iter().filter(|e| e.kind == THRESHOLD_CROSSED).map(|e| e.tenant.clone()).collect();
         alerted.sort_unstable();
         alerted.dedup();
         let mut tenants = HashMap::with_capacity(alerted.len());
-        for chunk in alerted.chunks(TENANTS_PER_READ) {
+        for chunk in alerted.chunks(ROWS_PER_READ) {
             tenants.extend(store.tenants_among(chunk).await?.into_iter().map(|t| (t.id.clone(), t)));
         }
         let mut endpoints = HashMap::new();
@@ -53,25 +65,19 @@ impl PageReads {
                 endpoints.insert(event.kind.clone(), store.webhooks_for(&event.kind).await?);
             }
         }
-        Ok(Self { tenants, endpoints })
+        Ok(Self { invoices, tenants, endpoints })
     }
 }
 
-/// Tenants read per statement: one bind each, far below both engines' limits.
-const TENANTS_PER_READ: usize = 1_000;
+/// Rows read per statement: at most two binds each, far below both engines' limits (a page
+/// of the worker's is 500 events).
+const ROWS_PER_READ: usize = 1_000;
 
 /// The deliveries `event` fans out to now, from its page's `reads`.
-///
-/// # Errors
-/// When the store fails.
-pub(crate) async fn deliveries_of(
-    store: &Store,
-    reads: &PageReads,
-    event: &OutboxEvent,
-) -> Result<Vec<NewDelivery>, DbError> {
+pub(crate) fn deliveries_of(reads: &PageReads, event: &OutboxEvent) -> Vec<NewDelivery> {
     let mut all = Vec::new();
     if EMAILED.contains(&event.kind.as_str()) {
-        if let Some(invoice) = invoice_of(store, event).await? {
+        if let Some(invoice) = invoice_id_of(event).and_then(|id| reads.invoices.get(&id)) {
             for address in &invoice.document.content.customer.billing_emails {
                 all.push(NewDelivery {
                     delivery_id: delivery_id(&event.tenant, &event.message_id, "email", address),
@@ -101,7 +107,7 @@ pub(crate) async fn deliveries_of(
                 recipient: login.email,
             });
         }
-        return Ok(all);
+        return all;
     }
     for endpoint in reads.endpoints.get(&event.kind).into_iter().flatten() {
         all.push(NewDelivery {
@@ -111,7 +117,7 @@ pub(crate) async fn deliveries_of(
         });
     }
     all.dedup_by(|a, b| a.delivery_id == b.delivery_id);
-    Ok(all)
+    all
 }
 
 /// The invoice an invoice event is about, if it (still) exists and belongs to the event's tenant.
@@ -119,10 +125,15 @@ pub(crate) async fn deliveries_of(
 /// # Errors
 /// When the store fails.
 pub(crate) async fn invoice_of(store: &Store, event: &OutboxEvent) -> Result<Option<StoredInvoice>, DbError> {
-    let Ok(payload) = serde_json::from_str::<InvoiceEventPayload>(&event.payload) else { return Ok(None) };
-    let Ok(id) = InvoiceId::parse(&payload.invoice_id) else { return Ok(None) };
-    if id.tenant() != &event.tenant {
-        return Ok(None);
+    match invoice_id_of(event) {
+        Some(id) => store.get_invoice(&id).await,
+        None => Ok(None),
     }
-    store.get_invoice(&id).await
+}
+
+/// The id of the invoice an invoice event names, if it parses and is of the event's tenant.
+fn invoice_id_of(event: &OutboxEvent) -> Option<InvoiceId> {
+    let payload = serde_json::from_str::<InvoiceEventPayload>(&event.payload).ok()?;
+    let id = InvoiceId::parse(&payload.invoice_id).ok()?;
+    (id.tenant() == &event.tenant).then_some(id)
 }

@@ -77,6 +77,24 @@ impl Store {
         row.map(StoredInvoice::try_from).transpose()
     }
 
+    /// The invoices among `ids` that exist, in one statement (a page of outbox events' invoices).
+    #[tracing::instrument(skip_all, fields(count = ids.len()))]
+    pub async fn invoices_among(&self, ids: &[InvoiceId]) -> Result<Vec<StoredInvoice>, DbError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let rows: Vec<InvoiceRow> = on_read!(self.read(), |db| {
+            let mut query =
+                sqlx::QueryBuilder::new(format!("select {COLUMNS} from invoice where (tenant_id, invoice_id) in ("));
+            query.push_values(ids, |mut row, id| {
+                row.push_bind(id.tenant().as_str()).push_bind(id.as_str());
+            });
+            query.push(")");
+            query.build_query_as().fetch_all(db).await
+        })?;
+        rows.into_iter().map(StoredInvoice::try_from).collect()
+    }
+
     /// `finalized → paid`, with the `invoice.paid` outbox row and audit event (of `actor`) in
     /// the same transaction.
     #[tracing::instrument(skip_all, fields(invoice_id = %id))]

@@ -15,6 +15,24 @@ async fn outbox(app: &TestApp, kind: &str) -> i64 {
 }
 
 both_stores! {
+    async fn invoices_among_reads_the_named_invoices_of_every_tenant_and_skips_unknown_ones(app) {
+        // Arrange
+        let store = &app.store;
+        let acme = store.create_tenant(&tenant("acme"), test_now(), &operator()).await.unwrap();
+        let beta = store.create_tenant(&tenant("beta"), test_now(), &operator()).await.unwrap();
+        issued(store, &acme, month(9), "1.00").await; // not named: not read
+        let october = issued(store, &acme, month(10), "2.00").await;
+        let beta_october = issued(store, &beta, month(10), "3.00").await;
+        let unknown = InvoiceId::parse("acme.0123abcd").unwrap();
+        let named = [october.document.id.clone(), unknown, beta_october.document.id.clone()];
+        // Act
+        let mut read = store.invoices_among(&named).await.unwrap();
+        // Assert
+        read.sort_by(|a, b| a.document.number.cmp(&b.document.number));
+        assert_eq!(read, vec![october, beta_october], "the named ones, whole, and not September");
+        assert!(store.invoices_among(&[]).await.unwrap().is_empty());
+    }
+
     async fn issuing_numbers_invoices_gaplessly_and_closes_each_period(app) {
         // Arrange
         let store = &app.store;
