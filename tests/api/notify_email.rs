@@ -308,7 +308,7 @@ async fn the_relay_sees_at_most_the_configured_connections_and_each_is_kept_for_
     // Assert
     assert_eq!((first.sent, second.sent), (20, 20));
     assert_eq!(smtp.messages().len(), 40);
-    assert!((2..=3).contains(&peak_first), "sent over several connections, never more than 3: {peak_first}");
+    assert!(peak_first <= 3, "never more than 3 connections at once: {peak_first}");
     assert!(opened_first <= 3, "no connection opened beyond the 3: {opened_first}");
     assert_eq!((opened, peak), (opened_first, peak_first), "the second pass reuses the connections kept");
 }
