@@ -173,6 +173,11 @@ fn name(text: String) -> Result<String, ApiError> {
     Ok(trimmed.to_owned())
 }
 
+/// Every invoice and alert email goes to each address: a bound keeps one tenant's settings
+/// from turning the operator's relay into a mass mailer (Postfix's default is 50 recipients
+/// a message; Stripe lets an invoice copy a handful of addresses).
+const MAX_BILLING_EMAILS: usize = 20;
+
 fn emails(list: Option<Vec<String>>, single: Option<String>) -> Result<Option<Vec<String>>, ApiError> {
     let all = match (list, single) {
         (Some(_), Some(_)) => return Err(invalid("send billing_emails or billing_email, not both")),
@@ -180,6 +185,13 @@ fn emails(list: Option<Vec<String>>, single: Option<String>) -> Result<Option<Ve
         (None, Some(one)) => vec![one],
         (None, None) => return Ok(None),
     };
+    if all.len() > MAX_BILLING_EMAILS {
+        return Err(invalid(&format!("billing_emails holds at most {MAX_BILLING_EMAILS} addresses")));
+    }
+    let mut seen = std::collections::HashSet::new();
+    if let Some(twice) = all.iter().find(|e| !seen.insert(e.to_lowercase())) {
+        return Err(invalid(&format!("billing email {twice:?} is listed twice")));
+    }
     for email in &all {
         plain_text("billing email", email)?;
         let plausible = email.len() <= 254

@@ -14,6 +14,10 @@ async fn post_tenant(app: &TestApp, body: &Value, idempotency_key: Option<&str>)
     request.send().await.unwrap()
 }
 
+fn many_addresses(count: usize) -> Vec<String> {
+    (0..count).map(|i| format!("ap-{i}@acme.test")).collect()
+}
+
 async fn patch_tenant(app: &TestApp, id: &str, body: &Value) -> reqwest::Response {
     app.client
         .patch(format!("{}/v1/tenants/{id}", app.address))
@@ -53,6 +57,8 @@ both_stores! {
             (json!({"id": "ok", "name": "x", "timezone": "Mars/Olympus"}), "invalid_tenant"),
             (json!({"id": "ok", "name": "x", "tax_rate": "101"}), "invalid_tenant"),
             (json!({"id": "ok", "name": "x", "billing_email": "not-an-email"}), "invalid_tenant"),
+            (json!({"id": "ok", "name": "x", "billing_emails": ["ap@x.test", "AP@x.test"]}), "invalid_tenant"),
+            (json!({"id": "ok", "name": "x", "billing_emails": many_addresses(21)}), "invalid_tenant"),
             (json!({"id": "ok", "name": "x", "colour": "red"}), "invalid_body"),
         ];
         for (body, code) in cases {
@@ -66,6 +72,21 @@ both_stores! {
         post_tenant(&app, &json!({"id": "dup", "name": "x"}), None).await;
         let again = post_tenant(&app, &json!({"id": "dup", "name": "y"}), None).await;
         assert_eq!(again.status(), StatusCode::CONFLICT);
+    }
+
+    async fn a_tenant_keeps_up_to_twenty_billing_addresses(app) {
+        // Arrange
+        app.create_tenant("acme", "UTC").await;
+        // Act
+        let twenty = patch_tenant(&app, "acme", &json!({"billing_emails": many_addresses(20)})).await;
+        let more = patch_tenant(&app, "acme", &json!({"billing_emails": many_addresses(21)})).await;
+        // Assert
+        assert_eq!(twenty.status(), StatusCode::OK);
+        assert_eq!(more.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        let message = more.json::<Value>().await.unwrap()["error"]["message"].as_str().unwrap().to_owned();
+        assert!(message.contains("at most 20"), "{message}");
+        let read = app.get_json("/v1/tenants/acme").await;
+        assert_eq!(read["billing_emails"].as_array().unwrap().len(), 20, "the refused patch changed nothing");
     }
 
     async fn a_retried_creation_with_the_same_idempotency_key_replays(app) {
