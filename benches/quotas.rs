@@ -4,9 +4,11 @@
 //! evaluator at its default `TALLY_QUOTA_EVALUATE_EVERY` = 10 s) on a fresh PostgreSQL
 //! database; operator quotas set through `PUT /v1/tenants/{id}/quotas`.
 //!
-//! 1. Entitlements: paced open-loop GETs at 2 000/s over the tenants for `SECONDS`, first with
-//!    no ingest (baseline), then while paced ingest posts 1 000-record batches at 50 000
-//!    records/s. Latency per request from its scheduled tick; p50/p99/max, errors, rates.
+//! 1. Entitlements: paced open-loop GETs at 2 000/s over the tenants for `SECONDS` (after a
+//!    second not counted, while the client opens its connections), first with no ingest
+//!    (baseline), then while paced ingest posts 1 000-record batches at 50 000 records/s.
+//!    Latency per request from its scheduled tick; p50/p99/max, errors, rates. After each, the
+//!    same GETs of `/healthz` are the floor: what any request costs on this box and client.
 //! 2. Alert lag: one tenant, quota with thresholds 50/80/100 %, ingest at 100 000 records/s;
 //!    for each threshold, the time from the 2xx that brought the acknowledged records to the
 //!    threshold to the moment its `alert` row is visible (polled every 100 ms). Beside it the
@@ -62,6 +64,8 @@ use crate::server::{Server, Tuning};
 
 const SECONDS: u64 = 10;
 const CHECKS_PER_SECOND: usize = 2_000;
+/// Paced GETs sent before each measured run, not counted: the client's connections opened.
+const WARM_UP: Duration = Duration::from_secs(1);
 const BATCH: usize = 1_000;
 const LOADED_RATE: f64 = 50_000.0;
 const ALERT_RATE: f64 = 100_000.0;
@@ -120,6 +124,10 @@ fn cpu_model() -> String {
 struct Checks {
     alone: (Checked, CpuSplit),
     loaded: (Checked, CpuSplit),
+    /// The same GETs of `/healthz` (a plain path, no key, no cache): what the HTTP stack, the
+    /// client and the box take for any request, measured right after each entitlement run.
+    floor_alone: (Checked, CpuSplit),
+    floor_loaded: (Checked, CpuSplit),
     ingest: Ingested,
 }
 
@@ -173,14 +181,19 @@ async fn run(
     put_quota(&server, &lag_tenant[0], ALERT_LIMIT).await?;
     check_shape(&server, &ids[0]).await?;
 
-    // 1. Entitlements alone, then under paced ingest (2 s head start, then the same GET load).
-    let checks = || paced_checks(server.base.clone(), server.ingest_key.clone(), ids.clone());
+    // 1. Entitlements alone, then under paced ingest (2 s head start, then the same GET load);
+    //    each followed by the same GETs of `/healthz`, the floor.
+    let pid = server.pid();
+    let entitlements: Vec<String> =
+        ids.iter().map(|t| format!("{}/v1/tenants/{t}/entitlements", server.base)).collect();
+    let floor = vec![format!("{}/healthz", server.base)];
+    let checks = |urls: &Vec<String>| paced_checks(urls.clone(), server.ingest_key.clone(), pid);
     // Each run starts when the shared box is quiet (< 0.3 busy cores for 1 s; at most 30 s).
     wait_for_quiet(Duration::from_secs(30)).await;
-    let before = snapshot(Some(server.pid()));
-    let alone = checks().await;
-    let alone = (alone, before.split_until(&snapshot(Some(server.pid()))));
-    let records = (LOADED_RATE as usize) * (SECONDS as usize + 3);
+    let alone = checks(&entitlements).await;
+    let floor_alone = checks(&floor).await;
+    let loaded_for = 2 * (WARM_UP + Duration::from_secs(SECONDS)) + Duration::from_secs(3);
+    let records = (LOADED_RATE * loaded_for.as_secs_f64()) as usize;
     let bodies = load::bodies(&ids, "e", records, BATCH);
     wait_for_quiet(Duration::from_secs(30)).await;
     let ingest = tokio::spawn(load::ingest(
@@ -190,15 +203,14 @@ async fn run(
         bodies,
         LOADED_RATE / BATCH as f64,
         256,
-        Duration::from_secs(SECONDS + 2),
+        loaded_for,
     ));
     tokio::time::sleep(Duration::from_secs(2)).await;
-    let before = snapshot(Some(server.pid()));
-    let loaded = checks().await;
-    let loaded = (loaded, before.split_until(&snapshot(Some(server.pid()))));
+    let loaded = checks(&entitlements).await;
+    let floor_loaded = checks(&floor).await;
     let ingest = ingest.await?;
     ensure!(ingest.errors == 0, "{} ingest batches failed under the entitlement load", ingest.errors);
-    let checks = Checks { alone, loaded, ingest };
+    let checks = Checks { alone, loaded, floor_alone, floor_loaded, ingest };
 
     // 2. Alert lag: the evaluator's own schedule (10 s), beside the idle tenants.
     let records = (ALERT_RATE as usize) * 9;
@@ -298,12 +310,19 @@ async fn changed_pass(server: &Server, prefix: &str, count: usize, awaited: Awai
 
 /// The paced GETs on a thread and runtime of their own, with their own connections, so the
 /// ingest load generator's work (serialising 1 000-record bodies) never delays a GET's send
-/// or the reading of its answer.
-async fn paced_checks(base: String, key: String, ids: Vec<String>) -> Checked {
+/// or the reading of its answer; and the CPU the box spent during them.
+async fn paced_checks(urls: Vec<String>, key: String, server: u32) -> (Checked, CpuSplit) {
     let thread = std::thread::spawn(move || {
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a runtime");
         let client = reqwest::Client::builder().pool_max_idle_per_host(64).build().expect("a client");
-        runtime.block_on(load::entitlements(client, &base, &key, &ids, CHECKS_PER_SECOND, Duration::from_secs(SECONDS)))
+        runtime.block_on(async {
+            // A second not counted first: a cold client opens its connections in its first
+            // milliseconds, and those requests (up to 24 ms) were a quarter of the p99's tail.
+            load::paced_gets(client.clone(), &urls, &key, CHECKS_PER_SECOND, WARM_UP).await;
+            let before = snapshot(Some(server));
+            let run = load::paced_gets(client, &urls, &key, CHECKS_PER_SECOND, Duration::from_secs(SECONDS)).await;
+            (run, before.split_until(&snapshot(Some(server))))
+        })
     });
     tokio::task::spawn_blocking(move || thread.join().expect("the GET thread")).await.expect("the GET thread joined")
 }
@@ -520,16 +539,18 @@ fn render(machine: &str, before: &str, after: &str, tenants: usize, idle: usize,
             format!("{t} %: {}", l.map_or(not_seen, |l| format!("{l:.2} s")))
         })
         .collect();
+    let warm_up = WARM_UP.as_secs();
     format!(
         "## Quotas: entitlements under ingest, and alert lag (cargo bench --bench quotas)\n\n\
          - machine: {machine}\n- load before (uptime): {before}\n- load after (uptime): {after}\n\
          - settings: `tally serve` release build, defaults (quota evaluator every 10 s, entitlement cache ≤ 1 s); \
          {tenants} tenants each with an operator quota (invocations, limit 100 000, thresholds [50, 80, 100], hard); \
-         GETs paced open-loop at {CHECKS_PER_SECOND}/s for {SECONDS} s from their own thread and connections (a pacing thread sleeping to each scheduled instant, tenants round robin; \
+         GETs paced open-loop at {CHECKS_PER_SECOND}/s for {SECONDS} s, after {warm_up} s of the same not counted, from their own thread and connections (a pacing thread sleeping to each scheduled instant, tenants round robin; \
          latency from the scheduled instant — the verdict's figure, free of coordinated omission — and from the send); \
-         ingest paced at {LOADED_RATE} records/s in batches of {BATCH} (≤ 256 in flight), started 2 s before the GETs; \
+         ingest paced at {LOADED_RATE} records/s in batches of {BATCH} (≤ 256 in flight), started 2 s before the GETs (and their warm-up); \
          each run waits (≤ 30 s) for the shared box to be quiet before it starts\n\n\
-         | entitlement GETs | achieved req/s | ok | errors | p50 ms | p99 ms | max ms | p50 ms from send | p99 ms from send | CPU during the GETs |\n|---|---|---|---|---|---|---|---|---|---|\n{}{}\n\
+         | GETs | achieved req/s | ok | errors | p50 ms | p99 ms | max ms | p50 ms from send | p99 ms from send | CPU during the GETs |\n|---|---|---|---|---|---|---|---|---|---|\n{}{}{}{}\n\
+         The `/healthz` rows are the floor: the same paced GETs right after each entitlement run, of a plain path with no key and no cache.\n\n\
          Ingest during the loaded run: {:.0} records/s achieved (target {LOADED_RATE}), {} errors. \
          Target p99 < 5 ms at 2 000 req/s under 50 000 records/s: **{verdict}** (p99 {} ms).\n\n\
          Alert lag (one tenant, limit {ALERT_LIMIT} invocations, ingest paced at {ALERT_RATE} records/s; \
@@ -541,8 +562,10 @@ fn render(machine: &str, before: &str, after: &str, tenants: usize, idle: usize,
          Baseline, the sweep over every tenant ({} at the server's start, `tally_quota_sweep_seconds`): {}; \
          when every pass read every tenant a crossing could wait the interval ({EVALUATE_EVERY_SECS} s) plus that: \
          **{baseline_verdict}** against 60 s.\n",
-        row("alone (no ingest)", &c.alone),
-        row("under ingest", &c.loaded),
+        row("entitlements, alone (no ingest)", &c.alone),
+        row("`/healthz`, alone", &c.floor_alone),
+        row("entitlements, under ingest", &c.loaded),
+        row("`/healthz`, under ingest", &c.floor_loaded),
         c.ingest.batches_per_second() * BATCH as f64,
         c.ingest.errors,
         ms(p99),

@@ -17,6 +17,13 @@
 //! background re-read keeps the old entry until its life ends; then the request's own read
 //! answers the error. A life of zero reads the store every time.
 //!
+//! Background re-reads run on the runtime the cache was made on (the server's main one), not
+//! on the caller's. An HTTP worker is one thread serving many connections: a re-read spawned
+//! there (four statements and a usage sum for an entitlement snapshot) took that thread between
+//! its requests, and the requests queued behind it waited. In the quotas bench, entitlement
+//! GETs on an idle box had a p99 of 3.0 ms against 0.4 ms for `/healthz`, 1.8 ms with no
+//! re-reads at all (BENCHMARKS.md, Dec 7).
+//!
 //! Stage: utility (in-process memory, no IO of its own: the caller's `read` does it).
 
 use std::borrow::Borrow;
@@ -37,6 +44,8 @@ const SWEEP_ABOVE: usize = 10_000;
 pub struct RefreshAhead<K, V> {
     max_age: Duration,
     slots: Mutex<Slots<K, V>>,
+    /// Where background re-reads run: the runtime current when the cache was made, if any.
+    background: Option<tokio::runtime::Handle>,
 }
 
 /// The entries, the size at which a new key sweeps out the expired ones, and since when every
@@ -102,9 +111,18 @@ where
     K: Eq + Hash + Send + Sync + 'static,
     V: Clone + Send + Sync + 'static,
 {
-    /// An empty cache whose entries live `max_age` (zero: never kept).
+    /// An empty cache whose entries live `max_age` (zero: never kept). Its background re-reads
+    /// run on the runtime current here (made outside one: on the caller's).
     pub fn new(max_age: Duration) -> Self {
-        Self { max_age, slots: Mutex::default() }
+        Self { max_age, slots: Mutex::default(), background: tokio::runtime::Handle::try_current().ok() }
+    }
+
+    /// Runs a background re-read on the cache's runtime, off the thread that asked.
+    fn spawn_reread(&self, reread: impl Future<Output = ()> + Send + 'static) {
+        match &self.background {
+            Some(runtime) => drop(runtime.spawn(reread)),
+            None => drop(tokio::spawn(reread)),
+        }
     }
 
     /// The value of `key`: from memory while fresh (re-read in the background past half its
@@ -130,7 +148,7 @@ where
             match self.freshness(read_at, stale_before) {
                 Freshness::Fresh => return Ok(Some(value)),
                 Freshness::Stale => {
-                    Self::read_in_background(key, &slot, read);
+                    self.read_in_background(key, &slot, read);
                     return Ok(Some(value));
                 }
                 Freshness::Expired => {}
@@ -191,7 +209,7 @@ where
         }
         if !stale.is_empty() {
             let reread = read_many(stale.iter().map(|(key, _, _)| key.clone()).collect());
-            tokio::spawn(async move {
+            self.spawn_reread(async move {
                 let read_at = Instant::now();
                 match reread.await {
                     Ok(values) => {
@@ -279,7 +297,7 @@ where
     }
 
     /// One background re-read of `key` (none starts while a read of it is in progress).
-    fn read_in_background<Q, E, F, Fut>(key: &Q, slot: &Arc<Slot<V>>, read: F)
+    fn read_in_background<Q, E, F, Fut>(&self, key: &Q, slot: &Arc<Slot<V>>, read: F)
     where
         Q: std::fmt::Display + ?Sized,
         F: FnOnce(&Q) -> Fut,
@@ -291,7 +309,7 @@ where
         };
         let (slot, reread, key) = (slot.clone(), read(key), key.to_string());
         // The re-read drops the entry itself when the key is gone: it holds the slot, not the map.
-        tokio::spawn(async move {
+        self.spawn_reread(async move {
             let _reading = reading;
             let read_at = Instant::now();
             match reread.await {
@@ -583,5 +601,29 @@ mod tests {
         source.now_answers(Ok(Some(8)));
         cache.forget(&key());
         assert_eq!(cache.get(&key(), source.read()).await, Ok(Some(8)));
+    }
+
+    /// The HTTP workers' case: the cache is made on the main runtime and asked from a worker's.
+    #[tokio::test]
+    async fn a_background_reread_runs_on_the_runtime_that_made_the_cache_not_on_the_callers() {
+        let cache = Arc::new(RefreshAhead::new(Duration::from_millis(200)));
+        cache.get(&key(), Source::answering(Ok(Some(1))).read()).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(120)).await;
+        let (ran_on, reread_thread) = tokio::sync::oneshot::channel();
+        let asking = cache.clone();
+        std::thread::spawn(move || {
+            let worker = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            let reread = move |_: &String| async move {
+                let _ = ran_on.send(std::thread::current().id());
+                Ok::<_, String>(Some(2))
+            };
+            // The worker answers from memory and is gone before any re-read could run on it.
+            assert_eq!(worker.block_on(asking.get(&key(), reread)).unwrap(), Some(1));
+        })
+        .join()
+        .unwrap();
+        let thread = reread_thread.await.expect("the re-read ran (a task left on the worker's runtime died with it)");
+        assert_eq!(thread, std::thread::current().id());
+        assert_eq!(cache.get(&key(), Source::answering(Ok(Some(3))).read()).await.unwrap(), Some(2));
     }
 }

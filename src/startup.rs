@@ -213,6 +213,11 @@ fn routes(cfg: &mut web::ServiceConfig) {
         .service(resource("/v1/usage").route(post().to(ingest::ingest_usage)))
         .service(resource("/api/v1/events").route(post().to(ingest::ingest_events)))
         .service(resource("/v1/usage/corrections").route(post().to(ingest::correct_usage)))
+        // Runtimes' hot path, first of the patterns: actix tries the resources in this order,
+        // and each pattern with a `{…}` is a regex match (regex-lite, ~1.5 µs) where a plain
+        // path is a string comparison. Last, it paid twenty of them: about 40 µs of CPU a GET
+        // (the quotas bench, Dec 7).
+        .service(resource("/v1/tenants/{id}/entitlements").route(get().to(api::get_entitlements)))
         .service(resource("/v1/tenants").route(post().to(api::create_tenant)).route(get().to(api::list_tenants)))
         .service(resource("/v1/tenants/{id}").route(get().to(api::get_tenant)).route(patch().to(api::update_tenant)))
         .service(resource("/v1/tenants/{id}/usage").route(get().to(api::get_usage)))
@@ -242,8 +247,7 @@ fn routes(cfg: &mut web::ServiceConfig) {
         .service(resource("/v1/tenants/{id}/quotas").route(put().to(api::put_quotas)).route(get().to(api::get_quotas)))
         .service(
             resource("/v1/tenants/{id}/budgets").route(put().to(api::put_budgets)).route(get().to(api::get_budgets)),
-        )
-        .service(resource("/v1/tenants/{id}/entitlements").route(get().to(api::get_entitlements)));
+        );
 }
 
 /// The billing portal's pages (DESIGN §11): HTML for browsers, not the JSON API, so they are

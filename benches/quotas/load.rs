@@ -134,20 +134,12 @@ fn quantile(sorted: &[Duration], q: f64) -> Duration {
     }
 }
 
-/// `GET /v1/tenants/{id}/entitlements` at `per_second` (tenants round robin) for `duration`;
-/// each latency runs from the request's scheduled instant to its full body. A pacing thread
-/// sleeps to each instant (`nanosleep`, tens of µs late) and hands the request to the runtime:
-/// tokio's own timer has a 1 ms resolution, which would add up to a millisecond to every figure.
-pub async fn entitlements(
-    client: Client,
-    base: &str,
-    key: &str,
-    tenants: &[String],
-    per_second: usize,
-    duration: Duration,
-) -> Checked {
-    let urls: Arc<Vec<String>> =
-        Arc::new(tenants.iter().map(|t| format!("{base}/v1/tenants/{t}/entitlements")).collect());
+/// GETs of `urls` (round robin) at `per_second` for `duration`; each latency runs from the
+/// request's scheduled instant to its full body. A pacing thread sleeps to each instant
+/// (`nanosleep`, tens of µs late) and hands the request to the runtime: tokio's own timer has
+/// a 1 ms resolution, which would add up to a millisecond to every figure.
+pub async fn paced_gets(client: Client, urls: &[String], key: &str, per_second: usize, duration: Duration) -> Checked {
+    let urls = Arc::new(urls.to_vec());
     let key = Arc::new(key.to_owned());
     let (ticks, mut due) = tokio::sync::mpsc::unbounded_channel::<Instant>();
     let started = Instant::now();
