@@ -85,14 +85,16 @@ done
 curl -fsS -o /dev/null -X POST "http://127.0.0.1:$port/v1/tenants" -H "Authorization: Bearer $key" \
   -H 'content-type: application/json' -d '{"id": "acme", "name": "Acme", "billing_email": "ap@acme.test", "plan": "payg"}'
 
-# Half the generated invoice and tenant ids, plans, time zones and currencies are real ones
-# (schemathesis dictionaries), so requests get past the checks a schema cannot state (a plan
-# the server loaded, an IANA zone, the tenant's currency); the other half keep testing
-# unknown and malformed values.
+# Half the generated invoice, billing run and tenant ids, plans, time zones and currencies
+# are real ones (schemathesis dictionaries), so requests get past the checks a schema cannot
+# state (a plan the server loaded, an IANA zone, the tenant's currency); the other half keep
+# testing unknown and malformed values.
 invoices="$(for tenant in demo-acme demo-globex demo-initech; do
   curl -fsS -w '\n' "http://127.0.0.1:$port/v1/tenants/$tenant/invoices" -H "Authorization: Bearer $key"
 done | python3 -c 'import json, sys; print(json.dumps([i["id"] for line in sys.stdin for i in json.loads(line)["data"]]))')"
 [[ "$invoices" != "[]" ]] || { echo "spec-fuzz: the demo left no invoices"; exit 1; }
+run="$(curl -fsS -X POST "http://127.0.0.1:$port/v1/billing/run" -H "Authorization: Bearer $key" |
+  python3 -c 'import json, sys; print(json.load(sys.stdin)["run_id"])')"
 config="$workdir/schemathesis.toml"
 cat >"$config" <<TOML
 [dictionaries.invoices]
@@ -100,6 +102,9 @@ values = $invoices
 
 [dictionaries.tenants]
 values = ["acme", "demo-acme", "demo-globex", "demo-initech"]
+
+[dictionaries.runs]
+values = ["$run"]
 
 [dictionaries.lines]
 values = [1, 2, 3]
@@ -122,6 +127,10 @@ values = ["USD"]
 [[operations]]
 include-path-regex = "^/v1/invoices/"
 parameters = { "path.id" = { dictionary = "invoices", probability = 0.5 }, "path.n" = { dictionary = "lines", probability = 0.5 } }
+
+[[operations]]
+include-path-regex = "^/v1/billing/runs/"
+parameters = { "path.id" = { dictionary = "runs", probability = 0.5 } }
 
 [[operations]]
 include-path-regex = "^/v1/tenants/"
