@@ -606,9 +606,10 @@ mod tests {
     /// The HTTP workers' case: the cache is made on the main runtime and asked from a worker's.
     #[tokio::test]
     async fn a_background_reread_runs_on_the_runtime_that_made_the_cache_not_on_the_callers() {
-        let cache = Arc::new(RefreshAhead::new(Duration::from_millis(200)));
+        // Real time (two runtimes share no paused clock): past half the life, far from its end.
+        let cache = Arc::new(RefreshAhead::new(Duration::from_secs(4)));
         cache.get(&key(), Source::answering(Ok(Some(1))).read()).await.unwrap();
-        tokio::time::sleep(Duration::from_millis(120)).await;
+        tokio::time::sleep(Duration::from_millis(2_100)).await;
         let (ran_on, reread_thread) = tokio::sync::oneshot::channel();
         let asking = cache.clone();
         std::thread::spawn(move || {
