@@ -64,8 +64,7 @@ impl MailTransport {
             // message: with more sends at once, every round of the worker would reconnect.
             .pool_config(PoolConfig::new().max_size(max_connections))
             .build();
-        let permits = usize::try_from(max_connections).unwrap_or(usize::MAX).min(Semaphore::MAX_PERMITS);
-        Ok(Self::Smtp { transport, connections: Arc::new(Semaphore::new(permits)) })
+        Ok(Self::Smtp { transport, connections: Arc::new(Semaphore::new(max_connections as usize)) })
     }
 
     /// Sends one message (or writes its file), named `delivery_id` where a name is needed.
