@@ -9,6 +9,7 @@ use std::pin::Pin;
 use actix_web::dev::Payload;
 use actix_web::http::{header, StatusCode};
 use actix_web::{web, FromRequest, HttpRequest, HttpResponse};
+use tracing::Instrument;
 
 use super::body::{BodyLimits, LimitedBody};
 use super::cloudevents::parse_event;
@@ -22,17 +23,23 @@ use crate::telemetry::spawn_blocking_with_tracing;
 
 /// Stores native usage records: 200 when all were stored or duplicates, else 422 by index.
 ///
-/// The span is `debug`: at single-record rates an `info` span per request (kept by the
-/// default filter) costs microseconds of the request's few tens; the access log says the rest.
-#[tracing::instrument(level = "debug", skip_all)]
-pub async fn ingest_usage(batch: IngestBatch, ingestor: web::Data<Ingestor>) -> Result<HttpResponse, ApiError> {
-    ingest(Wire::Native, batch, &ingestor).await
+/// Not an `async fn`: one would lay its arguments out beside the [`ingest`] future it
+/// awaits, and actix boxes the whole on every request (see [`ingest`]). The span is `debug`:
+/// at single-record rates an `info` span per request (kept by the default filter) costs
+/// microseconds of the request's few tens; the access log says the rest.
+pub fn ingest_usage(
+    batch: IngestBatch,
+    ingestor: web::Data<Ingestor>,
+) -> impl Future<Output = Result<HttpResponse, ApiError>> {
+    ingest(Wire::Native, batch, ingestor).instrument(tracing::debug_span!("ingest_usage"))
 }
 
 /// Stores CloudEvents: 204 when all were stored or duplicates, else 422 by index.
-#[tracing::instrument(level = "debug", skip_all)]
-pub async fn ingest_events(batch: IngestBatch, ingestor: web::Data<Ingestor>) -> Result<HttpResponse, ApiError> {
-    ingest(Wire::CloudEvents, batch, &ingestor).await
+pub fn ingest_events(
+    batch: IngestBatch,
+    ingestor: web::Data<Ingestor>,
+) -> impl Future<Output = Result<HttpResponse, ApiError>> {
+    ingest(Wire::CloudEvents, batch, ingestor).instrument(tracing::debug_span!("ingest_events"))
 }
 
 /// The two wire formats of usage.
@@ -54,7 +61,13 @@ enum Wire {
 const PARSE_INLINE_MAX_BYTES: usize = 16 * 1024;
 
 /// Splits the body into records, parses each, submits them, and answers the report.
-async fn ingest(wire: Wire, batch: IngestBatch, ingestor: &Ingestor) -> Result<HttpResponse, ApiError> {
+///
+/// actix boxes each request's handler future. Past 1 032 bytes that box misses glibc's
+/// per-thread cache, and its `malloc` first consolidates the small chunks freed since: a
+/// 2 024-byte box did that on every single-record request (BENCHMARKS.md, Dec 7). So the
+/// submission, the largest state here, is boxed on its own, and the test
+/// `the_ingest_routes_futures_fit_the_allocators_thread_cache` keeps the rest under the line.
+async fn ingest(wire: Wire, batch: IngestBatch, ingestor: web::Data<Ingestor>) -> Result<HttpResponse, ApiError> {
     let IngestBatch { caller, content_type, body, limits } = batch;
     let window = ingestor.window();
     let inline = body.bytes.len() <= PARSE_INLINE_MAX_BYTES;
@@ -70,7 +83,7 @@ async fn ingest(wire: Wire, batch: IngestBatch, ingestor: &Ingestor) -> Result<H
             .await
             .map_err(|e| ApiError::Unexpected(anyhow::anyhow!("parsing the batch failed: {e}")))?
     };
-    let report = ingestor.submit(&caller.0, parsed?).await?;
+    let report = Box::pin(ingestor.submit(&caller.0, parsed?)).await?;
     let ok_status = match wire {
         Wire::Native => StatusCode::OK,
         Wire::CloudEvents => StatusCode::NO_CONTENT,
@@ -179,6 +192,30 @@ mod tests {
 
     fn usual(id: &str, tenant: &str) -> String {
         format!(r#"{{"id":"{id}","tenant_id":"{tenant}","timestamp":"2026-11-27T11:00:00Z","invocations":1}}"#)
+    }
+
+    /// The size of the future `handler` returns, without calling it.
+    fn future_size<A, B, F: Fn(A, B) -> Fut, Fut>(_handler: F) -> usize {
+        std::mem::size_of::<Fut>()
+    }
+
+    #[test]
+    fn the_ingest_routes_futures_fit_the_allocators_thread_cache() {
+        // actix boxes the handler's future with the extractors' state, 216 bytes more (the
+        // 2 024-byte `malloc` seen per request when this future took 1 808): the box must stay
+        // within glibc's per-thread cache, 1 032 bytes.
+        const ACTIX_STATE_BYTES: usize = 216;
+        const THREAD_CACHE_MAX_BYTES: usize = 1_032;
+        for (route, size) in [("/v1/usage", future_size(ingest_usage)), ("/api/v1/events", future_size(ingest_events))]
+        {
+            assert!(size + ACTIX_STATE_BYTES <= THREAD_CACHE_MAX_BYTES, "{route}'s handler future takes {size} bytes");
+        }
+        let submission = future_size3(Ingestor::submit);
+        assert!(submission <= THREAD_CACHE_MAX_BYTES, "the boxed submission takes {submission} bytes");
+    }
+
+    fn future_size3<A, B, C, F: Fn(A, B, C) -> Fut, Fut>(_function: F) -> usize {
+        std::mem::size_of::<Fut>()
     }
 
     #[test]
