@@ -6,6 +6,7 @@
 
 mod jwt;
 mod settings;
+mod unknown_env;
 
 pub use jwt::{JwtAlgorithm, JwtKeyConfig};
 pub use settings::{

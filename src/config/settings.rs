@@ -11,6 +11,7 @@ use anyhow::{bail, Context};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
+use super::unknown_env::unknown_variables;
 use super::JwtKeyConfig;
 
 /// Every setting of the service and the CLI.
@@ -293,6 +294,11 @@ const ENV_VARS: &[(&str, &str)] = &[
     ("TALLY_MAINTENANCE_EVERY", "lifecycle.maintain_every"),
 ];
 
+/// Every variable the service reads: the settings and `TALLY_CONFIG`.
+fn known_names() -> Vec<&'static str> {
+    ENV_VARS.iter().map(|(name, _)| *name).chain(["TALLY_CONFIG"]).collect()
+}
+
 impl Settings {
     /// HTTP worker threads: `http_workers`, or one per core.
     pub fn http_worker_count(&self) -> usize {
@@ -312,6 +318,11 @@ impl Settings {
         } else {
             String::new()
         };
+        for unknown in
+            unknown_variables(std::env::vars_os().filter_map(|(name, _)| name.into_string().ok()), &known_names())
+        {
+            tracing::warn!("{unknown}; it is ignored (the settings are listed in README.md, Configuration)");
+        }
         Self::from_sources(&text, |name| std::env::var(name).ok())
     }
 
