@@ -14,6 +14,7 @@ pub(crate) use calendar::units_in_range;
 pub use calendar::{month_period, next_unit_start, unit_start, Granularity};
 pub use correction::{correction_deltas, correction_step, RecordState};
 pub use rollup::{
-    bucket_start, fold_records, merge_adjacent_keys, sum_rollups, Rollup, RollupKey, RollupTotals, BUCKET_SECONDS,
+    bucket_ceiling, bucket_start, fold_records, merge_adjacent_keys, sum_rollups, Rollup, RollupKey, RollupTotals,
+    BUCKET_SECONDS,
 };
 pub use series::{usage_series, validate_range, GroupBy, RangeError, SeriesBucket};

@@ -20,6 +20,16 @@ pub fn bucket_start(at: DateTime<Utc>) -> DateTime<Utc> {
     DateTime::from_timestamp_micros(micros - micros.rem_euclid(width)).expect("a floored in-range instant is in range")
 }
 
+/// The first bucket boundary at or after `at`: the end of the bucket holding `at`, or `at`
+/// itself on a boundary.
+pub fn bucket_ceiling(at: DateTime<Utc>) -> DateTime<Utc> {
+    let start = bucket_start(at);
+    match start == at {
+        true => at,
+        false => start + chrono::Duration::seconds(BUCKET_SECONDS),
+    }
+}
+
 /// Identifies one rollup row. Ordered so that batched upserts always touch rows in the same
 /// order (unsorted multi-row upserts deadlock across writers).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]

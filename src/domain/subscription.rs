@@ -15,7 +15,8 @@ pub struct SubscriptionChange {
     pub effective_at: DateTime<Utc>,
     pub plan_id: Option<String>,
     /// Usage in buckets starting at or after this instant is billed on `plan_id`;
-    /// `usage_from ≤ effective_at`, in the same billing period.
+    /// `usage_from ≤ effective_at`, in the same billing period — except for an end
+    /// ([`SubscriptionChange::end`]), whose `usage_from` closes the bucket it ends in.
     pub usage_from: DateTime<Utc>,
 }
 
@@ -35,9 +36,12 @@ impl SubscriptionChange {
         Self { effective_at, plan_id: Some(plan_id.into()), usage_from: effective_at }
     }
 
-    /// The subscription ends at `effective_at` (the tenant was deactivated): no plan from then on.
-    pub fn end(effective_at: DateTime<Utc>) -> Self {
-        Self { effective_at, plan_id: None, usage_from: effective_at }
+    /// The subscription ends at `effective_at` (the tenant was deactivated): no plan from then on
+    /// for fees, and for usage from `usage_until` on — the end of the bucket holding
+    /// `effective_at`, so the ending plan keeps the bucket it ends in: usage in it was accepted
+    /// before the deactivation refused more, and is billed on the final invoice.
+    pub fn end(effective_at: DateTime<Utc>, usage_until: DateTime<Utc>) -> Self {
+        Self { effective_at, plan_id: None, usage_from: usage_until.max(effective_at) }
     }
 
     /// The same change, attributing usage from `usage_from` (not after `effective_at`).

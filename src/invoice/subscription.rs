@@ -9,7 +9,7 @@
 use chrono::{DateTime, Utc};
 
 use super::period_containing;
-use crate::aggregate::bucket_start;
+use crate::aggregate::{bucket_ceiling, bucket_start};
 use crate::domain::{
     plan_at, Actor, BillingPeriod, ChangeTiming, Currency, NewTenant, SubscriptionChange, Tenant, TenantId, TenantPatch,
 };
@@ -222,9 +222,13 @@ pub async fn apply_tenant_patch(
     Ok(tenant)
 }
 
-/// A deactivated tenant stops accruing charges now (snapped to the rollup grain); the period
-/// so far is billed, prorated, when that period closes — its final invoice. Recorded as
-/// `actor`'s `subscription.changed` (to no plan).
+/// A deactivated tenant stops accruing fixed fees now, and usage with the bucket it is in
+/// (the last it could send usage in); the period so far is billed, prorated, when that period
+/// closes — its final invoice. Recorded as `actor`'s `subscription.changed` (to no plan).
+///
+/// The end is the true instant, not the bucket's start: the store replaces changes at or
+/// after an end, and the subscription a tenant was created on minutes ago (or an immediate
+/// change) starts inside this bucket — snapped down, the end erased it (no final invoice).
 ///
 /// # Errors
 /// A store failure.
@@ -236,7 +240,7 @@ pub async fn end_subscription(
 ) -> Result<(), DbError> {
     let changes = store.subscriptions(tenant).await?;
     if plan_at(&changes, now).is_some() || changes.iter().any(|c| c.effective_at > now) {
-        store.change_subscription(tenant, &SubscriptionChange::end(bucket_start(now)), now, actor).await?;
+        store.change_subscription(tenant, &SubscriptionChange::end(now, bucket_ceiling(now)), now, actor).await?;
     }
     Ok(())
 }

@@ -131,7 +131,7 @@ mod tests {
     }
 
     fn end(s: &str) -> SubscriptionChange {
-        SubscriptionChange::end(at(s))
+        SubscriptionChange::end(at(s), at(s))
     }
 
     /// A case: its name, the changes, and (invocations, records, reason) unbilled.

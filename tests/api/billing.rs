@@ -435,7 +435,7 @@ both_stores! {
         // Arrange: on "committed" (base 500, minimum 2000) since October.
         tenant_on(&app, "acme", "UTC", "committed", "2026-10-01T00:00:00Z").await;
         // Act: deactivated on November 16 (half the month), then two more months pass.
-        app.clock.set(at("2026-11-16T00:05:00Z"));
+        app.clock.set(at("2026-11-16T00:00:00Z"));
         let patch = app.client.patch(format!("{}/v1/tenants/acme", app.address)).bearer_auth(&app.admin_key)
             .json(&json!({"active": false})).send().await.unwrap();
         assert_eq!(patch.status(), StatusCode::OK);
@@ -446,6 +446,26 @@ both_stores! {
         let totals: Vec<&str> = invoices.iter().map(|i| i["total"].as_str().unwrap()).collect();
         assert_eq!(totals, vec!["2000.00", "1000.00"]);
         assert_eq!(invoices[1]["lines"][3]["proration"], "0.5", "{}", invoices[1]);
+    }
+}
+
+both_stores! {
+    async fn a_tenant_deactivated_minutes_after_it_was_created_still_gets_its_final_invoice(app) {
+        // Arrange: created on "payg" at 12:02 (a subscription starting inside the 12:00 bucket),
+        // 3 000 000 invocations sent at 12:05: 2 000 000 over the allowance at 0.20 a million.
+        tenant_on(&app, "acme", "UTC", "payg", "2026-11-10T12:02:00Z").await;
+        usage_at(&app, "acme", "2026-11-10T12:05:00Z", &[("a", "2026-11-10T12:04:00Z", 3_000_000)]).await;
+        // Act: deactivated at 12:09, in the bucket it was created in; November closes.
+        app.clock.set(at("2026-11-10T12:09:00Z"));
+        let patch = app.client.patch(format!("{}/v1/tenants/acme", app.address)).bearer_auth(&app.admin_key)
+            .json(&json!({"active": false})).send().await.unwrap();
+        assert_eq!(patch.status(), StatusCode::OK);
+        let report = run_billing_and_wait(&app, "2026-12-01T02:00:00Z").await;
+        // Assert: the final invoice bills the usage sent before the deactivation, nothing unbilled.
+        assert_eq!(report["unbilled"], json!([]), "{report}");
+        let invoices = invoices_of(&app, "acme").await;
+        assert_eq!(invoices.len(), 1, "one final invoice");
+        assert_eq!(invoices[0]["total"], "0.40", "{}", invoices[0]);
     }
 }
 

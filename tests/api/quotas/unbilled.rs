@@ -63,11 +63,14 @@ quota_tests! {
     }
 
     async fn a_deactivated_tenants_usage_after_the_end_is_unbilled(app) {
-        // Arrange: on payg from 12:00; deactivated at 12:40, so the plan ends at 12:30.
+        // Arrange: on payg from 12:00; deactivated at 12:41, so usage is billed through the
+        // 12:30 bucket (the one it ends in). A runtime whose clock runs ahead sent a record
+        // stamped 12:45:30 just before (within the 5-minute future bound): after the end.
         create_tenant_on(&app, "acme", "payg").await;
         post_invocations(&app, "acme", "billed", 10).await;
-        app.clock.set(at("2026-11-27T12:40:00Z"));
-        post_invocations_at(&app, "acme", "late-bucket", 4, "2026-11-27T12:35:00Z").await;
+        app.clock.set(at("2026-11-27T12:41:00Z"));
+        post_invocations_at(&app, "acme", "in-the-last-bucket", 3, "2026-11-27T12:40:00Z").await;
+        post_invocations_at(&app, "acme", "after-the-end", 4, "2026-11-27T12:45:30Z").await;
         let patch = app
             .client
             .patch(format!("{}/v1/tenants/acme", app.address))

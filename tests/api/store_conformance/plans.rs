@@ -65,7 +65,7 @@ both_stores! {
         store.change_subscription(&beta, &change(4, "basic"), test_now(), &operator()).await.unwrap();
         // Act
         store.change_subscription(&acme, &change(3, "enterprise"), test_now(), &operator()).await.unwrap();
-        let ended = SubscriptionChange::end(first_of(6));
+        let ended = SubscriptionChange::end(first_of(6), first_of(6));
         store.change_subscription(&acme, &ended, test_now(), &operator()).await.unwrap();
         // Assert
         let expected = vec![change(1, "basic"), change(3, "enterprise"), ended];
