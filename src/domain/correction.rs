@@ -20,4 +20,8 @@ pub struct UsageCorrection {
     /// Records before this instant are in a closed period of a tenant whose late-usage policy
     /// is `reject`: they may not be corrected either.
     pub closed_before: Option<chrono::DateTime<chrono::Utc>>,
+    /// Records stamped before this instant (now − the allowed lateness) are outside the
+    /// accepted window, as a new record that old would be: refused, because the billing run
+    /// re-rates closed periods only as far back as usage can still arrive (DESIGN §2, §7).
+    pub accepted_from: Option<chrono::DateTime<chrono::Utc>>,
 }

@@ -9,7 +9,8 @@ use actix_web::{web, HttpResponse};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::record::{check_id, dimension, quantities, tenant, WireUsage};
+use super::record::{check_id, dimension, quantities, tenant, TimeWindow, WireUsage};
+use super::service::Ingestor;
 use super::tenants::TenantDirectory;
 use crate::aggregate::RecordState;
 use crate::auth::IngestCaller;
@@ -35,6 +36,7 @@ pub struct CorrectionRequest {
 pub async fn correct_usage(
     request: Idempotent<IngestCaller>,
     directory: web::Data<TenantDirectory>,
+    ingestor: web::Data<Ingestor>,
 ) -> Result<HttpResponse, ApiError> {
     let mut correction = validate(request.json()?)?;
     let tenant = &correction.key.tenant_id;
@@ -44,6 +46,7 @@ pub async fn correct_usage(
         false => return Err(unknown()),
     };
     correction.closed_before = gate.closed_before;
+    correction.accepted_from = Some(ingestor.window().oldest_accepted());
     let correction = correction;
     let tenant = &correction.key.tenant_id;
     request
@@ -55,6 +58,7 @@ pub async fn correct_usage(
                 })),
                 CorrectionOutcome::RecordNotFound => Err(unknown()),
                 CorrectionOutcome::PeriodClosed => Err(period_closed()),
+                CorrectionOutcome::TooOld => Err(too_old(&ingestor.window())),
                 CorrectionOutcome::AlreadyVoid => Err(ApiError::Conflict {
                     code: "record_already_void",
                     message: "this record is already void".into(),
@@ -95,7 +99,7 @@ fn validate(r: CorrectionRequest) -> Result<UsageCorrection, ApiError> {
     if r.reason.trim().is_empty() || r.reason.chars().count() > 500 || r.reason.chars().any(char::is_control) {
         return Err(ApiError::unprocessable("invalid_correction", "reason must be 1-500 characters"));
     }
-    Ok(UsageCorrection { key, action, reason: r.reason, closed_before: None })
+    Ok(UsageCorrection { key, action, reason: r.reason, closed_before: None, accepted_from: None })
 }
 
 fn state_json(state: Option<&RecordState>) -> Value {
@@ -107,6 +111,16 @@ fn state_json(state: Option<&RecordState>) -> Value {
             "invocations": s.quantities.invocations.to_string(),
         })
     })
+}
+
+fn too_old(window: &TimeWindow) -> ApiError {
+    ApiError::unprocessable(
+        "timestamp_too_old",
+        format!(
+            "the record is older than the allowed lateness ({}): its billing period can no longer be adjusted",
+            window.lateness_text()
+        ),
+    )
 }
 
 fn period_closed() -> ApiError {

@@ -79,15 +79,38 @@ impl TimeWindow {
         if at > self.now + MAX_FUTURE {
             return Err(RecordError::new("timestamp_in_future", "timestamp is more than 5 minutes in the future"));
         }
-        let lateness = chrono::Duration::from_std(self.allowed_lateness).unwrap_or(chrono::Duration::MAX);
-        if self.now.signed_duration_since(at) > lateness {
-            let days = self.allowed_lateness.as_secs() / 86_400;
+        if at < self.oldest_accepted() {
             return Err(RecordError::new(
                 "timestamp_too_old",
-                format!("timestamp is older than the allowed lateness ({days} days)"),
+                format!("timestamp is older than the allowed lateness ({})", self.lateness_text()),
             ));
         }
         Ok(at)
+    }
+
+    /// The oldest timestamp accepted now.
+    pub fn oldest_accepted(&self) -> DateTime<Utc> {
+        let lateness = chrono::Duration::from_std(self.allowed_lateness).unwrap_or(chrono::Duration::MAX);
+        self.now.checked_sub_signed(lateness).unwrap_or(DateTime::<Utc>::MIN_UTC)
+    }
+
+    /// The allowed lateness as people write it: "35 days", "12 hours", "90 minutes".
+    pub fn lateness_text(&self) -> String {
+        let seconds = self.allowed_lateness.as_secs();
+        match seconds {
+            s if s % 86_400 == 0 => plural(s / 86_400, "day"),
+            s if s % 3_600 == 0 => plural(s / 3_600, "hour"),
+            s if s % 60 == 0 => plural(s / 60, "minute"),
+            s => plural(s, "second"),
+        }
+    }
+}
+
+/// "1 day", "35 days".
+fn plural(n: u64, unit: &str) -> String {
+    match n {
+        1 => format!("1 {unit}"),
+        n => format!("{n} {unit}s"),
     }
 }
 

@@ -89,8 +89,8 @@ impl BillingRun<'_> {
             if due.is_empty() {
                 break;
             }
-            let usage = self.usage_of(&due, &subscriptions, as_of).await?;
-            let billed = self.billed_of(&due, as_of).await?;
+            let usage = self.usage_of(&due, &subscriptions).await?;
+            let billed = self.billed_of(&due).await?;
             let ledgers = self.store.credit_entries_of(&ids(&mut due.iter().map(|d| d.tenant))).await?;
             let mut failed = HashSet::new();
             let mut ready = Vec::new();
@@ -161,13 +161,12 @@ impl BillingRun<'_> {
         &self,
         due: &[Due<'_>],
         subscriptions: &PerTenant<SubscriptionChange>,
-        as_of: DateTime<Utc>,
     ) -> anyhow::Result<UnitUsage> {
         let mut usage = UnitUsage::default();
         for d in due {
             let changes = slice(subscriptions, &d.tenant.id);
             let mut cuts = Vec::new();
-            for period in std::iter::once(&d.period).chain(self.rerated(d, as_of)) {
+            for period in std::iter::once(&d.period).chain(self.rerated(d)) {
                 cuts.extend([period.start(), period.end()]);
                 cuts.extend(segments(period, changes).iter().flat_map(|s| [s.start, s.end]));
             }
@@ -180,13 +179,9 @@ impl BillingRun<'_> {
     }
 
     /// What was billed for the periods the pass re-rates.
-    async fn billed_of(
-        &self,
-        due: &[Due<'_>],
-        as_of: DateTime<Utc>,
-    ) -> anyhow::Result<PerTenant<(DateTime<Utc>, LineKey, Decimal)>> {
-        let rerating: Vec<&Due> = due.iter().filter(|d| self.rerated(d, as_of).next().is_some()).collect();
-        let Some(from) = rerating.iter().flat_map(|d| self.rerated(d, as_of)).map(BillingPeriod::start).min() else {
+    async fn billed_of(&self, due: &[Due<'_>]) -> anyhow::Result<PerTenant<(DateTime<Utc>, LineKey, Decimal)>> {
+        let rerating: Vec<&Due> = due.iter().filter(|d| self.rerated(d).next().is_some()).collect();
+        let Some(from) = rerating.iter().flat_map(|d| self.rerated(d)).map(BillingPeriod::start).min() else {
             return Ok(HashMap::new());
         };
         let tenants: Vec<TenantId> = rerating.iter().map(|d| d.tenant.id.clone()).collect();

@@ -167,7 +167,7 @@ impl BillingRun<'_> {
             return Ok(None);
         };
         let mut late = Vec::new();
-        for earlier in self.rerated(due, as_of) {
+        for earlier in self.rerated(due) {
             let rerated =
                 self.draft(tenant, changes, earlier, &inputs.rollups)?.map(|d| d.segments).unwrap_or_default();
             let mut billed: BTreeMap<LineKey, Decimal> = BTreeMap::new();
@@ -192,15 +192,19 @@ impl BillingRun<'_> {
         })?))
     }
 
-    /// The closed periods before `due`'s that late usage may still change: re-rated and
-    /// compared with what was billed.
-    pub(super) fn rerated<'d>(
-        &self,
-        due: &'d Due<'_>,
-        as_of: DateTime<Utc>,
-    ) -> impl Iterator<Item = &'d BillingPeriod> {
-        let open_to_late = as_of - self.allowed_lateness - self.grace;
+    /// The closed periods before `due`'s that usage (late records, corrections) may have
+    /// changed since the tenant's previous invoice: re-rated and compared with what was billed.
+    ///
+    /// That invoice closed the period before `due`'s, so it was issued after `due`'s start;
+    /// usage arriving since can reach back at most the allowed lateness from then (records and
+    /// corrections alike are refused beyond it). So every period ending after `due`'s start −
+    /// lateness may have changed — the grace on top covers records that committed while that
+    /// run was reading. (Measured from the run's own `as_of`, the window missed usage that
+    /// arrived between the previous run and the end of the lateness: a late record 30 days old
+    /// for a period two closings back was never billed.)
+    pub(super) fn rerated<'d>(&self, due: &'d Due<'_>) -> impl Iterator<Item = &'d BillingPeriod> {
         let start = due.period.start();
+        let open_to_late = start - self.allowed_lateness - self.grace;
         due.closed.iter().filter(move |p| p.start() < start && p.end() > open_to_late)
     }
 

@@ -89,6 +89,9 @@ impl Store {
         if c.closed_before.is_some_and(|end| timestamp < end) {
             return Ok(CorrectionOutcome::PeriodClosed);
         }
+        if c.accepted_from.is_some_and(|from| timestamp < from) {
+            return Ok(CorrectionOutcome::TooOld);
+        }
         let newest = format!("{NEWEST} and c.tenant_id = $1 and c.source = $2 and c.record_id = $3");
         let newest: Option<NewestRow> =
             on_tx!(&mut tx, |db| bind_key!(sqlx::query_as(&newest), key).fetch_optional(db).await)?;

@@ -133,4 +133,6 @@ pub enum CorrectionOutcome {
     AlreadyVoid,
     /// The record is in a period the tenant's policy keeps closed.
     PeriodClosed,
+    /// The record is older than the accepted window.
+    TooOld,
 }

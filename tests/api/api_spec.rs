@@ -1109,10 +1109,14 @@ fn rendering_and_correction_examples(f: &Fixture) -> Vec<Example> {
         example("void an event", M::POST, corrections, corrections).json(void_event.clone()),
         example("void a void record", M::POST, corrections, corrections).by(As::Ingest).json(void_event).expect(409),
         example("correct an invoiced period", M::POST, corrections, corrections).by(As::Ingest).json(correction(
-            "s1",
+            "o2",
             "replace",
-            Some(json!({"invocations": 1_000_000})),
+            Some(json!({"invocations": 2_000_000})),
         )),
+        example("correct a record older than the allowed lateness", M::POST, corrections, corrections)
+            .by(As::Ingest)
+            .json(correction("s1", "replace", Some(json!({"invocations": 1_000_000}))))
+            .expect(422),
         example("correct a closed period", M::POST, corrections, corrections)
             .by(As::Ingest)
             .json(json!({"tenant_id": "hooli", "id": "h1", "action": "void", "reason": "test traffic"}))
@@ -1300,6 +1304,7 @@ async fn example_app(backend: Backend) -> (TestApp, Fixture) {
     run_billing_and_wait(&app, "2026-10-01T02:00:00Z").await;
     let late = [("late", "2026-09-30T12:00:00Z", 3_000_000), ("o1", "2026-10-09T00:00:00Z", 1_500_000)];
     usage_at(&app, "acme", "2026-10-10T00:00:00Z", &late).await;
+    usage_at(&app, "acme", "2026-10-26T00:00:00Z", &[("o2", "2026-10-25T00:00:00Z", 1_000_000)]).await;
     app.clock.set(test_now());
     let report = run_billing_and_wait(&app, "2026-11-01T02:00:00Z").await;
     assert_eq!(report["invoices_issued"].as_array().map(Vec::len), Some(2), "October for acme and hooli: {report}");

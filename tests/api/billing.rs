@@ -367,6 +367,28 @@ both_stores! {
     }
 }
 
+both_stores! {
+    async fn a_record_arriving_late_after_the_next_period_closed_is_billed_on_the_invoice_after(app) {
+        // Arrange: October's 1M invocations (all free) invoiced, then November's invoice issued.
+        tenant_on(&app, "acme", "UTC", "payg", "2026-10-01T00:00:00Z").await;
+        usage_at(&app, "acme", "2026-10-20T00:00:00Z", &[("base", "2026-10-19T00:00:00Z", 1_000_000)]).await;
+        run_billing_and_wait(&app, "2026-11-01T02:00:00Z").await;
+        run_billing_and_wait(&app, "2026-12-01T02:00:00Z").await;
+        // Act: on December 3 a record of October 31 arrives, 33 days late (the lateness is 35):
+        // 2M more October invocations, 0.40 billable. December closes.
+        usage_at(&app, "acme", "2026-12-03T12:00:00Z", &[("late", "2026-10-31T12:00:00Z", 2_000_000)]).await;
+        run_billing_and_wait(&app, "2027-01-01T02:00:00Z").await;
+        // Assert: December's invoice settles October.
+        let invoices = invoices_of(&app, "acme").await;
+        assert_eq!(invoices.len(), 3);
+        let october: Vec<(&str, &str)> = invoices[2]["lines"].as_array().unwrap().iter()
+            .filter(|l| l["type"] == "adjustment" && l["start"] == "2026-10-01T00:00:00Z")
+            .map(|l| (l["meter"].as_str().unwrap(), l["amount"].as_str().unwrap()))
+            .collect();
+        assert_eq!(october, vec![("invocations", "0.40")], "{}", invoices[2]);
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn records_committing_during_a_run_are_billed_once_either_on_the_invoice_or_as_an_adjustment() {
     // Arrange: October on payg with 1M invocations (all free) already stored.

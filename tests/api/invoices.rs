@@ -18,6 +18,22 @@ async fn correct(app: &TestApp, body: &Value) -> reqwest::Response {
 }
 
 both_stores! {
+    async fn a_record_older_than_the_allowed_lateness_cannot_be_corrected(app) {
+        // Arrange: a record of October 19, then 36 days pass (the lateness is 35).
+        tenant_on(&app, "acme", "UTC", "payg", "2026-10-01T00:00:00Z").await;
+        usage_at(&app, "acme", "2026-10-20T00:00:00Z", &[("old", "2026-10-19T00:00:00Z", 3_000_000)]).await;
+        app.clock.set(crate::billing::at("2026-11-24T00:00:00Z"));
+        // Act
+        let response = correct(&app, &json!({"tenant_id": "acme", "id": "old", "action": "void", "reason": "double-counted"})).await;
+        // Assert: refused as a record that old is, and the usage stays.
+        assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body["error"]["code"], "timestamp_too_old", "{body}");
+        assert!(body["error"]["message"].as_str().unwrap().contains("35 days"), "{body}");
+        let october = app.get_json("/v1/tenants/acme/usage?from=2026-10-01T00:00:00Z&to=2026-11-01T00:00:00Z&granularity=month").await;
+        assert_eq!(october["buckets"][0]["invocations"], "3000000", "{october}");
+    }
+
     async fn the_pdf_parses_back_and_shows_the_total(app) {
         // Arrange
         app.clock.set(crate::billing::at("2026-10-01T00:00:00Z"));

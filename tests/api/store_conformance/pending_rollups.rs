@@ -60,7 +60,7 @@ fn group(prefix: &str, count: usize) -> Vec<NewUsageRecord> {
 
 fn correction(record_id: &str, action: CorrectionAction) -> UsageCorrection {
     let key = RecordKey { tenant_id: id("acme"), source: String::new(), record_id: record_id.into() };
-    UsageCorrection { key, action, reason: "test".into(), closed_before: None }
+    UsageCorrection { key, action, reason: "test".into(), closed_before: None, accepted_from: None }
 }
 
 async fn pending_rows(app: &TestApp) -> i64 {

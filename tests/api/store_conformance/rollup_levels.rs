@@ -99,7 +99,7 @@ async fn hour_rows_from(app: &TestApp, from: DateTime<Utc>) -> i64 {
 
 fn correction(record_id: &str, action: CorrectionAction) -> UsageCorrection {
     let key = RecordKey { tenant_id: id("acme"), source: String::new(), record_id: record_id.into() };
-    UsageCorrection { key, action, reason: "test".into(), closed_before: None }
+    UsageCorrection { key, action, reason: "test".into(), closed_before: None, accepted_from: None }
 }
 
 both_stores! {

@@ -51,7 +51,7 @@ fn beta_record() -> [NewUsageRecord; 1] {
 
 fn correction(record_id: &str, action: CorrectionAction, closed_before: Option<DateTime<Utc>>) -> UsageCorrection {
     let key = RecordKey { tenant_id: id("acme"), source: String::new(), record_id: record_id.into() };
-    UsageCorrection { key, action, reason: "test".into(), closed_before }
+    UsageCorrection { key, action, reason: "test".into(), closed_before, accepted_from: None }
 }
 
 fn replace(function: &str, memory: &str) -> CorrectionAction {
