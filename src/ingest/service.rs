@@ -66,18 +66,29 @@ impl Ingestor {
         let mut report = IngestReport::default();
         let mut valid = Vec::with_capacity(parsed.len());
         let mut valid_index = Vec::with_capacity(parsed.len());
+        let mut gated = Vec::new();
         for (index, result) in parsed.into_iter().enumerate() {
             let gate = result.as_ref().ok().and_then(|r| allowed.get(&r.key.tenant_id).copied().flatten());
             match (result, gate) {
                 (Ok(record), Some(gate)) if gate.closed_before.is_some_and(|end| record.timestamp < end) => {
-                    report.reject(index, period_closed())
+                    gated.push((index, record, period_closed()))
                 }
                 (Ok(record), Some(_)) => {
                     valid_index.push(index);
                     valid.push(record);
                 }
+                (Ok(record), None) if caller.can_ingest_for(&record.key.tenant_id) => {
+                    let error = unknown_tenant(&record.key.tenant_id);
+                    gated.push((index, record, error))
+                }
                 (Ok(record), None) => report.reject(index, unknown_tenant(&record.key.tenant_id)),
                 (Err(error), _) => report.reject(index, error),
+            }
+        }
+        for (index, record, error) in gated {
+            match self.stored_already(&record).await? {
+                true => report.duplicates += 1,
+                false => report.reject(index, error),
             }
         }
         let outcomes = self.writer.write(valid).await.map_err(|e| match e {
@@ -94,6 +105,16 @@ impl Ingestor {
         report.errors.sort_by_key(|e| e.index);
         self.count(&report);
         Ok(report)
+    }
+
+    /// Whether a record the tenant gate refuses (a deactivated tenant, a closed period) is
+    /// stored already with this content: a retry of a batch committed before the gate closed
+    /// is a duplicate, as every retry is (DESIGN §3.1), not a rejection of committed usage.
+    /// Only for callers allowed to post for the tenant, so it tells nothing new.
+    async fn stored_already(&self, record: &NewUsageRecord) -> Result<bool, ApiError> {
+        let stored = self.tenants.store().stored_content_hash(&record.key, record.timestamp).await;
+        let stored = stored.map_err(|_| ApiError::Unavailable { retry_after_secs: 2 })?;
+        Ok(stored == Some(record.content_hash))
     }
 
     /// Each distinct tenant of the request, and its gate if this caller may post usage for it

@@ -51,6 +51,11 @@ pub struct TenantDirectory {
 }
 
 impl TenantDirectory {
+    /// The store the gates are read from.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
     /// An empty directory over `store` that trusts an answer for [`TTL`].
     pub fn new(store: Store) -> Self {
         Self { store, active: Arc::new(RefreshAhead::new(TTL)), _following: None }

@@ -44,6 +44,7 @@ mod rollup_hours;
 mod rollup_pending;
 mod rollups;
 mod sqlite;
+mod stored_records;
 mod subscriptions;
 mod tenants;
 mod types;

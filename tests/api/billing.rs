@@ -336,6 +336,30 @@ both_stores! {
 }
 
 both_stores! {
+    async fn a_retry_of_records_stored_before_their_period_closed_counts_them_as_duplicates(app) {
+        // Arrange: acme rejects late usage; record "a" is stored, then October closes.
+        app.clock.set(at("2026-10-01T00:00:00Z"));
+        let body = json!({"id": "acme", "name": "Acme", "plan": "payg", "late_usage_policy": "reject"});
+        admin_post(&app, "/v1/tenants", &body).await;
+        usage_at(&app, "acme", "2026-10-20T00:00:00Z", &[("a", "2026-10-19T00:00:00Z", 1)]).await;
+        run_billing_and_wait(&app, "2026-11-01T02:00:00Z").await;
+        // Act: the runtime retries "a" as sent, "a" with other content, and a new record "b".
+        app.clock.set(at("2026-11-02T00:00:00Z"));
+        let retry = json!({"records": [
+            {"id": "a", "tenant_id": "acme", "timestamp": "2026-10-19T00:00:00Z", "invocations": 1},
+            {"id": "a", "tenant_id": "acme", "timestamp": "2026-10-19T00:00:00Z", "invocations": 2},
+            {"id": "b", "tenant_id": "acme", "timestamp": "2026-10-19T00:00:00Z", "invocations": 1}]});
+        let response = app.post_usage(&retry).await;
+        // Assert: the stored record is a duplicate; the others are refused as the period is closed.
+        let body: Value = response.json().await.unwrap();
+        assert_eq!((body["accepted"].as_u64(), body["duplicates"].as_u64()), (Some(0), Some(1)), "{body}");
+        let codes: Vec<(u64, &str)> =
+            body["errors"].as_array().unwrap().iter().map(|e| (e["index"].as_u64().unwrap(), e["code"].as_str().unwrap())).collect();
+        assert_eq!(codes, vec![(1, "period_closed"), (2, "period_closed")]);
+    }
+}
+
+both_stores! {
     async fn a_batch_spanning_tenants_gates_each_record_by_its_own_tenant(app) {
         // Arrange: acme rejects late usage and October is closed; beta bills it next invoice;
         // gone is deactivated; ghost does not exist

@@ -117,4 +117,18 @@ both_stores! {
         let usage = app.get_json("/v1/tenants/acme/usage?granularity=month").await;
         assert_eq!(usage["buckets"][0]["records"], 1);
     }
+
+    async fn a_retry_of_usage_stored_before_the_deactivation_counts_it_as_a_duplicate(app) {
+        // Arrange
+        app.create_tenant("acme", "UTC").await;
+        let sent = record("acme", "before");
+        assert_eq!(app.post_usage(&sent).await.status(), StatusCode::OK);
+        patch_tenant(&app, "acme", &json!({"active": false})).await;
+        // Act: the runtime, unsure the first answer arrived, sends the same record again.
+        let retry = app.post_usage(&sent).await;
+        // Assert
+        assert_eq!(retry.status(), StatusCode::OK);
+        let body: Value = retry.json().await.unwrap();
+        assert_eq!((body["accepted"].as_u64(), body["duplicates"].as_u64()), (Some(0), Some(1)), "{body}");
+    }
 }
