@@ -119,7 +119,7 @@ mod tests {
         let removed = adjustments.iter().find(|a| a.key == top_up.key).expect("the top-up is taken back");
         let (line, original) = (&removed.line, &top_up.line);
         assert_eq!(line.description, format!("Adjustment: {}", original.description));
-        assert_eq!(line.description, "Adjustment: Minimum spend top-up (committed)");
+        assert_eq!(line.description, "Adjustment: Minimum spend top-up");
         assert_eq!((line.plan_id.as_str(), line.plan_version), ("committed", 4), "the plan it adjusts");
         assert_eq!((line.start, line.end), (at("2026-11-10T03:06:59Z"), period.end()), "the fees' own span");
         assert_eq!((line.start, line.end), (original.start, original.end));
@@ -136,7 +136,7 @@ mod tests {
         let (_, after) = rerated(20_000_000);
         let adjusted = adjustments(period, &after, &billed);
         let usage = adjusted.iter().find(|a| a.key.line_type == LineType::Usage).expect("usage moved");
-        assert_eq!(usage.line.description, "Adjustment: invocations (committed)");
+        assert_eq!(usage.line.description, "Adjustment: Invocations");
         assert_eq!((usage.line.start, usage.line.plan_id.as_str()), (period.start(), "committed"));
         assert_eq!(usage.line.amount, Decimal::new(162, 2), "10M net at 0.18/M − 1M net");
     }

@@ -26,16 +26,17 @@ pub fn segment_lines(segments: &[DraftSegment]) -> Vec<KeyedLine> {
 /// the stretch it bills, its proration, and its key.
 pub(crate) fn frame(segment: &DraftSegment, line_type: LineType, meter: Option<Meter>) -> KeyedLine {
     let (s, plan) = (&segment.segment, &segment.segment.plan_id);
+    // Words as people write them (DESIGN §7); the plan is the line's own field, which every
+    // rendering shows beside the words.
     let (description, (start, end), proration) = match (line_type, meter) {
-        (LineType::Usage, Some(meter)) => (format!("{meter} ({plan})"), (s.start, s.end), None),
-        (LineType::Usage, None) => (format!("Usage ({plan})"), (s.start, s.end), None),
-        (LineType::BaseFee, _) => (format!("Base fee ({plan})"), (s.fees_from, s.fees_until), Some(segment.proration)),
+        (LineType::Usage, Some(meter)) => (meter.display_name().to_owned(), (s.start, s.end), None),
+        (LineType::Usage, None) => ("Usage".to_owned(), (s.start, s.end), None),
+        (LineType::BaseFee, _) => ("Base fee".to_owned(), (s.fees_from, s.fees_until), Some(segment.proration)),
         (LineType::MinimumSpendTopUp, _) => {
-            (format!("Minimum spend top-up ({plan})"), (s.fees_from, s.fees_until), Some(segment.proration))
+            ("Minimum spend top-up".to_owned(), (s.fees_from, s.fees_until), Some(segment.proration))
         }
-        (LineType::Adjustment | LineType::UnbilledUsage, _) => {
-            (format!("{} ({plan})", line_type.as_str()), (s.start, s.end), None)
-        }
+        (LineType::Adjustment, _) => ("Adjustment".to_owned(), (s.start, s.end), None),
+        (LineType::UnbilledUsage, _) => ("Usage not billed".to_owned(), (s.start, s.end), None),
     };
     let line = LineSnapshot {
         plan_id: plan.clone(),

@@ -171,7 +171,7 @@ impl LineContext {
             details: self.details(line),
             quantity: line.quantity.map(format::quantity).unwrap_or_default(),
             amount: format::amount(line.amount, self.currency),
-            tiers: line.tiers.iter().map(|tier| self.tier(tier)).collect(),
+            tiers: line.tiers.iter().map(|tier| self.tier(tier, line.meter)).collect(),
         }
     }
 
@@ -196,17 +196,19 @@ impl LineContext {
         details
     }
 
-    fn tier(&self, tier: &TierSnapshot) -> TierView {
+    fn tier(&self, tier: &TierSnapshot, meter: Option<Meter>) -> TierView {
         let range = match tier.to {
             Some(to) => format!("{} – {}", format::quantity(tier.from), format::quantity(to)),
             None if tier.from.is_zero() => "All billable units".to_owned(),
             None => format!("Above {}", format::quantity(tier.from)),
         };
         let unit_price = format::exact(tier.unit_price, self.currency);
-        let price = if tier.price_per == Decimal::ONE {
-            format!("× {unit_price}")
-        } else {
-            format!("× {unit_price} per {}", format::quantity(tier.price_per))
+        // Every unit price says its unit (DESIGN §7): "× 0.20 per 1,000,000 invocations".
+        let price = match (meter, tier.price_per == Decimal::ONE) {
+            (Some(meter), true) => format!("× {unit_price} per {}", unit_singular(meter)),
+            (Some(meter), false) => format!("× {unit_price} per {} {}", format::quantity(tier.price_per), unit(meter)),
+            (None, true) => format!("× {unit_price}"),
+            (None, false) => format!("× {unit_price} per {}", format::quantity(tier.price_per)),
         };
         let flat_fee =
             (!tier.flat_fee.is_zero()).then(|| format!("+ {} flat fee", format::exact(tier.flat_fee, self.currency)));
@@ -217,6 +219,15 @@ impl LineContext {
             flat_fee,
             amount: format::exact(tier.amount, self.currency),
         }
+    }
+}
+
+/// One unit of a meter, as a reader says it.
+fn unit_singular(meter: Meter) -> &'static str {
+    match meter {
+        Meter::CpuCycles => "CPU cycle",
+        Meter::MemoryGbSeconds => "GB-second",
+        Meter::Invocations => "invocation",
     }
 }
 
@@ -250,7 +261,7 @@ mod tests {
         let view = InvoiceView::of(&sample::invoice(), &DocumentKind::Invoice);
         let invocations = &view.lines[0];
         assert!(invocations.details.contains(&"1,000,000 invocations included".to_owned()));
-        assert_eq!(invocations.tiers[0].price, "× 0.20 per 1,000,000");
+        assert_eq!(invocations.tiers[0].price, "× 0.20 per 1,000,000 invocations", "every unit price says its unit");
         let adjustment = view.lines.iter().find(|l| l.tag == Some("Adjustment")).unwrap();
         assert!(
             adjustment.details.contains(&"Adjusts 1 Feb 2026 – 28 Feb 2026".to_owned()),
