@@ -3,7 +3,7 @@
 
 use std::sync::{Arc, Mutex};
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Timelike, Utc};
 
 /// Something that tells the time.
 pub trait Clock: Send + Sync + 'static {
@@ -11,13 +11,16 @@ pub trait Clock: Send + Sync + 'static {
     fn now(&self) -> DateTime<Utc>;
 }
 
-/// The wall clock.
+/// The wall clock, to the microsecond: both stores keep instants to the microsecond, so an
+/// answer built from "now" (a created object's `created_at`) reads the same as the stored
+/// value every later read returns.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct SystemClock;
 
 impl Clock for SystemClock {
     fn now(&self) -> DateTime<Utc> {
-        Utc::now()
+        let now = Utc::now();
+        now.with_nanosecond(now.nanosecond() / 1_000 * 1_000).unwrap_or(now)
     }
 }
 
@@ -45,3 +48,15 @@ impl Clock for ManualClock {
 
 /// A shareable clock handle.
 pub type SharedClock = Arc<dyn Clock>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_wall_clock_reads_to_the_microsecond_the_stores_keep() {
+        for _ in 0..100 {
+            assert_eq!(SystemClock.now().nanosecond() % 1_000, 0);
+        }
+    }
+}

@@ -172,7 +172,11 @@ impl IngestReport {
                 status => HttpResponse::build(status).json(self),
             };
         }
-        let message = format!("{} of {} records were rejected; the others were stored", self.rejected, self.total());
+        let message = match (self.rejected, self.total()) {
+            (1, 1) => "the record was rejected".to_owned(),
+            (rejected, total) if rejected == total => format!("all {total} records were rejected"),
+            (rejected, total) => format!("{rejected} of {total} records were rejected; the others were stored"),
+        };
         HttpResponse::UnprocessableEntity().json(serde_json::json!({
             "error": { "code": "some_records_rejected", "message": message },
             "accepted": self.accepted,

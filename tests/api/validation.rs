@@ -33,6 +33,8 @@ both_stores! {
             (with("function", json!("")), "invalid_dimension"),
             (with("cpu_typo", json!(1)), "unknown_field"),
             (json!({"id": "z", "tenant_id": "acme", "timestamp": "2026-11-27T11:00:00Z"}), "no_quantity"),
+            // A record's fields in order, as an array: never bound by position.
+            (json!(["p", "acme", "2026-11-27T11:00:00Z", "fn", null, null, "0.5", 3]), "invalid_record"),
         ];
         let mut records: Vec<Value> = cases.iter().map(|(r, _)| r.clone()).collect();
         records.push(record("acme", "good"));

@@ -65,6 +65,8 @@ impl<'de, D: Deserializer<'de>> Deserializer<'de> for KeyReader<'_, 'de, D> {
 
     all_deserialize_methods!(forward_deserialize);
 
+    forward_deserialize! { deserialize_struct(name: &'static str, fields: &'static [&'static str]); }
+
     fn deserialize_ignored_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Self::Error> {
         let (de, visitor) = self.split(visitor);
         de.deserialize_ignored_any(visitor)

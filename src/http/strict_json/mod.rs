@@ -77,7 +77,6 @@ macro_rules! all_deserialize_methods {
             deserialize_option(); deserialize_unit(); deserialize_unit_struct(name: &'static str);
             deserialize_newtype_struct(name: &'static str); deserialize_seq(); deserialize_tuple(len: usize);
             deserialize_tuple_struct(name: &'static str, len: usize); deserialize_map();
-            deserialize_struct(name: &'static str, fields: &'static [&'static str]);
             deserialize_enum(name: &'static str, variants: &'static [&'static str]); deserialize_identifier();
         }
     };
@@ -103,6 +102,18 @@ impl<'de, D: Deserializer<'de>> Deserializer<'de> for Strict<'_, D> {
     type Error = D::Error;
 
     all_deserialize_methods!(forward_deserialize);
+
+    /// A struct is read from an object only: serde_json also binds a JSON array to a struct's
+    /// fields by position, so `["id", "acme", …]` would be read as a record.
+    fn deserialize_struct<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        _fields: &'static [&'static str],
+        visitor: V,
+    ) -> Result<V::Value, Self::Error> {
+        let (de, visitor) = self.split(visitor);
+        de.deserialize_map(visitor)
+    }
 
     /// Values of ignored fields are walked too (serde_json would skip them unseen), so a
     /// repeated key inside an unknown extension attribute is still refused.
@@ -353,6 +364,14 @@ mod tests {
         assert_eq!(decimal.to_string(), "12.50");
         let raw: BTreeMap<String, &RawValue> = from_str(r#"{"r": {"x":1,"x":2}}"#).expect("raw content is not read");
         assert_eq!(raw["r"].get(), r#"{"x":1,"x":2}"#);
+    }
+
+    #[test]
+    fn a_struct_is_read_from_an_object_never_from_an_array_by_position() {
+        let typed: Typed = from_str(r#"{"a": 1}"#).expect("an object");
+        assert_eq!(typed.a, Some(Value::from(1)));
+        assert!(matches!(from_str::<Typed>(r#"[1, {}, []]"#), Err(StrictJsonError::Json(_))));
+        assert!(matches!(from_str::<Typed>(r#"{"a": [1, {}]}"#), Ok(_)), "arrays inside fields are values");
     }
 
     #[test]
