@@ -371,7 +371,7 @@ mod tests {
         let typed: Typed = from_str(r#"{"a": 1}"#).expect("an object");
         assert_eq!(typed.a, Some(Value::from(1)));
         assert!(matches!(from_str::<Typed>(r#"[1, {}, []]"#), Err(StrictJsonError::Json(_))));
-        assert!(matches!(from_str::<Typed>(r#"{"a": [1, {}]}"#), Ok(_)), "arrays inside fields are values");
+        assert!(from_str::<Typed>(r#"{"a": [1, {}]}"#).is_ok(), "arrays inside fields are values");
     }
 
     #[test]
