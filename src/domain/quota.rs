@@ -115,6 +115,11 @@ impl Quota {
     pub fn hard(&self) -> bool {
         self.hard
     }
+
+    /// The same quota, alerting only: it never blocks.
+    pub fn softened(self) -> Self {
+        Self { hard: false, ..self }
+    }
 }
 
 /// Who set a stored quota: the operator (`PUT …/quotas`) or the tenant (`PUT …/budgets`).

@@ -14,16 +14,19 @@ use crate::rate::PricingPlan;
 /// with the same id **replaces** the default (so an operator can raise, lower or soften a
 /// plan limit per tenant); then the tenant's budgets. A budget never replaces a plan or
 /// operator quota: one whose id is taken by either is shadowed (the API refuses such ids,
-/// but a later plan change may introduce one). Ordered by id.
+/// but a later plan change may introduce one). A hard budget is hard only while the plan in
+/// force allows hard budgets: set on a plan that did, it alerts but never blocks after a move
+/// to one that does not (DESIGN §9: "never `hard` unless the plan allows"). Ordered by id.
 pub fn effective_quotas(plan: Option<&PricingPlan>, set: &QuotaSet) -> Vec<Quota> {
     let mut quotas: Vec<Quota> = plan.map(|p| p.quotas().to_vec()).unwrap_or_default();
     for own in &set.operator {
         quotas.retain(|q| q.id() != own.id());
         quotas.push(own.clone());
     }
+    let hard_allowed = plan.is_some_and(PricingPlan::allow_hard_budget);
     for budget in &set.budgets {
         if quotas.iter().all(|q| q.id() != budget.id()) {
-            quotas.push(budget.clone());
+            quotas.push(if hard_allowed { budget.clone() } else { budget.clone().softened() });
         }
     }
     quotas.sort_by(|a, b| a.id().cmp(b.id()));
@@ -149,6 +152,19 @@ mod tests {
         let expected: Vec<(String, String, bool)> =
             expected.iter().map(|(i, l, h)| (i.to_string(), l.to_string(), *h)).collect();
         assert_eq!(found, expected);
+    }
+
+    #[test]
+    fn a_hard_budget_blocks_only_while_the_plan_allows_hard_budgets() {
+        let plan = |allow: bool| {
+            let toml = format!("id = \"p\"\nname = \"P\"\ncurrency = \"USD\"\nallow_hard_budget = {allow}\n");
+            PricingPlan::from_toml("p.toml", &toml).unwrap()
+        };
+        let set = QuotaSet { operator: vec![], budgets: vec![quota("cap", "100", true)] };
+        let hard = |plan: Option<&PricingPlan>| effective_quotas(plan, &set)[0].hard();
+        assert!(hard(Some(&plan(true))), "set on a plan that allows it");
+        assert!(!hard(Some(&plan(false))), "after a move to a plan that does not: it alerts, never blocks");
+        assert!(!hard(None), "without a plan");
     }
 
     #[test]
