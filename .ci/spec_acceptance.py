@@ -45,6 +45,7 @@ CLOCK_CODES = {
     "time_travel_not_allowed",
     "as_of_too_far_ahead",
     "period_closed",
+    "credit_expired",
 }
 # Relations between two fields that JSON Schema cannot state (each is in the field's
 # description instead), matched on the message.

@@ -37,7 +37,7 @@ pub async fn grant_credit(
     catalog: web::Data<SharedCatalog>,
 ) -> Result<HttpResponse, ApiError> {
     let id = request.tenant()?;
-    let grant = validate(request.json()?)?;
+    let grant = validate(request.json()?, request.now())?;
     existing_tenant(request.store(), &id).await?;
     let catalog = catalog.current(request.store()).await?;
     check_credit_currency(request.store(), &catalog, &id, grant.amount.currency, request.now()).await?;
@@ -49,7 +49,7 @@ pub async fn grant_credit(
         .await
 }
 
-fn validate(wanted: GrantCreditRequest) -> Result<NewCreditGrant, ApiError> {
+fn validate(wanted: GrantCreditRequest, now: DateTime<Utc>) -> Result<NewCreditGrant, ApiError> {
     let invalid = |m: &str| ApiError::unprocessable("invalid_credit", m);
     let currency =
         Currency::parse(&wanted.currency).map_err(|_| invalid("currency must be an ISO 4217 code like USD"))?;
@@ -63,6 +63,10 @@ fn validate(wanted: GrantCreditRequest) -> Result<NewCreditGrant, ApiError> {
         || wanted.reason.chars().any(char::is_control)
     {
         return Err(invalid("reason must be 1-500 characters without control characters"));
+    }
+    // A grant that has expired already could never be consumed: a typo in the year, most likely.
+    if wanted.expires_at.is_some_and(|at| at <= now) {
+        return Err(ApiError::unprocessable("credit_expired", "expires_at must be in the future"));
     }
     Ok(NewCreditGrant { amount: Money::new(amount, currency), expires_at: wanted.expires_at, reason: wanted.reason })
 }

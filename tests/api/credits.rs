@@ -35,3 +35,22 @@ both_stores! {
         assert_eq!(ledger["entries"].as_array().unwrap().len(), 1, "only the USD grant is in the ledger");
     }
 }
+
+both_stores! {
+    async fn a_grant_that_has_already_expired_is_refused(app) {
+        // Arrange: acme is on payg; the clock reads 2026-11-27.
+        let body = json!({"id": "acme", "name": "Acme", "plan": "payg"});
+        let created = app.client.post(format!("{}/v1/tenants", app.address)).bearer_auth(&app.admin_key).json(&body);
+        assert_eq!(created.send().await.unwrap().status(), StatusCode::CREATED);
+        let url = format!("{}/v1/tenants/acme/credits", app.address);
+        let with_expiry = |at: &str| json!({"amount": "10.00", "currency": "USD", "reason": "goodwill", "expires_at": at});
+        // Act
+        let expired = app.client.post(&url).bearer_auth(&app.admin_key).json(&with_expiry("2026-01-01T00:00:00Z"));
+        let expired = expired.send().await.unwrap();
+        let future = app.client.post(&url).bearer_auth(&app.admin_key).json(&with_expiry("2027-01-01T00:00:00Z"));
+        // Assert
+        assert_eq!(expired.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(expired.json::<Value>().await.unwrap()["error"]["code"], "credit_expired");
+        assert_eq!(future.send().await.unwrap().status(), StatusCode::CREATED);
+    }
+}
