@@ -16,7 +16,7 @@ use super::lookup::find_invoice;
 use super::money_wire::decimal;
 use crate::aggregate::{usage_series, Granularity};
 use crate::auth::AnyCaller;
-use crate::domain::{InvoiceDocument, LineSnapshot, TenantId};
+use crate::domain::{Currency, InvoiceDocument, LineSnapshot, LineType, Money, TenantId};
 use crate::http::ApiError;
 use crate::store::Store;
 
@@ -55,7 +55,32 @@ pub async fn explain_line<'a>(
         }
         None => Vec::new(),
     };
-    Ok(LineExplanation { line, tz, daily, arithmetic: arithmetic(line) })
+    let mut steps = arithmetic(line, doc.content.currency);
+    let stored: Decimal = daily.iter().map(|(_, _, q)| *q).sum();
+    if let (LineType::Usage, Some(billed)) = (line.line_type, line.quantity) {
+        steps.extend(changed_since(billed, stored));
+    }
+    Ok(LineExplanation { line, tz, daily, arithmetic: steps })
+}
+
+/// A step saying that the days above no longer add up to what the line billed, when they do
+/// not: usage that arrived late (or a correction) after the invoice was issued, which later
+/// invoices settle as adjustments (DESIGN §7). The daily figures are today's rollups.
+fn changed_since(billed: Decimal, stored: Decimal) -> Option<String> {
+    let (billed, stored) = (billed.normalize(), stored.normalize());
+    match stored.cmp(&billed) {
+        std::cmp::Ordering::Equal => None,
+        std::cmp::Ordering::Greater => Some(format!(
+            "the days above now add up to {}: {} more arrived after this invoice, billed as adjustments on later invoices",
+            decimal(stored),
+            decimal(stored - billed)
+        )),
+        std::cmp::Ordering::Less => Some(format!(
+            "the days above now add up to {}: corrections after this invoice removed {}, credited as adjustments on later invoices",
+            decimal(stored),
+            decimal(billed - stored)
+        )),
+    }
 }
 
 /// The tenant an invoice bills.
@@ -104,8 +129,9 @@ pub async fn explain_invoice_line(
     })))
 }
 
-/// The line's computation, one step per string.
-fn arithmetic(line: &LineSnapshot) -> Vec<String> {
+/// The line's computation, one step per string. An adjustment's tiers re-rate the period it
+/// adjusts; what was billed for it before is the difference to the line's amount.
+fn arithmetic(line: &LineSnapshot, currency: Currency) -> Vec<String> {
     let mut steps = Vec::new();
     if let (Some(quantity), Some(included)) = (line.quantity, line.included) {
         let net = (quantity - included).max(Decimal::ZERO);
@@ -126,6 +152,94 @@ fn arithmetic(line: &LineSnapshot) -> Vec<String> {
     if let Some(proration) = line.proration {
         steps.push(format!("prorated × {} (share of the period)", decimal(proration)));
     }
+    if line.line_type == LineType::Adjustment {
+        match rerated(line, currency) {
+            Some(rerated) => steps.push(format!(
+                "re-rated {} − {} billed before = {}",
+                rerated.format_amount(),
+                Money::new(rerated.amount - line.amount, currency).format_amount(),
+                Money::new(line.amount, currency).format_amount()
+            )),
+            None => steps.push(format!(
+                "the difference from what was billed for this line before: {}",
+                Money::new(line.amount, currency).format_amount()
+            )),
+        }
+        return steps;
+    }
     steps.push(format!("= {} exactly, billed {}", decimal(line.amount_precise), line.amount));
     steps
+}
+
+/// What an adjustment's tiers re-rate its line to, rounded as the line was; `None` for a line
+/// without tiers (a fee, whose re-rated amount the adjustment does not keep).
+fn rerated(line: &LineSnapshot, currency: Currency) -> Option<Money> {
+    if line.tiers.is_empty() {
+        return None;
+    }
+    let exact: Decimal = line.tiers.iter().map(|t| t.amount).sum();
+    let exact = exact.checked_mul(line.proration.unwrap_or(Decimal::ONE))?;
+    Some(Money::new(exact, currency).round_to_minor_units())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::testing::at;
+    use crate::domain::TierSnapshot;
+
+    fn d(text: &str) -> Decimal {
+        text.parse().unwrap()
+    }
+
+    /// An invocations line of 200 billable at 0.01 each (2.00), as the re-rating drafts it.
+    fn line(line_type: LineType, amount: &str) -> LineSnapshot {
+        let tier = TierSnapshot {
+            from: d("0"),
+            to: None,
+            units: d("200"),
+            unit_price: d("0.01"),
+            price_per: d("1"),
+            flat_fee: d("0"),
+            amount: d("2"),
+        };
+        LineSnapshot {
+            quantity: Some(d("200")),
+            included: Some(d("0")),
+            tiers: vec![tier],
+            amount: d(amount),
+            amount_precise: d(amount),
+            ..LineSnapshot::blank(
+                line_type,
+                "Invocations".into(),
+                at("2026-01-01T00:00:00Z"),
+                at("2026-02-01T00:00:00Z"),
+            )
+        }
+    }
+
+    #[test]
+    fn an_adjustment_shows_what_was_billed_before_its_difference() {
+        let usd = Currency::parse("USD").unwrap();
+        let steps = arithmetic(&line(LineType::Adjustment, "1.00"), usd);
+        assert_eq!(steps.last().unwrap(), "re-rated 2.00 − 1.00 billed before = 1.00", "{steps:?}");
+        let steps = arithmetic(&line(LineType::Usage, "2.00"), usd);
+        assert_eq!(steps.last().unwrap(), "= 2 exactly, billed 2.00", "{steps:?}");
+    }
+
+    #[test]
+    fn days_that_no_longer_add_up_to_the_billed_quantity_are_said_to() {
+        let cases = [
+            ("200", "200", None, "nothing changed since the invoice"),
+            ("200", "700", Some("500 more arrived after this invoice"), "late usage"),
+            ("200", "150", Some("corrections after this invoice removed 50"), "a correction"),
+        ];
+        for (billed, stored, says, why) in cases {
+            let step = changed_since(d(billed), d(stored));
+            match says {
+                None => assert_eq!(step, None, "{why}"),
+                Some(text) => assert!(step.as_deref().is_some_and(|s| s.contains(text)), "{why}: {step:?}"),
+            }
+        }
+    }
 }
