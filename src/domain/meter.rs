@@ -26,6 +26,16 @@ impl Meter {
             Meter::Invocations => "Invocations",
         }
     }
+
+    /// The most decimals a quantity of the meter is recorded with, as ingestion accepts them
+    /// (`ingest/quantity.rs`): cycles and invocations are counted, GB-seconds have nine. A
+    /// figure derived from usage (a projection) is shown no finer.
+    pub fn decimals(self) -> u32 {
+        match self {
+            Meter::CpuCycles | Meter::Invocations => 0,
+            Meter::MemoryGbSeconds => 9,
+        }
+    }
 }
 
 impl fmt::Display for Meter {

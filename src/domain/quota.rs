@@ -1,8 +1,10 @@
 //! Quotas (DESIGN §9): a limit on one meter, or on the period's spend, with alert thresholds
 //! in percent and a `hard` flag runtimes may enforce. Validated on construction; no IO.
 
+use std::collections::BTreeMap;
 use std::fmt;
 
+use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 
 use super::{BillingPeriod, Meter, TenantId};
@@ -144,6 +146,21 @@ impl QuotaOwner {
 pub struct QuotaSet {
     pub operator: Vec<Quota>,
     pub budgets: Vec<Quota>,
+    /// When each stored quota (by id) took its present form: when it was set, or last
+    /// changed. Only an alert for a past period reads it: a quota that did not exist then,
+    /// or had another limit, must not alert for it. A quota without an entry counts as
+    /// always in force.
+    pub set_at: BTreeMap<String, DateTime<Utc>>,
+}
+
+impl QuotaSet {
+    /// Whether `quota`, one of the tenant's effective quotas, was in force before `instant`:
+    /// a plan default always (the plan in force then says which), a stored quota if it took
+    /// its present form before `instant`.
+    pub fn in_force_before(&self, quota: &Quota, instant: DateTime<Utc>) -> bool {
+        let stored = self.operator.iter().chain(&self.budgets).any(|own| own == quota);
+        !stored || self.set_at.get(quota.id()).is_none_or(|set_at| *set_at < instant)
+    }
 }
 
 /// One threshold of one quota crossed in one period: the `alert` row.

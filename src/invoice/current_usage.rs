@@ -135,7 +135,7 @@ pub fn usage_of_rollups(
     let unbilled = unbilled_usage(&period, changes, rollups)?;
     let tax_rate = tenant.details.tax_rate;
     let amount_so_far = draft_invoice(&period, &inputs, tax_rate)?;
-    let projected = project(&inputs, now)?;
+    let projected = project(&inputs, rollups, now)?;
     let projection = match draft_invoice(&period, &projected, tax_rate)? {
         Some(draft) => {
             let total = projected.iter().try_fold(Quantities::default(), |sum, i| sum.checked_add(&i.quantities));

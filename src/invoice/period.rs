@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 
-use crate::aggregate::month_period;
+use crate::aggregate::{bucket_start, month_period};
 use crate::domain::{BillingPeriod, SubscriptionChange};
 use crate::rate::{Proration, RateError};
 
@@ -44,6 +44,14 @@ impl Segment {
         }
         Proration::of_seconds(part.max(0), whole)
     }
+
+    /// The (15-minute) buckets of the segment's usage from before its plan began, `[from, to)`: a
+    /// tenant's first period bills its usage from the period start although the tenant was
+    /// created later (DESIGN §6). Empty when usage and fees begin together (a plan change
+    /// bills usage from the bucket it happens in, which then counts as after it).
+    pub fn usage_before_fees(&self) -> (DateTime<Utc>, DateTime<Utc>) {
+        (self.start, bucket_start(self.fees_from).clamp(self.start, self.end))
+    }
 }
 
 /// The segments of `period` given the tenant's subscription changes (ordered by
@@ -74,10 +82,11 @@ pub fn segments(period: &BillingPeriod, changes: &[SubscriptionChange]) -> Vec<S
 /// The stretches between consecutive bounds of `period` and its segments. Every segment and
 /// every uncovered gap is a union of whole units, so summing per unit (in the store: a few
 /// rows instead of every rollup row of the period) gives exactly what summing the rows gives
-/// — the billing run reads its usage the same way (`unit_usage.rs`).
+/// — the billing run reads its usage the same way (`unit_usage.rs`). A segment is cut where
+/// its plan began as well, so that the projection can tell usage reported before it.
 pub fn period_units(period: &BillingPeriod, changes: &[SubscriptionChange]) -> Vec<(DateTime<Utc>, DateTime<Utc>)> {
     let mut cuts = vec![period.start(), period.end()];
-    cuts.extend(segments(period, changes).iter().flat_map(|s| [s.start, s.end]));
+    cuts.extend(segments(period, changes).iter().flat_map(|s| [s.start, s.usage_before_fees().1, s.end]));
     cuts.sort_unstable();
     cuts.dedup();
     cuts.windows(2).map(|w| (w[0], w[1])).collect()
@@ -166,5 +175,25 @@ mod tests {
         let first = &segments(&period, &[change("2026-11-10T03:06:59Z", "payg").with_usage_from(period.start())])[0];
         let seconds = (period.end() - created).num_seconds();
         assert_eq!(first.proration(&period), Proration::of_seconds(seconds, 30 * 86_400));
+    }
+
+    #[test]
+    fn a_first_periods_units_are_cut_at_the_bucket_its_tenant_was_created_in() {
+        let period = period_containing(Tz::UTC, at("2026-11-10T00:00:00Z"));
+        let created = [change("2026-11-10T03:06:59Z", "payg").with_usage_from(period.start())];
+        let first = &segments(&period, &created)[0];
+        assert_eq!(
+            first.usage_before_fees(),
+            (period.start(), at("2026-11-10T03:00:00Z")),
+            "the creation's bucket counts after"
+        );
+        let units: Vec<String> = period_units(&period, &created).iter().map(|(from, _)| from.to_rfc3339()).collect();
+        assert_eq!(units, [period.start().to_rfc3339(), at("2026-11-10T03:00:00Z").to_rfc3339()]);
+        let changed = [
+            change("2026-10-01T00:00:00Z", "free"),
+            change("2026-11-10T03:06:59Z", "payg").with_usage_from(at("2026-11-10T03:00:00Z")),
+        ];
+        let later = &segments(&period, &changed)[1];
+        assert_eq!(later.usage_before_fees(), (later.start, later.start), "a plan change's usage starts with it");
     }
 }

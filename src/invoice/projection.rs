@@ -1,26 +1,38 @@
 //! Projection to period end (pure): the segment in progress is extrapolated linearly from
-//! what it used so far; finished segments stay as they are. The result is re-rated by the
-//! same draft function as the invoice.
+//! what it used so far, at the rate of its usage over the time that usage covers; finished
+//! segments stay as they are. The result is re-rated by the same draft function as the
+//! invoice, so fixed fees keep their proration from the true instant the plan began.
 
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 
 use super::draft::SegmentInput;
+use crate::aggregate::{sum_rollups, Rollup, RollupTotals};
 use crate::domain::{Meter, Quantities, QuantityError};
 
-/// Scales the usage of the segment containing `as_of` by `segment length ÷ elapsed`, both
-/// counted from when its plan began.
+/// Scales the usage of the segment containing `as_of` by `length ÷ elapsed`, both counted
+/// from where its usage began: the segment start when the period's `rollups` (rows, or sums
+/// per unit of `period_units`) hold usage from before the plan began (a tenant's first
+/// period bills what its runtime reported while it was being onboarded, DESIGN §6, so that
+/// usage has been running since then), else when the plan began (a tenant created mid-period
+/// has used what it used since its creation, not since the 1st). Measuring all of a
+/// segment's usage over the seconds since creation alone would project six days of backfill
+/// as if it had been used in the minute since.
 ///
 /// # Errors
 /// [`QuantityError::Overflow`] when a projected quantity leaves `Decimal`'s range.
-pub fn project<'a>(inputs: &[SegmentInput<'a>], as_of: DateTime<Utc>) -> Result<Vec<SegmentInput<'a>>, QuantityError> {
+pub fn project<'a>(
+    inputs: &[SegmentInput<'a>],
+    rollups: &[Rollup],
+    as_of: DateTime<Utc>,
+) -> Result<Vec<SegmentInput<'a>>, QuantityError> {
     inputs
         .iter()
         .map(|input| {
             let segment = &input.segment;
-            // From when the plan began (a tenant's creation, not the start of its first period,
-            // whose earlier buckets it also bills): the rate the usage has been running at.
-            let from = segment.fees_from.max(segment.start);
+            let (before_from, before_to) = segment.usage_before_fees();
+            let reported_before = sum_rollups(rollups, before_from, before_to)? != RollupTotals::default();
+            let from = if reported_before { segment.start } else { segment.fees_from.max(segment.start) };
             let elapsed = (as_of.min(segment.end) - from).num_seconds();
             let length = (segment.end - from).num_seconds();
             let mut projected = input.clone();
@@ -50,37 +62,119 @@ fn scale(quantities: &Quantities, numerator: Decimal, denominator: Decimal) -> R
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::aggregate::RollupKey;
     use crate::domain::testing::at;
+    use crate::domain::TenantId;
     use crate::invoice::period::Segment;
     use crate::rate::{PlanVersion, PricingPlan};
+    use std::str::FromStr;
     use std::sync::Arc;
 
-    #[test]
-    fn a_third_of_the_way_through_usage_triples() {
-        let plan = PlanVersion {
+    fn plan() -> PlanVersion {
+        PlanVersion {
             plan: Arc::new(PricingPlan::from_toml("p.toml", "id = \"p\"\nname = \"P\"\ncurrency = \"USD\"\n").unwrap()),
             version: 1,
             created_at: at("2026-01-01T00:00:00Z"),
-        };
-        let input = SegmentInput {
-            segment: Segment::new(at("2026-11-01T00:00:00Z"), at("2026-12-01T00:00:00Z"), "p"),
-            plan: &plan,
-            quantities: Quantities { invocations: Decimal::from(100), ..Default::default() },
-        };
-        let projected = project(std::slice::from_ref(&input), at("2026-11-11T00:00:00Z")).unwrap();
-        assert_eq!(projected[0].quantities.invocations, Decimal::from(300));
-        // A tenant created on the 16th on this plan: its first segment bills from the 1st, but
-        // its usage has run for 4 of its 15 days.
-        let created = Segment { fees_from: at("2026-11-16T00:00:00Z"), ..input.segment.clone() };
-        let first = SegmentInput { segment: created, ..input.clone() };
-        let projected = project(&[first], at("2026-11-20T00:00:00Z")).unwrap();
-        assert_eq!(projected[0].quantities.invocations, Decimal::from(375));
-        let huge = SegmentInput { quantities: Quantities { invocations: Decimal::MAX, ..Default::default() }, ..input };
-        let one_second_in = project(&[huge], at("2026-11-01T00:00:01Z"));
-        assert_eq!(
-            one_second_in.unwrap_err(),
-            QuantityError::Overflow(Meter::Invocations),
-            "a named error, not a panic"
-        );
+        }
+    }
+
+    fn row(bucket: &str, invocations: u64) -> Rollup {
+        let quantities = Quantities { invocations: Decimal::from(invocations), ..Default::default() };
+        Rollup {
+            key: RollupKey {
+                tenant_id: TenantId::parse("acme").unwrap(),
+                bucket_start: at(bucket),
+                function: "f".into(),
+                region: "r".into(),
+            },
+            totals: RollupTotals { quantities, records: 1 },
+        }
+    }
+
+    /// The projected invocations of one segment `[start, end)` whose plan began at `began`,
+    /// with usage `rows`, as of `as_of`.
+    fn projected(
+        (start, end, began): (&str, &str, &str),
+        rows: &[(&str, u64)],
+        as_of: &str,
+    ) -> Result<Decimal, QuantityError> {
+        let plan = plan();
+        let rollups: Vec<Rollup> = rows.iter().map(|(bucket, n)| row(bucket, *n)).collect();
+        let segment = Segment { fees_from: at(began), ..Segment::new(at(start), at(end), "p") };
+        let quantities = sum_rollups(&rollups, segment.start, segment.end)?.quantities;
+        let input = SegmentInput { segment, plan: &plan, quantities };
+        Ok(project(&[input], &rollups, at(as_of))?[0].quantities.invocations)
+    }
+
+    #[test]
+    fn usage_is_extrapolated_at_its_rate_over_the_time_it_covers() {
+        let november = ("2026-11-01T00:00:00Z", "2026-12-01T00:00:00Z", "2026-11-01T00:00:00Z");
+        let created_16th = ("2026-11-01T00:00:00Z", "2026-12-01T00:00:00Z", "2026-11-16T00:00:00Z");
+        let created_11th = ("2026-11-01T00:00:00Z", "2026-12-01T00:00:00Z", "2026-11-11T00:00:00Z");
+        let created_2359 = ("2026-11-01T00:00:00Z", "2026-12-01T00:00:00Z", "2026-11-15T23:59:40Z");
+        let created_0037 = ("2026-11-01T00:00:00Z", "2026-12-01T00:00:00Z", "2026-11-16T00:37:00Z");
+        let backfill: Vec<(String, u64)> =
+            (1..=10).map(|day| (format!("2026-11-{day:02}T12:00:00Z"), 1_000_000)).collect();
+        let mut backfill_then_more: Vec<(&str, u64)> = backfill.iter().map(|(b, n)| (b.as_str(), *n)).collect();
+        backfill_then_more.push(("2026-11-13T12:00:00Z", 5_000_000));
+        #[allow(clippy::type_complexity)]
+        let cases: [((&str, &str, &str), Vec<(&str, u64)>, &str, &str, &str); 7] = [
+            (
+                november,
+                vec![("2026-11-05T00:00:00Z", 100)],
+                "2026-11-11T00:00:00Z",
+                "300",
+                "a third of the way through: triples",
+            ),
+            (
+                created_16th,
+                vec![("2026-11-17T00:00:00Z", 100)],
+                "2026-11-20T00:00:00Z",
+                "375",
+                "created on the 16th with nothing before: 4 of its 15 days, from its creation",
+            ),
+            (
+                created_11th,
+                backfill_then_more,
+                "2026-11-16T00:00:00Z",
+                "30000000",
+                "ten days of backfill before an onboarding on the 11th and 5M since: 15M in 15 days, from the 1st",
+            ),
+            (
+                created_2359,
+                vec![("2026-11-15T22:00:00Z", 1234)],
+                "2026-11-16T00:00:00Z",
+                "2468",
+                "a record from before a creation 20 s ago: half the month since the 1st, not 20 s",
+            ),
+            (
+                created_0037,
+                vec![("2026-11-16T00:30:00Z", 100)],
+                "2026-11-19T00:29:36Z",
+                "500",
+                "usage in the creation's 15-minute bucket counts as after it: 100 in a fifth of the time since",
+            ),
+            (created_16th, vec![], "2026-11-20T00:00:00Z", "0", "no usage projects none"),
+            (
+                november,
+                vec![("2026-11-05T00:00:00Z", 100)],
+                "2026-12-03T00:00:00Z",
+                "100",
+                "a segment that has ended stays",
+            ),
+        ];
+        for (segment, rows, as_of, expected, why) in cases {
+            assert_eq!(projected(segment, &rows, as_of), Ok(Decimal::from_str(expected).unwrap()), "{why}");
+        }
+    }
+
+    #[test]
+    fn a_projection_leaving_decimals_range_is_a_named_error() {
+        let plan = plan();
+        let segment = Segment::new(at("2026-11-01T00:00:00Z"), at("2026-12-01T00:00:00Z"), "p");
+        let quantities = Quantities { invocations: Decimal::MAX, ..Default::default() };
+        let huge = SegmentInput { segment, plan: &plan, quantities };
+        let one_second_in = project(&[huge], &[], at("2026-11-01T00:00:01Z"));
+        assert_eq!(one_second_in.unwrap_err(), QuantityError::Overflow(Meter::Invocations), "not a panic");
     }
 }

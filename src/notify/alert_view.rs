@@ -7,8 +7,9 @@ use chrono_tz::Tz;
 use rust_decimal::Decimal;
 use serde::Deserialize;
 
-use crate::domain::{IssuerSnapshot, QuotaMeter, Tenant};
+use crate::domain::{Currency, IssuerSnapshot, QuotaMeter, Tenant};
 use crate::invoice::display_format as format;
+use crate::quota::round_projection;
 
 /// The period of an alert, as the payload carries it.
 #[derive(Debug, Clone, Deserialize)]
@@ -67,6 +68,7 @@ impl AlertView {
     /// The view of `alert` for `tenant`, from `issuer`, linking to the portal under `public_url`.
     pub(crate) fn of(alert: &AlertPayload, tenant: &Tenant, issuer: &IssuerSnapshot, public_url: &str) -> AlertView {
         let meter = QuotaMeter::parse(&alert.meter);
+        let currency = alert.currency.as_deref().and_then(|code| Currency::parse(code).ok());
         let value = |v: Decimal| match (meter, &alert.currency) {
             (Some(QuotaMeter::Spend), Some(code)) => format!("{v} {code}"),
             _ => format::quantity(v),
@@ -109,7 +111,9 @@ impl AlertView {
             used: value(alert.used),
             limit: value(alert.limit),
             threshold,
-            projected: value(alert.projected),
+            // Rounded here too: alerts queued before the payload rounded it carry 28 decimals.
+            projected: meter
+                .map_or_else(|| value(alert.projected), |m| value(round_projection(m, alert.projected, currency))),
             period,
             portal_url: format!("{}/portal", public_url.trim_end_matches('/')),
         }
@@ -179,6 +183,23 @@ mod tests {
         assert_eq!((view.used.as_str(), view.projected.as_str()), ("251.30 USD", "300.00 USD"));
         assert!(view.late_note.as_deref().is_some_and(|n| n.contains("after the period was invoiced")));
         assert!(view.hard_note.is_some());
+    }
+
+    #[test]
+    fn a_projection_is_shown_no_finer_than_what_it_projects() {
+        let cases = [
+            ("invocations", "1916457.1458333333333333333333", None, "1,916,457", "whole invocations"),
+            ("cpu_cycles", "2.5", None, "3", "whole cycles, half away from zero"),
+            ("memory_gb_seconds", "1234.5678901234567", None, "1,234.567890123", "nine decimals, as ingested"),
+            ("memory_gb_seconds", "12.5", None, "12.5", "no trailing zeros"),
+            ("spend", "300.004999", Some("USD"), "300.00 USD", "cents"),
+            ("spend", "1869.5", Some("JPY"), "1870 JPY", "yen have no minor unit"),
+        ];
+        for (meter, projected, currency, expected, why) in cases {
+            let alert = payload(serde_json::json!({"meter": meter, "projected": projected, "currency": currency}));
+            let view = AlertView::of(&alert, &tenant(Tz::UTC), &issuer(), "https://b.test");
+            assert_eq!(view.projected, expected, "{why}");
+        }
     }
 
     #[test]

@@ -13,7 +13,8 @@
 //!   "used": "4000000",               // period-to-date when the crossing was seen
 //!   "limit": "5000000",
 //!   "currency": null,                // spend: the tenant's currency, amounts at its precision
-//!   "projected": "12000000",         // the period total at the current rate (invoice::project)
+//!   "projected": "12000000",         // the period total at the current rate (invoice::project),
+//!                                    // rounded as the meter is recorded (round_projection)
 //!   "hard": true,
 //!   "period": {"start": "2026-11-01T00:00:00Z", "end": "2026-12-01T00:00:00Z"},
 //!   "late": false,                   // true: late usage crossed it after the period was invoiced
@@ -24,7 +25,7 @@
 //! receivers de-duplicate on it. Pure: no IO.
 
 use chrono::{DateTime, Utc};
-use rust_decimal::Decimal;
+use rust_decimal::{Decimal, RoundingStrategy};
 use serde_json::json;
 
 use crate::domain::{Currency, Money, Quota, QuotaAlert, QuotaMeter};
@@ -38,6 +39,18 @@ pub fn format_value(meter: QuotaMeter, value: Decimal, currency: Option<Currency
         (QuotaMeter::Spend, Some(c)) => Money::new(value, c).round_to_minor_units().format_amount(),
         _ => value.normalize().to_string(),
     }
+}
+
+/// A projection of `meter` as it is shown: an extrapolation is a ratio of seconds, exact to 28
+/// digits, but no finer than what it projects — whole cycles and invocations, GB-seconds to
+/// the nine decimals usage has, spend to the currency's minor unit (half away from zero).
+pub fn round_projection(meter: QuotaMeter, value: Decimal, currency: Option<Currency>) -> Decimal {
+    let decimals = match (meter, currency) {
+        (QuotaMeter::Usage(m), _) => m.decimals(),
+        (QuotaMeter::Spend, Some(c)) => c.minor_units(),
+        (QuotaMeter::Spend, None) => return value,
+    };
+    value.round_dp_with_strategy(decimals, RoundingStrategy::MidpointAwayFromZero)
 }
 
 /// The payload of `alert` (of `quota`), seen at `now`, heading for `projected`.
@@ -62,11 +75,52 @@ pub fn alert_payload(
         "used": value(alert.used),
         "limit": value(alert.limit),
         "currency": spend_currency,
-        "projected": value(projected),
+        "projected": value(round_projection(alert.meter, projected, currency)),
         "hard": quota.hard(),
         "period": { "start": alert.period.start(), "end": alert.period.end() },
         "late": alert.late,
         "crossed_at": now,
     })
     .to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::testing::at;
+    use crate::domain::{BillingPeriod, TenantId};
+    use std::str::FromStr;
+
+    fn projected_in_payload(meter: &str, projected: &str, currency: Option<Currency>) -> serde_json::Value {
+        let quota = Quota::new("q", meter, Decimal::from(100), &[80], false).unwrap();
+        let alert = QuotaAlert {
+            tenant_id: TenantId::parse("acme").unwrap(),
+            quota_id: "q".into(),
+            threshold: 80,
+            period: BillingPeriod::new(at("2026-11-01T00:00:00Z"), at("2026-12-01T00:00:00Z")).unwrap(),
+            meter: quota.meter(),
+            used: Decimal::from(86),
+            limit: Decimal::from(100),
+            late: false,
+        };
+        let projected = Decimal::from_str(projected).unwrap();
+        let payload = alert_payload(&alert, &quota, projected, currency, at("2026-11-02T00:00:00Z"));
+        serde_json::from_str::<serde_json::Value>(&payload).unwrap()["projected"].clone()
+    }
+
+    #[test]
+    fn the_projection_is_sent_no_finer_than_what_it_projects() {
+        let usd = Currency::parse("USD").ok();
+        let cases = [
+            ("invocations", "1916457.1458333333333333333333", None, "1916457", "whole invocations"),
+            ("cpu_cycles", "1000000000000.5", None, "1000000000001", "whole cycles, half away from zero"),
+            ("memory_gb_seconds", "0.1234567891234", None, "0.123456789", "nine decimals, as ingested"),
+            ("memory_gb_seconds", "12.5000", None, "12.5", "no trailing zeros"),
+            ("spend", "57.3333333333333333", usd, "57.33", "cents, with the currency's decimals"),
+            ("spend", "57", usd, "57.00", "cents, with the currency's decimals"),
+        ];
+        for (meter, projected, currency, expected, why) in cases {
+            assert_eq!(projected_in_payload(meter, projected, currency), expected, "{why}");
+        }
+    }
 }

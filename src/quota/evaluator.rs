@@ -48,7 +48,7 @@ use super::alert_event::{alert_payload, THRESHOLD_CROSSED};
 use super::page_facts::PageFacts;
 use super::page_usage::PageUsage;
 use super::periods::{periods_open_for_usage, plan_for_period};
-use super::policy::{crossings, effective_quotas, projected, reached, used};
+use super::policy::{crossings, projected, quotas_for_period, reached, used};
 use super::unbilled_event::{unbilled_payload, USAGE_UNBILLED};
 use crate::domain::{BillingPeriod, Currency, Quota, QuotaAlert, SubscriptionChange, Tenant, TenantId};
 use crate::invoice::{covered_until, unbilled_usage, usage_of_rollups, CurrentUsage};
@@ -385,7 +385,8 @@ impl QuotaEvaluator {
     }
 
     /// The periods open for usage with quotas in force of which some threshold is not alerted
-    /// yet, each with those quotas, and the thresholds already alerted.
+    /// yet, each with those quotas (only those in force before the period ended), and the
+    /// thresholds already alerted.
     fn alert_work(
         &self,
         catalog: &PlanCatalog,
@@ -403,7 +404,8 @@ impl QuotaEvaluator {
             .into_iter()
             .map(|period| {
                 let plan = plan_for_period(catalog, changes, &period, now).map(|v| v.plan.as_ref());
-                (period, effective_quotas(plan, &set))
+                let quotas = quotas_for_period(plan, &set, &period);
+                (period, quotas)
             })
             .filter(|(period, quotas)| {
                 let done = alerted_in(&alerted, period);

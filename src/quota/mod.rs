@@ -26,7 +26,7 @@ mod policy;
 mod unbilled_event;
 mod worker;
 
-pub use alert_event::{alert_payload, format_value, THRESHOLD_CROSSED};
+pub use alert_event::{alert_payload, format_value, round_projection, THRESHOLD_CROSSED};
 pub use change_feed::{report_changes, report_changes_every, REPORT_CHANGES_EVERY};
 pub use entitlements::{EntitlementCache, EntitlementSnapshot};
 pub use evaluator::{EvaluationReport, QuotaEvaluator};

@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 
 use rust_decimal::Decimal;
 
-use crate::domain::{Quota, QuotaMeter, QuotaSet};
+use crate::domain::{BillingPeriod, Quota, QuotaMeter, QuotaSet};
 use crate::invoice::CurrentUsage;
 use crate::rate::PricingPlan;
 
@@ -31,6 +31,15 @@ pub fn effective_quotas(plan: Option<&PricingPlan>, set: &QuotaSet) -> Vec<Quota
     }
     quotas.sort_by(|a, b| a.id().cmp(b.id()));
     quotas
+}
+
+/// The effective quotas that concern `period`: those in force before it ended. A quota set or
+/// changed since then did not exist in that form while the period ran, so it raises no alert
+/// for it (a budget saved today must not announce last month's invoiced spend as "late");
+/// late usage that crosses a threshold of a quota in force then still alerts. The plan default
+/// a newly stored quota replaces is left out as well: what stood under its id then is unknown.
+pub fn quotas_for_period(plan: Option<&PricingPlan>, set: &QuotaSet, period: &BillingPeriod) -> Vec<Quota> {
+    effective_quotas(plan, set).into_iter().filter(|q| set.in_force_before(q, period.end())).collect()
 }
 
 /// How much of `meter` the period has used: the period-to-date quantity, or for `spend` the
@@ -95,6 +104,7 @@ pub fn entitlement(quota: &Quota, used: Decimal) -> Entitlement {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::testing::at;
     use std::str::FromStr;
 
     fn d(text: &str) -> Decimal {
@@ -143,6 +153,7 @@ mod tests {
         let set = QuotaSet {
             operator: vec![quota("cap", "1000", false), quota("extra", "7", false)],
             budgets: vec![quota("mem", "1", true), quota("mine", "2", false)],
+            set_at: Default::default(),
         };
         let found: Vec<(String, String, bool)> = effective_quotas(Some(&plan), &set)
             .iter()
@@ -160,11 +171,47 @@ mod tests {
             let toml = format!("id = \"p\"\nname = \"P\"\ncurrency = \"USD\"\nallow_hard_budget = {allow}\n");
             PricingPlan::from_toml("p.toml", &toml).unwrap()
         };
-        let set = QuotaSet { operator: vec![], budgets: vec![quota("cap", "100", true)] };
+        let set = QuotaSet { operator: vec![], budgets: vec![quota("cap", "100", true)], set_at: Default::default() };
         let hard = |plan: Option<&PricingPlan>| effective_quotas(plan, &set)[0].hard();
         assert!(hard(Some(&plan(true))), "set on a plan that allows it");
         assert!(!hard(Some(&plan(false))), "after a move to a plan that does not: it alerts, never blocks");
         assert!(!hard(None), "without a plan");
+    }
+
+    #[test]
+    fn a_period_is_concerned_only_by_the_quotas_in_force_before_it_ended() {
+        let plan = PricingPlan::from_toml(
+            "p.toml",
+            "id = \"p\"\nname = \"P\"\ncurrency = \"USD\"\n[[quotas]]\nid = \"plan-cap\"\nmeter = \"invocations\"\nlimit = 10\n[[quotas]]\nid = \"cap\"\nmeter = \"invocations\"\nlimit = 20\n",
+        )
+        .unwrap();
+        let spend = |id: &str| Quota::new(id, "spend", d("6"), &[50, 100], false).unwrap();
+        let set = QuotaSet {
+            operator: vec![quota("cap", "1000", false), quota("old", "7", false)],
+            budgets: vec![spend("monthly"), spend("legacy")],
+            set_at: [
+                ("cap".to_owned(), at("2026-12-07T09:00:00Z")),
+                ("old".to_owned(), at("2026-10-15T00:00:00Z")),
+                ("monthly".to_owned(), at("2026-12-07T09:00:00Z")),
+                ("legacy".to_owned(), at("2026-12-01T00:00:00Z")),
+            ]
+            .into(),
+        };
+        let ids = |start: &str, end: &str| -> Vec<String> {
+            let period = BillingPeriod::new(at(start), at(end)).unwrap();
+            quotas_for_period(Some(&plan), &set, &period).iter().map(|q| q.id().to_owned()).collect()
+        };
+        assert_eq!(
+            ids("2026-12-01T00:00:00Z", "2027-01-01T00:00:00Z"),
+            ["cap", "legacy", "monthly", "old", "plan-cap"],
+            "the current period: every quota, whenever it was set"
+        );
+        assert_eq!(
+            ids("2026-11-01T00:00:00Z", "2026-12-01T00:00:00Z"),
+            ["old", "plan-cap"],
+            "November: the plan default and the quota set in October; not the budget saved on December 7, \
+             nor one saved at the very instant November ended, nor the override (or the default it replaces)"
+        );
     }
 
     #[test]

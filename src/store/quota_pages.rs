@@ -31,7 +31,7 @@ impl Store {
             return Ok(HashMap::new());
         }
         let sql = format!(
-            "select tenant_id, quota_id, owner, meter, limit_value, thresholds, hard from quota \
+            "select tenant_id, quota_id, owner, meter, limit_value, thresholds, hard, created_at from quota \
             where tenant_id in ({}) order by tenant_id, quota_id",
             placeholders(1, tenants.len())
         );

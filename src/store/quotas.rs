@@ -1,5 +1,8 @@
 //! `quota` table: a tenant's own quotas (the operator's) and budgets (the tenant's), one id
 //! space per tenant. Plan default quotas are not stored here (they are in the plan versions).
+//! A row's `created_at` is when the quota took its present form: replacing a set keeps it for
+//! a quota that comes back unchanged, so saving a set again does not make its quotas new
+//! (the evaluator asks it whether a quota was in force in a past period).
 
 use chrono::{DateTime, Utc};
 use sqlx::types::Json;
@@ -17,6 +20,7 @@ pub(super) struct QuotaRow {
     limit_value: Dec,
     thresholds: Json<Vec<u32>>,
     hard: bool,
+    created_at: Instant,
 }
 
 /// The set `rows` (ordered by id) make up.
@@ -25,6 +29,7 @@ pub(super) fn quota_set_of(tenant: &TenantId, rows: Vec<QuotaRow>) -> Result<Quo
     for r in rows {
         let quota = Quota::new(&r.quota_id, &r.meter, r.limit_value.0, &r.thresholds.0, r.hard)
             .map_err(|e| DbError::Corrupt(format!("quota {} of {tenant}: {e}", r.quota_id)))?;
+        set.set_at.insert(r.quota_id.clone(), r.created_at.0);
         match r.owner.as_str() {
             "operator" => set.operator.push(quota),
             "tenant" => set.budgets.push(quota),
@@ -38,7 +43,7 @@ impl Store {
     /// The tenant's stored quotas and budgets, each ordered by id.
     #[tracing::instrument(skip_all, fields(tenant_id = %tenant))]
     pub async fn quota_set(&self, tenant: &TenantId) -> Result<QuotaSet, DbError> {
-        let sql = r#"select quota_id, owner, meter, limit_value, thresholds, hard from quota
+        let sql = r#"select quota_id, owner, meter, limit_value, thresholds, hard, created_at from quota
             where tenant_id = $1
             order by quota_id"#;
         let rows: Vec<QuotaRow> =
@@ -48,7 +53,8 @@ impl Store {
 
     /// Replaces every quota `owner` set for the tenant with `quotas`, in one transaction with
     /// the `quotas.replaced` (or `budgets.replaced`) audit event of `admin`, if an admin made
-    /// the change.
+    /// the change. A quota equal to the one it replaces keeps when it was set; a new or changed
+    /// one is set `now`.
     /// `Ok(Some(id))` and nothing changed when `id` is already used by the other owner's set
     /// (the insert meets the other row's key; on PostgreSQL a concurrent insert of the same id
     /// is awaited, then seen).
@@ -61,11 +67,21 @@ impl Store {
         now: DateTime<Utc>,
         admin: Option<&Actor>,
     ) -> Result<Option<String>, DbError> {
+        let select_owned = r#"select quota_id, owner, meter, limit_value, thresholds, hard, created_at from quota
+            where tenant_id = $1 and owner = $2"#;
         let delete = "delete from quota where tenant_id = $1 and owner = $2";
         let insert = r#"insert into quota (tenant_id, quota_id, owner, meter, limit_value, thresholds, hard, created_at)
             values ($1, $2, $3, $4, $5, $6, $7, $8)
             on conflict do nothing"#;
         let mut tx = self.begin().await?;
+        let before = quota_set_of(
+            tenant,
+            on_tx!(&mut tx, |db| sqlx::query_as(select_owned)
+                .bind(tenant.as_str())
+                .bind(owner.as_str())
+                .fetch_all(db)
+                .await)?,
+        )?;
         on_tx!(&mut tx, |db| sqlx::query(delete)
             .bind(tenant.as_str())
             .bind(owner.as_str())
@@ -73,6 +89,11 @@ impl Store {
             .await
             .map(|_| ()))?;
         for quota in quotas {
+            let set_at = if before.operator.iter().chain(&before.budgets).any(|old| old == quota) {
+                before.set_at.get(quota.id()).copied().unwrap_or(now)
+            } else {
+                now
+            };
             let inserted = execute_on_tx!(
                 &mut tx,
                 sqlx::query(insert)
@@ -83,7 +104,7 @@ impl Store {
                     .bind(Dec(quota.limit()))
                     .bind(Json(quota.thresholds()))
                     .bind(quota.hard())
-                    .bind(Instant(now))
+                    .bind(Instant(set_at))
             )?;
             if inserted == 0 {
                 return Ok(Some(quota.id().to_owned()));

@@ -88,6 +88,27 @@ both_stores! {
         assert_eq!(current["projection"]["total"], "0.60");
     }
 
+    async fn usage_reported_while_a_tenant_was_onboarded_is_projected_at_the_rate_it_ran(app) {
+        // Arrange: created on Nov 11, its runtime having reported 1M invocations a day since
+        // Nov 1 (DESIGN §6 bills them in the first period); 5M more by Nov 16.
+        app.clock.set(at("2026-11-11T00:00:00Z"));
+        create_tenant_on(&app, "acme", "payg").await;
+        let backfill: Vec<Value> = (1..=10)
+            .map(|day| json!({"id": format!("d{day}"), "tenant_id": "acme", "timestamp": format!("2026-11-{day:02}T12:00:00Z"), "invocations": 1000000}))
+            .collect();
+        assert_eq!(app.post_usage(&json!({"records": backfill})).await.status(), StatusCode::OK);
+        app.clock.set(at("2026-11-16T00:00:00Z"));
+        let since = json!({"id": "since", "tenant_id": "acme", "timestamp": "2026-11-13T12:00:00Z", "invocations": 5000000});
+        assert_eq!(app.post_usage(&since).await.status(), StatusCode::OK);
+        // Act
+        let current = app.get_json("/v1/tenants/acme/usage/current").await;
+        // Assert: 15M in the 15 days since Nov 1 → 30M (not 15M in the 5 days since creation);
+        // (30M − 1M free) × 0.20/M = 5.80.
+        assert_eq!(current["usage"]["invocations"], "15000000");
+        assert_eq!(current["projection"]["usage"]["invocations"], "30000000");
+        assert_eq!(current["projection"]["total"], "5.80");
+    }
+
     async fn a_plan_change_waits_for_the_next_period_unless_immediate(app) {
         // Arrange
         app.clock.set(at("2026-11-01T00:00:00Z"));
