@@ -13,7 +13,7 @@ use serde_json::Value;
 use super::page::{invalid_cursor, next_cursor, page_limit, page_response};
 use crate::auth::GlobalAdmin;
 use crate::domain::{AuditEvent, TenantId};
-use crate::http::ApiError;
+use crate::http::{ApiError, DeferredQuery};
 use crate::store::{AuditFilter, Store};
 
 /// Query of `listAuditEvents`.
@@ -58,13 +58,16 @@ pub struct TargetResponse {
 }
 
 /// Audit events, newest first.
-#[tracing::instrument(skip_all, fields(tenant = ?query.tenant, action = ?query.action))]
+#[tracing::instrument(skip_all, fields(tenant = tracing::field::Empty, action = tracing::field::Empty))]
 pub async fn list_audit_events(
     _caller: GlobalAdmin,
-    query: web::Query<AuditQuery>,
+    query: DeferredQuery<AuditQuery>,
     store: web::Data<Store>,
 ) -> Result<HttpResponse, ApiError> {
-    let query = query.into_inner();
+    let query = query.parsed()?;
+    let span = tracing::Span::current();
+    span.record("tenant", tracing::field::debug(&query.tenant));
+    span.record("action", tracing::field::debug(&query.action));
     let bad = |m: &str| ApiError::bad_request("invalid_query", m.to_owned());
     let tenant = query.tenant.as_deref().map(TenantId::parse).transpose();
     let is_action =

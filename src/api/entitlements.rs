@@ -12,7 +12,7 @@ use super::quota_wire::{entitlements_json, meter_filter};
 use crate::auth::AnyCaller;
 use crate::clock::SharedClock;
 use crate::domain::TenantId;
-use crate::http::ApiError;
+use crate::http::{ApiError, DeferredQuery};
 use crate::quota::EntitlementCache;
 
 /// Query of `getEntitlements`.
@@ -25,9 +25,9 @@ pub struct EntitlementsQuery {
 /// The tenant's entitlements.
 #[tracing::instrument(skip_all, fields(tenant_id = %path))]
 pub async fn get_entitlements(
-    path: web::Path<String>,
-    query: web::Query<EntitlementsQuery>,
     caller: AnyCaller,
+    path: web::Path<String>,
+    query: DeferredQuery<EntitlementsQuery>,
     cache: web::Data<EntitlementCache>,
     clock: web::Data<SharedClock>,
 ) -> Result<HttpResponse, ApiError> {
@@ -36,6 +36,7 @@ pub async fn get_entitlements(
         .ok()
         .filter(|t| caller.can_read_tenant(t) || caller.can_ingest_for(t))
         .ok_or(ApiError::NotFound("tenant"))?;
+    let query = query.parsed()?;
     let meter = meter_filter(query.meter.as_deref())?;
     let snapshot = cache.get(&id, clock.now()).await?;
     Ok(HttpResponse::Ok().json(entitlements_json(&snapshot, meter)))

@@ -13,17 +13,18 @@ use super::lookup::{PathChange, ReadableInvoice, ReadableTenant};
 use super::page::{invalid_cursor, next_cursor, page_limit, page_response, parse_time_cursor, time_cursor, PageQuery};
 use crate::auth::AdminCaller;
 use crate::domain::InvoiceId;
-use crate::http::{ApiError, JsonReply};
+use crate::http::{ApiError, DeferredQuery, JsonReply};
 use crate::invoice::{transition, Biller, InvoiceAction};
 use crate::store::{StatusChange, Store};
 
 /// A tenant's invoices, newest first; `next_cursor` continues the list.
 #[tracing::instrument(skip_all, fields(tenant_id = %tenant.0.id))]
 pub async fn list_invoices(
-    query: web::Query<PageQuery>,
     tenant: ReadableTenant,
+    query: DeferredQuery<PageQuery>,
     store: web::Data<Store>,
 ) -> Result<HttpResponse, ApiError> {
+    let query = query.parsed()?;
     let id = tenant.0.id;
     let limit = page_limit(query.limit, 200);
     let before = query.cursor.as_deref().map(parse_cursor).transpose()?;

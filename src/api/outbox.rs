@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use super::page::{next_cursor, page_limit, page_response, parse_time_cursor, time_cursor};
 use crate::auth::GlobalAdmin;
 use crate::domain::TenantId;
-use crate::http::{ApiError, Idempotent, JsonReply};
+use crate::http::{ApiError, DeferredQuery, Idempotent, JsonReply};
 use crate::store::{Delivery, DeliveryFilter, DeliveryState, RetryOutcome, Store};
 
 /// Query of `listOutbox`.
@@ -47,10 +47,11 @@ pub struct DeliveryResponse {
 /// Deliveries, newest first.
 #[tracing::instrument(skip_all)]
 pub async fn list_outbox(
-    query: web::Query<OutboxQuery>,
     _caller: GlobalAdmin,
+    query: DeferredQuery<OutboxQuery>,
     store: web::Data<Store>,
 ) -> Result<HttpResponse, ApiError> {
+    let query = query.parsed()?;
     let bad = |m: &str| ApiError::bad_request("invalid_query", m.to_owned());
     let filter = DeliveryFilter {
         state: query

@@ -194,14 +194,22 @@ fn emails(list: Option<Vec<String>>, single: Option<String>) -> Result<Option<Ve
     }
     for email in &all {
         plain_text("billing email", email)?;
-        let plausible = email.len() <= 254
-            && !email.chars().any(char::is_whitespace)
-            && email.split_once('@').is_some_and(|(local, domain)| !local.is_empty() && domain.contains('.'));
-        if !plausible {
+        if !mailable(email) {
             return Err(invalid(&format!("billing email {email:?} is not a valid address")));
         }
     }
     Ok(Some(all))
+}
+
+/// Whether the dispatcher can send to `email`: it parses recipients with lettre's `Address`,
+/// so an address lettre refuses (`<a@b.test>`, `a@b..test`, `a@b.test,c@d.test`) would fail
+/// every email for good. On top of lettre, a dotted domain and no whitespace (a quoted local
+/// part may hold spaces): billing goes to internet mail, not to `root@localhost`.
+fn mailable(email: &str) -> bool {
+    email.len() <= 254
+        && !email.chars().any(char::is_whitespace)
+        && email.split_once('@').is_some_and(|(local, domain)| !local.is_empty() && domain.contains('.'))
+        && lettre::Address::from_str(email).is_ok()
 }
 
 fn timezone(text: &str) -> Result<Tz, ApiError> {
@@ -246,4 +254,30 @@ fn policy(text: &str) -> Result<LateUsagePolicy, ApiError> {
 
 fn terms(text: &str) -> Result<PaymentTerms, ApiError> {
     PaymentTerms::parse(text).ok_or_else(|| invalid("payment_terms must be a duration like 30d or 36h, at most 366d"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::mailable;
+
+    #[test]
+    fn billing_addresses_are_those_the_mailer_can_send_to() {
+        for good in ["ap@acme.test", "first.last+tag@mail.acme.test", "AP@ACME.TEST"] {
+            assert!(mailable(good), "{good}");
+        }
+        let refused = [
+            "<a@b.test>",
+            "a@b..test",
+            "a@b.test,victim@evil.test",
+            "a@b.test>x",
+            "a@-b.test",
+            "a@localhost",
+            "not-an-email",
+            "a b@c.test",
+            "@b.test",
+        ];
+        for bad in refused {
+            assert!(!mailable(bad), "{bad}");
+        }
+    }
 }

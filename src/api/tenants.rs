@@ -15,7 +15,7 @@ use super::tenant_wire::{CreateTenantRequest, PatchTenantRequest, TenantResponse
 use crate::auth::{AdminCaller, GlobalAdmin};
 use crate::clock::SharedClock;
 use crate::domain::{NewTenant, Tenant, TenantId, TenantPatch};
-use crate::http::{ApiError, Idempotent, JsonReply};
+use crate::http::{ApiError, DeferredQuery, Idempotent, JsonReply};
 use crate::ingest::TenantDirectory;
 use crate::invoice::{apply_tenant_patch, known_plan, onboard_tenant};
 use crate::plans::SharedCatalog;
@@ -58,11 +58,12 @@ pub async fn get_tenant(
 /// Lists tenants by id with cursor pagination (`next_cursor` is the last id of the page).
 #[tracing::instrument(skip_all)]
 pub async fn list_tenants(
-    query: web::Query<PageQuery>,
     _caller: GlobalAdmin,
+    query: DeferredQuery<PageQuery>,
     store: web::Data<Store>,
     clock: web::Data<SharedClock>,
 ) -> Result<HttpResponse, ApiError> {
+    let query = query.parsed()?;
     let limit = page_limit(query.limit, 500);
     let after = query.cursor.as_deref().map(TenantId::parse).transpose().map_err(|_| invalid_cursor())?;
     let tenants = store.list_tenants(after.as_ref(), limit).await?;

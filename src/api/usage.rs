@@ -12,7 +12,7 @@ use crate::aggregate::{
     month_period, units_in_range, usage_series, validate_range, Granularity, GroupBy, SeriesBucket,
 };
 use crate::clock::SharedClock;
-use crate::http::ApiError;
+use crate::http::{ApiError, DeferredQuery};
 use crate::store::Store;
 
 /// Most buckets one response may hold.
@@ -61,11 +61,12 @@ impl From<SeriesBucket> for BucketResponse {
 /// Usage buckets over `[from, to)` (default: the tenant's current billing period).
 #[tracing::instrument(skip_all, fields(tenant_id = %tenant.id))]
 pub async fn get_usage(
-    query: web::Query<UsageQuery>,
     ReadableTenant(tenant): ReadableTenant,
+    query: DeferredQuery<UsageQuery>,
     store: web::Data<Store>,
     clock: web::Data<SharedClock>,
 ) -> Result<HttpResponse, ApiError> {
+    let query = query.parsed()?;
     let id = tenant.id.clone();
     let tz = tenant.details.timezone;
     let granularity = match query.granularity.as_deref() {

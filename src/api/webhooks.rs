@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use super::page::{invalid_cursor, next_cursor, page_limit, page_response, PageQuery};
 use crate::auth::GlobalAdmin;
 use crate::clock::SharedClock;
-use crate::http::{actor, ApiError, Idempotent, JsonReply, RequestId};
+use crate::http::{actor, ApiError, DeferredQuery, Idempotent, JsonReply, RequestId};
 use crate::notify::{generate_webhook_secret, WEBHOOK_EVENTS};
 use crate::store::{Store, WebhookEndpoint};
 
@@ -58,10 +58,11 @@ pub async fn create_webhook(request: Idempotent<GlobalAdmin>) -> Result<HttpResp
 /// Every endpoint, by id, without secrets.
 #[tracing::instrument(skip_all)]
 pub async fn list_webhooks(
-    query: web::Query<PageQuery>,
     _caller: GlobalAdmin,
+    query: DeferredQuery<PageQuery>,
     store: web::Data<Store>,
 ) -> Result<HttpResponse, ApiError> {
+    let query = query.parsed()?;
     let limit = page_limit(query.limit, 200);
     if query.cursor.as_deref().is_some_and(|cursor| !is_endpoint_id(cursor)) {
         return Err(invalid_cursor());

@@ -115,7 +115,8 @@ pub struct IngestSettings {
     /// Concurrent writer transactions per HTTP worker (PostgreSQL; SQLite always has one
     /// writer in all).
     pub writers: usize,
-    /// Upper bound on request body bytes being read or parsed at once (above: 429).
+    /// Upper bound on request body bytes being read or parsed at once (above: 429). At least
+    /// `max_body_bytes`: a body of unknown length reserves that much (see `validate`).
     pub max_inflight_bytes: usize,
     /// How far back a record's timestamp may be, e.g. `35d`.
     #[serde(with = "duration_text")]
@@ -280,6 +281,7 @@ const ENV_VARS: &[(&str, &str)] = &[
     ("TALLY_ALLOWED_LATENESS", "ingest.allowed_lateness"),
     ("TALLY_INGEST_MAX_RECORDS", "ingest.max_records_per_request"),
     ("TALLY_INGEST_MAX_BODY_BYTES", "ingest.max_body_bytes"),
+    ("TALLY_INGEST_MAX_INFLIGHT_BYTES", "ingest.max_inflight_bytes"),
     ("TALLY_INGEST_QUEUE_CAPACITY", "ingest.queue_capacity"),
     ("TALLY_INGEST_WRITERS", "ingest.writers"),
     ("TALLY_SMTP_URL", "smtp.url"),
@@ -355,6 +357,17 @@ impl Settings {
         }
         if self.ingest.writers == 0 || self.ingest.queue_capacity == 0 || self.ingest.max_group_records == 0 {
             bail!("ingest.writers, ingest.queue_capacity and ingest.max_group_records must be positive");
+        }
+        // A chunked body reserves `max_body_bytes` of the in-flight budget before it is read:
+        // a budget below that could never be granted, and every such request would get 429.
+        let ingest = &self.ingest;
+        if ingest.max_inflight_bytes < ingest.max_body_bytes {
+            bail!(
+                "ingest.max_inflight_bytes (TALLY_INGEST_MAX_INFLIGHT_BYTES) is {} but must be at least \
+                 ingest.max_body_bytes (TALLY_INGEST_MAX_BODY_BYTES), {}: raise the budget or lower the body limit",
+                ingest.max_inflight_bytes,
+                ingest.max_body_bytes
+            );
         }
         Ok(())
     }
@@ -458,6 +471,30 @@ mod tests {
         let forever = Settings::from_sources("[lifecycle]\nraw_retention = \"forever\"\n", |_| None).unwrap();
         assert_eq!(forever.lifecycle.raw_retention, None);
         assert!(Settings::from_sources("", |n| (n == "TALLY_RAW_RETENTION").then(|| "soon".into())).is_err());
+    }
+
+    #[test]
+    fn an_in_flight_byte_budget_below_the_body_limit_is_refused_naming_both() {
+        let body =
+            |bytes: &'static str| move |name: &str| (name == "TALLY_INGEST_MAX_BODY_BYTES").then(|| bytes.into());
+        let error = Settings::from_sources("", body("200000000")).unwrap_err().to_string();
+        assert!(
+            error.contains("TALLY_INGEST_MAX_INFLIGHT_BYTES") && error.contains("TALLY_INGEST_MAX_BODY_BYTES"),
+            "{error}"
+        );
+        let raised = Settings::from_sources("[ingest]\nmax_inflight_bytes = 400000000\n", body("200000000")).unwrap();
+        assert_eq!(raised.ingest.max_body_bytes, 200_000_000);
+        let equal = Settings::from_sources("", body("134217728")).unwrap();
+        assert_eq!(
+            equal.ingest.max_inflight_bytes, equal.ingest.max_body_bytes,
+            "a budget of one whole body is enough"
+        );
+        let both = |name: &str| match name {
+            "TALLY_INGEST_MAX_BODY_BYTES" => Some("1048576".to_owned()),
+            "TALLY_INGEST_MAX_INFLIGHT_BYTES" => Some("1048575".to_owned()),
+            _ => None,
+        };
+        assert!(Settings::from_sources("", both).is_err());
     }
 
     #[test]

@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
-use super::{Currency, CustomerSnapshot, InvoiceId, InvoiceStatus, IssuerSnapshot, LineKey, LineSnapshot};
+use super::{Currency, CustomerSnapshot, InvoiceId, InvoiceStatus, IssuerSnapshot, LineKey, LineSnapshot, Money};
 
 /// Everything an invoice says, whatever its id and number: snapshotted when it is finalized
 /// (plan versions and prices, quantities, tenant and issuer details, tax, credits, currency).
@@ -76,13 +76,15 @@ pub fn document_number(prefix: &str, year: i32, value: i64) -> String {
 }
 
 impl InvoiceDocument {
-    /// The payload of this invoice's outbox events: enough to find and render it.
+    /// The payload of this invoice's outbox events: enough to find and render it. The total is
+    /// at the currency's precision like every amount in the API (`"0.00"`, not the stored `0`).
     pub fn event_payload(&self) -> String {
+        let total = Money::new(self.content.total, self.content.currency).round_to_minor_units();
         serde_json::json!({
             "invoice_id": self.id,
             "number": self.number,
             "tenant_id": self.content.customer.tenant_id,
-            "total": self.content.total.to_string(),
+            "total": total.format_amount(),
             "currency": self.content.currency.code(),
         })
         .to_string()
@@ -167,6 +169,21 @@ mod tests {
         assert_eq!(json["total"], "18.70", "content fields sit beside the identity, as stored before");
         let read: InvoiceDocument = serde_json::from_value(json).unwrap();
         assert_eq!(read, document);
+    }
+
+    #[test]
+    fn the_event_payload_carries_the_total_at_the_currency_precision() {
+        let payload = |total: Decimal, code: &str| {
+            let content = InvoiceContent { total, currency: Currency::parse(code).unwrap(), ..content() };
+            let new = NewInvoice { content, billed: vec![], consumptions: vec![], remainder_credit: None };
+            let document = new.issued(InvoiceId::generate(&TenantId::parse("acme").unwrap()), "INV-2026-000007".into());
+            let json: serde_json::Value = serde_json::from_str(&document.event_payload()).unwrap();
+            json["total"].as_str().unwrap().to_owned()
+        };
+        assert_eq!(payload(Decimal::ZERO, "USD"), "0.00", "a zero total is not \"0\"");
+        assert_eq!(payload(Decimal::new(187, 1), "USD"), "18.70");
+        assert_eq!(payload(Decimal::new(18700, 3), "JPY"), "19");
+        assert_eq!(payload(Decimal::new(1870, 0), "JPY"), "1870");
     }
 
     #[test]

@@ -13,6 +13,7 @@ mod error;
 mod idempotency;
 mod json;
 mod plumbing;
+mod query;
 mod request_id;
 mod strict_json;
 
@@ -23,5 +24,6 @@ pub use json::{duplicate_key, exact_json_number, exact_json_number_text, parse_j
 pub use plumbing::{
     delete, get, not_found, patch, path_config, post, put, query_config, resource, AllowingResource, MethodRoute,
 };
+pub use query::DeferredQuery;
 pub use request_id::{assign_request_id, RequestId, REQUEST_ID_HEADER};
 pub use strict_json::{from_slice as strict_from_slice, from_str as strict_from_str, StrictJsonError};

@@ -165,6 +165,31 @@ both_stores! {
         assert_eq!(create_as_ingest.json::<Value>().await.unwrap()["error"]["code"], "forbidden");
     }
 
+    async fn a_bad_query_string_is_checked_only_after_the_credential(app) {
+        // Arrange
+        app.create_tenant("acme", "UTC").await;
+        let routes = ["/v1/outbox", "/v1/webhooks", "/v1/tenants", "/v1/audit",
+            "/v1/tenants/acme/entitlements", "/v1/tenants/acme/usage", "/v1/tenants/acme/invoices"];
+        let unknown_key = format!("tly_{}_{}", "0".repeat(12), "0".repeat(64));
+        // Act + Assert
+        for route in routes {
+            let path = format!("{route}?x=1");
+            let anonymous = app.client.get(format!("{}{path}", app.address)).send().await.unwrap();
+            assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED, "anonymous {path}");
+            let body: Value = anonymous.json().await.unwrap();
+            assert_eq!(body["error"]["code"], "unauthorized", "the parameters are not named to anonymous callers: {path}");
+            assert_eq!(app.get_as(&path, &unknown_key).await.status(), StatusCode::UNAUTHORIZED, "unknown key {path}");
+            assert_eq!(app.get_as(&path, &app.admin_key).await.status(), StatusCode::BAD_REQUEST, "admin {path}");
+        }
+        for route in ["/v1/outbox", "/v1/webhooks", "/v1/tenants", "/v1/audit"] {
+            let path = format!("{route}?x=1");
+            assert_eq!(app.get_as(&path, &app.ingest_key).await.status(), StatusCode::FORBIDDEN, "ingest key {path}");
+        }
+        let other_tenant = valid_token("tenant", Some("globex"));
+        let hidden = app.get_as("/v1/tenants/acme/usage?x=1", &other_tenant).await;
+        assert_eq!(hidden.status(), StatusCode::NOT_FOUND, "another tenant's routes stay hidden");
+    }
+
     async fn a_tenant_credential_sees_only_its_own_tenant(app) {
         // Arrange
         app.create_tenant("acme", "UTC").await;

@@ -59,6 +59,8 @@ both_stores! {
             (json!({"id": "ok", "name": "x", "billing_email": "not-an-email"}), "invalid_tenant"),
             (json!({"id": "ok", "name": "x", "billing_emails": ["ap@x.test", "AP@x.test"]}), "invalid_tenant"),
             (json!({"id": "ok", "name": "x", "billing_emails": many_addresses(21)}), "invalid_tenant"),
+            (json!({"id": "ok", "name": "x", "billing_emails": ["ap@x.test", "<a@b.test>"]}), "invalid_tenant"),
+            (json!({"id": "ok", "name": "x", "billing_email": "a@b.test,victim@evil.test"}), "invalid_tenant"),
             (json!({"id": "ok", "name": "x", "colour": "red"}), "invalid_body"),
         ];
         for (body, code) in cases {

@@ -12,7 +12,8 @@ period with a time-travel billing run (TALLY_ALLOW_TIME_TRAVEL=1), then in Chrom
   5. fails to open the other tenant's invoice (404);
   5b. sees the usage page's chart, and downloads its CSV, whose sums are the table's totals;
   5c. opens "explain this line" from the invoice; 5d. sees every plan on the plans page;
-  6. checks every page at 375 px has no horizontal scroll;
+  6. checks every page at 375 px has no horizontal scroll, no table column squeezed to a letter
+     or two, no number broken across lines, and the invoice total in view;
   7. signs out, and the old session no longer opens the dashboard;
   8. posts the sign-in form without its CSRF token and is refused (403);
   9. signs in with `tally portal-link` (the link is the last word of its output).
@@ -165,6 +166,31 @@ def no_horizontal_scroll(page, path):
     check(width <= 375, f"{path} at 375 px: scrollWidth {width} <= 375")
 
 
+# Table cells holding 3+ characters narrower than 1.5 em (about three characters), and
+# numbers (`.num`, amounts and quantities) laid out on more than one line.
+SQUEEZED = """() => {
+  const bad = [];
+  for (const cell of document.querySelectorAll("td, th")) {
+    const style = getComputedStyle(cell);
+    const width = cell.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight);
+    const text = cell.innerText.trim();
+    if (text.length >= 3 && width < 1.5 * parseFloat(style.fontSize)) bad.push(`cell ${JSON.stringify(text)} ${width} px`);
+  }
+  for (const number of document.querySelectorAll(".num")) {
+    const range = document.createRange();
+    range.selectNodeContents(number);
+    const lines = new Set([...range.getClientRects()].filter(r => r.width > 0).map(r => Math.round(r.top)));
+    if (lines.size > 1) bad.push(`number ${JSON.stringify(number.innerText)} on ${lines.size} lines`);
+  }
+  return bad;
+}"""
+
+
+def readable_tables(page, path):
+    bad = page.evaluate(SQUEEZED)
+    check(not bad, f"{path}: no squeezed column or broken number {bad[:5]}")
+
+
 def run(service, chromium):
     invoices = seed(service)
     acme_invoice, globex_invoice = invoices["acme"][0], invoices["globex"][0]
@@ -257,6 +283,15 @@ def run(service, chromium):
         for path in ("/portal", "/portal/invoices", f"/portal/invoices/{acme_invoice['id']}", "/portal/budgets",
                      "/portal/usage", "/portal/usage?granularity=hour&group=region", explain_path, "/portal/plans"):
             no_horizontal_scroll(page, path)
+            readable_tables(page, path)
+        page.goto(f"/portal/invoices/{acme_invoice['id']}")
+        right = page.get_by_test_id("invoice-total").evaluate("e => e.getBoundingClientRect().right")
+        check(right <= 375, f"the invoice total is in view at 375 px without scrolling sideways (right edge {right})")
+        page.set_viewport_size({"width": 1280, "height": 800})
+        for path in ("/portal", f"/portal/invoices/{acme_invoice['id']}", "/portal/usage", explain_path):
+            page.goto(path)
+            readable_tables(page, f"{path} at 1280 px")
+        page.set_viewport_size({"width": 375, "height": 800})
 
         # 7. Sign out.
         page.goto("/portal")
