@@ -140,7 +140,7 @@ impl Application {
                 .app_data(portal.clone())
                 .configure(routes)
                 .configure(portal_routes)
-                .default_service(web::to(http::not_found))
+                .default_service(web::to(unknown_route))
         })
         .workers(workers)
         .listen(listener)
@@ -252,6 +252,17 @@ fn routes(cfg: &mut web::ServiceConfig) {
 
 /// The billing portal's pages (DESIGN §11): HTML for browsers, not the JSON API, so they are
 /// kept out of api-spec/openapi.yaml (tests/api/api_spec.rs reads only `fn routes`).
+/// A path no route serves: under `/portal` a portal page (a person typed it, or followed an
+/// old link), elsewhere the API's JSON error.
+async fn unknown_route(request: actix_web::HttpRequest) -> actix_web::HttpResponse {
+    use actix_web::ResponseError;
+    let path = request.path();
+    match path == "/portal" || path.starts_with("/portal/") {
+        true => portal::PortalError::NotFound("page").error_response(),
+        false => http::ApiError::NotFound("route").error_response(),
+    }
+}
+
 fn portal_routes(cfg: &mut web::ServiceConfig) {
     use http::{get, post, resource};
     use portal::*;

@@ -93,11 +93,6 @@ pub fn delete() -> MethodRoute {
     MethodRoute::new(Method::DELETE)
 }
 
-/// 404 for unknown routes.
-pub async fn not_found() -> Result<HttpResponse, ApiError> {
-    Err(ApiError::NotFound("route"))
-}
-
 /// Query string errors → 400 `invalid_query`.
 pub fn query_config() -> web::QueryConfig {
     web::QueryConfig::default()

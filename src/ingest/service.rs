@@ -85,11 +85,9 @@ impl Ingestor {
                 (Err(error), _) => report.reject(index, error),
             }
         }
-        for (index, record, error) in gated {
-            match self.stored_already(&record).await? {
-                true => report.duplicates += 1,
-                false => report.reject(index, error),
-            }
+        if !gated.is_empty() {
+            // Boxed: a rare path, kept out of every request's future (`routes.rs` sizes it).
+            Box::pin(self.settle_gated(gated, &mut report)).await?;
         }
         let outcomes = self.writer.write(valid).await.map_err(|e| match e {
             WriteError::QueueFull => ApiError::TooManyRequests { retry_after_secs: 1 },
@@ -105,6 +103,21 @@ impl Ingestor {
         report.errors.sort_by_key(|e| e.index);
         self.count(&report);
         Ok(report)
+    }
+
+    /// Records the tenant gate refused: duplicates when stored already, else rejected.
+    async fn settle_gated(
+        &self,
+        gated: Vec<(usize, NewUsageRecord, RecordError)>,
+        report: &mut IngestReport,
+    ) -> Result<(), ApiError> {
+        for (index, record, error) in gated {
+            match self.stored_already(&record).await? {
+                true => report.duplicates += 1,
+                false => report.reject(index, error),
+            }
+        }
+        Ok(())
     }
 
     /// Whether a record the tenant gate refuses (a deactivated tenant, a closed period) is

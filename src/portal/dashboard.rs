@@ -203,10 +203,8 @@ fn quota_bars(snapshot: &EntitlementSnapshot) -> Vec<QuotaBar> {
         .map(|e| {
             let meter = e.quota.meter();
             let percent = percent_used(e.used, e.quota.limit());
-            let (used, limit) = (
-                format_value(meter, e.used, snapshot.currency),
-                format_value(meter, e.quota.limit(), snapshot.currency),
-            );
+            let (used, limit) =
+                (shown(meter, e.used, snapshot.currency), shown(meter, e.quota.limit(), snapshot.currency));
             QuotaBar {
                 id: e.quota.id().to_owned(),
                 meter: match meter {
@@ -221,6 +219,16 @@ fn quota_bars(snapshot: &EntitlementSnapshot) -> Vec<QuotaBar> {
             }
         })
         .collect()
+}
+
+/// A quota's figure as the page's other figures read: quantities with thousands separators,
+/// spend as money with its currency (`"USD 6.74"`).
+fn shown(meter: QuotaMeter, value: rust_decimal::Decimal, currency: Option<Currency>) -> String {
+    match (meter, currency) {
+        (QuotaMeter::Usage(_), _) => format::quantity(value),
+        (QuotaMeter::Spend, Some(currency)) => money(&Money::new(value, currency)),
+        (QuotaMeter::Spend, None) => format_value(meter, value, None),
+    }
 }
 
 fn unbilled_reason(reason: &str) -> &'static str {

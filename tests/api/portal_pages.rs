@@ -60,6 +60,21 @@ both_stores! {
         assert!(text.contains(number) && text.contains(invoice["total"].as_str().unwrap()), "{text}");
     }
 
+    async fn a_path_the_portal_does_not_have_answers_a_portal_page_and_the_api_json(app) {
+        // Arrange
+        crate::portal_support::tenant_with_usage(&app, "acme", &["ap@acme.test"]).await;
+        let browser = sign_in(&app, "ap@acme.test").await;
+        // Act
+        let typed = browser.get("/portal/").await;
+        let api = app.client.get(format!("{}/v1/nothing-here", app.address)).send().await.unwrap();
+        // Assert
+        assert_eq!(typed.headers()["content-type"], "text/html; charset=utf-8");
+        let body = page(typed, StatusCode::NOT_FOUND).await;
+        assert!(body.contains("Not found"), "{body}");
+        assert_eq!(api.status(), StatusCode::NOT_FOUND);
+        assert_eq!(api.json::<Value>().await.unwrap()["error"]["code"], "not_found");
+    }
+
     async fn another_tenants_invoice_is_not_found_even_when_its_id_is_known(app) {
         // Arrange
         let theirs = invoiced_tenant(&app, "acme", &["ap@acme.test"]).await;
@@ -96,7 +111,7 @@ both_stores! {
         let form = page(browser.get("/portal/budgets?saved=1").await, StatusCode::OK).await;
         assert!(form.contains("Budgets saved") && form.contains(r#"value="monthly""#) && form.contains(r#"value="250.00""#));
         let dashboard = page(browser.get("/portal").await, StatusCode::OK).await;
-        assert!(dashboard.contains(r#"data-quota="monthly""#) && dashboard.contains("0.40 of 250.00"), "{dashboard}");
+        assert!(dashboard.contains(r#"data-quota="monthly""#) && dashboard.contains("USD 0.40 of USD 250.00"), "{dashboard}");
     }
 
     async fn a_refused_budget_is_shown_again_with_the_reason(app) {
