@@ -67,6 +67,9 @@ pub(crate) fn stacked_chart(frame: Frame, stacks: &[Stack], label_every: usize, 
     let count = i64::try_from(stacks.len()).unwrap_or(i64::MAX).max(1);
     let slot = Decimal::from(width) / Decimal::from(count);
     let scale = |value: Decimal| max.map_or(Decimal::ZERO, |m| value * Decimal::from(baseline - 4) / m);
+    // Where the last label printed ends: a label starting before it would print over it (a
+    // month of hours puts 24 bars under one label's width).
+    let mut free_from = Decimal::ZERO;
     for (i, stack) in stacks.iter().enumerate() {
         let x = slot * Decimal::from(i) + slot / Decimal::TEN;
         let (left, w) = (tenths(x), tenths(slot * Decimal::new(8, 1)));
@@ -79,8 +82,9 @@ pub(crate) fn stacked_chart(frame: Frame, stacks: &[Stack], label_every: usize, 
             let _ = write!(svg, r#"<rect class="bar s{series}" x="{left}" y="{y}" width="{w}" height="{h}"/>"#);
         }
         svg.push_str("</g>");
-        if i % label_every.max(1) == 0 && fits(frame, x, &stack.label) {
+        if i % label_every.max(1) == 0 && x >= free_from && fits(frame, x, &stack.label) {
             let _ = write!(svg, r#"<text class="tick" x="{left}" y="{}">{}</text>"#, height - 5, escape(&stack.label));
+            free_from = x + label_width(frame, &stack.label);
         }
     }
     svg.push_str("</svg>");
@@ -90,9 +94,14 @@ pub(crate) fn stacked_chart(frame: Frame, stacks: &[Stack], label_every: usize, 
 /// Whether a label starting at `x` ends short of the right edge (about 6 units a character
 /// at the tick's 11 units, twice that for a wide chart's labels on a phone, and a margin).
 fn fits(frame: Frame, x: Decimal, label: &str) -> bool {
-    let per_char = if frame.width > Frame::CARD.width { 11 } else { 6 };
+    x + label_width(frame, label) <= Decimal::from(frame.width)
+}
+
+/// A label's width with its margin, in the chart's units (see [`fits`]).
+fn label_width(frame: Frame, label: &str) -> Decimal {
+    let per_char: i64 = if frame.width > Frame::CARD.width { 11 } else { 6 };
     let chars = i64::try_from(label.chars().count()).unwrap_or(i64::MAX / 12);
-    x + Decimal::from(per_char * chars + 12) <= Decimal::from(frame.width)
+    Decimal::from(per_char.saturating_mul(chars).saturating_add(12))
 }
 
 /// How full a quota is, in whole percent (rounded down), 0 for a zero limit.
@@ -162,6 +171,31 @@ mod tests {
     fn an_empty_or_all_zero_chart_draws_flat_bars_without_dividing_by_zero() {
         assert!(bar_chart(&[], "none").starts_with("<svg"));
         assert!(bar_chart(&[bar("1", 0)], "zero").contains(r#"height="0""#));
+    }
+
+    #[test]
+    fn labels_never_print_over_one_another() {
+        // A month of hours, labelled every 24th bar: 31 labels of 12 characters in 600 units.
+        let stacks: Vec<Stack> = (0..744)
+            .map(|h| Stack {
+                label: format!("{:>2} Dec 00:00", h / 24 + 1),
+                parts: vec![Decimal::ONE],
+                title: String::new(),
+            })
+            .collect();
+        let svg = stacked_chart(Frame::WIDE, &stacks, 24, "Invocations by hour");
+        let starts: Vec<Decimal> = svg
+            .match_indices(r#"<text class="tick" x=""#)
+            .map(|(at, tag)| {
+                let rest = &svg[at + tag.len()..];
+                rest[..rest.find('"').unwrap()].parse().unwrap()
+            })
+            .collect();
+        assert!(starts.len() > 1, "some labels print: {svg}");
+        let width = label_width(Frame::WIDE, "01 Dec 00:00");
+        for pair in starts.windows(2) {
+            assert!(pair[1] - pair[0] >= width, "a label at {} overprints the one at {}", pair[1], pair[0]);
+        }
     }
 
     #[test]
