@@ -139,15 +139,22 @@ fn party(name: &str, address: &[String], tax_id: &str, emails: &[String]) -> Par
     }
 }
 
-/// Subtotal and tax always; credits only when some were applied.
+/// Subtotal and tax always; credits only when some were applied; and, when they come to less
+/// than zero, the remainder carried forward as a credit (DESIGN §5: the total never goes
+/// below 0), so the document's sums add up to its total.
 fn sums(doc: &InvoiceDocument) -> Vec<SumView> {
     let money = |value| format::amount(value, doc.content.currency);
+    let c = &doc.content;
     let mut sums = vec![
-        SumView { label: "Subtotal".to_owned(), amount: money(doc.content.subtotal) },
-        SumView { label: format!("Tax ({})", format::percent(doc.content.tax_rate)), amount: money(doc.content.tax) },
+        SumView { label: "Subtotal".to_owned(), amount: money(c.subtotal) },
+        SumView { label: format!("Tax ({})", format::percent(c.tax_rate)), amount: money(c.tax) },
     ];
-    if !doc.content.credits_applied.is_zero() {
-        sums.push(SumView { label: "Credits applied".to_owned(), amount: money(-doc.content.credits_applied) });
+    if !c.credits_applied.is_zero() {
+        sums.push(SumView { label: "Credits applied".to_owned(), amount: money(-c.credits_applied) });
+    }
+    let gross = c.subtotal + c.tax - c.credits_applied;
+    if gross < Decimal::ZERO {
+        sums.push(SumView { label: "Carried forward as credit".to_owned(), amount: money(-gross) });
     }
     sums
 }
@@ -254,6 +261,18 @@ mod tests {
         assert_eq!(InvoiceView::of(&doc, &DocumentKind::Invoice).watermark, Some("DRAFT"));
         doc.status = InvoiceStatus::Paid;
         assert_eq!(InvoiceView::of(&doc, &DocumentKind::Invoice).watermark, None);
+    }
+
+    #[test]
+    fn a_negative_remainder_is_shown_carried_forward_so_the_sums_reach_the_total() {
+        let mut doc = sample::invoice();
+        (doc.content.subtotal, doc.content.tax, doc.content.credits_applied) =
+            (Decimal::new(-273, 2), Decimal::ZERO, Decimal::ZERO);
+        let sums = InvoiceView::of(&doc, &DocumentKind::Invoice).sums;
+        let last = sums.last().unwrap();
+        assert_eq!((last.label.as_str(), last.amount.as_str()), ("Carried forward as credit", "2.73"));
+        let positive = InvoiceView::of(&sample::invoice(), &DocumentKind::Invoice).sums;
+        assert!(positive.iter().all(|s| s.label != "Carried forward as credit"));
     }
 
     #[test]
