@@ -312,14 +312,20 @@ async fn billing_in_the_future_needs_time_travel_to_be_allowed() {
     assert_eq!(now.status(), StatusCode::ACCEPTED);
 }
 
+/// acme on payg with the `reject` late-usage policy, one record "a" of October 19 stored, and
+/// October closed.
+async fn rejecting_tenant_with_october_closed(app: &TestApp) {
+    app.clock.set(at("2026-10-01T00:00:00Z"));
+    let body = json!({"id": "acme", "name": "Acme", "plan": "payg", "late_usage_policy": "reject"});
+    admin_post(app, "/v1/tenants", &body).await;
+    usage_at(app, "acme", "2026-10-20T00:00:00Z", &[("a", "2026-10-19T00:00:00Z", 1)]).await;
+    run_billing_and_wait(app, "2026-11-01T02:00:00Z").await;
+}
+
 both_stores! {
     async fn a_reject_policy_refuses_records_for_a_closed_period(app) {
         // Arrange
-        app.clock.set(at("2026-10-01T00:00:00Z"));
-        let body = json!({"id": "acme", "name": "Acme", "plan": "payg", "late_usage_policy": "reject"});
-        admin_post(&app, "/v1/tenants", &body).await;
-        usage_at(&app, "acme", "2026-10-20T00:00:00Z", &[("a", "2026-10-19T00:00:00Z", 1)]).await;
-        run_billing_and_wait(&app, "2026-11-01T02:00:00Z").await;
+        rejecting_tenant_with_october_closed(&app).await;
         // Act
         app.clock.set(at("2026-11-02T00:00:00Z"));
         let late = json!({"records": [
@@ -338,11 +344,7 @@ both_stores! {
 both_stores! {
     async fn a_retry_of_records_stored_before_their_period_closed_counts_them_as_duplicates(app) {
         // Arrange: acme rejects late usage; record "a" is stored, then October closes.
-        app.clock.set(at("2026-10-01T00:00:00Z"));
-        let body = json!({"id": "acme", "name": "Acme", "plan": "payg", "late_usage_policy": "reject"});
-        admin_post(&app, "/v1/tenants", &body).await;
-        usage_at(&app, "acme", "2026-10-20T00:00:00Z", &[("a", "2026-10-19T00:00:00Z", 1)]).await;
-        run_billing_and_wait(&app, "2026-11-01T02:00:00Z").await;
+        rejecting_tenant_with_october_closed(&app).await;
         // Act: the runtime retries "a" as sent, "a" with other content, and a new record "b".
         app.clock.set(at("2026-11-02T00:00:00Z"));
         let retry = json!({"records": [
