@@ -20,8 +20,9 @@ use crate::domain::{Currency, InvoiceDocument, LineSnapshot, LineType, Money, Te
 use crate::http::ApiError;
 use crate::store::Store;
 
-/// How many record ids an explanation shows.
-const SAMPLE_IDS: u32 = 10;
+/// How many record ids an explanation shows, of how many read to find them.
+const SAMPLE_IDS: usize = 10;
+const SAMPLES_READ: u32 = 25;
 
 /// What explains one line: the API answers it as JSON, the portal's "explain this line"
 /// shows it as a page.
@@ -103,8 +104,16 @@ pub async fn explain_invoice_line(
     let doc = &invoice.document;
     let explained = explain_line(store.get_ref(), doc, number).await?;
     let line = explained.line;
-    let samples = match line.meter {
-        Some(_) => store.sample_record_ids(&invoice_tenant(doc)?, line.start, line.end, SAMPLE_IDS).await?,
+    let samples: Vec<String> = match line.meter {
+        // Records of the line's span that count for its meter (a CPU line's samples used CPU).
+        Some(meter) => store
+            .sample_records(&invoice_tenant(doc)?, line.start, line.end, SAMPLES_READ)
+            .await?
+            .into_iter()
+            .filter(|r| !r.quantities.get(meter).is_zero())
+            .take(SAMPLE_IDS)
+            .map(|r| r.record_id)
+            .collect(),
         None => Vec::new(),
     };
     let daily: Vec<Value> = explained

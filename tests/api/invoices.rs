@@ -77,6 +77,10 @@ both_stores! {
         let mut ids: Vec<&str> = explained["sample_record_ids"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
         ids.sort();
         assert_eq!(ids, vec!["a", "b"]);
+        let memory = invoice["lines"].as_array().unwrap().iter().find(|l| l["meter"] == "memory_gb_seconds").unwrap();
+        let path = format!("/v1/invoices/{}/lines/{}/explain", invoice["id"].as_str().unwrap(), memory["number"]);
+        let memory = app.get_json(&path).await;
+        assert_eq!(memory["sample_record_ids"], serde_json::json!([]), "no record used memory: {memory}");
         let missing = app.get_as(&format!("/v1/invoices/{}/lines/99/explain", invoice["id"].as_str().unwrap()), &app.admin_key).await;
         assert_eq!(missing.status(), StatusCode::NOT_FOUND);
     }
