@@ -111,13 +111,37 @@ impl Ingestor {
         gated: Vec<(usize, NewUsageRecord, RecordError)>,
         report: &mut IngestReport,
     ) -> Result<(), ApiError> {
+        let mut deactivated: HashMap<TenantId, bool> = HashMap::new();
         for (index, record, error) in gated {
-            match self.stored_already(&record).await? {
-                true => report.duplicates += 1,
-                false => report.reject(index, error),
+            if self.stored_already(&record).await? {
+                report.duplicates += 1;
+                continue;
             }
+            let tenant = &record.key.tenant_id;
+            let error = match error.code {
+                "unknown_tenant" if self.deactivated(tenant, &mut deactivated).await? => RecordError::new(
+                    "unknown_tenant",
+                    format!("tenant {:?} is deactivated: it takes no new usage", tenant.as_str()),
+                ),
+                _ => error,
+            };
+            report.reject(index, error);
         }
         Ok(())
+    }
+
+    /// Whether `tenant` exists but is deactivated (the gate knows only active tenants), read
+    /// once per request: the operator reading "unknown tenant" for one that is listed would
+    /// look for the wrong cause.
+    async fn deactivated(&self, tenant: &TenantId, known: &mut HashMap<TenantId, bool>) -> Result<bool, ApiError> {
+        if let Some(answer) = known.get(tenant) {
+            return Ok(*answer);
+        }
+        let stored = self.tenants.store().get_tenant(tenant).await;
+        let stored = stored.map_err(|_| ApiError::Unavailable { retry_after_secs: 2 })?;
+        let answer = stored.is_some_and(|t| !t.active);
+        known.insert(tenant.clone(), answer);
+        Ok(answer)
     }
 
     /// Whether a record the tenant gate refuses (a deactivated tenant, a closed period) is

@@ -115,7 +115,9 @@ both_stores! {
         let after = app.post_usage(&record("acme", "after")).await;
         // Assert
         assert_eq!(after.status(), StatusCode::UNPROCESSABLE_ENTITY);
-        assert_eq!(after.json::<Value>().await.unwrap()["errors"][0]["code"], "unknown_tenant");
+        let refused: Value = after.json().await.unwrap();
+        assert_eq!(refused["errors"][0]["code"], "unknown_tenant");
+        assert!(refused["errors"][0]["message"].as_str().unwrap().contains("deactivated"), "says why: {refused}");
         let usage = app.get_json("/v1/tenants/acme/usage?granularity=month").await;
         assert_eq!(usage["buckets"][0]["records"], 1);
     }
