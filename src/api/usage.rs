@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::lookup::ReadableTenant;
 use crate::aggregate::{
-    month_period, units_in_range, usage_series, validate_range, Granularity, GroupBy, SeriesBucket,
+    month_period, units_in_range, usage_series, validate_range, Granularity, GroupBy, RangeError, SeriesBucket,
 };
 use crate::clock::SharedClock;
 use crate::http::{ApiError, DeferredQuery};
@@ -81,7 +81,20 @@ pub async fn get_usage(
     let (default_from, default_to) = month_period(tz, clock.now());
     let from = query.from.as_deref().map(instant).transpose()?.unwrap_or(default_from);
     let to = query.to.as_deref().map(instant).transpose()?.unwrap_or(default_to);
-    validate_range(tz, granularity, from, to, MAX_BUCKETS).map_err(|e| invalid(&e.to_string()))?;
+    validate_range(tz, granularity, from, to, MAX_BUCKETS).map_err(|e| {
+        // Name the bound the caller did not give: it is the current period's.
+        let defaulted = match (query.from.is_none(), query.to.is_none()) {
+            (true, false) => {
+                format!(" (from was not given: the current period's start, {})", default_from.to_rfc3339())
+            }
+            (false, true) => format!(" (to was not given: the current period's end, {})", default_to.to_rfc3339()),
+            _ => String::new(),
+        };
+        match e {
+            RangeError::FromNotBeforeTo => invalid(&format!("{e}{defaulted}")),
+            other => invalid(&other.to_string()),
+        }
+    })?;
     let units: Vec<_> = units_in_range(tz, granularity, from, to).collect();
     let rollups = store.rollups_per_unit(&id, &units, group_by).await?;
     let buckets = usage_series(tz, granularity, group_by, from, to, &rollups)

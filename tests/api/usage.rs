@@ -68,6 +68,18 @@ both_stores! {
             assert_eq!(response.json::<Value>().await.unwrap()["error"]["code"], "invalid_query", "{query}");
         }
     }
+
+    async fn a_range_refused_for_its_defaulted_bound_names_that_bound(app) {
+        // Arrange: the current period is November; only `to` is given, and it is November 1.
+        app.create_tenant("acme", "UTC").await;
+        // Act
+        let response = app.get_as("/v1/tenants/acme/usage?to=2026-11-01T00:00:00Z", &app.admin_key).await;
+        // Assert
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+        let message = response.json::<Value>().await.unwrap()["error"]["message"].as_str().unwrap().to_owned();
+        assert!(message.starts_with("from must be before to") && message.contains("from was not given"), "{message}");
+        assert!(message.contains("2026-11-01T00:00:00+00:00"), "{message}");
+    }
 }
 
 both_stores! {
