@@ -3,7 +3,7 @@
 
 use std::sync::{Arc, Mutex};
 
-use chrono::{DateTime, Timelike, Utc};
+use chrono::{DateTime, SubsecRound, Utc};
 
 /// Something that tells the time.
 pub trait Clock: Send + Sync + 'static {
@@ -19,8 +19,7 @@ pub struct SystemClock;
 
 impl Clock for SystemClock {
     fn now(&self) -> DateTime<Utc> {
-        let now = Utc::now();
-        now.with_nanosecond(now.nanosecond() / 1_000 * 1_000).unwrap_or(now)
+        Utc::now().trunc_subsecs(6)
     }
 }
 
@@ -52,6 +51,7 @@ pub type SharedClock = Arc<dyn Clock>;
 #[cfg(test)]
 mod tests {
     use super::*;
+    use chrono::Timelike;
 
     #[test]
     fn the_wall_clock_reads_to_the_microsecond_the_stores_keep() {

@@ -158,8 +158,12 @@ impl QuotaSet {
     /// a plan default always (the plan in force then says which), a stored quota if it took
     /// its present form before `instant`.
     pub fn in_force_before(&self, quota: &Quota, instant: DateTime<Utc>) -> bool {
-        let stored = self.operator.iter().chain(&self.budgets).any(|own| own == quota);
-        !stored || self.set_at.get(quota.id()).is_none_or(|set_at| *set_at < instant)
+        !self.holds(quota) || self.set_at.get(quota.id()).is_none_or(|set_at| *set_at < instant)
+    }
+
+    /// Whether `quota`, exactly as it is, is one of the set's (the operator's or a budget).
+    pub fn holds(&self, quota: &Quota) -> bool {
+        self.operator.iter().chain(&self.budgets).any(|own| own == quota)
     }
 }
 

@@ -95,8 +95,12 @@ pub fn delete() -> MethodRoute {
 
 /// Query string errors → 400 `invalid_query`.
 pub fn query_config() -> web::QueryConfig {
-    web::QueryConfig::default()
-        .error_handler(|error, _| ApiError::bad_request("invalid_query", error.to_string()).into())
+    web::QueryConfig::default().error_handler(|error, _| invalid_query(&error).into())
+}
+
+/// The 400 a query string that does not parse answers, wherever it is read.
+pub(super) fn invalid_query(error: &actix_web::error::QueryPayloadError) -> ApiError {
+    ApiError::bad_request("invalid_query", error.to_string())
 }
 
 /// Path parameter errors → 404.

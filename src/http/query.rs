@@ -38,7 +38,7 @@ impl<T: DeserializeOwned> FromRequest for DeferredQuery<T> {
     fn from_request(request: &HttpRequest, _: &mut Payload) -> Self::Future {
         let parsed = web::Query::<T>::from_query(request.query_string())
             .map(web::Query::into_inner)
-            .map_err(|error| ApiError::bad_request("invalid_query", error.to_string()));
+            .map_err(|error| super::plumbing::invalid_query(&error));
         ready(Ok(Self(parsed)))
     }
 }

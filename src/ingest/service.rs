@@ -113,19 +113,23 @@ impl Ingestor {
     ) -> Result<(), ApiError> {
         let mut deactivated: HashMap<TenantId, bool> = HashMap::new();
         for (index, record, error) in gated {
-            if self.stored_already(&record).await? {
-                report.duplicates += 1;
-                continue;
-            }
             let tenant = &record.key.tenant_id;
             let error = match error.code {
-                "unknown_tenant" if self.deactivated(tenant, &mut deactivated).await? => RecordError::new(
+                // A tenant that does not exist has stored nothing: no lookup per record.
+                "unknown_tenant" if !self.deactivated(tenant, &mut deactivated).await? => {
+                    report.reject(index, error);
+                    continue;
+                }
+                "unknown_tenant" => RecordError::new(
                     "unknown_tenant",
                     format!("tenant {:?} is deactivated: it takes no new usage", tenant.as_str()),
                 ),
                 _ => error,
             };
-            report.reject(index, error);
+            match self.stored_already(&record).await? {
+                true => report.duplicates += 1,
+                false => report.reject(index, error),
+            }
         }
         Ok(())
     }

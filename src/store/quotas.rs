@@ -89,11 +89,8 @@ impl Store {
             .await
             .map(|_| ()))?;
         for quota in quotas {
-            let set_at = if before.operator.iter().chain(&before.budgets).any(|old| old == quota) {
-                before.set_at.get(quota.id()).copied().unwrap_or(now)
-            } else {
-                now
-            };
+            let kept = before.holds(quota).then(|| before.set_at.get(quota.id()).copied()).flatten();
+            let set_at = kept.unwrap_or(now);
             let inserted = execute_on_tx!(
                 &mut tx,
                 sqlx::query(insert)
