@@ -34,10 +34,11 @@ both_stores! {
         assert_eq!(october["buckets"][0]["invocations"], "3000000", "{october}");
     }
 
-    async fn the_pdf_parses_back_and_shows_the_total(app) {
+    async fn the_pdf_parses_back_and_shows_the_total_and_a_name_in_its_own_script(app) {
         // Arrange
         app.clock.set(crate::billing::at("2026-10-01T00:00:00Z"));
-        admin_post(&app, "/v1/tenants", &json!({"id": "acme", "name": "Acme Functions", "plan": "committed", "tax_rate": "8.875"})).await;
+        let tenant = json!({"id": "acme", "name": "Acme Functions 株式会社 «Ромашка»", "plan": "committed", "tax_rate": "8.875"});
+        admin_post(&app, "/v1/tenants", &tenant).await;
         run_billing_and_wait(&app, "2026-11-01T02:00:00Z").await;
         let invoice = invoices_of(&app, "acme").await.pop().unwrap();
         let id = invoice["id"].as_str().unwrap();
@@ -51,7 +52,7 @@ both_stores! {
         let parsed = lopdf::Document::load_mem(&bytes).expect("the PDF parses");
         let pages: Vec<u32> = parsed.get_pages().keys().copied().collect();
         let text = parsed.extract_text(&pages).unwrap();
-        for expected in [invoice["number"].as_str().unwrap(), "Acme Functions", "2177.50 USD"] {
+        for expected in [invoice["number"].as_str().unwrap(), "Acme Functions 株式会社 «Ромашка»", "2177.50 USD"] {
             assert!(text.contains(expected), "the PDF shows {expected:?}:\n{text}");
         }
         let html = html.text().await.unwrap();

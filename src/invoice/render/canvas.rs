@@ -1,10 +1,15 @@
-//! One PDF page being drawn: text in the two Helvetica fonts (left- or right-aligned, or
+//! One PDF page being drawn: shaped text in the embedded fonts (left- or right-aligned, or
 //! rotated for a watermark), filled rectangles and rules, in PDF points from the bottom-left
-//! corner of an A4 page. It knows nothing about invoices.
+//! corner of an A4 page. It notes the glyphs it draws, for the fonts to embed. It knows
+//! nothing about invoices.
 
-use pdf_writer::{Content, Name, Str};
+use pdf_writer::types::TextRenderingMode;
+use pdf_writer::{Content, Finish, Name, Str, TextStr};
 
-use super::helvetica::{encode, Font};
+use super::embed::{advance, resource_name, UsedGlyphs};
+use super::shaping::{shape, GlyphRun, ShapedGlyph};
+use super::typeface::{faces, Font};
+use super::wrap::width;
 
 /// A4 in points.
 pub(crate) const PAGE_WIDTH: f32 = 595.28;
@@ -41,19 +46,20 @@ impl Style {
 
     /// How wide `text` is in this style.
     pub(crate) fn width(&self, text: &str) -> f32 {
-        self.font.width(text, self.size)
+        width(text, self.font, self.size)
     }
 }
 
 /// The drawing operations of one page.
 pub(crate) struct Canvas {
     content: Content,
+    used: UsedGlyphs,
 }
 
 impl Canvas {
     /// An empty page.
     pub(crate) fn new() -> Canvas {
-        Canvas { content: Content::new() }
+        Canvas { content: Content::new(), used: UsedGlyphs::default() }
     }
 
     /// Draws `text` with its baseline starting at (`x`, `y`).
@@ -75,14 +81,67 @@ impl Canvas {
         self.text_matrix([cos, sin, -sin, cos, origin_x, origin_y], style, text);
     }
 
+    /// Draws shaped `text` along the baseline of `matrix` (the text's unit square). Glyphs that
+    /// sit where their advances put them are shown together; a glyph that kerning, joining or
+    /// mark placement moves starts a new showing at its exact place.
     fn text_matrix(&mut self, matrix: [f32; 6], style: Style, text: &str) {
         let Rgb(r, g, b) = style.color;
         self.content.set_fill_rgb(r, g, b);
         self.content.begin_text();
-        self.content.set_font(Name(style.font.resource_name()), style.size);
-        self.content.set_text_matrix(matrix);
-        self.content.show(Str(&encode(text)));
+        let mut pen = 0.0;
+        for run in shape(text, style.font).runs {
+            let synthetic_bold = style.font.synthetic_bold(run.face);
+            if synthetic_bold {
+                // A face without a bold cut: outline each glyph in its own colour as well.
+                self.content.set_stroke_rgb(r, g, b).set_line_width(style.size * 0.035);
+                self.content.set_text_rendering_mode(TextRenderingMode::FillStroke);
+            }
+            self.content.set_font(Name(resource_name(run.face).as_bytes()), style.size);
+            if let Some(actual) = &run.actual_text {
+                // Readers copy and search this text instead of the glyphs' own.
+                let mut span = self.content.begin_marked_content_with_properties(Name(b"Span"));
+                span.properties().actual_text(TextStr(actual));
+                span.finish();
+            }
+            pen = self.show_run(&run, matrix, style.size, pen);
+            if run.actual_text.is_some() {
+                self.content.end_marked_content();
+            }
+            if synthetic_bold {
+                self.content.set_text_rendering_mode(TextRenderingMode::Fill);
+            }
+        }
         self.content.end_text();
+    }
+
+    /// Shows one run starting `pen` em along the baseline; returns where the pen ends.
+    fn show_run(&mut self, run: &GlyphRun, matrix: [f32; 6], size: f32, mut pen: f32) -> f32 {
+        let typeface = &faces()[run.face];
+        let mut pending: Vec<u8> = Vec::new();
+        let mut in_place = false;
+        for glyph in &run.glyphs {
+            self.used.record(run.face, glyph.id, glyph.text.as_deref(), glyph.exact);
+            let natural = advance(typeface, glyph.id) / 1000.0;
+            if !(in_place && is_unmoved(glyph)) {
+                self.flush(&mut pending);
+                let [a, b, c, d, e, f] = matrix;
+                let (x, y) = ((pen + glyph.x_offset) * size, glyph.y_offset * size);
+                self.content.set_text_matrix([a, b, c, d, e + a * x + c * y, f + b * x + d * y]);
+            }
+            pending.extend_from_slice(&glyph.id.to_be_bytes());
+            // The next glyph follows on from this one only if the reader will put it there.
+            in_place = is_unmoved(glyph) && (glyph.advance - natural).abs() < 1e-4;
+            pen += glyph.advance;
+        }
+        self.flush(&mut pending);
+        pen
+    }
+
+    fn flush(&mut self, pending: &mut Vec<u8>) {
+        if !pending.is_empty() {
+            self.content.show(Str(pending));
+            pending.clear();
+        }
     }
 
     /// Fills the rectangle whose bottom-left corner is (`x`, `y`).
@@ -103,8 +162,12 @@ impl Canvas {
         self.content.stroke();
     }
 
-    /// The page's content stream.
-    pub(crate) fn finish(self) -> Vec<u8> {
-        self.content.finish().into_vec()
+    /// The page's content stream and the glyphs it draws.
+    pub(crate) fn finish(self) -> (Vec<u8>, UsedGlyphs) {
+        (self.content.finish().into_vec(), self.used)
     }
+}
+
+fn is_unmoved(glyph: &ShapedGlyph) -> bool {
+    glyph.x_offset == 0.0 && glyph.y_offset == 0.0
 }

@@ -3,9 +3,9 @@
 //! repeated on every page), then the totals, then a footer with page numbers on each page.
 
 use super::canvas::{Canvas, Rgb, Style, INK, MUTED, RULE};
-use super::helvetica::wrap;
 use super::masthead::{self, BOTTOM, LEFT, RIGHT, TOP};
 use super::view::{InvoiceView, LineView, TierView};
+use super::wrap::wrap;
 
 /// Right edges of the number columns, and the width the description may take.
 const QUANTITY_RIGHT: f32 = 332.0;

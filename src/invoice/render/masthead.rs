@@ -3,8 +3,8 @@
 //! with page numbers, and the VOID/DRAFT watermark.
 
 use super::canvas::{Canvas, Rgb, Style, INK, MUTED, PAGE_HEIGHT, PAGE_WIDTH, RULE, SOFT};
-use super::helvetica::wrap;
 use super::view::{InvoiceView, PartyView};
+use super::wrap::wrap;
 use crate::domain::InvoiceStatus;
 
 /// Page margins, in points.

@@ -4,8 +4,8 @@
 //! `html` and `pdf` only lay that text out.
 
 mod canvas;
+mod embed;
 pub(crate) mod format;
-mod helvetica;
 mod html;
 mod kind;
 mod layout;
@@ -13,7 +13,10 @@ mod masthead;
 mod pdf;
 #[cfg(test)]
 mod sample;
+mod shaping;
+mod typeface;
 mod view;
+mod wrap;
 
 pub use html::render_html;
 pub use kind::DocumentKind;

@@ -1,12 +1,13 @@
 //! The invoice as an A4 PDF (DESIGN §7: rendered in-process from the snapshot, outside the
-//! finalize transaction). Text is set in the PDF base-14 Helvetica fonts, so no font file is
-//! read or embedded; page content is deflate-compressed. CPU-bound: callers on the async
-//! runtime run it through `spawn_blocking_with_tracing`.
+//! finalize transaction). Text is shaped and set in the embedded fonts (`typeface`), each
+//! embedded as the subset of glyphs the document draws; page content and font files are
+//! deflate-compressed. CPU-bound: callers on the async runtime run it through
+//! `spawn_blocking_with_tracing`.
 
 use pdf_writer::{Filter, Finish, Name, Pdf, Rect, Ref, TextStr};
 
 use super::canvas::{Canvas, PAGE_HEIGHT, PAGE_WIDTH};
-use super::helvetica::Font;
+use super::embed::{resource_name, write_fonts, EmbedError, UsedGlyphs};
 use super::kind::DocumentKind;
 use super::layout::lay_out;
 use super::view::InvoiceView;
@@ -21,26 +22,31 @@ pub enum RenderError {
         /// Pages the layout needed.
         pages: usize,
     },
+    /// An embedded font could not be cut down to the glyphs drawn (a defect, not bad input).
+    #[error(transparent)]
+    Font(#[from] EmbedError),
 }
 
-/// Object numbers of the document-wide objects; pages and their content streams follow.
+/// Object numbers of the document-wide objects; pages and their content streams follow, then
+/// the fonts.
 const CATALOG: Ref = Ref::new(1);
 const PAGE_TREE: Ref = Ref::new(2);
 const INFO: Ref = Ref::new(3);
-const FONTS: [(Font, Ref); 2] = [(Font::Regular, Ref::new(4)), (Font::Bold, Ref::new(5))];
-const FIRST_PAGE_OBJECT: i32 = 6;
+const FIRST_PAGE_OBJECT: i32 = 4;
 
 /// Renders `doc` — the invoice, or as `kind` says its credit note — as an A4 PDF with the same content as [`render_html`](crate::invoice::render_html):
 /// issuer and customer, number, status (and a VOID watermark when void), dates in the
 /// customer's time zone, lines with tier breakdown, subtotal, tax, credits and total. Long
 /// invoices continue on further pages, each with the table header and "Page n of m".
 ///
-/// Text outside WinAnsi (Latin-1 and common punctuation) prints as `?`: the base-14 fonts
-/// cover nothing else.
+/// Names print in their own script (Latin, Greek, Cyrillic, Hebrew, Arabic, Devanagari,
+/// Bengali, Tamil, Thai, Armenian, Georgian, Chinese, Japanese, Korean), right to left where
+/// they read so; a character no embedded font has prints as a missing-glyph box.
 ///
 /// # Errors
 /// [`RenderError::TooLarge`] when the pages cannot be numbered within a PDF (hundreds of
-/// millions of pages; no real invoice).
+/// millions of pages; no real invoice); [`RenderError::Font`] if an embedded font cannot be
+/// subset (a defect of the embedded files).
 pub fn render_pdf(doc: &InvoiceDocument, kind: &DocumentKind) -> Result<Vec<u8>, RenderError> {
     let view = InvoiceView::of(doc, kind);
     let pages = lay_out(&view);
@@ -59,26 +65,30 @@ fn page_refs(index: usize, pages: usize) -> Result<(Ref, Ref), RenderError> {
 fn write(view: &InvoiceView, pages: Vec<Canvas>) -> Result<Vec<u8>, RenderError> {
     let count = pages.len();
     let refs = (0..count).map(|index| page_refs(index, count)).collect::<Result<Vec<_>, _>>()?;
+    let (contents, used): (Vec<Vec<u8>>, Vec<UsedGlyphs>) = pages.into_iter().map(Canvas::finish).unzip();
+    let used = used.into_iter().fold(UsedGlyphs::default(), |mut all, page| {
+        all.merge(page);
+        all
+    });
     let mut pdf = Pdf::new();
+    let first_font = refs.last().map_or(FIRST_PAGE_OBJECT, |(_, content)| content.get() + 1);
+    let (fonts, _) = write_fonts(&mut pdf, &used, first_font)?;
     pdf.catalog(CATALOG).pages(PAGE_TREE);
     let page_count = i32::try_from(count).map_err(|_| RenderError::TooLarge { pages: count })?;
     pdf.pages(PAGE_TREE).kids(refs.iter().map(|(page, _)| *page)).count(page_count);
-    for ((page_ref, content_ref), canvas) in refs.into_iter().zip(pages) {
+    for ((page_ref, content_ref), content) in refs.into_iter().zip(contents) {
         let mut page = pdf.page(page_ref);
         page.media_box(Rect::new(0.0, 0.0, PAGE_WIDTH, PAGE_HEIGHT)).parent(PAGE_TREE).contents(content_ref);
         let mut resources = page.resources();
-        let mut fonts = resources.fonts();
-        for (font, font_ref) in FONTS {
-            fonts.pair(Name(font.resource_name()), font_ref);
+        let mut page_fonts = resources.fonts();
+        for (face, font_ref) in &fonts {
+            page_fonts.pair(Name(resource_name(*face).as_bytes()), *font_ref);
         }
-        fonts.finish();
+        page_fonts.finish();
         resources.finish();
         page.finish();
-        let compressed = miniz_oxide::deflate::compress_to_vec_zlib(&canvas.finish(), 6);
+        let compressed = miniz_oxide::deflate::compress_to_vec_zlib(&content, 6);
         pdf.stream(content_ref, &compressed).filter(Filter::FlateDecode);
-    }
-    for (font, font_ref) in FONTS {
-        pdf.type1_font(font_ref).base_font(Name(font.base_name())).encoding_predefined(Name(b"WinAnsiEncoding"));
     }
     let mut info = pdf.document_info(INFO);
     info.title(TextStr(&format!("{} {}", view.title, view.number)));
@@ -157,12 +167,105 @@ mod tests {
         assert_eq!(text.matches("VOID").count(), pages + 1, "a watermark on each page and the badge:\n{text}");
     }
 
+    /// The text of every page as a reader that honours `/ActualText` gives it (as copying,
+    /// searching and screen readers do): a marked span's actual text instead of its glyphs'.
+    fn read_as_written(pdf: &[u8]) -> String {
+        let parsed = lopdf::Document::load_mem(pdf).expect("the PDF parses");
+        let mut text = String::new();
+        for page in parsed.get_pages().into_values() {
+            let fonts = parsed.get_page_fonts(page).expect("page fonts");
+            let encodings: std::collections::BTreeMap<Vec<u8>, lopdf::Encoding> = fonts
+                .into_iter()
+                .map(|(name, font)| (name, font.get_font_encoding(&parsed).expect("a font encoding")))
+                .collect();
+            let content = lopdf::content::Content::decode(&parsed.get_page_content(page).expect("content"))
+                .expect("the content decodes");
+            let (mut font, mut spans) = (Vec::new(), Vec::<bool>::new());
+            for operation in &content.operations {
+                let operand = |at: usize| operation.operands.get(at).expect("an operand");
+                match operation.operator.as_str() {
+                    "Tf" => font = operand(0).as_name().expect("a font name").to_vec(),
+                    "BDC" => {
+                        let actual = operand(1).as_dict().ok().and_then(|props| props.get(b"ActualText").ok());
+                        if let Some(actual) = actual {
+                            text.push_str(&lopdf::decode_text_string(actual).expect("actual text"));
+                        }
+                        spans.push(actual.is_some());
+                    }
+                    "EMC" => drop(spans.pop()),
+                    "Tj" if !spans.contains(&true) => {
+                        let bytes = operand(0).as_str().expect("a string");
+                        text.push_str(&lopdf::Document::decode_text(&encodings[&font], bytes).expect("decodes"));
+                    }
+                    "ET" => text.push('\n'),
+                    _ => {}
+                }
+            }
+        }
+        text
+    }
+
+    /// The base names of the fonts a PDF embeds, each with the size of its font file.
+    fn embedded_fonts(pdf: &[u8]) -> Vec<(String, usize)> {
+        let parsed = lopdf::Document::load_mem(pdf).expect("the PDF parses");
+        let mut fonts: Vec<(String, usize)> = parsed
+            .objects
+            .values()
+            .filter_map(|object| object.as_dict().ok())
+            .filter(|dict| dict.get(b"Type").and_then(|t| t.as_name()).ok() == Some(b"FontDescriptor".as_slice()))
+            .map(|descriptor| {
+                let name = descriptor.get(b"FontName").and_then(|n| n.as_name()).expect("a font name");
+                let file = descriptor.get(b"FontFile2").and_then(|f| f.as_reference()).expect("an embedded font file");
+                let stream = parsed.get_object(file).and_then(|o| o.as_stream()).expect("a font stream");
+                (String::from_utf8_lossy(name).into_owned(), stream.content.len())
+            })
+            .collect();
+        fonts.sort();
+        fonts
+    }
+
     #[test]
-    fn text_the_base_fonts_lack_prints_as_question_marks_without_failing() {
+    fn names_in_other_scripts_print_in_their_own_letters_and_copy_out_as_written() {
         let mut doc = sample::invoice();
         doc.content.customer.name = "株式会社 Müller (<script>)".to_owned();
-        let (_, text) = extract(&render_pdf(&doc, &DocumentKind::Invoice).unwrap());
-        assert!(text.contains("???? Müller (<script>)"), "{text}");
+        doc.content.issuer.name = "ООО «Ромашка» · Ωμέγα".to_owned();
+        doc.content.lines[0].description = "मुंबई सेवाएँ — บริษัท ไทย".to_owned();
+        let text = read_as_written(&render_pdf(&doc, &DocumentKind::Invoice).unwrap());
+        for expected in ["株式会社 Müller (<script>)", "ООО «Ромашка» · Ωμέγα", "मुंबई सेवाएँ", "บริษัท ไทย"]
+        {
+            assert!(text.contains(expected), "the PDF text should contain {expected:?}:\n{text}");
+        }
+    }
+
+    #[test]
+    fn hebrew_and_arabic_names_are_drawn_right_to_left_letter_by_letter() {
+        let mut doc = sample::invoice();
+        doc.content.customer.name = "שלום בע״מ".to_owned();
+        doc.content.issuer.name = "شركة الأمل".to_owned();
+        let (_, drawn) = extract(&render_pdf(&doc, &DocumentKind::Invoice).unwrap());
+        for name in ["שלום בע״מ", "شركة الأمل"] {
+            // Readers put right-to-left text back in reading order themselves (`pdftotext`
+            // prints these names as written).
+            let leftwards: String = name.chars().rev().collect();
+            assert!(drawn.contains(&leftwards), "glyph by glyph {name} runs leftwards:\n{drawn}");
+        }
+    }
+
+    #[test]
+    fn only_the_faces_drawn_are_embedded_and_each_holds_only_the_glyphs_drawn() {
+        let latin = embedded_fonts(&render_pdf(&sample::invoice(), &DocumentKind::Invoice).unwrap());
+        let mut names: Vec<&str> =
+            latin.iter().map(|(name, _)| name.split_once('+').expect("a subset tag").1).collect();
+        names.sort_unstable();
+        assert_eq!(names, vec!["NotoSans-Bold", "NotoSans-Regular"], "{latin:?}");
+
+        let mut doc = sample::invoice();
+        doc.content.customer.name = "株式会社サンプル".to_owned();
+        let pdf = render_pdf(&doc, &DocumentKind::Invoice).unwrap();
+        let fonts = embedded_fonts(&pdf);
+        let (_, cjk) = fonts.iter().find(|(name, _)| name.ends_with("+DroidSansFallbackFull")).expect("the CJK face");
+        assert!(*cjk < 100_000, "8 glyphs of a 4 MB face embed small: {cjk} bytes");
+        assert!(pdf.len() < 200_000, "a one-page invoice stays small: {} bytes", pdf.len());
     }
 
     /// Writes the sample invoice for a visual check:
@@ -174,7 +277,12 @@ mod tests {
         let dir = std::env::temp_dir();
         let mut void = sample::invoice();
         void.status = InvoiceStatus::Void;
-        for (name, doc) in [("", sample::invoice()), ("-void", void), ("-long", sample::with_lines(40))] {
+        let mut international = sample::invoice();
+        international.content.customer.name = "株式会社サンプル (شركة الأمل) שלום בע״מ".to_owned();
+        international.content.issuer.name = "ООО «Ромашка» · Ωμέγα · मुंबई सेवाएँ · บริษัท ไทย".to_owned();
+        let samples =
+            [("", sample::invoice()), ("-void", void), ("-long", sample::with_lines(40)), ("-scripts", international)];
+        for (name, doc) in samples {
             std::fs::write(
                 dir.join(format!("sample-invoice{name}.pdf")),
                 render_pdf(&doc, &DocumentKind::Invoice).unwrap(),
