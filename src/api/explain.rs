@@ -147,6 +147,15 @@ fn arithmetic(line: &LineSnapshot, currency: Currency) -> Vec<String> {
         steps.push(format!("{} used − {} included = {} billable", decimal(quantity), decimal(included), decimal(net)));
     }
     for t in &line.tiers {
+        if let (Some(size), Some(quantity), Some(included)) = (t.package_size, line.quantity, line.included) {
+            let net = (quantity - included).max(Decimal::ZERO);
+            steps.push(format!(
+                "{} billable in packages of {} = {} packages (a started package counts whole)",
+                decimal(net),
+                decimal(size),
+                decimal(t.units)
+            ));
+        }
         let to = t.to.map_or_else(|| "∞".to_owned(), decimal);
         steps.push(format!(
             "({}, {to}]: {} × {} ÷ {} + {} = {}",
@@ -211,6 +220,7 @@ mod tests {
             price_per: d("1"),
             flat_fee: d("0"),
             amount: d("2"),
+            package_size: None,
         };
         LineSnapshot {
             quantity: Some(d("200")),
@@ -225,6 +235,17 @@ mod tests {
                 at("2026-02-01T00:00:00Z"),
             )
         }
+    }
+
+    #[test]
+    fn a_package_line_explains_how_many_packages_its_usage_started() {
+        let mut package = line(LineType::Usage, "15");
+        (package.quantity, package.included) = (Some(d("3500")), Some(d("1000")));
+        let tier = &mut package.tiers[0];
+        (tier.units, tier.unit_price, tier.amount, tier.package_size) = (d("3"), d("5"), d("15"), Some(d("1000")));
+        let steps = arithmetic(&package, Currency::parse("USD").unwrap());
+        assert_eq!(steps[1], "2500 billable in packages of 1000 = 3 packages (a started package counts whole)");
+        assert_eq!(steps[2], "(0, ∞]: 3 × 5 ÷ 1 + 0 = 15");
     }
 
     #[test]

@@ -52,6 +52,7 @@ fn line(l: &LineSnapshot, currency: Currency) -> Value {
             "from": decimal(t.from), "to": t.to.map(decimal), "units": decimal(t.units),
             "unit_price": decimal(t.unit_price), "price_per": decimal(t.price_per),
             "flat_fee": decimal(t.flat_fee), "amount": decimal(t.amount),
+            "package_size": t.package_size.map(decimal),
         })).collect::<Vec<_>>(),
         "amount": money(l.amount, currency),
         "amount_precise": decimal(l.amount_precise),

@@ -64,6 +64,10 @@ pub struct TierSnapshot {
     pub price_per: Decimal,
     pub flat_fee: Decimal,
     pub amount: Decimal,
+    /// Units per package on a `package` line, whose `units` count packages. Absent from
+    /// snapshots taken before it was recorded (they read as `None`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub package_size: Option<Decimal>,
 }
 
 /// One invoice line, numbered from 1.

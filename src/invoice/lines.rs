@@ -65,6 +65,7 @@ fn keyed(segment: &DraftSegment, priced: &PriceLine) -> KeyedLine {
                     price_per: rated.price_per,
                     flat_fee: t.flat_fee,
                     amount: t.amount,
+                    package_size: t.package_size,
                 })
                 .collect();
             keyed

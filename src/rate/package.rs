@@ -20,7 +20,10 @@ pub(crate) fn rate(package_size: Decimal, package_price: Decimal, net: Decimal) 
     let remainder = net.checked_rem(package_size)?;
     let whole = net.checked_sub(remainder)?.checked_div(package_size)?;
     let packages = if remainder.is_zero() { whole } else { whole.checked_add(Decimal::ONE)? };
-    let line = TierLine::priced(Decimal::ZERO, None, packages.normalize(), package_price, Decimal::ZERO, Decimal::ONE)?;
+    let mut line =
+        TierLine::priced(Decimal::ZERO, None, packages.normalize(), package_price, Decimal::ZERO, Decimal::ONE)?;
+    // The invoice says what a package is ("× 5.00 per package of 1,000 invocations").
+    line.package_size = Some(package_size);
     Some(vec![line])
 }
 
@@ -44,6 +47,7 @@ mod tests {
             let bought: Decimal = lines.iter().map(|l| l.units).sum();
             assert_eq!(amount(&lines), d(expected), "net {net}: {why}");
             assert_eq!(bought, d(packages), "packages for net {net}: {why}");
+            assert!(lines.iter().all(|l| l.package_size == Some(d("1000"))), "each line names its package size");
         }
     }
 

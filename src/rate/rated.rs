@@ -37,6 +37,8 @@ pub struct TierLine {
     pub unit_price: Decimal,
     /// The tier's flat fee, included in `amount`.
     pub flat_fee: Decimal,
+    /// Units per package on a `package` line, whose `units` count packages; `None` otherwise.
+    pub package_size: Option<Decimal>,
     /// `units × unit_price ÷ price_per + flat_fee`, not rounded: exact, or cut toward zero
     /// after `Decimal`'s 28 digits (the line's money is decided from the exact value).
     pub amount: Decimal,
@@ -53,7 +55,7 @@ impl TierLine {
         flat_fee: Decimal,
         price_per: Decimal,
     ) -> Option<TierLine> {
-        let mut line = TierLine { from, to, units, unit_price, flat_fee, amount: Decimal::ZERO };
+        let mut line = TierLine { from, to, units, unit_price, flat_fee, package_size: None, amount: Decimal::ZERO };
         line.amount = line.numerator(price_per)?.over(Exact::from(price_per))?.truncated()?.0;
         Some(line)
     }

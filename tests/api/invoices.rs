@@ -59,6 +59,27 @@ both_stores! {
         assert!(html.contains("2177.50") && html.contains(invoice["number"].as_str().unwrap()));
     }
 
+    async fn a_package_line_counts_started_packages_and_says_what_a_package_holds(app) {
+        // Arrange: the committed plan sells CPU in packages of 10^12 cycles at 0.015.
+        tenant_on(&app, "acme", "UTC", "committed", "2026-10-01T00:00:00Z").await;
+        app.clock.set(crate::billing::at("2026-10-20T00:00:00Z"));
+        let record = json!({"id": "cpu", "tenant_id": "acme", "timestamp": "2026-10-10T00:00:00Z", "cpu_cycles": 2_500_000_000_000_u64});
+        assert_eq!(app.post_usage(&json!({"records": [record]})).await.status(), StatusCode::OK);
+        // Act
+        run_billing_and_wait(&app, "2026-11-01T02:00:00Z").await;
+        let invoice = invoices_of(&app, "acme").await.pop().unwrap();
+        let id = invoice["id"].as_str().unwrap();
+        let html = app.get_as(&format!("/v1/invoices/{id}/html"), &app.admin_key).await.text().await.unwrap();
+        // Assert: 2.5 packages start 3, and every reader is told what one holds.
+        let cpu = invoice["lines"].as_array().unwrap().iter().find(|l| l["meter"] == "cpu_cycles").unwrap();
+        let tier = &cpu["tiers"][0];
+        assert_eq!((tier["units"].as_str(), tier["package_size"].as_str()), (Some("3"), Some("1000000000000")), "{cpu}");
+        assert_eq!((cpu["amount_precise"].as_str(), cpu["amount"].as_str()), (Some("0.045"), Some("0.05")), "3 × 0.015: {cpu}");
+        assert!(html.contains("3 packages") && html.contains("× 0.015 per package of 1,000,000,000,000 CPU cycles"), "{html}");
+        let explained = app.get_json(&format!("/v1/invoices/{id}/lines/{}/explain", cpu["number"])).await;
+        assert!(explained["arithmetic"].to_string().contains("in packages of 1000000000000 = 3 packages"), "{explained}");
+    }
+
     async fn an_invoice_line_is_explained_by_its_daily_usage_and_records(app) {
         // Arrange
         tenant_on(&app, "acme", "Asia/Kolkata", "payg", "2026-10-01T00:00:00Z").await;

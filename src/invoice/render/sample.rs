@@ -28,6 +28,7 @@ pub(crate) fn tier(from: &str, to: Option<&str>, units: &str, price: &str, per: 
         price_per: dec(per),
         flat_fee: Decimal::ZERO,
         amount: dec(amount),
+        package_size: None,
     }
 }
 

@@ -210,18 +210,30 @@ impl LineContext {
             None => format!("Above {}", format::quantity(tier.from)),
         };
         let unit_price = format::exact(tier.unit_price, self.currency);
-        // Every unit price says its unit (DESIGN §7): "× 0.20 per 1,000,000 invocations".
-        let price = match (meter, tier.price_per == Decimal::ONE) {
-            (Some(meter), true) => format!("× {unit_price} per {}", unit_singular(meter)),
-            (Some(meter), false) => format!("× {unit_price} per {} {}", format::quantity(tier.price_per), unit(meter)),
-            (None, true) => format!("× {unit_price}"),
-            (None, false) => format!("× {unit_price} per {}", format::quantity(tier.price_per)),
+        // Every unit price says its unit (DESIGN §7): "× 0.20 per 1,000,000 invocations", and a
+        // package price what a package holds: "× 5.00 per package of 1,000 invocations".
+        let price = match (meter, tier.package_size, tier.price_per == Decimal::ONE) {
+            (Some(meter), Some(size), _) => {
+                let unit = if size == Decimal::ONE { unit_singular(meter) } else { unit(meter) };
+                format!("× {unit_price} per package of {} {unit}", format::quantity(size))
+            }
+            (Some(meter), None, true) => format!("× {unit_price} per {}", unit_singular(meter)),
+            (Some(meter), None, false) => {
+                format!("× {unit_price} per {} {}", format::quantity(tier.price_per), unit(meter))
+            }
+            (None, _, true) => format!("× {unit_price}"),
+            (None, _, false) => format!("× {unit_price} per {}", format::quantity(tier.price_per)),
         };
         let flat_fee =
             (!tier.flat_fee.is_zero()).then(|| format!("+ {} flat fee", format::exact(tier.flat_fee, self.currency)));
+        let packages = match tier.package_size {
+            Some(_) if tier.units == Decimal::ONE => " package",
+            Some(_) => " packages",
+            None => "",
+        };
         TierView {
             range,
-            units: format::quantity(tier.units),
+            units: format!("{}{packages}", format::quantity(tier.units)),
             price,
             flat_fee,
             amount: format::exact(tier.amount, self.currency),
@@ -273,6 +285,22 @@ mod tests {
         assert_eq!((last.label.as_str(), last.amount.as_str()), ("Carried forward as credit", "2.73"));
         let positive = InvoiceView::of(&sample::invoice(), &DocumentKind::Invoice).sums;
         assert!(positive.iter().all(|s| s.label != "Carried forward as credit"));
+    }
+
+    #[test]
+    fn a_package_line_counts_packages_and_says_what_a_package_holds() {
+        let mut doc = sample::invoice();
+        let tier = &mut doc.content.lines[0].tiers[0];
+        (tier.units, tier.unit_price, tier.price_per, tier.package_size) =
+            (sample::dec("3"), sample::dec("5"), Decimal::ONE, Some(sample::dec("1000")));
+        let view = InvoiceView::of(&doc, &DocumentKind::Invoice);
+        assert_eq!(view.lines[0].tiers[0].units, "3 packages");
+        assert_eq!(view.lines[0].tiers[0].price, "× 5.00 per package of 1,000 invocations");
+        let tier = &mut doc.content.lines[0].tiers[0];
+        (tier.units, tier.package_size) = (Decimal::ONE, Some(Decimal::ONE));
+        let view = InvoiceView::of(&doc, &DocumentKind::Invoice);
+        assert_eq!(view.lines[0].tiers[0].units, "1 package");
+        assert_eq!(view.lines[0].tiers[0].price, "× 5.00 per package of 1 invocation");
     }
 
     #[test]
