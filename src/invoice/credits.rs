@@ -37,7 +37,7 @@ pub fn allocate_credits(balances: &[CreditBalance], due: Decimal, period_end: Da
     out
 }
 
-/// Remaining balance per grant in `currency`: grant − consumptions + restorations.
+/// Remaining balance per grant in `currency`: grant − consumptions + restorations − revocations.
 pub fn balances(entries: &[CreditEntry], currency: crate::domain::Currency) -> Vec<CreditBalance> {
     let mut out: Vec<CreditBalance> = entries
         .iter()
@@ -51,11 +51,7 @@ pub fn balances(entries: &[CreditEntry], currency: crate::domain::Currency) -> V
         .collect();
     for entry in entries.iter().filter(|e| e.kind != CreditEntryKind::Grant) {
         if let Some(balance) = out.iter_mut().find(|b| b.grant_id == entry.grant_id) {
-            match entry.kind {
-                CreditEntryKind::Consumption => balance.remaining -= entry.amount.amount,
-                CreditEntryKind::Restoration => balance.remaining += entry.amount.amount,
-                CreditEntryKind::Grant => {}
-            }
+            balance.remaining += entry.kind.signed(entry.amount.amount);
         }
     }
     out

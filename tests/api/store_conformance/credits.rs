@@ -1,14 +1,22 @@
-//! `credit_entry`: grants read back exactly, oldest first. (Consumptions and restorations are
-//! written by issuing and voiding; see `invoices.rs`.)
+//! `credit_entry`: grants read back exactly, oldest first; the credit a negative invoice
+//! granted is taken back when it is voided. (Consumptions and restorations are written by
+//! issuing and voiding; see `invoices.rs`.)
 
 use chrono::Duration;
 use rust_decimal::Decimal;
 
-use super::{dec, id, tenant, usd};
+use super::{dec, id, issued, month, tenant, usd};
 use crate::both_stores;
 use crate::helpers::{operator, test_now};
-use tally::domain::{CreditEntryKind, Money};
-use tally::store::NewCreditGrant;
+use tally::domain::{CreditEntryKind, InvoiceStatus, Money};
+use tally::invoice::balances;
+use tally::store::{NewCreditGrant, StatusChange, Store};
+
+/// What is left of every grant of `tenant`, in USD.
+async fn remaining(store: &Store, tenant: &str) -> Vec<Decimal> {
+    let ledger = store.credit_entries(&id(tenant)).await.unwrap();
+    balances(&ledger, usd()).into_iter().map(|b| b.remaining).collect()
+}
 
 fn grant(amount: &str, expires_in_days: Option<i64>) -> NewCreditGrant {
     NewCreditGrant {
@@ -48,5 +56,68 @@ both_stores! {
         let small: Decimal = stored[..2].iter().map(|e| e.amount.amount).sum();
         assert_eq!(small.to_string(), "0.3", "0.10 + 0.20 is exactly 0.30");
         assert!(store.credit_entries(&id("beta")).await.unwrap().is_empty(), "ledgers are per tenant");
+    }
+}
+
+both_stores! {
+    async fn voiding_a_negative_invoice_takes_back_the_credit_it_granted(app) {
+        // Arrange: October's invoice is negative (−5.00 and −0.44 tax), so it granted 5.44.
+        let store = &app.store;
+        let acme = store.create_tenant(&tenant("acme"), test_now(), &operator()).await.unwrap();
+        let negative = issued(store, &acme, month(10), "-5.00").await;
+        assert_eq!(remaining(store, "acme").await, vec![dec("5.44")], "the remainder is spendable before the void");
+        let later = test_now() + Duration::days(1);
+        // Act
+        let voided = store.void_invoice(&negative.document.id, "CN", later, &operator()).await.unwrap();
+        let november = issued(store, &acme, month(11), "10.00").await;
+        // Assert
+        let StatusChange::Changed(voided) = voided else { panic!("the negative invoice is voided: {voided:?}") };
+        assert_eq!(voided.document.status, InvoiceStatus::Void);
+        assert_eq!(remaining(store, "acme").await, vec![dec("0")], "nothing of the remainder is left");
+        let c = &november.document.content;
+        assert_eq!((c.credits_applied, c.total), (dec("0"), dec("10.89")), "the next invoice pays in full");
+        let ledger = store.credit_entries(&acme.id).await.unwrap();
+        let seen: Vec<_> = ledger.iter().map(|e| (e.kind, e.amount.amount, e.invoice_id.as_deref(), e.created_at)).collect();
+        let negative_id = Some(negative.document.id.as_str());
+        assert_eq!(seen, vec![
+            (CreditEntryKind::Grant, dec("5.44"), negative_id, test_now()),
+            (CreditEntryKind::Revocation, dec("5.44"), negative_id, later),
+        ], "the ledger stays append-only: the grant, then its revocation by the void");
+        assert_eq!(ledger[1].grant_id, ledger[0].grant_id, "the revocation draws on the remainder grant");
+    }
+
+    async fn a_void_is_refused_while_another_invoice_holds_the_credit_it_granted(app) {
+        // Arrange: October granted 5.44; November (2.00 + 0.18 tax) paid 2.18 of it.
+        let store = &app.store;
+        let acme = store.create_tenant(&tenant("acme"), test_now(), &operator()).await.unwrap();
+        let negative = issued(store, &acme, month(10), "-5.00").await;
+        let november = issued(store, &acme, month(11), "2.00").await;
+        assert_eq!(november.document.content.credits_applied, dec("2.18"));
+        let later = test_now() + Duration::days(1);
+        // Act
+        let refused = store.void_invoice(&negative.document.id, "CN", later, &operator()).await.unwrap();
+        let ledger_after_refusal = store.credit_entries(&acme.id).await.unwrap();
+        let spender_voided = store.void_invoice(&november.document.id, "CN", later, &operator()).await.unwrap();
+        let retried = store.void_invoice(&negative.document.id, "CN", later + Duration::days(1), &operator()).await.unwrap();
+        // Assert
+        let spenders = vec![(november.document.id.clone(), november.document.number.clone())];
+        assert_eq!(refused, StatusChange::GrantedCreditSpent(spenders), "names the invoice that used the credit");
+        assert_eq!(ledger_after_refusal.len(), 2, "a refused void writes nothing: {ledger_after_refusal:?}");
+        let StatusChange::Changed(spender_voided) = spender_voided else { panic!("November is voided: {spender_voided:?}") };
+        assert_eq!(spender_voided.credit_note_number.as_deref(), Some("CN-2026-000001"), "the refusal took no number");
+        let StatusChange::Changed(retried) = retried else { panic!("October is voided once November is: {retried:?}") };
+        assert_eq!(retried.credit_note_number.as_deref(), Some("CN-2026-000002"));
+        assert_eq!(remaining(store, "acme").await, vec![dec("0")], "granted 5.44 − 2.18 + 2.18 restored − 5.44 revoked");
+        let ledger = store.credit_entries(&acme.id).await.unwrap();
+        // October and November were issued at the same instant: order their entries by kind.
+        let mut seen: Vec<_> = ledger.iter().map(|e| (e.created_at, e.kind.as_str(), e.amount.amount)).collect();
+        seen.sort();
+        let kinds: Vec<_> = seen.into_iter().map(|(_, kind, amount)| (kind, amount)).collect();
+        assert_eq!(kinds, vec![
+            ("consumption", dec("2.18")),
+            ("grant", dec("5.44")),
+            ("restoration", dec("2.18")),
+            ("revocation", dec("5.44")),
+        ]);
     }
 }
