@@ -140,5 +140,10 @@ both_stores! {
         assert_eq!(credits["grants"][0]["remaining"], "0.00", "0.60 − 0.40 + 0.40 restored − 0.60 revoked: {credits}");
         let kinds: Vec<&str> = credits["entries"].as_array().unwrap().iter().map(|e| e["kind"].as_str().unwrap()).collect();
         assert_eq!(kinds, ["grant", "consumption", "restoration", "revocation"], "{credits}");
+        let spec = crate::api_spec::spec();
+        for (schema, body) in [("CreditLedger", &credits), ("Error", &error)] {
+            let violations = crate::api_spec::spec_schema::validate(&spec, &spec["components"]["schemas"][schema], body);
+            assert!(violations.is_empty(), "api-spec describes the {schema}: {violations:?}");
+        }
     }
 }
