@@ -212,3 +212,32 @@ pub(super) async fn revoke_granted(
     }
     Ok(Ok(()))
 }
+
+/// Before an invoice consumes `grants`, inside its issuing transaction: refuses
+/// ([`DbError::CreditRevoked`]) when one of them was made by an invoice that is now void —
+/// priced from a ledger read before that void, the invoice would spend revoked credit. The
+/// granting invoices stay locked (`for share`; SQLite: the one writer) until commit, so a void
+/// of one of them waits and then sees this consumption (and refuses, naming this invoice).
+pub(super) async fn check_grants_unrevoked(tx: &mut Tx, tenant: &TenantId, grants: &[&str]) -> Result<(), DbError> {
+    if grants.is_empty() {
+        return Ok(());
+    }
+    let lock = tx.for_share();
+    let statuses: Vec<(String,)> = on_tx!(&mut *tx, |db| {
+        let mut query = sqlx::QueryBuilder::new("select status from invoice where tenant_id = ");
+        query.push_bind(tenant.as_str());
+        query.push(" and invoice_id in (select invoice_id from credit_entry where tenant_id = ");
+        query.push_bind(tenant.as_str());
+        query.push(" and kind = 'grant' and grant_id in (");
+        let mut list = query.separated(", ");
+        for grant in grants {
+            list.push_bind(*grant);
+        }
+        query.push(")) ").push(lock);
+        query.build_query_as().fetch_all(db).await
+    })?;
+    if statuses.iter().any(|(status,)| status == "void") {
+        return Err(DbError::CreditRevoked);
+    }
+    Ok(())
+}

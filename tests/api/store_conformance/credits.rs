@@ -5,12 +5,12 @@
 use chrono::Duration;
 use rust_decimal::Decimal;
 
-use super::{dec, id, issued, month, tenant, usd};
+use super::{dec, id, issue, issued, month, new_invoice, tenant, usd};
 use crate::both_stores;
 use crate::helpers::{operator, test_now};
 use tally::domain::{CreditEntryKind, InvoiceStatus, Money};
 use tally::invoice::balances;
-use tally::store::{NewCreditGrant, StatusChange, Store};
+use tally::store::{DbError, IssueBatch, IssueInvoice, IssueOutcome, NewCreditGrant, StatusChange, Store};
 
 /// What is left of every grant of `tenant`, in USD.
 async fn remaining(store: &Store, tenant: &str) -> Vec<Decimal> {
@@ -119,5 +119,33 @@ both_stores! {
             ("restoration", dec("2.18")),
             ("revocation", dec("5.44")),
         ]);
+    }
+}
+
+both_stores! {
+    async fn an_invoice_priced_with_credit_a_void_revoked_meanwhile_is_not_issued(app) {
+        // Arrange: November is priced while October's 5.44 credit is still there, then
+        // October is voided before November is issued (a billing run racing a void).
+        let store = &app.store;
+        let acme = store.create_tenant(&tenant("acme"), test_now(), &operator()).await.unwrap();
+        let negative = issued(store, &acme, month(10), "-5.00").await;
+        let stale = new_invoice(store, &acme, month(11), "2.00").await;
+        assert_eq!(stale.content.credits_applied, dec("2.18"));
+        let voided = store.void_invoice(&negative.document.id, "CN", test_now(), &operator()).await.unwrap();
+        assert!(matches!(voided, StatusChange::Changed(_)), "{voided:?}");
+        // Act
+        let one = IssueInvoice { tenant: &acme.id, invoice: &stale, invoice_prefix: "INV", now: test_now() };
+        let alone = store.issue_invoice(&one).await;
+        let page = [(&acme.id, &stale)];
+        let batched = store.issue_invoices(&IssueBatch { invoices: &page, invoice_prefix: "INV", now: test_now() }).await;
+        let repriced = issue(store, &acme.id, &new_invoice(store, &acme, month(11), "2.00").await).await;
+        // Assert
+        assert!(matches!(alone, Err(DbError::CreditRevoked)), "{alone:?}");
+        assert!(matches!(batched, Err(DbError::CreditRevoked)), "{batched:?}");
+        let IssueOutcome::Issued(repriced) = repriced else { panic!("November, priced again, is issued: {repriced:?}") };
+        let c = &repriced.content;
+        assert_eq!((c.credits_applied, c.total), (dec("0"), dec("2.18")), "priced again, November pays in full");
+        assert_eq!(repriced.number, "INV-2026-000002", "the refused issues took no number");
+        assert_eq!(remaining(store, "acme").await, vec![dec("0")], "no revoked credit was spent");
     }
 }
