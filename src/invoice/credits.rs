@@ -92,4 +92,25 @@ mod tests {
         );
         assert!(allocate_credits(&balances, Decimal::ZERO, end).is_empty());
     }
+
+    #[test]
+    fn a_revoked_grant_has_nothing_left_to_pay_with() {
+        use crate::domain::{Currency, Money};
+        let usd = Currency::parse("USD").expect("USD is a currency");
+        let entry = |id: &str, kind: CreditEntryKind, amount: i64| CreditEntry {
+            entry_id: id.into(),
+            kind,
+            grant_id: "remainder".into(),
+            amount: Money::new(Decimal::new(amount, 2), usd),
+            expires_at: None,
+            reason: String::new(),
+            invoice_id: Some("voided".into()),
+            created_at: at("2026-11-01T00:00:00Z"),
+        };
+        let ledger = [entry("remainder", CreditEntryKind::Grant, 544), entry("r", CreditEntryKind::Revocation, 544)];
+        let left = balances(&ledger, usd);
+        assert_eq!(left.len(), 1);
+        assert_eq!(left[0].remaining, Decimal::ZERO, "granted 5.44, revoked 5.44");
+        assert!(allocate_credits(&left, Decimal::from(10), at("2026-12-01T00:00:00Z")).is_empty());
+    }
 }
