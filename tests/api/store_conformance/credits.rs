@@ -7,7 +7,7 @@ use rust_decimal::Decimal;
 
 use super::{dec, id, issue, issued, month, new_invoice, tenant, usd};
 use crate::both_stores;
-use crate::helpers::{operator, test_now};
+use crate::helpers::{operator, spawn_app, test_now, Backend};
 use tally::domain::{CreditEntryKind, InvoiceStatus, Money};
 use tally::invoice::balances;
 use tally::store::{DbError, IssueBatch, IssueInvoice, IssueOutcome, NewCreditGrant, StatusChange, Store};
@@ -148,4 +148,41 @@ both_stores! {
         assert_eq!(repriced.number, "INV-2026-000002", "the refused issues took no number");
         assert_eq!(remaining(store, "acme").await, vec![dec("0")], "no revoked credit was spent");
     }
+}
+
+/// PostgreSQL only (SQLite has one writer, so a void and an issue never overlap): an issue that
+/// would consume a granting invoice's credit waits for a void of that invoice in flight, then
+/// sees it and refuses, rather than spend credit the void is taking back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_issue_waits_for_a_void_in_flight_of_the_invoice_that_granted_its_credit_on_postgres() {
+    use sqlx::{Connection, Executor};
+    // Arrange: November priced with October's credit; a void of October holds its row.
+    let app = spawn_app(Backend::Postgres).await;
+    let store = app.store.clone();
+    let acme = store.create_tenant(&tenant("acme"), test_now(), &operator()).await.unwrap();
+    let negative = issued(&store, &acme, month(10), "-5.00").await;
+    let november = new_invoice(&store, &acme, month(11), "2.00").await;
+    let mut void = sqlx::PgConnection::connect(&app.database.url).await.unwrap();
+    void.execute("begin").await.unwrap();
+    let voiding = "update invoice set status = 'void' where tenant_id = 'acme' and invoice_id = $1";
+    void.execute(sqlx::query(voiding).bind(negative.document.id.as_str())).await.unwrap();
+    // Act: issue November while the void is in flight, then let the void commit.
+    let issuing = tokio::spawn(async move {
+        let issue = IssueInvoice { tenant: &acme.id, invoice: &november, invoice_prefix: "INV", now: test_now() };
+        store.issue_invoice(&issue).await
+    });
+    let waiting =
+        "select count(*) from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'";
+    let mut probe = sqlx::PgConnection::connect(&app.database.url).await.unwrap();
+    for _ in 0..500 {
+        let (blocked,): (i64,) = sqlx::query_as(waiting).fetch_one(&mut probe).await.unwrap();
+        if blocked > 0 || issuing.is_finished() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    void.execute("commit").await.unwrap();
+    let issued_november = issuing.await.unwrap();
+    // Assert
+    assert!(matches!(issued_november, Err(DbError::CreditRevoked)), "{issued_november:?}");
 }
