@@ -57,7 +57,8 @@ pub async fn mark_invoice_paid(request: PathChange<AdminCaller>) -> Result<HttpR
         .await
 }
 
-/// `finalized | paid → void`: issues a numbered credit note and restores consumed credits.
+/// `finalized | paid → void`: issues a numbered credit note, restores consumed credits and
+/// takes back the credit the invoice granted; 409 while other invoices hold some of that.
 #[tracing::instrument(skip_all, fields(invoice_id = %request.id))]
 pub async fn void_invoice(
     request: PathChange<AdminCaller>,
@@ -82,6 +83,17 @@ fn changed(change: StatusChange) -> Result<JsonReply, ApiError> {
             code: "invalid_invoice_transition",
             message: format!("the invoice is {} and cannot make this change", status.as_str()),
         }),
+        StatusChange::GrantedCreditSpent(spenders) => {
+            let named: Vec<String> = spenders.iter().map(|(id, number)| format!("{number} ({id})")).collect();
+            Err(ApiError::Conflict {
+                code: "granted_credit_spent",
+                message: format!(
+                    "the credit this invoice granted was used by {}: void {} first, which restores it",
+                    named.join(", "),
+                    if named.len() == 1 { "that invoice" } else { "those invoices" }
+                ),
+            })
+        }
     }
 }
 

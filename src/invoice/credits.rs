@@ -37,7 +37,7 @@ pub fn allocate_credits(balances: &[CreditBalance], due: Decimal, period_end: Da
     out
 }
 
-/// Remaining balance per grant in `currency`: grant − consumptions + restorations.
+/// Remaining balance per grant in `currency`: grant − consumptions + restorations − revocations.
 pub fn balances(entries: &[CreditEntry], currency: crate::domain::Currency) -> Vec<CreditBalance> {
     let mut out: Vec<CreditBalance> = entries
         .iter()
@@ -51,11 +51,7 @@ pub fn balances(entries: &[CreditEntry], currency: crate::domain::Currency) -> V
         .collect();
     for entry in entries.iter().filter(|e| e.kind != CreditEntryKind::Grant) {
         if let Some(balance) = out.iter_mut().find(|b| b.grant_id == entry.grant_id) {
-            match entry.kind {
-                CreditEntryKind::Consumption => balance.remaining -= entry.amount.amount,
-                CreditEntryKind::Restoration => balance.remaining += entry.amount.amount,
-                CreditEntryKind::Grant => {}
-            }
+            balance.remaining += entry.kind.signed(entry.amount.amount);
         }
     }
     out
@@ -95,5 +91,26 @@ mod tests {
             ]
         );
         assert!(allocate_credits(&balances, Decimal::ZERO, end).is_empty());
+    }
+
+    #[test]
+    fn a_revoked_grant_has_nothing_left_to_pay_with() {
+        use crate::domain::{Currency, Money};
+        let usd = Currency::parse("USD").expect("USD is a currency");
+        let entry = |id: &str, kind: CreditEntryKind, amount: i64| CreditEntry {
+            entry_id: id.into(),
+            kind,
+            grant_id: "remainder".into(),
+            amount: Money::new(Decimal::new(amount, 2), usd),
+            expires_at: None,
+            reason: String::new(),
+            invoice_id: Some("voided".into()),
+            created_at: at("2026-11-01T00:00:00Z"),
+        };
+        let ledger = [entry("remainder", CreditEntryKind::Grant, 544), entry("r", CreditEntryKind::Revocation, 544)];
+        let left = balances(&ledger, usd);
+        assert_eq!(left.len(), 1);
+        assert_eq!(left[0].remaining, Decimal::ZERO, "granted 5.44, revoked 5.44");
+        assert!(allocate_credits(&left, Decimal::from(10), at("2026-12-01T00:00:00Z")).is_empty());
     }
 }

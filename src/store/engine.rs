@@ -198,6 +198,15 @@ impl Tx {
         }
     }
 
+    /// Like [`Tx::for_update`], but other readers may share the lock: it only keeps writers
+    /// (`for update`) out until commit.
+    pub(super) fn for_share(&self) -> &'static str {
+        match self {
+            Tx::Postgres(_) => "for share",
+            Tx::Sqlite(_) => "",
+        }
+    }
+
     /// Like [`Tx::for_update`], but a row another transaction holds is skipped, not awaited.
     pub(super) fn for_update_skip_locked(&self) -> &'static str {
         match self {

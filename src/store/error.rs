@@ -14,6 +14,10 @@ pub enum DbError {
     Overflow(#[from] QuantityError),
     #[error("stored data is invalid: {0}")]
     Corrupt(String),
+    /// An invoice was priced with credit that a void revoked before it was issued; nothing
+    /// was written, and pricing it again (the next run) leaves that credit out.
+    #[error("a credit the invoice would use was revoked by a void meanwhile")]
+    CreditRevoked,
     #[error(transparent)]
     Unexpected(#[from] anyhow::Error),
 }

@@ -117,9 +117,12 @@ impl Store {
         self.after_change(id, changed).await
     }
 
-    /// `finalized | paid → void`: under a lock on the invoice row, numbers a credit note,
-    /// voids, restores every credit the invoice consumed and writes the `invoice.voided`
-    /// outbox row and audit event (of `actor`) — one transaction.
+    /// `finalized | paid → void`: under a lock on the invoice row, takes back what is left
+    /// of the credit the invoice granted (a negative remainder), numbers a credit note, voids,
+    /// restores every credit the invoice consumed and writes the `invoice.voided` outbox row
+    /// and audit event (of `actor`) — one transaction. Refused, with nothing written, while
+    /// invoices that are not void hold some of the credit it granted
+    /// ([`StatusChange::GrantedCreditSpent`]).
     #[tracing::instrument(skip_all, fields(invoice_id = %id))]
     pub async fn void_invoice(
         &self,
@@ -138,6 +141,9 @@ impl Store {
         if !matches!(current, InvoiceStatus::Finalized | InvoiceStatus::Paid) {
             return Ok(StatusChange::NotAllowed(current));
         }
+        if let Err(spenders) = super::ledger::revoke_granted(&mut tx, tenant, invoice_id, now).await? {
+            return Ok(StatusChange::GrantedCreditSpent(numbered(&mut tx, tenant, &spenders).await?));
+        }
         let number = next_number(&mut tx, credit_note_prefix, now.year()).await?;
         set_void(&mut tx, tenant, invoice_id, &number, now).await?;
         super::ledger::restore_consumed(&mut tx, tenant, invoice_id, now).await?;
@@ -154,6 +160,19 @@ impl Store {
             Some(invoice) => Ok(StatusChange::NotAllowed(invoice.document.status)),
         }
     }
+}
+
+/// The ids of `invoices` (of `tenant`) with their numbers, in the order given.
+async fn numbered(tx: &mut Tx, tenant: &TenantId, invoices: &[String]) -> Result<Vec<(InvoiceId, String)>, DbError> {
+    let sql = "select number from invoice where tenant_id = $1 and invoice_id = $2";
+    let mut out = Vec::with_capacity(invoices.len());
+    for invoice in invoices {
+        let (number,): (String,) =
+            on_tx!(&mut *tx, |db| sqlx::query_as(sql).bind(tenant.as_str()).bind(invoice).fetch_one(db).await)?;
+        let id = InvoiceId::parse(invoice).map_err(|_| DbError::Corrupt(format!("credit entry invoice {invoice}")))?;
+        out.push((id, number));
+    }
+    Ok(out)
 }
 
 async fn set_void(

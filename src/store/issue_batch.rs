@@ -234,7 +234,8 @@ pub(super) async fn insert_billed_lines(
     Ok(())
 }
 
-/// The credit consumptions paying an invoice and the remainder credit a negative one grants.
+/// The credit consumptions paying an invoice (none of them on revoked credit) and the
+/// remainder credit a negative one grants.
 pub(super) async fn credit_effects(
     tx: &mut Tx,
     tenant: &TenantId,
@@ -242,6 +243,8 @@ pub(super) async fn credit_effects(
     document: &InvoiceDocument,
     now: DateTime<Utc>,
 ) -> Result<(), DbError> {
+    let grants: Vec<&str> = new.consumptions.iter().map(|(grant_id, _)| grant_id.as_str()).collect();
+    super::ledger::check_grants_unrevoked(tx, tenant, &grants).await?;
     let ledger = super::ledger::InvoiceLedger { tenant, document, now };
     for (grant_id, amount) in &new.consumptions {
         ledger.append(tx, CreditEntryKind::Consumption, grant_id, *amount, "applied to invoice").await?;

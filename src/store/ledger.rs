@@ -1,4 +1,5 @@
-//! `credit_entry`: the append-only credit ledger (grants, consumptions, restorations).
+//! `credit_entry`: the append-only credit ledger (grants, consumptions, restorations,
+//! revocations).
 
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
@@ -6,7 +7,9 @@ use rust_decimal::Decimal;
 use super::codec::{entry_id, instant, Dec, Instant};
 use super::engine::{on_read, on_tx, Tx};
 use super::{audit, DbError, NewCreditGrant, Store};
-use crate::domain::{Actor, AuditTarget, CreditEntry, CreditEntryKind, Currency, InvoiceDocument, Money, TenantId};
+use crate::domain::{
+    grant_standing, Actor, AuditTarget, CreditEntry, CreditEntryKind, Currency, InvoiceDocument, Money, TenantId,
+};
 
 #[derive(sqlx::FromRow)]
 pub(super) struct EntryRow {
@@ -38,6 +41,8 @@ impl TryFrom<EntryRow> for CreditEntry {
         })
     }
 }
+
+const ENTRY_COLUMNS: &str = "entry_id, kind, grant_id, amount, currency, expires_at, reason, invoice_id, created_at";
 
 const INSERT: &str = r#"insert into credit_entry (tenant_id, entry_id, kind, grant_id, amount, currency,
         expires_at, reason, invoice_id, created_at)
@@ -78,10 +83,10 @@ impl Store {
     /// The tenant's credit ledger, oldest first.
     #[tracing::instrument(skip_all, fields(tenant_id = %tenant))]
     pub async fn credit_entries(&self, tenant: &TenantId) -> Result<Vec<CreditEntry>, DbError> {
-        let sql = r#"select entry_id, kind, grant_id, amount, currency, expires_at, reason, invoice_id, created_at
-            from credit_entry where tenant_id = $1 order by created_at, entry_id"#;
+        let sql =
+            format!("select {ENTRY_COLUMNS} from credit_entry where tenant_id = $1 order by created_at, entry_id");
         let rows: Vec<EntryRow> =
-            on_read!(self.read(), |db| sqlx::query_as(sql).bind(tenant.as_str()).fetch_all(db).await)?;
+            on_read!(self.read(), |db| sqlx::query_as(&sql).bind(tenant.as_str()).fetch_all(db).await)?;
         rows.into_iter().map(CreditEntry::try_from).collect()
     }
 }
@@ -155,5 +160,84 @@ pub(super) async fn restore_consumed(
         .execute(db)
         .await
         .map(|_| ()))?;
+    Ok(())
+}
+
+/// On void, takes back what is left of every grant `invoice_id` made (its negative remainder)
+/// with a revocation entry each, inside the caller's transaction, so the void leaves no
+/// spendable credit behind. Answers `Err` with the invoices (not void) that consumed such a
+/// grant, writing nothing: revoking only the rest would leave the credit they used unpaid.
+pub(super) async fn revoke_granted(
+    tx: &mut Tx,
+    tenant: &TenantId,
+    invoice_id: &str,
+    now: DateTime<Utc>,
+) -> Result<Result<(), Vec<String>>, DbError> {
+    let sql = format!(
+        "select {ENTRY_COLUMNS} from credit_entry
+        where tenant_id = $1 and grant_id in (
+            select grant_id from credit_entry where tenant_id = $1 and invoice_id = $2 and kind = 'grant')
+        order by created_at, entry_id"
+    );
+    let rows: Vec<EntryRow> =
+        on_tx!(&mut *tx, |db| sqlx::query_as(&sql).bind(tenant.as_str()).bind(invoice_id).fetch_all(db).await)?;
+    let entries: Vec<CreditEntry> = rows.into_iter().map(CreditEntry::try_from).collect::<Result<_, _>>()?;
+    let grants: Vec<&CreditEntry> = entries.iter().filter(|e| e.kind == CreditEntryKind::Grant).collect();
+    let mut spent_by: Vec<String> = Vec::new();
+    for grant in &grants {
+        for invoice in grant_standing(&entries, &grant.grant_id).spent_by {
+            if !spent_by.contains(&invoice) {
+                spent_by.push(invoice);
+            }
+        }
+    }
+    if !spent_by.is_empty() {
+        return Ok(Err(spent_by));
+    }
+    for grant in grants {
+        let remaining = grant_standing(&entries, &grant.grant_id).remaining;
+        if remaining > Decimal::ZERO {
+            let revocation = CreditEntry {
+                entry_id: entry_id(),
+                kind: CreditEntryKind::Revocation,
+                grant_id: grant.grant_id.clone(),
+                amount: Money::new(remaining, grant.amount.currency),
+                expires_at: None,
+                reason: "invoice voided".to_owned(),
+                invoice_id: Some(invoice_id.to_owned()),
+                created_at: now,
+            };
+            insert_entry(tx, tenant, &revocation).await?;
+        }
+    }
+    Ok(Ok(()))
+}
+
+/// Before an invoice consumes `grants`, inside its issuing transaction: refuses
+/// ([`DbError::CreditRevoked`]) when one of them was made by an invoice that is now void —
+/// priced from a ledger read before that void, the invoice would spend revoked credit. The
+/// granting invoices stay locked (`for share`; SQLite: the one writer) until commit, so a void
+/// of one of them waits and then sees this consumption (and refuses, naming this invoice).
+pub(super) async fn check_grants_unrevoked(tx: &mut Tx, tenant: &TenantId, grants: &[&str]) -> Result<(), DbError> {
+    if grants.is_empty() {
+        return Ok(());
+    }
+    let lock = tx.for_share();
+    let statuses: Vec<(String,)> = on_tx!(&mut *tx, |db| {
+        let mut query = sqlx::QueryBuilder::new("select status from invoice where tenant_id = ");
+        query.push_bind(tenant.as_str());
+        query.push(" and invoice_id in (select invoice_id from credit_entry where tenant_id = ");
+        query.push_bind(tenant.as_str());
+        query.push(" and kind = 'grant' and grant_id in (");
+        let mut list = query.separated(", ");
+        for grant in grants {
+            list.push_bind(*grant);
+        }
+        query.push(")) ").push(lock);
+        query.build_query_as().fetch_all(db).await
+    })?;
+    if statuses.iter().any(|(status,)| status == "void") {
+        return Err(DbError::CreditRevoked);
+    }
     Ok(())
 }

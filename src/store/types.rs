@@ -108,6 +108,10 @@ pub enum StatusChange {
     NotFound,
     /// The invoice is in a status that does not allow the change.
     NotAllowed(crate::domain::InvoiceStatus),
+    /// A void refused, nothing written: credit the invoice granted (a negative remainder) was
+    /// consumed by these invoices, none of them void (id and number, in ledger order).
+    /// Voiding them restores that credit; then this void can take it all back.
+    GrantedCreditSpent(Vec<(crate::domain::InvoiceId, String)>),
 }
 
 /// A prepaid credit to grant.

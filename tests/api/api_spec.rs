@@ -9,7 +9,7 @@
 //!   required headers and body schema.
 
 #[path = "spec_schema.rs"]
-mod spec_schema;
+pub(crate) mod spec_schema;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -27,7 +27,7 @@ const ROUTE_TABLE: &str = "src/startup.rs";
 const HTTP_METHODS: [&str; 8] = ["get", "put", "post", "delete", "options", "head", "patch", "trace"];
 
 /// The spec as JSON (YAML is only its spelling).
-fn spec() -> Value {
+pub(crate) fn spec() -> Value {
     let text = std::fs::read_to_string(SPEC).unwrap_or_else(|e| panic!("{SPEC} is readable: {e}"));
     serde_yaml::from_str(&text).unwrap_or_else(|e| panic!("{SPEC} is valid YAML: {e}"))
 }

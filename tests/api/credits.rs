@@ -1,8 +1,10 @@
-//! Credit grants: only in a currency the tenant's invoices can consume.
+//! Credit grants: only in a currency the tenant's invoices can consume; the credit a negative
+//! invoice granted goes when that invoice is voided.
 
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
+use crate::billing::{admin_post, invoices_of, run_billing_and_wait, tenant_on, usage_at};
 use crate::both_stores;
 use crate::helpers::TestApp;
 
@@ -52,5 +54,96 @@ both_stores! {
         assert_eq!(expired.status(), StatusCode::UNPROCESSABLE_ENTITY);
         assert_eq!(expired.json::<Value>().await.unwrap()["error"]["code"], "credit_expired");
         assert_eq!(future.send().await.unwrap().status(), StatusCode::CREATED);
+    }
+}
+
+/// acme on payg: October billed 0.60 (4M invocations, 1M free), then its 3M record voided,
+/// so November's invoice is negative (−0.60), totals 0.00 and grants 0.60. Returns November's id.
+async fn negative_november(app: &TestApp) -> String {
+    tenant_on(app, "acme", "UTC", "payg", "2026-10-01T00:00:00Z").await;
+    usage_at(
+        app,
+        "acme",
+        "2026-10-20T00:00:00Z",
+        &[("big", "2026-10-10T00:00:00Z", 3_000_000), ("small", "2026-10-11T00:00:00Z", 1_000_000)],
+    )
+    .await;
+    run_billing_and_wait(app, "2026-11-01T02:00:00Z").await;
+    app.clock.set(crate::billing::at("2026-11-05T00:00:00Z"));
+    let body = json!({"tenant_id": "acme", "id": "big", "action": "void", "reason": "double-counted"});
+    let url = format!("{}/v1/usage/corrections", app.address);
+    let corrected = app.client.post(url).bearer_auth(&app.ingest_key).json(&body).send().await.unwrap();
+    assert_eq!(corrected.status(), StatusCode::OK);
+    run_billing_and_wait(app, "2026-12-01T02:00:00Z").await;
+    let november = invoices_of(app, "acme").await.pop().unwrap();
+    assert_eq!(
+        (november["subtotal"].as_str(), november["total"].as_str()),
+        (Some("-0.60"), Some("0.00")),
+        "{november}"
+    );
+    november["id"].as_str().unwrap().to_owned()
+}
+
+/// December: 3M invocations (2M billable, 0.40), billed on January 1.
+async fn bill_december(app: &TestApp) -> Value {
+    usage_at(app, "acme", "2026-12-10T00:00:00Z", &[("dec", "2026-12-09T00:00:00Z", 3_000_000)]).await;
+    run_billing_and_wait(app, "2027-01-01T02:00:00Z").await;
+    invoices_of(app, "acme").await.pop().unwrap()
+}
+
+async fn void(app: &TestApp, invoice_id: &str) -> reqwest::Response {
+    admin_post(app, &format!("/v1/invoices/{invoice_id}/void"), &json!({})).await
+}
+
+both_stores! {
+    async fn a_voided_negative_invoice_leaves_no_credit_for_the_next_invoice(app) {
+        // Arrange
+        let november = negative_november(&app).await;
+        let granted = app.get_json("/v1/tenants/acme/credits").await;
+        assert_eq!(granted["grants"][0]["remaining"], "0.60", "{granted}");
+        // Act
+        app.clock.set(crate::billing::at("2026-12-02T00:00:00Z"));
+        let voided = void(&app, &november).await;
+        let december = bill_december(&app).await;
+        // Assert
+        assert_eq!(voided.status(), StatusCode::OK);
+        let credits = app.get_json("/v1/tenants/acme/credits").await;
+        assert_eq!(credits["grants"][0]["remaining"], "0.00", "the void took the remainder back: {credits}");
+        let kinds: Vec<&str> = credits["entries"].as_array().unwrap().iter().map(|e| e["kind"].as_str().unwrap()).collect();
+        assert_eq!(kinds, ["grant", "revocation"], "{credits}");
+        assert_eq!(credits["entries"][1]["amount"], "0.60");
+        assert_eq!(credits["entries"][1]["invoice_id"], november.as_str(), "the revocation names the voided invoice");
+        assert_eq!((december["credits_applied"].as_str(), december["total"].as_str()), (Some("0.00"), Some("0.40")), "{december}");
+    }
+
+    async fn voiding_a_negative_invoice_whose_credit_paid_another_is_refused_until_that_one_is_voided(app) {
+        // Arrange: December's 0.40 is paid with November's 0.60 credit.
+        let november = negative_november(&app).await;
+        let december = bill_december(&app).await;
+        assert_eq!((december["credits_applied"].as_str(), december["total"].as_str()), (Some("0.40"), Some("0.00")), "{december}");
+        let december_id = december["id"].as_str().unwrap();
+        // Act
+        app.clock.set(crate::billing::at("2027-01-05T00:00:00Z"));
+        let refused = void(&app, &november).await;
+        let spender = void(&app, december_id).await;
+        app.clock.set(crate::billing::at("2027-01-06T00:00:00Z"));
+        let retried = void(&app, &november).await;
+        // Assert
+        assert_eq!(refused.status(), StatusCode::CONFLICT);
+        let error: Value = refused.json().await.unwrap();
+        assert_eq!(error["error"]["code"], "granted_credit_spent", "{error}");
+        let message = error["error"]["message"].as_str().unwrap();
+        assert!(message.contains(december["number"].as_str().unwrap()) && message.contains(december_id), "names December: {message}");
+        assert_eq!(spender.status(), StatusCode::OK, "the invoice that used the credit can be voided");
+        assert_eq!(retried.status(), StatusCode::OK, "then so can the one that granted it");
+        let credits = app.get_json("/v1/tenants/acme/credits").await;
+        assert_eq!(credits["grants"][0]["remaining"], "0.00", "0.60 − 0.40 + 0.40 restored − 0.60 revoked: {credits}");
+        let kinds: Vec<&str> = credits["entries"].as_array().unwrap().iter().map(|e| e["kind"].as_str().unwrap()).collect();
+        assert_eq!(kinds, ["grant", "consumption", "restoration", "revocation"], "{credits}");
+        let spec = crate::api_spec::spec();
+        for (schema, body) in [("CreditLedger", &credits), ("Error", &error)] {
+            let violations = crate::api_spec::spec_schema::validate(&spec, &spec["components"]["schemas"][schema], body);
+            assert!(violations.is_empty(), "api-spec describes the {schema}: {violations:?}");
+        }
     }
 }

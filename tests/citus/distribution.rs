@@ -115,6 +115,33 @@ mod one_tenants_reads_touch_one_shard {
     }
 }
 
+/// Voiding an invoice that granted credit (the revocation, or the refusal naming the invoice
+/// that spent it) and issuing an invoice that consumes such credit (the check that it was not
+/// revoked) each run on one tenant's shard.
+mod credit_revocation_touches_one_shard {
+    use super::*;
+    use crate::helpers::{operator, test_now};
+    use crate::store_conformance::{issued, month, tenant};
+    use tally::store::StatusChange;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn on_citus() {
+        // Arrange: October granted credit (a negative invoice), on the ordinary connections.
+        let app = spawn_app(Backend::Citus).await;
+        let acme = app.store.create_tenant(&tenant("acme"), test_now(), &operator()).await.unwrap();
+        let negative = issued(&app.store, &acme, month(10), "-5.00").await;
+        let strict = tally::store::open_store(&format!("{}{REFUSE_MULTI_SHARD}", app.database.url), 2).await.unwrap();
+        // Act and assert: each call answers, so none ran on more than one shard
+        let november = issued(&strict, &acme, month(11), "2.00").await;
+        let refused = strict.void_invoice(&negative.document.id, "CN", test_now(), &operator()).await;
+        assert!(matches!(refused, Ok(StatusChange::GrantedCreditSpent(_))), "{refused:?}");
+        let spender = strict.void_invoice(&november.document.id, "CN", test_now(), &operator()).await;
+        assert!(matches!(spender, Ok(StatusChange::Changed(_))), "{spender:?}");
+        let revoked = strict.void_invoice(&negative.document.id, "CN", test_now(), &operator()).await;
+        assert!(matches!(revoked, Ok(StatusChange::Changed(_))), "{revoked:?}");
+    }
+}
+
 /// The service itself on such connections: a tenant's own requests answer.
 mod one_tenants_requests_touch_one_shard {
     use super::*;

@@ -44,7 +44,7 @@ fn usd() -> Currency {
 }
 
 /// A tenant with every detail set (tax 8.875 %, so tax rounds).
-fn tenant(id: &str) -> NewTenant {
+pub(crate) fn tenant(id: &str) -> NewTenant {
     NewTenant {
         id: TenantId::parse(id).unwrap(),
         details: TenantDetails {
@@ -80,7 +80,7 @@ fn usage_of(tenant: &str, id: &str, timestamp: DateTime<Utc>, function: &str, me
 }
 
 /// The calendar month of 2026 starting in `month`, in UTC.
-fn month(month: u32) -> BillingPeriod {
+pub(crate) fn month(month: u32) -> BillingPeriod {
     let start = at(&format!("2026-{month:02}-01T00:00:00Z"));
     let end = at(&format!("2026-{:02}-01T00:00:00Z", month + 1));
     BillingPeriod::new(start, end).unwrap()
@@ -142,7 +142,7 @@ async fn issue(store: &Store, tenant: &TenantId, invoice: &NewInvoice) -> IssueO
 }
 
 /// Assembles and issues an invoice for `period`, expecting it to be issued; returns it as stored.
-async fn issued(store: &Store, tenant: &Tenant, period: BillingPeriod, fee: &str) -> StoredInvoice {
+pub(crate) async fn issued(store: &Store, tenant: &Tenant, period: BillingPeriod, fee: &str) -> StoredInvoice {
     let invoice = new_invoice(store, tenant, period, fee).await;
     let IssueOutcome::Issued(document) = issue(store, &tenant.id, &invoice).await else {
         panic!("{period:?} of {} is issued", tenant.id)
