@@ -26,7 +26,7 @@ use crate::lifecycle::{checkpoint_wal_every, keep_rollups_every, Maintenance, Ra
 use crate::metrics::Metrics;
 use crate::notify::{Dispatcher, MailTransport, NotifyConfig};
 use crate::plans::{sync_plans, SharedCatalog};
-use crate::portal::{self, Portal};
+use crate::portal::{self, LoginQueue, Portal};
 use crate::quota::{report_changes, report_changes_every, EntitlementCache, QuotaEvaluator, REPORT_CHANGES_EVERY};
 use crate::store::{open_store, Store, StoreKind, CHECKPOINT_EVERY};
 
@@ -48,6 +48,9 @@ pub struct Application {
     change_reporter: tokio::task::JoinHandle<()>,
     /// The store whose changed tenants the last report writes, after the drain.
     changes_of: Store,
+    /// Portal sign-in requests answered and not yet looked up, and the task that does it.
+    login_queue: LoginQueue,
+    login_worker: tokio::task::JoinHandle<()>,
 }
 
 impl Application {
@@ -112,8 +115,16 @@ impl Application {
         let jobs = web::Data::new(jobs);
         let entitlement_cache = entitlements.clone().into_inner();
         let public = settings.public_url.as_deref();
-        let portal =
-            web::Data::new(Portal::new(store.clone(), clock.clone(), catalog.clone(), entitlement_cache, public));
+        let (login_queue, login_worker) = LoginQueue::start(store.clone());
+        let queue = login_queue.clone();
+        let portal = web::Data::new(Portal::new(
+            store.clone(),
+            clock.clone(),
+            catalog.clone(),
+            entitlement_cache,
+            queue,
+            public,
+        ));
         let store = web::Data::new(store);
         let catalog = web::Data::new(catalog);
         let clock = web::Data::new(clock);
@@ -161,6 +172,8 @@ impl Application {
             change_reporter,
             changes_of,
             run_reaper,
+            login_queue,
+            login_worker,
         })
     }
 
@@ -172,6 +185,11 @@ impl Application {
     /// The outbox delivery worker of this process (tests drive it with `dispatch_due`).
     pub fn dispatcher(&self) -> Dispatcher {
         self.dispatcher.clone()
+    }
+
+    /// The portal's sign-in queue (tests wait for it to settle before reading the outbox).
+    pub fn login_queue(&self) -> LoginQueue {
+        self.login_queue.clone()
     }
 
     /// A handle to stop the server (gracefully: in-flight requests finish, the write queue
@@ -186,6 +204,9 @@ impl Application {
     /// When the server fails.
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
         let served = self.server.await;
+        // Sign-in requests already answered "on its way": queue their emails, briefly.
+        let _ = tokio::time::timeout(LOGIN_QUEUE_DRAIN, self.login_queue.settled()).await;
+        self.login_worker.abort();
         for worker in [self.scheduler, self.quota_evaluator, self.maintenance, self.rollup_keeper].into_iter().flatten()
         {
             worker.abort();
@@ -203,6 +224,9 @@ impl Application {
         served.context("The HTTP server failed")
     }
 }
+
+/// How long shutdown waits for answered sign-in requests to reach the outbox.
+const LOGIN_QUEUE_DRAIN: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// The one route table; api-spec/openapi.yaml lists exactly these (a test checks).
 fn routes(cfg: &mut web::ServiceConfig) {

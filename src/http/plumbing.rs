@@ -1,11 +1,12 @@
 //! Makes actix's own errors (unknown route, wrong method, bad query or path) answer in the
-//! one error shape.
+//! one error shape, and every `GET` route answer `HEAD` too (HTTP: a server that supports GET
+//! supports HEAD; actix sends a HEAD answer's status and headers without its body).
 //!
 //! Stage: the HTTP edge (wiring helpers for `startup`'s route table). Knows no route.
 
 use actix_web::dev::{AppService, HttpServiceFactory};
 use actix_web::http::Method;
-use actix_web::{web, FromRequest, Handler, HttpResponse, Responder};
+use actix_web::{guard, web, FromRequest, Handler, HttpResponse, Responder};
 
 use super::ApiError;
 
@@ -16,9 +17,10 @@ pub struct AllowingResource {
     allow: Vec<Method>,
 }
 
-/// A route for one method, as `web::get()` etc. but remembering the method for `Allow`.
+/// A route for one method (two for [`get`]: GET and HEAD), as `web::get()` etc. but
+/// remembering its methods for `Allow`.
 pub struct MethodRoute {
-    method: Method,
+    methods: Vec<Method>,
     route: actix_web::Route,
 }
 
@@ -31,7 +33,7 @@ impl AllowingResource {
     /// Adds a route (see [`get`], [`post`], [`put`], [`patch`], [`delete`]).
     #[must_use]
     pub fn route(mut self, route: MethodRoute) -> Self {
-        self.allow.push(route.method);
+        self.allow.extend(route.methods);
         self.inner = self.inner.route(route.route);
         self
     }
@@ -52,7 +54,7 @@ impl HttpServiceFactory for AllowingResource {
 
 impl MethodRoute {
     fn new(method: Method) -> Self {
-        Self { route: web::method(method.clone()), method }
+        Self { route: web::method(method.clone()), methods: vec![method] }
     }
 
     /// Sets the handler, as `actix_web::Route::to`.
@@ -68,9 +70,11 @@ impl MethodRoute {
     }
 }
 
-/// A `GET` route.
+/// A `GET` route, which answers `HEAD` as well: the same handler, so the same status,
+/// headers and auth; actix drops the body.
 pub fn get() -> MethodRoute {
-    MethodRoute::new(Method::GET)
+    let route = web::route().guard(guard::Any(guard::Get()).or(guard::Head()));
+    MethodRoute { methods: vec![Method::GET, Method::HEAD], route }
 }
 
 /// A `POST` route.

@@ -5,17 +5,18 @@
 //! all five invocations (JSON and JSON Schema make no difference between them, so a client
 //! generated from the API description may send any). What is refused is a value that is not
 //! whole (`1.5` invocations), out of range, or finer than nine decimals — never a spelling.
-//! Strings stay plain digits (`"3000000"`, `"0.25"`): they exist for exactness, not for style.
+//! Negative zero (`-0`, `-0.0`) is zero. Strings stay plain digits (`"3000000"`, `"0.25"`):
+//! they exist for exactness, not for style; within that grammar they too are judged by value
+//! (`"0.1234567890"` has nine decimal places, as the number `0.1234567890` has).
 
 use std::borrow::Cow;
-use std::str::FromStr;
 
 use rust_decimal::Decimal;
 use serde_json::value::RawValue;
 use serde_json::Value;
 
+use super::number_text::NumberText;
 use super::record::RecordError;
-use crate::http::exact_json_number_text;
 
 /// What a quantity's JSON is, read from a parsed [`Value`] or straight from the body's text
 /// ([`JsonText`], so a native record's quantities are never copied out of the body).
@@ -69,77 +70,94 @@ impl QuantityJson for JsonText<'_> {
 /// Largest `memory_gb_seconds` one record may carry.
 const MAX_MEMORY: i64 = 1_000_000_000_000_000;
 /// Most decimal places `memory_gb_seconds` may carry.
-const MAX_MEMORY_SCALE: usize = 9;
+const MAX_MEMORY_SCALE: i64 = 9;
 
 /// An integer meter (`cpu_cycles`, `invocations`): a whole number `0..=2^63-1`, as a JSON
 /// number of that value or a string of digits.
 pub(crate) fn parse_integer<Q: QuantityJson + ?Sized>(field: &'static str, value: &Q) -> Result<Decimal, RecordError> {
     let invalid = |why: &str| RecordError::new("invalid_quantity", format!("{field} {why}"));
     let too_big = || invalid("must be at most 9223372036854775807");
-    match written(field, value)? {
-        Written::Value(exact) => {
-            let exact = exact.ok_or_else(too_big)?;
-            if !exact.fract().is_zero() {
-                return Err(invalid("must be a whole number"));
-            }
-            i64::try_from(exact).map(Decimal::from).map_err(|_| too_big())
+    read_quantity(field, value, Strings::Digits, |number| {
+        if number.whole_digits() > 19 {
+            return Err(too_big());
         }
-        Written::Text(text) if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) => {
-            Err(invalid("must be a whole number written as digits"))
+        if number.decimal_places() > 0 {
+            return Err(invalid("must be a whole number"));
         }
-        Written::Text(text) => text.parse::<i64>().map(Decimal::from).map_err(|_| too_big()),
-    }
+        let exact = number.value().ok_or_else(too_big)?;
+        i64::try_from(exact).map(Decimal::from).map_err(|_| too_big())
+    })
 }
 
-/// `memory_gb_seconds`: a non-negative decimal ≤ 10^15 with at most 9 decimals, as a JSON
-/// number of that value or a plain decimal string, parsed exactly.
+/// `memory_gb_seconds`: a non-negative decimal ≤ 10^15 with at most 9 decimal places, as a
+/// JSON number of that value or a plain decimal string, parsed exactly. Decimal places are
+/// the value's in both forms: `0.1234567890` and `"0.1234567890"` are 0.123456789.
 pub(crate) fn parse_decimal<Q: QuantityJson + ?Sized>(field: &'static str, value: &Q) -> Result<Decimal, RecordError> {
     let invalid = |why: &str| RecordError::new("invalid_quantity", format!("{field} {why}"));
     let too_big = || invalid("must be at most 1000000000000000");
-    let exact = match written(field, value)? {
-        Written::Value(exact) => exact.ok_or_else(too_big)?.normalize(),
-        Written::Text(text) => {
-            let text: &str = &text;
-            let (whole, fraction) = text.split_once('.').unwrap_or((text, ""));
-            let digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
-            if whole.is_empty() || !digits(whole) || !digits(fraction) || (text.contains('.') && fraction.is_empty()) {
-                return Err(invalid("must be a plain decimal like \"0.25\" (no exponent)"));
-            }
-            if fraction.len() > MAX_MEMORY_SCALE {
-                return Err(invalid("must have at most 9 decimal places"));
-            }
-            Decimal::from_str(text).map_err(|_| too_big())?.normalize()
+    read_quantity(field, value, Strings::Decimal, |number| {
+        if number.whole_digits() > 16 {
+            return Err(too_big());
         }
-    };
-    if exact.scale() as usize > MAX_MEMORY_SCALE {
-        return Err(invalid("must have at most 9 decimal places"));
-    }
-    if exact > Decimal::from(MAX_MEMORY) {
-        return Err(too_big());
-    }
-    Ok(exact)
+        if number.decimal_places() > MAX_MEMORY_SCALE {
+            return Err(invalid("must have at most 9 decimal places"));
+        }
+        let exact = number.value().ok_or_else(too_big)?;
+        if exact > Decimal::from(MAX_MEMORY) {
+            return Err(too_big());
+        }
+        Ok(exact)
+    })
 }
 
-/// How a quantity was written: a string or plain digits (read as text, by the meter's
-/// rules), or a JSON number with a fraction or exponent (taken by its exact value; `None`
-/// beyond what `Decimal` holds).
-enum Written<'v> {
-    Text(Cow<'v, str>),
-    Value(Option<Decimal>),
+/// What a meter's strings may hold: digits, and for a fractional meter one point.
+#[derive(Debug, Clone, Copy)]
+enum Strings {
+    Digits,
+    Decimal,
 }
 
-/// Reads a quantity's JSON; negative numbers are refused here for every meter.
-fn written<'v, Q: QuantityJson + ?Sized>(field: &'static str, value: &'v Q) -> Result<Written<'v>, RecordError> {
-    let text = match value.shape() {
-        Shape::Number(text) if text.bytes().all(|b| b.is_ascii_digit()) => Cow::Borrowed(text),
-        Shape::Number(text) if !text.starts_with('-') => return Ok(Written::Value(exact_json_number_text(text))),
-        Shape::String(text) if !text.starts_with('-') => text,
-        Shape::Number(_) | Shape::String(_) => {
-            return Err(RecordError::new("invalid_quantity", format!("{field} must not be negative")))
+impl Strings {
+    /// `text` read by this grammar; `None` when it does not follow it.
+    fn number_of(self, text: &str) -> Option<NumberText<'_>> {
+        NumberText::plain(text).filter(|n| matches!(self, Strings::Decimal) || !n.has_point())
+    }
+
+    /// Why a string was refused.
+    fn rule(self) -> &'static str {
+        match self {
+            Strings::Digits => "must be a whole number written as digits",
+            Strings::Decimal => "must be a plain decimal like \"0.25\" (no sign or exponent)",
         }
-        Shape::Other => return Err(RecordError::new("invalid_quantity", format!("{field} must be a number"))),
+    }
+}
+
+/// Reads a quantity's JSON — a number by its value however it is spelled, a string by the
+/// meter's `strings` grammar, then by its value too — and hands it to `judge` (the meter's
+/// bounds). Values below zero are refused here for every meter; negative zero is zero.
+fn read_quantity<Q: QuantityJson + ?Sized>(
+    field: &'static str,
+    value: &Q,
+    strings: Strings,
+    judge: impl FnOnce(NumberText<'_>) -> Result<Decimal, RecordError>,
+) -> Result<Decimal, RecordError> {
+    let invalid = |why: &str| RecordError::new("invalid_quantity", format!("{field} {why}"));
+    let negative = || invalid("must not be negative");
+    let number = match value.shape() {
+        Shape::Number(text) => NumberText::json(text).ok_or_else(|| invalid("must be a number"))?,
+        // A sign is no part of a string's grammar, but "-5" is told the real problem.
+        Shape::String(text) => {
+            if text.strip_prefix('-').and_then(|t| strings.number_of(t)).is_some_and(|n| !n.is_zero()) {
+                return Err(negative());
+            }
+            return judge(strings.number_of(&text).ok_or_else(|| invalid(strings.rule()))?);
+        }
+        Shape::Other => return Err(invalid("must be a number")),
     };
-    Ok(Written::Text(text))
+    if number.is_negative() {
+        return Err(negative());
+    }
+    judge(number)
 }
 
 #[cfg(test)]
@@ -189,12 +207,78 @@ mod tests {
             "\"\\u0030.5\"",
             "\"\\u002d1\"",
             "1e-5",
+            "1e-400",
+            "-0",
+            "-0.0",
+            "\"-0\"",
+            "0.1234567890",
+            "\"0.1234567890\"",
         ];
         for case in cases {
             let raw: JsonText = serde_json::from_str(case).unwrap();
             let value = json(case);
             assert_eq!(parse_integer("n", &raw), parse_integer("n", &value), "integer {case}");
             assert_eq!(parse_decimal("m", &raw), parse_decimal("m", &value), "decimal {case}");
+        }
+    }
+
+    /// `(JSON, Ok(value) or Err(message fragment), why)` for `memory_gb_seconds`.
+    #[test]
+    fn a_fractional_quantity_is_judged_by_its_value_with_a_message_that_names_the_real_problem() {
+        let cases: &[(&str, Result<&str, &str>, &str)] = &[
+            ("1e-400", Err("at most 9 decimal places"), "underflows Decimal, but is too fine, not too big"),
+            ("1E-29", Err("at most 9 decimal places"), "just past what Decimal holds"),
+            ("-1e-400", Err("must not be negative"), "a negative value however fine"),
+            ("1e400", Err("must be at most 1000000000000000"), "overflows Decimal: too big"),
+            ("1e16", Err("must be at most 1000000000000000"), "in Decimal's range, past the meter's"),
+            ("-0", Ok("0"), "negative zero is zero"),
+            ("-0.0", Ok("0"), "negative zero with a fraction is zero"),
+            ("-0e7", Ok("0"), "negative zero with an exponent is zero"),
+            ("0.1234567890", Ok("0.123456789"), "a trailing zero is no tenth decimal place"),
+            ("\"0.1234567890\"", Ok("0.123456789"), "nor in a string: the same value either way"),
+            ("0.1234567891", Err("at most 9 decimal places"), "ten decimal places as a number"),
+            ("\"0.1234567891\"", Err("at most 9 decimal places"), "and as a string"),
+            ("0.10000000000000000000000000000001", Err("at most 9 decimal places"), "not rounded to 0.1"),
+            ("\"-0.5\"", Err("must not be negative"), "a signed string says what is wrong with it"),
+            ("\"-0\"", Err("plain decimal"), "a string has no sign, even for zero"),
+            ("1.5e-9", Err("at most 9 decimal places"), "an exponent that adds a tenth place"),
+            ("1000000000000000.000000000", Ok("1000000000000000"), "the largest value, written long"),
+        ];
+        for (text, expected, why) in cases {
+            let got = parse_decimal("m", &json(text));
+            match expected {
+                Ok(value) => assert_eq!(got.map(|d| d.to_string()), Ok((*value).to_owned()), "{why}: {text}"),
+                Err(fragment) => {
+                    let message = got.expect_err(why).message;
+                    assert!(message.contains(fragment), "{why}: {text}: {message}");
+                }
+            }
+        }
+    }
+
+    /// `(JSON, Ok(value) or Err(message fragment), why)` for `invocations`.
+    #[test]
+    fn a_whole_quantity_is_judged_by_its_value_with_a_message_that_names_the_real_problem() {
+        let cases: &[(&str, Result<i64, &str>, &str)] = &[
+            ("1e-400", Err("must be a whole number"), "underflows Decimal, but is a fraction, not too big"),
+            ("1e400", Err("must be at most 9223372036854775807"), "overflows Decimal: too big"),
+            ("-0", Ok(0), "negative zero is zero"),
+            ("-0.0", Ok(0), "negative zero with a fraction is zero"),
+            ("-1", Err("must not be negative"), "below zero"),
+            ("\"-1\"", Err("must not be negative"), "below zero as a string"),
+            ("\"-0\"", Err("written as digits"), "a string has no sign, even for zero"),
+            ("\"1.0\"", Err("written as digits"), "an integer string is digits only"),
+            ("1.0000000000000000000000000000001", Err("must be a whole number"), "not rounded to 1"),
+        ];
+        for (text, expected, why) in cases {
+            let got = parse_integer("n", &json(text));
+            match expected {
+                Ok(value) => assert_eq!(got, Ok(Decimal::from(*value)), "{why}: {text}"),
+                Err(fragment) => {
+                    let message = got.expect_err(why).message;
+                    assert!(message.contains(fragment), "{why}: {text}: {message}");
+                }
+            }
         }
     }
 

@@ -1,5 +1,5 @@
 //! [`Portal`]: what every portal handler needs — the store, the clock, the plan catalog, the
-//! entitlement cache, the sign-in limiter and whether cookies are `Secure` — as one
+//! entitlement cache, the sign-in limiter and queue, and whether cookies are `Secure` — as one
 //! `web::Data`, so a handler's signature says what it takes from the request (a session, a
 //! form) rather than listing services.
 //!
@@ -11,6 +11,7 @@ use std::sync::Arc;
 use actix_web::{web, HttpRequest};
 
 use super::error::PortalError;
+use super::login_queue::LoginQueue;
 use super::rate_limit::LoginLimiter;
 use super::session::PortalSession;
 use crate::clock::SharedClock;
@@ -26,6 +27,7 @@ pub struct Portal {
     pub(crate) catalog: SharedCatalog,
     pub(crate) entitlements: Arc<EntitlementCache>,
     pub(crate) limiter: LoginLimiter,
+    pub(crate) login_queue: LoginQueue,
     /// Cookies get `Secure` when the public URL is https (DESIGN §11); plain http (local
     /// development, tests) would otherwise never send them back.
     pub(crate) secure_cookies: bool,
@@ -38,10 +40,12 @@ impl Portal {
         clock: SharedClock,
         catalog: SharedCatalog,
         entitlements: Arc<EntitlementCache>,
+        login_queue: LoginQueue,
         public_url: Option<&str>,
     ) -> Self {
         let secure_cookies = secure_for(public_url);
-        Self { store, clock, catalog, entitlements, limiter: LoginLimiter::default(), secure_cookies }
+        let limiter = LoginLimiter::default();
+        Self { store, clock, catalog, entitlements, limiter, login_queue, secure_cookies }
     }
 
     /// The portal of the app serving `request`.

@@ -3,8 +3,10 @@
 //! `POST /portal/logout` (revoke it).
 //!
 //! Stage: the HTTP edge (portal). The answer to `POST /portal/login` is the same page whether
-//! or not the address belongs to a tenant (no enumeration). An address that several tenants
-//! bill gets one email per tenant, each with its own link (a session is for one tenant).
+//! or not the address belongs to a tenant (no enumeration), and as fast: the handler only
+//! hands the address to the [`LoginQueue`](super::login_queue::LoginQueue), which looks it up
+//! after the answer. An address that several tenants bill gets one email per tenant, each
+//! with its own link (a session is for one tenant).
 
 use std::collections::HashMap;
 
@@ -21,7 +23,6 @@ use super::rate_limit::Verdict;
 use super::session::{cookie_value, SessionForm, SESSION_TTL};
 use super::view::Chrome;
 use crate::domain::{secret_hash, SecretToken};
-use crate::notify::PORTAL_LOGIN_LINK;
 
 /// The longest address SMTP carries (RFC 5321 path limit).
 const MAX_EMAIL_LEN: usize = 254;
@@ -53,8 +54,8 @@ pub async fn get_portal_login(
     login_form(&request, &portal, StatusCode::OK, String::new(), None, notice)
 }
 
-/// Queues sign-in emails for the address, within the rate limits, and answers the same page
-/// for every well-formed address.
+/// Hands the address to the sign-in queue, within the rate limits, and answers the same page
+/// for every well-formed address without waiting for the lookup (its time would tell).
 #[tracing::instrument(skip_all)]
 pub async fn request_portal_login(
     request: HttpRequest,
@@ -73,10 +74,7 @@ pub async fn request_portal_login(
     match portal.limiter.admit(&client, &email, now) {
         Verdict::Refuse => return Err(PortalError::TooManyRequests),
         Verdict::Quiet => tracing::info!("sign-in link not sent: the address reached its limit"),
-        Verdict::Send => {
-            let tenants = portal.store.queue_portal_login(&email, PORTAL_LOGIN_LINK, now).await?;
-            tracing::debug!(tenants = tenants.len(), "sign-in requested");
-        }
+        Verdict::Send => portal.login_queue.push(email.clone(), now),
     }
     page::html(StatusCode::OK, &LinkSentPage { chrome: Chrome::anonymous("Check your email"), email })
 }

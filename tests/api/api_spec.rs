@@ -1459,7 +1459,11 @@ async fn unknown_routes_and_unserved_methods_answer_in_the_documented_error_shap
     for (template, item) in spec["paths"].as_object().unwrap() {
         let path = template.replace("{id}", "acme");
         let served = ["get", "put", "post", "patch", "delete"].into_iter().filter(|m| item.get(*m).is_some());
-        let allow: Vec<String> = served.map(str::to_ascii_uppercase).collect();
+        let mut allow: Vec<String> = served.map(str::to_ascii_uppercase).collect();
+        // Every GET route serves HEAD too (the spec says so once, not per operation).
+        if item.get("get").is_some() {
+            allow.push("HEAD".to_owned());
+        }
         for method in ["get", "post", "put", "patch", "delete"].into_iter().filter(|m| item.get(*m).is_none()) {
             cases.push((
                 Method::from_bytes(method.to_ascii_uppercase().as_bytes()).unwrap(),

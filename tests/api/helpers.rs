@@ -45,6 +45,9 @@ pub struct TestApp {
     pub database: TestDatabase,
     /// This app's outbox worker; tests drive it with `dispatch_due(now)` (its loop is off).
     pub dispatcher: tally::notify::Dispatcher,
+    /// This app's portal sign-in queue: `POST /portal/login` answers before it queues the
+    /// email, so tests wait for it to settle before they read the outbox.
+    pub login_queue: tally::portal::LoginQueue,
     /// Stops the server gracefully, as SIGTERM would.
     pub stop: actix_web::dev::ServerHandle,
     /// Resolves when the server has stopped and the write queue is drained.
@@ -95,13 +98,14 @@ pub async fn spawn_app_with(backend: Backend, adjust: impl FnOnce(&mut Settings)
     let address = format!("http://127.0.0.1:{}", app.port());
     let stop = app.stop_handle();
     let dispatcher = app.dispatcher();
+    let login_queue = app.login_queue();
     let stopped = tokio::spawn(app.run_until_stopped());
     let admin = Principal::new(Role::Admin, None, "test").unwrap();
     let ingest = Principal::new(Role::Ingest, None, "test").unwrap();
     let admin_key = issue_api_key(&store, &admin, test_now(), &operator()).await.unwrap();
     let ingest_key = issue_api_key(&store, &ingest, test_now(), &operator()).await.unwrap();
     let client = reqwest::Client::builder().pool_max_idle_per_host(64).build().unwrap();
-    TestApp { address, client, store, clock, admin_key, ingest_key, database, dispatcher, stop, stopped }
+    TestApp { address, client, store, clock, admin_key, ingest_key, database, dispatcher, login_queue, stop, stopped }
 }
 
 impl TestApp {

@@ -143,9 +143,9 @@ both_stores! {
         // Arrange
         let cases = [
             (Method::GET, "/v1/usage", "POST"),
-            (Method::DELETE, "/v1/tenants", "GET, POST"),
-            (Method::PUT, "/v1/tenants/acme", "GET, PATCH"),
-            (Method::POST, "/v1/tenants/acme/usage/current", "GET"),
+            (Method::DELETE, "/v1/tenants", "GET, HEAD, POST"),
+            (Method::PUT, "/v1/tenants/acme", "GET, HEAD, PATCH"),
+            (Method::POST, "/v1/tenants/acme/usage/current", "GET, HEAD"),
         ];
         for (method, path, allow) in cases {
             // Act

@@ -20,6 +20,7 @@ mod due_dates;
 mod events;
 mod failures;
 mod gate_changes;
+mod head_requests;
 mod hostile_input;
 mod idempotency;
 mod ingest;

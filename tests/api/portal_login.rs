@@ -6,7 +6,7 @@ use chrono::Duration;
 use reqwest::StatusCode;
 
 use crate::both_stores;
-use crate::helpers::{count_rows, spawn_app_with, Backend, TestApp};
+use crate::helpers::{count_rows, execute_sql, spawn_app_with, Backend, TestApp};
 use crate::portal_support::{delivered_links, page, request_link, sign_in, tenant_with_usage, to_app, Browser};
 
 both_stores! {
@@ -56,6 +56,26 @@ both_stores! {
         assert_eq!(known.replace("ap@acme.test", "X"), unknown.replace("nobody@acme.test", "X"), "no enumeration");
         let links = delivered_links(&app).await;
         assert_eq!(links.iter().map(|(to, _)| to.as_str()).collect::<Vec<_>>(), ["ap@acme.test"]);
+    }
+
+    async fn a_sign_in_is_answered_before_its_email_is_queued_so_a_failing_queue_tells_nothing(app) {
+        // Arrange: the outbox is gone, so queueing a known address's email fails (an unknown
+        // address queues nothing). Were the queueing on the response path, the known address
+        // would answer an error, and take longer when it works.
+        tenant_with_usage(&app, "acme", &["ap@acme.test"]).await;
+        let browser = Browser::new(&app);
+        let csrf = browser.csrf_of("/portal/login").await;
+        execute_sql(&app, "alter table outbox rename to outbox_away").await.unwrap();
+        // Act
+        let known = browser.post("/portal/login", &[("csrf_token", &csrf), ("email", "ap@acme.test")]).await;
+        let unknown = browser.post("/portal/login", &[("csrf_token", &csrf), ("email", "nobody@acme.test")]).await;
+        app.login_queue.settled().await;
+        execute_sql(&app, "alter table outbox_away rename to outbox").await.unwrap();
+        // Assert
+        let known = page(known, StatusCode::OK).await;
+        let unknown = page(unknown, StatusCode::OK).await;
+        assert_eq!(known.replace("ap@acme.test", "X"), unknown.replace("nobody@acme.test", "X"), "no enumeration");
+        assert_eq!(count_rows(&app, "select count(*) from outbox where kind = 'portal.login_link'").await, 0);
     }
 
     async fn an_expired_link_is_refused_with_a_way_back_to_sign_in(app) {

@@ -16,12 +16,13 @@ pub struct Browser {
     client: reqwest::Client,
     base: String,
     jar: Mutex<BTreeMap<String, String>>,
+    login_queue: tally::portal::LoginQueue,
 }
 
 impl Browser {
     pub fn new(app: &TestApp) -> Self {
         let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
-        Self { client, base: app.address.clone(), jar: Mutex::default() }
+        Self { client, base: app.address.clone(), jar: Mutex::default(), login_queue: app.login_queue.clone() }
     }
 
     fn url(&self, path: &str) -> String {
@@ -85,10 +86,14 @@ pub fn csrf_in(html: &str) -> Option<String> {
     pattern.captures(html).map(|c| c[1].to_owned())
 }
 
-/// Posts the sign-in form for `email` as a browser that first loaded it.
+/// Posts the sign-in form for `email` as a browser that first loaded it, then waits (5 s at
+/// most) until the app has queued the emails it asked for: the answer does not wait for them.
 pub async fn request_link(browser: &Browser, email: &str) -> Response {
     let csrf = browser.csrf_of("/portal/login").await;
-    browser.post("/portal/login", &[("csrf_token", &csrf), ("email", email)]).await
+    let response = browser.post("/portal/login", &[("csrf_token", &csrf), ("email", email)]).await;
+    let settled = tokio::time::timeout(std::time::Duration::from_secs(5), browser.login_queue.settled()).await;
+    settled.expect("the sign-in queue settles within 5 s");
+    response
 }
 
 /// Runs the outbox worker and returns every sign-in link in the emails written so far, by

@@ -11,7 +11,7 @@ use serde_json::Value;
 use crate::helpers::{spawn_app, Backend, TestApp};
 
 /// The status line, the header block (lower-cased) and the body of the answer to `request`.
-async fn exchange(app: &TestApp, request: &[u8]) -> (String, String, String) {
+pub async fn exchange(app: &TestApp, request: &[u8]) -> (String, String, String) {
     let address = app.address.trim_start_matches("http://").to_owned();
     let request = request.to_vec();
     let answer = tokio::task::spawn_blocking(move || {

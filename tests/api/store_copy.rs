@@ -63,9 +63,10 @@ async fn build_on(url: &str, now: &str) -> anyhow::Result<(Application, Store, M
 async fn serve_on(database: TestDatabase, source: &TestApp, now: &str) -> TestApp {
     let (app, store, clock) = build_on(&database.url, now).await.expect("a verified copy serves");
     let (address, stop, dispatcher) = (format!("http://127.0.0.1:{}", app.port()), app.stop_handle(), app.dispatcher());
+    let login_queue = app.login_queue();
     let stopped = tokio::spawn(app.run_until_stopped());
     let (admin_key, ingest_key, client) = (source.admin_key.clone(), source.ingest_key.clone(), source.client.clone());
-    TestApp { address, client, store, clock, admin_key, ingest_key, database, dispatcher, stop, stopped }
+    TestApp { address, client, store, clock, admin_key, ingest_key, database, dispatcher, login_queue, stop, stopped }
 }
 
 fn no_progress(_: tally::store::CopyProgress) {}

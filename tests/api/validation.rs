@@ -4,7 +4,7 @@ use reqwest::StatusCode;
 use serde_json::{json, Value};
 
 use crate::both_stores;
-use crate::helpers::{record, spawn_app_with, Backend};
+use crate::helpers::{count_rows, record, spawn_app_with, Backend};
 
 fn with(field: &str, value: Value) -> Value {
     let mut r = record("acme", "v1");
@@ -57,6 +57,33 @@ both_stores! {
         assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
         let body: Value = response.json().await.unwrap();
         assert_eq!(body["errors"], json!([{"index": 0, "code": "invalid_quantity", "message": "invocations must not be negative"}]));
+    }
+
+    async fn a_quantity_too_fine_for_a_decimal_is_refused_for_its_decimal_places_not_as_too_big(app) {
+        // Arrange: 1e-400 underflows every decimal type; it is a value with 400 decimal places.
+        app.create_tenant("acme", "UTC").await;
+        let body = r#"{"id": "tiny", "tenant_id": "acme", "timestamp": "2026-11-27T11:00:00Z", "memory_gb_seconds": 1e-400}"#;
+        // Act
+        let response = app.post_usage_raw(body.into()).await;
+        // Assert
+        assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        let body: Value = response.json().await.unwrap();
+        let expected = "memory_gb_seconds must have at most 9 decimal places";
+        assert_eq!(body["errors"], json!([{"index": 0, "code": "invalid_quantity", "message": expected}]));
+    }
+
+    async fn negative_zero_is_a_quantity_of_zero(app) {
+        // Arrange
+        app.create_tenant("acme", "UTC").await;
+        let body = r#"{"id": "z", "tenant_id": "acme", "timestamp": "2026-11-27T11:00:00Z", "invocations": 2, "cpu_cycles": -0, "memory_gb_seconds": -0.0}"#;
+        // Act
+        let response = app.post_usage_raw(body.into()).await;
+        // Assert
+        assert_eq!(response.status(), StatusCode::OK);
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body["accepted"], 1, "{body}");
+        let stored = count_rows(&app, "select count(*) from usage_record where cpu_cycles = 0 and invocations = 2").await;
+        assert_eq!(stored, 1, "stored with zero CPU cycles");
     }
 
     async fn malformed_json_is_a_400_in_the_error_shape(app) {
