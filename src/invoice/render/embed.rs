@@ -1,23 +1,21 @@
 //! Embedding the fonts a PDF draws with: for each face, a Type 0 font over a TrueType CID font
-//! whose character ids are the face's glyph ids (Identity-H, Identity CID-to-GID), the font
-//! file cut down to the glyphs drawn (outlines of the others removed, ids kept) and a
-//! ToUnicode map, so text copies, searches and reads aloud as written.
+//! whose character ids are the face's glyph ids (Identity-H, Identity CID-to-GID), with its
+//! [`FontProgram`] (the font file cut down to the glyphs drawn, and a ToUnicode map, so text
+//! copies, searches and reads aloud as written).
 
 use std::collections::BTreeMap;
 
-use pdf_writer::types::{CidFontType, FontFlags, SystemInfo, UnicodeCmap};
-use pdf_writer::{Filter, Finish, Name, Pdf, Rect, Ref, Str};
+use pdf_writer::types::{CidFontType, FontFlags};
+use pdf_writer::{Filter, Finish, Name, Pdf, Rect, Ref};
 
+use super::font_program::{FontProgram, IDENTITY};
 use super::typeface::{faces, FaceId, Typeface};
-
-/// The character collection of every embedded font: glyph ids, no registry of their own.
-const IDENTITY: SystemInfo = SystemInfo { registry: Str(b"Adobe"), ordering: Str(b"Identity"), supplement: 0 };
 
 /// The text a glyph stands for, and whether it is exactly that glyph's character.
 #[derive(Debug, Default, Clone, PartialEq)]
 pub(crate) struct GlyphText {
-    text: Option<String>,
-    exact: bool,
+    pub text: Option<String>,
+    pub exact: bool,
 }
 
 /// The glyphs a document draws, per face, each with the text it stands for (if known).
@@ -59,6 +57,12 @@ pub struct EmbedError {
     reason: String,
 }
 
+impl EmbedError {
+    pub(crate) fn new(name: &'static str, reason: String) -> EmbedError {
+        EmbedError { name, reason }
+    }
+}
+
 /// Writes every used face as a font object starting at `next`; returns each face's font
 /// reference and the next free object number.
 pub(crate) fn write_fonts(
@@ -71,41 +75,30 @@ pub(crate) fn write_fonts(
         let [type0, cid, descriptor, file, cmap] = std::array::from_fn(|offset| Ref::new(next + offset as i32));
         next += 5;
         let typeface = &faces()[face];
-        let name = format!("{}+{}", subset_tag(typeface.name, glyphs), typeface.name);
-        let font_file = subset(typeface, glyphs)?;
-
+        let program = FontProgram::for_glyphs(face, glyphs)?;
+        let name = Name(program.name.as_bytes());
         pdf.type0_font(type0)
-            .base_font(Name(name.as_bytes()))
+            .base_font(name)
             .encoding_predefined(Name(b"Identity-H"))
             .descendant_font(cid)
             .to_unicode(cmap);
-
         let mut cid_font = pdf.cid_font(cid);
         cid_font
             .subtype(CidFontType::Type2)
-            .base_font(Name(name.as_bytes()))
+            .base_font(name)
             .system_info(IDENTITY)
             .font_descriptor(descriptor)
             .default_width(0.0)
             .cid_to_gid_map_predefined(Name(b"Identity"));
         let mut widths = cid_font.widths();
-        for &glyph in glyphs.keys() {
-            widths.consecutive(glyph, [advance(typeface, glyph)]);
+        for &(glyph, width) in &program.widths {
+            widths.consecutive(glyph, [width]);
         }
         widths.finish();
         cid_font.finish();
-
-        write_descriptor(pdf, descriptor, file, typeface, &name);
-        let compressed = miniz_oxide::deflate::compress_to_vec_zlib(&font_file, 6);
-        pdf.stream(file, &compressed).filter(Filter::FlateDecode);
-
-        let mut to_unicode = UnicodeCmap::new(Name(b"Tally-UTF16"), IDENTITY);
-        for (&glyph, known) in glyphs {
-            if let Some(text) = known.text.as_deref().filter(|text| !text.is_empty()) {
-                to_unicode.pair_with_multiple(glyph, text.chars());
-            }
-        }
-        pdf.cmap(cmap, &to_unicode.finish());
+        write_descriptor(pdf, descriptor, file, typeface, &program.name);
+        pdf.stream(file, &program.file).filter(Filter::FlateDecode);
+        pdf.cmap(cmap, &program.to_unicode);
         refs.insert(face, type0);
     }
     Ok((refs, next))
@@ -137,26 +130,6 @@ fn write_descriptor(pdf: &mut Pdf, descriptor: Ref, file: Ref, typeface: &Typefa
         .font_file2(file);
 }
 
-fn subset(typeface: &Typeface, glyphs: &BTreeMap<u16, GlyphText>) -> Result<Vec<u8>, EmbedError> {
-    let ids: Vec<u16> = glyphs.keys().copied().collect();
-    subsetter::subset(typeface.data, 0, subsetter::Profile::pdf(&ids))
-        .map_err(|error| EmbedError { name: typeface.name, reason: error.to_string() })
-}
-
-/// The six capital letters PDF puts before a subset font's name, from the face and the glyphs
-/// it holds (different subsets get different names, as readers expect).
-fn subset_tag(face: &str, glyphs: &BTreeMap<u16, GlyphText>) -> String {
-    let ids = glyphs.keys().flat_map(|glyph| glyph.to_be_bytes());
-    let mut hash = crate::domain::fnv1a(face.bytes().chain(ids));
-    (0..6)
-        .map(|_| {
-            let letter = char::from(b'A' + (hash % 26) as u8);
-            hash /= 26;
-            letter
-        })
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -178,15 +151,5 @@ mod tests {
         assert_eq!(text(0, 36).as_deref(), Some("A"), "the first exact text stays");
         assert_eq!(text(0, 37).as_deref(), Some("B"), "a glyph first drawn without text takes the next");
         assert_eq!(text(0, 40).as_deref(), Some("क"), "a glyph's own character wins over its cluster");
-    }
-
-    #[test]
-    fn different_subsets_get_different_tags_of_six_capitals() {
-        let one: BTreeMap<u16, GlyphText> = [(36, GlyphText::default())].into();
-        let two: BTreeMap<u16, GlyphText> = [(36, GlyphText::default()), (37, GlyphText::default())].into();
-        let tag = subset_tag("NotoSans-Regular", &one);
-        assert_ne!(tag, subset_tag("NotoSans-Regular", &two), "other glyphs");
-        assert_ne!(tag, subset_tag("NotoSans-Bold", &one), "another face");
-        assert!(tag.chars().all(|c| c.is_ascii_uppercase()) && tag.len() == 6);
     }
 }

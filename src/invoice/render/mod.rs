@@ -5,6 +5,7 @@
 
 mod canvas;
 mod embed;
+mod font_program;
 pub(crate) mod format;
 mod html;
 mod kind;

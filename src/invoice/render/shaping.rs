@@ -3,9 +3,11 @@
 //! face that has each character, and shaped (rustybuzz: kerning, ligatures, Arabic joining,
 //! Indic conjuncts and mark placement). Pure: no PDF, no IO.
 
+use std::collections::HashMap;
 use std::ops::Range;
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
-use rustybuzz::{Direction, UnicodeBuffer};
+use rustybuzz::{Direction, Feature, Script, ShapePlan, UnicodeBuffer};
 use unicode_bidi::ParagraphBidiInfo;
 
 use super::typeface::{faces, FaceId, Font};
@@ -117,7 +119,8 @@ fn shape_piece(text: &str, face: FaceId, right_to_left: bool) -> GlyphRun {
     buffer.push_str(text);
     buffer.guess_segment_properties();
     buffer.set_direction(if right_to_left { Direction::RightToLeft } else { Direction::LeftToRight });
-    let shaped = rustybuzz::shape(typeface, &[], buffer);
+    let plan = plan(face, buffer.direction(), buffer.script());
+    let shaped = rustybuzz::shape_with_plan(typeface, &plan, buffer);
     let em = typeface.units_per_em() as f32;
     let mut glyphs: Vec<ShapedGlyph> = shaped
         .glyph_infos()
@@ -139,6 +142,22 @@ fn shape_piece(text: &str, face: FaceId, right_to_left: bool) -> GlyphRun {
     }
     let actual_text = (!right_to_left && !all_exact).then(|| text.to_owned());
     GlyphRun { face, glyphs, actual_text }
+}
+
+/// The shaping plan of a face, direction and script, compiled once per process: compiling
+/// one looks up every feature of the face, several times the cost of shaping a name.
+/// Standard ligatures are off ("fi" stays two letters, as invoices are read and searched);
+/// the ligatures a script requires (Arabic lam-alef) are not standard ones and stay on.
+fn plan(face: FaceId, direction: Direction, script: Script) -> Arc<ShapePlan> {
+    type Plans = Mutex<HashMap<(FaceId, bool, Script), Arc<ShapePlan>>>;
+    static PLANS: OnceLock<Plans> = OnceLock::new();
+    let key = (face, direction == Direction::RightToLeft, script);
+    let mut plans = PLANS.get_or_init(Plans::default).lock().unwrap_or_else(PoisonError::into_inner);
+    let plan = plans.entry(key).or_insert_with(|| {
+        let no_ligatures = Feature::new(rustybuzz::ttf_parser::Tag::from_bytes(b"liga"), 0, ..);
+        Arc::new(ShapePlan::new(&faces()[face].face, direction, Some(script), None, &[no_ligatures]))
+    });
+    Arc::clone(plan)
 }
 
 /// Each cluster's text range and the indices of its glyphs (in drawing order).
@@ -252,6 +271,8 @@ mod tests {
         let letters_drawn: String = "شركة".chars().rev().collect();
         assert_eq!(text_of(&arabic), letters_drawn, "each joined form stands for its letter, in drawing order");
         assert_eq!(text_of(&hebrew), "שלום בע״מ".chars().rev().collect::<String>());
+        let lam_alef = shape("الأمل", Font::Regular);
+        assert_eq!(lam_alef.runs[0].glyphs.len(), 4, "lam and alef join in their required ligature");
     }
 
     #[test]
@@ -283,6 +304,13 @@ mod tests {
         let bold = shape("Invoice", Font::Bold);
         assert_eq!(face_names(&bold), vec!["NotoSans-Bold"]);
         assert!(bold.width() > regular.width());
+    }
+
+    #[test]
+    fn standard_ligatures_are_off_so_every_letter_is_its_own_glyph() {
+        let office = shape("office", Font::Regular);
+        assert_eq!(office.runs[0].glyphs.len(), 6, "no ffi ligature");
+        assert!(office.runs[0].glyphs.iter().all(|glyph| glyph.exact));
     }
 
     #[test]
