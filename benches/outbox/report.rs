@@ -66,7 +66,7 @@ with a PDF ({kb:.1} kB per message, PDF {pdf_kb:.1} kB).\n\n\
 | SMTP sink ceiling (same count, pre-built messages, {connections} connections, lettre pool) | {raw:.1} s = {raw_rate:.0} messages/s |\n\
 | one connection (pre-built messages sent in turn, lettre) | {one_ms:.1} ms a message (≈ 45 ms without `TCP_NODELAY`: `vendor/README.md`) |\n\
 | CPU during delivery | bench process {own_cpu:.1} s, aiosmtpd {sink_cpu:.1} s (raw baseline: aiosmtpd {raw_sink_cpu:.1} s) |\n\
-| peak RSS | bench process (dispatcher + store + setup) {own_rss:.0} MB, aiosmtpd {sink_rss:.0} MB |\n\
+| peak RSS | bench process (dispatcher + store + setup), read before the baselines (the raw-SMTP one holds every pre-built message) {own_rss:.0} MB, aiosmtpd {sink_rss:.0} MB |\n\
 | machine | {cores} cores, shared with other engineers' builds and tests |\n\
 | load before | `{load0}` |\n| load after | `{load1}` |\n\n{END}\n",
         setup = o.setup,
