@@ -288,11 +288,11 @@ async fn unknown_route(request: actix_web::HttpRequest) -> actix_web::HttpRespon
 }
 
 fn portal_routes(cfg: &mut web::ServiceConfig) {
-    use http::{get, post, resource};
+    use http::{get, get_without_head, post, resource};
     use portal::*;
     cfg.service(resource("/portal").route(get().to(get_portal_dashboard)));
     cfg.service(resource("/portal/login").route(get().to(get_portal_login)).route(post().to(request_portal_login)));
-    cfg.service(resource("/portal/auth").route(get().to(finish_portal_login)));
+    cfg.service(resource("/portal/auth").route(get_without_head().to(finish_portal_login)));
     cfg.service(resource("/portal/logout").route(post().to(logout_portal)));
     cfg.service(resource("/portal/usage").route(get().to(get_portal_usage)));
     cfg.service(resource("/portal/usage.csv").route(get().to(get_portal_usage_csv)));

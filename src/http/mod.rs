@@ -21,7 +21,9 @@ pub use access_log::{access_level, log_access};
 pub use error::{error_body, error_chain_fmt, ApiError};
 pub use idempotency::{actor, IdempotencyScope, Idempotent, JsonReply};
 pub use json::{duplicate_key, exact_json_number, exact_json_number_text, parse_json, JsonBody};
-pub use plumbing::{delete, get, patch, path_config, post, put, query_config, resource, AllowingResource, MethodRoute};
+pub use plumbing::{
+    delete, get, get_without_head, patch, path_config, post, put, query_config, resource, AllowingResource, MethodRoute,
+};
 pub use query::DeferredQuery;
 pub use request_id::{assign_request_id, RequestId, REQUEST_ID_HEADER};
 pub use strict_json::{from_slice as strict_from_slice, from_str as strict_from_str, StrictJsonError};

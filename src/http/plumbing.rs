@@ -1,6 +1,7 @@
 //! Makes actix's own errors (unknown route, wrong method, bad query or path) answer in the
 //! one error shape, and every `GET` route answer `HEAD` too (HTTP: a server that supports GET
-//! supports HEAD; actix sends a HEAD answer's status and headers without its body).
+//! supports HEAD; actix sends a HEAD answer's status and headers without its body) — except
+//! a GET that changes something ([`get_without_head`]).
 //!
 //! Stage: the HTTP edge (wiring helpers for `startup`'s route table). Knows no route.
 
@@ -75,6 +76,13 @@ impl MethodRoute {
 pub fn get() -> MethodRoute {
     let route = web::route().guard(guard::Any(guard::Get()).or(guard::Head()));
     MethodRoute { methods: vec![Method::GET, Method::HEAD], route }
+}
+
+/// A `GET` route that does not answer `HEAD` (405): for a GET that changes something, such
+/// as opening a single-use sign-in link. Mail scanners and link previews send `HEAD` to the
+/// links in an email; served, it would use the link up before its owner clicks it.
+pub fn get_without_head() -> MethodRoute {
+    MethodRoute::new(Method::GET)
 }
 
 /// A `POST` route.

@@ -19,7 +19,7 @@ use super::cookie::{self, SameSite};
 use super::csrf::{self, Form};
 use super::error::PortalError;
 use super::page;
-use super::rate_limit::Verdict;
+use super::rate_limit::{client_key, Verdict};
 use super::session::{cookie_value, SessionForm, SESSION_TTL};
 use super::view::Chrome;
 use crate::domain::{secret_hash, SecretToken};
@@ -69,7 +69,7 @@ pub async fn request_portal_login(
         let error = Some("Enter an email address such as billing@example.com.".to_owned());
         return login_form(&request, &portal, StatusCode::UNPROCESSABLE_ENTITY, email, error, None);
     }
-    let client = request.peer_addr().map_or_else(|| "unknown".to_owned(), |a| a.ip().to_string());
+    let client = client_key(request.peer_addr().map(|a| a.ip()));
     let now = portal.clock.now();
     match portal.limiter.admit(&client, &email, now) {
         Verdict::Refuse => return Err(PortalError::TooManyRequests),

@@ -1,9 +1,11 @@
 //! Sign-in request limits (DESIGN §11): at most 5 links per address and 20 requests per
-//! client address per 15 minutes, counted in this process (a sliding window of request
-//! times). Behind N processes the effective limit is N times as high — still a bound on
-//! abuse; a shared limit would need the database on every request. Pure: time is passed in.
+//! client (an IPv4 address or an IPv6 /64, see [`client_key`]) per 15 minutes, counted in
+//! this process (a sliding window of request times). Behind N processes the effective limit
+//! is N times as high — still a bound on abuse; a shared limit would need the database on
+//! every request. Pure: time is passed in.
 
 use std::collections::{HashMap, VecDeque};
+use std::net::IpAddr;
 use std::sync::Mutex;
 
 use chrono::{DateTime, Duration, Utc};
@@ -53,6 +55,21 @@ impl LoginLimiter {
     }
 }
 
+/// The client a request is counted against: an IPv4 address, or an IPv6 address's /64 — the
+/// block one subscriber or host is given, whose 2^64 addresses would otherwise each get their
+/// own twenty requests (enough to fill the sign-in queue and crowd out everyone else's).
+/// An IPv4 client of a dual-stack listener (`::ffff:a.b.c.d`) counts as its IPv4 address.
+pub(crate) fn client_key(peer: Option<IpAddr>) -> String {
+    match peer.map(|ip| ip.to_canonical()) {
+        Some(IpAddr::V4(v4)) => v4.to_string(),
+        Some(IpAddr::V6(v6)) => {
+            let s = v6.segments();
+            format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+        }
+        None => "unknown".to_owned(),
+    }
+}
+
 /// Records a request under `key` if fewer than `limit` fall in the window ending at `now`.
 fn take(windows: &mut HashMap<String, VecDeque<DateTime<Utc>>>, key: String, limit: usize, now: DateTime<Utc>) -> bool {
     let times = windows.entry(key).or_default();
@@ -82,6 +99,20 @@ mod tests {
         }
         assert_eq!(limiter.admit("10.0.0.9", "A@X.test", at(6)), Verdict::Quiet, "case does not reset it");
         assert_eq!(limiter.admit("10.0.0.9", "a@x.test", at(16)), Verdict::Send, "the first left the window");
+    }
+
+    #[test]
+    fn an_ipv6_client_is_its_64_block_so_changing_address_within_it_does_not_reset_its_limit() {
+        let limiter = LoginLimiter::default();
+        let ip = |text: &str| client_key(Some(text.parse().unwrap()));
+        for i in 0..PER_CLIENT {
+            let own_address = ip(&format!("2001:db8:1:2::{:x}", i + 1));
+            assert_ne!(limiter.admit(&own_address, &format!("u{i}@x.test"), at(0)), Verdict::Refuse, "request {i}");
+        }
+        assert_eq!(limiter.admit(&ip("2001:db8:1:2:ffff::9"), "new@x.test", at(1)), Verdict::Refuse);
+        assert_eq!(limiter.admit(&ip("2001:db8:1:3::1"), "new@x.test", at(1)), Verdict::Send, "the next /64 is not");
+        assert_eq!(ip("::ffff:192.0.2.7"), ip("192.0.2.7"), "an IPv4 client over IPv6 is its IPv4 address");
+        assert_ne!(ip("::ffff:192.0.2.7"), ip("::ffff:192.0.2.8"), "and IPv4 clients are not one /64");
     }
 
     #[test]

@@ -82,6 +82,8 @@ fn routes_of(signature: &str) -> Vec<Route> {
         let path = normalize_path(&resource[..resource.find('"').expect("a path literal ends")]);
         for route in resource.split(".route(").skip(1) {
             let method = route[..route.find('(').expect("a method guard call")].rsplit("::").next().unwrap();
+            // `get_without_head()` is a GET (that does not answer HEAD).
+            let method = method.strip_suffix("_without_head").unwrap_or(method);
             let to = &route[route.find(".to(").expect("a route has .to(handler)") + 4..];
             let handler = to[..to.find(')').expect(".to( closes")].rsplit("::").next().unwrap();
             assert!(HTTP_METHODS.contains(&method), "unknown method guard {method:?} for {path}");

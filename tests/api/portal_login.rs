@@ -190,6 +190,23 @@ both_stores! {
         assert_eq!(tenants, ["acme", "globex"]);
     }
 
+    async fn a_head_request_for_a_sign_in_link_leaves_the_link_usable(app) {
+        // Arrange: mail scanners check links with HEAD before the person clicks
+        tenant_with_usage(&app, "acme", &["ap@acme.test"]).await;
+        let browser = Browser::new(&app);
+        request_link(&browser, "ap@acme.test").await;
+        let (_, link) = delivered_links(&app).await.pop().expect("a sign-in email");
+        // Act
+        let head = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap()
+            .head(to_app(&app, &link)).send().await.unwrap();
+        let signed_in = browser.get(&to_app(&app, &link)).await;
+        // Assert
+        assert_eq!(signed_in.status(), StatusCode::SEE_OTHER, "the click after the HEAD signs in");
+        assert_eq!(signed_in.headers()["location"], "/portal");
+        assert_eq!(head.status(), StatusCode::METHOD_NOT_ALLOWED, "HEAD is not served on a link that is used up");
+        assert!(head.headers().get("set-cookie").is_none(), "HEAD opens no session");
+    }
+
     async fn an_operator_link_signs_in_like_an_emailed_one(app) {
         // Arrange
         tenant_with_usage(&app, "acme", &["ap@acme.test"]).await;
