@@ -74,7 +74,7 @@ pub async fn request_portal_login(
     match portal.limiter.admit(&client, &email, now) {
         Verdict::Refuse => return Err(PortalError::TooManyRequests),
         Verdict::Quiet => tracing::info!("sign-in link not sent: the address reached its limit"),
-        Verdict::Send => portal.login_queue.push(email.clone(), now),
+        Verdict::Send => portal.login_queue.push(email.clone(), now).await,
     }
     page::html(StatusCode::OK, &LinkSentPage { chrome: Chrome::anonymous("Check your email"), email })
 }

@@ -6,10 +6,13 @@
 //!
 //! Stage: the HTTP edge (portal), with its one worker task. In memory, on purpose: a request
 //! still queued when the process dies is lost — the person asks again, as for any email that
-//! does not arrive — and a full queue (a flood past the rate limits) drops the request,
-//! logged, rather than making the answer wait. Must not report anything back to the handler.
+//! does not arrive. Nothing else is: a full queue (a flood past the per-client limits) makes
+//! the answers wait for room, known and unknown addresses alike, rather than dropping
+//! anyone's request; a store that fails is retried for a while before the request is given up
+//! (logged). Must not report anything back to the handler.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use tokio::sync::{mpsc, watch};
@@ -20,6 +23,11 @@ use crate::store::Store;
 
 /// Requests waiting at most; a burst the rate limits let through fits many times over.
 const CAPACITY: usize = 1024;
+
+/// Waits between attempts at a request the store refused: about half a minute in all, to
+/// ride out a failover or a restart of the database.
+const RETRY_DELAYS: [Duration; 4] =
+    [Duration::from_millis(500), Duration::from_secs(2), Duration::from_secs(8), Duration::from_secs(20)];
 
 /// A sign-in request admitted by the rate limits.
 struct LoginRequest {
@@ -45,12 +53,13 @@ impl LoginQueue {
         (Self { sender, pending }, worker)
     }
 
-    /// Queues sign-in emails for `email` as requested at `at`, without waiting for them.
-    pub(crate) fn push(&self, email: String, at: DateTime<Utc>) {
+    /// Queues sign-in emails for `email` as requested at `at`, without waiting for them to be
+    /// looked up — only, when the queue is full, for room in it.
+    pub(crate) async fn push(&self, email: String, at: DateTime<Utc>) {
         self.pending.send_modify(|n| *n += 1);
-        if let Err(error) = self.sender.try_send(LoginRequest { email, at }) {
+        if self.sender.send(LoginRequest { email, at }).await.is_err() {
             self.pending.send_modify(|n| *n -= 1);
-            tracing::warn!(%error, "sign-in request dropped: the queue is full or stopped");
+            tracing::warn!("sign-in request dropped: the queue has stopped (shutting down)");
         }
     }
 
@@ -71,11 +80,21 @@ async fn work(store: Store, mut requests: mpsc::Receiver<LoginRequest>, pending:
     }
 }
 
-/// One request: an outbox event per tenant that bills the address (none when unknown).
+/// One request: an outbox event per tenant that bills the address (none when unknown),
+/// retried while the store fails.
 #[tracing::instrument(skip_all)]
 async fn queue_emails(store: &Store, request: LoginRequest) {
-    match store.queue_portal_login(&request.email, PORTAL_LOGIN_LINK, request.at).await {
-        Ok(tenants) => tracing::debug!(tenants = tenants.len(), "sign-in emails queued"),
-        Err(error) => tracing::error!(error = ?error, "Failed to queue sign-in emails"),
+    let mut delays = RETRY_DELAYS.iter();
+    loop {
+        match store.queue_portal_login(&request.email, PORTAL_LOGIN_LINK, request.at).await {
+            Ok(tenants) => return tracing::debug!(tenants = tenants.len(), "sign-in emails queued"),
+            Err(error) => match delays.next() {
+                Some(delay) => {
+                    tracing::warn!(error = ?error, retry_in = ?delay, "Failed to queue sign-in emails; retrying");
+                    tokio::time::sleep(*delay).await;
+                }
+                None => return tracing::error!(error = ?error, "Failed to queue sign-in emails; request given up"),
+            },
+        }
     }
 }
