@@ -27,7 +27,10 @@ pub(crate) struct UsedGlyphs {
 impl UsedGlyphs {
     /// Notes that `glyph` of `face` is drawn, standing for `text` (`exact`ly, or as part of a
     /// shaped cluster). A PDF maps each glyph to one text: an exact one wins, else the first.
+    /// The missing-glyph box (glyph 0) stands for no text: it is drawn for every character the
+    /// face lacks, so no one of them may name it.
     pub(crate) fn record(&mut self, face: FaceId, glyph: u16, text: Option<&str>, exact: bool) {
+        let text = text.filter(|_| glyph != 0);
         let slot = self.faces.entry(face).or_default().entry(glyph).or_default();
         if text.is_some() && (slot.text.is_none() || (exact && !slot.exact)) {
             *slot = GlyphText { text: text.map(str::to_owned), exact };
@@ -146,10 +149,12 @@ mod tests {
         second.record(0, 40, Some("क"), true);
         second.record(18, 100, Some("株"), true);
         first.merge(second);
+        first.record(0, 0, Some("\u{10FFFD}"), false);
         let text = |face: FaceId, glyph: u16| first.faces[&face][&glyph].text.clone();
         assert_eq!(first.faces.keys().copied().collect::<Vec<_>>(), vec![0, 18]);
         assert_eq!(text(0, 36).as_deref(), Some("A"), "the first exact text stays");
         assert_eq!(text(0, 37).as_deref(), Some("B"), "a glyph first drawn without text takes the next");
         assert_eq!(text(0, 40).as_deref(), Some("क"), "a glyph's own character wins over its cluster");
+        assert_eq!(text(0, 0), None, "the missing-glyph box stands for nothing");
     }
 }
