@@ -16,6 +16,11 @@
 //! `TALLY_BENCH_BASELINE_MAX` (default `10000`), `TALLY_BENCH_CITUS` (a Citus
 //! coordinator, e.g. `postgres://postgres@127.0.0.1:9700`: each size is measured there too,
 //! right after PostgreSQL, in pages, and the ratio printed).
+//!
+//! Each measurement then bills a second month on the same store: November's usage for every
+//! tenant and late October usage for a tenth of them are stored (untimed), and the run that
+//! closes November — re-rating every tenant's October, as a real month-end does — is timed and
+//! checked the same way, adjustment lines included. The first month is its same-run baseline.
 
 #[path = "billing/breakdown.rs"]
 mod breakdown;
@@ -58,6 +63,22 @@ pub struct Outcome {
     pub commit_floor: f64,
     pub transactions_per_tenant: Option<f64>,
     pub rows_written_per_tenant: Option<f64>,
+    /// The run that closes the second month on the same store.
+    pub second: Option<Second>,
+}
+
+/// The second month: every tenant's November closed and its October re-rated (adjusted for the
+/// tenth of tenants with late October usage), timed like the first.
+pub struct Second {
+    /// Storing November's usage and the late records (untimed).
+    pub setup: f64,
+    pub billed: scenario::Billed,
+    pub cpu: cpu::Split,
+    pub transactions_per_tenant: Option<f64>,
+    pub rows_written_per_tenant: Option<f64>,
+    /// October's billed lines on November's invoices, (count, Σ), checked against the
+    /// hand-priced adjustments (PostgreSQL).
+    pub adjustments: Option<(i64, rust_decimal::Decimal)>,
 }
 
 fn env_or(name: &str, default: &str) -> String {
@@ -172,8 +193,12 @@ async fn main() -> anyhow::Result<()> {
             o.engine, o.tenants, o.page_size, o.billed.invoices, o.billed.total, o.setup
         );
     }
+    second_month(&outcomes);
     for o in &outcomes {
-        breakdown::print(o);
+        breakdown::print(o, "month 1", &o.billed);
+        if let Some(second) = &o.second {
+            breakdown::print(o, "month 2", &second.billed);
+        }
     }
     for o in &outcomes {
         let baseline = outcomes.iter().find(|b| b.engine == o.engine && b.tenants == o.tenants && b.page_size == 1);
@@ -214,5 +239,60 @@ async fn main() -> anyhow::Result<()> {
             large.record_sql / small.record_sql,
         );
     }
+    for pair in pg.windows(2) {
+        let (Some(small), Some(large)) = (&pair[0].second, &pair[1].second) else { continue };
+        println!(
+            "scaling, month 2, {} → {} tenants: billing run {:.2}×",
+            pair[0].tenants,
+            pair[1].tenants,
+            large.billed.seconds / small.billed.seconds
+        );
+    }
     Ok(())
+}
+
+/// The second month beside the first, per tenant, and its checks.
+fn second_month(outcomes: &[Outcome]) {
+    let opt = |v: Option<f64>| v.map_or_else(|| "–".to_owned(), |v| format!("{v:.1}"));
+    println!("\nSecond month (November closed, every October re-rated, a tenth adjusted):\n");
+    println!("| engine | tenants | page | month 1 run s | month 2 run s | month 2 tenants/s | month 1 ms/tenant | month 2 ms/tenant | month 2 ÷ month 1 | CPU-s run / postgres / other / idle | xacts/tenant | rows written/tenant |");
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|");
+    for o in outcomes {
+        let Some(s) = &o.second else { continue };
+        let (first, second, n) = (o.billed.seconds, s.billed.seconds, o.tenants as f64);
+        let c = &s.cpu;
+        println!(
+            "| {} | {} | {} | {first:.2} | {second:.2} | {:.0} | {:.3} | {:.3} | {:.2}× | {:.1} / {:.1} / {:.1} / {:.1} | {} | {} |",
+            o.engine,
+            o.tenants,
+            o.page_size,
+            n / second,
+            1_000.0 * first / n,
+            1_000.0 * second / n,
+            second / first,
+            c.own,
+            c.postgres,
+            c.other,
+            c.idle,
+            opt(s.transactions_per_tenant),
+            opt(s.rows_written_per_tenant),
+        );
+    }
+    println!();
+    for o in outcomes {
+        let Some(s) = &o.second else { continue };
+        let adjusted = s.adjustments.map_or_else(String::new, |(count, sum)| {
+            format!(", {count} adjustment lines Σ {sum} (equal to the hand-priced ones)")
+        });
+        println!(
+            "{} {} (pages of {}), month 2: {} invoices, numbers gapless after month 1's, Σ totals {} (equal to the hand-priced workload), {} tenants with late usage{adjusted}; setup {:.1} s (untimed)",
+            o.engine,
+            o.tenants,
+            o.page_size,
+            s.billed.invoices,
+            s.billed.total,
+            workload::late_tenants(o.tenants),
+            s.setup
+        );
+    }
 }

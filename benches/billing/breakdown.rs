@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use crate::scenario::Billed;
 use crate::Outcome;
 
 #[derive(Default)]
@@ -22,12 +23,13 @@ fn ms_per_call((calls, took): (usize, Duration)) -> String {
     format!("{:.3}", 1_000.0 * took.as_secs_f64() / calls as f64)
 }
 
-pub fn print(o: &Outcome) {
-    let run = o.billed.seconds;
+/// Where `billed` (a run of `o`'s, named by `month`) spent its time.
+pub fn print(o: &Outcome, month: &str, billed: &Billed) {
+    let run = billed.seconds;
     let tenth = Duration::from_secs_f64(run / 10.0);
     let last_tenth = Duration::from_secs_f64(run * 0.9);
     let mut methods: BTreeMap<&str, Method> = BTreeMap::new();
-    for call in &o.billed.calls {
+    for call in &billed.calls {
         let m = methods.entry(call.method).or_default();
         m.calls += 1;
         m.took += call.took;
@@ -37,7 +39,7 @@ pub fn print(o: &Outcome) {
             m.last = (m.last.0 + 1, m.last.1 + call.took);
         }
     }
-    println!("\n{} {} tenants, pages of {} — where the {run:.2} s went:", o.engine, o.tenants, o.page_size);
+    println!("\n{} {} tenants, pages of {}, {month} — where the {run:.2} s went:", o.engine, o.tenants, o.page_size);
     println!("| store call | calls | per tenant | s | share | ms/call | first 10 % of run | last 10 % |");
     println!("|---|---:|---:|---:|---:|---:|---:|---:|");
     let mut in_calls = 0.0;

@@ -1,18 +1,19 @@
 //! The PostgreSQL measurement: a fresh `tally_billbench_<uuid>` database per size (dropped at
 //! the end), filled through the store, then — in the same run, on the same warm data — the
-//! raw SQL baselines and the timed billing run.
+//! raw SQL baselines and the timed billing run; then, on the same store, the timed run that
+//! closes the second month.
 
 use std::time::{Duration, Instant};
 
-use anyhow::Context;
+use anyhow::{ensure, Context};
 use rust_decimal::Decimal;
 use sqlx::postgres::PgPoolOptions;
 use sqlx::{Connection, Executor, PgConnection};
 use tally::config::Settings;
 use tally::store::open_store;
 
-use crate::scenario::{self, check_sums, median, Sums};
-use crate::{cpu, workload, Outcome};
+use crate::scenario::{self, check_sums, median, Month, Sums};
+use crate::{cpu, workload, Outcome, Second};
 
 /// Statements summing the period's usage for every tenant at once.
 const ROLLUP_SUMS: &str = r#"select tenant_id, sum(invocations), sum(memory_gb_seconds), sum(cpu_cycles)
@@ -102,6 +103,7 @@ async fn measure_in(url: &str, tenants: usize, page_size: usize) -> anyhow::Resu
         sqlx::query("insert into bench_commit_probe values ($1)").bind(i).execute(&mut db).await?;
     }
     let commit_floor = started.elapsed().as_secs_f64();
+    let second = second_month(&store, &mut db, tenants, page_size).await?;
     Ok(Outcome {
         engine: "PostgreSQL",
         tenants,
@@ -117,5 +119,48 @@ async fn measure_in(url: &str, tenants: usize, page_size: usize) -> anyhow::Resu
         // minus the counters query itself
         transactions_per_tenant: Some(per_tenant(before.0 + 1, after.0)),
         rows_written_per_tenant: Some(per_tenant(before.1, after.1)),
+        second: Some(second),
+    })
+}
+
+/// October's billed lines on November's invoices: (count, Σ amount).
+const ADJUSTMENTS: &str = r#"select count(*), coalesce(sum(b.amount), 0) from billed_line b
+join invoice i on i.invoice_id = b.invoice_id and i.tenant_id = b.tenant_id
+where b.period_start = $1 and i.period_start = $2"#;
+
+/// The second month on the store the first left: November's usage and the late October
+/// records stored (untimed), then the timed run that closes November and re-rates October.
+async fn second_month(
+    store: &tally::store::Store,
+    db: &mut PgConnection,
+    tenants: usize,
+    page_size: usize,
+) -> anyhow::Result<Second> {
+    let setup = scenario::fill_second(store, tenants).await?;
+    // A month later autovacuum has visited every table, the run's own ones too: none inside
+    // the timed run.
+    db.execute("vacuum analyze").await?;
+    let before = counters(db).await?;
+    let cpu_before = cpu::snapshot();
+    let billed = scenario::bill_month(store, tenants, page_size, Month::November).await?;
+    let cpu = cpu::between(cpu_before, cpu::snapshot());
+    let after = counters(db).await?;
+    let per_tenant = |a: i64, b: i64| (b - a) as f64 / tenants as f64;
+    let (october, november) = (workload::period().0, workload::period().1);
+    let adjustments: (i64, Decimal) = sqlx::query_as(ADJUSTMENTS).bind(october).bind(november).fetch_one(db).await?;
+    let expected: Vec<Decimal> = (0..tenants).flat_map(workload::expected_adjustments).collect();
+    ensure!(
+        adjustments == (expected.len() as i64, expected.iter().sum()),
+        "adjustment lines {adjustments:?}, priced by hand {} Σ {}",
+        expected.len(),
+        expected.iter().sum::<Decimal>()
+    );
+    Ok(Second {
+        setup: setup.as_secs_f64(),
+        billed,
+        cpu,
+        transactions_per_tenant: Some(per_tenant(before.0 + 1, after.0)),
+        rows_written_per_tenant: Some(per_tenant(before.1, after.1)),
+        adjustments: Some(adjustments),
     })
 }

@@ -1,15 +1,18 @@
 //! Engine-independent steps: fill a fresh store through the `Store` interface (untimed), then
-//! time `BillingRun::run` and check every invoice against the hand-priced workload.
+//! time `BillingRun::run` and check every invoice against the hand-priced workload; then the
+//! second month: store November's usage and the late October records (untimed), and time the
+//! run that closes November.
 
 use std::collections::HashMap;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
 use anyhow::{ensure, Context};
+use chrono::{DateTime, Utc};
 use futures_util::{StreamExt, TryStreamExt};
 use rust_decimal::Decimal;
 use tally::config::Settings;
-use tally::domain::{Actor, SubscriptionChange};
+use tally::domain::{Actor, NewUsageRecord, SubscriptionChange};
 use tally::plans::{load_catalog, sync_plans};
 use tally::startup::billing_config;
 use tally::store::{InsertOutcome, Store};
@@ -42,16 +45,34 @@ pub async fn fill(store: &Store, tenants: usize) -> anyhow::Result<Duration> {
         .buffer_unordered(SETUP_CONCURRENCY)
         .try_collect::<()>()
         .await?;
+    store_usage(store, tenants, workload::records, at(2026, 11, 1, 6)).await?;
+    Ok(started.elapsed())
+}
+
+/// After the first month is billed: November's usage and the late October records (untimed).
+pub async fn fill_second(store: &Store, tenants: usize) -> anyhow::Result<Duration> {
+    let started = Instant::now();
+    store_usage(store, tenants, workload::second_records, at(2026, 12, 1, 6)).await?;
+    Ok(started.elapsed())
+}
+
+/// Stores `records(i)` of every tenant, ingested at `ingested_at`, and folds the rollups.
+async fn store_usage(
+    store: &Store,
+    tenants: usize,
+    records: fn(usize) -> Vec<NewUsageRecord>,
+    ingested_at: DateTime<Utc>,
+) -> anyhow::Result<()> {
     let per_batch = USAGE_BATCH / workload::RECORDS_PER_TENANT;
     for first in (0..tenants).step_by(per_batch) {
-        let batch: Vec<_> = (first..tenants.min(first + per_batch)).flat_map(workload::records).collect();
-        let outcomes = store.insert_usage(&batch, at(2026, 11, 1, 6)).await.context("Failed to insert usage")?;
+        let batch: Vec<_> = (first..tenants.min(first + per_batch)).flat_map(records).collect();
+        let outcomes = store.insert_usage(&batch, ingested_at).await.context("Failed to insert usage")?;
         ensure!(outcomes.iter().all(|o| matches!(o, InsertOutcome::Inserted)), "every record is new");
     }
     // On PostgreSQL the deltas wait in `usage_rollup_pending` until `tally serve`'s fold, which
     // does not run here; the baselines read `usage_rollup` alone, as a fold leaves it.
     store.fold_pending_rollups().await.context("Failed to fold the pending rollup deltas")?;
-    Ok(started.elapsed())
+    Ok(())
 }
 
 /// What the timed run did, checked.
@@ -63,10 +84,29 @@ pub struct Billed {
     pub total: Decimal,
 }
 
+/// Times the run that closes October, see [`bill_month`].
+pub async fn bill(store: &Store, tenants: usize, page_size: usize) -> anyhow::Result<Billed> {
+    bill_month(store, tenants, page_size, Month::October).await
+}
+
+/// The month a timed run closes.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Month {
+    /// The first invoice of every tenant.
+    October,
+    /// The second, which re-rates October (adjusting it for the tenants with late usage).
+    November,
+}
+
 /// Times one billing run over every tenant, `page_size` tenants at a time (1: tenant by
 /// tenant, the run before pages), logging each store call, and checks: exactly one invoice per
-/// tenant, no failures or skips, each total equal to the hand-priced one, numbers gapless.
-pub async fn bill(store: &Store, tenants: usize, page_size: usize) -> anyhow::Result<Billed> {
+/// tenant, no failures or skips, each total equal to the hand-priced one, numbers gapless
+/// (November's follow October's: one counter per year).
+pub async fn bill_month(store: &Store, tenants: usize, page_size: usize, month: Month) -> anyhow::Result<Billed> {
+    let (as_of, expected_total, first_number): (_, fn(usize) -> Decimal, _) = match month {
+        Month::October => (workload::as_of(), workload::expected_total, 1),
+        Month::November => (workload::second_as_of(), workload::expected_second_total, tenants + 1),
+    };
     let config = billing_config(&Settings::default());
     let catalog = load_catalog(store).await?;
     let mut run = config.run(store, &catalog);
@@ -74,7 +114,7 @@ pub async fn bill(store: &Store, tenants: usize, page_size: usize) -> anyhow::Re
     let calls = StoreCalls::global();
     calls.take();
     let started = Instant::now();
-    let report = run.run(workload::as_of()).await?;
+    let report = run.run(as_of).await?;
     let seconds = started.elapsed().as_secs_f64();
     let calls = calls.take();
     ensure!(report.failures.is_empty(), "failures: {:?}", &report.failures[..report.failures.len().min(3)]);
@@ -82,7 +122,7 @@ pub async fn bill(store: &Store, tenants: usize, page_size: usize) -> anyhow::Re
     ensure!(report.invoices_issued.len() == tenants, "{} invoices for {tenants} tenants", report.invoices_issued.len());
     let mut numbers: Vec<&str> = report.invoices_issued.iter().map(|i| i.number.as_str()).collect();
     numbers.sort_unstable();
-    let gapless: Vec<String> = (1..=tenants).map(|n| format!("INV-2026-{n:06}")).collect();
+    let gapless: Vec<String> = (first_number..first_number + tenants).map(|n| format!("INV-2026-{n:06}")).collect();
     ensure!(numbers.iter().copied().eq(gapless.iter().map(String::as_str)), "invoice numbers are not gapless");
     let mut totals: HashMap<&str, Decimal> = HashMap::with_capacity(tenants);
     for invoice in &report.invoices_issued {
@@ -91,7 +131,7 @@ pub async fn bill(store: &Store, tenants: usize, page_size: usize) -> anyhow::Re
     }
     let mut expected_sum = Decimal::ZERO;
     for i in 0..tenants {
-        let expected = workload::expected_total(i);
+        let expected = expected_total(i);
         let id = workload::tenant_id(i);
         let got = totals.get(id.as_str()).with_context(|| format!("no invoice for {id}"))?;
         ensure!(*got == expected, "{id}: invoiced {got}, priced by hand {expected}");

@@ -1,7 +1,8 @@
 //! The SQLite measurement (for the record): a fresh database file in a temporary directory,
 //! the same fill, baselines and timed run. Decimals are text in this store, so the baseline
 //! sums integer meters exactly and memory as a float (`total`), which is only a timing
-//! reference — the store itself folds decimals in Rust.
+//! reference — the store itself folds decimals in Rust. The second month is billed after the
+//! first, as on PostgreSQL.
 
 use std::str::FromStr;
 use std::time::Instant;
@@ -13,8 +14,8 @@ use sqlx::{Connection, Executor, SqliteConnection};
 use tally::config::Settings;
 use tally::store::open_store;
 
-use crate::scenario::{self, check_sums, median, Sums};
-use crate::{cpu, workload, Outcome};
+use crate::scenario::{self, check_sums, median, Month, Sums};
+use crate::{cpu, workload, Outcome, Second};
 
 const ROLLUP_SUMS: &str = r#"select tenant_id, sum(cast(invocations as integer)), total(cast(memory_gb_seconds as real)),
     sum(cast(cpu_cycles as integer))
@@ -95,6 +96,17 @@ async fn measure_in(dir: &std::path::Path, tenants: usize, page_size: usize) -> 
         sqlx::query("insert into bench_commit_probe values ($1)").bind(i).execute(&mut db).await?;
     }
     let commit_floor = started.elapsed().as_secs_f64();
+    let second_setup = scenario::fill_second(&store, tenants).await?;
+    let cpu_before = cpu::snapshot();
+    let second_billed = scenario::bill_month(&store, tenants, page_size, Month::November).await?;
+    let second = Second {
+        setup: second_setup.as_secs_f64(),
+        billed: second_billed,
+        cpu: cpu::between(cpu_before, cpu::snapshot()),
+        transactions_per_tenant: None,
+        rows_written_per_tenant: None,
+        adjustments: None,
+    };
     Ok(Outcome {
         engine: "SQLite",
         tenants,
@@ -109,5 +121,6 @@ async fn measure_in(dir: &std::path::Path, tenants: usize, page_size: usize) -> 
         commit_floor,
         transactions_per_tenant: None,
         rows_written_per_tenant: None,
+        second: Some(second),
     })
 }
