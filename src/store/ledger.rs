@@ -8,7 +8,8 @@ use super::codec::{entry_id, instant, Dec, Instant};
 use super::engine::{on_read, on_tx, Tx};
 use super::{audit, DbError, NewCreditGrant, Store};
 use crate::domain::{
-    grant_standing, Actor, AuditTarget, CreditEntry, CreditEntryKind, Currency, InvoiceDocument, Money, TenantId,
+    grant_standing, Actor, AuditTarget, CreditEntry, CreditEntryKind, Currency, GrantStanding, InvoiceDocument, Money,
+    TenantId,
 };
 
 #[derive(sqlx::FromRow)]
@@ -182,20 +183,21 @@ pub(super) async fn revoke_granted(
     let rows: Vec<EntryRow> =
         on_tx!(&mut *tx, |db| sqlx::query_as(&sql).bind(tenant.as_str()).bind(invoice_id).fetch_all(db).await)?;
     let entries: Vec<CreditEntry> = rows.into_iter().map(CreditEntry::try_from).collect::<Result<_, _>>()?;
-    let grants: Vec<&CreditEntry> = entries.iter().filter(|e| e.kind == CreditEntryKind::Grant).collect();
+    let standings: Vec<(&CreditEntry, GrantStanding)> = entries
+        .iter()
+        .filter(|e| e.kind == CreditEntryKind::Grant)
+        .map(|grant| (grant, grant_standing(&entries, &grant.grant_id)))
+        .collect();
     let mut spent_by: Vec<String> = Vec::new();
-    for grant in &grants {
-        for invoice in grant_standing(&entries, &grant.grant_id).spent_by {
-            if !spent_by.contains(&invoice) {
-                spent_by.push(invoice);
-            }
+    for invoice in standings.iter().flat_map(|(_, standing)| &standing.spent_by) {
+        if !spent_by.contains(invoice) {
+            spent_by.push(invoice.clone());
         }
     }
     if !spent_by.is_empty() {
         return Ok(Err(spent_by));
     }
-    for grant in grants {
-        let remaining = grant_standing(&entries, &grant.grant_id).remaining;
+    for (grant, GrantStanding { remaining, .. }) in standings {
         if remaining > Decimal::ZERO {
             let revocation = CreditEntry {
                 entry_id: entry_id(),

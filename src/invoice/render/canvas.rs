@@ -7,7 +7,7 @@ use pdf_writer::types::TextRenderingMode;
 use pdf_writer::{Content, Finish, Name, Str, TextStr};
 
 use super::embed::{advance, resource_name, UsedGlyphs};
-use super::shaping::{shape, GlyphRun, ShapedGlyph};
+use super::shaping::{shape, GlyphRun, ShapedGlyph, ShapedText};
 use super::typeface::{faces, Font};
 use super::wrap::width;
 
@@ -64,32 +64,35 @@ impl Canvas {
 
     /// Draws `text` with its baseline starting at (`x`, `y`).
     pub(crate) fn text(&mut self, x: f32, y: f32, style: Style, text: &str) {
-        self.text_matrix([1.0, 0.0, 0.0, 1.0, x, y], style, text);
+        self.draw([1.0, 0.0, 0.0, 1.0, x, y], style, &shape(text, style.font));
     }
 
     /// Draws `text` so that it ends at `right`.
     pub(crate) fn text_right(&mut self, right: f32, y: f32, style: Style, text: &str) {
-        self.text(right - style.width(text), y, style, text);
+        let shaped = shape(text, style.font);
+        let x = right - shaped.width() * style.size;
+        self.draw([1.0, 0.0, 0.0, 1.0, x, y], style, &shaped);
     }
 
     /// Draws `text` centred on (`x`, `y`) and turned `degrees` counter-clockwise.
     pub(crate) fn text_rotated(&mut self, x: f32, y: f32, degrees: f32, style: Style, text: &str) {
+        let shaped = shape(text, style.font);
         let (sin, cos) = degrees.to_radians().sin_cos();
-        let (half_width, half_height) = (style.width(text) / 2.0, style.size * 0.35);
+        let (half_width, half_height) = (shaped.width() * style.size / 2.0, style.size * 0.35);
         let origin_x = x - cos * half_width + sin * half_height;
         let origin_y = y - sin * half_width - cos * half_height;
-        self.text_matrix([cos, sin, -sin, cos, origin_x, origin_y], style, text);
+        self.draw([cos, sin, -sin, cos, origin_x, origin_y], style, &shaped);
     }
 
-    /// Draws shaped `text` along the baseline of `matrix` (the text's unit square). Glyphs that
+    /// Draws `shaped` text along the baseline of `matrix` (the text's unit square). Glyphs that
     /// sit where their advances put them are shown together; a glyph that kerning, joining or
     /// mark placement moves starts a new showing at its exact place.
-    fn text_matrix(&mut self, matrix: [f32; 6], style: Style, text: &str) {
+    fn draw(&mut self, matrix: [f32; 6], style: Style, shaped: &ShapedText) {
         let Rgb(r, g, b) = style.color;
         self.content.set_fill_rgb(r, g, b);
         self.content.begin_text();
         let mut pen = 0.0;
-        for run in shape(text, style.font).runs {
+        for run in &shaped.runs {
             let synthetic_bold = style.font.synthetic_bold(run.face);
             if synthetic_bold {
                 // A face without a bold cut: outline each glyph in its own colour as well.
@@ -103,7 +106,7 @@ impl Canvas {
                 span.properties().actual_text(TextStr(actual));
                 span.finish();
             }
-            pen = self.show_run(&run, matrix, style.size, pen);
+            pen = self.show_run(run, matrix, style.size, pen);
             if run.actual_text.is_some() {
                 self.content.end_marked_content();
             }

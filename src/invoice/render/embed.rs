@@ -66,13 +66,13 @@ impl EmbedError {
     }
 }
 
-/// Writes every used face as a font object starting at `next`; returns each face's font
-/// reference and the next free object number.
+/// Writes every used face as font objects numbered from `next` on; returns each face's font
+/// reference.
 pub(crate) fn write_fonts(
     pdf: &mut Pdf,
     used: &UsedGlyphs,
     mut next: i32,
-) -> Result<(BTreeMap<FaceId, Ref>, i32), EmbedError> {
+) -> Result<BTreeMap<FaceId, Ref>, EmbedError> {
     let mut refs = BTreeMap::new();
     for (&face, glyphs) in &used.faces {
         let [type0, cid, descriptor, file, cmap] = std::array::from_fn(|offset| Ref::new(next + offset as i32));
@@ -104,20 +104,24 @@ pub(crate) fn write_fonts(
         pdf.cmap(cmap, &program.to_unicode);
         refs.insert(face, type0);
     }
-    Ok((refs, next))
+    Ok(refs)
 }
 
 /// A glyph's advance in the PDF's glyph space (1/1000 em): what `W` says and what the page
 /// content's positions assume.
 pub(crate) fn advance(typeface: &Typeface, glyph: u16) -> f32 {
-    let face = &typeface.face;
-    let units = face.glyph_hor_advance(rustybuzz::ttf_parser::GlyphId(glyph)).unwrap_or(0);
-    f32::from(units) * 1000.0 / face.units_per_em() as f32
+    let units = typeface.face.glyph_hor_advance(rustybuzz::ttf_parser::GlyphId(glyph)).unwrap_or(0);
+    thousandths(typeface, f32::from(units))
+}
+
+/// `units` of the face's em in the PDF's glyph space (1/1000 em).
+fn thousandths(typeface: &Typeface, units: f32) -> f32 {
+    units * 1000.0 / typeface.face.units_per_em() as f32
 }
 
 fn write_descriptor(pdf: &mut Pdf, descriptor: Ref, file: Ref, typeface: &Typeface, name: &str) {
     let face = &typeface.face;
-    let scale = |units: i16| f32::from(units) * 1000.0 / face.units_per_em() as f32;
+    let scale = |units: i16| thousandths(typeface, f32::from(units));
     let bbox = face.global_bounding_box();
     let cap_height = face.capital_height().filter(|&height| height > 0).unwrap_or(face.ascender());
     pdf.font_descriptor(descriptor)

@@ -72,7 +72,7 @@ fn write(view: &InvoiceView, pages: Vec<Canvas>) -> Result<Vec<u8>, RenderError>
     });
     let mut pdf = Pdf::new();
     let first_font = refs.last().map_or(FIRST_PAGE_OBJECT, |(_, content)| content.get() + 1);
-    let (fonts, _) = write_fonts(&mut pdf, &used, first_font)?;
+    let fonts = write_fonts(&mut pdf, &used, first_font)?;
     pdf.catalog(CATALOG).pages(PAGE_TREE);
     let page_count = i32::try_from(count).map_err(|_| RenderError::TooLarge { pages: count })?;
     pdf.pages(PAGE_TREE).kids(refs.iter().map(|(page, _)| *page)).count(page_count);

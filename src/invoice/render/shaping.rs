@@ -137,8 +137,8 @@ fn shape_piece(text: &str, face: FaceId, right_to_left: bool) -> GlyphRun {
         .collect();
     let clusters: Vec<usize> = shaped.glyph_infos().iter().map(|info| info.cluster as usize).collect();
     let mut all_exact = true;
-    for (range, glyph_indices) in clusters_of(text, &clusters) {
-        all_exact &= name_glyphs(&text[range], &glyph_indices, &mut glyphs, face, right_to_left);
+    for (range, indices) in clusters_of(text, &clusters) {
+        all_exact &= name_glyphs(&text[range], indices, &mut glyphs, face, right_to_left);
     }
     let actual_text = (!right_to_left && !all_exact).then(|| text.to_owned());
     GlyphRun { face, glyphs, actual_text }
@@ -160,20 +160,21 @@ fn plan(face: FaceId, direction: Direction, script: Script) -> Arc<ShapePlan> {
     Arc::clone(plan)
 }
 
-/// Each cluster's text range and the indices of its glyphs (in drawing order).
-fn clusters_of(text: &str, clusters: &[usize]) -> Vec<(Range<usize>, Vec<usize>)> {
+/// Each cluster's text range and the indices of its glyphs (in drawing order). A cluster's
+/// glyphs are consecutive (the shaper's default, monotone clusters), so one pass finds them.
+fn clusters_of(text: &str, clusters: &[usize]) -> Vec<(Range<usize>, Range<usize>)> {
     let mut starts: Vec<usize> = clusters.to_vec();
     starts.sort_unstable();
     starts.dedup();
-    starts
-        .iter()
-        .enumerate()
-        .map(|(at, &start)| {
-            let end = starts.get(at + 1).copied().unwrap_or(text.len());
-            let glyphs = clusters.iter().enumerate().filter(|(_, &c)| c == start).map(|(index, _)| index).collect();
-            (start..end, glyphs)
-        })
-        .collect()
+    let end_of = |start: usize| starts.get(starts.partition_point(|&s| s <= start)).copied().unwrap_or(text.len());
+    let mut out = Vec::new();
+    let mut first = 0;
+    for chunk in clusters.chunk_by(|a, b| a == b) {
+        let start = chunk[0];
+        out.push((start..end_of(start), first..first + chunk.len()));
+        first += chunk.len();
+    }
+    out
 }
 
 /// Gives the glyphs of one cluster their text: each its own character when the cluster is
@@ -182,12 +183,12 @@ fn clusters_of(text: &str, clusters: &[usize]) -> Vec<(Range<usize>, Vec<usize>)
 /// Returns whether the cluster was exact.
 fn name_glyphs(
     cluster: &str,
-    indices: &[usize],
+    indices: Range<usize>,
     glyphs: &mut [ShapedGlyph],
     face: FaceId,
     right_to_left: bool,
 ) -> bool {
-    let mut logical: Vec<usize> = indices.to_vec();
+    let mut logical: Vec<usize> = indices.collect();
     if right_to_left {
         logical.reverse();
     }
