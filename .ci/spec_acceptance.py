@@ -1,5 +1,5 @@
-"""How much of what api-spec/ allows does the API accept? (issue 11: no operation whose schema
-allows mostly invalid data.)
+"""How much of what api-spec/ allows does the API accept? (Nearly all: a schema that allows
+what the API refuses misleads every client generated from it.)
 
 For every operation, draws schema-valid requests (schemathesis' positive generation: bodies,
 queries and headers exactly as the spec describes them; tenant paths fixed to the seeded tenant
@@ -20,7 +20,9 @@ import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings
 from schemathesis import GenerationMode
 
-MAX_REFUSED = 0.5
+# Every operation accepts nearly all of what its schema allows: refusals the schema could
+# have prevented are spec drift (each measured at 0 % when this was set; 50 examples each).
+MAX_REFUSED = 0.1
 
 # Refusals that depend on stored state, not on the request's shape.
 STATE_CODES = {
@@ -47,9 +49,15 @@ CLOCK_CODES = {
     "period_closed",
     "credit_expired",
 }
-# Relations between two fields that JSON Schema cannot state (each is in the field's
-# description instead), matched on the message.
-CROSS_FIELD = ("from must be before to", "the range spans more than")
+# Relations that JSON Schema cannot state (each is in the field's description instead),
+# matched on the message: between two fields, between items of a list (an id used twice),
+# and between a value and stored state (a spend limit finer than the tenant's currency).
+CROSS_FIELD = (
+    "from must be before to",
+    "the range spans more than",
+    "appears twice",
+    "has more decimals than its currency",
+)
 
 
 def refused_as_invalid(response) -> bool:

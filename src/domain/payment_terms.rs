@@ -79,6 +79,26 @@ mod tests {
         }
     }
 
+    /// The spec describes terms by a pattern (`NewTenant.payment_terms`); it admits exactly
+    /// what `parse` does, for counts of each unit up to and past 366 days, leading zeros too.
+    #[test]
+    fn the_spec_s_pattern_admits_exactly_the_terms_that_parse() {
+        let spec: serde_yaml::Value = serde_yaml::from_str(include_str!("../../api-spec/openapi.yaml")).unwrap();
+        let pattern = spec["components"]["schemas"]["NewTenant"]["properties"]["payment_terms"]["pattern"].as_str();
+        let pattern = regex_lite::Regex::new(pattern.unwrap()).unwrap();
+        // Every count near 0 and near the bound, and a spread between (exhaustive for days and
+        // hours; minutes and seconds would be millions of texts).
+        let counts =
+            |bound: u64| (0..10_000).chain((0..bound).step_by(997)).chain(bound.saturating_sub(10_000)..bound + 10_000);
+        let texts = [('d', 86_400), ('h', 3_600), ('m', 60), ('s', 1)]
+            .into_iter()
+            .flat_map(move |(unit, size)| counts(MAX_SECONDS / size).map(move |n| format!("{n}{unit}")))
+            .chain([format!("{}s", u64::MAX / 10)]);
+        for text in texts.flat_map(|text| [format!("00{text}"), text]) {
+            assert_eq!(pattern.is_match(&text), PaymentTerms::parse(&text).is_some(), "{text}");
+        }
+    }
+
     #[test]
     fn the_due_date_is_the_issue_date_plus_the_terms() {
         let issued = DateTime::from_timestamp(1_793_491_200, 0).unwrap();

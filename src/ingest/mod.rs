@@ -12,7 +12,6 @@ mod cloudevents;
 mod corrections;
 mod dedupe;
 mod lanes;
-mod number_text;
 mod plain_record;
 mod quantity;
 mod record;

@@ -15,8 +15,8 @@ use rust_decimal::Decimal;
 use serde_json::value::RawValue;
 use serde_json::Value;
 
-use super::number_text::NumberText;
 use super::record::RecordError;
+use crate::domain::NumberText;
 
 /// What a quantity's JSON is, read from a parsed [`Value`] or straight from the body's text
 /// ([`JsonText`], so a native record's quantities are never copied out of the body).

@@ -1,9 +1,11 @@
 //! The exact value of a number's text, read as significant digits and a power of ten, so a
-//! quantity is judged by its value — its sign, its whole digits, its decimal places — before
-//! any `Decimal` is built. `Decimal` cannot hold `1e-400` or `1e400` and rounds beyond 28
-//! digits, so building one first would call the first "too big" and quietly round the last.
+//! wire number (a usage quantity, a tax rate) is judged by its value — its sign, its whole
+//! digits, its decimal places — before any `Decimal` is built. `Decimal` cannot hold `1e-400`
+//! or `1e400` and rounds beyond 28 digits, so building one first would call the first "too
+//! big" and quietly round the last; `Decimal::from_str_exact` refuses `5e1`, a JSON number
+//! like any other.
 //!
-//! Stage: ingest (wire parsing). Pure; allocates nothing (it runs for every quantity).
+//! Pure; allocates nothing (it runs for every ingested quantity).
 
 use rust_decimal::Decimal;
 
