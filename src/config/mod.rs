@@ -5,6 +5,7 @@
 //! settings, never the other way round.
 
 mod jwt;
+mod load;
 mod settings;
 mod unknown_env;
 

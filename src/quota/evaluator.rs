@@ -2,6 +2,8 @@
 //! once. [`QuotaEvaluator::evaluate_changed`] is one pass over the tenants whose data changed
 //! since a pass last took them; [`QuotaEvaluator::evaluate_quotas`] is a sweep over every
 //! tenant (tests call both with their own "now"); `worker.rs` runs both inside `tally serve`.
+//! This file is the pass: its pages, the one write per page, failures and metrics; what one
+//! tenant of a page raises is `tenant_evaluation.rs`.
 //!
 //! Stage: quota orchestration (IO). Inputs: the store (changed tenants, tenants, quota sets,
 //! subscriptions, rollups via `invoice::period_usage`, alert keys), the plan catalog and
@@ -38,24 +40,20 @@
 //! entries and its usage), and its first pass with usage writes the entry and its event once.
 //! The `unbilled_records` gauge sums each tenant's count as of its last evaluation.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use anyhow::Context;
 use chrono::{DateTime, Utc};
 
-use super::alert_event::{alert_payload, THRESHOLD_CROSSED};
 use super::page_facts::PageFacts;
 use super::page_usage::PageUsage;
-use super::periods::{periods_open_for_usage, plan_for_period};
-use super::policy::{crossings, projected, quotas_for_period, reached, used};
-use super::unbilled_event::{unbilled_payload, USAGE_UNBILLED};
-use crate::domain::{BillingPeriod, Currency, Quota, QuotaAlert, SubscriptionChange, Tenant, TenantId};
-use crate::invoice::{covered_until, unbilled_usage, usage_of_rollups, CurrentUsage};
+use super::tenant_evaluation::TenantOutcome;
+use crate::domain::{Tenant, TenantId};
 use crate::metrics::Metrics;
 use crate::plans::SharedCatalog;
 use crate::rate::PlanCatalog;
-use crate::store::{Announced, DbError, Raised, Recorded, Store, UnbilledEntry};
+use crate::store::{Announced, DbError, Raised, Recorded, Store};
 
 /// Tenants read per statement, in a sweep and in a changed pass.
 const TENANT_PAGE: usize = 500;
@@ -87,15 +85,6 @@ pub struct EvaluationReport {
     /// Records no subscription covers, in the periods open for usage, of the tenants looked at.
     pub unbilled_records: i64,
 }
-
-/// What evaluating one tenant found: the rows to raise, and its unbilled records.
-struct TenantOutcome {
-    raised: Raised,
-    unbilled_records: i64,
-}
-
-/// Already alerted thresholds, by (quota id, period start).
-type Alerted = BTreeMap<(String, DateTime<Utc>), BTreeSet<u32>>;
 
 impl QuotaEvaluator {
     /// An evaluator over `store`, with no tenant evaluated yet.
@@ -276,28 +265,6 @@ impl QuotaEvaluator {
         Ok((facts, usage))
     }
 
-    /// The periods whose usage evaluating `tenant` needs: its uncovered periods (unbilled
-    /// usage) and, if it is active, those with a threshold not yet alerted. None without
-    /// usage: it is then drafted from no rollups.
-    fn periods_to_read(
-        &self,
-        catalog: &PlanCatalog,
-        tenant: &Tenant,
-        facts: &PageFacts,
-        now: DateTime<Utc>,
-    ) -> Vec<BillingPeriod> {
-        if !facts.has_usage(&tenant.id) {
-            return Vec::new();
-        }
-        let mut periods = self.uncovered_periods(tenant, facts.subscriptions(&tenant.id), now);
-        if tenant.active {
-            periods.extend(self.alert_work(catalog, tenant, facts, now).0.into_iter().map(|(period, _)| period));
-        }
-        periods.sort_unstable();
-        periods.dedup();
-        periods
-    }
-
     /// Keeps `records` as the tenant's unbilled count.
     fn note_unbilled(&self, tenant: &TenantId, records: i64) {
         let mut unbilled = self.unbilled.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
@@ -313,175 +280,6 @@ impl QuotaEvaluator {
         let unbilled = self.unbilled.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         self.metrics.unbilled_records.set(unbilled.values().sum());
     }
-
-    /// The tenant's new alerts (an active tenant's) and unbilled-usage entries, from the page's
-    /// `usage`; written with the page's.
-    async fn evaluate_tenant(
-        &self,
-        catalog: &PlanCatalog,
-        tenant: &Tenant,
-        facts: &PageFacts,
-        usage: &PageUsage,
-        now: DateTime<Utc>,
-    ) -> anyhow::Result<TenantOutcome> {
-        let (unbilled, unbilled_records) = self.unbilled_to_raise(tenant, facts, usage, now)?;
-        let alerts =
-            if tenant.active { self.alerts_to_raise(catalog, tenant, facts, usage, now).await? } else { vec![] };
-        Ok(TenantOutcome { raised: Raised { alerts, unbilled }, unbilled_records })
-    }
-
-    /// The tenant's periods open for usage that its subscriptions do not wholly cover, newest
-    /// first: only these can hold unbilled usage.
-    fn uncovered_periods(
-        &self,
-        tenant: &Tenant,
-        changes: &[SubscriptionChange],
-        now: DateTime<Utc>,
-    ) -> Vec<BillingPeriod> {
-        periods_open_for_usage(tenant.details.timezone, now, self.allowed_lateness)
-            .into_iter()
-            .filter(|period| !covered_until(period, changes, period.end()))
-            .collect()
-    }
-
-    /// An entry (with its `usage.unbilled` event) for each period open for usage that holds
-    /// usage no subscription covers and has none yet, and the records unbilled. The usage is
-    /// the page's, summed per unit of its segments and gaps, so the `unbilled_records` gauge
-    /// stays current; a tenant with no usage has nothing unbilled.
-    fn unbilled_to_raise(
-        &self,
-        tenant: &Tenant,
-        facts: &PageFacts,
-        usage: &PageUsage,
-        now: DateTime<Utc>,
-    ) -> anyhow::Result<(Vec<Announced<UnbilledEntry>>, i64)> {
-        if !facts.has_usage(&tenant.id) {
-            return Ok((vec![], 0));
-        }
-        let changes = facts.subscriptions(&tenant.id);
-        let uncovered = self.uncovered_periods(tenant, changes, now);
-        let recorded = facts.unbilled_starts(&tenant.id);
-        let (mut entries, mut records) = (vec![], 0);
-        for period in uncovered {
-            let Some(unbilled) = unbilled_usage(&period, changes, &usage.in_period(&tenant.id, &period))? else {
-                continue;
-            };
-            records += unbilled.records;
-            if recorded.contains(&period.start()) {
-                continue;
-            }
-            let entry = UnbilledEntry {
-                tenant_id: tenant.id.clone(),
-                period,
-                reason: unbilled.reason.as_str().to_owned(),
-                quantities: unbilled.quantities,
-                records: unbilled.records,
-                created_at: now,
-            };
-            let payload = unbilled_payload(&entry);
-            entries.push(Announced { row: entry, kind: USAGE_UNBILLED, payload });
-        }
-        Ok((entries, records))
-    }
-
-    /// The periods open for usage with quotas in force of which some threshold is not alerted
-    /// yet, each with those quotas (only those in force before the period ended), and the
-    /// thresholds already alerted.
-    fn alert_work(
-        &self,
-        catalog: &PlanCatalog,
-        tenant: &Tenant,
-        facts: &PageFacts,
-        now: DateTime<Utc>,
-    ) -> (Vec<(BillingPeriod, Vec<Quota>)>, Alerted) {
-        let changes = facts.subscriptions(&tenant.id);
-        let set = facts.quota_set(&tenant.id);
-        let mut alerted = Alerted::new();
-        for key in facts.alert_keys(&tenant.id) {
-            alerted.entry((key.quota_id.clone(), key.period_start)).or_default().insert(key.threshold);
-        }
-        let work = periods_open_for_usage(tenant.details.timezone, now, self.allowed_lateness)
-            .into_iter()
-            .map(|period| {
-                let plan = plan_for_period(catalog, changes, &period, now).map(|v| v.plan.as_ref());
-                let quotas = quotas_for_period(plan, &set, &period);
-                (period, quotas)
-            })
-            .filter(|(period, quotas)| {
-                let done = alerted_in(&alerted, period);
-                quotas.iter().any(|q| q.thresholds().iter().any(|t| !done(q).contains(t)))
-            })
-            .collect();
-        (work, alerted)
-    }
-
-    /// The tenant's new quota alerts, each with its event, from the page's `usage`.
-    async fn alerts_to_raise(
-        &self,
-        catalog: &PlanCatalog,
-        tenant: &Tenant,
-        facts: &PageFacts,
-        usage: &PageUsage,
-        now: DateTime<Utc>,
-    ) -> anyhow::Result<Vec<Announced<QuotaAlert>>> {
-        let changes = facts.subscriptions(&tenant.id);
-        let (work, alerted) = self.alert_work(catalog, tenant, facts, now);
-        let mut alerts = Vec::new();
-        for (period, quotas) in work {
-            let done = alerted_in(&alerted, &period);
-            // Spend can cross with no usage as well: a fixed fee over a spend quota.
-            let drafted =
-                usage_of_rollups(catalog, tenant, changes, period, now, &usage.in_period(&tenant.id, &period))?;
-            let due: Vec<(&Quota, u32)> = quotas
-                .iter()
-                .flat_map(|q| {
-                    let reached = reached(used(q.meter(), &drafted), q.limit(), q.thresholds());
-                    crossings(&reached, done(q)).into_iter().map(move |t| (q, t))
-                })
-                .collect();
-            if due.is_empty() {
-                continue;
-            }
-            let late = self.is_closed(&tenant.id, &period, now).await?;
-            let currency = plan_for_period(catalog, changes, &period, now).map(|v| v.plan.currency());
-            alerts.extend(
-                due.into_iter()
-                    .map(|(quota, threshold)| announced_alert(quota, threshold, &drafted, currency, late, now)),
-            );
-        }
-        Ok(alerts)
-    }
-
-    /// Whether `period` has ended and been invoiced: an alert for it is a late one.
-    async fn is_closed(&self, tenant: &TenantId, period: &BillingPeriod, now: DateTime<Utc>) -> anyhow::Result<bool> {
-        if period.end() > now {
-            return Ok(false);
-        }
-        Ok(self.store.closed_periods(tenant).await?.contains(period))
-    }
-}
-
-/// The alert of `quota` at `threshold` over `usage`, with its `quota.threshold_crossed` event.
-fn announced_alert(
-    quota: &Quota,
-    threshold: u32,
-    usage: &CurrentUsage,
-    currency: Option<Currency>,
-    late: bool,
-    now: DateTime<Utc>,
-) -> Announced<QuotaAlert> {
-    let alert = QuotaAlert {
-        tenant_id: usage.tenant_id.clone(),
-        quota_id: quota.id().to_owned(),
-        threshold,
-        period: usage.period,
-        meter: quota.meter(),
-        used: used(quota.meter(), usage),
-        limit: quota.limit(),
-        late,
-    };
-    let payload = alert_payload(&alert, quota, projected(quota.meter(), usage), currency, now);
-    Announced { row: alert, kind: THRESHOLD_CROSSED, payload }
 }
 
 /// The rows of `rows` that `took` says were recorded now.
@@ -500,11 +298,4 @@ fn split_recorded(evaluated: &[(&Tenant, TenantOutcome)], recorded: Recorded) ->
             unbilled: unbilled.by_ref().take(outcome.raised.unbilled.len()).collect(),
         })
         .collect()
-}
-
-/// The thresholds of a quota already alerted in `period`.
-fn alerted_in<'a>(alerted: &'a Alerted, period: &BillingPeriod) -> impl Fn(&Quota) -> &'a BTreeSet<u32> {
-    static NONE: BTreeSet<u32> = BTreeSet::new();
-    let start = period.start();
-    move |q: &Quota| alerted.get(&(q.id().to_owned(), start)).unwrap_or(&NONE)
 }

@@ -3,7 +3,8 @@
 //! Stage: on top of `invoice` (period usage and spend are drafted by the same code as the
 //! invoice), beside the billing services. `policy`, `periods` and `alert_event` are pure;
 //! `manage` (setting quota sets and budgets), `evaluator` (raising alerts, a page of tenants
-//! read at once by `page_facts` and `page_usage`), `worker` (its schedule inside `tally
+//! read at once by `page_facts` and `page_usage`, each tenant's findings by
+//! `tenant_evaluation`), `worker` (its schedule inside `tally
 //! serve`), `change_feed` (reporting the tenants this process changed, for every evaluator) and
 //! `entitlements` (the cached answer runtimes ask on their hot path) read and write through the
 //! store.
@@ -23,6 +24,7 @@ mod page_facts;
 mod page_usage;
 mod periods;
 mod policy;
+mod tenant_evaluation;
 mod unbilled_event;
 mod worker;
 

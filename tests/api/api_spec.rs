@@ -1,6 +1,6 @@
 //! `api-spec/openapi.yaml` against the code. DESIGN: "api-spec/ always describes the API that
 //! exists; a test fails when they drift". Three checks:
-//! - the spec's (method, path) pairs are the route table of `src/startup.rs`, and each
+//! - the spec's (method, path) pairs are the route table of `src/startup/routes.rs`, and each
 //!   operationId is the camelCase name of its handler;
 //! - the spec's error-code catalogue (`x-error-codes`, `ErrorCode`, `RecordErrorCode`) is
 //!   the set of codes `src/` can emit;
@@ -23,7 +23,7 @@ use tally::auth::{Principal, Role};
 use tally::domain::TenantId;
 
 const SPEC: &str = "api-spec/openapi.yaml";
-const ROUTE_TABLE: &str = "src/startup.rs";
+const ROUTE_TABLE: &str = "src/startup/routes.rs";
 const HTTP_METHODS: [&str; 8] = ["get", "put", "post", "delete", "options", "head", "patch", "trace"];
 
 /// The spec as JSON (YAML is only its spelling).
@@ -62,7 +62,7 @@ struct Route {
     handler: String,
 }
 
-/// Reads the route table from the text of `fn routes` in `src/startup.rs`: each
+/// Reads the route table from the text of `fn routes` in `src/startup/routes.rs`: each
 /// `resource("/path")` and the `.route(<method>().to(<module>::<handler>))` calls after it.
 /// It does not understand scopes or `App::route("/path", …)`, and says so rather than
 /// missing routes: extend it when the table uses them.
@@ -70,10 +70,10 @@ fn route_table() -> Vec<Route> {
     routes_of("fn routes(")
 }
 
-/// The routes of the table function `signature` (`"fn routes("`) of `src/startup.rs`.
+/// The routes of the table function `signature` (`"fn routes("`) of `src/startup/routes.rs`.
 fn routes_of(signature: &str) -> Vec<Route> {
     let text = std::fs::read_to_string(ROUTE_TABLE).expect("the route table is readable");
-    let start = text.find(signature).unwrap_or_else(|| panic!("src/startup.rs has {signature}"));
+    let start = text.find(signature).unwrap_or_else(|| panic!("{ROUTE_TABLE} has {signature}"));
     let body = &text[start..start + text[start..].find("\n}\n").expect("fn routes ends")];
     assert!(!body.contains("scope("), "the route-table parser does not understand scopes yet; extend it");
     assert!(!body.contains(".route(\""), "the route-table parser does not understand App::route yet; extend it");
