@@ -2,7 +2,7 @@
 //!
 //! Stage: ingest. Inputs: validated records; outputs: an `IngestReport`. Must not import `api`.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -19,6 +19,10 @@ use crate::clock::SharedClock;
 use crate::domain::{NewUsageRecord, TenantId};
 use crate::http::ApiError;
 use crate::metrics::Metrics;
+
+/// Tenants read per statement when telling deactivated tenants from unknown ones: a bind
+/// each, far below both engines' limits (as the gates are read, `tenants.rs`).
+const TENANTS_PER_READ: usize = 500;
 
 /// Everything ingestion needs, shared by both ingest endpoints.
 pub struct Ingestor {
@@ -105,18 +109,24 @@ impl Ingestor {
         Ok(report)
     }
 
-    /// Records the tenant gate refused: duplicates when stored already, else rejected.
+    /// Records the tenant gate refused: duplicates when stored already, else rejected. A
+    /// record is a duplicate only when stored with its key, its instant and its content (the
+    /// stored hashes are read together: `Store::stored_content_hashes`), as a retry of a
+    /// batch committed before the gate closed is, as every retry is (DESIGN §3.1), not a
+    /// rejection of committed usage. Only for callers allowed to post for the tenant (the
+    /// gate refuses the others' records as unknown before this), so it tells nothing new.
     async fn settle_gated(
         &self,
         gated: Vec<(usize, NewUsageRecord, RecordError)>,
         report: &mut IngestReport,
     ) -> Result<(), ApiError> {
-        let mut deactivated: HashMap<TenantId, bool> = HashMap::new();
+        let deactivated = self.deactivated_among(&gated).await?;
+        let mut maybe_stored = Vec::with_capacity(gated.len());
         for (index, record, error) in gated {
             let tenant = &record.key.tenant_id;
             let error = match error.code {
-                // A tenant that does not exist has stored nothing: no lookup per record.
-                "unknown_tenant" if !self.deactivated(tenant, &mut deactivated).await? => {
+                // A tenant that does not exist has stored nothing: not looked up.
+                "unknown_tenant" if !deactivated.contains(tenant) => {
                     report.reject(index, error);
                     continue;
                 }
@@ -126,7 +136,13 @@ impl Ingestor {
                 ),
                 _ => error,
             };
-            match self.stored_already(&record).await? {
+            maybe_stored.push((index, record, error));
+        }
+        let keys: Vec<_> = maybe_stored.iter().map(|(_, record, _)| (&record.key, record.timestamp)).collect();
+        let stored = self.tenants.store().stored_content_hashes(&keys).await;
+        let stored = stored.map_err(|_| ApiError::Unavailable { retry_after_secs: 2 })?;
+        for ((index, record, error), stored) in maybe_stored.into_iter().zip(stored) {
+            match stored == Some(record.content_hash) {
                 true => report.duplicates += 1,
                 false => report.reject(index, error),
             }
@@ -134,28 +150,26 @@ impl Ingestor {
         Ok(())
     }
 
-    /// Whether `tenant` exists but is deactivated (the gate knows only active tenants), read
-    /// once per request: the operator reading "unknown tenant" for one that is listed would
-    /// look for the wrong cause.
-    async fn deactivated(&self, tenant: &TenantId, known: &mut HashMap<TenantId, bool>) -> Result<bool, ApiError> {
-        if let Some(answer) = known.get(tenant) {
-            return Ok(*answer);
+    /// Which of the tenants `gated` refused as unknown exist but are deactivated (the gate
+    /// knows only active tenants), read together once per request: the operator reading
+    /// "unknown tenant" for one that is listed would look for the wrong cause.
+    async fn deactivated_among(
+        &self,
+        gated: &[(usize, NewUsageRecord, RecordError)],
+    ) -> Result<HashSet<TenantId>, ApiError> {
+        let unknown: BTreeSet<&TenantId> = gated
+            .iter()
+            .filter(|(.., error)| error.code == "unknown_tenant")
+            .map(|(_, r, _)| &r.key.tenant_id)
+            .collect();
+        let unknown: Vec<TenantId> = unknown.into_iter().cloned().collect();
+        let mut deactivated = HashSet::new();
+        for page in unknown.chunks(TENANTS_PER_READ) {
+            let tenants = self.tenants.store().tenants_among(page).await;
+            let tenants = tenants.map_err(|_| ApiError::Unavailable { retry_after_secs: 2 })?;
+            deactivated.extend(tenants.into_iter().filter(|t| !t.active).map(|t| t.id));
         }
-        let stored = self.tenants.store().get_tenant(tenant).await;
-        let stored = stored.map_err(|_| ApiError::Unavailable { retry_after_secs: 2 })?;
-        let answer = stored.is_some_and(|t| !t.active);
-        known.insert(tenant.clone(), answer);
-        Ok(answer)
-    }
-
-    /// Whether a record the tenant gate refuses (a deactivated tenant, a closed period) is
-    /// stored already with this content: a retry of a batch committed before the gate closed
-    /// is a duplicate, as every retry is (DESIGN §3.1), not a rejection of committed usage.
-    /// Only for callers allowed to post for the tenant, so it tells nothing new.
-    async fn stored_already(&self, record: &NewUsageRecord) -> Result<bool, ApiError> {
-        let stored = self.tenants.store().stored_content_hash(&record.key, record.timestamp).await;
-        let stored = stored.map_err(|_| ApiError::Unavailable { retry_after_secs: 2 })?;
-        Ok(stored == Some(record.content_hash))
+        Ok(deactivated)
     }
 
     /// Each distinct tenant of the request, and its gate if this caller may post usage for it

@@ -14,6 +14,7 @@ mod backup;
 mod billing_pages;
 mod billing_runs;
 mod changes;
+mod chunks;
 mod citus;
 mod codec;
 mod copy;

@@ -11,6 +11,19 @@ fn batch(tenant: &str, prefix: &str, n: usize) -> Value {
     json!({ "records": (0..n).map(|i| record(tenant, &format!("{prefix}-{i}"))).collect::<Vec<_>>() })
 }
 
+/// A record of `tenant`'s `id` at `seconds` after October 30 (the accepted window reaches back
+/// to October 23, so records span two monthly partitions).
+fn usage_at_second(tenant: &str, id: &str, seconds: i64, invocations: u64) -> Value {
+    let at = crate::billing::at("2026-10-30T00:00:00Z") + chrono::Duration::seconds(seconds);
+    json!({"id": id, "tenant_id": tenant, "timestamp": at.to_rfc3339(), "invocations": invocations})
+}
+
+async fn deactivate(app: &crate::helpers::TestApp, tenant: &str) {
+    let patch = app.client.patch(format!("{}/v1/tenants/{tenant}", app.address)).bearer_auth(&app.admin_key);
+    let response = patch.json(&json!({"active": false})).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK, "deactivating {tenant}");
+}
+
 both_stores! {
     async fn a_batch_replayed_many_times_is_counted_once(app) {
         // Arrange
@@ -182,5 +195,59 @@ both_stores! {
         // Assert
         let usage = app.get_json("/v1/tenants/acme/usage?granularity=month").await;
         assert_eq!(usage["buckets"][0]["memory_gb_seconds"], "1");
+    }
+
+    async fn a_large_retry_to_deactivated_tenants_counts_exactly_the_records_stored_as_sent(app) {
+        // Arrange: acme stored 900 records 40 minutes apart (25 days) and beta 100 of the same
+        // ids; then both were deactivated. ghost never existed.
+        app.create_tenant("acme", "UTC").await;
+        app.create_tenant("beta", "UTC").await;
+        let sent = |tenant: &str, i: i64| usage_at_second(tenant, &format!("s-{i}"), 2_400 * i, 1);
+        for stored in [(0..900).map(|i| sent("acme", i)).collect::<Vec<_>>(), (0..100).map(|i| sent("beta", i)).collect()] {
+            let reply = app.post_usage(&json!({ "records": stored })).await;
+            assert_eq!(reply.status(), StatusCode::OK, "{}", reply.text().await.unwrap());
+        }
+        deactivate(&app, "acme").await;
+        deactivate(&app, "beta").await;
+        // Act: the runtime retries 3 000 records: acme's stored ones, a third as sent, a third
+        // with other content, a third a second later; 1 800 acme never stored; beta's stored
+        // ones as sent, and 100 ids only acme stored; 100 for ghost.
+        let mut records: Vec<Value> = (0..900)
+            .map(|i| match i % 3 {
+                0 => sent("acme", i),
+                1 => usage_at_second("acme", &format!("s-{i}"), 2_400 * i, 2),
+                _ => usage_at_second("acme", &format!("s-{i}"), 2_400 * i + 1, 1),
+            })
+            .collect();
+        records.extend((0..1_800).map(|i| usage_at_second("acme", &format!("n-{i}"), 60 * i, 1)));
+        records.extend((0..200).map(|i| sent("beta", i)));
+        records.extend((0..100).map(|i| sent("ghost", i)));
+        let response = app.post_usage(&json!({ "records": records })).await;
+        // Assert: a duplicate exactly where key, instant and content are stored; every other
+        // record refused by its index, a deactivated tenant said to be so.
+        assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        let body: Value = response.json().await.unwrap();
+        let counts = (body["accepted"].as_u64(), body["duplicates"].as_u64(), body["rejected"].as_u64());
+        assert_eq!(counts, (Some(0), Some(300 + 100), Some(2_600)));
+        let deactivated = |tenant: &str| format!("tenant {tenant:?} is deactivated: it takes no new usage");
+        let stored_as_sent = |index: usize| (index < 900 && index % 3 == 0) || (2_700..2_800).contains(&index);
+        let expected: Vec<(usize, &str, String)> = (0..3_000)
+            .filter(|index| !stored_as_sent(*index))
+            .map(|index| match index {
+                ..2_700 => (index, "unknown_tenant", deactivated("acme")),
+                2_700..2_900 => (index, "unknown_tenant", deactivated("beta")),
+                _ => (index, "unknown_tenant", r#"unknown tenant "ghost""#.to_owned()),
+            })
+            .collect();
+        let errors: Vec<(usize, &str, String)> = body["errors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| (e["index"].as_u64().unwrap() as usize, e["code"].as_str().unwrap(), e["message"].as_str().unwrap().to_owned()))
+            .collect();
+        assert_eq!(errors, expected);
+        let usage = app.get_json("/v1/tenants/acme/usage?granularity=month&from=2026-10-01T00:00:00Z&to=2026-12-01T00:00:00Z").await;
+        let kept: Vec<u64> = usage["buckets"].as_array().unwrap().iter().map(|b| b["records"].as_u64().unwrap()).collect();
+        assert_eq!(kept.iter().sum::<u64>(), 900, "nothing of the retry was stored: {kept:?}");
     }
 }

@@ -81,7 +81,7 @@ const REFUSE_MULTI_SHARD: &str = "?options=-c%20citus.multi_task_query_log_level
 mod one_tenants_reads_touch_one_shard {
     use super::*;
     use crate::billing::{invoices_of, run_billing_and_wait, tenant_on, usage_at};
-    use tally::domain::{InvoiceId, TenantId};
+    use tally::domain::{InvoiceId, RecordKey, TenantId};
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn on_citus() {
@@ -101,6 +101,10 @@ mod one_tenants_reads_touch_one_shard {
         assert!(!strict.rollups(&acme, from, to).await.expect("rollups").is_empty());
         assert!(!strict.rollups_per_unit(&acme, &[(from, to)], None).await.expect("rollups_per_unit").is_empty());
         strict.sample_record_ids(&acme, from, to, 10).await.expect("sample_record_ids");
+        let r1 = RecordKey { tenant_id: acme.clone(), source: String::new(), record_id: "r1".into() };
+        let looked_up = [(&r1, crate::billing::at("2026-10-19T00:00:00Z")), (&r1, from)];
+        let stored = strict.stored_content_hashes(&looked_up).await.expect("stored_content_hashes");
+        assert!(stored[0].is_some() && stored[1].is_none(), "r1 is stored at its instant alone: {stored:?}");
         strict.subscriptions(&acme).await.expect("subscriptions");
         assert!(!strict.closed_periods(&acme).await.expect("closed_periods").is_empty());
         strict.billed_lines(&acme, from).await.expect("billed_lines");

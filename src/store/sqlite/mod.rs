@@ -2,11 +2,10 @@
 //! API, inside the process's one write turn and a `BEGIN IMMEDIATE`, and rollup updates summed
 //! in Rust (SQLite's `+` would go through floating point).
 
-mod chunks;
 mod ingest_connection;
 mod rollups;
 #[cfg(test)]
-mod testing;
+pub(super) mod testing;
 mod usage;
 
 pub(super) use ingest_connection::{writer_pragmas, IngestConnection, BUSY_TIMEOUT};

@@ -9,9 +9,9 @@
 
 use sqlx::{QueryBuilder, Sqlite, SqliteConnection, Transaction};
 
-use super::chunks::statement_chunks;
 use crate::aggregate::{RollupKey, RollupTotals};
 use crate::domain::Quantities;
+use crate::store::chunks::statement_chunks;
 use crate::store::codec::{decimal_text, sqlite_decimal, sqlite_instant, Dec, Instant};
 use crate::store::DbError;
 

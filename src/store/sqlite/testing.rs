@@ -16,7 +16,7 @@ pub(super) async fn store_in_temp_dir() -> (Store, PathBuf) {
 
 /// The `explain query plan` details of `sql` (parameters left unbound) on a fresh in-memory
 /// database with every migration applied, one line per step.
-pub(super) async fn query_plan(sql: &str) -> String {
+pub(in crate::store) async fn query_plan(sql: &str) -> String {
     let mut conn = SqliteConnection::connect("sqlite::memory:").await.expect("in-memory SQLite");
     sqlx::migrate!("./migrations/sqlite").run(&mut conn).await.expect("migrations apply");
     let steps: Vec<(i64, i64, i64, String)> =

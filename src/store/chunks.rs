@@ -2,11 +2,14 @@
 //!
 //! SQLite compiles a statement per distinct SQL text, and a statement of a thousand rows takes
 //! about as long to compile as to run. sqlx keeps compiled statements by text (100 per
-//! connection), so the write path only uses row counts from a fixed set: full statements of
-//! [`MAX_ROWS`], then the binary digits of the remainder. Each kind of statement then has at
-//! most 11 texts, all compiled once and reused by every group after.
+//! connection, on both engines), so statements whose text grows with their rows (SQLite's
+//! rollup writes, `sqlite/rollups.rs`; the lookup of stored records, `stored_records.rs`) only
+//! use row counts from a fixed set: full statements of [`MAX_ROWS`], then the binary digits of
+//! the remainder. Each kind of statement then has at most 11 texts, all compiled once and
+//! reused by every statement after.
 
-/// The largest statement: 12 bound values a row stays under SQLite's 32 766 variable limit.
+/// The largest statement: at 12 bound values a row it stays under SQLite's 32 766 variable
+/// limit (and PostgreSQL's 65 535).
 pub(super) const MAX_ROWS: usize = 1_024;
 
 /// Splits `rows` into slices of [`MAX_ROWS`] and then of falling powers of two.
