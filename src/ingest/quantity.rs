@@ -168,6 +168,72 @@ mod tests {
         serde_json::from_str(text).unwrap()
     }
 
+    /// The string form's pattern of a quantity schema in `api-spec/openapi.yaml`.
+    fn spec_string_pattern(spec: &serde_yaml::Value, schema: &str) -> regex_lite::Regex {
+        let forms = spec["components"]["schemas"][schema]["oneOf"].as_sequence().unwrap();
+        let string = forms.iter().find(|form| form["type"] == "string").unwrap();
+        regex_lite::Regex::new(string["pattern"].as_str().unwrap()).unwrap()
+    }
+
+    /// Strings around every bound a quantity has (each power of ten, 2^63, 10^15, nine decimal
+    /// places), with and without leading and trailing zeros, and digits drawn at random.
+    fn quantity_strings() -> Vec<String> {
+        let mut bounds: Vec<u128> = vec![i64::MAX as u128, 1_000_000_000_000_000];
+        bounds.extend((0..21).map(|k| 10u128.pow(k)));
+        let mut texts: Vec<String> = bounds
+            .iter()
+            .flat_map(|b| [b.saturating_sub(1), *b, b + 1])
+            .flat_map(|n| {
+                [n.to_string(), format!("0{n}"), format!("000{n}"), format!("{n}.0"), format!("{n}.000000001")]
+            })
+            .collect();
+        texts.extend(
+            ["0.000000001", "0.0000000001", "0.0000000010", "0.1234567890", "00.5", "0.", ".5", "", "1.2.3"]
+                .map(String::from),
+        );
+        // Digits drawn by a fixed xorshift: the same strings every run.
+        let mut seed = 0x2545_f491_4f6c_dd1d_u64;
+        let mut digits = |len: u64| -> String {
+            (0..1 + len % 22)
+                .map(|_| {
+                    seed ^= seed << 13;
+                    seed ^= seed >> 7;
+                    seed ^= seed << 17;
+                    char::from(b'0' + (seed % 10) as u8)
+                })
+                .collect()
+        };
+        for round in 0..20_000 {
+            let whole = digits(round);
+            let fraction = digits(round / 3 % 12);
+            texts.push(format!("{whole}.{fraction}"));
+            texts.push(whole);
+        }
+        texts
+    }
+
+    /// A client generated from the spec sends exactly the quantity strings the API accepts:
+    /// the patterns admit what the parser does and no more, leading zeros included.
+    #[test]
+    fn the_spec_s_quantity_patterns_admit_exactly_the_strings_the_parser_accepts() {
+        let spec: serde_yaml::Value = serde_yaml::from_str(include_str!("../../api-spec/openapi.yaml")).unwrap();
+        type Parse = fn(&'static str, &Value) -> Result<Decimal, RecordError>;
+        let schemas: [(&str, Parse, bool); 4] = [
+            ("IntegerQuantity", parse_integer::<Value>, false),
+            ("PositiveIntegerQuantity", parse_integer::<Value>, true),
+            ("DecimalQuantity", parse_decimal::<Value>, false),
+            ("PositiveDecimalQuantity", parse_decimal::<Value>, true),
+        ];
+        let texts = quantity_strings();
+        for (schema, parse, positive) in schemas {
+            let pattern = spec_string_pattern(&spec, schema);
+            for text in &texts {
+                let accepted = parse("q", &Value::String(text.clone())).is_ok_and(|q| !positive || q > Decimal::ZERO);
+                assert_eq!(pattern.is_match(text), accepted, "{schema}: {text:?}");
+            }
+        }
+    }
+
     #[test]
     fn integers_accept_whole_numbers_in_range_however_json_spells_them() {
         assert_eq!(parse_integer("invocations", &json("3000000")).unwrap(), Decimal::from(3_000_000));
