@@ -155,8 +155,14 @@ status=0
   --suppress-health-check too_slow,filter_too_much \
   "${seed_args[@]}") || status=$?
 
-# 4. Acceptance: every operation accepts most of what its schema allows (the spec is as strict as
-#    the API, so a client generated from it sends valid requests).
+# 4. Acceptance: every operation accepts nearly all of what its schema allows (the spec is as
+#    strict as the API, so a client generated from it sends valid requests). This, not
+#    schemathesis' own "schema validation mismatch" warning, is the judge: that warning counts
+#    refusals that depend on stored state too. It names POST /v1/tenants (ids and
+#    Idempotency-Keys generated twice: tenant_exists, idempotency_key_reused), POST
+#    /v1/tenants/{id}/credits (a currency other than the tenant's, an expiry already past) and
+#    POST /v1/usage/corrections (records that were never stored: not_found), as measured on
+#    2026-12-07; none is a constraint a schema could state.
 if [[ "$status" -eq 0 ]]; then
   "$venv/bin/python" .ci/spec_acceptance.py "$spec" "http://127.0.0.1:$port" "$key" \
     "${SPEC_ACCEPTANCE_EXAMPLES:-50}" || status=$?
