@@ -220,13 +220,14 @@ fn timezone(text: &str) -> Result<Tz, ApiError> {
 /// Most decimal places a tax rate may have (8.875 has 3; a rate needing 20 is already absurd).
 const MAX_TAX_RATE_PLACES: i64 = 20;
 
-/// A percent 0–100 by its exact value: a string of plain digits (`"8.875"`) or any JSON
-/// number of that value (`8.875`, `5e1`); trailing zeros are no decimal places.
+/// A percent 0–100 by its exact value: a decimal string (`"8.875"`; the spec shows plain
+/// digits, a sign or a bare point is read as it always was) or any JSON number of that value
+/// (`8.875`, `5e1`); trailing zeros are no decimal places.
 fn tax_rate(value: &Value) -> Result<Decimal, ApiError> {
     let not_a_percent = || invalid("tax_rate must be a decimal percent like \"8.875\"");
     let number = match value {
         Value::Number(n) => NumberText::json(n.as_str()),
-        Value::String(s) => NumberText::plain(s),
+        Value::String(s) => NumberText::signed_decimal(s),
         _ => None,
     }
     .ok_or_else(not_a_percent)?;
@@ -297,7 +298,12 @@ mod tests {
             ),
             ("1e-400", Err("at most 20 decimal places"), "too fine for Decimal, refused for its places"),
             (r#""5e1""#, Err("decimal percent"), "a string is plain digits"),
-            (r#""-5""#, Err("decimal percent"), "a string has no sign"),
+            (r#""-5""#, Err("between 0 and 100"), "a negative string is out of range, as it always was"),
+            (r#""+5""#, Ok("5"), "a string may carry a plus sign, as it always could"),
+            (r#""-0""#, Ok("0"), "a string's negative zero is zero"),
+            (r#"".5""#, Ok("0.5"), "a string's point may lead"),
+            (r#""5.""#, Ok("5"), "or trail"),
+            (r#""-1e1""#, Err("decimal percent"), "a string has no exponent, signed or not"),
             ("true", Err("decimal percent"), "not a number"),
         ];
         for (json, expected, why) in cases {
