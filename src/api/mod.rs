@@ -24,6 +24,7 @@ mod plans;
 mod quota_wire;
 mod quotas;
 mod subscription;
+mod tax_rate_wire;
 mod tenant_wire;
 mod tenants;
 mod unbilled;

@@ -11,9 +11,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::str::FromStr;
 
+use super::tax_rate_wire::tax_rate;
 use crate::domain::{
-    plan_at, LateUsagePolicy, NewTenant, NumberText, PaymentTerms, SubscriptionChange, Tenant, TenantDetails, TenantId,
-    TenantPatch,
+    plan_at, LateUsagePolicy, NewTenant, PaymentTerms, SubscriptionChange, Tenant, TenantDetails, TenantId, TenantPatch,
 };
 use crate::http::ApiError;
 
@@ -153,7 +153,7 @@ impl TryFrom<PatchTenantRequest> for TenantPatch {
     }
 }
 
-fn invalid(message: &str) -> ApiError {
+pub(super) fn invalid(message: &str) -> ApiError {
     ApiError::unprocessable("invalid_tenant", message)
 }
 
@@ -217,34 +217,6 @@ fn timezone(text: &str) -> Result<Tz, ApiError> {
     Tz::from_str(text).map_err(|_| invalid(&format!("timezone {text:?} is not an IANA time zone like Europe/Paris")))
 }
 
-/// Most decimal places a tax rate may have (8.875 has 3; a rate needing 20 is already absurd).
-const MAX_TAX_RATE_PLACES: i64 = 20;
-
-/// A percent 0–100 by its exact value: a string of plain digits (`"8.875"`) or any JSON
-/// number of that value (`8.875`, `5e1`); trailing zeros are no decimal places.
-fn tax_rate(value: &Value) -> Result<Decimal, ApiError> {
-    let not_a_percent = || invalid("tax_rate must be a decimal percent like \"8.875\"");
-    let number = match value {
-        Value::Number(n) => NumberText::json(n.as_str()),
-        Value::String(s) => NumberText::plain(s),
-        _ => None,
-    }
-    .ok_or_else(not_a_percent)?;
-    let out_of_range = || invalid("tax_rate must be between 0 and 100");
-    if number.is_negative() || number.whole_digits() > 3 {
-        return Err(out_of_range());
-    }
-    if number.decimal_places() > MAX_TAX_RATE_PLACES {
-        return Err(invalid(&format!("tax_rate has at most {MAX_TAX_RATE_PLACES} decimal places")));
-    }
-    // At most 3 whole digits and 20 places: `Decimal` holds it exactly.
-    let rate = number.value().ok_or_else(not_a_percent)?;
-    if rate > Decimal::ONE_HUNDRED {
-        return Err(out_of_range());
-    }
-    Ok(rate.normalize())
-}
-
 fn address(lines: Vec<String>) -> Result<Vec<String>, ApiError> {
     for line in &lines {
         plain_text("address", line)?;
@@ -273,42 +245,7 @@ fn terms(text: &str) -> Result<PaymentTerms, ApiError> {
 
 #[cfg(test)]
 mod tests {
-    use super::{mailable, tax_rate};
-    use serde_json::Value;
-
-    /// `(JSON of tax_rate, the rate stored or words of the refusal, why)`.
-    #[test]
-    fn a_tax_rate_is_judged_by_its_exact_value_in_any_json_spelling() {
-        let cases = [
-            (r#""8.875""#, Ok("8.875"), "the documented string form"),
-            ("8.875", Ok("8.875"), "a JSON number"),
-            ("5e1", Ok("50"), "an exponent is a JSON number like any other"),
-            ("1E-5", Ok("0.00001"), "a negative exponent"),
-            ("-0", Ok("0"), "negative zero is zero"),
-            ("100.000", Ok("100"), "trailing zeros are no places"),
-            (r#""19.60""#, Ok("19.6"), "stored normalized"),
-            ("100.00000000000000000001", Err("between 0 and 100"), "above 100 by the finest place"),
-            ("1e3", Err("between 0 and 100"), "far above"),
-            ("-0.5", Err("between 0 and 100"), "negative"),
-            (
-                "0.333333333333333333333333333333333",
-                Err("at most 20 decimal places"),
-                "finer than a rate needs, not rounded",
-            ),
-            ("1e-400", Err("at most 20 decimal places"), "too fine for Decimal, refused for its places"),
-            (r#""5e1""#, Err("decimal percent"), "a string is plain digits"),
-            (r#""-5""#, Err("decimal percent"), "a string has no sign"),
-            ("true", Err("decimal percent"), "not a number"),
-        ];
-        for (json, expected, why) in cases {
-            let value: Value = serde_json::from_str(json).expect(why);
-            match (tax_rate(&value), expected) {
-                (Ok(rate), Ok(rate_expected)) => assert_eq!(rate.to_string(), rate_expected, "{why}: {json}"),
-                (Err(error), Err(words)) => assert!(error.to_string().contains(words), "{why}: {json} gave {error}"),
-                (got, _) => panic!("{why}: {json} gave {got:?}, expected {expected:?}"),
-            }
-        }
-    }
+    use super::mailable;
 
     /// The spec's `Email` patterns (`api-spec/openapi.yaml`): the size of the local part, and
     /// the address's shape to generate addresses from.

@@ -52,6 +52,23 @@ impl<'t> NumberText<'t> {
         })
     }
 
+    /// A decimal string as `Decimal::from_str_exact` reads one, which is how tax rates were
+    /// read before this type, so clients sending `"+5"` or `".5"` keep being understood and
+    /// `"-5"` keeps being "out of range" rather than "not a number": `[+|-]` then digits with
+    /// at most one point, a digit on at least one side of it. No exponent (nor the `_`
+    /// separators `Decimal` skips, which no client means). `None` otherwise.
+    pub(crate) fn signed_decimal(text: &'t str) -> Option<Self> {
+        let (negative, rest) = match text.as_bytes().first()? {
+            b'-' => (true, &text[1..]),
+            b'+' => (false, &text[1..]),
+            _ => (false, text),
+        };
+        let (whole, fraction) = rest.split_once('.').unwrap_or((rest, ""));
+        let digits = |part: &str| part.bytes().all(|b| b.is_ascii_digit());
+        let some_digit = !whole.is_empty() || !fraction.is_empty();
+        (some_digit && digits(whole) && digits(fraction)).then_some(Self { negative, whole, fraction, exponent: 0 })
+    }
+
     /// True when written with a point (`1.0`, `0.5`).
     pub(crate) fn has_point(&self) -> bool {
         !self.fraction.is_empty()
@@ -172,6 +189,13 @@ mod tests {
         }
         for text in ["-1", "1e3", "+1", ".5", "5.", ""] {
             assert_eq!(NumberText::plain(text), None, "{text:?} is no plain decimal");
+        }
+        for text in ["", "-", "+", ".", "-.", "1e3", "1.2.3", "1_0", " 5", "5 ", "++5", "0x1"] {
+            assert_eq!(NumberText::signed_decimal(text), None, "{text:?} is no signed decimal");
+        }
+        for (text, value) in [("+5", "5"), ("-5", "-5"), ("-0", "0"), (".5", "0.5"), ("5.", "5"), ("-.25", "-0.25")] {
+            let number = NumberText::signed_decimal(text).and_then(|n| n.value()).map(|v| v.normalize().to_string());
+            assert_eq!(number.as_deref(), Some(value), "{text:?} is a signed decimal");
         }
         assert!(NumberText::json("-0").is_some_and(|n| !n.is_negative()), "negative zero is not negative");
     }

@@ -110,10 +110,10 @@ impl Ingestor {
     }
 
     /// Records the tenant gate refused: duplicates when stored already, else rejected. A
-    /// record is a duplicate only when stored with its key, its instant and its content (the
-    /// stored hashes are read together: `Store::stored_content_hashes`), as a retry of a
-    /// batch committed before the gate closed is, as every retry is (DESIGN §3.1), not a
-    /// rejection of committed usage. Only for callers allowed to post for the tenant (the
+    /// runtime retrying a batch committed before the gate closed must hear "duplicate", as for
+    /// every retry (DESIGN §3.1), not a rejection of committed usage; a record is one only when
+    /// stored with its key, its instant and its content (the stored hashes are read together:
+    /// `Store::stored_content_hashes`). Only for callers allowed to post for the tenant (the
     /// gate refuses the others' records as unknown before this), so it tells nothing new.
     async fn settle_gated(
         &self,
