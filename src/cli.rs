@@ -391,7 +391,7 @@ fn command_line() -> Actor {
 }
 
 fn principal(role: &str, tenant: Option<&str>, subject: impl Into<String>) -> anyhow::Result<Principal> {
-    let role = role.parse::<Role>().context("--role must be admin, ingest or tenant")?;
+    let role = role.parse::<Role>().context("--role")?;
     let tenant = tenant.map(TenantId::parse).transpose().context("--tenant is not a valid tenant id")?;
     Principal::new(role, tenant, subject).context("invalid role/tenant combination")
 }
