@@ -39,7 +39,20 @@ impl Meter {
 }
 
 impl fmt::Display for Meter {
+    /// Honours width and alignment (`{meter:<20}`), so a meter lines up in a text table.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+        f.pad(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_meter_is_padded_to_the_width_a_table_asks_for() {
+        assert_eq!(format!("[{:<20}]", Meter::Invocations), "[invocations         ]");
+        assert_eq!(format!("[{:>12}]", Meter::CpuCycles), "[  cpu_cycles]");
+        assert_eq!(Meter::MemoryGbSeconds.to_string(), "memory_gb_seconds", "no width, no padding");
     }
 }
