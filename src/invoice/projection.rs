@@ -1,9 +1,9 @@
 //! Projection to period end (pure): the segment in progress is extrapolated linearly from
-//! what it used so far, at the rate of its usage over the time that usage covers; finished
-//! segments stay as they are. The result is re-rated by the same draft function as the
+//! what it used so far, at the rate of its usage over the time that usage covers — at least a
+//! day of it; finished segments stay as they are. The result is re-rated by the same draft function as the
 //! invoice, so fixed fees keep their proration from the true instant the plan began.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, TimeDelta, Utc};
 use rust_decimal::Decimal;
 
 use super::draft::SegmentInput;
@@ -19,6 +19,11 @@ use crate::domain::{Meter, Quantities, QuantityError};
 /// segment's usage over the seconds since creation alone would project six days of backfill
 /// as if it had been used in the minute since.
 ///
+/// Until [`SHORTEST_OBSERVATION`] has passed, the usage counts as that long's: a tenant that
+/// used 86 invocations in the 20 s since it was created is heading for about 86 a day, not
+/// for 86 every 20 s (11 million in a month), which is what its first alert email and
+/// dashboard would say otherwise. (Lago's projection counts elapsed days from 1 likewise.)
+///
 /// # Errors
 /// [`QuantityError::Overflow`] when a projected quantity leaves `Decimal`'s range.
 pub fn project<'a>(
@@ -33,16 +38,23 @@ pub fn project<'a>(
             let (before_from, before_to) = segment.usage_before_fees();
             let reported_before = sum_rollups(rollups, before_from, before_to)? != RollupTotals::default();
             let from = if reported_before { segment.start } else { segment.fees_from.max(segment.start) };
-            let elapsed = (as_of.min(segment.end) - from).num_seconds();
-            let length = (segment.end - from).num_seconds();
+            let length = segment.end - from;
+            let elapsed = as_of.min(segment.end) - from;
+            let observed = elapsed.max(SHORTEST_OBSERVATION.min(length));
             let mut projected = input.clone();
-            if elapsed > 0 && elapsed < length {
-                projected.quantities = scale(&input.quantities, Decimal::from(length), Decimal::from(elapsed))?;
+            if elapsed > TimeDelta::zero() && observed < length {
+                let (length, observed) = (length.num_seconds(), observed.num_seconds());
+                projected.quantities = scale(&input.quantities, Decimal::from(length), Decimal::from(observed))?;
             }
             Ok(projected)
         })
         .collect()
 }
+
+/// The least time usage is taken to cover: serverless usage follows the day (business
+/// hours, nightly batches), so a rate read off less than a day of it says little about the
+/// month, and off a few seconds multiplies a burst by hundreds of thousands.
+const SHORTEST_OBSERVATION: TimeDelta = TimeDelta::days(1);
 
 fn scale(quantities: &Quantities, numerator: Decimal, denominator: Decimal) -> Result<Quantities, QuantityError> {
     let mut scaled = Quantities::default();
@@ -113,12 +125,14 @@ mod tests {
         let created_11th = ("2026-11-01T00:00:00Z", "2026-12-01T00:00:00Z", "2026-11-11T00:00:00Z");
         let created_2359 = ("2026-11-01T00:00:00Z", "2026-12-01T00:00:00Z", "2026-11-15T23:59:40Z");
         let created_0037 = ("2026-11-01T00:00:00Z", "2026-12-01T00:00:00Z", "2026-11-16T00:37:00Z");
+        let created_1200 = ("2026-11-01T00:00:00Z", "2026-12-01T00:00:00Z", "2026-11-16T12:00:00Z");
+        let changed_late = ("2026-11-30T12:00:00Z", "2026-12-01T00:00:00Z", "2026-11-30T12:00:00Z");
         let backfill: Vec<(String, u64)> =
             (1..=10).map(|day| (format!("2026-11-{day:02}T12:00:00Z"), 1_000_000)).collect();
         let mut backfill_then_more: Vec<(&str, u64)> = backfill.iter().map(|(b, n)| (b.as_str(), *n)).collect();
         backfill_then_more.push(("2026-11-13T12:00:00Z", 5_000_000));
         #[allow(clippy::type_complexity)]
-        let cases: [((&str, &str, &str), Vec<(&str, u64)>, &str, &str, &str); 7] = [
+        let cases: [((&str, &str, &str), Vec<(&str, u64)>, &str, &str, &str); 10] = [
             (
                 november,
                 vec![("2026-11-05T00:00:00Z", 100)],
@@ -153,6 +167,27 @@ mod tests {
                 "2026-11-19T00:29:36Z",
                 "500",
                 "usage in the creation's 15-minute bucket counts as after it: 100 in a fifth of the time since",
+            ),
+            (
+                created_1200,
+                vec![("2026-11-16T12:00:00Z", 86)],
+                "2026-11-16T12:00:20Z",
+                "1247",
+                "86 in the 20 s since creation count as a day's: 14.5 days left of the month, not 62 640 times 86",
+            ),
+            (
+                created_1200,
+                vec![("2026-11-16T12:00:00Z", 86)],
+                "2026-11-17T12:00:00Z",
+                "1247",
+                "a day after creation, the day floor and the elapsed time agree",
+            ),
+            (
+                changed_late,
+                vec![("2026-11-30T12:00:00Z", 50)],
+                "2026-11-30T18:00:00Z",
+                "50",
+                "a segment shorter than a day is not extrapolated: less than a day of usage says too little",
             ),
             (created_16th, vec![], "2026-11-20T00:00:00Z", "0", "no usage projects none"),
             (

@@ -83,17 +83,46 @@ both_stores! {
 }
 
 both_stores! {
-    async fn current_usage_too_large_to_price_is_a_named_422_not_a_500(app) {
-        // Arrange: 3 300 records of the largest quantities one second into December; projected
-        // over the month (× 2 678 400) the usage leaves Decimal's range.
-        let body = json!({"id": "big", "name": "Big", "plan": "payg"});
+    async fn a_first_days_usage_is_projected_as_a_days_worth_not_by_the_seconds_it_took(app) {
+        // Arrange: a payg tenant created at 12:00 on the 27th uses 86 invocations at once.
+        let body = json!({"id": "acme", "name": "Acme", "plan": "payg"});
         let created = app.client.post(format!("{}/v1/tenants", app.address)).bearer_auth(&app.admin_key).json(&body);
         assert_eq!(created.send().await.unwrap().status(), StatusCode::CREATED);
-        app.clock.set(chrono::DateTime::parse_from_rfc3339("2026-12-01T00:00:01Z").unwrap().to_utc());
+        let record = json!({"id": "r", "tenant_id": "acme", "timestamp": "2026-11-27T12:00:00Z", "invocations": 86});
+        app.post_usage(&json!({"records": [record]})).await;
+        app.clock.set(chrono::DateTime::parse_from_rfc3339("2026-11-27T12:00:20Z").unwrap().to_utc());
+        // Act
+        let current = app.get_json("/v1/tenants/acme/usage/current").await;
+        // Assert: 3.5 days are left from the creation; 86 a day makes 301, not 86 per 20 s.
+        assert_eq!(current["usage"]["invocations"], "86", "{current}");
+        assert_eq!(current["projection"]["usage"]["invocations"], "301", "{current}");
+    }
+}
+
+/// A plan whose invocations cost 10^10 each: a few records of the largest quantity are worth
+/// more than `Decimal` holds (about 7.9 × 10^28).
+const DEAR_PLAN: &str = "id = \"dear\"\nname = \"Dear\"\ncurrency = \"USD\"\n\n[[charge]]\nmeter = \"invocations\"\n\
+    model = \"per_unit\"\nunit_price = \"10000000000\"\n";
+
+async fn spawn_with_the_dear_plan(backend: crate::helpers::Backend) -> crate::helpers::TestApp {
+    let dir = std::env::temp_dir().join(format!("tally-pricing-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("dear.toml"), DEAR_PLAN).unwrap();
+    crate::helpers::spawn_app_with(backend, |settings| settings.pricing_dir = dir).await
+}
+
+both_stores! {
+    spawn = spawn_with_the_dear_plan;
+
+    async fn current_usage_too_large_to_price_is_a_named_422_not_a_500(app) {
+        // Arrange: ten records of the largest quantity on the dear plan: 9.2 × 10^29 to pay.
+        let body = json!({"id": "big", "name": "Big", "plan": "dear"});
+        let created = app.client.post(format!("{}/v1/tenants", app.address)).bearer_auth(&app.admin_key).json(&body);
+        assert_eq!(created.send().await.unwrap().status(), StatusCode::CREATED);
         let max = i64::MAX;
-        let records: Vec<Value> = (0..3_300)
-            .map(|i| json!({"id": format!("r{i}"), "tenant_id": "big", "timestamp": "2026-12-01T00:00:00Z",
-                "cpu_cycles": max, "invocations": max}))
+        let records: Vec<Value> = (0..10)
+            .map(|i| json!({"id": format!("r{i}"), "tenant_id": "big", "timestamp": "2026-11-27T00:00:00Z",
+                "invocations": max}))
             .collect();
         let stored = app.post_usage(&json!({ "records": records })).await;
         assert_eq!(stored.status(), StatusCode::OK, "{}", stored.text().await.unwrap());
