@@ -15,6 +15,7 @@ mod pdf;
 #[cfg(test)]
 mod sample;
 mod shaping;
+pub(crate) mod sums;
 mod typeface;
 mod view;
 mod wrap;

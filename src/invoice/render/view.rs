@@ -109,7 +109,7 @@ impl InvoiceView {
             timezone: tz.name().to_owned(),
             currency: currency.code(),
             lines: doc.content.lines.iter().map(|line| context.line(line)).collect(),
-            sums: sums(doc),
+            sums: sums(doc, kind),
             total: format::amount(doc.content.total, currency),
         }
     }
@@ -139,24 +139,13 @@ fn party(name: &str, address: &[String], tax_id: &str, emails: &[String]) -> Par
     }
 }
 
-/// Subtotal and tax always; credits only when some were applied; and, when they come to less
-/// than zero, the remainder carried forward as a credit (DESIGN §5: the total never goes
-/// below 0), so the document's sums add up to its total.
-fn sums(doc: &InvoiceDocument) -> Vec<SumView> {
-    let money = |value| format::amount(value, doc.content.currency);
-    let c = &doc.content;
-    let mut sums = vec![
-        SumView { label: "Subtotal".to_owned(), amount: money(c.subtotal) },
-        SumView { label: format!("Tax ({})", format::percent(c.tax_rate)), amount: money(c.tax) },
-    ];
-    if !c.credits_applied.is_zero() {
-        sums.push(SumView { label: "Credits applied".to_owned(), amount: money(-c.credits_applied) });
-    }
-    let gross = c.subtotal + c.tax - c.credits_applied;
-    if gross < Decimal::ZERO {
-        sums.push(SumView { label: "Carried forward as credit".to_owned(), amount: money(-gross) });
-    }
-    sums
+/// The totals block at the currency's precision (rows decided in [`sums`](super::sums)).
+fn sums(doc: &InvoiceDocument, kind: &DocumentKind) -> Vec<SumView> {
+    let credit_note = matches!(kind, DocumentKind::CreditNote { .. });
+    super::sums::sums(&doc.content, credit_note)
+        .into_iter()
+        .map(|sum| SumView { label: sum.label, amount: format::amount(sum.amount, doc.content.currency) })
+        .collect()
 }
 
 /// What every line needs to know about its invoice.
@@ -278,13 +267,25 @@ mod tests {
     #[test]
     fn a_negative_remainder_is_shown_carried_forward_so_the_sums_reach_the_total() {
         let mut doc = sample::invoice();
-        (doc.content.subtotal, doc.content.tax, doc.content.credits_applied) =
-            (Decimal::new(-273, 2), Decimal::ZERO, Decimal::ZERO);
+        (doc.content.subtotal, doc.content.tax, doc.content.credits_applied, doc.content.total) =
+            (Decimal::new(-273, 2), Decimal::ZERO, Decimal::ZERO, Decimal::ZERO);
         let sums = InvoiceView::of(&doc, &DocumentKind::Invoice).sums;
         let last = sums.last().unwrap();
         assert_eq!((last.label.as_str(), last.amount.as_str()), ("Carried forward as credit", "2.73"));
         let positive = InvoiceView::of(&sample::invoice(), &DocumentKind::Invoice).sums;
         assert!(positive.iter().all(|s| s.label != "Carried forward as credit"));
+    }
+
+    #[test]
+    fn a_credit_note_shows_its_invoice_reversed_with_nothing_carried_forward() {
+        let kind = DocumentKind::CreditNote {
+            number: "CN-2026-000007".into(),
+            issued_at: sample::invoice().content.issued_at,
+        };
+        let view = InvoiceView::of(&sample::invoice(), &kind);
+        let sums: Vec<(&str, &str)> = view.sums.iter().map(|s| (s.label.as_str(), s.amount.as_str())).collect();
+        assert_eq!(sums, [("Subtotal", "-29.69"), ("Tax (8.875%)", "-2.63"), ("Credits restored", "5.00")]);
+        assert_eq!(view.total, "-27.32");
     }
 
     #[test]
