@@ -21,6 +21,7 @@ use super::view::{money, Chrome};
 use crate::api::{find_invoice, get_invoice_pdf, ReadableInvoice};
 use crate::domain::{InvoiceDocument, Money};
 use crate::invoice::display_format as format;
+use crate::invoice::document_sums as sums;
 use crate::store::StoredInvoice;
 
 /// Invoices listed on one page (newest first); older ones are a later slice's pagination.
@@ -58,10 +59,9 @@ struct InvoicePage {
     issued_on: String,
     due_on: Option<String>,
     lines: Vec<LineRow>,
-    subtotal: String,
-    tax: String,
-    tax_rate: String,
-    credits: Option<String>,
+    /// (label, amount): subtotal, tax, credits and any remainder carried forward, the rows the
+    /// PDF shows, so they add up to the total here too.
+    sums: Vec<(String, String)>,
 }
 
 /// An invoice of the session's tenant, named by the path's `{id}`: found with the tenant API's
@@ -127,10 +127,7 @@ pub async fn get_portal_invoice(found: PortalInvoice) -> Result<HttpResponse, Po
                 amount: amount(l.amount),
             })
             .collect(),
-        subtotal: amount(c.subtotal),
-        tax: amount(c.tax),
-        tax_rate: format::percent(c.tax_rate),
-        credits: (!c.credits_applied.is_zero()).then(|| amount(c.credits_applied)),
+        sums: sums(c, false).into_iter().map(|sum| (sum.label, amount(sum.amount))).collect(),
     };
     page::html(StatusCode::OK, &page)
 }

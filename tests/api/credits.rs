@@ -59,7 +59,7 @@ both_stores! {
 
 /// acme on payg: October billed 0.60 (4M invocations, 1M free), then its 3M record voided,
 /// so November's invoice is negative (−0.60), totals 0.00 and grants 0.60. Returns November's id.
-async fn negative_november(app: &TestApp) -> String {
+pub(crate) async fn negative_november(app: &TestApp) -> String {
     tenant_on(app, "acme", "UTC", "payg", "2026-10-01T00:00:00Z").await;
     usage_at(
         app,

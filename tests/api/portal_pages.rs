@@ -60,6 +60,25 @@ both_stores! {
         assert!(text.contains(number) && text.contains(invoice["total"].as_str().unwrap()), "{text}");
     }
 
+    async fn a_negative_invoice_shows_its_remainder_carried_forward_so_its_rows_reach_the_total(app) {
+        // Arrange: November is −0.60, totals 0.00 and carries 0.60 forward as credit.
+        let november = crate::credits::negative_november(&app).await;
+        let emails = serde_json::json!({"billing_emails": ["ap@acme.test"]});
+        let url = format!("{}/v1/tenants/acme", app.address);
+        let patched = app.client.patch(url).bearer_auth(&app.admin_key).json(&emails).send().await.unwrap();
+        assert_eq!(patched.status(), StatusCode::OK);
+        let browser = sign_in(&app, "ap@acme.test").await;
+        // Act
+        let shown = page(browser.get(&format!("/portal/invoices/{november}")).await, StatusCode::OK).await;
+        let html = app.client.get(format!("{}/v1/invoices/{november}/html", app.address)).bearer_auth(&app.admin_key);
+        let html = html.send().await.unwrap().text().await.unwrap();
+        // Assert
+        assert!(shown.contains("Subtotal</td><td class=\"num\">USD -0.60<"), "{shown}");
+        assert!(shown.contains("Carried forward as credit</td><td class=\"num\">USD 0.60<"), "as on the PDF: {shown}");
+        assert!(shown.contains(r#"data-testid="invoice-total">USD 0.00<"#), "{shown}");
+        assert!(html.contains("Carried forward as credit"), "the invoice's own page says so too");
+    }
+
     async fn a_path_the_portal_does_not_have_answers_a_portal_page_and_the_api_json(app) {
         // Arrange
         crate::portal_support::tenant_with_usage(&app, "acme", &["ap@acme.test"]).await;
