@@ -73,6 +73,12 @@ pub(crate) async fn mint_login_link(
     let Some(tenant) = store.get_tenant(&event.tenant).await.map_err(temporary)? else {
         return Err(SendFailure::Permanent("the tenant is gone".into()));
     };
+    // Asked while the address was billed; sent maybe later (a retry, a queue): the tenant
+    // must still be active and bill it now, as the sign-in lookup required, or the email
+    // would open the portal to someone the tenant has since taken off its billing list.
+    if !may_sign_in(&tenant, &payload.email) {
+        return Err(SendFailure::Permanent("the tenant no longer bills this address or is deactivated".into()));
+    }
     let token = SecretToken::generate();
     let expires = envelope.now + LOGIN_LINK_TTL;
     store
@@ -80,6 +86,13 @@ pub(crate) async fn mint_login_link(
         .await
         .map_err(temporary)?;
     Ok((tenant, login_link(envelope.public_url, token.text())))
+}
+
+/// Whether `email` may sign in to `tenant`'s portal: the tenant is active and bills it,
+/// compared case-insensitively (as `Store::queue_portal_login` looks addresses up).
+fn may_sign_in(tenant: &Tenant, email: &str) -> bool {
+    let email = email.to_lowercase();
+    tenant.active && tenant.details.billing_emails.iter().any(|billed| billed.to_lowercase() == email)
 }
 
 /// The sign-in email of `view`.

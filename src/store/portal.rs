@@ -73,6 +73,34 @@ impl From<SampleRow> for SampleRecord {
     }
 }
 
+/// Ends the portal access of `emails` at `tenant` inside `tx`: their live sessions are revoked
+/// and their unused sign-in links expire now. For addresses the tenant stopped billing, whose
+/// people may no longer sign in (the login lookup no longer finds them) and so must not stay
+/// signed in either.
+pub(super) async fn end_portal_access(
+    tx: &mut Tx,
+    tenant: &TenantId,
+    emails: &[&str],
+    now: DateTime<Utc>,
+) -> Result<(), DbError> {
+    let sessions = r#"update portal_session set revoked_at = $3
+        where tenant_id = $1 and lower(email) = lower($2) and revoked_at is null"#;
+    let links = r#"update portal_login_token set expires_at = $3
+        where tenant_id = $1 and lower(email) = lower($2) and used_at is null and expires_at > $3"#;
+    for email in emails {
+        for sql in [sessions, links] {
+            on_tx!(&mut *tx, |db| sqlx::query(sql)
+                .bind(tenant.as_str())
+                .bind(*email)
+                .bind(Instant(now))
+                .execute(db)
+                .await
+                .map(|_| ()))?;
+        }
+    }
+    Ok(())
+}
+
 impl Store {
     /// Up to `limit` raw records of `tenant` with `from <= ts < to`, in no particular order
     /// (whichever the index finds first: a sample, not a listing).

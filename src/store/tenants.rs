@@ -8,7 +8,7 @@ use super::billing_pages::{bind_tenants, placeholders};
 use super::codec::{Dec, Instant};
 use super::engine::{on_read, on_tx};
 use super::gate_changes;
-use super::{audit, DbError, Store};
+use super::{audit, portal, DbError, Store};
 use crate::domain::{
     Actor, AuditTarget, LateUsagePolicy, NewTenant, PaymentTerms, Tenant, TenantDetails, TenantId, TenantPatch,
 };
@@ -132,6 +132,7 @@ impl Store {
         let detail = json!({ "fields": patch.field_names() });
         let before = Tenant::try_from(row)?;
         let gate_before = (before.active, before.details.late_usage_policy);
+        let emails_before = before.details.billing_emails.clone();
         let tenant = before.patched(patch, now);
         let sql = format!(
             r#"update tenant set name = $2, billing_emails = $3, timezone = $4, tax_rate = $5,
@@ -147,6 +148,10 @@ impl Store {
                 .fetch_one(db)
                 .await)?;
         audit::append(&mut tx, actor, "tenant.updated", &AuditTarget::tenant("tenant", id), detail, now).await?;
+        // An address the tenant no longer bills loses the portal with it, in the same commit:
+        // its sessions end and its unused sign-in links expire (DESIGN §11).
+        let removed = removed_addresses(&emails_before, &tenant.details.billing_emails);
+        portal::end_portal_access(&mut tx, id, &removed, now).await?;
         if (tenant.active, tenant.details.late_usage_policy) != gate_before {
             gate_changes::tell_tenant_changed(&mut tx, id).await?;
         }
@@ -187,4 +192,11 @@ impl Store {
         let sql = "select count(*) from tenant";
         Ok(on_read!(self.read(), |db| sqlx::query_scalar(sql).fetch_one(db).await)?)
     }
+}
+
+/// The addresses of `before` that `after` no longer holds, compared as the sign-in lookup
+/// compares them (case-insensitively).
+fn removed_addresses<'a>(before: &'a [String], after: &[String]) -> Vec<&'a str> {
+    let kept: Vec<String> = after.iter().map(|e| e.to_lowercase()).collect();
+    before.iter().filter(|e| !kept.contains(&e.to_lowercase())).map(String::as_str).collect()
 }

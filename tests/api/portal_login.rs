@@ -135,6 +135,39 @@ both_stores! {
         assert_eq!(revoked, 1);
     }
 
+    async fn an_address_the_tenant_stops_billing_loses_its_session_and_its_unused_links(app) {
+        // Arrange: two people signed in, and a link for the first not yet followed
+        tenant_with_usage(&app, "acme", &["ap@acme.test", "cfo@acme.test"]).await;
+        let (leaving, staying) = (sign_in(&app, "ap@acme.test").await, sign_in(&app, "cfo@acme.test").await);
+        assert_eq!(request_link(&Browser::new(&app), "ap@acme.test").await.status(), StatusCode::OK);
+        let links = delivered_links(&app).await;
+        let (_, unused) = links.iter().rev().find(|(to, _)| to == "ap@acme.test").unwrap();
+        // Act: the operator removes the address (spelled in other case, as the lookup compares)
+        let patched = app.client.patch(format!("{}/v1/tenants/acme", app.address)).bearer_auth(&app.admin_key)
+            .json(&serde_json::json!({"billing_emails": ["CFO@acme.test"]})).send().await.unwrap();
+        assert_eq!(patched.status(), StatusCode::OK);
+        // Assert
+        let after = leaving.get("/portal").await;
+        assert_eq!(after.status(), StatusCode::SEE_OTHER, "the removed address is signed out");
+        assert_eq!(after.headers()["location"], "/portal/login");
+        page(Browser::new(&app).get(&to_app(&app, unused)).await, StatusCode::GONE).await;
+        assert_eq!(staying.get("/portal").await.status(), StatusCode::OK, "the address still billed stays signed in");
+    }
+
+    async fn a_link_asked_for_before_the_address_was_removed_is_never_sent(app) {
+        // Arrange: a sign-in asked for and queued, its email not yet sent
+        tenant_with_usage(&app, "acme", &["ap@acme.test", "cfo@acme.test"]).await;
+        assert_eq!(request_link(&Browser::new(&app), "ap@acme.test").await.status(), StatusCode::OK);
+        // Act: the operator removes the address, then the outbox runs
+        let patched = app.client.patch(format!("{}/v1/tenants/acme", app.address)).bearer_auth(&app.admin_key)
+            .json(&serde_json::json!({"billing_emails": ["cfo@acme.test"]})).send().await.unwrap();
+        assert_eq!(patched.status(), StatusCode::OK);
+        let links = delivered_links(&app).await;
+        // Assert
+        assert_eq!(links, [], "no link for an address the tenant no longer bills");
+        assert_eq!(count_rows(&app, "select count(*) from portal_login_token").await, 0, "and none minted");
+    }
+
     async fn a_page_without_a_session_sends_the_browser_to_sign_in(app) {
         // Arrange
         let browser = Browser::new(&app);
