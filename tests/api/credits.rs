@@ -4,7 +4,7 @@
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-use crate::billing::{admin_post, invoices_of, run_billing_and_wait, tenant_on, usage_at};
+use crate::billing::{admin_post, invoices_of, negative_november, run_billing_and_wait, usage_at};
 use crate::both_stores;
 use crate::helpers::TestApp;
 
@@ -55,33 +55,6 @@ both_stores! {
         assert_eq!(expired.json::<Value>().await.unwrap()["error"]["code"], "credit_expired");
         assert_eq!(future.send().await.unwrap().status(), StatusCode::CREATED);
     }
-}
-
-/// acme on payg: October billed 0.60 (4M invocations, 1M free), then its 3M record voided,
-/// so November's invoice is negative (−0.60), totals 0.00 and grants 0.60. Returns November's id.
-pub(crate) async fn negative_november(app: &TestApp) -> String {
-    tenant_on(app, "acme", "UTC", "payg", "2026-10-01T00:00:00Z").await;
-    usage_at(
-        app,
-        "acme",
-        "2026-10-20T00:00:00Z",
-        &[("big", "2026-10-10T00:00:00Z", 3_000_000), ("small", "2026-10-11T00:00:00Z", 1_000_000)],
-    )
-    .await;
-    run_billing_and_wait(app, "2026-11-01T02:00:00Z").await;
-    app.clock.set(crate::billing::at("2026-11-05T00:00:00Z"));
-    let body = json!({"tenant_id": "acme", "id": "big", "action": "void", "reason": "double-counted"});
-    let url = format!("{}/v1/usage/corrections", app.address);
-    let corrected = app.client.post(url).bearer_auth(&app.ingest_key).json(&body).send().await.unwrap();
-    assert_eq!(corrected.status(), StatusCode::OK);
-    run_billing_and_wait(app, "2026-12-01T02:00:00Z").await;
-    let november = invoices_of(app, "acme").await.pop().unwrap();
-    assert_eq!(
-        (november["subtotal"].as_str(), november["total"].as_str()),
-        (Some("-0.60"), Some("0.00")),
-        "{november}"
-    );
-    november["id"].as_str().unwrap().to_owned()
 }
 
 /// December: 3M invocations (2M billable, 0.40), billed on January 1.

@@ -62,7 +62,7 @@ both_stores! {
 
     async fn a_negative_invoice_shows_its_remainder_carried_forward_so_its_rows_reach_the_total(app) {
         // Arrange: November is −0.60, totals 0.00 and carries 0.60 forward as credit.
-        let november = crate::credits::negative_november(&app).await;
+        let november = crate::billing::negative_november(&app).await;
         let emails = serde_json::json!({"billing_emails": ["ap@acme.test"]});
         let url = format!("{}/v1/tenants/acme", app.address);
         let patched = app.client.patch(url).bearer_auth(&app.admin_key).json(&emails).send().await.unwrap();
