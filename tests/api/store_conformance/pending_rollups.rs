@@ -196,9 +196,11 @@ both_stores! {
     }
 
     async fn the_pending_table_reuses_the_space_of_the_deltas_it_folded(app) {
-        // Arrange: twelve rounds of twenty writes across ten tenants, each round folded — the
-        // table's whole content turns over every round, as it does every second under ingest
-        // (autovacuum is off on the test servers, as on some installations)
+        // Arrange: twelve rounds of twenty writes, each a delta for ten functions of ten
+        // tenants, each round folded — the table's whole content turns over every round, as it
+        // does every second under ingest (autovacuum is off on the test servers, as on some
+        // installations). A round fills several pages of every shard, so a table that reused
+        // no space would end about twelve times its first size.
         let store = &app.store;
         let size = match app.database.backend {
             Backend::Sqlite => None,
@@ -209,22 +211,29 @@ both_stores! {
         // Act
         for round in 0..12 {
             for write in 0..20 {
-                let records: Vec<NewUsageRecord> = (0..10)
-                    .map(|t| usage_of(&format!("tenant-{t}"), &format!("r{round}-w{write}"), test_now(), "f", "0.5"))
+                let records: Vec<NewUsageRecord> = (0..100)
+                    .map(|r| {
+                        let (tenant, function) = (r / 10, r % 10);
+                        let id = format!("r{round}-w{write}-f{function}");
+                        usage_of(&format!("tenant-{tenant}"), &id, test_now(), &format!("f{function}"), "0.5")
+                    })
                     .collect();
                 store.insert_usage(&records, test_now()).await.unwrap();
             }
             let report = store.fold_pending_rollups().await.unwrap();
-            assert_eq!(report.map(|r| (r.pending, r.vacuumed)), size.map(|_| (200, true)), "round {round}");
+            assert_eq!(report.map(|r| (r.pending, r.vacuumed)), size.map(|_| (2_000, true)), "round {round}");
             if let Some(sql) = size {
                 sizes.push(count_rows(&app, sql).await);
             }
         }
-        // Assert: the table holds about one round's rows, not twelve
+        // Assert: the table holds about one round's rows, not twelve. A vacuum that meets a
+        // snapshot older than the fold's delete (on Citus, the workers' maintenance daemon)
+        // leaves that round's rows to the next vacuum, so a round or two more is allowed.
         if let (Some(first), Some(last)) = (sizes.first(), sizes.last()) {
-            assert!(*last <= 2 * first, "the table grew from {first} to {last} bytes: {sizes:?}");
+            assert!(*last <= 4 * first, "the table grew from {first} to {last} bytes: {sizes:?}");
         }
-        assert_eq!(store.all_rollups(&id("tenant-3")).await.unwrap().iter().map(|r| r.totals.records).sum::<i64>(), 240);
+        let tenant_3 = store.all_rollups(&id("tenant-3")).await.unwrap();
+        assert_eq!(tenant_3.iter().map(|r| r.totals.records).sum::<i64>(), 2_400);
     }
 
     async fn a_record_and_its_void_folded_together_leave_no_row(app) {
