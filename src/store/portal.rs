@@ -73,29 +73,47 @@ impl From<SampleRow> for SampleRecord {
     }
 }
 
-/// Ends the portal access of `emails` at `tenant` inside `tx`: their live sessions are revoked
-/// and their unused sign-in links expire now. For addresses the tenant stopped billing, whose
-/// people may no longer sign in (the login lookup no longer finds them) and so must not stay
-/// signed in either.
+/// Whose portal access [`end_portal_access`] ends.
+pub(super) enum PortalPeople<'a> {
+    /// Everyone's: the tenant was deactivated, and a deactivated tenant may not sign in.
+    Everyone,
+    /// These addresses' (compared case-insensitively, as the sign-in lookup compares): the
+    /// tenant stopped billing them, so their people may no longer sign in.
+    Addresses(&'a [&'a str]),
+}
+
+/// Ends the portal access of `people` at `tenant` inside `tx`: their live sessions are
+/// revoked and their unused sign-in links expire now. Whoever may no longer sign in (the login
+/// lookup no longer finds them) must not stay signed in either.
 pub(super) async fn end_portal_access(
     tx: &mut Tx,
     tenant: &TenantId,
-    emails: &[&str],
+    people: PortalPeople<'_>,
     now: DateTime<Utc>,
 ) -> Result<(), DbError> {
-    let sessions = r#"update portal_session set revoked_at = $3
-        where tenant_id = $1 and lower(email) = lower($2) and revoked_at is null"#;
-    let links = r#"update portal_login_token set expires_at = $3
-        where tenant_id = $1 and lower(email) = lower($2) and used_at is null and expires_at > $3"#;
+    let sessions = "update portal_session set revoked_at = $2 where tenant_id = $1 and revoked_at is null";
+    let links = r#"update portal_login_token set expires_at = $2
+        where tenant_id = $1 and used_at is null and expires_at > $2"#;
+    let emails = match people {
+        PortalPeople::Everyone => vec![None],
+        PortalPeople::Addresses(emails) => emails.iter().copied().map(Some).collect(),
+    };
     for email in emails {
         for sql in [sessions, links] {
-            on_tx!(&mut *tx, |db| sqlx::query(sql)
-                .bind(tenant.as_str())
-                .bind(*email)
-                .bind(Instant(now))
+            let sql = match email {
+                None => sql.to_owned(),
+                Some(_) => format!("{sql} and lower(email) = lower($3)"),
+            };
+            on_tx!(&mut *tx, |db| {
+                let query = sqlx::query(&sql).bind(tenant.as_str()).bind(Instant(now));
+                match email {
+                    Some(email) => query.bind(email),
+                    None => query,
+                }
                 .execute(db)
                 .await
-                .map(|_| ()))?;
+                .map(|_| ())
+            })?;
         }
     }
     Ok(())

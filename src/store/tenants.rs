@@ -8,6 +8,7 @@ use super::billing_pages::{bind_tenants, placeholders};
 use super::codec::{Dec, Instant};
 use super::engine::{on_read, on_tx};
 use super::gate_changes;
+use super::portal::PortalPeople;
 use super::{audit, portal, DbError, Store};
 use crate::domain::{
     Actor, AuditTarget, LateUsagePolicy, NewTenant, PaymentTerms, Tenant, TenantDetails, TenantId, TenantPatch,
@@ -148,10 +149,15 @@ impl Store {
                 .fetch_one(db)
                 .await)?;
         audit::append(&mut tx, actor, "tenant.updated", &AuditTarget::tenant("tenant", id), detail, now).await?;
-        // An address the tenant no longer bills loses the portal with it, in the same commit:
-        // its sessions end and its unused sign-in links expire (DESIGN §11).
+        // Whoever may no longer sign in loses the portal, in the same commit: their sessions
+        // end and their unused sign-in links expire (DESIGN §11). On deactivation that is
+        // everyone; otherwise the addresses the tenant no longer bills.
         let removed = removed_addresses(&emails_before, &tenant.details.billing_emails);
-        portal::end_portal_access(&mut tx, id, &removed, now).await?;
+        let people = match (gate_before.0, tenant.active) {
+            (true, false) => PortalPeople::Everyone,
+            _ => PortalPeople::Addresses(&removed),
+        };
+        portal::end_portal_access(&mut tx, id, people, now).await?;
         if (tenant.active, tenant.details.late_usage_policy) != gate_before {
             gate_changes::tell_tenant_changed(&mut tx, id).await?;
         }

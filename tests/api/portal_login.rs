@@ -154,6 +154,32 @@ both_stores! {
         assert_eq!(staying.get("/portal").await.status(), StatusCode::OK, "the address still billed stays signed in");
     }
 
+    async fn a_deactivated_tenant_loses_every_session_and_unused_link(app) {
+        // Arrange: two people of acme signed in, an operator's link for support not yet
+        // followed, and someone of globex signed in
+        tenant_with_usage(&app, "acme", &["ap@acme.test", "cfo@acme.test"]).await;
+        tenant_with_usage(&app, "globex", &["ap@globex.test"]).await;
+        let signed_in = [sign_in(&app, "ap@acme.test").await, sign_in(&app, "cfo@acme.test").await];
+        let elsewhere = sign_in(&app, "ap@globex.test").await;
+        let acme = tally::domain::TenantId::parse("acme").unwrap();
+        let support = Some("support@vendor.test");
+        let unused = tally::portal::create_portal_link(&app.store, &acme, support, &app.address, app.clock_now())
+            .await
+            .unwrap();
+        // Act: the operator deactivates acme
+        let patched = app.client.patch(format!("{}/v1/tenants/acme", app.address)).bearer_auth(&app.admin_key)
+            .json(&serde_json::json!({"active": false})).send().await.unwrap();
+        assert_eq!(patched.status(), StatusCode::OK);
+        // Assert
+        for browser in &signed_in {
+            let after = browser.get("/portal").await;
+            assert_eq!(after.status(), StatusCode::SEE_OTHER, "acme's people are signed out");
+            assert_eq!(after.headers()["location"], "/portal/login");
+        }
+        page(Browser::new(&app).get(&unused).await, StatusCode::GONE).await;
+        assert_eq!(elsewhere.get("/portal").await.status(), StatusCode::OK, "another tenant's session stays");
+    }
+
     async fn a_link_asked_for_before_the_address_was_removed_is_never_sent(app) {
         // Arrange: a sign-in asked for and queued, its email not yet sent
         tenant_with_usage(&app, "acme", &["ap@acme.test", "cfo@acme.test"]).await;
