@@ -171,7 +171,7 @@ fn arithmetic(line: &LineSnapshot, currency: Currency) -> Vec<String> {
         steps.push(format!("prorated × {} (share of the period)", decimal(proration)));
     }
     if line.line_type == LineType::Adjustment {
-        match rerated(line, currency) {
+        match crate::invoice::rerated_amount(line, currency) {
             Some(rerated) => steps.push(format!(
                 "re-rated {} − {} billed before = {}",
                 rerated.format_amount(),
@@ -187,17 +187,6 @@ fn arithmetic(line: &LineSnapshot, currency: Currency) -> Vec<String> {
     }
     steps.push(format!("= {} exactly, billed {}", decimal(line.amount_precise), line.amount));
     steps
-}
-
-/// What an adjustment's tiers re-rate its line to, rounded as the line was; `None` for a line
-/// without tiers (a fee, whose re-rated amount the adjustment does not keep).
-fn rerated(line: &LineSnapshot, currency: Currency) -> Option<Money> {
-    if line.tiers.is_empty() {
-        return None;
-    }
-    let exact: Decimal = line.tiers.iter().map(|t| t.amount).sum();
-    let exact = exact.checked_mul(line.proration.unwrap_or(Decimal::ONE))?;
-    Some(Money::new(exact, currency).round_to_minor_units())
 }
 
 #[cfg(test)]

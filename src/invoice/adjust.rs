@@ -9,7 +9,7 @@ use rust_decimal::Decimal;
 use super::draft::DraftSegment;
 use super::lines::{frame, segment_lines};
 use crate::domain::BillingPeriod;
-use crate::domain::{LineKey, LineSnapshot, LineType};
+use crate::domain::{Currency, LineKey, LineSnapshot, LineType, Money};
 
 /// An adjustment for one line of an earlier period; `key` is that period's line key.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -42,6 +42,19 @@ pub fn adjustments(
         out.push(Adjustment { period, key: *key, line: adjusted(&original(period, rerated, key), -*amount) });
     }
     out
+}
+
+/// What the re-rating made of the line an adjustment adjusts, rounded as that line was billed:
+/// its tiers' sum, prorated. The adjustment keeps the re-rated line's quantity and tiers and
+/// bills only the difference, so this less the adjustment's amount is what was billed before.
+/// `None` for a line without tiers (a fee or a top-up, whose re-rated amount is not kept).
+pub fn rerated_amount(adjustment: &LineSnapshot, currency: Currency) -> Option<Money> {
+    if adjustment.line_type != LineType::Adjustment || adjustment.tiers.is_empty() {
+        return None;
+    }
+    let exact: Decimal = adjustment.tiers.iter().map(|t| t.amount).sum();
+    let exact = exact.checked_mul(adjustment.proration.unwrap_or(Decimal::ONE))?;
+    Some(Money::new(exact, currency).round_to_minor_units())
 }
 
 fn adjusted(original: &LineSnapshot, difference: Decimal) -> LineSnapshot {

@@ -29,7 +29,7 @@ mod subscription;
 mod unbilled;
 mod unit_usage;
 
-pub use adjust::{adjustments, Adjustment};
+pub use adjust::{adjustments, rerated_amount, Adjustment};
 pub use assemble::{assemble_invoice, InvoiceParts};
 pub use biller::{AsOfError, Biller, BillingConfig, InvoiceIssued, MAX_AS_OF_AHEAD_MONTHS};
 pub use billing_jobs::{BillingJobs, ABANDONED_AFTER, HEARTBEAT_EVERY};

@@ -190,6 +190,26 @@ both_stores! {
         assert!(pdf_text(&pdf).contains("not billed"), "the PDF shows the note");
     }
 
+    async fn an_adjustment_says_what_the_line_was_re_rated_to_and_what_was_billed_before(app) {
+        // Arrange: October on "payg" (1M invocations included, then 0.20/M), 3M used: 0.40.
+        tenant_on(&app, "acme", "UTC", "payg", "2026-10-01T00:00:00Z").await;
+        usage_at(&app, "acme", "2026-10-20T00:00:00Z", &[("on-time", "2026-10-19T00:00:00Z", 3_000_000)]).await;
+        run_billing_and_wait(&app, "2026-11-01T02:00:00Z").await;
+        // Act: 2M late October invocations: October re-rates to 0.80, November bills 0.40 more
+        usage_at(&app, "acme", "2026-11-10T00:00:00Z", &[("late", "2026-10-30T00:00:00Z", 2_000_000)]).await;
+        run_billing_and_wait(&app, "2026-12-01T02:00:00Z").await;
+        // Assert: the line shows the whole re-rated quantity and bills the difference, and says so
+        let november = invoices_of(&app, "acme").await.pop().unwrap();
+        let adjustment = line_of(&november["lines"], "type", "adjustment");
+        assert_eq!((&adjustment["quantity"], &adjustment["amount"]), (&json!("5000000"), &json!("0.40")));
+        let said = "Re-rated to 0.80, less 0.40 billed before";
+        let id = november["id"].as_str().unwrap();
+        let html = app.get_as(&format!("/v1/invoices/{id}/html"), &app.admin_key).await.text().await.unwrap();
+        assert!(html.contains(said), "{html}");
+        let pdf = app.get_as(&format!("/v1/invoices/{id}/pdf"), &app.admin_key).await.bytes().await.unwrap();
+        assert!(pdf_text(&pdf).contains(said), "the PDF says it too");
+    }
+
     async fn an_adjustment_for_a_top_up_late_usage_removed_names_the_line_it_adjusts(app) {
         // Arrange: October on "committed", topped up to 2000.
         tenant_on(&app, "acme", "UTC", "committed", "2026-10-01T00:00:00Z").await;

@@ -74,9 +74,11 @@ fn lines() -> Vec<LineSnapshot> {
     ];
     (memory.amount, memory.amount_precise) = (dec("19.17"), dec("19.1667"));
     let base_fee = line(3, LineType::BaseFee, "Standard plan base fee", "10.00");
-    let mut late = usage(4, Meter::Invocations, "Invocations, late usage", "600000", "0");
+    // February re-rated after late usage: 2,600,000 invocations now cost 0.32, of which 0.20
+    // was billed in February, so March bills the 0.12 between them.
+    let mut late = usage(4, Meter::Invocations, "Adjustment: Invocations", "2600000", "1000000");
     (late.line_type, late.start, late.end) = (LineType::Adjustment, at(2026, 2, 1, 5), at(2026, 3, 1, 5));
-    late.tiers = vec![tier("0", None, "600000", "0.20", "1000000", "0.12")];
+    late.tiers = vec![tier("0", None, "1600000", "0.20", "1000000", "0.32")];
     late.amount = dec("0.12");
     vec![invocations, memory, base_fee, late]
 }

@@ -186,6 +186,16 @@ impl LineContext {
         let span = format::span(line.start, line.end, self.tz);
         if line.line_type == LineType::Adjustment {
             details.push(format!("Adjusts {span}"));
+            // The quantity and tiers shown are the whole re-rated line; the amount is only what
+            // it adds to what was billed, so the line says both sides of that difference.
+            if let Some(rerated) = crate::invoice::rerated_amount(line, self.currency) {
+                let before = rerated.amount - line.amount;
+                details.push(format!(
+                    "Re-rated to {}, less {} billed before",
+                    format::amount(rerated.amount, self.currency),
+                    format::amount(before, self.currency)
+                ));
+            }
         } else if (line.start, line.end) != self.period {
             details.push(span);
         }
@@ -314,6 +324,13 @@ mod tests {
         assert!(
             adjustment.details.contains(&"Adjusts 1 Feb 2026 – 28 Feb 2026".to_owned()),
             "{:?}",
+            adjustment.details
+        );
+        assert_eq!(adjustment.amount, "0.12", "the line bills only the difference");
+        assert_eq!(adjustment.tiers[0].amount, "0.32", "its tiers are the whole re-rated line");
+        assert!(
+            adjustment.details.contains(&"Re-rated to 0.32, less 0.20 billed before".to_owned()),
+            "so the line says both sides of the difference: {:?}",
             adjustment.details
         );
     }
