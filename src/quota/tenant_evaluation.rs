@@ -16,7 +16,7 @@ use super::evaluator::QuotaEvaluator;
 use super::page_facts::PageFacts;
 use super::page_usage::PageUsage;
 use super::periods::{periods_open_for_usage, plan_for_period};
-use super::policy::{crossings, projected, quotas_for_period, reached, used};
+use super::policy::{crossings, projected, quotas_for_period, reached, spend_currency, used};
 use super::unbilled_event::{unbilled_payload, USAGE_UNBILLED};
 use crate::domain::{BillingPeriod, Currency, Quota, QuotaAlert, SubscriptionChange, Tenant, TenantId};
 use crate::invoice::{covered_until, unbilled_usage, usage_of_rollups, CurrentUsage};
@@ -186,7 +186,7 @@ impl QuotaEvaluator {
                 continue;
             }
             let late = self.is_closed(&tenant.id, &period, now).await?;
-            let currency = plan_for_period(catalog, changes, &period, now).map(|v| v.plan.currency());
+            let currency = spend_currency(&drafted);
             let earlier = alerted_before(&alerted, &period);
             alerts.extend(due.into_iter().map(|(quota, threshold)| {
                 let again = earlier(quota, threshold);

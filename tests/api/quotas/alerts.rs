@@ -4,7 +4,7 @@
 use serde_json::json;
 
 use super::{
-    alert_events, alert_rows, alerted, cap, create_tenant_on, evaluate, invocation_cap, post_invocations, put_as,
+    alert_events, alert_rows, alerted, at, cap, create_tenant_on, evaluate, invocation_cap, post_invocations, put_as,
     set_quotas,
 };
 use crate::quota_tests;
@@ -171,5 +171,35 @@ quota_tests! {
         let spend: Vec<_> = alert_events(&app).await.into_iter().filter(|e| e["meter"] == "spend").collect();
         assert_eq!(spend.len(), 1, "the budget's 50 % is not the old quota's: {spend:?}");
         assert_eq!((spend[0]["used"].as_str(), spend[0]["limit"].as_str()), (Some("0.06"), Some("0.10")));
+    }
+
+    async fn spend_keeps_the_currency_of_the_periods_draft_once_the_plan_has_ended(app) {
+        // Arrange: 0.06 USD of a 0.10 spend quota, then the tenant is deactivated (its
+        // subscription ends) and reactivated without a plan: December is still drafted in USD
+        create_tenant_on(&app, "acme", "payg").await;
+        set_quotas(&app, "acme", json!([{"id": "spend", "meter": "spend", "limit": "0.10", "thresholds": [50]}])).await;
+        post_invocations(&app, "acme", "u1", 1_300_000).await;
+        let patch = |active: bool| {
+            app.client
+                .patch(format!("{}/v1/tenants/acme", app.address))
+                .bearer_auth(&app.admin_key)
+                .json(&json!({"active": active}))
+                .send()
+        };
+        app.clock.set(at("2026-11-27T13:00:00Z"));
+        assert_eq!(patch(false).await.unwrap().status(), 200);
+        // Act
+        let deactivated = app.get_json("/v1/tenants/acme/entitlements").await;
+        assert_eq!(patch(true).await.unwrap().status(), 200);
+        evaluate(&app).await;
+        // Assert
+        let current = app.get_json("/v1/tenants/acme/usage/current").await;
+        assert_eq!(current["amount_so_far"]["subtotal"], "0.06", "{current}");
+        assert_eq!(deactivated["currency"], "USD", "{deactivated}");
+        let spend = &deactivated["entitlements"][0];
+        assert_eq!((spend["used"].as_str(), spend["limit"].as_str()), (Some("0.06"), Some("0.10")), "{deactivated}");
+        let events = alert_events(&app).await;
+        assert_eq!(events.len(), 1, "{events:?}");
+        assert_eq!((events[0]["used"].as_str(), events[0]["currency"].as_str()), (Some("0.06"), Some("USD")));
     }
 }
