@@ -94,6 +94,12 @@ impl Currency {
     pub fn minor_units(&self) -> u32 {
         self.minor_units
     }
+
+    /// The most minor-unit digits any currency has (KWD: 3): what an amount whose currency
+    /// is not known yet may carry.
+    pub fn most_minor_units() -> u32 {
+        CODES_BY_MINOR_UNITS.iter().map(|(minor_units, _)| *minor_units).max().unwrap_or(0)
+    }
 }
 
 impl fmt::Display for Currency {

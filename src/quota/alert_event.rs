@@ -22,7 +22,9 @@
 //! }
 //! ```
 //! `event_id` is the alert's natural key, stable across retries and processes: webhook
-//! receivers de-duplicate on it. Pure: no IO.
+//! receivers de-duplicate on it. An alert that replaces one of the same threshold and period
+//! raised for another form of the quota (its limit or meter changed since) is a new event,
+//! so its id ends with `:` and its `crossed_at`. Pure: no IO.
 
 use chrono::{DateTime, Utc};
 use rust_decimal::{Decimal, RoundingStrategy};
@@ -53,16 +55,23 @@ pub fn round_projection(meter: QuotaMeter, value: Decimal, currency: Option<Curr
     value.round_dp_with_strategy(decimals, RoundingStrategy::MidpointAwayFromZero)
 }
 
-/// The payload of `alert` (of `quota`), seen at `now`, heading for `projected`.
+/// The payload of `alert` (of `quota`), seen at `now`, heading for `projected`; `again`: it
+/// replaces an alert raised for another form of the quota.
 pub fn alert_payload(
     alert: &QuotaAlert,
     quota: &Quota,
     projected: Decimal,
     currency: Option<Currency>,
+    again: bool,
     now: DateTime<Utc>,
 ) -> String {
-    let start = alert.period.start().to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true);
-    let event_id = format!("{THRESHOLD_CROSSED}:{}:{}:{}:{start}", alert.tenant_id, alert.quota_id, alert.threshold);
+    let instant = |at: DateTime<Utc>| at.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true);
+    let start = instant(alert.period.start());
+    let mut event_id =
+        format!("{THRESHOLD_CROSSED}:{}:{}:{}:{start}", alert.tenant_id, alert.quota_id, alert.threshold);
+    if again {
+        event_id = format!("{event_id}:{}", instant(now));
+    }
     let value = |v: Decimal| format_value(alert.meter, v, currency);
     let spend_currency = (alert.meter == QuotaMeter::Spend).then(|| currency.map(|c| c.code())).flatten();
     json!({
@@ -104,7 +113,7 @@ mod tests {
             late: false,
         };
         let projected = Decimal::from_str(projected).unwrap();
-        let payload = alert_payload(&alert, &quota, projected, currency, at("2026-11-02T00:00:00Z"));
+        let payload = alert_payload(&alert, &quota, projected, currency, false, at("2026-11-02T00:00:00Z"));
         serde_json::from_str::<serde_json::Value>(&payload).unwrap()["projected"].clone()
     }
 

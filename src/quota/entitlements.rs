@@ -20,7 +20,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 
 use super::periods::plan_for_period;
-use super::policy::{effective_quotas, entitlement, used, Entitlement};
+use super::policy::{effective_quotas, entitlement, spend_currency, used, Entitlement};
 use crate::domain::{BillingPeriod, Currency, TenantId};
 use crate::invoice::{period_containing, period_usage, CurrentUsageError};
 use crate::plans::SharedCatalog;
@@ -34,7 +34,7 @@ pub struct EntitlementSnapshot {
     /// The clock's reading when the snapshot was read from the store.
     pub as_of: DateTime<Utc>,
     pub period: BillingPeriod,
-    /// The currency spend is counted in; `None` without a plan.
+    /// The currency spend is counted in (the period's draft's); `None` without a plan in the period.
     pub currency: Option<Currency>,
     /// One per quota in force, ordered by quota id.
     pub entitlements: Vec<Entitlement>,
@@ -92,7 +92,7 @@ impl Source {
             tenant_id: id.clone(),
             as_of: now,
             period,
-            currency: plan.map(|v| v.plan.currency()),
+            currency: spend_currency(&usage),
             entitlements,
         })
     }

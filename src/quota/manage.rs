@@ -8,6 +8,7 @@
 //! tenant's currency.
 
 use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
 
 use super::periods::plan_for_period;
 use crate::domain::{Actor, Currency, Quota, QuotaMeter, QuotaOwner, QuotaSet, TenantId};
@@ -17,6 +18,9 @@ use crate::store::{DbError, Store};
 
 /// Most quotas in one set.
 pub const MAX_QUOTAS: usize = 50;
+
+/// Spend limits stay below 10^18 (api-spec `QuotaInput`: at most 18 digits before the point).
+const SPEND_LIMIT_BOUND: u64 = 1_000_000_000_000_000_000;
 
 /// A tenant's quota sets and what governs them.
 #[derive(Debug, Clone)]
@@ -130,13 +134,29 @@ fn check_set(plan: Option<&PricingPlan>, owner: QuotaOwner, quotas: &[Quota]) ->
         if quotas[..i].iter().any(|q| q.id() == quota.id()) {
             return invalid(format!("quota id {:?} appears twice", quota.id()));
         }
-        let minor_units = plan.map_or(28, |p| p.currency().minor_units());
-        if quota.meter() == QuotaMeter::Spend && quota.limit().scale() > minor_units {
-            return invalid(format!("spend limit of {:?} has more decimals than its currency", quota.id()));
+        if quota.meter() == QuotaMeter::Spend {
+            check_spend_limit(plan, quota)?;
         }
         if owner == QuotaOwner::Tenant {
             check_budget(plan, quota)?;
         }
+    }
+    Ok(())
+}
+
+/// A spend limit is an amount: no more decimals than the tenant's currency has (without a
+/// plan, than any currency has), and below [`SPEND_LIMIT_BOUND`].
+fn check_spend_limit(plan: Option<&PricingPlan>, quota: &Quota) -> Result<(), QuotaSetError> {
+    let minor_units = plan.map_or_else(Currency::most_minor_units, |p| p.currency().minor_units());
+    if quota.limit().scale() > minor_units {
+        let whose = if plan.is_some() { "its currency" } else { "any currency (the tenant has no plan yet)" };
+        return Err(QuotaSetError::Invalid(format!(
+            "spend limit of {:?} has more decimals than {whose}: at most {minor_units}",
+            quota.id()
+        )));
+    }
+    if quota.limit() >= Decimal::from(SPEND_LIMIT_BOUND) {
+        return Err(QuotaSetError::Invalid(format!("spend limit of {:?} must be below 10^18", quota.id())));
     }
     Ok(())
 }

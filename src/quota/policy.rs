@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 
 use rust_decimal::Decimal;
 
-use crate::domain::{BillingPeriod, Quota, QuotaMeter, QuotaSet};
+use crate::domain::{BillingPeriod, Currency, Quota, QuotaMeter, QuotaSet};
 use crate::invoice::CurrentUsage;
 use crate::rate::PricingPlan;
 
@@ -50,6 +50,14 @@ pub fn used(meter: QuotaMeter, usage: &CurrentUsage) -> Decimal {
         QuotaMeter::Usage(m) => usage.usage.get(m),
         QuotaMeter::Spend => usage.amount_so_far.as_ref().map_or(Decimal::ZERO, |d| d.subtotal.amount),
     }
+}
+
+/// The currency `spend` is counted in for the period of `usage`: its draft's. A period's
+/// currency is fixed, and outlives the plan in force now: a tenant deactivated (or reactivated
+/// without a plan) still has the period's spend in the currency its invoice will use.
+/// `None` when no plan covers any of the period.
+pub fn spend_currency(usage: &CurrentUsage) -> Option<Currency> {
+    usage.amount_so_far.as_ref().map(|draft| draft.currency)
 }
 
 /// The period total `meter` is heading for: the projection of [`used`] to the period end.

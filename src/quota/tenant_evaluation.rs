@@ -9,13 +9,14 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
 
 use super::alert_event::{alert_payload, THRESHOLD_CROSSED};
 use super::evaluator::QuotaEvaluator;
 use super::page_facts::PageFacts;
 use super::page_usage::PageUsage;
 use super::periods::{periods_open_for_usage, plan_for_period};
-use super::policy::{crossings, projected, quotas_for_period, reached, used};
+use super::policy::{crossings, projected, quotas_for_period, reached, spend_currency, used};
 use super::unbilled_event::{unbilled_payload, USAGE_UNBILLED};
 use crate::domain::{BillingPeriod, Currency, Quota, QuotaAlert, SubscriptionChange, Tenant, TenantId};
 use crate::invoice::{covered_until, unbilled_usage, usage_of_rollups, CurrentUsage};
@@ -28,8 +29,9 @@ pub(super) struct TenantOutcome {
     pub(super) unbilled_records: i64,
 }
 
-/// Already alerted thresholds, by (quota id, period start).
-type Alerted = BTreeMap<(String, DateTime<Utc>), BTreeSet<u32>>;
+/// Already alerted thresholds, by (quota id, period start), each with the form of the quota
+/// (meter, limit) it was alerted for.
+type Alerted = BTreeMap<(String, DateTime<Utc>), BTreeMap<u32, (String, Decimal)>>;
 
 impl QuotaEvaluator {
     /// The periods whose usage evaluating `tenant` needs: its uncovered periods (unbilled
@@ -138,7 +140,8 @@ impl QuotaEvaluator {
         let set = facts.quota_set(&tenant.id);
         let mut alerted = Alerted::new();
         for key in facts.alert_keys(&tenant.id) {
-            alerted.entry((key.quota_id.clone(), key.period_start)).or_default().insert(key.threshold);
+            let form = (key.meter.clone(), key.limit);
+            alerted.entry((key.quota_id.clone(), key.period_start)).or_default().insert(key.threshold, form);
         }
         let work = periods_open_for_usage(tenant.details.timezone, now, self.allowed_lateness)
             .into_iter()
@@ -176,18 +179,19 @@ impl QuotaEvaluator {
                 .iter()
                 .flat_map(|q| {
                     let reached = reached(used(q.meter(), &drafted), q.limit(), q.thresholds());
-                    crossings(&reached, done(q)).into_iter().map(move |t| (q, t))
+                    crossings(&reached, &done(q)).into_iter().map(move |t| (q, t))
                 })
                 .collect();
             if due.is_empty() {
                 continue;
             }
             let late = self.is_closed(&tenant.id, &period, now).await?;
-            let currency = plan_for_period(catalog, changes, &period, now).map(|v| v.plan.currency());
-            alerts.extend(
-                due.into_iter()
-                    .map(|(quota, threshold)| announced_alert(quota, threshold, &drafted, currency, late, now)),
-            );
+            let currency = spend_currency(&drafted);
+            let earlier = alerted_before(&alerted, &period);
+            alerts.extend(due.into_iter().map(|(quota, threshold)| {
+                let again = earlier(quota, threshold);
+                announced_alert(quota, threshold, &drafted, (currency, late, again), now)
+            }));
         }
         Ok(alerts)
     }
@@ -201,13 +205,13 @@ impl QuotaEvaluator {
     }
 }
 
-/// The alert of `quota` at `threshold` over `usage`, with its `quota.threshold_crossed` event.
+/// The alert of `quota` at `threshold` over `usage`, with its `quota.threshold_crossed` event;
+/// `again`: it replaces an alert of the same threshold raised for another form of the quota.
 fn announced_alert(
     quota: &Quota,
     threshold: u32,
     usage: &CurrentUsage,
-    currency: Option<Currency>,
-    late: bool,
+    (currency, late, again): (Option<Currency>, bool, bool),
     now: DateTime<Utc>,
 ) -> Announced<QuotaAlert> {
     let alert = QuotaAlert {
@@ -220,13 +224,27 @@ fn announced_alert(
         limit: quota.limit(),
         late,
     };
-    let payload = alert_payload(&alert, quota, projected(quota.meter(), usage), currency, now);
+    let payload = alert_payload(&alert, quota, projected(quota.meter(), usage), currency, again, now);
     Announced { row: alert, kind: THRESHOLD_CROSSED, payload }
 }
 
-/// The thresholds of a quota already alerted in `period`.
-fn alerted_in<'a>(alerted: &'a Alerted, period: &BillingPeriod) -> impl Fn(&Quota) -> &'a BTreeSet<u32> {
-    static NONE: BTreeSet<u32> = BTreeSet::new();
+/// The thresholds of a quota already alerted in `period` for the quota as it is now. An alert
+/// raised for another meter or limit under the same id (a cap raised from 100 to 1000, a
+/// budget that took a dropped quota's id) says nothing about this one's: 80 % of 100 is not
+/// 80 % of 1000, and the raised cap must still announce that it now blocks.
+fn alerted_in<'a>(alerted: &'a Alerted, period: &BillingPeriod) -> impl Fn(&Quota) -> BTreeSet<u32> + 'a {
     let start = period.start();
-    move |q: &Quota| alerted.get(&(q.id().to_owned(), start)).unwrap_or(&NONE)
+    move |q: &Quota| {
+        let form = |(meter, limit): &(String, Decimal)| meter == q.meter().as_str() && *limit == q.limit();
+        let of_quota = alerted.get(&(q.id().to_owned(), start));
+        of_quota.into_iter().flatten().filter(|(_, f)| form(f)).map(|(t, _)| *t).collect()
+    }
+}
+
+/// Whether a threshold of a quota was alerted in `period` at all, for whatever form.
+fn alerted_before<'a>(alerted: &'a Alerted, period: &BillingPeriod) -> impl Fn(&Quota, u32) -> bool + 'a {
+    let start = period.start();
+    move |q: &Quota, threshold: u32| {
+        alerted.get(&(q.id().to_owned(), start)).is_some_and(|t| t.contains_key(&threshold))
+    }
 }

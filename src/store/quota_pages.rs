@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 
 use super::alerts::AlertKey;
 use super::billing_pages::{bind_tenants, group, placeholders, PerTenant};
-use super::codec::{tenant_id, Instant};
+use super::codec::{tenant_id, Dec, Instant};
 use super::engine::on_read;
 use super::quotas::{quota_set_of, QuotaRow};
 use super::{DbError, Store};
@@ -52,17 +52,17 @@ impl Store {
             return Ok(HashMap::new());
         }
         let sql = format!(
-            "select tenant_id, quota_id, threshold, period_start from alert \
+            "select tenant_id, quota_id, threshold, period_start, meter, limit_value from alert \
             where period_start >= $1 and tenant_id in ({})",
             placeholders(2, tenants.len())
         );
-        let rows: Vec<(String, String, i64, Instant)> =
+        let rows: Vec<(String, String, i64, Instant, String, Dec)> =
             on_read!(self.read(), |db| bind_tenants!(sqlx::query_as(&sql).bind(Instant(since)), tenants)
                 .fetch_all(db)
                 .await)?;
-        group(rows.into_iter().map(|(tenant, quota_id, threshold, start)| {
+        group(rows.into_iter().map(|(tenant, quota_id, threshold, start, meter, limit)| {
             let threshold = u32::try_from(threshold).map_err(|_| DbError::Corrupt("alert threshold".into()))?;
-            Ok((tenant_id(&tenant)?, AlertKey { quota_id, threshold, period_start: start.0 }))
+            Ok((tenant_id(&tenant)?, AlertKey { quota_id, threshold, period_start: start.0, meter, limit: limit.0 }))
         }))
     }
 

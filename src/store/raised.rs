@@ -5,7 +5,10 @@
 //! Each row may exist only once (its key: (tenant, quota, threshold, period) for an alert,
 //! (tenant, period) for an entry). The inserts are `on conflict do nothing … returning` the
 //! keys that took, and only those rows get their event: a row another pass or process
-//! recorded first is neither written twice nor announced twice. All or nothing: a page whose
+//! recorded first is neither written twice nor announced twice. One exception: an alert row
+//! raised for another form of its quota (another meter or limit: the operator raised a cap,
+//! a budget took over a dropped quota's id) is replaced, since "80 %" of the new form is a
+//! new crossing; the same form is still refused. All or nothing: a page whose
 //! write fails leaves none of its rows, and the caller writes its tenants one by one to find
 //! the one that fails.
 
@@ -75,14 +78,18 @@ impl Store {
     }
 }
 
-/// Inserts the alerts; which took.
+/// Inserts the alerts (replacing one raised for another form of its quota); which took.
 async fn insert_alerts(
     tx: &mut Tx,
     alerts: &[Announced<QuotaAlert>],
     now: DateTime<Utc>,
 ) -> Result<Vec<bool>, DbError> {
+    // A key twice in one `on conflict do update` is an error on PostgreSQL: the first of
+    // each key is inserted, the later ones are refused as duplicates below.
+    let mut seen: BTreeSet<AlertKey> = BTreeSet::new();
+    let unique: Vec<&Announced<QuotaAlert>> = alerts.iter().filter(|a| seen.insert(alert_key(&a.row))).collect();
     let mut took: BTreeSet<AlertKey> = BTreeSet::new();
-    for chunk in alerts.chunks(ROWS_PER_STATEMENT) {
+    for chunk in unique.chunks(ROWS_PER_STATEMENT) {
         let keys: Vec<AlertKey> = on_tx!(tx, |db| {
             let mut insert = sqlx::QueryBuilder::new(
                 "insert into alert (tenant_id, quota_id, threshold, period_start, period_end, meter, used, \
@@ -100,7 +107,13 @@ async fn insert_alerts(
                     .push_bind(alert.late)
                     .push_bind(Instant(now));
             });
-            insert.push(" on conflict do nothing returning tenant_id, quota_id, threshold, period_start");
+            insert.push(
+                " on conflict (tenant_id, quota_id, threshold, period_start) do update set \
+                period_end = excluded.period_end, meter = excluded.meter, used = excluded.used, \
+                limit_value = excluded.limit_value, late = excluded.late, created_at = excluded.created_at \
+                where alert.meter <> excluded.meter or alert.limit_value <> excluded.limit_value \
+                returning tenant_id, quota_id, threshold, period_start",
+            );
             insert.build_query_as().fetch_all(db).await
         })?;
         took.extend(keys);

@@ -91,4 +91,31 @@ quota_tests! {
             assert_eq!((got, body["error"]["code"].as_str()), (status, Some(code)), "{budgets}");
         }
     }
+
+    async fn a_spend_limit_is_an_amount_some_currency_can_hold_even_before_the_tenant_has_a_plan(app) {
+        // Arrange: acme has no plan (no currency yet), hooli pays in USD
+        let body = json!({"id": "acme", "name": "A", "billing_email": "billing@example.com"});
+        let created = app.client.post(format!("{}/v1/tenants", app.address)).bearer_auth(&app.admin_key).json(&body);
+        assert_eq!(created.send().await.unwrap().status(), 201);
+        create_tenant_on(&app, "hooli", "payg").await;
+        let spend = |limit: &str| json!({"quotas": [{"id": "s", "meter": "spend", "limit": limit, "thresholds": [100]}]});
+        for (tenant, limit, status) in [
+            ("acme", "1.0005", 422),
+            ("acme", "1.005", 200),
+            ("hooli", "1.005", 422),
+            ("hooli", "1000000000000000000", 422),
+            ("hooli", "79228162514264337593543950335", 422),
+            ("hooli", "999999999999999999.99", 200),
+        ] {
+            // Act
+            let response = put_as(&app, &format!("/v1/tenants/{tenant}/quotas"), &app.admin_key, &spend(limit)).await;
+            // Assert
+            let got = response.status().as_u16();
+            let body: serde_json::Value = response.json().await.unwrap();
+            assert_eq!(got, status, "{tenant} {limit}: {body}");
+            if status == 422 {
+                assert_eq!(body["error"]["code"], "invalid_quota", "{body}");
+            }
+        }
+    }
 }
