@@ -5,11 +5,13 @@
 //! Tenant-local calendar units (hours, days, months in the tenant's time zone) give usage
 //! series their buckets ([`usage_series`]) and billing its periods ([`month_period`]).
 
+mod billing_calendar;
 mod calendar;
 mod correction;
 mod rollup;
 mod series;
 
+pub use billing_calendar::BillingCalendar;
 pub(crate) use calendar::units_in_range;
 pub use calendar::{month_period, next_unit_start, unit_start, Granularity};
 pub use correction::{correction_deltas, correction_step, RecordState};

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::lookup::ReadableTenant;
 use crate::aggregate::{
-    month_period, units_in_range, usage_series, validate_range, Granularity, GroupBy, RangeError, SeriesBucket,
+    units_in_range, usage_series, validate_range, BillingCalendar, Granularity, GroupBy, RangeError, SeriesBucket,
 };
 use crate::clock::SharedClock;
 use crate::http::{ApiError, DeferredQuery};
@@ -68,7 +68,8 @@ pub async fn get_usage(
 ) -> Result<HttpResponse, ApiError> {
     let query = query.parsed()?;
     let id = tenant.id.clone();
-    let tz = tenant.details.timezone;
+    let calendar = BillingCalendar::of(&tenant);
+    let tz = calendar.zone_at(clock.now());
     let granularity = match query.granularity.as_deref() {
         None => Granularity::Day,
         Some(text) => Granularity::parse(text).ok_or_else(|| invalid("granularity must be hour, day or month"))?,
@@ -78,7 +79,8 @@ pub async fn get_usage(
         .as_deref()
         .map(|text| GroupBy::parse(text).ok_or_else(|| invalid("group_by must be function or region")))
         .transpose()?;
-    let (default_from, default_to) = month_period(tz, clock.now());
+    let current = calendar.period_containing(clock.now());
+    let (default_from, default_to) = (current.start(), current.end());
     let from = query.from.as_deref().map(instant).transpose()?.unwrap_or(default_from);
     let to = query.to.as_deref().map(instant).transpose()?.unwrap_or(default_to);
     validate_range(tz, granularity, from, to, MAX_BUCKETS).map_err(|e| {

@@ -40,11 +40,23 @@ pub struct NewTenant {
     pub details: TenantDetails,
 }
 
+/// A time zone whose local months a tenant's billing periods followed until `until`, the end
+/// of the period in which another zone was asked for: a time zone change applies from the next
+/// period (DESIGN §6; `aggregate::BillingCalendar`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ZoneSpan {
+    pub timezone: Tz,
+    pub until: DateTime<Utc>,
+}
+
 /// A persisted tenant.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Tenant {
     pub id: TenantId,
+    /// `details.timezone` is the zone asked for last; it takes over at the last span's `until`.
     pub details: TenantDetails,
+    /// The zones before it, oldest first (empty: the tenant never changed zone).
+    pub zone_history: Vec<ZoneSpan>,
     /// False once deactivated: new usage is refused, all data is kept.
     pub active: bool,
     pub created_at: DateTime<Utc>,

@@ -19,7 +19,7 @@ use rust_decimal::Decimal;
 use super::billing_run::{BillingRun, IssuedInvoice, RunReport};
 use super::unit_usage::UnitUsage;
 use super::{due_periods, segments};
-use crate::aggregate::Rollup;
+use crate::aggregate::{BillingCalendar, Rollup};
 use crate::domain::{BillingPeriod, CreditEntry, LineKey, Money, NewInvoice, SubscriptionChange, Tenant, TenantId};
 use crate::store::{IssueBatch, IssueInvoice, IssueOutcome, PerTenant};
 
@@ -151,7 +151,7 @@ impl BillingRun<'_> {
         }
         closed.sort_by_key(BillingPeriod::start);
         let starts = closed.iter().map(BillingPeriod::start).collect();
-        let due = due_periods(tenant.details.timezone, changes, &starts, as_of, self.grace);
+        let due = due_periods(&BillingCalendar::of(tenant), changes, &starts, as_of, self.grace);
         let period = *due.first()?;
         Some(Due { tenant, period, closed, more: due.len() > 1 })
     }

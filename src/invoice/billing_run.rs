@@ -21,7 +21,7 @@ use super::{
     adjustments, assemble_invoice, balances, covered_until, draft_invoice, segment_inputs, segment_lines, segments,
     unbilled_note, unbilled_usage, InvoiceDraft, InvoiceParts, Unbilled, UnbilledReason,
 };
-use crate::aggregate::Rollup;
+use crate::aggregate::{BillingCalendar, Rollup};
 use crate::domain::{
     BillingPeriod, CustomerSnapshot, InvoiceId, IssuerSnapshot, LineKey, Money, NewInvoice, PaymentTerms,
 };
@@ -179,7 +179,7 @@ impl BillingRun<'_> {
         let credits = balances(inputs.ledger, draft.currency);
         Ok(Some(assemble_invoice(InvoiceParts {
             issuer: self.issuer.clone(),
-            customer: customer(tenant),
+            customer: customer(tenant, period),
             period: *period,
             issued_at: as_of,
             payment_terms: tenant.details.payment_terms.unwrap_or(self.payment_terms),
@@ -238,7 +238,8 @@ fn unbilled_period(tenant: &Tenant, period: &BillingPeriod, u: &Unbilled) -> Unb
     }
 }
 
-fn customer(tenant: &Tenant) -> CustomerSnapshot {
+/// The customer as `period`'s invoice shows it: its dates in the zone that period followed.
+fn customer(tenant: &Tenant, period: &BillingPeriod) -> CustomerSnapshot {
     let d = &tenant.details;
     CustomerSnapshot {
         tenant_id: tenant.id.to_string(),
@@ -246,6 +247,6 @@ fn customer(tenant: &Tenant) -> CustomerSnapshot {
         billing_emails: d.billing_emails.clone(),
         address: d.address.clone(),
         tax_id: d.tax_id.clone(),
-        timezone: d.timezone.name().to_owned(),
+        timezone: BillingCalendar::of(tenant).zone_at(period.start()).name().to_owned(),
     }
 }

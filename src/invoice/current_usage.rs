@@ -7,8 +7,9 @@
 
 use chrono::{DateTime, Utc};
 
+use super::period_units;
 use super::{draft_invoice, project, segment_inputs, segments, unbilled_usage, DraftError, InvoiceDraft, Unbilled};
-use super::{period_containing, period_units};
+use crate::aggregate::BillingCalendar;
 use crate::aggregate::{sum_rollups, Rollup};
 use crate::domain::{BillingPeriod, SubscriptionChange, Tenant};
 use crate::domain::{Quantities, QuantityError, TenantId};
@@ -93,7 +94,7 @@ pub async fn current_usage(
 ) -> Result<CurrentUsage, CurrentUsageError> {
     let tenant = store.get_tenant(id).await?.ok_or(CurrentUsageError::TenantNotFound)?;
     let changes = store.subscriptions(id).await?;
-    let period = period_containing(tenant.details.timezone, now);
+    let period = BillingCalendar::of(&tenant).period_containing(now);
     period_usage(store, catalog, &tenant, &changes, period, now).await
 }
 

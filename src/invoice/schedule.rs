@@ -4,14 +4,14 @@
 use std::collections::HashSet;
 
 use chrono::{DateTime, Duration, Utc};
-use chrono_tz::Tz;
 
-use super::period::{period_containing, segments};
+use super::period::segments;
+use crate::aggregate::BillingCalendar;
 use crate::domain::{BillingPeriod, SubscriptionChange};
 
 /// Periods due for closing, oldest first. Periods with no plan in force get no invoice.
 pub fn due_periods(
-    tz: Tz,
+    calendar: &BillingCalendar,
     changes: &[SubscriptionChange],
     closed: &HashSet<DateTime<Utc>>,
     as_of: DateTime<Utc>,
@@ -19,12 +19,12 @@ pub fn due_periods(
 ) -> Vec<BillingPeriod> {
     let Some(first) = changes.first() else { return Vec::new() };
     let mut due = Vec::new();
-    let mut period = period_containing(tz, first.effective_at);
+    let mut period = calendar.period_containing(first.effective_at);
     while period.end() + grace <= as_of {
         if !closed.contains(&period.start()) && !segments(&period, changes).is_empty() {
             due.push(period);
         }
-        period = period_containing(tz, period.end());
+        period = calendar.period_containing(period.end());
     }
     due
 }
@@ -33,12 +33,20 @@ pub fn due_periods(
 mod tests {
     use super::*;
     use crate::domain::testing::at;
+    use chrono_tz::Tz;
 
     #[test]
     fn a_period_closes_only_after_its_grace() {
         let changes = [SubscriptionChange::to_plan(at("2026-10-15T00:00:00Z"), "p")];
-        let due =
-            |as_of: &str| due_periods(Tz::Asia__Kolkata, &changes, &HashSet::new(), at(as_of), Duration::hours(1));
+        let due = |as_of: &str| {
+            due_periods(
+                &BillingCalendar::fixed(Tz::Asia__Kolkata),
+                &changes,
+                &HashSet::new(),
+                at(as_of),
+                Duration::hours(1),
+            )
+        };
         assert_eq!(due("2026-10-31T19:29:59Z").len(), 0, "October in Kolkata ends at 18:30 UTC, + 1 h grace");
         let october = due("2026-10-31T19:30:00Z");
         assert_eq!(october.len(), 1);
@@ -50,8 +58,21 @@ mod tests {
     fn closed_periods_and_tenants_without_a_plan_are_skipped() {
         let changes = [SubscriptionChange::to_plan(at("2026-09-01T00:00:00Z"), "p")];
         let closed: HashSet<_> = [at("2026-09-01T00:00:00Z")].into();
-        let due = due_periods(Tz::UTC, &changes, &closed, at("2026-11-02T00:00:00Z"), Duration::hours(1));
+        let due = due_periods(
+            &BillingCalendar::fixed(Tz::UTC),
+            &changes,
+            &closed,
+            at("2026-11-02T00:00:00Z"),
+            Duration::hours(1),
+        );
         assert_eq!(due.iter().map(|p| p.start()).collect::<Vec<_>>(), vec![at("2026-10-01T00:00:00Z")]);
-        assert!(due_periods(Tz::UTC, &[], &HashSet::new(), at("2030-01-01T00:00:00Z"), Duration::zero()).is_empty());
+        assert!(due_periods(
+            &BillingCalendar::fixed(Tz::UTC),
+            &[],
+            &HashSet::new(),
+            at("2030-01-01T00:00:00Z"),
+            Duration::zero()
+        )
+        .is_empty());
     }
 }

@@ -8,8 +8,7 @@
 
 use chrono::{DateTime, Utc};
 
-use super::period_containing;
-use crate::aggregate::{bucket_ceiling, bucket_start};
+use crate::aggregate::{bucket_ceiling, bucket_start, BillingCalendar};
 use crate::domain::{
     plan_at, Actor, BillingPeriod, ChangeTiming, Currency, NewTenant, SubscriptionChange, Tenant, TenantId, TenantPatch,
 };
@@ -62,7 +61,8 @@ pub async fn plan_change(
 ) -> Result<SubscriptionChange, SubscriptionError> {
     let plan = known_plan(catalog, plan_id)?;
     let changes = store.subscriptions(&tenant.id).await?;
-    let open = period_containing(tenant.details.timezone, now);
+    let calendar = BillingCalendar::of(tenant);
+    let open = calendar.period_containing(now);
     let change = match (timing, plan_at(&changes, now)) {
         (ChangeTiming::NextPeriod, Some(_)) if start.is_some() => {
             return Err(SubscriptionError::InvalidStart(
@@ -81,8 +81,7 @@ pub async fn plan_change(
     };
     let current_currency =
         plan_at(&changes, now).and_then(|plan_id| catalog.latest(plan_id)).map(|v| v.plan.currency());
-    let at_period_start =
-        change.effective_at == period_containing(tenant.details.timezone, change.effective_at).start();
+    let at_period_start = change.effective_at == calendar.period_containing(change.effective_at).start();
     if current_currency.is_some_and(|c| c != plan.plan.currency()) && !at_period_start {
         return Err(SubscriptionError::CurrencyChangeNotAtPeriodStart);
     }
@@ -188,7 +187,7 @@ pub async fn onboard_tenant(
     if plan_id.is_none() && start.is_some() {
         return Err(SubscriptionError::InvalidStart("subscription_start needs a plan".into()));
     }
-    backdated(start, &period_containing(new.details.timezone, now), now)?;
+    backdated(start, &BillingCalendar::fixed(new.details.timezone).period_containing(now), now)?;
     let tenant = store.create_tenant(new, now, actor).await.map_err(|e| match e {
         DbError::AlreadyExists => SubscriptionError::TenantExists(new.id.as_str().to_owned()),
         other => SubscriptionError::Store(other),
@@ -196,7 +195,7 @@ pub async fn onboard_tenant(
     if let Some(plan_id) = plan_id {
         let immediately = (ChangeTiming::Immediately, start);
         let change = plan_change(store, catalog, &tenant, plan_id, immediately, now).await?;
-        let first_period = period_containing(tenant.details.timezone, change.effective_at);
+        let first_period = BillingCalendar::of(&tenant).period_containing(change.effective_at);
         store.change_subscription(&tenant.id, &change.with_usage_from(first_period.start()), now, actor).await?;
     }
     Ok(tenant)

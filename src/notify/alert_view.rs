@@ -7,6 +7,7 @@ use chrono_tz::Tz;
 use rust_decimal::Decimal;
 use serde::Deserialize;
 
+use crate::aggregate::BillingCalendar;
 use crate::domain::{Currency, IssuerSnapshot, QuotaMeter, Tenant};
 use crate::invoice::display_format as format;
 use crate::quota::round_projection;
@@ -83,7 +84,7 @@ impl AlertView {
             Some(QuotaMeter::Spend) => value(alert.limit),
             _ => "your limit".to_owned(),
         };
-        let tz: Tz = tenant.details.timezone;
+        let tz: Tz = BillingCalendar::of(tenant).zone_at(alert.period.start);
         let period = format::span(alert.period.start, alert.period.end, tz);
         let late_prefix = if alert.late { "Late usage alert" } else { "Usage alert" };
         AlertView {
@@ -138,6 +139,7 @@ mod tests {
                 late_usage_policy: LateUsagePolicy::NextInvoice,
                 payment_terms: None,
             },
+            zone_history: vec![],
             active: true,
             created_at: Utc::now(),
             updated_at: Utc::now(),

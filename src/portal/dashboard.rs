@@ -20,7 +20,7 @@ use super::function_costs::{split_by_function, CostSplit};
 use super::page;
 use super::session::PortalSession;
 use super::view::{meter_quantities, money, Chrome, MeterQuantity};
-use crate::aggregate::{units_in_range, usage_series, Granularity, GroupBy};
+use crate::aggregate::{units_in_range, usage_series, BillingCalendar, Granularity, GroupBy};
 use crate::domain::{Currency, Meter, Money, QuotaMeter};
 use crate::invoice::{current_usage, display_format as format, CurrentUsage};
 use crate::quota::{format_value, EntitlementSnapshot};
@@ -95,7 +95,7 @@ pub async fn get_portal_dashboard(
     let catalog = portal.catalog.current(store).await?;
     let current = current_usage(store, &catalog, &tenant.id, now).await?;
     let (start, end) = (current.period.start(), current.period.end());
-    let tz = tenant.details.timezone;
+    let tz = BillingCalendar::of(&tenant).zone_at(now);
     let units = days_cut_at_segments(tz, &current);
     // Per day and function (≈ 8 functions × 31 days of sums, not every 15-minute row): the
     // chart folds them per day, the cost split per segment, as it would the rows.

@@ -18,10 +18,10 @@ use super::error::PortalError;
 use super::page;
 use super::session::PortalSession;
 use super::view::{meter_quantities, money, Chrome, MeterQuantity};
-use crate::aggregate::sum_rollups;
+use crate::aggregate::{sum_rollups, BillingCalendar};
 use crate::domain::{BillingPeriod, Quantities, QuotaMeter};
 use crate::invoice::display_format as format;
-use crate::invoice::{draft_invoice, period_containing, segments, InvoiceDraft, Segment, SegmentInput};
+use crate::invoice::{draft_invoice, segments, InvoiceDraft, Segment, SegmentInput};
 use crate::rate::{PlanCatalog, PlanVersion};
 
 /// One plan's price for the period.
@@ -53,9 +53,9 @@ struct PlansPage {
 pub async fn get_portal_plans(session: PortalSession, portal: web::Data<Portal>) -> Result<HttpResponse, PortalError> {
     let store = &portal.store;
     let tenant = portal.tenant_of(&session).await?;
-    let tz = tenant.details.timezone;
-    let current = period_containing(tz, portal.clock.now());
-    let last = period_containing(tz, current.start() - TimeDelta::seconds(1));
+    let calendar = BillingCalendar::of(&tenant);
+    let current = calendar.period_containing(portal.clock.now());
+    let last = calendar.period_containing(current.start() - TimeDelta::seconds(1));
     let rollups = store.rollups_per_unit(&tenant.id, &[(last.start(), last.end())], None).await?;
     let usage = sum_rollups(&rollups, last.start(), last.end()).map_err(|e| PortalError::Unexpected(e.into()))?;
     let changes = store.subscriptions(&tenant.id).await?;
@@ -67,7 +67,7 @@ pub async fn get_portal_plans(session: PortalSession, portal: web::Data<Portal>)
     let cheapest = plans.iter().find(|(v, d)| !limited(v, d)).map(|(_, d)| d.total);
     let page = PlansPage {
         chrome: Chrome::signed_in("Plans", "plans", session.account(&tenant.details.name)),
-        period: format::span(last.start(), last.end(), tz),
+        period: format::span(last.start(), last.end(), calendar.zone_at(last.start())),
         usage: meter_quantities(&usage.quantities),
         no_usage: usage.records == 0,
         tax_rate: format::percent(tenant.details.tax_rate),

@@ -22,7 +22,7 @@ use super::session::PortalSession;
 use super::usage_query::{UsageForm, UsageQuestion};
 use super::usage_view::{usage_csv, usage_figures, UsageFigures};
 use super::view::Chrome;
-use crate::aggregate::{units_in_range, usage_series, SeriesBucket};
+use crate::aggregate::{units_in_range, usage_series, BillingCalendar, SeriesBucket};
 use crate::domain::{Meter, TenantId};
 use crate::store::Store;
 
@@ -54,7 +54,7 @@ pub async fn get_portal_usage(
     params: web::Query<HashMap<String, String>>,
 ) -> Result<HttpResponse, PortalError> {
     let tenant = portal.tenant_of(&session).await?;
-    let tz = tenant.details.timezone;
+    let tz = BillingCalendar::of(&tenant).zone_at(portal.clock.now());
     let form = UsageForm::from_params(&params, tz, portal.clock.now());
     let mut page = UsagePage {
         chrome: Chrome::signed_in("Usage", "usage", session.account(&tenant.details.name)),
@@ -87,7 +87,7 @@ pub async fn get_portal_usage_csv(
     params: web::Query<HashMap<String, String>>,
 ) -> Result<HttpResponse, PortalError> {
     let tenant = portal.tenant_of(&session).await?;
-    let tz = tenant.details.timezone;
+    let tz = BillingCalendar::of(&tenant).zone_at(portal.clock.now());
     let query =
         UsageForm::from_params(&params, tz, portal.clock.now()).parse(tz).map_err(PortalError::InvalidRequest)?;
     let (_, buckets) = read_series(&portal.store, &tenant.id, tz, &query).await?;

@@ -21,8 +21,9 @@ use chrono::{DateTime, Utc};
 
 use super::periods::plan_for_period;
 use super::policy::{effective_quotas, entitlement, spend_currency, used, Entitlement};
+use crate::aggregate::BillingCalendar;
 use crate::domain::{BillingPeriod, Currency, TenantId};
-use crate::invoice::{period_containing, period_usage, CurrentUsageError};
+use crate::invoice::{period_usage, CurrentUsageError};
 use crate::plans::SharedCatalog;
 use crate::refresh_ahead::RefreshAhead;
 use crate::store::Store;
@@ -83,7 +84,7 @@ impl Source {
         let tenant = self.store.get_tenant(id).await?.ok_or(CurrentUsageError::TenantNotFound)?;
         let set = self.store.quota_set(id).await?;
         let changes = self.store.subscriptions(id).await?;
-        let period = period_containing(tenant.details.timezone, now);
+        let period = BillingCalendar::of(&tenant).period_containing(now);
         let plan = plan_for_period(&catalog, &changes, &period, now);
         let quotas = effective_quotas(plan.map(|v| v.plan.as_ref()), &set);
         let usage = period_usage(&self.store, &catalog, &tenant, &changes, period, now).await?;

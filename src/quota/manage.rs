@@ -11,8 +11,8 @@ use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 
 use super::periods::plan_for_period;
+use crate::aggregate::BillingCalendar;
 use crate::domain::{Actor, Currency, Quota, QuotaMeter, QuotaOwner, QuotaSet, TenantId};
-use crate::invoice::period_containing;
 use crate::rate::{PlanCatalog, PricingPlan};
 use crate::store::{DbError, Store};
 
@@ -120,7 +120,7 @@ async fn plan_in_force(
 ) -> Result<Option<std::sync::Arc<PricingPlan>>, QuotaSetError> {
     let tenant = store.get_tenant(id).await?.ok_or(QuotaSetError::TenantNotFound)?;
     let changes = store.subscriptions(id).await?;
-    let period = period_containing(tenant.details.timezone, now);
+    let period = BillingCalendar::of(&tenant).period_containing(now);
     Ok(plan_for_period(catalog, &changes, &period, now).map(|v| v.plan.clone()))
 }
 

@@ -13,6 +13,7 @@ use std::collections::{HashMap, HashSet};
 use chrono::{DateTime, Utc};
 
 use super::periods::periods_open_for_usage;
+use crate::aggregate::BillingCalendar;
 use crate::domain::{BillingPeriod, QuotaSet, SubscriptionChange, Tenant, TenantId};
 use crate::store::{AlertKey, DbError, PerTenant, Store};
 
@@ -38,7 +39,7 @@ impl PageFacts {
         let oldest = page
             .iter()
             .filter_map(|t| {
-                periods_open_for_usage(t.details.timezone, now, allowed_lateness).last().map(BillingPeriod::start)
+                periods_open_for_usage(&BillingCalendar::of(t), now, allowed_lateness).last().map(BillingPeriod::start)
             })
             .min()
             .unwrap_or(now);

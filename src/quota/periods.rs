@@ -4,20 +4,23 @@
 //! the allowed lateness): late records can cross a threshold of a period already invoiced.
 
 use chrono::{DateTime, Duration, Utc};
-use chrono_tz::Tz;
 
+use crate::aggregate::BillingCalendar;
 use crate::domain::{plan_at, BillingPeriod, SubscriptionChange};
-use crate::invoice::period_containing;
 use crate::rate::{PlanCatalog, PlanVersion};
 
 /// The period containing `now`, then the earlier periods whose end is after
 /// `now − allowed_lateness` (newest first). At most three periods back, whatever the lateness.
-pub fn periods_open_for_usage(tz: Tz, now: DateTime<Utc>, allowed_lateness: Duration) -> Vec<BillingPeriod> {
-    let mut periods = vec![period_containing(tz, now)];
+pub fn periods_open_for_usage(
+    calendar: &BillingCalendar,
+    now: DateTime<Utc>,
+    allowed_lateness: Duration,
+) -> Vec<BillingPeriod> {
+    let mut periods = vec![calendar.period_containing(now)];
     let oldest_accepted = now.checked_sub_signed(allowed_lateness).unwrap_or(DateTime::<Utc>::MIN_UTC);
     while periods.len() < 4 {
         let earliest = periods[periods.len() - 1];
-        let previous = period_containing(tz, earliest.start() - Duration::microseconds(1));
+        let previous = calendar.period_containing(earliest.start() - Duration::microseconds(1));
         if previous.end() <= oldest_accepted {
             break;
         }
@@ -59,10 +62,11 @@ mod tests {
             ("2026-12-03T00:00:00Z", 3650, vec!["2026-12-01", "2026-11-01", "2026-10-01", "2026-09-01"], "capped"),
         ];
         for (now, days, expected, why) in cases {
-            let found: Vec<String> = periods_open_for_usage(Tz::UTC, at(now), Duration::days(days))
-                .iter()
-                .map(|p| p.start().format("%Y-%m-%d").to_string())
-                .collect();
+            let found: Vec<String> =
+                periods_open_for_usage(&BillingCalendar::fixed(chrono_tz::Tz::UTC), at(now), Duration::days(days))
+                    .iter()
+                    .map(|p| p.start().format("%Y-%m-%d").to_string())
+                    .collect();
             assert_eq!(found, expected, "{why}");
         }
     }

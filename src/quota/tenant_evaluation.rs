@@ -18,6 +18,7 @@ use super::page_usage::PageUsage;
 use super::periods::{periods_open_for_usage, plan_for_period};
 use super::policy::{crossings, projected, quotas_for_period, reached, spend_currency, used};
 use super::unbilled_event::{unbilled_payload, USAGE_UNBILLED};
+use crate::aggregate::BillingCalendar;
 use crate::domain::{BillingPeriod, Currency, Quota, QuotaAlert, SubscriptionChange, Tenant, TenantId};
 use crate::invoice::{covered_until, unbilled_usage, usage_of_rollups, CurrentUsage};
 use crate::rate::PlanCatalog;
@@ -80,7 +81,7 @@ impl QuotaEvaluator {
         changes: &[SubscriptionChange],
         now: DateTime<Utc>,
     ) -> Vec<BillingPeriod> {
-        periods_open_for_usage(tenant.details.timezone, now, self.allowed_lateness)
+        periods_open_for_usage(&BillingCalendar::of(tenant), now, self.allowed_lateness)
             .into_iter()
             .filter(|period| !covered_until(period, changes, period.end()))
             .collect()
@@ -143,7 +144,7 @@ impl QuotaEvaluator {
             let form = (key.meter.clone(), key.limit);
             alerted.entry((key.quota_id.clone(), key.period_start)).or_default().insert(key.threshold, form);
         }
-        let work = periods_open_for_usage(tenant.details.timezone, now, self.allowed_lateness)
+        let work = periods_open_for_usage(&BillingCalendar::of(tenant), now, self.allowed_lateness)
             .into_iter()
             .map(|period| {
                 let plan = plan_for_period(catalog, changes, &period, now).map(|v| v.plan.as_ref());

@@ -10,8 +10,10 @@ use super::engine::{on_read, on_tx};
 use super::gate_changes;
 use super::portal::PortalPeople;
 use super::{audit, portal, DbError, Store};
+use crate::aggregate::BillingCalendar;
 use crate::domain::{
     Actor, AuditTarget, LateUsagePolicy, NewTenant, PaymentTerms, Tenant, TenantDetails, TenantId, TenantPatch,
+    ZoneSpan,
 };
 
 #[derive(sqlx::FromRow)]
@@ -28,6 +30,18 @@ struct TenantRow {
     active: bool,
     created_at: Instant,
     updated_at: Instant,
+    timezone_history: Json<Vec<StoredZoneSpan>>,
+}
+
+/// A [`ZoneSpan`] in `tenant.timezone_history`.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct StoredZoneSpan {
+    timezone: String,
+    until: DateTime<Utc>,
+}
+
+fn stored_history(history: &[ZoneSpan]) -> Json<Vec<StoredZoneSpan>> {
+    Json(history.iter().map(|s| StoredZoneSpan { timezone: s.timezone.name().to_owned(), until: s.until }).collect())
 }
 
 impl TryFrom<TenantRow> for Tenant {
@@ -50,6 +64,17 @@ impl TryFrom<TenantRow> for Tenant {
                     None => None,
                 },
             },
+            zone_history: r
+                .timezone_history
+                .0
+                .iter()
+                .map(|s| {
+                    Ok(ZoneSpan {
+                        timezone: s.timezone.parse().map_err(|_| corrupt("timezone history"))?,
+                        until: s.until,
+                    })
+                })
+                .collect::<Result<_, DbError>>()?,
             active: r.active,
             created_at: r.created_at.0,
             updated_at: r.updated_at.0,
@@ -58,7 +83,7 @@ impl TryFrom<TenantRow> for Tenant {
 }
 
 const COLUMNS: &str = r#"tenant_id, name, billing_emails, timezone, tax_rate, address, tax_id,
-    late_usage_policy, payment_terms, active, created_at, updated_at"#;
+    late_usage_policy, payment_terms, active, created_at, updated_at, timezone_history"#;
 
 /// Binds the eight detail columns, in table order, after whatever is bound already.
 macro_rules! bind_details {
@@ -89,7 +114,7 @@ impl Store {
     ) -> Result<Tenant, DbError> {
         let sql = format!(
             r#"insert into tenant ({COLUMNS})
-            values ($1, $2, $3, $4, $5, $6, $7, $8, $9, true, $10, $10)
+            values ($1, $2, $3, $4, $5, $6, $7, $8, $9, true, $10, $10, '[]')
             returning {COLUMNS}"#
         );
         let mut tx = self.begin().await?;
@@ -134,11 +159,14 @@ impl Store {
         let before = Tenant::try_from(row)?;
         let gate_before = (before.active, before.details.late_usage_policy);
         let emails_before = before.details.billing_emails.clone();
-        let tenant = before.patched(patch, now);
+        // A new time zone takes over at the end of the current period (DESIGN §6).
+        let calendar = BillingCalendar::of(&before);
+        let mut tenant = before.patched(patch, now);
+        tenant.zone_history = calendar.history_after_asking(tenant.details.timezone, now);
         let sql = format!(
             r#"update tenant set name = $2, billing_emails = $3, timezone = $4, tax_rate = $5,
                 address = $6, tax_id = $7, late_usage_policy = $8, payment_terms = $9, active = $10,
-                updated_at = $11
+                updated_at = $11, timezone_history = $12
             where tenant_id = $1
             returning {COLUMNS}"#
         );
@@ -146,6 +174,7 @@ impl Store {
             on_tx!(&mut tx, |db| bind_details!(sqlx::query_as(&sql).bind(id.as_str()), tenant.details)
                 .bind(tenant.active)
                 .bind(Instant(now))
+                .bind(stored_history(&tenant.zone_history))
                 .fetch_one(db)
                 .await)?;
         audit::append(&mut tx, actor, "tenant.updated", &AuditTarget::tenant("tenant", id), detail, now).await?;

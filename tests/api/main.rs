@@ -43,5 +43,6 @@ mod quotas;
 mod store_conformance;
 mod store_copy;
 mod tenants;
+mod time_zone_change;
 mod usage;
 mod validation;

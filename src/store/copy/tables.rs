@@ -54,7 +54,7 @@ pub const COPIED_TABLES: &[CopiedTable] = &[
         &[
             ("tenant_id", Text), ("name", Text), ("billing_emails", Json), ("timezone", Text), ("tax_rate", Dec),
             ("address", Json), ("tax_id", Text), ("late_usage_policy", Text), ("active", Bool),
-            ("created_at", Time), ("updated_at", Time), ("payment_terms", Text),
+            ("created_at", Time), ("updated_at", Time), ("payment_terms", Text), ("timezone_history", Json),
         ],
         &["tenant_id"],
     ),
