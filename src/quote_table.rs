@@ -6,7 +6,7 @@ use anyhow::Context;
 
 use rust_decimal::Decimal;
 
-use crate::domain::{parse_quantity_text, Currency, Meter, Money, Quantities};
+use crate::domain::{parse_quantity_text, Currency, Meter, Quantities};
 use crate::invoice::display_format as format;
 use crate::rate::{rate_usage, LineKind, PricingPlan, Proration, TierLine};
 
@@ -36,7 +36,7 @@ pub fn render(plan: &PricingPlan, usage: &Quantities) -> anyhow::Result<String> 
     let currency = plan.currency();
     let mut rows = vec![Row::cells(["", "used", "included", "billed", "amount"])];
     for line in &breakdown.lines {
-        let amount = show(&line.amount);
+        let amount = format::money(&line.amount);
         match &line.kind {
             LineKind::Charge(rated) => {
                 let [used, included, billed] =
@@ -65,7 +65,7 @@ pub fn render(plan: &PricingPlan, usage: &Quantities) -> anyhow::Result<String> 
         String::new(),
         String::new(),
         String::new(),
-        show(&breakdown.subtotal),
+        format::money(&breakdown.subtotal),
     ]));
     let mut out = format!("Plan {} ({}), {}\n", plan.id(), plan.name(), currency.code());
     out.push_str(&layout(&rows));
@@ -129,10 +129,6 @@ fn tier_arithmetic(tier: &TierLine, price_per: Decimal, currency: Currency) -> S
     format!("({from} – {to}]  {units} × {price} {per}{fee} = {amount}")
 }
 
-fn show(money: &Money) -> String {
-    format!("{} {}", money.format_amount(), money.currency.code())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -148,7 +144,7 @@ mod tests {
     fn every_amount_ends_in_the_same_column_whatever_the_quantities() {
         let text = quote("committed", "invocations=300000000,memory_gb_seconds=54000000");
         let amounts: Vec<usize> =
-            text.lines().skip(1).filter(|l| l.ends_with(" USD")).map(|l| l.chars().count()).collect();
+            text.lines().skip(1).filter(|l| l.contains(" USD ")).map(|l| l.chars().count()).collect();
         assert!(amounts.len() >= 5, "{text}");
         assert!(amounts.iter().all(|end| *end == amounts[0]), "{text}");
     }
@@ -161,12 +157,12 @@ mod tests {
         let expected = [
             "Plan payg (Pay as you go), USD",
             "used included billed amount",
-            "invocations 3,000,000 1,000,000 2,000,000 0.40 USD",
+            "invocations 3,000,000 1,000,000 2,000,000 USD 0.40",
             "(0 – ∞] 2,000,000 × 0.20 per 1,000,000 = 0.40",
-            "memory_gb_seconds 540,000 400,000 140,000 2.33 USD",
+            "memory_gb_seconds 540,000 400,000 140,000 USD 2.33",
             "(0 – 6,000,000,000] 140,000 × 0.0000166667 per 1 = 2.333338",
-            "cpu_cycles 0 30,000,000,000,000 0 0.00 USD",
-            "total (before tax) 2.73 USD",
+            "cpu_cycles 0 30,000,000,000,000 0 USD 0.00",
+            "total (before tax) USD 2.73",
         ];
         assert_eq!(words, expected, "a tier's flat fee of 0 is not shown:\n{text}");
     }

@@ -8,7 +8,7 @@ use rust_decimal::Decimal;
 use serde::Deserialize;
 
 use crate::aggregate::BillingCalendar;
-use crate::domain::{Currency, IssuerSnapshot, QuotaMeter, Tenant};
+use crate::domain::{Currency, IssuerSnapshot, Money, QuotaMeter, Tenant};
 use crate::invoice::display_format as format;
 use crate::quota::round_projection;
 
@@ -70,8 +70,11 @@ impl AlertView {
     pub(crate) fn of(alert: &AlertPayload, tenant: &Tenant, issuer: &IssuerSnapshot, public_url: &str) -> AlertView {
         let meter = QuotaMeter::parse(&alert.meter);
         let currency = alert.currency.as_deref().and_then(|code| Currency::parse(code).ok());
-        let value = |v: Decimal| match (meter, &alert.currency) {
-            (Some(QuotaMeter::Spend), Some(code)) => format!("{v} {code}"),
+        // Spend reads as every other amount people see (`"USD 1,234.50"`); a code this build
+        // does not know is still shown, before the grouped figure as it came.
+        let value = |v: Decimal| match (meter, currency, &alert.currency) {
+            (Some(QuotaMeter::Spend), Some(currency), _) => format::money(&Money::new(v, currency)),
+            (Some(QuotaMeter::Spend), None, Some(code)) => format!("{code} {}", format::quantity(v)),
             _ => format::quantity(v),
         };
         let name = match meter {
@@ -175,14 +178,14 @@ mod tests {
     }
 
     #[test]
-    fn a_spend_alert_states_amounts_in_the_currency_and_late_usage_says_so() {
+    fn a_spend_alert_states_grouped_amounts_after_their_currency_and_late_usage_says_so() {
         let alert = payload(serde_json::json!({
-            "meter": "spend", "threshold": 100, "used": "251.30", "limit": "250.00", "currency": "USD",
-            "projected": "300.00", "hard": true, "late": true
+            "meter": "spend", "threshold": 100, "used": "2513.30", "limit": "2500.00", "currency": "USD",
+            "projected": "3000.00", "hard": true, "late": true
         }));
         let view = AlertView::of(&alert, &tenant(Tz::UTC), &issuer(), "https://b.test");
-        assert_eq!(view.subject, "Late usage alert: Spend at 100 % of 250.00 USD");
-        assert_eq!((view.used.as_str(), view.projected.as_str()), ("251.30 USD", "300.00 USD"));
+        assert_eq!(view.subject, "Late usage alert: Spend at 100 % of USD 2,500.00");
+        assert_eq!((view.used.as_str(), view.projected.as_str()), ("USD 2,513.30", "USD 3,000.00"));
         assert!(view.late_note.as_deref().is_some_and(|n| n.contains("after the period was invoiced")));
         assert!(view.hard_note.is_some());
     }
@@ -194,8 +197,8 @@ mod tests {
             ("cpu_cycles", "2.5", None, "3", "whole cycles, half away from zero"),
             ("memory_gb_seconds", "1234.5678901234567", None, "1,234.567890123", "nine decimals, as ingested"),
             ("memory_gb_seconds", "12.5", None, "12.5", "no trailing zeros"),
-            ("spend", "300.004999", Some("USD"), "300.00 USD", "cents"),
-            ("spend", "1869.5", Some("JPY"), "1870 JPY", "yen have no minor unit"),
+            ("spend", "300.004999", Some("USD"), "USD 300.00", "cents"),
+            ("spend", "1869.5", Some("JPY"), "JPY 1,870", "yen have no minor unit"),
         ];
         for (meter, projected, currency, expected, why) in cases {
             let alert = payload(serde_json::json!({"meter": meter, "projected": projected, "currency": currency}));

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use rust_decimal::Decimal;
 
-use crate::domain::{InvoiceDocument, LineType, Meter};
+use crate::domain::{InvoiceDocument, LineType, Meter, Money};
 use crate::invoice::display_format as format;
 
 /// Which message this is.
@@ -37,7 +37,7 @@ pub(crate) struct MailView {
     pub issued_on: String,
     /// The invoice's due date; none on credit notes (and on invoices issued before due dates).
     pub due_on: Option<String>,
-    /// "USD 18.70".
+    /// "USD 1,234.50".
     pub total: String,
     pub total_label: &'static str,
     pub meters: Vec<MeterRow>,
@@ -53,7 +53,7 @@ impl MailView {
     pub(crate) fn of(doc: &InvoiceDocument, kind: &MailKind, public_url: &str) -> MailView {
         let c = &doc.content;
         let tz = format::zone(&c.customer.timezone);
-        let total = format!("{} {}", c.currency.code(), format::amount(c.total, c.currency));
+        let total = format::money(&Money::new(c.total, c.currency));
         let (title, subject, intro, total_label, pdf_name) = match kind {
             MailKind::Invoice => (
                 format!("Invoice {}", doc.number),
@@ -88,7 +88,7 @@ impl MailView {
             total,
             total_label,
             meters,
-            other_charges: other.map(|o| format!("{} {}", c.currency.code(), format::amount(o, c.currency))),
+            other_charges: other.map(|o| format::money(&Money::new(o, c.currency))),
             portal_url: format!("{}/portal/invoices/{}", public_url.trim_end_matches('/'), doc.id),
             pdf_name,
         }

@@ -19,7 +19,7 @@ use super::error::PortalError;
 use super::function_costs::{split_by_function, CostSplit};
 use super::page;
 use super::session::PortalSession;
-use super::view::{meter_quantities, money, Chrome, MeterQuantity};
+use super::view::{meter_quantities, Chrome, MeterQuantity};
 use crate::aggregate::{units_in_range, usage_series, BillingCalendar, Granularity, GroupBy};
 use crate::domain::{Currency, Meter, Money, QuotaMeter};
 use crate::invoice::{current_usage, display_format as format, CurrentUsage};
@@ -107,8 +107,8 @@ pub async fn get_portal_dashboard(
         chrome: Chrome::signed_in("Dashboard", "dashboard", session.account(&tenant.details.name)),
         period: format::span(start, end, tz),
         days_left: days_left(end, now),
-        amount_so_far: current.amount_so_far.as_ref().map(|d| money(&d.total)),
-        projected_total: current.projection.as_ref().map(|p| money(&p.draft.total)),
+        amount_so_far: current.amount_so_far.as_ref().map(|d| format::money(&d.total)),
+        projected_total: current.projection.as_ref().map(|p| format::money(&p.draft.total)),
         meters: meter_cards(&current, &days, tz),
         quotas: quota_bars(&quotas),
         top_functions: current
@@ -173,7 +173,7 @@ fn meter_cards(current: &CurrentUsage, days: &[crate::aggregate::SeriesBucket], 
 }
 
 fn top_functions(split: &CostSplit, currency: Currency) -> TopFunctions {
-    let shown = |amount| money(&Money::new(amount, currency));
+    let shown = |amount| format::money(&Money::new(amount, currency));
     let largest = split.functions.first().map_or(rust_decimal::Decimal::ZERO, |f| f.amount);
     let rows = split
         .functions
@@ -226,7 +226,7 @@ fn quota_bars(snapshot: &EntitlementSnapshot) -> Vec<QuotaBar> {
 fn shown(meter: QuotaMeter, value: rust_decimal::Decimal, currency: Option<Currency>) -> String {
     match (meter, currency) {
         (QuotaMeter::Usage(_), _) => format::quantity(value),
-        (QuotaMeter::Spend, Some(currency)) => money(&Money::new(value, currency)),
+        (QuotaMeter::Spend, Some(currency)) => format::money(&Money::new(value, currency)),
         (QuotaMeter::Spend, None) => format_value(meter, value, None),
     }
 }

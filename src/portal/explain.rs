@@ -18,7 +18,7 @@ use super::context::Portal;
 use super::error::PortalError;
 use super::invoices::PortalInvoice;
 use super::page;
-use super::view::{money, Chrome};
+use super::view::Chrome;
 use crate::api::{explain_line, invoice_tenant};
 use crate::domain::{Currency, LineSnapshot, Meter, Money};
 use crate::invoice::display_format as format;
@@ -100,7 +100,7 @@ pub async fn explain_portal_invoice_line(
         description: line.description.clone(),
         span: format::span(line.start, line.end, tz),
         quantity: line.quantity.map(format::quantity),
-        amount: money(&Money::new(line.amount, currency)),
+        amount: format::money(&Money::new(line.amount, currency)),
         meter: line.meter.map(Meter::display_name),
         chart: line.meter.map(|meter| {
             let days: Vec<Stack> = explained

@@ -17,7 +17,7 @@ use super::context::Portal;
 use super::error::PortalError;
 use super::page;
 use super::session::PortalSession;
-use super::view::{money, Chrome};
+use super::view::Chrome;
 use crate::api::{find_invoice, get_invoice_pdf, ReadableInvoice};
 use crate::domain::{InvoiceDocument, Money};
 use crate::invoice::display_format as format;
@@ -107,7 +107,7 @@ pub async fn list_portal_invoices(
 pub async fn get_portal_invoice(found: PortalInvoice) -> Result<HttpResponse, PortalError> {
     let doc = &found.invoice.document;
     let (c, tz) = (&doc.content, format::zone(&doc.content.customer.timezone));
-    let amount = |value| money(&Money::new(value, c.currency));
+    let amount = |value| format::money(&Money::new(value, c.currency));
     let page = InvoicePage {
         chrome: Chrome::signed_in(
             &format!("Invoice {}", doc.number),
@@ -151,6 +151,6 @@ fn row(doc: &InvoiceDocument) -> InvoiceRow {
         number: doc.number.clone(),
         period: format::span(c.period_start, c.period_end, format::zone(&c.customer.timezone)),
         status: doc.status.as_str(),
-        total: money(&Money::new(c.total, c.currency)),
+        total: format::money(&Money::new(c.total, c.currency)),
     }
 }

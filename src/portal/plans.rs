@@ -17,7 +17,7 @@ use super::context::Portal;
 use super::error::PortalError;
 use super::page;
 use super::session::PortalSession;
-use super::view::{meter_quantities, money, Chrome, MeterQuantity};
+use super::view::{meter_quantities, Chrome, MeterQuantity};
 use crate::aggregate::{sum_rollups, BillingCalendar};
 use crate::domain::{BillingPeriod, Quantities, QuotaMeter};
 use crate::invoice::display_format as format;
@@ -76,8 +76,8 @@ pub async fn get_portal_plans(session: PortalSession, portal: web::Data<Portal>)
             .map(|(version, draft)| PlanRow {
                 id: version.plan.id().to_owned(),
                 name: version.plan.name().to_owned(),
-                subtotal: money(&draft.subtotal),
-                total: money(&draft.total),
+                subtotal: format::money(&draft.subtotal),
+                total: format::money(&draft.total),
                 current: on_plan.as_deref() == Some(version.plan.id()),
                 cheapest: cheapest == Some(draft.total) && !limited(version, draft),
                 limited: limited(version, draft),

@@ -1,7 +1,7 @@
 //! What every portal page shows around its content (title, navigation, who is signed in, the
-//! sign-out form's CSRF token) and the text forms of money the pages share. Pure.
+//! sign-out form's CSRF token) and the meter quantities the pages share. Pure.
 
-use crate::domain::{Money, Quantities};
+use crate::domain::Quantities;
 use crate::invoice::display_format as format;
 
 /// The signed-in account, for the header.
@@ -35,12 +35,6 @@ impl Chrome {
     }
 }
 
-/// `"USD 18.70"`: the amount exactly as the API renders it (rounded to the currency's minor
-/// unit, half away from zero), after the currency code.
-pub(crate) fn money(amount: &Money) -> String {
-    format!("{} {}", amount.currency.code(), amount.round_to_minor_units().format_amount())
-}
-
 /// One meter's quantity as a row: display name, the API's exact string, a readable form.
 pub(crate) struct MeterQuantity {
     pub name: &'static str,
@@ -60,18 +54,4 @@ pub(crate) fn meter_quantities(q: &Quantities) -> Vec<MeterQuantity> {
             shown: format::quantity(q.get(meter)),
         })
         .collect()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::domain::Currency;
-    use rust_decimal::Decimal;
-
-    #[test]
-    fn money_is_rounded_half_away_from_zero_after_its_code() {
-        let usd = Currency::parse("USD").unwrap();
-        assert_eq!(money(&Money::new(Decimal::new(18_705, 3), usd)), "USD 18.71");
-        assert_eq!(money(&Money::new(Decimal::new(187, 1), usd)), "USD 18.70");
-    }
 }

@@ -52,11 +52,13 @@ both_stores! {
         let parsed = lopdf::Document::load_mem(&bytes).expect("the PDF parses");
         let pages: Vec<u32> = parsed.get_pages().keys().copied().collect();
         let text = parsed.extract_text(&pages).unwrap();
-        for expected in [invoice["number"].as_str().unwrap(), "Acme Functions 株式会社 «Ромашка»", "2177.50 USD"] {
+        assert_eq!(invoice["total"], "2177.50", "the API's total, ungrouped");
+        let total = format!("USD {}", crate::notify_support::grouped(invoice["total"].as_str().unwrap()));
+        for expected in [invoice["number"].as_str().unwrap(), "Acme Functions 株式会社 «Ромашка»", &total] {
             assert!(text.contains(expected), "the PDF shows {expected:?}:\n{text}");
         }
         let html = html.text().await.unwrap();
-        assert!(html.contains("2177.50") && html.contains(invoice["number"].as_str().unwrap()));
+        assert!(html.contains(&total) && html.contains(invoice["number"].as_str().unwrap()));
     }
 
     async fn a_package_line_counts_started_packages_and_says_what_a_package_holds(app) {

@@ -162,18 +162,18 @@ async fn a_spend_alert_states_the_limit_in_the_tenants_currency(backend: Backend
     let smtp = SmtpServer::start(&[]);
     let app = spawn_alerting_app(backend, &smtp).await;
     create_acme(&app).await;
-    set_quotas(&app, "acme", json!([{"id": "spend", "meter": "spend", "limit": "10.00", "thresholds": [50]}])).await;
+    set_quotas(&app, "acme", json!([{"id": "spend", "meter": "spend", "limit": "10000.00", "thresholds": [50]}])).await;
     let record =
-        json!({"id": "m1", "tenant_id": "acme", "timestamp": "2026-11-27T12:00:00Z", "memory_gb_seconds": "700000"});
+        json!({"id": "m1", "tenant_id": "acme", "timestamp": "2026-11-27T12:00:00Z", "memory_gb_seconds": "300400000"});
     assert_eq!(app.post_usage(&record).await.status(), StatusCode::OK);
     // Act
     let report = evaluate_and_dispatch(&app).await;
-    // Assert: 300 000 net GB-s × 0.0000166667 = 5.00
+    // Assert: 300 000 000 net GB-s × 0.0000166667 = 5 000.01, grouped as every amount shown
     assert_eq!(report.sent, 2, "{report:?}");
     for mail in smtp.messages() {
-        assert_eq!(subject(&mail), "Usage alert: Spend at 50 % of 10.00 USD");
+        assert_eq!(subject(&mail), "Usage alert: Spend at 50 % of USD 10,000.00");
         for body in [mail.text(), mail.html()] {
-            assert!(body.contains("5.00 USD") && body.contains("10.00 USD"), "used and limit in USD:\n{body}");
+            assert!(body.contains("USD 5,000.01") && body.contains("USD 10,000.00"), "used and limit in USD:\n{body}");
             assert!(!body.contains("hard limit"), "a soft limit says nothing of refusals:\n{body}");
         }
     }

@@ -12,7 +12,7 @@ use tally::notify::{Dispatcher, MailTransport, NotifyConfig};
 
 use crate::billing::{admin_post, at, run_billing_and_wait};
 use crate::helpers::{Backend, TestApp};
-use crate::notify_support::{invoiced_tenant, outbox, pdf_text, spawn_with_smtp, SmtpServer};
+use crate::notify_support::{grouped, invoiced_tenant, outbox, pdf_text, spawn_with_smtp, SmtpServer};
 
 crate::each_store!(
     the_invoice_email_reaches_each_billing_address_with_both_alternatives_and_its_pdf,
@@ -36,7 +36,8 @@ async fn the_invoice_email_reaches_each_billing_address_with_both_alternatives_a
     let smtp = SmtpServer::start(&[]);
     let app = spawn_with_smtp(backend, &smtp).await;
     let invoice = invoiced_tenant(&app, "acme", &["ap@acme.test", "cfo@acme.test"]).await;
-    let (number, total) = (invoice["number"].as_str().unwrap(), invoice["total"].as_str().unwrap());
+    let number = invoice["number"].as_str().unwrap();
+    let total = format!("USD {}", grouped(invoice["total"].as_str().unwrap()));
     // Act
     let report = dispatch(&app).await;
     // Assert
@@ -48,11 +49,11 @@ async fn the_invoice_email_reaches_each_billing_address_with_both_alternatives_a
     assert_ne!(mails[0].message_id(), mails[1].message_id());
     for mail in &mails {
         let parsed = mail.parsed();
-        assert_eq!(parsed.subject().unwrap(), format!("Invoice {number} from Tally Test Issuer (USD {total})"));
+        assert_eq!(parsed.subject().unwrap(), format!("Invoice {number} from Tally Test Issuer ({total})"));
         assert_eq!(parsed.from().unwrap().first().unwrap().address().unwrap(), "billing@tally.test");
         let (text, html) = (mail.text(), mail.html());
         for body in [&text, &html] {
-            assert!(body.contains(number) && body.contains(total), "number and total in {body}");
+            assert!(body.contains(number) && body.contains(&total), "number and total in {body}");
             assert!(body.contains(&format!(
                 "https://billing.example.test/portal/invoices/{}",
                 invoice["id"].as_str().unwrap()
@@ -65,7 +66,7 @@ async fn the_invoice_email_reaches_each_billing_address_with_both_alternatives_a
         assert_eq!(attachments.len(), 1);
         assert_eq!(attachments[0].0, format!("{number}.pdf"));
         let pdf = pdf_text(&attachments[0].1);
-        assert!(pdf.contains(number) && pdf.contains(total), "the PDF shows number and total:\n{pdf}");
+        assert!(pdf.contains(number) && pdf.contains(&total), "the PDF shows number and total:\n{pdf}");
         assert!(pdf.contains("15 Nov 2026"), "the PDF shows the due date:\n{pdf}");
     }
     let sent = outbox(&app, "status=sent&tenant=acme&kind=invoice.finalized").await;
@@ -209,7 +210,7 @@ async fn a_voided_invoice_sends_its_credit_note_with_the_pdf(backend: Backend) {
     assert_eq!(attachments[0].0, format!("{note}.pdf"));
     let pdf = pdf_text(&attachments[0].1);
     let (number, total) = (invoice["number"].as_str().unwrap(), invoice["total"].as_str().unwrap());
-    for expected in ["Credit note", note, "Credits invoice", number, &format!("-{total} USD")] {
+    for expected in ["Credit note", note, "Credits invoice", number, &format!("USD -{}", grouped(total))] {
         assert!(pdf.contains(expected), "the credit note PDF shows {expected:?}:\n{pdf}");
     }
     assert!(!pdf.contains("VOID") && !pdf.contains("Due date"), "its own document, not the voided invoice:\n{pdf}");

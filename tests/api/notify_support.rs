@@ -150,6 +150,25 @@ impl ReceivedMail {
     }
 }
 
+/// An amount as the API sends it (`"-1234.50"`) as people read it: its whole part grouped by
+/// thousands, its fraction as it is (`"-1,234.50"`). Written apart from the app's formatter,
+/// so tests compare pages with an independent reading of the API's figures.
+pub fn grouped(amount: &str) -> String {
+    let (sign, unsigned) = amount.strip_prefix('-').map_or(("", amount), |rest| ("-", rest));
+    let (whole, fraction) = unsigned.split_once('.').map_or((unsigned, None), |(w, f)| (w, Some(f)));
+    let digits: Vec<char> = whole.chars().collect();
+    let groups: Vec<String> = digits.rchunks(3).rev().map(|group| group.iter().collect()).collect();
+    let fraction = fraction.map(|f| format!(".{f}")).unwrap_or_default();
+    format!("{sign}{}{fraction}", groups.join(","))
+}
+
+#[test]
+fn grouped_reads_api_amounts_as_people_do() {
+    for (api, shown) in [("0.40", "0.40"), ("999.99", "999.99"), ("1233.80", "1,233.80"), ("-1234567", "-1,234,567")] {
+        assert_eq!(grouped(api), shown);
+    }
+}
+
 /// The text of a PDF (all pages).
 pub fn pdf_text(bytes: &[u8]) -> String {
     let parsed = lopdf::Document::load_mem(bytes).expect("the attached PDF parses");
@@ -172,12 +191,17 @@ pub async fn spawn_with_smtp(backend: Backend, smtp: &SmtpServer) -> TestApp {
 }
 
 /// Creates tenant `id` on `payg` on 15 Oct 2026 with `emails`, then closes October: one
-/// finalized invoice. Returns its JSON.
+/// finalized invoice (3 000 000 invocations, USD 0.40). Returns its JSON.
 pub async fn invoiced_tenant(app: &TestApp, id: &str, emails: &[&str]) -> Value {
+    invoiced_tenant_with(app, id, emails, 3_000_000).await
+}
+
+/// [`invoiced_tenant`] with `invocations` in October instead.
+pub async fn invoiced_tenant_with(app: &TestApp, id: &str, emails: &[&str], invocations: u64) -> Value {
     app.clock.set(at("2026-10-15T00:00:00Z"));
     let body = json!({"id": id, "name": format!("{id} Corp"), "plan": "payg", "billing_emails": emails});
     assert_eq!(admin_post(app, "/v1/tenants", &body).await.status(), 201);
-    crate::billing::usage_at(app, id, "2026-10-20T00:00:00Z", &[("u1", "2026-10-19T00:00:00Z", 3_000_000)]).await;
+    crate::billing::usage_at(app, id, "2026-10-20T00:00:00Z", &[("u1", "2026-10-19T00:00:00Z", invocations)]).await;
     app.clock.set(at("2026-11-01T03:00:00Z"));
     crate::billing::run_billing_and_wait(app, "2026-11-01T02:00:00Z").await;
     crate::billing::invoices_of(app, id).await.pop().expect("October is invoiced")

@@ -6,12 +6,12 @@ use reqwest::StatusCode;
 use serde_json::Value;
 
 use crate::both_stores;
-use crate::notify_support::{invoiced_tenant, pdf_text};
+use crate::notify_support::{grouped, invoiced_tenant, pdf_text};
 use crate::portal_support::{page, sign_in, tenant_with_usage, Browser};
 
-/// `"USD 0.40"` from a draft of `usage/current`.
+/// `"USD 0.40"` (`"USD 1,233.80"`) from a draft of `usage/current`, as the portal shows it.
 fn total_of(draft: &Value) -> String {
-    format!("{} {}", draft["currency"].as_str().unwrap(), draft["total"].as_str().unwrap())
+    format!("{} {}", draft["currency"].as_str().unwrap(), grouped(draft["total"].as_str().unwrap()))
 }
 
 both_stores! {
@@ -41,7 +41,7 @@ both_stores! {
         // Arrange
         let invoice = invoiced_tenant(&app, "acme", &["ap@acme.test"]).await;
         let (id, number) = (invoice["id"].as_str().unwrap(), invoice["number"].as_str().unwrap());
-        let total = format!("USD {}", invoice["total"].as_str().unwrap());
+        let total = format!("USD {}", grouped(invoice["total"].as_str().unwrap()));
         let browser = sign_in(&app, "ap@acme.test").await;
         // Act
         let list = page(browser.get("/portal/invoices").await, StatusCode::OK).await;
@@ -57,7 +57,34 @@ both_stores! {
         assert_eq!(pdf.headers()["content-type"], "application/pdf");
         assert_eq!(pdf.headers()["content-disposition"], format!("attachment; filename=\"{number}.pdf\"").as_str());
         let text = pdf_text(&pdf.bytes().await.unwrap());
-        assert!(text.contains(number) && text.contains(invoice["total"].as_str().unwrap()), "{text}");
+        assert!(text.contains(number) && text.contains(&total), "{text}");
+    }
+
+    async fn an_invoice_over_a_thousand_shows_its_total_grouped_in_the_pdf_the_html_the_email_and_the_portal(app) {
+        // Arrange: (6 170 000 000 − 1 000 000 included) invocations × 0.20 per million.
+        let invoice = crate::notify_support::invoiced_tenant_with(&app, "acme", &["ap@acme.test"], 6_170_000_000).await;
+        let (id, number) = (invoice["id"].as_str().unwrap(), invoice["number"].as_str().unwrap());
+        assert_eq!(invoice["total"], "1233.80", "the API keeps the machine form");
+        let total = format!("USD {}", grouped("1233.80"));
+        // Act: signing in runs the outbox, which writes the invoice email beside the sign-in link.
+        let browser = sign_in(&app, "ap@acme.test").await;
+        let portal = page(browser.get(&format!("/portal/invoices/{id}")).await, StatusCode::OK).await;
+        let api = |path: String| app.client.get(format!("{}{path}", app.address)).bearer_auth(&app.admin_key).send();
+        let html = api(format!("/v1/invoices/{id}/html")).await.unwrap().text().await.unwrap();
+        let pdf = pdf_text(&api(format!("/v1/invoices/{id}/pdf")).await.unwrap().bytes().await.unwrap());
+        let mail = emailed_invoice(&app, number);
+        // Assert
+        assert_eq!(total, "USD 1,233.80");
+        assert!(portal.contains(&format!(r#"data-testid="invoice-total">{total}<"#)), "{portal}");
+        assert!(html.contains(&format!(">{total}<")), "the invoice page's total: {html}");
+        assert!(pdf.contains(&total), "the PDF's total:\n{pdf}");
+        assert!(mail.subject.ends_with(&format!("({total})")), "{}", mail.subject);
+        for (part, text) in [("text", &mail.text), ("HTML", &mail.html), ("PDF", &mail.pdf)] {
+            assert!(text.contains(&total), "the email's {part} shows {total}:\n{text}");
+        }
+        for (shown, text) in [("portal", &portal), ("HTML", &html), ("PDF", &pdf), ("email", &mail.text)] {
+            assert!(!text.contains("1233.8"), "no ungrouped amount left on the {shown}:\n{text}");
+        }
     }
 
     async fn a_negative_invoice_shows_its_remainder_carried_forward_so_its_rows_reach_the_total(app) {
@@ -119,18 +146,19 @@ both_stores! {
         let csrf = browser.csrf_of("/portal/budgets").await;
         // Act
         let saved = browser.post("/portal/budgets", &[("csrf_token", &csrf), ("id_0", "monthly"),
-            ("limit_0", "250.00"), ("thresholds_0", "50, 80, 100")]).await;
+            ("limit_0", "2500.00"), ("thresholds_0", "50, 80, 100")]).await;
         // Assert
         assert_eq!(saved.status(), StatusCode::SEE_OTHER);
         assert_eq!(saved.headers()["location"], "/portal/budgets?saved=1");
         let api = app.get_json("/v1/tenants/acme/budgets").await;
         assert_eq!(api["budgets"][0]["id"], "monthly");
-        assert_eq!(api["budgets"][0]["limit"], "250.00");
+        assert_eq!(api["budgets"][0]["limit"], "2500.00");
         assert_eq!(api["budgets"][0]["thresholds"], serde_json::json!([50, 80, 100]));
         let form = page(browser.get("/portal/budgets?saved=1").await, StatusCode::OK).await;
-        assert!(form.contains("Budgets saved") && form.contains(r#"value="monthly""#) && form.contains(r#"value="250.00""#));
+        // The form gives the limit back as typed, ungrouped, so that saving it again parses.
+        assert!(form.contains("Budgets saved") && form.contains(r#"value="monthly""#) && form.contains(r#"value="2500.00""#));
         let dashboard = page(browser.get("/portal").await, StatusCode::OK).await;
-        assert!(dashboard.contains(r#"data-quota="monthly""#) && dashboard.contains("USD 0.40 of USD 250.00"), "{dashboard}");
+        assert!(dashboard.contains(r#"data-quota="monthly""#) && dashboard.contains("USD 0.40 of USD 2,500.00"), "{dashboard}");
     }
 
     async fn a_refused_budget_is_shown_again_with_the_reason(app) {
@@ -182,4 +210,34 @@ both_stores! {
         assert_eq!(css.headers()["cache-control"], "public, max-age=31536000, immutable");
         assert!(css.text().await.unwrap().contains(":focus-visible"), "visible focus");
     }
+}
+
+/// An invoice email as received: subject, both alternatives and its PDF's text.
+struct ReceivedInvoice {
+    subject: String,
+    text: String,
+    html: String,
+    pdf: String,
+}
+
+/// The invoice email for `number` the outbox wrote as an `.eml` file (no SMTP configured).
+fn emailed_invoice(app: &crate::helpers::TestApp, number: &str) -> ReceivedInvoice {
+    use mail_parser::MimeHeaders;
+    let dir = app.database.data_dir.join("outbox");
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(&dir).expect("the outbox directory") {
+        let raw = std::fs::read(entry.unwrap().path()).unwrap();
+        let parsed = mail_parser::MessageParser::default().parse(&raw).unwrap();
+        if parsed.subject().is_some_and(|s| s.starts_with(&format!("Invoice {number} "))) {
+            let attachment = parsed.attachments().find(|a| a.attachment_name() == Some(&format!("{number}.pdf")));
+            found.push(ReceivedInvoice {
+                subject: parsed.subject().unwrap().to_owned(),
+                text: parsed.body_text(0).unwrap().into_owned(),
+                html: parsed.body_html(0).unwrap().into_owned(),
+                pdf: pdf_text(attachment.expect("the invoice PDF is attached").contents()),
+            });
+        }
+    }
+    assert_eq!(found.len(), 1, "one invoice email for one billing address");
+    found.pop().unwrap()
 }

@@ -8,7 +8,7 @@ use serde_json::json;
 
 use crate::billing::admin_post;
 use crate::both_stores;
-use crate::notify_support::invoiced_tenant;
+use crate::notify_support::{grouped, invoiced_tenant};
 use crate::portal_support::{page, sign_in, tenant_with_usage};
 
 /// Tenant `id` on `payg` since 1 Nov 2026 with 4 000 000 invocations on 20 Nov: `api` 3M (2M
@@ -129,7 +129,7 @@ both_stores! {
         let fee = page(browser.get(&format!("/portal/invoices/{id}/lines/1")).await, StatusCode::OK).await;
         // Assert
         assert!(shown.contains(&format!("href=\"{path}\"")), "the invoice links to the explanation: {shown}");
-        assert!(html.contains(&format!(r#"data-testid="line-amount">USD {}<"#, line["amount"].as_str().unwrap())), "{html}");
+        assert!(html.contains(&format!(r#"data-testid="line-amount">USD {}<"#, grouped(line["amount"].as_str().unwrap()))), "{html}");
         assert!(html.contains("3000000 used − 1000000 included = 2000000 billable"), "{html}");
         assert!(html.contains("19 Oct: 3,000,000"), "the daily chart: {html}");
         assert!(html.contains(">u1<") && html.contains("data-testid=\"samples\""), "a sample record: {html}");
@@ -167,7 +167,7 @@ both_stores! {
         for plan in ["payg", "free", "committed"] {
             assert!(html.contains(&format!(r#"data-plan="{plan}""#)), "{plan}: {html}");
         }
-        let payg = format!(r#"data-testid="plan-total-payg">USD {}<"#, invoice["total"].as_str().unwrap());
+        let payg = format!(r#"data-testid="plan-total-payg">USD {}<"#, grouped(invoice["total"].as_str().unwrap()));
         assert!(html.contains(&payg), "payg prices October as its invoice did: {html}");
         assert!(html.contains(r#"data-testid="plan-total-free">USD 0.00<"#), "{html}");
         assert!(html.contains(r#"data-testid="limited-free""#), "3M invocations pass free's hard 1M: {html}");

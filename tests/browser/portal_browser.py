@@ -44,6 +44,14 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 LINK = re.compile(r"https?://\S+/portal/auth\?token=[A-Za-z0-9_-]+")
 
 
+def as_displayed(currency, amount):
+    """An API amount ("1234.50") as the portal shows it: code first, whole part grouped by
+    thousands, the fraction as it is ("USD 1,234.50")."""
+    sign, digits = ("-", amount[1:]) if amount.startswith("-") else ("", amount)
+    whole, dot, fraction = digits.partition(".")
+    return f"{currency} {sign}{int(whole):,}{dot}{fraction}"
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -216,10 +224,10 @@ def run(service, chromium):
         page.reload()
         after = service.api("GET", "/v1/tenants/acme/usage/current")
         shown = page.get_by_test_id("amount-so-far").inner_text()
-        api = f"{before['amount_so_far']['currency']} {before['amount_so_far']['total']}"
+        api = as_displayed(before["amount_so_far"]["currency"], before["amount_so_far"]["total"])
         check(shown == api, f"amount so far {shown!r} == usage/current {api!r}")
         projected = page.get_by_test_id("projected-total").inner_text()
-        choices = {f"{c['projection']['currency']} {c['projection']['total']}" for c in (before, after)}
+        choices = {as_displayed(c["projection"]["currency"], c["projection"]["total"]) for c in (before, after)}
         check(projected in choices, f"projected total {projected!r} in {choices}")
         for meter in ("cpu_cycles", "memory_gb_seconds", "invocations"):
             exact = page.get_by_test_id(f"usage-{meter}").get_attribute("data-exact")

@@ -48,30 +48,87 @@ impl Style {
     pub(crate) fn width(&self, text: &str) -> f32 {
         width(text, self.font, self.size)
     }
+
+    /// This style, made smaller if need be so that `text` is at most `room` wide: a figure
+    /// near 10^15 still fits its column instead of running into the next one.
+    pub(crate) fn fitted(self, text: &str, room: f32) -> Style {
+        let wide = self.width(text);
+        match wide > room && wide > 0.0 {
+            true => Style { size: self.size * room / wide, ..self },
+            false => self,
+        }
+    }
 }
 
 /// The drawing operations of one page.
 pub(crate) struct Canvas {
     content: Content,
     used: UsedGlyphs,
+    #[cfg(test)]
+    placed: Vec<Placed>,
+}
+
+/// Where a line of upright text landed: its left edge, baseline, width and size in points.
+#[cfg(test)]
+#[derive(Debug, Clone)]
+pub(crate) struct Placed {
+    pub x: f32,
+    pub y: f32,
+    pub width: f32,
+    pub size: f32,
+    pub text: String,
+}
+
+#[cfg(test)]
+impl Placed {
+    /// Whether the two texts' boxes (ascender to descender, ink to ink) share any area.
+    pub(crate) fn overlaps(&self, other: &Placed) -> bool {
+        let span = |p: &Placed| (p.y - 0.25 * p.size, p.y + 0.75 * p.size);
+        let ((bottom, top), (other_bottom, other_top)) = (span(self), span(other));
+        let apart_across = self.x + self.width <= other.x || other.x + other.width <= self.x;
+        let apart_down = top <= other_bottom || other_top <= bottom;
+        !(apart_across || apart_down)
+    }
 }
 
 impl Canvas {
     /// An empty page.
     pub(crate) fn new() -> Canvas {
-        Canvas { content: Content::new(), used: UsedGlyphs::default() }
+        Canvas {
+            content: Content::new(),
+            used: UsedGlyphs::default(),
+            #[cfg(test)]
+            placed: Vec::new(),
+        }
     }
 
     /// Draws `text` with its baseline starting at (`x`, `y`).
     pub(crate) fn text(&mut self, x: f32, y: f32, style: Style, text: &str) {
-        self.draw([1.0, 0.0, 0.0, 1.0, x, y], style, &shape(text, style.font));
+        let shaped = shape(text, style.font);
+        #[cfg(test)]
+        self.place(x, y, style, &shaped, text);
+        self.draw([1.0, 0.0, 0.0, 1.0, x, y], style, &shaped);
     }
 
     /// Draws `text` so that it ends at `right`.
     pub(crate) fn text_right(&mut self, right: f32, y: f32, style: Style, text: &str) {
         let shaped = shape(text, style.font);
         let x = right - shaped.width() * style.size;
+        #[cfg(test)]
+        self.place(x, y, style, &shaped, text);
         self.draw([1.0, 0.0, 0.0, 1.0, x, y], style, &shaped);
+    }
+
+    #[cfg(test)]
+    fn place(&mut self, x: f32, y: f32, style: Style, shaped: &ShapedText, text: &str) {
+        let width = shaped.width() * style.size;
+        self.placed.push(Placed { x, y, width, size: style.size, text: text.to_owned() });
+    }
+
+    /// The upright texts drawn so far, for checking that none runs into another.
+    #[cfg(test)]
+    pub(crate) fn placed(&self) -> &[Placed] {
+        &self.placed
     }
 
     /// Draws `text` centred on (`x`, `y`) and turned `degrees` counter-clockwise.

@@ -1,5 +1,7 @@
-//! Text forms of amounts, quantities, rates and dates, shared by the HTML and PDF renderings
-//! so both show exactly the same strings. Pure: no IO, no clock.
+//! Text forms of amounts, quantities, rates and dates for people, shared by the HTML and PDF
+//! invoices, the emails, the portal and `tally quote`, so all show exactly the same strings
+//! (re-exported as `invoice::display_format`). Machine forms (JSON, CSV, webhooks, `data-*`
+//! attributes) keep `Money::format_amount` and `Decimal`'s own text. Pure: no IO, no clock.
 
 use chrono::{DateTime, NaiveDate, Timelike, Utc};
 use chrono_tz::Tz;
@@ -7,34 +9,49 @@ use rust_decimal::Decimal;
 
 use crate::domain::{Currency, Money};
 
-/// A rounded amount at the currency's precision, without the code: `"18.70"`, JPY `"1870"`,
-/// KWD `"1.234"` — the form amounts take in JSON.
+/// A rounded amount at the currency's precision, without the code, grouped by thousands:
+/// `"1,234.50"`, JPY `"1,234,567"`, KWD `"1,234.568"`, `"-1,234.50"`. For people: JSON, CSV
+/// and webhooks carry [`Money::format_amount`] (`"1234.50"`) instead.
 pub(crate) fn amount(value: Decimal, currency: Currency) -> String {
-    Money::new(value, currency).format_amount()
+    group_thousands(&Money::new(value, currency).format_amount())
+}
+
+/// An amount as people read it next to others of any currency: the code, then the rounded,
+/// grouped amount (`"USD 1,234.50"`, `"JPY 1,234,567"`), as Stripe and Lago print them.
+pub(crate) fn money(value: &Money) -> String {
+    format!("{} {}", value.currency.code(), amount(value.amount, value.currency))
 }
 
 /// An exact amount (a unit price, a tier's unrounded amount): at least the currency's
-/// decimals, more only when the value has them (`"0.20"`, `"0.0000166667"`, `"8.33335"`).
+/// decimals, more only when the value has them (`"0.20"`, `"0.0000166667"`, `"8.33335"`),
+/// its whole part grouped by thousands and its fraction never (`"1,234.5678"`).
 pub(crate) fn exact(value: Decimal, currency: Currency) -> String {
     let mut value = value.normalize();
     if value.scale() < currency.minor_units() {
         value.rescale(currency.minor_units());
     }
-    value.to_string()
+    group_thousands(&value.to_string())
 }
 
 /// A quantity with thousands separators and no trailing zeros: `"3,000,000"`, `"0.5"`.
 pub(crate) fn quantity(value: Decimal) -> String {
-    let text = value.normalize().to_string();
-    let (sign, digits) = match text.strip_prefix('-') {
+    group_thousands(&value.normalize().to_string())
+}
+
+/// A plain decimal text (`"-1234567.0001"`, as `Decimal` prints it: never an exponent) with
+/// a comma between each three digits of its whole part: `"-1,234,567.0001"`. The fraction is
+/// left alone, because digits after the point are read from the left and are not grouped.
+fn group_thousands(plain: &str) -> String {
+    let (sign, digits) = match plain.strip_prefix('-') {
         Some(rest) => ("-", rest),
-        None => ("", text.as_str()),
+        None => ("", plain),
     };
     let (whole, fraction) = match digits.split_once('.') {
         Some((whole, fraction)) => (whole, Some(fraction)),
         None => (digits, None),
     };
-    let mut out = String::from(sign);
+    let mut out = String::with_capacity(plain.len() + whole.len() / 3);
+    out.push_str(sign);
     for (i, digit) in whole.chars().enumerate() {
         if i > 0 && (whole.len() - i) % 3 == 0 {
             out.push(',');
@@ -98,19 +115,50 @@ mod tests {
     use chrono::TimeZone;
 
     #[test]
-    fn amounts_take_the_precision_of_their_currency() {
-        let cases = [("18.7", "USD", "18.70"), ("1869.5", "JPY", "1870"), ("1.2344", "KWD", "1.234")];
-        for (value, code, expected) in cases {
-            assert_eq!(amount(dec(value), Currency::parse(code).unwrap()), expected, "{value} {code}");
+    fn amounts_are_rounded_to_their_currency_and_grouped_by_thousands() {
+        let cases = [
+            ("0", "USD", "0.00", "zero keeps the currency's decimals"),
+            ("999.99", "USD", "999.99", "below a thousand there is nothing to group"),
+            ("1000", "USD", "1,000.00", "a thousand takes its first separator"),
+            ("-1234.5", "USD", "-1,234.50", "the sign stays before the first digit, not a comma"),
+            ("-0.001", "USD", "0.00", "a rounded zero is not negative"),
+            ("1869.5", "JPY", "1,870", "a zero-decimal currency rounds to units, then groups"),
+            ("1234567", "JPY", "1,234,567", "every three digits of the whole part"),
+            (
+                "1234.5678",
+                "KWD",
+                "1,234.568",
+                "three decimals rounded half away from zero; the fraction is not grouped",
+            ),
+            ("1000000000000000.004", "USD", "1,000,000,000,000,000.00", "10^15 groups all five times"),
+            ("10133619653.534999", "USD", "10,133,619,653.53", "the cent is decided before grouping"),
+        ];
+        for (value, code, expected, why) in cases {
+            assert_eq!(amount(dec(value), Currency::parse(code).unwrap()), expected, "{value} {code}: {why}");
         }
+    }
+
+    #[test]
+    fn money_reads_code_first_with_the_grouped_rounded_amount() {
+        let money_of = |value: &str, code: &str| money(&Money::new(dec(value), Currency::parse(code).unwrap()));
+        assert_eq!(money_of("18.705", "USD"), "USD 18.71", "rounded half away from zero, as the API");
+        assert_eq!(money_of("1234567", "JPY"), "JPY 1,234,567");
+        assert_eq!(money_of("-1234.5", "EUR"), "EUR -1,234.50");
     }
 
     #[test]
     fn exact_amounts_keep_every_significant_digit_but_at_least_the_currency_precision() {
         let usd = Currency::parse("USD").unwrap();
-        let cases = [("0.2", "0.20"), ("0.0000166667", "0.0000166667"), ("8.333350", "8.33335"), ("0", "0.00")];
-        for (value, expected) in cases {
-            assert_eq!(exact(dec(value), usd), expected, "{value}");
+        let cases = [
+            ("0.2", "0.20", "padded to cents"),
+            ("0.0000166667", "0.0000166667", "a unit price keeps all its digits, ungrouped"),
+            ("8.333350", "8.33335", "trailing zeros go, significant digits stay"),
+            ("0", "0.00", "zero at the currency's precision"),
+            ("1234.5678", "1,234.5678", "only the whole part is grouped"),
+            ("-2500000.125", "-2,500,000.125", "negative tier amounts group after the sign"),
+        ];
+        for (value, expected, why) in cases {
+            assert_eq!(exact(dec(value), usd), expected, "{value}: {why}");
         }
         assert_eq!(exact(dec("5.000"), Currency::parse("JPY").unwrap()), "5");
     }

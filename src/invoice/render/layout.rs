@@ -25,6 +25,8 @@ const DETAIL_STEP: f32 = 10.5;
 const TIER_STEP: f32 = 10.5;
 const ROW_PADDING: f32 = 8.0;
 const SUM_STEP: f32 = 14.0;
+/// The least space between two texts on a row, in points.
+const GAP: f32 = 6.0;
 
 /// The pages of `view`, ready to be written.
 pub(crate) fn lay_out(view: &InvoiceView) -> Vec<Canvas> {
@@ -137,7 +139,7 @@ impl Flow<'_> {
         canvas.text(LEFT + 12.0, y, TIER, &tier.range);
         canvas.text_right(QUANTITY_RIGHT, y, TIER, &tier.units);
         canvas.text_right(PRICE_RIGHT, y, TIER, &tier.price);
-        canvas.text_right(RIGHT, y, TIER, &tier.amount);
+        canvas.text_right(RIGHT, y, TIER.fitted(&tier.amount, RIGHT - PRICE_RIGHT - GAP), &tier.amount);
         if let Some(fee) = &tier.flat_fee {
             canvas.text_right(PRICE_RIGHT, y - TIER_STEP, TIER, fee);
         }
@@ -152,15 +154,19 @@ impl Flow<'_> {
         let mut y = self.y - 8.0;
         let view = self.view;
         let canvas = &mut self.page;
+        // Amounts right-aligned, shrunk only if one would reach its label.
+        let beside = |label: &str, style: Style| RIGHT - left - style.width(label) - GAP;
         for sum in &view.sums {
             y -= SUM_STEP;
-            canvas.text(left, y, Style::regular(9.0, MUTED), &sum.label);
-            canvas.text_right(RIGHT, y, NUMBER, &sum.amount);
+            let label = Style::regular(9.0, MUTED);
+            canvas.text(left, y, label, &sum.label);
+            canvas.text_right(RIGHT, y, NUMBER.fitted(&sum.amount, beside(&sum.label, label)), &sum.amount);
         }
         canvas.rule(left, RIGHT, y - 8.0, 1.0, INK);
         y -= 24.0;
-        canvas.text(left, y, Style::bold(11.0, INK), "Total");
-        canvas.text_right(RIGHT, y, Style::bold(11.0, INK), &format!("{} {}", view.total, view.currency));
+        let total = Style::bold(11.0, INK);
+        canvas.text(left, y, total, "Total");
+        canvas.text_right(RIGHT, y, total.fitted(&view.total, beside("Total", total)), &view.total);
         self.y = y - 8.0;
     }
 }
@@ -179,5 +185,66 @@ fn tier_height(tier: &TierView) -> f32 {
         2.0 * TIER_STEP
     } else {
         TIER_STEP
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::invoice::render::kind::DocumentKind;
+    use crate::invoice::render::sample;
+
+    /// Every upright text of every page of `doc` printed as `kind`, checked to stay inside the
+    /// margins and clear of every other text.
+    fn assert_laid_out_apart(doc: &crate::domain::InvoiceDocument, kind: &DocumentKind) -> Vec<String> {
+        let pages = lay_out(&InvoiceView::of(doc, kind));
+        let mut texts = Vec::new();
+        for page in &pages {
+            let placed = page.placed();
+            for (i, a) in placed.iter().enumerate() {
+                assert!(a.x >= LEFT - 0.01 && a.x + a.width <= RIGHT + 0.01, "{a:?} leaves the margins");
+                for b in &placed[i + 1..] {
+                    assert!(!a.overlaps(b), "{kind:?}: {:?} runs into {:?}", a, b);
+                }
+            }
+            texts.extend(placed.iter().map(|p| p.text.clone()));
+        }
+        texts
+    }
+
+    #[test]
+    fn the_sample_invoice_and_its_credit_note_draw_no_text_over_another() {
+        let note = DocumentKind::CreditNote {
+            number: "CN-2026-000007".into(),
+            issued_at: sample::invoice().content.issued_at,
+        };
+        for kind in [DocumentKind::Invoice, note] {
+            assert_laid_out_apart(&sample::invoice(), &kind);
+        }
+    }
+
+    #[test]
+    fn grouped_amounts_near_a_quadrillion_fit_their_columns_in_yen_and_dinars() {
+        let note = DocumentKind::CreditNote {
+            number: "CN-2026-000007".into(),
+            issued_at: sample::invoice().content.issued_at,
+        };
+        for code in ["JPY", "KWD"] {
+            for kind in [DocumentKind::Invoice, note.clone()] {
+                let texts = assert_laid_out_apart(&sample::near_a_quadrillion(code), &kind);
+                let total = if kind == DocumentKind::Invoice { "819,600,000,000,000" } else { "-819,600,000,000,000" };
+                let total = format!("{code} {total}{}", if code == "KWD" { ".000" } else { "" });
+                assert_eq!(
+                    texts.iter().filter(|t| **t == total).count(),
+                    2,
+                    "{code}: masthead and total row, {texts:?}"
+                );
+            }
+        }
+        let texts = assert_laid_out_apart(&sample::near_a_quadrillion("KWD"), &DocumentKind::Invoice);
+        assert!(
+            texts.iter().any(|t| t == "250,000,500,000,000.00005"),
+            "an exact tier amount groups its whole part only"
+        );
     }
 }

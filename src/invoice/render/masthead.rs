@@ -109,8 +109,8 @@ fn amount(canvas: &mut Canvas, top: f32, view: &InvoiceView) -> f32 {
     canvas.text(SECOND_COLUMN, top, LABEL, "AMOUNT");
     let bottom = top - 62.0;
     canvas.fill(SECOND_COLUMN, bottom, RIGHT - SECOND_COLUMN, 54.0, SOFT);
-    let figure = format!("{} {}", view.total, view.currency);
-    canvas.text(SECOND_COLUMN + 14.0, bottom + 28.0, Style::bold(20.0, INK), &figure);
+    let figure = Style::bold(20.0, INK).fitted(&view.total, RIGHT - SECOND_COLUMN - 2.0 * 14.0);
+    canvas.text(SECOND_COLUMN + 14.0, bottom + 28.0, figure, &view.total);
     canvas.text(SECOND_COLUMN + 14.0, bottom + 12.0, Style::regular(8.5, MUTED), &format!("for {}", view.period));
     bottom
 }

@@ -152,3 +152,26 @@ pub(crate) fn with_lines(count: u32) -> InvoiceDocument {
         .collect();
     doc
 }
+
+/// The sample in `code` with every amount and sum times 3·10¹³ — a total near 10¹⁵, the
+/// widest figures the amount columns must hold — and a tier amount carrying more decimals than
+/// the currency, as exact amounts do. Only the amounts grow (quantities and unit prices stay),
+/// so it checks the layout, not the arithmetic.
+pub(crate) fn near_a_quadrillion(code: &str) -> InvoiceDocument {
+    let mut doc = invoice();
+    let scale = |value: &mut Decimal| *value *= dec("30000000000000");
+    let c = &mut doc.content;
+    c.currency = Currency::parse(code).unwrap();
+    for line in &mut c.lines {
+        scale(&mut line.amount);
+        scale(&mut line.amount_precise);
+        for tier in &mut line.tiers {
+            scale(&mut tier.amount);
+        }
+    }
+    c.lines[1].tiers[0].amount += dec("0.00005");
+    for sum in [&mut c.subtotal, &mut c.tax, &mut c.credits_applied, &mut c.total] {
+        scale(sum);
+    }
+    doc
+}

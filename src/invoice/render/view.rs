@@ -8,7 +8,7 @@ use rust_decimal::Decimal;
 
 use super::format;
 use super::kind::{as_printed, DocumentKind};
-use crate::domain::{Currency, Meter};
+use crate::domain::{Currency, Meter, Money};
 use crate::domain::{InvoiceDocument, InvoiceStatus, LineSnapshot, LineType, TierSnapshot};
 
 /// A party on the invoice: the issuer or the customer.
@@ -73,6 +73,7 @@ pub(crate) struct InvoiceView {
     pub currency: &'static str,
     pub lines: Vec<LineView>,
     pub sums: Vec<SumView>,
+    /// With its code, as every total people read: `"USD 1,234.50"`.
     pub total: String,
 }
 
@@ -110,7 +111,7 @@ impl InvoiceView {
             currency: currency.code(),
             lines: doc.content.lines.iter().map(|line| context.line(line)).collect(),
             sums: sums(doc, kind),
-            total: format::amount(doc.content.total, currency),
+            total: format::money(&Money::new(doc.content.total, currency)),
         }
     }
 }
@@ -295,7 +296,7 @@ mod tests {
         let view = InvoiceView::of(&sample::invoice(), &kind);
         let sums: Vec<(&str, &str)> = view.sums.iter().map(|s| (s.label.as_str(), s.amount.as_str())).collect();
         assert_eq!(sums, [("Subtotal", "-29.69"), ("Tax (8.875%)", "-2.63"), ("Credits restored", "5.00")]);
-        assert_eq!(view.total, "-27.32");
+        assert_eq!(view.total, "USD -27.32");
     }
 
     #[test]
