@@ -8,6 +8,7 @@
 
 use chrono::{DateTime, Utc};
 
+use super::segments;
 use crate::aggregate::{bucket_ceiling, bucket_start, BillingCalendar};
 use crate::domain::{
     plan_at, Actor, BillingPeriod, ChangeTiming, Currency, NewTenant, SubscriptionChange, Tenant, TenantId, TenantPatch,
@@ -63,6 +64,13 @@ pub async fn plan_change(
     let changes = store.subscriptions(&tenant.id).await?;
     let calendar = BillingCalendar::of(tenant);
     let open = calendar.period_containing(now);
+    let immediate = || -> Result<SubscriptionChange, SubscriptionError> {
+        let at = backdated(start, &open, now)?;
+        // A change that replaces the tenant's first subscription keeps the usage it covered.
+        let inherited = changes.first().filter(|first| first.effective_at >= at).map(|first| first.usage_from);
+        let usage_from = inherited.map_or(bucket_start(at), |u| u.min(bucket_start(at)));
+        Ok(SubscriptionChange::to_plan(at, plan_id).with_usage_from(usage_from))
+    };
     let change = match (timing, plan_at(&changes, now)) {
         (ChangeTiming::NextPeriod, Some(_)) if start.is_some() => {
             return Err(SubscriptionError::InvalidStart(
@@ -70,22 +78,46 @@ pub async fn plan_change(
             ))
         }
         (ChangeTiming::NextPeriod, Some(_)) => SubscriptionChange::to_plan(open.end(), plan_id),
-        // Without a current plan, "next period" would leave usage unbilled until then: start now.
-        (ChangeTiming::Immediately, _) | (_, None) => {
-            let at = backdated(start, &open, now)?;
-            // A change that replaces the tenant's first subscription keeps the usage it covered.
-            let inherited = changes.first().filter(|first| first.effective_at >= at).map(|first| first.usage_from);
-            let usage_from = inherited.map_or(bucket_start(at), |u| u.min(bucket_start(at)));
-            SubscriptionChange::to_plan(at, plan_id).with_usage_from(usage_from)
+        // Without a current plan, "next period" would leave usage unbilled until then: start
+        // now — unless this period is billed in another currency (a tenant deactivated and
+        // reactivated in it), which only the next period can change.
+        (ChangeTiming::NextPeriod, None) if start.is_none() => {
+            let now_change = immediate()?;
+            match billed_in_another_currency(catalog, &calendar, &changes, &now_change, plan.plan.currency()) {
+                true => SubscriptionChange::to_plan(open.end(), plan_id),
+                false => now_change,
+            }
         }
+        (ChangeTiming::Immediately, _) | (_, None) => immediate()?,
     };
     let current_currency =
         plan_at(&changes, now).and_then(|plan_id| catalog.latest(plan_id)).map(|v| v.plan.currency());
     let at_period_start = change.effective_at == calendar.period_containing(change.effective_at).start();
-    if current_currency.is_some_and(|c| c != plan.plan.currency()) && !at_period_start {
+    let switches_now = current_currency.is_some_and(|c| c != plan.plan.currency()) && !at_period_start;
+    if switches_now || billed_in_another_currency(catalog, &calendar, &changes, &change, plan.plan.currency()) {
         return Err(SubscriptionError::CurrencyChangeNotAtPeriodStart);
     }
     Ok(change)
+}
+
+/// Whether the period `change` takes effect in would hold a plan in another currency than
+/// `currency` beside it, once the changes it replaces are gone: its invoice is in one
+/// currency, so a currency switch waits for a period start. Judged by the period's segments,
+/// not by the plan in force now: a tenant deactivated this period has no plan now, yet its
+/// final invoice bills the weeks before in the old plan's currency (the period could not be
+/// drafted, so it was never invoiced).
+fn billed_in_another_currency(
+    catalog: &PlanCatalog,
+    calendar: &BillingCalendar,
+    changes: &[SubscriptionChange],
+    change: &SubscriptionChange,
+    currency: Currency,
+) -> bool {
+    let period = calendar.period_containing(change.effective_at);
+    // The store replaces the changes at or after this one's instants (`change_subscription`).
+    let kept = changes.iter().filter(|c| c.effective_at < change.effective_at && c.usage_from < change.usage_from);
+    let after: Vec<SubscriptionChange> = kept.cloned().chain([change.clone()]).collect();
+    segments(&period, &after).iter().filter_map(|s| catalog.latest(&s.plan_id)).any(|v| v.plan.currency() != currency)
 }
 
 /// The instant a change takes effect: `now`, or `start` when it lies in the open period and

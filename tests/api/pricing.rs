@@ -160,6 +160,40 @@ async fn a_currency_change_is_only_allowed_at_a_period_start() {
     assert_eq!(later.status(), StatusCode::OK);
 }
 
+async fn a_tenant_deactivated_this_period_comes_back_in_another_currency_only_at_the_next(backend: Backend) {
+    // Arrange: acme on "basic" (USD) since October 1, deactivated on November 10 (its final
+    // invoice bills November 1–10 in USD), reactivated on November 12 with no plan.
+    let dir = pricing_dir(&[("basic", USD_PLAN), ("euro", EUR_PLAN)]);
+    let app = spawn_app_with(backend, |s| s.pricing_dir = dir.clone()).await;
+    app.clock.set(crate::billing::at("2026-10-01T00:00:00Z"));
+    create_tenant_on(&app, "acme", "basic").await;
+    let patch = |active: bool| {
+        let url = format!("{}/v1/tenants/acme", app.address);
+        app.client.patch(url).bearer_auth(&app.admin_key).json(&json!({ "active": active })).send()
+    };
+    app.clock.set(crate::billing::at("2026-11-10T00:00:00Z"));
+    assert_eq!(patch(false).await.unwrap().status(), StatusCode::OK);
+    app.clock.set(crate::billing::at("2026-11-12T00:00:00Z"));
+    assert_eq!(patch(true).await.unwrap().status(), StatusCode::OK);
+    // Act
+    let now = put_subscription(&app, "acme", &json!({"plan": "euro", "timing": "immediately"})).await;
+    let later = put_subscription(&app, "acme", &json!({"plan": "euro", "timing": "next_period"})).await;
+    // Assert: euros now would put USD and EUR on one invoice, which no run could draft.
+    assert_eq!(now.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(now.json::<Value>().await.unwrap()["error"]["code"], "currency_change_not_at_period_start");
+    assert_eq!(later.status(), StatusCode::OK, "{}", later.text().await.unwrap());
+    let report = crate::billing::run_billing_and_wait(&app, "2027-01-01T02:00:00Z").await;
+    let issued: Vec<(&str, &str)> = report["invoices_issued"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| (i["total"].as_str().unwrap(), i["currency"].as_str().unwrap()))
+        .collect();
+    assert_eq!(issued, [("10.00", "USD"), ("3.00", "USD"), ("9.00", "EUR")], "October, November 1–10, December");
+}
+
+crate::each_store!(a_tenant_deactivated_this_period_comes_back_in_another_currency_only_at_the_next);
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_changed_plan_becomes_a_new_version_for_the_next_period_only() {
     // Arrange: a tenant on v1 since before the period; then the plan file changes mid-period.
