@@ -54,6 +54,10 @@ both_stores! {
         run_billing_and_wait(&app, "2026-11-01T02:00:00Z").await;
         // Act: mid-November the tenant moves to UTC+14, whose November began on Oct 31 10:00Z
         let tenant = move_to(&app, "acme", "Pacific/Kiritimati", "2026-11-15T00:00:00Z").await;
+        let into_october = app.client.put(format!("{}/v1/tenants/acme/subscription", app.address))
+            .bearer_auth(&app.admin_key).json(&json!({"plan": "payg", "start": "2026-10-31T12:00:00Z"}))
+            .send().await.unwrap();
+        assert_eq!(into_october.status(), 422, "a start in Kiritimati's November is in the billed October");
         usage_at(&app, "acme", "2026-11-16T00:00:00Z", &[("nov", "2026-11-15T12:00:00Z", 2_000_000)]).await;
         usage_at(&app, "acme", "2026-12-10T00:00:00Z", &[("dec", "2026-12-09T00:00:00Z", 5_000_000)]).await;
         run_billing_and_wait(&app, "2026-12-31T12:00:00Z").await;
