@@ -12,6 +12,7 @@ use serde_json::Value;
 use std::str::FromStr;
 
 use super::tax_rate_wire::tax_rate;
+use crate::aggregate::BillingCalendar;
 use crate::domain::{
     plan_at, LateUsagePolicy, NewTenant, PaymentTerms, SubscriptionChange, Tenant, TenantDetails, TenantId, TenantPatch,
 };
@@ -73,6 +74,8 @@ pub struct TenantResponse {
     plan: Option<String>,
     /// A change scheduled after now, if any.
     next_plan_change: Option<PlanChangeResponse>,
+    /// A time zone asked for, taking over at the end of the current period, if any.
+    next_timezone_change: Option<TimezoneChangeResponse>,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
 }
@@ -80,6 +83,12 @@ pub struct TenantResponse {
 #[derive(Debug, Serialize)]
 struct PlanChangeResponse {
     plan: String,
+    effective_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Serialize)]
+struct TimezoneChangeResponse {
+    timezone: String,
     effective_at: DateTime<Utc>,
 }
 
@@ -91,12 +100,17 @@ impl TenantResponse {
             .iter()
             .find(|c| c.effective_at > now)
             .map(|c| PlanChangeResponse { plan: c.plan_id.clone().unwrap_or_default(), effective_at: c.effective_at });
+        // The zone in force now, and the one asked for when it takes over later (DESIGN §6).
+        let timezone = BillingCalendar::of(&t).zone_at(now).name().to_owned();
+        let next_timezone_change = t.zone_history.last().filter(|pending| pending.until > now).map(|pending| {
+            TimezoneChangeResponse { timezone: t.details.timezone.name().to_owned(), effective_at: pending.until }
+        });
         let d = t.details;
         Self {
             id: t.id.to_string(),
             name: d.name,
             billing_emails: d.billing_emails,
-            timezone: d.timezone.name().to_owned(),
+            timezone,
             tax_rate: d.tax_rate.normalize().to_string(),
             address: d.address,
             tax_id: d.tax_id,
@@ -105,6 +119,7 @@ impl TenantResponse {
             active: t.active,
             plan,
             next_plan_change,
+            next_timezone_change,
             created_at: t.created_at,
             updated_at: t.updated_at,
         }

@@ -62,7 +62,10 @@ both_stores! {
         usage_at(&app, "acme", "2026-12-10T00:00:00Z", &[("dec", "2026-12-09T00:00:00Z", 5_000_000)]).await;
         run_billing_and_wait(&app, "2026-12-31T12:00:00Z").await;
         // Assert: November stays a UTC month; December runs from its end to Kiritimati's month end
-        assert_eq!(tenant["timezone"], "Pacific/Kiritimati", "the zone asked for is what the tenant shows");
+        assert_eq!(tenant["timezone"], "UTC", "the current period's zone");
+        assert_eq!(tenant["next_timezone_change"], json!({"timezone": "Pacific/Kiritimati", "effective_at": "2026-12-01T00:00:00Z"}));
+        let later = app.get_json("/v1/tenants/acme").await;
+        assert_eq!((&later["timezone"], &later["next_timezone_change"]), (&json!("Pacific/Kiritimati"), &Value::Null));
         assert_eq!(periods_billed(&app, "acme").await, vec![
             billed("2026-10-01T00:00:00Z", "2026-11-01T00:00:00Z", 3_000_000),
             billed("2026-11-01T00:00:00Z", "2026-12-01T00:00:00Z", 2_000_000),
