@@ -44,29 +44,13 @@ pub fn render(plan: &PricingPlan, usage: &Quantities) -> anyhow::Result<String> 
                 rows.push(Row::cells([rated.meter.to_string(), used, included, billed, amount]));
                 rows.extend(rated.lines.iter().map(|tier| Row::Note(tier_arithmetic(tier, rated.price_per, currency))));
             }
-            LineKind::BaseFee { proration, .. } => rows.push(Row::cells([
-                format!("base fee × {proration}"),
-                String::new(),
-                String::new(),
-                String::new(),
-                amount,
-            ])),
-            LineKind::MinimumSpendTopUp { .. } => rows.push(Row::cells([
-                "minimum spend top-up".into(),
-                String::new(),
-                String::new(),
-                String::new(),
-                amount,
-            ])),
+            LineKind::BaseFee { proration, .. } => {
+                rows.push(Row::amount_only(format!("base fee × {proration}"), amount))
+            }
+            LineKind::MinimumSpendTopUp { .. } => rows.push(Row::amount_only("minimum spend top-up", amount)),
         }
     }
-    rows.push(Row::cells([
-        "total (before tax)".into(),
-        String::new(),
-        String::new(),
-        String::new(),
-        format::money(&breakdown.subtotal),
-    ]));
+    rows.push(Row::amount_only("total (before tax)", format::money(&breakdown.subtotal)));
     let mut out = format!("Plan {} ({}), {}\n", plan.id(), plan.name(), currency.code());
     out.push_str(&layout(&rows));
     Ok(out)
@@ -82,6 +66,11 @@ enum Row {
 impl Row {
     fn cells(cells: [impl Into<String>; 5]) -> Self {
         Row::Cells(cells.map(Into::into))
+    }
+
+    /// A fee or total: a label and an amount, no quantities.
+    fn amount_only(label: impl Into<String>, amount: String) -> Self {
+        Row::Cells([label.into(), String::new(), String::new(), String::new(), amount])
     }
 }
 

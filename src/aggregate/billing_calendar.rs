@@ -70,13 +70,19 @@ impl BillingCalendar {
     pub fn history_after_asking(&self, zone: Tz, now: DateTime<Utc>) -> Vec<ZoneSpan> {
         let mut history = self.history.clone();
         let in_force = self.zone_at(now);
-        if history.last().is_some_and(|pending| pending.until > now) {
+        if self.pending_change(now).is_some() {
             history.pop();
         }
         if zone != in_force {
             history.push(ZoneSpan { timezone: in_force, until: self.period_containing(now).end() });
         }
         history
+    }
+
+    /// The zone asked for that has not taken over by `now`, and the instant it will: the end
+    /// of the period it was asked in. `None` when the zone in force is the last asked for.
+    pub fn pending_change(&self, now: DateTime<Utc>) -> Option<(Tz, DateTime<Utc>)> {
+        self.history.last().filter(|span| span.until > now).map(|span| (self.zone, span.until))
     }
 
     /// The zone in force at `at`, and the instant it took over (`None`: the first zone).

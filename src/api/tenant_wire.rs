@@ -101,10 +101,11 @@ impl TenantResponse {
             .find(|c| c.effective_at > now)
             .map(|c| PlanChangeResponse { plan: c.plan_id.clone().unwrap_or_default(), effective_at: c.effective_at });
         // The zone in force now, and the one asked for when it takes over later (DESIGN §6).
-        let timezone = BillingCalendar::of(&t).zone_at(now).name().to_owned();
-        let next_timezone_change = t.zone_history.last().filter(|pending| pending.until > now).map(|pending| {
-            TimezoneChangeResponse { timezone: t.details.timezone.name().to_owned(), effective_at: pending.until }
-        });
+        let calendar = BillingCalendar::of(&t);
+        let timezone = calendar.zone_at(now).name().to_owned();
+        let next_timezone_change = calendar
+            .pending_change(now)
+            .map(|(zone, effective_at)| TimezoneChangeResponse { timezone: zone.name().to_owned(), effective_at });
         let d = t.details;
         Self {
             id: t.id.to_string(),
