@@ -284,6 +284,11 @@ mod tests {
             address in proptest::string::string_regex(&SPEC_EMAIL.1).unwrap()
         ) {
             proptest::prop_assert!(SPEC_EMAIL.0.is_match(&address), "{:?} is too long to generate from", address);
+            // "At most 254 bytes" (the description; SMTP counts octets): JSON Schema's
+            // `maxLength` counts characters, so a non-ASCII local part can carry a 251-character
+            // address past 254 bytes, which no pattern can say. Such an address is not one the
+            // spec admits.
+            proptest::prop_assume!(address.len() <= 254);
             proptest::prop_assert!(mailable(&address), "{:?}", address);
         }
     }
