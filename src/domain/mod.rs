@@ -55,6 +55,6 @@ pub use quota::{
 };
 pub use secret_token::{derived_token, login_link, secret_hash, SecretToken, LOGIN_LINK_TTL};
 pub(crate) use stored_names::enum_with_stored_names;
-pub use subscription::{plan_at, ChangeTiming, SubscriptionChange};
+pub use subscription::{end_for_deactivation, plan_at, ChangeTiming, SubscriptionChange};
 pub use tenant::{LateUsagePolicy, NewTenant, Tenant, TenantDetails, TenantPatch, ZoneSpan};
 pub use usage::{ContentHash, NewUsageRecord, RecordKey};

@@ -50,6 +50,19 @@ impl SubscriptionChange {
     }
 }
 
+/// The end a tenant deactivated at `now` needs, given its changes ordered by `effective_at`:
+/// one while a plan is in force or one is scheduled (the end voids it), none when the
+/// subscription has already ended or never began — so repeating a deactivation is a no-op.
+/// `usage_until` is the end of the bucket holding `now` ([`SubscriptionChange::end`]).
+pub fn end_for_deactivation(
+    changes: &[SubscriptionChange],
+    now: DateTime<Utc>,
+    usage_until: DateTime<Utc>,
+) -> Option<SubscriptionChange> {
+    let subscribed = plan_at(changes, now).is_some() || changes.iter().any(|c| c.effective_at > now);
+    subscribed.then(|| SubscriptionChange::end(now, usage_until))
+}
+
 /// The plan in force at `at`, given changes ordered by `effective_at`; `None` before the first
 /// change and after the subscription ended.
 pub fn plan_at(changes: &[SubscriptionChange], at: DateTime<Utc>) -> Option<&str> {

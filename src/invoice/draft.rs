@@ -7,7 +7,7 @@ use rust_decimal::Decimal;
 use super::period::Segment;
 use crate::domain::BillingPeriod;
 use crate::domain::{Currency, Exact, Money, Quantities};
-use crate::rate::{rate_usage, PlanVersion, PriceBreakdown, RateError};
+use crate::rate::{rate_fees, rate_usage, PlanVersion, PriceBreakdown, RateError};
 
 /// One segment to price: its plan version and the usage inside it.
 #[derive(Debug, Clone)]
@@ -72,7 +72,10 @@ pub fn draft_invoice(
             return Err(DraftError::CurrencyMismatch(currency, plan_currency));
         }
         let proration = input.segment.proration(period)?;
-        let breakdown = rate_usage(&input.plan.plan, &input.quantities, proration)?;
+        let breakdown = match input.segment.holds_usage() {
+            true => rate_usage(&input.plan.plan, &input.quantities, proration)?,
+            false => rate_fees(&input.plan.plan, proration)?,
+        };
         subtotal = subtotal.checked_add(breakdown.subtotal.amount).ok_or(DraftError::Overflow)?;
         segments.push(DraftSegment {
             segment: input.segment.clone(),

@@ -49,7 +49,6 @@ pub(crate) use render::sums::sums as document_sums;
 pub use render::{render_html, render_pdf, DocumentKind, RenderError};
 pub use schedule::due_periods;
 pub use subscription::{
-    apply_tenant_patch, change_plan, check_credit_currency, end_subscription, known_plan, onboard_tenant, plan_change,
-    SubscriptionError,
+    apply_tenant_patch, change_plan, check_credit_currency, known_plan, onboard_tenant, plan_change, SubscriptionError,
 };
 pub use unbilled::{covered_until, unbilled_usage, Unbilled, UnbilledReason};

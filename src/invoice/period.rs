@@ -31,6 +31,12 @@ impl Segment {
         Segment { start, end, plan_id: plan_id.into(), fees_from: start, fees_until: end }
     }
 
+    /// Whether any usage bucket is billed on this segment: not when its plan was held only
+    /// inside one bucket, which the change after it won (its fees still count).
+    pub fn holds_usage(&self) -> bool {
+        self.start < self.end
+    }
+
     /// Fee seconds ÷ the period's seconds (exact across DST: both are real durations; kept
     /// as a ratio, so a prorated fee is rounded once); exactly 1 for a whole period.
     ///

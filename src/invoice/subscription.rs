@@ -1,5 +1,5 @@
 //! Subscriptions as a service: putting a tenant on a plan (now or at its next period start),
-//! onboarding a tenant with a first plan, and ending the subscription of a deactivated tenant.
+//! onboarding a tenant with a first plan, and deactivating a tenant (which ends its subscription).
 //!
 //! Stage: invoice orchestration (what gets billed from when). Inputs: the store, the plan
 //! catalog, domain values and "now" (passed in). Outputs: stored subscription changes and the
@@ -9,7 +9,7 @@
 use chrono::{DateTime, Utc};
 
 use super::segments;
-use crate::aggregate::{bucket_ceiling, bucket_start, BillingCalendar};
+use crate::aggregate::{bucket_start, BillingCalendar};
 use crate::domain::{
     plan_at, Actor, BillingPeriod, ChangeTiming, Currency, NewTenant, SubscriptionChange, Tenant, TenantId, TenantPatch,
 };
@@ -57,12 +57,23 @@ pub async fn plan_change(
     catalog: &PlanCatalog,
     tenant: &Tenant,
     plan_id: &str,
+    when: (ChangeTiming, Option<DateTime<Utc>>),
+    now: DateTime<Utc>,
+) -> Result<SubscriptionChange, SubscriptionError> {
+    let changes = store.subscriptions(&tenant.id).await?;
+    change_on(catalog, &BillingCalendar::of(tenant), &changes, plan_id, when, now)
+}
+
+/// [`plan_change`] for a tenant billed by `calendar` whose changes so far are `changes`.
+fn change_on(
+    catalog: &PlanCatalog,
+    calendar: &BillingCalendar,
+    changes: &[SubscriptionChange],
+    plan_id: &str,
     (timing, start): (ChangeTiming, Option<DateTime<Utc>>),
     now: DateTime<Utc>,
 ) -> Result<SubscriptionChange, SubscriptionError> {
     let plan = known_plan(catalog, plan_id)?;
-    let changes = store.subscriptions(&tenant.id).await?;
-    let calendar = BillingCalendar::of(tenant);
     let open = calendar.period_containing(now);
     let immediate = || -> Result<SubscriptionChange, SubscriptionError> {
         let at = backdated(start, &open, now)?;
@@ -71,7 +82,7 @@ pub async fn plan_change(
         let usage_from = inherited.map_or(bucket_start(at), |u| u.min(bucket_start(at)));
         Ok(SubscriptionChange::to_plan(at, plan_id).with_usage_from(usage_from))
     };
-    let change = match (timing, plan_at(&changes, now)) {
+    let change = match (timing, plan_at(changes, now)) {
         (ChangeTiming::NextPeriod, Some(_)) if start.is_some() => {
             return Err(SubscriptionError::InvalidStart(
                 "start backdates an immediate change; a next_period change starts at the next period".into(),
@@ -83,18 +94,17 @@ pub async fn plan_change(
         // reactivated in it), which only the next period can change.
         (ChangeTiming::NextPeriod, None) if start.is_none() => {
             let now_change = immediate()?;
-            match billed_in_another_currency(catalog, &calendar, &changes, &now_change, plan.plan.currency()) {
+            match billed_in_another_currency(catalog, calendar, changes, &now_change, plan.plan.currency()) {
                 true => SubscriptionChange::to_plan(open.end(), plan_id),
                 false => now_change,
             }
         }
         (ChangeTiming::Immediately, _) | (_, None) => immediate()?,
     };
-    let current_currency =
-        plan_at(&changes, now).and_then(|plan_id| catalog.latest(plan_id)).map(|v| v.plan.currency());
+    let current_currency = plan_at(changes, now).and_then(|plan_id| catalog.latest(plan_id)).map(|v| v.plan.currency());
     let at_period_start = change.effective_at == calendar.period_containing(change.effective_at).start();
     let switches_now = current_currency.is_some_and(|c| c != plan.plan.currency()) && !at_period_start;
-    if switches_now || billed_in_another_currency(catalog, &calendar, &changes, &change, plan.plan.currency()) {
+    if switches_now || billed_in_another_currency(catalog, calendar, changes, &change, plan.plan.currency()) {
         return Err(SubscriptionError::CurrencyChangeNotAtPeriodStart);
     }
     Ok(change)
@@ -114,9 +124,11 @@ fn billed_in_another_currency(
     currency: Currency,
 ) -> bool {
     let period = calendar.period_containing(change.effective_at);
-    // The store replaces the changes at or after this one's instants (`change_subscription`).
-    let kept = changes.iter().filter(|c| c.effective_at < change.effective_at && c.usage_from < change.usage_from);
-    let after: Vec<SubscriptionChange> = kept.cloned().chain([change.clone()]).collect();
+    // The store replaces the changes at or after this one's instant and gives it the usage of
+    // its bucket (`record_change`); an earlier change cut back to no usage still bills fees.
+    let kept = changes.iter().filter(|c| c.effective_at < change.effective_at);
+    let kept = kept.map(|c| SubscriptionChange { usage_from: c.usage_from.min(change.usage_from), ..c.clone() });
+    let after: Vec<SubscriptionChange> = kept.chain([change.clone()]).collect();
     segments(&period, &after).iter().filter_map(|s| catalog.latest(&s.plan_id)).any(|v| v.plan.currency() != currency)
 }
 
@@ -215,26 +227,28 @@ pub async fn onboard_tenant(
     now: DateTime<Utc>,
     actor: &Actor,
 ) -> Result<Tenant, SubscriptionError> {
-    // Refuse a bad start before anything is stored.
     if plan_id.is_none() && start.is_some() {
         return Err(SubscriptionError::InvalidStart("subscription_start needs a plan".into()));
     }
-    backdated(start, &BillingCalendar::fixed(new.details.timezone).period_containing(now), now)?;
-    let tenant = store.create_tenant(new, now, actor).await.map_err(|e| match e {
+    let calendar = BillingCalendar::fixed(new.details.timezone);
+    let first = match plan_id {
+        Some(plan_id) => {
+            let change = change_on(catalog, &calendar, &[], plan_id, (ChangeTiming::Immediately, start), now)?;
+            let first_period = calendar.period_containing(change.effective_at);
+            Some(change.with_usage_from(first_period.start()))
+        }
+        None => None,
+    };
+    store.create_tenant_on(new, first.as_ref(), now, actor).await.map_err(|e| match e {
         DbError::AlreadyExists => SubscriptionError::TenantExists(new.id.as_str().to_owned()),
         other => SubscriptionError::Store(other),
-    })?;
-    if let Some(plan_id) = plan_id {
-        let immediately = (ChangeTiming::Immediately, start);
-        let change = plan_change(store, catalog, &tenant, plan_id, immediately, now).await?;
-        let first_period = BillingCalendar::of(&tenant).period_containing(change.effective_at);
-        store.change_subscription(&tenant.id, &change.with_usage_from(first_period.start()), now, actor).await?;
-    }
-    Ok(tenant)
+    })
 }
 
 /// Applies `patch` to a tenant as `actor`; deactivating it (`active: false`) also ends its
-/// subscription (see [`end_subscription`]).
+/// subscription in the same commit: it stops accruing fixed fees now, and usage with the
+/// bucket it is in (the last it could send usage in); the period so far is billed, prorated,
+/// when that period closes — its final invoice.
 ///
 /// # Errors
 /// [`SubscriptionError::TenantNotFound`] or a store failure.
@@ -245,33 +259,5 @@ pub async fn apply_tenant_patch(
     now: DateTime<Utc>,
     actor: &Actor,
 ) -> Result<Tenant, SubscriptionError> {
-    let deactivating = patch.active == Some(false);
-    let tenant = store.update_tenant(id, patch, now, actor).await?.ok_or(SubscriptionError::TenantNotFound)?;
-    if deactivating {
-        end_subscription(store, id, now, actor).await?;
-    }
-    Ok(tenant)
-}
-
-/// A deactivated tenant stops accruing fixed fees now, and usage with the bucket it is in
-/// (the last it could send usage in); the period so far is billed, prorated, when that period
-/// closes — its final invoice. Recorded as `actor`'s `subscription.changed` (to no plan).
-///
-/// The end is the true instant, not the bucket's start: the store replaces changes at or
-/// after an end, and the subscription a tenant was created on minutes ago (or an immediate
-/// change) starts inside this bucket — snapped down, the end erased it (no final invoice).
-///
-/// # Errors
-/// A store failure.
-pub async fn end_subscription(
-    store: &Store,
-    tenant: &TenantId,
-    now: DateTime<Utc>,
-    actor: &Actor,
-) -> Result<(), DbError> {
-    let changes = store.subscriptions(tenant).await?;
-    if plan_at(&changes, now).is_some() || changes.iter().any(|c| c.effective_at > now) {
-        store.change_subscription(tenant, &SubscriptionChange::end(now, bucket_ceiling(now)), now, actor).await?;
-    }
-    Ok(())
+    store.update_tenant(id, patch, now, actor).await?.ok_or(SubscriptionError::TenantNotFound)
 }

@@ -30,6 +30,6 @@ pub use model::{rate_charge, ChargeModel};
 pub use parse::PlanError;
 pub use plan::{Charge, PricingPlan};
 pub use proration::Proration;
-pub use quote::{rate_usage, LineKind, PriceBreakdown, PriceLine};
+pub use quote::{rate_fees, rate_usage, LineKind, PriceBreakdown, PriceLine};
 pub use rated::{RateError, RatedCharge, TierLine};
 pub use tier::Tier;

@@ -128,9 +128,28 @@ pub fn rate_usage(
     quantities: &Quantities,
     proration: Proration,
 ) -> Result<PriceBreakdown, RateError> {
+    rate(plan, Some(quantities), proration)
+}
+
+/// The plan's fixed fees alone, prorated: for a stretch on a plan that holds no usage bucket
+/// (a plan held for minutes inside one 15-minute bucket, whose usage went to the change
+/// after it, DESIGN §6). Usage lines over an empty range would bill nothing and say
+/// "0 invocations" beside the next stretch's lines for the same bucket.
+///
+/// # Errors
+/// [`RateError::Overflow`] naming the line whose amount left `Decimal`'s range.
+pub fn rate_fees(plan: &PricingPlan, proration: Proration) -> Result<PriceBreakdown, RateError> {
+    rate(plan, None, proration)
+}
+
+fn rate(plan: &PricingPlan, usage: Option<&Quantities>, proration: Proration) -> Result<PriceBreakdown, RateError> {
     let currency = plan.currency();
     let mut lines = Vec::with_capacity(plan.charges().len() + 2);
-    for charge in plan.charges() {
+    let (charges, quantities) = match usage {
+        Some(quantities) => (plan.charges(), quantities),
+        None => (&[][..], &Quantities::default()),
+    };
+    for charge in charges {
         let rated = rate_charge(charge, quantities.get(charge.meter()))?;
         let overflow = RateError::Overflow(charge.meter().as_str());
         let exact = rated.exact().ok_or(overflow)?;
@@ -283,6 +302,17 @@ mod tests {
             assert_eq!(found.map(|l| l.amount.format_amount()), top_up.map(str::to_owned), "top-up: {why}");
             assert_eq!(breakdown.subtotal.format_amount(), subtotal, "subtotal: {why}");
         }
+    }
+
+    #[test]
+    fn fees_alone_bill_the_prorated_base_fee_and_top_up_and_no_usage_line() {
+        let quarter = Proration::of_factor(d("0.25")).expect("valid");
+        let fees = rate_fees(&committed(), quarter).expect("in range");
+        let with_no_usage = rate_usage(&committed(), &usage("0", "0", "0"), quarter).expect("in range");
+        let kinds: Vec<&LineKind> = fees.lines.iter().map(|l| &l.kind).collect();
+        assert!(kinds.iter().all(|k| !matches!(k, LineKind::Charge(_))), "{kinds:?}");
+        assert_eq!(fees.subtotal, with_no_usage.subtotal, "the same fees as a stretch that used nothing");
+        assert_eq!(fees.lines.len(), 2, "base fee and top-up");
     }
 
     #[test]

@@ -9,11 +9,11 @@ use super::codec::{Dec, Instant};
 use super::engine::{on_read, on_tx};
 use super::gate_changes;
 use super::portal::PortalPeople;
-use super::{audit, portal, DbError, Store};
-use crate::aggregate::BillingCalendar;
+use super::{audit, portal, subscriptions, DbError, Store};
+use crate::aggregate::{bucket_ceiling, BillingCalendar};
 use crate::domain::{
-    Actor, AuditTarget, LateUsagePolicy, NewTenant, PaymentTerms, Tenant, TenantDetails, TenantId, TenantPatch,
-    ZoneSpan,
+    end_for_deactivation, Actor, AuditTarget, LateUsagePolicy, NewTenant, PaymentTerms, SubscriptionChange, Tenant,
+    TenantDetails, TenantId, TenantPatch, ZoneSpan,
 };
 
 #[derive(sqlx::FromRow)]
@@ -105,10 +105,26 @@ impl Store {
     ///
     /// # Errors
     /// [`DbError::AlreadyExists`] when the id is taken.
-    #[tracing::instrument(skip_all, fields(tenant_id = %tenant.id))]
     pub async fn create_tenant(
         &self,
         tenant: &NewTenant,
+        now: DateTime<Utc>,
+        actor: &Actor,
+    ) -> Result<Tenant, DbError> {
+        self.create_tenant_on(tenant, None, now, actor).await
+    }
+
+    /// Creates a tenant and, when given, its first subscription, in one commit: a crash
+    /// between the two would leave a tenant on no plan whose creation cannot be retried
+    /// (its id is taken). Audit events `tenant.created` and `subscription.changed` of `actor`.
+    ///
+    /// # Errors
+    /// [`DbError::AlreadyExists`] when the id is taken.
+    #[tracing::instrument(skip_all, fields(tenant_id = %tenant.id))]
+    pub async fn create_tenant_on(
+        &self,
+        tenant: &NewTenant,
+        first: Option<&SubscriptionChange>,
         now: DateTime<Utc>,
         actor: &Actor,
     ) -> Result<Tenant, DbError> {
@@ -125,6 +141,9 @@ impl Store {
                 .await)?;
         let target = AuditTarget::tenant("tenant", &tenant.id);
         audit::append(&mut tx, actor, "tenant.created", &target, json!({ "name": tenant.details.name }), now).await?;
+        if let Some(first) = first {
+            subscriptions::record_change(&mut tx, &tenant.id, first, now, actor).await?;
+        }
         tx.commit().await?;
         self.mark_changed([&tenant.id]);
         row.try_into()
@@ -141,7 +160,9 @@ impl Store {
 
     /// Applies a partial update, with the `tenant.updated` audit event of `actor`; `None` when
     /// the tenant does not exist. Read-modify-write under a row lock, so concurrent patches of
-    /// different fields both land.
+    /// different fields both land. Deactivating (`active: false`) also ends the tenant's
+    /// subscription in the same commit ([`end_for_deactivation`]): in two, a crash between
+    /// left an inactive tenant still subscribed, its fees accruing.
     #[tracing::instrument(skip_all, fields(tenant_id = %id))]
     pub async fn update_tenant(
         &self,
@@ -156,6 +177,7 @@ impl Store {
             on_tx!(&mut tx, |db| sqlx::query_as(&sql).bind(id.as_str()).fetch_optional(db).await)?;
         let Some(row) = row else { return Ok(None) };
         let detail = json!({ "fields": patch.field_names() });
+        let deactivating = patch.active == Some(false);
         let before = Tenant::try_from(row)?;
         let gate_before = (before.active, before.details.late_usage_policy);
         let emails_before = before.details.billing_emails.clone();
@@ -187,6 +209,12 @@ impl Store {
             _ => PortalPeople::Addresses(&removed),
         };
         portal::end_portal_access(&mut tx, id, people, now).await?;
+        if deactivating {
+            let changes = subscriptions::changes_in(&mut tx, id).await?;
+            if let Some(end) = end_for_deactivation(&changes, now, bucket_ceiling(now)) {
+                subscriptions::record_change(&mut tx, id, &end, now, actor).await?;
+            }
+        }
         if (tenant.active, tenant.details.late_usage_policy) != gate_before {
             gate_changes::tell_tenant_changed(&mut tx, id).await?;
         }

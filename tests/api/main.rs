@@ -42,6 +42,7 @@ mod protocol_errors;
 mod quotas;
 mod store_conformance;
 mod store_copy;
+mod subscription_changes;
 mod tenants;
 mod time_zone_change;
 mod usage;

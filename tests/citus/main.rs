@@ -30,6 +30,8 @@ mod invoices;
 mod lifecycle;
 #[path = "../api/store_conformance/mod.rs"]
 mod store_conformance;
+#[path = "../api/subscription_changes.rs"]
+mod subscription_changes;
 #[path = "../api/time_zone_change.rs"]
 mod time_zone_change;
 #[path = "../api/usage.rs"]
