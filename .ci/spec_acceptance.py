@@ -37,6 +37,7 @@ STATE_CODES = {
     "conflict",
     "quota_id_taken",
     "credit_currency_mismatch",  # the tenant's plan decides its currency
+    "credit_exhausted",  # what is left of the grant decides
     "hard_budget_not_allowed",  # the tenant's plan decides
 }
 # Refusals relative to the server's clock (JSON Schema has no "now"): the record window of

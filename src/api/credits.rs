@@ -1,5 +1,7 @@
-//! Prepaid credits: `GET /v1/tenants/{id}/credits` (api-spec `listCredits`) and
-//! `POST /v1/tenants/{id}/credits` (`grantCredit`, honours `Idempotency-Key`).
+//! Prepaid credits: `GET /v1/tenants/{id}/credits` (api-spec `listCredits`),
+//! `POST /v1/tenants/{id}/credits` (`grantCredit`) and
+//! `POST /v1/tenants/{id}/credits/{grant_id}/revoke` (`revokeCredit`); both POSTs honour
+//! `Idempotency-Key`.
 //!
 //! Stage: the HTTP edge. Parses, writes or reads the store's credit ledger, answers with
 //! balances from `invoice::balances`; holds no ledger rules.
@@ -13,12 +15,12 @@ use serde_json::{json, Value};
 
 use super::lookup::{existing_tenant, PathChange, ReadableTenant};
 use crate::auth::AdminCaller;
-use crate::domain::CreditEntry;
+use crate::domain::{CreditEntry, RevocationRefused};
 use crate::domain::{Currency, Money};
 use crate::http::{ApiError, JsonReply};
 use crate::invoice::{balances, check_credit_currency};
 use crate::plans::SharedCatalog;
-use crate::store::{NewCreditGrant, Store};
+use crate::store::{CreditRevocation, NewCreditGrant, Store};
 
 /// Body of `grantCredit`.
 #[derive(Debug, Deserialize)]
@@ -49,8 +51,63 @@ pub async fn grant_credit(
         .await
 }
 
+/// Body of `revokeCredit`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RevokeCreditRequest {
+    /// All that is left of the grant when absent.
+    amount: Option<String>,
+    reason: String,
+}
+
+/// Takes back part or all of what is left of one grant (an operator's credit adjustment).
+#[tracing::instrument(skip_all, fields(tenant_id = %request.id))]
+pub async fn revoke_credit(
+    request: PathChange<AdminCaller>,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let id = request.tenant()?;
+    let grant_id = &path.1;
+    let wanted: RevokeCreditRequest = request.json()?;
+    let amount = wanted.amount.as_deref().map(positive_amount).transpose()?;
+    let reason = valid_reason(wanted.reason)?;
+    existing_tenant(request.store(), &id).await?;
+    request
+        .run(|| async {
+            let store = request.store();
+            match store.revoke_credit(&id, grant_id, amount, &reason, request.now(), &request.actor()).await? {
+                CreditRevocation::Revoked(entry) => JsonReply::with_status(StatusCode::CREATED, entry_json(&entry)),
+                CreditRevocation::UnknownGrant => Err(ApiError::NotFound("credit grant")),
+                CreditRevocation::Refused(refused @ RevocationRefused::FinerThanCurrency(_)) => {
+                    Err(ApiError::unprocessable("invalid_credit", format!("amount: {refused}")))
+                }
+                CreditRevocation::Refused(refused) => {
+                    Err(ApiError::unprocessable("credit_exhausted", refused.to_string()))
+                }
+            }
+        })
+        .await
+}
+
+fn invalid(message: &str) -> ApiError {
+    ApiError::unprocessable("invalid_credit", message)
+}
+
+fn positive_amount(text: &str) -> Result<Decimal, ApiError> {
+    match Decimal::from_str_exact(text) {
+        Ok(amount) if amount > Decimal::ZERO => Ok(amount),
+        _ => Err(invalid("amount must be a positive decimal string like \"50.00\"")),
+    }
+}
+
+fn valid_reason(reason: String) -> Result<String, ApiError> {
+    match reason.trim().is_empty() || reason.chars().count() > 500 || reason.chars().any(char::is_control) {
+        true => Err(invalid("reason must be 1-500 characters without control characters")),
+        false => Ok(reason),
+    }
+}
+
 fn validate(wanted: GrantCreditRequest, now: DateTime<Utc>) -> Result<NewCreditGrant, ApiError> {
-    let invalid = |m: &str| ApiError::unprocessable("invalid_credit", m);
     let currency =
         Currency::parse(&wanted.currency).map_err(|_| invalid("currency must be an ISO 4217 code like USD"))?;
     let amount = Decimal::from_str_exact(&wanted.amount)
@@ -58,17 +115,12 @@ fn validate(wanted: GrantCreditRequest, now: DateTime<Utc>) -> Result<NewCreditG
     if amount <= Decimal::ZERO || amount.scale() > currency.minor_units() {
         return Err(invalid("amount must be positive, in the currency's minor units"));
     }
-    if wanted.reason.trim().is_empty()
-        || wanted.reason.chars().count() > 500
-        || wanted.reason.chars().any(char::is_control)
-    {
-        return Err(invalid("reason must be 1-500 characters without control characters"));
-    }
+    let reason = valid_reason(wanted.reason)?;
     // A grant that has expired already could never be consumed: a typo in the year, most likely.
     if wanted.expires_at.is_some_and(|at| at <= now) {
         return Err(ApiError::unprocessable("credit_expired", "expires_at must be in the future"));
     }
-    Ok(NewCreditGrant { amount: Money::new(amount, currency), expires_at: wanted.expires_at, reason: wanted.reason })
+    Ok(NewCreditGrant { amount: Money::new(amount, currency), expires_at: wanted.expires_at, reason })
 }
 
 /// The ledger and the remaining balance of every grant.

@@ -33,7 +33,7 @@ mod webhooks;
 
 pub use audit::list_audit_events;
 pub use billing::{get_billing_run, run_billing};
-pub use credits::{grant_credit, list_credits};
+pub use credits::{grant_credit, list_credits, revoke_credit};
 pub use current_usage::get_current_usage;
 pub use entitlements::get_entitlements;
 pub use explain::{explain_invoice_line, explain_line, invoice_tenant, LineExplanation};

@@ -1,7 +1,7 @@
 //! The prepaid-credit ledger's entries (append-only: grants, consumptions, restorations,
 //! revocations), and what the entries of one grant add up to.
 
-use super::{enum_with_stored_names, Money};
+use super::{enum_with_stored_names, Currency, Money};
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 
@@ -30,8 +30,10 @@ enum_with_stored_names! {
         Consumption => "consumption",
         /// A voided invoice's consumption given back (`invoice_id`: the voided invoice).
         Restoration => "restoration",
-        /// What was left of a grant a voided invoice had made (its negative remainder) taken
-        /// back, so the void leaves no spendable credit behind (`invoice_id`: the voided one).
+        /// Credit taken back: what was left of a grant a voided invoice had made (its negative
+        /// remainder), so the void leaves no spendable credit behind (`invoice_id`: the voided
+        /// one); or an operator's revocation of a grant's balance, in part or whole (no
+        /// `invoice_id`; the reason says why).
         Revocation => "revocation",
     }
 }
@@ -75,6 +77,39 @@ pub fn grant_standing(entries: &[CreditEntry], grant_id: &str) -> GrantStanding 
     GrantStanding { remaining, spent_by }
 }
 
+/// Why a grant's balance cannot be revoked as asked.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RevocationRefused {
+    #[error("nothing is left of this grant to revoke")]
+    NothingLeft,
+    #[error("only {remaining} is left of this grant")]
+    MoreThanLeft { remaining: Decimal },
+    #[error("the amount has more decimals than its currency, {0}, has minor units")]
+    FinerThanCurrency(Currency),
+}
+
+/// How much an operator's revocation takes from a grant that stands at `standing`: `wanted`,
+/// or all that is left when `None`. Never more than is left — credit already consumed paid an
+/// invoice and comes back only by voiding it — and never nothing, so every revocation entry
+/// moves the balance.
+///
+/// # Errors
+/// [`RevocationRefused`].
+pub fn revocation_amount(
+    standing: &GrantStanding,
+    currency: Currency,
+    wanted: Option<Decimal>,
+) -> Result<Decimal, RevocationRefused> {
+    let remaining = standing.remaining;
+    match wanted {
+        Some(amount) if amount.scale() > currency.minor_units() => Err(RevocationRefused::FinerThanCurrency(currency)),
+        _ if remaining <= Decimal::ZERO => Err(RevocationRefused::NothingLeft),
+        Some(amount) if amount > remaining => Err(RevocationRefused::MoreThanLeft { remaining }),
+        Some(amount) => Ok(amount),
+        None => Ok(remaining),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -114,5 +149,25 @@ mod tests {
         let entries = [entry(Grant, "5.44", Some("neg")), entry(Revocation, "5.44", Some("neg"))];
         let standing = grant_standing(&entries, "g");
         assert_eq!((standing.remaining, standing.spent_by.len()), (Decimal::ZERO, 0));
+    }
+
+    #[test]
+    fn an_operator_revokes_what_is_asked_or_all_that_is_left_and_never_more() {
+        let standing = |left: &str| GrantStanding { remaining: left.parse().unwrap(), spent_by: Vec::new() };
+        let d = |s: &str| -> Decimal { s.parse().unwrap() };
+        let usd = Currency::parse("USD").unwrap();
+        type Case = (&'static str, Option<&'static str>, Result<Decimal, RevocationRefused>, &'static str);
+        let cases: [Case; 7] = [
+            ("30.00", Some("10.00"), Ok(d("10.00")), "a part of the balance"),
+            ("30.00", Some("30.00"), Ok(d("30.00")), "exactly the balance"),
+            ("30.00", None, Ok(d("30.00")), "no amount: all that is left"),
+            ("30.00", Some("30.01"), Err(RevocationRefused::MoreThanLeft { remaining: d("30.00") }), "a cent too much"),
+            ("0", None, Err(RevocationRefused::NothingLeft), "consumed or revoked already"),
+            ("0", Some("1.00"), Err(RevocationRefused::NothingLeft), "nothing left says so before the amount"),
+            ("30.00", Some("0.001"), Err(RevocationRefused::FinerThanCurrency(usd)), "a tenth of a cent"),
+        ];
+        for (left, wanted, expected, why) in cases {
+            assert_eq!(revocation_amount(&standing(left), usd, wanted.map(d)), expected, "{why}");
+        }
     }
 }

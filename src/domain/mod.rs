@@ -36,7 +36,7 @@ mod wide;
 
 pub use audit::{Actor, AuditEvent, AuditTarget};
 pub use correction::{CorrectionAction, UsageCorrection};
-pub use credit::{grant_standing, CreditEntry, CreditEntryKind, GrantStanding};
+pub use credit::{grant_standing, revocation_amount, CreditEntry, CreditEntryKind, GrantStanding, RevocationRefused};
 pub use document::{document_number, BilledLine, InvoiceContent, InvoiceDocument, NewInvoice};
 pub(crate) use exact::{Exact, Fraction};
 pub(crate) use fnv::fnv1a;

@@ -43,6 +43,7 @@ pub(super) fn routes(cfg: &mut web::ServiceConfig) {
         .service(
             resource("/v1/tenants/{id}/credits").route(get().to(api::list_credits)).route(post().to(api::grant_credit)),
         )
+        .service(resource("/v1/tenants/{id}/credits/{grant_id}/revoke").route(post().to(api::revoke_credit)))
         .service(resource("/v1/invoices/{id}").route(get().to(api::get_invoice)))
         .service(resource("/v1/invoices/{id}/html").route(get().to(api::get_invoice_html)))
         .service(resource("/v1/invoices/{id}/pdf").route(get().to(api::get_invoice_pdf)))

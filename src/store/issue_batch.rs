@@ -243,8 +243,7 @@ pub(super) async fn credit_effects(
     document: &InvoiceDocument,
     now: DateTime<Utc>,
 ) -> Result<(), DbError> {
-    let grants: Vec<&str> = new.consumptions.iter().map(|(grant_id, _)| grant_id.as_str()).collect();
-    super::ledger::check_grants_unrevoked(tx, tenant, &grants).await?;
+    super::ledger::check_grants_hold(tx, tenant, &new.consumptions).await?;
     let ledger = super::ledger::InvoiceLedger { tenant, document, now };
     for (grant_id, amount) in &new.consumptions {
         ledger.append(tx, CreditEntryKind::Consumption, grant_id, *amount, "applied to invoice").await?;

@@ -43,7 +43,8 @@ impl TryFrom<EntryRow> for CreditEntry {
     }
 }
 
-const ENTRY_COLUMNS: &str = "entry_id, kind, grant_id, amount, currency, expires_at, reason, invoice_id, created_at";
+pub(super) const ENTRY_COLUMNS: &str =
+    "entry_id, kind, grant_id, amount, currency, expires_at, reason, invoice_id, created_at";
 
 const INSERT: &str = r#"insert into credit_entry (tenant_id, entry_id, kind, grant_id, amount, currency,
         expires_at, reason, invoice_id, created_at)
@@ -92,7 +93,7 @@ impl Store {
     }
 }
 
-async fn insert_entry(tx: &mut Tx, tenant: &TenantId, e: &CreditEntry) -> Result<(), DbError> {
+pub(super) async fn insert_entry(tx: &mut Tx, tenant: &TenantId, e: &CreditEntry) -> Result<(), DbError> {
     on_tx!(tx, |db| sqlx::query(INSERT)
         .bind(tenant.as_str())
         .bind(&e.entry_id)
@@ -215,15 +216,24 @@ pub(super) async fn revoke_granted(
     Ok(Ok(()))
 }
 
-/// Before an invoice consumes `grants`, inside its issuing transaction: refuses
-/// ([`DbError::CreditRevoked`]) when one of them was made by an invoice that is now void —
-/// priced from a ledger read before that void, the invoice would spend revoked credit. The
-/// granting invoices stay locked (`for share`; SQLite: the one writer) until commit, so a void
-/// of one of them waits and then sees this consumption (and refuses, naming this invoice).
-pub(super) async fn check_grants_unrevoked(tx: &mut Tx, tenant: &TenantId, grants: &[&str]) -> Result<(), DbError> {
-    if grants.is_empty() {
+/// Before an invoice consumes `consumptions` (grant, amount), inside its issuing
+/// transaction: refuses ([`DbError::CreditRevoked`]) when a grant no longer holds what the
+/// invoice would take — it was made by an invoice that is now void, or an operator revoked
+/// its balance — since the invoice was priced from a ledger read before. Nothing is written,
+/// and pricing it again (the next run) leaves that credit out.
+///
+/// The granting invoices and the grants' rows stay locked (`for share`; SQLite: the one
+/// writer) until commit, so a void of one of them, or an operator's revocation of a grant,
+/// waits and then sees this consumption.
+pub(super) async fn check_grants_hold(
+    tx: &mut Tx,
+    tenant: &TenantId,
+    consumptions: &[(String, Decimal)],
+) -> Result<(), DbError> {
+    if consumptions.is_empty() {
         return Ok(());
     }
+    let grants: Vec<&str> = consumptions.iter().map(|(grant_id, _)| grant_id.as_str()).collect();
     let lock = tx.for_share();
     let statuses: Vec<(String,)> = on_tx!(&mut *tx, |db| {
         let mut query = sqlx::QueryBuilder::new("select status from invoice where tenant_id = ");
@@ -232,7 +242,7 @@ pub(super) async fn check_grants_unrevoked(tx: &mut Tx, tenant: &TenantId, grant
         query.push_bind(tenant.as_str());
         query.push(" and kind = 'grant' and grant_id in (");
         let mut list = query.separated(", ");
-        for grant in grants {
+        for grant in &grants {
             list.push_bind(*grant);
         }
         query.push(")) ").push(lock);
@@ -241,5 +251,41 @@ pub(super) async fn check_grants_unrevoked(tx: &mut Tx, tenant: &TenantId, grant
     if statuses.iter().any(|(status,)| status == "void") {
         return Err(DbError::CreditRevoked);
     }
-    Ok(())
+    let _locked: Vec<(String,)> = on_tx!(&mut *tx, |db| {
+        let mut query = sqlx::QueryBuilder::new("select entry_id from credit_entry where tenant_id = ");
+        query.push_bind(tenant.as_str());
+        query.push(" and kind = 'grant' and entry_id in (");
+        let mut list = query.separated(", ");
+        for grant in &grants {
+            list.push_bind(*grant);
+        }
+        query.push(") ").push(lock);
+        query.build_query_as().fetch_all(db).await
+    })?;
+    let entries = grant_entries(tx, tenant, &grants).await?;
+    let short = consumptions.iter().any(|(grant_id, amount)| grant_standing(&entries, grant_id).remaining < *amount);
+    match short {
+        true => Err(DbError::CreditRevoked),
+        false => Ok(()),
+    }
+}
+
+/// Every ledger entry of `grants` (the grants included), as `tx` sees them.
+pub(super) async fn grant_entries(
+    tx: &mut Tx,
+    tenant: &TenantId,
+    grants: &[&str],
+) -> Result<Vec<CreditEntry>, DbError> {
+    let rows: Vec<EntryRow> = on_tx!(&mut *tx, |db| {
+        let mut query = sqlx::QueryBuilder::new(format!("select {ENTRY_COLUMNS} from credit_entry where tenant_id = "));
+        query.push_bind(tenant.as_str());
+        query.push(" and grant_id in (");
+        let mut list = query.separated(", ");
+        for grant in grants {
+            list.push_bind(*grant);
+        }
+        query.push(") order by created_at, entry_id");
+        query.build_query_as().fetch_all(db).await
+    })?;
+    rows.into_iter().map(CreditEntry::try_from).collect()
 }

@@ -19,6 +19,7 @@ mod citus;
 mod codec;
 mod copy;
 mod corrections;
+mod credit_revocations;
 mod deliveries;
 mod delivery_types;
 mod engine;
@@ -66,6 +67,7 @@ pub use copy::{
     copy_store, verify_copy, CopiedTable, CopyError, CopyOptions, CopyProgress, CopyReport, Kind, Verification,
     COPIED_TABLES, NOT_COPIED,
 };
+pub use credit_revocations::CreditRevocation;
 pub use delivery_types::{
     AttemptResult, Delivery, DeliveryFilter, DeliveryState, NewDelivery, OutboxEvent, RetryOutcome, WebhookEndpoint,
 };

@@ -570,6 +570,7 @@ fn examples(f: &Fixture) -> Vec<Example> {
     let mut all = ingest_and_tenant_examples();
     all.extend(plan_and_billing_examples());
     all.extend(invoice_and_credit_examples(f));
+    all.extend(credit_revocation_examples(f));
     all.extend(rendering_and_correction_examples(f));
     all.extend(notification_examples(f));
     all.extend(quota_examples());
@@ -1039,6 +1040,49 @@ fn invoice_and_credit_examples(f: &Fixture) -> Vec<Example> {
     ]
 }
 
+fn credit_revocation_examples(f: &Fixture) -> Vec<Example> {
+    use Method as M;
+    let revoke = "/v1/tenants/{id}/credits/{grant_id}/revoke";
+    let path = format!("/v1/tenants/acme/credits/{}/revoke", f.acme_grant_id);
+    let part = json!({"amount": "5.00", "reason": "partly owed"});
+    let the_rest = json!({"reason": "owed no more"});
+    vec![
+        example("revoke part of a grant", M::POST, revoke, &path)
+            .json(part.clone())
+            .header("Idempotency-Key", "revoke-acme")
+            .expect(201),
+        example("replay a revocation", M::POST, revoke, &path)
+            .json(part.clone())
+            .header("Idempotency-Key", "revoke-acme")
+            .expect(201),
+        example("revoke finer than the currency", M::POST, revoke, &path)
+            .json(json!({"amount": "0.001", "reason": "a tenth of a cent"}))
+            .expect(422),
+        example("revoke more than is left", M::POST, revoke, &path)
+            .json(json!({"amount": "15.01", "reason": "a cent too much"}))
+            .expect(422),
+        example("revoke as the tenant", M::POST, revoke, &path).by(As::AcmeTenant).json(the_rest.clone()).expect(403),
+        example("revoke anonymously", M::POST, revoke, &path).by(As::Nobody).json(the_rest.clone()).expect(401),
+        example("a malformed revocation", M::POST, revoke, &path).raw("application/json", "{").expect(400),
+        example("a revocation with an unknown field", M::POST, revoke, &path)
+            .json(json!({"reason": "x", "everything": true}))
+            .expect(422),
+        example("revoke an unknown grant", M::POST, revoke, "/v1/tenants/acme/credits/nope/revoke")
+            .json(the_rest.clone())
+            .expect(404),
+        example(
+            "revoke at a missing tenant",
+            M::POST,
+            revoke,
+            format!("/v1/tenants/nobody/credits/{}/revoke", f.acme_grant_id),
+        )
+        .json(the_rest.clone())
+        .expect(404),
+        example("revoke the rest of a grant", M::POST, revoke, &path).json(the_rest.clone()).expect(201),
+        example("revoke with nothing left", M::POST, revoke, &path).json(the_rest).expect(422),
+    ]
+}
+
 fn rendering_and_correction_examples(f: &Fixture) -> Vec<Example> {
     use Method as M;
     let (html, pdf, explain, corrections) = (
@@ -1263,6 +1307,8 @@ struct Fixture {
     delivery_id: String,
     /// The last billing run.
     run_id: String,
+    /// A 20.00 USD grant of `acme` no invoice has consumed (the examples revoke it).
+    acme_grant_id: String,
 }
 
 /// The service the examples run on (SQLite or PostgreSQL): small ingest limits (so 413 is cheap), no time
@@ -1338,7 +1384,21 @@ async fn example_app(backend: Backend) -> (TestApp, Fixture) {
     let delivery_id = sent["data"][0]["id"].as_str().expect("acme's invoice emails went out").to_owned();
     let runs = app.get_json("/v1/audit?action=billing_run.requested&limit=1").await;
     let run_id = runs["data"][0]["target"]["id"].as_str().expect("the last run is in the audit log").to_owned();
-    (app, Fixture { tenant_key, acme_invoices, acme_cursor, hooli_invoices, webhook_id, delivery_id, run_id })
+    let to_revoke = json!({"amount": "20.00", "currency": "USD", "reason": "granted twice by mistake"});
+    let granted = admin_post(&app, "/v1/tenants/acme/credits", &to_revoke).await;
+    assert_eq!(granted.status(), 201);
+    let acme_grant_id = granted.json::<Value>().await.unwrap()["grant_id"].as_str().unwrap().to_owned();
+    let fixture = Fixture {
+        tenant_key,
+        acme_invoices,
+        acme_cursor,
+        hooli_invoices,
+        webhook_id,
+        delivery_id,
+        run_id,
+        acme_grant_id,
+    };
+    (app, fixture)
 }
 
 async fn send(app: &TestApp, fixture: &Fixture, e: &Example) -> reqwest::Response {

@@ -120,3 +120,48 @@ both_stores! {
         }
     }
 }
+
+async fn revoke(app: &TestApp, tenant: &str, grant_id: &str, body: &Value) -> reqwest::Response {
+    admin_post(app, &format!("/v1/tenants/{tenant}/credits/{grant_id}/revoke"), body).await
+}
+
+both_stores! {
+    async fn an_operator_revokes_part_then_the_rest_of_a_grant_and_the_next_invoice_pays_with_what_is_left(app) {
+        // Arrange: acme on payg since December, granted 10.00
+        crate::billing::tenant_on(&app, "acme", "UTC", "payg", "2026-12-01T00:00:00Z").await;
+        app.create_tenant("globex", "UTC").await;
+        let granted: Value = grant(&app, "acme", "USD").await.json().await.unwrap();
+        let grant_id = granted["grant_id"].as_str().unwrap();
+        // Act: on December 2, 9.70 revoked, a cent too much refused; then December (0.40) billed
+        app.clock.set(crate::billing::at("2026-12-02T00:00:00Z"));
+        let part = revoke(&app, "acme", grant_id, &json!({"amount": "9.70", "reason": "granted twice by mistake"})).await;
+        let too_much = revoke(&app, "acme", grant_id, &json!({"amount": "0.31", "reason": "owed no more"})).await;
+        let too_fine = revoke(&app, "acme", grant_id, &json!({"amount": "0.001", "reason": "owed no more"})).await;
+        let elsewhere = revoke(&app, "globex", grant_id, &json!({"reason": "owed no more"})).await;
+        let december = bill_december(&app).await;
+        let the_rest = revoke(&app, "acme", grant_id, &json!({"reason": "owed no more"})).await;
+        let nothing_left = revoke(&app, "acme", grant_id, &json!({"reason": "owed no more"})).await;
+        // Assert
+        assert_eq!(part.status(), StatusCode::CREATED);
+        let part: Value = part.json().await.unwrap();
+        assert_eq!((&part["kind"], &part["amount"], &part["invoice_id"]), (&json!("revocation"), &json!("9.70"), &Value::Null), "{part}");
+        assert_eq!(part["reason"], "granted twice by mistake");
+        for (refused, code) in [(too_much, "credit_exhausted"), (too_fine, "invalid_credit")] {
+            assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
+            let error: Value = refused.json().await.unwrap();
+            assert_eq!(error["error"]["code"], code, "{error}");
+        }
+        assert_eq!(elsewhere.status(), StatusCode::NOT_FOUND, "a grant is found only under its own tenant");
+        assert_eq!((december["credits_applied"].as_str(), december["total"].as_str()), (Some("0.30"), Some("0.10")), "{december}");
+        assert_eq!(the_rest.status(), StatusCode::UNPROCESSABLE_ENTITY, "the 0.30 left paid December");
+        assert_eq!(nothing_left.json::<Value>().await.unwrap()["error"]["code"], "credit_exhausted");
+        let credits = app.get_json("/v1/tenants/acme/credits").await;
+        let kinds: Vec<&str> = credits["entries"].as_array().unwrap().iter().map(|e| e["kind"].as_str().unwrap()).collect();
+        assert_eq!(kinds, ["grant", "revocation", "consumption"], "{credits}");
+        let spec = crate::api_spec::spec();
+        for (schema, body) in [("CreditLedger", &credits), ("CreditEntry", &part)] {
+            let violations = crate::api_spec::spec_schema::validate(&spec, &spec["components"]["schemas"][schema], body);
+            assert!(violations.is_empty(), "api-spec describes the {schema}: {violations:?}");
+        }
+    }
+}

@@ -8,9 +8,11 @@ use rust_decimal::Decimal;
 use super::{dec, id, issue, issued, month, new_invoice, tenant, usd};
 use crate::both_stores;
 use crate::helpers::{operator, spawn_app, test_now, Backend};
-use tally::domain::{CreditEntryKind, InvoiceStatus, Money};
+use tally::domain::{CreditEntryKind, InvoiceStatus, Money, RevocationRefused};
 use tally::invoice::balances;
-use tally::store::{DbError, IssueBatch, IssueInvoice, IssueOutcome, NewCreditGrant, StatusChange, Store};
+use tally::store::{
+    CreditRevocation, DbError, IssueBatch, IssueInvoice, IssueOutcome, NewCreditGrant, StatusChange, Store,
+};
 
 /// What is left of every grant of `tenant`, in USD.
 async fn remaining(store: &Store, tenant: &str) -> Vec<Decimal> {
@@ -185,4 +187,109 @@ async fn an_issue_waits_for_a_void_in_flight_of_the_invoice_that_granted_its_cre
     let issued_november = issuing.await.unwrap();
     // Assert
     assert!(matches!(issued_november, Err(DbError::CreditRevoked)), "{issued_november:?}");
+}
+
+both_stores! {
+    async fn an_invoice_priced_with_credit_an_operator_revoked_meanwhile_is_not_issued(app) {
+        // Arrange: 5.00 granted; November (2.00 + 0.18 tax) is priced to take 2.18 of it, then
+        // the operator revokes 4.00 before it is issued: 1.00 is left.
+        let store = &app.store;
+        let acme = store.create_tenant(&tenant("acme"), test_now(), &operator()).await.unwrap();
+        let granted = store.grant_credit(&acme.id, &grant("5.00", None), test_now(), &operator()).await.unwrap();
+        let stale = new_invoice(store, &acme, month(11), "2.00").await;
+        assert_eq!(stale.content.credits_applied, dec("2.18"));
+        let revoked = store.revoke_credit(&acme.id, &granted.grant_id, Some(dec("4.00")), "granted by mistake", test_now(), &operator()).await;
+        assert!(matches!(revoked.unwrap(), CreditRevocation::Revoked(_)));
+        // Act
+        let refused = store.issue_invoice(&IssueInvoice { tenant: &acme.id, invoice: &stale, invoice_prefix: "INV", now: test_now() }).await;
+        let repriced = issue(store, &acme.id, &new_invoice(store, &acme, month(11), "2.00").await).await;
+        // Assert
+        assert!(matches!(refused, Err(DbError::CreditRevoked)), "{refused:?}");
+        let IssueOutcome::Issued(repriced) = repriced else { panic!("November, priced again, is issued: {repriced:?}") };
+        let c = &repriced.content;
+        assert_eq!((c.credits_applied, c.total), (dec("1.00"), dec("1.18")), "priced again, it takes what is left");
+        assert_eq!(remaining(store, "acme").await, vec![dec("0.00")], "never more than was granted");
+    }
+
+    async fn a_revocation_leaving_enough_for_an_invoice_priced_before_it_lets_it_be_issued(app) {
+        // Arrange: 5.00 granted; November priced to take 2.18; then 1.00 revoked: 4.00 left.
+        let store = &app.store;
+        let acme = store.create_tenant(&tenant("acme"), test_now(), &operator()).await.unwrap();
+        let granted = store.grant_credit(&acme.id, &grant("5.00", None), test_now(), &operator()).await.unwrap();
+        let priced = new_invoice(store, &acme, month(11), "2.00").await;
+        let revoked = store.revoke_credit(&acme.id, &granted.grant_id, Some(dec("1.00")), "partly owed", test_now(), &operator()).await;
+        assert!(matches!(revoked.unwrap(), CreditRevocation::Revoked(_)));
+        // Act
+        let issued = issue(store, &acme.id, &priced).await;
+        // Assert
+        assert!(matches!(issued, IssueOutcome::Issued(_)), "{issued:?}");
+        assert_eq!(remaining(store, "acme").await, vec![dec("1.82")], "5.00 − 1.00 revoked − 2.18 consumed");
+    }
+
+    async fn an_operator_revokes_only_what_is_left_of_a_grant_of_its_own_tenant(app) {
+        // Arrange: acme's 5.00 grant paid 2.18 of November
+        let store = &app.store;
+        let acme = store.create_tenant(&tenant("acme"), test_now(), &operator()).await.unwrap();
+        store.create_tenant(&tenant("beta"), test_now(), &operator()).await.unwrap();
+        let granted = store.grant_credit(&acme.id, &grant("5.00", None), test_now(), &operator()).await.unwrap();
+        issued(store, &acme, month(11), "2.00").await;
+        let revoke = |tenant: &'static str, amount: Option<&str>| {
+            let amount = amount.map(dec);
+            let grant_id = granted.grant_id.clone();
+            async move { store.revoke_credit(&id(tenant), &grant_id, amount, "owed no more", test_now(), &operator()).await.unwrap() }
+        };
+        // Act
+        let too_much = revoke("acme", Some("2.83")).await;
+        let from_beta = revoke("beta", None).await;
+        let the_rest = revoke("acme", None).await;
+        let again = revoke("acme", None).await;
+        // Assert
+        assert_eq!(too_much, CreditRevocation::Refused(RevocationRefused::MoreThanLeft { remaining: dec("2.82") }));
+        assert_eq!(from_beta, CreditRevocation::UnknownGrant, "another tenant's grant is not found");
+        let CreditRevocation::Revoked(entry) = the_rest else { panic!("the rest is revoked: {the_rest:?}") };
+        assert_eq!((entry.kind, entry.amount.amount, entry.invoice_id.as_deref()), (CreditEntryKind::Revocation, dec("2.82"), None));
+        assert_eq!(again, CreditRevocation::Refused(RevocationRefused::NothingLeft));
+        assert_eq!(remaining(store, "acme").await, vec![dec("0.00")]);
+    }
+}
+
+/// PostgreSQL only (SQLite has one writer): an issue that would consume a grant waits for an
+/// operator's revocation of it in flight (which holds the grant's row), then sees it and
+/// refuses, rather than spend credit the revocation took.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_issue_waits_for_a_revocation_in_flight_of_the_grant_it_would_consume_on_postgres() {
+    use sqlx::{Connection, Executor};
+    // Arrange: November priced with 2.18 of a 5.00 grant; a revocation of 4.00 holds its row.
+    let app = spawn_app(Backend::Postgres).await;
+    let store = app.store.clone();
+    let acme = store.create_tenant(&tenant("acme"), test_now(), &operator()).await.unwrap();
+    let granted = store.grant_credit(&acme.id, &grant("5.00", None), test_now(), &operator()).await.unwrap();
+    let november = new_invoice(&store, &acme, month(11), "2.00").await;
+    let mut revocation = sqlx::PgConnection::connect(&app.database.url).await.unwrap();
+    revocation.execute("begin").await.unwrap();
+    let lock = "select entry_id from credit_entry where tenant_id = 'acme' and entry_id = $1 for update";
+    revocation.execute(sqlx::query(lock).bind(&granted.grant_id)).await.unwrap();
+    let revoke = "insert into credit_entry (tenant_id, entry_id, kind, grant_id, amount, currency, reason, created_at)
+        values ('acme', 'operator-revocation', 'revocation', $1, 4.00, 'USD', 'granted by mistake', $2)";
+    revocation.execute(sqlx::query(revoke).bind(&granted.grant_id).bind(test_now())).await.unwrap();
+    // Act: issue November while the revocation is in flight, then let the revocation commit.
+    let issuing = tokio::spawn(async move {
+        let issue = IssueInvoice { tenant: &acme.id, invoice: &november, invoice_prefix: "INV", now: test_now() };
+        store.issue_invoice(&issue).await
+    });
+    let waiting =
+        "select count(*) from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'";
+    let mut probe = sqlx::PgConnection::connect(&app.database.url).await.unwrap();
+    for _ in 0..500 {
+        let (blocked,): (i64,) = sqlx::query_as(waiting).fetch_one(&mut probe).await.unwrap();
+        if blocked > 0 || issuing.is_finished() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    revocation.execute("commit").await.unwrap();
+    let issued_november = issuing.await.unwrap();
+    // Assert
+    assert!(matches!(issued_november, Err(DbError::CreditRevoked)), "{issued_november:?}");
+    assert_eq!(remaining(&app.store, "acme").await, vec![dec("1.00")], "the revocation stands, nothing consumed");
 }
