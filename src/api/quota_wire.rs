@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 
 use crate::domain::{Currency, Quota};
 use crate::http::{exact_json_number, ApiError};
-use crate::quota::{format_value, Entitlement, EntitlementSnapshot, QuotaListing, QuotaSetError};
+use crate::quota::{format_value, Entitlement, EntitlementSnapshot, QuotaListing, QuotaSetError, Refusal};
 
 /// One quota in a request body (`QuotaInput`).
 #[derive(Debug, Deserialize)]
@@ -125,7 +125,8 @@ pub fn entitlement_response(e: &Entitlement, currency: Option<Currency>) -> Enti
     }
 }
 
-/// The entitlements answer (`Entitlements`), optionally only those of one meter.
+/// The entitlements answer (`Entitlements`), optionally only those of one meter; `blocked` at
+/// the top when ingest refuses all of the tenant's usage, which holds with no quota at all.
 pub fn entitlements_json(snapshot: &EntitlementSnapshot, meter: Option<&str>) -> Value {
     let entitlements: Vec<EntitlementResponse> = snapshot
         .entitlements
@@ -138,6 +139,8 @@ pub fn entitlements_json(snapshot: &EntitlementSnapshot, meter: Option<&str>) ->
         "as_of": snapshot.as_of,
         "period": { "start": snapshot.period.start(), "end": snapshot.period.end() },
         "currency": snapshot.currency.map(|c| c.code()),
+        "blocked": snapshot.refused.is_some(),
+        "blocked_reason": snapshot.refused.map(Refusal::as_str),
         "entitlements": entitlements,
     })
 }

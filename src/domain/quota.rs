@@ -18,7 +18,8 @@ pub const MAX_THRESHOLD_PERCENT: u32 = 1000;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum QuotaMeter {
     Usage(Meter),
-    /// The amount so far (subtotal before tax and credits) in the tenant's currency.
+    /// The amount so far (subtotal before tax and credits, without the minimum-spend top-up)
+    /// in the tenant's currency.
     Spend,
 }
 

@@ -87,11 +87,12 @@ pub async fn get_portal_plans(session: PortalSession, portal: web::Data<Portal>)
     page::html(StatusCode::OK, &page)
 }
 
-/// Whether `usage` (priced at `draft`) passes a hard limit of the plan's own quotas.
+/// Whether `usage` (priced at `draft`) passes a hard limit of the plan's own quotas; spend is
+/// the quotas' own (`quota::spend`: no minimum-spend top-up).
 fn over_hard_limits(version: &PlanVersion, usage: &Quantities, draft: &InvoiceDraft) -> bool {
     version.plan.quotas().iter().filter(|q| q.hard()).any(|q| match q.meter() {
         QuotaMeter::Usage(meter) => usage.get(meter) > q.limit(),
-        QuotaMeter::Spend => draft.subtotal.amount > q.limit(),
+        QuotaMeter::Spend => crate::quota::spend(draft) > q.limit(),
     })
 }
 

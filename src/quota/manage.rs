@@ -5,14 +5,14 @@
 //! plan catalog, "now". Output: the stored set as [`QuotaListing`]. Rules: ids are unique per
 //! tenant across both sets; budgets are spend quotas, hard only where the tenant's plan says
 //! `allow_hard_budget = true`, and never reuse a plan default's id; a spend limit fits the
-//! tenant's currency.
+//! tenant's currency, a meter's limit the meter's precision (whole invocations and cycles).
 
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 
 use super::periods::plan_for_period;
 use crate::aggregate::BillingCalendar;
-use crate::domain::{Actor, Currency, Quota, QuotaMeter, QuotaOwner, QuotaSet, TenantId};
+use crate::domain::{Actor, Currency, Meter, Quota, QuotaMeter, QuotaOwner, QuotaSet, TenantId};
 use crate::rate::{PlanCatalog, PricingPlan};
 use crate::store::{DbError, Store};
 
@@ -134,8 +134,9 @@ fn check_set(plan: Option<&PricingPlan>, owner: QuotaOwner, quotas: &[Quota]) ->
         if quotas[..i].iter().any(|q| q.id() == quota.id()) {
             return invalid(format!("quota id {:?} appears twice", quota.id()));
         }
-        if quota.meter() == QuotaMeter::Spend {
-            check_spend_limit(plan, quota)?;
+        match quota.meter() {
+            QuotaMeter::Spend => check_spend_limit(plan, quota)?,
+            QuotaMeter::Usage(meter) => check_quantity_limit(meter, quota)?,
         }
         if owner == QuotaOwner::Tenant {
             check_budget(plan, quota)?;
@@ -159,6 +160,18 @@ fn check_spend_limit(plan: Option<&PricingPlan>, quota: &Quota) -> Result<(), Qu
         return Err(QuotaSetError::Invalid(format!("spend limit of {:?} must be below 10^18", quota.id())));
     }
     Ok(())
+}
+
+/// A meter's limit is a quantity it can be recorded in: whole for the counted meters
+/// (`invocations`, `cpu_cycles`), at most nine decimals for GB-seconds. A limit of 10.5
+/// invocations would block at 11 while saying 10.5, and `remaining` would read "0.5".
+fn check_quantity_limit(meter: Meter, quota: &Quota) -> Result<(), QuotaSetError> {
+    let decimals = meter.decimals();
+    if quota.limit().scale() <= decimals {
+        return Ok(());
+    }
+    let rule = if decimals == 0 { "a whole number".to_owned() } else { format!("at most {decimals} decimals") };
+    Err(QuotaSetError::Invalid(format!("limit of {:?} must be {rule}, as {meter} are recorded", quota.id())))
 }
 
 fn check_budget(plan: Option<&PricingPlan>, budget: &Quota) -> Result<(), QuotaSetError> {

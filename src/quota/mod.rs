@@ -30,9 +30,11 @@ mod worker;
 
 pub use alert_event::{alert_payload, format_value, round_projection, THRESHOLD_CROSSED};
 pub use change_feed::{report_changes, report_changes_every, REPORT_CHANGES_EVERY};
-pub use entitlements::{EntitlementCache, EntitlementSnapshot};
+pub use entitlements::{EntitlementCache, EntitlementSnapshot, Refusal};
 pub use evaluator::{EvaluationReport, QuotaEvaluator};
 pub use manage::{quota_listing, set_quotas, set_quotas_by, QuotaListing, QuotaSetError, MAX_QUOTAS};
 pub use periods::{periods_open_for_usage, plan_for_period};
-pub use policy::{crossings, effective_quotas, entitlement, projected, reached, spend_currency, used, Entitlement};
+pub use policy::{
+    crossings, effective_quotas, entitlement, projected, reached, spend, spend_currency, used, Entitlement,
+};
 pub use unbilled_event::{unbilled_payload, USAGE_UNBILLED};

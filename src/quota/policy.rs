@@ -7,8 +7,8 @@ use std::collections::BTreeSet;
 use rust_decimal::Decimal;
 
 use crate::domain::{BillingPeriod, Currency, Quota, QuotaMeter, QuotaSet};
-use crate::invoice::CurrentUsage;
-use crate::rate::PricingPlan;
+use crate::invoice::{CurrentUsage, InvoiceDraft};
+use crate::rate::{LineKind, PricingPlan};
 
 /// The quotas in force for a tenant on `plan`: the plan's defaults; a quota the operator set
 /// with the same id **replaces** the default (so an operator can raise, lower or soften a
@@ -43,13 +43,24 @@ pub fn quotas_for_period(plan: Option<&PricingPlan>, set: &QuotaSet, period: &Bi
 }
 
 /// How much of `meter` the period has used: the period-to-date quantity, or for `spend` the
-/// amount so far — the subtotal (before tax and credits) drafted exactly as the invoice
-/// would be; 0 without a plan.
+/// [`spend`] of the amount so far; 0 without a plan.
 pub fn used(meter: QuotaMeter, usage: &CurrentUsage) -> Decimal {
     match meter {
         QuotaMeter::Usage(m) => usage.usage.get(m),
-        QuotaMeter::Spend => usage.amount_so_far.as_ref().map_or(Decimal::ZERO, |d| d.subtotal.amount),
+        QuotaMeter::Spend => usage.amount_so_far.as_ref().map_or(Decimal::ZERO, spend),
     }
+}
+
+/// What a draft has spent: its subtotal (before tax and credits) without the minimum-spend
+/// top-ups — the usage and fees accrued. The top-up is not spending: it is added when the
+/// period closes, and counting it would put a tenant on a plan whose minimum exceeds its
+/// budget over that budget (a hard one blocked) on its first day, before any usage.
+pub fn spend(draft: &InvoiceDraft) -> Decimal {
+    let lines = draft.segments.iter().flat_map(|s| &s.breakdown.lines);
+    let top_ups: Decimal =
+        lines.filter(|l| matches!(l.kind, LineKind::MinimumSpendTopUp { .. })).map(|l| l.amount.amount).sum();
+    // The top-ups are among the lines the subtotal sums, so this never leaves Decimal's range.
+    draft.subtotal.amount - top_ups
 }
 
 /// The currency `spend` is counted in for the period of `usage`: its draft's. A period's
@@ -60,12 +71,13 @@ pub fn spend_currency(usage: &CurrentUsage) -> Option<Currency> {
     usage.amount_so_far.as_ref().map(|draft| draft.currency)
 }
 
-/// The period total `meter` is heading for: the projection of [`used`] to the period end.
+/// The period total `meter` is heading for: the projection of [`used`] to the period end (for
+/// `spend`, without the top-up too: the amount a spend quota compares is projected).
 pub fn projected(meter: QuotaMeter, usage: &CurrentUsage) -> Decimal {
     let projection = usage.projection.as_ref();
     match meter {
         QuotaMeter::Usage(m) => projection.map_or_else(|| usage.usage.get(m), |p| p.usage.get(m)),
-        QuotaMeter::Spend => projection.map_or(Decimal::ZERO, |p| p.draft.subtotal.amount),
+        QuotaMeter::Spend => projection.map_or(Decimal::ZERO, |p| spend(&p.draft)),
     }
 }
 

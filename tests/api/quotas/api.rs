@@ -36,6 +36,9 @@ quota_tests! {
             (json!([{"id": "x", "meter": "gpu", "limit": "1"}]), 422, "invalid_quota"),
             (json!([{"id": "x", "meter": "spend", "limit": "-1"}]), 422, "invalid_quota"),
             (json!([{"id": "x", "meter": "spend", "limit": "1.005"}]), 422, "invalid_quota"),
+            (json!([{"id": "x", "meter": "invocations", "limit": "10.5"}]), 422, "invalid_quota"),
+            (json!([{"id": "x", "meter": "cpu_cycles", "limit": "0.5"}]), 422, "invalid_quota"),
+            (json!([{"id": "x", "meter": "memory_gb_seconds", "limit": "1.0000000001"}]), 422, "invalid_quota"),
             (json!([{"id": "x", "meter": "spend", "limit": "1", "thresholds": [0]}]), 422, "invalid_quota"),
             (json!([{"id": "x", "meter": "spend", "limit": "1"}, {"id": "x", "meter": "spend", "limit": "2"}]), 422, "invalid_quota"),
             (json!([{"id": "x", "meter": "spend", "limit": "1", "warn": true}]), 422, "invalid_body"),
@@ -45,6 +48,8 @@ quota_tests! {
             let body: serde_json::Value = response.json().await.unwrap();
             assert_eq!((got, body["error"]["code"].as_str()), (status, Some(code)), "{quotas}");
         }
+        let whole = set_quotas(&app, "acme", json!([{"id": "x", "meter": "invocations", "limit": "10.00"}])).await;
+        assert_eq!(whole["quotas"][0]["limit"], "10", "a whole number written with zero decimals is one");
         let acme = tenant_key(&app, "acme").await;
         let tenant_put = put_as(&app, path, &acme, &json!({"quotas": []})).await;
         assert_eq!(tenant_put.status(), 403, "the operator sets quotas, not the tenant");

@@ -1,6 +1,6 @@
 //! Entitlements: what runtimes ask on their hot path. Plan defaults and the operator's
-//! overrides, `blocked` once a hard limit is reached and clear again in the next period, and
-//! who may ask.
+//! overrides, `blocked` once a hard limit is reached and clear again in the next period, or
+//! while the tenant is deactivated, and who may ask.
 
 use serde_json::{json, Value};
 
@@ -20,6 +20,13 @@ async fn entitlement(app: &TestApp, tenant: &str, quota_id: &str) -> Value {
     let (status, body) = entitlements_as(app, tenant, &app.ingest_key, "").await;
     assert_eq!(status, 200, "{body}");
     body["entitlements"].as_array().unwrap().iter().find(|e| e["quota_id"] == quota_id).cloned().unwrap_or(Value::Null)
+}
+
+/// PATCHes the tenant as admin, expecting 200.
+async fn patch(app: &TestApp, tenant: &str, body: Value) {
+    let response =
+        app.client.patch(format!("{}/v1/tenants/{tenant}", app.address)).bearer_auth(&app.admin_key).json(&body);
+    assert_eq!(response.send().await.unwrap().status(), 200, "PATCH {body}");
 }
 
 pub async fn tenant_key(app: &TestApp, tenant: &str) -> String {
@@ -63,6 +70,31 @@ quota_tests! {
         assert_eq!(entitlement(&app, "acme", "free-memory").await["limit"], "400000", "other defaults stay");
         assert_eq!(stored["quotas"].as_array().unwrap().len(), 1);
         assert_eq!(stored["plan_quotas"].as_array().unwrap().len(), 3, "the plan's defaults are listed too");
+    }
+
+    async fn a_deactivated_tenant_reads_blocked_until_it_is_reactivated(app) {
+        // Arrange
+        create_tenant_on(&app, "acme", "free").await;
+        post_invocations(&app, "acme", "u1", 10).await;
+        let (_, active) = entitlements_as(&app, "acme", &app.ingest_key, "").await;
+        // Act: deactivated an hour after it subscribed
+        app.clock.set(at("2026-11-27T13:00:00Z"));
+        patch(&app, "acme", json!({"active": false})).await;
+        let (_, inactive) = entitlements_as(&app, "acme", &app.ingest_key, "?meter=invocations").await;
+        patch(&app, "acme", json!({"active": true})).await;
+        let subscribed = app.client.put(format!("{}/v1/tenants/acme/subscription", app.address))
+            .bearer_auth(&app.admin_key).json(&json!({"plan": "free", "timing": "immediately"})).send().await.unwrap();
+        assert_eq!(subscribed.status(), 200, "back on free");
+        let (_, reactivated) = entitlements_as(&app, "acme", &app.ingest_key, "").await;
+        // Assert
+        assert_eq!((&active["blocked"], &active["blocked_reason"]), (&json!(false), &Value::Null));
+        assert_eq!((&inactive["blocked"], &inactive["blocked_reason"]), (&json!(true), &json!("tenant_inactive")));
+        assert_eq!(inactive["entitlements"], json!([{"quota_id": "free-invocations", "meter": "invocations",
+            "used": "10", "limit": "1000000", "remaining": "999990", "hard": true, "blocked": true}]),
+            "the plan's quota is still there, and blocked: ingest refuses the usage");
+        assert_eq!((&reactivated["blocked"], &reactivated["blocked_reason"]), (&json!(false), &Value::Null));
+        let blocked: Vec<&Value> = reactivated["entitlements"].as_array().unwrap().iter().map(|e| &e["blocked"]).collect();
+        assert_eq!(blocked, [&json!(false); 3], "every quota of the plan, none blocked");
     }
 
     async fn entitlements_answer_ingest_keys_admins_and_the_tenant_itself_and_nobody_else(app) {

@@ -9,6 +9,7 @@ mod entitlements;
 mod instances;
 mod late;
 mod pages;
+mod spend;
 mod unbilled;
 
 use std::sync::Arc;
