@@ -24,16 +24,17 @@ const GLOBEX_SECRETS: [&str; 3] = ["Globex Secret Corp", "vault@globex.test", "g
 /// One route of the matrix: method, path (`{tenant}` / `{invoice}` filled in), body.
 struct Route {
     method: Method,
-    path: &'static str,
+    path: String,
     body: Option<Value>,
 }
 
-fn route(method: Method, path: &'static str, body: Option<Value>) -> Route {
-    Route { method, path, body }
+fn route(method: Method, path: impl Into<String>, body: Option<Value>) -> Route {
+    Route { method, path: path.into(), body }
 }
 
-/// Every tenant-scoped operation, with a body that would be valid on the caller's own tenant.
-fn routes() -> Vec<Route> {
+/// Every tenant-scoped operation, with a body that would be valid on the caller's own tenant;
+/// `globex_grant` is a credit grant of globex's.
+fn routes(globex_grant: &str) -> Vec<Route> {
     use Method as M;
     vec![
         route(M::GET, "/v1/tenants/{tenant}", None),
@@ -48,6 +49,11 @@ fn routes() -> Vec<Route> {
             M::POST,
             "/v1/tenants/{tenant}/credits",
             Some(json!({"amount": "5.00", "currency": "USD", "reason": "x"})),
+        ),
+        route(
+            M::POST,
+            format!("/v1/tenants/{{tenant}}/credits/{globex_grant}/revoke"),
+            Some(json!({"reason": "x"})),
         ),
         route(M::GET, "/v1/tenants/{tenant}/quotas", None),
         route(M::PUT, "/v1/tenants/{tenant}/quotas", Some(json!({"quotas": []}))),
@@ -82,8 +88,9 @@ fn tenant_scoped_operations_in_spec() -> BTreeSet<String> {
     operations
 }
 
-fn spec_form(r: &Route) -> String {
+fn spec_form(r: &Route, globex_grant: &str) -> String {
     let path = r.path.replace("{tenant}", "{id}").replace("{invoice}", "{id}").replace("/lines/1/", "/lines/{n}/");
+    let path = path.replace(globex_grant, "{grant_id}");
     format!("{} {path}", r.method)
 }
 
@@ -148,6 +155,9 @@ both_stores! {
             "function": GLOBEX_SECRETS[2], "invocations": 2000}]});
         assert_eq!(app.post_usage(&globex_record).await.status(), 200);
         run_billing_and_wait(&app, "2026-11-02T02:00:00Z").await;
+        let grant = json!({"amount": "7.00", "currency": "USD", "reason": "globex goodwill"});
+        let granted = crate::billing::admin_post(&app, "/v1/tenants/globex/credits", &grant).await;
+        let globex_grant = granted.json::<Value>().await.unwrap()["grant_id"].as_str().unwrap().to_owned();
         let (acme_invoice, globex_invoice) = (first_invoice(&app, "acme").await, first_invoice(&app, "globex").await);
         let missing_invoice = globex_invoice.replace("globex.", "nobody.");
         app.clock.set(test_now());
@@ -157,9 +167,9 @@ both_stores! {
             let own = app.get_as("/v1/tenants/acme/entitlements", credential).await.status();
             assert_eq!(own, 200, "{kind} is a working credential for acme's own data");
         }
-        let routes = routes();
+        let routes = routes(&globex_grant);
         // Act + Assert: each route × credential
-        let covered: BTreeSet<String> = routes.iter().map(spec_form).collect();
+        let covered: BTreeSet<String> = routes.iter().map(|r| spec_form(r, &globex_grant)).collect();
         assert_eq!(covered, tenant_scoped_operations_in_spec(), "the matrix covers every tenant-scoped operation");
         for r in &routes {
             for (kind, credential) in &credentials {
