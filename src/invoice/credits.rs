@@ -57,6 +57,38 @@ pub fn balances(entries: &[CreditEntry], currency: crate::domain::Currency) -> V
     out
 }
 
+/// The credit a tenant holds in one currency at an instant: what its unexpired grants have
+/// left, and the soonest of their expiries with what is left of the grants expiring then.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CreditOnHand {
+    pub currency: crate::domain::Currency,
+    pub available: Decimal,
+    pub next_expiry: Option<(DateTime<Utc>, Decimal)>,
+}
+
+/// Every currency's [`CreditOnHand`] at `at`, in currency order; currencies with nothing left
+/// are left out. What pays the next invoices, as far as `at` can tell (a grant expiring before
+/// a period ends pays nothing of it).
+pub fn credit_on_hand(entries: &[CreditEntry], at: DateTime<Utc>) -> Vec<CreditOnHand> {
+    let mut currencies: Vec<crate::domain::Currency> = entries.iter().map(|e| e.amount.currency).collect();
+    currencies.sort();
+    currencies.dedup();
+    currencies
+        .into_iter()
+        .filter_map(|currency| {
+            let live: Vec<CreditBalance> = balances(entries, currency)
+                .into_iter()
+                .filter(|b| b.remaining > Decimal::ZERO && b.expires_at.is_none_or(|e| e > at))
+                .collect();
+            let available: Decimal = live.iter().map(|b| b.remaining).sum();
+            let soonest = live.iter().filter_map(|b| b.expires_at).min();
+            let next_expiry = soonest
+                .map(|when| (when, live.iter().filter(|b| b.expires_at == Some(when)).map(|b| b.remaining).sum()));
+            (available > Decimal::ZERO).then_some(CreditOnHand { currency, available, next_expiry })
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -112,5 +144,42 @@ mod tests {
         assert_eq!(left.len(), 1);
         assert_eq!(left[0].remaining, Decimal::ZERO, "granted 5.44, revoked 5.44");
         assert!(allocate_credits(&left, Decimal::from(10), at("2026-12-01T00:00:00Z")).is_empty());
+    }
+
+    #[test]
+    fn credit_on_hand_counts_what_unexpired_grants_have_left_and_names_the_next_expiry() {
+        use crate::domain::{Currency, Money};
+        let (usd, eur) = (Currency::parse("USD").unwrap(), Currency::parse("EUR").unwrap());
+        let entry =
+            |id: &str, kind: CreditEntryKind, grant: &str, amount: i64, currency, expires: Option<&str>| CreditEntry {
+                entry_id: id.into(),
+                kind,
+                grant_id: grant.into(),
+                amount: Money::new(Decimal::new(amount, 2), currency),
+                expires_at: expires.map(at),
+                reason: String::new(),
+                invoice_id: None,
+                created_at: at("2026-11-01T00:00:00Z"),
+            };
+        use CreditEntryKind::{Consumption, Grant, Revocation};
+        let ledger = [
+            entry("forever", Grant, "forever", 5000, usd, None),
+            entry("soon", Grant, "soon", 1000, usd, Some("2026-12-31T00:00:00Z")),
+            entry("also-soon", Grant, "also-soon", 250, usd, Some("2026-12-31T00:00:00Z")),
+            entry("gone", Grant, "gone", 9900, usd, Some("2026-11-15T00:00:00Z")),
+            entry("c1", Consumption, "soon", 400, usd, None),
+            entry("euro", Grant, "euro", 700, eur, None),
+            entry("r1", Revocation, "euro", 700, eur, None),
+        ];
+        let held = credit_on_hand(&ledger, at("2026-12-02T00:00:00Z"));
+        assert_eq!(
+            held,
+            vec![CreditOnHand {
+                currency: usd,
+                available: Decimal::new(5850, 2),
+                next_expiry: Some((at("2026-12-31T00:00:00Z"), Decimal::new(850, 2))),
+            }],
+            "50.00 + (10.00 − 4.00) + 2.50; the expired grant and the revoked euros are not on hand"
+        );
     }
 }

@@ -34,7 +34,7 @@ pub use assemble::{assemble_invoice, InvoiceParts};
 pub use biller::{AsOfError, Biller, BillingConfig, InvoiceIssued, MAX_AS_OF_AHEAD_MONTHS};
 pub use billing_jobs::{BillingJobs, ABANDONED_AFTER, HEARTBEAT_EVERY};
 pub use billing_run::{BillingRun, IssuedInvoice, RunReport, UnbilledPeriod, BILLING_PAGE};
-pub use credits::{allocate_credits, balances, CreditBalance};
+pub use credits::{allocate_credits, balances, credit_on_hand, CreditBalance, CreditOnHand};
 pub use current_usage::{current_usage, period_usage, usage_of_rollups, CurrentUsage, CurrentUsageError, Projection};
 pub use draft::{draft_invoice, DraftError, DraftSegment, InvoiceDraft, SegmentInput};
 pub use gather::segment_inputs;

@@ -22,7 +22,7 @@ use super::session::PortalSession;
 use super::view::{meter_quantities, Chrome, MeterQuantity};
 use crate::aggregate::{units_in_range, usage_series, BillingCalendar, Granularity, GroupBy};
 use crate::domain::{Currency, Meter, Money, QuotaMeter};
-use crate::invoice::{current_usage, display_format as format, CurrentUsage};
+use crate::invoice::{credit_on_hand, current_usage, display_format as format, CreditOnHand, CurrentUsage};
 use crate::quota::{format_value, EntitlementSnapshot};
 
 /// One meter's card: usage so far, its projection, its daily chart.
@@ -63,6 +63,13 @@ struct TopFunctions {
     unattributed: Option<String>,
 }
 
+/// Prepaid credit in one currency, as the card shows it.
+struct CreditView {
+    available: String,
+    /// "USD 10.00 of it expires on 31 Dec 2026".
+    expiring: Option<String>,
+}
+
 /// Usage no subscription covers.
 struct UnbilledView {
     reason: &'static str,
@@ -78,6 +85,7 @@ struct DashboardPage {
     days_left: u64,
     amount_so_far: Option<String>,
     projected_total: Option<String>,
+    credits: Vec<CreditView>,
     meters: Vec<MeterCard>,
     quotas: Vec<QuotaBar>,
     top_functions: Option<TopFunctions>,
@@ -103,12 +111,14 @@ pub async fn get_portal_dashboard(
     let days = usage_series(tz, Granularity::Day, None, start, end, &rollups)
         .map_err(|e| PortalError::Unexpected(e.into()))?;
     let quotas = portal.entitlements.get(&tenant.id, now).await?;
+    let credits = credit_on_hand(&store.credit_entries(&tenant.id).await?, now);
     let page = DashboardPage {
         chrome: Chrome::signed_in("Dashboard", "dashboard", session.account(&tenant.details.name)),
         period: format::span(start, end, tz),
         days_left: days_left(end, now),
         amount_so_far: current.amount_so_far.as_ref().map(|d| format::money(&d.total)),
         projected_total: current.projection.as_ref().map(|p| format::money(&p.draft.total)),
+        credits: credits.iter().map(|c| credit_view(c, tz)).collect(),
         meters: meter_cards(&current, &days, tz),
         quotas: quota_bars(&quotas),
         top_functions: current
@@ -123,6 +133,16 @@ pub async fn get_portal_dashboard(
         }),
     };
     page::html(StatusCode::OK, &page)
+}
+
+fn credit_view(held: &CreditOnHand, tz: Tz) -> CreditView {
+    let money = |amount| format::money(&Money::new(amount, held.currency));
+    CreditView {
+        available: money(held.available),
+        expiring: held
+            .next_expiry
+            .map(|(when, amount)| format!("{} of it expires on {}", money(amount), format::date(when, tz))),
+    }
 }
 
 /// The period's local days, each cut at the bounds of the segments the amount so far priced:

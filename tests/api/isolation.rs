@@ -50,11 +50,7 @@ fn routes(globex_grant: &str) -> Vec<Route> {
             "/v1/tenants/{tenant}/credits",
             Some(json!({"amount": "5.00", "currency": "USD", "reason": "x"})),
         ),
-        route(
-            M::POST,
-            format!("/v1/tenants/{{tenant}}/credits/{globex_grant}/revoke"),
-            Some(json!({"reason": "x"})),
-        ),
+        route(M::POST, format!("/v1/tenants/{{tenant}}/credits/{globex_grant}/revoke"), Some(json!({"reason": "x"}))),
         route(M::GET, "/v1/tenants/{tenant}/quotas", None),
         route(M::PUT, "/v1/tenants/{tenant}/quotas", Some(json!({"quotas": []}))),
         route(M::GET, "/v1/tenants/{tenant}/budgets", None),

@@ -193,6 +193,41 @@ both_stores! {
         assert!(html.contains("No plan this period"), "{html}");
     }
 
+    async fn the_dashboard_shows_the_credit_on_hand_and_its_next_expiry(app) {
+        // Arrange: 1,200.00 granted without expiry, 30.00 expiring on 31 Dec, 10.00 of it revoked
+        tenant_with_usage(&app, "acme", &["ap@acme.test"]).await;
+        let url = "/v1/tenants/acme/credits";
+        let grants = [
+            serde_json::json!({"amount": "1200.00", "currency": "USD", "reason": "prepaid"}),
+            serde_json::json!({"amount": "30.00", "currency": "USD", "reason": "goodwill", "expires_at": "2026-12-31T00:00:00Z"}),
+        ];
+        let mut granted = Vec::new();
+        for grant in &grants {
+            let response = crate::billing::admin_post(&app, url, grant).await;
+            assert_eq!(response.status(), StatusCode::CREATED);
+            granted.push(response.json::<Value>().await.unwrap()["grant_id"].as_str().unwrap().to_owned());
+        }
+        let revoke = serde_json::json!({"amount": "10.00", "reason": "partly owed"});
+        let revoked = crate::billing::admin_post(&app, &format!("{url}/{}/revoke", granted[1]), &revoke).await;
+        assert_eq!(revoked.status(), StatusCode::CREATED);
+        let browser = sign_in(&app, "ap@acme.test").await;
+        // Act
+        let html = page(browser.get("/portal").await, StatusCode::OK).await;
+        // Assert
+        assert!(html.contains(r#"data-testid="credit-available">USD 1,220.00<"#), "{html}");
+        assert!(html.contains("USD 20.00 of it expires on 31 Dec 2026"), "{html}");
+    }
+
+    async fn a_tenant_without_credit_sees_no_credit_card(app) {
+        // Arrange
+        tenant_with_usage(&app, "acme", &["ap@acme.test"]).await;
+        let browser = sign_in(&app, "ap@acme.test").await;
+        // Act
+        let html = page(browser.get("/portal").await, StatusCode::OK).await;
+        // Assert
+        assert!(!html.contains(r#"data-testid="credit""#), "{html}");
+    }
+
     async fn the_stylesheet_is_served_by_tally_with_a_long_cache_and_pages_are_not_cached(app) {
         // Arrange
         let browser = Browser::new(&app);
