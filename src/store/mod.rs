@@ -50,6 +50,7 @@ mod subscriptions;
 mod tenants;
 mod types;
 mod unbilled;
+mod uncovered_checked;
 mod usage;
 mod wal;
 mod webhooks;

@@ -44,5 +44,6 @@ mod store_conformance;
 mod store_copy;
 mod tenants;
 mod time_zone_change;
+mod unbilled_runs;
 mod usage;
 mod validation;
