@@ -44,7 +44,7 @@ pub(super) struct TenantInputs<'a> {
     pub ledger: &'a [CreditEntry],
 }
 
-fn slice<'a, T>(rows: &'a PerTenant<T>, tenant: &TenantId) -> &'a [T] {
+pub(super) fn slice<'a, T>(rows: &'a PerTenant<T>, tenant: &TenantId) -> &'a [T] {
     rows.get(tenant).map_or(&[], Vec::as_slice)
 }
 

@@ -25,6 +25,7 @@ use std::collections::HashSet;
 use anyhow::Context;
 use chrono::{DateTime, Utc};
 
+use super::billing_page::slice;
 use super::billing_run::{unbilled_period, BillingRun, RunReport};
 use super::unit_usage::UnitUsage;
 use super::{due_periods, segments, unbilled_usage, uncovered_periods};
@@ -38,10 +39,6 @@ struct Unchecked<'t> {
     periods: Vec<BillingPeriod>,
     /// The end of the latest period this run closes for it, if any.
     closes_until: Option<DateTime<Utc>>,
-}
-
-fn slice<'a, T>(rows: &'a PerTenant<T>, tenant: &TenantId) -> &'a [T] {
-    rows.get(tenant).map_or(&[], Vec::as_slice)
 }
 
 impl BillingRun<'_> {
@@ -100,7 +97,14 @@ impl BillingRun<'_> {
                 marked.push(id.clone());
             }
         }
-        report.unbilled.extend(found);
+        if !found.is_empty() {
+            // A page billed again one tenant at a time (a later read failed) finds them again.
+            let listed: HashSet<(String, DateTime<Utc>)> =
+                report.unbilled.iter().map(|u| (u.tenant_id.clone(), u.period_start)).collect();
+            report
+                .unbilled
+                .extend(found.into_iter().filter(|u| !listed.contains(&(u.tenant_id.clone(), u.period_start))));
+        }
         if let Err(error) = self.store.mark_uncovered_checked(&marked, until).await {
             tracing::warn!(tenants = marked.len(), error = ?error, "recording unbilled usage as reported failed; the next run reports it again");
         }
