@@ -105,6 +105,9 @@ impl BillingRun<'_> {
                 .unbilled
                 .extend(found.into_iter().filter(|u| !listed.contains(&(u.tenant_id.clone(), u.period_start))));
         }
+        if marked.is_empty() {
+            return Ok(());
+        }
         if let Err(error) = self.store.mark_uncovered_checked(&marked, until).await {
             tracing::warn!(tenants = marked.len(), error = ?error, "recording unbilled usage as reported failed; the next run reports it again");
         }
