@@ -2,7 +2,8 @@
 //! whole page needs (subscriptions, closed periods, rollups folded into the few sums pricing
 //! needs, billed lines of re-rated periods, credits), the invoices are priced in memory, and
 //! one transaction issues them all. A tenant with several due periods has one closed per
-//! pass, oldest first, each pass reading again what the previous one changed.
+//! pass, oldest first, each pass reading again what the previous one changed. Before the
+//! first pass, the usage of periods no plan covers at all is reported (`uncovered_page.rs`).
 //!
 //! Failures stay the tenant's own: pricing fails per tenant; when the page's transaction
 //! fails, its invoices are issued one by one (`Store::issue_invoice`); when a page's reads
@@ -43,7 +44,7 @@ pub(super) struct TenantInputs<'a> {
     pub ledger: &'a [CreditEntry],
 }
 
-fn slice<'a, T>(rows: &'a PerTenant<T>, tenant: &TenantId) -> &'a [T] {
+pub(super) fn slice<'a, T>(rows: &'a PerTenant<T>, tenant: &TenantId) -> &'a [T] {
     rows.get(tenant).map_or(&[], Vec::as_slice)
 }
 
@@ -75,10 +76,17 @@ impl BillingRun<'_> {
     ) -> anyhow::Result<()> {
         let ids = |ts: &mut dyn Iterator<Item = &Tenant>| ts.map(|t| t.id.clone()).collect::<Vec<_>>();
         let subscriptions = self.store.subscriptions_of(&ids(&mut tenants.iter())).await?;
+        let first_closed = self.store.closed_periods_of(&ids(&mut tenants.iter())).await?;
+        // Before anything is issued: a period closed bounds what the next run checks.
+        self.report_uncovered(tenants, &subscriptions, &first_closed, as_of, report).await?;
+        let mut first_closed = Some(first_closed);
         let mut tried: PerTenant<BillingPeriod> = HashMap::new();
         let mut remaining: Vec<&Tenant> = tenants.iter().collect();
         while !remaining.is_empty() {
-            let mut closed = self.store.closed_periods_of(&ids(&mut remaining.iter().copied())).await?;
+            let mut closed = match first_closed.take() {
+                Some(closed) => closed,
+                None => self.store.closed_periods_of(&ids(&mut remaining.iter().copied())).await?,
+            };
             let due: Vec<Due> = remaining
                 .iter()
                 .filter_map(|t| {

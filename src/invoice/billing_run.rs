@@ -53,13 +53,12 @@ pub struct RunReport {
     /// Periods another run closed or was closing at the same time.
     pub skipped: usize,
     pub failures: Vec<String>,
-    /// Usage no subscription covers in the periods this run closed (DESIGN §6), when any.
-    /// (A tenant with no plan has no period to close: the quota evaluator's entries and
-    /// `usage/current` show its usage.)
+    /// Usage no subscription covers (DESIGN §6), when any: in the periods this run closed, and
+    /// in the periods with no plan at all that it passed (`uncovered_page.rs`), each once.
     pub unbilled: Vec<UnbilledPeriod>,
 }
 
-/// A closed period's usage that no subscription covers.
+/// A closed or passed period's usage that no subscription covers.
 #[derive(Debug, Clone, Serialize)]
 pub struct UnbilledPeriod {
     pub tenant_id: String,
@@ -221,8 +220,8 @@ impl BillingRun<'_> {
     }
 }
 
-/// A closed period's uncovered usage as the report shows it.
-fn unbilled_period(tenant: &Tenant, period: &BillingPeriod, u: &Unbilled) -> UnbilledPeriod {
+/// A period's uncovered usage as the report shows it.
+pub(super) fn unbilled_period(tenant: &Tenant, period: &BillingPeriod, u: &Unbilled) -> UnbilledPeriod {
     let q = u.quantities;
     UnbilledPeriod {
         tenant_id: tenant.id.to_string(),

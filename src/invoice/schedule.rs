@@ -1,5 +1,6 @@
 //! Which periods a billing run closes (pure): every period of the tenant's subscription whose
-//! end + grace has passed by `as_of` and that is not closed yet.
+//! end + grace has passed by `as_of` and that is not closed yet; and which periods it passes
+//! with no plan in force at all, whose usage it reports as unbilled (`uncovered_page.rs`).
 
 use std::collections::HashSet;
 
@@ -27,6 +28,27 @@ pub fn due_periods(
         period = calendar.period_containing(period.end());
     }
     due
+}
+
+/// The periods with no plan in force at any instant that end in `(after, until]`, oldest first,
+/// walked from the period holding `first` (the tenant's first instant: its creation or first
+/// change). Such a period is never due, so no invoice closes it; the run reports its usage.
+pub fn uncovered_periods(
+    calendar: &BillingCalendar,
+    changes: &[SubscriptionChange],
+    first: DateTime<Utc>,
+    after: Option<DateTime<Utc>>,
+    until: DateTime<Utc>,
+) -> Vec<BillingPeriod> {
+    let mut out = Vec::new();
+    let mut period = calendar.period_containing(after.map_or(first, |a| a.max(first)));
+    while period.end() <= until {
+        if after.is_none_or(|a| period.end() > a) && segments(&period, changes).is_empty() {
+            out.push(period);
+        }
+        period = calendar.period_containing(period.end());
+    }
+    out
 }
 
 #[cfg(test)]
@@ -74,5 +96,26 @@ mod tests {
             Duration::zero()
         )
         .is_empty());
+    }
+
+    #[test]
+    fn uncovered_periods_are_those_without_a_segment_ending_in_the_window() {
+        // On a plan in October only: September (before it) and December on (after its end).
+        let changes = [
+            SubscriptionChange::to_plan(at("2026-10-01T00:00:00Z"), "p"),
+            SubscriptionChange::end(at("2026-11-01T00:00:00Z"), at("2026-11-01T00:00:00Z")),
+        ];
+        let calendar = BillingCalendar::fixed(Tz::UTC);
+        let starts = |after: Option<&str>, until: &str| {
+            uncovered_periods(&calendar, &changes, at("2026-09-15T00:00:00Z"), after.map(at), at(until))
+                .iter()
+                .map(|p| p.start())
+                .collect::<Vec<_>>()
+        };
+        let (sep, nov, dec) = (at("2026-09-01T00:00:00Z"), at("2026-11-01T00:00:00Z"), at("2026-12-01T00:00:00Z"));
+        assert_eq!(starts(None, "2026-12-31T23:00:00Z"), vec![sep, nov], "December has not ended");
+        assert_eq!(starts(None, "2027-01-01T00:00:00Z"), vec![sep, nov, dec]);
+        assert_eq!(starts(Some("2026-12-01T00:00:00Z"), "2027-01-01T00:00:00Z"), vec![dec], "November ended by then");
+        assert!(starts(Some("2027-01-01T00:00:00Z"), "2027-01-01T00:00:00Z").is_empty());
     }
 }

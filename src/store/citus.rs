@@ -41,6 +41,7 @@ pub const CITUS_TABLES: &[(&str, Placement)] = &[
     ("quota", Placement::ByTenant),
     ("alert", Placement::ByTenant),
     ("unbilled_usage", Placement::ByTenant),
+    ("uncovered_checked", Placement::ByTenant),
     ("portal_login_token", Placement::ByTenant),
     ("portal_session", Placement::ByTenant),
     ("api_key", Placement::Reference),

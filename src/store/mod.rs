@@ -51,6 +51,7 @@ mod subscriptions;
 mod tenants;
 mod types;
 mod unbilled;
+mod uncovered_checked;
 mod usage;
 mod wal;
 mod webhooks;

@@ -45,5 +45,6 @@ mod store_copy;
 mod subscription_changes;
 mod tenants;
 mod time_zone_change;
+mod unbilled_runs;
 mod usage;
 mod validation;

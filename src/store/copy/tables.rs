@@ -141,6 +141,7 @@ pub const COPIED_TABLES: &[CopiedTable] = &[
         ],
         &["tenant_id", "period_start"],
     ),
+    table("uncovered_checked", &[("tenant_id", Text), ("checked_until", Time)], &["tenant_id"]),
     table(
         "outbox",
         &[
