@@ -34,6 +34,8 @@ mod store_conformance;
 mod subscription_changes;
 #[path = "../api/time_zone_change.rs"]
 mod time_zone_change;
+#[path = "../api/unbilled_runs.rs"]
+mod unbilled_runs;
 #[path = "../api/usage.rs"]
 mod usage;
 
