@@ -4,6 +4,7 @@
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 
+use super::billing_pages::placeholders;
 use super::codec::{entry_id, instant, Dec, Instant};
 use super::engine::{on_read, on_tx, Tx};
 use super::{audit, DbError, NewCreditGrant, Store};
@@ -234,33 +235,30 @@ pub(super) async fn check_grants_hold(
         return Ok(());
     }
     let grants: Vec<&str> = consumptions.iter().map(|(grant_id, _)| grant_id.as_str()).collect();
-    let lock = tx.for_share();
+    let (list, lock) = (placeholders(2, grants.len()), tx.for_share());
+    let granting_invoices = format!(
+        "select status from invoice where tenant_id = $1 and invoice_id in (
+            select invoice_id from credit_entry where tenant_id = $1 and kind = 'grant' and grant_id in ({list})) {lock}"
+    );
     let statuses: Vec<(String,)> = on_tx!(&mut *tx, |db| {
-        let mut query = sqlx::QueryBuilder::new("select status from invoice where tenant_id = ");
-        query.push_bind(tenant.as_str());
-        query.push(" and invoice_id in (select invoice_id from credit_entry where tenant_id = ");
-        query.push_bind(tenant.as_str());
-        query.push(" and kind = 'grant' and grant_id in (");
-        let mut list = query.separated(", ");
+        let mut query = sqlx::query_as(&granting_invoices).bind(tenant.as_str());
         for grant in &grants {
-            list.push_bind(*grant);
+            query = query.bind(*grant);
         }
-        query.push(")) ").push(lock);
-        query.build_query_as().fetch_all(db).await
+        query.fetch_all(db).await
     })?;
     if statuses.iter().any(|(status,)| status == "void") {
         return Err(DbError::CreditRevoked);
     }
+    let grant_rows = format!(
+        "select entry_id from credit_entry where tenant_id = $1 and kind = 'grant' and entry_id in ({list}) {lock}"
+    );
     let _locked: Vec<(String,)> = on_tx!(&mut *tx, |db| {
-        let mut query = sqlx::QueryBuilder::new("select entry_id from credit_entry where tenant_id = ");
-        query.push_bind(tenant.as_str());
-        query.push(" and kind = 'grant' and entry_id in (");
-        let mut list = query.separated(", ");
+        let mut query = sqlx::query_as(&grant_rows).bind(tenant.as_str());
         for grant in &grants {
-            list.push_bind(*grant);
+            query = query.bind(*grant);
         }
-        query.push(") ").push(lock);
-        query.build_query_as().fetch_all(db).await
+        query.fetch_all(db).await
     })?;
     let entries = grant_entries(tx, tenant, &grants).await?;
     let short = consumptions.iter().any(|(grant_id, amount)| grant_standing(&entries, grant_id).remaining < *amount);
@@ -276,16 +274,17 @@ pub(super) async fn grant_entries(
     tenant: &TenantId,
     grants: &[&str],
 ) -> Result<Vec<CreditEntry>, DbError> {
+    let sql = format!(
+        "select {ENTRY_COLUMNS} from credit_entry where tenant_id = $1 and grant_id in ({})
+        order by created_at, entry_id",
+        placeholders(2, grants.len())
+    );
     let rows: Vec<EntryRow> = on_tx!(&mut *tx, |db| {
-        let mut query = sqlx::QueryBuilder::new(format!("select {ENTRY_COLUMNS} from credit_entry where tenant_id = "));
-        query.push_bind(tenant.as_str());
-        query.push(" and grant_id in (");
-        let mut list = query.separated(", ");
+        let mut query = sqlx::query_as(&sql).bind(tenant.as_str());
         for grant in grants {
-            list.push_bind(*grant);
+            query = query.bind(*grant);
         }
-        query.push(") order by created_at, entry_id");
-        query.build_query_as().fetch_all(db).await
+        query.fetch_all(db).await
     })?;
     rows.into_iter().map(CreditEntry::try_from).collect()
 }

@@ -173,16 +173,7 @@ async fn an_issue_waits_for_a_void_in_flight_of_the_invoice_that_granted_its_cre
         let issue = IssueInvoice { tenant: &acme.id, invoice: &november, invoice_prefix: "INV", now: test_now() };
         store.issue_invoice(&issue).await
     });
-    let waiting =
-        "select count(*) from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'";
-    let mut probe = sqlx::PgConnection::connect(&app.database.url).await.unwrap();
-    for _ in 0..500 {
-        let (blocked,): (i64,) = sqlx::query_as(waiting).fetch_one(&mut probe).await.unwrap();
-        if blocked > 0 || issuing.is_finished() {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-    }
+    wait_until_blocked_or_done(&app.database.url, &issuing).await;
     void.execute("commit").await.unwrap();
     let issued_november = issuing.await.unwrap();
     // Assert
@@ -277,19 +268,25 @@ async fn an_issue_waits_for_a_revocation_in_flight_of_the_grant_it_would_consume
         let issue = IssueInvoice { tenant: &acme.id, invoice: &november, invoice_prefix: "INV", now: test_now() };
         store.issue_invoice(&issue).await
     });
-    let waiting =
-        "select count(*) from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'";
-    let mut probe = sqlx::PgConnection::connect(&app.database.url).await.unwrap();
-    for _ in 0..500 {
-        let (blocked,): (i64,) = sqlx::query_as(waiting).fetch_one(&mut probe).await.unwrap();
-        if blocked > 0 || issuing.is_finished() {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-    }
+    wait_until_blocked_or_done(&app.database.url, &issuing).await;
     revocation.execute("commit").await.unwrap();
     let issued_november = issuing.await.unwrap();
     // Assert
     assert!(matches!(issued_november, Err(DbError::CreditRevoked)), "{issued_november:?}");
     assert_eq!(remaining(&app.store, "acme").await, vec![dec("1.00")], "the revocation stands, nothing consumed");
+}
+
+/// Waits (at most 5 s) until a session of the test database waits on a lock, or `task` ended.
+async fn wait_until_blocked_or_done<T>(url: &str, task: &tokio::task::JoinHandle<T>) {
+    use sqlx::Connection;
+    let waiting =
+        "select count(*) from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'";
+    let mut probe = sqlx::PgConnection::connect(url).await.unwrap();
+    for _ in 0..500 {
+        let (blocked,): (i64,) = sqlx::query_as(waiting).fetch_one(&mut probe).await.unwrap();
+        if blocked > 0 || task.is_finished() {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
 }
