@@ -385,6 +385,31 @@ pub async fn execute_sql(app: &TestApp, sql: &str) -> Result<(), sqlx::Error> {
     }
 }
 
+/// Makes every insert into `table` of a row of `tenant` fail, as a constraint the data breaks
+/// would (a check constraint on PostgreSQL, which Citus propagates to its shards; SQLite cannot
+/// add one to a table, so a trigger there). [`accept_rows_again`] undoes it.
+pub async fn refuse_rows_of(app: &TestApp, table: &str, tenant: &str) {
+    let sql = match app.database.pg_name {
+        Some(_) => {
+            format!("alter table {table} add constraint refuse_{table} check (tenant_id <> '{tenant}') not valid")
+        }
+        None => format!(
+            "create trigger refuse_{table} before insert on {table} when new.tenant_id = '{tenant}' \
+             begin select raise(abort, 'sabotaged'); end;"
+        ),
+    };
+    execute_sql(app, &sql).await.unwrap();
+}
+
+/// Undoes [`refuse_rows_of`].
+pub async fn accept_rows_again(app: &TestApp, table: &str) {
+    let sql = match app.database.pg_name {
+        Some(_) => format!("alter table {table} drop constraint refuse_{table}"),
+        None => format!("drop trigger refuse_{table}"),
+    };
+    execute_sql(app, &sql).await.unwrap();
+}
+
 /// Runs one `select count(*) ...` directly against the test database (for tables the store
 /// never reads back, such as the outbox).
 pub async fn count_rows(app: &TestApp, sql: &str) -> i64 {

@@ -7,7 +7,7 @@ use serde_json::{json, Value};
 
 use crate::billing::{admin_post, at, invoices_of, run_billing_and_wait, tenant_on};
 use crate::both_stores;
-use crate::helpers::{execute_sql, TestApp};
+use crate::helpers::{accept_rows_again, refuse_rows_of, TestApp};
 
 async fn put_subscription(app: &TestApp, tenant: &str, plan: &str) -> StatusCode {
     let body = json!({"plan": plan, "timing": "immediately"});
@@ -28,28 +28,6 @@ async fn segments_so_far(app: &TestApp, tenant: &str) -> Vec<(String, String)> {
         .iter()
         .map(|s| (s["plan"].as_str().unwrap().to_owned(), s["proration"].as_str().unwrap().to_owned()))
         .collect()
-}
-
-/// Makes every insert of a subscription change of `tenant` fail, as a constraint the data
-/// breaks would (a check constraint on PostgreSQL, which Citus propagates to its shards;
-/// SQLite cannot add one to a table, so a trigger there).
-async fn refuse_subscriptions_of(app: &TestApp, tenant: &str) {
-    let sql = match app.database.pg_name {
-        Some(_) => format!("alter table subscription add constraint refuse check (tenant_id <> '{tenant}') not valid"),
-        None => format!(
-            "create trigger refuse before insert on subscription when new.tenant_id = '{tenant}' \
-             begin select raise(abort, 'sabotaged'); end;"
-        ),
-    };
-    execute_sql(app, &sql).await.unwrap();
-}
-
-async fn accept_subscriptions_again(app: &TestApp) {
-    let sql = match app.database.pg_name {
-        Some(_) => "alter table subscription drop constraint refuse",
-        None => "drop trigger refuse",
-    };
-    execute_sql(app, sql).await.unwrap();
 }
 
 both_stores! {
@@ -96,11 +74,11 @@ both_stores! {
 
     async fn a_tenant_whose_first_plan_cannot_be_stored_is_not_created_and_can_be_created_again(app) {
         // Arrange: the subscription table refuses acme's rows
-        refuse_subscriptions_of(&app, "acme").await;
+        refuse_rows_of(&app, "subscription", "acme").await;
         // Act
         let refused = admin_post(&app, "/v1/tenants", &json!({"id": "acme", "name": "Acme", "plan": "payg"})).await;
         let after_refusal = app.get_as("/v1/tenants/acme", &app.admin_key).await.status();
-        accept_subscriptions_again(&app).await;
+        accept_rows_again(&app, "subscription").await;
         let again = admin_post(&app, "/v1/tenants", &json!({"id": "acme", "name": "Acme", "plan": "payg"})).await;
         // Assert: nothing of the first attempt stayed, so the retry creates the tenant on its plan
         assert!(refused.status().is_server_error(), "{}", refused.status());
@@ -113,11 +91,11 @@ both_stores! {
         // Arrange: acme on committed; then its subscription rows are refused
         tenant_on(&app, "acme", "UTC", "committed", "2026-11-01T00:00:00Z").await;
         app.clock.set(at("2026-11-16T00:00:00Z"));
-        refuse_subscriptions_of(&app, "acme").await;
+        refuse_rows_of(&app, "subscription", "acme").await;
         // Act
         let refused = patch_tenant(&app, "acme", &json!({"active": false})).await;
         let after_refusal = app.get_json("/v1/tenants/acme").await;
-        accept_subscriptions_again(&app).await;
+        accept_rows_again(&app, "subscription").await;
         let again = patch_tenant(&app, "acme", &json!({"active": false})).await;
         // Assert: an inactive tenant still on its plan would accrue fees it cannot use
         assert!(refused.status().is_server_error(), "{}", refused.status());

@@ -13,7 +13,7 @@ use serde_json::json;
 
 use super::{alert_events, alert_rows, at, create_tenant_on, evaluator};
 use crate::billing::admin_post;
-use crate::helpers::{count_rows, execute_sql, stored_record, TestApp};
+use crate::helpers::{accept_rows_again, count_rows, refuse_rows_of, stored_record, TestApp};
 use crate::quota_tests;
 
 /// More than the evaluator's page of 500, so the surge spans two pages.
@@ -74,29 +74,6 @@ fn november_entry(tenant: &str) -> Announced<UnbilledEntry> {
         created_at: at("2026-11-27T12:00:00Z"),
     };
     Announced { row: entry, kind: "usage.unbilled", payload: format!(r#"{{"tenant_id":"{tenant}"}}"#) }
-}
-
-/// Makes every insert of an alert for `tenant` fail, as a constraint the data breaks would
-/// (a check constraint on PostgreSQL, which Citus propagates to its shards; SQLite cannot add
-/// one to a table, so a trigger there).
-async fn reject_alerts_of(app: &TestApp, tenant: &str) {
-    let sql = match app.database.pg_name {
-        Some(_) => format!("alter table alert add constraint reject_alert check (tenant_id <> '{tenant}') not valid"),
-        None => format!(
-            "create trigger reject_alert before insert on alert when new.tenant_id = '{tenant}' \
-             begin select raise(abort, 'sabotaged'); end;"
-        ),
-    };
-    execute_sql(app, &sql).await.unwrap();
-}
-
-/// Undoes [`reject_alerts_of`].
-async fn accept_alerts_again(app: &TestApp) {
-    let sql = match app.database.pg_name {
-        Some(_) => "alter table alert drop constraint reject_alert",
-        None => "drop trigger reject_alert",
-    };
-    execute_sql(app, sql).await.unwrap();
 }
 
 quota_tests! {
@@ -170,12 +147,12 @@ quota_tests! {
         // Arrange: three tenants at their whole allowance; the middle one's alerts are refused
         let tenants = free_tenants(&app, 3).await;
         use_the_whole_allowance(&app, &tenants).await;
-        reject_alerts_of(&app, &tenants[1]).await;
+        refuse_rows_of(&app, "alert", &tenants[1]).await;
         let evaluator = evaluator(&app.store).await;
         // Act
         let sweep = evaluator.evaluate_quotas(app.clock_now()).await.unwrap();
         let rows_meanwhile = alert_rows(&app).await;
-        accept_alerts_again(&app).await;
+        accept_rows_again(&app, "alert").await;
         let retried = evaluator.evaluate_changed(app.clock_now()).await.unwrap();
         // Assert
         assert_eq!((sweep.alerts_raised, sweep.failures), (4, 1), "the other two tenants' alerts are written");
