@@ -54,6 +54,10 @@ impl SubscriptionChange {
 /// one while a plan is in force or one is scheduled (the end voids it), none when the
 /// subscription has already ended or never began — so repeating a deactivation is a no-op.
 /// `usage_until` is the end of the bucket holding `now` ([`SubscriptionChange::end`]).
+///
+/// The end is the true instant, not the bucket's start: the store replaces changes at or
+/// after an end, and the subscription a tenant was created on minutes ago (or an immediate
+/// change) starts inside this bucket — snapped down, the end would erase it (no final invoice).
 pub fn end_for_deactivation(
     changes: &[SubscriptionChange],
     now: DateTime<Utc>,

@@ -18,6 +18,10 @@ pub async fn admin_post(app: &TestApp, path: &str, body: &Value) -> reqwest::Res
     app.client.post(format!("{}{path}", app.address)).bearer_auth(&app.admin_key).json(body).send().await.unwrap()
 }
 
+pub async fn admin_patch(app: &TestApp, path: &str, body: &Value) -> reqwest::Response {
+    app.client.patch(format!("{}{path}", app.address)).bearer_auth(&app.admin_key).json(body).send().await.unwrap()
+}
+
 /// Starts a billing run as of `as_of` through the API (202 and its `Location`), polls the run
 /// until it ends, and returns its report, checking that it succeeded with no failures.
 pub async fn run_billing_and_wait(app: &TestApp, as_of: &str) -> Value {

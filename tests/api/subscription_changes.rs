@@ -5,7 +5,7 @@
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-use crate::billing::{admin_post, at, invoices_of, run_billing_and_wait, tenant_on};
+use crate::billing::{admin_patch, admin_post, at, invoices_of, run_billing_and_wait, tenant_on};
 use crate::both_stores;
 use crate::helpers::{accept_rows_again, refuse_rows_of, TestApp};
 
@@ -13,11 +13,6 @@ async fn put_subscription(app: &TestApp, tenant: &str, plan: &str) -> StatusCode
     let body = json!({"plan": plan, "timing": "immediately"});
     let request = app.client.put(format!("{}/v1/tenants/{tenant}/subscription", app.address));
     request.bearer_auth(&app.admin_key).json(&body).send().await.unwrap().status()
-}
-
-async fn patch_tenant(app: &TestApp, tenant: &str, body: &Value) -> reqwest::Response {
-    let request = app.client.patch(format!("{}/v1/tenants/{tenant}", app.address));
-    request.bearer_auth(&app.admin_key).json(body).send().await.unwrap()
 }
 
 /// `(plan, proration)` of each segment of the tenant's period so far.
@@ -57,9 +52,9 @@ both_stores! {
         tenant_on(&app, "acme", "UTC", "committed", "2026-11-01T00:00:00Z").await;
         // Act: deactivated at 10:03, back on committed at 10:09 — the same 10:00 bucket
         app.clock.set(at("2026-11-10T10:03:00Z"));
-        assert_eq!(patch_tenant(&app, "acme", &json!({"active": false})).await.status(), StatusCode::OK);
+        assert_eq!(admin_patch(&app, "/v1/tenants/acme", &json!({"active": false})).await.status(), StatusCode::OK);
         app.clock.set(at("2026-11-10T10:09:00Z"));
-        assert_eq!(patch_tenant(&app, "acme", &json!({"active": true})).await.status(), StatusCode::OK);
+        assert_eq!(admin_patch(&app, "/v1/tenants/acme", &json!({"active": true})).await.status(), StatusCode::OK);
         assert_eq!(put_subscription(&app, "acme", "committed").await, StatusCode::OK);
         let segments = segments_so_far(&app, "acme").await;
         run_billing_and_wait(&app, "2026-12-01T02:00:00Z").await;
@@ -93,10 +88,10 @@ both_stores! {
         app.clock.set(at("2026-11-16T00:00:00Z"));
         refuse_rows_of(&app, "subscription", "acme").await;
         // Act
-        let refused = patch_tenant(&app, "acme", &json!({"active": false})).await;
+        let refused = admin_patch(&app, "/v1/tenants/acme", &json!({"active": false})).await;
         let after_refusal = app.get_json("/v1/tenants/acme").await;
         accept_rows_again(&app, "subscription").await;
-        let again = patch_tenant(&app, "acme", &json!({"active": false})).await;
+        let again = admin_patch(&app, "/v1/tenants/acme", &json!({"active": false})).await;
         // Assert: an inactive tenant still on its plan would accrue fees it cannot use
         assert!(refused.status().is_server_error(), "{}", refused.status());
         assert_eq!((&after_refusal["active"], &after_refusal["plan"]), (&json!(true), &json!("committed")));

@@ -4,20 +4,13 @@
 
 use serde_json::{json, Value};
 
-use crate::billing::{at, invoices_of, run_billing_and_wait, tenant_on, usage_at};
+use crate::billing::{admin_patch, at, invoices_of, run_billing_and_wait, tenant_on, usage_at};
 use crate::both_stores;
 use crate::helpers::TestApp;
 
 async fn move_to(app: &TestApp, tenant: &str, zone: &str, when: &str) -> Value {
     app.clock.set(at(when));
-    let patched = app
-        .client
-        .patch(format!("{}/v1/tenants/{tenant}", app.address))
-        .bearer_auth(&app.admin_key)
-        .json(&json!({"timezone": zone}))
-        .send()
-        .await
-        .unwrap();
+    let patched = admin_patch(app, &format!("/v1/tenants/{tenant}"), &json!({"timezone": zone})).await;
     assert!(patched.status().is_success(), "{}", patched.status());
     patched.json().await.unwrap()
 }

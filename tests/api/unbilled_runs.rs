@@ -6,20 +6,13 @@
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-use crate::billing::{at, invoices_of, run_billing_and_wait, tenant_on, usage_at};
+use crate::billing::{admin_patch, at, invoices_of, run_billing_and_wait, tenant_on, usage_at};
 use crate::both_stores;
 use crate::helpers::TestApp;
 
 async fn set_active(app: &TestApp, tenant: &str, when: &str, active: bool) {
     app.clock.set(at(when));
-    let response = app
-        .client
-        .patch(format!("{}/v1/tenants/{tenant}", app.address))
-        .bearer_auth(&app.admin_key)
-        .json(&json!({ "active": active }))
-        .send()
-        .await
-        .unwrap();
+    let response = admin_patch(app, &format!("/v1/tenants/{tenant}"), &json!({ "active": active })).await;
     assert_eq!(response.status(), StatusCode::OK, "{tenant} active: {active}");
 }
 
