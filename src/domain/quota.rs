@@ -119,6 +119,20 @@ impl Quota {
         self.hard
     }
 
+    /// What is wrong with the limit when it is finer than its meter is recorded in — whole
+    /// invocations and cycles, GB-seconds to nine decimals — or `None`. A limit of 10.5
+    /// invocations would block at 11 while saying 10.5, and `remaining` would read "0.5". A
+    /// `spend` limit is money: its currency decides (the caller's rule).
+    pub fn finer_than_recorded(&self) -> Option<String> {
+        let QuotaMeter::Usage(meter) = self.meter else { return None };
+        let decimals = meter.decimals();
+        if self.limit.scale() <= decimals {
+            return None;
+        }
+        let rule = if decimals == 0 { "a whole number".to_owned() } else { format!("at most {decimals} decimals") };
+        Some(format!("must be {rule}, as {meter} are recorded"))
+    }
+
     /// The same quota, alerting only: it never blocks.
     pub fn softened(self) -> Self {
         Self { hard: false, ..self }

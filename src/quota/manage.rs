@@ -12,7 +12,7 @@ use rust_decimal::Decimal;
 
 use super::periods::plan_for_period;
 use crate::aggregate::BillingCalendar;
-use crate::domain::{Actor, Currency, Meter, Quota, QuotaMeter, QuotaOwner, QuotaSet, TenantId};
+use crate::domain::{Actor, Currency, Quota, QuotaMeter, QuotaOwner, QuotaSet, TenantId};
 use crate::rate::{PlanCatalog, PricingPlan};
 use crate::store::{DbError, Store};
 
@@ -136,7 +136,7 @@ fn check_set(plan: Option<&PricingPlan>, owner: QuotaOwner, quotas: &[Quota]) ->
         }
         match quota.meter() {
             QuotaMeter::Spend => check_spend_limit(plan, quota)?,
-            QuotaMeter::Usage(meter) => check_quantity_limit(meter, quota)?,
+            QuotaMeter::Usage(_) => check_quantity_limit(quota)?,
         }
         if owner == QuotaOwner::Tenant {
             check_budget(plan, quota)?;
@@ -162,16 +162,12 @@ fn check_spend_limit(plan: Option<&PricingPlan>, quota: &Quota) -> Result<(), Qu
     Ok(())
 }
 
-/// A meter's limit is a quantity it can be recorded in: whole for the counted meters
-/// (`invocations`, `cpu_cycles`), at most nine decimals for GB-seconds. A limit of 10.5
-/// invocations would block at 11 while saying 10.5, and `remaining` would read "0.5".
-fn check_quantity_limit(meter: Meter, quota: &Quota) -> Result<(), QuotaSetError> {
-    let decimals = meter.decimals();
-    if quota.limit().scale() <= decimals {
-        return Ok(());
+/// A meter's limit is a quantity it can be recorded in ([`Quota::finer_than_recorded`]).
+fn check_quantity_limit(quota: &Quota) -> Result<(), QuotaSetError> {
+    match quota.finer_than_recorded() {
+        None => Ok(()),
+        Some(rule) => Err(QuotaSetError::Invalid(format!("limit of {:?} {rule}", quota.id()))),
     }
-    let rule = if decimals == 0 { "a whole number".to_owned() } else { format!("at most {decimals} decimals") };
-    Err(QuotaSetError::Invalid(format!("limit of {:?} must be {rule}, as {meter} are recorded", quota.id())))
 }
 
 fn check_budget(plan: Option<&PricingPlan>, budget: &Quota) -> Result<(), QuotaSetError> {

@@ -1,12 +1,16 @@
 //! Loading plan files from disk: `pricing/*.toml` at startup and in `tally plans check`.
 //!
-//! The only IO in `rate`: reads files, hands the text to the pure parser, and adds the one
-//! rule that needs the path (the id matches the file name). Reports every problem in every
-//! file, so one run of `tally plans check` lists them all.
+//! The only IO in `rate`: reads files, hands the text to the pure parser, and adds the rules
+//! for a file alone: the id matches the file name, and quota limits are no finer than their
+//! meter or currency (the API's rule for a tenant's quotas). The parser does not hold stored
+//! versions to that rule: one recorded before it must keep parsing, or `tally serve` would
+//! not start. Reports every problem in every file, so one run of `tally plans check` lists
+//! them all.
 
 use std::path::Path;
 
 use super::{PlanError, PricingPlan};
+use crate::domain::{Quota, QuotaMeter};
 
 /// Reads and validates one plan file.
 ///
@@ -19,11 +23,35 @@ pub fn load_file(path: &Path) -> Result<PricingPlan, Vec<PlanError>> {
         .map_err(|e| vec![PlanError::Unreadable { file: file.clone(), message: e.to_string() }])?;
     let plan = PricingPlan::from_toml(&file, &text)?;
     let stem = path.file_stem().and_then(|stem| stem.to_str()).unwrap_or_default();
+    let mut errors = too_fine_limits(&file, &plan);
     if plan.id() != stem {
         let problem = format!("{:?} must match the file name {stem:?}", plan.id());
-        return Err(vec![PlanError::Invalid { file, field: "id".to_owned(), problem }]);
+        errors.insert(0, PlanError::Invalid { file, field: "id".to_owned(), problem });
     }
-    Ok(plan)
+    if errors.is_empty() {
+        Ok(plan)
+    } else {
+        Err(errors)
+    }
+}
+
+/// `[[quotas]]` limits finer than what they limit: a meter's recorded precision, or for
+/// `spend` the plan's currency.
+fn too_fine_limits(file: &str, plan: &PricingPlan) -> Vec<PlanError> {
+    let minor_units = plan.currency().minor_units();
+    let problem = |quota: &Quota| match quota.meter() {
+        QuotaMeter::Usage(_) => quota.finer_than_recorded(),
+        QuotaMeter::Spend => (quota.limit().scale() > minor_units)
+            .then(|| format!("must have at most {minor_units} decimals, as {} has", plan.currency().code())),
+    };
+    let field = |i: usize| format!("quotas[{i}].limit");
+    plan.quotas()
+        .iter()
+        .enumerate()
+        .filter_map(|(i, quota)| {
+            problem(quota).map(|problem| PlanError::Invalid { file: file.to_owned(), field: field(i), problem })
+        })
+        .collect()
 }
 
 /// Reads and validates every `*.toml` file directly in `dir`, sorted by id.
@@ -97,6 +125,30 @@ mod tests {
         let errors = load_file(&path).unwrap_err();
         let expected = format!("{}: id: \"other\" must match the file name \"standard\"", path.display());
         assert_eq!(errors.iter().map(ToString::to_string).collect::<Vec<_>>(), [expected]);
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn a_file_quota_finer_than_its_meter_or_currency_is_refused_but_such_a_stored_version_still_parses() {
+        let dir = scratch("fine");
+        let path = dir.join("fine.toml");
+        let text = "id = \"fine\"\nname = \"Fine\"\ncurrency = \"USD\"\n\
+            [[quotas]]\nid = \"calls\"\nmeter = \"invocations\"\nlimit = \"10.5\"\n\
+            [[quotas]]\nid = \"memory\"\nmeter = \"memory_gb_seconds\"\nlimit = \"0.123456789\"\n\
+            [[quotas]]\nid = \"cycles\"\nmeter = \"cpu_cycles\"\nlimit = \"1.0\"\n\
+            [[quotas]]\nid = \"spend\"\nmeter = \"spend\"\nlimit = \"250.005\"\n";
+        std::fs::write(&path, text).unwrap();
+        let errors: Vec<String> = load_file(&path).unwrap_err().iter().map(ToString::to_string).collect();
+        let file = path.display();
+        assert_eq!(
+            errors,
+            [
+                format!("{file}: quotas[0].limit: must be a whole number, as invocations are recorded"),
+                format!("{file}: quotas[3].limit: must have at most 2 decimals, as USD has"),
+            ],
+            "nine decimals of GB-seconds fit, and 1.0 cycles is the whole number 1"
+        );
+        assert!(PricingPlan::from_toml("fine.toml", text).is_ok(), "a version stored before the rule keeps parsing");
         std::fs::remove_dir_all(dir).unwrap();
     }
 
