@@ -4,7 +4,7 @@
 //! invoice, so fixed fees keep their proration from the true instant the plan began.
 
 use chrono::{DateTime, TimeDelta, Utc};
-use rust_decimal::Decimal;
+use rust_decimal::{Decimal, RoundingStrategy};
 
 use super::draft::SegmentInput;
 use crate::aggregate::{sum_rollups, Rollup, RollupTotals};
@@ -66,7 +66,10 @@ fn scale(quantities: &Quantities, numerator: Decimal, denominator: Decimal) -> R
             .map(|v| v / denominator)
             .or_else(|| (value / denominator).checked_mul(numerator))
             .ok_or(QuantityError::Overflow(meter))?;
-        scaled.set(meter, projected.normalize());
+        // A projection is no finer than what it projects: whole invocations and cycles, not
+        // 24.098159722222222222222222222 of them (and the amount is priced on that figure).
+        let recorded = projected.round_dp_with_strategy(meter.decimals(), RoundingStrategy::MidpointAwayFromZero);
+        scaled.set(meter, recorded.normalize());
     }
     Ok(scaled)
 }
@@ -132,7 +135,7 @@ mod tests {
         let mut backfill_then_more: Vec<(&str, u64)> = backfill.iter().map(|(b, n)| (b.as_str(), *n)).collect();
         backfill_then_more.push(("2026-11-13T12:00:00Z", 5_000_000));
         #[allow(clippy::type_complexity)]
-        let cases: [((&str, &str, &str), Vec<(&str, u64)>, &str, &str, &str); 10] = [
+        let cases: [((&str, &str, &str), Vec<(&str, u64)>, &str, &str, &str); 11] = [
             (
                 november,
                 vec![("2026-11-05T00:00:00Z", 100)],
@@ -188,6 +191,13 @@ mod tests {
                 "2026-11-30T18:00:00Z",
                 "50",
                 "a segment shorter than a day is not extrapolated: less than a day of usage says too little",
+            ),
+            (
+                november,
+                vec![("2026-11-05T00:00:00Z", 100)],
+                "2026-11-08T00:00:00Z",
+                "429",
+                "seven days of thirty: 428.571… invocations project as 429, whole as invocations are recorded",
             ),
             (created_16th, vec![], "2026-11-20T00:00:00Z", "0", "no usage projects none"),
             (
