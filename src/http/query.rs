@@ -8,12 +8,12 @@
 //! has succeeded.
 //!
 //! Stage: the HTTP edge. Input: the request's query string; output: a typed value or a 400
-//! `invalid_query` `ApiError`, with the message `query_config` gives `web::Query`'s errors.
+//! `invalid_query` `ApiError` naming the parameter.
 
 use std::future::{ready, Ready};
 
 use actix_web::dev::Payload;
-use actix_web::{web, FromRequest, HttpRequest};
+use actix_web::{FromRequest, HttpRequest};
 use serde::de::DeserializeOwned;
 
 use super::ApiError;
@@ -36,9 +36,24 @@ impl<T: DeserializeOwned> FromRequest for DeferredQuery<T> {
     type Future = Ready<Result<Self, ApiError>>;
 
     fn from_request(request: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let parsed = web::Query::<T>::from_query(request.query_string())
-            .map(web::Query::into_inner)
-            .map_err(|error| super::plumbing::invalid_query(&error));
-        ready(Ok(Self(parsed)))
+        ready(Ok(Self(parse_query(request.query_string()))))
     }
+}
+
+/// `T` from a query string, as `web::Query` parses it, but a 400 that names the parameter:
+/// "limit: invalid digit found in string", not "Query deserialize error: invalid digit found
+/// in string" (which of the route's parameters?).
+fn parse_query<T: DeserializeOwned>(query: &str) -> Result<T, ApiError> {
+    let pairs = serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
+    serde_path_to_error::deserialize(pairs).map_err(|error| {
+        let parameter = error.path().to_string();
+        let problem = error.into_inner().to_string();
+        // serde's "unknown field `foo`, expected …" names it already.
+        let message = match parameter.as_str() {
+            "" | "." => problem,
+            _ if problem.starts_with("unknown field") => problem,
+            _ => format!("{parameter}: {problem}"),
+        };
+        ApiError::bad_request("invalid_query", message)
+    })
 }

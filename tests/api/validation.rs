@@ -101,6 +101,22 @@ both_stores! {
         }
     }
 
+    async fn a_query_parameter_that_does_not_parse_is_named_in_the_400(app) {
+        let cases = [
+            ("/v1/tenants?limit=abc", "limit: invalid digit found in string", "which of limit and cursor"),
+            ("/v1/tenants?limit=99999999999", "limit: number too large to fit in target type", "past u32"),
+            ("/v1/audit?since=yesterday", "since: ", "an instant among many parameters"),
+            ("/v1/tenants?colour=red", "unknown field `colour`, expected `limit` or `cursor`", "named once"),
+        ];
+        for (path, message, why) in cases {
+            let response = app.get_as(path, &app.admin_key).await;
+            assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{path}");
+            let error = response.json::<Value>().await.unwrap()["error"].clone();
+            assert_eq!(error["code"], "invalid_query", "{path}");
+            assert!(error["message"].as_str().unwrap().starts_with(message), "{why}: {error}");
+        }
+    }
+
     async fn unknown_routes_and_methods_answer_in_the_error_shape(app) {
         let missing = app.get_as("/v1/nothing", &app.admin_key).await;
         assert_eq!(missing.status(), StatusCode::NOT_FOUND);
