@@ -81,8 +81,8 @@ pub async fn get_usage(
         .transpose()?;
     let current = calendar.period_containing(clock.now());
     let (default_from, default_to) = (current.start(), current.end());
-    let from = query.from.as_deref().map(instant).transpose()?.unwrap_or(default_from);
-    let to = query.to.as_deref().map(instant).transpose()?.unwrap_or(default_to);
+    let from = query.from.as_deref().map(|text| instant("from", text)).transpose()?.unwrap_or(default_from);
+    let to = query.to.as_deref().map(|text| instant("to", text)).transpose()?.unwrap_or(default_to);
     validate_range(tz, granularity, from, to, MAX_BUCKETS).map_err(|e| {
         // Name the bound the caller did not give: it is the current period's.
         let defaulted = match (query.from.is_none(), query.to.is_none()) {
@@ -112,10 +112,11 @@ pub async fn get_usage(
     })))
 }
 
-fn instant(text: &str) -> Result<DateTime<Utc>, ApiError> {
+/// The `parameter`'s instant; a 400 naming it (as `DeferredQuery` names the ones it parses).
+fn instant(parameter: &str, text: &str) -> Result<DateTime<Utc>, ApiError> {
     DateTime::parse_from_rfc3339(text)
         .map(|t| t.to_utc())
-        .map_err(|_| invalid(&format!("{text:?} is not an RFC 3339 instant with offset")))
+        .map_err(|_| invalid(&format!("{parameter}: {text:?} is not an RFC 3339 instant with offset")))
 }
 
 fn invalid(message: &str) -> ApiError {

@@ -67,6 +67,9 @@ both_stores! {
             assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{query}");
             assert_eq!(response.json::<Value>().await.unwrap()["error"]["code"], "invalid_query", "{query}");
         }
+        let unparsed = app.get_as("/v1/tenants/acme/usage?from=2026-11-01T00:00:00Z&to=tomorrow", &app.admin_key).await;
+        let message = unparsed.json::<Value>().await.unwrap()["error"]["message"].clone();
+        assert_eq!(message, "to: \"tomorrow\" is not an RFC 3339 instant with offset", "names the bound it is about");
     }
 
     async fn a_range_refused_for_its_defaulted_bound_names_that_bound(app) {
