@@ -52,13 +52,17 @@ impl FromRequest for JsonBody {
 /// # Errors
 /// As above.
 pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
-    super::strict_from_slice(body).map_err(|e| match e {
+    super::strict_from_slice(body).map_err(|(path, e)| match e {
         StrictJsonError::DuplicateKey { error, .. } => duplicate_key(&error),
         StrictJsonError::Json(e) => match e.classify() {
             Category::Syntax | Category::Eof | Category::Io => {
                 ApiError::bad_request("malformed_json", format!("body is not valid JSON: {e}"))
             }
-            Category::Data => ApiError::unprocessable("invalid_body", e.to_string()),
+            // "quotas[1].limit: invalid type: …": the field, not only its line and column.
+            Category::Data => match path.as_str() {
+                "." | "" => ApiError::unprocessable("invalid_body", e.to_string()),
+                _ => ApiError::unprocessable("invalid_body", format!("{path}: {e}")),
+            },
         },
     })
 }

@@ -94,6 +94,20 @@ both_stores! {
         assert!(body["error"]["message"].as_str().unwrap().contains("JSON"));
     }
 
+    async fn a_body_field_of_the_wrong_type_is_named_by_its_path(app) {
+        app.create_tenant("acme", "UTC").await;
+        let quotas = json!({"quotas": [
+            {"id": "calls", "meter": "invocations", "limit": "5"},
+            {"id": "more", "meter": "invocations", "limit": 100}]});
+        let response = app.client.put(format!("{}/v1/tenants/acme/quotas", app.address))
+            .bearer_auth(&app.admin_key).json(&quotas).send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        let error = response.json::<Value>().await.unwrap()["error"].clone();
+        assert_eq!(error["code"], "invalid_body");
+        let message = error["message"].as_str().unwrap();
+        assert!(message.starts_with("quotas[1].limit: invalid type: integer `100`, expected a string"), "{message}");
+    }
+
     async fn a_body_that_is_not_a_record_or_batch_is_a_400(app) {
         for body in ["[]", "42", "{\"records\": {}}", "{\"records\": [], \"extra\": 1}"] {
             let response = app.post_usage_raw(body.into()).await;

@@ -28,12 +28,23 @@ pub enum StrictJsonError {
     Json(#[from] serde_json::Error),
 }
 
-/// [`serde_json::from_slice`], refusing repeated keys.
+/// [`serde_json::from_slice`], refusing repeated keys, with where in the document an error
+/// is (`quotas[0].limit`; `.` for the document itself), so a message can name the field.
 ///
 /// # Errors
 /// [`StrictJsonError::DuplicateKey`] for the first repeated key, otherwise serde_json's error.
-pub fn from_slice<'de, T: Deserialize<'de>>(bytes: &'de [u8]) -> Result<T, StrictJsonError> {
-    read(serde_json::Deserializer::from_slice(bytes))
+pub fn from_slice<'de, T: Deserialize<'de>>(bytes: &'de [u8]) -> Result<T, (String, StrictJsonError)> {
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let (duplicate, mut track) = (Cell::new(None), serde_path_to_error::Track::new());
+    let strict = Strict { de: &mut de, duplicate: &duplicate };
+    let value = T::deserialize(serde_path_to_error::Deserializer::new(strict, &mut track));
+    value.and_then(|v| de.end().map(|()| v)).map_err(|error| {
+        let error = match duplicate.take() {
+            Some(key) => StrictJsonError::DuplicateKey { key, error },
+            None => StrictJsonError::Json(error),
+        };
+        (track.path().to_string(), error)
+    })
 }
 
 /// [`serde_json::from_str`], refusing repeated keys.
