@@ -19,7 +19,7 @@ use rust_decimal::Decimal;
 
 use super::billing_run::{BillingRun, IssuedInvoice, RunReport};
 use super::unit_usage::UnitUsage;
-use super::{due_periods, segments};
+use super::{carrier_periods, due_periods, segments};
 use crate::aggregate::{BillingCalendar, Rollup};
 use crate::domain::{BillingPeriod, CreditEntry, LineKey, Money, NewInvoice, SubscriptionChange, Tenant, TenantId};
 use crate::store::{IssueBatch, IssueInvoice, IssueOutcome, PerTenant};
@@ -32,6 +32,9 @@ pub(super) struct Due<'t> {
     pub closed: Vec<BillingPeriod>,
     /// Whether later periods are due too (the next pass takes them).
     more: bool,
+    /// No plan covers it: it is due only to carry late usage of the periods before it
+    /// ([`carrier_periods`]), and gets an invoice only when there is some.
+    pub carrier: bool,
 }
 
 /// What pricing one tenant's due period reads.
@@ -112,6 +115,7 @@ impl BillingRun<'_> {
                 });
                 match inputs.and_then(|inputs| self.prepare(d, &inputs, as_of, report)) {
                     Ok(Some(invoice)) => ready.push((id, invoice)),
+                    Ok(None) if d.carrier => {}
                     Ok(None) => report.skipped += 1,
                     Err(error) => {
                         fail(report, id, &error);
@@ -159,9 +163,13 @@ impl BillingRun<'_> {
         }
         closed.sort_by_key(BillingPeriod::start);
         let starts = closed.iter().map(BillingPeriod::start).collect();
-        let due = due_periods(&BillingCalendar::of(tenant), changes, &starts, as_of, self.grace);
+        let calendar = BillingCalendar::of(tenant);
+        let mut due = due_periods(&calendar, changes, &starts, as_of, self.grace);
+        due.extend(carrier_periods(&calendar, changes, &closed, as_of, self.grace, self.allowed_lateness));
+        due.sort_by_key(BillingPeriod::start);
         let period = *due.first()?;
-        Some(Due { tenant, period, closed, more: due.len() > 1 })
+        let carrier = segments(&period, changes).is_empty();
+        Some(Due { tenant, period, closed, more: due.len() > 1, carrier })
     }
 
     /// The usage of every due and re-rated period of the pass, one streamed read for the page.

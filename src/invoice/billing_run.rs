@@ -19,11 +19,11 @@ use tokio::sync::watch;
 use super::billing_page::{Due, TenantInputs};
 use super::{
     adjustments, assemble_invoice, balances, covered_until, draft_invoice, segment_inputs, segment_lines, segments,
-    unbilled_note, unbilled_usage, InvoiceDraft, InvoiceParts, Unbilled, UnbilledReason,
+    unbilled_note, unbilled_usage, Adjustment, InvoiceDraft, InvoiceParts, Unbilled, UnbilledReason,
 };
 use crate::aggregate::{BillingCalendar, Rollup};
 use crate::domain::{
-    BillingPeriod, CustomerSnapshot, InvoiceId, IssuerSnapshot, LineKey, Money, NewInvoice, PaymentTerms,
+    BillingPeriod, Currency, CustomerSnapshot, InvoiceId, IssuerSnapshot, LineKey, Money, NewInvoice, PaymentTerms,
 };
 use crate::domain::{SubscriptionChange, Tenant, TenantId};
 use crate::rate::PlanCatalog;
@@ -146,7 +146,7 @@ impl BillingRun<'_> {
     /// The steps for one tenant's due `period` once its inputs are read (pure): what no plan
     /// covers (into `report.unbilled`, and as notes) → draft → adjustments for the earlier
     /// periods still open to late usage → credits → the assembled invoice. `None` when no plan
-    /// priced the period after all.
+    /// priced the period after all, or when a period no plan covers has no late usage to carry.
     pub(super) fn prepare(
         &self,
         due: &Due<'_>,
@@ -155,40 +155,77 @@ impl BillingRun<'_> {
         report: &mut RunReport,
     ) -> anyhow::Result<Option<NewInvoice>> {
         let (tenant, period, changes) = (due.tenant, &due.period, inputs.changes);
+        let draft = self.draft(tenant, changes, period, &inputs.rollups)?;
+        let late = self.late_adjustments(due, inputs)?;
+        let (currency, period_lines) = match draft {
+            Some(draft) => (draft.currency, segment_lines(&draft.segments)),
+            None => match late.currency {
+                Some(currency) if due.carrier => (currency, Vec::new()),
+                _ => return Ok(None),
+            },
+        };
         let mut notes = Vec::new();
         if !covered_until(period, changes, period.end()) {
             if let Some(u) = unbilled_usage(period, changes, &inputs.rollups)? {
-                report.unbilled.push(unbilled_period(tenant, period, &u));
+                // A carrier's period was reported as no plan's already (`uncovered_page.rs`).
+                let listed = report
+                    .unbilled
+                    .iter()
+                    .any(|l| l.tenant_id == tenant.id.as_str() && l.period_start == period.start());
+                if !listed {
+                    report.unbilled.push(unbilled_period(tenant, period, &u));
+                }
                 notes = unbilled_note(period, &u);
             }
         }
-        let Some(draft) = self.draft(tenant, changes, period, &inputs.rollups)? else {
-            return Ok(None);
-        };
-        let mut late = Vec::new();
-        for earlier in self.rerated(due) {
-            let rerated =
-                self.draft(tenant, changes, earlier, &inputs.rollups)?.map(|d| d.segments).unwrap_or_default();
-            let mut billed: BTreeMap<LineKey, Decimal> = BTreeMap::new();
-            for (_, key, amount) in inputs.billed.iter().filter(|(start, _, _)| *start == earlier.start()) {
-                *billed.entry(*key).or_default() += amount;
-            }
-            late.extend(adjustments(*earlier, &rerated, &billed));
-        }
-        let credits = balances(inputs.ledger, draft.currency);
+        let credits = balances(inputs.ledger, currency);
         Ok(Some(assemble_invoice(InvoiceParts {
             issuer: self.issuer.clone(),
             customer: customer(tenant, period),
             period: *period,
             issued_at: as_of,
             payment_terms: tenant.details.payment_terms.unwrap_or(self.payment_terms),
-            currency: draft.currency,
+            currency,
             tax_rate: tenant.details.tax_rate,
-            period_lines: segment_lines(&draft.segments),
-            adjustments: late,
+            period_lines,
+            adjustments: late.lines,
             notes,
             credits: &credits,
         })?))
+    }
+
+    /// The adjustments for the closed periods before `due`'s ([`Self::rerated`]), and the
+    /// currency they are in when there are any.
+    ///
+    /// # Errors
+    /// When a period cannot be priced, or when the adjusted periods were billed in different
+    /// currencies and `due`'s period has no plan of its own to say which (one invoice has one).
+    fn late_adjustments(&self, due: &Due<'_>, inputs: &TenantInputs<'_>) -> anyhow::Result<LateUsage> {
+        let mut late = LateUsage::default();
+        for earlier in self.rerated(due) {
+            let rerated = self.draft(due.tenant, inputs.changes, earlier, &inputs.rollups)?;
+            let mut billed: BTreeMap<LineKey, Decimal> = BTreeMap::new();
+            for (_, key, amount) in inputs.billed.iter().filter(|(start, _, _)| *start == earlier.start()) {
+                *billed.entry(*key).or_default() += amount;
+            }
+            let segments = rerated.as_ref().map_or(&[][..], |d| d.segments.as_slice());
+            let lines = adjustments(*earlier, segments, &billed);
+            if lines.is_empty() {
+                continue;
+            }
+            if let Some(currency) = rerated.map(|d| d.currency) {
+                if let Some(other) = late.currency.filter(|c| due.carrier && *c != currency) {
+                    anyhow::bail!(
+                        "late usage of periods billed in {} and {}: no plan of this period says which its invoice is in",
+                        other.code(),
+                        currency.code()
+                    );
+                }
+                late.currency = Some(currency);
+            }
+            late.lines.extend(lines);
+        }
+        Ok(late)
     }
 
     /// The closed periods before `due`'s that usage (late records, corrections) may have
@@ -218,6 +255,14 @@ impl BillingRun<'_> {
         let inputs = segment_inputs(self.catalog, &segments(period, changes), period, rollups)?;
         Ok(draft_invoice(period, &inputs, tenant.details.tax_rate)?)
     }
+}
+
+/// Adjustments for the periods a due one re-rates.
+#[derive(Default)]
+struct LateUsage {
+    lines: Vec<Adjustment>,
+    /// The adjusted periods' currency; `None` without adjustments.
+    currency: Option<Currency>,
 }
 
 /// A period's uncovered usage as the report shows it.

@@ -48,7 +48,7 @@ pub use projection::project;
 pub(crate) use render::format as display_format;
 pub(crate) use render::sums::sums as document_sums;
 pub use render::{render_html, render_pdf, DocumentKind, RenderError};
-pub use schedule::{due_periods, uncovered_periods};
+pub use schedule::{carrier_periods, due_periods, uncovered_periods};
 pub use subscription::{
     apply_tenant_patch, change_plan, check_credit_currency, known_plan, onboard_tenant, plan_change, SubscriptionError,
 };

@@ -30,6 +30,42 @@ pub fn due_periods(
     due
 }
 
+/// Periods no plan covers that may carry late usage of a closed period before them, oldest
+/// first. Late usage is billed on the tenant's next invoice (DESIGN §6); a tenant whose
+/// subscription ended (deactivated, then back without a plan) has none, so its final
+/// invoice's late records would be billed nowhere. Such a period gets an invoice of those
+/// adjustments alone when there are any (`BillingRun::prepare`). A candidate is due (end +
+/// grace passed by `as_of`), not closed, starts within the reach of a covered closed period's
+/// late records (its end + `lateness` + grace), and is looked at until `lateness` + grace
+/// after its own end: by then every late record of the period before it has arrived, and the
+/// hourly run has billed it; a candidate with nothing to carry is not closed, so a later run
+/// finds what arrived since.
+pub fn carrier_periods(
+    calendar: &BillingCalendar,
+    changes: &[SubscriptionChange],
+    closed: &[BillingPeriod],
+    as_of: DateTime<Utc>,
+    grace: Duration,
+    lateness: Duration,
+) -> Vec<BillingPeriod> {
+    let starts: HashSet<DateTime<Utc>> = closed.iter().map(BillingPeriod::start).collect();
+    let mut out: Vec<BillingPeriod> = Vec::new();
+    for billed in closed.iter().filter(|p| !segments(p, changes).is_empty()) {
+        let reach = billed.end() + lateness + grace;
+        let mut period = calendar.period_containing(billed.end());
+        while period.start() < reach && period.end() + grace <= as_of {
+            let looked_at = as_of <= period.end() + lateness + grace;
+            let uncovered = segments(&period, changes).is_empty();
+            if looked_at && uncovered && !starts.contains(&period.start()) && !out.contains(&period) {
+                out.push(period);
+            }
+            period = calendar.period_containing(period.end());
+        }
+    }
+    out.sort_by_key(BillingPeriod::start);
+    out
+}
+
 /// The periods with no plan in force at any instant that end in `(after, until]`, oldest first,
 /// walked from the period holding `first` (the tenant's first instant: its creation or first
 /// change). Such a period is never due, so no invoice closes it; the run reports its usage.
@@ -96,6 +132,36 @@ mod tests {
             Duration::zero()
         )
         .is_empty());
+    }
+
+    #[test]
+    fn periods_that_may_carry_late_usage_are_the_uncovered_ones_within_its_reach() {
+        // On a plan in October only, October invoiced; lateness 35 days, grace 1 hour.
+        let changes = [
+            SubscriptionChange::to_plan(at("2026-10-01T00:00:00Z"), "p"),
+            SubscriptionChange::end(at("2026-11-01T00:00:00Z"), at("2026-11-01T00:00:00Z")),
+        ];
+        let october = BillingPeriod::new(at("2026-10-01T00:00:00Z"), at("2026-11-01T00:00:00Z")).unwrap();
+        let november = BillingPeriod::new(at("2026-11-01T00:00:00Z"), at("2026-12-01T00:00:00Z")).unwrap();
+        let carriers = |closed: &[BillingPeriod], as_of: &str| {
+            let calendar = BillingCalendar::fixed(Tz::UTC);
+            carrier_periods(&calendar, &changes, closed, at(as_of), Duration::hours(1), Duration::days(35))
+                .iter()
+                .map(|p| p.start().format("%b").to_string())
+                .collect::<Vec<_>>()
+        };
+        let cases: [(&[BillingPeriod], &str, Vec<&str>, &str); 7] = [
+            (&[], "2027-01-01T01:00:00Z", vec![], "nothing invoiced: nothing late to carry"),
+            (&[october], "2026-12-01T00:59:59Z", vec![], "November's grace has not passed"),
+            (&[october], "2026-12-01T01:00:00Z", vec!["Nov"], "November is due and in October's reach"),
+            (&[october], "2027-01-01T01:00:00Z", vec!["Nov", "Dec"], "December starts before November 1 + 35 days"),
+            (&[october, november], "2027-01-01T01:00:00Z", vec!["Dec"], "November closed (it carried some)"),
+            (&[october], "2027-02-01T01:00:00Z", vec!["Dec"], "November is looked at until 35 days after its end"),
+            (&[october], "2027-02-05T01:00:01Z", vec![], "and December too; January starts past October's reach"),
+        ];
+        for (closed, as_of, expected, why) in cases {
+            assert_eq!(carriers(closed, as_of), expected, "{why}");
+        }
     }
 
     #[test]

@@ -419,6 +419,62 @@ both_stores! {
     }
 }
 
+both_stores! {
+    async fn late_usage_of_a_final_invoice_is_billed_on_an_invoice_of_adjustments_for_the_next_period(app) {
+        // Arrange: acme on payg in October (2M invocations, 1M free: 0.20), deactivated on the
+        // 20th and back on the 25th with no plan, so October's invoice is its last on a plan.
+        tenant_on(&app, "acme", "UTC", "payg", "2026-10-01T00:00:00Z").await;
+        usage_at(&app, "acme", "2026-10-10T00:00:00Z", &[("a", "2026-10-09T00:00:00Z", 2_000_000)]).await;
+        for (when, active) in [("2026-10-20T00:00:00Z", false), ("2026-10-25T00:00:00Z", true)] {
+            app.clock.set(at(when));
+            assert_eq!(admin_patch(&app, "/v1/tenants/acme", &json!({ "active": active })).await.status(), StatusCode::OK);
+        }
+        run_billing_and_wait(&app, "2026-11-01T02:00:00Z").await;
+        // Act: 3M more invocations of October 15 (on payg then) arrive on November 10, beside
+        // 7 of November's own that no plan covers; November closes, then December.
+        usage_at(&app, "acme", "2026-11-10T00:00:00Z", &[("late", "2026-10-15T00:00:00Z", 3_000_000), ("nov", "2026-11-09T00:00:00Z", 7)]).await;
+        let november = run_billing_and_wait(&app, "2026-12-01T02:00:00Z").await;
+        let december = run_billing_and_wait(&app, "2027-01-01T02:00:00Z").await;
+        // Assert: November's invoice bills October's 0.60 alone, and notes its own 7 as
+        // unbilled; December (nothing late to carry) has none.
+        let invoices = invoices_of(&app, "acme").await;
+        assert_eq!(invoices.len(), 2, "October's, then November's");
+        let lines: Vec<(&str, &str, &str)> = invoices[1]["lines"].as_array().unwrap().iter()
+            .map(|l| (l["type"].as_str().unwrap(), l["start"].as_str().unwrap_or(""), l["amount"].as_str().unwrap()))
+            .collect();
+        assert_eq!(lines[0], ("adjustment", "2026-10-01T00:00:00Z", "0.60"), "{}", invoices[1]);
+        assert_eq!(lines.len(), 2, "the adjustment and November's note: {lines:?}");
+        assert_eq!(lines[1].2, "0.00", "a note bills nothing");
+        assert_eq!(invoices[1]["total"], "0.60");
+        assert_eq!(invoices[1]["period_start"], "2026-11-01T00:00:00Z");
+        for format in ["html", "pdf"] {
+            let rendered = app.get_as(&format!("/v1/invoices/{}/{format}", invoices[1]["id"].as_str().unwrap()), &app.admin_key).await;
+            assert_eq!(rendered.status(), StatusCode::OK, "{format}");
+        }
+        let reported: Vec<&Value> = november["unbilled"].as_array().unwrap().iter().collect();
+        assert_eq!(reported.len(), 1, "November's own usage, once: {november}");
+        assert_eq!(reported[0]["usage"]["invocations"], "7");
+        assert_eq!(december["invoices_issued"], json!([]), "{december}");
+        assert_eq!(december["skipped"], 0, "a period with nothing to carry is not another run's: {december}");
+    }
+
+    async fn a_period_no_plan_covers_gets_no_invoice_without_late_usage_to_carry(app) {
+        // Arrange: acme on payg in October, deactivated and back with no plan as above.
+        tenant_on(&app, "acme", "UTC", "payg", "2026-10-01T00:00:00Z").await;
+        usage_at(&app, "acme", "2026-10-10T00:00:00Z", &[("a", "2026-10-09T00:00:00Z", 2_000_000)]).await;
+        for (when, active) in [("2026-10-20T00:00:00Z", false), ("2026-10-25T00:00:00Z", true)] {
+            app.clock.set(at(when));
+            assert_eq!(admin_patch(&app, "/v1/tenants/acme", &json!({ "active": active })).await.status(), StatusCode::OK);
+        }
+        // Act: October, November and December close; nothing arrives late.
+        for as_of in ["2026-11-01T02:00:00Z", "2026-12-01T02:00:00Z", "2027-01-01T02:00:00Z"] {
+            run_billing_and_wait(&app, as_of).await;
+        }
+        // Assert: October's invoice alone.
+        assert_eq!(invoices_of(&app, "acme").await.len(), 1);
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn records_committing_during_a_run_are_billed_once_either_on_the_invoice_or_as_an_adjustment() {
     // Arrange: October on payg with 1M invocations (all free) already stored.
