@@ -419,16 +419,21 @@ both_stores! {
     }
 }
 
+/// acme on payg in October (2M invocations, 1M free: 0.20), deactivated on the 20th and back
+/// on the 25th with no plan.
+async fn on_payg_in_october_then_back_without_a_plan(app: &TestApp) {
+    tenant_on(app, "acme", "UTC", "payg", "2026-10-01T00:00:00Z").await;
+    usage_at(app, "acme", "2026-10-10T00:00:00Z", &[("a", "2026-10-09T00:00:00Z", 2_000_000)]).await;
+    for (when, active) in [("2026-10-20T00:00:00Z", false), ("2026-10-25T00:00:00Z", true)] {
+        app.clock.set(at(when));
+        assert_eq!(admin_patch(app, "/v1/tenants/acme", &json!({ "active": active })).await.status(), StatusCode::OK);
+    }
+}
+
 both_stores! {
     async fn late_usage_of_a_final_invoice_is_billed_on_an_invoice_of_adjustments_for_the_next_period(app) {
-        // Arrange: acme on payg in October (2M invocations, 1M free: 0.20), deactivated on the
-        // 20th and back on the 25th with no plan, so October's invoice is its last on a plan.
-        tenant_on(&app, "acme", "UTC", "payg", "2026-10-01T00:00:00Z").await;
-        usage_at(&app, "acme", "2026-10-10T00:00:00Z", &[("a", "2026-10-09T00:00:00Z", 2_000_000)]).await;
-        for (when, active) in [("2026-10-20T00:00:00Z", false), ("2026-10-25T00:00:00Z", true)] {
-            app.clock.set(at(when));
-            assert_eq!(admin_patch(&app, "/v1/tenants/acme", &json!({ "active": active })).await.status(), StatusCode::OK);
-        }
+        // Arrange: October's invoice is acme's last on a plan.
+        on_payg_in_october_then_back_without_a_plan(&app).await;
         run_billing_and_wait(&app, "2026-11-01T02:00:00Z").await;
         // Act: 3M more invocations of October 15 (on payg then) arrive on November 10, beside
         // 7 of November's own that no plan covers; November closes, then December.
@@ -459,13 +464,8 @@ both_stores! {
     }
 
     async fn a_period_no_plan_covers_gets_no_invoice_without_late_usage_to_carry(app) {
-        // Arrange: acme on payg in October, deactivated and back with no plan as above.
-        tenant_on(&app, "acme", "UTC", "payg", "2026-10-01T00:00:00Z").await;
-        usage_at(&app, "acme", "2026-10-10T00:00:00Z", &[("a", "2026-10-09T00:00:00Z", 2_000_000)]).await;
-        for (when, active) in [("2026-10-20T00:00:00Z", false), ("2026-10-25T00:00:00Z", true)] {
-            app.clock.set(at(when));
-            assert_eq!(admin_patch(&app, "/v1/tenants/acme", &json!({ "active": active })).await.status(), StatusCode::OK);
-        }
+        // Arrange
+        on_payg_in_october_then_back_without_a_plan(&app).await;
         // Act: October, November and December close; nothing arrives late.
         for as_of in ["2026-11-01T02:00:00Z", "2026-12-01T02:00:00Z", "2027-01-01T02:00:00Z"] {
             run_billing_and_wait(&app, as_of).await;
