@@ -56,6 +56,23 @@ pub struct RunReport {
     /// Usage no subscription covers (DESIGN §6), when any: in the periods this run closed, and
     /// in the periods with no plan at all that it passed (`uncovered_page.rs`), each once.
     pub unbilled: Vec<UnbilledPeriod>,
+    /// Late usage (or corrections) of a closed period billed in another currency than the
+    /// invoice that would carry it (the tenant switched currency at the period start after
+    /// it): one invoice is in one currency, so it is left off and listed here, every run
+    /// while the period is open to late usage, for the operator to settle.
+    pub adjustments_withheld: Vec<WithheldAdjustment>,
+}
+
+/// Adjustments of one closed period left off an invoice in another currency.
+#[derive(Debug, Clone, Serialize)]
+pub struct WithheldAdjustment {
+    pub tenant_id: String,
+    pub period_start: DateTime<Utc>,
+    pub period_end: DateTime<Utc>,
+    pub currency: &'static str,
+    /// Their sum, each at the currency's precision as an invoice line would bill it.
+    #[serde(with = "rust_decimal::serde::str")]
+    pub amount: Decimal,
 }
 
 /// A closed or passed period's usage that no subscription covers.
@@ -157,12 +174,28 @@ impl BillingRun<'_> {
         let (tenant, period, changes) = (due.tenant, &due.period, inputs.changes);
         let draft = self.draft(tenant, changes, period, &inputs.rollups)?;
         let late = self.late_adjustments(due, inputs)?;
-        let (currency, period_lines) = match draft {
-            Some(draft) => (draft.currency, segment_lines(&draft.segments)),
-            None => match late.currency {
-                Some(currency) if due.carrier => (currency, Vec::new()),
-                _ => return Ok(None),
+        // A carrier's invoice is in the currency of the latest period it adjusts.
+        let currency = match &draft {
+            Some(draft) => draft.currency,
+            None if due.carrier => match late.iter().rev().find_map(|l| l.currency) {
+                Some(currency) => currency,
+                None => return Ok(None),
             },
+            None => return Ok(None),
+        };
+        let (same, other): (Vec<LatePeriod>, Vec<LatePeriod>) =
+            late.into_iter().partition(|l| l.currency.is_none_or(|c| c == currency));
+        for withheld in other {
+            let withheld = withheld.withheld(tenant);
+            tracing::warn!(tenant_id = %tenant.id, period_start = %withheld.period_start, currency = withheld.currency,
+                amount = %withheld.amount, "late usage of a period billed in another currency is not on this invoice");
+            report.adjustments_withheld.push(withheld);
+        }
+        let adjustments: Vec<Adjustment> = same.into_iter().flat_map(|l| l.lines).collect();
+        let period_lines = match draft {
+            Some(draft) => segment_lines(&draft.segments),
+            None if adjustments.is_empty() => return Ok(None),
+            None => Vec::new(),
         };
         let mut notes = Vec::new();
         if !covered_until(period, changes, period.end()) {
@@ -188,20 +221,16 @@ impl BillingRun<'_> {
             currency,
             tax_rate: tenant.details.tax_rate,
             period_lines,
-            adjustments: late.lines,
+            adjustments,
             notes,
             credits: &credits,
         })?))
     }
 
-    /// The adjustments for the closed periods before `due`'s ([`Self::rerated`]), and the
-    /// currency they are in when there are any.
-    ///
-    /// # Errors
-    /// When a period cannot be priced, or when the adjusted periods were billed in different
-    /// currencies and `due`'s period has no plan of its own to say which (one invoice has one).
-    fn late_adjustments(&self, due: &Due<'_>, inputs: &TenantInputs<'_>) -> anyhow::Result<LateUsage> {
-        let mut late = LateUsage::default();
+    /// The adjustments for each closed period before `due`'s ([`Self::rerated`]) that has
+    /// any, oldest first, with the currency it was billed in.
+    fn late_adjustments(&self, due: &Due<'_>, inputs: &TenantInputs<'_>) -> anyhow::Result<Vec<LatePeriod>> {
+        let mut late = Vec::new();
         for earlier in self.rerated(due) {
             let rerated = self.draft(due.tenant, inputs.changes, earlier, &inputs.rollups)?;
             let mut billed: BTreeMap<LineKey, Decimal> = BTreeMap::new();
@@ -210,20 +239,9 @@ impl BillingRun<'_> {
             }
             let segments = rerated.as_ref().map_or(&[][..], |d| d.segments.as_slice());
             let lines = adjustments(*earlier, segments, &billed);
-            if lines.is_empty() {
-                continue;
+            if !lines.is_empty() {
+                late.push(LatePeriod { period: *earlier, currency: rerated.map(|d| d.currency), lines });
             }
-            if let Some(currency) = rerated.map(|d| d.currency) {
-                if let Some(other) = late.currency.filter(|c| due.carrier && *c != currency) {
-                    anyhow::bail!(
-                        "late usage of periods billed in {} and {}: no plan of this period says which its invoice is in",
-                        other.code(),
-                        currency.code()
-                    );
-                }
-                late.currency = Some(currency);
-            }
-            late.lines.extend(lines);
         }
         Ok(late)
     }
@@ -257,12 +275,25 @@ impl BillingRun<'_> {
     }
 }
 
-/// Adjustments for the periods a due one re-rates.
-#[derive(Default)]
-struct LateUsage {
-    lines: Vec<Adjustment>,
-    /// The adjusted periods' currency; `None` without adjustments.
+/// A re-rated period's adjustments.
+struct LatePeriod {
+    period: BillingPeriod,
+    /// What it was billed in; `None` when no plan prices it any more.
     currency: Option<Currency>,
+    lines: Vec<Adjustment>,
+}
+
+impl LatePeriod {
+    /// How the report shows it when the invoice it would go on is in another currency.
+    fn withheld(&self, tenant: &Tenant) -> WithheldAdjustment {
+        WithheldAdjustment {
+            tenant_id: tenant.id.to_string(),
+            period_start: self.period.start(),
+            period_end: self.period.end(),
+            currency: self.currency.map_or("", |c| c.code()),
+            amount: self.lines.iter().map(|a| a.line.amount).sum(),
+        }
+    }
 }
 
 /// A period's uncovered usage as the report shows it.

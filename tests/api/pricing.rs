@@ -194,6 +194,45 @@ async fn a_tenant_deactivated_this_period_comes_back_in_another_currency_only_at
 
 crate::each_store!(a_tenant_deactivated_this_period_comes_back_in_another_currency_only_at_the_next);
 
+const USD_METERED: &str = "id = \"metered\"\nname = \"Metered\"\ncurrency = \"USD\"\n\
+    [[charge]]\nmeter = \"invocations\"\nmodel = \"per_unit\"\nprice_per = 1000000\nunit_price = \"0.20\"\n";
+const EUR_METERED: &str = "id = \"mesure\"\nname = \"Mesuré\"\ncurrency = \"EUR\"\n\
+    [[charge]]\nmeter = \"invocations\"\nmodel = \"per_unit\"\nprice_per = 1000000\nunit_price = \"0.18\"\n";
+
+async fn late_usage_of_a_month_in_another_currency_is_never_added_to_a_total_in_this_one(backend: Backend) {
+    // Arrange: acme on "metered" (USD) in October, on "mesure" (EUR) from November 1.
+    let dir = pricing_dir(&[("metered", USD_METERED), ("mesure", EUR_METERED)]);
+    let app = spawn_app_with(backend, |s| s.pricing_dir = dir.clone()).await;
+    crate::billing::tenant_on(&app, "acme", "UTC", "metered", "2026-10-01T00:00:00Z").await;
+    let later = put_subscription(&app, "acme", &json!({"plan": "mesure", "timing": "next_period"})).await;
+    assert_eq!(later.status(), StatusCode::OK);
+    crate::billing::usage_at(&app, "acme", "2026-10-10T00:00:00Z", &[("oct", "2026-10-09T00:00:00Z", 1_000_000)]).await;
+    crate::billing::run_billing_and_wait(&app, "2026-11-01T02:00:00Z").await;
+    // Act: 2M more October invocations arrive on November 10, beside 1M of November's.
+    crate::billing::usage_at(
+        &app,
+        "acme",
+        "2026-11-10T00:00:00Z",
+        &[("late", "2026-10-15T00:00:00Z", 2_000_000), ("nov", "2026-11-09T00:00:00Z", 1_000_000)],
+    )
+    .await;
+    let november = crate::billing::run_billing_and_wait(&app, "2026-12-01T02:00:00Z").await;
+    // Assert: November's invoice bills its own 1M in euros; October's 0.40 more is owed in
+    // dollars, so it is not on it (0.40 dollars added as 0.40 euros, before) but listed.
+    let invoices = crate::billing::invoices_of(&app, "acme").await;
+    let billed: Vec<(&str, &str)> =
+        invoices.iter().map(|i| (i["currency"].as_str().unwrap(), i["total"].as_str().unwrap())).collect();
+    assert_eq!(billed, [("USD", "0.20"), ("EUR", "0.18")]);
+    let withheld = &november["adjustments_withheld"];
+    assert_eq!(withheld.as_array().unwrap().len(), 1, "{november}");
+    assert_eq!(withheld[0]["tenant_id"], "acme");
+    assert_eq!(withheld[0]["period_start"], "2026-10-01T00:00:00Z");
+    assert_eq!(withheld[0]["currency"], "USD");
+    assert_eq!(withheld[0]["amount"], "0.40");
+}
+
+crate::each_store!(late_usage_of_a_month_in_another_currency_is_never_added_to_a_total_in_this_one);
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_changed_plan_becomes_a_new_version_for_the_next_period_only() {
     // Arrange: a tenant on v1 since before the period; then the plan file changes mid-period.
