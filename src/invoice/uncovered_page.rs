@@ -124,7 +124,10 @@ impl BillingRun<'_> {
         as_of: DateTime<Utc>,
     ) -> Option<Unchecked<'t>> {
         let calendar = BillingCalendar::of(tenant);
-        let first = changes.first().map_or(tenant.created_at, |c| c.effective_at.min(tenant.created_at));
+        // Records may be stamped up to the allowed lateness before the tenant existed: the
+        // periods they fall in before its first one are covered by nothing either.
+        let created = changes.first().map_or(tenant.created_at, |c| c.effective_at.min(tenant.created_at));
+        let first = created - self.allowed_lateness;
         let after = closed.iter().map(BillingPeriod::end).max();
         let periods = uncovered_periods(&calendar, changes, first, after, as_of - self.grace);
         if periods.is_empty() {

@@ -1,7 +1,8 @@
 //! The billing run's report names usage no plan covers even in periods with no plan at all
 //! (DESIGN §6: no accepted record is ever silently unbilled): a tenant reactivated without a
 //! plan, or one that never had a plan, is listed by the run that passes the period's end +
-//! grace — once, not by every later run — beside the periods it closes with a note.
+//! grace — once, not by every later run — beside the periods it closes with a note; so is a
+//! month before the tenant existed that records are stamped in.
 
 use reqwest::StatusCode;
 use serde_json::{json, Value};
@@ -113,5 +114,22 @@ both_stores! {
         );
         assert_eq!(next["unbilled"], json!([]), "{next}");
         assert_eq!(invoices_of(&app, "globex").await.len(), 1, "November's");
+    }
+
+    async fn a_record_stamped_in_the_month_before_the_tenant_existed_is_reported_once(app) {
+        // Arrange: acme, created on payg on November 5, is sent a record of October 20 (16
+        // days old, inside the allowed lateness): no plan covers October, its first period is
+        // November.
+        tenant_on(&app, "acme", "UTC", "payg", "2026-11-05T00:00:00Z").await;
+        usage_at(&app, "acme", "2026-11-05T00:10:00Z", &[("early", "2026-10-20T00:00:00Z", 7), ("nov", "2026-11-04T00:00:00Z", 5)]).await;
+        // Act: the run that closes November, then one more.
+        let first = run_billing_and_wait(&app, "2026-12-01T02:00:00Z").await;
+        let next = run_billing_and_wait(&app, "2026-12-01T03:00:00Z").await;
+        // Assert: October is reported; November's record is on November's invoice.
+        assert_eq!(unbilled(&first), vec![item("acme", "2026-10-01T00:00:00Z", "before_first_subscription", 1, "7")], "{first}");
+        assert_eq!(next["unbilled"], json!([]), "{next}");
+        let invoices = invoices_of(&app, "acme").await;
+        assert_eq!(invoices.len(), 1, "November's");
+        assert_eq!(crate::billing::billed_quantity(&invoices[0], "invocations"), rust_decimal::Decimal::from(5));
     }
 }
