@@ -13,6 +13,7 @@ mod billing_jobs;
 mod billing_pages;
 mod citus_placement;
 mod concurrency;
+mod conservation;
 mod credits;
 mod cross_month_race;
 mod demo;
