@@ -15,8 +15,9 @@
 //! next run's walk by itself (this step runs before the page issues anything, so a period is
 //! never closed in a run that failed to check the ones before it). Periods with a plan in
 //! part are the invoice's business (`BillingRun::prepare`: a note, and the report); those
-//! with none are never in both. Usage arriving later for a reported period shows in
-//! `usage/current` and the quota evaluator's entry, as it does for a closed period.
+//! with none are never in both. Usage arriving later for a reported period is in no later
+//! report; the usage API counts it, but the period's unbilled-usage entry (the quota
+//! evaluator's) keeps what was uncovered when it was first seen — a gap still open.
 //!
 //! Stage: invoice orchestration (IO through the store).
 
