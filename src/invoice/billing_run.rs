@@ -58,8 +58,9 @@ pub struct RunReport {
     pub unbilled: Vec<UnbilledPeriod>,
     /// Late usage (or corrections) of a closed period billed in another currency than the
     /// invoice that would carry it (the tenant switched currency at the period start after
-    /// it): one invoice is in one currency, so it is left off and listed here, every run
-    /// while the period is open to late usage, for the operator to settle.
+    /// it): one invoice is in one currency, so it is left off and listed here, by each run
+    /// issuing an invoice that re-rates the period (while it is open to late usage: the same
+    /// amount may be listed again the month after), for the operator to settle.
     pub adjustments_withheld: Vec<WithheldAdjustment>,
 }
 
