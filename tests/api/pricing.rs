@@ -229,6 +229,11 @@ async fn late_usage_of_a_month_in_another_currency_is_never_added_to_a_total_in_
     assert_eq!(withheld[0]["period_start"], "2026-10-01T00:00:00Z");
     assert_eq!(withheld[0]["currency"], "USD");
     assert_eq!(withheld[0]["amount"], "0.40");
+    let metrics = app.metrics().await;
+    assert!(
+        metrics.lines().any(|l| l == "tally_adjustments_withheld_total 1"),
+        "an operator can alert on it:\n{metrics}"
+    );
 }
 
 crate::each_store!(late_usage_of_a_month_in_another_currency_is_never_added_to_a_total_in_this_one);
