@@ -16,8 +16,7 @@
 //! never closed in a run that failed to check the ones before it). Periods with a plan in
 //! part are the invoice's business (`BillingRun::prepare`: a note, and the report); those
 //! with none are never in both. Usage arriving later for a reported period is in no later
-//! report; the usage API counts it, but the period's unbilled-usage entry (the quota
-//! evaluator's) keeps what was uncovered when it was first seen — a gap still open.
+//! report; the period's unbilled-usage entry (the quota evaluator's) follows it.
 //!
 //! Stage: invoice orchestration (IO through the store).
 

@@ -203,6 +203,7 @@ impl QuotaEvaluator {
         for (_, outcome) in evaluated {
             page.alerts.extend(outcome.raised.alerts.iter().cloned());
             page.unbilled.extend(outcome.raised.unbilled.iter().cloned());
+            page.unbilled_changed.extend(outcome.raised.unbilled_changed.iter().cloned());
         }
         match self.store.record_raised(&page, now).await {
             Ok(recorded) => split_recorded(evaluated, recorded).into_iter().map(Ok).collect(),

@@ -15,14 +15,14 @@ use chrono::{DateTime, Utc};
 use super::periods::periods_open_for_usage;
 use crate::aggregate::BillingCalendar;
 use crate::domain::{BillingPeriod, QuotaSet, SubscriptionChange, Tenant, TenantId};
-use crate::store::{AlertKey, DbError, PerTenant, Store};
+use crate::store::{AlertKey, DbError, PerTenant, RecordedUnbilled, Store};
 
 /// A page's facts, by tenant (a tenant without rows has no entry).
 pub(super) struct PageFacts {
     subscriptions: PerTenant<SubscriptionChange>,
     quota_sets: HashMap<TenantId, QuotaSet>,
     alert_keys: PerTenant<AlertKey>,
-    unbilled_starts: PerTenant<DateTime<Utc>>,
+    unbilled: PerTenant<RecordedUnbilled>,
     with_usage: HashSet<TenantId>,
 }
 
@@ -47,7 +47,7 @@ impl PageFacts {
             subscriptions: store.subscriptions_of(&ids).await?,
             quota_sets: store.quota_sets_of(&ids).await?,
             alert_keys: store.alert_keys_of(&ids, oldest).await?,
-            unbilled_starts: store.unbilled_period_starts_of(&ids, oldest).await?,
+            unbilled: store.unbilled_recorded_of(&ids, oldest).await?,
             with_usage: store.tenants_with_usage_since(&ids, oldest).await?,
         })
     }
@@ -67,9 +67,9 @@ impl PageFacts {
         self.alert_keys.get(tenant).map_or(&[], Vec::as_slice)
     }
 
-    /// The starts of the tenant's periods still open for usage that have an unbilled-usage entry.
-    pub(super) fn unbilled_starts(&self, tenant: &TenantId) -> &[DateTime<Utc>] {
-        self.unbilled_starts.get(tenant).map_or(&[], Vec::as_slice)
+    /// The tenant's unbilled-usage entries of the periods still open for usage, as recorded.
+    pub(super) fn unbilled_recorded(&self, tenant: &TenantId) -> &[RecordedUnbilled] {
+        self.unbilled.get(tenant).map_or(&[], Vec::as_slice)
     }
 
     /// Whether the tenant has any usage in the periods still open for it.

@@ -67,10 +67,11 @@ impl QuotaEvaluator {
         usage: &PageUsage,
         now: DateTime<Utc>,
     ) -> anyhow::Result<TenantOutcome> {
-        let (unbilled, unbilled_records) = self.unbilled_to_raise(tenant, facts, usage, now)?;
+        let Unbilled { new: unbilled, changed: unbilled_changed, records: unbilled_records } =
+            self.unbilled_to_raise(tenant, facts, usage, now)?;
         let alerts =
             if tenant.active { self.alerts_to_raise(catalog, tenant, facts, usage, now).await? } else { vec![] };
-        Ok(TenantOutcome { raised: Raised { alerts, unbilled }, unbilled_records })
+        Ok(TenantOutcome { raised: Raised { alerts, unbilled, unbilled_changed }, unbilled_records })
     }
 
     /// The tenant's periods open for usage that its subscriptions do not wholly cover, newest
@@ -88,31 +89,30 @@ impl QuotaEvaluator {
     }
 
     /// An entry (with its `usage.unbilled` event) for each period open for usage that holds
-    /// usage no subscription covers and has none yet, and the records unbilled. The usage is
-    /// the page's, summed per unit of its segments and gaps, so the `unbilled_records` gauge
-    /// stays current; a tenant with no usage has nothing unbilled.
+    /// usage no subscription covers and has none yet; the entries recorded before whose usage
+    /// has changed since (late records, corrections), to be set to it; and the records
+    /// unbilled. The usage is the page's, summed per unit of its segments and gaps, so the
+    /// `unbilled_records` gauge and the entries stay current; a tenant with no usage has
+    /// nothing unbilled.
     fn unbilled_to_raise(
         &self,
         tenant: &Tenant,
         facts: &PageFacts,
         usage: &PageUsage,
         now: DateTime<Utc>,
-    ) -> anyhow::Result<(Vec<Announced<UnbilledEntry>>, i64)> {
+    ) -> anyhow::Result<Unbilled> {
+        let mut out = Unbilled::default();
         if !facts.has_usage(&tenant.id) {
-            return Ok((vec![], 0));
+            return Ok(out);
         }
         let changes = facts.subscriptions(&tenant.id);
         let uncovered = self.uncovered_periods(tenant, changes, now);
-        let recorded = facts.unbilled_starts(&tenant.id);
-        let (mut entries, mut records) = (vec![], 0);
+        let recorded = facts.unbilled_recorded(&tenant.id);
         for period in uncovered {
             let Some(unbilled) = unbilled_usage(&period, changes, &usage.in_period(&tenant.id, &period))? else {
                 continue;
             };
-            records += unbilled.records;
-            if recorded.contains(&period.start()) {
-                continue;
-            }
+            out.records += unbilled.records;
             let entry = UnbilledEntry {
                 tenant_id: tenant.id.clone(),
                 period,
@@ -121,10 +121,16 @@ impl QuotaEvaluator {
                 records: unbilled.records,
                 created_at: now,
             };
-            let payload = unbilled_payload(&entry);
-            entries.push(Announced { row: entry, kind: USAGE_UNBILLED, payload });
+            match recorded.iter().find(|r| r.period_start == period.start()) {
+                Some(r) if r.quantities == entry.quantities && r.records == entry.records => {}
+                Some(_) => out.changed.push(entry),
+                None => {
+                    let payload = unbilled_payload(&entry);
+                    out.new.push(Announced { row: entry, kind: USAGE_UNBILLED, payload });
+                }
+            }
         }
-        Ok((entries, records))
+        Ok(out)
     }
 
     /// The periods open for usage with quotas in force of which some threshold is not alerted
@@ -248,4 +254,15 @@ fn alerted_before<'a>(alerted: &'a Alerted, period: &BillingPeriod) -> impl Fn(&
     move |q: &Quota, threshold: u32| {
         alerted.get(&(q.id().to_owned(), start)).is_some_and(|t| t.contains_key(&threshold))
     }
+}
+
+/// What a tenant's evaluation finds unbilled.
+#[derive(Default)]
+struct Unbilled {
+    /// Entries for periods that have none yet, each with its event.
+    new: Vec<Announced<UnbilledEntry>>,
+    /// Recorded entries whose period's usage has changed since.
+    changed: Vec<UnbilledEntry>,
+    /// Records no subscription covers in the periods open for usage.
+    records: i64,
 }

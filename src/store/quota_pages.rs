@@ -13,8 +13,8 @@ use super::billing_pages::{bind_tenants, group, placeholders, PerTenant};
 use super::codec::{tenant_id, Dec, Instant};
 use super::engine::on_read;
 use super::quotas::{quota_set_of, QuotaRow};
-use super::{DbError, Store};
-use crate::domain::{QuotaSet, TenantId};
+use super::{DbError, RecordedUnbilled, Store};
+use crate::domain::{Quantities, QuotaSet, TenantId};
 
 #[derive(sqlx::FromRow)]
 struct TenantQuotaRow {
@@ -66,26 +66,30 @@ impl Store {
         }))
     }
 
-    /// The starts of each tenant's periods with an unbilled-usage entry, for periods starting at
-    /// or after `since`.
+    /// Each tenant's unbilled-usage entries as recorded (period start, quantities, records),
+    /// for periods starting at or after `since`.
     #[tracing::instrument(skip_all, fields(tenants = tenants.len()))]
-    pub async fn unbilled_period_starts_of(
+    pub async fn unbilled_recorded_of(
         &self,
         tenants: &[TenantId],
         since: DateTime<Utc>,
-    ) -> Result<PerTenant<DateTime<Utc>>, DbError> {
+    ) -> Result<PerTenant<RecordedUnbilled>, DbError> {
         if tenants.is_empty() {
             return Ok(HashMap::new());
         }
         let sql = format!(
-            "select tenant_id, period_start from unbilled_usage where period_start >= $1 and tenant_id in ({})",
+            "select tenant_id, period_start, cpu_cycles, memory_gb_seconds, invocations, records \
+            from unbilled_usage where period_start >= $1 and tenant_id in ({})",
             placeholders(2, tenants.len())
         );
-        let rows: Vec<(String, Instant)> =
+        let rows: Vec<(String, Instant, Dec, Dec, Dec, i64)> =
             on_read!(self.read(), |db| bind_tenants!(sqlx::query_as(&sql).bind(Instant(since)), tenants)
                 .fetch_all(db)
                 .await)?;
-        group(rows.into_iter().map(|(tenant, start)| Ok((tenant_id(&tenant)?, start.0))))
+        group(rows.into_iter().map(|(tenant, start, cpu, memory, invocations, records)| {
+            let quantities = Quantities { cpu_cycles: cpu.0, memory_gb_seconds: memory.0, invocations: invocations.0 };
+            Ok((tenant_id(&tenant)?, RecordedUnbilled { period_start: start.0, quantities, records }))
+        }))
     }
 
     /// The tenants of `tenants` with any usage in a bucket at or after `since`, committed or

@@ -34,11 +34,14 @@ pub struct Announced<T> {
 pub struct Raised {
     pub alerts: Vec<Announced<QuotaAlert>>,
     pub unbilled: Vec<Announced<UnbilledEntry>>,
+    /// Entries recorded before whose period's uncovered usage has changed since: their
+    /// quantities and records are set to these (no new event: the entry was announced).
+    pub unbilled_changed: Vec<UnbilledEntry>,
 }
 
 impl Raised {
     pub fn is_empty(&self) -> bool {
-        self.alerts.is_empty() && self.unbilled.is_empty()
+        self.alerts.is_empty() && self.unbilled.is_empty() && self.unbilled_changed.is_empty()
     }
 }
 
@@ -71,6 +74,7 @@ impl Store {
         let mut tx = self.begin().await?;
         let alerts = insert_alerts(&mut tx, &raised.alerts, now).await?;
         let unbilled = insert_entries(&mut tx, &raised.unbilled).await?;
+        update_entries(&mut tx, &raised.unbilled_changed).await?;
         announce(&mut tx, &raised.alerts, &alerts, |a| &a.tenant_id, now).await?;
         announce(&mut tx, &raised.unbilled, &unbilled, |e| &e.tenant_id, now).await?;
         tx.commit().await?;
@@ -147,6 +151,29 @@ async fn insert_entries(tx: &mut Tx, entries: &[Announced<UnbilledEntry>]) -> Re
         took.extend(keys);
     }
     Ok(entries.iter().map(|Announced { row: e, .. }| took.remove(&entry_key(e))).collect())
+}
+
+/// Sets recorded entries to the usage their period holds now, one statement each: a period
+/// gains an entry's worth of late records rarely, and only for tenants no plan covers.
+async fn update_entries(tx: &mut Tx, entries: &[UnbilledEntry]) -> Result<(), DbError> {
+    for entry in entries {
+        on_tx!(tx, |db| {
+            sqlx::query(
+                "update unbilled_usage set cpu_cycles = $3, memory_gb_seconds = $4, invocations = $5, records = $6 \
+                where tenant_id = $1 and period_start = $2",
+            )
+            .bind(entry.tenant_id.as_str())
+            .bind(Instant(entry.period.start()))
+            .bind(Dec(entry.quantities.cpu_cycles))
+            .bind(Dec(entry.quantities.memory_gb_seconds))
+            .bind(Dec(entry.quantities.invocations))
+            .bind(entry.records)
+            .execute(db)
+            .await
+            .map(|_| ())
+        })?;
+    }
+    Ok(())
 }
 
 /// Appends the event of each row that took, grouped by kind (in the rows' order within one).

@@ -1,5 +1,6 @@
 //! `unbilled_usage`: one admin-visible entry per (tenant, period) with usage no subscription
-//! covers, written with its `usage.unbilled` outbox row by `raised.rs`.
+//! covers, written with its `usage.unbilled` outbox row by `raised.rs`, and kept to the usage
+//! the period holds as the quota evaluator finds more (late records) or less (corrections).
 
 use chrono::{DateTime, Utc};
 
@@ -8,7 +9,8 @@ use super::engine::on_read;
 use super::{DbError, Store};
 use crate::domain::{BillingPeriod, Quantities, TenantId};
 
-/// An unbilled-usage entry: what was uncovered when it was first seen.
+/// An unbilled-usage entry: what is uncovered in the period as the quota evaluator last
+/// counted it; `created_at` is when it was first seen.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UnbilledEntry {
     pub tenant_id: TenantId,
@@ -18,6 +20,14 @@ pub struct UnbilledEntry {
     pub quantities: Quantities,
     pub records: i64,
     pub created_at: DateTime<Utc>,
+}
+
+/// What an entry holds now, to tell whether the usage it counts has changed since.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordedUnbilled {
+    pub period_start: DateTime<Utc>,
+    pub quantities: Quantities,
+    pub records: i64,
 }
 
 type EntryRow = (String, Instant, Instant, String, Dec, Dec, Dec, i64, Instant);

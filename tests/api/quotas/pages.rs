@@ -125,12 +125,17 @@ quota_tests! {
     async fn a_row_recorded_first_elsewhere_is_neither_written_nor_announced_again(app) {
         // Arrange: another process has recorded acme's 80 % alert and hooli's unbilled entry
         create_tenant_on(&app, "acme", "free").await;
-        let first = Raised { alerts: vec![november_alert("acme", 80)], unbilled: vec![november_entry("hooli")] };
+        let first = Raised {
+            alerts: vec![november_alert("acme", 80)],
+            unbilled: vec![november_entry("hooli")],
+            unbilled_changed: vec![],
+        };
         let earlier = app.store.record_raised(&first, app.clock_now()).await.unwrap();
         // Act: a page raising both again, with 100 % once, a second time, and initech's entry
         let page = Raised {
             alerts: vec![november_alert("acme", 80), november_alert("acme", 100), november_alert("acme", 100)],
             unbilled: vec![november_entry("hooli"), november_entry("initech")],
+            unbilled_changed: vec![],
         };
         let recorded = app.store.record_raised(&page, app.clock_now()).await.unwrap();
         // Assert

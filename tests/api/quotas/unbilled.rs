@@ -1,6 +1,7 @@
 //! Unbilled usage (DESIGN §6): usage no subscription covers shows in `usage/current`, gets
-//! exactly one admin-visible entry and one `usage.unbilled` event per tenant and period, and
-//! reaches a subscribed webhook receiver once, signed.
+//! exactly one admin-visible entry (kept to the period's usage as more arrives) and one
+//! `usage.unbilled` event per tenant and period, and reaches a subscribed webhook receiver
+//! once, signed.
 
 use chrono::Duration;
 use reqwest::StatusCode;
@@ -55,7 +56,8 @@ quota_tests! {
         let listed = entries(&app, "globex").await;
         assert_eq!(listed.len(), 1);
         assert_eq!(listed[0]["reason"], "no_plan");
-        assert_eq!(listed[0]["records"], 2, "as seen when first found");
+        assert_eq!(listed[0]["records"], 3, "kept to the period's usage: g3 came after the entry");
+        assert_eq!(listed[0]["usage"]["invocations"], "13");
         assert_eq!(listed[0]["period"], json!({"start": "2026-11-01T00:00:00Z", "end": "2026-12-01T00:00:00Z"}));
         assert!(entries(&app, "acme").await.is_empty());
         assert_eq!(count_rows(&app, "select count(*) from unbilled_usage").await, 1);
