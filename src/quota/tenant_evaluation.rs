@@ -19,10 +19,10 @@ use super::periods::{periods_open_for_usage, plan_for_period};
 use super::policy::{crossings, projected, quotas_for_period, reached, spend_currency, used};
 use super::unbilled_event::{unbilled_payload, USAGE_UNBILLED};
 use crate::aggregate::BillingCalendar;
-use crate::domain::{BillingPeriod, Currency, Quota, QuotaAlert, SubscriptionChange, Tenant, TenantId};
+use crate::domain::{BillingPeriod, Currency, Quantities, Quota, QuotaAlert, SubscriptionChange, Tenant, TenantId};
 use crate::invoice::{covered_until, unbilled_usage, usage_of_rollups, CurrentUsage};
 use crate::rate::PlanCatalog;
-use crate::store::{Announced, Raised, UnbilledEntry};
+use crate::store::{Announced, Raised, UnbilledEntry, UnbilledNow};
 
 /// What evaluating one tenant found: the rows to raise, and its unbilled records.
 pub(super) struct TenantOutcome {
@@ -89,11 +89,11 @@ impl QuotaEvaluator {
     }
 
     /// An entry (with its `usage.unbilled` event) for each period open for usage that holds
-    /// usage no subscription covers and has none yet; the entries recorded before whose usage
-    /// has changed since (late records, corrections), to be set to it; and the records
-    /// unbilled. The usage is the page's, summed per unit of its segments and gaps, so the
-    /// `unbilled_records` gauge and the entries stay current; a tenant with no usage has
-    /// nothing unbilled.
+    /// usage no subscription covers and has none yet; what the period holds now for each
+    /// entry recorded before whose usage has changed since (late records, corrections, a
+    /// backdated plan: zero when none is unbilled any more); and the records unbilled. The
+    /// usage is the page's, summed per unit of its segments and gaps, so the
+    /// `unbilled_records` gauge and the entries stay current.
     fn unbilled_to_raise(
         &self,
         tenant: &Tenant,
@@ -102,29 +102,38 @@ impl QuotaEvaluator {
         now: DateTime<Utc>,
     ) -> anyhow::Result<Unbilled> {
         let mut out = Unbilled::default();
-        if !facts.has_usage(&tenant.id) {
+        let recorded = facts.unbilled_recorded(&tenant.id);
+        if !facts.has_usage(&tenant.id) && recorded.is_empty() {
             return Ok(out);
         }
         let changes = facts.subscriptions(&tenant.id);
-        let uncovered = self.uncovered_periods(tenant, changes, now);
-        let recorded = facts.unbilled_recorded(&tenant.id);
-        for period in uncovered {
-            let Some(unbilled) = unbilled_usage(&period, changes, &usage.in_period(&tenant.id, &period))? else {
-                continue;
+        // Only these periods' usage was read (`periods_to_read`); a tenant with none has
+        // nothing unbilled.
+        let uncovered =
+            if facts.has_usage(&tenant.id) { self.uncovered_periods(tenant, changes, now) } else { Vec::new() };
+        for period in periods_open_for_usage(&BillingCalendar::of(tenant), now, self.allowed_lateness) {
+            let unbilled = match uncovered.contains(&period) {
+                true => unbilled_usage(&period, changes, &usage.in_period(&tenant.id, &period))?,
+                false => None,
             };
-            out.records += unbilled.records;
-            let entry = UnbilledEntry {
-                tenant_id: tenant.id.clone(),
-                period,
-                reason: unbilled.reason.as_str().to_owned(),
-                quantities: unbilled.quantities,
-                records: unbilled.records,
-                created_at: now,
-            };
-            match recorded.iter().find(|r| r.period_start == period.start()) {
-                Some(r) if r.quantities == entry.quantities && r.records == entry.records => {}
-                Some(_) => out.changed.push(entry),
-                None => {
+            let (quantities, records) =
+                unbilled.as_ref().map_or((Quantities::default(), 0), |u| (u.quantities, u.records));
+            out.records += records;
+            match (recorded.iter().find(|r| r.period_start == period.start()), unbilled) {
+                (Some(r), _) if r.quantities == quantities && r.records == records => {}
+                (Some(_), _) => {
+                    out.changed.push(UnbilledNow { tenant_id: tenant.id.clone(), period, quantities, records })
+                }
+                (None, None) => {}
+                (None, Some(unbilled)) => {
+                    let entry = UnbilledEntry {
+                        tenant_id: tenant.id.clone(),
+                        period,
+                        reason: unbilled.reason.as_str().to_owned(),
+                        quantities,
+                        records,
+                        created_at: now,
+                    };
                     let payload = unbilled_payload(&entry);
                     out.new.push(Announced { row: entry, kind: USAGE_UNBILLED, payload });
                 }
@@ -261,8 +270,8 @@ fn alerted_before<'a>(alerted: &'a Alerted, period: &BillingPeriod) -> impl Fn(&
 struct Unbilled {
     /// Entries for periods that have none yet, each with its event.
     new: Vec<Announced<UnbilledEntry>>,
-    /// Recorded entries whose period's usage has changed since.
-    changed: Vec<UnbilledEntry>,
+    /// What the periods of recorded entries hold now, where it changed since.
+    changed: Vec<UnbilledNow>,
     /// Records no subscription covers in the periods open for usage.
     records: i64,
 }

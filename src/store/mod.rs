@@ -91,7 +91,7 @@ pub use types::{
     CorrectionOutcome, IdempotencyStart, InsertOutcome, IssueInvoice, IssueOutcome, NewCreditGrant, NewPlanVersion,
     RebuildReport, StatusChange, StoredApiKey, StoredInvoice, StoredPlanVersion, StoredResponse,
 };
-pub use unbilled::{RecordedUnbilled, UnbilledEntry};
+pub use unbilled::{RecordedUnbilled, UnbilledEntry, UnbilledNow};
 pub use usage::UsageSession;
 pub use wal::{WalProgress, CHECKPOINT_EVERY};
 

@@ -18,7 +18,7 @@ use chrono::{DateTime, Utc};
 
 use super::codec::{Dec, Instant};
 use super::engine::{on_tx, Tx};
-use super::{outbox, DbError, Store, UnbilledEntry};
+use super::{outbox, DbError, Store, UnbilledEntry, UnbilledNow};
 use crate::domain::{QuotaAlert, TenantId};
 
 /// A row and the event announcing it: the outbox `kind` and its payload.
@@ -34,9 +34,9 @@ pub struct Announced<T> {
 pub struct Raised {
     pub alerts: Vec<Announced<QuotaAlert>>,
     pub unbilled: Vec<Announced<UnbilledEntry>>,
-    /// Entries recorded before whose period's uncovered usage has changed since: their
-    /// quantities and records are set to these (no new event: the entry was announced).
-    pub unbilled_changed: Vec<UnbilledEntry>,
+    /// What the periods of entries recorded before hold now, where it changed: their
+    /// quantities and records are set to it (no new event: the entry was announced).
+    pub unbilled_changed: Vec<UnbilledNow>,
 }
 
 impl Raised {
@@ -155,7 +155,7 @@ async fn insert_entries(tx: &mut Tx, entries: &[Announced<UnbilledEntry>]) -> Re
 
 /// Sets recorded entries to the usage their period holds now, one statement each: a period
 /// gains an entry's worth of late records rarely, and only for tenants no plan covers.
-async fn update_entries(tx: &mut Tx, entries: &[UnbilledEntry]) -> Result<(), DbError> {
+async fn update_entries(tx: &mut Tx, entries: &[UnbilledNow]) -> Result<(), DbError> {
     for entry in entries {
         on_tx!(tx, |db| {
             sqlx::query(

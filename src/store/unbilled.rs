@@ -30,6 +30,15 @@ pub struct RecordedUnbilled {
     pub records: i64,
 }
 
+/// What an entry's period holds now, to set a recorded entry to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnbilledNow {
+    pub tenant_id: TenantId,
+    pub period: BillingPeriod,
+    pub quantities: Quantities,
+    pub records: i64,
+}
+
 type EntryRow = (String, Instant, Instant, String, Dec, Dec, Dec, i64, Instant);
 
 impl Store {

@@ -64,6 +64,25 @@ quota_tests! {
         assert_eq!(unbilled_events(&app).await, 1);
     }
 
+    async fn an_entry_whose_usage_a_backdated_plan_now_covers_reads_zero(app) {
+        // Arrange: globex, with no plan, used 7 invocations in November: an entry of 7.
+        create_tenant_without_plan(&app, "globex").await;
+        post_invocations(&app, "globex", "g1", 7).await;
+        evaluate(&app).await;
+        // Act: put on payg from November 1, so November's usage is billed after all.
+        let body = json!({"plan": "payg", "timing": "immediately", "start": "2026-11-01T00:00:00Z"});
+        let put = app.client.put(format!("{}/v1/tenants/globex/subscription", app.address))
+            .bearer_auth(&app.admin_key).json(&body).send().await.unwrap();
+        assert_eq!(put.status(), StatusCode::OK);
+        let after = evaluate(&app).await;
+        // Assert: the entry stays (it was announced) but reads what is unbilled now: nothing.
+        let listed = entries(&app, "globex").await;
+        assert_eq!(listed.len(), 1);
+        assert_eq!((listed[0]["records"].as_i64(), listed[0]["usage"]["invocations"].as_str()), (Some(0), Some("0")));
+        assert_eq!((after.unbilled_raised, after.unbilled_records), (0, 0));
+        assert_eq!(unbilled_events(&app).await, 1, "no second event");
+    }
+
     async fn a_deactivated_tenants_usage_after_the_end_is_unbilled(app) {
         // Arrange: on payg from 12:00; deactivated at 12:41, so usage is billed through the
         // 12:30 bucket (the one it ends in). A runtime whose clock runs ahead sent a record
