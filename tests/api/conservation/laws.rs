@@ -28,11 +28,11 @@ use crate::helpers::TestApp;
 const ZONES: [Tz; 5] = [Tz::UTC, Tz::Europe__Paris, Tz::America__New_York, Tz::Australia__Lord_Howe, Tz::Asia__Kolkata];
 const GRACE: i64 = 3_600;
 
-fn dec(v: &Value) -> Decimal {
+pub(super) fn dec(v: &Value) -> Decimal {
     v.as_str().and_then(|s| Decimal::from_str(s).ok()).unwrap_or_else(|| panic!("{v} is not a decimal string"))
 }
 
-fn instant(v: &Value) -> DateTime<Utc> {
+pub(super) fn instant(v: &Value) -> DateTime<Utc> {
     crate::billing::at(v.as_str().unwrap_or_else(|| panic!("{v} is not an instant")))
 }
 
@@ -221,7 +221,7 @@ impl Checker<'_> {
 
     /// The segment's records that run `run` saw, summed for its meter.
     fn seen(&self, s: &Segment, run: usize) -> Decimal {
-        self.played.records.iter().filter(|r| s.holds(r) && r.runs_before <= run).map(|r| r.quantities[s.meter]).sum()
+        self.played.records.iter().filter(|r| s.holds(r)).filter_map(|r| r.state(run)).map(|q| q[s.meter]).sum()
     }
 
     /// Each line bills what its run saw; all lines together bill the price of every record once.
@@ -283,9 +283,9 @@ impl Checker<'_> {
             }
             let mine: Vec<&&Record> =
                 uncovered.iter().filter(|r| r.tenant == tenant && start <= r.at && r.at < end).collect();
-            let seen: Vec<&&Record> = mine.iter().copied().filter(|r| r.runs_before <= *k).collect();
+            let seen: Vec<[Decimal; 3]> = mine.iter().filter_map(|r| r.state(*k)).collect();
             for (m, meter) in METERS.iter().enumerate() {
-                let sum: Decimal = seen.iter().map(|r| r.quantities[m]).sum();
+                let sum: Decimal = seen.iter().map(|q| q[m]).sum();
                 if dec(&item["usage"][meter]) != sum {
                     self.violation(format!("run {k} reports {item} but its uncovered {meter} records sum to {sum}"));
                 }
@@ -295,7 +295,8 @@ impl Checker<'_> {
             }
             late += mine.len() - seen.len();
         }
-        for r in &uncovered {
+        // A record voided now owes nothing, reported or not.
+        for r in uncovered.iter().filter(|r| r.current().is_some()) {
             let item = items.iter().any(|(_, i)| {
                 i["tenant_id"] == *r.tenant && instant(&i["period_start"]) <= r.at && r.at < instant(&i["period_end"])
             });
@@ -331,10 +332,11 @@ impl Checker<'_> {
             format!("/v1/tenants/{tenant}/usage?granularity=month&from={}&to={}", from.to_rfc3339(), to.to_rfc3339());
         let usage = self.app.get_json(&path.replace('+', "%2B")).await;
         let buckets = usage["buckets"].as_array().unwrap();
-        let mine: Vec<&Record> = self.played.records.iter().filter(|r| r.tenant == tenant).collect();
+        let mine: Vec<[Decimal; 3]> =
+            self.played.records.iter().filter(|r| r.tenant == tenant).filter_map(|r| r.current()).collect();
         for (m, meter) in METERS.iter().enumerate() {
             let (read, sent): (Decimal, Decimal) =
-                (buckets.iter().map(|b| dec(&b[meter])).sum(), mine.iter().map(|r| r.quantities[m]).sum());
+                (buckets.iter().map(|b| dec(&b[meter])).sum(), mine.iter().map(|q| q[m]).sum());
             if read != sent {
                 self.violation(format!("{tenant}: the usage API has {read} {meter}, the records accepted {sent}"));
             }

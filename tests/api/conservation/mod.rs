@@ -9,12 +9,20 @@
 //! the last period. The laws (`laws.rs`) are then checked through the API; each violation names
 //! its seed.
 //!
+//! Money rides along (`money.rs`, drawn from a second generator so each seed's usage scenario is
+//! what it was): some tenants pay tax, records are voided or replaced by corrections, credit is
+//! granted (some of it expiring) and revoked, invoices are voided or marked paid. The usage laws
+//! then bill the corrected records, and the money laws (`money_laws.rs`) check tax, the credit
+//! ledger and voids.
+//!
 //! CI runs the seeds of [`SEEDS`] on both stores. To run more by hand:
 //! `TALLY_CONSERVATION_SEEDS=300 cargo nextest run --test api conservation` runs seeds 0‥300
 //! instead (`TALLY_CONSERVATION_FROM=1000` starts elsewhere); `TALLY_CONSERVATION_SEED=17`
 //! replays one, and `TALLY_CONSERVATION_TRACE=1` prints its actions as they happen.
 
 mod laws;
+mod money;
+mod money_laws;
 mod rng;
 mod scenario;
 
@@ -49,7 +57,8 @@ async fn conserves_usage(backend: Backend) {
     for seed in seeds() {
         let app = spawn_app(backend).await;
         let run = scenario::play(&app, seed).await;
-        let found = laws::check(&app, &run).await;
+        let mut found = laws::check(&app, &run).await;
+        found.extend(money_laws::check(&app, &run).await);
         violations.extend(found.into_iter().map(|v| format!("seed {seed} ({backend:?}): {v}")));
         app.stop.stop(false).await;
     }

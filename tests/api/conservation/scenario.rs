@@ -15,8 +15,10 @@ use crate::helpers::TestApp;
 pub const METERS: [&str; 3] = ["invocations", "memory_gb_seconds", "cpu_cycles"];
 const ZONES: [&str; 5] = ["UTC", "Europe/Paris", "America/New_York", "Australia/Lord_Howe", "Asia/Kolkata"];
 const PLANS: [&str; 3] = ["free", "payg", "committed"];
+/// Percent; half the tenants pay none.
+const TAX_RATES: [&str; 6] = ["0", "0", "0", "8.875", "20", "7.125"];
 /// Inside the default allowed lateness (35 days) with a day to spare.
-const LATEST_LATENESS_DAYS: i64 = 34;
+pub(super) const LATEST_LATENESS_DAYS: i64 = 34;
 
 /// A record the service accepted.
 pub struct Record {
@@ -26,7 +28,25 @@ pub struct Record {
     pub quantities: [Decimal; 3],
     /// Runs that had ended when it was posted: run `k` saw it when `runs_before <= k`.
     pub runs_before: usize,
-    body: Value,
+    /// Corrections in order: (runs ended when made, the new quantities or `None` for a void).
+    pub corrections: Vec<(usize, Option<[Decimal; 3]>)>,
+    pub(super) body: Value,
+}
+
+impl Record {
+    /// Its quantities as run `run` saw them: `None` before it was posted or once voided.
+    pub fn state(&self, run: usize) -> Option<[Decimal; 3]> {
+        if self.runs_before > run {
+            return None;
+        }
+        let corrected = self.corrections.iter().rev().find(|(before, _)| *before <= run);
+        corrected.map_or(Some(self.quantities), |(_, state)| *state)
+    }
+
+    /// Its quantities now (after every correction), `None` when voided.
+    pub fn current(&self) -> Option<[Decimal; 3]> {
+        self.corrections.last().map_or(Some(self.quantities), |(_, state)| *state)
+    }
 }
 
 pub struct Run {
@@ -45,17 +65,22 @@ pub struct Played {
     pub last: DateTime<Utc>,
 }
 
-struct Tenant {
-    id: String,
-    active: bool,
+pub(super) struct Tenant {
+    pub(super) id: String,
+    pub(super) active: bool,
+    /// On a plan now or from its next period (so it has a billing currency for credit).
+    pub(super) priced: bool,
 }
 
-struct Player<'a> {
-    app: &'a TestApp,
+pub(super) struct Player<'a> {
+    pub(super) app: &'a TestApp,
     rng: Rng,
-    now: DateTime<Utc>,
-    tenants: Vec<Tenant>,
-    played: Played,
+    /// Draws the money steps (`money.rs`) apart from `rng`, so adding them left the usage
+    /// scenario of every seed (and the CI seeds' reasons) as it was.
+    pub(super) money: Rng,
+    pub(super) now: DateTime<Utc>,
+    pub(super) tenants: Vec<Tenant>,
+    pub(super) played: Played,
     next_id: usize,
     trace: bool,
 }
@@ -74,7 +99,8 @@ pub async fn play(app: &TestApp, seed: u64) -> Played {
         last: start,
     };
     let trace = std::env::var("TALLY_CONSERVATION_TRACE").is_ok();
-    let mut p = Player { app, rng, now: start, tenants: Vec::new(), played, next_id: 0, trace };
+    let money = Rng::new(seed ^ 0x004D_4F4E_4559);
+    let mut p = Player { app, rng, money, now: start, tenants: Vec::new(), played, next_id: 0, trace };
     for i in 0..p.rng.between(1, 3) {
         p.advance(0, 3 * 86_400);
         p.create_tenant(&format!("t{i}")).await;
@@ -97,6 +123,7 @@ pub async fn play(app: &TestApp, seed: u64) -> Played {
             71..=85 => p.run_billing().await,
             _ => p.post_new(t, true).await,
         }
+        p.money_step().await;
     }
     // A final run well after the last period, then the same run again: nothing new.
     p.now = end + Duration::days(40);
@@ -113,20 +140,21 @@ impl Player<'_> {
         self.app.clock.set(self.now);
     }
 
-    fn note(&mut self, what: String) {
+    pub(super) fn note(&mut self, what: String) {
         if self.trace {
             eprintln!("{} {what}", self.now.to_rfc3339_opts(SecondsFormat::Secs, true));
         }
     }
 
-    fn unexpected(&mut self, what: String) {
+    pub(super) fn unexpected(&mut self, what: String) {
         self.note(format!("UNEXPECTED {what}"));
         self.played.violations.push(format!("at {}: {what}", self.now.to_rfc3339()));
     }
 
     async fn create_tenant(&mut self, id: &str) {
         let zone = *self.rng.pick(&ZONES);
-        let mut body = json!({"id": id, "name": format!("Tenant {id}"), "timezone": zone, "tax_rate": "0"});
+        let tax_rate = *self.money.pick(&TAX_RATES);
+        let mut body = json!({"id": id, "name": format!("Tenant {id}"), "timezone": zone, "tax_rate": tax_rate});
         let plan = (!self.rng.chance(20)).then(|| *self.rng.pick(&PLANS));
         if let Some(plan) = plan {
             body["plan"] = json!(plan);
@@ -136,7 +164,7 @@ impl Player<'_> {
         if status != StatusCode::CREATED {
             self.unexpected(format!("creating {id}: {status}"));
         }
-        self.tenants.push(Tenant { id: id.to_owned(), active: true });
+        self.tenants.push(Tenant { id: id.to_owned(), active: true, priced: plan.is_some() });
         self.played.tenants.push(id.to_owned());
     }
 
@@ -220,7 +248,7 @@ impl Player<'_> {
         }
     }
 
-    fn record(&self, t: usize, id: &str, at: DateTime<Utc>, quantities: [Decimal; 3]) -> Record {
+    pub(super) fn record(&self, t: usize, id: &str, at: DateTime<Utc>, quantities: [Decimal; 3]) -> Record {
         let tenant = self.tenants[t].id.clone();
         let mut body =
             json!({"id": id, "tenant_id": tenant, "timestamp": at.to_rfc3339_opts(SecondsFormat::Micros, true)});
@@ -236,27 +264,13 @@ impl Player<'_> {
         if id.len() % 2 == 0 {
             body["function"] = json!(format!("fn-{}", id.len() % 3));
         }
-        Record { tenant, at, quantities, runs_before: 0, body }
+        Record { tenant, at, quantities, runs_before: 0, corrections: Vec::new(), body }
     }
 
     /// Each meter present at random (at least one): invocations and CPU cycles around the plans'
     /// allowances, GB-seconds with up to 9 decimals.
     fn quantities(&mut self) -> [Decimal; 3] {
-        let mut q = [Decimal::ZERO; 3];
-        while q.iter().all(Decimal::is_zero) {
-            if self.rng.chance(70) {
-                let most = if self.rng.chance(50) { 1_000 } else { 4_000_000 };
-                q[0] = Decimal::from(self.rng.between(1, most));
-            }
-            if self.rng.chance(50) {
-                let scale = self.rng.between(0, 9) as u32;
-                q[1] = Decimal::new(self.rng.between(1, 300_000 * 10i64.pow(scale)), scale).normalize();
-            }
-            if self.rng.chance(40) {
-                q[2] = Decimal::from(self.rng.between(1, 20_000_000_000_000));
-            }
-        }
-        q
+        random_quantities(&mut self.rng)
     }
 
     /// A recent instant (a little in the future at times), or for `late` one of the past weeks;
@@ -295,7 +309,9 @@ impl Player<'_> {
             .send()
             .await
             .unwrap();
-        if response.status() != StatusCode::OK {
+        if response.status() == StatusCode::OK {
+            self.tenants[t].priced = true;
+        } else {
             let (status, text) = (response.status(), response.text().await.unwrap_or_default());
             self.unexpected(format!("putting {id} on {plan} {timing}: {status} {text}"));
         }
@@ -307,6 +323,9 @@ impl Player<'_> {
         let status = admin_patch(self.app, &format!("/v1/tenants/{id}"), &json!({ "active": active })).await.status();
         if status == StatusCode::OK {
             self.tenants[t].active = active;
+            // Deactivation ends the subscription; reactivation starts none (api-spec
+            // `updateTenant`), so until a plan change there is no billing currency for credit.
+            self.tenants[t].priced &= active;
         } else {
             self.unexpected(format!("{id} active {active}: {status}"));
         }
@@ -358,4 +377,24 @@ impl Player<'_> {
         }
         Some(run["result"].clone())
     }
+}
+
+/// Each meter present at random (at least one): invocations and CPU cycles around the plans'
+/// allowances, GB-seconds with up to 9 decimals.
+pub(super) fn random_quantities(rng: &mut Rng) -> [Decimal; 3] {
+    let mut q = [Decimal::ZERO; 3];
+    while q.iter().all(Decimal::is_zero) {
+        if rng.chance(70) {
+            let most = if rng.chance(50) { 1_000 } else { 4_000_000 };
+            q[0] = Decimal::from(rng.between(1, most));
+        }
+        if rng.chance(50) {
+            let scale = rng.between(0, 9) as u32;
+            q[1] = Decimal::new(rng.between(1, 300_000 * 10i64.pow(scale)), scale).normalize();
+        }
+        if rng.chance(40) {
+            q[2] = Decimal::from(rng.between(1, 20_000_000_000_000));
+        }
+    }
+    q
 }
