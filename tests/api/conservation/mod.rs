@@ -31,8 +31,9 @@ use crate::helpers::{spawn_app, Backend};
 /// The seeds CI runs on each store. Most of them stamp records before their tenant's first
 /// period (reported since the fix in `uncovered_page.rs`); 36, 43, 83 and 96 send late usage
 /// for the period of a final invoice (billed on the next period's invoice of adjustments
-/// alone since `schedule::carrier_periods`).
-const SEEDS: &[u64] = &[0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 36, 43, 83, 96];
+/// alone since `schedule::carrier_periods`); 24, 28 and 31 void an invoice credit paid (its
+/// credit restored).
+const SEEDS: &[u64] = &[0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 24, 28, 31, 36, 43, 83, 96];
 
 fn env_u64(name: &str) -> Option<u64> {
     std::env::var(name).ok().map(|v| v.parse().unwrap_or_else(|_| panic!("{name}={v} is not a number")))

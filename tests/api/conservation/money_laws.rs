@@ -9,7 +9,8 @@
 //! - an invoice consumes only grants made before its period ended and unexpired at that end
 //!   ("a grant made before period end and unexpired at period end is eligible").
 //!
-//! - an invoice that leaves something to pay left no eligible grant with a balance;
+//! - an invoice that leaves something to pay left no eligible grant with a balance, and one
+//!   paid by credit used the grants soonest expiry first (no expiry last, ties by grant time);
 //! - a negative pre-credit total is billed as 0 and its remainder granted as credit, linked to
 //!   the invoice (and, once the invoice is void, that grant's remainder revoked).
 //!
@@ -144,21 +145,29 @@ fn consumptions_match(ledger: &Value, invoices: &[Value], v: &mut impl FnMut(Str
 /// Whether `grant` may pay the invoice of the period ending `end`: made before it and unexpired
 /// at it.
 fn eligible(grant: &Value, end: DateTime<Utc>) -> bool {
-    let expired = grant["expires_at"].as_str().is_some_and(|x| crate::billing::at(x) < end);
+    let expired = grant["expires_at"].as_str().is_some_and(|x| crate::billing::at(x) <= end);
     !expired && instant(&grant["granted_at"]) < end
 }
 
 /// An invoice with something left to pay had no eligible grant left with a balance when it was
-/// issued: the balances then are those of every entry made before, plus the consumptions of its
+/// issued, nor had one consuming a grant due later any due sooner left: the balances then are those of every entry made before, plus the consumptions of its
 /// run (entries made at its instant after it — a revocation, a void's restoration — came later).
 fn no_eligible_credit_left(ledger: &Value, invoice: &Value, v: &mut impl FnMut(String)) {
     let owed = dec(&invoice["subtotal"]) + dec(&invoice["tax"]) - dec(&invoice["credits_applied"]);
-    if owed <= Decimal::ZERO {
-        return;
-    }
     let (issued, end) = (instant(&invoice["issued_at"]), instant(&invoice["period_end"]));
     let entries = ledger["entries"].as_array().unwrap();
-    for grant in ledger["grants"].as_array().unwrap().iter().filter(|g| eligible(g, end)) {
+    let grants = ledger["grants"].as_array().unwrap();
+    // Soonest expiry first, no expiry last, ties by grant time (DESIGN §7).
+    let order = |g: &Value| {
+        (g["expires_at"].is_null(), g["expires_at"].as_str().map(crate::billing::at), instant(&g["granted_at"]))
+    };
+    let consumed = entries.iter().filter(|e| e["kind"] == "consumption" && e["invoice_id"] == invoice["id"]);
+    let last_used = consumed.filter_map(|e| grants.iter().find(|g| g["grant_id"] == e["grant_id"])).map(order).max();
+    for grant in grants.iter().filter(|g| eligible(g, end)) {
+        let before_last_used = last_used.as_ref().is_some_and(|last| order(grant) < *last);
+        if owed <= Decimal::ZERO && !before_last_used {
+            continue;
+        }
         let balance: Decimal = entries
             .iter()
             .filter(|e| e["grant_id"] == grant["grant_id"])
@@ -173,7 +182,7 @@ fn no_eligible_credit_left(ledger: &Value, invoice: &Value, v: &mut impl FnMut(S
             .sum();
         if balance > Decimal::ZERO && grant["currency"] == invoice["currency"] {
             v(format!(
-                "invoice {} left {owed} to pay while the eligible grant {} had {balance} left",
+                "invoice {} left {owed} to pay (or used a grant due later) while the eligible grant {} had {balance} left",
                 invoice["number"], grant["grant_id"]
             ));
         }
