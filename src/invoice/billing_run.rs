@@ -161,9 +161,10 @@ impl BillingRun<'_> {
         }
     }
 
-    /// The steps for one tenant's due `period` once its inputs are read (pure): what no plan
-    /// covers (into `report.unbilled`, and as notes) → draft → adjustments for the earlier
-    /// periods still open to late usage → credits → the assembled invoice. `None` when no plan
+    /// The steps for one tenant's due `period` once its inputs are read (pure): draft →
+    /// adjustments for the earlier periods still open to late usage (those in another currency
+    /// than the invoice's into `report.adjustments_withheld`) → what no plan covers (into
+    /// `report.unbilled`, and as notes) → credits → the assembled invoice. `None` when no plan
     /// priced the period after all, or when a period no plan covers has no late usage to carry.
     pub(super) fn prepare(
         &self,

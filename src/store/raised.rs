@@ -8,7 +8,9 @@
 //! recorded first is neither written twice nor announced twice. One exception: an alert row
 //! raised for another form of its quota (another meter or limit: the operator raised a cap,
 //! a budget took over a dropped quota's id) is replaced, since "80 %" of the new form is a
-//! new crossing; the same form is still refused. All or nothing: a page whose
+//! new crossing; the same form is still refused. An entry already recorded is set to what its
+//! period holds now when that changed (late records, corrections), without an event. All or
+//! nothing: a page whose
 //! write fails leaves none of its rows, and the caller writes its tenants one by one to find
 //! the one that fails.
 
@@ -153,8 +155,9 @@ async fn insert_entries(tx: &mut Tx, entries: &[Announced<UnbilledEntry>]) -> Re
     Ok(entries.iter().map(|Announced { row: e, .. }| took.remove(&entry_key(e))).collect())
 }
 
-/// Sets recorded entries to the usage their period holds now, one statement each: a period
-/// gains an entry's worth of late records rarely, and only for tenants no plan covers.
+/// Sets recorded entries to the usage their period holds now, one statement each: only
+/// tenants no plan covers have entries, and only those whose usage moved since the last pass
+/// are here (a planless tenant still sending usage is one statement a pass, not a row a record).
 async fn update_entries(tx: &mut Tx, entries: &[UnbilledNow]) -> Result<(), DbError> {
     for entry in entries {
         on_tx!(tx, |db| {
