@@ -63,12 +63,9 @@ impl Player<'_> {
         }
         self.note(format!("correct {tenant} {id} at {}: {replacement:?}", self.played.records[i].at));
         let response = admin_post(self.app, "/v1/usage/corrections", &body).await;
-        if response.status() == StatusCode::OK {
+        if self.answered(response, StatusCode::OK, format!("correcting {tenant} {id}")).await {
             let runs = self.played.runs.len();
             self.played.records[i].corrections.push((runs, replacement));
-        } else {
-            let (status, text) = (response.status(), response.text().await.unwrap_or_default());
-            self.unexpected(format!("correcting {tenant} {id}: {status} {text}"));
         }
     }
 
@@ -87,10 +84,7 @@ impl Player<'_> {
         let id = self.tenants[t].id.clone();
         self.note(format!("grant {id} {body}"));
         let response = admin_post(self.app, &format!("/v1/tenants/{id}/credits"), &body).await;
-        if response.status() != StatusCode::CREATED {
-            let (status, text) = (response.status(), response.text().await.unwrap_or_default());
-            self.unexpected(format!("granting {id} {body}: {status} {text}"));
-        }
+        self.answered(response, StatusCode::CREATED, format!("granting {id} {body}")).await;
     }
 
     /// Revokes part or all of what is left of one grant.
@@ -115,10 +109,7 @@ impl Player<'_> {
         }
         self.note(format!("revoke {id} {grant} ({remaining} left): {body}"));
         let response = admin_post(self.app, &format!("/v1/tenants/{id}/credits/{grant}/revoke"), &body).await;
-        if response.status() != StatusCode::CREATED {
-            let (status, text) = (response.status(), response.text().await.unwrap_or_default());
-            self.unexpected(format!("revoking {body} of {id}'s {grant}: {status} {text}"));
-        }
+        self.answered(response, StatusCode::CREATED, format!("revoking {body} of {id}'s {grant}")).await;
     }
 
     /// Voids one of the tenant's invoices (finalized or paid) or marks a finalized one paid;

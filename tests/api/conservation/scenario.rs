@@ -151,6 +151,17 @@ impl Player<'_> {
         self.played.violations.push(format!("at {}: {what}", self.now.to_rfc3339()));
     }
 
+    /// Whether `response` answered `expected`; otherwise records it as unexpected, with what
+    /// was being done, the status and the body.
+    pub(super) async fn answered(&mut self, response: reqwest::Response, expected: StatusCode, doing: String) -> bool {
+        if response.status() == expected {
+            return true;
+        }
+        let (status, text) = (response.status(), response.text().await.unwrap_or_default());
+        self.unexpected(format!("{doing}: {status} {text}"));
+        false
+    }
+
     async fn create_tenant(&mut self, id: &str) {
         let zone = *self.rng.pick(&ZONES);
         let tax_rate = *self.money.pick(&TAX_RATES);
@@ -309,11 +320,8 @@ impl Player<'_> {
             .send()
             .await
             .unwrap();
-        if response.status() == StatusCode::OK {
+        if self.answered(response, StatusCode::OK, format!("putting {id} on {plan} {timing}")).await {
             self.tenants[t].priced = true;
-        } else {
-            let (status, text) = (response.status(), response.text().await.unwrap_or_default());
-            self.unexpected(format!("putting {id} on {plan} {timing}: {status} {text}"));
         }
     }
 
