@@ -49,9 +49,6 @@ metrics! {
     queue_depth: Gauge = Gauge::default(), "write_queue_depth", "Requests waiting for the writer";
     billing_runs: Counter = Counter::default(), "billing_runs", "Billing runs completed (scheduled or requested)";
     invoices_issued: Counter = Counter::default(), "invoices_issued", "Invoices issued by billing runs";
-    adjustments_withheld: Counter = Counter::default(),
-        "adjustments_withheld",
-        "Closed periods' late-usage adjustments left off an invoice in another currency (each in its run's report)";
     /// Outbox deliveries accepted by the SMTP server or webhook receiver.
     outbox_sent: Family<DeliveryLabels, Counter> = Family::default(),
         "outbox_sent", "Outbox deliveries sent, by kind and channel";
@@ -99,12 +96,10 @@ pub struct DeliveryLabels {
 }
 
 impl Metrics {
-    /// Counts one completed billing run, the invoices it issued and the adjustments it had to
-    /// leave off them (another currency: an operator has to settle those).
-    pub fn record_billing_run(&self, invoices_issued: usize, adjustments_withheld: usize) {
+    /// Counts one completed billing run and the invoices it issued.
+    pub fn record_billing_run(&self, invoices_issued: usize) {
         self.billing_runs.inc();
         self.invoices_issued.inc_by(invoices_issued as u64);
-        self.adjustments_withheld.inc_by(adjustments_withheld as u64);
     }
 
     /// Records a finished quota evaluator pass (alerts are counted as they are raised).

@@ -16,7 +16,7 @@ fn money(amount: rust_decimal::Decimal, currency: Currency) -> String {
 pub fn invoice_summary(invoice: &StoredInvoice) -> Value {
     let (doc, d) = (&invoice.document, &invoice.document.content);
     json!({
-        "id": doc.id, "number": doc.number, "status": doc.status, "tenant_id": d.customer.tenant_id,
+        "id": doc.id, "number": doc.number, "kind": d.kind, "status": doc.status, "tenant_id": d.customer.tenant_id,
         "period_start": d.period_start, "period_end": d.period_end, "issued_at": d.issued_at,
         "currency": d.currency.code(), "total": money(d.total, d.currency),
     })

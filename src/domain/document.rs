@@ -5,13 +5,18 @@ use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
-use super::{Currency, CustomerSnapshot, InvoiceId, InvoiceStatus, IssuerSnapshot, LineKey, LineSnapshot, Money};
+use super::{
+    Currency, CustomerSnapshot, InvoiceId, InvoiceKind, InvoiceStatus, IssuerSnapshot, LineKey, LineSnapshot, Money,
+};
 
 /// Everything an invoice says, whatever its id and number: snapshotted when it is finalized
 /// (plan versions and prices, quantities, tenant and issuer details, tax, credits, currency).
 /// Rendering (HTML, PDF, JSON) reads only this, never live data.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct InvoiceContent {
+    /// Documents stored before it was snapshotted read as `period` (all were).
+    #[serde(default)]
+    pub kind: InvoiceKind,
     pub issuer: IssuerSnapshot,
     pub customer: CustomerSnapshot,
     pub period_start: DateTime<Utc>,
@@ -61,6 +66,9 @@ pub struct NewInvoice {
     pub consumptions: Vec<(String, Decimal)>,
     /// A credit to grant when adjustments made the invoice negative.
     pub remainder_credit: Option<Decimal>,
+    /// Beside a `period` invoice: one `adjustment` invoice per other currency its late usage
+    /// was billed in, issued in the same transaction as it or not at all.
+    pub adjustment_invoices: Vec<NewInvoice>,
 }
 
 impl NewInvoice {
@@ -134,6 +142,7 @@ mod tests {
     fn content() -> InvoiceContent {
         let at = DateTime::from_timestamp(1_793_491_200, 0).unwrap();
         InvoiceContent {
+            kind: InvoiceKind::Period,
             issuer: IssuerSnapshot { name: "Issuer".into(), address: vec![], tax_id: String::new() },
             customer: CustomerSnapshot {
                 tenant_id: "acme".into(),
@@ -159,7 +168,13 @@ mod tests {
 
     #[test]
     fn a_document_is_one_flat_json_object_and_reads_back_unchanged() {
-        let new = NewInvoice { content: content(), billed: vec![], consumptions: vec![], remainder_credit: None };
+        let new = NewInvoice {
+            content: content(),
+            billed: vec![],
+            consumptions: vec![],
+            remainder_credit: None,
+            adjustment_invoices: vec![],
+        };
         let id = InvoiceId::generate(&TenantId::parse("acme").unwrap());
         let document = new.issued(id.clone(), document_number("INV", 2026, 7));
         let json = serde_json::to_value(&document).unwrap();
@@ -175,7 +190,13 @@ mod tests {
     fn the_event_payload_carries_the_total_at_the_currency_precision() {
         let payload = |total: Decimal, code: &str| {
             let content = InvoiceContent { total, currency: Currency::parse(code).unwrap(), ..content() };
-            let new = NewInvoice { content, billed: vec![], consumptions: vec![], remainder_credit: None };
+            let new = NewInvoice {
+                content,
+                billed: vec![],
+                consumptions: vec![],
+                remainder_credit: None,
+                adjustment_invoices: vec![],
+            };
             let document = new.issued(InvoiceId::generate(&TenantId::parse("acme").unwrap()), "INV-2026-000007".into());
             let json: serde_json::Value = serde_json::from_str(&document.event_payload()).unwrap();
             json["total"].as_str().unwrap().to_owned()
@@ -190,12 +211,36 @@ mod tests {
     fn a_document_stored_before_due_dates_reads_back_without_one() {
         let id = InvoiceId::generate(&TenantId::parse("acme").unwrap());
         let mut json = serde_json::to_value(
-            NewInvoice { content: content(), billed: vec![], consumptions: vec![], remainder_credit: None }
-                .issued(id, document_number("INV", 2026, 7)),
+            NewInvoice {
+                content: content(),
+                billed: vec![],
+                consumptions: vec![],
+                remainder_credit: None,
+                adjustment_invoices: vec![],
+            }
+            .issued(id, document_number("INV", 2026, 7)),
         )
         .unwrap();
         json.as_object_mut().unwrap().remove("due_at");
         let read: InvoiceDocument = serde_json::from_value(json).unwrap();
         assert_eq!(read.content.due_at, None);
+    }
+
+    #[test]
+    fn a_document_stored_before_kinds_reads_back_as_a_period_invoice() {
+        let id = InvoiceId::generate(&TenantId::parse("acme").unwrap());
+        let adjustment = InvoiceContent { kind: InvoiceKind::Adjustment, ..content() };
+        let new = NewInvoice {
+            content: adjustment,
+            billed: vec![],
+            consumptions: vec![],
+            remainder_credit: None,
+            adjustment_invoices: vec![],
+        };
+        let mut json = serde_json::to_value(new.issued(id, document_number("INV", 2026, 7))).unwrap();
+        assert_eq!(json["kind"], "adjustment");
+        json.as_object_mut().unwrap().remove("kind");
+        let read: InvoiceDocument = serde_json::from_value(json).unwrap();
+        assert_eq!(read.content.kind, InvoiceKind::Period);
     }
 }

@@ -20,6 +20,21 @@ enum_with_stored_names! {
     }
 }
 
+enum_with_stored_names! {
+    /// Why an invoice exists. Every tenant and period has at most one `period` invoice (its
+    /// usage and fees, plus late adjustments of earlier periods in its currency) and at most
+    /// one `adjustment` invoice per other currency: late usage of earlier periods billed in a
+    /// currency the tenant has since switched away from (one invoice is in one currency).
+    #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+    #[serde(rename_all = "snake_case")]
+    pub enum InvoiceKind {
+        /// Documents stored before kinds were snapshotted are all period invoices.
+        #[default]
+        Period => "period",
+        Adjustment => "adjustment",
+    }
+}
+
 /// Who issues invoices (from configuration).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct IssuerSnapshot {

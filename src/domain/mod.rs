@@ -41,7 +41,7 @@ pub use document::{document_number, BilledLine, InvoiceContent, InvoiceDocument,
 pub(crate) use exact::{Exact, Fraction};
 pub(crate) use fnv::fnv1a;
 pub use ids::{IdError, TenantId};
-pub use invoice::{CustomerSnapshot, InvoiceStatus, IssuerSnapshot, LineSnapshot, LineType, TierSnapshot};
+pub use invoice::{CustomerSnapshot, InvoiceKind, InvoiceStatus, IssuerSnapshot, LineSnapshot, LineType, TierSnapshot};
 pub use invoice_id::InvoiceId;
 pub use line_key::LineKey;
 pub use meter::Meter;

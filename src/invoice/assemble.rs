@@ -11,13 +11,15 @@ use super::credits::{allocate_credits, CreditBalance};
 use super::draft::{tax, DraftError};
 use super::lines::KeyedLine;
 use crate::domain::{
-    BilledLine, BillingPeriod, Currency, CustomerSnapshot, InvoiceContent, IssuerSnapshot, LineSnapshot, NewInvoice,
-    PaymentTerms,
+    BilledLine, BillingPeriod, Currency, CustomerSnapshot, InvoiceContent, InvoiceKind, IssuerSnapshot, LineSnapshot,
+    NewInvoice, PaymentTerms,
 };
 
 /// What an invoice is made of.
 #[derive(Debug, Clone)]
 pub struct InvoiceParts<'a> {
+    /// `Adjustment`: only `adjustments`, in a currency the tenant has switched away from.
+    pub kind: InvoiceKind,
     pub issuer: IssuerSnapshot,
     pub customer: CustomerSnapshot,
     pub period: BillingPeriod,
@@ -64,6 +66,7 @@ pub fn assemble_invoice(parts: InvoiceParts<'_>) -> Result<NewInvoice, DraftErro
     };
     let credits_applied: Decimal = consumptions.iter().map(|(_, amount)| *amount).sum();
     let content = InvoiceContent {
+        kind: parts.kind,
         issuer: parts.issuer,
         customer: parts.customer,
         period_start,
@@ -78,5 +81,5 @@ pub fn assemble_invoice(parts: InvoiceParts<'_>) -> Result<NewInvoice, DraftErro
         credits_applied,
         total: (gross - credits_applied).max(Decimal::ZERO),
     };
-    Ok(NewInvoice { content, billed, consumptions, remainder_credit })
+    Ok(NewInvoice { content, billed, consumptions, remainder_credit, adjustment_invoices: Vec::new() })
 }

@@ -119,7 +119,7 @@ impl Biller {
     ) -> anyhow::Result<RunReport> {
         let catalog = self.catalog.current(store).await?;
         let report = self.config.run(store, &catalog).run_observed(as_of, progress).await?;
-        self.metrics.record_billing_run(report.invoices_issued.len(), report.adjustments_withheld.len());
+        self.metrics.record_billing_run(report.invoices_issued.len());
         if let Some(listener) = &self.listener {
             for issued in &report.invoices_issued {
                 listener.invoice_issued(issued.invoice_id.tenant());

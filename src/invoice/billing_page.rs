@@ -125,11 +125,16 @@ impl BillingRun<'_> {
             }
             for ((tenant, _), outcome) in ready.iter().zip(self.issue(&ready, as_of).await) {
                 match outcome {
-                    Ok(IssueOutcome::Issued(doc)) => report.invoices_issued.push(IssuedInvoice {
-                        total: Money::new(doc.content.total, doc.content.currency),
-                        invoice_id: doc.id,
-                        number: doc.number,
-                    }),
+                    Ok(IssueOutcome::Issued(period, adjustments)) => {
+                        for doc in std::iter::once(*period).chain(adjustments) {
+                            report.invoices_issued.push(IssuedInvoice {
+                                total: Money::new(doc.content.total, doc.content.currency),
+                                kind: doc.content.kind,
+                                invoice_id: doc.id,
+                                number: doc.number,
+                            });
+                        }
+                    }
                     Ok(IssueOutcome::AlreadyClosed | IssueOutcome::Busy) => report.skipped += 1,
                     Err(error) => {
                         fail(report, tenant, &error);

@@ -23,7 +23,8 @@ use super::{
 };
 use crate::aggregate::{BillingCalendar, Rollup};
 use crate::domain::{
-    BillingPeriod, Currency, CustomerSnapshot, InvoiceId, IssuerSnapshot, LineKey, Money, NewInvoice, PaymentTerms,
+    BillingPeriod, Currency, CustomerSnapshot, InvoiceId, InvoiceKind, IssuerSnapshot, LineKey, Money, NewInvoice,
+    PaymentTerms,
 };
 use crate::domain::{SubscriptionChange, Tenant, TenantId};
 use crate::rate::PlanCatalog;
@@ -56,24 +57,6 @@ pub struct RunReport {
     /// Usage no subscription covers (DESIGN §6), when any: in the periods this run closed, and
     /// in the periods with no plan at all that it passed (`uncovered_page.rs`), each once.
     pub unbilled: Vec<UnbilledPeriod>,
-    /// Late usage (or corrections) of a closed period billed in another currency than the
-    /// invoice that would carry it (the tenant switched currency at the period start after
-    /// it): one invoice is in one currency, so it is left off and listed here, by each run
-    /// issuing an invoice that re-rates the period (while it is open to late usage: the same
-    /// amount may be listed again the month after), for the operator to settle.
-    pub adjustments_withheld: Vec<WithheldAdjustment>,
-}
-
-/// Adjustments of one closed period left off an invoice in another currency.
-#[derive(Debug, Clone, Serialize)]
-pub struct WithheldAdjustment {
-    pub tenant_id: String,
-    pub period_start: DateTime<Utc>,
-    pub period_end: DateTime<Utc>,
-    pub currency: &'static str,
-    /// Their sum, each at the currency's precision as an invoice line would bill it.
-    #[serde(with = "rust_decimal::serde::str")]
-    pub amount: Decimal,
 }
 
 /// A closed or passed period's usage that no subscription covers.
@@ -94,6 +77,7 @@ pub struct UnbilledPeriod {
 pub struct IssuedInvoice {
     pub invoice_id: InvoiceId,
     pub number: String,
+    pub kind: InvoiceKind,
     pub total: Money,
 }
 
@@ -104,6 +88,7 @@ pub struct IssuedInvoiceJson {
     tenant_id: String,
     invoice_id: String,
     number: String,
+    kind: &'static str,
     total: String,
     currency: &'static str,
 }
@@ -114,6 +99,7 @@ impl From<IssuedInvoice> for IssuedInvoiceJson {
             tenant_id: i.invoice_id.tenant().to_string(),
             invoice_id: i.invoice_id.to_string(),
             number: i.number,
+            kind: i.kind.as_str(),
             total: i.total.round_to_minor_units().format_amount(),
             currency: i.total.currency.code(),
         }
@@ -162,10 +148,11 @@ impl BillingRun<'_> {
     }
 
     /// The steps for one tenant's due `period` once its inputs are read (pure): draft →
-    /// adjustments for the earlier periods still open to late usage (those in another currency
-    /// than the invoice's into `report.adjustments_withheld`) → what no plan covers (into
-    /// `report.unbilled`, and as notes) → credits → the assembled invoice. `None` when no plan
-    /// priced the period after all, or when a period no plan covers has no late usage to carry.
+    /// adjustments for the earlier periods still open to late usage → what no plan covers
+    /// (into `report.unbilled`, and as notes) → credits → the assembled invoice, with one
+    /// adjustment invoice per other currency those adjustments were billed in. `None` when no
+    /// plan priced the period after all, or when a period no plan covers has no late usage to
+    /// carry.
     pub(super) fn prepare(
         &self,
         due: &Due<'_>,
@@ -185,18 +172,18 @@ impl BillingRun<'_> {
             },
             None => return Ok(None),
         };
-        let (same, other): (Vec<LatePeriod>, Vec<LatePeriod>) =
-            late.into_iter().partition(|l| l.currency.is_none_or(|c| c == currency));
-        for withheld in other {
-            let withheld = withheld.withheld(tenant);
-            tracing::warn!(tenant_id = %tenant.id, period_start = %withheld.period_start, currency = withheld.currency,
-                amount = %withheld.amount, "late usage of a period billed in another currency is not on this invoice");
-            report.adjustments_withheld.push(withheld);
+        // One invoice is in one currency: late usage billed in another goes on its own.
+        let mut elsewhere: BTreeMap<Currency, Vec<Adjustment>> = BTreeMap::new();
+        let mut adjustments = Vec::new();
+        for l in late {
+            match l.currency {
+                Some(other) if other != currency => elsewhere.entry(other).or_default().extend(l.lines),
+                _ => adjustments.extend(l.lines),
+            }
         }
-        let adjustments: Vec<Adjustment> = same.into_iter().flat_map(|l| l.lines).collect();
         let period_lines = match draft {
             Some(draft) => segment_lines(&draft.segments),
-            None if adjustments.is_empty() => return Ok(None),
+            None if adjustments.is_empty() && elsewhere.is_empty() => return Ok(None),
             None => Vec::new(),
         };
         let mut notes = Vec::new();
@@ -213,20 +200,33 @@ impl BillingRun<'_> {
                 notes = unbilled_note(period, &u);
             }
         }
-        let credits = balances(inputs.ledger, currency);
-        Ok(Some(assemble_invoice(InvoiceParts {
-            issuer: self.issuer.clone(),
-            customer: customer(tenant, period),
-            period: *period,
-            issued_at: as_of,
-            payment_terms: tenant.details.payment_terms.unwrap_or(self.payment_terms),
-            currency,
-            tax_rate: tenant.details.tax_rate,
-            period_lines,
-            adjustments,
-            notes,
-            credits: &credits,
-        })?))
+        let invoice = |kind, currency, period_lines, adjustments, notes| {
+            assemble_invoice(InvoiceParts {
+                kind,
+                issuer: self.issuer.clone(),
+                customer: customer(tenant, period),
+                period: *period,
+                issued_at: as_of,
+                payment_terms: tenant.details.payment_terms.unwrap_or(self.payment_terms),
+                currency,
+                tax_rate: tenant.details.tax_rate,
+                period_lines,
+                adjustments,
+                notes,
+                credits: &balances(inputs.ledger, currency),
+            })
+        };
+        let mut issued = invoice(InvoiceKind::Period, currency, period_lines, adjustments, notes)?;
+        for (other, adjustments) in elsewhere {
+            issued.adjustment_invoices.push(invoice(
+                InvoiceKind::Adjustment,
+                other,
+                Vec::new(),
+                adjustments,
+                Vec::new(),
+            )?);
+        }
+        Ok(Some(issued))
     }
 
     /// The adjustments for each closed period before `due`'s ([`Self::rerated`]) that has
@@ -242,7 +242,7 @@ impl BillingRun<'_> {
             let segments = rerated.as_ref().map_or(&[][..], |d| d.segments.as_slice());
             let lines = adjustments(*earlier, segments, &billed);
             if !lines.is_empty() {
-                late.push(LatePeriod { period: *earlier, currency: rerated.map(|d| d.currency), lines });
+                late.push(LatePeriod { currency: rerated.map(|d| d.currency), lines });
             }
         }
         Ok(late)
@@ -279,23 +279,9 @@ impl BillingRun<'_> {
 
 /// A re-rated period's adjustments.
 struct LatePeriod {
-    period: BillingPeriod,
     /// What it was billed in; `None` when no plan prices it any more.
     currency: Option<Currency>,
     lines: Vec<Adjustment>,
-}
-
-impl LatePeriod {
-    /// How the report shows it when the invoice it would go on is in another currency.
-    fn withheld(&self, tenant: &Tenant) -> WithheldAdjustment {
-        WithheldAdjustment {
-            tenant_id: tenant.id.to_string(),
-            period_start: self.period.start(),
-            period_end: self.period.end(),
-            currency: self.currency.map_or("", |c| c.code()),
-            amount: self.lines.iter().map(|a| a.line.amount).sum(),
-        }
-    }
 }
 
 /// A period's uncovered usage as the report shows it.

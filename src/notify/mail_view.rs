@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use rust_decimal::Decimal;
 
-use crate::domain::{InvoiceDocument, LineType, Meter, Money};
+use crate::domain::{InvoiceDocument, InvoiceKind, LineType, Meter, Money};
 use crate::invoice::display_format as format;
 
 /// Which message this is.
@@ -58,10 +58,17 @@ impl MailView {
             MailKind::Invoice => (
                 format!("Invoice {}", doc.number),
                 format!("Invoice {} from {} ({total})", doc.number, c.issuer.name),
-                format!(
-                    "Your invoice for {} is ready. The PDF is attached.",
-                    format::span(c.period_start, c.period_end, tz)
-                ),
+                match c.kind {
+                    InvoiceKind::Period => format!(
+                        "Your invoice for {} is ready. The PDF is attached.",
+                        format::span(c.period_start, c.period_end, tz)
+                    ),
+                    InvoiceKind::Adjustment => format!(
+                        "This invoice bills usage of earlier periods that arrived after they were invoiced, \
+                        in {}, the currency they were billed in. The PDF is attached.",
+                        c.currency.code()
+                    ),
+                },
                 "Amount due",
                 format!("{}.pdf", doc.number),
             ),

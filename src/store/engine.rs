@@ -189,6 +189,17 @@ impl Tx {
         Ok(())
     }
 
+    /// Rolls back now, releasing its row locks before the caller goes on (a dropped
+    /// transaction's rollback waits for its connection's return to the pool, a spawned task:
+    /// a next statement on another connection could still find the rows locked).
+    pub(super) async fn rollback(self) -> Result<(), DbError> {
+        match self {
+            Tx::Postgres(tx) => tx.rollback().await?,
+            Tx::Sqlite(tx) => tx.rollback().await?,
+        }
+        Ok(())
+    }
+
     /// The clause that locks the rows a `select` reads until commit. Empty on SQLite, where
     /// the one writer's transaction already excludes every other writer.
     pub(super) fn for_update(&self) -> &'static str {

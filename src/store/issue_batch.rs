@@ -12,7 +12,9 @@ use super::codec::{corrupt_json, entry_id, Dec, Instant};
 use super::engine::{on_tx, Tx};
 use super::{gate_changes, outbox};
 use super::{DbError, IssueOutcome, Store};
-use crate::domain::{document_number, BilledLine, CreditEntryKind, InvoiceDocument, InvoiceId, NewInvoice, TenantId};
+use crate::domain::{
+    document_number, BilledLine, CreditEntryKind, InvoiceDocument, InvoiceId, InvoiceKind, NewInvoice, TenantId,
+};
 
 /// Invoices of several tenants to issue together, numbered with one prefix as of one instant.
 pub struct IssueBatch<'a> {
@@ -51,34 +53,59 @@ impl Store {
                 }
             }
         }
-        let year = batch.now.year();
-        let first = take_numbers(&mut tx, batch.invoice_prefix, year, open.len()).await?;
-        let documents: Vec<InvoiceDocument> = (first..)
-            .zip(&open)
-            .map(|(value, (_, tenant, new))| {
-                new.issued(InvoiceId::generate(tenant), document_number(batch.invoice_prefix, year, value))
-            })
-            .collect();
-        insert_invoices(&mut tx, &documents).await?;
-        let billed: Vec<_> = open
-            .iter()
-            .zip(&documents)
-            .flat_map(|((_, tenant, new), document)| new.billed.iter().map(move |line| (*tenant, line, &document.id)))
-            .collect();
-        insert_billed_lines(&mut tx, &billed).await?;
-        for ((_, tenant, new), document) in open.iter().zip(&documents) {
-            credit_effects(&mut tx, tenant, new, document, batch.now).await?;
-        }
-        let payloads: Vec<_> = documents.iter().map(InvoiceDocument::event_payload).collect();
-        let messages: Vec<_> = open.iter().zip(&payloads).map(|((_, t, _), p)| (*t, p.as_str())).collect();
-        outbox::append_many(&mut tx, "invoice.finalized", &messages, batch.now).await?;
-        close_periods(&mut tx, &documents, batch.now).await?;
+        let issuing: Vec<_> = open.iter().map(|(_, tenant, new)| (*tenant, *new)).collect();
+        let documents = issue_documents(&mut tx, &issuing, batch.invoice_prefix, batch.now).await?;
+        let periods: Vec<&InvoiceDocument> =
+            documents.iter().filter(|d| d.content.kind == InvoiceKind::Period).collect();
+        close_periods(&mut tx, &periods, batch.now).await?;
         tx.commit().await?;
-        for ((index, _, _), document) in open.iter().zip(documents) {
-            outcomes[*index] = IssueOutcome::Issued(Box::new(document));
+        let mut documents = documents.into_iter();
+        for (index, _, new) in &open {
+            if let Some(period) = documents.next() {
+                let adjustments = documents.by_ref().take(new.adjustment_invoices.len()).collect();
+                outcomes[*index] = IssueOutcome::Issued(Box::new(period), adjustments);
+            }
         }
         Ok(outcomes)
     }
+}
+
+/// Numbers and stores `invoices`, each followed by its adjustment invoices, with what issuing
+/// writes besides: billed amounts per line key, credit consumptions (and remainder credits)
+/// and `invoice.finalized` outbox rows. The documents in that order (an invoice, then its
+/// adjustment invoices), numbered consecutively. Closing the periods is the caller's.
+pub(super) async fn issue_documents(
+    tx: &mut Tx,
+    invoices: &[(&TenantId, &NewInvoice)],
+    invoice_prefix: &str,
+    now: DateTime<Utc>,
+) -> Result<Vec<InvoiceDocument>, DbError> {
+    let issuing: Vec<(&TenantId, &NewInvoice)> = invoices
+        .iter()
+        .flat_map(|(tenant, new)| std::iter::once(*new).chain(&new.adjustment_invoices).map(move |n| (*tenant, n)))
+        .collect();
+    let year = now.year();
+    let first = take_numbers(tx, invoice_prefix, year, issuing.len()).await?;
+    let documents: Vec<InvoiceDocument> = (first..)
+        .zip(&issuing)
+        .map(|(value, (tenant, new))| {
+            new.issued(InvoiceId::generate(tenant), document_number(invoice_prefix, year, value))
+        })
+        .collect();
+    insert_invoices(tx, &documents).await?;
+    let billed: Vec<_> = issuing
+        .iter()
+        .zip(&documents)
+        .flat_map(|((tenant, new), document)| new.billed.iter().map(move |line| (*tenant, line, &document.id)))
+        .collect();
+    insert_billed_lines(tx, &billed).await?;
+    for ((tenant, new), document) in issuing.iter().zip(&documents) {
+        credit_effects(tx, tenant, new, document, now).await?;
+    }
+    let payloads: Vec<_> = documents.iter().map(InvoiceDocument::event_payload).collect();
+    let messages: Vec<_> = issuing.iter().zip(&payloads).map(|((t, _), p)| (*t, p.as_str())).collect();
+    outbox::append_many(tx, "invoice.finalized", &messages, now).await?;
+    Ok(documents)
 }
 
 /// Inserts each period as `open` unless it exists, then locks the rows no other transaction
@@ -191,7 +218,7 @@ pub(super) async fn insert_invoices(tx: &mut Tx, documents: &[InvoiceDocument]) 
                 let d = &document.content;
                 row.push_bind(d.customer.tenant_id.as_str())
                     .push_bind(document.id.as_str())
-                    .push_bind("period")
+                    .push_bind(d.kind.as_str())
                     .push_bind(&document.number)
                     .push_bind(document.status.as_str())
                     .push_bind(Instant(d.period_start))
@@ -256,7 +283,7 @@ pub(super) async fn credit_effects(
 }
 
 /// Closes the periods of issued invoices, each naming its invoice.
-async fn close_periods(tx: &mut Tx, documents: &[InvoiceDocument], now: DateTime<Utc>) -> Result<(), DbError> {
+async fn close_periods(tx: &mut Tx, documents: &[&InvoiceDocument], now: DateTime<Utc>) -> Result<(), DbError> {
     for chunk in documents.chunks(ROWS_PER_STATEMENT) {
         on_tx!(tx, |db| {
             let mut close = sqlx::QueryBuilder::new("update billing_period set state = 'closed', closed_at = ");

@@ -1,16 +1,16 @@
 //! Closing billing periods: `billing_period`, `invoice`, `billed_line`, credit consumptions
 //! and the outbox row — one transaction per period, at most once per (tenant, period).
 
-use chrono::{DateTime, Datelike, Utc};
+use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 
 use super::billing_pages::{line_key, period};
 use super::codec::{Dec, Instant};
 use super::engine::{on_read, on_tx, Tx};
 use super::gate_changes;
-use super::issue_batch::{credit_effects, insert_billed_lines, insert_invoices, take_numbers};
+use super::issue_batch::{issue_documents, take_numbers};
 use super::{DbError, IssueInvoice, IssueOutcome, Store};
-use crate::domain::{BillingPeriod, InvoiceDocument, InvoiceId, LineKey, TenantId};
+use crate::domain::{BillingPeriod, LineKey, TenantId};
 
 impl Store {
     /// The tenant's closed billing periods.
@@ -64,15 +64,23 @@ impl Store {
         );
         let state: Option<(String,)> =
             on_tx!(&mut tx, |db| sqlx::query_as(&claim).bind(tenant).bind(start).fetch_optional(db).await)?;
-        match state.as_ref().map(|(s,)| s.as_str()) {
-            None => return Ok(IssueOutcome::Busy),
-            Some("closed") => return Ok(IssueOutcome::AlreadyClosed),
-            Some(_) => {}
-        }
-        let number = next_number(&mut tx, issue.invoice_prefix, issue.now.year()).await?;
-        let document = issue.invoice.issued(InvoiceId::generate(issue.tenant), number);
-        insert_invoices(&mut tx, std::slice::from_ref(&document)).await?;
-        record_effects(&mut tx, issue, &document).await?;
+        let outcome = match state.as_ref().map(|(s,)| s.as_str()) {
+            None => IssueOutcome::Busy,
+            Some("closed") => IssueOutcome::AlreadyClosed,
+            Some(_) => return self.issue_claimed(tx, issue).await,
+        };
+        tx.rollback().await?;
+        Ok(outcome)
+    }
+
+    /// Issues `issue` whose period `tx` has claimed open, and closes the period.
+    async fn issue_claimed(&self, mut tx: Tx, issue: &IssueInvoice<'_>) -> Result<IssueOutcome, DbError> {
+        let (tenant, start) = (issue.tenant.as_str(), Instant(issue.invoice.content.period_start));
+        let mut documents = issue_documents(&mut tx, &[(issue.tenant, issue.invoice)], issue.invoice_prefix, issue.now)
+            .await?
+            .into_iter();
+        let document = documents.next().ok_or_else(|| DbError::Corrupt("an issued invoice went missing".into()))?;
+        let adjustments: Vec<_> = documents.collect();
         let close = "update billing_period set state = 'closed', closed_at = $3, invoice_id = $4 \
             where tenant_id = $1 and period_start = $2";
         on_tx!(&mut tx, |db| sqlx::query(close)
@@ -85,7 +93,7 @@ impl Store {
             .map(|_| ()))?;
         gate_changes::tell_periods_closed(&mut tx, &[tenant]).await?;
         tx.commit().await?;
-        Ok(IssueOutcome::Issued(Box::new(document)))
+        Ok(IssueOutcome::Issued(Box::new(document), adjustments))
     }
 }
 
@@ -94,15 +102,4 @@ impl Store {
 pub(super) async fn next_number(tx: &mut Tx, prefix: &str, year: i32) -> Result<String, DbError> {
     let value = take_numbers(tx, prefix, year, 1).await?;
     Ok(crate::domain::document_number(prefix, year, value))
-}
-
-/// What issuing writes besides the invoice: billed amounts per line key, credit consumptions
-/// (and a remainder credit), and the `invoice.finalized` outbox row.
-async fn record_effects(tx: &mut Tx, issue: &IssueInvoice<'_>, document: &InvoiceDocument) -> Result<(), DbError> {
-    let new = issue.invoice;
-    let billed: Vec<_> = new.billed.iter().map(|line| (issue.tenant, line, &document.id)).collect();
-    insert_billed_lines(tx, &billed).await?;
-    credit_effects(tx, issue.tenant, new, document, issue.now).await?;
-    let payload = document.event_payload();
-    super::outbox::append(tx, issue.tenant, "invoice.finalized", &payload, issue.now).await
 }

@@ -84,8 +84,9 @@ pub struct IssueInvoice<'a> {
 /// What happened when a run tried to close a period.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum IssueOutcome {
-    /// Numbered, stored, outbox row written, period closed.
-    Issued(Box<crate::domain::InvoiceDocument>),
+    /// Numbered, stored, outbox row written, period closed: the period's invoice, and the
+    /// adjustment invoices issued with it (other currencies), in number order.
+    Issued(Box<crate::domain::InvoiceDocument>, Vec<crate::domain::InvoiceDocument>),
     /// Another run closed it first.
     AlreadyClosed,
     /// Another run is closing it right now (its row is locked).

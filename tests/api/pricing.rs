@@ -199,7 +199,7 @@ const USD_METERED: &str = "id = \"metered\"\nname = \"Metered\"\ncurrency = \"US
 const EUR_METERED: &str = "id = \"mesure\"\nname = \"Mesuré\"\ncurrency = \"EUR\"\n\
     [[charge]]\nmeter = \"invocations\"\nmodel = \"per_unit\"\nprice_per = 1000000\nunit_price = \"0.18\"\n";
 
-async fn late_usage_of_a_month_in_another_currency_is_never_added_to_a_total_in_this_one(backend: Backend) {
+async fn late_usage_of_a_month_in_another_currency_goes_on_an_adjustment_invoice_in_that_currency(backend: Backend) {
     // Arrange: acme on "metered" (USD) in October, on "mesure" (EUR) from November 1.
     let dir = pricing_dir(&[("metered", USD_METERED), ("mesure", EUR_METERED)]);
     let app = spawn_app_with(backend, |s| s.pricing_dir = dir.clone()).await;
@@ -208,7 +208,8 @@ async fn late_usage_of_a_month_in_another_currency_is_never_added_to_a_total_in_
     assert_eq!(later.status(), StatusCode::OK);
     crate::billing::usage_at(&app, "acme", "2026-10-10T00:00:00Z", &[("oct", "2026-10-09T00:00:00Z", 1_000_000)]).await;
     crate::billing::run_billing_and_wait(&app, "2026-11-01T02:00:00Z").await;
-    // Act: 2M more October invocations arrive on November 10, beside 1M of November's.
+    // Act: 2M more October invocations arrive on November 10, beside 1M of November's; then
+    // 1M more of October on December 4 (still within the 35 days' lateness).
     crate::billing::usage_at(
         &app,
         "acme",
@@ -217,26 +218,57 @@ async fn late_usage_of_a_month_in_another_currency_is_never_added_to_a_total_in_
     )
     .await;
     let november = crate::billing::run_billing_and_wait(&app, "2026-12-01T02:00:00Z").await;
+    let again = crate::billing::run_billing_and_wait(&app, "2026-12-01T03:00:00Z").await;
+    crate::billing::usage_at(&app, "acme", "2026-12-04T00:00:00Z", &[("later", "2026-10-31T12:00:00Z", 1_000_000)])
+        .await;
+    let december = crate::billing::run_billing_and_wait(&app, "2027-01-01T02:00:00Z").await;
     // Assert: November's invoice bills its own 1M in euros; October's 0.40 more is owed in
-    // dollars, so it is not on it (0.40 dollars added as 0.40 euros, before) but listed.
-    let invoices = crate::billing::invoices_of(&app, "acme").await;
-    let billed: Vec<(&str, &str)> =
-        invoices.iter().map(|i| (i["currency"].as_str().unwrap(), i["total"].as_str().unwrap())).collect();
-    assert_eq!(billed, [("USD", "0.20"), ("EUR", "0.18")]);
-    let withheld = &november["adjustments_withheld"];
-    assert_eq!(withheld.as_array().unwrap().len(), 1, "{november}");
-    assert_eq!(withheld[0]["tenant_id"], "acme");
-    assert_eq!(withheld[0]["period_start"], "2026-10-01T00:00:00Z");
-    assert_eq!(withheld[0]["currency"], "USD");
-    assert_eq!(withheld[0]["amount"], "0.40");
-    let metrics = app.metrics().await;
-    assert!(
-        metrics.lines().any(|l| l == "tally_adjustments_withheld_total 1"),
-        "an operator can alert on it:\n{metrics}"
+    // dollars, on an invoice of its own issued beside it (0.40 dollars were once added to
+    // the euro invoice as 0.40 euros). December's dollar invoice bills only the 1M that
+    // arrived since: what November's carried counts as billed.
+    let kinds = |report: &Value| -> Vec<(String, String, String)> {
+        report["invoices_issued"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| {
+                (
+                    i["kind"].as_str().unwrap().into(),
+                    i["currency"].as_str().unwrap().into(),
+                    i["total"].as_str().unwrap().into(),
+                )
+            })
+            .collect()
+    };
+    let owned = |k: &str, c: &str, t: &str| (k.to_owned(), c.to_owned(), t.to_owned());
+    assert_eq!(kinds(&november), [owned("period", "EUR", "0.18"), owned("adjustment", "USD", "0.40")], "{november}");
+    assert_eq!(kinds(&again), [], "a rerun issues neither again");
+    assert_eq!(kinds(&december), [owned("period", "EUR", "0.00"), owned("adjustment", "USD", "0.20")], "{december}");
+    let mut invoices = crate::billing::invoices_of(&app, "acme").await;
+    invoices.sort_by_key(|i| i["number"].as_str().unwrap().to_owned());
+    let billed: Vec<(&str, &str, &str)> = invoices
+        .iter()
+        .map(|i| (i["kind"].as_str().unwrap(), i["currency"].as_str().unwrap(), i["total"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        billed,
+        [
+            ("period", "USD", "0.20"),
+            ("period", "EUR", "0.18"),
+            ("adjustment", "USD", "0.40"),
+            ("period", "EUR", "0.00"),
+            ("adjustment", "USD", "0.20")
+        ]
     );
+    let adjustment = &invoices[2];
+    assert_eq!(adjustment["period_start"], "2026-11-01T00:00:00Z", "issued for the period it was billed with");
+    let lines = adjustment["lines"].as_array().unwrap();
+    assert!(lines.iter().all(|l| l["type"] == "adjustment"), "{adjustment}");
+    assert_eq!(lines.iter().map(|l| l["amount"].as_str().unwrap()).collect::<Vec<_>>(), ["0.40"]);
+    assert_eq!(invoices[1]["lines"].as_array().unwrap().iter().filter(|l| l["type"] == "adjustment").count(), 0);
 }
 
-crate::each_store!(late_usage_of_a_month_in_another_currency_is_never_added_to_a_total_in_this_one);
+crate::each_store!(late_usage_of_a_month_in_another_currency_goes_on_an_adjustment_invoice_in_that_currency);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_changed_plan_becomes_a_new_version_for_the_next_period_only() {

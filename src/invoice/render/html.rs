@@ -52,6 +52,15 @@ mod tests {
     }
 
     #[test]
+    fn an_adjustment_invoice_says_it_covers_late_usage_of_earlier_periods() {
+        let mut doc = sample::invoice();
+        let covers = "<dt>Covers</dt><dd>Late usage of earlier periods</dd>";
+        assert!(!render_html(&doc).contains(covers), "a period invoice bills its period");
+        doc.content.kind = crate::domain::InvoiceKind::Adjustment;
+        assert!(render_html(&doc).contains(covers));
+    }
+
+    #[test]
     fn the_page_shows_subtotal_tax_with_its_rate_credits_and_total_with_the_currency() {
         let html = render_html(&sample::invoice());
         for expected in ["29.69", "Tax (8.875%)", "2.63", "Credits applied", "-5.00", "USD 27.32"] {

@@ -51,7 +51,11 @@ fn meta_rows(view: &InvoiceView) -> Vec<(&'static str, &str)> {
     if let Some(due) = &view.due_on {
         rows.push(("Due date", due));
     }
-    rows.extend([("Billing period", view.period.as_str()), ("Time zone", &view.timezone)]);
+    rows.push(("Billing period", view.period.as_str()));
+    if let Some(covers) = view.covers {
+        rows.push(("Covers", covers));
+    }
+    rows.push(("Time zone", &view.timezone));
     rows
 }
 

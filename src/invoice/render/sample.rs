@@ -87,6 +87,7 @@ fn lines() -> Vec<LineSnapshot> {
 /// total 27.32.
 pub(crate) fn invoice() -> InvoiceDocument {
     let content = InvoiceContent {
+        kind: crate::domain::InvoiceKind::Period,
         issuer: IssuerSnapshot {
             name: "Tally Cloud Ltd".to_owned(),
             address: vec![

@@ -9,7 +9,7 @@ use rust_decimal::Decimal;
 use super::format;
 use super::kind::{as_printed, DocumentKind};
 use crate::domain::{Currency, Meter, Money};
-use crate::domain::{InvoiceDocument, InvoiceStatus, LineSnapshot, LineType, TierSnapshot};
+use crate::domain::{InvoiceDocument, InvoiceKind, InvoiceStatus, LineSnapshot, LineType, TierSnapshot};
 
 /// A party on the invoice: the issuer or the customer.
 pub(crate) struct PartyView {
@@ -69,6 +69,9 @@ pub(crate) struct InvoiceView {
     /// Absent on credit notes and on invoices issued before due dates were recorded.
     pub due_on: Option<String>,
     pub period: String,
+    /// On an adjustment invoice (late usage in a currency the tenant has left), what it bills
+    /// instead of the period's usage.
+    pub covers: Option<&'static str>,
     pub timezone: String,
     pub currency: &'static str,
     pub lines: Vec<LineView>,
@@ -107,6 +110,10 @@ impl InvoiceView {
             issued_on: format::date(doc.content.issued_at, tz),
             due_on: doc.content.due_at.map(|due| format::date(due, tz)),
             period: format::span(doc.content.period_start, doc.content.period_end, tz),
+            covers: match doc.content.kind {
+                InvoiceKind::Period => None,
+                InvoiceKind::Adjustment => Some("Late usage of earlier periods"),
+            },
             timezone: tz.name().to_owned(),
             currency: currency.code(),
             lines: doc.content.lines.iter().map(|line| context.line(line)).collect(),

@@ -154,8 +154,10 @@ impl Checker<'_> {
             invoices.push(invoice);
         }
         invoices.sort_by_key(|i| instant(&i["period_start"]));
+        // Adjustment invoices (another currency's late usage) sit beside their period's.
+        let period_invoices: Vec<&Value> = invoices.iter().filter(|i| i["kind"] == "period").collect();
         let mut periods = Vec::new();
-        for pair in invoices.windows(2) {
+        for pair in period_invoices.windows(2) {
             if instant(&pair[0]["period_end"]) > instant(&pair[1]["period_start"]) {
                 let (a, b) = (&pair[0]["period_start"], &pair[1]["period_start"]);
                 self.violation(format!(
@@ -164,7 +166,7 @@ impl Checker<'_> {
             }
         }
         let mut segments: Vec<Segment> = Vec::new();
-        for invoice in &invoices {
+        for invoice in &period_invoices {
             let run = self.run_of(invoice);
             let period = (instant(&invoice["period_start"]), instant(&invoice["period_end"]));
             periods.push((tenant.to_owned(), period.0, period.1, run));

@@ -144,7 +144,7 @@ both_stores! {
         // Assert
         assert!(matches!(alone, Err(DbError::CreditRevoked)), "{alone:?}");
         assert!(matches!(batched, Err(DbError::CreditRevoked)), "{batched:?}");
-        let IssueOutcome::Issued(repriced) = repriced else { panic!("November, priced again, is issued: {repriced:?}") };
+        let IssueOutcome::Issued(repriced, _) = repriced else { panic!("November, priced again, is issued: {repriced:?}") };
         let c = &repriced.content;
         assert_eq!((c.credits_applied, c.total), (dec("0"), dec("2.18")), "priced again, November pays in full");
         assert_eq!(repriced.number, "INV-2026-000002", "the refused issues took no number");
@@ -196,7 +196,7 @@ both_stores! {
         let repriced = issue(store, &acme.id, &new_invoice(store, &acme, month(11), "2.00").await).await;
         // Assert
         assert!(matches!(refused, Err(DbError::CreditRevoked)), "{refused:?}");
-        let IssueOutcome::Issued(repriced) = repriced else { panic!("November, priced again, is issued: {repriced:?}") };
+        let IssueOutcome::Issued(repriced, _) = repriced else { panic!("November, priced again, is issued: {repriced:?}") };
         let c = &repriced.content;
         assert_eq!((c.credits_applied, c.total), (dec("1.00"), dec("1.18")), "priced again, it takes what is left");
         assert_eq!(remaining(store, "acme").await, vec![dec("0.00")], "never more than was granted");
@@ -213,7 +213,7 @@ both_stores! {
         // Act
         let issued = issue(store, &acme.id, &priced).await;
         // Assert
-        assert!(matches!(issued, IssueOutcome::Issued(_)), "{issued:?}");
+        assert!(matches!(issued, IssueOutcome::Issued(..)), "{issued:?}");
         assert_eq!(remaining(store, "acme").await, vec![dec("1.82")], "5.00 − 1.00 revoked − 2.18 consumed");
     }
 

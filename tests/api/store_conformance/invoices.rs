@@ -44,7 +44,7 @@ both_stores! {
         let second = issued(store, &acme, month(10), "0.10").await;
         let third = issued(store, &beta, month(10), "0.20").await;
         // Assert
-        let IssueOutcome::Issued(first) = first else { panic!("September is issued: {first:?}") };
+        let IssueOutcome::Issued(first, _) = first else { panic!("September is issued: {first:?}") };
         let numbers = [first.number.as_str(), &second.document.number, &third.document.number];
         let gapless = ["INV-2026-000001", "INV-2026-000002", "INV-2026-000003"];
         assert_eq!(numbers, gapless, "one gapless counter per prefix and year, across tenants");
@@ -218,7 +218,7 @@ both_stores! {
         let numbers: Vec<_> = outcomes
             .iter()
             .map(|o| match o {
-                IssueOutcome::Issued(d) => d.number.clone(),
+                IssueOutcome::Issued(d, _) => d.number.clone(),
                 other => format!("{other:?}"),
             })
             .collect();
@@ -245,7 +245,7 @@ async fn issuing_a_period_another_run_is_closing_is_busy_on_postgres() {
     let after = issue(store, &acme.id, &invoice).await;
     // Assert
     assert_eq!(busy, IssueOutcome::Busy);
-    assert!(matches!(after, IssueOutcome::Issued(_)), "{after:?}");
+    assert!(matches!(after, IssueOutcome::Issued(..)), "{after:?}");
 }
 
 /// Another billing run, on its own connection, in the middle of a transaction that holds
@@ -291,7 +291,7 @@ async fn a_page_skips_the_periods_another_run_holds_and_issues_the_rest(backend:
     other_run.roll_back().await;
     // Assert
     assert_eq!(outcomes[0], IssueOutcome::Busy, "acme's period is held by the other run");
-    assert!(matches!(&outcomes[1], IssueOutcome::Issued(d) if d.number == "INV-2026-000001"), "{:?}", outcomes[1]);
+    assert!(matches!(&outcomes[1], IssueOutcome::Issued(d, _) if d.number == "INV-2026-000001"), "{:?}", outcomes[1]);
     assert!(store.closed_periods(&acme.id).await.unwrap().is_empty());
     assert_eq!(store.closed_periods(&beta.id).await.unwrap(), vec![month(10)]);
 }

@@ -5,6 +5,7 @@
 //! One file per table group; the fixtures they share live here.
 
 mod access;
+mod adjustment_invoices;
 mod credits;
 mod invoices;
 mod pending_rollups;
@@ -110,6 +111,7 @@ async fn new_invoice(store: &Store, tenant: &Tenant, period: BillingPeriod, fee:
     };
     let d = &tenant.details;
     assemble_invoice(InvoiceParts {
+        kind: tally::domain::InvoiceKind::Period,
         issuer: IssuerSnapshot { name: "Tally Inc.".into(), address: vec!["2 Issuer Rd".into()], tax_id: "T-1".into() },
         customer: CustomerSnapshot {
             tenant_id: tenant.id.to_string(),
@@ -144,7 +146,7 @@ async fn issue(store: &Store, tenant: &TenantId, invoice: &NewInvoice) -> IssueO
 /// Assembles and issues an invoice for `period`, expecting it to be issued; returns it as stored.
 pub(crate) async fn issued(store: &Store, tenant: &Tenant, period: BillingPeriod, fee: &str) -> StoredInvoice {
     let invoice = new_invoice(store, tenant, period, fee).await;
-    let IssueOutcome::Issued(document) = issue(store, &tenant.id, &invoice).await else {
+    let IssueOutcome::Issued(document, _) = issue(store, &tenant.id, &invoice).await else {
         panic!("{period:?} of {} is issued", tenant.id)
     };
     store.get_invoice(&document.id).await.unwrap().expect("an issued invoice reads back")
