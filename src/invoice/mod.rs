@@ -46,6 +46,8 @@ pub use period::{period_containing, period_units, segments, Segment};
 pub use projection::project;
 /// Text forms of amounts, quantities and dates, shared with the emails (`notify`).
 pub(crate) use render::format as display_format;
+#[cfg(test)]
+pub(crate) use render::sample_invoice;
 pub(crate) use render::sums::sums as document_sums;
 pub use render::{render_html, render_pdf, DocumentKind, RenderError};
 pub use schedule::{carrier_periods, due_periods, uncovered_periods};

@@ -139,3 +139,20 @@ fn display_name(meter: Meter) -> &'static str {
         Meter::Invocations => "Invocations",
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::invoice::sample_invoice;
+
+    #[test]
+    fn an_invoice_email_introduces_its_period_and_an_adjustment_invoice_what_it_bills() {
+        let mut doc = sample_invoice();
+        let period = MailView::of(&doc, &MailKind::Invoice, "https://billing.test");
+        assert_eq!(period.intro, "Your invoice for 1 Mar 2026 – 31 Mar 2026 is ready. The PDF is attached.");
+        doc.content.kind = InvoiceKind::Adjustment;
+        let adjustment = MailView::of(&doc, &MailKind::Invoice, "https://billing.test");
+        assert!(adjustment.intro.starts_with("This invoice bills usage of earlier periods"), "{}", adjustment.intro);
+        assert!(adjustment.intro.contains("in USD, the currency they were billed in"), "{}", adjustment.intro);
+    }
+}

@@ -19,7 +19,7 @@ use super::page;
 use super::session::PortalSession;
 use super::view::Chrome;
 use crate::api::{find_invoice, get_invoice_pdf, ReadableInvoice};
-use crate::domain::{InvoiceDocument, Money};
+use crate::domain::{InvoiceDocument, InvoiceKind, Money};
 use crate::invoice::display_format as format;
 use crate::invoice::document_sums as sums;
 use crate::store::StoredInvoice;
@@ -149,7 +149,14 @@ fn row(doc: &InvoiceDocument) -> InvoiceRow {
     InvoiceRow {
         id: doc.id.to_string(),
         number: doc.number.clone(),
-        period: format::span(c.period_start, c.period_end, format::zone(&c.customer.timezone)),
+        period: match c.kind {
+            InvoiceKind::Period => format::span(c.period_start, c.period_end, format::zone(&c.customer.timezone)),
+            // Issued beside the period's own invoice, which the same dates would name.
+            InvoiceKind::Adjustment => format!(
+                "{}: late usage of earlier periods",
+                format::span(c.period_start, c.period_end, format::zone(&c.customer.timezone))
+            ),
+        },
         status: doc.status.as_str(),
         total: format::money(&Money::new(c.total, c.currency)),
     }

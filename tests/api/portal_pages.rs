@@ -276,3 +276,30 @@ fn emailed_invoice(app: &crate::helpers::TestApp, number: &str) -> ReceivedInvoi
     assert_eq!(found.len(), 1, "one invoice email for one billing address");
     found.pop().unwrap()
 }
+
+both_stores! {
+    spawn = crate::pricing::spawn_with_dollars_and_euros;
+
+    async fn an_adjustment_invoice_says_what_it_bills_in_the_portal_its_pdf_and_its_email(app) {
+        // Arrange: acme in dollars in October, in euros since; 0.40 dollars of October arrived
+        // late, billed on an invoice of their own beside November's.
+        crate::pricing::dollars_late_after_a_switch_to_euros(&app, &["ap@acme.test"]).await;
+        app.clock.set(crate::billing::at("2026-12-01T03:00:00Z")); // the emails are due
+        let invoices = crate::billing::invoices_of(&app, "acme").await;
+        let adjustment = invoices.iter().find(|i| i["kind"] == "adjustment").expect("an adjustment invoice");
+        let (id, number) = (adjustment["id"].as_str().unwrap(), adjustment["number"].as_str().unwrap());
+        // Act: signing in runs the outbox, which writes the invoice emails beside the link.
+        let browser = sign_in(&app, "ap@acme.test").await;
+        let list = page(browser.get("/portal/invoices").await, StatusCode::OK).await;
+        let pdf = pdf_text(&browser.get(&format!("/portal/invoices/{id}/pdf")).await.bytes().await.unwrap());
+        let mail = emailed_invoice(&app, number);
+        // Assert
+        assert!(list.contains("1 Nov 2026 – 30 Nov 2026: late usage of earlier periods"), "{list}");
+        assert!(list.contains("USD 0.40") && list.contains("EUR 0.18"), "both November invoices: {list}");
+        assert!(pdf.contains("Covers") && pdf.contains("Late usage of earlier periods"), "{pdf}");
+        assert!(pdf.contains("USD 0.40"), "{pdf}");
+        assert!(mail.subject.ends_with("(USD 0.40)"), "{}", mail.subject);
+        assert!(mail.text.contains("This invoice bills usage of earlier periods"), "{}", mail.text);
+        assert!(mail.pdf.contains("Late usage of earlier periods"), "the attached PDF is the same: {}", mail.pdf);
+    }
+}

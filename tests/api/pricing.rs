@@ -199,25 +199,43 @@ const USD_METERED: &str = "id = \"metered\"\nname = \"Metered\"\ncurrency = \"US
 const EUR_METERED: &str = "id = \"mesure\"\nname = \"Mesuré\"\ncurrency = \"EUR\"\n\
     [[charge]]\nmeter = \"invocations\"\nmodel = \"per_unit\"\nprice_per = 1000000\nunit_price = \"0.18\"\n";
 
-async fn late_usage_of_a_month_in_another_currency_goes_on_an_adjustment_invoice_in_that_currency(backend: Backend) {
-    // Arrange: acme on "metered" (USD) in October, on "mesure" (EUR) from November 1.
+/// An app with two plans, "metered" (USD) and "mesure" (EUR), 0.20 and 0.18 per million
+/// invocations.
+pub async fn spawn_with_dollars_and_euros(backend: Backend) -> TestApp {
     let dir = pricing_dir(&[("metered", USD_METERED), ("mesure", EUR_METERED)]);
-    let app = spawn_app_with(backend, |s| s.pricing_dir = dir.clone()).await;
-    crate::billing::tenant_on(&app, "acme", "UTC", "metered", "2026-10-01T00:00:00Z").await;
-    let later = put_subscription(&app, "acme", &json!({"plan": "mesure", "timing": "next_period"})).await;
+    spawn_app_with(backend, move |s| s.pricing_dir = dir.clone()).await
+}
+
+/// On [`spawn_with_dollars_and_euros`]: acme (billed to `emails`) on "metered" in October
+/// (1M invocations, USD 0.20) and on "mesure" from November 1; 2M more October invocations
+/// arrive on November 10, beside 1M of November's. Returns the report of the run closing
+/// November.
+pub async fn dollars_late_after_a_switch_to_euros(app: &TestApp, emails: &[&str]) -> Value {
+    crate::billing::tenant_on(app, "acme", "UTC", "metered", "2026-10-01T00:00:00Z").await;
+    let url = format!("{}/v1/tenants/acme", app.address);
+    let patch = json!({ "billing_emails": emails });
+    let patched = app.client.patch(url).bearer_auth(&app.admin_key).json(&patch).send().await.unwrap();
+    assert_eq!(patched.status(), StatusCode::OK);
+    let later = put_subscription(app, "acme", &json!({"plan": "mesure", "timing": "next_period"})).await;
     assert_eq!(later.status(), StatusCode::OK);
-    crate::billing::usage_at(&app, "acme", "2026-10-10T00:00:00Z", &[("oct", "2026-10-09T00:00:00Z", 1_000_000)]).await;
-    crate::billing::run_billing_and_wait(&app, "2026-11-01T02:00:00Z").await;
-    // Act: 2M more October invocations arrive on November 10, beside 1M of November's; then
-    // 1M more of October on December 4 (still within the 35 days' lateness).
+    crate::billing::usage_at(app, "acme", "2026-10-10T00:00:00Z", &[("oct", "2026-10-09T00:00:00Z", 1_000_000)]).await;
+    crate::billing::run_billing_and_wait(app, "2026-11-01T02:00:00Z").await;
     crate::billing::usage_at(
-        &app,
+        app,
         "acme",
         "2026-11-10T00:00:00Z",
         &[("late", "2026-10-15T00:00:00Z", 2_000_000), ("nov", "2026-11-09T00:00:00Z", 1_000_000)],
     )
     .await;
-    let november = crate::billing::run_billing_and_wait(&app, "2026-12-01T02:00:00Z").await;
+    crate::billing::run_billing_and_wait(app, "2026-12-01T02:00:00Z").await
+}
+
+async fn late_usage_of_a_month_in_another_currency_goes_on_an_adjustment_invoice_in_that_currency(backend: Backend) {
+    // Arrange: acme in dollars in October, in euros from November.
+    let app = spawn_with_dollars_and_euros(backend).await;
+    // Act: 2M more October invocations arrive on November 10 (with 1M of November's); then
+    // 1M more of October on December 4 (still within the 35 days' lateness).
+    let november = dollars_late_after_a_switch_to_euros(&app, &[]).await;
     let again = crate::billing::run_billing_and_wait(&app, "2026-12-01T03:00:00Z").await;
     crate::billing::usage_at(&app, "acme", "2026-12-04T00:00:00Z", &[("later", "2026-10-31T12:00:00Z", 1_000_000)])
         .await;

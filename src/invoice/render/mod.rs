@@ -23,3 +23,6 @@ mod wrap;
 pub use html::render_html;
 pub use kind::DocumentKind;
 pub use pdf::{render_pdf, RenderError};
+/// A finalized sample invoice, for other modules' tests.
+#[cfg(test)]
+pub(crate) use sample::invoice as sample_invoice;
