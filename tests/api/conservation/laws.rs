@@ -3,10 +3,12 @@
 //! The records a scenario had accepted are split by the invoices' usage segments (each
 //! usage line bills its segment's 15-minute buckets `[start, end)`): a record in a segment is
 //! billed there, any other is usage no plan covers. Then:
-//! - segments: no two overlap; each lies in its invoice's period; one invoice per period;
+//! - segments: no two overlap; each lies in its invoice's period; one period invoice per period;
 //! - each usage line bills exactly the segment's records that run saw, each adjustment line
 //!   re-rates exactly the records its run saw, and what was billed for a segment in all adds
-//!   up to the price of all its records (late usage billed once, not lost, not twice);
+//!   up to the price of all its records (late usage billed once, not lost, not twice), in
+//!   the currency of the segment's invoice (an adjustment invoice when the tenant has since
+//!   switched currency);
 //! - each run report's `unbilled` item is exactly the uncovered records of its period that run
 //!   saw, and a period is reported once; an uncovered record arriving after its period was
 //!   reported is noted (the product reports such usage "as seen then": api-spec
@@ -80,6 +82,8 @@ struct Segment {
     start: DateTime<Utc>,
     end: DateTime<Utc>,
     period: (DateTime<Utc>, DateTime<Utc>),
+    /// Its invoice's: every adjustment of it is billed in the same.
+    currency: String,
     billed: Vec<(usize, Decimal, Decimal)>,
 }
 
@@ -175,7 +179,8 @@ impl Checker<'_> {
                 let billed = vec![(run, dec(&line["quantity"]), dec(&line["amount"]))];
                 let (start, end, plan) =
                     (instant(&line["start"]), instant(&line["end"]), line["plan"].as_str().unwrap().to_owned());
-                segments.push(Segment { tenant: tenant.to_owned(), plan, meter, start, end, period, billed });
+                let currency = invoice["currency"].as_str().unwrap().to_owned();
+                segments.push(Segment { tenant: tenant.to_owned(), plan, meter, start, end, period, currency, billed });
             }
         }
         for invoice in &invoices {
@@ -192,6 +197,10 @@ impl Checker<'_> {
                     .iter_mut()
                     .find(|s| s.meter == meter && s.start == start && s.end == end && line["plan"] == *s.plan);
                 match found {
+                    Some(s) if s.currency != invoice["currency"] => self.violation(format!(
+                        "{tenant}: an adjustment of a segment billed in {} is on an invoice in {}: {line}",
+                        s.currency, invoice["currency"]
+                    )),
                     Some(s) if s.billed[0].0 < run => {
                         s.billed.push((run, dec(&line["quantity"]), dec(&line["amount"])))
                     }

@@ -69,14 +69,15 @@ impl Player<'_> {
         }
     }
 
-    /// Grants 1.00–150.00 USD to a tenant with a billing currency, two in five expiring within
+    /// Grants 1.00–150.00 in its billing currency to a tenant with one, two in five expiring within
     /// 1–60 days.
     async fn grant_credit(&mut self, t: usize) {
         if !self.tenants[t].priced {
             return;
         }
         let amount = Decimal::new(self.money.between(100, 15_000), 2);
-        let mut body = json!({"amount": amount.to_string(), "currency": "USD", "reason": "goodwill"});
+        let currency = self.tenants[t].currency().unwrap_or("USD");
+        let mut body = json!({"amount": amount.to_string(), "currency": currency, "reason": "goodwill"});
         if self.money.chance(40) {
             let expires = self.now + Duration::seconds(self.money.between(86_400, 60 * 86_400));
             body["expires_at"] = json!(expires.to_rfc3339_opts(SecondsFormat::Secs, true));

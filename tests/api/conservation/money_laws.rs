@@ -58,8 +58,12 @@ pub async fn check(app: &TestApp, played: &Played) -> Vec<String> {
             let count = |f: &dyn Fn(&Value) -> bool| invoices.iter().filter(|i| f(i)).count();
             let kinds: Vec<&Value> = ledger["entries"].as_array().unwrap().iter().map(|e| &e["kind"]).collect();
             eprintln!(
-                "{tenant}: {} invoices, {} negative, {} taxed, {} paid by credit, {} void; ledger {kinds:?}",
+                "{tenant}: {} invoices ({} adjustment, {} of late usage alone, {} in EUR), {} negative, {} taxed, \
+                {} paid by credit, {} void; ledger {kinds:?}",
                 invoices.len(),
+                count(&|i| i["kind"] == "adjustment"),
+                count(&|i| i["kind"] == "period" && late_usage_alone(i)),
+                count(&|i| i["currency"] == "EUR"),
                 count(&|i| dec(&i["subtotal"]) < Decimal::ZERO),
                 count(&|i| dec(&i["tax"]) != Decimal::ZERO),
                 count(&|i| dec(&i["credits_applied"]) > Decimal::ZERO),
@@ -68,6 +72,13 @@ pub async fn check(app: &TestApp, played: &Played) -> Vec<String> {
         }
     }
     violations
+}
+
+/// Whether `invoice` bills adjustments and nothing of its own period (usage notes aside).
+fn late_usage_alone(invoice: &Value) -> bool {
+    let lines = invoice["lines"].as_array().unwrap();
+    lines.iter().any(|l| l["type"] == "adjustment")
+        && lines.iter().all(|l| ["adjustment", "unbilled_usage"].contains(&l["type"].as_str().unwrap()))
 }
 
 fn invoice_arithmetic(invoice: &Value, v: &mut impl FnMut(String)) {

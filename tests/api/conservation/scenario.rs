@@ -14,7 +14,14 @@ use crate::helpers::TestApp;
 
 pub const METERS: [&str; 3] = ["invocations", "memory_gb_seconds", "cpu_cycles"];
 const ZONES: [&str; 5] = ["UTC", "Europe/Paris", "America/New_York", "Australia/Lord_Howe", "Asia/Kolkata"];
-const PLANS: [&str; 3] = ["free", "payg", "committed"];
+pub(super) const PLANS: [&str; 3] = ["free", "payg", "committed"];
+/// Percent of plan picks that take the plan's twin in euros.
+const IN_EUROS: u64 = 30;
+
+/// The id of `plan`'s twin in euros (`mod.rs` writes it).
+pub(super) fn in_euros(plan: &str) -> String {
+    format!("{plan}_eur")
+}
 /// Percent; half the tenants pay none.
 const TAX_RATES: [&str; 6] = ["0", "0", "0", "8.875", "20", "7.125"];
 /// Inside the default allowed lateness (35 days) with a day to spare.
@@ -70,6 +77,29 @@ pub(super) struct Tenant {
     pub(super) active: bool,
     /// On a plan now or from its next period (so it has a billing currency for credit).
     pub(super) priced: bool,
+    /// When it was put on a plan (created on one, or a change accepted), and the plan's
+    /// currency: kept through deactivation.
+    pub(super) plans: Vec<(DateTime<Utc>, &'static str)>,
+}
+
+impl Tenant {
+    /// The currency of the plan it was last put on.
+    pub(super) fn currency(&self) -> Option<&'static str> {
+        self.plans.last().map(|(_, currency)| *currency)
+    }
+
+    /// Whether a plan in `currency` starting `now` may be refused as a currency change inside
+    /// a period. The scenario does not follow period bounds (zones change) nor when a change
+    /// for the next period took effect, so it allows the refusal when either of the last two
+    /// plans, or any put on within two periods, is in another currency; a refusal when none is
+    /// would be a defect.
+    fn may_refuse_now(&self, currency: &str, now: DateTime<Utc>) -> bool {
+        let recent = self.plans.len().saturating_sub(2);
+        self.plans
+            .iter()
+            .enumerate()
+            .any(|(i, (at, c))| *c != currency && (i >= recent || *at > now - Duration::days(62)))
+    }
 }
 
 pub(super) struct Player<'a> {
@@ -78,6 +108,8 @@ pub(super) struct Player<'a> {
     /// Draws the money steps (`money.rs`) apart from `rng`, so adding them left the usage
     /// scenario of every seed (and the CI seeds' reasons) as it was.
     pub(super) money: Rng,
+    /// Draws which plans are their twin in euros, apart from both.
+    currency: Rng,
     pub(super) now: DateTime<Utc>,
     pub(super) tenants: Vec<Tenant>,
     pub(super) played: Played,
@@ -100,7 +132,8 @@ pub async fn play(app: &TestApp, seed: u64) -> Played {
     };
     let trace = std::env::var("TALLY_CONSERVATION_TRACE").is_ok();
     let money = Rng::new(seed ^ 0x004D_4F4E_4559);
-    let mut p = Player { app, rng, money, now: start, tenants: Vec::new(), played, next_id: 0, trace };
+    let currency = Rng::new(seed ^ 0x0045_5552);
+    let mut p = Player { app, rng, money, currency, now: start, tenants: Vec::new(), played, next_id: 0, trace };
     for i in 0..p.rng.between(1, 3) {
         p.advance(0, 3 * 86_400);
         p.create_tenant(&format!("t{i}")).await;
@@ -162,12 +195,22 @@ impl Player<'_> {
         false
     }
 
+    /// A shipped plan (drawn as before euros existed), or its twin in euros; with its currency.
+    fn pick_plan(&mut self) -> (String, &'static str) {
+        let plan = *self.rng.pick(&PLANS);
+        if self.currency.chance(IN_EUROS) {
+            (in_euros(plan), "EUR")
+        } else {
+            (plan.to_owned(), "USD")
+        }
+    }
+
     async fn create_tenant(&mut self, id: &str) {
         let zone = *self.rng.pick(&ZONES);
         let tax_rate = *self.money.pick(&TAX_RATES);
         let mut body = json!({"id": id, "name": format!("Tenant {id}"), "timezone": zone, "tax_rate": tax_rate});
-        let plan = (!self.rng.chance(20)).then(|| *self.rng.pick(&PLANS));
-        if let Some(plan) = plan {
+        let plan = (!self.rng.chance(20)).then(|| self.pick_plan());
+        if let Some((plan, _)) = &plan {
             body["plan"] = json!(plan);
         }
         self.note(format!("create {id} in {zone} on {plan:?}"));
@@ -175,7 +218,8 @@ impl Player<'_> {
         if status != StatusCode::CREATED {
             self.unexpected(format!("creating {id}: {status}"));
         }
-        self.tenants.push(Tenant { id: id.to_owned(), active: true, priced: plan.is_some() });
+        let plans = plan.iter().map(|(_, currency)| (self.now, *currency)).collect();
+        self.tenants.push(Tenant { id: id.to_owned(), active: true, priced: plan.is_some(), plans });
         self.played.tenants.push(id.to_owned());
     }
 
@@ -309,7 +353,7 @@ impl Player<'_> {
         if !self.tenants[t].active {
             return;
         }
-        let plan = *self.rng.pick(&PLANS);
+        let (plan, currency) = self.pick_plan();
         let timing = *self.rng.pick(&["immediately", "next_period"]);
         let id = self.tenants[t].id.clone();
         self.note(format!("plan of {id} → {plan} {timing}"));
@@ -320,8 +364,18 @@ impl Player<'_> {
             .send()
             .await
             .unwrap();
+        // Another currency may start at a period start only (DESIGN §4).
+        let may_refuse = timing == "immediately" && self.tenants[t].may_refuse_now(currency, self.now);
+        if response.status() == StatusCode::UNPROCESSABLE_ENTITY && may_refuse {
+            let error: Value = response.json().await.unwrap_or_default();
+            if error["error"]["code"] != "currency_change_not_at_period_start" {
+                self.unexpected(format!("putting {id} on {plan} {timing}: {error}"));
+            }
+            return;
+        }
         if self.answered(response, StatusCode::OK, format!("putting {id} on {plan} {timing}")).await {
             self.tenants[t].priced = true;
+            self.tenants[t].plans.push((self.now, currency));
         }
     }
 
