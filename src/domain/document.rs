@@ -91,6 +91,7 @@ impl InvoiceDocument {
         serde_json::json!({
             "invoice_id": self.id,
             "number": self.number,
+            "kind": self.content.kind,
             "tenant_id": self.content.customer.tenant_id,
             "total": total.format_amount(),
             "currency": self.content.currency.code(),
@@ -205,6 +206,25 @@ mod tests {
         assert_eq!(payload(Decimal::new(187, 1), "USD"), "18.70");
         assert_eq!(payload(Decimal::new(18700, 3), "JPY"), "19");
         assert_eq!(payload(Decimal::new(1870, 0), "JPY"), "1870");
+    }
+
+    #[test]
+    fn the_event_payload_says_whether_the_invoice_is_the_periods_or_an_adjustment_invoice() {
+        let kind = |kind: InvoiceKind| {
+            let content = InvoiceContent { kind, ..content() };
+            let new = NewInvoice {
+                content,
+                billed: vec![],
+                consumptions: vec![],
+                remainder_credit: None,
+                adjustment_invoices: vec![],
+            };
+            let document = new.issued(InvoiceId::generate(&TenantId::parse("acme").unwrap()), "INV-2026-000007".into());
+            let json: serde_json::Value = serde_json::from_str(&document.event_payload()).unwrap();
+            json["kind"].as_str().unwrap().to_owned()
+        };
+        assert_eq!(kind(InvoiceKind::Period), "period");
+        assert_eq!(kind(InvoiceKind::Adjustment), "adjustment");
     }
 
     #[test]

@@ -46,6 +46,7 @@ both_stores! {
         assert_eq!(calls[0].body["type"], "invoice.finalized");
         assert_eq!(calls[0].body["data"]["invoice_id"], invoice["id"]);
         assert_eq!(calls[0].body["data"]["number"], invoice["number"]);
+        assert_eq!(calls[0].body["data"]["kind"], "period", "the period's invoice, not an adjustment invoice");
         let sent = outbox(&app, "status=sent&kind=invoice.finalized").await;
         assert_eq!(sent.len(), 1);
         assert_eq!((sent[0]["channel"].as_str(), sent[0]["attempts"].as_u64()), (Some("webhook"), Some(3)));
