@@ -167,15 +167,27 @@ mod tests {
         }
     }
 
-    #[test]
-    fn a_document_is_one_flat_json_object_and_reads_back_unchanged() {
-        let new = NewInvoice {
-            content: content(),
+    /// `content` to issue, with no ledger effects and nothing beside it.
+    fn new_invoice(content: InvoiceContent) -> NewInvoice {
+        NewInvoice {
+            content,
             billed: vec![],
             consumptions: vec![],
             remainder_credit: None,
             adjustment_invoices: vec![],
-        };
+        }
+    }
+
+    /// The outbox payload of `content` issued.
+    fn event_of(content: InvoiceContent) -> serde_json::Value {
+        let document = new_invoice(content)
+            .issued(InvoiceId::generate(&TenantId::parse("acme").unwrap()), "INV-2026-000007".into());
+        serde_json::from_str(&document.event_payload()).unwrap()
+    }
+
+    #[test]
+    fn a_document_is_one_flat_json_object_and_reads_back_unchanged() {
+        let new = new_invoice(content());
         let id = InvoiceId::generate(&TenantId::parse("acme").unwrap());
         let document = new.issued(id.clone(), document_number("INV", 2026, 7));
         let json = serde_json::to_value(&document).unwrap();
@@ -190,17 +202,8 @@ mod tests {
     #[test]
     fn the_event_payload_carries_the_total_at_the_currency_precision() {
         let payload = |total: Decimal, code: &str| {
-            let content = InvoiceContent { total, currency: Currency::parse(code).unwrap(), ..content() };
-            let new = NewInvoice {
-                content,
-                billed: vec![],
-                consumptions: vec![],
-                remainder_credit: None,
-                adjustment_invoices: vec![],
-            };
-            let document = new.issued(InvoiceId::generate(&TenantId::parse("acme").unwrap()), "INV-2026-000007".into());
-            let json: serde_json::Value = serde_json::from_str(&document.event_payload()).unwrap();
-            json["total"].as_str().unwrap().to_owned()
+            let event = event_of(InvoiceContent { total, currency: Currency::parse(code).unwrap(), ..content() });
+            event["total"].as_str().unwrap().to_owned()
         };
         assert_eq!(payload(Decimal::ZERO, "USD"), "0.00", "a zero total is not \"0\"");
         assert_eq!(payload(Decimal::new(187, 1), "USD"), "18.70");
@@ -210,19 +213,8 @@ mod tests {
 
     #[test]
     fn the_event_payload_says_whether_the_invoice_is_the_periods_or_an_adjustment_invoice() {
-        let kind = |kind: InvoiceKind| {
-            let content = InvoiceContent { kind, ..content() };
-            let new = NewInvoice {
-                content,
-                billed: vec![],
-                consumptions: vec![],
-                remainder_credit: None,
-                adjustment_invoices: vec![],
-            };
-            let document = new.issued(InvoiceId::generate(&TenantId::parse("acme").unwrap()), "INV-2026-000007".into());
-            let json: serde_json::Value = serde_json::from_str(&document.event_payload()).unwrap();
-            json["kind"].as_str().unwrap().to_owned()
-        };
+        let kind =
+            |kind: InvoiceKind| event_of(InvoiceContent { kind, ..content() })["kind"].as_str().unwrap().to_owned();
         assert_eq!(kind(InvoiceKind::Period), "period");
         assert_eq!(kind(InvoiceKind::Adjustment), "adjustment");
     }
@@ -230,17 +222,8 @@ mod tests {
     #[test]
     fn a_document_stored_before_due_dates_reads_back_without_one() {
         let id = InvoiceId::generate(&TenantId::parse("acme").unwrap());
-        let mut json = serde_json::to_value(
-            NewInvoice {
-                content: content(),
-                billed: vec![],
-                consumptions: vec![],
-                remainder_credit: None,
-                adjustment_invoices: vec![],
-            }
-            .issued(id, document_number("INV", 2026, 7)),
-        )
-        .unwrap();
+        let mut json =
+            serde_json::to_value(new_invoice(content()).issued(id, document_number("INV", 2026, 7))).unwrap();
         json.as_object_mut().unwrap().remove("due_at");
         let read: InvoiceDocument = serde_json::from_value(json).unwrap();
         assert_eq!(read.content.due_at, None);
@@ -250,13 +233,7 @@ mod tests {
     fn a_document_stored_before_kinds_reads_back_as_a_period_invoice() {
         let id = InvoiceId::generate(&TenantId::parse("acme").unwrap());
         let adjustment = InvoiceContent { kind: InvoiceKind::Adjustment, ..content() };
-        let new = NewInvoice {
-            content: adjustment,
-            billed: vec![],
-            consumptions: vec![],
-            remainder_credit: None,
-            adjustment_invoices: vec![],
-        };
+        let new = new_invoice(adjustment);
         let mut json = serde_json::to_value(new.issued(id, document_number("INV", 2026, 7))).unwrap();
         assert_eq!(json["kind"], "adjustment");
         json.as_object_mut().unwrap().remove("kind");

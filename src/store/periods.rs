@@ -1,5 +1,5 @@
 //! Closing billing periods: `billing_period`, `invoice`, `billed_line`, credit consumptions
-//! and the outbox row — one transaction per period, at most once per (tenant, period).
+//! and the outbox rows — one transaction per period, at most once per (tenant, period).
 
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
@@ -39,8 +39,9 @@ impl Store {
         rows.into_iter().map(|(key, amount)| Ok((line_key(&key)?, amount.0))).collect()
     }
 
-    /// Numbers and stores an invoice, its billed lines, credit entries and outbox row, and
-    /// closes its period — in one transaction, at most once per (tenant, period). The period
+    /// Numbers and stores an invoice (and the adjustment invoices it carries), their billed
+    /// lines, credit entries and outbox rows, and closes its period — in one transaction, at
+    /// most once per (tenant, period). The period
     /// row is claimed with `for update skip locked` on PostgreSQL, so concurrent runs on
     /// several nodes neither wait for nor duplicate each other (SQLite: the one writer).
     #[tracing::instrument(skip_all, fields(tenant_id = %issue.tenant))]
