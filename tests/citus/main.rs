@@ -28,6 +28,8 @@ mod ingest;
 mod invoices;
 #[path = "../api/lifecycle.rs"]
 mod lifecycle;
+#[path = "../api/pricing.rs"]
+mod pricing;
 #[path = "../api/store_conformance/mod.rs"]
 mod store_conformance;
 #[path = "../api/subscription_changes.rs"]
