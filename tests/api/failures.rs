@@ -203,7 +203,7 @@ crate::each_store!(a_graceful_shutdown_commits_what_is_queued_before_stopping);
 
 async fn a_graceful_shutdown_commits_what_is_queued_before_stopping(backend: Backend) {
     // Arrange: the writer is held up by another connection's lock while a request waits on it.
-    let app = spawn_app(backend).await;
+    let mut app = spawn_app(backend).await;
     app.create_tenant("acme", "UTC").await;
     let blocker = WriteBlocker::hold(&app).await;
     let pending = tokio::spawn({
@@ -218,8 +218,9 @@ async fn a_graceful_shutdown_commits_what_is_queued_before_stopping(backend: Bac
     stopping.await.unwrap();
     // Assert: the request was answered after its commit, and the record is there.
     assert_eq!(pending.await.unwrap(), StatusCode::OK);
-    let stopped = app.stopped;
-    stopped.await.unwrap().unwrap();
-    let rollups = app.store.all_rollups(&tally::domain::TenantId::parse("acme").unwrap()).await.unwrap();
-    assert_eq!(rollups.iter().map(|r| r.totals.records).sum::<i64>(), 1);
+    (&mut app.stopped).await.unwrap().unwrap();
+    // A connection of its own: the app's pool may hand out one its stopped workers' runtimes
+    // opened, whose I/O ended with them ("a Tokio 1.x context … is being shutdown").
+    let stored = crate::helpers::count_rows(&app, "select count(*) from usage_record where tenant_id = 'acme'").await;
+    assert_eq!(stored, 1);
 }
