@@ -146,16 +146,14 @@ pub async fn get_portal_invoice_pdf(found: PortalInvoice) -> Result<HttpResponse
 
 fn row(doc: &InvoiceDocument) -> InvoiceRow {
     let c = &doc.content;
+    let span = format::span(c.period_start, c.period_end, format::zone(&c.customer.timezone));
     InvoiceRow {
         id: doc.id.to_string(),
         number: doc.number.clone(),
         period: match c.kind {
-            InvoiceKind::Period => format::span(c.period_start, c.period_end, format::zone(&c.customer.timezone)),
+            InvoiceKind::Period => span,
             // Issued beside the period's own invoice, which the same dates would name.
-            InvoiceKind::Adjustment => format!(
-                "{}: late usage of earlier periods",
-                format::span(c.period_start, c.period_end, format::zone(&c.customer.timezone))
-            ),
+            InvoiceKind::Adjustment => format!("{span}: late usage of earlier periods"),
         },
         status: doc.status.as_str(),
         total: format::money(&Money::new(c.total, c.currency)),

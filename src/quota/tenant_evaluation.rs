@@ -112,9 +112,10 @@ impl QuotaEvaluator {
         let uncovered =
             if facts.has_usage(&tenant.id) { self.uncovered_periods(tenant, changes, now) } else { Vec::new() };
         for period in periods_open_for_usage(&BillingCalendar::of(tenant), now, self.allowed_lateness) {
-            let unbilled = match uncovered.contains(&period) {
-                true => unbilled_usage(&period, changes, &usage.in_period(&tenant.id, &period))?,
-                false => None,
+            let unbilled = if uncovered.contains(&period) {
+                unbilled_usage(&period, changes, &usage.in_period(&tenant.id, &period))?
+            } else {
+                None
             };
             let (quantities, records) =
                 unbilled.as_ref().map_or((Quantities::default(), 0), |u| (u.quantities, u.records));

@@ -244,30 +244,14 @@ async fn late_usage_of_a_month_in_another_currency_goes_on_an_adjustment_invoice
     // dollars, on an invoice of its own issued beside it (0.40 dollars were once added to
     // the euro invoice as 0.40 euros). December's dollar invoice bills only the 1M that
     // arrived since: what November's carried counts as billed.
-    let kinds = |report: &Value| -> Vec<(String, String, String)> {
-        report["invoices_issued"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|i| {
-                (
-                    i["kind"].as_str().unwrap().into(),
-                    i["currency"].as_str().unwrap().into(),
-                    i["total"].as_str().unwrap().into(),
-                )
-            })
-            .collect()
-    };
-    let owned = |k: &str, c: &str, t: &str| (k.to_owned(), c.to_owned(), t.to_owned());
-    assert_eq!(kinds(&november), [owned("period", "EUR", "0.18"), owned("adjustment", "USD", "0.40")], "{november}");
-    assert_eq!(kinds(&again), [], "a rerun issues neither again");
-    assert_eq!(kinds(&december), [owned("period", "EUR", "0.00"), owned("adjustment", "USD", "0.20")], "{december}");
+    let issued = |report: &Value| report["invoices_issued"].as_array().unwrap().clone();
+    let (november, again, december) = (issued(&november), issued(&again), issued(&december));
+    assert_eq!(kind_currency_total(&november), [("period", "EUR", "0.18"), ("adjustment", "USD", "0.40")]);
+    assert_eq!(kind_currency_total(&again), [], "a rerun issues neither again");
+    assert_eq!(kind_currency_total(&december), [("period", "EUR", "0.00"), ("adjustment", "USD", "0.20")]);
     let mut invoices = crate::billing::invoices_of(&app, "acme").await;
     invoices.sort_by_key(|i| i["number"].as_str().unwrap().to_owned());
-    let billed: Vec<(&str, &str, &str)> = invoices
-        .iter()
-        .map(|i| (i["kind"].as_str().unwrap(), i["currency"].as_str().unwrap(), i["total"].as_str().unwrap()))
-        .collect();
+    let billed = kind_currency_total(&invoices);
     assert_eq!(
         billed,
         [
@@ -287,6 +271,14 @@ async fn late_usage_of_a_month_in_another_currency_goes_on_an_adjustment_invoice
 }
 
 crate::each_store!(late_usage_of_a_month_in_another_currency_goes_on_an_adjustment_invoice_in_that_currency);
+
+/// (kind, currency, total) of each invoice, as the run report and the invoice API show them.
+fn kind_currency_total(invoices: &[Value]) -> Vec<(&str, &str, &str)> {
+    fn text(v: &Value) -> &str {
+        v.as_str().unwrap()
+    }
+    invoices.iter().map(|i| (text(&i["kind"]), text(&i["currency"]), text(&i["total"]))).collect()
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_changed_plan_becomes_a_new_version_for_the_next_period_only() {

@@ -3,7 +3,7 @@
 
 use super::{issue, month, new_invoice, tenant};
 use crate::both_stores;
-use crate::helpers::{count_rows, operator, test_now, TestApp};
+use crate::helpers::{count_rows, operator, test_now};
 use tally::domain::{Currency, InvoiceKind, NewInvoice, TenantId};
 use tally::store::{IssueBatch, IssueInvoice, IssueOutcome};
 
@@ -16,10 +16,6 @@ fn as_adjustment(mut invoice: NewInvoice, code: &str) -> NewInvoice {
 
 fn issuing<'a>(tenant: &'a TenantId, invoice: &'a NewInvoice) -> IssueInvoice<'a> {
     IssueInvoice { tenant, invoice, invoice_prefix: "INV", now: test_now() }
-}
-
-async fn count(app: &TestApp, sql: &str) -> i64 {
-    count_rows(app, sql).await
 }
 
 both_stores! {
@@ -58,13 +54,13 @@ both_stores! {
         assert_eq!(kinds, [(InvoiceKind::Period, "USD"), (InvoiceKind::Adjustment, "EUR")]);
         assert_eq!(again.0, IssueOutcome::AlreadyClosed, "the period is closed: neither is issued again");
         assert_eq!(again.1, [IssueOutcome::AlreadyClosed]);
-        assert_eq!(count(&app, "select count(*) from invoice").await, 4);
+        assert_eq!(count_rows(&app, "select count(*) from invoice").await, 4);
         let finalized = "select count(*) from outbox where kind = 'invoice.finalized'";
-        assert_eq!(count(&app, finalized).await, 4, "each is emailed");
+        assert_eq!(count_rows(&app, finalized).await, 4, "each is emailed");
         let named = format!("select count(*) from billing_period where invoice_id = '{}'", acmes[0].id);
-        assert_eq!(count(&app, &named).await, 1, "the period names its period invoice");
+        assert_eq!(count_rows(&app, &named).await, 1, "the period names its period invoice");
         let billed = format!("select count(*) from billed_line where invoice_id = '{}'", acmes[1].id);
-        assert_eq!(count(&app, &billed).await, 1, "what the adjustment invoice billed counts as billed");
+        assert_eq!(count_rows(&app, &billed).await, 1, "what the adjustment invoice billed counts as billed");
     }
 
     async fn a_second_adjustment_invoice_in_one_currency_for_one_period_is_refused_and_leaves_nothing(app) {
@@ -78,7 +74,7 @@ both_stores! {
         let refused = store.issue_invoice(&issuing(&acme.id, &october)).await;
         // Assert
         assert!(refused.is_err(), "the database refuses the second: {refused:?}");
-        assert_eq!(count(&app, "select count(*) from invoice").await, 0, "nor the period's invoice");
+        assert_eq!(count_rows(&app, "select count(*) from invoice").await, 0, "nor the period's invoice");
         assert!(store.closed_periods(&acme.id).await.unwrap().is_empty(), "the period stays open");
         october.adjustment_invoices.pop();
         let IssueOutcome::Issued(period, _) = store.issue_invoice(&issuing(&acme.id, &october)).await.unwrap() else {
