@@ -49,6 +49,8 @@ metrics! {
     queue_depth: Gauge = Gauge::default(), "write_queue_depth", "Requests waiting for the writer";
     billing_runs: Counter = Counter::default(), "billing_runs", "Billing runs completed (scheduled or requested)";
     invoices_issued: Counter = Counter::default(), "invoices_issued", "Invoices issued by billing runs";
+    invoices_reminded: Counter = Counter::default(), "invoices_reminded",
+        "Overdue invoices billing runs reminded tenants of";
     /// Outbox deliveries accepted by the SMTP server or webhook receiver.
     outbox_sent: Family<DeliveryLabels, Counter> = Family::default(),
         "outbox_sent", "Outbox deliveries sent, by kind and channel";
@@ -96,10 +98,11 @@ pub struct DeliveryLabels {
 }
 
 impl Metrics {
-    /// Counts one completed billing run and the invoices it issued.
-    pub fn record_billing_run(&self, invoices_issued: usize) {
+    /// Counts one completed billing run, the invoices it issued and those it reminded of.
+    pub fn record_billing_run(&self, invoices_issued: usize, invoices_reminded: usize) {
         self.billing_runs.inc();
         self.invoices_issued.inc_by(invoices_issued as u64);
+        self.invoices_reminded.inc_by(invoices_reminded as u64);
     }
 
     /// Records a finished quota evaluator pass (alerts are counted as they are raised).

@@ -72,7 +72,8 @@ pub async fn dispatch_all(store: &Store, smtp_url: &str, sending: Sending) -> an
 pub async fn invoices(store: &Store, count: usize) -> anyhow::Result<Vec<InvoiceDocument>> {
     futures_util::stream::iter(0..count)
         .map(|i| async move {
-            let mut list = store.list_invoices(&workload::tenant_id(i), None, 1).await?;
+            let mut list =
+                store.list_invoices(&workload::tenant_id(i), tally::store::InvoiceFilter::default(), None, 1).await?;
             list.pop().map(|invoice| invoice.document).context("an invoice per tenant")
         })
         .buffered(8)

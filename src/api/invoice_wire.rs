@@ -18,7 +18,8 @@ pub fn invoice_summary(invoice: &StoredInvoice) -> Value {
     json!({
         "id": doc.id, "number": doc.number, "kind": d.kind, "status": doc.status, "tenant_id": d.customer.tenant_id,
         "period_start": d.period_start, "period_end": d.period_end, "issued_at": d.issued_at,
-        "currency": d.currency.code(), "total": money(d.total, d.currency),
+        "currency": d.currency.code(), "total": money(d.total, d.currency), "due_at": d.due_at,
+        "reminded_at": invoice.reminded_at,
     })
 }
 
@@ -27,7 +28,7 @@ pub fn invoice_json(invoice: &StoredInvoice) -> Value {
     let d = &invoice.document.content;
     let mut out = invoice_summary(invoice);
     let extra = json!({
-        "due_at": d.due_at, "issuer": d.issuer, "customer": d.customer,
+        "issuer": d.issuer, "customer": d.customer,
         "lines": d.lines.iter().map(|l| line(l, d.currency)).collect::<Vec<_>>(),
         "subtotal": money(d.subtotal, d.currency),
         "tax_rate": decimal(d.tax_rate),

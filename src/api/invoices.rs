@@ -7,28 +7,53 @@
 
 use actix_web::{web, HttpResponse};
 use chrono::{DateTime, Utc};
+use serde::Deserialize;
 
 use super::invoice_wire::{invoice_json, invoice_summary};
 use super::lookup::{PathChange, ReadableInvoice, ReadableTenant};
-use super::page::{invalid_cursor, next_cursor, page_limit, page_response, parse_time_cursor, time_cursor, PageQuery};
+use super::page::{invalid_cursor, next_cursor, page_limit, page_response, parse_time_cursor, time_cursor};
 use crate::auth::AdminCaller;
-use crate::domain::InvoiceId;
+use crate::domain::{InvoiceId, InvoiceKind, InvoiceStatus};
 use crate::http::{ApiError, DeferredQuery, JsonReply};
 use crate::invoice::{transition, Biller, InvoiceAction};
-use crate::store::{StatusChange, Store};
+use crate::store::{InvoiceFilter, StatusChange, Store};
 
-/// A tenant's invoices, newest first; `next_cursor` continues the list.
+/// Query of `listInvoices`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InvoiceQuery {
+    status: Option<String>,
+    kind: Option<String>,
+    limit: Option<u32>,
+    cursor: Option<String>,
+}
+
+/// A tenant's invoices, newest first, of one status or kind if asked; `next_cursor`
+/// continues the list.
 #[tracing::instrument(skip_all, fields(tenant_id = %tenant.0.id))]
 pub async fn list_invoices(
     tenant: ReadableTenant,
-    query: DeferredQuery<PageQuery>,
+    query: DeferredQuery<InvoiceQuery>,
     store: web::Data<Store>,
 ) -> Result<HttpResponse, ApiError> {
     let query = query.parsed()?;
+    let bad = |m: &str| ApiError::bad_request("invalid_query", m.to_owned());
+    let filter = InvoiceFilter {
+        status: query
+            .status
+            .as_deref()
+            .map(|s| InvoiceStatus::parse(s).ok_or_else(|| bad("status must be draft, finalized, paid or void")))
+            .transpose()?,
+        kind: query
+            .kind
+            .as_deref()
+            .map(|k| InvoiceKind::parse(k).ok_or_else(|| bad("kind must be period or adjustment")))
+            .transpose()?,
+    };
     let id = tenant.0.id;
     let limit = page_limit(query.limit, 200);
     let before = query.cursor.as_deref().map(parse_cursor).transpose()?;
-    let invoices = store.list_invoices(&id, before, limit).await?;
+    let invoices = store.list_invoices(&id, filter, before, limit).await?;
     let next_cursor = next_cursor(&invoices, limit, |i| time_cursor(i.document.content.period_start, &i.document.id));
     let data: Vec<_> = invoices.iter().map(invoice_summary).collect();
     Ok(page_response(data, next_cursor))

@@ -30,6 +30,7 @@ const ENV_VARS: &[(&str, &str)] = &[
     ("TALLY_BILLING_GRACE", "billing.grace"),
     ("TALLY_BILLING_SCHEDULE_EVERY", "billing.schedule_every"),
     ("TALLY_PAYMENT_TERMS", "billing.payment_terms"),
+    ("TALLY_OVERDUE_REMINDER", "billing.overdue_reminder"),
     ("TALLY_ISSUER_NAME", "issuer.name"),
     ("TALLY_ISSUER_ADDRESS", "issuer.address"),
     ("TALLY_ISSUER_TAX_ID", "issuer.tax_id"),
@@ -102,6 +103,9 @@ impl Settings {
         }
         if crate::domain::PaymentTerms::from_std(self.billing.payment_terms).is_none() {
             bail!("billing.payment_terms (TALLY_PAYMENT_TERMS) must be at most 366d");
+        }
+        if self.billing.overdue_reminder.is_some_and(|d| d > Duration::from_secs(366 * 86_400)) {
+            bail!("billing.overdue_reminder (TALLY_OVERDUE_REMINDER) must be `off` or at most 366d");
         }
         if self.smtp.max_connections == 0 {
             bail!("smtp.max_connections (TALLY_SMTP_MAX_CONNECTIONS) must be positive");
@@ -230,6 +234,23 @@ mod tests {
         let env = |name: &str| (name == "TALLY_PAYMENT_TERMS").then(|| "30d".to_owned());
         assert_eq!(Settings::from_sources("", env).unwrap().billing.payment_terms, Duration::from_secs(30 * 86_400));
         assert!(Settings::from_sources("[billing]\npayment_terms = \"400d\"", |_| None).is_err());
+    }
+
+    #[test]
+    fn overdue_reminders_are_off_by_default_and_read_off_or_a_duration() {
+        assert_eq!(Settings::from_sources("", |_| None).unwrap().billing.overdue_reminder, None);
+        let env = |value: &'static str| move |name: &str| (name == "TALLY_OVERDUE_REMINDER").then(|| value.to_owned());
+        assert_eq!(
+            Settings::from_sources("", env("3d")).unwrap().billing.overdue_reminder,
+            Some(Duration::from_secs(3 * 86_400))
+        );
+        assert_eq!(Settings::from_sources("", env("0s")).unwrap().billing.overdue_reminder, Some(Duration::ZERO));
+        assert_eq!(
+            Settings::from_sources("[billing]\noverdue_reminder = \"off\"", |_| None).unwrap().billing.overdue_reminder,
+            None
+        );
+        assert!(Settings::from_sources("", env("soon")).is_err(), "neither off nor a duration");
+        assert!(Settings::from_sources("", env("400d")).is_err(), "longer than a year");
     }
 
     #[test]

@@ -147,6 +147,11 @@ pub struct BillingSettings {
     /// overrides it.
     #[serde(with = "duration_text")]
     pub payment_terms: Duration,
+    /// How long after its due date a finalized invoice still unpaid is reminded of, once:
+    /// `off` (the default: Tally knows of payments only from `mark-paid`) or a duration like
+    /// `0s` or `3d` (≤ 366d).
+    #[serde(with = "off_or_duration")]
+    pub overdue_reminder: Option<Duration>,
 }
 
 /// Quota alerts and entitlements (DESIGN §9).
@@ -252,6 +257,7 @@ impl Default for BillingSettings {
             grace: Duration::from_secs(3_600),
             schedule_every: Duration::from_secs(60),
             payment_terms: Duration::from_secs(14 * 86_400),
+            overdue_reminder: None,
         }
     }
 }
@@ -289,6 +295,22 @@ mod duration_text {
 
     pub fn parse(text: &str) -> Option<Duration> {
         crate::domain::parse_duration_text(text)
+    }
+}
+
+/// A delay that may be switched off: `off`, or a duration like `3d`.
+mod off_or_duration {
+    use serde::{Deserialize, Deserializer};
+    use std::time::Duration;
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+        let text = String::deserialize(d)?;
+        if text == "off" {
+            return Ok(None);
+        }
+        super::duration_text::parse(&text)
+            .map(Some)
+            .ok_or_else(|| serde::de::Error::custom(format!("{text:?} is neither `off` nor a duration like 3d")))
     }
 }
 

@@ -95,6 +95,7 @@ impl InvoiceDocument {
             "tenant_id": self.content.customer.tenant_id,
             "total": total.format_amount(),
             "currency": self.content.currency.code(),
+            "due_at": self.content.due_at,
         })
         .to_string()
     }

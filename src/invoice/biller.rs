@@ -32,6 +32,9 @@ pub struct BillingConfig {
     pub allow_time_travel: bool,
     /// Terms of tenants without their own (`TALLY_PAYMENT_TERMS`).
     pub payment_terms: PaymentTerms,
+    /// How long after its due date an unpaid invoice is reminded of (`TALLY_OVERDUE_REMINDER`);
+    /// `None`: never.
+    pub overdue_reminder: Option<chrono::Duration>,
 }
 
 /// How far past "now" a run may look, in months (a few billing periods), also with time
@@ -62,6 +65,7 @@ impl BillingConfig {
             allowed_lateness: self.allowed_lateness,
             payment_terms: self.payment_terms,
             page_size: super::BILLING_PAGE,
+            overdue_reminder: self.overdue_reminder,
         }
     }
 
@@ -119,7 +123,7 @@ impl Biller {
     ) -> anyhow::Result<RunReport> {
         let catalog = self.catalog.current(store).await?;
         let report = self.config.run(store, &catalog).run_observed(as_of, progress).await?;
-        self.metrics.record_billing_run(report.invoices_issued.len());
+        self.metrics.record_billing_run(report.invoices_issued.len(), report.invoices_reminded.len());
         if let Some(listener) = &self.listener {
             for issued in &report.invoices_issued {
                 listener.invoice_issued(issued.invoice_id.tenant());
@@ -136,9 +140,14 @@ impl Biller {
         loop {
             ticks.tick().await;
             match self.run(&store, clock.now()).await {
-                Ok(report) if !report.invoices_issued.is_empty() || !report.failures.is_empty() => {
+                Ok(report)
+                    if !report.invoices_issued.is_empty()
+                        || !report.invoices_reminded.is_empty()
+                        || !report.failures.is_empty() =>
+                {
                     tracing::info!(
                         issued = report.invoices_issued.len(),
+                        reminded = report.invoices_reminded.len(),
                         failures = report.failures.len(),
                         "scheduled billing run"
                     );

@@ -21,7 +21,7 @@ use super::billing_run::{BillingRun, IssuedInvoice, RunReport};
 use super::unit_usage::UnitUsage;
 use super::{carrier_periods, due_periods, segments};
 use crate::aggregate::{BillingCalendar, Rollup};
-use crate::domain::{BillingPeriod, CreditEntry, LineKey, Money, NewInvoice, SubscriptionChange, Tenant, TenantId};
+use crate::domain::{BillingPeriod, CreditEntry, LineKey, NewInvoice, SubscriptionChange, Tenant, TenantId};
 use crate::store::{IssueBatch, IssueInvoice, IssueOutcome, PerTenant};
 
 /// A tenant's next due period in this pass.
@@ -126,14 +126,9 @@ impl BillingRun<'_> {
             for ((tenant, _), outcome) in ready.iter().zip(self.issue(&ready, as_of).await) {
                 match outcome {
                     Ok(IssueOutcome::Issued(period, adjustments)) => {
-                        for doc in std::iter::once(*period).chain(adjustments) {
-                            report.invoices_issued.push(IssuedInvoice {
-                                total: Money::new(doc.content.total, doc.content.currency),
-                                kind: doc.content.kind,
-                                invoice_id: doc.id,
-                                number: doc.number,
-                            });
-                        }
+                        report
+                            .invoices_issued
+                            .extend(std::iter::once(*period).chain(adjustments).map(IssuedInvoice::from));
                     }
                     Ok(IssueOutcome::AlreadyClosed | IssueOutcome::Busy) => report.skipped += 1,
                     Err(error) => {

@@ -2,7 +2,8 @@
 //! gather → draft → lines → adjustments for earlier periods → credits → assemble → issue —
 //! taken by a page of tenants at a time (`billing_page.rs`: one read per table and one
 //! transaction for the page). A page's invoices commit together, so a run killed half way
-//! resumes at the first page it did not commit.
+//! resumes at the first page it did not commit. Then it reminds tenants of invoices left
+//! unpaid past their due date (`overdue.rs`).
 //!
 //! Stage: invoice orchestration (IO through the store). Inputs: the store, the plan catalog
 //! (read once by the caller), settings and `as_of`; output: a [`RunReport`]. Must not read the
@@ -23,8 +24,8 @@ use super::{
 };
 use crate::aggregate::{BillingCalendar, Rollup};
 use crate::domain::{
-    BillingPeriod, Currency, CustomerSnapshot, InvoiceId, InvoiceKind, IssuerSnapshot, LineKey, Money, NewInvoice,
-    PaymentTerms,
+    BillingPeriod, Currency, CustomerSnapshot, InvoiceDocument, InvoiceId, InvoiceKind, IssuerSnapshot, LineKey, Money,
+    NewInvoice, PaymentTerms,
 };
 use crate::domain::{SubscriptionChange, Tenant, TenantId};
 use crate::rate::PlanCatalog;
@@ -44,6 +45,8 @@ pub struct BillingRun<'a> {
     pub payment_terms: PaymentTerms,
     /// Tenants billed together ([`BILLING_PAGE`] at most; 1: tenant by tenant).
     pub page_size: usize,
+    /// How long after its due date an unpaid invoice is reminded of; `None`: never.
+    pub overdue_reminder: Option<Duration>,
 }
 
 /// What a run did.
@@ -57,6 +60,9 @@ pub struct RunReport {
     /// Usage no subscription covers (DESIGN §6), when any: in the periods this run closed, and
     /// in the periods with no plan at all that it passed (`uncovered_page.rs`), each once.
     pub unbilled: Vec<UnbilledPeriod>,
+    /// Invoices this run reminded the tenant of, still unpaid past their due date
+    /// (`overdue.rs`), earliest due first.
+    pub invoices_reminded: Vec<IssuedInvoice>,
 }
 
 /// A closed or passed period's usage that no subscription covers.
@@ -79,6 +85,17 @@ pub struct IssuedInvoice {
     pub number: String,
     pub kind: InvoiceKind,
     pub total: Money,
+}
+
+impl From<InvoiceDocument> for IssuedInvoice {
+    fn from(doc: InvoiceDocument) -> Self {
+        Self {
+            total: Money::new(doc.content.total, doc.content.currency),
+            kind: doc.content.kind,
+            invoice_id: doc.id,
+            number: doc.number,
+        }
+    }
 }
 
 /// How a run report shows an issued invoice: the total at the currency's precision, beside
@@ -142,9 +159,11 @@ impl BillingRun<'_> {
             }
             match list.last() {
                 Some(last) if list.len() == 500 => after = Some(last.id.clone()),
-                _ => return Ok(report),
+                _ => break,
             }
         }
+        self.remind_overdue(as_of, &mut report).await;
+        Ok(report)
     }
 
     /// The steps for one tenant's due `period` once its inputs are read (pure): draft →

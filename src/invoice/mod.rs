@@ -21,6 +21,7 @@ mod gather;
 mod lifecycle;
 mod lines;
 mod note;
+mod overdue;
 mod period;
 mod projection;
 mod render;
@@ -42,6 +43,7 @@ pub use gather::segment_inputs;
 pub use lifecycle::{transition, InvalidTransition, InvoiceAction};
 pub use lines::{segment_lines, KeyedLine};
 pub use note::unbilled_note;
+pub use overdue::{reminder_window, REMINDER_REACH};
 pub use period::{period_containing, period_units, segments, Segment};
 pub use projection::project;
 /// Text forms of amounts, quantities and dates, shared with the emails (`notify`).

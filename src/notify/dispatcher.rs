@@ -23,10 +23,10 @@ use super::mail_view::MailKind;
 use super::webhook_call::{call_webhook, webhook_body, webhook_client};
 use super::{backoff::next_attempt_after_failure, identity::message_id_header};
 use crate::clock::SharedClock;
-use crate::domain::IssuerSnapshot;
+use crate::domain::{InvoiceStatus, IssuerSnapshot};
 use crate::invoice::{render_pdf, DocumentKind};
 use crate::metrics::Metrics;
-use crate::store::{AttemptResult, DbError, Delivery, OutboxEvent, Store};
+use crate::store::{AttemptResult, DbError, Delivery, OutboxEvent, Store, INVOICE_OVERDUE};
 use crate::telemetry::spawn_blocking_with_tracing;
 
 /// Events expanded per store round trip.
@@ -201,6 +201,11 @@ impl Dispatcher {
         }
         let invoice = invoice_of(&self.store, &event).await.map_err(store_failure)?;
         let invoice = invoice.ok_or_else(|| SendFailure::Permanent("the invoice is gone".into()))?;
+        if event.kind == INVOICE_OVERDUE && invoice.document.status != InvoiceStatus::Finalized {
+            // Paid or voided since the run reminded of it: nothing is overdue any more.
+            tracing::info!(invoice_id = %invoice.document.id, "overdue reminder not sent: the invoice was settled");
+            return Ok(());
+        }
         let (kind, printed) = match (event.kind.as_str(), &invoice.credit_note_number) {
             ("invoice.voided", Some(number)) => (
                 MailKind::CreditNote(number.clone()),
@@ -209,6 +214,7 @@ impl Dispatcher {
                     issued_at: invoice.voided_at.unwrap_or(event.created_at),
                 },
             ),
+            (INVOICE_OVERDUE, _) => (MailKind::Reminder, DocumentKind::Invoice),
             _ => (MailKind::Invoice, DocumentKind::Invoice),
         };
         let document = invoice.document.clone();

@@ -1,6 +1,6 @@
 //! An outbox event → its deliveries: one email per address in the invoice's billing emails
-//! (finalized and voided invoices) or, for a quota alert, in the tenant's billing emails as
-//! they are at expansion, or for a portal sign-in request the one address that asked; one call per webhook endpoint subscribed to the event.
+//! (finalized and voided invoices) or, for a quota alert or an overdue reminder, in the
+//! tenant's billing emails as they are at expansion, or for a portal sign-in request the one address that asked; one call per webhook endpoint subscribed to the event.
 //!
 //! Stage: notify. Reads the invoice snapshots, the tenants and the endpoints once per page of
 //! events ([`PageReads`]), so a month-end's 10 000 invoices or a surge of 100 000 alerts is a
@@ -16,7 +16,7 @@ use super::identity::delivery_id;
 use super::login_mail::{LoginPayload, PORTAL_LOGIN_LINK};
 use crate::domain::{InvoiceId, Tenant, TenantId};
 use crate::quota::THRESHOLD_CROSSED;
-use crate::store::{DbError, NewDelivery, OutboxEvent, Store, StoredInvoice, WebhookEndpoint};
+use crate::store::{DbError, NewDelivery, OutboxEvent, Store, StoredInvoice, WebhookEndpoint, INVOICE_OVERDUE};
 
 /// The part of an invoice event's payload the worker reads.
 #[derive(Deserialize)]
@@ -24,11 +24,16 @@ pub(crate) struct InvoiceEventPayload {
     pub invoice_id: String,
 }
 
-/// Event kinds that email the tenant.
+/// Event kinds that email the addresses on the invoice.
 const EMAILED: [&str; 2] = ["invoice.finalized", "invoice.voided"];
 
+/// Event kinds that email the tenant's billing addresses as they are at expansion: a quota
+/// alert, and an overdue reminder (weeks after the invoice, to where the tenant wants its
+/// mail now).
+const EMAILED_TO_TENANT: [&str; 2] = [THRESHOLD_CROSSED, INVOICE_OVERDUE];
+
 /// What expanding a page of events reads once for all of them: the invoices of its invoice
-/// events, the tenants of its alert events (their billing emails as they are now) and the
+/// events, the tenants of its alert and reminder events (their billing emails as they are now) and the
 /// endpoints subscribed to each kind.
 pub(crate) struct PageReads {
     invoices: HashMap<InvoiceId, StoredInvoice>,
@@ -51,12 +56,12 @@ impl PageReads {
         for chunk in invoiced.chunks(ROWS_PER_READ) {
             invoices.extend(store.invoices_among(chunk).await?.into_iter().map(|i| (i.document.id.clone(), i)));
         }
-        let mut alerted: Vec<TenantId> =
-            events.iter().filter(|e| e.kind == THRESHOLD_CROSSED).map(|e| e.tenant.clone()).collect();
-        alerted.sort_unstable();
-        alerted.dedup();
-        let mut tenants = HashMap::with_capacity(alerted.len());
-        for chunk in alerted.chunks(ROWS_PER_READ) {
+        let mut addressed: Vec<TenantId> =
+            events.iter().filter(|e| EMAILED_TO_TENANT.contains(&e.kind.as_str())).map(|e| e.tenant.clone()).collect();
+        addressed.sort_unstable();
+        addressed.dedup();
+        let mut tenants = HashMap::with_capacity(addressed.len());
+        for chunk in addressed.chunks(ROWS_PER_READ) {
             tenants.extend(store.tenants_among(chunk).await?.into_iter().map(|t| (t.id.clone(), t)));
         }
         let mut endpoints = HashMap::new();
@@ -87,7 +92,7 @@ pub(crate) fn deliveries_of(reads: &PageReads, event: &OutboxEvent) -> Vec<NewDe
             }
         }
     }
-    if event.kind == THRESHOLD_CROSSED {
+    if EMAILED_TO_TENANT.contains(&event.kind.as_str()) {
         if let Some(tenant) = reads.tenants.get(&event.tenant) {
             for address in &tenant.details.billing_emails {
                 all.push(NewDelivery {

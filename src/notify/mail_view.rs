@@ -14,6 +14,8 @@ pub(crate) enum MailKind {
     Invoice,
     /// On void, with the credit note's number.
     CreditNote(String),
+    /// The invoice again, still unpaid past its due date (`billing.overdue_reminder`).
+    Reminder,
 }
 
 /// One row of the per-meter summary.
@@ -72,6 +74,19 @@ impl MailView {
                 "Amount due",
                 format!("{}.pdf", doc.number),
             ),
+            MailKind::Reminder => (
+                format!("Invoice {} is overdue", doc.number),
+                format!("Reminder: invoice {} from {} is overdue ({total})", doc.number, c.issuer.name),
+                format!(
+                    "Invoice {} for {} was due on {} and is not marked as paid yet. If you have paid it \
+                    already, thank you, and please disregard this reminder. The PDF is attached again.",
+                    doc.number,
+                    format::span(c.period_start, c.period_end, tz),
+                    c.due_at.map_or_else(|| "receipt".to_owned(), |due| format::date(due, tz)),
+                ),
+                "Amount due",
+                format!("{}.pdf", doc.number),
+            ),
             MailKind::CreditNote(number) => (
                 format!("Credit note {number}"),
                 format!("Credit note {number} for invoice {} from {}", doc.number, c.issuer.name),
@@ -91,7 +106,7 @@ impl MailView {
             number: doc.number.clone(),
             period: format::span(c.period_start, c.period_end, tz),
             issued_on: format::date(c.issued_at, tz),
-            due_on: c.due_at.filter(|_| *kind == MailKind::Invoice).map(|due| format::date(due, tz)),
+            due_on: c.due_at.filter(|_| !matches!(kind, MailKind::CreditNote(_))).map(|due| format::date(due, tz)),
             total,
             total_label,
             meters,
@@ -154,5 +169,25 @@ mod tests {
         let adjustment = MailView::of(&doc, &MailKind::Invoice, "https://billing.test");
         assert!(adjustment.intro.starts_with("This invoice bills usage of earlier periods"), "{}", adjustment.intro);
         assert!(adjustment.intro.contains("in USD, the currency they were billed in"), "{}", adjustment.intro);
+    }
+
+    #[test]
+    fn a_reminder_says_the_invoice_is_overdue_since_its_due_date_and_shows_what_is_due() {
+        let doc = sample_invoice();
+        let reminder = MailView::of(&doc, &MailKind::Reminder, "https://billing.test");
+        let invoice = MailView::of(&doc, &MailKind::Invoice, "https://billing.test");
+        let due = invoice.due_on.clone().expect("the sample invoice has a due date");
+        assert!(
+            reminder.subject.starts_with(&format!("Reminder: invoice {} from ", doc.number)),
+            "{}",
+            reminder.subject
+        );
+        assert!(reminder.subject.ends_with(&format!(" is overdue ({})", invoice.total)), "{}", reminder.subject);
+        assert!(
+            reminder.intro.contains(&format!("was due on {due} and is not marked as paid yet")),
+            "{}",
+            reminder.intro
+        );
+        assert_eq!((reminder.due_on, reminder.total, reminder.pdf_name), (Some(due), invoice.total, invoice.pdf_name));
     }
 }

@@ -16,10 +16,11 @@ use super::signature::{sign_webhook, WEBHOOK_SIGNATURE_HEADER};
 use crate::store::{OutboxEvent, WebhookEndpoint};
 
 /// The events an endpoint may subscribe to.
-pub const WEBHOOK_EVENTS: [&str; 5] = [
+pub const WEBHOOK_EVENTS: [&str; 6] = [
     "invoice.finalized",
     "invoice.voided",
     "invoice.paid",
+    crate::store::INVOICE_OVERDUE,
     crate::quota::THRESHOLD_CROSSED,
     crate::quota::USAGE_UNBILLED,
 ];

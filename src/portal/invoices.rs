@@ -19,10 +19,10 @@ use super::page;
 use super::session::PortalSession;
 use super::view::Chrome;
 use crate::api::{find_invoice, get_invoice_pdf, ReadableInvoice};
-use crate::domain::{InvoiceDocument, InvoiceKind, Money};
+use crate::domain::{InvoiceKind, InvoiceStatus, Money};
 use crate::invoice::display_format as format;
 use crate::invoice::document_sums as sums;
-use crate::store::StoredInvoice;
+use crate::store::{InvoiceFilter, StoredInvoice};
 
 /// Invoices listed on one page (newest first); older ones are a later slice's pagination.
 const LISTED: u32 = 100;
@@ -94,10 +94,10 @@ pub async fn list_portal_invoices(
     portal: web::Data<Portal>,
 ) -> Result<HttpResponse, PortalError> {
     let tenant = portal.tenant_of(&session).await?;
-    let invoices = portal.store.list_invoices(&session.tenant, None, LISTED).await?;
+    let invoices = portal.store.list_invoices(&session.tenant, InvoiceFilter::default(), None, LISTED).await?;
     let page = InvoicesPage {
         chrome: Chrome::signed_in("Invoices", "invoices", session.account(&tenant.details.name)),
-        invoices: invoices.iter().map(|i| row(&i.document)).collect(),
+        invoices: invoices.iter().map(row).collect(),
     };
     page::html(StatusCode::OK, &page)
 }
@@ -114,7 +114,7 @@ pub async fn get_portal_invoice(found: PortalInvoice) -> Result<HttpResponse, Po
             "invoices",
             found.session.account(&c.customer.name),
         ),
-        invoice: row(doc),
+        invoice: row(&found.invoice),
         issued_on: format::date(c.issued_at, tz),
         due_on: c.due_at.map(|due| format::date(due, tz)),
         lines: c
@@ -144,8 +144,8 @@ pub async fn get_portal_invoice_pdf(found: PortalInvoice) -> Result<HttpResponse
     Ok(response)
 }
 
-fn row(doc: &InvoiceDocument) -> InvoiceRow {
-    let c = &doc.content;
+fn row(invoice: &StoredInvoice) -> InvoiceRow {
+    let (doc, c) = (&invoice.document, &invoice.document.content);
     let span = format::span(c.period_start, c.period_end, format::zone(&c.customer.timezone));
     InvoiceRow {
         id: doc.id.to_string(),
@@ -155,7 +155,16 @@ fn row(doc: &InvoiceDocument) -> InvoiceRow {
             // Issued beside the period's own invoice, which the same dates would name.
             InvoiceKind::Adjustment => format!("{span}: late usage of earlier periods"),
         },
-        status: doc.status.as_str(),
+        status: status_label(invoice),
         total: format::money(&Money::new(c.total, c.currency)),
+    }
+}
+
+/// The status a customer reads: "overdue" for an invoice it was reminded of and has not
+/// paid, else the stored status.
+fn status_label(invoice: &StoredInvoice) -> &'static str {
+    match invoice.document.status {
+        InvoiceStatus::Finalized if invoice.reminded_at.is_some() => "overdue",
+        status => status.as_str(),
     }
 }

@@ -59,6 +59,7 @@ pub fn billing_config(settings: &Settings) -> BillingConfig {
         allow_time_travel: settings.allow_time_travel,
         // `Settings::load` refused terms above 366 days.
         payment_terms: PaymentTerms::from_std(settings.billing.payment_terms).unwrap_or(PaymentTerms::DEFAULT),
+        overdue_reminder: settings.billing.overdue_reminder.map(duration),
     }
 }
 

@@ -7,15 +7,23 @@ use super::codec::{corrupt_json, instant, Instant};
 use super::engine::{execute_on_tx, on_read, on_tx, Tx};
 use super::periods::next_number;
 use super::{audit, DbError, StatusChange, Store, StoredInvoice, LATEST};
-use crate::domain::{Actor, AuditTarget, InvoiceDocument, InvoiceId, InvoiceStatus, TenantId};
+use crate::domain::{Actor, AuditTarget, InvoiceDocument, InvoiceId, InvoiceKind, InvoiceStatus, TenantId};
+
+/// Which of a tenant's invoices a list holds: all, or those of one status, one kind or both.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct InvoiceFilter {
+    pub status: Option<InvoiceStatus>,
+    pub kind: Option<InvoiceKind>,
+}
 
 #[derive(sqlx::FromRow)]
-struct InvoiceRow {
+pub(super) struct InvoiceRow {
     document: String,
     status: String,
     paid_at: Option<Instant>,
     voided_at: Option<Instant>,
     credit_note_number: Option<String>,
+    reminded_at: Option<Instant>,
 }
 
 impl TryFrom<InvoiceRow> for StoredInvoice {
@@ -29,22 +37,25 @@ impl TryFrom<InvoiceRow> for StoredInvoice {
             paid_at: instant(r.paid_at),
             voided_at: instant(r.voided_at),
             credit_note_number: r.credit_note_number,
+            reminded_at: instant(r.reminded_at),
         })
     }
 }
 
-const COLUMNS: &str = "document, status, paid_at, voided_at, credit_note_number";
+pub(super) const COLUMNS: &str = "document, status, paid_at, voided_at, credit_note_number, reminded_at";
 
 fn status(text: &str) -> Result<InvoiceStatus, DbError> {
     InvoiceStatus::parse(text).ok_or_else(|| DbError::Corrupt(format!("invoice status {text}")))
 }
 
 impl Store {
-    /// A tenant's invoices, newest period first, after the `(period_start, id)` cursor.
+    /// A tenant's invoices of `filter`, newest period first, after the `(period_start, id)`
+    /// cursor.
     #[tracing::instrument(skip_all, fields(tenant_id = %tenant))]
     pub async fn list_invoices(
         &self,
         tenant: &TenantId,
+        filter: InvoiceFilter,
         before: Option<(DateTime<Utc>, InvoiceId)>,
         limit: u32,
     ) -> Result<Vec<StoredInvoice>, DbError> {
@@ -52,6 +63,7 @@ impl Store {
         let sql = format!(
             r#"select {COLUMNS} from invoice
             where tenant_id = $1 and (period_start < $2 or (period_start = $2 and invoice_id < $3) or $3 = '')
+            and ($5 = '' or status = $5) and ($6 = '' or kind = $6)
             order by period_start desc, invoice_id desc
             limit $4"#
         );
@@ -60,6 +72,8 @@ impl Store {
             .bind(Instant(at.min(LATEST)))
             .bind(&id)
             .bind(i64::from(limit))
+            .bind(filter.status.map_or("", InvoiceStatus::as_str))
+            .bind(filter.kind.map_or("", InvoiceKind::as_str))
             .fetch_all(db)
             .await)?;
         rows.into_iter().map(StoredInvoice::try_from).collect()

@@ -212,7 +212,7 @@ pub(super) async fn insert_invoices(tx: &mut Tx, documents: &[InvoiceDocument]) 
         on_tx!(tx, |db| {
             let mut insert = sqlx::QueryBuilder::new(
                 "insert into invoice (tenant_id, invoice_id, kind, number, status, period_start, period_end, \
-                currency, subtotal, tax, credits_applied, total, document, issued_at, created_at) ",
+                currency, subtotal, tax, credits_applied, total, document, issued_at, due_at, created_at) ",
             );
             insert.push_values(chunk, |mut row, (document, json)| {
                 let d = &document.content;
@@ -230,6 +230,7 @@ pub(super) async fn insert_invoices(tx: &mut Tx, documents: &[InvoiceDocument]) 
                     .push_bind(Dec(d.total))
                     .push_bind(json.as_str())
                     .push_bind(Instant(d.issued_at))
+                    .push_bind(d.due_at.map(Instant))
                     .push_bind(Instant(d.issued_at));
             });
             insert.build().execute(db).await.map(|_| ())

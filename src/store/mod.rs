@@ -40,6 +40,7 @@ mod quota_pages;
 mod quotas;
 mod raised;
 mod rebuild;
+mod reminders;
 mod retention;
 mod rollup_compaction;
 mod rollup_hours;
@@ -75,6 +76,7 @@ pub use delivery_types::{
 pub use engine::{Store, StoreKind};
 pub use error::DbError;
 pub use gate_changes::{GateChange, GateWatch};
+pub use invoices::InvoiceFilter;
 pub use issue_batch::IssueBatch;
 pub use open::open_store;
 pub use partitions::{month_start, next_month};
@@ -84,6 +86,7 @@ pub use postgres::{
     LOCK_TENANT_BUCKETS_SQL, PROBE_SQL,
 };
 pub use raised::{Announced, Raised, Recorded};
+pub use reminders::{RemindedPage, INVOICE_OVERDUE};
 pub use rollup_compaction::{next_watermark, WatermarkMove, MAX_HOURS_PER_RUN};
 pub use rollup_pending::{FoldReport, FOLD_PAGE_DELTAS};
 pub use rollups::Unit;

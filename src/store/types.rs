@@ -100,6 +100,8 @@ pub struct StoredInvoice {
     pub paid_at: Option<chrono::DateTime<chrono::Utc>>,
     pub voided_at: Option<chrono::DateTime<chrono::Utc>>,
     pub credit_note_number: Option<String>,
+    /// When the billing run reminded the tenant that it is overdue (`billing.overdue_reminder`).
+    pub reminded_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// The result of a status change.

@@ -34,6 +34,7 @@ mod notify_cluster;
 mod notify_email;
 mod notify_support;
 mod notify_webhooks;
+mod overdue_reminders;
 mod portal_login;
 mod portal_pages;
 mod portal_reports;

@@ -108,7 +108,7 @@ mod one_tenants_reads_touch_one_shard {
         strict.subscriptions(&acme).await.expect("subscriptions");
         assert!(!strict.closed_periods(&acme).await.expect("closed_periods").is_empty());
         strict.billed_lines(&acme, from).await.expect("billed_lines");
-        strict.list_invoices(&acme, None, 10).await.expect("list_invoices");
+        strict.list_invoices(&acme, tally::store::InvoiceFilter::default(), None, 10).await.expect("list_invoices");
         strict.get_invoice(&invoice).await.expect("get_invoice").expect("the invoice exists");
         strict.credit_entries(&acme).await.expect("credit_entries");
         strict.quota_set(&acme).await.expect("quota_set");
@@ -226,7 +226,10 @@ mod an_existing_database_given_citus_is_distributed_with_its_data {
         let local_bytes: i64 = sqlx::query_scalar(local).fetch_one(&mut db).await.unwrap();
         assert_eq!(local_bytes, 0, "the coordinator keeps no copy of its own");
         let acme = tally::domain::TenantId::parse("acme").unwrap();
-        assert_eq!(migrated.list_invoices(&acme, None, 10).await.unwrap().len(), 1);
+        assert_eq!(
+            migrated.list_invoices(&acme, tally::store::InvoiceFilter::default(), None, 10).await.unwrap().len(),
+            1
+        );
         assert_eq!(invoices_of(&app, "acme").await.len(), 1, "the service reads the invoice from its shard");
     }
 }

@@ -54,6 +54,8 @@ mod notify_email;
 mod notify_support;
 #[path = "../api/notify_webhooks.rs"]
 mod notify_webhooks;
+#[path = "../api/overdue_reminders.rs"]
+mod overdue_reminders;
 
 #[path = "../api/portal_login.rs"]
 mod portal_login;

@@ -7,7 +7,7 @@ use super::{dec, id, issue, issued, month, new_invoice, tenant, usd};
 use crate::helpers::{count_rows, execute_sql, operator, spawn_app, test_now, Backend, TestApp};
 use crate::{both_stores, server_stores};
 use tally::domain::{CreditEntryKind, InvoiceId, InvoiceStatus, LineKey, LineType, Money};
-use tally::store::{IssueBatch, IssueOutcome, NewCreditGrant, StatusChange};
+use tally::store::{InvoiceFilter, IssueBatch, IssueOutcome, NewCreditGrant, StatusChange};
 
 /// Outbox rows of `kind` for `acme`.
 async fn outbox(app: &TestApp, kind: &str) -> i64 {
@@ -74,7 +74,7 @@ both_stores! {
         let outcome = issue(store, &acme.id, &again).await;
         // Assert
         assert_eq!(outcome, IssueOutcome::AlreadyClosed);
-        assert_eq!(store.list_invoices(&acme.id, None, 10).await.unwrap(), vec![first], "nothing else was stored");
+        assert_eq!(store.list_invoices(&acme.id, InvoiceFilter::default(), None, 10).await.unwrap(), vec![first], "nothing else was stored");
         assert_eq!(store.billed_lines(&acme.id, month(10).start()).await.unwrap().len(), 1);
         assert_eq!(outbox(&app, "invoice.finalized").await, 1);
         let next = issued(store, &acme, month(11), "10").await;
@@ -173,14 +173,14 @@ both_stores! {
         }
         let [september, august, october] = <[_; 3]>::try_from(issued_in_order).unwrap();
         // Act
-        let first = store.list_invoices(&acme.id, None, 2).await.unwrap();
+        let first = store.list_invoices(&acme.id, InvoiceFilter::default(), None, 2).await.unwrap();
         let last = first.last().unwrap();
         let cursor = (last.document.content.period_start, last.document.id.clone());
-        let rest = store.list_invoices(&acme.id, Some(cursor), 2).await.unwrap();
+        let rest = store.list_invoices(&acme.id, InvoiceFilter::default(), Some(cursor), 2).await.unwrap();
         // Assert
         assert_eq!(first, vec![october.clone(), september], "newest period first");
         assert_eq!(rest, vec![august], "after the cursor");
-        assert!(store.list_invoices(&id("beta"), None, 10).await.unwrap().is_empty(), "another tenant's list is empty");
+        assert!(store.list_invoices(&id("beta"), InvoiceFilter::default(), None, 10).await.unwrap().is_empty(), "another tenant's list is empty");
         let (_, random) = october.document.id.as_str().split_once('.').unwrap();
         let as_beta = store.get_invoice(&InvoiceId::parse(&format!("beta.{random}")).unwrap()).await.unwrap();
         assert!(as_beta.is_none(), "the same id under another tenant reads nothing");

@@ -10,6 +10,7 @@ mod credits;
 mod invoices;
 mod pending_rollups;
 mod plans;
+mod reminders;
 mod rollup_levels;
 mod tenants;
 mod usage;
