@@ -298,34 +298,32 @@ mod duration_text {
     }
 }
 
+/// A duration that one word stands in for having none of (`off`, `forever`): that word is
+/// `None`, anything else must be a duration.
+fn keyword_or_duration<'de, D: serde::Deserializer<'de>>(
+    d: D,
+    keyword: &str,
+    example: &str,
+) -> Result<Option<Duration>, D::Error> {
+    let text = String::deserialize(d)?;
+    if text == keyword {
+        return Ok(None);
+    }
+    duration_text::parse(&text).map(Some).ok_or_else(|| {
+        serde::de::Error::custom(format!("{text:?} is neither `{keyword}` nor a duration like {example}"))
+    })
+}
+
 /// A delay that may be switched off: `off`, or a duration like `3d`.
 mod off_or_duration {
-    use serde::{Deserialize, Deserializer};
-    use std::time::Duration;
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
-        let text = String::deserialize(d)?;
-        if text == "off" {
-            return Ok(None);
-        }
-        super::duration_text::parse(&text)
-            .map(Some)
-            .ok_or_else(|| serde::de::Error::custom(format!("{text:?} is neither `off` nor a duration like 3d")))
+    pub fn deserialize<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<std::time::Duration>, D::Error> {
+        super::keyword_or_duration(d, "off", "3d")
     }
 }
 
 /// A retention: `forever`, or a duration like `400d`.
 mod retention_text {
-    use serde::{Deserialize, Deserializer};
-    use std::time::Duration;
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
-        let text = String::deserialize(d)?;
-        if text == "forever" {
-            return Ok(None);
-        }
-        super::duration_text::parse(&text)
-            .map(Some)
-            .ok_or_else(|| serde::de::Error::custom(format!("{text:?} is neither `forever` nor a duration like 400d")))
+    pub fn deserialize<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<std::time::Duration>, D::Error> {
+        super::keyword_or_duration(d, "forever", "400d")
     }
 }
