@@ -5,7 +5,7 @@ use chrono::Duration;
 
 use super::{issued, month, tenant};
 use crate::both_stores;
-use crate::helpers::{count_rows, operator, test_now};
+use crate::helpers::{count_rows, execute_sql, operator, test_now, TestApp};
 use tally::store::{Store, StoredInvoice};
 
 /// October invoices of `names`, each with a 1.00 fee, issued at `test_now()` (due 14 days later).
@@ -16,6 +16,17 @@ async fn octobers(store: &Store, names: &[&str]) -> Vec<StoredInvoice> {
         out.push(issued(store, &created, month(10), "1.00").await);
     }
     out
+}
+
+/// The statement of the overdue-reminders migration that copies each stored document's due
+/// date into `invoice.due_at`, for `app`'s engine.
+fn due_date_backfill(app: &TestApp) -> String {
+    let engine = if app.database.pg_name.is_some() { "postgres" } else { "sqlite" };
+    let path = format!("migrations/{engine}/20261208120000_overdue_reminders.sql");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let start = text.find("update invoice set due_at").expect("the migration back-fills due_at");
+    let end = start + text[start..].find(';').unwrap();
+    text[start..=end].to_owned()
 }
 
 both_stores! {
@@ -62,5 +73,28 @@ both_stores! {
         let seen: Vec<(usize, bool)> = pages.iter().map(|p| (p.reminded.len(), p.full)).collect();
         assert_eq!(seen, [(1, true), (1, true), (0, false)], "a full page says more may wait");
         assert_eq!(pages[0].reminded[0].document.number, invoices[0].document.number, "earliest due, then by tenant");
+    }
+
+    async fn the_migration_copies_each_stored_documents_due_date_to_the_millisecond(app) {
+        // Arrange: two invoices whose copied due dates are cleared, as before the migration
+        let store = &app.store;
+        let invoices = octobers(store, &["acme", "beta"]).await;
+        let paid = &invoices[1].document.id;
+        store.mark_invoice_paid(paid, test_now(), &operator()).await.unwrap();
+        execute_sql(&app, "update invoice set due_at = null").await.unwrap();
+        let due = invoices[0].document.content.due_at.unwrap();
+        let ms = Duration::milliseconds(1);
+        let cleared = store.remind_overdue(due - ms, due + ms, due, 10).await.unwrap();
+        // Act
+        execute_sql(&app, &due_date_backfill(&app)).await.unwrap();
+        let after = store.remind_overdue(due + ms, due + Duration::days(1), due, 10).await.unwrap();
+        let reminded = store.remind_overdue(due - ms, due + ms, due, 10).await.unwrap();
+        // Assert
+        assert!(cleared.reminded.is_empty(), "without a copied due date nothing is found");
+        assert!(after.reminded.is_empty(), "not later than the document says");
+        let numbers: Vec<&str> = reminded.reminded.iter().map(|i| i.document.number.as_str()).collect();
+        assert_eq!(numbers, [invoices[0].document.number.as_str()], "acme's, as its document says; beta's is paid");
+        let copied = "select count(*) from invoice where due_at is not null";
+        assert_eq!(count_rows(&app, copied).await, 2, "both copied, paid or not");
     }
 }
