@@ -74,7 +74,7 @@ class Service:
         self.env = dict(os.environ, TALLY_DATA_DIR=os.path.join(self.dir, "data"),
                         TALLY_LISTEN=f"127.0.0.1:{self.port}", TALLY_PUBLIC_URL=self.base,
                         TALLY_SMTP_URL=f"smtp://127.0.0.1:{smtp_port}", TALLY_MAIL_FROM="billing@tally.test",
-                        TALLY_ALLOW_TIME_TRAVEL="1", TALLY_NOTIFY_POLL_EVERY="1s", TALLY_PRICING_DIR=os.path.join(ROOT, "pricing"))
+                        TALLY_ALLOW_TIME_TRAVEL="1", TALLY_NOTIFY_POLL_EVERY="1s", TALLY_OVERDUE_REMINDER="0s", TALLY_PRICING_DIR=os.path.join(ROOT, "pricing"))
         self.env.pop("TALLY_DATABASE_URL", None)
         self.admin = self.cli("api-key", "create", "--role", "admin").strip()
         self.ingest = self.cli("api-key", "create", "--role", "ingest").strip()
@@ -138,8 +138,20 @@ def check(condition, what):
     print(f"ok  {what}", flush=True)
 
 
+def billing_run(service, as_of):
+    """A billing run as of `as_of` (a job over HTTP: polled until it ends); its report."""
+    run = service.api("POST", "/v1/billing/run", {"as_of": as_of.isoformat().replace("+00:00", "Z")})
+    deadline = time.time() + 30
+    while run["status"] in ("queued", "running") and time.time() < deadline:
+        time.sleep(0.1)
+        run = service.api("GET", f"/v1/billing/runs/{run['run_id']}")
+    check(run["status"] == "succeeded", f"the billing run ended: {run['status']}")
+    return run["result"]
+
+
 def seed(service):
-    """Two tenants on payg with usage now; the current month closed by a time-travel run."""
+    """Two tenants on payg with usage now; the current month closed by a time-travel run, and
+    its invoices reminded of by a run 15 days later (due after 14, reminded at once)."""
     now = datetime.datetime.now(datetime.timezone.utc)
     for tenant in ("acme", "globex"):
         service.api("POST", "/v1/tenants", {"id": tenant, "name": f"{tenant.title()} Corp", "plan": "payg",
@@ -150,15 +162,12 @@ def seed(service):
                    for i in range(2)]
         service.api("POST", "/v1/usage", {"records": records}, key=service.ingest)
     next_month = (now.replace(day=1) + datetime.timedelta(days=32)).replace(day=1, hour=2, minute=0, second=0, microsecond=0)
-    run = service.api("POST", "/v1/billing/run", {"as_of": next_month.isoformat().replace("+00:00", "Z")})
-    # A billing run over HTTP is a job: poll it until it ends.
-    deadline = time.time() + 30
-    while run["status"] in ("queued", "running") and time.time() < deadline:
-        time.sleep(0.1)
-        run = service.api("GET", f"/v1/billing/runs/{run['run_id']}")
-    check(run["status"] == "succeeded", f"the billing run ended: {run['status']}")
+    billing_run(service, next_month)
     invoices = {t: service.api("GET", f"/v1/tenants/{t}/invoices")["data"] for t in ("acme", "globex")}
     check(all(invoices.values()), "a time-travel billing run closed the period into an invoice per tenant")
+    reminded = billing_run(service, next_month + datetime.timedelta(days=15))["invoices_reminded"]
+    numbers = sorted(i["number"] for i in reminded)
+    check(numbers == sorted(v[0]["number"] for v in invoices.values()), f"both invoices are reminded of: {numbers}")
     return invoices
 
 
@@ -191,6 +200,19 @@ SQUEEZED = """() => {
     if (lines.size > 1) bad.push(`number ${JSON.stringify(number.innerText)} on ${lines.size} lines`);
   }
   return bad;
+}"""
+
+
+# The WCAG contrast ratio of an element's text against its own background.
+CONTRAST = """e => {
+  const rgb = c => c.match(/[\\d.]+/g).slice(0, 3).map(Number);
+  const lum = c => {
+    const [r, g, b] = rgb(c).map(v => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; });
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b;
+  };
+  const style = getComputedStyle(e);
+  const [a, b] = [lum(style.color), lum(style.backgroundColor)].sort((x, y) => y - x);
+  return (a + 0.05) / (b + 0.05);
 }"""
 
 
@@ -234,8 +256,12 @@ def run(service, chromium):
             check(exact == before["usage"][meter], f"{meter} {exact} == usage/current {before['usage'][meter]}")
         check(page.locator("svg.chart").count() == 3, "a daily chart per meter")
 
-        # 3. The invoice and its PDF.
+        # 3. The invoice, overdue, and its PDF.
         page.get_by_role("link", name="Invoices").click()
+        badge = page.locator("tr", has_text=acme_invoice["number"]).locator(".status")
+        check(badge.inner_text() == "overdue", f"the reminded invoice reads overdue ({badge.inner_text()!r})")
+        ratio = badge.evaluate(CONTRAST)
+        check(ratio >= 4.5, f"the overdue badge's text contrast {ratio:.1f}:1 >= 4.5:1 (WCAG AA)")
         page.get_by_role("link", name=acme_invoice["number"]).click()
         with page.expect_download() as download:
             page.get_by_role("link", name="Download PDF").click()
