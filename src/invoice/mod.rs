@@ -43,7 +43,6 @@ pub use gather::segment_inputs;
 pub use lifecycle::{transition, InvalidTransition, InvoiceAction};
 pub use lines::{segment_lines, KeyedLine};
 pub use note::unbilled_note;
-pub use overdue::{reminder_window, REMINDER_REACH};
 pub use period::{period_containing, period_units, segments, Segment};
 pub use projection::project;
 /// Text forms of amounts, quantities and dates, shared with the emails (`notify`).

@@ -1,6 +1,7 @@
 //! An outbox event → its deliveries: one email per address in the invoice's billing emails
 //! (finalized and voided invoices) or, for a quota alert or an overdue reminder, in the
-//! tenant's billing emails as they are at expansion, or for a portal sign-in request the one address that asked; one call per webhook endpoint subscribed to the event.
+//! tenant's billing emails as they are at expansion, or for a portal sign-in request the one
+//! address that asked; one call per webhook endpoint subscribed to the event.
 //!
 //! Stage: notify. Reads the invoice snapshots, the tenants and the endpoints once per page of
 //! events ([`PageReads`]), so a month-end's 10 000 invoices or a surge of 100 000 alerts is a
@@ -33,8 +34,8 @@ const EMAILED: [&str; 2] = ["invoice.finalized", "invoice.voided"];
 const EMAILED_TO_TENANT: [&str; 2] = [THRESHOLD_CROSSED, INVOICE_OVERDUE];
 
 /// What expanding a page of events reads once for all of them: the invoices of its invoice
-/// events, the tenants of its alert and reminder events (their billing emails as they are now) and the
-/// endpoints subscribed to each kind.
+/// events, the tenants of its alert and reminder events (their billing emails as they are
+/// now) and the endpoints subscribed to each kind.
 pub(crate) struct PageReads {
     invoices: HashMap<InvoiceId, StoredInvoice>,
     tenants: HashMap<TenantId, Tenant>,
