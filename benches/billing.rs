@@ -21,6 +21,10 @@
 //! tenant and late October usage for a tenth of them are stored (untimed), and the run that
 //! closes November — re-rating every tenant's October, as a real month-end does — is timed and
 //! checked the same way, adjustment lines included. The first month is its same-run baseline.
+//!
+//! Between the two months, overdue reminders: as of a day after October's invoices fell due,
+//! the run with reminders off (which closes nothing) and then with reminders on, which
+//! reminds every tenant of its October invoice; checked once each, with an outbox event each.
 
 #[path = "billing/breakdown.rs"]
 mod breakdown;
@@ -65,6 +69,8 @@ pub struct Outcome {
     pub rows_written_per_tenant: Option<f64>,
     /// The run that closes the second month on the same store.
     pub second: Option<Second>,
+    /// A run reminding every tenant of its October invoice, beside one with reminders off.
+    pub reminded: Option<scenario::Reminded>,
 }
 
 /// The second month: every tenant's November closed and its October re-rated (adjusted for the
@@ -194,6 +200,7 @@ async fn main() -> anyhow::Result<()> {
         );
     }
     second_month(&outcomes);
+    reminders(&outcomes);
     for o in &outcomes {
         breakdown::print(o, "month 1", &o.billed);
         if let Some(second) = &o.second {
@@ -249,6 +256,27 @@ async fn main() -> anyhow::Result<()> {
         );
     }
     Ok(())
+}
+
+/// The overdue reminders beside the same run with reminders off.
+fn reminders(outcomes: &[Outcome]) {
+    println!("\nOverdue reminders (every tenant's October invoice a day past due, reminded at once):\n");
+    println!("| engine | tenants | page | run, reminders off s | run, reminders on s | reminded | reminders/s of the difference |");
+    println!("|---|---:|---:|---:|---:|---:|---:|");
+    for o in outcomes {
+        let Some(r) = &o.reminded else { continue };
+        println!(
+            "| {} | {} | {} | {:.2} | {:.2} | {} | {:.0} |",
+            o.engine,
+            o.tenants,
+            o.page_size,
+            r.baseline,
+            r.seconds,
+            r.reminded,
+            r.reminded as f64 / (r.seconds - r.baseline).max(1e-9)
+        );
+    }
+    println!("\nEach checked: every tenant reminded exactly once, an `invoice.overdue` outbox event each, a rerun reminds of nothing.");
 }
 
 /// The second month beside the first, per tenant, and its checks.

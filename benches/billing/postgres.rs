@@ -96,6 +96,10 @@ async fn measure_in(url: &str, tenants: usize, page_size: usize) -> anyhow::Resu
     let cpu = cpu::between(cpu_before, cpu::snapshot());
     let after = counters(&mut db).await?;
     let per_tenant = |a: i64, b: i64| (b - a) as f64 / tenants as f64;
+    let reminded = scenario::remind(&store, tenants).await?;
+    let (events,): (i64,) =
+        sqlx::query_as("select count(*) from outbox where kind = 'invoice.overdue'").fetch_one(&mut db).await?;
+    ensure!(events == tenants as i64, "{events} invoice.overdue events for {tenants} tenants");
 
     db.execute("create table bench_commit_probe (i bigint primary key)").await?;
     let started = Instant::now();
@@ -120,6 +124,7 @@ async fn measure_in(url: &str, tenants: usize, page_size: usize) -> anyhow::Resu
         transactions_per_tenant: Some(per_tenant(before.0 + 1, after.0)),
         rows_written_per_tenant: Some(per_tenant(before.1, after.1)),
         second: Some(second),
+        reminded: Some(reminded),
     })
 }
 

@@ -142,6 +142,39 @@ pub async fn bill_month(store: &Store, tenants: usize, page_size: usize, month: 
     Ok(Billed { seconds, calls, invoices: report.invoices_issued.len(), total })
 }
 
+/// Reminding every tenant of its unpaid October invoice, beside the same run with reminders
+/// off (which passes every tenant and closes nothing either: only the reminder step differs).
+pub struct Reminded {
+    pub baseline: f64,
+    pub seconds: f64,
+    pub reminded: usize,
+}
+
+/// As of a day after October's invoices fell due: the run with reminders off (the baseline),
+/// then the same run with reminders on (at the due date), timed; checked: every tenant reminded
+/// exactly once, nothing else issued, and a third run reminds of nothing.
+pub async fn remind(store: &Store, tenants: usize) -> anyhow::Result<Reminded> {
+    let as_of = workload::as_of() + chrono::Duration::days(15);
+    let catalog = load_catalog(store).await?;
+    let mut config = billing_config(&Settings::default());
+    let started = Instant::now();
+    let off = config.run(store, &catalog).run(as_of).await?;
+    let baseline = started.elapsed().as_secs_f64();
+    ensure!(off.invoices_issued.is_empty() && off.invoices_reminded.is_empty(), "the baseline issued or reminded");
+    config.overdue_reminder = Some(chrono::Duration::zero());
+    let started = Instant::now();
+    let on = config.run(store, &catalog).run(as_of).await?;
+    let seconds = started.elapsed().as_secs_f64();
+    ensure!(on.failures.is_empty() && on.invoices_issued.is_empty(), "failures: {:?}", on.failures);
+    let mut reminded: Vec<&str> = on.invoices_reminded.iter().map(|i| i.invoice_id.tenant().as_str()).collect();
+    reminded.sort_unstable();
+    reminded.dedup();
+    ensure!(reminded.len() == tenants && on.invoices_reminded.len() == tenants, "{} reminded", reminded.len());
+    let again = config.run(store, &catalog).run(as_of).await?;
+    ensure!(again.invoices_reminded.is_empty(), "{} reminded twice", again.invoices_reminded.len());
+    Ok(Reminded { baseline, seconds, reminded: on.invoices_reminded.len() })
+}
+
 /// Per-tenant sums a baseline query returned: (tenant, invocations, memory, cpu).
 pub type Sums = Vec<(String, Decimal, Decimal, Decimal)>;
 

@@ -96,6 +96,7 @@ async fn measure_in(dir: &std::path::Path, tenants: usize, page_size: usize) -> 
         sqlx::query("insert into bench_commit_probe values ($1)").bind(i).execute(&mut db).await?;
     }
     let commit_floor = started.elapsed().as_secs_f64();
+    let reminded = scenario::remind(&store, tenants).await?;
     let second_setup = scenario::fill_second(&store, tenants).await?;
     let cpu_before = cpu::snapshot();
     let second_billed = scenario::bill_month(&store, tenants, page_size, Month::November).await?;
@@ -122,5 +123,6 @@ async fn measure_in(dir: &std::path::Path, tenants: usize, page_size: usize) -> 
         transactions_per_tenant: None,
         rows_written_per_tenant: None,
         second: Some(second),
+        reminded: Some(reminded),
     })
 }
