@@ -1,8 +1,8 @@
 //! `GET /portal`: the dashboard — the current period and days left, the amount so far and the
 //! projected total (the very numbers of `GET /v1/tenants/{id}/usage/current`: the same
 //! `invoice::current_usage`), per-meter usage with a daily chart, quota and budget bars (the
-//! entitlements runtimes see), the functions that cost the most (`function_costs`), and usage
-//! no plan covers.
+//! entitlements runtimes see), the functions that cost the most (`function_costs`), usage no
+//! plan covers, and the invoices the tenant was reminded of and has not paid.
 //!
 //! Stage: the HTTP edge (portal). Reads through the tenant-scoped services; draws with `chart`.
 
@@ -21,9 +21,10 @@ use super::page;
 use super::session::PortalSession;
 use super::view::{meter_quantities, Chrome, MeterQuantity};
 use crate::aggregate::{units_in_range, usage_series, BillingCalendar, Granularity, GroupBy};
-use crate::domain::{Currency, Meter, Money, QuotaMeter};
+use crate::domain::{Currency, InvoiceStatus, Meter, Money, QuotaMeter};
 use crate::invoice::{credit_on_hand, current_usage, display_format as format, CreditOnHand, CurrentUsage};
 use crate::quota::{format_value, EntitlementSnapshot};
+use crate::store::{InvoiceFilter, StoredInvoice};
 
 /// One meter's card: usage so far, its projection, its daily chart.
 struct MeterCard {
@@ -70,6 +71,18 @@ struct CreditView {
     expiring: Option<String>,
 }
 
+/// An invoice the billing run reminded the tenant of, still unpaid.
+struct OverdueView {
+    id: String,
+    number: String,
+    total: String,
+    due_on: String,
+}
+
+/// Finalized invoices read for the overdue list, newest first: a tenant with more open
+/// invoices than this has its oldest ones listed on the invoices page only.
+const OPEN_INVOICES_READ: u32 = 50;
+
 /// Usage no subscription covers.
 struct UnbilledView {
     reason: &'static str,
@@ -90,6 +103,7 @@ struct DashboardPage {
     quotas: Vec<QuotaBar>,
     top_functions: Option<TopFunctions>,
     unbilled: Option<UnbilledView>,
+    overdue: Vec<OverdueView>,
 }
 
 /// The dashboard of the session's tenant.
@@ -112,6 +126,8 @@ pub async fn get_portal_dashboard(
         .map_err(|e| PortalError::Unexpected(e.into()))?;
     let quotas = portal.entitlements.get(&tenant.id, now).await?;
     let credits = credit_on_hand(&store.credit_entries(&tenant.id).await?, now);
+    let open = InvoiceFilter { status: Some(InvoiceStatus::Finalized), kind: None };
+    let open = store.list_invoices(&tenant.id, open, None, OPEN_INVOICES_READ).await?;
     let page = DashboardPage {
         chrome: Chrome::signed_in("Dashboard", "dashboard", session.account(&tenant.details.name)),
         period: format::span(start, end, tz),
@@ -131,8 +147,19 @@ pub async fn get_portal_dashboard(
             records: u.records,
             meters: meter_quantities(&u.quantities),
         }),
+        overdue: open.iter().filter(|i| i.reminded_at.is_some()).map(overdue_view).collect(),
     };
     page::html(StatusCode::OK, &page)
+}
+
+fn overdue_view(invoice: &StoredInvoice) -> OverdueView {
+    let (doc, c) = (&invoice.document, &invoice.document.content);
+    OverdueView {
+        id: doc.id.to_string(),
+        number: doc.number.clone(),
+        total: format::money(&Money::new(c.total, c.currency)),
+        due_on: c.due_at.map(|due| format::date(due, format::zone(&c.customer.timezone))).unwrap_or_default(),
+    }
 }
 
 fn credit_view(held: &CreditOnHand, tz: Tz) -> CreditView {

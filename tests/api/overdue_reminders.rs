@@ -17,7 +17,7 @@ crate::each_store!(
     reminders_are_off_by_default,
     paid_and_voided_invoices_are_not_reminded_nor_invoices_overdue_for_longer_than_a_week,
     an_invoice_paid_after_the_run_reminded_of_it_gets_no_reminder_email,
-    the_portal_lists_a_reminded_invoice_as_overdue,
+    the_portal_lists_a_reminded_invoice_as_overdue_and_the_dashboard_names_it,
     the_invoice_list_filters_by_status_and_kind,
 );
 
@@ -158,7 +158,7 @@ async fn an_invoice_paid_after_the_run_reminded_of_it_gets_no_reminder_email(bac
     assert_eq!(paid["status"], "paid");
 }
 
-async fn the_portal_lists_a_reminded_invoice_as_overdue(backend: Backend) {
+async fn the_portal_lists_a_reminded_invoice_as_overdue_and_the_dashboard_names_it(backend: Backend) {
     // Arrange
     let app = spawn_reminding(backend, None).await;
     let october = invoiced_tenant(&app, "acme", &["ap@acme.test"]).await;
@@ -171,12 +171,18 @@ async fn the_portal_lists_a_reminded_invoice_as_overdue(backend: Backend) {
     let list = page(browser.get("/portal/invoices").await, StatusCode::OK).await;
     let shown =
         page(browser.get(&format!("/portal/invoices/{}", october["id"].as_str().unwrap())).await, StatusCode::OK).await;
+    let dashboard = page(browser.get("/portal").await, StatusCode::OK).await;
     // Assert
     let invoices = crate::billing::invoices_of(&app, "acme").await;
     assert_eq!(invoices.len(), 2);
     assert!(list.contains(october["number"].as_str().unwrap()) && status(&list, "overdue"), "{list}");
     assert!(status(&list, "finalized"), "November is not overdue: {list}");
     assert!(status(&shown, "overdue") && shown.contains("due 15 Nov 2026"), "{shown}");
+    let (id, number) = (october["id"].as_str().unwrap(), october["number"].as_str().unwrap());
+    let listed =
+        format!(r#"<a href="/portal/invoices/{id}">{number}</a>: <span class="num">USD 0.40</span>, due 15 Nov 2026"#);
+    assert!(dashboard.contains(r#"data-testid="overdue""#) && dashboard.contains(&listed), "{dashboard}");
+    assert_eq!(dashboard.matches("href=\"/portal/invoices/").count(), 1, "November is not overdue: {dashboard}");
 }
 
 async fn the_invoice_list_filters_by_status_and_kind(backend: Backend) {
