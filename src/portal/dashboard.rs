@@ -147,7 +147,7 @@ pub async fn get_portal_dashboard(
             records: u.records,
             meters: meter_quantities(&u.quantities),
         }),
-        overdue: open.iter().filter(|i| i.reminded_at.is_some()).map(overdue_view).collect(),
+        overdue: open.iter().filter(|i| i.is_overdue()).map(overdue_view).collect(),
     };
     page::html(StatusCode::OK, &page)
 }

@@ -19,7 +19,7 @@ use super::page;
 use super::session::PortalSession;
 use super::view::Chrome;
 use crate::api::{find_invoice, get_invoice_pdf, ReadableInvoice};
-use crate::domain::{InvoiceKind, InvoiceStatus, Money};
+use crate::domain::{InvoiceKind, Money};
 use crate::invoice::display_format as format;
 use crate::invoice::document_sums as sums;
 use crate::store::{InvoiceFilter, StoredInvoice};
@@ -163,8 +163,9 @@ fn row(invoice: &StoredInvoice) -> InvoiceRow {
 /// The status a customer reads: "overdue" for an invoice it was reminded of and has not
 /// paid, else the stored status.
 fn status_label(invoice: &StoredInvoice) -> &'static str {
-    match invoice.document.status {
-        InvoiceStatus::Finalized if invoice.reminded_at.is_some() => "overdue",
-        status => status.as_str(),
+    if invoice.is_overdue() {
+        "overdue"
+    } else {
+        invoice.document.status.as_str()
     }
 }

@@ -104,6 +104,14 @@ pub struct StoredInvoice {
     pub reminded_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
+impl StoredInvoice {
+    /// Whether the tenant was reminded of it (`billing.overdue_reminder`) and has not paid it:
+    /// what the portal calls overdue.
+    pub fn is_overdue(&self) -> bool {
+        self.document.status == crate::domain::InvoiceStatus::Finalized && self.reminded_at.is_some()
+    }
+}
+
 /// The result of a status change.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StatusChange {
