@@ -102,9 +102,7 @@ pub(super) async fn issue_documents(
     for ((tenant, new), document) in issuing.iter().zip(&documents) {
         credit_effects(tx, tenant, new, document, now).await?;
     }
-    let payloads: Vec<_> = documents.iter().map(InvoiceDocument::event_payload).collect();
-    let messages: Vec<_> = issuing.iter().zip(&payloads).map(|((t, _), p)| (*t, p.as_str())).collect();
-    outbox::append_many(tx, "invoice.finalized", &messages, now).await?;
+    outbox::append_invoice_events(tx, "invoice.finalized", &documents, now).await?;
     Ok(documents)
 }
 

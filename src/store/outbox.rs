@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use super::codec::{entry_id, Instant};
 use super::engine::{on_tx, Tx};
 use super::DbError;
-use crate::domain::TenantId;
+use crate::domain::{InvoiceDocument, TenantId};
 
 /// Appends a pending message of `kind` inside the caller's transaction.
 pub(super) async fn append(
@@ -61,4 +61,18 @@ pub(super) async fn append_many(
         })?;
     }
     Ok(())
+}
+
+/// Appends one `kind` event per invoice, its [`InvoiceDocument::event_payload`], inside the
+/// caller's transaction (issued invoices, overdue reminders).
+pub(super) async fn append_invoice_events<'a>(
+    tx: &mut Tx,
+    kind: &str,
+    documents: impl IntoIterator<Item = &'a InvoiceDocument>,
+    now: DateTime<Utc>,
+) -> Result<(), DbError> {
+    let documents: Vec<&InvoiceDocument> = documents.into_iter().collect();
+    let payloads: Vec<String> = documents.iter().map(|d| d.event_payload()).collect();
+    let messages: Vec<_> = documents.iter().zip(&payloads).map(|(d, p)| (d.id.tenant(), p.as_str())).collect();
+    append_many(tx, kind, &messages, now).await
 }

@@ -64,10 +64,7 @@ impl Store {
             let (a, b) = (&a.document, &b.document);
             (a.content.due_at, a.id.as_str()).cmp(&(b.content.due_at, b.id.as_str()))
         });
-        let payloads: Vec<String> = reminded.iter().map(|i| i.document.event_payload()).collect();
-        let messages: Vec<_> =
-            reminded.iter().zip(&payloads).map(|(i, p)| (i.document.id.tenant(), p.as_str())).collect();
-        outbox::append_many(&mut tx, INVOICE_OVERDUE, &messages, now).await?;
+        outbox::append_invoice_events(&mut tx, INVOICE_OVERDUE, reminded.iter().map(|i| &i.document), now).await?;
         tx.commit().await?;
         Ok(RemindedPage { reminded, full })
     }

@@ -50,6 +50,12 @@ async fn run_at(app: &TestApp, as_of: &str) -> Vec<String> {
     reminded.iter().map(|i| i["number"].as_str().unwrap().to_owned()).collect()
 }
 
+/// The numbers of acme's invoices the list answers for `query`.
+async fn listed_numbers(app: &TestApp, query: &str) -> Vec<String> {
+    let page = app.get_json(&format!("/v1/tenants/acme/invoices?{query}")).await;
+    page["data"].as_array().unwrap().iter().map(|i| i["number"].as_str().unwrap().to_owned()).collect()
+}
+
 async fn invoice(app: &TestApp, id: &Value) -> Value {
     app.get_json(&format!("/v1/invoices/{}", id.as_str().unwrap())).await
 }
@@ -195,22 +201,10 @@ async fn the_invoice_list_filters_by_status_and_kind(backend: Backend) {
     let november = &all[0];
     let path = format!("/v1/invoices/{}/mark-paid", november["id"].as_str().unwrap());
     assert_eq!(admin_post(&app, &path, &json!({})).await.status(), StatusCode::OK);
-    let numbers = |query: &'static str| {
-        let app = &app;
-        async move {
-            let page = app.get_json(&format!("/v1/tenants/acme/invoices?{query}")).await;
-            page["data"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|i| i["number"].as_str().unwrap().to_owned())
-                .collect::<Vec<_>>()
-        }
-    };
     // Act
-    let paid = numbers("status=paid").await;
-    let open = numbers("status=finalized&kind=period").await;
-    let adjustments = numbers("kind=adjustment").await;
+    let paid = listed_numbers(&app, "status=paid").await;
+    let open = listed_numbers(&app, "status=finalized&kind=period").await;
+    let adjustments = listed_numbers(&app, "kind=adjustment").await;
     let refused = [
         app.get_as("/v1/tenants/acme/invoices?status=overdue", &app.admin_key).await,
         app.get_as("/v1/tenants/acme/invoices?kind=credit", &app.admin_key).await,
